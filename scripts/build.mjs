@@ -1,0 +1,18 @@
+// Bundles the CLI and its worker with esbuild: one small entry chunk for a fast start,
+// with the transfer engine split out and loaded only by the verbs that need it.
+import { rmSync } from 'node:fs';
+import { build } from 'esbuild';
+
+rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+await build({
+  entryPoints: { blit: 'src/cli/main.ts', 'copy-worker': 'src/fsops/copy-worker.ts' },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});

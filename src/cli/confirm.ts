@@ -1,0 +1,24 @@
+/** Asks the person at the terminal before a mirror deletes anything. */
+import { createInterface } from 'node:readline/promises';
+import type { DeletionCandidate } from '../engine/local-destination.js';
+import { showPath } from '../util/errors.js';
+
+const SHOWN = 10;
+
+export function canAsk(): boolean {
+  return Boolean(process.stdin.isTTY && process.stderr.isTTY);
+}
+
+export async function confirmDeletions(candidates: DeletionCandidate[], root: string): Promise<boolean> {
+  if (!canAsk()) return false;
+  const lines = candidates.slice(0, SHOWN).map((c) => `  ${showPath(c.rel)}${c.kind === 'dir' ? '/' : ''}`);
+  if (candidates.length > SHOWN) lines.push(`  … and ${candidates.length - SHOWN} more`);
+  process.stderr.write(`blit: mirror will delete ${candidates.length} entr${candidates.length === 1 ? 'y' : 'ies'} from ${showPath(root)}:\n${lines.join('\n')}\n`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question('Delete them? [y/N] ');
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * `blit` entry point: parses the command line and loads only what the verb needs, so
+ * `blit --version` starts without the transfer engine.
+ */
+import { Command, Option } from '@commander-js/extra-typings';
+import { version } from './version.js';
+
+export interface TransferFlags {
+  checksum?: boolean;
+  sizeOnly?: boolean;
+  ignoreTimes?: boolean;
+  ignoreExisting?: boolean;
+  include: string[];
+  exclude: string[];
+  filesFrom?: string;
+  minSize?: string;
+  maxSize?: string;
+  deleteExcluded?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+  verbose?: boolean;
+  yes?: boolean;
+  progress?: boolean;
+  ludicrousSpeed?: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function transferCommand(name: 'copy' | 'mirror' | 'move', summary: string) {
+  const command = new Command(name)
+    .description(summary)
+    .argument('<src>', "source path; a trailing '/' transfers its contents")
+    .argument('<dst>', 'destination path')
+    .option('-c, --checksum', 'compare BLAKE3 hashes of files whose sizes match')
+    .option('--size-only', 'compare sizes only')
+    .option('--ignore-times', 'copy every file, even when it looks unchanged')
+    .option('--ignore-existing', 'never touch files that already exist at the destination')
+    .option('--include <glob>', 'transfer only matching paths (repeatable)', collect, [] as string[])
+    .option('--exclude <glob>', 'leave matching paths out (repeatable)', collect, [] as string[])
+    .option('--files-from <file>', 'transfer only the relative paths listed in FILE, one per line')
+    .option('--min-size <size>', 'skip files smaller than SIZE (e.g. 10K, 5M)')
+    .option('--max-size <size>', 'skip files larger than SIZE (e.g. 1G)')
+    .option('-n, --dry-run', 'list what would change and change nothing')
+    .option('--json', 'print the summary as one JSON object on stdout')
+    .option('-v, --verbose', 'list each action')
+    .option('--progress', 'show progress (default on a terminal)')
+    .option('--no-progress', 'never show progress')
+    .addOption(new Option('--ludicrous-speed', 'deprecated: blit tunes itself').hideHelp());
+  if (name === 'mirror') {
+    command
+      .option('-y, --yes', 'delete without asking')
+      .option('--delete-excluded', 'also delete destination paths that the filters exclude');
+  }
+  command.action(async (src, dst, flags) => {
+    const { runTransferCommand } = await import('./transfer-command.js');
+    process.exitCode = await runTransferCommand(name, src, dst, flags as TransferFlags);
+  });
+  return command as unknown as Command;
+}
+
+const program = new Command('blit')
+  .description('Fast, safe file transfer: copy, mirror and move trees')
+  .version(`blit ${version}`, '-V, --version')
+  .showSuggestionAfterError()
+  .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'blit: ')) })
+  .addCommand(transferCommand('copy', 'copy new and changed entries from SRC to DST; never deletes'))
+  .addCommand(transferCommand('mirror', 'make DST equal to SRC: copy, then delete what SRC lacks'))
+  .addCommand(transferCommand('move', 'copy, then remove each source entry once its copy has landed'));
+
+program.parseAsync(process.argv).catch(async (error: unknown) => {
+  const { reportFatal } = await import('./fatal.js');
+  process.exitCode = reportFatal(error);
+});

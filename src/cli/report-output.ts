@@ -1,0 +1,38 @@
+/** What a finished transfer prints: a human summary, or one JSON object; failures on stderr. */
+import type { Action, TransferReport } from '../engine/types.js';
+import { showPath } from '../util/errors.js';
+import { formatBytes, formatCount, formatDuration, formatRate } from '../util/human.js';
+
+const VERBS: Record<Action['kind'], [string, string]> = {
+  copy: ['copy', 'would copy'],
+  link: ['link', 'would link'],
+  mkdir: ['mkdir', 'would mkdir'],
+  delete: ['delete', 'would delete'],
+  update: ['update', 'would update'],
+  'remove-source': ['remove', 'would remove'],
+};
+
+export function printActions(stream: NodeJS.WritableStream, action: Action, dryRun: boolean): void {
+  stream.write(`${VERBS[action.kind][dryRun ? 1 : 0]} ${showPath(action.path)}\n`);
+}
+
+export function summaryLine(report: TransferReport): string {
+  const parts = [
+    `${formatCount(report.copied)} copied`,
+    `${formatCount(report.skipped)} unchanged`,
+    ...(report.updated ? [`${formatCount(report.updated)} updated`] : []),
+    ...(report.operation === 'mirror' ? [`${formatCount(report.deleted)} deleted`] : []),
+    `${formatCount(report.failed)} failed`,
+  ];
+  const volume = `${formatBytes(report.bytes)} in ${formatDuration(report.elapsedMs)} (${formatRate(report.bytes, report.elapsedMs)})`;
+  return `blit ${report.operation}${report.dryRun ? ' (dry run)' : ''}: ${parts.join(', ')}; ${volume}`;
+}
+
+export function printReport(report: TransferReport, json: boolean): void {
+  for (const failure of report.failures) process.stderr.write(`blit: ${showPath(failure.path)}: ${failure.reason}\n`);
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ ...report, elapsedMs: Math.round(report.elapsedMs) })}\n`);
+    return;
+  }
+  process.stdout.write(`${summaryLine(report)}\n`);
+}

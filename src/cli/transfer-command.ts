@@ -1,0 +1,95 @@
+/** `blit copy|mirror|move`: turns flags into transfer options, runs the session, reports. */
+import { readFileSync } from 'node:fs';
+import { resolveEndpoints } from '../engine/endpoints.js';
+import { runTransfer } from '../engine/session.js';
+import type { CompareMode, FilterSpec, Operation, TransferOptions } from '../engine/types.js';
+import { localProbe } from '../fsops/path-probe.js';
+import { isSafeRel } from '../fsops/rel-path.js';
+import { BlitError, reasonOf, showPath } from '../util/errors.js';
+import { parseSize } from '../util/human.js';
+import { canAsk, confirmDeletions } from './confirm.js';
+import type { TransferFlags } from './main.js';
+import { printActions, printReport } from './report-output.js';
+
+export function compareModeOf(flags: TransferFlags): CompareMode {
+  const chosen: [boolean | undefined, CompareMode][] = [
+    [flags.checksum, 'checksum'],
+    [flags.sizeOnly, 'size-only'],
+    [flags.ignoreTimes, 'ignore-times'],
+    [flags.ignoreExisting, 'ignore-existing'],
+  ];
+  const set = chosen.filter(([on]) => on);
+  if (set.length > 1) {
+    throw new BlitError('choose one of --checksum, --size-only, --ignore-times, --ignore-existing');
+  }
+  return set[0]?.[1] ?? 'default';
+}
+
+function sizeFlag(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const size = parseSize(text);
+  if (size === undefined) throw new BlitError(`--${name} ${JSON.stringify(text)}: not a size (try 100K, 5M, 1G)`);
+  return size;
+}
+
+/** Reads --files-from: one relative path per line; blank lines and lines starting with '#' are ignored. */
+export function readFilesFrom(path: string): string[] {
+  let text: string;
+  try {
+    text = path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new BlitError(`${showPath(path)}: ${reasonOf(error)}`);
+  }
+  const rels: string[] = [];
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '' || line.startsWith('#')) return;
+    const rel = line.replace(/^(\.\/)+/, '').replace(/^\/+/, '').replace(/\/+$/, '');
+    if (!isSafeRel(rel) || rel === '') {
+      throw new BlitError(`${showPath(path)}:${index + 1}: ${JSON.stringify(line)} is not a relative path inside the source`);
+    }
+    rels.push(rel);
+  });
+  return rels;
+}
+
+export async function runTransferCommand(
+  operation: Operation,
+  src: string,
+  dst: string,
+  flags: TransferFlags,
+): Promise<number> {
+  if (flags.ludicrousSpeed) process.stderr.write('blit: --ludicrous-speed is deprecated and does nothing: blit tunes itself\n');
+  const filter: FilterSpec = {
+    include: flags.include,
+    exclude: flags.exclude,
+    minSize: sizeFlag('min-size', flags.minSize),
+    maxSize: sizeFlag('max-size', flags.maxSize),
+  };
+  if (flags.filesFrom !== undefined) filter.filesFrom = readFilesFrom(flags.filesFrom);
+  const options: TransferOptions = {
+    operation,
+    compare: compareModeOf(flags),
+    filter,
+    dryRun: Boolean(flags.dryRun),
+    deleteExcluded: Boolean(flags.deleteExcluded),
+  };
+  const endpoints = resolveEndpoints(src, dst, localProbe);
+  const listActions = Boolean(flags.verbose || flags.dryRun);
+  const actionStream = flags.json ? process.stderr : process.stdout;
+  const report = await runTransfer(endpoints, options, {
+    onAction: listActions ? (action) => printActions(actionStream, action, options.dryRun) : undefined,
+    confirmDeletions: async (candidates) => {
+      if (flags.yes) return true;
+      if (!canAsk()) {
+        process.stderr.write(
+          `blit: not deleting ${candidates.length} entr${candidates.length === 1 ? 'y' : 'ies'} from ${showPath(endpoints.target)} without confirmation; run on a terminal or pass --yes\n`,
+        );
+        return false;
+      }
+      return confirmDeletions(candidates, endpoints.target);
+    },
+  });
+  printReport(report, Boolean(flags.json));
+  return report.failed > 0 ? 2 : 0;
+}

@@ -1,0 +1,292 @@
+/**
+ * The destination role on the local file system. It owns the diff: for each source listing it
+ * compares with what it has, creates directories and links itself, applies metadata-only changes,
+ * and answers with the files it needs. It gathers mirror deletions but performs them only when
+ * the session says the scan was complete and the deletions were confirmed.
+ */
+import { lstatSync, mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { dirname, sep } from 'node:path';
+import { type DirectoryContents, listDirectory } from '../fsops/listing.js';
+import { applyMetadata } from '../fsops/metadata.js';
+import { joinRel, localPath, relDepth } from '../fsops/rel-path.js';
+import { isStaleTempName, isTempName, tempPathFor } from '../fsops/temp-path.js';
+import { codeOf, reasonOf } from '../util/errors.js';
+import { decide, sameMetadata } from './compare.js';
+import { outsideSizeLimits, type PathFilter } from './filter.js';
+import type { SourceEntry, SourceListing } from './roles.js';
+import type { Action, Entry, EntryKind, Failure, TransferOptions } from './types.js';
+
+export interface Need {
+  rel: string;
+  entry: SourceEntry;
+  /** --checksum with equal sizes: compare contents before copying. */
+  hashFirst: boolean;
+}
+
+export interface DeletionCandidate {
+  rel: string;
+  kind: EntryKind;
+}
+
+export interface DirPlan {
+  needs: Need[];
+  /** Entries already in place at the destination (a move may remove their source). */
+  landed: string[];
+}
+
+export interface DestinationTally {
+  copied: number;
+  skipped: number;
+  updated: number;
+  deleted: number;
+}
+
+export class LocalDestination {
+  readonly failures: Failure[] = [];
+  readonly candidates: DeletionCandidate[] = [];
+  /** Entries that replace a directory (or are replaced by one): written after the deletions. */
+  readonly deferred: { parent: string; entry: SourceEntry }[] = [];
+  readonly tally: DestinationTally = { copied: 0, skipped: 0, updated: 0, deleted: 0 };
+  private readonly dirs: { rel: string; entry: Entry }[] = [];
+  /** Directories this run created (or, in a dry run, would create): known to be empty. */
+  private readonly fresh = new Set<string>();
+
+  constructor(
+    readonly root: string,
+    private readonly filter: PathFilter,
+    private readonly options: TransferOptions,
+    private readonly onAction: (action: Action) => void,
+  ) {}
+
+  pathOf(rel: string): string {
+    return localPath(this.root, rel);
+  }
+
+  /** Creates the destination root (and its parents) before the first listing. */
+  prepareRoot(): void {
+    if (this.options.dryRun) return;
+    mkdirSync(this.root, { recursive: true });
+  }
+
+  private fail(rel: string, reason: string): void {
+    this.failures.push({ path: rel, reason });
+  }
+
+  private existing(rel: string): Map<string, Entry> {
+    const map = new Map<string, Entry>();
+    if (this.fresh.has(rel)) return map;
+    let contents: DirectoryContents;
+    try {
+      contents = listDirectory(this.pathOf(rel));
+    } catch (error) {
+      const code = codeOf(error);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') this.fail(rel === '' ? '.' : rel, `cannot read destination directory: ${reasonOf(error)}`);
+      return map;
+    }
+    for (const entry of contents.entries) {
+      if (isTempName(entry.name)) {
+        if (!this.options.dryRun && entry.kind === 'file' && isStaleTempName(entry.name)) {
+          try {
+            unlinkSync(this.pathOf(joinRel(rel, entry.name)));
+          } catch {
+            // another run may have removed it first
+          }
+        }
+        continue;
+      }
+      map.set(entry.name, entry);
+    }
+    return map;
+  }
+
+  reconcile(listing: SourceListing): DirPlan {
+    const plan: DirPlan = { needs: [], landed: [] };
+    if (listing.dir && !listing.partial) this.dirs.push({ rel: listing.rel, entry: listing.dir });
+    const existing = this.existing(listing.rel);
+    for (const entry of listing.entries) {
+      const rel = joinRel(listing.rel, entry.name);
+      this.reconcileEntry(rel, entry, existing.get(entry.name), listing.rel, plan);
+    }
+    if (!listing.partial && this.options.operation === 'mirror' && existing.size > 0) {
+      const names = new Set(listing.entries.map((e) => e.name));
+      const parentVerdict = listing.dir?.verdict ?? this.filter.root;
+      for (const [name, entry] of existing) {
+        if (names.has(name)) continue;
+        const rel = joinRel(listing.rel, name);
+        const verdict = this.filter.test(rel, entry.kind === 'dir', parentVerdict);
+        if (verdict.status === 'traverse') continue;
+        if (verdict.status === 'exclude' && !this.options.deleteExcluded) continue;
+        this.candidates.push({ rel, kind: entry.kind });
+      }
+    }
+    return plan;
+  }
+
+  private reconcileEntry(rel: string, entry: SourceEntry, dest: Entry | undefined, parent: string, plan: DirPlan): void {
+    if (entry.kind === 'other') {
+      this.tally.skipped++;
+      return;
+    }
+    if (outsideSizeLimits(entry, this.options.filter)) {
+      this.tally.skipped++;
+      return;
+    }
+    if (entry.kind === 'dir' && entry.verdict.status === 'traverse') {
+      // Walked through for what it holds; created only when something inside is written.
+      if (!dest) this.fresh.add(rel);
+      else if (dest.kind !== 'dir') this.conflict(rel, entry, dest, parent, plan);
+      return;
+    }
+    let decision = decide(entry, dest, this.options.compare);
+    if (decision === 'conflict' && entry.kind !== 'dir' && dest?.kind !== 'dir') decision = 'transfer';
+    switch (decision) {
+      case 'transfer':
+        this.transfer(rel, entry, dest, plan);
+        return;
+      case 'hash':
+        plan.needs.push({ rel, entry, hashFirst: true });
+        return;
+      case 'update':
+        this.onAction({ kind: 'update', path: rel });
+        if (!this.options.dryRun) {
+          try {
+            applyMetadata(this.pathOf(rel), entry.kind, entry.mode, entry.mtimeNs);
+          } catch (error) {
+            this.fail(rel, `cannot set metadata: ${reasonOf(error)}`);
+            return;
+          }
+        }
+        this.tally.updated++;
+        plan.landed.push(rel);
+        return;
+      case 'skip':
+        this.tally.skipped++;
+        if (this.options.compare !== 'ignore-existing' && entry.kind !== 'dir') plan.landed.push(rel);
+        return;
+      case 'conflict':
+        this.conflict(rel, entry, dest!, parent, plan);
+        return;
+    }
+  }
+
+  private transfer(rel: string, entry: SourceEntry, dest: Entry | undefined, plan: DirPlan): void {
+    if (entry.kind === 'file') {
+      plan.needs.push({ rel, entry, hashFirst: false });
+      return;
+    }
+    if (entry.kind === 'dir') {
+      this.onAction({ kind: 'mkdir', path: rel });
+      this.fresh.add(rel);
+      if (!this.options.dryRun) {
+        try {
+          mkdirSync(this.pathOf(rel), { recursive: true });
+        } catch (error) {
+          this.fail(rel, `cannot create directory: ${reasonOf(error)}`);
+          return;
+        }
+      }
+      this.tally.copied++;
+      return;
+    }
+    this.onAction({ kind: 'link', path: rel });
+    if (!this.options.dryRun) {
+      const failure = this.writeLink(rel, entry);
+      if (failure) {
+        this.fail(rel, failure);
+        return;
+      }
+    }
+    this.tally.copied++;
+    if (dest === undefined || dest.kind === 'symlink' || dest.kind === 'file') plan.landed.push(rel);
+  }
+
+  private writeLink(rel: string, entry: Entry): string | undefined {
+    const path = this.pathOf(rel);
+    const temp = tempPathFor(dirname(path));
+    try {
+      try {
+        symlinkSync(entry.linkTarget ?? '', temp);
+      } catch (error) {
+        if (codeOf(error) !== 'ENOENT') throw error;
+        mkdirSync(dirname(path), { recursive: true });
+        symlinkSync(entry.linkTarget ?? '', temp);
+      }
+      applyMetadata(temp, 'symlink', entry.mode, entry.mtimeNs);
+      renameSync(temp, path);
+      return undefined;
+    } catch (error) {
+      try {
+        unlinkSync(temp);
+      } catch {
+        // never created
+      }
+      return `cannot create symbolic link: ${reasonOf(error)}`;
+    }
+  }
+
+  private conflict(rel: string, entry: SourceEntry, dest: Entry, parent: string, plan: DirPlan): void {
+    if (this.options.operation === 'mirror') {
+      // Replacing one kind by another deletes; it waits for the deletion phase like any deletion.
+      this.candidates.push({ rel, kind: dest.kind });
+      this.deferred.push({ parent, entry });
+      return;
+    }
+    if (dest.kind === 'dir') {
+      this.fail(rel, `destination is a directory and the source is not; ${this.options.operation} does not replace it (mirror does)`);
+      return;
+    }
+    // A file or link in the way of a directory is replaced, as an update would replace it.
+    if (!this.options.dryRun) {
+      try {
+        unlinkSync(this.pathOf(rel));
+      } catch (error) {
+        this.fail(rel, `cannot replace with a directory: ${reasonOf(error)}`);
+        return;
+      }
+    }
+    this.transfer(rel, entry, undefined, plan);
+  }
+
+  /** Performs the confirmed mirror deletions, never outside the destination root. */
+  applyDeletions(candidates: DeletionCandidate[]): void {
+    const rootPrefix = this.root.endsWith(sep) ? this.root : this.root + sep;
+    for (const candidate of candidates) {
+      this.onAction({ kind: 'delete', path: candidate.rel });
+      if (this.options.dryRun) {
+        this.tally.deleted++;
+        continue;
+      }
+      const path = this.pathOf(candidate.rel);
+      if (!path.startsWith(rootPrefix) || candidate.rel === '') {
+        this.fail(candidate.rel, 'refusing to delete outside the destination');
+        continue;
+      }
+      try {
+        const stats = lstatSync(path, { throwIfNoEntry: false });
+        if (!stats) continue;
+        if (stats.isDirectory()) rmSync(path, { recursive: true });
+        else unlinkSync(path);
+        this.tally.deleted++;
+      } catch (error) {
+        this.fail(candidate.rel, `cannot delete: ${reasonOf(error)}`);
+      }
+    }
+  }
+
+  /** Applies directory modes and mtimes after their contents, deepest first. */
+  finishDirectories(): void {
+    if (this.options.dryRun) return;
+    const dirs = [...this.dirs].sort((a, b) => relDepth(b.rel) - relDepth(a.rel));
+    for (const { rel, entry } of dirs) {
+      const path = this.pathOf(rel);
+      try {
+        const stats = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+        if (!stats?.isDirectory()) continue;
+        const current = { ...entry, mode: Number(stats.mode & 0o7777n), mtimeNs: stats.mtimeNs };
+        if (!sameMetadata(entry, current)) applyMetadata(path, 'dir', entry.mode, entry.mtimeNs);
+      } catch (error) {
+        this.fail(rel === '' ? '.' : rel, `cannot set directory metadata: ${reasonOf(error)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,139 @@
+/** The source role on the local file system: a streaming, depth-first walk, one directory per listing. */
+import { lstatSync, readlinkSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { entryFromStats, listDirectory } from '../fsops/listing.js';
+import { joinRel, localPath, relDepth } from '../fsops/rel-path.js';
+import { codeOf, reasonOf } from '../util/errors.js';
+import type { Endpoints } from './endpoints.js';
+import type { FilterVerdict, PathFilter } from './filter.js';
+import type { SourceEntry, SourceListing, SourceRole } from './roles.js';
+import type { Failure } from './types.js';
+
+/** Yield to the event loop after this many entries, so finished copies are collected while walking. */
+const YIELD_EVERY = 512;
+
+export class LocalSource implements SourceRole {
+  scanComplete = true;
+  readonly failures: Failure[] = [];
+  private readonly walkedDirs: string[] = [];
+
+  constructor(
+    private readonly endpoints: Endpoints,
+    private readonly filter: PathFilter,
+    /** The name the single entry takes at the destination. */
+    private readonly singleTargetName?: string,
+  ) {}
+
+  localPathOf(rel: string): string {
+    if (this.endpoints.kind === 'single') return this.endpoints.source;
+    return localPath(this.endpoints.source, rel);
+  }
+
+  private fail(rel: string, reason: string, blocksDeletion = true): void {
+    this.failures.push({ path: rel === '' ? '.' : rel, reason });
+    if (blocksDeletion) this.scanComplete = false;
+  }
+
+  async *scan(start?: { parent: string; entry: SourceEntry }): AsyncGenerator<SourceListing> {
+    if (this.endpoints.kind === 'single') {
+      yield* this.scanSingle();
+      return;
+    }
+    const stack: { rel: string; verdict: FilterVerdict; dir: SourceEntry }[] = [];
+    if (start) {
+      yield { rel: start.parent, entries: [start.entry], partial: true };
+      if (start.entry.kind !== 'dir') return;
+      stack.push({ rel: joinRel(start.parent, start.entry.name), verdict: start.entry.verdict, dir: start.entry });
+    } else {
+      let root: ReturnType<typeof entryFromStats>;
+      try {
+        // The endpoint rules made the root a directory; a root given as a symlink with '/' is followed.
+        root = entryFromStats('', statSync(this.endpoints.source, { bigint: true }));
+      } catch (error) {
+        this.fail('', reasonOf(error));
+        return;
+      }
+      stack.push({ rel: '', verdict: this.filter.root, dir: { ...root, verdict: this.filter.root } });
+    }
+    let sinceYield = 0;
+    while (stack.length > 0) {
+      const dir = stack.pop()!;
+      const abs = localPath(this.endpoints.source, dir.rel);
+      let contents: ReturnType<typeof listDirectory>;
+      try {
+        contents = listDirectory(abs);
+      } catch (error) {
+        this.fail(dir.rel, `cannot read directory: ${reasonOf(error)}`);
+        continue;
+      }
+      this.walkedDirs.push(dir.rel);
+      for (const problem of contents.problems) {
+        // A name that is not UTF-8 cannot be represented, nor can its twin at the destination be
+        // deleted: it does not make the scan incomplete.
+        const notUtf8 = problem.reason.includes('not valid UTF-8');
+        this.fail(joinRel(dir.rel, problem.name), problem.reason, !notUtf8);
+      }
+      const entries: SourceEntry[] = [];
+      for (const entry of contents.entries) {
+        const rel = joinRel(dir.rel, entry.name);
+        const verdict = this.filter.test(rel, entry.kind === 'dir', dir.verdict);
+        if (verdict.status === 'exclude') continue;
+        if (verdict.status === 'traverse' && entry.kind !== 'dir') continue;
+        entries.push({ ...entry, verdict });
+      }
+      yield { rel: dir.rel, dir: dir.dir, entries, partial: false };
+      // Push in reverse so the walk visits names in listing order.
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const entry = entries[i]!;
+        if (entry.kind === 'dir') stack.push({ rel: joinRel(dir.rel, entry.name), verdict: entry.verdict, dir: entry });
+      }
+      sinceYield += entries.length + 1;
+      if (sinceYield >= YIELD_EVERY) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+
+  private *scanSingle(): Generator<SourceListing> {
+    const path = this.endpoints.source;
+    try {
+      const stats = lstatSync(path, { bigint: true });
+      const target = stats.isSymbolicLink() ? readlinkSync(path) : undefined;
+      const entry = entryFromStats(this.singleTargetName ?? basename(path), stats, target);
+      yield { rel: '', entries: [{ ...entry, verdict: this.filter.root }], partial: true };
+    } catch (error) {
+      this.fail(basename(path), reasonOf(error));
+    }
+  }
+
+  remove(rel: string): Failure | undefined {
+    try {
+      unlinkSync(this.localPathOf(rel));
+      return undefined;
+    } catch (error) {
+      return { path: rel, reason: `copied, but the source could not be removed: ${reasonOf(error)}` };
+    }
+  }
+
+  removeEmptyDirectories(): Failure[] {
+    const failures: Failure[] = [];
+    const dirs = [...this.walkedDirs].sort((a, b) => relDepth(b) - relDepth(a));
+    for (const rel of dirs) {
+      const path = localPath(this.endpoints.source, rel);
+      if (rel === '' && this.keepsRoot) continue;
+      try {
+        rmdirSync(path);
+      } catch (error) {
+        const code = codeOf(error);
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT') {
+          failures.push({ path: rel === '' ? dirname(path) : rel, reason: `cannot remove source directory: ${reasonOf(error)}` });
+        }
+      }
+    }
+    return failures;
+  }
+
+  /** A move of `SRC/` moves the contents and keeps SRC itself; a move of `SRC` removes it too. */
+  keepsRoot = true;
+}

@@ -1,0 +1,159 @@
+/**
+ * One transfer session: the source streams its manifest a directory at a time, the destination
+ * answers each listing with what it needs, the scheduler copies it, and once the source reports
+ * a complete scan a mirror's deletions are planned, confirmed and applied.
+ */
+import { basename, dirname } from 'node:path';
+import type { CopyJob, CopyOutcome } from '../fsops/copy-file.js';
+import { type CopyExecutor, InlineExecutor, WorkerPool } from '../fsops/copy-pool.js';
+import { BlitError, showPath } from '../util/errors.js';
+import { CopyScheduler } from './copy-scheduler.js';
+import type { Endpoints } from './endpoints.js';
+import { buildFilter } from './filter.js';
+import { type DeletionCandidate, LocalDestination } from './local-destination.js';
+import { LocalSource } from './local-source.js';
+import type { SourceListing } from './roles.js';
+import type { Action, Failure, TransferOptions, TransferReport } from './types.js';
+
+export interface SessionHooks {
+  onAction?(action: Action): void;
+  /** Asked once, with every deletion a mirror is about to make; false withholds them all. */
+  confirmDeletions?(candidates: DeletionCandidate[]): Promise<boolean>;
+  /** Chooses the executor; tests use it to force inline or worker copying. */
+  startExecutor?(tiny: boolean): CopyExecutor;
+}
+
+function defaultExecutor(tiny: boolean): CopyExecutor {
+  if (tiny || process.env.BLIT_INLINE_COPY === '1') return new InlineExecutor();
+  return new WorkerPool();
+}
+
+export async function runTransfer(
+  endpoints: Endpoints,
+  options: TransferOptions,
+  hooks: SessionHooks = {},
+): Promise<TransferReport> {
+  const started = performance.now();
+  const filter = buildFilter(options.filter);
+  const single = endpoints.kind === 'single';
+  const source = new LocalSource(endpoints, filter, single ? basename(endpoints.target) : undefined);
+  source.keepsRoot = endpoints.contentsOnly;
+  const destination = new LocalDestination(
+    single ? dirname(endpoints.target) : endpoints.target,
+    filter,
+    options,
+    (action) => hooks.onAction?.(action),
+  );
+  const copyFailures: Failure[] = [];
+  let sourceReadFailed = false;
+  let fatal: string | undefined;
+  let bytes = 0;
+
+  const onOutcomes = (outcomes: CopyOutcome[], jobs: CopyJob[]) => {
+    for (const outcome of outcomes) {
+      switch (outcome.status) {
+        case 'copied':
+          destination.tally.copied++;
+          bytes += outcome.bytes;
+          hooks.onAction?.({ kind: 'copy', path: outcome.rel });
+          break;
+        case 'updated':
+          destination.tally.updated++;
+          hooks.onAction?.({ kind: 'update', path: outcome.rel });
+          break;
+        case 'unchanged':
+          destination.tally.skipped++;
+          break;
+        case 'failed':
+          copyFailures.push({ path: outcome.rel, reason: outcome.reason ?? 'failed' });
+          if (outcome.sourceSide) sourceReadFailed = true;
+          if (outcome.fatal) fatal ??= `${showPath(destination.pathOf(outcome.rel))}: ${outcome.reason}`;
+          break;
+      }
+    }
+    if (outcomes.length < jobs.length && !fatal) fatal = 'copy stopped before finishing its batch';
+  };
+
+  const scheduler = new CopyScheduler(hooks.startExecutor ?? defaultExecutor, onOutcomes);
+  const removeSource = options.operation === 'move';
+
+  const consume = async (listings: AsyncIterable<SourceListing>) => {
+    for await (const listing of listings) {
+      const plan = destination.reconcile(listing);
+      if (removeSource && !options.dryRun) {
+        for (const rel of plan.landed) {
+          const failure = source.remove(rel);
+          if (failure) copyFailures.push(failure);
+        }
+      }
+      for (const need of plan.needs) {
+        if (options.dryRun) {
+          hooks.onAction?.({ kind: need.hashFirst ? 'update' : 'copy', path: need.rel });
+          destination.tally.copied++;
+          bytes += need.entry.size;
+          continue;
+        }
+        const job: CopyJob = {
+          rel: need.rel,
+          src: source.localPathOf(need.rel),
+          dst: destination.pathOf(need.rel),
+          hashFirst: need.hashFirst,
+          removeSource,
+        };
+        await scheduler.add(job, need.entry.size);
+        if (fatal) return;
+      }
+      await scheduler.nudge();
+      if (fatal) return;
+    }
+  };
+
+  let deletionsWithheld = 0;
+  try {
+    destination.prepareRoot();
+    await consume(source.scan());
+    await scheduler.drain();
+    if (!fatal && options.operation === 'mirror') {
+      const candidates = destination.candidates;
+      if (candidates.length > 0) {
+        const complete = source.scanComplete && !sourceReadFailed;
+        const confirmed =
+          complete && (options.dryRun || (await (hooks.confirmDeletions?.(candidates) ?? Promise.resolve(false))));
+        if (confirmed) {
+          destination.applyDeletions(candidates);
+          for (const deferred of destination.deferred.splice(0)) await consume(source.scan(deferred));
+          await scheduler.drain();
+        } else {
+          deletionsWithheld = candidates.length;
+          const reason = complete
+            ? 'not confirmed (use --yes to delete without asking)'
+            : 'parts of the source could not be read';
+          copyFailures.push({
+            path: '.',
+            reason: `${candidates.length} deletion(s) withheld: ${reason}`,
+          });
+        }
+      }
+    }
+    if (!fatal) destination.finishDirectories();
+    if (!fatal && removeSource && !options.dryRun) copyFailures.push(...source.removeEmptyDirectories());
+  } finally {
+    await scheduler.close();
+  }
+  if (fatal) throw new BlitError(fatal);
+
+  const failures = [...source.failures, ...destination.failures, ...copyFailures];
+  return {
+    operation: options.operation,
+    source: endpoints.source,
+    destination: endpoints.target,
+    dryRun: options.dryRun,
+    ...destination.tally,
+    failed: failures.length,
+    bytes,
+    elapsedMs: performance.now() - started,
+    scanComplete: source.scanComplete,
+    deletionsWithheld,
+    failures,
+  };
+}

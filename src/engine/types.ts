@@ -1,0 +1,76 @@
+/** The vocabulary shared by the source and destination roles and the session that joins them. */
+
+export type EntryKind = 'file' | 'dir' | 'symlink' | 'other';
+
+/** One entry of a directory as a role describes it: what the manifest carries. */
+export interface Entry {
+  name: string;
+  kind: EntryKind;
+  size: number;
+  /** Modification time in nanoseconds since the epoch. */
+  mtimeNs: bigint;
+  /** Permission bits (including setuid/setgid/sticky). */
+  mode: number;
+  linkTarget?: string;
+}
+
+/** A directory of the source, listed in one go: the unit the manifest streams. */
+export interface DirListing {
+  /** Relative path of the directory ('' for the transfer root). */
+  rel: string;
+  entries: Entry[];
+}
+
+export type Operation = 'copy' | 'mirror' | 'move';
+
+export type CompareMode = 'default' | 'checksum' | 'size-only' | 'ignore-times' | 'ignore-existing';
+
+export interface FilterSpec {
+  include: string[];
+  exclude: string[];
+  /** Relative paths read from --files-from, already validated. */
+  filesFrom?: string[];
+  minSize?: number;
+  maxSize?: number;
+}
+
+export interface TransferOptions {
+  operation: Operation;
+  compare: CompareMode;
+  filter: FilterSpec;
+  dryRun: boolean;
+  deleteExcluded: boolean;
+}
+
+export interface Failure {
+  path: string;
+  reason: string;
+}
+
+export type ActionKind = 'copy' | 'link' | 'mkdir' | 'delete' | 'update' | 'remove-source';
+
+export interface Action {
+  kind: ActionKind;
+  path: string;
+}
+
+export interface TransferReport {
+  operation: Operation;
+  source: string;
+  destination: string;
+  dryRun: boolean;
+  /** Entries written (files, links, created directories). */
+  copied: number;
+  /** Entries found identical (or kept by --ignore-existing / size limits). */
+  skipped: number;
+  /** Entries whose metadata alone was brought in line. */
+  updated: number;
+  deleted: number;
+  failed: number;
+  bytes: number;
+  elapsedMs: number;
+  scanComplete: boolean;
+  /** Deletions a mirror would have made but did not (not confirmed, or incomplete scan). */
+  deletionsWithheld: number;
+  failures: Failure[];
+}

@@ -1,0 +1,115 @@
+/**
+ * Runs copy batches: on worker threads for real work, inline on the calling thread for tiny jobs
+ * (starting a worker costs more than copying a handful of files).
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { type CopyJob, type CopyOutcome, copyBatch, createCopyContext } from './copy-file.js';
+import type { BatchRequest } from './copy-worker.js';
+import { loadBlake3 } from './hash.js';
+
+export interface CopyExecutor {
+  run(jobs: CopyJob[]): Promise<CopyOutcome[]>;
+  /** Batches submitted and not yet answered. */
+  readonly inFlight: number;
+  /** How many batches may be in flight before the producer should wait. */
+  readonly capacity: number;
+  /** True when a worker has nothing to do: a partial batch is worth sending now. */
+  readonly starving: boolean;
+  close(): Promise<void>;
+}
+
+export class InlineExecutor implements CopyExecutor {
+  inFlight = 0;
+  readonly capacity = 1;
+  readonly starving = true;
+
+  async run(jobs: CopyJob[]): Promise<CopyOutcome[]> {
+    const ctx = createCopyContext(await loadBlake3());
+    return copyBatch(jobs, ctx);
+  }
+
+  async close(): Promise<void> {}
+}
+
+interface Pending {
+  resolve(outcomes: CopyOutcome[]): void;
+  reject(error: Error): void;
+  worker: PoolWorker;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  busy: number;
+}
+
+function workerScript(): { url: URL; execArgv?: string[] } {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) return { url: new URL('./copy-worker.ts', here), execArgv: ['--import', 'tsx'] };
+  return { url: new URL('./copy-worker.js', here) };
+}
+
+export function defaultWorkerCount(): number {
+  return Math.max(2, Math.min(availableParallelism(), 8));
+}
+
+export class WorkerPool implements CopyExecutor {
+  private readonly workers: PoolWorker[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private failure: Error | undefined;
+
+  constructor(readonly size = defaultWorkerCount()) {
+    const script = workerScript();
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(script.url, { execArgv: script.execArgv });
+      const entry: PoolWorker = { worker, busy: 0 };
+      worker.on('message', (message: { id: number; outcomes: CopyOutcome[] }) => {
+        const pending = this.pending.get(message.id);
+        if (!pending) return;
+        this.pending.delete(message.id);
+        entry.busy--;
+        pending.resolve(message.outcomes);
+      });
+      worker.on('error', (error) => this.fail(error));
+      worker.on('exit', (code) => {
+        if (code !== 0) this.fail(new Error(`copy worker exited with code ${code}`));
+      });
+      this.workers.push(entry);
+    }
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  get capacity(): number {
+    return this.size * 3;
+  }
+
+  get starving(): boolean {
+    return this.workers.some((w) => w.busy === 0);
+  }
+
+  run(jobs: CopyJob[]): Promise<CopyOutcome[]> {
+    if (this.failure) return Promise.reject(this.failure);
+    let target = this.workers[0]!;
+    for (const w of this.workers) if (w.busy < target.busy) target = w;
+    const id = this.nextId++;
+    target.busy++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, worker: target });
+      target.worker.postMessage({ id, jobs } satisfies BatchRequest);
+    });
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+}

@@ -1,0 +1,96 @@
+/** Lists one directory with the metadata of every entry, in one synchronous pass. */
+import { isUtf8 } from 'node:buffer';
+import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import type { Entry, EntryKind } from '../engine/types.js';
+import { reasonOf } from '../util/errors.js';
+import { localPath } from './rel-path.js';
+
+export interface ListingProblem {
+  /** The entry's name, with bytes that are not UTF-8 shown as \xNN. */
+  name: string;
+  reason: string;
+}
+
+export interface DirectoryContents {
+  entries: Entry[];
+  problems: ListingProblem[];
+}
+
+export function kindOf(stats: BigIntStats): EntryKind {
+  if (stats.isFile()) return 'file';
+  if (stats.isDirectory()) return 'dir';
+  if (stats.isSymbolicLink()) return 'symlink';
+  return 'other';
+}
+
+export function entryFromStats(name: string, stats: BigIntStats, linkTarget?: string): Entry {
+  const entry: Entry = {
+    name,
+    kind: kindOf(stats),
+    size: Number(stats.size),
+    mtimeNs: stats.mtimeNs,
+    mode: Number(stats.mode & 0o7777n),
+  };
+  if (linkTarget !== undefined) entry.linkTarget = linkTarget;
+  return entry;
+}
+
+/** Shows a file name that is not valid UTF-8: valid characters as they are, other bytes as \xNN. */
+export function describeRawName(raw: Buffer): string {
+  let out = '';
+  let i = 0;
+  while (i < raw.length) {
+    let end = i + 1;
+    while (end <= raw.length && end - i <= 4 && !isUtf8(raw.subarray(i, end))) end++;
+    if (end <= raw.length && end - i <= 4) {
+      out += raw.subarray(i, end).toString('utf8');
+      i = end;
+    } else {
+      out += `\\x${raw[i]!.toString(16).padStart(2, '0')}`;
+      i++;
+    }
+  }
+  return out;
+}
+
+/**
+ * Reads `dir` and lstats each entry. Throws when the directory itself cannot be read; entries that
+ * vanish meanwhile are left out; names that are not UTF-8 and unreadable links become problems.
+ */
+export function listDirectory(dir: string): DirectoryContents {
+  const rawNames = readdirSync(dir, { encoding: 'buffer' });
+  const entries: Entry[] = [];
+  const problems: ListingProblem[] = [];
+  for (const raw of rawNames) {
+    if (!isUtf8(raw)) {
+      problems.push({ name: describeRawName(raw), reason: 'file name is not valid UTF-8; not supported' });
+      continue;
+    }
+    const name = raw.toString('utf8');
+    const path = localPath(dir, name);
+    let stats: BigIntStats | undefined;
+    try {
+      stats = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    } catch (error) {
+      problems.push({ name, reason: reasonOf(error) });
+      continue;
+    }
+    if (!stats) continue;
+    let linkTarget: string | undefined;
+    if (stats.isSymbolicLink()) {
+      try {
+        const target = readlinkSync(path, { encoding: 'buffer' });
+        if (!isUtf8(target)) {
+          problems.push({ name, reason: 'symbolic link target is not valid UTF-8; not supported' });
+          continue;
+        }
+        linkTarget = target.toString('utf8');
+      } catch (error) {
+        problems.push({ name, reason: reasonOf(error) });
+        continue;
+      }
+    }
+    entries.push(entryFromStats(name, stats, linkTarget));
+  }
+  return { entries, problems };
+}

@@ -1,0 +1,34 @@
+/**
+ * Temp-file naming. Data is written to a temp file beside its target and renamed over it, so no
+ * partial file ever sits under a final name. The writer's pid is part of the name so a later run
+ * can tell a stale temp file (its writer is gone) from one a concurrent run is still writing.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+
+const TEMP_NAME = /^\.blit-(\d+)-[0-9a-f]{12}\.tmp$/;
+
+export function tempPathFor(directory: string): string {
+  return join(directory, `.blit-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+}
+
+export function isTempName(name: string): boolean {
+  return TEMP_NAME.test(name);
+}
+
+/** True for a temp file left by a process that no longer runs. */
+export function isStaleTempName(name: string, isAlive: (pid: number) => boolean = processIsAlive): boolean {
+  const match = TEMP_NAME.exec(name);
+  if (!match) return false;
+  const pid = Number(match[1]);
+  return pid !== process.pid && !isAlive(pid);
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,41 @@
+/** Human-readable sizes, durations and rates, and the parser for size arguments such as `10M`. */
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${UNITS[unit]}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(2)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - m * 60)} s`;
+}
+
+export function formatRate(bytes: number, ms: number): string {
+  if (ms <= 0) return `${formatBytes(0)}/s`;
+  return `${formatBytes(Math.round((bytes * 1000) / ms))}/s`;
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+const SIZE_SUFFIX: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** Parses `123`, `10K`, `1.5M`, `2GiB`, `4g` (binary multiples); returns undefined when malformed. */
+export function parseSize(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgtb]?)(?:i?b)?\s*$/i.exec(text);
+  if (!match) return undefined;
+  const factor = SIZE_SUFFIX[(match[2] ?? '').toLowerCase()];
+  if (factor === undefined) return undefined;
+  return Math.floor(Number(match[1]) * factor);
+}
