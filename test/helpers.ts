@@ -14,7 +14,10 @@ export interface RunResult {
 }
 
 /** Runs `blit ARGS` (the bundle in dist/, built by `npm test`'s pretest) without a terminal. */
-export function blit(args: string[], options: { cwd?: string; env?: Record<string, string>; input?: string } = {}): RunResult {
+export function blit(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; input?: string } = {},
+): RunResult {
   const result = spawnSync(process.execPath, [BLIT, ...args], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },

@@ -13,7 +13,9 @@ export async function confirmDeletions(candidates: DeletionCandidate[], root: st
   if (!canAsk()) return false;
   const lines = candidates.slice(0, SHOWN).map((c) => `  ${showPath(c.rel)}${c.kind === 'dir' ? '/' : ''}`);
   if (candidates.length > SHOWN) lines.push(`  … and ${candidates.length - SHOWN} more`);
-  process.stderr.write(`blit: mirror will delete ${candidates.length} entr${candidates.length === 1 ? 'y' : 'ies'} from ${showPath(root)}:\n${lines.join('\n')}\n`);
+  process.stderr.write(
+    `blit: mirror will delete ${candidates.length} entr${candidates.length === 1 ? 'y' : 'ies'} from ${showPath(root)}:\n${lines.join('\n')}\n`,
+  );
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await rl.question('Delete them? [y/N] ');

@@ -29,7 +29,8 @@ export function summaryLine(report: TransferReport): string {
 }
 
 export function printReport(report: TransferReport, json: boolean): void {
-  for (const failure of report.failures) process.stderr.write(`blit: ${showPath(failure.path)}: ${failure.reason}\n`);
+  for (const failure of report.failures)
+    process.stderr.write(`blit: ${showPath(failure.path)}: ${failure.reason}\n`);
   if (json) {
     process.stdout.write(`${JSON.stringify({ ...report, elapsedMs: Math.round(report.elapsedMs) })}\n`);
     return;

@@ -28,7 +28,8 @@ export function compareModeOf(flags: TransferFlags): CompareMode {
 function sizeFlag(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const size = parseSize(text);
-  if (size === undefined) throw new BlitError(`--${name} ${JSON.stringify(text)}: not a size (try 100K, 5M, 1G)`);
+  if (size === undefined)
+    throw new BlitError(`--${name} ${JSON.stringify(text)}: not a size (try 100K, 5M, 1G)`);
   return size;
 }
 
@@ -44,9 +45,14 @@ export function readFilesFrom(path: string): string[] {
   text.split('\n').forEach((raw, index) => {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim() === '' || line.startsWith('#')) return;
-    const rel = line.replace(/^(\.\/)+/, '').replace(/^\/+/, '').replace(/\/+$/, '');
+    const rel = line
+      .replace(/^(\.\/)+/, '')
+      .replace(/^\/+/, '')
+      .replace(/\/+$/, '');
     if (!isSafeRel(rel) || rel === '') {
-      throw new BlitError(`${showPath(path)}:${index + 1}: ${JSON.stringify(line)} is not a relative path inside the source`);
+      throw new BlitError(
+        `${showPath(path)}:${index + 1}: ${JSON.stringify(line)} is not a relative path inside the source`,
+      );
     }
     rels.push(rel);
   });
@@ -59,7 +65,8 @@ export async function runTransferCommand(
   dst: string,
   flags: TransferFlags,
 ): Promise<number> {
-  if (flags.ludicrousSpeed) process.stderr.write('blit: --ludicrous-speed is deprecated and does nothing: blit tunes itself\n');
+  if (flags.ludicrousSpeed)
+    process.stderr.write('blit: --ludicrous-speed is deprecated and does nothing: blit tunes itself\n');
   const filter: FilterSpec = {
     include: flags.include,
     exclude: flags.exclude,

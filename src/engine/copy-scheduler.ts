@@ -2,8 +2,9 @@
  * Groups the destination's needs into batches and hands them to an executor, so one hop to a
  * worker thread carries many small files. A tiny job (≤ 8 files, ≤ 100 MiB) never starts workers.
  */
-import type { CopyExecutor } from '../fsops/copy-pool.js';
+
 import type { CopyJob, CopyOutcome } from '../fsops/copy-file.js';
+import type { CopyExecutor } from '../fsops/copy-pool.js';
 
 export const TINY_JOB_FILES = 8;
 export const TINY_JOB_BYTES = 100 * 1024 * 1024;

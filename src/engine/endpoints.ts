@@ -43,7 +43,8 @@ export function resolveEndpoints(src: string, dst: string, probe: PathProbe): En
   const source = resolve(stripTrailingSlashes(src));
   const sourceKind = probe.kind(source, srcContents);
   if (sourceKind === 'missing') throw new BlitError(`${showPath(src)}: no such file or directory`);
-  if (sourceKind === 'other') throw new BlitError(`${showPath(src)}: not a regular file, directory or symbolic link`);
+  if (sourceKind === 'other')
+    throw new BlitError(`${showPath(src)}: not a regular file, directory or symbolic link`);
 
   const dstPath = resolve(stripTrailingSlashes(dst));
   const dstKind = probe.kind(dstPath, true);
@@ -54,7 +55,8 @@ export function resolveEndpoints(src: string, dst: string, probe: PathProbe): En
   if (isTree && srcContents) target = dstPath;
   else if (intoDirectory) {
     const name = basename(source);
-    if (name === '' || name === '/') throw new BlitError(`${showPath(src)}: copy its contents with a trailing '/'`);
+    if (name === '' || name === '/')
+      throw new BlitError(`${showPath(src)}: copy its contents with a trailing '/'`);
     target = join(dstPath, name);
   } else target = dstPath;
 

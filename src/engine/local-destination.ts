@@ -80,7 +80,8 @@ export class LocalDestination {
       contents = listDirectory(this.pathOf(rel));
     } catch (error) {
       const code = codeOf(error);
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') this.fail(rel === '' ? '.' : rel, `cannot read destination directory: ${reasonOf(error)}`);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR')
+        this.fail(rel === '' ? '.' : rel, `cannot read destination directory: ${reasonOf(error)}`);
       return map;
     }
     for (const entry of contents.entries) {
@@ -122,7 +123,13 @@ export class LocalDestination {
     return plan;
   }
 
-  private reconcileEntry(rel: string, entry: SourceEntry, dest: Entry | undefined, parent: string, plan: DirPlan): void {
+  private reconcileEntry(
+    rel: string,
+    entry: SourceEntry,
+    dest: Entry | undefined,
+    parent: string,
+    plan: DirPlan,
+  ): void {
     if (entry.kind === 'other') {
       this.tally.skipped++;
       return;
@@ -232,7 +239,10 @@ export class LocalDestination {
       return;
     }
     if (dest.kind === 'dir') {
-      this.fail(rel, `destination is a directory and the source is not; ${this.options.operation} does not replace it (mirror does)`);
+      this.fail(
+        rel,
+        `destination is a directory and the source is not; ${this.options.operation} does not replace it (mirror does)`,
+      );
       return;
     }
     // A file or link in the way of a directory is replaced, as an update would replace it.

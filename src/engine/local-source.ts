@@ -43,7 +43,11 @@ export class LocalSource implements SourceRole {
     if (start) {
       yield { rel: start.parent, entries: [start.entry], partial: true };
       if (start.entry.kind !== 'dir') return;
-      stack.push({ rel: joinRel(start.parent, start.entry.name), verdict: start.entry.verdict, dir: start.entry });
+      stack.push({
+        rel: joinRel(start.parent, start.entry.name),
+        verdict: start.entry.verdict,
+        dir: start.entry,
+      });
     } else {
       let root: ReturnType<typeof entryFromStats>;
       try {
@@ -85,7 +89,8 @@ export class LocalSource implements SourceRole {
       // Push in reverse so the walk visits names in listing order.
       for (let i = entries.length - 1; i >= 0; i--) {
         const entry = entries[i]!;
-        if (entry.kind === 'dir') stack.push({ rel: joinRel(dir.rel, entry.name), verdict: entry.verdict, dir: entry });
+        if (entry.kind === 'dir')
+          stack.push({ rel: joinRel(dir.rel, entry.name), verdict: entry.verdict, dir: entry });
       }
       sinceYield += entries.length + 1;
       if (sinceYield >= YIELD_EVERY) {
@@ -127,7 +132,10 @@ export class LocalSource implements SourceRole {
       } catch (error) {
         const code = codeOf(error);
         if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT') {
-          failures.push({ path: rel === '' ? dirname(path) : rel, reason: `cannot remove source directory: ${reasonOf(error)}` });
+          failures.push({
+            path: rel === '' ? dirname(path) : rel,
+            reason: `cannot remove source directory: ${reasonOf(error)}`,
+          });
         }
       }
     }

@@ -118,7 +118,8 @@ export async function runTransfer(
       if (candidates.length > 0) {
         const complete = source.scanComplete && !sourceReadFailed;
         const confirmed =
-          complete && (options.dryRun || (await (hooks.confirmDeletions?.(candidates) ?? Promise.resolve(false))));
+          complete &&
+          (options.dryRun || (await (hooks.confirmDeletions?.(candidates) ?? Promise.resolve(false))));
         if (confirmed) {
           destination.applyDeletions(candidates);
           for (const deferred of destination.deferred.splice(0)) await consume(source.scan(deferred));

@@ -146,13 +146,23 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
       try {
         unlinkSync(job.src);
       } catch (error) {
-        return { rel: job.rel, status: 'failed', bytes: size, reason: `copied, but the source could not be removed: ${reasonOf(error)}` };
+        return {
+          rel: job.rel,
+          status: 'failed',
+          bytes: size,
+          reason: `copied, but the source could not be removed: ${reasonOf(error)}`,
+        };
       }
     }
     return { rel: job.rel, status: 'copied', bytes: size };
   } catch (error) {
     if (error instanceof SourceChanged) {
-      return { rel: job.rel, status: 'failed', bytes: 0, reason: 'source changed while being copied; not updated' };
+      return {
+        rel: job.rel,
+        status: 'failed',
+        bytes: 0,
+        reason: 'source changed while being copied; not updated',
+      };
     }
     const reason = readingSource ? reasonOf(error) : `${reasonOf(error)} (writing destination)`;
     return {

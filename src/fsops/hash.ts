@@ -15,7 +15,9 @@ let implementation = 'none';
 export async function loadBlake3(): Promise<HasherFactory> {
   if (factory) return factory;
   try {
-    const { Blake3Hasher } = createRequire(import.meta.url)('@napi-rs/blake-hash') as typeof import('@napi-rs/blake-hash');
+    const { Blake3Hasher } = createRequire(import.meta.url)(
+      '@napi-rs/blake-hash',
+    ) as typeof import('@napi-rs/blake-hash');
     factory = () => {
       const hasher = new Blake3Hasher();
       return { update: (data) => hasher.update(data), digest: () => hasher.digest('hex') };

@@ -1,6 +1,6 @@
 /** Lists one directory with the metadata of every entry, in one synchronous pass. */
 import { isUtf8 } from 'node:buffer';
-import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import type { Entry, EntryKind } from '../engine/types.js';
 import { reasonOf } from '../util/errors.js';
 import { localPath } from './rel-path.js';

@@ -1,7 +1,7 @@
 /** The real file system behind the endpoint rules' PathProbe. */
 import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { PathKind, PathProbe } from '../engine/endpoints.js';
+import type { PathProbe } from '../engine/endpoints.js';
 import { BlitError, codeOf, reasonOf, showPath } from '../util/errors.js';
 
 export const localProbe: PathProbe = {

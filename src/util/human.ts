@@ -29,7 +29,14 @@ export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-const SIZE_SUFFIX: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+const SIZE_SUFFIX: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+};
 
 /** Parses `123`, `10K`, `1.5M`, `2GiB`, `4g` (binary multiples); returns undefined when malformed. */
 export function parseSize(text: string): number | undefined {
