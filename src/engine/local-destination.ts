@@ -4,7 +4,7 @@
  * and answers with the files it needs. It gathers mirror deletions but performs them only when
  * the session says the scan was complete and the deletions were confirmed.
  */
-import { lstatSync, mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname, sep } from 'node:path';
 import { type DirectoryContents, listDirectory } from '../fsops/listing.js';
 import { applyMetadata } from '../fsops/metadata.js';
@@ -12,7 +12,7 @@ import { joinRel, localPath, relDepth } from '../fsops/rel-path.js';
 import { isStaleTempName, isTempName, tempPathFor } from '../fsops/temp-path.js';
 import { codeOf, reasonOf } from '../util/errors.js';
 import { decide, sameMetadata } from './compare.js';
-import { outsideSizeLimits, type PathFilter } from './filter.js';
+import { type FilterVerdict, outsideSizeLimits, type PathFilter } from './filter.js';
 import type { SourceEntry, SourceListing } from './roles.js';
 import type { Action, Entry, EntryKind, Failure, TransferOptions } from './types.js';
 
@@ -26,6 +26,8 @@ export interface Need {
 export interface DeletionCandidate {
   rel: string;
   kind: EntryKind;
+  /** The filter's verdict, so a directory's excluded contents can be spared. */
+  verdict?: FilterVerdict;
 }
 
 export interface DirPlan {
@@ -117,7 +119,7 @@ export class LocalDestination {
         const verdict = this.filter.test(rel, entry.kind === 'dir', parentVerdict);
         if (verdict.status === 'traverse') continue;
         if (verdict.status === 'exclude' && !this.options.deleteExcluded) continue;
-        this.candidates.push({ rel, kind: entry.kind });
+        this.candidates.push({ rel, kind: entry.kind, verdict });
       }
     }
     return plan;
@@ -274,13 +276,38 @@ export class LocalDestination {
       try {
         const stats = lstatSync(path, { throwIfNoEntry: false });
         if (!stats) continue;
-        if (stats.isDirectory()) rmSync(path, { recursive: true });
-        else unlinkSync(path);
+        if (!stats.isDirectory()) unlinkSync(path);
+        else if (this.filter.passAll || this.options.deleteExcluded || !candidate.verdict) rmSync(path, { recursive: true });
+        else if (!this.deleteSparingExcluded(candidate.rel, candidate.verdict)) continue;
         this.tally.deleted++;
       } catch (error) {
         this.fail(candidate.rel, `cannot delete: ${reasonOf(error)}`);
       }
     }
+  }
+
+  /**
+   * Deletes a directory's subtree except what the filters exclude (those paths are left alone).
+   * Returns true when the directory itself could go.
+   */
+  private deleteSparingExcluded(rel: string, verdict: FilterVerdict): boolean {
+    const path = this.pathOf(rel);
+    let kept = false;
+    for (const entry of listDirectory(path).entries) {
+      const childRel = joinRel(rel, entry.name);
+      const childVerdict = this.filter.test(childRel, entry.kind === 'dir', verdict);
+      if (childVerdict.status === 'exclude') {
+        kept = true;
+        continue;
+      }
+      if (entry.kind === 'dir') {
+        if (this.deleteSparingExcluded(childRel, childVerdict)) continue;
+        kept = true;
+      } else unlinkSync(this.pathOf(childRel));
+    }
+    if (kept) return false;
+    rmdirSync(path);
+    return true;
   }
 
   /** Applies directory modes and mtimes after their contents, deepest first. */

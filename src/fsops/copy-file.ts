@@ -60,6 +60,21 @@ export function createCopyContext(hasher?: HasherFactory): CopyContext {
 
 class SourceChanged extends Error {}
 
+/** An error raised while reading the source (as opposed to writing the destination). */
+class SourceError extends Error {
+  constructor(readonly sourceCause: unknown) {
+    super('source error');
+  }
+}
+
+function onSource<T>(operation: () => T): T {
+  try {
+    return operation();
+  } catch (error) {
+    throw error instanceof SourceChanged ? error : new SourceError(error);
+  }
+}
+
 function sameSourceState(a: BigIntStats, b: BigIntStats): boolean {
   return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino;
 }
@@ -75,19 +90,22 @@ function openTemp(dst: string): { path: string; fd: number } {
   }
 }
 
-/** Writes exactly `size` bytes of `fdIn` into `fdOut`; a source that turns out longer or shorter has changed. */
-function copySmall(fdIn: number, fdOut: number, size: number, buffer: Buffer): void {
+/** Reads exactly `size` bytes into `buffer`; a source that turns out longer or shorter has changed. */
+function readSmall(fd: number, size: number, buffer: Buffer): void {
   let filled = 0;
   // Ask for one byte more than declared: getting it means the file grew.
   const want = Math.min(size + 1, buffer.length);
   while (filled < want) {
-    const n = readSync(fdIn, buffer, filled, want - filled, filled);
+    const n = readSync(fd, buffer, filled, want - filled, filled);
     if (n === 0) break;
     filled += n;
   }
   if (filled !== size) throw new SourceChanged();
+}
+
+function writeAll(fd: number, buffer: Buffer, size: number): void {
   let written = 0;
-  while (written < size) written += writeSync(fdOut, buffer, written, size - written, written);
+  while (written < size) written += writeSync(fd, buffer, written, size - written, written);
 }
 
 function tryUnlink(path: string): void {
@@ -99,46 +117,58 @@ function tryUnlink(path: string): void {
 }
 
 function sameContents(src: string, dst: string, ctx: CopyContext): boolean {
-  if (!ctx.hasher) throw new Error('no BLAKE3 implementation loaded');
-  return hashFileSync(src, ctx.hasher, ctx.buffer) === hashFileSync(dst, ctx.hasher, ctx.buffer);
+  const hasher = ctx.hasher;
+  if (!hasher) throw new Error('no BLAKE3 implementation loaded');
+  const sourceHash = onSource(() => hashFileSync(src, hasher, ctx.buffer));
+  return sourceHash === hashFileSync(dst, hasher, ctx.buffer);
+}
+
+function failed(job: CopyJob, error: unknown): CopyOutcome {
+  if (error instanceof SourceChanged) {
+    return { rel: job.rel, status: 'failed', bytes: 0, reason: 'source changed while being copied; not updated' };
+  }
+  if (error instanceof SourceError) {
+    return { rel: job.rel, status: 'failed', bytes: 0, reason: reasonOf(error.sourceCause), sourceSide: true };
+  }
+  return {
+    rel: job.rel,
+    status: 'failed',
+    bytes: 0,
+    reason: reasonOf(error),
+    fatal: isFatalWriteError(error),
+  };
 }
 
 export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
   let fdIn: number | undefined;
   let temp: { path: string; fd: number | undefined } | undefined;
-  let readingSource = true;
   try {
-    fdIn = openSync(job.src, 'r');
-    const before = fstatSync(fdIn, { bigint: true });
+    const fd = onSource(() => openSync(job.src, 'r'));
+    fdIn = fd;
+    const before = onSource(() => fstatSync(fd, { bigint: true }));
     if (!before.isFile()) throw new SourceChanged();
     const size = Number(before.size);
     const mode = Number(before.mode & 0o7777n);
     if (job.hashFirst && sameContents(job.src, job.dst, ctx)) {
-      readingSource = false;
       applyMetadata(job.dst, 'file', mode, before.mtimeNs);
-      if (job.removeSource) unlinkSync(job.src);
+      if (job.removeSource) onSource(() => unlinkSync(job.src));
       return { rel: job.rel, status: 'updated', bytes: 0 };
     }
-    readingSource = false;
     temp = openTemp(job.dst);
-    readingSource = true;
     if (size < ctx.buffer.length) {
-      copySmall(fdIn, temp.fd!, size, ctx.buffer);
-      readingSource = false;
+      onSource(() => readSmall(fd, size, ctx.buffer));
+      writeAll(temp.fd!, ctx.buffer, size);
       closeSync(temp.fd!);
       temp.fd = undefined;
     } else {
-      readingSource = false;
       closeSync(temp.fd!);
       temp.fd = undefined;
       // The kernel copies (copy_file_range); the size check below clamps a file that grew.
       copyFileSync(job.src, temp.path, constants.COPYFILE_FICLONE);
       if (statSync(temp.path).size !== size) throw new SourceChanged();
     }
-    readingSource = true;
-    const after = fstatSync(fdIn, { bigint: true });
+    const after = onSource(() => fstatSync(fd, { bigint: true }));
     if (!sameSourceState(before, after)) throw new SourceChanged();
-    readingSource = false;
     applyMetadata(temp.path, 'file', mode, before.mtimeNs);
     renameSync(temp.path, job.dst);
     temp = undefined;
@@ -146,33 +176,13 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
       try {
         unlinkSync(job.src);
       } catch (error) {
-        return {
-          rel: job.rel,
-          status: 'failed',
-          bytes: size,
-          reason: `copied, but the source could not be removed: ${reasonOf(error)}`,
-        };
+        const reason = `copied, but the source could not be removed: ${reasonOf(error)}`;
+        return { rel: job.rel, status: 'failed', bytes: size, reason };
       }
     }
     return { rel: job.rel, status: 'copied', bytes: size };
   } catch (error) {
-    if (error instanceof SourceChanged) {
-      return {
-        rel: job.rel,
-        status: 'failed',
-        bytes: 0,
-        reason: 'source changed while being copied; not updated',
-      };
-    }
-    const reason = readingSource ? reasonOf(error) : `${reasonOf(error)} (writing destination)`;
-    return {
-      rel: job.rel,
-      status: 'failed',
-      bytes: 0,
-      reason,
-      fatal: !readingSource && isFatalWriteError(error),
-      sourceSide: readingSource,
-    };
+    return failed(job, error);
   } finally {
     if (fdIn !== undefined) closeSync(fdIn);
     if (temp) {
