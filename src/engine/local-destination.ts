@@ -21,6 +21,8 @@ export interface Need {
   entry: SourceEntry;
   /** --checksum with equal sizes: compare contents before copying. */
   hashFirst: boolean;
+  /** With hashFirst: mode and mtime already match at the destination. */
+  metadataMatches?: boolean;
 }
 
 export interface DeletionCandidate {
@@ -153,7 +155,12 @@ export class LocalDestination {
         this.transfer(rel, entry, dest, plan);
         return;
       case 'hash':
-        plan.needs.push({ rel, entry, hashFirst: true });
+        plan.needs.push({
+          rel,
+          entry,
+          hashFirst: true,
+          metadataMatches: dest !== undefined && sameMetadata(entry, dest),
+        });
         return;
       case 'update':
         this.onAction({ kind: 'update', path: rel });
@@ -277,7 +284,8 @@ export class LocalDestination {
         const stats = lstatSync(path, { throwIfNoEntry: false });
         if (!stats) continue;
         if (!stats.isDirectory()) unlinkSync(path);
-        else if (this.filter.passAll || this.options.deleteExcluded || !candidate.verdict) rmSync(path, { recursive: true });
+        else if (this.filter.passAll || this.options.deleteExcluded || !candidate.verdict)
+          rmSync(path, { recursive: true });
         else if (!this.deleteSparingExcluded(candidate.rel, candidate.verdict)) continue;
         this.tally.deleted++;
       } catch (error) {

@@ -97,7 +97,11 @@ export async function runTransfer(
           rel: need.rel,
           src: source.localPathOf(need.rel),
           dst: destination.pathOf(need.rel),
+          size: need.entry.size,
+          mtimeNs: need.entry.mtimeNs,
+          mode: need.entry.mode,
           hashFirst: need.hashFirst,
+          metadataMatches: need.metadataMatches,
           removeSource,
         };
         await scheduler.add(job, need.entry.size);

@@ -27,8 +27,14 @@ export interface CopyJob {
   rel: string;
   src: string;
   dst: string;
+  /** What the scan saw; a source that differs by the end of the copy has changed meanwhile. */
+  size: number;
+  mtimeNs: bigint;
+  mode: number;
   /** Compare contents first and copy only when they differ (--checksum). */
   hashFirst: boolean;
+  /** With hashFirst: the destination's mode and mtime already match, so equal contents mean nothing to do. */
+  metadataMatches?: boolean;
   /** Remove the source once its copy has landed (move). */
   removeSource: boolean;
 }
@@ -52,10 +58,12 @@ export const SMALL_FILE_LIMIT = 1 << 20;
 export interface CopyContext {
   buffer: Buffer;
   hasher?: HasherFactory;
+  /** The process umask: a temp file created with the final mode needs no chmod unless it strips bits. */
+  umask: number;
 }
 
 export function createCopyContext(hasher?: HasherFactory): CopyContext {
-  return { buffer: Buffer.allocUnsafe(SMALL_FILE_LIMIT), hasher };
+  return { buffer: Buffer.allocUnsafe(SMALL_FILE_LIMIT), hasher, umask: process.umask() };
 }
 
 class SourceChanged extends Error {}
@@ -75,30 +83,32 @@ function onSource<T>(operation: () => T): T {
   }
 }
 
-function sameSourceState(a: BigIntStats, b: BigIntStats): boolean {
-  return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino;
+function unchangedSince(job: CopyJob, stats: BigIntStats): boolean {
+  return stats.isFile() && Number(stats.size) === job.size && stats.mtimeNs === job.mtimeNs;
 }
 
-function openTemp(dst: string): { path: string; fd: number } {
+function openTemp(dst: string, mode: number): { path: string; fd: number } {
   const path = tempPathFor(dirname(dst));
   try {
-    return { path, fd: openSync(path, 'wx', 0o600) };
+    return { path, fd: openSync(path, 'wx', mode) };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     mkdirSync(dirname(dst), { recursive: true });
-    return { path, fd: openSync(path, 'wx', 0o600) };
+    return { path, fd: openSync(path, 'wx', mode) };
   }
 }
 
 /** Reads exactly `size` bytes into `buffer`; a source that turns out longer or shorter has changed. */
 function readSmall(fd: number, size: number, buffer: Buffer): void {
   let filled = 0;
-  // Ask for one byte more than declared: getting it means the file grew.
+  // Ask for one byte more than declared: getting it means the file grew. A short read of a regular
+  // file is its end; the fstat after the copy catches a file that grows later.
   const want = Math.min(size + 1, buffer.length);
   while (filled < want) {
     const n = readSync(fd, buffer, filled, want - filled, filled);
     if (n === 0) break;
     filled += n;
+    if (filled === size) break;
   }
   if (filled !== size) throw new SourceChanged();
 }
@@ -125,10 +135,21 @@ function sameContents(src: string, dst: string, ctx: CopyContext): boolean {
 
 function failed(job: CopyJob, error: unknown): CopyOutcome {
   if (error instanceof SourceChanged) {
-    return { rel: job.rel, status: 'failed', bytes: 0, reason: 'source changed while being copied; not updated' };
+    return {
+      rel: job.rel,
+      status: 'failed',
+      bytes: 0,
+      reason: 'source changed while being copied; not updated',
+    };
   }
   if (error instanceof SourceError) {
-    return { rel: job.rel, status: 'failed', bytes: 0, reason: reasonOf(error.sourceCause), sourceSide: true };
+    return {
+      rel: job.rel,
+      status: 'failed',
+      bytes: 0,
+      reason: reasonOf(error.sourceCause),
+      sourceSide: true,
+    };
   }
   return {
     rel: job.rel,
@@ -142,19 +163,25 @@ function failed(job: CopyJob, error: unknown): CopyOutcome {
 export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
   let fdIn: number | undefined;
   let temp: { path: string; fd: number | undefined } | undefined;
+  const { size, mode } = job;
   try {
     const fd = onSource(() => openSync(job.src, 'r'));
     fdIn = fd;
-    const before = onSource(() => fstatSync(fd, { bigint: true }));
-    if (!before.isFile()) throw new SourceChanged();
-    const size = Number(before.size);
-    const mode = Number(before.mode & 0o7777n);
     if (job.hashFirst && sameContents(job.src, job.dst, ctx)) {
-      applyMetadata(job.dst, 'file', mode, before.mtimeNs);
+      if (
+        !unchangedSince(
+          job,
+          onSource(() => fstatSync(fd, { bigint: true })),
+        )
+      )
+        throw new SourceChanged();
+      if (!job.metadataMatches) applyMetadata(job.dst, 'file', mode, job.mtimeNs);
       if (job.removeSource) onSource(() => unlinkSync(job.src));
-      return { rel: job.rel, status: 'updated', bytes: 0 };
+      return { rel: job.rel, status: job.metadataMatches ? 'unchanged' : 'updated', bytes: 0 };
     }
-    temp = openTemp(job.dst);
+    const createMode = mode & 0o777;
+    const needsChmod = mode !== createMode || (createMode & ctx.umask) !== 0;
+    temp = openTemp(job.dst, createMode);
     if (size < ctx.buffer.length) {
       onSource(() => readSmall(fd, size, ctx.buffer));
       writeAll(temp.fd!, ctx.buffer, size);
@@ -167,9 +194,14 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
       copyFileSync(job.src, temp.path, constants.COPYFILE_FICLONE);
       if (statSync(temp.path).size !== size) throw new SourceChanged();
     }
-    const after = onSource(() => fstatSync(fd, { bigint: true }));
-    if (!sameSourceState(before, after)) throw new SourceChanged();
-    applyMetadata(temp.path, 'file', mode, before.mtimeNs);
+    if (
+      !unchangedSince(
+        job,
+        onSource(() => fstatSync(fd, { bigint: true })),
+      )
+    )
+      throw new SourceChanged();
+    applyMetadata(temp.path, 'file', mode, job.mtimeNs, needsChmod || size >= ctx.buffer.length);
     renameSync(temp.path, job.dst);
     temp = undefined;
     if (job.removeSource) {

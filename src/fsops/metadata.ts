@@ -9,12 +9,18 @@ export function nsToSeconds(ns: bigint): number {
   return Number(ns / NS_PER_S) + Number(ns % NS_PER_S) / 1e9;
 }
 
-export function applyMetadata(path: string, kind: EntryKind, mode: number, mtimeNs: bigint): void {
+export function applyMetadata(
+  path: string,
+  kind: EntryKind,
+  mode: number,
+  mtimeNs: bigint,
+  chmod = true,
+): void {
   const mtime = nsToSeconds(mtimeNs);
   if (kind === 'symlink') {
     lutimesSync(path, mtime, mtime);
     return;
   }
-  chmodSync(path, mode & 0o7777);
+  if (chmod) chmodSync(path, mode & 0o7777);
   utimesSync(path, mtime, mtime);
 }

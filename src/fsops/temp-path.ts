@@ -6,10 +6,20 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
+/** process.pid is a system call each time it is read; it never changes. */
+const PID = process.pid;
+
 const TEMP_NAME = /^\.blit-(\d+)-[0-9a-f]{12}\.tmp$/;
 
+/**
+ * Random per thread, then counted: randomBytes per name would cost a getpid() each (OpenSSL's fork
+ * check), one system call per file. Temp files are opened exclusively, so a clash fails, never clobbers.
+ */
+let nextSuffix = randomBytes(6).readUIntBE(0, 6);
+
 export function tempPathFor(directory: string): string {
-  return join(directory, `.blit-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+  nextSuffix = (nextSuffix + 1) % 0x1000000000000;
+  return join(directory, `.blit-${PID}-${nextSuffix.toString(16).padStart(12, '0')}.tmp`);
 }
 
 export function isTempName(name: string): boolean {
@@ -21,7 +31,7 @@ export function isStaleTempName(name: string, isAlive: (pid: number) => boolean 
   const match = TEMP_NAME.exec(name);
   if (!match) return false;
   const pid = Number(match[1]);
-  return pid !== process.pid && !isAlive(pid);
+  return pid !== PID && !isAlive(pid);
 }
 
 function processIsAlive(pid: number): boolean {
