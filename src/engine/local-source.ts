@@ -1,7 +1,7 @@
 /** The source role on the local file system: a streaming, depth-first walk, one directory per listing. */
 import { lstatSync, readlinkSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { entryFromStats, listDirectory } from '../fsops/listing.js';
+import { entryFromStats, listDirectory, NOT_UTF8_NAME } from '../fsops/listing.js';
 import { joinRel, localPath, relDepth } from '../fsops/rel-path.js';
 import { codeOf, reasonOf } from '../util/errors.js';
 import type { Endpoints } from './endpoints.js';
@@ -74,7 +74,7 @@ export class LocalSource implements SourceRole {
       for (const problem of contents.problems) {
         // A name that is not UTF-8 cannot be represented, nor can its twin at the destination be
         // deleted: it does not make the scan incomplete.
-        const notUtf8 = problem.reason.includes('not valid UTF-8');
+        const notUtf8 = problem.reason === NOT_UTF8_NAME;
         this.fail(joinRel(dir.rel, problem.name), problem.reason, !notUtf8);
       }
       const entries: SourceEntry[] = [];

@@ -20,7 +20,8 @@ import {
 import { dirname } from 'node:path';
 import { isFatalWriteError, reasonOf } from '../util/errors.js';
 import { type HasherFactory, hashFileSync } from './hash.js';
-import { applyMetadata } from './metadata.js';
+import { applyMetadata, splitNs } from './metadata.js';
+import { type NativeAddon, nativeAddon } from './native.js';
 import { tempPathFor } from './temp-path.js';
 
 export interface CopyJob {
@@ -224,7 +225,62 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
   }
 }
 
+const NATIVE_COPIED = 0;
+const NATIVE_CHANGED = 2;
+const NATIVE_SOURCE_KEPT = 3;
+const NATIVE_SOURCE_STAGE = 0;
+
+/** The addon's copy of jobs without --checksum: the whole per-file job in one native call per batch. */
+function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
+  const n = jobs.length;
+  const sizes = new Float64Array(n);
+  const secs = new Float64Array(n);
+  const nsecs = new Uint32Array(n);
+  const modes = new Uint32Array(n);
+  const flags = new Uint8Array(n);
+  jobs.forEach((job, i) => {
+    sizes[i] = job.size;
+    [secs[i], nsecs[i]] = splitNs(job.mtimeNs);
+    modes[i] = job.mode;
+    const needsChmod = job.mode !== (job.mode & 0o777) || (job.mode & 0o777 & ctx.umask) !== 0;
+    flags[i] = (needsChmod ? 1 : 0) | (job.removeSource ? 2 : 0);
+  });
+  const result = addon.copyFiles(
+    jobs.map((job) => job.src),
+    jobs.map((job) => job.dst),
+    sizes,
+    secs,
+    nsecs,
+    modes,
+    flags,
+  );
+  const outcomes: CopyOutcome[] = [];
+  for (let i = 0; i < result.done; i++) {
+    const job = jobs[i]!;
+    const status = result.status[i]!;
+    if (status === NATIVE_COPIED) {
+      outcomes.push({ rel: job.rel, status: 'copied', bytes: result.bytes[i]! });
+      continue;
+    }
+    if (status === NATIVE_CHANGED) {
+      outcomes.push(failed(job, new SourceChanged()));
+      continue;
+    }
+    const error: NodeJS.ErrnoException = new Error(addon.errnoName(result.errno[i]!));
+    error.code = error.message;
+    if (status === NATIVE_SOURCE_KEPT) {
+      const reason = `copied, but the source could not be removed: ${reasonOf(error)}`;
+      outcomes.push({ rel: job.rel, status: 'failed', bytes: result.bytes[i]!, reason });
+      continue;
+    }
+    outcomes.push(failed(job, result.stage[i] === NATIVE_SOURCE_STAGE ? new SourceError(error) : error));
+  }
+  return outcomes;
+}
+
 export function copyBatch(jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
+  const addon = nativeAddon();
+  if (addon && !jobs.some((job) => job.hashFirst)) return copyBatchNative(addon, jobs, ctx);
   const outcomes: CopyOutcome[] = [];
   for (const job of jobs) {
     const outcome = copyFileJob(job, ctx);

@@ -3,7 +3,11 @@ import { isUtf8 } from 'node:buffer';
 import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import type { Entry, EntryKind } from '../engine/types.js';
 import { reasonOf } from '../util/errors.js';
+import { type NativeAddon, nativeAddon } from './native.js';
 import { localPath } from './rel-path.js';
+
+export const NOT_UTF8_NAME = 'file name is not valid UTF-8; not supported';
+const NOT_UTF8_TARGET = 'symbolic link target is not valid UTF-8; not supported';
 
 export interface ListingProblem {
   /** The entry's name, with bytes that are not UTF-8 shown as \xNN. */
@@ -53,17 +57,63 @@ export function describeRawName(raw: Buffer): string {
   return out;
 }
 
+const KINDS: EntryKind[] = ['file', 'dir', 'symlink', 'other'];
+const NATIVE_ERROR = 5;
+
+function listNative(addon: NativeAddon, dir: string): DirectoryContents {
+  const listing = addon.listDir(dir);
+  const entries: Entry[] = [];
+  const problems: ListingProblem[] = [];
+  for (let i = 0; i < listing.names.length; i++) {
+    const name = listing.names[i]!;
+    if (typeof name !== 'string') {
+      problems.push({ name: describeRawName(name), reason: NOT_UTF8_NAME });
+      continue;
+    }
+    const kind = listing.kinds[i]!;
+    if (kind === NATIVE_ERROR) {
+      problems.push({ name, reason: reasonOf(errnoError(addon.errnoName(listing.errnos[i]!))) });
+      continue;
+    }
+    const entry: Entry = {
+      name,
+      kind: KINDS[kind] ?? 'other',
+      size: listing.sizes[i]!,
+      mtimeNs: BigInt(listing.mtimeSec[i]!) * 1_000_000_000n + BigInt(listing.mtimeNsec[i]!),
+      mode: listing.modes[i]!,
+    };
+    if (entry.kind === 'symlink') {
+      const target = listing.links[i];
+      if (typeof target !== 'string') {
+        problems.push({ name, reason: NOT_UTF8_TARGET });
+        continue;
+      }
+      entry.linkTarget = target;
+    }
+    entries.push(entry);
+  }
+  return { entries, problems };
+}
+
+function errnoError(code: string): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error(code);
+  error.code = code;
+  return error;
+}
+
 /**
- * Reads `dir` and lstats each entry. Throws when the directory itself cannot be read; entries that
+ * Reads `dir` and lstats each entry (in one native call when the addon is loaded). Throws when the directory itself cannot be read; entries that
  * vanish meanwhile are left out; names that are not UTF-8 and unreadable links become problems.
  */
 export function listDirectory(dir: string): DirectoryContents {
+  const addon = nativeAddon();
+  if (addon) return listNative(addon, dir);
   const rawNames = readdirSync(dir, { encoding: 'buffer' });
   const entries: Entry[] = [];
   const problems: ListingProblem[] = [];
   for (const raw of rawNames) {
     if (!isUtf8(raw)) {
-      problems.push({ name: describeRawName(raw), reason: 'file name is not valid UTF-8; not supported' });
+      problems.push({ name: describeRawName(raw), reason: NOT_UTF8_NAME });
       continue;
     }
     const name = raw.toString('utf8');
@@ -81,7 +131,7 @@ export function listDirectory(dir: string): DirectoryContents {
       try {
         const target = readlinkSync(path, { encoding: 'buffer' });
         if (!isUtf8(target)) {
-          problems.push({ name, reason: 'symbolic link target is not valid UTF-8; not supported' });
+          problems.push({ name, reason: NOT_UTF8_TARGET });
           continue;
         }
         linkTarget = target.toString('utf8');

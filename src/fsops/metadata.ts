@@ -1,8 +1,20 @@
 /** Applying mode and mtime. Always on a path whose write handle is closed (an open handle loses the mtime). */
 import { chmodSync, lutimesSync, utimesSync } from 'node:fs';
 import type { EntryKind } from '../engine/types.js';
+import { nativeAddon } from './native.js';
 
 const NS_PER_S = 1_000_000_000n;
+
+/** Whole seconds (floored) and nanoseconds 0..999,999,999, as utimensat takes them (times before 1970 too). */
+export function splitNs(ns: bigint): [number, number] {
+  let sec = ns / NS_PER_S;
+  let nsec = ns % NS_PER_S;
+  if (nsec < 0n) {
+    sec -= 1n;
+    nsec += NS_PER_S;
+  }
+  return [Number(sec), Number(nsec)];
+}
 
 /** Seconds as a double, as Node's utimes takes them (about 0.24 µs resolution today). */
 export function nsToSeconds(ns: bigint): number {
@@ -16,6 +28,13 @@ export function applyMetadata(
   mtimeNs: bigint,
   chmod = true,
 ): void {
+  const addon = nativeAddon();
+  if (addon) {
+    if (chmod && kind !== 'symlink') chmodSync(path, mode & 0o7777);
+    const [sec, nsec] = splitNs(mtimeNs);
+    addon.setTimes(path, sec, nsec, kind === 'symlink');
+    return;
+  }
   const mtime = nsToSeconds(mtimeNs);
   if (kind === 'symlink') {
     lutimesSync(path, mtime, mtime);

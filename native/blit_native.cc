@@ -1,0 +1,489 @@
+// blit's optional native fast path (Linux and other POSIX systems).
+//
+// - listDir: readdir + fstatat (+ readlinkat) of a whole directory in one call: the per-file stat cost
+//   dominates converged mirrors, and one hop per directory replaces one per entry.
+// - copyFiles: a batch of small/large file copies done entirely in C++ (temp file, copy_file_range or
+//   pread/pwrite, nanosecond utimensat, rename), called from blit's own worker threads, never from
+//   libuv's shared pool.
+// - setTimes: utimensat with nanoseconds (Node's utimes goes through a double and lands on microseconds).
+//
+// Errors are reported as Node-style errors (code, errno, syscall, path) so the JavaScript side
+// can treat them exactly like fs errors.
+
+#include <napi.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
+
+namespace {
+
+const char* ErrnoCode(int err) {
+  switch (err) {
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case ENOTDIR: return "ENOTDIR";
+    case EISDIR: return "EISDIR";
+    case EEXIST: return "EEXIST";
+    case ENOTEMPTY: return "ENOTEMPTY";
+    case ENOSPC: return "ENOSPC";
+    case EDQUOT: return "EDQUOT";
+    case EROFS: return "EROFS";
+    case ELOOP: return "ELOOP";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case EIO: return "EIO";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case EXDEV: return "EXDEV";
+    case EBUSY: return "EBUSY";
+    case ETXTBSY: return "ETXTBSY";
+    case EINVAL: return "EINVAL";
+    case EFBIG: return "EFBIG";
+    case ENOMEM: return "ENOMEM";
+    case EAGAIN: return "EAGAIN";
+    case EINTR: return "EINTR";
+    default: return "EUNKNOWN";
+  }
+}
+
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& path) {
+  std::string message = std::string(ErrnoCode(err)) + ": " + strerror(err) + ", " + syscall + " '" + path + "'";
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, ErrnoCode(err)));
+  error.Set("errno", Napi::Number::New(env, -err));
+  error.Set("syscall", Napi::String::New(env, syscall));
+  error.Set("path", Napi::String::New(env, path));
+  return error;
+}
+
+std::string PathArg(const Napi::Value& value) {
+  if (value.IsBuffer()) {
+    auto buffer = value.As<Napi::Buffer<char>>();
+    return std::string(buffer.Data(), buffer.Length());
+  }
+  return value.As<Napi::String>().Utf8Value();
+}
+
+bool IsValidUtf8(const unsigned char* s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = s[i];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; k++) {
+      if ((s[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+Napi::Value NameValue(Napi::Env env, const char* s, size_t n) {
+  if (IsValidUtf8(reinterpret_cast<const unsigned char*>(s), n)) return Napi::String::New(env, s, n);
+  return Napi::Buffer<char>::Copy(env, s, n);
+}
+
+// Kinds, as the JavaScript side numbers them.
+enum Kind : uint8_t { kFile = 0, kDir = 1, kSymlink = 2, kOther = 3, kGone = 4, kError = 5 };
+
+// listDir(path) -> { names, kinds, modes, sizes, mtimeSec, mtimeNsec, links, errnos }
+// names: string, or Buffer when not valid UTF-8. kinds[i] == kGone: vanished; kError: errnos[i] says why.
+Napi::Value ListDir(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = PathArg(info[0]);
+  int dirfd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0) throw ErrnoError(env, errno, "scandir", path);
+  DIR* dir = fdopendir(dirfd);
+  if (!dir) {
+    int err = errno;
+    close(dirfd);
+    throw ErrnoError(env, err, "scandir", path);
+  }
+  struct Item {
+    std::string name;
+    uint8_t kind;
+    uint32_t mode;
+    double size;
+    double sec;
+    uint32_t nsec;
+    int err;
+    bool hasLink;
+    std::string link;
+  };
+  std::vector<Item> items;
+  errno = 0;
+  for (;;) {
+    struct dirent* d = readdir(dir);
+    if (!d) break;
+    const char* name = d->d_name;
+    if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+    Item item{name, kGone, 0, 0, 0, 0, 0, false, {}};
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      item.kind = kError;
+      item.err = errno;
+    } else {
+      item.mode = st.st_mode & 07777;
+      item.size = static_cast<double>(st.st_size);
+#if defined(__APPLE__)
+      item.sec = static_cast<double>(st.st_mtimespec.tv_sec);
+      item.nsec = static_cast<uint32_t>(st.st_mtimespec.tv_nsec);
+#else
+      item.sec = static_cast<double>(st.st_mtim.tv_sec);
+      item.nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
+#endif
+      if (S_ISREG(st.st_mode)) item.kind = kFile;
+      else if (S_ISDIR(st.st_mode)) item.kind = kDir;
+      else if (S_ISLNK(st.st_mode)) {
+        item.kind = kSymlink;
+        std::vector<char> buf(st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 4096);
+        for (;;) {
+          ssize_t n = readlinkat(dirfd, name, buf.data(), buf.size());
+          if (n < 0) {
+            item.kind = errno == ENOENT ? kGone : kError;
+            item.err = errno;
+            break;
+          }
+          if (static_cast<size_t>(n) < buf.size()) {
+            item.hasLink = true;
+            item.link.assign(buf.data(), static_cast<size_t>(n));
+            break;
+          }
+          buf.resize(buf.size() * 2);
+        }
+        if (item.kind == kGone) continue;
+      } else item.kind = kOther;
+    }
+    items.push_back(std::move(item));
+    errno = 0;
+  }
+  int readErr = errno;
+  closedir(dir);
+  if (readErr != 0) throw ErrnoError(env, readErr, "scandir", path);
+
+  size_t n = items.size();
+  Napi::Array names = Napi::Array::New(env, n);
+  Napi::Array links = Napi::Array::New(env, n);
+  auto kinds = Napi::Uint8Array::New(env, n);
+  auto modes = Napi::Uint32Array::New(env, n);
+  auto sizes = Napi::Float64Array::New(env, n);
+  auto secs = Napi::Float64Array::New(env, n);
+  auto nsecs = Napi::Uint32Array::New(env, n);
+  auto errnos = Napi::Int32Array::New(env, n);
+  for (size_t i = 0; i < n; i++) {
+    const Item& item = items[i];
+    names.Set(i, NameValue(env, item.name.data(), item.name.size()));
+    kinds[i] = item.kind;
+    modes[i] = item.mode;
+    sizes[i] = item.size;
+    secs[i] = item.sec;
+    nsecs[i] = item.nsec;
+    errnos[i] = item.err;
+    if (item.hasLink) links.Set(i, NameValue(env, item.link.data(), item.link.size()));
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("names", names);
+  result.Set("kinds", kinds);
+  result.Set("modes", modes);
+  result.Set("sizes", sizes);
+  result.Set("mtimeSec", secs);
+  result.Set("mtimeNsec", nsecs);
+  result.Set("links", links);
+  result.Set("errnos", errnos);
+  return result;
+}
+
+// setTimes(path, sec, nsec, noFollow): mtime and atime to the nanosecond.
+Napi::Value SetTimes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = PathArg(info[0]);
+  struct timespec times[2];
+  times[0].tv_sec = static_cast<time_t>(info[1].As<Napi::Number>().Int64Value());
+  times[0].tv_nsec = static_cast<long>(info[2].As<Napi::Number>().Int64Value());
+  times[1] = times[0];
+  int flags = info[3].ToBoolean() ? AT_SYMLINK_NOFOLLOW : 0;
+  if (utimensat(AT_FDCWD, path.c_str(), times, flags) != 0) throw ErrnoError(env, errno, "utime", path);
+  return env.Undefined();
+}
+
+// ---- copyFiles ---------------------------------------------------------------------------------
+
+enum Status : int32_t { kCopied = 0, kFailed = 1, kChanged = 2, kCopiedSourceKept = 3 };
+enum Stage : int32_t { kStageSource = 0, kStageDest = 1 };
+
+struct CopyResult {
+  int32_t status = kCopied;
+  int32_t err = 0;
+  int32_t stage = kStageDest;
+  double bytes = 0;
+};
+
+uint64_t g_tempCounter = 0;
+thread_local uint64_t t_tempBase = 0;
+
+std::string TempPathFor(const std::string& dst) {
+  if (t_tempBase == 0) {
+    uint64_t seed = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(&t_tempBase)) ^
+                    (static_cast<uint64_t>(getpid()) << 32) ^ static_cast<uint64_t>(time(nullptr)) * 2654435761u;
+    t_tempBase = (seed * 6364136223846793005ULL + 1442695040888963407ULL) & 0xFFFFFFFFFFFFULL;
+  }
+  t_tempBase = (t_tempBase + 1) & 0xFFFFFFFFFFFFULL;
+  size_t slash = dst.rfind('/');
+  std::string dir = slash == std::string::npos ? std::string(".") : dst.substr(0, slash);
+  char name[64];
+  snprintf(name, sizeof(name), "/.blit-%d-%012llx.tmp", static_cast<int>(getpid()),
+           static_cast<unsigned long long>(t_tempBase));
+  (void)g_tempCounter;
+  return dir + name;
+}
+
+int MkdirParents(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos || slash == 0) return 0;
+  std::string parent = path.substr(0, slash);
+  if (mkdir(parent.c_str(), 0777) == 0 || errno == EEXIST) return 0;
+  if (errno != ENOENT) return errno;
+  int err = MkdirParents(parent);
+  if (err != 0) return err;
+  if (mkdir(parent.c_str(), 0777) == 0 || errno == EEXIST) return 0;
+  return errno;
+}
+
+bool WriteAll(int fd, const char* data, size_t size, off_t offset) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = pwrite(fd, data + done, size - done, offset + static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Copies exactly `size` bytes from in to out. Returns 0, or an errno; *stage says which side failed;
+// *changed is set when the source turned out shorter than declared.
+int CopyData(int in, int out, uint64_t size, std::vector<char>& buffer, int32_t* stage, bool* changed) {
+  uint64_t done = 0;
+#if defined(__linux__) && defined(SYS_copy_file_range)
+  if (size > buffer.size()) {
+    bool kernel = true;
+    while (done < size) {
+      loff_t inOff = static_cast<loff_t>(done);
+      loff_t outOff = static_cast<loff_t>(done);
+      size_t chunk = static_cast<size_t>(std::min<uint64_t>(size - done, 1ULL << 30));
+      ssize_t n = syscall(SYS_copy_file_range, in, &inOff, out, &outOff, chunk, 0u);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP) {
+          kernel = false;
+          break;
+        }
+        *stage = (errno == ENOSPC || errno == EDQUOT || errno == EFBIG || errno == EROFS) ? kStageDest : kStageSource;
+        return errno;
+      }
+      if (n == 0) {
+        *changed = true;
+        return 0;
+      }
+      done += static_cast<uint64_t>(n);
+    }
+    if (kernel) return 0;
+  }
+#endif
+  while (done < size) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(size - done, buffer.size()));
+    ssize_t n = pread(in, buffer.data(), want, static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *stage = kStageSource;
+      return errno;
+    }
+    if (n == 0) {
+      *changed = true;
+      return 0;
+    }
+    if (!WriteAll(out, buffer.data(), static_cast<size_t>(n), static_cast<off_t>(done))) {
+      *stage = kStageDest;
+      return errno;
+    }
+    done += static_cast<uint64_t>(n);
+  }
+  return 0;
+}
+
+CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size, int64_t sec, int64_t nsec,
+                   uint32_t mode, bool chmodAfter, bool removeSource, std::vector<char>& buffer) {
+  CopyResult result;
+  int in = open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (in < 0) {
+    result.status = errno == ELOOP ? kChanged : kFailed;
+    result.err = errno;
+    result.stage = kStageSource;
+    return result;
+  }
+  std::string temp = TempPathFor(dst);
+  int out = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777);
+  if (out < 0 && errno == ENOENT && MkdirParents(temp) == 0) {
+    out = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777);
+  }
+  if (out < 0) {
+    result.status = kFailed;
+    result.err = errno;
+    close(in);
+    return result;
+  }
+  bool changed = false;
+  int32_t stage = kStageDest;
+  int err = CopyData(in, out, size, buffer, &stage, &changed);
+  if (err == 0 && !changed) {
+    // One more byte means the source grew.
+    char extra;
+    ssize_t n = pread(in, &extra, 1, static_cast<off_t>(size));
+    if (n > 0) changed = true;
+  }
+  struct stat st;
+  if (err == 0 && !changed) {
+    if (fstat(in, &st) != 0) {
+      err = errno;
+      stage = kStageSource;
+    } else {
+#if defined(__APPLE__)
+      struct timespec m = st.st_mtimespec;
+#else
+      struct timespec m = st.st_mtim;
+#endif
+      if (static_cast<uint64_t>(st.st_size) != size || m.tv_sec != sec || m.tv_nsec != nsec) changed = true;
+    }
+  }
+  close(in);
+  if (close(out) != 0 && err == 0 && !changed) {
+    err = errno;
+    stage = kStageDest;
+  }
+  if (err == 0 && !changed && chmodAfter && chmod(temp.c_str(), mode & 07777) != 0) {
+    err = errno;
+    stage = kStageDest;
+  }
+  if (err == 0 && !changed) {
+    struct timespec times[2];
+    times[0].tv_sec = static_cast<time_t>(sec);
+    times[0].tv_nsec = static_cast<long>(nsec);
+    times[1] = times[0];
+    if (utimensat(AT_FDCWD, temp.c_str(), times, 0) != 0) {
+      err = errno;
+      stage = kStageDest;
+    }
+  }
+  if (err == 0 && !changed && rename(temp.c_str(), dst.c_str()) != 0) {
+    err = errno;
+    stage = kStageDest;
+  }
+  if (err != 0 || changed) {
+    unlink(temp.c_str());
+    result.status = changed ? kChanged : kFailed;
+    result.err = err;
+    result.stage = stage;
+    return result;
+  }
+  result.bytes = static_cast<double>(size);
+  if (removeSource && unlink(src.c_str()) != 0) {
+    result.status = kCopiedSourceKept;
+    result.err = errno;
+    result.stage = kStageSource;
+  }
+  return result;
+}
+
+// copyFiles(srcs: string[], dsts: string[], sizes: Float64Array, secs: Float64Array, nsecs: Uint32Array,
+//           modes: Uint32Array, flags: Uint8Array /* 1 chmod after, 2 remove source */, stopOnFatal: boolean)
+//   -> { status: Int32Array, errno: Int32Array, stage: Int32Array, bytes: Float64Array, done: number }
+Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto srcs = info[0].As<Napi::Array>();
+  auto dsts = info[1].As<Napi::Array>();
+  auto sizes = info[2].As<Napi::Float64Array>();
+  auto secs = info[3].As<Napi::Float64Array>();
+  auto nsecs = info[4].As<Napi::Uint32Array>();
+  auto modes = info[5].As<Napi::Uint32Array>();
+  auto flags = info[6].As<Napi::Uint8Array>();
+  uint32_t n = srcs.Length();
+  auto status = Napi::Int32Array::New(env, n);
+  auto errs = Napi::Int32Array::New(env, n);
+  auto stages = Napi::Int32Array::New(env, n);
+  auto bytes = Napi::Float64Array::New(env, n);
+  static thread_local std::vector<char> buffer(1 << 20);
+  uint32_t done = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    std::string src = PathArg(srcs.Get(i));
+    std::string dst = PathArg(dsts.Get(i));
+    CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(sizes[i]), static_cast<int64_t>(secs[i]),
+                           static_cast<int64_t>(nsecs[i]), modes[i], (flags[i] & 1) != 0, (flags[i] & 2) != 0, buffer);
+    status[i] = r.status;
+    errs[i] = r.err;
+    stages[i] = r.stage;
+    bytes[i] = r.bytes;
+    done = i + 1;
+    if (r.status == kFailed && r.stage == kStageDest && (r.err == ENOSPC || r.err == EDQUOT || r.err == EROFS)) break;
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("status", status);
+  result.Set("errno", errs);
+  result.Set("stage", stages);
+  result.Set("bytes", bytes);
+  result.Set("done", Napi::Number::New(env, done));
+  return result;
+}
+
+Napi::Value ErrnoName(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), ErrnoCode(info[0].As<Napi::Number>().Int32Value()));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("listDir", Napi::Function::New(env, ListDir));
+  exports.Set("setTimes", Napi::Function::New(env, SetTimes));
+  exports.Set("copyFiles", Napi::Function::New(env, CopyFiles));
+  exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
+  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(blit_native, Init)

@@ -1,0 +1,85 @@
+/**
+ * The optional native addon (native/blit_native.cc), loaded once. Everything it does has a pure-JS
+ * twin; `BLIT_NO_NATIVE=1` forces that path (the test suite runs both).
+ */
+import { createRequire } from 'node:module';
+
+export interface NativeListing {
+  names: (string | Buffer)[];
+  /** 0 file, 1 dir, 2 symlink, 3 other, 5 error (see errnos). */
+  kinds: Uint8Array;
+  modes: Uint32Array;
+  sizes: Float64Array;
+  mtimeSec: Float64Array;
+  mtimeNsec: Uint32Array;
+  links: (string | Buffer | undefined)[];
+  errnos: Int32Array;
+}
+
+export interface NativeCopyResult {
+  /** 0 copied, 1 failed, 2 source changed, 3 copied but the source could not be removed. */
+  status: Int32Array;
+  errno: Int32Array;
+  /** 0 the source side failed, 1 the destination side. */
+  stage: Int32Array;
+  bytes: Float64Array;
+  /** Jobs attempted; fewer than given when a fatal destination error stopped the batch. */
+  done: number;
+}
+
+export interface NativeAddon {
+  listDir(path: string): NativeListing;
+  setTimes(path: string, sec: number, nsec: number, noFollow: boolean): void;
+  copyFiles(
+    srcs: string[],
+    dsts: string[],
+    sizes: Float64Array,
+    secs: Float64Array,
+    nsecs: Uint32Array,
+    modes: Uint32Array,
+    flags: Uint8Array,
+  ): NativeCopyResult;
+  errnoName(errno: number): string;
+  abiVersion: number;
+}
+
+const ABI_VERSION = 1;
+const CANDIDATES = [
+  '../native/build/Release/blit_native.node',
+  '../../native/build/Release/blit_native.node',
+];
+
+let loaded: NativeAddon | undefined;
+let status: string | undefined;
+
+function load(): void {
+  if (status !== undefined) return;
+  if (process.env.BLIT_NO_NATIVE === '1') {
+    status = 'pure JS (BLIT_NO_NATIVE=1)';
+    return;
+  }
+  const require = createRequire(import.meta.url);
+  for (const candidate of CANDIDATES) {
+    try {
+      const addon = require(new URL(candidate, import.meta.url).pathname) as NativeAddon;
+      if (addon.abiVersion !== ABI_VERSION) continue;
+      loaded = addon;
+      status = 'native addon';
+      return;
+    } catch {
+      // try the next location
+    }
+  }
+  status = 'pure JS (native addon not built)';
+}
+
+export function nativeAddon(): NativeAddon | undefined {
+  load();
+  return loaded;
+}
+
+/** Which file-operation path is active, for `blit --version` and diagnostics. */
+export function nativeStatus(): string {
+  load();
+  return status!;
+}
