@@ -1,6 +1,7 @@
 /** `blit copy|mirror|move`: turns flags into transfer options, runs the session, reports. */
 import { readFileSync } from 'node:fs';
 import { resolveEndpoints } from '../engine/endpoints.js';
+import { newProgress } from '../engine/progress.js';
 import { runTransfer } from '../engine/session.js';
 import type { CompareMode, FilterSpec, Operation, TransferOptions } from '../engine/types.js';
 import { localProbe } from '../fsops/path-probe.js';
@@ -9,6 +10,7 @@ import { BlitError, reasonOf, showPath } from '../util/errors.js';
 import { parseSize } from '../util/human.js';
 import { canAsk, confirmDeletions } from './confirm.js';
 import type { TransferFlags } from './main.js';
+import { ProgressDisplay, progressStyle } from './progress-display.js';
 import { printActions, printReport } from './report-output.js';
 
 export function compareModeOf(flags: TransferFlags): CompareMode {
@@ -84,9 +86,17 @@ export async function runTransferCommand(
   const endpoints = resolveEndpoints(src, dst, localProbe);
   const listActions = Boolean(flags.verbose || flags.dryRun);
   const actionStream = flags.json ? process.stderr : process.stdout;
+  const progress = newProgress();
+  let style = progressStyle(flags.progress, Boolean(flags.json), Boolean(process.stderr.isTTY));
+  // Listed actions are progress enough on a terminal; a redrawn line would garble them.
+  if (style === 'line' && listActions && !flags.json) style = undefined;
+  const display = style ? new ProgressDisplay(progress, style) : undefined;
+  display?.start();
   const report = await runTransfer(endpoints, options, {
+    progress,
     onAction: listActions ? (action) => printActions(actionStream, action, options.dryRun) : undefined,
     confirmDeletions: async (candidates) => {
+      display?.stop();
       if (flags.yes) return true;
       if (!canAsk()) {
         process.stderr.write(
@@ -96,7 +106,7 @@ export async function runTransferCommand(
       }
       return confirmDeletions(candidates, endpoints.target);
     },
-  });
+  }).finally(() => display?.stop());
   printReport(report, Boolean(flags.json));
   return report.failed > 0 ? 2 : 0;
 }

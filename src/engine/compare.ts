@@ -30,8 +30,9 @@ export function sameMetadata(source: Entry, dest: Entry): boolean {
 
 export function decide(source: Entry, dest: Entry | undefined, mode: CompareMode): Decision {
   if (!dest) return 'transfer';
-  if (source.kind !== dest.kind) return 'conflict';
+  // --ignore-existing leaves whatever exists alone, whatever its kind (as rsync does).
   if (mode === 'ignore-existing') return 'skip';
+  if (source.kind !== dest.kind) return 'conflict';
   switch (source.kind) {
     case 'dir':
       return 'skip';

@@ -35,6 +35,7 @@ export class CopyScheduler {
   private heldBytes = 0;
   private executor: CopyExecutor | undefined;
   private readonly running = new Set<Promise<void>>();
+  private failure: Error | undefined;
 
   constructor(
     private readonly startExecutor: (tiny: boolean) => CopyExecutor,
@@ -43,6 +44,7 @@ export class CopyScheduler {
   ) {}
 
   async add(job: CopyJob, size: number): Promise<void> {
+    this.throwIfFailed();
     if (!this.executor) {
       this.held.push({ job, size });
       this.heldBytes += size;
@@ -72,12 +74,25 @@ export class CopyScheduler {
     const jobs = this.batch.map((item) => item.job);
     this.batch = [];
     this.batchBytes = 0;
-    const done: Promise<void> = executor.run(jobs).then((outcomes) => {
-      this.running.delete(done);
-      this.onOutcomes(outcomes, jobs);
-    });
+    // Settles either way: a failed batch is kept and rethrown to the next caller, never left as
+    // an unhandled rejection while the walk goes on.
+    const done: Promise<void> = executor.run(jobs).then(
+      (outcomes) => {
+        this.running.delete(done);
+        this.onOutcomes(outcomes, jobs);
+      },
+      (error: unknown) => {
+        this.running.delete(done);
+        this.failure ??= error instanceof Error ? error : new Error(String(error));
+      },
+    );
     this.running.add(done);
-    while (executor.inFlight >= executor.capacity) await Promise.race(this.running);
+    while (executor.inFlight >= executor.capacity && this.running.size > 0) await Promise.race(this.running);
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure;
   }
 
   /** Sends what is left and waits for every batch. */
@@ -90,6 +105,7 @@ export class CopyScheduler {
     }
     if (this.batch.length > 0) await this.flush();
     while (this.running.size > 0) await Promise.all(this.running);
+    this.throwIfFailed();
   }
 
   async close(): Promise<void> {

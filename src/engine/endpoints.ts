@@ -25,6 +25,8 @@ export interface Endpoints {
   target: string;
   /** SRC was given with a trailing '/': its contents are transferred, not SRC itself. */
   contentsOnly: boolean;
+  /** The source lies below the target: a mirror would delete its own source. */
+  sourceInsideTarget: boolean;
 }
 
 function hasTrailingSlash(path: string): boolean {
@@ -43,6 +45,7 @@ export function resolveEndpoints(src: string, dst: string, probe: PathProbe): En
   const source = resolve(stripTrailingSlashes(src));
   const sourceKind = probe.kind(source, srcContents);
   if (sourceKind === 'missing') throw new BlitError(`${showPath(src)}: no such file or directory`);
+  if (srcContents && sourceKind !== 'dir') throw new BlitError(`${showPath(src)}: not a directory`);
   if (sourceKind === 'other')
     throw new BlitError(`${showPath(src)}: not a regular file, directory or symbolic link`);
 
@@ -80,5 +83,14 @@ export function resolveEndpoints(src: string, dst: string, probe: PathProbe): En
   if (isTree && (canonicalTarget.startsWith(canonicalSource + sep) || canonicalSource === sep)) {
     throw new BlitError(`${showPath(dst)}: destination lies inside the source ${showPath(src)}`);
   }
-  return { kind: isTree ? 'tree' : 'single', source, target, contentsOnly: isTree && srcContents };
+  const sourceInsideTarget = canonicalSource.startsWith(
+    canonicalTarget.endsWith(sep) ? canonicalTarget : canonicalTarget + sep,
+  );
+  return {
+    kind: isTree ? 'tree' : 'single',
+    source,
+    target,
+    contentsOnly: isTree && srcContents,
+    sourceInsideTarget,
+  };
 }

@@ -11,6 +11,7 @@
  * files. Size limits are not filters: they only stop a transfer (see {@link outsideSizeLimits}).
  */
 import picomatch from 'picomatch';
+import { BlitError } from '../util/errors.js';
 import type { Entry, FilterSpec } from './types.js';
 
 export type FilterStatus = 'include' | 'exclude' | 'traverse';
@@ -32,6 +33,7 @@ function compileGlob(glob: string): Matcher {
   if (dirOnly) pattern = pattern.replace(/\/+$/, '');
   const anchored = pattern.startsWith('/');
   if (anchored) pattern = pattern.replace(/^\/+/, '');
+  if (pattern === '') throw new BlitError(`${JSON.stringify(glob)}: empty pattern`);
   const test = picomatch(pattern, { dot: true, basename: !anchored && !pattern.includes('/') });
   return (rel, isDir) => (!dirOnly || isDir) && test(rel);
 }

@@ -12,6 +12,7 @@ import type { Endpoints } from './endpoints.js';
 import { buildFilter } from './filter.js';
 import { type DeletionCandidate, LocalDestination } from './local-destination.js';
 import { LocalSource } from './local-source.js';
+import { newProgress, type Progress } from './progress.js';
 import type { SourceListing } from './roles.js';
 import type { Action, Failure, TransferOptions, TransferReport } from './types.js';
 
@@ -19,6 +20,8 @@ export interface SessionHooks {
   onAction?(action: Action): void;
   /** Asked once, with every deletion a mirror is about to make; false withholds them all. */
   confirmDeletions?(candidates: DeletionCandidate[]): Promise<boolean>;
+  /** Counters the session keeps up to date while it runs. */
+  progress?: Progress;
   /** Chooses the executor; tests use it to force inline or worker copying. */
   startExecutor?(tiny: boolean): CopyExecutor;
 }
@@ -33,6 +36,11 @@ export async function runTransfer(
   options: TransferOptions,
   hooks: SessionHooks = {},
 ): Promise<TransferReport> {
+  if (options.operation === 'mirror' && endpoints.sourceInsideTarget) {
+    throw new BlitError(
+      `${showPath(endpoints.target)}: the source ${showPath(endpoints.source)} lies inside this destination; a mirror would delete it`,
+    );
+  }
   const started = performance.now();
   const filter = buildFilter(options.filter);
   const single = endpoints.kind === 'single';
@@ -44,17 +52,21 @@ export async function runTransfer(
     options,
     (action) => hooks.onAction?.(action),
   );
+  const progress = hooks.progress ?? newProgress();
   const copyFailures: Failure[] = [];
   let sourceReadFailed = false;
   let fatal: string | undefined;
   let bytes = 0;
 
   const onOutcomes = (outcomes: CopyOutcome[], jobs: CopyJob[]) => {
+    progress.entriesDone += outcomes.length;
     for (const outcome of outcomes) {
       switch (outcome.status) {
         case 'copied':
           destination.tally.copied++;
           bytes += outcome.bytes;
+          progress.bytesDone += outcome.bytes;
+          progress.firstFileAt ??= performance.now();
           hooks.onAction?.({ kind: 'copy', path: outcome.rel });
           break;
         case 'updated':
@@ -79,7 +91,9 @@ export async function runTransfer(
 
   const consume = async (listings: AsyncIterable<SourceListing>) => {
     for await (const listing of listings) {
+      progress.entriesFound += listing.entries.length;
       const plan = destination.reconcile(listing);
+      progress.entriesDone += listing.entries.length - plan.needs.length;
       if (removeSource && !options.dryRun) {
         for (const rel of plan.landed) {
           const failure = source.remove(rel);
@@ -87,6 +101,7 @@ export async function runTransfer(
         }
       }
       for (const need of plan.needs) {
+        progress.bytesNeeded += need.entry.size;
         if (options.dryRun) {
           hooks.onAction?.({ kind: need.hashFirst ? 'update' : 'copy', path: need.rel });
           destination.tally.copied++;
@@ -116,6 +131,8 @@ export async function runTransfer(
   try {
     destination.prepareRoot();
     await consume(source.scan());
+    progress.scanComplete = true;
+    progress.phase = 'copy';
     await scheduler.drain();
     if (!fatal && options.operation === 'mirror') {
       const candidates = destination.candidates;
@@ -125,6 +142,7 @@ export async function runTransfer(
           complete &&
           (options.dryRun || (await (hooks.confirmDeletions?.(candidates) ?? Promise.resolve(false))));
         if (confirmed) {
+          progress.phase = 'delete';
           destination.applyDeletions(candidates);
           for (const deferred of destination.deferred.splice(0)) await consume(source.scan(deferred));
           await scheduler.drain();
@@ -140,11 +158,13 @@ export async function runTransfer(
         }
       }
     }
+    progress.phase = 'finish';
     if (!fatal) destination.finishDirectories();
     if (!fatal && removeSource && !options.dryRun) copyFailures.push(...source.removeEmptyDirectories());
   } finally {
     await scheduler.close();
   }
+  progress.phase = 'done';
   if (fatal) throw new BlitError(fatal);
 
   const failures = [...source.failures, ...destination.failures, ...copyFailures];

@@ -5,11 +5,14 @@ const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 export function formatBytes(bytes: number): string {
   let value = bytes;
   let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
+  // Move up a unit when the rounded figure would read 1024 (1048575 B is 1.0 MiB, not 1024 KiB).
+  while (unit < UNITS.length - 1 && (unit === 0 ? value >= 1024 : Number(value.toFixed(0)) >= 1024)) {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${UNITS[unit]}`;
+  if (unit === 0) return `${value} B`;
+  const digits = value >= 99.95 ? 0 : 1;
+  return `${value.toFixed(digits)} ${UNITS[unit]}`;
 }
 
 export function formatDuration(ms: number): string {
@@ -36,11 +39,12 @@ const SIZE_SUFFIX: Record<string, number> = {
   m: 1024 ** 2,
   g: 1024 ** 3,
   t: 1024 ** 4,
+  p: 1024 ** 5,
 };
 
 /** Parses `123`, `10K`, `1.5M`, `2GiB`, `4g` (binary multiples); returns undefined when malformed. */
 export function parseSize(text: string): number | undefined {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgtb]?)(?:i?b)?\s*$/i.exec(text);
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgtpb]?)(?:i?b)?\s*$/i.exec(text);
   if (!match) return undefined;
   const factor = SIZE_SUFFIX[(match[2] ?? '').toLowerCase()];
   if (factor === undefined) return undefined;

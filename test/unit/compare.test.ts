@@ -68,13 +68,19 @@ describe('decide', () => {
     }
   });
 
-  test('a kind mismatch is a conflict in every mode, even --ignore-existing', () => {
-    for (const mode of MODES) {
+  test('a kind mismatch is a conflict in every mode but --ignore-existing', () => {
+    for (const mode of MODES.filter((m) => m !== 'ignore-existing')) {
       assert.equal(decide(file(), dir(), mode), 'conflict', mode);
       assert.equal(decide(dir(), file(), mode), 'conflict', mode);
       assert.equal(decide(link('x'), file(), mode), 'conflict', mode);
       assert.equal(decide(file(), link('x'), mode), 'conflict', mode);
     }
+  });
+
+  test('--ignore-existing leaves an existing entry of another kind alone, as rsync does', () => {
+    assert.equal(decide(file(), dir(), 'ignore-existing'), 'skip');
+    assert.equal(decide(dir(), file(), 'ignore-existing'), 'skip');
+    assert.equal(decide(link('x'), file(), 'ignore-existing'), 'skip');
   });
 
   describe('default mode (size and mtime)', () => {

@@ -94,6 +94,7 @@ describe('resolveEndpoints: trees (rsync trailing-slash rules)', () => {
       source: '/t/src',
       target: '/t/dst',
       contentsOnly: true,
+      sourceInsideTarget: false,
     });
   });
 
@@ -103,6 +104,7 @@ describe('resolveEndpoints: trees (rsync trailing-slash rules)', () => {
       source: '/t/src',
       target: '/t/new',
       contentsOnly: true,
+      sourceInsideTarget: false,
     });
   });
 
@@ -117,6 +119,7 @@ describe('resolveEndpoints: trees (rsync trailing-slash rules)', () => {
       source: '/t/src',
       target: '/t/dst/src',
       contentsOnly: false,
+      sourceInsideTarget: false,
     });
   });
 
@@ -130,6 +133,7 @@ describe('resolveEndpoints: trees (rsync trailing-slash rules)', () => {
       source: '/t/src',
       target: '/t/new',
       contentsOnly: false,
+      sourceInsideTarget: false,
     });
   });
 
@@ -165,6 +169,7 @@ describe('resolveEndpoints: single-file sources', () => {
       source: '/t/file.txt',
       target: '/t/dst/file.txt',
       contentsOnly: false,
+      sourceInsideTarget: false,
     });
   });
 
@@ -174,6 +179,7 @@ describe('resolveEndpoints: single-file sources', () => {
       source: '/t/file.txt',
       target: '/t/copy.txt',
       contentsOnly: false,
+      sourceInsideTarget: false,
     });
   });
 
@@ -202,9 +208,12 @@ describe('resolveEndpoints: single-file sources', () => {
     refused('/t/file.txt', '/t/src/a.txt/', /not a directory/);
   });
 
-  // BUG: the trailing '/' is stripped before the source is probed, so `blit copy FILE/ DST` copies
-  // FILE where rsync and cp (and the kernel: ENOTDIR) refuse 'FILE/' as not a directory. 'SRC/' means
-  // "the contents of directory SRC"; a file has none.
+  // 'SRC/' means "the contents of directory SRC"; a file has none (rsync and cp refuse it too).
+  test('a source below the target is flagged, so a mirror can refuse to delete its own source', () => {
+    assert.equal(resolved('/t/src/', '/t').sourceInsideTarget, true);
+    assert.equal(resolved('/t/src/', '/t/dst').sourceInsideTarget, false);
+  });
+
   test("a file given with a trailing '/' is refused as not a directory", () => {
     refused('/t/file.txt/', '/t/dst', /file\.txt.*not a directory/);
     refused('/t/link-to-file/', '/t/new', /not a directory/);

@@ -38,6 +38,11 @@ describe('parseSize', () => {
     assert.equal(parseSize('2.9'), 2);
   });
 
+  test('petabytes parse, so every unit formatBytes prints reads back', () => {
+    assert.equal(parseSize('1P'), PiB);
+    assert.equal(parseSize('2PiB'), 2 * PiB);
+  });
+
   test('malformed sizes are undefined', () => {
     for (const text of [
       '',
@@ -54,7 +59,6 @@ describe('parseSize', () => {
       '10X',
       '10KK',
       '10 K B',
-      '1P',
       '0x10',
       '5M extra',
       'Infinity',

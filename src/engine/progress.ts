@@ -1,0 +1,28 @@
+/** Live counters of a running session, read by whoever shows progress (the CLI polls them). */
+export interface Progress {
+  /** Entries the source has listed so far. */
+  entriesFound: number;
+  /** Entries dealt with (copied, unchanged, updated, failed). */
+  entriesDone: number;
+  /** Bytes the destination asked for so far, and bytes written. */
+  bytesNeeded: number;
+  bytesDone: number;
+  /** True once the source has listed everything: totals are final, an ETA makes sense. */
+  scanComplete: boolean;
+  phase: 'scan' | 'copy' | 'delete' | 'finish' | 'done';
+  /** performance.now() when the first file landed, if one has. */
+  firstFileAt?: number;
+  startedAt: number;
+}
+
+export function newProgress(): Progress {
+  return {
+    entriesFound: 0,
+    entriesDone: 0,
+    bytesNeeded: 0,
+    bytesDone: 0,
+    scanComplete: false,
+    phase: 'scan',
+    startedAt: performance.now(),
+  };
+}
