@@ -1,4 +1,5 @@
 /** `blit copy|mirror|move`: turns flags into transfer options, runs the session, reports. */
+import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { resolveEndpoints } from '../engine/endpoints.js';
 import { newProgress } from '../engine/progress.js';
@@ -37,12 +38,15 @@ function sizeFlag(name: string, text: string | undefined): number | undefined {
 
 /** Reads --files-from: one relative path per line; blank lines and lines starting with '#' are ignored. */
 export function readFilesFrom(path: string): string[] {
-  let text: string;
+  let raw: Buffer;
   try {
-    text = path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
+    raw = path === '-' ? readFileSync(0) : readFileSync(path);
   } catch (error) {
     throw new BlitError(`${showPath(path)}: ${reasonOf(error)}`);
   }
+  if (!isUtf8(raw))
+    throw new BlitError(`${showPath(path)}: not valid UTF-8 (non-UTF-8 names are not supported)`);
+  const text = raw.toString('utf8').replace(/^\uFEFF/, '');
   const rels: string[] = [];
   text.split('\n').forEach((raw, index) => {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;

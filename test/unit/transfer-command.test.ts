@@ -91,6 +91,18 @@ describe('readFilesFrom', () => {
     ]);
   });
 
+  test('a leading byte-order mark is not part of the first path', (t) => {
+    assert.deepEqual(readFilesFrom(listFile(t, '\uFEFFa.txt\nb\n')), ['a.txt', 'b']);
+  });
+
+  test('a list that is not UTF-8 is refused, not silently mangled', (t) => {
+    const path = listFile(t, Buffer.from([0x61, 0x0a, 0x66, 0xff, 0x0a]));
+    assert.throws(
+      () => readFilesFrom(path),
+      (error: unknown) => error instanceof BlitError && /not valid UTF-8/.test(error.message),
+    );
+  });
+
   for (const bad of ['..', '../etc/passwd', 'a/../../b', 'a/..', './..', 'a/./b', 'a\0b']) {
     test(`${JSON.stringify(bad)} is refused with the file, line number and line`, (t) => {
       const path = listFile(t, `ok\n# comment\n${bad}\n`);
