@@ -3,6 +3,7 @@
  * `blit --version` starts without the transfer engine.
  */
 import { Command, Option } from '@commander-js/extra-typings';
+import { nativeStatus } from '../fsops/native.js';
 import { version } from './version.js';
 
 export interface TransferFlags {
@@ -60,7 +61,7 @@ function transferCommand(name: 'copy' | 'mirror' | 'move', summary: string) {
 
 const program = new Command('blit')
   .description('Fast, safe file transfer: copy, mirror and move trees')
-  .version(`blit ${version}`, '-V, --version')
+  .version(`blit ${version} (file operations: ${nativeStatus()})`, '-V, --version')
   .showSuggestionAfterError()
   .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'blit: ')) })
   .addCommand(transferCommand('copy', 'copy new and changed entries from SRC to DST; never deletes'))
