@@ -41,6 +41,8 @@ export class CopyScheduler {
     private readonly startExecutor: (tiny: boolean) => CopyExecutor,
     private readonly onOutcomes: (outcomes: CopyOutcome[], jobs: CopyJob[]) => void,
     private readonly limits: BatchLimits = { files: BATCH_FILES, bytes: BATCH_BYTES },
+    /** Jobs within these limits are copied inline (the tiny-job fast path). */
+    private readonly inline: BatchLimits = { files: TINY_JOB_FILES, bytes: TINY_JOB_BYTES },
   ) {}
 
   async add(job: CopyJob, size: number): Promise<void> {
@@ -48,7 +50,7 @@ export class CopyScheduler {
     if (!this.executor) {
       this.held.push({ job, size });
       this.heldBytes += size;
-      if (this.held.length <= TINY_JOB_FILES && this.heldBytes <= TINY_JOB_BYTES) return;
+      if (this.held.length <= this.inline.files && this.heldBytes <= this.inline.bytes) return;
       this.executor = this.startExecutor(false);
       const held = this.held;
       this.held = [];

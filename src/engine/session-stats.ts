@@ -1,0 +1,71 @@
+/**
+ * What a session measured about itself: the workload it saw and where the time went. Perf history
+ * records it; the session does not interpret it.
+ */
+
+/** Upper bounds (exclusive) of the file-size histogram's buckets; the last bucket is open-ended. */
+export const SIZE_BUCKET_LIMITS = [1, 1024, 8 * 1024, 64 * 1024, 1 << 20, 16 << 20, 128 << 20, 1 << 30];
+export const SIZE_BUCKET_LABELS = ['0', '<1K', '<8K', '<64K', '<1M', '<16M', '<128M', '<1G', '>=1G'];
+
+export function sizeBucket(size: number): number {
+  let bucket = 0;
+  while (bucket < SIZE_BUCKET_LIMITS.length && size >= SIZE_BUCKET_LIMITS[bucket]!) bucket++;
+  return bucket;
+}
+
+export type ExecutorKind = 'none' | 'inline' | 'pool';
+
+export interface SessionStats {
+  /** Entries the source listed (files, directories, links), files among them and their bytes. */
+  entries: number;
+  files: number;
+  bytes: number;
+  /** Source files per size bucket (SIZE_BUCKET_LABELS). */
+  sizeHistogram: number[];
+  /** Files handed to the copy executor, and their bytes. */
+  jobs: number;
+  jobBytes: number;
+  /** Which executor ran the copies ('none' when nothing needed copying), with how many workers. */
+  executor: ExecutorKind;
+  workers: number;
+  batchFiles: number;
+  batchBytes: number;
+  /** Milliseconds since the session started: the scan (and diff) finished, the first file landed. */
+  scanMs: number;
+  firstByteMs?: number;
+  /** From the executor's start to its last batch: the copy phase. */
+  copyMs: number;
+  /** From the executor's start to its first finished batch (worker start-up, for a pool). */
+  executorStartMs?: number;
+  totalMs: number;
+}
+
+export function emptySessionStats(): SessionStats {
+  return {
+    entries: 0,
+    files: 0,
+    bytes: 0,
+    sizeHistogram: new Array<number>(SIZE_BUCKET_LABELS.length).fill(0),
+    jobs: 0,
+    jobBytes: 0,
+    executor: 'none',
+    workers: 0,
+    batchFiles: 0,
+    batchBytes: 0,
+    scanMs: 0,
+    copyMs: 0,
+    totalMs: 0,
+  };
+}
+
+/** Adds a source listing's entries to the workload signature. */
+export function countListing(stats: SessionStats, entries: readonly { kind: string; size: number }[]): void {
+  stats.entries += entries.length;
+  for (const entry of entries) {
+    if (entry.kind !== 'file') continue;
+    stats.files++;
+    stats.bytes += entry.size;
+    const bucket = sizeBucket(entry.size);
+    stats.sizeHistogram[bucket] = (stats.sizeHistogram[bucket] ?? 0) + 1;
+  }
+}
