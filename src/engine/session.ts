@@ -9,11 +9,14 @@ import { type CopyExecutor, InlineExecutor, WorkerPool } from '../fsops/copy-poo
 import { BlitError, showPath } from '../util/errors.js';
 import { CopyScheduler } from './copy-scheduler.js';
 import type { Endpoints } from './endpoints.js';
+import { defaultPlan, type ExecutionPlan } from './execution-plan.js';
 import { buildFilter } from './filter.js';
 import { type DeletionCandidate, LocalDestination } from './local-destination.js';
 import { LocalSource } from './local-source.js';
 import { newProgress, type Progress } from './progress.js';
+import { StallError, StallWatch } from './stall-watch.js';
 import type { SourceListing } from './roles.js';
+import { countListing, emptySessionStats, type SessionStats } from './session-stats.js';
 import type { Action, Failure, TransferOptions, TransferReport } from './types.js';
 
 export interface SessionHooks {
@@ -24,11 +27,15 @@ export interface SessionHooks {
   progress?: Progress;
   /** Chooses the executor; tests use it to force inline or worker copying. */
   startExecutor?(tiny: boolean): CopyExecutor;
+  /** Fast-path limits, worker count and batch sizes (perf history chooses them); defaults if absent. */
+  plan?: ExecutionPlan;
+  /** Called once when the session ends, fatal error or not, with what it measured. */
+  onStats?(stats: SessionStats): void;
 }
 
-function defaultExecutor(tiny: boolean): CopyExecutor {
+function defaultExecutor(tiny: boolean, workers?: number, board?: SharedArrayBuffer): CopyExecutor {
   if (tiny || process.env.BLIT_INLINE_COPY === '1') return new InlineExecutor();
-  return new WorkerPool();
+  return new WorkerPool(workers, board);
 }
 
 export async function runTransfer(
@@ -53,12 +60,37 @@ export async function runTransfer(
     (action) => hooks.onAction?.(action),
   );
   const progress = hooks.progress ?? newProgress();
+  const watch = new StallWatch();
+  const board = watch.board;
+  let stalled = false;
+  /** Every wait of the session also ends when the watchdog reports a stall. */
+  const guard = <T>(work: Promise<T>): Promise<T> =>
+    Promise.race([work, watch.stalled]).catch((error: unknown) => {
+      if (error instanceof StallError) stalled = true;
+      throw error;
+    });
+  source.onListing = (rel) => {
+    board.set(0, `scan: listing ${showPath(rel === '' ? '.' : rel)}`);
+    board.beat();
+  };
   const copyFailures: Failure[] = [];
   let sourceReadFailed = false;
   let fatal: string | undefined;
   let bytes = 0;
 
+  const plan = hooks.plan ?? defaultPlan();
+  const stats: SessionStats = {
+    ...emptySessionStats(),
+    batchFiles: plan.batchFiles,
+    batchBytes: plan.batchBytes,
+  };
+  let executorStartedAt = 0;
+  let lastOutcomeAt = 0;
+
   const onOutcomes = (outcomes: CopyOutcome[], jobs: CopyJob[]) => {
+    board.beat();
+    lastOutcomeAt = performance.now();
+    stats.executorStartMs ??= lastOutcomeAt - executorStartedAt;
     progress.entriesDone += outcomes.length;
     for (const outcome of outcomes) {
       switch (outcome.status) {
@@ -86,12 +118,25 @@ export async function runTransfer(
     if (outcomes.length < jobs.length && !fatal) fatal = 'copy stopped before finishing its batch';
   };
 
-  const scheduler = new CopyScheduler(hooks.startExecutor ?? defaultExecutor, onOutcomes);
+  const startExecutor = (tiny: boolean): CopyExecutor => {
+    executorStartedAt = performance.now();
+    const executor = hooks.startExecutor?.(tiny) ?? defaultExecutor(tiny, plan.workers, board.buffer);
+    stats.executor = executor instanceof InlineExecutor ? 'inline' : 'pool';
+    stats.workers = executor instanceof WorkerPool ? executor.size : 1;
+    return executor;
+  };
+  const scheduler = new CopyScheduler(
+    startExecutor,
+    onOutcomes,
+    { files: plan.batchFiles, bytes: plan.batchBytes },
+    { files: plan.inlineFiles, bytes: plan.inlineBytes },
+  );
   const removeSource = options.operation === 'move';
 
   const consume = async (listings: AsyncIterable<SourceListing>) => {
     for await (const listing of listings) {
       progress.entriesFound += listing.entries.length;
+      countListing(stats, listing.entries);
       const plan = destination.reconcile(listing);
       progress.entriesDone += listing.entries.length - plan.needs.length;
       if (removeSource && !options.dryRun) {
@@ -119,33 +164,46 @@ export async function runTransfer(
           metadataMatches: need.metadataMatches,
           removeSource,
         };
-        await scheduler.add(job, need.entry.size);
+        stats.jobs++;
+        stats.jobBytes += need.entry.size;
+        await guard(scheduler.add(job, need.entry.size));
         if (fatal) return;
       }
-      await scheduler.nudge();
+      await guard(scheduler.nudge());
       if (fatal) return;
+    }
+  };
+
+  const confirm = async (candidates: DeletionCandidate[]): Promise<boolean> => {
+    board.pause(true);
+    try {
+      return (await hooks.confirmDeletions?.(candidates)) ?? false;
+    } finally {
+      board.pause(false);
     }
   };
 
   let deletionsWithheld = 0;
   try {
     destination.prepareRoot();
-    await consume(source.scan());
+    await guard(consume(source.scan()));
+    board.set(0, 'copy: waiting for the workers');
+    stats.scanMs = performance.now() - started;
     progress.scanComplete = true;
     progress.phase = 'copy';
-    await scheduler.drain();
+    await guard(scheduler.drain());
     if (!fatal && options.operation === 'mirror') {
       const candidates = destination.candidates;
       if (candidates.length > 0) {
         const complete = source.scanComplete && !sourceReadFailed;
         const confirmed =
           complete &&
-          (options.dryRun || (await (hooks.confirmDeletions?.(candidates) ?? Promise.resolve(false))));
+          (options.dryRun || (await confirm(candidates)));
         if (confirmed) {
           progress.phase = 'delete';
           destination.applyDeletions(candidates);
-          for (const deferred of destination.deferred.splice(0)) await consume(source.scan(deferred));
-          await scheduler.drain();
+          for (const deferred of destination.deferred.splice(0)) await guard(consume(source.scan(deferred)));
+          await guard(scheduler.drain());
         } else {
           deletionsWithheld = candidates.length;
           const reason = complete
@@ -162,7 +220,13 @@ export async function runTransfer(
     if (!fatal) destination.finishDirectories();
     if (!fatal && removeSource && !options.dryRun) copyFailures.push(...source.removeEmptyDirectories());
   } finally {
-    await scheduler.close();
+    watch.stop();
+    // A stalled worker may never finish its system call: leave it to the process exit.
+    if (!stalled) await scheduler.close();
+    if (executorStartedAt > 0) stats.copyMs = Math.max(0, lastOutcomeAt - executorStartedAt);
+    if (progress.firstFileAt !== undefined) stats.firstByteMs = progress.firstFileAt - started;
+    stats.totalMs = performance.now() - started;
+    hooks.onStats?.(stats);
   }
   progress.phase = 'done';
   if (fatal) throw new BlitError(fatal);
