@@ -299,6 +299,13 @@ bool WriteAll(int fd, const char* data, size_t size, off_t offset) {
 
 // Copies exactly `size` bytes from in to out. Returns 0, or an errno; *stage says which side failed;
 // *changed is set when the source turned out shorter than declared.
+// Progress beat for the stall detector: an Int32 in shared memory, bumped after each chunk.
+thread_local int32_t* t_beat = nullptr;
+
+void Beat() {
+  if (t_beat) __atomic_fetch_add(t_beat, 1, __ATOMIC_SEQ_CST);
+}
+
 int CopyData(int in, int out, uint64_t size, std::vector<char>& buffer, int32_t* stage, bool* changed) {
   uint64_t done = 0;
 #if defined(__linux__) && defined(SYS_copy_file_range)
@@ -307,7 +314,7 @@ int CopyData(int in, int out, uint64_t size, std::vector<char>& buffer, int32_t*
     while (done < size) {
       loff_t inOff = static_cast<loff_t>(done);
       loff_t outOff = static_cast<loff_t>(done);
-      size_t chunk = static_cast<size_t>(std::min<uint64_t>(size - done, 1ULL << 30));
+      size_t chunk = static_cast<size_t>(std::min<uint64_t>(size - done, 64ULL << 20));
       ssize_t n = syscall(SYS_copy_file_range, in, &inOff, out, &outOff, chunk, 0u);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -323,6 +330,7 @@ int CopyData(int in, int out, uint64_t size, std::vector<char>& buffer, int32_t*
         return 0;
       }
       done += static_cast<uint64_t>(n);
+      Beat();
     }
     if (kernel) return 0;
   }
@@ -344,6 +352,7 @@ int CopyData(int in, int out, uint64_t size, std::vector<char>& buffer, int32_t*
       return errno;
     }
     done += static_cast<uint64_t>(n);
+    if ((done & ((64ULL << 20) - 1)) < static_cast<uint64_t>(n)) Beat();
   }
   return 0;
 }
@@ -432,7 +441,7 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
 }
 
 // copyFiles(srcs: string[], dsts: string[], sizes: Float64Array, secs: Float64Array, nsecs: Uint32Array,
-//           modes: Uint32Array, flags: Uint8Array /* 1 chmod after, 2 remove source */, stopOnFatal: boolean)
+//           modes: Uint32Array, flags: Uint8Array /* 1 chmod after, 2 remove source */, beat?: Int32Array)
 //   -> { status: Int32Array, errno: Int32Array, stage: Int32Array, bytes: Float64Array, done: number }
 Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -449,6 +458,11 @@ Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
   auto stages = Napi::Int32Array::New(env, n);
   auto bytes = Napi::Float64Array::New(env, n);
   static thread_local std::vector<char> buffer(1 << 20);
+  t_beat = nullptr;
+  if (info.Length() > 7 && info[7].IsTypedArray()) {
+    auto beat = info[7].As<Napi::Int32Array>();
+    if (beat.ElementLength() > 0) t_beat = beat.Data();
+  }
   uint32_t done = 0;
   for (uint32_t i = 0; i < n; i++) {
     std::string src = PathArg(srcs.Get(i));
@@ -460,6 +474,7 @@ Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
     stages[i] = r.stage;
     bytes[i] = r.bytes;
     done = i + 1;
+    Beat();
     if (r.status == kFailed && r.stage == kStageDest && (r.err == ENOSPC || r.err == EDQUOT || r.err == EROFS)) break;
   }
   Napi::Object result = Napi::Object::New(env);
@@ -468,6 +483,7 @@ Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
   result.Set("stage", stages);
   result.Set("bytes", bytes);
   result.Set("done", Napi::Number::New(env, done));
+  t_beat = nullptr;
   return result;
 }
 
@@ -475,12 +491,19 @@ Napi::Value ErrnoName(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), ErrnoCode(info[0].As<Napi::Number>().Int32Value()));
 }
 
+// exitProcess(code): ends the whole process at once, from any thread (the stall watchdog uses it
+// when the main thread is stuck in a system call and cannot exit by itself).
+Napi::Value ExitProcess(const Napi::CallbackInfo& info) {
+  _exit(info[0].As<Napi::Number>().Int32Value());
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("exitProcess", Napi::Function::New(env, ExitProcess));
   exports.Set("listDir", Napi::Function::New(env, ListDir));
   exports.Set("setTimes", Napi::Function::New(env, SetTimes));
   exports.Set("copyFiles", Napi::Function::New(env, CopyFiles));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  exports.Set("abiVersion", Napi::Number::New(env, 2));
   return exports;
 }
 

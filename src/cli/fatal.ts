@@ -2,6 +2,11 @@
 import { BlitError } from '../util/errors.js';
 
 export function reportFatal(error: unknown): number {
+  if (error instanceof Error && error.name === 'StallError') {
+    // A stalled thread may never return from its system call: exit now rather than wait for it.
+    process.stderr.write(`blit: ${error.message}\n`, () => process.exit(1));
+    return 1;
+  }
   if (error instanceof BlitError) {
     process.stderr.write(`blit: ${error.message}\n`);
     return error.exitCode;

@@ -4,6 +4,7 @@ import { basename, dirname } from 'node:path';
 import { entryFromStats, listDirectory, NOT_UTF8_NAME } from '../fsops/listing.js';
 import { joinRel, localPath, relDepth } from '../fsops/rel-path.js';
 import { codeOf, reasonOf } from '../util/errors.js';
+import { hangIfInjected } from '../util/test-hang.js';
 import type { Endpoints } from './endpoints.js';
 import type { FilterVerdict, PathFilter } from './filter.js';
 import type { SourceEntry, SourceListing, SourceRole } from './roles.js';
@@ -63,6 +64,8 @@ export class LocalSource implements SourceRole {
     while (stack.length > 0) {
       const dir = stack.pop()!;
       const abs = localPath(this.endpoints.source, dir.rel);
+      this.onListing?.(dir.rel);
+      hangIfInjected('scan', dir.rel);
       let contents: ReturnType<typeof listDirectory>;
       try {
         contents = listDirectory(abs);
@@ -141,6 +144,9 @@ export class LocalSource implements SourceRole {
     }
     return failures;
   }
+
+  /** Told before each directory is listed (the stall detector shows it). */
+  onListing?: (rel: string) => void;
 
   /** A move of `SRC/` moves the contents and keeps SRC itself; a move of `SRC` removes it too. */
   keepsRoot = true;

@@ -61,6 +61,8 @@ export interface CopyContext {
   hasher?: HasherFactory;
   /** The process umask: a temp file created with the final mode needs no chmod unless it strips bits. */
   umask: number;
+  /** Shared counter (the stall detector's beat), bumped as copies and hashes make progress. */
+  beat?: Int32Array;
 }
 
 export function createCopyContext(hasher?: HasherFactory): CopyContext {
@@ -130,8 +132,8 @@ function tryUnlink(path: string): void {
 function sameContents(src: string, dst: string, ctx: CopyContext): boolean {
   const hasher = ctx.hasher;
   if (!hasher) throw new Error('no BLAKE3 implementation loaded');
-  const sourceHash = onSource(() => hashFileSync(src, hasher, ctx.buffer));
-  return sourceHash === hashFileSync(dst, hasher, ctx.buffer);
+  const sourceHash = onSource(() => hashFileSync(src, hasher, ctx.buffer, ctx.beat));
+  return sourceHash === hashFileSync(dst, hasher, ctx.buffer, ctx.beat);
 }
 
 function failed(job: CopyJob, error: unknown): CopyOutcome {
@@ -253,6 +255,7 @@ function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext):
     nsecs,
     modes,
     flags,
+    ctx.beat,
   );
   const outcomes: CopyOutcome[] = [];
   for (let i = 0; i < result.done; i++) {
@@ -284,6 +287,7 @@ export function copyBatch(jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
   const outcomes: CopyOutcome[] = [];
   for (const job of jobs) {
     const outcome = copyFileJob(job, ctx);
+    if (ctx.beat) Atomics.add(ctx.beat, 0, 1);
     outcomes.push(outcome);
     if (outcome.fatal) break;
   }

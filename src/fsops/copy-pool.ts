@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type CopyJob, type CopyOutcome, copyBatch, createCopyContext } from './copy-file.js';
-import type { BatchRequest } from './copy-worker.js';
+import type { BatchRequest, CopyWorkerData } from './copy-worker.js';
 import { loadBlake3 } from './hash.js';
 
 export interface CopyExecutor {
@@ -59,10 +59,15 @@ export class WorkerPool implements CopyExecutor {
   private nextId = 1;
   private failure: Error | undefined;
 
-  constructor(readonly size = defaultWorkerCount()) {
+  constructor(
+    readonly size = defaultWorkerCount(),
+    /** The stall detector's board: worker i says what it does in slot i + 1. */
+    board?: SharedArrayBuffer,
+  ) {
     const script = workerScript();
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(script.url, { execArgv: script.execArgv });
+      const workerData: CopyWorkerData = { board, slot: i + 1 };
+      const worker = new Worker(script.url, { execArgv: script.execArgv, workerData });
       const entry: PoolWorker = { worker, busy: 0 };
       worker.on('message', (message: { id: number; outcomes: CopyOutcome[] }) => {
         const pending = this.pending.get(message.id);

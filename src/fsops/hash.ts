@@ -40,7 +40,7 @@ export function blake3Implementation(): string {
 }
 
 /** Hashes a whole file synchronously with `buffer` as scratch space. */
-export function hashFileSync(path: string, create: HasherFactory, buffer: Buffer): string {
+export function hashFileSync(path: string, create: HasherFactory, buffer: Buffer, beat?: Int32Array): string {
   const fd = openSync(path, 'r');
   try {
     const hasher = create();
@@ -48,6 +48,7 @@ export function hashFileSync(path: string, create: HasherFactory, buffer: Buffer
       const n = readSync(fd, buffer, 0, buffer.length, null);
       if (n === 0) break;
       hasher.update(buffer.subarray(0, n));
+      if (beat) Atomics.add(beat, 0, 1);
     }
     return hasher.digest();
   } finally {

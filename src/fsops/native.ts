@@ -38,12 +38,15 @@ export interface NativeAddon {
     nsecs: Uint32Array,
     modes: Uint32Array,
     flags: Uint8Array,
+    /** Bumped (atomically) after every file and every 64 MiB: the stall detector's beat. */
+    beat?: Int32Array,
   ): NativeCopyResult;
   errnoName(errno: number): string;
+  exitProcess(code: number): never;
   abiVersion: number;
 }
 
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -1,0 +1,55 @@
+/**
+ * The stall detector's main-thread side. Any thread that makes progress beats the shared board;
+ * when nothing has beaten for 10 s (planner and workers all idle), the session aborts with an error
+ * naming what each thread was doing: the phase and the paths in flight.
+ */
+import { Worker } from 'node:worker_threads';
+import { ActivityBoard, STOPPED } from '../util/activity-board.js';
+import type { WatchdogData } from './stall-watchdog.js';
+
+export const STALL_TIMEOUT_MS = 10_000;
+const GRACE_MS = 2_000;
+
+/** Thrown when a transfer stalls; the CLI exits at once (a hung thread cannot be joined). */
+export class StallError extends Error {
+  override name = 'StallError';
+}
+
+function watchdogScript(): { url: URL; execArgv?: string[] } {
+  const here = import.meta.url;
+  if (here.endsWith('.ts'))
+    return { url: new URL('./stall-watchdog.ts', here), execArgv: ['--import', 'tsx'] };
+  return { url: new URL('./stall-watchdog.js', here) };
+}
+
+export class StallWatch {
+  readonly board = new ActivityBoard();
+  private readonly worker: Worker;
+  /** Settles (rejects) only when the watchdog reports a stall. */
+  readonly stalled: Promise<never>;
+
+  constructor(timeoutMs = stallTimeoutMs()) {
+    const script = watchdogScript();
+    const data: WatchdogData = { buffer: this.board.buffer, timeoutMs, graceMs: GRACE_MS };
+    this.worker = new Worker(script.url, { workerData: data, execArgv: script.execArgv });
+    this.worker.unref();
+    this.stalled = new Promise<never>((_, reject) => {
+      this.worker.on('message', (message: { stalled?: string }) => {
+        if (message.stalled) reject(new StallError(message.stalled));
+      });
+    });
+    // Nobody may be waiting on it when the run ends normally.
+    this.stalled.catch(() => {});
+  }
+
+  stop(): void {
+    Atomics.store(this.board.ints, STOPPED, 1);
+    Atomics.notify(this.board.ints, STOPPED);
+  }
+}
+
+/** 10 s; BLIT_STALL_TIMEOUT_MS shortens it for tests (not a tuning knob). */
+export function stallTimeoutMs(): number {
+  const fromEnv = Number(process.env.BLIT_STALL_TIMEOUT_MS);
+  return Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : STALL_TIMEOUT_MS;
+}

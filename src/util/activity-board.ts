@@ -1,0 +1,66 @@
+/**
+ * A small shared-memory board on which every thread of a transfer says what it is doing and beats
+ * when it makes progress. The stall watchdog reads it from its own thread, so it still sees a main
+ * thread that is stuck in a blocking system call (a hung network mount).
+ */
+
+const SLOT_BYTES = 512;
+const HEADER_INTS = 4;
+/** Int32 indexes in the header. */
+export const BEATS = 0;
+export const STOPPED = 1;
+/** Non-zero while the run waits for a person (a confirmation prompt): waiting is not stalling. */
+export const PAUSED = 2;
+
+export const MAX_SLOTS = 32;
+
+export class ActivityBoard {
+  readonly ints: Int32Array;
+  private readonly bytes: Uint8Array;
+  private readonly encoder = new TextEncoder();
+
+  constructor(
+    readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(HEADER_INTS * 4 + MAX_SLOTS * SLOT_BYTES),
+  ) {
+    this.ints = new Int32Array(buffer, 0, HEADER_INTS);
+    this.bytes = new Uint8Array(buffer, HEADER_INTS * 4);
+  }
+
+  beat(): void {
+    Atomics.add(this.ints, BEATS, 1);
+  }
+
+  pause(paused: boolean): void {
+    Atomics.store(this.ints, PAUSED, paused ? 1 : 0);
+    this.beat();
+  }
+
+  beats(): number {
+    return Atomics.load(this.ints, BEATS);
+  }
+
+  /** Says what thread `slot` is doing ('' when idle). Texts are cut to fit the slot. */
+  set(slot: number, text: string): void {
+    const base = slot * SLOT_BYTES;
+    const encoded = this.encoder.encode(text).subarray(0, SLOT_BYTES - 2);
+    this.bytes.set(encoded, base + 2);
+    this.bytes[base] = encoded.length & 0xff;
+    this.bytes[base + 1] = encoded.length >> 8;
+  }
+
+  get(slot: number): string {
+    const base = slot * SLOT_BYTES;
+    const length = this.bytes[base]! | (this.bytes[base + 1]! << 8);
+    // Copy out of shared memory first: TextDecoder refuses shared buffers.
+    return new TextDecoder().decode(this.bytes.slice(base + 2, base + 2 + length));
+  }
+
+  all(): string[] {
+    const texts: string[] = [];
+    for (let slot = 0; slot < MAX_SLOTS; slot++) {
+      const text = this.get(slot);
+      if (text) texts.push(text);
+    }
+    return texts;
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The stall detector, driven by injected hangs (BLIT_TEST_HANG) and a 1 s time-out
+ * (BLIT_STALL_TIMEOUT_MS) instead of the real 10 s.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { blit, tempDir, writeFile } from '../helpers.js';
+
+function tree(root: string): string {
+  const src = join(root, 'src');
+  for (let i = 0; i < 20; i++) {
+    writeFile(join(src, 'a', `f${i}`), `a${i}`);
+    writeFile(join(src, 'hung dir', `g${i}`), `g${i}`);
+  }
+  return src;
+}
+
+const FAST = { BLIT_STALL_TIMEOUT_MS: '1000' };
+
+test('a scan stuck in a directory (a hung mount) aborts with exit 1, naming the phase and the directory', (t) => {
+  const root = tempDir(t);
+  const src = tree(root);
+  const started = Date.now();
+  const result = blit(['copy', `${src}/`, join(root, 'dst')], {
+    env: { ...FAST, BLIT_TEST_HANG: 'scan:hung dir' },
+  });
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stderr, /^blit: stalled: no progress for 1 s; in flight: scan: listing hung dir\n$/);
+  assert.ok(Date.now() - started < 30_000, 'ended long before the injected minute-long hang');
+});
+
+test('a copy stuck in a worker aborts with exit 1, naming the file in flight', (t) => {
+  const root = tempDir(t);
+  const src = tree(root);
+  const result = blit(['copy', `${src}/`, join(root, 'dst')], {
+    env: { ...FAST, BLIT_TEST_HANG: 'copy:hung dir/g7' },
+  });
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stderr, /stalled: no progress for 1 s; in flight: .*copy: hung dir\/g\d+/);
+  assert.equal(result.stderr.trim().split('\n').length, 1, 'one line');
+});
+
+test('a run that keeps making progress is not a stall, however long it takes overall', (t) => {
+  const root = tempDir(t);
+  const src = join(root, 'src');
+  // 192 MiB in 16 MiB files: every file beats as it lands, though the run outlasts the 300 ms time-out.
+  for (let i = 0; i < 12; i++) writeFile(join(src, `big${i}`), Buffer.alloc(16 * 1024 * 1024, i));
+  const result = blit(['copy', `${src}/`, join(root, 'dst'), '--json'], {
+    env: { BLIT_STALL_TIMEOUT_MS: '300' },
+  });
+  assert.equal(result.status, 0, result.stderr);
+});
