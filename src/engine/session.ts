@@ -14,9 +14,9 @@ import { buildFilter } from './filter.js';
 import { type DeletionCandidate, LocalDestination } from './local-destination.js';
 import { LocalSource } from './local-source.js';
 import { newProgress, type Progress } from './progress.js';
-import { StallError, StallWatch } from './stall-watch.js';
 import type { SourceListing } from './roles.js';
 import { countListing, emptySessionStats, type SessionStats } from './session-stats.js';
+import { StallError, StallWatch } from './stall-watch.js';
 import type { Action, Failure, TransferOptions, TransferReport } from './types.js';
 
 export interface SessionHooks {
@@ -196,9 +196,7 @@ export async function runTransfer(
       const candidates = destination.candidates;
       if (candidates.length > 0) {
         const complete = source.scanComplete && !sourceReadFailed;
-        const confirmed =
-          complete &&
-          (options.dryRun || (await confirm(candidates)));
+        const confirmed = complete && (options.dryRun || (await confirm(candidates)));
         if (confirmed) {
           progress.phase = 'delete';
           destination.applyDeletions(candidates);
