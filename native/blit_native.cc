@@ -306,8 +306,38 @@ void Beat() {
   if (t_beat) __atomic_fetch_add(t_beat, 1, __ATOMIC_SEQ_CST);
 }
 
-int CopyData(int in, int out, uint64_t size, std::vector<char>& buffer, int32_t* stage, bool* changed) {
+int CopyData(int in, int out, uint64_t size, std::vector<char>& buffer, int32_t* stage, bool* changed,
+             bool* endChecked) {
   uint64_t done = 0;
+  if (size < buffer.size()) {
+    // Small file: one read of size + 1 bytes both copies it and shows whether it grew.
+    size_t want = static_cast<size_t>(size) + 1;
+    size_t got = 0;
+    while (got < want) {
+      ssize_t n = pread(in, buffer.data() + got, want - got, static_cast<off_t>(got));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        *stage = kStageSource;
+        return errno;
+      }
+      if (n == 0) break;
+      got += static_cast<size_t>(n);
+      if (got == size) {
+        // A short read of a regular file is its end; the fstat afterwards catches later growth.
+        break;
+      }
+    }
+    *endChecked = true;
+    if (got != size) {
+      *changed = true;
+      return 0;
+    }
+    if (!WriteAll(out, buffer.data(), static_cast<size_t>(size), 0)) {
+      *stage = kStageDest;
+      return errno;
+    }
+    return 0;
+  }
 #if defined(__linux__) && defined(SYS_copy_file_range)
   if (size > buffer.size()) {
     bool kernel = true;
@@ -380,8 +410,9 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
   }
   bool changed = false;
   int32_t stage = kStageDest;
-  int err = CopyData(in, out, size, buffer, &stage, &changed);
-  if (err == 0 && !changed) {
+  bool endChecked = false;
+  int err = CopyData(in, out, size, buffer, &stage, &changed, &endChecked);
+  if (err == 0 && !changed && !endChecked) {
     // One more byte means the source grew.
     char extra;
     ssize_t n = pread(in, &extra, 1, static_cast<off_t>(size));
