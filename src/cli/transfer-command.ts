@@ -7,6 +7,7 @@ import { runTransfer } from '../engine/session.js';
 import type { CompareMode, FilterSpec, Operation, TransferOptions } from '../engine/types.js';
 import { localProbe } from '../fsops/path-probe.js';
 import { isSafeRel } from '../fsops/rel-path.js';
+import { warnOfRemoteLookalikes } from '../remote/local-lookalike.js';
 import { BlitError, reasonOf, showPath } from '../util/errors.js';
 import { parseSize } from '../util/human.js';
 import { canAsk, confirmDeletions } from './confirm.js';
@@ -71,6 +72,7 @@ export async function runTransferCommand(
   dst: string,
   flags: TransferFlags,
 ): Promise<number> {
+  warnOfRemoteLookalikes(src, dst);
   if (flags.ludicrousSpeed)
     process.stderr.write('blit: --ludicrous-speed is deprecated and does nothing: blit tunes itself\n');
   const filter: FilterSpec = {

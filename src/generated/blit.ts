@@ -230,6 +230,8 @@ export interface ListRequest {
   startAfter: string;
   /** At most this many entries (0: the daemon's page size). */
   limit: number;
+  /** Describe a symbolic link that `path` names as the link itself instead of following it. */
+  noFollow: boolean;
 }
 
 export interface ListResponse {
@@ -1448,7 +1450,7 @@ export const ListModulesResponse: MessageFns<ListModulesResponse> = {
 };
 
 function createBaseListRequest(): ListRequest {
-  return { module: '', path: '', startAfter: '', limit: 0 };
+  return { module: '', path: '', startAfter: '', limit: 0, noFollow: false };
 }
 
 export const ListRequest: MessageFns<ListRequest> = {
@@ -1464,6 +1466,9 @@ export const ListRequest: MessageFns<ListRequest> = {
     }
     if (message.limit !== 0) {
       writer.uint32(32).uint32(message.limit);
+    }
+    if (message.noFollow !== false) {
+      writer.uint32(40).bool(message.noFollow);
     }
     return writer;
   },
@@ -1513,6 +1518,14 @@ export const ListRequest: MessageFns<ListRequest> = {
             message.limit = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.noFollow = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1534,6 +1547,7 @@ export const ListRequest: MessageFns<ListRequest> = {
     message.path = object.path ?? '';
     message.startAfter = object.startAfter ?? '';
     message.limit = object.limit ?? 0;
+    message.noFollow = object.noFollow ?? false;
     return message;
   },
 };

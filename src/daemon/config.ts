@@ -1,0 +1,203 @@
+/**
+ * blitd's configuration: a TOML file such as
+ *
+ *   [daemon]
+ *   bind = "127.0.0.1"     # loopback unless configured
+ *   port = 9031
+ *   motd = "Welcome"
+ *   log_level = "info"
+ *
+ *   [[module]]
+ *   name = "photos"
+ *   path = "/srv/photos"   # relative paths are relative to the config file
+ *   read_only = true
+ *   comment = "Family photos"
+ *
+ * Anything unknown, mistyped, missing or duplicated is refused with the file and line that hold it.
+ */
+import { dirname, resolve } from 'node:path';
+import { parse, TomlError } from 'smol-toml';
+import { BlitError } from '../util/errors.js';
+import { keyLines } from './toml-lines.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/blit/config.toml';
+export const DEFAULT_BIND = '127.0.0.1';
+export const DEFAULT_PORT = 9031;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ModuleConfig {
+  name: string;
+  /** Absolute path of the exported directory. */
+  path: string;
+  readOnly: boolean;
+  comment: string;
+}
+
+export interface DaemonConfig {
+  bind: string;
+  /** 0 picks a free port. */
+  port: number;
+  motd: string;
+  logLevel: LogLevel;
+  modules: ModuleConfig[];
+}
+
+export const MODULE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+
+/** Tells whether `path` is a directory; returns the reason when it is not. */
+export type DirectoryCheck = (path: string) => string | undefined;
+
+const DAEMON_KEYS = new Set(['bind', 'port', 'motd', 'log_level']);
+const MODULE_KEYS = new Set(['name', 'path', 'read_only', 'comment']);
+
+type Table = Record<string, unknown>;
+
+function isTable(value: unknown): value is Table {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+class Located {
+  private readonly lines: Map<string, number>;
+  constructor(
+    private readonly file: string,
+    text: string,
+  ) {
+    this.lines = keyLines(text);
+  }
+
+  /** An error at the line of `key` (or of the nearest enclosing table that has a line). */
+  error(key: string, message: string): BlitError {
+    let probe = key;
+    for (;;) {
+      const line = this.lines.get(probe);
+      if (line !== undefined) return new BlitError(`${this.file}:${line}: ${message}`);
+      const dot = probe.lastIndexOf('.');
+      if (dot < 0) return new BlitError(`${this.file}: ${message}`);
+      probe = probe.slice(0, dot);
+    }
+  }
+
+  line(key: string): number | undefined {
+    return this.lines.get(key);
+  }
+}
+
+function expectString(at: Located, table: Table, key: string, path: string): string | undefined {
+  const value = table[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw at.error(path, `${path.replace(/\[\d+\]/, '')} must be a string`);
+  return value;
+}
+
+function parseDaemonTable(at: Located, value: unknown): Omit<DaemonConfig, 'modules'> {
+  const config = { bind: DEFAULT_BIND, port: DEFAULT_PORT, motd: '', logLevel: 'info' as LogLevel };
+  if (value === undefined) return config;
+  if (!isTable(value)) throw at.error('daemon', '[daemon] must be a table');
+  for (const key of Object.keys(value)) {
+    if (!DAEMON_KEYS.has(key)) {
+      throw at.error(
+        `daemon.${key}`,
+        `unknown key '${key}' in [daemon] (known: ${[...DAEMON_KEYS].join(', ')})`,
+      );
+    }
+  }
+  const bind = expectString(at, value, 'bind', 'daemon.bind');
+  if (bind !== undefined) {
+    if (bind.trim() === '') throw at.error('daemon.bind', 'daemon.bind is empty');
+    config.bind = bind.replace(/^\[(.*)\]$/, '$1');
+  }
+  if (value.port !== undefined) {
+    const port = value.port;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+      throw at.error('daemon.port', 'daemon.port must be an integer from 0 to 65535 (0 picks a free port)');
+    }
+    config.port = port;
+  }
+  config.motd = expectString(at, value, 'motd', 'daemon.motd') ?? '';
+  const level = expectString(at, value, 'log_level', 'daemon.log_level');
+  if (level !== undefined) {
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+      throw at.error('daemon.log_level', `daemon.log_level must be one of ${LOG_LEVELS.join(', ')}`);
+    }
+    config.logLevel = level as LogLevel;
+  }
+  return config;
+}
+
+function parseModule(
+  at: Located,
+  value: unknown,
+  index: number,
+  baseDir: string,
+  checkDirectory: DirectoryCheck,
+): ModuleConfig {
+  const where = `module[${index}]`;
+  if (!isTable(value)) throw at.error(where, 'each [[module]] must be a table');
+  for (const key of Object.keys(value)) {
+    if (!MODULE_KEYS.has(key)) {
+      throw at.error(
+        `${where}.${key}`,
+        `unknown key '${key}' in [[module]] (known: ${[...MODULE_KEYS].join(', ')})`,
+      );
+    }
+  }
+  const name = expectString(at, value, 'name', `${where}.name`);
+  if (name === undefined) throw at.error(where, '[[module]] has no name');
+  if (!MODULE_NAME.test(name)) {
+    throw at.error(
+      `${where}.name`,
+      `module name ${JSON.stringify(name)} may hold only letters, digits, '.', '_' and '-' (not first)`,
+    );
+  }
+  const path = expectString(at, value, 'path', `${where}.path`);
+  if (path === undefined) throw at.error(where, `module '${name}' has no path`);
+  if (path === '') throw at.error(`${where}.path`, `module '${name}': path is empty`);
+  const absolute = resolve(baseDir, path);
+  const problem = checkDirectory(absolute);
+  if (problem) throw at.error(`${where}.path`, `module '${name}': ${absolute}: ${problem}`);
+  const readOnly = value.read_only ?? false;
+  if (typeof readOnly !== 'boolean')
+    throw at.error(`${where}.read_only`, 'module.read_only must be true or false');
+  const comment = expectString(at, value, 'comment', `${where}.comment`) ?? '';
+  return { name, path: absolute, readOnly, comment };
+}
+
+/** Parses and validates a config file's text. `file` names it in messages and anchors relative module paths. */
+export function parseConfig(text: string, file: string, checkDirectory: DirectoryCheck): DaemonConfig {
+  let document: Table;
+  try {
+    document = parse(text) as Table;
+  } catch (error) {
+    if (error instanceof TomlError) {
+      const reason = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+      throw new BlitError(`${file}:${error.line}:${error.column}: ${reason}`);
+    }
+    throw error;
+  }
+  const at = new Located(file, text);
+  for (const key of Object.keys(document)) {
+    if (key !== 'daemon' && key !== 'module') {
+      throw at.error(key, `unknown key '${key}' (known: [daemon], [[module]])`);
+    }
+  }
+  const daemon = parseDaemonTable(at, document.daemon);
+  const rawModules = document.module ?? [];
+  if (!Array.isArray(rawModules))
+    throw at.error('module', 'write each module as [[module]] (an array of tables)');
+  const modules: ModuleConfig[] = [];
+  const firstLine = new Map<string, number>();
+  rawModules.forEach((raw, index) => {
+    const module = parseModule(at, raw, index, dirname(resolve(file)), checkDirectory);
+    const previous = firstLine.get(module.name);
+    if (previous !== undefined) {
+      throw at.error(
+        `module[${index}].name`,
+        `duplicate module name '${module.name}' (first defined on line ${previous})`,
+      );
+    }
+    firstLine.set(module.name, at.line(`module[${index}].name`) ?? 0);
+    modules.push(module);
+  });
+  return { ...daemon, modules };
+}

@@ -1,0 +1,115 @@
+/**
+ * Containment: every path the daemon touches lies inside its module. A wire path is relative
+ * ('/'-separated, no '..', no '.', no empty component, no NUL, not absolute), and resolving it
+ * never leaves the module's real directory, whichever symbolic links lie on the way.
+ *
+ * Known limit: between this check and the operation that follows, a process on the daemon's
+ * machine could swap a checked directory for a link (Node has no openat/RESOLVE_BENEATH). Clients
+ * alone cannot do that: the daemon creates no links on their behalf yet.
+ */
+import { type BigIntStats, lstatSync, realpathSync } from 'node:fs';
+import { sep } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { localPath } from '../fsops/rel-path.js';
+import { codeOf } from '../util/errors.js';
+import type { ModuleConfig } from './config.js';
+import { fileSystemRpcError, RpcError } from './rpc-error.js';
+
+export const MAX_WIRE_PATH_BYTES = 4096;
+
+/** Validates a wire path and returns it as a relative path ('' for the module root). */
+export function checkWirePath(path: string): string {
+  if (Buffer.byteLength(path) > MAX_WIRE_PATH_BYTES) {
+    throw new RpcError(status.INVALID_ARGUMENT, `path is longer than ${MAX_WIRE_PATH_BYTES} bytes`);
+  }
+  if (path.includes('\0')) throw new RpcError(status.INVALID_ARGUMENT, 'path contains a NUL byte');
+  if (path.startsWith('/')) {
+    throw new RpcError(
+      status.INVALID_ARGUMENT,
+      'absolute paths are not allowed: paths are relative to the module',
+    );
+  }
+  if (path === '') return '';
+  const parts = path.split('/');
+  if (parts.includes('..'))
+    throw new RpcError(status.INVALID_ARGUMENT, "'..' is not allowed in a module path");
+  if (parts.some((part) => part === '' || part === '.')) {
+    throw new RpcError(status.INVALID_ARGUMENT, "empty and '.' path components are not allowed");
+  }
+  return path;
+}
+
+/** True when the real path `real` is `root` or lies below it. */
+export function isWithin(real: string, root: string): boolean {
+  if (real === root) return true;
+  return real.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+export interface ResolvedPath {
+  /** The path that names the entry: its parent resolved, its own name kept. */
+  named: string;
+  /** Where it leads: `named`, or the target of a symbolic link that stays inside the module. */
+  real: string;
+  /** lstat of `named`. */
+  stats: BigIntStats;
+}
+
+/** The module's directory with its symbolic links resolved. */
+export function moduleRoot(module: ModuleConfig): string {
+  try {
+    return realpathSync(module.path);
+  } catch (error) {
+    throw new RpcError(
+      status.FAILED_PRECONDITION,
+      `module '${module.name}' is unavailable: ${fileSystemRpcError(error).message}`,
+    );
+  }
+}
+
+function lstatOrThrow(path: string, rel: string): BigIntStats {
+  let stats: BigIntStats | undefined;
+  try {
+    stats = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  } catch (error) {
+    throw fileSystemRpcError(error, rel);
+  }
+  if (!stats) throw new RpcError(status.NOT_FOUND, 'no such file or directory', rel);
+  return stats;
+}
+
+/**
+ * Resolves `rel` (already checked) inside `module`, one component at a time. Symbolic links on the
+ * way are followed only while they stay inside the module; the last component is followed when
+ * `followLast` (a listing) and kept as a link otherwise (a removal removes the link itself).
+ */
+export function resolveInModule(module: ModuleConfig, rel: string, followLast: boolean): ResolvedPath {
+  const root = moduleRoot(module);
+  if (rel === '') return { named: root, real: root, stats: lstatOrThrow(root, '') };
+  const parts = rel.split('/');
+  let current = root;
+  for (let i = 0; i < parts.length; i++) {
+    const last = i === parts.length - 1;
+    const prefix = parts.slice(0, i + 1).join('/');
+    const named = localPath(current, parts[i]!);
+    const stats = lstatOrThrow(named, prefix);
+    let real = named;
+    if (stats.isSymbolicLink() && (!last || followLast)) {
+      try {
+        real = realpathSync(named);
+      } catch (error) {
+        // A dangling link at the end is still an entry that can be described.
+        if (last && codeOf(error) === 'ENOENT') return { named, real: named, stats };
+        throw fileSystemRpcError(error, prefix);
+      }
+      if (!isWithin(real, root)) {
+        throw new RpcError(status.PERMISSION_DENIED, 'symbolic link leads outside the module', prefix);
+      }
+    }
+    if (last) return { named, real, stats };
+    if (!stats.isDirectory() && !stats.isSymbolicLink()) {
+      throw new RpcError(status.NOT_FOUND, 'not a directory', prefix);
+    }
+    current = real;
+  }
+  throw new Error('unreachable');
+}

@@ -1,0 +1,111 @@
+/**
+ * The Blit service as blitd serves it: each unary call checks its request, runs its handler, logs
+ * one line, and answers either the response or a status with a one-line reason. Errors that are
+ * not refusals are logged with their stack and reach the client as one line.
+ */
+import { type handleUnaryCall, type ServerUnaryCall, status } from '@grpc/grpc-js';
+import type {
+  BlitServer,
+  ListModulesRequest,
+  ListModulesResponse,
+  ListRequest,
+  ListResponse,
+  PingRequest,
+  PingResponse,
+  PurgeRequest,
+  PurgeResponse,
+} from '../generated/blit.js';
+import { IncompatiblePeer, localHello, negotiate } from '../remote/handshake.js';
+import type { DaemonConfig } from './config.js';
+import { listPath } from './list-handler.js';
+import type { Logger } from './logger.js';
+import { isMalformed, malformedReason } from './malformed.js';
+import { findModule } from './modules.js';
+import { purgePaths } from './purge-handler.js';
+import { RpcError } from './rpc-error.js';
+import { handleTransfer } from './transfer-handler.js';
+
+function asRpcError(error: unknown, log: Logger, rpc: string): RpcError {
+  if (error instanceof RpcError) return error;
+  if (error instanceof IncompatiblePeer) return new RpcError(status.FAILED_PRECONDITION, error.message);
+  log.error({ rpc, err: error }, 'internal error');
+  const message = error instanceof Error ? error.message : String(error);
+  return new RpcError(status.INTERNAL, `internal error in blitd: ${message.split('\n')[0]}`);
+}
+
+/** What the log says about a request: module and path, never file contents. */
+type Describe<Req> = (request: Req) => Record<string, unknown>;
+
+/** Client-chosen text in the log is kept short: a request may carry megabytes of it. */
+function clip(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+function unary<Req, Res>(
+  rpc: string,
+  log: Logger,
+  handle: (request: Req) => Res | Promise<Res>,
+  describe: Describe<Req> = () => ({}),
+): handleUnaryCall<Req, Res> {
+  return (call: ServerUnaryCall<Req, Res>, callback) => {
+    const started = performance.now();
+    const request: unknown = call.request;
+    let fields: Record<string, unknown> = { rpc, peer: call.getPeer() };
+    const run = async (): Promise<Res> => {
+      if (isMalformed(request)) {
+        throw new RpcError(status.INVALID_ARGUMENT, `malformed ${rpc} request: ${malformedReason(request)}`);
+      }
+      fields = { ...fields, ...describe(request as Req) };
+      return handle(request as Req);
+    };
+    run().then(
+      (response) => {
+        log.info({ ...fields, code: 'OK', ms: Math.round(performance.now() - started) }, rpc);
+        callback(null, response);
+      },
+      (error: unknown) => {
+        const refusal = asRpcError(error, log, rpc);
+        log.warn(
+          {
+            ...fields,
+            code: status[refusal.code],
+            reason: refusal.message,
+            ms: Math.round(performance.now() - started),
+          },
+          rpc,
+        );
+        callback(refusal.toStatus());
+      },
+    );
+  };
+}
+
+export function createService(config: DaemonConfig, log: Logger): BlitServer {
+  const hello = localHello('blitd');
+  return {
+    ping: unary<PingRequest, PingResponse>('ping', log, (request) =>
+      request.hello ? { hello, negotiated: negotiate(request.hello, hello) } : { hello },
+    ),
+    listModules: unary<ListModulesRequest, ListModulesResponse>('listModules', log, () => ({
+      modules: config.modules.map((m) => ({ name: m.name, comment: m.comment, readOnly: m.readOnly })),
+      motd: config.motd,
+    })),
+    list: unary<ListRequest, ListResponse>(
+      'list',
+      log,
+      (request) => listPath(findModule(config.modules, request.module), request),
+      (request) => ({ module: clip(request.module), path: clip(request.path) }),
+    ),
+    purge: unary<PurgeRequest, PurgeResponse>(
+      'purge',
+      log,
+      (request) => purgePaths(findModule(config.modules, request.module), request.paths),
+      (request) => ({
+        module: clip(request.module),
+        paths: request.paths.slice(0, 10).map(clip),
+        count: request.paths.length,
+      }),
+    ),
+    transfer: (call) => handleTransfer(call, log),
+  };
+}

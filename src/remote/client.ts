@@ -1,0 +1,163 @@
+/**
+ * The CLI's side of the control plane: connects to a blitd, runs the handshake, and turns each
+ * unary call into a promise. Every failure becomes one BlitError line naming what the user wrote.
+ * Waits are bounded: reaching the daemon, and each call, have time limits.
+ */
+import { type ClientUnaryCall, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import {
+  BlitClient,
+  type Hello,
+  type ListModulesResponse,
+  type ListResponse,
+  type PingResponse,
+  type PurgeResponse,
+} from '../generated/blit.js';
+import { BlitError, showPath } from '../util/errors.js';
+import { type DaemonAddress, dialTarget, formatRemotePath } from './endpoint.js';
+import { IncompatiblePeer, localHello, MAX_MESSAGE_BYTES, negotiate } from './handshake.js';
+import { trailerPath } from './path-trailer.js';
+
+/** Reaching the daemon and the handshake. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/** A listing page or the module list. */
+export const CALL_TIMEOUT_MS = 60_000;
+/** Removing a tree can take a while on a slow disk. */
+export const PURGE_TIMEOUT_MS = 30 * 60_000;
+
+/** What a failed call was about, to name it in the message. */
+export interface CallSubject {
+  /** The argument as the user wrote it. */
+  spec: string;
+  module?: string;
+}
+
+const CONNECT_REASONS: [RegExp, string][] = [
+  [/ECONNREFUSED/, 'connection refused'],
+  [/ENOTFOUND|EAI_AGAIN|Name resolution failed|DNS resolution failed/i, 'unknown host'],
+  [/EHOSTUNREACH/, 'host unreachable'],
+  [/ENETUNREACH/, 'network unreachable'],
+  [/ETIMEDOUT/, 'connection timed out'],
+  [/ECONNRESET|Connection dropped|socket hang up/i, 'connection reset'],
+];
+
+function connectReason(details: string): string {
+  for (const [pattern, reason] of CONNECT_REASONS) if (pattern.test(details)) return reason;
+  return details.split('\n')[0] || 'unavailable';
+}
+
+function deadline(ms: number): Date {
+  return new Date(Date.now() + ms);
+}
+
+export class RemoteClient {
+  private constructor(
+    private readonly grpc: BlitClient,
+    readonly address: DaemonAddress,
+    /** The daemon's Hello from the handshake. */
+    readonly daemon: Hello,
+  ) {}
+
+  /** Connects and runs the handshake; refuses a daemon that speaks another protocol version. */
+  static async connect(address: DaemonAddress, subject: CallSubject): Promise<RemoteClient> {
+    const grpc = new BlitClient(dialTarget(address), credentials.createInsecure(), {
+      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+      'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    });
+    const client = new RemoteClient(grpc, address, { protocolVersion: 0, softwareVersion: '' });
+    const hello = localHello('blit');
+    try {
+      const response = await client.call<PingResponse>(
+        subject,
+        CONNECT_TIMEOUT_MS,
+        (metadata, options, callback) => grpc.ping({ hello }, metadata, options, callback),
+      );
+      if (!response.hello)
+        throw new BlitError(`${client.target}: the daemon sent no handshake; is this blitd?`);
+      negotiate(hello, response.hello);
+      return new RemoteClient(grpc, address, response.hello);
+    } catch (error) {
+      grpc.close();
+      if (error instanceof IncompatiblePeer) throw new BlitError(`${client.target}: ${error.message}`);
+      throw error;
+    }
+  }
+
+  get target(): string {
+    return dialTarget(this.address);
+  }
+
+  listModules(subject: CallSubject): Promise<ListModulesResponse> {
+    return this.call(subject, CALL_TIMEOUT_MS, (metadata, options, callback) =>
+      this.grpc.listModules({}, metadata, options, callback),
+    );
+  }
+
+  list(
+    subject: CallSubject & { module: string },
+    path: string,
+    startAfter: string,
+    noFollow = false,
+  ): Promise<ListResponse> {
+    return this.call(subject, CALL_TIMEOUT_MS, (metadata, options, callback) =>
+      this.grpc.list(
+        { module: subject.module, path, startAfter, limit: 0, noFollow },
+        metadata,
+        options,
+        callback,
+      ),
+    );
+  }
+
+  purge(subject: CallSubject & { module: string }, paths: string[]): Promise<PurgeResponse> {
+    return this.call(subject, PURGE_TIMEOUT_MS, (metadata, options, callback) =>
+      this.grpc.purge({ module: subject.module, paths }, metadata, options, callback),
+    );
+  }
+
+  close(): void {
+    this.grpc.close();
+  }
+
+  private call<Res>(
+    subject: CallSubject,
+    timeoutMs: number,
+    invoke: (
+      metadata: Metadata,
+      options: { deadline: Date },
+      callback: (error: ServiceError | null, response: Res) => void,
+    ) => ClientUnaryCall,
+  ): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      invoke(new Metadata(), { deadline: deadline(timeoutMs) }, (error, response) => {
+        if (error) reject(this.describe(error, subject, timeoutMs));
+        else resolve(response);
+      });
+    });
+  }
+
+  /** One line for a failed call: connection problems name the daemon, refusals name the path. */
+  private describe(error: ServiceError, subject: CallSubject, timeoutMs: number): BlitError {
+    const details = (error.details ?? '').split('\n')[0] ?? '';
+    switch (error.code) {
+      case status.UNAVAILABLE:
+        return new BlitError(`cannot reach blitd at ${this.target}: ${connectReason(details)}`);
+      case status.DEADLINE_EXCEEDED:
+        return new BlitError(
+          `no answer from blitd at ${this.target} within ${Math.round(timeoutMs / 1000)} s`,
+        );
+      case status.RESOURCE_EXHAUSTED:
+        if (/message larger than max/i.test(details)) {
+          return new BlitError(
+            `${showPath(subject.spec)}: request or answer too large for the control plane`,
+          );
+        }
+        break;
+    }
+    const trailer = trailerPath(error.metadata);
+    if (trailer !== undefined && subject.module !== undefined) {
+      const path = formatRemotePath(this.address, subject.module, trailer);
+      return new BlitError(`${showPath(path)}: ${details}`);
+    }
+    return new BlitError(`${showPath(subject.spec)}: ${details || status[error.code]}`);
+  }
+}

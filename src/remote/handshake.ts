@@ -1,0 +1,65 @@
+/**
+ * The version and capability handshake both peers run: what this build offers, and the pure rule
+ * by which the responder picks what both sides will use.
+ */
+import { version } from '../cli/version.js';
+import { HashAlgorithm, type Hello, type Negotiated, Transport } from '../generated/blit.js';
+
+/** Bumped only when a peer speaking the previous version would misread this one. */
+export const PROTOCOL_VERSION = 1;
+
+/** The largest control-plane message either side accepts. Bulk data never rides the control plane. */
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/** This build's Hello. RDMA is reserved in the contract and never offered. */
+export function localHello(role: 'blit' | 'blitd'): Hello {
+  return {
+    protocolVersion: PROTOCOL_VERSION,
+    softwareVersion: `${role} ${version}`,
+    capabilities: {
+      transports: [Transport.TRANSPORT_TCP, Transport.TRANSPORT_GRPC_STREAM],
+      zeroCopy: false,
+      hashAlgorithms: [HashAlgorithm.HASH_ALGORITHM_BLAKE3],
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+    },
+  };
+}
+
+export class IncompatiblePeer extends Error {
+  override readonly name = 'IncompatiblePeer';
+}
+
+const OFFERABLE_TRANSPORTS = new Set([Transport.TRANSPORT_TCP, Transport.TRANSPORT_GRPC_STREAM]);
+
+/**
+ * The responder's choice: the initiator's most preferred transport and hash that the responder
+ * also supports (RDMA is never chosen: it is reserved), zero-copy when both can, and the smaller
+ * message limit. Throws IncompatiblePeer when the protocol versions differ.
+ */
+export function negotiate(initiator: Hello, responder: Hello): Negotiated {
+  if (initiator.protocolVersion !== responder.protocolVersion) {
+    const older = initiator.protocolVersion < responder.protocolVersion ? 'blit' : 'blitd';
+    throw new IncompatiblePeer(
+      `protocol version ${initiator.protocolVersion} (${initiator.softwareVersion || 'unknown'}) does not match ` +
+        `protocol version ${responder.protocolVersion} (${responder.softwareVersion || 'unknown'}); upgrade ${older}`,
+    );
+  }
+  const offered = initiator.capabilities;
+  const supported = responder.capabilities;
+  const responderTransports = new Set(supported?.transports ?? []);
+  const responderHashes = new Set(supported?.hashAlgorithms ?? []);
+  const transport =
+    offered?.transports.find((t) => OFFERABLE_TRANSPORTS.has(t) && responderTransports.has(t)) ??
+    Transport.TRANSPORT_UNSPECIFIED;
+  const hashAlgorithm =
+    offered?.hashAlgorithms.find(
+      (h) => h !== HashAlgorithm.HASH_ALGORITHM_UNSPECIFIED && responderHashes.has(h),
+    ) ?? HashAlgorithm.HASH_ALGORITHM_UNSPECIFIED;
+  const limits = [offered?.maxMessageBytes ?? 0, supported?.maxMessageBytes ?? 0].filter((n) => n > 0);
+  return {
+    transport,
+    hashAlgorithm,
+    zeroCopy: Boolean(offered?.zeroCopy && supported?.zeroCopy),
+    maxMessageBytes: limits.length > 0 ? Math.min(...limits) : MAX_MESSAGE_BYTES,
+  };
+}

@@ -1,0 +1,31 @@
+/** `blit list-modules HOST[:PORT]`: the modules a blitd exports, with its message of the day. */
+import { RemoteClient } from './client.js';
+import { parseDaemonAddress } from './endpoint.js';
+import { moduleLines } from './listing-output.js';
+
+export interface ListModulesFlags {
+  json?: boolean;
+}
+
+export async function runListModules(spec: string, flags: ListModulesFlags): Promise<number> {
+  const address = parseDaemonAddress(spec);
+  const subject = { spec };
+  const client = await RemoteClient.connect(address, subject);
+  try {
+    const { modules, motd } = await client.listModules(subject);
+    if (flags.json) {
+      const json = {
+        daemon: client.daemon.softwareVersion,
+        motd,
+        modules: modules.map((m) => ({ name: m.name, readOnly: m.readOnly, comment: m.comment })),
+      };
+      process.stdout.write(`${JSON.stringify(json)}\n`);
+      return 0;
+    }
+    if (motd !== '') process.stdout.write(`${motd.replace(/\n*$/, '\n')}\n`);
+    for (const line of moduleLines(modules)) process.stdout.write(`${line}\n`);
+    return 0;
+  } finally {
+    client.close();
+  }
+}

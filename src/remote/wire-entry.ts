@@ -1,0 +1,35 @@
+/** Converts entries between the engine's vocabulary and the wire's (src/generated/blit.ts). */
+import type { Entry as LocalEntry, EntryKind as LocalKind } from '../engine/types.js';
+import { EntryKind, type Entry as WireEntry } from '../generated/blit.js';
+
+const TO_WIRE: Record<LocalKind, EntryKind> = {
+  file: EntryKind.ENTRY_KIND_FILE,
+  dir: EntryKind.ENTRY_KIND_DIRECTORY,
+  symlink: EntryKind.ENTRY_KIND_SYMLINK,
+  other: EntryKind.ENTRY_KIND_OTHER,
+};
+
+export function toWireEntry(entry: LocalEntry): WireEntry {
+  return {
+    name: entry.name,
+    kind: TO_WIRE[entry.kind],
+    size: BigInt(entry.size),
+    mtimeNs: entry.mtimeNs,
+    mode: entry.mode,
+    linkTarget: entry.linkTarget ?? '',
+  };
+}
+
+/** The kind as users read it; unknown values (from a newer peer) read as 'other'. */
+export function kindName(kind: EntryKind): LocalKind {
+  switch (kind) {
+    case EntryKind.ENTRY_KIND_FILE:
+      return 'file';
+    case EntryKind.ENTRY_KIND_DIRECTORY:
+      return 'dir';
+    case EntryKind.ENTRY_KIND_SYMLINK:
+      return 'symlink';
+    default:
+      return 'other';
+  }
+}
