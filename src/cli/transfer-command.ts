@@ -7,6 +7,7 @@ import { runTransfer } from '../engine/session.js';
 import type { CompareMode, FilterSpec, Operation, TransferOptions } from '../engine/types.js';
 import { localProbe } from '../fsops/path-probe.js';
 import { isSafeRel } from '../fsops/rel-path.js';
+import { startPerfRun } from '../perf/run-recorder.js';
 import { warnOfRemoteLookalikes } from '../remote/local-lookalike.js';
 import { BlitError, reasonOf, showPath } from '../util/errors.js';
 import { parseSize } from '../util/human.js';
@@ -90,6 +91,7 @@ export async function runTransferCommand(
     deleteExcluded: Boolean(flags.deleteExcluded),
   };
   const endpoints = resolveEndpoints(src, dst, localProbe);
+  const perf = startPerfRun({ source: endpoints.source, destination: endpoints.target, ...options });
   const listActions = Boolean(flags.verbose || flags.dryRun);
   const actionStream = flags.json ? process.stderr : process.stdout;
   const progress = newProgress();
@@ -100,6 +102,8 @@ export async function runTransferCommand(
   display?.start();
   const report = await runTransfer(endpoints, options, {
     progress,
+    plan: perf.plan,
+    onStats: (stats) => perf.onStats(stats),
     onAction: listActions ? (action) => printActions(actionStream, action, options.dryRun) : undefined,
     confirmDeletions: async (candidates) => {
       display?.stop();
@@ -112,7 +116,13 @@ export async function runTransferCommand(
       }
       return confirmDeletions(candidates, endpoints.target);
     },
-  }).finally(() => display?.stop());
+  })
+    .finally(() => display?.stop())
+    .catch((error: unknown) => {
+      perf.finish('fatal');
+      throw error;
+    });
   printReport(report, Boolean(flags.json));
+  perf.finish(report.failed > 0 ? 'partial' : 'ok');
   return report.failed > 0 ? 2 : 0;
 }

@@ -1,0 +1,118 @@
+/**
+ * Perf history around one transfer: before it, the predictor's plan; after it, one record appended.
+ * History can only ever help: any error reading or writing it leaves the defaults and the run alone.
+ */
+import { defaultPlan, type ExecutionPlan } from '../engine/execution-plan.js';
+import type { SessionStats } from '../engine/session-stats.js';
+import type { CompareMode, Operation } from '../engine/types.js';
+import { chooseExecutionPlan } from './choose-plan.js';
+import { type Env, historyPath } from './config-paths.js';
+import { fsTypeOf } from './fs-type.js';
+import { HistoryStore } from './history-store.js';
+import { fsPairOf, type PlanHistory, Predictor, predictionOf } from './predictor.js';
+import { type Outcome, PERF_SCHEMA_VERSION, type PerfRecord } from './record.js';
+import { historyEnabled } from './settings.js';
+
+export interface RunDescription {
+  source: string;
+  destination: string;
+  operation: Operation;
+  compare: CompareMode;
+  dryRun: boolean;
+}
+
+export interface PerfRun {
+  /** The plan the session should run with. */
+  readonly plan: ExecutionPlan;
+  /** Receives the session's measurements (SessionHooks.onStats). */
+  onStats(stats: SessionStats): void;
+  /** Appends the run's record (nothing when history is off or the session never reported). */
+  finish(outcome: Outcome): void;
+}
+
+function debug(error: unknown): void {
+  if (process.env.BLIT_DEBUG) process.stderr.write(`blit: perf history: ${String(error)}\n`);
+}
+
+const round = (value: number) => Math.round(value * 100) / 100;
+
+export function buildRecord(
+  run: RunDescription,
+  fs: { source: string; destination: string },
+  plan: ExecutionPlan & { fromHistory: boolean },
+  stats: SessionStats,
+  outcome: Outcome,
+  history: PlanHistory,
+  time = new Date(),
+): PerfRecord {
+  const predicted = stats.executor === 'none' ? history.none : history[stats.executor];
+  return {
+    v: PERF_SCHEMA_VERSION,
+    time: time.toISOString(),
+    operation: run.operation,
+    compare: run.compare,
+    dryRun: run.dryRun,
+    workload: {
+      entries: stats.entries,
+      files: stats.files,
+      bytes: stats.bytes,
+      sizeHistogram: stats.sizeHistogram,
+    },
+    copied: { files: stats.jobs, bytes: stats.jobBytes },
+    fs,
+    fastPath: stats.executor,
+    plan: {
+      inlineFiles: plan.inlineFiles,
+      inlineBytes: plan.inlineBytes,
+      workers: stats.workers,
+      batchFiles: plan.batchFiles,
+      batchBytes: plan.batchBytes,
+      fromHistory: plan.fromHistory,
+    },
+    timing: {
+      scanMs: round(stats.scanMs),
+      firstByteMs: stats.firstByteMs === undefined ? null : round(stats.firstByteMs),
+      copyMs: round(stats.copyMs),
+      startMs: stats.executorStartMs === undefined ? null : round(stats.executorStartMs),
+      totalMs: round(stats.totalMs),
+    },
+    bytesPerSec: stats.copyMs > 0 ? Math.round((stats.jobBytes * 1000) / stats.copyMs) : 0,
+    stalls: 0,
+    outcome,
+    predicted: predicted ? predictionOf(predicted) : null,
+  };
+}
+
+const OFF: PerfRun = { plan: defaultPlan(), onStats() {}, finish() {} };
+
+export function startPerfRun(run: RunDescription, env: Env = process.env): PerfRun {
+  try {
+    if (!historyEnabled(env)) return OFF;
+    const fs = { source: fsTypeOf(run.source), destination: fsTypeOf(run.destination) };
+    const store = new HistoryStore(historyPath(env));
+    const history = Predictor.fromRecords(store.read().records).lookup(
+      fsPairOf(fs.source, fs.destination),
+      run.operation,
+      run.compare,
+    );
+    const plan = chooseExecutionPlan(history, defaultPlan());
+    let stats: SessionStats | undefined;
+    return {
+      plan,
+      onStats(measured) {
+        stats = measured;
+      },
+      finish(outcome) {
+        if (!stats) return;
+        try {
+          store.append(buildRecord(run, fs, plan, stats, outcome, history));
+        } catch (error) {
+          debug(error);
+        }
+      },
+    };
+  } catch (error) {
+    debug(error);
+    return OFF;
+  }
+}
