@@ -76,6 +76,34 @@ function diagnosticsCommand() {
     .addCommand(perf);
 }
 
+// Remote verbs load gRPC on demand: local copies and `--version` never pay for it.
+const listModulesCommand = new Command('list-modules')
+  .description('list the modules a blitd exports')
+  .argument('<host>', 'HOST, HOST:PORT or [IPV6]:PORT (default port 9031)')
+  .option('--json', 'print one JSON object')
+  .action(async (host, flags) => {
+    const { runListModules } = await import('../remote/list-modules-command.js');
+    process.exitCode = await runListModules(host, flags);
+  });
+
+const lsCommand = new Command('ls')
+  .description('list a remote directory: kind, size, modification time and name of each entry')
+  .argument('<path>', 'HOST:/MODULE/PATH, HOST:PORT:/MODULE/PATH or [IPV6]:PORT:/MODULE/PATH')
+  .option('--json', 'print one JSON object')
+  .action(async (path, flags) => {
+    const { runLs } = await import('../remote/ls-command.js');
+    process.exitCode = await runLs(path, flags);
+  });
+
+const rmCommand = new Command('rm')
+  .description('remove remote paths, directories with their contents (asks first)')
+  .argument('<path...>', 'HOST:/MODULE/PATH, HOST:PORT:/MODULE/PATH or [IPV6]:PORT:/MODULE/PATH')
+  .option('-y, --yes', 'remove without asking')
+  .action(async (paths, flags) => {
+    const { runRm } = await import('../remote/rm-command.js');
+    process.exitCode = await runRm(paths, flags);
+  });
+
 const program = new Command('blit')
   .description('Fast, safe file transfer: copy, mirror and move trees')
   .version(`blit ${version} (file operations: ${nativeStatus()})`, '-V, --version')
@@ -84,7 +112,10 @@ const program = new Command('blit')
   .addCommand(transferCommand('copy', 'copy new and changed entries from SRC to DST; never deletes'))
   .addCommand(transferCommand('mirror', 'make DST equal to SRC: copy, then delete what SRC lacks'))
   .addCommand(transferCommand('move', 'copy, then remove each source entry once its copy has landed'))
-  .addCommand(diagnosticsCommand());
+  .addCommand(diagnosticsCommand())
+  .addCommand(listModulesCommand)
+  .addCommand(lsCommand)
+  .addCommand(rmCommand);
 
 program.parseAsync(process.argv).catch(async (error: unknown) => {
   const { reportFatal } = await import('./fatal.js');
