@@ -1,0 +1,124 @@
+/**
+ * Running a real blitd (the built bundle) on 127.0.0.1 with a port the kernel picks, and the real
+ * blit CLI against it. Every wait is bounded; every daemon is stopped when its test ends.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+export const BLIT = fileURLToPath(new URL('../../bin/blit.js', import.meta.url));
+export const BLITD = fileURLToPath(new URL('../../bin/blitd.js', import.meta.url));
+
+const START_TIMEOUT_MS = 20_000;
+const RUN_TIMEOUT_MS = 60_000;
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Daemon {
+  port: number;
+  process: ChildProcess;
+  /** Everything the daemon logged so far (JSON lines). */
+  log(): string;
+  /** Sends `signal` and waits for the exit; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+interface AfterHook {
+  after(fn: () => unknown): void;
+}
+
+/** Starts `blitd ARGS --port 0` and waits for its "listening" line. */
+export async function startDaemon(t: AfterHook, args: string[]): Promise<Daemon> {
+  const child = spawn(process.execPath, [BLITD, ...args, '--bind', '127.0.0.1', '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+  t.after(() => stop('SIGKILL'));
+
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`blitd did not start within ${START_TIMEOUT_MS} ms: ${stderr}${stdout}`));
+    }, START_TIMEOUT_MS);
+    const check = () => {
+      const line = stdout.split('\n').find((l) => l.includes('"msg":"listening"'));
+      if (line) {
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { port: number }).port);
+      }
+    };
+    child.stdout.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`blitd exited (${code}) before listening: ${stderr}`));
+    });
+  });
+  return { port, process: child, log: () => stdout, stop };
+}
+
+/** Runs `blit ARGS` without a terminal, asynchronously (the test process keeps reading the daemon's log). */
+export async function runBlit(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
+  return run(BLIT, args, options);
+}
+
+/** Runs `blitd ARGS` to completion (for start-up failures). */
+export function runBlitdSync(args: string[]): RunResult {
+  const result = spawnSync(process.execPath, [BLITD, ...args], {
+    encoding: 'utf8',
+    input: '',
+    timeout: RUN_TIMEOUT_MS,
+  });
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+async function run(
+  script: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> },
+): Promise<RunResult> {
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
+  const [code] = await once(child, 'close');
+  clearTimeout(timer);
+  return { status: (code as number | null) ?? -1, stdout, stderr };
+}
+
+/** A port on 127.0.0.1 that nothing listens on (bound, then released). */
+export async function closedPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
