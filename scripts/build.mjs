@@ -1,10 +1,13 @@
 // Bundles the CLI, its worker and the daemon with esbuild: one small entry chunk for a fast start,
 // with the transfer engine and gRPC split out and loaded only by the verbs that need them.
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
-await build({
+const root = fileURLToPath(new URL('..', import.meta.url));
+const result = await build({
+  absWorkingDir: root,
   entryPoints: {
     blit: 'src/cli/main.ts',
     blitd: 'src/daemon/main.ts',
@@ -20,4 +23,12 @@ await build({
   packages: 'external',
   sourcemap: 'linked',
   logLevel: 'warning',
+  metafile: true,
 });
+
+// Remove chunks of earlier builds only now: a blit started meanwhile never finds dist/ half empty.
+const dist = join(root, 'dist');
+const written = new Set(Object.keys(result.metafile.outputs).map((path) => relative(dist, join(root, path))));
+if (existsSync(dist)) {
+  for (const name of readdirSync(dist)) if (!written.has(name)) rmSync(join(dist, name), { force: true });
+}

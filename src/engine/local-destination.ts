@@ -36,6 +36,8 @@ export interface DirPlan {
   needs: Need[];
   /** Entries already in place at the destination (a move may remove their source). */
   landed: string[];
+  /** Source directories whose contents cannot go to the destination now: not to be walked. */
+  blocked: string[];
 }
 
 export interface DestinationTally {
@@ -105,7 +107,13 @@ export class LocalDestination {
   }
 
   reconcile(listing: SourceListing): DirPlan {
-    const plan: DirPlan = { needs: [], landed: [] };
+    const plan: DirPlan = { needs: [], landed: [], blocked: [] };
+    if (!this.isDirectoryHere(listing.rel)) {
+      // Never write through a symbolic link (or into a file): that could reach outside the destination.
+      this.fail(listing.rel, 'destination is not a directory (symbolic links are not followed); its contents were skipped');
+      for (const entry of listing.entries) if (entry.kind === 'dir') plan.blocked.push(joinRel(listing.rel, entry.name));
+      return plan;
+    }
     if (listing.dir && !listing.partial) this.dirs.push({ rel: listing.rel, entry: listing.dir });
     const existing = this.existing(listing.rel);
     for (const entry of listing.entries) {
@@ -125,6 +133,18 @@ export class LocalDestination {
       }
     }
     return plan;
+  }
+
+  /** True when `rel` is a real directory at the destination, or will be one (fresh, or missing). */
+  private isDirectoryHere(rel: string): boolean {
+    if (rel === '' || this.fresh.has(rel)) return true;
+    try {
+      const stats = lstatSync(this.pathOf(rel), { throwIfNoEntry: false });
+      return stats === undefined || stats.isDirectory();
+    } catch (error) {
+      // Other errors (permissions) surface when the directory is listed.
+      return codeOf(error) !== 'ENOTDIR';
+    }
   }
 
   private reconcileEntry(
@@ -176,6 +196,8 @@ export class LocalDestination {
         plan.landed.push(rel);
         return;
       case 'skip':
+        // --ignore-existing keeps a non-directory where the source has a directory: nothing goes below it.
+        if (entry.kind === 'dir' && dest && dest.kind !== 'dir') plan.blocked.push(rel);
         this.tally.skipped++;
         if (this.options.compare !== 'ignore-existing' && entry.kind !== 'dir') plan.landed.push(rel);
         return;
@@ -198,6 +220,7 @@ export class LocalDestination {
           mkdirSync(this.pathOf(rel), { recursive: true });
         } catch (error) {
           this.fail(rel, `cannot create directory: ${reasonOf(error)}`);
+          plan.blocked.push(rel);
           return;
         }
       }
@@ -242,9 +265,11 @@ export class LocalDestination {
 
   private conflict(rel: string, entry: SourceEntry, dest: Entry, parent: string, plan: DirPlan): void {
     if (this.options.operation === 'mirror') {
-      // Replacing one kind by another deletes; it waits for the deletion phase like any deletion.
+      // Replacing one kind by another deletes; it waits for the deletion phase like any deletion,
+      // and a directory's contents are walked only once the entry in its way is gone.
       this.candidates.push({ rel, kind: dest.kind });
       this.deferred.push({ parent, entry });
+      if (entry.kind === 'dir') plan.blocked.push(rel);
       return;
     }
     if (dest.kind === 'dir') {
@@ -260,6 +285,7 @@ export class LocalDestination {
         unlinkSync(this.pathOf(rel));
       } catch (error) {
         this.fail(rel, `cannot replace with a directory: ${reasonOf(error)}`);
+        plan.blocked.push(rel);
         return;
       }
     }
@@ -270,8 +296,8 @@ export class LocalDestination {
   applyDeletions(candidates: DeletionCandidate[]): void {
     const rootPrefix = this.root.endsWith(sep) ? this.root : this.root + sep;
     for (const candidate of candidates) {
-      this.onAction({ kind: 'delete', path: candidate.rel });
       if (this.options.dryRun) {
+        this.onAction({ kind: 'delete', path: candidate.rel });
         this.tally.deleted++;
         continue;
       }
@@ -287,6 +313,7 @@ export class LocalDestination {
         else if (this.filter.passAll || this.options.deleteExcluded || !candidate.verdict)
           rmSync(path, { recursive: true });
         else if (!this.deleteSparingExcluded(candidate.rel, candidate.verdict)) continue;
+        this.onAction({ kind: 'delete', path: candidate.rel });
         this.tally.deleted++;
       } catch (error) {
         this.fail(candidate.rel, `cannot delete: ${reasonOf(error)}`);
@@ -311,7 +338,10 @@ export class LocalDestination {
       if (entry.kind === 'dir') {
         if (this.deleteSparingExcluded(childRel, childVerdict)) continue;
         kept = true;
-      } else unlinkSync(this.pathOf(childRel));
+      } else {
+        unlinkSync(this.pathOf(childRel));
+        this.onAction({ kind: 'delete', path: childRel });
+      }
     }
     if (kept) return false;
     rmdirSync(path);

@@ -17,6 +17,7 @@ export class LocalSource implements SourceRole {
   scanComplete = true;
   readonly failures: Failure[] = [];
   private readonly walkedDirs: string[] = [];
+  private readonly skipped = new Set<string>();
 
   constructor(
     private readonly endpoints: Endpoints,
@@ -42,8 +43,11 @@ export class LocalSource implements SourceRole {
     }
     const stack: { rel: string; verdict: FilterVerdict; dir: SourceEntry }[] = [];
     if (start) {
+      const rel = joinRel(start.parent, start.entry.name);
+      // Walked again now that what stood in its way is gone, unless the destination blocks it anew.
+      this.skipped.delete(rel);
       yield { rel: start.parent, entries: [start.entry], partial: true };
-      if (start.entry.kind !== 'dir') return;
+      if (start.entry.kind !== 'dir' || this.skipped.has(rel)) return;
       stack.push({
         rel: joinRel(start.parent, start.entry.name),
         verdict: start.entry.verdict,
@@ -92,8 +96,8 @@ export class LocalSource implements SourceRole {
       // Push in reverse so the walk visits names in listing order.
       for (let i = entries.length - 1; i >= 0; i--) {
         const entry = entries[i]!;
-        if (entry.kind === 'dir')
-          stack.push({ rel: joinRel(dir.rel, entry.name), verdict: entry.verdict, dir: entry });
+        const rel = joinRel(dir.rel, entry.name);
+        if (entry.kind === 'dir' && !this.skipped.has(rel)) stack.push({ rel, verdict: entry.verdict, dir: entry });
       }
       sinceYield += entries.length + 1;
       if (sinceYield >= YIELD_EVERY) {
@@ -113,6 +117,10 @@ export class LocalSource implements SourceRole {
     } catch (error) {
       this.fail(basename(path), reasonOf(error));
     }
+  }
+
+  skipSubtree(rel: string): void {
+    this.skipped.add(rel);
   }
 
   remove(rel: string): Failure | undefined {

@@ -26,6 +26,8 @@ export interface SourceRole {
   readonly failures: Failure[];
   /** Path of an entry's data on this machine (the in-process data shortcut). */
   localPathOf(rel: string): string;
+  /** Leaves a directory's contents out of the rest of this walk (the destination cannot take them now). */
+  skipSubtree(rel: string): void;
   /** Removes a source entry whose copy has landed (move). */
   remove(rel: string): Failure | undefined;
   /** Removes the source directories a move has emptied, deepest first. */

@@ -138,6 +138,7 @@ export async function runTransfer(
       progress.entriesFound += listing.entries.length;
       countListing(stats, listing.entries);
       const plan = destination.reconcile(listing);
+      for (const rel of plan.blocked) source.skipSubtree(rel);
       progress.entriesDone += listing.entries.length - plan.needs.length;
       if (removeSource && !options.dryRun) {
         for (const rel of plan.landed) {

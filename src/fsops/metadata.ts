@@ -21,6 +21,16 @@ export function nsToSeconds(ns: bigint): number {
   return Number(ns / NS_PER_S) + Number(ns % NS_PER_S) / 1e9;
 }
 
+/**
+ * What to hand Node's utimes for `ns`. libuv truncates the double to whole microseconds, so half a
+ * microsecond is added first: the result is the nearest microsecond, not one below it. Node reads a
+ * negative number as "now", so times before 1970 go as a Date (millisecond precision).
+ */
+export function utimesArgument(ns: bigint): number | Date {
+  if (ns < 0n) return new Date(Number(ns / 1_000_000n));
+  return nsToSeconds(ns + 500n);
+}
+
 export function applyMetadata(
   path: string,
   kind: EntryKind,
@@ -35,7 +45,7 @@ export function applyMetadata(
     addon.setTimes(path, sec, nsec, kind === 'symlink');
     return;
   }
-  const mtime = nsToSeconds(mtimeNs);
+  const mtime = utimesArgument(mtimeNs);
   if (kind === 'symlink') {
     lutimesSync(path, mtime, mtime);
     return;
