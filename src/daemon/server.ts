@@ -1,5 +1,6 @@
 /** The gRPC server: binds the configured address, serves the Blit service, stops gracefully. */
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { format } from 'node:util';
+import { Server, ServerCredentials, setLogger } from '@grpc/grpc-js';
 import { BlitService } from '../generated/blit.js';
 import { dialTarget } from '../remote/endpoint.js';
 import { MAX_MESSAGE_BYTES } from '../remote/handshake.js';
@@ -29,6 +30,9 @@ function bindReason(error: Error): string {
 }
 
 export async function startServer(config: DaemonConfig, log: Logger): Promise<RunningServer> {
+  // grpc-js's own diagnostics go into the JSON log, never raw onto stderr.
+  const relay = (...args: unknown[]) => log.debug({ source: 'grpc-js' }, format(...args));
+  setLogger({ error: relay, info: relay, debug: relay });
   const server = new Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,

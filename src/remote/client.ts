@@ -3,7 +3,15 @@
  * unary call into a promise. Every failure becomes one BlitError line naming what the user wrote.
  * Waits are bounded: reaching the daemon, and each call, have time limits.
  */
-import { type ClientUnaryCall, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import {
+  type ClientUnaryCall,
+  credentials,
+  logVerbosity,
+  Metadata,
+  type ServiceError,
+  setLogVerbosity,
+  status,
+} from '@grpc/grpc-js';
 import {
   BlitClient,
   type Hello,
@@ -16,6 +24,9 @@ import { BlitError, showPath } from '../util/errors.js';
 import { type DaemonAddress, dialTarget, formatRemotePath } from './endpoint.js';
 import { IncompatiblePeer, localHello, MAX_MESSAGE_BYTES, negotiate } from './handshake.js';
 import { trailerPath } from './path-trailer.js';
+
+// Failures reach the user as one line each (below); grpc-js's own stderr diagnostics would add more.
+setLogVerbosity(logVerbosity.NONE);
 
 /** Reaching the daemon and the handshake. */
 export const CONNECT_TIMEOUT_MS = 10_000;

@@ -52,7 +52,8 @@ function parsePort(text: string, spec: string, forms: string): number {
 /** Splits `HOST[:PORT]` or `[IPV6][:PORT]` (the part before `:/` of a remote path). */
 function parseHostPort(text: string, spec: string, forms: string): DaemonAddress {
   let host: string;
-  let rest: string;
+  /** The port text, undefined when no ':' follows the host. */
+  let rest: string | undefined;
   if (text.startsWith('[')) {
     const close = text.indexOf(']');
     if (close < 0) throw new BlitError(`${showPath(spec)}: missing ']' after the IPv6 address (${forms})`);
@@ -61,18 +62,18 @@ function parseHostPort(text: string, spec: string, forms: string): DaemonAddress
     if (!IPV6.test(host))
       throw new BlitError(`${showPath(spec)}: ${JSON.stringify(host)} is not an IPv6 address`);
     if (rest !== '' && !rest.startsWith(':')) throw new BlitError(`${showPath(spec)}: expected ${forms}`);
-    rest = rest.slice(1);
+    rest = rest === '' ? undefined : rest.slice(1);
   } else {
     const colon = text.indexOf(':');
     host = colon < 0 ? text : text.slice(0, colon);
-    rest = colon < 0 ? '' : text.slice(colon + 1);
-    if (rest.includes(':')) {
+    rest = colon < 0 ? undefined : text.slice(colon + 1);
+    if (rest?.includes(':')) {
       throw new BlitError(`${showPath(spec)}: write IPv6 addresses in brackets, e.g. [::1]:${DEFAULT_PORT}`);
     }
     if (!HOSTNAME.test(host))
       throw new BlitError(`${showPath(spec)}: ${JSON.stringify(host)} is not a host name`);
   }
-  const port = rest === '' ? DEFAULT_PORT : parsePort(rest, spec, forms);
+  const port = rest === undefined ? DEFAULT_PORT : parsePort(rest, spec, forms);
   return { host, port };
 }
 
