@@ -108,7 +108,6 @@ const program = new Command('blit')
   .description('Fast, safe file transfer: copy, mirror and move trees')
   .version(`blit ${version} (file operations: ${nativeStatus()})`, '-V, --version')
   .showSuggestionAfterError()
-  .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'blit: ')) })
   .addCommand(transferCommand('copy', 'copy new and changed entries from SRC to DST; never deletes'))
   .addCommand(transferCommand('mirror', 'make DST equal to SRC: copy, then delete what SRC lacks'))
   .addCommand(transferCommand('move', 'copy, then remove each source entry once its copy has landed'))
@@ -116,6 +115,16 @@ const program = new Command('blit')
   .addCommand(listModulesCommand)
   .addCommand(lsCommand)
   .addCommand(rmCommand);
+
+// Usage errors read like every other blit error, in subcommands too (addCommand does not inherit output settings).
+const usageErrors = {
+  outputError: (text: string, write: (text: string) => void) => write(text.replace(/^error: /, 'blit: ')),
+};
+const withUsageErrors = (command: Command): void => {
+  command.configureOutput(usageErrors);
+  for (const sub of command.commands as Command[]) withUsageErrors(sub);
+};
+withUsageErrors(program as unknown as Command);
 
 program.parseAsync(process.argv).catch(async (error: unknown) => {
   const { reportFatal } = await import('./fatal.js');
