@@ -222,6 +222,24 @@ describe('remote verbs against a real blitd', () => {
     assert.equal(rmMissing.stderr, `blit: ${host}:/data/nope: no such file or directory\n`);
   });
 
+  test('names that are not UTF-8 are reported by ls (exit 2) and removed by rm', async () => {
+    const dir = join(tree.data, 'raw');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'ok.txt'), 'ok');
+    writeFileSync(Buffer.concat([Buffer.from(`${dir}/bad`), Buffer.from([0xff]), Buffer.from('.txt')]), 'x');
+    const listing = await runBlit(['ls', `${host}:/data/raw`]);
+    assert.equal(listing.status, 2);
+    assert.match(listing.stdout, /ok\.txt\n$/);
+    assert.equal(
+      listing.stderr,
+      `blit: ${host}:/data/raw/bad\\xff.txt: file name is not valid UTF-8; not supported\n`,
+    );
+    const removal = await runBlit(['rm', '--yes', `${host}:/data/raw`]);
+    assert.equal(removal.status, 0, removal.stderr);
+    assert.equal(removal.stdout, 'blit rm: 3 removed, 0 failed\n');
+    assert.equal(existsSync(dir), false);
+  });
+
   test('the daemon logged each call as a JSON line', () => {
     const calls = daemon
       .log()
