@@ -27,6 +27,21 @@ export interface RunResult {
   stderr: string;
 }
 
+let configHome: string | undefined;
+
+/**
+ * The XDG_CONFIG_HOME every CLI run of this test process gets unless a test passes its own: blit
+ * keeps its perf history there, and tests must never write into the real ~/.config.
+ */
+export function testConfigHome(): string {
+  if (!configHome) {
+    const dir = mkdtempSync(join(tmpdir(), 'blit-test-config-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    configHome = dir;
+  }
+  return configHome;
+}
+
 /** Runs `blit ARGS` (the bundle in dist/, built by `npm test`'s pretest) without a terminal. */
 export function blit(
   args: string[],
@@ -34,7 +49,7 @@ export function blit(
 ): RunResult {
   const result = spawnSync(process.execPath, [BLIT, ...args], {
     cwd: options.cwd,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, XDG_CONFIG_HOME: testConfigHome(), ...options.env },
     input: options.input ?? '',
     encoding: 'utf8',
     timeout: 60_000,
@@ -81,7 +96,12 @@ export function blitUnprivileged(
   const result = spawnSync(
     'setpriv',
     [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, BLIT, ...args],
-    { env: { ...process.env, ...options.env }, input: '', encoding: 'utf8', timeout: 60_000 },
+    {
+      env: { ...process.env, XDG_CONFIG_HOME: testConfigHome(), ...options.env },
+      input: '',
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
   );
   if (result.error)
     throw new Error(`running blit through setpriv (util-linux) failed: ${result.error.message}`);

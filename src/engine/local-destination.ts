@@ -110,8 +110,12 @@ export class LocalDestination {
     const plan: DirPlan = { needs: [], landed: [], blocked: [] };
     if (!this.isDirectoryHere(listing.rel)) {
       // Never write through a symbolic link (or into a file): that could reach outside the destination.
-      this.fail(listing.rel, 'destination is not a directory (symbolic links are not followed); its contents were skipped');
-      for (const entry of listing.entries) if (entry.kind === 'dir') plan.blocked.push(joinRel(listing.rel, entry.name));
+      this.fail(
+        listing.rel,
+        'destination is not a directory (symbolic links are not followed); its contents were skipped',
+      );
+      for (const entry of listing.entries)
+        if (entry.kind === 'dir') plan.blocked.push(joinRel(listing.rel, entry.name));
       return plan;
     }
     if (listing.dir && !listing.partial) this.dirs.push({ rel: listing.rel, entry: listing.dir });

@@ -97,7 +97,8 @@ export class LocalSource implements SourceRole {
       for (let i = entries.length - 1; i >= 0; i--) {
         const entry = entries[i]!;
         const rel = joinRel(dir.rel, entry.name);
-        if (entry.kind === 'dir' && !this.skipped.has(rel)) stack.push({ rel, verdict: entry.verdict, dir: entry });
+        if (entry.kind === 'dir' && !this.skipped.has(rel))
+          stack.push({ rel, verdict: entry.verdict, dir: entry });
       }
       sinceYield += entries.length + 1;
       if (sinceYield >= YIELD_EVERY) {

@@ -63,8 +63,8 @@ export function acquireLock(path: string, options: LockOptions = {}): (() => voi
     if (isStale(path, staleMs)) {
       try {
         unlinkSync(path);
-      } catch {}
-      continue;
+        continue;
+      } catch {} // cannot take it over: wait like for a live holder
     }
     if (Date.now() >= deadline) return undefined;
     sleep(RETRY_MS);

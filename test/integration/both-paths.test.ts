@@ -75,7 +75,7 @@ for (const path of PATHS) {
       // Same size, same mtime, different bytes: only --checksum sees it.
       writeFile(join(dst, 'd2', 'f 2.bin'), Buffer.alloc((2 * 977) % 20000, 0xee), {
         mode: 0o755,
-        mtime: 1_600_000_002.123456789,
+        mtime: 1_600_000_000 + 2 + 0.123456789,
       });
       const result = blit(['mirror', '-c', `${src}/`, `${dst}/`, '--yes', '--json'], { env: path.env });
       assert.equal(result.status, 0, result.stderr);

@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { testConfigHome } from '../helpers.js';
 
 export const BLIT = fileURLToPath(new URL('../../bin/blit.js', import.meta.url));
 export const BLITD = fileURLToPath(new URL('../../bin/blitd.js', import.meta.url));
@@ -93,7 +94,7 @@ async function run(
 ): Promise<RunResult> {
   const child = spawn(process.execPath, [script, ...args], {
     cwd: options.cwd,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, XDG_CONFIG_HOME: testConfigHome(), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

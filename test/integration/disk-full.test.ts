@@ -36,7 +36,11 @@ function fillUp(src: string, disk: string): void {
   assert.match(result.stderr, /no space left on device/);
   assert.equal(result.stderr.trim().split('\n').length, 1, `one line expected: ${result.stderr}`);
   const left = readdirSync(join(disk, 'out'));
-  assert.deepEqual(left.filter((name) => name.startsWith('.blit-')), [], 'temp files removed');
+  assert.deepEqual(
+    left.filter((name) => name.startsWith('.blit-')),
+    [],
+    'temp files removed',
+  );
   for (const name of left) {
     // Every file that landed is complete.
     const size = spawnSync('stat', ['-c', '%s', join(disk, 'out', name)], { encoding: 'utf8' }).stdout.trim();

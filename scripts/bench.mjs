@@ -1,0 +1,918 @@
+// Benchmarks blit against its peers (cp, rsync, tar, rclone when installed) with hyperfine, hot cache,
+// on the workloads of DESIGN.md "Performance targets", and writes docs/BENCHMARKS.md.
+//
+//   npm run bench                              full run; writes docs/BENCHMARKS.md
+//   BENCH_ONLY=small,nochange npm run bench    only these scenarios (see SCENARIOS below)
+//   BENCH_QUICK=1 npm run bench                fewer runs, for iterating
+// A partial or quick run writes .bench-cache/BENCHMARKS.partial.md instead (BENCH_DOC=path overrides).
+// Other knobs: BENCH_DISK_DIR (default .bench-cache/), BENCH_TMPFS_DIR (default /dev/shm/blit-bench/),
+// BENCH_BLIT (a blit.js to run instead of a snapshot of this checkout's bin/ + dist/).
+//
+// Workloads are generated once (deterministic: seeded PRNG for sizes, AES-CTR keystream for bytes)
+// and reused while their marker file matches their spec. Page cache is never dropped: hot cache.
+import { spawn, spawnSync } from 'node:child_process';
+import { createCipheriv, createHash } from 'node:crypto';
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import os from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+const DISK = process.env.BENCH_DISK_DIR || join(REPO, '.bench-cache');
+const TMPFS = process.env.BENCH_TMPFS_DIR || '/dev/shm/blit-bench';
+const QUICK = process.env.BENCH_QUICK === '1';
+const ONLY = (process.env.BENCH_ONLY || '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+const PARTIAL = QUICK || ONLY.length > 0;
+const DOC =
+  process.env.BENCH_DOC || (PARTIAL ? join(DISK, 'BENCHMARKS.partial.md') : join(REPO, 'docs/BENCHMARKS.md'));
+const RESULTS = join(DISK, 'results');
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+const TEMP_NAME = /^\.blit-\d+-[0-9a-f]{12}\.tmp$/;
+
+// ---------------------------------------------------------------------------------------------
+// Workloads
+// ---------------------------------------------------------------------------------------------
+
+const WORKLOADS = {
+  large: {
+    describe: 'one 1 GiB file',
+    spec: { v: 1, files: [{ name: 'large.bin', size: GiB }] },
+  },
+  small: {
+    describe: '20,000 files of 1–8 KiB in 200 dirs',
+    spec: { v: 1, groups: [{ dirs: 200, files: 20_000, min: KiB, max: 8 * KiB }] },
+  },
+  mixed: {
+    describe: '5,000 files of 100 B–16 KiB in 50 dirs + 50 files of 1–8 MiB + 2 files of 128 MiB',
+    spec: {
+      v: 1,
+      groups: [
+        { dirs: 50, files: 5_000, min: 100, max: 16 * KiB },
+        { dirs: 50, files: 50, min: MiB, max: 8 * MiB, prefix: 'm' },
+        { dirs: 0, files: 2, min: 128 * MiB, max: 128 * MiB, prefix: 'big' },
+      ],
+    },
+  },
+  wide: {
+    describe: '200,000 files of 0–63 B in 1,000 dirs',
+    spec: { v: 1, groups: [{ dirs: 1_000, files: 200_000, min: 0, max: 63 }] },
+  },
+};
+
+/** mulberry32: small, fast, deterministic. */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A deterministic byte stream: AES-256-CTR keystream keyed by the workload name. */
+function byteStream(name) {
+  const key = createHash('sha256').update(`blit-bench:${name}`).digest();
+  const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+  const zeros = Buffer.alloc(8 * MiB);
+  return (size) => cipher.update(zeros.subarray(0, size));
+}
+
+function writeFileFrom(path, size, next) {
+  const fd = openSync(path, 'w');
+  try {
+    let left = size;
+    while (left > 0) {
+      const chunk = next(Math.min(left, 8 * MiB));
+      writeSync(fd, chunk);
+      left -= chunk.length;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function generate(name, root) {
+  const { spec } = WORKLOADS[name];
+  const seed = createHash('sha256').update(`sizes:${name}`).digest().readUInt32LE(0);
+  const rand = prng(seed);
+  const bytes = byteStream(name);
+  mkdirSync(root, { recursive: true });
+  let files = 0;
+  let total = 0;
+  for (const f of spec.files ?? []) {
+    writeFileFrom(join(root, f.name), f.size, bytes);
+    files++;
+    total += f.size;
+  }
+  for (const g of spec.groups ?? []) {
+    const prefix = g.prefix ?? 'f';
+    const width = String(Math.max(g.dirs - 1, 0)).length;
+    for (let d = 0; d < g.dirs; d++)
+      mkdirSync(join(root, `d${String(d).padStart(width, '0')}`), { recursive: true });
+    for (let i = 0; i < g.files; i++) {
+      const size = g.min + Math.floor(rand() * (g.max - g.min + 1));
+      const dir = g.dirs ? join(root, `d${String(i % g.dirs).padStart(width, '0')}`) : root;
+      const path = join(dir, `${prefix}${String(i).padStart(6, '0')}.dat`);
+      if (size <= 8 * MiB) writeFileSync(path, bytes(size));
+      else writeFileFrom(path, size, bytes);
+      files++;
+      total += size;
+    }
+  }
+  return { files, bytes: total };
+}
+
+/** Returns the workload's directory under base, generating it unless its marker matches. */
+function ensureWorkload(name, base) {
+  const root = join(base, 'src', name);
+  const marker = join(base, 'src', `${name}.complete`);
+  const want = JSON.stringify(WORKLOADS[name].spec);
+  if (existsSync(marker)) {
+    try {
+      if (JSON.parse(readFileSync(marker, 'utf8')).spec === want && existsSync(root)) return root;
+    } catch {
+      // regenerate
+    }
+  }
+  log(`generating workload ${name} in ${root} …`);
+  const t0 = performance.now();
+  rmSync(marker, { force: true });
+  rmSync(root, { recursive: true, force: true });
+  const stats = generate(name, root);
+  writeFileSync(marker, JSON.stringify({ spec: want, ...stats, generated: new Date().toISOString() }));
+  log(
+    `  ${stats.files} files, ${fmtBytes(stats.bytes)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  return root;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+// ---------------------------------------------------------------------------------------------
+
+// runs: [runs, warmup] for a full run; quick runs use [2, 0] (wide: [1, 0]).
+const SCENARIOS = [
+  {
+    id: 'large',
+    title: '1 file of 1 GiB, copy, ext4',
+    fs: 'disk',
+    workload: 'large',
+    kind: 'copy',
+    runs: [3, 1],
+    target: { peer: 'cp -a', max: 1.0, text: '≤ 1.0× cp -a', design: 'cp -a 0.25 s' },
+  },
+  {
+    id: 'small',
+    title: '20,000 files of 1–8 KiB, copy, ext4',
+    fs: 'disk',
+    workload: 'small',
+    kind: 'copy',
+    runs: [5, 1],
+    target: { best: true, max: 0.8, text: '≤ 0.8× best peer', design: 'rsync -a ≈ 1.5 s' },
+  },
+  {
+    id: 'mixed',
+    title: 'mixed (5,000 small + 50 × 1–8 MiB + 2 × 128 MiB), copy, ext4',
+    fs: 'disk',
+    workload: 'mixed',
+    kind: 'copy',
+    runs: [3, 1],
+    target: { best: true, max: 0.8, text: '≤ 0.8× best peer', design: 'cp / rsync 2–3.7 s' },
+  },
+  {
+    id: 'small-tmpfs',
+    title: '20,000 files of 1–8 KiB, copy, tmpfs',
+    fs: 'tmpfs',
+    workload: 'small',
+    kind: 'copy',
+    runs: [5, 1],
+    target: { peer: 'tar pipe', max: 1.0, text: '≤ 1.0× tar pipe', design: 'tar pipe 0.34 s' },
+  },
+  {
+    id: 'mixed-tmpfs',
+    title: 'mixed, copy, tmpfs',
+    fs: 'tmpfs',
+    workload: 'mixed',
+    kind: 'copy',
+    runs: [3, 1],
+    target: null,
+  },
+  {
+    id: 'nochange',
+    title: 're-sync, nothing changed, 20,000 files (mirror onto identical copy), ext4',
+    fs: 'disk',
+    workload: 'small',
+    kind: 'nochange',
+    runs: [10, 2],
+    target: { peer: 'rsync -a --delete', max: 1.0, text: '≤ 1.0× rsync', design: 'rsync 0.18 s' },
+  },
+  {
+    id: 'checksum',
+    title: 're-sync with checksum, mixed (mirror -c onto identical copy), ext4',
+    fs: 'disk',
+    workload: 'mixed',
+    kind: 'checksum',
+    runs: [5, 1],
+    target: { peer: 'rsync -a -c --delete', max: 1.0, text: '≤ 1.0× rsync -c', design: 'rsync -c 0.28 s' },
+  },
+  {
+    id: 'wide',
+    title: '200,000 files of 0–63 B, copy, tmpfs',
+    fs: 'tmpfs',
+    workload: 'wide',
+    kind: 'copy',
+    peers: ['cp -a', 'rsync -a'],
+    runs: [3, 0],
+    probes: 3,
+    target: {
+      peer: 'cp -a',
+      max: 1.0,
+      text: '≤ 1.0× cp -a; first file ≤ 1 s; RSS ≤ 200 MiB',
+      design: 'cp -a 5.6 s, rsync 10.2 s',
+      ttff: 1.0,
+      rssMiB: 200,
+    },
+  },
+  { id: 'startup', title: 'start-up: `node bin/blit.js --version`', kind: 'startup', runs: [20, 3] },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+const START = Date.now();
+function log(msg) {
+  const s = ((Date.now() - START) / 1000).toFixed(0).padStart(4);
+  process.stderr.write(`[bench ${s}s] ${msg}\n`);
+}
+
+function q(s) {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function sh(cmd, opts = {}) {
+  const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8', maxBuffer: 256 * MiB, ...opts });
+  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+function which(cmd) {
+  const r = sh(`command -v ${q(cmd)}`);
+  return r.code === 0 ? r.stdout.trim() : null;
+}
+
+function firstLine(cmd) {
+  const r = sh(cmd);
+  return (r.stdout || r.stderr).split('\n')[0].trim();
+}
+
+function fmtBytes(n) {
+  if (n >= GiB) return `${(n / GiB).toFixed(2)} GiB`;
+  if (n >= MiB) return `${(n / MiB).toFixed(1)} MiB`;
+  if (n >= KiB) return `${(n / KiB).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+function fmtS(s) {
+  if (s == null || Number.isNaN(s)) return '–';
+  if (s < 0.1) return `${(s * 1000).toFixed(1)} ms`;
+  return `${s.toFixed(3)} s`;
+}
+
+function median(xs) {
+  const a = [...xs].sort((x, y) => x - y);
+  const m = a.length >> 1;
+  return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function cpuTimes() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { idle: f[3] + (f[4] || 0), total: f.reduce((a, b) => a + b, 0) };
+}
+
+/**
+ * This machine may be shared: waits (up to BENCH_QUIET_WAIT s, default 90) until the CPUs have been mostly idle for a second
+ * before a scenario starts, and returns the busy fraction it saw last.
+ */
+const QUIET_WAIT_S = Number(process.env.BENCH_QUIET_WAIT ?? 90);
+
+async function waitQuiet(label, maxSeconds = QUIET_WAIT_S) {
+  const deadline = Date.now() + maxSeconds * 1000;
+  let warned = false;
+  for (;;) {
+    const a = cpuTimes();
+    await sleep(1000);
+    const b = cpuTimes();
+    const busy = 1 - (b.idle - a.idle) / Math.max(1, b.total - a.total);
+    if (busy < 0.15 || Date.now() > deadline) {
+      if (busy >= 0.15)
+        log(`  ${label}: CPUs still ${(busy * 100).toFixed(0)}% busy by other processes; going ahead`);
+      return busy;
+    }
+    if (!warned)
+      log(`  ${label}: CPUs ${(busy * 100).toFixed(0)}% busy by other processes; waiting for quiet …`);
+    warned = true;
+  }
+}
+
+/**
+ * Uses a private copy of bin/ + dist/ so a concurrent `npm run build` (which deletes dist/) cannot
+ * pull the program out from under a running benchmark.
+ */
+function blitEntry() {
+  if (process.env.BENCH_BLIT)
+    return { entry: process.env.BENCH_BLIT, note: `BENCH_BLIT=${process.env.BENCH_BLIT}` };
+  const dist = join(REPO, 'dist/blit.js');
+  if (!existsSync(dist)) {
+    log('dist/ missing: running npm run build');
+    const r = spawnSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('npm run build failed');
+  }
+  const builtAt = statSync(dist).mtimeMs;
+  const newer = listFiles(join(REPO, 'src')).filter((f) => statSync(f).mtimeMs > builtAt);
+  if (newer.length) {
+    log(
+      `WARNING: dist/ is older than ${newer.length} file(s) under src/ (e.g. ${relative(REPO, newer[0])});`,
+    );
+    log('         run `npm run build` first to benchmark the current source.');
+  }
+  const snap = mkdtempSync(join(os.tmpdir(), 'blit-bench-bin-'));
+  cpSync(join(REPO, 'bin'), join(snap, 'bin'), { recursive: true });
+  cpSync(join(REPO, 'dist'), join(snap, 'dist'), { recursive: true });
+  cpSync(join(REPO, 'package.json'), join(snap, 'package.json'));
+  symlinkSync(join(REPO, 'node_modules'), join(snap, 'node_modules'));
+  // The optional native addon is loaded from ../native/build/Release relative to dist/.
+  const addon = join(REPO, 'native/build/Release/blit_native.node');
+  let native = 'native addon: not built (pure-JS paths)';
+  if (existsSync(addon)) {
+    mkdirSync(join(snap, 'native/build/Release'), { recursive: true });
+    cpSync(addon, join(snap, 'native/build/Release/blit_native.node'));
+    const probe = sh(
+      `${q(process.execPath)} -e ${q(`console.log(require(${JSON.stringify(addon)}).abiVersion)`)}`,
+    );
+    native =
+      probe.code === 0
+        ? `native addon loaded (ABI ${probe.stdout.trim()})`
+        : 'native addon present but fails to load';
+  }
+  process.on('exit', () => rmSync(snap, { recursive: true, force: true }));
+  return {
+    entry: join(snap, 'bin/blit.js'),
+    note: `snapshot of bin/ + dist/ built ${new Date(builtAt).toISOString()}${newer.length ? ` (older than ${newer.length} src/ file(s))` : ''}; ${native}${process.env.BLIT_NO_NATIVE === '1' ? ' but BLIT_NO_NATIVE=1' : ''}`,
+  };
+}
+
+function listFiles(dir) {
+  const out = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...listFiles(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+function hyperfine(id, commands, { runs, warmup, prepare, noShell }) {
+  mkdirSync(RESULTS, { recursive: true });
+  const json = join(RESULTS, `${id}.json`);
+  rmSync(json, { force: true });
+  const args = [
+    '--style',
+    'basic',
+    '--export-json',
+    json,
+    '--runs',
+    String(runs),
+    '--warmup',
+    String(warmup),
+    '-i',
+  ];
+  if (noShell) args.push('-N');
+  if (prepare) args.push('--prepare', prepare);
+  for (const c of commands) args.push('-n', c.name, c.cmd);
+  log(`hyperfine ${id}: ${commands.map((c) => c.name).join(' vs ')} (runs ${runs}, warmup ${warmup})`);
+  const r = spawnSync('hyperfine', args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (!existsSync(json)) throw new Error(`hyperfine failed for ${id} (exit ${r.status})`);
+  const data = JSON.parse(readFileSync(json, 'utf8'));
+  return data.results.map((res, i) => ({
+    name: commands[i].name,
+    cmd: commands[i].cmd,
+    median: res.median,
+    mean: res.mean,
+    stddev: res.stddev,
+    min: res.min,
+    max: res.max,
+    runs: res.times.length,
+    failed: (res.exit_codes ?? []).filter((c) => c !== 0).length,
+    exitCodes: [...new Set(res.exit_codes ?? [])],
+  }));
+}
+
+/** True once a regular file under its final name exists in dst (looks two levels deep). */
+function firstFileLanded(dst) {
+  let top;
+  try {
+    top = readdirSync(dst, { withFileTypes: true });
+  } catch {
+    return false;
+  }
+  for (const e of top) if (e.isFile() && !TEMP_NAME.test(e.name)) return true;
+  for (const e of top) {
+    if (!e.isDirectory()) continue;
+    try {
+      for (const f of readdirSync(join(dst, e.name), { withFileTypes: true })) {
+        if (f.isFile() && !TEMP_NAME.test(f.name)) return true;
+      }
+    } catch {
+      // not there yet
+    }
+  }
+  return false;
+}
+
+const TIME_BIN = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+
+/**
+ * One instrumented run of blit: wall time, time to first landed file (polled from here), peak RSS
+ * (GNU time, or VmHWM from /proc while polling), exit code and stdout.
+ */
+async function probe(argv, dst, { pollFirstFile }) {
+  const rssFile = join(RESULTS, 'probe-rss.txt');
+  rmSync(rssFile, { force: true });
+  const [cmd, args] = TIME_BIN
+    ? [TIME_BIN, ['-f', '%M', '-o', rssFile, process.execPath, ...argv]]
+    : [process.execPath, argv];
+  const t0 = performance.now();
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  let done = false;
+  const exited = new Promise((resolve) =>
+    child.on('close', (code) => {
+      done = true;
+      resolve(code);
+    }),
+  );
+  let ttff = null;
+  let hwmKiB = 0;
+  while (!done) {
+    if (pollFirstFile && ttff == null && firstFileLanded(dst)) ttff = (performance.now() - t0) / 1000;
+    if (!TIME_BIN) {
+      try {
+        const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) hwmKiB = Math.max(hwmKiB, Number(m[1]));
+      } catch {
+        // exited
+      }
+    }
+    await sleep(pollFirstFile && ttff == null ? 20 : 10);
+  }
+  const code = await exited;
+  const wall = (performance.now() - t0) / 1000;
+  if (pollFirstFile && ttff == null && firstFileLanded(dst)) ttff = wall;
+  if (TIME_BIN) {
+    const lines = existsSync(rssFile) ? readFileSync(rssFile, 'utf8').trim().split('\n') : [];
+    hwmKiB = Number(lines.at(-1)) || 0;
+  }
+  return { code, wall, ttff, rssMiB: hwmKiB / 1024, stdout, stderr };
+}
+
+function parseJsonSummary(stdout) {
+  const line = stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
+  try {
+    return line ? JSON.parse(line) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Checks dst against src with rsync (dry run, checksums, itemized): content, size, perms, owner,
+ * links, file and directory mtimes to the second, extra or missing entries. Also counts entries
+ * whose mtime differs below the second (rsync --modify-window=-1 compares nanoseconds).
+ */
+function verifyTree(src, dst) {
+  const real = sh(`rsync -ainc --delete ${q(`${src}/`)} ${q(`${dst}/`)}`);
+  const diffs = real.stdout.split('\n').filter(Boolean);
+  const ns = sh(`rsync -ain --delete --modify-window=-1 ${q(`${src}/`)} ${q(`${dst}/`)}`);
+  const nsDiffs = ns.stdout.split('\n').filter(Boolean);
+  return { ok: real.code === 0 && diffs.length === 0, diffs, nsDiffs, error: real.code ? real.stderr : '' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a scenario
+// ---------------------------------------------------------------------------------------------
+
+function copyPeers(src, dst, wanted) {
+  const peers = [
+    { name: 'cp -a', cmd: `cp -a ${q(src)} ${q(dst)}` },
+    { name: 'rsync -a', cmd: `rsync -a ${q(`${src}/`)} ${q(`${dst}/`)}` },
+    { name: 'tar pipe', cmd: `mkdir -p ${q(dst)} && tar -C ${q(src)} -cf - . | tar -C ${q(dst)} -xf -` },
+  ];
+  if (which('rclone')) peers.push({ name: 'rclone copy', cmd: `rclone copy --links ${q(src)} ${q(dst)}` });
+  return wanted ? peers.filter((p) => wanted.includes(p.name)) : peers;
+}
+
+async function runScenario(sc, blit) {
+  const base = sc.fs === 'tmpfs' ? TMPFS : DISK;
+  const [fullRuns, fullWarmup] = sc.runs;
+  const runs = QUICK ? Math.min(fullRuns, sc.id === 'wide' ? 1 : 2) : fullRuns;
+  const warmup = QUICK ? 0 : fullWarmup;
+  const node = q(process.execPath);
+  const blitCmd = `${node} ${q(blit)}`;
+  const out = { ...sc, runsUsed: runs, warmupUsed: warmup, probes: [], notes: [] };
+
+  if (sc.kind === 'startup') {
+    out.busyBefore = await waitQuiet(sc.id);
+    out.results = hyperfine(
+      sc.id,
+      [
+        { name: 'blit --version', cmd: `${node} ${q(blit)} --version` },
+        { name: 'node -e 0', cmd: `${node} -e 0` },
+      ],
+      { runs, warmup, noShell: true },
+    );
+    out.loadAfter = os.loadavg()[0];
+    return out;
+  }
+
+  out.busyBefore = await waitQuiet(sc.id, Math.min(QUIET_WAIT_S, 20));
+  const src = ensureWorkload(sc.workload, base);
+  const dst = join(base, 'dst', sc.id);
+  mkdirSync(dirname(dst), { recursive: true });
+  out.src = src;
+  out.dst = dst;
+
+  if (sc.kind === 'copy') {
+    // Correctness and instrumented probe runs first (not timed by hyperfine).
+    const nProbes = QUICK ? 1 : (sc.probes ?? 1);
+    for (let i = 0; i < nProbes; i++) {
+      rmSync(dst, { recursive: true, force: true });
+      const p = await probe([blit, 'copy', `${src}/`, dst, '--json'], dst, { pollFirstFile: true });
+      out.probes.push(p);
+      if (p.code !== 0)
+        out.notes.push(
+          `probe run ${i + 1}: blit exited ${p.code}: ${p.stderr.trim().split('\n').slice(0, 5).join(' | ')}`,
+        );
+    }
+    log(`verifying blit's copy of ${sc.workload} …`);
+    out.verify = verifyTree(src, dst);
+    const again = await probe([blit, 'mirror', '--yes', '--json', `${src}/`, dst], dst, {
+      pollFirstFile: false,
+    });
+    const s = parseJsonSummary(again.stdout);
+    out.converge = s
+      ? {
+          ok: again.code === 0 && s.copied + s.updated + s.deleted === 0 && s.failed === 0,
+          summary: s,
+          wall: again.wall,
+        }
+      : { ok: false, summary: null, error: again.stderr.trim().split('\n')[0], wall: again.wall };
+
+    const commands = [
+      { name: 'blit', cmd: `${blitCmd} copy ${q(`${src}/`)} ${q(dst)}` },
+      ...copyPeers(src, dst, sc.peers),
+    ];
+    out.busyBefore = await waitQuiet(sc.id);
+    out.results = hyperfine(sc.id, commands, { runs, warmup, prepare: `rm -rf ${q(dst)}` });
+    out.loadAfter = os.loadavg()[0];
+  } else {
+    // Mirror onto an identical copy made by cp -a (exact mtimes).
+    rmSync(dst, { recursive: true, force: true });
+    const cp = sh(`cp -a ${q(src)} ${q(dst)}`);
+    if (cp.code !== 0) throw new Error(`cp -a failed: ${cp.stderr}`);
+    const c = sc.kind === 'checksum' ? ' -c' : '';
+    const p = await probe([blit, 'mirror', '--yes', '--json', ...(c ? ['-c'] : []), `${src}/`, dst], dst, {
+      pollFirstFile: false,
+    });
+    out.probes.push(p);
+    const s = parseJsonSummary(p.stdout);
+    out.converge = s
+      ? {
+          ok: p.code === 0 && s.copied + s.updated + s.deleted === 0 && s.failed === 0,
+          summary: s,
+          wall: p.wall,
+        }
+      : { ok: false, summary: null, error: p.stderr.trim().split('\n')[0], wall: p.wall };
+    out.verify = verifyTree(src, dst);
+    const commands = [
+      { name: 'blit', cmd: `${blitCmd} mirror${c} --yes ${q(`${src}/`)} ${q(dst)}` },
+      { name: `rsync -a${c} --delete`, cmd: `rsync -a${c} --delete ${q(`${src}/`)} ${q(`${dst}/`)}` },
+    ];
+    out.busyBefore = await waitQuiet(sc.id);
+    out.results = hyperfine(sc.id, commands, { runs, warmup });
+    out.loadAfter = os.loadavg()[0];
+  }
+  rmSync(dst, { recursive: true, force: true });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting
+// ---------------------------------------------------------------------------------------------
+
+function analyse(r) {
+  const blit = r.results.find((x) => x.name === 'blit' || x.name === 'blit --version');
+  const peers = r.results.filter((x) => x !== blit);
+  const okPeers = peers.filter((p) => p.failed === 0);
+  const best = okPeers.reduce((a, b) => (!a || b.median < a.median ? b : a), null);
+  const verdicts = [];
+  if (r.target) {
+    const t = r.target;
+    const ref = t.best ? best : peers.find((p) => p.name === t.peer);
+    if (blit.failed) verdicts.push({ ok: false, text: `blit failed in ${blit.failed} of ${blit.runs} runs` });
+    else if (!ref) verdicts.push({ ok: false, text: `reference peer ${t.peer} missing` });
+    else {
+      const ratio = blit.median / ref.median;
+      verdicts.push({
+        ok: ratio <= t.max,
+        text: `${ratio.toFixed(2)}× ${t.best ? `best peer (${ref.name})` : ref.name} (target ≤ ${t.max.toFixed(1)}×)`,
+      });
+    }
+    const probes = r.probes.filter((p) => p.code === 0);
+    if (t.ttff != null) {
+      const v = probes.map((p) => p.ttff).filter((x) => x != null);
+      const m = v.length ? median(v) : null;
+      verdicts.push({ ok: m != null && m <= t.ttff, text: `first file ${fmtS(m)} (target ≤ ${t.ttff} s)` });
+    }
+    if (t.rssMiB != null) {
+      const v = probes.map((p) => p.rssMiB).filter(Boolean);
+      const m = v.length ? Math.max(...v) : null;
+      verdicts.push({
+        ok: m != null && m <= t.rssMiB,
+        text: `peak RSS ${m == null ? '–' : `${m.toFixed(0)} MiB`} (target ≤ ${t.rssMiB} MiB)`,
+      });
+    }
+  }
+  return { blit, peers, best, verdicts, pass: r.target ? verdicts.every((v) => v.ok) : null };
+}
+
+function table(r) {
+  const { blit } = analyse(r);
+  const rows = ['| tool | median | mean ± σ | min … max | blit / tool |', '|---|---:|---:|---:|---:|'];
+  for (const x of r.results) {
+    const ratio = x === blit ? '–' : `${(blit.median / x.median).toFixed(2)}×`;
+    const fail = x.failed ? ` ⚠ ${x.failed}/${x.runs} runs failed (exit ${x.exitCodes.join(',')})` : '';
+    rows.push(
+      `| ${x.name}${fail} | ${fmtS(x.median)} | ${fmtS(x.mean)} ± ${fmtS(x.stddev)} | ${fmtS(x.min)} … ${fmtS(x.max)} | ${ratio} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+function consoleTable(r) {
+  const { blit } = analyse(r);
+  const lines = [`\n== ${r.id}: ${r.title}`, `${'tool'.padEnd(24)} ${'median'.padStart(10)}  blit/tool`];
+  for (const x of r.results) {
+    const ratio = x === blit ? '' : `${(blit.median / x.median).toFixed(2)}×`;
+    lines.push(
+      `${x.name.padEnd(24)} ${fmtS(x.median).padStart(10)}  ${ratio}${x.failed ? `  (${x.failed} failed runs)` : ''}`,
+    );
+  }
+  const { verdicts, pass } = analyse(r);
+  if (pass != null)
+    lines.push(
+      `target: ${r.target.text} → ${pass ? 'PASS' : 'MISS'} (${verdicts.map((v) => v.text).join('; ')})`,
+    );
+  for (const p of r.probes) {
+    lines.push(
+      `blit probe: wall ${fmtS(p.wall)}, first file ${fmtS(p.ttff)}, peak RSS ${p.rssMiB ? `${p.rssMiB.toFixed(0)} MiB` : '–'}, exit ${p.code}`,
+    );
+  }
+  if (r.verify)
+    lines.push(`output check: ${r.verify.ok ? 'identical' : `${r.verify.diffs.length} difference(s)`}`);
+  if (r.converge) lines.push(`blit re-run changes nothing: ${r.converge.ok ? 'yes' : 'NO'}`);
+  return lines.join('\n');
+}
+
+function machine() {
+  const fsOf = (p) => {
+    mkdirSync(p, { recursive: true });
+    const r = sh(`df --output=fstype,source ${q(p)} | tail -1`);
+    return r.stdout.trim().split(/\s+/).join(' on ');
+  };
+  const git = sh('git rev-parse --short HEAD', { cwd: REPO }).stdout.trim();
+  const dirty = sh('git status --porcelain -- src', { cwd: REPO }).stdout.trim()
+    ? ' (src/ has uncommitted changes)'
+    : '';
+  return {
+    cpu: `${os.availableParallelism()} × ${os.cpus()[0]?.model ?? 'unknown'}`,
+    memory: fmtBytes(os.totalmem()),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    disk: `${DISK}: ${fsOf(DISK)}`,
+    tmpfs: `${TMPFS}: ${fsOf(TMPFS)}`,
+    tools: [
+      firstLine('hyperfine --version'),
+      firstLine('rsync --version').replace(/\s+/g, ' '),
+      firstLine('cp --version'),
+      firstLine('tar --version'),
+      which('rclone') ? firstLine('rclone version') : 'rclone not installed',
+    ].join('; '),
+    commit: `${git}${dirty}`,
+  };
+}
+
+function writeDoc(results, m, blitNote, elapsed) {
+  const date = new Date().toISOString().replace('T', ' ').replace(/\..*/, ' UTC');
+  const L = [];
+  L.push('# Benchmarks');
+  L.push('');
+  L.push(
+    `Generated by \`${PARTIAL ? `${QUICK ? 'BENCH_QUICK=1 ' : ''}${ONLY.length ? `BENCH_ONLY=${ONLY.join(',')} ` : ''}` : ''}npm run bench\` (scripts/bench.mjs) on ${date}; the whole run took ${(elapsed / 60).toFixed(1)} min.`,
+  );
+  if (PARTIAL) L.push('', '**Partial or quick run: not the reference numbers.**');
+  L.push('');
+  L.push('Hot cache throughout (the page cache is never dropped). Each scenario is one hyperfine invocation');
+  L.push('timing blit and its peers in turn; copy scenarios remove the destination before every run');
+  L.push(
+    '(`--prepare`), mirror scenarios run onto an identical copy made once by `cp -a`. Medians are reported;',
+  );
+  L.push('"blit / tool" is blit\'s median divided by the tool\'s (below 1 means blit is faster).');
+  L.push(
+    'Before each hyperfine invocation the script waits (up to BENCH_QUIET_WAIT s) for the CPUs to fall idle,',
+  );
+  L.push('since the machine may be shared; scenarios that ran amid other load are flagged as noisy.');
+  L.push('');
+  L.push('## Machine');
+  L.push('');
+  L.push('| | |');
+  L.push('|---|---|');
+  L.push(`| CPUs | ${m.cpu} |`);
+  L.push(`| memory | ${m.memory} |`);
+  L.push(`| kernel | ${m.kernel} |`);
+  L.push(`| node | ${m.node} |`);
+  L.push(`| disk workloads | ${m.disk} |`);
+  L.push(`| tmpfs workloads | ${m.tmpfs} |`);
+  L.push(`| peers | ${m.tools} |`);
+  L.push(`| blit | commit ${m.commit}; ${blitNote} |`);
+  L.push('');
+  L.push('## Workloads');
+  L.push('');
+  L.push(
+    'Generated once into the cache directories (deterministic: seeded PRNG sizes, AES-CTR keystream bytes).',
+  );
+  L.push('');
+  for (const [name, w] of Object.entries(WORKLOADS))
+    L.push(`- **${name}**: ${w.describe}${name === 'wide' ? ' (tmpfs only)' : ''}`);
+  L.push('');
+  L.push('## Targets (DESIGN.md "Performance targets")');
+  L.push('');
+  L.push("| scenario | workload | design's peer figure | blit target | measured | result |");
+  L.push('|---|---|---|---|---|---|');
+  for (const r of results) {
+    if (!r.target) continue;
+    const a = analyse(r);
+    L.push(
+      `| ${r.id} | ${r.title} | ${r.target.design} | ${r.target.text} | ${a.verdicts.map((v) => v.text).join('; ')} | ${a.pass ? '**pass**' : '**MISS**'} |`,
+    );
+  }
+  L.push(
+    '| remote push 1 GiB / 20,000 files | loopback | rsync daemon 1.13 s / 3.3 s | ≤ 0.6× / ≤ 0.5× | not measured: no remote transport yet | – |',
+  );
+  L.push('');
+  L.push('## Results');
+  for (const r of results) {
+    L.push('');
+    L.push(`### ${r.id} — ${r.title}`);
+    L.push('');
+    const quiet = `CPU busy (other processes) just before: ${(r.busyBefore * 100).toFixed(0)}%; 1-min load average after: ${r.loadAfter?.toFixed(2) ?? '–'}.`;
+    const noisy =
+      r.busyBefore >= 0.15 || r.loadAfter > os.availableParallelism()
+        ? ' ⚠ Other processes were busy on this machine around this scenario: treat these figures as noisy.'
+        : '';
+    if (r.kind !== 'startup')
+      L.push(`Runs: ${r.runsUsed} (+${r.warmupUsed} warm-up) per tool. ${quiet}${noisy}`);
+    else
+      L.push(`Runs: ${r.runsUsed} (+${r.warmupUsed} warm-up), no shell (\`hyperfine -N\`). ${quiet}${noisy}`);
+    L.push('');
+    L.push(table(r));
+    L.push('');
+    const a = analyse(r);
+    if (r.target)
+      L.push(
+        `Target ${r.target.text}: ${a.pass ? '**pass**' : '**MISS**'} — ${a.verdicts.map((v) => v.text).join('; ')}.`,
+      );
+    else if (r.kind !== 'startup') L.push('No target in DESIGN.md; for reference.');
+    if (r.probes.length) {
+      L.push('');
+      const ps = r.probes.map(
+        (p) =>
+          `wall ${fmtS(p.wall)}${p.ttff != null ? `, first file landed ${fmtS(p.ttff)}` : ''}, peak RSS ${p.rssMiB ? `${p.rssMiB.toFixed(0)} MiB` : '–'}${p.code ? `, exit ${p.code}` : ''}`,
+      );
+      L.push(`Instrumented blit run${ps.length > 1 ? 's' : ''} (outside hyperfine): ${ps.join('; ')}.`);
+    }
+    if (r.verify) {
+      L.push('');
+      if (r.verify.ok) L.push('Output check (`rsync -ainc --delete` dry run against the source): identical.');
+      else {
+        L.push(
+          `Output check (\`rsync -ainc --delete\` dry run): **${r.verify.diffs.length} difference(s)**, e.g.`,
+        );
+        L.push('```');
+        L.push(...r.verify.diffs.slice(0, 8), r.verify.error || '');
+        L.push('```');
+      }
+      if (r.verify.nsDiffs.length) {
+        L.push('');
+        L.push(
+          `At nanosecond precision (\`--modify-window=-1\`) ${r.verify.nsDiffs.length} entr${r.verify.nsDiffs.length === 1 ? 'y differs' : 'ies differ'} (e.g. \`${r.verify.nsDiffs[0]}\`).`,
+        );
+      }
+    }
+    if (r.converge) {
+      L.push('');
+      const s = r.converge.summary;
+      const what =
+        r.kind === 'copy'
+          ? 'A `blit mirror --yes` re-run over its own copy'
+          : 'The first `blit mirror` onto the identical copy';
+      L.push(
+        r.converge.ok
+          ? `${what} changed nothing (${fmtS(r.converge.wall)}).`
+          : `**${what} did not converge**: ${s ? `copied ${s.copied}, updated ${s.updated}, deleted ${s.deleted}, failed ${s.failed}` : r.converge.error}.`,
+      );
+    }
+    for (const n of r.notes) L.push('', `Note: ${n}`);
+  }
+  L.push('');
+  L.push('## Reproduce');
+  L.push('');
+  L.push('```sh');
+  L.push('npm run build && npm run bench');
+  L.push('BENCH_ONLY=small,nochange BENCH_QUICK=1 npm run bench   # iterate on a few scenarios');
+  L.push('```');
+  L.push('');
+  L.push(
+    `Scenarios: ${SCENARIOS.map((s) => s.id).join(', ')}. Raw hyperfine JSON: \`.bench-cache/results/\`.`,
+  );
+  L.push('');
+  mkdirSync(dirname(DOC), { recursive: true });
+  writeFileSync(DOC, L.join('\n'));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  for (const tool of ['hyperfine', 'rsync', 'tar', 'cp']) {
+    if (!which(tool)) throw new Error(`${tool} not found (apt-get install -y hyperfine rsync)`);
+  }
+  const unknown = ONLY.filter((id) => !SCENARIOS.some((s) => s.id === id));
+  if (unknown.length)
+    throw new Error(
+      `unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.id).join(', ')}`,
+    );
+  const chosen = ONLY.length ? SCENARIOS.filter((s) => ONLY.includes(s.id)) : SCENARIOS;
+  const { entry, note } = blitEntry();
+  const m = machine();
+  log(`blit: ${entry} (${note}); ${QUICK ? 'quick' : 'full'} run of ${chosen.map((s) => s.id).join(', ')}`);
+  mkdirSync(RESULTS, { recursive: true });
+  const t0 = Date.now();
+  const results = [];
+  for (const sc of chosen) {
+    const r = await runScenario(sc, entry);
+    results.push(r);
+    process.stdout.write(`${consoleTable(r)}\n`);
+  }
+  const elapsed = Date.now() - t0;
+  writeDoc(results, m, note, elapsed / 1000);
+  log(`wrote ${relative(process.cwd(), DOC) || DOC} (${(elapsed / 60000).toFixed(1)} min)`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench: ${error.stack ?? error}\n`);
+  process.exit(1);
+});
