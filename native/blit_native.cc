@@ -120,7 +120,7 @@ Napi::Value NameValue(Napi::Env env, const char* s, size_t n) {
 // Kinds, as the JavaScript side numbers them.
 enum Kind : uint8_t { kFile = 0, kDir = 1, kSymlink = 2, kOther = 3, kGone = 4, kError = 5 };
 
-// listDir(path) -> { names, kinds, modes, sizes, mtimeSec, mtimeNsec, links, errnos }
+// listDir(path) -> { names, kinds, modes, sizes, mtimeNs (BigInt64Array), links, errnos }
 // names: string, or Buffer when not valid UTF-8. kinds[i] == kGone: vanished; kError: errnos[i] says why.
 Napi::Value ListDir(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -202,8 +202,8 @@ Napi::Value ListDir(const Napi::CallbackInfo& info) {
   auto kinds = Napi::Uint8Array::New(env, n);
   auto modes = Napi::Uint32Array::New(env, n);
   auto sizes = Napi::Float64Array::New(env, n);
-  auto secs = Napi::Float64Array::New(env, n);
-  auto nsecs = Napi::Uint32Array::New(env, n);
+  // Nanoseconds as BigInt64: the JS side reads a bigint per entry instead of building one.
+  auto mtimes = Napi::TypedArrayOf<int64_t>::New(env, n, napi_bigint64_array);
   auto errnos = Napi::Int32Array::New(env, n);
   for (size_t i = 0; i < n; i++) {
     const Item& item = items[i];
@@ -211,8 +211,7 @@ Napi::Value ListDir(const Napi::CallbackInfo& info) {
     kinds[i] = item.kind;
     modes[i] = item.mode;
     sizes[i] = item.size;
-    secs[i] = item.sec;
-    nsecs[i] = item.nsec;
+    mtimes[i] = static_cast<int64_t>(item.sec) * 1000000000LL + static_cast<int64_t>(item.nsec);
     errnos[i] = item.err;
     if (item.hasLink) links.Set(i, NameValue(env, item.link.data(), item.link.size()));
   }
@@ -221,8 +220,7 @@ Napi::Value ListDir(const Napi::CallbackInfo& info) {
   result.Set("kinds", kinds);
   result.Set("modes", modes);
   result.Set("sizes", sizes);
-  result.Set("mtimeSec", secs);
-  result.Set("mtimeNsec", nsecs);
+  result.Set("mtimeNs", mtimes);
   result.Set("links", links);
   result.Set("errnos", errnos);
   return result;
@@ -534,7 +532,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setTimes", Napi::Function::New(env, SetTimes));
   exports.Set("copyFiles", Napi::Function::New(env, CopyFiles));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 2));
+  exports.Set("abiVersion", Napi::Number::New(env, 3));
   return exports;
 }
 

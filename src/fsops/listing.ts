@@ -79,7 +79,7 @@ function listNative(addon: NativeAddon, dir: string): DirectoryContents {
       name,
       kind: KINDS[kind] ?? 'other',
       size: listing.sizes[i]!,
-      mtimeNs: BigInt(listing.mtimeSec[i]!) * 1_000_000_000n + BigInt(listing.mtimeNsec[i]!),
+      mtimeNs: listing.mtimeNs[i]!,
       mode: listing.modes[i]!,
     };
     if (entry.kind === 'symlink') {

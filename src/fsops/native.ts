@@ -10,8 +10,7 @@ export interface NativeListing {
   kinds: Uint8Array;
   modes: Uint32Array;
   sizes: Float64Array;
-  mtimeSec: Float64Array;
-  mtimeNsec: Uint32Array;
+  mtimeNs: BigInt64Array;
   links: (string | Buffer | undefined)[];
   errnos: Int32Array;
 }
@@ -46,7 +45,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',
