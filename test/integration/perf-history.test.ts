@@ -76,6 +76,8 @@ describe('perf history (CLI)', () => {
     }
     const [a, b, c] = s.records();
     assert.equal(a.plan.fromHistory, false);
+    assert.equal(a.fastPath, 'pool', 'without history 60 files start the worker pool');
+    assert.equal(a.plan.inlineFiles, 8);
     assert.equal(b.plan.fromHistory, true);
     assert.ok(b.plan.inlineFiles >= 60, `history sends 60 small files inline: ${JSON.stringify(b.plan)}`);
     assert.equal(b.fastPath, 'inline');
