@@ -264,7 +264,9 @@ std::string TempPathFor(const std::string& dst) {
   size_t slash = dst.rfind('/');
   std::string dir = slash == std::string::npos ? std::string(".") : dst.substr(0, slash);
   char name[64];
-  snprintf(name, sizeof(name), "/.blit-%d-%012llx.tmp", static_cast<int>(getpid()),
+  // getpid() is a system call each time; the process does not change under us.
+  static const int pid = static_cast<int>(getpid());
+  snprintf(name, sizeof(name), "/.blit-%d-%012llx.tmp", pid,
            static_cast<unsigned long long>(t_tempBase));
   (void)g_tempCounter;
   return dir + name;

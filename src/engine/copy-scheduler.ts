@@ -34,7 +34,9 @@ export class CopyScheduler {
   private held: SizedJob[] = [];
   private heldBytes = 0;
   private executor: CopyExecutor | undefined;
-  private readonly running = new Set<Promise<void>>();
+  /** Batches handed to the executor and not yet answered. */
+  private running = 0;
+  private waiter: (() => void) | undefined;
   private failure: Error | undefined;
 
   constructor(
@@ -45,30 +47,56 @@ export class CopyScheduler {
     private readonly inline: BatchLimits = { files: TINY_JOB_FILES, bytes: TINY_JOB_BYTES },
   ) {}
 
-  async add(job: CopyJob, size: number): Promise<void> {
+  /**
+   * Queues one job. Returns a promise only when the caller must wait (a batch went out and the
+   * executor is at capacity): most calls return at once, with no promise made per file.
+   */
+  add(job: CopyJob, size: number): Promise<void> | undefined {
     this.throwIfFailed();
     if (!this.executor) {
       this.held.push({ job, size });
       this.heldBytes += size;
-      if (this.held.length <= this.inline.files && this.heldBytes <= this.inline.bytes) return;
+      if (this.held.length <= this.inline.files && this.heldBytes <= this.inline.bytes) return undefined;
       this.executor = this.startExecutor(false);
-      const held = this.held;
-      this.held = [];
-      for (const item of held) await this.enqueue(item);
-      return;
+      return this.enqueueHeld();
     }
-    await this.enqueue({ job, size });
+    return this.enqueue({ job, size });
   }
 
-  private async enqueue(item: SizedJob): Promise<void> {
+  private async enqueueHeld(): Promise<void> {
+    const held = this.held;
+    this.held = [];
+    for (const item of held) await this.enqueue(item);
+  }
+
+  private enqueue(item: SizedJob): Promise<void> | undefined {
     this.batch.push(item);
     this.batchBytes += item.size;
-    if (batchIsFull(this.batch.length, this.batchBytes, this.limits)) await this.flush();
+    return batchIsFull(this.batch.length, this.batchBytes, this.limits) ? this.flush() : undefined;
   }
 
   /** Sends a partial batch when a worker is idle, so copying never waits for the walk. */
-  async nudge(): Promise<void> {
-    if (this.executor?.starving && this.batch.length > 0) await this.flush();
+  nudge(): Promise<void> | undefined {
+    return this.executor?.starving && this.batch.length > 0 ? this.flush() : undefined;
+  }
+
+  /** Ends every wait at once with `error` (the stall detector's abort). */
+  abort(error: Error): void {
+    this.failure ??= error;
+    this.wake();
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
+
+  /** Resolves at the next batch completion (or abort): one promise per wait, nothing left attached. */
+  private nextCompletion(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
   }
 
   private async flush(): Promise<void> {
@@ -76,20 +104,23 @@ export class CopyScheduler {
     const jobs = this.batch.map((item) => item.job);
     this.batch = [];
     this.batchBytes = 0;
+    this.running++;
     // Settles either way: a failed batch is kept and rethrown to the next caller, never left as
     // an unhandled rejection while the walk goes on.
-    const done: Promise<void> = executor.run(jobs).then(
+    executor.run(jobs).then(
       (outcomes) => {
-        this.running.delete(done);
+        this.running--;
         this.onOutcomes(outcomes, jobs);
+        this.wake();
       },
       (error: unknown) => {
-        this.running.delete(done);
+        this.running--;
         this.failure ??= error instanceof Error ? error : new Error(String(error));
+        this.wake();
       },
     );
-    this.running.add(done);
-    while (executor.inFlight >= executor.capacity && this.running.size > 0) await Promise.race(this.running);
+    while (executor.inFlight >= executor.capacity && this.running > 0 && !this.failure)
+      await this.nextCompletion();
     this.throwIfFailed();
   }
 
@@ -101,12 +132,10 @@ export class CopyScheduler {
   async drain(): Promise<void> {
     if (!this.executor && this.held.length > 0) {
       this.executor = this.startExecutor(true);
-      const held = this.held;
-      this.held = [];
-      for (const item of held) await this.enqueue(item);
+      await this.enqueueHeld();
     }
     if (this.batch.length > 0) await this.flush();
-    while (this.running.size > 0) await Promise.all(this.running);
+    while (this.running > 0 && !this.failure) await this.nextCompletion();
     this.throwIfFailed();
   }
 

@@ -16,7 +16,7 @@ import { LocalSource } from './local-source.js';
 import { newProgress, type Progress } from './progress.js';
 import type { SourceListing } from './roles.js';
 import { countListing, emptySessionStats, type SessionStats } from './session-stats.js';
-import { StallError, StallWatch } from './stall-watch.js';
+import { StallWatch } from './stall-watch.js';
 import type { Action, Failure, TransferOptions, TransferReport } from './types.js';
 
 export interface SessionHooks {
@@ -63,12 +63,6 @@ export async function runTransfer(
   const watch = new StallWatch();
   const board = watch.board;
   let stalled = false;
-  /** Every wait of the session also ends when the watchdog reports a stall. */
-  const guard = <T>(work: Promise<T>): Promise<T> =>
-    Promise.race([work, watch.stalled]).catch((error: unknown) => {
-      if (error instanceof StallError) stalled = true;
-      throw error;
-    });
   source.onListing = (rel) => {
     board.set(0, `scan: listing ${showPath(rel === '' ? '.' : rel)}`);
     board.beat();
@@ -132,6 +126,11 @@ export async function runTransfer(
     { files: plan.inlineFiles, bytes: plan.inlineBytes },
   );
   const removeSource = options.operation === 'move';
+  // Every wait of the session is a wait on the scheduler: a stall ends it there.
+  watch.stalled.catch((error: Error) => {
+    stalled = true;
+    scheduler.abort(error);
+  });
 
   const consume = async (listings: AsyncIterable<SourceListing>) => {
     for await (const listing of listings) {
@@ -167,10 +166,12 @@ export async function runTransfer(
         };
         stats.jobs++;
         stats.jobBytes += need.entry.size;
-        await guard(scheduler.add(job, need.entry.size));
+        const wait = scheduler.add(job, need.entry.size);
+        if (wait) await wait;
         if (fatal) return;
       }
-      await guard(scheduler.nudge());
+      const wait = scheduler.nudge();
+      if (wait) await wait;
       if (fatal) return;
     }
   };
@@ -187,12 +188,12 @@ export async function runTransfer(
   let deletionsWithheld = 0;
   try {
     destination.prepareRoot();
-    await guard(consume(source.scan()));
+    await consume(source.scan());
     board.set(0, 'copy: waiting for the workers');
     stats.scanMs = performance.now() - started;
     progress.scanComplete = true;
     progress.phase = 'copy';
-    await guard(scheduler.drain());
+    await scheduler.drain();
     if (!fatal && options.operation === 'mirror') {
       const candidates = destination.candidates;
       if (candidates.length > 0) {
@@ -201,8 +202,8 @@ export async function runTransfer(
         if (confirmed) {
           progress.phase = 'delete';
           destination.applyDeletions(candidates);
-          for (const deferred of destination.deferred.splice(0)) await guard(consume(source.scan(deferred)));
-          await guard(scheduler.drain());
+          for (const deferred of destination.deferred.splice(0)) await consume(source.scan(deferred));
+          await scheduler.drain();
         } else {
           deletionsWithheld = candidates.length;
           const reason = complete

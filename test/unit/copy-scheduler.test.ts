@@ -298,7 +298,7 @@ describe('CopyScheduler: backpressure', () => {
   test('add waits while the executor has capacity batches in flight', async () => {
     const h = harness({ files: 3, bytes: 1 << 30 }, { capacity: 2, manual: true });
     for (let i = 1; i <= 8; i++) await h.scheduler.add(job(i), 1);
-    const ninth = h.scheduler.add(job(9), 1);
+    const ninth = Promise.resolve(h.scheduler.add(job(9), 1));
     assert.equal(await settles(ninth), false, 'the 9th add waits: 2 batches in flight');
     const executor = h.started[0]!;
     assert.deepEqual(h.rels(executor.batches), [
@@ -329,7 +329,8 @@ describe('CopyScheduler: backpressure', () => {
 
   test('below capacity add does not wait', async () => {
     const h = harness({ files: 1, bytes: 1 << 30 }, { capacity: 100, manual: true });
-    for (let i = 1; i <= 20; i++) assert.equal(await settles(h.scheduler.add(job(i), 1)), true);
+    for (let i = 1; i <= 20; i++)
+      assert.equal(await settles(Promise.resolve(h.scheduler.add(job(i), 1))), true);
     assert.equal(h.started[0]!.inFlight, 20);
     const drained = h.scheduler.drain();
     assert.equal(await settles(drained), false);
@@ -341,7 +342,7 @@ describe('CopyScheduler: backpressure', () => {
   test('a failed batch rejects the add that waits on it', async () => {
     const h = harness({ files: 9, bytes: 1 << 30 }, { capacity: 1, manual: true });
     for (let i = 1; i <= 8; i++) await h.scheduler.add(job(i), 1);
-    const ninth = h.scheduler.add(job(9), 1);
+    const ninth = Promise.resolve(h.scheduler.add(job(9), 1));
     assert.equal(await settles(ninth), false);
     h.started[0]!.fail(new Error('worker died'));
     await assert.rejects(ninth, /worker died/);
