@@ -89,24 +89,48 @@ export class HistoryStore {
     if (size > this.capBytes) this.rotate();
   }
 
-  /** Every readable record, oldest first; a missing file is an empty history. */
-  read(): HistoryContents {
+  /**
+   * Every readable record, oldest first; a missing file is an empty history. With `tailBytes`, only
+   * the records in the file's last `tailBytes` bytes (the predictor needs no more, and a run's start
+   * should not pay for parsing a whole megabyte). With `only`, lines without all of those texts are
+   * passed over unparsed (and not counted as skipped); with `newest`, only that many lines are parsed.
+   */
+  read(options: { tailBytes?: number; only?: string[]; newest?: number } = {}): HistoryContents {
     let text: string;
     try {
-      text = readFileSync(this.path, 'utf8');
+      text =
+        options.tailBytes === undefined ? readFileSync(this.path, 'utf8') : this.readTail(options.tailBytes);
     } catch (error) {
       if (isCode(error, 'ENOENT')) return { records: [], skipped: 0, bytes: 0 };
       throw error;
     }
     const records: PerfRecord[] = [];
     let skipped = 0;
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
+    const only = options.only ?? [];
+    const lines = text
+      .split('\n')
+      .filter((line) => line !== '' && only.every((needle) => line.includes(needle)));
+    for (const line of options.newest === undefined ? lines : lines.slice(-options.newest)) {
       const record = parseRecord(line);
       if (record) records.push(record);
       else skipped++;
     }
     return { records, skipped, bytes: Buffer.byteLength(text) };
+  }
+
+  /** The last `tailBytes` bytes of the file, from the first whole line among them. */
+  private readTail(tailBytes: number): string {
+    const fd = openSync(this.path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const from = Math.max(0, size - tailBytes);
+      const buffer = Buffer.alloc(size - from);
+      const read = readSync(fd, buffer, 0, buffer.length, from);
+      const text = buffer.subarray(0, read).toString('utf8');
+      return from === 0 ? text : text.slice(text.indexOf('\n') + 1);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Keeps the newest lines within the cap; skipped (the next append retries) when the lock is busy. */

@@ -3,10 +3,12 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { runDiagnosticsPerf } from '../../src/cli/diagnostics-command.js';
+import { defaultPlan } from '../../src/engine/execution-plan.js';
 import { emptySessionStats } from '../../src/engine/session-stats.js';
 import { historyPath } from '../../src/perf/config-paths.js';
 import { HistoryStore } from '../../src/perf/history-store.js';
-import { startPerfRun } from '../../src/perf/run-recorder.js';
+import { serializeRecord } from '../../src/perf/record.js';
+import { buildRecord, segmentNeedles, startPerfRun } from '../../src/perf/run-recorder.js';
 import { historyEnabled } from '../../src/perf/settings.js';
 import { BlitError } from '../../src/util/errors.js';
 import { perfRecord } from '../fixtures/perf-records.js';
@@ -148,6 +150,19 @@ describe('perf run recorder', () => {
     assert.equal(b!.predicted, null, 'no inline run yet to predict from');
     assert.equal(b!.stalls, 0);
     assert.notEqual(b!.fs.source, '');
+  });
+
+  test("a recorded line contains its segment's needles, and another segment's do not match it", () => {
+    const fs = { source: 'ext4', destination: 'tmpfs' };
+    const stats = { ...emptySessionStats(), executor: 'inline' as const };
+    const line = serializeRecord(
+      buildRecord(run, fs, { ...defaultPlan(), fromHistory: false }, stats, 'ok', {}),
+    );
+    for (const needle of segmentNeedles(run, fs)) assert.ok(line.includes(needle), needle);
+    const other = segmentNeedles({ ...run, compare: 'checksum' }, fs);
+    assert.ok(!other.every((needle) => line.includes(needle)));
+    const swapped = segmentNeedles(run, { source: 'tmpfs', destination: 'ext4' });
+    assert.ok(!swapped.every((needle) => line.includes(needle)));
   });
 
   test('a run that never reported stats records nothing; an unwritable history never fails the run', (t) => {

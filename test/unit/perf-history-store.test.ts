@@ -75,6 +75,37 @@ describe('HistoryStore: append and read', () => {
   });
 });
 
+describe('HistoryStore: reading for the predictor', () => {
+  test('tailBytes reads only the last bytes, from the first whole line among them', (t) => {
+    const store = new HistoryStore(join(tempDir(t), 'perf_local.jsonl'));
+    for (let i = 0; i < 50; i++) store.append(perfRecord({ files: i }));
+    const line = statSync(store.path).size / 50;
+    const { records, skipped } = store.read({ tailBytes: Math.floor(line * 10.5) });
+    assert.equal(skipped, 0, 'the cut line is not read as a corrupt one');
+    assert.deepEqual(
+      records.map((r) => r.copied.files),
+      [40, 41, 42, 43, 44, 45, 46, 47, 48, 49],
+    );
+    assert.equal(store.read({ tailBytes: 1e9 }).records.length, 50);
+  });
+
+  test('only: lines without the given texts are passed over unparsed; newest: the last N parsed', (t) => {
+    const store = new HistoryStore(join(tempDir(t), 'perf_local.jsonl'));
+    for (let i = 0; i < 30; i++) store.append(perfRecord({ files: i, operation: i % 3 ? 'copy' : 'move' }));
+    appendFileSync(store.path, 'garbage\n');
+    const moves = store.read({ only: ['"operation":"move"'] });
+    assert.deepEqual(
+      moves.records.map((r) => r.copied.files),
+      [0, 3, 6, 9, 12, 15, 18, 21, 24, 27],
+    );
+    assert.equal(moves.skipped, 0);
+    assert.deepEqual(
+      store.read({ only: ['"operation":"move"'], newest: 2 }).records.map((r) => r.copied.files),
+      [24, 27],
+    );
+  });
+});
+
 describe('HistoryStore: cap and rotation', () => {
   test('past the cap the oldest lines go, the newest stay, the file stays under the cap', (t) => {
     const cap = 20_000;
