@@ -32,6 +32,8 @@ export interface SessionStats {
   batchBytes: number;
   /** Milliseconds since the session started: the scan (and diff) finished, the first file landed. */
   scanMs: number;
+  /** Time spent listing the source alone (the scan without waits for the copies to catch up). */
+  listMs: number;
   firstByteMs?: number;
   /** From the executor's start to its last batch: the copy phase. */
   copyMs: number;
@@ -53,6 +55,7 @@ export function emptySessionStats(): SessionStats {
     batchFiles: 0,
     batchBytes: 0,
     scanMs: 0,
+    listMs: 0,
     copyMs: 0,
     totalMs: 0,
   };

@@ -133,7 +133,9 @@ export async function runTransfer(
   });
 
   const consume = async (listings: AsyncIterable<SourceListing>) => {
+    let listingAsked = performance.now();
     for await (const listing of listings) {
+      stats.listMs += performance.now() - listingAsked;
       progress.entriesFound += listing.entries.length;
       countListing(stats, listing.entries);
       const plan = destination.reconcile(listing);
@@ -173,6 +175,7 @@ export async function runTransfer(
       const wait = scheduler.nudge();
       if (wait) await wait;
       if (fatal) return;
+      listingAsked = performance.now();
     }
   };
 
