@@ -50,7 +50,7 @@ export function chooseExecutionPlan(history: PlanHistory, defaults: ExecutionPla
   const start = pool ? pool.rateStartMs : PRIOR_POOL_START_MS;
   const r = pool ? Math.max(0, pool.rateCopyMs - pool.rateStartMs) / pool.rateFiles : ci / defaults.workers;
   const breakEven = ci > r ? start / (ci - r) : Number.POSITIVE_INFINITY;
-  const holdCap = recent.scanMsPerEntry > 0 ? HOLD_BUDGET_MS / recent.scanMsPerEntry : MAX_INLINE_FILES;
+  const holdCap = recent.listMsPerEntry > 0 ? HOLD_BUDGET_MS / recent.listMsPerEntry : MAX_INLINE_FILES;
 
   const expectedFiles = copying.files;
   let inlineFiles = Math.floor(clamp(Math.min(breakEven, holdCap), defaults.inlineFiles, MAX_INLINE_FILES));

@@ -23,9 +23,9 @@ export interface SegmentKey {
 export interface SegmentState extends SegmentKey {
   runs: number;
   lastTime: string;
-  /** Scan (and diff) milliseconds, and per listed entry. */
+  /** Scan (and diff) milliseconds; milliseconds spent listing the source, per listed entry. */
   scanMs: number;
-  scanMsPerEntry: number;
+  listMsPerEntry: number;
   /** Files and bytes copied per run. */
   files: number;
   bytes: number;
@@ -96,7 +96,7 @@ export class Predictor {
       runs: 0,
       lastTime: record.time,
       scanMs: 0,
-      scanMsPerEntry: 0,
+      listMsPerEntry: 0,
       files: 0,
       bytes: 0,
       rateRuns: 0,
@@ -114,9 +114,9 @@ export class Predictor {
         state.scanError === undefined,
       );
     state.scanMs = ema(state.scanMs, timing.scanMs, first);
-    state.scanMsPerEntry = ema(
-      state.scanMsPerEntry,
-      timing.scanMs / Math.max(record.workload.entries, 1),
+    state.listMsPerEntry = ema(
+      state.listMsPerEntry,
+      (timing.listMs ?? timing.scanMs) / Math.max(record.workload.entries, 1),
       first,
     );
     state.files = ema(state.files, copied.files, first);

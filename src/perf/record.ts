@@ -40,9 +40,13 @@ export interface PerfRecord {
     batchBytes: number;
     fromHistory: boolean;
   };
-  /** Milliseconds: scan (and diff), first file landed, copy phase, executor start, whole run. */
+  /**
+   * Milliseconds: scan (and diff, with any waits for copies), listing the source alone, first file
+   * landed, copy phase, executor start to first batch, whole run.
+   */
   timing: {
     scanMs: number;
+    listMs?: number;
     firstByteMs: number | null;
     copyMs: number;
     startMs: number | null;

@@ -90,6 +90,7 @@ export function buildRecord(
     },
     timing: {
       scanMs: round(stats.scanMs),
+      listMs: round(stats.listMs),
       firstByteMs: stats.firstByteMs === undefined ? null : round(stats.firstByteMs),
       copyMs: round(stats.copyMs),
       startMs: stats.executorStartMs === undefined ? null : round(stats.executorStartMs),

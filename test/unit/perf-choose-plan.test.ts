@@ -126,6 +126,14 @@ describe('chooseExecutionPlan', () => {
     assert.equal(plan.inlineFiles, Math.floor(HOLD_BUDGET_MS / 1), 'scan takes 1 ms per entry');
   });
 
+  test('the hold budget uses the listing time alone, not a scan slowed by waiting for copies', () => {
+    const run = { fastPath: 'pool', files: 600, copyMs: 1200, startMs: 80, entries: 2000 } as const;
+    const throttled = planFrom([{ ...run, scanMs: 1000, listMs: 20 }]);
+    const slowListing = planFrom([{ ...run, scanMs: 1000, listMs: 1000 }]);
+    assert.equal(slowListing.inlineFiles, 500, 'listing at 0.5 ms/entry: 250 ms holds 500 files');
+    assert.equal(throttled.inlineFiles, MAX_INLINE_FILES);
+  });
+
   test('runs known to be far past the break-even start the pool at once, with default batches', async () => {
     const plan = planFrom(
       times(3, { fastPath: 'pool', files: 20_000, copyMs: 600, startMs: 80, scanMs: 100 }),
