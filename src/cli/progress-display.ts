@@ -51,6 +51,7 @@ export function progressText(progress: Progress, rate: number, frame: number): s
 
 export class ProgressDisplay {
   private timer: NodeJS.Timeout | undefined;
+  private firstTick: NodeJS.Timeout | undefined;
   private frame = 0;
   private rate: number | undefined;
   private last: ProgressSample;
@@ -66,8 +67,8 @@ export class ProgressDisplay {
 
   start(): void {
     // The first line comes quickly, so the display is up well within a second of the start.
-    const first = setTimeout(() => this.tick(), Math.min(INTERVAL_MS[this.style], 300));
-    first.unref();
+    this.firstTick = setTimeout(() => this.tick(), Math.min(INTERVAL_MS[this.style], 300));
+    this.firstTick.unref();
     this.timer = setInterval(() => this.tick(), INTERVAL_MS[this.style]);
     this.timer.unref();
   }
@@ -92,7 +93,9 @@ export class ProgressDisplay {
   }
 
   stop(): void {
+    clearTimeout(this.firstTick);
     clearInterval(this.timer);
+    this.firstTick = undefined;
     this.timer = undefined;
     if (this.drawn) this.stream.write('\r\x1b[K');
     this.drawn = false;

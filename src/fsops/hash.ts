@@ -12,26 +12,37 @@ export type HasherFactory = () => Hasher;
 let factory: HasherFactory | undefined;
 let implementation = 'none';
 
-export async function loadBlake3(): Promise<HasherFactory> {
-  if (factory) return factory;
+/** The native BLAKE3 (@napi-rs/blake-hash), or undefined where its binary does not load. */
+export function loadNativeBlake3(): HasherFactory | undefined {
   try {
     const { Blake3Hasher } = createRequire(import.meta.url)(
       '@napi-rs/blake-hash',
     ) as typeof import('@napi-rs/blake-hash');
-    factory = () => {
+    return () => {
       const hasher = new Blake3Hasher();
       return { update: (data) => hasher.update(data), digest: () => hasher.digest('hex') };
     };
-    implementation = 'native';
   } catch {
-    const { createBLAKE3 } = await import('hash-wasm');
-    const wasm = await createBLAKE3();
-    factory = () => {
-      wasm.init();
-      return { update: (data) => wasm.update(data), digest: () => wasm.digest('hex') };
-    };
-    implementation = 'wasm';
+    return undefined;
   }
+}
+
+/** BLAKE3 in WebAssembly (hash-wasm): slower, but loads everywhere. */
+export async function loadWasmBlake3(): Promise<HasherFactory> {
+  const { createBLAKE3 } = await import('hash-wasm');
+  const wasm = await createBLAKE3();
+  return () => {
+    wasm.init();
+    return { update: (data) => wasm.update(data), digest: () => wasm.digest('hex') };
+  };
+}
+
+/** Native BLAKE3 unless it fails to load or BLIT_NO_NATIVE=1 asks for the portable path. */
+export async function loadBlake3(): Promise<HasherFactory> {
+  if (factory) return factory;
+  const native = process.env.BLIT_NO_NATIVE === '1' ? undefined : loadNativeBlake3();
+  factory = native ?? (await loadWasmBlake3());
+  implementation = native ? 'native' : 'wasm';
   return factory;
 }
 
