@@ -5,7 +5,7 @@
  * Inline copying costs c_i per file; the pool costs a start-up s plus r per file, so inline wins
  * below n* = s / (c_i − r) files. Jobs are held back (nothing copied) until the scheduler knows
  * whether the job stays under that limit, so the limit is also capped by how long holding may
- * delay the first byte, and a segment whose runs are known to be much larger starts its pool at once.
+ * delay the first byte, and a segment whose runs are known to be larger starts its pool at once.
  */
 import type { ExecutionPlan } from '../engine/execution-plan.js';
 import { type PlanHistory, perFileMs, type SegmentState } from './predictor.js';
@@ -44,19 +44,26 @@ export function chooseExecutionPlan(history: PlanHistory, defaults: ExecutionPla
     return { ...defaults, fromHistory: false, reason: 'no history of copies like this one: defaults' };
   const recent = newest(history.inline, history.pool, history.none) ?? copying;
 
-  const inlineRate = history.inline ? perFileMs(history.inline) : undefined;
-  const ci = inlineRate ?? PRIOR_INLINE_MS_PER_FILE;
   const pool = history.pool && history.pool.rateRuns > 0 ? history.pool : undefined;
   const start = pool ? pool.rateStartMs : PRIOR_POOL_START_MS;
-  const r = pool ? Math.max(0, pool.rateCopyMs - pool.rateStartMs) / pool.rateFiles : ci / defaults.workers;
+  // A pool run that copied everything in its first batch measured its start-up, not its rate.
+  const poolRate =
+    pool && pool.rateCopyMs > pool.rateStartMs
+      ? (pool.rateCopyMs - pool.rateStartMs) / pool.rateFiles
+      : undefined;
+  const inlineRate = history.inline ? perFileMs(history.inline) : undefined;
+  // Without inline runs to learn from, one thread is taken to do what one worker of the pool does.
+  const ci = inlineRate ?? (poolRate === undefined ? PRIOR_INLINE_MS_PER_FILE : poolRate * defaults.workers);
+  const r = poolRate ?? ci / defaults.workers;
   const breakEven = ci > r ? start / (ci - r) : Number.POSITIVE_INFINITY;
   const holdCap = recent.listMsPerEntry > 0 ? HOLD_BUDGET_MS / recent.listMsPerEntry : MAX_INLINE_FILES;
 
   const expectedFiles = copying.files;
   let inlineFiles = Math.floor(clamp(Math.min(breakEven, holdCap), defaults.inlineFiles, MAX_INLINE_FILES));
-  const costs = `inline ${ms(ci)} ms/file${inlineRate === undefined ? ' (prior)' : ''}, pool ${ms(start)} ms start${pool ? '' : ' (prior)'} + ${ms(r)} ms/file`;
+  const costs = `inline ${ms(ci)} ms/file${inlineRate === undefined ? ' (estimated)' : ''}, pool ${ms(start)} ms start${pool ? '' : ' (prior)'} + ${ms(r)} ms/file`;
   let reason: string;
-  if (expectedFiles > 2 * inlineFiles) {
+  // Holding back jobs that will end up in the pool anyway only delays its start.
+  if (expectedFiles > inlineFiles) {
     inlineFiles = defaults.inlineFiles;
     reason = `runs here copy ~${Math.round(expectedFiles)} files, past the break-even: pool at once (${costs})`;
   } else {

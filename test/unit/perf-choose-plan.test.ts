@@ -93,6 +93,13 @@ describe('chooseExecutionPlan', () => {
     );
   });
 
+  test('a pool run that copied everything in its first batch measured no rate: the priors fill in', () => {
+    const plan = planFrom([{ fastPath: 'pool', files: 100, copyMs: 90, startMs: 90, scanMs: 1 }]);
+    // inline 0.1 ms/file (prior), pool 90 ms start + 0.05 ms/file: 90 / 0.05 = 1800
+    assert.equal(plan.inlineFiles, 1800);
+    assert.match(plan.reason, /inline 0\.10 ms\/file \(estimated\), pool 90 ms start/);
+  });
+
   test('measured inline copies that turn out slow lower the limit again', () => {
     const pool = { fastPath: 'pool', files: 200, copyMs: 90, startMs: 80, scanMs: 2 } as const;
     const fastInline = planFrom([
@@ -127,11 +134,19 @@ describe('chooseExecutionPlan', () => {
   });
 
   test('the hold budget uses the listing time alone, not a scan slowed by waiting for copies', () => {
-    const run = { fastPath: 'pool', files: 600, copyMs: 1200, startMs: 80, entries: 2000 } as const;
-    const throttled = planFrom([{ ...run, scanMs: 1000, listMs: 20 }]);
-    const slowListing = planFrom([{ ...run, scanMs: 1000, listMs: 1000 }]);
+    // break-even 80 / (0.1 − 0.05) = 1600 files
+    const run = {
+      fastPath: 'pool',
+      files: 400,
+      copyMs: 100,
+      startMs: 80,
+      entries: 2000,
+      scanMs: 1000,
+    } as const;
+    const throttled = planFrom([{ ...run, listMs: 20 }]);
+    const slowListing = planFrom([{ ...run, listMs: 1000 }]);
     assert.equal(slowListing.inlineFiles, 500, 'listing at 0.5 ms/entry: 250 ms holds 500 files');
-    assert.equal(throttled.inlineFiles, MAX_INLINE_FILES);
+    assert.equal(throttled.inlineFiles, 1600, 'listing at 0.01 ms/entry: the break-even is the limit');
   });
 
   test('runs known to be far past the break-even start the pool at once, with default batches', async () => {
