@@ -86,8 +86,10 @@ export class LocalSource implements SourceRole {
       }
       const entries: SourceEntry[] = [];
       for (const entry of contents.entries) {
-        const rel = joinRel(dir.rel, entry.name);
-        const verdict = this.filter.test(rel, entry.kind === 'dir', dir.verdict);
+        // Without filters every entry inherits its directory's verdict: no path to build or match.
+        const verdict = this.filter.passAll
+          ? dir.verdict
+          : this.filter.test(joinRel(dir.rel, entry.name), entry.kind === 'dir', dir.verdict);
         if (verdict.status === 'exclude') continue;
         if (verdict.status === 'traverse' && entry.kind !== 'dir') continue;
         // Reuse the listing's object (a spread per entry costs more than the walk itself).
