@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BLIT, tempDir, writeFile } from '../helpers.js';
+import { BLIT, tempDir, testConfigHome, writeFile } from '../helpers.js';
 
 const hasScript = spawnSync('script', ['--version']).status === 0;
 
@@ -12,6 +12,7 @@ const hasScript = spawnSync('script', ['--version']).status === 0;
 function onTerminal(args: string[], answer: string): { status: number; output: string } {
   const command = [process.execPath, BLIT, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
   const result = spawnSync('script', ['-qec', command, '/dev/null'], {
+    env: { ...process.env, XDG_CONFIG_HOME: testConfigHome() },
     input: answer,
     encoding: 'utf8',
     timeout: 60_000,
