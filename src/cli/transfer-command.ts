@@ -119,7 +119,7 @@ export async function runTransferCommand(
   })
     .finally(() => display?.stop())
     .catch((error: unknown) => {
-      perf.finish('fatal');
+      perf.finish('fatal', error);
       throw error;
     });
   printReport(report, Boolean(flags.json));

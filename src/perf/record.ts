@@ -54,6 +54,7 @@ export interface PerfRecord {
   };
   /** Copied bytes per second of copy phase (0 when nothing was copied). */
   bytesPerSec: number;
+  /** Stall events: the stall detector ended the run. */
   stalls: number;
   outcome: Outcome;
   predicted: Prediction | null;

@@ -26,8 +26,11 @@ export interface PerfRun {
   readonly plan: ExecutionPlan;
   /** Receives the session's measurements (SessionHooks.onStats). */
   onStats(stats: SessionStats): void;
-  /** Appends the run's record (nothing when history is off or the session never reported). */
-  finish(outcome: Outcome): void;
+  /**
+   * Appends the run's record (nothing when history is off or the session never reported); `error`
+   * is what ended a fatal run (a stall counts as a stall event).
+   */
+  finish(outcome: Outcome, error?: unknown): void;
 }
 
 function debug(error: unknown): void {
@@ -62,6 +65,7 @@ export function buildRecord(
   stats: SessionStats,
   outcome: Outcome,
   history: PlanHistory,
+  stalls = 0,
   time = new Date(),
 ): PerfRecord {
   const predicted = stats.executor === 'none' ? history.none : history[stats.executor];
@@ -97,7 +101,7 @@ export function buildRecord(
       totalMs: round(stats.totalMs),
     },
     bytesPerSec: stats.copyMs > 0 ? Math.round((stats.jobBytes * 1000) / stats.copyMs) : 0,
-    stalls: 0,
+    stalls,
     outcome,
     predicted: predicted ? predictionOf(predicted) : null,
   };
@@ -124,10 +128,11 @@ export function startPerfRun(run: RunDescription, env: Env = process.env): PerfR
       onStats(measured) {
         stats = measured;
       },
-      finish(outcome) {
+      finish(outcome, error) {
         if (!stats) return;
+        const stalls = error instanceof Error && error.name === 'StallError' ? 1 : 0;
         try {
-          store.append(buildRecord(run, fs, plan, stats, outcome, history));
+          store.append(buildRecord(run, fs, plan, stats, outcome, history, stalls));
         } catch (error) {
           debug(error);
         }

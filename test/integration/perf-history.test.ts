@@ -117,6 +117,20 @@ describe('perf history (CLI)', () => {
     assert.equal(shown.skippedLines, 1);
   });
 
+  test('a run ended by the stall detector is recorded as fatal with one stall event', (t) => {
+    // A copy hung in a worker: the main thread hears of the stall and ends the run (a hung scan on
+    // the main thread is ended by the watchdog alone, and then nothing is recorded).
+    const s = setup(t, 20);
+    writeFile(join(s.src, 'hung dir', 'g'), 'g');
+    const r = blit(['copy', `${s.src}/`, join(s.root, 'dst')], {
+      env: { ...s.env, BLIT_STALL_TIMEOUT_MS: '1000', BLIT_TEST_HANG: 'copy:hung dir/g' },
+    });
+    assert.equal(r.status, 1, r.stderr);
+    const [record] = s.records();
+    assert.equal(record.outcome, 'fatal');
+    assert.equal(record.stalls, 1);
+  });
+
   test('bad diagnostics flags: one-line error, exit 1', (t) => {
     const s = setup(t, 1);
     for (const args of [

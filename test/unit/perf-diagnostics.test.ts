@@ -165,6 +165,26 @@ describe('perf run recorder', () => {
     assert.ok(!swapped.every((needle) => line.includes(needle)));
   });
 
+  test('a run the stall detector ended counts one stall event; other fatal errors none', (t) => {
+    const env = { XDG_CONFIG_HOME: tempDir(t) };
+    for (const error of [
+      Object.assign(new Error('stalled: no progress'), { name: 'StallError' }),
+      new Error('disk full'),
+    ]) {
+      const perf = startPerfRun(run, env);
+      perf.onStats(emptySessionStats());
+      perf.finish('fatal', error);
+    }
+    const records = new HistoryStore(historyPath(env)).read().records;
+    assert.deepEqual(
+      records.map((r) => [r.outcome, r.stalls]),
+      [
+        ['fatal', 1],
+        ['fatal', 0],
+      ],
+    );
+  });
+
   test('a run that never reported stats records nothing; an unwritable history never fails the run', (t) => {
     const env = { XDG_CONFIG_HOME: tempDir(t) };
     const perf = startPerfRun(run, env);
