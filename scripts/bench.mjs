@@ -309,7 +309,8 @@ function median(xs) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function cpuTimes() {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user)
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
   return { idle: f[3] + (f[4] || 0), total: f.reduce((a, b) => a + b, 0) };
 }
 
@@ -395,40 +396,89 @@ function listFiles(dir) {
   return out;
 }
 
+/** CPU ticks (1/100 s) this process and its waited-for descendants have used. */
+function ownTicks() {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
+  return f[11] + f[12] + f[13] + f[14]; // utime stime cutime cstime
+}
+
+function summarize(times) {
+  const n = times.length;
+  const mean = times.reduce((a, b) => a + b, 0) / n;
+  const stddev = n > 1 ? Math.sqrt(times.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : null;
+  return { median: median(times), mean, stddev, min: Math.min(...times), max: Math.max(...times) };
+}
+
+/**
+ * Times the commands with hyperfine in interleaved rounds: each round is one hyperfine invocation
+ * running every command once (the first round also does the warm-ups), with the order rotated from
+ * round to round, so load that comes and goes on a shared machine hits every tool alike. Also
+ * measures the CPU that processes other than this benchmark used meanwhile (system busy time minus
+ * ours and our children's; kernel writeback threads count as other).
+ */
 function hyperfine(id, commands, { runs, warmup, prepare, noShell }) {
   mkdirSync(RESULTS, { recursive: true });
-  const json = join(RESULTS, `${id}.json`);
-  rmSync(json, { force: true });
-  const args = [
-    '--style',
-    'basic',
-    '--export-json',
-    json,
-    '--runs',
-    String(runs),
-    '--warmup',
-    String(warmup),
-    '-i',
-  ];
-  if (noShell) args.push('-N');
-  if (prepare) args.push('--prepare', prepare);
-  for (const c of commands) args.push('-n', c.name, c.cmd);
-  log(`hyperfine ${id}: ${commands.map((c) => c.name).join(' vs ')} (runs ${runs}, warmup ${warmup})`);
-  const r = spawnSync('hyperfine', args, { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (!existsSync(json)) throw new Error(`hyperfine failed for ${id} (exit ${r.status})`);
-  const data = JSON.parse(readFileSync(json, 'utf8'));
-  return data.results.map((res, i) => ({
-    name: commands[i].name,
-    cmd: commands[i].cmd,
-    median: res.median,
-    mean: res.mean,
-    stddev: res.stddev,
-    min: res.min,
-    max: res.max,
-    runs: res.times.length,
-    failed: (res.exit_codes ?? []).filter((c) => c !== 0).length,
-    exitCodes: [...new Set(res.exit_codes ?? [])],
-  }));
+  const times = new Map(commands.map((c) => [c.name, []]));
+  const codes = new Map(commands.map((c) => [c.name, []]));
+  const rounds = [];
+  log(`hyperfine ${id}: ${commands.map((c) => c.name).join(' vs ')} (${runs} rounds, warmup ${warmup})`);
+  const cpu0 = cpuTimes();
+  const own0 = ownTicks();
+  const t0 = performance.now();
+  for (let round = 0; round < runs; round++) {
+    const order = commands.map((_, k) => commands[(k + round) % commands.length]);
+    const json = join(RESULTS, `${id}.round${round}.json`);
+    rmSync(json, { force: true });
+    const args = ['--style', 'none', '--export-json', json, '--runs', '1', '-i'];
+    if (round === 0 && warmup > 0) args.push('--warmup', String(warmup));
+    if (noShell) args.push('-N');
+    if (prepare) args.push('--prepare', prepare);
+    for (const c of order) args.push('-n', c.name, c.cmd);
+    const c0 = cpuTimes();
+    const o0 = ownTicks();
+    const r0 = performance.now();
+    const r = spawnSync('hyperfine', args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (!existsSync(json)) throw new Error(`hyperfine failed for ${id} (exit ${r.status})`);
+    const data = JSON.parse(readFileSync(json, 'utf8'));
+    const foreign = foreignShare(c0, o0, r0);
+    const line = data.results.map((res, k) => {
+      times.get(order[k].name).push(res.times[0]);
+      codes.get(order[k].name).push(res.exit_codes?.[0] ?? 0);
+      return `${order[k].name} ${fmtS(res.times[0])}`;
+    });
+    rounds.push({ order: order.map((c) => c.name), foreign });
+    log(
+      `  round ${round + 1}/${runs}: ${line.join(', ')}; other processes ${(foreign * 100).toFixed(0)}% CPU`,
+    );
+  }
+  const foreign = foreignShare(cpu0, own0, t0);
+  const results = commands.map((c) => {
+    const exitCodes = codes.get(c.name);
+    return {
+      name: c.name,
+      cmd: c.cmd,
+      ...summarize(times.get(c.name)),
+      times: times.get(c.name),
+      runs: times.get(c.name).length,
+      failed: exitCodes.filter((x) => x !== 0).length,
+      exitCodes: [...new Set(exitCodes)],
+    };
+  });
+  writeFileSync(join(RESULTS, `${id}.json`), JSON.stringify({ id, rounds, foreign, results }, null, 2));
+  return { results, foreign };
+}
+
+/** Share of the machine's CPU (0–1) used by other processes since the given samples. */
+function foreignShare(cpu0, own0, t0) {
+  const cpu1 = cpuTimes();
+  const busy = cpu1.total - cpu1.idle - (cpu0.total - cpu0.idle);
+  const own = ownTicks() - own0;
+  const capacity = ((performance.now() - t0) / 1000) * 100 * os.availableParallelism();
+  return Math.max(0, busy - own) / Math.max(1, capacity);
 }
 
 /** True once a regular file under its final name exists in dst (looks two levels deep). */
@@ -557,15 +607,17 @@ async function runScenario(sc, blit) {
 
   if (sc.kind === 'startup') {
     out.busyBefore = await waitQuiet(sc.id);
-    out.results = hyperfine(
-      sc.id,
-      [
-        { name: 'blit --version', cmd: `${node} ${q(blit)} --version` },
-        { name: 'node -e 0', cmd: `${node} -e 0` },
-      ],
-      { runs, warmup, noShell: true },
+    Object.assign(
+      out,
+      hyperfine(
+        sc.id,
+        [
+          { name: 'blit --version', cmd: `${node} ${q(blit)} --version` },
+          { name: 'node -e 0', cmd: `${node} -e 0` },
+        ],
+        { runs, warmup, noShell: true },
+      ),
     );
-    out.loadAfter = os.loadavg()[0];
     return out;
   }
 
@@ -607,8 +659,7 @@ async function runScenario(sc, blit) {
       ...copyPeers(src, dst, sc.peers),
     ];
     out.busyBefore = await waitQuiet(sc.id);
-    out.results = hyperfine(sc.id, commands, { runs, warmup, prepare: `rm -rf ${q(dst)}` });
-    out.loadAfter = os.loadavg()[0];
+    Object.assign(out, hyperfine(sc.id, commands, { runs, warmup, prepare: `rm -rf ${q(dst)}` }));
   } else {
     // Mirror onto an identical copy made by cp -a (exact mtimes).
     rmSync(dst, { recursive: true, force: true });
@@ -633,8 +684,7 @@ async function runScenario(sc, blit) {
       { name: `rsync -a${c} --delete`, cmd: `rsync -a${c} --delete ${q(`${src}/`)} ${q(`${dst}/`)}` },
     ];
     out.busyBefore = await waitQuiet(sc.id);
-    out.results = hyperfine(sc.id, commands, { runs, warmup });
-    out.loadAfter = os.loadavg()[0];
+    Object.assign(out, hyperfine(sc.id, commands, { runs, warmup }));
   }
   rmSync(dst, { recursive: true, force: true });
   return out;
@@ -712,6 +762,7 @@ function consoleTable(r) {
       `blit probe: wall ${fmtS(p.wall)}, first file ${fmtS(p.ttff)}, peak RSS ${p.rssMiB ? `${p.rssMiB.toFixed(0)} MiB` : '–'}, exit ${p.code}`,
     );
   }
+  lines.push(`other processes used ${(r.foreign * 100).toFixed(0)}% CPU during the timed runs`);
   if (r.verify)
     lines.push(`output check: ${r.verify.ok ? 'identical' : `${r.verify.diffs.length} difference(s)`}`);
   if (r.converge) lines.push(`blit re-run changes nothing: ${r.converge.ok ? 'yes' : 'NO'}`);
@@ -756,16 +807,35 @@ function writeDoc(results, m, blitNote, elapsed) {
   );
   if (PARTIAL) L.push('', '**Partial or quick run: not the reference numbers.**');
   L.push('');
-  L.push('Hot cache throughout (the page cache is never dropped). Each scenario is one hyperfine invocation');
-  L.push('timing blit and its peers in turn; copy scenarios remove the destination before every run');
+  L.push('Hot cache throughout (the page cache is never dropped). Each scenario runs in interleaved rounds:');
   L.push(
-    '(`--prepare`), mirror scenarios run onto an identical copy made once by `cp -a`. Medians are reported;',
+    'one hyperfine invocation per round times blit and every peer once (order rotated each round, warm-ups',
   );
-  L.push('"blit / tool" is blit\'s median divided by the tool\'s (below 1 means blit is faster).');
+  L.push('in the first), so load that comes and goes hits every tool alike. Copy scenarios remove the');
   L.push(
-    'Before each hyperfine invocation the script waits (up to BENCH_QUIET_WAIT s) for the CPUs to fall idle,',
+    'destination before every run (`--prepare`); mirror scenarios run onto an identical copy made once by',
   );
-  L.push('since the machine may be shared; scenarios that ran amid other load are flagged as noisy.');
+  L.push(
+    '`cp -a`. Medians are reported; "blit / tool" is blit\'s median divided by the tool\'s (below 1 means',
+  );
+  L.push(
+    'blit is faster). The machine may be shared: before timing, the script waits (up to BENCH_QUIET_WAIT s)',
+  );
+  L.push(
+    'for the CPUs to fall idle, and it reports the CPU share other processes took during the timed runs',
+  );
+  L.push("(system busy time minus the benchmark's own; kernel writeback threads count as other). Above 10%");
+  L.push('a scenario is flagged noisy.');
+  L.push('');
+  L.push('Each copy scenario also runs blit once outside hyperfine, instrumented: peak RSS from GNU time');
+  L.push(
+    '(`%M`), and "first file landed" = when polling the destination (every 20 ms, two levels deep) first',
+  );
+  L.push(
+    'finds a regular file under its final name. blit writes to a temp name and renames, so for a single',
+  );
+  L.push('large file this is the end of its copy. Its output is then checked against the source with');
+  L.push('`rsync -ainc --delete` (dry run), and a `blit mirror` re-run over it must change nothing.');
   L.push('');
   L.push('## Machine');
   L.push('');
@@ -791,17 +861,17 @@ function writeDoc(results, m, blitNote, elapsed) {
   L.push('');
   L.push('## Targets (DESIGN.md "Performance targets")');
   L.push('');
-  L.push("| scenario | workload | design's peer figure | blit target | measured | result |");
-  L.push('|---|---|---|---|---|---|');
+  L.push("| scenario | workload | design's peer figure | blit target | measured | result | other CPU |");
+  L.push('|---|---|---|---|---|---|---:|');
   for (const r of results) {
     if (!r.target) continue;
     const a = analyse(r);
     L.push(
-      `| ${r.id} | ${r.title} | ${r.target.design} | ${r.target.text} | ${a.verdicts.map((v) => v.text).join('; ')} | ${a.pass ? '**pass**' : '**MISS**'} |`,
+      `| ${r.id} | ${r.title} | ${r.target.design} | ${r.target.text} | ${a.verdicts.map((v) => v.text).join('; ')} | ${a.pass ? '**pass**' : '**MISS**'} | ${(r.foreign * 100).toFixed(0)}% |`,
     );
   }
   L.push(
-    '| remote push 1 GiB / 20,000 files | loopback | rsync daemon 1.13 s / 3.3 s | ≤ 0.6× / ≤ 0.5× | not measured: no remote transport yet | – |',
+    '| remote push 1 GiB / 20,000 files | loopback | rsync daemon 1.13 s / 3.3 s | ≤ 0.6× / ≤ 0.5× | not measured here (local scenarios only) | – | |',
   );
   L.push('');
   L.push('## Results');
@@ -809,15 +879,14 @@ function writeDoc(results, m, blitNote, elapsed) {
     L.push('');
     L.push(`### ${r.id} — ${r.title}`);
     L.push('');
-    const quiet = `CPU busy (other processes) just before: ${(r.busyBefore * 100).toFixed(0)}%; 1-min load average after: ${r.loadAfter?.toFixed(2) ?? '–'}.`;
-    const noisy =
-      r.busyBefore >= 0.15 || r.loadAfter > os.availableParallelism()
-        ? ' ⚠ Other processes were busy on this machine around this scenario: treat these figures as noisy.'
-        : '';
+    const quiet = `Other processes used ${(r.foreign * 100).toFixed(0)}% of the machine's CPU during the timed runs.`;
+    const noisy = r.foreign > 0.1 ? ' ⚠ Treat these figures as noisy.' : '';
     if (r.kind !== 'startup')
-      L.push(`Runs: ${r.runsUsed} (+${r.warmupUsed} warm-up) per tool. ${quiet}${noisy}`);
+      L.push(`${r.runsUsed} interleaved rounds (+${r.warmupUsed} warm-up) per tool. ${quiet}${noisy}`);
     else
-      L.push(`Runs: ${r.runsUsed} (+${r.warmupUsed} warm-up), no shell (\`hyperfine -N\`). ${quiet}${noisy}`);
+      L.push(
+        `${r.runsUsed} interleaved rounds (+${r.warmupUsed} warm-up), no shell (\`hyperfine -N\`). ${quiet}${noisy}`,
+      );
     L.push('');
     L.push(table(r));
     L.push('');
@@ -833,7 +902,9 @@ function writeDoc(results, m, blitNote, elapsed) {
         (p) =>
           `wall ${fmtS(p.wall)}${p.ttff != null ? `, first file landed ${fmtS(p.ttff)}` : ''}, peak RSS ${p.rssMiB ? `${p.rssMiB.toFixed(0)} MiB` : '–'}${p.code ? `, exit ${p.code}` : ''}`,
       );
-      L.push(`Instrumented blit run${ps.length > 1 ? 's' : ''} (outside hyperfine): ${ps.join('; ')}.`);
+      L.push(
+        `Instrumented blit run${ps.length > 1 ? 's' : ''} (outside hyperfine; see the top of this page): ${ps.join('; ')}.`,
+      );
     }
     if (r.verify) {
       L.push('');
