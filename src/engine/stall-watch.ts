@@ -3,8 +3,9 @@
  * when nothing has beaten for 10 s (planner and workers all idle), the session aborts with an error
  * naming what each thread was doing: the phase and the paths in flight.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { ActivityBoard, STOPPED } from '../util/activity-board.js';
+import { startWorker } from '../util/start-worker.js';
 import type { WatchdogData } from './stall-watchdog.js';
 
 export const STALL_TIMEOUT_MS = 10_000;
@@ -15,13 +16,6 @@ export class StallError extends Error {
   override name = 'StallError';
 }
 
-function watchdogScript(): { url: URL; execArgv?: string[] } {
-  const here = import.meta.url;
-  if (here.endsWith('.ts'))
-    return { url: new URL('./stall-watchdog.ts', here), execArgv: ['--import', 'tsx'] };
-  return { url: new URL('./stall-watchdog.js', here) };
-}
-
 export class StallWatch {
   readonly board = new ActivityBoard();
   private readonly worker: Worker;
@@ -29,9 +23,8 @@ export class StallWatch {
   readonly stalled: Promise<never>;
 
   constructor(timeoutMs = stallTimeoutMs()) {
-    const script = watchdogScript();
     const data: WatchdogData = { buffer: this.board.buffer, timeoutMs, graceMs: GRACE_MS };
-    this.worker = new Worker(script.url, { workerData: data, execArgv: script.execArgv });
+    this.worker = startWorker(import.meta.url, 'stall-watchdog', { workerData: data });
     this.worker.unref();
     this.stalled = new Promise<never>((_, reject) => {
       this.worker.on('message', (message: { stalled?: string }) => {

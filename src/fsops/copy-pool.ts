@@ -3,7 +3,8 @@
  * (starting a worker costs more than copying a handful of files).
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../util/start-worker.js';
 import { type CopyJob, type CopyOutcome, copyBatch, createCopyContext } from './copy-file.js';
 import type { BatchRequest, CopyWorkerData } from './copy-worker.js';
 import { loadBlake3 } from './hash.js';
@@ -43,12 +44,6 @@ interface PoolWorker {
   busy: number;
 }
 
-function workerScript(): { url: URL; execArgv?: string[] } {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) return { url: new URL('./copy-worker.ts', here), execArgv: ['--import', 'tsx'] };
-  return { url: new URL('./copy-worker.js', here) };
-}
-
 export function defaultWorkerCount(): number {
   return Math.max(2, Math.min(availableParallelism(), 8));
 }
@@ -64,10 +59,9 @@ export class WorkerPool implements CopyExecutor {
     /** The stall detector's board: worker i says what it does in slot i + 1. */
     board?: SharedArrayBuffer,
   ) {
-    const script = workerScript();
     for (let i = 0; i < size; i++) {
       const workerData: CopyWorkerData = { board, slot: i + 1 };
-      const worker = new Worker(script.url, { execArgv: script.execArgv, workerData });
+      const worker = startWorker(import.meta.url, 'copy-worker', { workerData });
       const entry: PoolWorker = { worker, busy: 0 };
       worker.on('message', (message: { id: number; outcomes: CopyOutcome[] }) => {
         const pending = this.pending.get(message.id);
