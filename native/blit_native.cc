@@ -241,7 +241,7 @@ Napi::Value SetTimes(const Napi::CallbackInfo& info) {
 
 // ---- copyFiles ---------------------------------------------------------------------------------
 
-enum Status : int32_t { kCopied = 0, kFailed = 1, kChanged = 2, kCopiedSourceKept = 3 };
+enum Status : int32_t { kCopied = 0, kFailed = 1, kChanged = 2, kCopiedSourceKept = 3, kUnchanged = 4, kUpdated = 5 };
 enum Stage : int32_t { kStageSource = 0, kStageDest = 1 };
 
 struct CopyResult {
@@ -387,8 +387,44 @@ int CopyData(int in, int out, uint64_t size, std::vector<char>& buffer, int32_t*
   return 0;
 }
 
+// Compares `size` bytes of in and the file at dst. Returns 1 when equal, 0 when they differ (or dst
+// cannot be read: then it is simply rewritten), -1 with errno set when the source cannot be read.
+int SameContents(int in, const std::string& dst, uint64_t size, std::vector<char>& buffer,
+                 std::vector<char>& other) {
+  int fd = open(dst.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return 0;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != size) {
+    close(fd);
+    return 0;
+  }
+  uint64_t done = 0;
+  int same = 1;
+  while (done < size && same == 1) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(size - done, buffer.size()));
+    ssize_t a = pread(in, buffer.data(), want, static_cast<off_t>(done));
+    if (a < 0) {
+      if (errno == EINTR) continue;
+      same = -1;
+      break;
+    }
+    ssize_t b = pread(fd, other.data(), want, static_cast<off_t>(done));
+    if (a == 0 || b != a || memcmp(buffer.data(), other.data(), static_cast<size_t>(a)) != 0) {
+      same = 0;
+      break;
+    }
+    done += static_cast<uint64_t>(a);
+    if ((done & ((64ULL << 20) - 1)) < static_cast<uint64_t>(a)) Beat();
+  }
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return same;
+}
+
 CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size, int64_t sec, int64_t nsec,
-                   uint32_t mode, bool chmodAfter, bool removeSource, std::vector<char>& buffer) {
+                   uint32_t mode, bool chmodAfter, bool removeSource, bool compareFirst, bool metadataMatches,
+                   std::vector<char>& buffer, std::vector<char>& other) {
   CopyResult result;
   int in = open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (in < 0) {
@@ -396,6 +432,51 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
     result.err = errno;
     result.stage = kStageSource;
     return result;
+  }
+  if (compareFirst) {
+    // --checksum, locally: both files are here, so comparing bytes is cheaper than hashing both.
+    int same = SameContents(in, dst, size, buffer, other);
+    if (same < 0) {
+      result.status = kFailed;
+      result.err = errno;
+      result.stage = kStageSource;
+      close(in);
+      return result;
+    }
+    if (same == 1) {
+      struct stat st;
+      bool unchanged = fstat(in, &st) == 0 && static_cast<uint64_t>(st.st_size) == size &&
+#if defined(__APPLE__)
+                       st.st_mtimespec.tv_sec == sec && st.st_mtimespec.tv_nsec == nsec;
+#else
+                       st.st_mtim.tv_sec == sec && st.st_mtim.tv_nsec == nsec;
+#endif
+      close(in);
+      if (!unchanged) {
+        result.status = kChanged;
+        result.stage = kStageSource;
+        return result;
+      }
+      result.status = metadataMatches ? kUnchanged : kUpdated;
+      if (!metadataMatches) {
+        struct timespec times[2];
+        times[0].tv_sec = static_cast<time_t>(sec);
+        times[0].tv_nsec = static_cast<long>(nsec);
+        times[1] = times[0];
+        if (chmod(dst.c_str(), mode & 07777) != 0 || utimensat(AT_FDCWD, dst.c_str(), times, 0) != 0) {
+          result.status = kFailed;
+          result.err = errno;
+          result.stage = kStageDest;
+          return result;
+        }
+      }
+      if (removeSource && unlink(src.c_str()) != 0) {
+        result.status = kCopiedSourceKept;
+        result.err = errno;
+        result.stage = kStageSource;
+      }
+      return result;
+    }
   }
   std::string temp = TempPathFor(dst);
   int out = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777);
@@ -472,7 +553,8 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
 }
 
 // copyFiles(srcs: string[], dsts: string[], sizes: Float64Array, secs: Float64Array, nsecs: Uint32Array,
-//           modes: Uint32Array, flags: Uint8Array /* 1 chmod after, 2 remove source */, beat?: Int32Array)
+//           modes: Uint32Array, flags: Uint8Array, beat?: Int32Array)
+//   flags: 1 chmod after, 2 remove source, 4 compare contents first (--checksum), 8 metadata already matches
 //   -> { status: Int32Array, errno: Int32Array, stage: Int32Array, bytes: Float64Array, done: number }
 Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -489,6 +571,7 @@ Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
   auto stages = Napi::Int32Array::New(env, n);
   auto bytes = Napi::Float64Array::New(env, n);
   static thread_local std::vector<char> buffer(1 << 20);
+  static thread_local std::vector<char> other(1 << 20);
   t_beat = nullptr;
   if (info.Length() > 7 && info[7].IsTypedArray()) {
     auto beat = info[7].As<Napi::Int32Array>();
@@ -499,7 +582,8 @@ Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
     std::string src = PathArg(srcs.Get(i));
     std::string dst = PathArg(dsts.Get(i));
     CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(sizes[i]), static_cast<int64_t>(secs[i]),
-                           static_cast<int64_t>(nsecs[i]), modes[i], (flags[i] & 1) != 0, (flags[i] & 2) != 0, buffer);
+                           static_cast<int64_t>(nsecs[i]), modes[i], (flags[i] & 1) != 0, (flags[i] & 2) != 0,
+                           (flags[i] & 4) != 0, (flags[i] & 8) != 0, buffer, other);
     status[i] = r.status;
     errs[i] = r.err;
     stages[i] = r.stage;
@@ -534,7 +618,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setTimes", Napi::Function::New(env, SetTimes));
   exports.Set("copyFiles", Napi::Function::New(env, CopyFiles));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 3));
+  exports.Set("abiVersion", Napi::Number::New(env, 4));
   return exports;
 }
 

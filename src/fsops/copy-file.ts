@@ -230,9 +230,11 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
 const NATIVE_COPIED = 0;
 const NATIVE_CHANGED = 2;
 const NATIVE_SOURCE_KEPT = 3;
+const NATIVE_UNCHANGED = 4;
+const NATIVE_UPDATED = 5;
 const NATIVE_SOURCE_STAGE = 0;
 
-/** The addon's copy of jobs without --checksum: the whole per-file job in one native call per batch. */
+/** The addon's copy: each file's whole job (with --checksum, a byte comparison first) in one native call per batch. */
 function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
   const n = jobs.length;
   const sizes = new Float64Array(n);
@@ -245,7 +247,8 @@ function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext):
     [secs[i], nsecs[i]] = splitNs(job.mtimeNs);
     modes[i] = job.mode;
     const needsChmod = job.mode !== (job.mode & 0o777) || (job.mode & 0o777 & ctx.umask) !== 0;
-    flags[i] = (needsChmod ? 1 : 0) | (job.removeSource ? 2 : 0);
+    flags[i] =
+      (needsChmod ? 1 : 0) | (job.removeSource ? 2 : 0) | (job.hashFirst ? 4 : 0) | (job.metadataMatches ? 8 : 0);
   });
   const result = addon.copyFiles(
     jobs.map((job) => job.src),
@@ -263,6 +266,10 @@ function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext):
     const status = result.status[i]!;
     if (status === NATIVE_COPIED) {
       outcomes.push({ rel: job.rel, status: 'copied', bytes: result.bytes[i]! });
+      continue;
+    }
+    if (status === NATIVE_UNCHANGED || status === NATIVE_UPDATED) {
+      outcomes.push({ rel: job.rel, status: status === NATIVE_UNCHANGED ? 'unchanged' : 'updated', bytes: 0 });
       continue;
     }
     if (status === NATIVE_CHANGED) {
@@ -283,7 +290,7 @@ function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext):
 
 export function copyBatch(jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
   const addon = nativeAddon();
-  if (addon && !jobs.some((job) => job.hashFirst)) return copyBatchNative(addon, jobs, ctx);
+  if (addon) return copyBatchNative(addon, jobs, ctx);
   const outcomes: CopyOutcome[] = [];
   for (const job of jobs) {
     const outcome = copyFileJob(job, ctx);

@@ -16,7 +16,7 @@ export interface NativeListing {
 }
 
 export interface NativeCopyResult {
-  /** 0 copied, 1 failed, 2 source changed, 3 copied but the source could not be removed. */
+  /** 0 copied, 1 failed, 2 source changed, 3 done but the source could not be removed, 4 same contents, 5 same contents, metadata set. */
   status: Int32Array;
   errno: Int32Array;
   /** 0 the source side failed, 1 the destination side. */
@@ -45,7 +45,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',
