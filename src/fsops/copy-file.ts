@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { isFatalWriteError, reasonOf } from '../util/errors.js';
-import { type HasherFactory, hashFileSync } from './hash.js';
+import { type HasherFactory, hashFileSync, loadBlake3 } from './hash.js';
 import { applyMetadata, splitNs } from './metadata.js';
 import { type NativeAddon, nativeAddon } from './native.js';
 import { tempPathFor } from './temp-path.js';
@@ -248,7 +248,10 @@ function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext):
     modes[i] = job.mode;
     const needsChmod = job.mode !== (job.mode & 0o777) || (job.mode & 0o777 & ctx.umask) !== 0;
     flags[i] =
-      (needsChmod ? 1 : 0) | (job.removeSource ? 2 : 0) | (job.hashFirst ? 4 : 0) | (job.metadataMatches ? 8 : 0);
+      (needsChmod ? 1 : 0) |
+      (job.removeSource ? 2 : 0) |
+      (job.hashFirst ? 4 : 0) |
+      (job.metadataMatches ? 8 : 0);
   });
   const result = addon.copyFiles(
     jobs.map((job) => job.src),
@@ -269,7 +272,11 @@ function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext):
       continue;
     }
     if (status === NATIVE_UNCHANGED || status === NATIVE_UPDATED) {
-      outcomes.push({ rel: job.rel, status: status === NATIVE_UNCHANGED ? 'unchanged' : 'updated', bytes: 0 });
+      outcomes.push({
+        rel: job.rel,
+        status: status === NATIVE_UNCHANGED ? 'unchanged' : 'updated',
+        bytes: 0,
+      });
       continue;
     }
     if (status === NATIVE_CHANGED) {
@@ -286,6 +293,15 @@ function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext):
     outcomes.push(failed(job, result.stage[i] === NATIVE_SOURCE_STAGE ? new SourceError(error) : error));
   }
   return outcomes;
+}
+
+/**
+ * Readies `ctx` for `jobs`: BLAKE3 is loaded only for --checksum jobs on the pure-JS path (the addon
+ * compares bytes), so ordinary copies never pay for loading a hasher.
+ */
+export async function prepareContext(ctx: CopyContext, jobs: CopyJob[]): Promise<CopyContext> {
+  if (!ctx.hasher && !nativeAddon() && jobs.some((job) => job.hashFirst)) ctx.hasher = await loadBlake3();
+  return ctx;
 }
 
 export function copyBatch(jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {

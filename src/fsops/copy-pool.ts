@@ -5,9 +5,8 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../util/start-worker.js';
-import { type CopyJob, type CopyOutcome, copyBatch, createCopyContext } from './copy-file.js';
+import { type CopyJob, type CopyOutcome, copyBatch, createCopyContext, prepareContext } from './copy-file.js';
 import type { BatchRequest, CopyWorkerData } from './copy-worker.js';
-import { loadBlake3 } from './hash.js';
 
 export interface CopyExecutor {
   run(jobs: CopyJob[]): Promise<CopyOutcome[]>;
@@ -26,7 +25,7 @@ export class InlineExecutor implements CopyExecutor {
   readonly starving = true;
 
   async run(jobs: CopyJob[]): Promise<CopyOutcome[]> {
-    const ctx = createCopyContext(await loadBlake3());
+    const ctx = await prepareContext(createCopyContext(), jobs);
     return copyBatch(jobs, ctx);
   }
 

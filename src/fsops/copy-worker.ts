@@ -2,8 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ActivityBoard } from '../util/activity-board.js';
 import { hangIfInjected } from '../util/test-hang.js';
-import { type CopyJob, copyBatch, createCopyContext } from './copy-file.js';
-import { loadBlake3 } from './hash.js';
+import { type CopyJob, copyBatch, createCopyContext, prepareContext } from './copy-file.js';
 
 export interface BatchRequest {
   id: number;
@@ -21,11 +20,12 @@ if (port) {
   const data = workerData as CopyWorkerData | undefined;
   const board = data?.board ? new ActivityBoard(data.board) : undefined;
   const slot = data?.slot ?? 0;
-  const ready = loadBlake3()
-    .then(createCopyContext, () => createCopyContext())
-    .then((ctx) => ({ ...ctx, beat: board?.ints }));
+  const ctx = { ...createCopyContext(), beat: board?.ints };
+  // One batch at a time, in order, even when one has to wait for the hasher to load.
+  let queue: Promise<unknown> = Promise.resolve();
   port.on('message', (request: BatchRequest) => {
-    void ready.then((ctx) => {
+    queue = queue.then(async () => {
+      await prepareContext(ctx, request.jobs);
       const first = request.jobs[0];
       if (board && first) {
         const more = request.jobs.length > 1 ? ` (+${request.jobs.length - 1} more)` : '';
