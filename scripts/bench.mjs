@@ -32,6 +32,11 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+
+// blit keeps performance history in the user's config directory. The bench gives it a fresh one per
+// run, so its figures neither depend on nor add to this machine's history (runs within the bench do
+// warm it, as a user's repeated runs would).
+process.env.XDG_CONFIG_HOME = mkdtempSync(join(os.tmpdir(), 'blit-bench-config-'));
 const DISK = process.env.BENCH_DISK_DIR || join(REPO, '.bench-cache');
 const TMPFS = process.env.BENCH_TMPFS_DIR || '/dev/shm/blit-bench';
 const QUICK = process.env.BENCH_QUICK === '1';
