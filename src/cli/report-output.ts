@@ -17,6 +17,9 @@ export function printActions(stream: NodeJS.WritableStream, action: Action, dryR
 }
 
 export function summaryLine(report: TransferReport): string {
+  if (report.renamed) {
+    return `blit move: renamed ${showPath(report.source)} to ${showPath(report.destination)} (same file system) in ${formatDuration(report.elapsedMs)}`;
+  }
   const parts = [
     `${formatCount(report.copied)} copied`,
     `${formatCount(report.skipped)} unchanged`,

@@ -13,6 +13,7 @@ import { defaultPlan, type ExecutionPlan } from './execution-plan.js';
 import { buildFilter } from './filter.js';
 import { type DeletionCandidate, LocalDestination } from './local-destination.js';
 import { LocalSource } from './local-source.js';
+import { tryMoveByRename } from './move-by-rename.js';
 import { newProgress, type Progress } from './progress.js';
 import type { SourceListing } from './roles.js';
 import { countListing, emptySessionStats, type SessionStats } from './session-stats.js';
@@ -48,6 +49,8 @@ export async function runTransfer(
       `${showPath(endpoints.target)}: the source ${showPath(endpoints.source)} lies inside this destination; a mirror would delete it`,
     );
   }
+  const renamed = tryMoveByRename(endpoints, options);
+  if (renamed) return renamed;
   const started = performance.now();
   const filter = buildFilter(options.filter);
   const single = endpoints.kind === 'single';

@@ -73,4 +73,6 @@ export interface TransferReport {
   /** Deletions a mirror would have made but did not (not confirmed, or incomplete scan). */
   deletionsWithheld: number;
   failures: Failure[];
+  /** A move done by one rename (same file system, new target): counts then describe the rename. */
+  renamed?: boolean;
 }
