@@ -16,7 +16,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <dirent.h>
@@ -606,6 +608,83 @@ Napi::Value ErrnoName(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), ErrnoCode(info[0].As<Napi::Number>().Int32Value()));
 }
 
+// ---- stall watchdog ----------------------------------------------------------------------------
+// The same job as engine/stall-watchdog.ts, on a plain native thread: a worker thread costs ~60 ms of
+// CPU to start (its own V8 isolate), a std::thread nothing. It reads the shared activity board
+// (header: beats, stopped, paused; then 32 slots of 512 bytes: 2-byte length + UTF-8 text).
+
+constexpr int kBeats = 0, kStopped = 1, kPaused = 2;
+constexpr size_t kSlotBytes = 512, kSlots = 32;
+
+std::string StallMessage(const uint8_t* slots, size_t length, int timeoutMs) {
+  std::string doing;
+  for (size_t slot = 0; slot < kSlots && (slot + 1) * kSlotBytes <= length; slot++) {
+    const uint8_t* base = slots + slot * kSlotBytes;
+    size_t n = static_cast<size_t>(base[0]) | (static_cast<size_t>(base[1]) << 8);
+    if (n == 0 || n > kSlotBytes - 2) continue;
+    if (!doing.empty()) doing += "; ";
+    doing.append(reinterpret_cast<const char*>(base + 2), n);
+  }
+  long tenths = (timeoutMs + 50) / 100;
+  char seconds[32];
+  if (tenths % 10 == 0) snprintf(seconds, sizeof(seconds), "%ld", tenths / 10);
+  else snprintf(seconds, sizeof(seconds), "%ld.%ld", tenths / 10, tenths % 10);
+  return std::string("stalled: no progress for ") + seconds + " s; " +
+         (doing.empty() ? std::string("nothing in flight") : "in flight: " + doing);
+}
+
+// startWatchdog(header: Int32Array, slots: Uint8Array, timeoutMs, graceMs, onStall(message))
+// Both arrays view one SharedArrayBuffer that lives as long as the process (references kept).
+Napi::Value StartWatchdog(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto header = info[0].As<Napi::Int32Array>();
+  auto slots = info[1].As<Napi::Uint8Array>();
+  int timeoutMs = info[2].As<Napi::Number>().Int32Value();
+  int graceMs = info[3].As<Napi::Number>().Int32Value();
+  auto tsfn = Napi::ThreadSafeFunction::New(env, info[4].As<Napi::Function>(), "blit-stall-watchdog", 0, 1);
+  tsfn.Unref(env);
+  new Napi::ObjectReference(Napi::Persistent(header.As<Napi::Object>()));
+  new Napi::ObjectReference(Napi::Persistent(slots.As<Napi::Object>()));
+  int32_t* ints = header.Data();
+  const uint8_t* bytes = slots.Data();
+  size_t length = slots.ByteLength();
+  std::thread([=]() mutable {
+    using Clock = std::chrono::steady_clock;
+    auto stopped = [&] { return __atomic_load_n(ints + kStopped, __ATOMIC_SEQ_CST) != 0; };
+    int tick = std::max(10, std::min(250, timeoutMs / 4));
+    int32_t lastBeats = __atomic_load_n(ints + kBeats, __ATOMIC_SEQ_CST);
+    auto lastChange = Clock::now();
+    while (!stopped()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(tick));
+      int32_t beats = __atomic_load_n(ints + kBeats, __ATOMIC_SEQ_CST);
+      if (beats != lastBeats || __atomic_load_n(ints + kPaused, __ATOMIC_SEQ_CST) != 0) {
+        lastBeats = beats;
+        lastChange = Clock::now();
+        continue;
+      }
+      if (Clock::now() - lastChange < std::chrono::milliseconds(timeoutMs)) continue;
+      std::string message = StallMessage(bytes, length, timeoutMs);
+      auto* copy = new std::string(message);
+      napi_status status = tsfn.BlockingCall(copy, [](Napi::Env env, Napi::Function onStall, std::string* text) {
+        onStall.Call({Napi::String::New(env, *text)});
+        delete text;
+      });
+      if (status != napi_ok) delete copy;
+      for (int waited = 0; waited < graceMs && !stopped(); waited += tick) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(tick));
+      }
+      if (stopped()) break;
+      // The main thread is stuck in a system call: end the process from here.
+      std::string line = "blit: " + message + "\n";
+      ssize_t ignored = write(2, line.data(), line.size());
+      (void)ignored;
+      _exit(1);
+    }
+    tsfn.Release();
+  }).detach();
+  return env.Undefined();
+}
+
 // exitProcess(code): ends the whole process at once, from any thread (the stall watchdog uses it
 // when the main thread is stuck in a system call and cannot exit by itself).
 Napi::Value ExitProcess(const Napi::CallbackInfo& info) {
@@ -614,11 +693,12 @@ Napi::Value ExitProcess(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exitProcess", Napi::Function::New(env, ExitProcess));
+  exports.Set("startWatchdog", Napi::Function::New(env, StartWatchdog));
   exports.Set("listDir", Napi::Function::New(env, ListDir));
   exports.Set("setTimes", Napi::Function::New(env, SetTimes));
   exports.Set("copyFiles", Napi::Function::New(env, CopyFiles));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 4));
+  exports.Set("abiVersion", Napi::Number::New(env, 5));
   return exports;
 }
 

@@ -3,7 +3,8 @@
  * when nothing has beaten for 10 s (planner and workers all idle), the session aborts with an error
  * naming what each thread was doing: the phase and the paths in flight.
  */
-import type { Worker } from 'node:worker_threads';
+
+import { nativeAddon } from '../fsops/native.js';
 import { ActivityBoard, STOPPED } from '../util/activity-board.js';
 import { startWorker } from '../util/start-worker.js';
 import type { WatchdogData } from './stall-watchdog.js';
@@ -18,21 +19,28 @@ export class StallError extends Error {
 
 export class StallWatch {
   readonly board = new ActivityBoard();
-  private readonly worker: Worker;
   /** Settles (rejects) only when the watchdog reports a stall. */
   readonly stalled: Promise<never>;
 
   constructor(timeoutMs = stallTimeoutMs()) {
-    const data: WatchdogData = { buffer: this.board.buffer, timeoutMs, graceMs: GRACE_MS };
-    this.worker = startWorker(import.meta.url, 'stall-watchdog', { workerData: data });
-    this.worker.unref();
+    let reportStall: (message: string) => void = () => {};
     this.stalled = new Promise<never>((_, reject) => {
-      this.worker.on('message', (message: { stalled?: string }) => {
-        if (message.stalled) reject(new StallError(message.stalled));
-      });
+      reportStall = (message) => reject(new StallError(message));
     });
     // Nobody may be waiting on it when the run ends normally.
     this.stalled.catch(() => {});
+    const addon = nativeAddon();
+    if (addon) {
+      // A native thread: no V8 isolate to start (a worker thread costs ~60 ms of CPU).
+      addon.startWatchdog(this.board.ints, this.board.slots, timeoutMs, GRACE_MS, reportStall);
+      return;
+    }
+    const data: WatchdogData = { buffer: this.board.buffer, timeoutMs, graceMs: GRACE_MS };
+    const worker = startWorker(import.meta.url, 'stall-watchdog', { workerData: data });
+    worker.unref();
+    worker.on('message', (message: { stalled?: string }) => {
+      if (message.stalled) reportStall(message.stalled);
+    });
   }
 
   stop(): void {

@@ -19,6 +19,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { isFatalWriteError, reasonOf } from '../util/errors.js';
+import { hangIfInjected } from '../util/test-hang.js';
 import { type HasherFactory, hashFileSync, loadBlake3 } from './hash.js';
 import { applyMetadata, splitNs } from './metadata.js';
 import { type NativeAddon, nativeAddon } from './native.js';
@@ -305,6 +306,7 @@ export async function prepareContext(ctx: CopyContext, jobs: CopyJob[]): Promise
 }
 
 export function copyBatch(jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
+  for (const job of jobs) hangIfInjected('copy', job.rel);
   const addon = nativeAddon();
   if (addon) return copyBatchNative(addon, jobs, ctx);
   const outcomes: CopyOutcome[] = [];

@@ -1,7 +1,6 @@
 /** Worker thread entry: copies batches of files with synchronous calls, one message per batch. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ActivityBoard } from '../util/activity-board.js';
-import { hangIfInjected } from '../util/test-hang.js';
 import { type CopyJob, copyBatch, createCopyContext, prepareContext } from './copy-file.js';
 
 export interface BatchRequest {
@@ -31,7 +30,6 @@ if (port) {
         const more = request.jobs.length > 1 ? ` (+${request.jobs.length - 1} more)` : '';
         board.set(slot, `copy: ${first.rel}${more}`);
       }
-      for (const job of request.jobs) hangIfInjected('copy', job.rel);
       const outcomes = copyBatch(request.jobs, ctx);
       board?.set(slot, '');
       board?.beat();

@@ -42,10 +42,18 @@ export interface NativeAddon {
   ): NativeCopyResult;
   errnoName(errno: number): string;
   exitProcess(code: number): never;
+  /** The stall watchdog on a native thread (see engine/stall-watch.ts); onStall runs on the main thread. */
+  startWatchdog(
+    header: Int32Array,
+    slots: Uint8Array,
+    timeoutMs: number,
+    graceMs: number,
+    onStall: (message: string) => void,
+  ): void;
   abiVersion: number;
 }
 
-const ABI_VERSION = 4;
+const ABI_VERSION = 5;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

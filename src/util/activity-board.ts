@@ -16,14 +16,15 @@ export const MAX_SLOTS = 32;
 
 export class ActivityBoard {
   readonly ints: Int32Array;
-  private readonly bytes: Uint8Array;
+  /** The slots' bytes (what each thread is doing), for the native watchdog to read. */
+  readonly slots: Uint8Array;
   private readonly encoder = new TextEncoder();
 
   constructor(
     readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(HEADER_INTS * 4 + MAX_SLOTS * SLOT_BYTES),
   ) {
     this.ints = new Int32Array(buffer, 0, HEADER_INTS);
-    this.bytes = new Uint8Array(buffer, HEADER_INTS * 4);
+    this.slots = new Uint8Array(buffer, HEADER_INTS * 4);
   }
 
   beat(): void {
@@ -43,16 +44,16 @@ export class ActivityBoard {
   set(slot: number, text: string): void {
     const base = slot * SLOT_BYTES;
     const encoded = this.encoder.encode(text).subarray(0, SLOT_BYTES - 2);
-    this.bytes.set(encoded, base + 2);
-    this.bytes[base] = encoded.length & 0xff;
-    this.bytes[base + 1] = encoded.length >> 8;
+    this.slots.set(encoded, base + 2);
+    this.slots[base] = encoded.length & 0xff;
+    this.slots[base + 1] = encoded.length >> 8;
   }
 
   get(slot: number): string {
     const base = slot * SLOT_BYTES;
-    const length = this.bytes[base]! | (this.bytes[base + 1]! << 8);
+    const length = this.slots[base]! | (this.slots[base + 1]! << 8);
     // Copy out of shared memory first: TextDecoder refuses shared buffers.
-    return new TextDecoder().decode(this.bytes.slice(base + 2, base + 2 + length));
+    return new TextDecoder().decode(this.slots.slice(base + 2, base + 2 + length));
   }
 
   all(): string[] {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { blit, tempDir, writeFile } from '../helpers.js';
 
 function tree(root: string): string {
@@ -16,7 +16,8 @@ function tree(root: string): string {
   return src;
 }
 
-const FAST = { BLIT_STALL_TIMEOUT_MS: '1000' };
+// History off: the default plan (worker threads beyond 8 files) applies to every run here.
+const FAST = { BLIT_STALL_TIMEOUT_MS: '1000', BLIT_DISABLE_PERF_HISTORY: '1' };
 
 test('a scan stuck in a directory (a hung mount) aborts with exit 1, naming the phase and the directory', (t) => {
   const root = tempDir(t);
@@ -50,4 +51,28 @@ test('a run that keeps making progress is not a stall, however long it takes ove
     env: { BLIT_STALL_TIMEOUT_MS: '300' },
   });
   assert.equal(result.status, 0, result.stderr);
+});
+
+describe('without the native addon (watchdog on a worker thread)', () => {
+  const PURE_JS = { ...FAST, BLIT_NO_NATIVE: '1' };
+
+  test('a stuck worker still ends the run with exit 1 and the paths in flight', (t) => {
+    const root = tempDir(t);
+    const src = tree(root);
+    const result = blit(['copy', `${src}/`, join(root, 'dst')], {
+      env: { ...PURE_JS, BLIT_TEST_HANG: 'copy:hung dir/g7' },
+    });
+    assert.equal(result.status, 1, result.stderr);
+    assert.match(result.stderr, /stalled: no progress for 1 s; in flight: .*copy: hung dir\/g\d+/);
+  });
+
+  test('a stuck main thread is ended by the watchdog (SIGKILL: no addon to _exit with)', (t) => {
+    const root = tempDir(t);
+    const src = tree(root);
+    const result = blit(['copy', `${src}/`, join(root, 'dst')], {
+      env: { ...PURE_JS, BLIT_TEST_HANG: 'scan:hung dir' },
+    });
+    assert.notEqual(result.status, 0);
+    assert.match(result.stderr, /^blit: stalled: no progress for 1 s; in flight: scan: listing hung dir\n$/);
+  });
 });
