@@ -2,6 +2,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { DeletionCandidate } from '../engine/local-destination.js';
 import { showPath } from '../util/errors.js';
+import { countOf } from '../util/human.js';
 
 const SHOWN = 10;
 
@@ -14,7 +15,7 @@ export async function confirmDeletions(candidates: DeletionCandidate[], root: st
   const lines = candidates.slice(0, SHOWN).map((c) => `  ${showPath(c.rel)}${c.kind === 'dir' ? '/' : ''}`);
   if (candidates.length > SHOWN) lines.push(`  … and ${candidates.length - SHOWN} more`);
   process.stderr.write(
-    `blit: mirror will delete ${candidates.length} entr${candidates.length === 1 ? 'y' : 'ies'} from ${showPath(root)}:\n${lines.join('\n')}\n`,
+    `blit: mirror will delete ${countOf(candidates.length, 'entry', 'entries')} from ${showPath(root)}:\n${lines.join('\n')}\n`,
   );
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {

@@ -10,7 +10,7 @@ import { isSafeRel } from '../fsops/rel-path.js';
 import { startPerfRun } from '../perf/run-recorder.js';
 import { warnOfRemoteLookalikes } from '../remote/local-lookalike.js';
 import { BlitError, reasonOf, showPath } from '../util/errors.js';
-import { parseSize } from '../util/human.js';
+import { countOf, parseSize } from '../util/human.js';
 import { canAsk, confirmDeletions } from './confirm.js';
 import type { TransferFlags } from './main.js';
 import { ProgressDisplay, progressStyle } from './progress-display.js';
@@ -110,7 +110,7 @@ export async function runTransferCommand(
       if (flags.yes) return true;
       if (!canAsk()) {
         process.stderr.write(
-          `blit: not deleting ${candidates.length} entr${candidates.length === 1 ? 'y' : 'ies'} from ${showPath(endpoints.target)} without confirmation; run on a terminal or pass --yes\n`,
+          `blit: not deleting ${countOf(candidates.length, 'entry', 'entries')} from ${showPath(endpoints.target)} without confirmation; run on a terminal or pass --yes\n`,
         );
         return false;
       }

@@ -3,7 +3,7 @@ import { lstatSync, readlinkSync, rmdirSync, statSync, unlinkSync } from 'node:f
 import { basename, dirname } from 'node:path';
 import { entryFromStats, listDirectory, NOT_UTF8_NAME } from '../fsops/listing.js';
 import { joinRel, localPath, relDepth } from '../fsops/rel-path.js';
-import { codeOf, reasonOf } from '../util/errors.js';
+import { codeOf, reasonOf, sourceKeptReason } from '../util/errors.js';
 import { hangIfInjected } from '../util/test-hang.js';
 import type { Endpoints } from './endpoints.js';
 import type { FilterVerdict, PathFilter } from './filter.js';
@@ -22,8 +22,6 @@ export class LocalSource implements SourceRole {
   constructor(
     private readonly endpoints: Endpoints,
     private readonly filter: PathFilter,
-    /** The name the single entry takes at the destination. */
-    private readonly singleTargetName?: string,
   ) {}
 
   localPathOf(rel: string): string {
@@ -118,7 +116,8 @@ export class LocalSource implements SourceRole {
     try {
       const stats = lstatSync(path, { bigint: true });
       const target = stats.isSymbolicLink() ? readlinkSync(path) : undefined;
-      const entry = entryFromStats(this.singleTargetName ?? basename(path), stats, target);
+      // The single entry is listed under the name it takes at the destination.
+      const entry = entryFromStats(basename(this.endpoints.target), stats, target);
       yield { rel: '', entries: [{ ...entry, verdict: this.filter.root }], partial: true };
     } catch (error) {
       this.fail(basename(path), reasonOf(error));
@@ -134,7 +133,7 @@ export class LocalSource implements SourceRole {
       unlinkSync(this.localPathOf(rel));
       return undefined;
     } catch (error) {
-      return { path: rel, reason: `copied, but the source could not be removed: ${reasonOf(error)}` };
+      return { path: rel, reason: sourceKeptReason(error) };
     }
   }
 
@@ -143,7 +142,8 @@ export class LocalSource implements SourceRole {
     const dirs = [...this.walkedDirs].sort((a, b) => relDepth(b) - relDepth(a));
     for (const rel of dirs) {
       const path = localPath(this.endpoints.source, rel);
-      if (rel === '' && this.keepsRoot) continue;
+      // A move of `SRC/` moves the contents and keeps SRC itself; a move of `SRC` removes it too.
+      if (rel === '' && this.endpoints.contentsOnly) continue;
       try {
         rmdirSync(path);
       } catch (error) {
@@ -161,7 +161,4 @@ export class LocalSource implements SourceRole {
 
   /** Told before each directory is listed (the stall detector shows it). */
   onListing?: (rel: string) => void;
-
-  /** A move of `SRC/` moves the contents and keeps SRC itself; a move of `SRC` removes it too. */
-  keepsRoot = true;
 }

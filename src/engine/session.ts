@@ -3,7 +3,7 @@
  * answers each listing with what it needs, the scheduler copies it, and once the source reports
  * a complete scan a mirror's deletions are planned, confirmed and applied.
  */
-import { basename, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import type { CopyJob, CopyOutcome } from '../fsops/copy-file.js';
 import { type CopyExecutor, InlineExecutor, WorkerPool } from '../fsops/copy-pool.js';
 import { BlitError, showPath } from '../util/errors.js';
@@ -54,8 +54,7 @@ export async function runTransfer(
   const started = performance.now();
   const filter = buildFilter(options.filter);
   const single = endpoints.kind === 'single';
-  const source = new LocalSource(endpoints, filter, single ? basename(endpoints.target) : undefined);
-  source.keepsRoot = endpoints.contentsOnly;
+  const source = new LocalSource(endpoints, filter);
   const destination = new LocalDestination(
     single ? dirname(endpoints.target) : endpoints.target,
     filter,

@@ -18,7 +18,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import { isFatalWriteError, reasonOf } from '../util/errors.js';
+import { errnoError, isFatalWriteError, reasonOf, sourceKeptReason } from '../util/errors.js';
 import { hangIfInjected } from '../util/test-hang.js';
 import { type HasherFactory, hashFileSync, loadBlake3 } from './hash.js';
 import { applyMetadata, splitNs } from './metadata.js';
@@ -212,8 +212,7 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
       try {
         unlinkSync(job.src);
       } catch (error) {
-        const reason = `copied, but the source could not be removed: ${reasonOf(error)}`;
-        return { rel: job.rel, status: 'failed', bytes: size, reason };
+        return { rel: job.rel, status: 'failed', bytes: size, reason: sourceKeptReason(error) };
       }
     }
     return { rel: job.rel, status: 'copied', bytes: size };
@@ -284,11 +283,14 @@ function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext):
       outcomes.push(failed(job, new SourceChanged()));
       continue;
     }
-    const error: NodeJS.ErrnoException = new Error(addon.errnoName(result.errno[i]!));
-    error.code = error.message;
+    const error = errnoError(addon.errnoName(result.errno[i]!));
     if (status === NATIVE_SOURCE_KEPT) {
-      const reason = `copied, but the source could not be removed: ${reasonOf(error)}`;
-      outcomes.push({ rel: job.rel, status: 'failed', bytes: result.bytes[i]!, reason });
+      outcomes.push({
+        rel: job.rel,
+        status: 'failed',
+        bytes: result.bytes[i]!,
+        reason: sourceKeptReason(error),
+      });
       continue;
     }
     outcomes.push(failed(job, result.stage[i] === NATIVE_SOURCE_STAGE ? new SourceError(error) : error));

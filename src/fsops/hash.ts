@@ -10,7 +10,6 @@ interface Hasher {
 export type HasherFactory = () => Hasher;
 
 let factory: HasherFactory | undefined;
-let implementation = 'none';
 
 /** The native BLAKE3 (@napi-rs/blake-hash), or undefined where its binary does not load. */
 export function loadNativeBlake3(): HasherFactory | undefined {
@@ -42,12 +41,7 @@ export async function loadBlake3(): Promise<HasherFactory> {
   if (factory) return factory;
   const native = process.env.BLIT_NO_NATIVE === '1' ? undefined : loadNativeBlake3();
   factory = native ?? (await loadWasmBlake3());
-  implementation = native ? 'native' : 'wasm';
   return factory;
-}
-
-export function blake3Implementation(): string {
-  return implementation;
 }
 
 /** Hashes a whole file synchronously with `buffer` as scratch space. */

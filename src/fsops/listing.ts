@@ -2,7 +2,7 @@
 import { isUtf8 } from 'node:buffer';
 import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import type { Entry, EntryKind } from '../engine/types.js';
-import { reasonOf } from '../util/errors.js';
+import { errnoError, reasonOf } from '../util/errors.js';
 import { type NativeAddon, nativeAddon } from './native.js';
 import { localPath } from './rel-path.js';
 
@@ -93,12 +93,6 @@ function listNative(addon: NativeAddon, dir: string): DirectoryContents {
     entries.push(entry);
   }
   return { entries, problems };
-}
-
-function errnoError(code: string): NodeJS.ErrnoException {
-  const error: NodeJS.ErrnoException = new Error(code);
-  error.code = code;
-  return error;
 }
 
 /**

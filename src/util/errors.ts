@@ -48,6 +48,18 @@ export function codeOf(error: unknown): string | undefined {
   return error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
 }
 
+/** An error carrying only an errno code (as the native addon reports them), for {@link reasonOf}. */
+export function errnoError(code: string): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error(code);
+  error.code = code;
+  return error;
+}
+
+/** Why a move's source entry stayed behind although its copy landed. */
+export function sourceKeptReason(error: unknown): string {
+  return `copied, but the source could not be removed: ${reasonOf(error)}`;
+}
+
 /** Errors after which continuing would only fail again or fill the disk further. */
 export function isFatalWriteError(error: unknown): boolean {
   const code = codeOf(error);

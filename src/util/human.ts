@@ -45,6 +45,11 @@ const SIZE_SUFFIX: Record<string, number> = {
   p: 1024 ** 5,
 };
 
+/** "1 entry", "2 entries": a count with its noun. */
+export function countOf(n: number, singular: string, plural: string): string {
+  return `${n} ${n === 1 ? singular : plural}`;
+}
+
 /** Parses `123`, `10K`, `1.5M`, `2GiB`, `4g` (binary multiples); returns undefined when malformed. */
 export function parseSize(text: string): number | undefined {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgtpb]?)(?:i?b)?\s*$/i.exec(text);
