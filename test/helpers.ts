@@ -1,4 +1,5 @@
 /** Shared test helpers: temp trees and running the real built CLI. */
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -18,6 +19,21 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TransferReport } from '../src/engine/types.js';
+
+/** A fixed past second; files get mtimes around it so "now" never matches by accident. */
+export const T = 1_500_000_000;
+/** blit keeps mtimes to the microsecond without its native addon; 2 µs allows for rounding. */
+export const MTIME_TOLERANCE_NS = 2000n;
+
+export function read(path: string): string {
+  return readFileSync(path, 'utf8');
+}
+
+/** The usual layout of a test: ROOT/src and ROOT/dst. */
+export function dirs(root: string): { root: string; src: string; dst: string } {
+  return { root, src: join(root, 'src'), dst: join(root, 'dst') };
+}
 
 export const BLIT = fileURLToPath(new URL('../bin/blit.js', import.meta.url));
 
@@ -229,6 +245,15 @@ export function diffSnapshots(
   return lines;
 }
 
+/** Asserts that `dst` holds exactly what `src` holds: kinds, contents, modes, link targets, mtimes. */
+export function assertSameTree(dst: string, src: string, options: { ignoreRootMtime?: boolean } = {}): void {
+  const lines = diffSnapshots(snapshot(dst), snapshot(src), {
+    mtimeToleranceNs: MTIME_TOLERANCE_NS,
+    ignoreRootMtime: options.ignoreRootMtime,
+  });
+  assert.deepEqual(lines, [], `${dst} differs from ${src}`);
+}
+
 /** A small seeded PRNG (mulberry32): the same seed gives the same tree on every machine. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -242,16 +267,7 @@ export function prng(seed: number): () => number {
 }
 
 /** The JSON summary blit printed on stdout (its last line). */
-export function jsonReport(result: RunResult): {
-  copied: number;
-  skipped: number;
-  updated: number;
-  deleted: number;
-  failed: number;
-  bytes: number;
-  failures: { path: string; reason: string }[];
-  [key: string]: unknown;
-} {
+export function jsonReport(result: RunResult): TransferReport & { [key: string]: unknown } {
   const lines = result.stdout.trim().split('\n');
   try {
     return JSON.parse(lines[lines.length - 1] ?? '');

@@ -20,23 +20,23 @@ import {
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
+  assertSameTree,
   blit,
   blitUnprivileged,
   diffSnapshots,
+  dirs,
   isOneLineError,
   jsonReport,
+  MTIME_TOLERANCE_NS,
   modeOf,
   mtimeNs,
+  read,
   setMtime,
   snapshot,
+  T,
   tempDir,
   writeFile,
 } from '../helpers.js';
-
-/** A fixed past second; files get mtimes around it so "now" never matches by accident. */
-const T = 1_500_000_000;
-/** blit keeps mtimes to the microsecond without its native addon; 2 µs allows for rounding. */
-const MTIME_TOLERANCE_NS = 2000n;
 
 /** The times are set by the native addon when it is built, by Node's utimes otherwise: test both. */
 const TIME_PATHS: [string, Record<string, string>][] = [
@@ -52,28 +52,11 @@ function touchAt(path: string, stamp: string, expectedNs: bigint): void {
   assert.equal(mtimeNs(path), expectedNs, `touch set the mtime of ${path}`);
 }
 
-function read(path: string): string {
-  return readFileSync(path, 'utf8');
-}
-
 function assertMtimeClose(actual: string, expected: string): void {
   const a = mtimeNs(actual);
   const e = mtimeNs(expected);
   const diff = a > e ? a - e : e - a;
   assert.ok(diff < MTIME_TOLERANCE_NS, `${actual}: mtime ${a} ns, expected ${e} ns (off by ${diff} ns)`);
-}
-
-/** Asserts that `dst` holds exactly what `src` holds: kinds, contents, modes, link targets, mtimes. */
-function assertSameTree(dst: string, src: string, options: { ignoreRootMtime?: boolean } = {}): void {
-  const lines = diffSnapshots(snapshot(dst), snapshot(src), {
-    mtimeToleranceNs: MTIME_TOLERANCE_NS,
-    ignoreRootMtime: options.ignoreRootMtime,
-  });
-  assert.deepEqual(lines, [], `${dst} differs from ${src}`);
-}
-
-function dirs(root: string): { root: string; src: string; dst: string } {
-  return { root, src: join(root, 'src'), dst: join(root, 'dst') };
 }
 
 describe('copy: what is written', () => {

@@ -18,31 +18,18 @@ import {
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
+  assertSameTree,
   blit,
   blitUnprivileged,
   diffSnapshots,
+  dirs,
   jsonReport,
+  read,
   snapshot,
+  T,
   tempDir,
   writeFile,
 } from '../helpers.js';
-
-const T = 1_500_000_000;
-const MTIME_TOLERANCE_NS = 2000n;
-
-function read(path: string): string {
-  return readFileSync(path, 'utf8');
-}
-
-function dirs(root: string): { root: string; src: string; dst: string } {
-  return { root, src: join(root, 'src'), dst: join(root, 'dst') };
-}
-
-/** Asserts that `dst` now equals `src`: kinds, contents, modes, link targets, mtimes. */
-function assertMirrored(dst: string, src: string): void {
-  const lines = diffSnapshots(snapshot(dst), snapshot(src), { mtimeToleranceNs: MTIME_TOLERANCE_NS });
-  assert.deepEqual(lines, [], `${dst} differs from ${src}`);
-}
 
 function unchanged(dir: string, before: ReturnType<typeof snapshot>): void {
   assert.deepEqual(diffSnapshots(snapshot(dir), before, { mtimeToleranceNs: 1n }), [], `${dir} changed`);
@@ -71,7 +58,7 @@ describe('mirror: deletions', () => {
       'extra.txt, sub/extra.txt, gone, empty-extra, extra-link, sub/dangling-extra',
     );
     assert.equal(report.failed, 0);
-    assertMirrored(dst, src);
+    assertSameTree(dst, src);
   });
 
   test('-y is --yes; -v lists each deletion', (t) => {
@@ -88,7 +75,7 @@ describe('mirror: deletions', () => {
     assert.ok(lines.includes('delete extra.txt'), result.stdout);
     assert.ok(lines.includes('delete old'), result.stdout);
     assert.match(result.stdout, /2 deleted/);
-    assertMirrored(dst, src);
+    assertSameTree(dst, src);
   });
 
   const conflicts: { name: string; source: (path: string) => void; destination: (path: string) => void }[] = [
@@ -136,7 +123,7 @@ describe('mirror: deletions', () => {
       assert.equal(result.status, 0, result.stderr);
       const report = jsonReport(result);
       assert.deepEqual(report.failures, []);
-      assertMirrored(dst, src);
+      assertSameTree(dst, src);
     });
   }
 
@@ -152,7 +139,7 @@ describe('mirror: deletions', () => {
     const result = blit(['mirror', `${src}/`, dst, '--yes']);
 
     assert.equal(result.status, 0, result.stderr);
-    assertMirrored(dst, src);
+    assertSameTree(dst, src);
   });
 
   test('a destination symlink to an outside directory is replaced, and what it points to is untouched', (t) => {
@@ -170,7 +157,7 @@ describe('mirror: deletions', () => {
     const result = blit(['mirror', `${src}/`, dst, '--yes']);
 
     assert.equal(result.status, 0, result.stderr);
-    assertMirrored(dst, src);
+    assertSameTree(dst, src);
     unchanged(outside, before);
   });
 
@@ -200,7 +187,7 @@ describe('mirror: deletions', () => {
     assert.equal(again.status, 0, again.stderr);
     const report = jsonReport(again);
     assert.deepEqual([report.copied, report.updated, report.deleted, report.failed], [0, 0, 0, 0]);
-    assertMirrored(dst, src);
+    assertSameTree(dst, src);
   });
 
   test('names that are not UTF-8 at the destination are never deleted', (t) => {
@@ -428,7 +415,7 @@ describe('mirror: compare modes', () => {
     const result = blit(['mirror', `${src}/`, dst, '--yes', '--checksum']);
 
     assert.equal(result.status, 0, result.stderr);
-    assertMirrored(dst, src);
+    assertSameTree(dst, src);
   });
 
   test('--size-only and --ignore-times still delete extras', (t) => {
@@ -440,7 +427,7 @@ describe('mirror: compare modes', () => {
       const result = blit(['mirror', `${src}/`, dst, '--yes', flag]);
 
       assert.equal(result.status, 0, `${flag}: ${result.stderr}`);
-      assertMirrored(dst, src);
+      assertSameTree(dst, src);
     }
   });
 });

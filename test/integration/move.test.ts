@@ -3,39 +3,23 @@
  * go once empty. What the move does not transfer stays in the source.
  */
 import assert from 'node:assert/strict';
-import {
-  chmodSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  symlinkSync,
-} from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
   blit,
   blitUnprivileged,
   diffSnapshots,
+  dirs,
   jsonReport,
+  MTIME_TOLERANCE_NS,
   modeOf,
+  read,
   snapshot,
+  T,
   tempDir,
   writeFile,
 } from '../helpers.js';
-
-const T = 1_500_000_000;
-const MTIME_TOLERANCE_NS = 2000n;
-
-function read(path: string): string {
-  return readFileSync(path, 'utf8');
-}
-
-function dirs(root: string): { root: string; src: string; dst: string } {
-  return { root, src: join(root, 'src'), dst: join(root, 'dst') };
-}
 
 /** A small source tree: files at two depths, an empty directory, a link; returns its snapshot. */
 function sourceTree(src: string): ReturnType<typeof snapshot> {
