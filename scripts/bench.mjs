@@ -243,6 +243,16 @@ const SCENARIOS = [
     target: { peer: 'rsync -a -c --delete', max: 1.0, text: '≤ 1.0× rsync -c', design: 'rsync -c 0.28 s' },
   },
   {
+    // Issue 4: what the performance history buys on a repeated small job (blit against itself).
+    id: 'history',
+    title: 'copy of 100 small files (one directory of `small`), warm perf history vs history off, ext4',
+    fs: 'disk',
+    workload: 'small',
+    kind: 'history',
+    runs: [10, 2],
+    target: null,
+  },
+  {
     id: 'wide',
     title: '200,000 files of 0–63 B, copy, tmpfs',
     fs: 'tmpfs',
@@ -633,7 +643,21 @@ async function runScenario(sc, blit) {
   out.src = src;
   out.dst = dst;
 
-  if (sc.kind === 'copy') {
+  if (sc.kind === 'history') {
+    // The bench's own config dir holds the history; a few runs warm it before timing.
+    const one = join(src, readdirSync(src).sort()[0]);
+    const copy = `${blitCmd} copy ${q(`${one}/`)} ${q(dst)}`;
+    for (let i = 0; i < 3; i++) {
+      rmSync(dst, { recursive: true, force: true });
+      sh(copy);
+    }
+    const commands = [
+      { name: 'blit', cmd: copy },
+      { name: 'blit, history off', cmd: `BLIT_DISABLE_PERF_HISTORY=1 ${copy}` },
+    ];
+    out.busyBefore = await waitQuiet(sc.id);
+    Object.assign(out, hyperfine(sc.id, commands, { runs, warmup, prepare: `rm -rf ${q(dst)}` }));
+  } else if (sc.kind === 'copy') {
     // Correctness and instrumented probe runs first (not timed by hyperfine).
     const nProbes = QUICK ? 1 : (sc.probes ?? 1);
     for (let i = 0; i < nProbes; i++) {
