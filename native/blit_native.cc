@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -308,6 +309,16 @@ void Beat() {
   if (t_beat) __atomic_fetch_add(t_beat, 1, __ATOMIC_SEQ_CST);
 }
 
+// Live byte count for progress (a BigInt64 in shared memory): bytes written, files in flight included.
+thread_local int64_t* t_written = nullptr;
+
+void Wrote(uint64_t n) {
+  if (t_written) __atomic_fetch_add(t_written, static_cast<int64_t>(n), __ATOMIC_SEQ_CST);
+}
+
+// Kernel copies go in chunks of this size: each one beats the stall detector and moves progress.
+constexpr uint64_t kChunk = 64ULL << 20;
+
 int CopyData(int in, int out, uint64_t size, std::vector<char>& buffer, int32_t* stage, bool* changed,
              bool* endChecked) {
   uint64_t done = 0;
@@ -338,6 +349,7 @@ int CopyData(int in, int out, uint64_t size, std::vector<char>& buffer, int32_t*
       *stage = kStageDest;
       return errno;
     }
+    Wrote(size);
     return 0;
   }
 #if defined(__linux__) && defined(SYS_copy_file_range)
@@ -346,7 +358,7 @@ int CopyData(int in, int out, uint64_t size, std::vector<char>& buffer, int32_t*
     while (done < size) {
       loff_t inOff = static_cast<loff_t>(done);
       loff_t outOff = static_cast<loff_t>(done);
-      size_t chunk = static_cast<size_t>(std::min<uint64_t>(size - done, 64ULL << 20));
+      size_t chunk = static_cast<size_t>(std::min<uint64_t>(size - done, kChunk));
       ssize_t n = syscall(SYS_copy_file_range, in, &inOff, out, &outOff, chunk, 0u);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -362,6 +374,7 @@ int CopyData(int in, int out, uint64_t size, std::vector<char>& buffer, int32_t*
         return 0;
       }
       done += static_cast<uint64_t>(n);
+      Wrote(static_cast<uint64_t>(n));
       Beat();
     }
     if (kernel) return 0;
@@ -384,7 +397,8 @@ int CopyData(int in, int out, uint64_t size, std::vector<char>& buffer, int32_t*
       return errno;
     }
     done += static_cast<uint64_t>(n);
-    if ((done & ((64ULL << 20) - 1)) < static_cast<uint64_t>(n)) Beat();
+    Wrote(static_cast<uint64_t>(n));
+    if ((done & (kChunk - 1)) < static_cast<uint64_t>(n)) Beat();
   }
   return 0;
 }
@@ -416,7 +430,7 @@ int SameContents(int in, const std::string& dst, uint64_t size, std::vector<char
       break;
     }
     done += static_cast<uint64_t>(a);
-    if ((done & ((64ULL << 20) - 1)) < static_cast<uint64_t>(a)) Beat();
+    if ((done & (kChunk - 1)) < static_cast<uint64_t>(a)) Beat();
   }
   int saved = errno;
   close(fd);
@@ -555,7 +569,7 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
 }
 
 // copyFiles(srcs: string[], dsts: string[], sizes: Float64Array, secs: Float64Array, nsecs: Uint32Array,
-//           modes: Uint32Array, flags: Uint8Array, beat?: Int32Array)
+//           modes: Uint32Array, flags: Uint8Array, beat?: Int32Array, written?: BigInt64Array)
 //   flags: 1 chmod after, 2 remove source, 4 compare contents first (--checksum), 8 metadata already matches
 //   -> { status: Int32Array, errno: Int32Array, stage: Int32Array, bytes: Float64Array, done: number }
 Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
@@ -579,6 +593,11 @@ Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
     auto beat = info[7].As<Napi::Int32Array>();
     if (beat.ElementLength() > 0) t_beat = beat.Data();
   }
+  t_written = nullptr;
+  if (info.Length() > 8 && info[8].IsTypedArray()) {
+    auto written = info[8].As<Napi::TypedArrayOf<int64_t>>();
+    if (written.ElementLength() > 0) t_written = written.Data();
+  }
   uint32_t done = 0;
   for (uint32_t i = 0; i < n; i++) {
     std::string src = PathArg(srcs.Get(i));
@@ -601,6 +620,7 @@ Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
   result.Set("bytes", bytes);
   result.Set("done", Napi::Number::New(env, done));
   t_beat = nullptr;
+  t_written = nullptr;
   return result;
 }
 
@@ -633,6 +653,14 @@ std::string StallMessage(const uint8_t* slots, size_t length, int timeoutMs) {
          (doing.empty() ? std::string("nothing in flight") : "in flight: " + doing);
 }
 
+// The watchdog thread outlives the JS environment when the process ends normally: the environment's
+// teardown frees the thread-safe function, so the thread must not touch it afterwards. A cleanup hook
+// (registered after the function, so it runs before the function's own) marks the environment gone.
+struct WatchdogLink {
+  std::mutex lock;
+  bool gone = false;
+};
+
 // startWatchdog(header: Int32Array, slots: Uint8Array, timeoutMs, graceMs, onStall(message))
 // Both arrays view one SharedArrayBuffer that lives as long as the process (references kept).
 Napi::Value StartWatchdog(const Napi::CallbackInfo& info) {
@@ -643,6 +671,16 @@ Napi::Value StartWatchdog(const Napi::CallbackInfo& info) {
   int graceMs = info[3].As<Napi::Number>().Int32Value();
   auto tsfn = Napi::ThreadSafeFunction::New(env, info[4].As<Napi::Function>(), "blit-stall-watchdog", 0, 1);
   tsfn.Unref(env);
+  // Shared with the thread and the hook for the life of the process (one per transfer: never freed).
+  auto* link = new WatchdogLink();
+  napi_add_env_cleanup_hook(
+      env,
+      [](void* data) {
+        auto* l = static_cast<WatchdogLink*>(data);
+        std::lock_guard<std::mutex> guard(l->lock);
+        l->gone = true;
+      },
+      link);
   new Napi::ObjectReference(Napi::Persistent(header.As<Napi::Object>()));
   new Napi::ObjectReference(Napi::Persistent(slots.As<Napi::Object>()));
   int32_t* ints = header.Data();
@@ -664,12 +702,25 @@ Napi::Value StartWatchdog(const Napi::CallbackInfo& info) {
       }
       if (Clock::now() - lastChange < std::chrono::milliseconds(timeoutMs)) continue;
       std::string message = StallMessage(bytes, length, timeoutMs);
-      auto* copy = new std::string(message);
-      napi_status status = tsfn.BlockingCall(copy, [](Napi::Env env, Napi::Function onStall, std::string* text) {
-        onStall.Call({Napi::String::New(env, *text)});
-        delete text;
-      });
-      if (status != napi_ok) delete copy;
+      {
+        std::lock_guard<std::mutex> guard(link->lock);
+        if (link->gone || stopped()) break;
+        auto* copy = new std::string(message);
+        // The queue is unbounded: this never blocks (so holding the lock is safe).
+        napi_status status = tsfn.NonBlockingCall(copy, [](Napi::Env env, Napi::Function onStall, std::string* text) {
+          // env and onStall are null when the call lands while the process is already exiting; and
+          // onStall may end the process itself (process.exit throws V8's termination through Call).
+          if (env != nullptr && !onStall.IsEmpty()) {
+            try {
+              onStall.Call({Napi::String::New(env, *text)});
+            } catch (const Napi::Error&) {
+              // exiting: nothing left to report to
+            }
+          }
+          delete text;
+        });
+        if (status != napi_ok) delete copy;
+      }
       for (int waited = 0; waited < graceMs && !stopped(); waited += tick) {
         std::this_thread::sleep_for(std::chrono::milliseconds(tick));
       }
@@ -680,7 +731,8 @@ Napi::Value StartWatchdog(const Napi::CallbackInfo& info) {
       (void)ignored;
       _exit(1);
     }
-    tsfn.Release();
+    std::lock_guard<std::mutex> guard(link->lock);
+    if (!link->gone) tsfn.Release();
   }).detach();
   return env.Undefined();
 }
@@ -698,7 +750,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setTimes", Napi::Function::New(env, SetTimes));
   exports.Set("copyFiles", Napi::Function::New(env, CopyFiles));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 5));
+  exports.Set("abiVersion", Napi::Number::New(env, 6));
   return exports;
 }
 

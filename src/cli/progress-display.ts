@@ -2,7 +2,7 @@
  * Shows a running session's progress: one line redrawn in place on a terminal, a plain line every
  * few seconds elsewhere, or (with --json) one JSON event per line on stderr.
  */
-import type { Progress } from '../engine/progress.js';
+import { bytesMoved, type Progress } from '../engine/progress.js';
 import { formatBytes, formatCount, formatDuration } from '../util/human.js';
 
 export type ProgressStyle = 'line' | 'plain' | 'json';
@@ -32,12 +32,12 @@ export function nextRate(
 /** Seconds left, once the scan is complete and there is a rate to go by. */
 export function etaSeconds(progress: Progress, rate: number): number | undefined {
   if (!progress.scanComplete || rate <= 0) return undefined;
-  return Math.max(0, (progress.bytesNeeded - progress.bytesDone) / rate);
+  return Math.max(0, (progress.bytesNeeded - bytesMoved(progress)) / rate);
 }
 
 export function progressText(progress: Progress, rate: number, frame: number): string {
   const found = `${formatCount(progress.entriesDone)}/${formatCount(progress.entriesFound)}${progress.scanComplete ? '' : '+'} entries`;
-  const bytes = `${formatBytes(progress.bytesDone)}${progress.scanComplete ? ` of ${formatBytes(progress.bytesNeeded)}` : ''}`;
+  const bytes = `${formatBytes(bytesMoved(progress))}${progress.scanComplete ? ` of ${formatBytes(progress.bytesNeeded)}` : ''}`;
   const eta = etaSeconds(progress, rate);
   const parts = [
     `${SPINNER[frame % SPINNER.length]} ${progress.phase}`,
@@ -74,13 +74,13 @@ export class ProgressDisplay {
   }
 
   private tick(): void {
-    const now = { at: performance.now(), bytesDone: this.progress.bytesDone };
+    const now = { at: performance.now(), bytesDone: bytesMoved(this.progress) };
     this.rate = nextRate(this.rate, this.last, now);
     this.last = now;
     this.frame++;
     if (this.style === 'json') {
       this.stream.write(
-        `${JSON.stringify({ event: 'progress', ...this.progress, rate: Math.round(this.rate) })}\n`,
+        `${JSON.stringify({ event: 'progress', ...this.progress, bytesWritten: bytesMoved(this.progress), rate: Math.round(this.rate) })}\n`,
       );
       return;
     }

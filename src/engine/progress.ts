@@ -7,12 +7,22 @@ export interface Progress {
   /** Bytes the destination asked for so far, and bytes written. */
   bytesNeeded: number;
   bytesDone: number;
+  /**
+   * Bytes written so far, files still in flight included (a huge file moves before it lands); the
+   * session sets it when its copiers count as they go. Display only: reports count landed files.
+   */
+  bytesWritten?: () => number;
   /** True once the source has listed everything: totals are final, an ETA makes sense. */
   scanComplete: boolean;
   phase: 'scan' | 'copy' | 'delete' | 'finish' | 'done';
   /** performance.now() when the first file landed, if one has. */
   firstFileAt?: number;
   startedAt: number;
+}
+
+/** The bytes to show as moved: whichever is further, landed files or bytes written so far. */
+export function bytesMoved(progress: Progress): number {
+  return Math.max(progress.bytesDone, progress.bytesWritten?.() ?? 0);
 }
 
 export function newProgress(): Progress {

@@ -64,6 +64,7 @@ export async function runTransfer(
   const progress = hooks.progress ?? newProgress();
   const watch = new StallWatch();
   const board = watch.board;
+  progress.bytesWritten = () => board.bytesWritten();
   let stalled = false;
   source.onListing = (rel) => {
     board.set(0, `scan: listing ${showPath(rel === '' ? '.' : rel)}`);

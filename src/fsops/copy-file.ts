@@ -64,6 +64,8 @@ export interface CopyContext {
   umask: number;
   /** Shared counter (the stall detector's beat), bumped as copies and hashes make progress. */
   beat?: Int32Array;
+  /** Shared counter of bytes written, files in flight included (live progress; see ActivityBoard). */
+  written?: BigInt64Array;
 }
 
 export function createCopyContext(hasher?: HasherFactory): CopyContext {
@@ -262,6 +264,7 @@ function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext):
     modes,
     flags,
     ctx.beat,
+    ctx.written,
   );
   const outcomes: CopyOutcome[] = [];
   for (let i = 0; i < result.done; i++) {
@@ -308,13 +311,16 @@ export async function prepareContext(ctx: CopyContext, jobs: CopyJob[]): Promise
 }
 
 export function copyBatch(jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
-  for (const job of jobs) hangIfInjected('copy', job.rel);
+  for (const job of jobs) {
+    if (hangIfInjected('copy', job.rel) && ctx.beat) Atomics.add(ctx.beat, 0, 1);
+  }
   const addon = nativeAddon();
   if (addon) return copyBatchNative(addon, jobs, ctx);
   const outcomes: CopyOutcome[] = [];
   for (const job of jobs) {
     const outcome = copyFileJob(job, ctx);
     if (ctx.beat) Atomics.add(ctx.beat, 0, 1);
+    if (ctx.written && outcome.bytes > 0) Atomics.add(ctx.written, 0, BigInt(outcome.bytes));
     outcomes.push(outcome);
     if (outcome.fatal) break;
   }

@@ -19,7 +19,7 @@ if (port) {
   const data = workerData as CopyWorkerData | undefined;
   const board = data?.board ? new ActivityBoard(data.board) : undefined;
   const slot = data?.slot ?? 0;
-  const ctx = { ...createCopyContext(), beat: board?.ints };
+  const ctx = { ...createCopyContext(), beat: board?.ints, written: board?.written };
   // One batch at a time, in order, even when one has to wait for the hasher to load.
   let queue: Promise<unknown> = Promise.resolve();
   port.on('message', (request: BatchRequest) => {

@@ -39,6 +39,8 @@ export interface NativeAddon {
     flags: Uint8Array,
     /** Bumped (atomically) after every file and every 64 MiB: the stall detector's beat. */
     beat?: Int32Array,
+    /** Bytes written are added to it (atomically) per chunk, files in flight included. */
+    written?: BigInt64Array,
   ): NativeCopyResult;
   errnoName(errno: number): string;
   exitProcess(code: number): never;
@@ -53,7 +55,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 5;
+const ABI_VERSION = 6;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

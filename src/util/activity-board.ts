@@ -1,11 +1,14 @@
 /**
  * A small shared-memory board on which every thread of a transfer says what it is doing and beats
  * when it makes progress. The stall watchdog reads it from its own thread, so it still sees a main
- * thread that is stuck in a blocking system call (a hung network mount).
+ * thread that is stuck in a blocking system call (a hung network mount). Copiers also add the bytes
+ * they write as they go, so progress moves inside a huge file, not only when it lands.
  */
 
 const SLOT_BYTES = 512;
 const HEADER_INTS = 4;
+/** The header: HEADER_INTS Int32s, then one BigInt64 (bytes written), 8-byte aligned. */
+const HEADER_BYTES = HEADER_INTS * 4 + 8;
 /** Int32 indexes in the header. */
 export const BEATS = 0;
 export const STOPPED = 1;
@@ -16,15 +19,18 @@ export const MAX_SLOTS = 32;
 
 export class ActivityBoard {
   readonly ints: Int32Array;
+  /** Bytes written by copies so far, files still in flight included (bumped per chunk). */
+  readonly written: BigInt64Array;
   /** The slots' bytes (what each thread is doing), for the native watchdog to read. */
   readonly slots: Uint8Array;
   private readonly encoder = new TextEncoder();
 
   constructor(
-    readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(HEADER_INTS * 4 + MAX_SLOTS * SLOT_BYTES),
+    readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(HEADER_BYTES + MAX_SLOTS * SLOT_BYTES),
   ) {
     this.ints = new Int32Array(buffer, 0, HEADER_INTS);
-    this.slots = new Uint8Array(buffer, HEADER_INTS * 4);
+    this.written = new BigInt64Array(buffer, HEADER_INTS * 4, 1);
+    this.slots = new Uint8Array(buffer, HEADER_BYTES);
   }
 
   beat(): void {
@@ -38,6 +44,10 @@ export class ActivityBoard {
 
   beats(): number {
     return Atomics.load(this.ints, BEATS);
+  }
+
+  bytesWritten(): number {
+    return Number(Atomics.load(this.written, 0));
   }
 
   /** Says what thread `slot` is doing ('' when idle). Texts are cut to fit the slot. */

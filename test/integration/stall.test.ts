@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { blit, tempDir, writeFile } from '../helpers.js';
+import { blit, read, tempDir, writeFile } from '../helpers.js';
 
 function tree(root: string): string {
   const src = join(root, 'src');
@@ -44,13 +44,16 @@ test('a copy stuck in a worker aborts with exit 1, naming the file in flight', (
 
 test('a run that keeps making progress is not a stall, however long it takes overall', (t) => {
   const root = tempDir(t);
-  const src = join(root, 'src');
-  // 192 MiB in 16 MiB files: every file beats as it lands, though the run outlasts the 300 ms time-out.
-  for (let i = 0; i < 12; i++) writeFile(join(src, `big${i}`), Buffer.alloc(16 * 1024 * 1024, i));
-  const result = blit(['copy', `${src}/`, join(root, 'dst'), '--json'], {
-    env: { BLIT_STALL_TIMEOUT_MS: '300' },
+  const src = tree(root);
+  // 40 files at 150 ms each on two workers: about 3 s in all, three times the 1 s time-out, with a
+  // beat every 150 ms (a slow mount that still moves).
+  const started = Date.now();
+  const result = blit(['copy', `${src}/`, join(root, 'dst')], {
+    env: { ...FAST, BLIT_TEST_HANG: 'copy-each:150' },
   });
   assert.equal(result.status, 0, result.stderr);
+  assert.ok(Date.now() - started > 2_000, 'the run outlasted the time-out');
+  assert.equal(read(join(root, 'dst', 'hung dir', 'g7')), 'g7');
 });
 
 describe('without the native addon (watchdog on a worker thread)', () => {

@@ -52,6 +52,24 @@ describe('progress display', () => {
     assert.match(done, /copy {2}5\/10 entries {2}2\.0 KiB of 4\.0 KiB {2}1\.0 KiB\/s {2}ETA 2\.00 s$/);
   });
 
+  test('bytes written by copies still in flight move the line before the file lands', () => {
+    const inFlight = progress({
+      scanComplete: true,
+      bytesNeeded: 4096,
+      bytesDone: 0,
+      bytesWritten: () => 1024,
+    });
+    assert.match(progressText(inFlight, 1024, 0), /1\.0 KiB of 4\.0 KiB .*ETA 3\.00 s$/);
+    // Landed files count when the live counter lags behind them (the inline copier keeps none).
+    const landed = progress({
+      scanComplete: true,
+      bytesNeeded: 4096,
+      bytesDone: 2048,
+      bytesWritten: () => 0,
+    });
+    assert.match(progressText(landed, 1024, 0), /2\.0 KiB of 4\.0 KiB .*ETA 2\.00 s$/);
+  });
+
   test('style: a terminal gets the line; flags override; JSON goes as events only when asked', () => {
     assert.equal(progressStyle(undefined, false, true), 'line');
     assert.equal(progressStyle(undefined, false, false), undefined);
