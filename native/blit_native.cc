@@ -17,6 +17,10 @@
 #include <cstdio>
 #include <cstring>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <unordered_map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -123,31 +127,39 @@ Napi::Value NameValue(Napi::Env env, const char* s, size_t n) {
 // Kinds, as the JavaScript side numbers them.
 enum Kind : uint8_t { kFile = 0, kDir = 1, kSymlink = 2, kOther = 3, kGone = 4, kError = 5 };
 
-// listDir(path) -> { names, kinds, modes, sizes, mtimeNs (BigInt64Array), links, errnos }
-// names: string, or Buffer when not valid UTF-8. kinds[i] == kGone: vanished; kError: errnos[i] says why.
-Napi::Value ListDir(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string path = PathArg(info[0]);
+struct ListedItem {
+  std::string name;
+  uint8_t kind;
+  uint32_t mode;
+  double size;
+  double sec;
+  uint32_t nsec;
+  int err;
+  bool hasLink;
+  std::string link;
+};
+
+// One directory read with an lstat per entry, without touching JavaScript (so any thread may do it).
+struct Listed {
+  int err = 0;  // non-zero: the directory itself could not be read
+  std::vector<ListedItem> items;
+};
+
+Listed GatherDir(const std::string& path) {
+  Listed out;
   int dirfd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dirfd < 0) throw ErrnoError(env, errno, "scandir", path);
+  if (dirfd < 0) {
+    out.err = errno;
+    return out;
+  }
   DIR* dir = fdopendir(dirfd);
   if (!dir) {
-    int err = errno;
+    out.err = errno;
     close(dirfd);
-    throw ErrnoError(env, err, "scandir", path);
+    return out;
   }
-  struct Item {
-    std::string name;
-    uint8_t kind;
-    uint32_t mode;
-    double size;
-    double sec;
-    uint32_t nsec;
-    int err;
-    bool hasLink;
-    std::string link;
-  };
-  std::vector<Item> items;
+  using Item = ListedItem;
+  std::vector<Item>& items = out.items;
   errno = 0;
   for (;;) {
     struct dirent* d = readdir(dir);
@@ -197,8 +209,119 @@ Napi::Value ListDir(const Napi::CallbackInfo& info) {
   }
   int readErr = errno;
   closedir(dir);
-  if (readErr != 0) throw ErrnoError(env, readErr, "scandir", path);
+  if (readErr != 0) {
+    out.err = readErr;
+    out.items.clear();
+  }
+  return out;
+}
 
+// ---- read-ahead ---------------------------------------------------------------------------------
+// While the main thread turns one directory's listing into JavaScript objects and compares it, a
+// background thread already reads the next ones (source and destination): on 2 cores this moves the
+// getdents/lstat system calls off the main thread. Results are one-shot and keyed by path; listDir
+// takes a finished one, waits for one in progress, or reads inline one not started. dropReadAhead()
+// forgets everything (at the end of a scan, so no listing is ever used long after it was read).
+
+constexpr size_t kReadAheadMax = 256;
+constexpr int kReaders = 2;
+
+struct ReadAheadSlot {
+  bool started = false;
+  bool done = false;
+  Listed result;
+};
+
+// Never destroyed: the reader thread waits on the condition variable until the process ends, and a
+// static one would block exit() in its destructor.
+struct ReadAheadState {
+  std::mutex lock;
+  std::condition_variable changed;
+  std::deque<std::string> queue;
+  std::unordered_map<std::string, std::shared_ptr<ReadAheadSlot>> slots;
+  bool threadStarted = false;
+};
+
+ReadAheadState& RA() {
+  static ReadAheadState* state = new ReadAheadState();
+  return *state;
+}
+
+void ReadAheadThread() {
+  ReadAheadState& ra = RA();
+  std::unique_lock<std::mutex> lock(ra.lock);
+  for (;;) {
+    ra.changed.wait(lock, [&] { return !ra.queue.empty(); });
+    std::string path = std::move(ra.queue.front());
+    ra.queue.pop_front();
+    auto found = ra.slots.find(path);
+    if (found == ra.slots.end() || found->second->started) continue;
+    std::shared_ptr<ReadAheadSlot> slot = found->second;
+    slot->started = true;
+    lock.unlock();
+    Listed result = GatherDir(path);
+    lock.lock();
+    slot->result = std::move(result);
+    slot->done = true;
+    ra.changed.notify_all();
+  }
+}
+
+// readAhead(paths: string[]): queue these directories for the background reader (in order).
+Napi::Value ReadAhead(const Napi::CallbackInfo& info) {
+  auto paths = info[0].As<Napi::Array>();
+  ReadAheadState& ra = RA();
+  std::lock_guard<std::mutex> guard(ra.lock);
+  if (!ra.threadStarted) {
+    for (int i = 0; i < kReaders; i++) std::thread(ReadAheadThread).detach();
+    ra.threadStarted = true;
+  }
+  for (uint32_t i = 0; i < paths.Length() && ra.slots.size() < kReadAheadMax; i++) {
+    std::string path = PathArg(paths.Get(i));
+    if (ra.slots.count(path) != 0) continue;
+    ra.slots.emplace(path, std::make_shared<ReadAheadSlot>());
+    ra.queue.push_back(std::move(path));
+  }
+  ra.changed.notify_all();
+  return info.Env().Undefined();
+}
+
+Napi::Value DropReadAhead(const Napi::CallbackInfo& info) {
+  ReadAheadState& ra = RA();
+  std::lock_guard<std::mutex> guard(ra.lock);
+  ra.queue.clear();
+  // A listing in progress finishes into its slot, which nobody holds any more.
+  ra.slots.clear();
+  return info.Env().Undefined();
+}
+
+// The read-ahead result for path if there is one (waiting for it when in progress), else a fresh read.
+Listed TakeListing(const std::string& path) {
+  ReadAheadState& ra = RA();
+  {
+    std::unique_lock<std::mutex> lock(ra.lock);
+    auto found = ra.slots.find(path);
+    if (found != ra.slots.end()) {
+      std::shared_ptr<ReadAheadSlot> slot = found->second;
+      ra.slots.erase(found);
+      if (slot->started) {
+        ra.changed.wait(lock, [&] { return slot->done; });
+        return std::move(slot->result);
+      }
+      // Not started: the queued path is skipped by the reader (its slot is gone); read it here.
+    }
+  }
+  return GatherDir(path);
+}
+
+// listDir(path) -> { names, kinds, modes, sizes, mtimeNs (BigInt64Array), links, errnos }
+// names: string, or Buffer when not valid UTF-8. kinds[i] == kGone: vanished; kError: errnos[i] says why.
+Napi::Value ListDir(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = PathArg(info[0]);
+  Listed listed = TakeListing(path);
+  if (listed.err != 0) throw ErrnoError(env, listed.err, "scandir", path);
+  std::vector<ListedItem>& items = listed.items;
   size_t n = items.size();
   Napi::Array names = Napi::Array::New(env, n);
   Napi::Array links = Napi::Array::New(env, n);
@@ -209,7 +332,7 @@ Napi::Value ListDir(const Napi::CallbackInfo& info) {
   auto mtimes = Napi::TypedArrayOf<int64_t>::New(env, n, napi_bigint64_array);
   auto errnos = Napi::Int32Array::New(env, n);
   for (size_t i = 0; i < n; i++) {
-    const Item& item = items[i];
+    const ListedItem& item = items[i];
     names.Set(i, NameValue(env, item.name.data(), item.name.size()));
     kinds[i] = item.kind;
     modes[i] = item.mode;
@@ -747,10 +870,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exitProcess", Napi::Function::New(env, ExitProcess));
   exports.Set("startWatchdog", Napi::Function::New(env, StartWatchdog));
   exports.Set("listDir", Napi::Function::New(env, ListDir));
+  exports.Set("readAhead", Napi::Function::New(env, ReadAhead));
+  exports.Set("dropReadAhead", Napi::Function::New(env, DropReadAhead));
   exports.Set("setTimes", Napi::Function::New(env, SetTimes));
   exports.Set("copyFiles", Napi::Function::New(env, CopyFiles));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 6));
+  exports.Set("abiVersion", Napi::Number::New(env, 7));
   return exports;
 }
 

@@ -38,6 +38,8 @@ export interface DirPlan {
   landed: string[];
   /** Source directories whose contents cannot go to the destination now: not to be walked. */
   blocked: string[];
+  /** Subdirectories that are directories here too: listed when the walk gets to them. */
+  existingDirs: string[];
 }
 
 export interface DestinationTally {
@@ -107,7 +109,7 @@ export class LocalDestination {
   }
 
   reconcile(listing: SourceListing): DirPlan {
-    const plan: DirPlan = { needs: [], landed: [], blocked: [] };
+    const plan: DirPlan = { needs: [], landed: [], blocked: [], existingDirs: [] };
     if (!this.isDirectoryHere(listing.rel)) {
       // Never write through a symbolic link (or into a file): that could reach outside the destination.
       this.fail(
@@ -122,7 +124,9 @@ export class LocalDestination {
     const existing = this.existing(listing.rel);
     for (const entry of listing.entries) {
       const rel = joinRel(listing.rel, entry.name);
-      this.reconcileEntry(rel, entry, existing.get(entry.name), listing.rel, plan);
+      const dest = existing.get(entry.name);
+      this.reconcileEntry(rel, entry, dest, listing.rel, plan);
+      if (entry.kind === 'dir' && dest?.kind === 'dir') plan.existingDirs.push(rel);
     }
     if (!listing.partial && this.options.operation === 'mirror' && existing.size > 0) {
       const names = new Set(listing.entries.map((e) => e.name));

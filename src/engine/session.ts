@@ -6,12 +6,14 @@
 import { dirname } from 'node:path';
 import type { CopyJob, CopyOutcome } from '../fsops/copy-file.js';
 import { type CopyExecutor, InlineExecutor, WorkerPool } from '../fsops/copy-pool.js';
+import { ReadAhead, type UpcomingDir } from '../fsops/read-ahead.js';
+import { joinRel } from '../fsops/rel-path.js';
 import { BlitError, showPath } from '../util/errors.js';
 import { CopyScheduler } from './copy-scheduler.js';
 import type { Endpoints } from './endpoints.js';
 import { defaultPlan, type ExecutionPlan } from './execution-plan.js';
 import { buildFilter } from './filter.js';
-import { type DeletionCandidate, LocalDestination } from './local-destination.js';
+import { type DeletionCandidate, type DirPlan, LocalDestination } from './local-destination.js';
 import { LocalSource } from './local-source.js';
 import { tryMoveByRename } from './move-by-rename.js';
 import { newProgress, type Progress } from './progress.js';
@@ -135,14 +137,33 @@ export async function runTransfer(
     scheduler.abort(error);
   });
 
+  // Lists the directories the walk comes to next on a background thread (source and destination).
+  const readAhead = new ReadAhead();
+  const readAheadFrom = (listing: SourceListing, plan: DirPlan) => {
+    const blocked = new Set(plan.blocked);
+    const existing = new Set(plan.existingDirs);
+    const upcoming: UpcomingDir[] = [];
+    for (const entry of listing.entries) {
+      if (entry.kind !== 'dir') continue;
+      const rel = joinRel(listing.rel, entry.name);
+      if (blocked.has(rel)) continue;
+      const paths = [source.localPathOf(rel)];
+      if (existing.has(rel)) paths.push(destination.pathOf(rel));
+      upcoming.push({ rel, paths });
+    }
+    readAhead.found(upcoming);
+  };
+
   const consume = async (listings: AsyncIterable<SourceListing>) => {
     let listingAsked = performance.now();
     for await (const listing of listings) {
       stats.listMs += performance.now() - listingAsked;
       progress.entriesFound += listing.entries.length;
       countListing(stats, listing.entries);
+      readAhead.reached(listing.rel);
       const plan = destination.reconcile(listing);
       for (const rel of plan.blocked) source.skipSubtree(rel);
+      if (!single) readAheadFrom(listing, plan);
       progress.entriesDone += listing.entries.length - plan.needs.length;
       if (removeSource && !options.dryRun) {
         for (const rel of plan.landed) {
@@ -195,6 +216,7 @@ export async function runTransfer(
   try {
     destination.prepareRoot();
     await consume(source.scan());
+    readAhead.close();
     board.set(0, 'copy: waiting for the workers');
     stats.scanMs = performance.now() - started;
     progress.scanComplete = true;
@@ -226,6 +248,7 @@ export async function runTransfer(
     if (!fatal) destination.finishDirectories();
     if (!fatal && removeSource && !options.dryRun) copyFailures.push(...source.removeEmptyDirectories());
   } finally {
+    readAhead.close();
     watch.stop();
     // A stalled worker may never finish its system call: leave it to the process exit.
     if (!stalled) await scheduler.close();

@@ -27,7 +27,12 @@ export interface NativeCopyResult {
 }
 
 export interface NativeAddon {
+  /** Lists one directory; takes the read-ahead result for it when there is one. */
   listDir(path: string): NativeListing;
+  /** Queues directories for the background reader (see fsops/read-ahead.ts). */
+  readAhead(paths: string[]): void;
+  /** Forgets every listing read ahead and not yet taken. */
+  dropReadAhead(): void;
   setTimes(path: string, sec: number, nsec: number, noFollow: boolean): void;
   copyFiles(
     srcs: string[],
@@ -55,7 +60,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 6;
+const ABI_VERSION = 7;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -1,0 +1,89 @@
+/**
+ * The addon directly: its batch copy counts as it goes (the stall detector's beat per 64 MiB chunk
+ * and the bytes written, progress inside a huge file), and its directory read-ahead never hands out
+ * a listing other than what a direct read gives (nor one from before a drop).
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { nativeAddon } from '../../src/fsops/native.js';
+import { tempDir, writeFile } from '../helpers.js';
+
+const addon = nativeAddon();
+const MIB = 1024 * 1024;
+
+test('copyFiles adds every byte it writes and beats per chunk of a large file', (t) => {
+  assert.ok(addon, 'npm install builds the native addon');
+  const root = tempDir(t);
+  const sizes = [3, 200 * MIB, 5000];
+  const srcs = sizes.map((size, i) => {
+    const path = join(root, `src${i}`);
+    writeFile(path, Buffer.alloc(size, i + 1));
+    return path;
+  });
+  const dsts = sizes.map((_, i) => join(root, `dst${i}`));
+  const n = sizes.length;
+  // The copy checks the source against what the scan saw: pass its real mtimes.
+  const mtimes = srcs.map((path) => statSync(path, { bigint: true }).mtimeNs);
+  const beat = new Int32Array(new SharedArrayBuffer(4));
+  const written = new BigInt64Array(new SharedArrayBuffer(8));
+  const result = addon.copyFiles(
+    srcs,
+    dsts,
+    Float64Array.from(sizes),
+    Float64Array.from(mtimes, (ns) => Number(ns / 1_000_000_000n)),
+    Uint32Array.from(mtimes, (ns) => Number(ns % 1_000_000_000n)),
+    new Uint32Array(n).fill(0o644),
+    new Uint8Array(n),
+    beat,
+    written,
+  );
+  assert.equal(result.done, n);
+  assert.deepEqual([...result.status], [0, 0, 0]);
+  assert.equal(Number(written[0]), 200 * MIB + 5003);
+  // 200 MiB is four kernel chunks (64+64+64+8), each beating, plus one beat per file.
+  assert.ok(beat[0]! >= 4 + n, `beats: ${beat[0]}`);
+  assert.equal(statSync(dsts[1]!).size, 200 * MIB);
+  assert.equal(readFileSync(dsts[2]!)[4999], 3);
+});
+
+function names(dir: string): string[] {
+  return addon!.listDir(dir).names.map(String).sort();
+}
+
+test('a directory read ahead lists exactly as a direct read, once; a missing one fails on the taking', (t) => {
+  assert.ok(addon, 'npm install builds the native addon');
+  const root = tempDir(t);
+  const dirs = ['a', 'b b', 'c'].map((name) => join(root, name));
+  dirs.forEach((dir, i) => {
+    for (let k = 0; k <= i; k++) writeFile(join(dir, `f${k}`), `${k}`);
+    mkdirSync(join(dir, 'sub'));
+  });
+  const direct = dirs.map(names);
+  addon.readAhead([...dirs, join(root, 'missing')]);
+  assert.deepEqual(dirs.map(names), direct);
+  const listing = addon.listDir(dirs[2]!);
+  assert.deepEqual([...listing.kinds].sort(), [0, 0, 0, 1], 'three files and a directory');
+  assert.throws(
+    () => addon.listDir(join(root, 'missing')),
+    (error: NodeJS.ErrnoException) => {
+      assert.equal(error.code, 'ENOENT');
+      assert.match(error.message, /missing/);
+      return true;
+    },
+  );
+});
+
+test('after dropReadAhead a listing read ahead is never used: changes made since are seen', (t) => {
+  assert.ok(addon, 'npm install builds the native addon');
+  const root = tempDir(t);
+  writeFile(join(root, 'd', 'old'), 'x');
+  addon.readAhead([join(root, 'd')]);
+  // Let the background reader finish it, then change the directory and drop what was read.
+  const until = Date.now() + 200;
+  while (Date.now() < until) {}
+  writeFile(join(root, 'd', 'new'), 'y');
+  addon.dropReadAhead();
+  assert.deepEqual(names(join(root, 'd')), ['new', 'old']);
+});
