@@ -425,6 +425,11 @@ bool WriteAll(int fd, const char* data, size_t size, off_t offset) {
 
 // Copies exactly `size` bytes from in to out. Returns 0, or an errno; *stage says which side failed;
 // *changed is set when the source turned out shorter than declared.
+// The activity board (util/activity-board.ts): header Int32s (beats, stopped, paused), then 32 slots
+// of 512 bytes (2-byte length + UTF-8 text) saying what each thread does.
+constexpr int kBeats = 0, kStopped = 1, kPaused = 2;
+constexpr size_t kSlotBytes = 512, kSlots = 32;
+
 // Progress beat for the stall detector: an Int32 in shared memory, bumped after each chunk.
 thread_local int32_t* t_beat = nullptr;
 
@@ -691,60 +696,253 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
   return result;
 }
 
-// copyFiles(srcs: string[], dsts: string[], sizes: Float64Array, secs: Float64Array, nsecs: Uint32Array,
-//           modes: Uint32Array, flags: Uint8Array, beat?: Int32Array, written?: BigInt64Array)
-//   flags: 1 chmod after, 2 remove source, 4 compare contents first (--checksum), 8 metadata already matches
-//   -> { status: Int32Array, errno: Int32Array, stage: Int32Array, bytes: Float64Array, done: number }
-Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto srcs = info[0].As<Napi::Array>();
-  auto dsts = info[1].As<Napi::Array>();
-  auto sizes = info[2].As<Napi::Float64Array>();
-  auto secs = info[3].As<Napi::Float64Array>();
-  auto nsecs = info[4].As<Napi::Uint32Array>();
-  auto modes = info[5].As<Napi::Uint32Array>();
-  auto flags = info[6].As<Napi::Uint8Array>();
+// A batch of copies as plain C++ data: parsed from JavaScript on the main thread, run on any thread.
+struct CopyBatch {
+  uint32_t id = 0;
+  std::vector<std::string> srcs, dsts;
+  std::vector<uint64_t> sizes;
+  std::vector<int64_t> secs, nsecs;
+  std::vector<uint32_t> modes;
+  std::vector<uint8_t> flags;
+  std::string label;       // what the thread shows on the activity board while it runs the batch
+  int delayMs = 0;         // tests only: every file takes this much longer (a slow mount)
+  int hangIndex = -1;      // tests only: the file whose copy hangs (a hung mount)
+  std::vector<int32_t> status, err, stage;
+  std::vector<double> bytes;
+  uint32_t done = 0;
+};
+
+// args: srcs, dsts, sizes, secs, nsecs, modes, flags (the same as copyFiles) from info[first].
+CopyBatch ParseBatch(const Napi::CallbackInfo& info, size_t first) {
+  CopyBatch batch;
+  auto srcs = info[first].As<Napi::Array>();
+  auto dsts = info[first + 1].As<Napi::Array>();
+  auto sizes = info[first + 2].As<Napi::Float64Array>();
+  auto secs = info[first + 3].As<Napi::Float64Array>();
+  auto nsecs = info[first + 4].As<Napi::Uint32Array>();
+  auto modes = info[first + 5].As<Napi::Uint32Array>();
+  auto flags = info[first + 6].As<Napi::Uint8Array>();
   uint32_t n = srcs.Length();
+  batch.srcs.reserve(n);
+  batch.dsts.reserve(n);
+  for (uint32_t i = 0; i < n; i++) {
+    batch.srcs.push_back(PathArg(srcs.Get(i)));
+    batch.dsts.push_back(PathArg(dsts.Get(i)));
+    batch.sizes.push_back(static_cast<uint64_t>(sizes[i]));
+    batch.secs.push_back(static_cast<int64_t>(secs[i]));
+    batch.nsecs.push_back(static_cast<int64_t>(nsecs[i]));
+    batch.modes.push_back(modes[i]);
+    batch.flags.push_back(flags[i]);
+  }
+  return batch;
+}
+
+void RunBatch(CopyBatch& batch) {
+  static thread_local std::vector<char> buffer(1 << 20);
+  static thread_local std::vector<char> other(1 << 20);
+  size_t n = batch.srcs.size();
+  batch.status.assign(n, 0);
+  batch.err.assign(n, 0);
+  batch.stage.assign(n, 0);
+  batch.bytes.assign(n, 0);
+  batch.done = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (static_cast<int>(i) == batch.hangIndex) std::this_thread::sleep_for(std::chrono::seconds(60));
+    if (batch.delayMs > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(batch.delayMs));
+      Beat();
+    }
+    uint8_t f = batch.flags[i];
+    CopyResult r = CopyOne(batch.srcs[i], batch.dsts[i], batch.sizes[i], batch.secs[i], batch.nsecs[i],
+                           batch.modes[i], (f & 1) != 0, (f & 2) != 0, (f & 4) != 0, (f & 8) != 0, buffer, other);
+    batch.status[i] = r.status;
+    batch.err[i] = r.err;
+    batch.stage[i] = r.stage;
+    batch.bytes[i] = r.bytes;
+    batch.done = static_cast<uint32_t>(i + 1);
+    Beat();
+    if (r.status == kFailed && r.stage == kStageDest && (r.err == ENOSPC || r.err == EDQUOT || r.err == EROFS)) break;
+  }
+}
+
+Napi::Object BatchResult(Napi::Env env, const CopyBatch& batch) {
+  size_t n = batch.status.size();
   auto status = Napi::Int32Array::New(env, n);
   auto errs = Napi::Int32Array::New(env, n);
   auto stages = Napi::Int32Array::New(env, n);
   auto bytes = Napi::Float64Array::New(env, n);
-  static thread_local std::vector<char> buffer(1 << 20);
-  static thread_local std::vector<char> other(1 << 20);
-  t_beat = nullptr;
-  if (info.Length() > 7 && info[7].IsTypedArray()) {
-    auto beat = info[7].As<Napi::Int32Array>();
-    if (beat.ElementLength() > 0) t_beat = beat.Data();
-  }
-  t_written = nullptr;
-  if (info.Length() > 8 && info[8].IsTypedArray()) {
-    auto written = info[8].As<Napi::TypedArrayOf<int64_t>>();
-    if (written.ElementLength() > 0) t_written = written.Data();
-  }
-  uint32_t done = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    std::string src = PathArg(srcs.Get(i));
-    std::string dst = PathArg(dsts.Get(i));
-    CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(sizes[i]), static_cast<int64_t>(secs[i]),
-                           static_cast<int64_t>(nsecs[i]), modes[i], (flags[i] & 1) != 0, (flags[i] & 2) != 0,
-                           (flags[i] & 4) != 0, (flags[i] & 8) != 0, buffer, other);
-    status[i] = r.status;
-    errs[i] = r.err;
-    stages[i] = r.stage;
-    bytes[i] = r.bytes;
-    done = i + 1;
-    Beat();
-    if (r.status == kFailed && r.stage == kStageDest && (r.err == ENOSPC || r.err == EDQUOT || r.err == EROFS)) break;
+  for (size_t i = 0; i < n; i++) {
+    status[i] = batch.status[i];
+    errs[i] = batch.err[i];
+    stages[i] = batch.stage[i];
+    bytes[i] = batch.bytes[i];
   }
   Napi::Object result = Napi::Object::New(env);
   result.Set("status", status);
   result.Set("errno", errs);
   result.Set("stage", stages);
   result.Set("bytes", bytes);
-  result.Set("done", Napi::Number::New(env, done));
+  result.Set("done", Napi::Number::New(env, batch.done));
+  return result;
+}
+
+int32_t* OptionalInt32s(const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() <= index || !info[index].IsTypedArray()) return nullptr;
+  auto array = info[index].As<Napi::Int32Array>();
+  return array.ElementLength() > 0 ? array.Data() : nullptr;
+}
+
+int64_t* OptionalInt64s(const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() <= index || !info[index].IsTypedArray()) return nullptr;
+  auto array = info[index].As<Napi::TypedArrayOf<int64_t>>();
+  return array.ElementLength() > 0 ? array.Data() : nullptr;
+}
+
+// copyFiles(srcs: string[], dsts: string[], sizes: Float64Array, secs: Float64Array, nsecs: Uint32Array,
+//           modes: Uint32Array, flags: Uint8Array, beat?: Int32Array, written?: BigInt64Array)
+//   flags: 1 chmod after, 2 remove source, 4 compare contents first (--checksum), 8 metadata already matches
+//   -> { status: Int32Array, errno: Int32Array, stage: Int32Array, bytes: Float64Array, done: number }
+// Synchronous, on the calling thread (tiny jobs).
+Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
+  CopyBatch batch = ParseBatch(info, 0);
+  t_beat = OptionalInt32s(info, 7);
+  t_written = OptionalInt64s(info, 8);
+  RunBatch(batch);
   t_beat = nullptr;
   t_written = nullptr;
-  return result;
+  return BatchResult(info.Env(), batch);
+}
+
+// ---- copy pool --------------------------------------------------------------------------------
+// Copy batches on plain native threads: no V8 isolate to start per thread (a worker thread costs
+// ~60 ms of CPU to boot), no structured clone of jobs and outcomes, and not libuv's shared pool.
+// Each thread says on the activity board (slot 1 + its index) which batch it runs. Like the
+// watchdog, the threads may outlive the JS environment (a hung copy): the pool is never freed, and a
+// cleanup hook marks the environment gone so no thread calls into it afterwards.
+
+struct CopyPool {
+  std::mutex lock;
+  std::condition_variable changed;
+  std::deque<std::unique_ptr<CopyBatch>> queue;
+  bool stopping = false;
+  bool gone = false;
+  int inFlight = 0;  // main thread only
+  Napi::ThreadSafeFunction tsfn;
+  int32_t* beat = nullptr;
+  int64_t* written = nullptr;
+  uint8_t* slots = nullptr;
+  size_t slotsLength = 0;
+};
+
+void SetSlot(CopyPool* pool, size_t slot, const std::string& text) {
+  if (!pool->slots || (slot + 1) * kSlotBytes > pool->slotsLength) return;
+  uint8_t* base = pool->slots + slot * kSlotBytes;
+  size_t n = std::min(text.size(), kSlotBytes - 2);
+  memcpy(base + 2, text.data(), n);
+  base[0] = static_cast<uint8_t>(n & 0xff);
+  base[1] = static_cast<uint8_t>(n >> 8);
+}
+
+void CopyPoolThread(CopyPool* pool, size_t slot) {
+  t_beat = pool->beat;
+  t_written = pool->written;
+  std::unique_lock<std::mutex> lock(pool->lock);
+  for (;;) {
+    pool->changed.wait(lock, [&] { return !pool->queue.empty() || pool->stopping; });
+    if (pool->queue.empty()) return;
+    std::unique_ptr<CopyBatch> batch = std::move(pool->queue.front());
+    pool->queue.pop_front();
+    lock.unlock();
+    SetSlot(pool, slot, batch->label);
+    RunBatch(*batch);
+    SetSlot(pool, slot, "");
+    Beat();
+    lock.lock();
+    if (pool->gone) return;
+    CopyBatch* finished = batch.release();
+    napi_status status = pool->tsfn.NonBlockingCall(finished, [pool](Napi::Env env, Napi::Function onDone, CopyBatch* b) {
+      std::unique_ptr<CopyBatch> owned(b);
+      if (env == nullptr || onDone.IsEmpty()) return;
+      if (--pool->inFlight == 0) pool->tsfn.Unref(env);
+      try {
+        onDone.Call({Napi::Number::New(env, owned->id), BatchResult(env, *owned)});
+      } catch (const Napi::Error&) {
+        // exiting: nothing left to report to
+      }
+    });
+    if (status != napi_ok) delete finished;
+  }
+}
+
+std::vector<CopyPool*>& CopyPools() {
+  static auto* pools = new std::vector<CopyPool*>();
+  return *pools;
+}
+
+// startCopyPool(threads, beat?: Int32Array, written?: BigInt64Array, slots?: Uint8Array,
+//               onDone(id, result)) -> pool number
+Napi::Value StartCopyPool(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int threads = std::max(1, std::min(32, info[0].As<Napi::Number>().Int32Value()));
+  auto* pool = new CopyPool();
+  pool->beat = OptionalInt32s(info, 1);
+  pool->written = OptionalInt64s(info, 2);
+  if (info[3].IsTypedArray()) {
+    auto slots = info[3].As<Napi::Uint8Array>();
+    pool->slots = slots.Data();
+    pool->slotsLength = slots.ByteLength();
+    // The board lives as long as the process: keep it from being collected under the threads.
+    new Napi::ObjectReference(Napi::Persistent(slots.As<Napi::Object>()));
+  }
+  for (size_t i = 1; i <= 2; i++) {
+    if (info[i].IsTypedArray()) new Napi::ObjectReference(Napi::Persistent(info[i].As<Napi::Object>()));
+  }
+  pool->tsfn = Napi::ThreadSafeFunction::New(env, info[4].As<Napi::Function>(), "blit-copy-pool", 0, 1);
+  pool->tsfn.Unref(env);
+  napi_add_env_cleanup_hook(
+      env,
+      [](void* data) {
+        auto* p = static_cast<CopyPool*>(data);
+        std::lock_guard<std::mutex> guard(p->lock);
+        p->gone = true;
+        p->stopping = true;
+        p->changed.notify_all();
+      },
+      pool);
+  for (int i = 0; i < threads; i++) std::thread(CopyPoolThread, pool, static_cast<size_t>(i + 1)).detach();
+  CopyPools().push_back(pool);
+  return Napi::Number::New(env, static_cast<double>(CopyPools().size() - 1));
+}
+
+CopyPool* PoolArg(const Napi::Value& value) {
+  size_t index = static_cast<size_t>(value.As<Napi::Number>().Int64Value());
+  if (index >= CopyPools().size()) throw Napi::Error::New(value.Env(), "no such copy pool");
+  return CopyPools()[index];
+}
+
+// submitCopies(pool, id, srcs, dsts, sizes, secs, nsecs, modes, flags, label, delayMs, hangIndex)
+Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CopyPool* pool = PoolArg(info[0]);
+  auto batch = std::make_unique<CopyBatch>(ParseBatch(info, 2));
+  batch->id = info[1].As<Napi::Number>().Uint32Value();
+  batch->label = info[9].As<Napi::String>().Utf8Value();
+  batch->delayMs = info[10].As<Napi::Number>().Int32Value();
+  batch->hangIndex = info[11].As<Napi::Number>().Int32Value();
+  if (pool->inFlight++ == 0) pool->tsfn.Ref(env);
+  std::lock_guard<std::mutex> guard(pool->lock);
+  pool->queue.push_back(std::move(batch));
+  pool->changed.notify_one();
+  return env.Undefined();
+}
+
+// closeCopyPool(pool): the threads end once the queue is empty (a hung one never does; it is left).
+Napi::Value CloseCopyPool(const Napi::CallbackInfo& info) {
+  CopyPool* pool = PoolArg(info[0]);
+  std::lock_guard<std::mutex> guard(pool->lock);
+  pool->stopping = true;
+  pool->changed.notify_all();
+  return info.Env().Undefined();
 }
 
 Napi::Value ErrnoName(const Napi::CallbackInfo& info) {
@@ -755,9 +953,6 @@ Napi::Value ErrnoName(const Napi::CallbackInfo& info) {
 // The same job as engine/stall-watchdog.ts, on a plain native thread: a worker thread costs ~60 ms of
 // CPU to start (its own V8 isolate), a std::thread nothing. It reads the shared activity board
 // (header: beats, stopped, paused; then 32 slots of 512 bytes: 2-byte length + UTF-8 text).
-
-constexpr int kBeats = 0, kStopped = 1, kPaused = 2;
-constexpr size_t kSlotBytes = 512, kSlots = 32;
 
 std::string StallMessage(const uint8_t* slots, size_t length, int timeoutMs) {
   std::string doing;
@@ -874,8 +1069,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dropReadAhead", Napi::Function::New(env, DropReadAhead));
   exports.Set("setTimes", Napi::Function::New(env, SetTimes));
   exports.Set("copyFiles", Napi::Function::New(env, CopyFiles));
+  exports.Set("startCopyPool", Napi::Function::New(env, StartCopyPool));
+  exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
+  exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 7));
+  exports.Set("abiVersion", Napi::Number::New(env, 8));
   return exports;
 }
 

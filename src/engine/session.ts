@@ -6,8 +6,11 @@
 import { dirname } from 'node:path';
 import type { CopyJob, CopyOutcome } from '../fsops/copy-file.js';
 import { type CopyExecutor, InlineExecutor, WorkerPool } from '../fsops/copy-pool.js';
+import { nativeAddon } from '../fsops/native.js';
+import { NativePool } from '../fsops/native-pool.js';
 import { ReadAhead, type UpcomingDir } from '../fsops/read-ahead.js';
 import { joinRel } from '../fsops/rel-path.js';
+import type { ActivityBoard } from '../util/activity-board.js';
 import { BlitError, showPath } from '../util/errors.js';
 import { CopyScheduler } from './copy-scheduler.js';
 import type { Endpoints } from './endpoints.js';
@@ -36,9 +39,12 @@ export interface SessionHooks {
   onStats?(stats: SessionStats): void;
 }
 
-function defaultExecutor(tiny: boolean, workers?: number, board?: SharedArrayBuffer): CopyExecutor {
+/** Tiny jobs inline; otherwise the addon's native copy threads, or worker threads without it. */
+function defaultExecutor(tiny: boolean, workers: number, board: ActivityBoard): CopyExecutor {
   if (tiny || process.env.BLIT_INLINE_COPY === '1') return new InlineExecutor();
-  return new WorkerPool(workers, board);
+  const addon = nativeAddon();
+  if (addon) return new NativePool(addon, workers, board);
+  return new WorkerPool(workers, board.buffer);
 }
 
 export async function runTransfer(
@@ -119,9 +125,9 @@ export async function runTransfer(
 
   const startExecutor = (tiny: boolean): CopyExecutor => {
     executorStartedAt = performance.now();
-    const executor = hooks.startExecutor?.(tiny) ?? defaultExecutor(tiny, plan.workers, board.buffer);
+    const executor = hooks.startExecutor?.(tiny) ?? defaultExecutor(tiny, plan.workers, board);
     stats.executor = executor instanceof InlineExecutor ? 'inline' : 'pool';
-    stats.workers = executor instanceof WorkerPool ? executor.size : 1;
+    stats.workers = executor instanceof WorkerPool || executor instanceof NativePool ? executor.size : 1;
     return executor;
   };
   const scheduler = new CopyScheduler(

@@ -22,7 +22,7 @@ import { errnoError, isFatalWriteError, reasonOf, sourceKeptReason } from '../ut
 import { hangIfInjected } from '../util/test-hang.js';
 import { type HasherFactory, hashFileSync, loadBlake3 } from './hash.js';
 import { applyMetadata, splitNs } from './metadata.js';
-import { type NativeAddon, nativeAddon } from './native.js';
+import { type NativeAddon, type NativeCopyResult, nativeAddon } from './native.js';
 import { tempPathFor } from './temp-path.js';
 
 export interface CopyJob {
@@ -236,36 +236,46 @@ const NATIVE_UNCHANGED = 4;
 const NATIVE_UPDATED = 5;
 const NATIVE_SOURCE_STAGE = 0;
 
-/** The addon's copy: each file's whole job (with --checksum, a byte comparison first) in one native call per batch. */
-function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
+/** A batch as the addon takes it: paths, then one typed array per field. */
+export interface NativeBatch {
+  srcs: string[];
+  dsts: string[];
+  sizes: Float64Array;
+  secs: Float64Array;
+  nsecs: Uint32Array;
+  modes: Uint32Array;
+  flags: Uint8Array;
+}
+
+export function nativeBatch(jobs: CopyJob[], umask: number): NativeBatch {
   const n = jobs.length;
-  const sizes = new Float64Array(n);
-  const secs = new Float64Array(n);
-  const nsecs = new Uint32Array(n);
-  const modes = new Uint32Array(n);
-  const flags = new Uint8Array(n);
+  const batch: NativeBatch = {
+    srcs: new Array<string>(n),
+    dsts: new Array<string>(n),
+    sizes: new Float64Array(n),
+    secs: new Float64Array(n),
+    nsecs: new Uint32Array(n),
+    modes: new Uint32Array(n),
+    flags: new Uint8Array(n),
+  };
   jobs.forEach((job, i) => {
-    sizes[i] = job.size;
-    [secs[i], nsecs[i]] = splitNs(job.mtimeNs);
-    modes[i] = job.mode;
-    const needsChmod = job.mode !== (job.mode & 0o777) || (job.mode & 0o777 & ctx.umask) !== 0;
-    flags[i] =
+    batch.srcs[i] = job.src;
+    batch.dsts[i] = job.dst;
+    batch.sizes[i] = job.size;
+    [batch.secs[i], batch.nsecs[i]] = splitNs(job.mtimeNs);
+    batch.modes[i] = job.mode;
+    const needsChmod = job.mode !== (job.mode & 0o777) || (job.mode & 0o777 & umask) !== 0;
+    batch.flags[i] =
       (needsChmod ? 1 : 0) |
       (job.removeSource ? 2 : 0) |
       (job.hashFirst ? 4 : 0) |
       (job.metadataMatches ? 8 : 0);
   });
-  const result = addon.copyFiles(
-    jobs.map((job) => job.src),
-    jobs.map((job) => job.dst),
-    sizes,
-    secs,
-    nsecs,
-    modes,
-    flags,
-    ctx.beat,
-    ctx.written,
-  );
+  return batch;
+}
+
+/** The outcomes of a batch the addon ran (by copyFiles or on its copy pool). */
+export function nativeOutcomes(addon: NativeAddon, jobs: CopyJob[], result: NativeCopyResult): CopyOutcome[] {
   const outcomes: CopyOutcome[] = [];
   for (let i = 0; i < result.done; i++) {
     const job = jobs[i]!;
@@ -299,6 +309,23 @@ function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext):
     outcomes.push(failed(job, result.stage[i] === NATIVE_SOURCE_STAGE ? new SourceError(error) : error));
   }
   return outcomes;
+}
+
+/** The addon's copy: each file's whole job (with --checksum, a byte comparison first) in one native call per batch. */
+function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
+  const b = nativeBatch(jobs, ctx.umask);
+  const result = addon.copyFiles(
+    b.srcs,
+    b.dsts,
+    b.sizes,
+    b.secs,
+    b.nsecs,
+    b.modes,
+    b.flags,
+    ctx.beat,
+    ctx.written,
+  );
+  return nativeOutcomes(addon, jobs, result);
 }
 
 /**

@@ -47,6 +47,32 @@ export interface NativeAddon {
     /** Bytes written are added to it (atomically) per chunk, files in flight included. */
     written?: BigInt64Array,
   ): NativeCopyResult;
+  /** Starts `threads` native copy threads; returns the pool's number. onDone runs on the main thread. */
+  startCopyPool(
+    threads: number,
+    beat: Int32Array | undefined,
+    written: BigInt64Array | undefined,
+    slots: Uint8Array | undefined,
+    onDone: (id: number, result: NativeCopyResult) => void,
+  ): number;
+  /** Queues a batch (the arguments of copyFiles) on a pool; `label` goes on the activity board. */
+  submitCopies(
+    pool: number,
+    id: number,
+    srcs: string[],
+    dsts: string[],
+    sizes: Float64Array,
+    secs: Float64Array,
+    nsecs: Uint32Array,
+    modes: Uint32Array,
+    flags: Uint8Array,
+    label: string,
+    /** Tests only (see util/test-hang.ts): a delay per file, and the file whose copy hangs (-1: none). */
+    delayMs: number,
+    hangIndex: number,
+  ): void;
+  /** Lets the pool's threads end once their queue is empty. */
+  closeCopyPool(pool: number): void;
   errnoName(errno: number): string;
   exitProcess(code: number): never;
   /** The stall watchdog on a native thread (see engine/stall-watch.ts); onStall runs on the main thread. */
@@ -60,7 +86,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 7;
+const ABI_VERSION = 8;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -19,3 +19,9 @@ export function hangIfInjected(phase: 'scan' | 'copy', rel: string): boolean {
   sleepSync(slowMs);
   return true;
 }
+
+/** The same injections for a batch run by native copy threads: the delay per file, the file that hangs. */
+export function injectedCopyDelays(jobs: { rel: string }[]): { delayMs: number; hangIndex: number } {
+  if (spec === undefined) return { delayMs: 0, hangIndex: -1 };
+  return { delayMs: slowMs, hangIndex: jobs.findIndex((job) => spec === `copy:${job.rel}`) };
+}

@@ -1,0 +1,78 @@
+/**
+ * Runs copy batches on the addon's native copy threads (see native/blit_native.cc, copy pool): the
+ * executor used whenever the addon is loaded and a job is not tiny. Compared with worker threads it
+ * boots no V8 isolate per thread and clones no jobs or outcomes; each thread says on the activity
+ * board which batch it runs, so the stall detector can name it.
+ */
+import type { ActivityBoard } from '../util/activity-board.js';
+import { injectedCopyDelays } from '../util/test-hang.js';
+import { type CopyJob, type CopyOutcome, nativeBatch, nativeOutcomes } from './copy-file.js';
+import type { CopyExecutor } from './copy-pool.js';
+import type { NativeAddon } from './native.js';
+
+interface Pending {
+  jobs: CopyJob[];
+  resolve(outcomes: CopyOutcome[]): void;
+}
+
+export class NativePool implements CopyExecutor {
+  private readonly pool: number;
+  private readonly pending = new Map<number, Pending>();
+  private readonly umask = process.umask();
+  private nextId = 1;
+
+  constructor(
+    private readonly addon: NativeAddon,
+    readonly size: number,
+    /** Thread i says what it does in slot i + 1. */
+    board?: ActivityBoard,
+  ) {
+    this.pool = addon.startCopyPool(size, board?.ints, board?.written, board?.slots, (id, result) => {
+      const pending = this.pending.get(id);
+      if (!pending) return;
+      this.pending.delete(id);
+      pending.resolve(nativeOutcomes(addon, pending.jobs, result));
+    });
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  get capacity(): number {
+    return this.size * 3;
+  }
+
+  /** A thread is idle when fewer batches are out than there are threads. */
+  get starving(): boolean {
+    return this.pending.size < this.size;
+  }
+
+  run(jobs: CopyJob[]): Promise<CopyOutcome[]> {
+    const id = this.nextId++;
+    const b = nativeBatch(jobs, this.umask);
+    const more = jobs.length > 1 ? ` (+${jobs.length - 1} more)` : '';
+    const { delayMs, hangIndex } = injectedCopyDelays(jobs);
+    return new Promise((resolve) => {
+      this.pending.set(id, { jobs, resolve });
+      this.addon.submitCopies(
+        this.pool,
+        id,
+        b.srcs,
+        b.dsts,
+        b.sizes,
+        b.secs,
+        b.nsecs,
+        b.modes,
+        b.flags,
+        `copy: ${jobs[0]?.rel ?? ''}${more}`,
+        delayMs,
+        hangIndex,
+      );
+    });
+  }
+
+  async close(): Promise<void> {
+    this.addon.closeCopyPool(this.pool);
+  }
+}
