@@ -236,7 +236,8 @@ struct ReadAheadSlot {
 // static one would block exit() in its destructor.
 struct ReadAheadState {
   std::mutex lock;
-  std::condition_variable changed;
+  std::condition_variable work;  // readers wait for paths
+  std::condition_variable done;  // listDir waits for a listing in progress
   std::deque<std::string> queue;
   std::unordered_map<std::string, std::shared_ptr<ReadAheadSlot>> slots;
   bool threadStarted = false;
@@ -251,7 +252,7 @@ void ReadAheadThread() {
   ReadAheadState& ra = RA();
   std::unique_lock<std::mutex> lock(ra.lock);
   for (;;) {
-    ra.changed.wait(lock, [&] { return !ra.queue.empty(); });
+    ra.work.wait(lock, [&] { return !ra.queue.empty(); });
     std::string path = std::move(ra.queue.front());
     ra.queue.pop_front();
     auto found = ra.slots.find(path);
@@ -263,7 +264,7 @@ void ReadAheadThread() {
     lock.lock();
     slot->result = std::move(result);
     slot->done = true;
-    ra.changed.notify_all();
+    ra.done.notify_all();
   }
 }
 
@@ -282,7 +283,7 @@ Napi::Value ReadAhead(const Napi::CallbackInfo& info) {
     ra.slots.emplace(path, std::make_shared<ReadAheadSlot>());
     ra.queue.push_back(std::move(path));
   }
-  ra.changed.notify_all();
+  ra.work.notify_all();
   return info.Env().Undefined();
 }
 
@@ -305,7 +306,7 @@ Listed TakeListing(const std::string& path) {
       std::shared_ptr<ReadAheadSlot> slot = found->second;
       ra.slots.erase(found);
       if (slot->started) {
-        ra.changed.wait(lock, [&] { return slot->done; });
+        ra.done.wait(lock, [&] { return slot->done; });
         return std::move(slot->result);
       }
       // Not started: the queued path is skipped by the reader (its slot is gone); read it here.
