@@ -143,7 +143,7 @@ export async function runTransfer(
     scheduler.abort(error);
   });
 
-  // Lists the directories the walk comes to next on a background thread (source and destination).
+  // Lists the directories the walk comes to next on background threads (source and destination).
   const readAhead = new ReadAhead();
   const readAheadFrom = (listing: SourceListing, plan: DirPlan) => {
     const blocked = new Set(plan.blocked);
@@ -152,10 +152,10 @@ export async function runTransfer(
     for (const entry of listing.entries) {
       if (entry.kind !== 'dir') continue;
       const rel = joinRel(listing.rel, entry.name);
-      if (blocked.has(rel)) continue;
-      const paths = [source.localPathOf(rel)];
-      if (existing.has(rel)) paths.push(destination.pathOf(rel));
-      upcoming.push({ rel, paths });
+      // Only where both sides will be listed: with the source alone (a fresh copy) the copy threads
+      // have the cores, and reader threads would only take turns with them (no gain measured).
+      if (blocked.has(rel) || !existing.has(rel)) continue;
+      upcoming.push({ rel, paths: [source.localPathOf(rel), destination.pathOf(rel)] });
     }
     readAhead.found(upcoming);
   };
