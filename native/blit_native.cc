@@ -937,13 +937,24 @@ Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// closeCopyPool(pool): the threads end once the queue is empty (a hung one never does; it is left).
+// closeCopyPool(pool): batches not yet started are dropped (after a fatal error nothing more should
+// be written); the threads end after the batch they run (a hung one never does; it is left).
 Napi::Value CloseCopyPool(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   CopyPool* pool = PoolArg(info[0]);
-  std::lock_guard<std::mutex> guard(pool->lock);
-  pool->stopping = true;
-  pool->changed.notify_all();
-  return info.Env().Undefined();
+  size_t dropped;
+  {
+    std::lock_guard<std::mutex> guard(pool->lock);
+    dropped = pool->queue.size();
+    pool->queue.clear();
+    pool->stopping = true;
+    pool->changed.notify_all();
+  }
+  if (dropped > 0 && pool->inFlight > 0) {
+    pool->inFlight -= static_cast<int>(std::min<size_t>(dropped, static_cast<size_t>(pool->inFlight)));
+    if (pool->inFlight == 0) pool->tsfn.Unref(env);
+  }
+  return env.Undefined();
 }
 
 Napi::Value ErrnoName(const Napi::CallbackInfo& info) {

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout } from 'node:timers/promises';
 import { nativeAddon } from '../../src/fsops/native.js';
+import { ActivityBoard } from '../../src/util/activity-board.js';
 import { tempDir, writeFile } from '../helpers.js';
 
 const addon = nativeAddon();
@@ -86,4 +88,70 @@ test('after dropReadAhead a listing read ahead is never used: changes made since
   writeFile(join(root, 'd', 'new'), 'y');
   addon.dropReadAhead();
   assert.deepEqual(names(join(root, 'd')), ['new', 'old']);
+});
+
+function oneFileBatch(
+  src: string,
+  dst: string,
+): [string[], string[], Float64Array, Float64Array, Uint32Array, Uint32Array, Uint8Array] {
+  const stats = statSync(src, { bigint: true });
+  return [
+    [src],
+    [dst],
+    Float64Array.of(Number(stats.size)),
+    Float64Array.of(Number(stats.mtimeNs / 1_000_000_000n)),
+    Uint32Array.of(Number(stats.mtimeNs % 1_000_000_000n)),
+    Uint32Array.of(0o644),
+    Uint8Array.of(0),
+  ];
+}
+
+test('the copy pool answers every batch on the main thread; closing drops batches not started', async (t) => {
+  assert.ok(addon, 'npm install builds the native addon');
+  const root = tempDir(t);
+  for (const name of ['a', 'b', 'c']) writeFile(join(root, name), `content ${name}`);
+  const answers = new Map<number, number>();
+  let answered: () => void = () => {};
+  const board = new ActivityBoard();
+  const pool = addon.startCopyPool(1, board.ints, board.written, board.slots, (id, result) => {
+    answers.set(id, result.status[0]!);
+    answered();
+  });
+  const firstTwo = new Promise<void>((resolve) => {
+    answered = () => answers.size === 2 && resolve();
+  });
+  addon.submitCopies(pool, 1, ...oneFileBatch(join(root, 'a'), join(root, 'a.copy')), 'copy: a', 0, -1);
+  addon.submitCopies(pool, 2, ...oneFileBatch(join(root, 'b'), join(root, 'b.copy')), 'copy: b', 0, -1);
+  await firstTwo;
+  assert.deepEqual([...answers.entries()].sort(), [
+    [1, 0],
+    [2, 0],
+  ]);
+  assert.equal(readFileSync(join(root, 'b.copy'), 'utf8'), 'content b');
+
+  assert.equal(board.bytesWritten(), 'content a'.length + 'content b'.length);
+
+  // One thread, busy for 300 ms with a batch (its label on the board says it started): the next
+  // one is still queued when the pool closes.
+  const slow = new Promise<void>((resolve) => {
+    answered = () => answers.has(3) && resolve();
+  });
+  addon.submitCopies(
+    pool,
+    3,
+    ...oneFileBatch(join(root, 'a'), join(root, 'a.slow')),
+    'copy: slow a',
+    300,
+    -1,
+  );
+  for (let i = 0; i < 200 && board.get(1) !== 'copy: slow a'; i++) await setTimeout(5);
+  assert.equal(board.get(1), 'copy: slow a', 'the thread shows its batch on the board');
+  addon.submitCopies(pool, 4, ...oneFileBatch(join(root, 'c'), join(root, 'c.copy')), 'copy: c', 0, -1);
+  addon.closeCopyPool(pool);
+  await slow;
+  await setTimeout(100);
+  assert.equal(board.get(1), '', 'an idle thread clears its slot');
+  assert.equal(readFileSync(join(root, 'a.slow'), 'utf8'), 'content a');
+  assert.ok(!answers.has(4), 'the queued batch never ran');
+  assert.throws(() => statSync(join(root, 'c.copy')), { code: 'ENOENT' });
 });
