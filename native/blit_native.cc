@@ -863,13 +863,12 @@ void CopyPoolThread(CopyPool* pool, size_t slot) {
     CopyBatch* finished = batch.release();
     napi_status status = pool->tsfn.NonBlockingCall(finished, [pool](Napi::Env env, Napi::Function onDone, CopyBatch* b) {
       std::unique_ptr<CopyBatch> owned(b);
-      if (env == nullptr || onDone.IsEmpty()) return;
+      // Abandoned (closeCopyPool with abandon): already unreferenced, nobody waits for the answer.
+      if (pool->inFlight == 0) return;
       if (--pool->inFlight == 0) pool->tsfn.Unref(env);
-      try {
-        onDone.Call({Napi::Number::New(env, owned->id), BatchResult(env, *owned)});
-      } catch (const Napi::Error&) {
-        // exiting: nothing left to report to
-      }
+      // A JS exception here surfaces as an uncaught exception (never silently lost); the one thrown
+      // by process.exit while terminating is swallowed (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS).
+      onDone.Call({Napi::Number::New(env, owned->id), BatchResult(env, *owned)});
     });
     if (status != napi_ok) delete finished;
   }
@@ -925,6 +924,10 @@ CopyPool* PoolArg(const Napi::Value& value) {
 Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CopyPool* pool = PoolArg(info[0]);
+  {
+    std::lock_guard<std::mutex> guard(pool->lock);
+    if (pool->stopping) throw Napi::Error::New(env, "copy pool already closed");
+  }
   auto batch = std::make_unique<CopyBatch>(ParseBatch(info, 2));
   batch->id = info[1].As<Napi::Number>().Uint32Value();
   batch->label = info[9].As<Napi::String>().Utf8Value();
@@ -937,24 +940,29 @@ Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// closeCopyPool(pool): batches not yet started are dropped (after a fatal error nothing more should
-// be written); the threads end after the batch they run (a hung one never does; it is left).
+// closeCopyPool(pool, abandon) -> ids of the dropped batches: batches not yet started are dropped; the threads end after the batch
+// they run (a hung one never does; it is left). With abandon (after a stall) the batches still
+// running no longer keep the process alive, and their answers are never delivered.
 Napi::Value CloseCopyPool(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CopyPool* pool = PoolArg(info[0]);
-  size_t dropped;
+  bool abandon = info.Length() > 1 && info[1].ToBoolean();
+  std::vector<uint32_t> droppedIds;
   {
     std::lock_guard<std::mutex> guard(pool->lock);
-    dropped = pool->queue.size();
+    for (const auto& batch : pool->queue) droppedIds.push_back(batch->id);
     pool->queue.clear();
     pool->stopping = true;
     pool->changed.notify_all();
   }
-  if (dropped > 0 && pool->inFlight > 0) {
-    pool->inFlight -= static_cast<int>(std::min<size_t>(dropped, static_cast<size_t>(pool->inFlight)));
-    if (pool->inFlight == 0) pool->tsfn.Unref(env);
-  }
-  return env.Undefined();
+  size_t dropped = droppedIds.size();
+  Napi::Array ids = Napi::Array::New(env, dropped);
+  for (size_t i = 0; i < dropped; i++) ids.Set(i, Napi::Number::New(env, droppedIds[i]));
+  if (pool->inFlight == 0) return ids;
+  int left = abandon ? 0 : pool->inFlight - static_cast<int>(std::min<size_t>(dropped, static_cast<size_t>(pool->inFlight)));
+  pool->inFlight = left;
+  if (left == 0) pool->tsfn.Unref(env);
+  return ids;
 }
 
 Napi::Value ErrnoName(const Napi::CallbackInfo& info) {
@@ -1018,43 +1026,49 @@ Napi::Value StartWatchdog(const Napi::CallbackInfo& info) {
   size_t length = slots.ByteLength();
   std::thread([=]() mutable {
     using Clock = std::chrono::steady_clock;
+    // The board is JS memory: read it only under the link's lock while the environment is alive
+    // (after teardown the SharedArrayBuffer may be gone).
     auto stopped = [&] { return __atomic_load_n(ints + kStopped, __ATOMIC_SEQ_CST) != 0; };
+    auto alive = [&] {
+      std::lock_guard<std::mutex> guard(link->lock);
+      return !link->gone && !stopped();
+    };
     int tick = std::max(10, std::min(250, timeoutMs / 4));
     int32_t lastBeats = __atomic_load_n(ints + kBeats, __ATOMIC_SEQ_CST);
     auto lastChange = Clock::now();
-    while (!stopped()) {
+    for (;;) {
       std::this_thread::sleep_for(std::chrono::milliseconds(tick));
-      int32_t beats = __atomic_load_n(ints + kBeats, __ATOMIC_SEQ_CST);
-      if (beats != lastBeats || __atomic_load_n(ints + kPaused, __ATOMIC_SEQ_CST) != 0) {
-        lastBeats = beats;
-        lastChange = Clock::now();
-        continue;
-      }
-      if (Clock::now() - lastChange < std::chrono::milliseconds(timeoutMs)) continue;
-      std::string message = StallMessage(bytes, length, timeoutMs);
+      std::string message;
       {
         std::lock_guard<std::mutex> guard(link->lock);
         if (link->gone || stopped()) break;
+        int32_t beats = __atomic_load_n(ints + kBeats, __ATOMIC_SEQ_CST);
+        if (beats != lastBeats || __atomic_load_n(ints + kPaused, __ATOMIC_SEQ_CST) != 0) {
+          lastBeats = beats;
+          lastChange = Clock::now();
+          continue;
+        }
+        if (Clock::now() - lastChange < std::chrono::milliseconds(timeoutMs)) continue;
+        message = StallMessage(bytes, length, timeoutMs);
         auto* copy = new std::string(message);
         // The queue is unbounded: this never blocks (so holding the lock is safe).
         napi_status status = tsfn.NonBlockingCall(copy, [](Napi::Env env, Napi::Function onStall, std::string* text) {
-          // env and onStall are null when the call lands while the process is already exiting; and
-          // onStall may end the process itself (process.exit throws V8's termination through Call).
-          if (env != nullptr && !onStall.IsEmpty()) {
-            try {
-              onStall.Call({Napi::String::New(env, *text)});
-            } catch (const Napi::Error&) {
-              // exiting: nothing left to report to
-            }
-          }
-          delete text;
+          std::unique_ptr<std::string> owned(text);
+          // onStall may end the process itself: the termination process.exit throws through Call is
+          // swallowed (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS).
+          onStall.Call({Napi::String::New(env, *owned)});
         });
         if (status != napi_ok) delete copy;
       }
-      for (int waited = 0; waited < graceMs && !stopped(); waited += tick) {
+      bool answered = false;
+      for (int waited = 0; waited < graceMs; waited += tick) {
         std::this_thread::sleep_for(std::chrono::milliseconds(tick));
+        if (!alive()) {
+          answered = true;
+          break;
+        }
       }
-      if (stopped()) break;
+      if (answered) break;
       // The main thread is stuck in a system call: end the process from here.
       std::string line = "blit: " + message + "\n";
       ssize_t ignored = write(2, line.data(), line.size());

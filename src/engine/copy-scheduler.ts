@@ -139,7 +139,8 @@ export class CopyScheduler {
     this.throwIfFailed();
   }
 
-  async close(): Promise<void> {
-    await this.executor?.close();
+  /** Closes the executor; `abandon` after a stall (see CopyExecutor.close). */
+  async close(abandon = false): Promise<void> {
+    await this.executor?.close(abandon);
   }
 }

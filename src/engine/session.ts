@@ -152,10 +152,11 @@ export async function runTransfer(
     for (const entry of listing.entries) {
       if (entry.kind !== 'dir') continue;
       const rel = joinRel(listing.rel, entry.name);
-      // Only where both sides will be listed: with the source alone (a fresh copy) the copy threads
-      // have the cores, and reader threads would only take turns with them (no gain measured).
-      if (blocked.has(rel) || !existing.has(rel)) continue;
-      upcoming.push({ rel, paths: [source.localPathOf(rel), destination.pathOf(rel)] });
+      if (blocked.has(rel)) continue;
+      // Read only where both sides will be listed: with the source alone (a fresh copy) the copy
+      // threads have the cores, and reader threads would only take turns with them (no gain measured).
+      const both = existing.has(rel);
+      upcoming.push({ rel, paths: both ? [source.localPathOf(rel), destination.pathOf(rel)] : [] });
     }
     readAhead.found(upcoming);
   };
@@ -256,8 +257,9 @@ export async function runTransfer(
   } finally {
     readAhead.close();
     watch.stop();
-    // A stalled worker may never finish its system call: leave it to the process exit.
-    if (!stalled) await scheduler.close();
+    // A stalled copy may never finish its system call: it is abandoned to the process exit.
+    if (stalled) void scheduler.close(true);
+    else await scheduler.close();
     if (executorStartedAt > 0) stats.copyMs = Math.max(0, lastOutcomeAt - executorStartedAt);
     if (progress.firstFileAt !== undefined) stats.firstByteMs = progress.firstFileAt - started;
     stats.totalMs = performance.now() - started;

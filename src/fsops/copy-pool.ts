@@ -16,7 +16,11 @@ export interface CopyExecutor {
   readonly capacity: number;
   /** True when a worker has nothing to do: a partial batch is worth sending now. */
   readonly starving: boolean;
-  close(): Promise<void>;
+  /**
+   * Ends the executor once its work is done. With `abandon` (after a stall) work still running is
+   * left to the process exit: it may never return, and nothing waits for it.
+   */
+  close(abandon?: boolean): Promise<void>;
 }
 
 export class InlineExecutor implements CopyExecutor {
@@ -107,7 +111,9 @@ export class WorkerPool implements CopyExecutor {
     this.pending.clear();
   }
 
-  async close(): Promise<void> {
+  async close(abandon = false): Promise<void> {
+    // A worker stuck in a system call cannot be terminated; after a stall it is left to the exit.
+    if (abandon) return;
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 }

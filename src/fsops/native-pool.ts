@@ -13,6 +13,7 @@ import type { NativeAddon } from './native.js';
 interface Pending {
   jobs: CopyJob[];
   resolve(outcomes: CopyOutcome[]): void;
+  reject(error: Error): void;
 }
 
 export class NativePool implements CopyExecutor {
@@ -31,7 +32,11 @@ export class NativePool implements CopyExecutor {
       const pending = this.pending.get(id);
       if (!pending) return;
       this.pending.delete(id);
-      pending.resolve(nativeOutcomes(addon, pending.jobs, result));
+      try {
+        pending.resolve(nativeOutcomes(addon, pending.jobs, result));
+      } catch (error) {
+        pending.reject(error instanceof Error ? error : new Error(String(error)));
+      }
     });
   }
 
@@ -53,8 +58,7 @@ export class NativePool implements CopyExecutor {
     const b = nativeBatch(jobs, this.umask);
     const more = jobs.length > 1 ? ` (+${jobs.length - 1} more)` : '';
     const { delayMs, hangIndex } = injectedCopyDelays(jobs);
-    return new Promise((resolve) => {
-      this.pending.set(id, { jobs, resolve });
+    return new Promise((resolve, reject) => {
       this.addon.submitCopies(
         this.pool,
         id,
@@ -69,10 +73,20 @@ export class NativePool implements CopyExecutor {
         delayMs,
         hangIndex,
       );
+      // Answers come through the event loop, never during the call above.
+      this.pending.set(id, { jobs, resolve, reject });
     });
   }
 
-  async close(): Promise<void> {
-    this.addon.closeCopyPool(this.pool);
+  /** Drops the batches not yet started and settles their promises (see CopyExecutor.close). */
+  async close(abandon = false): Promise<void> {
+    const dropped = this.addon.closeCopyPool(this.pool, abandon);
+    // Without abandon, a batch already running still answers (its thread keeps the process up).
+    const settle = abandon ? [...this.pending.keys()] : dropped;
+    const stopped = new Error('copying stopped');
+    for (const id of settle) {
+      this.pending.get(id)?.reject(stopped);
+      this.pending.delete(id);
+    }
   }
 }

@@ -71,8 +71,11 @@ export interface NativeAddon {
     delayMs: number,
     hangIndex: number,
   ): void;
-  /** Lets the pool's threads end once their queue is empty. */
-  closeCopyPool(pool: number): void;
+  /**
+   * Drops the batches not yet started (returns their ids) and lets the threads end; with `abandon`
+   * the batches still running no longer keep the process alive and never answer.
+   */
+  closeCopyPool(pool: number, abandon?: boolean): number[];
   errnoName(errno: number): string;
   exitProcess(code: number): never;
   /** The stall watchdog on a native thread (see engine/stall-watch.ts); onStall runs on the main thread. */

@@ -1,66 +1,70 @@
 /**
  * Directory read-ahead for the walk: while the main thread turns one listing into objects and
- * compares it, the addon's background thread already lists the next directories (source and
- * destination), so on 2 cores the getdents and lstat calls leave the main thread. The window follows
- * the walk's own order (depth first: the newest directories found are visited next) and stays a few
- * directories ahead. Without the addon this does nothing.
+ * compares it, the addon's background threads already list the next directories (source and
+ * destination), so on 2 cores the getdents and lstat calls leave the main thread. Without the addon
+ * this does nothing.
+ *
+ * It keeps a copy of the walk's own stack (depth first: the subdirectories just listed are visited
+ * next, first one first) and keeps the top few directories requested, so the window always covers
+ * exactly what the walk visits next.
  */
 import { type NativeAddon, nativeAddon } from './native.js';
 
-/** A directory the walk will visit, and the paths listed when it does (source, maybe destination). */
+/** A directory the walk will visit, and the paths to read ahead for it (none: nothing to read). */
 export interface UpcomingDir {
   rel: string;
   paths: string[];
 }
 
-/** Paths requested ahead of the walk at most (8 directories on both sides). */
-const WINDOW = 16;
+/** Directories at the top of the walk's stack kept requested. */
+const WINDOW_DIRS = 8;
+
+interface StackEntry extends UpcomingDir {
+  requested: boolean;
+}
 
 export class ReadAhead {
-  /** Directories found and not yet requested, newest group on top, each in visiting order. */
-  private readonly groups: { dirs: UpcomingDir[]; next: number }[] = [];
-  private readonly requested = new Map<string, number>();
-  private inFlight = 0;
+  /** The walk's upcoming directories; the next one visited is last. */
+  private readonly stack: StackEntry[] = [];
   private closed = false;
 
   constructor(private readonly addon: NativeAddon | undefined = nativeAddon()) {}
 
-  /** Subdirectories just listed, in the order the walk will visit them (before anything found earlier). */
-  found(dirs: UpcomingDir[]): void {
-    if (!this.addon || this.closed || dirs.length === 0) return;
-    this.groups.push({ dirs, next: 0 });
-    this.pump();
+  /**
+   * The walk took the listing of `rel`: it leaves the stack, with anything above it (directories
+   * the walk passed without a listing, such as unreadable ones).
+   */
+  reached(rel: string): void {
+    if (!this.addon || this.closed) return;
+    for (let i = this.stack.length - 1; i >= 0; i--) {
+      if (this.stack[i]!.rel !== rel) continue;
+      this.stack.length = i;
+      return;
+    }
   }
 
-  /** The walk reached `rel`: its listings are being taken, which makes room for more. */
-  reached(rel: string): void {
-    const count = this.requested.get(rel);
-    if (count === undefined) return;
-    this.requested.delete(rel);
-    this.inFlight -= count;
-    this.pump();
+  /**
+   * The subdirectories of the directory just reached, in the order the walk visits them (every one
+   * it will visit, so the copy stays in step; those with no paths are simply not read ahead).
+   */
+  found(dirs: UpcomingDir[]): void {
+    if (!this.addon || this.closed) return;
+    for (let i = dirs.length - 1; i >= 0; i--) this.stack.push({ ...dirs[i]!, requested: false });
+    const batch: string[] = [];
+    for (let i = this.stack.length - 1; i >= 0 && i >= this.stack.length - WINDOW_DIRS; i--) {
+      const entry = this.stack[i]!;
+      if (entry.requested) continue;
+      entry.requested = true;
+      batch.push(...entry.paths);
+    }
+    if (batch.length > 0) this.addon.readAhead(batch);
   }
 
   /** Forgets every listing read ahead and not taken (so none is used long after it was read). */
   close(): void {
     if (!this.addon || this.closed) return;
     this.closed = true;
-    this.groups.length = 0;
-    this.requested.clear();
+    this.stack.length = 0;
     this.addon.dropReadAhead();
-  }
-
-  private pump(): void {
-    const batch: string[] = [];
-    while (this.inFlight < WINDOW && this.groups.length > 0) {
-      const group = this.groups[this.groups.length - 1]!;
-      const dir = group.dirs[group.next++];
-      if (group.next >= group.dirs.length) this.groups.pop();
-      if (!dir) continue;
-      this.requested.set(dir.rel, dir.paths.length);
-      this.inFlight += dir.paths.length;
-      batch.push(...dir.paths);
-    }
-    if (batch.length > 0) this.addon!.readAhead(batch);
   }
 }

@@ -147,7 +147,11 @@ test('the copy pool answers every batch on the main thread; closing drops batche
   for (let i = 0; i < 200 && board.get(1) !== 'copy: slow a'; i++) await setTimeout(5);
   assert.equal(board.get(1), 'copy: slow a', 'the thread shows its batch on the board');
   addon.submitCopies(pool, 4, ...oneFileBatch(join(root, 'c'), join(root, 'c.copy')), 'copy: c', 0, -1);
-  addon.closeCopyPool(pool);
+  assert.deepEqual(addon.closeCopyPool(pool), [4], 'the queued batch is dropped');
+  assert.throws(
+    () => addon.submitCopies(pool, 5, ...oneFileBatch(join(root, 'c'), join(root, 'c.late')), 'x', 0, -1),
+    /closed/,
+  );
   await slow;
   await setTimeout(100);
   assert.equal(board.get(1), '', 'an idle thread clears its slot');
