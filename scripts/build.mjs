@@ -20,7 +20,21 @@ const result = await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
+  // Small pure-JS dependencies every local verb loads (commander, picomatch) are bundled: resolving
+  // and reading them from node_modules at each start cost more than their code. Heavy or native
+  // ones stay external and load only when used.
+  external: [
+    '@grpc/grpc-js',
+    '@bufbuild/protobuf',
+    '@napi-rs/blake-hash',
+    'hash-wasm',
+    'pino',
+    'node-addon-api',
+  ],
+  // Bundled CommonJS (commander) calls require() for Node's built-ins: give ESM output one.
+  banner: {
+    js: "import { createRequire as __blitRequire } from 'node:module'; const require = __blitRequire(import.meta.url);",
+  },
   sourcemap: 'linked',
   logLevel: 'warning',
   metafile: true,
