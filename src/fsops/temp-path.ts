@@ -3,7 +3,6 @@
  * partial file ever sits under a final name. The writer's pid is part of the name so a later run
  * can tell a stale temp file (its writer is gone) from one a concurrent run is still writing.
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
 /** process.pid is a system call each time it is read; it never changes. */
@@ -13,9 +12,11 @@ const TEMP_NAME = /^\.blit-(\d+)-[0-9a-f]{12}\.tmp$/;
 
 /**
  * Random per thread, then counted: randomBytes per name would cost a getpid() each (OpenSSL's fork
- * check), one system call per file. Temp files are opened exclusively, so a clash fails, never clobbers.
+ * check), one system call per file. The pid already separates processes, so the seed only has to
+ * differ between threads: Math.random (seeded per isolate) does, without loading node:crypto at
+ * every start. Temp files are opened exclusively, so a clash fails, never clobbers.
  */
-let nextSuffix = randomBytes(6).readUIntBE(0, 6);
+let nextSuffix = Math.floor(Math.random() * 0x1000000000000);
 
 export function tempPathFor(directory: string): string {
   nextSuffix = (nextSuffix + 1) % 0x1000000000000;
