@@ -713,16 +713,19 @@ struct CopyBatch {
   uint32_t done = 0;
 };
 
-// args: srcs, dsts, sizes, secs, nsecs, modes, flags (the same as copyFiles) from info[first].
-CopyBatch ParseBatch(const Napi::CallbackInfo& info, size_t first) {
+// A batch as fsops/copy-file.ts builds it (NativeBatch): { srcs: string[], dsts: string[],
+// sizes: Float64Array, secs: Float64Array, nsecs: Uint32Array, modes: Uint32Array, flags: Uint8Array }
+//   flags: 1 chmod after, 2 remove source, 4 compare contents first (--checksum), 8 metadata already matches
+CopyBatch ParseBatch(const Napi::Value& value) {
   CopyBatch batch;
-  auto srcs = info[first].As<Napi::Array>();
-  auto dsts = info[first + 1].As<Napi::Array>();
-  auto sizes = info[first + 2].As<Napi::Float64Array>();
-  auto secs = info[first + 3].As<Napi::Float64Array>();
-  auto nsecs = info[first + 4].As<Napi::Uint32Array>();
-  auto modes = info[first + 5].As<Napi::Uint32Array>();
-  auto flags = info[first + 6].As<Napi::Uint8Array>();
+  auto object = value.As<Napi::Object>();
+  auto srcs = object.Get("srcs").As<Napi::Array>();
+  auto dsts = object.Get("dsts").As<Napi::Array>();
+  auto sizes = object.Get("sizes").As<Napi::Float64Array>();
+  auto secs = object.Get("secs").As<Napi::Float64Array>();
+  auto nsecs = object.Get("nsecs").As<Napi::Uint32Array>();
+  auto modes = object.Get("modes").As<Napi::Uint32Array>();
+  auto flags = object.Get("flags").As<Napi::Uint8Array>();
   uint32_t n = srcs.Length();
   batch.srcs.reserve(n);
   batch.dsts.reserve(n);
@@ -799,15 +802,13 @@ int64_t* OptionalInt64s(const Napi::CallbackInfo& info, size_t index) {
   return array.ElementLength() > 0 ? array.Data() : nullptr;
 }
 
-// copyFiles(srcs: string[], dsts: string[], sizes: Float64Array, secs: Float64Array, nsecs: Uint32Array,
-//           modes: Uint32Array, flags: Uint8Array, beat?: Int32Array, written?: BigInt64Array)
-//   flags: 1 chmod after, 2 remove source, 4 compare contents first (--checksum), 8 metadata already matches
+// copyFiles(batch, beat?: Int32Array, written?: BigInt64Array)
 //   -> { status: Int32Array, errno: Int32Array, stage: Int32Array, bytes: Float64Array, done: number }
 // Synchronous, on the calling thread (tiny jobs).
 Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
-  CopyBatch batch = ParseBatch(info, 0);
-  t_beat = OptionalInt32s(info, 7);
-  t_written = OptionalInt64s(info, 8);
+  CopyBatch batch = ParseBatch(info[0]);
+  t_beat = OptionalInt32s(info, 1);
+  t_written = OptionalInt64s(info, 2);
   RunBatch(batch);
   t_beat = nullptr;
   t_written = nullptr;
@@ -920,7 +921,7 @@ CopyPool* PoolArg(const Napi::Value& value) {
   return CopyPools()[index];
 }
 
-// submitCopies(pool, id, srcs, dsts, sizes, secs, nsecs, modes, flags, label, delayMs, hangIndex)
+// submitCopies(pool, id, batch, label, delayMs, hangIndex)
 Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CopyPool* pool = PoolArg(info[0]);
@@ -928,11 +929,11 @@ Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> guard(pool->lock);
     if (pool->stopping) throw Napi::Error::New(env, "copy pool already closed");
   }
-  auto batch = std::make_unique<CopyBatch>(ParseBatch(info, 2));
+  auto batch = std::make_unique<CopyBatch>(ParseBatch(info[2]));
   batch->id = info[1].As<Napi::Number>().Uint32Value();
-  batch->label = info[9].As<Napi::String>().Utf8Value();
-  batch->delayMs = info[10].As<Napi::Number>().Int32Value();
-  batch->hangIndex = info[11].As<Napi::Number>().Int32Value();
+  batch->label = info[3].As<Napi::String>().Utf8Value();
+  batch->delayMs = info[4].As<Napi::Number>().Int32Value();
+  batch->hangIndex = info[5].As<Napi::Number>().Int32Value();
   if (pool->inFlight++ == 0) pool->tsfn.Ref(env);
   std::lock_guard<std::mutex> guard(pool->lock);
   pool->queue.push_back(std::move(batch));
@@ -1099,7 +1100,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 8));
+  exports.Set("abiVersion", Napi::Number::New(env, 9));
   return exports;
 }
 

@@ -22,7 +22,7 @@ import { errnoError, isFatalWriteError, reasonOf, sourceKeptReason } from '../ut
 import { hangIfInjected } from '../util/test-hang.js';
 import { type HasherFactory, hashFileSync, loadBlake3 } from './hash.js';
 import { applyMetadata, splitNs } from './metadata.js';
-import { type NativeAddon, type NativeCopyResult, nativeAddon } from './native.js';
+import { type NativeAddon, type NativeBatch, type NativeCopyResult, nativeAddon } from './native.js';
 import { tempPathFor } from './temp-path.js';
 
 export interface CopyJob {
@@ -236,17 +236,6 @@ const NATIVE_UNCHANGED = 4;
 const NATIVE_UPDATED = 5;
 const NATIVE_SOURCE_STAGE = 0;
 
-/** A batch as the addon takes it: paths, then one typed array per field. */
-export interface NativeBatch {
-  srcs: string[];
-  dsts: string[];
-  sizes: Float64Array;
-  secs: Float64Array;
-  nsecs: Uint32Array;
-  modes: Uint32Array;
-  flags: Uint8Array;
-}
-
 export function nativeBatch(jobs: CopyJob[], umask: number): NativeBatch {
   const n = jobs.length;
   const batch: NativeBatch = {
@@ -313,18 +302,7 @@ export function nativeOutcomes(addon: NativeAddon, jobs: CopyJob[], result: Nati
 
 /** The addon's copy: each file's whole job (with --checksum, a byte comparison first) in one native call per batch. */
 function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
-  const b = nativeBatch(jobs, ctx.umask);
-  const result = addon.copyFiles(
-    b.srcs,
-    b.dsts,
-    b.sizes,
-    b.secs,
-    b.nsecs,
-    b.modes,
-    b.flags,
-    ctx.beat,
-    ctx.written,
-  );
+  const result = addon.copyFiles(nativeBatch(jobs, ctx.umask), ctx.beat, ctx.written);
   return nativeOutcomes(addon, jobs, result);
 }
 

@@ -55,24 +55,11 @@ export class NativePool implements CopyExecutor {
 
   run(jobs: CopyJob[]): Promise<CopyOutcome[]> {
     const id = this.nextId++;
-    const b = nativeBatch(jobs, this.umask);
+    const batch = nativeBatch(jobs, this.umask);
     const more = jobs.length > 1 ? ` (+${jobs.length - 1} more)` : '';
     const { delayMs, hangIndex } = injectedCopyDelays(jobs);
     return new Promise((resolve, reject) => {
-      this.addon.submitCopies(
-        this.pool,
-        id,
-        b.srcs,
-        b.dsts,
-        b.sizes,
-        b.secs,
-        b.nsecs,
-        b.modes,
-        b.flags,
-        `copy: ${jobs[0]?.rel ?? ''}${more}`,
-        delayMs,
-        hangIndex,
-      );
+      this.addon.submitCopies(this.pool, id, batch, `copy: ${jobs[0]?.rel ?? ''}${more}`, delayMs, hangIndex);
       // Answers come through the event loop, never during the call above.
       this.pending.set(id, { jobs, resolve, reject });
     });

@@ -15,6 +15,18 @@ export interface NativeListing {
   errnos: Int32Array;
 }
 
+/** A batch of copies as the addon takes it: paths, then one typed array per field. */
+export interface NativeBatch {
+  srcs: string[];
+  dsts: string[];
+  sizes: Float64Array;
+  secs: Float64Array;
+  nsecs: Uint32Array;
+  modes: Uint32Array;
+  /** 1 chmod after, 2 remove source, 4 compare contents first (--checksum), 8 metadata already matches. */
+  flags: Uint8Array;
+}
+
 export interface NativeCopyResult {
   /** 0 copied, 1 failed, 2 source changed, 3 done but the source could not be removed, 4 same contents, 5 same contents, metadata set. */
   status: Int32Array;
@@ -34,14 +46,9 @@ export interface NativeAddon {
   /** Forgets every listing read ahead and not yet taken. */
   dropReadAhead(): void;
   setTimes(path: string, sec: number, nsec: number, noFollow: boolean): void;
+  /** Runs a batch of copies on the calling thread (tiny jobs). */
   copyFiles(
-    srcs: string[],
-    dsts: string[],
-    sizes: Float64Array,
-    secs: Float64Array,
-    nsecs: Uint32Array,
-    modes: Uint32Array,
-    flags: Uint8Array,
+    batch: NativeBatch,
     /** Bumped (atomically) after every file and every 64 MiB: the stall detector's beat. */
     beat?: Int32Array,
     /** Bytes written are added to it (atomically) per chunk, files in flight included. */
@@ -55,17 +62,11 @@ export interface NativeAddon {
     slots: Uint8Array | undefined,
     onDone: (id: number, result: NativeCopyResult) => void,
   ): number;
-  /** Queues a batch (the arguments of copyFiles) on a pool; `label` goes on the activity board. */
+  /** Queues a batch on a pool; `label` goes on the activity board while a thread runs it. */
   submitCopies(
     pool: number,
     id: number,
-    srcs: string[],
-    dsts: string[],
-    sizes: Float64Array,
-    secs: Float64Array,
-    nsecs: Uint32Array,
-    modes: Uint32Array,
-    flags: Uint8Array,
+    batch: NativeBatch,
     label: string,
     /** Tests only (see util/test-hang.ts): a delay per file, and the file whose copy hangs (-1: none). */
     delayMs: number,
@@ -89,7 +90,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 8;
+const ABI_VERSION = 9;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

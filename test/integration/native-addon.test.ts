@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout } from 'node:timers/promises';
-import { nativeAddon } from '../../src/fsops/native.js';
+import { type NativeBatch, nativeAddon } from '../../src/fsops/native.js';
 import { ActivityBoard } from '../../src/util/activity-board.js';
 import { tempDir, writeFile } from '../helpers.js';
 
@@ -30,17 +30,16 @@ test('copyFiles adds every byte it writes and beats per chunk of a large file', 
   const mtimes = srcs.map((path) => statSync(path, { bigint: true }).mtimeNs);
   const beat = new Int32Array(new SharedArrayBuffer(4));
   const written = new BigInt64Array(new SharedArrayBuffer(8));
-  const result = addon.copyFiles(
+  const batch: NativeBatch = {
     srcs,
     dsts,
-    Float64Array.from(sizes),
-    Float64Array.from(mtimes, (ns) => Number(ns / 1_000_000_000n)),
-    Uint32Array.from(mtimes, (ns) => Number(ns % 1_000_000_000n)),
-    new Uint32Array(n).fill(0o644),
-    new Uint8Array(n),
-    beat,
-    written,
-  );
+    sizes: Float64Array.from(sizes),
+    secs: Float64Array.from(mtimes, (ns) => Number(ns / 1_000_000_000n)),
+    nsecs: Uint32Array.from(mtimes, (ns) => Number(ns % 1_000_000_000n)),
+    modes: new Uint32Array(n).fill(0o644),
+    flags: new Uint8Array(n),
+  };
+  const result = addon.copyFiles(batch, beat, written);
   assert.equal(result.done, n);
   assert.deepEqual([...result.status], [0, 0, 0]);
   assert.equal(Number(written[0]), 200 * MIB + 5003);
@@ -90,20 +89,17 @@ test('after dropReadAhead a listing read ahead is never used: changes made since
   assert.deepEqual(names(join(root, 'd')), ['new', 'old']);
 });
 
-function oneFileBatch(
-  src: string,
-  dst: string,
-): [string[], string[], Float64Array, Float64Array, Uint32Array, Uint32Array, Uint8Array] {
+function oneFileBatch(src: string, dst: string): NativeBatch {
   const stats = statSync(src, { bigint: true });
-  return [
-    [src],
-    [dst],
-    Float64Array.of(Number(stats.size)),
-    Float64Array.of(Number(stats.mtimeNs / 1_000_000_000n)),
-    Uint32Array.of(Number(stats.mtimeNs % 1_000_000_000n)),
-    Uint32Array.of(0o644),
-    Uint8Array.of(0),
-  ];
+  return {
+    srcs: [src],
+    dsts: [dst],
+    sizes: Float64Array.of(Number(stats.size)),
+    secs: Float64Array.of(Number(stats.mtimeNs / 1_000_000_000n)),
+    nsecs: Uint32Array.of(Number(stats.mtimeNs % 1_000_000_000n)),
+    modes: Uint32Array.of(0o644),
+    flags: Uint8Array.of(0),
+  };
 }
 
 test('the copy pool answers every batch on the main thread; closing drops batches not started', async (t) => {
@@ -120,8 +116,8 @@ test('the copy pool answers every batch on the main thread; closing drops batche
   const firstTwo = new Promise<void>((resolve) => {
     answered = () => answers.size === 2 && resolve();
   });
-  addon.submitCopies(pool, 1, ...oneFileBatch(join(root, 'a'), join(root, 'a.copy')), 'copy: a', 0, -1);
-  addon.submitCopies(pool, 2, ...oneFileBatch(join(root, 'b'), join(root, 'b.copy')), 'copy: b', 0, -1);
+  addon.submitCopies(pool, 1, oneFileBatch(join(root, 'a'), join(root, 'a.copy')), 'copy: a', 0, -1);
+  addon.submitCopies(pool, 2, oneFileBatch(join(root, 'b'), join(root, 'b.copy')), 'copy: b', 0, -1);
   await firstTwo;
   assert.deepEqual([...answers.entries()].sort(), [
     [1, 0],
@@ -136,20 +132,13 @@ test('the copy pool answers every batch on the main thread; closing drops batche
   const slow = new Promise<void>((resolve) => {
     answered = () => answers.has(3) && resolve();
   });
-  addon.submitCopies(
-    pool,
-    3,
-    ...oneFileBatch(join(root, 'a'), join(root, 'a.slow')),
-    'copy: slow a',
-    300,
-    -1,
-  );
+  addon.submitCopies(pool, 3, oneFileBatch(join(root, 'a'), join(root, 'a.slow')), 'copy: slow a', 300, -1);
   for (let i = 0; i < 200 && board.get(1) !== 'copy: slow a'; i++) await setTimeout(5);
   assert.equal(board.get(1), 'copy: slow a', 'the thread shows its batch on the board');
-  addon.submitCopies(pool, 4, ...oneFileBatch(join(root, 'c'), join(root, 'c.copy')), 'copy: c', 0, -1);
+  addon.submitCopies(pool, 4, oneFileBatch(join(root, 'c'), join(root, 'c.copy')), 'copy: c', 0, -1);
   assert.deepEqual(addon.closeCopyPool(pool), [4], 'the queued batch is dropped');
   assert.throws(
-    () => addon.submitCopies(pool, 5, ...oneFileBatch(join(root, 'c'), join(root, 'c.late')), 'x', 0, -1),
+    () => addon.submitCopies(pool, 5, oneFileBatch(join(root, 'c'), join(root, 'c.late')), 'x', 0, -1),
     /closed/,
   );
   await slow;
