@@ -411,6 +411,51 @@ int MkdirParents(const std::string& path) {
   return errno;
 }
 
+// The directory of the file a batch is on, kept open across the batch: consecutive files mostly
+// share one, so the *at() calls below skip walking the whole path again for each system call.
+// Falls back to (AT_FDCWD, full path) when the directory cannot be opened.
+struct DirCache {
+  std::string dir;
+  int fd = -1;
+  DirCache() = default;
+  DirCache(const DirCache&) = delete;
+  DirCache& operator=(const DirCache&) = delete;
+  ~DirCache() {
+    if (fd >= 0) close(fd);
+  }
+  // Sets *at and *name so that (at, name) names `file`.
+  void Locate(const std::string& file, int* at, std::string* name) {
+    size_t slash = file.rfind('/');
+    if (slash == std::string::npos || slash == 0) {
+      *at = AT_FDCWD;
+      *name = file;
+      return;
+    }
+    if (fd < 0 || file.compare(0, slash, dir) != 0 || dir.size() != slash) {
+      if (fd >= 0) close(fd);
+      dir.assign(file, 0, slash);
+#ifdef O_PATH
+      fd = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+#else
+      fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+#endif
+    }
+    if (fd < 0) {
+      *at = AT_FDCWD;
+      *name = file;
+      return;
+    }
+    *at = fd;
+    name->assign(file, slash + 1, std::string::npos);
+  }
+  // After creating missing parents: the directory may exist now.
+  void Forget() {
+    if (fd >= 0) close(fd);
+    fd = -1;
+    dir.clear();
+  }
+};
+
 bool WriteAll(int fd, const char* data, size_t size, off_t offset) {
   size_t done = 0;
   while (done < size) {
@@ -569,9 +614,12 @@ int SameContents(int in, const std::string& dst, uint64_t size, std::vector<char
 
 CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size, int64_t sec, int64_t nsec,
                    uint32_t mode, bool chmodAfter, bool removeSource, bool compareFirst, bool metadataMatches,
-                   std::vector<char>& buffer, std::vector<char>& other) {
+                   std::vector<char>& buffer, std::vector<char>& other, DirCache& srcDirs, DirCache& dstDirs) {
   CopyResult result;
-  int in = open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  int srcAt;
+  std::string srcName;
+  srcDirs.Locate(src, &srcAt, &srcName);
+  int in = openat(srcAt, srcName.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (in < 0) {
     result.status = errno == ELOOP ? kChanged : kFailed;
     result.err = errno;
@@ -624,9 +672,16 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
     }
   }
   std::string temp = TempPathFor(dst);
-  int out = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777);
+  int dstAt;
+  std::string dstName, tempName;
+  dstDirs.Locate(dst, &dstAt, &dstName);
+  dstDirs.Locate(temp, &dstAt, &tempName);
+  int out = openat(dstAt, tempName.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777);
   if (out < 0 && errno == ENOENT && MkdirParents(temp) == 0) {
-    out = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777);
+    dstDirs.Forget();
+    dstDirs.Locate(dst, &dstAt, &dstName);
+    dstDirs.Locate(temp, &dstAt, &tempName);
+    out = openat(dstAt, tempName.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777);
   }
   if (out < 0) {
     result.status = kFailed;
@@ -659,11 +714,8 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
     }
   }
   close(in);
-  if (close(out) != 0 && err == 0 && !changed) {
-    err = errno;
-    stage = kStageDest;
-  }
-  if (err == 0 && !changed && chmodAfter && chmod(temp.c_str(), mode & 07777) != 0) {
+  // Mode and times through the open descriptor, after the last write and before the close.
+  if (err == 0 && !changed && chmodAfter && fchmod(out, mode & 07777) != 0) {
     err = errno;
     stage = kStageDest;
   }
@@ -672,24 +724,28 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
     times[0].tv_sec = static_cast<time_t>(sec);
     times[0].tv_nsec = static_cast<long>(nsec);
     times[1] = times[0];
-    if (utimensat(AT_FDCWD, temp.c_str(), times, 0) != 0) {
+    if (futimens(out, times) != 0) {
       err = errno;
       stage = kStageDest;
     }
   }
-  if (err == 0 && !changed && rename(temp.c_str(), dst.c_str()) != 0) {
+  if (close(out) != 0 && err == 0 && !changed) {
+    err = errno;
+    stage = kStageDest;
+  }
+  if (err == 0 && !changed && renameat(dstAt, tempName.c_str(), dstAt, dstName.c_str()) != 0) {
     err = errno;
     stage = kStageDest;
   }
   if (err != 0 || changed) {
-    unlink(temp.c_str());
+    unlinkat(dstAt, tempName.c_str(), 0);
     result.status = changed ? kChanged : kFailed;
     result.err = err;
     result.stage = stage;
     return result;
   }
   result.bytes = static_cast<double>(size);
-  if (removeSource && unlink(src.c_str()) != 0) {
+  if (removeSource && unlinkat(srcAt, srcName.c_str(), 0) != 0) {
     result.status = kCopiedSourceKept;
     result.err = errno;
     result.stage = kStageSource;
@@ -744,6 +800,7 @@ CopyBatch ParseBatch(const Napi::Value& value) {
 void RunBatch(CopyBatch& batch) {
   static thread_local std::vector<char> buffer(1 << 20);
   static thread_local std::vector<char> other(1 << 20);
+  DirCache srcDirs, dstDirs;
   size_t n = batch.srcs.size();
   batch.status.assign(n, 0);
   batch.err.assign(n, 0);
@@ -758,7 +815,8 @@ void RunBatch(CopyBatch& batch) {
     }
     uint8_t f = batch.flags[i];
     CopyResult r = CopyOne(batch.srcs[i], batch.dsts[i], batch.sizes[i], batch.secs[i], batch.nsecs[i],
-                           batch.modes[i], (f & 1) != 0, (f & 2) != 0, (f & 4) != 0, (f & 8) != 0, buffer, other);
+                           batch.modes[i], (f & 1) != 0, (f & 2) != 0, (f & 4) != 0, (f & 8) != 0, buffer, other,
+                           srcDirs, dstDirs);
     batch.status[i] = r.status;
     batch.err[i] = r.err;
     batch.stage[i] = r.stage;
