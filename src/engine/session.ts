@@ -127,7 +127,7 @@ export async function runTransfer(
     executorStartedAt = performance.now();
     const executor = hooks.startExecutor?.(tiny) ?? defaultExecutor(tiny, plan.workers, board);
     stats.executor = executor instanceof InlineExecutor ? 'inline' : 'pool';
-    stats.workers = executor instanceof WorkerPool || executor instanceof NativePool ? executor.size : 1;
+    stats.workers = executor.size;
     return executor;
   };
   const scheduler = new CopyScheduler(

@@ -10,6 +10,8 @@ import type { BatchRequest, CopyWorkerData } from './copy-worker.js';
 
 export interface CopyExecutor {
   run(jobs: CopyJob[]): Promise<CopyOutcome[]>;
+  /** Threads copying at once. */
+  readonly size: number;
   /** Batches submitted and not yet answered. */
   readonly inFlight: number;
   /** How many batches may be in flight before the producer should wait. */
@@ -24,6 +26,7 @@ export interface CopyExecutor {
 }
 
 export class InlineExecutor implements CopyExecutor {
+  readonly size = 1;
   inFlight = 0;
   readonly capacity = 1;
   readonly starving = true;

@@ -40,6 +40,7 @@ class FakeExecutor implements CopyExecutor {
   private readonly waiting: { jobs: CopyJob[]; resolve(o: CopyOutcome[]): void; reject(e: Error): void }[] =
     [];
   closed = false;
+  readonly size = 1;
 
   constructor(
     readonly tiny: boolean,

@@ -33,6 +33,7 @@ const times = <T>(n: number, value: T): T[] => Array.from({ length: n }, () => v
 async function executorsFor(plan: ExecutionPlan, files: number): Promise<boolean[]> {
   const started: boolean[] = [];
   const executor: CopyExecutor = {
+    size: 1,
     inFlight: 0,
     capacity: 4,
     starving: false,
