@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout } from 'node:timers/promises';
+import { type CopyJob, nativeBatch } from '../../src/fsops/copy-file.js';
 import { type NativeBatch, nativeAddon } from '../../src/fsops/native.js';
 import { ActivityBoard } from '../../src/util/activity-board.js';
 import { tempDir, writeFile } from '../helpers.js';
@@ -26,19 +27,12 @@ test('copyFiles adds every byte it writes and beats per chunk of a large file', 
   });
   const dsts = sizes.map((_, i) => join(root, `dst${i}`));
   const n = sizes.length;
-  // The copy checks the source against what the scan saw: pass its real mtimes.
-  const mtimes = srcs.map((path) => statSync(path, { bigint: true }).mtimeNs);
   const beat = new Int32Array(new SharedArrayBuffer(4));
   const written = new BigInt64Array(new SharedArrayBuffer(8));
-  const batch: NativeBatch = {
-    srcs,
-    dsts,
-    sizes: Float64Array.from(sizes),
-    secs: Float64Array.from(mtimes, (ns) => Number(ns / 1_000_000_000n)),
-    nsecs: Uint32Array.from(mtimes, (ns) => Number(ns % 1_000_000_000n)),
-    modes: new Uint32Array(n).fill(0o644),
-    flags: new Uint8Array(n),
-  };
+  const batch = nativeBatch(
+    srcs.map((src, i) => copyJob(src, dsts[i]!)),
+    process.umask(),
+  );
   const result = addon.copyFiles(batch, beat, written);
   assert.equal(result.done, n);
   assert.deepEqual([...result.status], [0, 0, 0]);
@@ -89,17 +83,23 @@ test('after dropReadAhead a listing read ahead is never used: changes made since
   assert.deepEqual(names(join(root, 'd')), ['new', 'old']);
 });
 
-function oneFileBatch(src: string, dst: string): NativeBatch {
+/** A plain copy of `src` to `dst`, as the session would plan it (the copy checks the source's real mtime). */
+function copyJob(src: string, dst: string): CopyJob {
   const stats = statSync(src, { bigint: true });
   return {
-    srcs: [src],
-    dsts: [dst],
-    sizes: Float64Array.of(Number(stats.size)),
-    secs: Float64Array.of(Number(stats.mtimeNs / 1_000_000_000n)),
-    nsecs: Uint32Array.of(Number(stats.mtimeNs % 1_000_000_000n)),
-    modes: Uint32Array.of(0o644),
-    flags: Uint8Array.of(0),
+    rel: src,
+    src,
+    dst,
+    size: Number(stats.size),
+    mtimeNs: stats.mtimeNs,
+    mode: 0o644,
+    hashFirst: false,
+    removeSource: false,
   };
+}
+
+function oneFileBatch(src: string, dst: string): NativeBatch {
+  return nativeBatch([copyJob(src, dst)], process.umask());
 }
 
 test('the copy pool answers every batch on the main thread; closing drops batches not started', async (t) => {
