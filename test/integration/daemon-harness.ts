@@ -19,6 +19,18 @@ export interface RunResult {
   stderr: string;
 }
 
+/** Gathers a child's stdout and stderr as text while it runs. */
+function collectOutput(child: ChildProcess): { stdout: string; stderr: string } {
+  const output = { stdout: '', stderr: '' };
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    output.stdout += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    output.stderr += chunk;
+  });
+  return output;
+}
+
 export interface Daemon {
   port: number;
   process: ChildProcess;
@@ -37,14 +49,7 @@ export async function startDaemon(t: AfterHook, args: string[]): Promise<Daemon>
   const child = spawn(process.execPath, [BLITD, ...args, '--bind', '127.0.0.1', '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
+  const output = collectOutput(child);
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -54,10 +59,12 @@ export async function startDaemon(t: AfterHook, args: string[]): Promise<Daemon>
 
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
-      reject(new Error(`blitd did not start within ${START_TIMEOUT_MS} ms: ${stderr}${stdout}`));
+      reject(
+        new Error(`blitd did not start within ${START_TIMEOUT_MS} ms: ${output.stderr}${output.stdout}`),
+      );
     }, START_TIMEOUT_MS);
     const check = () => {
-      const line = stdout.split('\n').find((l) => l.includes('"msg":"listening"'));
+      const line = output.stdout.split('\n').find((l) => l.includes('"msg":"listening"'));
       if (line) {
         clearTimeout(timer);
         resolve((JSON.parse(line) as { port: number }).port);
@@ -66,10 +73,10 @@ export async function startDaemon(t: AfterHook, args: string[]): Promise<Daemon>
     child.stdout.on('data', check);
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`blitd exited (${code}) before listening: ${stderr}`));
+      reject(new Error(`blitd exited (${code}) before listening: ${output.stderr}`));
     });
   });
-  return { port, process: child, log: () => stdout, stop };
+  return { port, process: child, log: () => output.stdout, stop };
 }
 
 /** Runs `blit ARGS` without a terminal, asynchronously (the test process keeps reading the daemon's log). */
@@ -97,18 +104,11 @@ async function run(
     env: { ...process.env, XDG_CONFIG_HOME: testConfigHome(), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
+  const output = collectOutput(child);
   const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
   const [code] = await once(child, 'close');
   clearTimeout(timer);
-  return { status: (code as number | null) ?? -1, stdout, stderr };
+  return { status: (code as number | null) ?? -1, stdout: output.stdout, stderr: output.stderr };
 }
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then released). */
