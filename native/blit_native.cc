@@ -378,7 +378,6 @@ struct CopyResult {
   double bytes = 0;
 };
 
-uint64_t g_tempCounter = 0;
 thread_local uint64_t t_tempBase = 0;
 
 std::string TempPathFor(const std::string& dst) {
@@ -395,7 +394,6 @@ std::string TempPathFor(const std::string& dst) {
   static const int pid = static_cast<int>(getpid());
   snprintf(name, sizeof(name), "/.blit-%d-%012llx.tmp", pid,
            static_cast<unsigned long long>(t_tempBase));
-  (void)g_tempCounter;
   return dir + name;
 }
 
