@@ -1,2 +1,3 @@
 #!/usr/bin/env node
-import '../dist/blitd.js';
+// The daemon is an ES module bundle (bin/ is CommonJS for the CLI's code cache: see bin/blit.js).
+import('../dist/blitd.js');

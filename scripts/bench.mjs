@@ -374,7 +374,7 @@ async function waitQuiet(label, maxSeconds = QUIET_WAIT_S) {
 function blitEntry() {
   if (process.env.BENCH_BLIT)
     return { entry: process.env.BENCH_BLIT, note: `BENCH_BLIT=${process.env.BENCH_BLIT}` };
-  const dist = join(REPO, 'dist/blit.js');
+  const dist = join(REPO, 'dist/blit.cjs');
   if (!existsSync(dist)) {
     log('dist/ missing: running npm run build');
     const r = spawnSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'inherit' });

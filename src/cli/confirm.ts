@@ -1,4 +1,5 @@
 /** Asks the person at the terminal before a mirror deletes anything. */
+import { createRequire } from 'node:module';
 import type { DeletionCandidate } from '../engine/local-destination.js';
 import { showPath } from '../util/errors.js';
 import { countOf } from '../util/human.js';
@@ -16,8 +17,11 @@ export async function confirmDeletions(candidates: DeletionCandidate[], root: st
   process.stderr.write(
     `blit: mirror will delete ${countOf(candidates.length, 'entry', 'entries')} from ${showPath(root)}:\n${lines.join('\n')}\n`,
   );
-  // Loaded only when someone is asked: readline is not worth its start-up cost to every run.
-  const { createInterface } = await import('node:readline/promises');
+  // Loaded only when someone is asked: readline is not worth its start-up cost to every run. require,
+  // not import(): the CLI bundle runs as a vm.Script (bin/blit.js), which has no import().
+  const { createInterface } = createRequire(import.meta.url)(
+    'node:readline/promises',
+  ) as typeof import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await rl.question('Delete them? [y/N] ');

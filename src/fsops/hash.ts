@@ -28,7 +28,8 @@ export function loadNativeBlake3(): HasherFactory | undefined {
 
 /** BLAKE3 in WebAssembly (hash-wasm): slower, but loads everywhere. */
 export async function loadWasmBlake3(): Promise<HasherFactory> {
-  const { createBLAKE3 } = await import('hash-wasm');
+  // require, not import(): the CLI bundle runs as a vm.Script (bin/blit.js), which has no import().
+  const { createBLAKE3 } = createRequire(import.meta.url)('hash-wasm') as typeof import('hash-wasm');
   const wasm = await createBLAKE3();
   return () => {
     wasm.init();
