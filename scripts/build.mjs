@@ -56,6 +56,8 @@ const cli = await build({
   ...shared,
   entryPoints: { blit: 'src/cli/main.ts' },
   format: 'cjs',
+  minifyWhitespace: true,
+  minifySyntax: true,
   outExtension: { '.js': '.cjs' },
   define: { 'import.meta.url': '__blitModuleUrl' },
   banner: { js: "const __blitModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
