@@ -19,6 +19,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 #include <mutex>
@@ -764,6 +765,25 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
   return result;
 }
 
+// A fresh-directory job (see RunDirJob below): what to copy, then what happened.
+struct DirJob {
+  std::string src, dst, rel;
+  uint32_t umask = 022;
+  std::string hangName;  // tests only: the file whose copy hangs
+  bool scanHang = false; // tests only: the listing hangs
+  // Results.
+  int listErr = 0;
+  uint32_t entries = 0, files = 0, links = 0, others = 0;
+  double bytes = 0;
+  std::vector<double> sizes;  // of the files copied, for the run's size histogram
+  std::vector<std::string> dirNames;
+  std::vector<uint32_t> dirModes;
+  std::vector<int64_t> dirMtimes;
+  std::vector<std::string> problemNames;
+  std::vector<int32_t> problemKinds, problemStatus, problemErr, problemStage;
+  bool fatal = false;
+};
+
 // A batch of copies as plain C++ data: parsed from JavaScript on the main thread, run on any thread.
 struct CopyBatch {
   uint32_t id = 0;
@@ -778,6 +798,7 @@ struct CopyBatch {
   std::vector<int32_t> status, err, stage;
   std::vector<double> bytes;
   uint32_t done = 0;
+  std::unique_ptr<DirJob> dirJob;  // set: a fresh-directory job (copyDir) instead of a batch
 };
 
 // A batch as fsops/copy-file.ts builds it (NativeBatch): { srcs: string[], dsts: string[],
@@ -836,6 +857,179 @@ void RunBatch(CopyBatch& batch) {
     Beat();
     if (r.status == kFailed && r.stage == kStageDest && (r.err == ENOSPC || r.err == EDQUOT || r.err == EROFS)) break;
   }
+}
+
+// ---- fresh directories ----------------------------------------------------------------------
+// A directory blit has just created at the destination, with nothing in it, needs no comparison: a
+// copy thread lists the source directory itself, copies its files, recreates its symbolic links and
+// makes its subdirectories, which it hands back to JavaScript as jobs of their own. JavaScript then
+// does nothing per file (engine/fresh-dirs.ts); this is the local fast path for new trees.
+
+// What went wrong with one entry, as engine/fresh-dirs.ts turns it into a failure.
+enum Problem : int32_t {
+  kProblemName = 0,    // name not UTF-8: refused
+  kProblemTarget = 1,  // symbolic link target not UTF-8: refused
+  kProblemStat = 2,    // lstat failed (err)
+  kProblemCopy = 3,    // file copy failed: status (kFailed or kChanged), err, stage as CopyOne says
+  kProblemLink = 4,    // symbolic link not created (err)
+  kProblemMkdir = 5,   // subdirectory not created (err)
+};
+
+
+void AddProblem(DirJob& job, const std::string& name, int32_t kind, int32_t status, int32_t err, int32_t stage) {
+  job.problemNames.push_back(name);
+  job.problemKinds.push_back(kind);
+  job.problemStatus.push_back(status);
+  job.problemErr.push_back(err);
+  job.problemStage.push_back(stage);
+}
+
+int CopyLink(const std::string& dst, const std::string& target, int64_t sec, int64_t nsec) {
+  std::string temp = TempPathFor(dst);
+  if (symlink(target.c_str(), temp.c_str()) != 0) return errno;
+  struct timespec times[2];
+  times[0].tv_sec = static_cast<time_t>(sec);
+  times[0].tv_nsec = static_cast<long>(nsec);
+  times[1] = times[0];
+  if (utimensat(AT_FDCWD, temp.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0 || rename(temp.c_str(), dst.c_str()) != 0) {
+    int err = errno;
+    unlink(temp.c_str());
+    return err;
+  }
+  return 0;
+}
+
+// A subdirectory for a fresh tree: made now (its mode and times are set by JavaScript once its
+// contents are in). One that appeared meanwhile is used if it is a real directory.
+int MakeDir(const std::string& path) {
+  if (mkdir(path.c_str(), 0777) == 0) return 0;
+  int err = errno;
+  struct stat st;
+  if (err == EEXIST && lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return 0;
+  return err;
+}
+
+void RunDirJob(DirJob& job, int delayMs, const std::function<void(const std::string&)>& show) {
+  static thread_local Scratch buffer;
+  static thread_local Scratch other;
+  show("scan: listing " + (job.rel.empty() ? std::string(".") : job.rel));
+  if (job.scanHang) std::this_thread::sleep_for(std::chrono::seconds(60));
+  Listed listed = GatherDir(job.src);
+  Beat();
+  if (listed.err != 0) {
+    job.listErr = listed.err;
+    return;
+  }
+  DirCache srcDirs, dstDirs;
+  std::string prefix = job.rel.empty() ? std::string() : job.rel + "/";
+  for (ListedItem& item : listed.items) {
+    job.entries++;
+    const std::string& name = item.name;
+    if (!IsValidUtf8(reinterpret_cast<const unsigned char*>(name.data()), name.size())) {
+      AddProblem(job, name, kProblemName, 0, 0, kStageSource);
+      continue;
+    }
+    std::string src = job.src + "/" + name;
+    std::string dst = job.dst + "/" + name;
+    switch (item.kind) {
+      case kFile: {
+        show("copy: " + prefix + name);
+        if (name == job.hangName) std::this_thread::sleep_for(std::chrono::seconds(60));
+        if (delayMs > 0) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(delayMs));
+          Beat();
+        }
+        uint32_t mode = item.mode;
+        bool chmodAfter = mode != (mode & 0777) || (mode & 0777 & job.umask) != 0;
+        CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(item.size), static_cast<int64_t>(item.sec),
+                               item.nsec, mode, chmodAfter, false, false, false, buffer, other, srcDirs, dstDirs);
+        Beat();
+        if (r.status == kCopied) {
+          job.files++;
+          job.bytes += r.bytes;
+          job.sizes.push_back(r.bytes);
+          break;
+        }
+        AddProblem(job, name, kProblemCopy, r.status, r.err, r.stage);
+        if (r.status == kFailed && r.stage == kStageDest && (r.err == ENOSPC || r.err == EDQUOT || r.err == EROFS)) {
+          job.fatal = true;
+          return;
+        }
+        break;
+      }
+      case kSymlink: {
+        if (!IsValidUtf8(reinterpret_cast<const unsigned char*>(item.link.data()), item.link.size())) {
+          AddProblem(job, name, kProblemTarget, 0, 0, kStageSource);
+          break;
+        }
+        int err = CopyLink(dst, item.link, static_cast<int64_t>(item.sec), item.nsec);
+        if (err != 0) AddProblem(job, name, kProblemLink, 0, err, kStageDest);
+        else job.links++;
+        Beat();
+        break;
+      }
+      case kDir: {
+        int err = MakeDir(dst);
+        if (err != 0) {
+          AddProblem(job, name, kProblemMkdir, 0, err, kStageDest);
+          break;
+        }
+        job.dirNames.push_back(name);
+        job.dirModes.push_back(item.mode);
+        job.dirMtimes.push_back(static_cast<int64_t>(item.sec) * 1000000000LL + static_cast<int64_t>(item.nsec));
+        break;
+      }
+      case kError:
+        AddProblem(job, name, kProblemStat, 0, item.err, kStageSource);
+        break;
+      default:
+        job.others++;  // sockets, FIFOs, devices: skipped, as everywhere in blit
+        break;
+    }
+  }
+}
+
+Napi::Value StringsValue(Napi::Env env, const std::vector<std::string>& strings) {
+  Napi::Array array = Napi::Array::New(env, strings.size());
+  for (size_t i = 0; i < strings.size(); i++) array.Set(i, NameValue(env, strings[i].data(), strings[i].size()));
+  return array;
+}
+
+template <typename T, typename Array>
+Array Typed(Napi::Env env, const std::vector<T>& values) {
+  Array array = Array::New(env, values.size());
+  for (size_t i = 0; i < values.size(); i++) array[i] = values[i];
+  return array;
+}
+
+// -> { listErrno, entries, files, links, others, bytes, sizes: Float64Array,
+//      dirs: { names, modes: Uint32Array, mtimeNs: BigInt64Array },
+//      problems: { names, kinds, status, errno, stage (Int32Arrays) }, fatal }
+Napi::Object DirJobResult(Napi::Env env, const DirJob& job) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("listErrno", Napi::Number::New(env, job.listErr));
+  result.Set("entries", Napi::Number::New(env, job.entries));
+  result.Set("files", Napi::Number::New(env, job.files));
+  result.Set("links", Napi::Number::New(env, job.links));
+  result.Set("others", Napi::Number::New(env, job.others));
+  result.Set("bytes", Napi::Number::New(env, job.bytes));
+  result.Set("sizes", Typed<double, Napi::Float64Array>(env, job.sizes));
+  Napi::Object dirs = Napi::Object::New(env);
+  dirs.Set("names", StringsValue(env, job.dirNames));
+  dirs.Set("modes", Typed<uint32_t, Napi::Uint32Array>(env, job.dirModes));
+  auto mtimes = Napi::TypedArrayOf<int64_t>::New(env, job.dirMtimes.size(), napi_bigint64_array);
+  for (size_t i = 0; i < job.dirMtimes.size(); i++) mtimes[i] = job.dirMtimes[i];
+  dirs.Set("mtimeNs", mtimes);
+  result.Set("dirs", dirs);
+  Napi::Object problems = Napi::Object::New(env);
+  problems.Set("names", StringsValue(env, job.problemNames));
+  problems.Set("kinds", Typed<int32_t, Napi::Int32Array>(env, job.problemKinds));
+  problems.Set("status", Typed<int32_t, Napi::Int32Array>(env, job.problemStatus));
+  problems.Set("errno", Typed<int32_t, Napi::Int32Array>(env, job.problemErr));
+  problems.Set("stage", Typed<int32_t, Napi::Int32Array>(env, job.problemStage));
+  result.Set("problems", problems);
+  result.Set("fatal", Napi::Boolean::New(env, job.fatal));
+  return result;
 }
 
 Napi::Object BatchResult(Napi::Env env, const CopyBatch& batch) {
@@ -925,7 +1119,11 @@ void CopyPoolThread(CopyPool* pool, size_t slot) {
     pool->queue.pop_front();
     lock.unlock();
     SetSlot(pool, slot, batch->label);
-    RunBatch(*batch);
+    if (batch->dirJob) {
+      RunDirJob(*batch->dirJob, batch->delayMs, [pool, slot](const std::string& text) { SetSlot(pool, slot, text); });
+    } else {
+      RunBatch(*batch);
+    }
     SetSlot(pool, slot, "");
     Beat();
     lock.lock();
@@ -938,7 +1136,8 @@ void CopyPoolThread(CopyPool* pool, size_t slot) {
       if (--pool->inFlight == 0) pool->tsfn.Unref(env);
       // A JS exception here surfaces as an uncaught exception (never silently lost); the one thrown
       // by process.exit while terminating is swallowed (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS).
-      onDone.Call({Napi::Number::New(env, owned->id), BatchResult(env, *owned)});
+      onDone.Call({Napi::Number::New(env, owned->id),
+                   owned->dirJob ? DirJobResult(env, *owned->dirJob) : BatchResult(env, *owned)});
     });
     if (status != napi_ok) delete finished;
   }
@@ -1003,6 +1202,34 @@ Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
   batch->label = info[3].As<Napi::String>().Utf8Value();
   batch->delayMs = info[4].As<Napi::Number>().Int32Value();
   batch->hangIndex = info[5].As<Napi::Number>().Int32Value();
+  if (pool->inFlight++ == 0) pool->tsfn.Ref(env);
+  std::lock_guard<std::mutex> guard(pool->lock);
+  pool->queue.push_back(std::move(batch));
+  pool->changed.notify_one();
+  return env.Undefined();
+}
+
+// submitCopyDir(pool, id, src, dst, rel, umask, delayMs, hangName, scanHang): a fresh-directory
+// job (see RunDirJob); its answer comes to the pool's onDone like a batch's.
+Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CopyPool* pool = PoolArg(info[0]);
+  {
+    std::lock_guard<std::mutex> guard(pool->lock);
+    if (pool->stopping) throw Napi::Error::New(env, "copy pool already closed");
+  }
+  auto batch = std::make_unique<CopyBatch>();
+  batch->id = info[1].As<Napi::Number>().Uint32Value();
+  batch->dirJob = std::make_unique<DirJob>();
+  DirJob& job = *batch->dirJob;
+  job.src = PathArg(info[2]);
+  job.dst = PathArg(info[3]);
+  job.rel = info[4].As<Napi::String>().Utf8Value();
+  job.umask = info[5].As<Napi::Number>().Uint32Value();
+  batch->delayMs = info[6].As<Napi::Number>().Int32Value();
+  job.hangName = info[7].As<Napi::String>().Utf8Value();
+  job.scanHang = info[8].ToBoolean();
+  batch->label = "scan: listing " + (job.rel.empty() ? std::string(".") : job.rel);
   if (pool->inFlight++ == 0) pool->tsfn.Ref(env);
   std::lock_guard<std::mutex> guard(pool->lock);
   pool->queue.push_back(std::move(batch));
@@ -1165,11 +1392,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dropReadAhead", Napi::Function::New(env, DropReadAhead));
   exports.Set("setTimes", Napi::Function::New(env, SetTimes));
   exports.Set("copyFiles", Napi::Function::New(env, CopyFiles));
+  exports.Set("submitCopyDir", Napi::Function::New(env, SubmitCopyDir));
   exports.Set("startCopyPool", Napi::Function::New(env, StartCopyPool));
   exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 9));
+  exports.Set("abiVersion", Napi::Number::New(env, 10));
   return exports;
 }
 

@@ -75,6 +75,47 @@ export class CopyScheduler {
     return batchIsFull(this.batch.length, this.batchBytes, this.limits) ? this.flush() : undefined;
   }
 
+  /** The executor, once started. */
+  get started(): CopyExecutor | undefined {
+    return this.executor;
+  }
+
+  /**
+   * Runs `task` on the executor (started for real work if need be) as one more piece of work in
+   * flight: drain() waits for it, and its failure surfaces like a batch's. With `wait`, returns a
+   * promise when the caller must wait (the executor is at capacity); without, never waits (for tasks
+   * started from another task's completion, which must not take the walk's place as the waiter).
+   */
+  runTask(task: (executor: CopyExecutor) => Promise<void>, wait = true): Promise<void> | undefined {
+    this.throwIfFailed();
+    let held: Promise<void> | undefined;
+    if (!this.executor) {
+      this.executor = this.startExecutor(false);
+      if (this.held.length > 0) held = this.enqueueHeld();
+    }
+    const executor = this.executor;
+    this.running++;
+    task(executor).then(
+      () => {
+        this.running--;
+        this.wake();
+      },
+      (error: unknown) => {
+        this.running--;
+        this.failure ??= error instanceof Error ? error : new Error(String(error));
+        this.wake();
+      },
+    );
+    if (!wait) return undefined;
+    if (!held && executor.inFlight < executor.capacity) return undefined;
+    return (async () => {
+      await held;
+      while (executor.inFlight >= executor.capacity && this.running > 0 && !this.failure)
+        await this.nextCompletion();
+      this.throwIfFailed();
+    })();
+  }
+
   /** Sends a partial batch when a worker is idle, so copying never waits for the walk. */
   nudge(): Promise<void> | undefined {
     return this.executor?.starving && this.batch.length > 0 ? this.flush() : undefined;

@@ -40,6 +40,8 @@ export interface DirPlan {
   blocked: string[];
   /** Subdirectories that are directories here too: listed when the walk gets to them. */
   existingDirs: string[];
+  /** Subdirectories made just now, so empty: engine/fresh-dirs.ts may copy them whole. */
+  freshDirs: { rel: string; entry: SourceEntry }[];
 }
 
 export interface DestinationTally {
@@ -109,7 +111,7 @@ export class LocalDestination {
   }
 
   reconcile(listing: SourceListing): DirPlan {
-    const plan: DirPlan = { needs: [], landed: [], blocked: [], existingDirs: [] };
+    const plan: DirPlan = { needs: [], landed: [], blocked: [], existingDirs: [], freshDirs: [] };
     if (!this.isDirectoryHere(listing.rel)) {
       // Never write through a symbolic link (or into a file): that could reach outside the destination.
       this.fail(
@@ -141,6 +143,14 @@ export class LocalDestination {
       }
     }
     return plan;
+  }
+
+  /**
+   * A directory that engine/fresh-dirs.ts copies (whole, without a listing coming through here):
+   * its mode and mtime are set at the end like every other's.
+   */
+  adoptDirectory(rel: string, entry: Entry): void {
+    this.dirs.push({ rel, entry });
   }
 
   /** True when `rel` is a real directory at the destination, or will be one (fresh, or missing). */
@@ -231,6 +241,7 @@ export class LocalDestination {
           plan.blocked.push(rel);
           return;
         }
+        plan.freshDirs.push({ rel, entry });
       }
       this.tally.copied++;
       return;

@@ -29,7 +29,8 @@ export class LocalSource implements SourceRole {
     return localPath(this.endpoints.source, rel);
   }
 
-  private fail(rel: string, reason: string, blocksDeletion = true): void {
+  /** A failure to read the source; unless it `blocksDeletion` (a name that cannot be represented), a mirror deletes nothing. */
+  fail(rel: string, reason: string, blocksDeletion = true): void {
     this.failures.push({ path: rel === '' ? '.' : rel, reason });
     if (blocksDeletion) this.scanComplete = false;
   }

@@ -25,6 +25,8 @@ export interface SessionStats {
   /** Files handed to the copy executor, and their bytes. */
   jobs: number;
   jobBytes: number;
+  /** New directories copied whole on the copy threads (engine/fresh-dirs.ts). */
+  freshDirs: number;
   /** Which executor ran the copies ('none' when nothing needed copying), with how many workers. */
   executor: ExecutorKind;
   workers: number;
@@ -50,6 +52,7 @@ export function emptySessionStats(): SessionStats {
     sizeHistogram: new Array<number>(SIZE_BUCKET_LABELS.length).fill(0),
     jobs: 0,
     jobBytes: 0,
+    freshDirs: 0,
     executor: 'none',
     workers: 0,
     batchFiles: 0,
@@ -64,11 +67,18 @@ export function emptySessionStats(): SessionStats {
 /** Adds a source listing's entries to the workload signature. */
 export function countListing(stats: SessionStats, entries: readonly { kind: string; size: number }[]): void {
   stats.entries += entries.length;
-  for (const entry of entries) {
-    if (entry.kind !== 'file') continue;
-    stats.files++;
-    stats.bytes += entry.size;
-    const bucket = sizeBucket(entry.size);
-    stats.sizeHistogram[bucket] = (stats.sizeHistogram[bucket] ?? 0) + 1;
-  }
+  for (const entry of entries) if (entry.kind === 'file') countFile(stats, entry.size);
+}
+
+/** The same for a directory copied whole on a copy thread: `entries` listed, files of these sizes. */
+export function countSizes(stats: SessionStats, entries: number, sizes: Float64Array): void {
+  stats.entries += entries;
+  for (const size of sizes) countFile(stats, size);
+}
+
+function countFile(stats: SessionStats, size: number): void {
+  stats.files++;
+  stats.bytes += size;
+  const bucket = sizeBucket(size);
+  stats.sizeHistogram[bucket] = (stats.sizeHistogram[bucket] ?? 0) + 1;
 }

@@ -16,12 +16,13 @@ import { CopyScheduler } from './copy-scheduler.js';
 import type { Endpoints } from './endpoints.js';
 import { defaultPlan, type ExecutionPlan } from './execution-plan.js';
 import { buildFilter } from './filter.js';
+import { FreshDirs } from './fresh-dirs.js';
 import { type DeletionCandidate, type DirPlan, LocalDestination } from './local-destination.js';
 import { LocalSource } from './local-source.js';
 import { tryMoveByRename } from './move-by-rename.js';
 import { newProgress, type Progress } from './progress.js';
 import type { SourceListing } from './roles.js';
-import { countListing, emptySessionStats, type SessionStats } from './session-stats.js';
+import { countListing, countSizes, emptySessionStats, type SessionStats } from './session-stats.js';
 import { StallWatch } from './stall-watch.js';
 import type { Action, Failure, TransferOptions, TransferReport } from './types.js';
 
@@ -92,10 +93,15 @@ export async function runTransfer(
   let executorStartedAt = 0;
   let lastOutcomeAt = 0;
 
-  const onOutcomes = (outcomes: CopyOutcome[], jobs: CopyJob[]) => {
+  /** Work came back from the copy threads. */
+  const answered = () => {
     board.beat();
     lastOutcomeAt = performance.now();
     stats.executorStartMs ??= lastOutcomeAt - executorStartedAt;
+  };
+
+  const onOutcomes = (outcomes: CopyOutcome[], jobs: CopyJob[]) => {
+    answered();
     progress.entriesDone += outcomes.length;
     for (const outcome of outcomes) {
       switch (outcome.status) {
@@ -143,10 +149,60 @@ export async function runTransfer(
     scheduler.abort(error);
   });
 
+  // New directories go whole to the copy threads (engine/fresh-dirs.ts) where that changes nothing
+  // but the speed.
+  const addon = nativeAddon();
+  const fresh =
+    addon &&
+    !options.dryRun &&
+    !removeSource &&
+    filter.passAll &&
+    options.filter.minSize === undefined &&
+    options.filter.maxSize === undefined &&
+    !hooks.onAction &&
+    !hooks.startExecutor &&
+    process.env.BLIT_INLINE_COPY !== '1' &&
+    // Tests compare both ways of copying a new tree with it.
+    process.env.BLIT_NO_FRESH_DIRS !== '1'
+      ? new FreshDirs(addon, {
+          sourcePath: (rel) => source.localPathOf(rel),
+          destinationPath: (rel) => destination.pathOf(rel),
+          run: (task) => void scheduler.runTask(task, false),
+          madeDirectory: (rel, entry) => destination.adoptDirectory(rel, entry),
+          done: (result) => {
+            answered();
+            destination.tally.copied += result.files + result.links + result.dirs.names.length;
+            destination.tally.skipped += result.others;
+            bytes += result.bytes;
+            progress.entriesFound += result.entries;
+            progress.entriesDone += result.entries;
+            progress.bytesNeeded += result.bytes;
+            progress.bytesDone += result.bytes;
+            if (result.files > 0) progress.firstFileAt ??= performance.now();
+            countSizes(stats, result.entries, result.sizes);
+            stats.freshDirs++;
+            stats.jobs += result.files;
+            stats.jobBytes += result.bytes;
+          },
+          sourceFailure: (rel, reason, blocksDeletion) => source.fail(rel, reason, blocksDeletion),
+          copyFailure: (rel, reason, sourceSide, isFatal) => {
+            copyFailures.push({ path: rel, reason });
+            if (sourceSide) sourceReadFailed = true;
+            if (isFatal) fatal ??= `${showPath(destination.pathOf(rel))}: ${reason}`;
+          },
+          destinationFailure: (rel, reason) => destination.failures.push({ path: rel, reason }),
+          stopping: () => fatal !== undefined || stalled,
+        })
+      : undefined;
+
+  /** Fresh directories the copy threads took whole: the walk does not go there. */
+  const handedOff = new Set<string>();
+
   // Lists the directories the walk comes to next on background threads (source and destination).
   const readAhead = new ReadAhead();
   const readAheadFrom = (listing: SourceListing, plan: DirPlan) => {
     const blocked = new Set(plan.blocked);
+    for (const dir of handedOff) blocked.add(dir);
     const existing = new Set(plan.existingDirs);
     const upcoming: UpcomingDir[] = [];
     for (const entry of listing.entries) {
@@ -170,6 +226,15 @@ export async function runTransfer(
       readAhead.reached(listing.rel);
       const plan = destination.reconcile(listing);
       for (const rel of plan.blocked) source.skipSubtree(rel);
+      // Not once a tiny job went inline (a mirror's deferred entries come after that).
+      const whole = fresh && (scheduler.started === undefined || scheduler.started instanceof NativePool);
+      if (fresh && whole) {
+        for (const dir of plan.freshDirs) {
+          source.skipSubtree(dir.rel);
+          handedOff.add(dir.rel);
+          fresh.start(dir.rel, dir.entry);
+        }
+      }
       if (!single) readAheadFrom(listing, plan);
       progress.entriesDone += listing.entries.length - plan.needs.length;
       if (removeSource && !options.dryRun) {
@@ -224,10 +289,16 @@ export async function runTransfer(
     destination.prepareRoot();
     await consume(source.scan());
     readAhead.close();
-    board.set(0, 'copy: waiting for the workers');
-    stats.scanMs = performance.now() - started;
-    progress.scanComplete = true;
+    // The walk is done: what is in flight now is on the copy threads' own slots.
+    board.set(0, '');
     progress.phase = 'copy';
+    // New directories are listed on the copy threads: the scan is complete when they are all in.
+    const scanned = () => {
+      stats.scanMs = performance.now() - started;
+      progress.scanComplete = true;
+    };
+    if (fresh) fresh.whenIdle(scanned);
+    else scanned();
     await scheduler.drain();
     if (!fatal && options.operation === 'mirror') {
       const candidates = destination.candidates;

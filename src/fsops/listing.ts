@@ -7,7 +7,7 @@ import { type NativeAddon, nativeAddon } from './native.js';
 import { localPath } from './rel-path.js';
 
 export const NOT_UTF8_NAME = 'file name is not valid UTF-8; not supported';
-const NOT_UTF8_TARGET = 'symbolic link target is not valid UTF-8; not supported';
+export const NOT_UTF8_TARGET = 'symbolic link target is not valid UTF-8; not supported';
 
 export interface ListingProblem {
   /** The entry's name, with bytes that are not UTF-8 shown as \xNN. */

@@ -5,14 +5,13 @@
  * board which batch it runs, so the stall detector can name it.
  */
 import type { ActivityBoard } from '../util/activity-board.js';
-import { injectedCopyDelays } from '../util/test-hang.js';
+import { injectedCopyDelays, injectedDirDelays } from '../util/test-hang.js';
 import { type CopyJob, type CopyOutcome, nativeBatch, nativeOutcomes } from './copy-file.js';
 import type { CopyExecutor } from './copy-pool.js';
-import type { NativeAddon } from './native.js';
+import type { NativeAddon, NativeCopyResult, NativeDirResult } from './native.js';
 
 interface Pending {
-  jobs: CopyJob[];
-  resolve(outcomes: CopyOutcome[]): void;
+  answer(result: NativeCopyResult | NativeDirResult): void;
   reject(error: Error): void;
 }
 
@@ -33,7 +32,7 @@ export class NativePool implements CopyExecutor {
       if (!pending) return;
       this.pending.delete(id);
       try {
-        pending.resolve(nativeOutcomes(addon, pending.jobs, result));
+        pending.answer(result);
       } catch (error) {
         pending.reject(error instanceof Error ? error : new Error(String(error)));
       }
@@ -61,7 +60,19 @@ export class NativePool implements CopyExecutor {
     return new Promise((resolve, reject) => {
       this.addon.submitCopies(this.pool, id, batch, `copy: ${jobs[0]?.rel ?? ''}${more}`, delayMs, hangIndex);
       // Answers come through the event loop, never during the call above.
-      this.pending.set(id, { jobs, resolve, reject });
+      const answer = (result: NativeCopyResult | NativeDirResult) =>
+        resolve(nativeOutcomes(this.addon, jobs, result as NativeCopyResult));
+      this.pending.set(id, { answer, reject });
+    });
+  }
+
+  /** Copies the directory `src` into the new, empty `dst` on a copy thread (see engine/fresh-dirs.ts). */
+  copyDir(src: string, dst: string, rel: string): Promise<NativeDirResult> {
+    const id = this.nextId++;
+    const { delayMs, hangName, scanHang } = injectedDirDelays(rel);
+    return new Promise((resolve, reject) => {
+      this.addon.submitCopyDir(this.pool, id, src, dst, rel, this.umask, delayMs, hangName, scanHang);
+      this.pending.set(id, { answer: (result) => resolve(result as NativeDirResult), reject });
     });
   }
 

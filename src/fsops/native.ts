@@ -38,6 +38,36 @@ export interface NativeCopyResult {
   done: number;
 }
 
+/** What a fresh-directory job did (see submitCopyDir and engine/fresh-dirs.ts). */
+export interface NativeDirResult {
+  /** Non-zero: the source directory could not be listed (nothing else was done). */
+  listErrno: number;
+  /** Entries listed (vanished ones left out). */
+  entries: number;
+  files: number;
+  links: number;
+  /** Sockets, FIFOs, devices: skipped. */
+  others: number;
+  bytes: number;
+  /** The size of every file copied. */
+  sizes: Float64Array;
+  /** Subdirectories made at the destination, still to be copied (each a job of its own). */
+  dirs: { names: (string | Buffer)[]; modes: Uint32Array; mtimeNs: BigInt64Array };
+  /**
+   * Entries not copied. kinds: 0 name not UTF-8, 1 link target not UTF-8, 2 lstat failed, 3 the
+   * file copy failed (status, errno, stage as in NativeCopyResult), 4 link not made, 5 directory not made.
+   */
+  problems: {
+    names: (string | Buffer)[];
+    kinds: Int32Array;
+    status: Int32Array;
+    errno: Int32Array;
+    stage: Int32Array;
+  };
+  /** The destination is full or read-only: the job stopped there. */
+  fatal: boolean;
+}
+
 export interface NativeAddon {
   /** Lists one directory; takes the read-ahead result for it when there is one. */
   listDir(path: string): NativeListing;
@@ -60,7 +90,7 @@ export interface NativeAddon {
     beat: Int32Array | undefined,
     written: BigInt64Array | undefined,
     slots: Uint8Array | undefined,
-    onDone: (id: number, result: NativeCopyResult) => void,
+    onDone: (id: number, result: NativeCopyResult | NativeDirResult) => void,
   ): number;
   /** Queues a batch on a pool; `label` goes on the activity board while a thread runs it. */
   submitCopies(
@@ -71,6 +101,22 @@ export interface NativeAddon {
     /** Tests only (see util/test-hang.ts): a delay per file, and the file whose copy hangs (-1: none). */
     delayMs: number,
     hangIndex: number,
+  ): void;
+  /**
+   * Queues a fresh-directory job on a pool: copy everything in `src` into the new, empty `dst`.
+   * `rel` names it on the activity board; umask decides which modes need a chmod.
+   */
+  submitCopyDir(
+    pool: number,
+    id: number,
+    src: string,
+    dst: string,
+    rel: string,
+    umask: number,
+    /** Tests only (see util/test-hang.ts): a delay per file, the name whose copy hangs, a hung listing. */
+    delayMs: number,
+    hangName: string,
+    scanHang: boolean,
   ): void;
   /**
    * Drops the batches not yet started (returns their ids) and lets the threads end; with `abandon`
@@ -90,7 +136,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 9;
+const ABI_VERSION = 10;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

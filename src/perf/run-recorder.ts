@@ -81,7 +81,7 @@ export function buildRecord(
       bytes: stats.bytes,
       sizeHistogram: stats.sizeHistogram,
     },
-    copied: { files: stats.jobs, bytes: stats.jobBytes },
+    copied: { files: stats.jobs, bytes: stats.jobBytes, freshDirs: stats.freshDirs },
     fs,
     fastPath: stats.executor,
     plan: {

@@ -25,3 +25,14 @@ export function injectedCopyDelays(jobs: { rel: string }[]): { delayMs: number; 
   if (spec === undefined) return { delayMs: 0, hangIndex: -1 };
   return { delayMs: slowMs, hangIndex: jobs.findIndex((job) => spec === `copy:${job.rel}`) };
 }
+
+/**
+ * The same for a fresh-directory job on REL (engine/fresh-dirs.ts): the delay per file, the name
+ * within REL whose copy hangs ('' for none), and whether listing REL hangs.
+ */
+export function injectedDirDelays(rel: string): { delayMs: number; hangName: string; scanHang: boolean } {
+  if (spec === undefined) return { delayMs: 0, hangName: '', scanHang: false };
+  const prefix = rel === '' ? 'copy:' : `copy:${rel}/`;
+  const name = spec.startsWith(prefix) ? spec.slice(prefix.length) : '';
+  return { delayMs: slowMs, hangName: name.includes('/') ? '' : name, scanHang: spec === `scan:${rel}` };
+}

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout } from 'node:timers/promises';
 import { type CopyJob, nativeBatch } from '../../src/fsops/copy-file.js';
-import { type NativeBatch, nativeAddon } from '../../src/fsops/native.js';
+import { type NativeBatch, type NativeCopyResult, nativeAddon } from '../../src/fsops/native.js';
 import { ActivityBoard } from '../../src/util/activity-board.js';
 import { tempDir, writeFile } from '../helpers.js';
 
@@ -110,7 +110,7 @@ test('the copy pool answers every batch on the main thread; closing drops batche
   let answered: () => void = () => {};
   const board = new ActivityBoard();
   const pool = addon.startCopyPool(1, board.ints, board.written, board.slots, (id, result) => {
-    answers.set(id, result.status[0]!);
+    answers.set(id, (result as NativeCopyResult).status[0]!);
     answered();
   });
   const firstTwo = new Promise<void>((resolve) => {

@@ -1,0 +1,166 @@
+/**
+ * New directories copied whole on the native copy threads (engine/fresh-dirs.ts) must give exactly
+ * what the walk gives: the same tree (contents, modes, mtimes to the nanosecond, links, empty
+ * directories), the same report and the same failures. BLIT_NO_FRESH_DIRS=1 runs the walk.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  lutimesSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { nativeAddon } from '../../src/fsops/native.js';
+import {
+  assertSameTree,
+  blit,
+  diffSnapshots,
+  dirs,
+  jsonReport,
+  read,
+  snapshot,
+  T,
+  tempDir,
+  testConfigHome,
+  writeFile,
+} from '../helpers.js';
+
+const raw = (...parts: (string | number[])[]) => Buffer.concat(parts.map((p) => Buffer.from(p as string)));
+
+/** Everything a new tree can hold, all of it below subdirectories (the root itself is walked). */
+function richTree(src: string): void {
+  writeFile(join(src, 'top.txt'), 'in the root', { mtime: T });
+  writeFile(join(src, 'a/empty'), '', { mtime: T + 1 });
+  writeFile(join(src, 'a/small.txt'), 'small\n'.repeat(100), { mode: 0o600, mtime: T + 2 });
+  writeFile(join(src, 'a/big.bin'), Buffer.alloc(3 << 20, 7), { mode: 0o755, mtime: T + 3 });
+  writeFile(join(src, 'a/setuid'), 'x', { mode: 0o4755, mtime: T + 4 });
+  writeFile(join(src, 'a/open to all'), 'umask would narrow this', { mode: 0o777, mtime: T + 5 });
+  writeFile(join(src, 'a/read only'), 'r', { mode: 0o444, mtime: T + 6 });
+  writeFile(join(src, 'a/new\nline'), 'newline in the name', { mtime: T + 7 });
+  writeFile(join(src, 'a/caf\u0065\u0301'), 'NFD name', { mtime: T + 8 });
+  writeFile(join(src, 'a/-leading dash'), 'dash', { mtime: T + 9 });
+  const deep = join(src, 'a/b/c/d/e');
+  writeFile(join(deep, 'deep.txt'), 'deep', { mtime: T + 10 });
+  mkdirSync(join(src, 'a/empty dir'));
+  mkdirSync(join(src, 'sticky'));
+  chmodSync(join(src, 'sticky'), 0o1777);
+  writeFile(join(src, 'sticky/f'), 'f', { mtime: T + 11 });
+  symlinkSync('small.txt', join(src, 'a/relative link'));
+  symlinkSync('/nonexistent/target', join(src, 'a/dangling'));
+  symlinkSync('../top.txt', join(src, 'a/b/up'));
+  lutimesSync(join(src, 'a/relative link'), T + 12, T + 12);
+  lutimesSync(join(src, 'a/dangling'), T + 13, T + 13);
+  spawnSync('mkfifo', [join(src, 'a/fifo')]);
+  // Directory times last, once their contents are in; one with nanoseconds.
+  for (const [dir, mtime] of [
+    ['a/b/c/d/e', T + 20],
+    ['a/b/c/d', T + 21],
+    ['a/b/c', T + 22],
+    ['a/b', T + 23],
+    ['a/empty dir', T + 24],
+    ['sticky', T + 25],
+  ] as const) {
+    utimesSync(join(src, dir), mtime, mtime);
+  }
+  utimesSync(join(src, 'a'), new Date(T * 1000 + 123.456), new Date(T * 1000 + 123.456));
+}
+
+/** Entries blit refuses, each inside a new directory. */
+function refusedEntries(src: string): void {
+  writeFileSync(raw(`${src}/a/`, [0x66, 0xff, 0x6f]), 'name not UTF-8');
+  symlinkSync(raw([0x74, 0xfe]), join(src, 'a/b/target not UTF-8'));
+}
+
+function copyBothWays(t: { after(fn: () => void): void }, build: (src: string) => void) {
+  const root = tempDir(t);
+  const { src } = dirs(root);
+  build(src);
+  const whole = join(root, 'whole');
+  const walked = join(root, 'walked');
+  const a = blit(['copy', '--json', `${src}/`, whole]);
+  const b = blit(['copy', '--json', `${src}/`, walked], { env: { BLIT_NO_FRESH_DIRS: '1' } });
+  return { src, whole, walked, a, b };
+}
+
+function withoutTiming(report: ReturnType<typeof jsonReport>) {
+  const { elapsedMs, destination, failures, ...rest } = report;
+  return { ...rest, failures: [...failures].sort((x, y) => x.path.localeCompare(y.path)) };
+}
+
+test('a new tree copied whole on the copy threads equals the walk: files, modes, ns mtimes, links, empty dirs', (t) => {
+  assert.ok(nativeAddon(), 'npm install builds the native addon');
+  const { src, whole, walked, a, b } = copyBothWays(t, richTree);
+  assert.equal(a.status, 0, a.stderr);
+  assert.equal(b.status, 0, b.stderr);
+  assert.equal(a.stderr, '');
+  // Exact (within 1 ns, the helper's strict bound): both ways set times to the nanosecond.
+  assert.deepEqual(diffSnapshots(snapshot(whole), snapshot(walked), { mtimeToleranceNs: 1n }), []);
+  // And both equal the source, but for the FIFO, which blit skips.
+  const expected = snapshot(src);
+  expected.delete('a/fifo');
+  assert.deepEqual(
+    diffSnapshots(snapshot(whole), expected, { mtimeToleranceNs: 1n, ignoreRootMtime: true }),
+    [],
+  );
+  assert.deepEqual(withoutTiming(jsonReport(a)), withoutTiming(jsonReport(b)));
+  assert.equal(read(join(whole, 'a/b/c/d/e/deep.txt')), 'deep');
+  assert.equal(readFileSync(join(whole, 'a/big.bin')).length, 3 << 20);
+});
+
+test('refused names inside a new directory: the same failures, exit 2, the rest copied', (t) => {
+  const { whole, walked, a, b } = copyBothWays(t, (src) => {
+    richTree(src);
+    refusedEntries(src);
+  });
+  assert.equal(a.status, 2, a.stderr);
+  assert.equal(b.status, 2, b.stderr);
+  const reportA = withoutTiming(jsonReport(a));
+  assert.deepEqual(reportA, withoutTiming(jsonReport(b)));
+  assert.deepEqual(
+    reportA.failures.map((f) => f.path),
+    ['a/b/target not UTF-8', 'a/f\\xffo'],
+  );
+  assert.match(a.stderr, /^blit: a\/f\\xffo: file name is not valid UTF-8; not supported$/m);
+  assert.deepEqual(diffSnapshots(snapshot(whole), snapshot(walked), { mtimeToleranceNs: 1n }), []);
+});
+
+test('the perf history says how many directories went whole; a mirror after it finds nothing to do', (t) => {
+  const root = tempDir(t);
+  const { src, dst } = dirs(root);
+  richTree(src);
+  const config = join(root, 'config');
+  const copy = blit(['copy', `${src}/`, dst], { env: { XDG_CONFIG_HOME: config } });
+  assert.equal(copy.status, 0, copy.stderr);
+  const [record] = readFileSync(join(config, 'blit', 'perf_local.jsonl'), 'utf8')
+    .trim()
+    .split('\n');
+  // a, a/b, a/b/c, a/b/c/d, a/b/c/d/e, a/empty dir, sticky
+  assert.equal(JSON.parse(record!).copied.freshDirs, 7);
+  const again = jsonReport(
+    blit(['mirror', '--yes', '--json', `${src}/`, dst], { env: { XDG_CONFIG_HOME: testConfigHome() } }),
+  );
+  assert.equal(again.copied + again.updated + again.deleted + again.failed, 0, JSON.stringify(again));
+});
+
+test('a mirror into a partly existing tree copies its new directories whole and converges', (t) => {
+  const root = tempDir(t);
+  const { src, dst } = dirs(root);
+  richTree(src);
+  writeFile(join(dst, 'a/stale.txt'), 'deleted by the mirror');
+  writeFile(join(dst, 'gone/x'), 'deleted too');
+  const result = blit(['mirror', '--yes', `${src}/`, dst]);
+  assert.equal(result.status, 0, result.stderr);
+  const expected = snapshot(src);
+  expected.delete('a/fifo');
+  assert.deepEqual(
+    diffSnapshots(snapshot(dst), expected, { mtimeToleranceNs: 1n, ignoreRootMtime: true }),
+    [],
+  );
+  assertSameTree(join(dst, 'a/b'), join(src, 'a/b'));
+});
