@@ -146,9 +146,9 @@ struct Listed {
   std::vector<ListedItem> items;
 };
 
-Listed GatherDir(const std::string& path) {
+Listed GatherDir(const std::string& path, bool noFollow = false) {
   Listed out;
-  int dirfd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dirfd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0));
   if (dirfd < 0) {
     out.err = errno;
     return out;
@@ -769,19 +769,35 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
 struct DirJob {
   std::string src, dst, rel;
   uint32_t umask = 022;
+  // A directory on both sides (syncDir) rather than a fresh one: compare, then copy what differs.
+  bool sync = false;
+  int32_t compare = 0;  // kCompare* below
+  bool mirror = false;
   std::string hangName;  // tests only: the file whose copy hangs
   bool scanHang = false; // tests only: the listing hangs
   // Results.
   int listErr = 0;
   uint32_t entries = 0, files = 0, links = 0, others = 0;
   double bytes = 0;
-  std::vector<double> sizes;  // of the files copied, for the run's size histogram
+  uint32_t handled = 0;  // files given to CopyOne (copied, or compared first), and their bytes
+  double handledBytes = 0;
+  std::vector<double> sizes;  // of the source's files, for the run's size histogram
   std::vector<std::string> dirNames;
   std::vector<uint32_t> dirModes;
   std::vector<int64_t> dirMtimes;
   std::vector<std::string> problemNames;
   std::vector<int32_t> problemKinds, problemStatus, problemErr, problemStage;
   bool fatal = false;
+  // syncDir only.
+  int dstListErr = 0;
+  uint32_t skipped = 0, updated = 0;
+  std::vector<std::string> bothNames;  // subdirectories on both sides: jobs of their own
+  std::vector<uint32_t> bothModes;
+  std::vector<int64_t> bothMtimes;
+  std::vector<std::string> residual;  // source entries JavaScript reconciles itself (kind conflicts)
+  std::vector<std::string> extraNames;  // mirror: destination entries the source lacks
+  std::vector<uint8_t> extraKinds;
+  std::vector<std::string> temps;  // destination temp files (JavaScript removes stale ones)
 };
 
 // A batch of copies as plain C++ data: parsed from JavaScript on the main thread, run on any thread.
@@ -873,6 +889,7 @@ enum Problem : int32_t {
   kProblemCopy = 3,    // file copy failed: status (kFailed or kChanged), err, stage as CopyOne says
   kProblemLink = 4,    // symbolic link not created (err)
   kProblemMkdir = 5,   // subdirectory not created (err)
+  kProblemMeta = 6,    // mode or mtime not set (err)
 };
 
 
@@ -941,13 +958,15 @@ void RunDirJob(DirJob& job, int delayMs, const std::function<void(const std::str
         }
         uint32_t mode = item.mode;
         bool chmodAfter = mode != (mode & 0777) || (mode & 0777 & job.umask) != 0;
+        job.sizes.push_back(item.size);
+        job.handled++;
+        job.handledBytes += item.size;
         CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(item.size), static_cast<int64_t>(item.sec),
                                item.nsec, mode, chmodAfter, false, false, false, buffer, other, srcDirs, dstDirs);
         Beat();
         if (r.status == kCopied) {
           job.files++;
           job.bytes += r.bytes;
-          job.sizes.push_back(r.bytes);
           break;
         }
         AddProblem(job, name, kProblemCopy, r.status, r.err, r.stage);
@@ -989,6 +1008,238 @@ void RunDirJob(DirJob& job, int delayMs, const std::function<void(const std::str
   }
 }
 
+// Compare modes, as engine/whole-dirs.ts numbers them (engine/compare.ts says what each means).
+constexpr int32_t kCompareDefault = 0, kCompareSizeOnly = 1, kCompareIgnoreTimes = 2, kCompareChecksum = 3,
+                  kCompareIgnoreExisting = 4;
+// Mtimes closer than this are equal (engine/compare.ts: times set without the addon are rounded).
+constexpr int64_t kMtimeToleranceNs = 2000;
+
+int64_t MtimeNs(const ListedItem& item) {
+  return static_cast<int64_t>(item.sec) * 1000000000LL + static_cast<int64_t>(item.nsec);
+}
+
+bool SameMtime(const ListedItem& a, const ListedItem& b) {
+  int64_t diff = MtimeNs(a) - MtimeNs(b);
+  return diff < kMtimeToleranceNs && diff > -kMtimeToleranceNs;
+}
+
+bool SameMetadata(const ListedItem& a, const ListedItem& b) {
+  return (a.mode & 07777) == (b.mode & 07777) && SameMtime(a, b);
+}
+
+// `.blit-<pid>-<12 hex>.tmp`, as fsops/temp-path.ts names them.
+bool IsTempName(const std::string& name) {
+  if (name.size() < 6 + 1 + 1 + 12 + 4 || name.compare(0, 6, ".blit-") != 0) return false;
+  if (name.compare(name.size() - 4, 4, ".tmp") != 0) return false;
+  size_t dash = name.find('-', 6);
+  if (dash == std::string::npos || dash == 6 || name.size() - 4 - dash - 1 != 12) return false;
+  for (size_t i = 6; i < dash; i++)
+    if (name[i] < '0' || name[i] > '9') return false;
+  for (size_t i = dash + 1; i < name.size() - 4; i++) {
+    char c = name[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// The decide() of engine/compare.ts for two entries of the same kind, and what follows from it,
+// done here: skip, set metadata, or copy (the temp file and rename replace what is there).
+void SyncEntry(DirJob& job, const ListedItem& s, const ListedItem& d, const std::string& src, const std::string& dst,
+               Scratch& buffer, Scratch& other, DirCache& srcDirs, DirCache& dstDirs, int delayMs) {
+  const std::string& name = s.name;
+  if (s.kind == kDir) {
+    job.skipped++;
+    job.bothNames.push_back(name);
+    job.bothModes.push_back(s.mode);
+    job.bothMtimes.push_back(MtimeNs(s));
+    return;
+  }
+  if (s.kind == kSymlink) {
+    if (job.compare != kCompareIgnoreTimes && s.link == d.link && SameMtime(s, d)) {
+      job.skipped++;
+      return;
+    }
+    int err = CopyLink(dst, s.link, static_cast<int64_t>(s.sec), s.nsec);
+    if (err != 0) AddProblem(job, name, kProblemLink, 0, err, kStageDest);
+    else job.links++;
+    return;
+  }
+  if (s.kind != kFile) {
+    job.skipped++;
+    return;
+  }
+  bool sameSize = s.size == d.size;
+  bool copy = job.compare == kCompareIgnoreTimes || !sameSize ||
+              (job.compare == kCompareDefault && !SameMtime(s, d));
+  bool compareFirst = !copy && job.compare == kCompareChecksum;
+  if (!copy && !compareFirst) {
+    if (SameMetadata(s, d)) {
+      job.skipped++;
+      return;
+    }
+    struct timespec times[2];
+    times[0].tv_sec = static_cast<time_t>(s.sec);
+    times[0].tv_nsec = static_cast<long>(s.nsec);
+    times[1] = times[0];
+    if (chmod(dst.c_str(), s.mode & 07777) != 0 || utimensat(AT_FDCWD, dst.c_str(), times, 0) != 0) {
+      AddProblem(job, name, kProblemMeta, 0, errno, kStageDest);
+      return;
+    }
+    job.updated++;
+    return;
+  }
+  if (delayMs > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(delayMs));
+    Beat();
+  }
+  uint32_t mode = s.mode;
+  bool chmodAfter = mode != (mode & 0777) || (mode & 0777 & job.umask) != 0;
+  job.handled++;
+  job.handledBytes += s.size;
+  CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(s.size), static_cast<int64_t>(s.sec), s.nsec, mode,
+                         chmodAfter, false, compareFirst, compareFirst && SameMetadata(s, d), buffer, other, srcDirs,
+                         dstDirs);
+  Beat();
+  if (r.status == kCopied) {
+    job.files++;
+    job.bytes += r.bytes;
+  } else if (r.status == kUnchanged) {
+    job.skipped++;
+  } else if (r.status == kUpdated) {
+    job.updated++;
+  } else {
+    AddProblem(job, name, kProblemCopy, r.status, r.err, r.stage);
+    if (r.status == kFailed && r.stage == kStageDest && (r.err == ENOSPC || r.err == EDQUOT || r.err == EROFS))
+      job.fatal = true;
+  }
+}
+
+void RunSyncJob(DirJob& job, int delayMs, const std::function<void(const std::string&)>& show) {
+  static thread_local Scratch buffer;
+  static thread_local Scratch other;
+  show("scan: listing " + (job.rel.empty() ? std::string(".") : job.rel));
+  if (job.scanHang) std::this_thread::sleep_for(std::chrono::seconds(60));
+  Listed listed = GatherDir(job.src);
+  if (listed.err != 0) {
+    job.listErr = listed.err;
+    return;
+  }
+  // Never through a symbolic link: the destination directory must be a real one.
+  Listed there = GatherDir(job.dst, true);
+  Beat();
+  if (there.err != 0) {
+    job.dstListErr = there.err;
+    return;
+  }
+  std::unordered_map<std::string, const ListedItem*> existing;
+  existing.reserve(there.items.size() * 2);
+  for (const ListedItem& item : there.items) {
+    if (item.kind == kError) continue;  // unreadable: neither compared nor deleted
+    if (!IsValidUtf8(reinterpret_cast<const unsigned char*>(item.name.data()), item.name.size())) continue;
+    if (IsTempName(item.name)) {
+      if (item.kind == kFile) job.temps.push_back(item.name);
+      continue;
+    }
+    existing.emplace(item.name, &item);
+  }
+  std::unordered_map<std::string, bool> listedHere;
+  if (job.mirror) listedHere.reserve(listed.items.size() * 2);
+  DirCache srcDirs, dstDirs;
+  std::string prefix = job.rel.empty() ? std::string() : job.rel + "/";
+  for (const ListedItem& item : listed.items) {
+    if (job.fatal) break;
+    job.entries++;
+    const std::string& name = item.name;
+    if (!IsValidUtf8(reinterpret_cast<const unsigned char*>(name.data()), name.size())) {
+      AddProblem(job, name, kProblemName, 0, 0, kStageSource);
+      continue;
+    }
+    if (item.kind == kError) {
+      AddProblem(job, name, kProblemStat, 0, item.err, kStageSource);
+      continue;
+    }
+    if (item.kind == kSymlink &&
+        !IsValidUtf8(reinterpret_cast<const unsigned char*>(item.link.data()), item.link.size())) {
+      AddProblem(job, name, kProblemTarget, 0, 0, kStageSource);
+      continue;
+    }
+    if (job.mirror) listedHere.emplace(name, true);
+    if (item.kind == kFile) job.sizes.push_back(item.size);
+    std::string src = job.src + "/" + name;
+    std::string dst = job.dst + "/" + name;
+    auto found = existing.find(name);
+    if (item.kind == kFile) show("copy: " + prefix + name);
+    if (found == existing.end()) {
+      // New here: as in a fresh directory.
+      switch (item.kind) {
+        case kFile: {
+          if (delayMs > 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(delayMs));
+            Beat();
+          }
+          uint32_t mode = item.mode;
+          bool chmodAfter = mode != (mode & 0777) || (mode & 0777 & job.umask) != 0;
+          job.handled++;
+        job.handledBytes += item.size;
+        CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(item.size), static_cast<int64_t>(item.sec),
+                                 item.nsec, mode, chmodAfter, false, false, false, buffer, other, srcDirs, dstDirs);
+          Beat();
+          if (r.status == kCopied) {
+            job.files++;
+            job.bytes += r.bytes;
+          } else {
+            AddProblem(job, name, kProblemCopy, r.status, r.err, r.stage);
+            if (r.status == kFailed && r.stage == kStageDest && (r.err == ENOSPC || r.err == EDQUOT || r.err == EROFS))
+              job.fatal = true;
+          }
+          break;
+        }
+        case kSymlink: {
+          int err = CopyLink(dst, item.link, static_cast<int64_t>(item.sec), item.nsec);
+          if (err != 0) AddProblem(job, name, kProblemLink, 0, err, kStageDest);
+          else job.links++;
+          break;
+        }
+        case kDir: {
+          int err = MakeDir(dst);
+          if (err != 0) {
+            AddProblem(job, name, kProblemMkdir, 0, err, kStageDest);
+            break;
+          }
+          job.dirNames.push_back(name);
+          job.dirModes.push_back(item.mode);
+          job.dirMtimes.push_back(MtimeNs(item));
+          break;
+        }
+        default:
+          job.others++;
+          break;
+      }
+      continue;
+    }
+    const ListedItem& d = *found->second;
+    if (job.compare == kCompareIgnoreExisting) {
+      // Left alone whatever it is; a directory is still walked when it is one here too.
+      if (item.kind == kDir && d.kind == kDir) SyncEntry(job, item, d, src, dst, buffer, other, srcDirs, dstDirs, delayMs);
+      else job.skipped++;
+      continue;
+    }
+    if (item.kind != d.kind) {
+      job.residual.push_back(name);
+      continue;
+    }
+    SyncEntry(job, item, d, src, dst, buffer, other, srcDirs, dstDirs, delayMs);
+  }
+  if (!job.mirror || job.fatal) return;
+  for (const ListedItem& d : there.items) {
+    if (d.kind == kError || IsTempName(d.name)) continue;
+    if (!IsValidUtf8(reinterpret_cast<const unsigned char*>(d.name.data()), d.name.size())) continue;
+    if (listedHere.count(d.name) != 0) continue;
+    job.extraNames.push_back(d.name);
+    job.extraKinds.push_back(d.kind);
+  }
+}
+
 Napi::Value StringsValue(Napi::Env env, const std::vector<std::string>& strings) {
   Napi::Array array = Napi::Array::New(env, strings.size());
   for (size_t i = 0; i < strings.size(); i++) array.Set(i, NameValue(env, strings[i].data(), strings[i].size()));
@@ -1013,6 +1264,8 @@ Napi::Object DirJobResult(Napi::Env env, const DirJob& job) {
   result.Set("links", Napi::Number::New(env, job.links));
   result.Set("others", Napi::Number::New(env, job.others));
   result.Set("bytes", Napi::Number::New(env, job.bytes));
+  result.Set("handled", Napi::Number::New(env, job.handled));
+  result.Set("handledBytes", Napi::Number::New(env, job.handledBytes));
   result.Set("sizes", Typed<double, Napi::Float64Array>(env, job.sizes));
   Napi::Object dirs = Napi::Object::New(env);
   dirs.Set("names", StringsValue(env, job.dirNames));
@@ -1029,6 +1282,23 @@ Napi::Object DirJobResult(Napi::Env env, const DirJob& job) {
   problems.Set("stage", Typed<int32_t, Napi::Int32Array>(env, job.problemStage));
   result.Set("problems", problems);
   result.Set("fatal", Napi::Boolean::New(env, job.fatal));
+  if (!job.sync) return result;
+  result.Set("dstListErrno", Napi::Number::New(env, job.dstListErr));
+  result.Set("skipped", Napi::Number::New(env, job.skipped));
+  result.Set("updated", Napi::Number::New(env, job.updated));
+  Napi::Object both = Napi::Object::New(env);
+  both.Set("names", StringsValue(env, job.bothNames));
+  both.Set("modes", Typed<uint32_t, Napi::Uint32Array>(env, job.bothModes));
+  auto bothMtimes = Napi::TypedArrayOf<int64_t>::New(env, job.bothMtimes.size(), napi_bigint64_array);
+  for (size_t i = 0; i < job.bothMtimes.size(); i++) bothMtimes[i] = job.bothMtimes[i];
+  both.Set("mtimeNs", bothMtimes);
+  result.Set("both", both);
+  result.Set("residual", StringsValue(env, job.residual));
+  Napi::Object extra = Napi::Object::New(env);
+  extra.Set("names", StringsValue(env, job.extraNames));
+  extra.Set("kinds", Typed<uint8_t, Napi::Uint8Array>(env, job.extraKinds));
+  result.Set("extra", extra);
+  result.Set("temps", StringsValue(env, job.temps));
   return result;
 }
 
@@ -1120,7 +1390,9 @@ void CopyPoolThread(CopyPool* pool, size_t slot) {
     lock.unlock();
     SetSlot(pool, slot, batch->label);
     if (batch->dirJob) {
-      RunDirJob(*batch->dirJob, batch->delayMs, [pool, slot](const std::string& text) { SetSlot(pool, slot, text); });
+      auto show = [pool, slot](const std::string& text) { SetSlot(pool, slot, text); };
+      if (batch->dirJob->sync) RunSyncJob(*batch->dirJob, batch->delayMs, show);
+      else RunDirJob(*batch->dirJob, batch->delayMs, show);
     } else {
       RunBatch(*batch);
     }
@@ -1209,8 +1481,9 @@ Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// submitCopyDir(pool, id, src, dst, rel, umask, delayMs, hangName, scanHang): a fresh-directory
-// job (see RunDirJob); its answer comes to the pool's onDone like a batch's.
+// submitCopyDir(pool, id, src, dst, rel, umask, delayMs, hangName, scanHang[, compare, mirror]): a
+// fresh-directory job (see RunDirJob), or with compare a directory on both sides (RunSyncJob); its
+// answer comes to the pool's onDone like a batch's.
 Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CopyPool* pool = PoolArg(info[0]);
@@ -1229,6 +1502,12 @@ Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
   batch->delayMs = info[6].As<Napi::Number>().Int32Value();
   job.hangName = info[7].As<Napi::String>().Utf8Value();
   job.scanHang = info[8].ToBoolean();
+  // syncDir: both sides exist; compare mode (kCompare*) and whether this is a mirror.
+  if (info.Length() > 9 && info[9].IsNumber()) {
+    job.sync = true;
+    job.compare = info[9].As<Napi::Number>().Int32Value();
+    job.mirror = info[10].ToBoolean();
+  }
   batch->label = "scan: listing " + (job.rel.empty() ? std::string(".") : job.rel);
   if (pool->inFlight++ == 0) pool->tsfn.Ref(env);
   std::lock_guard<std::mutex> guard(pool->lock);
@@ -1397,7 +1676,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 10));
+  exports.Set("abiVersion", Napi::Number::New(env, 11));
   return exports;
 }
 

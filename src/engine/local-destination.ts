@@ -5,7 +5,7 @@
  * the session says the scan was complete and the deletions were confirmed.
  */
 import { lstatSync, mkdirSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
-import { dirname, sep } from 'node:path';
+import { basename, dirname, sep } from 'node:path';
 import { type DirectoryContents, listDirectory } from '../fsops/listing.js';
 import { applyMetadata } from '../fsops/metadata.js';
 import { joinRel, localPath, relDepth } from '../fsops/rel-path.js';
@@ -40,7 +40,7 @@ export interface DirPlan {
   blocked: string[];
   /** Subdirectories that are directories here too: listed when the walk gets to them. */
   existingDirs: string[];
-  /** Subdirectories made just now, so empty: engine/fresh-dirs.ts may copy them whole. */
+  /** Subdirectories made just now, so empty: engine/whole-dirs.ts may copy them whole. */
   freshDirs: { rel: string; entry: SourceEntry }[];
 }
 
@@ -146,11 +146,26 @@ export class LocalDestination {
   }
 
   /**
-   * A directory that engine/fresh-dirs.ts copies (whole, without a listing coming through here):
+   * A directory that engine/whole-dirs.ts copies (whole, without a listing coming through here):
    * its mode and mtime are set at the end like every other's.
    */
   adoptDirectory(rel: string, entry: Entry): void {
     this.dirs.push({ rel, entry });
+  }
+
+  /** Mirror: a destination entry the source lacks, found by engine/whole-dirs.ts (no filters apply). */
+  addCandidate(rel: string, kind: EntryKind): void {
+    this.candidates.push({ rel, kind, verdict: this.filter.root });
+  }
+
+  /** A temp file found at the destination by engine/whole-dirs.ts: removed when its writer is gone. */
+  removeStaleTemp(rel: string): void {
+    if (this.options.dryRun || !isStaleTempName(basename(rel))) return;
+    try {
+      unlinkSync(this.pathOf(rel));
+    } catch {
+      // another run may have removed it first
+    }
   }
 
   /** True when `rel` is a real directory at the destination, or will be one (fresh, or missing). */

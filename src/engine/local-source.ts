@@ -125,6 +125,25 @@ export class LocalSource implements SourceRole {
     }
   }
 
+  /**
+   * These entries of directory `rel`, read afresh (engine/whole-dirs.ts hands back the few that need
+   * the destination role's own rules); one that cannot be read is a failure, as in a listing.
+   */
+  entriesOf(rel: string, names: string[]): SourceEntry[] {
+    const entries: SourceEntry[] = [];
+    for (const name of names) {
+      const path = this.localPathOf(joinRel(rel, name));
+      try {
+        const stats = lstatSync(path, { bigint: true });
+        const target = stats.isSymbolicLink() ? readlinkSync(path) : undefined;
+        entries.push({ ...entryFromStats(name, stats, target), verdict: this.filter.root });
+      } catch (error) {
+        if (codeOf(error) !== 'ENOENT') this.fail(joinRel(rel, name), reasonOf(error));
+      }
+    }
+    return entries;
+  }
+
   skipSubtree(rel: string): void {
     this.skipped.add(rel);
   }

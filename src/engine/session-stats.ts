@@ -25,8 +25,8 @@ export interface SessionStats {
   /** Files handed to the copy executor, and their bytes. */
   jobs: number;
   jobBytes: number;
-  /** New directories copied whole on the copy threads (engine/fresh-dirs.ts). */
-  freshDirs: number;
+  /** Directories copied whole on the copy threads (engine/whole-dirs.ts). */
+  wholeDirs: number;
   /** Which executor ran the copies ('none' when nothing needed copying), with how many workers. */
   executor: ExecutorKind;
   workers: number;
@@ -52,7 +52,7 @@ export function emptySessionStats(): SessionStats {
     sizeHistogram: new Array<number>(SIZE_BUCKET_LABELS.length).fill(0),
     jobs: 0,
     jobBytes: 0,
-    freshDirs: 0,
+    wholeDirs: 0,
     executor: 'none',
     workers: 0,
     batchFiles: 0,

@@ -16,8 +16,7 @@ import { CopyScheduler } from './copy-scheduler.js';
 import type { Endpoints } from './endpoints.js';
 import { defaultPlan, type ExecutionPlan } from './execution-plan.js';
 import { buildFilter } from './filter.js';
-import { FreshDirs } from './fresh-dirs.js';
-import { type DeletionCandidate, type DirPlan, LocalDestination } from './local-destination.js';
+import { type DeletionCandidate, type DirPlan, LocalDestination, type Need } from './local-destination.js';
 import { LocalSource } from './local-source.js';
 import { tryMoveByRename } from './move-by-rename.js';
 import { newProgress, type Progress } from './progress.js';
@@ -25,6 +24,7 @@ import type { SourceListing } from './roles.js';
 import { countListing, countSizes, emptySessionStats, type SessionStats } from './session-stats.js';
 import { StallWatch } from './stall-watch.js';
 import type { Action, Failure, TransferOptions, TransferReport } from './types.js';
+import { WholeDirs } from './whole-dirs.js';
 
 export interface SessionHooks {
   onAction?(action: Action): void;
@@ -149,11 +149,12 @@ export async function runTransfer(
     scheduler.abort(error);
   });
 
-  // New directories go whole to the copy threads (engine/fresh-dirs.ts) where that changes nothing
-  // but the speed.
+  // Directories go whole to the copy threads (engine/whole-dirs.ts) where that changes nothing but
+  // the speed.
   const addon = nativeAddon();
-  const fresh =
+  const whole =
     addon &&
+    !single &&
     !options.dryRun &&
     !removeSource &&
     filter.passAll &&
@@ -162,41 +163,93 @@ export async function runTransfer(
     !hooks.onAction &&
     !hooks.startExecutor &&
     process.env.BLIT_INLINE_COPY !== '1' &&
-    // Tests compare both ways of copying a new tree with it.
-    process.env.BLIT_NO_FRESH_DIRS !== '1'
-      ? new FreshDirs(addon, {
-          sourcePath: (rel) => source.localPathOf(rel),
-          destinationPath: (rel) => destination.pathOf(rel),
-          run: (task) => void scheduler.runTask(task, false),
-          madeDirectory: (rel, entry) => destination.adoptDirectory(rel, entry),
-          done: (result) => {
-            answered();
-            destination.tally.copied += result.files + result.links + result.dirs.names.length;
-            destination.tally.skipped += result.others;
-            bytes += result.bytes;
-            progress.entriesFound += result.entries;
-            progress.entriesDone += result.entries;
-            progress.bytesNeeded += result.bytes;
-            progress.bytesDone += result.bytes;
-            if (result.files > 0) progress.firstFileAt ??= performance.now();
-            countSizes(stats, result.entries, result.sizes);
-            stats.freshDirs++;
-            stats.jobs += result.files;
-            stats.jobBytes += result.bytes;
+    // Tests compare both ways of copying a tree with it.
+    process.env.BLIT_NO_WHOLE_DIRS !== '1'
+      ? new WholeDirs(
+          addon,
+          {
+            sourcePath: (rel) => source.localPathOf(rel),
+            destinationPath: (rel) => destination.pathOf(rel),
+            run: (task) => void scheduler.runTask(task, false),
+            directory: (rel, entry) => destination.adoptDirectory(rel, entry),
+            done: (result) => {
+              answered();
+              destination.tally.copied += result.files + result.links + result.dirs.names.length;
+              destination.tally.updated += result.updated ?? 0;
+              destination.tally.skipped += result.others + (result.skipped ?? 0);
+              bytes += result.bytes;
+              progress.entriesFound += result.entries;
+              progress.entriesDone += result.entries;
+              progress.bytesNeeded += result.bytes;
+              progress.bytesDone += result.bytes;
+              if (result.files > 0) progress.firstFileAt ??= performance.now();
+              countSizes(stats, result.entries, result.sizes);
+              stats.wholeDirs++;
+              stats.jobs += result.handled;
+              stats.jobBytes += result.handledBytes;
+            },
+            sourceFailure: (rel, reason, blocksDeletion) => source.fail(rel, reason, blocksDeletion),
+            copyFailure: (rel, reason, sourceSide, isFatal) => {
+              copyFailures.push({ path: rel, reason });
+              if (sourceSide) sourceReadFailed = true;
+              if (isFatal) fatal ??= `${showPath(destination.pathOf(rel))}: ${reason}`;
+            },
+            destinationFailure: (rel, reason) => destination.failures.push({ path: rel, reason }),
+            extra: (rel, kind) => destination.addCandidate(rel, kind),
+            temp: (rel) => destination.removeStaleTemp(rel),
+            conflicts: (rel, names) => {
+              // Rare: the walk's own rules, for these entries alone.
+              const plan = destination.reconcile({
+                rel,
+                entries: source.entriesOf(rel, names),
+                partial: true,
+              });
+              handOff(plan);
+              const jobs = plan.needs.map(jobOf);
+              if (jobs.length === 0) return;
+              scheduler.runTask(async (executor) => onOutcomes(await executor.run(jobs), jobs), false);
+            },
+            stopping: () => fatal !== undefined || stalled,
           },
-          sourceFailure: (rel, reason, blocksDeletion) => source.fail(rel, reason, blocksDeletion),
-          copyFailure: (rel, reason, sourceSide, isFatal) => {
-            copyFailures.push({ path: rel, reason });
-            if (sourceSide) sourceReadFailed = true;
-            if (isFatal) fatal ??= `${showPath(destination.pathOf(rel))}: ${reason}`;
-          },
-          destinationFailure: (rel, reason) => destination.failures.push({ path: rel, reason }),
-          stopping: () => fatal !== undefined || stalled,
-        })
+          { compare: options.compare, mirror: options.operation === 'mirror' },
+        )
       : undefined;
 
-  /** Fresh directories the copy threads took whole: the walk does not go there. */
+  /** Directories the copy threads took whole: the walk does not go there. */
   const handedOff = new Set<string>();
+  const handOff = (plan: DirPlan, listing?: SourceListing) => {
+    // Not once a tiny job went inline (a mirror's deferred entries come after that).
+    if (!whole || (scheduler.started !== undefined && !(scheduler.started instanceof NativePool))) return;
+    const take = (rel: string) => {
+      source.skipSubtree(rel);
+      handedOff.add(rel);
+    };
+    for (const dir of plan.freshDirs) {
+      take(dir.rel);
+      whole.fresh(dir.rel, dir.entry);
+    }
+    if (!listing || plan.existingDirs.length === 0) return;
+    const existing = new Set(plan.existingDirs);
+    for (const entry of listing.entries) {
+      const rel = joinRel(listing.rel, entry.name);
+      if (!existing.has(rel)) continue;
+      take(rel);
+      whole.both(rel, entry);
+    }
+  };
+
+  /** The copy job for a need of the destination. */
+  const jobOf = (need: Need): CopyJob => ({
+    rel: need.rel,
+    src: source.localPathOf(need.rel),
+    dst: destination.pathOf(need.rel),
+    size: need.entry.size,
+    mtimeNs: need.entry.mtimeNs,
+    mode: need.entry.mode,
+    hashFirst: need.hashFirst,
+    metadataMatches: need.metadataMatches,
+    removeSource,
+  });
 
   // Lists the directories the walk comes to next on background threads (source and destination).
   const readAhead = new ReadAhead();
@@ -226,15 +279,7 @@ export async function runTransfer(
       readAhead.reached(listing.rel);
       const plan = destination.reconcile(listing);
       for (const rel of plan.blocked) source.skipSubtree(rel);
-      // Not once a tiny job went inline (a mirror's deferred entries come after that).
-      const whole = fresh && (scheduler.started === undefined || scheduler.started instanceof NativePool);
-      if (fresh && whole) {
-        for (const dir of plan.freshDirs) {
-          source.skipSubtree(dir.rel);
-          handedOff.add(dir.rel);
-          fresh.start(dir.rel, dir.entry);
-        }
-      }
+      handOff(plan, listing);
       if (!single) readAheadFrom(listing, plan);
       progress.entriesDone += listing.entries.length - plan.needs.length;
       if (removeSource && !options.dryRun) {
@@ -251,17 +296,7 @@ export async function runTransfer(
           bytes += need.entry.size;
           continue;
         }
-        const job: CopyJob = {
-          rel: need.rel,
-          src: source.localPathOf(need.rel),
-          dst: destination.pathOf(need.rel),
-          size: need.entry.size,
-          mtimeNs: need.entry.mtimeNs,
-          mode: need.entry.mode,
-          hashFirst: need.hashFirst,
-          metadataMatches: need.metadataMatches,
-          removeSource,
-        };
+        const job = jobOf(need);
         stats.jobs++;
         stats.jobBytes += need.entry.size;
         const wait = scheduler.add(job, need.entry.size);
@@ -297,7 +332,7 @@ export async function runTransfer(
       stats.scanMs = performance.now() - started;
       progress.scanComplete = true;
     };
-    if (fresh) fresh.whenIdle(scanned);
+    if (whole) whole.whenIdle(scanned);
     else scanned();
     await scheduler.drain();
     if (!fatal && options.operation === 'mirror') {

@@ -66,12 +66,32 @@ export class NativePool implements CopyExecutor {
     });
   }
 
-  /** Copies the directory `src` into the new, empty `dst` on a copy thread (see engine/fresh-dirs.ts). */
-  copyDir(src: string, dst: string, rel: string): Promise<NativeDirResult> {
+  /**
+   * Copies the directory `src` into `dst` on a copy thread (see engine/whole-dirs.ts): into a new,
+   * empty `dst`, or, with `sync`, into an existing one, comparing first.
+   */
+  copyDir(
+    src: string,
+    dst: string,
+    rel: string,
+    sync?: { compare: number; mirror: boolean },
+  ): Promise<NativeDirResult> {
     const id = this.nextId++;
     const { delayMs, hangName, scanHang } = injectedDirDelays(rel);
     return new Promise((resolve, reject) => {
-      this.addon.submitCopyDir(this.pool, id, src, dst, rel, this.umask, delayMs, hangName, scanHang);
+      this.addon.submitCopyDir(
+        this.pool,
+        id,
+        src,
+        dst,
+        rel,
+        this.umask,
+        delayMs,
+        hangName,
+        scanHang,
+        sync?.compare,
+        sync?.mirror,
+      );
       this.pending.set(id, { answer: (result) => resolve(result as NativeDirResult), reject });
     });
   }

@@ -49,7 +49,10 @@ export interface NativeDirResult {
   /** Sockets, FIFOs, devices: skipped. */
   others: number;
   bytes: number;
-  /** The size of every file copied. */
+  /** Files given to the copy (copied, or compared first under --checksum), and their bytes. */
+  handled: number;
+  handledBytes: number;
+  /** The size of every file the source listed. */
   sizes: Float64Array;
   /** Subdirectories made at the destination, still to be copied (each a job of its own). */
   dirs: { names: (string | Buffer)[]; modes: Uint32Array; mtimeNs: BigInt64Array };
@@ -66,6 +69,20 @@ export interface NativeDirResult {
   };
   /** The destination is full or read-only: the job stopped there. */
   fatal: boolean;
+  // A directory on both sides (submitCopyDir with a compare mode) also says:
+  /** Non-zero: the destination directory could not be listed (ELOOP/ENOTDIR: it is not one). */
+  dstListErrno?: number;
+  /** Entries left as they were, and files whose mode or mtime alone was set. */
+  skipped?: number;
+  updated?: number;
+  /** Subdirectories on both sides, still to be compared (each a job of its own). */
+  both?: { names: (string | Buffer)[]; modes: Uint32Array; mtimeNs: BigInt64Array };
+  /** Source entries with an entry of another kind at the destination: left to JavaScript. */
+  residual?: (string | Buffer)[];
+  /** Mirror: destination entries the source lacks (kinds as in listDir). */
+  extra?: { names: (string | Buffer)[]; kinds: Uint8Array };
+  /** Temp files found at the destination. */
+  temps?: (string | Buffer)[];
 }
 
 export interface NativeAddon {
@@ -117,6 +134,9 @@ export interface NativeAddon {
     delayMs: number,
     hangName: string,
     scanHang: boolean,
+    /** Given: `dst` exists too; compare with this mode (0 default, 1 size-only, 2 ignore-times, 3 checksum, 4 ignore-existing). */
+    compare?: number,
+    mirror?: boolean,
   ): void;
   /**
    * Drops the batches not yet started (returns their ids) and lets the threads end; with `abandon`
@@ -136,7 +156,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 10;
+const ABI_VERSION = 11;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

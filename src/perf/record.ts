@@ -28,10 +28,10 @@ export interface PerfRecord {
   /** Workload signature: entries listed, files among them, their bytes, files per size bucket. */
   workload: { entries: number; files: number; bytes: number; sizeHistogram: number[] };
   /**
-   * Files copied (handed to the executor) and their bytes; freshDirs: new directories copied whole
-   * on the copy threads (engine/fresh-dirs.ts; absent in older records).
+   * Files copied (handed to the executor) and their bytes; wholeDirs: directories taken whole by
+   * the copy threads (engine/whole-dirs.ts; absent in older records).
    */
-  copied: { files: number; bytes: number; freshDirs?: number };
+  copied: { files: number; bytes: number; wholeDirs?: number };
   fs: { source: string; destination: string };
   fastPath: FastPath;
   /** The execution plan the run used; `fromHistory` when the predictor chose it. */

@@ -81,7 +81,7 @@ export function buildRecord(
       bytes: stats.bytes,
       sizeHistogram: stats.sizeHistogram,
     },
-    copied: { files: stats.jobs, bytes: stats.jobBytes, freshDirs: stats.freshDirs },
+    copied: { files: stats.jobs, bytes: stats.jobBytes, wholeDirs: stats.wholeDirs },
     fs,
     fastPath: stats.executor,
     plan: {

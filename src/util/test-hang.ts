@@ -27,7 +27,7 @@ export function injectedCopyDelays(jobs: { rel: string }[]): { delayMs: number; 
 }
 
 /**
- * The same for a fresh-directory job on REL (engine/fresh-dirs.ts): the delay per file, the name
+ * The same for a whole-directory job on REL (engine/whole-dirs.ts): the delay per file, the name
  * within REL whose copy hangs ('' for none), and whether listing REL hangs.
  */
 export function injectedDirDelays(rel: string): { delayMs: number; hangName: string; scanHang: boolean } {

@@ -1,15 +1,19 @@
 /**
- * New directories copied whole on the native copy threads (engine/fresh-dirs.ts) must give exactly
- * what the walk gives: the same tree (contents, modes, mtimes to the nanosecond, links, empty
- * directories), the same report and the same failures. BLIT_NO_FRESH_DIRS=1 runs the walk.
+ * Directories copied whole on the native copy threads (engine/whole-dirs.ts), new ones and ones on
+ * both sides, must give exactly what the walk gives: the same tree (contents, modes, mtimes to the
+ * nanosecond, links, empty directories, deletions), the same report and the same failures, in every
+ * compare mode. BLIT_NO_WHOLE_DIRS=1 runs the walk.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  cpSync,
   lutimesSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
+  rmSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
@@ -84,7 +88,7 @@ function copyBothWays(t: { after(fn: () => void): void }, build: (src: string) =
   const whole = join(root, 'whole');
   const walked = join(root, 'walked');
   const a = blit(['copy', '--json', `${src}/`, whole]);
-  const b = blit(['copy', '--json', `${src}/`, walked], { env: { BLIT_NO_FRESH_DIRS: '1' } });
+  const b = blit(['copy', '--json', `${src}/`, walked], { env: { BLIT_NO_WHOLE_DIRS: '1' } });
   return { src, whole, walked, a, b };
 }
 
@@ -141,7 +145,7 @@ test('the perf history says how many directories went whole; a mirror after it f
     .trim()
     .split('\n');
   // a, a/b, a/b/c, a/b/c/d, a/b/c/d/e, a/empty dir, sticky
-  assert.equal(JSON.parse(record!).copied.freshDirs, 7);
+  assert.equal(JSON.parse(record!).copied.wholeDirs, 7);
   const again = jsonReport(
     blit(['mirror', '--yes', '--json', `${src}/`, dst], { env: { XDG_CONFIG_HOME: testConfigHome() } }),
   );
@@ -163,4 +167,106 @@ test('a mirror into a partly existing tree copies its new directories whole and 
     [],
   );
   assertSameTree(join(dst, 'a/b'), join(src, 'a/b'));
+});
+
+/**
+ * A destination that differs from richTree in every way the compare rules tell apart, all below
+ * directories that exist on both sides.
+ */
+function divergedDestination(src: string, dst: string): void {
+  cpSync(src, dst, {
+    recursive: true,
+    preserveTimestamps: true,
+    verbatimSymlinks: true,
+    filter: (p: string) => !p.endsWith('fifo'),
+  });
+  // Same size, other content, same mtime: only --checksum and --ignore-times see it.
+  writeFile(join(dst, 'a/small.txt'), 'SMALL\n'.repeat(100), { mode: 0o600, mtime: T + 2 });
+  // Same content, other mode and mtime: a metadata update.
+  chmodSync(join(dst, 'a/setuid'), 0o644);
+  utimesSync(join(dst, 'a/setuid'), T + 100, T + 100);
+  // Other size.
+  writeFile(join(dst, 'a/b/c/d/e/deep.txt'), 'deeper than before', { mtime: T + 10 });
+  // Same size, other mtime (default compare copies it, --size-only only sets its mtime).
+  writeFile(join(dst, 'a/empty'), '', { mtime: T + 50 });
+  // A link with another target.
+  rmSync(join(dst, 'a/relative link'));
+  symlinkSync('elsewhere', join(dst, 'a/relative link'));
+  // Kinds swapped: a directory where the source has a file, a file where it has a directory.
+  rmSync(join(dst, 'a/read only'), { force: true });
+  writeFile(join(dst, 'a/read only/inside'), 'in the way');
+  rmSync(join(dst, 'a/b/c/d/e'), { recursive: true });
+  writeFile(join(dst, 'a/b/c/d/e'), 'a file in the way');
+  // Extra entries a mirror deletes, a stale temp file, and a name that is not UTF-8 (never deleted).
+  writeFile(join(dst, 'a/extra.txt'), 'not in the source');
+  writeFile(join(dst, 'sticky/extra dir/x'), 'not in the source');
+  writeFile(join(dst, 'a/.blit-999999999-0123456789ab.tmp'), 'left by a dead run');
+  // Every time fixed, so that two such trees are alike to the nanosecond.
+  for (const [rel, node] of snapshot(dst))
+    if (node.mtimeNs > BigInt(T + 1000) * 10n ** 9n) lutimesSync(join(dst, rel), T + 200, T + 200);
+}
+
+for (const [verb, flags] of [
+  ['mirror', []],
+  ['mirror', ['-c']],
+  ['mirror', ['--size-only']],
+  ['mirror', ['--ignore-times']],
+  ['copy', []],
+  ['copy', ['--ignore-existing']],
+] as const) {
+  test(`${verb} ${flags.join(' ') || '(default compare)'} onto an existing tree: the same as the walk`, (t) => {
+    const root = tempDir(t);
+    const { src } = dirs(root);
+    richTree(src);
+    const whole = join(root, 'whole');
+    const walked = join(root, 'walked');
+    divergedDestination(src, whole);
+    divergedDestination(src, walked);
+    const args = [verb, ...flags, '--json', ...(verb === 'mirror' ? ['--yes'] : [])];
+    const config = join(root, 'config');
+    const a = blit([...args, `${src}/`, whole], { env: { XDG_CONFIG_HOME: config } });
+    const b = blit([...args, `${src}/`, walked], { env: { BLIT_NO_WHOLE_DIRS: '1' } });
+    assert.equal(a.status, b.status, `${a.stderr}\n---\n${b.stderr}`);
+    assert.deepEqual(withoutTiming(jsonReport(a)), withoutTiming(jsonReport(b)));
+    assert.deepEqual(diffSnapshots(snapshot(whole), snapshot(walked), { mtimeToleranceNs: 1n }), []);
+    const [record] = readFileSync(join(config, 'blit', 'perf_local.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
+    assert.ok(JSON.parse(record!).copied.wholeDirs >= 3, 'the copy threads took directories whole');
+    if (verb === 'mirror') {
+      const expected = snapshot(src);
+      expected.delete('a/fifo');
+      const lines = diffSnapshots(snapshot(whole), expected, { mtimeToleranceNs: 1n, ignoreRootMtime: true });
+      // Only these see the same-size, same-mtime edit of a/small.txt: then the mirror equals the source.
+      if (flags[0] === '-c' || flags[0] === '--ignore-times') assert.deepEqual(lines, []);
+      else assert.deepEqual(lines, ['"a/small.txt": contents differ (600 vs 600 bytes)']);
+    }
+  });
+}
+
+test('a mirror never deletes a destination name that is not UTF-8, nor a temp file still being written', (t) => {
+  const root = tempDir(t);
+  const { src, dst } = dirs(root);
+  writeFile(join(src, 'sub/keep.txt'), 'kept');
+  writeFile(join(dst, 'sub/keep.txt'), 'old');
+  writeFileSync(raw(`${dst}/sub/`, [0x78, 0xff]), 'name not UTF-8');
+  // A live writer (this test process) and a dead one.
+  const live = `.blit-${process.pid}-0123456789ab.tmp`;
+  writeFile(join(dst, 'sub', live), 'being written');
+  writeFile(join(dst, 'sub/.blit-999999999-0123456789ab.tmp'), 'left by a dead run');
+  const config = join(root, 'config');
+  const result = blit(['mirror', '--yes', `${src}/`, dst], { env: { XDG_CONFIG_HOME: config } });
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(readFileSync(raw(`${dst}/sub/`, [0x78, 0xff]), 'utf8'), 'name not UTF-8');
+  assert.equal(read(join(dst, 'sub', live)), 'being written');
+  assert.equal(read(join(dst, 'sub/keep.txt')), 'kept');
+  assert.deepEqual(
+    readdirSync(join(dst, 'sub')).filter((name) => name.startsWith('.blit-')),
+    [live],
+    "the dead run's temp file is gone",
+  );
+  const [record] = readFileSync(join(config, 'blit', 'perf_local.jsonl'), 'utf8')
+    .trim()
+    .split('\n');
+  assert.equal(JSON.parse(record!).copied.wholeDirs, 1);
 });

@@ -1,0 +1,216 @@
+/**
+ * Local fast paths that take a whole directory to a native copy thread, so the main thread does
+ * nothing per file:
+ * - fresh: a directory blit has just made is empty, so nothing in it needs comparing. The thread
+ *   lists the source, copies its files, recreates its links and makes its subdirectories.
+ * - both: a directory on both sides. The thread lists both, applies the compare rules of
+ *   engine/compare.ts, copies or updates what differs and, for a mirror, names what the source
+ *   lacks; entries of another kind on each side come back to the destination role here.
+ * Each subdirectory comes back as a job of its own, so the threads share even one deep tree.
+ *
+ * The session uses them only where the outcome equals the walk's: the addon's copy threads, no
+ * filters (every entry goes), no per-file actions to list, not a dry run, and not a move (which
+ * removes sources as it goes). Reasons given for failures are the walk's own.
+ */
+import { type CopyJob, nativeOutcomes } from '../fsops/copy-file.js';
+import type { CopyExecutor } from '../fsops/copy-pool.js';
+import { describeRawName, NOT_UTF8_NAME, NOT_UTF8_TARGET } from '../fsops/listing.js';
+import type { NativeAddon, NativeDirResult } from '../fsops/native.js';
+import { NativePool } from '../fsops/native-pool.js';
+import { joinRel } from '../fsops/rel-path.js';
+import { errnoError, reasonOf } from '../util/errors.js';
+import type { CompareMode, Entry, EntryKind } from './types.js';
+
+const PROBLEM_NAME = 0;
+const PROBLEM_TARGET = 1;
+const PROBLEM_STAT = 2;
+const PROBLEM_COPY = 3;
+const PROBLEM_LINK = 4;
+const PROBLEM_MKDIR = 5;
+
+/** The addon's numbering of compare modes (native/blit_native.cc, kCompare*). */
+const COMPARE: Record<CompareMode, number> = {
+  default: 0,
+  'size-only': 1,
+  'ignore-times': 2,
+  checksum: 3,
+  'ignore-existing': 4,
+};
+const KINDS: EntryKind[] = ['file', 'dir', 'symlink', 'other'];
+
+/** What the session does with a whole directory's results. */
+export interface WholeDirSink {
+  sourcePath(rel: string): string;
+  destinationPath(rel: string): string;
+  /** Runs a job on the copy threads as part of the session's work in flight (drain waits for it). */
+  run(task: (executor: CopyExecutor) => Promise<void>): void;
+  /** A directory taken whole: its mode and mtime are set with the others at the end. */
+  directory(rel: string, entry: Entry): void;
+  /** A directory's contents are done: counts for the report, progress and statistics. */
+  done(result: NativeDirResult): void;
+  /** The source side could not be read; `blocksDeletion` unless the entry simply cannot be represented. */
+  sourceFailure(rel: string, reason: string, blocksDeletion: boolean): void;
+  /** A file copy that failed, as the batch path reports it (fatal: stop the run). */
+  copyFailure(rel: string, reason: string, sourceSide: boolean, fatal: boolean): void;
+  destinationFailure(rel: string, reason: string): void;
+  /** Mirror: an entry of the destination that the source lacks. */
+  extra(rel: string, kind: EntryKind): void;
+  /** A temp file found at the destination (removed when its writer is gone). */
+  temp(rel: string): void;
+  /** Entries of another kind on each side, in directory `rel`: the destination role decides. */
+  conflicts(rel: string, names: string[]): void;
+  /** True once the run is stopping: no more directories are started. */
+  stopping(): boolean;
+}
+
+export class WholeDirs {
+  private pending = 0;
+  private idleWaiter: (() => void) | undefined;
+  private readonly compare: number;
+
+  constructor(
+    private readonly addon: NativeAddon,
+    private readonly sink: WholeDirSink,
+    private readonly options: { compare: CompareMode; mirror: boolean },
+  ) {
+    this.compare = COMPARE[options.compare];
+  }
+
+  /** Copies the fresh directory `rel` (already made at the destination), and everything below it. */
+  fresh(rel: string, entry: Entry): void {
+    this.start(rel, entry, false);
+  }
+
+  /** Brings `rel`, a directory on both sides, and everything below it up to date. */
+  both(rel: string, entry: Entry): void {
+    this.start(rel, entry, true);
+  }
+
+  /** Calls `then` once no directory is in flight (at once when none is). */
+  whenIdle(then: () => void): void {
+    if (this.pending === 0) then();
+    else
+      this.idleWaiter = () => {
+        this.idleWaiter = undefined;
+        then();
+      };
+  }
+
+  private start(rel: string, entry: Entry, both: boolean): void {
+    this.sink.directory(rel, entry);
+    this.pending++;
+    const settled = () => {
+      if (--this.pending === 0) this.idleWaiter?.();
+    };
+    try {
+      this.sink.run(async (executor) => {
+        try {
+          if (!(executor instanceof NativePool))
+            throw new Error('whole directories need the native copy pool');
+          const src = this.sink.sourcePath(rel);
+          const dst = this.sink.destinationPath(rel);
+          const sync = both ? { compare: this.compare, mirror: this.options.mirror } : undefined;
+          this.finish(rel, await executor.copyDir(src, dst, rel, sync));
+        } finally {
+          settled();
+        }
+      });
+    } catch (error) {
+      settled();
+      throw error;
+    }
+  }
+
+  private finish(rel: string, result: NativeDirResult): void {
+    const { sink } = this;
+    if (result.listErrno !== 0) {
+      sink.sourceFailure(rel, `cannot read directory: ${this.reason(result.listErrno)}`, true);
+      return;
+    }
+    if (result.dstListErrno) {
+      const name = this.addon.errnoName(result.dstListErrno);
+      sink.destinationFailure(
+        rel,
+        name === 'ELOOP' || name === 'ENOTDIR'
+          ? 'destination is not a directory (symbolic links are not followed); its contents were skipped'
+          : `cannot read destination directory: ${this.reason(result.dstListErrno)}; its contents were skipped`,
+      );
+      return;
+    }
+    this.reportProblems(rel, result);
+    for (const name of result.temps ?? []) if (typeof name === 'string') sink.temp(joinRel(rel, name));
+    const extra = result.extra;
+    for (let i = 0; extra && i < extra.names.length; i++) {
+      const name = extra.names[i]!;
+      if (typeof name === 'string') sink.extra(joinRel(rel, name), KINDS[extra.kinds[i]!] ?? 'other');
+    }
+    sink.done(result);
+    const conflicts = (result.residual ?? []).filter((name): name is string => typeof name === 'string');
+    if (conflicts.length > 0) sink.conflicts(rel, conflicts);
+    if (result.fatal || sink.stopping()) return;
+    this.startAll(rel, result.dirs, false);
+    if (result.both) this.startAll(rel, result.both, true);
+  }
+
+  private startAll(rel: string, dirs: NonNullable<NativeDirResult['both']>, both: boolean): void {
+    const { names, modes, mtimeNs } = dirs;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      // A name that is not UTF-8 was refused above.
+      if (typeof name !== 'string') continue;
+      const entry: Entry = { name, kind: 'dir', size: 0, mtimeNs: mtimeNs[i]!, mode: modes[i]! };
+      this.start(joinRel(rel, name), entry, both);
+    }
+  }
+
+  private reportProblems(rel: string, result: NativeDirResult): void {
+    const { sink } = this;
+    const { names, kinds, status, errno, stage } = result.problems;
+    for (let i = 0; i < names.length; i++) {
+      const raw = names[i]!;
+      const path = joinRel(rel, typeof raw === 'string' ? raw : describeRawName(raw));
+      switch (kinds[i]) {
+        case PROBLEM_NAME:
+          sink.sourceFailure(path, NOT_UTF8_NAME, false);
+          break;
+        case PROBLEM_TARGET:
+          sink.sourceFailure(path, NOT_UTF8_TARGET, true);
+          break;
+        case PROBLEM_STAT:
+          sink.sourceFailure(path, this.reason(errno[i]!), true);
+          break;
+        case PROBLEM_COPY: {
+          const job = { rel: path } as CopyJob;
+          const one = {
+            status: status.subarray(i, i + 1),
+            errno: errno.subarray(i, i + 1),
+            stage: stage.subarray(i, i + 1),
+            bytes: new Float64Array(1),
+            done: 1,
+          };
+          const [outcome] = nativeOutcomes(this.addon, [job], one);
+          sink.copyFailure(
+            path,
+            outcome!.reason ?? 'failed',
+            outcome!.sourceSide === true,
+            outcome!.fatal === true,
+          );
+          break;
+        }
+        case PROBLEM_LINK:
+          sink.destinationFailure(path, `cannot create symbolic link: ${this.reason(errno[i]!)}`);
+          break;
+        case PROBLEM_MKDIR:
+          sink.destinationFailure(path, `cannot create directory: ${this.reason(errno[i]!)}`);
+          break;
+        default:
+          sink.destinationFailure(path, `cannot set metadata: ${this.reason(errno[i]!)}`);
+          break;
+      }
+    }
+  }
+
+  private reason(errno: number): string {
+    return reasonOf(errnoError(this.addon.errnoName(errno)));
+  }
+}
