@@ -589,11 +589,14 @@ int CopyData(int in, int out, uint64_t size, Scratch& buffer, int32_t* stage, bo
   return 0;
 }
 
-// Compares `size` bytes of in and the file at dst. Returns 1 when equal, 0 when they differ (or dst
+// Both files are compared this much at a time: two chunks stay in the CPU's cache between the
+// reads and the comparison.
+constexpr size_t kCompareChunk = 256 << 10;
+
+// Compares `size` bytes of in and the file (dstAt, dstName). Returns 1 when equal, 0 when they differ (or dst
 // cannot be read: then it is simply rewritten), -1 with errno set when the source cannot be read.
-int SameContents(int in, const std::string& dst, uint64_t size, Scratch& buffer,
-                 Scratch& other) {
-  int fd = open(dst.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+int SameContents(int in, int dstAt, const std::string& dstName, uint64_t size, Scratch& buffer, Scratch& other) {
+  int fd = openat(dstAt, dstName.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return 0;
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != size) {
@@ -603,7 +606,7 @@ int SameContents(int in, const std::string& dst, uint64_t size, Scratch& buffer,
   uint64_t done = 0;
   int same = 1;
   while (done < size && same == 1) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(size - done, buffer.size()));
+    size_t want = static_cast<size_t>(std::min<uint64_t>(size - done, kCompareChunk));
     ssize_t a = pread(in, buffer.data(), want, static_cast<off_t>(done));
     if (a < 0) {
       if (errno == EINTR) continue;
@@ -640,7 +643,10 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
   }
   if (compareFirst) {
     // --checksum, locally: both files are here, so comparing bytes is cheaper than hashing both.
-    int same = SameContents(in, dst, size, buffer, other);
+    int dstAt;
+    std::string dstName;
+    dstDirs.Locate(dst, &dstAt, &dstName);
+    int same = SameContents(in, dstAt, dstName, size, buffer, other);
     if (same < 0) {
       result.status = kFailed;
       result.err = errno;

@@ -255,13 +255,12 @@ export async function runTransfer(
   const readAhead = new ReadAhead();
   const readAheadFrom = (listing: SourceListing, plan: DirPlan) => {
     const blocked = new Set(plan.blocked);
-    for (const dir of handedOff) blocked.add(dir);
     const existing = new Set(plan.existingDirs);
     const upcoming: UpcomingDir[] = [];
     for (const entry of listing.entries) {
       if (entry.kind !== 'dir') continue;
       const rel = joinRel(listing.rel, entry.name);
-      if (blocked.has(rel)) continue;
+      if (blocked.has(rel) || handedOff.has(rel)) continue;
       // Read only where both sides will be listed: with the source alone (a fresh copy) the copy
       // threads have the cores, and reader threads would only take turns with them (no gain measured).
       const both = existing.has(rel);
