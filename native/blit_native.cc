@@ -771,7 +771,7 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
   return result;
 }
 
-// A fresh-directory job (see RunDirJob below): what to copy, then what happened.
+// A whole-directory job (see RunWholeDir below): what to copy, then what happened.
 struct DirJob {
   std::string src, dst, rel;
   uint32_t umask = 022;
@@ -932,88 +932,6 @@ int MakeDir(const std::string& path) {
   return err;
 }
 
-void RunDirJob(DirJob& job, int delayMs, const std::function<void(const std::string&)>& show) {
-  static thread_local Scratch buffer;
-  static thread_local Scratch other;
-  show("scan: listing " + (job.rel.empty() ? std::string(".") : job.rel));
-  if (job.scanHang) std::this_thread::sleep_for(std::chrono::seconds(60));
-  Listed listed = GatherDir(job.src);
-  Beat();
-  if (listed.err != 0) {
-    job.listErr = listed.err;
-    return;
-  }
-  DirCache srcDirs, dstDirs;
-  std::string prefix = job.rel.empty() ? std::string() : job.rel + "/";
-  for (ListedItem& item : listed.items) {
-    job.entries++;
-    const std::string& name = item.name;
-    if (!IsValidUtf8(reinterpret_cast<const unsigned char*>(name.data()), name.size())) {
-      AddProblem(job, name, kProblemName, 0, 0, kStageSource);
-      continue;
-    }
-    std::string src = job.src + "/" + name;
-    std::string dst = job.dst + "/" + name;
-    switch (item.kind) {
-      case kFile: {
-        show("copy: " + prefix + name);
-        if (name == job.hangName) std::this_thread::sleep_for(std::chrono::seconds(60));
-        if (delayMs > 0) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(delayMs));
-          Beat();
-        }
-        uint32_t mode = item.mode;
-        bool chmodAfter = mode != (mode & 0777) || (mode & 0777 & job.umask) != 0;
-        job.sizes.push_back(item.size);
-        job.handled++;
-        job.handledBytes += item.size;
-        CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(item.size), static_cast<int64_t>(item.sec),
-                               item.nsec, mode, chmodAfter, false, false, false, buffer, other, srcDirs, dstDirs);
-        Beat();
-        if (r.status == kCopied) {
-          job.files++;
-          job.bytes += r.bytes;
-          break;
-        }
-        AddProblem(job, name, kProblemCopy, r.status, r.err, r.stage);
-        if (r.status == kFailed && r.stage == kStageDest && (r.err == ENOSPC || r.err == EDQUOT || r.err == EROFS)) {
-          job.fatal = true;
-          return;
-        }
-        break;
-      }
-      case kSymlink: {
-        if (!IsValidUtf8(reinterpret_cast<const unsigned char*>(item.link.data()), item.link.size())) {
-          AddProblem(job, name, kProblemTarget, 0, 0, kStageSource);
-          break;
-        }
-        int err = CopyLink(dst, item.link, static_cast<int64_t>(item.sec), item.nsec);
-        if (err != 0) AddProblem(job, name, kProblemLink, 0, err, kStageDest);
-        else job.links++;
-        Beat();
-        break;
-      }
-      case kDir: {
-        int err = MakeDir(dst);
-        if (err != 0) {
-          AddProblem(job, name, kProblemMkdir, 0, err, kStageDest);
-          break;
-        }
-        job.dirNames.push_back(name);
-        job.dirModes.push_back(item.mode);
-        job.dirMtimes.push_back(static_cast<int64_t>(item.sec) * 1000000000LL + static_cast<int64_t>(item.nsec));
-        break;
-      }
-      case kError:
-        AddProblem(job, name, kProblemStat, 0, item.err, kStageSource);
-        break;
-      default:
-        job.others++;  // sockets, FIFOs, devices: skipped, as everywhere in blit
-        break;
-    }
-  }
-}
-
 // Compare modes, as engine/whole-dirs.ts numbers them (engine/compare.ts says what each means).
 constexpr int32_t kCompareDefault = 0, kCompareSizeOnly = 1, kCompareIgnoreTimes = 2, kCompareChecksum = 3,
                   kCompareIgnoreExisting = 4;
@@ -1048,14 +966,89 @@ bool IsTempName(const std::string& name) {
   return true;
 }
 
+// What a whole-directory job's copy threads share while they run it.
+struct DirWork {
+  DirJob& job;
+  int delayMs;
+  Scratch& buffer;
+  Scratch& other;
+  DirCache srcDirs, dstDirs;
+  DirWork(DirJob& j, int delay, Scratch& b, Scratch& o) : job(j), delayMs(delay), buffer(b), other(o) {}
+};
+
+// One file through CopyOne (compareFirst: --checksum, comparing bytes before copying), counted.
+void CopyFileOf(DirWork& work, const ListedItem& item, const std::string& src, const std::string& dst,
+                bool compareFirst, bool metadataMatches) {
+  DirJob& job = work.job;
+  if (item.name == job.hangName) std::this_thread::sleep_for(std::chrono::seconds(60));
+  if (work.delayMs > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(work.delayMs));
+    Beat();
+  }
+  uint32_t mode = item.mode;
+  bool chmodAfter = mode != (mode & 0777) || (mode & 0777 & job.umask) != 0;
+  job.handled++;
+  job.handledBytes += item.size;
+  CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(item.size), static_cast<int64_t>(item.sec), item.nsec,
+                         mode, chmodAfter, false, compareFirst, metadataMatches, work.buffer, work.other,
+                         work.srcDirs, work.dstDirs);
+  Beat();
+  switch (r.status) {
+    case kCopied:
+      job.files++;
+      job.bytes += r.bytes;
+      return;
+    case kUnchanged:
+      job.skipped++;
+      return;
+    case kUpdated:
+      job.updated++;
+      return;
+    default:
+      AddProblem(job, item.name, kProblemCopy, r.status, r.err, r.stage);
+      if (r.status == kFailed && r.stage == kStageDest && (r.err == ENOSPC || r.err == EDQUOT || r.err == EROFS))
+        job.fatal = true;
+  }
+}
+
+// An entry the destination lacks: a file copied, a link recreated, a subdirectory made (and handed
+// back as a fresh job), anything else skipped.
+void CopyNew(DirWork& work, const ListedItem& item, const std::string& src, const std::string& dst) {
+  DirJob& job = work.job;
+  switch (item.kind) {
+    case kFile:
+      CopyFileOf(work, item, src, dst, false, false);
+      return;
+    case kSymlink: {
+      int err = CopyLink(dst, item.link, static_cast<int64_t>(item.sec), item.nsec);
+      if (err != 0) AddProblem(job, item.name, kProblemLink, 0, err, kStageDest);
+      else job.links++;
+      Beat();
+      return;
+    }
+    case kDir: {
+      int err = MakeDir(dst);
+      if (err != 0) {
+        AddProblem(job, item.name, kProblemMkdir, 0, err, kStageDest);
+        return;
+      }
+      job.dirNames.push_back(item.name);
+      job.dirModes.push_back(item.mode);
+      job.dirMtimes.push_back(MtimeNs(item));
+      return;
+    }
+    default:
+      job.others++;  // sockets, FIFOs, devices: skipped, as everywhere in blit
+  }
+}
+
 // The decide() of engine/compare.ts for two entries of the same kind, and what follows from it,
 // done here: skip, set metadata, or copy (the temp file and rename replace what is there).
-void SyncEntry(DirJob& job, const ListedItem& s, const ListedItem& d, const std::string& src, const std::string& dst,
-               Scratch& buffer, Scratch& other, DirCache& srcDirs, DirCache& dstDirs, int delayMs) {
-  const std::string& name = s.name;
+void Sync(DirWork& work, const ListedItem& s, const ListedItem& d, const std::string& src, const std::string& dst) {
+  DirJob& job = work.job;
   if (s.kind == kDir) {
     job.skipped++;
-    job.bothNames.push_back(name);
+    job.bothNames.push_back(s.name);
     job.bothModes.push_back(s.mode);
     job.bothMtimes.push_back(MtimeNs(s));
     return;
@@ -1066,7 +1059,7 @@ void SyncEntry(DirJob& job, const ListedItem& s, const ListedItem& d, const std:
       return;
     }
     int err = CopyLink(dst, s.link, static_cast<int64_t>(s.sec), s.nsec);
-    if (err != 0) AddProblem(job, name, kProblemLink, 0, err, kStageDest);
+    if (err != 0) AddProblem(job, s.name, kProblemLink, 0, err, kStageDest);
     else job.links++;
     return;
   }
@@ -1074,53 +1067,32 @@ void SyncEntry(DirJob& job, const ListedItem& s, const ListedItem& d, const std:
     job.skipped++;
     return;
   }
-  bool sameSize = s.size == d.size;
-  bool copy = job.compare == kCompareIgnoreTimes || !sameSize ||
+  bool copy = job.compare == kCompareIgnoreTimes || s.size != d.size ||
               (job.compare == kCompareDefault && !SameMtime(s, d));
-  bool compareFirst = !copy && job.compare == kCompareChecksum;
-  if (!copy && !compareFirst) {
-    if (SameMetadata(s, d)) {
-      job.skipped++;
-      return;
-    }
-    struct timespec times[2];
-    times[0].tv_sec = static_cast<time_t>(s.sec);
-    times[0].tv_nsec = static_cast<long>(s.nsec);
-    times[1] = times[0];
-    if (chmod(dst.c_str(), s.mode & 07777) != 0 || utimensat(AT_FDCWD, dst.c_str(), times, 0) != 0) {
-      AddProblem(job, name, kProblemMeta, 0, errno, kStageDest);
-      return;
-    }
-    job.updated++;
+  if (copy || job.compare == kCompareChecksum) {
+    CopyFileOf(work, s, src, dst, !copy, !copy && SameMetadata(s, d));
     return;
   }
-  if (delayMs > 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(delayMs));
-    Beat();
-  }
-  uint32_t mode = s.mode;
-  bool chmodAfter = mode != (mode & 0777) || (mode & 0777 & job.umask) != 0;
-  job.handled++;
-  job.handledBytes += s.size;
-  CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(s.size), static_cast<int64_t>(s.sec), s.nsec, mode,
-                         chmodAfter, false, compareFirst, compareFirst && SameMetadata(s, d), buffer, other, srcDirs,
-                         dstDirs);
-  Beat();
-  if (r.status == kCopied) {
-    job.files++;
-    job.bytes += r.bytes;
-  } else if (r.status == kUnchanged) {
+  if (SameMetadata(s, d)) {
     job.skipped++;
-  } else if (r.status == kUpdated) {
-    job.updated++;
-  } else {
-    AddProblem(job, name, kProblemCopy, r.status, r.err, r.stage);
-    if (r.status == kFailed && r.stage == kStageDest && (r.err == ENOSPC || r.err == EDQUOT || r.err == EROFS))
-      job.fatal = true;
+    return;
   }
+  struct timespec times[2];
+  times[0].tv_sec = static_cast<time_t>(s.sec);
+  times[0].tv_nsec = static_cast<long>(s.nsec);
+  times[1] = times[0];
+  if (chmod(dst.c_str(), s.mode & 07777) != 0 || utimensat(AT_FDCWD, dst.c_str(), times, 0) != 0) {
+    AddProblem(job, s.name, kProblemMeta, 0, errno, kStageDest);
+    return;
+  }
+  job.updated++;
 }
 
-void RunSyncJob(DirJob& job, int delayMs, const std::function<void(const std::string&)>& show) {
+// A whole-directory job: lists the source (and for a sync job the destination too, never through a
+// link), refuses what the walk refuses, then copies what is new, brings up to date what differs and,
+// for a mirror, names what the source lacks. Entries of another kind on each side go back to
+// JavaScript (residual), as do subdirectories (jobs of their own).
+void RunWholeDir(DirJob& job, int delayMs, const std::function<void(const std::string&)>& show) {
   static thread_local Scratch buffer;
   static thread_local Scratch other;
   show("scan: listing " + (job.rel.empty() ? std::string(".") : job.rel));
@@ -1130,27 +1102,28 @@ void RunSyncJob(DirJob& job, int delayMs, const std::function<void(const std::st
     job.listErr = listed.err;
     return;
   }
-  // Never through a symbolic link: the destination directory must be a real one.
-  Listed there = GatherDir(job.dst, true);
-  Beat();
-  if (there.err != 0) {
-    job.dstListErr = there.err;
-    return;
-  }
+  Listed there;
   std::unordered_map<std::string, const ListedItem*> existing;
-  existing.reserve(there.items.size() * 2);
-  for (const ListedItem& item : there.items) {
-    if (item.kind == kError) continue;  // unreadable: neither compared nor deleted
-    if (!IsValidUtf8(reinterpret_cast<const unsigned char*>(item.name.data()), item.name.size())) continue;
-    if (IsTempName(item.name)) {
-      if (item.kind == kFile) job.temps.push_back(item.name);
-      continue;
+  if (job.sync) {
+    there = GatherDir(job.dst, true);
+    if (there.err != 0) {
+      job.dstListErr = there.err;
+      return;
     }
-    existing.emplace(item.name, &item);
+    existing.reserve(there.items.size() * 2);
+    for (const ListedItem& item : there.items) {
+      if (item.kind == kError) continue;  // unreadable: neither compared nor deleted
+      if (!IsValidUtf8(reinterpret_cast<const unsigned char*>(item.name.data()), item.name.size())) continue;
+      if (IsTempName(item.name)) {
+        if (item.kind == kFile) job.temps.push_back(item.name);
+        continue;
+      }
+      existing.emplace(item.name, &item);
+    }
   }
+  Beat();
   std::unordered_map<std::string, bool> listedHere;
-  if (job.mirror) listedHere.reserve(listed.items.size() * 2);
-  DirCache srcDirs, dstDirs;
+  DirWork work(job, delayMs, buffer, other);
   std::string prefix = job.rel.empty() ? std::string() : job.rel + "/";
   for (const ListedItem& item : listed.items) {
     if (job.fatal) break;
@@ -1170,71 +1143,28 @@ void RunSyncJob(DirJob& job, int delayMs, const std::function<void(const std::st
       continue;
     }
     if (job.mirror) listedHere.emplace(name, true);
-    if (item.kind == kFile) job.sizes.push_back(item.size);
+    if (item.kind == kFile) {
+      job.sizes.push_back(item.size);
+      show("copy: " + prefix + name);
+    }
     std::string src = job.src + "/" + name;
     std::string dst = job.dst + "/" + name;
     auto found = existing.find(name);
-    if (item.kind == kFile) show("copy: " + prefix + name);
     if (found == existing.end()) {
-      // New here: as in a fresh directory.
-      switch (item.kind) {
-        case kFile: {
-          if (delayMs > 0) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(delayMs));
-            Beat();
-          }
-          uint32_t mode = item.mode;
-          bool chmodAfter = mode != (mode & 0777) || (mode & 0777 & job.umask) != 0;
-          job.handled++;
-        job.handledBytes += item.size;
-        CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(item.size), static_cast<int64_t>(item.sec),
-                                 item.nsec, mode, chmodAfter, false, false, false, buffer, other, srcDirs, dstDirs);
-          Beat();
-          if (r.status == kCopied) {
-            job.files++;
-            job.bytes += r.bytes;
-          } else {
-            AddProblem(job, name, kProblemCopy, r.status, r.err, r.stage);
-            if (r.status == kFailed && r.stage == kStageDest && (r.err == ENOSPC || r.err == EDQUOT || r.err == EROFS))
-              job.fatal = true;
-          }
-          break;
-        }
-        case kSymlink: {
-          int err = CopyLink(dst, item.link, static_cast<int64_t>(item.sec), item.nsec);
-          if (err != 0) AddProblem(job, name, kProblemLink, 0, err, kStageDest);
-          else job.links++;
-          break;
-        }
-        case kDir: {
-          int err = MakeDir(dst);
-          if (err != 0) {
-            AddProblem(job, name, kProblemMkdir, 0, err, kStageDest);
-            break;
-          }
-          job.dirNames.push_back(name);
-          job.dirModes.push_back(item.mode);
-          job.dirMtimes.push_back(MtimeNs(item));
-          break;
-        }
-        default:
-          job.others++;
-          break;
-      }
+      CopyNew(work, item, src, dst);
       continue;
     }
     const ListedItem& d = *found->second;
-    if (job.compare == kCompareIgnoreExisting) {
-      // Left alone whatever it is; a directory is still walked when it is one here too.
-      if (item.kind == kDir && d.kind == kDir) SyncEntry(job, item, d, src, dst, buffer, other, srcDirs, dstDirs, delayMs);
-      else job.skipped++;
+    // --ignore-existing leaves whatever exists alone; a directory is still walked when both are one.
+    if (job.compare == kCompareIgnoreExisting && !(item.kind == kDir && d.kind == kDir)) {
+      job.skipped++;
       continue;
     }
     if (item.kind != d.kind) {
       job.residual.push_back(name);
       continue;
     }
-    SyncEntry(job, item, d, src, dst, buffer, other, srcDirs, dstDirs, delayMs);
+    Sync(work, item, d, src, dst);
   }
   if (!job.mirror || job.fatal) return;
   for (const ListedItem& d : there.items) {
@@ -1259,9 +1189,22 @@ Array Typed(Napi::Env env, const std::vector<T>& values) {
   return array;
 }
 
-// -> { listErrno, entries, files, links, others, bytes, sizes: Float64Array,
-//      dirs: { names, modes: Uint32Array, mtimeNs: BigInt64Array },
-//      problems: { names, kinds, status, errno, stage (Int32Arrays) }, fatal }
+// Subdirectories for jobs of their own: { names, modes: Uint32Array, mtimeNs: BigInt64Array }.
+Napi::Object DirsValue(Napi::Env env, const std::vector<std::string>& names, const std::vector<uint32_t>& modes,
+                       const std::vector<int64_t>& mtimes) {
+  Napi::Object dirs = Napi::Object::New(env);
+  dirs.Set("names", StringsValue(env, names));
+  dirs.Set("modes", Typed<uint32_t, Napi::Uint32Array>(env, modes));
+  auto mtimeNs = Napi::TypedArrayOf<int64_t>::New(env, mtimes.size(), napi_bigint64_array);
+  for (size_t i = 0; i < mtimes.size(); i++) mtimeNs[i] = mtimes[i];
+  dirs.Set("mtimeNs", mtimeNs);
+  return dirs;
+}
+
+// -> { listErrno, entries, files, links, others, bytes, handled, handledBytes, sizes: Float64Array,
+//      dirs (DirsValue), problems: { names, kinds, status, errno, stage (Int32Arrays) }, fatal }
+//      and for a sync job also { dstListErrno, skipped, updated, both (DirsValue), residual,
+//      extra: { names, kinds: Uint8Array }, temps } (fsops/native.ts, NativeDirResult).
 Napi::Object DirJobResult(Napi::Env env, const DirJob& job) {
   Napi::Object result = Napi::Object::New(env);
   result.Set("listErrno", Napi::Number::New(env, job.listErr));
@@ -1273,13 +1216,7 @@ Napi::Object DirJobResult(Napi::Env env, const DirJob& job) {
   result.Set("handled", Napi::Number::New(env, job.handled));
   result.Set("handledBytes", Napi::Number::New(env, job.handledBytes));
   result.Set("sizes", Typed<double, Napi::Float64Array>(env, job.sizes));
-  Napi::Object dirs = Napi::Object::New(env);
-  dirs.Set("names", StringsValue(env, job.dirNames));
-  dirs.Set("modes", Typed<uint32_t, Napi::Uint32Array>(env, job.dirModes));
-  auto mtimes = Napi::TypedArrayOf<int64_t>::New(env, job.dirMtimes.size(), napi_bigint64_array);
-  for (size_t i = 0; i < job.dirMtimes.size(); i++) mtimes[i] = job.dirMtimes[i];
-  dirs.Set("mtimeNs", mtimes);
-  result.Set("dirs", dirs);
+  result.Set("dirs", DirsValue(env, job.dirNames, job.dirModes, job.dirMtimes));
   Napi::Object problems = Napi::Object::New(env);
   problems.Set("names", StringsValue(env, job.problemNames));
   problems.Set("kinds", Typed<int32_t, Napi::Int32Array>(env, job.problemKinds));
@@ -1292,13 +1229,7 @@ Napi::Object DirJobResult(Napi::Env env, const DirJob& job) {
   result.Set("dstListErrno", Napi::Number::New(env, job.dstListErr));
   result.Set("skipped", Napi::Number::New(env, job.skipped));
   result.Set("updated", Napi::Number::New(env, job.updated));
-  Napi::Object both = Napi::Object::New(env);
-  both.Set("names", StringsValue(env, job.bothNames));
-  both.Set("modes", Typed<uint32_t, Napi::Uint32Array>(env, job.bothModes));
-  auto bothMtimes = Napi::TypedArrayOf<int64_t>::New(env, job.bothMtimes.size(), napi_bigint64_array);
-  for (size_t i = 0; i < job.bothMtimes.size(); i++) bothMtimes[i] = job.bothMtimes[i];
-  both.Set("mtimeNs", bothMtimes);
-  result.Set("both", both);
+  result.Set("both", DirsValue(env, job.bothNames, job.bothModes, job.bothMtimes));
   result.Set("residual", StringsValue(env, job.residual));
   Napi::Object extra = Napi::Object::New(env);
   extra.Set("names", StringsValue(env, job.extraNames));
@@ -1397,8 +1328,7 @@ void CopyPoolThread(CopyPool* pool, size_t slot) {
     SetSlot(pool, slot, batch->label);
     if (batch->dirJob) {
       auto show = [pool, slot](const std::string& text) { SetSlot(pool, slot, text); };
-      if (batch->dirJob->sync) RunSyncJob(*batch->dirJob, batch->delayMs, show);
-      else RunDirJob(*batch->dirJob, batch->delayMs, show);
+      RunWholeDir(*batch->dirJob, batch->delayMs, show);
     } else {
       RunBatch(*batch);
     }
@@ -1488,7 +1418,7 @@ Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
 }
 
 // submitCopyDir(pool, id, src, dst, rel, umask, delayMs, hangName, scanHang[, compare, mirror]): a
-// fresh-directory job (see RunDirJob), or with compare a directory on both sides (RunSyncJob); its
+// fresh-directory job, or with compare a directory on both sides (see RunWholeDir); its
 // answer comes to the pool's onDone like a batch's.
 Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
