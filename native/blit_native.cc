@@ -56,6 +56,7 @@ const char* ErrnoCode(int err) {
     case EMFILE: return "EMFILE";
     case ENFILE: return "ENFILE";
     case EXDEV: return "EXDEV";
+    case ECANCELED: return "ECANCELED";
     case EBUSY: return "EBUSY";
     case ETXTBSY: return "ETXTBSY";
     case EINVAL: return "EINVAL";
@@ -482,6 +483,14 @@ void Beat() {
   if (t_beat) __atomic_fetch_add(t_beat, 1, __ATOMIC_SEQ_CST);
 }
 
+// The run was interrupted (the board's CANCELLED Int32, util/activity-board.ts): copies stop between
+// files and between 64 MiB chunks, removing their temp file.
+thread_local int32_t* t_cancel = nullptr;
+
+bool Cancelled() {
+  return t_cancel && __atomic_load_n(t_cancel, __ATOMIC_RELAXED) != 0;
+}
+
 // Live byte count for progress (a BigInt64 in shared memory): bytes written, files in flight included.
 thread_local int64_t* t_written = nullptr;
 
@@ -562,6 +571,10 @@ int CopyData(int in, int out, uint64_t size, Scratch& buffer, int32_t* stage, bo
       done += static_cast<uint64_t>(n);
       Wrote(static_cast<uint64_t>(n));
       Beat();
+      if (done < size && Cancelled()) {
+        *stage = kStageDest;
+        return ECANCELED;
+      }
     }
     if (kernel) return 0;
   }
@@ -584,7 +597,13 @@ int CopyData(int in, int out, uint64_t size, Scratch& buffer, int32_t* stage, bo
     }
     done += static_cast<uint64_t>(n);
     Wrote(static_cast<uint64_t>(n));
-    if ((done & (kChunk - 1)) < static_cast<uint64_t>(n)) Beat();
+    if ((done & (kChunk - 1)) < static_cast<uint64_t>(n)) {
+      Beat();
+      if (done < size && Cancelled()) {
+        *stage = kStageDest;
+        return ECANCELED;
+      }
+    }
   }
   return 0;
 }
@@ -619,7 +638,14 @@ int SameContents(int in, int dstAt, const std::string& dstName, uint64_t size, S
       break;
     }
     done += static_cast<uint64_t>(a);
-    if ((done & (kChunk - 1)) < static_cast<uint64_t>(a)) Beat();
+    if ((done & (kChunk - 1)) < static_cast<uint64_t>(a)) {
+      Beat();
+      if (done < size && Cancelled()) {
+        errno = ECANCELED;
+        same = -1;
+        break;
+      }
+    }
   }
   int saved = errno;
   close(fd);
@@ -862,6 +888,7 @@ void RunBatch(CopyBatch& batch) {
   batch.bytes.assign(n, 0);
   batch.done = 0;
   for (size_t i = 0; i < n; i++) {
+    if (Cancelled()) break;  // the rest is left; done says how far the batch got
     if (static_cast<int>(i) == batch.hangIndex) std::this_thread::sleep_for(std::chrono::seconds(60));
     if (batch.delayMs > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(batch.delayMs));
@@ -1126,7 +1153,7 @@ void RunWholeDir(DirJob& job, int delayMs, const std::function<void(const std::s
   DirWork work(job, delayMs, buffer, other);
   std::string prefix = job.rel.empty() ? std::string() : job.rel + "/";
   for (const ListedItem& item : listed.items) {
-    if (job.fatal) break;
+    if (job.fatal || Cancelled()) break;
     job.entries++;
     const std::string& name = item.name;
     if (!IsValidUtf8(reinterpret_cast<const unsigned char*>(name.data()), name.size())) {
@@ -1266,6 +1293,13 @@ int32_t* OptionalInt32s(const Napi::CallbackInfo& info, size_t index) {
   return array.ElementLength() > 0 ? array.Data() : nullptr;
 }
 
+// The board's CANCELLED Int32 when `index` is the board's header (at least 4 Int32s), else none.
+int32_t* CancelFlag(const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() <= index || !info[index].IsTypedArray()) return nullptr;
+  auto array = info[index].As<Napi::Int32Array>();
+  return array.ElementLength() > 3 ? array.Data() + 3 : nullptr;
+}
+
 int64_t* OptionalInt64s(const Napi::CallbackInfo& info, size_t index) {
   if (info.Length() <= index || !info[index].IsTypedArray()) return nullptr;
   auto array = info[index].As<Napi::TypedArrayOf<int64_t>>();
@@ -1278,9 +1312,11 @@ int64_t* OptionalInt64s(const Napi::CallbackInfo& info, size_t index) {
 Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
   CopyBatch batch = ParseBatch(info[0]);
   t_beat = OptionalInt32s(info, 1);
+  t_cancel = CancelFlag(info, 1);
   t_written = OptionalInt64s(info, 2);
   RunBatch(batch);
   t_beat = nullptr;
+  t_cancel = nullptr;
   t_written = nullptr;
   return BatchResult(info.Env(), batch);
 }
@@ -1301,6 +1337,7 @@ struct CopyPool {
   int inFlight = 0;  // main thread only
   Napi::ThreadSafeFunction tsfn;
   int32_t* beat = nullptr;
+  int32_t* cancel = nullptr;
   int64_t* written = nullptr;
   uint8_t* slots = nullptr;
   size_t slotsLength = 0;
@@ -1317,6 +1354,7 @@ void SetSlot(CopyPool* pool, size_t slot, const std::string& text) {
 
 void CopyPoolThread(CopyPool* pool, size_t slot) {
   t_beat = pool->beat;
+  t_cancel = pool->cancel;
   t_written = pool->written;
   std::unique_lock<std::mutex> lock(pool->lock);
   for (;;) {
@@ -1363,6 +1401,7 @@ Napi::Value StartCopyPool(const Napi::CallbackInfo& info) {
   int threads = std::max(1, std::min(32, info[0].As<Napi::Number>().Int32Value()));
   auto* pool = new CopyPool();
   pool->beat = OptionalInt32s(info, 1);
+  pool->cancel = CancelFlag(info, 1);
   pool->written = OptionalInt64s(info, 2);
   if (info[3].IsTypedArray()) {
     auto slots = info[3].As<Napi::Uint8Array>();
@@ -1612,7 +1651,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 11));
+  exports.Set("abiVersion", Napi::Number::New(env, 12));
   return exports;
 }
 

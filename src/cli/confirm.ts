@@ -1,7 +1,7 @@
 /** Asks the person at the terminal before a mirror deletes anything. */
 import { createRequire } from 'node:module';
 import type { DeletionCandidate } from '../engine/local-destination.js';
-import { showPath } from '../util/errors.js';
+import { BlitError, showPath } from '../util/errors.js';
 import { countOf } from '../util/human.js';
 
 const SHOWN = 10;
@@ -10,7 +10,12 @@ export function canAsk(): boolean {
   return Boolean(process.stdin.isTTY && process.stderr.isTTY);
 }
 
-export async function confirmDeletions(candidates: DeletionCandidate[], root: string): Promise<boolean> {
+/** Asks whether to delete `candidates`; `signal` (SIGINT, SIGTERM) ends the question as Ctrl+C does. */
+export async function confirmDeletions(
+  candidates: DeletionCandidate[],
+  root: string,
+  signal?: AbortSignal,
+): Promise<boolean> {
   if (!canAsk()) return false;
   const lines = candidates.slice(0, SHOWN).map((c) => `  ${showPath(c.rel)}${c.kind === 'dir' ? '/' : ''}`);
   if (candidates.length > SHOWN) lines.push(`  … and ${candidates.length - SHOWN} more`);
@@ -24,8 +29,19 @@ export async function confirmDeletions(candidates: DeletionCandidate[], root: st
   ) as typeof import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question('Delete them? [y/N] ');
+    const answer = await rl.question('Delete them? [y/N] ', { signal });
     return /^y(es)?$/i.test(answer.trim());
+  } catch (error) {
+    // Ctrl+C at the prompt (readline turns it into an AbortError on a terminal), or a signal.
+    if (error instanceof Error && error.name === 'AbortError') {
+      process.stderr.write('\n');
+      const name = String(signal?.reason ?? 'SIGINT');
+      throw new BlitError(
+        `interrupted (${name}) at the prompt: nothing was deleted`,
+        name === 'SIGTERM' ? 143 : 130,
+      );
+    }
+    throw error;
   } finally {
     rl.close();
   }

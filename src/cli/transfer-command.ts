@@ -100,7 +100,14 @@ export async function runTransferCommand(
   if (style === 'line' && listActions && !flags.json) style = undefined;
   const display = style ? new ProgressDisplay(progress, style) : undefined;
   display?.start();
+  // The first SIGINT or SIGTERM stops the run cleanly (no temp file left, nothing deleted); a
+  // second one, with the handler gone, ends the process at once.
+  const interruption = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => interruption.abort(signal);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const report = await runTransfer(endpoints, options, {
+    signal: interruption.signal,
     progress,
     plan: perf.plan,
     onStats: (stats) => perf.onStats(stats),
@@ -114,10 +121,14 @@ export async function runTransferCommand(
         );
         return false;
       }
-      return confirmDeletions(candidates, endpoints.target);
+      return confirmDeletions(candidates, endpoints.target, interruption.signal);
     },
   })
-    .finally(() => display?.stop())
+    .finally(() => {
+      display?.stop();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    })
     .catch((error: unknown) => {
       perf.finish('fatal', error);
       throw error;

@@ -180,6 +180,14 @@ export class CopyScheduler {
     this.throwIfFailed();
   }
 
+  /**
+   * Waits until no batch or task is out, failed or not: after an interruption the copiers stop
+   * between files and clean up, and nothing is left to the exit.
+   */
+  async settle(): Promise<void> {
+    while (this.running > 0) await this.nextCompletion();
+  }
+
   /** Closes the executor; `abandon` after a stall (see CopyExecutor.close). */
   async close(abandon = false): Promise<void> {
     await this.executor?.close(abandon);

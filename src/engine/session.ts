@@ -38,6 +38,11 @@ export interface SessionHooks {
   plan?: ExecutionPlan;
   /** Called once when the session ends, fatal error or not, with what it measured. */
   onStats?(stats: SessionStats): void;
+  /**
+   * Aborted (with the signal's name as its reason) to stop the run: copies stop between files and
+   * 64 MiB chunks, nothing is deleted, no temp file stays, and the session throws `interrupted`.
+   */
+  signal?: AbortSignal;
 }
 
 /** Tiny jobs inline; otherwise the addon's native copy threads, or worker threads without it. */
@@ -148,6 +153,22 @@ export async function runTransfer(
     stalled = true;
     scheduler.abort(error);
   });
+  // So does an interruption; the walk also checks for it at every directory.
+  let interrupted: BlitError | undefined;
+  const interrupt = () => {
+    const signal = String(hooks.signal?.reason ?? 'SIGINT');
+    interrupted = new BlitError(
+      `interrupted (${signal}): files being copied were not installed and no temp file was left; run again to finish`,
+      signal === 'SIGTERM' ? 143 : 130,
+    );
+    board.cancel();
+    scheduler.abort(interrupted);
+  };
+  if (hooks.signal?.aborted) interrupt();
+  else hooks.signal?.addEventListener('abort', interrupt, { once: true });
+  const throwIfInterrupted = () => {
+    if (interrupted) throw interrupted;
+  };
 
   // Directories go whole to the copy threads (engine/whole-dirs.ts) where that changes nothing but
   // the speed.
@@ -209,7 +230,7 @@ export async function runTransfer(
               if (jobs.length === 0) return;
               scheduler.runTask(async (executor) => onOutcomes(await executor.run(jobs), jobs), false);
             },
-            stopping: () => fatal !== undefined || stalled,
+            stopping: () => fatal !== undefined || stalled || interrupted !== undefined,
           },
           { compare: options.compare, mirror: options.operation === 'mirror' },
         )
@@ -272,6 +293,7 @@ export async function runTransfer(
   const consume = async (listings: AsyncIterable<SourceListing>) => {
     let listingAsked = performance.now();
     for await (const listing of listings) {
+      throwIfInterrupted();
       stats.listMs += performance.now() - listingAsked;
       progress.entriesFound += listing.entries.length;
       countListing(stats, listing.entries);
@@ -334,11 +356,13 @@ export async function runTransfer(
     if (whole) whole.whenIdle(scanned);
     else scanned();
     await scheduler.drain();
+    throwIfInterrupted();
     if (!fatal && options.operation === 'mirror') {
       const candidates = destination.candidates;
       if (candidates.length > 0) {
         const complete = source.scanComplete && !sourceReadFailed;
         const confirmed = complete && (options.dryRun || (await confirm(candidates)));
+        throwIfInterrupted();
         if (confirmed) {
           progress.phase = 'delete';
           destination.applyDeletions(candidates);
@@ -362,9 +386,14 @@ export async function runTransfer(
   } finally {
     readAhead.close();
     watch.stop();
+    hooks.signal?.removeEventListener('abort', interrupt);
     // A stalled copy may never finish its system call: it is abandoned to the process exit.
     if (stalled) void scheduler.close(true);
-    else await scheduler.close();
+    else {
+      // Interrupted: the copiers stop at their next file or chunk and remove their temp files.
+      if (interrupted) await scheduler.settle();
+      await scheduler.close();
+    }
     if (executorStartedAt > 0) stats.copyMs = Math.max(0, lastOutcomeAt - executorStartedAt);
     if (progress.firstFileAt !== undefined) stats.firstByteMs = progress.firstFileAt - started;
     stats.totalMs = performance.now() - started;

@@ -18,6 +18,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import { CANCELLED } from '../util/activity-board.js';
 import { errnoError, isFatalWriteError, reasonOf, sourceKeptReason } from '../util/errors.js';
 import { hangIfInjected } from '../util/test-hang.js';
 import { type HasherFactory, hashFileSync, loadBlake3 } from './hash.js';
@@ -323,6 +324,8 @@ export function copyBatch(jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
   if (addon) return copyBatchNative(addon, jobs, ctx);
   const outcomes: CopyOutcome[] = [];
   for (const job of jobs) {
+    // Interrupted: the rest of the batch is left (the session reports the interruption).
+    if (ctx.beat && ctx.beat.length > CANCELLED && Atomics.load(ctx.beat, CANCELLED) !== 0) break;
     const outcome = copyFileJob(job, ctx);
     if (ctx.beat) Atomics.add(ctx.beat, 0, 1);
     if (ctx.written && outcome.bytes > 0) Atomics.add(ctx.written, 0, BigInt(outcome.bytes));

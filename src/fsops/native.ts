@@ -156,7 +156,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 11;
+const ABI_VERSION = 12;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -14,6 +14,11 @@ export const BEATS = 0;
 export const STOPPED = 1;
 /** Non-zero while the run waits for a person (a confirmation prompt): waiting is not stalling. */
 export const PAUSED = 2;
+/**
+ * Non-zero once the run is interrupted (SIGINT, SIGTERM): copiers stop between files (the addon
+ * also between 64 MiB chunks) and remove the temp file of the one they were writing.
+ */
+export const CANCELLED = 3;
 
 export const MAX_SLOTS = 32;
 
@@ -40,6 +45,11 @@ export class ActivityBoard {
   pause(paused: boolean): void {
     Atomics.store(this.ints, PAUSED, paused ? 1 : 0);
     this.beat();
+  }
+
+  /** Tells every copier to stop (see CANCELLED). */
+  cancel(): void {
+    Atomics.store(this.ints, CANCELLED, 1);
   }
 
   beats(): number {

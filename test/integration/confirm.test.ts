@@ -52,3 +52,22 @@ test('on a terminal, any answer but yes deletes nothing and exits 2', (t) => {
   assert.equal(existsSync(join(dst, 'old', 'extra two')), true);
   assert.equal(existsSync(join(dst, 'keep')), true, 'the copy itself still happened');
 });
+
+test('on a terminal, Ctrl+C at the prompt deletes nothing and exits 130', (t) => {
+  if (!hasScript) return t.skip('script (util-linux) not installed');
+  const { src, dst } = trees(tempDir(t));
+  // Typed a second after the start: typed at once, before script has its child running on the
+  // pseudo-terminal, the Ctrl+C reached no process here, and blit then waited at its prompt.
+  const command = [process.execPath, BLIT, 'mirror', `${src}/`, `${dst}/`]
+    .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
+    .join(' ');
+  const result = spawnSync('sh', ['-c', `(sleep 1; printf '\\003') | script -qec "${command}" /dev/null`], {
+    env: { ...process.env, XDG_CONFIG_HOME: testConfigHome() },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(result.status, 130, result.stdout);
+  assert.match(result.stdout, /blit: interrupted \(SIGINT\)/);
+  assert.equal(existsSync(join(dst, 'extra one')), true);
+  assert.equal(existsSync(join(dst, 'old', 'extra two')), true);
+});

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { setTimeout } from 'node:timers/promises';
 import { type CopyJob, nativeBatch } from '../../src/fsops/copy-file.js';
 import { type NativeBatch, type NativeCopyResult, nativeAddon } from '../../src/fsops/native.js';
-import { ActivityBoard } from '../../src/util/activity-board.js';
+import { ActivityBoard, CANCELLED } from '../../src/util/activity-board.js';
 import { tempDir, writeFile } from '../helpers.js';
 
 const addon = nativeAddon();
@@ -41,6 +41,44 @@ test('copyFiles adds every byte it writes and beats per chunk of a large file', 
   assert.ok(beat[0]! >= 4 + n, `beats: ${beat[0]}`);
   assert.equal(statSync(dsts[1]!).size, 200 * MIB);
   assert.equal(readFileSync(dsts[2]!)[4999], 3);
+});
+
+test('an interrupted copy stops after the chunk in flight, fails with ECANCELED and leaves no temp file', async (t) => {
+  assert.ok(addon, 'npm install builds the native addon');
+  const root = tempDir(t);
+  writeFile(join(root, 'big'), Buffer.alloc(300 * MIB, 9));
+  writeFile(join(root, 'small'), 'small');
+  const job = (name: string) => copyJob(join(root, name), join(root, `${name}.copy`));
+  // The board's header: beats, stopped, paused, cancelled (util/activity-board.ts).
+  const header = new Int32Array(new SharedArrayBuffer(16));
+  const written = new BigInt64Array(new SharedArrayBuffer(8));
+
+  // Cancelled before the batch: nothing is attempted.
+  Atomics.store(header, CANCELLED, 1);
+  const none = addon.copyFiles(nativeBatch([job('big'), job('small')], process.umask()), header, written);
+  assert.equal(none.done, 0);
+  Atomics.store(header, CANCELLED, 0);
+
+  // Cancelled once the first 64 MiB chunk is written: the thread stops at the next chunk boundary.
+  let settle: (answer: NativeCopyResult) => void = () => {};
+  const answered = new Promise<NativeCopyResult>((resolve) => {
+    settle = resolve;
+  });
+  const pool = addon.startCopyPool(1, header, written, undefined, (_id, answer) =>
+    settle(answer as NativeCopyResult),
+  );
+  addon.submitCopies(pool, 1, nativeBatch([job('big')], process.umask()), 'copy: big', 0, -1);
+  const deadline = Date.now() + 20_000;
+  while (Atomics.load(written, 0) === 0n && Date.now() < deadline) await setTimeout(1);
+  Atomics.store(header, CANCELLED, 1);
+  const answer = await answered;
+  addon.closeCopyPool(pool);
+  assert.equal(answer.done, 1);
+  assert.equal(answer.status[0], 1, 'failed');
+  assert.equal(addon.errnoName(answer.errno[0]!), 'ECANCELED');
+  const bytes = Number(Atomics.load(written, 0));
+  assert.ok(bytes >= 64 * MIB && bytes < 300 * MIB, `${bytes} bytes written`);
+  assert.deepEqual(names(root), ['big', 'small'], 'no copy and no temp file');
 });
 
 function names(dir: string): string[] {
