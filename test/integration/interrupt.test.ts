@@ -5,19 +5,28 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { type Dirent, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { nativeAddon } from '../../src/fsops/native.js';
 import { BLIT, read, tempDir, testConfigHome, writeFile } from '../helpers.js';
 
-/** Every file below `root`, relative. */
+/**
+ * Every file below `root`, relative. Read while blit runs, so entries come and go (a temp file is
+ * renamed): kinds come from the listing itself, and a directory that vanished lists as empty.
+ */
 function filesBelow(root: string, rel = ''): string[] {
-  if (!existsSync(join(root, rel))) return [];
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(join(root, rel), { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
   const out: string[] = [];
-  for (const name of readdirSync(join(root, rel))) {
-    const child = rel === '' ? name : `${rel}/${name}`;
-    if (statSync(join(root, child)).isDirectory()) out.push(...filesBelow(root, child));
+  for (const entry of entries) {
+    const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
+    if (entry.isDirectory()) out.push(...filesBelow(root, child));
     else out.push(child);
   }
   return out;
