@@ -37,6 +37,16 @@ const COMPARE: Record<CompareMode, number> = {
   'ignore-existing': 4,
 };
 const KINDS: EntryKind[] = ['file', 'dir', 'symlink', 'other'];
+/**
+ * Directories out on the copy threads at once: plenty to keep them busy. The rest wait here, a few
+ * bytes each, so a directory with 100,000 subdirectories does not put 100,000 jobs in flight.
+ */
+const IN_FLIGHT = 64;
+
+interface WaitingDir {
+  rel: string;
+  both: boolean;
+}
 
 /** What the session does with a whole directory's results. */
 export interface WholeDirSink {
@@ -64,7 +74,11 @@ export interface WholeDirSink {
 }
 
 export class WholeDirs {
+  /** Directories started and not finished, waiting ones included. */
   private pending = 0;
+  private running = 0;
+  /** Taken last in, first out: depth first, which also keeps this list short. */
+  private readonly waiting: WaitingDir[] = [];
   private idleWaiter: (() => void) | undefined;
   private readonly compare: number;
 
@@ -99,8 +113,27 @@ export class WholeDirs {
   private start(rel: string, entry: Entry, both: boolean): void {
     this.sink.directory(rel, entry);
     this.pending++;
-    const settled = () => {
+    this.waiting.push({ rel, both });
+    this.pump();
+  }
+
+  /** Sends waiting directories to the copy threads while fewer than IN_FLIGHT are out. */
+  private pump(): void {
+    if (this.sink.stopping() && this.waiting.length > 0) {
+      this.pending -= this.waiting.length;
+      this.waiting.length = 0;
+      if (this.pending === 0) this.idleWaiter?.();
+    }
+    while (this.running < IN_FLIGHT && this.waiting.length > 0) this.submit(this.waiting.pop()!);
+  }
+
+  private submit({ rel, both }: WaitingDir): void {
+    this.running++;
+    // Runs inside the finishing job, so the session always has work out while directories wait.
+    const settled = (next: boolean) => {
+      this.running--;
       if (--this.pending === 0) this.idleWaiter?.();
+      else if (next) this.pump();
     };
     try {
       this.sink.run(async (executor) => {
@@ -112,11 +145,12 @@ export class WholeDirs {
           const sync = both ? { compare: this.compare, mirror: this.options.mirror } : undefined;
           this.finish(rel, await executor.copyDir(src, dst, rel, sync));
         } finally {
-          settled();
+          settled(true);
         }
       });
     } catch (error) {
-      settled();
+      // The session failed already: nothing more is sent.
+      settled(false);
       throw error;
     }
   }

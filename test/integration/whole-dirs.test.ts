@@ -270,3 +270,26 @@ test('a mirror never deletes a destination name that is not UTF-8, nor a temp fi
     .split('\n');
   assert.equal(JSON.parse(record!).copied.wholeDirs, 1);
 });
+
+test('more directories than go out at once (64): every one is copied, then found up to date', (t) => {
+  const root = tempDir(t);
+  const { src, dst } = dirs(root);
+  for (let i = 0; i < 150; i++)
+    writeFile(join(src, `d${i}`, 'deeper', `f${i}`), `file ${i}`, { mtime: T + i });
+  const config = join(root, 'config');
+  const copy = blit(['copy', '--json', `${src}/`, dst], { env: { XDG_CONFIG_HOME: config } });
+  assert.equal(copy.status, 0, copy.stderr);
+  assert.equal(jsonReport(copy).copied, 450, 'a directory, a subdirectory and a file each');
+  assertSameTree(dst, src, { ignoreRootMtime: true });
+  const again = jsonReport(
+    blit(['mirror', '--yes', '--json', `${src}/`, dst], { env: { XDG_CONFIG_HOME: config } }),
+  );
+  assert.equal(again.copied + again.updated + again.deleted + again.failed, 0, JSON.stringify(again));
+  const records = readFileSync(join(config, 'blit', 'perf_local.jsonl'), 'utf8')
+    .trim()
+    .split('\n');
+  assert.deepEqual(
+    records.map((line) => JSON.parse(line).copied.wholeDirs),
+    [300, 300],
+  );
+});
