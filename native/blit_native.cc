@@ -147,6 +147,11 @@ struct Listed {
   std::vector<ListedItem> items;
 };
 
+// An entry's mtime in nanoseconds since the epoch.
+int64_t MtimeNs(const ListedItem& item) {
+  return static_cast<int64_t>(item.sec) * 1000000000LL + static_cast<int64_t>(item.nsec);
+}
+
 Listed GatherDir(const std::string& path, bool noFollow = false) {
   Listed out;
   int dirfd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0));
@@ -340,7 +345,7 @@ Napi::Value ListDir(const Napi::CallbackInfo& info) {
     kinds[i] = item.kind;
     modes[i] = item.mode;
     sizes[i] = item.size;
-    mtimes[i] = static_cast<int64_t>(item.sec) * 1000000000LL + static_cast<int64_t>(item.nsec);
+    mtimes[i] = MtimeNs(item);
     errnos[i] = item.err;
     if (item.hasLink) links.Set(i, NameValue(env, item.link.data(), item.link.size()));
   }
@@ -965,10 +970,6 @@ constexpr int32_t kCompareDefault = 0, kCompareSizeOnly = 1, kCompareIgnoreTimes
 // Mtimes closer than this are equal (engine/compare.ts: times set without the addon are rounded).
 constexpr int64_t kMtimeToleranceNs = 2000;
 
-int64_t MtimeNs(const ListedItem& item) {
-  return static_cast<int64_t>(item.sec) * 1000000000LL + static_cast<int64_t>(item.nsec);
-}
-
 bool SameMtime(const ListedItem& a, const ListedItem& b) {
   int64_t diff = MtimeNs(a) - MtimeNs(b);
   return diff < kMtimeToleranceNs && diff > -kMtimeToleranceNs;
@@ -1436,23 +1437,31 @@ CopyPool* PoolArg(const Napi::Value& value) {
   return CopyPools()[index];
 }
 
+// Refuses work for a pool that closeCopyPool ended.
+void ThrowIfClosed(Napi::Env env, CopyPool* pool) {
+  std::lock_guard<std::mutex> guard(pool->lock);
+  if (pool->stopping) throw Napi::Error::New(env, "copy pool already closed");
+}
+
+// Queues a batch or directory job; its answer keeps the process alive until it is delivered.
+void Enqueue(Napi::Env env, CopyPool* pool, std::unique_ptr<CopyBatch> batch) {
+  if (pool->inFlight++ == 0) pool->tsfn.Ref(env);
+  std::lock_guard<std::mutex> guard(pool->lock);
+  pool->queue.push_back(std::move(batch));
+  pool->changed.notify_one();
+}
+
 // submitCopies(pool, id, batch, label, delayMs, hangIndex)
 Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CopyPool* pool = PoolArg(info[0]);
-  {
-    std::lock_guard<std::mutex> guard(pool->lock);
-    if (pool->stopping) throw Napi::Error::New(env, "copy pool already closed");
-  }
+  ThrowIfClosed(env, pool);
   auto batch = std::make_unique<CopyBatch>(ParseBatch(info[2]));
   batch->id = info[1].As<Napi::Number>().Uint32Value();
   batch->label = info[3].As<Napi::String>().Utf8Value();
   batch->delayMs = info[4].As<Napi::Number>().Int32Value();
   batch->hangIndex = info[5].As<Napi::Number>().Int32Value();
-  if (pool->inFlight++ == 0) pool->tsfn.Ref(env);
-  std::lock_guard<std::mutex> guard(pool->lock);
-  pool->queue.push_back(std::move(batch));
-  pool->changed.notify_one();
+  Enqueue(env, pool, std::move(batch));
   return env.Undefined();
 }
 
@@ -1462,10 +1471,7 @@ Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
 Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CopyPool* pool = PoolArg(info[0]);
-  {
-    std::lock_guard<std::mutex> guard(pool->lock);
-    if (pool->stopping) throw Napi::Error::New(env, "copy pool already closed");
-  }
+  ThrowIfClosed(env, pool);
   auto batch = std::make_unique<CopyBatch>();
   batch->id = info[1].As<Napi::Number>().Uint32Value();
   batch->dirJob = std::make_unique<DirJob>();
@@ -1484,10 +1490,7 @@ Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
     job.mirror = info[10].ToBoolean();
   }
   batch->label = "scan: listing " + (job.rel.empty() ? std::string(".") : job.rel);
-  if (pool->inFlight++ == 0) pool->tsfn.Ref(env);
-  std::lock_guard<std::mutex> guard(pool->lock);
-  pool->queue.push_back(std::move(batch));
-  pool->changed.notify_one();
+  Enqueue(env, pool, std::move(batch));
   return env.Undefined();
 }
 

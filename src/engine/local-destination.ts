@@ -39,7 +39,7 @@ export interface DirPlan {
   /** Source directories whose contents cannot go to the destination now: not to be walked. */
   blocked: string[];
   /** Subdirectories that are directories here too: listed when the walk gets to them. */
-  existingDirs: string[];
+  existingDirs: { rel: string; entry: SourceEntry }[];
   /** Subdirectories made just now, so empty: engine/whole-dirs.ts may copy them whole. */
   freshDirs: { rel: string; entry: SourceEntry }[];
 }
@@ -128,7 +128,7 @@ export class LocalDestination {
       const rel = joinRel(listing.rel, entry.name);
       const dest = existing.get(entry.name);
       this.reconcileEntry(rel, entry, dest, listing.rel, plan);
-      if (entry.kind === 'dir' && dest?.kind === 'dir') plan.existingDirs.push(rel);
+      if (entry.kind === 'dir' && dest?.kind === 'dir') plan.existingDirs.push({ rel, entry });
     }
     if (!listing.partial && this.options.operation === 'mirror' && existing.size > 0) {
       const names = new Set(listing.entries.map((e) => e.name));

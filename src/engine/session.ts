@@ -238,7 +238,7 @@ export async function runTransfer(
 
   /** Directories the copy threads took whole: the walk does not go there. */
   const handedOff = new Set<string>();
-  const handOff = (plan: DirPlan, listing?: SourceListing) => {
+  const handOff = (plan: DirPlan) => {
     // Not once a tiny job went inline (a mirror's deferred entries come after that).
     if (!whole || (scheduler.started !== undefined && !(scheduler.started instanceof NativePool))) return;
     const take = (rel: string) => {
@@ -249,13 +249,9 @@ export async function runTransfer(
       take(dir.rel);
       whole.fresh(dir.rel, dir.entry);
     }
-    if (!listing || plan.existingDirs.length === 0) return;
-    const existing = new Set(plan.existingDirs);
-    for (const entry of listing.entries) {
-      const rel = joinRel(listing.rel, entry.name);
-      if (!existing.has(rel)) continue;
-      take(rel);
-      whole.both(rel, entry);
+    for (const dir of plan.existingDirs) {
+      take(dir.rel);
+      whole.both(dir.rel, dir.entry);
     }
   };
 
@@ -276,7 +272,7 @@ export async function runTransfer(
   const readAhead = new ReadAhead();
   const readAheadFrom = (listing: SourceListing, plan: DirPlan) => {
     const blocked = new Set(plan.blocked);
-    const existing = new Set(plan.existingDirs);
+    const existing = new Set(plan.existingDirs.map((dir) => dir.rel));
     const upcoming: UpcomingDir[] = [];
     for (const entry of listing.entries) {
       if (entry.kind !== 'dir') continue;
@@ -300,7 +296,7 @@ export async function runTransfer(
       readAhead.reached(listing.rel);
       const plan = destination.reconcile(listing);
       for (const rel of plan.blocked) source.skipSubtree(rel);
-      handOff(plan, listing);
+      handOff(plan);
       if (!single) readAheadFrom(listing, plan);
       progress.entriesDone += listing.entries.length - plan.needs.length;
       if (removeSource && !options.dryRun) {

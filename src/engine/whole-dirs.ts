@@ -12,7 +12,7 @@
  * filters (every entry goes), no per-file actions to list, not a dry run, and not a move (which
  * removes sources as it goes). Reasons given for failures are the walk's own.
  */
-import { type CopyJob, nativeOutcomes } from '../fsops/copy-file.js';
+import { nativeOutcome } from '../fsops/copy-file.js';
 import type { CopyExecutor } from '../fsops/copy-pool.js';
 import { describeRawName, NOT_UTF8_NAME, NOT_UTF8_TARGET } from '../fsops/listing.js';
 import type { NativeAddon, NativeDirResult } from '../fsops/native.js';
@@ -214,20 +214,12 @@ export class WholeDirs {
           sink.sourceFailure(path, this.reason(errno[i]!), true);
           break;
         case PROBLEM_COPY: {
-          const job = { rel: path } as CopyJob;
-          const one = {
-            status: status.subarray(i, i + 1),
-            errno: errno.subarray(i, i + 1),
-            stage: stage.subarray(i, i + 1),
-            bytes: new Float64Array(1),
-            done: 1,
-          };
-          const [outcome] = nativeOutcomes(this.addon, [job], one);
+          const outcome = nativeOutcome(this.addon, path, status[i]!, errno[i]!, stage[i]!, 0);
           sink.copyFailure(
             path,
-            outcome!.reason ?? 'failed',
-            outcome!.sourceSide === true,
-            outcome!.fatal === true,
+            outcome.reason ?? 'failed',
+            outcome.sourceSide === true,
+            outcome.fatal === true,
           );
           break;
         }

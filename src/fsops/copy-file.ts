@@ -140,7 +140,7 @@ function sameContents(src: string, dst: string, ctx: CopyContext): boolean {
   return sourceHash === hashFileSync(dst, hasher, ctx.buffer, ctx.beat);
 }
 
-function failed(job: CopyJob, error: unknown): CopyOutcome {
+function failed(job: { rel: string }, error: unknown): CopyOutcome {
   if (error instanceof SourceChanged) {
     return {
       rel: job.rel,
@@ -268,37 +268,37 @@ export function nativeBatch(jobs: CopyJob[], umask: number): NativeBatch {
 export function nativeOutcomes(addon: NativeAddon, jobs: CopyJob[], result: NativeCopyResult): CopyOutcome[] {
   const outcomes: CopyOutcome[] = [];
   for (let i = 0; i < result.done; i++) {
-    const job = jobs[i]!;
-    const status = result.status[i]!;
-    if (status === NATIVE_COPIED) {
-      outcomes.push({ rel: job.rel, status: 'copied', bytes: result.bytes[i]! });
-      continue;
-    }
-    if (status === NATIVE_UNCHANGED || status === NATIVE_UPDATED) {
-      outcomes.push({
-        rel: job.rel,
-        status: status === NATIVE_UNCHANGED ? 'unchanged' : 'updated',
-        bytes: 0,
-      });
-      continue;
-    }
-    if (status === NATIVE_CHANGED) {
-      outcomes.push(failed(job, new SourceChanged()));
-      continue;
-    }
-    const error = errnoError(addon.errnoName(result.errno[i]!));
-    if (status === NATIVE_SOURCE_KEPT) {
-      outcomes.push({
-        rel: job.rel,
-        status: 'failed',
-        bytes: result.bytes[i]!,
-        reason: sourceKeptReason(error),
-      });
-      continue;
-    }
-    outcomes.push(failed(job, result.stage[i] === NATIVE_SOURCE_STAGE ? new SourceError(error) : error));
+    outcomes.push(
+      nativeOutcome(
+        addon,
+        jobs[i]!.rel,
+        result.status[i]!,
+        result.errno[i]!,
+        result.stage[i]!,
+        result.bytes[i]!,
+      ),
+    );
   }
   return outcomes;
+}
+
+/** One file's outcome from the addon's status, errno and stage (a batch's, or a whole-directory job's). */
+export function nativeOutcome(
+  addon: NativeAddon,
+  rel: string,
+  status: number,
+  errno: number,
+  stage: number,
+  bytes: number,
+): CopyOutcome {
+  if (status === NATIVE_COPIED) return { rel, status: 'copied', bytes };
+  if (status === NATIVE_UNCHANGED || status === NATIVE_UPDATED) {
+    return { rel, status: status === NATIVE_UNCHANGED ? 'unchanged' : 'updated', bytes: 0 };
+  }
+  if (status === NATIVE_CHANGED) return failed({ rel }, new SourceChanged());
+  const error = errnoError(addon.errnoName(errno));
+  if (status === NATIVE_SOURCE_KEPT) return { rel, status: 'failed', bytes, reason: sourceKeptReason(error) };
+  return failed({ rel }, stage === NATIVE_SOURCE_STAGE ? new SourceError(error) : error);
 }
 
 /** The addon's copy: each file's whole job (with --checksum, a byte comparison first) in one native call per batch. */
