@@ -6,7 +6,7 @@
 //   BENCH_QUICK=1 npm run bench                fewer runs, for iterating
 // A partial or quick run writes .bench-cache/BENCHMARKS.partial.md instead (BENCH_DOC=path overrides).
 // Other knobs: BENCH_DISK_DIR (default .bench-cache/), BENCH_TMPFS_DIR (default /dev/shm/blit-bench/),
-// BENCH_BLIT (a blit.js to run instead of a snapshot of this checkout's bin/ + dist/).
+// BENCH_BLIT (an executable blit.js to run instead of a snapshot of this checkout's bin/ + dist/).
 //
 // Workloads are generated once (deterministic: seeded PRNG for sizes, AES-CTR keystream for bytes)
 // and reused while their marker file matches their spec. Page cache is never dropped: hot cache.
@@ -284,7 +284,7 @@ const SCENARIOS = [
       rssMiB: 200,
     },
   },
-  { id: 'startup', title: 'start-up: `node bin/blit.js --version`', kind: 'startup', runs: [20, 3] },
+  { id: 'startup', title: 'start-up: `bin/blit.js --version`', kind: 'startup', runs: [20, 3] },
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -542,8 +542,8 @@ async function probe(argv, dst, { pollFirstFile }) {
   const rssFile = join(RESULTS, 'probe-rss.txt');
   rmSync(rssFile, { force: true });
   const [cmd, args] = TIME_BIN
-    ? [TIME_BIN, ['-f', '%M', '-o', rssFile, process.execPath, ...argv]]
-    : [process.execPath, argv];
+    ? [TIME_BIN, ['-f', '%M', '-o', rssFile, ...argv]]
+    : [argv[0], argv.slice(1)];
   const t0 = performance.now();
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -631,7 +631,8 @@ async function runScenario(sc, blit) {
   const runs = QUICK ? Math.min(fullRuns, sc.id === 'wide' ? 1 : 2) : fullRuns;
   const warmup = QUICK ? 0 : fullWarmup;
   const node = q(process.execPath);
-  const blitCmd = `${node} ${q(blit)}`;
+  // Run as users do (`blit` on the PATH, or npx): the file itself, through its #!/bin/sh launcher.
+  const blitCmd = q(blit);
   const out = { ...sc, runsUsed: runs, warmupUsed: warmup, probes: [], notes: [] };
 
   if (sc.kind === 'startup') {
@@ -641,7 +642,7 @@ async function runScenario(sc, blit) {
       hyperfine(
         sc.id,
         [
-          { name: 'blit --version', cmd: `${node} ${q(blit)} --version` },
+          { name: 'blit --version', cmd: `${blitCmd} --version` },
           { name: 'node -e 0', cmd: `${node} -e 0` },
         ],
         { runs, warmup, noShell: true },
