@@ -1,0 +1,53 @@
+/**
+ * bin/blit.js is run as users run it (`blit` on the PATH is npm's symlink to it): its #!/bin/sh
+ * first lines start Node on the file without NODE_EXTRA_CA_CERTS, and pass every argument through
+ * untouched.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { read, tempDir, testConfigHome } from '../helpers.js';
+
+const BLIT = fileURLToPath(new URL('../../bin/blit.js', import.meta.url));
+
+function runLink(link: string, args: string[], env: NodeJS.ProcessEnv) {
+  return spawnSync(link, args, {
+    env: { ...process.env, XDG_CONFIG_HOME: testConfigHome(), ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+test('through a symlink in a directory with a space, blit runs without loading NODE_EXTRA_CA_CERTS', (t) => {
+  const root = tempDir(t);
+  const bin = join(root, 'node modules', '.bin');
+  mkdirSync(bin, { recursive: true });
+  symlinkSync(BLIT, join(bin, 'blit'));
+  // Node itself warns on stderr when it loads this missing bundle at start; the launcher unsets it.
+  const missing = join(root, 'no such bundle.pem');
+  const control = spawnSync(process.execPath, [BLIT, '--version'], {
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: missing },
+    encoding: 'utf8',
+  });
+  assert.match(control.stderr, /Ignoring extra certs/);
+
+  const r = runLink(join(bin, 'blit'), ['--version'], { NODE_EXTRA_CA_CERTS: missing });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.match(r.stdout, /^blit \d+\.\d+\.\d+ /);
+});
+
+test('the launcher passes arguments with spaces, quotes, $ and a newline through unchanged', (t) => {
+  const root = tempDir(t);
+  const name = 'a b "c" $HOME\nd';
+  const src = join(root, 'src dir');
+  mkdirSync(src);
+  writeFileSync(join(src, name), 'payload\n');
+  const dst = join(root, `dst '$1'`);
+  const r = runLink(BLIT, ['copy', join(src, name), join(dst, name)], {});
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(read(join(dst, name)), 'payload\n');
+});
