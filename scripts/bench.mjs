@@ -541,9 +541,7 @@ const TIME_BIN = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
 async function probe(argv, dst, { pollFirstFile }) {
   const rssFile = join(RESULTS, 'probe-rss.txt');
   rmSync(rssFile, { force: true });
-  const [cmd, args] = TIME_BIN
-    ? [TIME_BIN, ['-f', '%M', '-o', rssFile, ...argv]]
-    : [argv[0], argv.slice(1)];
+  const [cmd, args] = TIME_BIN ? [TIME_BIN, ['-f', '%M', '-o', rssFile, ...argv]] : [argv[0], argv.slice(1)];
   const t0 = performance.now();
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
