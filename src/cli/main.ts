@@ -4,6 +4,7 @@
  */
 import { Command, Option } from '@commander-js/extra-typings';
 import { nativeStatus } from '../fsops/native.js';
+import { err, out } from './stdio.js';
 import { version } from './version.js';
 
 export interface TransferFlags {
@@ -117,7 +118,10 @@ const program = new Command('blit')
   .addCommand(rmCommand);
 
 // Usage errors read like every other blit error, in subcommands too (addCommand does not inherit output settings).
+// Written with plain fd writes (stdio.ts): `--version` and `--help` need no stream modules.
 const usageErrors = {
+  writeOut: out,
+  writeErr: err,
   outputError: (text: string, write: (text: string) => void) => write(text.replace(/^error: /, 'blit: ')),
 };
 const withUsageErrors = (command: Command): void => {

@@ -3,6 +3,7 @@
  * few seconds elsewhere, or (with --json) one JSON event per line on stderr.
  */
 import { bytesMoved, type Progress } from '../engine/progress.js';
+import { nowMs } from '../util/clock.js';
 import { formatBytes, formatCount, formatDuration } from '../util/human.js';
 
 export type ProgressStyle = 'line' | 'plain' | 'json';
@@ -74,7 +75,7 @@ export class ProgressDisplay {
   }
 
   private tick(): void {
-    const now = { at: performance.now(), bytesDone: bytesMoved(this.progress) };
+    const now = { at: nowMs(), bytesDone: bytesMoved(this.progress) };
     this.rate = nextRate(this.rate, this.last, now);
     this.last = now;
     this.frame++;

@@ -2,6 +2,7 @@
 import type { Action, TransferReport } from '../engine/types.js';
 import { showPath } from '../util/errors.js';
 import { formatBytes, formatCount, formatDuration, formatRate } from '../util/human.js';
+import { err, out } from './stdio.js';
 
 const VERBS: Record<Action['kind'], [string, string]> = {
   copy: ['copy', 'would copy'],
@@ -12,8 +13,8 @@ const VERBS: Record<Action['kind'], [string, string]> = {
   'remove-source': ['remove', 'would remove'],
 };
 
-export function printActions(stream: NodeJS.WritableStream, action: Action, dryRun: boolean): void {
-  stream.write(`${VERBS[action.kind][dryRun ? 1 : 0]} ${showPath(action.path)}\n`);
+export function printActions(write: (text: string) => void, action: Action, dryRun: boolean): void {
+  write(`${VERBS[action.kind][dryRun ? 1 : 0]} ${showPath(action.path)}\n`);
 }
 
 export function summaryLine(report: TransferReport): string {
@@ -32,11 +33,10 @@ export function summaryLine(report: TransferReport): string {
 }
 
 export function printReport(report: TransferReport, json: boolean): void {
-  for (const failure of report.failures)
-    process.stderr.write(`blit: ${showPath(failure.path)}: ${failure.reason}\n`);
+  for (const failure of report.failures) err(`blit: ${showPath(failure.path)}: ${failure.reason}\n`);
   if (json) {
-    process.stdout.write(`${JSON.stringify({ ...report, elapsedMs: Math.round(report.elapsedMs) })}\n`);
+    out(`${JSON.stringify({ ...report, elapsedMs: Math.round(report.elapsedMs) })}\n`);
     return;
   }
-  process.stdout.write(`${summaryLine(report)}\n`);
+  out(`${summaryLine(report)}\n`);
 }

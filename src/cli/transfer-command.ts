@@ -15,6 +15,7 @@ import { canAsk, confirmDeletions } from './confirm.js';
 import type { TransferFlags } from './main.js';
 import { ProgressDisplay, progressStyle } from './progress-display.js';
 import { printActions, printReport } from './report-output.js';
+import { err, isTerminal, out } from './stdio.js';
 
 export function compareModeOf(flags: TransferFlags): CompareMode {
   const chosen: [boolean | undefined, CompareMode][] = [
@@ -75,7 +76,7 @@ export async function runTransferCommand(
 ): Promise<number> {
   warnOfRemoteLookalikes(src, dst);
   if (flags.ludicrousSpeed)
-    process.stderr.write('blit: --ludicrous-speed is deprecated and does nothing: blit tunes itself\n');
+    err('blit: --ludicrous-speed is deprecated and does nothing: blit tunes itself\n');
   const filter: FilterSpec = {
     include: flags.include,
     exclude: flags.exclude,
@@ -93,9 +94,9 @@ export async function runTransferCommand(
   const endpoints = resolveEndpoints(src, dst, localProbe);
   const perf = startPerfRun({ source: endpoints.source, destination: endpoints.target, ...options });
   const listActions = Boolean(flags.verbose || flags.dryRun);
-  const actionStream = flags.json ? process.stderr : process.stdout;
+  const writeAction = flags.json ? err : out;
   const progress = newProgress();
-  let style = progressStyle(flags.progress, Boolean(flags.json), Boolean(process.stderr.isTTY));
+  let style = progressStyle(flags.progress, Boolean(flags.json), isTerminal(2));
   // Listed actions are progress enough on a terminal; a redrawn line would garble them.
   if (style === 'line' && listActions && !flags.json) style = undefined;
   const display = style ? new ProgressDisplay(progress, style) : undefined;
@@ -111,12 +112,12 @@ export async function runTransferCommand(
     progress,
     plan: perf.plan,
     onStats: (stats) => perf.onStats(stats),
-    onAction: listActions ? (action) => printActions(actionStream, action, options.dryRun) : undefined,
+    onAction: listActions ? (action) => printActions(writeAction, action, options.dryRun) : undefined,
     confirmDeletions: async (candidates) => {
       display?.stop();
       if (flags.yes) return true;
       if (!canAsk()) {
-        process.stderr.write(
+        err(
           `blit: not deleting ${countOf(candidates.length, 'entry', 'entries')} from ${showPath(endpoints.target)} without confirmation; run on a terminal or pass --yes\n`,
         );
         return false;

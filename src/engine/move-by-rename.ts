@@ -6,6 +6,7 @@
  */
 import { lstatSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { nowMs } from '../util/clock.js';
 import { codeOf } from '../util/errors.js';
 import type { Endpoints } from './endpoints.js';
 import type { TransferOptions, TransferReport } from './types.js';
@@ -35,7 +36,7 @@ function nearestExistingDevice(path: string): number | undefined {
 /** Moves by rename when it applies; undefined means "use the ordinary path". */
 export function tryMoveByRename(endpoints: Endpoints, options: TransferOptions): TransferReport | undefined {
   if (!renameApplies(endpoints, options)) return undefined;
-  const started = performance.now();
+  const started = nowMs();
   try {
     if (lstatSync(endpoints.target, { throwIfNoEntry: false })) return undefined;
     const source = lstatSync(endpoints.source);
@@ -60,7 +61,7 @@ export function tryMoveByRename(endpoints: Endpoints, options: TransferOptions):
     deleted: 0,
     failed: 0,
     bytes: 0,
-    elapsedMs: performance.now() - started,
+    elapsedMs: nowMs() - started,
     scanComplete: true,
     deletionsWithheld: 0,
     failures: [],

@@ -1,4 +1,6 @@
 /** Live counters of a running session, read by whoever shows progress (the CLI polls them). */
+import { nowMs } from '../util/clock.js';
+
 export interface Progress {
   /** Entries the source has listed so far. */
   entriesFound: number;
@@ -15,7 +17,7 @@ export interface Progress {
   /** True once the source has listed everything: totals are final, an ETA makes sense. */
   scanComplete: boolean;
   phase: 'scan' | 'copy' | 'delete' | 'finish' | 'done';
-  /** performance.now() when the first file landed, if one has. */
+  /** nowMs() when the first file landed, if one has. */
   firstFileAt?: number;
   startedAt: number;
 }
@@ -33,6 +35,6 @@ export function newProgress(): Progress {
     bytesDone: 0,
     scanComplete: false,
     phase: 'scan',
-    startedAt: performance.now(),
+    startedAt: nowMs(),
   };
 }

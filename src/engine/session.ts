@@ -11,6 +11,7 @@ import { NativePool } from '../fsops/native-pool.js';
 import { ReadAhead, type UpcomingDir } from '../fsops/read-ahead.js';
 import { joinRel } from '../fsops/rel-path.js';
 import type { ActivityBoard } from '../util/activity-board.js';
+import { nowMs } from '../util/clock.js';
 import { BlitError, showPath } from '../util/errors.js';
 import { CopyScheduler } from './copy-scheduler.js';
 import type { Endpoints } from './endpoints.js';
@@ -65,7 +66,7 @@ export async function runTransfer(
   }
   const renamed = tryMoveByRename(endpoints, options);
   if (renamed) return renamed;
-  const started = performance.now();
+  const started = nowMs();
   const filter = buildFilter(options.filter);
   const single = endpoints.kind === 'single';
   const source = new LocalSource(endpoints, filter);
@@ -101,7 +102,7 @@ export async function runTransfer(
   /** Work came back from the copy threads. */
   const answered = () => {
     board.beat();
-    lastOutcomeAt = performance.now();
+    lastOutcomeAt = nowMs();
     stats.executorStartMs ??= lastOutcomeAt - executorStartedAt;
   };
 
@@ -114,7 +115,7 @@ export async function runTransfer(
           destination.tally.copied++;
           bytes += outcome.bytes;
           progress.bytesDone += outcome.bytes;
-          progress.firstFileAt ??= performance.now();
+          progress.firstFileAt ??= nowMs();
           hooks.onAction?.({ kind: 'copy', path: outcome.rel });
           break;
         case 'updated':
@@ -135,7 +136,7 @@ export async function runTransfer(
   };
 
   const startExecutor = (tiny: boolean): CopyExecutor => {
-    executorStartedAt = performance.now();
+    executorStartedAt = nowMs();
     const executor = hooks.startExecutor?.(tiny) ?? defaultExecutor(tiny, plan.workers, board);
     stats.executor = executor instanceof InlineExecutor ? 'inline' : 'pool';
     stats.workers = executor.size;
@@ -203,7 +204,7 @@ export async function runTransfer(
               progress.entriesDone += result.entries;
               progress.bytesNeeded += result.bytes;
               progress.bytesDone += result.bytes;
-              if (result.files > 0) progress.firstFileAt ??= performance.now();
+              if (result.files > 0) progress.firstFileAt ??= nowMs();
               countSizes(stats, result.entries, result.sizes);
               stats.wholeDirs++;
               stats.jobs += result.handled;
@@ -287,10 +288,10 @@ export async function runTransfer(
   };
 
   const consume = async (listings: AsyncIterable<SourceListing>) => {
-    let listingAsked = performance.now();
+    let listingAsked = nowMs();
     for await (const listing of listings) {
       throwIfInterrupted();
-      stats.listMs += performance.now() - listingAsked;
+      stats.listMs += nowMs() - listingAsked;
       progress.entriesFound += listing.entries.length;
       countListing(stats, listing.entries);
       readAhead.reached(listing.rel);
@@ -323,7 +324,7 @@ export async function runTransfer(
       const wait = scheduler.nudge();
       if (wait) await wait;
       if (fatal) return;
-      listingAsked = performance.now();
+      listingAsked = nowMs();
     }
   };
 
@@ -346,7 +347,7 @@ export async function runTransfer(
     progress.phase = 'copy';
     // New directories are listed on the copy threads: the scan is complete when they are all in.
     const scanned = () => {
-      stats.scanMs = performance.now() - started;
+      stats.scanMs = nowMs() - started;
       progress.scanComplete = true;
     };
     if (whole) whole.whenIdle(scanned);
@@ -392,7 +393,7 @@ export async function runTransfer(
     }
     if (executorStartedAt > 0) stats.copyMs = Math.max(0, lastOutcomeAt - executorStartedAt);
     if (progress.firstFileAt !== undefined) stats.firstByteMs = progress.firstFileAt - started;
-    stats.totalMs = performance.now() - started;
+    stats.totalMs = nowMs() - started;
     hooks.onStats?.(stats);
   }
   progress.phase = 'done';
@@ -407,7 +408,7 @@ export async function runTransfer(
     ...destination.tally,
     failed: failures.length,
     bytes,
-    elapsedMs: performance.now() - started,
+    elapsedMs: nowMs() - started,
     scanComplete: source.scanComplete,
     deletionsWithheld,
     failures,

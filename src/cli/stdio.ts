@@ -1,0 +1,57 @@
+/**
+ * The CLI's own stdout and stderr: plain synchronous writes to fds 1 and 2. Touching
+ * process.stdout or process.stderr makes Node load its stream modules (and net for a pipe or tty):
+ * 4–6 ms of a one-file copy here, for a summary line (docs/DECISIONS.md). Interactive parts (the
+ * progress line, the deletion prompt) still use the streams, where that cost goes unnoticed.
+ */
+import { fstatSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const closed = new Set<number>();
+let pause: Int32Array | undefined;
+
+/**
+ * Writes all of `text` to `fd`. A reader that went away (EPIPE, as in `blit … | head -1`) ends the
+ * output quietly; a non-blocking descriptor that is full (EAGAIN) is waited on; any other error is
+ * thrown.
+ */
+function writeAll(fd: number, text: string): void {
+  if (closed.has(fd)) return;
+  let bytes = Buffer.from(text);
+  while (bytes.length > 0) {
+    try {
+      bytes = bytes.subarray(writeSync(fd, bytes));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE') {
+        closed.add(fd);
+        return;
+      }
+      if (code !== 'EAGAIN') throw error;
+      pause ??= new Int32Array(new SharedArrayBuffer(4));
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
+
+export const out = (text: string): void => writeAll(1, text);
+export const err = (text: string): void => writeAll(2, text);
+
+/**
+ * Whether `fd` is a terminal. Only character devices can be; of those, the memory devices
+ * (major 1: /dev/null, where hyperfine and cron send output) are answered without loading node:tty.
+ */
+export function isTerminal(fd: number): boolean {
+  let rdev: number;
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isCharacterDevice()) return false;
+    rdev = stat.rdev;
+  } catch {
+    return false;
+  }
+  if (((rdev >> 8) & 0xfff) === 1) return false;
+  // Loaded only here: node:tty brings node:net with it.
+  const { isatty } = createRequire(import.meta.url)('node:tty') as typeof import('node:tty');
+  return isatty(fd);
+}

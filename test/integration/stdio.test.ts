@@ -1,0 +1,71 @@
+/**
+ * blit writes its summary and errors with plain fd writes (src/cli/stdio.ts): the terminal still
+ * gets its progress line, /dev/null and files do not, and a reader that goes away ends the output
+ * without an error.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { BLIT, read, tempDir, testConfigHome, writeFile } from '../helpers.js';
+
+const hasScript = spawnSync('script', ['--version']).status === 0;
+const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+
+/**
+ * A source of 20 files (too many for the inline path, which would block the display's timer), each
+ * copy made 60 ms slower, so a run lasts over half a second.
+ */
+function slowSource(root: string): { src: string; env: NodeJS.ProcessEnv } {
+  const src = join(root, 'src');
+  for (let i = 0; i < 20; i++) writeFile(join(src, `f${i}`), `${i}\n`);
+  return { src, env: { ...process.env, XDG_CONFIG_HOME: testConfigHome(), BLIT_TEST_HANG: 'copy-each:60' } };
+}
+
+test('on a terminal, a run shows its progress line, then the summary', (t) => {
+  if (!hasScript) return t.skip('script (util-linux) not installed');
+  const root = tempDir(t);
+  const { src, env } = slowSource(root);
+  const command = [process.execPath, BLIT, 'copy', `${src}/`, join(root, 'dst')].map(quote).join(' ');
+  const r = spawnSync('script', ['-qec', command, '/dev/null'], { env, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stdout);
+  assert.match(r.stdout, /\r\x1b\[K. copy +\d+\/20 entries +[^\r]* of 50 B/, 'a progress line was drawn');
+  assert.match(r.stdout, /blit copy: 20 copied, 0 unchanged, 0 failed/);
+  assert.equal(read(join(root, 'dst', 'f19')), '19\n');
+});
+
+test('with stderr on /dev/null or a file there is no progress line: stdout holds the summary alone', (t) => {
+  const root = tempDir(t);
+  const { src, env } = slowSource(root);
+  const outFile = join(root, 'out.txt');
+  const errFile = join(root, 'err.txt');
+  for (const errTo of ['/dev/null', errFile]) {
+    const dst = join(root, `dst-${errTo === errFile ? 'file' : 'null'}`);
+    const command = `${[process.execPath, BLIT, 'copy', `${src}/`, dst].map(quote).join(' ')} >${quote(outFile)} 2>${quote(errTo)}`;
+    const r = spawnSync('sh', ['-c', command], { env, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0);
+    assert.match(readFileSync(outFile, 'utf8'), /^blit copy: 20 copied, 0 unchanged, 0 failed; [^\n]*\n$/);
+    assert.equal(read(join(dst, 'f7')), '7\n');
+  }
+  assert.equal(readFileSync(errFile, 'utf8'), '');
+});
+
+test('when the reader of stdout has gone, the run still completes, exits 0 and prints no error', (t) => {
+  const root = tempDir(t);
+  const src = join(root, 'src');
+  writeFile(join(src, 'f'), 'payload\n');
+  const dst = join(root, 'dst');
+  const errFile = join(root, 'err.txt');
+  const rcFile = join(root, 'rc.txt');
+  // `true` has exited (closing the pipe's only reader) before blit starts.
+  const command = `{ sleep 0.5; ${[process.execPath, BLIT, 'copy', '-v', `${src}/`, dst].map(quote).join(' ')} 2>${quote(errFile)}; echo $? >${quote(rcFile)}; } | true`;
+  const r = spawnSync('sh', ['-c', command], {
+    env: { ...process.env, XDG_CONFIG_HOME: testConfigHome() },
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0);
+  assert.equal(readFileSync(rcFile, 'utf8'), '0\n');
+  assert.equal(readFileSync(errFile, 'utf8'), '');
+  assert.equal(read(join(dst, 'f')), 'payload\n');
+});
