@@ -445,9 +445,10 @@ function summarize(times) {
 /**
  * Times the commands with hyperfine in interleaved rounds: each round is one hyperfine invocation
  * running every command once (the first round also does the warm-ups), with the order rotated from
- * round to round, so load that comes and goes on a shared machine hits every tool alike. Also
- * measures the CPU that processes other than this benchmark used meanwhile (system busy time minus
- * ours and our children's; kernel writeback threads count as other).
+ * round to round and reversed every other round, so load that comes and goes on a shared machine
+ * hits every tool alike. Also measures the CPU that processes other than this benchmark used
+ * meanwhile (system busy time minus ours and our children's; kernel writeback threads count as
+ * other).
  */
 function hyperfine(id, commands, { runs, warmup, prepare, noShell }) {
   mkdirSync(RESULTS, { recursive: true });
@@ -459,7 +460,10 @@ function hyperfine(id, commands, { runs, warmup, prepare, noShell }) {
   const own0 = ownTicks();
   const t0 = performance.now();
   for (let round = 0; round < runs; round++) {
-    const order = commands.map((_, k) => commands[(k + round) % commands.length]);
+    // Rotated, and reversed every other round: rotation alone keeps each tool behind the same one
+    // every time (blit always ran right after the tar pipe and its writeback).
+    const rotated = commands.map((_, k) => commands[(k + round) % commands.length]);
+    const order = round % 2 === 1 ? rotated.reverse() : rotated;
     const json = join(RESULTS, `${id}.round${round}.json`);
     rmSync(json, { force: true });
     const args = ['--style', 'none', '--export-json', json, '--runs', '1', '-i'];
@@ -700,8 +704,11 @@ async function runScenario(sc, blit) {
       { name: 'blit', cmd: `${blitCmd} copy ${q(`${src}/`)} ${q(dst)}` },
       ...copyPeers(src, dst, sc.peers),
     ];
+    // On the disk, `sync` too: otherwise a run inherits the writeback of the previous tool's output
+    // (a 1 GiB copy took 0.33 s first in a round and 1.8 s right after the tar pipe).
+    const prepare = `rm -rf ${q(dst)}${sc.fs === 'tmpfs' ? '' : ' && sync'}`;
     out.busyBefore = await waitQuiet(sc.id);
-    Object.assign(out, hyperfine(sc.id, commands, { runs, warmup, prepare: `rm -rf ${q(dst)}` }));
+    Object.assign(out, hyperfine(sc.id, commands, { runs, warmup, prepare }));
   } else {
     // Mirror onto an identical copy made by cp -a (exact mtimes).
     rmSync(dst, { recursive: true, force: true });
@@ -851,12 +858,13 @@ function writeDoc(results, m, blitNote, elapsed) {
   L.push('');
   L.push('Hot cache throughout (the page cache is never dropped). Each scenario runs in interleaved rounds:');
   L.push(
-    'one hyperfine invocation per round times blit and every peer once (order rotated each round, warm-ups',
+    'one hyperfine invocation per round times blit and every peer once (order rotated each round and reversed every other one, warm-ups',
   );
   L.push('in the first), so load that comes and goes hits every tool alike. Copy scenarios remove the');
   L.push(
-    'destination before every run (`--prepare`); mirror scenarios run onto an identical copy made once by',
+    'destination before every run (`--prepare`; on the disk followed by `sync`, so no run inherits the writeback',
   );
+  L.push("of the previous tool's output); mirror scenarios run onto an identical copy made once by");
   L.push(
     '`cp -a`. Medians are reported; "blit / tool" is blit\'s median divided by the tool\'s (below 1 means',
   );
