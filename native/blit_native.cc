@@ -503,6 +503,14 @@ void Wrote(uint64_t n) {
   if (t_written) __atomic_fetch_add(t_written, static_cast<int64_t>(n), __ATOMIC_SEQ_CST);
 }
 
+// Live entry count for progress (the BigInt64 after the byte count, when the board has one): entries
+// a whole-directory job has dealt with so far, reported in full only when the job ends.
+thread_local int64_t* t_dir_entries = nullptr;
+
+void DealtWith() {
+  if (t_dir_entries) __atomic_fetch_add(t_dir_entries, 1, __ATOMIC_RELAXED);
+}
+
 // Kernel copies go in chunks of this size: each one beats the stall detector and moves progress.
 constexpr uint64_t kChunk = 64ULL << 20;
 
@@ -1156,6 +1164,7 @@ void RunWholeDir(DirJob& job, int delayMs, const std::function<void(const std::s
   for (const ListedItem& item : listed.items) {
     if (job.fatal || Cancelled()) break;
     job.entries++;
+    DealtWith();
     const std::string& name = item.name;
     if (!IsValidUtf8(reinterpret_cast<const unsigned char*>(name.data()), name.size())) {
       AddProblem(job, name, kProblemName, 0, 0, kStageSource);
@@ -1301,10 +1310,11 @@ int32_t* CancelFlag(const Napi::CallbackInfo& info, size_t index) {
   return array.ElementLength() > 3 ? array.Data() + 3 : nullptr;
 }
 
-int64_t* OptionalInt64s(const Napi::CallbackInfo& info, size_t index) {
+// Element `element` of the BigInt64Array argument `index`, if there is one.
+int64_t* OptionalInt64s(const Napi::CallbackInfo& info, size_t index, size_t element = 0) {
   if (info.Length() <= index || !info[index].IsTypedArray()) return nullptr;
   auto array = info[index].As<Napi::TypedArrayOf<int64_t>>();
-  return array.ElementLength() > 0 ? array.Data() : nullptr;
+  return array.ElementLength() > element ? array.Data() + element : nullptr;
 }
 
 // copyFiles(batch, beat?: Int32Array, written?: BigInt64Array)
@@ -1340,6 +1350,7 @@ struct CopyPool {
   int32_t* beat = nullptr;
   int32_t* cancel = nullptr;
   int64_t* written = nullptr;
+  int64_t* dirEntries = nullptr;
   uint8_t* slots = nullptr;
   size_t slotsLength = 0;
 };
@@ -1357,6 +1368,7 @@ void CopyPoolThread(CopyPool* pool, size_t slot) {
   t_beat = pool->beat;
   t_cancel = pool->cancel;
   t_written = pool->written;
+  t_dir_entries = pool->dirEntries;
   std::unique_lock<std::mutex> lock(pool->lock);
   for (;;) {
     pool->changed.wait(lock, [&] { return !pool->queue.empty() || pool->stopping; });
@@ -1395,7 +1407,8 @@ std::vector<CopyPool*>& CopyPools() {
   return *pools;
 }
 
-// startCopyPool(threads, beat?: Int32Array, written?: BigInt64Array, slots?: Uint8Array,
+// startCopyPool(threads, beat?: Int32Array, written?: BigInt64Array (bytes, directory entries),
+//               slots?: Uint8Array,
 //               onDone(id, result)) -> pool number
 Napi::Value StartCopyPool(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -1404,6 +1417,7 @@ Napi::Value StartCopyPool(const Napi::CallbackInfo& info) {
   pool->beat = OptionalInt32s(info, 1);
   pool->cancel = CancelFlag(info, 1);
   pool->written = OptionalInt64s(info, 2);
+  pool->dirEntries = OptionalInt64s(info, 2, 1);
   if (info[3].IsTypedArray()) {
     auto slots = info[3].As<Napi::Uint8Array>();
     pool->slots = slots.Data();
@@ -1654,7 +1668,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 12));
+  exports.Set("abiVersion", Napi::Number::New(env, 13));
   return exports;
 }
 

@@ -2,7 +2,7 @@
  * Shows a running session's progress: one line redrawn in place on a terminal, a plain line every
  * few seconds elsewhere, or (with --json) one JSON event per line on stderr.
  */
-import { bytesMoved, type Progress } from '../engine/progress.js';
+import { bytesMoved, entriesShown, type Progress } from '../engine/progress.js';
 import { nowMs } from '../util/clock.js';
 import { formatBytes, formatCount, formatDuration } from '../util/human.js';
 
@@ -37,7 +37,8 @@ export function etaSeconds(progress: Progress, rate: number): number | undefined
 }
 
 export function progressText(progress: Progress, rate: number, frame: number): string {
-  const found = `${formatCount(progress.entriesDone)}/${formatCount(progress.entriesFound)}${progress.scanComplete ? '' : '+'} entries`;
+  const entries = entriesShown(progress);
+  const found = `${formatCount(entries.done)}/${formatCount(entries.found)}${progress.scanComplete ? '' : '+'} entries`;
   const bytes = `${formatBytes(bytesMoved(progress))}${progress.scanComplete ? ` of ${formatBytes(progress.bytesNeeded)}` : ''}`;
   const eta = etaSeconds(progress, rate);
   const parts = [
@@ -80,8 +81,9 @@ export class ProgressDisplay {
     this.last = now;
     this.frame++;
     if (this.style === 'json') {
+      const { found, done } = entriesShown(this.progress);
       this.stream.write(
-        `${JSON.stringify({ event: 'progress', ...this.progress, bytesWritten: bytesMoved(this.progress), rate: Math.round(this.rate) })}\n`,
+        `${JSON.stringify({ event: 'progress', ...this.progress, entriesFound: found, entriesDone: done, bytesWritten: bytesMoved(this.progress), rate: Math.round(this.rate) })}\n`,
       );
       return;
     }

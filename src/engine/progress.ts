@@ -14,6 +14,11 @@ export interface Progress {
    * session sets it when its copiers count as they go. Display only: reports count landed files.
    */
   bytesWritten?: () => number;
+  /**
+   * Entries copy threads have dealt with inside whole-directory jobs still running: found and done
+   * at once, counted in entriesFound and entriesDone only when the job ends. Display only.
+   */
+  entriesInJobs?: () => number;
   /** True once the source has listed everything: totals are final, an ETA makes sense. */
   scanComplete: boolean;
   phase: 'scan' | 'copy' | 'delete' | 'finish' | 'done';
@@ -25,6 +30,12 @@ export interface Progress {
 /** The bytes to show as moved: whichever is further, landed files or bytes written so far. */
 export function bytesMoved(progress: Progress): number {
   return Math.max(progress.bytesDone, progress.bytesWritten?.() ?? 0);
+}
+
+/** The entry counts to show: those reported so far plus those inside running directory jobs. */
+export function entriesShown(progress: Progress): { found: number; done: number } {
+  const inJobs = progress.entriesInJobs?.() ?? 0;
+  return { found: progress.entriesFound + inJobs, done: progress.entriesDone + inJobs };
 }
 
 export function newProgress(): Progress {

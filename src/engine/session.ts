@@ -80,6 +80,8 @@ export async function runTransfer(
   const watch = new StallWatch();
   const board = watch.board;
   progress.bytesWritten = () => board.bytesWritten();
+  let dirEntriesReported = 0;
+  progress.entriesInJobs = () => board.dirEntries() - dirEntriesReported;
   let stalled = false;
   source.onListing = (rel) => {
     board.set(0, `scan: listing ${showPath(rel === '' ? '.' : rel)}`);
@@ -200,6 +202,7 @@ export async function runTransfer(
               destination.tally.updated += result.updated ?? 0;
               destination.tally.skipped += result.others + (result.skipped ?? 0);
               bytes += result.bytes;
+              dirEntriesReported += result.entries;
               progress.entriesFound += result.entries;
               progress.entriesDone += result.entries;
               progress.bytesNeeded += result.bytes;

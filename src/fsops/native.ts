@@ -105,6 +105,10 @@ export interface NativeAddon {
   startCopyPool(
     threads: number,
     beat: Int32Array | undefined,
+    /**
+     * [0]: bytes written, as for copyFiles; [1], when present: entries whole-directory jobs have
+     * dealt with so far (each job's result reports them again when it ends).
+     */
     written: BigInt64Array | undefined,
     slots: Uint8Array | undefined,
     onDone: (id: number, result: NativeCopyResult | NativeDirResult) => void,
@@ -156,7 +160,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 12;
+const ABI_VERSION = 13;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -7,8 +7,11 @@
 
 const SLOT_BYTES = 512;
 const HEADER_INTS = 4;
-/** The header: HEADER_INTS Int32s, then one BigInt64 (bytes written), 8-byte aligned. */
-const HEADER_BYTES = HEADER_INTS * 4 + 8;
+/**
+ * The header: HEADER_INTS Int32s, then two BigInt64s, 8-byte aligned: bytes written, and entries
+ * dealt with inside whole-directory jobs (native copy threads count both as they go).
+ */
+const HEADER_BYTES = HEADER_INTS * 4 + 16;
 /** Int32 indexes in the header. */
 export const BEATS = 0;
 export const STOPPED = 1;
@@ -24,7 +27,7 @@ export const MAX_SLOTS = 32;
 
 export class ActivityBoard {
   readonly ints: Int32Array;
-  /** Bytes written by copies so far, files still in flight included (bumped per chunk). */
+  /** [0]: bytes written so far, files in flight included (bumped per chunk); [1]: see dirEntries(). */
   readonly written: BigInt64Array;
   /** The slots' bytes (what each thread is doing), for the native watchdog to read. */
   readonly slots: Uint8Array;
@@ -34,7 +37,7 @@ export class ActivityBoard {
     readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(HEADER_BYTES + MAX_SLOTS * SLOT_BYTES),
   ) {
     this.ints = new Int32Array(buffer, 0, HEADER_INTS);
-    this.written = new BigInt64Array(buffer, HEADER_INTS * 4, 1);
+    this.written = new BigInt64Array(buffer, HEADER_INTS * 4, 2);
     this.slots = new Uint8Array(buffer, HEADER_BYTES);
   }
 
@@ -58,6 +61,11 @@ export class ActivityBoard {
 
   bytesWritten(): number {
     return Number(Atomics.load(this.written, 0));
+  }
+
+  /** Entries that whole-directory jobs have dealt with so far, finished jobs included. */
+  dirEntries(): number {
+    return Number(Atomics.load(this.written, 1));
   }
 
   /** Says what thread `slot` is doing ('' when idle). Texts are cut to fit the slot. */

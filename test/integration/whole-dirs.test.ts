@@ -293,3 +293,24 @@ test('more directories than go out at once (64): every one is copied, then found
     [300, 300],
   );
 });
+
+test('progress counts the entries of a directory job while it runs, not only when it ends', (t) => {
+  if (!nativeAddon()) return t.skip('the native addon is not built');
+  const root = tempDir(t);
+  const { src, dst } = dirs(root);
+  for (let i = 0; i < 30; i++) writeFile(join(src, 'one dir', `f${i}`), `file ${i}`);
+  // 30 files at 40 ms each on one copy thread: a job of over a second, progress every 500 ms.
+  const r = blit(['copy', '--json', '--progress', `${src}/`, dst], {
+    env: { BLIT_TEST_HANG: 'copy-each:40' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const events = r.stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { entriesFound: number; entriesDone: number });
+  const midway = events.filter((e) => e.entriesDone > 1 && e.entriesDone < 31);
+  assert.ok(midway.length > 0, `no event inside the job: ${JSON.stringify(events)}`);
+  for (const e of events) assert.ok(e.entriesDone <= e.entriesFound, JSON.stringify(e));
+  assert.equal(jsonReport(r).copied, 31);
+  assert.equal(read(join(dst, 'one dir', 'f29')), 'file 29');
+});
