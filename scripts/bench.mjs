@@ -185,7 +185,7 @@ const SCENARIOS = [
     fs: 'disk',
     workload: 'large',
     kind: 'copy',
-    runs: [5, 1],
+    runs: [9, 1],
     target: { peer: 'cp -a', max: 1.0, text: '≤ 1.0× cp -a', design: 'cp -a 0.25 s' },
   },
   {
@@ -212,7 +212,7 @@ const SCENARIOS = [
     fs: 'tmpfs',
     workload: 'small',
     kind: 'copy',
-    runs: [5, 1],
+    runs: [9, 1],
     target: { peer: 'tar pipe', max: 1.0, text: '≤ 1.0× tar pipe', design: 'tar pipe 0.34 s' },
   },
   {
