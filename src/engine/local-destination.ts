@@ -4,13 +4,14 @@
  * and answers with the files it needs. It gathers mirror deletions but performs them only when
  * the session says the scan was complete and the deletions were confirmed.
  */
-import { lstatSync, mkdirSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, renameSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname, sep } from 'node:path';
 import { type DirectoryContents, listDirectory } from '../fsops/listing.js';
 import { applyMetadata } from '../fsops/metadata.js';
 import { joinRel, localPath, relDepth } from '../fsops/rel-path.js';
+import { type RemovalStep, removeTree } from '../fsops/remove-tree.js';
 import { isStaleTempName, isTempName, tempPathFor } from '../fsops/temp-path.js';
-import { codeOf, reasonOf } from '../util/errors.js';
+import { BlitError, codeOf, reasonOf } from '../util/errors.js';
 import { decide, sameMetadata } from './compare.js';
 import { type FilterVerdict, outsideSizeLimits, type PathFilter } from './filter.js';
 import type { SourceEntry, SourceListing } from './roles.js';
@@ -326,8 +327,13 @@ export class LocalDestination {
     this.transfer(rel, entry, undefined, plan);
   }
 
-  /** Performs the confirmed mirror deletions, never outside the destination root. */
-  applyDeletions(candidates: DeletionCandidate[]): void {
+  /**
+   * Performs the confirmed mirror deletions, never outside the destination root. `step` runs before
+   * each candidate (with its path) and after each removal inside a directory: a rejection from it
+   * (the run was interrupted: a BlitError) stops the deletions and propagates; any other error
+   * fails that candidate only.
+   */
+  async applyDeletions(candidates: DeletionCandidate[], step: RemovalStep): Promise<void> {
     const rootPrefix = this.root.endsWith(sep) ? this.root : this.root + sep;
     for (const candidate of candidates) {
       if (this.options.dryRun) {
@@ -335,6 +341,8 @@ export class LocalDestination {
         this.tally.deleted++;
         continue;
       }
+      const announce = step(candidate.rel);
+      if (announce) await announce;
       const path = this.pathOf(candidate.rel);
       if (!path.startsWith(rootPrefix) || candidate.rel === '') {
         this.fail(candidate.rel, 'refusing to delete outside the destination');
@@ -345,11 +353,12 @@ export class LocalDestination {
         if (!stats) continue;
         if (!stats.isDirectory()) unlinkSync(path);
         else if (this.filter.passAll || this.options.deleteExcluded || !candidate.verdict)
-          rmSync(path, { recursive: true });
-        else if (!this.deleteSparingExcluded(candidate.rel, candidate.verdict)) continue;
+          await removeTree(path, step);
+        else if (!(await this.deleteSparingExcluded(candidate.rel, candidate.verdict, step))) continue;
         this.onAction({ kind: 'delete', path: candidate.rel });
         this.tally.deleted++;
       } catch (error) {
+        if (error instanceof BlitError) throw error;
         this.fail(candidate.rel, `cannot delete: ${reasonOf(error)}`);
       }
     }
@@ -359,7 +368,11 @@ export class LocalDestination {
    * Deletes a directory's subtree except what the filters exclude (those paths are left alone).
    * Returns true when the directory itself could go.
    */
-  private deleteSparingExcluded(rel: string, verdict: FilterVerdict): boolean {
+  private async deleteSparingExcluded(
+    rel: string,
+    verdict: FilterVerdict,
+    step: RemovalStep,
+  ): Promise<boolean> {
     const path = this.pathOf(rel);
     let kept = false;
     for (const entry of listDirectory(path).entries) {
@@ -370,11 +383,13 @@ export class LocalDestination {
         continue;
       }
       if (entry.kind === 'dir') {
-        if (this.deleteSparingExcluded(childRel, childVerdict)) continue;
+        if (await this.deleteSparingExcluded(childRel, childVerdict, step)) continue;
         kept = true;
       } else {
         unlinkSync(this.pathOf(childRel));
         this.onAction({ kind: 'delete', path: childRel });
+        const pause = step();
+        if (pause) await pause;
       }
     }
     if (kept) return false;

@@ -10,9 +10,11 @@ import { nativeAddon } from '../fsops/native.js';
 import { NativePool } from '../fsops/native-pool.js';
 import { ReadAhead, type UpcomingDir } from '../fsops/read-ahead.js';
 import { joinRel } from '../fsops/rel-path.js';
+import type { RemovalStep } from '../fsops/remove-tree.js';
 import type { ActivityBoard } from '../util/activity-board.js';
 import { nowMs } from '../util/clock.js';
 import { BlitError, showPath } from '../util/errors.js';
+import { hangIfInjected, slowDeletionIfInjected } from '../util/test-hang.js';
 import { CopyScheduler } from './copy-scheduler.js';
 import type { Endpoints } from './endpoints.js';
 import { defaultPlan, type ExecutionPlan } from './execution-plan.js';
@@ -160,8 +162,12 @@ export async function runTransfer(
   let interrupted: BlitError | undefined;
   const interrupt = () => {
     const signal = String(hooks.signal?.reason ?? 'SIGINT');
+    const what =
+      progress.phase === 'delete'
+        ? 'deleting stopped where it was'
+        : 'files being copied were not installed and no temp file was left';
     interrupted = new BlitError(
-      `interrupted (${signal}): files being copied were not installed and no temp file was left; run again to finish`,
+      `interrupted (${signal}): ${what}; run again to finish`,
       signal === 'SIGTERM' ? 143 : 130,
     );
     board.cancel();
@@ -171,6 +177,22 @@ export async function runTransfer(
   else hooks.signal?.addEventListener('abort', interrupt, { once: true });
   const throwIfInterrupted = () => {
     if (interrupted) throw interrupted;
+  };
+  // Mirror deletions run on this thread: each removal beats the stall detector, and every 20 ms
+  // the event loop gets a turn, so a SIGINT stops a deletion of a million files.
+  let yieldedAt = nowMs();
+  const deletionStep: RemovalStep = (rel) => {
+    if (rel !== undefined) {
+      board.set(0, `delete: removing ${showPath(rel)}`);
+      hangIfInjected('delete', rel);
+    }
+    slowDeletionIfInjected();
+    board.beat();
+    if (nowMs() - yieldedAt < 20) return undefined;
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      yieldedAt = nowMs();
+      throwIfInterrupted();
+    });
   };
 
   // Directories go whole to the copy threads (engine/whole-dirs.ts) where that changes nothing but
@@ -365,7 +387,8 @@ export async function runTransfer(
         throwIfInterrupted();
         if (confirmed) {
           progress.phase = 'delete';
-          destination.applyDeletions(candidates);
+          await destination.applyDeletions(candidates, deletionStep);
+          board.set(0, '');
           for (const deferred of destination.deferred.splice(0)) await consume(source.scan(deferred));
           await scheduler.drain();
         } else {

@@ -1,23 +1,30 @@
 /**
  * Injected hangs for the stall detector's tests: BLIT_TEST_HANG=scan:REL blocks the thread about to
- * list source directory REL, copy:REL the worker about to copy REL, for a minute, as a hung mount
- * would; copy-each:MS makes every file copy MS slower, a slow mount that still moves. Unset (always,
- * outside tests) this costs one comparison.
+ * list source directory REL, copy:REL the worker about to copy REL, delete:REL the mirror about to
+ * delete REL, for a minute, as a hung mount would; copy-each:MS makes every file copy MS slower,
+ * delete-each:MS every removal, a slow mount that still moves. Unset (always, outside tests) this
+ * costs one comparison.
  */
 const spec = process.env.BLIT_TEST_HANG;
 const slowMs = spec?.startsWith('copy-each:') ? Number(spec.slice('copy-each:'.length)) : 0;
+const slowDeleteMs = spec?.startsWith('delete-each:') ? Number(spec.slice('delete-each:'.length)) : 0;
 
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /** Blocks as injected; true after a copy-each delay, which the caller then counts as progress. */
-export function hangIfInjected(phase: 'scan' | 'copy', rel: string): boolean {
+export function hangIfInjected(phase: 'scan' | 'copy' | 'delete', rel: string): boolean {
   if (spec === undefined) return false;
   if (spec === `${phase}:${rel}`) sleepSync(60_000);
   if (phase !== 'copy' || slowMs <= 0) return false;
   sleepSync(slowMs);
   return true;
+}
+
+/** The delete-each delay, for each removal of a mirror's deletions. */
+export function slowDeletionIfInjected(): void {
+  if (slowDeleteMs > 0) sleepSync(slowDeleteMs);
 }
 
 /** The same injections for a batch run by native copy threads: the delay per file, the file that hangs. */

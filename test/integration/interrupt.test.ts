@@ -1,7 +1,8 @@
 /**
  * SIGINT and SIGTERM stop a run cleanly: exit 130 / 143 with one line, no temp file left, every file
- * that landed complete, nothing deleted by an interrupted mirror. Copies are slowed down
- * (BLIT_TEST_HANG=copy-each) so the signal always arrives mid-run.
+ * that landed complete, nothing deleted by a mirror interrupted while copying, and deletions under
+ * way stopped where they were. Copies and deletions are slowed down (BLIT_TEST_HANG=copy-each,
+ * delete-each) so the signal always arrives mid-run.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -38,13 +39,16 @@ function tree(src: string): void {
   }
 }
 
+/** True once a file of the source's landed in `dst`: blit is running its copies. */
+const someLanded = (dst: string) => () => filesBelow(dst).some((rel) => /^f\d+$/.test(rel.split('/').pop()!));
+
 /**
- * Runs blit, waits (bounded) until at least one file of the source's landed in `dst` (so blit is
- * running its copies), sends `signal`, and returns how it ended.
+ * Runs blit, waits (bounded) until `ready` says it is where the test wants it, sends `signal`, and
+ * returns how it ended.
  */
 async function interrupted(
   args: string[],
-  dst: string,
+  ready: () => boolean,
   signal: NodeJS.Signals,
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; stderr: string }> {
@@ -65,7 +69,7 @@ async function interrupted(
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline && child.exitCode === null) {
-    if (filesBelow(dst).some((rel) => /^f\d+$/.test(rel.split('/').pop()!))) break;
+    if (ready()) break;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   child.kill(signal);
@@ -86,7 +90,7 @@ for (const [name, env] of [
       const src = join(root, 'src');
       const dst = join(root, 'dst');
       tree(src);
-      const result = await interrupted(['copy', `${src}/`, dst], dst, 'SIGINT', env);
+      const result = await interrupted(['copy', `${src}/`, dst], someLanded(dst), 'SIGINT', env);
       assert.equal(result.code, 130, result.stderr);
       assert.match(
         result.stderr,
@@ -109,11 +113,33 @@ for (const [name, env] of [
       tree(src);
       writeFile(join(dst, 'extra'), 'not in the source');
       writeFile(join(dst, 'a', 'extra too'), 'not in the source');
-      const result = await interrupted(['mirror', '--yes', `${src}/`, dst], dst, 'SIGTERM', env);
+      const result = await interrupted(['mirror', '--yes', `${src}/`, dst], someLanded(dst), 'SIGTERM', env);
       assert.equal(result.code, 143, result.stderr);
       assert.match(result.stderr, /^blit: interrupted \(SIGTERM\)/);
       assert.equal(read(join(dst, 'extra')), 'not in the source');
       assert.equal(read(join(dst, 'a', 'extra too')), 'not in the source');
+    });
+
+    test('SIGINT while a mirror deletes: exit 130, the deletions stop where they were', async (t) => {
+      const root = tempDir(t);
+      const src = join(root, 'src');
+      const dst = join(root, 'dst');
+      writeFile(join(src, 'kept'), 'kept\n');
+      for (let i = 0; i < 300; i++) writeFile(join(dst, 'extra dir', `x${i}`), 'x');
+      const left = () => filesBelow(join(dst, 'extra dir')).length;
+      // 300 removals at 30 ms each: 9 s of deletions, interrupted once the first few have gone.
+      const result = await interrupted(['mirror', '--yes', `${src}/`, dst], () => left() < 295, 'SIGINT', {
+        ...env,
+        BLIT_TEST_HANG: 'delete-each:30',
+      });
+      assert.equal(result.code, 130, result.stderr);
+      assert.equal(
+        result.stderr,
+        'blit: interrupted (SIGINT): deleting stopped where it was; run again to finish\n',
+      );
+      const remaining = left();
+      assert.ok(remaining > 0 && remaining < 300, `${remaining} of 300 left`);
+      assert.equal(read(join(dst, 'kept')), 'kept\n');
     });
   });
 }

@@ -3,6 +3,7 @@
  * (BLIT_STALL_TIMEOUT_MS) instead of the real 10 s.
  */
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { blit, read, tempDir, writeFile } from '../helpers.js';
@@ -54,6 +55,43 @@ test('a run that keeps making progress is not a stall, however long it takes ove
   assert.equal(result.status, 0, result.stderr);
   assert.ok(Date.now() - started > 2_000, 'the run outlasted the time-out');
   assert.equal(read(join(root, 'dst', 'hung dir', 'g7')), 'g7');
+});
+
+/** A mirror whose deletions hold one directory of 400 files and one file. */
+function mirrorWithExtras(root: string): { src: string; dst: string } {
+  const src = join(root, 'src');
+  const dst = join(root, 'dst');
+  writeFile(join(src, 'kept'), 'kept');
+  for (let i = 0; i < 400; i++) writeFile(join(dst, 'extra dir', `x${i}`), 'x');
+  writeFile(join(dst, 'extra file'), 'x');
+  return { src, dst };
+}
+
+test('a mirror deleting for longer than the time-out, one entry after another, is not a stall', (t) => {
+  const root = tempDir(t);
+  const { src, dst } = mirrorWithExtras(root);
+  // 402 removals at 5 ms each: about 2 s of deletions on the main thread, twice the time-out.
+  const started = Date.now();
+  const result = blit(['mirror', '--yes', `${src}/`, dst], {
+    env: { ...FAST, BLIT_TEST_HANG: 'delete-each:5' },
+  });
+  assert.equal(result.status, 0, result.stderr);
+  assert.ok(Date.now() - started > 1_500, 'the deletions outlasted the time-out');
+  assert.deepEqual(readdirSync(dst), ['kept']);
+});
+
+test('a deletion stuck on a directory aborts with exit 1, naming it', (t) => {
+  const root = tempDir(t);
+  const { src, dst } = mirrorWithExtras(root);
+  const result = blit(['mirror', '--yes', `${src}/`, dst], {
+    env: { ...FAST, BLIT_TEST_HANG: 'delete:extra dir' },
+  });
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(
+    result.stderr,
+    /^blit: stalled: no progress for 1 s; in flight: delete: removing extra dir\n$/,
+  );
+  assert.equal(readdirSync(join(dst, 'extra dir')).length, 400, 'nothing of it removed');
 });
 
 describe('without the native addon (watchdog on a worker thread)', () => {
