@@ -205,6 +205,20 @@ describe('mirror: deletions', () => {
     assert.equal(existsSync(join(dst, 'extra.txt')), false);
   });
 
+  test('a directory the source lacks goes whole, names that are not UTF-8 inside it too', (t) => {
+    const { src, dst } = dirs(tempDir(t));
+    writeFile(join(src, 'a.txt'), 'a', { mtime: T });
+    writeFile(join(dst, 'gone', 'deeper', 'f'), 'f');
+    writeFileSync(Buffer.concat([Buffer.from(`${dst}/gone/deeper/`), Buffer.from([0x62, 0xff])]), 'odd');
+    symlinkSync('/nonexistent', join(dst, 'gone', 'link'));
+
+    const result = blit(['mirror', `${src}/`, dst, '--yes', '--json']);
+
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(jsonReport(result).deleted, 1);
+    assert.deepEqual(readdirSync(dst).sort(), ['a.txt']);
+  });
+
   test("a live writer's temp file is not deleted; a stale one is", (t) => {
     const { src, dst } = dirs(tempDir(t));
     writeFile(join(src, 'a.txt'), 'a', { mtime: T });
