@@ -5,6 +5,7 @@
 import { defaultPlan, type ExecutionPlan } from '../engine/execution-plan.js';
 import type { SessionStats } from '../engine/session-stats.js';
 import type { CompareMode, Operation } from '../engine/types.js';
+import { isoTime } from '../util/clock.js';
 import { chooseExecutionPlan } from './choose-plan.js';
 import { type Env, historyPath } from './config-paths.js';
 import { fsTypeOf } from './fs-type.js';
@@ -66,12 +67,12 @@ export function buildRecord(
   outcome: Outcome,
   history: PlanHistory,
   stalls = 0,
-  time = new Date(),
+  timeMs = Date.now(),
 ): PerfRecord {
   const predicted = stats.executor === 'none' ? history.none : history[stats.executor];
   return {
     v: PERF_SCHEMA_VERSION,
-    time: time.toISOString(),
+    time: isoTime(timeMs),
     operation: run.operation,
     compare: run.compare,
     dryRun: run.dryRun,
