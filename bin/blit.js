@@ -1,5 +1,5 @@
 #!/bin/sh
-':' //; unset NODE_EXTRA_CA_CERTS; exec node "$0" "$@"
+':' //; unset NODE_EXTRA_CA_CERTS; exec node -- "$0" "$@"
 // The two lines above are read by sh and skipped by Node: the shell drops NODE_EXTRA_CA_CERTS and
 // starts Node on this file. Node 20 parses the whole CA bundle at process start when that variable
 // is set (38 ms of every run on a machine that sets it, docs/DECISIONS.md), and blit makes no TLS

@@ -32,6 +32,9 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+// bin/blit.js starts `node` from the PATH: the same Node as this script, the `node -e 0` row and
+// the addon probe.
+process.env.PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
 
 // blit keeps performance history in the user's config directory. The bench gives it a fresh one per
 // run, so its figures neither depend on nor add to this machine's history (runs within the bench do
@@ -445,8 +448,8 @@ function summarize(times) {
 /**
  * Times the commands with hyperfine in interleaved rounds: each round is one hyperfine invocation
  * running every command once (the first round also does the warm-ups), with the order rotated from
- * round to round and reversed every other round, so load that comes and goes on a shared machine
- * hits every tool alike. Also measures the CPU that processes other than this benchmark used
+ * round to round and, after each full cycle of rotations, reversed, so load that comes and goes on
+ * a shared machine hits every tool alike. Also measures the CPU that processes other than this benchmark used
  * meanwhile (system busy time minus ours and our children's; kernel writeback threads count as
  * other).
  */
@@ -460,10 +463,11 @@ function hyperfine(id, commands, { runs, warmup, prepare, noShell }) {
   const own0 = ownTicks();
   const t0 = performance.now();
   for (let round = 0; round < runs; round++) {
-    // Rotated, and reversed every other round: rotation alone keeps each tool behind the same one
-    // every time (blit always ran right after the tar pipe and its writeback).
+    // Every rotation, then every rotation reversed: rotation alone keeps each tool behind the same
+    // one every time (blit always ran right after the tar pipe and its writeback). For two tools
+    // this gives ab, ba, ba, ab, …
     const rotated = commands.map((_, k) => commands[(k + round) % commands.length]);
-    const order = round % 2 === 1 ? rotated.reverse() : rotated;
+    const order = Math.floor(round / commands.length) % 2 === 1 ? rotated.reverse() : rotated;
     const json = join(RESULTS, `${id}.round${round}.json`);
     rmSync(json, { force: true });
     const args = ['--style', 'none', '--export-json', json, '--runs', '1', '-i'];
@@ -858,7 +862,7 @@ function writeDoc(results, m, blitNote, elapsed) {
   L.push('');
   L.push('Hot cache throughout (the page cache is never dropped). Each scenario runs in interleaved rounds:');
   L.push(
-    'one hyperfine invocation per round times blit and every peer once (order rotated each round and reversed every other one, warm-ups',
+    'one hyperfine invocation per round times blit and every peer once (order rotated each round, every other cycle of rotations reversed, warm-ups',
   );
   L.push('in the first), so load that comes and goes hits every tool alike. Copy scenarios remove the');
   L.push(

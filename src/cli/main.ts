@@ -118,7 +118,8 @@ const program = new Command('blit')
   .addCommand(rmCommand);
 
 // Usage errors read like every other blit error, in subcommands too (addCommand does not inherit output settings).
-// Written with plain fd writes (stdio.ts): `--version` and `--help` need no stream modules.
+// Written with plain fd writes (stdio.ts): `--version` needs no stream modules (help still asks
+// process.stdout for its width and colours).
 const usageErrors = {
   writeOut: out,
   writeErr: err,

@@ -38,7 +38,7 @@ export const out = (text: string): void => writeAll(1, text);
 export const err = (text: string): void => writeAll(2, text);
 
 /**
- * Whether `fd` is a terminal. Only character devices can be; of those, the memory devices
+ * Whether `fd` is a terminal. Only character devices can be; of those, Linux's memory devices
  * (major 1: /dev/null, where hyperfine and cron send output) are answered without loading node:tty.
  */
 export function isTerminal(fd: number): boolean {
@@ -50,7 +50,7 @@ export function isTerminal(fd: number): boolean {
   } catch {
     return false;
   }
-  if (((rdev >> 8) & 0xfff) === 1) return false;
+  if (process.platform === 'linux' && ((rdev >> 8) & 0xfff) === 1) return false;
   // Loaded only here: node:tty brings node:net with it.
   const { isatty } = createRequire(import.meta.url)('node:tty') as typeof import('node:tty');
   return isatty(fd);

@@ -9,9 +9,9 @@ import { basename, dirname, sep } from 'node:path';
 import { type DirectoryContents, listDirectory } from '../fsops/listing.js';
 import { applyMetadata } from '../fsops/metadata.js';
 import { joinRel, localPath, relDepth } from '../fsops/rel-path.js';
-import { type RemovalStep, removeTree } from '../fsops/remove-tree.js';
+import { type RemovalFailure, type RemovalStep, removeTree } from '../fsops/remove-tree.js';
 import { isStaleTempName, isTempName, tempPathFor } from '../fsops/temp-path.js';
-import { BlitError, codeOf, reasonOf } from '../util/errors.js';
+import { codeOf, reasonOf } from '../util/errors.js';
 import { decide, sameMetadata } from './compare.js';
 import { type FilterVerdict, outsideSizeLimits, type PathFilter } from './filter.js';
 import type { SourceEntry, SourceListing } from './roles.js';
@@ -329,38 +329,50 @@ export class LocalDestination {
 
   /**
    * Performs the confirmed mirror deletions, never outside the destination root. `step` runs before
-   * each candidate (with its path) and after each removal inside a directory: a rejection from it
-   * (the run was interrupted: a BlitError) stops the deletions and propagates; any other error
-   * fails that candidate only.
+   * each candidate (with its path) and after each removal: a rejection from it (the run was
+   * interrupted or stalled) stops the deletions and propagates; a failure to remove fails that
+   * path only, and the rest goes on.
    */
   async applyDeletions(candidates: DeletionCandidate[], step: RemovalStep): Promise<void> {
     const rootPrefix = this.root.endsWith(sep) ? this.root : this.root + sep;
+    // What `step` rejected with, told apart from a failed removal.
+    let stop: { error: unknown } | undefined;
+    const guarded: RemovalStep = (rel) =>
+      step(rel)?.catch((error: unknown) => {
+        stop = { error };
+        throw error;
+      });
     for (const candidate of candidates) {
       if (this.options.dryRun) {
         this.onAction({ kind: 'delete', path: candidate.rel });
         this.tally.deleted++;
         continue;
       }
-      const announce = step(candidate.rel);
+      const announce = guarded(candidate.rel);
       if (announce) await announce;
       const path = this.pathOf(candidate.rel);
       if (!path.startsWith(rootPrefix) || candidate.rel === '') {
         this.fail(candidate.rel, 'refusing to delete outside the destination');
         continue;
       }
+      const failures: RemovalFailure[] = [];
       try {
         const stats = lstatSync(path, { throwIfNoEntry: false });
         if (!stats) continue;
-        if (!stats.isDirectory()) unlinkSync(path);
-        else if (this.filter.passAll || this.options.deleteExcluded || !candidate.verdict)
-          await removeTree(path, step);
-        else if (!(await this.deleteSparingExcluded(candidate.rel, candidate.verdict, step))) continue;
-        this.onAction({ kind: 'delete', path: candidate.rel });
-        this.tally.deleted++;
+        const spare = stats.isDirectory() && !this.filter.passAll && !this.options.deleteExcluded;
+        if (spare && candidate.verdict) {
+          if (!(await this.deleteSparingExcluded(candidate.rel, candidate.verdict, guarded))) continue;
+        } else await removeTree(path, candidate.rel, failures, guarded);
       } catch (error) {
-        if (error instanceof BlitError) throw error;
-        this.fail(candidate.rel, `cannot delete: ${reasonOf(error)}`);
+        if (stop) throw stop.error;
+        failures.push({ path: candidate.rel, reason: reasonOf(error) });
       }
+      if (failures.length > 0) {
+        for (const failure of failures) this.fail(failure.path, `cannot delete: ${failure.reason}`);
+        continue;
+      }
+      this.onAction({ kind: 'delete', path: candidate.rel });
+      this.tally.deleted++;
     }
   }
 
@@ -394,6 +406,8 @@ export class LocalDestination {
     }
     if (kept) return false;
     rmdirSync(path);
+    const pause = step();
+    if (pause) await pause;
     return true;
   }
 

@@ -72,15 +72,26 @@ export async function runTransfer(
   const filter = buildFilter(options.filter);
   const single = endpoints.kind === 'single';
   const source = new LocalSource(endpoints, filter);
+  const watch = new StallWatch();
+  const board = watch.board;
+  // Listing an action may block on a slow reader of stdout (`blit -v … | less`): waiting for it is
+  // not a stall.
+  const onAction = (action: Action) => {
+    if (!hooks.onAction) return;
+    board.pause(true);
+    try {
+      hooks.onAction(action);
+    } finally {
+      board.pause(false);
+    }
+  };
   const destination = new LocalDestination(
     single ? dirname(endpoints.target) : endpoints.target,
     filter,
     options,
-    (action) => hooks.onAction?.(action),
+    onAction,
   );
   const progress = hooks.progress ?? newProgress();
-  const watch = new StallWatch();
-  const board = watch.board;
   progress.bytesWritten = () => board.bytesWritten();
   let dirEntriesReported = 0;
   progress.entriesInJobs = () => board.dirEntries() - dirEntriesReported;
@@ -120,11 +131,11 @@ export async function runTransfer(
           bytes += outcome.bytes;
           progress.bytesDone += outcome.bytes;
           progress.firstFileAt ??= nowMs();
-          hooks.onAction?.({ kind: 'copy', path: outcome.rel });
+          onAction({ kind: 'copy', path: outcome.rel });
           break;
         case 'updated':
           destination.tally.updated++;
-          hooks.onAction?.({ kind: 'update', path: outcome.rel });
+          onAction({ kind: 'update', path: outcome.rel });
           break;
         case 'unchanged':
           destination.tally.skipped++;
@@ -154,18 +165,20 @@ export async function runTransfer(
   );
   const removeSource = options.operation === 'move';
   // Every wait of the session is a wait on the scheduler: a stall ends it there.
+  let stallError: Error | undefined;
   watch.stalled.catch((error: Error) => {
     stalled = true;
+    stallError = error;
     scheduler.abort(error);
   });
   // So does an interruption; the walk also checks for it at every directory.
   let interrupted: BlitError | undefined;
+  let deleting = false;
   const interrupt = () => {
     const signal = String(hooks.signal?.reason ?? 'SIGINT');
-    const what =
-      progress.phase === 'delete'
-        ? 'deleting stopped where it was'
-        : 'files being copied were not installed and no temp file was left';
+    const what = deleting
+      ? 'deleting stopped where it was'
+      : 'files being copied were not installed and no temp file was left';
     interrupted = new BlitError(
       `interrupted (${signal}): ${what}; run again to finish`,
       signal === 'SIGTERM' ? 143 : 130,
@@ -182,6 +195,7 @@ export async function runTransfer(
   // the event loop gets a turn, so a SIGINT stops a deletion of a million files.
   let yieldedAt = nowMs();
   const deletionStep: RemovalStep = (rel) => {
+    if (stallError) return Promise.reject(stallError);
     if (rel !== undefined) {
       board.set(0, `delete: removing ${showPath(rel)}`);
       hangIfInjected('delete', rel);
@@ -334,7 +348,7 @@ export async function runTransfer(
       for (const need of plan.needs) {
         progress.bytesNeeded += need.entry.size;
         if (options.dryRun) {
-          hooks.onAction?.({ kind: need.hashFirst ? 'update' : 'copy', path: need.rel });
+          onAction({ kind: need.hashFirst ? 'update' : 'copy', path: need.rel });
           destination.tally.copied++;
           bytes += need.entry.size;
           continue;
@@ -387,7 +401,9 @@ export async function runTransfer(
         throwIfInterrupted();
         if (confirmed) {
           progress.phase = 'delete';
+          deleting = true;
           await destination.applyDeletions(candidates, deletionStep);
+          deleting = false;
           board.set(0, '');
           for (const deferred of destination.deferred.splice(0)) await consume(source.scan(deferred));
           await scheduler.drain();

@@ -1,4 +1,6 @@
 /** `blit list-modules HOST[:PORT]`: the modules a blitd exports, with its message of the day. */
+
+import { out } from '../cli/stdio.js';
 import { RemoteClient } from './client.js';
 import { parseDaemonAddress } from './endpoint.js';
 import { moduleLines } from './listing-output.js';
@@ -19,11 +21,11 @@ export async function runListModules(spec: string, flags: ListModulesFlags): Pro
         motd,
         modules: modules.map((m) => ({ name: m.name, readOnly: m.readOnly, comment: m.comment })),
       };
-      process.stdout.write(`${JSON.stringify(json)}\n`);
+      out(`${JSON.stringify(json)}\n`);
       return 0;
     }
-    if (motd !== '') process.stdout.write(`${motd.replace(/\n*$/, '\n')}\n`);
-    for (const line of moduleLines(modules)) process.stdout.write(`${line}\n`);
+    if (motd !== '') out(`${motd.replace(/\n*$/, '\n')}\n`);
+    for (const line of moduleLines(modules)) out(`${line}\n`);
     return 0;
   } finally {
     client.close();

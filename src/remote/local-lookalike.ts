@@ -5,6 +5,7 @@
  * and copy, mirror and move cannot reach remote paths yet.
  */
 import { statSync } from 'node:fs';
+import { err } from '../cli/stdio.js';
 import { BlitError, showPath } from '../util/errors.js';
 import { looksRemote } from './endpoint.js';
 
@@ -42,6 +43,6 @@ export function checkLocalArgument(
 export function warnOfRemoteLookalikes(...args: string[]): void {
   for (const arg of args) {
     const warning = checkLocalArgument(arg);
-    if (warning) process.stderr.write(`blit: ${warning}\n`);
+    if (warning) err(`blit: ${warning}\n`);
   }
 }

@@ -2,6 +2,8 @@
  * `blit ls HOST:/MODULE/PATH`: a remote directory's entries (kind, size, mtime, name), or the one
  * entry a path names. Pages are printed as they arrive, so a huge directory costs no memory.
  */
+
+import { err, out } from '../cli/stdio.js';
 import { BlitError, showPath } from '../util/errors.js';
 import { RemoteClient } from './client.js';
 import { formatRemotePath, parseRemotePath } from './endpoint.js';
@@ -15,36 +17,33 @@ export async function runLs(spec: string, flags: LsFlags): Promise<number> {
   const target = parseRemotePath(spec);
   const subject = { spec, module: target.module };
   const client = await RemoteClient.connect(target, subject);
-  const out = process.stdout;
   let problems = 0;
   try {
     let startAfter = '';
     let first = true;
     let isDirectory = false;
     if (flags.json)
-      out.write(
-        `{"path":${JSON.stringify(formatRemotePath(target, target.module, target.path))},"entries":[`,
-      );
+      out(`{"path":${JSON.stringify(formatRemotePath(target, target.module, target.path))},"entries":[`);
     for (;;) {
       const page = await client.list(subject, target.path, startAfter);
       isDirectory = page.isDirectory;
       for (const entry of page.entries) {
         if (flags.json) {
-          out.write(`${first ? '' : ','}${JSON.stringify(entryJson(entry))}`);
+          out(`${first ? '' : ','}${JSON.stringify(entryJson(entry))}`);
           first = false;
-        } else out.write(`${entryLine(entry)}\n`);
+        } else out(`${entryLine(entry)}\n`);
       }
       for (const problem of page.problems) {
         problems++;
         const where = formatRemotePath(target, target.module, problem.path);
-        process.stderr.write(`blit: ${showPath(where)}: ${problem.reason}\n`);
+        err(`blit: ${showPath(where)}: ${problem.reason}\n`);
       }
       if (page.nextStartAfter === '') break;
       if (page.nextStartAfter <= startAfter)
         throw new BlitError(`${showPath(spec)}: the daemon repeated a listing page`);
       startAfter = page.nextStartAfter;
     }
-    if (flags.json) out.write(`],"isDirectory":${isDirectory},"problems":${problems}}\n`);
+    if (flags.json) out(`],"isDirectory":${isDirectory},"problems":${problems}}\n`);
   } finally {
     client.close();
   }

@@ -5,6 +5,7 @@
  */
 import { createInterface } from 'node:readline/promises';
 import { canAsk } from '../cli/confirm.js';
+import { err, out } from '../cli/stdio.js';
 import { BlitError, showPath } from '../util/errors.js';
 import { RemoteClient } from './client.js';
 import { dialTarget, formatRemotePath, parseRemotePath, type RemotePath } from './endpoint.js';
@@ -64,12 +65,10 @@ export async function runRm(specs: string[], flags: RmFlags): Promise<number> {
         );
       }
       for (const r of removals) {
-        process.stderr.write(
-          `  ${showPath(r.target.spec)}${r.isDirectory ? ' (directory, with everything in it)' : ''}\n`,
-        );
+        err(`  ${showPath(r.target.spec)}${r.isDirectory ? ' (directory, with everything in it)' : ''}\n`);
       }
       if (!(await ask(`Remove ${removals.length === 1 ? 'it' : `these ${removals.length}`}? [y/N] `))) {
-        process.stderr.write('blit: nothing removed\n');
+        err('blit: nothing removed\n');
         return 1;
       }
     }
@@ -78,14 +77,12 @@ export async function runRm(specs: string[], flags: RmFlags): Promise<number> {
       removed += Number(response.removed);
       for (const failure of response.failures) {
         failed++;
-        process.stderr.write(
-          `blit: ${showPath(formatRemotePath(target, target.module, failure.path))}: ${failure.reason}\n`,
-        );
+        err(`blit: ${showPath(formatRemotePath(target, target.module, failure.path))}: ${failure.reason}\n`);
       }
     }
   } finally {
     for (const client of clients.values()) client.close();
   }
-  process.stdout.write(`blit rm: ${removed} removed, ${failed} failed\n`);
+  out(`blit rm: ${removed} removed, ${failed} failed\n`);
   return failed > 0 ? 2 : 0;
 }

@@ -211,12 +211,34 @@ describe('mirror: deletions', () => {
     writeFile(join(dst, 'gone', 'deeper', 'f'), 'f');
     writeFileSync(Buffer.concat([Buffer.from(`${dst}/gone/deeper/`), Buffer.from([0x62, 0xff])]), 'odd');
     symlinkSync('/nonexistent', join(dst, 'gone', 'link'));
+    // A link to a directory outside: removed itself, never followed.
+    const outside = join(tempDir(t), 'outside');
+    writeFile(join(outside, 'precious'), 'keep me');
+    symlinkSync(outside, join(dst, 'gone', 'deeper', 'to outside'));
 
     const result = blit(['mirror', `${src}/`, dst, '--yes', '--json']);
 
     assert.equal(result.status, 0, result.stderr);
     assert.equal(jsonReport(result).deleted, 1);
     assert.deepEqual(readdirSync(dst).sort(), ['a.txt']);
+    assert.equal(read(join(outside, 'precious')), 'keep me');
+  });
+
+  test('what cannot be deleted is named, with the reason; the rest of the directory goes', (t) => {
+    const root = tempDir(t);
+    const { src, dst } = dirs(root);
+    writeFile(join(src, 'a.txt'), 'a', { mtime: T });
+    writeFile(join(dst, 'gone', 'first'), '1');
+    writeFile(join(dst, 'gone', 'locked', 'inside'), 'i');
+    writeFile(join(dst, 'gone', 'last'), '2');
+    chmodSync(join(dst, 'gone', 'locked'), 0o555);
+
+    const result = blitUnprivileged(['mirror', `${src}/`, dst, '--yes'], root);
+
+    assert.equal(result.status, 2, result.stderr);
+    assert.equal(result.stderr, 'blit: gone/locked/inside: cannot delete: permission denied\n');
+    assert.deepEqual(readdirSync(join(dst, 'gone')), ['locked']);
+    assert.equal(read(join(dst, 'gone', 'locked', 'inside')), 'i');
   });
 
   test("a live writer's temp file is not deleted; a stale one is", (t) => {

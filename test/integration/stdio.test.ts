@@ -69,3 +69,23 @@ test('when the reader of stdout has gone, the run still completes, exits 0 and p
   assert.equal(readFileSync(errFile, 'utf8'), '');
   assert.equal(read(join(dst, 'f')), 'payload\n');
 });
+
+test('a reader that is slow to take the -v listing holds the run up but is not a stall', (t) => {
+  const root = tempDir(t);
+  const src = join(root, 'src');
+  // 2,000 lines of ~110 bytes: several times what a pipe holds, so blit waits on the reader for
+  // 4 s, longer than the 1 s time-out plus the watchdog's 2 s grace before it ends the process.
+  for (let i = 0; i < 2000; i++) writeFile(join(src, `d${i % 4}`, `${'long name '.repeat(10)}${i}`), 'x');
+  const dst = join(root, 'dst');
+  const rcFile = join(root, 'rc.txt');
+  const command = `{ ${[process.execPath, BLIT, 'copy', '-v', `${src}/`, dst].map(quote).join(' ')}; echo $? >${quote(rcFile)}; } | { sleep 4; wc -l; }`;
+  const r = spawnSync('sh', ['-c', command], {
+    env: { ...process.env, XDG_CONFIG_HOME: testConfigHome(), BLIT_STALL_TIMEOUT_MS: '1000' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.stderr, '');
+  assert.equal(readFileSync(rcFile, 'utf8'), '0\n');
+  assert.equal(r.stdout.trim(), '2005', 'one line per file and directory, and the summary');
+  assert.equal(read(join(dst, 'd3', `${'long name '.repeat(10)}1999`)), 'x');
+});
