@@ -6,9 +6,9 @@
  */
 import { fstatSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { sleepSync } from '../util/clock.js';
 
 const closed = new Set<number>();
-let pause: Int32Array | undefined;
 
 /**
  * Writes all of `text` to `fd`. A reader that went away (EPIPE, as in `blit … | head -1`) ends the
@@ -28,8 +28,7 @@ function writeAll(fd: number, text: string): void {
         return;
       }
       if (code !== 'EAGAIN') throw error;
-      pause ??= new Int32Array(new SharedArrayBuffer(4));
-      Atomics.wait(pause, 0, 0, 1);
+      sleepSync(1);
     }
   }
 }

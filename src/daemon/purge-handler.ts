@@ -7,6 +7,7 @@
 import { status } from '@grpc/grpc-js';
 import { type RemovalFailure, removeTree } from '../fsops/remove-tree.js';
 import type { PurgeResponse } from '../generated/blit.js';
+import { yieldToLoop } from '../util/clock.js';
 import type { ModuleConfig } from './config.js';
 import { checkWirePath, resolveInModule } from './module-path.js';
 import { requireWritable } from './modules.js';
@@ -33,7 +34,7 @@ export async function purgePaths(module: ModuleConfig, wirePaths: string[]): Pro
   const step = () => {
     if (++sinceYield < YIELD_EVERY) return undefined;
     sinceYield = 0;
-    return new Promise<void>((resolve) => setImmediate(resolve));
+    return yieldToLoop();
   };
   for (const { rel, named } of targets) removed += await removeTree(named, rel, failures, step);
   return { removed: BigInt(removed), failures };

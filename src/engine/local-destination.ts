@@ -357,12 +357,15 @@ export class LocalDestination {
       }
       const failures: RemovalFailure[] = [];
       try {
-        const stats = lstatSync(path, { throwIfNoEntry: false });
-        if (!stats) continue;
-        const spare = stats.isDirectory() && !this.filter.passAll && !this.options.deleteExcluded;
-        if (spare && candidate.verdict) {
-          if (!(await this.deleteSparingExcluded(candidate.rel, candidate.verdict, guarded))) continue;
-        } else await removeTree(path, candidate.rel, failures, guarded);
+        // Filters may spare part of a directory; otherwise removeTree takes all (its own lstat tells
+        // a directory from the rest, and a path gone meanwhile removes nothing and fails nothing).
+        const verdict = this.filter.passAll || this.options.deleteExcluded ? undefined : candidate.verdict;
+        if (verdict && lstatSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+          if (!(await this.deleteSparingExcluded(candidate.rel, verdict, guarded))) continue;
+        } else {
+          const removed = await removeTree(path, candidate.rel, failures, guarded);
+          if (removed === 0 && failures.length === 0) continue;
+        }
       } catch (error) {
         if (stop) throw stop.error;
         failures.push({ path: candidate.rel, reason: reasonOf(error) });

@@ -3,6 +3,7 @@ import { lstatSync, readlinkSync, rmdirSync, statSync, unlinkSync } from 'node:f
 import { basename, dirname } from 'node:path';
 import { entryFromStats, listDirectory, NOT_UTF8_NAME } from '../fsops/listing.js';
 import { joinRel, localPath, relDepth } from '../fsops/rel-path.js';
+import { yieldToLoop } from '../util/clock.js';
 import { codeOf, reasonOf, sourceKeptReason } from '../util/errors.js';
 import { hangIfInjected } from '../util/test-hang.js';
 import type { Endpoints } from './endpoints.js';
@@ -107,7 +108,7 @@ export class LocalSource implements SourceRole {
       sinceYield += entries.length + 1;
       if (sinceYield >= YIELD_EVERY) {
         sinceYield = 0;
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await yieldToLoop();
       }
     }
   }

@@ -12,7 +12,7 @@ import { ReadAhead, type UpcomingDir } from '../fsops/read-ahead.js';
 import { joinRel } from '../fsops/rel-path.js';
 import type { RemovalStep } from '../fsops/remove-tree.js';
 import type { ActivityBoard } from '../util/activity-board.js';
-import { nowMs } from '../util/clock.js';
+import { nowMs, yieldToLoop } from '../util/clock.js';
 import { BlitError, showPath } from '../util/errors.js';
 import { hangIfInjected, slowDeletionIfInjected } from '../util/test-hang.js';
 import { CopyScheduler } from './copy-scheduler.js';
@@ -203,7 +203,7 @@ export async function runTransfer(
     slowDeletionIfInjected();
     board.beat();
     if (nowMs() - yieldedAt < 20) return undefined;
-    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+    return yieldToLoop().then(() => {
       yieldedAt = nowMs();
       throwIfInterrupted();
     });

@@ -3,6 +3,7 @@
  * history), and a lock whose holder died or which is older than any holder could be is taken over.
  */
 import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { sleepSync } from '../util/clock.js';
 
 export interface LockOptions {
   /** Give up after this long (milliseconds). */
@@ -12,11 +13,6 @@ export interface LockOptions {
 }
 
 const RETRY_MS = 5;
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
-function sleep(ms: number): void {
-  Atomics.wait(sleeper, 0, 0, ms);
-}
 
 function holderAlive(pid: number): boolean {
   if (pid <= 0) return false;
@@ -67,6 +63,6 @@ export function acquireLock(path: string, options: LockOptions = {}): (() => voi
       } catch {} // cannot take it over: wait like for a live holder
     }
     if (Date.now() >= deadline) return undefined;
-    sleep(RETRY_MS);
+    sleepSync(RETRY_MS);
   }
 }

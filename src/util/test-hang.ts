@@ -5,13 +5,11 @@
  * delete-each:MS every removal, a slow mount that still moves. Unset (always, outside tests) this
  * costs one comparison.
  */
+import { sleepSync } from './clock.js';
+
 const spec = process.env.BLIT_TEST_HANG;
 const slowMs = spec?.startsWith('copy-each:') ? Number(spec.slice('copy-each:'.length)) : 0;
 const slowDeleteMs = spec?.startsWith('delete-each:') ? Number(spec.slice('delete-each:'.length)) : 0;
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
 
 /** Blocks as injected; true after a copy-each delay, which the caller then counts as progress. */
 export function hangIfInjected(phase: 'scan' | 'copy' | 'delete', rel: string): boolean {
