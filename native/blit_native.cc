@@ -527,6 +527,18 @@ class Scratch {
   std::unique_ptr<char[]> bytes_{new char[kSize]};
 };
 
+// The calling thread's two scratch buffers (a copy's, and a --checksum comparison's other side),
+// shared by batches and whole-directory jobs.
+struct ThreadScratch {
+  Scratch buffer;
+  Scratch other;
+};
+
+ThreadScratch& ScratchOfThread() {
+  static thread_local ThreadScratch scratch;
+  return scratch;
+}
+
 int CopyData(int in, int out, uint64_t size, Scratch& buffer, int32_t* stage, bool* changed,
              bool* endChecked) {
   uint64_t done = 0;
@@ -891,8 +903,8 @@ CopyBatch ParseBatch(const Napi::Value& value) {
 }
 
 void RunBatch(CopyBatch& batch) {
-  static thread_local Scratch buffer;
-  static thread_local Scratch other;
+  Scratch& buffer = ScratchOfThread().buffer;
+  Scratch& other = ScratchOfThread().other;
   DirCache srcDirs, dstDirs;
   size_t n = batch.srcs.size();
   batch.status.assign(n, 0);
@@ -925,9 +937,9 @@ void RunBatch(CopyBatch& batch) {
 // A directory blit has just created at the destination, with nothing in it, needs no comparison: a
 // copy thread lists the source directory itself, copies its files, recreates its symbolic links and
 // makes its subdirectories, which it hands back to JavaScript as jobs of their own. JavaScript then
-// does nothing per file (engine/fresh-dirs.ts); this is the local fast path for new trees.
+// does nothing per file (engine/whole-dirs.ts); this is the local fast path for new trees.
 
-// What went wrong with one entry, as engine/fresh-dirs.ts turns it into a failure.
+// What went wrong with one entry, as engine/whole-dirs.ts turns it into a failure.
 enum Problem : int32_t {
   kProblemName = 0,    // name not UTF-8: refused
   kProblemTarget = 1,  // symbolic link target not UTF-8: refused
@@ -1129,8 +1141,8 @@ void Sync(DirWork& work, const ListedItem& s, const ListedItem& d, const std::st
 // for a mirror, names what the source lacks. Entries of another kind on each side go back to
 // JavaScript (residual), as do subdirectories (jobs of their own).
 void RunWholeDir(DirJob& job, int delayMs, const std::function<void(const std::string&)>& show) {
-  static thread_local Scratch buffer;
-  static thread_local Scratch other;
+  Scratch& buffer = ScratchOfThread().buffer;
+  Scratch& other = ScratchOfThread().other;
   show("scan: listing " + (job.rel.empty() ? std::string(".") : job.rel));
   if (job.scanHang) std::this_thread::sleep_for(std::chrono::seconds(60));
   Listed listed = GatherDir(job.src);

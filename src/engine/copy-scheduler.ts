@@ -82,22 +82,26 @@ export class CopyScheduler {
 
   /**
    * Runs `task` on the executor (started for real work if need be) as one more piece of work in
-   * flight: drain() waits for it, and its failure surfaces like a batch's. With `wait`, returns a
-   * promise when the caller must wait (the executor is at capacity); without, never waits (for tasks
-   * started from another task's completion, which must not take the walk's place as the waiter).
+   * flight: drain() waits for it, and its failure surfaces like a batch's. Never waits: tasks are
+   * started from another task's completion too, which must not take the walk's place as the waiter.
    */
-  runTask(task: (executor: CopyExecutor) => Promise<void>, wait = true): Promise<void> | undefined {
+  runTask(task: (executor: CopyExecutor) => Promise<void>): void {
     this.throwIfFailed();
-    let held: Promise<void> | undefined;
     if (!this.executor) {
       this.executor = this.startExecutor(false);
-      if (this.held.length > 0) held = this.enqueueHeld();
+      // A failure of these batches is kept in `failure`, and surfaces at the next wait.
+      if (this.held.length > 0) this.enqueueHeld().catch(() => {});
     }
-    const executor = this.executor;
+    this.track(task(this.executor));
+  }
+
+  /** Counts `work` as in flight until it settles; a failure is kept and rethrown at the next wait. */
+  private track<T>(work: Promise<T>, then?: (value: T) => void): void {
     this.running++;
-    task(executor).then(
-      () => {
+    work.then(
+      (value) => {
         this.running--;
+        then?.(value);
         this.wake();
       },
       (error: unknown) => {
@@ -106,14 +110,6 @@ export class CopyScheduler {
         this.wake();
       },
     );
-    if (!wait) return undefined;
-    if (!held && executor.inFlight < executor.capacity) return undefined;
-    return (async () => {
-      await held;
-      while (executor.inFlight >= executor.capacity && this.running > 0 && !this.failure)
-        await this.nextCompletion();
-      this.throwIfFailed();
-    })();
   }
 
   /** Sends a partial batch when a worker is idle, so copying never waits for the walk. */
@@ -145,21 +141,9 @@ export class CopyScheduler {
     const jobs = this.batch.map((item) => item.job);
     this.batch = [];
     this.batchBytes = 0;
-    this.running++;
     // Settles either way: a failed batch is kept and rethrown to the next caller, never left as
     // an unhandled rejection while the walk goes on.
-    executor.run(jobs).then(
-      (outcomes) => {
-        this.running--;
-        this.onOutcomes(outcomes, jobs);
-        this.wake();
-      },
-      (error: unknown) => {
-        this.running--;
-        this.failure ??= error instanceof Error ? error : new Error(String(error));
-        this.wake();
-      },
-    );
+    this.track(executor.run(jobs), (outcomes) => this.onOutcomes(outcomes, jobs));
     while (executor.inFlight >= executor.capacity && this.running > 0 && !this.failure)
       await this.nextCompletion();
     this.throwIfFailed();

@@ -97,13 +97,7 @@ export class LocalDestination {
     }
     for (const entry of contents.entries) {
       if (isTempName(entry.name)) {
-        if (!this.options.dryRun && entry.kind === 'file' && isStaleTempName(entry.name)) {
-          try {
-            unlinkSync(this.pathOf(joinRel(rel, entry.name)));
-          } catch {
-            // another run may have removed it first
-          }
-        }
+        if (entry.kind === 'file') this.removeStaleTemp(joinRel(rel, entry.name));
         continue;
       }
       map.set(entry.name, entry);
@@ -159,7 +153,7 @@ export class LocalDestination {
     this.candidates.push({ rel, kind, verdict: this.filter.root });
   }
 
-  /** A temp file found at the destination by engine/whole-dirs.ts: removed when its writer is gone. */
+  /** A temp file found at the destination (here, or by engine/whole-dirs.ts): removed when its writer is gone. */
   removeStaleTemp(rel: string): void {
     if (this.options.dryRun || !isStaleTempName(basename(rel))) return;
     try {

@@ -95,7 +95,6 @@ export async function runTransfer(
   progress.bytesWritten = () => board.bytesWritten();
   let dirEntriesReported = 0;
   progress.entriesInJobs = () => board.dirEntries() - dirEntriesReported;
-  let stalled = false;
   source.onListing = (rel) => {
     board.set(0, `scan: listing ${showPath(rel === '' ? '.' : rel)}`);
     board.beat();
@@ -167,7 +166,6 @@ export async function runTransfer(
   // Every wait of the session is a wait on the scheduler: a stall ends it there.
   let stallError: Error | undefined;
   watch.stalled.catch((error: Error) => {
-    stalled = true;
     stallError = error;
     scheduler.abort(error);
   });
@@ -230,7 +228,7 @@ export async function runTransfer(
           {
             sourcePath: (rel) => source.localPathOf(rel),
             destinationPath: (rel) => destination.pathOf(rel),
-            run: (task) => void scheduler.runTask(task, false),
+            run: (task) => scheduler.runTask(task),
             directory: (rel, entry) => destination.adoptDirectory(rel, entry),
             done: (result) => {
               answered();
@@ -268,9 +266,9 @@ export async function runTransfer(
               handOff(plan);
               const jobs = plan.needs.map(jobOf);
               if (jobs.length === 0) return;
-              scheduler.runTask(async (executor) => onOutcomes(await executor.run(jobs), jobs), false);
+              scheduler.runTask(async (executor) => onOutcomes(await executor.run(jobs), jobs));
             },
-            stopping: () => fatal !== undefined || stalled || interrupted !== undefined,
+            stopping: () => fatal !== undefined || stallError !== undefined || interrupted !== undefined,
           },
           { compare: options.compare, mirror: options.operation === 'mirror' },
         )
@@ -427,7 +425,7 @@ export async function runTransfer(
     watch.stop();
     hooks.signal?.removeEventListener('abort', interrupt);
     // A stalled copy may never finish its system call: it is abandoned to the process exit.
-    if (stalled) void scheduler.close(true);
+    if (stallError) void scheduler.close(true);
     else {
       // Interrupted: the copiers stop at their next file or chunk and remove their temp files.
       if (interrupted) await scheduler.settle();

@@ -15,10 +15,10 @@
 import { nativeOutcome } from '../fsops/copy-file.js';
 import type { CopyExecutor } from '../fsops/copy-pool.js';
 import { describeRawName, NOT_UTF8_NAME, NOT_UTF8_TARGET } from '../fsops/listing.js';
-import type { NativeAddon, NativeDirResult } from '../fsops/native.js';
+import { type NativeAddon, type NativeDirResult, nativeErrnoError } from '../fsops/native.js';
 import { NativePool } from '../fsops/native-pool.js';
 import { joinRel } from '../fsops/rel-path.js';
-import { errnoError, reasonOf } from '../util/errors.js';
+import { reasonOf } from '../util/errors.js';
 import type { CompareMode, Entry, EntryKind } from './types.js';
 
 const PROBLEM_NAME = 0;
@@ -74,8 +74,7 @@ export interface WholeDirSink {
 }
 
 export class WholeDirs {
-  /** Directories started and not finished, waiting ones included. */
-  private pending = 0;
+  /** Directories out on the copy threads. */
   private running = 0;
   /** Taken last in, first out: depth first, which also keeps this list short. */
   private readonly waiting: WaitingDir[] = [];
@@ -110,9 +109,13 @@ export class WholeDirs {
       };
   }
 
+  /** Directories started and not finished, waiting ones included. */
+  private get pending(): number {
+    return this.running + this.waiting.length;
+  }
+
   private start(rel: string, entry: Entry, both: boolean): void {
     this.sink.directory(rel, entry);
-    this.pending++;
     this.waiting.push({ rel, both });
     this.pump();
   }
@@ -120,7 +123,6 @@ export class WholeDirs {
   /** Sends waiting directories to the copy threads while fewer than IN_FLIGHT are out. */
   private pump(): void {
     if (this.sink.stopping() && this.waiting.length > 0) {
-      this.pending -= this.waiting.length;
       this.waiting.length = 0;
       if (this.pending === 0) this.idleWaiter?.();
     }
@@ -132,7 +134,7 @@ export class WholeDirs {
     // Runs inside the finishing job, so the session always has work out while directories wait.
     const settled = (next: boolean) => {
       this.running--;
-      if (--this.pending === 0) this.idleWaiter?.();
+      if (this.pending === 0) this.idleWaiter?.();
       else if (next) this.pump();
     };
     try {
@@ -237,6 +239,6 @@ export class WholeDirs {
   }
 
   private reason(errno: number): string {
-    return reasonOf(errnoError(this.addon.errnoName(errno)));
+    return reasonOf(nativeErrnoError(this.addon, errno));
   }
 }

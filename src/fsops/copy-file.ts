@@ -19,11 +19,17 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { CANCELLED } from '../util/activity-board.js';
-import { errnoError, isFatalWriteError, reasonOf, sourceKeptReason } from '../util/errors.js';
+import { isFatalWriteError, reasonOf, sourceKeptReason } from '../util/errors.js';
 import { hangIfInjected } from '../util/test-hang.js';
 import { type HasherFactory, hashFileSync, loadBlake3 } from './hash.js';
 import { applyMetadata, splitNs } from './metadata.js';
-import { type NativeAddon, type NativeBatch, type NativeCopyResult, nativeAddon } from './native.js';
+import {
+  type NativeAddon,
+  type NativeBatch,
+  type NativeCopyResult,
+  nativeAddon,
+  nativeErrnoError,
+} from './native.js';
 import { tempPathFor } from './temp-path.js';
 
 export interface CopyJob {
@@ -296,7 +302,7 @@ export function nativeOutcome(
     return { rel, status: status === NATIVE_UNCHANGED ? 'unchanged' : 'updated', bytes: 0 };
   }
   if (status === NATIVE_CHANGED) return failed({ rel }, new SourceChanged());
-  const error = errnoError(addon.errnoName(errno));
+  const error = nativeErrnoError(addon, errno);
   if (status === NATIVE_SOURCE_KEPT) return { rel, status: 'failed', bytes, reason: sourceKeptReason(error) };
   return failed({ rel }, stage === NATIVE_SOURCE_STAGE ? new SourceError(error) : error);
 }

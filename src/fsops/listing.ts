@@ -2,8 +2,8 @@
 import { isUtf8 } from 'node:buffer';
 import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import type { Entry, EntryKind } from '../engine/types.js';
-import { errnoError, reasonOf } from '../util/errors.js';
-import { type NativeAddon, nativeAddon } from './native.js';
+import { reasonOf } from '../util/errors.js';
+import { type NativeAddon, nativeAddon, nativeErrnoError } from './native.js';
 import { localPath } from './rel-path.js';
 
 export const NOT_UTF8_NAME = 'file name is not valid UTF-8; not supported';
@@ -72,7 +72,7 @@ function listNative(addon: NativeAddon, dir: string): DirectoryContents {
     }
     const kind = listing.kinds[i]!;
     if (kind === NATIVE_ERROR) {
-      problems.push({ name, reason: reasonOf(errnoError(addon.errnoName(listing.errnos[i]!))) });
+      problems.push({ name, reason: reasonOf(nativeErrnoError(addon, listing.errnos[i]!)) });
       continue;
     }
     const entry: Entry = {

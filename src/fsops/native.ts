@@ -3,6 +3,7 @@
  * twin; `BLIT_NO_NATIVE=1` forces that path (the test suite runs both).
  */
 import { createRequire } from 'node:module';
+import { errnoError } from '../util/errors.js';
 
 export interface NativeListing {
   names: (string | Buffer)[];
@@ -38,7 +39,7 @@ export interface NativeCopyResult {
   done: number;
 }
 
-/** What a fresh-directory job did (see submitCopyDir and engine/fresh-dirs.ts). */
+/** What a fresh-directory job did (see submitCopyDir and engine/whole-dirs.ts). */
 export interface NativeDirResult {
   /** Non-zero: the source directory could not be listed (nothing else was done). */
   listErrno: number;
@@ -199,4 +200,9 @@ export function nativeAddon(): NativeAddon | undefined {
 export function nativeStatus(): string {
   load();
   return status!;
+}
+
+/** The error for an errno the addon reported (its number turned into Node's code, e.g. EACCES). */
+export function nativeErrnoError(addon: NativeAddon, errno: number): NodeJS.ErrnoException {
+  return errnoError(addon.errnoName(errno));
 }
