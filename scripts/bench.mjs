@@ -518,7 +518,10 @@ function foreignShare(cpu0, own0, t0) {
   return Math.max(0, busy - own) / Math.max(1, capacity);
 }
 
-/** True once a regular file under its final name exists in dst (looks two levels deep). */
+/**
+ * True once a regular file under its final name exists in dst (looks two levels deep). A directory
+ * under a temp name is still being filled (blit stages new directories): what it holds has not landed.
+ */
 function firstFileLanded(dst) {
   let top;
   try {
@@ -528,7 +531,7 @@ function firstFileLanded(dst) {
   }
   for (const e of top) if (e.isFile() && !TEMP_NAME.test(e.name)) return true;
   for (const e of top) {
-    if (!e.isDirectory()) continue;
+    if (!e.isDirectory() || TEMP_NAME.test(e.name)) continue;
     try {
       for (const f of readdirSync(join(dst, e.name), { withFileTypes: true })) {
         if (f.isFile() && !TEMP_NAME.test(f.name)) return true;

@@ -4,7 +4,7 @@
  * and answers with the files it needs. It gathers mirror deletions but performs them only when
  * the session says the scan was complete and the deletions were confirmed.
  */
-import { lstatSync, mkdirSync, renameSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname, sep } from 'node:path';
 import { type DirectoryContents, listDirectory } from '../fsops/listing.js';
 import { applyMetadata } from '../fsops/metadata.js';
@@ -41,8 +41,12 @@ export interface DirPlan {
   blocked: string[];
   /** Subdirectories that are directories here too: listed when the walk gets to them. */
   existingDirs: { rel: string; entry: SourceEntry }[];
-  /** Subdirectories made just now, so empty: engine/whole-dirs.ts may copy them whole. */
-  freshDirs: { rel: string; entry: SourceEntry }[];
+  /**
+   * Subdirectories the destination lacks, made just now, so empty: the walk may go in without
+   * listing them. When reconcile is told so, each is made under a temp name beside its own
+   * (`stage`) for engine/whole-dirs.ts to fill and rename.
+   */
+  freshDirs: { rel: string; entry: SourceEntry; stage?: string }[];
 }
 
 export interface DestinationTally {
@@ -97,7 +101,7 @@ export class LocalDestination {
     }
     for (const entry of contents.entries) {
       if (isTempName(entry.name)) {
-        if (entry.kind === 'file') this.removeStaleTemp(joinRel(rel, entry.name));
+        if (entry.kind === 'file' || entry.kind === 'dir') this.removeStaleTemp(joinRel(rel, entry.name));
         continue;
       }
       map.set(entry.name, entry);
@@ -105,7 +109,12 @@ export class LocalDestination {
     return map;
   }
 
-  reconcile(listing: SourceListing): DirPlan {
+  /**
+   * Plans one source directory against the destination. With `wholeDirs`, new subdirectories are
+   * made under temp names, each to go whole to engine/whole-dirs.ts, whose job fills it and renames
+   * it into place.
+   */
+  reconcile(listing: SourceListing, wholeDirs = false): DirPlan {
     const plan: DirPlan = { needs: [], landed: [], blocked: [], existingDirs: [], freshDirs: [] };
     if (!this.isDirectoryHere(listing.rel)) {
       // Never write through a symbolic link (or into a file): that could reach outside the destination.
@@ -122,7 +131,7 @@ export class LocalDestination {
     for (const entry of listing.entries) {
       const rel = joinRel(listing.rel, entry.name);
       const dest = existing.get(entry.name);
-      this.reconcileEntry(rel, entry, dest, listing.rel, plan);
+      this.reconcileEntry(rel, entry, dest, listing.rel, plan, wholeDirs);
       if (entry.kind === 'dir' && dest?.kind === 'dir') plan.existingDirs.push({ rel, entry });
     }
     if (!listing.partial && this.options.operation === 'mirror' && existing.size > 0) {
@@ -153,11 +162,15 @@ export class LocalDestination {
     this.candidates.push({ rel, kind, verdict: this.filter.root });
   }
 
-  /** A temp file found at the destination (here, or by engine/whole-dirs.ts): removed when its writer is gone. */
+  /**
+   * A temp file or staging directory found at the destination (here, or by engine/whole-dirs.ts):
+   * removed when its writer is gone.
+   */
   removeStaleTemp(rel: string): void {
     if (this.options.dryRun || !isStaleTempName(basename(rel))) return;
     try {
-      unlinkSync(this.pathOf(rel));
+      // A staging directory holds only what its job copied: UTF-8 names, links not followed.
+      rmSync(this.pathOf(rel), { recursive: true, force: true });
     } catch {
       // another run may have removed it first
     }
@@ -181,6 +194,7 @@ export class LocalDestination {
     dest: Entry | undefined,
     parent: string,
     plan: DirPlan,
+    wholeDirs: boolean,
   ): void {
     if (entry.kind === 'other') {
       this.tally.skipped++;
@@ -193,14 +207,14 @@ export class LocalDestination {
     if (entry.kind === 'dir' && entry.verdict.status === 'traverse') {
       // Walked through for what it holds; created only when something inside is written.
       if (!dest) this.fresh.add(rel);
-      else if (dest.kind !== 'dir') this.conflict(rel, entry, dest, parent, plan);
+      else if (dest.kind !== 'dir') this.conflict(rel, entry, dest, parent, plan, wholeDirs);
       return;
     }
     let decision = decide(entry, dest, this.options.compare);
     if (decision === 'conflict' && entry.kind !== 'dir' && dest?.kind !== 'dir') decision = 'transfer';
     switch (decision) {
       case 'transfer':
-        this.transfer(rel, entry, dest, plan);
+        this.transfer(rel, entry, dest, plan, wholeDirs);
         return;
       case 'hash':
         plan.needs.push({
@@ -230,12 +244,18 @@ export class LocalDestination {
         if (this.options.compare !== 'ignore-existing' && entry.kind !== 'dir') plan.landed.push(rel);
         return;
       case 'conflict':
-        this.conflict(rel, entry, dest!, parent, plan);
+        this.conflict(rel, entry, dest!, parent, plan, wholeDirs);
         return;
     }
   }
 
-  private transfer(rel: string, entry: SourceEntry, dest: Entry | undefined, plan: DirPlan): void {
+  private transfer(
+    rel: string,
+    entry: SourceEntry,
+    dest: Entry | undefined,
+    plan: DirPlan,
+    wholeDirs: boolean,
+  ): void {
     if (entry.kind === 'file') {
       plan.needs.push({ rel, entry, hashFirst: false });
       return;
@@ -244,14 +264,16 @@ export class LocalDestination {
       this.onAction({ kind: 'mkdir', path: rel });
       this.fresh.add(rel);
       if (!this.options.dryRun) {
+        const path = this.pathOf(rel);
+        const stage = wholeDirs ? tempPathFor(dirname(path)) : undefined;
         try {
-          mkdirSync(this.pathOf(rel), { recursive: true });
+          mkdirSync(stage ?? path, { recursive: true });
         } catch (error) {
           this.fail(rel, `cannot create directory: ${reasonOf(error)}`);
           plan.blocked.push(rel);
           return;
         }
-        plan.freshDirs.push({ rel, entry });
+        plan.freshDirs.push({ rel, entry, stage });
       }
       this.tally.copied++;
       return;
@@ -292,7 +314,14 @@ export class LocalDestination {
     }
   }
 
-  private conflict(rel: string, entry: SourceEntry, dest: Entry, parent: string, plan: DirPlan): void {
+  private conflict(
+    rel: string,
+    entry: SourceEntry,
+    dest: Entry,
+    parent: string,
+    plan: DirPlan,
+    wholeDirs: boolean,
+  ): void {
     if (this.options.operation === 'mirror') {
       // Replacing one kind by another deletes; it waits for the deletion phase like any deletion,
       // and a directory's contents are walked only once the entry in its way is gone.
@@ -318,7 +347,7 @@ export class LocalDestination {
         return;
       }
     }
-    this.transfer(rel, entry, undefined, plan);
+    this.transfer(rel, entry, undefined, plan, wholeDirs);
   }
 
   /**

@@ -254,16 +254,20 @@ export async function runTransfer(
               if (isFatal) fatal ??= `${showPath(destination.pathOf(rel))}: ${reason}`;
             },
             destinationFailure: (rel, reason) => destination.failures.push({ path: rel, reason }),
+            unmade: (rel, reason) => {
+              destination.failures.push({ path: rel, reason });
+              destination.tally.copied--;
+            },
             extra: (rel, kind) => destination.addCandidate(rel, kind),
             temp: (rel) => destination.removeStaleTemp(rel),
             conflicts: (rel, names) => {
               // Rare: the walk's own rules, for these entries alone.
-              const plan = destination.reconcile({
-                rel,
-                entries: source.entriesOf(rel, names),
-                partial: true,
-              });
-              handOff(plan);
+              const wholeDirs = takesWhole();
+              const plan = destination.reconcile(
+                { rel, entries: source.entriesOf(rel, names), partial: true },
+                wholeDirs,
+              );
+              if (wholeDirs) handOff(plan);
               const jobs = plan.needs.map(jobOf);
               if (jobs.length === 0) return;
               scheduler.runTask(async (executor) => onOutcomes(await executor.run(jobs), jobs));
@@ -274,18 +278,21 @@ export async function runTransfer(
         )
       : undefined;
 
+  /** Whether directories go whole to the copy threads: not once a tiny job went inline (a mirror's deferred entries come after that). */
+  const takesWhole = (): boolean =>
+    whole !== undefined && (scheduler.started === undefined || scheduler.started instanceof NativePool);
   /** Directories the copy threads took whole: the walk does not go there. */
   const handedOff = new Set<string>();
+  /** Hands a plan's directories to the copy threads; only for a plan reconciled with `takesWhole()` true. */
   const handOff = (plan: DirPlan) => {
-    // Not once a tiny job went inline (a mirror's deferred entries come after that).
-    if (!whole || (scheduler.started !== undefined && !(scheduler.started instanceof NativePool))) return;
+    if (!whole) return;
     const take = (rel: string) => {
       source.skipSubtree(rel);
       handedOff.add(rel);
     };
     for (const dir of plan.freshDirs) {
       take(dir.rel);
-      whole.fresh(dir.rel, dir.entry);
+      whole.fresh(dir.rel, dir.entry, dir.stage!);
     }
     for (const dir of plan.existingDirs) {
       take(dir.rel);
@@ -332,9 +339,10 @@ export async function runTransfer(
       progress.entriesFound += listing.entries.length;
       countListing(stats, listing.entries);
       readAhead.reached(listing.rel);
-      const plan = destination.reconcile(listing);
+      const wholeDirs = takesWhole();
+      const plan = destination.reconcile(listing, wholeDirs);
       for (const rel of plan.blocked) source.skipSubtree(rel);
-      handOff(plan);
+      if (wholeDirs) handOff(plan);
       if (!single) readAheadFrom(listing, plan);
       progress.entriesDone += listing.entries.length - plan.needs.length;
       if (removeSource && !options.dryRun) {

@@ -1,8 +1,11 @@
 /**
  * Local fast paths that take a whole directory to a native copy thread, so the main thread does
  * nothing per file:
- * - fresh: a directory blit has just made is empty, so nothing in it needs comparing. The thread
- *   lists the source, copies its files, recreates its links and makes its subdirectories.
+ * - fresh: a directory the destination lacks, made empty under a temp name beside its own (by the
+ *   walk, or by the job that found it). The thread lists the source, copies the files straight
+ *   under their names (nothing there to compare or replace, so no temp file and rename each),
+ *   recreates the links, makes the subdirectories the same way, and renames the directory into
+ *   place once filled: the destination shows it only with complete files in it.
  * - both: a directory on both sides. The thread lists both, applies the compare rules of
  *   engine/compare.ts, copies or updates what differs and, for a mirror, names what the source
  *   lacks; entries of another kind on each side come back to the destination role here.
@@ -12,6 +15,8 @@
  * filters (every entry goes), no per-file actions to list, not a dry run, and not a move (which
  * removes sources as it goes). Reasons given for failures are the walk's own.
  */
+import { rmdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { nativeOutcome } from '../fsops/copy-file.js';
 import type { CopyExecutor } from '../fsops/copy-pool.js';
 import { describeRawName, NOT_UTF8_NAME, NOT_UTF8_TARGET } from '../fsops/listing.js';
@@ -27,6 +32,7 @@ const PROBLEM_STAT = 2;
 const PROBLEM_COPY = 3;
 const PROBLEM_LINK = 4;
 const PROBLEM_MKDIR = 5;
+const PROBLEM_PLACE = 7;
 
 /** The addon's numbering of compare modes (native/blit_native.cc, kCompare*). */
 const COMPARE: Record<CompareMode, number> = {
@@ -46,6 +52,8 @@ const IN_FLIGHT = 64;
 interface WaitingDir {
   rel: string;
   both: boolean;
+  /** A fresh directory: the temp path it was made under. */
+  stage?: string;
 }
 
 /** What the session does with a whole directory's results. */
@@ -63,6 +71,8 @@ export interface WholeDirSink {
   /** A file copy that failed, as the batch path reports it (fatal: stop the run). */
   copyFailure(rel: string, reason: string, sourceSide: boolean, fatal: boolean): void;
   destinationFailure(rel: string, reason: string): void;
+  /** A fresh directory that could not be put in place (it was counted as copied). */
+  unmade(rel: string, reason: string): void;
   /** Mirror: an entry of the destination that the source lacks. */
   extra(rel: string, kind: EntryKind): void;
   /** A temp file found at the destination (removed when its writer is gone). */
@@ -89,9 +99,9 @@ export class WholeDirs {
     this.compare = COMPARE[options.compare];
   }
 
-  /** Copies the fresh directory `rel` (already made at the destination), and everything below it. */
-  fresh(rel: string, entry: Entry): void {
-    this.start(rel, entry, false);
+  /** Fills `rel`, which the destination lacks, made empty under the temp path `stage`, and renames it. */
+  fresh(rel: string, entry: Entry, stage: string): void {
+    this.start(rel, entry, false, stage);
   }
 
   /** Brings `rel`, a directory on both sides, and everything below it up to date. */
@@ -114,22 +124,22 @@ export class WholeDirs {
     return this.running + this.waiting.length;
   }
 
-  private start(rel: string, entry: Entry, both: boolean): void {
+  private start(rel: string, entry: Entry, both: boolean, stage?: string): void {
     this.sink.directory(rel, entry);
-    this.waiting.push({ rel, both });
+    this.waiting.push({ rel, both, stage });
     this.pump();
   }
 
   /** Sends waiting directories to the copy threads while fewer than IN_FLIGHT are out. */
   private pump(): void {
     if (this.sink.stopping() && this.waiting.length > 0) {
-      this.waiting.length = 0;
+      for (const dir of this.waiting.splice(0)) discardStage(dir.stage);
       if (this.pending === 0) this.idleWaiter?.();
     }
     while (this.running < IN_FLIGHT && this.waiting.length > 0) this.submit(this.waiting.pop()!);
   }
 
-  private submit({ rel, both }: WaitingDir): void {
+  private submit({ rel, both, stage }: WaitingDir): void {
     this.running++;
     // Runs inside the finishing job, so the session always has work out while directories wait.
     const settled = (next: boolean) => {
@@ -145,7 +155,7 @@ export class WholeDirs {
           const src = this.sink.sourcePath(rel);
           const dst = this.sink.destinationPath(rel);
           const sync = both ? { compare: this.compare, mirror: this.options.mirror } : undefined;
-          this.finish(rel, await executor.copyDir(src, dst, rel, sync));
+          this.finish(rel, stage, await executor.copyDir(src, dst, stage ?? '', rel, sync));
         } finally {
           settled(true);
         }
@@ -157,8 +167,14 @@ export class WholeDirs {
     }
   }
 
-  private finish(rel: string, result: NativeDirResult): void {
+  private finish(rel: string, stage: string | undefined, result: NativeDirResult): void {
     const { sink } = this;
+    if (result.placeErrno) {
+      sink.unmade(
+        rel,
+        `cannot move into place: ${this.reason(result.placeErrno)}; what was copied is left in ${basename(stage ?? '')} (a later run removes it)`,
+      );
+    }
     if (result.listErrno !== 0) {
       sink.sourceFailure(rel, `cannot read directory: ${this.reason(result.listErrno)}`, true);
       return;
@@ -183,19 +199,29 @@ export class WholeDirs {
     sink.done(result);
     const conflicts = (result.residual ?? []).filter((name): name is string => typeof name === 'string');
     if (conflicts.length > 0) sink.conflicts(rel, conflicts);
-    if (result.fatal || sink.stopping()) return;
-    this.startAll(rel, result.dirs, false);
-    if (result.both) this.startAll(rel, result.both, true);
+    const here = sink.destinationPath(rel);
+    if (result.fatal || sink.stopping()) {
+      // Made empty for jobs that will not run now.
+      for (const name of result.dirs.stages) discardStage(join(here, name));
+      return;
+    }
+    this.startAll(rel, result.dirs, (i) => join(here, result.dirs.stages[i]!));
+    if (result.both) this.startAll(rel, result.both);
   }
 
-  private startAll(rel: string, dirs: NonNullable<NativeDirResult['both']>, both: boolean): void {
+  /** Starts a job per subdirectory; `stageOf` gives a fresh one's temp path (none: on both sides). */
+  private startAll(
+    rel: string,
+    dirs: NonNullable<NativeDirResult['both']>,
+    stageOf?: (index: number) => string,
+  ): void {
     const { names, modes, mtimeNs } = dirs;
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
       // A name that is not UTF-8 was refused above.
       if (typeof name !== 'string') continue;
       const entry: Entry = { name, kind: 'dir', size: 0, mtimeNs: mtimeNs[i]!, mode: modes[i]! };
-      this.start(joinRel(rel, name), entry, both);
+      this.start(joinRel(rel, name), entry, stageOf === undefined, stageOf?.(i));
     }
   }
 
@@ -231,6 +257,9 @@ export class WholeDirs {
         case PROBLEM_MKDIR:
           sink.destinationFailure(path, `cannot create directory: ${this.reason(errno[i]!)}`);
           break;
+        case PROBLEM_PLACE:
+          sink.destinationFailure(path, `cannot move into place: ${this.reason(errno[i]!)}`);
+          break;
         default:
           sink.destinationFailure(path, `cannot set metadata: ${this.reason(errno[i]!)}`);
           break;
@@ -240,5 +269,15 @@ export class WholeDirs {
 
   private reason(errno: number): string {
     return reasonOf(nativeErrnoError(this.addon, errno));
+  }
+}
+
+/** Removes a staging directory made for a job that will not run (empty: nothing was put in it). */
+function discardStage(stage: string | undefined): void {
+  if (stage === undefined) return;
+  try {
+    rmdirSync(stage);
+  } catch {
+    // Gone, or not empty after all: then a later run removes it as a stale temp.
   }
 }

@@ -67,12 +67,15 @@ export class NativePool implements CopyExecutor {
   }
 
   /**
-   * Copies the directory `src` into `dst` on a copy thread (see engine/whole-dirs.ts): into a new,
-   * empty `dst`, or, with `sync`, into an existing one, comparing first.
+   * Copies the directory `src` into `dst` on a copy thread (see engine/whole-dirs.ts): into a new
+   * one (made empty under the temp name `stage`, renamed to `dst` once filled), or, with `sync`,
+   * into an existing one, comparing first.
    */
   copyDir(
     src: string,
     dst: string,
+    /** A fresh directory: where it was made (a temp name beside `dst`), to be filled and renamed. */
+    stage: string,
     rel: string,
     sync?: { compare: number; mirror: boolean },
   ): Promise<NativeDirResult> {
@@ -84,6 +87,7 @@ export class NativePool implements CopyExecutor {
         id,
         src,
         dst,
+        stage,
         rel,
         this.umask,
         delayMs,

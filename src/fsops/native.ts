@@ -41,6 +41,11 @@ export interface NativeCopyResult {
 
 /** What a fresh-directory job did (see submitCopyDir and engine/whole-dirs.ts). */
 export interface NativeDirResult {
+  /**
+   * Fresh jobs: non-zero when the filled directory could not take its own name; it is left under
+   * its temp name, and files, links and subdirectories count none.
+   */
+  placeErrno: number;
   /** Non-zero: the source directory could not be listed (nothing else was done). */
   listErrno: number;
   /** Entries listed (vanished ones left out). */
@@ -55,11 +60,16 @@ export interface NativeDirResult {
   handledBytes: number;
   /** The size of every file the source listed. */
   sizes: Float64Array;
-  /** Subdirectories made at the destination, still to be copied (each a job of its own). */
-  dirs: { names: (string | Buffer)[]; modes: Uint32Array; mtimeNs: BigInt64Array };
+  /**
+   * Subdirectories the destination lacks, made under the temp names `stages` (beside their own),
+   * still to be filled (each a fresh job of its own).
+   */
+  dirs: { names: (string | Buffer)[]; stages: string[]; modes: Uint32Array; mtimeNs: BigInt64Array };
   /**
    * Entries not copied. kinds: 0 name not UTF-8, 1 link target not UTF-8, 2 lstat failed, 3 the
-   * file copy failed (status, errno, stage as in NativeCopyResult), 4 link not made, 5 directory not made.
+   * file copy failed (status, errno, stage as in NativeCopyResult), 4 link not made, 5 directory not
+   * made, 6 metadata not set, 7 not moved into place (the directory appeared meanwhile and the entry
+   * could not join it).
    */
   problems: {
     names: (string | Buffer)[];
@@ -82,7 +92,7 @@ export interface NativeDirResult {
   residual?: (string | Buffer)[];
   /** Mirror: destination entries the source lacks (kinds as in listDir). */
   extra?: { names: (string | Buffer)[]; kinds: Uint8Array };
-  /** Temp files found at the destination. */
+  /** Temp files and staging directories found at the destination. */
   temps?: (string | Buffer)[];
 }
 
@@ -125,7 +135,8 @@ export interface NativeAddon {
     hangIndex: number,
   ): void;
   /**
-   * Queues a fresh-directory job on a pool: copy everything in `src` into the new, empty `dst`.
+   * Queues a fresh-directory job on a pool: copy everything in `src` into `stage`, the empty
+   * directory made for `dst` under a temp name beside it, then rename it to `dst` (see RunWholeDir).
    * `rel` names it on the activity board; umask decides which modes need a chmod.
    */
   submitCopyDir(
@@ -133,6 +144,8 @@ export interface NativeAddon {
     id: number,
     src: string,
     dst: string,
+    /** Empty for a directory on both sides (with `compare`). */
+    stage: string,
     rel: string,
     umask: number,
     /** Tests only (see util/test-hang.ts): a delay per file, the name whose copy hangs, a hung listing. */
@@ -161,7 +174,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 13;
+const ABI_VERSION = 14;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -5,10 +5,11 @@
  * compare mode. BLIT_NO_WHOLE_DIRS=1 runs the walk.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   cpSync,
+  existsSync,
   lutimesSync,
   mkdirSync,
   readdirSync,
@@ -23,10 +24,12 @@ import { test } from 'node:test';
 import { nativeAddon } from '../../src/fsops/native.js';
 import {
   assertSameTree,
+  BLIT,
   blit,
   diffSnapshots,
   dirs,
   jsonReport,
+  mtimeNs,
   read,
   snapshot,
   T,
@@ -313,4 +316,116 @@ test('progress counts the entries of a directory job while it runs, not only whe
   for (const e of events) assert.ok(e.entriesDone <= e.entriesFound, JSON.stringify(e));
   assert.equal(jsonReport(r).copied, 31);
   assert.equal(read(join(dst, 'one dir', 'f29')), 'file 29');
+});
+
+/** A temp name (fsops/temp-path.ts): what a new directory is filled under before it takes its own. */
+const STAGE = /^\.blit-\d+-[0-9a-f]{12}\.tmp$/;
+
+/** The staging directories in `dir` (none when `dir` is missing). */
+function stagesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((name) => STAGE.test(name));
+  } catch {
+    return [];
+  }
+}
+
+/** How many entries `dir` holds (0 once it is gone: renamed into place). */
+function filesIn(dir: string): number {
+  try {
+    return readdirSync(dir).length;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Starts a copy of `src/` to `dst` with every file slowed down, and waits (bounded) until the job
+ * for `a` has put a file in its staging directory.
+ */
+async function copyUntilStaged(src: string, dst: string) {
+  assert.ok(nativeAddon(), 'npm install builds the native addon');
+  const child = spawn(process.execPath, [BLIT, 'copy', `${src}/`, dst], {
+    env: {
+      ...process.env,
+      XDG_CONFIG_HOME: testConfigHome(),
+      BLIT_DISABLE_PERF_HISTORY: '1',
+      BLIT_TEST_HANG: 'copy-each:150',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  exited.finally(() => clearTimeout(timer));
+  const deadline = Date.now() + 20_000;
+  let stage: string | undefined;
+  while (Date.now() < deadline && child.exitCode === null) {
+    stage = stagesIn(dst).find((name) => filesIn(join(dst, name)) > 0);
+    if (stage) break;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.ok(stage, `no staging directory with a file in it appeared in ${dst}`);
+  return { child, exited, stage, stderr: () => stderr };
+}
+
+/** 12 files in the new directory `a`: at 150 ms each, its job runs for about 1.8 s. */
+function slowTree(src: string): void {
+  for (let i = 0; i < 12; i++) writeFile(join(src, 'a', `f${i}`), `file ${i}\n`.repeat(20), { mtime: T + i });
+  writeFile(join(src, 'top.txt'), 'in the root', { mtime: T });
+}
+
+test('a new directory is filled under a temp name: killed mid-way, it never shows; the next run removes it and copies', async (t) => {
+  const root = tempDir(t);
+  const { src, dst } = dirs(root);
+  slowTree(src);
+  const run = await copyUntilStaged(src, dst);
+  assert.equal(existsSync(join(dst, 'a')), false, 'the directory shows only once filled');
+  run.child.kill('SIGKILL');
+  await run.exited;
+  assert.equal(existsSync(join(dst, 'a')), false, 'a killed run leaves no partial directory under its name');
+  assert.deepEqual(stagesIn(dst), [run.stage]);
+  const again = blit(['copy', `${src}/`, dst]);
+  assert.equal(again.status, 0, again.stderr);
+  assertSameTree(dst, src, { ignoreRootMtime: true });
+  assert.deepEqual(stagesIn(dst), [], "the dead run's staging directory is gone");
+});
+
+test('a directory that appears while its job fills the temp one is joined, not replaced', async (t) => {
+  const root = tempDir(t);
+  const { src, dst } = dirs(root);
+  slowTree(src);
+  const run = await copyUntilStaged(src, dst);
+  writeFile(join(dst, 'a', 'theirs.txt'), 'made by someone else meanwhile');
+  assert.equal(await run.exited, 0, run.stderr());
+  assert.equal(read(join(dst, 'a', 'theirs.txt')), 'made by someone else meanwhile');
+  for (let i = 0; i < 12; i++) {
+    assert.equal(read(join(dst, 'a', `f${i}`)), `file ${i}\n`.repeat(20));
+    assert.equal(mtimeNs(join(dst, 'a', `f${i}`)), mtimeNs(join(src, 'a', `f${i}`)));
+  }
+  assert.deepEqual(stagesIn(dst), []);
+  assert.deepEqual(stagesIn(join(dst, 'a')), []);
+});
+
+test('a symbolic link that takes the name meanwhile is not written through: the copy stays under the temp name', async (t) => {
+  const root = tempDir(t);
+  const { src, dst } = dirs(root);
+  slowTree(src);
+  const outside = join(root, 'outside');
+  mkdirSync(outside);
+  const run = await copyUntilStaged(src, dst);
+  symlinkSync(outside, join(dst, 'a'));
+  assert.equal(await run.exited, 2, run.stderr());
+  assert.deepEqual(readdirSync(outside), [], 'nothing went through the link');
+  assert.match(
+    run.stderr(),
+    new RegExp(
+      `a: cannot move into place: .*; what was copied is left in ${run.stage.replace(/\./g, '\\.')}`,
+    ),
+  );
+  assert.deepEqual(stagesIn(dst), [run.stage]);
+  assert.equal(read(join(dst, 'top.txt')), 'in the root');
 });
