@@ -1575,9 +1575,9 @@ Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// submitCopyDir(pool, id, src, dst, rel, umask, delayMs, hangName, scanHang[, compare, mirror]): a
-// fresh-directory job, or with compare a directory on both sides (see RunWholeDir); its
-// answer comes to the pool's onDone like a batch's.
+// submitCopyDir(pool, id, src, dst, stage, rel, umask, delayMs, hangName, scanHang[, compare, mirror]):
+// a fresh-directory job (stage: the temp path it was made under), or with compare a directory on
+// both sides (stage empty; see RunWholeDir); its answer comes to the pool's onDone like a batch's.
 Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CopyPool* pool = PoolArg(info[0]);

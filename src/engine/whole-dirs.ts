@@ -155,7 +155,15 @@ export class WholeDirs {
           const src = this.sink.sourcePath(rel);
           const dst = this.sink.destinationPath(rel);
           const sync = both ? { compare: this.compare, mirror: this.options.mirror } : undefined;
-          this.finish(rel, stage, await executor.copyDir(src, dst, stage ?? '', rel, sync));
+          let result: NativeDirResult;
+          try {
+            result = await executor.copyDir(src, dst, stage ?? '', rel, sync);
+          } catch (error) {
+            // Dropped before it ran (the pool closed): its directory stays unmade.
+            discardStage(stage);
+            throw error;
+          }
+          this.finish(rel, stage, result);
         } finally {
           settled(true);
         }

@@ -98,9 +98,15 @@ for (const [name, env] of [
       );
       const landed = filesBelow(dst);
       assert.deepEqual(
-        landed.filter((rel) => rel.split('/').pop()!.startsWith('.blit-')),
+        landed.filter((rel) => rel.split('/').some((part) => part.startsWith('.blit-'))),
         [],
-        'no temp file left',
+        'no temp file left, nor a directory still under its temp name',
+      );
+      const names = readdirSync(dst, { recursive: true }) as string[];
+      assert.deepEqual(
+        names.filter((rel) => rel.split('/').some((part) => part.startsWith('.blit-'))),
+        [],
+        'no empty staging directory either',
       );
       assert.ok(landed.length < 90, `stopped early: ${landed.length} of 90 files`);
       for (const rel of landed) assert.equal(read(join(dst, rel)), read(join(src, rel)), rel);
