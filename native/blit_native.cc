@@ -1238,22 +1238,59 @@ void FillDir(DirJob& job, const std::string& where, int delayMs, const std::func
   }
 }
 
-// rename(2) that fails with EEXIST rather than replace what is at `to` (ENOSYS or EINVAL where the
+// renameat(2) that fails with EEXIST rather than replace what is at `to` (ENOSYS or EINVAL where the
 // system or the file system cannot promise that).
-int RenameNoReplace(const std::string& from, const std::string& to) {
+int RenameNoReplace(int fromAt, const char* from, int toAt, const char* to) {
 #if defined(__linux__) && defined(SYS_renameat2)
-  return static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), 1 /* RENAME_NOREPLACE */));
+  return static_cast<int>(syscall(SYS_renameat2, fromAt, from, toAt, to, 1 /* RENAME_NOREPLACE */));
 #else
   errno = ENOSYS;
   return -1;
 #endif
 }
 
+// One entry of a staging directory into the directory that took its name meanwhile, never over
+// what is there: another process put it there during this run (with --ignore-existing, or any
+// mode, blit does not replace what it has not compared). Subdirectories still under their own
+// temp names cannot clash.
+int MoveIn(int from, int into, const std::string& name) {
+  if (IsTempName(name)) return renameat(from, name.c_str(), into, name.c_str()) == 0 ? 0 : errno;
+  if (RenameNoReplace(from, name.c_str(), into, name.c_str()) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return errno;
+  // No NOREPLACE here: a hard link fails the same way on a taken name (files and links only; the
+  // subdirectories are temp-named, above).
+  if (linkat(from, name.c_str(), into, name.c_str(), 0) != 0) return errno;
+  unlinkat(from, name.c_str(), 0);
+  return 0;
+}
+
+// An entry that stayed in the staging directory: it did not reach the destination, so it is not
+// counted, and a subdirectory left there gets no job.
+void Uncount(DirJob& job, int from, const std::string& name) {
+  struct stat st;
+  if (fstatat(from, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+  if (S_ISREG(st.st_mode)) {
+    job.files--;
+    job.bytes -= static_cast<double>(st.st_size);
+  } else if (S_ISLNK(st.st_mode)) {
+    job.links--;
+  } else if (S_ISDIR(st.st_mode)) {
+    for (size_t i = 0; i < job.dirStages.size(); i++) {
+      if (job.dirStages[i] != name) continue;
+      job.dirNames.erase(job.dirNames.begin() + i);
+      job.dirStages.erase(job.dirStages.begin() + i);
+      job.dirModes.erase(job.dirModes.begin() + i);
+      job.dirMtimes.erase(job.dirMtimes.begin() + i);
+      break;
+    }
+  }
+}
+
 // Gives a filled staging directory its own name. Where something took that name meanwhile (another
-// run made the directory), the entries move into it one by one, as temp files are renamed over
-// their targets, and the empty staging directory goes; never through a symbolic link.
+// run made the directory), the entries move into it one by one (MoveIn) and the empty staging
+// directory goes; never through a symbolic link.
 void PlaceStage(DirJob& job) {
-  if (RenameNoReplace(job.stage, job.dst) == 0) return;
+  if (RenameNoReplace(AT_FDCWD, job.stage.c_str(), AT_FDCWD, job.dst.c_str()) == 0) return;
   int err = errno;
   if (err != EEXIST && err != ENOTEMPTY && err != EINVAL && err != ENOSYS) {
     job.placeErr = err;
@@ -1274,8 +1311,13 @@ void PlaceStage(DirJob& job) {
   while (struct dirent* d = readdir(listing)) {
     if (strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0) names.emplace_back(d->d_name);
   }
-  for (const std::string& name : names) {
-    if (renameat(from, name.c_str(), into, name.c_str()) != 0) AddProblem(job, name, kProblemPlace, 0, errno, kStageDest);
+  for (size_t i = 0; i < names.size(); i++) {
+    int moveErr = MoveIn(from, into, names[i]);
+    if (moveErr != 0) {
+      Uncount(job, from, names[i]);
+      AddProblem(job, names[i], kProblemPlace, 0, moveErr, kStageDest);
+    }
+    if (i % 256 == 255) Beat();
   }
   closedir(listing);
   close(into);

@@ -4,7 +4,7 @@
  * and answers with the files it needs. It gathers mirror deletions but performs them only when
  * the session says the scan was complete and the deletions were confirmed.
  */
-import { lstatSync, mkdirSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, renameSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname, sep } from 'node:path';
 import { type DirectoryContents, listDirectory } from '../fsops/listing.js';
 import { applyMetadata } from '../fsops/metadata.js';
@@ -61,6 +61,8 @@ export class LocalDestination {
   readonly candidates: DeletionCandidate[] = [];
   /** Entries that replace a directory (or are replaced by one): written after the deletions. */
   readonly deferred: { parent: string; entry: SourceEntry }[] = [];
+  /** Staging directories of dead runs, found while listing: see removeStaleDirs. */
+  private readonly staleDirs: string[] = [];
   readonly tally: DestinationTally = { copied: 0, skipped: 0, updated: 0, deleted: 0 };
   private readonly dirs: { rel: string; entry: Entry }[] = [];
   /** Directories this run created (or, in a dry run, would create): known to be empty. */
@@ -164,15 +166,30 @@ export class LocalDestination {
 
   /**
    * A temp file or staging directory found at the destination (here, or by engine/whole-dirs.ts):
-   * removed when its writer is gone.
+   * removed when its writer is gone: a file now, a directory (it may hold a whole directory's
+   * files) by removeStaleDirs at the end.
    */
   removeStaleTemp(rel: string): void {
     if (this.options.dryRun || !isStaleTempName(basename(rel))) return;
     try {
-      // A staging directory holds only what its job copied: UTF-8 names, links not followed.
-      rmSync(this.pathOf(rel), { recursive: true, force: true });
-    } catch {
-      // another run may have removed it first
+      unlinkSync(this.pathOf(rel));
+    } catch (error) {
+      // Linux says EISDIR for a directory, others EPERM (removeTree tells what it is); ENOENT:
+      // another run removed it first.
+      const code = codeOf(error);
+      if (code === 'EISDIR' || code === 'EPERM') this.staleDirs.push(rel);
+    }
+  }
+
+  /**
+   * Removes the staging directories of dead runs found on the way, one entry at a time
+   * (fsops/remove-tree.ts): `step` beats the stall detector, yields, and stops it when the run is
+   * interrupted. What cannot be removed stays for a later run.
+   */
+  async removeStaleDirs(step: RemovalStep): Promise<void> {
+    for (const rel of this.staleDirs.splice(0)) {
+      await step(rel);
+      await removeTree(this.pathOf(rel), rel, [], step);
     }
   }
 

@@ -425,6 +425,12 @@ export async function runTransfer(
         }
       }
     }
+    if (!fatal) {
+      deleting = true;
+      await destination.removeStaleDirs(deletionStep);
+      deleting = false;
+      board.set(0, '');
+    }
     progress.phase = 'finish';
     if (!fatal) destination.finishDirectories();
     if (!fatal && removeSource && !options.dryRun) copyFailures.push(...source.removeEmptyDirectories());

@@ -22,7 +22,7 @@ import type { CopyExecutor } from '../fsops/copy-pool.js';
 import { describeRawName, NOT_UTF8_NAME, NOT_UTF8_TARGET } from '../fsops/listing.js';
 import { type NativeAddon, type NativeDirResult, nativeErrnoError } from '../fsops/native.js';
 import { NativePool } from '../fsops/native-pool.js';
-import { joinRel } from '../fsops/rel-path.js';
+import { joinRel, parentRel } from '../fsops/rel-path.js';
 import { reasonOf } from '../util/errors.js';
 import type { CompareMode, Entry, EntryKind } from './types.js';
 
@@ -180,7 +180,7 @@ export class WholeDirs {
     if (result.placeErrno) {
       sink.unmade(
         rel,
-        `cannot move into place: ${this.reason(result.placeErrno)}; what was copied is left in ${basename(stage ?? '')} (a later run removes it)`,
+        `cannot move into place: ${this.reason(result.placeErrno)}; what was copied is left in ${joinRel(parentRel(rel), basename(stage ?? ''))} (a later run removes it)`,
       );
     }
     if (result.listErrno !== 0) {
@@ -197,7 +197,7 @@ export class WholeDirs {
       );
       return;
     }
-    this.reportProblems(rel, result);
+    this.reportProblems(rel, result, stage);
     for (const name of result.temps ?? []) if (typeof name === 'string') sink.temp(joinRel(rel, name));
     const extra = result.extra;
     for (let i = 0; extra && i < extra.names.length; i++) {
@@ -205,16 +205,17 @@ export class WholeDirs {
       if (typeof name === 'string') sink.extra(joinRel(rel, name), KINDS[extra.kinds[i]!] ?? 'other');
     }
     sink.done(result);
-    const conflicts = (result.residual ?? []).filter((name): name is string => typeof name === 'string');
-    if (conflicts.length > 0) sink.conflicts(rel, conflicts);
     const here = sink.destinationPath(rel);
     if (result.fatal || sink.stopping()) {
-      // Made empty for jobs that will not run now.
+      // The run is ending: the subdirectories made empty for jobs that will not run go again, and
+      // entries of another kind on each side are left for the next run.
       for (const name of result.dirs.stages) discardStage(join(here, name));
       return;
     }
     this.startAll(rel, result.dirs, (i) => join(here, result.dirs.stages[i]!));
     if (result.both) this.startAll(rel, result.both);
+    const conflicts = (result.residual ?? []).filter((name): name is string => typeof name === 'string');
+    if (conflicts.length > 0) sink.conflicts(rel, conflicts);
   }
 
   /** Starts a job per subdirectory; `stageOf` gives a fresh one's temp path (none: on both sides). */
@@ -233,7 +234,7 @@ export class WholeDirs {
     }
   }
 
-  private reportProblems(rel: string, result: NativeDirResult): void {
+  private reportProblems(rel: string, result: NativeDirResult, stagePath: string | undefined): void {
     const { sink } = this;
     const { names, kinds, status, errno, stage } = result.problems;
     for (let i = 0; i < names.length; i++) {
@@ -266,7 +267,11 @@ export class WholeDirs {
           sink.destinationFailure(path, `cannot create directory: ${this.reason(errno[i]!)}`);
           break;
         case PROBLEM_PLACE:
-          sink.destinationFailure(path, `cannot move into place: ${this.reason(errno[i]!)}`);
+          // The directory appeared meanwhile and already holds this name.
+          sink.destinationFailure(
+            path,
+            `cannot move into place: ${this.reason(errno[i]!)}; left in ${joinRel(parentRel(rel), basename(stagePath ?? ''))} (a later run removes it)`,
+          );
           break;
         default:
           sink.destinationFailure(path, `cannot set metadata: ${this.reason(errno[i]!)}`);

@@ -112,6 +112,29 @@ for (const [name, env] of [
       for (const rel of landed) assert.equal(read(join(dst, rel)), read(join(src, rel)), rel);
     });
 
+    test('SIGINT among new subdirectories: none is left under a temp name, every landed file complete', async (t) => {
+      const root = tempDir(t);
+      const src = join(root, 'src');
+      const dst = join(root, 'dst');
+      // 15 subdirectories between 10 slow files: stopped after 5 files, the job has made some of
+      // them (under temp names, for jobs that will not run) whatever the listing order.
+      for (let i = 0; i < 10; i++) writeFile(join(src, 'a', `f${i}`), `a${i}\n`);
+      for (let i = 0; i < 15; i++) writeFile(join(src, 'a', `s${i}`, 'g'), `s${i}\n`);
+      const fiveLanded = () =>
+        filesBelow(dst).filter((rel) => /^f\d+$/.test(rel.split('/').pop()!)).length >= 5;
+      const result = await interrupted(['copy', `${src}/`, dst], fiveLanded, 'SIGINT', env);
+      assert.equal(result.code, 130, result.stderr);
+      const names = readdirSync(dst, { recursive: true }) as string[];
+      assert.deepEqual(
+        names.filter((rel) => rel.split('/').some((part) => part.startsWith('.blit-'))),
+        [],
+        'no temp file or staging directory left',
+      );
+      const landed = filesBelow(dst);
+      assert.ok(landed.length < 25, `stopped early: ${landed.length} of 25 files`);
+      for (const rel of landed) assert.equal(read(join(dst, rel)), read(join(src, rel)), rel);
+    });
+
     test('SIGTERM during a mirror: exit 143, nothing deleted', async (t) => {
       const root = tempDir(t);
       const src = join(root, 'src');

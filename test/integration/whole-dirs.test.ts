@@ -343,18 +343,22 @@ function filesIn(dir: string): number {
  * Starts a copy of `src/` to `dst` with every file slowed down, and waits (bounded) until the job
  * for `a` has put a file in its staging directory.
  */
-async function copyUntilStaged(src: string, dst: string) {
+async function copyUntilStaged(src: string, dst: string, flags: string[] = []) {
   assert.ok(nativeAddon(), 'npm install builds the native addon');
-  const child = spawn(process.execPath, [BLIT, 'copy', `${src}/`, dst], {
+  const child = spawn(process.execPath, [BLIT, 'copy', ...flags, `${src}/`, dst], {
     env: {
       ...process.env,
       XDG_CONFIG_HOME: testConfigHome(),
       BLIT_DISABLE_PERF_HISTORY: '1',
       BLIT_TEST_HANG: 'copy-each:150',
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stdout = '';
   let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
   child.stderr.on('data', (chunk) => {
     stderr += chunk;
   });
@@ -369,7 +373,7 @@ async function copyUntilStaged(src: string, dst: string) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   assert.ok(stage, `no staging directory with a file in it appeared in ${dst}`);
-  return { child, exited, stage, stderr: () => stderr };
+  return { child, exited, stage, stdout: () => stdout, stderr: () => stderr };
 }
 
 /** 12 files in the new directory `a`: at 150 ms each, its job runs for about 1.8 s. */
@@ -394,19 +398,30 @@ test('a new directory is filled under a temp name: killed mid-way, it never show
   assert.deepEqual(stagesIn(dst), [], "the dead run's staging directory is gone");
 });
 
-test('a directory that appears while its job fills the temp one is joined, not replaced', async (t) => {
+test('a directory that appears while its job fills the temp one is joined; what it holds is never replaced', async (t) => {
   const root = tempDir(t);
   const { src, dst } = dirs(root);
   slowTree(src);
-  const run = await copyUntilStaged(src, dst);
+  const run = await copyUntilStaged(src, dst, ['--json']);
   writeFile(join(dst, 'a', 'theirs.txt'), 'made by someone else meanwhile');
-  assert.equal(await run.exited, 0, run.stderr());
+  writeFile(join(dst, 'a', 'f0'), 'theirs too');
+  assert.deepEqual(stagesIn(dst), [run.stage], 'the job was still filling when the directory appeared');
+  assert.equal(await run.exited, 2, run.stderr());
   assert.equal(read(join(dst, 'a', 'theirs.txt')), 'made by someone else meanwhile');
-  for (let i = 0; i < 12; i++) {
+  assert.equal(read(join(dst, 'a', 'f0')), 'theirs too');
+  for (let i = 1; i < 12; i++) {
     assert.equal(read(join(dst, 'a', `f${i}`)), `file ${i}\n`.repeat(20));
     assert.equal(mtimeNs(join(dst, 'a', `f${i}`)), mtimeNs(join(src, 'a', `f${i}`)));
   }
-  assert.deepEqual(stagesIn(dst), []);
+  assert.equal(
+    run.stderr(),
+    `blit: a/f0: cannot move into place: already exists; left in ${run.stage} (a later run removes it)\n`,
+  );
+  const report = JSON.parse(run.stdout());
+  // top.txt, the directory and 11 of its 12 files.
+  assert.equal(report.copied, 13);
+  assert.equal(report.failed, 1);
+  assert.equal(read(join(dst, run.stage, 'f0')), 'file 0\n'.repeat(20));
   assert.deepEqual(stagesIn(join(dst, 'a')), []);
 });
 
@@ -428,4 +443,22 @@ test('a symbolic link that takes the name meanwhile is not written through: the 
   );
   assert.deepEqual(stagesIn(dst), [run.stage]);
   assert.equal(read(join(dst, 'top.txt')), 'in the root');
+});
+
+test("a dead run's staging directory is removed at the end one entry at a time, beating the stall detector", (t) => {
+  const root = tempDir(t);
+  const { src, dst } = dirs(root);
+  writeFile(join(src, 'sub/new.txt'), 'new');
+  const stale = '.blit-999999999-0123456789ab.tmp';
+  for (let i = 0; i < 60; i++) writeFile(join(dst, stale, `f${i}`), 'left by a dead run');
+  writeFile(join(dst, 'sub', stale, 'deeper', 'g'), 'left by a dead run too');
+  // 62 removals at 25 ms each: 1.5 s, three times the stall time-out.
+  const r = blit(['copy', `${src}/`, dst], {
+    env: { BLIT_STALL_TIMEOUT_MS: '500', BLIT_TEST_HANG: 'delete-each:25' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.equal(existsSync(join(dst, stale)), false);
+  assert.equal(existsSync(join(dst, 'sub', stale)), false);
+  assert.equal(read(join(dst, 'sub/new.txt')), 'new');
 });
