@@ -889,9 +889,12 @@ function writeDoc(results, m, blitNote, elapsed) {
     '(`%M`), and "first file landed" = when polling the destination (every 20 ms, two levels deep) first',
   );
   L.push(
-    'finds a regular file under its final name. blit writes to a temp name and renames, so for a single',
+    'finds a regular file under its final name, outside directories still under a temp name. blit writes to a temp name',
   );
-  L.push('large file this is the end of its copy. Its output is then checked against the source with');
+  L.push(
+    'and renames (a file, or a new directory once filled), so for a single large file this is the end of its copy.',
+  );
+  L.push('Its output is then checked against the source with');
   L.push('`rsync -ainc --delete` (dry run), and a `blit mirror` re-run over it must change nothing.');
   L.push('');
   L.push('## Machine');
