@@ -1176,7 +1176,7 @@ void FillDir(DirJob& job, const std::string& where, int delayMs, const std::func
       if (item.kind == kError) continue;  // unreadable: neither compared nor deleted
       if (!IsValidUtf8(reinterpret_cast<const unsigned char*>(item.name.data()), item.name.size())) continue;
       if (IsTempName(item.name)) {
-        if (item.kind == kFile || item.kind == kDir) job.temps.push_back(item.name);
+        if (item.kind == kFile || item.kind == kDir || item.kind == kSymlink) job.temps.push_back(item.name);
         continue;
       }
       existing.emplace(item.name, &item);

@@ -103,7 +103,8 @@ export class LocalDestination {
     }
     for (const entry of contents.entries) {
       if (isTempName(entry.name)) {
-        if (entry.kind === 'file' || entry.kind === 'dir') this.removeStaleTemp(joinRel(rel, entry.name));
+        // A temp symbolic link too: a run killed between making a link and renaming it.
+        if (entry.kind !== 'other') this.removeStaleTemp(joinRel(rel, entry.name));
         continue;
       }
       map.set(entry.name, entry);

@@ -92,7 +92,7 @@ export interface NativeDirResult {
   residual?: (string | Buffer)[];
   /** Mirror: destination entries the source lacks (kinds as in listDir). */
   extra?: { names: (string | Buffer)[]; kinds: Uint8Array };
-  /** Temp files and staging directories found at the destination. */
+  /** Temp files, temp links and staging directories found at the destination. */
   temps?: (string | Buffer)[];
 }
 

@@ -257,6 +257,8 @@ test('a mirror never deletes a destination name that is not UTF-8, nor a temp fi
   const live = `.blit-${process.pid}-0123456789ab.tmp`;
   writeFile(join(dst, 'sub', live), 'being written');
   writeFile(join(dst, 'sub/.blit-999999999-0123456789ab.tmp'), 'left by a dead run');
+  symlinkSync('a link target', join(dst, 'sub/.blit-999999999-0123456789ac.tmp'));
+  symlinkSync('a link target', join(dst, '.blit-999999999-0123456789ad.tmp'));
   const config = join(root, 'config');
   const result = blit(['mirror', '--yes', `${src}/`, dst], { env: { XDG_CONFIG_HOME: config } });
   assert.equal(result.status, 0, result.stderr);
@@ -266,7 +268,12 @@ test('a mirror never deletes a destination name that is not UTF-8, nor a temp fi
   assert.deepEqual(
     readdirSync(join(dst, 'sub')).filter((name) => name.startsWith('.blit-')),
     [live],
-    "the dead run's temp file is gone",
+    "the dead run's temp file and link are gone",
+  );
+  assert.deepEqual(
+    readdirSync(dst).filter((name) => name.startsWith('.blit-')),
+    [],
+    "the dead run's temp link at the root is gone",
   );
   const [record] = readFileSync(join(config, 'blit', 'perf_local.jsonl'), 'utf8')
     .trim()
