@@ -1153,7 +1153,28 @@ void Sync(DirWork& work, const ListedItem& s, const ListedItem& d, const std::st
 // link), refuses what the walk refuses, then copies what is new, brings up to date what differs and,
 // for a mirror, names what the source lacks. Entries of another kind on each side go back to
 // JavaScript (residual), as do subdirectories (jobs of their own).
-void FillDir(DirJob& job, const std::string& where, int delayMs, const std::function<void(const std::string&)>& show) {
+void PlaceStage(DirJob& job);
+
+// A new directory is filled under its temp name only while that puts little at stake: a killed run
+// loses what its staging directories hold (the next run removes them and copies again), and a
+// directory shows nothing under its name until it is full. Beyond these, it takes its name at once
+// and its files go in one by one, each as a temp file renamed into place; the rename that staging
+// saves costs little next to copying that much.
+constexpr size_t kStageMaxFiles = 10000;
+constexpr uint64_t kStageMaxBytes = 64ULL << 20;
+
+bool WorthStaging(const Listed& listed) {
+  size_t files = 0;
+  uint64_t bytes = 0;
+  for (const ListedItem& item : listed.items) {
+    if (item.kind != kFile) continue;
+    files++;
+    bytes += static_cast<uint64_t>(item.size);
+  }
+  return files <= kStageMaxFiles && bytes <= kStageMaxBytes;
+}
+
+void FillDir(DirJob& job, int delayMs, const std::function<void(const std::string&)>& show) {
   Scratch& buffer = ScratchOfThread().buffer;
   Scratch& other = ScratchOfThread().other;
   show("scan: listing " + (job.rel.empty() ? std::string(".") : job.rel));
@@ -1163,6 +1184,13 @@ void FillDir(DirJob& job, const std::string& where, int delayMs, const std::func
     job.listErr = listed.err;
     return;
   }
+  if (!job.stage.empty() && !WorthStaging(listed)) {
+    PlaceStage(job);  // still empty
+    job.stage.clear();
+    if (job.placeErr != 0) return;
+  }
+  // Where the entries go; files straight under their names while the directory is staged.
+  const std::string where = job.stage.empty() ? job.dst : job.stage;
   Listed there;
   std::unordered_map<std::string, const ListedItem*> existing;
   if (job.sync) {
@@ -1328,14 +1356,11 @@ void PlaceStage(DirJob& job) {
 // A whole-directory job. A fresh one fills the directory made for it under a temp name beside its
 // own (files go straight under their own names: no temp file and rename each) and renames it into
 // place at the end, also when the job stopped early (a fatal error, a cancel), so the destination
-// shows a directory only with complete files in it, as temp files show a file.
+// shows a directory only with complete files in it, as temp files show a file (a big one takes its
+// name first: WorthStaging).
 void RunWholeDir(DirJob& job, int delayMs, const std::function<void(const std::string&)>& show) {
-  if (job.stage.empty()) {
-    FillDir(job, job.dst, delayMs, show);
-    return;
-  }
-  FillDir(job, job.stage, delayMs, show);
-  PlaceStage(job);
+  FillDir(job, delayMs, show);  // a big directory takes its name first (job.stage then empty)
+  if (!job.stage.empty()) PlaceStage(job);
   if (job.placeErr != 0) {
     // Nothing reached the destination: none of it counts as copied, and no subdirectory follows.
     job.files = job.links = 0;

@@ -16,6 +16,7 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  truncateSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -346,11 +347,8 @@ function filesIn(dir: string): number {
   }
 }
 
-/**
- * Starts a copy of `src/` to `dst` with every file slowed down, and waits (bounded) until the job
- * for `a` has put a file in its staging directory.
- */
-async function copyUntilStaged(src: string, dst: string, flags: string[] = []) {
+/** Starts a copy of `src/` to `dst` with every file slowed down (150 ms each). */
+function startSlowCopy(src: string, dst: string, flags: string[] = []) {
   assert.ok(nativeAddon(), 'npm install builds the native addon');
   const child = spawn(process.execPath, [BLIT, 'copy', ...flags, `${src}/`, dst], {
     env: {
@@ -372,15 +370,27 @@ async function copyUntilStaged(src: string, dst: string, flags: string[] = []) {
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   exited.finally(() => clearTimeout(timer));
-  const deadline = Date.now() + 20_000;
-  let stage: string | undefined;
-  while (Date.now() < deadline && child.exitCode === null) {
-    stage = stagesIn(dst).find((name) => filesIn(join(dst, name)) > 0);
-    if (stage) break;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  assert.ok(stage, `no staging directory with a file in it appeared in ${dst}`);
-  return { child, exited, stage, stdout: () => stdout, stderr: () => stderr };
+  /** Polls `found` (bounded, 20 s) until it gives a value while the copy runs. */
+  const waitFor = async <V>(found: () => V | undefined, what: string): Promise<V> => {
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && child.exitCode === null) {
+      const value = found();
+      if (value !== undefined) return value;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.fail(`${what} did not happen while the copy ran`);
+  };
+  return { child, exited, waitFor, stdout: () => stdout, stderr: () => stderr };
+}
+
+/** A slow copy, once the job for `a` has put a file in its staging directory. */
+async function copyUntilStaged(src: string, dst: string, flags: string[] = []) {
+  const run = startSlowCopy(src, dst, flags);
+  const stage = await run.waitFor(
+    () => stagesIn(dst).find((name) => filesIn(join(dst, name)) > 0),
+    `a staging directory with a file in it in ${dst}`,
+  );
+  return { ...run, stage };
 }
 
 /** 12 files in the new directory `a`: at 150 ms each, its job runs for about 1.8 s. */
@@ -468,4 +478,36 @@ test("a dead run's staging directory is removed at the end one entry at a time, 
   assert.equal(existsSync(join(dst, stale)), false);
   assert.equal(existsSync(join(dst, 'sub', stale)), false);
   assert.equal(read(join(dst, 'sub/new.txt')), 'new');
+});
+
+test('a new directory of more than 64 MiB takes its name at once: a killed run keeps the files it finished', async (t) => {
+  const root = tempDir(t);
+  const { src, dst } = dirs(root);
+  // 65 MiB without writing them: a sparse file reads as zeros.
+  writeFile(join(src, 'big', 'huge.bin'), '', { mtime: T });
+  truncateSync(join(src, 'big', 'huge.bin'), 65 << 20);
+  utimesSync(join(src, 'big', 'huge.bin'), T, T);
+  for (let i = 0; i < 8; i++) writeFile(join(src, 'big', `f${i}`), `file ${i}\n`, { mtime: T + i });
+  utimesSync(join(src, 'big'), T, T);
+  const run = startSlowCopy(src, dst);
+  const landed = (): string[] | undefined => {
+    const names = filesIn(join(dst, 'big')) > 0 ? readdirSync(join(dst, 'big')) : [];
+    const done = names.filter((name) => /^f\d$/.test(name));
+    // Shown while incomplete: staged, it would appear only with all nine.
+    const complete = names.filter((name) => !name.startsWith('.blit-')).length === 9;
+    return done.length >= 2 && !complete ? done : undefined;
+  };
+  const done = await run.waitFor(landed, 'big/ showing two files while incomplete');
+  run.child.kill('SIGKILL');
+  await run.exited;
+  assert.deepEqual(stagesIn(dst), [], 'not staged');
+  for (const name of done) assert.equal(read(join(dst, 'big', name)), read(join(src, 'big', name)));
+  const again = blit(['copy', `${src}/`, dst]);
+  assert.equal(again.status, 0, again.stderr);
+  assertSameTree(dst, src, { ignoreRootMtime: true });
+  assert.deepEqual(
+    readdirSync(join(dst, 'big')).filter((name) => name.startsWith('.blit-')),
+    [],
+    "the killed run's temp file is gone",
+  );
 });
