@@ -678,9 +678,38 @@ int SameContents(int in, int dstAt, const std::string& dstName, uint64_t size, S
   return same;
 }
 
+// renameat(2) that fails with EEXIST rather than replace what is at `to` (ENOSYS or EINVAL where the
+// system or the file system cannot promise that).
+int RenameNoReplace(int fromAt, const char* from, int toAt, const char* to) {
+#if defined(__linux__) && defined(SYS_renameat2)
+  return static_cast<int>(syscall(SYS_renameat2, fromAt, from, toAt, to, 1 /* RENAME_NOREPLACE */));
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+// Moves `from` to the name `to` only while nothing is there (EEXIST otherwise): RENAME_NOREPLACE;
+// where the file system lacks it, a hard link, which fails the same way; where it has neither, a
+// rename once the name is seen free (another process could take it in between).
+int PlaceNoReplace(int fromAt, const char* from, int toAt, const char* to) {
+  if (RenameNoReplace(fromAt, from, toAt, to) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return errno;
+  if (linkat(fromAt, from, toAt, to, 0) == 0) {
+    unlinkat(fromAt, from, 0);
+    return 0;
+  }
+  if (errno == EEXIST) return EEXIST;
+  struct stat st;
+  if (fstatat(toAt, to, &st, AT_SYMLINK_NOFOLLOW) == 0) return EEXIST;
+  if (errno != ENOENT) return errno;
+  return renameat(fromAt, from, toAt, to) == 0 ? 0 : errno;
+}
+
 CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size, int64_t sec, int64_t nsec,
                    uint32_t mode, bool chmodAfter, bool removeSource, bool compareFirst, bool metadataMatches,
-                   Scratch& buffer, Scratch& other, DirCache& srcDirs, DirCache& dstDirs, bool direct = false) {
+                   Scratch& buffer, Scratch& other, DirCache& srcDirs, DirCache& dstDirs, bool direct = false,
+                   bool noReplace = false) {
   CopyResult result;
   int srcAt;
   std::string srcName;
@@ -804,9 +833,14 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
     err = errno;
     stage = kStageDest;
   }
-  if (err == 0 && !changed && !direct && renameat(dstAt, tempName.c_str(), dstAt, dstName.c_str()) != 0) {
-    err = errno;
-    stage = kStageDest;
+  if (err == 0 && !changed && !direct) {
+    // noReplace: into a directory another process made meanwhile, never over what it put there.
+    int moved = noReplace ? PlaceNoReplace(dstAt, tempName.c_str(), dstAt, dstName.c_str())
+                          : (renameat(dstAt, tempName.c_str(), dstAt, dstName.c_str()) == 0 ? 0 : errno);
+    if (moved != 0) {
+      err = moved;
+      stage = kStageDest;
+    }
   }
   if (err != 0 || changed) {
     unlinkat(dstAt, tempName.c_str(), 0);
@@ -839,6 +873,7 @@ struct DirJob {
   bool scanHang = false; // tests only: the listing hangs
   // Results.
   int placeErr = 0;  // fresh: the filled directory could not take its name (left under the temp one)
+  bool noReplace = false;  // a big fresh one joined a directory made meanwhile: replace nothing there
   int listErr = 0;
   uint32_t entries = 0, files = 0, links = 0, others = 0;
   double bytes = 0;
@@ -967,19 +1002,20 @@ void AddProblem(DirJob& job, const std::string& name, int32_t kind, int32_t stat
   job.problemStage.push_back(stage);
 }
 
-int CopyLink(const std::string& dst, const std::string& target, int64_t sec, int64_t nsec) {
+int CopyLink(const std::string& dst, const std::string& target, int64_t sec, int64_t nsec, bool noReplace = false) {
   std::string temp = TempPathFor(dst);
   if (symlink(target.c_str(), temp.c_str()) != 0) return errno;
   struct timespec times[2];
   times[0].tv_sec = static_cast<time_t>(sec);
   times[0].tv_nsec = static_cast<long>(nsec);
   times[1] = times[0];
-  if (utimensat(AT_FDCWD, temp.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0 || rename(temp.c_str(), dst.c_str()) != 0) {
-    int err = errno;
-    unlink(temp.c_str());
-    return err;
+  int err = utimensat(AT_FDCWD, temp.c_str(), times, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+  if (err == 0) {
+    err = noReplace ? PlaceNoReplace(AT_FDCWD, temp.c_str(), AT_FDCWD, dst.c_str())
+                    : (rename(temp.c_str(), dst.c_str()) == 0 ? 0 : errno);
   }
-  return 0;
+  if (err != 0) unlink(temp.c_str());
+  return err;
 }
 
 // A directory made now (its mode and times are set by JavaScript once its contents are in). One
@@ -1047,7 +1083,7 @@ void CopyFileOf(DirWork& work, const ListedItem& item, const std::string& src, c
   job.handledBytes += item.size;
   CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(item.size), static_cast<int64_t>(item.sec), item.nsec,
                          mode, chmodAfter, false, compareFirst, metadataMatches, work.buffer, work.other,
-                         work.srcDirs, work.dstDirs, !job.stage.empty());
+                         work.srcDirs, work.dstDirs, !job.stage.empty(), job.noReplace);
   Beat();
   switch (r.status) {
     case kCopied:
@@ -1076,7 +1112,7 @@ void CopyNew(DirWork& work, const ListedItem& item, const std::string& src, cons
       CopyFileOf(work, item, src, dst, false, false);
       return;
     case kSymlink: {
-      int err = CopyLink(dst, item.link, static_cast<int64_t>(item.sec), item.nsec);
+      int err = CopyLink(dst, item.link, static_cast<int64_t>(item.sec), item.nsec, job.noReplace);
       if (err != 0) AddProblem(job, item.name, kProblemLink, 0, err, kStageDest);
       else job.links++;
       Beat();
@@ -1153,7 +1189,7 @@ void Sync(DirWork& work, const ListedItem& s, const ListedItem& d, const std::st
 // link), refuses what the walk refuses, then copies what is new, brings up to date what differs and,
 // for a mirror, names what the source lacks. Entries of another kind on each side go back to
 // JavaScript (residual), as do subdirectories (jobs of their own).
-void PlaceStage(DirJob& job);
+bool PlaceStage(DirJob& job);
 
 // A new directory is filled under its temp name only while that puts little at stake: a killed run
 // loses what its staging directories hold (the next run removes them and copies again), and a
@@ -1185,7 +1221,7 @@ void FillDir(DirJob& job, int delayMs, const std::function<void(const std::strin
     return;
   }
   if (!job.stage.empty() && !WorthStaging(listed)) {
-    PlaceStage(job);  // still empty
+    job.noReplace = PlaceStage(job);  // still empty; joined a directory made meanwhile: see CopyOne
     job.stage.clear();
     if (job.placeErr != 0) return;
   }
@@ -1266,30 +1302,13 @@ void FillDir(DirJob& job, int delayMs, const std::function<void(const std::strin
   }
 }
 
-// renameat(2) that fails with EEXIST rather than replace what is at `to` (ENOSYS or EINVAL where the
-// system or the file system cannot promise that).
-int RenameNoReplace(int fromAt, const char* from, int toAt, const char* to) {
-#if defined(__linux__) && defined(SYS_renameat2)
-  return static_cast<int>(syscall(SYS_renameat2, fromAt, from, toAt, to, 1 /* RENAME_NOREPLACE */));
-#else
-  errno = ENOSYS;
-  return -1;
-#endif
-}
-
 // One entry of a staging directory into the directory that took its name meanwhile, never over
 // what is there: another process put it there during this run (with --ignore-existing, or any
 // mode, blit does not replace what it has not compared). Subdirectories still under their own
 // temp names cannot clash.
 int MoveIn(int from, int into, const std::string& name) {
   if (IsTempName(name)) return renameat(from, name.c_str(), into, name.c_str()) == 0 ? 0 : errno;
-  if (RenameNoReplace(from, name.c_str(), into, name.c_str()) == 0) return 0;
-  if (errno != EINVAL && errno != ENOSYS) return errno;
-  // No NOREPLACE here: a hard link fails the same way on a taken name (files and links only; the
-  // subdirectories are temp-named, above).
-  if (linkat(from, name.c_str(), into, name.c_str(), 0) != 0) return errno;
-  unlinkat(from, name.c_str(), 0);
-  return 0;
+  return PlaceNoReplace(from, name.c_str(), into, name.c_str());
 }
 
 // An entry that stayed in the staging directory: it did not reach the destination, so it is not
@@ -1316,13 +1335,19 @@ void Uncount(DirJob& job, int from, const std::string& name) {
 
 // Gives a filled staging directory its own name. Where something took that name meanwhile (another
 // run made the directory), the entries move into it one by one (MoveIn) and the empty staging
-// directory goes; never through a symbolic link.
-void PlaceStage(DirJob& job) {
-  if (RenameNoReplace(AT_FDCWD, job.stage.c_str(), AT_FDCWD, job.dst.c_str()) == 0) return;
+// directory goes; never through a symbolic link. True when it joined such a directory.
+bool PlaceStage(DirJob& job) {
+  if (RenameNoReplace(AT_FDCWD, job.stage.c_str(), AT_FDCWD, job.dst.c_str()) == 0) return false;
   int err = errno;
-  if (err != EEXIST && err != ENOTEMPTY && err != EINVAL && err != ENOSYS) {
+  if (err == EINVAL || err == ENOSYS) {
+    // No NOREPLACE on this file system. A plain rename of a directory cannot replace anything that
+    // holds an entry (ENOTEMPTY) or is not a directory (ENOTDIR, EEXIST); at most an empty directory.
+    if (rename(job.stage.c_str(), job.dst.c_str()) == 0) return false;
+    err = errno;
+  }
+  if (err != EEXIST && err != ENOTEMPTY && err != ENOTDIR) {
     job.placeErr = err;
-    return;
+    return false;
   }
   int made = MakeDir(job.dst);
   int into = made == 0 ? open(job.dst.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
@@ -1332,7 +1357,7 @@ void PlaceStage(DirJob& job) {
     job.placeErr = made != 0 ? made : errno;
     if (into >= 0) close(into);
     if (from >= 0) close(from);
-    return;
+    return false;
   }
   // Names first: renaming while reading could show an entry twice or not at all.
   std::vector<std::string> names;
@@ -1351,6 +1376,7 @@ void PlaceStage(DirJob& job) {
   close(into);
   // Not empty when an entry could not move: then it stays under the temp name, for a later run to remove.
   rmdir(job.stage.c_str());
+  return true;
 }
 
 // A whole-directory job. A fresh one fills the directory made for it under a temp name beside its

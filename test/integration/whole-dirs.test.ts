@@ -469,11 +469,14 @@ test("a dead run's staging directory is removed at the end one entry at a time, 
   const stale = '.blit-999999999-0123456789ab.tmp';
   for (let i = 0; i < 60; i++) writeFile(join(dst, stale, `f${i}`), 'left by a dead run');
   writeFile(join(dst, 'sub', stale, 'deeper', 'g'), 'left by a dead run too');
-  // 62 removals at 25 ms each: 1.5 s, three times the stall time-out.
+  // 64 removals (62 entries and the two directories) at 25 ms each: 1.6 s, three times the
+  // stall time-out.
+  const started = Date.now();
   const r = blit(['copy', `${src}/`, dst], {
     env: { BLIT_STALL_TIMEOUT_MS: '500', BLIT_TEST_HANG: 'delete-each:25' },
   });
   assert.equal(r.status, 0, r.stderr);
+  assert.ok(Date.now() - started > 1_500, 'the removals went one by one through the slowed deletion step');
   assert.equal(r.stderr, '');
   assert.equal(existsSync(join(dst, stale)), false);
   assert.equal(existsSync(join(dst, 'sub', stale)), false);
@@ -509,5 +512,23 @@ test('a new directory of more than 64 MiB takes its name at once: a killed run k
     readdirSync(join(dst, 'big')).filter((name) => name.startsWith('.blit-')),
     [],
     "the killed run's temp file is gone",
+  );
+});
+
+test("a removal of a dead run's staging directory that hangs is named by the stall detector", (t) => {
+  const root = tempDir(t);
+  const { src, dst } = dirs(root);
+  writeFile(join(src, 'new.txt'), 'new');
+  const stale = '.blit-999999999-0123456789ab.tmp';
+  writeFile(join(dst, stale, 'f'), 'left by a dead run');
+  const r = blit(['copy', `${src}/`, dst], {
+    env: { BLIT_STALL_TIMEOUT_MS: '1000', BLIT_TEST_HANG: `delete:${stale}` },
+  });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `^blit: stalled: no progress for 1 s; in flight: delete: removing ${stale.replace(/\./g, '\\.')}\n$`,
+    ),
   );
 });
