@@ -171,12 +171,16 @@ export async function runTransfer(
   });
   // So does an interruption; the walk also checks for it at every directory.
   let interrupted: BlitError | undefined;
-  let deleting = false;
+  /** What is being removed now, for the message of an interruption. */
+  let deleting: 'deletions' | 'stale temps' | undefined;
   const interrupt = () => {
     const signal = String(hooks.signal?.reason ?? 'SIGINT');
-    const what = deleting
-      ? 'deleting stopped where it was'
-      : 'files being copied were not installed and no temp file was left';
+    const what =
+      deleting === 'deletions'
+        ? 'deleting stopped where it was'
+        : deleting === 'stale temps'
+          ? "removing a dead run's temp directories stopped where it was"
+          : 'files being copied were not installed and no temp file was left';
     interrupted = new BlitError(
       `interrupted (${signal}): ${what}; run again to finish`,
       signal === 'SIGTERM' ? 143 : 130,
@@ -407,9 +411,9 @@ export async function runTransfer(
         throwIfInterrupted();
         if (confirmed) {
           progress.phase = 'delete';
-          deleting = true;
+          deleting = 'deletions';
           await destination.applyDeletions(candidates, deletionStep);
-          deleting = false;
+          deleting = undefined;
           board.set(0, '');
           for (const deferred of destination.deferred.splice(0)) await consume(source.scan(deferred));
           await scheduler.drain();
@@ -426,9 +430,9 @@ export async function runTransfer(
       }
     }
     if (!fatal) {
-      deleting = true;
+      deleting = 'stale temps';
       await destination.removeStaleDirs(deletionStep);
-      deleting = false;
+      deleting = undefined;
       board.set(0, '');
     }
     progress.phase = 'finish';

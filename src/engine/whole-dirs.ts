@@ -180,7 +180,7 @@ export class WholeDirs {
     if (result.placeErrno) {
       sink.unmade(
         rel,
-        `cannot move into place: ${this.reason(result.placeErrno)}; what was copied is left in ${joinRel(parentRel(rel), basename(stage ?? ''))} (a later run removes it)`,
+        `cannot move into place: ${this.reason(result.placeErrno)}; what it holds is left in ${joinRel(parentRel(rel), basename(stage ?? ''))} (a later run removes it)`,
       );
     }
     if (result.listErrno !== 0) {

@@ -186,3 +186,24 @@ for (const [name, env] of [
     });
   });
 }
+
+test("SIGINT while a dead run's staging directory is removed: exit 130, it says so, the rest stays for later", async (t) => {
+  const root = tempDir(t);
+  const src = join(root, 'src');
+  const dst = join(root, 'dst');
+  writeFile(join(src, 'kept'), 'kept\n');
+  const stale = join(dst, '.blit-999999999-0123456789ab.tmp');
+  for (let i = 0; i < 300; i++) writeFile(join(stale, `x${i}`), 'x');
+  const left = () => filesBelow(stale).length;
+  const result = await interrupted(['copy', `${src}/`, dst], () => left() < 295, 'SIGINT', {
+    BLIT_TEST_HANG: 'delete-each:30',
+  });
+  assert.equal(result.code, 130, result.stderr);
+  assert.equal(
+    result.stderr,
+    "blit: interrupted (SIGINT): removing a dead run's temp directories stopped where it was; run again to finish\n",
+  );
+  const remaining = left();
+  assert.ok(remaining > 0 && remaining < 300, `${remaining} of 300 left`);
+  assert.equal(read(join(dst, 'kept')), 'kept\n');
+});

@@ -454,9 +454,7 @@ test('a symbolic link that takes the name meanwhile is not written through: the 
   assert.deepEqual(readdirSync(outside), [], 'nothing went through the link');
   assert.match(
     run.stderr(),
-    new RegExp(
-      `a: cannot move into place: .*; what was copied is left in ${run.stage.replace(/\./g, '\\.')}`,
-    ),
+    new RegExp(`a: cannot move into place: .*; what it holds is left in ${run.stage.replace(/\./g, '\\.')}`),
   );
   assert.deepEqual(stagesIn(dst), [run.stage]);
   assert.equal(read(join(dst, 'top.txt')), 'in the root');
