@@ -274,6 +274,14 @@ export async function runTransfer(
               if (wholeDirs) handOff(plan);
               const jobs = plan.needs.map(jobOf);
               if (jobs.length === 0) return;
+              // Counted as done with their directory's job (done above): onOutcomes counts them
+              // again once copied, as the walk's needs are counted.
+              progress.entriesDone -= jobs.length;
+              for (const job of jobs) {
+                progress.bytesNeeded += job.size;
+                stats.jobs++;
+                stats.jobBytes += job.size;
+              }
               scheduler.runTask(async (executor) => onOutcomes(await executor.run(jobs), jobs));
             },
             stopping: () => fatal !== undefined || stallError !== undefined || interrupted !== undefined,

@@ -530,3 +530,29 @@ test("a removal of a dead run's staging directory that hangs is named by the sta
     ),
   );
 });
+
+test('entries of another kind on each side, handed back by a directory job, count in the perf record', (t) => {
+  const root = tempDir(t);
+  const { src, dst } = dirs(root);
+  for (let i = 0; i < 20; i++) writeFile(join(src, 'X', `f${i}`), `f${i}\n`);
+  for (let i = 0; i < 3; i++) {
+    writeFile(join(src, 'X', `l${i}`), 'a file here\n');
+    mkdirSync(join(dst, 'X'), { recursive: true });
+    symlinkSync('nowhere', join(dst, 'X', `l${i}`));
+  }
+  const config = join(root, 'config');
+  const r = blit(['copy', '--json', `${src}/`, dst], { env: { XDG_CONFIG_HOME: config } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(jsonReport(r).copied, 23);
+  for (let i = 0; i < 3; i++) assert.equal(read(join(dst, 'X', `l${i}`)), 'a file here\n');
+  const [record] = readFileSync(join(config, 'blit', 'perf_local.jsonl'), 'utf8')
+    .trim()
+    .split('\n');
+  const copied = JSON.parse(record!).copied;
+  assert.equal(copied.wholeDirs, 1, 'X went whole');
+  // 20 files of 4 or 5 bytes and the 3 replacements of 12.
+  assert.deepEqual(
+    { files: copied.files, bytes: copied.bytes },
+    { files: 23, bytes: 10 * 3 + 10 * 4 + 3 * 12 },
+  );
+});
