@@ -706,10 +706,19 @@ int PlaceNoReplace(int fromAt, const char* from, int toAt, const char* to) {
   return renameat(fromAt, from, toAt, to) == 0 ? 0 : errno;
 }
 
+// How a copied file takes its name.
+enum Placement {
+  kRenameOver,  // a temp file renamed over the target (what is there was compared)
+  kNoReplace,   // a temp file given the name only while it is free (PlaceNoReplace)
+  kDirect,      // straight under its name, in a directory staged under a temp name (RunWholeDir),
+                // where no one sees it before it is complete
+};
+
 CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size, int64_t sec, int64_t nsec,
                    uint32_t mode, bool chmodAfter, bool removeSource, bool compareFirst, bool metadataMatches,
-                   Scratch& buffer, Scratch& other, DirCache& srcDirs, DirCache& dstDirs, bool direct = false,
-                   bool noReplace = false) {
+                   Scratch& buffer, Scratch& other, DirCache& srcDirs, DirCache& dstDirs,
+                   Placement placement = kRenameOver) {
+  const bool direct = placement == kDirect;
   CopyResult result;
   int srcAt;
   std::string srcName;
@@ -769,8 +778,6 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
       return result;
     }
   }
-  // Direct: straight under its own name, in a directory staged under a temp name (RunWholeDir),
-  // where no one sees it before it is complete. Otherwise a temp file, renamed over the target.
   std::string temp = direct ? dst : TempPathFor(dst);
   int dstAt;
   std::string dstName, tempName;
@@ -834,9 +841,9 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
     stage = kStageDest;
   }
   if (err == 0 && !changed && !direct) {
-    // noReplace: into a directory another process made meanwhile, never over what it put there.
-    int moved = noReplace ? PlaceNoReplace(dstAt, tempName.c_str(), dstAt, dstName.c_str())
-                          : (renameat(dstAt, tempName.c_str(), dstAt, dstName.c_str()) == 0 ? 0 : errno);
+    int moved = placement == kNoReplace
+                    ? PlaceNoReplace(dstAt, tempName.c_str(), dstAt, dstName.c_str())
+                    : (renameat(dstAt, tempName.c_str(), dstAt, dstName.c_str()) == 0 ? 0 : errno);
     if (moved != 0) {
       err = moved;
       stage = kStageDest;
@@ -874,6 +881,8 @@ struct DirJob {
   // Results.
   int placeErr = 0;  // fresh: the filled directory could not take its name (left under the temp one)
   bool noReplace = false;  // a big fresh one joined a directory made meanwhile: replace nothing there
+  // How its files take their names (CopyOne).
+  Placement placement() const { return !stage.empty() ? kDirect : noReplace ? kNoReplace : kRenameOver; }
   int listErr = 0;
   uint32_t entries = 0, files = 0, links = 0, others = 0;
   double bytes = 0;
@@ -1083,7 +1092,7 @@ void CopyFileOf(DirWork& work, const ListedItem& item, const std::string& src, c
   job.handledBytes += item.size;
   CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(item.size), static_cast<int64_t>(item.sec), item.nsec,
                          mode, chmodAfter, false, compareFirst, metadataMatches, work.buffer, work.other,
-                         work.srcDirs, work.dstDirs, !job.stage.empty(), job.noReplace);
+                         work.srcDirs, work.dstDirs, job.placement());
   Beat();
   switch (r.status) {
     case kCopied:
@@ -1119,10 +1128,10 @@ void CopyNew(DirWork& work, const ListedItem& item, const std::string& src, cons
       return;
     }
     case kDir: {
-      // Under a temp name: its own job fills it and renames it (RunWholeDir). Made here, with the
-      // others as the listing goes, not by that job: ext4 places new inodes by where and when
-      // their directory was made, and directories made one by one between file copies cost a
-      // 20,000-file copy 2.5x (inode allocation skipping recently deleted inodes, perf).
+      // Under a temp name: its own job fills it and renames it (RunWholeDir). Made here, as the
+      // listing goes, not by that job: made by the copy threads between their file copies, the
+      // directories cost a 20,000-file copy on journal-less ext4 3.9–5.9 s instead of 1.6 s, in
+      // inode allocation skipping recently deleted inodes (perf; docs/DECISIONS.md).
       std::string stage = TempPathFor(dst);
       if (mkdir(stage.c_str(), 0777) != 0) {
         AddProblem(job, item.name, kProblemMkdir, 0, errno, kStageDest);
@@ -1185,10 +1194,6 @@ void Sync(DirWork& work, const ListedItem& s, const ListedItem& d, const std::st
   job.updated++;
 }
 
-// A whole-directory job: lists the source (and for a sync job the destination too, never through a
-// link), refuses what the walk refuses, then copies what is new, brings up to date what differs and,
-// for a mirror, names what the source lacks. Entries of another kind on each side go back to
-// JavaScript (residual), as do subdirectories (jobs of their own).
 bool PlaceStage(DirJob& job);
 
 // A new directory is filled under its temp name only while that puts little at stake: a killed run
@@ -1210,6 +1215,10 @@ bool WorthStaging(const Listed& listed) {
   return files <= kStageMaxFiles && bytes <= kStageMaxBytes;
 }
 
+// The work of a whole-directory job: lists the source (and for a sync job the destination too, never
+// through a link), refuses what the walk refuses, then copies what is new, brings up to date what
+// differs and, for a mirror, names what the source lacks. Entries of another kind on each side go
+// back to JavaScript (residual), as do subdirectories (jobs of their own).
 void FillDir(DirJob& job, int delayMs, const std::function<void(const std::string&)>& show) {
   Scratch& buffer = ScratchOfThread().buffer;
   Scratch& other = ScratchOfThread().other;

@@ -272,16 +272,11 @@ export async function runTransfer(
                 wholeDirs,
               );
               if (wholeDirs) handOff(plan);
-              const jobs = plan.needs.map(jobOf);
+              const jobs = plan.needs.map(jobFor);
               if (jobs.length === 0) return;
               // Counted as done with their directory's job (done above): onOutcomes counts them
               // again once copied, as the walk's needs are counted.
               progress.entriesDone -= jobs.length;
-              for (const job of jobs) {
-                progress.bytesNeeded += job.size;
-                stats.jobs++;
-                stats.jobBytes += job.size;
-              }
               scheduler.runTask(async (executor) => onOutcomes(await executor.run(jobs), jobs));
             },
             stopping: () => fatal !== undefined || stallError !== undefined || interrupted !== undefined,
@@ -312,18 +307,23 @@ export async function runTransfer(
     }
   };
 
-  /** The copy job for a need of the destination. */
-  const jobOf = (need: Need): CopyJob => ({
-    rel: need.rel,
-    src: source.localPathOf(need.rel),
-    dst: destination.pathOf(need.rel),
-    size: need.entry.size,
-    mtimeNs: need.entry.mtimeNs,
-    mode: need.entry.mode,
-    hashFirst: need.hashFirst,
-    metadataMatches: need.metadataMatches,
-    removeSource,
-  });
+  /** The copy job for a need of the destination, counted in progress and statistics. */
+  const jobFor = (need: Need): CopyJob => {
+    progress.bytesNeeded += need.entry.size;
+    stats.jobs++;
+    stats.jobBytes += need.entry.size;
+    return {
+      rel: need.rel,
+      src: source.localPathOf(need.rel),
+      dst: destination.pathOf(need.rel),
+      size: need.entry.size,
+      mtimeNs: need.entry.mtimeNs,
+      mode: need.entry.mode,
+      hashFirst: need.hashFirst,
+      metadataMatches: need.metadataMatches,
+      removeSource,
+    };
+  };
 
   // Lists the directories the walk comes to next on background threads (source and destination).
   const readAhead = new ReadAhead();
@@ -364,16 +364,14 @@ export async function runTransfer(
         }
       }
       for (const need of plan.needs) {
-        progress.bytesNeeded += need.entry.size;
         if (options.dryRun) {
+          progress.bytesNeeded += need.entry.size;
           onAction({ kind: need.hashFirst ? 'update' : 'copy', path: need.rel });
           destination.tally.copied++;
           bytes += need.entry.size;
           continue;
         }
-        const job = jobOf(need);
-        stats.jobs++;
-        stats.jobBytes += need.entry.size;
+        const job = jobFor(need);
         const wait = scheduler.add(job, need.entry.size);
         if (wait) await wait;
         if (fatal) return;

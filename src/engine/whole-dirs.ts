@@ -51,8 +51,7 @@ const IN_FLIGHT = 64;
 
 interface WaitingDir {
   rel: string;
-  both: boolean;
-  /** A fresh directory: the temp path it was made under. */
+  /** A fresh directory: the temp path it was made under. None: a directory on both sides. */
   stage?: string;
 }
 
@@ -101,12 +100,12 @@ export class WholeDirs {
 
   /** Fills `rel`, which the destination lacks, made empty under the temp path `stage`, and renames it. */
   fresh(rel: string, entry: Entry, stage: string): void {
-    this.start(rel, entry, false, stage);
+    this.start(rel, entry, stage);
   }
 
   /** Brings `rel`, a directory on both sides, and everything below it up to date. */
   both(rel: string, entry: Entry): void {
-    this.start(rel, entry, true);
+    this.start(rel, entry);
   }
 
   /** Calls `then` once no directory is in flight (at once when none is). */
@@ -124,9 +123,9 @@ export class WholeDirs {
     return this.running + this.waiting.length;
   }
 
-  private start(rel: string, entry: Entry, both: boolean, stage?: string): void {
+  private start(rel: string, entry: Entry, stage?: string): void {
     this.sink.directory(rel, entry);
-    this.waiting.push({ rel, both, stage });
+    this.waiting.push({ rel, stage });
     this.pump();
   }
 
@@ -139,7 +138,7 @@ export class WholeDirs {
     while (this.running < IN_FLIGHT && this.waiting.length > 0) this.submit(this.waiting.pop()!);
   }
 
-  private submit({ rel, both, stage }: WaitingDir): void {
+  private submit({ rel, stage }: WaitingDir): void {
     this.running++;
     // Runs inside the finishing job, so the session always has work out while directories wait.
     const settled = (next: boolean) => {
@@ -154,7 +153,8 @@ export class WholeDirs {
             throw new Error('whole directories need the native copy pool');
           const src = this.sink.sourcePath(rel);
           const dst = this.sink.destinationPath(rel);
-          const sync = both ? { compare: this.compare, mirror: this.options.mirror } : undefined;
+          const sync =
+            stage === undefined ? { compare: this.compare, mirror: this.options.mirror } : undefined;
           let result: NativeDirResult;
           try {
             result = await executor.copyDir(src, dst, stage ?? '', rel, sync);
@@ -177,10 +177,12 @@ export class WholeDirs {
 
   private finish(rel: string, stage: string | undefined, result: NativeDirResult): void {
     const { sink } = this;
+    // Where what could not take its name stays, as a path in the transfer.
+    const left = joinRel(parentRel(rel), basename(stage ?? ''));
     if (result.placeErrno) {
       sink.unmade(
         rel,
-        `cannot move into place: ${this.reason(result.placeErrno)}; what it holds is left in ${joinRel(parentRel(rel), basename(stage ?? ''))} (a later run removes it)`,
+        `cannot move into place: ${this.reason(result.placeErrno)}; what it holds is left in ${left} (a later run removes it)`,
       );
     }
     if (result.listErrno !== 0) {
@@ -197,7 +199,7 @@ export class WholeDirs {
       );
       return;
     }
-    this.reportProblems(rel, result, stage);
+    this.reportProblems(rel, result, left);
     for (const name of result.temps ?? []) if (typeof name === 'string') sink.temp(joinRel(rel, name));
     const extra = result.extra;
     for (let i = 0; extra && i < extra.names.length; i++) {
@@ -230,11 +232,11 @@ export class WholeDirs {
       // A name that is not UTF-8 was refused above.
       if (typeof name !== 'string') continue;
       const entry: Entry = { name, kind: 'dir', size: 0, mtimeNs: mtimeNs[i]!, mode: modes[i]! };
-      this.start(joinRel(rel, name), entry, stageOf === undefined, stageOf?.(i));
+      this.start(joinRel(rel, name), entry, stageOf?.(i));
     }
   }
 
-  private reportProblems(rel: string, result: NativeDirResult, stagePath: string | undefined): void {
+  private reportProblems(rel: string, result: NativeDirResult, left: string): void {
     const { sink } = this;
     const { names, kinds, status, errno, stage } = result.problems;
     for (let i = 0; i < names.length; i++) {
@@ -270,7 +272,7 @@ export class WholeDirs {
           // The directory appeared meanwhile and already holds this name.
           sink.destinationFailure(
             path,
-            `cannot move into place: ${this.reason(errno[i]!)}; left in ${joinRel(parentRel(rel), basename(stagePath ?? ''))} (a later run removes it)`,
+            `cannot move into place: ${this.reason(errno[i]!)}; left in ${left} (a later run removes it)`,
           );
           break;
         default:

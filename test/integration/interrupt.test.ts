@@ -79,6 +79,34 @@ async function interrupted(
   return { code, stderr };
 }
 
+/**
+ * `blit VERB… src/ dst` where `dst/DIR` holds 300 files blit removes (slowed to 30 ms each: 9 s),
+ * interrupted by SIGINT once the first few have gone: exit 130, part of DIR still there, the
+ * copied file in place. Returns stderr.
+ */
+async function interruptedRemoval(
+  t: { after(fn: () => void): void },
+  verb: string[],
+  dir: string,
+  env: Record<string, string> = {},
+): Promise<string> {
+  const root = tempDir(t);
+  const src = join(root, 'src');
+  const dst = join(root, 'dst');
+  writeFile(join(src, 'kept'), 'kept\n');
+  for (let i = 0; i < 300; i++) writeFile(join(dst, dir, `x${i}`), 'x');
+  const left = () => filesBelow(join(dst, dir)).length;
+  const result = await interrupted([...verb, `${src}/`, dst], () => left() < 295, 'SIGINT', {
+    ...env,
+    BLIT_TEST_HANG: 'delete-each:30',
+  });
+  assert.equal(result.code, 130, result.stderr);
+  const remaining = left();
+  assert.ok(remaining > 0 && remaining < 300, `${remaining} of 300 left`);
+  assert.equal(read(join(dst, 'kept')), 'kept\n');
+  return result.stderr;
+}
+
 for (const [name, env] of [
   ['native copy threads', {}],
   ['pure-JS worker threads', { BLIT_NO_NATIVE: '1' }],
@@ -164,46 +192,19 @@ for (const [name, env] of [
     });
 
     test('SIGINT while a mirror deletes: exit 130, the deletions stop where they were', async (t) => {
-      const root = tempDir(t);
-      const src = join(root, 'src');
-      const dst = join(root, 'dst');
-      writeFile(join(src, 'kept'), 'kept\n');
-      for (let i = 0; i < 300; i++) writeFile(join(dst, 'extra dir', `x${i}`), 'x');
-      const left = () => filesBelow(join(dst, 'extra dir')).length;
-      // 300 removals at 30 ms each: 9 s of deletions, interrupted once the first few have gone.
-      const result = await interrupted(['mirror', '--yes', `${src}/`, dst], () => left() < 295, 'SIGINT', {
-        ...env,
-        BLIT_TEST_HANG: 'delete-each:30',
-      });
-      assert.equal(result.code, 130, result.stderr);
+      const stderr = await interruptedRemoval(t, ['mirror', '--yes'], 'extra dir', env);
       assert.equal(
-        result.stderr,
+        stderr,
         'blit: interrupted (SIGINT): deleting stopped where it was; run again to finish\n',
       );
-      const remaining = left();
-      assert.ok(remaining > 0 && remaining < 300, `${remaining} of 300 left`);
-      assert.equal(read(join(dst, 'kept')), 'kept\n');
     });
   });
 }
 
 test("SIGINT while a dead run's staging directory is removed: exit 130, it says so, the rest stays for later", async (t) => {
-  const root = tempDir(t);
-  const src = join(root, 'src');
-  const dst = join(root, 'dst');
-  writeFile(join(src, 'kept'), 'kept\n');
-  const stale = join(dst, '.blit-999999999-0123456789ab.tmp');
-  for (let i = 0; i < 300; i++) writeFile(join(stale, `x${i}`), 'x');
-  const left = () => filesBelow(stale).length;
-  const result = await interrupted(['copy', `${src}/`, dst], () => left() < 295, 'SIGINT', {
-    BLIT_TEST_HANG: 'delete-each:30',
-  });
-  assert.equal(result.code, 130, result.stderr);
+  const stderr = await interruptedRemoval(t, ['copy'], '.blit-999999999-0123456789ab.tmp');
   assert.equal(
-    result.stderr,
+    stderr,
     "blit: interrupted (SIGINT): removing a dead run's temp directories stopped where it was; run again to finish\n",
   );
-  const remaining = left();
-  assert.ok(remaining > 0 && remaining < 300, `${remaining} of 300 left`);
-  assert.equal(read(join(dst, 'kept')), 'kept\n');
 });
