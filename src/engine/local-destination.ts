@@ -4,14 +4,15 @@
  * and answers with the files it needs. It gathers mirror deletions but performs them only when
  * the session says the scan was complete and the deletions were confirmed.
  */
-import { lstatSync, mkdirSync, renameSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
+import { lstatSync, renameSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname, sep } from 'node:path';
 import { type DirectoryContents, listDirectory } from '../fsops/listing.js';
+import { makeDirs } from '../fsops/make-dirs.js';
 import { applyMetadata } from '../fsops/metadata.js';
 import { joinRel, localPath, relDepth } from '../fsops/rel-path.js';
 import { type RemovalFailure, type RemovalStep, removeTree } from '../fsops/remove-tree.js';
 import { isStaleTempName, isTempName, tempPathFor } from '../fsops/temp-path.js';
-import { codeOf, reasonOf } from '../util/errors.js';
+import { BlitError, codeOf, reasonOf, showPath } from '../util/errors.js';
 import { decide, sameMetadata } from './compare.js';
 import { type FilterVerdict, outsideSizeLimits, type PathFilter } from './filter.js';
 import type { SourceEntry, SourceListing } from './roles.js';
@@ -82,7 +83,11 @@ export class LocalDestination {
   /** Creates the destination root (and its parents) before the first listing. */
   prepareRoot(): void {
     if (this.options.dryRun) return;
-    mkdirSync(this.root, { recursive: true });
+    try {
+      makeDirs(this.root);
+    } catch (error) {
+      throw new BlitError(`${showPath(this.root)}: cannot create directory: ${reasonOf(error)}`);
+    }
   }
 
   private fail(rel: string, reason: string): void {
@@ -98,7 +103,7 @@ export class LocalDestination {
     } catch (error) {
       const code = codeOf(error);
       if (code !== 'ENOENT' && code !== 'ENOTDIR')
-        this.fail(rel === '' ? '.' : rel, `cannot read destination directory: ${reasonOf(error)}`);
+        this.fail(rel === '' ? this.root : rel, `cannot read destination directory: ${reasonOf(error)}`);
       return map;
     }
     for (const entry of contents.entries) {
@@ -285,7 +290,7 @@ export class LocalDestination {
         const path = this.pathOf(rel);
         const stage = wholeDirs ? tempPathFor(dirname(path)) : undefined;
         try {
-          mkdirSync(stage ?? path, { recursive: true });
+          makeDirs(stage ?? path);
         } catch (error) {
           this.fail(rel, `cannot create directory: ${reasonOf(error)}`);
           plan.blocked.push(rel);
@@ -316,7 +321,7 @@ export class LocalDestination {
         symlinkSync(entry.linkTarget ?? '', temp);
       } catch (error) {
         if (codeOf(error) !== 'ENOENT') throw error;
-        mkdirSync(dirname(path), { recursive: true });
+        makeDirs(dirname(path));
         symlinkSync(entry.linkTarget ?? '', temp);
       }
       applyMetadata(temp, 'symlink', entry.mode, entry.mtimeNs);
@@ -467,7 +472,7 @@ export class LocalDestination {
         const current = { ...entry, mode: Number(stats.mode & 0o7777n), mtimeNs: stats.mtimeNs };
         if (!sameMetadata(entry, current)) applyMetadata(path, 'dir', entry.mode, entry.mtimeNs);
       } catch (error) {
-        this.fail(rel === '' ? '.' : rel, `cannot set directory metadata: ${reasonOf(error)}`);
+        this.fail(rel === '' ? this.root : rel, `cannot set directory metadata: ${reasonOf(error)}`);
       }
     }
   }

@@ -32,7 +32,8 @@ export class LocalSource implements SourceRole {
 
   /** A failure to read the source; unless it `blocksDeletion` (a name that cannot be represented), a mirror deletes nothing. */
   fail(rel: string, reason: string, blocksDeletion = true): void {
-    this.failures.push({ path: rel === '' ? '.' : rel, reason });
+    // The root by the path the user gave: '.' would say nothing about which side failed.
+    this.failures.push({ path: rel === '' ? this.endpoints.source : rel, reason });
     if (blocksDeletion) this.scanComplete = false;
   }
 

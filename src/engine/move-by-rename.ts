@@ -4,8 +4,9 @@
  * extended attributes intact. Anything else (contents-only moves, filters, another file system,
  * an existing target) takes the copy-then-remove path.
  */
-import { lstatSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { lstatSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { makeDirs } from '../fsops/make-dirs.js';
 import { nowMs } from '../util/clock.js';
 import { codeOf } from '../util/errors.js';
 import type { Endpoints } from './endpoints.js';
@@ -41,7 +42,7 @@ export function tryMoveByRename(endpoints: Endpoints, options: TransferOptions):
     if (lstatSync(endpoints.target, { throwIfNoEntry: false })) return undefined;
     const source = lstatSync(endpoints.source);
     if (source.dev !== nearestExistingDevice(dirname(endpoints.target))) return undefined;
-    mkdirSync(dirname(endpoints.target), { recursive: true });
+    makeDirs(dirname(endpoints.target));
     renameSync(endpoints.source, endpoints.target);
   } catch (error) {
     // EXDEV (a bind mount across file systems), a target that appeared meanwhile, permissions:

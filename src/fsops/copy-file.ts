@@ -9,7 +9,6 @@ import {
   constants,
   copyFileSync,
   fstatSync,
-  mkdirSync,
   openSync,
   readSync,
   renameSync,
@@ -22,6 +21,7 @@ import { CANCELLED } from '../util/activity-board.js';
 import { isFatalWriteError, reasonOf, sourceKeptReason } from '../util/errors.js';
 import { hangIfInjected } from '../util/test-hang.js';
 import { type HasherFactory, hashFileSync, loadBlake3 } from './hash.js';
+import { makeDirs } from './make-dirs.js';
 import { applyMetadata, splitNs } from './metadata.js';
 import {
   type NativeAddon,
@@ -106,7 +106,7 @@ function openTemp(dst: string, mode: number): { path: string; fd: number } {
     return { path, fd: openSync(path, 'wx', mode) };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    mkdirSync(dirname(dst), { recursive: true });
+    makeDirs(dirname(dst));
     return { path, fd: openSync(path, 'wx', mode) };
   }
 }

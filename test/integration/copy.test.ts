@@ -395,6 +395,28 @@ describe('copy: refused before anything is written', () => {
     assert.equal(read(file), 'I am a file');
   });
 
+  test('a destination that cannot be created is named with the reason, at once (no retry loop)', (t) => {
+    const root = tempDir(t);
+    const src = join(root, 'src');
+    writeFile(join(src, 'sub/a.txt'), 'a');
+    const locked = join(root, 'locked');
+    mkdirSync(locked, { mode: 0o555 });
+    chmodSync(locked, 0o555);
+
+    const denied = blitUnprivileged(['copy', `${src}/`, join(locked, 'x/y')], root);
+    refused(denied, /cannot create directory: permission denied$/m);
+    assert.ok(denied.stderr.includes(join(locked, 'x')), denied.stderr);
+    assert.deepEqual(readdirSync(locked), []);
+
+    // /proc refuses new names with ENOENT although the parent exists; Node's recursive mkdir
+    // retried that forever (the stall detector ended it after 10 s).
+    const proc = blit(['copy', `${src}/`, '/proc/blit-test-no-such-dir']);
+    refused(
+      proc,
+      /^blit: \/proc\/blit-test-no-such-dir: cannot create directory: no such file or directory$/m,
+    );
+  });
+
   test('two compare modes at once', (t) => {
     const { src, dst } = dirs(tempDir(t));
     writeFile(join(src, 'a.txt'), 'a');
@@ -1058,6 +1080,18 @@ describe('copy: unreadable entries', () => {
     assert.equal(existsSync(join(dst, 'locked/inside.txt')), false);
     const leftovers = readdirSync(dst, { recursive: true }).filter((n) => String(n).includes('.blit-'));
     assert.deepEqual(leftovers, [], 'no temp files left');
+  });
+
+  test('an unreadable source root is named by its path, not as "."', (t) => {
+    const root = tempDir(t);
+    const { src, dst } = dirs(root);
+    writeFile(join(src, 'a.txt'), 'a');
+    chmodSync(src, 0o000);
+
+    const result = blitUnprivileged(['copy', `${src}/`, dst], root);
+
+    assert.equal(result.status, 2, result.stderr);
+    assert.equal(result.stderr, `blit: ${src}: cannot read directory: permission denied\n`);
   });
 });
 
