@@ -912,6 +912,7 @@ struct DirJob {
 struct CopyBatch {
   uint32_t id = 0;
   std::vector<std::string> srcs, dsts;
+  std::vector<std::string> rels;  // what the activity board shows per file ("copy: " + rel)
   std::vector<uint64_t> sizes;
   std::vector<int64_t> secs, nsecs;
   std::vector<uint32_t> modes;
@@ -925,7 +926,7 @@ struct CopyBatch {
   std::unique_ptr<DirJob> dirJob;  // set: a fresh-directory job (copyDir) instead of a batch
 };
 
-// A batch as fsops/copy-file.ts builds it (NativeBatch): { srcs: string[], dsts: string[],
+// A batch as fsops/copy-file.ts builds it (NativeBatch): { srcs: string[], dsts: string[], rels: string[],
 // sizes: Float64Array, secs: Float64Array, nsecs: Uint32Array, modes: Uint32Array, flags: Uint8Array }
 //   flags: 1 chmod after, 2 remove source, 4 compare contents first (--checksum), 8 metadata already matches
 CopyBatch ParseBatch(const Napi::Value& value) {
@@ -933,6 +934,7 @@ CopyBatch ParseBatch(const Napi::Value& value) {
   auto object = value.As<Napi::Object>();
   auto srcs = object.Get("srcs").As<Napi::Array>();
   auto dsts = object.Get("dsts").As<Napi::Array>();
+  auto rels = object.Get("rels").As<Napi::Array>();
   auto sizes = object.Get("sizes").As<Napi::Float64Array>();
   auto secs = object.Get("secs").As<Napi::Float64Array>();
   auto nsecs = object.Get("nsecs").As<Napi::Uint32Array>();
@@ -941,9 +943,11 @@ CopyBatch ParseBatch(const Napi::Value& value) {
   uint32_t n = srcs.Length();
   batch.srcs.reserve(n);
   batch.dsts.reserve(n);
+  batch.rels.reserve(n);
   for (uint32_t i = 0; i < n; i++) {
     batch.srcs.push_back(PathArg(srcs.Get(i)));
     batch.dsts.push_back(PathArg(dsts.Get(i)));
+    batch.rels.push_back(rels.Get(i).As<Napi::String>().Utf8Value());
     batch.sizes.push_back(static_cast<uint64_t>(sizes[i]));
     batch.secs.push_back(static_cast<int64_t>(secs[i]));
     batch.nsecs.push_back(static_cast<int64_t>(nsecs[i]));
@@ -953,7 +957,9 @@ CopyBatch ParseBatch(const Napi::Value& value) {
   return batch;
 }
 
-void RunBatch(CopyBatch& batch) {
+// Each file is shown on the activity board (`show`) before its copy starts, so a stall names the one
+// that hangs, not the batch's first.
+void RunBatch(CopyBatch& batch, const std::function<void(const std::string&)>& show) {
   Scratch& buffer = ScratchOfThread().buffer;
   Scratch& other = ScratchOfThread().other;
   DirCache srcDirs, dstDirs;
@@ -965,6 +971,7 @@ void RunBatch(CopyBatch& batch) {
   batch.done = 0;
   for (size_t i = 0; i < n; i++) {
     if (Cancelled()) break;  // the rest is left; done says how far the batch got
+    show("copy: " + batch.rels[i]);
     if (static_cast<int>(i) == batch.hangIndex) std::this_thread::sleep_for(std::chrono::seconds(60));
     if (batch.delayMs > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(batch.delayMs));
@@ -1515,15 +1522,33 @@ int64_t* OptionalInt64s(const Napi::CallbackInfo& info, size_t index, size_t ele
   return array.ElementLength() > element ? array.Data() + element : nullptr;
 }
 
-// copyFiles(batch, beat?: Int32Array, written?: BigInt64Array)
+// Writes `text` into slot `slot` of the activity board's slots (2-byte length + UTF-8, cut to fit).
+void SetSlot(uint8_t* slots, size_t slotsLength, size_t slot, const std::string& text) {
+  if (!slots || (slot + 1) * kSlotBytes > slotsLength) return;
+  uint8_t* base = slots + slot * kSlotBytes;
+  size_t n = std::min(text.size(), kSlotBytes - 2);
+  memcpy(base + 2, text.data(), n);
+  base[0] = static_cast<uint8_t>(n & 0xff);
+  base[1] = static_cast<uint8_t>(n >> 8);
+}
+
+// copyFiles(batch, beat?: Int32Array, written?: BigInt64Array, slots?: Uint8Array)
 //   -> { status: Int32Array, errno: Int32Array, stage: Int32Array, bytes: Float64Array, done: number }
-// Synchronous, on the calling thread (tiny jobs).
+// Synchronous, on the calling thread (tiny jobs), which shows its file in the board's slot 0.
 Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
   CopyBatch batch = ParseBatch(info[0]);
   t_beat = OptionalInt32s(info, 1);
   t_cancel = CancelFlag(info, 1);
   t_written = OptionalInt64s(info, 2);
-  RunBatch(batch);
+  uint8_t* slots = nullptr;
+  size_t slotsLength = 0;
+  if (info.Length() > 3 && info[3].IsTypedArray()) {
+    auto array = info[3].As<Napi::Uint8Array>();
+    slots = array.Data();
+    slotsLength = array.ByteLength();
+  }
+  RunBatch(batch, [slots, slotsLength](const std::string& text) { SetSlot(slots, slotsLength, 0, text); });
+  SetSlot(slots, slotsLength, 0, "");
   t_beat = nullptr;
   t_cancel = nullptr;
   t_written = nullptr;
@@ -1553,14 +1578,6 @@ struct CopyPool {
   size_t slotsLength = 0;
 };
 
-void SetSlot(CopyPool* pool, size_t slot, const std::string& text) {
-  if (!pool->slots || (slot + 1) * kSlotBytes > pool->slotsLength) return;
-  uint8_t* base = pool->slots + slot * kSlotBytes;
-  size_t n = std::min(text.size(), kSlotBytes - 2);
-  memcpy(base + 2, text.data(), n);
-  base[0] = static_cast<uint8_t>(n & 0xff);
-  base[1] = static_cast<uint8_t>(n >> 8);
-}
 
 void CopyPoolThread(CopyPool* pool, size_t slot) {
   t_beat = pool->beat;
@@ -1574,14 +1591,11 @@ void CopyPoolThread(CopyPool* pool, size_t slot) {
     std::unique_ptr<CopyBatch> batch = std::move(pool->queue.front());
     pool->queue.pop_front();
     lock.unlock();
-    SetSlot(pool, slot, batch->label);
-    if (batch->dirJob) {
-      auto show = [pool, slot](const std::string& text) { SetSlot(pool, slot, text); };
-      RunWholeDir(*batch->dirJob, batch->delayMs, show);
-    } else {
-      RunBatch(*batch);
-    }
-    SetSlot(pool, slot, "");
+    auto show = [pool, slot](const std::string& text) { SetSlot(pool->slots, pool->slotsLength, slot, text); };
+    show(batch->label);
+    if (batch->dirJob) RunWholeDir(*batch->dirJob, batch->delayMs, show);
+    else RunBatch(*batch, show);
+    show("");
     Beat();
     lock.lock();
     if (pool->gone) return;
@@ -1867,7 +1881,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 14));
+  exports.Set("abiVersion", Napi::Number::New(env, 15));
   return exports;
 }
 

@@ -50,7 +50,7 @@ export interface SessionHooks {
 
 /** Tiny jobs inline; otherwise the addon's native copy threads, or worker threads without it. */
 function defaultExecutor(tiny: boolean, workers: number, board: ActivityBoard): CopyExecutor {
-  if (tiny || process.env.BLIT_INLINE_COPY === '1') return new InlineExecutor();
+  if (tiny || process.env.BLIT_INLINE_COPY === '1') return new InlineExecutor(board);
   const addon = nativeAddon();
   if (addon) return new NativePool(addon, workers, board);
   return new WorkerPool(workers, board.buffer);

@@ -73,6 +73,10 @@ export interface CopyContext {
   beat?: Int32Array;
   /** Shared counter of bytes written, files in flight included (live progress; see ActivityBoard). */
   written?: BigInt64Array;
+  /** Says on the activity board which file is being copied (the stall detector names it). */
+  show?: (text: string) => void;
+  /** The board's slots, for the addon's copyFiles to do the same (in slot 0: the calling thread's). */
+  slots?: Uint8Array;
 }
 
 export function createCopyContext(hasher?: HasherFactory): CopyContext {
@@ -248,6 +252,7 @@ export function nativeBatch(jobs: CopyJob[], umask: number): NativeBatch {
   const batch: NativeBatch = {
     srcs: new Array<string>(n),
     dsts: new Array<string>(n),
+    rels: new Array<string>(n),
     sizes: new Float64Array(n),
     secs: new Float64Array(n),
     nsecs: new Uint32Array(n),
@@ -257,6 +262,7 @@ export function nativeBatch(jobs: CopyJob[], umask: number): NativeBatch {
   jobs.forEach((job, i) => {
     batch.srcs[i] = job.src;
     batch.dsts[i] = job.dst;
+    batch.rels[i] = job.rel;
     batch.sizes[i] = job.size;
     [batch.secs[i], batch.nsecs[i]] = splitNs(job.mtimeNs);
     batch.modes[i] = job.mode;
@@ -309,7 +315,7 @@ export function nativeOutcome(
 
 /** The addon's copy: each file's whole job (with --checksum, a byte comparison first) in one native call per batch. */
 function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
-  const result = addon.copyFiles(nativeBatch(jobs, ctx.umask), ctx.beat, ctx.written);
+  const result = addon.copyFiles(nativeBatch(jobs, ctx.umask), ctx.beat, ctx.written, ctx.slots);
   return nativeOutcomes(addon, jobs, result);
 }
 
@@ -323,15 +329,17 @@ export async function prepareContext(ctx: CopyContext, jobs: CopyJob[]): Promise
 }
 
 export function copyBatch(jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
-  for (const job of jobs) {
-    if (hangIfInjected('copy', job.rel) && ctx.beat) Atomics.add(ctx.beat, 0, 1);
-  }
   const addon = nativeAddon();
-  if (addon) return copyBatchNative(addon, jobs, ctx);
+  if (addon) {
+    // The addon's copyFiles takes no injections: they happen here, before it.
+    for (const job of jobs) injectHang(job, ctx);
+    return copyBatchNative(addon, jobs, ctx);
+  }
   const outcomes: CopyOutcome[] = [];
   for (const job of jobs) {
     // Interrupted: the rest of the batch is left (the session reports the interruption).
     if (ctx.beat && ctx.beat.length > CANCELLED && Atomics.load(ctx.beat, CANCELLED) !== 0) break;
+    injectHang(job, ctx);
     const outcome = copyFileJob(job, ctx);
     if (ctx.beat) Atomics.add(ctx.beat, 0, 1);
     if (ctx.written && outcome.bytes > 0) Atomics.add(ctx.written, 0, BigInt(outcome.bytes));
@@ -339,4 +347,10 @@ export function copyBatch(jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
     if (outcome.fatal) break;
   }
   return outcomes;
+}
+
+/** Shows `job` on the board, then blocks or slows down as a test injected (util/test-hang.ts). */
+function injectHang(job: CopyJob, ctx: CopyContext): void {
+  ctx.show?.(`copy: ${job.rel}`);
+  if (hangIfInjected('copy', job.rel) && ctx.beat) Atomics.add(ctx.beat, 0, 1);
 }

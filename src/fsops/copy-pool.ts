@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
+import type { ActivityBoard } from '../util/activity-board.js';
 import { startWorker } from '../util/start-worker.js';
 import { type CopyJob, type CopyOutcome, copyBatch, createCopyContext, prepareContext } from './copy-file.js';
 import type { BatchRequest, CopyWorkerData } from './copy-worker.js';
@@ -31,9 +32,30 @@ export class InlineExecutor implements CopyExecutor {
   readonly capacity = 1;
   readonly starving = true;
 
+  /**
+   * `board`: the run's activity board. The copy beats it (per file and 64 MiB chunk: a slow but
+   * moving copy is not a stall), adds its bytes to the live count, shows its file in slot 0 (the
+   * main thread's) and stops between files and chunks once the run is cancelled.
+   */
+  constructor(private readonly board?: ActivityBoard) {}
+
   async run(jobs: CopyJob[]): Promise<CopyOutcome[]> {
-    const ctx = await prepareContext(createCopyContext(), jobs);
-    return copyBatch(jobs, ctx);
+    const board = this.board;
+    const ctx = await prepareContext(
+      {
+        ...createCopyContext(),
+        beat: board?.ints,
+        written: board?.written,
+        slots: board?.slots,
+        show: board && ((text: string) => board.set(0, text)),
+      },
+      jobs,
+    );
+    try {
+      return copyBatch(jobs, ctx);
+    } finally {
+      board?.set(0, '');
+    }
   }
 
   async close(): Promise<void> {}

@@ -19,17 +19,17 @@ if (port) {
   const data = workerData as CopyWorkerData | undefined;
   const board = data?.board ? new ActivityBoard(data.board) : undefined;
   const slot = data?.slot ?? 0;
-  const ctx = { ...createCopyContext(), beat: board?.ints, written: board?.written };
+  const ctx = {
+    ...createCopyContext(),
+    beat: board?.ints,
+    written: board?.written,
+    show: board && ((text: string) => board.set(slot, text)),
+  };
   // One batch at a time, in order, even when one has to wait for the hasher to load.
   let queue: Promise<unknown> = Promise.resolve();
   port.on('message', (request: BatchRequest) => {
     queue = queue.then(async () => {
       await prepareContext(ctx, request.jobs);
-      const first = request.jobs[0];
-      if (board && first) {
-        const more = request.jobs.length > 1 ? ` (+${request.jobs.length - 1} more)` : '';
-        board.set(slot, `copy: ${first.rel}${more}`);
-      }
       const outcomes = copyBatch(request.jobs, ctx);
       board?.set(slot, '');
       board?.beat();

@@ -55,10 +55,10 @@ export class NativePool implements CopyExecutor {
   run(jobs: CopyJob[]): Promise<CopyOutcome[]> {
     const id = this.nextId++;
     const batch = nativeBatch(jobs, this.umask);
-    const more = jobs.length > 1 ? ` (+${jobs.length - 1} more)` : '';
     const { delayMs, hangIndex } = injectedCopyDelays(jobs);
     return new Promise((resolve, reject) => {
-      this.addon.submitCopies(this.pool, id, batch, `copy: ${jobs[0]?.rel ?? ''}${more}`, delayMs, hangIndex);
+      // Each file is shown as its copy starts; the label covers the moment before.
+      this.addon.submitCopies(this.pool, id, batch, `copy: ${jobs[0]?.rel ?? ''}`, delayMs, hangIndex);
       // Answers come through the event loop, never during the call above.
       const answer = (result: NativeCopyResult | NativeDirResult) =>
         resolve(nativeOutcomes(this.addon, jobs, result as NativeCopyResult));

@@ -20,6 +20,8 @@ export interface NativeListing {
 export interface NativeBatch {
   srcs: string[];
   dsts: string[];
+  /** Shown on the activity board while each file is copied. */
+  rels: string[];
   sizes: Float64Array;
   secs: Float64Array;
   nsecs: Uint32Array;
@@ -111,6 +113,8 @@ export interface NativeAddon {
     beat?: Int32Array,
     /** Bytes written are added to it (atomically) per chunk, files in flight included. */
     written?: BigInt64Array,
+    /** The activity board's slots: slot 0 shows the file being copied. */
+    slots?: Uint8Array,
   ): NativeCopyResult;
   /** Starts `threads` native copy threads; returns the pool's number. onDone runs on the main thread. */
   startCopyPool(
@@ -174,7 +178,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 14;
+const ABI_VERSION = 15;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

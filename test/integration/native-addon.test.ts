@@ -167,14 +167,16 @@ test('the copy pool answers every batch on the main thread; closing drops batche
 
   assert.equal(board.bytesWritten(), 'content a'.length + 'content b'.length);
 
-  // One thread, busy for 1.5 s with a batch (its label on the board says it started): the next
-  // one is still queued when the pool closes.
+  // One thread, busy for 1.5 s with a batch (the file it shows on the board says it started): the
+  // next one is still queued when the pool closes.
   const slow = new Promise<void>((resolve) => {
     answered = () => answers.has(3) && resolve();
   });
   addon.submitCopies(pool, 3, oneFileBatch(join(root, 'a'), join(root, 'a.slow')), 'copy: slow a', 1500, -1);
-  for (let i = 0; i < 2000 && board.get(1) !== 'copy: slow a'; i++) await setTimeout(5);
-  assert.equal(board.get(1), 'copy: slow a', 'the thread shows its batch on the board');
+  // The job's rel (here its source path) replaces the batch's label as the file's copy starts.
+  const shown = `copy: ${join(root, 'a')}`;
+  for (let i = 0; i < 2000 && board.get(1) !== shown; i++) await setTimeout(5);
+  assert.equal(board.get(1), shown, 'the thread shows its file on the board');
   addon.submitCopies(pool, 4, oneFileBatch(join(root, 'c'), join(root, 'c.copy')), 'copy: c', 0, -1);
   assert.deepEqual(addon.closeCopyPool(pool), [4], 'the queued batch is dropped');
   assert.throws(
