@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { CANCELLED } from '../util/activity-board.js';
-import { isFatalWriteError, reasonOf, sourceKeptReason } from '../util/errors.js';
+import { errnoError, isFatalWriteError, reasonOf, sourceKeptReason } from '../util/errors.js';
 import { hangIfInjected } from '../util/test-hang.js';
 import { type HasherFactory, hashFileSync, loadBlake3 } from './hash.js';
 import { makeDirs } from './make-dirs.js';
@@ -209,6 +209,8 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
       temp.fd = undefined;
       // The kernel copies (copy_file_range); the size check below clamps a file that grew.
       copyFileSync(job.src, temp.path, constants.COPYFILE_FICLONE);
+      // One call that cannot stop midway: interrupted meanwhile, the copy is dropped, not installed.
+      if (cancelled(ctx)) throw errnoError('ECANCELED');
       if (statSync(temp.path).size !== size) throw new SourceChanged();
     }
     if (
@@ -338,7 +340,7 @@ export function copyBatch(jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
   const outcomes: CopyOutcome[] = [];
   for (const job of jobs) {
     // Interrupted: the rest of the batch is left (the session reports the interruption).
-    if (ctx.beat && ctx.beat.length > CANCELLED && Atomics.load(ctx.beat, CANCELLED) !== 0) break;
+    if (cancelled(ctx)) break;
     injectHang(job, ctx);
     const outcome = copyFileJob(job, ctx);
     if (ctx.beat) Atomics.add(ctx.beat, 0, 1);
@@ -353,4 +355,9 @@ export function copyBatch(jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
 function injectHang(job: CopyJob, ctx: CopyContext): void {
   ctx.show?.(`copy: ${job.rel}`);
   if (hangIfInjected('copy', job.rel) && ctx.beat) Atomics.add(ctx.beat, 0, 1);
+}
+
+/** True once the run is interrupted (see CANCELLED). */
+function cancelled(ctx: CopyContext): boolean {
+  return ctx.beat !== undefined && ctx.beat.length > CANCELLED && Atomics.load(ctx.beat, CANCELLED) !== 0;
 }
