@@ -511,6 +511,14 @@ void DealtWith() {
   if (t_dir_entries) __atomic_fetch_add(t_dir_entries, 1, __ATOMIC_RELAXED);
 }
 
+// What whole-directory jobs have listed so far, for the progress line's totals and ETA (three
+// BigInt64s after those two, when the board has them): entries listed, bytes of the files the jobs
+// will copy, and the change in directories still to list (each job, once listed: its
+// subdirectories, which come back as jobs, minus itself). Each job reports its own figures again
+// in its result, so JavaScript subtracts those of the jobs that ended.
+thread_local int64_t* t_listed = nullptr;
+
+
 // Kernel copies go in chunks of this size: each one beats the stall detector and moves progress.
 constexpr uint64_t kChunk = 64ULL << 20;
 
@@ -888,6 +896,11 @@ struct DirJob {
   double bytes = 0;
   uint32_t handled = 0;  // files given to CopyOne (copied, or compared first), and their bytes
   double handledBytes = 0;
+  // What AnnounceListing added to the board's totals: entries listed, bytes to copy, and the
+  // change in directories still to list.
+  bool announced = false;
+  int64_t listedEntries = 0, listDelta = 0;
+  double listedBytes = 0;
   std::vector<double> sizes;  // of the source's files, for the run's size histogram
   std::vector<std::string> dirNames;
   std::vector<std::string> dirStages;  // the temp name each was made under
@@ -1157,6 +1170,33 @@ void CopyNew(DirWork& work, const ListedItem& item, const std::string& src, cons
 
 // The decide() of engine/compare.ts for two entries of the same kind, and what follows from it,
 // done here: skip, set metadata, or copy (the temp file and rename replace what is there).
+// Whether source file `s` differs from destination file `d` without reading either (--checksum then
+// compares contents; --ignore-existing never gets here).
+bool Differs(const DirJob& job, const ListedItem& s, const ListedItem& d) {
+  return job.compare == kCompareIgnoreTimes || s.size != d.size ||
+         (job.compare == kCompareDefault && !SameMtime(s, d));
+}
+
+// The bytes of the files in `listed` that a job will copy (or compare first, under --checksum), as
+// Sync decides for each, and how many subdirectories it lists.
+void ToCopy(const DirJob& job, const Listed& listed,
+            const std::unordered_map<std::string, const ListedItem*>& existing, int64_t& bytes, int64_t& subdirs) {
+  bytes = subdirs = 0;
+  for (const ListedItem& item : listed.items) {
+    if (item.kind == kDir) subdirs++;
+    if (item.kind != kFile) continue;
+    auto found = existing.find(item.name);
+    if (found == existing.end()) {
+      bytes += static_cast<int64_t>(item.size);
+      continue;
+    }
+    const ListedItem& d = *found->second;
+    if (d.kind == kFile && job.compare != kCompareIgnoreExisting &&
+        (job.compare == kCompareChecksum || Differs(job, item, d)))
+      bytes += static_cast<int64_t>(item.size);
+  }
+}
+
 void Sync(DirWork& work, const ListedItem& s, const ListedItem& d, const std::string& src, const std::string& dst) {
   DirJob& job = work.job;
   if (s.kind == kDir) {
@@ -1180,8 +1220,7 @@ void Sync(DirWork& work, const ListedItem& s, const ListedItem& d, const std::st
     job.skipped++;
     return;
   }
-  bool copy = job.compare == kCompareIgnoreTimes || s.size != d.size ||
-              (job.compare == kCompareDefault && !SameMtime(s, d));
+  bool copy = Differs(job, s, d);
   if (copy || job.compare == kCompareChecksum) {
     CopyFileOf(work, s, src, dst, !copy, !copy && SameMetadata(s, d));
     return;
@@ -1220,6 +1259,18 @@ bool WorthStaging(const Listed& listed) {
     bytes += static_cast<uint64_t>(item.size);
   }
   return files <= kStageMaxFiles && bytes <= kStageMaxBytes;
+}
+
+// Adds a job's listing to the board's totals (see t_listed), once per job.
+void AnnounceListing(DirJob& job, int64_t entries, int64_t bytes, int64_t subdirs) {
+  job.listedEntries = entries;
+  job.listedBytes = static_cast<double>(bytes);
+  job.listDelta = subdirs - 1;
+  job.announced = true;
+  if (!t_listed) return;
+  __atomic_fetch_add(t_listed, entries, __ATOMIC_RELAXED);
+  __atomic_fetch_add(t_listed + 1, bytes, __ATOMIC_RELAXED);
+  __atomic_fetch_add(t_listed + 2, job.listDelta, __ATOMIC_RELAXED);
 }
 
 // The work of a whole-directory job: lists the source (and for a sync job the destination too, never
@@ -1262,6 +1313,9 @@ void FillDir(DirJob& job, int delayMs, const std::function<void(const std::strin
       existing.emplace(item.name, &item);
     }
   }
+  int64_t toCopy = 0, subdirs = 0;
+  ToCopy(job, listed, existing, toCopy, subdirs);
+  AnnounceListing(job, static_cast<int64_t>(listed.items.size()), toCopy, subdirs);
   Beat();
   std::unordered_map<std::string, bool> listedHere;
   DirWork work(job, delayMs, buffer, other);
@@ -1402,6 +1456,7 @@ bool PlaceStage(DirJob& job) {
 // name first: WorthStaging).
 void RunWholeDir(DirJob& job, int delayMs, const std::function<void(const std::string&)>& show) {
   FillDir(job, delayMs, show);  // a big directory takes its name first (job.stage then empty)
+  if (!job.announced) AnnounceListing(job, 0, 0, 0);  // stopped before its listing was complete
   if (!job.stage.empty()) PlaceStage(job);
   if (job.placeErr != 0) {
     // Nothing reached the destination: none of it counts as copied, and no subdirectory follows.
@@ -1455,6 +1510,9 @@ Napi::Object DirJobResult(Napi::Env env, const DirJob& job) {
   result.Set("bytes", Napi::Number::New(env, job.bytes));
   result.Set("handled", Napi::Number::New(env, job.handled));
   result.Set("handledBytes", Napi::Number::New(env, job.handledBytes));
+  result.Set("listedEntries", Napi::Number::New(env, static_cast<double>(job.listedEntries)));
+  result.Set("listedBytes", Napi::Number::New(env, job.listedBytes));
+  result.Set("listDelta", Napi::Number::New(env, static_cast<double>(job.listDelta)));
   result.Set("sizes", Typed<double, Napi::Float64Array>(env, job.sizes));
   Napi::Object dirs = DirsValue(env, job.dirNames, job.dirModes, job.dirMtimes);
   dirs.Set("stages", StringsValue(env, job.dirStages));
@@ -1574,6 +1632,7 @@ struct CopyPool {
   int32_t* cancel = nullptr;
   int64_t* written = nullptr;
   int64_t* dirEntries = nullptr;
+  int64_t* listed = nullptr;  // three: see t_listed
   uint8_t* slots = nullptr;
   size_t slotsLength = 0;
 };
@@ -1584,6 +1643,7 @@ void CopyPoolThread(CopyPool* pool, size_t slot) {
   t_cancel = pool->cancel;
   t_written = pool->written;
   t_dir_entries = pool->dirEntries;
+  t_listed = pool->listed;
   std::unique_lock<std::mutex> lock(pool->lock);
   for (;;) {
     pool->changed.wait(lock, [&] { return !pool->queue.empty() || pool->stopping; });
@@ -1619,7 +1679,7 @@ std::vector<CopyPool*>& CopyPools() {
   return *pools;
 }
 
-// startCopyPool(threads, beat?: Int32Array, written?: BigInt64Array (bytes, directory entries),
+// startCopyPool(threads, beat?: Int32Array, written?: BigInt64Array (bytes, directory entries, then t_listed's three),
 //               slots?: Uint8Array,
 //               onDone(id, result)) -> pool number
 Napi::Value StartCopyPool(const Napi::CallbackInfo& info) {
@@ -1630,6 +1690,7 @@ Napi::Value StartCopyPool(const Napi::CallbackInfo& info) {
   pool->cancel = CancelFlag(info, 1);
   pool->written = OptionalInt64s(info, 2);
   pool->dirEntries = OptionalInt64s(info, 2, 1);
+  pool->listed = OptionalInt64s(info, 2, 4) ? OptionalInt64s(info, 2, 2) : nullptr;
   if (info[3].IsTypedArray()) {
     auto slots = info[3].As<Napi::Uint8Array>();
     pool->slots = slots.Data();
@@ -1881,7 +1942,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 15));
+  exports.Set("abiVersion", Napi::Number::New(env, 16));
   return exports;
 }
 

@@ -2,7 +2,7 @@
  * Shows a running session's progress: one line redrawn in place on a terminal, a plain line every
  * few seconds elsewhere, or (with --json) one JSON event per line on stderr.
  */
-import { bytesMoved, entriesShown, type Progress } from '../engine/progress.js';
+import { bytesMoved, bytesTotal, entriesShown, type Progress, scanDone } from '../engine/progress.js';
 import { nowMs } from '../util/clock.js';
 import { formatBytes, formatCount, formatDuration } from '../util/human.js';
 
@@ -32,14 +32,15 @@ export function nextRate(
 
 /** Seconds left, once the scan is complete and there is a rate to go by. */
 export function etaSeconds(progress: Progress, rate: number): number | undefined {
-  if (!progress.scanComplete || rate <= 0) return undefined;
-  return Math.max(0, (progress.bytesNeeded - bytesMoved(progress)) / rate);
+  if (!scanDone(progress) || rate <= 0) return undefined;
+  return Math.max(0, (bytesTotal(progress) - bytesMoved(progress)) / rate);
 }
 
 export function progressText(progress: Progress, rate: number, frame: number): string {
   const entries = entriesShown(progress);
-  const found = `${formatCount(entries.done)}/${formatCount(entries.found)}${progress.scanComplete ? '' : '+'} entries`;
-  const bytes = `${formatBytes(bytesMoved(progress))}${progress.scanComplete ? ` of ${formatBytes(progress.bytesNeeded)}` : ''}`;
+  const complete = scanDone(progress);
+  const found = `${formatCount(entries.done)}/${formatCount(entries.found)}${complete ? '' : '+'} entries`;
+  const bytes = `${formatBytes(bytesMoved(progress))}${complete ? ` of ${formatBytes(bytesTotal(progress))}` : ''}`;
   const eta = etaSeconds(progress, rate);
   const parts = [
     `${SPINNER[frame % SPINNER.length]} ${progress.phase}`,
@@ -83,7 +84,7 @@ export class ProgressDisplay {
     if (this.style === 'json') {
       const { found, done } = entriesShown(this.progress);
       this.stream.write(
-        `${JSON.stringify({ event: 'progress', ...this.progress, entriesFound: found, entriesDone: done, bytesWritten: bytesMoved(this.progress), rate: Math.round(this.rate) })}\n`,
+        `${JSON.stringify({ event: 'progress', ...this.progress, entriesFound: found, entriesDone: done, bytesNeeded: bytesTotal(this.progress), scanComplete: scanDone(this.progress), bytesWritten: bytesMoved(this.progress), rate: Math.round(this.rate) })}\n`,
       );
       return;
     }

@@ -93,8 +93,18 @@ export async function runTransfer(
   );
   const progress = hooks.progress ?? newProgress();
   progress.bytesWritten = () => board.bytesWritten();
+  // What ended whole-directory jobs reported of the board's counters: the rest is jobs still running.
   let dirEntriesReported = 0;
-  progress.entriesInJobs = () => board.dirEntries() - dirEntriesReported;
+  const listedReported = { entries: 0, bytes: 0, dirsDelta: 0 };
+  progress.inJobs = () => {
+    const listed = board.listed();
+    return {
+      listed: listed.entries - listedReported.entries,
+      done: board.dirEntries() - dirEntriesReported,
+      bytes: listed.bytes - listedReported.bytes,
+      unlistedDirs: (whole?.pending ?? 0) + listed.dirsDelta - listedReported.dirsDelta,
+    };
+  };
   source.onListing = (rel) => {
     board.set(0, `scan: listing ${showPath(rel === '' ? '.' : rel)}`);
     board.beat();
@@ -251,6 +261,11 @@ export async function runTransfer(
               stats.jobs += result.handled;
               stats.jobBytes += result.handledBytes;
             },
+            ended: (result) => {
+              listedReported.entries += result.listedEntries;
+              listedReported.bytes += result.listedBytes;
+              listedReported.dirsDelta += result.listDelta;
+            },
             sourceFailure: (rel, reason, blocksDeletion) => source.fail(rel, reason, blocksDeletion),
             copyFailure: (rel, reason, sourceSide, isFatal) => {
               copyFailures.push({ path: rel, reason });
@@ -396,6 +411,7 @@ export async function runTransfer(
   try {
     destination.prepareRoot();
     await consume(source.scan());
+    progress.walkDone = true;
     readAhead.close();
     // The walk is done: what is in flight now is on the copy threads' own slots.
     board.set(0, '');

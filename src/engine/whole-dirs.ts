@@ -65,6 +65,8 @@ export interface WholeDirSink {
   directory(rel: string, entry: Entry): void;
   /** A directory's contents are done: counts for the report, progress and statistics. */
   done(result: NativeDirResult): void;
+  /** A job ended, whatever came of it (its share of the board's listing totals is reported). */
+  ended(result: NativeDirResult): void;
   /** The source side could not be read; `blocksDeletion` unless the entry simply cannot be represented. */
   sourceFailure(rel: string, reason: string, blocksDeletion: boolean): void;
   /** A file copy that failed, as the batch path reports it (fatal: stop the run). */
@@ -119,7 +121,7 @@ export class WholeDirs {
   }
 
   /** Directories started and not finished, waiting ones included. */
-  private get pending(): number {
+  get pending(): number {
     return this.running + this.waiting.length;
   }
 
@@ -177,6 +179,7 @@ export class WholeDirs {
 
   private finish(rel: string, stage: string | undefined, result: NativeDirResult): void {
     const { sink } = this;
+    sink.ended(result);
     // Where what could not take its name stays, as a path in the transfer.
     const left = joinRel(parentRel(rel), basename(stage ?? ''));
     if (result.placeErrno) {

@@ -60,6 +60,13 @@ export interface NativeDirResult {
   /** Files given to the copy (copied, or compared first under --checksum), and their bytes. */
   handled: number;
   handledBytes: number;
+  /**
+   * What this job added to the board's listing totals (ActivityBoard.listed): entries, bytes of the
+   * files it set out to copy, and its subdirectories minus itself.
+   */
+  listedEntries: number;
+  listedBytes: number;
+  listDelta: number;
   /** The size of every file the source listed. */
   sizes: Float64Array;
   /**
@@ -122,7 +129,8 @@ export interface NativeAddon {
     beat: Int32Array | undefined,
     /**
      * [0]: bytes written, as for copyFiles; [1], when present: entries whole-directory jobs have
-     * dealt with so far (each job's result reports them again when it ends).
+     * dealt with so far (each job's result reports them again when it ends); [2–4], when present,
+     * what they listed (ActivityBoard.listed; each result reports its own share too).
      */
     written: BigInt64Array | undefined,
     slots: Uint8Array | undefined,
@@ -178,7 +186,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 15;
+const ABI_VERSION = 16;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

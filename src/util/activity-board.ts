@@ -8,10 +8,12 @@
 const SLOT_BYTES = 512;
 const HEADER_INTS = 4;
 /**
- * The header: HEADER_INTS Int32s, then two BigInt64s, 8-byte aligned: bytes written, and entries
- * dealt with inside whole-directory jobs (native copy threads count both as they go).
+ * The header: HEADER_INTS Int32s, then five BigInt64s, 8-byte aligned: bytes written, entries dealt
+ * with inside whole-directory jobs, and what those jobs listed (see listed()); native copy threads
+ * count them as they go.
  */
-const HEADER_BYTES = HEADER_INTS * 4 + 16;
+const COUNTERS = 5;
+const HEADER_BYTES = HEADER_INTS * 4 + COUNTERS * 8;
 /** Int32 indexes in the header. */
 export const BEATS = 0;
 export const STOPPED = 1;
@@ -27,7 +29,7 @@ export const MAX_SLOTS = 32;
 
 export class ActivityBoard {
   readonly ints: Int32Array;
-  /** [0]: bytes written so far, files in flight included (bumped per chunk); [1]: see dirEntries(). */
+  /** [0]: bytes written so far, files in flight included (bumped per chunk); [1]: see dirEntries(); [2–4]: see listed(). */
   readonly written: BigInt64Array;
   /** The slots' bytes (what each thread is doing), for the native watchdog to read. */
   readonly slots: Uint8Array;
@@ -37,7 +39,7 @@ export class ActivityBoard {
     readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(HEADER_BYTES + MAX_SLOTS * SLOT_BYTES),
   ) {
     this.ints = new Int32Array(buffer, 0, HEADER_INTS);
-    this.written = new BigInt64Array(buffer, HEADER_INTS * 4, 2);
+    this.written = new BigInt64Array(buffer, HEADER_INTS * 4, COUNTERS);
     this.slots = new Uint8Array(buffer, HEADER_BYTES);
   }
 
@@ -66,6 +68,19 @@ export class ActivityBoard {
   /** Entries that whole-directory jobs have dealt with so far, finished jobs included. */
   dirEntries(): number {
     return Number(Atomics.load(this.written, 1));
+  }
+
+  /**
+   * What whole-directory jobs have listed, finished jobs included: entries, bytes of the files they
+   * copy, and the change in directories still to list (each listed job adds its subdirectories and
+   * takes itself off).
+   */
+  listed(): { entries: number; bytes: number; dirsDelta: number } {
+    return {
+      entries: Number(Atomics.load(this.written, 2)),
+      bytes: Number(Atomics.load(this.written, 3)),
+      dirsDelta: Number(Atomics.load(this.written, 4)),
+    };
   }
 
   /** Says what thread `slot` is doing ('' when idle). Texts are cut to fit the slot. */

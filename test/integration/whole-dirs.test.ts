@@ -326,6 +326,42 @@ test('progress counts the entries of a directory job while it runs, not only whe
   assert.equal(read(join(dst, 'one dir', 'f29')), 'file 29');
 });
 
+test('a new tree copied by directory jobs shows its totals, complete, while they still copy', (t) => {
+  if (!nativeAddon()) return t.skip('the native addon is not built');
+  const root = tempDir(t);
+  const { src, dst } = dirs(root);
+  const size = 64 * 1024;
+  for (const dir of ['a', 'b/deeper']) {
+    for (let i = 0; i < 6; i++) writeFile(join(src, dir, `f${i}`), 'x'.repeat(size));
+  }
+  // 6 files at 200 ms each per job: over a second of copying after every directory is listed.
+  const r = blit(['copy', '--json', '--progress', `${src}/`, dst], {
+    env: { BLIT_TEST_HANG: 'copy-each:200' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const events = r.stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map(
+      (line) =>
+        JSON.parse(line) as {
+          entriesFound: number;
+          entriesDone: number;
+          bytesNeeded: number;
+          scanComplete: boolean;
+        },
+    );
+  // a, b, b/deeper and 12 files; the directory jobs list them before copying.
+  const known = events.filter((e) => e.scanComplete && e.entriesDone < e.entriesFound);
+  assert.ok(known.length > 0, `no complete totals while copying: ${JSON.stringify(events)}`);
+  for (const e of known) {
+    assert.equal(e.entriesFound, 15, JSON.stringify(e));
+    assert.equal(e.bytesNeeded, 12 * size, JSON.stringify(e));
+  }
+  assert.equal(jsonReport(r).copied, 15);
+  assert.equal(read(join(dst, 'b', 'deeper', 'f5')), 'x'.repeat(size));
+});
+
 /** A temp name (fsops/temp-path.ts): what a new directory is filled under before it takes its own. */
 const STAGE = /^\.blit-\d+-[0-9a-f]{12}\.tmp$/;
 

@@ -70,6 +70,27 @@ describe('progress display', () => {
     assert.match(progressText(landed, 1024, 0), /2\.0 KiB of 4\.0 KiB .*ETA 2\.00 s$/);
   });
 
+  test('directory jobs still running count with what they listed; totals once every directory is listed', () => {
+    const inJobs = { listed: 30, done: 10, bytes: 3072, unlistedDirs: 1 };
+    const running = progress({
+      phase: 'copy',
+      walkDone: true,
+      entriesFound: 5,
+      entriesDone: 5,
+      bytesNeeded: 1024,
+      bytesDone: 1024,
+      inJobs: () => inJobs,
+    });
+    assert.match(progressText(running, 1024, 0), /15\/35\+ entries {2}1\.0 KiB {2}1\.0 KiB\/s$/);
+    assert.equal(etaSeconds(running, 1024), undefined, 'a directory is still to be listed');
+    inJobs.unlistedDirs = 0;
+    assert.match(
+      progressText(running, 1024, 0),
+      /15\/35 entries {2}1\.0 KiB of 4\.0 KiB {2}1\.0 KiB\/s {2}ETA 3\.00 s$/,
+    );
+    assert.equal(etaSeconds({ ...running, walkDone: false }, 1024), undefined, 'the walk is not over');
+  });
+
   test('style: a terminal gets the line; flags override; JSON goes as events only when asked', () => {
     assert.equal(progressStyle(undefined, false, true), 'line');
     assert.equal(progressStyle(undefined, false, false), undefined);
