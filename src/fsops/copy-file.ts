@@ -159,12 +159,13 @@ function failed(job: { rel: string }, error: unknown): CopyOutcome {
       reason: 'source changed while being copied; not updated',
     };
   }
+  // Which side failed is in the reason: the path alone is the same on both.
   if (error instanceof SourceError) {
     return {
       rel: job.rel,
       status: 'failed',
       bytes: 0,
-      reason: reasonOf(error.sourceCause),
+      reason: `cannot read: ${reasonOf(error.sourceCause)}`,
       sourceSide: true,
     };
   }
@@ -172,7 +173,7 @@ function failed(job: { rel: string }, error: unknown): CopyOutcome {
     rel: job.rel,
     status: 'failed',
     bytes: 0,
-    reason: reasonOf(error),
+    reason: `cannot write: ${reasonOf(error)}`,
     fatal: isFatalWriteError(error),
   };
 }

@@ -1069,7 +1069,7 @@ describe('copy: unreadable entries', () => {
     const result = blitUnprivileged(['copy', `${src}/`, dst, '--json'], root);
 
     assert.equal(result.status, 2, result.stderr);
-    assert.match(result.stderr, /^blit: secret\.txt: permission denied$/m);
+    assert.match(result.stderr, /^blit: secret\.txt: cannot read: permission denied$/m);
     assert.match(result.stderr, /^blit: locked: cannot read directory: permission denied$/m);
     const report = jsonReport(result);
     assert.equal(report.failed, 2);
@@ -1080,6 +1080,22 @@ describe('copy: unreadable entries', () => {
     assert.equal(existsSync(join(dst, 'locked/inside.txt')), false);
     const leftovers = readdirSync(dst, { recursive: true }).filter((n) => String(n).includes('.blit-'));
     assert.deepEqual(leftovers, [], 'no temp files left');
+  });
+
+  test('a destination directory that refuses a file: the reason says it was the writing side', (t) => {
+    const root = tempDir(t);
+    const { src, dst } = dirs(root);
+    writeFile(join(src, 'shut/new.txt'), 'new');
+    writeFile(join(src, 'open.txt'), 'open');
+    mkdirSync(join(dst, 'shut'), { recursive: true });
+    chmodSync(join(dst, 'shut'), 0o555);
+
+    const result = blitUnprivileged(['copy', `${src}/`, dst], root);
+
+    assert.equal(result.status, 2, result.stderr);
+    assert.equal(result.stderr, 'blit: shut/new.txt: cannot write: permission denied\n');
+    assert.equal(read(join(dst, 'open.txt')), 'open');
+    assert.deepEqual(readdirSync(join(dst, 'shut')), []);
   });
 
   test('an unreadable source root is named by its path, not as "."', (t) => {

@@ -504,7 +504,7 @@ describe('mirror: incomplete scans delete nothing', () => {
     const result = blitUnprivileged(['mirror', `${src}/`, dst, '--yes', '--json'], root);
 
     assert.equal(result.status, 2, result.stderr);
-    assert.match(result.stderr, /^blit: secret\.txt: permission denied$/m);
+    assert.match(result.stderr, /^blit: secret\.txt: cannot read: permission denied$/m);
     assert.equal(jsonReport(result).deleted, 0);
     assert.equal(read(join(dst, 'extra.txt')), 'extra');
     assert.equal(read(join(dst, 'a.txt')), 'a');

@@ -208,7 +208,7 @@ describe('move', () => {
     const result = blitUnprivileged(['move', `${src}/`, dst], root);
 
     assert.equal(result.status, 2, result.stderr);
-    assert.match(result.stderr, /^blit: sub\/secret\.txt: permission denied$/m);
+    assert.match(result.stderr, /^blit: sub\/secret\.txt: cannot read: permission denied$/m);
     assert.deepEqual(readdirSync(src, { recursive: true }).map(String).sort(), ['sub', 'sub/secret.txt']);
     chmodSync(join(src, 'sub/secret.txt'), 0o600);
     assert.equal(read(join(src, 'sub/secret.txt')), 'secret');
