@@ -152,7 +152,11 @@ int64_t MtimeNs(const ListedItem& item) {
   return static_cast<int64_t>(item.sec) * 1000000000LL + static_cast<int64_t>(item.nsec);
 }
 
+// Tests only (setListingHang): listing this directory hangs for a minute, as on a hung mount.
+std::string g_listingHang;
+
 Listed GatherDir(const std::string& path, bool noFollow = false) {
+  if (!g_listingHang.empty() && path == g_listingHang) std::this_thread::sleep_for(std::chrono::seconds(60));
   Listed out;
   int dirfd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0));
   if (dirfd < 0) {
@@ -275,23 +279,39 @@ void ReadAheadThread() {
   }
 }
 
+// Queues `path` for the readers (next in line with `first`) unless it is queued or read already;
+// the caller holds ra.lock and notifies ra.work.
+void RequestLocked(ReadAheadState& ra, std::string path, bool first) {
+  if (!ra.threadStarted) {
+    for (int i = 0; i < kReaders; i++) std::thread(ReadAheadThread).detach();
+    ra.threadStarted = true;
+  }
+  if (ra.slots.count(path) != 0) return;
+  ra.slots.emplace(path, std::make_shared<ReadAheadSlot>());
+  if (first) ra.queue.push_front(std::move(path));
+  else ra.queue.push_back(std::move(path));
+}
+
 // readAhead(paths: string[]): queue these directories for the background reader (in order).
 Napi::Value ReadAhead(const Napi::CallbackInfo& info) {
   auto paths = info[0].As<Napi::Array>();
   ReadAheadState& ra = RA();
   std::lock_guard<std::mutex> guard(ra.lock);
-  if (!ra.threadStarted) {
-    for (int i = 0; i < kReaders; i++) std::thread(ReadAheadThread).detach();
-    ra.threadStarted = true;
-  }
-  for (uint32_t i = 0; i < paths.Length() && ra.slots.size() < kReadAheadMax; i++) {
-    std::string path = PathArg(paths.Get(i));
-    if (ra.slots.count(path) != 0) continue;
-    ra.slots.emplace(path, std::make_shared<ReadAheadSlot>());
-    ra.queue.push_back(std::move(path));
-  }
+  for (uint32_t i = 0; i < paths.Length() && ra.slots.size() < kReadAheadMax; i++)
+    RequestLocked(ra, PathArg(paths.Get(i)), false);
   ra.work.notify_all();
   return info.Env().Undefined();
+}
+
+// Has a reader list `path` (asked for first in line, unless it is already), waiting up to waitMs:
+// false when it is not done by then (the listing goes on; listDir takes it later).
+bool ListingWithin(const std::string& path, int waitMs) {
+  ReadAheadState& ra = RA();
+  std::unique_lock<std::mutex> lock(ra.lock);
+  RequestLocked(ra, path, true);
+  ra.work.notify_all();
+  std::shared_ptr<ReadAheadSlot> slot = ra.slots.find(path)->second;
+  return ra.done.wait_for(lock, std::chrono::milliseconds(waitMs), [&] { return slot->done; });
 }
 
 Napi::Value DropReadAhead(const Napi::CallbackInfo& info) {
@@ -322,11 +342,15 @@ Listed TakeListing(const std::string& path) {
   return GatherDir(path);
 }
 
-// listDir(path) -> { names, kinds, modes, sizes, mtimeNs (BigInt64Array), links, errnos }
+// listDir(path, waitMs?) -> { names, kinds, modes, sizes, mtimeNs (BigInt64Array), links, errnos } | undefined
 // names: string, or Buffer when not valid UTF-8. kinds[i] == kGone: vanished; kError: errnos[i] says why.
+// With waitMs: undefined when the listing takes longer than that (it goes on in a reader thread;
+// call again, without waitMs, to take it).
 Napi::Value ListDir(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = PathArg(info[0]);
+  if (info.Length() > 1 && info[1].IsNumber() && !ListingWithin(path, info[1].As<Napi::Number>().Int32Value()))
+    return env.Undefined();
   Listed listed = TakeListing(path);
   if (listed.err != 0) throw ErrnoError(env, listed.err, "scandir", path);
   std::vector<ListedItem>& items = listed.items;
@@ -1933,6 +1957,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exitProcess", Napi::Function::New(env, ExitProcess));
   exports.Set("startWatchdog", Napi::Function::New(env, StartWatchdog));
   exports.Set("listDir", Napi::Function::New(env, ListDir));
+  // setListingHang(path): tests only (BLIT_TEST_HANG=scan:REL on the walk): listing path hangs.
+  exports.Set("setListingHang", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    g_listingHang = PathArg(info[0]);
+    return info.Env().Undefined();
+  }));
   exports.Set("readAhead", Napi::Function::New(env, ReadAhead));
   exports.Set("dropReadAhead", Napi::Function::New(env, DropReadAhead));
   exports.Set("setTimes", Napi::Function::New(env, SetTimes));
@@ -1942,7 +1971,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 16));
+  exports.Set("abiVersion", Napi::Number::New(env, 17));
   return exports;
 }
 

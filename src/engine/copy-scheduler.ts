@@ -136,7 +136,20 @@ export class CopyScheduler {
     });
   }
 
-  private async flush(): Promise<void> {
+  /** True while a partial batch waits to fill. */
+  get holding(): boolean {
+    return this.executor !== undefined && this.batch.length > 0;
+  }
+
+  /**
+   * Sends the partial batch now, without waiting for room on the executor: the walk is about to
+   * wait on a slow listing, and these copies should not wait with it.
+   */
+  sendHeld(): void {
+    if (this.holding) this.send();
+  }
+
+  private send(): CopyExecutor {
     const executor = this.executor!;
     const jobs = this.batch.map((item) => item.job);
     this.batch = [];
@@ -144,6 +157,11 @@ export class CopyScheduler {
     // Settles either way: a failed batch is kept and rethrown to the next caller, never left as
     // an unhandled rejection while the walk goes on.
     this.track(executor.run(jobs), (outcomes) => this.onOutcomes(outcomes, jobs));
+    return executor;
+  }
+
+  private async flush(): Promise<void> {
+    const executor = this.send();
     while (executor.inFlight >= executor.capacity && this.running > 0 && !this.failure)
       await this.nextCompletion();
     this.throwIfFailed();

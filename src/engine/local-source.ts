@@ -2,10 +2,11 @@
 import { lstatSync, readlinkSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { entryFromStats, listDirectory, NOT_UTF8_NAME } from '../fsops/listing.js';
+import { nativeAddon } from '../fsops/native.js';
 import { joinRel, localPath, relDepth } from '../fsops/rel-path.js';
 import { yieldToLoop } from '../util/clock.js';
 import { codeOf, reasonOf, sourceKeptReason } from '../util/errors.js';
-import { hangIfInjected } from '../util/test-hang.js';
+import { hangIfInjected, injectedScanRel } from '../util/test-hang.js';
 import type { Endpoints } from './endpoints.js';
 import type { FilterVerdict, PathFilter } from './filter.js';
 import type { SourceEntry, SourceListing, SourceRole } from './roles.js';
@@ -70,10 +71,12 @@ export class LocalSource implements SourceRole {
       const dir = stack.pop()!;
       const abs = localPath(this.endpoints.source, dir.rel);
       this.onListing?.(dir.rel);
-      hangIfInjected('scan', dir.rel);
+      this.hangsInAddon ??= this.injectListingHang();
+      if (!this.hangsInAddon) hangIfInjected('scan', dir.rel);
       let contents: ReturnType<typeof listDirectory>;
+      const held = this.heldCopies;
       try {
-        contents = listDirectory(abs);
+        contents = listDirectory(abs, held?.waiting() ? () => held.send() : undefined);
       } catch (error) {
         this.fail(dir.rel, `cannot read directory: ${reasonOf(error)}`);
         continue;
@@ -183,4 +186,20 @@ export class LocalSource implements SourceRole {
 
   /** Told before each directory is listed (the stall detector shows it). */
   onListing?: (rel: string) => void;
+  /**
+   * Copies the session holds back for a fuller batch: sent once a listing is slow to come, so they
+   * do not wait on it (a hung mount). With the addon only: without it a listing is one
+   * synchronous call on this thread.
+   */
+  heldCopies?: { waiting(): boolean; send(): void };
+  /** Tests: an injected scan hang happens inside the addon's listing, on whichever thread lists. */
+  private hangsInAddon: boolean | undefined;
+
+  private injectListingHang(): boolean {
+    const rel = injectedScanRel();
+    const addon = nativeAddon();
+    if (rel === undefined || !addon || this.endpoints.kind === 'single') return false;
+    addon.setListingHang(localPath(this.endpoints.source, rel));
+    return true;
+  }
 }

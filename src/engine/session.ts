@@ -105,6 +105,7 @@ export async function runTransfer(
       unlistedDirs: (whole?.pending ?? 0) + listed.dirsDelta - listedReported.dirsDelta,
     };
   };
+  source.heldCopies = { waiting: () => scheduler.holding, send: () => scheduler.sendHeld() };
   source.onListing = (rel) => {
     board.set(0, `scan: listing ${showPath(rel === '' ? '.' : rel)}`);
     board.beat();

@@ -60,8 +60,15 @@ export function describeRawName(raw: Buffer): string {
 const KINDS: EntryKind[] = ['file', 'dir', 'symlink', 'other'];
 const NATIVE_ERROR = 5;
 
-function listNative(addon: NativeAddon, dir: string): DirectoryContents {
-  const listing = addon.listDir(dir);
+/** A listing that takes longer than this calls `onSlow` first (see listDirectory). */
+export const SLOW_LISTING_MS = 200;
+
+function listNative(addon: NativeAddon, dir: string, onSlow?: () => void): DirectoryContents {
+  let listing = onSlow ? addon.listDir(dir, SLOW_LISTING_MS) : undefined;
+  if (!listing) {
+    onSlow?.();
+    listing = addon.listDir(dir);
+  }
   const entries: Entry[] = [];
   const problems: ListingProblem[] = [];
   for (let i = 0; i < listing.names.length; i++) {
@@ -98,10 +105,13 @@ function listNative(addon: NativeAddon, dir: string): DirectoryContents {
 /**
  * Reads `dir` and lstats each entry (in one native call when the addon is loaded). Throws when the directory itself cannot be read; entries that
  * vanish meanwhile are left out; names that are not UTF-8 and unreadable links become problems.
+ * With `onSlow` and the addon, a reader thread lists it, and `onSlow` runs once it has taken
+ * SLOW_LISTING_MS (a hung mount, say) before the wait goes on; without the addon the listing is
+ * one synchronous call on this thread, and `onSlow` never runs.
  */
-export function listDirectory(dir: string): DirectoryContents {
+export function listDirectory(dir: string, onSlow?: () => void): DirectoryContents {
   const addon = nativeAddon();
-  if (addon) return listNative(addon, dir);
+  if (addon) return listNative(addon, dir, onSlow);
   const rawNames = readdirSync(dir, { encoding: 'buffer' });
   const entries: Entry[] = [];
   const problems: ListingProblem[] = [];

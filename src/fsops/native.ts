@@ -108,6 +108,13 @@ export interface NativeDirResult {
 export interface NativeAddon {
   /** Lists one directory; takes the read-ahead result for it when there is one. */
   listDir(path: string): NativeListing;
+  /**
+   * The same, on a reader thread, waiting up to `waitMs`: undefined when the listing takes longer
+   * (it goes on; a call without `waitMs` takes it).
+   */
+  listDir(path: string, waitMs: number): NativeListing | undefined;
+  /** Tests only (BLIT_TEST_HANG=scan:REL on the walk): listing `path` hangs for a minute. */
+  setListingHang(path: string): void;
   /** Queues directories for the background reader (see fsops/read-ahead.ts). */
   readAhead(paths: string[]): void;
   /** Forgets every listing read ahead and not yet taken. */
@@ -186,7 +193,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 16;
+const ABI_VERSION = 17;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -20,6 +20,11 @@ export function hangIfInjected(phase: 'scan' | 'copy' | 'delete', rel: string): 
   return true;
 }
 
+/** REL of scan:REL: with the addon its listing hangs in native code (fsops/native.ts setListingHang). */
+export function injectedScanRel(): string | undefined {
+  return spec?.startsWith('scan:') ? spec.slice('scan:'.length) : undefined;
+}
+
 /** The delete-each delay, for each removal of a mirror's deletions. */
 export function slowDeletionIfInjected(): void {
   if (slowDeleteMs > 0) sleepSync(slowDeleteMs);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { nativeAddon } from '../../src/fsops/native.js';
 import { blit, read, tempDir, writeFile } from '../helpers.js';
 
 function tree(root: string): string {
@@ -110,6 +111,25 @@ for (const [path, env] of [
     });
   });
 }
+
+test('copies held for a fuller batch are sent when the next listing hangs, not kept waiting on it', (t) => {
+  assert.ok(nativeAddon(), 'npm install builds the native addon');
+  const root = tempDir(t);
+  const src = join(root, 'src');
+  for (let i = 0; i < 600; i++) writeFile(join(src, 'd1', `f${i}`), `f${i}`);
+  writeFile(join(src, 'd1', 'hung', 'x'), 'x');
+  // A filter makes the session walk every directory itself. d1's 600 files go out as two full
+  // batches of 256, which keep both copy threads busy at the end of d1 (no idle thread to take the
+  // other 88 there); then the walk lists d1/hung, which hangs.
+  const result = blit(['copy', '--exclude', '*.nomatch', `${src}/`, join(root, 'dst')], {
+    env: { ...FAST, BLIT_TEST_HANG: 'scan:d1/hung' },
+  });
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stderr, /^blit: stalled: no progress for 1 s; in flight: scan: listing d1\/hung\n$/);
+  const landed = readdirSync(join(root, 'dst', 'd1')).filter((name) => name.startsWith('f'));
+  assert.equal(landed.length, 600, 'every file listed before the hang was copied');
+  assert.equal(read(join(root, 'dst', 'd1', 'f599')), 'f599');
+});
 
 /** A mirror whose deletions hold one directory of 400 files and one file. */
 function mirrorWithExtras(root: string): { src: string; dst: string } {
