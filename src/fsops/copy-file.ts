@@ -130,9 +130,58 @@ function readSmall(fd: number, size: number, buffer: Buffer): void {
   if (filled !== size) throw new SourceChanged();
 }
 
-function writeAll(fd: number, buffer: Buffer, size: number): void {
+/** Writes `size` bytes of `buffer` at `position` in the file. */
+function writeAll(fd: number, buffer: Buffer, size: number, position = 0): void {
   let written = 0;
-  while (written < size) written += writeSync(fd, buffer, written, size - written, written);
+  while (written < size) written += writeSync(fd, buffer, written, size - written, position + written);
+}
+
+/**
+ * Without the addon, files this big are not given to one copyFileSync (which cannot stop or show
+ * progress midway) but copied a buffer at a time: live bytes, a stall-detector beat and a
+ * cancellation check after each.
+ */
+const BIG_FILE = 64 * 1024 * 1024;
+
+/**
+ * Copies a big file into the open temp file `temp` a buffer at a time, after trying a clone (a
+ * reflink, instant on btrfs or XFS) into a second temp path: returns the path that holds the copy.
+ */
+function copyBig(
+  job: CopyJob,
+  fdIn: number,
+  temp: { path: string; fd: number | undefined },
+  ctx: CopyContext,
+): void {
+  const clone = tempPathFor(dirname(job.dst));
+  try {
+    copyFileSync(job.src, clone, constants.COPYFILE_FICLONE_FORCE);
+    closeSync(temp.fd!);
+    temp.fd = undefined;
+    unlinkSync(temp.path);
+    temp.path = clone;
+    countWritten(ctx, job.size);
+    return;
+  } catch {
+    // No clone here (ext4, tmpfs, another file system): copy the bytes.
+    tryUnlink(clone);
+  }
+  const fd = temp.fd!;
+  let done = 0;
+  while (done < job.size) {
+    if (cancelled(ctx)) throw errnoError('ECANCELED');
+    const want = Math.min(ctx.buffer.length, job.size - done);
+    const n = onSource(() => readSync(fdIn, ctx.buffer, 0, want, done));
+    if (n === 0) throw new SourceChanged();
+    writeAll(fd, ctx.buffer, n, done);
+    done += n;
+    countWritten(ctx, n);
+    if (ctx.beat) Atomics.add(ctx.beat, 0, 1);
+  }
+}
+
+function countWritten(ctx: CopyContext, bytes: number): void {
+  if (ctx.written && bytes > 0) Atomics.add(ctx.written, 0, BigInt(bytes));
 }
 
 function tryUnlink(path: string): void {
@@ -205,7 +254,8 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
       writeAll(temp.fd!, ctx.buffer, size);
       closeSync(temp.fd!);
       temp.fd = undefined;
-    } else {
+      countWritten(ctx, size);
+    } else if (size < BIG_FILE) {
       closeSync(temp.fd!);
       temp.fd = undefined;
       // The kernel copies (copy_file_range); the size check below clamps a file that grew.
@@ -213,6 +263,11 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
       // One call that cannot stop midway: interrupted meanwhile, the copy is dropped, not installed.
       if (cancelled(ctx)) throw errnoError('ECANCELED');
       if (statSync(temp.path).size !== size) throw new SourceChanged();
+      countWritten(ctx, size);
+    } else {
+      copyBig(job, fd, temp, ctx);
+      if (temp.fd !== undefined) closeSync(temp.fd);
+      temp.fd = undefined;
     }
     if (
       !unchangedSince(
@@ -345,7 +400,6 @@ export function copyBatch(jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
     injectHang(job, ctx);
     const outcome = copyFileJob(job, ctx);
     if (ctx.beat) Atomics.add(ctx.beat, 0, 1);
-    if (ctx.written && outcome.bytes > 0) Atomics.add(ctx.written, 0, BigInt(outcome.bytes));
     outcomes.push(outcome);
     if (outcome.fatal) break;
   }

@@ -31,6 +31,7 @@ const REASONS: Record<string, string> = {
   EBUSY: 'resource busy',
   ETXTBSY: 'text file busy',
   EINVAL: 'invalid argument',
+  ECANCELED: 'operation canceled',
 };
 
 /** The reason part of a file-system error, without Node's code prefix and quoted path. */
