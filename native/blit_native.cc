@@ -12,6 +12,8 @@
 
 #include <napi.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -152,11 +154,20 @@ int64_t MtimeNs(const ListedItem& item) {
   return static_cast<int64_t>(item.sec) * 1000000000LL + static_cast<int64_t>(item.nsec);
 }
 
-// Tests only (setListingHang): listing this directory hangs for a minute, as on a hung mount.
+// Tests only (setListingHang): listing this directory hangs for a minute, as on a hung mount. Set
+// from the main thread, read by reader and copy threads: behind a lock, checked only once set.
+std::atomic<bool> g_listingHangSet{false};
+std::mutex g_listingHangLock;
 std::string g_listingHang;
 
+bool ListingHangs(const std::string& path) {
+  if (!g_listingHangSet.load(std::memory_order_acquire)) return false;
+  std::lock_guard<std::mutex> guard(g_listingHangLock);
+  return path == g_listingHang;
+}
+
 Listed GatherDir(const std::string& path, bool noFollow = false) {
-  if (!g_listingHang.empty() && path == g_listingHang) std::this_thread::sleep_for(std::chrono::seconds(60));
+  if (ListingHangs(path)) std::this_thread::sleep_for(std::chrono::seconds(60));
   Listed out;
   int dirfd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0));
   if (dirfd < 0) {
@@ -286,7 +297,15 @@ void RequestLocked(ReadAheadState& ra, std::string path, bool first) {
     for (int i = 0; i < kReaders; i++) std::thread(ReadAheadThread).detach();
     ra.threadStarted = true;
   }
-  if (ra.slots.count(path) != 0) return;
+  auto found = ra.slots.find(path);
+  if (found != ra.slots.end()) {
+    // Queued and not started: move it to the front (the queue holds at most kReadAheadMax paths).
+    if (!first || found->second->started) return;
+    auto queued = std::find(ra.queue.begin(), ra.queue.end(), path);
+    if (queued != ra.queue.end()) ra.queue.erase(queued);
+    ra.queue.push_front(std::move(path));
+    return;
+  }
   ra.slots.emplace(path, std::make_shared<ReadAheadSlot>());
   if (first) ra.queue.push_front(std::move(path));
   else ra.queue.push_back(std::move(path));
@@ -1959,7 +1978,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listDir", Napi::Function::New(env, ListDir));
   // setListingHang(path): tests only (BLIT_TEST_HANG=scan:REL on the walk): listing path hangs.
   exports.Set("setListingHang", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    std::lock_guard<std::mutex> guard(g_listingHangLock);
     g_listingHang = PathArg(info[0]);
+    g_listingHangSet.store(true, std::memory_order_release);
     return info.Env().Undefined();
   }));
   exports.Set("readAhead", Napi::Function::New(env, ReadAhead));

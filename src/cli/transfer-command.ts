@@ -114,15 +114,21 @@ export async function runTransferCommand(
     onStats: (stats) => perf.onStats(stats),
     onAction: listActions ? (action) => printActions(writeAction, action, options.dryRun) : undefined,
     confirmDeletions: async (candidates) => {
-      display?.stop();
       if (flags.yes) return true;
       if (!canAsk()) {
+        display?.stop();
         err(
           `blit: not deleting ${countOf(candidates.length, 'entry', 'entries')} from ${showPath(endpoints.target)} without confirmation; run on a terminal or pass --yes\n`,
         );
         return false;
       }
-      return confirmDeletions(candidates, endpoints.target, interruption.signal);
+      // The prompt takes the terminal; progress goes on after it (deletions, deferred copies).
+      display?.stop();
+      try {
+        return await confirmDeletions(candidates, endpoints.target, interruption.signal);
+      } finally {
+        display?.start();
+      }
     },
   })
     .finally(() => {

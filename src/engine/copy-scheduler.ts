@@ -136,17 +136,26 @@ export class CopyScheduler {
     });
   }
 
-  /** True while a partial batch waits to fill. */
+  /** True while copies wait: a partial batch, or files held before the job is known to be tiny. */
   get holding(): boolean {
-    return this.executor !== undefined && this.batch.length > 0;
+    return this.batch.length > 0 || (!this.executor && this.held.length > 0);
   }
 
   /**
-   * Sends the partial batch now, without waiting for room on the executor: the walk is about to
-   * wait on a slow listing, and these copies should not wait with it.
+   * Sends what waits now, without waiting for room on the executor (starting it for real work if
+   * need be): the walk is about to wait on a slow listing, and these copies should not wait with it.
    */
   sendHeld(): void {
-    if (this.holding) this.send();
+    if (!this.executor) {
+      if (this.held.length === 0) return;
+      this.executor = this.startExecutor(false);
+      // At most the tiny-job limit: one batch.
+      for (const item of this.held) this.batch.push(item);
+      this.batchBytes += this.heldBytes;
+      this.held = [];
+      this.heldBytes = 0;
+    }
+    if (this.batch.length > 0) this.send();
   }
 
   private send(): CopyExecutor {

@@ -102,7 +102,10 @@ export async function runTransfer(
       listed: listed.entries - listedReported.entries,
       done: board.dirEntries() - dirEntriesReported,
       bytes: listed.bytes - listedReported.bytes,
-      unlistedDirs: (whole?.pending ?? 0) + listed.dirsDelta - listedReported.dirsDelta,
+      // A mirror's deferred entries (a directory where the destination has a file) are walked
+      // after the deletions: their subtrees are unknown until then.
+      unlistedDirs:
+        (whole?.pending ?? 0) + listed.dirsDelta - listedReported.dirsDelta + destination.deferred.length,
     };
   };
   source.heldCopies = { waiting: () => scheduler.holding, send: () => scheduler.sendHeld() };
@@ -420,7 +423,8 @@ export async function runTransfer(
     // New directories are listed on the copy threads: the scan is complete when they are all in.
     const scanned = () => {
       stats.scanMs = nowMs() - started;
-      progress.scanComplete = true;
+      // A mirror's deferred entries are walked after the deletions: complete once they are.
+      if (destination.deferred.length === 0) progress.scanComplete = true;
     };
     if (whole) whole.whenIdle(scanned);
     else scanned();
@@ -438,8 +442,11 @@ export async function runTransfer(
           await destination.applyDeletions(candidates, deletionStep);
           deleting = undefined;
           board.set(0, '');
+          progress.walkDone = false;
           for (const deferred of destination.deferred.splice(0)) await consume(source.scan(deferred));
+          progress.walkDone = true;
           await scheduler.drain();
+          progress.scanComplete = true;
         } else {
           deletionsWithheld = candidates.length;
           const reason = complete

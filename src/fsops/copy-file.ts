@@ -196,7 +196,12 @@ function sameContents(src: string, dst: string, ctx: CopyContext): boolean {
   const hasher = ctx.hasher;
   if (!hasher) throw new Error('no BLAKE3 implementation loaded');
   const sourceHash = onSource(() => hashFileSync(src, hasher, ctx.buffer, ctx.beat));
-  return sourceHash === hashFileSync(dst, hasher, ctx.buffer, ctx.beat);
+  try {
+    return sourceHash === hashFileSync(dst, hasher, ctx.buffer, ctx.beat);
+  } catch {
+    // A destination that cannot be read is simply rewritten, as the addon does (SameContents).
+    return false;
+  }
 }
 
 function failed(job: { rel: string }, error: unknown): CopyOutcome {

@@ -131,6 +131,20 @@ test('copies held for a fuller batch are sent when the next listing hangs, not k
   assert.equal(read(join(root, 'dst', 'd1', 'f599')), 'f599');
 });
 
+test('the first few files, held while the job might be tiny, are sent too when a listing hangs', (t) => {
+  assert.ok(nativeAddon(), 'npm install builds the native addon');
+  const root = tempDir(t);
+  const src = join(root, 'src');
+  for (let i = 0; i < 5; i++) writeFile(join(src, `f${i}`), `f${i}`);
+  writeFile(join(src, 'hung', 'x'), 'x');
+  const result = blit(['copy', '--exclude', '*.nomatch', `${src}/`, join(root, 'dst')], {
+    env: { ...FAST, BLIT_TEST_HANG: 'scan:hung' },
+  });
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stderr, /in flight: scan: listing hung\n$/);
+  for (let i = 0; i < 5; i++) assert.equal(read(join(root, 'dst', `f${i}`)), `f${i}`);
+});
+
 /** A mirror whose deletions hold one directory of 400 files and one file. */
 function mirrorWithExtras(root: string): { src: string; dst: string } {
   const src = join(root, 'src');

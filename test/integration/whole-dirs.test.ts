@@ -334,9 +334,10 @@ test('a new tree copied by directory jobs shows its totals, complete, while they
   for (const dir of ['a', 'b/deeper']) {
     for (let i = 0; i < 6; i++) writeFile(join(src, dir, `f${i}`), 'x'.repeat(size));
   }
-  // 6 files at 200 ms each per job: over a second of copying after every directory is listed.
+  // 6 files at 300 ms each per job: nearly 2 s of copying after every directory is listed, with a
+  // JSON event every second.
   const r = blit(['copy', '--json', '--progress', `${src}/`, dst], {
-    env: { BLIT_TEST_HANG: 'copy-each:200' },
+    env: { BLIT_TEST_HANG: 'copy-each:300' },
   });
   assert.equal(r.status, 0, r.stderr);
   const events = r.stderr
@@ -360,6 +361,33 @@ test('a new tree copied by directory jobs shows its totals, complete, while they
   }
   assert.equal(jsonReport(r).copied, 15);
   assert.equal(read(join(dst, 'b', 'deeper', 'f5')), 'x'.repeat(size));
+});
+
+test("a mirror's totals are not complete before the directories it walks after its deletions", (t) => {
+  if (!nativeAddon()) return t.skip('the native addon is not built');
+  const root = tempDir(t);
+  const { src, dst } = dirs(root);
+  const size = 64 * 1024;
+  // More than a tiny job's 8 files each, so neither is copied on the main thread (no events then).
+  for (const dir of ['a', 'b']) {
+    for (let i = 0; i < 10; i++) writeFile(join(src, dir, `f${i}`), 'x'.repeat(size));
+  }
+  // A file where the source has directory b: b is walked only after the deletions.
+  writeFile(join(dst, 'b'), 'in the way');
+  const r = blit(['mirror', '--yes', '--json', '--progress', `${src}/`, dst], {
+    env: { BLIT_TEST_HANG: 'copy-each:200' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const events = r.stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { entriesFound: number; bytesNeeded: number; scanComplete: boolean });
+  const complete = events.filter((e) => e.scanComplete);
+  assert.ok(complete.length > 0, JSON.stringify(events));
+  const most = Math.max(...events.map((e) => e.bytesNeeded));
+  assert.equal(most, 20 * size);
+  for (const e of complete) assert.equal(e.bytesNeeded, most, `complete too early: ${JSON.stringify(e)}`);
+  assert.equal(read(join(dst, 'b', 'f9')), 'x'.repeat(size));
 });
 
 /** A temp name (fsops/temp-path.ts): what a new directory is filled under before it takes its own. */
