@@ -305,6 +305,21 @@ test('more directories than go out at once (64): every one is copied, then found
   );
 });
 
+interface ProgressEvent {
+  entriesFound: number;
+  entriesDone: number;
+  bytesNeeded: number;
+  scanComplete: boolean;
+}
+
+/** The events a run with --json --progress wrote on stderr. */
+function progressEvents(stderr: string): ProgressEvent[] {
+  return stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as ProgressEvent);
+}
+
 test('progress counts the entries of a directory job while it runs, not only when it ends', (t) => {
   if (!nativeAddon()) return t.skip('the native addon is not built');
   const root = tempDir(t);
@@ -315,10 +330,7 @@ test('progress counts the entries of a directory job while it runs, not only whe
     env: { BLIT_TEST_HANG: 'copy-each:40' },
   });
   assert.equal(r.status, 0, r.stderr);
-  const events = r.stderr
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as { entriesFound: number; entriesDone: number });
+  const events = progressEvents(r.stderr);
   const midway = events.filter((e) => e.entriesDone > 1 && e.entriesDone < 31);
   assert.ok(midway.length > 0, `no event inside the job: ${JSON.stringify(events)}`);
   for (const e of events) assert.ok(e.entriesDone <= e.entriesFound, JSON.stringify(e));
@@ -327,7 +339,7 @@ test('progress counts the entries of a directory job while it runs, not only whe
 });
 
 test('a new tree copied by directory jobs shows its totals, complete, while they still copy', (t) => {
-  if (!nativeAddon()) return t.skip('the native addon is not built');
+  assert.ok(nativeAddon(), 'npm install builds the native addon');
   const root = tempDir(t);
   const { src, dst } = dirs(root);
   const size = 64 * 1024;
@@ -340,18 +352,7 @@ test('a new tree copied by directory jobs shows its totals, complete, while they
     env: { BLIT_TEST_HANG: 'copy-each:300' },
   });
   assert.equal(r.status, 0, r.stderr);
-  const events = r.stderr
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map(
-      (line) =>
-        JSON.parse(line) as {
-          entriesFound: number;
-          entriesDone: number;
-          bytesNeeded: number;
-          scanComplete: boolean;
-        },
-    );
+  const events = progressEvents(r.stderr);
   // a, b, b/deeper and 12 files; the directory jobs list them before copying.
   const known = events.filter((e) => e.scanComplete && e.entriesDone < e.entriesFound);
   assert.ok(known.length > 0, `no complete totals while copying: ${JSON.stringify(events)}`);
@@ -364,7 +365,7 @@ test('a new tree copied by directory jobs shows its totals, complete, while they
 });
 
 test("a mirror's totals are not complete before the directories it walks after its deletions", (t) => {
-  if (!nativeAddon()) return t.skip('the native addon is not built');
+  assert.ok(nativeAddon(), 'npm install builds the native addon');
   const root = tempDir(t);
   const { src, dst } = dirs(root);
   const size = 64 * 1024;
@@ -378,10 +379,7 @@ test("a mirror's totals are not complete before the directories it walks after i
     env: { BLIT_TEST_HANG: 'copy-each:200' },
   });
   assert.equal(r.status, 0, r.stderr);
-  const events = r.stderr
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as { entriesFound: number; bytesNeeded: number; scanComplete: boolean });
+  const events = progressEvents(r.stderr);
   const complete = events.filter((e) => e.scanComplete);
   assert.ok(complete.length > 0, JSON.stringify(events));
   const most = Math.max(...events.map((e) => e.bytesNeeded));
