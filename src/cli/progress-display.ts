@@ -69,6 +69,8 @@ export class ProgressDisplay {
   }
 
   start(): void {
+    // Started again after a prompt: the rate is not averaged over the wait.
+    this.last = { at: nowMs(), bytesDone: bytesMoved(this.progress) };
     // The first line comes quickly, so the display is up well within a second of the start.
     this.firstTick = setTimeout(() => this.tick(), Math.min(INTERVAL_MS[this.style], 300));
     this.firstTick.unref();

@@ -442,6 +442,7 @@ export async function runTransfer(
           await destination.applyDeletions(candidates, deletionStep);
           deleting = undefined;
           board.set(0, '');
+          progress.phase = 'copy';
           progress.walkDone = false;
           for (const deferred of destination.deferred.splice(0)) await consume(source.scan(deferred));
           progress.walkDone = true;

@@ -9,6 +9,7 @@ import {
   constants,
   copyFileSync,
   fstatSync,
+  lstatSync,
   openSync,
   readSync,
   renameSync,
@@ -144,8 +145,8 @@ function writeAll(fd: number, buffer: Buffer, size: number, position = 0): void 
 const BIG_FILE = 64 * 1024 * 1024;
 
 /**
- * Copies a big file into the open temp file `temp` a buffer at a time, after trying a clone (a
- * reflink, instant on btrfs or XFS) into a second temp path: returns the path that holds the copy.
+ * Copies a big file into the open temp file `temp` a buffer at a time, unless a clone (a reflink,
+ * instant on btrfs or XFS) can take its place: `temp.path` then names the clone.
  */
 function copyBig(
   job: CopyJob,
@@ -153,18 +154,9 @@ function copyBig(
   temp: { path: string; fd: number | undefined },
   ctx: CopyContext,
 ): void {
-  const clone = tempPathFor(dirname(job.dst));
-  try {
-    copyFileSync(job.src, clone, constants.COPYFILE_FICLONE_FORCE);
-    closeSync(temp.fd!);
-    temp.fd = undefined;
-    unlinkSync(temp.path);
-    temp.path = clone;
+  if (cloneInto(job, fdIn, temp)) {
     countWritten(ctx, job.size);
     return;
-  } catch {
-    // No clone here (ext4, tmpfs, another file system): copy the bytes.
-    tryUnlink(clone);
   }
   const fd = temp.fd!;
   let done = 0;
@@ -178,6 +170,38 @@ function copyBig(
     countWritten(ctx, n);
     if (ctx.beat) Atomics.add(ctx.beat, 0, 1);
   }
+}
+
+/**
+ * Clones the source into a new temp file beside the target and puts it in `temp`'s place; false
+ * when the file system cannot clone. The clone is made from the path, so it is kept only if that
+ * path is still the file opened as `fdIn` (not one renamed over it meanwhile) and the clone has
+ * the size the scan saw.
+ */
+function cloneInto(job: CopyJob, fdIn: number, temp: { path: string; fd: number | undefined }): boolean {
+  const clone = tempPathFor(dirname(job.dst));
+  try {
+    // Exclusive: never through a link or over a file at that name; a failed clone removes its own.
+    copyFileSync(job.src, clone, constants.COPYFILE_FICLONE_FORCE | constants.COPYFILE_EXCL);
+  } catch {
+    return false; // ext4, tmpfs, another file system: the bytes are copied instead
+  }
+  let same = false;
+  try {
+    const opened = fstatSync(fdIn);
+    const now = lstatSync(job.src);
+    same = now.dev === opened.dev && now.ino === opened.ino && statSync(clone).size === job.size;
+  } finally {
+    if (!same) tryUnlink(clone);
+  }
+  if (!same) throw new SourceChanged();
+  const fd = temp.fd!;
+  const unused = temp.path;
+  temp.fd = undefined;
+  temp.path = clone;
+  tryUnlink(unused);
+  closeSync(fd);
+  return true;
 }
 
 function countWritten(ctx: CopyContext, bytes: number): void {
