@@ -1,5 +1,14 @@
 /** The source role on the local file system: a streaming, depth-first walk, one directory per listing. */
-import { lstatSync, readlinkSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  lstatSync,
+  openSync,
+  readlinkSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { entryFromStats, listDirectory, NOT_UTF8_NAME } from '../fsops/listing.js';
 import { nativeAddon } from '../fsops/native.js';
@@ -182,6 +191,20 @@ export class LocalSource implements SourceRole {
       }
     }
     return failures;
+  }
+
+  /**
+   * False when the source is a directory this process cannot open for reading: the scan reports
+   * it, and the session makes nothing at the destination for a run that can copy nothing.
+   */
+  rootReadable(): boolean {
+    if (this.endpoints.kind === 'single') return true;
+    try {
+      closeSync(openSync(this.endpoints.source, constants.O_RDONLY | constants.O_DIRECTORY));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Told before each directory is listed (the stall detector shows it). */

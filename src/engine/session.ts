@@ -413,7 +413,7 @@ export async function runTransfer(
 
   let deletionsWithheld = 0;
   try {
-    destination.prepareRoot();
+    if (source.rootReadable()) destination.prepareRoot();
     await consume(source.scan());
     progress.walkDone = true;
     readAhead.close();

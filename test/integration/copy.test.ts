@@ -1123,6 +1123,10 @@ describe('copy: unreadable entries', () => {
 
     assert.equal(result.status, 2, result.stderr);
     assert.equal(result.stderr, `blit: ${src}: cannot read directory: permission denied\n`);
+    // Nothing is made for a run that can copy nothing.
+    const fresh = join(root, 'new', 'dst');
+    assert.equal(blitUnprivileged(['copy', `${src}/`, fresh], root).status, 2);
+    assert.equal(existsSync(join(root, 'new')), false, 'no empty destination left');
   });
 });
 
