@@ -1633,9 +1633,9 @@ void SetSlot(uint8_t* slots, size_t slotsLength, size_t slot, const std::string&
   base[1] = static_cast<uint8_t>(n >> 8);
 }
 
-// copyFiles(batch, beat?: Int32Array, written?: BigInt64Array, slots?: Uint8Array)
+// copyFiles(batch, beat?: Int32Array, written?: BigInt64Array, slots?: Uint8Array, slot?: number)
 //   -> { status: Int32Array, errno: Int32Array, stage: Int32Array, bytes: Float64Array, done: number }
-// Synchronous, on the calling thread (tiny jobs), which shows its file in the board's slot 0.
+// Synchronous, on the calling thread (tiny jobs), which shows its file in the board's slot `slot`.
 Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
   CopyBatch batch = ParseBatch(info[0]);
   t_beat = OptionalInt32s(info, 1);
@@ -1648,8 +1648,10 @@ Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
     slots = array.Data();
     slotsLength = array.ByteLength();
   }
-  RunBatch(batch, [slots, slotsLength](const std::string& text) { SetSlot(slots, slotsLength, 0, text); });
-  SetSlot(slots, slotsLength, 0, "");
+  size_t slot = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Uint32Value() : 0;
+  auto show = [slots, slotsLength, slot](const std::string& text) { SetSlot(slots, slotsLength, slot, text); };
+  RunBatch(batch, show);
+  show("");
   t_beat = nullptr;
   t_cancel = nullptr;
   t_written = nullptr;
@@ -1992,7 +1994,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 17));
+  exports.Set("abiVersion", Napi::Number::New(env, 18));
   return exports;
 }
 

@@ -80,8 +80,11 @@ export class LocalDestination {
     return localPath(this.root, rel);
   }
 
-  /** Creates the destination root (and its parents) before the first listing. */
-  prepareRoot(): void {
+  /**
+   * Creates the destination root (and its parents), or finds it there: done when the source root
+   * has been listed, so a source that cannot be read leaves nothing behind.
+   */
+  private makeRoot(): void {
     if (this.options.dryRun) return;
     try {
       makeDirs(this.root);
@@ -123,6 +126,7 @@ export class LocalDestination {
    * it into place.
    */
   reconcile(listing: SourceListing, wholeDirs = false): DirPlan {
+    if (listing.rel === '') this.makeRoot();
     const plan: DirPlan = { needs: [], landed: [], blocked: [], existingDirs: [], freshDirs: [] };
     if (!this.isDirectoryHere(listing.rel)) {
       // Never write through a symbolic link (or into a file): that could reach outside the destination.

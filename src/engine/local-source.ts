@@ -1,14 +1,5 @@
 /** The source role on the local file system: a streaming, depth-first walk, one directory per listing. */
-import {
-  closeSync,
-  constants,
-  lstatSync,
-  openSync,
-  readlinkSync,
-  rmdirSync,
-  statSync,
-  unlinkSync,
-} from 'node:fs';
+import { lstatSync, readlinkSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { entryFromStats, listDirectory, NOT_UTF8_NAME } from '../fsops/listing.js';
 import { nativeAddon } from '../fsops/native.js';
@@ -33,7 +24,9 @@ export class LocalSource implements SourceRole {
   constructor(
     private readonly endpoints: Endpoints,
     private readonly filter: PathFilter,
-  ) {}
+  ) {
+    this.hangsInAddon = this.injectListingHang();
+  }
 
   localPathOf(rel: string): string {
     if (this.endpoints.kind === 'single') return this.endpoints.source;
@@ -80,7 +73,6 @@ export class LocalSource implements SourceRole {
       const dir = stack.pop()!;
       const abs = localPath(this.endpoints.source, dir.rel);
       this.onListing?.(dir.rel);
-      this.hangsInAddon ??= this.injectListingHang();
       if (!this.hangsInAddon) hangIfInjected('scan', dir.rel);
       let contents: ReturnType<typeof listDirectory>;
       const held = this.heldCopies;
@@ -193,20 +185,6 @@ export class LocalSource implements SourceRole {
     return failures;
   }
 
-  /**
-   * False when the source is a directory this process cannot open for reading: the scan reports
-   * it, and the session makes nothing at the destination for a run that can copy nothing.
-   */
-  rootReadable(): boolean {
-    if (this.endpoints.kind === 'single') return true;
-    try {
-      closeSync(openSync(this.endpoints.source, constants.O_RDONLY | constants.O_DIRECTORY));
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   /** Told before each directory is listed (the stall detector shows it). */
   onListing?: (rel: string) => void;
   /**
@@ -216,7 +194,7 @@ export class LocalSource implements SourceRole {
    */
   heldCopies?: { waiting(): boolean; send(): void };
   /** Tests: an injected scan hang happens inside the addon's listing, on whichever thread lists. */
-  private hangsInAddon: boolean | undefined;
+  private readonly hangsInAddon: boolean;
 
   private injectListingHang(): boolean {
     const rel = injectedScanRel();

@@ -413,7 +413,6 @@ export async function runTransfer(
 
   let deletionsWithheld = 0;
   try {
-    if (source.rootReadable()) destination.prepareRoot();
     await consume(source.scan());
     progress.walkDone = true;
     readAhead.close();

@@ -18,7 +18,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import { CANCELLED } from '../util/activity-board.js';
+import { type ActivityBoard, CANCELLED } from '../util/activity-board.js';
 import { errnoError, isFatalWriteError, reasonOf, sourceKeptReason } from '../util/errors.js';
 import { hangIfInjected } from '../util/test-hang.js';
 import { type HasherFactory, hashFileSync, loadBlake3 } from './hash.js';
@@ -70,18 +70,25 @@ export interface CopyContext {
   hasher?: HasherFactory;
   /** The process umask: a temp file created with the final mode needs no chmod unless it strips bits. */
   umask: number;
-  /** Shared counter (the stall detector's beat), bumped as copies and hashes make progress. */
-  beat?: Int32Array;
-  /** Shared counter of bytes written, files in flight included (live progress; see ActivityBoard). */
-  written?: BigInt64Array;
-  /** Says on the activity board which file is being copied (the stall detector names it). */
-  show?: (text: string) => void;
-  /** The board's slots, for the addon's copyFiles to do the same (in slot 0: the calling thread's). */
-  slots?: Uint8Array;
+  /**
+   * The activity board, and this thread's slot on it: copies and hashes beat it as they make
+   * progress (the stall detector), add the bytes they write to its live count, and show the file.
+   */
+  board?: ActivityBoard;
+  slot?: number;
 }
 
 export function createCopyContext(hasher?: HasherFactory): CopyContext {
   return { buffer: Buffer.allocUnsafe(SMALL_FILE_LIMIT), hasher, umask: process.umask() };
+}
+
+/**
+ * A context whose copies report on `board` (when there is one) from thread slot `slot`: they beat
+ * it per file and per chunk (a slow but moving copy is not a stall), add the bytes they write to
+ * its live count, show the file they copy, and stop between files and chunks once it is cancelled.
+ */
+export function boardContext(board: ActivityBoard | undefined, slot: number): CopyContext {
+  return { ...createCopyContext(), board, slot };
 }
 
 class SourceChanged extends Error {}
@@ -168,7 +175,7 @@ function copyBig(
     writeAll(fd, ctx.buffer, n, done);
     done += n;
     countWritten(ctx, n);
-    if (ctx.beat) Atomics.add(ctx.beat, 0, 1);
+    ctx.board?.beat();
   }
 }
 
@@ -205,7 +212,7 @@ function cloneInto(job: CopyJob, fdIn: number, temp: { path: string; fd: number 
 }
 
 function countWritten(ctx: CopyContext, bytes: number): void {
-  if (ctx.written && bytes > 0) Atomics.add(ctx.written, 0, BigInt(bytes));
+  if (ctx.board && bytes > 0) Atomics.add(ctx.board.written, 0, BigInt(bytes));
 }
 
 function tryUnlink(path: string): void {
@@ -219,9 +226,9 @@ function tryUnlink(path: string): void {
 function sameContents(src: string, dst: string, ctx: CopyContext): boolean {
   const hasher = ctx.hasher;
   if (!hasher) throw new Error('no BLAKE3 implementation loaded');
-  const sourceHash = onSource(() => hashFileSync(src, hasher, ctx.buffer, ctx.beat));
+  const sourceHash = onSource(() => hashFileSync(src, hasher, ctx.buffer, ctx.board?.ints));
   try {
-    return sourceHash === hashFileSync(dst, hasher, ctx.buffer, ctx.beat);
+    return sourceHash === hashFileSync(dst, hasher, ctx.buffer, ctx.board?.ints);
   } catch {
     // A destination that cannot be read is simply rewritten, as the addon does (SameContents).
     return false;
@@ -402,7 +409,13 @@ export function nativeOutcome(
 
 /** The addon's copy: each file's whole job (with --checksum, a byte comparison first) in one native call per batch. */
 function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
-  const result = addon.copyFiles(nativeBatch(jobs, ctx.umask), ctx.beat, ctx.written, ctx.slots);
+  const result = addon.copyFiles(
+    nativeBatch(jobs, ctx.umask),
+    ctx.board?.ints,
+    ctx.board?.written,
+    ctx.board?.slots,
+    ctx.slot,
+  );
   return nativeOutcomes(addon, jobs, result);
 }
 
@@ -428,7 +441,7 @@ export function copyBatch(jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
     if (cancelled(ctx)) break;
     injectHang(job, ctx);
     const outcome = copyFileJob(job, ctx);
-    if (ctx.beat) Atomics.add(ctx.beat, 0, 1);
+    ctx.board?.beat();
     outcomes.push(outcome);
     if (outcome.fatal) break;
   }
@@ -437,11 +450,11 @@ export function copyBatch(jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
 
 /** Shows `job` on the board, then blocks or slows down as a test injected (util/test-hang.ts). */
 function injectHang(job: CopyJob, ctx: CopyContext): void {
-  ctx.show?.(`copy: ${job.rel}`);
-  if (hangIfInjected('copy', job.rel) && ctx.beat) Atomics.add(ctx.beat, 0, 1);
+  ctx.board?.set(ctx.slot ?? 0, `copy: ${job.rel}`);
+  if (hangIfInjected('copy', job.rel)) ctx.board?.beat();
 }
 
 /** True once the run is interrupted (see CANCELLED). */
 function cancelled(ctx: CopyContext): boolean {
-  return ctx.beat !== undefined && ctx.beat.length > CANCELLED && Atomics.load(ctx.beat, CANCELLED) !== 0;
+  return ctx.board !== undefined && Atomics.load(ctx.board.ints, CANCELLED) !== 0;
 }

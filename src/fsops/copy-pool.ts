@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { ActivityBoard } from '../util/activity-board.js';
 import { startWorker } from '../util/start-worker.js';
-import { type CopyJob, type CopyOutcome, copyBatch, createCopyContext, prepareContext } from './copy-file.js';
+import { boardContext, type CopyJob, type CopyOutcome, copyBatch, prepareContext } from './copy-file.js';
 import type { BatchRequest, CopyWorkerData } from './copy-worker.js';
 
 export interface CopyExecutor {
@@ -33,29 +33,18 @@ export class InlineExecutor implements CopyExecutor {
   readonly starving = true;
 
   /**
-   * `board`: the run's activity board. The copy beats it (per file and 64 MiB chunk: a slow but
-   * moving copy is not a stall), adds its bytes to the live count and shows its file in slot 0 (the
-   * main thread's). It does not stop for SIGINT: the handler that cancels runs on this same thread,
-   * after the batch (at most 8 files and 100 MiB).
+   * `board`: the run's activity board, on which the copies report from slot 0 (the main thread's;
+   * see boardContext). They do not stop for SIGINT: the handler that cancels runs on this same
+   * thread, after the batch.
    */
   constructor(private readonly board?: ActivityBoard) {}
 
   async run(jobs: CopyJob[]): Promise<CopyOutcome[]> {
-    const board = this.board;
-    const ctx = await prepareContext(
-      {
-        ...createCopyContext(),
-        beat: board?.ints,
-        written: board?.written,
-        slots: board?.slots,
-        show: board && ((text: string) => board.set(0, text)),
-      },
-      jobs,
-    );
+    const ctx = await prepareContext(boardContext(this.board, 0), jobs);
     try {
       return copyBatch(jobs, ctx);
     } finally {
-      board?.set(0, '');
+      this.board?.set(0, '');
     }
   }
 

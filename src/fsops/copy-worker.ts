@@ -1,7 +1,7 @@
 /** Worker thread entry: copies batches of files with synchronous calls, one message per batch. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ActivityBoard } from '../util/activity-board.js';
-import { type CopyJob, copyBatch, createCopyContext, prepareContext } from './copy-file.js';
+import { boardContext, type CopyJob, copyBatch, prepareContext } from './copy-file.js';
 
 export interface BatchRequest {
   id: number;
@@ -19,12 +19,7 @@ if (port) {
   const data = workerData as CopyWorkerData | undefined;
   const board = data?.board ? new ActivityBoard(data.board) : undefined;
   const slot = data?.slot ?? 0;
-  const ctx = {
-    ...createCopyContext(),
-    beat: board?.ints,
-    written: board?.written,
-    show: board && ((text: string) => board.set(slot, text)),
-  };
+  const ctx = boardContext(board, slot);
   // One batch at a time, in order, even when one has to wait for the hasher to load.
   let queue: Promise<unknown> = Promise.resolve();
   port.on('message', (request: BatchRequest) => {

@@ -61,7 +61,7 @@ const KINDS: EntryKind[] = ['file', 'dir', 'symlink', 'other'];
 const NATIVE_ERROR = 5;
 
 /** A listing that takes longer than this calls `onSlow` first (see listDirectory). */
-export const SLOW_LISTING_MS = 200;
+const SLOW_LISTING_MS = 200;
 
 function listNative(addon: NativeAddon, dir: string, onSlow?: () => void): DirectoryContents {
   let listing = onSlow ? addon.listDir(dir, SLOW_LISTING_MS) : undefined;

@@ -127,8 +127,9 @@ export interface NativeAddon {
     beat?: Int32Array,
     /** Bytes written are added to it (atomically) per chunk, files in flight included. */
     written?: BigInt64Array,
-    /** The activity board's slots: slot 0 shows the file being copied. */
+    /** The activity board's slots, and the calling thread's among them: it shows the file being copied. */
     slots?: Uint8Array,
+    slot?: number,
   ): NativeCopyResult;
   /** Starts `threads` native copy threads; returns the pool's number. onDone runs on the main thread. */
   startCopyPool(
@@ -193,7 +194,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 17;
+const ABI_VERSION = 18;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

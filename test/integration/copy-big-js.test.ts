@@ -12,7 +12,13 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type CopyJob, copyFileJob, createCopyContext } from '../../src/fsops/copy-file.js';
+import {
+  boardContext,
+  type CopyJob,
+  type CopyOutcome,
+  copyFileJob,
+  createCopyContext,
+} from '../../src/fsops/copy-file.js';
 import { ActivityBoard, BEATS } from '../../src/util/activity-board.js';
 import { tempDir } from '../helpers.js';
 
@@ -82,28 +88,35 @@ function bigJob(root: string): CopyJob {
   };
 }
 
-test('pure JS: a big file is copied a buffer at a time, counted and beating as it goes', (t) => {
+/** A big source file, its job, and a context reporting on a board of its own. */
+function bigCopy(t: { after(fn: () => void): void }) {
   const root = tempDir(t);
   const job = bigJob(root);
   const board = new ActivityBoard();
-  const ctx = { ...createCopyContext(), beat: board.ints, written: board.written };
-  noClone(t);
+  return { root, job, board, ctx: boardContext(board, 0) };
+}
 
-  const outcome = copyFileJob(job, ctx);
-
+/** The copy landed whole, with its mode, every byte counted once. */
+function assertInstalled(outcome: CopyOutcome, job: CopyJob, board: ActivityBoard): void {
   assert.deepEqual(outcome, { rel: 'big.bin', status: 'copied', bytes: SIZE });
   assert.ok(readFileSync(job.dst).equals(readFileSync(job.src)), 'identical contents');
   assert.equal(statSync(job.dst).mode & 0o777, 0o640);
   assert.equal(board.bytesWritten(), SIZE, 'every byte counted once');
+}
+
+test('pure JS: a big file is copied a buffer at a time, counted and beating as it goes', (t) => {
+  const { job, board, ctx } = bigCopy(t);
+  noClone(t);
+
+  const outcome = copyFileJob(job, ctx);
+
+  assertInstalled(outcome, job, board);
   // 71 buffers of 1 MiB: one beat each.
   assert.ok(Atomics.load(board.ints, BEATS) >= 70, `${Atomics.load(board.ints, BEATS)} beats`);
 });
 
 test('pure JS: a big file interrupted midway stops within a buffer, is not installed, leaves no temp file', (t) => {
-  const root = tempDir(t);
-  const job = bigJob(root);
-  const board = new ActivityBoard();
-  const ctx = { ...createCopyContext(), beat: board.ints, written: board.written };
+  const { root, job, board, ctx } = bigCopy(t);
   noClone(t);
   // The interruption arrives during the fifth read (as SIGINT sets the flag from another thread).
   let reads = 0;
@@ -127,18 +140,12 @@ test('pure JS: a big file interrupted midway stops within a buffer, is not insta
 });
 
 test('pure JS: where the file system clones, the clone is installed, counted, and no temp file stays', (t) => {
-  const root = tempDir(t);
-  const job = bigJob(root);
-  const board = new ActivityBoard();
-  const ctx = { ...createCopyContext(), beat: board.ints, written: board.written };
+  const { root, job, board, ctx } = bigCopy(t);
   cloneWorks(t);
 
   const outcome = copyFileJob(job, ctx);
 
-  assert.deepEqual(outcome, { rel: 'big.bin', status: 'copied', bytes: SIZE });
-  assert.ok(readFileSync(job.dst).equals(readFileSync(job.src)), 'identical contents');
-  assert.equal(statSync(job.dst).mode & 0o777, 0o640);
-  assert.equal(board.bytesWritten(), SIZE);
+  assertInstalled(outcome, job, board);
   assert.deepEqual(readdirSync(join(root, 'out')), ['big.bin'], 'no temp file left');
 });
 
