@@ -455,6 +455,6 @@ function injectHang(job: CopyJob, ctx: CopyContext): void {
 }
 
 /** True once the run is interrupted (see CANCELLED). */
-function cancelled(ctx: CopyContext): boolean {
+export function cancelled(ctx: CopyContext): boolean {
   return ctx.board !== undefined && Atomics.load(ctx.board.ints, CANCELLED) !== 0;
 }

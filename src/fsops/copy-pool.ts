@@ -5,8 +5,16 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { ActivityBoard } from '../util/activity-board.js';
+import { nowMs, yieldToLoop } from '../util/clock.js';
 import { startWorker } from '../util/start-worker.js';
-import { boardContext, type CopyJob, type CopyOutcome, copyBatch, prepareContext } from './copy-file.js';
+import {
+  boardContext,
+  type CopyJob,
+  type CopyOutcome,
+  cancelled,
+  copyBatch,
+  prepareContext,
+} from './copy-file.js';
 import type { BatchRequest, CopyWorkerData } from './copy-worker.js';
 
 export interface CopyExecutor {
@@ -26,6 +34,11 @@ export interface CopyExecutor {
   close(abandon?: boolean): Promise<void>;
 }
 
+/** The inline copier lets the event loop run at least this often (SIGINT, progress, timers). */
+const INLINE_TURN_MS = 20;
+/** The most files one call copies inline before it looks at the clock. */
+const MAX_INLINE_SLICE = 256;
+
 export class InlineExecutor implements CopyExecutor {
   readonly size = 1;
   inFlight = 0;
@@ -34,15 +47,37 @@ export class InlineExecutor implements CopyExecutor {
 
   /**
    * `board`: the run's activity board, on which the copies report from slot 0 (the main thread's;
-   * see boardContext). They do not stop for SIGINT: the handler that cancels runs on this same
-   * thread, after the batch.
+   * see boardContext).
    */
   constructor(private readonly board?: ActivityBoard) {}
 
+  /**
+   * Copies on this thread, where the handler that cancels on SIGINT also runs: the jobs go in
+   * slices, one file first and then twice as many while a slice takes under a turn, and the event
+   * loop gets a turn every INLINE_TURN_MS. After an interruption the rest is left (the session
+   * reports it). A single file is never split: the longest wait is one file's copy.
+   */
   async run(jobs: CopyJob[]): Promise<CopyOutcome[]> {
     const ctx = await prepareContext(boardContext(this.board, 0), jobs);
+    const outcomes: CopyOutcome[] = [];
     try {
-      return copyBatch(jobs, ctx);
+      let slice = 1;
+      let turnAt = nowMs();
+      for (let start = 0; start < jobs.length && !cancelled(ctx); ) {
+        const part = jobs.slice(start, start + slice);
+        const sliceAt = nowMs();
+        const done = copyBatch(part, ctx);
+        outcomes.push(...done);
+        if (done.length < part.length || done.some((outcome) => outcome.fatal)) break;
+        start += part.length;
+        const now = nowMs();
+        if (now - sliceAt < INLINE_TURN_MS / 4) slice = Math.min(slice * 2, MAX_INLINE_SLICE);
+        if (start < jobs.length && now - turnAt >= INLINE_TURN_MS) {
+          await yieldToLoop();
+          turnAt = nowMs();
+        }
+      }
+      return outcomes;
     } finally {
       this.board?.set(0, '');
     }

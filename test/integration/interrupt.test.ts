@@ -177,6 +177,34 @@ for (const [name, env] of [
       for (const rel of landed) assert.equal(read(join(dst, rel)), read(join(src, rel)), rel);
     });
 
+    test('SIGINT during a tiny job copied on the main thread: it stops between files', async (t) => {
+      const root = tempDir(t);
+      const src = join(root, 'src');
+      const dst = join(root, 'dst');
+      // Eight files: the tiny-job fast path copies them inline, here 400 ms each.
+      for (let i = 0; i < 8; i++) writeFile(join(src, `f${i}`), `f${i}\n`.repeat(20));
+      const result = await interrupted(['copy', `${src}/`, dst], someLanded(dst), 'SIGINT', {
+        ...env,
+        BLIT_TEST_HANG: 'copy-each:400',
+      });
+      assert.equal(result.code, 130, result.stderr);
+      assert.match(
+        result.stderr,
+        /^blit: interrupted \(SIGINT\): .*no temp file was left; run again to finish\n$/,
+      );
+      const landed = filesBelow(dst);
+      assert.deepEqual(
+        landed.filter((rel) => rel.includes('.blit-')),
+        [],
+        'no temp file left',
+      );
+      assert.ok(
+        landed.length >= 1 && landed.length < 8,
+        `stopped between files: ${landed.length} of 8 landed`,
+      );
+      for (const rel of landed) assert.equal(read(join(dst, rel)), read(join(src, rel)), rel);
+    });
+
     test('SIGTERM during a mirror: exit 143, nothing deleted', async (t) => {
       const root = tempDir(t);
       const src = join(root, 'src');
