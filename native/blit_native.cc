@@ -1969,13 +1969,24 @@ Napi::Value StartWatchdog(const Napi::CallbackInfo& info) {
 }
 
 // exitProcess(code): ends the whole process at once, from any thread (the stall watchdog uses it
-// when the main thread is stuck in a system call and cannot exit by itself).
+// when the main thread is stuck in a system call and cannot exit by itself; the CLI after a
+// transfer, to skip the runtime's teardown).
 Napi::Value ExitProcess(const Napi::CallbackInfo& info) {
   _exit(info[0].As<Napi::Number>().Int32Value());
 }
 
+// poolsIdle() -> whether no copy pool owes an answer (a batch still running may have a temp file to
+// remove before the process may end). Main thread only, like every pool's inFlight.
+Napi::Value PoolsIdle(const Napi::CallbackInfo& info) {
+  for (CopyPool* pool : CopyPools()) {
+    if (pool->inFlight != 0) return Napi::Boolean::New(info.Env(), false);
+  }
+  return Napi::Boolean::New(info.Env(), true);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exitProcess", Napi::Function::New(env, ExitProcess));
+  exports.Set("poolsIdle", Napi::Function::New(env, PoolsIdle));
   exports.Set("startWatchdog", Napi::Function::New(env, StartWatchdog));
   exports.Set("listDir", Napi::Function::New(env, ListDir));
   // setListingHang(path): tests only (BLIT_TEST_HANG=scan:REL on the walk): listing path hangs.
@@ -1994,7 +2005,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 18));
+  exports.Set("abiVersion", Napi::Number::New(env, 19));
   return exports;
 }
 

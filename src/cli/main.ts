@@ -55,7 +55,8 @@ function transferCommand(name: 'copy' | 'mirror' | 'move', summary: string) {
   }
   command.action(async (src, dst, flags) => {
     const { runTransferCommand } = await import('./transfer-command.js');
-    process.exitCode = await runTransferCommand(name, src, dst, flags as TransferFlags);
+    const { exitNow } = await import('./exit-now.js');
+    exitNow(await runTransferCommand(name, src, dst, flags as TransferFlags));
   });
   return command as unknown as Command;
 }

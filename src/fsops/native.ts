@@ -183,6 +183,8 @@ export interface NativeAddon {
   closeCopyPool(pool: number, abandon?: boolean): number[];
   errnoName(errno: number): string;
   exitProcess(code: number): never;
+  /** Whether no copy pool owes an answer (see closeCopyPool): nothing is left that must finish. */
+  poolsIdle(): boolean;
   /** The stall watchdog on a native thread (see engine/stall-watch.ts); onStall runs on the main thread. */
   startWatchdog(
     header: Int32Array,
@@ -194,7 +196,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 18;
+const ABI_VERSION = 19;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',
