@@ -11,6 +11,29 @@ import { sleepSync } from '../util/clock.js';
 const closed = new Set<number>();
 
 /**
+ * Whether Node's process.stdin, process.stdout or process.stderr has been made. Once one has, libuv
+ * may have queued writes on a full pipe and made shared descriptors non-blocking, which Node's own
+ * exit undoes and an immediate `_exit` would not (cli/exit-now.ts). Every use anywhere goes through
+ * these getters, so none is missed.
+ */
+let streamsMade = false;
+for (const name of ['stdin', 'stdout', 'stderr'] as const) {
+  const descriptor = Object.getOwnPropertyDescriptor(process, name);
+  const get = descriptor?.get;
+  if (!descriptor || !get) continue;
+  Object.defineProperty(process, name, {
+    ...descriptor,
+    get() {
+      streamsMade = true;
+      return get.call(process);
+    },
+  });
+}
+
+/** True while no Node stdio stream exists: all output so far went through out() and err(). */
+export const onlyPlainWrites = (): boolean => !streamsMade;
+
+/**
  * Writes all of `text` to `fd`. A reader that went away (EPIPE, as in `blit … | head -1`) ends the
  * output quietly; a non-blocking descriptor that is full (EAGAIN) is waited on; any other error is
  * thrown.

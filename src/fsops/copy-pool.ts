@@ -41,9 +41,13 @@ const MAX_INLINE_SLICE = 256;
 
 export class InlineExecutor implements CopyExecutor {
   readonly size = 1;
+  /** A run gives the event loop turns (see run): the scheduler waits for it before sending more. */
   inFlight = 0;
   readonly capacity = 1;
-  readonly starving = true;
+
+  get starving(): boolean {
+    return this.inFlight === 0;
+  }
 
   /**
    * `board`: the run's activity board, on which the copies report from slot 0 (the main thread's;
@@ -58,9 +62,10 @@ export class InlineExecutor implements CopyExecutor {
    * reports it). A single file is never split: the longest wait is one file's copy.
    */
   async run(jobs: CopyJob[]): Promise<CopyOutcome[]> {
-    const ctx = await prepareContext(boardContext(this.board, 0), jobs);
+    this.inFlight++;
     const outcomes: CopyOutcome[] = [];
     try {
+      const ctx = await prepareContext(boardContext(this.board, 0), jobs);
       let slice = 1;
       let turnAt = nowMs();
       for (let start = 0; start < jobs.length && !cancelled(ctx); ) {
@@ -79,6 +84,7 @@ export class InlineExecutor implements CopyExecutor {
       }
       return outcomes;
     } finally {
+      this.inFlight--;
       this.board?.set(0, '');
     }
   }

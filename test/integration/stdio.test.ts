@@ -89,3 +89,35 @@ test('a reader that is slow to take the -v listing holds the run up but is not a
   assert.equal(r.stdout.trim(), '2005', 'one line per file and directory, and the summary');
   assert.equal(read(join(dst, 'd3', `${'long name '.repeat(10)}1999`)), 'x');
 });
+
+test('after a run with a progress stream or a deletion question, pipes shared with the next command still block', (t) => {
+  const root = tempDir(t);
+  const { src, env } = slowSource(root);
+  // --json --progress writes through Node's stderr stream, which makes the pipe non-blocking; `cat`
+  // after blit shares that pipe and fails with EAGAIN unless blit's exit set it back.
+  const copy = [process.execPath, BLIT, 'copy', '--json', '--progress', `${src}/`, join(root, 'dst')]
+    .map(quote)
+    .join(' ');
+  const shared = spawnSync(
+    'sh',
+    ['-c', `{ ${copy} >/dev/null; head -c 2000000 /dev/zero | cat; } 2>&1 </dev/null | { sleep 1; wc -c; }`],
+    { env, encoding: 'utf8', timeout: 60_000 },
+  );
+  assert.ok(
+    Number(shared.stdout.trim()) >= 2_000_000,
+    `cat wrote all its bytes after blit: ${shared.stdout}`,
+  );
+  // A mirror without --yes asks whether stdin is a terminal; the loop reads its next line after.
+  for (const n of [1, 2]) writeFile(join(root, `m${n}`, 'extra'), 'x');
+  const mirror = (n: string) =>
+    `${[process.execPath, BLIT, 'mirror', `${src}/`].map(quote).join(' ')} ${quote(root)}/m${n} >/dev/null 2>&1`;
+  const loop = spawnSync(
+    'bash',
+    [
+      '-c',
+      `{ sleep 0.3; echo 1; sleep 1; echo 2; } | while read n; do ${mirror('$n')}; echo "did $n $?"; done`,
+    ],
+    { env: { ...env, BLIT_TEST_HANG: '' }, encoding: 'utf8', timeout: 60_000 },
+  );
+  assert.equal(loop.stdout, 'did 1 2\ndid 2 2\n', loop.stderr);
+});
