@@ -708,6 +708,7 @@ async function runScenario(sc, blit) {
           ok: again.code === 0 && s.copied + s.updated + s.deleted === 0 && s.failed === 0,
           summary: s,
           wall: again.wall,
+          rssMiB: again.rssMiB,
         }
       : { ok: false, summary: null, error: again.stderr.trim().split('\n')[0], wall: again.wall };
 
@@ -736,6 +737,7 @@ async function runScenario(sc, blit) {
           ok: p.code === 0 && s.copied + s.updated + s.deleted === 0 && s.failed === 0,
           summary: s,
           wall: p.wall,
+          rssMiB: p.rssMiB,
         }
       : { ok: false, summary: null, error: p.stderr.trim().split('\n')[0], wall: p.wall };
     out.verify = verifyTree(src, dst);
@@ -997,7 +999,7 @@ function writeDoc(results, m, blitNote, elapsed) {
           : 'The first `blit mirror` onto the identical copy';
       L.push(
         r.converge.ok
-          ? `${what} changed nothing (${fmtS(r.converge.wall)}).`
+          ? `${what} changed nothing (${fmtS(r.converge.wall)}${r.converge.rssMiB ? `, peak RSS ${r.converge.rssMiB.toFixed(0)} MiB` : ''}).`
           : `**${what} did not converge**: ${s ? `copied ${s.copied}, updated ${s.updated}, deleted ${s.deleted}, failed ${s.failed}` : r.converge.error}.`,
       );
     }
