@@ -9,6 +9,8 @@
  * - all output went through cli/stdio.ts's plain fd writes, so none is queued. Node's stdio streams
  *   (the progress line, the deletion prompt) may hold writes for a full pipe and leave shared pipes
  *   non-blocking, which only Node's exit sets right.
+ * - Node runs without flags of its own and without coverage: a CPU or heap profile, or V8
+ *   coverage, is written by Node's exit.
  * Otherwise the process ends as usual.
  */
 import { nativeAddon } from '../fsops/native.js';
@@ -17,7 +19,13 @@ import { onlyPlainWrites } from './stdio.js';
 export function exitNow(code: number): void {
   process.exitCode = code;
   const addon = nativeAddon();
-  if (!onlyPlainWrites() || !addon?.poolsIdle()) return;
+  if (!onlyPlainWrites() || instrumented() || !addon?.poolsIdle()) return;
   process.emit('exit', code);
   addon.exitProcess(code);
+}
+
+function instrumented(): boolean {
+  return (
+    process.execArgv.length > 0 || Boolean(process.env.NODE_OPTIONS) || Boolean(process.env.NODE_V8_COVERAGE)
+  );
 }

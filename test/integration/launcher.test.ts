@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -50,4 +50,20 @@ test('the launcher passes arguments with spaces, quotes, $ and a newline through
   const r = runLink(BLIT, ['copy', join(src, name), join(dst, name)], {});
   assert.equal(r.status, 0, r.stderr);
   assert.equal(read(join(dst, name)), 'payload\n');
+});
+
+test('under `node --cpu-prof` a transfer still ends through Node, which writes the profile', (t) => {
+  const root = tempDir(t);
+  const src = join(root, 'src');
+  mkdirSync(src);
+  writeFileSync(join(src, 'f'), 'payload\n');
+  const profiles = join(root, 'profiles');
+  const r = spawnSync(
+    process.execPath,
+    ['--cpu-prof', `--cpu-prof-dir=${profiles}`, BLIT, 'copy', `${src}/`, join(root, 'dst')],
+    { env: { ...process.env, XDG_CONFIG_HOME: testConfigHome() }, encoding: 'utf8', timeout: 60_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(read(join(root, 'dst', 'f')), 'payload\n');
+  assert.equal(readdirSync(profiles).filter((name) => name.endsWith('.cpuprofile')).length, 1);
 });
