@@ -80,6 +80,25 @@ async function interrupted(
 }
 
 /**
+ * Asserts that a copy stopped by SIGINT said so in one line with exit 130 and left no temp file
+ * (nor a directory still under its temp name) in `dst`; returns the files that landed.
+ */
+function stoppedCleanly(result: { code: number | null; stderr: string }, dst: string): string[] {
+  assert.equal(result.code, 130, result.stderr);
+  assert.match(
+    result.stderr,
+    /^blit: interrupted \(SIGINT\): .*no temp file was left; run again to finish\n$/,
+  );
+  const landed = filesBelow(dst);
+  assert.deepEqual(
+    landed.filter((rel) => rel.split('/').some((part) => part.startsWith('.blit-'))),
+    [],
+    'no temp file left, nor a directory still under its temp name',
+  );
+  return landed;
+}
+
+/**
  * `blit VERB… src/ dst` where `dst/DIR` holds 300 files blit removes (slowed to 30 ms each: 9 s),
  * interrupted by SIGINT once the first few have gone: exit 130, part of DIR still there, the
  * copied file in place. Returns stderr.
@@ -119,17 +138,7 @@ for (const [name, env] of [
       const dst = join(root, 'dst');
       tree(src);
       const result = await interrupted(['copy', `${src}/`, dst], someLanded(dst), 'SIGINT', env);
-      assert.equal(result.code, 130, result.stderr);
-      assert.match(
-        result.stderr,
-        /^blit: interrupted \(SIGINT\): .*no temp file was left; run again to finish\n$/,
-      );
-      const landed = filesBelow(dst);
-      assert.deepEqual(
-        landed.filter((rel) => rel.split('/').some((part) => part.startsWith('.blit-'))),
-        [],
-        'no temp file left, nor a directory still under its temp name',
-      );
+      const landed = stoppedCleanly(result, dst);
       const names = readdirSync(dst, { recursive: true }) as string[];
       assert.deepEqual(
         names.filter((rel) => rel.split('/').some((part) => part.startsWith('.blit-'))),
@@ -187,17 +196,7 @@ for (const [name, env] of [
         ...env,
         BLIT_TEST_HANG: 'copy-each:400',
       });
-      assert.equal(result.code, 130, result.stderr);
-      assert.match(
-        result.stderr,
-        /^blit: interrupted \(SIGINT\): .*no temp file was left; run again to finish\n$/,
-      );
-      const landed = filesBelow(dst);
-      assert.deepEqual(
-        landed.filter((rel) => rel.includes('.blit-')),
-        [],
-        'no temp file left',
-      );
+      const landed = stoppedCleanly(result, dst);
       assert.ok(
         landed.length >= 1 && landed.length < 8,
         `stopped between files: ${landed.length} of 8 landed`,
