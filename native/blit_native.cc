@@ -927,6 +927,9 @@ struct DirJob {
   bool sync = false;
   int32_t compare = 0;  // kCompare* below
   bool mirror = false;
+  // --exclude patterns of literal characters and '*' (engine/filter.ts nativeExcludes); a trailing
+  // '/' matches directories only. Matching entries are left out as if they were not there.
+  std::vector<std::string> excludes;
   std::string hangName;  // tests only: the file whose copy hangs
   bool scanHang = false; // tests only: the listing hangs
   // Results.
@@ -1316,6 +1319,57 @@ void AnnounceListing(DirJob& job, int64_t entries, int64_t bytes, int64_t subdir
   __atomic_fetch_add(t_listed + 2, job.listDelta, __ATOMIC_RELAXED);
 }
 
+// Whether `name` matches `pattern`, made of literal characters and '*' (any run of characters,
+// '/' aside, which names never hold). Bytes are compared as they are: for valid UTF-8 on both sides
+// that is matching by characters, as picomatch does.
+bool StarMatch(const std::string& pattern, const std::string& name) {
+  size_t p = 0, n = 0, star = std::string::npos, resume = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = n;
+    } else if (p < pattern.size() && pattern[p] == name[n]) {
+      p++;
+      n++;
+    } else if (star != std::string::npos) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') p++;
+  return p == pattern.size();
+}
+
+// Leaves out the entries an --exclude matches. Entries the walk reports whatever the filters say
+// (names or link targets that are not UTF-8, entries that cannot be stat'ed) stay, to be reported.
+void DropExcluded(const DirJob& job, Listed& listed) {
+  if (job.excludes.empty()) return;
+  auto excluded = [&job](const ListedItem& item) {
+    if (item.kind == kError) return false;
+    if (!IsValidUtf8(reinterpret_cast<const unsigned char*>(item.name.data()), item.name.size())) return false;
+    if (item.kind == kSymlink &&
+        !IsValidUtf8(reinterpret_cast<const unsigned char*>(item.link.data()), item.link.size()))
+      return false;
+    // picomatch puts (?=.) before a leading '*': it matches no name that starts with a line
+    // terminator (\n, \r, U+2028, U+2029), which JavaScript's '.' does not match.
+    const std::string& name = item.name;
+    bool terminatorFirst = name[0] == '\n' || name[0] == '\r' ||
+                           (name.size() >= 3 && name.compare(0, 2, "\xE2\x80") == 0 &&
+                            (name[2] == '\xA8' || name[2] == '\xA9'));
+    for (const std::string& pattern : job.excludes) {
+      bool dirOnly = !pattern.empty() && pattern.back() == '/';
+      if (dirOnly && item.kind != kDir) continue;
+      if (terminatorFirst && !pattern.empty() && pattern[0] == '*') continue;
+      if (StarMatch(dirOnly ? pattern.substr(0, pattern.size() - 1) : pattern, name)) return true;
+    }
+    return false;
+  };
+  auto& items = listed.items;
+  items.erase(std::remove_if(items.begin(), items.end(), excluded), items.end());
+}
+
 // The work of a whole-directory job: lists the source (and for a sync job the destination too, never
 // through a link), refuses what the walk refuses, then copies what is new, brings up to date what
 // differs and, for a mirror, names what the source lacks. Entries of another kind on each side go
@@ -1330,6 +1384,7 @@ void FillDir(DirJob& job, int delayMs, const std::function<void(const std::strin
     job.listErr = listed.err;
     return;
   }
+  DropExcluded(job, listed);
   if (!job.stage.empty() && !WorthStaging(listed)) {
     job.noReplace = PlaceStage(job);  // still empty; joined a directory made meanwhile: see CopyOne
     job.stage.clear();
@@ -1797,7 +1852,7 @@ Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// submitCopyDir(pool, id, src, dst, stage, rel, umask, delayMs, hangName, scanHang[, compare, mirror]):
+// submitCopyDir(pool, id, src, dst, stage, rel, umask, delayMs, hangName, scanHang[, compare, mirror[, excludes]]):
 // a fresh-directory job (stage: the temp path it was made under), or with compare a directory on
 // both sides (stage empty; see RunWholeDir); its answer comes to the pool's onDone like a batch's.
 Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
@@ -1821,6 +1876,10 @@ Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
     job.sync = true;
     job.compare = info[10].As<Napi::Number>().Int32Value();
     job.mirror = info[11].ToBoolean();
+  }
+  if (info.Length() > 12 && info[12].IsArray()) {
+    Napi::Array excludes = info[12].As<Napi::Array>();
+    for (uint32_t i = 0; i < excludes.Length(); i++) job.excludes.push_back(PathArg(excludes.Get(i)));
   }
   batch->label = "scan: listing " + (job.rel.empty() ? std::string(".") : job.rel);
   Enqueue(env, pool, std::move(batch));
@@ -2005,7 +2064,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 19));
+  exports.Set("abiVersion", Napi::Number::New(env, 20));
   return exports;
 }
 

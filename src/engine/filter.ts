@@ -81,6 +81,18 @@ export function buildFilter(spec: FilterSpec): PathFilter {
   };
 }
 
+/**
+ * The --exclude patterns when they are the only filter and each is literal characters and '*' (at
+ * most one '*' in a row), with no '/' but an optional trailing one: such a pattern matches an
+ * entry's name alone, as the copy threads can test it on the bytes of a name (native/blit_native.cc
+ * StarMatch) exactly as picomatch does. Otherwise undefined: the walk applies the filter.
+ */
+export function nativeExcludes(spec: FilterSpec): string[] | undefined {
+  if (spec.include.length > 0 || spec.filesFrom !== undefined) return undefined;
+  const simple = /^[^*?[\]{}()!+@\\/]*(\*[^*?[\]{}()!+@\\/]+)*\*?\/?$/;
+  return spec.exclude.every((glob) => simple.test(glob) && glob !== '/' && !glob.startsWith('/')) ? spec.exclude : undefined;
+}
+
 export function outsideSizeLimits(entry: Entry, spec: FilterSpec): boolean {
   if (entry.kind !== 'file') return false;
   if (spec.minSize !== undefined && entry.size < spec.minSize) return true;

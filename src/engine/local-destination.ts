@@ -169,9 +169,15 @@ export class LocalDestination {
     this.dirs.push({ rel, entry });
   }
 
-  /** Mirror: a destination entry the source lacks, found by engine/whole-dirs.ts (no filters apply). */
+  /**
+   * Mirror: a destination entry the source lacks, found by engine/whole-dirs.ts, whose directories
+   * are included whole (the only filters there are excludes: filter.ts nativeExcludes). An excluded
+   * entry is spared, as in reconcile, unless --delete-excluded.
+   */
   addCandidate(rel: string, kind: EntryKind): void {
-    this.candidates.push({ rel, kind, verdict: this.filter.root });
+    const verdict = this.filter.test(rel, kind === 'dir', this.filter.root);
+    if (verdict.status === 'exclude' && !this.options.deleteExcluded) return;
+    this.candidates.push({ rel, kind, verdict });
   }
 
   /**

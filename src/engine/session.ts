@@ -18,7 +18,7 @@ import { hangIfInjected, slowDeletionIfInjected } from '../util/test-hang.js';
 import { CopyScheduler } from './copy-scheduler.js';
 import type { Endpoints } from './endpoints.js';
 import { defaultPlan, type ExecutionPlan } from './execution-plan.js';
-import { buildFilter } from './filter.js';
+import { buildFilter, nativeExcludes } from './filter.js';
 import { type DeletionCandidate, type DirPlan, LocalDestination, type Need } from './local-destination.js';
 import { LocalSource } from './local-source.js';
 import { tryMoveByRename } from './move-by-rename.js';
@@ -228,12 +228,14 @@ export async function runTransfer(
   // Directories go whole to the copy threads (engine/whole-dirs.ts) where that changes nothing but
   // the speed.
   const addon = nativeAddon();
+  // Excludes that match names alone go with the directories; other filters need the walk.
+  const excludes = nativeExcludes(options.filter);
   const whole =
     addon &&
     !single &&
     !options.dryRun &&
     !removeSource &&
-    filter.passAll &&
+    excludes !== undefined &&
     options.filter.minSize === undefined &&
     options.filter.maxSize === undefined &&
     !hooks.onAction &&
@@ -300,7 +302,7 @@ export async function runTransfer(
             },
             stopping: () => fatal !== undefined || stallError !== undefined || interrupted !== undefined,
           },
-          { compare: options.compare, mirror: options.operation === 'mirror' },
+          { compare: options.compare, mirror: options.operation === 'mirror', excludes },
         )
       : undefined;
 

@@ -12,7 +12,8 @@
  * Each subdirectory comes back as a job of its own, so the threads share even one deep tree.
  *
  * The session uses them only where the outcome equals the walk's: the addon's copy threads, no
- * filters (every entry goes), no per-file actions to list, not a dry run, and not a move (which
+ * filters but --exclude patterns of literal characters and '*' (which the threads apply to names:
+ * filter.ts nativeExcludes), no per-file actions to list, not a dry run, and not a move (which
  * removes sources as it goes). Reasons given for failures are the walk's own.
  */
 import { rmdirSync } from 'node:fs';
@@ -95,7 +96,8 @@ export class WholeDirs {
   constructor(
     private readonly addon: NativeAddon,
     private readonly sink: WholeDirSink,
-    private readonly options: { compare: CompareMode; mirror: boolean },
+    /** `excludes`: --exclude patterns the copy threads apply themselves (filter.ts nativeExcludes). */
+    private readonly options: { compare: CompareMode; mirror: boolean; excludes: string[] },
   ) {
     this.compare = COMPARE[options.compare];
   }
@@ -159,7 +161,7 @@ export class WholeDirs {
             stage === undefined ? { compare: this.compare, mirror: this.options.mirror } : undefined;
           let result: NativeDirResult;
           try {
-            result = await executor.copyDir(src, dst, stage ?? '', rel, sync);
+            result = await executor.copyDir(src, dst, stage ?? '', rel, sync, this.options.excludes);
           } catch (error) {
             // Dropped before it ran (the pool closed): its directory stays unmade.
             discardStage(stage);

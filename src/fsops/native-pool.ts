@@ -78,6 +78,8 @@ export class NativePool implements CopyExecutor {
     stage: string,
     rel: string,
     sync?: { compare: number; mirror: boolean },
+    /** Entries matching these are left out (engine/filter.ts nativeExcludes). */
+    excludes: string[] = [],
   ): Promise<NativeDirResult> {
     const id = this.nextId++;
     const { delayMs, hangName, scanHang } = injectedDirDelays(rel);
@@ -95,6 +97,7 @@ export class NativePool implements CopyExecutor {
         scanHang,
         sync?.compare,
         sync?.mirror,
+        excludes,
       );
       this.pending.set(id, { answer: (result) => resolve(result as NativeDirResult), reject });
     });

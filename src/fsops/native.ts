@@ -175,6 +175,8 @@ export interface NativeAddon {
     /** Given: `dst` exists too; compare with this mode (0 default, 1 size-only, 2 ignore-times, 3 checksum, 4 ignore-existing). */
     compare?: number,
     mirror?: boolean,
+    /** --exclude patterns of literal characters and '*' (see engine/filter.ts nativeExcludes). */
+    excludes?: string[],
   ): void;
   /**
    * Drops the batches not yet started (returns their ids) and lets the threads end; with `abandon`
@@ -196,7 +198,7 @@ export interface NativeAddon {
   abiVersion: number;
 }
 
-const ABI_VERSION = 19;
+const ABI_VERSION = 20;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -31,6 +31,7 @@ import {
   dirs,
   jsonReport,
   mtimeNs,
+  prng,
   read,
   snapshot,
   T,
@@ -247,6 +248,138 @@ for (const [verb, flags] of [
     }
   });
 }
+
+/** Excludes the copy threads apply themselves (filter.ts nativeExcludes): names, kinds, a leading star. */
+const EXCLUDES = [
+  '--exclude',
+  '*.txt',
+  '--exclude',
+  'e/',
+  '--exclude',
+  'extra*',
+  '--exclude',
+  '*line',
+  '--exclude',
+  'read only',
+];
+
+for (const [verb, flags] of [
+  ['copy', []],
+  ['mirror', []],
+  ['mirror', ['--delete-excluded']],
+] as const) {
+  test(`${verb} ${flags.join(' ')} with --exclude onto an existing tree and into a new one: the same as the walk`, (t) => {
+    const root = tempDir(t);
+    const { src } = dirs(root);
+    richTree(src);
+    // A leading newline: picomatch's '*' matches no name that starts with one, so this is copied.
+    writeFile(join(src, 'a/\nstarts with a newline.txt'), 'kept');
+    writeFile(join(src, 'sticky/notes.txt'), 'excluded');
+    const args = [verb, ...flags, ...EXCLUDES, '--json', ...(verb === 'mirror' ? ['--yes'] : [])];
+    for (const existing of [true, false]) {
+      const whole = join(root, `whole-${existing}`);
+      const walked = join(root, `walked-${existing}`);
+      if (existing) {
+        for (const dst of [whole, walked]) {
+          divergedDestination(src, dst);
+          // Only here: a mirror deletes the directory but spares the excluded file in it.
+          writeFile(join(dst, 'a/gone/inner.txt'), 'excluded, spared', { mtime: T + 300 });
+          writeFile(join(dst, 'a/gone/x'), 'deleted', { mtime: T + 300 });
+          utimesSync(join(dst, 'a/gone'), T + 300, T + 300);
+        }
+      }
+      const config = join(root, `config-${existing}`);
+      const a = blit([...args, `${src}/`, whole], { env: { XDG_CONFIG_HOME: config } });
+      const b = blit([...args, `${src}/`, walked], { env: { BLIT_NO_WHOLE_DIRS: '1' } });
+      assert.equal(a.status, b.status, `${a.stderr}\n---\n${b.stderr}`);
+      assert.deepEqual(withoutTiming(jsonReport(a)), withoutTiming(jsonReport(b)));
+      // a/gone, emptied but for its spared file, takes the time of the deletion.
+      const differences = diffSnapshots(snapshot(whole), snapshot(walked), { mtimeToleranceNs: 1n });
+      assert.deepEqual(
+        differences.filter((line) => !line.startsWith('"a/gone": mtime')),
+        [],
+      );
+      const [record] = readFileSync(join(config, 'blit', 'perf_local.jsonl'), 'utf8')
+        .trim()
+        .split('\n');
+      assert.ok(JSON.parse(record!).copied.wholeDirs >= 3, 'the copy threads took directories whole');
+      assert.equal(read(join(whole, 'a/\nstarts with a newline.txt')), 'kept');
+      if (existing && verb === 'mirror') {
+        assert.equal(existsSync(join(whole, 'a/gone/x')), false);
+        assert.equal(existsSync(join(whole, 'a/gone/inner.txt')), flags.length === 0);
+      }
+      if (!existing) {
+        const names = [...snapshot(whole).keys()];
+        assert.deepEqual(
+          names.filter((rel) => /\.txt$|(^|\/)e$|line$|read only/.test(rel) && !rel.includes('\nstarts')),
+          [],
+        );
+      }
+    }
+  });
+}
+
+test('random names and --exclude patterns: the copy threads leave out what the walk leaves out', (t) => {
+  const random = prng(20261125);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const pieces = [
+    'a',
+    'b',
+    '.',
+    'x.tmp',
+    'é',
+    ' ',
+    '\n',
+    '\r',
+    'log',
+    '~',
+    ',',
+    '-',
+    'node_modules',
+    '\u2028',
+  ];
+  const nameOf = () => {
+    let name = '';
+    for (let n = 1 + Math.floor(random() * 4); n > 0; n--) name += pick(pieces);
+    return name === '.' || name === '..' ? 'dot' : name;
+  };
+  let excludedSome = 0;
+  for (let round = 0; round < 8; round++) {
+    const root = tempDir(t);
+    const { src } = dirs(root);
+    for (let i = 0; i < 60; i++) {
+      const dir = join(src, `d${i % 3}`, ...(random() < 0.3 ? [nameOf()] : []));
+      try {
+        writeFile(join(dir, nameOf()), String(i));
+      } catch {
+        // A name taken by a directory, or a directory name taken by a file: leave this one out.
+      }
+    }
+    // A literal piece always, with stars around or inside it, sometimes for directories only.
+    const patterns: string[] = [];
+    for (let n = 1 + Math.floor(random() * 3); n > 0; n--) {
+      const star = () => (random() < 0.5 ? '*' : '');
+      const tail = random() < 0.4 ? `*${pick(pieces)}` : '';
+      patterns.push(`${star()}${pick(pieces)}${tail}${star()}${random() < 0.25 ? '/' : ''}`);
+    }
+    const args = patterns.flatMap((p) => ['--exclude', p]);
+    const whole = join(root, 'whole');
+    const walked = join(root, 'walked');
+    const a = blit(['copy', ...args, `${src}/`, whole]);
+    const b = blit(['copy', ...args, `${src}/`, walked], { env: { BLIT_NO_WHOLE_DIRS: '1' } });
+    assert.equal(a.status, 0, a.stderr);
+    assert.equal(b.status, 0, b.stderr);
+    assert.equal(existsSync(whole), existsSync(walked), `patterns ${JSON.stringify(args)}`);
+    if (!existsSync(whole)) continue;
+    if (snapshot(whole).size < snapshot(src).size) excludedSome++;
+    assert.deepEqual(
+      diffSnapshots(snapshot(whole), snapshot(walked), { mtimeToleranceNs: 1n }),
+      [],
+      `patterns ${JSON.stringify(args)}`,
+    );
+  }
+  assert.ok(excludedSome >= 4, `patterns left something out in ${excludedSome} of 8 rounds`);
+});
 
 test('a mirror never deletes a destination name that is not UTF-8, nor a temp file still being written', (t) => {
   const root = tempDir(t);

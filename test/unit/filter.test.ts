@@ -4,6 +4,7 @@ import {
   buildFilter,
   type FilterStatus,
   type FilterVerdict,
+  nativeExcludes,
   outsideSizeLimits,
   type PathFilter,
 } from '../../src/engine/filter.js';
@@ -317,5 +318,52 @@ describe('buildFilter: malformed globs', () => {
         }
       }
     }
+  });
+});
+
+describe('nativeExcludes: which filters the copy threads apply themselves', () => {
+  test('excludes of literal characters and single stars, with or without a trailing slash', () => {
+    const globs = [
+      '*.tmp',
+      'node_modules',
+      '.git',
+      'build/',
+      '*~',
+      'a*b*c',
+      '*',
+      'name with spaces',
+      'caf\u00e9*',
+      '#x',
+      'a.b',
+      'x,y',
+    ];
+    assert.deepEqual(nativeExcludes(spec({ exclude: globs })), globs);
+    assert.deepEqual(nativeExcludes(spec()), [], 'no filter at all');
+  });
+
+  test('anything else goes to the walk', () => {
+    for (const glob of [
+      '**',
+      'a**',
+      'a/b',
+      '/anchored',
+      '*.{js,ts}',
+      'f?o',
+      '[ab]c',
+      '!neg',
+      '+(a)',
+      '@(a)',
+      'a\\*',
+      'x//',
+      '/',
+    ]) {
+      assert.equal(nativeExcludes(spec({ exclude: ['*.tmp', glob] })), undefined, glob);
+    }
+    assert.equal(nativeExcludes(spec({ exclude: ['*.tmp'], include: ['*.c'] })), undefined, 'with --include');
+    assert.equal(
+      nativeExcludes(spec({ exclude: ['*.tmp'], filesFrom: ['a'] })),
+      undefined,
+      'with --files-from',
+    );
   });
 });
