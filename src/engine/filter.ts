@@ -82,15 +82,80 @@ export function buildFilter(spec: FilterSpec): PathFilter {
 }
 
 /**
- * The --exclude patterns when they are the only filter and each is literal characters and '*' (at
- * most one '*' in a row), with no '/' but an optional trailing one: such a pattern matches an
- * entry's name alone, as the copy threads can test it on the bytes of a name (native/blit_native.cc
- * StarMatch) exactly as picomatch does. Otherwise undefined: the walk applies the filter.
+ * The --exclude patterns as the copy threads can apply them to names (native/blit_native.cc
+ * DropExcluded), when they are the only filters and each is one; otherwise undefined: the walk
+ * applies the filter. See namePattern.
  */
 export function nativeExcludes(spec: FilterSpec): string[] | undefined {
   if (spec.include.length > 0 || spec.filesFrom !== undefined) return undefined;
-  const simple = /^[^*?[\]{}()!+@\\/]*(\*[^*?[\]{}()!+@\\/]+)*\*?\/?$/;
-  return spec.exclude.every((glob) => simple.test(glob) && glob !== '/' && !glob.startsWith('/')) ? spec.exclude : undefined;
+  const patterns: string[] = [];
+  for (const glob of spec.exclude) {
+    const pattern = namePattern(glob);
+    if (pattern === undefined) return undefined;
+    patterns.push(pattern);
+  }
+  return patterns;
+}
+
+/** What picomatch puts around a pattern that matches a name alone (compileGlob's options). */
+const OPENINGS = ['^(?:^(?:', '^(?:'];
+const CLOSINGS = [')$)$', ')$'];
+/** Lookaheads that only rule out the names '.' and '..', which no listing holds. */
+const DOT_GUARDS = ['(?!(?:^|\\/)\\.{1,2}(?:\\/|$))', '(?!\\.{1,2}(?:\\/|$))'];
+const STAR = '[^/]*?';
+
+/**
+ * `glob` as a name pattern of literal characters and '*' (a trailing '/': directories only),
+ * read back from the regular expression picomatch compiles it to, so that whatever picomatch makes
+ * of quotes, escapes and its other syntax is what the copy threads match. Undefined unless that
+ * expression is only literal characters and `[^/]*?` (any run of characters but '/'), with one
+ * lookahead allowed: `(?=.)` before a leading star, which the addon applies as "the name does not
+ * start with a line terminator". Anything else (alternatives, classes, `**`, a '/', an anchor
+ * inside, a lookahead elsewhere as in `.*` or `*.*`) is left to the walk.
+ */
+export function namePattern(glob: string): string | undefined {
+  let pattern = glob;
+  const dirOnly = pattern.endsWith('/');
+  if (dirOnly) pattern = pattern.replace(/\/+$/, '');
+  if (pattern === '' || pattern.includes('/')) return undefined;
+  let regex: RegExp;
+  try {
+    regex = picomatch.makeRe(pattern, { dot: true, basename: true });
+  } catch {
+    return undefined;
+  }
+  if (regex.flags !== '') return undefined;
+  let body = regex.source;
+  const opening = OPENINGS.find((o) => body.startsWith(o));
+  const closing = CLOSINGS.find((c) => body.endsWith(c));
+  if (!opening || !closing || opening.length + closing.length > body.length) return undefined;
+  body = body.slice(opening.length, body.length - closing.length);
+  if (body.endsWith('\\/?')) body = body.slice(0, -3);
+  const guard = DOT_GUARDS.find((g) => body.startsWith(g));
+  if (guard) body = body.slice(guard.length);
+  const lookahead = body.startsWith('(?=.)');
+  if (lookahead) body = body.slice('(?=.)'.length);
+  let out = '';
+  for (let i = 0; i < body.length; ) {
+    if (body.startsWith(STAR, i)) {
+      out += '*';
+      i += STAR.length;
+    } else if (body[i] === '\\') {
+      // An escaped character is itself; an escaped letter or digit is a class or a code.
+      const next = body[i + 1];
+      if (next === undefined || /[A-Za-z0-9*]/.test(next)) return undefined;
+      out += next;
+      i += 2;
+    } else if ('^$.|?*+()[]{}/'.includes(body[i]!)) {
+      return undefined;
+    } else {
+      out += body[i];
+      i++;
+    }
+  }
+  // The addon checks for a line terminator first exactly when a pattern starts with '*'.
+  if (out === '' || lookahead !== out.startsWith('*')) return undefined;
+  return dirOnly ? `${out}/` : out;
 }
 
 export function outsideSizeLimits(entry: Entry, spec: FilterSpec): boolean {

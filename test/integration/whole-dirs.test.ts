@@ -327,6 +327,7 @@ test('random names and --exclude patterns: the copy threads leave out what the w
     'b',
     '.',
     'x.tmp',
+    'README.',
     'é',
     ' ',
     '\n',
@@ -335,6 +336,10 @@ test('random names and --exclude patterns: the copy threads leave out what the w
     '~',
     ',',
     '-',
+    '"',
+    '|',
+    '$',
+    '^',
     'node_modules',
     '\u2028',
   ];
@@ -344,6 +349,7 @@ test('random names and --exclude patterns: the copy threads leave out what the w
     return name === '.' || name === '..' ? 'dot' : name;
   };
   let excludedSome = 0;
+  let wentWhole = 0;
   for (let round = 0; round < 8; round++) {
     const root = tempDir(t);
     const { src } = dirs(root);
@@ -365,10 +371,15 @@ test('random names and --exclude patterns: the copy threads leave out what the w
     const args = patterns.flatMap((p) => ['--exclude', p]);
     const whole = join(root, 'whole');
     const walked = join(root, 'walked');
-    const a = blit(['copy', ...args, `${src}/`, whole]);
+    const config = join(root, 'config');
+    const a = blit(['copy', ...args, `${src}/`, whole], { env: { XDG_CONFIG_HOME: config } });
     const b = blit(['copy', ...args, `${src}/`, walked], { env: { BLIT_NO_WHOLE_DIRS: '1' } });
     assert.equal(a.status, 0, a.stderr);
     assert.equal(b.status, 0, b.stderr);
+    const [record] = readFileSync(join(config, 'blit', 'perf_local.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
+    if (JSON.parse(record!).copied.wholeDirs > 0) wentWhole++;
     assert.equal(existsSync(whole), existsSync(walked), `patterns ${JSON.stringify(args)}`);
     if (!existsSync(whole)) continue;
     if (snapshot(whole).size < snapshot(src).size) excludedSome++;
@@ -379,6 +390,7 @@ test('random names and --exclude patterns: the copy threads leave out what the w
     );
   }
   assert.ok(excludedSome >= 4, `patterns left something out in ${excludedSome} of 8 rounds`);
+  assert.ok(wentWhole >= 3, `the copy threads took directories whole in ${wentWhole} of 8 rounds`);
 });
 
 test('a mirror never deletes a destination name that is not UTF-8, nor a temp file still being written', (t) => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import {
   buildFilter,
   type FilterStatus,
@@ -322,7 +323,7 @@ describe('buildFilter: malformed globs', () => {
 });
 
 describe('nativeExcludes: which filters the copy threads apply themselves', () => {
-  test('excludes of literal characters and single stars, with or without a trailing slash', () => {
+  test('excludes picomatch reads as literal characters and stars, with or without a trailing slash', () => {
     const globs = [
       '*.tmp',
       'node_modules',
@@ -336,15 +337,21 @@ describe('nativeExcludes: which filters the copy threads apply themselves', () =
       '#x',
       'a.b',
       'x,y',
+      '*.',
     ];
     assert.deepEqual(nativeExcludes(spec({ exclude: globs })), globs);
     assert.deepEqual(nativeExcludes(spec()), [], 'no filter at all');
+    // As picomatch reads them: quotes dropped, escapes resolved, a double star inside a name one star.
+    assert.deepEqual(nativeExcludes(spec({ exclude: ['"draft"', 'a\\.b', 'a**b'] })), [
+      'draft',
+      'a.b',
+      'a*b',
+    ]);
   });
 
   test('anything else goes to the walk', () => {
-    for (const glob of [
+    const others = [
       '**',
-      'a**',
       'a/b',
       '/anchored',
       '*.{js,ts}',
@@ -354,16 +361,95 @@ describe('nativeExcludes: which filters the copy threads apply themselves', () =
       '+(a)',
       '@(a)',
       'a\\*',
-      'x//',
       '/',
-    ]) {
+    ];
+    // picomatch's own readings that a name match cannot follow: alternatives, anchors, and a
+    // lookahead after a dot ('.*' and '*.*' need a character there).
+    others.push('*.tmp|*.bak', '$$', '^^', '.*', '*.*', 'a\\d');
+    for (const glob of others)
       assert.equal(nativeExcludes(spec({ exclude: ['*.tmp', glob] })), undefined, glob);
-    }
     assert.equal(nativeExcludes(spec({ exclude: ['*.tmp'], include: ['*.c'] })), undefined, 'with --include');
     assert.equal(
       nativeExcludes(spec({ exclude: ['*.tmp'], filesFrom: ['a'] })),
       undefined,
       'with --files-from',
     );
+  });
+
+  test('property: where a pattern is taken, matching names by it as the addon does equals the filter', () => {
+    // The addon's rule (native/blit_native.cc DropExcluded, StarMatch): '*' is any run of
+    // characters, the rest matches itself, and a leading '*' matches no name that starts with a
+    // line terminator.
+    const addonMatches = (pattern: string, name: string, isDir: boolean): boolean => {
+      const dirOnly = pattern.endsWith('/');
+      const body = dirOnly ? pattern.slice(0, -1) : pattern;
+      if (dirOnly && !isDir) return false;
+      if (body.startsWith('*') && /^[\n\r\u2028\u2029]/.test(name)) return false;
+      const source = body
+        .split('*')
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('[^]*');
+      return new RegExp(`^${source}$`).test(name);
+    };
+    const pieces = [
+      'a',
+      'b',
+      '.',
+      '*',
+      '**',
+      '"',
+      "'",
+      '\\',
+      '|',
+      '$',
+      '^',
+      ',',
+      '#',
+      ' ',
+      '\n',
+      '\r',
+      '\u2028',
+      'é',
+      'e\u0301',
+      '-',
+      '~',
+      '!',
+      '?',
+      '[',
+      ']',
+      '{',
+      '}',
+      '(',
+      ')',
+      '+',
+      '@',
+      '/',
+    ];
+    const text = (max: number) =>
+      fc.array(fc.constantFrom(...pieces), { minLength: 1, maxLength: max }).map((p) => p.join(''));
+    const name = text(5).filter((n) => !n.includes('/') && n !== '.' && n !== '..');
+    let taken = 0;
+    fc.assert(
+      fc.property(
+        text(6),
+        fc.array(fc.tuple(name, fc.boolean()), { minLength: 1, maxLength: 20 }),
+        (glob, entries) => {
+          const patterns = nativeExcludes(spec({ exclude: [glob] }));
+          if (patterns === undefined) return;
+          taken++;
+          const filter = buildFilter(spec({ exclude: [glob] }));
+          for (const [entry, isDir] of entries) {
+            const walk = filter.test(`d/${entry}`, isDir, filter.root).status === 'exclude';
+            assert.equal(
+              addonMatches(patterns[0]!, entry, isDir),
+              walk,
+              `${JSON.stringify(glob)} on ${JSON.stringify(entry)}`,
+            );
+          }
+        },
+      ),
+      { numRuns: 3000, seed: 20261125 },
+    );
+    assert.ok(taken > 300, `${taken} of 3000 patterns were taken`);
   });
 });
