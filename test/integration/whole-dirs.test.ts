@@ -539,7 +539,10 @@ const STAGE = /^\.blit-\d+-[0-9a-f]{12}\.tmp$/;
 /** The staging directories in `dir` (none when `dir` is missing). */
 function stagesIn(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((name) => STAGE.test(name));
+    // Directories only: a file's temp name (top.txt being copied beside them) comes and goes.
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && STAGE.test(entry.name))
+      .map((entry) => entry.name);
   } catch {
     return [];
   }
