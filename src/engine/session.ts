@@ -12,7 +12,7 @@ import { ReadAhead, type UpcomingDir } from '../fsops/read-ahead.js';
 import { joinRel } from '../fsops/rel-path.js';
 import type { RemovalStep } from '../fsops/remove-tree.js';
 import type { ActivityBoard } from '../util/activity-board.js';
-import { nowMs, yieldToLoop } from '../util/clock.js';
+import { loopTurns, nowMs } from '../util/clock.js';
 import { BlitError, showPath } from '../util/errors.js';
 import { hangIfInjected, slowDeletionIfInjected } from '../util/test-hang.js';
 import { CopyScheduler } from './copy-scheduler.js';
@@ -209,7 +209,7 @@ export async function runTransfer(
   };
   // Mirror deletions run on this thread: each removal beats the stall detector, and every 20 ms
   // the event loop gets a turn, so a SIGINT stops a deletion of a million files.
-  let yieldedAt = nowMs();
+  const turn = loopTurns(20);
   const deletionStep: RemovalStep = (rel) => {
     if (stallError) return Promise.reject(stallError);
     if (rel !== undefined) {
@@ -218,11 +218,7 @@ export async function runTransfer(
     }
     slowDeletionIfInjected();
     board.beat();
-    if (nowMs() - yieldedAt < 20) return undefined;
-    return yieldToLoop().then(() => {
-      yieldedAt = nowMs();
-      throwIfInterrupted();
-    });
+    return turn()?.then(throwIfInterrupted);
   };
 
   // Directories go whole to the copy threads (engine/whole-dirs.ts) where that changes nothing but

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { ActivityBoard } from '../util/activity-board.js';
-import { nowMs, yieldToLoop } from '../util/clock.js';
+import { loopTurns, nowMs } from '../util/clock.js';
 import { startWorker } from '../util/start-worker.js';
 import {
   boardContext,
@@ -67,7 +67,7 @@ export class InlineExecutor implements CopyExecutor {
     try {
       const ctx = await prepareContext(boardContext(this.board, 0), jobs);
       let slice = 1;
-      let turnAt = nowMs();
+      const turn = loopTurns(INLINE_TURN_MS);
       for (let start = 0; start < jobs.length && !cancelled(ctx); ) {
         const part = jobs.slice(start, start + slice);
         const sliceAt = nowMs();
@@ -75,12 +75,8 @@ export class InlineExecutor implements CopyExecutor {
         outcomes.push(...done);
         if (done.length < part.length || done.some((outcome) => outcome.fatal)) break;
         start += part.length;
-        const now = nowMs();
-        if (now - sliceAt < INLINE_TURN_MS / 4) slice = Math.min(slice * 2, MAX_INLINE_SLICE);
-        if (start < jobs.length && now - turnAt >= INLINE_TURN_MS) {
-          await yieldToLoop();
-          turnAt = nowMs();
-        }
+        if (nowMs() - sliceAt < INLINE_TURN_MS / 4) slice = Math.min(slice * 2, MAX_INLINE_SLICE);
+        if (start < jobs.length) await turn();
       }
       return outcomes;
     } finally {

@@ -20,6 +20,21 @@ export function sleepSync(ms: number): void {
 export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
+ * For long work on the main thread (deletions, inline copies): a function that, once `everyMs`
+ * have passed since the last turn it gave, gives the event loop one (a SIGINT handler, the progress
+ * line), and otherwise returns undefined at once, so most calls make no promise.
+ */
+export function loopTurns(everyMs: number): () => Promise<void> | undefined {
+  let turnAt = nowMs();
+  return () => {
+    if (nowMs() - turnAt < everyMs) return undefined;
+    return yieldToLoop().then(() => {
+      turnAt = nowMs();
+    });
+  };
+}
+
+/**
  * `new Date(ms).toISOString()` without its first-call cost: V8 then loads the local time zone
  * (/etc/localtime and the links to it), ~1 ms of a one-file copy here, for a UTC string.
  */

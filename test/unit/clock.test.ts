@@ -1,7 +1,7 @@
-/** util/clock.ts: isoTime formats like Date.prototype.toISOString. */
+/** util/clock.ts: isoTime formats like Date.prototype.toISOString; loopTurns gives the loop its turns. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isoTime } from '../../src/util/clock.js';
+import { isoTime, loopTurns, sleepSync } from '../../src/util/clock.js';
 
 test('isoTime matches toISOString on calendar edges: epoch, leap days, century years, year ends', () => {
   for (const iso of [
@@ -31,4 +31,19 @@ test('isoTime matches toISOString on 100,000 random instants from 1900 to 2300',
     const ms = Math.floor(from + random() * (to - from));
     assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
   }
+});
+
+test('loopTurns gives no turn before its interval has passed, then one, then none again', async () => {
+  const turn = loopTurns(30);
+  assert.equal(turn(), undefined, 'nothing due at once');
+  sleepSync(40);
+  let ran = false;
+  setImmediate(() => {
+    ran = true;
+  });
+  const due = turn();
+  assert.ok(due instanceof Promise, 'a turn once the interval has passed');
+  await due;
+  assert.ok(ran, 'the event loop ran what was waiting before the turn ended');
+  assert.equal(turn(), undefined, 'the interval starts again after a turn');
 });
