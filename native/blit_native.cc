@@ -916,6 +916,22 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
   return result;
 }
 
+// An --exclude pattern as engine/filter.ts namePattern gives it: literal characters and '*', and a
+// trailing '/' for directories only, split once per job rather than per entry.
+struct NamePattern {
+  std::string body;  // without the trailing '/'
+  bool dirOnly = false;
+  bool leadingStar = false;
+};
+
+NamePattern ParseNamePattern(const std::string& text) {
+  NamePattern pattern;
+  pattern.dirOnly = !text.empty() && text.back() == '/';
+  pattern.body = pattern.dirOnly ? text.substr(0, text.size() - 1) : text;
+  pattern.leadingStar = !pattern.body.empty() && pattern.body[0] == '*';
+  return pattern;
+}
+
 // A whole-directory job (see RunWholeDir below): what to copy, then what happened.
 struct DirJob {
   std::string src, dst, rel;
@@ -927,9 +943,9 @@ struct DirJob {
   bool sync = false;
   int32_t compare = 0;  // kCompare* below
   bool mirror = false;
-  // --exclude patterns of literal characters and '*' (engine/filter.ts nativeExcludes); a trailing
-  // '/' matches directories only. Matching entries are left out as if they were not there.
-  std::vector<std::string> excludes;
+  // --exclude patterns (engine/filter.ts nativeExcludes): matching entries are left out as if they
+  // were not there (DropExcluded).
+  std::vector<NamePattern> excludes;
   std::string hangName;  // tests only: the file whose copy hangs
   bool scanHang = false; // tests only: the listing hangs
   // Results.
@@ -1358,11 +1374,10 @@ void DropExcluded(const DirJob& job, Listed& listed) {
     bool terminatorFirst = name[0] == '\n' || name[0] == '\r' ||
                            (name.size() >= 3 && name.compare(0, 2, "\xE2\x80") == 0 &&
                             (name[2] == '\xA8' || name[2] == '\xA9'));
-    for (const std::string& pattern : job.excludes) {
-      bool dirOnly = !pattern.empty() && pattern.back() == '/';
-      if (dirOnly && item.kind != kDir) continue;
-      if (terminatorFirst && !pattern.empty() && pattern[0] == '*') continue;
-      if (StarMatch(dirOnly ? pattern.substr(0, pattern.size() - 1) : pattern, name)) return true;
+    for (const NamePattern& pattern : job.excludes) {
+      if (pattern.dirOnly && item.kind != kDir) continue;
+      if (terminatorFirst && pattern.leadingStar) continue;
+      if (StarMatch(pattern.body, name)) return true;
     }
     return false;
   };
@@ -1879,7 +1894,7 @@ Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
   }
   if (info.Length() > 12 && info[12].IsArray()) {
     Napi::Array excludes = info[12].As<Napi::Array>();
-    for (uint32_t i = 0; i < excludes.Length(); i++) job.excludes.push_back(PathArg(excludes.Get(i)));
+    for (uint32_t i = 0; i < excludes.Length(); i++) job.excludes.push_back(ParseNamePattern(PathArg(excludes.Get(i))));
   }
   batch->label = "scan: listing " + (job.rel.empty() ? std::string(".") : job.rel);
   Enqueue(env, pool, std::move(batch));
