@@ -15,12 +15,15 @@ export async function confirmDeletions(
   candidates: DeletionCandidate[],
   root: string,
   signal?: AbortSignal,
+  /** How many in all, when `candidates` holds only the first few (a remote destination's sample). */
+  total = candidates.length,
 ): Promise<boolean> {
   if (!canAsk()) return false;
   const lines = candidates.slice(0, SHOWN).map((c) => `  ${showPath(c.rel)}${c.kind === 'dir' ? '/' : ''}`);
-  if (candidates.length > SHOWN) lines.push(`  … and ${candidates.length - SHOWN} more`);
+  const shown = Math.min(SHOWN, candidates.length);
+  if (total > shown) lines.push(`  … and ${total - shown} more`);
   process.stderr.write(
-    `blit: mirror will delete ${countOf(candidates.length, 'entry', 'entries')} from ${showPath(root)}:\n${lines.join('\n')}\n`,
+    `blit: mirror will delete ${countOf(total, 'entry', 'entries')} from ${showPath(root)}:\n${lines.join('\n')}\n`,
   );
   // Loaded only when someone is asked: readline is not worth its start-up cost to every run. require,
   // not import(): the CLI bundle runs as a vm.Script (bin/blit.js), which has no import().

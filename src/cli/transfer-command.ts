@@ -2,13 +2,21 @@
 import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { resolveEndpoints } from '../engine/endpoints.js';
-import { newProgress } from '../engine/progress.js';
+import type { DeletionCandidate } from '../engine/local-destination.js';
+import { newProgress, type Progress } from '../engine/progress.js';
 import { runTransfer } from '../engine/session.js';
-import type { CompareMode, FilterSpec, Operation, TransferOptions } from '../engine/types.js';
+import type {
+  Action,
+  CompareMode,
+  FilterSpec,
+  Operation,
+  TransferOptions,
+  TransferReport,
+} from '../engine/types.js';
 import { localProbe } from '../fsops/path-probe.js';
 import { isSafeRel } from '../fsops/rel-path.js';
 import { startPerfRun } from '../perf/run-recorder.js';
-import { warnOfRemoteLookalikes } from '../remote/local-lookalike.js';
+import { readPathArguments } from '../remote/local-lookalike.js';
 import { BlitError, reasonOf, showPath } from '../util/errors.js';
 import { countOf, parseSize } from '../util/human.js';
 import { canAsk, confirmDeletions } from './confirm.js';
@@ -68,15 +76,8 @@ export function readFilesFrom(path: string): string[] {
   return rels;
 }
 
-export async function runTransferCommand(
-  operation: Operation,
-  src: string,
-  dst: string,
-  flags: TransferFlags,
-): Promise<number> {
-  warnOfRemoteLookalikes(src, dst);
-  if (flags.ludicrousSpeed)
-    err('blit: --ludicrous-speed is deprecated and does nothing: blit tunes itself\n');
+/** The transfer options the flags ask for, checked. */
+export function transferOptions(operation: Operation, flags: TransferFlags): TransferOptions {
   const filter: FilterSpec = {
     include: flags.include,
     exclude: flags.exclude,
@@ -84,15 +85,27 @@ export async function runTransferCommand(
     maxSize: sizeFlag('max-size', flags.maxSize),
   };
   if (flags.filesFrom !== undefined) filter.filesFrom = readFilesFrom(flags.filesFrom);
-  const options: TransferOptions = {
+  return {
     operation,
     compare: compareModeOf(flags),
     filter,
     dryRun: Boolean(flags.dryRun),
     deleteExcluded: Boolean(flags.deleteExcluded),
   };
-  const endpoints = resolveEndpoints(src, dst, localProbe);
-  const perf = startPerfRun({ source: endpoints.source, destination: endpoints.target, ...options });
+}
+
+/** What every transfer's command line sets up: the action list, progress display and signals. */
+export interface CommandSession {
+  progress: Progress;
+  display?: ProgressDisplay;
+  /** Aborted with the signal's name by the first SIGINT or SIGTERM. */
+  interruption: AbortController;
+  onAction?: (action: Action) => void;
+  /** Stops the display and removes the signal handlers. */
+  close(): void;
+}
+
+export function startCommandSession(options: TransferOptions, flags: TransferFlags): CommandSession {
   const listActions = Boolean(flags.verbose || flags.dryRun);
   const writeAction = flags.json ? err : out;
   const progress = newProgress();
@@ -107,40 +120,84 @@ export async function runTransferCommand(
   const onSignal = (signal: NodeJS.Signals) => interruption.abort(signal);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const report = await runTransfer(endpoints, options, {
-    signal: interruption.signal,
+  return {
     progress,
-    plan: perf.plan,
-    onStats: (stats) => perf.onStats(stats),
+    display,
+    interruption,
     onAction: listActions ? (action) => printActions(writeAction, action, options.dryRun) : undefined,
-    confirmDeletions: async (candidates) => {
-      if (flags.yes) return true;
-      if (!canAsk()) {
-        display?.stop();
-        err(
-          `blit: not deleting ${countOf(candidates.length, 'entry', 'entries')} from ${showPath(endpoints.target)} without confirmation; run on a terminal or pass --yes\n`,
-        );
-        return false;
-      }
-      // The prompt takes the terminal; progress goes on after it (deletions, deferred copies).
-      display?.stop();
-      try {
-        return await confirmDeletions(candidates, endpoints.target, interruption.signal);
-      } finally {
-        display?.start();
-      }
-    },
-  })
-    .finally(() => {
+    close() {
       display?.stop();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-    })
+    },
+  };
+}
+
+/**
+ * The deletion question, asked as locally: --yes deletes; without a terminal nothing is deleted
+ * (with one line saying so); otherwise the person at the terminal is asked.
+ */
+export async function askDeletions(
+  session: CommandSession,
+  flags: TransferFlags,
+  candidates: DeletionCandidate[],
+  where: string,
+  total = candidates.length,
+): Promise<boolean> {
+  if (flags.yes) return true;
+  if (!canAsk()) {
+    session.display?.stop();
+    err(
+      `blit: not deleting ${countOf(total, 'entry', 'entries')} from ${showPath(where)} without confirmation; run on a terminal or pass --yes\n`,
+    );
+    return false;
+  }
+  // The prompt takes the terminal; progress goes on after it (deletions, deferred copies).
+  session.display?.stop();
+  try {
+    return await confirmDeletions(candidates, where, session.interruption.signal, total);
+  } finally {
+    session.display?.start();
+  }
+}
+
+/** Prints the report and says how the command exits. */
+export function finishReport(report: TransferReport, flags: TransferFlags): number {
+  printReport(report, Boolean(flags.json));
+  return report.failed > 0 ? 2 : 0;
+}
+
+export async function runTransferCommand(
+  operation: Operation,
+  src: string,
+  dst: string,
+  flags: TransferFlags,
+): Promise<number> {
+  const [srcRemote, dstRemote] = readPathArguments(src, dst);
+  if (flags.ludicrousSpeed)
+    err('blit: --ludicrous-speed is deprecated and does nothing: blit tunes itself\n');
+  const options = transferOptions(operation, flags);
+  if (srcRemote || dstRemote) {
+    // gRPC loads only for remote transfers.
+    const { runRemoteTransfer } = await import('./remote-transfer.js');
+    return runRemoteTransfer(src, dst, { srcRemote: srcRemote!, dstRemote: dstRemote! }, options, flags);
+  }
+  const endpoints = resolveEndpoints(src, dst, localProbe);
+  const perf = startPerfRun({ source: endpoints.source, destination: endpoints.target, ...options });
+  const session = startCommandSession(options, flags);
+  const report = await runTransfer(endpoints, options, {
+    signal: session.interruption.signal,
+    progress: session.progress,
+    plan: perf.plan,
+    onStats: (stats) => perf.onStats(stats),
+    onAction: session.onAction,
+    confirmDeletions: (candidates) => askDeletions(session, flags, candidates, endpoints.target),
+  })
+    .finally(() => session.close())
     .catch((error: unknown) => {
       perf.finish('fatal', error);
       throw error;
     });
-  printReport(report, Boolean(flags.json));
   perf.finish(report.failed > 0 ? 'partial' : 'ok');
-  return report.failed > 0 ? 2 : 0;
+  return finishReport(report, flags);
 }

@@ -7,7 +7,7 @@ import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs'
 import { describeRawName, entryFromStats, NOT_UTF8_NAME } from '../fsops/listing.js';
 import { baseRel, joinRel, localPath } from '../fsops/rel-path.js';
 import type { Failure, ListRequest, ListResponse, Entry as WireEntry } from '../generated/blit.js';
-import { toWireEntry } from '../remote/wire-entry.js';
+import { toWireEntry } from '../protocol/wire-entry.js';
 import { reasonOf } from '../util/errors.js';
 import type { ModuleConfig } from './config.js';
 import { checkWirePath, resolveInModule } from './module-path.js';

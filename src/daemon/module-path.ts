@@ -7,10 +7,10 @@
  * machine could swap a checked directory for a link (Node has no openat/RESOLVE_BENEATH). Clients
  * alone cannot do that: the daemon creates no links on their behalf yet.
  */
-import { type BigIntStats, lstatSync, realpathSync } from 'node:fs';
+import { type BigIntStats, lstatSync, realpathSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { localPath } from '../fsops/rel-path.js';
+import { baseRel, localPath, parentRel } from '../fsops/rel-path.js';
 import { codeOf } from '../util/errors.js';
 import type { ModuleConfig } from './config.js';
 import { fileSystemRpcError, RpcError } from './rpc-error.js';
@@ -112,4 +112,31 @@ export function resolveInModule(module: ModuleConfig, rel: string, followLast: b
     current = real;
   }
   throw new Error('unreachable');
+}
+
+/**
+ * Where a path the daemon will write lands: the part that exists resolved as for a listing (links
+ * followed only while they stay inside the module), the missing rest appended as written (made
+ * later, under the resolved part).
+ */
+export function resolveForWrite(module: ModuleConfig, rel: string): string {
+  const missing: string[] = [];
+  let existing = rel;
+  for (;;) {
+    try {
+      const resolved = resolveInModule(module, existing, true);
+      if (missing.length > 0 && !statSync(resolved.real).isDirectory()) {
+        throw new RpcError(status.FAILED_PRECONDITION, 'not a directory', existing);
+      }
+      return missing.length === 0 ? resolved.real : localPath(resolved.real, missing.join('/'));
+    } catch (error) {
+      const absent =
+        error instanceof RpcError &&
+        error.code === status.NOT_FOUND &&
+        error.message === 'no such file or directory';
+      if (!absent || existing === '') throw error;
+      missing.unshift(baseRel(existing));
+      existing = parentRel(existing);
+    }
+  }
 }

@@ -4,7 +4,7 @@
  * the client can name it the way the user writes it.
  */
 import { Metadata, status } from '@grpc/grpc-js';
-import { pathTrailer } from '../remote/path-trailer.js';
+import { pathTrailer } from '../protocol/path-trailer.js';
 import { codeOf, reasonOf } from '../util/errors.js';
 
 export class RpcError extends Error {

@@ -2,8 +2,8 @@
 import { format } from 'node:util';
 import { Server, ServerCredentials, setLogger } from '@grpc/grpc-js';
 import { BlitService } from '../generated/blit.js';
+import { MAX_MESSAGE_BYTES } from '../protocol/handshake.js';
 import { dialTarget } from '../remote/endpoint.js';
-import { MAX_MESSAGE_BYTES } from '../remote/handshake.js';
 import { BlitError } from '../util/errors.js';
 import type { DaemonConfig } from './config.js';
 import type { Logger } from './logger.js';

@@ -15,7 +15,7 @@ import type {
   PurgeRequest,
   PurgeResponse,
 } from '../generated/blit.js';
-import { IncompatiblePeer, localHello, negotiate } from '../remote/handshake.js';
+import { IncompatiblePeer, localHello, negotiate } from '../protocol/handshake.js';
 import type { DaemonConfig } from './config.js';
 import { listPath } from './list-handler.js';
 import type { Logger } from './logger.js';
@@ -106,6 +106,6 @@ export function createService(config: DaemonConfig, log: Logger): BlitServer {
         count: request.paths.length,
       }),
     ),
-    transfer: (call) => handleTransfer(call, log),
+    transfer: (call) => handleTransfer(call, config, log),
   };
 }

@@ -1,15 +1,266 @@
 /**
- * `Transfer`: the session stream. The frames are defined (proto/blit.proto); running a session
- * over them is the next step of the remote work, so for now the stream ends at once with
- * UNIMPLEMENTED and the client says so in one line.
+ * `Transfer`: one session on the daemon's side. The initiator's Hello and Open come first; the
+ * daemon checks them (protocol version, module, writability, the path inside the module, the
+ * options), answers Hello and Accept, and then plays the role Open leaves it: the destination of a
+ * push, the source of a pull, on the same session halves the client runs (transport/stream/).
+ * Whatever ends the session — its Summary, a fatal error, the client cancelling or vanishing —
+ * the daemon drops the session's temp files and keeps serving.
  */
+import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { type ServerDuplexStream, status } from '@grpc/grpc-js';
-import type { TransferFrame } from '../generated/blit.js';
+import type { Endpoints } from '../engine/endpoints.js';
+import { buildFilter } from '../engine/filter.js';
+import { LocalDestination } from '../engine/local-destination.js';
+import { LocalSource } from '../engine/local-source.js';
+import { newProgress } from '../engine/progress.js';
+import type { Action, TransferOptions } from '../engine/types.js';
+import { type HasherFactory, loadBlake3 } from '../fsops/hash.js';
+import { baseRel, parentRel } from '../fsops/rel-path.js';
+import {
+  Direction,
+  EntryKind,
+  ErrorCode,
+  type Hello,
+  type Open,
+  Role,
+  type TransferFrame,
+  Transport,
+} from '../generated/blit.js';
+import { IncompatiblePeer, localHello, negotiate } from '../protocol/handshake.js';
+import { ProtocolError } from '../protocol/manifest-wire.js';
+import { fromWireOpen } from '../protocol/open-wire.js';
+import { type FrameBody, FrameChannel, PeerGone } from '../transport/frame-channel.js';
+import { runDestinationSide } from '../transport/stream/destination-side.js';
+import { runSourceSide } from '../transport/stream/source-side.js';
+import { BlitError } from '../util/errors.js';
+import type { DaemonConfig, ModuleConfig } from './config.js';
 import type { Logger } from './logger.js';
+import { checkWirePath, resolveForWrite, resolveInModule } from './module-path.js';
+import { findModule, requireWritable } from './modules.js';
+import { RpcError } from './rpc-error.js';
 
-export const TRANSFER_UNIMPLEMENTED = 'remote copy, mirror and move are not implemented by this blitd yet';
+/** The Hello and Open must arrive within this time of the call starting. */
+const OPEN_TIMEOUT_MS = 10_000;
+/** Actions sent per Actions frame (-v and --dry-run lists of a push). */
+const ACTIONS_PER_FRAME = 512;
 
-export function handleTransfer(call: ServerDuplexStream<TransferFrame, TransferFrame>, log: Logger): void {
-  log.info({ rpc: 'transfer', peer: call.getPeer(), code: 'UNIMPLEMENTED' }, 'transfer refused');
-  call.emit('error', { code: status.UNIMPLEMENTED, details: TRANSFER_UNIMPLEMENTED });
+const CODE_OF_STATUS: Partial<Record<status, ErrorCode>> = {
+  [status.NOT_FOUND]: ErrorCode.ERROR_CODE_NOT_FOUND,
+  [status.PERMISSION_DENIED]: ErrorCode.ERROR_CODE_PERMISSION_DENIED,
+  [status.INVALID_ARGUMENT]: ErrorCode.ERROR_CODE_PATH_OUTSIDE_MODULE,
+  [status.RESOURCE_EXHAUSTED]: ErrorCode.ERROR_CODE_NO_SPACE,
+};
+
+/** A refusal or failure as the TransferError frame that ends the session. */
+function fatalFrame(error: unknown): FrameBody {
+  let code = ErrorCode.ERROR_CODE_IO;
+  let path = '';
+  if (error instanceof RpcError) {
+    code = CODE_OF_STATUS[error.code] ?? ErrorCode.ERROR_CODE_IO;
+    path = error.path ?? '';
+  } else if (error instanceof ProtocolError) code = ErrorCode.ERROR_CODE_PROTOCOL;
+  else if (error instanceof IncompatiblePeer) code = ErrorCode.ERROR_CODE_INCOMPATIBLE_VERSION;
+  const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
+  return { $case: 'error', value: { code, path, message, fatal: true, fileId: 0n, hasFileId: false } };
+}
+
+interface Opening {
+  hello: Hello;
+  open: Open;
+}
+
+/** Waits for the initiator's Hello then Open (nothing else may come first). */
+function readOpening(channel: FrameChannel): Promise<Opening> {
+  return new Promise<Opening>((resolve, reject) => {
+    let hello: Hello | undefined;
+    const timer = setTimeout(
+      () => reject(new ProtocolError(`no Hello and Open within ${OPEN_TIMEOUT_MS / 1000} s`)),
+      OPEN_TIMEOUT_MS,
+    );
+    channel.closed.then(() => reject(new PeerGone('the client left before opening the session')), reject);
+    channel.onFrame((frame) => {
+      const body = frame.body;
+      if (!hello && body?.$case === 'hello') hello = body.value;
+      else if (hello && body?.$case === 'open') {
+        clearTimeout(timer);
+        channel.onFrame(() => {
+          throw new ProtocolError('frame before the session was accepted');
+        });
+        resolve({ hello, open: body.value });
+      } else
+        throw new ProtocolError(
+          `${body?.$case ?? 'empty'} frame where ${hello ? 'Open' : 'Hello'} was expected`,
+        );
+    });
+  });
+}
+
+/** Sends actions in frames of up to ACTIONS_PER_FRAME, at most every 100 ms and at the end. */
+function actionRelay(channel: FrameChannel) {
+  let queued: { kind: string; path: string }[] = [];
+  const flush = () => {
+    if (queued.length > 0) channel.send({ $case: 'actions', value: { actions: queued.splice(0) } });
+  };
+  return {
+    onAction(action: Action) {
+      queued.push({ kind: action.kind, path: action.path });
+      if (queued.length >= ACTIONS_PER_FRAME) flush();
+    },
+    flush,
+    drop() {
+      queued = [];
+    },
+  };
+}
+
+export function handleTransfer(
+  call: ServerDuplexStream<TransferFrame, TransferFrame>,
+  config: DaemonConfig,
+  log: Logger,
+): void {
+  const started = performance.now();
+  const channel = new FrameChannel(call, Role.ROLE_UNSPECIFIED);
+  call.on('cancelled', () => channel.fail(new PeerGone('the client cancelled the session')));
+  const fields: Record<string, unknown> = { rpc: 'transfer', peer: call.getPeer() };
+  const run = async () => {
+    const { hello, open } = await readOpening(channel);
+    const ours = localHello('blitd');
+    const negotiated = negotiate(hello, ours);
+    const module = findModule(config.modules, open.module);
+    const rel = checkWirePath(open.path);
+    const options = fromWireOpen(open);
+    const push = open.direction === Direction.DIRECTION_PUSH;
+    if (!push && open.direction !== Direction.DIRECTION_PULL)
+      throw new ProtocolError('Open without a direction');
+    Object.assign(fields, {
+      module: module.name,
+      path: rel.slice(0, 200),
+      operation: options.operation,
+      direction: push ? 'push' : 'pull',
+    });
+    if (push || options.operation === 'move') requireWritable(module);
+    const hasher = options.compare === 'checksum' ? await loadBlake3() : undefined;
+    channel.role = push ? Role.ROLE_DESTINATION : Role.ROLE_SOURCE;
+    channel.send({ $case: 'hello', value: ours });
+    const accept = (pathKind: EntryKind) =>
+      channel.send({
+        $case: 'accept',
+        value: {
+          sessionId: randomBytes(8).toString('hex'),
+          responderRole: channel.role,
+          // The TCP data plane is not built yet: data rides the stream.
+          negotiated: { ...negotiated, transport: Transport.TRANSPORT_GRPC_STREAM },
+          pathKind,
+        },
+      });
+    return push
+      ? receivePush(channel, module, rel, open, options, accept, hasher)
+      : sendPull(channel, module, rel, open, options, accept, hasher);
+  };
+  run().then(
+    (counts) => {
+      channel.end();
+      log.info({ ...fields, ...counts, code: 'OK', ms: Math.round(performance.now() - started) }, 'transfer');
+    },
+    (error: unknown) => {
+      if (!(error instanceof PeerGone)) channel.send(fatalFrame(error));
+      channel.fail(error instanceof Error ? error : new Error(String(error)));
+      channel.end();
+      const known =
+        error instanceof RpcError ||
+        error instanceof ProtocolError ||
+        error instanceof PeerGone ||
+        error instanceof IncompatiblePeer ||
+        error instanceof BlitError;
+      if (!known) log.error({ ...fields, err: error }, 'internal error');
+      const reason = error instanceof Error ? error.message.slice(0, 500) : String(error);
+      log.warn(
+        { ...fields, code: 'FAILED', reason, ms: Math.round(performance.now() - started) },
+        'transfer',
+      );
+    },
+  );
+}
+
+async function receivePush(
+  channel: FrameChannel,
+  module: ModuleConfig,
+  rel: string,
+  open: Open,
+  options: TransferOptions,
+  accept: (kind: EntryKind) => void,
+  hasher: HasherFactory | undefined,
+) {
+  if (open.singleEntry && rel === '')
+    throw new ProtocolError('a single entry cannot replace the module root');
+  // A single entry lands in its parent directory under its own name; a tree is the directory itself.
+  const root = resolveForWrite(module, open.singleEntry ? parentRel(rel) : rel);
+  accept(EntryKind.ENTRY_KIND_DIRECTORY);
+  const relay = open.listActions ? actionRelay(channel) : undefined;
+  const destination = new LocalDestination(root, buildFilter(options.filter), options, (action) =>
+    relay?.onAction(action),
+  );
+  const flushTimer = relay ? setInterval(relay.flush, 100) : undefined;
+  try {
+    const outcome = await runDestinationSide(destination, channel, options, {
+      progress: newProgress(),
+      singleName: open.singleEntry ? baseRel(rel) : undefined,
+      hasher,
+      beforeSummary: () => relay?.flush(),
+      confirmDeletions: open.allowDeletions ? async () => true : undefined,
+    });
+    return {
+      copied: outcome.copied,
+      bytes: outcome.bytes,
+      deleted: outcome.deleted,
+      failed: outcome.failures.length,
+    };
+  } finally {
+    clearInterval(flushTimer);
+    relay?.drop();
+  }
+}
+
+async function sendPull(
+  channel: FrameChannel,
+  module: ModuleConfig,
+  rel: string,
+  open: Open,
+  options: TransferOptions,
+  accept: (kind: EntryKind) => void,
+  hasher: HasherFactory | undefined,
+) {
+  const resolved = resolveInModule(module, rel, open.contentsOnly);
+  const isDirectory =
+    resolved.real === resolved.named ? resolved.stats.isDirectory() : isDirectoryAt(resolved.real);
+  if (open.singleEntry === isDirectory) {
+    throw new RpcError(
+      status.FAILED_PRECONDITION,
+      isDirectory ? 'is a directory now' : 'is not a directory',
+      rel,
+    );
+  }
+  accept(isDirectory ? EntryKind.ENTRY_KIND_DIRECTORY : EntryKind.ENTRY_KIND_FILE);
+  const path = isDirectory ? resolved.real : resolved.named;
+  const endpoints: Endpoints = {
+    kind: isDirectory ? 'tree' : 'single',
+    source: path,
+    // Only a single entry's name is read from the target, and the client names it anyway.
+    target: path,
+    // A pull-move never removes the module root itself.
+    contentsOnly: open.contentsOnly || rel === '',
+    sourceInsideTarget: false,
+  };
+  const source = new LocalSource(endpoints, buildFilter(options.filter));
+  const outcome = await runSourceSide(source, channel, options, { single: !isDirectory, hasher });
+  return {
+    copied: Number(outcome.summary.copied),
+    bytes: Number(outcome.summary.bytes),
+    kept: outcome.failures.length,
+  };
+}
+
+function isDirectoryAt(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
 }

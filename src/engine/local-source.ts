@@ -19,6 +19,8 @@ export class LocalSource implements SourceRole {
   scanComplete = true;
   readonly failures: Failure[] = [];
   private readonly walkedDirs: string[] = [];
+  /** The same directories, to answer hasWalked. */
+  private readonly walkedSet = new Set<string>();
   private readonly skipped = new Set<string>();
 
   constructor(
@@ -83,6 +85,7 @@ export class LocalSource implements SourceRole {
         continue;
       }
       this.walkedDirs.push(dir.rel);
+      this.walkedSet.add(dir.rel);
       for (const problem of contents.problems) {
         // A name that is not UTF-8 cannot be represented, nor can its twin at the destination be
         // deleted: it does not make the scan incomplete.
@@ -148,6 +151,14 @@ export class LocalSource implements SourceRole {
       }
     }
     return entries;
+  }
+
+  /**
+   * True when `rel` is a directory this walk listed (as a directory, never through a link): a path
+   * a peer names below it stays inside the source.
+   */
+  hasWalked(rel: string): boolean {
+    return this.walkedSet.has(rel);
   }
 
   skipSubtree(rel: string): void {

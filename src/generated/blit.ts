@@ -293,6 +293,13 @@ export interface Open {
   forceGrpcData: boolean;
   /** Data-plane sockets the initiator intends to dial (the responder may grant fewer). */
   dataStreams: number;
+  /**
+   * The transfer is one non-directory entry (a file or a link): on a push `path` names its final
+   * path; on a pull `path` names the entry itself.
+   */
+  singleEntry: boolean;
+  /** -v / --dry-run: the responder reports each action it takes (Actions frames). */
+  listActions: boolean;
 }
 
 /**
@@ -368,6 +375,17 @@ export interface Need {
   hashFirst: boolean;
   /** Resume: only these ranges; empty means the whole file. */
   blocks: BlockRange[];
+  /**
+   * With hash_first: the destination's own hash of its file. The source answers FileHash without
+   * data when its file hashes the same, and sends the data otherwise.
+   */
+  destinationHash: Buffer;
+  /**
+   * The size and modification time the manifest gave: a source file that no longer has them has
+   * changed since it was listed, and is not sent.
+   */
+  size: bigint;
+  mtimeNs: bigint;
 }
 
 export interface NeedBatch {
@@ -438,6 +456,37 @@ export interface TransferError {
   message: string;
   /** True: the session ends. False: one entry failed and the session goes on. */
   fatal: boolean;
+  /** The need the failure concerns (a file the source could not send), when the sender names one. */
+  fileId: bigint;
+  hasFileId: boolean;
+}
+
+/**
+ * The destination tells the source which entries are in place (copied, or found identical), so
+ * a move may remove them at the source. Only for moves.
+ */
+export interface Landed {
+  paths: string[];
+}
+
+/**
+ * The destination asks the source to list these entries (and, for directories, their subtrees)
+ * again: a mirror's entries that replace another kind, written once the deletions made room.
+ * The source answers with manifest batches and a new ManifestComplete.
+ */
+export interface Rescan {
+  paths: string[];
+}
+
+/** What the responder did (or would do, on a dry run), for the initiator's -v and --dry-run lists. */
+export interface Action {
+  /** "copy", "link", "mkdir", "update", "delete". */
+  kind: string;
+  path: string;
+}
+
+export interface Actions {
+  actions: Action[];
 }
 
 export interface TransferFrame {
@@ -459,6 +508,9 @@ export interface TransferFrame {
     | { $case: 'deletionsConfirm'; value: DeletionsConfirm }
     | { $case: 'summary'; value: Summary }
     | { $case: 'error'; value: TransferError }
+    | { $case: 'landed'; value: Landed }
+    | { $case: 'rescan'; value: Rescan }
+    | { $case: 'actions'; value: Actions }
     | undefined;
 }
 
@@ -1937,6 +1989,8 @@ function createBaseOpen(): Open {
     allowDeletions: false,
     forceGrpcData: false,
     dataStreams: 0,
+    singleEntry: false,
+    listActions: false,
   };
 }
 
@@ -1977,6 +2031,12 @@ export const Open: MessageFns<Open> = {
     }
     if (message.dataStreams !== 0) {
       writer.uint32(96).uint32(message.dataStreams);
+    }
+    if (message.singleEntry !== false) {
+      writer.uint32(104).bool(message.singleEntry);
+    }
+    if (message.listActions !== false) {
+      writer.uint32(112).bool(message.listActions);
     }
     return writer;
   },
@@ -2090,6 +2150,22 @@ export const Open: MessageFns<Open> = {
             message.dataStreams = reader.uint32();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.singleEntry = reader.bool();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.listActions = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2120,6 +2196,8 @@ export const Open: MessageFns<Open> = {
     message.allowDeletions = object.allowDeletions ?? false;
     message.forceGrpcData = object.forceGrpcData ?? false;
     message.dataStreams = object.dataStreams ?? 0;
+    message.singleEntry = object.singleEntry ?? false;
+    message.listActions = object.listActions ?? false;
     return message;
   },
 };
@@ -2696,7 +2774,15 @@ export const BlockRange: MessageFns<BlockRange> = {
 };
 
 function createBaseNeed(): Need {
-  return { fileId: 0n, path: '', hashFirst: false, blocks: [] };
+  return {
+    fileId: 0n,
+    path: '',
+    hashFirst: false,
+    blocks: [],
+    destinationHash: Buffer.alloc(0),
+    size: 0n,
+    mtimeNs: 0n,
+  };
 }
 
 export const Need: MessageFns<Need> = {
@@ -2715,6 +2801,21 @@ export const Need: MessageFns<Need> = {
     }
     for (const v of message.blocks) {
       BlockRange.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.destinationHash.length !== 0) {
+      writer.uint32(42).bytes(message.destinationHash);
+    }
+    if (message.size !== 0n) {
+      if (BigInt.asUintN(64, message.size) !== message.size) {
+        throw new globalThis.Error('value provided for field message.size of type uint64 too large');
+      }
+      writer.uint32(48).uint64(message.size);
+    }
+    if (message.mtimeNs !== 0n) {
+      if (BigInt.asIntN(64, message.mtimeNs) !== message.mtimeNs) {
+        throw new globalThis.Error('value provided for field message.mtimeNs of type int64 too large');
+      }
+      writer.uint32(56).int64(message.mtimeNs);
     }
     return writer;
   },
@@ -2764,6 +2865,30 @@ export const Need: MessageFns<Need> = {
             message.blocks.push(BlockRange.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.destinationHash = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.size = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.mtimeNs = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2785,6 +2910,9 @@ export const Need: MessageFns<Need> = {
     message.path = object.path ?? '';
     message.hashFirst = object.hashFirst ?? false;
     message.blocks = object.blocks?.map((e) => BlockRange.fromPartial(e)) || [];
+    message.destinationHash = object.destinationHash ?? Buffer.alloc(0);
+    message.size = object.size !== undefined && object.size !== null ? BigInt(object.size) : 0n;
+    message.mtimeNs = object.mtimeNs !== undefined && object.mtimeNs !== null ? BigInt(object.mtimeNs) : 0n;
     return message;
   },
 };
@@ -3624,7 +3752,7 @@ export const Summary: MessageFns<Summary> = {
 };
 
 function createBaseTransferError(): TransferError {
-  return { code: 0, path: '', message: '', fatal: false };
+  return { code: 0, path: '', message: '', fatal: false, fileId: 0n, hasFileId: false };
 }
 
 export const TransferError: MessageFns<TransferError> = {
@@ -3640,6 +3768,15 @@ export const TransferError: MessageFns<TransferError> = {
     }
     if (message.fatal !== false) {
       writer.uint32(32).bool(message.fatal);
+    }
+    if (message.fileId !== 0n) {
+      if (BigInt.asUintN(64, message.fileId) !== message.fileId) {
+        throw new globalThis.Error('value provided for field message.fileId of type uint64 too large');
+      }
+      writer.uint32(40).uint64(message.fileId);
+    }
+    if (message.hasFileId !== false) {
+      writer.uint32(48).bool(message.hasFileId);
     }
     return writer;
   },
@@ -3689,6 +3826,22 @@ export const TransferError: MessageFns<TransferError> = {
             message.fatal = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.fileId = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.hasFileId = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3710,6 +3863,240 @@ export const TransferError: MessageFns<TransferError> = {
     message.path = object.path ?? '';
     message.message = object.message ?? '';
     message.fatal = object.fatal ?? false;
+    message.fileId = object.fileId !== undefined && object.fileId !== null ? BigInt(object.fileId) : 0n;
+    message.hasFileId = object.hasFileId ?? false;
+    return message;
+  },
+};
+
+function createBaseLanded(): Landed {
+  return { paths: [] };
+}
+
+export const Landed: MessageFns<Landed> = {
+  encode(message: Landed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.paths) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Landed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLanded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.paths.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Landed>, I>>(base?: I): Landed {
+    return Landed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Landed>, I>>(object: I): Landed {
+    const message = createBaseLanded();
+    message.paths = object.paths?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRescan(): Rescan {
+  return { paths: [] };
+}
+
+export const Rescan: MessageFns<Rescan> = {
+  encode(message: Rescan, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.paths) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Rescan {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRescan();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.paths.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Rescan>, I>>(base?: I): Rescan {
+    return Rescan.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Rescan>, I>>(object: I): Rescan {
+    const message = createBaseRescan();
+    message.paths = object.paths?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseAction(): Action {
+  return { kind: '', path: '' };
+}
+
+export const Action: MessageFns<Action> = {
+  encode(message: Action, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== '') {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.path !== '') {
+      writer.uint32(18).string(message.path);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Action {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAction();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Action>, I>>(base?: I): Action {
+    return Action.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Action>, I>>(object: I): Action {
+    const message = createBaseAction();
+    message.kind = object.kind ?? '';
+    message.path = object.path ?? '';
+    return message;
+  },
+};
+
+function createBaseActions(): Actions {
+  return { actions: [] };
+}
+
+export const Actions: MessageFns<Actions> = {
+  encode(message: Actions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.actions) {
+      Action.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Actions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseActions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.actions.push(Action.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Actions>, I>>(base?: I): Actions {
+    return Actions.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Actions>, I>>(object: I): Actions {
+    const message = createBaseActions();
+    message.actions = object.actions?.map((e) => Action.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3768,6 +4155,15 @@ export const TransferFrame: MessageFns<TransferFrame> = {
         break;
       case 'error':
         TransferError.encode(message.body.value, writer.uint32(130).fork()).join();
+        break;
+      case 'landed':
+        Landed.encode(message.body.value, writer.uint32(138).fork()).join();
+        break;
+      case 'rescan':
+        Rescan.encode(message.body.value, writer.uint32(146).fork()).join();
+        break;
+      case 'actions':
+        Actions.encode(message.body.value, writer.uint32(154).fork()).join();
         break;
     }
     return writer;
@@ -3923,6 +4319,30 @@ export const TransferFrame: MessageFns<TransferFrame> = {
             message.body = { $case: 'error', value: TransferError.decode(reader, reader.uint32()) };
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.body = { $case: 'landed', value: Landed.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.body = { $case: 'rescan', value: Rescan.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.body = { $case: 'actions', value: Actions.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4038,6 +4458,24 @@ export const TransferFrame: MessageFns<TransferFrame> = {
       case 'error': {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: 'error', value: TransferError.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case 'landed': {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: 'landed', value: Landed.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case 'rescan': {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: 'rescan', value: Rescan.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case 'actions': {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: 'actions', value: Actions.fromPartial(object.body.value) };
         }
         break;
       }

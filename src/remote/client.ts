@@ -4,6 +4,7 @@
  * Waits are bounded: reaching the daemon, and each call, have time limits.
  */
 import {
+  type ClientDuplexStream,
   type ClientUnaryCall,
   credentials,
   logVerbosity,
@@ -12,6 +13,7 @@ import {
   setLogVerbosity,
   status,
 } from '@grpc/grpc-js';
+import type { PathKind } from '../engine/endpoints.js';
 import {
   BlitClient,
   type Hello,
@@ -19,11 +21,13 @@ import {
   type ListResponse,
   type PingResponse,
   type PurgeResponse,
+  type TransferFrame,
 } from '../generated/blit.js';
+import { IncompatiblePeer, localHello, MAX_MESSAGE_BYTES, negotiate } from '../protocol/handshake.js';
+import { trailerPath } from '../protocol/path-trailer.js';
+import { kindName } from '../protocol/wire-entry.js';
 import { BlitError, showPath } from '../util/errors.js';
 import { type DaemonAddress, dialTarget, formatRemotePath } from './endpoint.js';
-import { IncompatiblePeer, localHello, MAX_MESSAGE_BYTES, negotiate } from './handshake.js';
-import { trailerPath } from './path-trailer.js';
 
 // Failures reach the user as one line each (below); grpc-js's own stderr diagnostics would add more.
 setLogVerbosity(logVerbosity.NONE);
@@ -58,6 +62,27 @@ function connectReason(details: string): string {
 
 function deadline(ms: number): Date {
   return new Date(Date.now() + ms);
+}
+
+/** A refused or failed call: one line for the user, and the gRPC status it came with. */
+export class CallFailed extends BlitError {
+  constructor(
+    message: string,
+    readonly code: status,
+  ) {
+    super(message);
+  }
+}
+
+/** Words for a stream that broke mid-session, as for a failed call. */
+export function sessionBreak(
+  target: string,
+  error: { code?: number; details?: string; message: string },
+): string {
+  const details = (error.details ?? error.message).split('\n')[0] ?? '';
+  if (error.code === status.UNAVAILABLE) return `lost blitd at ${target}: ${connectReason(details)}`;
+  if (error.code === status.CANCELLED) return `blitd at ${target} cancelled the session`;
+  return `blitd at ${target}: ${details}`;
 }
 
 export class RemoteClient {
@@ -125,6 +150,37 @@ export class RemoteClient {
     );
   }
 
+  /**
+   * What a module path names, as a local lstat or stat would say (`follow`): 'missing' when it
+   * does not exist. Refusals (a link leading outside the module, an unknown module) throw.
+   */
+  async kindOf(subject: CallSubject & { module: string }, path: string, follow: boolean): Promise<PathKind> {
+    try {
+      const response = await this.call<ListResponse>(
+        subject,
+        CALL_TIMEOUT_MS,
+        (metadata, options, callback) =>
+          this.grpc.list(
+            { module: subject.module, path, startAfter: '', limit: 1, noFollow: !follow },
+            metadata,
+            options,
+            callback,
+          ),
+      );
+      if (response.isDirectory) return 'dir';
+      const entry = response.entries[0];
+      return entry ? kindName(entry.kind) : 'missing';
+    } catch (error) {
+      if (error instanceof CallFailed && error.code === status.NOT_FOUND) return 'missing';
+      throw error;
+    }
+  }
+
+  /** Opens a `Transfer` stream (no deadline: sessions end by idle time-outs, never a total one). */
+  openTransfer(): ClientDuplexStream<TransferFrame, TransferFrame> {
+    return this.grpc.transfer();
+  }
+
   close(): void {
     this.grpc.close();
   }
@@ -147,28 +203,28 @@ export class RemoteClient {
   }
 
   /** One line for a failed call: connection problems name the daemon, refusals name the path. */
-  private describe(error: ServiceError, subject: CallSubject, timeoutMs: number): BlitError {
+  private describe(error: ServiceError, subject: CallSubject, timeoutMs: number): CallFailed {
+    return new CallFailed(this.describeText(error, subject, timeoutMs), error.code);
+  }
+
+  private describeText(error: ServiceError, subject: CallSubject, timeoutMs: number): string {
     const details = (error.details ?? '').split('\n')[0] ?? '';
     switch (error.code) {
       case status.UNAVAILABLE:
-        return new BlitError(`cannot reach blitd at ${this.target}: ${connectReason(details)}`);
+        return `cannot reach blitd at ${this.target}: ${connectReason(details)}`;
       case status.DEADLINE_EXCEEDED:
-        return new BlitError(
-          `no answer from blitd at ${this.target} within ${Math.round(timeoutMs / 1000)} s`,
-        );
+        return `no answer from blitd at ${this.target} within ${Math.round(timeoutMs / 1000)} s`;
       case status.RESOURCE_EXHAUSTED:
         if (/message larger than max/i.test(details)) {
-          return new BlitError(
-            `${showPath(subject.spec)}: request or answer too large for the control plane`,
-          );
+          return `${showPath(subject.spec)}: request or answer too large for the control plane`;
         }
         break;
     }
     const trailer = trailerPath(error.metadata);
     if (trailer !== undefined && subject.module !== undefined) {
       const path = formatRemotePath(this.address, subject.module, trailer);
-      return new BlitError(`${showPath(path)}: ${details}`);
+      return `${showPath(path)}: ${details}`;
     }
-    return new BlitError(`${showPath(subject.spec)}: ${details || status[error.code]}`);
+    return `${showPath(subject.spec)}: ${details || status[error.code]}`;
   }
 }

@@ -1,8 +1,8 @@
 /** How `blit ls` and `blit list-modules` print: aligned columns for people, JSON for programs. */
 import type { Entry, ModuleInfo } from '../generated/blit.js';
+import { kindName } from '../protocol/wire-entry.js';
 import { showPath } from '../util/errors.js';
 import { formatBytes } from '../util/human.js';
-import { kindName } from './wire-entry.js';
 
 const NS_PER_MS = 1_000_000n;
 

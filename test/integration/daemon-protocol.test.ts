@@ -24,7 +24,7 @@ import {
   Role,
   Transport,
 } from '../../src/generated/blit.js';
-import { localHello } from '../../src/remote/handshake.js';
+import { localHello } from '../../src/protocol/handshake.js';
 import { tempDir } from '../helpers.js';
 import { type Daemon, startDaemon } from './daemon-harness.js';
 

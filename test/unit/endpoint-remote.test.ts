@@ -10,7 +10,7 @@ import {
   parseDaemonAddress,
   parseRemotePath,
 } from '../../src/remote/endpoint.js';
-import { checkLocalArgument } from '../../src/remote/local-lookalike.js';
+import { readPathArgument } from '../../src/remote/local-lookalike.js';
 import { BlitError } from '../../src/util/errors.js';
 
 function fails(fn: () => unknown, message: RegExp) {
@@ -135,14 +135,18 @@ describe('looksRemote and local lookalikes', () => {
   test('a remote-looking path whose first component is a local directory stays local, with a warning', () => {
     const isDir = (path: string) => path === 'foo:';
     assert.match(
-      checkLocalArgument('foo:/bar', isDir) ?? '',
+      readPathArgument('foo:/bar', isDir).warning ?? '',
       /foo: is a local directory.*write \.\/foo:\/bar/,
     );
-    assert.equal(checkLocalArgument('./foo:/bar', isDir), undefined);
-    assert.equal(checkLocalArgument('plain/path', isDir), undefined);
+    assert.deepEqual(readPathArgument('foo:/bar', isDir).remote, false);
+    assert.deepEqual(readPathArgument('./foo:/bar', isDir), { remote: false });
+    assert.deepEqual(readPathArgument('plain/path', isDir), { remote: false });
   });
 
-  test('a remote path is refused by local copy, mirror and move (not implemented yet)', () => {
-    fails(() => checkLocalArgument('host:/m/x', () => false), /not available yet.*write \.\/host:\/m\/x/);
+  test('a remote path is read as remote when no local directory has its host part as name', () => {
+    assert.deepEqual(
+      readPathArgument('host:/m/x', () => false),
+      { remote: true },
+    );
   });
 });

@@ -8,7 +8,7 @@ import {
   MAX_MESSAGE_BYTES,
   negotiate,
   PROTOCOL_VERSION,
-} from '../../src/remote/handshake.js';
+} from '../../src/protocol/handshake.js';
 
 function hello(
   overrides: Partial<NonNullable<Hello['capabilities']>> = {},

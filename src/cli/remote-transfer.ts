@@ -1,0 +1,309 @@
+/**
+ * `blit copy|mirror|move` with one remote side: resolves the rsync path rules across the two
+ * machines, opens a `Transfer` session on the daemon, and plays the role that leaves this side —
+ * the source of a push, the destination of a pull — on the same session halves the daemon runs.
+ * The report, exit codes, prompt, progress and Ctrl+C behave as for a local transfer.
+ */
+import { basename, dirname } from 'node:path';
+import type { ClientDuplexStream } from '@grpc/grpc-js';
+import { type Endpoints, type PathKind, type PathProbe, resolveEndpoints } from '../engine/endpoints.js';
+import { buildFilter } from '../engine/filter.js';
+import { LocalDestination } from '../engine/local-destination.js';
+import { LocalSource } from '../engine/local-source.js';
+import type { Failure, TransferOptions, TransferReport } from '../engine/types.js';
+import { type HasherFactory, loadBlake3 } from '../fsops/hash.js';
+import { localProbe } from '../fsops/path-probe.js';
+import { isSafeRel } from '../fsops/rel-path.js';
+import { type Accept, Direction, type Hello, Phase, Role, type TransferFrame } from '../generated/blit.js';
+import { localHello } from '../protocol/handshake.js';
+import { ProtocolError } from '../protocol/manifest-wire.js';
+import { toWireCompare, toWireFilter, toWireOperation } from '../protocol/open-wire.js';
+import { clipPeerText } from '../protocol/peer-text.js';
+import { RemoteClient, sessionBreak } from '../remote/client.js';
+import { formatRemotePath, parseRemotePath, type RemotePath } from '../remote/endpoint.js';
+import { FrameChannel, PeerGone } from '../transport/frame-channel.js';
+import { PeerFailed, runDestinationSide } from '../transport/stream/destination-side.js';
+import { runSourceSide } from '../transport/stream/source-side.js';
+import { nowMs } from '../util/clock.js';
+import { BlitError, showPath } from '../util/errors.js';
+import type { TransferFlags } from './main.js';
+import { printActions } from './report-output.js';
+import { err, out } from './stdio.js';
+import { askDeletions, type CommandSession, finishReport, startCommandSession } from './transfer-command.js';
+
+/** Remote paths go through the path rules under this root: no local path holds a NUL byte. */
+const VIRTUAL_ROOT = '/\0remote';
+
+class KindNeeded extends Error {
+  constructor(
+    readonly path: string,
+    readonly follow: boolean,
+  ) {
+    super('kind needed');
+  }
+}
+
+function virtualPath(remote: RemotePath): string {
+  return `${VIRTUAL_ROOT}/${remote.module}${remote.path === '' ? '' : `/${remote.path}`}${remote.trailingSlash ? '/' : ''}`;
+}
+
+/** The module path a virtual path stands for ('' for the module root). */
+function moduleRel(path: string, remote: RemotePath): string {
+  const prefix = `${VIRTUAL_ROOT}/${remote.module}`;
+  if (path === prefix) return '';
+  if (!path.startsWith(`${prefix}/`))
+    throw new BlitError(`${showPath(remote.spec)}: resolves outside its module`);
+  return path.slice(prefix.length + 1);
+}
+
+/**
+ * The rsync path rules (engine/endpoints.ts), with the remote side's kinds asked of the daemon as
+ * the rules need them.
+ */
+async function resolveAcross(
+  src: string,
+  dst: string,
+  remote: RemotePath,
+  push: boolean,
+  client: RemoteClient,
+): Promise<Endpoints> {
+  const kinds = new Map<string, PathKind>();
+  const isVirtual = (path: string) => path === VIRTUAL_ROOT || path.startsWith(`${VIRTUAL_ROOT}/`);
+  const probe: PathProbe = {
+    kind(path, follow) {
+      if (!isVirtual(path)) return localProbe.kind(path, follow);
+      if (path === VIRTUAL_ROOT) return 'dir';
+      const known = kinds.get(`${follow}:${path}`);
+      if (known === undefined) throw new KindNeeded(path, follow);
+      return known;
+    },
+    canonical: (path) => (isVirtual(path) ? path : localProbe.canonical(path)),
+  };
+  const virtual = virtualPath(remote);
+  for (let asked = 0; ; asked++) {
+    try {
+      return resolveEndpoints(push ? src : virtual, push ? virtual : dst, probe);
+    } catch (error) {
+      if (!(error instanceof KindNeeded) || asked > 8) {
+        if (error instanceof BlitError)
+          throw new BlitError(
+            error.message.replaceAll(`${VIRTUAL_ROOT}/`, `${remote.host}:${remote.port}:/`),
+          );
+        throw error;
+      }
+      const subject = { spec: remote.spec, module: remote.module };
+      kinds.set(
+        `${error.follow}:${error.path}`,
+        await client.kindOf(subject, moduleRel(error.path, remote), error.follow),
+      );
+    }
+  }
+}
+
+/** Waits for the daemon's Hello and Accept (or its refusal). */
+function readAccept(channel: FrameChannel): Promise<Accept> {
+  return new Promise<Accept>((resolve, reject) => {
+    let hello: Hello | undefined;
+    channel.closed.then(
+      () => reject(new PeerGone('the daemon ended the session before accepting it')),
+      reject,
+    );
+    channel.onFrame((frame: TransferFrame) => {
+      const body = frame.body;
+      if (body?.$case === 'error' && body.value.fatal) throw new PeerFailed(clipPeerText(body.value.message));
+      if (!hello && body?.$case === 'hello') hello = body.value;
+      else if (hello && body?.$case === 'accept') resolve(body.value);
+      else
+        throw new ProtocolError(
+          `${body?.$case ?? 'empty'} frame where the daemon's ${hello ? 'Accept' : 'Hello'} was expected`,
+        );
+    });
+  });
+}
+
+export async function runRemoteTransfer(
+  src: string,
+  dst: string,
+  sides: { srcRemote: boolean; dstRemote: boolean },
+  options: TransferOptions,
+  flags: TransferFlags,
+): Promise<number> {
+  if (sides.srcRemote && sides.dstRemote) {
+    throw new BlitError(
+      'both paths are remote: blit does not relay between two daemons yet; pull to a local path, then push',
+    );
+  }
+  const push = sides.dstRemote;
+  const remote = parseRemotePath(push ? dst : src);
+  if (!isSafeRel(remote.path))
+    throw new BlitError(`${showPath(remote.spec)}: '..' is not allowed in a remote path`);
+  const started = nowMs();
+  const client = await RemoteClient.connect(remote, { spec: remote.spec, module: remote.module });
+  let stream: ClientDuplexStream<TransferFrame, TransferFrame> | undefined;
+  let session: CommandSession | undefined;
+  try {
+    const endpoints = await resolveAcross(src, dst, remote, push, client);
+    const single = endpoints.kind === 'single';
+    const hasher = options.compare === 'checksum' ? await loadBlake3() : undefined;
+    session = startCommandSession(options, flags);
+    stream = client.openTransfer();
+    const channel = new FrameChannel(stream, push ? Role.ROLE_SOURCE : Role.ROLE_DESTINATION);
+    const interrupted = () => {
+      const signal = String(session!.interruption.signal.reason ?? 'SIGINT');
+      return new BlitError(
+        `interrupted (${signal}): the session was cancelled; files being copied were not installed and nothing was deleted after it; run again to finish`,
+        signal === 'SIGTERM' ? 143 : 130,
+      );
+    };
+    session.interruption.signal.addEventListener('abort', () => {
+      channel.fail(interrupted());
+      stream?.cancel();
+    });
+    channel.send({ $case: 'hello', value: localHello('blit') });
+    channel.send({
+      $case: 'open',
+      value: {
+        operation: toWireOperation(options.operation),
+        direction: push ? Direction.DIRECTION_PUSH : Direction.DIRECTION_PULL,
+        module: remote.module,
+        path: moduleRel(push ? endpoints.target : endpoints.source, remote),
+        contentsOnly: endpoints.contentsOnly,
+        intoDirectory: false,
+        compare: toWireCompare(options.compare),
+        filter: toWireFilter(options),
+        dryRun: options.dryRun,
+        allowDeletions: Boolean(flags.yes),
+        forceGrpcData: true,
+        dataStreams: 0,
+        singleEntry: single,
+        listActions: Boolean(flags.verbose || flags.dryRun),
+      },
+    });
+    await readAccept(channel);
+    const shown = (path: string) =>
+      path.startsWith(VIRTUAL_ROOT) ? formatRemotePath(remote, remote.module, moduleRel(path, remote)) : path;
+    const report = push
+      ? await runPush(endpoints, channel, options, flags, session, hasher, shown(endpoints.target))
+      : await runPull(endpoints, channel, options, flags, session, hasher);
+    channel.end();
+    return finishReport({ ...report, source: src, destination: dst, elapsedMs: nowMs() - started }, flags);
+  } catch (error) {
+    stream?.cancel();
+    throw describeFailure(error, client, remote);
+  } finally {
+    session?.close();
+    client.close();
+  }
+}
+
+/** One line for whatever ended a session early. */
+function describeFailure(error: unknown, client: RemoteClient, remote: RemotePath): unknown {
+  if (error instanceof BlitError) return error;
+  if (error instanceof PeerFailed) return new BlitError(`${showPath(remote.spec)}: ${error.message}`);
+  if (error instanceof ProtocolError)
+    return new BlitError(`blitd at ${client.target}: protocol error: ${error.message}`);
+  if (error instanceof PeerGone) return new BlitError(`blitd at ${client.target}: ${error.message}`);
+  if (error instanceof Error && 'code' in error && typeof error.code === 'number') {
+    return new BlitError(sessionBreak(client.target, error as Error & { code: number; details?: string }));
+  }
+  return error;
+}
+
+type PartialReport = Omit<TransferReport, 'source' | 'destination' | 'elapsedMs'>;
+
+async function runPush(
+  endpoints: Endpoints,
+  channel: FrameChannel,
+  options: TransferOptions,
+  flags: TransferFlags,
+  session: CommandSession,
+  hasher: HasherFactory | undefined,
+  where: string,
+): Promise<PartialReport> {
+  const source = new LocalSource(endpoints, buildFilter(options.filter));
+  const progress = session.progress;
+  const writeAction = flags.json ? err : out;
+  const { summary, failures } = await runSourceSide(source, channel, options, {
+    single: endpoints.kind === 'single',
+    hasher,
+    confirmDeletions: (count, sample) => {
+      const candidates = sample.map((rel) =>
+        rel.endsWith('/') ? { rel: rel.slice(0, -1), kind: 'dir' as const } : { rel, kind: 'file' as const },
+      );
+      return askDeletions(session, flags, candidates, where, count);
+    },
+    onProgress: (wire) => {
+      progress.entriesFound = Number(wire.filesTotal);
+      progress.entriesDone = Number(wire.filesDone);
+      progress.bytesNeeded = Number(wire.bytesTotal);
+      progress.bytesDone = Number(wire.bytesDone);
+      progress.phase =
+        wire.phase === Phase.PHASE_DELETE ? 'delete' : wire.phase === Phase.PHASE_SCAN ? 'scan' : 'copy';
+    },
+    onActions: (actions) => {
+      if (!(flags.verbose || flags.dryRun)) return;
+      for (const action of actions.actions) {
+        const kind = action.kind as Parameters<typeof printActions>[1]['kind'];
+        if (!['copy', 'link', 'mkdir', 'update', 'delete', 'remove-source'].includes(kind)) continue;
+        printActions(writeAction, { kind, path: clipPeerText(action.path) }, options.dryRun);
+      }
+    },
+  });
+  const remoteFailures: Failure[] = summary.failures.map((f) => ({
+    path: clipPeerText(f.path),
+    reason: clipPeerText(f.reason),
+  }));
+  const unlisted = Number(summary.failed) - summary.failures.length;
+  if (unlisted > 0)
+    remoteFailures.push({ path: '.', reason: `${unlisted} more failure(s) at the destination, not listed` });
+  const all = [...remoteFailures, ...failures];
+  return {
+    operation: options.operation,
+    dryRun: options.dryRun,
+    copied: Number(summary.copied),
+    skipped: Number(summary.skipped),
+    updated: Number(summary.updated),
+    deleted: Number(summary.deleted),
+    failed: Number(summary.failed) + failures.length,
+    bytes: Number(summary.bytes),
+    scanComplete: source.scanComplete,
+    deletionsWithheld: Number(summary.deletionsWithheld),
+    failures: all,
+  };
+}
+
+async function runPull(
+  endpoints: Endpoints,
+  channel: FrameChannel,
+  options: TransferOptions,
+  flags: TransferFlags,
+  session: CommandSession,
+  hasher: HasherFactory | undefined,
+): Promise<PartialReport> {
+  const single = endpoints.kind === 'single';
+  const destination = new LocalDestination(
+    single ? dirname(endpoints.target) : endpoints.target,
+    buildFilter(options.filter),
+    options,
+    (action) => session.onAction?.(action),
+  );
+  const outcome = await runDestinationSide(destination, channel, options, {
+    progress: session.progress,
+    singleName: single ? basename(endpoints.target) : undefined,
+    hasher,
+    confirmDeletions: (candidates) => askDeletions(session, flags, candidates, endpoints.target),
+  });
+  return {
+    operation: options.operation,
+    dryRun: options.dryRun,
+    copied: outcome.copied,
+    skipped: outcome.skipped,
+    updated: outcome.updated,
+    deleted: outcome.deleted,
+    failed: outcome.failures.length,
+    bytes: outcome.bytes,
+    scanComplete: outcome.scanComplete,
+    deletionsWithheld: outcome.deletionsWithheld,
+    failures: outcome.failures,
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * A file arriving from a peer, a chunk at a time: written to a temp file beside its target (created
+ * exclusively, so nothing planted at the name is followed), never past the size the manifest
+ * declared (design lesson 1), and installed by rename only once every declared byte is in, its
+ * handle closed and its mode and mtime set (lesson 8). Anything else removes the temp file.
+ */
+import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { codeOf } from '../util/errors.js';
+import { makeDirs } from './make-dirs.js';
+import { applyMetadata } from './metadata.js';
+import { tempPathFor } from './temp-path.js';
+
+export class ReceiveError extends Error {
+  override readonly name = 'ReceiveError';
+}
+
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+export class FileReceiver {
+  private fd: number | undefined;
+  private temp: string | undefined;
+  /** Bytes written so far. */
+  written = 0;
+
+  constructor(
+    /** The final path. */
+    readonly path: string,
+    /** The size the manifest declared: no more and no fewer bytes are accepted. */
+    readonly size: number,
+    private readonly mode: number,
+  ) {}
+
+  private open(): number {
+    const dir = dirname(this.path);
+    this.temp = tempPathFor(dir);
+    try {
+      this.fd = openSync(this.temp, CREATE, this.mode & 0o777);
+    } catch (error) {
+      // A directory walked through (--include) is made only once something lands in it.
+      if (codeOf(error) !== 'ENOENT') throw error;
+      makeDirs(dir);
+      this.fd = openSync(this.temp, CREATE, this.mode & 0o777);
+    }
+    return this.fd;
+  }
+
+  /** Appends a chunk that must start where the last one ended. */
+  write(offset: number, data: Uint8Array): void {
+    if (offset !== this.written) {
+      throw new ReceiveError(`data out of order (offset ${offset}, expected ${this.written})`);
+    }
+    if (this.written + data.length > this.size) {
+      throw new ReceiveError(`the peer sent more than the ${this.size} bytes it declared`);
+    }
+    const fd = this.fd ?? this.open();
+    let done = 0;
+    while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+    this.written += data.length;
+  }
+
+  /** Installs the file under its final name: every declared byte in, handle closed, metadata set. */
+  finish(mtimeNs: bigint): void {
+    if (this.written !== this.size) {
+      throw new ReceiveError(`the peer sent ${this.written} of the ${this.size} bytes it declared`);
+    }
+    const fd = this.fd ?? this.open();
+    this.fd = undefined;
+    closeSync(fd);
+    applyMetadata(this.temp!, 'file', this.mode, mtimeNs);
+    renameSync(this.temp!, this.path);
+    this.temp = undefined;
+  }
+
+  /** Drops the temp file, if one was made. Never throws. */
+  abort(): void {
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already closed
+      }
+      this.fd = undefined;
+    }
+    if (this.temp !== undefined) {
+      try {
+        unlinkSync(this.temp);
+      } catch {
+        // never created, or gone
+      }
+      this.temp = undefined;
+    }
+  }
+}

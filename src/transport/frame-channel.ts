@@ -1,0 +1,140 @@
+/**
+ * One side of a `Transfer` stream, whichever end of the gRPC call holds it: frames out with
+ * back-pressure, frames in to one handler, a heartbeat, and an idle time-out (never a total
+ * deadline). Every way the stream can end — the peer's end, an error, a cancel, silence — settles
+ * `closed` once, so a session waits on one promise.
+ */
+import { Role, type TransferFrame } from '../generated/blit.js';
+
+export type FrameBody = NonNullable<TransferFrame['body']>;
+
+/** What the channel needs of either end of a gRPC duplex call. */
+export interface FrameStream {
+  write(frame: TransferFrame): boolean;
+  end(): void;
+  readonly destroyed: boolean;
+  readonly writableEnded: boolean;
+  on(event: 'data', listener: (frame: TransferFrame) => void): unknown;
+  on(event: 'end' | 'close' | 'drain', listener: () => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  once(event: 'drain', listener: () => void): unknown;
+  off(event: 'drain', listener: () => void): unknown;
+}
+
+/** Nothing heard from the peer for this long ends the session (its heartbeat comes every second). */
+export const PEER_IDLE_MS = 30_000;
+const HEARTBEAT_MS = 1_000;
+
+export class PeerGone extends Error {
+  override readonly name = 'PeerGone';
+}
+
+export class FrameChannel {
+  private handler?: (frame: TransferFrame) => void;
+  private idleTimer?: NodeJS.Timeout;
+  private heartbeat?: NodeJS.Timeout;
+  private settled = false;
+  private resolveClosed!: () => void;
+  private rejectClosed!: (error: Error) => void;
+  /** Settles when the peer ended the stream (resolves) or it broke (rejects). */
+  readonly closed: Promise<void>;
+
+  constructor(
+    private readonly stream: FrameStream,
+    /** The role this side's frames carry (a responder learns it from Open). */
+    public role: Role,
+    private readonly idleMs = PEER_IDLE_MS,
+  ) {
+    this.closed = new Promise<void>((resolve, reject) => {
+      this.resolveClosed = resolve;
+      this.rejectClosed = reject;
+    });
+    // Nobody may be waiting on it yet; a rejection is read through `closed` when someone does.
+    this.closed.catch(() => {});
+    stream.on('data', (frame: TransferFrame) => {
+      this.touch();
+      if (this.settled) return;
+      try {
+        this.handler?.(frame);
+      } catch (error) {
+        this.fail(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+    stream.on('end', () => this.finish());
+    stream.on('error', (error: Error) => this.fail(error));
+    stream.on('close', () => this.finish());
+    this.touch();
+  }
+
+  /** Frames from the peer go to `handler`, synchronously, in order. A throw ends the session. */
+  onFrame(handler: (frame: TransferFrame) => void): void {
+    this.handler = handler;
+  }
+
+  /**
+   * Sends one frame. Returns a promise when the stream's buffer is full: a producer of bulk frames
+   * awaits it; a reply to the peer may not (the peer is still reading).
+   */
+  send(body: FrameBody): Promise<void> | undefined {
+    // A session that failed on this side still tells the peer why: only a closed stream refuses.
+    if (this.stream.destroyed || this.stream.writableEnded) return undefined;
+    const ok = this.stream.write({ role: this.role, body });
+    if (ok) return undefined;
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        this.stream.off('drain', done);
+        this.closed.then(done, done);
+        resolve();
+      };
+      this.stream.once('drain', done);
+      this.closed.then(done, done);
+    });
+  }
+
+  /** Sends `beat()`'s frame every second while the session runs: the peer's proof of life. */
+  startHeartbeat(beat: () => FrameBody): void {
+    this.heartbeat = setInterval(() => this.send(beat()), HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  /** Ends our half of the stream; the peer's end then settles `closed`. */
+  end(): void {
+    this.stopTimers();
+    if (!this.stream.writableEnded && !this.stream.destroyed) this.stream.end();
+  }
+
+  /** Ends the session with `error`: `closed` rejects with it. */
+  fail(error: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.stopTimers();
+    this.rejectClosed(error);
+  }
+
+  private finish(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.stopTimers();
+    this.resolveClosed();
+  }
+
+  private touch(): void {
+    if (this.settled) return;
+    if (this.idleTimer) {
+      this.idleTimer.refresh();
+      return;
+    }
+    this.idleTimer = setTimeout(
+      () => this.fail(new PeerGone(`no word from the peer for ${Math.round(this.idleMs / 1000)} s`)),
+      this.idleMs,
+    );
+    this.idleTimer.unref();
+  }
+
+  private stopTimers(): void {
+    clearTimeout(this.idleTimer);
+    clearInterval(this.heartbeat);
+  }
+}
+
+export { Role };

@@ -1,0 +1,497 @@
+/**
+ * The destination role of a remote session, driven by frames: the blitd of a push, the blit of a
+ * pull. Manifest batches from the peer become listings that the local destination role plans
+ * (engine/local-destination.ts: the same diff as a local transfer); what it needs goes back as
+ * needs; file data lands through temp files; once the source says its scan is complete a mirror
+ * confirms and deletes; a Summary ends the session.
+ *
+ * The peer is not trusted: a listing is accepted only for a directory that an earlier listing
+ * announced as a directory (so no link, file or unknown path is ever written through), names
+ * are single components, and data is accepted only for files this side asked for, never past
+ * their declared size.
+ */
+import type { DeletionCandidate, LocalDestination } from '../../engine/local-destination.js';
+import type { Progress } from '../../engine/progress.js';
+import type { SourceEntry, SourceListing } from '../../engine/roles.js';
+import type { Action, Failure, TransferOptions } from '../../engine/types.js';
+import { type HasherFactory, hashFileSync } from '../../fsops/hash.js';
+import { applyMetadata } from '../../fsops/metadata.js';
+import { FileReceiver, ReceiveError } from '../../fsops/receive-file.js';
+import { joinRel, parentRel } from '../../fsops/rel-path.js';
+import type { RemovalStep } from '../../fsops/remove-tree.js';
+import {
+  type FileData,
+  type FileHash,
+  type ManifestBatch,
+  Phase,
+  type Summary,
+  type TransferError,
+  type TransferFrame,
+  type Need as WireNeed,
+} from '../../generated/blit.js';
+import { checkPeerRel, fromManifestEntry, ProtocolError } from '../../protocol/manifest-wire.js';
+import { clipPeerText } from '../../protocol/peer-text.js';
+import { loopTurns, nowMs } from '../../util/clock.js';
+import { isFatalWriteError, reasonOf } from '../../util/errors.js';
+import type { FrameChannel } from '../frame-channel.js';
+
+/** Needs per NeedBatch frame. */
+const NEEDS_PER_BATCH = 1024;
+/** A directory holding more names than this from a peer is refused (memory is bounded). */
+const MAX_DIRECTORY_ENTRIES = 10_000_000;
+
+export interface DestinationSideHooks {
+  /**
+   * Asked once, with every deletion a mirror is about to make; false withholds them all. Absent:
+   * the peer (a push's initiator) is asked with DeletionsPending and answers DeletionsConfirm.
+   */
+  confirmDeletions?(candidates: DeletionCandidate[]): Promise<boolean>;
+  onAction?(action: Action): void;
+  /** Counters kept up to date while the session runs (also sent to the peer as heartbeats). */
+  progress: Progress;
+  /** A single-entry transfer: the one entry takes this name in the destination's root. */
+  singleName?: string;
+  /** Loaded before the session when --checksum may hash destination files. */
+  hasher?: HasherFactory;
+  /** Runs just before the Summary goes out (the daemon sends its last actions). */
+  beforeSummary?(): void;
+}
+
+export interface DestinationOutcome {
+  copied: number;
+  skipped: number;
+  updated: number;
+  deleted: number;
+  bytes: number;
+  scanComplete: boolean;
+  deletionsWithheld: number;
+  /** This side's failures, then those the source reported. */
+  failures: Failure[];
+}
+
+interface PendingFile {
+  rel: string;
+  entry: SourceEntry;
+  hashFirst: boolean;
+  metadataMatches: boolean;
+  receiver?: FileReceiver;
+  /** Failed already: later chunks are dropped until its last one. */
+  failed?: boolean;
+}
+
+/** A directory whose batches are coming in. */
+interface OpenListing {
+  listing: SourceListing;
+  names: Set<string>;
+  ignored: boolean;
+}
+
+const PHASES: Record<Progress['phase'], Phase> = {
+  scan: Phase.PHASE_SCAN,
+  copy: Phase.PHASE_COPY,
+  delete: Phase.PHASE_DELETE,
+  finish: Phase.PHASE_FINISH,
+  done: Phase.PHASE_FINISH,
+};
+
+export function progressFrame(progress: Progress): NonNullable<TransferFrame['body']> {
+  return {
+    $case: 'progress',
+    value: {
+      phase: PHASES[progress.phase],
+      filesDone: BigInt(progress.entriesDone),
+      bytesDone: BigInt(progress.bytesDone),
+      filesTotal: BigInt(progress.entriesFound),
+      bytesTotal: BigInt(progress.bytesNeeded),
+      currentPath: '',
+    },
+  };
+}
+
+export async function runDestinationSide(
+  destination: LocalDestination,
+  channel: FrameChannel,
+  options: TransferOptions,
+  hooks: DestinationSideHooks,
+): Promise<DestinationOutcome> {
+  const started = nowMs();
+  const progress = hooks.progress;
+  const move = options.operation === 'move';
+  const pending = new Map<bigint, PendingFile>();
+  let outstanding = 0;
+  let nextId = 1n;
+  /** Directories whose listing the source may send next: announced as directories, not blocked. */
+  const expected = new Set<string>(['']);
+  /** Directories this side will not write into: their listings (and their subtrees') are ignored. */
+  const blocked = new Set<string>();
+  /** Parents of entries asked for again (Rescan): a partial listing of each may come. */
+  const rescanParents = new Map<string, number>();
+  let open: OpenListing | undefined;
+  let roundsAsked = 1;
+  let roundsDone = 0;
+  let scanComplete = true;
+  let sourceReadFailed = false;
+  const sourceFailures: Failure[] = [];
+  const copyFailures: Failure[] = [];
+  let bytes = 0;
+  let waitingForConfirm: ((confirmed: boolean) => void) | undefined;
+  let idle: (() => void) | undefined;
+  const scratch = Buffer.allocUnsafe(1 << 20);
+
+  const onAction = (action: Action) => hooks.onAction?.(action);
+  const sendLanded = (paths: string[]) => {
+    if (move && paths.length > 0 && !options.dryRun) channel.send({ $case: 'landed', value: { paths } });
+  };
+
+  const underBlocked = (rel: string): boolean => {
+    for (let at = rel; at !== ''; at = parentRel(at)) if (blocked.has(at)) return true;
+    return false;
+  };
+
+  const startListing = (batch: ManifestBatch): OpenListing => {
+    const rel = checkPeerRel(batch.directory, 'manifest');
+    let ignored = false;
+    if (expected.has(rel) && !batch.partial) expected.delete(rel);
+    else if (batch.partial && (rescanParents.get(rel) ?? 0) > 0) {
+      rescanParents.set(rel, rescanParents.get(rel)! - 1);
+    } else if (hooks.singleName !== undefined && rel === '' && expected.delete('')) {
+      // The one entry of a single-entry transfer comes as a partial listing of the root.
+    } else if (underBlocked(rel)) ignored = true;
+    else
+      throw new ProtocolError(
+        `listing of ${JSON.stringify(rel.slice(0, 200))}, which is not a directory announced by the source`,
+      );
+    const dir = batch.directoryEntry ? fromManifestEntry(batch.directoryEntry, true) : undefined;
+    if (dir && dir.kind !== 'dir') throw new ProtocolError('a directory described as another kind');
+    return { listing: { rel, dir, entries: [], partial: batch.partial }, names: new Set(), ignored };
+  };
+
+  const plan = (listing: SourceListing) => {
+    progress.entriesFound += listing.entries.length;
+    const dirPlan = destination.reconcile(listing);
+    for (const rel of dirPlan.blocked) blocked.add(rel);
+    for (const entry of listing.entries) {
+      const rel = joinRel(listing.rel, entry.name);
+      if (entry.kind === 'dir' && !blocked.has(rel)) expected.add(rel);
+    }
+    sendLanded(dirPlan.landed);
+    progress.entriesDone += listing.entries.length - dirPlan.needs.length;
+    const needs: WireNeed[] = [];
+    for (const need of dirPlan.needs) {
+      progress.bytesNeeded += need.entry.size;
+      if (options.dryRun) {
+        onAction({ kind: need.hashFirst ? 'update' : 'copy', path: need.rel });
+        destination.tally.copied++;
+        bytes += need.entry.size;
+        progress.entriesDone++;
+        continue;
+      }
+      let destinationHash = Buffer.alloc(0);
+      let hashFirst = need.hashFirst;
+      if (hashFirst) {
+        try {
+          destinationHash = Buffer.from(
+            hashFileSync(destination.pathOf(need.rel), hooks.hasher!, scratch),
+            'hex',
+          );
+        } catch {
+          // Unreadable here: the data is rewritten whatever the source holds.
+          hashFirst = false;
+        }
+      }
+      const fileId = nextId++;
+      pending.set(fileId, {
+        rel: need.rel,
+        entry: need.entry,
+        hashFirst,
+        metadataMatches: need.metadataMatches ?? false,
+      });
+      outstanding++;
+      needs.push({
+        fileId,
+        path: need.rel,
+        hashFirst,
+        blocks: [],
+        destinationHash,
+        size: BigInt(need.entry.size),
+        mtimeNs: need.entry.mtimeNs,
+      });
+      if (needs.length === NEEDS_PER_BATCH)
+        channel.send({ $case: 'needBatch', value: { needs: needs.splice(0) } });
+    }
+    if (needs.length > 0) channel.send({ $case: 'needBatch', value: { needs } });
+  };
+
+  const onManifest = (batch: ManifestBatch) => {
+    if (roundsDone >= roundsAsked) throw new ProtocolError('manifest after the source said it was complete');
+    open ??= startListing(batch);
+    if (checkPeerRel(batch.directory, 'manifest') !== open.listing.rel) {
+      throw new ProtocolError('batches of two directories interleaved');
+    }
+    for (const wire of batch.entries) {
+      const entry = fromManifestEntry(wire);
+      if (open.names.has(entry.name)) throw new ProtocolError(`${entry.name}: listed twice`);
+      if (open.names.size >= MAX_DIRECTORY_ENTRIES)
+        throw new ProtocolError('directory with too many entries');
+      open.names.add(entry.name);
+      if (!open.ignored) open.listing.entries.push(entry);
+    }
+    if (!batch.last) return;
+    const { listing, ignored } = open;
+    open = undefined;
+    if (ignored) return;
+    if (hooks.singleName !== undefined && listing.rel === '') {
+      if (listing.entries.length !== 1 || listing.entries[0]!.kind === 'dir') {
+        throw new ProtocolError('a single-entry transfer lists one entry that is not a directory');
+      }
+      listing.entries[0]!.name = hooks.singleName;
+    }
+    plan(listing);
+  };
+
+  const resolved = (fileId: bigint) => {
+    const file = pending.get(fileId)!;
+    pending.delete(fileId);
+    if (!file.failed) outstanding--;
+    progress.entriesDone++;
+  };
+
+  const failFile = (fileId: bigint, reason: string, sourceSide: boolean) => {
+    const file = pending.get(fileId)!;
+    file.receiver?.abort();
+    file.receiver = undefined;
+    if (!file.failed) {
+      file.failed = true;
+      outstanding--;
+      copyFailures.push({ path: file.rel, reason });
+      if (sourceSide) sourceReadFailed = true;
+    }
+  };
+
+  const fileOf = (fileId: bigint, what: string): PendingFile => {
+    const file = pending.get(fileId);
+    if (!file) throw new ProtocolError(`${what} for file ${fileId}, which was not asked for`);
+    return file;
+  };
+
+  const onFileData = (data: FileData) => {
+    const file = fileOf(data.fileId, 'data');
+    if (file.failed) {
+      if (data.last) pending.delete(data.fileId);
+      return;
+    }
+    try {
+      file.receiver ??= new FileReceiver(destination.pathOf(file.rel), file.entry.size, file.entry.mode);
+      file.receiver.write(Number(data.offset), data.data);
+      if (!data.last) return;
+      file.receiver.finish(file.entry.mtimeNs);
+    } catch (error) {
+      const peerFault = error instanceof ReceiveError;
+      failFile(data.fileId, peerFault ? reasonOf(error) : `cannot write: ${reasonOf(error)}`, peerFault);
+      if (data.last) pending.delete(data.fileId);
+      if (isFatalWriteError(error))
+        throw new DestinationFull(`${destination.pathOf(file.rel)}: ${reasonOf(error)}`);
+      return;
+    }
+    destination.tally.copied++;
+    bytes += file.entry.size;
+    progress.bytesDone += file.entry.size;
+    progress.firstFileAt ??= nowMs();
+    onAction({ kind: 'copy', path: file.rel });
+    sendLanded([file.rel]);
+    resolved(data.fileId);
+  };
+
+  const onFileHash = (hash: FileHash) => {
+    const file = fileOf(hash.fileId, 'a hash');
+    if (!file.hashFirst || file.receiver || file.failed)
+      throw new ProtocolError(`unexpected hash for file ${hash.fileId}`);
+    if (file.metadataMatches) destination.tally.skipped++;
+    else {
+      try {
+        applyMetadata(destination.pathOf(file.rel), 'file', file.entry.mode, file.entry.mtimeNs);
+      } catch (error) {
+        failFile(hash.fileId, `cannot set metadata: ${reasonOf(error)}`, false);
+        pending.delete(hash.fileId);
+        return;
+      }
+      destination.tally.updated++;
+      onAction({ kind: 'update', path: file.rel });
+    }
+    sendLanded([file.rel]);
+    resolved(hash.fileId);
+  };
+
+  const onError = (error: TransferError) => {
+    const message = clipPeerText(error.message);
+    if (error.fatal) throw new PeerFailed(message);
+    if (error.hasFileId) {
+      fileOf(error.fileId, 'an error');
+      failFile(error.fileId, message, true);
+      pending.delete(error.fileId);
+      return;
+    }
+    sourceFailures.push({ path: clipPeerText(error.path), reason: message });
+    sourceReadFailed = true;
+  };
+
+  channel.onFrame((frame) => {
+    const body = frame.body;
+    switch (body?.$case) {
+      case 'manifest':
+        onManifest(body.value);
+        break;
+      case 'fileData':
+        onFileData(body.value);
+        break;
+      case 'fileHash':
+        onFileHash(body.value);
+        break;
+      case 'manifestComplete':
+        if (open) throw new ProtocolError('manifest complete in the middle of a directory');
+        if (roundsDone >= roundsAsked) throw new ProtocolError('manifest complete twice');
+        roundsDone++;
+        if (!body.value.scanComplete) scanComplete = false;
+        break;
+      case 'sourceDone':
+        if (!body.value.scanComplete) scanComplete = false;
+        for (const failure of body.value.failures.slice(0, 10_000)) {
+          sourceFailures.push({ path: clipPeerText(failure.path), reason: clipPeerText(failure.reason) });
+        }
+        break;
+      case 'deletionsConfirm': {
+        const answer = waitingForConfirm;
+        if (!answer) throw new ProtocolError('deletions confirmed, but none were pending');
+        waitingForConfirm = undefined;
+        answer(body.value.confirmed);
+        break;
+      }
+      case 'error':
+        onError(body.value);
+        break;
+      case 'progress':
+        break;
+      default:
+        throw new ProtocolError(`${body?.$case ?? 'empty'} frame from the source`);
+    }
+    if (idle && roundsDone >= roundsAsked && outstanding === 0) {
+      const wake = idle;
+      idle = undefined;
+      wake();
+    }
+  });
+  channel.startHeartbeat(() => progressFrame(progress));
+
+  /** Waits until the source has sent every listing asked for and every needed file is settled. */
+  const allIn = () =>
+    new Promise<void>((resolve, reject) => {
+      if (roundsDone >= roundsAsked && outstanding === 0) {
+        resolve();
+        return;
+      }
+      idle = resolve;
+      channel.closed.then(() => reject(new PeerFailed('the source ended the session early')), reject);
+    });
+
+  const askPeer = (candidates: DeletionCandidate[]) =>
+    new Promise<boolean>((resolve, reject) => {
+      waitingForConfirm = resolve;
+      const sample = candidates.slice(0, 10).map((c) => (c.kind === 'dir' ? `${c.rel}/` : c.rel));
+      channel.send({ $case: 'deletionsPending', value: { count: BigInt(candidates.length), sample } });
+      channel.closed.then(
+        () => reject(new PeerFailed('the peer ended the session at the deletion prompt')),
+        reject,
+      );
+    });
+  const confirmDeletions = hooks.confirmDeletions ?? askPeer;
+
+  const turn = loopTurns(20);
+  const step: RemovalStep = () => turn();
+
+  try {
+    await allIn();
+    progress.scanComplete = true;
+    progress.phase = 'copy';
+    let deletionsWithheld = 0;
+    const candidates = destination.candidates;
+    if (options.operation === 'mirror' && candidates.length > 0) {
+      const complete = scanComplete && !sourceReadFailed;
+      const confirmed = complete && (options.dryRun || (await confirmDeletions(candidates)));
+      if (confirmed) {
+        progress.phase = 'delete';
+        await destination.applyDeletions(candidates, step);
+        progress.phase = 'copy';
+        const deferred = destination.deferred.splice(0);
+        if (deferred.length > 0) {
+          for (const { parent } of deferred) rescanParents.set(parent, (rescanParents.get(parent) ?? 0) + 1);
+          roundsAsked++;
+          channel.send({
+            $case: 'rescan',
+            value: { paths: deferred.map(({ parent, entry }) => joinRel(parent, entry.name)) },
+          });
+          await allIn();
+        }
+      } else {
+        deletionsWithheld = candidates.length;
+        const reason = complete
+          ? 'not confirmed (use --yes to delete without asking)'
+          : 'parts of the source could not be read';
+        copyFailures.push({ path: '.', reason: `${candidates.length} deletion(s) withheld: ${reason}` });
+      }
+    }
+    await destination.removeStaleDirs(step);
+    progress.phase = 'finish';
+    destination.finishDirectories();
+    const outcome: DestinationOutcome = {
+      ...destination.tally,
+      bytes,
+      scanComplete,
+      deletionsWithheld,
+      failures: [...destination.failures, ...copyFailures, ...sourceFailures],
+    };
+    hooks.beforeSummary?.();
+    channel.send({ $case: 'summary', value: summaryOf(outcome, nowMs() - started) });
+    return outcome;
+  } finally {
+    for (const file of pending.values()) file.receiver?.abort();
+    waitingForConfirm = undefined;
+  }
+}
+
+/** What the destination reports at the end: the Summary frame. */
+export function summaryOf(outcome: DestinationOutcome, elapsedMs: number): Summary {
+  return {
+    copied: BigInt(outcome.copied),
+    skipped: BigInt(outcome.skipped),
+    updated: BigInt(outcome.updated),
+    deleted: BigInt(outcome.deleted),
+    failed: BigInt(outcome.failures.length),
+    bytes: BigInt(outcome.bytes),
+    elapsedMs: BigInt(Math.round(elapsedMs)),
+    scanComplete: outcome.scanComplete,
+    deletionsWithheld: BigInt(outcome.deletionsWithheld),
+    failures: boundedFailures(outcome.failures),
+  };
+}
+
+/** Failures a Summary carries: as many as fit in 2 MiB (`failed` counts them all). */
+function boundedFailures(failures: Failure[]): Failure[] {
+  let budget = 2 << 20;
+  const kept: Failure[] = [];
+  for (const failure of failures) {
+    budget -= failure.path.length + failure.reason.length + 8;
+    if (budget < 0) break;
+    kept.push(failure);
+  }
+  return kept;
+}
+
+/** The source reported a fatal error. */
+export class PeerFailed extends Error {
+  override readonly name = 'PeerFailed';
+}
+
+/** The destination's disk is full (or read-only): nothing more can be written. */
+export class DestinationFull extends Error {
+  override readonly name = 'DestinationFull';
+}

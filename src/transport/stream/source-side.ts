@@ -1,0 +1,314 @@
+/**
+ * The source role of a remote session, driven by frames: the blit of a push, the blitd of a pull.
+ * The local walk (engine/local-source.ts) streams its listings as manifest batches while needs come
+ * back; each needed file is read and sent as FileData chunks (or, under --checksum, answered with
+ * FileHash when it hashes the same as the destination's). A file is sent only if it still has the
+ * size and mtime it was listed with, and checked again before its last chunk: a file that changed
+ * meanwhile fails instead of landing. The session ends with the destination's Summary.
+ *
+ * The peer is not trusted: a need or a removal (move) is served only for a path below a directory
+ * this walk listed itself, opened without following a final link.
+ */
+import { type BigIntStats, closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import type { LocalSource } from '../../engine/local-source.js';
+import type { SourceListing } from '../../engine/roles.js';
+import type { Failure, TransferOptions } from '../../engine/types.js';
+import { type HasherFactory, hashFileSync } from '../../fsops/hash.js';
+import { baseRel, parentRel } from '../../fsops/rel-path.js';
+import type { Actions, Need, Summary, Progress as WireProgress } from '../../generated/blit.js';
+import { ErrorCode, Phase } from '../../generated/blit.js';
+import { checkPeerRel, ProtocolError, toManifestBatches } from '../../protocol/manifest-wire.js';
+import { clipPeerText } from '../../protocol/peer-text.js';
+import { reasonOf } from '../../util/errors.js';
+import type { FrameChannel } from '../frame-channel.js';
+import { PeerFailed } from './destination-side.js';
+
+/** Bytes per FileData frame: well under the 4 MiB control-plane message limit. */
+export const CHUNK_BYTES = 1 << 20;
+/** Needs the destination may have outstanding at once; more is a protocol error. */
+const MAX_QUEUED_NEEDS = 1_000_000;
+
+export interface SourceSideHooks {
+  /** A push's deletion prompt: asked when the destination sends DeletionsPending. */
+  confirmDeletions?(count: number, sample: string[]): Promise<boolean>;
+  /** The destination's progress heartbeats. */
+  onProgress?(progress: WireProgress): void;
+  /** What the destination did, when Open asked for the list. */
+  onActions?(actions: Actions): void;
+  /** Loaded before the session under --checksum. */
+  hasher?: HasherFactory;
+  /** A single-entry transfer: every need names the one entry. */
+  single: boolean;
+}
+
+export interface SourceOutcome {
+  summary: Summary;
+  /**
+   * Failures the destination does not hear of (its Summary lists the rest): sources a move could
+   * not remove.
+   */
+  failures: Failure[];
+}
+
+export async function runSourceSide(
+  source: LocalSource,
+  channel: FrameChannel,
+  options: TransferOptions,
+  hooks: SourceSideHooks,
+): Promise<SourceOutcome> {
+  const move = options.operation === 'move' && !options.dryRun;
+  /** Sources a move kept although their copy landed. */
+  const failures: Failure[] = [];
+  const needs: Need[] = [];
+  const rescans: string[] = [];
+  const askedIds = new Set<bigint>();
+  let summary: Summary | undefined;
+  let wake: (() => void) | undefined;
+  const wakeUp = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const scratch = Buffer.allocUnsafe(CHUNK_BYTES);
+
+  /** Where a path the peer names lies here, or a reason to refuse it. */
+  const pathOf = (rel: string): string | undefined => {
+    if (hooks.single) return source.localPathOf('');
+    return source.hasWalked(parentRel(rel)) ? source.localPathOf(rel) : undefined;
+  };
+
+  channel.onFrame((frame) => {
+    const body = frame.body;
+    switch (body?.$case) {
+      case 'needBatch':
+        for (const need of body.value.needs) {
+          checkPeerRel(need.path, 'need');
+          if (askedIds.has(need.fileId)) throw new ProtocolError(`file ${need.fileId} asked for twice`);
+          askedIds.add(need.fileId);
+          needs.push(need);
+        }
+        if (needs.length > MAX_QUEUED_NEEDS) throw new ProtocolError('too many needs outstanding');
+        wakeUp();
+        break;
+      case 'landed':
+        if (!move) throw new ProtocolError('landed entries outside a move');
+        for (const rel of body.value.paths) {
+          checkPeerRel(rel, 'landed');
+          const path = pathOf(rel);
+          if (path === undefined || rel === '') continue;
+          const failure = source.remove(rel);
+          if (failure) failures.push(failure);
+        }
+        break;
+      case 'rescan':
+        if (options.operation !== 'mirror') throw new ProtocolError('rescan outside a mirror');
+        for (const rel of body.value.paths) rescans.push(checkPeerRel(rel, 'rescan'));
+        wakeUp();
+        break;
+      case 'deletionsPending': {
+        const ask = hooks.confirmDeletions;
+        if (!ask) throw new ProtocolError('deletions pending sent to a peer that cannot be asked');
+        const sample = body.value.sample.slice(0, 10).map(clipPeerText);
+        ask(Number(body.value.count), sample).then(
+          (confirmed) => channel.send({ $case: 'deletionsConfirm', value: { confirmed } }),
+          (error: Error) => channel.fail(error),
+        );
+        break;
+      }
+      case 'progress':
+        hooks.onProgress?.(body.value);
+        break;
+      case 'actions':
+        hooks.onActions?.(body.value);
+        break;
+      case 'summary':
+        summary = body.value;
+        wakeUp();
+        break;
+      case 'error':
+        // The destination's failures come in its Summary; only a fatal one is news here.
+        if (body.value.fatal) throw new PeerFailed(clipPeerText(body.value.message));
+        break;
+      default:
+        throw new ProtocolError(`${body?.$case ?? 'empty'} frame from the destination`);
+    }
+  });
+  channel.startHeartbeat(() => ({
+    $case: 'progress',
+    value: {
+      phase: Phase.PHASE_SCAN,
+      filesDone: 0n,
+      bytesDone: 0n,
+      filesTotal: 0n,
+      bytesTotal: 0n,
+      currentPath: '',
+    },
+  }));
+
+  let broken: Error | undefined;
+  channel.closed.then(
+    () => {
+      broken ??= summary ? undefined : new PeerFailed('the destination ended the session early');
+      wakeUp();
+    },
+    (error: Error) => {
+      broken ??= error;
+      wakeUp();
+    },
+  );
+  const check = () => {
+    if (broken) throw broken;
+  };
+  const nextEvent = () =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+
+  let entries = 0;
+  let bytes = 0;
+  /** Streams listings as batches. */
+  const sendManifest = async (listings: AsyncIterable<SourceListing>) => {
+    for await (const listing of listings) {
+      check();
+      for (const batch of toManifestBatches(listing)) {
+        const full = channel.send({ $case: 'manifest', value: batch });
+        if (full) await full;
+        check();
+      }
+      entries += listing.entries.length;
+      for (const entry of listing.entries) if (entry.kind === 'file') bytes += entry.size;
+      // Files asked for meanwhile are sent between listings: the first byte does not wait for the walk.
+      await serveNeeds();
+    }
+  };
+  const manifestComplete = () =>
+    channel.send({
+      $case: 'manifestComplete',
+      value: { scanComplete: source.scanComplete, entries: BigInt(entries), bytes: BigInt(bytes) },
+    });
+
+  const sendError = (need: Need, message: string) =>
+    channel.send({
+      $case: 'error',
+      value: {
+        code: ErrorCode.ERROR_CODE_IO,
+        path: need.path,
+        message,
+        fatal: false,
+        fileId: need.fileId,
+        hasFileId: true,
+      },
+    });
+
+  const unchanged = (stats: BigIntStats, need: Need) =>
+    stats.isFile() && stats.size === need.size && stats.mtimeNs === need.mtimeNs;
+
+  /** Sends one needed file (or its hash). Failures go to the destination as that file's error. */
+  const serveNeed = async (need: Need) => {
+    const path = pathOf(need.path);
+    if (path === undefined) {
+      const full = sendError(need, 'not a file this source listed');
+      if (full) await full;
+      return;
+    }
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (error) {
+      const full = sendError(need, `cannot read: ${reasonOf(error)}`);
+      if (full) await full;
+      return;
+    }
+    try {
+      if (!unchanged(fstatSync(fd, { bigint: true }), need)) {
+        const full = sendError(need, 'changed since it was listed; not copied');
+        if (full) await full;
+        return;
+      }
+      const size = Number(need.size);
+      if (need.hashFirst && hooks.hasher) {
+        const hash = Buffer.from(hashFileSync(path, hooks.hasher, scratch), 'hex');
+        if (hash.equals(need.destinationHash)) {
+          const full = channel.send({
+            $case: 'fileHash',
+            value: { fileId: need.fileId, algorithm: 1, hash },
+          });
+          if (full) await full;
+          return;
+        }
+      }
+      let offset = 0;
+      do {
+        const want = Math.min(CHUNK_BYTES, size - offset);
+        const n = want === 0 ? 0 : readSync(fd, scratch, 0, want, offset);
+        const last = offset + n >= size;
+        if ((n === 0 && want > 0) || (last && !unchanged(fstatSync(fd, { bigint: true }), need))) {
+          const full = sendError(need, 'changed while it was copied; not installed');
+          if (full) await full;
+          return;
+        }
+        // A copy: the stream may still hold the frame when the scratch buffer is read into again.
+        const data = Buffer.from(scratch.subarray(0, n));
+        const full = channel.send({
+          $case: 'fileData',
+          value: { fileId: need.fileId, offset: BigInt(offset), data, last },
+        });
+        offset += n;
+        if (full) await full;
+        check();
+      } while (offset < size);
+    } catch (error) {
+      const full = sendError(need, `cannot read: ${reasonOf(error)}`);
+      if (full) await full;
+    } finally {
+      closeSync(fd);
+    }
+  };
+
+  const serveNeeds = async () => {
+    while (needs.length > 0) {
+      check();
+      await serveNeed(needs.shift()!);
+    }
+  };
+
+  const rescan = async (rel: string) => {
+    const parent = parentRel(rel);
+    if (!source.hasWalked(parent)) {
+      // Not below a directory this walk listed: nothing of ours to list there.
+      channel.send({
+        $case: 'manifest',
+        value: { directory: parent, entries: [], partial: true, last: true, unreadable: [] },
+      });
+      return;
+    }
+    const [entry] = source.entriesOf(parent, [baseRel(rel)]);
+    if (!entry) {
+      channel.send({
+        $case: 'manifest',
+        value: { directory: parent, entries: [], partial: true, last: true, unreadable: [] },
+      });
+      return;
+    }
+    await sendManifest(source.scan({ parent, entry }));
+  };
+
+  await sendManifest(source.scan());
+  manifestComplete();
+  channel.send({
+    $case: 'sourceDone',
+    value: { scanComplete: source.scanComplete, failures: source.failures },
+  });
+  for (;;) {
+    check();
+    if (needs.length > 0) await serveNeeds();
+    else if (rescans.length > 0) {
+      // One ManifestComplete answers one Rescan frame, whatever it names.
+      for (const rel of rescans.splice(0)) await rescan(rel);
+      manifestComplete();
+    } else if (summary) break;
+    else await nextEvent();
+  }
+  if (move) failures.push(...source.removeEmptyDirectories());
+  return { summary: summary!, failures };
+}
