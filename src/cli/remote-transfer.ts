@@ -10,7 +10,7 @@ import { type Endpoints, type PathKind, type PathProbe, resolveEndpoints } from 
 import { buildFilter } from '../engine/filter.js';
 import { LocalDestination } from '../engine/local-destination.js';
 import { LocalSource } from '../engine/local-source.js';
-import type { Failure, TransferOptions, TransferReport } from '../engine/types.js';
+import type { Action, Failure, TransferOptions, TransferReport } from '../engine/types.js';
 import { type HasherFactory, loadBlake3 } from '../fsops/hash.js';
 import { localProbe } from '../fsops/path-probe.js';
 import { isSafeRel } from '../fsops/rel-path.js';
@@ -281,14 +281,16 @@ async function runPull(
   hasher: HasherFactory | undefined,
 ): Promise<PartialReport> {
   const single = endpoints.kind === 'single';
+  const onAction = (action: Action) => session.onAction?.(action);
   const destination = new LocalDestination(
     single ? dirname(endpoints.target) : endpoints.target,
     buildFilter(options.filter),
     options,
-    (action) => session.onAction?.(action),
+    onAction,
   );
   const outcome = await runDestinationSide(destination, channel, options, {
     progress: session.progress,
+    onAction,
     singleName: single ? basename(endpoints.target) : undefined,
     hasher,
     confirmDeletions: (candidates) => askDeletions(session, flags, candidates, endpoints.target),

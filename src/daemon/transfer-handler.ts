@@ -198,13 +198,13 @@ async function receivePush(
   const root = resolveForWrite(module, open.singleEntry ? parentRel(rel) : rel);
   accept(EntryKind.ENTRY_KIND_DIRECTORY);
   const relay = open.listActions ? actionRelay(channel) : undefined;
-  const destination = new LocalDestination(root, buildFilter(options.filter), options, (action) =>
-    relay?.onAction(action),
-  );
+  const onAction = (action: Action) => relay?.onAction(action);
+  const destination = new LocalDestination(root, buildFilter(options.filter), options, onAction);
   const flushTimer = relay ? setInterval(relay.flush, 100) : undefined;
   try {
     const outcome = await runDestinationSide(destination, channel, options, {
       progress: newProgress(),
+      onAction,
       singleName: open.singleEntry ? baseRel(rel) : undefined,
       hasher,
       beforeSummary: () => relay?.flush(),

@@ -169,10 +169,16 @@ export async function runDestinationSide(
   const plan = (listing: SourceListing) => {
     progress.entriesFound += listing.entries.length;
     const dirPlan = destination.reconcile(listing);
-    for (const rel of dirPlan.blocked) blocked.add(rel);
+    const blockedNow = new Set(dirPlan.blocked);
     for (const entry of listing.entries) {
+      if (entry.kind !== 'dir') continue;
       const rel = joinRel(listing.rel, entry.name);
-      if (entry.kind === 'dir' && !blocked.has(rel)) expected.add(rel);
+      // A directory listed again (a mirror's rescan) may be open now that what stood in its way is gone.
+      if (blockedNow.has(rel)) blocked.add(rel);
+      else {
+        blocked.delete(rel);
+        expected.add(rel);
+      }
     }
     sendLanded(dirPlan.landed);
     progress.entriesDone += listing.entries.length - dirPlan.needs.length;
