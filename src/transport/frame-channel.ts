@@ -80,14 +80,10 @@ export class FrameChannel {
     if (this.stream.destroyed || this.stream.writableEnded) return undefined;
     const ok = this.stream.write({ role: this.role, body });
     if (ok) return undefined;
+    // Resolved by the drain, or by the end of the stream (then nothing more will drain).
     return new Promise<void>((resolve) => {
-      const done = () => {
-        this.stream.off('drain', done);
-        this.closed.then(done, done);
-        resolve();
-      };
-      this.stream.once('drain', done);
-      this.closed.then(done, done);
+      this.stream.once('drain', resolve);
+      this.closed.then(resolve, resolve);
     });
   }
 
