@@ -1,7 +1,7 @@
 /**
  * blitd under hostile or careless clients: bytes that do not decode, messages over the size limit,
- * paths that try to leave their module, a mismatched protocol version, the unimplemented Transfer
- * stream. Each gets an error status, and the daemon keeps serving.
+ * paths that try to leave their module, a mismatched protocol version. Each gets an error status,
+ * and the daemon keeps serving. The Transfer stream has its own: transfer-protocol.test.ts.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,6 @@ import {
   type ListResponse,
   type PingResponse,
   type PurgeResponse,
-  Role,
   Transport,
 } from '../../src/generated/blit.js';
 import { localHello } from '../../src/protocol/handshake.js';
@@ -234,18 +233,6 @@ describe('blitd protocol robustness', () => {
       still.entries.map((e) => e.name),
       ['file'],
     );
-  });
-
-  test('Transfer answers UNIMPLEMENTED for now', async () => {
-    const stream = client.transfer({ deadline: deadline() });
-    stream.write({ role: Role.ROLE_SOURCE, body: { $case: 'hello', value: localHello('blit') } });
-    const error = await new Promise<ServiceError>((resolve) => {
-      stream.on('error', (e: ServiceError) => resolve(e));
-      stream.on('data', () => {});
-    });
-    assert.equal(error.code, status.UNIMPLEMENTED);
-    assert.match(error.details, /not implemented/);
-    await assertStillServing();
   });
 
   test('SIGTERM stops the daemon cleanly', async () => {

@@ -24,10 +24,28 @@ const CASES: Case[] = [
   { name: 'mirror', seed: 11, verb: 'mirror', flags: ['--yes'], typeConflicts: false },
   { name: 'mirror with type conflicts', seed: 12, verb: 'mirror', flags: ['--yes'], typeConflicts: true },
   { name: 'mirror -c', seed: 13, verb: 'mirror', flags: ['--yes', '-c'], typeConflicts: false },
-  { name: 'mirror with filters', seed: 14, verb: 'mirror', flags: ['--yes', '--exclude', '*.bin*', '--exclude', 'x*/'], typeConflicts: false },
-  { name: 'mirror --include', seed: 15, verb: 'mirror', flags: ['--yes', '--include', 'file*'], typeConflicts: false },
+  {
+    name: 'mirror with filters',
+    seed: 14,
+    verb: 'mirror',
+    flags: ['--yes', '--exclude', '*.bin*', '--exclude', 'x*/'],
+    typeConflicts: false,
+  },
+  {
+    name: 'mirror --include',
+    seed: 15,
+    verb: 'mirror',
+    flags: ['--yes', '--include', 'file*'],
+    typeConflicts: false,
+  },
   { name: 'copy', seed: 16, verb: 'copy', flags: [], typeConflicts: true },
-  { name: 'copy --ignore-times --max-size', seed: 17, verb: 'copy', flags: ['--ignore-times', '--max-size', '10K'], typeConflicts: false },
+  {
+    name: 'copy --ignore-times --max-size',
+    seed: 17,
+    verb: 'copy',
+    flags: ['--ignore-times', '--max-size', '10K'],
+    typeConflicts: false,
+  },
   { name: 'move', seed: 18, verb: 'move', flags: [], typeConflicts: false },
 ];
 
@@ -80,8 +98,16 @@ describe('remote transfers leave what local ones leave', () => {
       assert.deepEqual(counts(pull.stdout), counts(local.stdout), 'pull counts');
       const expected = snapshot(dstLocal);
       const tolerance = { mtimeToleranceNs: 2000n };
-      assert.deepEqual(diffSnapshots(snapshot(dstPush), expected, tolerance), [], `seed ${c.seed}: push vs local`);
-      assert.deepEqual(diffSnapshots(snapshot(dstPull), expected, tolerance), [], `seed ${c.seed}: pull vs local`);
+      assert.deepEqual(
+        diffSnapshots(snapshot(dstPush), expected, tolerance),
+        [],
+        `seed ${c.seed}: push vs local`,
+      );
+      assert.deepEqual(
+        diffSnapshots(snapshot(dstPull), expected, tolerance),
+        [],
+        `seed ${c.seed}: pull vs local`,
+      );
       // What a move leaves of its sources is the same too (the emptied root's mtime is when it emptied).
       const sourceLeft = snapshot(srcLocal);
       const after = { ...tolerance, ignoreRootMtime: true };

@@ -1,0 +1,300 @@
+/**
+ * The daemon's Transfer stream under a hostile client (a fake written here, speaking raw frames):
+ * frames out of role and order, listings of directories never announced, names that try to leave
+ * the module, data for files never asked for and more data than declared, writes to read-only
+ * modules. Each ends in a TransferError (or fails the one file), nothing is written outside the
+ * module or under a final name half-done, no temp file stays, and the daemon keeps serving.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { credentials } from '@grpc/grpc-js';
+import {
+  BlitClient,
+  CompareMode,
+  Direction,
+  EntryKind,
+  ErrorCode,
+  FilterStatus,
+  type ManifestEntry,
+  Operation,
+  Role,
+  type TransferFrame,
+} from '../../src/generated/blit.js';
+import { localHello } from '../../src/protocol/handshake.js';
+import { snapshot, tempDir } from '../helpers.js';
+import { type Daemon, startDaemon } from './daemon-harness.js';
+
+type Body = NonNullable<TransferFrame['body']>;
+
+/** A raw session: frames out as given, frames in queued; bounded waits. */
+function rawSession(client: BlitClient) {
+  const stream = client.transfer();
+  const inbox: TransferFrame[] = [];
+  let waiter: (() => void) | undefined;
+  let ended: string | undefined;
+  stream.on('data', (frame: TransferFrame) => {
+    inbox.push(frame);
+    waiter?.();
+  });
+  stream.on('error', (error: Error) => {
+    ended = error.message;
+    waiter?.();
+  });
+  stream.on('end', () => {
+    ended ??= 'end';
+    waiter?.();
+  });
+  const next = async (): Promise<TransferFrame | undefined> => {
+    const deadline = Date.now() + 15_000;
+    while (inbox.length === 0 && ended === undefined) {
+      if (Date.now() > deadline) throw new Error('no frame from the daemon within 15 s');
+      await new Promise<void>((resolve) => {
+        waiter = resolve;
+        setTimeout(resolve, 200);
+      });
+    }
+    return inbox.shift();
+  };
+  return {
+    send: (body: Body, role = Role.ROLE_SOURCE) => stream.write({ role, body }),
+    next,
+    /** The next frame other than a heartbeat. */
+    async nextReal(): Promise<TransferFrame | undefined> {
+      for (;;) {
+        const frame = await next();
+        if (frame?.body?.$case !== 'progress') return frame;
+      }
+    },
+    /** Frames until the fatal error (or the end); returns the error frame. */
+    async fatal() {
+      for (;;) {
+        const frame = await next();
+        if (!frame) return undefined;
+        if (frame.body?.$case === 'error' && frame.body.value.fatal) return frame.body.value;
+      }
+    },
+    close: () => stream.cancel(),
+  };
+}
+
+const hello: Body = { $case: 'hello', value: localHello('blit') };
+
+function open(module: string, path: string, overrides: Record<string, unknown> = {}): Body {
+  return {
+    $case: 'open',
+    value: {
+      operation: Operation.OPERATION_COPY,
+      direction: Direction.DIRECTION_PUSH,
+      module,
+      path,
+      contentsOnly: true,
+      intoDirectory: false,
+      compare: CompareMode.COMPARE_MODE_DEFAULT,
+      filter: undefined,
+      dryRun: false,
+      allowDeletions: false,
+      forceGrpcData: true,
+      dataStreams: 0,
+      singleEntry: false,
+      listActions: false,
+      ...overrides,
+    },
+  };
+}
+
+function entry(name: string, kind: EntryKind, size = 0, linkTarget = ''): ManifestEntry {
+  return {
+    entry: { name, kind, size: BigInt(size), mtimeNs: 1_500_000_000_000_000_000n, mode: 0o644, linkTarget },
+    filterStatus: FilterStatus.FILTER_STATUS_INCLUDE,
+    filterMet: 3,
+  };
+}
+
+function batch(directory: string, entries: ManifestEntry[]): Body {
+  return {
+    $case: 'manifest',
+    value: {
+      directory,
+      directoryEntry: directory === '' ? entry('', EntryKind.ENTRY_KIND_DIRECTORY) : undefined,
+      entries,
+      partial: false,
+      last: true,
+      unreadable: [],
+    },
+  };
+}
+
+describe('Transfer under a hostile client', () => {
+  const cleanups: (() => unknown)[] = [];
+  const suite = { after: (fn: () => unknown) => cleanups.push(fn) };
+  let daemon: Daemon;
+  let client: BlitClient;
+  let root: string;
+  let module: string;
+  let outside: string;
+
+  before(async () => {
+    const t = suite;
+    root = tempDir(t, 'blit-transfer-protocol-');
+    module = join(root, 'module');
+    outside = join(root, 'outside');
+    mkdirSync(module);
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'keep'), 'outside');
+    const readOnly = join(root, 'ro');
+    mkdirSync(readOnly);
+    writeFileSync(join(readOnly, 'file'), 'ro');
+    const config = join(root, 'blitd.toml');
+    writeFileSync(
+      config,
+      `[[module]]\nname = "data"\npath = ${JSON.stringify(module)}\n\n[[module]]\nname = "ro"\npath = ${JSON.stringify(readOnly)}\nread_only = true\n`,
+    );
+    daemon = await startDaemon(t, ['--config', config]);
+    client = new BlitClient(`127.0.0.1:${daemon.port}`, credentials.createInsecure());
+  });
+  after(async () => {
+    client?.close();
+    for (const fn of cleanups.reverse()) await fn();
+  });
+
+  /** The module holds exactly these paths (links not followed), no temp file among them. */
+  const moduleHolds = (expected: string[]) => {
+    assert.deepEqual([...snapshot(module).keys()].filter((rel) => rel !== '').sort(), expected.sort());
+    assert.deepEqual(readdirSync(outside), ['keep']);
+  };
+
+  const assertStillServing = async () => {
+    const session = rawSession(client);
+    session.send(hello);
+    session.send(open('data', 'alive'));
+    assert.equal((await session.nextReal())?.body?.$case, 'hello');
+    assert.equal((await session.nextReal())?.body?.$case, 'accept');
+    session.close();
+  };
+
+  test('anything before Hello, or before Open, ends the session with a protocol error', async () => {
+    for (const first of [open('data', 'x'), batch('', [])]) {
+      const session = rawSession(client);
+      session.send(first);
+      const error = await session.fatal();
+      assert.equal(error?.code, ErrorCode.ERROR_CODE_PROTOCOL, error?.message);
+    }
+    const session = rawSession(client);
+    session.send(hello);
+    session.send(batch('', []));
+    assert.equal((await session.fatal())?.code, ErrorCode.ERROR_CODE_PROTOCOL);
+    await assertStillServing();
+  });
+
+  test('a push to a read-only module, an unknown module or a path out of the module is refused', async () => {
+    const cases: [Body, ErrorCode][] = [
+      [open('ro', 'x'), ErrorCode.ERROR_CODE_PERMISSION_DENIED],
+      [
+        open('ro', 'file', {
+          direction: Direction.DIRECTION_PULL,
+          operation: Operation.OPERATION_MOVE,
+          singleEntry: true,
+        }),
+        ErrorCode.ERROR_CODE_PERMISSION_DENIED,
+      ],
+      [open('nope', 'x'), ErrorCode.ERROR_CODE_NOT_FOUND],
+      [open('data', '../outside'), ErrorCode.ERROR_CODE_PATH_OUTSIDE_MODULE],
+      [open('data', '/etc'), ErrorCode.ERROR_CODE_PATH_OUTSIDE_MODULE],
+    ];
+    for (const [frame, code] of cases) {
+      const session = rawSession(client);
+      session.send(hello);
+      session.send(frame);
+      const error = await session.fatal();
+      assert.equal(error?.code, code, `${JSON.stringify(frame.value)}: ${error?.message}`);
+    }
+    // Nothing at all: a destination root is made only once its first listing is in.
+    moduleHolds([]);
+  });
+
+  test('names that leave the directory, and listings of directories never announced, are protocol errors', async () => {
+    const hostile: Body[][] = [
+      [batch('', [entry('../escape', EntryKind.ENTRY_KIND_FILE, 1)])],
+      [batch('', [entry('/abs', EntryKind.ENTRY_KIND_FILE, 1)])],
+      [batch('', [entry('a/b', EntryKind.ENTRY_KIND_FILE, 1)])],
+      [batch('', [entry('..', EntryKind.ENTRY_KIND_DIRECTORY)])],
+      [
+        batch('', [
+          entry('twice', EntryKind.ENTRY_KIND_FILE, 1),
+          entry('twice', EntryKind.ENTRY_KIND_FILE, 1),
+        ]),
+      ],
+      // A link, then a listing "through" it.
+      [
+        batch('', [entry('link', EntryKind.ENTRY_KIND_SYMLINK, 0, outside)]),
+        batch('link', [entry('f', EntryKind.ENTRY_KIND_FILE, 1)]),
+      ],
+      // A directory never announced.
+      [batch('', []), batch('ghost', [entry('f', EntryKind.ENTRY_KIND_FILE, 1)])],
+      [batch('', []), batch('../outside', [entry('f', EntryKind.ENTRY_KIND_FILE, 1)])],
+    ];
+    for (const frames of hostile) {
+      const session = rawSession(client);
+      session.send(hello);
+      session.send(open('data', 'hostile'));
+      for (const frame of frames) session.send(frame);
+      const error = await session.fatal();
+      assert.equal(
+        error?.code,
+        ErrorCode.ERROR_CODE_PROTOCOL,
+        `${frames.map((f) => f.$case).join(', ')}: ${error?.message}`,
+      );
+    }
+    assert.equal(existsSync(join(outside, 'f')), false);
+    assert.equal(existsSync(join(root, 'escape')), false);
+    await assertStillServing();
+  });
+
+  test('data for a file never asked for ends the session; more data than declared fails the file', async () => {
+    const session = rawSession(client);
+    session.send(hello);
+    session.send(open('data', 'sized'));
+    await session.nextReal(); // hello
+    await session.nextReal(); // accept
+    session.send(
+      batch('', [entry('small', EntryKind.ENTRY_KIND_FILE, 4), entry('ok', EntryKind.ENTRY_KIND_FILE, 2)]),
+    );
+    const needs = await session.nextReal();
+    assert.equal(needs?.body?.$case, 'needBatch');
+    const byPath = new Map(needs.body.value.needs.map((n) => [n.path, n.fileId]));
+    // Eight bytes for a file declared as four: the file fails, nothing lands under its name.
+    session.send({
+      $case: 'fileData',
+      value: { fileId: byPath.get('small')!, offset: 0n, data: Buffer.from('12345678'), last: true },
+    });
+    session.send({
+      $case: 'fileData',
+      value: { fileId: byPath.get('ok')!, offset: 0n, data: Buffer.from('ok'), last: true },
+    });
+    session.send({ $case: 'manifestComplete', value: { scanComplete: true, entries: 2n, bytes: 6n } });
+    session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
+    let summary: TransferFrame | undefined;
+    for (;;) {
+      summary = await session.nextReal();
+      if (!summary || summary.body?.$case === 'summary') break;
+    }
+    assert.equal(summary?.body?.$case, 'summary');
+    assert.equal(summary.body.value.copied, 1n);
+    assert.equal(summary.body.value.failed, 1n);
+    assert.match(summary.body.value.failures[0]?.reason ?? '', /more than the 4 bytes it declared/);
+    session.close();
+    // The link arrived as a link (data, never followed); nothing went through it.
+    moduleHolds(['hostile', 'hostile/link', 'sized', 'sized/ok']);
+
+    const stray = rawSession(client);
+    stray.send(hello);
+    stray.send(open('data', 'stray'));
+    await stray.nextReal();
+    await stray.nextReal();
+    stray.send({ $case: 'fileData', value: { fileId: 7n, offset: 0n, data: Buffer.from('x'), last: true } });
+    assert.equal((await stray.fatal())?.code, ErrorCode.ERROR_CODE_PROTOCOL);
+    await assertStillServing();
+  });
+});
