@@ -31,6 +31,9 @@ import { printActions } from './report-output.js';
 import { err, out } from './stdio.js';
 import { askDeletions, type CommandSession, finishReport, startCommandSession } from './transfer-command.js';
 
+/** How long a finished session waits for the daemon to end its side of the stream. */
+const PEER_END_WAIT_MS = 5_000;
+
 /** Remote paths go through the path rules under this root: no local path holds a NUL byte. */
 const VIRTUAL_ROOT = '/\0remote';
 
@@ -186,7 +189,15 @@ export async function runRemoteTransfer(
       ? await runPush(endpoints, channel, options, flags, session, hasher, shown(endpoints.target))
       : await runPull(endpoints, channel, options, flags, session, hasher);
     channel.end();
-    return finishReport({ ...report, source: src, destination: dst, elapsedMs: nowMs() - started }, flags);
+    const elapsedMs = nowMs() - started;
+    // The daemon ends its side once it has read ours (a pull-move then tidies its source); one
+    // that does not is not waited for long.
+    await Promise.race([
+      channel.closed.catch(() => {}),
+      new Promise((resolve) => setTimeout(resolve, PEER_END_WAIT_MS).unref()),
+    ]);
+    stream.cancel();
+    return finishReport({ ...report, source: src, destination: dst, elapsedMs }, flags);
   } catch (error) {
     stream?.cancel();
     throw describeFailure(error, client, remote);

@@ -1,0 +1,209 @@
+/**
+ * A pull from a hostile daemon (a fake written here): whatever names, links and sizes it sends,
+ * nothing is written outside the local destination, no partial file lands under a final name, no
+ * temp file stays, and the client ends with one line (exit 1 for a broken protocol, 2 for a file
+ * that failed).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import {
+  BlitService,
+  EntryKind,
+  FilterStatus,
+  type ManifestEntry,
+  Role,
+  type TransferFrame,
+} from '../../src/generated/blit.js';
+import { localHello, negotiate } from '../../src/protocol/handshake.js';
+import { isOneLineError, snapshot, tempDir } from '../helpers.js';
+import { runBlit } from './daemon-harness.js';
+
+type Body = NonNullable<TransferFrame['body']>;
+type Script = (
+  send: (body: Body) => void,
+  needs: () => Promise<{ fileId: bigint; path: string }[]>,
+) => Promise<void>;
+
+function entry(name: string, kind: EntryKind, size = 0, linkTarget = ''): ManifestEntry {
+  return {
+    entry: { name, kind, size: BigInt(size), mtimeNs: 1_500_000_000_000_000_000n, mode: 0o644, linkTarget },
+    filterStatus: FilterStatus.FILTER_STATUS_INCLUDE,
+    filterMet: 3,
+  };
+}
+
+function batch(directory: string, entries: ManifestEntry[]): Body {
+  return {
+    $case: 'manifest',
+    value: {
+      directory,
+      directoryEntry: entry('', EntryKind.ENTRY_KIND_DIRECTORY),
+      entries,
+      partial: false,
+      last: true,
+      unreadable: [],
+    },
+  };
+}
+
+const complete: Body[] = [
+  { $case: 'manifestComplete', value: { scanComplete: true, entries: 0n, bytes: 0n } },
+  { $case: 'sourceDone', value: { scanComplete: true, failures: [] } },
+];
+
+/** A daemon that answers the handshake and any listing as "a directory", then plays `script`. */
+async function fakeDaemon(t: { after(fn: () => unknown): void }, script: Script): Promise<number> {
+  const server = new Server();
+  const hello = localHello('blitd');
+  server.addService(BlitService, {
+    ping: (call: { request: { hello?: typeof hello } }, callback: (e: null, r: unknown) => void) =>
+      callback(null, { hello, negotiated: negotiate(call.request.hello!, hello) }),
+    listModules: (_: unknown, callback: (e: null, r: unknown) => void) =>
+      callback(null, { modules: [], motd: '' }),
+    list: (_: unknown, callback: (e: null, r: unknown) => void) =>
+      callback(null, { isDirectory: true, entries: [], nextStartAfter: '', problems: [] }),
+    purge: (_: unknown, callback: (e: null, r: unknown) => void) =>
+      callback(null, { removed: 0n, failures: [] }),
+    transfer: (call: ServerDuplexStream<TransferFrame, TransferFrame>) => {
+      const send = (body: Body) => call.write({ role: Role.ROLE_SOURCE, body });
+      const waiting: ((frame: TransferFrame) => void)[] = [];
+      let seen = 0;
+      call.on('data', (frame: TransferFrame) => {
+        seen++;
+        if (seen === 2) {
+          send({ $case: 'hello', value: hello });
+          send({
+            $case: 'accept',
+            value: {
+              sessionId: 'fake',
+              responderRole: Role.ROLE_SOURCE,
+              pathKind: EntryKind.ENTRY_KIND_DIRECTORY,
+            },
+          });
+          void script(send, needs).then(
+            () => undefined,
+            () => undefined,
+          );
+        }
+        for (const w of waiting.splice(0)) w(frame);
+      });
+      call.on('error', () => {});
+      const needs = () =>
+        new Promise<{ fileId: bigint; path: string }[]>((resolve) => {
+          const wait = (frame: TransferFrame) => {
+            if (frame.body?.$case === 'needBatch') resolve(frame.body.value.needs);
+            else waiting.push(wait);
+          };
+          waiting.push(wait);
+        });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+  t.after(() => server.forceShutdown());
+  return port;
+}
+
+/** Pulls from a fake daemon playing `script`; returns the run and where things were. */
+async function pullFrom(t: { after(fn: () => unknown): void }, script: Script) {
+  const root = tempDir(t, 'blit-hostile-daemon-');
+  const outside = join(root, 'outside');
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'keep'), 'mine');
+  const port = await fakeDaemon(t, script);
+  const dst = join(root, 'dst');
+  const result = await runBlit(['copy', `127.0.0.1:${port}:/m/src/`, `${dst}/`]);
+  assert.deepEqual(readdirSync(outside), ['keep'], 'nothing was written outside the destination');
+  assert.deepEqual(
+    readdirSync(root).filter((name) => name !== 'dst'),
+    ['outside'],
+    'nothing beside the destination either',
+  );
+  const left = existsSync(dst) ? [...snapshot(dst).keys()].filter((rel) => rel !== '') : [];
+  assert.equal(
+    left.filter((rel) => /\.blit-\d+-[0-9a-f]+\.tmp$/.test(rel)).length,
+    0,
+    `no temp file: ${left}`,
+  );
+  return { result, left, outside, dst };
+}
+
+for (const [name, entries] of [
+  ["'..'", [entry('../escape', EntryKind.ENTRY_KIND_FILE, 3)]],
+  ['an absolute name', [entry('/tmp/escape', EntryKind.ENTRY_KIND_FILE, 3)]],
+  ["a name holding '/'", [entry('outside/keep', EntryKind.ENTRY_KIND_FILE, 3)]],
+] as const) {
+  test(`a pull refuses ${name} from the daemon and writes nothing`, async (t) => {
+    const { result, left } = await pullFrom(t, async (send) => {
+      send(batch('', [...entries]));
+      for (const body of complete) send(body);
+    });
+    assert.equal(result.status, 1, result.stderr);
+    assert.match(result.stderr, /protocol error: entry name .* is not a single path component/);
+    assert.ok(isOneLineError(result.stderr), result.stderr);
+    assert.deepEqual(left, []);
+  });
+}
+
+test('a link, then a listing "through" it: the link lands as a link, nothing goes through it', async (t) => {
+  const { result, left, outside } = await pullFrom(t, async (send) => {
+    send(batch('', [entry('link', EntryKind.ENTRY_KIND_SYMLINK, 0, '../outside')]));
+    send(batch('link', [entry('keep', EntryKind.ENTRY_KIND_FILE, 5)]));
+    for (const body of complete) send(body);
+  });
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(
+    result.stderr,
+    /protocol error: listing of "link", which is not a directory announced by the source/,
+  );
+  assert.deepEqual(left, ['link']);
+  assert.equal(readdirSync(outside).length, 1);
+});
+
+test('more bytes than declared: the file fails and nothing lands under its name', async (t) => {
+  const { result, left } = await pullFrom(t, async (send, needs) => {
+    send(
+      batch('', [entry('small', EntryKind.ENTRY_KIND_FILE, 3), entry('fine', EntryKind.ENTRY_KIND_FILE, 2)]),
+    );
+    const asked = await needs();
+    for (const need of asked) {
+      const data = Buffer.from(need.path === 'small' ? 'far more than three bytes' : 'ok');
+      send({ $case: 'fileData', value: { fileId: need.fileId, offset: 0n, data, last: true } });
+    }
+    for (const body of complete) send(body);
+  });
+  assert.equal(result.status, 2, result.stderr);
+  assert.match(result.stderr, /^blit: small: the peer sent more than the 3 bytes it declared$/m);
+  assert.deepEqual(left, ['fine']);
+});
+
+test('fewer bytes than declared: the file fails and nothing lands under its name', async (t) => {
+  const { result, left } = await pullFrom(t, async (send, needs) => {
+    send(batch('', [entry('short', EntryKind.ENTRY_KIND_FILE, 10)]));
+    const [need] = await needs();
+    send({
+      $case: 'fileData',
+      value: { fileId: need!.fileId, offset: 0n, data: Buffer.from('abc'), last: true },
+    });
+    for (const body of complete) send(body);
+  });
+  assert.equal(result.status, 2, result.stderr);
+  assert.match(result.stderr, /^blit: short: the peer sent 3 of the 10 bytes it declared$/m);
+  assert.deepEqual(left, []);
+});
+
+test('a frame out of the source role ends the pull with one line', async (t) => {
+  const { result, left } = await pullFrom(t, async (send) => {
+    send({ $case: 'needBatch', value: { needs: [] } });
+  });
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stderr, /protocol error: needBatch frame from the source/);
+  assert.ok(isOneLineError(result.stderr), result.stderr);
+  assert.deepEqual(left, []);
+});
