@@ -1134,6 +1134,30 @@ bool SameMetadata(const ListedItem& a, const ListedItem& b) {
   return (a.mode & 07777) == (b.mode & 07777) && SameMtime(a, b);
 }
 
+// What the destination needs for source entry `s`, given `d` under the same name: the decide() of
+// engine/compare.ts, numbered as its Decision names are listed in kDecisionNames.
+enum Decision : int32_t { kTransfer = 0, kSkip = 1, kUpdate = 2, kHash = 3, kConflict = 4 };
+const char* const kDecisionNames[] = {"transfer", "skip", "update", "hash", "conflict"};
+
+Decision Decide(int32_t compare, const ListedItem& s, const ListedItem& d) {
+  // --ignore-existing leaves whatever exists alone, whatever its kind (as rsync does).
+  if (compare == kCompareIgnoreExisting) return kSkip;
+  if (s.kind != d.kind) return kConflict;
+  switch (s.kind) {
+    case kFile:
+      break;
+    case kSymlink:
+      if (compare == kCompareIgnoreTimes || s.link != d.link) return kTransfer;
+      return SameMtime(s, d) ? kSkip : kTransfer;
+    default:  // directories (their metadata is set after their contents), anything else
+      return kSkip;
+  }
+  if (compare == kCompareIgnoreTimes || s.size != d.size) return kTransfer;
+  if (compare == kCompareChecksum) return kHash;
+  if (compare == kCompareDefault && !SameMtime(s, d)) return kTransfer;
+  return SameMetadata(s, d) ? kSkip : kUpdate;
+}
+
 // `.blit-<pid>-<12 hex>.tmp`, as fsops/temp-path.ts names them.
 bool IsTempName(const std::string& name) {
   if (name.size() < 6 + 1 + 1 + 12 + 4 || name.compare(0, 6, ".blit-") != 0) return false;
@@ -1147,6 +1171,12 @@ bool IsTempName(const std::string& name) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
+}
+
+// Whether a file created with mode & 0777 under `umask` still needs a chmod to get `mode`: special
+// bits, or permission bits the umask strips (fsops/metadata.ts needsChmod).
+bool NeedsChmod(uint32_t mode, uint32_t umask) {
+  return mode != (mode & 0777) || (mode & 0777 & umask) != 0;
 }
 
 // What a whole-directory job's copy threads share while they run it.
@@ -1169,7 +1199,7 @@ void CopyFileOf(DirWork& work, const ListedItem& item, const std::string& src, c
     Beat();
   }
   uint32_t mode = item.mode;
-  bool chmodAfter = mode != (mode & 0777) || (mode & 0777 & job.umask) != 0;
+  bool chmodAfter = NeedsChmod(mode, job.umask);
   job.handled++;
   job.handledBytes += item.size;
   CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(item.size), static_cast<int64_t>(item.sec), item.nsec,
@@ -1230,15 +1260,6 @@ void CopyNew(DirWork& work, const ListedItem& item, const std::string& src, cons
   }
 }
 
-// The decide() of engine/compare.ts for two entries of the same kind, and what follows from it,
-// done here: skip, set metadata, or copy (the temp file and rename replace what is there).
-// Whether source file `s` differs from destination file `d` without reading either (--checksum then
-// compares contents; --ignore-existing never gets here).
-bool Differs(const DirJob& job, const ListedItem& s, const ListedItem& d) {
-  return job.compare == kCompareIgnoreTimes || s.size != d.size ||
-         (job.compare == kCompareDefault && !SameMtime(s, d));
-}
-
 // The bytes of the files in `listed` that a job will copy (or compare first, under --checksum), as
 // Sync decides for each, and how many subdirectories it lists.
 void ToCopy(const DirJob& job, const Listed& listed,
@@ -1252,44 +1273,44 @@ void ToCopy(const DirJob& job, const Listed& listed,
       bytes += static_cast<int64_t>(item.size);
       continue;
     }
-    const ListedItem& d = *found->second;
-    if (d.kind == kFile && job.compare != kCompareIgnoreExisting &&
-        (job.compare == kCompareChecksum || Differs(job, item, d)))
-      bytes += static_cast<int64_t>(item.size);
+    Decision decision = Decide(job.compare, item, *found->second);
+    if (decision == kTransfer || decision == kHash) bytes += static_cast<int64_t>(item.size);
   }
 }
 
-void Sync(DirWork& work, const ListedItem& s, const ListedItem& d, const std::string& src, const std::string& dst) {
+// What follows from Decide for an entry on both sides of the same kind, done here: skip, set
+// metadata, or copy (the temp file and rename replace what is there). A directory on both sides
+// becomes a job of its own whatever the compare mode (--ignore-existing included).
+void Sync(DirWork& work, Decision decision, const ListedItem& s, const ListedItem& d, const std::string& src,
+          const std::string& dst) {
   DirJob& job = work.job;
-  if (s.kind == kDir) {
+  if (s.kind == kDir && d.kind == kDir) {
     job.skipped++;
     job.bothNames.push_back(s.name);
     job.bothModes.push_back(s.mode);
     job.bothMtimes.push_back(MtimeNs(s));
     return;
   }
-  if (s.kind == kSymlink) {
-    if (job.compare != kCompareIgnoreTimes && s.link == d.link && SameMtime(s, d)) {
+  switch (decision) {
+    case kSkip:
+    case kConflict:  // not given here (FillDir hands those back as residual)
       job.skipped++;
       return;
-    }
-    int err = CopyLink(dst, s.link, static_cast<int64_t>(s.sec), s.nsec);
-    if (err != 0) AddProblem(job, s.name, kProblemLink, 0, err, kStageDest);
-    else job.links++;
-    return;
-  }
-  if (s.kind != kFile) {
-    job.skipped++;
-    return;
-  }
-  bool copy = Differs(job, s, d);
-  if (copy || job.compare == kCompareChecksum) {
-    CopyFileOf(work, s, src, dst, !copy, !copy && SameMetadata(s, d));
-    return;
-  }
-  if (SameMetadata(s, d)) {
-    job.skipped++;
-    return;
+    case kHash:
+      // --checksum with equal sizes: compare the bytes, copy only when they differ.
+      CopyFileOf(work, s, src, dst, true, SameMetadata(s, d));
+      return;
+    case kTransfer:
+      if (s.kind == kFile) {
+        CopyFileOf(work, s, src, dst, false, false);
+      } else {
+        int err = CopyLink(dst, s.link, static_cast<int64_t>(s.sec), s.nsec);
+        if (err != 0) AddProblem(job, s.name, kProblemLink, 0, err, kStageDest);
+        else job.links++;
+      }
+      return;
+    case kUpdate:
+      break;
   }
   struct timespec times[2];
   times[0].tv_sec = static_cast<time_t>(s.sec);
@@ -1358,31 +1379,35 @@ bool StarMatch(const std::string& pattern, const std::string& name) {
   return p == pattern.size();
 }
 
-// Leaves out the entries an --exclude matches. Entries the walk reports whatever the filters say
-// (names or link targets that are not UTF-8, entries that cannot be stat'ed) stay, to be reported.
+// Whether an --exclude leaves `item` out. Entries the walk reports whatever the filters say (names
+// or link targets that are not UTF-8, entries that cannot be stat'ed) stay, to be reported.
+bool Excluded(const std::vector<NamePattern>& excludes, const ListedItem& item) {
+  if (item.kind == kError) return false;
+  if (!IsValidUtf8(reinterpret_cast<const unsigned char*>(item.name.data()), item.name.size())) return false;
+  if (item.kind == kSymlink &&
+      !IsValidUtf8(reinterpret_cast<const unsigned char*>(item.link.data()), item.link.size()))
+    return false;
+  // picomatch puts (?=.) before a leading '*': it matches no name that starts with a line
+  // terminator (\n, \r, U+2028, U+2029), which JavaScript's '.' does not match.
+  const std::string& name = item.name;
+  bool terminatorFirst = name[0] == '\n' || name[0] == '\r' ||
+                         (name.size() >= 3 && name.compare(0, 2, "\xE2\x80") == 0 &&
+                          (name[2] == '\xA8' || name[2] == '\xA9'));
+  for (const NamePattern& pattern : excludes) {
+    if (pattern.dirOnly && item.kind != kDir) continue;
+    if (terminatorFirst && pattern.leadingStar) continue;
+    if (StarMatch(pattern.body, name)) return true;
+  }
+  return false;
+}
+
+// Leaves out the entries an --exclude matches.
 void DropExcluded(const DirJob& job, Listed& listed) {
   if (job.excludes.empty()) return;
-  auto excluded = [&job](const ListedItem& item) {
-    if (item.kind == kError) return false;
-    if (!IsValidUtf8(reinterpret_cast<const unsigned char*>(item.name.data()), item.name.size())) return false;
-    if (item.kind == kSymlink &&
-        !IsValidUtf8(reinterpret_cast<const unsigned char*>(item.link.data()), item.link.size()))
-      return false;
-    // picomatch puts (?=.) before a leading '*': it matches no name that starts with a line
-    // terminator (\n, \r, U+2028, U+2029), which JavaScript's '.' does not match.
-    const std::string& name = item.name;
-    bool terminatorFirst = name[0] == '\n' || name[0] == '\r' ||
-                           (name.size() >= 3 && name.compare(0, 2, "\xE2\x80") == 0 &&
-                            (name[2] == '\xA8' || name[2] == '\xA9'));
-    for (const NamePattern& pattern : job.excludes) {
-      if (pattern.dirOnly && item.kind != kDir) continue;
-      if (terminatorFirst && pattern.leadingStar) continue;
-      if (StarMatch(pattern.body, name)) return true;
-    }
-    return false;
-  };
   auto& items = listed.items;
-  items.erase(std::remove_if(items.begin(), items.end(), excluded), items.end());
+  items.erase(std::remove_if(items.begin(), items.end(),
+                             [&job](const ListedItem& item) { return Excluded(job.excludes, item); }),
+              items.end());
 }
 
 // The work of a whole-directory job: lists the source (and for a sync job the destination too, never
@@ -1464,16 +1489,12 @@ void FillDir(DirJob& job, int delayMs, const std::function<void(const std::strin
       continue;
     }
     const ListedItem& d = *found->second;
-    // --ignore-existing leaves whatever exists alone; a directory is still walked when both are one.
-    if (job.compare == kCompareIgnoreExisting && !(item.kind == kDir && d.kind == kDir)) {
-      job.skipped++;
-      continue;
-    }
-    if (item.kind != d.kind) {
+    Decision decision = Decide(job.compare, item, d);
+    if (decision == kConflict) {
       job.residual.push_back(name);
       continue;
     }
-    Sync(work, item, d, src, dst);
+    Sync(work, decision, item, d, src, dst);
   }
   if (!job.mirror || job.fatal) return;
   for (const ListedItem& d : there.items) {
@@ -2058,6 +2079,69 @@ Napi::Value PoolsIdle(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
+// ---- rules for tests ---------------------------------------------------------------------------
+// The rules this file shares with the TypeScript side, callable one case at a time, so that
+// test/unit/native-rules.test.ts runs one table of cases through both and a change to either one
+// alone fails it.
+
+// An entry as the tests give it: { kind, size?, mtimeNs?: bigint, mode?, name?, link? }.
+ListedItem ItemArg(const Napi::Value& value) {
+  auto object = value.As<Napi::Object>();
+  ListedItem item{{}, kFile, 0, 0, 0, 0, 0, false, {}};
+  item.kind = static_cast<uint8_t>(object.Get("kind").As<Napi::Number>().Uint32Value());
+  if (object.Has("size")) item.size = object.Get("size").As<Napi::Number>().DoubleValue();
+  if (object.Has("mode")) item.mode = object.Get("mode").As<Napi::Number>().Uint32Value();
+  if (object.Has("mtimeNs")) {
+    bool lossless = false;
+    int64_t ns = object.Get("mtimeNs").As<Napi::BigInt>().Int64Value(&lossless);
+    // As GatherDir splits an mtime: whole seconds (rounded down) and nanoseconds.
+    int64_t sec = ns >= 0 ? ns / 1000000000LL : -((-ns + 999999999LL) / 1000000000LL);
+    item.sec = static_cast<double>(sec);
+    item.nsec = static_cast<uint32_t>(ns - sec * 1000000000LL);
+  }
+  if (object.Has("name")) item.name = PathArg(object.Get("name"));
+  if (object.Has("link") && !object.Get("link").IsUndefined()) {
+    item.hasLink = true;
+    item.link = PathArg(object.Get("link"));
+  }
+  return item;
+}
+
+Napi::Object TestRules(Napi::Env env) {
+  Napi::Object rules = Napi::Object::New(env);
+  // decide(source, dest, compare) -> 'transfer' | 'skip' | 'update' | 'hash' | 'conflict'
+  rules.Set("decide", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    Decision decision = Decide(info[2].As<Napi::Number>().Int32Value(), ItemArg(info[0]), ItemArg(info[1]));
+    return Napi::String::New(info.Env(), kDecisionNames[decision]);
+  }));
+  rules.Set("isTempName", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), IsTempName(PathArg(info[0])));
+  }));
+  rules.Set("needsChmod", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), NeedsChmod(info[0].As<Napi::Number>().Uint32Value(),
+                                                     info[1].As<Napi::Number>().Uint32Value()));
+  }));
+  // excluded(patterns: string[] (as engine/filter.ts namePattern gives them), entry) -> boolean
+  rules.Set("excluded", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    Napi::Array patterns = info[0].As<Napi::Array>();
+    std::vector<NamePattern> excludes;
+    for (uint32_t i = 0; i < patterns.Length(); i++) excludes.push_back(ParseNamePattern(PathArg(patterns.Get(i))));
+    return Napi::Boolean::New(info.Env(), Excluded(excludes, ItemArg(info[1])));
+  }));
+  rules.Set("isUtf8", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    auto bytes = info[0].As<Napi::Buffer<unsigned char>>();
+    return Napi::Boolean::New(info.Env(), IsValidUtf8(bytes.Data(), bytes.Length()));
+  }));
+  // stallMessage(slots: Uint8Array (the activity board's), timeoutMs) -> string
+  rules.Set("stallMessage", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    auto slots = info[0].As<Napi::Uint8Array>();
+    return Napi::String::New(info.Env(), StallMessage(slots.Data(), slots.ByteLength(),
+                                                       info[1].As<Napi::Number>().Int32Value()));
+  }));
+  rules.Freeze();
+  return rules;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exitProcess", Napi::Function::New(env, ExitProcess));
   exports.Set("poolsIdle", Napi::Function::New(env, PoolsIdle));
@@ -2079,6 +2163,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
+  exports.Set("testRules", TestRules(env));
   exports.Set("abiVersion", Napi::Number::New(env, 20));
   return exports;
 }

@@ -23,7 +23,7 @@ import { errnoError, isFatalWriteError, reasonOf, sourceKeptReason } from '../ut
 import { hangIfInjected } from '../util/test-hang.js';
 import { type HasherFactory, hashFileSync, loadBlake3 } from './hash.js';
 import { makeDirs } from './make-dirs.js';
-import { applyMetadata, splitNs } from './metadata.js';
+import { applyMetadata, needsChmod, splitNs } from './metadata.js';
 import {
   type NativeAddon,
   type NativeBatch,
@@ -283,7 +283,7 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
       return { rel: job.rel, status: job.metadataMatches ? 'unchanged' : 'updated', bytes: 0 };
     }
     const createMode = mode & 0o777;
-    const needsChmod = mode !== createMode || (createMode & ctx.umask) !== 0;
+    const chmod = needsChmod(mode, ctx.umask);
     temp = openTemp(job.dst, createMode);
     if (size < ctx.buffer.length) {
       onSource(() => readSmall(fd, size, ctx.buffer));
@@ -312,7 +312,7 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
       )
     )
       throw new SourceChanged();
-    applyMetadata(temp.path, 'file', mode, job.mtimeNs, needsChmod || size >= ctx.buffer.length);
+    applyMetadata(temp.path, 'file', mode, job.mtimeNs, chmod || size >= ctx.buffer.length);
     renameSync(temp.path, job.dst);
     temp = undefined;
     if (job.removeSource) {
@@ -360,9 +360,8 @@ export function nativeBatch(jobs: CopyJob[], umask: number): NativeBatch {
     batch.sizes[i] = job.size;
     [batch.secs[i], batch.nsecs[i]] = splitNs(job.mtimeNs);
     batch.modes[i] = job.mode;
-    const needsChmod = job.mode !== (job.mode & 0o777) || (job.mode & 0o777 & umask) !== 0;
     batch.flags[i] =
-      (needsChmod ? 1 : 0) |
+      (needsChmod(job.mode, umask) ? 1 : 0) |
       (job.removeSource ? 2 : 0) |
       (job.hashFirst ? 4 : 0) |
       (job.metadataMatches ? 8 : 0);

@@ -195,7 +195,37 @@ export interface NativeAddon {
     graceMs: number,
     onStall: (message: string) => void,
   ): void;
+  /**
+   * Tests only: the rules the addon shares with the TypeScript side, one case at a time
+   * (test/unit/native-rules.test.ts runs one table of cases through both).
+   */
+  testRules: NativeTestRules;
   abiVersion: number;
+}
+
+/** An entry as NativeTestRules takes it (kind numbered as in NativeListing). */
+export interface NativeTestEntry {
+  kind: number;
+  size?: number;
+  mtimeNs?: bigint;
+  mode?: number;
+  name?: string | Buffer;
+  link?: string | Buffer;
+}
+
+export interface NativeTestRules {
+  /** engine/compare.ts decide() for an entry on both sides; compare numbered as for submitCopyDir. */
+  decide(source: NativeTestEntry, dest: NativeTestEntry, compare: number): string;
+  /** fsops/temp-path.ts isTempName(). */
+  isTempName(name: string | Buffer): boolean;
+  /** fsops/metadata.ts needsChmod(). */
+  needsChmod(mode: number, umask: number): boolean;
+  /** Whether the copy threads leave `entry` out under these engine/filter.ts namePattern()s. */
+  excluded(patterns: string[], entry: NativeTestEntry): boolean;
+  /** node:buffer isUtf8(), as the addon decides which names it hands out as strings. */
+  isUtf8(bytes: Buffer): boolean;
+  /** engine/stall-watchdog.ts stallMessage() for the activity board's slots. */
+  stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
 const ABI_VERSION = 20;
