@@ -22,11 +22,13 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <unordered_map>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <dirent.h>
@@ -128,7 +130,7 @@ Napi::Value NameValue(Napi::Env env, const char* s, size_t n) {
   return Napi::Buffer<char>::Copy(env, s, n);
 }
 
-// Kinds, as the JavaScript side numbers them.
+// Kinds of entries (exported in `codes.kind`).
 enum Kind : uint8_t { kFile = 0, kDir = 1, kSymlink = 2, kOther = 3, kGone = 4, kError = 5 };
 
 struct ListedItem {
@@ -418,6 +420,8 @@ Napi::Value SetTimes(const Napi::CallbackInfo& info) {
 
 // ---- copyFiles ---------------------------------------------------------------------------------
 
+// What came of one file's copy, and which side a failure was on (exported in `codes.status` and
+// `codes.stage`).
 enum Status : int32_t { kCopied = 0, kFailed = 1, kChanged = 2, kCopiedSourceKept = 3, kUnchanged = 4, kUpdated = 5 };
 enum Stage : int32_t { kStageSource = 0, kStageDest = 1 };
 
@@ -517,11 +521,12 @@ bool WriteAll(int fd, const char* data, size_t size, off_t offset) {
   return true;
 }
 
-// Copies exactly `size` bytes from in to out. Returns 0, or an errno; *stage says which side failed;
-// *changed is set when the source turned out shorter than declared.
-// The activity board (util/activity-board.ts): header Int32s (beats, stopped, paused), then 32 slots
-// of 512 bytes (2-byte length + UTF-8 text) saying what each thread does.
-constexpr int kBeats = 0, kStopped = 1, kPaused = 2;
+// The activity board (util/activity-board.ts): header Int32s (beats, stopped, paused, cancelled),
+// then BigInt64 counters (bytes written, directory entries dealt with, three of what directory jobs
+// listed), then 32 slots of 512 bytes (2-byte length + UTF-8 text) saying what each thread does.
+// Exported in `codes.board`; test/unit/native-codes.test.ts checks it against the board's layout.
+constexpr int kBeats = 0, kStopped = 1, kPaused = 2, kCancelled = 3;
+constexpr size_t kCounterWritten = 0, kCounterDirEntries = 1, kCounterListed = 2, kListedCounters = 3;
 constexpr size_t kSlotBytes = 512, kSlots = 32;
 
 // Progress beat for the stall detector: an Int32 in shared memory, bumped after each chunk.
@@ -590,6 +595,8 @@ ThreadScratch& ScratchOfThread() {
   return scratch;
 }
 
+// Copies exactly `size` bytes from in to out. Returns 0, or an errno; *stage says which side failed;
+// *changed is set when the source turned out shorter than declared.
 int CopyData(int in, int out, uint64_t size, Scratch& buffer, int32_t* stage, bool* changed,
              bool* endChecked) {
   uint64_t done = 0;
@@ -1001,9 +1008,16 @@ struct CopyBatch {
   std::unique_ptr<DirJob> dirJob;  // set: a fresh-directory job (copyDir) instead of a batch
 };
 
+// What each file of a batch asks for (NativeBatch flags, exported in `codes.batchFlag`).
+enum BatchFlag : uint8_t {
+  kChmodAfter = 1,        // set the mode after the file is written (NeedsChmod)
+  kRemoveSource = 2,      // a move: remove the source once the copy has its name
+  kCompareFirst = 4,      // --checksum: compare contents first, copy only when they differ
+  kMetadataMatches = 8,   // with kCompareFirst: the destination's mode and mtime match already
+};
+
 // A batch as fsops/copy-file.ts builds it (NativeBatch): { srcs: string[], dsts: string[], rels: string[],
-// sizes: Float64Array, secs: Float64Array, nsecs: Uint32Array, modes: Uint32Array, flags: Uint8Array }
-//   flags: 1 chmod after, 2 remove source, 4 compare contents first (--checksum), 8 metadata already matches
+// sizes: Float64Array, secs: Float64Array, nsecs: Uint32Array, modes: Uint32Array, flags: Uint8Array (BatchFlag) }
 CopyBatch ParseBatch(const Napi::Value& value) {
   CopyBatch batch;
   auto object = value.As<Napi::Object>();
@@ -1054,8 +1068,8 @@ void RunBatch(CopyBatch& batch, const std::function<void(const std::string&)>& s
     }
     uint8_t f = batch.flags[i];
     CopyResult r = CopyOne(batch.srcs[i], batch.dsts[i], batch.sizes[i], batch.secs[i], batch.nsecs[i],
-                           batch.modes[i], (f & 1) != 0, (f & 2) != 0, (f & 4) != 0, (f & 8) != 0, buffer, other,
-                           srcDirs, dstDirs);
+                           batch.modes[i], (f & kChmodAfter) != 0, (f & kRemoveSource) != 0, (f & kCompareFirst) != 0,
+                           (f & kMetadataMatches) != 0, buffer, other, srcDirs, dstDirs);
     batch.status[i] = r.status;
     batch.err[i] = r.err;
     batch.stage[i] = r.stage;
@@ -1072,7 +1086,8 @@ void RunBatch(CopyBatch& batch, const std::function<void(const std::string&)>& s
 // makes its subdirectories, which it hands back to JavaScript as jobs of their own. JavaScript then
 // does nothing per file (engine/whole-dirs.ts); this is the local fast path for new trees.
 
-// What went wrong with one entry, as engine/whole-dirs.ts turns it into a failure.
+// What went wrong with one entry, as engine/whole-dirs.ts turns it into a failure (exported in
+// `codes.problem`).
 enum Problem : int32_t {
   kProblemName = 0,    // name not UTF-8: refused
   kProblemTarget = 1,  // symbolic link target not UTF-8: refused
@@ -1119,7 +1134,8 @@ int MakeDir(const std::string& path) {
   return err;
 }
 
-// Compare modes, as engine/whole-dirs.ts numbers them (engine/compare.ts says what each means).
+// Compare modes (exported in `codes.compare` under engine/types.ts CompareMode's names;
+// engine/compare.ts says what each means).
 constexpr int32_t kCompareDefault = 0, kCompareSizeOnly = 1, kCompareIgnoreTimes = 2, kCompareChecksum = 3,
                   kCompareIgnoreExisting = 4;
 // Mtimes closer than this are equal (engine/compare.ts: times set without the addon are rounded).
@@ -1700,11 +1716,11 @@ int32_t* OptionalInt32s(const Napi::CallbackInfo& info, size_t index) {
   return array.ElementLength() > 0 ? array.Data() : nullptr;
 }
 
-// The board's CANCELLED Int32 when `index` is the board's header (at least 4 Int32s), else none.
+// The board's CANCELLED Int32 when `index` is the board's header (it has one), else none.
 int32_t* CancelFlag(const Napi::CallbackInfo& info, size_t index) {
   if (info.Length() <= index || !info[index].IsTypedArray()) return nullptr;
   auto array = info[index].As<Napi::Int32Array>();
-  return array.ElementLength() > 3 ? array.Data() + 3 : nullptr;
+  return array.ElementLength() > kCancelled ? array.Data() + kCancelled : nullptr;
 }
 
 // Element `element` of the BigInt64Array argument `index`, if there is one.
@@ -1731,7 +1747,7 @@ Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
   CopyBatch batch = ParseBatch(info[0]);
   t_beat = OptionalInt32s(info, 1);
   t_cancel = CancelFlag(info, 1);
-  t_written = OptionalInt64s(info, 2);
+  t_written = OptionalInt64s(info, 2, kCounterWritten);
   uint8_t* slots = nullptr;
   size_t slotsLength = 0;
   if (info.Length() > 3 && info[3].IsTypedArray()) {
@@ -1824,9 +1840,11 @@ Napi::Value StartCopyPool(const Napi::CallbackInfo& info) {
   auto* pool = new CopyPool();
   pool->beat = OptionalInt32s(info, 1);
   pool->cancel = CancelFlag(info, 1);
-  pool->written = OptionalInt64s(info, 2);
-  pool->dirEntries = OptionalInt64s(info, 2, 1);
-  pool->listed = OptionalInt64s(info, 2, 4) ? OptionalInt64s(info, 2, 2) : nullptr;
+  pool->written = OptionalInt64s(info, 2, kCounterWritten);
+  pool->dirEntries = OptionalInt64s(info, 2, kCounterDirEntries);
+  pool->listed = OptionalInt64s(info, 2, kCounterListed + kListedCounters - 1)
+                     ? OptionalInt64s(info, 2, kCounterListed)
+                     : nullptr;
   if (info[3].IsTypedArray()) {
     auto slots = info[3].As<Napi::Uint8Array>();
     pool->slots = slots.Data();
@@ -2142,6 +2160,42 @@ Napi::Object TestRules(Napi::Env env) {
   return rules;
 }
 
+// ---- codes -------------------------------------------------------------------------------------
+// The numbers this file and the TypeScript side exchange, exported once so that TypeScript reads
+// them here instead of copying them (fsops/native.ts NativeCodes).
+
+Napi::Object FrozenCodes(Napi::Env env, std::initializer_list<std::pair<const char*, int64_t>> codes) {
+  Napi::Object object = Napi::Object::New(env);
+  for (const auto& code : codes) object.Set(code.first, Napi::Number::New(env, static_cast<double>(code.second)));
+  object.Freeze();
+  return object;
+}
+
+Napi::Object Codes(Napi::Env env) {
+  Napi::Object codes = Napi::Object::New(env);
+  codes.Set("kind", FrozenCodes(env, {{"file", kFile}, {"dir", kDir}, {"symlink", kSymlink}, {"other", kOther},
+                                      {"gone", kGone}, {"error", kError}}));
+  codes.Set("status", FrozenCodes(env, {{"copied", kCopied}, {"failed", kFailed}, {"changed", kChanged},
+                                        {"sourceKept", kCopiedSourceKept}, {"unchanged", kUnchanged},
+                                        {"updated", kUpdated}}));
+  codes.Set("stage", FrozenCodes(env, {{"source", kStageSource}, {"destination", kStageDest}}));
+  codes.Set("batchFlag", FrozenCodes(env, {{"chmodAfter", kChmodAfter}, {"removeSource", kRemoveSource},
+                                           {"compareFirst", kCompareFirst}, {"metadataMatches", kMetadataMatches}}));
+  codes.Set("problem", FrozenCodes(env, {{"name", kProblemName}, {"target", kProblemTarget}, {"stat", kProblemStat},
+                                         {"copy", kProblemCopy}, {"link", kProblemLink}, {"mkdir", kProblemMkdir},
+                                         {"meta", kProblemMeta}, {"place", kProblemPlace}}));
+  codes.Set("compare", FrozenCodes(env, {{"default", kCompareDefault}, {"size-only", kCompareSizeOnly},
+                                         {"ignore-times", kCompareIgnoreTimes}, {"checksum", kCompareChecksum},
+                                         {"ignore-existing", kCompareIgnoreExisting}}));
+  codes.Set("board", FrozenCodes(env, {{"beats", kBeats}, {"stopped", kStopped}, {"paused", kPaused},
+                                       {"cancelled", kCancelled}, {"written", kCounterWritten},
+                                       {"dirEntries", kCounterDirEntries}, {"listed", kCounterListed},
+                                       {"listedCounters", kListedCounters}, {"slotBytes", kSlotBytes},
+                                       {"slots", kSlots}}));
+  codes.Freeze();
+  return codes;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exitProcess", Napi::Function::New(env, ExitProcess));
   exports.Set("poolsIdle", Napi::Function::New(env, PoolsIdle));
@@ -2164,7 +2218,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
   exports.Set("testRules", TestRules(env));
-  exports.Set("abiVersion", Napi::Number::New(env, 20));
+  exports.Set("codes", Codes(env));
+  exports.Set("abiVersion", Napi::Number::New(env, 21));
   return exports;
 }
 

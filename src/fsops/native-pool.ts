@@ -54,7 +54,7 @@ export class NativePool implements CopyExecutor {
 
   run(jobs: CopyJob[]): Promise<CopyOutcome[]> {
     const id = this.nextId++;
-    const batch = nativeBatch(jobs, this.umask);
+    const batch = nativeBatch(this.addon, jobs, this.umask);
     const { delayMs, hangIndex } = injectedCopyDelays(jobs);
     return new Promise((resolve, reject) => {
       // Each file is shown as its copy starts; the label covers the moment before.

@@ -24,19 +24,14 @@ function rules() {
   return addon.testRules;
 }
 
-/** The addon's numbering of kinds (NativeListing) and compare modes (submitCopyDir). */
-const KIND: Record<EntryKind, number> = { file: 0, dir: 1, symlink: 2, other: 3 };
-const COMPARE: Record<CompareMode, number> = {
-  default: 0,
-  'size-only': 1,
-  'ignore-times': 2,
-  checksum: 3,
-  'ignore-existing': 4,
-};
+function codes() {
+  assert.ok(addon, 'npm install builds the native addon');
+  return addon.codes;
+}
 
 function nativeEntry(entry: Entry): NativeTestEntry {
   return {
-    kind: KIND[entry.kind],
+    kind: codes().kind[entry.kind],
     size: entry.size,
     mtimeNs: entry.mtimeNs,
     mode: entry.mode,
@@ -450,7 +445,7 @@ describe('compare rules: engine/compare.ts decide() and the copy threads (native
     const native = rules();
     for (const c of COMPARE_CASES) {
       assert.equal(
-        native.decide(nativeEntry(c.source), nativeEntry(c.dest), COMPARE[c.mode]),
+        native.decide(nativeEntry(c.source), nativeEntry(c.dest), codes().compare[c.mode]),
         c.expected,
         c.what,
       );
@@ -602,7 +597,11 @@ describe('--exclude: engine/filter.ts and the copy threads (native Excluded)', (
       const what = `${JSON.stringify(glob)} ${JSON.stringify(name)} ${kind}`;
       const pattern = namePattern(glob);
       assert.ok(pattern !== undefined, `${what}: a name pattern the copy threads take`);
-      const entry: NativeTestEntry = { kind: KIND[kind], name, link: kind === 'symlink' ? 't' : undefined };
+      const entry: NativeTestEntry = {
+        kind: codes().kind[kind],
+        name,
+        link: kind === 'symlink' ? 't' : undefined,
+      };
       assert.equal(native.excluded([pattern], entry), expected, what);
     }
   });
@@ -610,13 +609,17 @@ describe('--exclude: engine/filter.ts and the copy threads (native Excluded)', (
   test('the addon keeps what the walk reports whatever the filters say', () => {
     const native = rules();
     const bad = Buffer.from([0x61, 0xff]);
-    assert.equal(native.excluded(['*'], { kind: KIND.file, name: bad }), false, 'a name not UTF-8');
+    assert.equal(native.excluded(['*'], { kind: codes().kind.file, name: bad }), false, 'a name not UTF-8');
     assert.equal(
-      native.excluded(['*'], { kind: KIND.symlink, name: 'l', link: bad }),
+      native.excluded(['*'], { kind: codes().kind.symlink, name: 'l', link: bad }),
       false,
       'a link target not UTF-8',
     );
-    assert.equal(native.excluded(['*'], { kind: 5, name: 'x' }), false, 'an entry that could not be stat’ed');
+    assert.equal(
+      native.excluded(['*'], { kind: codes().kind.error, name: 'x' }),
+      false,
+      'an entry that could not be stat’ed',
+    );
   });
 });
 
