@@ -1,5 +1,5 @@
 /**
- * Runs copy batches on the addon's native copy threads (see native/blit_native.cc, copy pool): the
+ * Runs copy batches on the addon's native copy threads (see native/copy_pool.cc): the
  * executor used whenever the addon is loaded and a job is not tiny. Compared with worker threads it
  * boots no V8 isolate per thread and clones no jobs or outcomes; each thread says on the activity
  * board which batch it runs, so the stall detector can name it.

@@ -1,5 +1,5 @@
 /**
- * The optional native addon (native/blit_native.cc), loaded once. Everything it does has a pure-JS
+ * The optional native addon (native/, gathered by native/blit_native.cc), loaded once. Everything it does has a pure-JS
  * twin; `BLIT_NO_NATIVE=1` forces that path (the test suite runs both).
  */
 import { createRequire } from 'node:module';
