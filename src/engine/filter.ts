@@ -82,7 +82,7 @@ export function buildFilter(spec: FilterSpec): PathFilter {
 }
 
 /**
- * The --exclude patterns as the copy threads can apply them to names (native/blit_native.cc
+ * The --exclude patterns as the copy threads can apply them to names (native/whole_dir.cc
  * DropExcluded), when they are the only filters and each is one; otherwise undefined: the walk
  * applies the filter. See namePattern.
  */

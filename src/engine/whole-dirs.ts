@@ -21,29 +21,12 @@ import { basename, join } from 'node:path';
 import { nativeOutcome } from '../fsops/copy-file.js';
 import type { CopyExecutor } from '../fsops/copy-pool.js';
 import { describeRawName, NOT_UTF8_NAME, NOT_UTF8_TARGET } from '../fsops/listing.js';
-import { type NativeAddon, type NativeDirResult, nativeErrnoError } from '../fsops/native.js';
+import { type NativeAddon, type NativeDirResult, nativeErrnoError, nativeKinds } from '../fsops/native.js';
 import { NativePool } from '../fsops/native-pool.js';
 import { joinRel, parentRel } from '../fsops/rel-path.js';
 import { reasonOf } from '../util/errors.js';
 import type { CompareMode, Entry, EntryKind } from './types.js';
 
-const PROBLEM_NAME = 0;
-const PROBLEM_TARGET = 1;
-const PROBLEM_STAT = 2;
-const PROBLEM_COPY = 3;
-const PROBLEM_LINK = 4;
-const PROBLEM_MKDIR = 5;
-const PROBLEM_PLACE = 7;
-
-/** The addon's numbering of compare modes (native/blit_native.cc, kCompare*). */
-const COMPARE: Record<CompareMode, number> = {
-  default: 0,
-  'size-only': 1,
-  'ignore-times': 2,
-  checksum: 3,
-  'ignore-existing': 4,
-};
-const KINDS: EntryKind[] = ['file', 'dir', 'symlink', 'other'];
 /**
  * Directories out on the copy threads at once: plenty to keep them busy. The rest wait here, a few
  * bytes each, so a directory with 100,000 subdirectories does not put 100,000 jobs in flight.
@@ -99,7 +82,7 @@ export class WholeDirs {
     /** `excludes`: --exclude patterns the copy threads apply themselves (filter.ts nativeExcludes). */
     private readonly options: { compare: CompareMode; mirror: boolean; excludes: string[] },
   ) {
-    this.compare = COMPARE[options.compare];
+    this.compare = addon.codes.compare[options.compare];
   }
 
   /** Fills `rel`, which the destination lacks, made empty under the temp path `stage`, and renames it. */
@@ -207,9 +190,10 @@ export class WholeDirs {
     this.reportProblems(rel, result, left);
     for (const name of result.temps ?? []) if (typeof name === 'string') sink.temp(joinRel(rel, name));
     const extra = result.extra;
+    const kinds = nativeKinds(this.addon);
     for (let i = 0; extra && i < extra.names.length; i++) {
       const name = extra.names[i]!;
-      if (typeof name === 'string') sink.extra(joinRel(rel, name), KINDS[extra.kinds[i]!] ?? 'other');
+      if (typeof name === 'string') sink.extra(joinRel(rel, name), kinds[extra.kinds[i]!] ?? 'other');
     }
     sink.done(result);
     const here = sink.destinationPath(rel);
@@ -243,21 +227,22 @@ export class WholeDirs {
 
   private reportProblems(rel: string, result: NativeDirResult, left: string): void {
     const { sink } = this;
+    const PROBLEM = this.addon.codes.problem;
     const { names, kinds, status, errno, stage } = result.problems;
     for (let i = 0; i < names.length; i++) {
       const raw = names[i]!;
       const path = joinRel(rel, typeof raw === 'string' ? raw : describeRawName(raw));
       switch (kinds[i]) {
-        case PROBLEM_NAME:
+        case PROBLEM.name:
           sink.sourceFailure(path, NOT_UTF8_NAME, false);
           break;
-        case PROBLEM_TARGET:
+        case PROBLEM.target:
           sink.sourceFailure(path, NOT_UTF8_TARGET, true);
           break;
-        case PROBLEM_STAT:
+        case PROBLEM.stat:
           sink.sourceFailure(path, this.reason(errno[i]!), true);
           break;
-        case PROBLEM_COPY: {
+        case PROBLEM.copy: {
           const outcome = nativeOutcome(this.addon, path, status[i]!, errno[i]!, stage[i]!, 0);
           sink.copyFailure(
             path,
@@ -267,20 +252,20 @@ export class WholeDirs {
           );
           break;
         }
-        case PROBLEM_LINK:
+        case PROBLEM.link:
           sink.destinationFailure(path, `cannot create symbolic link: ${this.reason(errno[i]!)}`);
           break;
-        case PROBLEM_MKDIR:
+        case PROBLEM.mkdir:
           sink.destinationFailure(path, `cannot create directory: ${this.reason(errno[i]!)}`);
           break;
-        case PROBLEM_PLACE:
+        case PROBLEM.place:
           // The directory appeared meanwhile and already holds this name.
           sink.destinationFailure(
             path,
             `cannot move into place: ${this.reason(errno[i]!)}; left in ${left} (a later run removes it)`,
           );
           break;
-        default:
+        default: // PROBLEM.meta
           sink.destinationFailure(path, `cannot set metadata: ${this.reason(errno[i]!)}`);
           break;
       }

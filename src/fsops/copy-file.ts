@@ -18,12 +18,12 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import { type ActivityBoard, CANCELLED } from '../util/activity-board.js';
+import { type ActivityBoard, CANCELLED, WRITTEN } from '../util/activity-board.js';
 import { errnoError, isFatalWriteError, reasonOf, sourceKeptReason } from '../util/errors.js';
 import { hangIfInjected } from '../util/test-hang.js';
 import { type HasherFactory, hashFileSync, loadBlake3 } from './hash.js';
 import { makeDirs } from './make-dirs.js';
-import { applyMetadata, splitNs } from './metadata.js';
+import { applyMetadata, needsChmod, splitNs } from './metadata.js';
 import {
   type NativeAddon,
   type NativeBatch,
@@ -212,7 +212,7 @@ function cloneInto(job: CopyJob, fdIn: number, temp: { path: string; fd: number 
 }
 
 function countWritten(ctx: CopyContext, bytes: number): void {
-  if (ctx.board && bytes > 0) Atomics.add(ctx.board.written, 0, BigInt(bytes));
+  if (ctx.board && bytes > 0) Atomics.add(ctx.board.written, WRITTEN, BigInt(bytes));
 }
 
 function tryUnlink(path: string): void {
@@ -283,7 +283,7 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
       return { rel: job.rel, status: job.metadataMatches ? 'unchanged' : 'updated', bytes: 0 };
     }
     const createMode = mode & 0o777;
-    const needsChmod = mode !== createMode || (createMode & ctx.umask) !== 0;
+    const chmod = needsChmod(mode, ctx.umask);
     temp = openTemp(job.dst, createMode);
     if (size < ctx.buffer.length) {
       onSource(() => readSmall(fd, size, ctx.buffer));
@@ -312,7 +312,7 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
       )
     )
       throw new SourceChanged();
-    applyMetadata(temp.path, 'file', mode, job.mtimeNs, needsChmod || size >= ctx.buffer.length);
+    applyMetadata(temp.path, 'file', mode, job.mtimeNs, chmod || size >= ctx.buffer.length);
     renameSync(temp.path, job.dst);
     temp = undefined;
     if (job.removeSource) {
@@ -334,14 +334,8 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
   }
 }
 
-const NATIVE_COPIED = 0;
-const NATIVE_CHANGED = 2;
-const NATIVE_SOURCE_KEPT = 3;
-const NATIVE_UNCHANGED = 4;
-const NATIVE_UPDATED = 5;
-const NATIVE_SOURCE_STAGE = 0;
-
-export function nativeBatch(jobs: CopyJob[], umask: number): NativeBatch {
+export function nativeBatch(addon: NativeAddon, jobs: CopyJob[], umask: number): NativeBatch {
+  const { chmodAfter, removeSource, compareFirst, metadataMatches } = addon.codes.batchFlag;
   const n = jobs.length;
   const batch: NativeBatch = {
     srcs: new Array<string>(n),
@@ -360,12 +354,11 @@ export function nativeBatch(jobs: CopyJob[], umask: number): NativeBatch {
     batch.sizes[i] = job.size;
     [batch.secs[i], batch.nsecs[i]] = splitNs(job.mtimeNs);
     batch.modes[i] = job.mode;
-    const needsChmod = job.mode !== (job.mode & 0o777) || (job.mode & 0o777 & umask) !== 0;
     batch.flags[i] =
-      (needsChmod ? 1 : 0) |
-      (job.removeSource ? 2 : 0) |
-      (job.hashFirst ? 4 : 0) |
-      (job.metadataMatches ? 8 : 0);
+      (needsChmod(job.mode, umask) ? chmodAfter : 0) |
+      (job.removeSource ? removeSource : 0) |
+      (job.hashFirst ? compareFirst : 0) |
+      (job.metadataMatches ? metadataMatches : 0);
   });
   return batch;
 }
@@ -397,20 +390,21 @@ export function nativeOutcome(
   stage: number,
   bytes: number,
 ): CopyOutcome {
-  if (status === NATIVE_COPIED) return { rel, status: 'copied', bytes };
-  if (status === NATIVE_UNCHANGED || status === NATIVE_UPDATED) {
-    return { rel, status: status === NATIVE_UNCHANGED ? 'unchanged' : 'updated', bytes: 0 };
+  const STATUS = addon.codes.status;
+  if (status === STATUS.copied) return { rel, status: 'copied', bytes };
+  if (status === STATUS.unchanged || status === STATUS.updated) {
+    return { rel, status: status === STATUS.unchanged ? 'unchanged' : 'updated', bytes: 0 };
   }
-  if (status === NATIVE_CHANGED) return failed({ rel }, new SourceChanged());
+  if (status === STATUS.changed) return failed({ rel }, new SourceChanged());
   const error = nativeErrnoError(addon, errno);
-  if (status === NATIVE_SOURCE_KEPT) return { rel, status: 'failed', bytes, reason: sourceKeptReason(error) };
-  return failed({ rel }, stage === NATIVE_SOURCE_STAGE ? new SourceError(error) : error);
+  if (status === STATUS.sourceKept) return { rel, status: 'failed', bytes, reason: sourceKeptReason(error) };
+  return failed({ rel }, stage === addon.codes.stage.source ? new SourceError(error) : error);
 }
 
 /** The addon's copy: each file's whole job (with --checksum, a byte comparison first) in one native call per batch. */
 function copyBatchNative(addon: NativeAddon, jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
   const result = addon.copyFiles(
-    nativeBatch(jobs, ctx.umask),
+    nativeBatch(addon, jobs, ctx.umask),
     ctx.board?.ints,
     ctx.board?.written,
     ctx.board?.slots,

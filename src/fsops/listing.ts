@@ -3,7 +3,7 @@ import { isUtf8 } from 'node:buffer';
 import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import type { Entry, EntryKind } from '../engine/types.js';
 import { reasonOf } from '../util/errors.js';
-import { type NativeAddon, nativeAddon, nativeErrnoError } from './native.js';
+import { type NativeAddon, nativeAddon, nativeErrnoError, nativeKinds } from './native.js';
 import { localPath } from './rel-path.js';
 
 export const NOT_UTF8_NAME = 'file name is not valid UTF-8; not supported';
@@ -57,9 +57,6 @@ export function describeRawName(raw: Buffer): string {
   return out;
 }
 
-const KINDS: EntryKind[] = ['file', 'dir', 'symlink', 'other'];
-const NATIVE_ERROR = 5;
-
 /** A listing that takes longer than this calls `onSlow` first (see listDirectory). */
 const SLOW_LISTING_MS = 200;
 
@@ -71,6 +68,8 @@ function listNative(addon: NativeAddon, dir: string, onSlow?: () => void): Direc
   }
   const entries: Entry[] = [];
   const problems: ListingProblem[] = [];
+  const kinds = nativeKinds(addon);
+  const ERROR = addon.codes.kind.error;
   for (let i = 0; i < listing.names.length; i++) {
     const name = listing.names[i]!;
     if (typeof name !== 'string') {
@@ -78,13 +77,13 @@ function listNative(addon: NativeAddon, dir: string, onSlow?: () => void): Direc
       continue;
     }
     const kind = listing.kinds[i]!;
-    if (kind === NATIVE_ERROR) {
+    if (kind === ERROR) {
       problems.push({ name, reason: reasonOf(nativeErrnoError(addon, listing.errnos[i]!)) });
       continue;
     }
     const entry: Entry = {
       name,
-      kind: KINDS[kind] ?? 'other',
+      kind: kinds[kind] ?? 'other',
       size: listing.sizes[i]!,
       mtimeNs: listing.mtimeNs[i]!,
       mode: listing.modes[i]!,

@@ -31,6 +31,16 @@ export function utimesArgument(ns: bigint): number | Date {
   return nsToSeconds(ns + 500n);
 }
 
+/**
+ * Whether a file created with `mode & 0o777` under `umask` still needs a chmod to get `mode`: it has
+ * special bits (setuid, setgid, sticky), or permission bits the umask strips. The addon's copy
+ * threads decide the same (native NeedsChmod; test/unit/native-rules.test.ts pins both).
+ */
+export function needsChmod(mode: number, umask: number): boolean {
+  const createMode = mode & 0o777;
+  return mode !== createMode || (createMode & umask) !== 0;
+}
+
 export function applyMetadata(
   path: string,
   kind: EntryKind,

@@ -1,5 +1,5 @@
 /**
- * Runs copy batches on the addon's native copy threads (see native/blit_native.cc, copy pool): the
+ * Runs copy batches on the addon's native copy threads (see native/copy_pool.cc): the
  * executor used whenever the addon is loaded and a job is not tiny. Compared with worker threads it
  * boots no V8 isolate per thread and clones no jobs or outcomes; each thread says on the activity
  * board which batch it runs, so the stall detector can name it.
@@ -54,7 +54,7 @@ export class NativePool implements CopyExecutor {
 
   run(jobs: CopyJob[]): Promise<CopyOutcome[]> {
     const id = this.nextId++;
-    const batch = nativeBatch(jobs, this.umask);
+    const batch = nativeBatch(this.addon, jobs, this.umask);
     const { delayMs, hangIndex } = injectedCopyDelays(jobs);
     return new Promise((resolve, reject) => {
       // Each file is shown as its copy starts; the label covers the moment before.

@@ -1,13 +1,57 @@
 /**
- * The optional native addon (native/blit_native.cc), loaded once. Everything it does has a pure-JS
+ * The optional native addon (native/, gathered by native/blit_native.cc), loaded once. Everything it does has a pure-JS
  * twin; `BLIT_NO_NATIVE=1` forces that path (the test suite runs both).
  */
 import { createRequire } from 'node:module';
+import type { EntryKind } from '../engine/types.js';
 import { errnoError } from '../util/errors.js';
+
+/**
+ * The numbers the addon and TypeScript exchange, as the addon exports them (its `codes`, frozen):
+ * read there, never copied here. The pure-JS path needs none of them.
+ */
+export interface NativeCodes {
+  /** Kinds of listed entries (NativeListing.kinds, NativeDirResult extra.kinds). */
+  kind: Readonly<Record<EntryKind | 'gone' | 'error', number>>;
+  /** What came of one file's copy (NativeCopyResult.status, NativeDirResult problems.status). */
+  status: Readonly<Record<'copied' | 'failed' | 'changed' | 'sourceKept' | 'unchanged' | 'updated', number>>;
+  /** Which side a copy failed on (NativeCopyResult.stage). */
+  stage: Readonly<Record<'source' | 'destination', number>>;
+  /** Bits of NativeBatch.flags. */
+  batchFlag: Readonly<Record<'chmodAfter' | 'removeSource' | 'compareFirst' | 'metadataMatches', number>>;
+  /** NativeDirResult problems.kinds. */
+  problem: Readonly<
+    Record<'name' | 'target' | 'stat' | 'copy' | 'link' | 'mkdir' | 'meta' | 'place', number>
+  >;
+  /** submitCopyDir's compare modes, under engine/types.ts CompareMode's names. */
+  compare: Readonly<
+    Record<'default' | 'size-only' | 'ignore-times' | 'checksum' | 'ignore-existing', number>
+  >;
+  /**
+   * The layout of util/activity-board.ts as the addon reads and writes it: header Int32 indexes,
+   * BigInt64 counter indexes, slot size and count. The board owns the layout (the pure-JS path
+   * uses it too); test/unit/native-codes.test.ts checks that the addon's equals it.
+   */
+  board: Readonly<
+    Record<
+      | 'beats'
+      | 'stopped'
+      | 'paused'
+      | 'cancelled'
+      | 'written'
+      | 'dirEntries'
+      | 'listed'
+      | 'listedCounters'
+      | 'slotBytes'
+      | 'slots',
+      number
+    >
+  >;
+}
 
 export interface NativeListing {
   names: (string | Buffer)[];
-  /** 0 file, 1 dir, 2 symlink, 3 other, 5 error (see errnos). */
+  /** codes.kind: file, dir, symlink, other, or error (see errnos); vanished entries are left out. */
   kinds: Uint8Array;
   modes: Uint32Array;
   sizes: Float64Array;
@@ -26,15 +70,18 @@ export interface NativeBatch {
   secs: Float64Array;
   nsecs: Uint32Array;
   modes: Uint32Array;
-  /** 1 chmod after, 2 remove source, 4 compare contents first (--checksum), 8 metadata already matches. */
+  /** codes.batchFlag bits: chmod after, remove source, compare contents first (--checksum), metadata already matches. */
   flags: Uint8Array;
 }
 
 export interface NativeCopyResult {
-  /** 0 copied, 1 failed, 2 source changed, 3 done but the source could not be removed, 4 same contents, 5 same contents, metadata set. */
+  /**
+   * codes.status: copied, failed, (source) changed, sourceKept (done but the source could not be
+   * removed), unchanged (same contents), updated (same contents, metadata set).
+   */
   status: Int32Array;
   errno: Int32Array;
-  /** 0 the source side failed, 1 the destination side. */
+  /** codes.stage: the side that failed, source or destination. */
   stage: Int32Array;
   bytes: Float64Array;
   /** Jobs attempted; fewer than given when a fatal destination error stopped the batch. */
@@ -75,10 +122,10 @@ export interface NativeDirResult {
    */
   dirs: { names: (string | Buffer)[]; stages: string[]; modes: Uint32Array; mtimeNs: BigInt64Array };
   /**
-   * Entries not copied. kinds: 0 name not UTF-8, 1 link target not UTF-8, 2 lstat failed, 3 the
-   * file copy failed (status, errno, stage as in NativeCopyResult), 4 link not made, 5 directory not
-   * made, 6 metadata not set, 7 not moved into place (the directory appeared meanwhile and the entry
-   * could not join it).
+   * Entries not copied. kinds (codes.problem): name not UTF-8, link target not UTF-8, lstat (stat)
+   * failed, the file copy failed (copy: status, errno, stage as in NativeCopyResult), link not
+   * made, directory not made (mkdir), metadata not set (meta), not moved into place (place: the
+   * directory appeared meanwhile and the entry could not join it).
    */
   problems: {
     names: (string | Buffer)[];
@@ -99,7 +146,7 @@ export interface NativeDirResult {
   both?: { names: (string | Buffer)[]; modes: Uint32Array; mtimeNs: BigInt64Array };
   /** Source entries with an entry of another kind at the destination: left to JavaScript. */
   residual?: (string | Buffer)[];
-  /** Mirror: destination entries the source lacks (kinds as in listDir). */
+  /** Mirror: destination entries the source lacks (codes.kind). */
   extra?: { names: (string | Buffer)[]; kinds: Uint8Array };
   /** Temp files, temp links and staging directories found at the destination. */
   temps?: (string | Buffer)[];
@@ -172,7 +219,7 @@ export interface NativeAddon {
     delayMs: number,
     hangName: string,
     scanHang: boolean,
-    /** Given: `dst` exists too; compare with this mode (0 default, 1 size-only, 2 ignore-times, 3 checksum, 4 ignore-existing). */
+    /** Given: `dst` exists too; compare with this mode (codes.compare). */
     compare?: number,
     mirror?: boolean,
     /** --exclude patterns of literal characters and '*' (see engine/filter.ts nativeExcludes). */
@@ -195,10 +242,41 @@ export interface NativeAddon {
     graceMs: number,
     onStall: (message: string) => void,
   ): void;
+  /**
+   * Tests only: the rules the addon shares with the TypeScript side, one case at a time
+   * (test/unit/native-rules.test.ts runs one table of cases through both).
+   */
+  testRules: NativeTestRules;
+  codes: NativeCodes;
   abiVersion: number;
 }
 
-const ABI_VERSION = 20;
+/** An entry as NativeTestRules takes it (kind: codes.kind). */
+export interface NativeTestEntry {
+  kind: number;
+  size?: number;
+  mtimeNs?: bigint;
+  mode?: number;
+  name?: string | Buffer;
+  link?: string | Buffer;
+}
+
+export interface NativeTestRules {
+  /** engine/compare.ts decide() for an entry on both sides; compare: codes.compare. */
+  decide(source: NativeTestEntry, dest: NativeTestEntry, compare: number): string;
+  /** fsops/temp-path.ts isTempName(). */
+  isTempName(name: string | Buffer): boolean;
+  /** fsops/metadata.ts needsChmod(). */
+  needsChmod(mode: number, umask: number): boolean;
+  /** Whether the copy threads leave `entry` out under these engine/filter.ts namePattern()s. */
+  excluded(patterns: string[], entry: NativeTestEntry): boolean;
+  /** node:buffer isUtf8(), as the addon decides which names it hands out as strings. */
+  isUtf8(bytes: Buffer): boolean;
+  /** engine/stall-watchdog.ts stallMessage() for the activity board's slots. */
+  stallMessage(slots: Uint8Array, timeoutMs: number): string;
+}
+
+const ABI_VERSION = 21;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',
@@ -237,6 +315,18 @@ export function nativeAddon(): NativeAddon | undefined {
 export function nativeStatus(): string {
   load();
   return status!;
+}
+
+let kindsByCode: readonly (EntryKind | undefined)[] | undefined;
+
+/** Entry kinds indexed by the addon's kind codes (none for `gone` and `error`). */
+export function nativeKinds(addon: NativeAddon): readonly (EntryKind | undefined)[] {
+  if (!kindsByCode) {
+    const kinds: (EntryKind | undefined)[] = [];
+    for (const kind of ['file', 'dir', 'symlink', 'other'] as const) kinds[addon.codes.kind[kind]] = kind;
+    kindsByCode = kinds;
+  }
+  return kindsByCode;
 }
 
 /** The error for an errno the addon reported (its number turned into Node's code, e.g. EACCES). */

@@ -5,14 +5,22 @@
  * they write as they go, so progress moves inside a huge file, not only when it lands.
  */
 
-const SLOT_BYTES = 512;
+// The native addon reads and writes this layout too: its `codes.board` must equal it
+// (test/unit/native-codes.test.ts).
+
+/** Each slot: a 2-byte length, then UTF-8 text. */
+export const SLOT_BYTES = 512;
 const HEADER_INTS = 4;
 /**
- * The header: HEADER_INTS Int32s, then five BigInt64s, 8-byte aligned: bytes written, entries dealt
- * with inside whole-directory jobs, and what those jobs listed (see listed()); native copy threads
- * count them as they go.
+ * The header: HEADER_INTS Int32s, then the BigInt64 counters, 8-byte aligned: bytes written
+ * (WRITTEN), entries dealt with inside whole-directory jobs (DIR_ENTRIES), and what those jobs
+ * listed (LISTED_COUNTERS from LISTED; see listed()); native copy threads count them as they go.
  */
-const COUNTERS = 5;
+export const WRITTEN = 0;
+export const DIR_ENTRIES = 1;
+export const LISTED = 2;
+export const LISTED_COUNTERS = 3;
+const COUNTERS = LISTED + LISTED_COUNTERS;
 const HEADER_BYTES = HEADER_INTS * 4 + COUNTERS * 8;
 /** Int32 indexes in the header. */
 export const BEATS = 0;
@@ -62,12 +70,12 @@ export class ActivityBoard {
   }
 
   bytesWritten(): number {
-    return Number(Atomics.load(this.written, 0));
+    return Number(Atomics.load(this.written, WRITTEN));
   }
 
   /** Entries that whole-directory jobs have dealt with so far, finished jobs included. */
   dirEntries(): number {
-    return Number(Atomics.load(this.written, 1));
+    return Number(Atomics.load(this.written, DIR_ENTRIES));
   }
 
   /**
@@ -77,9 +85,9 @@ export class ActivityBoard {
    */
   listed(): { entries: number; bytes: number; dirsDelta: number } {
     return {
-      entries: Number(Atomics.load(this.written, 2)),
-      bytes: Number(Atomics.load(this.written, 3)),
-      dirsDelta: Number(Atomics.load(this.written, 4)),
+      entries: Number(Atomics.load(this.written, LISTED)),
+      bytes: Number(Atomics.load(this.written, LISTED + 1)),
+      dirsDelta: Number(Atomics.load(this.written, LISTED + 2)),
     };
   }
 

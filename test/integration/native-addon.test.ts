@@ -30,6 +30,7 @@ test('copyFiles adds every byte it writes and beats per chunk of a large file', 
   const beat = new Int32Array(new SharedArrayBuffer(4));
   const written = new BigInt64Array(new SharedArrayBuffer(8));
   const batch = nativeBatch(
+    addon,
     srcs.map((src, i) => copyJob(src, dsts[i]!)),
     process.umask(),
   );
@@ -55,7 +56,11 @@ test('an interrupted copy stops after the chunk in flight, fails with ECANCELED 
 
   // Cancelled before the batch: nothing is attempted.
   Atomics.store(header, CANCELLED, 1);
-  const none = addon.copyFiles(nativeBatch([job('big'), job('small')], process.umask()), header, written);
+  const none = addon.copyFiles(
+    nativeBatch(addon, [job('big'), job('small')], process.umask()),
+    header,
+    written,
+  );
   assert.equal(none.done, 0);
   Atomics.store(header, CANCELLED, 0);
 
@@ -67,7 +72,7 @@ test('an interrupted copy stops after the chunk in flight, fails with ECANCELED 
   const pool = addon.startCopyPool(1, header, written, undefined, (_id, answer) =>
     settle(answer as NativeCopyResult),
   );
-  addon.submitCopies(pool, 1, nativeBatch([job('big')], process.umask()), 'copy: big', 0, -1);
+  addon.submitCopies(pool, 1, nativeBatch(addon, [job('big')], process.umask()), 'copy: big', 0, -1);
   // Spin (the copy runs on its own thread): the flag goes up within microseconds of the first
   // chunk, with seven more 64 MiB chunks to go.
   const deadline = Date.now() + 20_000;
@@ -139,7 +144,7 @@ function copyJob(src: string, dst: string): CopyJob {
 }
 
 function oneFileBatch(src: string, dst: string): NativeBatch {
-  return nativeBatch([copyJob(src, dst)], process.umask());
+  return nativeBatch(addon!, [copyJob(src, dst)], process.umask());
 }
 
 test('the copy pool answers every batch on the main thread; closing drops batches not started', async (t) => {

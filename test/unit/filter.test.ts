@@ -377,7 +377,7 @@ describe('nativeExcludes: which filters the copy threads apply themselves', () =
   });
 
   test('property: where a pattern is taken, matching names by it as the addon does equals the filter', () => {
-    // The addon's rule (native/blit_native.cc DropExcluded, StarMatch): '*' is any run of
+    // The addon's rule (native/whole_dir.cc DropExcluded, StarMatch): '*' is any run of
     // characters, the rest matches itself, and a leading '*' matches no name that starts with a
     // line terminator.
     const addonMatches = (pattern: string, name: string, isDir: boolean): boolean => {

@@ -1,0 +1,159 @@
+// See listing.h.
+
+#include "listing.h"
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "read_ahead.h"
+
+namespace blit {
+
+namespace {
+
+// Tests only (setListingHang): listing this directory hangs for a minute, as on a hung mount. Set
+// from the main thread, read by reader and copy threads: behind a lock, checked only once set.
+std::atomic<bool> g_listingHangSet{false};
+std::mutex g_listingHangLock;
+std::string g_listingHang;
+
+bool ListingHangs(const std::string& path) {
+  if (!g_listingHangSet.load(std::memory_order_acquire)) return false;
+  std::lock_guard<std::mutex> guard(g_listingHangLock);
+  return path == g_listingHang;
+}
+
+}  // namespace
+
+Listed GatherDir(const std::string& path, bool noFollow) {
+  if (ListingHangs(path)) std::this_thread::sleep_for(std::chrono::seconds(60));
+  Listed out;
+  int dirfd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0));
+  if (dirfd < 0) {
+    out.err = errno;
+    return out;
+  }
+  DIR* dir = fdopendir(dirfd);
+  if (!dir) {
+    out.err = errno;
+    close(dirfd);
+    return out;
+  }
+  using Item = ListedItem;
+  std::vector<Item>& items = out.items;
+  errno = 0;
+  for (;;) {
+    struct dirent* d = readdir(dir);
+    if (!d) break;
+    const char* name = d->d_name;
+    if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+    Item item{name, kGone, 0, 0, 0, 0, 0, false, {}};
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      item.kind = kError;
+      item.err = errno;
+    } else {
+      item.mode = st.st_mode & 07777;
+      item.size = static_cast<double>(st.st_size);
+#if defined(__APPLE__)
+      item.sec = static_cast<double>(st.st_mtimespec.tv_sec);
+      item.nsec = static_cast<uint32_t>(st.st_mtimespec.tv_nsec);
+#else
+      item.sec = static_cast<double>(st.st_mtim.tv_sec);
+      item.nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
+#endif
+      if (S_ISREG(st.st_mode)) item.kind = kFile;
+      else if (S_ISDIR(st.st_mode)) item.kind = kDir;
+      else if (S_ISLNK(st.st_mode)) {
+        item.kind = kSymlink;
+        std::vector<char> buf(st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 4096);
+        for (;;) {
+          ssize_t n = readlinkat(dirfd, name, buf.data(), buf.size());
+          if (n < 0) {
+            item.kind = errno == ENOENT ? kGone : kError;
+            item.err = errno;
+            break;
+          }
+          if (static_cast<size_t>(n) < buf.size()) {
+            item.hasLink = true;
+            item.link.assign(buf.data(), static_cast<size_t>(n));
+            break;
+          }
+          buf.resize(buf.size() * 2);
+        }
+        if (item.kind == kGone) continue;
+      } else item.kind = kOther;
+    }
+    items.push_back(std::move(item));
+    errno = 0;
+  }
+  int readErr = errno;
+  closedir(dir);
+  if (readErr != 0) {
+    out.err = readErr;
+    out.items.clear();
+  }
+  return out;
+}
+
+// listDir(path, waitMs?) -> { names, kinds, modes, sizes, mtimeNs (BigInt64Array), links, errnos } | undefined
+// names: string, or Buffer when not valid UTF-8. kinds[i] == kGone: vanished; kError: errnos[i] says why.
+// With waitMs: undefined when the listing takes longer than that (it goes on in a reader thread;
+// call again, without waitMs, to take it).
+Napi::Value ListDir(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = PathArg(info[0]);
+  if (info.Length() > 1 && info[1].IsNumber() && !ListingWithin(path, info[1].As<Napi::Number>().Int32Value()))
+    return env.Undefined();
+  Listed listed = TakeListing(path);
+  if (listed.err != 0) throw ErrnoError(env, listed.err, "scandir", path);
+  std::vector<ListedItem>& items = listed.items;
+  size_t n = items.size();
+  Napi::Array names = Napi::Array::New(env, n);
+  Napi::Array links = Napi::Array::New(env, n);
+  auto kinds = Napi::Uint8Array::New(env, n);
+  auto modes = Napi::Uint32Array::New(env, n);
+  auto sizes = Napi::Float64Array::New(env, n);
+  // Nanoseconds as BigInt64: the JS side reads a bigint per entry instead of building one.
+  auto mtimes = Napi::TypedArrayOf<int64_t>::New(env, n, napi_bigint64_array);
+  auto errnos = Napi::Int32Array::New(env, n);
+  for (size_t i = 0; i < n; i++) {
+    const ListedItem& item = items[i];
+    names.Set(i, NameValue(env, item.name.data(), item.name.size()));
+    kinds[i] = item.kind;
+    modes[i] = item.mode;
+    sizes[i] = item.size;
+    mtimes[i] = MtimeNs(item);
+    errnos[i] = item.err;
+    if (item.hasLink) links.Set(i, NameValue(env, item.link.data(), item.link.size()));
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("names", names);
+  result.Set("kinds", kinds);
+  result.Set("modes", modes);
+  result.Set("sizes", sizes);
+  result.Set("mtimeNs", mtimes);
+  result.Set("links", links);
+  result.Set("errnos", errnos);
+  return result;
+}
+
+Napi::Value SetListingHang(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> guard(g_listingHangLock);
+  g_listingHang = PathArg(info[0]);
+  g_listingHangSet.store(true, std::memory_order_release);
+  return info.Env().Undefined();
+}
+
+}  // namespace blit

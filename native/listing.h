@@ -1,0 +1,50 @@
+// One directory read with an lstat per entry (readdir + fstatat + readlinkat), in plain C++ so
+// that any thread may do it; listDir hands it to JavaScript. Per-file stat cost dominates converged
+// mirrors, and one hop per directory replaces one per entry.
+
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace blit {
+
+// Kinds of entries (exported in `codes.kind`).
+enum Kind : uint8_t { kFile = 0, kDir = 1, kSymlink = 2, kOther = 3, kGone = 4, kError = 5 };
+
+struct ListedItem {
+  std::string name;
+  uint8_t kind;
+  uint32_t mode;
+  double size;
+  double sec;
+  uint32_t nsec;
+  int err;
+  bool hasLink;
+  std::string link;
+};
+
+// One directory read with an lstat per entry, without touching JavaScript (so any thread may do it).
+struct Listed {
+  int err = 0;  // non-zero: the directory itself could not be read
+  std::vector<ListedItem> items;
+};
+
+// An entry's mtime in nanoseconds since the epoch.
+inline int64_t MtimeNs(const ListedItem& item) {
+  return static_cast<int64_t>(item.sec) * 1000000000LL + static_cast<int64_t>(item.nsec);
+}
+
+// Lists `path` (never through a symbolic link with noFollow).
+Listed GatherDir(const std::string& path, bool noFollow = false);
+
+// listDir(path, waitMs?): see listing.cc.
+Napi::Value ListDir(const Napi::CallbackInfo& info);
+
+// setListingHang(path): tests only (BLIT_TEST_HANG=scan:REL on the walk): listing path hangs.
+Napi::Value SetListingHang(const Napi::CallbackInfo& info);
+
+}  // namespace blit

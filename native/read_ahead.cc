@@ -1,0 +1,142 @@
+// While the main thread turns one directory's listing into JavaScript objects and compares it, a
+// background thread already reads the next ones (source and destination): on 2 cores this moves the
+// getdents/lstat system calls off the main thread. Results are one-shot and keyed by path; listDir
+// takes a finished one, waits for one in progress, or reads inline one not started. dropReadAhead()
+// forgets everything (at the end of a scan, so no listing is ever used long after it was read).
+
+#include "read_ahead.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "common.h"
+
+namespace blit {
+
+namespace {
+
+constexpr size_t kReadAheadMax = 256;
+constexpr int kReaders = 2;
+
+struct ReadAheadSlot {
+  bool started = false;
+  bool done = false;
+  Listed result;
+};
+
+// Never destroyed: the reader thread waits on the condition variable until the process ends, and a
+// static one would block exit() in its destructor.
+struct ReadAheadState {
+  std::mutex lock;
+  std::condition_variable work;  // readers wait for paths
+  std::condition_variable done;  // listDir waits for a listing in progress
+  std::deque<std::string> queue;
+  std::unordered_map<std::string, std::shared_ptr<ReadAheadSlot>> slots;
+  bool threadStarted = false;
+};
+
+ReadAheadState& RA() {
+  static ReadAheadState* state = new ReadAheadState();
+  return *state;
+}
+
+void ReadAheadThread() {
+  ReadAheadState& ra = RA();
+  std::unique_lock<std::mutex> lock(ra.lock);
+  for (;;) {
+    ra.work.wait(lock, [&] { return !ra.queue.empty(); });
+    std::string path = std::move(ra.queue.front());
+    ra.queue.pop_front();
+    auto found = ra.slots.find(path);
+    if (found == ra.slots.end() || found->second->started) continue;
+    std::shared_ptr<ReadAheadSlot> slot = found->second;
+    slot->started = true;
+    lock.unlock();
+    Listed result = GatherDir(path);
+    lock.lock();
+    slot->result = std::move(result);
+    slot->done = true;
+    ra.done.notify_all();
+  }
+}
+
+// Queues `path` for the readers (next in line with `first`) unless it is queued or read already;
+// the caller holds ra.lock and notifies ra.work.
+void RequestLocked(ReadAheadState& ra, std::string path, bool first) {
+  if (!ra.threadStarted) {
+    for (int i = 0; i < kReaders; i++) std::thread(ReadAheadThread).detach();
+    ra.threadStarted = true;
+  }
+  auto found = ra.slots.find(path);
+  if (found != ra.slots.end()) {
+    // Queued and not started: move it to the front (the queue holds at most kReadAheadMax paths).
+    if (!first || found->second->started) return;
+    auto queued = std::find(ra.queue.begin(), ra.queue.end(), path);
+    if (queued != ra.queue.end()) ra.queue.erase(queued);
+    ra.queue.push_front(std::move(path));
+    return;
+  }
+  ra.slots.emplace(path, std::make_shared<ReadAheadSlot>());
+  if (first) ra.queue.push_front(std::move(path));
+  else ra.queue.push_back(std::move(path));
+}
+
+}  // namespace
+
+// readAhead(paths: string[]): queue these directories for the background reader (in order).
+Napi::Value ReadAhead(const Napi::CallbackInfo& info) {
+  auto paths = info[0].As<Napi::Array>();
+  ReadAheadState& ra = RA();
+  std::lock_guard<std::mutex> guard(ra.lock);
+  for (uint32_t i = 0; i < paths.Length() && ra.slots.size() < kReadAheadMax; i++)
+    RequestLocked(ra, PathArg(paths.Get(i)), false);
+  ra.work.notify_all();
+  return info.Env().Undefined();
+}
+
+// Has a reader list `path` (asked for first in line, unless it is already), waiting up to waitMs:
+// false when it is not done by then (the listing goes on; listDir takes it later).
+bool ListingWithin(const std::string& path, int waitMs) {
+  ReadAheadState& ra = RA();
+  std::unique_lock<std::mutex> lock(ra.lock);
+  RequestLocked(ra, path, true);
+  ra.work.notify_all();
+  std::shared_ptr<ReadAheadSlot> slot = ra.slots.find(path)->second;
+  return ra.done.wait_for(lock, std::chrono::milliseconds(waitMs), [&] { return slot->done; });
+}
+
+Napi::Value DropReadAhead(const Napi::CallbackInfo& info) {
+  ReadAheadState& ra = RA();
+  std::lock_guard<std::mutex> guard(ra.lock);
+  ra.queue.clear();
+  // A listing in progress finishes into its slot, which nobody holds any more.
+  ra.slots.clear();
+  return info.Env().Undefined();
+}
+
+// The read-ahead result for path if there is one (waiting for it when in progress), else a fresh read.
+Listed TakeListing(const std::string& path) {
+  ReadAheadState& ra = RA();
+  {
+    std::unique_lock<std::mutex> lock(ra.lock);
+    auto found = ra.slots.find(path);
+    if (found != ra.slots.end()) {
+      std::shared_ptr<ReadAheadSlot> slot = found->second;
+      ra.slots.erase(found);
+      if (slot->started) {
+        ra.done.wait(lock, [&] { return slot->done; });
+        return std::move(slot->result);
+      }
+      // Not started: the queued path is skipped by the reader (its slot is gone); read it here.
+    }
+  }
+  return GatherDir(path);
+}
+
+}  // namespace blit
