@@ -153,10 +153,10 @@ export class LocalDestination {
         if (names.has(name)) continue;
         const rel = joinRel(listing.rel, name);
         // A directory only walked through ('traverse': --include or --files-from select what is
-        // inside) is a candidate too: applyDeletions takes what the filters select in it, as rsync does.
+        // inside) is a candidate too, for what the filters select in it, as rsync deletes it.
         const verdict = this.filter.test(rel, entry.kind === 'dir', parentVerdict);
         if (verdict.status === 'exclude' && !this.options.deleteExcluded) continue;
-        this.candidates.push({ rel, kind: entry.kind, verdict });
+        this.addDeletion(rel, entry.kind, verdict);
       }
     }
     return plan;
@@ -178,7 +178,53 @@ export class LocalDestination {
   addCandidate(rel: string, kind: EntryKind): void {
     const verdict = this.filter.test(rel, kind === 'dir', this.filter.root);
     if (verdict.status === 'exclude' && !this.options.deleteExcluded) return;
-    this.candidates.push({ rel, kind, verdict });
+    this.addDeletion(rel, kind, verdict);
+  }
+
+  /**
+   * `rel`, which the source lacks, is to go: whole, unless it is a directory in which the filters
+   * spare something. Then the candidates are what they select in it, found now, so that the
+   * question before deleting, a dry run and the count name what will go (applyDeletions spares
+   * anything excluded that appears meanwhile).
+   */
+  private addDeletion(rel: string, kind: EntryKind, verdict: FilterVerdict): void {
+    const selected =
+      kind === 'dir' && !this.filter.passAll && !this.options.deleteExcluded
+        ? this.selectedIn(rel, verdict)
+        : 'all';
+    if (selected === 'all') this.candidates.push({ rel, kind, verdict });
+    else this.candidates.push(...selected);
+  }
+
+  /**
+   * What the filters select in directory `rel` of the destination, topmost only: 'all' when they
+   * select all of it (or it cannot be listed: applyDeletions reports that).
+   */
+  private selectedIn(rel: string, verdict: FilterVerdict): DeletionCandidate[] | 'all' {
+    let contents: DirectoryContents;
+    try {
+      contents = listDirectory(this.pathOf(rel));
+    } catch {
+      return 'all';
+    }
+    const selected: DeletionCandidate[] = [];
+    // A name that is not UTF-8 cannot be matched: it stays, and so does its directory.
+    let all = contents.problems.length === 0;
+    for (const entry of contents.entries) {
+      const childRel = joinRel(rel, entry.name);
+      const childVerdict = this.filter.test(childRel, entry.kind === 'dir', verdict);
+      if (childVerdict.status === 'exclude') {
+        all = false;
+        continue;
+      }
+      const below = entry.kind === 'dir' ? this.selectedIn(childRel, childVerdict) : 'all';
+      if (below === 'all') selected.push({ rel: childRel, kind: entry.kind, verdict: childVerdict });
+      else {
+        all = false;
+        selected.push(...below);
+      }
+    }
+    return all ? 'all' : selected;
   }
 
   /**

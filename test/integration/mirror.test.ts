@@ -474,6 +474,44 @@ describe('mirror: filters', () => {
     ]);
   });
 
+  test('--include without --yes: the withheld deletions are the ones a run with --yes makes', (t) => {
+    const { src, dst } = dirs(tempDir(t));
+    destinationOnlyDirs(src, dst);
+    const before = readdirSync(dst, { recursive: true }).map(String).sort();
+
+    const result = blit(['mirror', `${src}/`, dst, '--json', '--include', '*.txt']);
+
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /not deleting 4 entries/);
+    assert.equal(jsonReport(result).deletionsWithheld, 4);
+    assert.deepEqual(readdirSync(dst, { recursive: true }).map(String).sort(), before, 'nothing deleted');
+  });
+
+  test('a directory only the destination has, holding nothing the filters select, is nothing to delete', (t) => {
+    for (const filter of [
+      ['--include', '*.txt'],
+      ['--exclude', '*.md'],
+    ]) {
+      const { src, dst } = dirs(tempDir(t));
+      writeFile(join(src, 'a.txt'), 'a', { mtime: T });
+      writeFile(join(dst, 'a.txt'), 'a', { mtime: T });
+      writeFile(join(dst, 'notes/n.md'), 'not selected');
+      writeFile(join(dst, 'notes/deeper/m.md'), 'not selected');
+      const before = readdirSync(dst, { recursive: true }).map(String).sort();
+
+      // No --yes, no terminal: a deletion to ask about would make this exit 2.
+      const result = blit(['mirror', `${src}/`, dst, '--json', ...filter]);
+
+      assert.equal(result.status, 0, `${filter.join(' ')}: ${result.stderr}`);
+      const report = jsonReport(result);
+      assert.deepEqual(
+        { deleted: report.deleted, withheld: report.deletionsWithheld },
+        { deleted: 0, withheld: 0 },
+      );
+      assert.deepEqual(readdirSync(dst, { recursive: true }).map(String).sort(), before, 'nothing deleted');
+    }
+  });
+
   test('--include with --delete-excluded: directories only the destination has go whole', (t) => {
     const { src, dst } = dirs(tempDir(t));
     destinationOnlyDirs(src, dst);
