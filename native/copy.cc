@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -268,6 +269,22 @@ int PlaceNoReplace(int fromAt, const char* from, int toAt, const char* to) {
   return renameat(fromAt, from, toAt, to) == 0 ? 0 : errno;
 }
 
+// Tests only (BLIT_TEST_CHANGE_SOURCE=PATH, as util/test-hang.ts changeSourceIfInjected): the
+// source file PATH changes while it is copied. Once its data is read (or compared), before the checks
+// that it is still what the scan saw, its first byte is rewritten in place: same size, new mtime.
+static void ChangeSourceIfInjected(const std::string& src) {
+  static const char* const injected = getenv("BLIT_TEST_CHANGE_SOURCE");
+  if (injected == nullptr || src != injected) return;
+  int fd = open(src.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return;
+  unsigned char byte;
+  if (pread(fd, &byte, 1, 0) == 1) {
+    byte ^= 0xff;
+    if (pwrite(fd, &byte, 1, 0) != 1) perror("BLIT_TEST_CHANGE_SOURCE");
+  }
+  close(fd);
+}
+
 CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size, int64_t sec, int64_t nsec,
                    uint32_t mode, bool chmodAfter, bool removeSource, bool compareFirst, bool metadataMatches,
                    Scratch& buffer, Scratch& other, DirCache& srcDirs, DirCache& dstDirs,
@@ -298,6 +315,7 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
       return result;
     }
     if (same == 1) {
+      ChangeSourceIfInjected(src);
       struct stat st;
       bool unchanged = fstat(in, &st) == 0 && static_cast<uint64_t>(st.st_size) == size &&
 #if defined(__APPLE__)
@@ -354,6 +372,7 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
   int32_t stage = kStageDest;
   bool endChecked = false;
   int err = CopyData(in, out, size, buffer, &stage, &changed, &endChecked);
+  ChangeSourceIfInjected(src);
   if (err == 0 && !changed && !endChecked) {
     // One more byte means the source grew.
     char extra;

@@ -19,16 +19,16 @@ import { setMtime, T } from './helpers.js';
 
 export type Rand = () => number;
 
-function int(rand: Rand, min: number, max: number): number {
+export function int(rand: Rand, min: number, max: number): number {
   return min + Math.floor(rand() * (max - min + 1));
 }
 
-function pick<T>(rand: Rand, items: readonly T[]): T {
+export function pick<T>(rand: Rand, items: readonly T[]): T {
   return items[Math.floor(rand() * items.length)]!;
 }
 
 /** Bytes from the PRNG; big files repeat one random block so generating them stays cheap. */
-function randomContent(rand: Rand, size: number): Buffer {
+export function randomContent(rand: Rand, size: number): Buffer {
   const block = Buffer.alloc(Math.min(size, 64 * 1024));
   for (let i = 0; i < block.length; i++) block[i] = Math.floor(rand() * 256);
   if (size <= block.length) return block;
@@ -39,12 +39,12 @@ function randomContent(rand: Rand, size: number): Buffer {
 }
 
 /** An mtime on a whole microsecond, so that "to the second" never straddles a boundary by rounding. */
-function randomMtime(rand: Rand): number {
+export function randomMtime(rand: Rand): number {
   return T + int(rand, 0, 50_000_000) + int(rand, 0, 999_998) / 1e6;
 }
 
-const FILE_MODES = [0o644, 0o600, 0o755, 0o444, 0o640, 0o700, 0o664];
-const DIR_MODES = [0o755, 0o700, 0o750, 0o775, 0o711];
+export const FILE_MODES = [0o644, 0o600, 0o755, 0o444, 0o640, 0o700, 0o664];
+export const DIR_MODES = [0o755, 0o700, 0o750, 0o775, 0o711];
 const NAME_BASES = [
   'file',
   'data.bin',
@@ -66,7 +66,7 @@ export interface Generated {
   entries: { rel: string; kind: 'file' | 'dir' | 'symlink' }[];
 }
 
-function randomSize(rand: Rand): number {
+export function randomSize(rand: Rand): number {
   const r = rand();
   if (r < 0.12) return 0;
   if (r < 0.6) return int(rand, 1, 200);
@@ -74,14 +74,17 @@ function randomSize(rand: Rand): number {
   return int(rand, 1 << 20, (1 << 20) + 300_000);
 }
 
-function writeRandomFile(path: string, rand: Rand, size = randomSize(rand)): void {
+export function writeRandomFile(path: string, rand: Rand, size = randomSize(rand)): void {
   writeFileSync(path, randomContent(rand, size));
   chmodSync(path, pick(rand, FILE_MODES));
   utimesSync(path, T, randomMtime(rand));
 }
 
-/** A random source tree under `root` (which must not exist). */
-export function generateSource(root: string, rand: Rand): Generated {
+/**
+ * A random source tree under `root` (which must not exist). With `suffixes`, each file and link
+ * name ends in one of them (directories never do), so that filters select some and not others.
+ */
+export function generateSource(root: string, rand: Rand, suffixes?: readonly string[]): Generated {
   const generated: Generated = { entries: [] };
   const dirsToFinish: string[] = [];
   let serial = 0;
@@ -93,11 +96,12 @@ export function generateSource(root: string, rand: Rand): Generated {
     const count = int(rand, depth === 0 ? 6 : 0, depth === 0 ? 12 : 6);
     const names: string[] = [];
     for (let i = 0; i < count; i++) {
-      const name = nextName();
+      let name = nextName();
+      const r = rand();
+      if (suffixes && !(r >= 0.55 && r < 0.8 && depth < 4) && r < 0.93) name += pick(rand, suffixes);
       names.push(name);
       const childRel = rel === '' ? name : `${rel}/${name}`;
       const path = join(root, childRel);
-      const r = rand();
       if (r < 0.55) {
         writeRandomFile(path, rand);
         generated.entries.push({ rel: childRel, kind: 'file' });
@@ -177,7 +181,7 @@ export function mutateDestination(
   dst: string,
   generated: Generated,
   rand: Rand,
-  options: { typeConflicts: boolean },
+  options: { typeConflicts: boolean; suffixes?: readonly string[] },
 ): Mutations {
   const mutations: Mutations = { quiet: [] };
   // The copy's directories may be read-only (0555): root writes regardless, as do both tools.
@@ -233,8 +237,10 @@ export function mutateDestination(
     const parent = pick(rand, dirs);
     const parentPath = parent === '' ? dst : join(dst, parent);
     if (kindAt(parentPath) !== 'dir') continue;
-    const path = join(parentPath, `extra ${i}${pick(rand, ['', '\nnl', '\u00e9'])}`);
+    let name = `extra ${i}${pick(rand, ['', '\nnl', '\u00e9'])}`;
     const r = rand();
+    if (options.suffixes && (r < 0.5 || r >= 0.8)) name += pick(rand, options.suffixes);
+    const path = join(parentPath, name);
     if (r < 0.5) writeRandomFile(path, rand);
     else if (r < 0.8) {
       mkdirSync(path);

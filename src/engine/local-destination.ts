@@ -152,10 +152,11 @@ export class LocalDestination {
       for (const [name, entry] of existing) {
         if (names.has(name)) continue;
         const rel = joinRel(listing.rel, name);
+        // A directory only walked through ('traverse': --include or --files-from select what is
+        // inside) is a candidate too, for what the filters select in it, as rsync deletes it.
         const verdict = this.filter.test(rel, entry.kind === 'dir', parentVerdict);
-        if (verdict.status === 'traverse') continue;
         if (verdict.status === 'exclude' && !this.options.deleteExcluded) continue;
-        this.candidates.push({ rel, kind: entry.kind, verdict });
+        this.addDeletion(rel, entry.kind, verdict);
       }
     }
     return plan;
@@ -177,7 +178,53 @@ export class LocalDestination {
   addCandidate(rel: string, kind: EntryKind): void {
     const verdict = this.filter.test(rel, kind === 'dir', this.filter.root);
     if (verdict.status === 'exclude' && !this.options.deleteExcluded) return;
-    this.candidates.push({ rel, kind, verdict });
+    this.addDeletion(rel, kind, verdict);
+  }
+
+  /**
+   * `rel`, which the source lacks, is to go: whole, unless it is a directory in which the filters
+   * spare something. Then the candidates are what they select in it, found now, so that the
+   * question before deleting, a dry run and the count name what will go (applyDeletions spares
+   * anything excluded that appears meanwhile).
+   */
+  private addDeletion(rel: string, kind: EntryKind, verdict: FilterVerdict): void {
+    const selected =
+      kind === 'dir' && !this.filter.passAll && !this.options.deleteExcluded
+        ? this.selectedIn(rel, verdict)
+        : 'all';
+    if (selected === 'all') this.candidates.push({ rel, kind, verdict });
+    else this.candidates.push(...selected);
+  }
+
+  /**
+   * What the filters select in directory `rel` of the destination, topmost only: 'all' when they
+   * select all of it (or it cannot be listed: applyDeletions reports that).
+   */
+  private selectedIn(rel: string, verdict: FilterVerdict): DeletionCandidate[] | 'all' {
+    let contents: DirectoryContents;
+    try {
+      contents = listDirectory(this.pathOf(rel));
+    } catch {
+      return 'all';
+    }
+    const selected: DeletionCandidate[] = [];
+    // A name that is not UTF-8 cannot be matched: it stays, and so does its directory.
+    let all = contents.problems.length === 0;
+    for (const entry of contents.entries) {
+      const childRel = joinRel(rel, entry.name);
+      const childVerdict = this.filter.test(childRel, entry.kind === 'dir', verdict);
+      if (childVerdict.status === 'exclude') {
+        all = false;
+        continue;
+      }
+      const below = entry.kind === 'dir' ? this.selectedIn(childRel, childVerdict) : 'all';
+      if (below === 'all') selected.push({ rel: childRel, kind: entry.kind, verdict: childVerdict });
+      else {
+        all = false;
+        selected.push(...below);
+      }
+    }
+    return all ? 'all' : selected;
   }
 
   /**
@@ -398,14 +445,15 @@ export class LocalDestination {
         stop = { error };
         throw error;
       });
+    const deleted = (rel: string) => {
+      this.onAction({ kind: 'delete', path: rel });
+      this.tally.deleted++;
+    };
     for (const candidate of candidates) {
-      if (this.options.dryRun) {
-        this.onAction({ kind: 'delete', path: candidate.rel });
-        this.tally.deleted++;
-        continue;
+      if (!this.options.dryRun) {
+        const announce = guarded(candidate.rel);
+        if (announce) await announce;
       }
-      const announce = guarded(candidate.rel);
-      if (announce) await announce;
       const path = this.pathOf(candidate.rel);
       if (!path.startsWith(rootPrefix) || candidate.rel === '') {
         this.fail(candidate.rel, 'refusing to delete outside the destination');
@@ -416,37 +464,50 @@ export class LocalDestination {
         // Filters may spare part of a directory; otherwise removeTree takes all (its own lstat tells
         // a directory from the rest, and a path gone meanwhile removes nothing and fails nothing).
         const verdict = this.filter.passAll || this.options.deleteExcluded ? undefined : candidate.verdict;
-        if (verdict && lstatSync(path, { throwIfNoEntry: false })?.isDirectory()) {
-          if (!(await this.deleteSparingExcluded(candidate.rel, verdict, guarded))) continue;
+        const isDirectory = verdict && lstatSync(path, { throwIfNoEntry: false })?.isDirectory();
+        if (verdict && isDirectory) {
+          for (const rel of await this.deleteSparingExcluded(candidate.rel, verdict, guarded, failures))
+            deleted(rel);
+        } else if (verdict?.status === 'traverse') {
+          // Walked through as a directory, no longer one: what is there now is not selected.
+        } else if (this.options.dryRun) {
+          deleted(candidate.rel);
         } else {
           const removed = await removeTree(path, candidate.rel, failures, guarded);
-          if (removed === 0 && failures.length === 0) continue;
+          if (removed > 0 && failures.length === 0) deleted(candidate.rel);
         }
       } catch (error) {
         if (stop) throw stop.error;
         failures.push({ path: candidate.rel, reason: reasonOf(error) });
       }
-      if (failures.length > 0) {
-        for (const failure of failures) this.fail(failure.path, `cannot delete: ${failure.reason}`);
-        continue;
-      }
-      this.onAction({ kind: 'delete', path: candidate.rel });
-      this.tally.deleted++;
+      for (const failure of failures) this.fail(failure.path, `cannot delete: ${failure.reason}`);
     }
   }
 
   /**
-   * Deletes a directory's subtree except what the filters exclude (those paths are left alone).
-   * Returns true when the directory itself could go.
+   * Deletes directory `rel`'s subtree but for what the filters exclude, which stays with the
+   * directories that hold it (rsync leaves them so too). Returns what went, topmost only: `rel`
+   * alone when the directory went whole. A dry run removes nothing and returns the same.
    */
   private async deleteSparingExcluded(
     rel: string,
     verdict: FilterVerdict,
     step: RemovalStep,
-  ): Promise<boolean> {
+    failures: RemovalFailure[],
+  ): Promise<string[]> {
+    const dryRun = this.options.dryRun;
     const path = this.pathOf(rel);
-    let kept = false;
-    for (const entry of listDirectory(path).entries) {
+    let contents: DirectoryContents;
+    try {
+      contents = listDirectory(path);
+    } catch (error) {
+      failures.push({ path: rel, reason: reasonOf(error) });
+      return [];
+    }
+    const gone: string[] = [];
+    // A name that is not UTF-8 cannot be matched: it stays, and so does its directory.
+    let kept = contents.problems.length > 0;
+    for (const entry of contents.entries) {
       const childRel = joinRel(rel, entry.name);
       const childVerdict = this.filter.test(childRel, entry.kind === 'dir', verdict);
       if (childVerdict.status === 'exclude') {
@@ -454,20 +515,39 @@ export class LocalDestination {
         continue;
       }
       if (entry.kind === 'dir') {
-        if (await this.deleteSparingExcluded(childRel, childVerdict, step)) continue;
-        kept = true;
-      } else {
-        unlinkSync(this.pathOf(childRel));
-        this.onAction({ kind: 'delete', path: childRel });
+        const below = await this.deleteSparingExcluded(childRel, childVerdict, step, failures);
+        if (below.length !== 1 || below[0] !== childRel) kept = true;
+        gone.push(...below);
+        continue;
+      }
+      if (!dryRun) {
+        try {
+          unlinkSync(this.pathOf(childRel));
+        } catch (error) {
+          // ENOENT: gone meanwhile, deleted by no one here.
+          if (codeOf(error) !== 'ENOENT') {
+            failures.push({ path: childRel, reason: reasonOf(error) });
+            kept = true;
+          }
+          continue;
+        }
         const pause = step();
         if (pause) await pause;
       }
+      gone.push(childRel);
     }
-    if (kept) return false;
-    rmdirSync(path);
-    const pause = step();
-    if (pause) await pause;
-    return true;
+    if (kept) return gone;
+    if (!dryRun) {
+      try {
+        rmdirSync(path);
+      } catch (error) {
+        failures.push({ path: rel, reason: reasonOf(error) });
+        return gone;
+      }
+      const pause = step();
+      if (pause) await pause;
+    }
+    return [rel];
   }
 
   /** Applies directory modes and mtimes after their contents, deepest first. */

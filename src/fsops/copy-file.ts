@@ -20,7 +20,7 @@ import {
 import { dirname } from 'node:path';
 import { type ActivityBoard, CANCELLED, WRITTEN } from '../util/activity-board.js';
 import { errnoError, isFatalWriteError, reasonOf, sourceKeptReason } from '../util/errors.js';
-import { hangIfInjected } from '../util/test-hang.js';
+import { changeSourceIfInjected, hangIfInjected } from '../util/test-hang.js';
 import { type HasherFactory, hashFileSync, loadBlake3 } from './hash.js';
 import { makeDirs } from './make-dirs.js';
 import { applyMetadata, needsChmod, splitNs } from './metadata.js';
@@ -271,6 +271,7 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
     const fd = onSource(() => openSync(job.src, 'r'));
     fdIn = fd;
     if (job.hashFirst && sameContents(job.src, job.dst, ctx)) {
+      changeSourceIfInjected(job.src);
       if (
         !unchangedSince(
           job,
@@ -305,6 +306,7 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
       if (temp.fd !== undefined) closeSync(temp.fd);
       temp.fd = undefined;
     }
+    changeSourceIfInjected(job.src);
     if (
       !unchangedSince(
         job,

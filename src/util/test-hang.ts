@@ -1,10 +1,12 @@
 /**
- * Injected hangs for the stall detector's tests: BLIT_TEST_HANG=scan:REL blocks the thread about to
+ * Injected faults for tests (a source that changes mid-copy: see changeSourceIfInjected below) and
+ * injected hangs for the stall detector's tests: BLIT_TEST_HANG=scan:REL blocks the thread about to
  * list source directory REL, copy:REL the worker about to copy REL, delete:REL the mirror about to
  * delete REL, for a minute, as a hung mount would; copy-each:MS makes every file copy MS slower,
  * delete-each:MS every removal, a slow mount that still moves. Unset (always, outside tests) this
  * costs one comparison.
  */
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { sleepSync } from './clock.js';
 
 const spec = process.env.BLIT_TEST_HANG;
@@ -45,4 +47,26 @@ export function injectedDirDelays(rel: string): { delayMs: number; hangName: str
   const prefix = rel === '' ? 'copy:' : `copy:${rel}/`;
   const name = spec.startsWith(prefix) ? spec.slice(prefix.length) : '';
   return { delayMs: slowMs, hangName: name.includes('/') ? '' : name, scanHang: spec === `scan:${rel}` };
+}
+
+/**
+ * BLIT_TEST_CHANGE_SOURCE=PATH: the source file PATH (as the copy opens it) changes while it is
+ * copied. Once a copy has read its data (or, with --checksum, compared it), and before the checks
+ * that the source is still what the scan saw, its first byte is rewritten in place: the same
+ * size, a new mtime, as a writer would leave it. The addon reads the same variable
+ * (native/blit_native.cc ChangeSourceIfInjected). Unset, this costs one comparison.
+ */
+const changedSource = process.env.BLIT_TEST_CHANGE_SOURCE;
+
+export function changeSourceIfInjected(path: string): void {
+  if (changedSource === undefined || path !== changedSource) return;
+  const fd = openSync(path, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    if (readSync(fd, byte, 0, 1, 0) !== 1) return;
+    byte[0] = byte[0]! ^ 0xff;
+    writeSync(fd, byte, 0, 1, 0);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -413,6 +413,115 @@ describe('mirror: filters', () => {
     ]);
   });
 
+  // Directories only the destination has, under --include '*.txt'. What rsync 3.2.7 leaves with
+  // the equivalent `rsync -a --delete --include='*/' --include='*.txt' --exclude='*'`: matching
+  // entries go, directories left empty go (an empty one too), unmatched files stay with the
+  // directories that hold them (rsync warns "cannot delete non-empty directory" and exits 0).
+  function destinationOnlyDirs(src: string, dst: string): void {
+    writeFile(join(src, 'a.txt'), 'a', { mtime: T });
+    writeFile(join(dst, 'a.txt'), 'a', { mtime: T });
+    writeFile(join(dst, 'old/x.txt'), 'matched');
+    writeFile(join(dst, 'mixed/x.txt'), 'matched');
+    writeFile(join(dst, 'mixed/y.md'), 'not matched');
+    writeFile(join(dst, 'deep/d1/d2/x.txt'), 'matched');
+    writeFile(join(dst, 'deep/keep.md'), 'not matched');
+    mkdirSync(join(dst, 'empty'));
+    writeFile(join(dst, 'unmatched/n.md'), 'not matched');
+  }
+
+  test('--include: what it matches goes from directories only the destination has, as with rsync', (t) => {
+    const { src, dst } = dirs(tempDir(t));
+    destinationOnlyDirs(src, dst);
+
+    const result = blit(['mirror', `${src}/`, dst, '--yes', '-v', '--include', '*.txt']);
+
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(readdirSync(dst, { recursive: true }).map(String).sort(), [
+      'a.txt',
+      'deep',
+      'deep/keep.md',
+      'mixed',
+      'mixed/y.md',
+      'unmatched',
+      'unmatched/n.md',
+    ]);
+    // Each deletion listed and counted once, a directory that went whole as itself.
+    const deletions = result.stdout.split('\n').filter((line) => line.startsWith('delete '));
+    assert.deepEqual(deletions.sort(), [
+      'delete deep/d1',
+      'delete empty',
+      'delete mixed/x.txt',
+      'delete old',
+    ]);
+    assert.match(result.stdout, /4 deleted/);
+  });
+
+  test('--include with --dry-run lists the very deletions a real run makes, and changes nothing', (t) => {
+    const { src, dst } = dirs(tempDir(t));
+    destinationOnlyDirs(src, dst);
+    const before = snapshot(dst);
+
+    const result = blit(['mirror', `${src}/`, dst, '--dry-run', '--include', '*.txt']);
+
+    assert.equal(result.status, 0, result.stderr);
+    unchanged(dst, before);
+    const deletions = result.stdout.split('\n').filter((line) => line.startsWith('would delete '));
+    assert.deepEqual(deletions.sort(), [
+      'would delete deep/d1',
+      'would delete empty',
+      'would delete mixed/x.txt',
+      'would delete old',
+    ]);
+  });
+
+  test('--include without --yes: the withheld deletions are the ones a run with --yes makes', (t) => {
+    const { src, dst } = dirs(tempDir(t));
+    destinationOnlyDirs(src, dst);
+    const before = readdirSync(dst, { recursive: true }).map(String).sort();
+
+    const result = blit(['mirror', `${src}/`, dst, '--json', '--include', '*.txt']);
+
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /not deleting 4 entries/);
+    assert.equal(jsonReport(result).deletionsWithheld, 4);
+    assert.deepEqual(readdirSync(dst, { recursive: true }).map(String).sort(), before, 'nothing deleted');
+  });
+
+  test('a directory only the destination has, holding nothing the filters select, is nothing to delete', (t) => {
+    for (const filter of [
+      ['--include', '*.txt'],
+      ['--exclude', '*.md'],
+    ]) {
+      const { src, dst } = dirs(tempDir(t));
+      writeFile(join(src, 'a.txt'), 'a', { mtime: T });
+      writeFile(join(dst, 'a.txt'), 'a', { mtime: T });
+      writeFile(join(dst, 'notes/n.md'), 'not selected');
+      writeFile(join(dst, 'notes/deeper/m.md'), 'not selected');
+      const before = readdirSync(dst, { recursive: true }).map(String).sort();
+
+      // No --yes, no terminal: a deletion to ask about would make this exit 2.
+      const result = blit(['mirror', `${src}/`, dst, '--json', ...filter]);
+
+      assert.equal(result.status, 0, `${filter.join(' ')}: ${result.stderr}`);
+      const report = jsonReport(result);
+      assert.deepEqual(
+        { deleted: report.deleted, withheld: report.deletionsWithheld },
+        { deleted: 0, withheld: 0 },
+      );
+      assert.deepEqual(readdirSync(dst, { recursive: true }).map(String).sort(), before, 'nothing deleted');
+    }
+  });
+
+  test('--include with --delete-excluded: directories only the destination has go whole', (t) => {
+    const { src, dst } = dirs(tempDir(t));
+    destinationOnlyDirs(src, dst);
+
+    const result = blit(['mirror', `${src}/`, dst, '--yes', '--include', '*.txt', '--delete-excluded']);
+
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(readdirSync(dst, { recursive: true }).map(String).sort(), ['a.txt']);
+  });
+
   test('files outside --max-size are neither copied nor deleted', (t) => {
     const { src, dst } = dirs(tempDir(t));
     writeFile(join(src, 'big.bin'), Buffer.alloc(4096, 1), { mtime: T + 5 });
