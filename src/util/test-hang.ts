@@ -2,7 +2,8 @@
  * Injected faults for tests (a source that changes mid-copy: see changeSourceIfInjected below) and
  * injected hangs for the stall detector's tests: BLIT_TEST_HANG=scan:REL blocks the thread about to
  * list source directory REL, copy:REL the worker about to copy REL, delete:REL the mirror about to
- * delete REL, for a minute, as a hung mount would; copy-each:MS makes every file copy MS slower,
+ * delete REL, for a minute, as a hung mount would; send:REL pauses a remote session's source for a
+ * minute after the first chunk of REL went out; copy-each:MS makes every file copy MS slower,
  * delete-each:MS every removal, a slow mount that still moves. Unset (always, outside tests) this
  * costs one comparison.
  */
@@ -20,6 +21,16 @@ export function hangIfInjected(phase: 'scan' | 'copy' | 'delete', rel: string): 
   if (phase !== 'copy' || slowMs <= 0) return false;
   sleepSync(slowMs);
   return true;
+}
+
+/**
+ * send:REL: the source of a remote session pauses for a minute once the first chunk of REL is on
+ * its way (the event loop keeps running: heartbeats flow, the chunk reaches the destination), so
+ * a test can break the session while a file is half-written.
+ */
+export function sendPauseIfInjected(rel: string): Promise<void> | undefined {
+  if (spec !== `send:${rel}`) return undefined;
+  return new Promise((resolve) => setTimeout(resolve, 60_000).unref());
 }
 
 /** REL of scan:REL: with the addon its listing hangs in native code (fsops/native.ts setListingHang). */

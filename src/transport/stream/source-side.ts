@@ -20,6 +20,7 @@ import { ErrorCode, Phase } from '../../generated/blit.js';
 import { checkPeerRel, ProtocolError, toManifestBatches } from '../../protocol/manifest-wire.js';
 import { clipPeerText } from '../../protocol/peer-text.js';
 import { reasonOf } from '../../util/errors.js';
+import { sendPauseIfInjected } from '../../util/test-hang.js';
 import type { FrameChannel } from '../frame-channel.js';
 import { PeerFailed } from './destination-side.js';
 
@@ -255,6 +256,8 @@ export async function runSourceSide(
         });
         offset += n;
         if (full) await full;
+        const pause = offset === n && !last ? sendPauseIfInjected(need.path) : undefined;
+        if (pause) await Promise.race([pause, channel.closed]);
         check();
       } while (offset < size);
     } catch (error) {
