@@ -84,7 +84,7 @@ const listModulesCommand = new Command('list-modules')
   .argument('<host>', 'HOST, HOST:PORT or [IPV6]:PORT (default port 9031)')
   .option('--json', 'print one JSON object')
   .action(async (host, flags) => {
-    const { runListModules } = await import('../remote/list-modules-command.js');
+    const { runListModules } = await import('./list-modules-command.js');
     process.exitCode = await runListModules(host, flags);
   });
 
@@ -93,7 +93,7 @@ const lsCommand = new Command('ls')
   .argument('<path>', 'HOST:/MODULE/PATH, HOST:PORT:/MODULE/PATH or [IPV6]:PORT:/MODULE/PATH')
   .option('--json', 'print one JSON object')
   .action(async (path, flags) => {
-    const { runLs } = await import('../remote/ls-command.js');
+    const { runLs } = await import('./ls-command.js');
     process.exitCode = await runLs(path, flags);
   });
 
@@ -102,7 +102,7 @@ const rmCommand = new Command('rm')
   .argument('<path...>', 'HOST:/MODULE/PATH, HOST:PORT:/MODULE/PATH or [IPV6]:PORT:/MODULE/PATH')
   .option('-y, --yes', 'remove without asking')
   .action(async (paths, flags) => {
-    const { runRm } = await import('../remote/rm-command.js');
+    const { runRm } = await import('./rm-command.js');
     process.exitCode = await runRm(paths, flags);
   });
 

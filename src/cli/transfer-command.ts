@@ -16,10 +16,10 @@ import type {
 import { localProbe } from '../fsops/path-probe.js';
 import { isSafeRel } from '../fsops/rel-path.js';
 import { startPerfRun } from '../perf/run-recorder.js';
-import { readPathArguments } from '../remote/local-lookalike.js';
 import { BlitError, reasonOf, showPath } from '../util/errors.js';
 import { countOf, parseSize } from '../util/human.js';
 import { canAsk, confirmDeletions } from './confirm.js';
+import { readPathArguments } from './local-lookalike.js';
 import type { TransferFlags } from './main.js';
 import { ProgressDisplay, progressStyle } from './progress-display.js';
 import { printActions, printReport } from './report-output.js';

@@ -5,16 +5,10 @@
  * - otherwise DST is the exact target. A single file (or symlink) works as SRC.
  */
 import { basename, dirname, join, resolve, sep } from 'node:path';
+import type { PathProbe } from '../fsops/path-probe.js';
 import { BlitError, showPath } from '../util/errors.js';
 
-export type PathKind = 'file' | 'dir' | 'symlink' | 'other' | 'missing';
-
-export interface PathProbe {
-  /** The kind of `path` itself (lstat), or of what it points to when `follow` is set. */
-  kind(path: string, follow: boolean): PathKind;
-  /** The canonical path (symlinks resolved) of `path`, or of its nearest existing ancestor plus the rest. */
-  canonical(path: string): string;
-}
+export type { PathKind, PathProbe } from '../fsops/path-probe.js';
 
 export interface Endpoints {
   /** 'tree' copies a directory's contents onto a directory; 'single' one non-directory entry. */

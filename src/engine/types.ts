@@ -1,18 +1,8 @@
 /** The vocabulary shared by the source and destination roles and the session that joins them. */
 
-export type EntryKind = 'file' | 'dir' | 'symlink' | 'other';
+import type { Entry } from '../fsops/entry.js';
 
-/** One entry of a directory as a role describes it: what the manifest carries. */
-export interface Entry {
-  name: string;
-  kind: EntryKind;
-  size: number;
-  /** Modification time in nanoseconds since the epoch. */
-  mtimeNs: bigint;
-  /** Permission bits (including setuid/setgid/sticky). */
-  mode: number;
-  linkTarget?: string;
-}
+export type { Entry, EntryKind } from '../fsops/entry.js';
 
 /** A directory of the source, listed in one go: the unit the manifest streams. */
 export interface DirListing {

@@ -1,8 +1,8 @@
 /** Lists one directory with the metadata of every entry, in one synchronous pass. */
 import { isUtf8 } from 'node:buffer';
 import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import type { Entry, EntryKind } from '../engine/types.js';
 import { reasonOf } from '../util/errors.js';
+import type { Entry, EntryKind } from './entry.js';
 import { type NativeAddon, nativeAddon, nativeErrnoError, nativeKinds } from './native.js';
 import { localPath } from './rel-path.js';
 

@@ -1,6 +1,6 @@
 /** Applying mode and mtime. Always on a path whose write handle is closed (an open handle loses the mtime). */
 import { chmodSync, lutimesSync, utimesSync } from 'node:fs';
-import type { EntryKind } from '../engine/types.js';
+import type { EntryKind } from './entry.js';
 import { nativeAddon } from './native.js';
 
 const NS_PER_S = 1_000_000_000n;

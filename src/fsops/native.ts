@@ -3,8 +3,8 @@
  * twin; `BLIT_NO_NATIVE=1` forces that path (the test suite runs both).
  */
 import { createRequire } from 'node:module';
-import type { EntryKind } from '../engine/types.js';
 import { errnoError } from '../util/errors.js';
+import type { EntryKind } from './entry.js';
 
 /**
  * The numbers the addon and TypeScript exchange, as the addon exports them (its `codes`, frozen):

@@ -1,8 +1,16 @@
 /** The real file system behind the endpoint rules' PathProbe. */
 import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { PathProbe } from '../engine/endpoints.js';
 import { BlitError, codeOf, reasonOf, showPath } from '../util/errors.js';
+
+export type PathKind = 'file' | 'dir' | 'symlink' | 'other' | 'missing';
+
+export interface PathProbe {
+  /** The kind of `path` itself (lstat), or of what it points to when `follow` is set. */
+  kind(path: string, follow: boolean): PathKind;
+  /** The canonical path (symlinks resolved) of `path`, or of its nearest existing ancestor plus the rest. */
+  canonical(path: string): string;
+}
 
 export const localProbe: PathProbe = {
   kind(path, follow) {

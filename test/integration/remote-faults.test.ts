@@ -76,8 +76,12 @@ test('the daemon killed mid-push: the client exits 1 at once with one line; a re
   const module = join(root, 'module');
   mkdirSync(module);
   const daemon = await startDaemon(t, ['--root', module]);
-  const push = startBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`], { BLIT_TEST_HANG: 'send:sub/big' });
-  await until('the first chunk of big at the daemon', () => tempsIn(module).some((temp) => temp.size === CHUNK));
+  const push = startBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`], {
+    BLIT_TEST_HANG: 'send:sub/big',
+  });
+  await until('the first chunk of big at the daemon', () =>
+    tempsIn(module).some((temp) => temp.size === CHUNK),
+  );
   const killedAt = Date.now();
   await daemon.stop('SIGKILL');
   const { code } = await push.exited;
@@ -104,11 +108,15 @@ test('the client killed mid-push: the daemon drops the session and its temp file
   const push = startBlit(['mirror', '--yes', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`], {
     BLIT_TEST_HANG: 'send:sub/big',
   });
-  await until('the first chunk of big at the daemon', () => tempsIn(module).some((temp) => temp.size === CHUNK));
+  await until('the first chunk of big at the daemon', () =>
+    tempsIn(module).some((temp) => temp.size === CHUNK),
+  );
   push.child.kill('SIGKILL');
   await push.exited;
   await until('the daemon to drop the temp file', () => tempsIn(module).length === 0);
-  await until('the daemon to log the failed session', () => /"rpc":"transfer".*"code":"FAILED"/.test(daemon.log()));
+  await until('the daemon to log the failed session', () =>
+    /"rpc":"transfer".*"code":"FAILED"/.test(daemon.log()),
+  );
   noPartialFiles(join(module, 'dst'), src);
   const listing = await runBlit(['ls', `127.0.0.1:${daemon.port}:/default/dst`]);
   assert.equal(listing.status, 0, listing.stderr);
@@ -123,8 +131,12 @@ test('Ctrl+C on a push ends the daemon session too: exit 130, nothing half-writt
   const module = join(root, 'module');
   mkdirSync(module);
   const daemon = await startDaemon(t, ['--root', module]);
-  const push = startBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`], { BLIT_TEST_HANG: 'send:sub/big' });
-  await until('the first chunk of big at the daemon', () => tempsIn(module).some((temp) => temp.size === CHUNK));
+  const push = startBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`], {
+    BLIT_TEST_HANG: 'send:sub/big',
+  });
+  await until('the first chunk of big at the daemon', () =>
+    tempsIn(module).some((temp) => temp.size === CHUNK),
+  );
   push.child.kill('SIGINT');
   const { code } = await push.exited;
   assert.equal(code, 130, push.stderr());
@@ -151,7 +163,9 @@ test('the client killed mid-pull: no partial file under a final name; the daemon
   pull.child.kill('SIGKILL');
   await pull.exited;
   noPartialFiles(dst, src);
-  await until('the daemon to log the failed session', () => /"rpc":"transfer".*"code":"FAILED"/.test(slow.log()));
+  await until('the daemon to log the failed session', () =>
+    /"rpc":"transfer".*"code":"FAILED"/.test(slow.log()),
+  );
   const listing = await runBlit(['ls', `127.0.0.1:${slow.port}:/default/src`]);
   assert.equal(listing.status, 0, listing.stderr);
 

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { readPathArgument } from '../../src/cli/local-lookalike.js';
 import {
   DEFAULT_PORT,
   dialTarget,
@@ -10,7 +11,6 @@ import {
   parseDaemonAddress,
   parseRemotePath,
 } from '../../src/remote/endpoint.js';
-import { readPathArgument } from '../../src/remote/local-lookalike.js';
 import { BlitError } from '../../src/util/errors.js';
 
 function fails(fn: () => unknown, message: RegExp) {

@@ -4,11 +4,11 @@
  * missing paths are refused before asking; blitd checks again, and has the last word.
  */
 import { createInterface } from 'node:readline/promises';
-import { canAsk } from '../cli/confirm.js';
-import { err, out } from '../cli/stdio.js';
+import { RemoteClient } from '../remote/client.js';
+import { dialTarget, formatRemotePath, parseRemotePath, type RemotePath } from '../remote/endpoint.js';
 import { BlitError, showPath } from '../util/errors.js';
-import { RemoteClient } from './client.js';
-import { dialTarget, formatRemotePath, parseRemotePath, type RemotePath } from './endpoint.js';
+import { canAsk } from './confirm.js';
+import { err, out } from './stdio.js';
 
 export interface RmFlags {
   yes?: boolean;

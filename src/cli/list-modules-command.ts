@@ -1,9 +1,9 @@
 /** `blit list-modules HOST[:PORT]`: the modules a blitd exports, with its message of the day. */
 
-import { out } from '../cli/stdio.js';
-import { RemoteClient } from './client.js';
-import { parseDaemonAddress } from './endpoint.js';
+import { RemoteClient } from '../remote/client.js';
+import { parseDaemonAddress } from '../remote/endpoint.js';
 import { moduleLines } from './listing-output.js';
+import { out } from './stdio.js';
 
 export interface ListModulesFlags {
   json?: boolean;

@@ -4,9 +4,9 @@
  * stays local, with a warning saying how to write it unambiguously. Otherwise it is a remote path.
  */
 import { statSync } from 'node:fs';
-import { err } from '../cli/stdio.js';
+import { looksRemote } from '../remote/endpoint.js';
 import { showPath } from '../util/errors.js';
-import { looksRemote } from './endpoint.js';
+import { err } from './stdio.js';
 
 /** True when `path` is a directory on this machine. */
 export type IsLocalDirectory = (path: string) => boolean;

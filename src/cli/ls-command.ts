@@ -3,11 +3,11 @@
  * entry a path names. Pages are printed as they arrive, so a huge directory costs no memory.
  */
 
-import { err, out } from '../cli/stdio.js';
+import { RemoteClient } from '../remote/client.js';
+import { formatRemotePath, parseRemotePath } from '../remote/endpoint.js';
 import { BlitError, showPath } from '../util/errors.js';
-import { RemoteClient } from './client.js';
-import { formatRemotePath, parseRemotePath } from './endpoint.js';
 import { entryJson, entryLine } from './listing-output.js';
+import { err, out } from './stdio.js';
 
 export interface LsFlags {
   json?: boolean;
