@@ -6,10 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { chmodSync, lutimesSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { blit, diffSnapshots, jsonReport, snapshot, tempDir } from '../helpers.js';
+import { diffSnapshots, jsonReport, type RunResult, snapshot, tempDir } from '../helpers.js';
+import { runBlit, startDaemon } from './daemon-harness.js';
 
 const T = 1_500_000_000;
 /**
@@ -207,10 +208,25 @@ const scenarioArb = fc.record({
   ),
 });
 
-function mirrorConverges(t: { after(fn: () => void): void }, options: { allowDirOverNonDir: boolean }) {
-  const root = tempDir(t, 'blit-property-');
+/** Where a mirror runs: on this machine, pushed to a blitd, or pulled from one. */
+type Mirror = (src: string, dst: string) => Promise<RunResult>;
+
+const localMirror: Mirror = (src, dst) => runBlit(['mirror', `${src}/`, `${dst}/`, '--yes', '--json']);
+
+/** Through a blitd whose module `default` is `root`. */
+function remoteMirror(root: string, port: number, direction: 'push' | 'pull'): Mirror {
+  const remote = (path: string) => `127.0.0.1:${port}:/default/${relative(root, path)}/`;
+  return (src, dst) =>
+    runBlit(
+      direction === 'push'
+        ? ['mirror', `${src}/`, remote(dst), '--yes', '--json']
+        : ['mirror', remote(src), `${dst}/`, '--yes', '--json'],
+    );
+}
+
+function mirrorConverges(root: string, mirror: Mirror, options: { allowDirOverNonDir: boolean }) {
   let run = 0;
-  return fc.property(scenarioArb, (scenario) => {
+  return fc.asyncProperty(scenarioArb, async (scenario) => {
     const source = applyEdits(scenario.base, scenario.sourceEdits);
     const destination = scenario.destinationStartsEmpty
       ? { kind: 'dir' as const, children: {}, mode: 0o755, mtimeUs: BANDS.destination * BAND_US }
@@ -224,7 +240,7 @@ function mirrorConverges(t: { after(fn: () => void): void }, options: { allowDir
       materialize(src, source);
       materialize(dst, destination);
 
-      const first = blit(['mirror', `${src}/`, `${dst}/`, '--yes', '--json']);
+      const first = await mirror(src, dst);
       const differences = diffSnapshots(snapshot(dst), snapshot(src), { mtimeToleranceNs: 1001n });
       assert.deepEqual(
         { exit: first.status, failures: first.status === 0 ? [] : jsonReport(first).failures, differences },
@@ -232,7 +248,7 @@ function mirrorConverges(t: { after(fn: () => void): void }, options: { allowDir
         `mirror did not converge; stderr:\n${first.stderr}`,
       );
 
-      const second = blit(['mirror', `${src}/`, `${dst}/`, '--yes', '--json']);
+      const second = await mirror(src, dst);
       assert.equal(second.status, 0, second.stderr);
       const report = jsonReport(second);
       assert.deepEqual(
@@ -248,13 +264,32 @@ function mirrorConverges(t: { after(fn: () => void): void }, options: { allowDir
 
 /** Each run spawns blit twice; shrinking a failure gets a time budget rather than running on. */
 const RUN = { numRuns: 15, interruptAfterTimeLimit: 25_000, includeErrorInReport: true };
+/** Remote runs cost a connection and a handshake more each. */
+const REMOTE_RUN = { numRuns: 10, interruptAfterTimeLimit: 25_000, includeErrorInReport: true };
 
 describe('property: mirror converges', () => {
-  test('random trees and edits on both sides, every kind of type change', (t) => {
-    fc.assert(mirrorConverges(t, { allowDirOverNonDir: true }), RUN);
+  test('random trees and edits on both sides, every kind of type change', async (t) => {
+    await fc.assert(
+      mirrorConverges(tempDir(t, 'blit-property-'), localMirror, { allowDirOverNonDir: true }),
+      RUN,
+    );
   });
 
-  test('random trees and edits, no source directory meeting a destination file or link', (t) => {
-    fc.assert(mirrorConverges(t, { allowDirOverNonDir: false }), RUN);
+  test('random trees and edits, no source directory meeting a destination file or link', async (t) => {
+    await fc.assert(
+      mirrorConverges(tempDir(t, 'blit-property-'), localMirror, { allowDirOverNonDir: false }),
+      RUN,
+    );
   });
+
+  for (const direction of ['push', 'pull'] as const) {
+    test(`the same through a blitd: ${direction}`, async (t) => {
+      const root = tempDir(t, 'blit-property-');
+      const daemon = await startDaemon(t, ['--root', root]);
+      await fc.assert(
+        mirrorConverges(root, remoteMirror(root, daemon.port, direction), { allowDirOverNonDir: true }),
+        REMOTE_RUN,
+      );
+    });
+  }
 });
