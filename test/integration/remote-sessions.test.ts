@@ -1,0 +1,142 @@
+/**
+ * Remote sessions as a user meets them: two at once on one daemon, read-only modules, progress
+ * events fed by the remote side, the deletion question of a push, refusals in one line.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { assertSameTree, isOneLineError, jsonReport, tempDir, testConfigHome } from '../helpers.js';
+import { BLIT, runBlit, startDaemon } from './daemon-harness.js';
+
+function tree(root: string, files: number): string {
+  mkdirSync(join(root, 'sub'), { recursive: true });
+  for (let i = 0; i < files; i++)
+    writeFileSync(join(root, i % 2 ? 'sub' : '', `f${i}`), `file ${i}\n`.repeat(i + 1));
+  return root;
+}
+
+test('two sessions at once on one daemon: a push and a pull, both whole', async (t) => {
+  const root = tempDir(t, 'blit-sessions-');
+  const module = join(root, 'module');
+  const src = tree(join(root, 'src'), 200);
+  tree(join(module, 'there'), 300);
+  const daemon = await startDaemon(t, ['--root', module]);
+  const remote = `127.0.0.1:${daemon.port}:/default`;
+  const [push, pull] = await Promise.all([
+    runBlit(['mirror', '--yes', `${src}/`, `${remote}/here`]),
+    runBlit(['copy', `${remote}/there/`, join(root, 'back')]),
+  ]);
+  assert.equal(push.status, 0, push.stderr);
+  assert.equal(pull.status, 0, pull.stderr);
+  assertSameTree(join(module, 'here'), src);
+  assertSameTree(join(root, 'back'), join(module, 'there'));
+});
+
+test('a read-only module refuses a push and a pull-move in one line, and serves a pull', async (t) => {
+  const root = tempDir(t, 'blit-sessions-');
+  const module = tree(join(root, 'ro'), 4);
+  const config = join(root, 'blitd.toml');
+  writeFileSync(config, `[[module]]\nname = "ro"\npath = ${JSON.stringify(module)}\nread_only = true\n`);
+  const daemon = await startDaemon(t, ['--config', config]);
+  const remote = `127.0.0.1:${daemon.port}:/ro`;
+  const push = await runBlit(['copy', tree(join(root, 'src'), 2), `${remote}/new`]);
+  assert.equal(push.status, 1);
+  assert.equal(push.stderr, `blit: ${remote}/new: module 'ro' is read-only\n`);
+  const move = await runBlit(['move', `${remote}/`, join(root, 'moved')]);
+  assert.equal(move.status, 1);
+  assert.ok(isOneLineError(move.stderr), move.stderr);
+  assert.match(move.stderr, /module 'ro' is read-only/);
+  assert.equal(existsSync(join(module, 'f0')), true, 'the module keeps its files');
+  const pull = await runBlit(['copy', `${remote}/`, join(root, 'pulled')]);
+  assert.equal(pull.status, 0, pull.stderr);
+  assertSameTree(join(root, 'pulled'), module);
+});
+
+test('a push mirror without a terminal and without --yes deletes nothing at the daemon (exit 2)', async (t) => {
+  const root = tempDir(t, 'blit-sessions-');
+  const module = join(root, 'module');
+  mkdirSync(module);
+  const src = tree(join(root, 'src'), 3);
+  const daemon = await startDaemon(t, ['--root', module]);
+  const remote = `127.0.0.1:${daemon.port}:/default/dst`;
+  assert.equal((await runBlit(['copy', `${src}/`, remote])).status, 0);
+  writeFileSync(join(module, 'dst', 'extra'), 'not in the source');
+  const asked = await runBlit(['mirror', '--json', `${src}/`, remote]);
+  assert.equal(asked.status, 2, asked.stderr);
+  assert.match(
+    asked.stderr,
+    new RegExp(`not deleting 1 entry from 127\\.0\\.0\\.1:${daemon.port}:/default/dst without confirmation`),
+  );
+  assert.equal(jsonReport(asked).deletionsWithheld, 1);
+  assert.equal(readFileSync(join(module, 'dst', 'extra'), 'utf8'), 'not in the source');
+  const confirmed = await runBlit(['mirror', '--yes', '--json', `${src}/`, remote]);
+  assert.equal(confirmed.status, 0, confirmed.stderr);
+  assert.equal(jsonReport(confirmed).deleted, 1);
+  assertSameTree(join(module, 'dst'), src);
+});
+
+/** Runs blit until a progress event satisfies `wanted` (bounded), then stops it with SIGINT. */
+async function progressUntil(
+  args: string[],
+  env: Record<string, string>,
+  wanted: (event: Record<string, unknown>) => boolean,
+): Promise<{ seen: Record<string, unknown>; code: number | null }> {
+  const child = spawn(process.execPath, [BLIT, ...args], {
+    env: { ...process.env, XDG_CONFIG_HOME: testConfigHome(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.resume();
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  let buffered = '';
+  const seen = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      for (const line of buffered.split('\n').slice(0, -1)) {
+        if (!line.startsWith('{')) continue;
+        const event = JSON.parse(line) as Record<string, unknown>;
+        if (wanted(event)) resolve(event);
+      }
+      buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
+    });
+    child.on('close', () => reject(new Error(`blit ended before the progress wanted: ${buffered}`)));
+  });
+  child.kill('SIGINT');
+  const [code] = await once(child, 'close');
+  clearTimeout(killer);
+  return { seen, code: code as number | null };
+}
+
+test('progress events on a push come from the daemon, on a pull from this side', async (t) => {
+  const root = tempDir(t, 'blit-sessions-');
+  const module = join(root, 'module');
+  const src = join(root, 'src');
+  mkdirSync(module);
+  mkdirSync(join(src, 'sub'), { recursive: true });
+  writeFileSync(join(src, 'a first'), 'small');
+  writeFileSync(join(src, 'sub', 'big'), Buffer.alloc(3 << 20, 1));
+  const daemon = await startDaemon(t, ['--root', module]);
+  // The source pauses after the big file's first chunk: the small file, asked for with the root's
+  // listing before the subdirectory's, has landed by then.
+  const landed = (event: Record<string, unknown>) =>
+    event.event === 'progress' && Number(event.entriesFound) >= 2 && Number(event.bytesDone) >= 5;
+  const push = await progressUntil(
+    ['copy', '--progress', '--json', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`],
+    { BLIT_TEST_HANG: 'send:sub/big' },
+    landed,
+  );
+  assert.equal(push.code, 130);
+
+  mkdirSync(join(module, 'src', 'sub'), { recursive: true });
+  writeFileSync(join(module, 'src', 'a first'), 'small');
+  writeFileSync(join(module, 'src', 'sub', 'big'), Buffer.alloc(3 << 20, 1));
+  const slow = await startDaemon(t, ['--root', module], { BLIT_TEST_HANG: 'send:sub/big' });
+  const pull = await progressUntil(
+    ['copy', '--progress', '--json', `127.0.0.1:${slow.port}:/default/src/`, join(root, 'back')],
+    {},
+    landed,
+  );
+  assert.equal(pull.code, 130);
+});
