@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "blit_native",
-      "sources": ["blit_native.cc"],
+      "sources": ["blit_native.cc", "beneath.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],

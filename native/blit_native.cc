@@ -12,6 +12,8 @@
 
 #include <napi.h>
 
+#include "beneath.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -2079,7 +2081,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
-  exports.Set("abiVersion", Napi::Number::New(env, 20));
+  blit_beneath::Register(env, exports);
+  exports.Set("abiVersion", Napi::Number::New(env, 21));
   return exports;
 }
 
