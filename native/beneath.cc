@@ -597,17 +597,18 @@ Napi::Value UnlinkAt(const Napi::CallbackInfo& info) {
   return Errno(info.Env(), unlinkat(Int(info[0]), Bytes(info[1]).c_str(), flags));
 }
 
-// renameAt(fromFd, from, toFd, to, noReplace): noReplace is RENAME_NOREPLACE (EEXIST when `to` is
-// taken; ENOSYS or EINVAL where the system or the file system cannot promise it).
+// renameAt(fromFd, from, toFd, to, flags): flags 0, or renameat2's RENAME_NOREPLACE (EEXIST when
+// `to` is taken) or RENAME_EXCHANGE (the two names trade places atomically), exported as
+// beneath.rename; ENOSYS or EINVAL where the system or the file system cannot do them.
 Napi::Value RenameAt(const Napi::CallbackInfo& info) {
   std::string from = Bytes(info[1]);
   std::string to = Bytes(info[3]);
   int fromFd = Int(info[0]);
   int toFd = Int(info[2]);
-  if (info[4].ToBoolean()) {
+  unsigned flags = static_cast<unsigned>(Int(info[4]));
+  if (flags != 0) {
 #if defined(__linux__) && defined(SYS_renameat2)
-    return Errno(info.Env(), static_cast<int>(syscall(SYS_renameat2, fromFd, from.c_str(), toFd, to.c_str(),
-                                                      1 /* RENAME_NOREPLACE */)));
+    return Errno(info.Env(), static_cast<int>(syscall(SYS_renameat2, fromFd, from.c_str(), toFd, to.c_str(), flags)));
 #else
     return Napi::Number::New(info.Env(), ENOSYS);
 #endif
@@ -644,6 +645,10 @@ void Register(Napi::Env env, Napi::Object exports) {
   how.Set("READ", Napi::Number::New(env, kRead));
   how.Set("WALK", Napi::Number::New(env, kWalk));
   beneath.Set("how", how);
+  Napi::Object rename = Napi::Object::New(env);
+  rename.Set("NOREPLACE", Napi::Number::New(env, 1));  // RENAME_NOREPLACE, as in <linux/fs.h>
+  rename.Set("EXCHANGE", Napi::Number::New(env, 2));   // RENAME_EXCHANGE
+  beneath.Set("rename", rename);
   beneath.Set("open", Napi::Function::New(env, OpenBeneath));
   beneath.Set("readNames", Napi::Function::New(env, ReadNames));
   beneath.Set("lstatAt", Napi::Function::New(env, LstatAt));

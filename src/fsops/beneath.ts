@@ -40,6 +40,8 @@ export interface EntryStats {
   linkTarget?: Buffer;
 }
 
+export type RenameHow = 'replace' | 'noReplace' | 'exchange';
+
 /** One entry's lstat, or the error that kept it from being described. */
 export type EntryStatsResult = { stats: EntryStats } | { error: NodeJS.ErrnoException };
 
@@ -175,9 +177,18 @@ export class BeneathDir {
     check(this.addon, this.native.unlinkAt(this.fd, name, true));
   }
 
-  /** Renames `from` here to `to` in `into`; `noReplace` fails with EEXIST rather than replace. */
-  rename(from: string | Buffer, into: BeneathDir, to: string | Buffer, noReplace = false): void {
-    check(this.addon, this.native.renameAt(this.fd, from, into.fd, to, noReplace));
+  /**
+   * Renames `from` here to `to` in `into`. 'noReplace' fails with EEXIST rather than replace
+   * what is there; 'exchange' swaps the two entries in one step (both must exist).
+   */
+  rename(from: string | Buffer, into: BeneathDir, to: string | Buffer, how: RenameHow = 'replace'): void {
+    const flags =
+      how === 'replace'
+        ? 0
+        : how === 'noReplace'
+          ? this.native.rename.NOREPLACE
+          : this.native.rename.EXCHANGE;
+    check(this.addon, this.native.renameAt(this.fd, from, into.fd, to, flags));
   }
 
   /** Makes the link `name` -> `target`; the target is data, never resolved here. */

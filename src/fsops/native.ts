@@ -165,13 +165,9 @@ export interface NativeBeneath {
   // The thin writes return 0 or an errno.
   mkdirAt(dirFd: number, name: string | Buffer, mode: number): number;
   unlinkAt(dirFd: number, name: string | Buffer, isDirectory: boolean): number;
-  renameAt(
-    fromFd: number,
-    from: string | Buffer,
-    toFd: number,
-    to: string | Buffer,
-    noReplace: boolean,
-  ): number;
+  /** Flags for renameAt (renameat2's); 0 is a plain renameat. */
+  rename: { NOREPLACE: number; EXCHANGE: number };
+  renameAt(fromFd: number, from: string | Buffer, toFd: number, to: string | Buffer, flags: number): number;
   symlinkAt(target: string | Buffer, dirFd: number, name: string | Buffer): number;
   fchmod(fd: number, mode: number): number;
   futimens(fd: number, sec: number, nsec: number): number;

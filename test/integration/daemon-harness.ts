@@ -44,10 +44,15 @@ interface AfterHook {
   after(fn: () => unknown): void;
 }
 
-/** Starts `blitd ARGS --port 0` and waits for its "listening" line. */
-export async function startDaemon(t: AfterHook, args: string[]): Promise<Daemon> {
+/** Starts `blitd ARGS --port 0` (with `env` added to this process's) and waits for its "listening" line. */
+export async function startDaemon(
+  t: AfterHook,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Daemon> {
   const child = spawn(process.execPath, [BLITD, ...args, '--bind', '127.0.0.1', '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   const output = collectOutput(child);
   const exited = once(child, 'exit').then(([code]) => code as number | null);
