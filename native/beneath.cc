@@ -488,8 +488,11 @@ struct Remover {
     Level& level = stack.back();
     int fd = dirfd(level.dir);
     if (level.reading) {
-      errno = 0;
-      struct dirent* entry = readdir(level.dir);
+      struct dirent* entry;
+      do {
+        errno = 0;
+        entry = readdir(level.dir);
+      } while (entry && IsDots(entry->d_name));
       if (!entry) {
         if (errno != 0) {
           Fail(level.rel, errno);
@@ -498,7 +501,6 @@ struct Remover {
         level.reading = false;
         return true;
       }
-      if (IsDots(entry->d_name)) return true;
       std::string child = entry->d_name;
       bool isDir = entry->d_type == DT_DIR;
       if (entry->d_type == DT_UNKNOWN) {

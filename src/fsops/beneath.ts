@@ -149,11 +149,13 @@ export class BeneathDir {
     label: string,
     failures: RemovalFailure[],
     between: () => Promise<void>,
+    /** Units of work (entries read, removed or entered) per chunk. */
+    chunk = REMOVAL_CHUNK,
   ): Promise<number> {
     const removal = this.native.removeStart(this.fd, name);
     let removed = 0;
     for (;;) {
-      const step = this.native.removeStep(removal, REMOVAL_CHUNK);
+      const step = this.native.removeStep(removal, chunk);
       removed += step.removed;
       step.failedPaths.forEach((path, i) => {
         const reason = reasonOf(errnoFailure(this.addon, step.failedErrnos[i]!));
