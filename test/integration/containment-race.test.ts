@@ -110,6 +110,7 @@ for (const resolver of RESOLVERS) {
       mkdirSync(module);
       const before = inventory(outside);
       const daemon: Daemon = await startDaemon(t, ['--config', writeConfig(root, module)], resolver.env);
+      assert.match(daemon.log(), /"fileOperations":"native addon"/);
       const started = Date.now();
       let runs = 0;
       let flips = 0;
@@ -159,6 +160,7 @@ for (const resolver of RESOLVERS) {
         writeFileSync(join(outer, `out-${i}`), '');
       }
       const daemon = await startDaemon(t, ['--config', writeConfig(root, module)], resolver.env);
+      assert.match(daemon.log(), /"fileOperations":"native addon"/);
       // As long the directory as the link: a listing is fooled when it checks one and reads the other.
       const swapper = await startSwapper(t, [[join(module, 'l', 'a'), outside]], {
         holdLink: 10,
