@@ -65,6 +65,7 @@ enum How : int {
   kCreate = 4,     // a new regular file for writing (O_CREAT | O_EXCL), never through a link
   kRead = 8,       // a file for reading (O_NONBLOCK: a FIFO never blocks the open)
   kWalk = 16,      // skip openat2 (tests, and the path a kernel without it takes)
+  kName = 32,      // the path must be a single name (see IsName): EINVAL otherwise
 };
 // Without kDirectory, kCreate or kRead: a handle that only names the entry (O_PATH).
 
@@ -78,6 +79,13 @@ std::string Bytes(const Napi::Value& value) {
     return std::string(buffer.Data(), buffer.Length());
   }
   return value.As<Napi::String>().Utf8Value();
+}
+
+// A single entry's name: not empty, not . or .., no '/' (which would be resolved, following links
+// on the way) and no NUL (which would cut it short).
+bool IsName(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
+         name.find('\0') == std::string::npos;
 }
 
 Napi::Value BytesValue(Napi::Env env, const std::string& bytes) {
@@ -268,6 +276,11 @@ Resolved Walk(int rootFd, const std::string& rootPath, const std::string& rel, i
 }
 
 Resolved Open(int rootFd, const std::string& rootPath, const std::string& rel, int how, int mode) {
+  if (rel.find('\0') != std::string::npos || ((how & kName) && !IsName(rel))) {
+    Resolved r;
+    r.err = EINVAL;
+    return r;
+  }
 #if defined(__linux__)
   if (!(how & kWalk) && !g_noOpenat2.load(std::memory_order_relaxed)) {
     struct open_how oh;
@@ -356,6 +369,10 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   Napi::Array links = Napi::Array::New(env, n);
   for (uint32_t i = 0; i < n; i++) {
     std::string name = Bytes(names.Get(i));
+    if (!IsName(name)) {
+      errnos[i] = EINVAL;
+      continue;
+    }
     struct stat st;
     if (fstatat(dirFd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       errnos[i] = errno;
@@ -546,11 +563,13 @@ void DeleteRemover(Napi::Env, Remover* remover) {
 // everything below it.
 Napi::Value RemoveStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  std::string name = Bytes(info[1]);
+  if (!IsName(name)) throw Napi::Error::New(env, "removeStart: not a single name");
   int fd = fcntl(Int(info[0]), F_DUPFD_CLOEXEC, 0);
   if (fd < 0) throw Napi::Error::New(env, std::string("removeStart: dup failed: ") + strerror(errno));
   auto* remover = new Remover();
   remover->parentFd = fd;
-  remover->name = Bytes(info[1]);
+  remover->name = name;
   return Napi::External<Remover>::New(env, remover, DeleteRemover);
 }
 
@@ -589,14 +608,20 @@ Napi::Value RemoveStep(const Napi::CallbackInfo& info) {
 
 // ---- thin writes relative to a directory descriptor ---------------------------------------------
 
+// The thin writes take single names (IsName; EINVAL otherwise).
+
 Napi::Value MkdirAt(const Napi::CallbackInfo& info) {
-  return Errno(info.Env(), mkdirat(Int(info[0]), Bytes(info[1]).c_str(), static_cast<mode_t>(Int(info[2]))));
+  std::string name = Bytes(info[1]);
+  if (!IsName(name)) return Napi::Number::New(info.Env(), EINVAL);
+  return Errno(info.Env(), mkdirat(Int(info[0]), name.c_str(), static_cast<mode_t>(Int(info[2]))));
 }
 
 // unlinkAt(dirFd, name, isDirectory): a name, never what it points to.
 Napi::Value UnlinkAt(const Napi::CallbackInfo& info) {
+  std::string name = Bytes(info[1]);
+  if (!IsName(name)) return Napi::Number::New(info.Env(), EINVAL);
   int flags = info[2].ToBoolean() ? AT_REMOVEDIR : 0;
-  return Errno(info.Env(), unlinkat(Int(info[0]), Bytes(info[1]).c_str(), flags));
+  return Errno(info.Env(), unlinkat(Int(info[0]), name.c_str(), flags));
 }
 
 // renameAt(fromFd, from, toFd, to, flags): flags 0, or renameat2's RENAME_NOREPLACE (EEXIST when
@@ -605,6 +630,7 @@ Napi::Value UnlinkAt(const Napi::CallbackInfo& info) {
 Napi::Value RenameAt(const Napi::CallbackInfo& info) {
   std::string from = Bytes(info[1]);
   std::string to = Bytes(info[3]);
+  if (!IsName(from) || !IsName(to)) return Napi::Number::New(info.Env(), EINVAL);
   int fromFd = Int(info[0]);
   int toFd = Int(info[2]);
   unsigned flags = static_cast<unsigned>(Int(info[4]));
@@ -620,7 +646,12 @@ Napi::Value RenameAt(const Napi::CallbackInfo& info) {
 
 // symlinkAt(target, dirFd, name): the target is stored as given (data, never resolved here).
 Napi::Value SymlinkAt(const Napi::CallbackInfo& info) {
-  return Errno(info.Env(), symlinkat(Bytes(info[0]).c_str(), Int(info[1]), Bytes(info[2]).c_str()));
+  std::string target = Bytes(info[0]);
+  std::string name = Bytes(info[2]);
+  if (!IsName(name) || target.empty() || target.find('\0') != std::string::npos) {
+    return Napi::Number::New(info.Env(), EINVAL);
+  }
+  return Errno(info.Env(), symlinkat(target.c_str(), Int(info[1]), name.c_str()));
 }
 
 Napi::Value Fchmod(const Napi::CallbackInfo& info) {
@@ -646,6 +677,7 @@ void Register(Napi::Env env, Napi::Object exports) {
   how.Set("CREATE", Napi::Number::New(env, kCreate));
   how.Set("READ", Napi::Number::New(env, kRead));
   how.Set("WALK", Napi::Number::New(env, kWalk));
+  how.Set("NAME", Napi::Number::New(env, kName));
   beneath.Set("how", how);
   Napi::Object rename = Napi::Object::New(env);
   rename.Set("NOREPLACE", Napi::Number::New(env, 1));  // RENAME_NOREPLACE, as in <linux/fs.h>

@@ -12,7 +12,7 @@
 import { closeSync, constants, openSync, realpathSync } from 'node:fs';
 import { codeOf, errnoError, reasonOf } from '../util/errors.js';
 import { describeRawName } from './listing.js';
-import { type NativeAddon, type NativeBeneath, type NativeBeneathFailure, nativeAddon } from './native.js';
+import { type NativeAddon, type NativeBeneath, nativeAddon } from './native.js';
 import type { RemovalFailure } from './remove-tree.js';
 
 /** Units of work (entries read, removed or entered) between two turns of the event loop. */
@@ -95,13 +95,12 @@ export class BeneathDir {
       mode,
     );
     if (typeof result === 'number') return result;
-    const failure = result as NativeBeneathFailure;
-    throw new BeneathError(this.addon.errnoName(failure.errno), failure.depth);
+    throw new BeneathError(this.addon.errnoName(result.errno), result.depth);
   }
 
   /** The subdirectory `name`, not through a link (ELOOP or ENOTDIR when it is not a directory). */
   openSubdir(name: string | Buffer): BeneathDir {
-    const fd = this.openBelow(nameRel(name), this.native.how.DIRECTORY);
+    const fd = this.openBelow(name, this.native.how.DIRECTORY | this.native.how.NAME);
     return new BeneathDir(this.addon, fd);
   }
 
@@ -203,12 +202,12 @@ export class BeneathDir {
    * an existing file nor a link is ever written through). Returns its descriptor.
    */
   createFile(name: string | Buffer, mode: number): number {
-    return this.openBelow(nameRel(name), this.native.how.CREATE, '', mode);
+    return this.openBelow(name, this.native.how.CREATE | this.native.how.NAME, '', mode);
   }
 
   /** Opens the file `name` for reading, not through a link. */
   openFile(name: string | Buffer): number {
-    return this.openBelow(nameRel(name), this.native.how.READ);
+    return this.openBelow(name, this.native.how.READ | this.native.how.NAME);
   }
 
   /** chmod of an open file or directory. */
@@ -223,14 +222,6 @@ export class BeneathDir {
     const [s, ns] = nsec < 0n ? [sec - 1n, nsec + 1_000_000_000n] : [sec, nsec];
     check(this.addon, this.native.futimens(fd, Number(s), Number(ns)));
   }
-}
-
-/** A single component as `open` takes it: refused when it is not one (no '/', '.', '..' or ''). */
-function nameRel(name: string | Buffer): string | Buffer {
-  const bytes = typeof name === 'string' ? Buffer.from(name) : name;
-  const dots = bytes.length <= 2 && bytes.every((byte) => byte === 0x2e);
-  if (dots || bytes.includes(0x2f)) throw new BeneathError('EINVAL', 0);
-  return name;
 }
 
 /** The root: paths below it resolve beneath it, following links only while they stay inside. */

@@ -143,7 +143,7 @@ export type NativeRemoval = { readonly __brand: 'NativeRemoval' };
  */
 export interface NativeBeneath {
   /** Flags for `open`; without DIRECTORY, CREATE or READ the result is an O_PATH handle. */
-  how: { FOLLOW: number; DIRECTORY: number; CREATE: number; READ: number; WALK: number };
+  how: { FOLLOW: number; DIRECTORY: number; CREATE: number; READ: number; WALK: number; NAME: number };
   /**
    * Resolves `rel` beneath `dirFd` and opens it. `rootPath` is dirFd's real path: an absolute link
    * whose target lies under it is followed from dirFd ('' refuses every absolute link).
@@ -162,7 +162,7 @@ export interface NativeBeneath {
   removeStart(parentFd: number, name: string | Buffer): NativeRemoval;
   /** At most `budget` units of work (entries read, removed or entered). */
   removeStep(removal: NativeRemoval, budget: number): NativeRemovalStep;
-  // The thin writes return 0 or an errno.
+  // The thin writes take single names (no '/', '.', '..', '' or NUL: EINVAL) and return 0 or an errno.
   mkdirAt(dirFd: number, name: string | Buffer, mode: number): number;
   unlinkAt(dirFd: number, name: string | Buffer, isDirectory: boolean): number;
   /** Flags for renameAt (renameat2's); 0 is a plain renameat. */

@@ -254,6 +254,21 @@ describe('writes relative to a directory descriptor', () => {
     assert.deepEqual(readdirSync(join(module, 'new')), []);
     root.rmdir('new');
     assert.equal(existsSync(join(module, 'new')), false);
-    assert.throws(() => root.createFile('../escape', 0o600), BeneathError);
+  });
+
+  test('names are single components: a path would be resolved, links and all', (t) => {
+    const { module } = moduleTree(t);
+    const root = openRoot(t, module);
+    assert.throws(() => root.createFile('../escape', 0o600), { code: 'EINVAL' });
+    assert.throws(() => root.openSubdir('inner/deeper'), { code: 'EINVAL' });
+    assert.throws(() => root.openFile('inner/file'), { code: 'EINVAL' });
+    assert.throws(() => root.mkdir('inner/new', 0o755), { code: 'EINVAL' });
+    assert.throws(() => root.unlink('inner/file'), { code: 'EINVAL' });
+    assert.throws(() => root.rmdir('..'), { code: 'EINVAL' });
+    assert.throws(() => root.rename('inner/file', root, 'moved'), { code: 'EINVAL' });
+    assert.throws(() => root.symlink('x', 'inner/link'), { code: 'EINVAL' });
+    const [nested] = root.lstat(['inner/file']);
+    assert.ok(nested && 'error' in nested && nested.error.code === 'EINVAL');
+    assert.equal(readFileSync(join(module, 'sub', 'file'), 'utf8'), 'x');
   });
 });
