@@ -134,6 +134,27 @@ for (const resolver of ['openat2', 'walk']) {
   });
 }
 
+test('no descriptor stays open: resolutions that succeed or fail, both resolvers, removals', async (t) => {
+  const { module, outside } = moduleTree(t);
+  mkdirSync(join(module, 'tree', 'a', 'b'), { recursive: true });
+  writeFileSync(join(module, 'tree', 'a', 'b', 'f'), 'f');
+  symlinkSync(outside, join(module, 'tree', 'a', 'escape'));
+  const root = openRoot(t, module);
+  const open = () => readdirSync('/proc/self/fd').length;
+  const before = open();
+  for (const walk of [false, true]) {
+    if (walk) process.env.BLIT_NO_OPENAT2 = '1';
+    try {
+      for (const [rel] of CASES) outcome(root, module, rel);
+    } finally {
+      delete process.env.BLIT_NO_OPENAT2;
+    }
+  }
+  await root.removeTree('tree', 'tree', [], async () => {}, 3);
+  await root.removeTree('nothing', 'nothing', [], async () => {});
+  assert.equal(open(), before);
+});
+
 describe('listing through descriptors', () => {
   test('names as bytes, lstat of links and files, vanished entries as ENOENT', (t) => {
     const { module, outside } = moduleTree(t);
