@@ -12,7 +12,8 @@
         "read_ahead.cc",
         "test_rules.cc",
         "watchdog.cc",
-        "whole_dir.cc"
+        "whole_dir.cc",
+        "beneath.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

@@ -16,6 +16,7 @@
 
 #include <napi.h>
 
+#include "beneath.h"
 #include <cstdint>
 #include <initializer_list>
 #include <utility>
@@ -94,7 +95,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
-  exports.Set("abiVersion", Napi::Number::New(env, 21));
+  blit_beneath::Register(env, exports);
+  exports.Set("abiVersion", Napi::Number::New(env, 22));
   return exports;
 }
 

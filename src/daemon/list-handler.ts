@@ -1,63 +1,147 @@
 /**
  * `List`: one page of a directory's entries, sorted by name, or the single entry a path names.
  * A page reads the directory's names (cheap) and describes only the entries it returns.
+ *
+ * With the addon everything goes through descriptors opened beneath the module (see
+ * module-path.ts): the names and the descriptions of one page come from the same open directory,
+ * whatever is renamed meanwhile. Without it, the path-string resolution (`listByPath`).
  */
-import { isUtf8 } from 'node:buffer';
 import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import { describeRawName, entryFromStats, NOT_UTF8_NAME } from '../fsops/listing.js';
+import { type BeneathDir, BeneathError, type BeneathRoot, type EntryStats } from '../fsops/beneath.js';
+import { entryFromStats, kindOfMode } from '../fsops/listing.js';
 import { baseRel, joinRel, localPath } from '../fsops/rel-path.js';
-import type { Failure, ListRequest, ListResponse, Entry as WireEntry } from '../generated/blit.js';
+import type { ListRequest, ListResponse, Entry as WireEntry } from '../generated/blit.js';
 import { toWireEntry } from '../protocol/wire-entry.js';
-import { reasonOf } from '../util/errors.js';
+import { codeOf, reasonOf } from '../util/errors.js';
 import type { ModuleConfig } from './config.js';
-import { checkWirePath, resolveInModule } from './module-path.js';
+import { pageOfNames } from './list-page.js';
+import {
+  beneathRpcError,
+  checkWirePath,
+  entryInModule,
+  openModuleRoot,
+  resolveInModule,
+} from './module-path.js';
 import { fileSystemRpcError } from './rpc-error.js';
 
 /** Entries per page when the client does not ask for fewer. Keeps a response far below 4 MiB. */
 export const LIST_PAGE_SIZE = 1000;
+
+interface PageRequest {
+  rel: string;
+  startAfter: string;
+  pageSize: number;
+}
+
+export function listPath(module: ModuleConfig, request: ListRequest): ListResponse {
+  const { startAfter, limit } = request;
+  const rel = checkWirePath(request.path);
+  const page = { rel, startAfter, pageSize: limit > 0 ? Math.min(limit, LIST_PAGE_SIZE) : LIST_PAGE_SIZE };
+  const follow = !request.noFollow;
+  const root = openModuleRoot(module);
+  if (!root) return listByPath(module, page, follow);
+  try {
+    return listBeneath(root, page, follow);
+  } finally {
+    root.close();
+  }
+}
+
+function single(entry: WireEntry): ListResponse {
+  return { isDirectory: false, entries: [entry], nextStartAfter: '', problems: [] };
+}
+
+// ---- through descriptors ---------------------------------------------------------------------
+
+function describeStats(name: string, stats: EntryStats): WireEntry {
+  return toWireEntry({
+    name,
+    kind: kindOfMode(stats.mode),
+    size: stats.size,
+    mtimeNs: stats.mtimeNs,
+    mode: stats.mode & 0o7777,
+    ...(stats.linkTarget ? { linkTarget: stats.linkTarget.toString('utf8') } : {}),
+  });
+}
+
+function listBeneath(root: BeneathRoot, page: PageRequest, follow: boolean): ListResponse {
+  const { rel } = page;
+  if (rel === '') return pageBeneath(root, page);
+  const entry = entryInModule(root, rel);
+  try {
+    const kind = kindOfMode(entry.stats.mode);
+    if (kind !== 'dir' && !(kind === 'symlink' && follow))
+      return single(describeStats(entry.name, entry.stats));
+    // Resolved again from the root, the link followed while it stays inside: the entry may have
+    // changed since it was described, but whatever is opened lies beneath the module.
+    let dir: BeneathDir;
+    try {
+      dir = root.openDir(rel, follow);
+    } catch (error) {
+      const last = rel.split('/').length - 1;
+      // A link to no directory (a file, or nothing) is an entry of its own.
+      const notDirectory = codeOf(error) === 'ENOTDIR' || codeOf(error) === 'ENOENT';
+      if (error instanceof BeneathError && error.depth === last && notDirectory && kind === 'symlink') {
+        return single(describeStats(entry.name, entry.stats));
+      }
+      throw beneathRpcError(error, rel);
+    }
+    try {
+      return pageBeneath(dir, page);
+    } finally {
+      dir.close();
+    }
+  } finally {
+    entry.parent.close();
+  }
+}
+
+function pageBeneath(dir: BeneathDir, { rel, startAfter, pageSize }: PageRequest): ListResponse {
+  let rawNames: Buffer[];
+  try {
+    rawNames = dir.readNames();
+  } catch (error) {
+    throw fileSystemRpcError(error, rel);
+  }
+  const { names, problems, nextStartAfter } = pageOfNames(rawNames, rel, startAfter, pageSize);
+  const entries: WireEntry[] = [];
+  dir.lstat(names).forEach((result, i) => {
+    const name = names[i]!;
+    if ('stats' in result) entries.push(describeStats(name, result.stats));
+    else if (codeOf(result.error) !== 'ENOENT')
+      problems.push({ path: joinRel(rel, name), reason: reasonOf(result.error) });
+  });
+  return { isDirectory: true, entries, nextStartAfter, problems };
+}
+
+// ---- through path strings (no addon) ----------------------------------------------------------
 
 function describe(path: string, name: string, stats: BigIntStats): WireEntry {
   const linkTarget = stats.isSymbolicLink() ? readlinkSync(path, 'utf8') : undefined;
   return toWireEntry(entryFromStats(name, stats, linkTarget));
 }
 
-export function listPath(module: ModuleConfig, request: ListRequest): ListResponse {
-  const { startAfter, limit } = request;
-  const rel = checkWirePath(request.path);
-  const resolved = resolveInModule(module, rel, !request.noFollow);
-  const pageSize = limit > 0 ? Math.min(limit, LIST_PAGE_SIZE) : LIST_PAGE_SIZE;
+function listByPath(
+  module: ModuleConfig,
+  { rel, startAfter, pageSize }: PageRequest,
+  follow: boolean,
+): ListResponse {
+  const resolved = resolveInModule(module, rel, follow);
   const isDirectory =
     resolved.real === resolved.named ? resolved.stats.isDirectory() : isDirectoryPath(resolved.real);
   if (!isDirectory) {
     const name = rel === '' ? module.name : baseRel(rel);
-    return {
-      isDirectory: false,
-      entries: [describe(resolved.named, name, resolved.stats)],
-      nextStartAfter: '',
-      problems: [],
-    };
+    return single(describe(resolved.named, name, resolved.stats));
   }
-
   let rawNames: Buffer[];
   try {
     rawNames = readdirSync(resolved.real, { encoding: 'buffer' });
   } catch (error) {
     throw fileSystemRpcError(error, rel);
   }
-  const problems: Failure[] = [];
-  const names: string[] = [];
-  for (const raw of rawNames) {
-    if (isUtf8(raw)) names.push(raw.toString('utf8'));
-    else if (startAfter === '') {
-      problems.push({ path: joinRel(rel, describeRawName(raw)), reason: NOT_UTF8_NAME });
-    }
-  }
-  names.sort();
-  let first = 0;
-  if (startAfter !== '') while (first < names.length && names[first]! <= startAfter) first++;
-  const page = names.slice(first, first + pageSize);
+  const { names, problems, nextStartAfter } = pageOfNames(rawNames, rel, startAfter, pageSize);
   const entries: WireEntry[] = [];
-  for (const name of page) {
+  for (const name of names) {
     const path = localPath(resolved.real, name);
     try {
       const stats = lstatSync(path, { bigint: true, throwIfNoEntry: false });
@@ -66,8 +150,7 @@ export function listPath(module: ModuleConfig, request: ListRequest): ListRespon
       problems.push({ path: joinRel(rel, name), reason: reasonOf(error) });
     }
   }
-  const more = first + pageSize < names.length;
-  return { isDirectory: true, entries, nextStartAfter: more ? page[page.length - 1]! : '', problems };
+  return { isDirectory: true, entries, nextStartAfter, problems };
 }
 
 function isDirectoryPath(path: string): boolean {

@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { version } from '../cli/version.js';
+import { nativeStatus } from '../fsops/native.js';
 import { BlitError } from '../util/errors.js';
 import { LOG_LEVELS, type LogLevel } from './config.js';
 import { loadDaemonConfig } from './load-config.js';
@@ -49,6 +50,8 @@ const program = new Command('blitd')
         address: server.address,
         port: server.port,
         version,
+        // Containment through descriptors needs the addon (README: "Containment without the addon").
+        fileOperations: nativeStatus(),
         modules: config.modules.map((m) => ({ name: m.name, readOnly: m.readOnly })),
       },
       'listening',

@@ -3,13 +3,21 @@
  * ('/'-separated, no '..', no '.', no empty component, no NUL, not absolute), and resolving it
  * never leaves the module's real directory, whichever symbolic links lie on the way.
  *
- * Known limit: between this check and the operation that follows, a process on the daemon's
- * machine could swap a checked directory for a link (Node has no openat/RESOLVE_BENEATH). Clients
- * alone cannot do that: the daemon creates no links on their behalf yet.
+ * With the native addon the module is opened once per request (`openModuleRoot`) and every path
+ * is resolved beneath that descriptor (fsops/beneath.ts): the handlers then work relative to the
+ * descriptors they get, so a local writer who swaps a checked directory for a link to the outside
+ * gains nothing. A link that leaves the module and comes back into it is refused there (the
+ * kernel's RESOLVE_BENEATH rule: the outside is not checked).
+ *
+ * Without the addon (`resolveInModule`), the known limit: between this check and the operation
+ * that follows, a process on the daemon's machine could swap a checked directory for a link (Node
+ * has no openat/RESOLVE_BENEATH). Clients alone cannot do that: the daemon creates no links on
+ * their behalf yet.
  */
 import { type BigIntStats, lstatSync, realpathSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { status } from '@grpc/grpc-js';
+import { type BeneathDir, BeneathError, BeneathRoot, type EntryStats } from '../fsops/beneath.js';
 import { baseRel, localPath, parentRel } from '../fsops/rel-path.js';
 import { codeOf } from '../util/errors.js';
 import type { ModuleConfig } from './config.js';
@@ -54,15 +62,79 @@ export interface ResolvedPath {
   stats: BigIntStats;
 }
 
+function unavailable(module: ModuleConfig, error: unknown): RpcError {
+  return new RpcError(
+    status.FAILED_PRECONDITION,
+    `module '${module.name}' is unavailable: ${fileSystemRpcError(error).message}`,
+  );
+}
+
 /** The module's directory with its symbolic links resolved. */
 export function moduleRoot(module: ModuleConfig): string {
   try {
     return realpathSync(module.path);
   } catch (error) {
-    throw new RpcError(
-      status.FAILED_PRECONDITION,
-      `module '${module.name}' is unavailable: ${fileSystemRpcError(error).message}`,
-    );
+    throw unavailable(module, error);
+  }
+}
+
+/** The module's directory, open, for resolving beneath it; undefined without the addon. */
+export function openModuleRoot(module: ModuleConfig): BeneathRoot | undefined {
+  try {
+    return BeneathRoot.open(module.path);
+  } catch (error) {
+    throw unavailable(module, error);
+  }
+}
+
+/**
+ * The refusal for a failure to resolve `rel` beneath the module, naming the component concerned
+ * as the path-string resolution does.
+ */
+export function beneathRpcError(error: unknown, rel: string): RpcError {
+  if (!(error instanceof BeneathError)) return fileSystemRpcError(error, rel);
+  const prefix = rel
+    .split('/')
+    .slice(0, error.depth + 1)
+    .join('/');
+  if (error.code === 'EXDEV') {
+    return new RpcError(status.PERMISSION_DENIED, 'symbolic link leads outside the module', prefix);
+  }
+  if (error.code === 'ENOTDIR') return new RpcError(status.NOT_FOUND, 'not a directory', prefix);
+  return fileSystemRpcError(error, prefix);
+}
+
+/** The directory `rel` beneath the module, links followed while they stay inside. */
+export function openDirInModule(root: BeneathRoot, rel: string): BeneathDir {
+  try {
+    return root.openDir(rel, true);
+  } catch (error) {
+    throw beneathRpcError(error, rel);
+  }
+}
+
+export interface EntryInModule {
+  /** The directory that holds the entry, open (the caller closes it). */
+  parent: BeneathDir;
+  name: string;
+  /** lstat of the entry itself. */
+  stats: EntryStats;
+}
+
+/**
+ * The entry `rel` (not the root): its directory resolved beneath the module, the entry itself
+ * described, not followed. Throws NOT_FOUND when there is none.
+ */
+export function entryInModule(root: BeneathRoot, rel: string): EntryInModule {
+  const parent = openDirInModule(root, parentRel(rel));
+  const name = baseRel(rel);
+  try {
+    const stats = parent.lstatOne(name);
+    if (!stats) throw new RpcError(status.NOT_FOUND, 'no such file or directory', rel);
+    return { parent, name, stats };
+  } catch (error) {
+    parent.close();
+    throw error instanceof RpcError ? error : fileSystemRpcError(error, rel);
   }
 }
 

@@ -1,6 +1,6 @@
 /** Lists one directory with the metadata of every entry, in one synchronous pass. */
 import { isUtf8 } from 'node:buffer';
-import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { type BigIntStats, constants, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { reasonOf } from '../util/errors.js';
 import type { Entry, EntryKind } from './entry.js';
 import { type NativeAddon, nativeAddon, nativeErrnoError, nativeKinds } from './native.js';
@@ -25,6 +25,20 @@ export function kindOf(stats: BigIntStats): EntryKind {
   if (stats.isDirectory()) return 'dir';
   if (stats.isSymbolicLink()) return 'symlink';
   return 'other';
+}
+
+/** The kind of an entry from its st_mode (file type bits included). */
+export function kindOfMode(mode: number): EntryKind {
+  switch (mode & constants.S_IFMT) {
+    case constants.S_IFREG:
+      return 'file';
+    case constants.S_IFDIR:
+      return 'dir';
+    case constants.S_IFLNK:
+      return 'symlink';
+    default:
+      return 'other';
+  }
 }
 
 export function entryFromStats(name: string, stats: BigIntStats, linkTarget?: string): Entry {

@@ -152,7 +152,76 @@ export interface NativeDirResult {
   temps?: (string | Buffer)[];
 }
 
+/** Why `beneath.open` failed: an errno, and which component of the path (0-based) it concerns. */
+export interface NativeBeneathFailure {
+  errno: number;
+  /** A failure inside a link's target counts as the link's own component. */
+  depth: number;
+}
+
+/** The lstat fields of some entries of one directory (`beneath.lstatAt`). */
+export interface NativeEntryStats {
+  /** st_mode, file type bits included (fs.constants.S_IFMT). */
+  modes: Uint32Array;
+  sizes: Float64Array;
+  mtimeNs: BigInt64Array;
+  /** A link's target; undefined for other kinds. */
+  links: (Buffer | undefined)[];
+  /** 0, or why that entry could not be described (ENOENT: gone meanwhile). */
+  errnos: Int32Array;
+}
+
+/** What one `beneath.removeStep` did (counts and failures of that step alone). */
+export interface NativeRemovalStep {
+  removed: number;
+  done: boolean;
+  /** Relative to the removed top, as bytes; empty for the top itself. */
+  failedPaths: Buffer[];
+  failedErrnos: Int32Array;
+}
+
+/** An opaque removal in progress (see removeStart). */
+export type NativeRemoval = { readonly __brand: 'NativeRemoval' };
+
+/**
+ * Containment (native/beneath.cc): everything relative to directory descriptors, resolved beneath
+ * them with openat2(RESOLVE_BENEATH) or an O_NOFOLLOW walk. Failures are errno numbers (errnoName
+ * names them). fsops/beneath.ts is the way to use it.
+ */
+export interface NativeBeneath {
+  /** Flags for `open`; without DIRECTORY, CREATE or READ the result is an O_PATH handle. */
+  how: { FOLLOW: number; DIRECTORY: number; CREATE: number; READ: number; WALK: number; NAME: number };
+  /**
+   * Resolves `rel` beneath `dirFd` and opens it. `rootPath` is dirFd's real path: an absolute link
+   * whose target lies under it is followed from dirFd ('' refuses every absolute link).
+   */
+  open(
+    dirFd: number,
+    rootPath: string,
+    rel: string | Buffer,
+    how: number,
+    mode: number,
+  ): number | NativeBeneathFailure;
+  /** The names in a directory (without . and ..), or an errno. */
+  readNames(dirFd: number): Buffer[] | number;
+  lstatAt(dirFd: number, names: (string | Buffer)[]): NativeEntryStats;
+  /** Starts removing `name` in `parentFd` with everything below it (parentFd is duplicated). */
+  removeStart(parentFd: number, name: string | Buffer): NativeRemoval;
+  /** At most `budget` units of work (entries read, removed or entered). */
+  removeStep(removal: NativeRemoval, budget: number): NativeRemovalStep;
+  // The thin writes take single names (no '/', '.', '..', '' or NUL: EINVAL) and return 0 or an errno.
+  mkdirAt(dirFd: number, name: string | Buffer, mode: number): number;
+  unlinkAt(dirFd: number, name: string | Buffer, isDirectory: boolean): number;
+  /** Flags for renameAt (renameat2's); 0 is a plain renameat. */
+  rename: { NOREPLACE: number; EXCHANGE: number };
+  renameAt(fromFd: number, from: string | Buffer, toFd: number, to: string | Buffer, flags: number): number;
+  symlinkAt(target: string | Buffer, dirFd: number, name: string | Buffer): number;
+  fchmod(fd: number, mode: number): number;
+  futimens(fd: number, sec: number, nsec: number): number;
+}
+
 export interface NativeAddon {
+  beneath: NativeBeneath;
   /** Lists one directory; takes the read-ahead result for it when there is one. */
   listDir(path: string): NativeListing;
   /**
@@ -276,7 +345,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 21;
+const ABI_VERSION = 22;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -44,7 +44,7 @@ interface AfterHook {
   after(fn: () => unknown): void;
 }
 
-/** Starts `blitd ARGS --port 0` and waits for its "listening" line. */
+/** Starts `blitd ARGS --port 0` (with `env` added to this process's) and waits for its "listening" line. */
 export async function startDaemon(
   t: AfterHook,
   args: string[],

@@ -6,8 +6,9 @@ import { describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import fc from 'fast-check';
 import type { ModuleConfig } from '../../src/daemon/config.js';
-import { checkWirePath, isWithin, resolveInModule } from '../../src/daemon/module-path.js';
+import { beneathRpcError, checkWirePath, isWithin, resolveInModule } from '../../src/daemon/module-path.js';
 import { RpcError } from '../../src/daemon/rpc-error.js';
+import { BeneathError } from '../../src/fsops/beneath.js';
 import { tempDir } from '../helpers.js';
 
 function refusedWith(fn: () => unknown, code: status, message: RegExp, path?: string) {
@@ -128,4 +129,31 @@ describe('resolveInModule', () => {
       'sub/file',
     );
   });
+});
+
+test('beneathRpcError names the component a descriptor resolution failed at, as resolveInModule does', () => {
+  const cases: [BeneathError | Error, status, RegExp, string][] = [
+    [new BeneathError('EXDEV', 0), status.PERMISSION_DENIED, /^symbolic link leads outside the module$/, 'a'],
+    [new BeneathError('EXDEV', 2), status.PERMISSION_DENIED, /outside the module/, 'a/b/c'],
+    [new BeneathError('ENOENT', 1), status.NOT_FOUND, /^no such file or directory$/, 'a/b'],
+    [new BeneathError('ENOTDIR', 1), status.NOT_FOUND, /^not a directory$/, 'a/b'],
+    [
+      new BeneathError('ELOOP', 2),
+      status.FAILED_PRECONDITION,
+      /^too many levels of symbolic links$/,
+      'a/b/c',
+    ],
+    [new BeneathError('EACCES', 0), status.PERMISSION_DENIED, /^permission denied$/, 'a'],
+    [new Error('boom'), status.INTERNAL, /^boom$/, 'a/b/c'],
+  ];
+  for (const [error, code, message, path] of cases) {
+    refusedWith(
+      () => {
+        throw beneathRpcError(error, 'a/b/c');
+      },
+      code,
+      message,
+      path,
+    );
+  }
 });
