@@ -10,11 +10,13 @@ import { type Endpoints, type PathKind, type PathProbe, resolveEndpoints } from 
 import { buildFilter } from '../engine/filter.js';
 import { LocalDestination } from '../engine/local-destination.js';
 import { LocalSource } from '../engine/local-source.js';
+import type { SessionStats } from '../engine/session-stats.js';
 import type { Action, Failure, TransferOptions, TransferReport } from '../engine/types.js';
 import { type HasherFactory, loadBlake3 } from '../fsops/hash.js';
 import { localProbe } from '../fsops/path-probe.js';
 import { isSafeRel } from '../fsops/rel-path.js';
 import { type Accept, Direction, type Hello, Phase, Role, type TransferFrame } from '../generated/blit.js';
+import { startPerfRun } from '../perf/run-recorder.js';
 import { localHello } from '../protocol/handshake.js';
 import { ProtocolError } from '../protocol/manifest-wire.js';
 import { toWireCompare, toWireFilter, toWireOperation } from '../protocol/open-wire.js';
@@ -23,6 +25,7 @@ import { RemoteClient, sessionBreak } from '../remote/client.js';
 import { formatRemotePath, parseRemotePath, type RemotePath } from '../remote/endpoint.js';
 import { FrameChannel, PeerGone } from '../transport/frame-channel.js';
 import { PeerFailed, runDestinationSide } from '../transport/stream/destination-side.js';
+import { finished, sessionStats } from '../transport/stream/session-measure.js';
 import { runSourceSide } from '../transport/stream/source-side.js';
 import { nowMs } from '../util/clock.js';
 import { BlitError, showPath } from '../util/errors.js';
@@ -149,6 +152,13 @@ export async function runRemoteTransfer(
     const single = endpoints.kind === 'single';
     const hasher = options.compare === 'checksum' ? await loadBlake3() : undefined;
     session = startCommandSession(options, flags);
+    const perf = startPerfRun({
+      source: push ? endpoints.source : src,
+      destination: push ? dst : endpoints.target,
+      ...options,
+      peer: { side: push ? 'destination' : 'source', name: `blitd ${client.target}` },
+    });
+    const stats = sessionStats();
     stream = client.openTransfer();
     const channel = new FrameChannel(stream, push ? Role.ROLE_SOURCE : Role.ROLE_DESTINATION);
     const interrupted = () => {
@@ -185,9 +195,16 @@ export async function runRemoteTransfer(
     await readAccept(channel);
     const shown = (path: string) =>
       path.startsWith(VIRTUAL_ROOT) ? formatRemotePath(remote, remote.module, moduleRel(path, remote)) : path;
-    const report = push
-      ? await runPush(endpoints, channel, options, flags, session, hasher, shown(endpoints.target))
-      : await runPull(endpoints, channel, options, flags, session, hasher);
+    const report = await (push
+      ? runPush(endpoints, channel, options, flags, session, hasher, shown(endpoints.target), stats)
+      : runPull(endpoints, channel, options, flags, session, hasher, stats)
+    ).catch((error: unknown) => {
+      perf.onStats(finished(stats));
+      perf.finish('fatal', error);
+      throw error;
+    });
+    perf.onStats(finished(stats));
+    perf.finish(report.failed > 0 ? 'partial' : 'ok');
     channel.end();
     const elapsedMs = nowMs() - started;
     // The daemon ends its side once it has read ours (a pull-move then tidies its source); one
@@ -230,11 +247,13 @@ async function runPush(
   session: CommandSession,
   hasher: HasherFactory | undefined,
   where: string,
+  stats: SessionStats,
 ): Promise<PartialReport> {
   const source = new LocalSource(endpoints, buildFilter(options.filter));
   const progress = session.progress;
   const writeAction = flags.json ? err : out;
   const { summary, failures } = await runSourceSide(source, channel, options, {
+    stats,
     single: endpoints.kind === 'single',
     hasher,
     confirmDeletions: (count, sample) => {
@@ -290,6 +309,7 @@ async function runPull(
   flags: TransferFlags,
   session: CommandSession,
   hasher: HasherFactory | undefined,
+  stats: SessionStats,
 ): Promise<PartialReport> {
   const single = endpoints.kind === 'single';
   const onAction = (action: Action) => session.onAction?.(action);
@@ -301,6 +321,7 @@ async function runPull(
   );
   const outcome = await runDestinationSide(destination, channel, options, {
     progress: session.progress,
+    stats,
     onAction,
     singleName: single ? basename(endpoints.target) : undefined,
     hasher,

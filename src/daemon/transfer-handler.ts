@@ -14,6 +14,7 @@ import { buildFilter } from '../engine/filter.js';
 import { LocalDestination } from '../engine/local-destination.js';
 import { LocalSource } from '../engine/local-source.js';
 import { newProgress } from '../engine/progress.js';
+import type { SessionStats } from '../engine/session-stats.js';
 import type { Action, TransferOptions } from '../engine/types.js';
 import { type HasherFactory, loadBlake3 } from '../fsops/hash.js';
 import { baseRel, parentRel } from '../fsops/rel-path.js';
@@ -27,11 +28,13 @@ import {
   type TransferFrame,
   Transport,
 } from '../generated/blit.js';
+import { startPerfRun } from '../perf/run-recorder.js';
 import { IncompatiblePeer, localHello, negotiate } from '../protocol/handshake.js';
 import { ProtocolError } from '../protocol/manifest-wire.js';
 import { fromWireOpen } from '../protocol/open-wire.js';
 import { type FrameBody, FrameChannel, PeerGone } from '../transport/frame-channel.js';
 import { runDestinationSide } from '../transport/stream/destination-side.js';
+import { finished, sessionStats } from '../transport/stream/session-measure.js';
 import { runSourceSide } from '../transport/stream/source-side.js';
 import { BlitError } from '../util/errors.js';
 import type { DaemonConfig, ModuleConfig } from './config.js';
@@ -154,9 +157,29 @@ export function handleTransfer(
           pathKind,
         },
       });
-    return push
-      ? receivePush(channel, module, rel, open, options, accept, hasher)
-      : sendPull(channel, module, rel, open, options, accept, hasher);
+    const peer = call.getPeer().replace(/:\d+$/, '');
+    const perf = startPerfRun({
+      source: push ? `blit ${peer}` : resolveForWrite(module, rel),
+      destination: push ? resolveForWrite(module, rel) : `blit ${peer}`,
+      ...options,
+      peer: { side: push ? 'source' : 'destination', name: `blit ${peer}` },
+    });
+    const stats = sessionStats();
+    const counts = push
+      ? receivePush(channel, module, rel, open, options, accept, hasher, stats)
+      : sendPull(channel, module, rel, open, options, accept, hasher, stats);
+    return counts.then(
+      (done) => {
+        perf.onStats(finished(stats));
+        perf.finish(done.failed > 0 ? 'partial' : 'ok');
+        return done;
+      },
+      (error: unknown) => {
+        perf.onStats(finished(stats));
+        perf.finish('fatal', error);
+        throw error;
+      },
+    );
   };
   run().then(
     (counts) => {
@@ -191,6 +214,7 @@ async function receivePush(
   options: TransferOptions,
   accept: (kind: EntryKind) => void,
   hasher: HasherFactory | undefined,
+  stats: SessionStats,
 ) {
   if (open.singleEntry && rel === '')
     throw new ProtocolError('a single entry cannot replace the module root');
@@ -204,6 +228,7 @@ async function receivePush(
   try {
     const outcome = await runDestinationSide(destination, channel, options, {
       progress: newProgress(),
+      stats,
       onAction,
       singleName: open.singleEntry ? baseRel(rel) : undefined,
       hasher,
@@ -230,6 +255,7 @@ async function sendPull(
   options: TransferOptions,
   accept: (kind: EntryKind) => void,
   hasher: HasherFactory | undefined,
+  stats: SessionStats,
 ) {
   const resolved = resolveInModule(module, rel, open.contentsOnly);
   const isDirectory =
@@ -253,10 +279,11 @@ async function sendPull(
     sourceInsideTarget: false,
   };
   const source = new LocalSource(endpoints, buildFilter(options.filter));
-  const outcome = await runSourceSide(source, channel, options, { single: !isDirectory, hasher });
+  const outcome = await runSourceSide(source, channel, options, { single: !isDirectory, hasher, stats });
   return {
     copied: Number(outcome.summary.copied),
     bytes: Number(outcome.summary.bytes),
+    failed: Number(outcome.summary.failed),
     kept: outcome.failures.length,
   };
 }

@@ -20,6 +20,12 @@ export interface RunDescription {
   operation: Operation;
   compare: CompareMode;
   dryRun: boolean;
+  /**
+   * A remote session: the side on the other machine, named by its peer (`blitd HOST:PORT` on the
+   * client, `blit ADDRESS` on the daemon) instead of a file-system type, so remote runs form
+   * segments of their own.
+   */
+  peer?: { side: 'source' | 'destination'; name: string };
 }
 
 export interface PerfRun {
@@ -113,7 +119,9 @@ const OFF: PerfRun = { plan: defaultPlan(), onStats() {}, finish() {} };
 export function startPerfRun(run: RunDescription, env: Env = process.env): PerfRun {
   try {
     if (!historyEnabled(env)) return OFF;
-    const fs = { source: fsTypeOf(run.source), destination: fsTypeOf(run.destination) };
+    const fsOf = (side: 'source' | 'destination') =>
+      run.peer?.side === side ? run.peer.name : fsTypeOf(side === 'source' ? run.source : run.destination);
+    const fs = { source: fsOf('source'), destination: fsOf('destination') };
     const store = new HistoryStore(historyPath(env));
     const history = Predictor.fromRecords(
       store.read({

@@ -52,7 +52,8 @@ export async function startDaemon(
 ): Promise<Daemon> {
   const child = spawn(process.execPath, [BLITD, ...args, '--bind', '127.0.0.1', '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
+    // Its perf history goes where the tests' own does, never into the real configuration.
+    env: { ...process.env, XDG_CONFIG_HOME: testConfigHome(), ...env },
   });
   const output = collectOutput(child);
   const exited = once(child, 'exit').then(([code]) => code as number | null);

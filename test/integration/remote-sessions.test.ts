@@ -140,3 +140,44 @@ test('progress events on a push come from the daemon, on a pull from this side',
   );
   assert.equal(pull.code, 130);
 });
+
+test('perf history records a remote run on both machines, the peer standing for the far side', async (t) => {
+  const root = tempDir(t, 'blit-sessions-');
+  const module = join(root, 'module');
+  mkdirSync(module);
+  const src = tree(join(root, 'src'), 6);
+  const clientHome = join(root, 'client-config');
+  const daemonHome = join(root, 'daemon-config');
+  const daemon = await startDaemon(t, ['--root', module], { XDG_CONFIG_HOME: daemonHome });
+  const push = await runBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`], {
+    env: { XDG_CONFIG_HOME: clientHome },
+  });
+  assert.equal(push.status, 0, push.stderr);
+  const pull = await runBlit(['copy', `127.0.0.1:${daemon.port}:/default/dst/`, join(root, 'back')], {
+    env: { XDG_CONFIG_HOME: clientHome },
+  });
+  assert.equal(pull.status, 0, pull.stderr);
+  const records = (home: string) =>
+    readFileSync(join(home, 'blit', 'perf_local.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            fs: { source: string; destination: string };
+            workload: { files: number };
+            copied: { files: number };
+            outcome: string;
+          },
+      );
+  const peer = `blitd 127.0.0.1:${daemon.port}`;
+  const [pushed, pulled] = records(clientHome);
+  assert.equal(pushed?.fs.destination, peer);
+  assert.equal(pulled?.fs.source, peer);
+  assert.deepEqual([pushed?.workload.files, pushed?.copied.files, pushed?.outcome], [6, 6, 'ok']);
+  const served = records(daemonHome);
+  assert.equal(served.length, 2);
+  assert.equal(served[0]?.fs.source, 'blit 127.0.0.1');
+  assert.equal(served[1]?.fs.destination, 'blit 127.0.0.1');
+  assert.deepEqual([served[0]?.workload.files, served[0]?.copied.files], [6, 6]);
+});

@@ -13,6 +13,7 @@
 import type { DeletionCandidate, LocalDestination } from '../../engine/local-destination.js';
 import type { Progress } from '../../engine/progress.js';
 import type { SourceEntry, SourceListing } from '../../engine/roles.js';
+import { countListing, type SessionStats } from '../../engine/session-stats.js';
 import type { Action, Failure, TransferOptions } from '../../engine/types.js';
 import { type HasherFactory, hashFileSync } from '../../fsops/hash.js';
 import { applyMetadata } from '../../fsops/metadata.js';
@@ -55,6 +56,8 @@ export interface DestinationSideHooks {
   hasher?: HasherFactory;
   /** Runs just before the Summary goes out (the daemon sends its last actions). */
   beforeSummary?(): void;
+  /** Filled with what the session measured (perf history), when given. */
+  stats?: SessionStats;
 }
 
 export interface DestinationOutcome {
@@ -116,6 +119,7 @@ export async function runDestinationSide(
 ): Promise<DestinationOutcome> {
   const started = nowMs();
   const progress = hooks.progress;
+  const stats = hooks.stats;
   const move = options.operation === 'move';
   const pending = new Map<bigint, PendingFile>();
   let outstanding = 0;
@@ -168,6 +172,7 @@ export async function runDestinationSide(
 
   const plan = (listing: SourceListing) => {
     progress.entriesFound += listing.entries.length;
+    if (stats) countListing(stats, listing.entries);
     const dirPlan = destination.reconcile(listing);
     const blockedNow = new Set(dirPlan.blocked);
     for (const entry of listing.entries) {
@@ -213,6 +218,10 @@ export async function runDestinationSide(
         metadataMatches: need.metadataMatches ?? false,
       });
       outstanding++;
+      if (stats) {
+        stats.jobs++;
+        stats.jobBytes += need.entry.size;
+      }
       needs.push({
         fileId,
         path: need.rel,
@@ -303,6 +312,7 @@ export async function runDestinationSide(
     bytes += file.entry.size;
     progress.bytesDone += file.entry.size;
     progress.firstFileAt ??= nowMs();
+    if (stats) stats.firstByteMs ??= nowMs() - started;
     onAction({ kind: 'copy', path: file.rel });
     sendLanded([file.rel]);
     resolved(data.fileId);
@@ -416,6 +426,7 @@ export async function runDestinationSide(
 
   try {
     await allIn();
+    if (stats) stats.scanMs = stats.copyMs = nowMs() - started;
     progress.scanComplete = true;
     progress.phase = 'copy';
     let deletionsWithheld = 0;
@@ -459,6 +470,7 @@ export async function runDestinationSide(
     channel.send({ $case: 'summary', value: summaryOf(outcome, nowMs() - started) });
     return outcome;
   } finally {
+    if (stats) stats.totalMs = nowMs() - started;
     for (const file of pending.values()) file.receiver?.abort();
     waitingForConfirm = undefined;
   }

@@ -12,6 +12,7 @@
 import { type BigIntStats, closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { LocalSource } from '../../engine/local-source.js';
 import type { SourceListing } from '../../engine/roles.js';
+import { countListing, type SessionStats } from '../../engine/session-stats.js';
 import type { Failure, TransferOptions } from '../../engine/types.js';
 import { type HasherFactory, hashFileSync } from '../../fsops/hash.js';
 import { baseRel, parentRel } from '../../fsops/rel-path.js';
@@ -19,6 +20,7 @@ import type { Actions, Need, Summary, Progress as WireProgress } from '../../gen
 import { ErrorCode, Phase } from '../../generated/blit.js';
 import { checkPeerRel, ProtocolError, toManifestBatches } from '../../protocol/manifest-wire.js';
 import { clipPeerText } from '../../protocol/peer-text.js';
+import { nowMs } from '../../util/clock.js';
 import { reasonOf } from '../../util/errors.js';
 import { sendPauseIfInjected } from '../../util/test-hang.js';
 import type { FrameChannel } from '../frame-channel.js';
@@ -40,6 +42,8 @@ export interface SourceSideHooks {
   hasher?: HasherFactory;
   /** A single-entry transfer: every need names the one entry. */
   single: boolean;
+  /** Filled with what the session measured (perf history), when given. */
+  stats?: SessionStats;
 }
 
 export interface SourceOutcome {
@@ -57,6 +61,8 @@ export async function runSourceSide(
   options: TransferOptions,
   hooks: SourceSideHooks,
 ): Promise<SourceOutcome> {
+  const started = nowMs();
+  const stats = hooks.stats;
   const move = options.operation === 'move' && !options.dryRun;
   /** Sources a move kept although their copy landed. */
   const failures: Failure[] = [];
@@ -177,6 +183,7 @@ export async function runSourceSide(
         check();
       }
       entries += listing.entries.length;
+      if (stats) countListing(stats, listing.entries);
       for (const entry of listing.entries) if (entry.kind === 'file') bytes += entry.size;
       // Files asked for meanwhile are sent between listings: the first byte does not wait for the walk.
       await serveNeeds();
@@ -227,6 +234,11 @@ export async function runSourceSide(
         return;
       }
       const size = Number(need.size);
+      if (stats) {
+        stats.jobs++;
+        stats.jobBytes += size;
+        stats.firstByteMs ??= nowMs() - started;
+      }
       if (need.hashFirst && hooks.hasher) {
         const hash = Buffer.from(hashFileSync(path, hooks.hasher, scratch), 'hex');
         if (hash.equals(need.destinationHash)) {
@@ -297,6 +309,7 @@ export async function runSourceSide(
   };
 
   await sendManifest(source.scan());
+  if (stats) stats.scanMs = nowMs() - started;
   manifestComplete();
   channel.send({
     $case: 'sourceDone',
@@ -313,5 +326,6 @@ export async function runSourceSide(
     else await nextEvent();
   }
   if (move) failures.push(...source.removeEmptyDirectories());
+  if (stats) stats.totalMs = stats.copyMs = nowMs() - started;
   return { summary: summary!, failures };
 }
