@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
+import { relative, sep } from 'node:path';
 import { type ServerDuplexStream, status } from '@grpc/grpc-js';
 import type { Endpoints } from '../engine/endpoints.js';
 import { buildFilter } from '../engine/filter.js';
@@ -16,6 +17,7 @@ import { LocalSource } from '../engine/local-source.js';
 import { newProgress } from '../engine/progress.js';
 import type { SessionStats } from '../engine/session-stats.js';
 import type { Action, TransferOptions } from '../engine/types.js';
+import type { BeneathRoot } from '../fsops/beneath.js';
 import { type HasherFactory, loadBlake3 } from '../fsops/hash.js';
 import { baseRel, parentRel } from '../fsops/rel-path.js';
 import {
@@ -35,11 +37,17 @@ import { fromWireOpen } from '../protocol/open-wire.js';
 import { type FrameBody, FrameChannel, PeerGone } from '../transport/frame-channel.js';
 import { runDestinationSide } from '../transport/stream/destination-side.js';
 import { finished, sessionStats } from '../transport/stream/session-measure.js';
-import { runSourceSide } from '../transport/stream/source-side.js';
+import { runSourceSide, type SourceFiles } from '../transport/stream/source-side.js';
 import { BlitError } from '../util/errors.js';
 import type { DaemonConfig, ModuleConfig } from './config.js';
 import type { Logger } from './logger.js';
-import { checkWirePath, resolveForWrite, resolveInModule } from './module-path.js';
+import {
+  beneathRpcError,
+  checkWirePath,
+  openModuleRoot,
+  resolveForWrite,
+  resolveInModule,
+} from './module-path.js';
 import { findModule, requireWritable } from './modules.js';
 import { RpcError } from './rpc-error.js';
 
@@ -279,12 +287,50 @@ async function sendPull(
     sourceInsideTarget: false,
   };
   const source = new LocalSource(endpoints, buildFilter(options.filter));
-  const outcome = await runSourceSide(source, channel, options, { single: !isDirectory, hasher, stats });
+  const root = openModuleRoot(module);
+  try {
+    const outcome = await runSourceSide(source, channel, options, {
+      single: !isDirectory,
+      hasher,
+      stats,
+      files: root && beneathFiles(root, relative(root.path, path).split(sep).join('/')),
+    });
+    return {
+      copied: Number(outcome.summary.copied),
+      bytes: Number(outcome.summary.bytes),
+      failed: Number(outcome.summary.failed),
+      kept: outcome.failures.length,
+    };
+  } finally {
+    root?.close();
+  }
+}
+
+/**
+ * Files of a pull's source, read and removed through descriptors opened beneath the module root
+ * (links on the way followed only while they stay inside, a last link never): a local writer who
+ * swaps a directory for a link to the outside cannot make the daemon send or remove what lies
+ * outside. `base` is the source's path inside the module ('' for its root).
+ */
+function beneathFiles(root: BeneathRoot, base: string): SourceFiles {
+  const inModule = (rel: string) => (base === '' ? rel : rel === '' ? base : `${base}/${rel}`);
+  // The reason as a listing would give it (a link leading outside is named as such).
+  const refused = (error: unknown, rel: string) => new Error(beneathRpcError(error, inModule(rel)).message);
   return {
-    copied: Number(outcome.summary.copied),
-    bytes: Number(outcome.summary.bytes),
-    failed: Number(outcome.summary.failed),
-    kept: outcome.failures.length,
+    openForRead(rel) {
+      try {
+        return root.openFileAt(inModule(rel));
+      } catch (error) {
+        throw refused(error, rel);
+      }
+    },
+    remove(rel) {
+      try {
+        root.unlinkAt(inModule(rel));
+      } catch (error) {
+        throw refused(error, rel);
+      }
+    },
   };
 }
 

@@ -13,6 +13,7 @@ import { closeSync, constants, openSync, realpathSync } from 'node:fs';
 import { codeOf, errnoError, reasonOf } from '../util/errors.js';
 import { describeRawName } from './listing.js';
 import { type NativeAddon, type NativeBeneath, nativeAddon } from './native.js';
+import { baseRel, parentRel } from './rel-path.js';
 import type { RemovalFailure } from './remove-tree.js';
 
 /** Units of work (entries read, removed or entered) between two turns of the event loop. */
@@ -253,5 +254,20 @@ export class BeneathRoot extends BeneathDir {
   openDir(rel: string, followLast: boolean): BeneathDir {
     const how = this.native.how.DIRECTORY | (followLast ? this.native.how.FOLLOW : 0);
     return new BeneathDir(this.addon, this.openBelow(rel, how, this.path));
+  }
+
+  /** The file `rel` opened for reading, never through a last link. Throws BeneathError. */
+  openFileAt(rel: string): number {
+    return this.openBelow(rel, this.native.how.READ, this.path);
+  }
+
+  /** Removes the non-directory `rel` (a link goes itself). Throws BeneathError or the errno. */
+  unlinkAt(rel: string): void {
+    const parent = this.openDir(parentRel(rel), false);
+    try {
+      parent.unlink(baseRel(rel));
+    } finally {
+      parent.close();
+    }
   }
 }

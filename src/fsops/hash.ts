@@ -49,15 +49,21 @@ export async function loadBlake3(): Promise<HasherFactory> {
 export function hashFileSync(path: string, create: HasherFactory, buffer: Buffer, beat?: Int32Array): string {
   const fd = openSync(path, 'r');
   try {
-    const hasher = create();
-    for (;;) {
-      const n = readSync(fd, buffer, 0, buffer.length, null);
-      if (n === 0) break;
-      hasher.update(buffer.subarray(0, n));
-      if (beat) Atomics.add(beat, 0, 1);
-    }
-    return hasher.digest();
+    return hashFdSync(fd, create, buffer, beat);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Hashes an open file from its start to its end (positional reads: the offset is left alone). */
+export function hashFdSync(fd: number, create: HasherFactory, buffer: Buffer, beat?: Int32Array): string {
+  const hasher = create();
+  for (let offset = 0; ; ) {
+    const n = readSync(fd, buffer, 0, buffer.length, offset);
+    if (n === 0) break;
+    offset += n;
+    hasher.update(buffer.subarray(0, n));
+    if (beat) Atomics.add(beat, 0, 1);
+  }
+  return hasher.digest();
 }

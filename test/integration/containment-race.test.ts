@@ -144,6 +144,48 @@ for (const resolver of RESOLVERS) {
       assert.ok(flips > 0, 'the swap loop flipped while the purges ran');
     });
 
+    test('a pull never sends a file from outside the module', async (t) => {
+      assert.ok(nativeAddon(), 'npm install builds the native addon');
+      const root = tempDir(t);
+      const module = join(root, 'module');
+      const outside = join(root, 'outside');
+      // The same names inside and outside: the first component flips between the two.
+      const inner = join(module, 'l', 'a', 'b');
+      const outer = join(outside, 'b');
+      mkdirSync(inner, { recursive: true });
+      mkdirSync(outer, { recursive: true });
+      for (let i = 0; i < 60; i++) {
+        writeFileSync(join(inner, `f${i}`), 'inside');
+        writeFileSync(join(outer, `f${i}`), 'SECRET');
+      }
+      const daemon = await startDaemon(t, ['--config', writeConfig(root, module)], resolver.env);
+      const swapper = await startSwapper(t, [[join(module, 'l', 'a'), outside]], {
+        holdLink: 10,
+        holdDir: 10,
+      });
+      const started = Date.now();
+      let runs = 0;
+      let refusedFiles = 0;
+      try {
+        while (runs < MAX_RUNS && Date.now() - started < SCENARIO_MS) {
+          runs++;
+          const dst = join(root, `pulled-${runs}`);
+          const result = await runBlit(['copy', `127.0.0.1:${daemon.port}:/data/l/`, dst]);
+          assert.ok([0, 1, 2].includes(result.status), result.stderr);
+          for (const line of inventory(root).filter((path) => path.startsWith(`${dst}/`))) {
+            assert.doesNotMatch(line, /SECRET/, `run ${runs} received a file from outside the module`);
+          }
+          refusedFiles += result.stderr
+            .split('\n')
+            .filter((line) => /outside the module|symbolic link/.test(line)).length;
+        }
+      } finally {
+        const flips = await swapper.stop();
+        t.diagnostic(`${runs} pulls (${refusedFiles} files refused), ${flips} flips`);
+        assert.ok(flips > 0, 'the swap loop flipped while the pulls ran');
+      }
+    });
+
     test('blit ls never lists an outside directory', async (t) => {
       assert.ok(nativeAddon(), 'npm install builds the native addon');
       const root = tempDir(t);

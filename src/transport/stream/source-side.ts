@@ -14,14 +14,14 @@ import type { LocalSource } from '../../engine/local-source.js';
 import type { SourceListing } from '../../engine/roles.js';
 import { countListing, type SessionStats } from '../../engine/session-stats.js';
 import type { Failure, TransferOptions } from '../../engine/types.js';
-import { type HasherFactory, hashFileSync } from '../../fsops/hash.js';
+import { type HasherFactory, hashFdSync } from '../../fsops/hash.js';
 import { baseRel, parentRel } from '../../fsops/rel-path.js';
 import type { Actions, Need, Summary, Progress as WireProgress } from '../../generated/blit.js';
 import { ErrorCode, Phase } from '../../generated/blit.js';
 import { checkPeerRel, ProtocolError, toManifestBatches } from '../../protocol/manifest-wire.js';
 import { clipPeerText } from '../../protocol/peer-text.js';
 import { nowMs } from '../../util/clock.js';
-import { reasonOf } from '../../util/errors.js';
+import { reasonOf, sourceKeptReason } from '../../util/errors.js';
 import { sendPauseIfInjected } from '../../util/test-hang.js';
 import type { FrameChannel } from '../frame-channel.js';
 import { PeerFailed } from './destination-side.js';
@@ -44,6 +44,18 @@ export interface SourceSideHooks {
   single: boolean;
   /** Filled with what the session measured (perf history), when given. */
   stats?: SessionStats;
+  /**
+   * How a file the destination needs is opened for reading, and how a move's landed source is
+   * removed, given its path relative to the transfer root: the daemon resolves both beneath its
+   * module through directory descriptors. Default: the walk's local path, the last link not
+   * followed.
+   */
+  files?: SourceFiles;
+}
+
+export interface SourceFiles {
+  openForRead(rel: string): number;
+  remove(rel: string): void;
 }
 
 export interface SourceOutcome {
@@ -84,6 +96,17 @@ export async function runSourceSide(
     return source.hasWalked(parentRel(rel)) ? source.localPathOf(rel) : undefined;
   };
 
+  /** A move's source whose copy landed, removed; a failure says the source was kept. */
+  const removeLanded = (rel: string): Failure | undefined => {
+    if (!hooks.files) return source.remove(rel);
+    try {
+      hooks.files.remove(hooks.single ? '' : rel);
+      return undefined;
+    } catch (error) {
+      return { path: rel, reason: sourceKeptReason(error) };
+    }
+  };
+
   channel.onFrame((frame) => {
     const body = frame.body;
     switch (body?.$case) {
@@ -101,9 +124,8 @@ export async function runSourceSide(
         if (!move) throw new ProtocolError('landed entries outside a move');
         for (const rel of body.value.paths) {
           checkPeerRel(rel, 'landed');
-          const path = pathOf(rel);
-          if (path === undefined || rel === '') continue;
-          const failure = source.remove(rel);
+          if (pathOf(rel) === undefined || rel === '') continue;
+          const failure = removeLanded(rel);
           if (failure) failures.push(failure);
         }
         break;
@@ -221,7 +243,9 @@ export async function runSourceSide(
     }
     let fd: number;
     try {
-      fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      fd = hooks.files
+        ? hooks.files.openForRead(hooks.single ? '' : need.path)
+        : openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch (error) {
       const full = sendError(need, `cannot read: ${reasonOf(error)}`);
       if (full) await full;
@@ -240,7 +264,7 @@ export async function runSourceSide(
         stats.firstByteMs ??= nowMs() - started;
       }
       if (need.hashFirst && hooks.hasher) {
-        const hash = Buffer.from(hashFileSync(path, hooks.hasher, scratch), 'hex');
+        const hash = Buffer.from(hashFdSync(fd, hooks.hasher, scratch), 'hex');
         if (hash.equals(need.destinationHash)) {
           const full = channel.send({
             $case: 'fileHash',
@@ -316,14 +340,16 @@ export async function runSourceSide(
     value: { scanComplete: source.scanComplete, failures: source.failures },
   });
   for (;;) {
+    // The destination sends its Summary once everything it asked for is in: the session is over,
+    // whatever came after it (a Ctrl+C racing the finish is reported as the finish).
+    if (summary) break;
     check();
     if (needs.length > 0) await serveNeeds();
     else if (rescans.length > 0) {
       // One ManifestComplete answers one Rescan frame, whatever it names.
       for (const rel of rescans.splice(0)) await rescan(rel);
       manifestComplete();
-    } else if (summary) break;
-    else await nextEvent();
+    } else await nextEvent();
   }
   if (move) failures.push(...source.removeEmptyDirectories());
   if (stats) stats.totalMs = stats.copyMs = nowMs() - started;
