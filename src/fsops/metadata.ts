@@ -1,5 +1,6 @@
 /** Applying mode and mtime. Always on a path whose write handle is closed (an open handle loses the mtime). */
-import { chmodSync, lutimesSync, utimesSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, lstatSync, lutimesSync, openSync } from 'node:fs';
+import { codeOf } from '../util/errors.js';
 import type { EntryKind } from './entry.js';
 import { nativeAddon } from './native.js';
 
@@ -41,6 +42,11 @@ export function needsChmod(mode: number, umask: number): boolean {
   return mode !== createMode || (createMode & umask) !== 0;
 }
 
+/**
+ * Sets mode and mtime on `path` itself, never on what a last link names: a link gets its own times,
+ * and the mode goes through a descriptor opened with O_NOFOLLOW, so an entry swapped for a link
+ * in between fails instead of changing the link's target.
+ */
 export function applyMetadata(
   path: string,
   kind: EntryKind,
@@ -48,18 +54,33 @@ export function applyMetadata(
   mtimeNs: bigint,
   chmod = true,
 ): void {
+  if (chmod && kind !== 'symlink') chmodNoFollow(path, mode & 0o7777);
   const addon = nativeAddon();
   if (addon) {
-    if (chmod && kind !== 'symlink') chmodSync(path, mode & 0o7777);
     const [sec, nsec] = splitNs(mtimeNs);
-    addon.setTimes(path, sec, nsec, kind === 'symlink');
+    addon.setTimes(path, sec, nsec, true);
     return;
   }
   const mtime = utimesArgument(mtimeNs);
-  if (kind === 'symlink') {
-    lutimesSync(path, mtime, mtime);
+  lutimesSync(path, mtime, mtime);
+}
+
+const NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+function chmodNoFollow(path: string, mode: number): void {
+  let fd: number;
+  try {
+    fd = openSync(path, NO_FOLLOW);
+  } catch (error) {
+    // A file its owner may not read (mode 0, write-only) cannot be opened to be changed: checked,
+    // then changed by path. Any other failure (ELOOP: a link) stands.
+    if (codeOf(error) !== 'EACCES' || lstatSync(path).isSymbolicLink()) throw error;
+    chmodSync(path, mode);
     return;
   }
-  if (chmod) chmodSync(path, mode & 0o7777);
-  utimesSync(path, mtime, mtime);
+  try {
+    fchmodSync(fd, mode);
+  } finally {
+    closeSync(fd);
+  }
 }
