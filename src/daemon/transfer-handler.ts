@@ -18,6 +18,7 @@ import { newProgress } from '../engine/progress.js';
 import type { SessionStats } from '../engine/session-stats.js';
 import type { Action, TransferOptions } from '../engine/types.js';
 import type { BeneathRoot } from '../fsops/beneath.js';
+import { BeneathDestinationFs } from '../fsops/beneath-destination-fs.js';
 import { type HasherFactory, loadBlake3 } from '../fsops/hash.js';
 import { baseRel, parentRel } from '../fsops/rel-path.js';
 import {
@@ -231,7 +232,10 @@ async function receivePush(
   accept(EntryKind.ENTRY_KIND_DIRECTORY);
   const relay = open.listActions ? actionRelay(channel) : undefined;
   const onAction = (action: Action) => relay?.onAction(action);
-  const destination = new LocalDestination(root, buildFilter(options.filter), options, onAction);
+  // With the addon, every write is made through directories opened beneath the module root.
+  const moduleRoot = openModuleRoot(module);
+  const pinned = moduleRoot && BeneathDestinationFs.open(moduleRoot, moduleRelative(moduleRoot, root));
+  const destination = new LocalDestination(root, buildFilter(options.filter), options, onAction, pinned);
   const flushTimer = relay ? setInterval(relay.flush, 100) : undefined;
   try {
     const outcome = await runDestinationSide(destination, channel, options, {
@@ -252,7 +256,14 @@ async function receivePush(
   } finally {
     clearInterval(flushTimer);
     relay?.drop();
+    pinned?.close();
+    moduleRoot?.close();
   }
+}
+
+/** Where the real path `path` lies inside the module whose root is open as `root` ('' for the root). */
+function moduleRelative(root: BeneathRoot, path: string): string {
+  return relative(root.path, path).split(sep).join('/');
 }
 
 async function sendPull(
@@ -293,7 +304,7 @@ async function sendPull(
       single: !isDirectory,
       hasher,
       stats,
-      files: root && beneathFiles(root, relative(root.path, path).split(sep).join('/')),
+      files: root && beneathFiles(root, moduleRelative(root, path)),
     });
     return {
       copied: Number(outcome.summary.copied),

@@ -5,12 +5,13 @@
  * the session says the scan was complete and the deletions were confirmed.
  */
 import { lstatSync, renameSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
-import { basename, dirname, sep } from 'node:path';
+import { basename, dirname } from 'node:path';
+import { type DestinationFs, PathDestinationFs } from '../fsops/destination-fs.js';
 import { type DirectoryContents, listDirectory } from '../fsops/listing.js';
 import { makeDirs } from '../fsops/make-dirs.js';
 import { applyMetadata } from '../fsops/metadata.js';
-import { joinRel, localPath, relDepth } from '../fsops/rel-path.js';
-import { type RemovalFailure, type RemovalStep, removeTree } from '../fsops/remove-tree.js';
+import { isSafeRel, joinRel, parentRel, relDepth } from '../fsops/rel-path.js';
+import type { RemovalFailure, RemovalStep } from '../fsops/remove-tree.js';
 import { isStaleTempName, isTempName, tempPathFor } from '../fsops/temp-path.js';
 import { BlitError, codeOf, reasonOf, showPath } from '../util/errors.js';
 import { decide, sameMetadata } from './compare.js';
@@ -74,10 +75,12 @@ export class LocalDestination {
     private readonly filter: PathFilter,
     private readonly options: TransferOptions,
     private readonly onAction: (action: Action) => void,
+    /** How paths below the root are reached: by path locally, pinned in a daemon's module. */
+    readonly fs: DestinationFs = new PathDestinationFs(root),
   ) {}
 
   pathOf(rel: string): string {
-    return localPath(this.root, rel);
+    return this.fs.pathOf(rel);
   }
 
   /**
@@ -87,7 +90,7 @@ export class LocalDestination {
   private makeRoot(): void {
     if (this.options.dryRun) return;
     try {
-      makeDirs(this.root);
+      this.fs.makeDirs('');
     } catch (error) {
       throw new BlitError(`${showPath(this.root)}: cannot create directory: ${reasonOf(error)}`);
     }
@@ -252,7 +255,7 @@ export class LocalDestination {
   async removeStaleDirs(step: RemovalStep): Promise<void> {
     for (const rel of this.staleDirs.splice(0)) {
       await step(rel);
-      await removeTree(this.pathOf(rel), rel, [], step);
+      await this.fs.removeTree(rel, [], step);
     }
   }
 
@@ -344,10 +347,10 @@ export class LocalDestination {
       this.onAction({ kind: 'mkdir', path: rel });
       this.fresh.add(rel);
       if (!this.options.dryRun) {
-        const path = this.pathOf(rel);
-        const stage = wholeDirs ? tempPathFor(dirname(path)) : undefined;
+        const stage = wholeDirs ? tempPathFor(dirname(this.pathOf(rel))) : undefined;
         try {
-          makeDirs(stage ?? path);
+          if (stage) makeDirs(stage);
+          else this.fs.makeDirs(rel);
         } catch (error) {
           this.fail(rel, `cannot create directory: ${reasonOf(error)}`);
           plan.blocked.push(rel);
@@ -371,14 +374,16 @@ export class LocalDestination {
   }
 
   private writeLink(rel: string, entry: Entry): string | undefined {
-    const path = this.pathOf(rel);
-    const temp = tempPathFor(dirname(path));
+    let path = this.pathOf(rel);
+    let temp = tempPathFor(dirname(path));
     try {
       try {
         symlinkSync(entry.linkTarget ?? '', temp);
       } catch (error) {
         if (codeOf(error) !== 'ENOENT') throw error;
-        makeDirs(dirname(path));
+        this.fs.makeDirs(parentRel(rel));
+        path = this.pathOf(rel);
+        temp = tempPathFor(dirname(path));
         symlinkSync(entry.linkTarget ?? '', temp);
       }
       applyMetadata(temp, 'symlink', entry.mode, entry.mtimeNs);
@@ -437,7 +442,6 @@ export class LocalDestination {
    * path only, and the rest goes on.
    */
   async applyDeletions(candidates: DeletionCandidate[], step: RemovalStep): Promise<void> {
-    const rootPrefix = this.root.endsWith(sep) ? this.root : this.root + sep;
     // What `step` rejected with, told apart from a failed removal.
     let stop: { error: unknown } | undefined;
     const guarded: RemovalStep = (rel) =>
@@ -454,11 +458,11 @@ export class LocalDestination {
         const announce = guarded(candidate.rel);
         if (announce) await announce;
       }
-      const path = this.pathOf(candidate.rel);
-      if (!path.startsWith(rootPrefix) || candidate.rel === '') {
+      if (candidate.rel === '' || !isSafeRel(candidate.rel)) {
         this.fail(candidate.rel, 'refusing to delete outside the destination');
         continue;
       }
+      const path = this.pathOf(candidate.rel);
       const failures: RemovalFailure[] = [];
       try {
         // Filters may spare part of a directory; otherwise removeTree takes all (its own lstat tells
@@ -473,7 +477,7 @@ export class LocalDestination {
         } else if (this.options.dryRun) {
           deleted(candidate.rel);
         } else {
-          const removed = await removeTree(path, candidate.rel, failures, guarded);
+          const removed = await this.fs.removeTree(candidate.rel, failures, guarded);
           if (removed > 0 && failures.length === 0) deleted(candidate.rel);
         }
       } catch (error) {
@@ -482,6 +486,8 @@ export class LocalDestination {
       }
       for (const failure of failures) this.fail(failure.path, `cannot delete: ${failure.reason}`);
     }
+    // Directories held open may have gone: the writes after the deletions look them up afresh.
+    this.fs.refresh();
   }
 
   /**
@@ -496,10 +502,9 @@ export class LocalDestination {
     failures: RemovalFailure[],
   ): Promise<string[]> {
     const dryRun = this.options.dryRun;
-    const path = this.pathOf(rel);
     let contents: DirectoryContents;
     try {
-      contents = listDirectory(path);
+      contents = listDirectory(this.pathOf(rel));
     } catch (error) {
       failures.push({ path: rel, reason: reasonOf(error) });
       return [];
@@ -539,7 +544,8 @@ export class LocalDestination {
     if (kept) return gone;
     if (!dryRun) {
       try {
-        rmdirSync(path);
+        // Named afresh: the walk below may have let the directory holding it out of the pinned ones.
+        rmdirSync(this.pathOf(rel));
       } catch (error) {
         failures.push({ path: rel, reason: reasonOf(error) });
         return gone;

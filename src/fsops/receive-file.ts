@@ -5,10 +5,11 @@
  * handle closed and its mode and mtime set (lesson 8). Anything else removes the temp file.
  */
 import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename } from 'node:path';
 import { codeOf } from '../util/errors.js';
-import { makeDirs } from './make-dirs.js';
+import type { DestinationFs, ParentDir } from './destination-fs.js';
 import { applyMetadata } from './metadata.js';
+import { baseRel, parentRel } from './rel-path.js';
 import { tempPathFor } from './temp-path.js';
 
 export class ReceiveError extends Error {
@@ -19,28 +20,37 @@ const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | const
 
 export class FileReceiver {
   private fd: number | undefined;
-  private temp: string | undefined;
+  /** The directory the file lands in, held open from its first byte to its rename. */
+  private parent: ParentDir | undefined;
+  private tempName: string | undefined;
   /** Bytes written so far. */
   written = 0;
 
   constructor(
-    /** The final path. */
-    readonly path: string,
+    private readonly fs: DestinationFs,
+    /** The final path, relative to the destination root. */
+    readonly rel: string,
     /** The size the manifest declared: no more and no fewer bytes are accepted. */
     readonly size: number,
     private readonly mode: number,
   ) {}
 
   private open(): number {
-    const dir = dirname(this.path);
-    this.temp = tempPathFor(dir);
+    // A directory walked through (--include) is made only once something lands in it.
+    let parent = this.fs.parentOf(this.rel);
+    if (!parent) {
+      this.fs.makeDirs(parentRel(this.rel));
+      parent = this.fs.parentOf(this.rel);
+      if (!parent) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
+    }
+    this.parent = parent;
+    this.tempName = basename(tempPathFor('.'));
     try {
-      this.fd = openSync(this.temp, CREATE, this.mode & 0o777);
+      this.fd = openSync(parent.path(this.tempName), CREATE, this.mode & 0o777);
     } catch (error) {
-      // A directory walked through (--include) is made only once something lands in it.
       if (codeOf(error) !== 'ENOENT') throw error;
-      makeDirs(dir);
-      this.fd = openSync(this.temp, CREATE, this.mode & 0o777);
+      this.fs.makeDirs(parentRel(this.rel));
+      this.fd = openSync(parent.path(this.tempName), CREATE, this.mode & 0o777);
     }
     return this.fd;
   }
@@ -67,9 +77,12 @@ export class FileReceiver {
     const fd = this.fd ?? this.open();
     this.fd = undefined;
     closeSync(fd);
-    applyMetadata(this.temp!, 'file', this.mode, mtimeNs);
-    renameSync(this.temp!, this.path);
-    this.temp = undefined;
+    const temp = this.parent!.path(this.tempName!);
+    applyMetadata(temp, 'file', this.mode, mtimeNs);
+    renameSync(temp, this.parent!.path(baseRel(this.rel)));
+    this.tempName = undefined;
+    this.parent!.close();
+    this.parent = undefined;
   }
 
   /** Drops the temp file, if one was made. Never throws. */
@@ -82,13 +95,15 @@ export class FileReceiver {
       }
       this.fd = undefined;
     }
-    if (this.temp !== undefined) {
+    if (this.tempName !== undefined) {
       try {
-        unlinkSync(this.temp);
+        unlinkSync(this.parent!.path(this.tempName));
       } catch {
         // never created, or gone
       }
-      this.temp = undefined;
+      this.tempName = undefined;
     }
+    this.parent?.close();
+    this.parent = undefined;
   }
 }

@@ -10,12 +10,13 @@
  * are single components, and data is accepted only for files this side asked for, never past
  * their declared size.
  */
+import { closeSync, constants, openSync } from 'node:fs';
 import type { DeletionCandidate, LocalDestination } from '../../engine/local-destination.js';
 import type { Progress } from '../../engine/progress.js';
 import type { SourceEntry, SourceListing } from '../../engine/roles.js';
 import { countListing, type SessionStats } from '../../engine/session-stats.js';
 import type { Action, Failure, TransferOptions } from '../../engine/types.js';
-import { type HasherFactory, hashFileSync } from '../../fsops/hash.js';
+import { type HasherFactory, hashFdSync } from '../../fsops/hash.js';
 import { applyMetadata } from '../../fsops/metadata.js';
 import { FileReceiver, ReceiveError } from '../../fsops/receive-file.js';
 import { joinRel, parentRel } from '../../fsops/rel-path.js';
@@ -202,7 +203,7 @@ export async function runDestinationSide(
       if (hashFirst) {
         try {
           destinationHash = Buffer.from(
-            hashFileSync(destination.pathOf(need.rel), hooks.hasher!, scratch),
+            hashNoFollow(destination.pathOf(need.rel), hooks.hasher!, scratch),
             'hex',
           );
         } catch {
@@ -296,7 +297,7 @@ export async function runDestinationSide(
       return;
     }
     try {
-      file.receiver ??= new FileReceiver(destination.pathOf(file.rel), file.entry.size, file.entry.mode);
+      file.receiver ??= new FileReceiver(destination.fs, file.rel, file.entry.size, file.entry.mode);
       file.receiver.write(Number(data.offset), data.data);
       if (!data.last) return;
       file.receiver.finish(file.entry.mtimeNs);
@@ -304,8 +305,7 @@ export async function runDestinationSide(
       const peerFault = error instanceof ReceiveError;
       failFile(data.fileId, peerFault ? reasonOf(error) : `cannot write: ${reasonOf(error)}`, peerFault);
       if (data.last) pending.delete(data.fileId);
-      if (isFatalWriteError(error))
-        throw new DestinationFull(`${destination.pathOf(file.rel)}: ${reasonOf(error)}`);
+      if (isFatalWriteError(error)) throw new DestinationFull(`${file.rel}: ${reasonOf(error)}`);
       return;
     }
     destination.tally.copied++;
@@ -473,6 +473,16 @@ export async function runDestinationSide(
     if (stats) stats.totalMs = nowMs() - started;
     for (const file of pending.values()) file.receiver?.abort();
     waitingForConfirm = undefined;
+  }
+}
+
+/** The hash of the destination's file, opened without following a last link. */
+function hashNoFollow(path: string, hasher: HasherFactory, scratch: Buffer): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return hashFdSync(fd, hasher, scratch);
+  } finally {
+    closeSync(fd);
   }
 }
 
