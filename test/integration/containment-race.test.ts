@@ -186,6 +186,49 @@ for (const resolver of RESOLVERS) {
       }
     });
 
+    test('a push never writes outside the module', async (t) => {
+      assert.ok(nativeAddon(), 'npm install builds the native addon');
+      const root = tempDir(t);
+      const module = join(root, 'module');
+      const outside = join(root, 'outside');
+      const src = join(root, 'src');
+      mkdirSync(join(module, 'dst', 'a'), { recursive: true });
+      mkdirSync(join(src, 'a'), { recursive: true });
+      mkdirSync(outside);
+      writeFileSync(join(outside, 'keep'), 'mine');
+      for (let i = 0; i < 60; i++) writeFileSync(join(src, 'a', `f${i}`), 'pushed');
+      const before = inventory(outside);
+      const daemon = await startDaemon(t, ['--config', writeConfig(root, module)], resolver.env);
+      const swapper = await startSwapper(t, [[join(module, 'dst', 'a'), outside]], {
+        holdLink: 10,
+        holdDir: 10,
+      });
+      const started = Date.now();
+      let runs = 0;
+      try {
+        while (runs < MAX_RUNS && Date.now() - started < SCENARIO_MS) {
+          runs++;
+          // Every file is written on every run.
+          const result = await runBlit([
+            'copy',
+            '--ignore-times',
+            `${src}/`,
+            `127.0.0.1:${daemon.port}:/data/dst`,
+          ]);
+          assert.ok([0, 1, 2].includes(result.status), result.stderr);
+          assert.deepEqual(
+            inventory(outside),
+            before,
+            `run ${runs} wrote outside the module: ${result.stderr}`,
+          );
+        }
+      } finally {
+        const flips = await swapper.stop();
+        t.diagnostic(`${runs} pushes, ${flips} flips`);
+        assert.ok(flips > 0, 'the swap loop flipped while the pushes ran');
+      }
+    });
+
     test('blit ls never lists an outside directory', async (t) => {
       assert.ok(nativeAddon(), 'npm install builds the native addon');
       const root = tempDir(t);
