@@ -196,7 +196,7 @@ for (const resolver of RESOLVERS) {
       mkdirSync(join(src, 'a'), { recursive: true });
       mkdirSync(outside);
       writeFileSync(join(outside, 'keep'), 'mine');
-      for (let i = 0; i < 60; i++) writeFileSync(join(src, 'a', `f${i}`), 'pushed');
+      for (let i = 0; i < 200; i++) writeFileSync(join(src, 'a', `f${i}`), 'pushed');
       const before = inventory(outside);
       const daemon = await startDaemon(t, ['--config', writeConfig(root, module)], resolver.env);
       const swapper = await startSwapper(t, [[join(module, 'dst', 'a'), outside]], {
