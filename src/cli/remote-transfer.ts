@@ -20,7 +20,7 @@ import { startPerfRun } from '../perf/run-recorder.js';
 import { localHello } from '../protocol/handshake.js';
 import { ProtocolError } from '../protocol/manifest-wire.js';
 import { toWireCompare, toWireFilter, toWireOperation } from '../protocol/open-wire.js';
-import { clipPeerText } from '../protocol/peer-text.js';
+import { peerPath, peerText } from '../protocol/peer-text.js';
 import { RemoteClient, sessionBreak } from '../remote/client.js';
 import { formatRemotePath, parseRemotePath, type RemotePath } from '../remote/endpoint.js';
 import { FrameChannel, PeerGone } from '../transport/frame-channel.js';
@@ -116,7 +116,7 @@ function readAccept(channel: FrameChannel): Promise<Accept> {
     );
     channel.onFrame((frame: TransferFrame) => {
       const body = frame.body;
-      if (body?.$case === 'error' && body.value.fatal) throw new PeerFailed(clipPeerText(body.value.message));
+      if (body?.$case === 'error' && body.value.fatal) throw new PeerFailed(peerText(body.value.message));
       if (!hello && body?.$case === 'hello') hello = body.value;
       else if (hello && body?.$case === 'accept') resolve(body.value);
       else
@@ -275,13 +275,13 @@ async function runPush(
       for (const action of actions.actions) {
         const kind = action.kind as Parameters<typeof printActions>[1]['kind'];
         if (!['copy', 'link', 'mkdir', 'update', 'delete', 'remove-source'].includes(kind)) continue;
-        printActions(writeAction, { kind, path: clipPeerText(action.path) }, options.dryRun);
+        printActions(writeAction, { kind, path: peerPath(action.path) }, options.dryRun);
       }
     },
   });
   const remoteFailures: Failure[] = summary.failures.map((f) => ({
-    path: clipPeerText(f.path),
-    reason: clipPeerText(f.reason),
+    path: peerPath(f.path),
+    reason: peerText(f.reason),
   }));
   const unlisted = Number(summary.failed) - summary.failures.length;
   if (unlisted > 0)

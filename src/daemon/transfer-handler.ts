@@ -242,6 +242,8 @@ async function receivePush(
       progress: newProgress(),
       stats,
       onAction,
+      // A client never makes set-user-ID or set-group-ID programs on the daemon's machine.
+      stripSetId: true,
       singleName: open.singleEntry ? baseRel(rel) : undefined,
       hasher,
       beforeSummary: () => relay?.flush(),

@@ -4,7 +4,7 @@
  * deadline). Every way the stream can end — the peer's end, an error, a cancel, silence — settles
  * `closed` once, so a session waits on one promise.
  */
-import { Role, type TransferFrame } from '../generated/blit.js';
+import type { Role, TransferFrame } from '../generated/blit.js';
 
 export type FrameBody = NonNullable<TransferFrame['body']>;
 
@@ -18,7 +18,6 @@ export interface FrameStream {
   on(event: 'end' | 'close' | 'drain', listener: () => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
   once(event: 'drain', listener: () => void): unknown;
-  off(event: 'drain', listener: () => void): unknown;
 }
 
 /** Nothing heard from the peer for this long ends the session (its heartbeat comes every second). */
@@ -34,6 +33,8 @@ export class FrameChannel {
   private idleTimer?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
   private settled = false;
+  private drained: Promise<void> | undefined;
+  private releaseDrain: (() => void) | undefined;
   private resolveClosed!: () => void;
   private rejectClosed!: (error: Error) => void;
   /** Settles when the peer ended the stream (resolves) or it broke (rejects). */
@@ -79,12 +80,19 @@ export class FrameChannel {
     // A session that failed on this side still tells the peer why: only a closed stream refuses.
     if (this.stream.destroyed || this.stream.writableEnded) return undefined;
     const ok = this.stream.write({ role: this.role, body });
-    if (ok) return undefined;
-    // Resolved by the drain, or by the end of the stream (then nothing more will drain).
-    return new Promise<void>((resolve) => {
-      this.stream.once('drain', resolve);
-      this.closed.then(resolve, resolve);
+    // Once the session is over nothing waits for a drain that may never come.
+    if (ok || this.settled) return undefined;
+    // Resolved by the drain, or by the end of the stream (then nothing more will drain); one wait
+    // shared by every send until then.
+    this.drained ??= new Promise<void>((resolve) => {
+      this.releaseDrain = () => {
+        this.drained = undefined;
+        this.releaseDrain = undefined;
+        resolve();
+      };
+      this.stream.once('drain', this.releaseDrain);
     });
+    return this.drained;
   }
 
   /** Sends `beat()`'s frame every second while the session runs: the peer's proof of life. */
@@ -105,6 +113,7 @@ export class FrameChannel {
     this.settled = true;
     this.stopTimers();
     this.rejectClosed(error);
+    this.releaseDrain?.();
   }
 
   private finish(): void {
@@ -112,6 +121,7 @@ export class FrameChannel {
     this.settled = true;
     this.stopTimers();
     this.resolveClosed();
+    this.releaseDrain?.();
   }
 
   private touch(): void {
@@ -132,5 +142,3 @@ export class FrameChannel {
     clearInterval(this.heartbeat);
   }
 }
-
-export { Role };

@@ -32,7 +32,7 @@ import {
   type Need as WireNeed,
 } from '../../generated/blit.js';
 import { checkPeerRel, fromManifestEntry, ProtocolError } from '../../protocol/manifest-wire.js';
-import { clipPeerText } from '../../protocol/peer-text.js';
+import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { loopTurns, nowMs } from '../../util/clock.js';
 import { isFatalWriteError, reasonOf } from '../../util/errors.js';
 import type { FrameChannel } from '../frame-channel.js';
@@ -40,7 +40,9 @@ import type { FrameChannel } from '../frame-channel.js';
 /** Needs per NeedBatch frame. */
 const NEEDS_PER_BATCH = 1024;
 /** A directory holding more names than this from a peer is refused (memory is bounded). */
-const MAX_DIRECTORY_ENTRIES = 10_000_000;
+const MAX_DIRECTORY_ENTRIES = 2_000_000;
+/** Failures the source reports that are kept (the rest are counted). */
+const MAX_PEER_FAILURES = 10_000;
 
 export interface DestinationSideHooks {
   /**
@@ -55,6 +57,8 @@ export interface DestinationSideHooks {
   singleName?: string;
   /** Loaded before the session when --checksum may hash destination files. */
   hasher?: HasherFactory;
+  /** Set-user-ID and set-group-ID bits of received files are dropped (a daemon's pushes). */
+  stripSetId?: boolean;
   /** Runs just before the Summary goes out (the daemon sends its last actions). */
   beforeSummary?(): void;
   /** Filled with what the session measured (perf history), when given. */
@@ -88,6 +92,8 @@ interface OpenListing {
   listing: SourceListing;
   names: Set<string>;
   ignored: boolean;
+  /** A rescan's answer: only these names may be listed (each once). */
+  only?: Set<string>;
 }
 
 const PHASES: Record<Progress['phase'], Phase> = {
@@ -129,13 +135,17 @@ export async function runDestinationSide(
   const expected = new Set<string>(['']);
   /** Directories this side will not write into: their listings (and their subtrees') are ignored. */
   const blocked = new Set<string>();
-  /** Parents of entries asked for again (Rescan): a partial listing of each may come. */
-  const rescanParents = new Map<string, number>();
+  /** Entries asked for again (Rescan), by parent: partial listings of these names alone may come. */
+  const rescanAsked = new Map<string, Set<string>>();
   let open: OpenListing | undefined;
   let roundsAsked = 1;
   let roundsDone = 0;
   let scanComplete = true;
+  /** The source's SourceDone came (once, after its first scan): its failures are all in. */
+  let sourceDone = false;
   let sourceReadFailed = false;
+  /** Failures the source reported beyond what is kept, counted. */
+  let sourceFailuresDropped = 0;
   const sourceFailures: Failure[] = [];
   const copyFailures: Failure[] = [];
   let bytes = 0;
@@ -148,6 +158,13 @@ export async function runDestinationSide(
     if (move && paths.length > 0 && !options.dryRun) channel.send({ $case: 'landed', value: { paths } });
   };
 
+  /** A failure the source reported, kept up to MAX_PEER_FAILURES (memory is bounded). */
+  const sourceFailure = (path: string, reason: string) => {
+    if (sourceFailures.length < MAX_PEER_FAILURES)
+      sourceFailures.push({ path: peerPath(path), reason: peerText(reason) });
+    else sourceFailuresDropped++;
+  };
+
   const underBlocked = (rel: string): boolean => {
     for (let at = rel; at !== ''; at = parentRel(at)) if (blocked.has(at)) return true;
     return false;
@@ -156,9 +173,10 @@ export async function runDestinationSide(
   const startListing = (batch: ManifestBatch): OpenListing => {
     const rel = checkPeerRel(batch.directory, 'manifest');
     let ignored = false;
+    let only: Set<string> | undefined;
     if (expected.has(rel) && !batch.partial) expected.delete(rel);
-    else if (batch.partial && (rescanParents.get(rel) ?? 0) > 0) {
-      rescanParents.set(rel, rescanParents.get(rel)! - 1);
+    else if (batch.partial && rescanAsked.has(rel)) {
+      only = rescanAsked.get(rel);
     } else if (hooks.singleName !== undefined && rel === '' && expected.delete('')) {
       // The one entry of a single-entry transfer comes as a partial listing of the root.
     } else if (underBlocked(rel)) ignored = true;
@@ -168,7 +186,7 @@ export async function runDestinationSide(
       );
     const dir = batch.directoryEntry ? fromManifestEntry(batch.directoryEntry, true) : undefined;
     if (dir && dir.kind !== 'dir') throw new ProtocolError('a directory described as another kind');
-    return { listing: { rel, dir, entries: [], partial: batch.partial }, names: new Set(), ignored };
+    return { listing: { rel, dir, entries: [], partial: batch.partial }, names: new Set(), ignored, only };
   };
 
   const plan = (listing: SourceListing) => {
@@ -177,8 +195,12 @@ export async function runDestinationSide(
     const dirPlan = destination.reconcile(listing);
     const blockedNow = new Set(dirPlan.blocked);
     for (const entry of listing.entries) {
-      if (entry.kind !== 'dir') continue;
       const rel = joinRel(listing.rel, entry.name);
+      if (entry.kind !== 'dir') {
+        // Listed again as another kind (a rescan): nothing is listed below it any more.
+        expected.delete(rel);
+        continue;
+      }
       // A directory listed again (a mirror's rescan) may be open now that what stood in its way is gone.
       if (blockedNow.has(rel)) blocked.add(rel);
       else {
@@ -246,6 +268,14 @@ export async function runDestinationSide(
     }
     for (const wire of batch.entries) {
       const entry = fromManifestEntry(wire);
+      // The one entry of a single-entry transfer takes the destination's name for it.
+      if (hooks.singleName !== undefined && open.listing.rel === '') entry.name = hooks.singleName;
+      if (hooks.stripSetId && entry.kind === 'file') entry.mode &= ~0o6000;
+      if (open.only) {
+        if (!open.only.delete(entry.name))
+          throw new ProtocolError(`${entry.name}: listed again, but not asked for`);
+        if (open.only.size === 0) rescanAsked.delete(open.listing.rel);
+      }
       if (open.names.has(entry.name)) throw new ProtocolError(`${entry.name}: listed twice`);
       if (open.names.size >= MAX_DIRECTORY_ENTRIES)
         throw new ProtocolError('directory with too many entries');
@@ -257,10 +287,9 @@ export async function runDestinationSide(
     open = undefined;
     if (ignored) return;
     if (hooks.singleName !== undefined && listing.rel === '') {
-      if (listing.entries.length !== 1 || listing.entries[0]!.kind === 'dir') {
+      if (listing.entries.length > 1 || listing.entries[0]?.kind === 'dir') {
         throw new ProtocolError('a single-entry transfer lists one entry that is not a directory');
       }
-      listing.entries[0]!.name = hooks.singleName;
     }
     plan(listing);
   };
@@ -339,7 +368,7 @@ export async function runDestinationSide(
   };
 
   const onError = (error: TransferError) => {
-    const message = clipPeerText(error.message);
+    const message = peerText(error.message);
     if (error.fatal) throw new PeerFailed(message);
     if (error.hasFileId) {
       fileOf(error.fileId, 'an error');
@@ -347,7 +376,7 @@ export async function runDestinationSide(
       pending.delete(error.fileId);
       return;
     }
-    sourceFailures.push({ path: clipPeerText(error.path), reason: message });
+    sourceFailure(error.path, error.message);
     sourceReadFailed = true;
   };
 
@@ -370,10 +399,10 @@ export async function runDestinationSide(
         if (!body.value.scanComplete) scanComplete = false;
         break;
       case 'sourceDone':
+        if (sourceDone) throw new ProtocolError('source done twice');
+        sourceDone = true;
         if (!body.value.scanComplete) scanComplete = false;
-        for (const failure of body.value.failures.slice(0, 10_000)) {
-          sourceFailures.push({ path: clipPeerText(failure.path), reason: clipPeerText(failure.reason) });
-        }
+        for (const failure of body.value.failures) sourceFailure(failure.path, failure.reason);
         break;
       case 'deletionsConfirm': {
         const answer = waitingForConfirm;
@@ -390,7 +419,7 @@ export async function runDestinationSide(
       default:
         throw new ProtocolError(`${body?.$case ?? 'empty'} frame from the source`);
     }
-    if (idle && roundsDone >= roundsAsked && outstanding === 0) {
+    if (idle && allInNow()) {
       const wake = idle;
       idle = undefined;
       wake();
@@ -398,10 +427,11 @@ export async function runDestinationSide(
   });
   channel.startHeartbeat(() => progressFrame(progress));
 
+  const allInNow = () => sourceDone && roundsDone >= roundsAsked && outstanding === 0;
   /** Waits until the source has sent every listing asked for and every needed file is settled. */
   const allIn = () =>
     new Promise<void>((resolve, reject) => {
-      if (roundsDone >= roundsAsked && outstanding === 0) {
+      if (allInNow()) {
         resolve();
         return;
       }
@@ -440,7 +470,11 @@ export async function runDestinationSide(
         progress.phase = 'copy';
         const deferred = destination.deferred.splice(0);
         if (deferred.length > 0) {
-          for (const { parent } of deferred) rescanParents.set(parent, (rescanParents.get(parent) ?? 0) + 1);
+          for (const { parent, entry } of deferred) {
+            const names = rescanAsked.get(parent) ?? new Set<string>();
+            names.add(entry.name);
+            rescanAsked.set(parent, names);
+          }
           roundsAsked++;
           channel.send({
             $case: 'rescan',
@@ -464,7 +498,19 @@ export async function runDestinationSide(
       bytes,
       scanComplete,
       deletionsWithheld,
-      failures: [...destination.failures, ...copyFailures, ...sourceFailures],
+      failures: [
+        ...destination.failures,
+        ...copyFailures,
+        ...sourceFailures,
+        ...(sourceFailuresDropped > 0
+          ? [
+              {
+                path: '.',
+                reason: `${sourceFailuresDropped} more failure(s) reported by the source, not listed`,
+              },
+            ]
+          : []),
+      ],
     };
     hooks.beforeSummary?.();
     channel.send({ $case: 'summary', value: summaryOf(outcome, nowMs() - started) });

@@ -15,11 +15,11 @@ import type { SourceListing } from '../../engine/roles.js';
 import { countListing, type SessionStats } from '../../engine/session-stats.js';
 import type { Failure, TransferOptions } from '../../engine/types.js';
 import { type HasherFactory, hashFdSync } from '../../fsops/hash.js';
-import { baseRel, parentRel } from '../../fsops/rel-path.js';
+import { baseRel, joinRel, parentRel } from '../../fsops/rel-path.js';
 import type { Actions, Need, Summary, Progress as WireProgress } from '../../generated/blit.js';
 import { ErrorCode, Phase } from '../../generated/blit.js';
 import { checkPeerRel, ProtocolError, toManifestBatches } from '../../protocol/manifest-wire.js';
-import { clipPeerText } from '../../protocol/peer-text.js';
+import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { nowMs } from '../../util/clock.js';
 import { reasonOf, sourceKeptReason } from '../../util/errors.js';
 import { sendPauseIfInjected } from '../../util/test-hang.js';
@@ -28,8 +28,9 @@ import { PeerFailed } from './destination-side.js';
 
 /** Bytes per FileData frame: well under the 4 MiB control-plane message limit. */
 export const CHUNK_BYTES = 1 << 20;
-/** Needs the destination may have outstanding at once; more is a protocol error. */
-const MAX_QUEUED_NEEDS = 1_000_000;
+/** What the needs the destination has outstanding may hold, their paths and a fixed cost each; more is a protocol error. */
+const MAX_QUEUED_BYTES = 256 << 20;
+const NEED_OVERHEAD = 128;
 
 export interface SourceSideHooks {
   /** A push's deletion prompt: asked when the destination sends DeletionsPending. */
@@ -80,6 +81,10 @@ export async function runSourceSide(
   const failures: Failure[] = [];
   const needs: Need[] = [];
   const rescans: string[] = [];
+  /** A move's files and links this session listed: the only ones a Landed frame may remove. */
+  const movable = new Set<string>();
+  /** Bytes of the paths of the needs queued (memory is bounded). */
+  let queuedBytes = 0;
   const askedIds = new Set<bigint>();
   let summary: Summary | undefined;
   let wake: (() => void) | undefined;
@@ -116,15 +121,17 @@ export async function runSourceSide(
           if (askedIds.has(need.fileId)) throw new ProtocolError(`file ${need.fileId} asked for twice`);
           askedIds.add(need.fileId);
           needs.push(need);
+          queuedBytes += need.path.length + NEED_OVERHEAD;
         }
-        if (needs.length > MAX_QUEUED_NEEDS) throw new ProtocolError('too many needs outstanding');
+        if (queuedBytes > MAX_QUEUED_BYTES) throw new ProtocolError('too many needs outstanding');
         wakeUp();
         break;
       case 'landed':
         if (!move) throw new ProtocolError('landed entries outside a move');
         for (const rel of body.value.paths) {
           checkPeerRel(rel, 'landed');
-          if (pathOf(rel) === undefined || rel === '') continue;
+          // Only what this session listed for the move (and, once it is removed, not again).
+          if (!hooks.single && !movable.delete(rel)) continue;
           const failure = removeLanded(rel);
           if (failure) failures.push(failure);
         }
@@ -137,7 +144,7 @@ export async function runSourceSide(
       case 'deletionsPending': {
         const ask = hooks.confirmDeletions;
         if (!ask) throw new ProtocolError('deletions pending sent to a peer that cannot be asked');
-        const sample = body.value.sample.slice(0, 10).map(clipPeerText);
+        const sample = body.value.sample.slice(0, 10).map(peerPath);
         ask(Number(body.value.count), sample).then(
           (confirmed) => channel.send({ $case: 'deletionsConfirm', value: { confirmed } }),
           (error: Error) => channel.fail(error),
@@ -156,7 +163,7 @@ export async function runSourceSide(
         break;
       case 'error':
         // The destination's failures come in its Summary; only a fatal one is news here.
-        if (body.value.fatal) throw new PeerFailed(clipPeerText(body.value.message));
+        if (body.value.fatal) throw new PeerFailed(peerText(body.value.message));
         break;
       default:
         throw new ProtocolError(`${body?.$case ?? 'empty'} frame from the destination`);
@@ -205,6 +212,9 @@ export async function runSourceSide(
         check();
       }
       entries += listing.entries.length;
+      if (move)
+        for (const entry of listing.entries)
+          if (entry.kind !== 'dir') movable.add(joinRel(listing.rel, entry.name));
       if (stats) countListing(stats, listing.entries);
       for (const entry of listing.entries) if (entry.kind === 'file') bytes += entry.size;
       // Files asked for meanwhile are sent between listings: the first byte does not wait for the walk.
@@ -245,7 +255,7 @@ export async function runSourceSide(
     try {
       fd = hooks.files
         ? hooks.files.openForRead(hooks.single ? '' : need.path)
-        : openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+        : openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (error) {
       const full = sendError(need, `cannot read: ${reasonOf(error)}`);
       if (full) await full;
@@ -307,29 +317,28 @@ export async function runSourceSide(
   const serveNeeds = async () => {
     while (needs.length > 0) {
       check();
-      await serveNeed(needs.shift()!);
+      const need = needs.shift()!;
+      queuedBytes -= need.path.length + NEED_OVERHEAD;
+      await serveNeed(need);
     }
   };
 
   const rescan = async (rel: string) => {
+    // A single entry is listed again as it was first (its only listing is the root's).
+    if (hooks.single) {
+      await sendManifest(source.scan());
+      return;
+    }
     const parent = parentRel(rel);
-    if (!source.hasWalked(parent)) {
-      // Not below a directory this walk listed: nothing of ours to list there.
+    // Only below a directory this walk listed; an entry gone meanwhile is listed as nothing.
+    const [entry] = source.hasWalked(parent) ? source.entriesOf(parent, [baseRel(rel)]) : [];
+    if (entry) await sendManifest(source.scan({ parent, entry }));
+    else {
       channel.send({
         $case: 'manifest',
         value: { directory: parent, entries: [], partial: true, last: true, unreadable: [] },
       });
-      return;
     }
-    const [entry] = source.entriesOf(parent, [baseRel(rel)]);
-    if (!entry) {
-      channel.send({
-        $case: 'manifest',
-        value: { directory: parent, entries: [], partial: true, last: true, unreadable: [] },
-      });
-      return;
-    }
-    await sendManifest(source.scan({ parent, entry }));
   };
 
   await sendManifest(source.scan());
