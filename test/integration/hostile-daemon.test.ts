@@ -25,6 +25,8 @@ type Body = NonNullable<TransferFrame['body']>;
 type Script = (
   send: (body: Body) => void,
   needs: () => Promise<{ fileId: bigint; path: string }[]>,
+  /** The next frame of this kind from blit. */
+  next: (kind: string) => Promise<Body>,
 ) => Promise<void>;
 
 function entry(name: string, kind: EntryKind, size = 0, linkTarget = ''): ManifestEntry {
@@ -83,7 +85,7 @@ async function fakeDaemon(t: { after(fn: () => unknown): void }, script: Script)
               pathKind: EntryKind.ENTRY_KIND_DIRECTORY,
             },
           });
-          void script(send, needs).then(
+          void script(send, needs, next).then(
             () => undefined,
             () => undefined,
           );
@@ -91,14 +93,18 @@ async function fakeDaemon(t: { after(fn: () => unknown): void }, script: Script)
         for (const w of waiting.splice(0)) w(frame);
       });
       call.on('error', () => {});
-      const needs = () =>
-        new Promise<{ fileId: bigint; path: string }[]>((resolve) => {
+      const next = (kind: string) =>
+        new Promise<Body>((resolve) => {
           const wait = (frame: TransferFrame) => {
-            if (frame.body?.$case === 'needBatch') resolve(frame.body.value.needs);
+            if (frame.body?.$case === kind) resolve(frame.body);
             else waiting.push(wait);
           };
           waiting.push(wait);
         });
+      const needs = async () => {
+        const body = await next('needBatch');
+        return body.$case === 'needBatch' ? body.value.needs : [];
+      };
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
@@ -206,4 +212,90 @@ test('a frame out of the source role ends the pull with one line', async (t) => 
   assert.match(result.stderr, /protocol error: needBatch frame from the source/);
   assert.ok(isOneLineError(result.stderr), result.stderr);
   assert.deepEqual(left, []);
+});
+
+test('a rescan answered with names not asked for ends the pull; nothing goes through them', async (t) => {
+  const root = tempDir(t, 'blit-hostile-daemon-');
+  const outside = join(root, 'outside');
+  mkdirSync(outside);
+  const dst = join(root, 'dst');
+  mkdirSync(dst);
+  // A file where the daemon has a directory: a mirror deletes it, then asks for the directory again.
+  writeFileSync(join(dst, 'y'), 'in the way');
+  const port = await fakeDaemon(t, async (send, _needs, next) => {
+    send(batch('', [entry('y', EntryKind.ENTRY_KIND_DIRECTORY)]));
+    for (const body of complete) send(body);
+    await next('rescan');
+    send({
+      $case: 'manifest',
+      value: {
+        directory: '',
+        entries: [
+          entry('y', EntryKind.ENTRY_KIND_DIRECTORY),
+          entry('escape', EntryKind.ENTRY_KIND_SYMLINK, 0, '../outside'),
+        ],
+        partial: true,
+        last: true,
+        unreadable: [],
+      },
+    });
+    send(batch('escape', [entry('pwned', EntryKind.ENTRY_KIND_FILE, 3)]));
+    send({ $case: 'manifestComplete', value: { scanComplete: true, entries: 0n, bytes: 0n } });
+  });
+  const result = await runBlit(['mirror', '--yes', `127.0.0.1:${port}:/m/src/`, `${dst}/`]);
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stderr, /protocol error: escape: listed again, but not asked for/);
+  assert.deepEqual(readdirSync(outside), []);
+  assert.equal(existsSync(join(dst, 'escape')), false);
+});
+
+test("a daemon's escape sequences reach the terminal escaped", async (t) => {
+  const { result } = await pullFrom(t, async (send) => {
+    send({
+      $case: 'error',
+      value: {
+        code: 9,
+        path: '',
+        message: 'bad \x1b]0;owned\x07 \x1b[2J thing',
+        fatal: true,
+        fileId: 0n,
+        hasFileId: false,
+      },
+    });
+  });
+  assert.equal(result.status, 1, result.stderr);
+  assert.doesNotMatch(result.stderr, /\x1b/);
+  assert.match(result.stderr, /bad \\x1b\]0;owned\\x07 \\x1b\[2J thing/);
+});
+
+test('a push-move removes only what the session listed, whatever the daemon says landed', async (t) => {
+  const root = tempDir(t, 'blit-hostile-daemon-');
+  const src = join(root, 'src');
+  mkdirSync(src);
+  writeFileSync(join(src, 'moved'), 'data');
+  writeFileSync(join(src, 'precious.key'), 'secret');
+  const port = await fakeDaemon(t, async (send, _needs, next) => {
+    await next('manifestComplete');
+    // 'moved' is claimed in place (no data asked), and so is the excluded key.
+    send({ $case: 'landed', value: { paths: ['moved', 'precious.key', 'never-listed'] } });
+    send({
+      $case: 'summary',
+      value: {
+        copied: 0n,
+        skipped: 1n,
+        updated: 0n,
+        deleted: 0n,
+        failed: 0n,
+        bytes: 0n,
+        elapsedMs: 1n,
+        scanComplete: true,
+        deletionsWithheld: 0n,
+        failures: [],
+      },
+    });
+  });
+  const result = await runBlit(['move', '--exclude', '*.key', `${src}/`, `127.0.0.1:${port}:/m/dst`]);
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(existsSync(join(src, 'moved')), false, 'the listed file went');
+  assert.equal(existsSync(join(src, 'precious.key')), true, 'the excluded file stayed');
 });

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { assertSameTree, isOneLineError, snapshot, tempDir, testConfigHome } from '../helpers.js';
@@ -29,11 +29,29 @@ function makeSource(root: string): string {
   return src;
 }
 
-/** Every temp file below `dir` (links not followed). */
+/**
+ * Every temp file below `dir` (links not followed), read while a transfer may be renaming and
+ * removing entries: what vanishes between the listing and its stat is passed over.
+ */
 function tempsIn(dir: string): { rel: string; size: number }[] {
-  return [...snapshot(dir).entries()]
-    .filter(([rel]) => /(^|\/)\.blit-\d+-[0-9a-f]{12}\.tmp$/.test(rel))
-    .map(([rel]) => ({ rel, size: statSync(join(dir, rel)).size }));
+  const temps: { rel: string; size: number }[] = [];
+  const visit = (rel: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(rel === '' ? dir : join(dir, rel));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const child = rel === '' ? name : `${rel}/${name}`;
+      const stats = lstatSync(join(dir, child), { throwIfNoEntry: false });
+      if (stats?.isDirectory()) visit(child);
+      else if (stats && /^\.blit-\d+-[0-9a-f]{12}\.tmp$/.test(name))
+        temps.push({ rel: child, size: stats.size });
+    }
+  };
+  visit('');
+  return temps;
 }
 
 /** Polls (bounded) until `condition` holds; fails with `what` otherwise. */
