@@ -6,6 +6,7 @@
  * module or under a final name half-done, no temp file stays, and the daemon keeps serving.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -295,6 +296,43 @@ describe('Transfer under a hostile client', () => {
     await stray.nextReal();
     stray.send({ $case: 'fileData', value: { fileId: 7n, offset: 0n, data: Buffer.from('x'), last: true } });
     assert.equal((await stray.fatal())?.code, ErrorCode.ERROR_CODE_PROTOCOL);
+    await assertStillServing();
+  });
+
+  test('a need for a FIFO fails that file at once; the daemon does not block', async () => {
+    mkdirSync(join(module, 'pipes'));
+    execFileSync('mkfifo', [join(module, 'pipes', 'fifo')]);
+    const session = rawSession(client);
+    session.send(hello, Role.ROLE_DESTINATION);
+    session.send(open('data', 'pipes', { direction: Direction.DIRECTION_PULL }), Role.ROLE_DESTINATION);
+    let frame = await session.nextReal();
+    while (frame && frame.body?.$case !== 'manifestComplete') frame = await session.nextReal();
+    // Asked for as a file although the listing said otherwise (or swapped for a FIFO since).
+    session.send(
+      {
+        $case: 'needBatch',
+        value: {
+          needs: [
+            {
+              fileId: 1n,
+              path: 'fifo',
+              hashFirst: false,
+              blocks: [],
+              destinationHash: Buffer.alloc(0),
+              size: 0n,
+              mtimeNs: 0n,
+            },
+          ],
+        },
+      },
+      Role.ROLE_DESTINATION,
+    );
+    for (frame = await session.nextReal(); frame?.body?.$case !== 'error'; frame = await session.nextReal()) {
+      assert.ok(frame, 'the daemon answered the need');
+    }
+    assert.equal(frame.body.value.fatal, false);
+    assert.equal(frame.body.value.fileId, 1n);
+    session.close();
     await assertStillServing();
   });
 });
