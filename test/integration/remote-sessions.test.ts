@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { assertSameTree, isOneLineError, jsonReport, tempDir, testConfigHome } from '../helpers.js';
@@ -180,4 +180,62 @@ test('perf history records a remote run on both machines, the peer standing for 
   assert.equal(served[0]?.fs.source, 'blit 127.0.0.1');
   assert.equal(served[1]?.fs.destination, 'blit 127.0.0.1');
   assert.deepEqual([served[0]?.workload.files, served[0]?.copied.files], [6, 6]);
+});
+
+test('a single-file mirror over a directory replaces it, pushed and pulled, as locally', async (t) => {
+  const root = tempDir(t, 'blit-sessions-');
+  const module = join(root, 'module');
+  const file = join(root, 'f');
+  writeFileSync(file, 'one file');
+  // Each target directory holds a directory named like the file: the mirror replaces it.
+  const targets = { local: join(root, 'local-x'), push: join(module, 'x'), pull: join(root, 'pulled-x') };
+  for (const at of Object.values(targets)) {
+    mkdirSync(join(at, 'f', 'inner'), { recursive: true });
+    writeFileSync(join(at, 'f', 'inner', 'old'), 'old');
+  }
+  writeFileSync(join(module, 'f'), 'one file');
+  const daemon = await startDaemon(t, ['--root', module]);
+  const runs = {
+    local: await runBlit(['mirror', '--yes', '--json', file, targets.local]),
+    push: await runBlit(['mirror', '--yes', '--json', file, `127.0.0.1:${daemon.port}:/default/x`]),
+    pull: await runBlit(['mirror', '--yes', '--json', `127.0.0.1:${daemon.port}:/default/f`, targets.pull]),
+  };
+  for (const name of ['local', 'push', 'pull'] as const) {
+    const run = runs[name];
+    assert.equal(run.status, 0, `${name}: ${run.stderr}`);
+    assert.deepEqual([jsonReport(run).copied, jsonReport(run).deleted], [1, 1], name);
+    assert.equal(readFileSync(join(targets[name], 'f'), 'utf8'), 'one file', name);
+  }
+});
+
+test('a rerun that copies nothing still reports what the source could not read (exit 2), as locally', async (t) => {
+  const root = tempDir(t, 'blit-sessions-');
+  const module = join(root, 'module');
+  const src = tree(join(root, 'src'), 2);
+  tree(join(module, 'src'), 2);
+  // A name that is not UTF-8, on both sources: refused per file, every run.
+  for (const dir of [src, join(module, 'src')]) writeFileSync(Buffer.from(`${dir}/bad-\xff`, 'latin1'), 'x');
+  const daemon = await startDaemon(t, ['--root', module]);
+  for (let run = 1; run <= 2; run++) {
+    const push = await runBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`]);
+    const pull = await runBlit(['copy', `127.0.0.1:${daemon.port}:/default/src/`, join(root, 'back')]);
+    for (const result of [push, pull]) {
+      assert.equal(result.status, 2, `run ${run}: ${result.stderr}`);
+      assert.match(result.stderr, /not valid UTF-8/);
+    }
+  }
+});
+
+test('a push never makes set-user-ID or set-group-ID files on the daemon', async (t) => {
+  const root = tempDir(t, 'blit-sessions-');
+  const module = join(root, 'module');
+  mkdirSync(module);
+  const src = join(root, 'src');
+  mkdirSync(src);
+  writeFileSync(join(src, 'tool'), '#!/bin/sh\n');
+  chmodSync(join(src, 'tool'), 0o6755);
+  const daemon = await startDaemon(t, ['--root', module]);
+  const push = await runBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`]);
+  assert.equal(push.status, 0, push.stderr);
+  assert.equal(statSync(join(module, 'dst', 'tool')).mode & 0o7777, 0o755);
 });
