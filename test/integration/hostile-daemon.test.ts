@@ -9,47 +9,18 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
-import {
-  BlitService,
-  EntryKind,
-  FilterStatus,
-  type ManifestEntry,
-  Role,
-  type TransferFrame,
-} from '../../src/generated/blit.js';
+import { BlitService, EntryKind, Role, type TransferFrame } from '../../src/generated/blit.js';
 import { localHello, negotiate } from '../../src/protocol/handshake.js';
 import { isOneLineError, snapshot, tempDir } from '../helpers.js';
 import { runBlit } from './daemon-harness.js';
+import { type Body, batch, entry } from './frames.js';
 
-type Body = NonNullable<TransferFrame['body']>;
 type Script = (
   send: (body: Body) => void,
   needs: () => Promise<{ fileId: bigint; path: string }[]>,
   /** The next frame of this kind from blit. */
   next: (kind: string) => Promise<Body>,
 ) => Promise<void>;
-
-function entry(name: string, kind: EntryKind, size = 0, linkTarget = ''): ManifestEntry {
-  return {
-    entry: { name, kind, size: BigInt(size), mtimeNs: 1_500_000_000_000_000_000n, mode: 0o644, linkTarget },
-    filterStatus: FilterStatus.FILTER_STATUS_INCLUDE,
-    filterMet: 3,
-  };
-}
-
-function batch(directory: string, entries: ManifestEntry[]): Body {
-  return {
-    $case: 'manifest',
-    value: {
-      directory,
-      directoryEntry: entry('', EntryKind.ENTRY_KIND_DIRECTORY),
-      entries,
-      partial: false,
-      last: true,
-      unreadable: [],
-    },
-  };
-}
 
 const complete: Body[] = [
   { $case: 'manifestComplete', value: { scanComplete: true, entries: 0n, bytes: 0n } },

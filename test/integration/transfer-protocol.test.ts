@@ -17,8 +17,6 @@ import {
   Direction,
   EntryKind,
   ErrorCode,
-  FilterStatus,
-  type ManifestEntry,
   Operation,
   Role,
   type TransferFrame,
@@ -26,8 +24,7 @@ import {
 import { localHello } from '../../src/protocol/handshake.js';
 import { snapshot, tempDir } from '../helpers.js';
 import { type Daemon, startDaemon } from './daemon-harness.js';
-
-type Body = NonNullable<TransferFrame['body']>;
+import { type Body, batch, entry } from './frames.js';
 
 /** A raw session: frames out as given, frames in queued; bounded waits. */
 function rawSession(client: BlitClient) {
@@ -101,28 +98,6 @@ function open(module: string, path: string, overrides: Record<string, unknown> =
       singleEntry: false,
       listActions: false,
       ...overrides,
-    },
-  };
-}
-
-function entry(name: string, kind: EntryKind, size = 0, linkTarget = ''): ManifestEntry {
-  return {
-    entry: { name, kind, size: BigInt(size), mtimeNs: 1_500_000_000_000_000_000n, mode: 0o644, linkTarget },
-    filterStatus: FilterStatus.FILTER_STATUS_INCLUDE,
-    filterMet: 3,
-  };
-}
-
-function batch(directory: string, entries: ManifestEntry[]): Body {
-  return {
-    $case: 'manifest',
-    value: {
-      directory,
-      directoryEntry: directory === '' ? entry('', EntryKind.ENTRY_KIND_DIRECTORY) : undefined,
-      entries,
-      partial: false,
-      last: true,
-      unreadable: [],
     },
   };
 }

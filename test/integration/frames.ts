@@ -1,0 +1,28 @@
+/** Frames as the hostile peers of the protocol tests write them by hand. */
+import { EntryKind, FilterStatus, type ManifestEntry, type TransferFrame } from '../../src/generated/blit.js';
+
+export type Body = NonNullable<TransferFrame['body']>;
+
+/** A manifest entry, included by the filters, with a fixed mtime and mode 0644. */
+export function entry(name: string, kind: EntryKind, size = 0, linkTarget = ''): ManifestEntry {
+  return {
+    entry: { name, kind, size: BigInt(size), mtimeNs: 1_500_000_000_000_000_000n, mode: 0o644, linkTarget },
+    filterStatus: FilterStatus.FILTER_STATUS_INCLUDE,
+    filterMet: 3,
+  };
+}
+
+/** A whole directory's listing in one batch. */
+export function batch(directory: string, entries: ManifestEntry[]): Body {
+  return {
+    $case: 'manifest',
+    value: {
+      directory,
+      directoryEntry: entry('', EntryKind.ENTRY_KIND_DIRECTORY),
+      entries,
+      partial: false,
+      last: true,
+      unreadable: [],
+    },
+  };
+}
