@@ -175,8 +175,8 @@ export function handleTransfer(
     });
     const stats = sessionStats();
     const counts = push
-      ? receivePush(channel, module, rel, open, options, accept, hasher, stats)
-      : sendPull(channel, module, rel, open, options, accept, hasher, stats);
+      ? receivePush({ channel, module, rel, open, options, accept, hasher, stats })
+      : sendPull({ channel, module, rel, open, options, accept, hasher, stats });
     return counts.then(
       (done) => {
         perf.onStats(finished(stats));
@@ -215,16 +215,21 @@ export function handleTransfer(
   );
 }
 
-async function receivePush(
-  channel: FrameChannel,
-  module: ModuleConfig,
-  rel: string,
-  open: Open,
-  options: TransferOptions,
-  accept: (kind: EntryKind) => void,
-  hasher: HasherFactory | undefined,
-  stats: SessionStats,
-) {
+/** A session the daemon accepted: what its half needs to run. */
+interface Opened {
+  channel: FrameChannel;
+  module: ModuleConfig;
+  /** The module path Open named, checked. */
+  rel: string;
+  open: Open;
+  options: TransferOptions;
+  /** Sends Hello's companion Accept, with what the path names. */
+  accept: (kind: EntryKind) => void;
+  hasher: HasherFactory | undefined;
+  stats: SessionStats;
+}
+
+async function receivePush({ channel, module, rel, open, options, accept, hasher, stats }: Opened) {
   if (open.singleEntry && rel === '')
     throw new ProtocolError('a single entry cannot replace the module root');
   // A single entry lands in its parent directory under its own name; a tree is the directory itself.
@@ -268,16 +273,7 @@ function moduleRelative(root: BeneathRoot, path: string): string {
   return relative(root.path, path).split(sep).join('/');
 }
 
-async function sendPull(
-  channel: FrameChannel,
-  module: ModuleConfig,
-  rel: string,
-  open: Open,
-  options: TransferOptions,
-  accept: (kind: EntryKind) => void,
-  hasher: HasherFactory | undefined,
-  stats: SessionStats,
-) {
+async function sendPull({ channel, module, rel, open, options, accept, hasher, stats }: Opened) {
   const resolved = resolveInModule(module, rel, open.contentsOnly);
   const isDirectory =
     resolved.real === resolved.named ? resolved.stats.isDirectory() : isDirectoryAt(resolved.real);
