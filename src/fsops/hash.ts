@@ -67,3 +67,27 @@ export function hashFdSync(fd: number, create: HasherFactory, buffer: Buffer, be
   }
   return hasher.digest();
 }
+
+/** Bytes hashed between turns of the event loop (hashFdAsync). */
+const HASH_TURN_BYTES = 16 << 20;
+
+/**
+ * hashFdSync in slices that give the event loop a turn every 16 MiB: a remote session's heartbeat
+ * and its peer's frames go on while a file of many gigabytes is hashed.
+ */
+export async function hashFdAsync(fd: number, create: HasherFactory, buffer: Buffer): Promise<string> {
+  const hasher = create();
+  let sinceTurn = 0;
+  for (let offset = 0; ; ) {
+    const n = readSync(fd, buffer, 0, buffer.length, offset);
+    if (n === 0) break;
+    offset += n;
+    hasher.update(buffer.subarray(0, n));
+    sinceTurn += n;
+    if (sinceTurn >= HASH_TURN_BYTES) {
+      sinceTurn = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+  return hasher.digest();
+}

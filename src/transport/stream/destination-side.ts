@@ -16,7 +16,7 @@ import type { Progress } from '../../engine/progress.js';
 import type { SourceEntry, SourceListing } from '../../engine/roles.js';
 import { countListing, type SessionStats } from '../../engine/session-stats.js';
 import type { Action, Failure, TransferOptions } from '../../engine/types.js';
-import { type HasherFactory, hashFdSync } from '../../fsops/hash.js';
+import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
 import { applyMetadata } from '../../fsops/metadata.js';
 import { FileReceiver, ReceiveError } from '../../fsops/receive-file.js';
 import { joinRel, parentRel } from '../../fsops/rel-path.js';
@@ -220,44 +220,65 @@ export async function runDestinationSide(
         progress.entriesDone++;
         continue;
       }
-      let destinationHash = Buffer.alloc(0);
-      let hashFirst = need.hashFirst;
-      if (hashFirst) {
-        try {
-          destinationHash = Buffer.from(
-            hashNoFollow(destination.pathOf(need.rel), hooks.hasher!, scratch),
-            'hex',
-          );
-        } catch {
-          // Unreadable here: the data is rewritten whatever the source holds.
-          hashFirst = false;
-        }
-      }
       const fileId = nextId++;
-      pending.set(fileId, {
+      const file: PendingFile = {
         rel: need.rel,
         entry: need.entry,
-        hashFirst,
+        hashFirst: need.hashFirst,
         metadataMatches: need.metadataMatches ?? false,
-      });
+      };
+      pending.set(fileId, file);
       outstanding++;
       if (stats) {
         stats.jobs++;
         stats.jobBytes += need.entry.size;
       }
-      needs.push({
+      const wire: WireNeed = {
         fileId,
         path: need.rel,
-        hashFirst,
+        hashFirst: need.hashFirst,
         blocks: [],
-        destinationHash,
+        destinationHash: Buffer.alloc(0),
         size: BigInt(need.entry.size),
         mtimeNs: need.entry.mtimeNs,
-      });
+      };
+      // Asked for once this side's own copy is hashed, off this frame's turn.
+      if (need.hashFirst) {
+        hashQueue.push({ wire, file });
+        void hashQueued().catch((error: Error) => channel.fail(error));
+        continue;
+      }
+      needs.push(wire);
       if (needs.length === NEEDS_PER_BATCH)
         channel.send({ $case: 'needBatch', value: { needs: needs.splice(0) } });
     }
     if (needs.length > 0) channel.send({ $case: 'needBatch', value: { needs } });
+  };
+
+  /** Needs under --checksum whose file here is still to be hashed, one at a time. */
+  const hashQueue: { wire: WireNeed; file: PendingFile }[] = [];
+  let hashing = false;
+  const hashQueued = async () => {
+    if (hashing) return;
+    hashing = true;
+    try {
+      while (hashQueue.length > 0) {
+        const { wire, file } = hashQueue.shift()!;
+        try {
+          wire.destinationHash = Buffer.from(
+            await hashNoFollow(destination.pathOf(wire.path), hooks.hasher!, scratch),
+            'hex',
+          );
+        } catch {
+          // Unreadable here: the data is rewritten whatever the source holds.
+          wire.hashFirst = false;
+          file.hashFirst = false;
+        }
+        channel.send({ $case: 'needBatch', value: { needs: [wire] } });
+      }
+    } finally {
+      hashing = false;
+    }
   };
 
   const onManifest = (batch: ManifestBatch) => {
@@ -523,10 +544,10 @@ export async function runDestinationSide(
 }
 
 /** The hash of the destination's file, opened without following a last link. */
-function hashNoFollow(path: string, hasher: HasherFactory, scratch: Buffer): string {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+async function hashNoFollow(path: string, hasher: HasherFactory, scratch: Buffer): Promise<string> {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
-    return hashFdSync(fd, hasher, scratch);
+    return await hashFdAsync(fd, hasher, scratch);
   } finally {
     closeSync(fd);
   }

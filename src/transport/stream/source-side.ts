@@ -14,7 +14,7 @@ import type { LocalSource } from '../../engine/local-source.js';
 import type { SourceListing } from '../../engine/roles.js';
 import { countListing, type SessionStats } from '../../engine/session-stats.js';
 import type { Failure, TransferOptions } from '../../engine/types.js';
-import { type HasherFactory, hashFdSync } from '../../fsops/hash.js';
+import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
 import { baseRel, joinRel, parentRel } from '../../fsops/rel-path.js';
 import type { Actions, Need, Summary, Progress as WireProgress } from '../../generated/blit.js';
 import { ErrorCode, Phase } from '../../generated/blit.js';
@@ -274,7 +274,7 @@ export async function runSourceSide(
         stats.firstByteMs ??= nowMs() - started;
       }
       if (need.hashFirst && hooks.hasher) {
-        const hash = Buffer.from(hashFdSync(fd, hooks.hasher, scratch), 'hex');
+        const hash = Buffer.from(await hashFdAsync(fd, hooks.hasher, scratch), 'hex');
         if (hash.equals(need.destinationHash)) {
           const full = channel.send({
             $case: 'fileHash',
