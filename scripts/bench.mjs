@@ -423,8 +423,12 @@ function printHelp() {
       lines.findIndex((l) => !l.startsWith('//')),
     )
     .map((l) => l.replace(/^\/\/ ?/, ''));
-  process.stdout.write(`${header.join('\n')}\n\nScenarios (group: id — title):\n`);
-  for (const sc of SCENARIOS) process.stdout.write(`  ${sc.group}: ${sc.id} — ${sc.title}\n`);
+  const scenarios = SCENARIOS.map((sc) => `  ${sc.group}: ${sc.id} — ${sc.title}\n`).join('');
+  // One write; a reader that stops early (`| head`) is no error.
+  process.stdout.on('error', (error) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+  process.stdout.write(`${header.join('\n')}\n\nScenarios (group: id — title):\n${scenarios}`);
 }
 
 // ---------------------------------------------------------------------------------------------
