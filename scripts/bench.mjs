@@ -2,11 +2,23 @@
 // on the workloads of DESIGN.md "Performance targets", and writes docs/BENCHMARKS.md.
 //
 //   npm run bench                              full run; writes docs/BENCHMARKS.md
-//   BENCH_ONLY=small,nochange npm run bench    only these scenarios (see SCENARIOS below)
-//   BENCH_QUICK=1 npm run bench                fewer runs, for iterating
-// A partial or quick run writes .bench-cache/BENCHMARKS.partial.md instead (BENCH_DOC=path overrides).
+//   npm run bench -- --only remote             only the remote scenarios (push/pull through a blitd
+//                                              and an `rsync --daemon`, both started here on 127.0.0.1);
+//                                              replaces only the "Remote" section of docs/BENCHMARKS.md
+//   npm run bench -- --only small,nochange     only these scenarios or groups (local, remote; see SCENARIOS)
+//   npm run bench -- --quick                   fewer runs, for iterating
+//   node scripts/bench.mjs --help              this text and the scenario list
+// BENCH_ONLY=… and BENCH_QUICK=1 do the same as --only and --quick.
+// A partial (other than exactly the remote group) or quick run writes .bench-cache/BENCHMARKS.partial.md
+// instead (BENCH_DOC=path overrides).
 // Other knobs: BENCH_DISK_DIR (default .bench-cache/), BENCH_TMPFS_DIR (default /dev/shm/blit-bench/),
-// BENCH_BLIT (an executable blit.js to run instead of a snapshot of this checkout's bin/ + dist/).
+// BENCH_BLIT (an executable blit.js to run instead of a snapshot of this checkout's bin/ + dist/; its
+// blitd.js next to it serves the remote scenarios).
+//
+// Remote scenarios: one blitd (`--root` the disk cache directory, module `default`) and one
+// `rsync --daemon` (a temp rsyncd.conf, module `mod` on the same directory, `use chroot = no`) serve the
+// whole run on free loopback ports; both are stopped by pid when the bench ends, fails or is interrupted.
+// Pushes write under dst/, pulls read the workloads under src/ of that directory.
 //
 // Workloads are generated once (deterministic: seeded PRNG for sizes, AES-CTR keystream for bytes)
 // and reused while their marker file matches their spec. Page cache is never dropped: hot cache.
@@ -27,6 +39,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,20 +49,26 @@ const REPO = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 // the addon probe.
 process.env.PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
 
+const ARGS = parseArgs(process.argv.slice(2));
+
 // blit keeps performance history in the user's config directory. The bench gives it a fresh one per
 // run, so its figures neither depend on nor add to this machine's history (runs within the bench do
 // warm it, as a user's repeated runs would).
-process.env.XDG_CONFIG_HOME = mkdtempSync(join(os.tmpdir(), 'blit-bench-config-'));
+if (!ARGS.help) process.env.XDG_CONFIG_HOME = mkdtempSync(join(os.tmpdir(), 'blit-bench-config-'));
 const DISK = process.env.BENCH_DISK_DIR || join(REPO, '.bench-cache');
 const TMPFS = process.env.BENCH_TMPFS_DIR || '/dev/shm/blit-bench';
-const QUICK = process.env.BENCH_QUICK === '1';
-const ONLY = (process.env.BENCH_ONLY || '')
+const QUICK = ARGS.quick || process.env.BENCH_QUICK === '1';
+const ONLY = (ARGS.only ?? process.env.BENCH_ONLY ?? '')
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean);
 const PARTIAL = QUICK || ONLY.length > 0;
+// `--only remote` (and nothing else) is a reference run of the remote group: it replaces the Remote
+// section of docs/BENCHMARKS.md and keeps the local one.
+const REMOTE_ONLY = !QUICK && ONLY.length === 1 && ONLY[0] === 'remote';
 const DOC =
-  process.env.BENCH_DOC || (PARTIAL ? join(DISK, 'BENCHMARKS.partial.md') : join(REPO, 'docs/BENCHMARKS.md'));
+  process.env.BENCH_DOC ||
+  (PARTIAL && !REMOTE_ONLY ? join(DISK, 'BENCHMARKS.partial.md') : join(REPO, 'docs/BENCHMARKS.md'));
 const RESULTS = join(DISK, 'results');
 
 const KiB = 1024;
@@ -300,7 +319,117 @@ const SCENARIOS = [
     },
   },
   { id: 'startup', title: 'start-up: `bin/blit.js --version`', kind: 'startup', runs: [20, 3] },
+
+  // Remote (group `remote`): blit through a blitd against rsync through an `rsync --daemon`, both on
+  // 127.0.0.1 and on the same directory (the disk cache). `remote: 'push'` writes dst/ID in the
+  // module; `remote: 'pull'` reads src/WORKLOAD from it into a local dst/ID. DESIGN.md's remote rows.
+  {
+    id: 'push-large',
+    group: 'remote',
+    remote: 'push',
+    title: 'push 1 file of 1 GiB to a daemon on loopback, ext4',
+    fs: 'disk',
+    workload: 'large',
+    kind: 'copy',
+    // Over the gRPC stream (no TCP data plane yet) a run takes several seconds: fewer rounds.
+    runs: [3, 0],
+    target: { peer: 'rsync daemon', max: 0.7, text: '≤ 0.7× rsync daemon', design: 'rsync daemon ≈ 1.2 s' },
+  },
+  {
+    id: 'push-small',
+    group: 'remote',
+    remote: 'push',
+    title: 'push 20,000 files of 1–8 KiB to a daemon on loopback, ext4',
+    fs: 'disk',
+    workload: 'small',
+    kind: 'copy',
+    runs: [5, 1],
+    target: { peer: 'rsync daemon', max: 0.6, text: '≤ 0.6× rsync daemon', design: 'rsync daemon ≈ 2.4 s' },
+  },
+  {
+    id: 'push-mixed',
+    group: 'remote',
+    remote: 'push',
+    title: 'push mixed to a daemon on loopback, ext4',
+    fs: 'disk',
+    workload: 'mixed',
+    kind: 'copy',
+    runs: [5, 1],
+    target: { peer: 'rsync daemon', max: 0.6, text: '≤ 0.6× rsync daemon', design: 'rsync daemon ≈ 2 s' },
+  },
+  {
+    id: 'push-nochange',
+    group: 'remote',
+    remote: 'push',
+    title: 'push mirror, nothing changed, 20,000 files (onto an identical copy in the module), ext4',
+    fs: 'disk',
+    workload: 'small',
+    kind: 'nochange',
+    runs: [10, 2],
+    target: {
+      peer: 'rsync daemon --delete',
+      max: 1.0,
+      text: '≤ 1.0× rsync daemon',
+      design: 'rsync daemon ≈ 0.26 s',
+    },
+  },
+  {
+    id: 'pull-small',
+    group: 'remote',
+    remote: 'pull',
+    title: 'pull 20,000 files of 1–8 KiB from a daemon on loopback, ext4',
+    fs: 'disk',
+    workload: 'small',
+    kind: 'copy',
+    runs: [5, 1],
+    target: { peer: 'rsync daemon', max: 0.6, text: '≤ 0.6× rsync daemon', design: 'rsync daemon ≈ 3.4 s' },
+  },
+  {
+    id: 'pull-large',
+    group: 'remote',
+    remote: 'pull',
+    title: 'pull 1 file of 1 GiB from a daemon on loopback, ext4',
+    fs: 'disk',
+    workload: 'large',
+    kind: 'copy',
+    runs: [3, 0],
+    target: { peer: 'rsync daemon', max: 0.7, text: '≤ 0.7× rsync daemon', design: '–' },
+  },
 ];
+for (const sc of SCENARIOS) sc.group ??= 'local';
+const GROUPS = [...new Set(SCENARIOS.map((sc) => sc.group))];
+
+function parseArgs(argv) {
+  const out = { help: false, quick: false, only: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-h' || a === '--help') out.help = true;
+    else if (a === '--quick') out.quick = true;
+    else if (a === '--only' && i + 1 < argv.length) out.only = argv[++i];
+    else if (a.startsWith('--only=')) out.only = a.slice('--only='.length);
+    else {
+      process.stderr.write(`bench: unknown argument ${a} (try --help)\n`);
+      process.exit(2);
+    }
+  }
+  return out;
+}
+
+function printHelp() {
+  const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+  const header = lines
+    .slice(
+      0,
+      lines.findIndex((l) => !l.startsWith('//')),
+    )
+    .map((l) => l.replace(/^\/\/ ?/, ''));
+  const scenarios = SCENARIOS.map((sc) => `  ${sc.group}: ${sc.id} — ${sc.title}\n`).join('');
+  // One write; a reader that stops early (`| head`) is no error.
+  process.stdout.on('error', (error) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+  process.stdout.write(`${header.join('\n')}\n\nScenarios (group: id — title):\n${scenarios}`);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -440,9 +569,23 @@ function listFiles(dir) {
   return out;
 }
 
-/** CPU ticks (1/100 s) this process and its waited-for descendants have used. */
+/**
+ * CPU ticks (1/100 s) this process and its waited-for descendants have used, and the daemons it
+ * started for the remote scenarios (with their own reaped children: rsync forks one per connection).
+ */
 function ownTicks() {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
+  let ticks = ticksOf('/proc/self/stat');
+  for (const d of DAEMONS) ticks += ticksOf(`/proc/${d.child.pid}/stat`);
+  return ticks;
+}
+
+function ticksOf(statFile) {
+  let stat;
+  try {
+    stat = readFileSync(statFile, 'utf8');
+  } catch {
+    return 0; // exited
+  }
   const f = stat
     .slice(stat.lastIndexOf(')') + 2)
     .split(' ')
@@ -634,6 +777,193 @@ function verifyTree(src, dst, exclude) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Daemons for the remote scenarios
+// ---------------------------------------------------------------------------------------------
+
+/** Daemons this bench started ({ name, child }): stopped by pid at exit, on failure, on a signal. */
+const DAEMONS = [];
+let REMOTE = null;
+
+function running(child) {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+function stopDaemons() {
+  for (const d of DAEMONS) {
+    if (!running(d.child)) continue;
+    try {
+      process.kill(d.child.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+}
+process.on('exit', stopDaemons);
+for (const [signal, n] of [
+  ['SIGINT', 2],
+  ['SIGTERM', 15],
+  ['SIGHUP', 1],
+]) {
+  process.on(signal, () => {
+    log(`${signal}: stopping the daemons`);
+    stopDaemons();
+    process.exit(128 + n);
+  });
+}
+
+/** SIGTERM to each daemon, and waits for it (SIGKILL after 5 s). */
+async function stopDaemonsAndWait() {
+  for (const d of DAEMONS) {
+    if (!running(d.child)) continue;
+    const gone = new Promise((resolve) => d.child.once('exit', resolve));
+    process.kill(d.child.pid, 'SIGTERM');
+    const timer = setTimeout(() => {
+      log(`${d.name} (pid ${d.child.pid}) still running 5 s after SIGTERM: SIGKILL`);
+      if (running(d.child)) process.kill(d.child.pid, 'SIGKILL');
+    }, 5000);
+    await gone;
+    clearTimeout(timer);
+    log(`stopped ${d.name} (pid ${d.child.pid})`);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Polls until ready() returns something truthy; fails when the daemon exits or after 20 s. */
+async function waitReady(name, child, logFile, ready) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const r = await ready();
+    if (r) return r;
+    const tail = () =>
+      existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-5) : [];
+    if (!running(child)) throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}): ${tail()}`);
+    if (Date.now() > deadline) throw new Error(`${name} not ready after 20 s: ${tail()}`);
+    await sleep(50);
+  }
+}
+
+/**
+ * Starts (once per bench) a blitd and an `rsync --daemon` on 127.0.0.1, both serving DISK: blitd as
+ * module `default` (--root), rsync as module `mod` (read-write, use chroot = no). Their logs go to
+ * .bench-cache/results/.
+ */
+async function remoteEnv(blit) {
+  if (REMOTE) return REMOTE;
+  const root = DISK;
+  mkdirSync(join(root, 'dst'), { recursive: true });
+  mkdirSync(RESULTS, { recursive: true });
+
+  const blitd = join(dirname(blit), 'blitd.js');
+  const blitdLog = join(RESULTS, 'blitd.log');
+  const fd = openSync(blitdLog, 'w');
+  // A file, not a pipe: hyperfine runs through spawnSync, which would leave a pipe undrained.
+  const bd = spawn(process.execPath, [blitd, '--root', root, '--bind', '127.0.0.1', '--port', '0'], {
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  DAEMONS.push({ name: 'blitd', child: bd });
+  const listening = await waitReady('blitd', bd, blitdLog, () =>
+    readFileSync(blitdLog, 'utf8')
+      .split('\n')
+      .find((l) => l.includes('"msg":"listening"')),
+  );
+  const blitdPort = JSON.parse(listening).port;
+  log(`blitd (pid ${bd.pid}) serving ${root} as module default on 127.0.0.1:${blitdPort}`);
+
+  const dir = mkdtempSync(join(os.tmpdir(), 'blit-bench-rsyncd-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const conf = join(dir, 'rsyncd.conf');
+  const rsyncLog = join(RESULTS, 'rsyncd.log');
+  const ids = process.getuid?.() === 0 ? ['uid = root', 'gid = root'] : [];
+  writeFileSync(
+    conf,
+    [
+      'use chroot = no',
+      ...ids,
+      `log file = ${rsyncLog}`,
+      '[mod]',
+      `  path = ${root}`,
+      '  read only = no',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(rsyncLog, '');
+  const rsyncPort = await freePort();
+  const rfd = openSync(rsyncLog, 'a');
+  const rd = spawn(
+    'rsync',
+    ['--daemon', '--no-detach', `--config=${conf}`, '--address=127.0.0.1', `--port=${rsyncPort}`],
+    { stdio: ['ignore', rfd, rfd] },
+  );
+  closeSync(rfd);
+  DAEMONS.push({ name: 'rsync daemon', child: rd });
+  await waitReady('rsync daemon', rd, rsyncLog, () => canConnect(rsyncPort));
+  const modules = sh(`rsync rsync://127.0.0.1:${rsyncPort}/`);
+  if (!/^mod\b/m.test(modules.stdout))
+    throw new Error(`rsync daemon lists no module mod: ${modules.stdout}${modules.stderr}`);
+  log(`rsync daemon (pid ${rd.pid}) serving ${root} as module mod on 127.0.0.1:${rsyncPort}`);
+
+  REMOTE = {
+    root,
+    blitdPort,
+    rsyncPort,
+    /** blit's remote argument for a path relative to the module root. */
+    blit: (rel) => `127.0.0.1:${blitdPort}:/default/${rel}`,
+    /** rsync's daemon URL for a path relative to the module root. */
+    rsync: (rel) => `rsync://127.0.0.1:${rsyncPort}/mod/${rel}`,
+  };
+  return REMOTE;
+}
+
+/** Arguments and peer commands for a scenario: local, a push into the module or a pull from it. */
+async function endpoints(sc, blit, src, dst) {
+  if (!sc.remote) return { srcArg: `${src}/`, dstArg: dst, remote: null };
+  const remote = await remoteEnv(blit);
+  const rel = (p) => {
+    const r = relative(remote.root, p);
+    if (r.startsWith('..')) throw new Error(`${p} is not under the module root ${remote.root}`);
+    return r;
+  };
+  if (sc.remote === 'push') {
+    return {
+      remote,
+      srcArg: `${src}/`,
+      dstArg: remote.blit(rel(dst)),
+      rsyncSrc: `${src}/`,
+      rsyncDst: `${remote.rsync(rel(dst))}/`,
+    };
+  }
+  return {
+    remote,
+    srcArg: `${remote.blit(rel(src))}/`,
+    dstArg: dst,
+    rsyncSrc: `${remote.rsync(rel(src))}/`,
+    rsyncDst: `${dst}/`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Running a scenario
 // ---------------------------------------------------------------------------------------------
 
@@ -698,6 +1028,7 @@ async function runScenario(sc, blit) {
     Object.assign(out, hyperfine(sc.id, commands, { runs, warmup, prepare: `rm -rf ${q(dst)}` }));
   } else if (sc.kind === 'copy') {
     const excludeArgs = sc.exclude ? ['--exclude', sc.exclude] : [];
+    const ends = await endpoints(sc, blit, src, dst);
     // Correctness and instrumented probe runs first (not timed by hyperfine).
     const nProbes = QUICK ? 1 : (sc.probes ?? 1);
     // The probe comes first: on the disk it would read a source the page cache may have let go
@@ -706,7 +1037,7 @@ async function runScenario(sc, blit) {
     for (let i = 0; i < nProbes; i++) {
       rmSync(dst, { recursive: true, force: true });
       if (sc.fs !== 'tmpfs') sh('sync'); // as the timed runs do (below)
-      const p = await probe([blit, 'copy', ...excludeArgs, `${src}/`, dst, '--json'], dst, {
+      const p = await probe([blit, 'copy', ...excludeArgs, ends.srcArg, ends.dstArg, '--json'], dst, {
         pollFirstFile: true,
       });
       out.probes.push(p);
@@ -717,9 +1048,11 @@ async function runScenario(sc, blit) {
     }
     log(`verifying blit's copy of ${sc.workload} …`);
     out.verify = verifyTree(src, dst, sc.exclude);
-    const again = await probe([blit, 'mirror', '--yes', '--json', ...excludeArgs, `${src}/`, dst], dst, {
-      pollFirstFile: false,
-    });
+    const again = await probe(
+      [blit, 'mirror', '--yes', '--json', ...excludeArgs, ends.srcArg, ends.dstArg],
+      dst,
+      { pollFirstFile: false },
+    );
     const s = parseJsonSummary(again.stdout);
     out.converge = s
       ? {
@@ -731,8 +1064,13 @@ async function runScenario(sc, blit) {
       : { ok: false, summary: null, error: again.stderr.trim().split('\n')[0], wall: again.wall };
 
     const commands = [
-      { name: 'blit', cmd: `${blitCmd} copy ${excludeArgs.map(q).join(' ')} ${q(`${src}/`)} ${q(dst)}` },
-      ...copyPeers(src, dst, sc.peers, sc.exclude),
+      {
+        name: 'blit',
+        cmd: `${blitCmd} copy ${excludeArgs.map(q).join(' ')} ${q(ends.srcArg)} ${q(ends.dstArg)}`,
+      },
+      ...(ends.remote
+        ? [{ name: 'rsync daemon', cmd: `rsync -a ${q(ends.rsyncSrc)} ${q(ends.rsyncDst)}` }]
+        : copyPeers(src, dst, sc.peers, sc.exclude)),
     ];
     // On the disk, `sync` too: otherwise a run inherits the writeback of the previous tool's output
     // (a 1 GiB copy took 0.33 s first in a round and 1.8 s right after the tar pipe).
@@ -745,9 +1083,12 @@ async function runScenario(sc, blit) {
     const cp = sh(`cp -a ${q(src)} ${q(dst)}`);
     if (cp.code !== 0) throw new Error(`cp -a failed: ${cp.stderr}`);
     const c = sc.kind === 'checksum' ? ' -c' : '';
-    const p = await probe([blit, 'mirror', '--yes', '--json', ...(c ? ['-c'] : []), `${src}/`, dst], dst, {
-      pollFirstFile: false,
-    });
+    const ends = await endpoints(sc, blit, src, dst);
+    const p = await probe(
+      [blit, 'mirror', '--yes', '--json', ...(c ? ['-c'] : []), ends.srcArg, ends.dstArg],
+      dst,
+      { pollFirstFile: false },
+    );
     out.probes.push(p);
     const s = parseJsonSummary(p.stdout);
     out.converge = s
@@ -760,8 +1101,13 @@ async function runScenario(sc, blit) {
       : { ok: false, summary: null, error: p.stderr.trim().split('\n')[0], wall: p.wall };
     out.verify = verifyTree(src, dst);
     const commands = [
-      { name: 'blit', cmd: `${blitCmd} mirror${c} --yes ${q(`${src}/`)} ${q(dst)}` },
-      { name: `rsync -a${c} --delete`, cmd: `rsync -a${c} --delete ${q(`${src}/`)} ${q(`${dst}/`)}` },
+      { name: 'blit', cmd: `${blitCmd} mirror${c} --yes ${q(ends.srcArg)} ${q(ends.dstArg)}` },
+      ends.remote
+        ? {
+            name: `rsync daemon${c} --delete`,
+            cmd: `rsync -a${c} --delete ${q(ends.rsyncSrc)} ${q(ends.rsyncDst)}`,
+          }
+        : { name: `rsync -a${c} --delete`, cmd: `rsync -a${c} --delete ${q(`${src}/`)} ${q(`${dst}/`)}` },
     ];
     out.busyBefore = await waitQuiet(sc.id);
     Object.assign(out, hyperfine(sc.id, commands, { runs, warmup }));
@@ -877,13 +1223,81 @@ function machine() {
   };
 }
 
-function writeDoc(results, m, blitNote, elapsed) {
+/** The Results subsection of one scenario. */
+function resultLines(r, L) {
+  L.push('');
+  L.push(`### ${r.id} — ${r.title}`);
+  L.push('');
+  const quiet = `Other processes used ${(r.foreign * 100).toFixed(0)}% of the machine's CPU during the timed runs.`;
+  const noisy = r.foreign > 0.1 ? ' ⚠ Treat these figures as noisy.' : '';
+  if (r.kind !== 'startup')
+    L.push(`${r.runsUsed} interleaved rounds (+${r.warmupUsed} warm-up) per tool. ${quiet}${noisy}`);
+  else
+    L.push(
+      `${r.runsUsed} interleaved rounds (+${r.warmupUsed} warm-up), no shell (\`hyperfine -N\`). ${quiet}${noisy}`,
+    );
+  L.push('');
+  L.push(table(r));
+  L.push('');
+  const a = analyse(r);
+  if (r.target)
+    L.push(
+      `Target ${r.target.text}: ${a.pass ? '**pass**' : '**MISS**'} — ${a.verdicts.map((v) => v.text).join('; ')}.`,
+    );
+  else if (r.kind !== 'startup') L.push('No target in DESIGN.md; for reference.');
+  if (r.probes.length) {
+    L.push('');
+    const ps = r.probes.map(
+      (p) =>
+        `wall ${fmtS(p.wall)}${p.ttff != null ? `, first file landed ${fmtS(p.ttff)}` : ''}, peak RSS ${p.rssMiB ? `${p.rssMiB.toFixed(0)} MiB` : '–'}${p.code ? `, exit ${p.code}` : ''}`,
+    );
+    L.push(
+      `Instrumented blit run${ps.length > 1 ? 's' : ''} (outside hyperfine; see the top of this page): ${ps.join('; ')}.`,
+    );
+  }
+  if (r.verify) {
+    L.push('');
+    if (r.verify.ok) L.push('Output check (`rsync -ainc --delete` dry run against the source): identical.');
+    else {
+      L.push(
+        `Output check (\`rsync -ainc --delete\` dry run): **${r.verify.diffs.length} difference(s)**, e.g.`,
+      );
+      L.push('```');
+      L.push(...r.verify.diffs.slice(0, 8), r.verify.error || '');
+      L.push('```');
+    }
+    if (r.verify.nsDiffs.length) {
+      L.push('');
+      L.push(
+        `At nanosecond precision (\`--modify-window=-1\`) ${r.verify.nsDiffs.length} entr${r.verify.nsDiffs.length === 1 ? 'y differs' : 'ies differ'} (e.g. \`${r.verify.nsDiffs[0]}\`).`,
+      );
+    }
+  }
+  if (r.converge) {
+    L.push('');
+    const s = r.converge.summary;
+    const what =
+      r.kind === 'copy'
+        ? 'A `blit mirror --yes` re-run over its own copy'
+        : 'The first `blit mirror` onto the identical copy';
+    L.push(
+      r.converge.ok
+        ? `${what} changed nothing (${fmtS(r.converge.wall)}${r.converge.rssMiB ? `, peak RSS ${r.converge.rssMiB.toFixed(0)} MiB` : ''}).`
+        : `**${what} did not converge**: ${s ? `copied ${s.copied}, updated ${s.updated}, deleted ${s.deleted}, failed ${s.failed}` : r.converge.error}.`,
+    );
+  }
+  for (const n of r.notes) L.push('', `Note: ${n}`);
+}
+
+function writeDoc(allResults, m, blitNote, elapsed) {
+  const results = allResults.filter((r) => r.group !== 'remote');
+  const remote = allResults.filter((r) => r.group === 'remote');
   const date = new Date().toISOString().replace('T', ' ').replace(/\..*/, ' UTC');
   const L = [];
   L.push('# Benchmarks');
   L.push('');
   L.push(
-    `Generated by \`${PARTIAL ? `${QUICK ? 'BENCH_QUICK=1 ' : ''}${ONLY.length ? `BENCH_ONLY=${ONLY.join(',')} ` : ''}` : ''}npm run bench\` (scripts/bench.mjs) on ${date}; the whole run took ${(elapsed / 60).toFixed(1)} min.`,
+    `Generated by \`${invocation()}\` (scripts/bench.mjs) on ${date}; the whole run took ${(elapsed / 60).toFixed(1)} min.`,
   );
   if (PARTIAL) L.push('', '**Partial or quick run: not the reference numbers.**');
   L.push('');
@@ -955,115 +1369,181 @@ function writeDoc(results, m, blitNote, elapsed) {
     );
   }
   L.push(
-    '| remote push 1 GiB / 20,000 files | loopback | rsync daemon 1.13 s / 3.3 s | ≤ 0.6× / ≤ 0.5× | not measured here (local scenarios only) | – | |',
+    remote.length
+      ? REMOTE_ROW
+      : '| remote push / pull | loopback, through a daemon | rsync daemon | | not measured in this run | – | |',
   );
   L.push('');
   L.push('## Results');
-  for (const r of results) {
-    L.push('');
-    L.push(`### ${r.id} — ${r.title}`);
-    L.push('');
-    const quiet = `Other processes used ${(r.foreign * 100).toFixed(0)}% of the machine's CPU during the timed runs.`;
-    const noisy = r.foreign > 0.1 ? ' ⚠ Treat these figures as noisy.' : '';
-    if (r.kind !== 'startup')
-      L.push(`${r.runsUsed} interleaved rounds (+${r.warmupUsed} warm-up) per tool. ${quiet}${noisy}`);
-    else
-      L.push(
-        `${r.runsUsed} interleaved rounds (+${r.warmupUsed} warm-up), no shell (\`hyperfine -N\`). ${quiet}${noisy}`,
-      );
-    L.push('');
-    L.push(table(r));
-    L.push('');
-    const a = analyse(r);
-    if (r.target)
-      L.push(
-        `Target ${r.target.text}: ${a.pass ? '**pass**' : '**MISS**'} — ${a.verdicts.map((v) => v.text).join('; ')}.`,
-      );
-    else if (r.kind !== 'startup') L.push('No target in DESIGN.md; for reference.');
-    if (r.probes.length) {
-      L.push('');
-      const ps = r.probes.map(
-        (p) =>
-          `wall ${fmtS(p.wall)}${p.ttff != null ? `, first file landed ${fmtS(p.ttff)}` : ''}, peak RSS ${p.rssMiB ? `${p.rssMiB.toFixed(0)} MiB` : '–'}${p.code ? `, exit ${p.code}` : ''}`,
-      );
-      L.push(
-        `Instrumented blit run${ps.length > 1 ? 's' : ''} (outside hyperfine; see the top of this page): ${ps.join('; ')}.`,
-      );
-    }
-    if (r.verify) {
-      L.push('');
-      if (r.verify.ok) L.push('Output check (`rsync -ainc --delete` dry run against the source): identical.');
-      else {
-        L.push(
-          `Output check (\`rsync -ainc --delete\` dry run): **${r.verify.diffs.length} difference(s)**, e.g.`,
-        );
-        L.push('```');
-        L.push(...r.verify.diffs.slice(0, 8), r.verify.error || '');
-        L.push('```');
-      }
-      if (r.verify.nsDiffs.length) {
-        L.push('');
-        L.push(
-          `At nanosecond precision (\`--modify-window=-1\`) ${r.verify.nsDiffs.length} entr${r.verify.nsDiffs.length === 1 ? 'y differs' : 'ies differ'} (e.g. \`${r.verify.nsDiffs[0]}\`).`,
-        );
-      }
-    }
-    if (r.converge) {
-      L.push('');
-      const s = r.converge.summary;
-      const what =
-        r.kind === 'copy'
-          ? 'A `blit mirror --yes` re-run over its own copy'
-          : 'The first `blit mirror` onto the identical copy';
-      L.push(
-        r.converge.ok
-          ? `${what} changed nothing (${fmtS(r.converge.wall)}${r.converge.rssMiB ? `, peak RSS ${r.converge.rssMiB.toFixed(0)} MiB` : ''}).`
-          : `**${what} did not converge**: ${s ? `copied ${s.copied}, updated ${s.updated}, deleted ${s.deleted}, failed ${s.failed}` : r.converge.error}.`,
-      );
-    }
-    for (const n of r.notes) L.push('', `Note: ${n}`);
-  }
-  L.push('');
-  L.push('## Reproduce');
-  L.push('');
-  L.push('```sh');
-  L.push('npm run build && npm run bench');
-  L.push('BENCH_ONLY=small,nochange BENCH_QUICK=1 npm run bench   # iterate on a few scenarios');
-  L.push('```');
-  L.push('');
-  L.push(
-    `Scenarios: ${SCENARIOS.map((s) => s.id).join(', ')}. Raw hyperfine JSON: \`.bench-cache/results/\`.`,
-  );
-  L.push('');
+  for (const r of results) resultLines(r, L);
+  if (remote.length) L.push('', ...remoteSection(remote, m, date));
+  const notes = keptNotes();
+  if (notes) L.push('', notes);
+  L.push('', ...reproduceLines());
   mkdirSync(dirname(DOC), { recursive: true });
   writeFileSync(DOC, L.join('\n'));
+}
+
+const REMOTE_BEGIN = '<!-- remote scenarios: begin (written by scripts/bench.mjs --only remote) -->';
+const REMOTE_END = '<!-- remote scenarios: end -->';
+const REMOTE_ROW = '| remote push / pull | loopback, through a daemon | see "Remote" below | | | | |';
+
+const NOTES_BEGIN = '<!-- hand-written notes: begin (kept when scripts/bench.mjs rewrites this page) -->';
+const NOTES_END = '<!-- hand-written notes: end -->';
+
+/** The hand-written notes block of the current document (profiles and the like), if any. */
+function keptNotes() {
+  if (!existsSync(DOC)) return '';
+  const doc = readFileSync(DOC, 'utf8');
+  const b = doc.indexOf(NOTES_BEGIN);
+  const e = doc.indexOf(NOTES_END);
+  return b >= 0 && e > b ? doc.slice(b, e + NOTES_END.length) : '';
+}
+
+function reproduceLines() {
+  return [
+    '## Reproduce',
+    '',
+    '```sh',
+    'npm run build && npm run bench                  # everything; rewrites this page',
+    'npm run bench -- --only remote                  # the remote scenarios; replaces only the Remote section',
+    'npm run bench -- --only small,nochange --quick  # iterate on a few scenarios (.bench-cache/BENCHMARKS.partial.md)',
+    'node scripts/bench.mjs --help                   # scenarios and groups',
+    '```',
+    '',
+    `Scenarios: ${SCENARIOS.map((s) => s.id).join(', ')}. Raw hyperfine JSON: \`.bench-cache/results/\`; the daemons' logs: \`.bench-cache/results/blitd.log\`, \`rsyncd.log\`.`,
+    '',
+  ];
+}
+
+/** How this run was started, for the document. */
+function invocation() {
+  const env = [
+    process.env.BENCH_QUICK === '1' && !ARGS.quick ? 'BENCH_QUICK=1' : '',
+    process.env.BENCH_ONLY && ARGS.only === undefined ? `BENCH_ONLY=${process.env.BENCH_ONLY}` : '',
+  ].filter(Boolean);
+  const args = process.argv.slice(2);
+  return [...env, 'npm run bench', ...(args.length ? ['--', ...args] : [])].join(' ');
+}
+
+/** The Remote section: its own heading, date, commit, transport, targets and results. */
+function remoteSection(results, m, date) {
+  const L = [REMOTE_BEGIN, '', '## Remote (push and pull through a daemon on loopback)', ''];
+  L.push(
+    `Generated by \`${invocation()}\` (scripts/bench.mjs) on ${date}, blit commit ${m.commit}${PARTIAL && !REMOTE_ONLY ? ' — **partial or quick run: not the reference numbers**' : ''}.`,
+  );
+  L.push('');
+  L.push(
+    `Machine: ${m.cpu}, ${m.memory}, ${m.kernel}, node ${m.node}, workloads and module on ${m.disk}. Tools: ${m.tools}.`,
+  );
+  L.push('');
+  L.push(
+    '**Transport at this commit: the gRPC session stream.** File data travels inside the `Transfer` stream as',
+  );
+  L.push(
+    '1 MiB `FileData` frames; there is no TCP data plane yet (DESIGN.md "Remote"), so bulk throughput is bounded',
+  );
+  L.push('by gRPC messages (≈ 120–150 MiB/s on this machine class). No TLS on either side yet.');
+  L.push('');
+  L.push(
+    'One `blitd --root .bench-cache --bind 127.0.0.1 --port 0` (module `default`) and one `rsync --daemon --no-detach`',
+  );
+  L.push(
+    '(temp rsyncd.conf: one read-write module `mod` on the same directory, `use chroot = no`, `uid/gid = root`, a free',
+  );
+  L.push('port) serve the whole run on 127.0.0.1 and are stopped by pid at its end. Their CPU counts as the');
+  L.push(
+    "benchmark's own, not as other processes'. Pushes write `dst/ID` inside the module (`blit copy SRC/ 127.0.0.1:PORT:/default/dst/ID`",
+  );
+  L.push(
+    'against `rsync -a SRC/ rsync://127.0.0.1:PORT/mod/dst/ID/`); pulls read the workload from `src/` in the module',
+  );
+  L.push(
+    'into a local `dst/ID`. As locally: copy scenarios remove the destination (and `sync`) before every run, blit and',
+  );
+  L.push(
+    "rsync alternate in interleaved hyperfine rounds, blit's output is checked with `rsync -ainc --delete`, and a",
+  );
+  L.push(
+    '`blit mirror` re-run through the daemon must change nothing; the push mirror runs onto an identical copy made',
+  );
+  L.push('by `cp -a` inside the module. "blit / tool" below 1 means blit is faster.');
+  L.push('');
+  L.push(
+    "| scenario | workload | design's peer figure | blit target | blit median | rsync daemon median | measured | result | other CPU |",
+  );
+  L.push('|---|---|---|---|---:|---:|---|---|---:|');
+  for (const r of results) {
+    const a = analyse(r);
+    const ref = a.peers[0];
+    L.push(
+      `| ${r.id} | ${r.title} | ${r.target?.design ?? '–'} | ${r.target?.text ?? '–'} | ${fmtS(a.blit.median)} | ${ref ? fmtS(ref.median) : '–'} | ${a.verdicts.map((v) => v.text).join('; ')} | ${r.target ? (a.pass ? '**pass**' : '**MISS**') : '–'} | ${(r.foreign * 100).toFixed(0)}% |`,
+    );
+  }
+  for (const r of results) resultLines(r, L);
+  L.push('', REMOTE_END);
+  return L;
+}
+
+/**
+ * A run of only the remote group: puts its section into the existing document in place of the
+ * previous one (or before "## Reproduce"), leaving the local scenarios' figures as they were.
+ */
+function spliceRemote(results, m) {
+  const date = new Date().toISOString().replace('T', ' ').replace(/\..*/, ' UTC');
+  const section = remoteSection(results, m, date).join('\n');
+  let doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n';
+  const b = doc.indexOf(REMOTE_BEGIN);
+  const e = doc.indexOf(REMOTE_END);
+  if (b >= 0 && e > b) doc = `${doc.slice(0, b)}${section}${doc.slice(e + REMOTE_END.length)}`;
+  else {
+    const at = doc.indexOf('\n## Reproduce');
+    doc = at >= 0 ? `${doc.slice(0, at)}\n${section}\n${doc.slice(at)}` : `${doc.trimEnd()}\n\n${section}\n`;
+  }
+  const repro = doc.indexOf('\n## Reproduce');
+  if (repro >= 0) doc = `${doc.slice(0, repro)}\n${reproduceLines().join('\n')}`;
+  // The local Targets table of older documents said the remote rows were not measured.
+  doc = doc.replace(/^\| remote push 1 GiB \/ 20,000 files \|.*$/m, REMOTE_ROW);
+  mkdirSync(dirname(DOC), { recursive: true });
+  writeFileSync(DOC, doc);
 }
 
 // ---------------------------------------------------------------------------------------------
 
 async function main() {
+  if (ARGS.help) {
+    printHelp();
+    return;
+  }
   for (const tool of ['hyperfine', 'rsync', 'tar', 'cp']) {
     if (!which(tool)) throw new Error(`${tool} not found (apt-get install -y hyperfine rsync)`);
   }
-  const unknown = ONLY.filter((id) => !SCENARIOS.some((s) => s.id === id));
+  const unknown = ONLY.filter((id) => !SCENARIOS.some((s) => s.id === id) && !GROUPS.includes(id));
   if (unknown.length)
     throw new Error(
-      `unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.id).join(', ')}`,
+      `unknown scenario(s) ${unknown.join(', ')}; known: ${[...GROUPS, ...SCENARIOS.map((s) => s.id)].join(', ')}`,
     );
-  const chosen = ONLY.length ? SCENARIOS.filter((s) => ONLY.includes(s.id)) : SCENARIOS;
+  const chosen = ONLY.length
+    ? SCENARIOS.filter((s) => ONLY.includes(s.id) || ONLY.includes(s.group))
+    : SCENARIOS;
   const { entry, note } = blitEntry();
   const m = machine();
   log(`blit: ${entry} (${note}); ${QUICK ? 'quick' : 'full'} run of ${chosen.map((s) => s.id).join(', ')}`);
   mkdirSync(RESULTS, { recursive: true });
   const t0 = Date.now();
   const results = [];
-  for (const sc of chosen) {
-    const r = await runScenario(sc, entry);
-    results.push(r);
-    process.stdout.write(`${consoleTable(r)}\n`);
+  try {
+    for (const sc of chosen) {
+      const r = await runScenario(sc, entry);
+      results.push(r);
+      process.stdout.write(`${consoleTable(r)}\n`);
+    }
+  } finally {
+    await stopDaemonsAndWait();
   }
   const elapsed = Date.now() - t0;
-  writeDoc(results, m, note, elapsed / 1000);
+  if (REMOTE_ONLY && !process.env.BENCH_DOC) spliceRemote(results, m);
+  else writeDoc(results, m, note, elapsed / 1000);
   log(`wrote ${relative(process.cwd(), DOC) || DOC} (${(elapsed / 60000).toFixed(1)} min)`);
 }
 
