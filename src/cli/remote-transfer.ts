@@ -34,6 +34,8 @@ import { printActions } from './report-output.js';
 import { err, out } from './stdio.js';
 import { askDeletions, type CommandSession, finishReport, startCommandSession } from './transfer-command.js';
 
+/** Failures a daemon may report after the Summary that are kept. */
+const MAX_LATE_FAILURES = 10_000;
 /** How long a finished session waits for the daemon to end its side of the stream. */
 const PEER_END_WAIT_MS = 5_000;
 
@@ -203,8 +205,15 @@ export async function runRemoteTransfer(
       perf.finish('fatal', error);
       throw error;
     });
-    perf.onStats(finished(stats));
-    perf.finish(report.failed > 0 ? 'partial' : 'ok');
+    // A pull-move's daemon removes its sources as they land and reports after our Summary the
+    // ones it had to keep (up to its end of the stream).
+    const kept: Failure[] = [];
+    channel.onFrame((frame) => {
+      const body = frame.body;
+      if (body?.$case === 'error' && !body.value.fatal && kept.length < MAX_LATE_FAILURES) {
+        kept.push({ path: peerPath(body.value.path), reason: peerText(body.value.message) });
+      }
+    });
     channel.end();
     const elapsedMs = nowMs() - started;
     // The daemon ends its side once it has read ours (a pull-move then tidies its source); one
@@ -214,7 +223,13 @@ export async function runRemoteTransfer(
       new Promise((resolve) => setTimeout(resolve, PEER_END_WAIT_MS).unref()),
     ]);
     stream.cancel();
-    return finishReport({ ...report, source: src, destination: dst, elapsedMs }, flags);
+    const failures = [...report.failures, ...kept];
+    perf.onStats(finished(stats));
+    perf.finish(failures.length > 0 ? 'partial' : 'ok');
+    return finishReport(
+      { ...report, failures, failed: report.failed + kept.length, source: src, destination: dst, elapsedMs },
+      flags,
+    );
   } catch (error) {
     stream?.cancel();
     throw describeFailure(error, client, remote);

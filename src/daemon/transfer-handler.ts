@@ -302,6 +302,7 @@ async function sendPull({ channel, module, rel, open, options, accept, hasher, s
       single: !isDirectory,
       hasher,
       stats,
+      reportKept: true,
       files: root && beneathFiles(root, moduleRelative(root, path)),
     });
     return {

@@ -3,7 +3,7 @@
  * events fed by the remote side, the deletion question of a push, refusals in one line.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -238,4 +238,35 @@ test('a push never makes set-user-ID or set-group-ID files on the daemon', async
   const push = await runBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`]);
   assert.equal(push.status, 0, push.stderr);
   assert.equal(statSync(join(module, 'dst', 'tool')).mode & 0o7777, 0o755);
+});
+
+test('a pull-move reports the sources the daemon had to keep (exit 2), as a local move does', async (t) => {
+  const root = tempDir(t, 'blit-sessions-');
+  const module = join(root, 'module');
+  const src = tree(join(module, 'src'), 3);
+  // Immutable: root cannot remove it either (chattr +i on ext4, where the tests run). Made
+  // mutable again before the test ends, or its temp directory could not be removed.
+  const stuck = join(src, 'f0');
+  const immutable = spawnSync('chattr', ['+i', stuck]);
+  if (immutable.status !== 0)
+    assert.fail(`chattr +i: ${immutable.stderr} (the tests need ext4 and chattr, e2fsprogs)`);
+  try {
+    const daemon = await startDaemon(t, ['--root', module]);
+    const pull = await runBlit([
+      'move',
+      '--json',
+      `127.0.0.1:${daemon.port}:/default/src/`,
+      join(root, 'moved'),
+    ]);
+    assert.equal(pull.status, 2, pull.stderr);
+    assert.match(
+      pull.stderr,
+      /^blit: f0: copied, but the source could not be removed: operation not permitted$/m,
+    );
+    assert.equal(jsonReport(pull).failed, 1);
+    assert.equal(existsSync(stuck), true);
+    assert.equal(existsSync(join(src, 'sub', 'f1')), false, 'the other sources went');
+  } finally {
+    spawnSync('chattr', ['-i', stuck]);
+  }
 });

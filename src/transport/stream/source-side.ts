@@ -26,6 +26,8 @@ import { sendPauseIfInjected } from '../../util/test-hang.js';
 import type { FrameChannel } from '../frame-channel.js';
 import { PeerFailed } from './destination-side.js';
 
+/** Kept sources reported one by one after the Summary; the rest are counted. */
+const MAX_KEPT_REPORTED = 1000;
 /** Bytes per FileData frame: well under the 4 MiB control-plane message limit. */
 export const CHUNK_BYTES = 1 << 20;
 /** What the needs the destination has outstanding may hold, their paths and a fixed cost each; more is a protocol error. */
@@ -45,6 +47,8 @@ export interface SourceSideHooks {
   single: boolean;
   /** Filled with what the session measured (perf history), when given. */
   stats?: SessionStats;
+  /** Sources a move kept are sent to the destination after its Summary (a pull-move's daemon). */
+  reportKept?: boolean;
   /**
    * How a file the destination needs is opened for reading, and how a move's landed source is
    * removed, given its path relative to the transfer root: the daemon resolves both beneath its
@@ -240,6 +244,13 @@ export async function runSourceSide(
       },
     });
 
+  /** A failure of this side that no file id names, sent to the destination. */
+  const sendFailure = (path: string, message: string) =>
+    channel.send({
+      $case: 'error',
+      value: { code: ErrorCode.ERROR_CODE_IO, path, message, fatal: false, fileId: 0n, hasFileId: false },
+    });
+
   const unchanged = (stats: BigIntStats, need: Need) =>
     stats.isFile() && stats.size === need.size && stats.mtimeNs === need.mtimeNs;
 
@@ -361,6 +372,14 @@ export async function runSourceSide(
     } else await nextEvent();
   }
   if (move) failures.push(...source.removeEmptyDirectories());
+  if (hooks.reportKept) {
+    // The destination has sent its Summary, but reads on until this side ends: a pull-move's
+    // sources that stayed are reported there (the first many, then a count).
+    for (const failure of failures.slice(0, MAX_KEPT_REPORTED)) sendFailure(failure.path, failure.reason);
+    if (failures.length > MAX_KEPT_REPORTED) {
+      sendFailure('.', `${failures.length - MAX_KEPT_REPORTED} more source(s) kept, not listed`);
+    }
+  }
   if (stats) stats.totalMs = stats.copyMs = nowMs() - started;
   return { summary: summary!, failures };
 }
