@@ -84,8 +84,16 @@ export class FrameChannel {
     if (ok || this.settled) return undefined;
     // Resolved by the drain, or by the end of the stream (then nothing more will drain); one wait
     // shared by every send until then.
+    // A peer that stops reading (its heartbeats may still come) ends the session after the idle
+    // time, as one that stops writing does.
     this.drained ??= new Promise<void>((resolve) => {
+      const stalled = setTimeout(
+        () => this.fail(new PeerGone(`the peer read nothing for ${Math.round(this.idleMs / 1000)} s`)),
+        this.idleMs,
+      );
+      stalled.unref();
       this.releaseDrain = () => {
+        clearTimeout(stalled);
         this.drained = undefined;
         this.releaseDrain = undefined;
         resolve();
