@@ -14,8 +14,9 @@ import { isSafeRel, joinRel, parentRel, relDepth } from '../fsops/rel-path.js';
 import type { RemovalFailure, RemovalStep } from '../fsops/remove-tree.js';
 import { isStaleTempName, isTempName, tempPathFor } from '../fsops/temp-path.js';
 import { BlitError, codeOf, reasonOf, showPath } from '../util/errors.js';
-import { decide, sameMetadata } from './compare.js';
-import { type FilterVerdict, outsideSizeLimits, type PathFilter } from './filter.js';
+import { sameMetadata } from './compare.js';
+import type { FilterVerdict, PathFilter } from './filter.js';
+import { type EntryStep, planEntry } from './plan-entry.js';
 import type { SourceEntry, SourceListing } from './roles.js';
 import type { Action, Entry, EntryKind, Failure, TransferOptions } from './types.js';
 
@@ -271,6 +272,7 @@ export class LocalDestination {
     }
   }
 
+  /** Plans one entry (engine/plan-entry.ts, a pure decision) and carries the plan out. */
   private reconcileEntry(
     rel: string,
     entry: SourceEntry,
@@ -279,33 +281,29 @@ export class LocalDestination {
     plan: DirPlan,
     wholeDirs: boolean,
   ): void {
-    if (entry.kind === 'other') {
-      this.tally.skipped++;
-      return;
-    }
-    if (outsideSizeLimits(entry, this.options.filter)) {
-      this.tally.skipped++;
-      return;
-    }
-    if (entry.kind === 'dir' && entry.verdict.status === 'traverse') {
-      // Walked through for what it holds; created only when something inside is written.
-      if (!dest) this.fresh.add(rel);
-      else if (dest.kind !== 'dir') this.conflict(rel, entry, dest, parent, plan, wholeDirs);
-      return;
-    }
-    let decision = decide(entry, dest, this.options.compare);
-    if (decision === 'conflict' && entry.kind !== 'dir' && dest?.kind !== 'dir') decision = 'transfer';
-    switch (decision) {
-      case 'transfer':
-        this.transfer(rel, entry, dest, plan, wholeDirs);
+    this.apply(rel, entry, parent, plan, wholeDirs, planEntry(entry, dest, this.options));
+  }
+
+  private apply(
+    rel: string,
+    entry: SourceEntry,
+    parent: string,
+    plan: DirPlan,
+    wholeDirs: boolean,
+    step: EntryStep,
+  ): void {
+    switch (step.kind) {
+      case 'skip':
+        if (step.block) plan.blocked.push(rel);
+        this.tally.skipped++;
+        if (step.landed) plan.landed.push(rel);
         return;
-      case 'hash':
-        plan.needs.push({
-          rel,
-          entry,
-          hashFirst: true,
-          metadataMatches: dest !== undefined && sameMetadata(entry, dest),
-        });
+      case 'walk-through':
+        // Created only when something inside is written.
+        if (step.fresh) this.fresh.add(rel);
+        return;
+      case 'need':
+        plan.needs.push({ rel, entry, hashFirst: step.hashFirst, metadataMatches: step.metadataMatches });
         return;
       case 'update':
         this.onAction({ kind: 'update', path: rel });
@@ -320,57 +318,60 @@ export class LocalDestination {
         this.tally.updated++;
         plan.landed.push(rel);
         return;
-      case 'skip':
-        // --ignore-existing keeps a non-directory where the source has a directory: nothing goes below it.
-        if (entry.kind === 'dir' && dest && dest.kind !== 'dir') plan.blocked.push(rel);
-        this.tally.skipped++;
-        if (this.options.compare !== 'ignore-existing' && entry.kind !== 'dir') plan.landed.push(rel);
+      case 'mkdir':
+        this.makeDirectory(rel, entry, plan, wholeDirs);
         return;
-      case 'conflict':
-        this.conflict(rel, entry, dest!, parent, plan, wholeDirs);
+      case 'link':
+        this.onAction({ kind: 'link', path: rel });
+        if (!this.options.dryRun) {
+          const failure = this.writeLink(rel, entry);
+          if (failure) {
+            this.fail(rel, failure);
+            return;
+          }
+        }
+        this.tally.copied++;
+        if (step.landed) plan.landed.push(rel);
+        return;
+      case 'defer':
+        this.candidates.push({ rel, kind: step.candidate });
+        this.deferred.push({ parent, entry });
+        if (step.block) plan.blocked.push(rel);
+        return;
+      case 'refuse':
+        this.fail(rel, step.reason);
+        return;
+      case 'replace':
+        if (!this.options.dryRun) {
+          try {
+            unlinkSync(this.pathOf(rel));
+          } catch (error) {
+            this.fail(rel, `cannot replace with a directory: ${reasonOf(error)}`);
+            plan.blocked.push(rel);
+            return;
+          }
+        }
+        this.apply(rel, entry, parent, plan, wholeDirs, step.next);
         return;
     }
   }
 
-  private transfer(
-    rel: string,
-    entry: SourceEntry,
-    dest: Entry | undefined,
-    plan: DirPlan,
-    wholeDirs: boolean,
-  ): void {
-    if (entry.kind === 'file') {
-      plan.needs.push({ rel, entry, hashFirst: false });
-      return;
-    }
-    if (entry.kind === 'dir') {
-      this.onAction({ kind: 'mkdir', path: rel });
-      this.fresh.add(rel);
-      if (!this.options.dryRun) {
-        const stage = wholeDirs ? tempPathFor(dirname(this.pathOf(rel))) : undefined;
-        try {
-          if (stage) makeDirs(stage);
-          else this.fs.makeDirs(rel);
-        } catch (error) {
-          this.fail(rel, `cannot create directory: ${reasonOf(error)}`);
-          plan.blocked.push(rel);
-          return;
-        }
-        plan.freshDirs.push({ rel, entry, stage });
-      }
-      this.tally.copied++;
-      return;
-    }
-    this.onAction({ kind: 'link', path: rel });
+  private makeDirectory(rel: string, entry: SourceEntry, plan: DirPlan, wholeDirs: boolean): void {
+    this.onAction({ kind: 'mkdir', path: rel });
+    this.fresh.add(rel);
     if (!this.options.dryRun) {
-      const failure = this.writeLink(rel, entry);
-      if (failure) {
-        this.fail(rel, failure);
+      const stage = wholeDirs ? tempPathFor(dirname(this.pathOf(rel))) : undefined;
+      try {
+        if (stage) makeDirs(stage);
+        else this.fs.makeDirs(rel);
+      } catch (error) {
+        this.fail(rel, `cannot create directory: ${reasonOf(error)}`);
+        plan.blocked.push(rel);
         return;
       }
+      plan.freshDirs.push({ rel, entry, stage });
     }
     this.tally.copied++;
-    if (dest === undefined || dest.kind === 'symlink' || dest.kind === 'file') plan.landed.push(rel);
   }
 
   private writeLink(rel: string, entry: Entry): string | undefined {
@@ -397,42 +398,6 @@ export class LocalDestination {
       }
       return `cannot create symbolic link: ${reasonOf(error)}`;
     }
-  }
-
-  private conflict(
-    rel: string,
-    entry: SourceEntry,
-    dest: Entry,
-    parent: string,
-    plan: DirPlan,
-    wholeDirs: boolean,
-  ): void {
-    if (this.options.operation === 'mirror') {
-      // Replacing one kind by another deletes; it waits for the deletion phase like any deletion,
-      // and a directory's contents are walked only once the entry in its way is gone.
-      this.candidates.push({ rel, kind: dest.kind });
-      this.deferred.push({ parent, entry });
-      if (entry.kind === 'dir') plan.blocked.push(rel);
-      return;
-    }
-    if (dest.kind === 'dir') {
-      this.fail(
-        rel,
-        `destination is a directory and the source is not; ${this.options.operation} does not replace it (mirror does)`,
-      );
-      return;
-    }
-    // A file or link in the way of a directory is replaced, as an update would replace it.
-    if (!this.options.dryRun) {
-      try {
-        unlinkSync(this.pathOf(rel));
-      } catch (error) {
-        this.fail(rel, `cannot replace with a directory: ${reasonOf(error)}`);
-        plan.blocked.push(rel);
-        return;
-      }
-    }
-    this.transfer(rel, entry, undefined, plan, wholeDirs);
   }
 
   /**

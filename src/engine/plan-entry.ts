@@ -1,0 +1,85 @@
+/**
+ * The destination role's plan for one source entry, given what the destination holds under its
+ * name: a pure decision, without a disk (local-destination.ts applies it). It adds to the compare
+ * rules (compare.ts) what a destination does about them: entries that take no part (sockets and
+ * FIFOs, size limits), directories only walked through (--include), kinds in conflict (a mirror
+ * defers them to its deletion phase; copy and move replace a file or link, never a directory).
+ */
+import { decide, sameMetadata } from './compare.js';
+import { outsideSizeLimits } from './filter.js';
+import type { SourceEntry } from './roles.js';
+import type { Entry, EntryKind, TransferOptions } from './types.js';
+
+export type EntryStep =
+  /** Nothing to write. `landed`: a move may remove the source; `block`: nothing goes below it. */
+  | { kind: 'skip'; landed: boolean; block: boolean }
+  /** A directory walked through for what it holds; `fresh`: the destination lacks it (made when needed). */
+  | { kind: 'walk-through'; fresh: boolean }
+  /** The file's data is needed; with `hashFirst`, only if its contents differ (--checksum). */
+  | { kind: 'need'; hashFirst: boolean; metadataMatches?: boolean }
+  /** Same contents: set mode and mtime. */
+  | { kind: 'update' }
+  | { kind: 'mkdir' }
+  /** `landed`: what was there (nothing, a file or a link) is replaced; a move may remove the source. */
+  | { kind: 'link'; landed: boolean }
+  /** A mirror: the entry in the way is a deletion candidate; this one waits for the deletions. */
+  | { kind: 'defer'; candidate: EntryKind; block: boolean }
+  /** Copy and move never replace a directory. */
+  | { kind: 'refuse'; reason: string }
+  /** Copy and move: the file or link in the way goes first, then `next`. */
+  | { kind: 'replace'; next: EntryStep };
+
+export function planEntry(entry: SourceEntry, dest: Entry | undefined, options: TransferOptions): EntryStep {
+  if (entry.kind === 'other' || outsideSizeLimits(entry, options.filter)) {
+    return { kind: 'skip', landed: false, block: false };
+  }
+  if (entry.kind === 'dir' && entry.verdict.status === 'traverse') {
+    if (dest && dest.kind !== 'dir') return conflict(entry, dest, options);
+    return { kind: 'walk-through', fresh: !dest };
+  }
+  let decision = decide(entry, dest, options.compare);
+  if (decision === 'conflict' && entry.kind !== 'dir' && dest?.kind !== 'dir') decision = 'transfer';
+  switch (decision) {
+    case 'transfer':
+      return transfer(entry, dest);
+    case 'hash':
+      return {
+        kind: 'need',
+        hashFirst: true,
+        metadataMatches: dest !== undefined && sameMetadata(entry, dest),
+      };
+    case 'update':
+      return { kind: 'update' };
+    case 'skip':
+      return {
+        kind: 'skip',
+        // --ignore-existing keeps whatever is there, and a move keeps its source then.
+        landed: options.compare !== 'ignore-existing' && entry.kind !== 'dir',
+        // --ignore-existing keeps a non-directory where the source has a directory: nothing goes below it.
+        block: entry.kind === 'dir' && dest !== undefined && dest.kind !== 'dir',
+      };
+    case 'conflict':
+      return conflict(entry, dest!, options);
+  }
+}
+
+function transfer(entry: SourceEntry, dest: Entry | undefined): EntryStep {
+  if (entry.kind === 'file') return { kind: 'need', hashFirst: false };
+  if (entry.kind === 'dir') return { kind: 'mkdir' };
+  return { kind: 'link', landed: dest === undefined || dest.kind === 'symlink' || dest.kind === 'file' };
+}
+
+function conflict(entry: SourceEntry, dest: Entry, options: TransferOptions): EntryStep {
+  // Replacing one kind by another deletes: a mirror waits for its deletion phase, and a
+  // directory's contents are walked only once the entry in its way is gone.
+  if (options.operation === 'mirror')
+    return { kind: 'defer', candidate: dest.kind, block: entry.kind === 'dir' };
+  if (dest.kind === 'dir') {
+    return {
+      kind: 'refuse',
+      reason: `destination is a directory and the source is not; ${options.operation} does not replace it (mirror does)`,
+    };
+  }
+  // A file or link in the way of a directory is replaced, as an update would replace it.
+  return { kind: 'replace', next: transfer(entry, undefined) };
+}
