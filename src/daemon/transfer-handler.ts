@@ -17,9 +17,11 @@ import { LocalSource } from '../engine/local-source.js';
 import { newProgress } from '../engine/progress.js';
 import type { SessionStats } from '../engine/session-stats.js';
 import type { Action, TransferOptions } from '../engine/types.js';
-import type { BeneathRoot } from '../fsops/beneath.js';
+import type { BeneathDir, BeneathRoot } from '../fsops/beneath.js';
 import { BeneathDestinationFs } from '../fsops/beneath-destination-fs.js';
+import { listBeneath } from '../fsops/beneath-listing.js';
 import { type HasherFactory, loadBlake3 } from '../fsops/hash.js';
+import type { DirectoryContents } from '../fsops/listing.js';
 import { baseRel, parentRel } from '../fsops/rel-path.js';
 import {
   Direction,
@@ -268,6 +270,25 @@ async function receivePush({ channel, module, rel, open, options, accept, hasher
   }
 }
 
+/** A directory of a pull's source, listed through a descriptor opened beneath the module, never through a last link. */
+function listInModule(root: BeneathRoot, rel: string): DirectoryContents {
+  let dir: BeneathDir;
+  try {
+    dir = root.openDir(rel, false);
+  } catch (error) {
+    throw new Error(beneathRpcError(error, rel).message);
+  }
+  try {
+    return listBeneath(dir);
+  } finally {
+    dir.close();
+  }
+}
+
+function joinModuleRel(base: string, rel: string): string {
+  return base === '' ? rel : rel === '' ? base : `${base}/${rel}`;
+}
+
 /** Where the real path `path` lies inside the module whose root is open as `root` ('' for the root). */
 function moduleRelative(root: BeneathRoot, path: string): string {
   return relative(root.path, path).split(sep).join('/');
@@ -295,15 +316,20 @@ async function sendPull({ channel, module, rel, open, options, accept, hasher, s
     contentsOnly: open.contentsOnly || rel === '',
     sourceInsideTarget: false,
   };
-  const source = new LocalSource(endpoints, buildFilter(options.filter));
   const root = openModuleRoot(module);
+  const base = root && moduleRelative(root, path);
+  const source = new LocalSource(
+    endpoints,
+    buildFilter(options.filter),
+    root && isDirectory ? (rel) => listInModule(root, joinModuleRel(base!, rel)) : undefined,
+  );
   try {
     const outcome = await runSourceSide(source, channel, options, {
       single: !isDirectory,
       hasher,
       stats,
       reportKept: true,
-      files: root && beneathFiles(root, moduleRelative(root, path)),
+      files: root && beneathFiles(root, base!),
     });
     return {
       copied: Number(outcome.summary.copied),
@@ -323,7 +349,7 @@ async function sendPull({ channel, module, rel, open, options, accept, hasher, s
  * outside. `base` is the source's path inside the module ('' for its root).
  */
 function beneathFiles(root: BeneathRoot, base: string): SourceFiles {
-  const inModule = (rel: string) => (base === '' ? rel : rel === '' ? base : `${base}/${rel}`);
+  const inModule = (rel: string) => joinModuleRel(base, rel);
   // The reason as a listing would give it (a link leading outside is named as such).
   const refused = (error: unknown, rel: string) => new Error(beneathRpcError(error, inModule(rel)).message);
   return {

@@ -1,7 +1,7 @@
 /** The source role on the local file system: a streaming, depth-first walk, one directory per listing. */
 import { lstatSync, readlinkSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { entryFromStats, listDirectory, NOT_UTF8_NAME } from '../fsops/listing.js';
+import { type DirectoryContents, entryFromStats, listDirectory, NOT_UTF8_NAME } from '../fsops/listing.js';
 import { nativeAddon } from '../fsops/native.js';
 import { joinRel, localPath, relDepth } from '../fsops/rel-path.js';
 import { yieldToLoop } from '../util/clock.js';
@@ -26,6 +26,11 @@ export class LocalSource implements SourceRole {
   constructor(
     private readonly endpoints: Endpoints,
     private readonly filter: PathFilter,
+    /**
+     * How a directory of the walk is listed, by its path relative to the source: the daemon lists
+     * a pull's source through descriptors opened beneath its module. Default: by path, in bulk.
+     */
+    private readonly lister?: (rel: string) => DirectoryContents,
   ) {
     this.hangsInAddon = this.injectListingHang();
   }
@@ -79,7 +84,9 @@ export class LocalSource implements SourceRole {
       let contents: ReturnType<typeof listDirectory>;
       const held = this.heldCopies;
       try {
-        contents = listDirectory(abs, held?.waiting() ? () => held.send() : undefined);
+        contents = this.lister
+          ? this.lister(dir.rel)
+          : listDirectory(abs, held?.waiting() ? () => held.send() : undefined);
       } catch (error) {
         this.fail(dir.rel, `cannot read directory: ${reasonOf(error)}`);
         continue;

@@ -1,0 +1,54 @@
+/**
+ * A directory listed through a descriptor opened beneath a root (fsops/beneath.ts), in the shape
+ * listDirectory gives (fsops/listing.ts): the daemon's walk of a pull's source, which a local
+ * writer cannot send out of the module by swapping a directory for a link.
+ */
+import { isUtf8 } from 'node:buffer';
+import { codeOf, reasonOf } from '../util/errors.js';
+import type { BeneathDir } from './beneath.js';
+import type { Entry } from './entry.js';
+import {
+  type DirectoryContents,
+  describeRawName,
+  kindOfMode,
+  type ListingProblem,
+  NOT_UTF8_NAME,
+  NOT_UTF8_TARGET,
+} from './listing.js';
+
+/** Names and lstat of each entry; vanished entries are left out, others that fail are problems. */
+export function listBeneath(dir: BeneathDir): DirectoryContents {
+  const names = dir.readNames();
+  const described = dir.lstat(names);
+  const entries: Entry[] = [];
+  const problems: ListingProblem[] = [];
+  names.forEach((raw, i) => {
+    if (!isUtf8(raw)) {
+      problems.push({ name: describeRawName(raw), reason: NOT_UTF8_NAME });
+      return;
+    }
+    const name = raw.toString('utf8');
+    const result = described[i]!;
+    if ('error' in result) {
+      if (codeOf(result.error) !== 'ENOENT') problems.push({ name, reason: reasonOf(result.error) });
+      return;
+    }
+    const { stats } = result;
+    const entry: Entry = {
+      name,
+      kind: kindOfMode(stats.mode),
+      size: stats.size,
+      mtimeNs: stats.mtimeNs,
+      mode: stats.mode & 0o7777,
+    };
+    if (entry.kind === 'symlink') {
+      if (!stats.linkTarget || !isUtf8(stats.linkTarget)) {
+        problems.push({ name, reason: NOT_UTF8_TARGET });
+        return;
+      }
+      entry.linkTarget = stats.linkTarget.toString('utf8');
+    }
+    entries.push(entry);
+  });
+  return { entries, problems };
+}
