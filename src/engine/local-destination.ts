@@ -16,7 +16,7 @@ import { isStaleTempName, isTempName, tempPathFor } from '../fsops/temp-path.js'
 import { BlitError, codeOf, reasonOf, showPath } from '../util/errors.js';
 import { sameMetadata } from './compare.js';
 import type { FilterVerdict, PathFilter } from './filter.js';
-import { type EntryStep, planEntry } from './plan-entry.js';
+import { type EntryStep, planEntry, planExtras } from './plan-entry.js';
 import type { SourceEntry, SourceListing } from './roles.js';
 import type { Action, Entry, EntryKind, Failure, TransferOptions } from './types.js';
 
@@ -150,18 +150,8 @@ export class LocalDestination {
       this.reconcileEntry(rel, entry, dest, listing.rel, plan, wholeDirs);
       if (entry.kind === 'dir' && dest?.kind === 'dir') plan.existingDirs.push({ rel, entry });
     }
-    if (!listing.partial && this.options.operation === 'mirror' && existing.size > 0) {
-      const names = new Set(listing.entries.map((e) => e.name));
-      const parentVerdict = listing.dir?.verdict ?? this.filter.root;
-      for (const [name, entry] of existing) {
-        if (names.has(name)) continue;
-        const rel = joinRel(listing.rel, name);
-        // A directory only walked through ('traverse': --include or --files-from select what is
-        // inside) is a candidate too, for what the filters select in it, as rsync deletes it.
-        const verdict = this.filter.test(rel, entry.kind === 'dir', parentVerdict);
-        if (verdict.status === 'exclude' && !this.options.deleteExcluded) continue;
-        this.addDeletion(rel, entry.kind, verdict);
-      }
+    for (const extra of planExtras(listing, existing, this.filter, this.options)) {
+      this.addDeletion(extra.rel, extra.kind, extra.verdict);
     }
     return plan;
   }

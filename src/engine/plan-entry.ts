@@ -1,13 +1,16 @@
 /**
  * The destination role's plan for one source entry, given what the destination holds under its
- * name: a pure decision, without a disk (local-destination.ts applies it). It adds to the compare
+ * name, and a mirror's deletions in a directory: pure decisions, without a disk
+ * (local-destination.ts carries them out). It adds to the compare
  * rules (compare.ts) what a destination does about them: entries that take no part (sockets and
  * FIFOs, size limits), directories only walked through (--include), kinds in conflict (a mirror
  * defers them to its deletion phase; copy and move replace a file or link, never a directory).
  */
+
+import { joinRel } from '../fsops/rel-path.js';
 import { decide, sameMetadata } from './compare.js';
-import { outsideSizeLimits } from './filter.js';
-import type { SourceEntry } from './roles.js';
+import { type FilterVerdict, outsideSizeLimits, type PathFilter } from './filter.js';
+import type { SourceEntry, SourceListing } from './roles.js';
 import type { Entry, EntryKind, TransferOptions } from './types.js';
 
 export type EntryStep =
@@ -82,4 +85,39 @@ function conflict(entry: SourceEntry, dest: Entry, options: TransferOptions): En
   }
   // A file or link in the way of a directory is replaced, as an update would replace it.
   return { kind: 'replace', next: transfer(entry, undefined) };
+}
+
+/** A destination entry the source lacks, which a mirror deletes (once the scan is complete). */
+export interface Extra {
+  rel: string;
+  kind: EntryKind;
+  /** The filters' verdict: a directory's excluded contents are spared. */
+  verdict: FilterVerdict;
+}
+
+/**
+ * A mirror's deletions in one directory: what the destination holds (`existing`, by name) that
+ * the source's complete listing lacks, but for what the filters exclude (unless
+ * --delete-excluded). A partial listing (--files-from, a rescan) names only some entries: nothing.
+ */
+export function planExtras(
+  listing: SourceListing,
+  existing: ReadonlyMap<string, Entry>,
+  filter: PathFilter,
+  options: TransferOptions,
+): Extra[] {
+  if (listing.partial || options.operation !== 'mirror' || existing.size === 0) return [];
+  const names = new Set(listing.entries.map((e) => e.name));
+  const parentVerdict = listing.dir?.verdict ?? filter.root;
+  const extras: Extra[] = [];
+  for (const [name, entry] of existing) {
+    if (names.has(name)) continue;
+    const rel = joinRel(listing.rel, name);
+    // A directory only walked through ('traverse': --include or --files-from select what is
+    // inside) is a candidate too, for what the filters select in it, as rsync deletes it.
+    const verdict = filter.test(rel, entry.kind === 'dir', parentVerdict);
+    if (verdict.status === 'exclude' && !options.deleteExcluded) continue;
+    extras.push({ rel, kind: entry.kind, verdict });
+  }
+  return extras;
 }

@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { FilterVerdict } from '../../src/engine/filter.js';
-import { type EntryStep, planEntry } from '../../src/engine/plan-entry.js';
+import { buildFilter, type FilterVerdict } from '../../src/engine/filter.js';
+import { type EntryStep, planEntry, planExtras } from '../../src/engine/plan-entry.js';
 import type { SourceEntry } from '../../src/engine/roles.js';
-import type { CompareMode, Entry, Operation, TransferOptions } from '../../src/engine/types.js';
+import type { CompareMode, Entry, FilterSpec, Operation, TransferOptions } from '../../src/engine/types.js';
 
 const T = 1_700_000_000_123_456_789n;
 const INCLUDE: FilterVerdict = { status: 'include', met: 3 };
@@ -210,4 +210,64 @@ describe('planEntry', () => {
   for (const [name, source, dest, opts, expected] of cases) {
     test(name, () => assert.deepEqual(planEntry(source, dest, opts), expected));
   }
+});
+
+const NO_FILTER: FilterSpec = { include: [], exclude: [] };
+
+describe('planExtras', () => {
+  const existing = new Map<string, Entry>([
+    ['kept', entry('file', { name: 'kept' })],
+    ['gone.txt', entry('file', { name: 'gone.txt' })],
+    ['gone.log', entry('file', { name: 'gone.log' })],
+    ['old', entry('dir', { name: 'old' })],
+  ]);
+  // The directory's own verdict is the filters' (with --include, 'sub' is only walked through).
+  const listing = (spec: FilterSpec, partial = false) => {
+    const filter = buildFilter(spec);
+    const verdict = filter.test('sub', true, filter.root);
+    return {
+      rel: 'sub',
+      dir: entry('dir', { name: 'sub', verdict }),
+      entries: [entry('file', { name: 'kept' })],
+      partial,
+    };
+  };
+  const mirror = (filter: Partial<FilterSpec> = {}, deleteExcluded = false): TransferOptions => ({
+    ...options('mirror'),
+    filter: { include: [], exclude: [], ...filter },
+    deleteExcluded,
+  });
+  const plan = (opts: TransferOptions, partial = false) =>
+    planExtras(listing(opts.filter, partial), existing, buildFilter(opts.filter), opts).map(
+      (e) => `${e.kind} ${e.rel} ${e.verdict.status}`,
+    );
+
+  test('a mirror deletes what the source lacks', () => {
+    assert.deepEqual(plan(mirror()), [
+      'file sub/gone.txt include',
+      'file sub/gone.log include',
+      'dir sub/old include',
+    ]);
+  });
+  test('copy and move delete nothing, nor does a partial listing', () => {
+    assert.deepEqual(planExtras(listing(NO_FILTER), existing, buildFilter(NO_FILTER), options('copy')), []);
+    assert.deepEqual(plan(mirror(), true), []);
+  });
+  test('excluded extras stay, unless --delete-excluded', () => {
+    assert.deepEqual(plan(mirror({ exclude: ['*.log'] })), [
+      'file sub/gone.txt include',
+      'dir sub/old include',
+    ]);
+    assert.deepEqual(plan(mirror({ exclude: ['*.log'] }, true)), [
+      'file sub/gone.txt include',
+      'file sub/gone.log exclude',
+      'dir sub/old include',
+    ]);
+  });
+  test('with --include, a directory the source lacks is a candidate for what is selected inside it', () => {
+    assert.deepEqual(plan(mirror({ include: ['*.txt'] })), [
+      'file sub/gone.txt include',
+      'dir sub/old traverse',
+    ]);
+  });
 });
