@@ -23,8 +23,8 @@ import { toWireCompare, toWireFilter, toWireOperation } from '../protocol/open-w
 import { peerPath, peerText } from '../protocol/peer-text.js';
 import { RemoteClient, sessionBreak } from '../remote/client.js';
 import { formatRemotePath, parseRemotePath, type RemotePath } from '../remote/endpoint.js';
-import { FrameChannel, PeerGone } from '../transport/frame-channel.js';
-import { PeerFailed, runDestinationSide } from '../transport/stream/destination-side.js';
+import { FrameChannel, PeerFailed, PeerGone } from '../transport/frame-channel.js';
+import { runDestinationSide } from '../transport/stream/destination-side.js';
 import { finished, sessionStats } from '../transport/stream/session-measure.js';
 import { runSourceSide } from '../transport/stream/source-side.js';
 import { nowMs } from '../util/clock.js';

@@ -28,6 +28,11 @@ export class PeerGone extends Error {
   override readonly name = 'PeerGone';
 }
 
+/** The peer ended the session with a fatal error of its own (its message, made harmless). */
+export class PeerFailed extends Error {
+  override readonly name = 'PeerFailed';
+}
+
 export class FrameChannel {
   private handler?: (frame: TransferFrame) => void;
   private idleTimer?: NodeJS.Timeout;

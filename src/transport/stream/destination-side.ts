@@ -35,7 +35,7 @@ import { checkPeerRel, fromManifestEntry, ProtocolError } from '../../protocol/m
 import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { loopTurns, nowMs } from '../../util/clock.js';
 import { isFatalWriteError, reasonOf } from '../../util/errors.js';
-import type { FrameChannel } from '../frame-channel.js';
+import { type FrameChannel, PeerFailed } from '../frame-channel.js';
 
 /** Needs per NeedBatch frame. */
 const NEEDS_PER_BATCH = 1024;
@@ -579,11 +579,6 @@ function boundedFailures(failures: Failure[]): Failure[] {
     kept.push(failure);
   }
   return kept;
-}
-
-/** The source reported a fatal error. */
-export class PeerFailed extends Error {
-  override readonly name = 'PeerFailed';
 }
 
 /** The destination's disk is full (or read-only): nothing more can be written. */

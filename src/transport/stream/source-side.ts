@@ -23,8 +23,7 @@ import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { nowMs } from '../../util/clock.js';
 import { reasonOf, sourceKeptReason } from '../../util/errors.js';
 import { sendPauseIfInjected } from '../../util/test-hang.js';
-import type { FrameChannel } from '../frame-channel.js';
-import { PeerFailed } from './destination-side.js';
+import { type FrameChannel, PeerFailed } from '../frame-channel.js';
 
 /** Kept sources reported one by one after the Summary; the rest are counted. */
 const MAX_KEPT_REPORTED = 1000;
@@ -211,8 +210,7 @@ export async function runSourceSide(
     for await (const listing of listings) {
       check();
       for (const batch of toManifestBatches(listing)) {
-        const full = channel.send({ $case: 'manifest', value: batch });
-        if (full) await full;
+        await channel.send({ $case: 'manifest', value: batch });
         check();
       }
       entries += listing.entries.length;
@@ -258,8 +256,7 @@ export async function runSourceSide(
   const serveNeed = async (need: Need) => {
     const path = pathOf(need.path);
     if (path === undefined) {
-      const full = sendError(need, 'not a file this source listed');
-      if (full) await full;
+      await sendError(need, 'not a file this source listed');
       return;
     }
     let fd: number;
@@ -268,14 +265,12 @@ export async function runSourceSide(
         ? hooks.files.openForRead(hooks.single ? '' : need.path)
         : openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (error) {
-      const full = sendError(need, `cannot read: ${reasonOf(error)}`);
-      if (full) await full;
+      await sendError(need, `cannot read: ${reasonOf(error)}`);
       return;
     }
     try {
       if (!unchanged(fstatSync(fd, { bigint: true }), need)) {
-        const full = sendError(need, 'changed since it was listed; not copied');
-        if (full) await full;
+        await sendError(need, 'changed since it was listed; not copied');
         return;
       }
       const size = Number(need.size);
@@ -287,11 +282,10 @@ export async function runSourceSide(
       if (need.hashFirst && hooks.hasher) {
         const hash = Buffer.from(await hashFdAsync(fd, hooks.hasher, scratch), 'hex');
         if (hash.equals(need.destinationHash)) {
-          const full = channel.send({
+          await channel.send({
             $case: 'fileHash',
             value: { fileId: need.fileId, algorithm: 1, hash },
           });
-          if (full) await full;
           return;
         }
       }
@@ -301,8 +295,7 @@ export async function runSourceSide(
         const n = want === 0 ? 0 : readSync(fd, scratch, 0, want, offset);
         const last = offset + n >= size;
         if ((n === 0 && want > 0) || (last && !unchanged(fstatSync(fd, { bigint: true }), need))) {
-          const full = sendError(need, 'changed while it was copied; not installed');
-          if (full) await full;
+          await sendError(need, 'changed while it was copied; not installed');
           return;
         }
         // A copy: the stream may still hold the frame when the scratch buffer is read into again.
@@ -318,8 +311,7 @@ export async function runSourceSide(
         check();
       } while (offset < size);
     } catch (error) {
-      const full = sendError(need, `cannot read: ${reasonOf(error)}`);
-      if (full) await full;
+      await sendError(need, `cannot read: ${reasonOf(error)}`);
     } finally {
       closeSync(fd);
     }
