@@ -11,7 +11,7 @@ import { statSync } from 'node:fs';
 import { relative, sep } from 'node:path';
 import { type ServerDuplexStream, status } from '@grpc/grpc-js';
 import type { Endpoints } from '../engine/endpoints.js';
-import { buildFilter } from '../engine/filter.js';
+import type { PathFilter } from '../engine/filter.js';
 import { LocalDestination } from '../engine/local-destination.js';
 import { LocalSource } from '../engine/local-source.js';
 import { newProgress } from '../engine/progress.js';
@@ -143,7 +143,7 @@ export function handleTransfer(
     const negotiated = negotiate(hello, ours);
     const module = findModule(config.modules, open.module);
     const rel = checkWirePath(open.path);
-    const options = fromWireOpen(open);
+    const { options, filter } = fromWireOpen(open);
     const push = open.direction === Direction.DIRECTION_PUSH;
     if (!push && open.direction !== Direction.DIRECTION_PULL)
       throw new ProtocolError('Open without a direction');
@@ -170,15 +170,16 @@ export function handleTransfer(
       });
     const peer = call.getPeer().replace(/:\d+$/, '');
     const perf = startPerfRun({
-      source: push ? `blit ${peer}` : resolveForWrite(module, rel),
-      destination: push ? resolveForWrite(module, rel) : `blit ${peer}`,
+      // The module's own path: its file system is the session's.
+      source: push ? `blit ${peer}` : module.path,
+      destination: push ? module.path : `blit ${peer}`,
       ...options,
       peer: { side: push ? 'source' : 'destination', name: `blit ${peer}` },
     });
     const stats = sessionStats();
     const counts = push
-      ? receivePush({ channel, module, rel, open, options, accept, hasher, stats })
-      : sendPull({ channel, module, rel, open, options, accept, hasher, stats });
+      ? receivePush({ channel, module, rel, open, options, filter, accept, hasher, stats })
+      : sendPull({ channel, module, rel, open, options, filter, accept, hasher, stats });
     return counts.then(
       (done) => {
         perf.onStats(finished(stats));
@@ -225,13 +226,14 @@ interface Opened {
   rel: string;
   open: Open;
   options: TransferOptions;
+  filter: PathFilter;
   /** Sends Hello's companion Accept, with what the path names. */
   accept: (kind: EntryKind) => void;
   hasher: HasherFactory | undefined;
   stats: SessionStats;
 }
 
-async function receivePush({ channel, module, rel, open, options, accept, hasher, stats }: Opened) {
+async function receivePush({ channel, module, rel, open, options, filter, accept, hasher, stats }: Opened) {
   if (open.singleEntry && rel === '')
     throw new ProtocolError('a single entry cannot replace the module root');
   // A single entry lands in its parent directory under its own name; a tree is the directory itself.
@@ -242,7 +244,7 @@ async function receivePush({ channel, module, rel, open, options, accept, hasher
   // With the addon, every write is made through directories opened beneath the module root.
   const moduleRoot = openModuleRoot(module);
   const pinned = moduleRoot && BeneathDestinationFs.open(moduleRoot, moduleRelative(moduleRoot, root));
-  const destination = new LocalDestination(root, buildFilter(options.filter), options, onAction, pinned);
+  const destination = new LocalDestination(root, filter, options, onAction, pinned);
   const flushTimer = relay ? setInterval(relay.flush, 100) : undefined;
   try {
     const outcome = await runDestinationSide(destination, channel, options, {
@@ -294,7 +296,7 @@ function moduleRelative(root: BeneathRoot, path: string): string {
   return relative(root.path, path).split(sep).join('/');
 }
 
-async function sendPull({ channel, module, rel, open, options, accept, hasher, stats }: Opened) {
+async function sendPull({ channel, module, rel, open, options, filter, accept, hasher, stats }: Opened) {
   const resolved = resolveInModule(module, rel, open.contentsOnly);
   const isDirectory =
     resolved.real === resolved.named ? resolved.stats.isDirectory() : isDirectoryAt(resolved.real);
@@ -320,7 +322,7 @@ async function sendPull({ channel, module, rel, open, options, accept, hasher, s
   const base = root && moduleRelative(root, path);
   const source = new LocalSource(
     endpoints,
-    buildFilter(options.filter),
+    filter,
     root && isDirectory ? (rel) => listInModule(root, joinModuleRel(base!, rel)) : undefined,
   );
   try {

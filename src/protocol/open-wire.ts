@@ -2,7 +2,7 @@
  * A session's `Open` frame: the transfer options as the initiator sends them, and read back by the
  * responder, checked (globs compile, --files-from paths are relative, counts are bounded).
  */
-import { buildFilter } from '../engine/filter.js';
+import { buildFilter, type PathFilter } from '../engine/filter.js';
 import type { CompareMode, FilterSpec, Operation, TransferOptions } from '../engine/types.js';
 import { type Filter, CompareMode as WireCompare, Operation as WireOperation } from '../generated/blit.js';
 import { BlitError } from '../util/errors.js';
@@ -51,13 +51,16 @@ function size(value: bigint | undefined): number | undefined {
   return Number(value);
 }
 
-/** The options an `Open` asks for, checked. Throws ProtocolError (or BlitError for a bad glob). */
+/**
+ * The options an `Open` asks for, checked, with their filter built (a glob that does not compile
+ * is refused now, in one line, not midway). Throws ProtocolError.
+ */
 export function fromWireOpen(open: {
   operation: WireOperation;
   compare: WireCompare;
   filter?: Filter;
   dryRun: boolean;
-}): TransferOptions {
+}): { options: TransferOptions; filter: PathFilter } {
   const operation = OPERATIONS.find(([, wire]) => wire === open.operation)?.[0];
   if (!operation) throw new ProtocolError(`unknown operation ${open.operation}`);
   const compare = COMPARES.find(([, wire]) => wire === open.compare)?.[0];
@@ -81,18 +84,19 @@ export function fromWireOpen(open: {
       return checkPeerRel(rel, '--files-from');
     });
   }
-  // A glob that does not compile is refused now, in one line, not midway.
+  let built: PathFilter;
   try {
-    buildFilter(filter);
+    built = buildFilter(filter);
   } catch (error) {
     if (error instanceof BlitError) throw new ProtocolError(`filter: ${error.message}`);
     throw error;
   }
-  return {
+  const options: TransferOptions = {
     operation,
     compare,
     filter,
     dryRun: open.dryRun,
     deleteExcluded: wire?.deleteExcluded ?? false,
   };
+  return { options, filter: built };
 }

@@ -88,18 +88,27 @@ function startBlit(args: string[], env: Record<string, string> = {}) {
   return { child: child as ChildProcess, exited, stderr: () => stderr };
 }
 
-test('the daemon killed mid-push: the client exits 1 at once with one line; a rerun converges', async (t) => {
+/**
+ * A daemon on a fresh module, and `blit ARGS SRC/ HOST:/default/dst` caught halfway: the source
+ * pauses after the first chunk of sub/big, and that chunk is in the daemon's temp file.
+ */
+async function pushCaughtHalfway(t: { after(fn: () => unknown): void }, args: string[]) {
   const root = tempDir(t, 'blit-fault-');
   const src = makeSource(root);
   const module = join(root, 'module');
   mkdirSync(module);
   const daemon = await startDaemon(t, ['--root', module]);
-  const push = startBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`], {
+  const push = startBlit([...args, `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`], {
     BLIT_TEST_HANG: 'send:sub/big',
   });
   await until('the first chunk of big at the daemon', () =>
     tempsIn(module).some((temp) => temp.size === CHUNK),
   );
+  return { src, module, daemon, push };
+}
+
+test('the daemon killed mid-push: the client exits 1 at once with one line; a rerun converges', async (t) => {
+  const { src, module, daemon, push } = await pushCaughtHalfway(t, ['copy']);
   const killedAt = Date.now();
   await daemon.stop('SIGKILL');
   const { code } = await push.exited;
@@ -118,17 +127,7 @@ test('the daemon killed mid-push: the client exits 1 at once with one line; a re
 });
 
 test('the client killed mid-push: the daemon drops the session and its temp file at once and keeps serving', async (t) => {
-  const root = tempDir(t, 'blit-fault-');
-  const src = makeSource(root);
-  const module = join(root, 'module');
-  mkdirSync(module);
-  const daemon = await startDaemon(t, ['--root', module]);
-  const push = startBlit(['mirror', '--yes', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`], {
-    BLIT_TEST_HANG: 'send:sub/big',
-  });
-  await until('the first chunk of big at the daemon', () =>
-    tempsIn(module).some((temp) => temp.size === CHUNK),
-  );
+  const { src, module, daemon, push } = await pushCaughtHalfway(t, ['mirror', '--yes']);
   push.child.kill('SIGKILL');
   await push.exited;
   await until('the daemon to drop the temp file', () => tempsIn(module).length === 0);
@@ -144,17 +143,7 @@ test('the client killed mid-push: the daemon drops the session and its temp file
 });
 
 test('Ctrl+C on a push ends the daemon session too: exit 130, nothing half-written anywhere', async (t) => {
-  const root = tempDir(t, 'blit-fault-');
-  const src = makeSource(root);
-  const module = join(root, 'module');
-  mkdirSync(module);
-  const daemon = await startDaemon(t, ['--root', module]);
-  const push = startBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`], {
-    BLIT_TEST_HANG: 'send:sub/big',
-  });
-  await until('the first chunk of big at the daemon', () =>
-    tempsIn(module).some((temp) => temp.size === CHUNK),
-  );
+  const { src, module, push } = await pushCaughtHalfway(t, ['copy']);
   push.child.kill('SIGINT');
   const { code } = await push.exited;
   assert.equal(code, 130, push.stderr());
