@@ -197,14 +197,14 @@ export async function runRemoteTransfer(
     await readAccept(channel);
     const shown = (path: string) =>
       path.startsWith(VIRTUAL_ROOT) ? formatRemotePath(remote, remote.module, moduleRel(path, remote)) : path;
-    const report = await (push
-      ? runPush(endpoints, channel, options, flags, session, hasher, shown(endpoints.target), stats)
-      : runPull(endpoints, channel, options, flags, session, hasher, stats)
-    ).catch((error: unknown) => {
-      perf.onStats(finished(stats));
-      perf.finish('fatal', error);
-      throw error;
-    });
+    const side: ClientSide = { endpoints, channel, options, flags, session, hasher, stats };
+    const report = await (push ? runPush(side, shown(endpoints.target)) : runPull(side)).catch(
+      (error: unknown) => {
+        perf.onStats(finished(stats));
+        perf.finish('fatal', error);
+        throw error;
+      },
+    );
     // A pull-move's daemon removes its sources as they land and reports after our Summary the
     // ones it had to keep (up to its end of the stream).
     const kept: Failure[] = [];
@@ -254,15 +254,21 @@ function describeFailure(error: unknown, client: RemoteClient, remote: RemotePat
 
 type PartialReport = Omit<TransferReport, 'source' | 'destination' | 'elapsedMs'>;
 
+/** What this side's half of a session runs with. */
+interface ClientSide {
+  endpoints: Endpoints;
+  channel: FrameChannel;
+  options: TransferOptions;
+  flags: TransferFlags;
+  session: CommandSession;
+  hasher: HasherFactory | undefined;
+  stats: SessionStats;
+}
+
+/** The source half of a push; `where` names the destination for the deletion question. */
 async function runPush(
-  endpoints: Endpoints,
-  channel: FrameChannel,
-  options: TransferOptions,
-  flags: TransferFlags,
-  session: CommandSession,
-  hasher: HasherFactory | undefined,
+  { endpoints, channel, options, flags, session, hasher, stats }: ClientSide,
   where: string,
-  stats: SessionStats,
 ): Promise<PartialReport> {
   const source = new LocalSource(endpoints, buildFilter(options.filter));
   const progress = session.progress;
@@ -317,15 +323,16 @@ async function runPush(
   };
 }
 
-async function runPull(
-  endpoints: Endpoints,
-  channel: FrameChannel,
-  options: TransferOptions,
-  flags: TransferFlags,
-  session: CommandSession,
-  hasher: HasherFactory | undefined,
-  stats: SessionStats,
-): Promise<PartialReport> {
+/** The destination half of a pull. */
+async function runPull({
+  endpoints,
+  channel,
+  options,
+  flags,
+  session,
+  hasher,
+  stats,
+}: ClientSide): Promise<PartialReport> {
   const single = endpoints.kind === 'single';
   const onAction = (action: Action) => session.onAction?.(action);
   const destination = new LocalDestination(
