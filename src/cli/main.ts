@@ -23,6 +23,7 @@ export interface TransferFlags {
   verbose?: boolean;
   yes?: boolean;
   progress?: boolean;
+  forceGrpcData?: boolean;
   ludicrousSpeed?: boolean;
 }
 
@@ -47,6 +48,10 @@ function transferCommand(name: 'copy' | 'mirror' | 'move', summary: string) {
     .option('-v, --verbose', 'list each action')
     .option('--progress', 'show progress (default on a terminal)')
     .option('--no-progress', 'never show progress')
+    .option(
+      '--force-grpc-data',
+      'remote: send file data inside the control connection, not over data sockets (also BLIT_FORCE_GRPC_DATA=1)',
+    )
     .addOption(new Option('--ludicrous-speed', 'deprecated: blit tunes itself').hideHelp());
   if (name === 'mirror') {
     command

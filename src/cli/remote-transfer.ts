@@ -15,7 +15,15 @@ import type { Action, Failure, TransferOptions, TransferReport } from '../engine
 import { type HasherFactory, loadBlake3 } from '../fsops/hash.js';
 import { localProbe } from '../fsops/path-probe.js';
 import { isSafeRel } from '../fsops/rel-path.js';
-import { type Accept, Direction, type Hello, Phase, Role, type TransferFrame } from '../generated/blit.js';
+import {
+  type Accept,
+  type DataPlaneGrant,
+  Direction,
+  type Hello,
+  Phase,
+  Role,
+  type TransferFrame,
+} from '../generated/blit.js';
 import { startPerfRun } from '../perf/run-recorder.js';
 import { localHello } from '../protocol/handshake.js';
 import { ProtocolError } from '../protocol/manifest-wire.js';
@@ -27,6 +35,8 @@ import { FrameChannel, PeerFailed, PeerGone } from '../transport/frame-channel.j
 import { runDestinationSide } from '../transport/stream/destination-side.js';
 import { finished, sessionStats } from '../transport/stream/session-measure.js';
 import { runSourceSide } from '../transport/stream/source-side.js';
+import { dialData } from '../transport/tcp/dial.js';
+import { SessionSockets } from '../transport/tcp/session-sockets.js';
 import { nowMs } from '../util/clock.js';
 import { BlitError, showPath } from '../util/errors.js';
 import type { TransferFlags } from './main.js';
@@ -149,6 +159,7 @@ export async function runRemoteTransfer(
   const client = await RemoteClient.connect(remote, { spec: remote.spec, module: remote.module });
   let stream: ClientDuplexStream<TransferFrame, TransferFrame> | undefined;
   let session: CommandSession | undefined;
+  let sockets: SessionSockets | undefined;
   try {
     const endpoints = await resolveAcross(src, dst, remote, push, client);
     const single = endpoints.kind === 'single';
@@ -174,6 +185,7 @@ export async function runRemoteTransfer(
       channel.fail(interrupted());
       stream?.cancel();
     });
+    const forceGrpc = Boolean(flags.forceGrpcData) || process.env.BLIT_FORCE_GRPC_DATA === '1';
     channel.send({ $case: 'hello', value: localHello('blit') });
     channel.send({
       $case: 'open',
@@ -188,16 +200,19 @@ export async function runRemoteTransfer(
         filter: toWireFilter(options),
         dryRun: options.dryRun,
         allowDeletions: Boolean(flags.yes),
-        forceGrpcData: true,
-        dataStreams: 0,
+        forceGrpcData: forceGrpc,
+        dataStreams: forceGrpc ? 0 : 1,
         singleEntry: single,
         listActions: Boolean(flags.verbose || flags.dryRun),
       },
     });
-    await readAccept(channel);
+    const accept = await readAccept(channel);
+    sockets = new SessionSockets();
+    const dataPlane = dataPlaneDialer(remote, sockets);
+    if (accept.grant) dataPlane.dial(accept.grant);
     const shown = (path: string) =>
       path.startsWith(VIRTUAL_ROOT) ? formatRemotePath(remote, remote.module, moduleRel(path, remote)) : path;
-    const side: ClientSide = { endpoints, channel, options, flags, session, hasher, stats };
+    const side: ClientSide = { endpoints, channel, options, flags, session, hasher, stats, dataPlane };
     const report = await (push ? runPush(side, shown(endpoints.target)) : runPull(side)).catch(
       (error: unknown) => {
         perf.onStats(finished(stats));
@@ -234,9 +249,36 @@ export async function runRemoteTransfer(
     stream?.cancel();
     throw describeFailure(error, client, remote);
   } finally {
+    sockets?.close();
     session?.close();
     client.close();
   }
+}
+
+/** The client's data plane: dials the sockets each grant admits, and warns once if it cannot. */
+interface DataPlaneDialer {
+  sockets: SessionSockets;
+  dial(grant: DataPlaneGrant): void;
+}
+
+function dataPlaneDialer(remote: RemotePath, sockets: SessionSockets): DataPlaneDialer {
+  let warned = false;
+  return {
+    sockets,
+    dial(grant) {
+      for (const token of grant.tokens) {
+        dialData(remote.host, grant.port || remote.port, Buffer.from(token)).then(
+          (socket) => sockets.add(socket),
+          (error: Error) => {
+            if (warned) return;
+            warned = true;
+            const line = `blit: warning: no data connection to ${remote.host}:${grant.port || remote.port} (${error.message}); file data goes through the control connection, which is slower\n`;
+            err(line);
+          },
+        );
+      }
+    },
+  };
 }
 
 /** One line for whatever ended a session early. */
@@ -263,11 +305,12 @@ interface ClientSide {
   session: CommandSession;
   hasher: HasherFactory | undefined;
   stats: SessionStats;
+  dataPlane: DataPlaneDialer;
 }
 
 /** The source half of a push; `where` names the destination for the deletion question. */
 async function runPush(
-  { endpoints, channel, options, flags, session, hasher, stats }: ClientSide,
+  { endpoints, channel, options, flags, session, hasher, stats, dataPlane }: ClientSide,
   where: string,
 ): Promise<PartialReport> {
   const source = new LocalSource(endpoints, buildFilter(options.filter));
@@ -275,6 +318,9 @@ async function runPush(
   const writeAction = flags.json ? err : out;
   const { summary, failures } = await runSourceSide(source, channel, options, {
     stats,
+    sockets: dataPlane.sockets,
+    onGrant: (grant) => dataPlane.dial(grant),
+    moreSockets: () => channel.send({ $case: 'dataRequest', value: { sockets: 1 } }),
     single: endpoints.kind === 'single',
     hasher,
     confirmDeletions: (count, sample) => {
@@ -332,6 +378,7 @@ async function runPull({
   session,
   hasher,
   stats,
+  dataPlane,
 }: ClientSide): Promise<PartialReport> {
   const single = endpoints.kind === 'single';
   const onAction = (action: Action) => session.onAction?.(action);
@@ -344,6 +391,8 @@ async function runPull({
   const outcome = await runDestinationSide(destination, channel, options, {
     progress: session.progress,
     stats,
+    sockets: dataPlane.sockets,
+    onGrant: (grant) => dataPlane.dial(grant),
     onAction,
     singleName: single ? basename(endpoints.target) : undefined,
     hasher,

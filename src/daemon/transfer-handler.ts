@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { relative, sep } from 'node:path';
 import { type ServerDuplexStream, status } from '@grpc/grpc-js';
 import type { Endpoints } from '../engine/endpoints.js';
@@ -24,6 +25,7 @@ import { type HasherFactory, loadBlake3 } from '../fsops/hash.js';
 import type { DirectoryContents } from '../fsops/listing.js';
 import { baseRel, parentRel } from '../fsops/rel-path.js';
 import {
+  type DataPlaneGrant,
   Direction,
   EntryKind,
   ErrorCode,
@@ -41,6 +43,9 @@ import { type FrameBody, FrameChannel, PeerGone } from '../transport/frame-chann
 import { runDestinationSide } from '../transport/stream/destination-side.js';
 import { finished, sessionStats } from '../transport/stream/session-measure.js';
 import { runSourceSide, type SourceFiles } from '../transport/stream/source-side.js';
+import type { DataAdmission } from '../transport/tcp/admission.js';
+import { SessionSockets } from '../transport/tcp/session-sockets.js';
+import { MAX_DATA_SOCKETS } from '../transport/tcp/stream-count.js';
 import { BlitError } from '../util/errors.js';
 import type { DaemonConfig, ModuleConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -56,6 +61,10 @@ import { RpcError } from './rpc-error.js';
 
 /** The Hello and Open must arrive within this time of the call starting. */
 const OPEN_TIMEOUT_MS = 10_000;
+/** A data-plane token must be used within this time of its grant. */
+const TOKEN_TTL_MS = 10_000;
+/** How long a finished session waits for the peer to end its data sockets before cutting them. */
+const SOCKETS_END_WAIT_MS = 2_000;
 /** Actions sent per Actions frame (-v and --dry-run lists of a push). */
 const ACTIONS_PER_FRAME = 512;
 
@@ -128,13 +137,42 @@ function actionRelay(channel: FrameChannel) {
   };
 }
 
+
+/** A session's share of the data plane: its sockets, and grants of more (within the cap). */
+function sessionDataPlane(admission: DataAdmission | undefined, sessionId: string) {
+  const sockets = new SessionSockets();
+  let granted = 0;
+  return {
+    sockets,
+    /** A grant of up to `count` more sockets, or undefined when there is no data plane or the cap is reached. */
+    grant(count: number): DataPlaneGrant | undefined {
+      const n = Math.min(count, MAX_DATA_SOCKETS - granted);
+      if (!admission || n <= 0) return undefined;
+      granted += n;
+      const tokens = Array.from({ length: n }, () =>
+        admission.issue(sessionId, (socket: Socket) => sockets.add(socket), TOKEN_TTL_MS),
+      );
+      // Port 0: the data plane shares the daemon's port.
+      return { port: 0, tokens, expiresMs: TOKEN_TTL_MS };
+    },
+    async close(succeeded: boolean) {
+      admission?.revoke(sessionId);
+      if (succeeded) await sockets.ended(SOCKETS_END_WAIT_MS);
+      sockets.close();
+    },
+  };
+}
+
 export function handleTransfer(
   call: ServerDuplexStream<TransferFrame, TransferFrame>,
   config: DaemonConfig,
   log: Logger,
+  admission?: DataAdmission,
 ): void {
   const started = performance.now();
   const channel = new FrameChannel(call, Role.ROLE_UNSPECIFIED);
+  const sessionId = randomBytes(8).toString('hex');
+  const dataPlane = sessionDataPlane(admission, sessionId);
   call.on('cancelled', () => channel.fail(new PeerGone('the client cancelled the session')));
   const fields: Record<string, unknown> = { rpc: 'transfer', peer: call.getPeer() };
   const run = async () => {
@@ -157,17 +195,23 @@ export function handleTransfer(
     const hasher = options.compare === 'checksum' ? await loadBlake3() : undefined;
     channel.role = push ? Role.ROLE_DESTINATION : Role.ROLE_SOURCE;
     channel.send({ $case: 'hello', value: ours });
-    const accept = (pathKind: EntryKind) =>
+    const accept = (pathKind: EntryKind) => {
+      const grant =
+        open.forceGrpcData || open.dataStreams === 0 ? undefined : dataPlane.grant(open.dataStreams);
       channel.send({
         $case: 'accept',
         value: {
-          sessionId: randomBytes(8).toString('hex'),
+          sessionId,
           responderRole: channel.role,
-          // The TCP data plane is not built yet: data rides the stream.
-          negotiated: { ...negotiated, transport: Transport.TRANSPORT_GRPC_STREAM },
+          negotiated: {
+            ...negotiated,
+            transport: grant ? Transport.TRANSPORT_TCP : Transport.TRANSPORT_GRPC_STREAM,
+          },
+          grant,
           pathKind,
         },
       });
+    };
     const peer = call.getPeer().replace(/:\d+$/, '');
     const perf = startPerfRun({
       // The module's own path: its file system is the session's.
@@ -177,9 +221,8 @@ export function handleTransfer(
       peer: { side: push ? 'source' : 'destination', name: `blit ${peer}` },
     });
     const stats = sessionStats();
-    const counts = push
-      ? receivePush({ channel, module, rel, open, options, filter, accept, hasher, stats })
-      : sendPull({ channel, module, rel, open, options, filter, accept, hasher, stats });
+    const opened: Opened = { channel, module, rel, open, options, filter, accept, hasher, stats, dataPlane };
+    const counts = push ? receivePush(opened) : sendPull(opened);
     return counts.then(
       (done) => {
         perf.onStats(finished(stats));
@@ -194,11 +237,13 @@ export function handleTransfer(
     );
   };
   run().then(
-    (counts) => {
+    async (counts) => {
+      await dataPlane.close(true);
       channel.end();
       log.info({ ...fields, ...counts, code: 'OK', ms: Math.round(performance.now() - started) }, 'transfer');
     },
     (error: unknown) => {
+      void dataPlane.close(false);
       if (!(error instanceof PeerGone)) channel.send(fatalFrame(error));
       channel.fail(error instanceof Error ? error : new Error(String(error)));
       channel.end();
@@ -231,9 +276,21 @@ interface Opened {
   accept: (kind: EntryKind) => void;
   hasher: HasherFactory | undefined;
   stats: SessionStats;
+  dataPlane: ReturnType<typeof sessionDataPlane>;
 }
 
-async function receivePush({ channel, module, rel, open, options, filter, accept, hasher, stats }: Opened) {
+async function receivePush({
+  channel,
+  module,
+  rel,
+  open,
+  options,
+  filter,
+  accept,
+  hasher,
+  stats,
+  dataPlane,
+}: Opened) {
   if (open.singleEntry && rel === '')
     throw new ProtocolError('a single entry cannot replace the module root');
   // A single entry lands in its parent directory under its own name; a tree is the directory itself.
@@ -257,6 +314,11 @@ async function receivePush({ channel, module, rel, open, options, filter, accept
       hasher,
       beforeSummary: () => relay?.flush(),
       confirmDeletions: open.allowDeletions ? async () => true : undefined,
+      sockets: dataPlane.sockets,
+      onDataRequest: (count) => {
+        const grant = dataPlane.grant(count);
+        if (grant) channel.send({ $case: 'grant', value: grant });
+      },
     });
     return {
       copied: outcome.copied,
@@ -296,7 +358,18 @@ function moduleRelative(root: BeneathRoot, path: string): string {
   return relative(root.path, path).split(sep).join('/');
 }
 
-async function sendPull({ channel, module, rel, open, options, filter, accept, hasher, stats }: Opened) {
+async function sendPull({
+  channel,
+  module,
+  rel,
+  open,
+  options,
+  filter,
+  accept,
+  hasher,
+  stats,
+  dataPlane,
+}: Opened) {
   const resolved = resolveInModule(module, rel, open.contentsOnly);
   const isDirectory =
     resolved.real === resolved.named ? resolved.stats.isDirectory() : isDirectoryAt(resolved.real);
@@ -332,6 +405,11 @@ async function sendPull({ channel, module, rel, open, options, filter, accept, h
       stats,
       reportKept: true,
       files: root && beneathFiles(root, base!),
+      sockets: dataPlane.sockets,
+      moreSockets: () => {
+        const grant = dataPlane.grant(1);
+        if (grant) channel.send({ $case: 'grant', value: grant });
+      },
     });
     return {
       copied: Number(outcome.summary.copied),

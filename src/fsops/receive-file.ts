@@ -60,12 +60,20 @@ export class FileReceiver {
     if (offset !== this.written) {
       throw new ReceiveError(`data out of order (offset ${offset}, expected ${this.written})`);
     }
-    if (this.written + data.length > this.size) {
+    this.writeAt(offset, data);
+  }
+
+  /**
+   * Writes a chunk at its place in the file, in any order (blocks of one file that came over
+   * several sockets). The caller checks that ranges do not overlap.
+   */
+  writeAt(offset: number, data: Uint8Array): void {
+    if (offset + data.length > this.size) {
       throw new ReceiveError(`the peer sent more than the ${this.size} bytes it declared`);
     }
     const fd = this.fd ?? this.open();
     let done = 0;
-    while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+    while (done < data.length) done += writeSync(fd, data, done, data.length - done, offset + done);
     this.written += data.length;
   }
 

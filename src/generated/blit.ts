@@ -489,6 +489,14 @@ export interface Actions {
   actions: Action[];
 }
 
+/**
+ * The data plane's socket count: the sending side of a push (the client) asks for more sockets
+ * while they still raise its throughput; the responder answers with a DataPlaneGrant frame.
+ */
+export interface DataPlaneRequest {
+  sockets: number;
+}
+
 export interface TransferFrame {
   /** The role of the frame's sender. */
   role: Role;
@@ -510,7 +518,13 @@ export interface TransferFrame {
     | { $case: 'error'; value: TransferError }
     | { $case: 'landed'; value: Landed }
     | { $case: 'rescan'; value: Rescan }
-    | { $case: 'actions'; value: Actions }
+    | { $case: 'actions'; value: Actions } //
+    /**
+     * More data-plane sockets: tokens the initiator dials with (answering a DataPlaneRequest on a
+     * push; offered by the sending daemon on a pull).
+     */
+    | { $case: 'grant'; value: DataPlaneGrant }
+    | { $case: 'dataRequest'; value: DataPlaneRequest }
     | undefined;
 }
 
@@ -4101,6 +4115,61 @@ export const Actions: MessageFns<Actions> = {
   },
 };
 
+function createBaseDataPlaneRequest(): DataPlaneRequest {
+  return { sockets: 0 };
+}
+
+export const DataPlaneRequest: MessageFns<DataPlaneRequest> = {
+  encode(message: DataPlaneRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sockets !== 0) {
+      writer.uint32(8).uint32(message.sockets);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DataPlaneRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDataPlaneRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sockets = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<DataPlaneRequest>, I>>(base?: I): DataPlaneRequest {
+    return DataPlaneRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DataPlaneRequest>, I>>(object: I): DataPlaneRequest {
+    const message = createBaseDataPlaneRequest();
+    message.sockets = object.sockets ?? 0;
+    return message;
+  },
+};
+
 function createBaseTransferFrame(): TransferFrame {
   return { role: 0, body: undefined };
 }
@@ -4164,6 +4233,12 @@ export const TransferFrame: MessageFns<TransferFrame> = {
         break;
       case 'actions':
         Actions.encode(message.body.value, writer.uint32(154).fork()).join();
+        break;
+      case 'grant':
+        DataPlaneGrant.encode(message.body.value, writer.uint32(162).fork()).join();
+        break;
+      case 'dataRequest':
+        DataPlaneRequest.encode(message.body.value, writer.uint32(170).fork()).join();
         break;
     }
     return writer;
@@ -4343,6 +4418,22 @@ export const TransferFrame: MessageFns<TransferFrame> = {
             message.body = { $case: 'actions', value: Actions.decode(reader, reader.uint32()) };
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.body = { $case: 'grant', value: DataPlaneGrant.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.body = { $case: 'dataRequest', value: DataPlaneRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4476,6 +4567,18 @@ export const TransferFrame: MessageFns<TransferFrame> = {
       case 'actions': {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: 'actions', value: Actions.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case 'grant': {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: 'grant', value: DataPlaneGrant.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case 'dataRequest': {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: 'dataRequest', value: DataPlaneRequest.fromPartial(object.body.value) };
         }
         break;
       }

@@ -22,6 +22,7 @@ import { FileReceiver, ReceiveError } from '../../fsops/receive-file.js';
 import { joinRel, parentRel } from '../../fsops/rel-path.js';
 import type { RemovalStep } from '../../fsops/remove-tree.js';
 import {
+  type DataPlaneGrant,
   type FileData,
   type FileHash,
   type ManifestBatch,
@@ -36,6 +37,10 @@ import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { loopTurns, nowMs } from '../../util/clock.js';
 import { isFatalWriteError, reasonOf } from '../../util/errors.js';
 import { type FrameChannel, PeerFailed } from '../frame-channel.js';
+import { blockCount, blockLength } from '../tcp/layout.js';
+import { type RangeSink, receiveRecords } from '../tcp/record-receiver.js';
+import type { SessionSockets } from '../tcp/session-sockets.js';
+import { failOnDataPlane } from '../tcp/data-failure.js';
 
 /** Needs per NeedBatch frame. */
 const NEEDS_PER_BATCH = 1024;
@@ -63,6 +68,12 @@ export interface DestinationSideHooks {
   beforeSummary?(): void;
   /** Filled with what the session measured (perf history), when given. */
   stats?: SessionStats;
+  /** The session's data-plane sockets: file data may come as records over them too. */
+  sockets?: SessionSockets;
+  /** A grant of data sockets came (a pull's client dials them). */
+  onGrant?(grant: DataPlaneGrant): void;
+  /** The source asks for more data sockets (a push's daemon grants them). */
+  onDataRequest?(sockets: number): void;
 }
 
 export interface DestinationOutcome {
@@ -85,6 +96,10 @@ interface PendingFile {
   receiver?: FileReceiver;
   /** Failed already: later chunks are dropped until its last one. */
   failed?: boolean;
+  /** Offsets of the blocks received (a large file over the data plane). */
+  blocks?: Set<number>;
+  /** The source's final block came: it read the whole file and found it unchanged. */
+  finalSeen?: boolean;
 }
 
 /** A directory whose batches are coming in. */
@@ -340,22 +355,20 @@ export async function runDestinationSide(
     return file;
   };
 
-  const onFileData = (data: FileData) => {
-    const file = fileOf(data.fileId, 'data');
-    if (file.failed) {
-      if (data.last) pending.delete(data.fileId);
-      return;
-    }
+  /** A write here failed: the file fails (the session too, when nothing more can be written). */
+  const writeFailed = (fileId: bigint, file: PendingFile, error: unknown) => {
+    const peerFault = error instanceof ReceiveError;
+    failFile(fileId, peerFault ? reasonOf(error) : `cannot write: ${reasonOf(error)}`, peerFault);
+    if (isFatalWriteError(error)) throw new DestinationFull(`${file.rel}: ${reasonOf(error)}`);
+  };
+
+  /** Every byte of the file is in: it is installed under its final name. */
+  const install = (fileId: bigint, file: PendingFile) => {
     try {
       file.receiver ??= new FileReceiver(destination.fs, file.rel, file.entry.size, file.entry.mode);
-      file.receiver.write(Number(data.offset), data.data);
-      if (!data.last) return;
       file.receiver.finish(file.entry.mtimeNs);
     } catch (error) {
-      const peerFault = error instanceof ReceiveError;
-      failFile(data.fileId, peerFault ? reasonOf(error) : `cannot write: ${reasonOf(error)}`, peerFault);
-      if (data.last) pending.delete(data.fileId);
-      if (isFatalWriteError(error)) throw new DestinationFull(`${file.rel}: ${reasonOf(error)}`);
+      writeFailed(fileId, file, error);
       return;
     }
     destination.tally.copied++;
@@ -365,7 +378,84 @@ export async function runDestinationSide(
     if (stats) stats.firstByteMs ??= nowMs() - started;
     onAction({ kind: 'copy', path: file.rel });
     sendLanded([file.rel]);
-    resolved(data.fileId);
+    resolved(fileId);
+  };
+
+  const onFileData = (data: FileData) => {
+    const file = fileOf(data.fileId, 'data');
+    if (file.blocks) throw new ProtocolError(`file ${data.fileId} sent over both data paths`);
+    if (file.failed) {
+      if (data.last) pending.delete(data.fileId);
+      return;
+    }
+    try {
+      file.receiver ??= new FileReceiver(destination.fs, file.rel, file.entry.size, file.entry.mode);
+      file.receiver.write(Number(data.offset), data.data);
+    } catch (error) {
+      if (data.last) pending.delete(data.fileId);
+      writeFailed(data.fileId, file, error);
+      return;
+    }
+    if (data.last) install(data.fileId, file);
+  };
+
+  /** Files whose source failed on the data plane: blocks of theirs still on the way are dropped. */
+  const voided = new Set<bigint>();
+  const records: RangeSink = {
+    begin(fileId, offset, length, whole) {
+      const file = pending.get(fileId);
+      if (!file) {
+        if (voided.has(fileId)) return false;
+        throw new ProtocolError(`data for file ${fileId}, which was not asked for`);
+      }
+      if (file.failed) return false;
+      const size = file.entry.size;
+      if (whole) {
+        if (length !== size || blockCount(size) > 0 || file.receiver)
+          throw new ProtocolError(`file ${fileId} sent whole as ${length} of its ${size} bytes`);
+      } else {
+        if (blockLength(size, offset) !== length)
+          throw new ProtocolError(`block at ${offset} of file ${fileId} (${size} bytes) is ${length} bytes`);
+        if (file.receiver && !file.blocks)
+          throw new ProtocolError(`file ${fileId} sent over both data paths`);
+        file.blocks ??= new Set();
+        if (file.blocks.has(offset))
+          throw new ProtocolError(`block at ${offset} of file ${fileId} sent twice`);
+        file.blocks.add(offset);
+      }
+      try {
+        file.receiver ??= new FileReceiver(destination.fs, file.rel, size, file.entry.mode);
+      } catch (error) {
+        writeFailed(fileId, file, error);
+        return false;
+      }
+      return true;
+    },
+    data(fileId, offset, data) {
+      const file = pending.get(fileId)!;
+      if (file.failed) return;
+      try {
+        file.receiver!.writeAt(offset, data);
+      } catch (error) {
+        writeFailed(fileId, file, error);
+      }
+    },
+    done(fileId, final) {
+      const file = pending.get(fileId)!;
+      if (file.failed) return;
+      if (final) file.finalSeen = true;
+      if (!file.blocks || (file.finalSeen && file.blocks.size === blockCount(file.entry.size)))
+        install(fileId, file);
+      settle();
+    },
+    fail(fileId, reason) {
+      if (voided.has(fileId)) return;
+      fileOf(fileId, 'a failure');
+      failFile(fileId, peerText(reason), true);
+      pending.delete(fileId);
+      voided.add(fileId);
+      settle();
+    },
   };
 
   const onFileHash = (hash: FileHash) => {
@@ -437,18 +527,34 @@ export async function runDestinationSide(
         break;
       case 'progress':
         break;
+      case 'grant':
+        if (!hooks.onGrant) throw new ProtocolError('data-plane grant sent to a peer that does not dial');
+        hooks.onGrant(body.value);
+        break;
+      case 'dataRequest':
+        if (!hooks.onDataRequest)
+          throw new ProtocolError('data sockets asked of a peer that does not grant them');
+        hooks.onDataRequest(body.value.sockets);
+        break;
       default:
         throw new ProtocolError(`${body?.$case ?? 'empty'} frame from the source`);
     }
+    settle();
+  });
+  hooks.sockets?.onSocket((socket) =>
+    receiveRecords(socket, records, (error) => failOnDataPlane(channel, error)),
+  );
+  channel.startHeartbeat(() => progressFrame(progress));
+
+  const allInNow = () => sourceDone && roundsDone >= roundsAsked && outstanding === 0;
+  /** Wakes the session when everything asked for has come. */
+  const settle = () => {
     if (idle && allInNow()) {
       const wake = idle;
       idle = undefined;
       wake();
     }
-  });
-  channel.startHeartbeat(() => progressFrame(progress));
-
-  const allInNow = () => sourceDone && roundsDone >= roundsAsked && outstanding === 0;
+  };
   /** Waits until the source has sent every listing asked for and every needed file is settled. */
   const allIn = () =>
     new Promise<void>((resolve, reject) => {

@@ -16,7 +16,13 @@ import { countListing, type SessionStats } from '../../engine/session-stats.js';
 import type { Failure, TransferOptions } from '../../engine/types.js';
 import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
 import { baseRel, joinRel, parentRel } from '../../fsops/rel-path.js';
-import type { Actions, Need, Summary, Progress as WireProgress } from '../../generated/blit.js';
+import type {
+  Actions,
+  DataPlaneGrant,
+  Need,
+  Summary,
+  Progress as WireProgress,
+} from '../../generated/blit.js';
 import { ErrorCode, Phase } from '../../generated/blit.js';
 import { checkPeerRel, ProtocolError, toManifestBatches } from '../../protocol/manifest-wire.js';
 import { peerPath, peerText } from '../../protocol/peer-text.js';
@@ -24,6 +30,10 @@ import { nowMs } from '../../util/clock.js';
 import { reasonOf, sourceKeptReason } from '../../util/errors.js';
 import { sendPauseIfInjected } from '../../util/test-hang.js';
 import { type FrameChannel, PeerFailed } from '../frame-channel.js';
+import { failOnDataPlane } from '../tcp/data-failure.js';
+import { RecordSender } from '../tcp/record-sender.js';
+import { StreamCount } from '../tcp/stream-count.js';
+import type { SessionSockets } from '../tcp/session-sockets.js';
 
 /** Kept sources reported one by one after the Summary; the rest are counted. */
 const MAX_KEPT_REPORTED = 1000;
@@ -55,6 +65,12 @@ export interface SourceSideHooks {
    * followed.
    */
   files?: SourceFiles;
+  /** The session's data-plane sockets: once one is connected, files go over them as records. */
+  sockets?: SessionSockets;
+  /** Asks for one more data socket (the sender measured that it may help). */
+  moreSockets?(): void;
+  /** A grant of data sockets came (a push's client dials them). */
+  onGrant?(grant: DataPlaneGrant): void;
 }
 
 export interface SourceFiles {
@@ -97,6 +113,10 @@ export async function runSourceSide(
     w?.();
   };
   const scratch = Buffer.allocUnsafe(CHUNK_BYTES);
+  const records = new RecordSender();
+  hooks.sockets?.onSocket((socket) => records.attach(socket));
+  records.failed.catch((error: Error) => failOnDataPlane(channel, error));
+  const measuring = hooks.moreSockets && measureSockets(records, hooks.moreSockets);
 
   /** Where a path the peer names lies here, or a reason to refuse it. */
   const pathOf = (rel: string): string | undefined => {
@@ -163,6 +183,10 @@ export async function runSourceSide(
       case 'summary':
         summary = body.value;
         wakeUp();
+        break;
+      case 'grant':
+        if (!hooks.onGrant) throw new ProtocolError('data-plane grant sent to a peer that does not dial');
+        hooks.onGrant(body.value);
         break;
       case 'error':
         // The destination's failures come in its Summary; only a fatal one is news here.
@@ -268,6 +292,8 @@ export async function runSourceSide(
       await sendError(need, `cannot read: ${reasonOf(error)}`);
       return;
     }
+    /** The data plane closes the descriptor once the file is out. */
+    let handedOver = false;
     try {
       if (!unchanged(fstatSync(fd, { bigint: true }), need)) {
         await sendError(need, 'changed since it was listed; not copied');
@@ -289,32 +315,47 @@ export async function runSourceSide(
           return;
         }
       }
-      let offset = 0;
-      do {
-        const want = Math.min(CHUNK_BYTES, size - offset);
-        const n = want === 0 ? 0 : readSync(fd, scratch, 0, want, offset);
-        const last = offset + n >= size;
-        if ((n === 0 && want > 0) || (last && !unchanged(fstatSync(fd, { bigint: true }), need))) {
-          await sendError(need, 'changed while it was copied; not installed');
-          return;
-        }
-        // A copy: the stream may still hold the frame when the scratch buffer is read into again.
-        const data = Buffer.from(scratch.subarray(0, n));
-        const full = channel.send({
-          $case: 'fileData',
-          value: { fileId: need.fileId, offset: BigInt(offset), data, last },
+      if (records.ready) {
+        handedOver = true;
+        await records.sendFile({
+          fileId: need.fileId,
+          rel: need.path,
+          fd,
+          size,
+          unchanged: (at) => unchanged(fstatSync(at, { bigint: true }), need),
         });
-        offset += n;
-        if (full) await full;
-        const pause = offset === n && !last ? sendPauseIfInjected(need.path) : undefined;
-        if (pause) await Promise.race([pause, channel.closed]);
-        check();
-      } while (offset < size);
+      } else await sendFrames(need, fd, size);
     } catch (error) {
-      await sendError(need, `cannot read: ${reasonOf(error)}`);
+      if (!handedOver) await sendError(need, `cannot read: ${reasonOf(error)}`);
+      else throw error;
     } finally {
-      closeSync(fd);
+      if (!handedOver) closeSync(fd);
     }
+  };
+
+  /** Sends a file as FileData frames inside the session stream (no data plane, or not yet). */
+  const sendFrames = async (need: Need, fd: number, size: number) => {
+    let offset = 0;
+    do {
+      const want = Math.min(CHUNK_BYTES, size - offset);
+      const n = want === 0 ? 0 : readSync(fd, scratch, 0, want, offset);
+      const last = offset + n >= size;
+      if ((n === 0 && want > 0) || (last && !unchanged(fstatSync(fd, { bigint: true }), need))) {
+        await sendError(need, 'changed while it was copied; not installed');
+        return;
+      }
+      // A copy: the stream may still hold the frame when the scratch buffer is read into again.
+      const data = Buffer.from(scratch.subarray(0, n));
+      const full = channel.send({
+        $case: 'fileData',
+        value: { fileId: need.fileId, offset: BigInt(offset), data, last },
+      });
+      offset += n;
+      if (full) await full;
+      const pause = offset === n && !last ? sendPauseIfInjected(need.path) : undefined;
+      if (pause) await Promise.race([pause, channel.closed]);
+      check();
+    } while (offset < size);
   };
 
   const serveNeeds = async () => {
@@ -324,6 +365,8 @@ export async function runSourceSide(
       queuedBytes -= need.path.length + NEED_OVERHEAD;
       await serveNeed(need);
     }
+    // A batch being packed goes out once nothing more is asked for.
+    records.flush();
   };
 
   const rescan = async (rel: string) => {
@@ -344,34 +387,62 @@ export async function runSourceSide(
     }
   };
 
-  await sendManifest(source.scan());
-  if (stats) stats.scanMs = nowMs() - started;
-  manifestComplete();
-  channel.send({
-    $case: 'sourceDone',
-    value: { scanComplete: source.scanComplete, failures: source.failures },
-  });
-  for (;;) {
-    // The destination sends its Summary once everything it asked for is in: the session is over,
-    // whatever came after it (a Ctrl+C racing the finish is reported as the finish).
-    if (summary) break;
-    check();
-    if (needs.length > 0) await serveNeeds();
-    else if (rescans.length > 0) {
-      // One ManifestComplete answers one Rescan frame, whatever it names.
-      for (const rel of rescans.splice(0)) await rescan(rel);
-      manifestComplete();
-    } else await nextEvent();
+  try {
+    return await runSession();
+  } finally {
+    clearInterval(measuring);
   }
-  if (move) failures.push(...source.removeEmptyDirectories());
-  if (hooks.reportKept) {
-    // The destination has sent its Summary, but reads on until this side ends: a pull-move's
-    // sources that stayed are reported there (the first many, then a count).
-    for (const failure of failures.slice(0, MAX_KEPT_REPORTED)) sendFailure(failure.path, failure.reason);
-    if (failures.length > MAX_KEPT_REPORTED) {
-      sendFailure('.', `${failures.length - MAX_KEPT_REPORTED} more source(s) kept, not listed`);
+
+  async function runSession(): Promise<SourceOutcome> {
+    await sendManifest(source.scan());
+    if (stats) stats.scanMs = nowMs() - started;
+    manifestComplete();
+    channel.send({
+      $case: 'sourceDone',
+      value: { scanComplete: source.scanComplete, failures: source.failures },
+    });
+    for (;;) {
+      // The destination sends its Summary once everything it asked for is in: the session is over,
+      // whatever came after it (a Ctrl+C racing the finish is reported as the finish).
+      if (summary) break;
+      check();
+      if (needs.length > 0) await serveNeeds();
+      else if (rescans.length > 0) {
+        // One ManifestComplete answers one Rescan frame, whatever it names.
+        for (const rel of rescans.splice(0)) await rescan(rel);
+        manifestComplete();
+      } else await nextEvent();
     }
+    // Every file is in at the destination: the data sockets end.
+    records.end();
+    if (move) failures.push(...source.removeEmptyDirectories());
+    if (hooks.reportKept) {
+      // The destination has sent its Summary, but reads on until this side ends: a pull-move's
+      // sources that stayed are reported there (the first many, then a count).
+      for (const failure of failures.slice(0, MAX_KEPT_REPORTED)) sendFailure(failure.path, failure.reason);
+      if (failures.length > MAX_KEPT_REPORTED) {
+        sendFailure('.', `${failures.length - MAX_KEPT_REPORTED} more source(s) kept, not listed`);
+      }
+    }
+    if (stats) stats.totalMs = stats.copyMs = nowMs() - started;
+    return { summary: summary!, failures };
   }
-  if (stats) stats.totalMs = stats.copyMs = nowMs() - started;
-  return { summary: summary!, failures };
+}
+
+/** Every half second, the sender's throughput decides whether one more socket is asked for. */
+function measureSockets(records: RecordSender, more: () => void): NodeJS.Timeout {
+  const count = new StreamCount();
+  let bytes = records.bytesSent;
+  let at = nowMs();
+  const timer = setInterval(() => {
+    const now = nowMs();
+    const window = { bytes: records.bytesSent - bytes, ms: now - at, sockets: records.socketCount };
+    bytes = records.bytesSent;
+    at = now;
+    if (!records.ready) return;
+    if (count.observe(window)) more();
+    if (count.settled) clearInterval(timer);
+  }, 500);
+  timer.unref();
+  return timer;
 }

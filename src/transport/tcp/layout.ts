@@ -1,0 +1,22 @@
+/**
+ * How the data plane cuts files into records, shared by the sender (which cuts) and the receiver
+ * (which checks that what arrives fits): fixed by the protocol, not tunable.
+ */
+
+/** A file above this size travels as blocks of exactly this size (the last one shorter). */
+export const DATA_BLOCK_BYTES = 4 << 20;
+/** A file up to this size travels packed in a batch with others. */
+export const SMALL_FILE_BYTES = 64 << 10;
+/** A batch is sent once its files hold this many bytes (or it has MAX_BATCH_FILES). */
+export const BATCH_TARGET_BYTES = 1 << 20;
+
+/** Number of blocks a file of `size` bytes travels as (0: it travels whole). */
+export function blockCount(size: number): number {
+  return size > DATA_BLOCK_BYTES ? Math.ceil(size / DATA_BLOCK_BYTES) : 0;
+}
+
+/** The length a block at `offset` of a file of `size` bytes must have, or undefined if no block starts there. */
+export function blockLength(size: number, offset: number): number | undefined {
+  if (blockCount(size) === 0 || offset % DATA_BLOCK_BYTES !== 0 || offset >= size) return undefined;
+  return Math.min(DATA_BLOCK_BYTES, size - offset);
+}

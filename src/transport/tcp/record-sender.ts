@@ -1,0 +1,252 @@
+/**
+ * The sending half of the data plane (pure-JS path): files the destination asked for go out as
+ * records over the session's data sockets. Small files are packed into batches, files up to a
+ * block go whole, larger ones as blocks spread over the sockets (each to the least loaded one).
+ * Every file is read from a descriptor opened and checked by the session, and checked again once
+ * its last byte is read: a file that changed meanwhile goes out as FAIL instead of its last
+ * record, so the destination never installs it.
+ *
+ * A socket that fails fails the whole session (`failed`), and no socket outlives it (`destroy`).
+ */
+import { closeSync, readSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { reasonOf } from '../../util/errors.js';
+import { sendPauseIfInjected } from '../../util/test-hang.js';
+import { DataPlaneFailed } from './data-failure.js';
+import { BATCH_TARGET_BYTES, blockCount, DATA_BLOCK_BYTES, SMALL_FILE_BYTES } from './layout.js';
+import { batchHeader, blockHeader, endRecord, failRecord, fileHeader, MAX_BATCH_FILES } from './records.js';
+
+/** Where an injected pause (BLIT_TEST_HANG=send:REL) stops a file's first record. */
+const PAUSE_AT_BYTES = 1 << 20;
+/** Bytes queued on a socket beyond which the sender waits for it to drain. */
+const HIGH_WATER_BYTES = 8 << 20;
+/** A socket whose queued bytes have not moved for this long is stalled: the session fails. */
+export const WRITE_IDLE_MS = 30_000;
+
+/** One file to send: its descriptor (the sender closes it) and how to tell it changed. */
+export interface OutgoingFile {
+  fileId: bigint;
+  /** Its path relative to the transfer root (for the injected pause of tests). */
+  rel: string;
+  fd: number;
+  size: number;
+  /** False once the file no longer has the size and mtime it was listed with. */
+  unchanged(fd: number): boolean;
+}
+
+interface Member {
+  fileId: bigint;
+  length: number;
+}
+
+export class RecordSender {
+  private readonly sockets: Socket[] = [];
+  private members: Member[] = [];
+  private arena = Buffer.allocUnsafe(BATCH_TARGET_BYTES);
+  private arenaUsed = 0;
+  private failure: Error | undefined;
+  private readonly failWaiters = new Set<(error: Error) => void>();
+  /** Bytes handed to the sockets, for the session's measurements. */
+  bytesSent = 0;
+  /** Time spent waiting for a socket to drain, in ms. */
+  blockedMs = 0;
+
+  /** Adds a connected, admitted socket to those this session sends over. */
+  attach(socket: Socket): void {
+    socket.setNoDelay(true);
+    socket.on('error', (error) =>
+      this.fail(new DataPlaneFailed(`data connection failed: ${reasonOf(error)}`)),
+    );
+    socket.on('close', () => {
+      if (this.sockets.includes(socket)) this.fail(new DataPlaneFailed('data connection closed by the peer'));
+    });
+    // Nothing is read on a sending socket but its end; a peer that sends is ignored.
+    socket.resume();
+    this.sockets.push(socket);
+  }
+
+  /** True once a socket is attached: files may go this way. */
+  get ready(): boolean {
+    return this.sockets.length > 0 && !this.failure;
+  }
+
+  get socketCount(): number {
+    return this.sockets.length;
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    for (const waiter of this.failWaiters) waiter(error);
+    this.failWaiters.clear();
+  }
+
+  /** Resolves never; rejects once a socket fails (to race against other waits). */
+  get failed(): Promise<never> {
+    return new Promise<never>((_, reject) => {
+      if (this.failure) reject(this.failure);
+      else this.failWaiters.add(reject);
+    });
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /** The socket with the fewest bytes waiting. */
+  private leastLoaded(): Socket {
+    let best = this.sockets[0]!;
+    for (const socket of this.sockets) if (socket.writableLength < best.writableLength) best = socket;
+    return best;
+  }
+
+  /** Writes one record's parts, all on one socket (the least loaded, unless named). */
+  private write(parts: Buffer[], socket = this.leastLoaded()): Socket {
+    for (const part of parts) {
+      socket.write(part);
+      this.bytesSent += part.length;
+    }
+    return socket;
+  }
+
+  /** Waits while every socket holds more than the high-water mark. */
+  private async room(): Promise<void> {
+    this.check();
+    const socket = this.leastLoaded();
+    if (socket.writableLength <= HIGH_WATER_BYTES) return;
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        new Promise<void>((resolve) => socket.once('drain', resolve)),
+        this.failed,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new DataPlaneFailed(`data connection stalled for ${WRITE_IDLE_MS / 1000} s`)),
+            WRITE_IDLE_MS,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      this.blockedMs += performance.now() - started;
+    }
+  }
+
+  /**
+   * Sends one file and closes its descriptor. A file that cannot be read, or changed, goes out as
+   * FAIL with the reason. Resolves when the sockets can take more.
+   */
+  async sendFile(file: OutgoingFile): Promise<void> {
+    this.check();
+    try {
+      if (file.size <= SMALL_FILE_BYTES) this.addToBatch(file);
+      else if (blockCount(file.size) === 0) await this.sendWhole(file);
+      else await this.sendBlocks(file);
+    } finally {
+      closeSync(file.fd);
+    }
+    await this.room();
+  }
+
+  /** Reads `length` bytes at `offset` into `into`; a short read means the file shrank. */
+  private static readAll(fd: number, into: Buffer, offset: number): void {
+    let done = 0;
+    while (done < into.length) {
+      const n = readSync(fd, into, done, into.length - done, offset + done);
+      if (n === 0) throw new Error('changed while it was copied; not installed');
+      done += n;
+    }
+  }
+
+  private sendFail(fileId: bigint, reason: string): void {
+    this.write([failRecord(fileId, reason)]);
+  }
+
+  private addToBatch(file: OutgoingFile): void {
+    if (this.arenaUsed + file.size > this.arena.length || this.members.length === MAX_BATCH_FILES)
+      this.flush();
+    const into = this.arena.subarray(this.arenaUsed, this.arenaUsed + file.size);
+    try {
+      RecordSender.readAll(file.fd, into, 0);
+      if (!file.unchanged(file.fd)) throw new Error('changed while it was copied; not installed');
+    } catch (error) {
+      this.sendFail(file.fileId, readReason(error));
+      return;
+    }
+    this.members.push({ fileId: file.fileId, length: file.size });
+    this.arenaUsed += file.size;
+    if (this.arenaUsed >= BATCH_TARGET_BYTES) this.flush();
+  }
+
+  /** Sends the batch being filled, if it holds anything. */
+  flush(): void {
+    if (this.members.length === 0 || !this.ready) return;
+    this.write([batchHeader(this.members), this.arena.subarray(0, this.arenaUsed)]);
+    this.members = [];
+    // The sockets still hold the old arena until written: the next batch gets its own.
+    this.arena = Buffer.allocUnsafe(BATCH_TARGET_BYTES);
+    this.arenaUsed = 0;
+  }
+
+  /**
+   * Writes a record's header and data. A test's injected pause holds back all but the data's
+   * first MiB, the first time a file's data goes out, while the event loop runs on.
+   */
+  private async writeRecord(header: Buffer, data: Buffer, file: OutgoingFile, first: boolean): Promise<void> {
+    const pause = first && data.length > PAUSE_AT_BYTES ? sendPauseIfInjected(file.rel) : undefined;
+    if (!pause) {
+      this.write([header, data]);
+      return;
+    }
+    // Nothing else is written meanwhile: the session sends one file at a time.
+    const socket = this.write([header, data.subarray(0, PAUSE_AT_BYTES)]);
+    await Promise.race([pause, this.failed]);
+    this.write([data.subarray(PAUSE_AT_BYTES)], socket);
+  }
+
+  private async sendWhole(file: OutgoingFile): Promise<void> {
+    const data = Buffer.allocUnsafe(file.size);
+    try {
+      RecordSender.readAll(file.fd, data, 0);
+      if (!file.unchanged(file.fd)) throw new Error('changed while it was copied; not installed');
+    } catch (error) {
+      this.sendFail(file.fileId, readReason(error));
+      return;
+    }
+    await this.writeRecord(fileHeader(file.fileId, file.size), data, file, true);
+  }
+
+  private async sendBlocks(file: OutgoingFile): Promise<void> {
+    for (let offset = 0; offset < file.size; offset += DATA_BLOCK_BYTES) {
+      const data = Buffer.allocUnsafe(Math.min(DATA_BLOCK_BYTES, file.size - offset));
+      const last = offset + data.length >= file.size;
+      try {
+        RecordSender.readAll(file.fd, data, offset);
+        if (last && !file.unchanged(file.fd)) throw new Error('changed while it was copied; not installed');
+      } catch (error) {
+        this.sendFail(file.fileId, readReason(error));
+        return;
+      }
+      await this.writeRecord(blockHeader(file.fileId, offset, data.length, last), data, file, offset === 0);
+      if (!last) await this.room();
+    }
+  }
+
+  /** The session is over: an end record on each socket, then each is closed once written. */
+  end(): void {
+    this.flush();
+    const sockets = this.sockets.splice(0);
+    for (const socket of sockets) socket.end(endRecord());
+  }
+
+  /** Cuts every socket at once (the session failed). */
+  destroy(): void {
+    for (const socket of this.sockets.splice(0)) socket.destroy();
+  }
+}
+
+function readReason(error: unknown): string {
+  const reason = reasonOf(error);
+  return reason.startsWith('changed') ? reason : `cannot read: ${reason}`;
+}

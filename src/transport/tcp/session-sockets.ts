@@ -1,0 +1,58 @@
+/**
+ * The data sockets of one session, as they connect (dialed by the client, admitted by the daemon):
+ * each is handed to whoever listens (the sending or receiving half), and all of them are cut when
+ * the session ends, whichever way it ends — no socket outlives its control stream.
+ */
+import type { Socket } from 'node:net';
+
+export class SessionSockets {
+  private readonly sockets = new Set<Socket>();
+  private listener: ((socket: Socket) => void) | undefined;
+  private closed = false;
+
+  /** A connected, admitted socket of this session. */
+  add(socket: Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    // Its user hears of a failure through 'close' too; an error before it listens is not fatal.
+    socket.on('error', () => {});
+    socket.once('close', () => this.sockets.delete(socket));
+    this.listener?.(socket);
+  }
+
+  /** Hands every socket, those connected already first, to `listener`. */
+  onSocket(listener: (socket: Socket) => void): void {
+    this.listener = listener;
+    for (const socket of this.sockets) listener(socket);
+  }
+
+  get count(): number {
+    return this.sockets.size;
+  }
+
+  /**
+   * Waits, at most `ms`, for the peer to end every socket (its end record follows the Summary):
+   * a receiver that cut them at once could reach the sender before the Summary does.
+   */
+  async ended(ms: number): Promise<void> {
+    const open = [...this.sockets].map((socket) => new Promise((resolve) => socket.once('close', resolve)));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(open),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** The session is over: every socket is destroyed, and any that connects later too. */
+  close(): void {
+    this.closed = true;
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+  }
+}
