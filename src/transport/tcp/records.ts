@@ -1,0 +1,363 @@
+/**
+ * The data plane's wire format: a socket preamble, then records carrying file bytes. Pure — no
+ * I/O. The encoder builds headers only, never copying file bytes, so a sender writes a header and
+ * then the file's bytes (writev, sendfile). The decoder is streaming and bounded: it buffers at
+ * most one record header (MAX_HEADER_BYTES) and hands data on as subarrays of the chunks it is
+ * pushed. Every length and count is checked as soon as it is read (design lessons 1, 15): a
+ * malformed stream is a ProtocolError and the decoder is dead from then on.
+ *
+ * Wire format (little-endian):
+ *
+ *   Preamble, sent once by the dialing side right after connect:
+ *     8 ASCII bytes `BLITDAT1`, then a 32-byte token.
+ *
+ *   Then a sequence of records, each starting with a u8 type:
+ *     1 FILE   u64 fileId, u64 size, then `size` bytes — one file whole (its final bytes, the
+ *              source has checked it unchanged). size ≤ 2^53 - 1.
+ *     2 BATCH  u32 count (1..4096), u32 payloadBytes (0..4 MiB), then count × (u64 fileId,
+ *              u32 length), then the payload: the files' bytes concatenated in table order. The
+ *              lengths sum to payloadBytes exactly. Each member is one small file whole.
+ *     3 BLOCK  u64 fileId, u64 offset, u32 length (1..16 MiB), u8 flags (bit 0 = FINAL: the source
+ *              has read every block of this file and checked it unchanged; other bits are 0),
+ *              then `length` bytes — one block of a large file; blocks of one file may travel on
+ *              different sockets, in any order. offset + length ≤ 2^53 - 1.
+ *     4 FAIL   u64 fileId, u16 reasonBytes (0..1024), UTF-8 reason — the source could not send
+ *              this file (any of its bytes already sent are void).
+ *     5 END    no body — the sender has nothing more on this socket; nothing may follow.
+ */
+import { MAX_FILE_SIZE, ProtocolError } from '../../protocol/manifest-wire.js';
+
+export const PREAMBLE_MAGIC = Buffer.from('BLITDAT1', 'ascii');
+export const TOKEN_BYTES = 32;
+export const PREAMBLE_BYTES = 40;
+
+export const MAX_BATCH_FILES = 4096;
+export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+export const MAX_BLOCK_BYTES = 16 * 1024 * 1024;
+export const MAX_REASON_BYTES = 1024;
+
+const FILE = 1;
+const BATCH = 2;
+const BLOCK = 3;
+const FAIL = 4;
+const END = 5;
+
+const FILE_HEADER_BYTES = 1 + 8 + 8;
+const BATCH_PREFIX_BYTES = 1 + 4 + 4;
+const BATCH_MEMBER_BYTES = 8 + 4;
+const BLOCK_HEADER_BYTES = 1 + 8 + 8 + 4 + 1;
+const FAIL_PREFIX_BYTES = 1 + 8 + 2;
+const FINAL_FLAG = 0x01;
+
+/** The largest record header: a full batch table (a FAIL with the longest reason is smaller). */
+export const MAX_HEADER_BYTES = BATCH_PREFIX_BYTES + MAX_BATCH_FILES * BATCH_MEMBER_BYTES;
+
+export function encodePreamble(token: Buffer): Buffer {
+  if (token.length !== TOKEN_BYTES)
+    throw new RangeError(`data preamble: token of ${token.length} bytes (must be ${TOKEN_BYTES})`);
+  return Buffer.concat([PREAMBLE_MAGIC, token]);
+}
+
+/** The token if `buf` is exactly a valid preamble, else undefined. The token is a copy. */
+export function parsePreamble(buf: Buffer): Buffer | undefined {
+  if (buf.length !== PREAMBLE_BYTES) return undefined;
+  if (!buf.subarray(0, PREAMBLE_MAGIC.length).equals(PREAMBLE_MAGIC)) return undefined;
+  return Buffer.from(buf.subarray(PREAMBLE_MAGIC.length));
+}
+
+// ---- Encoder: our own calls out of bounds are bugs, so they throw RangeError. ----
+
+function checkLength(what: string, value: number, min: number, max: number): void {
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw new RangeError(`data record: ${what} ${value} (must be ${min}..${max})`);
+}
+
+export function fileHeader(fileId: bigint, size: number): Buffer {
+  checkLength('file size', size, 0, MAX_FILE_SIZE);
+  const header = Buffer.alloc(FILE_HEADER_BYTES);
+  header.writeUInt8(FILE, 0);
+  header.writeBigUInt64LE(fileId, 1);
+  header.writeBigUInt64LE(BigInt(size), 9);
+  return header;
+}
+
+/** The BATCH header with its table; the members' bytes follow it in the same order. */
+export function batchHeader(members: readonly { fileId: bigint; length: number }[]): Buffer {
+  checkLength('batch count', members.length, 1, MAX_BATCH_FILES);
+  const header = Buffer.alloc(BATCH_PREFIX_BYTES + members.length * BATCH_MEMBER_BYTES);
+  let payloadBytes = 0;
+  let at = BATCH_PREFIX_BYTES;
+  for (const { fileId, length } of members) {
+    checkLength('batch member length', length, 0, MAX_BATCH_BYTES);
+    payloadBytes += length;
+    header.writeBigUInt64LE(fileId, at);
+    header.writeUInt32LE(length, at + 8);
+    at += BATCH_MEMBER_BYTES;
+  }
+  checkLength('batch payload', payloadBytes, 0, MAX_BATCH_BYTES);
+  header.writeUInt8(BATCH, 0);
+  header.writeUInt32LE(members.length, 1);
+  header.writeUInt32LE(payloadBytes, 5);
+  return header;
+}
+
+export function blockHeader(fileId: bigint, offset: number, length: number, final: boolean): Buffer {
+  checkLength('block length', length, 1, MAX_BLOCK_BYTES);
+  checkLength('block offset', offset, 0, MAX_FILE_SIZE - length);
+  const header = Buffer.alloc(BLOCK_HEADER_BYTES);
+  header.writeUInt8(BLOCK, 0);
+  header.writeBigUInt64LE(fileId, 1);
+  header.writeBigUInt64LE(BigInt(offset), 9);
+  header.writeUInt32LE(length, 17);
+  header.writeUInt8(final ? FINAL_FLAG : 0, 21);
+  return header;
+}
+
+/** A whole FAIL record; the reason is clipped to MAX_REASON_BYTES without splitting a character. */
+export function failRecord(fileId: bigint, reason: string): Buffer {
+  const text = Buffer.from(reason, 'utf8');
+  let length = Math.min(text.length, MAX_REASON_BYTES);
+  // A continuation byte (10xxxxxx) just past the cut means the cut splits a character.
+  while (length < text.length && (text[length]! & 0xc0) === 0x80) length--;
+  const record = Buffer.alloc(FAIL_PREFIX_BYTES + length);
+  record.writeUInt8(FAIL, 0);
+  record.writeBigUInt64LE(fileId, 1);
+  record.writeUInt16LE(length, 9);
+  text.copy(record, FAIL_PREFIX_BYTES, 0, length);
+  return record;
+}
+
+export function endRecord(): Buffer {
+  return Buffer.from([END]);
+}
+
+// ---- Decoder ----
+
+export type RecordEvent =
+  /** A file's range begins: FILE → offset 0, length size, whole and final; a batch member → the
+   * same with its length; BLOCK → its offset and length, not whole, final as flagged. */
+  | { kind: 'start'; fileId: bigint; offset: number; length: number; whole: boolean; final: boolean }
+  /** The next bytes of the range started last, at this absolute file offset; `data` is a subarray
+   * of the pushed chunk (no copy). */
+  | { kind: 'data'; fileId: bigint; offset: number; data: Buffer }
+  /** That range is complete. */
+  | { kind: 'done'; fileId: bigint }
+  | { kind: 'fail'; fileId: bigint; reason: string }
+  | { kind: 'end' };
+
+type RangeStart = Extract<RecordEvent, { kind: 'start' }>;
+
+/** What one complete header announces: ranges whose bytes follow it, or a record with no data. */
+type Header = { ranges: RangeStart[] } | { event: Extract<RecordEvent, { kind: 'fail' | 'end' }> };
+
+function fault(what: string): ProtocolError {
+  return new ProtocolError(`data record: ${what}`);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * How many bytes the header begun in `header` takes, as far as its bytes so far tell (a batch's
+ * table and a FAIL's reason are sized by their prefix); checks each bound as soon as it is known,
+ * so an oversized header is refused before it is buffered.
+ */
+function headerBytesNeeded(header: Buffer): number {
+  if (header.length === 0) return 1;
+  const type = header[0]!;
+  switch (type) {
+    case FILE:
+      return FILE_HEADER_BYTES;
+    case BATCH: {
+      if (header.length < BATCH_PREFIX_BYTES) return BATCH_PREFIX_BYTES;
+      const count = header.readUInt32LE(1);
+      const payloadBytes = header.readUInt32LE(5);
+      if (count < 1 || count > MAX_BATCH_FILES)
+        throw fault(`batch of ${count} files (1 to ${MAX_BATCH_FILES})`);
+      if (payloadBytes > MAX_BATCH_BYTES)
+        throw fault(`batch payload of ${payloadBytes} bytes (at most ${MAX_BATCH_BYTES})`);
+      return BATCH_PREFIX_BYTES + count * BATCH_MEMBER_BYTES;
+    }
+    case BLOCK:
+      return BLOCK_HEADER_BYTES;
+    case FAIL: {
+      if (header.length < FAIL_PREFIX_BYTES) return FAIL_PREFIX_BYTES;
+      const reasonBytes = header.readUInt16LE(9);
+      if (reasonBytes > MAX_REASON_BYTES)
+        throw fault(`FAIL reason of ${reasonBytes} bytes (at most ${MAX_REASON_BYTES})`);
+      return FAIL_PREFIX_BYTES + reasonBytes;
+    }
+    case END:
+      return 1;
+    default:
+      throw fault(`unknown record type ${type}`);
+  }
+}
+
+/** Reads a complete header whose prefix `headerBytesNeeded` has already checked. */
+function parseHeader(header: Buffer): Header {
+  switch (header[0]) {
+    case FILE: {
+      const fileId = header.readBigUInt64LE(1);
+      const size = header.readBigUInt64LE(9);
+      if (size > BigInt(MAX_FILE_SIZE)) throw fault(`file ${fileId} of ${size} bytes (beyond 2^53 - 1)`);
+      const length = Number(size);
+      return { ranges: [{ kind: 'start', fileId, offset: 0, length, whole: true, final: true }] };
+    }
+    case BATCH: {
+      const count = header.readUInt32LE(1);
+      const payloadBytes = header.readUInt32LE(5);
+      const ranges: RangeStart[] = [];
+      let sum = 0;
+      for (let at = BATCH_PREFIX_BYTES; ranges.length < count; at += BATCH_MEMBER_BYTES) {
+        const fileId = header.readBigUInt64LE(at);
+        const length = header.readUInt32LE(at + 8);
+        sum += length;
+        ranges.push({ kind: 'start', fileId, offset: 0, length, whole: true, final: true });
+      }
+      if (sum !== payloadBytes)
+        throw fault(`batch lengths sum to ${sum} bytes, its payload is ${payloadBytes}`);
+      return { ranges };
+    }
+    case BLOCK: {
+      const fileId = header.readBigUInt64LE(1);
+      const offset = header.readBigUInt64LE(9);
+      const length = header.readUInt32LE(17);
+      const flags = header.readUInt8(21);
+      if (length < 1 || length > MAX_BLOCK_BYTES)
+        throw fault(`block of ${length} bytes (1 to ${MAX_BLOCK_BYTES})`);
+      if (offset + BigInt(length) > BigInt(MAX_FILE_SIZE))
+        throw fault(`block of file ${fileId} ends at ${offset + BigInt(length)} (beyond 2^53 - 1)`);
+      if ((flags & ~FINAL_FLAG) !== 0)
+        throw fault(`block flags 0x${flags.toString(16)} (only 0x01 is defined)`);
+      const final = (flags & FINAL_FLAG) !== 0;
+      return { ranges: [{ kind: 'start', fileId, offset: Number(offset), length, whole: false, final }] };
+    }
+    case FAIL: {
+      const fileId = header.readBigUInt64LE(1);
+      let reason: string;
+      try {
+        reason = utf8.decode(header.subarray(FAIL_PREFIX_BYTES));
+      } catch {
+        throw fault(`FAIL reason for file ${fileId} is not UTF-8`);
+      }
+      return { event: { kind: 'fail', fileId, reason } };
+    }
+    default:
+      return { event: { kind: 'end' } };
+  }
+}
+
+/** The range whose bytes are arriving: absolute offsets `next` up to `end` (exclusive). */
+interface OpenRange {
+  fileId: bigint;
+  next: number;
+  end: number;
+}
+
+/**
+ * Turns a socket's bytes (after the preamble) into events. `push` returns the events a chunk
+ * completes, in order; if it throws, the events of that chunk are lost and the decoder is dead —
+ * the socket's session ends anyway. `finish` says the stream ended; it throws if that was inside a
+ * record.
+ */
+export class RecordDecoder {
+  private readonly header = Buffer.alloc(MAX_HEADER_BYTES);
+  private headerLength = 0;
+  /** Ranges announced by the last header, not yet started; `nextRange` indexes them. */
+  private ranges: RangeStart[] = [];
+  private nextRange = 0;
+  private range: OpenRange | undefined;
+  private ended = false;
+  private dead = false;
+
+  /** Header bytes held between pushes; never more than MAX_HEADER_BYTES. */
+  get bufferedBytes(): number {
+    return this.headerLength;
+  }
+
+  push(chunk: Buffer): RecordEvent[] {
+    const events: RecordEvent[] = [];
+    this.guard(() => {
+      for (let at = 0; at < chunk.length; ) {
+        if (this.ended) throw fault('bytes after END');
+        at = this.range ? this.readData(chunk, at, events) : this.readHeader(chunk, at, events);
+      }
+    });
+    return events;
+  }
+
+  finish(): void {
+    this.guard(() => {
+      if (this.headerLength > 0)
+        throw fault(`truncated: the stream ended ${this.headerLength} bytes into a record header`);
+      if (this.range) {
+        const { fileId, next, end } = this.range;
+        throw fault(`truncated: the stream ended ${end - next} bytes short of a range of file ${fileId}`);
+      }
+    });
+  }
+
+  private guard(work: () => void): void {
+    if (this.dead) throw fault('decoder already failed');
+    try {
+      work();
+    } catch (error) {
+      this.dead = true;
+      throw error;
+    }
+  }
+
+  private readHeader(chunk: Buffer, at: number, events: RecordEvent[]): number {
+    for (;;) {
+      const needed = headerBytesNeeded(this.header.subarray(0, this.headerLength));
+      if (this.headerLength === needed) break;
+      const copied = chunk.copy(this.header, this.headerLength, at, at + needed - this.headerLength);
+      this.headerLength += copied;
+      at += copied;
+      if (this.headerLength < needed) return at;
+    }
+    const header = parseHeader(this.header.subarray(0, this.headerLength));
+    this.headerLength = 0;
+    if ('event' in header) {
+      events.push(header.event);
+      if (header.event.kind === 'end') this.ended = true;
+    } else {
+      this.ranges = header.ranges;
+      this.nextRange = 0;
+      this.startRanges(events);
+    }
+    return at;
+  }
+
+  private readData(chunk: Buffer, at: number, events: RecordEvent[]): number {
+    const range = this.range!;
+    const length = Math.min(range.end - range.next, chunk.length - at);
+    events.push({
+      kind: 'data',
+      fileId: range.fileId,
+      offset: range.next,
+      data: chunk.subarray(at, at + length),
+    });
+    range.next += length;
+    if (range.next === range.end) {
+      events.push({ kind: 'done', fileId: range.fileId });
+      this.range = undefined;
+      this.startRanges(events);
+    }
+    return at + length;
+  }
+
+  /** Starts the next announced range; empty ones start and finish at once, having no bytes. */
+  private startRanges(events: RecordEvent[]): void {
+    while (this.nextRange < this.ranges.length) {
+      const start = this.ranges[this.nextRange++]!;
+      events.push(start);
+      if (start.length > 0) {
+        this.range = { fileId: start.fileId, next: start.offset, end: start.offset + start.length };
+        return;
+      }
+      events.push({ kind: 'done', fileId: start.fileId });
+    }
+    this.ranges = [];
+  }
+}
