@@ -15,10 +15,15 @@
 // BENCH_BLIT (an executable blit.js to run instead of a snapshot of this checkout's bin/ + dist/; its
 // blitd.js next to it serves the remote scenarios).
 //
-// Remote scenarios: one blitd (`--root` the disk cache directory, module `default`) and one
-// `rsync --daemon` (a temp rsyncd.conf, module `mod` on the same directory, `use chroot = no`) serve the
-// whole run on free loopback ports; both are stopped by pid when the bench ends, fails or is interrupted.
-// Pushes write under dst/, pulls read the workloads under src/ of that directory.
+// Remote scenarios: a blitd (`--root` the disk cache directory, module `default`; a fresh one per
+// scenario, so its peak RSS is that scenario's) and one `rsync --daemon` for the whole run (a temp
+// rsyncd.conf, module `mod` on the same directory, `use chroot = no`) serve on free loopback ports; both
+// are stopped by pid when the bench ends, fails or is interrupted. Pushes write under dst/, pulls read
+// the workloads under src/ of that directory. Pushes also time blit with BLIT_FORCE_GRPC_DATA=1 (file
+// data inside the gRPC stream). If `iperf3` is installed (apt-get install -y iperf3), one 3 s TCP stream
+// on 127.0.0.1 gives the loopback ceiling the 1 GiB scenarios' throughput is set against. After the
+// timed rounds each tool runs once more, instrumented: CPU seconds of the client and of the daemon
+// (/proc/PID/stat, rsync's forked children through the daemon's cutime/cstime), and peak RSS of both.
 //
 // Workloads are generated once (deterministic: seeded PRNG for sizes, AES-CTR keystream for bytes)
 // and reused while their marker file matches their spec. Page cache is never dropped: hot cache.
@@ -473,6 +478,15 @@ function fmtS(s) {
   return `${s.toFixed(3)} s`;
 }
 
+function fmtMiB(mib) {
+  return mib ? `${mib.toFixed(0)} MiB` : '–';
+}
+
+/** An instrumented run's CPU: client + daemon = total, in seconds. */
+function fmtCpu({ clientS, daemonS }) {
+  return `${clientS.toFixed(2)} + ${daemonS.toFixed(2)} = ${(clientS + daemonS).toFixed(2)}`;
+}
+
 function median(xs) {
   const a = [...xs].sort((x, y) => x - y);
   const m = a.length >> 1;
@@ -569,8 +583,11 @@ function listFiles(dir) {
   return out;
 }
 
+/** Clock ticks per second, the unit of /proc/PID/stat's CPU times. */
+const CLK_TCK = Number(sh('getconf CLK_TCK').stdout.trim()) || 100;
+
 /**
- * CPU ticks (1/100 s) this process and its waited-for descendants have used, and the daemons it
+ * CPU ticks this process and its waited-for descendants have used, and the daemons it
  * started for the remote scenarios (with their own reaped children: rsync forks one per connection).
  */
 function ownTicks() {
@@ -579,18 +596,61 @@ function ownTicks() {
   return ticks;
 }
 
-function ticksOf(statFile) {
+/** The fields of /proc/PID/stat after the command name (index 0 = state), or null once it exited. */
+function statFields(statFile) {
   let stat;
   try {
     stat = readFileSync(statFile, 'utf8');
   } catch {
-    return 0; // exited
+    return null;
   }
-  const f = stat
+  return stat
     .slice(stat.lastIndexOf(')') + 2)
     .split(' ')
     .map(Number);
-  return f[11] + f[12] + f[13] + f[14]; // utime stime cutime cstime
+}
+
+/** utime + stime + cutime + cstime: a process and the children it has waited for. */
+function ticksOf(statFile) {
+  const f = statFields(statFile);
+  return f ? f[11] + f[12] + f[13] + f[14] : 0;
+}
+
+/** cutime + cstime of this process: the CPU of the children it has waited for. */
+function reapedTicks() {
+  const f = statFields('/proc/self/stat');
+  return f ? f[13] + f[14] : 0;
+}
+
+/** A field of /proc/PID/status in KiB (VmRSS, VmHWM), or 0 once the process is gone. */
+function memKiB(pid, field) {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Live descendants of pid (from /proc/PID/task/TID/children of each of its threads). */
+function descendants(pid) {
+  const out = [];
+  let tasks = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    let children = '';
+    try {
+      children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const c of children.split(' ').filter(Boolean).map(Number)) out.push(c, ...descendants(c));
+  }
+  return out;
 }
 
 function summarize(times) {
@@ -669,7 +729,7 @@ function foreignShare(cpu0, own0, t0) {
   const cpu1 = cpuTimes();
   const busy = cpu1.total - cpu1.idle - (cpu0.total - cpu0.idle);
   const own = ownTicks() - own0;
-  const capacity = ((performance.now() - t0) / 1000) * 100 * os.availableParallelism();
+  const capacity = ((performance.now() - t0) / 1000) * CLK_TCK * os.availableParallelism();
   return Math.max(0, busy - own) / Math.max(1, capacity);
 }
 
@@ -701,15 +761,21 @@ function firstFileLanded(dst) {
 const TIME_BIN = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
 
 /**
- * One instrumented run of blit: wall time, time to first landed file (polled from here), peak RSS
- * (GNU time, or VmHWM from /proc while polling), exit code and stdout.
+ * One instrumented run: wall time, time to first landed file (polled from here), peak RSS (GNU time,
+ * or VmHWM from /proc while polling), CPU seconds (user + sys, its waited-for children included:
+ * what this process's cutime/cstime gained by reaping it), exit code and stdout. onPoll is called
+ * every 10–20 ms while it runs.
  */
-async function probe(argv, dst, { pollFirstFile }) {
+async function probe(argv, dst, { pollFirstFile, env, onPoll }) {
   const rssFile = join(RESULTS, 'probe-rss.txt');
   rmSync(rssFile, { force: true });
   const [cmd, args] = TIME_BIN ? [TIME_BIN, ['-f', '%M', '-o', rssFile, ...argv]] : [argv[0], argv.slice(1)];
+  const reaped0 = reapedTicks();
   const t0 = performance.now();
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: env ? { ...process.env, ...env } : process.env,
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => {
@@ -728,6 +794,7 @@ async function probe(argv, dst, { pollFirstFile }) {
   let ttff = null;
   let hwmKiB = 0;
   while (!done) {
+    onPoll?.();
     if (pollFirstFile && ttff == null && firstFileLanded(dst)) ttff = (performance.now() - t0) / 1000;
     if (!TIME_BIN) {
       try {
@@ -741,12 +808,13 @@ async function probe(argv, dst, { pollFirstFile }) {
   }
   const code = await exited;
   const wall = (performance.now() - t0) / 1000;
+  const cpuS = (reapedTicks() - reaped0) / CLK_TCK;
   if (pollFirstFile && ttff == null && firstFileLanded(dst)) ttff = wall;
   if (TIME_BIN) {
     const lines = existsSync(rssFile) ? readFileSync(rssFile, 'utf8').trim().split('\n') : [];
     hwmKiB = Number(lines.at(-1)) || 0;
   }
-  return { code, wall, ttff, rssMiB: hwmKiB / 1024, stdout, stderr };
+  return { code, wall, ttff, rssMiB: hwmKiB / 1024, cpuS, stdout, stderr };
 }
 
 function parseJsonSummary(stdout) {
@@ -783,6 +851,8 @@ function verifyTree(src, dst, exclude) {
 /** Daemons this bench started ({ name, child }): stopped by pid at exit, on failure, on a signal. */
 const DAEMONS = [];
 let REMOTE = null;
+/** The loopback ceiling the remote figures are set against: { mibps } or { mibps: null, note }. */
+let CEILING = null;
 
 function running(child) {
   return child.exitCode === null && child.signalCode === null;
@@ -813,18 +883,23 @@ for (const [signal, n] of [
 
 /** SIGTERM to each daemon, and waits for it (SIGKILL after 5 s). */
 async function stopDaemonsAndWait() {
-  for (const d of DAEMONS) {
-    if (!running(d.child)) continue;
-    const gone = new Promise((resolve) => d.child.once('exit', resolve));
-    process.kill(d.child.pid, 'SIGTERM');
-    const timer = setTimeout(() => {
-      log(`${d.name} (pid ${d.child.pid}) still running 5 s after SIGTERM: SIGKILL`);
-      if (running(d.child)) process.kill(d.child.pid, 'SIGKILL');
-    }, 5000);
-    await gone;
-    clearTimeout(timer);
-    log(`stopped ${d.name} (pid ${d.child.pid})`);
-  }
+  for (const d of [...DAEMONS]) await stopDaemon(d);
+}
+
+/** SIGTERM to one daemon, waits for it (SIGKILL after 5 s) and forgets it. */
+async function stopDaemon(d) {
+  const at = DAEMONS.indexOf(d);
+  if (at >= 0) DAEMONS.splice(at, 1);
+  if (!running(d.child)) return;
+  const gone = new Promise((resolve) => d.child.once('exit', resolve));
+  process.kill(d.child.pid, 'SIGTERM');
+  const timer = setTimeout(() => {
+    log(`${d.name} (pid ${d.child.pid}) still running 5 s after SIGTERM: SIGKILL`);
+    if (running(d.child)) process.kill(d.child.pid, 'SIGKILL');
+  }, 5000);
+  await gone;
+  clearTimeout(timer);
+  log(`stopped ${d.name} (pid ${d.child.pid})`);
 }
 
 function freePort() {
@@ -864,33 +939,64 @@ async function waitReady(name, child, logFile, ready) {
 }
 
 /**
- * Starts (once per bench) a blitd and an `rsync --daemon` on 127.0.0.1, both serving DISK: blitd as
- * module `default` (--root), rsync as module `mod` (read-write, use chroot = no). Their logs go to
- * .bench-cache/results/.
+ * The remote set-up, both daemons on 127.0.0.1 serving DISK: an `rsync --daemon` started once per bench
+ * (module `mod`, read-write, use chroot = no) and a blitd (module `default`, --root) started afresh for
+ * each scenario, so its VmHWM at the scenario's end is that scenario's peak. Before the first scenario,
+ * the loopback ceiling (iperf3). Logs go to .bench-cache/results/.
  */
-async function remoteEnv(blit) {
-  if (REMOTE) return REMOTE;
-  const root = DISK;
-  mkdirSync(join(root, 'dst'), { recursive: true });
-  mkdirSync(RESULTS, { recursive: true });
+async function remoteEnv(blit, scenario) {
+  if (!REMOTE) {
+    mkdirSync(join(DISK, 'dst'), { recursive: true });
+    mkdirSync(RESULTS, { recursive: true });
+    CEILING = await loopbackCeiling();
+    log(`loopback ceiling (iperf3): ${CEILING.mibps ? `${CEILING.mibps.toFixed(0)} MiB/s` : CEILING.note}`);
+    const { port: rsyncPort, daemon: rsyncd } = await startRsyncd(DISK);
+    REMOTE = {
+      root: DISK,
+      rsyncd,
+      rsyncPort,
+      blitd: null,
+      blitdFor: null,
+      /** rsync's daemon URL for a path relative to the module root. */
+      rsync: (rel) => `rsync://127.0.0.1:${rsyncPort}/mod/${rel}`,
+      /** blit's remote argument for a path relative to the module root. */
+      blit: (rel) => `127.0.0.1:${REMOTE.blitdPort}:/default/${rel}`,
+    };
+  }
+  if (REMOTE.blitdFor !== scenario) {
+    if (REMOTE.blitd) await stopDaemon(REMOTE.blitd);
+    const { port, daemon } = await startBlitd(blit, REMOTE.root, scenario);
+    REMOTE.blitdPort = port;
+    REMOTE.blitd = daemon;
+    REMOTE.blitdFor = scenario;
+  }
+  return REMOTE;
+}
 
+/** Starts a blitd serving root as module `default` on a free port of 127.0.0.1: { port, daemon }. */
+async function startBlitd(blit, root, scenario) {
   const blitd = join(dirname(blit), 'blitd.js');
-  const blitdLog = join(RESULTS, 'blitd.log');
+  const blitdLog = join(RESULTS, `blitd-${scenario}.log`);
   const fd = openSync(blitdLog, 'w');
   // A file, not a pipe: hyperfine runs through spawnSync, which would leave a pipe undrained.
   const bd = spawn(process.execPath, [blitd, '--root', root, '--bind', '127.0.0.1', '--port', '0'], {
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
-  DAEMONS.push({ name: 'blitd', child: bd });
+  const daemon = { name: 'blitd', child: bd };
+  DAEMONS.push(daemon);
   const listening = await waitReady('blitd', bd, blitdLog, () =>
     readFileSync(blitdLog, 'utf8')
       .split('\n')
       .find((l) => l.includes('"msg":"listening"')),
   );
-  const blitdPort = JSON.parse(listening).port;
-  log(`blitd (pid ${bd.pid}) serving ${root} as module default on 127.0.0.1:${blitdPort}`);
+  const port = JSON.parse(listening).port;
+  log(`blitd (pid ${bd.pid}) serving ${root} as module default on 127.0.0.1:${port}`);
+  return { port, daemon };
+}
 
+/** Starts an `rsync --daemon` serving root as module `mod` on a free port of 127.0.0.1: { port, daemon }. */
+async function startRsyncd(root) {
   const dir = mkdtempSync(join(os.tmpdir(), 'blit-bench-rsyncd-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   const conf = join(dir, 'rsyncd.conf');
@@ -917,29 +1023,64 @@ async function remoteEnv(blit) {
     { stdio: ['ignore', rfd, rfd] },
   );
   closeSync(rfd);
-  DAEMONS.push({ name: 'rsync daemon', child: rd });
+  const daemon = { name: 'rsync daemon', child: rd };
+  DAEMONS.push(daemon);
   await waitReady('rsync daemon', rd, rsyncLog, () => canConnect(rsyncPort));
   const modules = sh(`rsync rsync://127.0.0.1:${rsyncPort}/`);
   if (!/^mod\b/m.test(modules.stdout))
     throw new Error(`rsync daemon lists no module mod: ${modules.stdout}${modules.stderr}`);
   log(`rsync daemon (pid ${rd.pid}) serving ${root} as module mod on 127.0.0.1:${rsyncPort}`);
+  return { port: rsyncPort, daemon };
+}
 
-  REMOTE = {
-    root,
-    blitdPort,
-    rsyncPort,
-    /** blit's remote argument for a path relative to the module root. */
-    blit: (rel) => `127.0.0.1:${blitdPort}:/default/${rel}`,
-    /** rsync's daemon URL for a path relative to the module root. */
-    rsync: (rel) => `rsync://127.0.0.1:${rsyncPort}/mod/${rel}`,
-  };
-  return REMOTE;
+/**
+ * One 3 s iperf3 TCP stream on 127.0.0.1 (`iperf3 -s -1`, a one-off server on a free port, stopped by
+ * pid if still there): what the loopback itself carries, the line blit's throughput is a share of.
+ */
+async function loopbackCeiling() {
+  if (!which('iperf3')) return { mibps: null, note: 'iperf3 not installed' };
+  await waitQuiet('iperf3', Math.min(QUIET_WAIT_S, 20));
+  const port = await freePort();
+  const serverLog = join(RESULTS, 'iperf3-server.log');
+  const fd = openSync(serverLog, 'w');
+  const server = spawn('iperf3', ['-s', '-1', '-B', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  const d = { name: 'iperf3 server', child: server };
+  DAEMONS.push(d);
+  try {
+    // The server's stdout is block-buffered into its log, and a test connection would use up its
+    // one test (-1): the client retries until the server listens (10 s at most).
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const r = spawnSync('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', '3', '-J'], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      let result = null;
+      try {
+        result = JSON.parse(r.stdout);
+      } catch {
+        // no JSON: killed by the timeout, or not iperf3's output
+      }
+      const bps = result?.end?.sum_received?.bits_per_second ?? result?.end?.sum_sent?.bits_per_second;
+      if (bps) return { mibps: bps / 8 / MiB };
+      if (!running(server) || Date.now() > deadline) {
+        const why = result?.error ?? (r.stderr.trim() || `exit ${r.status ?? r.signal}`);
+        return { mibps: null, note: `iperf3 failed (${why})` };
+      }
+      await sleep(100);
+    }
+  } finally {
+    await stopDaemon(d);
+  }
 }
 
 /** Arguments and peer commands for a scenario: local, a push into the module or a pull from it. */
 async function endpoints(sc, blit, src, dst) {
   if (!sc.remote) return { srcArg: `${src}/`, dstArg: dst, remote: null };
-  const remote = await remoteEnv(blit);
+  const remote = await remoteEnv(blit, sc.id);
   const rel = (p) => {
     const r = relative(remote.root, p);
     if (r.startsWith('..')) throw new Error(`${p} is not under the module root ${remote.root}`);
@@ -977,6 +1118,91 @@ function copyPeers(src, dst, wanted, exclude) {
   ];
   if (which('rclone')) peers.push({ name: 'rclone copy', cmd: `rclone copy --links ${q(src)} ${q(dst)}` });
   return wanted ? peers.filter((p) => wanted.includes(p.name)) : peers;
+}
+
+/** The pushes' extra row: blit with its file data inside the gRPC stream (as `--force-grpc-data`). */
+const GRPC_DATA = { name: 'blit (gRPC data)', env: { BLIT_FORCE_GRPC_DATA: '1' } };
+
+/** A tool ({ argv, env }) as one shell command for hyperfine. */
+function shellCommand({ argv, env }) {
+  const vars = Object.entries(env ?? {}).map(([k, v]) => `${k}=${q(v)}`);
+  return [...vars, ...argv.map(q)].join(' ');
+}
+
+/**
+ * The tools of a remote scenario, each with the daemon that serves it: blit through the blitd, on
+ * pushes blit again with its file data in the gRPC stream, and rsync through its daemon.
+ */
+function remoteTools(sc, remote, blitArgv, rsync) {
+  return [
+    { name: 'blit', argv: blitArgv, daemon: remote.blitd },
+    ...(sc.remote === 'push' ? [{ ...GRPC_DATA, argv: blitArgv, daemon: remote.blitd }] : []),
+    { ...rsync, daemon: remote.rsyncd },
+  ];
+}
+
+/**
+ * One instrumented run of each tool (prepare before each, as hyperfine does), for what hyperfine does
+ * not see: CPU seconds of the client (user + sys, its waited-for children included) and of its daemon
+ * (the change in utime + stime + cutime + cstime of the daemon's /proc/PID/stat, read once the
+ * connection's children are reaped: rsync forks one per connection, and its receiver forks again), the
+ * client's peak RSS, and the daemon's peak RSS during the run: summed over its processes, VmHWM of
+ * those born during the run (rsync's per-connection children), the highest VmRSS seen while polling
+ * every 10 ms of those already there (blitd, whose VmHWM spans the whole scenario).
+ */
+async function measureResources(tools, prepare, notes) {
+  const out = [];
+  for (const t of tools) {
+    if (prepare) sh(prepare);
+    const pid = t.daemon.child.pid;
+    const before = new Set([pid, ...descendants(pid)]);
+    const peaks = new Map();
+    const poll = () => {
+      for (const p of [pid, ...descendants(pid)]) {
+        const kib = memKiB(p, before.has(p) ? 'VmRSS' : 'VmHWM');
+        if (kib > (peaks.get(p) ?? 0)) peaks.set(p, kib);
+      }
+    };
+    const ticks0 = ticksOf(`/proc/${pid}/stat`);
+    const run = await probe(t.argv, null, { pollFirstFile: false, env: t.env, onPoll: poll });
+    await daemonSettled(pid);
+    const m = {
+      name: t.name,
+      code: run.code,
+      wall: run.wall,
+      clientS: run.cpuS,
+      daemonS: (ticksOf(`/proc/${pid}/stat`) - ticks0) / CLK_TCK,
+      clientRssMiB: run.rssMiB,
+      daemonRssMiB: [...peaks.values()].reduce((a, b) => a + b, 0) / 1024,
+    };
+    log(
+      `  instrumented ${t.name}: wall ${fmtS(m.wall)}, CPU ${fmtCpu(m)}, RSS client ${fmtMiB(m.clientRssMiB)}, daemon ${fmtMiB(m.daemonRssMiB)}${m.code ? `, exit ${m.code}` : ''}`,
+    );
+    if (m.code !== 0)
+      notes.push(
+        `instrumented ${t.name} run: exited ${m.code}: ${run.stderr.trim().split('\n').slice(0, 5).join(' | ')}`,
+      );
+    out.push(m);
+  }
+  return out;
+}
+
+/** Waits (5 s at most) until the daemon has reaped its children and its CPU time has stood still for 100 ms. */
+async function daemonSettled(pid) {
+  const deadline = Date.now() + 5000;
+  while (descendants(pid).length && Date.now() < deadline) await sleep(10);
+  let last = ticksOf(`/proc/${pid}/stat`);
+  while (Date.now() < deadline) {
+    await sleep(100);
+    const now = ticksOf(`/proc/${pid}/stat`);
+    if (now === last) return;
+    last = now;
+  }
+}
+
+/** Bytes of a generated workload (from its marker). */
+function workloadBytes(name, base) {
+  return JSON.parse(readFileSync(join(base, 'src', `${name}.complete`), 'utf8')).bytes;
 }
 
 async function runScenario(sc, blit) {
@@ -1063,20 +1289,24 @@ async function runScenario(sc, blit) {
         }
       : { ok: false, summary: null, error: again.stderr.trim().split('\n')[0], wall: again.wall };
 
+    const blitArgv = [blit, 'copy', ...excludeArgs, ends.srcArg, ends.dstArg];
+    const tools = ends.remote
+      ? remoteTools(sc, ends.remote, blitArgv, {
+          name: 'rsync daemon',
+          argv: ['rsync', '-a', ends.rsyncSrc, ends.rsyncDst],
+        })
+      : [{ name: 'blit', argv: blitArgv }];
     const commands = [
-      {
-        name: 'blit',
-        cmd: `${blitCmd} copy ${excludeArgs.map(q).join(' ')} ${q(ends.srcArg)} ${q(ends.dstArg)}`,
-      },
-      ...(ends.remote
-        ? [{ name: 'rsync daemon', cmd: `rsync -a ${q(ends.rsyncSrc)} ${q(ends.rsyncDst)}` }]
-        : copyPeers(src, dst, sc.peers, sc.exclude)),
+      ...tools.map((t) => ({ name: t.name, cmd: shellCommand(t) })),
+      ...(ends.remote ? [] : copyPeers(src, dst, sc.peers, sc.exclude)),
     ];
     // On the disk, `sync` too: otherwise a run inherits the writeback of the previous tool's output
     // (a 1 GiB copy took 0.33 s first in a round and 1.8 s right after the tar pipe).
     const prepare = `rm -rf ${q(dst)}${sc.fs === 'tmpfs' ? '' : ' && sync'}`;
     out.busyBefore = await waitQuiet(sc.id);
     Object.assign(out, hyperfine(sc.id, commands, { runs, warmup, prepare }));
+    if (ends.remote) out.resources = await measureResources(tools, prepare, out.notes);
+    out.bytes = workloadBytes(sc.workload, base);
   } else {
     // Mirror onto an identical copy made by cp -a (exact mtimes).
     rmSync(dst, { recursive: true, force: true });
@@ -1100,18 +1330,24 @@ async function runScenario(sc, blit) {
         }
       : { ok: false, summary: null, error: p.stderr.trim().split('\n')[0], wall: p.wall };
     out.verify = verifyTree(src, dst);
-    const commands = [
-      { name: 'blit', cmd: `${blitCmd} mirror${c} --yes ${q(ends.srcArg)} ${q(ends.dstArg)}` },
-      ends.remote
-        ? {
-            name: `rsync daemon${c} --delete`,
-            cmd: `rsync -a${c} --delete ${q(ends.rsyncSrc)} ${q(ends.rsyncDst)}`,
-          }
-        : { name: `rsync -a${c} --delete`, cmd: `rsync -a${c} --delete ${q(`${src}/`)} ${q(`${dst}/`)}` },
-    ];
+    const blitArgv = [blit, 'mirror', ...(c ? ['-c'] : []), '--yes', ends.srcArg, ends.dstArg];
+    const rsyncFlags = ['-a', ...(c ? ['-c'] : []), '--delete'];
+    const tools = ends.remote
+      ? remoteTools(sc, ends.remote, blitArgv, {
+          name: `rsync daemon${c} --delete`,
+          argv: ['rsync', ...rsyncFlags, ends.rsyncSrc, ends.rsyncDst],
+        })
+      : [
+          { name: 'blit', argv: blitArgv },
+          { name: `rsync -a${c} --delete`, argv: ['rsync', ...rsyncFlags, `${src}/`, `${dst}/`] },
+        ];
+    const commands = tools.map((t) => ({ name: t.name, cmd: shellCommand(t) }));
     out.busyBefore = await waitQuiet(sc.id);
     Object.assign(out, hyperfine(sc.id, commands, { runs, warmup }));
+    if (ends.remote) out.resources = await measureResources(tools, null, out.notes);
   }
+  // This scenario's own blitd (started for it): its high-water mark covers every blit run above.
+  if (sc.remote) out.blitdHwmMiB = memKiB(REMOTE.blitd.child.pid, 'VmHWM') / 1024;
   rmSync(dst, { recursive: true, force: true });
   return out;
 }
@@ -1156,28 +1392,72 @@ function analyse(r) {
   return { blit, peers, best, verdicts, pass: r.target ? verdicts.every((v) => v.ok) : null };
 }
 
+/** rsync's row of a remote scenario. */
+function rsyncOf(r) {
+  return r.results.find((x) => x.name.startsWith('rsync daemon'));
+}
+
+/** Bulk scenarios (the 1 GiB copies) report throughput, and its share of the loopback ceiling. */
+function bulk(r) {
+  return Boolean(r.remote && r.kind === 'copy' && r.workload === 'large' && r.bytes);
+}
+
+/** MiB/s of the workload over a wall time, and its share of the loopback ceiling when measured. */
+function rate(r, seconds) {
+  const mibps = r.bytes / MiB / seconds;
+  return { mibps, share: CEILING?.mibps ? mibps / CEILING.mibps : null };
+}
+
+function fmtRate(r, seconds) {
+  const { mibps, share } = rate(r, seconds);
+  return `${mibps.toFixed(0)} MiB/s${share == null ? '' : ` (${(share * 100).toFixed(1)}%)`}`;
+}
+
 function table(r) {
   const { blit } = analyse(r);
-  const rows = ['| tool | median | mean ± σ | min … max | blit / tool |', '|---|---:|---:|---:|---:|'];
+  const rsync = r.remote ? rsyncOf(r) : null;
+  const head = ['tool', 'median', 'mean ± σ', 'min … max', 'blit / tool'];
+  if (rsync) head.push('tool / rsync daemon');
+  if (bulk(r)) head.push(`MiB/s${CEILING?.mibps ? ' (% of iperf3)' : ''}`);
+  const rows = [`| ${head.join(' | ')} |`, `|---|${head.slice(1).fill('---:').join('|')}|`];
   for (const x of r.results) {
     const ratio = x === blit ? '–' : `${(blit.median / x.median).toFixed(2)}×`;
     const fail = x.failed ? ` ⚠ ${x.failed}/${x.runs} runs failed (exit ${x.exitCodes.join(',')})` : '';
-    rows.push(
-      `| ${x.name}${fail} | ${fmtS(x.median)} | ${fmtS(x.mean)} ± ${fmtS(x.stddev)} | ${fmtS(x.min)} … ${fmtS(x.max)} | ${ratio} |`,
-    );
+    const cells = [
+      `${x.name}${fail}`,
+      fmtS(x.median),
+      `${fmtS(x.mean)} ± ${fmtS(x.stddev)}`,
+      `${fmtS(x.min)} … ${fmtS(x.max)}`,
+      ratio,
+    ];
+    if (rsync) cells.push(x === rsync ? '–' : `${(x.median / rsync.median).toFixed(2)}×`);
+    if (bulk(r)) cells.push(fmtRate(r, x.median));
+    rows.push(`| ${cells.join(' | ')} |`);
   }
   return rows.join('\n');
 }
 
 function consoleTable(r) {
   const { blit } = analyse(r);
-  const lines = [`\n== ${r.id}: ${r.title}`, `${'tool'.padEnd(24)} ${'median'.padStart(10)}  blit/tool`];
+  const rsync = r.remote ? rsyncOf(r) : null;
+  const lines = [
+    `\n== ${r.id}: ${r.title}`,
+    `${'tool'.padEnd(24)} ${'median'.padStart(10)}  ${'blit/tool'.padEnd(9)}${rsync ? `  ${'tool/rsync'.padEnd(10)}` : ''}${bulk(r) ? '  MiB/s (% of iperf3)' : ''}`,
+  ];
   for (const x of r.results) {
     const ratio = x === blit ? '' : `${(blit.median / x.median).toFixed(2)}×`;
+    const vsRsync = !rsync
+      ? ''
+      : `  ${(x === rsync ? '' : `${(x.median / rsync.median).toFixed(2)}×`).padEnd(10)}`;
     lines.push(
-      `${x.name.padEnd(24)} ${fmtS(x.median).padStart(10)}  ${ratio}${x.failed ? `  (${x.failed} failed runs)` : ''}`,
+      `${x.name.padEnd(24)} ${fmtS(x.median).padStart(10)}  ${ratio.padEnd(9)}${vsRsync}${bulk(r) ? `  ${fmtRate(r, x.median)}` : ''}${x.failed ? `  (${x.failed} failed runs)` : ''}`,
     );
   }
+  for (const m of r.resources ?? [])
+    lines.push(
+      `instrumented ${m.name}: CPU s (client + daemon) ${fmtCpu(m)}, peak RSS client ${fmtMiB(m.clientRssMiB)}, daemon ${fmtMiB(m.daemonRssMiB)}${m.code ? `, exit ${m.code}` : ''}`,
+    );
+  if (r.blitdHwmMiB != null) lines.push(`blitd VmHWM over the scenario: ${fmtMiB(r.blitdHwmMiB)}`);
   const { verdicts, pass } = analyse(r);
   if (pass != null)
     lines.push(
@@ -1218,6 +1498,7 @@ function machine() {
       firstLine('cp --version'),
       firstLine('tar --version'),
       which('rclone') ? firstLine('rclone version') : 'rclone not installed',
+      which('iperf3') ? firstLine('iperf3 --version') : 'iperf3 not installed',
     ].join('; '),
     commit: `${git}${dirty}`,
   };
@@ -1411,7 +1692,7 @@ function reproduceLines() {
     'node scripts/bench.mjs --help                   # scenarios and groups',
     '```',
     '',
-    `Scenarios: ${SCENARIOS.map((s) => s.id).join(', ')}. Raw hyperfine JSON: \`.bench-cache/results/\`; the daemons' logs: \`.bench-cache/results/blitd.log\`, \`rsyncd.log\`.`,
+    `Scenarios: ${SCENARIOS.map((s) => s.id).join(', ')}. Raw hyperfine JSON: \`.bench-cache/results/\`; the daemons' logs: \`.bench-cache/results/blitd-SCENARIO.log\`, \`rsyncd.log\`, \`iperf3-server.log\`.`,
     '',
   ];
 }
@@ -1446,12 +1727,12 @@ function remoteSection(results, m, date) {
   L.push('by gRPC messages (≈ 120–150 MiB/s on this machine class). No TLS on either side yet.');
   L.push('');
   L.push(
-    'One `blitd --root .bench-cache --bind 127.0.0.1 --port 0` (module `default`) and one `rsync --daemon --no-detach`',
+    'A fresh `blitd --root .bench-cache --bind 127.0.0.1 --port 0` (module `default`) for each scenario and one `rsync --daemon --no-detach`',
   );
   L.push(
     '(temp rsyncd.conf: one read-write module `mod` on the same directory, `use chroot = no`, `uid/gid = root`, a free',
   );
-  L.push('port) serve the whole run on 127.0.0.1 and are stopped by pid at its end. Their CPU counts as the');
+  L.push('port) for the whole run serve on 127.0.0.1 and are stopped by pid. Their CPU counts as the');
   L.push(
     "benchmark's own, not as other processes'. Pushes write `dst/ID` inside the module (`blit copy SRC/ 127.0.0.1:PORT:/default/dst/ID`",
   );
@@ -1470,18 +1751,100 @@ function remoteSection(results, m, date) {
   L.push('by `cp -a` inside the module. "blit / tool" below 1 means blit is faster.');
   L.push('');
   L.push(
-    "| scenario | workload | design's peer figure | blit target | blit median | rsync daemon median | measured | result | other CPU |",
+    `Pushes also time **blit (gRPC data)**: the same blit command with \`${Object.entries(GRPC_DATA.env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}\` (what \`--force-grpc-data\` sets:`,
   );
-  L.push('|---|---|---|---|---:|---:|---|---|---:|');
+  L.push(
+    'file data inside the gRPC stream, not on a data plane), in the same interleaved rounds; its "tool / rsync daemon"',
+  );
+  L.push("is its median over rsync's. Where blit has no data plane yet, both blit rows run the same path.");
+  L.push('');
+  L.push(
+    CEILING?.mibps
+      ? `Loopback ceiling (iperf3): **${CEILING.mibps.toFixed(0)} MiB/s** — one TCP stream for 3 s, \`iperf3 -c 127.0.0.1 -t 3\` against \`iperf3 -s -1\`, before the first scenario.`
+      : `Loopback ceiling (iperf3): ${CEILING?.note ?? 'not measured'}${CEILING?.note === 'iperf3 not installed' ? ' (`apt-get install -y iperf3`)' : ''}.`,
+  );
+  L.push('');
+  L.push(
+    "| scenario | workload | design's peer figure | blit target | blit median | rsync daemon median | blit (gRPC data) median (÷ rsync) | measured | result | other CPU |",
+  );
+  L.push('|---|---|---|---|---:|---:|---:|---|---|---:|');
   for (const r of results) {
     const a = analyse(r);
-    const ref = a.peers[0];
+    const ref = rsyncOf(r);
+    const grpc = r.results.find((x) => x.name === GRPC_DATA.name);
+    const grpcCell = grpc
+      ? `${fmtS(grpc.median)}${ref ? ` (${(grpc.median / ref.median).toFixed(2)}×)` : ''}`
+      : '–';
     L.push(
-      `| ${r.id} | ${r.title} | ${r.target?.design ?? '–'} | ${r.target?.text ?? '–'} | ${fmtS(a.blit.median)} | ${ref ? fmtS(ref.median) : '–'} | ${a.verdicts.map((v) => v.text).join('; ')} | ${r.target ? (a.pass ? '**pass**' : '**MISS**') : '–'} | ${(r.foreign * 100).toFixed(0)}% |`,
+      `| ${r.id} | ${r.title} | ${r.target?.design ?? '–'} | ${r.target?.text ?? '–'} | ${fmtS(a.blit.median)} | ${ref ? fmtS(ref.median) : '–'} | ${grpcCell} | ${a.verdicts.map((v) => v.text).join('; ')} | ${r.target ? (a.pass ? '**pass**' : '**MISS**') : '–'} | ${(r.foreign * 100).toFixed(0)}% |`,
     );
   }
+  L.push('', ...resourceLines(results));
   for (const r of results) resultLines(r, L);
   L.push('', REMOTE_END);
+  return L;
+}
+
+/** The remote section's resources table: one instrumented run per tool and scenario. */
+function resourceLines(results) {
+  const L = ['### Remote resources (one instrumented run per tool, after the timed rounds)', ''];
+  L.push(
+    "**CPU s** = user + system seconds of the client + of its daemon. The client's include the processes it forked and",
+  );
+  L.push(
+    "waited for (rsync's pull forks its receiver); they are what this script's cutime/cstime gained by reaping it. The",
+  );
+  L.push(
+    "daemon's are the change in utime + stime + cutime + cstime of its /proc/PID/stat, read once it has reaped the",
+  );
+  L.push(
+    "connection's processes and its CPU stands still: `rsync --daemon` forks one child per connection (its receiver",
+  );
+  L.push(
+    "forks again), and those count through the daemon's cutime/cstime; blitd's worker threads count in its own.",
+  );
+  L.push(
+    '**client peak RSS**: GNU time `%M` (the largest of its processes). **daemon peak RSS (this run)**: summed over the',
+  );
+  L.push(
+    "daemon's processes, VmHWM of those forked for the connection (rsync's), the highest VmRSS seen by polling every",
+  );
+  L.push(
+    "10 ms of those already running (blitd, rsync's listener), so a blitd peak shorter than 10 ms can be missed.",
+  );
+  L.push(
+    "**blitd VmHWM (scenario)**: the high-water mark of the scenario's own blitd at its end, over all its blit runs",
+  );
+  L.push(
+    "(the probe, the mirror check, the timed rounds, both blit rows' instrumented runs), on the `blit` row. **MiB/s**: the",
+  );
+  L.push(
+    "workload's bytes over the tool's median wall time (1 GiB scenarios); **% of iperf3**: of the loopback ceiling above.",
+  );
+  L.push('');
+  L.push(
+    '| scenario | tool | CPU s (client + daemon) | client peak RSS | daemon peak RSS (this run) | blitd VmHWM (scenario) | MiB/s | % of iperf3 |',
+  );
+  L.push('|---|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    for (const m of r.resources ?? []) {
+      const x = r.results.find((y) => y.name === m.name);
+      const t = bulk(r) && x ? rate(r, x.median) : null;
+      const cells = [
+        r.id,
+        `${m.name}${m.code ? ` ⚠ exit ${m.code}` : ''}`,
+        fmtCpu(m),
+        fmtMiB(m.clientRssMiB),
+        fmtMiB(m.daemonRssMiB),
+        m.name === 'blit' ? fmtMiB(r.blitdHwmMiB) : '–',
+        t ? t.mibps.toFixed(0) : '–',
+        t?.share != null ? `${(t.share * 100).toFixed(1)}%` : '–',
+      ];
+      L.push(`| ${cells.join(' | ')} |`);
+    }
+  }
   return L;
 }
 
