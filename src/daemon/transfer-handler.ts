@@ -44,6 +44,7 @@ import { runDestinationSide } from '../transport/stream/destination-side.js';
 import { finished, sessionStats } from '../transport/stream/session-measure.js';
 import { runSourceSide, type SourceFiles } from '../transport/stream/source-side.js';
 import type { DataAdmission } from '../transport/tcp/admission.js';
+import { ADMITTED } from '../transport/tcp/dial.js';
 import { SessionSockets } from '../transport/tcp/session-sockets.js';
 import { MAX_DATA_SOCKETS } from '../transport/tcp/stream-count.js';
 import { BlitError } from '../util/errors.js';
@@ -142,6 +143,11 @@ function actionRelay(channel: FrameChannel) {
 function sessionDataPlane(admission: DataAdmission | undefined, sessionId: string) {
   const sockets = new SessionSockets();
   let granted = 0;
+  /** A socket whose token was good: told so (the dialer uses it only then), and joined to the session. */
+  const admit = (socket: Socket) => {
+    socket.write(Buffer.of(ADMITTED));
+    sockets.add(socket);
+  };
   return {
     sockets,
     /** A grant of up to `count` more sockets, or undefined when there is no data plane or the cap is reached. */
@@ -150,7 +156,7 @@ function sessionDataPlane(admission: DataAdmission | undefined, sessionId: strin
       if (!admission || n <= 0) return undefined;
       granted += n;
       const tokens = Array.from({ length: n }, () =>
-        admission.issue(sessionId, (socket: Socket) => sockets.add(socket), TOKEN_TTL_MS),
+        admission.issue(sessionId, (socket: Socket) => admit(socket), TOKEN_TTL_MS),
       );
       // Port 0: the data plane shares the daemon's port.
       return { port: 0, tokens, expiresMs: TOKEN_TTL_MS };
@@ -240,7 +246,7 @@ export function handleTransfer(
     async (counts) => {
       await dataPlane.close(true);
       channel.end();
-      log.info({ ...fields, ...counts, code: 'OK', ms: Math.round(performance.now() - started) }, 'transfer');
+      log.info({ ...fields, ...counts, dataSockets: dataPlane.sockets.total, code: 'OK', ms: Math.round(performance.now() - started) }, 'transfer');
     },
     (error: unknown) => {
       void dataPlane.close(false);

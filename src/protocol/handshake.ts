@@ -2,8 +2,10 @@
  * The version and capability handshake both peers run: what this build offers, and the pure rule
  * by which the responder picks what both sides will use.
  */
+
+import { readdirSync } from 'node:fs';
 import { version } from '../cli/version.js';
-import { HashAlgorithm, type Hello, type Negotiated, Transport } from '../generated/blit.js';
+import { HashAlgorithm, type Hello, type Negotiated, type RdmaInfo, Transport } from '../generated/blit.js';
 
 /** Bumped only when a peer speaking the previous version would misread this one. */
 export const PROTOCOL_VERSION = 1;
@@ -11,16 +13,50 @@ export const PROTOCOL_VERSION = 1;
 /** The largest control-plane message either side accepts. Bulk data never rides the control plane. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
-/** This build's Hello. RDMA is reserved in the contract and never offered. */
+/** Where Linux lists RDMA devices (InfiniBand, RoCE, iWARP), one directory per device. */
+const RDMA_DEVICES = '/sys/class/infiniband';
+
+/**
+ * The RDMA devices this machine has, as the handshake reports them. blit has no RDMA transport
+ * yet: the capability is reported (so a peer and the logs can see it), never offered as a transport.
+ */
+export function rdmaInfo(devices = RDMA_DEVICES): RdmaInfo | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(devices).sort();
+  } catch {
+    return undefined;
+  }
+  if (names.length === 0) return undefined;
+  return {
+    supportsRdma: true,
+    deviceName: names[0]!,
+    portNumber: 0,
+    gid: Buffer.alloc(0),
+    lid: 0,
+    queuePairNumber: 0,
+    packetSequenceNumber: 0,
+    mtu: 0,
+    remoteAddress: 0n,
+    remoteKey: 0,
+  };
+}
+
+let rdma: RdmaInfo | undefined | null = null;
+
+/** This build's Hello. RDMA devices are reported when present; RDMA is never offered as a transport. */
 export function localHello(role: 'blit' | 'blitd'): Hello {
+  if (rdma === null) rdma = rdmaInfo();
   return {
     protocolVersion: PROTOCOL_VERSION,
     softwareVersion: `${role} ${version}`,
     capabilities: {
       transports: [Transport.TRANSPORT_TCP, Transport.TRANSPORT_GRPC_STREAM],
+      // The data plane's pure-JS path copies through user space; the native zero-copy path is not built.
       zeroCopy: false,
       hashAlgorithms: [HashAlgorithm.HASH_ALGORITHM_BLAKE3],
       maxMessageBytes: MAX_MESSAGE_BYTES,
+      rdma,
     },
   };
 }

@@ -1,5 +1,8 @@
 /** The capability handshake: what the responder picks from what both peers offer. */
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { HashAlgorithm, type Hello, Transport } from '../../src/generated/blit.js';
 import {
@@ -8,6 +11,7 @@ import {
   MAX_MESSAGE_BYTES,
   negotiate,
   PROTOCOL_VERSION,
+  rdmaInfo,
 } from '../../src/protocol/handshake.js';
 
 function hello(
@@ -75,4 +79,17 @@ test('different protocol versions refuse each other and say which side to upgrad
     () => negotiate(hello({}, PROTOCOL_VERSION + 1), hello({}, PROTOCOL_VERSION)),
     (error: unknown) => error instanceof IncompatiblePeer && /upgrade blitd$/.test(error.message),
   );
+});
+
+test('RDMA devices are reported from /sys/class/infiniband, never offered as a transport', (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'blit-rdma-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  assert.equal(rdmaInfo(join(root, 'missing')), undefined, 'no such directory: no RDMA');
+  assert.equal(rdmaInfo(root), undefined, 'no devices: no RDMA');
+  mkdirSync(join(root, 'mlx5_1'));
+  mkdirSync(join(root, 'mlx5_0'));
+  const info = rdmaInfo(root);
+  assert.equal(info?.supportsRdma, true);
+  assert.equal(info?.deviceName, 'mlx5_0');
+  assert.ok(!localHello('blit').capabilities?.transports.includes(Transport.TRANSPORT_RDMA));
 });

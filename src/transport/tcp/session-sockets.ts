@@ -9,6 +9,8 @@ export class SessionSockets {
   private readonly sockets = new Set<Socket>();
   private listener: ((socket: Socket) => void) | undefined;
   private closed = false;
+  /** Sockets this session has had, all told. */
+  total = 0;
 
   /** A connected, admitted socket of this session. */
   add(socket: Socket): void {
@@ -17,6 +19,7 @@ export class SessionSockets {
       return;
     }
     this.sockets.add(socket);
+    this.total++;
     // Its user hears of a failure through 'close' too; an error before it listens is not fatal.
     socket.on('error', () => {});
     socket.once('close', () => this.sockets.delete(socket));

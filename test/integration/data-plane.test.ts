@@ -1,0 +1,150 @@
+/**
+ * The TCP data plane end to end: a real blitd on 127.0.0.1 and the real CLI. Files on every side of
+ * the record layout's limits (empty, batched, whole, exactly one block, blocks) arrive intact by
+ * push and by pull over data sockets (the daemon's log says how many the session had); the same
+ * with --force-grpc-data uses none; and when data connections are refused (a proxy in front of
+ * the daemon lets only the control connection through) the transfer still completes, with one
+ * warning that says why.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { assertSameTree, jsonReport, tempDir } from '../helpers.js';
+import { type Daemon, runBlit, startDaemon } from './daemon-harness.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const BLOCK = 4 * MiB;
+
+/** Sizes around each limit of the record layout (src/transport/tcp/layout.ts). */
+const SIZES = [0, 1, 4 * KiB, 64 * KiB, 64 * KiB + 1, MiB + 3, BLOCK, BLOCK + 1, 2 * BLOCK + 17];
+
+function makeTree(root: string): string {
+  const src = join(root, 'src');
+  mkdirSync(join(src, 'many'), { recursive: true });
+  for (const size of SIZES) {
+    const data = Buffer.alloc(size);
+    for (let i = 0; i < size; i += 997) data[i] = (i / 997 + size) % 251;
+    writeFileSync(join(src, `f${size}`), data);
+  }
+  for (let i = 0; i < 300; i++) writeFileSync(join(src, 'many', `n${i}`), `file ${i}\n`.repeat(i % 7));
+  return src;
+}
+
+/** The data sockets the daemon's last finished transfer had. */
+function dataSockets(daemon: Daemon): number {
+  const lines = daemon
+    .log()
+    .split('\n')
+    .filter((line) => line.includes('"rpc":"transfer"'));
+  const last = JSON.parse(lines.at(-1) ?? '{}') as { dataSockets?: number; code?: string };
+  assert.equal(last.code, 'OK', daemon.log());
+  return last.dataSockets ?? -1;
+}
+
+test('push and pull over data sockets leave identical trees, at every record size', async (t) => {
+  const root = tempDir(t, 'blit-data-');
+  const src = makeTree(root);
+  const module = join(root, 'module');
+  mkdirSync(module);
+  const daemon = await startDaemon(t, ['--root', module]);
+  const push = await runBlit(['copy', '--json', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst/`]);
+  assert.equal(push.status, 0, push.stderr);
+  assert.equal(push.stderr, '', 'no warning');
+  assert.equal(jsonReport(push).copied, SIZES.length + 300);
+  assertSameTree(join(module, 'dst'), src);
+  assert.ok(dataSockets(daemon) >= 1, 'the push used the data plane');
+
+  const back = join(root, 'back');
+  const pull = await runBlit(['copy', '--json', `127.0.0.1:${daemon.port}:/default/dst/`, back]);
+  assert.equal(pull.status, 0, pull.stderr);
+  assert.equal(pull.stderr, '', 'no warning');
+  assertSameTree(back, src);
+  assert.ok(dataSockets(daemon) >= 1, 'the pull used the data plane');
+});
+
+test('--force-grpc-data and BLIT_FORCE_GRPC_DATA=1 keep file data in the control stream', async (t) => {
+  const root = tempDir(t, 'blit-data-');
+  const src = makeTree(root);
+  const module = join(root, 'module');
+  mkdirSync(module);
+  const daemon = await startDaemon(t, ['--root', module]);
+  const push = await runBlit([
+    'copy',
+    '--force-grpc-data',
+    `${src}/`,
+    `127.0.0.1:${daemon.port}:/default/dst/`,
+  ]);
+  assert.equal(push.status, 0, push.stderr);
+  assertSameTree(join(module, 'dst'), src);
+  assert.equal(dataSockets(daemon), 0);
+  const back = join(root, 'back');
+  const pull = await runBlit(['copy', `127.0.0.1:${daemon.port}:/default/dst/`, back], {
+    env: { BLIT_FORCE_GRPC_DATA: '1' },
+  });
+  assert.equal(pull.status, 0, pull.stderr);
+  assertSameTree(back, src);
+  assert.equal(dataSockets(daemon), 0);
+});
+
+/**
+ * A proxy on 127.0.0.1 in front of the daemon: connections that open as HTTP/2 (the control
+ * plane) are relayed, any other (a data socket) is cut at its first byte, as a middlebox that lets
+ * only the control connection through would.
+ */
+async function controlOnlyProxy(t: { after(fn: () => unknown): void }, port: number): Promise<number> {
+  const open = new Set<Socket>();
+  const server = createServer((client) => {
+    open.add(client);
+    client.on('close', () => open.delete(client));
+    client.on('error', () => {});
+    client.once('data', (first: Buffer) => {
+      if (first[0] !== 'P'.charCodeAt(0)) {
+        client.destroy();
+        return;
+      }
+      const daemon = connect({ host: '127.0.0.1', port });
+      open.add(daemon);
+      daemon.on('close', () => {
+        open.delete(daemon);
+        client.destroy();
+      });
+      daemon.on('error', () => {});
+      client.on('close', () => daemon.destroy());
+      daemon.write(first);
+      client.pipe(daemon).pipe(client);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of open) socket.destroy();
+    server.close();
+  });
+  return (server.address() as { port: number }).port;
+}
+
+test('data connections refused: the transfer completes through the control stream, with one warning', async (t) => {
+  const root = tempDir(t, 'blit-data-');
+  const src = makeTree(root);
+  const module = join(root, 'module');
+  mkdirSync(module);
+  const daemon = await startDaemon(t, ['--root', module]);
+  const proxy = await controlOnlyProxy(t, daemon.port);
+  const push = await runBlit(['copy', `${src}/`, `127.0.0.1:${proxy}:/default/dst/`]);
+  assert.equal(push.status, 0, push.stderr);
+  assertSameTree(join(module, 'dst'), src);
+  const warnings = push.stderr.split('\n').filter(Boolean);
+  assert.equal(warnings.length, 1, push.stderr);
+  assert.match(
+    warnings[0]!,
+    /^blit: warning: no data connection to 127\.0\.0\.1:\d+ \(.+\); file data goes through the control connection/,
+  );
+
+  const back = join(root, 'back');
+  const pull = await runBlit(['copy', `127.0.0.1:${proxy}:/default/dst/`, back]);
+  assert.equal(pull.status, 0, pull.stderr);
+  assertSameTree(back, src);
+  assert.equal(pull.stderr.split('\n').filter(Boolean).length, 1, pull.stderr);
+});
