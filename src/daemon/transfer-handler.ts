@@ -41,6 +41,7 @@ import { type FrameBody, FrameChannel, PeerGone } from '../transport/frame-chann
 import { runDestinationSide } from '../transport/stream/destination-side.js';
 import { finished, sessionStats } from '../transport/stream/session-measure.js';
 import { runSourceSide, type SourceFiles } from '../transport/stream/source-side.js';
+import type { DataAdmission } from '../transport/tcp/admission.js';
 import { BlitError } from '../util/errors.js';
 import type { DaemonConfig, ModuleConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -132,8 +133,11 @@ export function handleTransfer(
   call: ServerDuplexStream<TransferFrame, TransferFrame>,
   config: DaemonConfig,
   log: Logger,
+  admission: DataAdmission,
 ): void {
   const started = performance.now();
+  // The id Accept names; the session's data-socket tokens are issued under it.
+  const sessionId = randomBytes(8).toString('hex');
   const channel = new FrameChannel(call, Role.ROLE_UNSPECIFIED);
   call.on('cancelled', () => channel.fail(new PeerGone('the client cancelled the session')));
   const fields: Record<string, unknown> = { rpc: 'transfer', peer: call.getPeer() };
@@ -161,7 +165,7 @@ export function handleTransfer(
       channel.send({
         $case: 'accept',
         value: {
-          sessionId: randomBytes(8).toString('hex'),
+          sessionId,
           responderRole: channel.role,
           // The TCP data plane is not built yet: data rides the stream.
           negotiated: { ...negotiated, transport: Transport.TRANSPORT_GRPC_STREAM },
@@ -193,7 +197,9 @@ export function handleTransfer(
       },
     );
   };
-  run().then(
+  // Its tokens go when the session does, however it ends (DESIGN: data-plane work dies with its stream).
+  const session = run().finally(() => admission.revoke(sessionId));
+  session.then(
     (counts) => {
       channel.end();
       log.info({ ...fields, ...counts, code: 'OK', ms: Math.round(performance.now() - started) }, 'transfer');
