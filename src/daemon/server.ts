@@ -1,14 +1,19 @@
-/** The gRPC server: binds the configured address, serves the Blit service, stops gracefully. */
+/**
+ * blitd's server: listens on the configured address, serves the Blit service (gRPC) and admits
+ * data-plane sockets on the same port (shared-port.ts), stops gracefully.
+ */
 import { format } from 'node:util';
-import { Server, ServerCredentials, setLogger } from '@grpc/grpc-js';
+import { Server, setLogger } from '@grpc/grpc-js';
 import { BlitService } from '../generated/blit.js';
 import { MAX_MESSAGE_BYTES } from '../protocol/handshake.js';
 import { dialTarget } from '../remote/endpoint.js';
+import { DataAdmission } from '../transport/tcp/admission.js';
 import { BlitError } from '../util/errors.js';
 import type { DaemonConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { lenientService } from './malformed.js';
 import { createService } from './service.js';
+import { listenShared } from './shared-port.js';
 
 /** How long a graceful stop waits for calls in flight before cutting them off. */
 export const STOP_GRACE_MS = 5000;
@@ -17,7 +22,14 @@ export interface RunningServer {
   /** The address actually bound (the port is filled in when 0 was asked for). */
   address: string;
   port: number;
+  /** Issues the tokens that admit a session's data sockets on this port. */
+  admission: DataAdmission;
   stop(): Promise<void>;
+}
+
+export interface ServerOptions {
+  /** How long a new connection has to say what it is (tests shorten it). */
+  handshakeMs?: number;
 }
 
 function bindReason(error: Error): string {
@@ -29,7 +41,11 @@ function bindReason(error: Error): string {
   return message.split('\n')[0] ?? message;
 }
 
-export async function startServer(config: DaemonConfig, log: Logger): Promise<RunningServer> {
+export async function startServer(
+  config: DaemonConfig,
+  log: Logger,
+  options: ServerOptions = {},
+): Promise<RunningServer> {
   // grpc-js's own diagnostics go into the JSON log, never raw onto stderr.
   const relay = (...args: unknown[]) => log.debug({ source: 'grpc-js' }, format(...args));
   setLogger({ error: relay, info: relay, debug: relay });
@@ -40,30 +56,36 @@ export async function startServer(config: DaemonConfig, log: Logger): Promise<Ru
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 20_000,
   });
-  server.addService(lenientService(BlitService), createService(config, log));
+  const admission = new DataAdmission();
+  server.addService(lenientService(BlitService), createService(config, log, admission));
   const wanted = dialTarget({ host: config.bind, port: config.port });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(wanted, ServerCredentials.createInsecure(), (error, bound) => {
-      if (error) reject(new BlitError(`cannot listen on ${wanted}: ${bindReason(error)}`));
-      else resolve(bound);
-    });
+  const shared = await listenShared({
+    host: config.bind,
+    port: config.port,
+    grpc: server,
+    admission,
+    log,
+    handshakeMs: options.handshakeMs,
+  }).catch((error: Error) => {
+    throw new BlitError(`cannot listen on ${wanted}: ${bindReason(error)}`);
   });
+  const port = shared.port;
   const address = dialTarget({ host: config.bind, port });
   let stopping: Promise<void> | undefined;
   return {
     address,
     port,
+    admission,
     stop() {
-      stopping ??= new Promise<void>((resolve) => {
-        const force = setTimeout(() => {
-          log.warn({ graceMs: STOP_GRACE_MS }, 'calls still running; cutting them off');
-          server.forceShutdown();
-          resolve();
-        }, STOP_GRACE_MS);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
+      stopping ??= shared.close(STOP_GRACE_MS).then((cutOff) => {
+        if (cutOff > 0) {
+          log.warn(
+            { graceMs: STOP_GRACE_MS, connections: cutOff },
+            'cut off connections still open after the grace time',
+          );
+        }
+        // Its connections are all gone by now; this marks it stopped.
+        server.forceShutdown();
       });
       return stopping;
     },

@@ -16,6 +16,7 @@ import type {
   PurgeResponse,
 } from '../generated/blit.js';
 import { IncompatiblePeer, localHello, negotiate } from '../protocol/handshake.js';
+import type { DataAdmission } from '../transport/tcp/admission.js';
 import type { DaemonConfig } from './config.js';
 import { listPath } from './list-handler.js';
 import type { Logger } from './logger.js';
@@ -80,7 +81,8 @@ function unary<Req, Res>(
   };
 }
 
-export function createService(config: DaemonConfig, log: Logger): BlitServer {
+/** `admission` issues the sessions' data-socket tokens and revokes them when a session ends. */
+export function createService(config: DaemonConfig, log: Logger, admission: DataAdmission): BlitServer {
   const hello = localHello('blitd');
   return {
     ping: unary<PingRequest, PingResponse>('ping', log, (request) =>
@@ -106,6 +108,6 @@ export function createService(config: DaemonConfig, log: Logger): BlitServer {
         count: request.paths.length,
       }),
     ),
-    transfer: (call) => handleTransfer(call, config, log),
+    transfer: (call) => handleTransfer(call, config, log, admission),
   };
 }

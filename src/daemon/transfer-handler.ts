@@ -138,9 +138,8 @@ function actionRelay(channel: FrameChannel) {
   };
 }
 
-
 /** A session's share of the data plane: its sockets, and grants of more (within the cap). */
-function sessionDataPlane(admission: DataAdmission | undefined, sessionId: string) {
+function sessionDataPlane(admission: DataAdmission, sessionId: string) {
   const sockets = new SessionSockets();
   let granted = 0;
   /** A socket whose token was good: told so (the dialer uses it only then), and joined to the session. */
@@ -153,7 +152,7 @@ function sessionDataPlane(admission: DataAdmission | undefined, sessionId: strin
     /** A grant of up to `count` more sockets, or undefined when there is no data plane or the cap is reached. */
     grant(count: number): DataPlaneGrant | undefined {
       const n = Math.min(count, MAX_DATA_SOCKETS - granted);
-      if (!admission || n <= 0) return undefined;
+      if (n <= 0) return undefined;
       granted += n;
       const tokens = Array.from({ length: n }, () =>
         admission.issue(sessionId, (socket: Socket) => admit(socket), TOKEN_TTL_MS),
@@ -162,7 +161,7 @@ function sessionDataPlane(admission: DataAdmission | undefined, sessionId: strin
       return { port: 0, tokens, expiresMs: TOKEN_TTL_MS };
     },
     async close(succeeded: boolean) {
-      admission?.revoke(sessionId);
+      admission.revoke(sessionId);
       if (succeeded) await sockets.ended(SOCKETS_END_WAIT_MS);
       sockets.close();
     },
@@ -173,10 +172,11 @@ export function handleTransfer(
   call: ServerDuplexStream<TransferFrame, TransferFrame>,
   config: DaemonConfig,
   log: Logger,
-  admission?: DataAdmission,
+  admission: DataAdmission,
 ): void {
   const started = performance.now();
   const channel = new FrameChannel(call, Role.ROLE_UNSPECIFIED);
+  // The id Accept names; the session's data-socket tokens are issued under it.
   const sessionId = randomBytes(8).toString('hex');
   const dataPlane = sessionDataPlane(admission, sessionId);
   call.on('cancelled', () => channel.fail(new PeerGone('the client cancelled the session')));
@@ -246,7 +246,16 @@ export function handleTransfer(
     async (counts) => {
       await dataPlane.close(true);
       channel.end();
-      log.info({ ...fields, ...counts, dataSockets: dataPlane.sockets.total, code: 'OK', ms: Math.round(performance.now() - started) }, 'transfer');
+      log.info(
+        {
+          ...fields,
+          ...counts,
+          dataSockets: dataPlane.sockets.total,
+          code: 'OK',
+          ms: Math.round(performance.now() - started),
+        },
+        'transfer',
+      );
     },
     (error: unknown) => {
       void dataPlane.close(false);

@@ -37,10 +37,10 @@ import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { loopTurns, nowMs } from '../../util/clock.js';
 import { isFatalWriteError, reasonOf } from '../../util/errors.js';
 import { type FrameChannel, PeerFailed } from '../frame-channel.js';
+import { failOnDataPlane } from '../tcp/data-failure.js';
 import { blockCount, blockLength } from '../tcp/layout.js';
 import { type RangeSink, receiveRecords } from '../tcp/record-receiver.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
-import { failOnDataPlane } from '../tcp/data-failure.js';
 
 /** Needs per NeedBatch frame. */
 const NEEDS_PER_BATCH = 1024;

@@ -32,8 +32,8 @@ import { sendPauseIfInjected } from '../../util/test-hang.js';
 import { type FrameChannel, PeerFailed } from '../frame-channel.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
 import { RecordSender } from '../tcp/record-sender.js';
-import { StreamCount } from '../tcp/stream-count.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
+import { StreamCount } from '../tcp/stream-count.js';
 
 /** Kept sources reported one by one after the Summary; the rest are counted. */
 const MAX_KEPT_REPORTED = 1000;
