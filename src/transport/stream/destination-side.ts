@@ -392,8 +392,11 @@ export async function runDestinationSide(
       file.receiver ??= new FileReceiver(destination.fs, file.rel, file.entry.size, file.entry.mode);
       file.receiver.write(Number(data.offset), data.data);
     } catch (error) {
-      if (data.last) pending.delete(data.fileId);
-      writeFailed(data.fileId, file, error);
+      try {
+        writeFailed(data.fileId, file, error);
+      } finally {
+        if (data.last) pending.delete(data.fileId);
+      }
       return;
     }
     if (data.last) install(data.fileId, file);
