@@ -35,7 +35,8 @@ import { FrameChannel, PeerFailed, PeerGone } from '../transport/frame-channel.j
 import { runDestinationSide } from '../transport/stream/destination-side.js';
 import { finished, sessionStats } from '../transport/stream/session-measure.js';
 import { runSourceSide } from '../transport/stream/source-side.js';
-import { dialData } from '../transport/tcp/dial.js';
+import { DataPlaneFailed } from '../transport/tcp/data-failure.js';
+import { DATA_CONNECT_TIMEOUT_MS, dialData } from '../transport/tcp/dial.js';
 import { SessionSockets } from '../transport/tcp/session-sockets.js';
 import { nowMs } from '../util/clock.js';
 import { BlitError, showPath } from '../util/errors.js';
@@ -208,7 +209,7 @@ export async function runRemoteTransfer(
     });
     const accept = await readAccept(channel);
     sockets = new SessionSockets();
-    const dataPlane = dataPlaneDialer(remote, sockets);
+    const dataPlane = dataPlaneDialer(remote, sockets, channel);
     if (accept.grant) dataPlane.dial(accept.grant);
     const shown = (path: string) =>
       path.startsWith(VIRTUAL_ROOT) ? formatRemotePath(remote, remote.module, moduleRel(path, remote)) : path;
@@ -261,19 +262,29 @@ interface DataPlaneDialer {
   dial(grant: DataPlaneGrant): void;
 }
 
-function dataPlaneDialer(remote: RemotePath, sockets: SessionSockets): DataPlaneDialer {
+function dataPlaneDialer(
+  remote: RemotePath,
+  sockets: SessionSockets,
+  channel: FrameChannel,
+): DataPlaneDialer {
   let warned = false;
   return {
     sockets,
     dial(grant) {
+      const port = grant.port || remote.port;
+      sockets.expect(DATA_CONNECT_TIMEOUT_MS + 1_000);
       for (const token of grant.tokens) {
-        dialData(remote.host, grant.port || remote.port, Buffer.from(token)).then(
+        dialData(remote.host, port, Buffer.from(token)).then(
           (socket) => sockets.add(socket),
           (error: Error) => {
-            if (warned) return;
+            // A socket more that cannot connect leaves the session with those it has.
+            if (warned || sockets.total > 0) return;
             warned = true;
-            const line = `blit: warning: no data connection to ${remote.host}:${grant.port || remote.port} (${error.message}); file data goes through the control connection, which is slower\n`;
-            err(line);
+            err(
+              `blit: warning: no data connection to ${remote.host}:${port} (${error.message}); file data goes through the control connection, which is slower\n`,
+            );
+            sockets.unavailable();
+            channel.send({ $case: 'dataRequest', value: { sockets: 0, unreachable: error.message } });
           },
         );
       }
@@ -287,7 +298,8 @@ function describeFailure(error: unknown, client: RemoteClient, remote: RemotePat
   if (error instanceof PeerFailed) return new BlitError(`${showPath(remote.spec)}: ${error.message}`);
   if (error instanceof ProtocolError)
     return new BlitError(`blitd at ${client.target}: protocol error: ${error.message}`);
-  if (error instanceof PeerGone) return new BlitError(`blitd at ${client.target}: ${error.message}`);
+  if (error instanceof PeerGone || error instanceof DataPlaneFailed)
+    return new BlitError(`blitd at ${client.target}: ${error.message}`);
   if (error instanceof Error && 'code' in error && typeof error.code === 'number') {
     return new BlitError(sessionBreak(client.target, error as Error & { code: number; details?: string }));
   }
@@ -320,7 +332,7 @@ async function runPush(
     stats,
     sockets: dataPlane.sockets,
     onGrant: (grant) => dataPlane.dial(grant),
-    moreSockets: () => channel.send({ $case: 'dataRequest', value: { sockets: 1 } }),
+    moreSockets: () => channel.send({ $case: 'dataRequest', value: { sockets: 1, unreachable: '' } }),
     single: endpoints.kind === 'single',
     hasher,
     confirmDeletions: (count, sample) => {

@@ -154,6 +154,7 @@ function sessionDataPlane(admission: DataAdmission, sessionId: string) {
       const n = Math.min(count, MAX_DATA_SOCKETS - granted);
       if (n <= 0) return undefined;
       granted += n;
+      sockets.expect(TOKEN_TTL_MS);
       const tokens = Array.from({ length: n }, () =>
         admission.issue(sessionId, (socket: Socket) => admit(socket), TOKEN_TTL_MS),
       );

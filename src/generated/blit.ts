@@ -307,7 +307,10 @@ export interface Open {
  * socket of this session only, once, and expires `expires_ms` after Accept was sent.
  */
 export interface DataPlaneGrant {
-  /** The initiator dials the host it reached the control plane on, at this port. */
+  /**
+   * The initiator dials the host it reached the control plane on, at this port (0: the control
+   * plane's own port, which the data plane shares).
+   */
   port: number;
   /** One unguessable token (32 random bytes) per socket. */
   tokens: Buffer[];
@@ -495,6 +498,11 @@ export interface Actions {
  */
 export interface DataPlaneRequest {
   sockets: number;
+  /**
+   * Set instead when the initiator could not connect the sockets granted (the reason): the sending
+   * daemon of a pull stops waiting for them and sends file data inside the stream.
+   */
+  unreachable: string;
 }
 
 export interface TransferFrame {
@@ -4116,13 +4124,16 @@ export const Actions: MessageFns<Actions> = {
 };
 
 function createBaseDataPlaneRequest(): DataPlaneRequest {
-  return { sockets: 0 };
+  return { sockets: 0, unreachable: '' };
 }
 
 export const DataPlaneRequest: MessageFns<DataPlaneRequest> = {
   encode(message: DataPlaneRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.sockets !== 0) {
       writer.uint32(8).uint32(message.sockets);
+    }
+    if (message.unreachable !== '') {
+      writer.uint32(18).string(message.unreachable);
     }
     return writer;
   },
@@ -4148,6 +4159,14 @@ export const DataPlaneRequest: MessageFns<DataPlaneRequest> = {
             message.sockets = reader.uint32();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.unreachable = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4166,6 +4185,7 @@ export const DataPlaneRequest: MessageFns<DataPlaneRequest> = {
   fromPartial<I extends Exact<DeepPartial<DataPlaneRequest>, I>>(object: I): DataPlaneRequest {
     const message = createBaseDataPlaneRequest();
     message.sockets = object.sockets ?? 0;
+    message.unreachable = object.unreachable ?? '';
     return message;
   },
 };

@@ -537,7 +537,8 @@ export async function runDestinationSide(
       case 'dataRequest':
         if (!hooks.onDataRequest)
           throw new ProtocolError('data sockets asked of a peer that does not grant them');
-        hooks.onDataRequest(body.value.sockets);
+        if (body.value.unreachable) hooks.sockets?.unavailable();
+        else hooks.onDataRequest(body.value.sockets);
         break;
       default:
         throw new ProtocolError(`${body?.$case ?? 'empty'} frame from the source`);

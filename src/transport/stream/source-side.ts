@@ -188,6 +188,11 @@ export async function runSourceSide(
         if (!hooks.onGrant) throw new ProtocolError('data-plane grant sent to a peer that does not dial');
         hooks.onGrant(body.value);
         break;
+      case 'dataRequest':
+        // The destination of a pull could not connect the sockets granted: data goes in the stream.
+        if (!body.value.unreachable) throw new ProtocolError('data sockets asked of the sending side');
+        hooks.sockets?.unavailable();
+        break;
       case 'error':
         // The destination's failures come in its Summary; only a fatal one is news here.
         if (body.value.fatal) throw new PeerFailed(peerText(body.value.message));
@@ -327,7 +332,13 @@ export async function runSourceSide(
       } else await sendFrames(need, fd, size);
     } catch (error) {
       if (!handedOver) await sendError(need, `cannot read: ${reasonOf(error)}`);
-      else throw error;
+      else {
+        // The data plane failed: the session ends with the control stream's reason when it has
+        // one (the peer's own error, a Ctrl+C), which failOnDataPlane leaves it a moment to bring.
+        await channel.closed.catch(() => {});
+        check();
+        throw error;
+      }
     } finally {
       if (!handedOver) closeSync(fd);
     }
@@ -359,6 +370,8 @@ export async function runSourceSide(
   };
 
   const serveNeeds = async () => {
+    // The first file waits until the data plane is up or known not to be coming.
+    if (needs.length > 0 && hooks.sockets) await Promise.race([hooks.sockets.settled, channel.closed]);
     while (needs.length > 0) {
       check();
       const need = needs.shift()!;

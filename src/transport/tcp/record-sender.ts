@@ -141,8 +141,12 @@ export class RecordSender {
     this.check();
     try {
       if (file.size <= SMALL_FILE_BYTES) this.addToBatch(file);
-      else if (blockCount(file.size) === 0) await this.sendWhole(file);
-      else await this.sendBlocks(file);
+      else {
+        // Files go out in the order they were asked for: the batch so far first.
+        this.flush();
+        if (blockCount(file.size) === 0) await this.sendWhole(file);
+        else await this.sendBlocks(file);
+      }
     } finally {
       closeSync(file.fd);
     }

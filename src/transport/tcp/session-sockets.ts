@@ -11,6 +11,32 @@ export class SessionSockets {
   private closed = false;
   /** Sockets this session has had, all told. */
   total = 0;
+  private settle: (() => void) | undefined;
+  private waitTimer: NodeJS.Timeout | undefined;
+  /**
+   * Resolves once file data can go: a first socket connected, or none is coming (never granted,
+   * unreachable, not within the wait). The sending half waits on it before its first file, so a
+   * session does not start a large file in the stream a moment before its socket connects.
+   */
+  settled: Promise<void> = Promise.resolve();
+
+  /** Sockets were granted: `settled` waits for the first of them, at most `ms`. */
+  expect(ms: number): void {
+    if (this.total > 0 || this.closed || this.settle) return;
+    this.settled = new Promise<void>((resolve) => {
+      this.settle = () => {
+        clearTimeout(this.waitTimer);
+        resolve();
+      };
+    });
+    this.waitTimer = setTimeout(() => this.settle?.(), ms);
+    this.waitTimer.unref();
+  }
+
+  /** The granted sockets cannot connect: data goes in the stream, nothing waits for them. */
+  unavailable(): void {
+    this.settle?.();
+  }
 
   /** A connected, admitted socket of this session. */
   add(socket: Socket): void {
@@ -20,6 +46,7 @@ export class SessionSockets {
     }
     this.sockets.add(socket);
     this.total++;
+    this.settle?.();
     // Its user hears of a failure through 'close' too; an error before it listens is not fatal.
     socket.on('error', () => {});
     socket.once('close', () => this.sockets.delete(socket));
@@ -55,6 +82,7 @@ export class SessionSockets {
   /** The session is over: every socket is destroyed, and any that connects later too. */
   close(): void {
     this.closed = true;
+    this.settle?.();
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
   }
