@@ -62,9 +62,22 @@ function counts(stdout: string) {
   };
 }
 
+/**
+ * Each case runs on one of the four combinations of transport (the TCP data plane, or file data
+ * forced into the control stream) and file-operation path (the addon, or BLIT_NO_NATIVE=1 on both
+ * sides), so that every combination meets mirrors, filters, -c and moves.
+ */
+const PATHS: { name: string; env: Record<string, string> }[] = [
+  { name: 'data plane, addon', env: {} },
+  { name: 'gRPC data, addon', env: { BLIT_FORCE_GRPC_DATA: '1' } },
+  { name: 'data plane, no addon', env: { BLIT_NO_NATIVE: '1' } },
+  { name: 'gRPC data, no addon', env: { BLIT_FORCE_GRPC_DATA: '1', BLIT_NO_NATIVE: '1' } },
+];
+
 describe('remote transfers leave what local ones leave', () => {
-  for (const c of CASES) {
-    test(`seed ${c.seed}: ${c.name} (push and pull)`, async (t) => {
+  for (const [index, c] of CASES.entries()) {
+    const path = PATHS[index % PATHS.length]!;
+    test(`seed ${c.seed}: ${c.name} (push and pull; ${path.name})`, async (t) => {
       const root = tempDir(t, 'blit-remote-diff-');
       const module = join(root, 'module');
       mkdirSync(module);
@@ -84,11 +97,12 @@ describe('remote transfers leave what local ones leave', () => {
       cpA(dstLocal, dstPush);
       cpA(dstLocal, dstPull);
 
-      const daemon = await startDaemon(t, ['--root', module]);
+      const daemon = await startDaemon(t, ['--root', module], path.env);
       const remote = `127.0.0.1:${daemon.port}:/default`;
       const local = await runBlit([c.verb, ...c.flags, '--json', `${srcLocal}/`, `${dstLocal}/`]);
-      const push = await runBlit([c.verb, ...c.flags, '--json', `${srcPush}/`, `${remote}/dst-push/`]);
-      const pull = await runBlit([c.verb, ...c.flags, '--json', `${remote}/src-pull/`, `${dstPull}/`]);
+      const env = { env: path.env };
+      const push = await runBlit([c.verb, ...c.flags, '--json', `${srcPush}/`, `${remote}/dst-push/`], env);
+      const pull = await runBlit([c.verb, ...c.flags, '--json', `${remote}/src-pull/`, `${dstPull}/`], env);
 
       // A copy that meets a directory where the source has a file fails that entry (exit 2), on every path.
       assert.ok(local.status === 0 || (local.status === 2 && c.verb === 'copy'), `local: ${local.stderr}`);
@@ -114,6 +128,16 @@ describe('remote transfers leave what local ones leave', () => {
       assert.deepEqual(diffSnapshots(snapshot(srcPush), sourceLeft, after), [], 'push source after');
       assert.deepEqual(diffSnapshots(snapshot(srcPull), sourceLeft, after), [], 'pull source after');
       assert.ok(generated.entries.length > 10, 'the tree is not trivial');
+      // The transport the case meant to run on is the one that ran.
+      const sockets = [...daemon.log().matchAll(/"rpc":"transfer".*"dataSockets":(\d+)/g)].map((m) =>
+        Number(m[1]),
+      );
+      assert.equal(sockets.length, 2, daemon.log());
+      const forced = path.env.BLIT_FORCE_GRPC_DATA === '1';
+      assert.ok(
+        sockets.every((n) => (forced ? n === 0 : n >= 1)),
+        `data sockets ${sockets}`,
+      );
     });
   }
 });
