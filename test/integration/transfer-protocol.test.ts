@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { credentials } from '@grpc/grpc-js';
@@ -22,6 +23,8 @@ import {
   type TransferFrame,
 } from '../../src/generated/blit.js';
 import { localHello } from '../../src/protocol/handshake.js';
+import { dialData } from '../../src/transport/tcp/dial.js';
+import { batchHeader, blockHeader, endRecord, fileHeader } from '../../src/transport/tcp/records.js';
 import { snapshot, tempDir } from '../helpers.js';
 import { type Daemon, startDaemon } from './daemon-harness.js';
 import { type Body, batch, entry } from './frames.js';
@@ -271,6 +274,74 @@ describe('Transfer under a hostile client', () => {
     await stray.nextReal();
     stray.send({ $case: 'fileData', value: { fileId: 7n, offset: 0n, data: Buffer.from('x'), last: true } });
     assert.equal((await stray.fatal())?.code, ErrorCode.ERROR_CODE_PROTOCOL);
+    await assertStillServing();
+  });
+
+  /** A push session granted one data socket: the socket, admitted, and the needs for `entries`. */
+  async function dataSession(path: string, entries: ReturnType<typeof entry>[]) {
+    const session = rawSession(client);
+    session.send(hello);
+    session.send(open('data', path, { forceGrpcData: false, dataStreams: 1 }));
+    await session.nextReal(); // hello
+    const accept = await session.nextReal();
+    assert.equal(accept?.body?.$case, 'accept');
+    const token = Buffer.from(accept.body.value.grant!.tokens[0]!);
+    const socket = await dialData('127.0.0.1', daemon.port, token);
+    // Read to its end, so that the daemon's close is seen (it may come before its fatal frame).
+    socket.resume();
+    const closed = once(socket, 'close');
+    session.send(batch('', entries));
+    const needs = await session.nextReal();
+    assert.equal(needs?.body?.$case, 'needBatch');
+    const ids = new Map(needs.body.value.needs.map((n) => [n.path, n.fileId]));
+    return { session, socket, ids, closed, token };
+  }
+
+  test('data records: more bytes than declared end the session; nothing lands; tokens are single use', async () => {
+    const { session, socket, ids, closed } = await dataSession('records', [
+      entry('four', EntryKind.ENTRY_KIND_FILE, 4),
+    ]);
+    // A whole-file record declaring eight bytes for a file of four.
+    socket.write(Buffer.concat([fileHeader(ids.get('four')!, 8), Buffer.from('12345678')]));
+    assert.equal((await session.fatal())?.code, ErrorCode.ERROR_CODE_PROTOCOL);
+    await closed;
+    session.close();
+    assert.deepEqual(
+      readdirSync(join(module, 'records')).filter((name) => !name.startsWith('.')),
+      [],
+      'nothing under a final name',
+    );
+
+    // A batch member longer than its file, and a block where the file has none: each cut off the same way.
+    for (const record of [
+      (id: bigint) => Buffer.concat([batchHeader([{ fileId: id, length: 5 }]), Buffer.from('12345')]),
+      (id: bigint) => Buffer.concat([blockHeader(id, 0, 4, true), Buffer.from('1234')]),
+    ]) {
+      const again = await dataSession('records2', [entry('four', EntryKind.ENTRY_KIND_FILE, 4)]);
+      again.socket.write(record(again.ids.get('four')!));
+      assert.equal((await again.session.fatal())?.code, ErrorCode.ERROR_CODE_PROTOCOL);
+      again.session.close();
+    }
+
+    // A good record lands the file; a second socket with the same token is refused without a word.
+    const good = await dataSession('records3', [entry('four', EntryKind.ENTRY_KIND_FILE, 4)]);
+    await assert.rejects(
+      dialData('127.0.0.1', daemon.port, good.token),
+      /did not admit|closed the connection/,
+    );
+    good.socket.write(Buffer.concat([fileHeader(good.ids.get('four')!, 4), Buffer.from('1234')]));
+    good.session.send({ $case: 'manifestComplete', value: { scanComplete: true, entries: 1n, bytes: 4n } });
+    good.session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
+    let summary: TransferFrame | undefined;
+    for (;;) {
+      summary = await good.session.nextReal();
+      if (!summary || summary.body?.$case === 'summary') break;
+    }
+    assert.equal(summary?.body?.$case, 'summary');
+    assert.equal(summary.body.value.copied, 1n);
+    good.socket.end(endRecord());
+    good.session.close();
+    assert.equal(readFileSync(join(module, 'records3', 'four'), 'utf8'), '1234');
     await assertStillServing();
   });
 
