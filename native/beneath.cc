@@ -41,6 +41,8 @@
 #endif
 #endif
 
+#include "common.h"
+
 #if defined(__linux__) && !defined(RESOLVE_BENEATH)
 // Older kernel headers: the ABI of openat2(2), stable since Linux 5.6.
 struct open_how {
@@ -57,6 +59,8 @@ struct open_how {
 
 namespace blit_beneath {
 namespace {
+
+using blit::IsName;
 
 // How `open` opens what it resolves (exported as beneath.how; the JavaScript side reads them there).
 enum How : int {
@@ -79,13 +83,6 @@ std::string Bytes(const Napi::Value& value) {
     return std::string(buffer.Data(), buffer.Length());
   }
   return value.As<Napi::String>().Utf8Value();
-}
-
-// A single entry's name: not empty, not . or .., no '/' (which would be resolved, following links
-// on the way) and no NUL (which would cut it short).
-bool IsName(const std::string& name) {
-  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
-         name.find('\0') == std::string::npos;
 }
 
 Napi::Value BytesValue(Napi::Env env, const std::string& bytes) {

@@ -8,6 +8,7 @@
         "common.cc",
         "copy.cc",
         "copy_pool.cc",
+        "land.cc",
         "listing.cc",
         "read_ahead.cc",
         "test_rules.cc",

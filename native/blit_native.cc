@@ -7,6 +7,7 @@
 //   pread/pwrite, nanosecond times, rename); setTimes (Node's utimes lands on microseconds).
 // - whole_dir.cc: whole-directory jobs (list, compare, copy a directory on a copy thread).
 // - copy_pool.cc: the native threads that run batches and directory jobs, never libuv's pool.
+// - land.cc: landFiles, whole files received in memory landed on two native threads of its own.
 // - watchdog.cc: the stall watchdog's thread; exitProcess.
 // - board.h: the activity board as those threads see it; common.h: errors, paths, names.
 // - test_rules.cc: the rules shared with TypeScript, one case at a time, for the tests.
@@ -25,6 +26,7 @@
 #include "common.h"
 #include "copy.h"
 #include "copy_pool.h"
+#include "land.h"
 #include "listing.h"
 #include "read_ahead.h"
 #include "test_rules.h"
@@ -92,11 +94,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("startCopyPool", Napi::Function::New(env, StartCopyPool));
   exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
+  exports.Set("landFiles", Napi::Function::New(env, LandFiles));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 22));
+  exports.Set("abiVersion", Napi::Number::New(env, 23));
   return exports;
 }
 

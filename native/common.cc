@@ -90,6 +90,11 @@ bool IsValidUtf8(const unsigned char* s, size_t n) {
   return true;
 }
 
+bool IsName(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
+         name.find('\0') == std::string::npos;
+}
+
 Napi::Value NameValue(Napi::Env env, const char* s, size_t n) {
   if (IsValidUtf8(reinterpret_cast<const unsigned char*>(s), n)) return Napi::String::New(env, s, n);
   return Napi::Buffer<char>::Copy(env, s, n);

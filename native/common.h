@@ -22,6 +22,10 @@ std::string PathArg(const Napi::Value& value);
 
 bool IsValidUtf8(const unsigned char* s, size_t n);
 
+// A single entry's name: not empty, not . or .., no '/' (which would be resolved, following links
+// on the way) and no NUL (which would cut it short).
+bool IsName(const std::string& name);
+
 // A name for JavaScript: a string when it is valid UTF-8, else a Buffer of its bytes.
 Napi::Value NameValue(Napi::Env env, const char* s, size_t n);
 

@@ -23,6 +23,19 @@
 
 namespace blit {
 
+bool WriteAll(int fd, const char* data, size_t size, off_t offset) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = pwrite(fd, data + done, size - done, offset + static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 namespace {
 
 thread_local uint64_t t_tempBase = 0;
@@ -37,19 +50,6 @@ int MkdirParents(const std::string& path) {
   if (err != 0) return err;
   if (mkdir(parent.c_str(), 0777) == 0 || errno == EEXIST) return 0;
   return errno;
-}
-
-bool WriteAll(int fd, const char* data, size_t size, off_t offset) {
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = pwrite(fd, data + done, size - done, offset + static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return true;
 }
 
 // Kernel copies go in chunks of this size: each one beats the stall detector and moves progress.

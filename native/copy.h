@@ -88,6 +88,9 @@ struct DirCache {
   }
 };
 
+// Writes all `size` bytes at `offset` (short writes and EINTR retried); false with errno set.
+bool WriteAll(int fd, const char* data, size_t size, off_t offset);
+
 // A copy thread's 1 MiB scratch buffer, left uninitialised: its pages are touched only as far as a
 // file uses them. Zero-filling two of them up front (std::vector) cost ~10 ms per thread here, as a
 // first touch costs ~20 µs per page on this VM — more than a whole one-file copy.

@@ -19,6 +19,7 @@
 #include "board.h"
 #include "common.h"
 #include "copy.h"
+#include "land.h"
 #include "whole_dir.h"
 
 namespace blit {
@@ -223,9 +224,11 @@ Napi::Value CloseCopyPool(const Napi::CallbackInfo& info) {
   return ids;
 }
 
-// poolsIdle() -> whether no copy pool owes an answer (a batch still running may have a temp file to
-// remove before the process may end). Main thread only, like every pool's inFlight.
+// poolsIdle() -> whether no copy pool and no landing job (land.cc) owes an answer (a batch still
+// running may have a temp file to remove before the process may end). Main thread only, like every
+// pool's inFlight.
 Napi::Value PoolsIdle(const Napi::CallbackInfo& info) {
+  if (!LandingIdle(info.Env())) return Napi::Boolean::New(info.Env(), false);
   for (CopyPool* pool : CopyPools()) {
     if (pool->inFlight != 0) return Napi::Boolean::New(info.Env(), false);
   }

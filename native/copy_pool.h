@@ -18,7 +18,7 @@ Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info);
 // closeCopyPool(pool, abandon) -> ids of the dropped batches
 Napi::Value CloseCopyPool(const Napi::CallbackInfo& info);
 
-// poolsIdle() -> whether no copy pool owes an answer
+// poolsIdle() -> whether no copy pool and no landing job (land.h) owes an answer
 Napi::Value PoolsIdle(const Napi::CallbackInfo& info);
 
 }  // namespace blit

@@ -220,6 +220,18 @@ export interface NativeBeneath {
   futimens(fd: number, sec: number, nsec: number): number;
 }
 
+/** One file for `landFiles`: see fsops/land-files.ts LandJob (mtime split by metadata.ts splitNs). */
+export interface NativeLandFile {
+  dir: string;
+  temp: string;
+  name: string;
+  /** Referenced, never copied, until the answer: must not change or be transferred meanwhile. */
+  data: Uint8Array;
+  mode: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+}
+
 export interface NativeAddon {
   beneath: NativeBeneath;
   /** Lists one directory; takes the read-ahead result for it when there is one. */
@@ -299,9 +311,17 @@ export interface NativeAddon {
    * the batches still running no longer keep the process alive and never answer.
    */
   closeCopyPool(pool: number, abandon?: boolean): number[];
+  /**
+   * Lands the files on the addon's landing threads (native/land.cc); `onDone` runs on the main
+   * thread with one errno per file (0: landed). Throws a TypeError for a malformed job, before any lands.
+   */
+  landFiles(files: NativeLandFile[], onDone: (errnos: Int32Array) => void): void;
   errnoName(errno: number): string;
   exitProcess(code: number): never;
-  /** Whether no copy pool owes an answer (see closeCopyPool): nothing is left that must finish. */
+  /**
+   * Whether no copy pool (see closeCopyPool) and no landFiles call owes an answer: nothing is left
+   * that must finish.
+   */
   poolsIdle(): boolean;
   /** The stall watchdog on a native thread (see engine/stall-watch.ts); onStall runs on the main thread. */
   startWatchdog(
@@ -345,7 +365,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 22;
+const ABI_VERSION = 23;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -16,7 +16,21 @@ export class ReceiveError extends Error {
   override readonly name = 'ReceiveError';
 }
 
-const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+/**
+ * How a temp file is created (with mode & 0o777): exclusively, so nothing planted at its name — a
+ * file, a link to the outside — is opened or followed. fsops/land-files.ts creates them the same way.
+ */
+export const TEMP_FILE_FLAGS =
+  constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/**
+ * Gives a complete temp file, its write handle closed, its mode and mtime, then its final name
+ * (renamed over what is there). Shared with fsops/land-files.ts.
+ */
+export function installTemp(temp: string, final: string, mode: number, mtimeNs: bigint): void {
+  applyMetadata(temp, 'file', mode, mtimeNs);
+  renameSync(temp, final);
+}
 
 export class FileReceiver {
   private fd: number | undefined;
@@ -46,11 +60,11 @@ export class FileReceiver {
     this.parent = parent;
     this.tempName = basename(tempPathFor('.'));
     try {
-      this.fd = openSync(parent.path(this.tempName), CREATE, this.mode & 0o777);
+      this.fd = openSync(parent.path(this.tempName), TEMP_FILE_FLAGS, this.mode & 0o777);
     } catch (error) {
       if (codeOf(error) !== 'ENOENT') throw error;
       this.fs.makeDirs(parentRel(this.rel));
-      this.fd = openSync(parent.path(this.tempName), CREATE, this.mode & 0o777);
+      this.fd = openSync(parent.path(this.tempName), TEMP_FILE_FLAGS, this.mode & 0o777);
     }
     return this.fd;
   }
@@ -85,9 +99,7 @@ export class FileReceiver {
     const fd = this.fd ?? this.open();
     this.fd = undefined;
     closeSync(fd);
-    const temp = this.parent!.path(this.tempName!);
-    applyMetadata(temp, 'file', this.mode, mtimeNs);
-    renameSync(temp, this.parent!.path(baseRel(this.rel)));
+    installTemp(this.parent!.path(this.tempName!), this.parent!.path(baseRel(this.rel)), this.mode, mtimeNs);
     this.tempName = undefined;
     this.parent!.close();
     this.parent = undefined;

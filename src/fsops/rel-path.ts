@@ -42,6 +42,11 @@ export function isSafeRel(rel: string): boolean {
   return true;
 }
 
+/** True when `name` is one entry's name: not '', '.' or '..', without '/' or NUL (native IsName). */
+export function isName(name: string): boolean {
+  return name !== '' && !name.includes('/') && isSafeRel(name);
+}
+
 /** True when `rel` is `ancestor` or lies below it. */
 export function isWithinRel(rel: string, ancestor: string): boolean {
   return ancestor === '' || rel === ancestor || rel.startsWith(`${ancestor}/`);

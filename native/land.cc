@@ -1,0 +1,234 @@
+// Whole files that arrived in memory, landed off the JS thread. A remote session's destination
+// receives small files in batches (one data-plane record, up to 4096 files); writing each on the
+// event loop (~65 µs and six system calls a file) left the sockets unread meanwhile. Here each
+// batch is one job for a pool of two native threads — never libuv's shared pool, never the JS
+// thread — and JS goes on decoding while files land. Per file, the rules of fsops/receive-file.ts
+// (which the pure-JS twin in fsops/land-files.ts follows): a temp file created exclusively
+// (O_EXCL | O_NOFOLLOW: nothing planted at its name is followed), every byte written, mode and
+// mtime (atime = mtime, as everywhere in blit) set through the descriptor, the close checked, then
+// the rename over the final name; any failure removes the temp file.
+//
+// Not the copy pool (copy_pool.cc): that is one per local run, started with the run's activity
+// board and closed with it, and its batches carry no JavaScript values. A landing job holds the
+// caller's buffers (referenced, never copied) and its own callback, which only the JS thread may
+// release. Two threads: while one lands a batch the next can start, and the machine's other core is
+// the JS thread's.
+//
+// Lifetime, as the copy pool's: the threads start with the first job and are never joined; the
+// pool is never freed. While a job is queued or running its answer keeps the process alive (the
+// thread-safe function is referenced), and once it is delivered — whatever its callback then does —
+// nothing does. poolsIdle() is false meanwhile (a temp file may be half written). When the
+// environment goes (process exit, a worker ending), a cleanup hook marks it gone: no thread starts
+// another job or calls into it, and jobs never answered are left, their references with them (they
+// may be released only on the JS thread).
+
+#include "land.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "copy.h"
+
+namespace blit {
+
+namespace {
+
+constexpr int kLandThreads = 2;
+
+struct LandFile {
+  std::string dir, temp, name;
+  const char* data = nullptr;
+  size_t size = 0;
+  uint32_t mode = 0;
+  int64_t sec = 0;
+  int64_t nsec = 0;
+};
+
+struct LandJob {
+  std::vector<LandFile> files;
+  std::vector<int32_t> errnos;
+  Napi::ObjectReference views;  // the files' data, alive until the answer is delivered
+  Napi::FunctionReference onDone;
+};
+
+struct LandPool {
+  napi_env env = nullptr;
+  std::mutex lock;
+  std::condition_variable changed;
+  std::deque<LandJob*> queue;
+  bool gone = false;
+  int inFlight = 0;  // JS thread only
+  Napi::ThreadSafeFunction tsfn;
+};
+
+// One pool per environment (the main thread's, a worker's), found by its env.
+std::mutex g_poolsLock;
+
+std::vector<LandPool*>& Pools() {
+  static auto* pools = new std::vector<LandPool*>();
+  return *pools;
+}
+
+LandPool* FindPool(napi_env env) {
+  std::lock_guard<std::mutex> guard(g_poolsLock);
+  for (LandPool* pool : Pools()) {
+    if (pool->env == env) return pool;
+  }
+  return nullptr;
+}
+
+// Lands one file; returns 0 or the errno of the step that failed (the temp file then removed).
+int LandOne(const LandFile& file, DirCache& dirs) {
+  if (file.dir.empty() || file.dir.find('\0') != std::string::npos || !IsName(file.temp) ||
+      !IsName(file.name) || file.nsec < 0 || file.nsec > 999999999) {
+    // A nanosecond count outside a second would be read as UTIME_NOW or UTIME_OMIT.
+    return EINVAL;
+  }
+  int at;
+  std::string tempName, finalName;
+  dirs.Locate(file.dir + "/" + file.temp, &at, &tempName);
+  dirs.Locate(file.dir + "/" + file.name, &at, &finalName);
+  int fd = openat(at, tempName.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, file.mode & 0777);
+  if (fd < 0) return errno;
+  int err = 0;
+  if (!WriteAll(fd, file.data, file.size, 0)) err = errno;
+  if (err == 0 && fchmod(fd, file.mode & 07777) != 0) err = errno;
+  if (err == 0) {
+    struct timespec times[2];
+    times[0].tv_sec = static_cast<time_t>(file.sec);
+    times[0].tv_nsec = static_cast<long>(file.nsec);
+    times[1] = times[0];
+    if (futimens(fd, times) != 0) err = errno;
+  }
+  if (close(fd) != 0 && err == 0) err = errno;
+  if (err == 0 && renameat(at, tempName.c_str(), at, finalName.c_str()) != 0) err = errno;
+  if (err != 0) unlinkat(at, tempName.c_str(), 0);
+  return err;
+}
+
+// On the JS thread: the job's answer.
+void Deliver(Napi::Env env, LandPool* pool, LandJob* job) {
+  std::unique_ptr<LandJob> owned(job);
+  if (--pool->inFlight == 0) pool->tsfn.Unref(env);
+  size_t n = owned->errnos.size();
+  Napi::Int32Array errnos = Napi::Int32Array::New(env, n);
+  if (n > 0) std::memcpy(errnos.Data(), owned->errnos.data(), n * sizeof(int32_t));
+  Napi::Function onDone = owned->onDone.Value();
+  // A JS exception here is Node's to report (Node 20: warning DEP0168, or an uncaught exception under
+  // --force-node-api-uncaught-exceptions-policy); the process is no longer held either way.
+  onDone.Call({errnos});
+}
+
+void LandThread(LandPool* pool) {
+  std::unique_lock<std::mutex> lock(pool->lock);
+  for (;;) {
+    pool->changed.wait(lock, [&] { return !pool->queue.empty() || pool->gone; });
+    if (pool->gone) return;
+    LandJob* job = pool->queue.front();
+    pool->queue.pop_front();
+    lock.unlock();
+    {
+      // Per job: a directory descriptor is never kept past the batch that named it.
+      DirCache dirs;
+      for (size_t i = 0; i < job->files.size(); i++) job->errnos[i] = LandOne(job->files[i], dirs);
+    }
+    lock.lock();
+    if (pool->gone) return;
+    // Fails only while the environment closes; the job is left then (see the header).
+    pool->tsfn.NonBlockingCall(job, [pool](Napi::Env env, Napi::Function, LandJob* done) { Deliver(env, pool, done); });
+  }
+}
+
+LandPool* PoolOf(Napi::Env env) {
+  if (LandPool* pool = FindPool(env)) return pool;
+  auto* pool = new LandPool();
+  pool->env = env;
+  // The threads answer through one thread-safe function; each job names its own callback.
+  Napi::Function ignored = Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
+  pool->tsfn = Napi::ThreadSafeFunction::New(env, ignored, "blit-land", 0, 1);
+  pool->tsfn.Unref(env);
+  napi_add_env_cleanup_hook(
+      env,
+      [](void* data) {
+        auto* p = static_cast<LandPool*>(data);
+        {
+          std::lock_guard<std::mutex> guard(g_poolsLock);
+          auto& pools = Pools();
+          pools.erase(std::remove(pools.begin(), pools.end(), p), pools.end());
+        }
+        std::lock_guard<std::mutex> guard(p->lock);
+        p->gone = true;
+        p->changed.notify_all();
+      },
+      pool);
+  for (int i = 0; i < kLandThreads; i++) std::thread(LandThread, pool).detach();
+  std::lock_guard<std::mutex> guard(g_poolsLock);
+  Pools().push_back(pool);
+  return pool;
+}
+
+}  // namespace
+
+// landFiles(jobs, onDone): see land.h. Throws (a TypeError) before queuing anything when a job is
+// malformed; per-file failures come back as errnos (EINVAL: temp or name not a single name, dir
+// empty or holding a NUL, nanoseconds outside 0..999,999,999).
+Napi::Value LandFiles(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray() || !info[1].IsFunction()) throw Napi::TypeError::New(env, "landFiles(jobs, onDone)");
+  Napi::Array jobs = info[0].As<Napi::Array>();
+  uint32_t n = jobs.Length();
+  auto job = std::make_unique<LandJob>();
+  job->files.resize(n);
+  job->errnos.assign(n, 0);
+  // The views themselves, in an array of our own: the caller's objects may change meanwhile.
+  Napi::Array views = Napi::Array::New(env, n);
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value element = jobs.Get(i);
+    if (!element.IsObject()) throw Napi::TypeError::New(env, "landFiles: each job must be an object");
+    Napi::Object object = element.As<Napi::Object>();
+    Napi::Value data = object.Get("data");
+    if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw Napi::TypeError::New(env, "landFiles: data must be a Uint8Array");
+    }
+    auto bytes = data.As<Napi::Uint8Array>();
+    LandFile& file = job->files[i];
+    file.data = reinterpret_cast<const char*>(bytes.Data());
+    file.size = bytes.ByteLength();
+    views.Set(i, data);
+    file.dir = PathArg(object.Get("dir"));
+    file.temp = PathArg(object.Get("temp"));
+    file.name = PathArg(object.Get("name"));
+    file.mode = object.Get("mode").As<Napi::Number>().Uint32Value();
+    file.sec = object.Get("mtimeSec").As<Napi::Number>().Int64Value();
+    file.nsec = object.Get("mtimeNsec").As<Napi::Number>().Int64Value();
+  }
+  job->views = Napi::Persistent(views.As<Napi::Object>());
+  job->onDone = Napi::Persistent(info[1].As<Napi::Function>());
+  LandPool* pool = PoolOf(env);
+  if (pool->inFlight++ == 0) pool->tsfn.Ref(env);
+  std::lock_guard<std::mutex> guard(pool->lock);
+  pool->queue.push_back(job.release());
+  pool->changed.notify_one();
+  return env.Undefined();
+}
+
+bool LandingIdle(napi_env env) {
+  LandPool* pool = FindPool(env);
+  return pool == nullptr || pool->inFlight == 0;
+}
+
+}  // namespace blit

@@ -1,0 +1,17 @@
+// Landing whole files that arrived in memory (the data plane's batches of small files) on the
+// addon's own threads: see land.cc.
+
+#pragma once
+
+#include <napi.h>
+
+namespace blit {
+
+// landFiles(jobs, onDone): jobs = [{ dir, temp, name, data: Uint8Array, mode, mtimeSec, mtimeNsec }];
+// onDone(errnos: Int32Array) on the JS thread, one errno per job (0: landed).
+Napi::Value LandFiles(const Napi::CallbackInfo& info);
+
+// Whether no landing job owes this environment an answer (poolsIdle asks it too).
+bool LandingIdle(napi_env env);
+
+}  // namespace blit

@@ -1,0 +1,117 @@
+/**
+ * Whole files that arrived in memory (a data-plane batch of small files), installed under their
+ * final names by the rules of fsops/receive-file.ts: a temp file beside the target created
+ * exclusively (nothing planted at its name is followed), every byte written, handle closed, mode
+ * and mtime set, then renamed over the final name; any failure removes the temp file.
+ *
+ * With the native addon the batch lands on the addon's own threads (native/land.cc) while the JS
+ * thread goes on decoding; the promise settles once every file is done. Without it
+ * (BLIT_NO_NATIVE=1, or not built) the same steps run synchronously in the call, through
+ * receive-file.ts's own helpers. test/unit/land-files.test.ts runs one set of cases through both.
+ */
+import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { errnoError } from '../util/errors.js';
+import { splitNs } from './metadata.js';
+import { type NativeAddon, type NativeLandFile, nativeAddon, nativeErrnoError } from './native.js';
+import { installTemp, TEMP_FILE_FLAGS } from './receive-file.js';
+import { isName } from './rel-path.js';
+
+export interface LandJob {
+  /**
+   * The directory the file lands in, as a plain path: what DestinationFs names it by (a daemon's
+   * /proc/self/fd/N; that descriptor must stay open until the promise settles). Missing: ENOENT,
+   * for the caller to make it and land the file again.
+   */
+  dir: string;
+  /** The temp file's name in `dir`, fresh from fsops/temp-path.ts: `basename(tempPathFor('.'))`. */
+  temp: string;
+  /** The final name in `dir`; whatever is there is replaced (never followed: a link is replaced). */
+  name: string;
+  /** The whole contents; with the addon it is read on another thread: unchanged until the promise settles. */
+  data: Uint8Array;
+  /** Set as given, special bits included (mode & 0o7777): strip what must not land before. */
+  mode: number;
+  mtimeNs: bigint;
+}
+
+/**
+ * Per job: undefined when the file landed, else why not, as an errno error (`code`: EEXIST, ENOENT…)
+ * for util/errors.ts reasonOf and codeOf. EINVAL: `temp` or `name` is not a single name, or `dir`
+ * is empty or holds a NUL.
+ */
+export type LandFailure = NodeJS.ErrnoException | undefined;
+
+export function landFiles(jobs: readonly LandJob[]): Promise<LandFailure[]> {
+  const addon = nativeAddon();
+  // A malformed job rejects before any file lands, on either path (the addon checks its own).
+  if (!addon) {
+    return new Promise((resolve) => {
+      for (const job of jobs) {
+        if (!(job.data instanceof Uint8Array)) throw new TypeError('landFiles: data must be a Uint8Array');
+      }
+      resolve(jobs.map(landInJs));
+    });
+  }
+  if (jobs.length === 0) return Promise.resolve([]);
+  return landNatively(addon, jobs);
+}
+
+function landNatively(addon: NativeAddon, jobs: readonly LandJob[]): Promise<LandFailure[]> {
+  const files = jobs.map((job): NativeLandFile => {
+    const [mtimeSec, mtimeNsec] = splitNs(job.mtimeNs);
+    return {
+      dir: job.dir,
+      temp: job.temp,
+      name: job.name,
+      data: job.data,
+      mode: job.mode,
+      mtimeSec,
+      mtimeNsec,
+    };
+  });
+  return new Promise((resolve) => {
+    addon.landFiles(files, (errnos) =>
+      resolve(Array.from(errnos, (errno) => (errno === 0 ? undefined : nativeErrnoError(addon, errno)))),
+    );
+  });
+}
+
+function landInJs(job: LandJob): LandFailure {
+  if (job.dir === '' || job.dir.includes('\0') || !isName(job.temp) || !isName(job.name)) {
+    return errnoError('EINVAL');
+  }
+  // Joined as the addon joins them: path.join would resolve '..' before the kernel follows links.
+  const temp = `${job.dir}/${job.temp}`;
+  let fd: number;
+  try {
+    fd = openSync(temp, TEMP_FILE_FLAGS, job.mode & 0o777);
+  } catch (error) {
+    return failure(error);
+  }
+  try {
+    try {
+      const { data } = job;
+      let done = 0;
+      while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
+    closeSync(fd);
+    installTemp(temp, `${job.dir}/${job.name}`, job.mode, job.mtimeNs);
+  } catch (error) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // gone already
+    }
+    return failure(error);
+  }
+  return undefined;
+}
+
+/** A system call's error is the file's failure; anything else (a bad argument) is thrown. */
+function failure(error: unknown): NodeJS.ErrnoException {
+  if (typeof (error as NodeJS.ErrnoException).errno !== 'number') throw error;
+  return error as NodeJS.ErrnoException;
+}
