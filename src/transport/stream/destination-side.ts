@@ -11,6 +11,7 @@
  * their declared size.
  */
 import { closeSync, constants, openSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import type { DeletionCandidate, LocalDestination } from '../../engine/local-destination.js';
 import type { Progress } from '../../engine/progress.js';
 import type { SourceEntry, SourceListing } from '../../engine/roles.js';
@@ -38,7 +39,8 @@ import { loopTurns, nowMs } from '../../util/clock.js';
 import { isFatalWriteError, reasonOf } from '../../util/errors.js';
 import { type FrameChannel, PeerFailed } from '../frame-channel.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
-import { blockCount, blockLength } from '../tcp/layout.js';
+import { LandingQueue } from '../tcp/landing-queue.js';
+import { blockCount, blockLength, SMALL_FILE_BYTES } from '../tcp/layout.js';
 import { type RangeSink, receiveRecords } from '../tcp/record-receiver.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
 
@@ -100,6 +102,8 @@ interface PendingFile {
   blocks?: Set<number>;
   /** The source's final block came: it read the whole file and found it unchanged. */
   finalSeen?: boolean;
+  /** A small file's bytes gathered in memory, to land with others on the addon's threads. */
+  gathered?: Buffer[];
 }
 
 /** A directory whose batches are coming in. */
@@ -371,6 +375,11 @@ export async function runDestinationSide(
       writeFailed(fileId, file, error);
       return;
     }
+    counted(fileId, file);
+  };
+
+  /** A file is in place under its final name. */
+  const counted = (fileId: bigint, file: PendingFile) => {
     destination.tally.copied++;
     bytes += file.entry.size;
     progress.bytesDone += file.entry.size;
@@ -402,6 +411,31 @@ export async function runDestinationSide(
     if (data.last) install(data.fileId, file);
   };
 
+  /** Sockets records come over: paused while too much waits to land. */
+  const recordSockets = new Set<Socket>();
+  const landing = new LandingQueue(destination.fs, {
+    landed(fileId) {
+      const file = pending.get(fileId);
+      if (file && !file.failed) counted(fileId, file);
+      settle();
+    },
+    failed(fileId, error) {
+      const file = pending.get(fileId);
+      try {
+        if (file && !file.failed) writeFailed(fileId, file, error);
+      } catch (fatal) {
+        channel.fail(fatal as Error);
+      }
+      settle();
+    },
+    pressure(full) {
+      for (const socket of recordSockets) {
+        if (full) socket.pause();
+        else socket.resume();
+      }
+    },
+  });
+
   /** Files whose source failed on the data plane: blocks of theirs still on the way are dropped. */
   const voided = new Set<bigint>();
   const records: RangeSink = {
@@ -426,6 +460,11 @@ export async function runDestinationSide(
           throw new ProtocolError(`block at ${offset} of file ${fileId} sent twice`);
         file.blocks.add(offset);
       }
+      if (whole && size <= SMALL_FILE_BYTES) {
+        if (file.gathered) throw new ProtocolError(`file ${fileId} sent twice`);
+        file.gathered = [];
+        return true;
+      }
       try {
         file.receiver ??= new FileReceiver(destination.fs, file.rel, size, file.entry.mode);
       } catch (error) {
@@ -437,6 +476,10 @@ export async function runDestinationSide(
     data(fileId, offset, data) {
       const file = pending.get(fileId)!;
       if (file.failed) return;
+      if (file.gathered) {
+        file.gathered.push(data);
+        return;
+      }
       try {
         file.receiver!.writeAt(offset, data);
       } catch (error) {
@@ -447,6 +490,18 @@ export async function runDestinationSide(
       const file = pending.get(fileId)!;
       if (file.failed) return;
       if (final) file.finalSeen = true;
+      if (file.gathered) {
+        const mode = file.entry.mode;
+        landing.add({
+          fileId,
+          rel: file.rel,
+          data: Buffer.concat(file.gathered),
+          mode,
+          mtimeNs: file.entry.mtimeNs,
+        });
+        file.gathered = [];
+        return;
+      }
       if (!file.blocks || (file.finalSeen && file.blocks.size === blockCount(file.entry.size)))
         install(fileId, file);
       settle();
@@ -545,9 +600,11 @@ export async function runDestinationSide(
     }
     settle();
   });
-  hooks.sockets?.onSocket((socket) =>
-    receiveRecords(socket, records, (error) => failOnDataPlane(channel, error)),
-  );
+  hooks.sockets?.onSocket((socket) => {
+    recordSockets.add(socket);
+    socket.once('close', () => recordSockets.delete(socket));
+    receiveRecords(socket, records, (error) => failOnDataPlane(channel, error));
+  });
   channel.startHeartbeat(() => progressFrame(progress));
 
   const allInNow = () => sourceDone && roundsDone >= roundsAsked && outstanding === 0;

@@ -1,0 +1,143 @@
+/**
+ * Small files that arrived whole in data-plane batches, landed in groups on the addon's threads
+ * (fsops/land-files.ts) while the event loop goes on reading sockets: the receiving side's
+ * per-file system calls (create, write, metadata, rename) no longer stop the session. Each group
+ * goes out at the end of the event-loop turn that filled it; while more than MAX_LANDING_BYTES
+ * wait, the caller is asked to stop reading (memory is bounded).
+ */
+import { basename } from 'node:path';
+import type { DestinationFs, ParentDir } from '../../fsops/destination-fs.js';
+import { type LandJob, landFiles } from '../../fsops/land-files.js';
+import { baseRel, parentRel } from '../../fsops/rel-path.js';
+import { tempPathFor } from '../../fsops/temp-path.js';
+import { codeOf } from '../../util/errors.js';
+
+/** Bytes of file data waiting to land beyond which the sockets stop being read. */
+const MAX_LANDING_BYTES = 64 << 20;
+
+export interface LandingFile {
+  fileId: bigint;
+  rel: string;
+  data: Buffer;
+  mode: number;
+  mtimeNs: bigint;
+  /** Landed once more already (its directory had gone): a second ENOENT is a failure. */
+  retried?: boolean;
+}
+
+export interface LandingCallbacks {
+  landed(fileId: bigint): void;
+  /** The file could not land: the error of the step that failed. */
+  failed(fileId: bigint, error: unknown): void;
+  /** True: too much is waiting, stop reading; false: read again. */
+  pressure(full: boolean): void;
+}
+
+export class LandingQueue {
+  private queued: LandingFile[] = [];
+  private scheduled = false;
+  private waitingBytes = 0;
+  private full = false;
+  /** Groups handed to the addon and not answered yet. */
+  private inFlight = 0;
+
+  constructor(
+    private readonly fs: DestinationFs,
+    private readonly on: LandingCallbacks,
+  ) {}
+
+  add(file: LandingFile): void {
+    this.queued.push(file);
+    this.waitingBytes += file.data.length;
+    if (!this.full && this.waitingBytes > MAX_LANDING_BYTES) {
+      this.full = true;
+      this.on.pressure(true);
+    }
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** True while files are queued or landing. */
+  get busy(): boolean {
+    return this.queued.length > 0 || this.inFlight > 0;
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const group = this.queued.splice(0);
+    if (group.length === 0) return;
+    const parents: ParentDir[] = [];
+    const jobs: LandJob[] = [];
+    const landing: LandingFile[] = [];
+    for (const file of group) {
+      let parent: ParentDir | undefined;
+      try {
+        parent = this.fs.parentOf(file.rel);
+        if (!parent) {
+          // A directory walked through (--include) is made only once something lands in it.
+          this.fs.makeDirs(parentRel(file.rel));
+          parent = this.fs.parentOf(file.rel);
+        }
+        if (!parent) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
+      } catch (error) {
+        this.settle(file);
+        this.on.failed(file.fileId, error);
+        continue;
+      }
+      parents.push(parent);
+      landing.push(file);
+      jobs.push({
+        dir: parent.path('.'),
+        temp: basename(tempPathFor('.')),
+        name: baseRel(file.rel),
+        data: file.data,
+        mode: file.mode,
+        mtimeNs: file.mtimeNs,
+      });
+    }
+    if (jobs.length === 0) return;
+    this.inFlight++;
+    landFiles(jobs).then(
+      (results) => this.answer(landing, parents, results),
+      (error: unknown) =>
+        this.answer(
+          landing,
+          parents,
+          landing.map(() => error as NodeJS.ErrnoException),
+        ),
+    );
+  }
+
+  private answer(files: LandingFile[], parents: ParentDir[], results: (NodeJS.ErrnoException | undefined)[]) {
+    this.inFlight--;
+    for (const parent of parents) parent.close();
+    files.forEach((file, i) => {
+      this.settle(file);
+      const error = results[i];
+      if (error === undefined) this.on.landed(file.fileId);
+      else if (codeOf(error) === 'ENOENT' && !file.retried) this.retry(file);
+      else this.on.failed(file.fileId, error);
+    });
+  }
+
+  /** A file whose directory went missing meanwhile: made again, and the file landed once more. */
+  private retry(file: LandingFile): void {
+    try {
+      this.fs.makeDirs(parentRel(file.rel));
+    } catch (error) {
+      this.on.failed(file.fileId, error);
+      return;
+    }
+    this.add({ ...file, retried: true });
+  }
+
+  private settle(file: LandingFile): void {
+    this.waitingBytes -= file.data.length;
+    if (this.full && this.waitingBytes <= MAX_LANDING_BYTES / 2) {
+      this.full = false;
+      this.on.pressure(false);
+    }
+  }
+}
