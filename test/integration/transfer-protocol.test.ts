@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { credentials } from '@grpc/grpc-js';
@@ -278,15 +278,18 @@ describe('Transfer under a hostile client', () => {
   });
 
   /** A push session granted one data socket: the socket, admitted, and the needs for `entries`. */
-  async function dataSession(path: string, entries: ReturnType<typeof entry>[]) {
+  async function dataSession(path: string, entries: ReturnType<typeof entry>[], streams = 1) {
     const session = rawSession(client);
     session.send(hello);
-    session.send(open('data', path, { forceGrpcData: false, dataStreams: 1 }));
+    session.send(open('data', path, { forceGrpcData: false, dataStreams: streams }));
     await session.nextReal(); // hello
     const accept = await session.nextReal();
     assert.equal(accept?.body?.$case, 'accept');
-    const token = Buffer.from(accept.body.value.grant!.tokens[0]!);
+    const tokens = accept.body.value.grant!.tokens.map((t) => Buffer.from(t));
+    assert.equal(tokens.length, streams);
+    const token = tokens[0]!;
     const socket = await dialData('127.0.0.1', daemon.port, token);
+    const more = await Promise.all(tokens.slice(1).map((t) => dialData('127.0.0.1', daemon.port, t)));
     // Read to its end, so that the daemon's close is seen (it may come before its fatal frame).
     socket.resume();
     const closed = once(socket, 'close');
@@ -294,7 +297,7 @@ describe('Transfer under a hostile client', () => {
     const needs = await session.nextReal();
     assert.equal(needs?.body?.$case, 'needBatch');
     const ids = new Map(needs.body.value.needs.map((n) => [n.path, n.fileId]));
-    return { session, socket, ids, closed, token };
+    return { session, socket, ids, closed, token, more };
   }
 
   test('data records: more bytes than declared end the session; nothing lands; tokens are single use', async () => {
@@ -343,6 +346,49 @@ describe('Transfer under a hostile client', () => {
     good.session.close();
     assert.equal(readFileSync(join(module, 'records3', 'four'), 'utf8'), '1234');
     await assertStillServing();
+  });
+
+  test('data records: blocks of one file over two sockets, interleaved, land whole only when all are in', async () => {
+    const block = 4 << 20;
+    const size = block + 10;
+    const data = Buffer.alloc(size);
+    for (let i = 0; i < size; i += 4093) data[i] = (i / 4093) % 251;
+    const { session, socket, ids, more } = await dataSession(
+      'blocks',
+      [entry('big', EntryKind.ENTRY_KIND_FILE, size)],
+      2,
+    );
+    const id = ids.get('big')!;
+    // The first block starts on one socket; the second (final) comes whole on the other before
+    // the first has finished: the file must wait for the rest of the first.
+    socket.write(Buffer.concat([blockHeader(id, 0, block, false), data.subarray(0, 1000)]));
+    more[0]!.write(Buffer.concat([blockHeader(id, block, 10, true), data.subarray(block)]));
+    // The daemon has written the second block once its temp file reaches the file's size.
+    const dir = join(module, 'blocks');
+    for (let waited = 0; ; waited += 20) {
+      const temps = readdirSync(dir).filter((name) => name.endsWith('.tmp'));
+      if (temps.some((name) => statSync(join(dir, name)).size === size)) break;
+      assert.ok(waited < 15_000, 'the second block was not written within 15 s');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(existsSync(join(dir, 'big')), false, 'nothing under the final name yet');
+    socket.write(data.subarray(1000, block));
+    session.send({
+      $case: 'manifestComplete',
+      value: { scanComplete: true, entries: 1n, bytes: BigInt(size) },
+    });
+    session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
+    let summary: TransferFrame | undefined;
+    for (;;) {
+      summary = await session.nextReal();
+      if (!summary || summary.body?.$case === 'summary') break;
+    }
+    assert.equal(summary?.body?.$case, 'summary');
+    assert.equal(summary.body.value.copied, 1n, JSON.stringify(summary.body.value.failures));
+    socket.end(endRecord());
+    more[0]!.end(endRecord());
+    session.close();
+    assert.ok(readFileSync(join(module, 'blocks', 'big')).equals(data));
   });
 
   test('a need for a FIFO fails that file at once; the daemon does not block', async () => {

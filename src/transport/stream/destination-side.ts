@@ -102,6 +102,8 @@ interface PendingFile {
   blocks?: Set<number>;
   /** The source's final block came: it read the whole file and found it unchanged. */
   finalSeen?: boolean;
+  /** Blocks received whole (others may still be arriving on other sockets). */
+  blocksDone?: number;
   /** A small file's bytes gathered in memory, to land with others on the addon's threads. */
   gathered?: Buffer[];
 }
@@ -490,6 +492,7 @@ export async function runDestinationSide(
       const file = pending.get(fileId)!;
       if (file.failed) return;
       if (final) file.finalSeen = true;
+      if (file.blocks) file.blocksDone = (file.blocksDone ?? 0) + 1;
       if (file.gathered) {
         const mode = file.entry.mode;
         landing.add({
@@ -502,7 +505,7 @@ export async function runDestinationSide(
         file.gathered = [];
         return;
       }
-      if (!file.blocks || (file.finalSeen && file.blocks.size === blockCount(file.entry.size)))
+      if (!file.blocks || (file.finalSeen && file.blocksDone === blockCount(file.entry.size)))
         install(fileId, file);
       settle();
     },
