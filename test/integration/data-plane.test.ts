@@ -7,7 +7,7 @@
  * warning that says why.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -149,3 +149,53 @@ test('data connections refused: the transfer completes through the control strea
   assertSameTree(back, src);
   assert.equal(pull.stderr.split('\n').filter(Boolean).length, 1, pull.stderr);
 });
+
+/**
+ * "A file that changes while it is copied is not installed" over the data plane, for each record
+ * a file can travel in: batched, whole, in blocks. BLIT_TEST_CHANGE_SOURCE=PATH (util/test-hang.ts)
+ * rewrites the file's first byte once its data has been read, before the check that it is still
+ * what the scan saw; the old version at the destination must stay.
+ */
+for (const [kind, size] of [
+  ['a batched file', 5000],
+  ['a file sent whole', 100 * KiB],
+  ['a file sent in blocks', 2 * BLOCK + 5],
+] as const) {
+  test(`${kind} that changes while it is sent is not installed, by push and by pull`, async (t) => {
+    const root = tempDir(t, 'blit-data-');
+    const module = join(root, 'module');
+    const src = join(module, 'src');
+    mkdirSync(src, { recursive: true });
+    const data = Buffer.alloc(size, 7);
+    writeFileSync(join(src, 'changing'), data);
+    writeFileSync(join(src, 'steady'), 'steady');
+    const dst = join(root, 'dst');
+    mkdirSync(dst);
+    writeFileSync(join(dst, 'changing'), 'the old version, kept');
+    const daemon = await startDaemon(t, ['--root', module], {
+      BLIT_TEST_CHANGE_SOURCE: join(src, 'changing'),
+    });
+
+    const pull = await runBlit(['copy', '--json', `127.0.0.1:${daemon.port}:/default/src/`, dst]);
+    assert.equal(pull.status, 2, pull.stderr);
+    assert.equal(readFileSync(join(dst, 'changing'), 'utf8'), 'the old version, kept');
+    assert.equal(readFileSync(join(dst, 'steady'), 'utf8'), 'steady');
+    assert.match(JSON.stringify(jsonReport(pull).failures), /changing.*changed while it was copied/);
+    assert.ok(dataSockets(daemon) >= 1, 'the pull used the data plane');
+
+    const local = join(root, 'local');
+    mkdirSync(local);
+    writeFileSync(join(local, 'changing'), data);
+    writeFileSync(join(local, 'steady'), 'steady');
+    mkdirSync(join(module, 'dst'));
+    writeFileSync(join(module, 'dst', 'changing'), 'the old version, kept');
+    const push = await runBlit(['copy', '--json', `${local}/`, `127.0.0.1:${daemon.port}:/default/dst/`], {
+      env: { BLIT_TEST_CHANGE_SOURCE: join(local, 'changing') },
+    });
+    assert.equal(push.status, 2, push.stderr);
+    assert.equal(readFileSync(join(module, 'dst', 'changing'), 'utf8'), 'the old version, kept');
+    assert.equal(readFileSync(join(module, 'dst', 'steady'), 'utf8'), 'steady');
+    assert.match(JSON.stringify(jsonReport(push).failures), /changing.*changed while it was copied/);
+    assert.ok(dataSockets(daemon) >= 1, 'the push used the data plane');
+  });
+}

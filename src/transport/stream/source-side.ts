@@ -325,6 +325,7 @@ export async function runSourceSide(
         await records.sendFile({
           fileId: need.fileId,
           rel: need.path,
+          path,
           fd,
           size,
           unchanged: (at) => unchanged(fstatSync(at, { bigint: true }), need),

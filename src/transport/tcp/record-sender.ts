@@ -11,7 +11,7 @@
 import { closeSync, readSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { reasonOf } from '../../util/errors.js';
-import { sendPauseIfInjected } from '../../util/test-hang.js';
+import { changeSourceIfInjected, sendPauseIfInjected } from '../../util/test-hang.js';
 import { DataPlaneFailed } from './data-failure.js';
 import { BATCH_TARGET_BYTES, blockCount, DATA_BLOCK_BYTES, SMALL_FILE_BYTES } from './layout.js';
 import { batchHeader, blockHeader, endRecord, failRecord, fileHeader, MAX_BATCH_FILES } from './records.js';
@@ -28,6 +28,8 @@ export interface OutgoingFile {
   fileId: bigint;
   /** Its path relative to the transfer root (for the injected pause of tests). */
   rel: string;
+  /** Its path on this machine (for the injected change of tests). */
+  path: string;
   fd: number;
   size: number;
   /** False once the file no longer has the size and mtime it was listed with. */
@@ -173,6 +175,7 @@ export class RecordSender {
     const into = this.arena.subarray(this.arenaUsed, this.arenaUsed + file.size);
     try {
       RecordSender.readAll(file.fd, into, 0);
+      changeSourceIfInjected(file.path);
       if (!file.unchanged(file.fd)) throw new Error('changed while it was copied; not installed');
     } catch (error) {
       this.sendFail(file.fileId, readReason(error));
@@ -213,6 +216,7 @@ export class RecordSender {
     const data = Buffer.allocUnsafe(file.size);
     try {
       RecordSender.readAll(file.fd, data, 0);
+      changeSourceIfInjected(file.path);
       if (!file.unchanged(file.fd)) throw new Error('changed while it was copied; not installed');
     } catch (error) {
       this.sendFail(file.fileId, readReason(error));
@@ -227,6 +231,7 @@ export class RecordSender {
       const last = offset + data.length >= file.size;
       try {
         RecordSender.readAll(file.fd, data, offset);
+        if (last) changeSourceIfInjected(file.path);
         if (last && !file.unchanged(file.fd)) throw new Error('changed while it was copied; not installed');
       } catch (error) {
         this.sendFail(file.fileId, readReason(error));
