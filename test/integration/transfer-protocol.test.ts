@@ -68,6 +68,13 @@ function rawSession(client: BlitClient) {
         if (frame?.body?.$case !== 'progress') return frame;
       }
     },
+    /** Frames until the Summary (or the end); returns it. */
+    async summary(): Promise<TransferFrame | undefined> {
+      for (;;) {
+        const frame = await next();
+        if (!frame || frame.body?.$case === 'summary') return frame;
+      }
+    },
     /** Frames until the fatal error (or the end); returns the error frame. */
     async fatal() {
       for (;;) {
@@ -254,11 +261,7 @@ describe('Transfer under a hostile client', () => {
     });
     session.send({ $case: 'manifestComplete', value: { scanComplete: true, entries: 2n, bytes: 6n } });
     session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
-    let summary: TransferFrame | undefined;
-    for (;;) {
-      summary = await session.nextReal();
-      if (!summary || summary.body?.$case === 'summary') break;
-    }
+    const summary = await session.summary();
     assert.equal(summary?.body?.$case, 'summary');
     assert.equal(summary.body.value.copied, 1n);
     assert.equal(summary.body.value.failed, 1n);
@@ -335,11 +338,7 @@ describe('Transfer under a hostile client', () => {
     good.socket.write(Buffer.concat([fileHeader(good.ids.get('four')!, 4), Buffer.from('1234')]));
     good.session.send({ $case: 'manifestComplete', value: { scanComplete: true, entries: 1n, bytes: 4n } });
     good.session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
-    let summary: TransferFrame | undefined;
-    for (;;) {
-      summary = await good.session.nextReal();
-      if (!summary || summary.body?.$case === 'summary') break;
-    }
+    const summary = await good.session.summary();
     assert.equal(summary?.body?.$case, 'summary');
     assert.equal(summary.body.value.copied, 1n);
     good.socket.end(endRecord());
@@ -378,11 +377,7 @@ describe('Transfer under a hostile client', () => {
       value: { scanComplete: true, entries: 1n, bytes: BigInt(size) },
     });
     session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
-    let summary: TransferFrame | undefined;
-    for (;;) {
-      summary = await session.nextReal();
-      if (!summary || summary.body?.$case === 'summary') break;
-    }
+    const summary = await session.summary();
     assert.equal(summary?.body?.$case, 'summary');
     assert.equal(summary.body.value.copied, 1n, JSON.stringify(summary.body.value.failures));
     socket.end(endRecord());

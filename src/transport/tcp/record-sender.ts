@@ -16,6 +16,7 @@ import { DataPlaneFailed } from './data-failure.js';
 import { BATCH_TARGET_BYTES, blockCount, DATA_BLOCK_BYTES, SMALL_FILE_BYTES } from './layout.js';
 import { batchHeader, blockHeader, endRecord, failRecord, fileHeader, MAX_BATCH_FILES } from './records.js';
 
+const CHANGED = 'changed while it was copied; not installed';
 /** Where an injected pause (BLIT_TEST_HANG=send:REL) stops a file's first record. */
 const PAUSE_AT_BYTES = 1 << 20;
 /** Bytes queued on a socket beyond which the sender waits for it to drain. */
@@ -155,13 +156,27 @@ export class RecordSender {
     await this.room();
   }
 
-  /** Reads `length` bytes at `offset` into `into`; a short read means the file shrank. */
-  private static readAll(fd: number, into: Buffer, offset: number): void {
-    let done = 0;
-    while (done < into.length) {
-      const n = readSync(fd, into, done, into.length - done, offset + done);
-      if (n === 0) throw new Error('changed while it was copied; not installed');
-      done += n;
+  /**
+   * Fills `into` from the file at `offset`; `last`: this read ends the file, which must then still
+   * be what the scan saw. False when it could not be read or changed: FAIL has gone out for it.
+   */
+  private readOrFail(file: OutgoingFile, into: Buffer, offset: number, last: boolean): boolean {
+    try {
+      for (let done = 0; done < into.length; ) {
+        const n = readSync(file.fd, into, done, into.length - done, offset + done);
+        // A short read: the file shrank.
+        if (n === 0) throw new Error(CHANGED);
+        done += n;
+      }
+      if (last) {
+        changeSourceIfInjected(file.path);
+        if (!file.unchanged(file.fd)) throw new Error(CHANGED);
+      }
+      return true;
+    } catch (error) {
+      const reason = reasonOf(error);
+      this.sendFail(file.fileId, reason === CHANGED ? reason : `cannot read: ${reason}`);
+      return false;
     }
   }
 
@@ -173,14 +188,7 @@ export class RecordSender {
     if (this.arenaUsed + file.size > this.arena.length || this.members.length === MAX_BATCH_FILES)
       this.flush();
     const into = this.arena.subarray(this.arenaUsed, this.arenaUsed + file.size);
-    try {
-      RecordSender.readAll(file.fd, into, 0);
-      changeSourceIfInjected(file.path);
-      if (!file.unchanged(file.fd)) throw new Error('changed while it was copied; not installed');
-    } catch (error) {
-      this.sendFail(file.fileId, readReason(error));
-      return;
-    }
+    if (!this.readOrFail(file, into, 0, true)) return;
     this.members.push({ fileId: file.fileId, length: file.size });
     this.arenaUsed += file.size;
     if (this.arenaUsed >= BATCH_TARGET_BYTES) this.flush();
@@ -214,14 +222,7 @@ export class RecordSender {
 
   private async sendWhole(file: OutgoingFile): Promise<void> {
     const data = Buffer.allocUnsafe(file.size);
-    try {
-      RecordSender.readAll(file.fd, data, 0);
-      changeSourceIfInjected(file.path);
-      if (!file.unchanged(file.fd)) throw new Error('changed while it was copied; not installed');
-    } catch (error) {
-      this.sendFail(file.fileId, readReason(error));
-      return;
-    }
+    if (!this.readOrFail(file, data, 0, true)) return;
     await this.writeRecord(fileHeader(file.fileId, file.size), data, file, true);
   }
 
@@ -229,14 +230,7 @@ export class RecordSender {
     for (let offset = 0; offset < file.size; offset += DATA_BLOCK_BYTES) {
       const data = Buffer.allocUnsafe(Math.min(DATA_BLOCK_BYTES, file.size - offset));
       const last = offset + data.length >= file.size;
-      try {
-        RecordSender.readAll(file.fd, data, offset);
-        if (last) changeSourceIfInjected(file.path);
-        if (last && !file.unchanged(file.fd)) throw new Error('changed while it was copied; not installed');
-      } catch (error) {
-        this.sendFail(file.fileId, readReason(error));
-        return;
-      }
+      if (!this.readOrFail(file, data, offset, last)) return;
       await this.writeRecord(blockHeader(file.fileId, offset, data.length, last), data, file, offset === 0);
       if (!last) await this.room();
     }
@@ -253,9 +247,4 @@ export class RecordSender {
   destroy(): void {
     for (const socket of this.sockets.splice(0)) socket.destroy();
   }
-}
-
-function readReason(error: unknown): string {
-  const reason = reasonOf(error);
-  return reason.startsWith('changed') ? reason : `cannot read: ${reason}`;
 }
