@@ -1719,12 +1719,14 @@ function remoteSection(results, m, date) {
   );
   L.push('');
   L.push(
-    '**Transport at this commit: the gRPC session stream.** File data travels inside the `Transfer` stream as',
+    '**Transport at this commit: the TCP data plane, pure-JS path.** File data travels as records over data sockets',
   );
   L.push(
-    '1 MiB `FileData` frames; there is no TCP data plane yet (DESIGN.md "Remote"), so bulk throughput is bounded',
+    "on the daemon's port (batches of small files, whole files, 4 MiB blocks; 1–8 sockets as blit measures), batches",
   );
-  L.push('by gRPC messages (≈ 120–150 MiB/s on this machine class). No TLS on either side yet.');
+  L.push(
+    "landing on the addon's threads at the receiver; no sendfile/splice yet (docs/DECISIONS.md). No TLS on either side yet.",
+  );
   L.push('');
   L.push(
     'A fresh `blitd --root .bench-cache --bind 127.0.0.1 --port 0` (module `default`) for each scenario and one `rsync --daemon --no-detach`',
@@ -1758,7 +1760,7 @@ function remoteSection(results, m, date) {
   L.push(
     'file data inside the gRPC stream, not on a data plane), in the same interleaved rounds; its "tool / rsync daemon"',
   );
-  L.push("is its median over rsync's. Where blit has no data plane yet, both blit rows run the same path.");
+  L.push("is its median over rsync's.");
   L.push('');
   L.push(
     CEILING?.mibps
