@@ -54,6 +54,8 @@ struct LandFile {
   const char* data = nullptr;
   size_t size = 0;
   uint32_t mode = 0;
+  // False when the create mode, after the umask, is the mode already: no fchmod.
+  bool chmod = true;
   int64_t sec = 0;
   int64_t nsec = 0;
 };
@@ -106,7 +108,7 @@ int LandOne(const LandFile& file, DirCache& dirs) {
   if (fd < 0) return errno;
   int err = 0;
   if (!WriteAll(fd, file.data, file.size, 0)) err = errno;
-  if (err == 0 && fchmod(fd, file.mode & 07777) != 0) err = errno;
+  if (err == 0 && file.chmod && fchmod(fd, file.mode & 07777) != 0) err = errno;
   if (err == 0) {
     struct timespec times[2];
     times[0].tv_sec = static_cast<time_t>(file.sec);
@@ -213,6 +215,8 @@ Napi::Value LandFiles(const Napi::CallbackInfo& info) {
     file.temp = PathArg(object.Get("temp"));
     file.name = PathArg(object.Get("name"));
     file.mode = object.Get("mode").As<Napi::Number>().Uint32Value();
+    Napi::Value chmod = object.Get("chmod");
+    file.chmod = !chmod.IsBoolean() || chmod.As<Napi::Boolean>().Value();
     file.sec = object.Get("mtimeSec").As<Napi::Number>().Int64Value();
     file.nsec = object.Get("mtimeNsec").As<Napi::Number>().Int64Value();
   }

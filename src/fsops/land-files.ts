@@ -11,10 +11,13 @@
  */
 import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { errnoError } from '../util/errors.js';
-import { splitNs } from './metadata.js';
+import { needsChmod, splitNs } from './metadata.js';
 import { type NativeAddon, type NativeLandFile, nativeAddon, nativeErrnoError } from './native.js';
 import { installTemp, TEMP_FILE_FLAGS } from './receive-file.js';
 import { isName } from './rel-path.js';
+
+/** The process umask: a file created with its final mode needs no chmod unless the umask strips bits. */
+const umask = process.umask();
 
 export interface LandJob {
   /**
@@ -65,6 +68,7 @@ function landNatively(addon: NativeAddon, jobs: readonly LandJob[]): Promise<Lan
       name: job.name,
       data: job.data,
       mode: job.mode,
+      chmod: needsChmod(job.mode, umask),
       mtimeSec,
       mtimeNsec,
     };
@@ -98,7 +102,7 @@ function landInJs(job: LandJob): LandFailure {
       throw error;
     }
     closeSync(fd);
-    installTemp(temp, `${job.dir}/${job.name}`, job.mode, job.mtimeNs);
+    installTemp(temp, `${job.dir}/${job.name}`, job.mode, job.mtimeNs, needsChmod(job.mode, umask));
   } catch (error) {
     try {
       unlinkSync(temp);

@@ -228,6 +228,8 @@ export interface NativeLandFile {
   /** Referenced, never copied, until the answer: must not change or be transferred meanwhile. */
   data: Uint8Array;
   mode: number;
+  /** False: the create mode after the umask is `mode` already, no fchmod (absent: true). */
+  chmod?: boolean;
   mtimeSec: number;
   mtimeNsec: number;
 }

@@ -27,8 +27,8 @@ export const TEMP_FILE_FLAGS =
  * Gives a complete temp file, its write handle closed, its mode and mtime, then its final name
  * (renamed over what is there). Shared with fsops/land-files.ts.
  */
-export function installTemp(temp: string, final: string, mode: number, mtimeNs: bigint): void {
-  applyMetadata(temp, 'file', mode, mtimeNs);
+export function installTemp(temp: string, final: string, mode: number, mtimeNs: bigint, chmod = true): void {
+  applyMetadata(temp, 'file', mode, mtimeNs, chmod);
   renameSync(temp, final);
 }
 
