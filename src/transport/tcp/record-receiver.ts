@@ -23,11 +23,20 @@ export interface RangeSink {
   fail(fileId: bigint, reason: string): void;
 }
 
+/** A record begun and not continued for this long fails the session (idle between records is fine). */
+export const RECORD_IDLE_MS = 30_000;
+
 /**
  * Reads records from `socket` into `sink` until its end record. `onError` hears of the first
- * failure (a malformed record, a refused range, a lost socket); the socket is destroyed then.
+ * failure (a malformed record, a refused range, a lost socket, a record left half-sent for
+ * `idleMs`); the socket is destroyed then.
  */
-export function receiveRecords(socket: Socket, sink: RangeSink, onError: (error: Error) => void): void {
+export function receiveRecords(
+  socket: Socket,
+  sink: RangeSink,
+  onError: (error: Error) => void,
+  idleMs = RECORD_IDLE_MS,
+): void {
   const decoder = new RecordDecoder();
   let ended = false;
   let broken = false;
@@ -72,6 +81,18 @@ export function receiveRecords(socket: Socket, sink: RangeSink, onError: (error:
     }
   });
   socket.on('error', (error) => fail(new DataPlaneFailed(`data connection failed: ${reasonOf(error)}`)));
+  // Silence between records is normal (the source may be scanning); inside one it is a stall. A
+  // socket this side paused (too much waiting to land) is not the peer's silence.
+  socket.setTimeout(idleMs);
+  socket.on('timeout', () => {
+    const midRecord = current !== undefined || decoder.bufferedBytes > 0;
+    if (midRecord && !socket.isPaused())
+      fail(
+        new DataPlaneFailed(
+          `data connection stalled in the middle of a record for ${Math.round(idleMs / 1000)} s`,
+        ),
+      );
+  });
   socket.on('close', () => {
     if (!ended) fail(new DataPlaneFailed('data connection closed before its end record'));
   });

@@ -1,0 +1,93 @@
+/**
+ * The data plane's receiving loop on a real loopback socket pair: records reach the sink range by
+ * range; silence between records is fine, but a record left half-sent fails the session after the
+ * idle time (never a total deadline); a socket closed before its end record fails it too.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, createServer, type Socket } from 'node:net';
+import { test } from 'node:test';
+import { DataPlaneFailed } from '../../src/transport/tcp/data-failure.js';
+import { type RangeSink, receiveRecords } from '../../src/transport/tcp/record-receiver.js';
+import { endRecord, fileHeader } from '../../src/transport/tcp/records.js';
+
+/** A connected pair on 127.0.0.1: `server` is read by receiveRecords, `client` writes. */
+async function pair(t: { after(fn: () => unknown): void }): Promise<{ server: Socket; client: Socket }> {
+  const listener = createServer();
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const accepted = once(listener, 'connection');
+  const client = connect({ host: '127.0.0.1', port: (listener.address() as { port: number }).port });
+  const [server] = (await accepted) as [Socket];
+  t.after(() => {
+    client.destroy();
+    server.destroy();
+    listener.close();
+  });
+  return { server, client };
+}
+
+/** A sink that keeps what it is given, every range accepted. */
+function recordingSink() {
+  const events: string[] = [];
+  const sink: RangeSink = {
+    begin: (id, offset, length) => {
+      events.push(`begin ${id} ${offset} ${length}`);
+      return true;
+    },
+    data: (id, _offset, data) => events.push(`data ${id} ${data.toString()}`),
+    done: (id, final) => events.push(`done ${id} ${final}`),
+    fail: (id, reason) => events.push(`fail ${id} ${reason}`),
+  };
+  return { events, sink };
+}
+
+/** Resolves with the first error receiveRecords reports, or rejects after `ms`. */
+function firstError(ms: number) {
+  let report!: (error: Error) => void;
+  const reported = new Promise<Error>((resolve, reject) => {
+    report = resolve;
+    setTimeout(() => reject(new Error(`no error within ${ms} ms`)), ms).unref();
+  });
+  return { report, reported };
+}
+
+test('a record left half-sent fails after the idle time; silence between records does not', async (t) => {
+  const { server, client } = await pair(t);
+  const { events, sink } = recordingSink();
+  const errors: Error[] = [];
+  const { report, reported } = firstError(10_000);
+  receiveRecords(
+    server,
+    sink,
+    (error) => {
+      errors.push(error);
+      report(error);
+    },
+    200,
+  );
+  client.write(Buffer.concat([fileHeader(1n, 4), Buffer.from('abcd')]));
+  // A whole idle period passes between records: the socket's own time-out fires, nothing fails.
+  await once(server, 'timeout');
+  assert.deepEqual(errors, []);
+  assert.deepEqual(events, ['begin 1 0 4', 'data 1 abcd', 'done 1 true']);
+
+  client.write(Buffer.concat([fileHeader(2n, 8), Buffer.from('half')]));
+  const error = await reported;
+  assert.ok(error instanceof DataPlaneFailed);
+  assert.match(error.message, /stalled in the middle of a record/);
+});
+
+test('a socket closed before its end record fails; one closed after it does not', async (t) => {
+  const early = await pair(t);
+  const lost = firstError(10_000);
+  receiveRecords(early.server, recordingSink().sink, lost.report);
+  early.client.end(fileHeader(3n, 4));
+  assert.match((await lost.reported).message, /closed before its end record/);
+
+  const clean = await pair(t);
+  const errors: Error[] = [];
+  receiveRecords(clean.server, recordingSink().sink, (error) => errors.push(error));
+  clean.client.end(endRecord());
+  await once(clean.server, 'close');
+  assert.deepEqual(errors, []);
+});
