@@ -6,11 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
 import { BlitService, EntryKind, Role, type TransferFrame } from '../../src/generated/blit.js';
 import { localHello, negotiate } from '../../src/protocol/handshake.js';
+import { ADMITTED } from '../../src/transport/tcp/dial.js';
+import { fileHeader, PREAMBLE_BYTES, parsePreamble } from '../../src/transport/tcp/records.js';
 import { isOneLineError, snapshot, tempDir } from '../helpers.js';
 import { runBlit } from './daemon-harness.js';
 import { type Body, batch, entry } from './frames.js';
@@ -28,7 +31,11 @@ const complete: Body[] = [
 ];
 
 /** A daemon that answers the handshake and any listing as "a directory", then plays `script`. */
-async function fakeDaemon(t: { after(fn: () => unknown): void }, script: Script): Promise<number> {
+async function fakeDaemon(
+  t: { after(fn: () => unknown): void },
+  script: Script,
+  grant?: { port: number; tokens: Buffer[]; expiresMs: number },
+): Promise<number> {
   const server = new Server();
   const hello = localHello('blitd');
   server.addService(BlitService, {
@@ -54,6 +61,7 @@ async function fakeDaemon(t: { after(fn: () => unknown): void }, script: Script)
               sessionId: 'fake',
               responderRole: Role.ROLE_SOURCE,
               pathKind: EntryKind.ENTRY_KIND_DIRECTORY,
+              grant,
             },
           });
           void script(send, needs, next).then(
@@ -88,12 +96,16 @@ async function fakeDaemon(t: { after(fn: () => unknown): void }, script: Script)
 }
 
 /** Pulls from a fake daemon playing `script`; returns the run and where things were. */
-async function pullFrom(t: { after(fn: () => unknown): void }, script: Script) {
+async function pullFrom(
+  t: { after(fn: () => unknown): void },
+  script: Script,
+  grant?: { port: number; tokens: Buffer[]; expiresMs: number },
+) {
   const root = tempDir(t, 'blit-hostile-daemon-');
   const outside = join(root, 'outside');
   mkdirSync(outside);
   writeFileSync(join(outside, 'keep'), 'mine');
-  const port = await fakeDaemon(t, script);
+  const port = await fakeDaemon(t, script, grant);
   const dst = join(root, 'dst');
   const result = await runBlit(['copy', `127.0.0.1:${port}:/m/src/`, `${dst}/`]);
   assert.deepEqual(readdirSync(outside), ['keep'], 'nothing was written outside the destination');
@@ -269,4 +281,58 @@ test('a push-move removes only what the session listed, whatever the daemon says
   assert.equal(result.status, 0, result.stderr);
   assert.equal(existsSync(join(src, 'moved')), false, 'the listed file went');
   assert.equal(existsSync(join(src, 'precious.key')), true, 'the excluded file stayed');
+});
+
+/**
+ * The fake daemon's data plane: one listening socket that admits the first connection presenting
+ * its preamble (answering the one-byte ack) and hands it to the script.
+ */
+async function fakeDataPort(t: { after(fn: () => unknown): void }) {
+  const token = Buffer.alloc(32, 7);
+  let admit!: (socket: Socket) => void;
+  const admitted = new Promise<Socket>((resolve) => {
+    admit = resolve;
+  });
+  const server = createServer((socket) => {
+    socket.on('error', () => {});
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      if (head.length < PREAMBLE_BYTES) return;
+      socket.off('data', onData);
+      assert.ok(
+        parsePreamble(head.subarray(0, PREAMBLE_BYTES))?.equals(token),
+        'blit presents the token granted',
+      );
+      socket.write(Buffer.of(ADMITTED));
+      admit(socket);
+    };
+    socket.on('data', onData);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    void admitted.then((socket) => socket.destroy());
+    server.close();
+  });
+  const grant = { port: (server.address() as { port: number }).port, tokens: [token], expiresMs: 10_000 };
+  return { grant, admitted };
+}
+
+test('data records larger than the file declared end the pull with one line; nothing lands', async (t) => {
+  const data = await fakeDataPort(t);
+  const { result, left } = await pullFrom(
+    t,
+    async (send, needs) => {
+      send(batch('', [entry('small', EntryKind.ENTRY_KIND_FILE, 3)]));
+      const [need] = await needs();
+      const socket = await data.admitted;
+      socket.write(Buffer.concat([fileHeader(need!.fileId, 25), Buffer.from('far more than three bytes')]));
+      for (const body of complete) send(body);
+    },
+    data.grant,
+  );
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stderr, /protocol error: file \d+ sent whole as 25 of its 3 bytes/);
+  assert.ok(isOneLineError(result.stderr), result.stderr);
+  assert.deepEqual(left, []);
 });
