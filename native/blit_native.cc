@@ -95,11 +95,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("landFiles", Napi::Function::New(env, LandFiles));
+  exports.Set("writeRanges", Napi::Function::New(env, WriteRanges));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 23));
+  exports.Set("abiVersion", Napi::Number::New(env, 24));
   return exports;
 }
 

@@ -54,6 +54,9 @@ struct LandFile {
   const char* data = nullptr;
   size_t size = 0;
   uint32_t mode = 0;
+  // A range of an open file instead (writeRanges): written at `offset` into `fd`, nothing else.
+  int fd = -1;
+  int64_t offset = 0;
   // False when the create mode, after the umask, is the mode already: no fchmod.
   bool chmod = true;
   int64_t sec = 0;
@@ -146,7 +149,11 @@ void LandThread(LandPool* pool) {
     {
       // Per job: a directory descriptor is never kept past the batch that named it.
       DirCache dirs;
-      for (size_t i = 0; i < job->files.size(); i++) job->errnos[i] = LandOne(job->files[i], dirs);
+      for (size_t i = 0; i < job->files.size(); i++) {
+        const LandFile& file = job->files[i];
+        job->errnos[i] = file.fd >= 0 ? (WriteAll(file.fd, file.data, file.size, file.offset) ? 0 : errno)
+                                      : LandOne(file, dirs);
+      }
     }
     lock.lock();
     if (pool->gone) return;
@@ -181,6 +188,17 @@ LandPool* PoolOf(Napi::Env env) {
   std::lock_guard<std::mutex> guard(g_poolsLock);
   Pools().push_back(pool);
   return pool;
+}
+
+// Queues a job built on the JS thread: its views and callback held until the answer.
+void Enqueue(Napi::Env env, std::unique_ptr<LandJob> job, Napi::Array views, Napi::Function onDone) {
+  job->views = Napi::Persistent(views.As<Napi::Object>());
+  job->onDone = Napi::Persistent(onDone);
+  LandPool* pool = PoolOf(env);
+  if (pool->inFlight++ == 0) pool->tsfn.Ref(env);
+  std::lock_guard<std::mutex> guard(pool->lock);
+  pool->queue.push_back(job.release());
+  pool->changed.notify_one();
 }
 
 }  // namespace
@@ -220,13 +238,41 @@ Napi::Value LandFiles(const Napi::CallbackInfo& info) {
     file.sec = object.Get("mtimeSec").As<Napi::Number>().Int64Value();
     file.nsec = object.Get("mtimeNsec").As<Napi::Number>().Int64Value();
   }
-  job->views = Napi::Persistent(views.As<Napi::Object>());
-  job->onDone = Napi::Persistent(info[1].As<Napi::Function>());
-  LandPool* pool = PoolOf(env);
-  if (pool->inFlight++ == 0) pool->tsfn.Ref(env);
-  std::lock_guard<std::mutex> guard(pool->lock);
-  pool->queue.push_back(job.release());
-  pool->changed.notify_one();
+  Enqueue(env, std::move(job), views, info[1].As<Napi::Function>());
+  return env.Undefined();
+}
+
+// writeRanges(ranges, onDone): see land.h. Each range is written at its offset into its descriptor,
+// which the caller keeps open until the answer.
+Napi::Value WriteRanges(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray() || !info[1].IsFunction()) throw Napi::TypeError::New(env, "writeRanges(ranges, onDone)");
+  Napi::Array ranges = info[0].As<Napi::Array>();
+  uint32_t n = ranges.Length();
+  auto job = std::make_unique<LandJob>();
+  job->files.resize(n);
+  job->errnos.assign(n, 0);
+  Napi::Array views = Napi::Array::New(env, n);
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value element = ranges.Get(i);
+    if (!element.IsObject()) throw Napi::TypeError::New(env, "writeRanges: each range must be an object");
+    Napi::Object object = element.As<Napi::Object>();
+    Napi::Value data = object.Get("data");
+    if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw Napi::TypeError::New(env, "writeRanges: data must be a Uint8Array");
+    }
+    int32_t fd = object.Get("fd").As<Napi::Number>().Int32Value();
+    int64_t offset = object.Get("offset").As<Napi::Number>().Int64Value();
+    if (fd < 0 || offset < 0) throw Napi::TypeError::New(env, "writeRanges: fd and offset must not be negative");
+    auto bytes = data.As<Napi::Uint8Array>();
+    LandFile& range = job->files[i];
+    range.data = reinterpret_cast<const char*>(bytes.Data());
+    range.size = bytes.ByteLength();
+    range.fd = fd;
+    range.offset = offset;
+    views.Set(i, data);
+  }
+  Enqueue(env, std::move(job), views, info[1].As<Napi::Function>());
   return env.Undefined();
 }
 

@@ -11,6 +11,10 @@ namespace blit {
 // onDone(errnos: Int32Array) on the JS thread, one errno per job (0: landed).
 Napi::Value LandFiles(const Napi::CallbackInfo& info);
 
+// writeRanges(ranges, onDone): ranges = [{ fd, offset, data: Uint8Array }], each written at its
+// offset into its descriptor on the same threads; onDone(errnos: Int32Array), one errno per range.
+Napi::Value WriteRanges(const Napi::CallbackInfo& info);
+
 // Whether no landing job owes this environment an answer (poolsIdle asks it too).
 bool LandingIdle(napi_env env);
 

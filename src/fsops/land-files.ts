@@ -119,3 +119,36 @@ function failure(error: unknown): NodeJS.ErrnoException {
   if (typeof (error as NodeJS.ErrnoException).errno !== 'number') throw error;
   return error as NodeJS.ErrnoException;
 }
+
+/** A range of an open file to write: `data` at `offset` into `fd`, which stays open until the answer. */
+export interface RangeJob {
+  fd: number;
+  offset: number;
+  data: Uint8Array;
+}
+
+/**
+ * Writes each range at its offset (the blocks and whole files of a data-plane session), on the
+ * addon's landing threads while the event loop reads on; without the addon, synchronously here.
+ * Per range: undefined when written, else the errno error.
+ */
+export function writeRanges(ranges: readonly RangeJob[]): Promise<LandFailure[]> {
+  const addon = nativeAddon();
+  if (!addon) return new Promise((resolve) => resolve(ranges.map(writeRangeInJs)));
+  if (ranges.length === 0) return Promise.resolve([]);
+  return new Promise((resolve) => {
+    addon.writeRanges([...ranges], (errnos) =>
+      resolve(Array.from(errnos, (errno) => (errno === 0 ? undefined : nativeErrnoError(addon, errno)))),
+    );
+  });
+}
+
+function writeRangeInJs({ fd, offset, data }: RangeJob): LandFailure {
+  try {
+    for (let done = 0; done < data.length; )
+      done += writeSync(fd, data, done, data.length - done, offset + done);
+    return undefined;
+  } catch (error) {
+    return failure(error);
+  }
+}

@@ -318,6 +318,11 @@ export interface NativeAddon {
    * thread with one errno per file (0: landed). Throws a TypeError for a malformed job, before any lands.
    */
   landFiles(files: NativeLandFile[], onDone: (errnos: Int32Array) => void): void;
+  /** Each range written at its offset into its descriptor on the landing threads; one errno each. */
+  writeRanges(
+    ranges: { fd: number; offset: number; data: Uint8Array }[],
+    onDone: (errnos: Int32Array) => void,
+  ): void;
   errnoName(errno: number): string;
   exitProcess(code: number): never;
   /**
@@ -367,7 +372,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 23;
+const ABI_VERSION = 24;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -91,6 +91,19 @@ export class FileReceiver {
     this.written += data.length;
   }
 
+  /** The temp file's descriptor (made on first use), for writes done elsewhere (see `wrote`). */
+  descriptor(): number {
+    return this.fd ?? this.open();
+  }
+
+  /** `length` bytes at `offset` were written through `descriptor()`; no more than declared. */
+  wrote(offset: number, length: number): void {
+    if (offset + length > this.size) {
+      throw new ReceiveError(`the peer sent more than the ${this.size} bytes it declared`);
+    }
+    this.written += length;
+  }
+
   /** Installs the file under its final name: every declared byte in, handle closed, metadata set. */
   finish(mtimeNs: bigint): void {
     if (this.written !== this.size) {

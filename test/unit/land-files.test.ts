@@ -23,7 +23,7 @@ import {
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type LandFailure, type LandJob, landFiles } from '../../src/fsops/land-files.js';
+import { type LandFailure, type LandJob, landFiles, writeRanges } from '../../src/fsops/land-files.js';
 import { nativeAddon } from '../../src/fsops/native.js';
 import { tempPathFor } from '../../src/fsops/temp-path.js';
 import { codeOf, reasonOf } from '../../src/util/errors.js';
@@ -274,6 +274,34 @@ test('a temp or final name that is not a single name, or an empty directory, fai
   assert.deepEqual(readdirSync(root).sort(), ['a', 'b', 'fine']);
   assert.deepEqual(readdirSync(join(root, 'a')), []);
   assert.deepEqual(readdirSync(join(root, 'b')), []);
+});
+
+test('ranges land at their offsets, in any order, through views of shared buffers; a closed descriptor fails its range', async (t) => {
+  const dir = tempDir(t, 'blit-land-ranges-');
+  const path = join(dir, 'target');
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT, 0o600);
+  t.after(() => closeSync(fd));
+  const whole = Buffer.alloc(300_000);
+  const rand = prng(7);
+  for (let i = 0; i < whole.length; i++) whole[i] = Math.floor(rand() * 256);
+  // Out of order, uneven, and as views at odd offsets of one buffer.
+  const cuts = [0, 1, 4096, 65_537, 200_000, whole.length];
+  const ranges = cuts
+    .slice(0, -1)
+    .map((start, i) => ({ fd, offset: start, data: whole.subarray(start, cuts[i + 1]) }));
+  const errors = await writeRanges([...ranges].reverse());
+  assert.deepEqual(
+    errors,
+    ranges.map(() => undefined),
+  );
+  assert.ok(readFileSync(path).equals(whole));
+
+  const closed = openSync(join(dir, 'closed'), constants.O_WRONLY | constants.O_CREAT, 0o600);
+  closeSync(closed);
+  const [bad] = await writeRanges([{ fd: closed, offset: 0, data: Buffer.from('x') }]);
+  // The addon names the errnos a file operation meets; EBADF is not among them (EUNKNOWN there).
+  assert.ok(bad !== undefined, 'the range on a closed descriptor failed');
+  if (!NATIVE) assert.equal(codeOf(bad), 'EBADF', reasonOf(bad));
 });
 
 test('no jobs: nothing to do', async () => {

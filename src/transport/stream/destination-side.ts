@@ -41,6 +41,7 @@ import { type FrameChannel, PeerFailed } from '../frame-channel.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
 import { LandingQueue } from '../tcp/landing-queue.js';
 import { blockCount, blockLength, SMALL_FILE_BYTES } from '../tcp/layout.js';
+import { RangeWriter } from '../tcp/range-writer.js';
 import { type RangeSink, receiveRecords } from '../tcp/record-receiver.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
 
@@ -106,6 +107,10 @@ interface PendingFile {
   blocksDone?: number;
   /** A small file's bytes gathered in memory, to land with others on the addon's threads. */
   gathered?: Buffer[];
+  /** Ranges of this file handed to the range writer and not answered yet: its descriptor stays open. */
+  writing?: number;
+  /** Every byte has arrived (the file installs once its writes have answered). */
+  arrived?: boolean;
 }
 
 /** A directory whose batches are coming in. */
@@ -345,8 +350,11 @@ export async function runDestinationSide(
 
   const failFile = (fileId: bigint, reason: string, sourceSide: boolean) => {
     const file = pending.get(fileId)!;
-    file.receiver?.abort();
-    file.receiver = undefined;
+    // With writes in flight the descriptor stays open; the last answer drops the temp file.
+    if (!file.writing) {
+      file.receiver?.abort();
+      file.receiver = undefined;
+    }
     if (!file.failed) {
       file.failed = true;
       outstanding--;
@@ -431,10 +439,40 @@ export async function runDestinationSide(
       settle();
     },
     pressure(full) {
-      for (const socket of recordSockets) {
-        if (full) socket.pause();
-        else socket.resume();
+      landingFull = full;
+      applyPressure();
+    },
+  });
+  let landingFull = false;
+  let writingFull = false;
+  /** Sockets are read only while neither the landing queue nor the range writer is full. */
+  const applyPressure = () => {
+    const full = landingFull || writingFull;
+    for (const socket of recordSockets) {
+      if (full) socket.pause();
+      else socket.resume();
+    }
+  };
+  const ranges = new RangeWriter<{ fileId: bigint; file: PendingFile }>({
+    written({ fileId, file }, offset, length, error) {
+      file.writing = (file.writing ?? 1) - 1;
+      try {
+        if (error !== undefined && !file.failed) writeFailed(fileId, file, error);
+        else if (!file.failed) file.receiver!.wrote(offset, length);
+      } catch (fatal) {
+        channel.fail(fatal as Error);
       }
+      if (file.writing > 0) return;
+      if (file.failed) {
+        // Failed while its writes were out: the temp file goes now that nothing writes to it.
+        file.receiver?.abort();
+        file.receiver = undefined;
+      } else if (file.arrived) install(fileId, file);
+      settle();
+    },
+    pressure(full) {
+      writingFull = full;
+      applyPressure();
     },
   });
 
@@ -482,11 +520,15 @@ export async function runDestinationSide(
         file.gathered.push(data);
         return;
       }
+      let fd: number;
       try {
-        file.receiver!.writeAt(offset, data);
+        fd = file.receiver!.descriptor();
       } catch (error) {
         writeFailed(fileId, file, error);
+        return;
       }
+      file.writing = (file.writing ?? 0) + 1;
+      ranges.add({ fd, offset, data, owner: { fileId, file } });
     },
     done(fileId, final) {
       const file = pending.get(fileId)!;
@@ -505,8 +547,10 @@ export async function runDestinationSide(
         file.gathered = [];
         return;
       }
-      if (!file.blocks || (file.finalSeen && file.blocksDone === blockCount(file.entry.size)))
-        install(fileId, file);
+      if (!file.blocks || (file.finalSeen && file.blocksDone === blockCount(file.entry.size))) {
+        file.arrived = true;
+        if (!file.writing) install(fileId, file);
+      }
       settle();
     },
     fail(fileId, reason) {
@@ -708,6 +752,9 @@ export async function runDestinationSide(
     return outcome;
   } finally {
     if (stats) stats.totalMs = nowMs() - started;
+    // Writes still out (a session that failed) answer first: no descriptor closes under them.
+    for (const file of pending.values()) if (file.writing) file.failed = true;
+    await ranges.idle();
     for (const file of pending.values()) file.receiver?.abort();
     waitingForConfirm = undefined;
   }
