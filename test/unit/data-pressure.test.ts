@@ -1,0 +1,66 @@
+/**
+ * The receiving side's memory bound: the range writer and the landing queue ask the sockets to stop
+ * being read once more than 64 MiB waits on the landing threads, and to read again once it has
+ * drained to half, with every range and file answered.
+ */
+import assert from 'node:assert/strict';
+import { closeSync, constants, openSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { PathDestinationFs } from '../../src/fsops/destination-fs.js';
+import { LandingQueue } from '../../src/transport/tcp/landing-queue.js';
+import { RangeWriter } from '../../src/transport/tcp/range-writer.js';
+import { tempDir } from '../helpers.js';
+
+const MiB = 1 << 20;
+
+test('the range writer pauses reading past 64 MiB in flight and resumes once drained', async (t) => {
+  const dir = tempDir(t, 'blit-pressure-');
+  const fd = openSync(join(dir, 'big'), constants.O_WRONLY | constants.O_CREAT, 0o600);
+  t.after(() => closeSync(fd));
+  const pressure: boolean[] = [];
+  const written: number[] = [];
+  const writer = new RangeWriter<number>({
+    written: (owner, _offset, _length, error) => {
+      assert.equal(error, undefined);
+      written.push(owner);
+    },
+    pressure: (full) => pressure.push(full),
+  });
+  const chunk = Buffer.alloc(8 * MiB, 1);
+  for (let i = 0; i < 9; i++) writer.add({ fd, offset: i * chunk.length, data: chunk, owner: i });
+  assert.deepEqual(pressure, [true], '72 MiB queued: stop reading');
+  await writer.idle();
+  assert.deepEqual(pressure, [true, false], 'drained: read again');
+  assert.deepEqual(
+    written.sort((a, b) => a - b),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8],
+  );
+  assert.equal(statSync(join(dir, 'big')).size, 9 * chunk.length);
+});
+
+test('the landing queue pauses reading past 64 MiB waiting and resumes once landed', async (t) => {
+  const dir = tempDir(t, 'blit-pressure-');
+  const pressure: boolean[] = [];
+  const landed: bigint[] = [];
+  let done!: () => void;
+  const allLanded = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const queue = new LandingQueue(new PathDestinationFs(dir), {
+    landed: (fileId) => {
+      landed.push(fileId);
+      if (landed.length === 5) done();
+    },
+    failed: (_fileId, error) => assert.fail(String(error)),
+    pressure: (full) => pressure.push(full),
+  });
+  const data = Buffer.alloc(16 * MiB, 2);
+  for (let i = 0; i < 5; i++) {
+    queue.add({ fileId: BigInt(i), rel: `f${i}`, data, mode: 0o644, mtimeNs: 1_700_000_000_000_000_000n });
+  }
+  assert.deepEqual(pressure, [true], '80 MiB waiting: stop reading');
+  await allLanded;
+  assert.deepEqual(pressure, [true, false], 'landed: read again');
+  assert.deepEqual(readdirSync(dir).sort(), ['f0', 'f1', 'f2', 'f3', 'f4']);
+});
