@@ -5,7 +5,7 @@
 
 import { readdirSync } from 'node:fs';
 import { version } from '../cli/version.js';
-import { HashAlgorithm, type Hello, type Negotiated, type RdmaInfo, Transport } from '../generated/blit.js';
+import { HashAlgorithm, type Hello, type Negotiated, RdmaInfo, Transport } from '../generated/blit.js';
 
 /** Bumped only when a peer speaking the previous version would misread this one. */
 export const PROTOCOL_VERSION = 1;
@@ -28,18 +28,7 @@ export function rdmaInfo(devices = RDMA_DEVICES): RdmaInfo | undefined {
     return undefined;
   }
   if (names.length === 0) return undefined;
-  return {
-    supportsRdma: true,
-    deviceName: names[0]!,
-    portNumber: 0,
-    gid: Buffer.alloc(0),
-    lid: 0,
-    queuePairNumber: 0,
-    packetSequenceNumber: 0,
-    mtu: 0,
-    remoteAddress: 0n,
-    remoteKey: 0,
-  };
+  return RdmaInfo.fromPartial({ supportsRdma: true, deviceName: names[0]! });
 }
 
 let rdma: RdmaInfo | undefined | null = null;

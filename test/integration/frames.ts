@@ -1,5 +1,14 @@
 /** Frames as the hostile peers of the protocol tests write them by hand. */
-import { EntryKind, FilterStatus, type ManifestEntry, type TransferFrame } from '../../src/generated/blit.js';
+import {
+  CompareMode,
+  Direction,
+  EntryKind,
+  FilterStatus,
+  type ManifestEntry,
+  type Open,
+  Operation,
+  type TransferFrame,
+} from '../../src/generated/blit.js';
 
 export type Body = NonNullable<TransferFrame['body']>;
 
@@ -23,6 +32,30 @@ export function batch(directory: string, entries: ManifestEntry[]): Body {
       partial: false,
       last: true,
       unreadable: [],
+    },
+  };
+}
+
+/** A push's Open of a copy into `module`/`path`, data in the stream unless `overrides` say otherwise. */
+export function open(module: string, path: string, overrides: Partial<Open> = {}): Body {
+  return {
+    $case: 'open',
+    value: {
+      operation: Operation.OPERATION_COPY,
+      direction: Direction.DIRECTION_PUSH,
+      module,
+      path,
+      contentsOnly: true,
+      intoDirectory: false,
+      compare: CompareMode.COMPARE_MODE_DEFAULT,
+      filter: undefined,
+      dryRun: false,
+      allowDeletions: false,
+      forceGrpcData: true,
+      dataStreams: 0,
+      singleEntry: false,
+      listActions: false,
+      ...overrides,
     },
   };
 }

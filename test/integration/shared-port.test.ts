@@ -19,19 +19,13 @@ import {
   HTTP2_PREFACE,
   listenShared,
 } from '../../src/daemon/shared-port.js';
-import {
-  BlitClient,
-  CompareMode,
-  Direction,
-  Operation,
-  Role,
-  type TransferFrame,
-} from '../../src/generated/blit.js';
+import { BlitClient, Role, type TransferFrame } from '../../src/generated/blit.js';
 import { localHello } from '../../src/protocol/handshake.js';
 import { RemoteClient } from '../../src/remote/client.js';
 import { DataAdmission } from '../../src/transport/tcp/admission.js';
 import { nowMs } from '../../src/util/clock.js';
 import { tempDir } from '../helpers.js';
+import { open } from './frames.js';
 
 const WAIT_MS = 5000;
 const QUICK_HANDSHAKE_MS = 200;
@@ -242,28 +236,7 @@ describe('the shared port', () => {
       });
     });
     stream.write({ role: Role.ROLE_SOURCE, body: { $case: 'hello', value: localHello('blit') } });
-    stream.write({
-      role: Role.ROLE_SOURCE,
-      body: {
-        $case: 'open',
-        value: {
-          operation: Operation.OPERATION_COPY,
-          direction: Direction.DIRECTION_PUSH,
-          module: 'default',
-          path: '',
-          contentsOnly: true,
-          intoDirectory: false,
-          compare: CompareMode.COMPARE_MODE_DEFAULT,
-          filter: undefined,
-          dryRun: false,
-          allowDeletions: false,
-          forceGrpcData: true,
-          dataStreams: 0,
-          singleEntry: false,
-          listActions: false,
-        },
-      },
-    });
+    stream.write({ role: Role.ROLE_SOURCE, body: open('default', '') });
     const sessionId = await withTimeout(accepted, 'the daemon accepting the session');
     const token = server.admission.issue(sessionId, () => assert.fail('a revoked token reached a session'));
     assert.equal(server.admission.held(sessionId), 1);

@@ -14,7 +14,6 @@ import { after, before, describe, test } from 'node:test';
 import { credentials } from '@grpc/grpc-js';
 import {
   BlitClient,
-  CompareMode,
   Direction,
   EntryKind,
   ErrorCode,
@@ -27,7 +26,7 @@ import { dialData } from '../../src/transport/tcp/dial.js';
 import { batchHeader, blockHeader, endRecord, fileHeader } from '../../src/transport/tcp/records.js';
 import { snapshot, tempDir } from '../helpers.js';
 import { type Daemon, startDaemon } from './daemon-harness.js';
-import { type Body, batch, entry } from './frames.js';
+import { type Body, batch, entry, open } from './frames.js';
 
 /** A raw session: frames out as given, frames in queued; bounded waits. */
 function rawSession(client: BlitClient) {
@@ -88,29 +87,6 @@ function rawSession(client: BlitClient) {
 }
 
 const hello: Body = { $case: 'hello', value: localHello('blit') };
-
-function open(module: string, path: string, overrides: Record<string, unknown> = {}): Body {
-  return {
-    $case: 'open',
-    value: {
-      operation: Operation.OPERATION_COPY,
-      direction: Direction.DIRECTION_PUSH,
-      module,
-      path,
-      contentsOnly: true,
-      intoDirectory: false,
-      compare: CompareMode.COMPARE_MODE_DEFAULT,
-      filter: undefined,
-      dryRun: false,
-      allowDeletions: false,
-      forceGrpcData: true,
-      dataStreams: 0,
-      singleEntry: false,
-      listActions: false,
-      ...overrides,
-    },
-  };
-}
 
 describe('Transfer under a hostile client', () => {
   const cleanups: (() => unknown)[] = [];

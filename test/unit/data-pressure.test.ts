@@ -1,6 +1,6 @@
 /**
- * The receiving side's memory bound: the range writer and the landing queue ask the sockets to stop
- * being read once more than 64 MiB waits on the landing threads, and to read again once it has
+ * The receiving side's memory bound (byte-budget.ts): the range writer and the landing queue ask the
+ * sockets to stop being read once more than 64 MiB waits on the landing threads, and to read again once it has
  * drained to half, with every range and file answered.
  */
 import assert from 'node:assert/strict';
@@ -8,6 +8,7 @@ import { closeSync, constants, openSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { PathDestinationFs } from '../../src/fsops/destination-fs.js';
+import { ByteBudget } from '../../src/transport/tcp/byte-budget.js';
 import { LandingQueue } from '../../src/transport/tcp/landing-queue.js';
 import { RangeWriter } from '../../src/transport/tcp/range-writer.js';
 import { tempDir } from '../helpers.js';
@@ -20,12 +21,11 @@ test('the range writer pauses reading past 64 MiB in flight and resumes once dra
   t.after(() => closeSync(fd));
   const pressure: boolean[] = [];
   const written: number[] = [];
-  const writer = new RangeWriter<number>({
+  const writer = new RangeWriter<number>(new ByteBudget((full) => pressure.push(full)), {
     written: (owner, _offset, _length, error) => {
       assert.equal(error, undefined);
       written.push(owner);
     },
-    pressure: (full) => pressure.push(full),
   });
   const chunk = Buffer.alloc(8 * MiB, 1);
   for (let i = 0; i < 9; i++) writer.add({ fd, offset: i * chunk.length, data: chunk, owner: i });
@@ -47,13 +47,12 @@ test('the landing queue pauses reading past 64 MiB waiting and resumes once land
   const allLanded = new Promise<void>((resolve) => {
     done = resolve;
   });
-  const queue = new LandingQueue(new PathDestinationFs(dir), {
+  const queue = new LandingQueue(new PathDestinationFs(dir), new ByteBudget((full) => pressure.push(full)), {
     landed: (fileId) => {
       landed.push(fileId);
       if (landed.length === 5) done();
     },
     failed: (_fileId, error) => assert.fail(String(error)),
-    pressure: (full) => pressure.push(full),
   });
   const data = Buffer.alloc(16 * MiB, 2);
   for (let i = 0; i < 5; i++) {

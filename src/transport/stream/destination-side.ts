@@ -38,6 +38,7 @@ import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { loopTurns, nowMs } from '../../util/clock.js';
 import { isFatalWriteError, reasonOf } from '../../util/errors.js';
 import { type FrameChannel, PeerFailed } from '../frame-channel.js';
+import { ByteBudget } from '../tcp/byte-budget.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
 import { LandingQueue } from '../tcp/landing-queue.js';
 import { blockCount, blockLength, SMALL_FILE_BYTES } from '../tcp/layout.js';
@@ -423,7 +424,14 @@ export async function runDestinationSide(
 
   /** Sockets records come over: paused while too much waits to land. */
   const recordSockets = new Set<Socket>();
-  const landing = new LandingQueue(destination.fs, {
+  /** What waits for the landing threads, files and ranges together: bounded. */
+  const held = new ByteBudget((full) => {
+    for (const socket of recordSockets) {
+      if (full) socket.pause();
+      else socket.resume();
+    }
+  });
+  const landing = new LandingQueue(destination.fs, held, {
     landed(fileId) {
       const file = pending.get(fileId);
       if (file && !file.failed) counted(fileId, file);
@@ -438,22 +446,8 @@ export async function runDestinationSide(
       }
       settle();
     },
-    pressure(full) {
-      landingFull = full;
-      applyPressure();
-    },
   });
-  let landingFull = false;
-  let writingFull = false;
-  /** Sockets are read only while neither the landing queue nor the range writer is full. */
-  const applyPressure = () => {
-    const full = landingFull || writingFull;
-    for (const socket of recordSockets) {
-      if (full) socket.pause();
-      else socket.resume();
-    }
-  };
-  const ranges = new RangeWriter<{ fileId: bigint; file: PendingFile }>({
+  const ranges = new RangeWriter<{ fileId: bigint; file: PendingFile }>(held, {
     written({ fileId, file }, offset, length, error) {
       file.writing = (file.writing ?? 1) - 1;
       try {
@@ -469,10 +463,6 @@ export async function runDestinationSide(
         file.receiver = undefined;
       } else if (file.arrived) install(fileId, file);
       settle();
-    },
-    pressure(full) {
-      writingFull = full;
-      applyPressure();
     },
   });
 

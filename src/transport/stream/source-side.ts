@@ -116,7 +116,10 @@ export async function runSourceSide(
   const records = new RecordSender();
   hooks.sockets?.onSocket((socket) => records.attach(socket));
   records.failed.catch((error: Error) => failOnDataPlane(channel, error));
+  // Measuring stops when the stream does, whichever way the session ends.
   const measuring = hooks.moreSockets && measureSockets(records, hooks.moreSockets);
+  const stopMeasuring = () => clearInterval(measuring);
+  channel.closed.then(stopMeasuring, stopMeasuring);
 
   /** Where a path the peer names lies here, or a reason to refuse it. */
   const pathOf = (rel: string): string | undefined => {
@@ -401,46 +404,39 @@ export async function runSourceSide(
     }
   };
 
-  try {
-    return await runSession();
-  } finally {
-    clearInterval(measuring);
+  await sendManifest(source.scan());
+  if (stats) stats.scanMs = nowMs() - started;
+  manifestComplete();
+  channel.send({
+    $case: 'sourceDone',
+    value: { scanComplete: source.scanComplete, failures: source.failures },
+  });
+  for (;;) {
+    // The destination sends its Summary once everything it asked for is in: the session is over,
+    // whatever came after it (a Ctrl+C racing the finish is reported as the finish).
+    if (summary) break;
+    check();
+    if (needs.length > 0) await serveNeeds();
+    else if (rescans.length > 0) {
+      // One ManifestComplete answers one Rescan frame, whatever it names.
+      for (const rel of rescans.splice(0)) await rescan(rel);
+      manifestComplete();
+    } else await nextEvent();
   }
-
-  async function runSession(): Promise<SourceOutcome> {
-    await sendManifest(source.scan());
-    if (stats) stats.scanMs = nowMs() - started;
-    manifestComplete();
-    channel.send({
-      $case: 'sourceDone',
-      value: { scanComplete: source.scanComplete, failures: source.failures },
-    });
-    for (;;) {
-      // The destination sends its Summary once everything it asked for is in: the session is over,
-      // whatever came after it (a Ctrl+C racing the finish is reported as the finish).
-      if (summary) break;
-      check();
-      if (needs.length > 0) await serveNeeds();
-      else if (rescans.length > 0) {
-        // One ManifestComplete answers one Rescan frame, whatever it names.
-        for (const rel of rescans.splice(0)) await rescan(rel);
-        manifestComplete();
-      } else await nextEvent();
+  // Every file is in at the destination: the data sockets end.
+  stopMeasuring();
+  records.end();
+  if (move) failures.push(...source.removeEmptyDirectories());
+  if (hooks.reportKept) {
+    // The destination has sent its Summary, but reads on until this side ends: a pull-move's
+    // sources that stayed are reported there (the first many, then a count).
+    for (const failure of failures.slice(0, MAX_KEPT_REPORTED)) sendFailure(failure.path, failure.reason);
+    if (failures.length > MAX_KEPT_REPORTED) {
+      sendFailure('.', `${failures.length - MAX_KEPT_REPORTED} more source(s) kept, not listed`);
     }
-    // Every file is in at the destination: the data sockets end.
-    records.end();
-    if (move) failures.push(...source.removeEmptyDirectories());
-    if (hooks.reportKept) {
-      // The destination has sent its Summary, but reads on until this side ends: a pull-move's
-      // sources that stayed are reported there (the first many, then a count).
-      for (const failure of failures.slice(0, MAX_KEPT_REPORTED)) sendFailure(failure.path, failure.reason);
-      if (failures.length > MAX_KEPT_REPORTED) {
-        sendFailure('.', `${failures.length - MAX_KEPT_REPORTED} more source(s) kept, not listed`);
-      }
-    }
-    if (stats) stats.totalMs = stats.copyMs = nowMs() - started;
-    return { summary: summary!, failures };
   }
+  if (stats) stats.totalMs = stats.copyMs = nowMs() - started;
+  return { summary: summary!, failures };
 }
 
 /** Every half second, the sender's throughput decides whether one more socket is asked for. */

@@ -2,8 +2,8 @@
  * Small files that arrived whole in data-plane batches, landed in groups on the addon's threads
  * (fsops/land-files.ts) while the event loop goes on reading sockets: the receiving side's
  * per-file system calls (create, write, metadata, rename) no longer stop the session. Each group
- * goes out at the end of the event-loop turn that filled it; while more than MAX_LANDING_BYTES
- * wait, the caller is asked to stop reading (memory is bounded).
+ * goes out at the end of the event-loop turn that filled it; the bytes waiting count against the
+ * session's budget (byte-budget.ts: memory is bounded).
  */
 import { basename } from 'node:path';
 import type { DestinationFs, ParentDir } from '../../fsops/destination-fs.js';
@@ -11,9 +11,7 @@ import { type LandJob, landFiles } from '../../fsops/land-files.js';
 import { baseRel, parentRel } from '../../fsops/rel-path.js';
 import { tempPathFor } from '../../fsops/temp-path.js';
 import { codeOf } from '../../util/errors.js';
-
-/** Bytes of file data waiting to land beyond which the sockets stop being read. */
-const MAX_LANDING_BYTES = 64 << 20;
+import type { ByteBudget } from './byte-budget.js';
 
 export interface LandingFile {
   fileId: bigint;
@@ -29,39 +27,25 @@ export interface LandingCallbacks {
   landed(fileId: bigint): void;
   /** The file could not land: the error of the step that failed. */
   failed(fileId: bigint, error: unknown): void;
-  /** True: too much is waiting, stop reading; false: read again. */
-  pressure(full: boolean): void;
 }
 
 export class LandingQueue {
   private queued: LandingFile[] = [];
   private scheduled = false;
-  private waitingBytes = 0;
-  private full = false;
-  /** Groups handed to the addon and not answered yet. */
-  private inFlight = 0;
 
   constructor(
     private readonly fs: DestinationFs,
+    private readonly budget: ByteBudget,
     private readonly on: LandingCallbacks,
   ) {}
 
   add(file: LandingFile): void {
     this.queued.push(file);
-    this.waitingBytes += file.data.length;
-    if (!this.full && this.waitingBytes > MAX_LANDING_BYTES) {
-      this.full = true;
-      this.on.pressure(true);
-    }
+    this.budget.take(file.data.length);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
     }
-  }
-
-  /** True while files are queued or landing. */
-  get busy(): boolean {
-    return this.queued.length > 0 || this.inFlight > 0;
   }
 
   private flush(): void {
@@ -98,7 +82,6 @@ export class LandingQueue {
       });
     }
     if (jobs.length === 0) return;
-    this.inFlight++;
     landFiles(jobs).then(
       (results) => this.answer(landing, parents, results),
       (error: unknown) =>
@@ -111,7 +94,6 @@ export class LandingQueue {
   }
 
   private answer(files: LandingFile[], parents: ParentDir[], results: (NodeJS.ErrnoException | undefined)[]) {
-    this.inFlight--;
     for (const parent of parents) parent.close();
     files.forEach((file, i) => {
       this.settle(file);
@@ -134,10 +116,6 @@ export class LandingQueue {
   }
 
   private settle(file: LandingFile): void {
-    this.waitingBytes -= file.data.length;
-    if (this.full && this.waitingBytes <= MAX_LANDING_BYTES / 2) {
-      this.full = false;
-      this.on.pressure(false);
-    }
+    this.budget.give(file.data.length);
   }
 }

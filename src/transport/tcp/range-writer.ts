@@ -1,14 +1,12 @@
 /**
  * The bytes of whole files and blocks arriving on data sockets, written at their offsets on the
  * addon's landing threads (fsops/land-files.ts writeRanges) while the event loop reads on. Each
- * event-loop turn's ranges go out as one job; while more than MAX_WRITING_BYTES wait, the caller
- * is asked to stop reading. The caller counts each file's writes in flight and must not close its
+ * event-loop turn's ranges go out as one job; the bytes waiting count against the session's budget
+ * (byte-budget.ts). The caller counts each file's writes in flight and must not close its
  * descriptor before they have all answered (a reused descriptor number would be written into).
  */
 import { type RangeJob, writeRanges } from '../../fsops/land-files.js';
-
-/** Bytes queued or being written beyond which the sockets stop being read. */
-const MAX_WRITING_BYTES = 64 << 20;
+import type { ByteBudget } from './byte-budget.js';
 
 export interface Range<T> extends RangeJob {
   /** Whose range it is, handed back with the answer. */
@@ -18,32 +16,30 @@ export interface Range<T> extends RangeJob {
 export interface RangeCallbacks<T> {
   /** A range was written (error undefined) or could not be. */
   written(owner: T, offset: number, length: number, error: unknown): void;
-  /** True: too much is waiting, stop reading; false: read again. */
-  pressure(full: boolean): void;
 }
 
 export class RangeWriter<T> {
   private queued: Range<T>[] = [];
   private scheduled = false;
-  private waitingBytes = 0;
-  private full = false;
+  /** Ranges added and not answered yet. */
+  private unanswered = 0;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly on: RangeCallbacks<T>) {}
+  constructor(
+    private readonly budget: ByteBudget,
+    private readonly on: RangeCallbacks<T>,
+  ) {}
 
   /** Resolves once no range is queued or being written (every descriptor is free to close). */
   idle(): Promise<void> {
-    if (this.waitingBytes === 0 && this.queued.length === 0) return Promise.resolve();
+    if (this.unanswered === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   add(range: Range<T>): void {
     this.queued.push(range);
-    this.waitingBytes += range.data.length;
-    if (!this.full && this.waitingBytes > MAX_WRITING_BYTES) {
-      this.full = true;
-      this.on.pressure(true);
-    }
+    this.unanswered++;
+    this.budget.take(range.data.length);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -66,14 +62,10 @@ export class RangeWriter<T> {
 
   private answer(group: Range<T>[], errors: unknown[]): void {
     group.forEach((range, i) => {
-      this.waitingBytes -= range.data.length;
+      this.unanswered--;
+      this.budget.give(range.data.length);
       this.on.written(range.owner, range.offset, range.data.length, errors[i]);
     });
-    if (this.full && this.waitingBytes <= MAX_WRITING_BYTES / 2) {
-      this.full = false;
-      this.on.pressure(false);
-    }
-    if (this.waitingBytes === 0 && this.queued.length === 0)
-      for (const wake of this.idleWaiters.splice(0)) wake();
+    if (this.unanswered === 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 }

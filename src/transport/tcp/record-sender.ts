@@ -51,8 +51,6 @@ export class RecordSender {
   private readonly failWaiters = new Set<(error: Error) => void>();
   /** Bytes handed to the sockets, for the session's measurements. */
   bytesSent = 0;
-  /** Time spent waiting for a socket to drain, in ms. */
-  blockedMs = 0;
 
   /** Adds a connected, admitted socket to those this session sends over. */
   attach(socket: Socket): void {
@@ -117,7 +115,6 @@ export class RecordSender {
     this.check();
     const socket = this.leastLoaded();
     if (socket.writableLength <= HIGH_WATER_BYTES) return;
-    const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -132,7 +129,6 @@ export class RecordSender {
       ]);
     } finally {
       clearTimeout(timer);
-      this.blockedMs += performance.now() - started;
     }
   }
 
