@@ -6,20 +6,17 @@
  * - `BLITDAT1` and a 32-byte token → the data-plane session the token was issued to
  *   (transport/tcp/admission.ts), paused, with any bytes after the token put back;
  * - anything else, or a token that is not good → destroyed, with nothing sent.
- * Until it is told apart a connection is held briefly and cheaply: at most DATA_PREAMBLE_BYTES
+ * Until it is told apart a connection is held briefly and cheaply: at most PREAMBLE_BYTES
  * kept, the handshake time to complete, and no more than MAX_PENDING such connections at once.
  */
 import { lookup } from 'node:dns/promises';
 import { type AddressInfo, createServer, isIP, type Server as NetServer, type Socket } from 'node:net';
 import { type Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
 import type { DataAdmission } from '../transport/tcp/admission.js';
-import { PREAMBLE_BYTES, PREAMBLE_MAGIC } from '../transport/tcp/records.js';
+import { PREAMBLE_BYTES, PREAMBLE_MAGIC, parsePreamble } from '../transport/tcp/records.js';
 import type { Logger } from './logger.js';
 
 export const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-export const DATA_MAGIC = PREAMBLE_MAGIC;
-/** A data socket's opening: the magic, then its token. */
-export const DATA_PREAMBLE_BYTES = PREAMBLE_BYTES;
 /** How long a new connection has to send its whole preface or preamble. */
 export const HANDSHAKE_MS = 10_000;
 /** Connections still being told apart, at most; more are closed at once. */
@@ -36,7 +33,7 @@ export type FirstBytes = 'grpc' | 'data' | 'undecided' | 'refused';
  */
 export function classify(head: Buffer): FirstBytes {
   if (agrees(head, HTTP2_PREFACE)) return head.length >= HTTP2_PREFACE.length ? 'grpc' : 'undecided';
-  if (agrees(head, DATA_MAGIC)) return head.length >= DATA_PREAMBLE_BYTES ? 'data' : 'undecided';
+  if (agrees(head, PREAMBLE_MAGIC)) return head.length >= PREAMBLE_BYTES ? 'data' : 'undecided';
   return 'refused';
 }
 
@@ -113,12 +110,12 @@ export async function listenShared(options: SharedPortOptions): Promise<SharedPo
           injector.injectConnection(socket);
           return;
         case 'data': {
-          const deliver = admission.redeem(head.subarray(DATA_MAGIC.length, DATA_PREAMBLE_BYTES));
+          const deliver = admission.redeem(parsePreamble(head.subarray(0, PREAMBLE_BYTES))!);
           if (!deliver) return refuse(socket, 'data-socket token unknown, used, expired or revoked');
           settle();
           socket.setNoDelay(true);
           socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
-          if (head.length > DATA_PREAMBLE_BYTES) socket.unshift(head.subarray(DATA_PREAMBLE_BYTES));
+          if (head.length > PREAMBLE_BYTES) socket.unshift(head.subarray(PREAMBLE_BYTES));
           try {
             deliver(socket);
           } catch (error) {

@@ -12,17 +12,12 @@ import { credentials, Server } from '@grpc/grpc-js';
 import type { DaemonConfig } from '../../src/daemon/config.js';
 import { createLogger } from '../../src/daemon/logger.js';
 import { type RunningServer, STOP_GRACE_MS, startServer } from '../../src/daemon/server.js';
-import {
-  classify,
-  DATA_MAGIC,
-  DATA_PREAMBLE_BYTES,
-  HTTP2_PREFACE,
-  listenShared,
-} from '../../src/daemon/shared-port.js';
+import { classify, HTTP2_PREFACE, listenShared } from '../../src/daemon/shared-port.js';
 import { BlitClient, Role, type TransferFrame } from '../../src/generated/blit.js';
 import { localHello } from '../../src/protocol/handshake.js';
 import { RemoteClient } from '../../src/remote/client.js';
 import { DataAdmission } from '../../src/transport/tcp/admission.js';
+import { encodePreamble, PREAMBLE_BYTES, PREAMBLE_MAGIC } from '../../src/transport/tcp/records.js';
 import { nowMs } from '../../src/util/clock.js';
 import { tempDir } from '../helpers.js';
 import { open } from './frames.js';
@@ -108,8 +103,6 @@ function expectSocket(admission: DataAdmission, sessionId: string, ttlMs?: numbe
   return { token, delivered: withTimeout(delivered, 'the session receiving its data socket') };
 }
 
-const preamble = (token: Buffer) => Buffer.concat([DATA_MAGIC, token]);
-
 /** Sends `bytes` one at a time, each in a segment of its own. */
 async function dribble(socket: Socket, bytes: Buffer): Promise<void> {
   for (const byte of bytes) {
@@ -159,10 +152,10 @@ describe('the shared port', () => {
     assert.equal(classify(HTTP2_PREFACE.subarray(0, 23)), 'undecided');
     assert.equal(classify(HTTP2_PREFACE), 'grpc');
     assert.equal(classify(Buffer.concat([HTTP2_PREFACE, Buffer.alloc(100)])), 'grpc');
-    assert.equal(classify(DATA_MAGIC), 'undecided');
-    assert.equal(classify(preamble(token).subarray(0, DATA_PREAMBLE_BYTES - 1)), 'undecided');
-    assert.equal(classify(preamble(token)), 'data');
-    assert.equal(classify(Buffer.concat([preamble(token), Buffer.from('more')])), 'data');
+    assert.equal(classify(PREAMBLE_MAGIC), 'undecided');
+    assert.equal(classify(encodePreamble(token).subarray(0, PREAMBLE_BYTES - 1)), 'undecided');
+    assert.equal(classify(encodePreamble(token)), 'data');
+    assert.equal(classify(Buffer.concat([encodePreamble(token), Buffer.from('more')])), 'data');
     assert.equal(classify(Buffer.from('G')), 'refused');
     assert.equal(classify(Buffer.from('PRI * HTTP/1.1')), 'refused');
     assert.equal(classify(Buffer.from('BLITDAT2')), 'refused');
@@ -184,7 +177,7 @@ describe('the shared port', () => {
   test('a data socket with a fresh token reaches its session, with the bytes sent after the token', async () => {
     const { token, delivered } = expectSocket(server.admission, 'session-1');
     const client = await dial(server.port);
-    client.socket.write(Buffer.concat([preamble(token), Buffer.from('first bytes')]));
+    client.socket.write(Buffer.concat([encodePreamble(token), Buffer.from('first bytes')]));
     const socket = await delivered;
     assert.equal(socket.isPaused(), true, 'handed over paused');
     client.socket.write(' and then more');
@@ -199,30 +192,30 @@ describe('the shared port', () => {
   test('a token is refused silently when it is wrong, used, expired, revoked or from another daemon', async () => {
     const never = () => assert.fail('a refused token reached a session');
 
-    await refusedSilently(preamble(Buffer.alloc(32, 0xab)));
+    await refusedSilently(encodePreamble(Buffer.alloc(32, 0xab)));
 
     const oneByteOff = server.admission.issue('session-2', never);
     oneByteOff[31]! ^= 0x80;
-    await refusedSilently(preamble(oneByteOff));
+    await refusedSilently(encodePreamble(oneByteOff));
 
     const { token: used, delivered } = expectSocket(server.admission, 'session-3');
     const first = await dial(server.port);
-    first.socket.write(preamble(used));
+    first.socket.write(encodePreamble(used));
     (await delivered).destroy();
     await first.closed();
-    await refusedSilently(preamble(used));
+    await refusedSilently(encodePreamble(used));
 
     const expiring = server.admission.issue('session-4', never, 1);
     const issued = nowMs();
     while (nowMs() <= issued + 1) await new Promise((resolve) => setImmediate(resolve));
-    await refusedSilently(preamble(expiring));
+    await refusedSilently(encodePreamble(expiring));
 
     const revoked = server.admission.issue('session-5', never);
     server.admission.revoke('session-5');
-    await refusedSilently(preamble(revoked));
+    await refusedSilently(encodePreamble(revoked));
 
     const foreign = new DataAdmission().issue('session-6', never);
-    await refusedSilently(preamble(foreign));
+    await refusedSilently(encodePreamble(foreign));
   });
 
   test('a session that ends takes its outstanding tokens with it', async () => {
@@ -242,7 +235,7 @@ describe('the shared port', () => {
     assert.equal(server.admission.held(sessionId), 1);
     stream.cancel();
     await waitUntil(() => server.admission.held(sessionId) === 0, 'the ended session revoking its tokens');
-    await refusedSilently(preamble(token));
+    await refusedSilently(encodePreamble(token));
   });
 
   test('garbage is closed at once with nothing sent back', async () => {
@@ -267,7 +260,7 @@ describe('the shared port', () => {
     const partial = [
       Buffer.alloc(0),
       HTTP2_PREFACE.subarray(0, 10),
-      preamble(Buffer.alloc(32, 1)).subarray(0, DATA_PREAMBLE_BYTES - 1),
+      encodePreamble(Buffer.alloc(32, 1)).subarray(0, PREAMBLE_BYTES - 1),
     ];
     for (const bytes of partial) {
       const client = await dial(quick.port);
@@ -281,7 +274,7 @@ describe('the shared port', () => {
   test('a preamble or a preface sent one byte at a time still works', async () => {
     const { token, delivered } = expectSocket(server.admission, 'session-7');
     const client = await dial(server.port);
-    await dribble(client.socket, Buffer.concat([preamble(token), Buffer.from('after')]));
+    await dribble(client.socket, Buffer.concat([encodePreamble(token), Buffer.from('after')]));
     assert.equal((await readBytes(await delivered, 5)).toString(), 'after');
     client.socket.destroy();
 
@@ -344,7 +337,7 @@ describe('listenShared', () => {
     await waiting[0]!.closed();
     const { token, delivered } = expectSocket(admission, 'late');
     const fourth = await dial(shared.port);
-    fourth.socket.write(preamble(token));
+    fourth.socket.write(encodePreamble(token));
     (await delivered).destroy();
     await fourth.closed();
     assert.equal(waiting[1]!.socket.closed, false);
@@ -355,7 +348,7 @@ describe('listenShared', () => {
     const shared = await listenShared({ host: '127.0.0.1', port: 0, grpc: new Server(), admission, log });
     const { token, delivered } = expectSocket(admission, 'held');
     const held = await dial(shared.port);
-    held.socket.write(preamble(token));
+    held.socket.write(encodePreamble(token));
     await delivered;
     const undecided = await dial(shared.port);
     const graceMs = 300;
