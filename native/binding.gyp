@@ -9,6 +9,7 @@
         "copy.cc",
         "copy_pool.cc",
         "land.cc",
+        "data_socket.cc",
         "listing.cc",
         "read_ahead.cc",
         "test_rules.cc",

@@ -8,6 +8,8 @@
 // - whole_dir.cc: whole-directory jobs (list, compare, copy a directory on a copy thread).
 // - copy_pool.cc: the native threads that run batches and directory jobs, never libuv's pool.
 // - land.cc: landFiles, whole files received in memory landed on two native threads of its own.
+// - data_socket.cc: data-plane sockets read, received into files (splice) and sent (sendfile) on a
+//   thread per socket.
 // - watchdog.cc: the stall watchdog's thread; exitProcess.
 // - board.h: the activity board as those threads see it; common.h: errors, paths, names.
 // - test_rules.cc: the rules shared with TypeScript, one case at a time, for the tests.
@@ -26,6 +28,7 @@
 #include "common.h"
 #include "copy.h"
 #include "copy_pool.h"
+#include "data_socket.h"
 #include "land.h"
 #include "listing.h"
 #include "read_ahead.h"
@@ -96,11 +99,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("landFiles", Napi::Function::New(env, LandFiles));
   exports.Set("writeRanges", Napi::Function::New(env, WriteRanges));
+  exports.Set("dataSocketOpen", Napi::Function::New(env, DataSocketOpen));
+  exports.Set("dataSocketRead", Napi::Function::New(env, DataSocketRead));
+  exports.Set("dataSocketReceive", Napi::Function::New(env, DataSocketReceive));
+  exports.Set("dataSocketSend", Napi::Function::New(env, DataSocketSend));
+  exports.Set("dataSocketWrite", Napi::Function::New(env, DataSocketWrite));
+  exports.Set("dataSocketClose", Napi::Function::New(env, DataSocketClose));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 24));
+  exports.Set("abiVersion", Napi::Number::New(env, 25));
   return exports;
 }
 

@@ -33,6 +33,12 @@ const char* ErrnoCode(int err) {
     case ENOMEM: return "ENOMEM";
     case EAGAIN: return "EAGAIN";
     case EINTR: return "EINTR";
+    case EBADF: return "EBADF";
+    case EPIPE: return "EPIPE";
+    case ECONNRESET: return "ECONNRESET";
+    case ENOTCONN: return "ENOTCONN";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case ENODATA: return "ENODATA";
     default: return "EUNKNOWN";
   }
 }

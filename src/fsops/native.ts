@@ -323,6 +323,34 @@ export interface NativeAddon {
     ranges: { fd: number; offset: number; data: Uint8Array }[],
     onDone: (errnos: Int32Array) => void,
   ): void;
+  /**
+   * A data-plane socket driven from a thread of its own (native/data_socket.cc): takes a duplicate
+   * of `fd`; each command below answers once, in order, with (result, errno, side) — side 1 the
+   * socket, side 2 the file.
+   */
+  dataSocketOpen(fd: number, onDone: (result: number, errno: number, side: number) => void): NativeDataSocket;
+  /** Reads 1..into.length bytes (0: the peer closed; ETIMEDOUT after idleMs of nothing). */
+  dataSocketRead(socket: NativeDataSocket, into: Uint8Array, idleMs: number): void;
+  /** Moves exactly `length` bytes from the socket into `fd` at `offset` (splice). */
+  dataSocketReceive(
+    socket: NativeDataSocket,
+    fd: number,
+    offset: number,
+    length: number,
+    idleMs: number,
+  ): void;
+  /** Writes `header`, then `length` bytes of `fd` from `offset` (sendfile; zeros past a short file). */
+  dataSocketSend(
+    socket: NativeDataSocket,
+    header: Uint8Array,
+    fd: number,
+    offset: number,
+    length: number,
+    idleMs: number,
+  ): void;
+  dataSocketWrite(socket: NativeDataSocket, data: Uint8Array, idleMs: number): void;
+  /** Ends the socket's thread (the step under way and those queued answer ECANCELED). */
+  dataSocketClose(socket: NativeDataSocket, shutdown: boolean): void;
   errnoName(errno: number): string;
   exitProcess(code: number): never;
   /**
@@ -346,6 +374,9 @@ export interface NativeAddon {
   codes: NativeCodes;
   abiVersion: number;
 }
+
+/** An opaque handle of the addon's data-socket threads. */
+export type NativeDataSocket = { readonly __nativeDataSocket: unique symbol };
 
 /** An entry as NativeTestRules takes it (kind: codes.kind). */
 export interface NativeTestEntry {
@@ -372,7 +403,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 24;
+const ABI_VERSION = 25;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

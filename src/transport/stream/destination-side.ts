@@ -11,7 +11,6 @@
  * their declared size.
  */
 import { closeSync, constants, openSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import type { DeletionCandidate, LocalDestination } from '../../engine/local-destination.js';
 import type { Progress } from '../../engine/progress.js';
 import type { SourceEntry, SourceListing } from '../../engine/roles.js';
@@ -43,7 +42,7 @@ import { failOnDataPlane } from '../tcp/data-failure.js';
 import { LandingQueue } from '../tcp/landing-queue.js';
 import { blockCount, blockLength, SMALL_FILE_BYTES } from '../tcp/layout.js';
 import { RangeWriter } from '../tcp/range-writer.js';
-import { type RangeSink, receiveRecords } from '../tcp/record-receiver.js';
+import { RangeAbandoned, type RangeSink, type Receiving, receiveRecords } from '../tcp/record-receiver.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
 
 /** Needs per NeedBatch frame. */
@@ -423,7 +422,7 @@ export async function runDestinationSide(
   };
 
   /** Sockets records come over: paused while too much waits to land. */
-  const recordSockets = new Set<Socket>();
+  const recordSockets = new Set<Receiving>();
   /** What waits for the landing threads, files and ranges together: bounded. */
   const held = new ByteBudget((full) => {
     for (const socket of recordSockets) {
@@ -451,7 +450,9 @@ export async function runDestinationSide(
     written({ fileId, file }, offset, length, error) {
       file.writing = (file.writing ?? 1) - 1;
       try {
-        if (error !== undefined && !file.failed) writeFailed(fileId, file, error);
+        // A socket failed mid-range: the session ends with that, the file is not failed for it.
+        if (error instanceof RangeAbandoned) file.arrived = false;
+        else if (error !== undefined && !file.failed) writeFailed(fileId, file, error);
         else if (!file.failed) file.receiver!.wrote(offset, length);
       } catch (fatal) {
         channel.fail(fatal as Error);
@@ -519,6 +520,19 @@ export async function runDestinationSide(
       }
       file.writing = (file.writing ?? 0) + 1;
       ranges.add({ fd, offset, data, owner: { fileId, file } });
+    },
+    direct(fileId, offset, length) {
+      const file = pending.get(fileId)!;
+      if (file.failed || file.gathered) return undefined;
+      let fd: number;
+      try {
+        fd = file.receiver!.descriptor();
+      } catch (error) {
+        writeFailed(fileId, file, error);
+        return undefined;
+      }
+      file.writing = (file.writing ?? 0) + 1;
+      return { fd, written: ranges.external({ fileId, file }, offset, length) };
     },
     done(fileId, final) {
       const file = pending.get(fileId)!;
@@ -638,9 +652,9 @@ export async function runDestinationSide(
     settle();
   });
   hooks.sockets?.onSocket((socket) => {
-    recordSockets.add(socket);
-    socket.once('close', () => recordSockets.delete(socket));
-    receiveRecords(socket, records, (error) => failOnDataPlane(channel, error));
+    const receiving = receiveRecords(socket, records, (error) => failOnDataPlane(channel, error));
+    recordSockets.add(receiving);
+    socket.once('close', () => recordSockets.delete(receiving));
   });
   channel.startHeartbeat(() => progressFrame(progress));
 
@@ -679,6 +693,8 @@ export async function runDestinationSide(
   const turn = loopTurns(20);
   const step: RemovalStep = () => turn();
 
+  /** The Summary went out: the session did not fail. */
+  let finished = false;
   try {
     await allIn();
     if (stats) stats.scanMs = stats.copyMs = nowMs() - started;
@@ -739,10 +755,13 @@ export async function runDestinationSide(
     };
     hooks.beforeSummary?.();
     channel.send({ $case: 'summary', value: summaryOf(outcome, nowMs() - started) });
+    finished = true;
     return outcome;
   } finally {
     if (stats) stats.totalMs = nowMs() - started;
-    // Writes still out (a session that failed) answer first: no descriptor closes under them.
+    // A session that failed stops reading its sockets (a receive waiting on one answers at once),
+    // and the writes still out answer first: no descriptor closes under them.
+    if (!finished) for (const receiving of recordSockets) receiving.stop();
     for (const file of pending.values()) if (file.writing) file.failed = true;
     await ranges.idle();
     for (const file of pending.values()) file.receiver?.abort();

@@ -2,7 +2,8 @@
  * The bytes of whole files and blocks arriving on data sockets, written at their offsets on the
  * addon's landing threads (fsops/land-files.ts writeRanges) while the event loop reads on. Each
  * event-loop turn's ranges go out as one job; the bytes waiting count against the session's budget
- * (byte-budget.ts). The caller counts each file's writes in flight and must not close its
+ * (byte-budget.ts). Ranges a data socket's thread receives into the file itself are counted here
+ * too (`external`), so `idle` covers every write to a descriptor. The caller counts each file's writes in flight and must not close its
  * descriptor before they have all answered (a reused descriptor number would be written into).
  */
 import { type RangeJob, writeRanges } from '../../fsops/land-files.js';
@@ -46,6 +47,20 @@ export class RangeWriter<T> {
     }
   }
 
+  /**
+   * A range the caller writes itself (the data socket's thread receives it into the file): counted
+   * as unanswered until the returned function is called, answered as any other range.
+   */
+  external(owner: T, offset: number, length: number): (error: unknown) => void {
+    this.unanswered++;
+    let answered = false;
+    return (error) => {
+      if (answered) return;
+      answered = true;
+      this.answerOne(owner, offset, length, error);
+    };
+  }
+
   private flush(): void {
     this.scheduled = false;
     const group = this.queued.splice(0);
@@ -62,10 +77,17 @@ export class RangeWriter<T> {
 
   private answer(group: Range<T>[], errors: unknown[]): void {
     group.forEach((range, i) => {
-      this.unanswered--;
       this.budget.give(range.data.length);
-      this.on.written(range.owner, range.offset, range.data.length, errors[i]);
+      this.answerOne(range.owner, range.offset, range.data.length, errors[i]);
     });
-    if (this.unanswered === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  private answerOne(owner: T, offset: number, length: number, error: unknown): void {
+    this.unanswered--;
+    try {
+      this.on.written(owner, offset, length, error);
+    } finally {
+      if (this.unanswered === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
   }
 }

@@ -1,14 +1,21 @@
 /**
- * The receiving half of the data plane (pure-JS path): each data socket's bytes are decoded into
- * records (records.ts, bounded) and handed to the session's sink range by range. The sink decides
- * whether a range fits a file it asked for; a range it refuses, or a socket that closes before its
- * end record, fails the session. Bytes of a file that failed already are dropped.
+ * The receiving half of the data plane: each data socket's bytes are decoded into records
+ * (records.ts, bounded) and handed to the session's sink range by range. The sink decides whether
+ * a range fits a file it asked for; a range it refuses, or a socket that closes before its end
+ * record, fails the session. Bytes of a file that failed already are dropped.
+ *
+ * With the addon, the socket is read on a thread of its own (native-socket.ts): headers and
+ * batches of small files come to this thread in buffers, and the bytes of a whole file or a block
+ * go from the socket straight into the file the sink names (splice), never through this thread.
+ * Without it (or for a socket Node had already read from), the socket's chunks come here as on any
+ * stream. Both read the same records under the same rules.
  */
 import type { Socket } from 'node:net';
 import { ProtocolError } from '../../protocol/manifest-wire.js';
 import { reasonOf } from '../../util/errors.js';
 import { DataPlaneFailed } from './data-failure.js';
-import { RecordDecoder } from './records.js';
+import { NativeSocket, type StepOutcome } from './native-socket.js';
+import { RecordDecoder, type RecordEvent } from './records.js';
 
 /** Where received ranges go: the destination half of the session. */
 export interface RangeSink {
@@ -21,63 +28,136 @@ export interface RangeSink {
   /** The range is complete; `final`: the source read the whole file and found it unchanged. */
   done(fileId: bigint, final: boolean): void;
   fail(fileId: bigint, reason: string): void;
+  /**
+   * Where the receiver may write the next `length` bytes of a range itself (at `offset` of the
+   * descriptor), calling `written` once they are in or could not be; undefined: hand them as data.
+   */
+  direct?(fileId: bigint, offset: number, length: number): DirectWrite | undefined;
+}
+
+export interface DirectWrite {
+  fd: number;
+  /**
+   * The bytes are in (`error` undefined), or could not be written (the stream went on), or the
+   * socket failed before they were all read (`error` a RangeAbandoned: not the file's fault, the
+   * session is failing).
+   */
+  written(error: unknown): void;
+}
+
+/** A range a socket failed in the middle of: its file is not to blame (the session fails). */
+export class RangeAbandoned extends Error {}
+
+/** A socket's reading, which the destination stops while too much waits to land. */
+export interface Receiving {
+  pause(): void;
+  resume(): void;
+  /** The session failed: the socket is cut, a step under way answers at once, nothing is reported. */
+  stop(): void;
 }
 
 /** A record begun and not continued for this long fails the session (idle between records is fine). */
 export const RECORD_IDLE_MS = 30_000;
+/** Buffers the native path reads headers and batches into; each read gets a view of one. */
+const SLAB_BYTES = 4 << 20;
+/** A slab with less room than this left is replaced, unless the read wants less. */
+const MIN_READ_BYTES = 64 << 10;
+/** Read at a record's start: a FILE or BLOCK header whole (its data then goes by splice). */
+const FIRST_READ_BYTES = 32;
 
 /**
  * Reads records from `socket` into `sink` until its end record. `onError` hears of the first
  * failure (a malformed record, a refused range, a lost socket, a record left half-sent for
- * `idleMs`); the socket is destroyed then.
+ * `idleMs`); the socket is destroyed then. `path`: tests choose the pure-JS reading.
  */
 export function receiveRecords(
   socket: Socket,
   sink: RangeSink,
   onError: (error: Error) => void,
   idleMs = RECORD_IDLE_MS,
-): void {
-  const decoder = new RecordDecoder();
-  let ended = false;
-  let broken = false;
+  path: 'auto' | 'js' = 'auto',
+): Receiving {
+  socket.setNoDelay(true);
+  const native = path === 'auto' ? NativeSocket.take(socket, true) : undefined;
+  return native
+    ? receiveNatively(socket, native, sink, onError, idleMs)
+    : receiveInJs(socket, sink, onError, idleMs);
+}
+
+/** The decoder's events given to the sink, and the range under way. */
+class Ranges {
   /** The range being received: its file, whether it is kept, and whether it is final. */
-  let current: { fileId: bigint; keep: boolean; final: boolean } | undefined;
+  current: { fileId: bigint; keep: boolean; final: boolean } | undefined;
+  ended = false;
+
+  constructor(private readonly sink: RangeSink) {}
+
+  apply(events: RecordEvent[]): void {
+    for (const event of events) {
+      switch (event.kind) {
+        case 'start':
+          this.current = {
+            fileId: event.fileId,
+            keep: this.sink.begin(event.fileId, event.offset, event.length, event.whole),
+            final: event.final,
+          };
+          break;
+        case 'data':
+          if (this.current?.keep) this.sink.data(event.fileId, event.offset, event.data);
+          break;
+        case 'done':
+          if (this.current?.keep) this.sink.done(event.fileId, this.current.final);
+          this.current = undefined;
+          break;
+        case 'fail':
+          this.sink.fail(event.fileId, event.reason);
+          break;
+        case 'end':
+          this.ended = true;
+          break;
+      }
+    }
+  }
+
+  /** Inside a record: silence now is a stall. */
+  midRecord(decoder: RecordDecoder): boolean {
+    return this.current !== undefined || decoder.bufferedBytes > 0;
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new ProtocolError(String(error));
+}
+
+function stalled(idleMs: number): DataPlaneFailed {
+  return new DataPlaneFailed(
+    `data connection stalled in the middle of a record for ${Math.round(idleMs / 1000)} s`,
+  );
+}
+
+const CLOSED_EARLY = 'data connection closed before its end record';
+
+function receiveInJs(
+  socket: Socket,
+  sink: RangeSink,
+  onError: (error: Error) => void,
+  idleMs: number,
+): Receiving {
+  const decoder = new RecordDecoder();
+  const ranges = new Ranges(sink);
+  let broken = false;
   const fail = (error: Error) => {
     if (broken) return;
     broken = true;
     socket.destroy();
     onError(error);
   };
-  socket.setNoDelay(true);
   socket.on('data', (chunk: Buffer) => {
     if (broken) return;
     try {
-      for (const event of decoder.push(chunk)) {
-        switch (event.kind) {
-          case 'start':
-            current = {
-              fileId: event.fileId,
-              keep: sink.begin(event.fileId, event.offset, event.length, event.whole),
-              final: event.final,
-            };
-            break;
-          case 'data':
-            if (current?.keep) sink.data(event.fileId, event.offset, event.data);
-            break;
-          case 'done':
-            if (current?.keep) sink.done(event.fileId, current.final);
-            current = undefined;
-            break;
-          case 'fail':
-            sink.fail(event.fileId, event.reason);
-            break;
-          case 'end':
-            ended = true;
-            break;
-        }
-      }
+      ranges.apply(decoder.push(chunk));
     } catch (error) {
-      fail(error instanceof Error ? error : new ProtocolError(String(error)));
+      fail(asError(error));
     }
   });
   socket.on('error', (error) => fail(new DataPlaneFailed(`data connection failed: ${reasonOf(error)}`)));
@@ -85,16 +165,140 @@ export function receiveRecords(
   // socket this side paused (too much waiting to land) is not the peer's silence.
   socket.setTimeout(idleMs);
   socket.on('timeout', () => {
-    const midRecord = current !== undefined || decoder.bufferedBytes > 0;
-    if (midRecord && !socket.isPaused())
-      fail(
-        new DataPlaneFailed(
-          `data connection stalled in the middle of a record for ${Math.round(idleMs / 1000)} s`,
-        ),
-      );
+    if (ranges.midRecord(decoder) && !socket.isPaused()) fail(stalled(idleMs));
   });
   socket.on('close', () => {
-    if (!ended) fail(new DataPlaneFailed('data connection closed before its end record'));
+    if (!ranges.ended) fail(new DataPlaneFailed(CLOSED_EARLY));
   });
   socket.resume();
+  return {
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
+    stop: () => {
+      broken = true;
+      socket.destroy();
+    },
+  };
+}
+
+/**
+ * One step at a time on the socket's thread: a read of what the decoder wants next, or, for the
+ * rest of a whole file or block the sink has a descriptor for, a receive straight into it. After
+ * the end record, one more read must find the peer's end.
+ */
+function receiveNatively(
+  socket: Socket,
+  native: NativeSocket,
+  sink: RangeSink,
+  onError: (error: Error) => void,
+  idleMs: number,
+): Receiving {
+  const decoder = new RecordDecoder();
+  const ranges = new Ranges(sink);
+  let slab = Buffer.allocUnsafe(SLAB_BYTES);
+  let used = 0;
+  let busy = false;
+  let paused = false;
+  let over = false;
+  const fail = (error: Error) => {
+    if (over) return;
+    over = true;
+    native.close(true);
+    socket.destroy();
+    onError(error);
+  };
+  // Cut by the session (or by the end): the thread ends with it.
+  socket.once('close', () => {
+    native.close(true);
+    if (!ranges.ended) fail(new DataPlaneFailed(CLOSED_EARLY));
+  });
+  socket.on('error', () => {});
+
+  /** A step the thread could not finish on the socket's side: the session cannot go on. */
+  const socketFailed = (outcome: StepOutcome) => {
+    if (over) return;
+    if (outcome.closed) fail(new DataPlaneFailed(CLOSED_EARLY));
+    else fail(new DataPlaneFailed(`data connection failed: ${reasonOf(outcome.error)}`));
+  };
+
+  const read = (outcome: StepOutcome, into: Buffer) => {
+    busy = false;
+    if (over) return;
+    if (outcome.error?.code === 'ETIMEDOUT' && outcome.side === 'socket') {
+      if (ranges.midRecord(decoder)) fail(stalled(idleMs));
+      else next();
+      return;
+    }
+    if (outcome.side) return socketFailed(outcome);
+    if (outcome.bytes === 0) {
+      if (!ranges.ended) return fail(new DataPlaneFailed(CLOSED_EARLY));
+      over = true;
+      native.close(false);
+      socket.destroy();
+      return;
+    }
+    used += outcome.bytes;
+    try {
+      ranges.apply(decoder.push(into.subarray(0, outcome.bytes)));
+    } catch (error) {
+      return fail(asError(error));
+    }
+    next();
+  };
+
+  const received = (outcome: StepOutcome, target: { written(error: unknown): void }, length: number) => {
+    busy = false;
+    if (outcome.side === 'socket') {
+      try {
+        target.written(new RangeAbandoned('the data connection failed inside this range'));
+      } finally {
+        socketFailed(outcome);
+      }
+      return;
+    }
+    try {
+      target.written(outcome.side === 'file' ? outcome.error : undefined);
+      if (over) return;
+      ranges.apply(decoder.skip(length));
+    } catch (error) {
+      return fail(asError(error));
+    }
+    next();
+  };
+
+  const next = () => {
+    if (over || busy || paused) return;
+    busy = true;
+    const sole = ranges.current?.keep ? decoder.soleRange : undefined;
+    const target = sole && sink.direct?.(sole.fileId, sole.offset, sole.length);
+    if (sole && target) {
+      void native.receive(target.fd, sole.offset, sole.length, idleMs).then((outcome) => {
+        received(outcome, target, sole.length);
+      });
+      return;
+    }
+    const atStart = !ranges.midRecord(decoder) && !ranges.ended;
+    const want = ranges.ended ? 1 : Math.max(decoder.wanted, atStart ? FIRST_READ_BYTES : 1);
+    if (slab.length - used < Math.min(want, MIN_READ_BYTES)) {
+      slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, want));
+      used = 0;
+    }
+    const into = slab.subarray(used, used + Math.min(want, slab.length - used));
+    void native.read(into, idleMs).then((outcome) => read(outcome, into));
+  };
+  next();
+  return {
+    pause: () => {
+      paused = true;
+    },
+    resume: () => {
+      paused = false;
+      next();
+    },
+    stop: () => {
+      over = true;
+      native.close(true);
+      socket.destroy();
+    },
+  };
 }

@@ -1,10 +1,14 @@
 /**
- * The sending half of the data plane (pure-JS path): files the destination asked for go out as
- * records over the session's data sockets. Small files are packed into batches, files up to a
- * block go whole, larger ones as blocks spread over the sockets (each to the least loaded one).
- * Every file is read from a descriptor opened and checked by the session, and checked again once
- * its last byte is read: a file that changed meanwhile goes out as FAIL instead of its last
- * record, so the destination never installs it.
+ * The sending half of the data plane: files the destination asked for go out as records over the
+ * session's data sockets. Small files are packed into batches, files up to a block go whole,
+ * larger ones as blocks spread over the sockets (each to the least loaded one). Every file is read
+ * from a descriptor opened and checked by the session, and checked again once its last byte is
+ * read: a file that changed meanwhile goes out as FAIL instead of its last record, so the
+ * destination never installs it.
+ *
+ * With the addon (outlet.ts), the blocks of a large file but its last go by sendfile from the
+ * socket's own thread, never read into this process; the last is read and checked here once the
+ * others are out, so FINAL never precedes a block that found the file short.
  *
  * A socket that fails fails the whole session (`failed`), and no socket outlives it (`destroy`).
  */
@@ -14,15 +18,17 @@ import { reasonOf } from '../../util/errors.js';
 import { changeSourceIfInjected, sendPauseIfInjected } from '../../util/test-hang.js';
 import { DataPlaneFailed } from './data-failure.js';
 import { BATCH_TARGET_BYTES, blockCount, DATA_BLOCK_BYTES, SMALL_FILE_BYTES } from './layout.js';
-import { batchHeader, blockHeader, endRecord, failRecord, fileHeader, MAX_BATCH_FILES } from './records.js';
+import { NativeSocket, type StepOutcome } from './native-socket.js';
+import { Outlet, WRITE_IDLE_MS } from './outlet.js';
+import { batchHeader, blockHeader, failRecord, fileHeader, MAX_BATCH_FILES } from './records.js';
 
 const CHANGED = 'changed while it was copied; not installed';
 /** Where an injected pause (BLIT_TEST_HANG=send:REL) stops a file's first record. */
 const PAUSE_AT_BYTES = 1 << 20;
 /** Bytes queued on a socket beyond which the sender waits for it to drain. */
 const HIGH_WATER_BYTES = 8 << 20;
-/** A socket whose queued bytes have not moved for this long is stalled: the session fails. */
-export const WRITE_IDLE_MS = 30_000;
+/** The header-less rest of a block whose first part went out before an injected pause. */
+const NO_HEADER = Buffer.alloc(0);
 
 /** One file to send: its descriptor (the sender closes it) and how to tell it changed. */
 export interface OutgoingFile {
@@ -43,7 +49,7 @@ interface Member {
 }
 
 export class RecordSender {
-  private readonly sockets: Socket[] = [];
+  private readonly outlets: Outlet[] = [];
   private members: Member[] = [];
   private arena = Buffer.allocUnsafe(BATCH_TARGET_BYTES);
   private arenaUsed = 0;
@@ -58,21 +64,27 @@ export class RecordSender {
     socket.on('error', (error) =>
       this.fail(new DataPlaneFailed(`data connection failed: ${reasonOf(error)}`)),
     );
+    const outlet = new Outlet(socket, NativeSocket.take(socket, false), {
+      sent: (bytes) => {
+        this.bytesSent += bytes;
+      },
+      failed: (error) => this.fail(error),
+    });
     socket.on('close', () => {
-      if (this.sockets.includes(socket)) this.fail(new DataPlaneFailed('data connection closed by the peer'));
+      if (this.outlets.includes(outlet)) this.fail(new DataPlaneFailed('data connection closed by the peer'));
     });
     // Nothing is read on a sending socket but its end; a peer that sends is ignored.
     socket.resume();
-    this.sockets.push(socket);
+    this.outlets.push(outlet);
   }
 
   /** True once a socket is attached: files may go this way. */
   get ready(): boolean {
-    return this.sockets.length > 0 && !this.failure;
+    return this.outlets.length > 0 && !this.failure;
   }
 
   get socketCount(): number {
-    return this.sockets.length;
+    return this.outlets.length;
   }
 
   private fail(error: Error): void {
@@ -95,30 +107,27 @@ export class RecordSender {
   }
 
   /** The socket with the fewest bytes waiting. */
-  private leastLoaded(): Socket {
-    let best = this.sockets[0]!;
-    for (const socket of this.sockets) if (socket.writableLength < best.writableLength) best = socket;
+  private leastLoaded(): Outlet {
+    let best = this.outlets[0]!;
+    for (const outlet of this.outlets) if (outlet.load < best.load) best = outlet;
     return best;
   }
 
   /** Writes one record's parts, all on one socket (the least loaded, unless named). */
-  private write(parts: Buffer[], socket = this.leastLoaded()): Socket {
-    for (const part of parts) {
-      socket.write(part);
-      this.bytesSent += part.length;
-    }
-    return socket;
+  private write(parts: Buffer[], outlet = this.leastLoaded()): Outlet {
+    outlet.write(parts);
+    return outlet;
   }
 
   /** Waits while every socket holds more than the high-water mark. */
   private async room(): Promise<void> {
     this.check();
-    const socket = this.leastLoaded();
-    if (socket.writableLength <= HIGH_WATER_BYTES) return;
+    const outlet = this.leastLoaded();
+    if (outlet.load <= HIGH_WATER_BYTES) return;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        new Promise<void>((resolve) => socket.once('drain', resolve)),
+        outlet.drained(),
         this.failed,
         new Promise<never>((_, reject) => {
           timer = setTimeout(
@@ -211,9 +220,9 @@ export class RecordSender {
       return;
     }
     // Nothing else is written meanwhile: the session sends one file at a time.
-    const socket = this.write([header, data.subarray(0, PAUSE_AT_BYTES)]);
+    const outlet = this.write([header, data.subarray(0, PAUSE_AT_BYTES)]);
     await Promise.race([pause, this.failed]);
-    this.write([data.subarray(PAUSE_AT_BYTES)], socket);
+    this.write([data.subarray(PAUSE_AT_BYTES)], outlet);
   }
 
   private async sendWhole(file: OutgoingFile): Promise<void> {
@@ -223,24 +232,73 @@ export class RecordSender {
   }
 
   private async sendBlocks(file: OutgoingFile): Promise<void> {
-    for (let offset = 0; offset < file.size; offset += DATA_BLOCK_BYTES) {
-      const data = Buffer.allocUnsafe(Math.min(DATA_BLOCK_BYTES, file.size - offset));
-      const last = offset + data.length >= file.size;
-      if (!this.readOrFail(file, data, offset, last)) return;
-      await this.writeRecord(blockHeader(file.fileId, offset, data.length, last), data, file, offset === 0);
-      if (!last) await this.room();
+    /** Blocks on their way by sendfile: the descriptor stays open until they are all out. */
+    const sending: Promise<StepOutcome>[] = [];
+    try {
+      for (let offset = 0; offset < file.size; offset += DATA_BLOCK_BYTES) {
+        const length = Math.min(DATA_BLOCK_BYTES, file.size - offset);
+        const last = offset + length >= file.size;
+        const outlet = this.leastLoaded();
+        if (!last && outlet.sendsFiles) {
+          await this.sendBlockFromFile(outlet, file, offset, length, sending);
+          await this.room();
+          continue;
+        }
+        if (sending.length > 0 && !(await this.allSent(file, sending.splice(0)))) return;
+        const data = Buffer.allocUnsafe(length);
+        if (!this.readOrFail(file, data, offset, last)) return;
+        await this.writeRecord(blockHeader(file.fileId, offset, length, last), data, file, offset === 0);
+        if (!last) await this.room();
+      }
+    } finally {
+      await Promise.allSettled(sending);
     }
+  }
+
+  /**
+   * A block sent by sendfile from the socket's thread (pushed to `sending`). A test's injected
+   * pause holds back all but its first MiB, as writeRecord does.
+   */
+  private async sendBlockFromFile(
+    outlet: Outlet,
+    file: OutgoingFile,
+    offset: number,
+    length: number,
+    sending: Promise<StepOutcome>[],
+  ): Promise<void> {
+    const header = blockHeader(file.fileId, offset, length, false);
+    const pause = offset === 0 && length > PAUSE_AT_BYTES ? sendPauseIfInjected(file.rel) : undefined;
+    if (!pause) {
+      sending.push(outlet.sendRange(header, file.fd, offset, length));
+      return;
+    }
+    sending.push(outlet.sendRange(header, file.fd, offset, PAUSE_AT_BYTES));
+    await Promise.race([pause, this.failed]);
+    sending.push(outlet.sendRange(NO_HEADER, file.fd, offset + PAUSE_AT_BYTES, length - PAUSE_AT_BYTES));
+  }
+
+  /**
+   * Waits for a file's blocks on their way by sendfile: false when one found the file short or
+   * unreadable (FAIL has gone out for it: the zeros that completed that block are void).
+   */
+  private async allSent(file: OutgoingFile, sending: Promise<StepOutcome>[]): Promise<boolean> {
+    const outcomes = await Promise.all(sending);
+    this.check();
+    const short = outcomes.find((outcome) => outcome.side === 'file');
+    if (!short) return true;
+    const code = short.error?.code;
+    this.sendFail(file.fileId, code === 'ENODATA' ? CHANGED : `cannot read: ${reasonOf(short.error)}`);
+    return false;
   }
 
   /** The session is over: an end record on each socket, then each is closed once written. */
   end(): void {
     this.flush();
-    const sockets = this.sockets.splice(0);
-    for (const socket of sockets) socket.end(endRecord());
+    for (const outlet of this.outlets.splice(0)) outlet.end();
   }
 
   /** Cuts every socket at once (the session failed). */
   destroy(): void {
-    for (const socket of this.sockets.splice(0)) socket.destroy();
+    for (const outlet of this.outlets.splice(0)) outlet.destroy();
   }
 }

@@ -275,6 +275,52 @@ export class RecordDecoder {
     return this.headerLength;
   }
 
+  /**
+   * How many bytes finish what the decoder is in now: the rest of a header, or the rest of a
+   * record's data (a batch's members together). At least 1 until END.
+   */
+  get wanted(): number {
+    if (!this.range) return headerBytesNeeded(this.header.subarray(0, this.headerLength)) - this.headerLength;
+    let bytes = this.range.end - this.range.next;
+    for (let i = this.nextRange; i < this.ranges.length; i++) bytes += this.ranges[i]!.length;
+    return bytes;
+  }
+
+  /**
+   * The range whose bytes come next when it is the last of its record (a FILE or a BLOCK, not a
+   * batch member): its file, the offset of its next byte and how many bytes are left.
+   */
+  get soleRange(): { fileId: bigint; offset: number; length: number } | undefined {
+    if (!this.range || this.nextRange < this.ranges.length) return undefined;
+    const { fileId, next, end } = this.range;
+    return { fileId, offset: next, length: end - next };
+  }
+
+  /**
+   * The next `length` bytes of the open range were taken off the stream by the caller (written
+   * into the file directly): the events they complete, as `push` would give them, without data.
+   */
+  skip(length: number): RecordEvent[] {
+    const events: RecordEvent[] = [];
+    this.guard(() => {
+      const range = this.range;
+      if (!range || length < 1 || length > range.end - range.next)
+        throw new RangeError(`data record: skipping ${length} bytes outside the open range`);
+      range.next += length;
+      if (range.next === range.end) {
+        events.push({ kind: 'done', fileId: range.fileId });
+        this.range = undefined;
+        this.startRanges(events);
+      }
+    });
+    return events;
+  }
+
+  /** True once the END record has been read. */
+  get atEnd(): boolean {
+    return this.ended;
+  }
+
   push(chunk: Buffer): RecordEvent[] {
     const events: RecordEvent[] = [];
     this.guard(() => {

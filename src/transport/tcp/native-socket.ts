@@ -1,0 +1,114 @@
+/**
+ * A data socket handed to the addon's thread for it (native/data_socket.cc): file bytes move
+ * between the socket and files there (splice, sendfile), never through the JS thread. Node keeps
+ * the socket object (its lifetime, keep-alive, 'close'), but stops reading it; each step is a
+ * promise of its outcome, answered in the order asked.
+ */
+import type { Socket } from 'node:net';
+import {
+  type NativeAddon,
+  type NativeDataSocket,
+  nativeAddon,
+  nativeErrnoError,
+} from '../../fsops/native.js';
+import { errnoError } from '../../util/errors.js';
+
+/** What one step did: its bytes, and why it stopped short (the socket's fault or the file's). */
+export interface StepOutcome {
+  bytes: number;
+  /** Set when the step failed; `closed`: the peer ended the connection inside it. */
+  error?: NodeJS.ErrnoException;
+  closed?: boolean;
+  /** Which side failed: the socket (the session cannot go on) or the file (that file fails). */
+  side?: 'socket' | 'file';
+}
+
+/** The libuv handle Node keeps for a TCP socket: its descriptor, and the switch of its reading. */
+interface StreamHandle {
+  fd?: number;
+  reading?: boolean;
+  readStop?(): number;
+}
+
+export class NativeSocket {
+  private readonly answers: ((outcome: StepOutcome) => void)[] = [];
+  private closed = false;
+
+  private constructor(
+    private readonly addon: NativeAddon,
+    private readonly handle: NativeDataSocket,
+  ) {}
+
+  /**
+   * Takes `socket` over for the addon's thread, or undefined where that cannot be (no addon, no
+   * descriptor, or bytes Node read already that would be skipped): the caller stays on the JS path.
+   * Node stops reading the socket for good; `close` ends the thread.
+   */
+  static take(socket: Socket, reading: boolean): NativeSocket | undefined {
+    const addon = nativeAddon();
+    const handle = (socket as unknown as { _handle?: StreamHandle })._handle;
+    if (!addon || typeof handle?.fd !== 'number' || handle.fd < 0 || typeof handle.readStop !== 'function')
+      return undefined;
+    if (reading) {
+      // Stopped here, not by pause(), which leaves libuv reading until Node's buffer is full; and
+      // for good: the stream would start it again to refill its buffer (maybeReadMore).
+      if (socket.readableLength > 0) return undefined;
+      if (handle.reading) {
+        handle.reading = false;
+        if (handle.readStop() !== 0) return undefined;
+      }
+      socket._read = () => {};
+    }
+    let taken: NativeSocket | undefined;
+    const native = addon.dataSocketOpen(handle.fd, (bytes, errno, side) => taken?.answer(bytes, errno, side));
+    taken = new NativeSocket(addon, native);
+    return taken;
+  }
+
+  private answer(bytes: number, errno: number, side: number): void {
+    const resolve = this.answers.shift();
+    if (!resolve) return;
+    if (side === 0) {
+      resolve({ bytes });
+      return;
+    }
+    const failed: StepOutcome = { bytes, side: side === 2 ? 'file' : 'socket' };
+    if (errno === 0) failed.closed = true;
+    else failed.error = nativeErrnoError(this.addon, errno);
+    resolve(failed);
+  }
+
+  private step(ask: () => void): Promise<StepOutcome> {
+    if (this.closed) return Promise.resolve({ bytes: 0, side: 'socket', error: errnoError('ECANCELED') });
+    return new Promise<StepOutcome>((resolve) => {
+      this.answers.push(resolve);
+      ask();
+    });
+  }
+
+  /** Reads 1..into.length bytes (0: the peer closed; ETIMEDOUT after idleMs of nothing). */
+  read(into: Uint8Array, idleMs: number): Promise<StepOutcome> {
+    return this.step(() => this.addon.dataSocketRead(this.handle, into, idleMs));
+  }
+
+  /** Moves exactly `length` bytes from the socket into `fd` at `offset`. */
+  receive(fd: number, offset: number, length: number, idleMs: number): Promise<StepOutcome> {
+    return this.step(() => this.addon.dataSocketReceive(this.handle, fd, offset, length, idleMs));
+  }
+
+  /** Writes `header`, then `length` bytes of `fd` from `offset` (zeros past a file that shrank). */
+  send(header: Uint8Array, fd: number, offset: number, length: number, idleMs: number): Promise<StepOutcome> {
+    return this.step(() => this.addon.dataSocketSend(this.handle, header, fd, offset, length, idleMs));
+  }
+
+  write(data: Uint8Array, idleMs: number): Promise<StepOutcome> {
+    return this.step(() => this.addon.dataSocketWrite(this.handle, data, idleMs));
+  }
+
+  /** Ends the thread: the step under way and those queued answer ECANCELED. */
+  close(shutdown: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.addon.dataSocketClose(this.handle, shutdown);
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * One data socket as the sending half writes to it: through Node (the pure-JS path), or through
+ * the addon's thread for it (native-socket.ts), which also sends file ranges by sendfile. All of a
+ * socket's writes go the same way, in the order asked; `load` is what waits to be written.
+ */
+import type { Socket } from 'node:net';
+import { reasonOf } from '../../util/errors.js';
+import { DataPlaneFailed } from './data-failure.js';
+import type { NativeSocket, StepOutcome } from './native-socket.js';
+import { endRecord } from './records.js';
+
+/** A socket whose queued bytes have not moved for this long is stalled: the session fails. */
+export const WRITE_IDLE_MS = 30_000;
+
+export interface OutletEvents {
+  /** Bytes went out (for the session's measurements). */
+  sent(bytes: number): void;
+  /** The socket failed: the session cannot go on. */
+  failed(error: Error): void;
+}
+
+export class Outlet {
+  /** Bytes handed to the socket's thread and not written yet (native path). */
+  private queued = 0;
+  private drainWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly socket: Socket,
+    private readonly native: NativeSocket | undefined,
+    private readonly on: OutletEvents,
+  ) {
+    // Cut by the session (no socket outlives it): the thread ends with it, whatever it was doing.
+    socket.once('close', () => native?.close(true));
+  }
+
+  /** True when file ranges can go by sendfile on this socket. */
+  get sendsFiles(): boolean {
+    return this.native !== undefined;
+  }
+
+  /** Bytes waiting to be written. */
+  get load(): number {
+    return this.native ? this.queued : this.socket.writableLength;
+  }
+
+  write(parts: Buffer[]): void {
+    for (const part of parts) {
+      if (this.native) this.track(this.native.write(part, WRITE_IDLE_MS), part.length);
+      else {
+        this.socket.write(part);
+        this.on.sent(part.length);
+      }
+    }
+  }
+
+  /**
+   * Writes `header`, then `length` bytes of `fd` from `offset` (native path only). The outcome
+   * says whether the file could be read whole; the descriptor must stay open until it comes.
+   */
+  sendRange(header: Buffer, fd: number, offset: number, length: number): Promise<StepOutcome> {
+    const step = this.native!.send(header, fd, offset, length, WRITE_IDLE_MS);
+    this.track(step, header.length + length);
+    return step;
+  }
+
+  private track(step: Promise<StepOutcome>, bytes: number): void {
+    this.queued += bytes;
+    void step.then((outcome) => {
+      this.queued -= bytes;
+      if (outcome.side === 'socket') this.on.failed(socketFailure(outcome));
+      else this.on.sent(bytes);
+      for (const wake of this.drainWaiters.splice(0)) wake();
+    });
+  }
+
+  /** Resolves once some of what waits has been written. */
+  drained(): Promise<void> {
+    if (!this.native) return new Promise((resolve) => this.socket.once('drain', resolve));
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** An end record, then the socket is closed once everything is written. */
+  end(): void {
+    if (!this.native) {
+      this.socket.end(endRecord());
+      return;
+    }
+    const native = this.native;
+    void native.write(endRecord(), WRITE_IDLE_MS).then((outcome) => {
+      native.close(outcome.side !== undefined);
+      this.socket.end();
+    });
+  }
+
+  /** Cuts the socket at once (the session failed). */
+  destroy(): void {
+    this.native?.close(true);
+    this.socket.destroy();
+  }
+}
+
+function socketFailure(outcome: StepOutcome): DataPlaneFailed {
+  if (outcome.closed) return new DataPlaneFailed('data connection closed by the peer');
+  if (outcome.error?.code === 'ETIMEDOUT')
+    return new DataPlaneFailed(`data connection stalled for ${WRITE_IDLE_MS / 1000} s`);
+  return new DataPlaneFailed(`data connection failed: ${reasonOf(outcome.error)}`);
+}
