@@ -1,12 +1,14 @@
 /**
- * The data plane's receiving loop on a real loopback socket pair: records reach the sink range by
- * range; silence between records is fine, but a record left half-sent fails the session after the
- * idle time (never a total deadline); a socket closed before its end record fails it too.
+ * The data plane's receiving loop on a real loopback socket pair, on the JS path and (with the
+ * addon) on the socket's own thread: records reach the sink range by range; silence between
+ * records is fine, but a record left half-sent fails the session after the idle time (never a
+ * total deadline); a socket closed before its end record fails it too.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
+import { nativeAddon } from '../../src/fsops/native.js';
 import { DataPlaneFailed } from '../../src/transport/tcp/data-failure.js';
 import { type RangeSink, receiveRecords } from '../../src/transport/tcp/record-receiver.js';
 import { endRecord, fileHeader } from '../../src/transport/tcp/records.js';
@@ -64,6 +66,7 @@ test('a record left half-sent fails after the idle time; silence between records
       report(error);
     },
     200,
+    'js',
   );
   client.write(Buffer.concat([fileHeader(1n, 4), Buffer.from('abcd')]));
   // A whole idle period passes between records: the socket's own time-out fires, nothing fails.
@@ -77,17 +80,53 @@ test('a record left half-sent fails after the idle time; silence between records
   assert.match(error.message, /stalled in the middle of a record/);
 });
 
-test('a socket closed before its end record fails; one closed after it does not', async (t) => {
-  const early = await pair(t);
-  const lost = firstError(10_000);
-  receiveRecords(early.server, recordingSink().sink, lost.report);
-  early.client.end(fileHeader(3n, 4));
-  assert.match((await lost.reported).message, /closed before its end record/);
+for (const path of ['js', 'auto'] as const) {
+  const skip = path === 'auto' && !nativeAddon() ? 'the native addon is not built' : false;
+  test(`a socket closed before its end record fails; one closed after it does not (${path})`, {
+    skip,
+  }, async (t) => {
+    const early = await pair(t);
+    const lost = firstError(10_000);
+    receiveRecords(early.server, recordingSink().sink, lost.report, undefined, path);
+    early.client.end(fileHeader(3n, 4));
+    assert.match((await lost.reported).message, /closed before its end record/);
 
-  const clean = await pair(t);
+    const clean = await pair(t);
+    const errors: Error[] = [];
+    receiveRecords(clean.server, recordingSink().sink, (error) => errors.push(error), undefined, path);
+    clean.client.end(endRecord());
+    await once(clean.server, 'close');
+    assert.deepEqual(errors, []);
+  });
+}
+
+test('on the socket thread too, a record left half-sent fails after the idle time; silence between records does not', {
+  skip: nativeAddon() ? false : 'the native addon is not built',
+}, async (t) => {
+  const { server, client } = await pair(t);
+  const { events, sink } = recordingSink();
   const errors: Error[] = [];
-  receiveRecords(clean.server, recordingSink().sink, (error) => errors.push(error));
-  clean.client.end(endRecord());
-  await once(clean.server, 'close');
+  const { report, reported } = firstError(10_000);
+  const started = Date.now();
+  receiveRecords(
+    server,
+    sink,
+    (error) => {
+      errors.push(error);
+      report(error);
+    },
+    100,
+  );
+  client.write(Buffer.concat([fileHeader(1n, 4), Buffer.from('abcd')]));
+  // Between records the thread's reads time out and are asked again: several idle periods pass
+  // (the second record is sent only once the first is in and 5 idle times have gone).
+  while (events.length < 3) await new Promise((resolve) => setImmediate(resolve));
+  while (Date.now() - started < 500) await new Promise((resolve) => setTimeout(resolve, 50));
   assert.deepEqual(errors, []);
+  assert.deepEqual(events, ['begin 1 0 4', 'data 1 abcd', 'done 1 true']);
+
+  client.write(Buffer.concat([fileHeader(2n, 8), Buffer.from('half')]));
+  const error = await reported;
+  assert.ok(error instanceof DataPlaneFailed);
+  assert.match(error.message, /stalled in the middle of a record/);
 });
