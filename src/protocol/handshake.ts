@@ -5,6 +5,7 @@
 
 import { readdirSync } from 'node:fs';
 import { version } from '../cli/version.js';
+import { nativeAddon } from '../fsops/native.js';
 import { HashAlgorithm, type Hello, type Negotiated, RdmaInfo, Transport } from '../generated/blit.js';
 
 /** Bumped only when a peer speaking the previous version would misread this one. */
@@ -41,8 +42,8 @@ export function localHello(role: 'blit' | 'blitd'): Hello {
     softwareVersion: `${role} ${version}`,
     capabilities: {
       transports: [Transport.TRANSPORT_TCP, Transport.TRANSPORT_GRPC_STREAM],
-      // The data plane's pure-JS path copies through user space; the native zero-copy path is not built.
-      zeroCopy: false,
+      // With the addon, data sockets send by sendfile and receive by splice (transport/tcp/native-socket.ts).
+      zeroCopy: nativeAddon() !== undefined,
       hashAlgorithms: [HashAlgorithm.HASH_ALGORITHM_BLAKE3],
       maxMessageBytes: MAX_MESSAGE_BYTES,
       rdma,
