@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { nativeAddon } from '../../src/fsops/native.js';
 import { HashAlgorithm, type Hello, Transport } from '../../src/generated/blit.js';
 import {
   IncompatiblePeer,
@@ -31,11 +32,11 @@ function hello(
   };
 }
 
-test('two builds of this version agree on TCP, BLAKE3, no zero-copy', () => {
+test('two builds of this version agree on TCP, BLAKE3, and zero-copy exactly when the addon is loaded', () => {
   assert.deepEqual(negotiate(localHello('blit'), localHello('blitd')), {
     transport: Transport.TRANSPORT_TCP,
     hashAlgorithm: HashAlgorithm.HASH_ALGORITHM_BLAKE3,
-    zeroCopy: false,
+    zeroCopy: nativeAddon() !== undefined,
     maxMessageBytes: MAX_MESSAGE_BYTES,
   });
 });
