@@ -105,11 +105,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dataSocketSend", Napi::Function::New(env, DataSocketSend));
   exports.Set("dataSocketWrite", Napi::Function::New(env, DataSocketWrite));
   exports.Set("dataSocketClose", Napi::Function::New(env, DataSocketClose));
+  exports.Set("dataSocketTcpInfo", Napi::Function::New(env, DataSocketTcpInfo));
+  exports.Set("dataSocketSetBuffer", Napi::Function::New(env, DataSocketSetBuffer));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 25));
+  exports.Set("abiVersion", Napi::Number::New(env, 26));
   return exports;
 }
 

@@ -33,6 +33,8 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
@@ -550,6 +552,45 @@ Napi::Value DataSocketWrite(const Napi::CallbackInfo& info) {
   c->idleMs = IdleArg(info, 2);
   Queue(info, w, std::move(c));
   return info.Env().Undefined();
+}
+
+// What the kernel measured of the connection, and its buffers: { rttUs, rcvRttUs, sendBuffer,
+// receiveBuffer }. On the JS thread, through the socket's descriptor (open until close()).
+Napi::Value DataSocketTcpInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Worker& w = WorkerArg(info);
+  struct tcp_info tcp;
+  socklen_t length = sizeof tcp;
+  std::memset(&tcp, 0, sizeof tcp);
+  if (getsockopt(w.sock, IPPROTO_TCP, TCP_INFO, &tcp, &length) != 0) throw ErrnoError(env, errno, "getsockopt", "");
+  int send = 0, receive = 0;
+  socklen_t intLength = sizeof(int);
+  if (getsockopt(w.sock, SOL_SOCKET, SO_SNDBUF, &send, &intLength) != 0) throw ErrnoError(env, errno, "getsockopt", "");
+  intLength = sizeof(int);
+  if (getsockopt(w.sock, SOL_SOCKET, SO_RCVBUF, &receive, &intLength) != 0)
+    throw ErrnoError(env, errno, "getsockopt", "");
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("rttUs", Napi::Number::New(env, tcp.tcpi_rtt));
+  result.Set("rcvRttUs", Napi::Number::New(env, tcp.tcpi_rcv_rtt));
+  result.Set("sendBuffer", Napi::Number::New(env, send));
+  result.Set("receiveBuffer", Napi::Number::New(env, receive));
+  return result;
+}
+
+// dataSocketSetBuffer(handle, receive: boolean, bytes): sets SO_RCVBUF or SO_SNDBUF (which ends the
+// kernel's autotuning of that buffer; the kernel doubles the value and caps it at rmem_max /
+// wmem_max) and returns what it now is.
+Napi::Value DataSocketSetBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Worker& w = WorkerArg(info);
+  int option = info[1].ToBoolean().Value() ? SO_RCVBUF : SO_SNDBUF;
+  int bytes = info[2].As<Napi::Number>().Int32Value();
+  if (bytes <= 0) throw Napi::TypeError::New(env, "dataSocketSetBuffer: bytes must be positive");
+  if (setsockopt(w.sock, SOL_SOCKET, option, &bytes, sizeof bytes) != 0) throw ErrnoError(env, errno, "setsockopt", "");
+  int now = 0;
+  socklen_t length = sizeof now;
+  if (getsockopt(w.sock, SOL_SOCKET, option, &now, &length) != 0) throw ErrnoError(env, errno, "getsockopt", "");
+  return Napi::Number::New(env, now);
 }
 
 Napi::Value DataSocketClose(const Napi::CallbackInfo& info) {

@@ -32,6 +32,12 @@ Napi::Value DataSocketSend(const Napi::CallbackInfo& info);
 // dataSocketWrite(handle, data: Uint8Array, idleMs): writes all of data.
 Napi::Value DataSocketWrite(const Napi::CallbackInfo& info);
 
+// dataSocketTcpInfo(handle) -> { rttUs, rcvRttUs, sendBuffer, receiveBuffer } (TCP_INFO, SO_*BUF).
+Napi::Value DataSocketTcpInfo(const Napi::CallbackInfo& info);
+
+// dataSocketSetBuffer(handle, receive: boolean, bytes) -> the buffer's size now.
+Napi::Value DataSocketSetBuffer(const Napi::CallbackInfo& info);
+
 // dataSocketClose(handle, shutdown: boolean): the command running stops (ECANCELED), queued ones
 // answer ECANCELED, the thread ends and closes its descriptors. shutdown: the connection is shut
 // down too (the session failed); otherwise the peer sees the end once the caller closes its own.

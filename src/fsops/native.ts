@@ -349,6 +349,15 @@ export interface NativeAddon {
     idleMs: number,
   ): void;
   dataSocketWrite(socket: NativeDataSocket, data: Uint8Array, idleMs: number): void;
+  /** What the kernel measured of the connection (TCP_INFO) and its buffers. */
+  dataSocketTcpInfo(socket: NativeDataSocket): {
+    rttUs: number;
+    rcvRttUs: number;
+    sendBuffer: number;
+    receiveBuffer: number;
+  };
+  /** Sets SO_RCVBUF (receive) or SO_SNDBUF (which ends autotuning of it); returns its size now. */
+  dataSocketSetBuffer(socket: NativeDataSocket, receive: boolean, bytes: number): number;
   /** Ends the socket's thread (the step under way and those queued answer ECANCELED). */
   dataSocketClose(socket: NativeDataSocket, shutdown: boolean): void;
   errnoName(errno: number): string;
@@ -403,7 +412,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 25;
+const ABI_VERSION = 26;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -23,7 +23,13 @@ import {
 } from '../../src/generated/blit.js';
 import { localHello } from '../../src/protocol/handshake.js';
 import { dialData } from '../../src/transport/tcp/dial.js';
-import { batchHeader, blockHeader, endRecord, fileHeader } from '../../src/transport/tcp/records.js';
+import {
+  batchHeader,
+  blockHeader,
+  endRecord,
+  failRecord,
+  fileHeader,
+} from '../../src/transport/tcp/records.js';
 import { snapshot, tempDir } from '../helpers.js';
 import { type Daemon, startDaemon } from './daemon-harness.js';
 import { type Body, batch, entry, open } from './frames.js';
@@ -360,6 +366,41 @@ describe('Transfer under a hostile client', () => {
     more[0]!.end(endRecord());
     session.close();
     assert.ok(readFileSync(join(module, 'blocks', 'big')).equals(data));
+  });
+
+  test('data records: a FAIL on one socket while a block of the file still arrives on another fails the file alone', async () => {
+    const block = 4 << 20;
+    const size = block + 10;
+    const { session, socket, ids, more } = await dataSession(
+      'voided',
+      [entry('big', EntryKind.ENTRY_KIND_FILE, size), entry('ok', EntryKind.ENTRY_KIND_FILE, 2)],
+      2,
+    );
+    const id = ids.get('big')!;
+    socket.write(Buffer.concat([blockHeader(id, 0, block, false), Buffer.alloc(1000, 7)]));
+    // The source found the file changed: FAIL on the other socket, read by the daemon before that
+    // socket's end (it closes the socket once it has read the end).
+    const other = more[0]!;
+    other.resume();
+    const otherClosed = once(other, 'close');
+    other.end(Buffer.concat([failRecord(id, 'changed while it was copied; not installed'), endRecord()]));
+    await otherClosed;
+    // The rest of the voided block still comes, then a good file.
+    socket.write(Buffer.alloc(block - 1000, 7));
+    socket.write(Buffer.concat([fileHeader(ids.get('ok')!, 2), Buffer.from('ok')]));
+    session.send({
+      $case: 'manifestComplete',
+      value: { scanComplete: true, entries: 2n, bytes: BigInt(size + 2) },
+    });
+    session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
+    const summary = await session.summary();
+    assert.equal(summary?.body?.$case, 'summary', 'the session went on');
+    assert.equal(summary.body.value.copied, 1n);
+    assert.equal(summary.body.value.failed, 1n);
+    assert.match(summary.body.value.failures[0]?.reason ?? '', /changed while it was copied/);
+    socket.end(endRecord());
+    session.close();
+    assert.deepEqual(readdirSync(join(module, 'voided')), ['ok']);
   });
 
   test('a need for a FIFO fails that file at once; the daemon does not block', async () => {

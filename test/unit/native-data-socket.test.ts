@@ -198,3 +198,44 @@ test('sendfile pads a file that shrank, so the record stays whole and the next o
   assert.deepEqual(body.subarray(0, 1000), pattern(1 << 20, 5).subarray(0, 1000));
   assert.ok(body.subarray(1000).every((byte) => byte === 0));
 });
+
+test('a dropped range that claims petabytes is read through a bounded slab, never allocated', {
+  skip,
+}, async (t) => {
+  const { server, client } = await pair(t);
+  const log: string[] = [];
+  const sink = fileSink(-1, log);
+  // Every range refused (its file failed already): its bytes are read and dropped.
+  sink.begin = () => false;
+  const reported = new Promise<Error>((resolve) => receiveRecords(server, sink, resolve));
+  const before = process.memoryUsage().arrayBuffers;
+  client.write(fileHeader(5n, 2 ** 50));
+  // 64 MiB of it, then the peer vanishes.
+  const chunk = Buffer.alloc(1 << 20);
+  for (let i = 0; i < 64; i++) if (!client.write(chunk)) await once(client, 'drain');
+  client.end();
+  const error = await reported;
+  assert.match(error.message, /closed before its end record/);
+  assert.deepEqual(log, []);
+  assert.ok(
+    process.memoryUsage().arrayBuffers - before < 48 << 20,
+    `${process.memoryUsage().arrayBuffers - before} bytes of buffers held`,
+  );
+});
+
+test('a socket buffer is set through the addon only when the measured product needs it', {
+  skip,
+}, async (t) => {
+  const { server, client } = await pair(t);
+  const native = NativeSocket.take(client, false)!;
+  t.after(() => native.close(true));
+  server.resume();
+  // A round trip measured: bytes out and acknowledged.
+  for (let i = 0; i < 8; i++)
+    assert.equal((await native.write(Buffer.alloc(64 << 10), 5_000)).side, undefined);
+  // What loopback moves: left to autotuning.
+  assert.equal(native.tuneBuffer(false, 100 << 20, 1000), undefined);
+  // A path that moved far more per round trip than autotuning allows for: the buffer is set.
+  const set = native.tuneBuffer(false, 1e14, 1000);
+  assert.ok(set !== undefined && set > 0, `set to ${set}`);
+});

@@ -504,9 +504,10 @@ export async function runDestinationSide(
       }
       return true;
     },
+    // A file may be voided by a FAIL on one socket while a range of it still arrives on another.
     data(fileId, offset, data) {
-      const file = pending.get(fileId)!;
-      if (file.failed) return;
+      const file = pending.get(fileId);
+      if (!file || file.failed) return;
       if (file.gathered) {
         file.gathered.push(data);
         return;
@@ -522,8 +523,8 @@ export async function runDestinationSide(
       ranges.add({ fd, offset, data, owner: { fileId, file } });
     },
     direct(fileId, offset, length) {
-      const file = pending.get(fileId)!;
-      if (file.failed || file.gathered) return undefined;
+      const file = pending.get(fileId);
+      if (!file || file.failed || file.gathered) return undefined;
       let fd: number;
       try {
         fd = file.receiver!.descriptor();
@@ -535,8 +536,8 @@ export async function runDestinationSide(
       return { fd, written: ranges.external({ fileId, file }, offset, length) };
     },
     done(fileId, final) {
-      const file = pending.get(fileId)!;
-      if (file.failed) return;
+      const file = pending.get(fileId);
+      if (!file || file.failed) return;
       if (final) file.finalSeen = true;
       if (file.blocks) file.blocksDone = (file.blocksDone ?? 0) + 1;
       if (file.gathered) {

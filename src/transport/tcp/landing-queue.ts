@@ -52,25 +52,29 @@ export class LandingQueue {
     this.scheduled = false;
     const group = this.queued.splice(0);
     if (group.length === 0) return;
-    const parents: ParentDir[] = [];
+    /** Each directory of the group opened once (its files land through the same descriptor). */
+    const parents = new Map<string, ParentDir>();
     const jobs: LandJob[] = [];
     const landing: LandingFile[] = [];
     for (const file of group) {
-      let parent: ParentDir | undefined;
+      const dir = parentRel(file.rel);
+      let parent = parents.get(dir);
       try {
-        parent = this.fs.parentOf(file.rel);
         if (!parent) {
-          // A directory walked through (--include) is made only once something lands in it.
-          this.fs.makeDirs(parentRel(file.rel));
           parent = this.fs.parentOf(file.rel);
+          if (!parent) {
+            // A directory walked through (--include) is made only once something lands in it.
+            this.fs.makeDirs(dir);
+            parent = this.fs.parentOf(file.rel);
+          }
+          if (!parent) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
+          parents.set(dir, parent);
         }
-        if (!parent) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
       } catch (error) {
         this.settle(file);
         this.on.failed(file.fileId, error);
         continue;
       }
-      parents.push(parent);
       landing.push(file);
       jobs.push({
         dir: parent.path('.'),
@@ -81,13 +85,14 @@ export class LandingQueue {
         mtimeNs: file.mtimeNs,
       });
     }
+    const opened = [...parents.values()];
     if (jobs.length === 0) return;
     landFiles(jobs).then(
-      (results) => this.answer(landing, parents, results),
+      (results) => this.answer(landing, opened, results),
       (error: unknown) =>
         this.answer(
           landing,
-          parents,
+          opened,
           landing.map(() => error as NodeJS.ErrnoException),
         ),
     );

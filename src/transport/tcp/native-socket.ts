@@ -11,7 +11,9 @@ import {
   nativeAddon,
   nativeErrnoError,
 } from '../../fsops/native.js';
+import { nowMs } from '../../util/clock.js';
 import { errnoError } from '../../util/errors.js';
+import { autotuneMax, bufferFor } from './socket-buffers.js';
 
 /** What one step did: its bytes, and why it stopped short (the socket's fault or the file's). */
 export interface StepOutcome {
@@ -30,9 +32,13 @@ interface StreamHandle {
   readStop?(): number;
 }
 
+/** How often a socket's buffer is sized again from what it moved. */
+const TUNE_EVERY_MS = 1000;
+
 export class NativeSocket {
   private readonly answers: ((outcome: StepOutcome) => void)[] = [];
   private closed = false;
+  private tuner: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly addon: NativeAddon,
@@ -49,19 +55,29 @@ export class NativeSocket {
     const handle = (socket as unknown as { _handle?: StreamHandle })._handle;
     if (!addon || typeof handle?.fd !== 'number' || handle.fd < 0 || typeof handle.readStop !== 'function')
       return undefined;
+    if (reading && socket.readableLength > 0) return undefined;
+    let taken: NativeSocket | undefined;
+    try {
+      taken = new NativeSocket(
+        addon,
+        addon.dataSocketOpen(handle.fd, (bytes, errno, side) => taken?.answer(bytes, errno, side)),
+      );
+    } catch {
+      // No descriptor or thread to be had (EMFILE): this socket stays on the JS path.
+      return undefined;
+    }
     if (reading) {
       // Stopped here, not by pause(), which leaves libuv reading until Node's buffer is full; and
       // for good: the stream would start it again to refill its buffer (maybeReadMore).
-      if (socket.readableLength > 0) return undefined;
       if (handle.reading) {
         handle.reading = false;
-        if (handle.readStop() !== 0) return undefined;
+        if (handle.readStop() !== 0) {
+          taken.close(false);
+          return undefined;
+        }
       }
       socket._read = () => {};
     }
-    let taken: NativeSocket | undefined;
-    const native = addon.dataSocketOpen(handle.fd, (bytes, errno, side) => taken?.answer(bytes, errno, side));
-    taken = new NativeSocket(addon, native);
     return taken;
   }
 
@@ -81,8 +97,9 @@ export class NativeSocket {
   private step(ask: () => void): Promise<StepOutcome> {
     if (this.closed) return Promise.resolve({ bytes: 0, side: 'socket', error: errnoError('ECANCELED') });
     return new Promise<StepOutcome>((resolve) => {
-      this.answers.push(resolve);
+      // Asked first: a call the addon refuses (it throws) must not leave an answer waiting.
       ask();
+      this.answers.push(resolve);
     });
   }
 
@@ -105,10 +122,43 @@ export class NativeSocket {
     return this.step(() => this.addon.dataSocketWrite(this.handle, data, idleMs));
   }
 
+  /**
+   * Sizes this socket's send or receive buffer from what it moved over the last `ms`
+   * (socket-buffers.ts): returns the size set, or undefined when it was left to autotuning.
+   */
+  tuneBuffer(receive: boolean, bytes: number, ms: number): number | undefined {
+    if (this.closed || ms <= 0) return undefined;
+    try {
+      const tcp = this.addon.dataSocketTcpInfo(this.handle);
+      const rttUs = receive ? Math.max(tcp.rcvRttUs, tcp.rttUs) : tcp.rttUs;
+      const current = receive ? tcp.receiveBuffer : tcp.sendBuffer;
+      const wanted = bufferFor({ bytesPerSecond: (bytes * 1000) / ms, rttUs }, current, autotuneMax(receive));
+      return wanted === undefined ? undefined : this.addon.dataSocketSetBuffer(this.handle, receive, wanted);
+    } catch {
+      // A socket going away meanwhile: nothing to tune.
+      return undefined;
+    }
+  }
+
+  /** Every second until closed, sizes the buffer from `moved()`, the bytes moved so far. */
+  keepTuned(receive: boolean, moved: () => number): void {
+    let last = moved();
+    let at = nowMs();
+    this.tuner = setInterval(() => {
+      const now = nowMs();
+      const total = moved();
+      this.tuneBuffer(receive, total - last, now - at);
+      last = total;
+      at = now;
+    }, TUNE_EVERY_MS);
+    this.tuner.unref();
+  }
+
   /** Ends the thread: the step under way and those queued answer ECANCELED. */
   close(shutdown: boolean): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.tuner);
     this.addon.dataSocketClose(this.handle, shutdown);
   }
 }

@@ -22,6 +22,8 @@ export interface OutletEvents {
 export class Outlet {
   /** Bytes handed to the socket's thread and not written yet (native path). */
   private queued = 0;
+  /** Bytes written, for sizing the socket's send buffer. */
+  private written = 0;
   private drainWaiters: (() => void)[] = [];
 
   constructor(
@@ -31,6 +33,7 @@ export class Outlet {
   ) {
     // Cut by the session (no socket outlives it): the thread ends with it, whatever it was doing.
     socket.once('close', () => native?.close(true));
+    native?.keepTuned(false, () => this.written);
   }
 
   /** True when file ranges can go by sendfile on this socket. */
@@ -68,7 +71,10 @@ export class Outlet {
     void step.then((outcome) => {
       this.queued -= bytes;
       if (outcome.side === 'socket') this.on.failed(socketFailure(outcome));
-      else this.on.sent(bytes);
+      else {
+        this.written += bytes;
+        this.on.sent(bytes);
+      }
       for (const wake of this.drainWaiters.splice(0)) wake();
     });
   }
@@ -90,6 +96,11 @@ export class Outlet {
       native.close(outcome.side !== undefined);
       this.socket.end();
     });
+  }
+
+  /** The session failed: the socket's thread stops at once (its queued steps answer ECANCELED). */
+  cut(): void {
+    this.native?.close(true);
   }
 
   /** Cuts the socket at once (the session failed). */

@@ -200,6 +200,9 @@ function receiveNatively(
   let busy = false;
   let paused = false;
   let over = false;
+  /** Bytes taken off the socket, for sizing its receive buffer. */
+  let moved = 0;
+  native.keepTuned(true, () => moved);
   const fail = (error: Error) => {
     if (over) return;
     over = true;
@@ -238,6 +241,7 @@ function receiveNatively(
       return;
     }
     used += outcome.bytes;
+    moved += outcome.bytes;
     try {
       ranges.apply(decoder.push(into.subarray(0, outcome.bytes)));
     } catch (error) {
@@ -256,6 +260,7 @@ function receiveNatively(
       }
       return;
     }
+    moved += length;
     try {
       target.written(outcome.side === 'file' ? outcome.error : undefined);
       if (over) return;
@@ -269,6 +274,16 @@ function receiveNatively(
   const next = () => {
     if (over || busy || paused) return;
     busy = true;
+    try {
+      step();
+    } catch (error) {
+      // The sink refused (a fatal write error) or broke: the session ends, not the process.
+      busy = false;
+      fail(asError(error));
+    }
+  };
+
+  const step = () => {
     const sole = ranges.current?.keep ? decoder.soleRange : undefined;
     const target = sole && sink.direct?.(sole.fileId, sole.offset, sole.length);
     if (sole && target) {
@@ -279,8 +294,10 @@ function receiveNatively(
     }
     const atStart = !ranges.midRecord(decoder) && !ranges.ended;
     const want = ranges.ended ? 1 : Math.max(decoder.wanted, atStart ? FIRST_READ_BYTES : 1);
+    // A new slab is always the same size: `want` comes from the peer (a dropped range may claim
+    // petabytes); a read takes what fits, the decoder the rest on the next one.
     if (slab.length - used < Math.min(want, MIN_READ_BYTES)) {
-      slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, want));
+      slab = Buffer.allocUnsafe(SLAB_BYTES);
       used = 0;
     }
     const into = slab.subarray(used, used + Math.min(want, slab.length - used));

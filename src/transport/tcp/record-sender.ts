@@ -90,6 +90,9 @@ export class RecordSender {
   private fail(error: Error): void {
     if (this.failure) return;
     this.failure = error;
+    // Sends queued on the sockets' threads answer now, not after their idle time: the files whose
+    // descriptors they hold are closed once they have.
+    for (const outlet of this.outlets) outlet.cut();
     for (const waiter of this.failWaiters) waiter(error);
     this.failWaiters.clear();
   }
