@@ -1,5 +1,6 @@
 /** Looking up an exported module by the name a client sent. */
 import { status } from '@grpc/grpc-js';
+import { peerPath } from '../protocol/peer-text.js';
 import { showPath } from '../util/errors.js';
 import type { ModuleConfig } from './config.js';
 import { RpcError } from './rpc-error.js';
@@ -10,7 +11,7 @@ export function findModule(modules: readonly ModuleConfig[], name: string): Modu
   if (!module)
     throw new RpcError(
       status.NOT_FOUND,
-      `unknown module '${showPath(name)}' (blit list-modules shows the modules)`,
+      `unknown module '${showPath(peerPath(name))}' (blit list-modules shows the modules)`,
     );
   return module;
 }

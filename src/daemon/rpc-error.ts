@@ -5,6 +5,7 @@
  */
 import { Metadata, status } from '@grpc/grpc-js';
 import { pathTrailer } from '../protocol/path-trailer.js';
+import { clip } from '../protocol/peer-text.js';
 import { codeOf, reasonOf } from '../util/errors.js';
 
 export class RpcError extends Error {
@@ -14,7 +15,9 @@ export class RpcError extends Error {
     /** The module-relative path concerned, if any. */
     readonly path?: string,
   ) {
-    super(message);
+    // Refusals quote what the peer sent (a module name, a path): never more than a bounded line,
+    // neither in the reply nor in the log.
+    super(clip(message));
     this.name = 'RpcError';
   }
 

@@ -39,6 +39,7 @@ import { startPerfRun } from '../perf/run-recorder.js';
 import { IncompatiblePeer, localHello, negotiate } from '../protocol/handshake.js';
 import { ProtocolError } from '../protocol/manifest-wire.js';
 import { fromWireOpen } from '../protocol/open-wire.js';
+import { clip } from '../protocol/peer-text.js';
 import { type FrameBody, FrameChannel, PeerGone } from '../transport/frame-channel.js';
 import { runDestinationSide } from '../transport/stream/destination-side.js';
 import { finished, sessionStats } from '../transport/stream/session-measure.js';
@@ -85,7 +86,7 @@ function fatalFrame(error: unknown): FrameBody {
     path = error.path ?? '';
   } else if (error instanceof ProtocolError) code = ErrorCode.ERROR_CODE_PROTOCOL;
   else if (error instanceof IncompatiblePeer) code = ErrorCode.ERROR_CODE_INCOMPATIBLE_VERSION;
-  const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
+  const message = clip(error instanceof Error ? error.message.split('\n')[0]! : String(error));
   return { $case: 'error', value: { code, path, message, fatal: true, fileId: 0n, hasFileId: false } };
 }
 

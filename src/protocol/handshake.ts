@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import { version } from '../cli/version.js';
 import { nativeAddon } from '../fsops/native.js';
 import { HashAlgorithm, type Hello, type Negotiated, RdmaInfo, Transport } from '../generated/blit.js';
+import { peerText } from './peer-text.js';
 
 /** Bumped only when a peer speaking the previous version would misread this one. */
 export const PROTOCOL_VERSION = 1;
@@ -66,8 +67,8 @@ export function negotiate(initiator: Hello, responder: Hello): Negotiated {
   if (initiator.protocolVersion !== responder.protocolVersion) {
     const older = initiator.protocolVersion < responder.protocolVersion ? 'blit' : 'blitd';
     throw new IncompatiblePeer(
-      `protocol version ${initiator.protocolVersion} (${initiator.softwareVersion || 'unknown'}) does not match ` +
-        `protocol version ${responder.protocolVersion} (${responder.softwareVersion || 'unknown'}); upgrade ${older}`,
+      `protocol version ${initiator.protocolVersion} (${peerText(initiator.softwareVersion) || 'unknown'}) does not match ` +
+        `protocol version ${responder.protocolVersion} (${peerText(responder.softwareVersion) || 'unknown'}); upgrade ${older}`,
     );
   }
   const offered = initiator.capabilities;

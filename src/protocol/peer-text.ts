@@ -5,7 +5,8 @@
  */
 export const MAX_PEER_TEXT = 1024;
 
-function clip(text: string): string {
+/** Text bounded to MAX_PEER_TEXT characters (a refusal that quotes what a peer sent, say). */
+export function clip(text: string): string {
   if (text.length <= MAX_PEER_TEXT) return text;
   return Buffer.from(`${text.slice(0, MAX_PEER_TEXT)}…`).toString();
 }

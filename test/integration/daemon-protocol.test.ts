@@ -163,6 +163,29 @@ describe('blitd protocol robustness', () => {
     await assertStillServing();
   });
 
+  test('megabytes of peer text are clipped in the reply and in the log', async () => {
+    const huge = `${'m'.repeat(3 * 1024 * 1024)}\x1b[2J`;
+    const unknown = await refusal(list({ module: huge }));
+    assert.equal(unknown.code, status.NOT_FOUND);
+    assert.match(unknown.details, /^unknown module 'm+…/);
+    assert.ok(unknown.details.length < 2048, `${unknown.details.length} characters`);
+    const hello = { ...localHello('blit'), protocolVersion: 99, softwareVersion: huge };
+    const refused = await refusal(
+      unary((cb) => client.ping({ hello }, new Metadata(), { deadline: deadline() }, cb)),
+    );
+    assert.equal(refused.code, status.FAILED_PRECONDITION);
+    assert.ok(refused.details.length < 4096, `${refused.details.length} characters`);
+    assert.doesNotMatch(refused.details, /\x1b/);
+    const longest = Math.max(
+      ...daemon
+        .log()
+        .split('\n')
+        .map((line) => line.length),
+    );
+    assert.ok(longest < 8192, `a log line of ${longest} characters`);
+    await assertStillServing();
+  });
+
   test('bytes that do not decode are answered INVALID_ARGUMENT', async () => {
     for (const bytes of [
       Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
