@@ -1,5 +1,6 @@
 /** `blit list-modules HOST[:PORT]`: the modules a blitd exports, with its message of the day. */
 
+import { peerText } from '../protocol/peer-text.js';
 import { RemoteClient } from '../remote/client.js';
 import { parseDaemonAddress } from '../remote/endpoint.js';
 import { moduleLines } from './listing-output.js';
@@ -24,7 +25,8 @@ export async function runListModules(spec: string, flags: ListModulesFlags): Pro
       out(`${JSON.stringify(json)}\n`);
       return 0;
     }
-    if (motd !== '') out(`${motd.replace(/\n*$/, '\n')}\n`);
+    // The daemon's words, line by line with its control characters shown (no escape sequence of its reaches the terminal).
+    if (motd !== '') out(`${motd.replace(/\n*$/, '').split('\n').map(peerText).join('\n')}\n\n`);
     for (const line of moduleLines(modules)) out(`${line}\n`);
     return 0;
   } finally {

@@ -1,5 +1,6 @@
 /** How `blit ls` and `blit list-modules` print: aligned columns for people, JSON for programs. */
 import type { Entry, ModuleInfo } from '../generated/blit.js';
+import { peerPath, peerText } from '../protocol/peer-text.js';
 import { kindName } from '../protocol/wire-entry.js';
 import { showPath } from '../util/errors.js';
 import { formatBytes } from '../util/human.js';
@@ -42,8 +43,9 @@ export function entryJson(entry: Entry): Record<string, unknown> {
 }
 
 export function moduleLines(modules: ModuleInfo[]): string[] {
-  const width = Math.max(0, ...modules.map((m) => m.name.length));
-  return modules.map((m) =>
-    `${m.name.padEnd(width)}  ${m.readOnly ? 'ro' : 'rw'}  ${showPath(m.comment)}`.trimEnd(),
+  const names = modules.map((m) => showPath(peerPath(m.name)));
+  const width = Math.max(0, ...names.map((name) => name.length));
+  return modules.map((m, i) =>
+    `${names[i]!.padEnd(width)}  ${m.readOnly ? 'ro' : 'rw'}  ${showPath(peerText(m.comment))}`.trimEnd(),
   );
 }

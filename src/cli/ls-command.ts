@@ -3,6 +3,7 @@
  * entry a path names. Pages are printed as they arrive, so a huge directory costs no memory.
  */
 
+import { peerPath, peerText } from '../protocol/peer-text.js';
 import { RemoteClient } from '../remote/client.js';
 import { formatRemotePath, parseRemotePath } from '../remote/endpoint.js';
 import { BlitError, showPath } from '../util/errors.js';
@@ -35,8 +36,8 @@ export async function runLs(spec: string, flags: LsFlags): Promise<number> {
       }
       for (const problem of page.problems) {
         problems++;
-        const where = formatRemotePath(target, target.module, problem.path);
-        err(`blit: ${showPath(where)}: ${problem.reason}\n`);
+        const where = formatRemotePath(target, target.module, peerPath(problem.path));
+        err(`blit: ${showPath(where)}: ${peerText(problem.reason)}\n`);
       }
       if (page.nextStartAfter === '') break;
       if (page.nextStartAfter <= startAfter)

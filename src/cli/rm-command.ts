@@ -4,6 +4,7 @@
  * missing paths are refused before asking; blitd checks again, and has the last word.
  */
 import { createInterface } from 'node:readline/promises';
+import { peerPath, peerText } from '../protocol/peer-text.js';
 import { RemoteClient } from '../remote/client.js';
 import { dialTarget, formatRemotePath, parseRemotePath, type RemotePath } from '../remote/endpoint.js';
 import { BlitError, showPath } from '../util/errors.js';
@@ -37,7 +38,8 @@ async function check(target: RemotePath, client: RemoteClient): Promise<Removal>
   const { modules } = await client.listModules(subject);
   const module = modules.find((m) => m.name === target.module);
   if (!module) throw new BlitError(`${showPath(target.spec)}: unknown module '${showPath(target.module)}'`);
-  if (module.readOnly) throw new BlitError(`${showPath(target.spec)}: module '${module.name}' is read-only`);
+  if (module.readOnly)
+    throw new BlitError(`${showPath(target.spec)}: module '${showPath(module.name)}' is read-only`);
   const page = await client.list(subject, target.path, '', true);
   return { target, client, isDirectory: page.isDirectory };
 }
@@ -77,7 +79,9 @@ export async function runRm(specs: string[], flags: RmFlags): Promise<number> {
       removed += Number(response.removed);
       for (const failure of response.failures) {
         failed++;
-        err(`blit: ${showPath(formatRemotePath(target, target.module, failure.path))}: ${failure.reason}\n`);
+        err(
+          `blit: ${showPath(formatRemotePath(target, target.module, peerPath(failure.path)))}: ${peerText(failure.reason)}\n`,
+        );
       }
     }
   } finally {

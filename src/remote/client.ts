@@ -25,6 +25,7 @@ import {
 } from '../generated/blit.js';
 import { IncompatiblePeer, localHello, MAX_MESSAGE_BYTES, negotiate } from '../protocol/handshake.js';
 import { trailerPath } from '../protocol/path-trailer.js';
+import { peerText } from '../protocol/peer-text.js';
 import { kindName } from '../protocol/wire-entry.js';
 import { BlitError, showPath } from '../util/errors.js';
 import { type DaemonAddress, dialTarget, formatRemotePath } from './endpoint.js';
@@ -79,7 +80,7 @@ export function sessionBreak(
   target: string,
   error: { code?: number; details?: string; message: string },
 ): string {
-  const details = (error.details ?? error.message).split('\n')[0] ?? '';
+  const details = peerText((error.details ?? error.message).split('\n')[0] ?? '');
   if (error.code === status.UNAVAILABLE) return `lost blitd at ${target}: ${connectReason(details)}`;
   if (error.code === status.CANCELLED) return `blitd at ${target} cancelled the session`;
   return `blitd at ${target}: ${details}`;
@@ -208,7 +209,8 @@ export class RemoteClient {
   }
 
   private describeText(error: ServiceError, subject: CallSubject, timeoutMs: number): string {
-    const details = (error.details ?? '').split('\n')[0] ?? '';
+    // The daemon's words, bounded and with its control characters shown, never sent to the terminal raw.
+    const details = peerText((error.details ?? '').split('\n')[0] ?? '');
     switch (error.code) {
       case status.UNAVAILABLE:
         return `cannot reach blitd at ${this.target}: ${connectReason(details)}`;

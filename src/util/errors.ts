@@ -69,5 +69,10 @@ export function isFatalWriteError(error: unknown): boolean {
 
 /** Renders a path for a one-line message: control characters (newlines) are escaped. */
 export function showPath(path: string): string {
-  return /[\x00-\x1f\x7f]/.test(path) ? JSON.stringify(path) : path;
+  if (!/[\x00-\x1f\x7f-\x9f]/.test(path)) return path;
+  // JSON escapes C0 controls; the C1 ones (0x9b is a one-byte CSI to some terminals) by hand.
+  return JSON.stringify(path).replace(
+    /[\x7f-\x9f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

@@ -336,3 +336,51 @@ test('data records larger than the file declared end the pull with one line; not
   assert.ok(isOneLineError(result.stderr), result.stderr);
   assert.deepEqual(left, []);
 });
+
+test("a daemon's message of the day, module names, refusals and problems reach the terminal escaped", async (t) => {
+  const evil = '\x1b]0;owned\x07\x1b[2J\x9b31m';
+  const server = new Server();
+  const hello = localHello('blitd');
+  let listing = 0;
+  server.addService(BlitService, {
+    ping: (call: { request: { hello?: typeof hello } }, callback: (e: null, r: unknown) => void) =>
+      callback(null, { hello, negotiated: negotiate(call.request.hello!, hello) }),
+    listModules: (_: unknown, callback: (e: null, r: unknown) => void) =>
+      callback(null, {
+        modules: [{ name: `m${evil}`, comment: `c${evil}`, readOnly: false }],
+        motd: `hello ${evil}\nsecond ${evil}`,
+      }),
+    list: (_: unknown, callback: (e: unknown, r?: unknown) => void) => {
+      // The first listing has problems; the second is refused.
+      if (listing++ === 0)
+        callback(null, {
+          isDirectory: true,
+          entries: [],
+          nextStartAfter: '',
+          problems: [{ path: `p${evil}`, reason: `r${evil}` }],
+        });
+      else callback({ code: 9, details: `refused ${evil}` });
+    },
+    purge: (_: unknown, callback: (e: null, r: unknown) => void) =>
+      callback(null, { removed: 0n, failures: [] }),
+    transfer: () => {},
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+  t.after(() => server.forceShutdown());
+  const modules = await runBlit(['list-modules', `127.0.0.1:${port}`]);
+  const problems = await runBlit(['ls', `127.0.0.1:${port}:/m/dir`]);
+  const refused = await runBlit(['ls', `127.0.0.1:${port}:/m/dir`]);
+  for (const run of [modules, problems, refused]) {
+    assert.doesNotMatch(run.stdout + run.stderr, /[\x1b\x07\x9b]/, JSON.stringify(run));
+  }
+  assert.equal(modules.status, 0, modules.stderr);
+  assert.match(modules.stdout, /hello \\x1b\]0;owned\\x07/);
+  assert.match(modules.stdout, /second \\x1b/);
+  assert.match(problems.stderr, /r\\x1b\]0;owned/);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /refused \\x1b\]0;owned/);
+});
