@@ -6,7 +6,7 @@
  * module-path.ts): the names and the descriptions of one page come from the same open directory,
  * whatever is renamed meanwhile. Without it, the path-string resolution (`listByPath`).
  */
-import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { type BigIntStats, fstatSync, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { type BeneathDir, BeneathError, type BeneathRoot, type EntryStats } from '../fsops/beneath.js';
 import { entryFromStats, kindOfMode } from '../fsops/listing.js';
 import { baseRel, joinRel, localPath } from '../fsops/rel-path.js';
@@ -22,21 +22,32 @@ import {
   openModuleRoot,
   resolveInModule,
 } from './module-path.js';
+import { NamesCache } from './names-cache.js';
 import { fileSystemRpcError } from './rpc-error.js';
 
 /** Entries per page when the client does not ask for fewer. Keeps a response far below 4 MiB. */
 export const LIST_PAGE_SIZE = 1000;
 
 interface PageRequest {
+  /** The module's name: cached names are kept per module. */
+  scope: string;
   rel: string;
   startAfter: string;
   pageSize: number;
 }
 
+/** Directories being paged through: read and sorted once, not once per page. */
+const namesCache = new NamesCache();
+
 export function listPath(module: ModuleConfig, request: ListRequest): ListResponse {
   const { startAfter, limit } = request;
   const rel = checkWirePath(request.path);
-  const page = { rel, startAfter, pageSize: limit > 0 ? Math.min(limit, LIST_PAGE_SIZE) : LIST_PAGE_SIZE };
+  const page = {
+    scope: module.name,
+    rel,
+    startAfter,
+    pageSize: limit > 0 ? Math.min(limit, LIST_PAGE_SIZE) : LIST_PAGE_SIZE,
+  };
   const follow = !request.noFollow;
   const root = openModuleRoot(module);
   if (!root) return listByPath(module, page, follow);
@@ -96,14 +107,14 @@ function listBeneath(root: BeneathRoot, page: PageRequest, follow: boolean): Lis
   }
 }
 
-function pageBeneath(dir: BeneathDir, { rel, startAfter, pageSize }: PageRequest): ListResponse {
-  let rawNames: Buffer[];
+function pageBeneath(dir: BeneathDir, { scope, rel, startAfter, pageSize }: PageRequest): ListResponse {
+  let sorted: ReturnType<NamesCache['sorted']>;
   try {
-    rawNames = dir.readNames();
+    sorted = namesCache.sorted(scope, fstatSync(dir.fd, { bigint: true }), () => dir.readNames());
   } catch (error) {
     throw fileSystemRpcError(error, rel);
   }
-  const { names, problems, nextStartAfter } = pageOfNames(rawNames, rel, startAfter, pageSize);
+  const { names, problems, nextStartAfter } = pageOfNames(sorted, rel, startAfter, pageSize);
   const entries: WireEntry[] = [];
   dir.lstat(names).forEach((result, i) => {
     const name = names[i]!;
@@ -123,7 +134,7 @@ function describe(path: string, name: string, stats: BigIntStats): WireEntry {
 
 function listByPath(
   module: ModuleConfig,
-  { rel, startAfter, pageSize }: PageRequest,
+  { scope, rel, startAfter, pageSize }: PageRequest,
   follow: boolean,
 ): ListResponse {
   const resolved = resolveInModule(module, rel, follow);
@@ -133,13 +144,15 @@ function listByPath(
     const name = rel === '' ? module.name : baseRel(rel);
     return single(describe(resolved.named, name, resolved.stats));
   }
-  let rawNames: Buffer[];
+  let sorted: ReturnType<NamesCache['sorted']>;
   try {
-    rawNames = readdirSync(resolved.real, { encoding: 'buffer' });
+    sorted = namesCache.sorted(scope, statSync(resolved.real, { bigint: true }), () =>
+      readdirSync(resolved.real, { encoding: 'buffer' }),
+    );
   } catch (error) {
     throw fileSystemRpcError(error, rel);
   }
-  const { names, problems, nextStartAfter } = pageOfNames(rawNames, rel, startAfter, pageSize);
+  const { names, problems, nextStartAfter } = pageOfNames(sorted, rel, startAfter, pageSize);
   const entries: WireEntry[] = [];
   for (const name of names) {
     const path = localPath(resolved.real, name);

@@ -186,6 +186,29 @@ describe('blitd protocol robustness', () => {
     await assertStillServing();
   });
 
+  test('a directory of 6,000 long names that are not UTF-8 pages like any other, each reported once', async () => {
+    const dir = join(moduleDir, 'latin1');
+    mkdirSync(dir);
+    const base = Buffer.from(`${'\xe9'.repeat(200)}`, 'latin1');
+    for (let i = 0; i < 6000; i++)
+      writeFileSync(Buffer.concat([Buffer.from(`${dir}/`), base, Buffer.from(String(i))]), '');
+    writeFileSync(join(dir, 'plain'), 'x');
+    const problems = new Set<string>();
+    const names: string[] = [];
+    let startAfter = '';
+    for (let pages = 0; ; pages++) {
+      assert.ok(pages < 20, 'paging ends');
+      const page = await list({ path: 'latin1', startAfter });
+      assert.ok(page.entries.length + page.problems.length <= 1000);
+      for (const problem of page.problems) problems.add(problem.path);
+      names.push(...page.entries.map((entry) => entry.name));
+      if (page.nextStartAfter === '') break;
+      startAfter = page.nextStartAfter;
+    }
+    assert.equal(problems.size, 6000);
+    assert.deepEqual(names, ['plain']);
+  });
+
   test('bytes that do not decode are answered INVALID_ARGUMENT', async () => {
     for (const bytes of [
       Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),

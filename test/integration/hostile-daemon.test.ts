@@ -350,7 +350,7 @@ test("a daemon's message of the day, module names, refusals and problems reach t
         modules: [{ name: `m${evil}`, comment: `c${evil}`, readOnly: false }],
         motd: `hello ${evil}\nsecond ${evil}`,
       }),
-    list: (_: unknown, callback: (e: unknown, r?: unknown) => void) => {
+    list: (_: unknown, callback: (e: { code: number; details: string } | null, r?: unknown) => void) => {
       // The first listing has problems; the second is refused.
       if (listing++ === 0)
         callback(null, {
