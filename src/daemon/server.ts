@@ -17,6 +17,8 @@ import { listenShared } from './shared-port.js';
 
 /** How long a graceful stop waits for calls in flight before cutting them off. */
 export const STOP_GRACE_MS = 5000;
+/** A gRPC connection with no call in flight for this long is closed (GOAWAY; clients reconnect). */
+export const CONNECTION_IDLE_MS = 120_000;
 
 export interface RunningServer {
   /** The address actually bound (the port is filled in when 0 was asked for). */
@@ -30,6 +32,8 @@ export interface RunningServer {
 export interface ServerOptions {
   /** How long a new connection has to say what it is (tests shorten it). */
   handshakeMs?: number;
+  /** How long a gRPC connection may sit with no call before it is closed (tests shorten it). */
+  idleMs?: number;
 }
 
 function bindReason(error: Error): string {
@@ -55,6 +59,8 @@ export async function startServer(
     // Idle clients are detected (a peer that vanished without closing), never cut off for taking long.
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 20_000,
+    // A connection kept open with no call at all is closed: an idle peer holds nothing for good.
+    'grpc.max_connection_idle_ms': options.idleMs ?? CONNECTION_IDLE_MS,
   });
   const admission = new DataAdmission();
   server.addService(lenientService(BlitService), createService(config, log, admission));

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { connect as http2Connect } from 'node:http2';
 import { connect, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { credentials, Server } from '@grpc/grpc-js';
@@ -364,6 +365,27 @@ describe('listenShared', () => {
       NodeJS.ErrnoException,
     ];
     assert.equal(error.code, 'ECONNREFUSED');
+  });
+
+  test('a gRPC connection that makes no call is closed after the idle time', async (t) => {
+    const root = tempDir(t);
+    const running = await startServer(
+      {
+        bind: '127.0.0.1',
+        port: 0,
+        motd: '',
+        logLevel: 'silent',
+        modules: [{ name: 'default', path: root, readOnly: false, comment: '' }],
+      },
+      log,
+      { idleMs: 300 },
+    );
+    t.after(() => running.stop());
+    // A plain HTTP/2 connection: the preface and settings, then nothing.
+    const session = http2Connect(`http://127.0.0.1:${running.port}`);
+    t.after(() => session.destroy());
+    await withTimeout(once(session, 'connect'), 'the HTTP/2 handshake');
+    await withTimeout(once(session, 'close'), 'closing the idle connection');
   });
 
   test('stopping the daemon with an idle gRPC client connected does not wait for the grace time', async (t) => {
