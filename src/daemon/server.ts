@@ -12,6 +12,7 @@ import { BlitError } from '../util/errors.js';
 import type { DaemonConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { lenientService } from './malformed.js';
+import { requestDeadline } from './request-deadline.js';
 import { createService } from './service.js';
 import { listenShared } from './shared-port.js';
 
@@ -34,6 +35,8 @@ export interface ServerOptions {
   handshakeMs?: number;
   /** How long a gRPC connection may sit with no call before it is closed (tests shorten it). */
   idleMs?: number;
+  /** How long a unary request has to arrive whole (tests shorten it). */
+  requestMs?: number;
 }
 
 function bindReason(error: Error): string {
@@ -61,6 +64,7 @@ export async function startServer(
     'grpc.keepalive_timeout_ms': 20_000,
     // A connection kept open with no call at all is closed: an idle peer holds nothing for good.
     'grpc.max_connection_idle_ms': options.idleMs ?? CONNECTION_IDLE_MS,
+    interceptors: [requestDeadline(options.requestMs)],
   });
   const admission = new DataAdmission();
   server.addService(lenientService(BlitService), createService(config, log, admission));

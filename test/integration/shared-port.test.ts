@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { connect as http2Connect } from 'node:http2';
 import { connect, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { credentials, Server } from '@grpc/grpc-js';
+import { credentials, Server, status } from '@grpc/grpc-js';
 import type { DaemonConfig } from '../../src/daemon/config.js';
 import { createLogger } from '../../src/daemon/logger.js';
 import { type RunningServer, STOP_GRACE_MS, startServer } from '../../src/daemon/server.js';
@@ -386,6 +386,46 @@ describe('listenShared', () => {
     t.after(() => session.destroy());
     await withTimeout(once(session, 'connect'), 'the HTTP/2 handshake');
     await withTimeout(once(session, 'close'), 'closing the idle connection');
+  });
+
+  test('a unary request left a byte short is answered DEADLINE_EXCEEDED after the request time', async (t) => {
+    const root = tempDir(t);
+    const running = await startServer(
+      {
+        bind: '127.0.0.1',
+        port: 0,
+        motd: '',
+        logLevel: 'silent',
+        modules: [{ name: 'default', path: root, readOnly: false, comment: '' }],
+      },
+      log,
+      { requestMs: 300 },
+    );
+    t.after(() => running.stop());
+    const session = http2Connect(`http://127.0.0.1:${running.port}`);
+    t.after(() => session.destroy());
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/blit.v1.Blit/List',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    // A message declared 1 MiB long, of which 10 bytes come; then nothing.
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt32BE(1 << 20, 1);
+    stream.write(Buffer.concat([prefix, Buffer.alloc(10)]));
+    stream.resume();
+    // The status comes in the trailers, or alone in the response headers (trailers-only).
+    const statusSent = new Promise<string>((resolve) => {
+      stream.on('response', (headers) => {
+        if (headers['grpc-status'] !== undefined) resolve(String(headers['grpc-status']));
+      });
+      stream.on('trailers', (trailers) => resolve(String(trailers['grpc-status'])));
+    });
+    assert.equal(await withTimeout(statusSent, 'the refusal'), String(status.DEADLINE_EXCEEDED));
+    // A whole request on the same daemon is still answered.
+    const client = await RemoteClient.connect({ host: '127.0.0.1', port: running.port }, { spec: 'test' });
+    client.close();
   });
 
   test('stopping the daemon with an idle gRPC client connected does not wait for the grace time', async (t) => {
