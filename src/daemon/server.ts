@@ -9,10 +9,10 @@ import { MAX_MESSAGE_BYTES } from '../protocol/handshake.js';
 import { dialTarget } from '../remote/endpoint.js';
 import { DataAdmission } from '../transport/tcp/admission.js';
 import { BlitError } from '../util/errors.js';
+import { type CallLimits, callLimits } from './call-limits.js';
 import type { DaemonConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { lenientService } from './malformed.js';
-import { requestDeadline } from './request-deadline.js';
 import { createService } from './service.js';
 import { listenShared } from './shared-port.js';
 
@@ -35,8 +35,8 @@ export interface ServerOptions {
   handshakeMs?: number;
   /** How long a gRPC connection may sit with no call before it is closed (tests shorten it). */
   idleMs?: number;
-  /** How long a unary request has to arrive whole (tests shorten it). */
-  requestMs?: number;
+  /** Limits on calls: how long a unary request has to arrive whole, calls in flight (tests lower them). */
+  calls?: CallLimits;
 }
 
 function bindReason(error: Error): string {
@@ -64,7 +64,7 @@ export async function startServer(
     'grpc.keepalive_timeout_ms': 20_000,
     // A connection kept open with no call at all is closed: an idle peer holds nothing for good.
     'grpc.max_connection_idle_ms': options.idleMs ?? CONNECTION_IDLE_MS,
-    interceptors: [requestDeadline(options.requestMs)],
+    interceptors: [callLimits(options.calls)],
   });
   const admission = new DataAdmission();
   server.addService(lenientService(BlitService), createService(config, log, admission));

@@ -399,7 +399,7 @@ describe('listenShared', () => {
         modules: [{ name: 'default', path: root, readOnly: false, comment: '' }],
       },
       log,
-      { requestMs: 300 },
+      { calls: { requestMs: 300 } },
     );
     t.after(() => running.stop());
     const session = http2Connect(`http://127.0.0.1:${running.port}`);
@@ -427,6 +427,67 @@ describe('listenShared', () => {
     const client = await RemoteClient.connect({ host: '127.0.0.1', port: running.port }, { spec: 'test' });
     client.close();
   });
+
+  for (const [which, calls] of [
+    ['from one address', { maxCallsPerPeer: 2 }],
+    ['in all', { maxCalls: 2 }],
+  ] as const) {
+    test(`calls in flight ${which} are capped: one more is refused at once, and room comes back`, async (t) => {
+      const root = tempDir(t);
+      const running = await startServer(
+        {
+          bind: '127.0.0.1',
+          port: 0,
+          motd: '',
+          logLevel: 'silent',
+          modules: [{ name: 'default', path: root, readOnly: false, comment: '' }],
+        },
+        log,
+        { calls },
+      );
+      t.after(() => running.stop());
+      const session = http2Connect(`http://127.0.0.1:${running.port}`);
+      t.after(() => session.destroy());
+      /** A List call whose request stays a byte short; resolves with the status it gets, if any. */
+      const stalled = () => {
+        const stream = session.request({
+          ':method': 'POST',
+          ':path': '/blit.v1.Blit/List',
+          'content-type': 'application/grpc',
+          te: 'trailers',
+        });
+        const prefix = Buffer.alloc(5);
+        prefix.writeUInt32BE(1 << 20, 1);
+        stream.write(Buffer.concat([prefix, Buffer.alloc(1000)]));
+        stream.resume();
+        const answered = new Promise<string>((resolve) => {
+          stream.on('response', (headers) => {
+            if (headers['grpc-status'] !== undefined) resolve(String(headers['grpc-status']));
+          });
+          stream.on('trailers', (trailers) => resolve(String(trailers['grpc-status'])));
+        });
+        return { stream, answered };
+      };
+      const first = stalled();
+      const second = stalled();
+      const third = stalled();
+      assert.equal(await withTimeout(third.answered, 'the refusal'), String(status.RESOURCE_EXHAUSTED));
+      // The first call gives up: a whole request (an empty Ping) is served again. On the same
+      // connection, so the daemon has read the first call's end before the new call.
+      first.stream.close();
+      const ping = session.request({
+        ':method': 'POST',
+        ':path': '/blit.v1.Blit/Ping',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      ping.end(Buffer.alloc(5));
+      ping.resume();
+      const [trailers] = (await withTimeout(once(ping, 'trailers'), 'the ping')) as [Record<string, string>];
+      assert.equal(trailers['grpc-status'], String(status.OK));
+      second.stream.close();
+    });
+  }
 
   test('stopping the daemon with an idle gRPC client connected does not wait for the grace time', async (t) => {
     const root = tempDir(t);
