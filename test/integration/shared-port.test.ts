@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { connect as http2Connect } from 'node:http2';
 import { connect, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +22,7 @@ import { DataAdmission } from '../../src/transport/tcp/admission.js';
 import { encodePreamble, PREAMBLE_BYTES, PREAMBLE_MAGIC } from '../../src/transport/tcp/records.js';
 import { nowMs } from '../../src/util/clock.js';
 import { tempDir } from '../helpers.js';
+import { startDaemon } from './daemon-harness.js';
 import { open } from './frames.js';
 
 const WAIT_MS = 5000;
@@ -507,4 +509,48 @@ describe('listenShared', () => {
     await withTimeout(running.stop(), 'stopping', STOP_GRACE_MS * 2);
     assert.ok(nowMs() - started < STOP_GRACE_MS, `stopping took ${nowMs() - started} ms`);
   });
+});
+
+test('200 calls each left a byte short of a 4 MiB request do not take blitd past its bound', async (t) => {
+  const root = tempDir(t, 'blit-flood-');
+  const daemon = await startDaemon(t, ['--root', root]);
+  const pid = daemon.process.pid!;
+  const peakMiB = () => {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
+    return Number(line?.[1] ?? 0) / 1024;
+  };
+  const before = peakMiB();
+  const sessions = Array.from({ length: 4 }, () => http2Connect(`http://127.0.0.1:${daemon.port}`));
+  t.after(() => {
+    for (const session of sessions) session.destroy();
+  });
+  const body = Buffer.alloc((4 << 20) - 5 - 1);
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(body.length + 1, 1);
+  const settled: Promise<unknown>[] = [];
+  for (let i = 0; i < 200; i++) {
+    const stream = sessions[i % sessions.length]!.request({
+      ':method': 'POST',
+      ':path': '/blit.v1.Blit/List',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    stream.on('error', () => {});
+    stream.resume();
+    // Either the whole body is taken (the call holds it, one byte short) or the call is refused.
+    settled.push(
+      new Promise<void>((resolve) => {
+        stream.write(Buffer.concat([prefix, body]), () => resolve());
+        stream.once('close', () => resolve());
+      }),
+    );
+  }
+  await withTimeout(Promise.all(settled), 'sending the calls', 60_000);
+  const peak = peakMiB();
+  // 64 calls from one address at 4 MiB each, and the daemon's own: far below the ~900 MB measured
+  // before calls were capped.
+  assert.ok(
+    peak < before + 64 * 4 + 160,
+    `blitd peaked at ${Math.round(peak)} MiB (from ${Math.round(before)} MiB)`,
+  );
 });
