@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import {
   chmodSync,
   lchownSync,
@@ -16,6 +17,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -280,4 +282,21 @@ export function jsonReport(result: RunResult): TransferReport & { [key: string]:
 export function isOneLineError(stderr: string): boolean {
   const lines = stderr.trimEnd().split('\n');
   return lines.length === 1 && lines[0]!.startsWith('blit: ') && !/\n\s+at /.test(stderr);
+}
+
+/** A connected TCP pair on 127.0.0.1 (`server` accepted, `client` dialed), closed after the test. */
+export async function loopbackPair(t: {
+  after(fn: () => unknown): void;
+}): Promise<{ server: Socket; client: Socket }> {
+  const listener = createServer();
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const accepted = once(listener, 'connection');
+  const client = connect({ host: '127.0.0.1', port: (listener.address() as { port: number }).port });
+  const [server] = (await accepted) as [Socket];
+  t.after(() => {
+    client.destroy();
+    server.destroy();
+    listener.close();
+  });
+  return { server, client };
 }

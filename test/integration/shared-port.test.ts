@@ -7,13 +7,18 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { connect as http2Connect } from 'node:http2';
+import { type ClientHttp2Session, connect as http2Connect } from 'node:http2';
 import { connect, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { credentials, Server, status } from '@grpc/grpc-js';
 import type { DaemonConfig } from '../../src/daemon/config.js';
 import { createLogger } from '../../src/daemon/logger.js';
-import { type RunningServer, STOP_GRACE_MS, startServer } from '../../src/daemon/server.js';
+import {
+  type RunningServer,
+  type ServerOptions,
+  STOP_GRACE_MS,
+  startServer,
+} from '../../src/daemon/server.js';
 import { classify, HTTP2_PREFACE, listenShared } from '../../src/daemon/shared-port.js';
 import { BlitClient, Role, type TransferFrame } from '../../src/generated/blit.js';
 import { localHello } from '../../src/protocol/handshake.js';
@@ -112,6 +117,61 @@ async function dribble(socket: Socket, bytes: Buffer): Promise<void> {
     await new Promise<void>((resolve) => socket.write(Buffer.of(byte), () => resolve()));
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
+}
+
+/** A daemon of its own on 127.0.0.1 for one test, with `options` (shortened limits). */
+async function ownServer(
+  t: { after(fn: () => unknown): void },
+  options: ServerOptions,
+): Promise<RunningServer> {
+  const running = await startServer(
+    {
+      bind: '127.0.0.1',
+      port: 0,
+      motd: '',
+      logLevel: 'silent',
+      modules: [{ name: 'default', path: tempDir(t), readOnly: false, comment: '' }],
+    },
+    log,
+    options,
+  );
+  t.after(() => running.stop());
+  return running;
+}
+
+/** A plain HTTP/2 connection to `port`, closed after the test. */
+function h2(t: { after(fn: () => unknown): void }, port: number): ClientHttp2Session {
+  const session = http2Connect(`http://127.0.0.1:${port}`);
+  t.after(() => session.destroy());
+  return session;
+}
+
+/**
+ * A gRPC call on `session` whose request declares `declared` bytes and sends `sent` of them
+ * (`end`: and ends its side); `answered` resolves with the grpc-status it gets, from the trailers
+ * or alone in the response headers (trailers-only).
+ */
+function rawCall(session: ClientHttp2Session, method: string, declared: number, sent: number, end = false) {
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': `/blit.v1.Blit/${method}`,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
+  stream.on('error', () => {});
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(declared, 1);
+  const bytes = Buffer.concat([prefix, Buffer.alloc(sent)]);
+  if (end) stream.end(bytes);
+  else stream.write(bytes);
+  stream.resume();
+  const answered = new Promise<string>((resolve) => {
+    stream.on('response', (headers) => {
+      if (headers['grpc-status'] !== undefined) resolve(String(headers['grpc-status']));
+    });
+    stream.on('trailers', (trailers) => resolve(String(trailers['grpc-status'])));
+  });
+  return { stream, answered };
 }
 
 describe('the shared port', () => {
@@ -370,61 +430,18 @@ describe('listenShared', () => {
   });
 
   test('a gRPC connection that makes no call is closed after the idle time', async (t) => {
-    const root = tempDir(t);
-    const running = await startServer(
-      {
-        bind: '127.0.0.1',
-        port: 0,
-        motd: '',
-        logLevel: 'silent',
-        modules: [{ name: 'default', path: root, readOnly: false, comment: '' }],
-      },
-      log,
-      { idleMs: 300 },
-    );
-    t.after(() => running.stop());
+    const running = await ownServer(t, { idleMs: 300 });
     // A plain HTTP/2 connection: the preface and settings, then nothing.
-    const session = http2Connect(`http://127.0.0.1:${running.port}`);
-    t.after(() => session.destroy());
+    const session = h2(t, running.port);
     await withTimeout(once(session, 'connect'), 'the HTTP/2 handshake');
     await withTimeout(once(session, 'close'), 'closing the idle connection');
   });
 
   test('a unary request left a byte short is answered DEADLINE_EXCEEDED after the request time', async (t) => {
-    const root = tempDir(t);
-    const running = await startServer(
-      {
-        bind: '127.0.0.1',
-        port: 0,
-        motd: '',
-        logLevel: 'silent',
-        modules: [{ name: 'default', path: root, readOnly: false, comment: '' }],
-      },
-      log,
-      { calls: { requestMs: 300 } },
-    );
-    t.after(() => running.stop());
-    const session = http2Connect(`http://127.0.0.1:${running.port}`);
-    t.after(() => session.destroy());
-    const stream = session.request({
-      ':method': 'POST',
-      ':path': '/blit.v1.Blit/List',
-      'content-type': 'application/grpc',
-      te: 'trailers',
-    });
+    const running = await ownServer(t, { calls: { requestMs: 300 } });
     // A message declared 1 MiB long, of which 10 bytes come; then nothing.
-    const prefix = Buffer.alloc(5);
-    prefix.writeUInt32BE(1 << 20, 1);
-    stream.write(Buffer.concat([prefix, Buffer.alloc(10)]));
-    stream.resume();
-    // The status comes in the trailers, or alone in the response headers (trailers-only).
-    const statusSent = new Promise<string>((resolve) => {
-      stream.on('response', (headers) => {
-        if (headers['grpc-status'] !== undefined) resolve(String(headers['grpc-status']));
-      });
-      stream.on('trailers', (trailers) => resolve(String(trailers['grpc-status'])));
-    });
-    assert.equal(await withTimeout(statusSent, 'the refusal'), String(status.DEADLINE_EXCEEDED));
+    const { answered } = rawCall(h2(t, running.port), 'List', 1 << 20, 10);
+    assert.equal(await withTimeout(answered, 'the refusal'), String(status.DEADLINE_EXCEEDED));
     // A whole request on the same daemon is still answered.
     const client = await RemoteClient.connect({ host: '127.0.0.1', port: running.port }, { spec: 'test' });
     client.close();
@@ -435,58 +452,18 @@ describe('listenShared', () => {
     ['in all', { maxCalls: 2 }],
   ] as const) {
     test(`calls in flight ${which} are capped: one more is refused at once, and room comes back`, async (t) => {
-      const root = tempDir(t);
-      const running = await startServer(
-        {
-          bind: '127.0.0.1',
-          port: 0,
-          motd: '',
-          logLevel: 'silent',
-          modules: [{ name: 'default', path: root, readOnly: false, comment: '' }],
-        },
-        log,
-        { calls },
-      );
-      t.after(() => running.stop());
-      const session = http2Connect(`http://127.0.0.1:${running.port}`);
-      t.after(() => session.destroy());
-      /** A List call whose request stays a byte short; resolves with the status it gets, if any. */
-      const stalled = () => {
-        const stream = session.request({
-          ':method': 'POST',
-          ':path': '/blit.v1.Blit/List',
-          'content-type': 'application/grpc',
-          te: 'trailers',
-        });
-        const prefix = Buffer.alloc(5);
-        prefix.writeUInt32BE(1 << 20, 1);
-        stream.write(Buffer.concat([prefix, Buffer.alloc(1000)]));
-        stream.resume();
-        const answered = new Promise<string>((resolve) => {
-          stream.on('response', (headers) => {
-            if (headers['grpc-status'] !== undefined) resolve(String(headers['grpc-status']));
-          });
-          stream.on('trailers', (trailers) => resolve(String(trailers['grpc-status'])));
-        });
-        return { stream, answered };
-      };
-      const first = stalled();
-      const second = stalled();
-      const third = stalled();
+      const running = await ownServer(t, { calls });
+      const session = h2(t, running.port);
+      // List calls whose requests stay a byte short.
+      const first = rawCall(session, 'List', 1 << 20, 1000);
+      const second = rawCall(session, 'List', 1 << 20, 1000);
+      const third = rawCall(session, 'List', 1 << 20, 1000);
       assert.equal(await withTimeout(third.answered, 'the refusal'), String(status.RESOURCE_EXHAUSTED));
       // The first call gives up: a whole request (an empty Ping) is served again. On the same
       // connection, so the daemon has read the first call's end before the new call.
       first.stream.close();
-      const ping = session.request({
-        ':method': 'POST',
-        ':path': '/blit.v1.Blit/Ping',
-        'content-type': 'application/grpc',
-        te: 'trailers',
-      });
-      ping.end(Buffer.alloc(5));
-      ping.resume();
-      const [trailers] = (await withTimeout(once(ping, 'trailers'), 'the ping')) as [Record<string, string>];
-      assert.equal(trailers['grpc-status'], String(status.OK));
+      const ping = rawCall(session, 'Ping', 0, 0, true);
+      assert.equal(await withTimeout(ping.answered, 'the ping'), String(status.OK));
       second.stream.close();
     });
   }

@@ -17,7 +17,6 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -30,22 +29,9 @@ import {
   receiveRecords,
 } from '../../src/transport/tcp/record-receiver.js';
 import { blockHeader, endRecord, fileHeader, RecordDecoder } from '../../src/transport/tcp/records.js';
+import { loopbackPair } from '../helpers.js';
 
 const skip = nativeAddon() ? false : 'the native addon is not built';
-
-async function pair(t: { after(fn: () => unknown): void }): Promise<{ server: Socket; client: Socket }> {
-  const listener = createServer();
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-  const accepted = once(listener, 'connection');
-  const client = connect({ host: '127.0.0.1', port: (listener.address() as { port: number }).port });
-  const [server] = (await accepted) as [Socket];
-  t.after(() => {
-    client.destroy();
-    server.destroy();
-    listener.close();
-  });
-  return { server, client };
-}
 
 function scratch(t: { after(fn: () => unknown): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'blit-native-socket-'));
@@ -85,7 +71,7 @@ function fileSink(fd: number, log: string[]): RangeSink {
 }
 
 test('blocks received by splice land whole, however the sender chunks them', { skip }, async (t) => {
-  const { server, client } = await pair(t);
+  const { server, client } = await loopbackPair(t);
   const path = join(scratch(t), 'out');
   const fd = openSync(path, 'w+');
   t.after(() => closeSync(fd));
@@ -114,7 +100,7 @@ test('blocks received by splice land whole, however the sender chunks them', { s
 test('a file that cannot be written fails alone: its bytes are dropped, the next record is read', {
   skip,
 }, async (t) => {
-  const { server, client } = await pair(t);
+  const { server, client } = await loopbackPair(t);
   const dir = scratch(t);
   writeFileSync(join(dir, 'ro'), '');
   // Open for reading only: every write into it fails (EBADF), on the file's side.
@@ -150,7 +136,7 @@ test('a file that cannot be written fails alone: its bytes are dropped, the next
 });
 
 test('a socket cut inside a range abandons it and fails the session', { skip }, async (t) => {
-  const { server, client } = await pair(t);
+  const { server, client } = await loopbackPair(t);
   const fd = openSync(join(scratch(t), 'out'), 'w');
   t.after(() => closeSync(fd));
   const log: string[] = [];
@@ -165,7 +151,7 @@ test('a socket cut inside a range abandons it and fails the session', { skip }, 
 test('sendfile pads a file that shrank, so the record stays whole and the next one is read', {
   skip,
 }, async (t) => {
-  const { server, client } = await pair(t);
+  const { server, client } = await loopbackPair(t);
   const path = join(scratch(t), 'shrinks');
   writeFileSync(path, pattern(1 << 20, 5));
   const fd = openSync(path, 'r');
@@ -202,7 +188,7 @@ test('sendfile pads a file that shrank, so the record stays whole and the next o
 test('a dropped range that claims petabytes is read through a bounded slab, never allocated', {
   skip,
 }, async (t) => {
-  const { server, client } = await pair(t);
+  const { server, client } = await loopbackPair(t);
   const log: string[] = [];
   const sink = fileSink(-1, log);
   // Every range refused (its file failed already): its bytes are read and dropped.
@@ -226,7 +212,7 @@ test('a dropped range that claims petabytes is read through a bounded slab, neve
 test('a socket buffer is set through the addon only when the measured product needs it', {
   skip,
 }, async (t) => {
-  const { server, client } = await pair(t);
+  const { server, client } = await loopbackPair(t);
   const native = NativeSocket.take(client, false)!;
   t.after(() => native.close(true));
   server.resume();

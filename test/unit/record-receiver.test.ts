@@ -6,27 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { nativeAddon } from '../../src/fsops/native.js';
 import { DataPlaneFailed } from '../../src/transport/tcp/data-failure.js';
 import { type RangeSink, receiveRecords } from '../../src/transport/tcp/record-receiver.js';
 import { endRecord, fileHeader } from '../../src/transport/tcp/records.js';
+import { loopbackPair } from '../helpers.js';
 
 /** A connected pair on 127.0.0.1: `server` is read by receiveRecords, `client` writes. */
-async function pair(t: { after(fn: () => unknown): void }): Promise<{ server: Socket; client: Socket }> {
-  const listener = createServer();
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-  const accepted = once(listener, 'connection');
-  const client = connect({ host: '127.0.0.1', port: (listener.address() as { port: number }).port });
-  const [server] = (await accepted) as [Socket];
-  t.after(() => {
-    client.destroy();
-    server.destroy();
-    listener.close();
-  });
-  return { server, client };
-}
 
 /** A sink that keeps what it is given, every range accepted. */
 function recordingSink() {
@@ -54,7 +41,7 @@ function firstError(ms: number) {
 }
 
 test('a record left half-sent fails after the idle time; silence between records does not', async (t) => {
-  const { server, client } = await pair(t);
+  const { server, client } = await loopbackPair(t);
   const { events, sink } = recordingSink();
   const errors: Error[] = [];
   const { report, reported } = firstError(10_000);
@@ -85,13 +72,13 @@ for (const path of ['js', 'auto'] as const) {
   test(`a socket closed before its end record fails; one closed after it does not (${path})`, {
     skip,
   }, async (t) => {
-    const early = await pair(t);
+    const early = await loopbackPair(t);
     const lost = firstError(10_000);
     receiveRecords(early.server, recordingSink().sink, lost.report, undefined, path);
     early.client.end(fileHeader(3n, 4));
     assert.match((await lost.reported).message, /closed before its end record/);
 
-    const clean = await pair(t);
+    const clean = await loopbackPair(t);
     const errors: Error[] = [];
     receiveRecords(clean.server, recordingSink().sink, (error) => errors.push(error), undefined, path);
     clean.client.end(endRecord());
@@ -103,7 +90,7 @@ for (const path of ['js', 'auto'] as const) {
 test('on the socket thread too, a record left half-sent fails after the idle time; silence between records does not', {
   skip: nativeAddon() ? false : 'the native addon is not built',
 }, async (t) => {
-  const { server, client } = await pair(t);
+  const { server, client } = await loopbackPair(t);
   const { events, sink } = recordingSink();
   const errors: Error[] = [];
   const { report, reported } = firstError(10_000);
