@@ -21,6 +21,13 @@ export const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'la
 export const HANDSHAKE_MS = 10_000;
 /** Connections still being told apart, at most; more are closed at once. */
 export const MAX_PENDING = 256;
+/**
+ * Connections open at once, of every kind, in all and from one address; more are closed at once.
+ * One host's 64 sessions (the call cap) with 8 data sockets each need 576; the caps keep clients
+ * from exhausting the daemon's descriptors.
+ */
+export const MAX_CONNECTIONS = 4096;
+export const MAX_CONNECTIONS_PER_PEER = 1024;
 /** TCP keep-alive probes on an idle data socket start after this long. */
 const KEEPALIVE_DELAY_MS = 30_000;
 
@@ -54,6 +61,8 @@ export interface SharedPortOptions {
   log: Logger;
   handshakeMs?: number;
   maxPending?: number;
+  maxConnections?: number;
+  maxConnectionsPerPeer?: number;
 }
 
 export interface SharedPort {
@@ -71,6 +80,10 @@ export async function listenShared(options: SharedPortOptions): Promise<SharedPo
   const { admission, log } = options;
   const handshakeMs = options.handshakeMs ?? HANDSHAKE_MS;
   const maxPending = options.maxPending ?? MAX_PENDING;
+  const maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
+  const maxPerPeer = options.maxConnectionsPerPeer ?? MAX_CONNECTIONS_PER_PEER;
+  /** Connections open per remote address. */
+  const byPeer = new Map<string, number>();
   const injector = options.grpc.createConnectionInjector(ServerCredentials.createInsecure());
   /** Every accepted connection not yet closed. */
   const open = new Set<Socket>();
@@ -131,14 +144,22 @@ export async function listenShared(options: SharedPortOptions): Promise<SharedPo
   };
 
   const onConnection = (socket: Socket) => {
-    open.add(socket);
-    socket.once('close', () => {
-      open.delete(socket);
-      pending.delete(socket);
-    });
+    const peer = socket.remoteAddress ?? '';
+    const fromPeer = byPeer.get(peer) ?? 0;
     // An error destroys the socket; its owner hears of it through its own listener or 'close'.
     // Without a listener of ours, one reset connection would take the daemon down.
     socket.on('error', () => {});
+    if (open.size >= maxConnections) return refuse(socket, `${maxConnections} connections already open`);
+    if (fromPeer >= maxPerPeer) return refuse(socket, `${maxPerPeer} connections already open from ${peer}`);
+    open.add(socket);
+    byPeer.set(peer, fromPeer + 1);
+    socket.once('close', () => {
+      open.delete(socket);
+      pending.delete(socket);
+      const left = (byPeer.get(peer) ?? 1) - 1;
+      if (left > 0) byPeer.set(peer, left);
+      else byPeer.delete(peer);
+    });
     if (pending.size >= maxPending) return refuse(socket, `${maxPending} connections already pending`);
     pending.add(socket);
     tellApart(socket);

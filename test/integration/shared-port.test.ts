@@ -406,6 +406,37 @@ describe('listenShared', () => {
     assert.equal(waiting[1]!.socket.closed, false);
   });
 
+  for (const [which, caps] of [
+    ['from one address', { maxConnectionsPerPeer: 2 }],
+    ['in all', { maxConnections: 2 }],
+  ] as const) {
+    test(`holds at most so many connections ${which}; more are closed at once, and room comes back`, async (t) => {
+      const shared = await listenShared({
+        host: '127.0.0.1',
+        port: 0,
+        grpc: new Server(),
+        admission: new DataAdmission(),
+        log,
+        ...caps,
+      });
+      t.after(() => shared.close(0));
+      const open = [await dial(shared.port), await dial(shared.port)];
+      const third = await dial(shared.port);
+      assert.equal((await third.closed()).received.length, 0);
+      for (const client of open) assert.equal(client.socket.closed, false);
+      // The daemon closes one (garbage; in this process, so its count drops before the client
+      // hears of it): a new connection is held again.
+      open[0]!.socket.write('x');
+      await open[0]!.closed();
+      const fourth = await dial(shared.port);
+      const fifth = await dial(shared.port);
+      assert.equal((await fifth.closed()).received.length, 0);
+      assert.equal(fourth.socket.closed, false);
+      fourth.socket.destroy();
+      open[1]!.socket.destroy();
+    });
+  }
+
   test('closing stops accepting, drops undecided connections at once and cuts off the rest after the grace time', async () => {
     const admission = new DataAdmission();
     const shared = await listenShared({ host: '127.0.0.1', port: 0, grpc: new Server(), admission, log });
