@@ -35,7 +35,7 @@ test(`${SESSIONS} sessions at once against one daemon: every push and pull whole
     ...sources.map((src, i) => runBlit(['copy', `${src}/`, `${remote}/here${i}`])),
     ...sources.map((_, i) => runBlit(['copy', `${remote}/there${i}/`, join(root, `back${i}`)])),
   ]);
-  runs.forEach((run, i) => assert.equal(run.status, 0, `session ${i}: ${run.stderr}`));
+  for (const [i, run] of runs.entries()) assert.equal(run.status, 0, `session ${i}: ${run.stderr}`);
   for (let i = 0; i < SESSIONS / 2; i++) {
     assertSameTree(join(module, `here${i}`), sources[i]!);
     assertSameTree(join(root, `back${i}`), join(module, `there${i}`));
