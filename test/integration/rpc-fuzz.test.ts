@@ -111,3 +111,61 @@ test('random first bytes on the daemon port are closed with nothing sent', async
   const client = await RemoteClient.connect({ host: '127.0.0.1', port: daemon.port }, { spec: 'fuzz' });
   client.close();
 });
+
+test('random bytes as Transfer frames end the session with a refusal, never an internal error', async (t) => {
+  const root = tempDir(t, 'blit-fuzz-');
+  const module = join(root, 'ro');
+  mkdirSync(module);
+  writeFileSync(join(module, 'file'), 'data');
+  const config = join(root, 'blitd.toml');
+  writeFileSync(config, `[[module]]\nname = "ro"\npath = ${JSON.stringify(module)}\nread_only = true\n`);
+  const daemon = await startDaemon(t, ['--config', config]);
+  const before = snapshot(module);
+  const identity = (b: Buffer) => b;
+  const Client = makeGenericClientConstructor(
+    {
+      Transfer: {
+        path: '/blit.v1.Blit/Transfer',
+        requestStream: true,
+        responseStream: true,
+        requestSerialize: identity,
+        requestDeserialize: identity,
+        responseSerialize: identity,
+        responseDeserialize: identity,
+      },
+    },
+    'rawTransfer',
+  );
+  const raw = new Client(`127.0.0.1:${daemon.port}`, credentials.createInsecure()) as unknown as {
+    Transfer(): {
+      write(b: Buffer): void;
+      end(): void;
+      on(event: string, listener: (value: never) => void): void;
+    };
+    close(): void;
+  };
+  t.after(() => raw.close());
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 4 }),
+      async (frames) => {
+        const call = raw.Transfer();
+        const ended = new Promise<{ code: number; details: string }>((resolve) => {
+          call.on('status', (value: { code: number; details: string }) => resolve(value));
+          call.on('error', () => {});
+          call.on('data', () => {});
+        });
+        for (const frame of frames) call.write(Buffer.from(frame));
+        call.end();
+        const { code, details } = await ended;
+        assert.notEqual(code, status.INTERNAL, details);
+        assert.notEqual(code, status.UNKNOWN, details);
+        assert.notEqual(code, status.UNAVAILABLE, 'the daemon went away');
+      },
+    ),
+    { numRuns: 100 },
+  );
+  assert.deepEqual(snapshot(module), before, 'nothing in the module changed');
+  const client = await RemoteClient.connect({ host: '127.0.0.1', port: daemon.port }, { spec: 'fuzz' });
+  client.close();
+});
