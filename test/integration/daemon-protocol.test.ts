@@ -7,14 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  type Client,
-  credentials,
-  Metadata,
-  makeGenericClientConstructor,
-  type ServiceError,
-  status,
-} from '@grpc/grpc-js';
+import { type Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import {
   BlitClient,
   type ListRequest,
@@ -26,6 +19,7 @@ import {
 import { localHello } from '../../src/protocol/handshake.js';
 import { tempDir } from '../helpers.js';
 import { type Daemon, startDaemon } from './daemon-harness.js';
+import { rawBlitClient } from './raw-client.js';
 
 const DEADLINE_MS = 10_000;
 const deadline = () => new Date(Date.now() + DEADLINE_MS);
@@ -47,23 +41,13 @@ type RawClient = Client & {
 
 /** A client that sends arbitrary bytes as List and Ping requests. */
 function rawClient(target: string): RawClient {
-  const identity = (b: Buffer) => b;
-  const method = (path: string) => ({
-    path,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  });
-  const Raw = makeGenericClientConstructor(
-    { rawList: method('/blit.v1.Blit/List'), rawPing: method('/blit.v1.Blit/Ping') },
-    'raw',
-  );
-  return new Raw(target, credentials.createInsecure(), {
-    'grpc.max_send_message_length': 64 * 1024 * 1024,
-  }) as unknown as RawClient;
+  return rawBlitClient(
+    target,
+    { rawList: 'List', rawPing: 'Ping' },
+    {
+      'grpc.max_send_message_length': 64 * 1024 * 1024,
+    },
+  ) as unknown as RawClient;
 }
 
 function rawCall(

@@ -11,43 +11,18 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  credentials,
-  Metadata,
-  makeGenericClientConstructor,
-  type ServiceError,
-  status,
-} from '@grpc/grpc-js';
+import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { RemoteClient } from '../../src/remote/client.js';
 import { snapshot, tempDir } from '../helpers.js';
 import { startDaemon } from './daemon-harness.js';
+import { rawBlitClient } from './raw-client.js';
 
 const METHODS = ['Ping', 'ListModules', 'List', 'Purge'] as const;
 type Raw = Record<
   string,
   (request: Buffer, metadata: Metadata, options: object, callback: (e: ServiceError | null) => void) => void
 >;
-
-function rawClient(target: string): Raw & { close(): void } {
-  const identity = (b: Buffer) => b;
-  const definition = Object.fromEntries(
-    METHODS.map((name) => [
-      name,
-      {
-        path: `/blit.v1.Blit/${name}`,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: identity,
-        requestDeserialize: identity,
-        responseSerialize: identity,
-        responseDeserialize: identity,
-      },
-    ]),
-  );
-  const Client = makeGenericClientConstructor(definition, 'raw');
-  return new Client(target, credentials.createInsecure()) as unknown as Raw & { close(): void };
-}
 
 test('random bytes to every RPC are refused in one bounded line or served; the daemon stays up and unchanged', async (t) => {
   const root = tempDir(t, 'blit-fuzz-');
@@ -58,7 +33,12 @@ test('random bytes to every RPC are refused in one bounded line or served; the d
   writeFileSync(config, `[[module]]\nname = "ro"\npath = ${JSON.stringify(module)}\nread_only = true\n`);
   const daemon = await startDaemon(t, ['--config', config]);
   const before = snapshot(module);
-  const raw = rawClient(`127.0.0.1:${daemon.port}`);
+  const raw = rawBlitClient(`127.0.0.1:${daemon.port}`, {
+    Ping: 'Ping',
+    ListModules: 'ListModules',
+    List: 'List',
+    Purge: 'Purge',
+  }) as unknown as Raw & { close(): void };
   t.after(() => raw.close());
   const call = (method: string, bytes: Buffer) =>
     new Promise<ServiceError | null>((resolve) =>
@@ -121,22 +101,7 @@ test('random bytes as Transfer frames end the session with a refusal, never an i
   writeFileSync(config, `[[module]]\nname = "ro"\npath = ${JSON.stringify(module)}\nread_only = true\n`);
   const daemon = await startDaemon(t, ['--config', config]);
   const before = snapshot(module);
-  const identity = (b: Buffer) => b;
-  const Client = makeGenericClientConstructor(
-    {
-      Transfer: {
-        path: '/blit.v1.Blit/Transfer',
-        requestStream: true,
-        responseStream: true,
-        requestSerialize: identity,
-        requestDeserialize: identity,
-        responseSerialize: identity,
-        responseDeserialize: identity,
-      },
-    },
-    'rawTransfer',
-  );
-  const raw = new Client(`127.0.0.1:${daemon.port}`, credentials.createInsecure()) as unknown as {
+  const raw = rawBlitClient(`127.0.0.1:${daemon.port}`, { Transfer: 'Transfer' }) as unknown as {
     Transfer(): {
       write(b: Buffer): void;
       end(): void;

@@ -467,6 +467,22 @@ export async function runDestinationSide(
     },
   });
 
+  /**
+   * The descriptor of a file's temp file for one more write in flight (it stays open until that
+   * write answers), or undefined when it cannot be opened: the file has failed then.
+   */
+  const startWrite = (fileId: bigint, file: PendingFile): number | undefined => {
+    let fd: number;
+    try {
+      fd = file.receiver!.descriptor();
+    } catch (error) {
+      writeFailed(fileId, file, error);
+      return undefined;
+    }
+    file.writing = (file.writing ?? 0) + 1;
+    return fd;
+  };
+
   /** Files whose source failed on the data plane: blocks of theirs still on the way are dropped. */
   const voided = new Set<bigint>();
   const records: RangeSink = {
@@ -512,28 +528,16 @@ export async function runDestinationSide(
         file.gathered.push(data);
         return;
       }
-      let fd: number;
-      try {
-        fd = file.receiver!.descriptor();
-      } catch (error) {
-        writeFailed(fileId, file, error);
-        return;
-      }
-      file.writing = (file.writing ?? 0) + 1;
-      ranges.add({ fd, offset, data, owner: { fileId, file } });
+      const fd = startWrite(fileId, file);
+      if (fd !== undefined) ranges.add({ fd, offset, data, owner: { fileId, file } });
     },
     direct(fileId, offset, length) {
       const file = pending.get(fileId);
       if (!file || file.failed || file.gathered) return undefined;
-      let fd: number;
-      try {
-        fd = file.receiver!.descriptor();
-      } catch (error) {
-        writeFailed(fileId, file, error);
-        return undefined;
-      }
-      file.writing = (file.writing ?? 0) + 1;
-      return { fd, written: ranges.external({ fileId, file }, offset, length) };
+      const fd = startWrite(fileId, file);
+      return fd === undefined
+        ? undefined
+        : { fd, written: ranges.external({ fileId, file }, offset, length) };
     },
     done(fileId, final) {
       const file = pending.get(fileId);
