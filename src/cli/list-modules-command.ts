@@ -5,6 +5,7 @@ import { RemoteClient } from '../remote/client.js';
 import { parseDaemonAddress } from '../remote/endpoint.js';
 import { moduleLines } from './listing-output.js';
 import { out } from './stdio.js';
+import { askToTrust } from './trust-prompt.js';
 
 export interface ListModulesFlags {
   json?: boolean;
@@ -13,7 +14,7 @@ export interface ListModulesFlags {
 export async function runListModules(spec: string, flags: ListModulesFlags): Promise<number> {
   const address = parseDaemonAddress(spec);
   const subject = { spec };
-  const client = await RemoteClient.connect(address, subject);
+  const client = await RemoteClient.connect(address, subject, askToTrust);
   try {
     const { modules, motd } = await client.listModules(subject);
     if (flags.json) {

@@ -9,6 +9,7 @@ import { formatRemotePath, parseRemotePath } from '../remote/endpoint.js';
 import { BlitError, showPath } from '../util/errors.js';
 import { entryJson, entryLine } from './listing-output.js';
 import { err, out } from './stdio.js';
+import { askToTrust } from './trust-prompt.js';
 
 export interface LsFlags {
   json?: boolean;
@@ -17,7 +18,7 @@ export interface LsFlags {
 export async function runLs(spec: string, flags: LsFlags): Promise<number> {
   const target = parseRemotePath(spec);
   const subject = { spec, module: target.module };
-  const client = await RemoteClient.connect(target, subject);
+  const client = await RemoteClient.connect(target, subject, askToTrust);
   let problems = 0;
   try {
     let startAfter = '';

@@ -111,6 +111,23 @@ const rmCommand = new Command('rm')
     process.exitCode = await runRm(paths, flags);
   });
 
+const trustCommand = new Command('trust')
+  .description("pin a daemon's key in known_hosts (shows its fingerprint and asks)")
+  .argument('<host>', 'HOST, HOST:PORT or [IPV6]:PORT (default port 9031)')
+  .option('-y, --yes', 'trust the key the daemon presents without asking (not to replace a pinned one)')
+  .option('--fingerprint <fp>', 'trust the daemon only if it presents this key (SHA256:…)')
+  .action(async (host, flags) => {
+    const { runTrust } = await import('./trust-command.js');
+    process.exitCode = await runTrust(host, flags);
+  });
+
+const idCommand = new Command('id')
+  .description("print this client's identity, for a module's allow list (creates its key on first use)")
+  .action(async () => {
+    const { runId } = await import('./id-command.js');
+    process.exitCode = runId();
+  });
+
 const program = new Command('blit')
   .description('Fast, safe file transfer: copy, mirror and move trees')
   .version(`blit ${version} (file operations: ${nativeStatus()})`, '-V, --version')
@@ -121,7 +138,9 @@ const program = new Command('blit')
   .addCommand(diagnosticsCommand())
   .addCommand(listModulesCommand)
   .addCommand(lsCommand)
-  .addCommand(rmCommand);
+  .addCommand(rmCommand)
+  .addCommand(trustCommand)
+  .addCommand(idCommand);
 
 // Usage errors read like every other blit error, in subcommands too (addCommand does not inherit output settings).
 // Written with plain fd writes (stdio.ts): `--version` needs no stream modules (help still asks

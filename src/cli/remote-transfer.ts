@@ -31,6 +31,7 @@ import { toWireCompare, toWireFilter, toWireOperation } from '../protocol/open-w
 import { peerPath, peerText } from '../protocol/peer-text.js';
 import { RemoteClient, sessionBreak } from '../remote/client.js';
 import { formatRemotePath, parseRemotePath, type RemotePath } from '../remote/endpoint.js';
+import type { PinnedPeer } from '../tls/pinned-peer.js';
 import { FrameChannel, PeerFailed, PeerGone } from '../transport/frame-channel.js';
 import { runDestinationSide } from '../transport/stream/destination-side.js';
 import { finished, sessionStats } from '../transport/stream/session-measure.js';
@@ -44,6 +45,7 @@ import type { TransferFlags } from './main.js';
 import { printActions } from './report-output.js';
 import { err, out } from './stdio.js';
 import { askDeletions, type CommandSession, finishReport, startCommandSession } from './transfer-command.js';
+import { askToTrust } from './trust-prompt.js';
 
 /** Failures a daemon may report after the Summary that are kept. */
 const MAX_LATE_FAILURES = 10_000;
@@ -157,7 +159,7 @@ export async function runRemoteTransfer(
   if (!isSafeRel(remote.path))
     throw new BlitError(`${showPath(remote.spec)}: '..' is not allowed in a remote path`);
   const started = nowMs();
-  const client = await RemoteClient.connect(remote, { spec: remote.spec, module: remote.module });
+  const client = await RemoteClient.connect(remote, { spec: remote.spec, module: remote.module }, askToTrust);
   let stream: ClientDuplexStream<TransferFrame, TransferFrame> | undefined;
   let session: CommandSession | undefined;
   let sockets: SessionSockets | undefined;
@@ -209,7 +211,7 @@ export async function runRemoteTransfer(
     });
     const accept = await readAccept(channel);
     sockets = new SessionSockets();
-    const dataPlane = dataPlaneDialer(remote, sockets, channel);
+    const dataPlane = dataPlaneDialer(remote, sockets, channel, client.tls);
     if (accept.grant) dataPlane.dial(accept.grant);
     const shown = (path: string) =>
       path.startsWith(VIRTUAL_ROOT) ? formatRemotePath(remote, remote.module, moduleRel(path, remote)) : path;
@@ -266,25 +268,35 @@ function dataPlaneDialer(
   remote: RemotePath,
   sockets: SessionSockets,
   channel: FrameChannel,
+  /** The control connection's TLS, which TLS data sockets speak too. */
+  tls: PinnedPeer | undefined,
 ): DataPlaneDialer {
   let warned = false;
   return {
     sockets,
     dial(grant) {
       const port = grant.port || remote.port;
+      const refuse = (reason: string) => {
+        if (warned) return;
+        warned = true;
+        err(
+          `blit: warning: no data connection to ${remote.host}:${port} (${reason}); file data goes through the control connection, which is slower\n`,
+        );
+        sockets.unavailable();
+        channel.send({ $case: 'dataRequest', value: { sockets: 0, unreachable: reason } });
+      };
       sockets.expect(DATA_CONNECT_TIMEOUT_MS + 1_000);
+      if (grant.tls && !tls) {
+        refuse('the daemon asked for TLS data sockets on a plain connection');
+        return;
+      }
       for (const token of grant.tokens) {
-        dialData(remote.host, port, Buffer.from(token)).then(
+        dialData(remote.host, port, Buffer.from(token), grant.tls ? tls : undefined).then(
           (socket) => sockets.add(socket),
           (error: Error) => {
             // A socket more that cannot connect leaves the session with those it has.
-            if (warned || sockets.total > 0) return;
-            warned = true;
-            err(
-              `blit: warning: no data connection to ${remote.host}:${port} (${error.message}); file data goes through the control connection, which is slower\n`,
-            );
-            sockets.unavailable();
-            channel.send({ $case: 'dataRequest', value: { sockets: 0, unreachable: error.message } });
+            if (sockets.total > 0) return;
+            refuse(error.message);
           },
         );
       }

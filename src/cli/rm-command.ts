@@ -10,6 +10,7 @@ import { dialTarget, formatRemotePath, parseRemotePath, type RemotePath } from '
 import { BlitError, showPath } from '../util/errors.js';
 import { canAsk } from './confirm.js';
 import { err, out } from './stdio.js';
+import { askToTrust } from './trust-prompt.js';
 
 export interface RmFlags {
   yes?: boolean;
@@ -55,7 +56,7 @@ export async function runRm(specs: string[], flags: RmFlags): Promise<number> {
       const key = dialTarget(target);
       let client = clients.get(key);
       if (!client) {
-        client = await RemoteClient.connect(target, { spec: target.spec });
+        client = await RemoteClient.connect(target, { spec: target.spec }, askToTrust);
         clients.set(key, client);
       }
       removals.push(await check(target, client));

@@ -6,17 +6,24 @@
  *   port = 9031
  *   motd = "Welcome"
  *   log_level = "info"
+ *   tls = true             # default: on unless bound to loopback (security.ts has the rules)
+ *   data_tls = true        # false: data sockets in the clear (trusted networks only)
+ *   state_dir = "/var/lib/blitd"   # where the generated key and certificate live
+ *   # cert = "cert.pem"    # or a configured certificate (self-signed) and key
+ *   # key = "key.pem"
  *
  *   [[module]]
  *   name = "photos"
  *   path = "/srv/photos"   # relative paths are relative to the config file
  *   read_only = true
  *   comment = "Family photos"
+ *   allow = ["SHA256:…"]   # client identities (blit id) admitted, or ["*"] for any TLS client
  *
  * Anything unknown, mistyped, missing or duplicated is refused with the file and line that hold it.
  */
 import { dirname, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
+import { FINGERPRINT } from '../tls/fingerprint.js';
 import { BlitError } from '../util/errors.js';
 import { keyLines } from './toml-lines.js';
 
@@ -32,6 +39,10 @@ export interface ModuleConfig {
   path: string;
   readOnly: boolean;
   comment: string;
+  /** Client identities (fingerprints) admitted, '*' for anyone speaking TLS; undefined: no list. */
+  allow?: string[];
+  /** False: this module's data sockets are in the clear even when the daemon's are not. */
+  dataTls?: boolean;
 }
 
 export interface DaemonConfig {
@@ -40,6 +51,15 @@ export interface DaemonConfig {
   port: number;
   motd: string;
   logLevel: LogLevel;
+  /** As configured; undefined: on unless bound to loopback (security.ts). */
+  tls?: boolean;
+  /** Data sockets use TLS when the control plane does (false: a trusted network opts out). */
+  dataTls?: boolean;
+  /** A configured certificate (chain) and key, instead of the generated ones; absolute paths. */
+  certFile?: string;
+  keyFile?: string;
+  /** Where the generated key and certificate are kept; absolute. */
+  stateDir?: string;
   modules: ModuleConfig[];
 }
 
@@ -48,8 +68,18 @@ export const MODULE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 /** Tells whether `path` is a directory; returns the reason when it is not. */
 export type DirectoryCheck = (path: string) => string | undefined;
 
-const DAEMON_KEYS = new Set(['bind', 'port', 'motd', 'log_level']);
-const MODULE_KEYS = new Set(['name', 'path', 'read_only', 'comment']);
+const DAEMON_KEYS = new Set([
+  'bind',
+  'port',
+  'motd',
+  'log_level',
+  'tls',
+  'data_tls',
+  'cert',
+  'key',
+  'state_dir',
+]);
+const MODULE_KEYS = new Set(['name', 'path', 'read_only', 'comment', 'allow', 'data_tls']);
 
 type Table = Record<string, unknown>;
 
@@ -90,8 +120,21 @@ function expectString(at: Located, table: Table, key: string, path: string): str
   return value;
 }
 
-function parseDaemonTable(at: Located, value: unknown): Omit<DaemonConfig, 'modules'> {
-  const config = { bind: DEFAULT_BIND, port: DEFAULT_PORT, motd: '', logLevel: 'info' as LogLevel };
+function expectBoolean(at: Located, table: Table, key: string, path: string): boolean | undefined {
+  const value = table[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean')
+    throw at.error(path, `${path.replace(/\[\d+\]/, '')} must be true or false`);
+  return value;
+}
+
+/** The default configuration when no file sets anything. */
+export function defaultDaemon(): Omit<DaemonConfig, 'modules'> {
+  return { bind: DEFAULT_BIND, port: DEFAULT_PORT, motd: '', logLevel: 'info', dataTls: true };
+}
+
+function parseDaemonTable(at: Located, value: unknown, baseDir: string): Omit<DaemonConfig, 'modules'> {
+  const config = defaultDaemon();
   if (value === undefined) return config;
   if (!isTable(value)) throw at.error('daemon', '[daemon] must be a table');
   for (const key of Object.keys(value)) {
@@ -122,7 +165,41 @@ function parseDaemonTable(at: Located, value: unknown): Omit<DaemonConfig, 'modu
     }
     config.logLevel = level as LogLevel;
   }
+  config.tls = expectBoolean(at, value, 'tls', 'daemon.tls');
+  config.dataTls = expectBoolean(at, value, 'data_tls', 'daemon.data_tls') ?? true;
+  const cert = expectString(at, value, 'cert', 'daemon.cert');
+  const key = expectString(at, value, 'key', 'daemon.key');
+  if ((cert === undefined) !== (key === undefined)) {
+    throw at.error(
+      cert === undefined ? 'daemon.key' : 'daemon.cert',
+      'daemon.cert and daemon.key go together',
+    );
+  }
+  if (cert !== undefined && key !== undefined) {
+    if (cert === '' || key === '')
+      throw at.error('daemon.cert', 'daemon.cert and daemon.key must not be empty');
+    config.certFile = resolve(baseDir, cert);
+    config.keyFile = resolve(baseDir, key);
+  }
+  const stateDir = expectString(at, value, 'state_dir', 'daemon.state_dir');
+  if (stateDir !== undefined) {
+    if (stateDir === '') throw at.error('daemon.state_dir', 'daemon.state_dir is empty');
+    config.stateDir = resolve(baseDir, stateDir);
+  }
   return config;
+}
+
+function parseAllow(at: Located, value: unknown, where: string, name: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  const problem = `module '${name}': allow must be a list of client identities (blit id prints one) or ["*"]`;
+  if (!Array.isArray(value)) throw at.error(`${where}.allow`, problem);
+  for (const item of value) {
+    if (typeof item !== 'string' || !(item === '*' || FINGERPRINT.test(item))) {
+      const shown = typeof item === 'string' ? JSON.stringify(item.slice(0, 80)) : typeof item;
+      throw at.error(`${where}.allow`, `${problem}; ${shown} is neither`);
+    }
+  }
+  return value as string[];
 }
 
 function parseModule(
@@ -160,7 +237,12 @@ function parseModule(
   if (typeof readOnly !== 'boolean')
     throw at.error(`${where}.read_only`, 'module.read_only must be true or false');
   const comment = expectString(at, value, 'comment', `${where}.comment`) ?? '';
-  return { name, path: absolute, readOnly, comment };
+  const module: ModuleConfig = { name, path: absolute, readOnly, comment };
+  const allow = parseAllow(at, value.allow, where, name);
+  if (allow) module.allow = allow;
+  const dataTls = expectBoolean(at, value, 'data_tls', `${where}.data_tls`);
+  if (dataTls !== undefined) module.dataTls = dataTls;
+  return module;
 }
 
 /** Parses and validates a config file's text. `file` names it in messages and anchors relative module paths. */
@@ -181,7 +263,7 @@ export function parseConfig(text: string, file: string, checkDirectory: Director
       throw at.error(key, `unknown key '${key}' (known: [daemon], [[module]])`);
     }
   }
-  const daemon = parseDaemonTable(at, document.daemon);
+  const daemon = parseDaemonTable(at, document.daemon, dirname(resolve(file)));
   const rawModules = document.module ?? [];
   if (!Array.isArray(rawModules))
     throw at.error('module', 'write each module as [[module]] (an array of tables)');

@@ -2,13 +2,15 @@
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { BlitError, codeOf, reasonOf, showPath } from '../util/errors.js';
-import { type DaemonConfig, DEFAULT_BIND, DEFAULT_CONFIG_PATH, DEFAULT_PORT, parseConfig } from './config.js';
+import { type DaemonConfig, DEFAULT_CONFIG_PATH, defaultDaemon, parseConfig } from './config.js';
+import { checkSecurity } from './security.js';
 
 export interface DaemonOptions {
   config?: string;
   root?: string;
   bind?: string;
   port?: number;
+  stateDir?: string;
 }
 
 /** The real file system behind config validation: the reason `path` is not a directory, if any. */
@@ -38,7 +40,7 @@ export function loadDaemonConfig(options: DaemonOptions): DaemonConfig {
   const fromFile = options.config !== undefined || options.root === undefined;
   const config: DaemonConfig = fromFile
     ? readConfigFile(options.config ?? DEFAULT_CONFIG_PATH, options.config !== undefined)
-    : { bind: DEFAULT_BIND, port: DEFAULT_PORT, motd: '', logLevel: 'info', modules: [] };
+    : { ...defaultDaemon(), modules: [] };
   if (options.root !== undefined) {
     const path = resolve(options.root);
     const problem = directoryProblem(path);
@@ -53,5 +55,7 @@ export function loadDaemonConfig(options: DaemonOptions): DaemonConfig {
   }
   if (options.bind !== undefined) config.bind = options.bind.replace(/^\[(.*)\]$/, '$1');
   if (options.port !== undefined) config.port = options.port;
+  if (options.stateDir !== undefined) config.stateDir = resolve(options.stateDir);
+  checkSecurity(config);
   return config;
 }

@@ -37,6 +37,10 @@ const program = new Command('blitd')
     'listen on this port (default 9031, or [daemon] port; 0 picks a free one)',
     parsePort,
   )
+  .option(
+    '--state-dir <dir>',
+    'keep the generated TLS key here (default [daemon] state_dir, /var/lib/blitd for root, else ~/.local/state/blitd)',
+  )
   .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`, parseLevel)
   .showSuggestionAfterError()
   .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'blitd: ')) })
@@ -50,9 +54,16 @@ const program = new Command('blitd')
         address: server.address,
         port: server.port,
         version,
+        // Clients pin this key on first contact (blit trust HOST:PORT --fingerprint …).
+        tls: server.fingerprint !== undefined,
+        ...(server.fingerprint ? { fingerprint: server.fingerprint } : {}),
         // Containment through descriptors needs the addon (README: "Containment without the addon").
         fileOperations: nativeStatus(),
-        modules: config.modules.map((m) => ({ name: m.name, readOnly: m.readOnly })),
+        modules: config.modules.map((m) => ({
+          name: m.name,
+          readOnly: m.readOnly,
+          ...(m.allow ? { allow: m.allow.length } : {}),
+        })),
       },
       'listening',
     );

@@ -2,8 +2,10 @@
  * blitd's server: listens on the configured address, serves the Blit service (gRPC) and admits
  * data-plane sockets on the same port (shared-port.ts), stops gracefully.
  */
+
+import { createSecureContext } from 'node:tls';
 import { format } from 'node:util';
-import { Server, setLogger } from '@grpc/grpc-js';
+import { Server, type ServerInterceptor, setLogger } from '@grpc/grpc-js';
 import { BlitService } from '../generated/blit.js';
 import { MAX_MESSAGE_BYTES } from '../protocol/handshake.js';
 import { dialTarget } from '../remote/endpoint.js';
@@ -11,8 +13,12 @@ import { DataAdmission } from '../transport/tcp/admission.js';
 import { BlitError } from '../util/errors.js';
 import { type CallLimits, callLimits } from './call-limits.js';
 import type { DaemonConfig } from './config.js';
+import { daemonIdentity } from './daemon-identity.js';
 import type { Logger } from './logger.js';
 import { lenientService } from './malformed.js';
+import { PeerIdentities } from './peer-identities.js';
+import { requireTls } from './require-tls.js';
+import { type DaemonAccess, tlsOn } from './security.js';
 import { createService } from './service.js';
 import { listenShared } from './shared-port.js';
 
@@ -27,6 +33,8 @@ export interface RunningServer {
   port: number;
   /** Issues the tokens that admit a session's data sockets on this port. */
   admission: DataAdmission;
+  /** The fingerprint of the daemon's key when TLS is on (clients pin it). */
+  fingerprint?: string;
   stop(): Promise<void>;
 }
 
@@ -56,6 +64,7 @@ export async function startServer(
   // grpc-js's own diagnostics go into the JSON log, never raw onto stderr.
   const relay = (...args: unknown[]) => log.debug({ source: 'grpc-js' }, format(...args));
   setLogger({ error: relay, info: relay, debug: relay });
+  const interceptors: ServerInterceptor[] = [callLimits(options.calls)];
   const server = new Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
@@ -64,10 +73,13 @@ export async function startServer(
     'grpc.keepalive_timeout_ms': 20_000,
     // A connection kept open with no call at all is closed: an idle peer holds nothing for good.
     'grpc.max_connection_idle_ms': options.idleMs ?? CONNECTION_IDLE_MS,
-    interceptors: [callLimits(options.calls)],
+    interceptors,
   });
   const admission = new DataAdmission();
-  server.addService(lenientService(BlitService), createService(config, log, admission));
+  const access: DaemonAccess = { tls: tlsOn(config), identities: new PeerIdentities() };
+  const identity = access.tls ? daemonIdentity(config) : undefined;
+  if (access.tls) interceptors.unshift(requireTls(access.identities));
+  server.addService(lenientService(BlitService), createService(config, log, admission, access));
   const wanted = dialTarget({ host: config.bind, port: config.port });
   const shared = await listenShared({
     host: config.bind,
@@ -75,6 +87,10 @@ export async function startServer(
     grpc: server,
     admission,
     log,
+    identities: access.identities,
+    tls: identity
+      ? createSecureContext({ key: identity.keyPem, cert: identity.certPem, minVersion: 'TLSv1.3' })
+      : undefined,
     handshakeMs: options.handshakeMs,
   }).catch((error: Error) => {
     throw new BlitError(`cannot listen on ${wanted}: ${bindReason(error)}`);
@@ -86,6 +102,7 @@ export async function startServer(
     address,
     port,
     admission,
+    fingerprint: identity?.fingerprint,
     stop() {
       stopping ??= shared.close(STOP_GRACE_MS).then((cutOff) => {
         if (cutOff > 0) {

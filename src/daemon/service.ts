@@ -17,13 +17,14 @@ import type {
 } from '../generated/blit.js';
 import { IncompatiblePeer, localHello, negotiate } from '../protocol/handshake.js';
 import type { DataAdmission } from '../transport/tcp/admission.js';
-import type { DaemonConfig } from './config.js';
+import type { DaemonConfig, ModuleConfig } from './config.js';
 import { listPath } from './list-handler.js';
 import type { Logger } from './logger.js';
 import { isMalformed, malformedReason } from './malformed.js';
 import { findModule } from './modules.js';
 import { purgePaths } from './purge-handler.js';
 import { RpcError } from './rpc-error.js';
+import { type DaemonAccess, mayUse, requireAccess } from './security.js';
 import { handleTransfer } from './transfer-handler.js';
 
 function asRpcError(error: unknown, log: Logger, rpc: string): RpcError {
@@ -45,7 +46,8 @@ function clip(text: string): string {
 function unary<Req, Res>(
   rpc: string,
   log: Logger,
-  handle: (request: Req) => Res | Promise<Res>,
+  /** `peer`: grpc-js's peer string of the call's connection (peer-identities.ts). */
+  handle: (request: Req, peer: string) => Res | Promise<Res>,
   describe: Describe<Req> = () => ({}),
 ): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback) => {
@@ -57,7 +59,7 @@ function unary<Req, Res>(
         throw new RpcError(status.INVALID_ARGUMENT, `malformed ${rpc} request: ${malformedReason(request)}`);
       }
       fields = { ...fields, ...describe(request as Req) };
-      return handle(request as Req);
+      return handle(request as Req, call.getPeer());
     };
     run().then(
       (response) => {
@@ -82,32 +84,46 @@ function unary<Req, Res>(
 }
 
 /** `admission` issues the sessions' data-socket tokens and revokes them when a session ends. */
-export function createService(config: DaemonConfig, log: Logger, admission: DataAdmission): BlitServer {
+export function createService(
+  config: DaemonConfig,
+  log: Logger,
+  admission: DataAdmission,
+  access: DaemonAccess,
+): BlitServer {
+  /** The module a call names, if its caller may use it. */
+  const moduleFor = (name: string, peer: string): ModuleConfig => {
+    const module = findModule(config.modules, name);
+    requireAccess(module, access.tls, access.identities.of(peer));
+    return module;
+  };
   const hello = localHello('blitd');
   return {
     ping: unary<PingRequest, PingResponse>('ping', log, (request) =>
       request.hello ? { hello, negotiated: negotiate(request.hello, hello) } : { hello },
     ),
-    listModules: unary<ListModulesRequest, ListModulesResponse>('listModules', log, () => ({
-      modules: config.modules.map((m) => ({ name: m.name, comment: m.comment, readOnly: m.readOnly })),
+    // A client sees only the modules it may use.
+    listModules: unary<ListModulesRequest, ListModulesResponse>('listModules', log, (_request, peer) => ({
+      modules: config.modules
+        .filter((m) => mayUse(m, access.tls, access.identities.of(peer)))
+        .map((m) => ({ name: m.name, comment: m.comment, readOnly: m.readOnly })),
       motd: config.motd,
     })),
     list: unary<ListRequest, ListResponse>(
       'list',
       log,
-      (request) => listPath(findModule(config.modules, request.module), request),
+      (request, peer) => listPath(moduleFor(request.module, peer), request),
       (request) => ({ module: clip(request.module), path: clip(request.path) }),
     ),
     purge: unary<PurgeRequest, PurgeResponse>(
       'purge',
       log,
-      (request) => purgePaths(findModule(config.modules, request.module), request.paths),
+      (request, peer) => purgePaths(moduleFor(request.module, peer), request.paths),
       (request) => ({
         module: clip(request.module),
         paths: request.paths.slice(0, 10).map(clip),
         count: request.paths.length,
       }),
     ),
-    transfer: (call) => handleTransfer(call, config, log, admission),
+    transfer: (call) => handleTransfer(call, config, log, admission, access),
   };
 }

@@ -5,16 +5,23 @@
  *   read put back in front (Node's http2 session reads a socket's buffered bytes before its own);
  * - `BLITDAT1` and a 32-byte token → the data-plane session the token was issued to
  *   (transport/tcp/admission.ts), paused, with any bytes after the token put back;
+ * - a TLS ClientHello (when TLS is on) → a TLS handshake that asks for the client's certificate,
+ *   and then the same choice again on the decrypted bytes, with the client's identity recorded
+ *   (peer-identities.ts) for the calls and data sockets that connection carries;
  * - anything else, or a token that is not good → destroyed, with nothing sent.
  * Until it is told apart a connection is held briefly and cheaply: at most PREAMBLE_BYTES
  * kept, the handshake time to complete, and no more than MAX_PENDING such connections at once.
  */
 import { lookup } from 'node:dns/promises';
 import { type AddressInfo, createServer, isIP, type Server as NetServer, type Socket } from 'node:net';
+import { type SecureContext, TLSSocket } from 'node:tls';
 import { type Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
+import { fingerprintOf } from '../tls/fingerprint.js';
 import type { DataAdmission } from '../transport/tcp/admission.js';
 import { PREAMBLE_BYTES, PREAMBLE_MAGIC, parsePreamble } from '../transport/tcp/records.js';
 import type { Logger } from './logger.js';
+import { PeerIdentities } from './peer-identities.js';
+import { type PeerIdentity, PLAIN_PEER } from './security.js';
 
 export const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 /** How long a new connection has to send its whole preface or preamble. */
@@ -31,7 +38,11 @@ export const MAX_CONNECTIONS_PER_PEER = 1024;
 /** TCP keep-alive probes on an idle data socket start after this long. */
 const KEEPALIVE_DELAY_MS = 30_000;
 
-export type FirstBytes = 'grpc' | 'data' | 'undecided' | 'refused';
+export type FirstBytes = 'grpc' | 'data' | 'tls' | 'undecided' | 'refused';
+
+/** ALPN names: gRPC's, and the data plane's own. */
+export const ALPN_GRPC = 'h2';
+export const ALPN_DATA = 'blit-data';
 
 /**
  * What a connection is, from all the bytes it has sent so far. The whole preface is waited for
@@ -39,6 +50,8 @@ export type FirstBytes = 'grpc' | 'data' | 'undecided' | 'refused';
  * would answer it.
  */
 export function classify(head: Buffer): FirstBytes {
+  // A TLS record: a handshake (22) of TLS 1.x (3.x).
+  if (head[0] === 0x16) return head.length < 2 ? 'undecided' : head[1] === 0x03 ? 'tls' : 'refused';
   if (agrees(head, HTTP2_PREFACE)) return head.length >= HTTP2_PREFACE.length ? 'grpc' : 'undecided';
   if (agrees(head, PREAMBLE_MAGIC)) return head.length >= PREAMBLE_BYTES ? 'data' : 'undecided';
   return 'refused';
@@ -59,6 +72,9 @@ export interface SharedPortOptions {
   grpc: GrpcServer;
   admission: DataAdmission;
   log: Logger;
+  /** TLS is on: the daemon's key and certificate; clients' identities are recorded in `identities`. */
+  tls?: SecureContext;
+  identities?: PeerIdentities;
   handshakeMs?: number;
   maxPending?: number;
   maxConnections?: number;
@@ -78,6 +94,7 @@ export interface SharedPort {
 /** Listens on `host:port`; rejects with the system's error when no address could be bound. */
 export async function listenShared(options: SharedPortOptions): Promise<SharedPort> {
   const { admission, log } = options;
+  const identities = options.identities ?? new PeerIdentities();
   const handshakeMs = options.handshakeMs ?? HANDSHAKE_MS;
   const maxPending = options.maxPending ?? MAX_PENDING;
   const maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
@@ -95,36 +112,43 @@ export async function listenShared(options: SharedPortOptions): Promise<SharedPo
     socket.destroy();
   };
 
-  const tellApart = (socket: Socket) => {
+  /**
+   * Reads `socket` until its first bytes say what it is. `raw` is the accepted connection (the
+   * same socket, or the one under a TLS layer); `peer` who is on it, once TLS has said so.
+   */
+  const tellApart = (socket: Socket, raw: Socket, peer: PeerIdentity) => {
     let head: Buffer = Buffer.alloc(0);
-    const timer = setTimeout(
-      () => refuse(socket, `nothing recognisable within ${handshakeMs} ms`),
-      handshakeMs,
-    );
+    const timer = setTimeout(() => refuse(raw, `nothing recognisable within ${handshakeMs} ms`), handshakeMs);
     socket.once('close', () => clearTimeout(timer));
     const settle = () => {
       clearTimeout(timer);
-      pending.delete(socket);
+      pending.delete(raw);
       socket.off('data', onData);
       socket.off('end', onEnd);
       socket.pause();
     };
-    const onEnd = () => refuse(socket, 'ended before saying what it is');
+    const onEnd = () => refuse(raw, 'ended before saying what it is');
     const onData = (chunk: Buffer) => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
       switch (classify(head)) {
         case 'undecided':
           return;
         case 'refused':
-          return refuse(socket, 'unknown first bytes');
+          return refuse(raw, 'unknown first bytes');
+        case 'tls':
+          if (!options.tls || socket !== raw) return refuse(raw, 'TLS, which this daemon has off');
+          settle();
+          socket.unshift(head);
+          return startTls(raw, options.tls);
         case 'grpc':
           settle();
           socket.unshift(head);
           injector.injectConnection(socket);
           return;
         case 'data': {
-          const deliver = admission.redeem(parsePreamble(head.subarray(0, PREAMBLE_BYTES))!);
-          if (!deliver) return refuse(socket, 'data-socket token unknown, used, expired or revoked');
+          const deliver = admission.redeem(parsePreamble(head.subarray(0, PREAMBLE_BYTES))!, peer);
+          if (!deliver)
+            return refuse(raw, "data-socket token unknown, used, expired, revoked or not this peer's");
           settle();
           socket.setNoDelay(true);
           socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
@@ -141,6 +165,40 @@ export async function listenShared(options: SharedPortOptions): Promise<SharedPo
     };
     socket.on('data', onData);
     socket.on('end', onEnd);
+  };
+
+  /** The TLS handshake on `raw` (its ClientHello put back), then the choice again inside it. */
+  const startTls = (raw: Socket, context: SecureContext) => {
+    pending.add(raw);
+    const secure = new TLSSocket(raw, {
+      isServer: true,
+      secureContext: context,
+      // Any certificate is taken; what it is allowed is decided per module by its fingerprint.
+      requestCert: true,
+      rejectUnauthorized: false,
+      ALPNProtocols: [ALPN_GRPC, ALPN_DATA],
+    });
+    const timer = setTimeout(() => refuse(raw, `no TLS handshake within ${handshakeMs} ms`), handshakeMs);
+    secure.on('error', (error) => {
+      log.debug({ peer: `${raw.remoteAddress}:${raw.remotePort}`, reason: error.message }, 'TLS failed');
+      raw.destroy();
+    });
+    secure.once('close', () => {
+      clearTimeout(timer);
+      raw.destroy();
+    });
+    secure.once('secure', () => {
+      clearTimeout(timer);
+      // What tls.Server does before it emits 'secureConnection': Node's http2 session waits for a
+      // 'secureConnect' (a client-side event) while this stays true, and would never start.
+      (secure as TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
+      const certificate = secure.getPeerCertificate();
+      const peer: PeerIdentity = certificate?.raw
+        ? { tls: true, id: fingerprintOf(certificate.raw) }
+        : { tls: true };
+      identities.add(raw, peer);
+      tellApart(secure, raw, peer);
+    });
   };
 
   const onConnection = (socket: Socket) => {
@@ -162,7 +220,7 @@ export async function listenShared(options: SharedPortOptions): Promise<SharedPo
     });
     if (pending.size >= maxPending) return refuse(socket, `${maxPending} connections already pending`);
     pending.add(socket);
-    tellApart(socket);
+    tellApart(socket, socket, PLAIN_PEER);
   };
 
   let bound: { servers: NetServer[]; port: number };

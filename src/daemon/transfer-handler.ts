@@ -44,7 +44,7 @@ import { type FrameBody, FrameChannel, PeerGone } from '../transport/frame-chann
 import { runDestinationSide } from '../transport/stream/destination-side.js';
 import { finished, sessionStats } from '../transport/stream/session-measure.js';
 import { runSourceSide, type SourceFiles } from '../transport/stream/source-side.js';
-import type { DataAdmission } from '../transport/tcp/admission.js';
+import type { DataAdmission, TokenBinding } from '../transport/tcp/admission.js';
 import { ADMITTED } from '../transport/tcp/dial.js';
 import { SessionSockets } from '../transport/tcp/session-sockets.js';
 import { MAX_DATA_SOCKETS } from '../transport/tcp/stream-count.js';
@@ -60,6 +60,7 @@ import {
 } from './module-path.js';
 import { findModule, requireWritable } from './modules.js';
 import { RpcError } from './rpc-error.js';
+import { type DaemonAccess, dataTlsFor, requireAccess } from './security.js';
 
 /** The Hello and Open must arrive within this time of the call starting. */
 const OPEN_TIMEOUT_MS = 10_000;
@@ -151,16 +152,18 @@ function sessionDataPlane(admission: DataAdmission, sessionId: string) {
   return {
     sockets,
     /** A grant of up to `count` more sockets, or undefined when there is no data plane or the cap is reached. */
+    /** Who the session's sockets must come from; until set, none is admitted. */
+    binding: { tls: true, id: '' } as TokenBinding,
     grant(count: number): DataPlaneGrant | undefined {
       const n = Math.min(count, MAX_DATA_SOCKETS - granted);
       if (n <= 0) return undefined;
       granted += n;
       sockets.expect(TOKEN_TTL_MS);
       const tokens = Array.from({ length: n }, () =>
-        admission.issue(sessionId, (socket: Socket) => admit(socket), TOKEN_TTL_MS),
+        admission.issue(sessionId, (socket: Socket) => admit(socket), TOKEN_TTL_MS, this.binding),
       );
       // Port 0: the data plane shares the daemon's port.
-      return { port: 0, tokens, expiresMs: TOKEN_TTL_MS };
+      return { port: 0, tokens, expiresMs: TOKEN_TTL_MS, tls: this.binding.tls };
     },
     async close(succeeded: boolean) {
       admission.revoke(sessionId);
@@ -175,8 +178,10 @@ export function handleTransfer(
   config: DaemonConfig,
   log: Logger,
   admission: DataAdmission,
+  access: DaemonAccess,
 ): void {
   const started = performance.now();
+  const who = access.identities.of(call.getPeer());
   const channel = new FrameChannel(call, Role.ROLE_UNSPECIFIED);
   // The id Accept names; the session's data-socket tokens are issued under it.
   const sessionId = randomBytes(8).toString('hex');
@@ -188,6 +193,7 @@ export function handleTransfer(
     const ours = localHello('blitd');
     const negotiated = negotiate(hello, ours);
     const module = findModule(config.modules, open.module);
+    requireAccess(module, access.tls, who);
     const rel = checkWirePath(open.path);
     const { options, filter } = fromWireOpen(open);
     const push = open.direction === Direction.DIRECTION_PUSH;
@@ -203,6 +209,8 @@ export function handleTransfer(
     const hasher = options.compare === 'checksum' ? await loadBlake3() : undefined;
     channel.role = push ? Role.ROLE_DESTINATION : Role.ROLE_SOURCE;
     channel.send({ $case: 'hello', value: ours });
+    // Data sockets come from the same identity, over TLS unless this module's data plane opted out.
+    dataPlane.binding = dataTlsFor(config, module) ? { tls: true, id: who.id } : { tls: false };
     const accept = (pathKind: EntryKind) => {
       const grant =
         open.forceGrpcData || open.dataStreams === 0 ? undefined : dataPlane.grant(open.dataStreams);

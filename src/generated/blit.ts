@@ -315,6 +315,12 @@ export interface DataPlaneGrant {
   /** One unguessable token (32 random bytes) per socket. */
   tokens: Buffer[];
   expiresMs: number;
+  /**
+   * The sockets speak TLS (with the client's identity, pinning the daemon's key as the control
+   * plane does) before their preamble; false when the control plane is plain or the daemon or
+   * module opted out on a trusted network.
+   */
+  tls: boolean;
 }
 
 export interface Accept {
@@ -2225,7 +2231,7 @@ export const Open: MessageFns<Open> = {
 };
 
 function createBaseDataPlaneGrant(): DataPlaneGrant {
-  return { port: 0, tokens: [], expiresMs: 0 };
+  return { port: 0, tokens: [], expiresMs: 0, tls: false };
 }
 
 export const DataPlaneGrant: MessageFns<DataPlaneGrant> = {
@@ -2238,6 +2244,9 @@ export const DataPlaneGrant: MessageFns<DataPlaneGrant> = {
     }
     if (message.expiresMs !== 0) {
       writer.uint32(24).uint32(message.expiresMs);
+    }
+    if (message.tls !== false) {
+      writer.uint32(32).bool(message.tls);
     }
     return writer;
   },
@@ -2279,6 +2288,14 @@ export const DataPlaneGrant: MessageFns<DataPlaneGrant> = {
             message.expiresMs = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.tls = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2299,6 +2316,7 @@ export const DataPlaneGrant: MessageFns<DataPlaneGrant> = {
     message.port = object.port ?? 0;
     message.tokens = object.tokens?.map((e) => e) || [];
     message.expiresMs = object.expiresMs ?? 0;
+    message.tls = object.tls ?? false;
     return message;
   },
 };

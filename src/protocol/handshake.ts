@@ -90,3 +90,6 @@ export function negotiate(initiator: Hello, responder: Hello): Negotiated {
     maxMessageBytes: limits.length > 0 ? Math.min(...limits) : MAX_MESSAGE_BYTES,
   };
 }
+
+/** The refusal a plain connection gets from a daemon with TLS on; clients read it to retry with TLS. */
+export const TLS_REQUIRED = 'this blitd requires TLS';

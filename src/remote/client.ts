@@ -23,12 +23,25 @@ import {
   type PurgeResponse,
   type TransferFrame,
 } from '../generated/blit.js';
-import { IncompatiblePeer, localHello, MAX_MESSAGE_BYTES, negotiate } from '../protocol/handshake.js';
+import {
+  IncompatiblePeer,
+  localHello,
+  MAX_MESSAGE_BYTES,
+  negotiate,
+  TLS_REQUIRED,
+} from '../protocol/handshake.js';
 import { trailerPath } from '../protocol/path-trailer.js';
 import { peerText } from '../protocol/peer-text.js';
 import { kindName } from '../protocol/wire-entry.js';
+import { clientIdentity } from '../tls/client-identity.js';
+import { lookupKnownHost } from '../tls/known-hosts.js';
+import { type PinnedPeer, pinCheck } from '../tls/pinned-peer.js';
+import { TLS_SERVER_NAME } from '../tls/probe.js';
+import { certificatePem } from '../tls/self-signed.js';
 import { BlitError, showPath } from '../util/errors.js';
+import { isLoopback } from '../util/loopback.js';
 import { type DaemonAddress, dialTarget, formatRemotePath } from './endpoint.js';
+import { type AskToTrust, pinnedKeyProblem, refuseUnknown, trustFirstContact } from './host-trust.js';
 
 // Failures reach the user as one line each (below); grpc-js's own stderr diagnostics would add more.
 setLogVerbosity(logVerbosity.NONE);
@@ -92,15 +105,66 @@ export class RemoteClient {
     readonly address: DaemonAddress,
     /** The daemon's Hello from the handshake. */
     readonly daemon: Hello,
+    /** Set when the connection is TLS: what the data sockets need to speak it too. */
+    readonly tls?: PinnedPeer,
   ) {}
 
-  /** Connects and runs the handshake; refuses a daemon that speaks another protocol version. */
-  static async connect(address: DaemonAddress, subject: CallSubject): Promise<RemoteClient> {
-    const grpc = new BlitClient(dialTarget(address), credentials.createInsecure(), {
+  /**
+   * Connects and runs the handshake; refuses a daemon that speaks another protocol version.
+   * TLS unless the daemon is on loopback, not pinned, and speaks plain (the quick start): a daemon
+   * pinned in known_hosts is only ever spoken to over TLS with its pinned key, and one not yet
+   * pinned is trusted only through `ask` (host-trust.ts).
+   */
+  static async connect(
+    address: DaemonAddress,
+    subject: CallSubject,
+    ask: AskToTrust = refuseUnknown,
+  ): Promise<RemoteClient> {
+    const known = lookupKnownHost(dialTarget(address));
+    if (!known && isLoopback(address.host)) {
+      try {
+        return await RemoteClient.open(address, subject);
+      } catch (error) {
+        const tlsRequired =
+          error instanceof CallFailed &&
+          error.code === status.UNAUTHENTICATED &&
+          error.message.includes(TLS_REQUIRED);
+        if (!tlsRequired) throw error;
+      }
+    }
+    const pinned = known ?? (await trustFirstContact(address, ask));
+    const tls: PinnedPeer = { pinned, identity: clientIdentity() };
+    try {
+      return await RemoteClient.open(address, subject, tls);
+    } catch (error) {
+      if (error instanceof CallFailed && error.code === status.UNAVAILABLE) {
+        throw (await pinnedKeyProblem(address, pinned)) ?? error;
+      }
+      throw error;
+    }
+  }
+
+  private static async open(
+    address: DaemonAddress,
+    subject: CallSubject,
+    tls?: PinnedPeer,
+  ): Promise<RemoteClient> {
+    const channelCredentials = tls
+      ? credentials.createSsl(
+          Buffer.from(certificatePem(tls.pinned.certificate)),
+          Buffer.from(tls.identity.keyPem),
+          Buffer.from(tls.identity.certPem),
+          { checkServerIdentity: pinCheck(tls.pinned.fingerprint) },
+        )
+      : credentials.createInsecure();
+    const grpc = new BlitClient(dialTarget(address), channelCredentials, {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+      // The name sent in the handshake: an IP address there is not allowed, and the key, not a
+      // name, is what is checked.
+      ...(tls ? { 'grpc.ssl_target_name_override': TLS_SERVER_NAME } : {}),
     });
-    const client = new RemoteClient(grpc, address, { protocolVersion: 0, softwareVersion: '' });
+    const client = new RemoteClient(grpc, address, { protocolVersion: 0, softwareVersion: '' }, tls);
     const hello = localHello('blit');
     try {
       const response = await client.call<PingResponse>(
@@ -111,7 +175,7 @@ export class RemoteClient {
       if (!response.hello)
         throw new BlitError(`${client.target}: the daemon sent no handshake; is this blitd?`);
       negotiate(hello, response.hello);
-      return new RemoteClient(grpc, address, response.hello);
+      return new RemoteClient(grpc, address, response.hello, tls);
     } catch (error) {
       grpc.close();
       if (error instanceof IncompatiblePeer) throw new BlitError(`${client.target}: ${error.message}`);

@@ -34,7 +34,7 @@ const complete: Body[] = [
 async function fakeDaemon(
   t: { after(fn: () => unknown): void },
   script: Script,
-  grant?: { port: number; tokens: Buffer[]; expiresMs: number },
+  grant?: { port: number; tokens: Buffer[]; expiresMs: number; tls?: boolean },
 ): Promise<number> {
   const server = new Server();
   const hello = localHello('blitd');
@@ -61,7 +61,7 @@ async function fakeDaemon(
               sessionId: 'fake',
               responderRole: Role.ROLE_SOURCE,
               pathKind: EntryKind.ENTRY_KIND_DIRECTORY,
-              grant,
+              grant: grant && { tls: false, ...grant },
             },
           });
           void script(send, needs, next).then(
@@ -99,7 +99,7 @@ async function fakeDaemon(
 async function pullFrom(
   t: { after(fn: () => unknown): void },
   script: Script,
-  grant?: { port: number; tokens: Buffer[]; expiresMs: number },
+  grant?: { port: number; tokens: Buffer[]; expiresMs: number; tls?: boolean },
 ) {
   const root = tempDir(t, 'blit-hostile-daemon-');
   const outside = join(root, 'outside');

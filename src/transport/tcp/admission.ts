@@ -4,6 +4,10 @@
  * session. A token is good once, for a short time, and only while its session lives; the table is
  * bounded so that no peer can make the daemon hold tokens without end.
  *
+ * A token is bound to who its session is: a socket must come over TLS when the session's data
+ * plane is encrypted, and from the same client identity (certificate fingerprint) as the control
+ * connection that was granted it.
+ *
  * Redeeming compares the whole token in constant time. The table is indexed by the token's first
  * 8 bytes (a Map lookup is not constant-time); timing can at best reveal those, which leaves 192
  * bits still to guess.
@@ -28,6 +32,22 @@ export const MAX_TOKENS = 4096;
 /** Takes an admitted data socket (paused, positioned just after the token). */
 export type DeliverSocket = (socket: Socket) => void;
 
+/** Who a socket comes from (daemon/security.ts's PeerIdentity). */
+export interface SocketPeer {
+  tls: boolean;
+  id?: string;
+}
+
+/** What a socket presenting a token must be. */
+export interface TokenBinding {
+  /** The socket must be TLS. */
+  tls: boolean;
+  /** Its client must present this identity (undefined: none is asked for). */
+  id?: string;
+}
+
+const UNBOUND: TokenBinding = { tls: false };
+
 export interface AdmissionOptions {
   /** Milliseconds on a monotonic clock; injected by tests. */
   now?: () => number;
@@ -40,6 +60,7 @@ interface Outstanding {
   sessionId: string;
   deliver: DeliverSocket;
   expiresAt: number;
+  binding: TokenBinding;
 }
 
 export class DataAdmission {
@@ -58,7 +79,12 @@ export class DataAdmission {
   }
 
   /** A fresh single-use token admitting one socket to `deliver`, good for `ttlMs`. */
-  issue(sessionId: string, deliver: DeliverSocket, ttlMs = DEFAULT_TOKEN_TTL_MS): Buffer {
+  issue(
+    sessionId: string,
+    deliver: DeliverSocket,
+    ttlMs = DEFAULT_TOKEN_TTL_MS,
+    binding: TokenBinding = UNBOUND,
+  ): Buffer {
     if (!(ttlMs > 0 && Number.isFinite(ttlMs))) {
       throw new RangeError(`a data-socket token needs a positive lifetime, not ${ttlMs} ms`);
     }
@@ -79,7 +105,7 @@ export class DataAdmission {
       token = randomBytes(TOKEN_BYTES);
       key = keyOf(token);
     } while (this.byKey.has(key));
-    this.byKey.set(key, { token, sessionId, deliver, expiresAt: this.now() + ttlMs });
+    this.byKey.set(key, { token, sessionId, deliver, expiresAt: this.now() + ttlMs, binding });
     let keys = this.bySession.get(sessionId);
     if (!keys) {
       keys = new Set();
@@ -92,15 +118,20 @@ export class DataAdmission {
 
   /**
    * Who the socket presenting `token` goes to, or undefined for a token that is unknown, already
-   * used, expired or revoked. A token that matches is used up, whether or not it was still good.
+   * used, expired or revoked, or presented by a socket its binding does not admit. A token that
+   * matches is used up, whether or not it was still good.
    */
-  redeem(token: Buffer): DeliverSocket | undefined {
+  redeem(token: Buffer, peer: SocketPeer = { tls: false }): DeliverSocket | undefined {
     if (token.length !== TOKEN_BYTES) return undefined;
     const key = keyOf(token);
     const entry = this.byKey.get(key);
     if (!entry || !timingSafeEqual(entry.token, token)) return undefined;
     this.remove(key, entry.sessionId);
-    return entry.expiresAt > this.now() ? entry.deliver : undefined;
+    if (entry.expiresAt <= this.now()) return undefined;
+    const { binding } = entry;
+    if (binding.tls && !peer.tls) return undefined;
+    if (binding.id !== undefined && binding.id !== peer.id) return undefined;
+    return entry.deliver;
   }
 
   /** Drops every token `sessionId` holds (its control stream has ended). */

@@ -4,6 +4,9 @@
  * transfer. Connecting has a time limit; a socket that cannot connect is reported, never waited for.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import { type PinnedPeer, pinnedTlsOptions } from '../../tls/pinned-peer.js';
+import { TLS_SERVER_NAME } from '../../tls/probe.js';
 import { reasonOf } from '../../util/errors.js';
 import { encodePreamble } from './records.js';
 
@@ -15,19 +18,25 @@ const KEEPALIVE_MS = 30_000;
 /** The byte the daemon answers an admitted socket with (a refused one gets nothing and is closed). */
 export const ADMITTED = 0x01;
 
+/** ALPN name of a TLS data socket (daemon/shared-port.ts accepts it beside gRPC's h2). */
+const ALPN_DATA = 'blit-data';
+
 /**
  * Connects to `host`:`port`, presents `token`, and resolves once the daemon has admitted the
- * socket: a socket that is refused or cut before that is reported, never used.
+ * socket: a socket that is refused or cut before that is reported, never used. With `tls`, the
+ * socket speaks TLS first, presenting this client's identity and accepting only the pinned key.
  */
-export function dialData(host: string, port: number, token: Buffer): Promise<Socket> {
+export function dialData(host: string, port: number, token: Buffer, tls?: PinnedPeer): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
-    const socket = connect({
-      host,
-      port,
-      noDelay: true,
-      keepAlive: true,
-      keepAliveInitialDelay: KEEPALIVE_MS,
-    });
+    const options = { host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS };
+    const socket: Socket = tls
+      ? connectTls({
+          ...options,
+          ...pinnedTlsOptions(tls),
+          servername: TLS_SERVER_NAME,
+          ALPNProtocols: [ALPN_DATA],
+        })
+      : connect(options);
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`no connection within ${DATA_CONNECT_TIMEOUT_MS / 1000} s`));
@@ -39,7 +48,7 @@ export function dialData(host: string, port: number, token: Buffer): Promise<Soc
     };
     socket.once('error', (error) => refused(reasonOf(error)));
     socket.once('close', () => refused('the daemon closed the connection without admitting it'));
-    socket.once('connect', () => socket.write(encodePreamble(token)));
+    socket.once(tls ? 'secureConnect' : 'connect', () => socket.write(encodePreamble(token)));
     socket.once('readable', () => {
       const answer = socket.read(1) as Buffer | null;
       if (answer?.[0] !== ADMITTED) {

@@ -1,0 +1,64 @@
+/**
+ * Asks a daemon which key it has: a TLS handshake that trusts nothing and sends nothing, only to
+ * read the certificate the daemon presents (for first contact, `blit trust`, and to tell a changed
+ * key from other failures). The result is only ever compared with what the user pinned or shown to
+ * the user; nothing is sent over this connection.
+ */
+import { connect } from 'node:tls';
+import { reasonOf } from '../util/errors.js';
+import { fingerprintOf } from './fingerprint.js';
+
+/** Host name sent in the handshake (SNI): the daemon ignores it; an IP address there is not allowed. */
+export const TLS_SERVER_NAME = 'blitd';
+export const PROBE_TIMEOUT_MS = 10_000;
+
+export interface PresentedKey {
+  fingerprint: string;
+  /** The daemon's certificate (DER). */
+  certificate: Buffer;
+}
+
+/** What the daemon at `host`:`port` presents; rejects with a reason when no TLS handshake completes. */
+export function probeDaemonKey(
+  host: string,
+  port: number,
+  timeoutMs = PROBE_TIMEOUT_MS,
+): Promise<PresentedKey> {
+  return new Promise<PresentedKey>((resolve, reject) => {
+    const socket = connect({
+      host,
+      port,
+      servername: TLS_SERVER_NAME,
+      rejectUnauthorized: false,
+      ALPNProtocols: ['h2'],
+      minVersion: 'TLSv1.3',
+    });
+    const timer = setTimeout(() => fail(`no TLS handshake within ${timeoutMs / 1000} s`), timeoutMs);
+    const fail = (reason: string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new Error(reason));
+    };
+    socket.once('error', (error) => fail(tlsReason(error)));
+    socket.once('close', () => fail('the daemon closed the connection during the TLS handshake'));
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      const raw = socket.getPeerCertificate().raw;
+      socket.removeAllListeners('close');
+      socket.destroy();
+      if (!raw) reject(new Error('the daemon presented no certificate'));
+      else resolve({ fingerprint: fingerprintOf(raw), certificate: Buffer.from(raw) });
+    });
+  });
+}
+
+/** Words for a handshake that failed. */
+export function tlsReason(error: Error): string {
+  if (
+    /disconnected before secure TLS connection|ECONNRESET|wrong version number|packet length too long/i.test(
+      error.message,
+    )
+  )
+    return 'it does not speak TLS';
+  return reasonOf(error);
+}
