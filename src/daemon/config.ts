@@ -53,7 +53,7 @@ export interface DaemonConfig {
   logLevel: LogLevel;
   /** As configured; undefined: on unless bound to loopback (security.ts). */
   tls?: boolean;
-  /** Data sockets use TLS when the control plane does (false: a trusted network opts out). */
+  /** Data sockets use TLS when the control plane does unless false (a trusted network opts out). */
   dataTls?: boolean;
   /** A configured certificate (chain) and key, instead of the generated ones; absolute paths. */
   certFile?: string;
@@ -130,7 +130,7 @@ function expectBoolean(at: Located, table: Table, key: string, path: string): bo
 
 /** The default configuration when no file sets anything. */
 export function defaultDaemon(): Omit<DaemonConfig, 'modules'> {
-  return { bind: DEFAULT_BIND, port: DEFAULT_PORT, motd: '', logLevel: 'info', dataTls: true };
+  return { bind: DEFAULT_BIND, port: DEFAULT_PORT, motd: '', logLevel: 'info' };
 }
 
 function parseDaemonTable(at: Located, value: unknown, baseDir: string): Omit<DaemonConfig, 'modules'> {
@@ -165,8 +165,10 @@ function parseDaemonTable(at: Located, value: unknown, baseDir: string): Omit<Da
     }
     config.logLevel = level as LogLevel;
   }
-  config.tls = expectBoolean(at, value, 'tls', 'daemon.tls');
-  config.dataTls = expectBoolean(at, value, 'data_tls', 'daemon.data_tls') ?? true;
+  const tls = expectBoolean(at, value, 'tls', 'daemon.tls');
+  if (tls !== undefined) config.tls = tls;
+  const dataTls = expectBoolean(at, value, 'data_tls', 'daemon.data_tls');
+  if (dataTls !== undefined) config.dataTls = dataTls;
   const cert = expectString(at, value, 'cert', 'daemon.cert');
   const key = expectString(at, value, 'key', 'daemon.key');
   if ((cert === undefined) !== (key === undefined)) {

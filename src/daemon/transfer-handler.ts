@@ -211,6 +211,9 @@ export function handleTransfer(
     channel.send({ $case: 'hello', value: ours });
     // Data sockets come from the same identity, over TLS unless this module's data plane opted out.
     dataPlane.binding = dataTlsFor(config, module) ? { tls: true, id: who.id } : { tls: false };
+    fields.tls = who.tls;
+    fields.dataTls = dataPlane.binding.tls;
+    if (who.id) fields.identity = who.id;
     const accept = (pathKind: EntryKind) => {
       const grant =
         open.forceGrpcData || open.dataStreams === 0 ? undefined : dataPlane.grant(open.dataStreams);

@@ -222,7 +222,10 @@ describe('the shared port', () => {
     assert.equal(classify(Buffer.from('G')), 'refused');
     assert.equal(classify(Buffer.from('PRI * HTTP/1.1')), 'refused');
     assert.equal(classify(Buffer.from('BLITDAT2')), 'refused');
-    assert.equal(classify(Buffer.of(0x16, 0x03, 0x01)), 'refused');
+    // A TLS ClientHello: taken by a daemon with TLS on, refused by one without (below).
+    assert.equal(classify(Buffer.of(0x16)), 'undecided');
+    assert.equal(classify(Buffer.of(0x16, 0x03, 0x01)), 'tls');
+    assert.equal(classify(Buffer.of(0x16, 0x04)), 'refused');
   });
 
   test('gRPC calls work through the shared port', async () => {

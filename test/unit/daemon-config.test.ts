@@ -73,11 +73,11 @@ path = "scratch"
   test('an unknown key names its line', () => {
     refused(
       '[daemon]\nport = 9031\nprot = 9032\n',
-      `${FILE}:3: unknown key 'prot' in [daemon] (known: bind, port, motd, log_level)`,
+      `${FILE}:3: unknown key 'prot' in [daemon] (known: bind, port, motd, log_level, tls, data_tls, cert, key, state_dir)`,
     );
     refused(
       '[[module]]\nname = "a"\npath = "/srv/a"\n\n[[module]]\nname = "b"\npath = "/srv/b"\nreadonly = true\n',
-      `${FILE}:8: unknown key 'readonly' in [[module]] (known: name, path, read_only, comment)`,
+      `${FILE}:8: unknown key 'readonly' in [[module]] (known: name, path, read_only, comment, allow, data_tls)`,
     );
     refused('title = "x"\n', `${FILE}:1: unknown key 'title' (known: [daemon], [[module]])`);
     refused('\n\n[modules]\nname = "a"\n', `${FILE}:3: unknown key 'modules' (known: [daemon], [[module]])`);
@@ -161,5 +161,49 @@ describe('keyLines', () => {
     assert.equal(lines.get('module[0]'), 8);
     assert.equal(lines.get('module[0].name'), 9);
     assert.equal(lines.get('module[1].name'), 11);
+  });
+});
+
+describe('parseConfig: TLS and allow lists', () => {
+  const ALICE = `SHA256:${'a'.repeat(43)}`;
+
+  test('tls, data_tls, state_dir, cert and key in [daemon]; allow and data_tls per module', () => {
+    const config = parse(`
+[daemon]
+tls = true
+data_tls = false
+state_dir = "state"
+cert = "tls/cert.pem"
+key = "/keys/key.pem"
+
+[[module]]
+name = "m"
+path = "/srv/m"
+allow = ["${ALICE}", "*"]
+data_tls = true
+`);
+    assert.equal(config.tls, true);
+    assert.equal(config.dataTls, false);
+    assert.equal(config.stateDir, '/etc/blit/state');
+    assert.equal(config.certFile, '/etc/blit/tls/cert.pem');
+    assert.equal(config.keyFile, '/keys/key.pem');
+    assert.deepEqual(config.modules[0]?.allow, [ALICE, '*']);
+    assert.equal(config.modules[0]?.dataTls, true);
+  });
+
+  test('an allow entry that is no identity is refused at its line', () => {
+    refused(
+      '[[module]]\nname = "m"\npath = "/srv/m"\nallow = ["alice"]\n',
+      `${FILE}:4: module 'm': allow must be a list of client identities (blit id prints one) or ["*"]; "alice" is neither`,
+    );
+    refused(
+      '[[module]]\nname = "m"\npath = "/srv/m"\nallow = "*"\n',
+      `${FILE}:4: module 'm': allow must be a list of client identities (blit id prints one) or ["*"]`,
+    );
+  });
+
+  test('cert without key, and a tls that is no boolean, are refused', () => {
+    refused('[daemon]\ncert = "c.pem"\n', `${FILE}:2: daemon.cert and daemon.key go together`);
+    refused('[daemon]\ntls = "yes"\n', `${FILE}:2: daemon.tls must be true or false`);
   });
 });

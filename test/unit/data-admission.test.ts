@@ -138,3 +138,42 @@ describe('DataAdmission', () => {
     assert.equal(admission.held(), 0);
   });
 });
+
+describe('DataAdmission: tokens bound to who the session is', () => {
+  test('a token of an encrypted session admits only a TLS socket of the same identity', () => {
+    const { admission } = fakeClock();
+    const deliver = deliverer();
+    const binding = { tls: true, id: 'SHA256:alice' };
+    assert.equal(admission.redeem(admission.issue('s', deliver, 10_000, binding), { tls: false }), undefined);
+    assert.equal(
+      admission.redeem(admission.issue('s', deliver, 10_000, binding), { tls: true, id: 'SHA256:mallory' }),
+      undefined,
+    );
+    assert.equal(admission.redeem(admission.issue('s', deliver, 10_000, binding), { tls: true }), undefined);
+    // A session of a client without an identity (a module open to "*"): still TLS only.
+    const anonymous = { tls: true };
+    assert.equal(
+      admission.redeem(admission.issue('s', deliver, 10_000, anonymous), { tls: false }),
+      undefined,
+    );
+    assert.equal(admission.redeem(admission.issue('s', deliver, 10_000, anonymous), { tls: true }), deliver);
+    assert.equal(
+      admission.redeem(admission.issue('s', deliver, 10_000, binding), { tls: true, id: 'SHA256:alice' }),
+      deliver,
+    );
+    // A refused socket used its token up: the right one cannot come after it with the same token.
+    const token = admission.issue('s', deliver, 10_000, binding);
+    assert.equal(admission.redeem(token, { tls: false }), undefined);
+    assert.equal(admission.redeem(token, { tls: true, id: 'SHA256:alice' }), undefined);
+  });
+
+  test('a token of a plain session (loopback, or data_tls = false) admits a plain socket', () => {
+    const { admission } = fakeClock();
+    const deliver = deliverer();
+    assert.equal(admission.redeem(admission.issue('s', deliver), { tls: false }), deliver);
+    assert.equal(
+      admission.redeem(admission.issue('s', deliver, 10_000, { tls: false }), { tls: false }),
+      deliver,
+    );
+  });
+});

@@ -1,0 +1,294 @@
+/**
+ * TLS and client identities end to end, with the real CLI and a real blitd on 127.0.0.1
+ * (`[daemon] tls = true` turns on there what a non-loopback bind always has): first contact is
+ * refused without a terminal and names the fingerprint and the command; `blit trust` pins it;
+ * push and pull then run over TLS, data sockets included; an identity a module does not list is
+ * refused and changes nothing; a changed key and a pinned daemon that drops TLS are refused
+ * loudly; a plain client gets nothing but "TLS required"; a non-loopback bind without allow lists
+ * does not start.
+ */
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { credentials, Metadata, status } from '@grpc/grpc-js';
+import { BlitClient, Role, type TransferFrame } from '../../src/generated/blit.js';
+import { localHello, TLS_REQUIRED } from '../../src/protocol/handshake.js';
+import { fingerprintOf } from '../../src/tls/fingerprint.js';
+import { loadIdentityFile } from '../../src/tls/key-store.js';
+import { saveKnownHost } from '../../src/tls/known-hosts.js';
+import { createSelfSigned } from '../../src/tls/self-signed.js';
+import { assertSameTree, isOneLineError, tempDir, writeFile } from '../helpers.js';
+import { type Daemon, runBlit, runBlitdSync, startDaemon } from './daemon-harness.js';
+import { open } from './frames.js';
+
+/**
+ * Opens a Transfer straight away (no listing first, as a hostile client would) with the identity
+ * kept in `configHome`, and says how the daemon answered: 'accepted', or its refusal.
+ */
+async function openTransfer(
+  port: number,
+  stateDir: string,
+  configHome: string,
+  module: string,
+): Promise<string> {
+  const daemonCert = loadIdentityFile(join(stateDir, 'identity.pem')).certPem;
+  const mine = loadIdentityFile(join(configHome, 'blit', 'identity.pem'));
+  const grpc = new BlitClient(
+    `127.0.0.1:${port}`,
+    credentials.createSsl(Buffer.from(daemonCert), Buffer.from(mine.keyPem), Buffer.from(mine.certPem), {
+      checkServerIdentity: () => undefined,
+    }),
+    { 'grpc.ssl_target_name_override': 'blitd' },
+  );
+  try {
+    const stream = grpc.transfer();
+    const answer = new Promise<string>((resolve) => {
+      const timer = setTimeout(() => resolve('no answer within 15 s'), 15_000);
+      const settle = (text: string) => {
+        clearTimeout(timer);
+        resolve(text);
+      };
+      stream.on('data', (frame: TransferFrame) => {
+        if (frame.body?.$case === 'accept') settle('accepted');
+        if (frame.body?.$case === 'error') settle(frame.body.value.message);
+      });
+      stream.on('error', (error: Error) => settle(error.message));
+    });
+    stream.write({ role: Role.ROLE_SOURCE, body: { $case: 'hello', value: localHello('blit') } });
+    stream.write({ role: Role.ROLE_SOURCE, body: open(module, 'x') });
+    const result = await answer;
+    stream.cancel();
+    return result;
+  } finally {
+    grpc.close();
+  }
+}
+
+/** A client with its own config directory (identity and known hosts). */
+function client(t: { after(fn: () => void): void }) {
+  const env = { XDG_CONFIG_HOME: tempDir(t, 'blit-tls-client-') };
+  return {
+    env,
+    run: (args: string[]) => runBlit(args, { env }),
+    async id(): Promise<string> {
+      const result = await runBlit(['id'], { env });
+      assert.equal(result.status, 0, result.stderr);
+      return result.stdout.trim();
+    },
+  };
+}
+
+function fingerprintLogged(daemon: Daemon): string {
+  const line = daemon
+    .log()
+    .split('\n')
+    .find((l) => l.includes('"msg":"listening"'))!;
+  const fingerprint = (JSON.parse(line) as { fingerprint?: string }).fingerprint;
+  assert.ok(fingerprint, 'blitd logs its fingerprint when TLS is on');
+  return fingerprint;
+}
+
+/** Trees for the daemon: a writable module `m` for `allowed`, a read-only `pub` open to any TLS client. */
+function tlsSetup(t: { after(fn: () => void): void }, allowed: string[]) {
+  const root = tempDir(t, 'blit-tls-');
+  const mod = join(root, 'mod');
+  const pub = join(root, 'pub');
+  mkdirSync(mod);
+  writeFile(join(pub, 'readme.txt'), 'public\n');
+  const config = join(root, 'blitd.toml');
+  writeFile(
+    config,
+    `[daemon]\ntls = true\nstate_dir = "state"\n\n` +
+      `[[module]]\nname = "m"\npath = "mod"\nallow = [${allowed.map((a) => JSON.stringify(a)).join(', ')}]\n\n` +
+      `[[module]]\nname = "pub"\npath = "pub"\nread_only = true\n`,
+  );
+  return { root, mod, pub, config };
+}
+
+describe('TLS and client identities', () => {
+  test('blit id: one identity per config directory, created once, private', async (t) => {
+    const alice = client(t);
+    const first = await alice.id();
+    assert.match(first, /^SHA256:[A-Za-z0-9+/]{43}$/);
+    assert.equal(await alice.id(), first);
+    assert.equal(statSync(join(alice.env.XDG_CONFIG_HOME, 'blit', 'identity.pem')).mode & 0o777, 0o600);
+    assert.notEqual(await client(t).id(), first);
+  });
+
+  test('first contact, trust, push and pull over TLS; another identity is refused and changes nothing', async (t) => {
+    const alice = client(t);
+    const bob = client(t);
+    const setup = tlsSetup(t, [await alice.id()]);
+    const daemon = await startDaemon(t, ['--config', setup.config]);
+    const fingerprint = fingerprintLogged(daemon);
+    assert.equal(statSync(join(setup.root, 'state', 'identity.pem')).mode & 0o777, 0o600);
+    const host = `127.0.0.1:${daemon.port}`;
+
+    // No terminal: refused in one line that names the key and the command, and nothing is pinned.
+    const unknown = await alice.run(['ls', `${host}:/m/`]);
+    assert.equal(unknown.status, 1, unknown.stderr);
+    assert.ok(isOneLineError(unknown.stderr), unknown.stderr);
+    assert.ok(unknown.stderr.includes(`blit trust ${host} --fingerprint ${fingerprint}`), unknown.stderr);
+    assert.ok(!existsSync(join(alice.env.XDG_CONFIG_HOME, 'blit', 'known_hosts')));
+    const notAsked = await alice.run(['trust', host]);
+    assert.equal(notAsked.status, 1, notAsked.stderr);
+    assert.ok(isOneLineError(notAsked.stderr) && notAsked.stderr.includes(fingerprint), notAsked.stderr);
+    const wrong = await alice.run(['trust', host, '--fingerprint', `SHA256:${'x'.repeat(43)}`]);
+    assert.equal(wrong.status, 1, wrong.stderr);
+    assert.match(wrong.stderr, /REFUSED/);
+    assert.ok(!existsSync(join(alice.env.XDG_CONFIG_HOME, 'blit', 'known_hosts')));
+
+    const trusted = await alice.run(['trust', host, '--fingerprint', fingerprint]);
+    assert.equal(trusted.status, 0, trusted.stderr);
+    assert.match(
+      readFileSync(join(alice.env.XDG_CONFIG_HOME, 'blit', 'known_hosts'), 'utf8'),
+      new RegExp(`^${host} ${fingerprint.replace(/[+/]/g, '\\$&')} `),
+    );
+
+    // Push and pull: whole trees, file data on data sockets (encrypted: their tokens admit only TLS).
+    const src = join(setup.root, 'src');
+    writeFile(join(src, 'big.bin'), Buffer.alloc(3 << 20, 7));
+    for (let i = 0; i < 40; i++) writeFile(join(src, 'small', `f${i}.txt`), `file ${i}\n`);
+    writeFile(join(src, 'odd name\nwith newline'), 'odd\n');
+    const push = await alice.run(['copy', `${src}/`, `${host}:/m/tree/`]);
+    assert.equal(push.status, 0, push.stderr);
+    assertSameTree(join(setup.mod, 'tree'), src, { ignoreRootMtime: true });
+    const pulled = join(setup.root, 'pulled');
+    const pull = await alice.run(['copy', `${host}:/m/tree/`, `${pulled}/`]);
+    assert.equal(pull.status, 0, pull.stderr);
+    assertSameTree(pulled, src, { ignoreRootMtime: true });
+    const sessions = daemon
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('"rpc":"transfer"') && l.includes('"code":"OK"'))
+      .map(
+        (l) => JSON.parse(l) as { dataSockets?: number; dataTls?: boolean; tls?: boolean; identity?: string },
+      );
+    assert.equal(sessions.length, 2);
+    for (const session of sessions) {
+      assert.equal(session.tls, true);
+      assert.equal(session.dataTls, true);
+      assert.ok((session.dataSockets ?? 0) >= 1, `data sockets used: ${JSON.stringify(session)}`);
+      assert.equal(session.identity, await alice.id());
+    }
+
+    // Bob's identity is not in m's list: refused in one line, nothing written; pub is open to him.
+    assert.equal((await bob.run(['trust', host, '--yes'])).status, 0);
+    const before = readdirSync(setup.mod).sort();
+    const listRefused = await bob.run(['ls', `${host}:/m/`]);
+    assert.equal(listRefused.status, 1, listRefused.stderr);
+    assert.ok(listRefused.stderr.includes(`does not admit identity ${await bob.id()}`), listRefused.stderr);
+    // Straight to a Transfer, past the listing the CLI does first: refused all the same.
+    const stateDir = join(setup.root, 'state');
+    assert.match(
+      await openTransfer(daemon.port, stateDir, bob.env.XDG_CONFIG_HOME, 'm'),
+      /does not admit identity/,
+    );
+    assert.equal(await openTransfer(daemon.port, stateDir, alice.env.XDG_CONFIG_HOME, 'm'), 'accepted');
+    const refused = await bob.run(['copy', `${src}/`, `${host}:/m/bob/`]);
+    assert.equal(refused.status, 1, refused.stderr);
+    assert.ok(isOneLineError(refused.stderr), refused.stderr);
+    assert.ok(refused.stderr.includes(`does not admit identity ${await bob.id()}`), refused.stderr);
+    assert.deepEqual(readdirSync(setup.mod).sort(), before);
+    const pullRefused = await bob.run(['copy', `${host}:/m/tree/`, join(setup.root, 'bob-pull')]);
+    assert.equal(pullRefused.status, 1, pullRefused.stderr);
+    assert.ok(!existsSync(join(setup.root, 'bob-pull')));
+    const rmRefused = await bob.run(['rm', '--yes', `${host}:/m/tree/big.bin`]);
+    assert.equal(rmRefused.status, 1, rmRefused.stderr);
+    assert.ok(existsSync(join(setup.mod, 'tree', 'big.bin')));
+    const modules = await bob.run(['list-modules', host]);
+    assert.equal(modules.status, 0, modules.stderr);
+    assert.match(modules.stdout, /^pub /m);
+    assert.doesNotMatch(modules.stdout, /^m /m);
+    const listing = await bob.run(['ls', `${host}:/pub/`]);
+    assert.equal(listing.status, 0, listing.stderr);
+    assert.match(listing.stdout, /readme\.txt/);
+  });
+
+  test('a plain client gets nothing but "TLS required" from a daemon with TLS on', async (t) => {
+    const setup = tlsSetup(t, ['*']);
+    const daemon = await startDaemon(t, ['--config', setup.config]);
+    const grpc = new BlitClient(`127.0.0.1:${daemon.port}`, credentials.createInsecure());
+    t.after(() => grpc.close());
+    const error = await new Promise<{ code?: number; details?: string }>((resolve) => {
+      grpc.ping(
+        { hello: localHello('blit') },
+        new Metadata(),
+        { deadline: new Date(Date.now() + 10_000) },
+        (e) => resolve(e ?? {}),
+      );
+    });
+    assert.equal(error.code, status.UNAUTHENTICATED);
+    assert.equal(error.details, TLS_REQUIRED);
+    const modules = await new Promise<{ code?: number }>((resolve) => {
+      grpc.listModules({}, new Metadata(), { deadline: new Date(Date.now() + 10_000) }, (e) =>
+        resolve(e ?? {}),
+      );
+    });
+    assert.equal(modules.code, status.UNAUTHENTICATED);
+  });
+
+  test('a changed key, and a pinned daemon that no longer speaks TLS, are refused loudly', async (t) => {
+    const alice = client(t);
+    const setup = tlsSetup(t, [await alice.id()]);
+    const daemon = await startDaemon(t, ['--config', setup.config]);
+    const host = `127.0.0.1:${daemon.port}`;
+    const impostor = new X509Certificate(createSelfSigned('impostor').certPem).raw;
+    saveKnownHost({ target: host, fingerprint: fingerprintOf(impostor), certificate: impostor }, alice.env);
+    const changed = await alice.run(['copy', join(setup.pub), `${host}:/m/x/`]);
+    assert.equal(changed.status, 1, changed.stderr);
+    assert.ok(isOneLineError(changed.stderr), changed.stderr);
+    assert.ok(
+      changed.stderr.includes(`REFUSED: blitd at ${host} presents key ${fingerprintLogged(daemon)}`),
+      changed.stderr,
+    );
+    assert.ok(changed.stderr.includes(`pins ${fingerprintOf(impostor)}`), changed.stderr);
+    assert.ok(!existsSync(join(setup.mod, 'x')));
+    // `--yes` never replaces a pinned key.
+    const yes = await alice.run(['trust', host, '--yes']);
+    assert.equal(yes.status, 1, yes.stderr);
+
+    const plainRoot = tempDir(t);
+    const plain = await startDaemon(t, ['--root', plainRoot]);
+    const plainHost = `127.0.0.1:${plain.port}`;
+    saveKnownHost(
+      { target: plainHost, fingerprint: fingerprintOf(impostor), certificate: impostor },
+      alice.env,
+    );
+    const downgraded = await alice.run(['ls', `${plainHost}:/default/`]);
+    assert.equal(downgraded.status, 1, downgraded.stderr);
+    assert.ok(isOneLineError(downgraded.stderr), downgraded.stderr);
+    assert.match(downgraded.stderr, /REFUSED: .* no longer speaks TLS/);
+  });
+
+  test('a non-loopback bind refuses to start with a writable module and no allow list', (t) => {
+    const root = tempDir(t);
+    const quick = runBlitdSync([
+      '--root',
+      root,
+      '--bind',
+      '0.0.0.0',
+      '--port',
+      '0',
+      '--state-dir',
+      join(root, 's'),
+    ]);
+    assert.equal(quick.status, 1);
+    assert.match(
+      quick.stderr,
+      /^blitd: module 'default' is writable but has no allow list, and blitd listens on 0\.0\.0\.0/,
+    );
+    assert.equal(quick.stderr.trimEnd().split('\n').length, 1);
+    assert.ok(!existsSync(join(root, 's')), 'nothing created before refusing');
+    const config = join(root, 'blitd.toml');
+    writeFile(
+      config,
+      `[daemon]\nbind = "0.0.0.0"\ntls = false\n\n[[module]]\nname = "m"\npath = "."\nread_only = true\n`,
+    );
+    const cleartext = runBlitdSync(['--config', config, '--port', '0']);
+    assert.equal(cleartext.status, 1);
+    assert.match(cleartext.stderr, /^blitd: daemon\.tls = false is allowed only on a loopback address/);
+  });
+});
