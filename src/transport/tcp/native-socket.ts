@@ -5,6 +5,7 @@
  * promise of its outcome, answered in the order asked.
  */
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import {
   type NativeAddon,
   type NativeDataSocket,
@@ -51,6 +52,8 @@ export class NativeSocket {
    * Node stops reading the socket for good; `close` ends the thread.
    */
   static take(socket: Socket, reading: boolean): NativeSocket | undefined {
+    // A TLS socket's descriptor carries ciphertext: its bytes go through Node's TLS layer in JS.
+    if (socket instanceof TLSSocket) return undefined;
     const addon = nativeAddon();
     const handle = (socket as unknown as { _handle?: StreamHandle })._handle;
     if (!addon || typeof handle?.fd !== 'number' || handle.fd < 0 || typeof handle.readStop !== 'function')
