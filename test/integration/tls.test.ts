@@ -8,7 +8,9 @@
  * does not start.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -20,7 +22,7 @@ import { loadIdentityFile } from '../../src/tls/key-store.js';
 import { saveKnownHost } from '../../src/tls/known-hosts.js';
 import { createSelfSigned } from '../../src/tls/self-signed.js';
 import { assertSameTree, isOneLineError, tempDir, writeFile } from '../helpers.js';
-import { type Daemon, runBlit, runBlitdSync, startDaemon } from './daemon-harness.js';
+import { BLIT, type Daemon, runBlit, runBlitdSync, startDaemon } from './daemon-harness.js';
 import { open } from './frames.js';
 
 /**
@@ -64,6 +66,31 @@ async function openTransfer(
   } finally {
     grpc.close();
   }
+}
+
+/**
+ * Runs `blit ARGS` on a terminal (a pty from util-linux's script(1)) and types `answer`: what the
+ * terminal showed, and the exit code.
+ */
+async function onTerminal(args: string[], env: Record<string, string>, answer: string) {
+  const command = [process.execPath, BLIT, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let shown = '';
+  let answered = false;
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    shown += chunk;
+    if (!answered && shown.includes('[y/N]')) {
+      answered = true;
+      child.stdin.write(`${answer}\n`);
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const [code] = await once(child, 'close');
+  clearTimeout(timer);
+  return { status: code as number, shown };
 }
 
 /** A client with its own config directory (identity and known hosts). */
@@ -205,6 +232,38 @@ describe('TLS and client identities', () => {
     const listing = await bob.run(['ls', `${host}:/pub/`]);
     assert.equal(listing.status, 0, listing.stderr);
     assert.match(listing.stdout, /readme\.txt/);
+  });
+
+  test('on a terminal, first contact shows the fingerprint and asks; a changed key asks to replace', async (t) => {
+    const alice = client(t);
+    const setup = tlsSetup(t, [await alice.id()]);
+    const daemon = await startDaemon(t, ['--config', setup.config]);
+    const fingerprint = fingerprintLogged(daemon);
+    const host = `127.0.0.1:${daemon.port}`;
+    const declined = await onTerminal(['ls', `${host}:/pub/`], alice.env, 'n');
+    assert.equal(declined.status, 1, declined.shown);
+    assert.ok(declined.shown.includes(`Its key fingerprint is ${fingerprint}`), declined.shown);
+    assert.ok(!existsSync(join(alice.env.XDG_CONFIG_HOME, 'blit', 'known_hosts')));
+    const accepted = await onTerminal(['ls', `${host}:/pub/`], alice.env, 'y');
+    assert.equal(accepted.status, 0, accepted.shown);
+    assert.match(accepted.shown, /readme\.txt/);
+    assert.ok(
+      readFileSync(join(alice.env.XDG_CONFIG_HOME, 'blit', 'known_hosts'), 'utf8').includes(fingerprint),
+    );
+
+    const impostor = new X509Certificate(createSelfSigned('impostor').certPem).raw;
+    saveKnownHost({ target: host, fingerprint: fingerprintOf(impostor), certificate: impostor }, alice.env);
+    const kept = await onTerminal(['trust', host], alice.env, 'n');
+    assert.equal(kept.status, 1, kept.shown);
+    assert.match(kept.shown, /WARNING: blitd at .* now presents a different key/);
+    assert.ok(
+      readFileSync(join(alice.env.XDG_CONFIG_HOME, 'blit', 'known_hosts'), 'utf8').includes(
+        fingerprintOf(impostor),
+      ),
+    );
+    const replaced = await onTerminal(['trust', host], alice.env, 'y');
+    assert.equal(replaced.status, 0, replaced.shown);
+    assert.equal((await alice.run(['ls', `${host}:/pub/`])).status, 0);
   });
 
   test('a plain client gets nothing but "TLS required" from a daemon with TLS on', async (t) => {
