@@ -12,15 +12,20 @@ import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { connect as connectTls } from 'node:tls';
 import { credentials, Metadata, status } from '@grpc/grpc-js';
+import { createLogger } from '../../src/daemon/logger.js';
+import { startServer } from '../../src/daemon/server.js';
 import { BlitClient, Role, type TransferFrame } from '../../src/generated/blit.js';
 import { localHello, TLS_REQUIRED } from '../../src/protocol/handshake.js';
 import { fingerprintOf } from '../../src/tls/fingerprint.js';
 import { loadIdentityFile } from '../../src/tls/key-store.js';
 import { saveKnownHost } from '../../src/tls/known-hosts.js';
 import { createSelfSigned } from '../../src/tls/self-signed.js';
+import { nowMs } from '../../src/util/clock.js';
 import { assertSameTree, isOneLineError, tempDir, writeFile } from '../helpers.js';
 import { BLIT, type Daemon, runBlit, runBlitdSync, startDaemon } from './daemon-harness.js';
 import { open } from './frames.js';
@@ -264,6 +269,57 @@ describe('TLS and client identities', () => {
     const replaced = await onTerminal(['trust', host], alice.env, 'y');
     assert.equal(replaced.status, 0, replaced.shown);
     assert.equal((await alice.run(['ls', `${host}:/pub/`])).status, 0);
+  });
+
+  test('stalls before authentication: a partial ClientHello, or silence after the handshake, is closed after the handshake time', async (t) => {
+    const handshakeMs = 300;
+    const root = tempDir(t);
+    const running = await startServer(
+      {
+        bind: '127.0.0.1',
+        port: 0,
+        motd: '',
+        logLevel: 'silent',
+        tls: true,
+        stateDir: join(root, 'state'),
+        modules: [{ name: 'm', path: root, readOnly: false, comment: '', allow: ['*'] }],
+      },
+      createLogger('silent'),
+      { handshakeMs },
+    );
+    t.after(() => running.stop());
+    const closedAfter = (socket: import('node:net').Socket) =>
+      new Promise<number>((resolve, reject) => {
+        const started = nowMs();
+        const timer = setTimeout(() => reject(new Error('not closed within 10 s')), 10_000);
+        socket.on('error', () => {});
+        socket.once('close', () => {
+          clearTimeout(timer);
+          resolve(nowMs() - started);
+        });
+      });
+
+    // A ClientHello that never completes.
+    const partial = connect({ host: '127.0.0.1', port: running.port });
+    const partialClosed = closedAfter(partial);
+    let answered = 0;
+    partial.on('data', (chunk: Buffer) => {
+      answered += chunk.length;
+    });
+    partial.write(Buffer.of(0x16, 0x03, 0x01, 0x02, 0x00, 0x01));
+    assert.ok((await partialClosed) >= handshakeMs - 5);
+    assert.equal(answered, 0, 'nothing is sent to a half ClientHello');
+
+    // A whole handshake, then nothing: closed once the handshake time runs out on the inner bytes.
+    const silent = connectTls({
+      host: '127.0.0.1',
+      port: running.port,
+      rejectUnauthorized: false,
+      ALPNProtocols: ['h2'],
+    });
+    const silentClosed = closedAfter(silent);
+    await once(silent, 'secureConnect');
+    assert.ok((await silentClosed) >= handshakeMs - 5);
   });
 
   test('a plain client gets nothing but "TLS required" from a daemon with TLS on', async (t) => {
