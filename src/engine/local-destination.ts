@@ -73,7 +73,7 @@ export class LocalDestination {
 
   constructor(
     readonly root: string,
-    private readonly filter: PathFilter,
+    readonly filter: PathFilter,
     private readonly options: TransferOptions,
     private readonly onAction: (action: Action) => void,
     /** How paths below the root are reached: by path locally, pinned in a daemon's module. */

@@ -1,9 +1,10 @@
 /** The source role on the local file system: a streaming, depth-first walk, one directory per listing. */
+
 import { lstatSync, readlinkSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { type DirectoryContents, entryFromStats, listDirectory, NOT_UTF8_NAME } from '../fsops/listing.js';
 import { nativeAddon } from '../fsops/native.js';
-import { joinRel, localPath, relDepth } from '../fsops/rel-path.js';
+import { joinRel, localPath, parentRel, relDepth } from '../fsops/rel-path.js';
 import { yieldToLoop } from '../util/clock.js';
 import { codeOf, reasonOf, sourceKeptReason } from '../util/errors.js';
 import { hangIfInjected, injectedScanRel } from '../util/test-hang.js';
@@ -19,8 +20,8 @@ export class LocalSource implements SourceRole {
   scanComplete = true;
   readonly failures: Failure[] = [];
   private readonly walkedDirs: string[] = [];
-  /** The same directories, to answer hasWalked. */
-  private readonly walkedSet = new Set<string>();
+  /** The same directories with their filter verdicts, to answer hasWalked and verdictOf. */
+  private readonly walkedVerdicts = new Map<string, FilterVerdict>();
   private readonly skipped = new Set<string>();
 
   constructor(
@@ -92,7 +93,7 @@ export class LocalSource implements SourceRole {
         continue;
       }
       this.walkedDirs.push(dir.rel);
-      this.walkedSet.add(dir.rel);
+      this.walkedVerdicts.set(dir.rel, dir.verdict);
       for (const problem of contents.problems) {
         // A name that is not UTF-8 cannot be represented, nor can its twin at the destination be
         // deleted: it does not make the scan incomplete.
@@ -165,7 +166,22 @@ export class LocalSource implements SourceRole {
    * a peer names below it stays inside the source.
    */
   hasWalked(rel: string): boolean {
-    return this.walkedSet.has(rel);
+    return this.walkedVerdicts.has(rel);
+  }
+
+  /**
+   * The verdict the walk gives `rel`, an entry of a directory it listed; undefined when the walk
+   * would not list it (its directory was not walked, or the filters leave it out). A peer may ask
+   * for nothing else: the directories walked are few, so this is known without remembering every
+   * file offered.
+   */
+  verdictOf(rel: string, isDir: boolean): FilterVerdict | undefined {
+    const parent = this.walkedVerdicts.get(parentRel(rel));
+    if (!parent) return undefined;
+    if (this.filter.passAll) return parent;
+    const verdict = this.filter.test(rel, isDir, parent);
+    if (verdict.status === 'exclude' || (verdict.status === 'traverse' && !isDir)) return undefined;
+    return verdict;
   }
 
   skipSubtree(rel: string): void {

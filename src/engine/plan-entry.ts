@@ -108,7 +108,7 @@ export function planExtras(
 ): Extra[] {
   if (listing.partial || options.operation !== 'mirror' || existing.size === 0) return [];
   const names = new Set(listing.entries.map((e) => e.name));
-  const parentVerdict = listing.dir?.verdict ?? filter.root;
+  const parentVerdict = listing.verdict ?? listing.dir?.verdict ?? filter.root;
   const extras: Extra[] = [];
   for (const [name, entry] of existing) {
     if (names.has(name)) continue;

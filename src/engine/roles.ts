@@ -12,6 +12,12 @@ export interface SourceListing {
   rel: string;
   /** The directory's own metadata (absent for a single-entry transfer). */
   dir?: SourceEntry;
+  /**
+   * The directory's filter verdict as the destination derived it from its own filter, when the
+   * listing came from a peer (whose word on it is not taken: it decides what a mirror deletes);
+   * otherwise `dir.verdict`.
+   */
+  verdict?: FilterVerdict;
   entries: SourceEntry[];
   /** True when this listing names only some of the directory's entries: no deletions from it. */
   partial: boolean;

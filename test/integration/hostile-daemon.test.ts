@@ -5,7 +5,7 @@
  * that failed).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -383,4 +383,87 @@ test("a daemon's message of the day, module names, refusals and problems reach t
   assert.match(problems.stderr, /r\\x1b\]0;owned/);
   assert.equal(refused.status, 1);
   assert.match(refused.stderr, /refused \\x1b\]0;owned/);
+});
+
+test('a push never sends a file the filters exclude, even to a daemon that names its size and time', async (t) => {
+  const root = tempDir(t, 'blit-hostile-daemon-');
+  const src = join(root, 'src');
+  mkdirSync(src);
+  writeFileSync(join(src, 'shared.txt'), 'public');
+  writeFileSync(join(src, 'precious.key'), 'secret');
+  const { mtimeNs } = statSync(join(src, 'precious.key'), { bigint: true });
+  let answer: Body | undefined;
+  const port = await fakeDaemon(t, async (send, _needs, next) => {
+    await next('manifestComplete');
+    send({
+      $case: 'needBatch',
+      value: {
+        needs: [
+          {
+            fileId: 1n,
+            path: 'precious.key',
+            hashFirst: false,
+            blocks: [],
+            destinationHash: Buffer.alloc(0),
+            size: 6n,
+            mtimeNs,
+          },
+        ],
+      },
+    });
+    answer = await Promise.race([next('fileData'), next('error')]);
+    send({
+      $case: 'summary',
+      value: {
+        copied: 0n,
+        skipped: 0n,
+        updated: 0n,
+        deleted: 0n,
+        failed: 1n,
+        bytes: 0n,
+        elapsedMs: 1n,
+        scanComplete: true,
+        deletionsWithheld: 0n,
+        failures: [],
+      },
+    });
+  });
+  const result = await runBlit(['copy', '--exclude', '*.key', `${src}/`, `127.0.0.1:${port}:/m/dst`]);
+  assert.ok(answer, `the daemon got an answer (blit: ${result.stderr})`);
+  assert.equal(answer.$case, 'error', 'no data of the excluded file was sent');
+  assert.match(answer.$case === 'error' ? answer.value.message : '', /not a file this source listed/);
+});
+
+test('a pull mirror derives what its filters spare itself: a daemon cannot widen the deletions', async (t) => {
+  const root = tempDir(t, 'blit-hostile-daemon-');
+  const dst = join(root, 'dst');
+  mkdirSync(dst);
+  writeFileSync(join(dst, 'keep.bin'), 'not selected by the filters');
+  writeFileSync(join(dst, 'a.txt'), 'selected, and the source lacks it');
+  const port = await fakeDaemon(t, async (send) => {
+    // The root's own entry claims every filter condition met (filterMet 3): "everything included".
+    send(batch('', []));
+    for (const body of complete) send(body);
+  });
+  const result = await runBlit([
+    'mirror',
+    '--yes',
+    '--include',
+    '*.txt',
+    `127.0.0.1:${port}:/m/src/`,
+    `${dst}/`,
+  ]);
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual(readdirSync(dst), ['keep.bin'], 'a.txt deleted, keep.bin spared');
+
+  // An entry the filters leave out is refused outright, and nothing lands.
+  const port2 = await fakeDaemon(t, async (send) => {
+    send(batch('', [entry('evil.key', EntryKind.ENTRY_KIND_FILE, 3)]));
+    for (const body of complete) send(body);
+  });
+  const dst2 = join(root, 'dst2');
+  const refused = await runBlit(['copy', '--exclude', '*.key', `127.0.0.1:${port2}:/m/src/`, `${dst2}/`]);
+  assert.equal(refused.status, 1, refused.stderr);
+  assert.match(refused.stderr, /protocol error: evil\.key: listed, but the filters leave it out/);
+  assert.ok(!existsSync(join(dst2, 'evil.key')));
 });

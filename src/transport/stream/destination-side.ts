@@ -11,6 +11,7 @@
  * their declared size.
  */
 import { closeSync, constants, openSync } from 'node:fs';
+import type { FilterVerdict } from '../../engine/filter.js';
 import type { DeletionCandidate, LocalDestination } from '../../engine/local-destination.js';
 import type { Progress } from '../../engine/progress.js';
 import type { SourceEntry, SourceListing } from '../../engine/roles.js';
@@ -196,6 +197,22 @@ export async function runDestinationSide(
     return false;
   };
 
+  /**
+   * Each announced directory's filter verdict, derived here from this side's own filter: what the
+   * source says of it is not taken, since it decides what a mirror deletes (a hostile source could
+   * otherwise mark a directory wholly included and have files the filters spare deleted).
+   */
+  const filter = destination.filter;
+  const dirVerdicts = new Map<string, FilterVerdict>([['', filter.root]]);
+  /** `entry`'s verdict under this side's filter; an entry the filters leave out is refused. */
+  const verdictOf = (dirRel: string, dirVerdict: FilterVerdict, entry: SourceEntry): FilterVerdict => {
+    if (filter.passAll) return dirVerdict;
+    const verdict = filter.test(joinRel(dirRel, entry.name), entry.kind === 'dir', dirVerdict);
+    if (verdict.status === 'exclude' || (verdict.status === 'traverse' && entry.kind !== 'dir'))
+      throw new ProtocolError(`${entry.name}: listed, but the filters leave it out`);
+    return verdict;
+  };
+
   const startListing = (batch: ManifestBatch): OpenListing => {
     const rel = checkPeerRel(batch.directory, 'manifest');
     let ignored = false;
@@ -212,7 +229,15 @@ export async function runDestinationSide(
       );
     const dir = batch.directoryEntry ? fromManifestEntry(batch.directoryEntry, true) : undefined;
     if (dir && dir.kind !== 'dir') throw new ProtocolError('a directory described as another kind');
-    return { listing: { rel, dir, entries: [], partial: batch.partial }, names: new Set(), ignored, only };
+    // Announced by a listing of its parent (or the root): its verdict was derived then.
+    const verdict = dirVerdicts.get(rel) ?? filter.root;
+    if (dir) dir.verdict = verdict;
+    return {
+      listing: { rel, dir, verdict, entries: [], partial: batch.partial },
+      names: new Set(),
+      ignored,
+      only,
+    };
   };
 
   const plan = (listing: SourceListing) => {
@@ -318,6 +343,12 @@ export async function runDestinationSide(
       // The one entry of a single-entry transfer takes the destination's name for it.
       if (hooks.singleName !== undefined && open.listing.rel === '') entry.name = hooks.singleName;
       if (hooks.stripSetId && entry.kind === 'file') entry.mode &= ~0o6000;
+      // A single entry is taken whatever the filters say, as locally.
+      if (hooks.singleName === undefined || open.listing.rel !== '') {
+        entry.verdict = verdictOf(open.listing.rel, open.listing.verdict!, entry);
+        if (entry.kind === 'dir' && !open.ignored)
+          dirVerdicts.set(joinRel(open.listing.rel, entry.name), entry.verdict);
+      }
       if (open.only) {
         if (!open.only.delete(entry.name))
           throw new ProtocolError(`${entry.name}: listed again, but not asked for`);

@@ -121,10 +121,14 @@ export async function runSourceSide(
   const stopMeasuring = () => clearInterval(measuring);
   channel.closed.then(stopMeasuring, stopMeasuring);
 
-  /** Where a path the peer names lies here, or a reason to refuse it. */
+  /**
+   * Where a file the peer asks for lies here, or undefined: only what the walk lists may be sent
+   * (in a directory it walked, and passed by the filters), never a file the user excluded, even to
+   * a peer that knows its name, size and time.
+   */
   const pathOf = (rel: string): string | undefined => {
     if (hooks.single) return source.localPathOf('');
-    return source.hasWalked(parentRel(rel)) ? source.localPathOf(rel) : undefined;
+    return source.verdictOf(rel, false) ? source.localPathOf(rel) : undefined;
   };
 
   /** A move's source whose copy landed, removed; a failure says the source was kept. */
@@ -395,7 +399,9 @@ export async function runSourceSide(
     const parent = parentRel(rel);
     // Only below a directory this walk listed; an entry gone meanwhile is listed as nothing.
     const [entry] = source.hasWalked(parent) ? source.entriesOf(parent, [baseRel(rel)]) : [];
-    if (entry) await sendManifest(source.scan({ parent, entry }));
+    // Listed again with the verdict the walk gives it: nothing the filters leave out.
+    const verdict = entry && source.verdictOf(rel, entry.kind === 'dir');
+    if (entry && verdict) await sendManifest(source.scan({ parent, entry: { ...entry, verdict } }));
     else {
       channel.send({
         $case: 'manifest',
