@@ -8,7 +8,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { credentials } from '@grpc/grpc-js';
@@ -437,6 +445,150 @@ describe('Transfer under a hostile client', () => {
     assert.equal(frame.body.value.fatal, false);
     assert.equal(frame.body.value.fileId, 1n);
     session.close();
+    await assertStillServing();
+  });
+
+  /** A need as a hostile destination writes it. */
+  const need = (fileId: bigint, path: string, size = 0n, mtimeNs = 0n) => ({
+    fileId,
+    path,
+    hashFirst: false,
+    blocks: [],
+    destinationHash: Buffer.alloc(0),
+    size,
+    mtimeNs,
+  });
+  const filter = (exclude: string[]) => ({
+    include: [],
+    exclude,
+    filesFrom: [],
+    hasFilesFrom: false,
+    deleteExcluded: false,
+  });
+
+  test("a pull's client gets only what the walk listed: not an excluded file, not through a link, not elsewhere", async () => {
+    mkdirSync(join(module, 'guarded', 'sub'), { recursive: true });
+    writeFileSync(join(module, 'guarded', 'a.txt'), 'listed');
+    writeFileSync(join(module, 'guarded', 'secret.key'), 'excluded');
+    writeFileSync(join(module, 'unlisted.txt'), 'not under the path asked for');
+    symlinkSync(outside, join(module, 'guarded', 'up'));
+    const key = statSync(join(module, 'guarded', 'secret.key'), { bigint: true });
+    const session = rawSession(client);
+    session.send(hello, Role.ROLE_DESTINATION);
+    session.send(
+      open('data', 'guarded', { direction: Direction.DIRECTION_PULL, filter: filter(['*.key']) }),
+      Role.ROLE_DESTINATION,
+    );
+    let frame = await session.nextReal();
+    while (frame && frame.body?.$case !== 'manifestComplete') frame = await session.nextReal();
+    assert.ok(frame, 'the listing completes');
+    session.send(
+      {
+        $case: 'needBatch',
+        value: {
+          needs: [
+            need(1n, 'secret.key', key.size, key.mtimeNs),
+            need(2n, 'up/keep', 7n),
+            need(3n, 'elsewhere/unlisted.txt'),
+            need(4n, 'a.txt', 6n, statSync(join(module, 'guarded', 'a.txt'), { bigint: true }).mtimeNs),
+          ],
+        },
+      },
+      Role.ROLE_DESTINATION,
+    );
+    const errors = new Map<bigint, string>();
+    const data = new Set<bigint>();
+    while (errors.size + data.size < 4) {
+      frame = await session.nextReal();
+      assert.ok(frame, 'the daemon answers every need');
+      if (frame.body?.$case === 'error') errors.set(frame.body.value.fileId, frame.body.value.message);
+      if (frame.body?.$case === 'fileData' && frame.body.value.last) data.add(frame.body.value.fileId);
+    }
+    assert.deepEqual([...data], [4n], 'only the listed file is sent');
+    for (const id of [1n, 2n, 3n]) assert.match(errors.get(id) ?? '', /not a file this source listed/);
+    session.close();
+
+    // A path out of the source altogether ends the session.
+    const escaping = rawSession(client);
+    escaping.send(hello, Role.ROLE_DESTINATION);
+    escaping.send(open('data', 'guarded', { direction: Direction.DIRECTION_PULL }), Role.ROLE_DESTINATION);
+    frame = await escaping.nextReal();
+    while (frame && frame.body?.$case !== 'manifestComplete') frame = await escaping.nextReal();
+    escaping.send(
+      { $case: 'needBatch', value: { needs: [need(1n, '../unlisted.txt')] } },
+      Role.ROLE_DESTINATION,
+    );
+    const error = await escaping.fatal();
+    assert.equal(error?.code, ErrorCode.ERROR_CODE_PROTOCOL, error?.message);
+    await assertStillServing();
+  });
+
+  test('a pull-move removes only what the walk listed, whatever the client says landed', async () => {
+    mkdirSync(join(module, 'moving', 'dir'), { recursive: true });
+    writeFileSync(join(module, 'moving', 'listed.txt'), 'goes');
+    writeFileSync(join(module, 'moving', 'secret.key'), 'excluded: stays');
+    writeFileSync(join(module, 'moving', 'dir', 'inner.txt'), 'listed, not claimed');
+    writeFileSync(join(module, 'elsewhere.txt'), 'not under the path');
+    const session = rawSession(client);
+    session.send(hello, Role.ROLE_DESTINATION);
+    session.send(
+      open('data', 'moving', {
+        direction: Direction.DIRECTION_PULL,
+        operation: Operation.OPERATION_MOVE,
+        filter: filter(['*.key']),
+      }),
+      Role.ROLE_DESTINATION,
+    );
+    let frame = await session.nextReal();
+    while (frame && frame.body?.$case !== 'manifestComplete') frame = await session.nextReal();
+    session.send(
+      {
+        $case: 'landed',
+        value: { paths: ['listed.txt', 'secret.key', 'dir', 'never-listed', 'elsewhere.txt'] },
+      },
+      Role.ROLE_DESTINATION,
+    );
+    session.send(
+      {
+        $case: 'summary',
+        value: {
+          copied: 0n,
+          skipped: 1n,
+          updated: 0n,
+          deleted: 0n,
+          failed: 0n,
+          bytes: 0n,
+          elapsedMs: 1n,
+          scanComplete: true,
+          deletionsWithheld: 0n,
+          failures: [],
+        },
+      },
+      Role.ROLE_DESTINATION,
+    );
+    while (await session.next()) {
+      // Until the daemon ends the session.
+    }
+    assert.ok(!existsSync(join(module, 'moving', 'listed.txt')), 'the listed file claimed as landed went');
+    assert.ok(existsSync(join(module, 'moving', 'secret.key')), 'the excluded file stayed');
+    assert.ok(
+      existsSync(join(module, 'moving', 'dir', 'inner.txt')),
+      'the directory (not a file) stayed whole',
+    );
+    assert.ok(existsSync(join(module, 'elsewhere.txt')));
+
+    const escaping = rawSession(client);
+    escaping.send(hello, Role.ROLE_DESTINATION);
+    escaping.send(
+      open('data', 'moving', { direction: Direction.DIRECTION_PULL, operation: Operation.OPERATION_MOVE }),
+      Role.ROLE_DESTINATION,
+    );
+    frame = await escaping.nextReal();
+    while (frame && frame.body?.$case !== 'manifestComplete') frame = await escaping.nextReal();
+    escaping.send({ $case: 'landed', value: { paths: ['../elsewhere.txt'] } }, Role.ROLE_DESTINATION);
+    const error = await escaping.fatal();
+    assert.equal(error?.code, ErrorCode.ERROR_CODE_PROTOCOL, error?.message);
+    assert.ok(existsSync(join(module, 'elsewhere.txt')));
     await assertStillServing();
   });
 });
