@@ -591,4 +591,36 @@ describe('Transfer under a hostile client', () => {
     assert.ok(existsSync(join(module, 'elsewhere.txt')));
     await assertStillServing();
   });
+
+  test("a push mirror deletes nothing on an incomplete scan, and only what the daemon's own filters select", async () => {
+    mkdirSync(join(module, 'mirrored'));
+    mkdirSync(join(module, 'beside'));
+    writeFileSync(join(module, 'mirrored', 'a.txt'), 'selected by the filters, lacking at the source');
+    writeFileSync(join(module, 'mirrored', 'keep.bin'), 'not selected by the filters');
+    writeFileSync(join(module, 'beside', 'z'), 'not under the path');
+    const mirror = (scanComplete: boolean) => {
+      const session = rawSession(client);
+      session.send(hello);
+      session.send(
+        open('data', 'mirrored', {
+          operation: Operation.OPERATION_MIRROR,
+          allowDeletions: true,
+          filter: { ...filter([]), include: ['*.txt'] },
+        }),
+      );
+      // The root's own entry claims every filter condition met (filterMet 3): "all included".
+      session.send(batch('', []));
+      session.send({ $case: 'manifestComplete', value: { scanComplete, entries: 0n, bytes: 0n } });
+      session.send({ $case: 'sourceDone', value: { scanComplete, failures: [] } });
+      return session.summary();
+    };
+    const incomplete = await mirror(false);
+    assert.equal(incomplete?.body?.$case, 'summary');
+    assert.ok(existsSync(join(module, 'mirrored', 'a.txt')), 'nothing deleted after an incomplete scan');
+    const complete = await mirror(true);
+    assert.equal(complete?.body?.$case, 'summary');
+    assert.deepEqual(readdirSync(join(module, 'mirrored')), ['keep.bin'], 'a.txt deleted, keep.bin spared');
+    assert.deepEqual(readdirSync(join(module, 'beside')), ['z']);
+    await assertStillServing();
+  });
 });
