@@ -467,3 +467,21 @@ test('a pull mirror derives what its filters spare itself: a daemon cannot widen
   assert.match(refused.stderr, /protocol error: evil\.key: listed, but the filters leave it out/);
   assert.ok(!existsSync(join(dst2, 'evil.key')));
 });
+
+test('a daemon that accepts and never answers: blit gives up after its connect time, in one line', async (t) => {
+  const held: Socket[] = [];
+  const server = createServer((socket) => {
+    socket.on('error', () => {});
+    held.push(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of held) socket.destroy();
+    server.close();
+  });
+  const port = (server.address() as { port: number }).port;
+  const result = await runBlit(['ls', `127.0.0.1:${port}:/m/`]);
+  assert.equal(result.status, 1, result.stderr);
+  assert.ok(isOneLineError(result.stderr), result.stderr);
+  assert.match(result.stderr, /no answer from blitd at 127\.0\.0\.1:\d+ within 10 s|cannot reach blitd/);
+});

@@ -623,4 +623,16 @@ describe('Transfer under a hostile client', () => {
     assert.deepEqual(readdirSync(join(module, 'beside')), ['z']);
     await assertStillServing();
   });
+
+  test('a Transfer that never opens (nothing, or Hello alone) is ended after 10 s with a protocol error', async () => {
+    const silent = rawSession(client);
+    const helloOnly = rawSession(client);
+    helloOnly.send(hello);
+    const [a, b] = await Promise.all([silent.fatal(), helloOnly.fatal()]);
+    for (const error of [a, b]) {
+      assert.equal(error?.code, ErrorCode.ERROR_CODE_PROTOCOL, error?.message);
+      assert.match(error?.message ?? '', /no Hello and Open within 10 s/);
+    }
+    await assertStillServing();
+  });
 });
