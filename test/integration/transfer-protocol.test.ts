@@ -635,4 +635,56 @@ describe('Transfer under a hostile client', () => {
     }
     await assertStillServing();
   });
+
+  test('lengths past their bounds are protocol errors: names, directory paths, link targets, sizes, data offsets', async () => {
+    const huge = entry('huge', EntryKind.ENTRY_KIND_FILE);
+    huge.entry!.size = 1n << 62n;
+    const hostile: [string, Body[]][] = [
+      ['a 256-byte name', [batch('', [entry('n'.repeat(256), EntryKind.ENTRY_KIND_FILE, 1)])]],
+      [
+        'a 4,097-byte link target',
+        [batch('', [entry('l', EntryKind.ENTRY_KIND_SYMLINK, 0, 't'.repeat(4097))])],
+      ],
+      ['a size of 2^62', [batch('', [huge])]],
+      ['a 5,000-byte directory path', [batch('', []), batch('d/'.repeat(2500).slice(0, -1), [])]],
+    ];
+    for (const [what, frames] of hostile) {
+      const session = rawSession(client);
+      session.send(hello);
+      session.send(open('data', 'bounds'));
+      for (const frame of frames) session.send(frame);
+      const error = await session.fatal();
+      assert.equal(error?.code, ErrorCode.ERROR_CODE_PROTOCOL, `${what}: ${error?.message}`);
+    }
+
+    // Data at an offset the file has not reached: a gap is never filled with whatever was there.
+    const session = rawSession(client);
+    session.send(hello);
+    session.send(open('data', 'bounds'));
+    await session.nextReal(); // hello
+    await session.nextReal(); // accept
+    session.send(batch('', [entry('gap', EntryKind.ENTRY_KIND_FILE, 8)]));
+    const needs = await session.nextReal();
+    assert.equal(needs?.body?.$case, 'needBatch');
+    const id = needs.body.value.needs[0]!.fileId;
+    session.send({
+      $case: 'fileData',
+      value: { fileId: id, offset: 4n, data: Buffer.from('5678'), last: true },
+    });
+    session.send({ $case: 'manifestComplete', value: { scanComplete: true, entries: 1n, bytes: 8n } });
+    session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
+    let frame = await session.nextReal();
+    while (
+      frame &&
+      frame.body?.$case !== 'summary' &&
+      !(frame.body?.$case === 'error' && frame.body.value.fatal)
+    )
+      frame = await session.nextReal();
+    if (frame?.body?.$case === 'summary')
+      assert.equal(frame.body.value.failed, 1n, 'the file with a gap fails');
+    else assert.equal(frame?.body?.$case === 'error' && frame.body.value.code, ErrorCode.ERROR_CODE_PROTOCOL);
+    assert.ok(!existsSync(join(module, 'bounds', 'gap')), 'nothing lands under its name');
+    session.close();
+    await assertStillServing();
+  });
 });
