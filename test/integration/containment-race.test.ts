@@ -241,6 +241,77 @@ for (const resolver of RESOLVERS) {
       }
     });
 
+    /**
+     * Runs `command` (a push mirror or a pull-move that removes in t/dNN) again and again while each
+     * t/dNN is swapped for a link to the outside now and then; nothing outside may go.
+     */
+    async function removalsStayInside(
+      t: { after(fn: () => unknown): void; diagnostic(message: string): void },
+      command: (root: string, port: number) => string[],
+      prepare: (root: string, subdirs: string[]) => void,
+    ) {
+      assert.ok(nativeAddon(), 'npm install builds the native addon');
+      const root = tempDir(t);
+      const module = join(root, 'module');
+      const outside = join(root, 'outside');
+      mkdirSync(outside, { recursive: true });
+      for (let i = 0; i < 20; i++) writeFileSync(join(outside, `f${i}`), `precious ${i}`);
+      mkdirSync(module);
+      const before = inventory(outside);
+      const daemon = await startDaemon(t, ['--config', writeConfig(root, module)], resolver.env);
+      const started = Date.now();
+      let runs = 0;
+      let flips = 0;
+      while (runs < MAX_RUNS && Date.now() - started < SCENARIO_MS) {
+        runs++;
+        const tree = join(module, 't');
+        rmSync(tree, { recursive: true, force: true });
+        // The same names as outside: a removal that goes through a link finds them there.
+        const subdirs = Array.from({ length: 12 }, (_, i) => join(tree, `d${String(i).padStart(2, '0')}`));
+        for (const dir of subdirs) {
+          mkdirSync(dir, { recursive: true });
+          for (let f = 0; f < 20; f++) writeFileSync(join(dir, `f${f}`), 'x');
+        }
+        prepare(root, subdirs);
+        const swapper = await startSwapper(
+          t,
+          subdirs.map((dir) => [dir, outside]),
+          { holdLink: 20, holdDir: 20 },
+        );
+        const result = await runBlit(command(root, daemon.port));
+        flips += await swapper.stop();
+        assert.ok([0, 1, 2].includes(result.status), result.stderr);
+        assert.deepEqual(
+          inventory(outside),
+          before,
+          `run ${runs} (${flips} flips so far) removed files outside the module: ${result.stderr}`,
+        );
+      }
+      t.diagnostic(`${runs} runs, ${flips} flips`);
+      assert.ok(flips > 0, 'the swap loop flipped while the CLI ran');
+    }
+
+    test("a push mirror's deletions never remove anything outside the module", async (t) => {
+      await removalsStayInside(
+        t,
+        (root, port) => ['mirror', '--yes', `${join(root, 'src')}/`, `127.0.0.1:${port}:/data/t`],
+        // The source holds the same directories, empty: the mirror deletes every file in them.
+        (root, subdirs) => {
+          rmSync(join(root, 'src'), { recursive: true, force: true });
+          for (const dir of subdirs)
+            mkdirSync(join(root, 'src', dir.slice(dir.lastIndexOf('/') + 1)), { recursive: true });
+        },
+      );
+    });
+
+    test('a pull-move never removes anything outside the module', async (t) => {
+      await removalsStayInside(
+        t,
+        (root, port) => ['move', `127.0.0.1:${port}:/data/t/`, `${join(root, 'moved')}/`],
+        (root) => rmSync(join(root, 'moved'), { recursive: true, force: true }),
+      );
+    });
+
     test('blit ls never lists an outside directory', async (t) => {
       assert.ok(nativeAddon(), 'npm install builds the native addon');
       const root = tempDir(t);
