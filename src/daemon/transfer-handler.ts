@@ -40,7 +40,7 @@ import { IncompatiblePeer, localHello, negotiate } from '../protocol/handshake.j
 import { ProtocolError } from '../protocol/manifest-wire.js';
 import { fromWireOpen } from '../protocol/open-wire.js';
 import { clip } from '../protocol/peer-text.js';
-import { type FrameBody, FrameChannel, PeerGone } from '../transport/frame-channel.js';
+import { type FrameBody, FrameChannel, PeerFailed, PeerGone } from '../transport/frame-channel.js';
 import { runDestinationSide } from '../transport/stream/destination-side.js';
 import { finished, sessionStats } from '../transport/stream/session-measure.js';
 import { runSourceSide, type SourceFiles } from '../transport/stream/source-side.js';
@@ -279,6 +279,7 @@ export function handleTransfer(
         error instanceof RpcError ||
         error instanceof ProtocolError ||
         error instanceof PeerGone ||
+        error instanceof PeerFailed ||
         error instanceof IncompatiblePeer ||
         error instanceof BlitError;
       if (!known) log.error({ ...fields, err: error }, 'internal error');

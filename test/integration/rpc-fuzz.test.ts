@@ -7,15 +7,26 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import fc from 'fast-check';
+import {
+  BlitClient,
+  EntryKind,
+  ErrorCode,
+  FilterStatus,
+  Operation,
+  Role,
+  type TransferFrame,
+} from '../../src/generated/blit.js';
+import { localHello } from '../../src/protocol/handshake.js';
 import { RemoteClient } from '../../src/remote/client.js';
-import { snapshot, tempDir } from '../helpers.js';
-import { startDaemon } from './daemon-harness.js';
+import { isOneLineError, snapshot, tempDir } from '../helpers.js';
+import { runBlit, startDaemon } from './daemon-harness.js';
+import { type Body, open } from './frames.js';
 import { rawBlitClient } from './raw-client.js';
 
 const METHODS = ['Ping', 'ListModules', 'List', 'Purge'] as const;
@@ -133,4 +144,145 @@ test('random bytes as Transfer frames end the session with a refusal, never an i
   assert.deepEqual(snapshot(module), before, 'nothing in the module changed');
   const client = await RemoteClient.connect({ host: '127.0.0.1', port: daemon.port }, { spec: 'fuzz' });
   client.close();
+});
+
+/** Names and paths from the pieces that matter to a path check. */
+const piece = fc.constantFrom('a', 'b', '.', '..', '/', '\0', 'é', 'x'.repeat(300));
+const name = fc.array(piece, { minLength: 1, maxLength: 4 }).map((parts) => parts.join(''));
+const kind = fc.constantFrom(
+  EntryKind.ENTRY_KIND_FILE,
+  EntryKind.ENTRY_KIND_DIRECTORY,
+  EntryKind.ENTRY_KIND_SYMLINK,
+  EntryKind.ENTRY_KIND_UNSPECIFIED,
+);
+const manifestEntry = fc.record({
+  entry: fc.record({
+    name,
+    kind,
+    size: fc.bigInt({ min: 0n, max: 1n << 40n }),
+    mtimeNs: fc.bigInt({ min: 0n, max: 1n << 62n }),
+    mode: fc.integer({ min: 0, max: 0xffff }),
+    linkTarget: fc.oneof(name, fc.constant('')),
+  }),
+  filterStatus: fc.constantFrom(FilterStatus.FILTER_STATUS_INCLUDE, FilterStatus.FILTER_STATUS_TRAVERSE),
+  filterMet: fc.integer({ min: 0, max: 7 }),
+});
+const fileId = fc.bigInt({ min: 0n, max: 8n });
+/** Frames a source could send, well-formed protobuf with hostile contents, in any order. */
+const sourceFrame = fc.oneof(
+  fc
+    .record({
+      directory: fc.oneof(fc.constant(''), name),
+      directoryEntry: fc.option(manifestEntry, { nil: undefined }),
+      entries: fc.array(manifestEntry, { maxLength: 6 }),
+      partial: fc.boolean(),
+      last: fc.boolean(),
+      unreadable: fc.constant([]),
+    })
+    .map((value) => ({ $case: 'manifest' as const, value })),
+  fc
+    .record({
+      fileId,
+      offset: fc.bigInt({ min: 0n, max: 1n << 40n }),
+      data: fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
+      last: fc.boolean(),
+    })
+    .map((value) => ({ $case: 'fileData' as const, value })),
+  fc
+    .record({
+      scanComplete: fc.boolean(),
+      entries: fc.bigInt({ min: 0n, max: 100n }),
+      bytes: fc.bigInt({ min: 0n, max: 100n }),
+    })
+    .map((value) => ({ $case: 'manifestComplete' as const, value })),
+  fc
+    .record({ scanComplete: fc.boolean(), failures: fc.constant([]) })
+    .map((value) => ({ $case: 'sourceDone' as const, value })),
+  fc
+    .record({ paths: fc.array(name, { maxLength: 3 }) })
+    .map((value) => ({ $case: 'landed' as const, value })),
+  fc.record({ confirmed: fc.boolean() }).map((value) => ({ $case: 'deletionsConfirm' as const, value })),
+);
+
+test('well-formed frames with hostile contents after a valid opening: refused or served, never outside the path', async (t) => {
+  const root = tempDir(t, 'blit-fuzz-');
+  const module = join(root, 'rw');
+  const outside = join(root, 'outside');
+  mkdirSync(join(module, 'other'), { recursive: true });
+  mkdirSync(outside);
+  writeFileSync(join(module, 'other', 'keep'), 'not under the path pushed to');
+  writeFileSync(join(outside, 'keep'), 'outside the module');
+  const config = join(root, 'blitd.toml');
+  writeFileSync(config, `[[module]]\nname = "rw"\npath = ${JSON.stringify(module)}\n`);
+  const daemon = await startDaemon(t, ['--config', config]);
+  const client = new BlitClient(`127.0.0.1:${daemon.port}`, credentials.createInsecure());
+  t.after(() => client.close());
+  const others = () => [snapshot(join(module, 'other')), snapshot(outside)];
+  const before = others();
+  const outcomes = new Map<string, number>();
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(Operation.OPERATION_COPY, Operation.OPERATION_MIRROR),
+      fc.array(sourceFrame, { minLength: 1, maxLength: 8 }),
+      async (operation, frames) => {
+        const call = client.transfer();
+        let last = 'nothing';
+        const ended = new Promise<{ code: number; details: string }>((resolve) => {
+          call.on('status', (value: { code: number; details: string }) => resolve(value));
+          call.on('error', () => {});
+          call.on('data', (frame: TransferFrame) => {
+            const body = frame.body;
+            if (body?.$case === 'error' && body.value.fatal) {
+              const io = body.value.code === ErrorCode.ERROR_CODE_IO;
+              last = `fatal ${ErrorCode[body.value.code]}${io ? ` (${body.value.message})` : ''}`;
+            } else if (body?.$case === 'summary') last = 'summary';
+          });
+        });
+        call.write({ role: Role.ROLE_SOURCE, body: { $case: 'hello', value: localHello('blit') } });
+        call.write({ role: Role.ROLE_SOURCE, body: open('rw', 'fuzz', { operation, allowDeletions: true }) });
+        for (const body of frames) call.write({ role: Role.ROLE_SOURCE, body: body as Body });
+        call.end();
+        const { code, details } = await ended;
+        const reason = `${status[code]}, ${last}`;
+        outcomes.set(reason, (outcomes.get(reason) ?? 0) + 1);
+        assert.notEqual(code, status.INTERNAL, details);
+        assert.notEqual(code, status.UNKNOWN, details);
+        assert.notEqual(code, status.UNAVAILABLE, 'the daemon went away');
+      },
+    ),
+    { numRuns: 150 },
+  );
+  t.diagnostic([...outcomes].map(([reason, n]) => `${n} × ${reason}`).join('; '));
+  // An error blitd did not expect is logged as an internal error (and reaches the peer as IO).
+  assert.doesNotMatch(daemon.log(), /"msg":"internal error"/);
+  assert.deepEqual(others(), before, 'nothing outside the path pushed to changed');
+  assert.deepEqual(
+    readdirSync(module).filter((entry) => entry !== 'fuzz' && entry !== 'other'),
+    [],
+    'nothing beside the path pushed to',
+  );
+  const alive = await RemoteClient.connect({ host: '127.0.0.1', port: daemon.port }, { spec: 'fuzz' });
+  alive.close();
+});
+
+test('a daemon that answers random bytes: blit ends in one line, never a stack trace', async (t) => {
+  await fc.assert(
+    fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 200 }), async (bytes) => {
+      const server = createServer((socket) => {
+        socket.on('error', () => {});
+        socket.end(Buffer.from(bytes));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (server.address() as { port: number }).port;
+        const result = await runBlit(['ls', `127.0.0.1:${port}:/m/`]);
+        assert.equal(result.status, 1, result.stderr);
+        assert.ok(isOneLineError(result.stderr), result.stderr);
+      } finally {
+        server.close();
+      }
+    }),
+    { numRuns: 15 },
+  );
+  t.diagnostic('15 random answers');
 });
