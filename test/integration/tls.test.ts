@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { connect as connectTls } from 'node:tls';
 import { credentials, Metadata, status } from '@grpc/grpc-js';
+import fc from 'fast-check';
 import { createLogger } from '../../src/daemon/logger.js';
 import { startServer } from '../../src/daemon/server.js';
 import { BlitClient, Role, type TransferFrame } from '../../src/generated/blit.js';
@@ -271,7 +272,7 @@ describe('TLS and client identities', () => {
     assert.equal((await alice.run(['ls', `${host}:/pub/`])).status, 0);
   });
 
-  test('stalls before authentication: a partial ClientHello, or silence after the handshake, is closed after the handshake time', async (t) => {
+  test('stalls before authentication: a partial ClientHello, or silence after the handshake, is closed after the handshake time; random TLS records are closed', async (t) => {
     const handshakeMs = 300;
     const root = tempDir(t);
     const running = await startServer(
@@ -310,6 +311,18 @@ describe('TLS and client identities', () => {
     assert.ok((await partialClosed) >= handshakeMs - 5);
     assert.equal(answered, 0, 'nothing is sent to a half ClientHello');
 
+    // Random bytes after a TLS record header: closed (an alert at most), never a crash.
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 300 }), async (bytes) => {
+        const socket = connect({ host: '127.0.0.1', port: running.port });
+        const closed = closedAfter(socket);
+        socket.resume(); // An alert may come first: read it, or the close is never seen.
+        socket.write(Buffer.concat([Buffer.of(0x16, 0x03), Buffer.from(bytes)]));
+        await closed;
+      }),
+      { numRuns: 30 },
+    );
+
     // A whole handshake, then nothing: closed once the handshake time runs out on the inner bytes.
     const silent = connectTls({
       host: '127.0.0.1',
@@ -320,6 +333,17 @@ describe('TLS and client identities', () => {
     const silentClosed = closedAfter(silent);
     await once(silent, 'secureConnect');
     assert.ok((await silentClosed) >= handshakeMs - 5);
+
+    // Still serving TLS after all that.
+    const alive = connectTls({
+      host: '127.0.0.1',
+      port: running.port,
+      rejectUnauthorized: false,
+      ALPNProtocols: ['h2'],
+    });
+    alive.on('error', () => {});
+    await once(alive, 'secureConnect');
+    alive.destroy();
   });
 
   test('a plain client gets nothing but "TLS required" from a daemon with TLS on', async (t) => {
