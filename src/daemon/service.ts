@@ -17,6 +17,7 @@ import type {
 } from '../generated/blit.js';
 import { IncompatiblePeer, localHello, negotiate } from '../protocol/handshake.js';
 import type { DataAdmission } from '../transport/tcp/admission.js';
+import { SharedBudget } from '../transport/tcp/byte-budget.js';
 import type { DaemonConfig, ModuleConfig } from './config.js';
 import { listPath } from './list-handler.js';
 import type { Logger } from './logger.js';
@@ -89,6 +90,7 @@ export function createService(
   log: Logger,
   admission: DataAdmission,
   access: DaemonAccess,
+  budget = new SharedBudget(),
 ): BlitServer {
   /** The module a call names, if its caller may use it. */
   const moduleFor = (name: string, peer: string): ModuleConfig => {
@@ -124,6 +126,6 @@ export function createService(
         count: request.paths.length,
       }),
     ),
-    transfer: (call) => handleTransfer(call, config, log, admission, access),
+    transfer: (call) => handleTransfer(call, config, log, admission, access, budget),
   };
 }

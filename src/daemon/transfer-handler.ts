@@ -45,6 +45,7 @@ import { runDestinationSide } from '../transport/stream/destination-side.js';
 import { finished, sessionStats } from '../transport/stream/session-measure.js';
 import { runSourceSide, type SourceFiles } from '../transport/stream/source-side.js';
 import type { DataAdmission, TokenBinding } from '../transport/tcp/admission.js';
+import type { SharedBudget } from '../transport/tcp/byte-budget.js';
 import { ADMITTED } from '../transport/tcp/dial.js';
 import { SessionSockets } from '../transport/tcp/session-sockets.js';
 import { MAX_DATA_SOCKETS } from '../transport/tcp/stream-count.js';
@@ -179,6 +180,7 @@ export function handleTransfer(
   log: Logger,
   admission: DataAdmission,
   access: DaemonAccess,
+  budget: SharedBudget,
 ): void {
   const started = performance.now();
   const who = access.identities.of(call.getPeer());
@@ -240,7 +242,19 @@ export function handleTransfer(
       peer: { side: push ? 'source' : 'destination', name: `blit ${peer}` },
     });
     const stats = sessionStats();
-    const opened: Opened = { channel, module, rel, open, options, filter, accept, hasher, stats, dataPlane };
+    const opened: Opened = {
+      channel,
+      module,
+      rel,
+      open,
+      options,
+      filter,
+      accept,
+      hasher,
+      stats,
+      dataPlane,
+      budget,
+    };
     const counts = push ? receivePush(opened) : sendPull(opened);
     return counts.then(
       (done) => {
@@ -306,6 +320,8 @@ interface Opened {
   hasher: HasherFactory | undefined;
   stats: SessionStats;
   dataPlane: ReturnType<typeof sessionDataPlane>;
+  /** Bytes all of the daemon's sessions hold for landing, together. */
+  budget: SharedBudget;
 }
 
 async function receivePush({
@@ -319,6 +335,7 @@ async function receivePush({
   hasher,
   stats,
   dataPlane,
+  budget,
 }: Opened) {
   if (open.singleEntry && rel === '')
     throw new ProtocolError('a single entry cannot replace the module root');
@@ -334,6 +351,7 @@ async function receivePush({
   const flushTimer = relay ? setInterval(relay.flush, 100) : undefined;
   try {
     const outcome = await runDestinationSide(destination, channel, options, {
+      sharedBudget: budget,
       progress: newProgress(),
       stats,
       onAction,

@@ -61,9 +61,11 @@ test('200 listings at once from one address do not starve another client', async
   const other = http2Connect(`http://127.0.0.1:${daemon.port}`, {
     createConnection: () => connect({ host: '127.0.0.1', port: daemon.port, localAddress: '127.0.0.2' }),
   });
-  t.after(() => {
-    for (const session of [...flooders, other]) session.destroy();
-  });
+  for (const session of [...flooders, other]) {
+    // A reset when the daemon stops at the end is no failure of this test.
+    session.on('error', () => {});
+    t.after(() => session.destroy());
+  }
   const list = ListRequest.encode({
     module: 'default',
     path: 'big',

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { closeSync, constants, openSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { PathDestinationFs } from '../../src/fsops/destination-fs.js';
-import { ByteBudget } from '../../src/transport/tcp/byte-budget.js';
+import { ByteBudget, SharedBudget } from '../../src/transport/tcp/byte-budget.js';
 import { LandingQueue } from '../../src/transport/tcp/landing-queue.js';
 import { RangeWriter } from '../../src/transport/tcp/range-writer.js';
 import { tempDir } from '../helpers.js';
@@ -62,4 +62,44 @@ test('the landing queue pauses reading past 64 MiB waiting and resumes once land
   await allLanded;
   assert.deepEqual(pressure, [true, false], 'landed: read again');
   assert.deepEqual(readdirSync(dir).sort(), ['f0', 'f1', 'f2', 'f3', 'f4']);
+});
+
+describe('a daemon-wide budget over every session', () => {
+  test('sessions together past the shared limit all stop reading; drained to half, all read again', () => {
+    const shared = new SharedBudget(100);
+    const said: string[] = [];
+    const a = new ByteBudget((full) => said.push(`a ${full}`), 80, shared);
+    const b = new ByteBudget((full) => said.push(`b ${full}`), 80, shared);
+    a.take(60);
+    b.take(30);
+    assert.deepEqual(said, [], 'each below its own limit, together at 90 of 100');
+    b.take(20);
+    assert.equal(shared.bytes, 110);
+    assert.deepEqual(said.sort(), ['a true', 'b true'], 'together past 100: both stop');
+    said.length = 0;
+    a.give(40);
+    assert.deepEqual(said, [], 'still 70, above half of the shared limit');
+    b.give(30);
+    assert.deepEqual(said.sort(), ['a false', 'b false'], 'at 40: both read again');
+  });
+
+  test("a session's own limit still holds alone, and a closed session stops counting", () => {
+    const shared = new SharedBudget(100);
+    const said: string[] = [];
+    const a = new ByteBudget((full) => said.push(`a ${full}`), 20, shared);
+    const b = new ByteBudget((full) => said.push(`b ${full}`), 80, shared);
+    a.take(30);
+    assert.deepEqual(said, ['a true']);
+    b.take(75);
+    assert.deepEqual(said, ['a true', 'b true'], 'together 105: b stops too');
+    said.length = 0;
+    // a's session fails with its bytes still held: they stop counting at once.
+    a.close();
+    assert.equal(shared.bytes, 75);
+    assert.deepEqual(said, [], 'still above half of the shared limit');
+    b.give(30);
+    assert.deepEqual(said, ['b false']);
+    a.give(30);
+    assert.equal(shared.bytes, 45, "a closed session's late gives leave the shared count alone");
+  });
 });

@@ -38,7 +38,7 @@ import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { loopTurns, nowMs } from '../../util/clock.js';
 import { isFatalWriteError, reasonOf } from '../../util/errors.js';
 import { type FrameChannel, PeerFailed } from '../frame-channel.js';
-import { ByteBudget } from '../tcp/byte-budget.js';
+import { ByteBudget, MAX_HELD_BYTES, type SharedBudget } from '../tcp/byte-budget.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
 import { LandingQueue } from '../tcp/landing-queue.js';
 import { blockCount, blockLength, SMALL_FILE_BYTES } from '../tcp/layout.js';
@@ -54,6 +54,8 @@ const MAX_DIRECTORY_ENTRIES = 2_000_000;
 const MAX_PEER_FAILURES = 10_000;
 
 export interface DestinationSideHooks {
+  /** The daemon's budget of bytes held by all its sessions together (absent: this session's alone). */
+  sharedBudget?: SharedBudget;
   /**
    * Asked once, with every deletion a mirror is about to make; false withholds them all. Absent:
    * the peer (a push's initiator) is asked with DeletionsPending and answers DeletionsConfirm.
@@ -455,12 +457,16 @@ export async function runDestinationSide(
   /** Sockets records come over: paused while too much waits to land. */
   const recordSockets = new Set<Receiving>();
   /** What waits for the landing threads, files and ranges together: bounded. */
-  const held = new ByteBudget((full) => {
-    for (const socket of recordSockets) {
-      if (full) socket.pause();
-      else socket.resume();
-    }
-  });
+  const held = new ByteBudget(
+    (full) => {
+      for (const socket of recordSockets) {
+        if (full) socket.pause();
+        else socket.resume();
+      }
+    },
+    MAX_HELD_BYTES,
+    hooks.sharedBudget,
+  );
   const landing = new LandingQueue(destination.fs, held, {
     landed(fileId) {
       const file = pending.get(fileId);
@@ -801,6 +807,7 @@ export async function runDestinationSide(
     for (const file of pending.values()) if (file.writing) file.failed = true;
     await ranges.idle();
     for (const file of pending.values()) file.receiver?.abort();
+    held.close();
     waitingForConfirm = undefined;
   }
 }
