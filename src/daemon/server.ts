@@ -10,6 +10,7 @@ import { BlitService } from '../generated/blit.js';
 import { MAX_MESSAGE_BYTES } from '../protocol/handshake.js';
 import { dialTarget } from '../remote/endpoint.js';
 import { DataAdmission } from '../transport/tcp/admission.js';
+import type { SharedBudget } from '../transport/tcp/byte-budget.js';
 import { BlitError } from '../util/errors.js';
 import { type CallLimits, callLimits } from './call-limits.js';
 import type { DaemonConfig } from './config.js';
@@ -45,6 +46,8 @@ export interface ServerOptions {
   idleMs?: number;
   /** Limits on calls: how long a unary request has to arrive whole, calls in flight (tests lower them). */
   calls?: CallLimits;
+  /** The budget of bytes all sessions hold for landing together (tests pass a small one). */
+  held?: SharedBudget;
 }
 
 function bindReason(error: Error): string {
@@ -79,7 +82,7 @@ export async function startServer(
   const access: DaemonAccess = { tls: tlsOn(config), identities: new PeerIdentities() };
   const identity = access.tls ? daemonIdentity(config) : undefined;
   if (access.tls) interceptors.unshift(requireTls(access.identities));
-  server.addService(lenientService(BlitService), createService(config, log, admission, access));
+  server.addService(lenientService(BlitService), createService(config, log, admission, access, options.held));
   const wanted = dialTarget({ host: config.bind, port: config.port });
   const shared = await listenShared({
     host: config.bind,

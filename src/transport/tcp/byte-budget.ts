@@ -18,6 +18,8 @@ export class SharedBudget {
   private held = 0;
   private full = false;
   private readonly members = new Set<ByteBudget>();
+  /** How many times the sessions together went past the limit (for tests and logs). */
+  stops = 0;
 
   constructor(readonly limit = MAX_SHARED_HELD_BYTES) {}
 
@@ -43,6 +45,7 @@ export class SharedBudget {
     const full = this.full ? this.held > this.limit / 2 : this.held > this.limit;
     if (full === this.full) return;
     this.full = full;
+    if (full) this.stops++;
     for (const member of this.members) member.recheck();
   }
 }
