@@ -20,6 +20,7 @@ test('pushes at once past the shared budget all land whole; the budget drains to
   for (let i = 0; i < 4; i++) writeFile(join(src, `large-${i}.bin`), Buffer.alloc(3 << 20, i + 1));
   for (let i = 0; i < 1500; i++) writeFile(join(src, 'small', `f${i}`), Buffer.alloc(4096, i % 251));
   writeFile(join(module, '.keep'), '');
+  writeFile(join(module, '.keep'), '');
   const held = new SharedBudget(1 << 20);
   const running = await startServer(
     {
@@ -27,9 +28,7 @@ test('pushes at once past the shared budget all land whole; the budget drains to
       port: 0,
       motd: '',
       logLevel: 'silent',
-      modules: [
-        { name: 'm', path: (writeFile(join(module, '.keep'), ''), module), readOnly: false, comment: '' },
-      ],
+      modules: [{ name: 'm', path: module, readOnly: false, comment: '' }],
     },
     createLogger('silent'),
     { held },
