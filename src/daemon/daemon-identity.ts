@@ -1,8 +1,8 @@
 /**
- * blitd's own TLS identity: the configured certificate and key, or the key and self-signed
+ * blitd's own TLS identity: the configured certificate chain and key, or the key and self-signed
  * certificate it created in its state directory on first start. Clients pin the key (its
- * fingerprint), so a configured certificate must be self-signed too: a chain to a CA is not what
- * they check (docs/DECISIONS.md, "TLS and client identities").
+ * fingerprint) and take the top of the chain as their trust anchor, so a configured chain must
+ * end in the certificate that issued itself (its root): blitd sends the whole file.
  */
 import { X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -14,10 +14,12 @@ import { defaultStateDir } from './security.js';
 export function daemonIdentity(config: DaemonConfig): TlsIdentity {
   if (config.certFile && config.keyFile) {
     const identity = loadConfiguredIdentity(config.certFile, config.keyFile);
-    const leaf = new X509Certificate(identity.certPem);
-    if (!leaf.checkIssued(leaf) || !leaf.verify(leaf.publicKey)) {
+    const chain =
+      identity.certPem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    const top = new X509Certificate(chain.at(-1)!);
+    if (!top.checkIssued(top)) {
       throw new BlitError(
-        `${showPath(config.certFile)}: not a self-signed certificate (blit clients pin the daemon's key; a CA-signed chain is not supported yet)`,
+        `${showPath(config.certFile)}: the chain does not end in its root (a certificate that issued itself); put the whole chain in the file, the daemon's own certificate first`,
       );
     }
     return identity;

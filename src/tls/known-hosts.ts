@@ -1,21 +1,23 @@
 /**
  * The daemons this client trusts, in `known_hosts` under the blit config directory: one line per
- * daemon, `HOST:PORT FINGERPRINT CERTIFICATE` (the target as blit dials it, the key's fingerprint,
- * the base64 DER certificate the daemon presented, which becomes the only trust anchor of later
- * connections to it). Lines blit cannot read are kept as they are; `#` starts a comment.
+ * daemon, `HOST:PORT FINGERPRINT CERTIFICATE` (the target as blit dials it, the fingerprint of the
+ * daemon's key, and the base64 DER certificate that becomes the only trust anchor of later
+ * connections to it: the daemon's own when self-signed, else the root of the chain it sent). Lines
+ * blit cannot read are kept as they are; `#` starts a comment.
  */
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { configDir, type Env } from '../perf/config-paths.js';
 import { BlitError, codeOf, reasonOf, showPath } from '../util/errors.js';
-import { fingerprintOf, isFingerprint } from './fingerprint.js';
+import { isFingerprint } from './fingerprint.js';
 
 export interface KnownHost {
   /** As dialTarget() writes it: `host:port` or `[v6]:port`. */
   target: string;
+  /** Of the daemon's own key: the only one accepted. */
   fingerprint: string;
-  /** The certificate the daemon presented when it was trusted (DER). */
+  /** The trust anchor recorded when the daemon was trusted (DER). */
   certificate: Buffer;
 }
 
@@ -31,7 +33,9 @@ export function parseKnownHostLine(line: string): KnownHost | undefined {
   if (!isFingerprint(fingerprint) || !/^[A-Za-z0-9+/]+=*$/.test(base64)) return undefined;
   const certificate = Buffer.from(base64, 'base64');
   try {
-    if (fingerprintOf(new X509Certificate(certificate)) !== fingerprint) return undefined;
+    // A trust anchor issues itself.
+    const anchor = new X509Certificate(certificate);
+    if (!anchor.checkIssued(anchor)) return undefined;
   } catch {
     return undefined;
   }

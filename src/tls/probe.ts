@@ -13,8 +13,12 @@ export const TLS_SERVER_NAME = 'blitd';
 export const PROBE_TIMEOUT_MS = 10_000;
 
 export interface PresentedKey {
+  /** Of the daemon's own (leaf) certificate's key: what is pinned. */
   fingerprint: string;
-  /** The daemon's certificate (DER). */
+  /**
+   * The top of the chain the daemon sent (DER): its self-signed certificate, or the root of a
+   * configured chain. Kept as the only trust anchor of later connections.
+   */
   certificate: Buffer;
 }
 
@@ -43,11 +47,15 @@ export function probeDaemonKey(
     socket.once('close', () => fail('the daemon closed the connection during the TLS handshake'));
     socket.once('secureConnect', () => {
       clearTimeout(timer);
-      const raw = socket.getPeerCertificate().raw;
+      const leaf = socket.getPeerCertificate(true);
+      let top = leaf;
+      // Up the chain as sent, to the certificate that issued itself.
+      while (top.issuerCertificate?.raw && !top.issuerCertificate.raw.equals(top.raw))
+        top = top.issuerCertificate;
       socket.removeAllListeners('close');
       socket.destroy();
-      if (!raw) reject(new Error('the daemon presented no certificate'));
-      else resolve({ fingerprint: fingerprintOf(raw), certificate: Buffer.from(raw) });
+      if (!leaf.raw) reject(new Error('the daemon presented no certificate'));
+      else resolve({ fingerprint: fingerprintOf(leaf.raw), certificate: Buffer.from(top.raw) });
     });
   });
 }

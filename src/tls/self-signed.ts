@@ -1,6 +1,7 @@
 /**
  * A self-signed X.509 certificate for an ECDSA P-256 key, encoded by hand (DER): blitd's and each
- * client's identity. A TLS peer is identified by its key (see fingerprint.ts), never by the names
+ * client's identity (certificateDer also writes one signed by another key, for tests of configured
+ * chains). A TLS peer is identified by its key (see fingerprint.ts), never by the names
  * or dates in the certificate, so the certificate only needs to be one OpenSSL accepts: version 3,
  * a random serial, the common name as issuer and subject, no expiry (RFC 5280's 99991231235959Z),
  * and basicConstraints CA so that a client can use a pinned daemon certificate as its own trust
@@ -28,22 +29,41 @@ export function createSelfSigned(commonName: string, now = new Date()): KeyAndCe
 
 /** The DER certificate for `spki`, signed by `privateKey` (which must be its key). */
 export function selfSignedDer(privateKey: KeyObject, spki: Buffer, commonName: string, now: Date): Buffer {
+  return certificateDer({ spki, subject: commonName, issuer: commonName, signer: privateKey, ca: true, now });
+}
+
+export interface CertificateSpec {
+  /** The subject's public key (SubjectPublicKeyInfo, DER). */
+  spki: Buffer;
+  /** Common names of the subject and of the issuer. */
+  subject: string;
+  issuer: string;
+  /** The issuer's private key (an EC key: the signature is ecdsa-with-SHA256). */
+  signer: KeyObject;
+  /** basicConstraints cA: true for a trust anchor or an issuing CA. */
+  ca: boolean;
+  now: Date;
+}
+
+/** A version 3 certificate as spelled out in the header (no expiry, random serial). */
+export function certificateDer(spec: CertificateSpec): Buffer {
   const serial = randomBytes(16);
   serial[0]! &= 0x7f; // a positive INTEGER
   serial[0]! |= 0x40; // with no leading zero to strip
-  const name = sequence(set(sequence(oid(OID_COMMON_NAME), tlv(0x0c, Buffer.from(commonName, 'utf8')))));
-  const notBefore = new Date(now.getTime() - 24 * 3600_000);
+  const name = (cn: string) =>
+    sequence(set(sequence(oid(OID_COMMON_NAME), tlv(0x0c, Buffer.from(cn, 'utf8')))));
+  const notBefore = new Date(spec.now.getTime() - 24 * 3600_000);
   const tbs = sequence(
     tlv(0xa0, integer(Buffer.from([2]))), // [0] version: v3
     integer(serial),
     ECDSA_SHA256,
-    name,
+    name(spec.issuer),
     sequence(time(notBefore), tlv(0x18, Buffer.from('99991231235959Z', 'latin1'))),
-    name,
-    spki,
-    tlv(0xa3, sequence(BASIC_CONSTRAINTS_CA)), // [3] extensions
+    name(spec.subject),
+    spec.spki,
+    tlv(0xa3, sequence(spec.ca ? BASIC_CONSTRAINTS_CA : BASIC_CONSTRAINTS_LEAF)), // [3] extensions
   );
-  const signature = sign('sha256', tbs, privateKey); // DER ECDSA-Sig-Value
+  const signature = sign('sha256', tbs, spec.signer); // DER ECDSA-Sig-Value
   return sequence(tbs, ECDSA_SHA256, tlv(0x03, Buffer.concat([Buffer.from([0]), signature])));
 }
 
@@ -69,6 +89,12 @@ const BASIC_CONSTRAINTS_CA = sequence(
   oid('2.5.29.19'),
   tlv(0x01, Buffer.from([0xff])),
   tlv(0x04, sequence(tlv(0x01, Buffer.from([0xff])))),
+);
+/** basicConstraints, critical, cA FALSE (the default, so an empty sequence). */
+const BASIC_CONSTRAINTS_LEAF = sequence(
+  oid('2.5.29.19'),
+  tlv(0x01, Buffer.from([0xff])),
+  tlv(0x04, sequence()),
 );
 
 function tlv(tag: number, body: Buffer): Buffer {

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -25,7 +25,7 @@ import { localHello, TLS_REQUIRED } from '../../src/protocol/handshake.js';
 import { fingerprintOf } from '../../src/tls/fingerprint.js';
 import { loadIdentityFile } from '../../src/tls/key-store.js';
 import { saveKnownHost } from '../../src/tls/known-hosts.js';
-import { createSelfSigned } from '../../src/tls/self-signed.js';
+import { certificateDer, certificatePem, createSelfSigned } from '../../src/tls/self-signed.js';
 import { nowMs } from '../../src/util/clock.js';
 import { assertSameTree, isOneLineError, tempDir, writeFile } from '../helpers.js';
 import { BLIT, type Daemon, runBlit, runBlitdSync, startDaemon } from './daemon-harness.js';
@@ -400,6 +400,56 @@ describe('TLS and client identities', () => {
     assert.equal(downgraded.status, 1, downgraded.stderr);
     assert.ok(isOneLineError(downgraded.stderr), downgraded.stderr);
     assert.match(downgraded.stderr, /REFUSED: .* no longer speaks TLS/);
+  });
+
+  test('a configured certificate chain (daemon certificate issued by a CA): pinned by its key, used for transfers', async (t) => {
+    const root = tempDir(t, 'blit-tls-chain-');
+    const ca = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const daemonKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const now = new Date();
+    const caCert = certificateDer({
+      spki: ca.publicKey.export({ type: 'spki', format: 'der' }),
+      subject: 'test CA',
+      issuer: 'test CA',
+      signer: ca.privateKey,
+      ca: true,
+      now,
+    });
+    const leafCert = certificateDer({
+      spki: daemonKey.publicKey.export({ type: 'spki', format: 'der' }),
+      subject: 'blitd.example',
+      issuer: 'test CA',
+      signer: ca.privateKey,
+      ca: false,
+      now,
+    });
+    writeFile(join(root, 'key.pem'), daemonKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+    writeFile(join(root, 'chain.pem'), certificatePem(leafCert) + certificatePem(caCert));
+    writeFile(join(root, 'leaf-only.pem'), certificatePem(leafCert));
+    mkdirSync(join(root, 'mod'));
+    const alice = client(t);
+    const config = (cert: string) => {
+      const file = join(root, `${cert}.toml`);
+      writeFile(
+        file,
+        `[daemon]\ntls = true\ncert = "${cert}"\nkey = "key.pem"\n\n[[module]]\nname = "m"\npath = "mod"\nallow = ["*"]\n`,
+      );
+      return file;
+    };
+    // Without its root, clients could not anchor the chain: refused at start, in one line.
+    const leafOnly = runBlitdSync(['--config', config('leaf-only.pem'), '--port', '0']);
+    assert.equal(leafOnly.status, 1);
+    assert.match(leafOnly.stderr, /^blitd: .*leaf-only\.pem: the chain does not end in its root/);
+
+    const daemon = await startDaemon(t, ['--config', config('chain.pem')]);
+    const fingerprint = fingerprintLogged(daemon);
+    assert.equal(fingerprint, fingerprintOf(leafCert), "the daemon's own key is the one logged and pinned");
+    const host = `127.0.0.1:${daemon.port}`;
+    assert.equal((await alice.run(['trust', host, '--fingerprint', fingerprint])).status, 0);
+    writeFile(join(root, 'src', 'file.txt'), 'over a configured chain\n');
+    const push = await alice.run(['copy', `${join(root, 'src')}/`, `${host}:/m/dst/`]);
+    assert.equal(push.status, 0, push.stderr);
+    assert.equal(readFileSync(join(root, 'mod', 'dst', 'file.txt'), 'utf8'), 'over a configured chain\n');
   });
 
   test('a non-loopback bind refuses to start with a writable module and no allow list', (t) => {

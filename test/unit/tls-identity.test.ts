@@ -17,7 +17,12 @@ import {
   saveKnownHost,
   withKnownHost,
 } from '../../src/tls/known-hosts.js';
-import { certificatePem, createSelfSigned, selfSignedDer } from '../../src/tls/self-signed.js';
+import {
+  certificateDer,
+  certificatePem,
+  createSelfSigned,
+  selfSignedDer,
+} from '../../src/tls/self-signed.js';
 import { BlitError } from '../../src/util/errors.js';
 import { tempDir } from '../helpers.js';
 
@@ -90,11 +95,23 @@ describe('known hosts', () => {
   const der = new X509Certificate(daemon.certPem).raw;
   const entry = { target: '127.0.0.1:9031', fingerprint: fingerprintOf(der), certificate: der };
 
-  test("a line round-trips; one whose fingerprint is not its certificate's is not an entry", () => {
+  test('a line round-trips; one whose certificate is no trust anchor (issued by another) is not an entry', () => {
     const line = formatKnownHost(entry);
     assert.deepEqual(parseKnownHostLine(line), entry);
-    const other = fingerprintOf(createSelfSigned('x').certPem);
-    assert.equal(parseKnownHostLine(line.replace(entry.fingerprint, other)), undefined);
+    const ca = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const leaf = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const issued = certificateDer({
+      spki: leaf.publicKey.export({ type: 'spki', format: 'der' }),
+      subject: 'leaf',
+      issuer: 'ca',
+      signer: ca.privateKey,
+      ca: false,
+      now: new Date(),
+    });
+    assert.equal(
+      parseKnownHostLine(`${entry.target} ${fingerprintOf(issued)} ${issued.toString('base64')}`),
+      undefined,
+    );
     assert.equal(parseKnownHostLine(`# ${line}`), undefined);
     assert.equal(parseKnownHostLine('garbage'), undefined);
   });
