@@ -965,21 +965,39 @@ async function remoteEnv(blit, scenario) {
   }
   if (REMOTE.blitdFor !== scenario) {
     if (REMOTE.blitd) await stopDaemon(REMOTE.blitd);
+    if (REMOTE.blitdTls) await stopDaemon(REMOTE.blitdTls);
     const { port, daemon } = await startBlitd(blit, REMOTE.root, scenario);
     REMOTE.blitdPort = port;
     REMOTE.blitd = daemon;
+    const tls = await startBlitd(blit, REMOTE.root, scenario, true);
+    REMOTE.blitdTlsPort = tls.port;
+    REMOTE.blitdTls = tls.daemon;
     REMOTE.blitdFor = scenario;
   }
   return REMOTE;
 }
 
-/** Starts a blitd serving root as module `default` on a free port of 127.0.0.1: { port, daemon }. */
-async function startBlitd(blit, root, scenario) {
+/**
+ * Starts a blitd serving root as module `default` on a free port of 127.0.0.1: { port, daemon }.
+ * `tls`: with `[daemon] tls = true` (the module open to any TLS client), its key kept in RESULTS,
+ * and its key pinned for this bench's blit (`blit trust --yes`).
+ */
+async function startBlitd(blit, root, scenario, tls = false) {
   const blitd = join(dirname(blit), 'blitd.js');
-  const blitdLog = join(RESULTS, `blitd-${scenario}.log`);
+  const blitdLog = join(RESULTS, `blitd-${scenario}${tls ? '-tls' : ''}.log`);
   const fd = openSync(blitdLog, 'w');
+  let args = ['--root', root];
+  if (tls) {
+    const config = join(RESULTS, 'blitd-tls.toml');
+    writeFileSync(
+      config,
+      `[daemon]\ntls = true\nstate_dir = ${JSON.stringify(join(RESULTS, 'blitd-tls-state'))}\n\n` +
+        `[[module]]\nname = "default"\npath = ${JSON.stringify(root)}\nallow = ["*"]\n`,
+    );
+    args = ['--config', config];
+  }
   // A file, not a pipe: hyperfine runs through spawnSync, which would leave a pipe undrained.
-  const bd = spawn(process.execPath, [blitd, '--root', root, '--bind', '127.0.0.1', '--port', '0'], {
+  const bd = spawn(process.execPath, [blitd, ...args, '--bind', '127.0.0.1', '--port', '0'], {
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
@@ -991,7 +1009,11 @@ async function startBlitd(blit, root, scenario) {
       .find((l) => l.includes('"msg":"listening"')),
   );
   const port = JSON.parse(listening).port;
-  log(`blitd (pid ${bd.pid}) serving ${root} as module default on 127.0.0.1:${port}`);
+  if (tls) {
+    const trusted = spawnSync(process.execPath, [blit, 'trust', `127.0.0.1:${port}`, '--yes'], { encoding: 'utf8' });
+    if (trusted.status !== 0) throw new Error(`blit trust failed: ${trusted.stderr}`);
+  }
+  log(`blitd${tls ? ' (TLS)' : ''} (pid ${bd.pid}) serving ${root} as module default on 127.0.0.1:${port}`);
   return { port, daemon };
 }
 
@@ -1122,6 +1144,8 @@ function copyPeers(src, dst, wanted, exclude) {
 
 /** The pushes' extra row: blit with its file data inside the gRPC stream (as `--force-grpc-data`). */
 const GRPC_DATA = { name: 'blit (gRPC data)', env: { BLIT_FORCE_GRPC_DATA: '1' } };
+/** Every remote scenario's extra row: blit against a second blitd with TLS on (both planes encrypted). */
+const TLS_ROW = 'blit (TLS)';
 
 /** A tool ({ argv, env }) as one shell command for hyperfine. */
 function shellCommand({ argv, env }) {
@@ -1134,9 +1158,12 @@ function shellCommand({ argv, env }) {
  * pushes blit again with its file data in the gRPC stream, and rsync through its daemon.
  */
 function remoteTools(sc, remote, blitArgv, rsync) {
+  const plain = `127.0.0.1:${remote.blitdPort}:`;
+  const tlsArgv = blitArgv.map((arg) => (arg.startsWith(plain) ? `127.0.0.1:${remote.blitdTlsPort}:${arg.slice(plain.length)}` : arg));
   return [
     { name: 'blit', argv: blitArgv, daemon: remote.blitd },
     ...(sc.remote === 'push' ? [{ ...GRPC_DATA, argv: blitArgv, daemon: remote.blitd }] : []),
+    { name: TLS_ROW, argv: tlsArgv, daemon: remote.blitdTls },
     { ...rsync, daemon: remote.rsyncd },
   ];
 }
@@ -1763,15 +1790,23 @@ function remoteSection(results, m, date) {
   L.push("is its median over rsync's.");
   L.push('');
   L.push(
+    `Every remote scenario also times **${TLS_ROW}**: the same blit command against a second blitd on the same module`,
+  );
+  L.push(
+    'with `[daemon] tls = true` (TLS 1.3 on the control connection and the data sockets, which then go through Node\'s',
+  );
+  L.push("TLS layer instead of sendfile/splice); rsync's daemon is cleartext, so this row shows what encryption costs.");
+  L.push('');
+  L.push(
     CEILING?.mibps
       ? `Loopback ceiling (iperf3): **${CEILING.mibps.toFixed(0)} MiB/s** — one TCP stream for 3 s, \`iperf3 -c 127.0.0.1 -t 3\` against \`iperf3 -s -1\`, before the first scenario.`
       : `Loopback ceiling (iperf3): ${CEILING?.note ?? 'not measured'}${CEILING?.note === 'iperf3 not installed' ? ' (`apt-get install -y iperf3`)' : ''}.`,
   );
   L.push('');
   L.push(
-    "| scenario | workload | design's peer figure | blit target | blit median | rsync daemon median | blit (gRPC data) median (÷ rsync) | measured | result | other CPU |",
+    "| scenario | workload | design's peer figure | blit target | blit median | rsync daemon median | blit (gRPC data) median (÷ rsync) | blit (TLS) median (÷ rsync) | measured | result | other CPU |",
   );
-  L.push('|---|---|---|---|---:|---:|---:|---|---|---:|');
+  L.push('|---|---|---|---|---:|---:|---:|---:|---|---|---:|');
   for (const r of results) {
     const a = analyse(r);
     const ref = rsyncOf(r);
@@ -1779,8 +1814,10 @@ function remoteSection(results, m, date) {
     const grpcCell = grpc
       ? `${fmtS(grpc.median)}${ref ? ` (${(grpc.median / ref.median).toFixed(2)}×)` : ''}`
       : '–';
+    const tls = r.results.find((x) => x.name === TLS_ROW);
+    const tlsCell = tls ? `${fmtS(tls.median)}${ref ? ` (${(tls.median / ref.median).toFixed(2)}×)` : ''}` : '–';
     L.push(
-      `| ${r.id} | ${r.title} | ${r.target?.design ?? '–'} | ${r.target?.text ?? '–'} | ${fmtS(a.blit.median)} | ${ref ? fmtS(ref.median) : '–'} | ${grpcCell} | ${a.verdicts.map((v) => v.text).join('; ')} | ${r.target ? (a.pass ? '**pass**' : '**MISS**') : '–'} | ${(r.foreign * 100).toFixed(0)}% |`,
+      `| ${r.id} | ${r.title} | ${r.target?.design ?? '–'} | ${r.target?.text ?? '–'} | ${fmtS(a.blit.median)} | ${ref ? fmtS(ref.median) : '–'} | ${grpcCell} | ${tlsCell} | ${a.verdicts.map((v) => v.text).join('; ')} | ${r.target ? (a.pass ? '**pass**' : '**MISS**') : '–'} | ${(r.foreign * 100).toFixed(0)}% |`,
     );
   }
   L.push('', ...resourceLines(results));

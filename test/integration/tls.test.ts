@@ -452,6 +452,42 @@ describe('TLS and client identities', () => {
     assert.equal(readFileSync(join(root, 'mod', 'dst', 'file.txt'), 'utf8'), 'over a configured chain\n');
   });
 
+  test('data_tls = false on a module: its data sockets in the clear (zero-copy), the control connection still TLS', async (t) => {
+    const alice = client(t);
+    const root = tempDir(t, 'blit-tls-opt-out-');
+    mkdirSync(join(root, 'clear'));
+    mkdirSync(join(root, 'sealed'));
+    const config = join(root, 'blitd.toml');
+    writeFile(
+      config,
+      `[daemon]\ntls = true\nstate_dir = "state"\n\n` +
+        `[[module]]\nname = "clear"\npath = "clear"\nallow = ["*"]\ndata_tls = false\n\n` +
+        `[[module]]\nname = "sealed"\npath = "sealed"\nallow = ["*"]\n`,
+    );
+    const daemon = await startDaemon(t, ['--config', config]);
+    const host = `127.0.0.1:${daemon.port}`;
+    assert.equal((await alice.run(['trust', host, '--fingerprint', fingerprintLogged(daemon)])).status, 0);
+    const src = join(root, 'src');
+    writeFile(join(src, 'big.bin'), Buffer.alloc(2 << 20, 3));
+    for (const module of ['clear', 'sealed']) {
+      const push = await alice.run(['copy', `${src}/`, `${host}:/${module}/tree/`]);
+      assert.equal(push.status, 0, push.stderr);
+      assertSameTree(join(root, module, 'tree'), src, { ignoreRootMtime: true });
+    }
+    const sessions = daemon
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('"rpc":"transfer"') && l.includes('"code":"OK"'))
+      .map((l) => JSON.parse(l) as { module: string; tls: boolean; dataTls: boolean; dataSockets: number });
+    assert.deepEqual(
+      sessions.map((s) => [s.module, s.tls, s.dataTls, s.dataSockets > 0]),
+      [
+        ['clear', true, false, true],
+        ['sealed', true, true, true],
+      ],
+    );
+  });
+
   test('a non-loopback bind refuses to start with a writable module and no allow list', (t) => {
     const root = tempDir(t);
     const quick = runBlitdSync([
