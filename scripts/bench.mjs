@@ -1010,7 +1010,9 @@ async function startBlitd(blit, root, scenario, tls = false) {
   );
   const port = JSON.parse(listening).port;
   if (tls) {
-    const trusted = spawnSync(process.execPath, [blit, 'trust', `127.0.0.1:${port}`, '--yes'], { encoding: 'utf8' });
+    const trusted = spawnSync(process.execPath, [blit, 'trust', `127.0.0.1:${port}`, '--yes'], {
+      encoding: 'utf8',
+    });
     if (trusted.status !== 0) throw new Error(`blit trust failed: ${trusted.stderr}`);
   }
   log(`blitd${tls ? ' (TLS)' : ''} (pid ${bd.pid}) serving ${root} as module default on 127.0.0.1:${port}`);
@@ -1159,7 +1161,9 @@ function shellCommand({ argv, env }) {
  */
 function remoteTools(sc, remote, blitArgv, rsync) {
   const plain = `127.0.0.1:${remote.blitdPort}:`;
-  const tlsArgv = blitArgv.map((arg) => (arg.startsWith(plain) ? `127.0.0.1:${remote.blitdTlsPort}:${arg.slice(plain.length)}` : arg));
+  const tlsArgv = blitArgv.map((arg) =>
+    arg.startsWith(plain) ? `127.0.0.1:${remote.blitdTlsPort}:${arg.slice(plain.length)}` : arg,
+  );
   return [
     { name: 'blit', argv: blitArgv, daemon: remote.blitd },
     ...(sc.remote === 'push' ? [{ ...GRPC_DATA, argv: blitArgv, daemon: remote.blitd }] : []),
@@ -1793,9 +1797,11 @@ function remoteSection(results, m, date) {
     `Every remote scenario also times **${TLS_ROW}**: the same blit command against a second blitd on the same module`,
   );
   L.push(
-    'with `[daemon] tls = true` (TLS 1.3 on the control connection and the data sockets, which then go through Node\'s',
+    "with `[daemon] tls = true` (TLS 1.3 on the control connection and the data sockets, which then go through Node's",
   );
-  L.push("TLS layer instead of sendfile/splice); rsync's daemon is cleartext, so this row shows what encryption costs.");
+  L.push(
+    "TLS layer instead of sendfile/splice); rsync's daemon is cleartext, so this row shows what encryption costs.",
+  );
   L.push('');
   L.push(
     CEILING?.mibps
@@ -1815,7 +1821,9 @@ function remoteSection(results, m, date) {
       ? `${fmtS(grpc.median)}${ref ? ` (${(grpc.median / ref.median).toFixed(2)}×)` : ''}`
       : '–';
     const tls = r.results.find((x) => x.name === TLS_ROW);
-    const tlsCell = tls ? `${fmtS(tls.median)}${ref ? ` (${(tls.median / ref.median).toFixed(2)}×)` : ''}` : '–';
+    const tlsCell = tls
+      ? `${fmtS(tls.median)}${ref ? ` (${(tls.median / ref.median).toFixed(2)}×)` : ''}`
+      : '–';
     L.push(
       `| ${r.id} | ${r.title} | ${r.target?.design ?? '–'} | ${r.target?.text ?? '–'} | ${fmtS(a.blit.median)} | ${ref ? fmtS(ref.median) : '–'} | ${grpcCell} | ${tlsCell} | ${a.verdicts.map((v) => v.text).join('; ')} | ${r.target ? (a.pass ? '**pass**' : '**MISS**') : '–'} | ${(r.foreign * 100).toFixed(0)}% |`,
     );
