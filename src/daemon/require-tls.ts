@@ -4,8 +4,8 @@
  * finds out to retry with TLS on a loopback address it has not pinned.
  */
 import { ServerInterceptingCall, type ServerInterceptor, status } from '@grpc/grpc-js';
+import { TLS_REQUIRED } from '../protocol/handshake.js';
 import type { PeerIdentities } from './peer-identities.js';
-import { TLS_REQUIRED } from './security.js';
 
 export function requireTls(identities: PeerIdentities): ServerInterceptor {
   return (_method, call) => {

@@ -12,7 +12,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { TLS_REQUIRED } from '../protocol/handshake.js';
 import { BlitError } from '../util/errors.js';
 import { isLoopback } from '../util/loopback.js';
 import type { DaemonConfig, ModuleConfig } from './config.js';
@@ -36,16 +35,13 @@ export interface PeerIdentity {
 
 export const PLAIN_PEER: PeerIdentity = { tls: false };
 
-/** Addresses only this machine can reach. */
-export const isLoopbackBind = isLoopback;
-
 export function tlsOn(config: Pick<DaemonConfig, 'tls' | 'bind'>): boolean {
-  return config.tls ?? !isLoopbackBind(config.bind);
+  return config.tls ?? !isLoopback(config.bind);
 }
 
 /** Refuses, with one line, a configuration that would expose a module it should not. */
 export function checkSecurity(config: DaemonConfig): void {
-  if (config.tls === false && !isLoopbackBind(config.bind)) {
+  if (config.tls === false && !isLoopback(config.bind)) {
     throw new BlitError(
       `daemon.tls = false is allowed only on a loopback address, not ${config.bind} (anyone on the network could read and write the modules)`,
     );
@@ -55,7 +51,7 @@ export function checkSecurity(config: DaemonConfig): void {
     if (tls && !module.readOnly && module.allow === undefined) {
       throw new BlitError(
         `module '${module.name}' is writable but has no allow list, and blitd ${
-          isLoopbackBind(config.bind) ? 'has TLS on' : `listens on ${config.bind}`
+          isLoopback(config.bind) ? 'has TLS on' : `listens on ${config.bind}`
         }: add allow = ["ID", …] (blit id prints a client's ID; "*" admits any TLS client) or read_only = true`,
       );
     }
@@ -89,8 +85,6 @@ export function requireAccess(module: ModuleConfig, tls: boolean, peer: PeerIden
 export function dataTlsFor(config: DaemonConfig, module: ModuleConfig): boolean {
   return tlsOn(config) && (module.dataTls ?? config.dataTls ?? true);
 }
-
-export { TLS_REQUIRED };
 
 /**
  * Where blitd keeps its generated key: systemd's $STATE_DIRECTORY, else /var/lib/blitd for root,

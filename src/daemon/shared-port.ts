@@ -18,7 +18,7 @@ import { type SecureContext, TLSSocket } from 'node:tls';
 import { type Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
 import { fingerprintOf } from '../tls/fingerprint.js';
 import type { DataAdmission } from '../transport/tcp/admission.js';
-import { PREAMBLE_BYTES, PREAMBLE_MAGIC, parsePreamble } from '../transport/tcp/records.js';
+import { ALPN_DATA, PREAMBLE_BYTES, PREAMBLE_MAGIC, parsePreamble } from '../transport/tcp/records.js';
 import type { Logger } from './logger.js';
 import { PeerIdentities } from './peer-identities.js';
 import { type PeerIdentity, PLAIN_PEER } from './security.js';
@@ -40,9 +40,8 @@ const KEEPALIVE_DELAY_MS = 30_000;
 
 export type FirstBytes = 'grpc' | 'data' | 'tls' | 'undecided' | 'refused';
 
-/** ALPN names: gRPC's, and the data plane's own. */
-export const ALPN_GRPC = 'h2';
-export const ALPN_DATA = 'blit-data';
+/** ALPN name of gRPC (the data plane's is ALPN_DATA). */
+const ALPN_GRPC = 'h2';
 
 /**
  * What a connection is, from all the bytes it has sent so far. The whole preface is waited for

@@ -5,7 +5,7 @@
  * that pins it. A changed key is refused loudly, and so is a pinned daemon that stops speaking TLS.
  */
 import { type KnownHost, knownHostsPath, saveKnownHost } from '../tls/known-hosts.js';
-import { probeDaemonKey } from '../tls/probe.js';
+import { NOT_TLS, probeDaemonKey } from '../tls/probe.js';
 import { BlitError, showPath } from '../util/errors.js';
 import { type DaemonAddress, dialTarget } from './endpoint.js';
 
@@ -52,7 +52,7 @@ export async function pinnedKeyProblem(
     presented = (await probeDaemonKey(address.host, address.port)).fingerprint;
   } catch (error) {
     const reason = (error as Error).message;
-    if (reason !== 'it does not speak TLS') return undefined;
+    if (reason !== NOT_TLS) return undefined;
     return new BlitError(
       `REFUSED: blitd at ${target} no longer speaks TLS, but ${file} pins key ${pinned.fingerprint} for it; ` +
         `blit will not fall back to a plain connection (if TLS was turned off on purpose, remove its line from ${file})`,

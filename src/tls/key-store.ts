@@ -5,12 +5,12 @@
  * temporary name and published with link(2), which fails if the other one got there first, and
  * then the loser reads the winner's.
  */
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlitError, codeOf, reasonOf, showPath } from '../util/errors.js';
 import { fingerprintOf } from './fingerprint.js';
-import { createSelfSigned, parsePrivateKey } from './self-signed.js';
+import { createSelfSigned } from './self-signed.js';
 
 export interface TlsIdentity {
   keyPem: string;
@@ -88,7 +88,7 @@ export function parseIdentity(text: string, where: string): TlsIdentity {
   let leaf: X509Certificate;
   try {
     leaf = new X509Certificate(certs[0]!);
-    if (!leaf.checkPrivateKey(parsePrivateKey(keyPem))) {
+    if (!leaf.checkPrivateKey(createPrivateKey(keyPem))) {
       throw new BlitError(`${showPath(where)}: the private key is not the certificate's`);
     }
   } catch (error) {

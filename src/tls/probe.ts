@@ -11,6 +11,8 @@ import { fingerprintOf } from './fingerprint.js';
 /** Host name sent in the handshake (SNI): the daemon ignores it; an IP address there is not allowed. */
 export const TLS_SERVER_NAME = 'blitd';
 export const PROBE_TIMEOUT_MS = 10_000;
+/** The reason a probe gives when the peer answered, but not with TLS (host-trust.ts tells a downgrade by it). */
+export const NOT_TLS = 'it does not speak TLS';
 
 export interface PresentedKey {
   /** Of the daemon's own (leaf) certificate's key: what is pinned. */
@@ -67,6 +69,6 @@ export function tlsReason(error: Error): string {
       error.message,
     )
   )
-    return 'it does not speak TLS';
+    return NOT_TLS;
   return reasonOf(error);
 }

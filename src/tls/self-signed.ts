@@ -8,7 +8,7 @@
  * anchor. docs/DECISIONS.md says why this is not a library (@peculiar/x509 needs a global
  * reflect-metadata polyfill and 20 packages, 4.7 MB, for what is 80 lines here).
  */
-import { createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
 
 export interface KeyAndCertificate {
   /** PKCS#8 PEM. */
@@ -65,11 +65,6 @@ export function certificateDer(spec: CertificateSpec): Buffer {
   );
   const signature = sign('sha256', tbs, spec.signer); // DER ECDSA-Sig-Value
   return sequence(tbs, ECDSA_SHA256, tlv(0x03, Buffer.concat([Buffer.from([0]), signature])));
-}
-
-/** Reads a PKCS#8 or SEC1 PEM key; throws Node's error for anything else. */
-export function parsePrivateKey(pemText: string): KeyObject {
-  return createPrivateKey(pemText);
 }
 
 /** A certificate's DER bytes as PEM text. */

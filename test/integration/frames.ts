@@ -59,3 +59,22 @@ export function open(module: string, path: string, overrides: Partial<Open> = {}
     },
   };
 }
+
+/** A destination's Summary: nothing done but what `counts` says. */
+export function summary(counts: { skipped?: bigint; failed?: bigint } = {}): Body {
+  return {
+    $case: 'summary',
+    value: {
+      copied: 0n,
+      skipped: counts.skipped ?? 0n,
+      updated: 0n,
+      deleted: 0n,
+      failed: counts.failed ?? 0n,
+      bytes: 0n,
+      elapsedMs: 1n,
+      scanComplete: true,
+      deletionsWithheld: 0n,
+      failures: [],
+    },
+  };
+}

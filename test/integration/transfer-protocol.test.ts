@@ -40,7 +40,7 @@ import {
 } from '../../src/transport/tcp/records.js';
 import { snapshot, tempDir } from '../helpers.js';
 import { type Daemon, startDaemon } from './daemon-harness.js';
-import { type Body, batch, entry, open } from './frames.js';
+import { type Body, batch, entry, open, summary } from './frames.js';
 
 /** A raw session: frames out as given, frames in queued; bounded waits. */
 function rawSession(client: BlitClient) {
@@ -548,24 +548,7 @@ describe('Transfer under a hostile client', () => {
       },
       Role.ROLE_DESTINATION,
     );
-    session.send(
-      {
-        $case: 'summary',
-        value: {
-          copied: 0n,
-          skipped: 1n,
-          updated: 0n,
-          deleted: 0n,
-          failed: 0n,
-          bytes: 0n,
-          elapsedMs: 1n,
-          scanComplete: true,
-          deletionsWithheld: 0n,
-          failures: [],
-        },
-      },
-      Role.ROLE_DESTINATION,
-    );
+    session.send(summary({ skipped: 1n }), Role.ROLE_DESTINATION);
     while (await session.next()) {
       // Until the daemon ends the session.
     }

@@ -2,15 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { DaemonConfig, ModuleConfig } from '../../src/daemon/config.js';
-import {
-  checkSecurity,
-  dataTlsFor,
-  defaultStateDir,
-  isLoopbackBind,
-  mayUse,
-  tlsOn,
-} from '../../src/daemon/security.js';
+import { checkSecurity, dataTlsFor, defaultStateDir, mayUse, tlsOn } from '../../src/daemon/security.js';
 import { BlitError } from '../../src/util/errors.js';
+import { isLoopback } from '../../src/util/loopback.js';
 
 const ALICE = `SHA256:${'A'.repeat(43)}`;
 const BOB = `SHA256:${'B'.repeat(43)}`;
@@ -34,10 +28,10 @@ function refused(c: DaemonConfig, pattern: RegExp) {
 describe('daemon security rules', () => {
   test('loopback addresses', () => {
     for (const bind of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', '::ffff:127.0.0.1']) {
-      assert.ok(isLoopbackBind(bind), bind);
+      assert.ok(isLoopback(bind), bind);
     }
     for (const bind of ['0.0.0.0', '::', '10.0.0.1', 'example.com', '128.0.0.1', '::2']) {
-      assert.ok(!isLoopbackBind(bind), bind);
+      assert.ok(!isLoopback(bind), bind);
     }
   });
 

@@ -8,7 +8,7 @@ import { connect as connectTls } from 'node:tls';
 import { type PinnedPeer, pinnedTlsOptions } from '../../tls/pinned-peer.js';
 import { TLS_SERVER_NAME } from '../../tls/probe.js';
 import { reasonOf } from '../../util/errors.js';
-import { encodePreamble } from './records.js';
+import { ALPN_DATA, encodePreamble } from './records.js';
 
 /** Connecting a data socket and sending its preamble. */
 export const DATA_CONNECT_TIMEOUT_MS = 10_000;
@@ -17,9 +17,6 @@ const KEEPALIVE_MS = 30_000;
 
 /** The byte the daemon answers an admitted socket with (a refused one gets nothing and is closed). */
 export const ADMITTED = 0x01;
-
-/** ALPN name of a TLS data socket (daemon/shared-port.ts accepts it beside gRPC's h2). */
-const ALPN_DATA = 'blit-data';
 
 /**
  * Connects to `host`:`port`, presents `token`, and resolves once the daemon has admitted the

@@ -407,3 +407,6 @@ export class RecordDecoder {
     this.ranges = [];
   }
 }
+
+/** ALPN name of a TLS data socket, beside gRPC's `h2` on the shared port. */
+export const ALPN_DATA = 'blit-data';
