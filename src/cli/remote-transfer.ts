@@ -216,13 +216,13 @@ export async function runRemoteTransfer(
     const shown = (path: string) =>
       path.startsWith(VIRTUAL_ROOT) ? formatRemotePath(remote, remote.module, moduleRel(path, remote)) : path;
     const side: ClientSide = { endpoints, channel, options, flags, session, hasher, stats, dataPlane };
-    const report = await (push ? runPush(side, shown(endpoints.target)) : runPull(side)).catch(
-      (error: unknown) => {
+    const report = await (push ? runPush(side, shown(endpoints.target)) : runPull(side))
+      .catch((error: unknown) => {
         perf.onStats(finished(stats));
         perf.finish('fatal', error);
         throw error;
-      },
-    );
+      })
+      .finally(() => dataPlane.finish());
     // A pull-move's daemon removes its sources as they land and reports after our Summary the
     // ones it had to keep (up to its end of the stream).
     const kept: Failure[] = [];
@@ -262,6 +262,11 @@ export async function runRemoteTransfer(
 interface DataPlaneDialer {
   sockets: SessionSockets;
   dial(grant: DataPlaneGrant): void;
+  /**
+   * The session's outcome is known: a socket refused from now on is no news (a session with
+   * nothing to send ends before its sockets connect, and the daemon then forgets its tokens).
+   */
+  finish(): void;
 }
 
 function dataPlaneDialer(
@@ -272,12 +277,16 @@ function dataPlaneDialer(
   tls: PinnedPeer | undefined,
 ): DataPlaneDialer {
   let warned = false;
+  let finished = false;
   return {
     sockets,
+    finish() {
+      finished = true;
+    },
     dial(grant) {
       const port = grant.port || remote.port;
       const refuse = (reason: string) => {
-        if (warned) return;
+        if (warned || finished) return;
         warned = true;
         err(
           `blit: warning: no data connection to ${remote.host}:${port} (${reason}); file data goes through the control connection, which is slower\n`,

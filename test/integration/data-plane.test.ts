@@ -66,6 +66,27 @@ test('push and pull over data sockets leave identical trees, at every record siz
   assert.ok(dataSockets(daemon) >= 1, 'the pull used the data plane');
 });
 
+test('a session that ends before its data sockets connect warns of nothing', async (t) => {
+  // An empty pull or a push with nothing to send ends at once: the daemon forgets the session's
+  // tokens while the client is still dialing, and that refusal is no reason to warn.
+  const root = tempDir(t, 'blit-data-');
+  const module = join(root, 'module');
+  mkdirSync(join(module, 'empty'), { recursive: true });
+  const one = join(root, 'one');
+  mkdirSync(one);
+  writeFileSync(join(one, 'a'), 'a\n');
+  const daemon = await startDaemon(t, ['--root', module]);
+  const remote = `127.0.0.1:${daemon.port}:/default`;
+  for (let round = 0; round < 3; round++) {
+    const pull = await runBlit(['copy', `${remote}/empty/`, join(root, `pulled${round}`)]);
+    assert.equal(pull.status, 0, pull.stderr);
+    assert.equal(pull.stderr, '', `no warning on an empty pull (round ${round})`);
+    const push = await runBlit(['copy', `${one}/`, `${remote}/one/`]);
+    assert.equal(push.status, 0, push.stderr);
+    assert.equal(push.stderr, '', `no warning on a push with nothing to send (round ${round})`);
+  }
+});
+
 test('--force-grpc-data and BLIT_FORCE_GRPC_DATA=1 keep file data in the control stream', async (t) => {
   const root = tempDir(t, 'blit-data-');
   const src = makeTree(root);
