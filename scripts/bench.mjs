@@ -1,5 +1,5 @@
 // Benchmarks blit against its peers (cp, rsync, tar, rclone when installed) with hyperfine, hot cache,
-// on the workloads of DESIGN.md "Performance targets", and writes docs/BENCHMARKS.md.
+// on the workloads of docs/ARCHITECTURE.md "Performance targets", and writes docs/BENCHMARKS.md.
 //
 //   npm run bench                              full run; writes docs/BENCHMARKS.md
 //   npm run bench -- --only remote             only the remote scenarios (push/pull through a blitd
@@ -250,7 +250,7 @@ const SCENARIOS = [
     kind: 'copy',
     // Half a second a run, and this VM is noisy: more rounds than 3 for a median worth quoting.
     runs: [9, 1],
-    // Issue 3: small and mixed ≤ 1.0× the best peer on tmpfs (DESIGN.md's table gives no figure).
+    // Issue 3: small and mixed ≤ 1.0× the best peer on tmpfs (the design's table gives no peer figure).
     target: { best: true, max: 1.0, text: '≤ 1.0× best peer', design: '–' },
   },
   {
@@ -327,7 +327,8 @@ const SCENARIOS = [
 
   // Remote (group `remote`): blit through a blitd against rsync through an `rsync --daemon`, both on
   // 127.0.0.1 and on the same directory (the disk cache). `remote: 'push'` writes dst/ID in the
-  // module; `remote: 'pull'` reads src/WORKLOAD from it into a local dst/ID. DESIGN.md's remote rows.
+  // module; `remote: 'pull'` reads src/WORKLOAD from it into a local dst/ID. The remote rows of
+  // docs/ARCHITECTURE.md "Performance targets".
   {
     id: 'push-large',
     group: 'remote',
