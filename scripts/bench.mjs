@@ -1751,13 +1751,16 @@ function remoteSection(results, m, date) {
   );
   L.push('');
   L.push(
-    '**Transport at this commit: the TCP data plane, pure-JS path.** File data travels as records over data sockets',
+    '**Transport at this commit: the TCP data plane.** File data travels as records over data sockets',
   );
   L.push(
-    "on the daemon's port (batches of small files, whole files, 4 MiB blocks; 1–8 sockets as blit measures), batches",
+    "on the daemon's port (batches of small files, whole files, 4 MiB blocks; 1–8 sockets as blit measures). With the",
   );
   L.push(
-    "landing on the addon's threads at the receiver; no sendfile/splice yet (docs/DECISIONS.md). No TLS on either side yet.",
+    "addon each plain socket moves file bytes on a thread of its own (sendfile out, splice in) and small files land on its",
+  );
+  L.push(
+    "landing threads; without it, and for the TLS row's sockets, the bytes go through Node (docs/ARCHITECTURE.md).",
   );
   L.push('');
   L.push(
