@@ -1750,14 +1750,12 @@ function remoteSection(results, m, date) {
     `Machine: ${m.cpu}, ${m.memory}, ${m.kernel}, node ${m.node}, workloads and module on ${m.disk}. Tools: ${m.tools}.`,
   );
   L.push('');
-  L.push(
-    '**Transport at this commit: the TCP data plane.** File data travels as records over data sockets',
-  );
+  L.push('**Transport at this commit: the TCP data plane.** File data travels as records over data sockets');
   L.push(
     "on the daemon's port (batches of small files, whole files, 4 MiB blocks; 1–8 sockets as blit measures). With the",
   );
   L.push(
-    "addon each plain socket moves file bytes on a thread of its own (sendfile out, splice in) and small files land on its",
+    'addon each plain socket moves file bytes on a thread of its own (sendfile out, splice in) and small files land on its',
   );
   L.push(
     "landing threads; without it, and for the TLS row's sockets, the bytes go through Node (docs/ARCHITECTURE.md).",
