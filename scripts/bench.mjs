@@ -1557,7 +1557,7 @@ function resultLines(r, L) {
     L.push(
       `Target ${r.target.text}: ${a.pass ? '**pass**' : '**MISS**'} — ${a.verdicts.map((v) => v.text).join('; ')}.`,
     );
-  else if (r.kind !== 'startup') L.push('No target in DESIGN.md; for reference.');
+  else if (r.kind !== 'startup') L.push('No target in docs/ARCHITECTURE.md; for reference.');
   if (r.probes.length) {
     L.push('');
     const ps = r.probes.map(
@@ -1670,7 +1670,7 @@ function writeDoc(allResults, m, blitNote, elapsed) {
   for (const [name, w] of Object.entries(WORKLOADS))
     L.push(`- **${name}**: ${w.describe}${name === 'wide' ? ' (tmpfs only)' : ''}`);
   L.push('');
-  L.push('## Targets (DESIGN.md "Performance targets")');
+  L.push('## Targets (docs/ARCHITECTURE.md "Performance targets")');
   L.push('');
   L.push("| scenario | workload | design's peer figure | blit target | measured | result | other CPU |");
   L.push('|---|---|---|---|---|---|---:|');
