@@ -2,8 +2,9 @@
 ':' //; unset NODE_EXTRA_CA_CERTS; exec node -- "$0" "$@"
 // The two lines above are read by sh and skipped by Node: the shell drops NODE_EXTRA_CA_CERTS and
 // starts Node on this file. Node 20 parses the whole CA bundle at process start when that variable
-// is set (38 ms of every run on a machine that sets it, docs/DECISIONS.md), and blit makes no TLS
-// connections. `node bin/blit.js` works too, without that saving.
+// is set (38 ms of every run on a machine that sets it, docs/DECISIONS.md), and blit's TLS
+// connections trust only the daemon's pinned certificate, never a CA bundle. `node bin/blit.js`
+// works too, without that saving.
 // Starts the bundled CLI (dist/blit.cjs) with the V8 code cache that `npm run build` made beside it,
 // so a run deserialises compiled code instead of parsing and compiling ~450 kB of JavaScript. V8
 // checks the cache against this Node and its flags and ignores it when they differ (then blit

@@ -1,5 +1,5 @@
 // Benchmarks blit against its peers (cp, rsync, tar, rclone when installed) with hyperfine, hot cache,
-// on the workloads of DESIGN.md "Performance targets", and writes docs/BENCHMARKS.md.
+// on the workloads of docs/ARCHITECTURE.md "Performance targets", and writes docs/BENCHMARKS.md.
 //
 //   npm run bench                              full run; writes docs/BENCHMARKS.md
 //   npm run bench -- --only remote             only the remote scenarios (push/pull through a blitd
@@ -250,7 +250,7 @@ const SCENARIOS = [
     kind: 'copy',
     // Half a second a run, and this VM is noisy: more rounds than 3 for a median worth quoting.
     runs: [9, 1],
-    // Issue 3: small and mixed ≤ 1.0× the best peer on tmpfs (DESIGN.md's table gives no figure).
+    // Issue 3: small and mixed ≤ 1.0× the best peer on tmpfs (the design's table gives no peer figure).
     target: { best: true, max: 1.0, text: '≤ 1.0× best peer', design: '–' },
   },
   {
@@ -327,7 +327,8 @@ const SCENARIOS = [
 
   // Remote (group `remote`): blit through a blitd against rsync through an `rsync --daemon`, both on
   // 127.0.0.1 and on the same directory (the disk cache). `remote: 'push'` writes dst/ID in the
-  // module; `remote: 'pull'` reads src/WORKLOAD from it into a local dst/ID. DESIGN.md's remote rows.
+  // module; `remote: 'pull'` reads src/WORKLOAD from it into a local dst/ID. The remote rows of
+  // docs/ARCHITECTURE.md "Performance targets".
   {
     id: 'push-large',
     group: 'remote',
@@ -1556,7 +1557,7 @@ function resultLines(r, L) {
     L.push(
       `Target ${r.target.text}: ${a.pass ? '**pass**' : '**MISS**'} — ${a.verdicts.map((v) => v.text).join('; ')}.`,
     );
-  else if (r.kind !== 'startup') L.push('No target in DESIGN.md; for reference.');
+  else if (r.kind !== 'startup') L.push('No target in docs/ARCHITECTURE.md; for reference.');
   if (r.probes.length) {
     L.push('');
     const ps = r.probes.map(
@@ -1669,7 +1670,7 @@ function writeDoc(allResults, m, blitNote, elapsed) {
   for (const [name, w] of Object.entries(WORKLOADS))
     L.push(`- **${name}**: ${w.describe}${name === 'wide' ? ' (tmpfs only)' : ''}`);
   L.push('');
-  L.push('## Targets (DESIGN.md "Performance targets")');
+  L.push('## Targets (docs/ARCHITECTURE.md "Performance targets")');
   L.push('');
   L.push("| scenario | workload | design's peer figure | blit target | measured | result | other CPU |");
   L.push('|---|---|---|---|---|---|---:|');
@@ -1749,14 +1750,15 @@ function remoteSection(results, m, date) {
     `Machine: ${m.cpu}, ${m.memory}, ${m.kernel}, node ${m.node}, workloads and module on ${m.disk}. Tools: ${m.tools}.`,
   );
   L.push('');
+  L.push('**Transport at this commit: the TCP data plane.** File data travels as records over data sockets');
   L.push(
-    '**Transport at this commit: the TCP data plane, pure-JS path.** File data travels as records over data sockets',
+    "on the daemon's port (batches of small files, whole files, 4 MiB blocks; 1–8 sockets as blit measures). With the",
   );
   L.push(
-    "on the daemon's port (batches of small files, whole files, 4 MiB blocks; 1–8 sockets as blit measures), batches",
+    'addon each plain socket moves file bytes on a thread of its own (sendfile out, splice in) and small files land on its',
   );
   L.push(
-    "landing on the addon's threads at the receiver; no sendfile/splice yet (docs/DECISIONS.md). No TLS on either side yet.",
+    "landing threads; without it, and for the TLS row's sockets, the bytes go through Node (docs/ARCHITECTURE.md).",
   );
   L.push('');
   L.push(

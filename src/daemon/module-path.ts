@@ -11,8 +11,9 @@
  *
  * Without the addon (`resolveInModule`), the known limit: between this check and the operation
  * that follows, a process on the daemon's machine could swap a checked directory for a link (Node
- * has no openat/RESOLVE_BENEATH). Clients alone cannot do that: the daemon creates no links on
- * their behalf yet.
+ * has no openat/RESOLVE_BENEATH). A push does create the symbolic links it carries (never
+ * following them), so a client that may push could in principle take that writer's part, one
+ * session's link racing another session's path (docs/ARCHITECTURE.md, "Security model").
  */
 import { type BigIntStats, lstatSync, realpathSync, statSync } from 'node:fs';
 import { sep } from 'node:path';

@@ -1,6 +1,7 @@
 /**
  * How a session executes its copies: when the inline fast path is taken, how many workers the pool
- * starts and how big a batch is. The defaults are DESIGN.md's; perf history may choose others.
+ * starts and how big a batch is. The defaults are the design's (docs/ARCHITECTURE.md, "The
+ * engine"); perf history may choose others.
  */
 import { defaultWorkerCount } from '../fsops/copy-pool.js';
 import { BATCH_BYTES, BATCH_FILES, TINY_JOB_BYTES, TINY_JOB_FILES } from './copy-scheduler.js';

@@ -1,8 +1,9 @@
 /**
  * A file arriving from a peer, a chunk at a time: written to a temp file beside its target (created
  * exclusively, so nothing planted at the name is followed), never past the size the manifest
- * declared (design lesson 1), and installed by rename only once every declared byte is in, its
- * handle closed and its mode and mtime set (lesson 8). Anything else removes the temp file.
+ * declared (docs/ARCHITECTURE.md, lesson 1), and installed by rename only once every declared
+ * byte is in, its handle closed and its mode and mtime set (lesson 8). Anything else removes the
+ * temp file.
  */
 import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';

@@ -10,7 +10,10 @@
 import type { ExecutionPlan } from '../engine/execution-plan.js';
 import { type PlanHistory, perFileMs, type SegmentState } from './predictor.js';
 
-/** Synchronous small-file copies on one thread, DESIGN.md: 29 µs (tmpfs) to 225 µs (ext4) per file. */
+/**
+ * Synchronous small-file copies on one thread: 29 µs (tmpfs) to 225 µs (ext4) per file
+ * (docs/ARCHITECTURE.md, "Ceilings").
+ */
 export const PRIOR_INLINE_MS_PER_FILE = 0.1;
 /** Starting two copy workers and getting a first batch back, measured here: 75–110 ms. */
 export const PRIOR_POOL_START_MS = 80;

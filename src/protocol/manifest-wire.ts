@@ -1,8 +1,9 @@
 /**
  * The manifest on the wire: a source listing cut into `ManifestBatch` frames, and batches read
- * back into entries. Everything read from a peer is checked where it is read (design lessons 11,
- * 14, 15): a name is one path component, a path is a well-formed relative path, counts and sizes
- * are bounded. A frame that breaks a rule is a protocol error: the session ends.
+ * back into entries. Everything read from a peer is checked where it is read
+ * (docs/ARCHITECTURE.md, lessons 11, 14, 15): a name is one path component, a path is a
+ * well-formed relative path, counts and sizes are bounded. A frame that breaks a rule is a
+ * protocol error: the session ends.
  */
 import type { FilterVerdict } from '../engine/filter.js';
 import type { SourceEntry, SourceListing } from '../engine/roles.js';

@@ -3,8 +3,8 @@
  * I/O. The encoder builds headers only, never copying file bytes, so a sender writes a header and
  * then the file's bytes (writev, sendfile). The decoder is streaming and bounded: it buffers at
  * most one record header (MAX_HEADER_BYTES) and hands data on as subarrays of the chunks it is
- * pushed. Every length and count is checked as soon as it is read (design lessons 1, 15): a
- * malformed stream is a ProtocolError and the decoder is dead from then on.
+ * pushed. Every length and count is checked as soon as it is read (docs/ARCHITECTURE.md,
+ * lessons 1, 15): a malformed stream is a ProtocolError and the decoder is dead from then on.
  *
  * Wire format (little-endian):
  *
