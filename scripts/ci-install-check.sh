@@ -32,6 +32,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 step() { echo "ci-install-check: $*"; }
 fail() {
@@ -85,18 +87,20 @@ same_tree() {
   fi
 }
 
-# Runs an installed command with a bounded time, its output kept in $work/out.txt.
+# Runs a command by name on the PATH a user of the prefix has ($command_env), with a bounded time;
+# its output is kept in $work/out.txt.
 run() {
   local what=$1
   shift
-  if ! timeout 120 env "${run_env[@]}" "$@" >"$work/out.txt" 2>&1; then
+  if ! timeout 120 env "${command_env[@]}" "$@" >"$work/out.txt" 2>&1; then
     cat "$work/out.txt" >&2
     fail "$what: \`$*\` failed"
   fi
 }
 
-# Installs the tarball into PREFIX and checks the installed commands. The install runs with the
-# environment in run_env (the second pass takes the compiler away there).
+# Installs the tarball into a prefix and checks the installed commands. The install and the
+# commands run with the PATH in base_path and the variables in install_env (the second pass takes
+# the compiler away there); the commands find blit and blitd through PREFIX/bin on their PATH.
 check_install() {
   local label=$1 expect_ops=$2
   local prefix="$work/$label/prefix" cwd="$work/$label/cwd"
@@ -104,45 +108,47 @@ check_install() {
   # --foreground-scripts: the log shows what blit's install step said. --allow-scripts: an npm that
   # runs no unlisted install scripts names a tarball's by its path.
   step "$label: npm install -g --prefix $prefix $(basename "$tarball")"
-  if ! (cd "$cwd" && timeout 600 env "${run_env[@]}" npm install -g --prefix "$prefix" \
+  if ! (cd "$cwd" && timeout 600 env "PATH=$base_path" "${install_env[@]}" npm install -g --prefix "$prefix" \
     --no-audit --no-fund --prefer-offline --foreground-scripts --allow-scripts="$tarball" "$tarball") >"$work/$label/install.log" 2>&1; then
     cat "$work/$label/install.log" >&2
     fail "$label: npm install -g of the tarball failed"
   fi
-  local blit="$prefix/bin/blit" blitd="$prefix/bin/blitd"
-  for command in "$blit" "$blitd"; do
-    [ -x "$command" ] || fail "$label: $command was not installed"
-    case "$(readlink -f "$command")" in
+  command_env=("PATH=$prefix/bin:$base_path" "${install_env[@]}")
+  for command in blit blitd; do
+    [ "$(env "${command_env[@]}" sh -c "command -v $command")" = "$prefix/bin/$command" ] ||
+      fail "$label: $command is not on the PATH as $prefix/bin/$command"
+    case "$(readlink -f "$prefix/bin/$command")" in
       "$prefix"/*) ;;
-      *) fail "$label: $command leads outside the prefix" ;;
+      *) fail "$label: $prefix/bin/$command leads outside the prefix" ;;
     esac
   done
   cd "$cwd"
 
-  run "$label: blit --version" "$blit" --version
+  run "$label: blit --version" blit --version
   local version
   version=$(cat "$work/out.txt")
   step "$label: $version"
   [ "$version" = "blit $package_version (file operations: $expect_ops)" ] ||
     fail "$label: blit --version said '$version', expected file operations: $expect_ops"
-  run "$label: blitd --version" "$blitd" --version
+  run "$label: blitd --version" blitd --version
   [ "$(cat "$work/out.txt")" = "blitd $package_version" ] ||
     fail "$label: blitd --version said '$(cat "$work/out.txt")'"
 
   local src="$cwd/src"
   make_tree "$src"
-  run "$label: local copy" "$blit" copy "$src/" "$cwd/local copy"
+  run "$label: local copy" blit copy "$src/" "$cwd/local copy"
   same_tree "$src" "$cwd/local copy" "$label: local copy"
   step "$label: local copy verified"
 
   local module="$cwd/module" log="$work/$label/blitd.log"
   mkdir -p "$module"
-  env "${run_env[@]}" "$blitd" --root "$module" --bind 127.0.0.1 --port 0 \
+  : >"$log" # exists before the daemon's own redirection opens it: the loop below reads it at once
+  env "${command_env[@]}" blitd --root "$module" --bind 127.0.0.1 --port 0 \
     --state-dir "$work/$label/state" >"$log" 2>&1 &
   daemon_pid=$!
   local port=
   for _ in $(seq 300); do
-    port=$(sed -nE 's/.*"port":([0-9]+).*"msg":"listening".*/\1/p' "$log" | head -n 1)
+    port=$(sed -nE '/"msg":"listening"/{s/.*"port":([0-9]+).*/\1/p;q}' "$log")
     [ -n "$port" ] && break
     kill -0 "$daemon_pid" 2>/dev/null || {
       cat "$log" >&2
@@ -160,10 +166,10 @@ check_install() {
   }
   step "$label: blitd (pid $daemon_pid) listening on 127.0.0.1:$port"
 
-  run "$label: push" "$blit" copy "$src/" "127.0.0.1:$port:/default/dst/"
+  run "$label: push" blit copy "$src/" "127.0.0.1:$port:/default/dst/"
   same_tree "$src" "$module/dst" "$label: push"
   step "$label: push verified"
-  run "$label: pull" "$blit" copy "127.0.0.1:$port:/default/dst/" "$cwd/pulled"
+  run "$label: pull" blit copy "127.0.0.1:$port:/default/dst/" "$cwd/pulled"
   same_tree "$src" "$cwd/pulled" "$label: pull"
   step "$label: pull verified"
 
@@ -191,7 +197,8 @@ step "$(basename "$tarball"): $(tar -tzf "$tarball" | wc -l) files, $(du -k "$ta
 export XDG_CONFIG_HOME="$work/config"
 unset NODE_PATH BLIT_NO_NATIVE BLIT_SKIP_NATIVE_BUILD || true
 
-run_env=("PATH=$PATH")
+base_path=$PATH
+install_env=()
 check_install with-compiler 'native addon'
 
 # A machine with Node and nothing else: no compiler, make or Python on the PATH.
@@ -199,7 +206,8 @@ mkdir -p "$work/bare-bin"
 for tool in node npm sh; do
   ln -s "$(command -v "$tool")" "$work/bare-bin/$tool"
 done
-run_env=("PATH=$work/bare-bin" "CXX=$work/missing/c++" "CC=$work/missing/cc")
+base_path=$work/bare-bin
+install_env=("CXX=$work/missing/c++" "CC=$work/missing/cc")
 check_install no-compiler 'pure JS (native addon not built)'
 said=$(grep -m1 'blit: native addon not built (not found: ' "$work/no-compiler/install.log") ||
   fail "no-compiler: the install log does not say which tools were missing"
