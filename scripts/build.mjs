@@ -101,6 +101,9 @@ const written = new Set(
   ),
 );
 written.add('blit.cjs.cache');
+// Files only: directories in dist/ (the single executables in dist/sea/) belong to other builds.
 if (existsSync(dist)) {
-  for (const name of readdirSync(dist)) if (!written.has(name)) rmSync(join(dist, name), { force: true });
+  for (const entry of readdirSync(dist, { withFileTypes: true })) {
+    if (entry.isFile() && !written.has(entry.name)) rmSync(join(dist, entry.name), { force: true });
+  }
 }
