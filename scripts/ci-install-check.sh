@@ -12,6 +12,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/blit-install-check.XXXXXX")
 daemon_pid=
+command_env=() # the environment the installed commands run in (check_install sets it)
 
 stop_daemon() {
   [ -n "$daemon_pid" ] || return 0
@@ -108,8 +109,9 @@ check_install() {
   # --foreground-scripts: the log shows what blit's install step said. --allow-scripts: an npm that
   # runs no unlisted install scripts names a tarball's by its path.
   step "$label: npm install -g --prefix $prefix $(basename "$tarball")"
-  if ! (cd "$cwd" && timeout 600 env "PATH=$base_path" "${install_env[@]}" npm install -g --prefix "$prefix" \
-    --no-audit --no-fund --prefer-offline --foreground-scripts --allow-scripts="$tarball" "$tarball") >"$work/$label/install.log" 2>&1; then
+  if ! (cd "$cwd" && timeout 600 env "PATH=$base_path" "${install_env[@]}" \
+    npm install -g --prefix "$prefix" --no-audit --no-fund --prefer-offline \
+    --foreground-scripts --allow-scripts="$tarball" "$tarball") >"$work/$label/install.log" 2>&1; then
     cat "$work/$label/install.log" >&2
     fail "$label: npm install -g of the tarball failed"
   fi
