@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -35,6 +35,23 @@ function findNodeGyp() {
   }
 }
 
+/** What node-gyp will need on Linux and the PATH lacks (Python, make, the C++ compiler make runs). */
+function missingTools() {
+  if (process.platform !== 'linux') return []; // elsewhere node-gyp finds its own toolchain
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  const found = (name) =>
+    name.includes('/') ? existsSync(name) : dirs.some((dir) => existsSync(join(dir, name)));
+  const missing = [];
+  if (!process.env.PYTHON && !process.env.npm_config_python && !found('python3') && !found('python')) {
+    missing.push('python3');
+  }
+  if (!found('make')) missing.push('make');
+  // node-gyp's Makefile runs $(CXX): the variable's command (e.g. "ccache g++"), else make's g++.
+  const cxx = process.env.CXX?.trim().split(/\s+/)[0] || 'g++';
+  if (!found(cxx)) missing.push(`a C++ compiler (${cxx})`);
+  return missing;
+}
+
 function findNodeDir() {
   // The headers of the running Node: <prefix>/include/node/node_api.h.
   const prefix = dirname(dirname(process.execPath));
@@ -43,6 +60,11 @@ function findNodeDir() {
 
 if (process.env.BLIT_SKIP_NATIVE_BUILD === '1') {
   console.log('blit: native addon build skipped (BLIT_SKIP_NATIVE_BUILD=1)');
+  process.exit(0);
+}
+const missing = missingTools();
+if (missing.length > 0) {
+  console.warn(`blit: native addon not built (not found: ${missing.join(', ')}); using the pure-JS path`);
   process.exit(0);
 }
 const nodeGyp = findNodeGyp();

@@ -1,10 +1,9 @@
 // Bundles the CLI, its workers and the daemon with esbuild, then makes the CLI's V8 code cache.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { writeCodeCache } from './write-code-cache.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -90,42 +89,9 @@ const esm = await build({
   },
 });
 
-await writeCodeCache();
-
-/**
- * Runs the CLI once on a scratch tree (a mirror that copies, updates and deletes) with
- * BLIT_WRITE_CODE_CACHE=1, so bin/blit.js saves V8's compiled code for the functions a transfer
- * runs to dist/blit.cjs.cache. A cache V8 rejects later (another Node) is ignored, never an error.
- */
-async function writeCodeCache() {
-  const cache = join(root, 'dist', 'blit.cjs.cache');
-  rmSync(cache, { force: true });
-  const scratch = mkdtempSync(join(tmpdir(), 'blit-build-'));
-  try {
-    const src = join(scratch, 'src');
-    const dst = join(scratch, 'dst');
-    mkdirSync(join(src, 'dir'), { recursive: true });
-    mkdirSync(dst);
-    for (const name of ['a', 'b', 'dir/c']) writeFileSync(join(src, name), `${name}\n`);
-    writeFileSync(join(dst, 'a'), 'older\n');
-    writeFileSync(join(dst, 'stale'), 'gone\n');
-    const run = spawnSync(
-      process.execPath,
-      [join(root, 'bin', 'blit.js'), 'mirror', '--yes', `${src}/`, dst],
-      {
-        env: { ...process.env, BLIT_WRITE_CODE_CACHE: '1', XDG_CONFIG_HOME: join(scratch, 'config') },
-        encoding: 'utf8',
-      },
-    );
-    if (run.status !== 0 || !existsSync(cache)) {
-      console.warn(
-        `blit: no code cache written (blit exited ${run.status}: ${run.stderr.trim()}); starts are slower`,
-      );
-    }
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
-}
+// After a real run, so the cache holds the functions a transfer compiles, not only the top level.
+const warning = writeCodeCache({ fresh: true });
+if (warning) console.warn(warning);
 
 // Remove chunks of earlier builds only now: a blit started meanwhile never finds dist/ half empty.
 const dist = join(root, 'dist');
@@ -135,6 +101,9 @@ const written = new Set(
   ),
 );
 written.add('blit.cjs.cache');
+// Files only: directories in dist/ (the single executables in dist/sea/) belong to other builds.
 if (existsSync(dist)) {
-  for (const name of readdirSync(dist)) if (!written.has(name)) rmSync(join(dist, name), { force: true });
+  for (const entry of readdirSync(dist, { withFileTypes: true })) {
+    if (entry.isFile() && !written.has(entry.name)) rmSync(join(dist, entry.name), { force: true });
+  }
 }
