@@ -5,27 +5,10 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { lazyChildProcess } from './lazy-child-process.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-// commander requires node:child_process at load (for executable subcommands, which blit has none
-// of), and that pulls in node:net: ~10 ms of every start. Give it a stand-in that loads the real
-// module on first use.
-const lazyChildProcess = {
-  name: 'lazy-child-process',
-  setup(build) {
-    build.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
-      args.importer.includes(`${join('node_modules', 'commander')}`)
-        ? { path: 'child_process', namespace: 'lazy-child-process' }
-        : undefined,
-    );
-    build.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
-      contents:
-        "let real; module.exports = new Proxy({}, { get: (_, key) => (real ??= require('node:child_process'))[key] });",
-      loader: 'js',
-    }));
-  },
-};
 const shared = {
   absWorkingDir: root,
   outdir: 'dist',
@@ -135,6 +118,7 @@ const written = new Set(
   ),
 );
 written.add('blit.cjs.cache');
+written.add('sea'); // npm run build:sea's single executables (scripts/build-sea.mjs)
 if (existsSync(dist)) {
   for (const name of readdirSync(dist)) if (!written.has(name)) rmSync(join(dist, name), { force: true });
 }
