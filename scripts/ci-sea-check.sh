@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # CI smoke test of the single executables (npm run build:sea): copied alone into an empty
 # directory, run from elsewhere with a fresh HOME, they must need nothing of the repository.
-# Checks --version (and that it reports the embedded addon when one was built), a local mirror, a
-# copy on the worker-thread path (BLIT_NO_NATIVE=1) and its stall watchdog, and a push to and a
-# pull from a blitd started from the other binary. Every wait is bounded; the daemon is stopped by pid.
+# Checks --version (it reports the embedded addon when one was built, and pure JS when the addon
+# cannot be extracted), a local mirror, a copy on the worker-thread path (BLIT_NO_NATIVE=1) and its
+# stall watchdog, and a push to and a pull from a blitd started from the other binary. Every wait
+# is bounded; the daemon is stopped by pid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -47,6 +48,10 @@ else
   [[ "$version" == *"file operations: pure JS"* ]] || fail "unexpected: $version"
 fi
 "$blitd" --version
+# A cache directory that cannot be made: the addon is not loaded, and blit says why and runs pure JS.
+: >"$work/not-a-dir"
+fallback=$(XDG_CACHE_HOME="$work/not-a-dir" "$blit" --version)
+[[ "$fallback" == *"file operations: pure JS"* ]] || fail "no pure-JS fallback: $fallback"
 
 # A small tree: nested directories, a symlink, an empty file, a file of 1 MiB.
 src="$work/src"
@@ -67,6 +72,8 @@ same_tree "$src" "$work/mirror"
 BLIT_NO_NATIVE=1 "$blit" copy "$src/" "$work/workers"
 same_tree "$src" "$work/workers"
 BLIT_NO_NATIVE=1 "$blit" copy --checksum "$src/" "$work/workers"
+XDG_CACHE_HOME="$work/not-a-dir" "$blit" copy "$src/" "$work/fallback"
+same_tree "$src" "$work/fallback"
 
 # The stall watchdog (a worker thread too) must report a copy worker that hangs.
 set +e

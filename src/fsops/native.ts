@@ -3,7 +3,7 @@
  * twin; `BLIT_NO_NATIVE=1` forces that path (the test suite runs both).
  */
 import { createRequire } from 'node:module';
-import { errnoError } from '../util/errors.js';
+import { errnoError, reasonOf, showPath } from '../util/errors.js';
 import type { EntryKind } from './entry.js';
 
 /**
@@ -473,7 +473,9 @@ function loadEmbedded(extract: () => string | undefined): void {
     loaded = module.exports;
     status = 'native addon (embedded)';
   } catch (error) {
-    status = `pure JS (embedded native addon not loaded: ${error instanceof Error ? error.message : String(error)})`;
+    // A file-system failure names its path; dlopen's message names the file already.
+    const path = (error as NodeJS.ErrnoException).path;
+    status = `pure JS (embedded native addon not loaded: ${path ? `${showPath(path)}: ` : ''}${reasonOf(error)})`;
   }
 }
 
