@@ -4,8 +4,9 @@
 // src/sea/setup.ts, bundled ahead of each entry point, takes them from there at run time.
 // The binaries run this Node's version on this platform and architecture only.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -17,6 +18,7 @@ const work = join(out, 'build');
 const addon = join(root, 'native', 'build', 'Release', 'blit_native.node');
 // Node's fuse: the binary checks it to know that a blob was injected (node's docs, postject's README).
 const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+const postject = createRequire(import.meta.url).resolve('postject/dist/cli.js');
 
 const started = Date.now();
 rmSync(out, { recursive: true, force: true });
@@ -49,6 +51,20 @@ await build({
   plugins: [lazyChildProcess],
 });
 
+// The CLI's main script is a loader that runs the bundle (an asset) with a V8 code cache holding
+// more than Node's useCodeCache does (src/sea/cli-loader.ts).
+await build({
+  absWorkingDir: root,
+  outdir: work,
+  entryPoints: { 'blit-loader': 'src/sea/cli-loader.ts' },
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  outExtension: { '.js': '.cjs' },
+  logLevel: 'warning',
+});
+
 const assets = {
   'copy-worker.js': join(work, 'copy-worker.cjs'),
   'stall-watchdog.js': join(work, 'stall-watchdog.cjs'),
@@ -56,17 +72,28 @@ const assets = {
 if (existsSync(addon)) assets['blit_native.node'] = addon;
 else console.warn(`blit: ${addon} not built; the single executables use the pure-JS path`);
 
-const postject = createRequire(import.meta.url).resolve('postject/dist/cli.js');
-for (const name of ['blit', 'blitd']) {
+const cliAssets = { ...assets, 'blit.cjs': join(work, 'blit.cjs') };
+const cache = join(work, 'blit.cjs.cache');
+await makeBinary('blit', join(work, 'blit-loader.cjs'), cliAssets);
+if (writeCodeCache(join(out, 'blit'), cache)) {
+  await makeBinary('blit', join(work, 'blit-loader.cjs'), { ...cliAssets, 'blit.cjs.cache': cache });
+}
+await makeBinary('blitd', join(work, 'blitd.cjs'), assets);
+console.log(
+  `blit: built ${join('dist', 'sea', 'blit')} and blitd in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+);
+
+/** Makes dist/sea/NAME: a copy of this Node with the blob of `main` and `assets` injected. */
+async function makeBinary(name, main, assets) {
   const config = join(work, `${name}.sea.json`);
   const blob = join(work, `${name}.blob`);
   writeFileSync(
     config,
     JSON.stringify({
-      main: join(work, `${name}.cjs`),
+      main,
       output: blob,
       disableExperimentalSEAWarning: true,
-      // V8's compiled code for the bundle's top level goes into the blob: it is not compiled at start.
+      // V8's compiled code for the main script's top level goes into the blob.
       useCodeCache: true,
       assets,
     }),
@@ -88,6 +115,36 @@ for (const name of ['blit', 'blitd']) {
   if (injected.status !== 0) throw new Error(`postject ${binary}: ${stderr.join('; ')}`);
   if (stderr.length) console.warn(stderr.join('\n'));
 }
-console.log(
-  `blit: built ${join('dist', 'sea', 'blit')} and blitd in ${((Date.now() - started) / 1000).toFixed(1)} s`,
-);
+
+/**
+ * Runs the first build of the binary on a scratch tree (a mirror that copies, updates and deletes)
+ * so that it writes its code cache to `cache`; false (with a warning) when it did not.
+ */
+function writeCodeCache(binary, cache) {
+  const scratch = mkdtempSync(join(tmpdir(), 'blit-sea-build-'));
+  try {
+    const src = join(scratch, 'src');
+    const dst = join(scratch, 'dst');
+    mkdirSync(join(src, 'dir'), { recursive: true });
+    mkdirSync(dst);
+    for (const name of ['a', 'b', 'dir/c']) writeFileSync(join(src, name), `${name}\n`);
+    writeFileSync(join(dst, 'a'), 'older\n');
+    writeFileSync(join(dst, 'stale'), 'gone\n');
+    const run = spawnSync(binary, ['mirror', '--yes', `${src}/`, dst], {
+      env: {
+        ...process.env,
+        BLIT_WRITE_CODE_CACHE: cache,
+        XDG_CONFIG_HOME: join(scratch, 'config'),
+        XDG_CACHE_HOME: join(scratch, 'cache'),
+      },
+      encoding: 'utf8',
+    });
+    if (run.status === 0 && existsSync(cache)) return true;
+    console.warn(
+      `blit: no code cache for ${binary} (it exited ${run.status}: ${run.stderr.trim()}); starts are slower`,
+    );
+    return false;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
