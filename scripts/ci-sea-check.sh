@@ -71,7 +71,11 @@ same_tree "$src" "$work/mirror"
 # Without the addon, copies run on worker threads, whose code the binary embeds.
 BLIT_NO_NATIVE=1 "$blit" copy "$src/" "$work/workers"
 same_tree "$src" "$work/workers"
+# --checksum there hashes with the bundled hash-wasm: same size and mtime, other bytes, copied again.
+printf 'FILE 3\n' >"$work/workers/a/f3.txt"
+touch -r "$src/a/f3.txt" "$work/workers/a/f3.txt"
 BLIT_NO_NATIVE=1 "$blit" copy --checksum "$src/" "$work/workers"
+same_tree "$src" "$work/workers"
 XDG_CACHE_HOME="$work/not-a-dir" "$blit" copy "$src/" "$work/fallback"
 same_tree "$src" "$work/fallback"
 
