@@ -1,7 +1,8 @@
 // Builds blit's single executables, dist/sea/blit and dist/sea/blitd (Node's single-executable
-// applications): each is a copy of this Node with one CommonJS bundle injected (postject), every JS
-// dependency inside, and as assets the worker scripts and the native addon when it was built.
-// src/sea/setup.ts, bundled ahead of each entry point, takes them from there at run time.
+// applications): each is a copy of this Node (its symbol table stripped) with one CommonJS bundle
+// injected (postject), every JS dependency inside, and as assets the worker scripts and the native
+// addon when it was built. src/sea/setup.ts, bundled ahead of each entry point, takes them from
+// there at run time (docs/DECISIONS.md, "Single executables").
 // The binaries run this Node's version on this platform and architecture only.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -101,7 +102,10 @@ async function makeBinary(name, main, assets) {
   const made = spawnSync(process.execPath, ['--experimental-sea-config', config], { encoding: 'utf8' });
   if (made.status !== 0) throw new Error(`node --experimental-sea-config ${config}: ${made.stderr.trim()}`);
   const binary = join(out, name);
-  copyFileSync(process.execPath, binary);
+  // Without Node's symbol table (12.6 MB of its 99 MB here); the dynamic symbols addons link
+  // against stay. A plain copy where binutils' strip is missing.
+  const stripped = spawnSync('strip', ['-o', binary, process.execPath], { encoding: 'utf8' });
+  if (stripped.status !== 0) copyFileSync(process.execPath, binary);
   chmodSync(binary, 0o755);
   const injected = spawnSync(
     process.execPath,
