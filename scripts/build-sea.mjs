@@ -1,7 +1,7 @@
 // Builds blit's single executables, dist/sea/blit and dist/sea/blitd (Node's single-executable
 // applications): each is a copy of this Node (its symbol table stripped) with one CommonJS bundle
-// injected (postject), every JS dependency inside, and as assets the worker scripts and the native
-// addon when it was built. src/sea/setup.ts, bundled ahead of each entry point, takes them from
+// injected (postject; blit's is run by a loader with a V8 code cache), every JS dependency inside,
+// and as assets the worker scripts and the native addon when it was built. src/sea/setup.ts, bundled ahead of each entry point, takes them from
 // there at run time (docs/DECISIONS.md, "Single executables").
 // The binaries run this Node's version on this platform and architecture only.
 import { spawnSync } from 'node:child_process';
@@ -75,17 +75,17 @@ else console.warn(`blit: ${addon} not built; the single executables use the pure
 
 const cliAssets = { ...assets, 'blit.cjs': join(work, 'blit.cjs') };
 const cache = join(work, 'blit.cjs.cache');
-await makeBinary('blit', join(work, 'blit-loader.cjs'), cliAssets);
+makeBinary('blit', join(work, 'blit-loader.cjs'), cliAssets);
 if (writeCodeCache(join(out, 'blit'), cache)) {
-  await makeBinary('blit', join(work, 'blit-loader.cjs'), { ...cliAssets, 'blit.cjs.cache': cache });
+  makeBinary('blit', join(work, 'blit-loader.cjs'), { ...cliAssets, 'blit.cjs.cache': cache });
 }
-await makeBinary('blitd', join(work, 'blitd.cjs'), assets);
+makeBinary('blitd', join(work, 'blitd.cjs'), assets);
 console.log(
   `blit: built ${join('dist', 'sea', 'blit')} and blitd in ${((Date.now() - started) / 1000).toFixed(1)} s`,
 );
 
 /** Makes dist/sea/NAME: a copy of this Node with the blob of `main` and `assets` injected. */
-async function makeBinary(name, main, assets) {
+function makeBinary(name, main, assets) {
   const config = join(work, `${name}.sea.json`);
   const blob = join(work, `${name}.blob`);
   writeFileSync(
