@@ -3,28 +3,11 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { lazyChildProcess } from './lazy-child-process.mjs';
 import { writeCodeCache } from './write-code-cache.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-// commander requires node:child_process at load (for executable subcommands, which blit has none
-// of), and that pulls in node:net: ~10 ms of every start. Give it a stand-in that loads the real
-// module on first use.
-const lazyChildProcess = {
-  name: 'lazy-child-process',
-  setup(build) {
-    build.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
-      args.importer.includes(`${join('node_modules', 'commander')}`)
-        ? { path: 'child_process', namespace: 'lazy-child-process' }
-        : undefined,
-    );
-    build.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
-      contents:
-        "let real; module.exports = new Proxy({}, { get: (_, key) => (real ??= require('node:child_process'))[key] });",
-      loader: 'js',
-    }));
-  },
-};
 const shared = {
   absWorkingDir: root,
   outdir: 'dist',

@@ -11,12 +11,35 @@ export type HasherFactory = () => Hasher;
 
 let factory: HasherFactory | undefined;
 
+type NativeBlake3Module = typeof import('@napi-rs/blake-hash');
+type WasmBlake3Module = Pick<typeof import('hash-wasm'), 'createBLAKE3'>;
+
+/**
+ * How the two BLAKE3 modules load: from node_modules, beside the bundle, unless a single
+ * executable (src/sea/setup.ts) brings hash-wasm inside itself and has no native one.
+ */
+export interface Blake3Modules {
+  native(): NativeBlake3Module | undefined;
+  wasm(): WasmBlake3Module;
+}
+
+// require, not import(): the CLI bundle runs as a vm.Script (bin/blit.js), which has no import().
+let modules: Blake3Modules = {
+  native: () => createRequire(import.meta.url)('@napi-rs/blake-hash') as NativeBlake3Module,
+  wasm: () => createRequire(import.meta.url)('hash-wasm') as WasmBlake3Module,
+};
+
+/** Replaces where the BLAKE3 modules come from; called before the first hash. */
+export function useBlake3Modules(replacement: Blake3Modules): void {
+  modules = replacement;
+}
+
 /** The native BLAKE3 (@napi-rs/blake-hash), or undefined where its binary does not load. */
 export function loadNativeBlake3(): HasherFactory | undefined {
   try {
-    const { Blake3Hasher } = createRequire(import.meta.url)(
-      '@napi-rs/blake-hash',
-    ) as typeof import('@napi-rs/blake-hash');
+    const native = modules.native();
+    if (!native) return undefined;
+    const { Blake3Hasher } = native;
     return () => {
       const hasher = new Blake3Hasher();
       return { update: (data) => hasher.update(data), digest: () => hasher.digest('hex') };
@@ -28,9 +51,7 @@ export function loadNativeBlake3(): HasherFactory | undefined {
 
 /** BLAKE3 in WebAssembly (hash-wasm): slower, but loads everywhere. */
 export async function loadWasmBlake3(): Promise<HasherFactory> {
-  // require, not import(): the CLI bundle runs as a vm.Script (bin/blit.js), which has no import().
-  const { createBLAKE3 } = createRequire(import.meta.url)('hash-wasm') as typeof import('hash-wasm');
-  const wasm = await createBLAKE3();
+  const wasm = await modules.wasm().createBLAKE3();
   return () => {
     wasm.init();
     return { update: (data) => wasm.update(data), digest: () => wasm.digest('hex') };

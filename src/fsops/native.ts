@@ -3,7 +3,7 @@
  * twin; `BLIT_NO_NATIVE=1` forces that path (the test suite runs both).
  */
 import { createRequire } from 'node:module';
-import { errnoError } from '../util/errors.js';
+import { errnoError, reasonOf, showPath } from '../util/errors.js';
 import type { EntryKind } from './entry.js';
 
 /**
@@ -420,11 +420,25 @@ const CANDIDATES = [
 
 let loaded: NativeAddon | undefined;
 let status: string | undefined;
+let embedded: (() => string | undefined) | undefined;
+
+/**
+ * Where a single executable (src/sea/setup.ts) finds its addon: `extract` returns the path of the
+ * copy it embeds, written out to disk (a binary has no addon file beside it), or undefined when it
+ * embeds none. Called before the first use; without it the addon is looked for beside the bundle.
+ */
+export function useEmbeddedAddon(extract: () => string | undefined): void {
+  embedded = extract;
+}
 
 function load(): void {
   if (status !== undefined) return;
   if (process.env.BLIT_NO_NATIVE === '1') {
     status = 'pure JS (BLIT_NO_NATIVE=1)';
+    return;
+  }
+  if (embedded) {
+    loadEmbedded(embedded);
     return;
   }
   const require = createRequire(import.meta.url);
@@ -440,6 +454,29 @@ function load(): void {
     }
   }
   status = 'pure JS (native addon not built)';
+}
+
+/** The embedded addon, or the pure-JS path with the reason it did not load. */
+function loadEmbedded(extract: () => string | undefined): void {
+  try {
+    const path = extract();
+    if (path === undefined) {
+      status = 'pure JS (native addon not built)';
+      return;
+    }
+    const module = { exports: {} as NativeAddon };
+    process.dlopen(module, path);
+    if (module.exports.abiVersion !== ABI_VERSION) {
+      status = `pure JS (embedded native addon has ABI ${module.exports.abiVersion}, expected ${ABI_VERSION})`;
+      return;
+    }
+    loaded = module.exports;
+    status = 'native addon (embedded)';
+  } catch (error) {
+    // A file-system failure names its path; dlopen's message names the file already.
+    const path = (error as NodeJS.ErrnoException).path;
+    status = `pure JS (embedded native addon not loaded: ${path ? `${showPath(path)}: ` : ''}${reasonOf(error)})`;
+  }
 }
 
 export function nativeAddon(): NativeAddon | undefined {
