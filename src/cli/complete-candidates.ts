@@ -61,7 +61,14 @@ export function pathCompletion(word: string): Completion {
   const partial = inside.slice(lastSlash + 1);
   const dir = lastSlash < 0 ? '' : inside.slice(0, lastSlash);
   if (module === '' || module === '.' || module === '..') return NOTHING;
-  return { kind: 'entries', address, module, dir, prefix: word.slice(0, word.length - partial.length), partial };
+  return {
+    kind: 'entries',
+    address,
+    module,
+    dir,
+    prefix: word.slice(0, word.length - partial.length),
+    partial,
+  };
 }
 
 /**
@@ -93,7 +100,8 @@ export function completionFor(program: Command, words: readonly string[]): Compl
   }
   const current = words.at(-1) ?? '';
   if (pendingValue) {
-    if (pendingValue.argChoices) return { kind: 'words', words: startingWith(pendingValue.argChoices, current) };
+    if (pendingValue.argChoices)
+      return { kind: 'words', words: startingWith(pendingValue.argChoices, current) };
     return PATH_VALUES.test(pendingValue.flags) ? { kind: 'files' } : NOTHING;
   }
   if (!operandsOnly && current.startsWith('-')) {
@@ -102,7 +110,15 @@ export function completionFor(program: Command, words: readonly string[]): Compl
   }
   const subs = visibleCommands(command);
   if (subs.length > 0) {
-    return positional === 0 ? { kind: 'words', words: startingWith(subs.map((c) => c.name()), current) } : NOTHING;
+    return positional === 0
+      ? {
+          kind: 'words',
+          words: startingWith(
+            subs.map((c) => c.name()),
+            current,
+          ),
+        }
+      : NOTHING;
   }
   const args = command.registeredArguments as readonly Argument[];
   const last = args.at(-1);
@@ -114,7 +130,6 @@ export function completionFor(program: Command, words: readonly string[]): Compl
 
 /** A name the shell can take as one line and one path component. */
 function plainName(name: string): boolean {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
   return name !== '' && !/[\u0000-\u001f\u007f/]/.test(name);
 }
 

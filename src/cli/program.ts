@@ -50,7 +50,10 @@ function transferCommand(name: 'copy' | 'mirror' | 'move', summary: string) {
     .option('--ignore-existing', 'never touch files that already exist at the destination')
     .option('--include <glob>', 'transfer only matching paths (repeatable)', collect)
     .option('--exclude <glob>', 'leave matching paths out (repeatable)', collect)
-    .option('--files-from <file>', "transfer only the relative paths listed in FILE, one per line ('-': stdin)")
+    .option(
+      '--files-from <file>',
+      "transfer only the relative paths listed in FILE, one per line ('-': stdin)",
+    )
     .option('--min-size <size>', 'skip files smaller than SIZE (e.g. 10K, 5M)')
     .option('--max-size <size>', 'skip files larger than SIZE (e.g. 1G)')
     .option('-n, --dry-run', 'list what would change and change nothing')

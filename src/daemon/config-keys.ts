@@ -69,14 +69,15 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     type: 'string',
     default: 'none',
     description:
-      'A certificate chain (PEM: own certificate first, its root last) to present instead of the generated one; goes with `key`. Relative to the config file.',
+      'A certificate chain (PEM: own certificate first, its root last) to present instead of the generated one; goes with `key`. Relative to the directory of the config file.',
   },
   {
     section: 'daemon',
     name: 'key',
     type: 'string',
     default: 'none',
-    description: 'The private key (PEM) of `cert`; goes with `cert`. Relative to the config file.',
+    description:
+      'The private key (PEM) of `cert`; goes with `cert`. Relative to the directory of the config file.',
   },
   {
     section: 'daemon',
@@ -84,7 +85,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     type: 'string',
     default: 'see blitd(8)',
     description:
-      'Where blitd keeps the key and self-signed certificate it creates on first start (`--state-dir` overrides it). Relative to the config file.',
+      'Where blitd keeps the key and self-signed certificate it creates on first start (`--state-dir` overrides it). Relative to the directory of the config file.',
   },
   {
     section: 'module',
@@ -99,7 +100,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     name: 'path',
     type: 'string',
     default: 'required',
-    description: 'The exported directory; must exist. Relative to the config file.',
+    description: 'The exported directory (it must exist). Relative to the directory of the config file.',
   },
   {
     section: 'module',

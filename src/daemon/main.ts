@@ -8,7 +8,7 @@ import { nativeStatus } from '../fsops/native.js';
 import { BlitError } from '../util/errors.js';
 import { loadDaemonConfig } from './load-config.js';
 import { createLogger } from './logger.js';
-import { type DaemonFlags, blitdProgram } from './program.js';
+import { blitdProgram, type DaemonFlags } from './program.js';
 import { startServer } from './server.js';
 
 async function serve(options: DaemonFlags): Promise<void> {
@@ -51,12 +51,14 @@ async function serve(options: DaemonFlags): Promise<void> {
   process.on('SIGTERM', onSignal);
 }
 
-blitdProgram(serve).parseAsync(process.argv).catch((error: unknown) => {
-  const message =
-    error instanceof BlitError
-      ? error.message
-      : `internal error: ${error instanceof Error ? error.message : String(error)}`;
-  process.stderr.write(`blitd: ${message}\n`);
-  if (process.env.BLIT_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-  process.exitCode = 1;
-});
+blitdProgram(serve)
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    const message =
+      error instanceof BlitError
+        ? error.message
+        : `internal error: ${error instanceof Error ? error.message : String(error)}`;
+    process.stderr.write(`blitd: ${message}\n`);
+    if (process.env.BLIT_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    process.exitCode = 1;
+  });

@@ -41,7 +41,7 @@ export function blitdProgram(serve: (flags: DaemonFlags) => Promise<void>): Comm
     )
     .option(
       '--state-dir <dir>',
-      'keep the generated TLS key here (default [daemon] state_dir, /var/lib/blitd for root, else ~/.local/state/blitd)',
+      'keep the generated TLS key here (default [daemon] state_dir, else $STATE_DIRECTORY, /var/lib/blitd for root, ~/.local/state/blitd for others)',
     )
     .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`, parseLevel)
     .showSuggestionAfterError()
