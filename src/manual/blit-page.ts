@@ -74,7 +74,7 @@ export function blitPage(program: Command): Page {
         title: 'Description',
         blocks: [
           para(
-            '**blit** copies, mirrors and moves directory trees on this machine, and to and from a `blitd` daemon on another (blitd(8)). It picks its own workers, batches and copy paths: it has no speed options. A file is never left partly written under its final name: data goes to a temp file (`.blit-PID-RANDOM.tmp`) in the destination directory, which is renamed over the target once written and its metadata set. File contents, permission bits, modification times (to the nanosecond with the native addon), symbolic links (as links, never followed) and empty directories are copied; ownership, ACLs and extended attributes are not, hard links become separate files, and sockets, FIFOs and devices are skipped. File names that are not valid UTF-8 are refused per file.',
+            '**blit** copies, mirrors and moves directory trees on this machine, and to and from a `blitd` daemon on another (blitd(8)). It picks its own workers, batches and copy paths: it has no speed options (`--ludicrous-speed` is accepted as a deprecated no-op). A file is never left partly written under its final name: data goes to a temp file (`.blit-PID-RANDOM.tmp`) in the destination directory, which is renamed over the target once written and its metadata set. File contents, permission bits, modification times (to the nanosecond with the native addon), symbolic links (as links, never followed) and empty directories are copied; ownership, ACLs and extended attributes are not, hard links become separate files, and sockets, FIFOs and devices are skipped. File names that are not valid UTF-8 are refused per file.',
           ),
           para(
             'Either SRC or DST (not both) may be a path on a daemon: a remote DST pushes, a remote SRC pulls, with the same rules, options, summary and exit codes (see REMOTE).',
@@ -152,7 +152,7 @@ export function blitPage(program: Command): Page {
             'Deletes files, directories and symbolic links that SRC lacks, and resolves type conflicts (a file where SRC has a directory, and the reverse). Never outside DST.',
             'Deletes nothing when any part of SRC could not be read (exit 2, with the reason).',
             'Asks before deleting on a terminal; `--yes` deletes without asking. Without a terminal and without `--yes` it deletes nothing, says how many entries it would have deleted, and exits 2.',
-            'Paths excluded by the filters are left alone; `--delete-excluded` deletes them too. In a directory SRC lacks, a mirror deletes what the filters select, and the directory itself once nothing else is left in it.',
+            'Paths excluded by the filters are left alone; `--delete-excluded` deletes them too. In a directory SRC lacks, a mirror deletes what the filters select, and the directory itself once nothing else is left in it (as `rsync --delete` does with the same filters).',
             'An interrupted mirror stops where it was: before its deletion phase it has deleted nothing; during it, what it had deleted stays deleted.',
           ),
         ],
@@ -172,7 +172,7 @@ export function blitPage(program: Command): Page {
             'A summary line on stdout; each failed entry on stderr as `blit: PATH: reason`. `-v` lists each action (`copy PATH`, `link PATH`, `mkdir PATH`, `update PATH`, `delete PATH`, `remove PATH`); `-n` lists what would change (`would copy PATH`, …) and changes nothing.',
           ),
           para(
-            'Progress: one line redrawn on a terminal (the default there), none otherwise. Without a terminal `--progress` prints a plain line every 5 s; with `--json` it writes one JSON event per second on stderr (`entriesFound`, `entriesDone`, `bytesNeeded`, `bytesDone` for landed files, `bytesWritten` including files still in flight, `rate` in B/s, `phase`, `scanComplete`).',
+            'Progress: one line redrawn on a terminal (the default there), none otherwise. Without a terminal `--progress` prints a plain line every 5 s; with `--json` it writes one JSON event per second on stderr (`entriesFound`, `entriesDone`, `bytesNeeded`, `bytesDone` for landed files, `bytesWritten` including files still in flight, `rate` in B/s, `phase`, `scanComplete`). Bytes move inside a large file, 64 MiB at a time, before it lands.',
           ),
           para(
             '`--json` prints the summary as one JSON object on stdout (actions, if listed, go to stderr): `{"operation", "source", "destination", "dryRun", "copied", "skipped", "updated", "deleted", "failed", "bytes", "elapsedMs", "scanComplete", "deletionsWithheld", "failures": [{"path", "reason"}]}`, and `"renamed": true` for a move done by rename. Paths in `failures` are relative to the transfer root; a failure of a root itself names that root by its path.',
