@@ -6,7 +6,7 @@
  * Pure: the remote look-ups happen in complete-command.ts.
  */
 import type { Argument, Command, Option } from '@commander-js/extra-typings';
-import { type DaemonAddress, looksRemote, parseDaemonAddress } from '../remote/endpoint.js';
+import { type DaemonAddress, looksRemote, parseDaemonAddress, parseRemotePath } from '../remote/endpoint.js';
 
 export type Completion =
   /** Print these candidates. */
@@ -46,29 +46,20 @@ function startingWith(words: Iterable<string>, partial: string): string[] {
 export function pathCompletion(word: string): Completion {
   if (!looksRemote(word)) return { kind: 'files' };
   const split = word.indexOf(':/');
-  let address: DaemonAddress;
+  const rest = word.slice(split + 2);
   try {
-    address = parseDaemonAddress(word.slice(0, split));
+    if (!rest.includes('/')) {
+      const address = parseDaemonAddress(word.slice(0, split));
+      return { kind: 'modules', address, prefix: word.slice(0, split + 2), partial: rest };
+    }
+    // What precedes the name being typed is a whole remote path, read as every command reads one.
+    const partial = rest.slice(rest.lastIndexOf('/') + 1);
+    const prefix = word.slice(0, word.length - partial.length);
+    const { host, port, module, path } = parseRemotePath(prefix);
+    return { kind: 'entries', address: { host, port }, module, dir: path, prefix, partial };
   } catch {
     return NOTHING;
   }
-  const rest = word.slice(split + 2);
-  const slash = rest.indexOf('/');
-  if (slash < 0) return { kind: 'modules', address, prefix: word.slice(0, split + 2), partial: rest };
-  const module = rest.slice(0, slash);
-  const inside = rest.slice(slash + 1);
-  const lastSlash = inside.lastIndexOf('/');
-  const partial = inside.slice(lastSlash + 1);
-  const dir = lastSlash < 0 ? '' : inside.slice(0, lastSlash);
-  if (module === '' || module === '.' || module === '..') return NOTHING;
-  return {
-    kind: 'entries',
-    address,
-    module,
-    dir,
-    prefix: word.slice(0, word.length - partial.length),
-    partial,
-  };
 }
 
 /**

@@ -118,6 +118,15 @@ describe('pathCompletion', () => {
       prefix: 'h:/m/',
       partial: '',
     });
+    // Read as every command reads a remote path: empty and '.' components dropped.
+    assert.deepEqual(pathCompletion('h:/m//a/./b/c'), {
+      kind: 'entries',
+      address: { host: 'h', port: 9031 },
+      module: 'm',
+      dir: 'a/b',
+      prefix: 'h:/m//a/./b/',
+      partial: 'c',
+    });
   });
 
   test('local paths, and remote-looking words that cannot be asked about', () => {
@@ -126,6 +135,7 @@ describe('pathCompletion', () => {
     assert.deepEqual(pathCompletion('bad host:/'), { kind: 'words', words: [] });
     assert.deepEqual(pathCompletion('h:99999:/'), { kind: 'words', words: [] });
     assert.deepEqual(pathCompletion('h:/../x'), { kind: 'words', words: [] });
+    assert.deepEqual(pathCompletion('h:/../'), { kind: 'words', words: [] });
   });
 });
 
