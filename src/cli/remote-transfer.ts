@@ -41,7 +41,7 @@ import { DATA_CONNECT_TIMEOUT_MS, dialData } from '../transport/tcp/dial.js';
 import { SessionSockets } from '../transport/tcp/session-sockets.js';
 import { nowMs } from '../util/clock.js';
 import { BlitError, showPath } from '../util/errors.js';
-import type { TransferFlags } from './main.js';
+import type { TransferFlags } from './program.js';
 import { printActions } from './report-output.js';
 import { err, out } from './stdio.js';
 import { askDeletions, type CommandSession, finishReport, startCommandSession } from './transfer-command.js';

@@ -20,7 +20,7 @@ import { BlitError, reasonOf, showPath } from '../util/errors.js';
 import { countOf, parseSize } from '../util/human.js';
 import { canAsk, confirmDeletions } from './confirm.js';
 import { readPathArguments } from './local-lookalike.js';
-import type { TransferFlags } from './main.js';
+import type { TransferFlags } from './program.js';
 import { ProgressDisplay, progressStyle } from './progress-display.js';
 import { printActions, printReport } from './report-output.js';
 import { err, isTerminal, out } from './stdio.js';
@@ -79,8 +79,8 @@ export function readFilesFrom(path: string): string[] {
 /** The transfer options the flags ask for, checked. */
 export function transferOptions(operation: Operation, flags: TransferFlags): TransferOptions {
   const filter: FilterSpec = {
-    include: flags.include,
-    exclude: flags.exclude,
+    include: flags.include ?? [],
+    exclude: flags.exclude ?? [],
     minSize: sizeFlag('min-size', flags.minSize),
     maxSize: sizeFlag('max-size', flags.maxSize),
   };

@@ -20,11 +20,13 @@
  *   allow = ["SHA256:…"]   # client identities (blit id) admitted, or ["*"] for any TLS client
  *
  * Anything unknown, mistyped, missing or duplicated is refused with the file and line that hold it.
+ * The keys themselves, with their types, defaults and meaning, are listed in config-keys.ts.
  */
 import { dirname, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { FINGERPRINT } from '../tls/fingerprint.js';
 import { BlitError } from '../util/errors.js';
+import { keysOf } from './config-keys.js';
 import { keyLines } from './toml-lines.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/blit/config.toml';
@@ -68,18 +70,9 @@ export const MODULE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 /** Tells whether `path` is a directory; returns the reason when it is not. */
 export type DirectoryCheck = (path: string) => string | undefined;
 
-const DAEMON_KEYS = new Set([
-  'bind',
-  'port',
-  'motd',
-  'log_level',
-  'tls',
-  'data_tls',
-  'cert',
-  'key',
-  'state_dir',
-]);
-const MODULE_KEYS = new Set(['name', 'path', 'read_only', 'comment', 'allow', 'data_tls']);
+// The accepted keys come from one table that the generated reference (blitd.toml(5)) is made from.
+const DAEMON_KEYS = keysOf('daemon');
+const MODULE_KEYS = keysOf('module');
 
 type Table = Record<string, unknown>;
 

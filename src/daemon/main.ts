@@ -3,93 +3,62 @@
  * stops gracefully (a second signal stops at once). Problems that prevent starting are one line on
  * stderr and exit 1; everything after start-up goes to the JSON log on stdout.
  */
-import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { version } from '../cli/version.js';
 import { nativeStatus } from '../fsops/native.js';
 import { BlitError } from '../util/errors.js';
-import { LOG_LEVELS, type LogLevel } from './config.js';
 import { loadDaemonConfig } from './load-config.js';
 import { createLogger } from './logger.js';
+import { blitdProgram, type DaemonFlags } from './program.js';
 import { startServer } from './server.js';
 
-function parsePort(text: string): number {
-  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
-    throw new InvalidArgumentError('expected a port number from 0 to 65535 (0 picks a free port)');
-  }
-  return Number(text);
+async function serve(options: DaemonFlags): Promise<void> {
+  const config = loadDaemonConfig(options);
+  if (options.logLevel) config.logLevel = options.logLevel;
+  const log = createLogger(config.logLevel);
+  const server = await startServer(config, log);
+  log.info(
+    {
+      address: server.address,
+      port: server.port,
+      version,
+      // Clients pin this key on first contact (blit trust HOST:PORT --fingerprint …).
+      tls: server.fingerprint !== undefined,
+      ...(server.fingerprint ? { fingerprint: server.fingerprint } : {}),
+      // Containment through descriptors needs the addon (README: "Containment without the addon").
+      fileOperations: nativeStatus(),
+      modules: config.modules.map((m) => ({
+        name: m.name,
+        readOnly: m.readOnly,
+        ...(m.allow ? { allow: m.allow.length } : {}),
+      })),
+    },
+    'listening',
+  );
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: stopping now');
+      process.exit(1);
+    }
+    log.info({ signal }, 'stopping');
+    void server.stop().then(() => {
+      log.info('stopped');
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }
 
-function parseLevel(text: string): LogLevel {
-  if (!(LOG_LEVELS as readonly string[]).includes(text)) {
-    throw new InvalidArgumentError(`expected one of ${LOG_LEVELS.join(', ')}`);
-  }
-  return text as LogLevel;
-}
-
-const program = new Command('blitd')
-  .description('blit daemon: serves modules (named directories) to blit on other machines')
-  .version(`blitd ${version}`, '-V, --version')
-  .option('--config <file>', 'TOML configuration (default /etc/blit/config.toml unless --root is given)')
-  .option('--root <dir>', "export DIR as module 'default' (quick start; no config file needed)")
-  .option('--bind <address>', 'listen on this address (default 127.0.0.1, or [daemon] bind)')
-  .option(
-    '--port <port>',
-    'listen on this port (default 9031, or [daemon] port; 0 picks a free one)',
-    parsePort,
-  )
-  .option(
-    '--state-dir <dir>',
-    'keep the generated TLS key here (default [daemon] state_dir, /var/lib/blitd for root, else ~/.local/state/blitd)',
-  )
-  .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`, parseLevel)
-  .showSuggestionAfterError()
-  .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'blitd: ')) })
-  .action(async (options) => {
-    const config = loadDaemonConfig(options);
-    if (options.logLevel) config.logLevel = options.logLevel;
-    const log = createLogger(config.logLevel);
-    const server = await startServer(config, log);
-    log.info(
-      {
-        address: server.address,
-        port: server.port,
-        version,
-        // Clients pin this key on first contact (blit trust HOST:PORT --fingerprint …).
-        tls: server.fingerprint !== undefined,
-        ...(server.fingerprint ? { fingerprint: server.fingerprint } : {}),
-        // Containment through descriptors needs the addon (README: "Containment without the addon").
-        fileOperations: nativeStatus(),
-        modules: config.modules.map((m) => ({
-          name: m.name,
-          readOnly: m.readOnly,
-          ...(m.allow ? { allow: m.allow.length } : {}),
-        })),
-      },
-      'listening',
-    );
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals++;
-      if (signals > 1) {
-        log.warn({ signal }, 'second signal: stopping now');
-        process.exit(1);
-      }
-      log.info({ signal }, 'stopping');
-      void server.stop().then(() => {
-        log.info('stopped');
-        process.exit(0);
-      });
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+blitdProgram(serve)
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    const message =
+      error instanceof BlitError
+        ? error.message
+        : `internal error: ${error instanceof Error ? error.message : String(error)}`;
+    process.stderr.write(`blitd: ${message}\n`);
+    if (process.env.BLIT_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    process.exitCode = 1;
   });
-
-program.parseAsync(process.argv).catch((error: unknown) => {
-  const message =
-    error instanceof BlitError
-      ? error.message
-      : `internal error: ${error instanceof Error ? error.message : String(error)}`;
-  process.stderr.write(`blitd: ${message}\n`);
-  if (process.env.BLIT_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-  process.exitCode = 1;
-});

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import type { TransferFlags } from '../../src/cli/main.js';
+import type { TransferFlags } from '../../src/cli/program.js';
 import { compareModeOf, readFilesFrom } from '../../src/cli/transfer-command.js';
 import { BlitError } from '../../src/util/errors.js';
 import { tempDir } from '../helpers.js';
