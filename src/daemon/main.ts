@@ -59,6 +59,8 @@ const program = new Command('blitd')
         ...(server.fingerprint ? { fingerprint: server.fingerprint } : {}),
         // Containment through descriptors needs the addon (README: "Containment without the addon").
         fileOperations: nativeStatus(),
+        // HOST:PORT of GET /metrics, or off ([daemon] metrics).
+        metrics: server.metricsAddress ?? 'off',
         modules: config.modules.map((m) => ({
           name: m.name,
           readOnly: m.readOnly,
