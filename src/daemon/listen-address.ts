@@ -17,7 +17,7 @@ const FORMS = 'expected HOST:PORT or [IPV6]:PORT, e.g. 127.0.0.1:9100';
 /** The address, or the reason `text` is not one. */
 export function parseListenAddress(text: string): ListenAddress | string {
   const bracketed = /^\[([^\]]*)\]:(.*)$/.exec(text);
-  const plain = bracketed ? undefined : /^([^:[\]]*):(.*)$/.exec(text);
+  const plain = bracketed ? undefined : /^([^:[\]]*):([^:]*)$/.exec(text);
   const [, host, port] = bracketed ?? plain ?? [];
   if (host === undefined || port === undefined) {
     return text.split(':').length > 2 ? `${FORMS} (IPv6 addresses in brackets)` : FORMS;
