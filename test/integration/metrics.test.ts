@@ -11,6 +11,8 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { createLogger } from '../../src/daemon/logger.js';
+import { startServer } from '../../src/daemon/server.js';
 import { tempDir } from '../helpers.js';
 import { type Daemon, runBlit, runBlitdSync, startDaemon } from './daemon-harness.js';
 
@@ -26,15 +28,18 @@ interface Answer {
 function get(address: string, path: string, method = 'GET'): Promise<Answer> {
   const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(address)!;
   return new Promise((resolve, reject) => {
-    const req = request({ host, port: Number(port), path, method, timeout: SETTLE_MS }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }),
-      );
-    });
+    const req = request(
+      { host, port: Number(port), path, method, timeout: SETTLE_MS, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }),
+        );
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
     req.on('error', reject);
     req.end();
@@ -279,4 +284,23 @@ test('a metrics address that cannot be bound, or is no address, stops blitd with
     refused.stderr,
     `blitd: ${wrong}:2: daemon.metrics: expected HOST:PORT or [IPV6]:PORT, e.g. 127.0.0.1:9100\n`,
   );
+});
+
+test('stopping blitd closes the metrics listener', async (t) => {
+  const root = tempDir(t);
+  const running = await startServer(
+    {
+      bind: '127.0.0.1',
+      port: 0,
+      motd: '',
+      logLevel: 'silent',
+      metrics: { host: '127.0.0.1', port: 0 },
+      modules: [{ name: 'data', path: root, readOnly: false, comment: '' }],
+    },
+    createLogger('silent'),
+  );
+  const address = running.metricsAddress!;
+  assert.equal((await get(address, '/metrics')).status, 200);
+  await running.stop();
+  await assert.rejects(get(address, '/metrics'), /ECONNREFUSED/);
 });
