@@ -7,7 +7,7 @@ import { status } from '@grpc/grpc-js';
 import { ErrorCode } from '../generated/blit.js';
 import { IncompatiblePeer } from '../protocol/handshake.js';
 import { ProtocolError } from '../protocol/manifest-wire.js';
-import { PeerGone, PeerStalled } from '../transport/frame-channel.js';
+import { PeerEndedEarly, PeerGone, PeerStalled } from '../transport/frame-channel.js';
 import { DataPlaneFailed, DataPlaneStalled } from '../transport/tcp/data-failure.js';
 import type { SessionOutcome, StallPlane } from './daemon-metrics.js';
 import { RpcError } from './rpc-error.js';
@@ -25,7 +25,7 @@ export function errorCodeOf(error: unknown): ErrorCode {
   if (error instanceof ProtocolError) return ErrorCode.ERROR_CODE_PROTOCOL;
   if (error instanceof IncompatiblePeer) return ErrorCode.ERROR_CODE_INCOMPATIBLE_VERSION;
   if (error instanceof PeerStalled || error instanceof DataPlaneStalled) return ErrorCode.ERROR_CODE_STALLED;
-  if (error instanceof PeerGone) return ErrorCode.ERROR_CODE_CANCELLED;
+  if (error instanceof PeerGone || error instanceof PeerEndedEarly) return ErrorCode.ERROR_CODE_CANCELLED;
   if (error instanceof DataPlaneFailed) return ErrorCode.ERROR_CODE_DATA_PLANE;
   return ErrorCode.ERROR_CODE_IO;
 }
@@ -43,13 +43,15 @@ export interface FailedSession {
 }
 
 /**
- * A session that ended with `error`: refused when the daemon had not accepted it yet, cancelled
- * when the client cancelled or left (a stall is not that: nothing moved, and it counts as failed).
+ * A session that ended with `error`: refused when the daemon had not accepted it yet; cancelled
+ * when the client cancelled, quit or ended its stream early, or the call was cancelled whatever
+ * error its half saw first (`cancelled`). A stall is not that: it counts as failed.
  */
-export function failedSession(error: unknown, accepted: boolean): FailedSession {
+export function failedSession(error: unknown, accepted: boolean, cancelled = false): FailedSession {
   const stall =
     error instanceof PeerStalled ? 'control' : error instanceof DataPlaneStalled ? 'data' : undefined;
-  const gone = error instanceof PeerGone && !stall;
-  const outcome: SessionOutcome = gone ? 'cancelled' : accepted ? 'failed' : 'refused';
+  const left = (error instanceof PeerGone && !stall) || error instanceof PeerEndedEarly;
+  if (cancelled || left) return { outcome: 'cancelled', error: 'CANCELLED' };
+  const outcome: SessionOutcome = accepted ? 'failed' : 'refused';
   return { outcome, error: errorCodeName(errorCodeOf(error)), ...(stall ? { stall } : {}) };
 }

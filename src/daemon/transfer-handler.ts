@@ -301,7 +301,12 @@ export function handleTransfer(
     },
     (error: unknown) => {
       void dataPlane.close(false);
-      metrics.sessionEnded({ ...ended, ...moved(), ...failedSession(error, accepted), seconds: seconds() });
+      metrics.sessionEnded({
+        ...ended,
+        ...moved(),
+        ...failedSession(error, accepted, call.cancelled),
+        seconds: seconds(),
+      });
       if (!(error instanceof PeerGone)) channel.send(fatalFrame(error));
       channel.fail(error instanceof Error ? error : new Error(String(error)));
       channel.end();

@@ -36,6 +36,9 @@ export class PeerFailed extends Error {
   override readonly name = 'PeerFailed';
 }
 
+/** The peer ended its stream before the session was over, without a reason: it quit or cancelled. */
+export class PeerEndedEarly extends PeerFailed {}
+
 export class FrameChannel {
   private handler?: (frame: TransferFrame) => void;
   private idleTimer?: NodeJS.Timeout;

@@ -11,10 +11,14 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { credentials } from '@grpc/grpc-js';
 import { createLogger } from '../../src/daemon/logger.js';
 import { startServer } from '../../src/daemon/server.js';
+import { BlitClient, EntryKind, Operation, type TransferFrame } from '../../src/generated/blit.js';
+import { localHello } from '../../src/protocol/handshake.js';
 import { tempDir } from '../helpers.js';
 import { type Daemon, runBlit, runBlitdSync, startDaemon } from './daemon-harness.js';
+import { type Body, batch, entry, open } from './frames.js';
 
 /** A bounded wait for the daemon to finish its bookkeeping after the client has exited. */
 const SETTLE_MS = 10_000;
@@ -303,4 +307,54 @@ test('stopping blitd closes the metrics listener', async (t) => {
   assert.equal((await get(address, '/metrics')).status, 200);
   await running.stop();
   await assert.rejects(get(address, '/metrics'), /ECONNREFUSED/);
+});
+
+/** A hand-written client's session: Hello and `opening` sent, resolved once the daemon accepted. */
+async function acceptedSession(client: BlitClient, opening: Body) {
+  const stream = client.transfer();
+  const accepted = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no Accept within 15 s')), 15_000);
+    stream.on('data', (frame: TransferFrame) => {
+      if (frame.body?.$case !== 'accept') return;
+      clearTimeout(timer);
+      resolve();
+    });
+    stream.on('error', () => {});
+  });
+  stream.write({ role: 0, body: { $case: 'hello', value: localHello('blit') } });
+  stream.write({ role: 0, body: opening });
+  await accepted;
+  return stream;
+}
+
+test('a session the client cancels, and one that breaks the protocol, as the metrics count them', async (t) => {
+  const root = tempDir(t);
+  const daemon = await startDaemon(t, ['--config', config(root, ['metrics = "127.0.0.1:0"'])]);
+  const metrics = String(listeningLine(daemon).metrics);
+  const client = new BlitClient(`127.0.0.1:${daemon.port}`, credentials.createInsecure());
+  t.after(() => client.close());
+
+  const mirror = open('data', 'x', { operation: Operation.OPERATION_MIRROR });
+  const cancelled = await acceptedSession(client, mirror);
+  assert.equal((await scrape(metrics)).value('blitd_sessions_active'), 1);
+  cancelled.cancel();
+  const broken = await acceptedSession(client, mirror);
+  broken.write({ role: 0, body: batch('', [entry('../escape', EntryKind.ENTRY_KIND_FILE, 1)]) });
+
+  const session = (outcome: string) => ({ verb: 'mirror', direction: 'push', outcome });
+  const after = await scrapeWhen(
+    metrics,
+    (s) =>
+      s.value('blitd_sessions_active') === 0 &&
+      s.value('blitd_sessions_total', session('cancelled')) === 1 &&
+      s.value('blitd_sessions_total', session('failed')) === 1,
+  );
+  broken.cancel();
+  assert.equal(after.value('blitd_sessions_total', session('ok')), 0);
+  assert.equal(after.value('blitd_sessions_total', session('refused')), 0);
+  assert.equal(after.value('blitd_session_errors_total', { code: 'CANCELLED' }), 1);
+  assert.equal(after.value('blitd_session_errors_total', { code: 'PROTOCOL' }), 1);
+  assert.equal(after.value('blitd_stalls_total', { plane: 'control' }), 0);
+  assert.equal(after.value('blitd_session_duration_seconds_count', { verb: 'mirror', direction: 'push' }), 2);
+  assert.equal(after.value('blitd_received_files_total', { module: 'data' }), 0);
 });

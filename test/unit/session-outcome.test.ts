@@ -10,7 +10,7 @@ import { errorCodeOf, failedSession } from '../../src/daemon/session-outcome.js'
 import { ErrorCode } from '../../src/generated/blit.js';
 import { IncompatiblePeer } from '../../src/protocol/handshake.js';
 import { ProtocolError } from '../../src/protocol/manifest-wire.js';
-import { PeerFailed, PeerGone, PeerStalled } from '../../src/transport/frame-channel.js';
+import { PeerEndedEarly, PeerFailed, PeerGone, PeerStalled } from '../../src/transport/frame-channel.js';
 import { DataPlaneFailed, DataPlaneStalled } from '../../src/transport/tcp/data-failure.js';
 
 test('refusals before Accept keep the code the client has always seen', () => {
@@ -53,10 +53,15 @@ test('after Accept an error is a failure; a stall names its plane', () => {
 });
 
 test('a client that cancels or leaves, before or after Accept, cancelled the session', () => {
+  const cancelled = { outcome: 'cancelled', error: 'CANCELLED' };
   for (const accepted of [false, true]) {
-    assert.deepEqual(failedSession(new PeerGone('the client cancelled the session'), accepted), {
-      outcome: 'cancelled',
-      error: 'CANCELLED',
-    });
+    assert.deepEqual(failedSession(new PeerGone('the client cancelled the session'), accepted), cancelled);
   }
+  assert.deepEqual(failedSession(new PeerEndedEarly('the source ended the session early'), true), cancelled);
+  // A cancelled call is a cancel, whatever its half saw first (here: its data socket cut).
+  assert.deepEqual(
+    failedSession(new DataPlaneFailed('data connection closed by the peer'), true, true),
+    cancelled,
+  );
+  assert.equal(errorCodeOf(new PeerEndedEarly('x')), ErrorCode.ERROR_CODE_CANCELLED);
 });
