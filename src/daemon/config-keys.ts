@@ -88,6 +88,14 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
       'Where blitd keeps the key and self-signed certificate it creates on first start (`--state-dir` overrides it). Relative to the directory of the config file.',
   },
   {
+    section: 'daemon',
+    name: 'metrics',
+    type: 'string',
+    default: 'off',
+    description:
+      'HOST:PORT (an IPv6 address in brackets; port 0 picks a free one) where blitd serves Prometheus metrics at GET /metrics. Off when absent; loopback unless you mean otherwise: the endpoint has no authentication.',
+  },
+  {
     section: 'module',
     name: 'name',
     type: 'string',

@@ -9,6 +9,7 @@
  *   tls = true             # default: on unless bound to loopback (security.ts has the rules)
  *   data_tls = true        # false: data sockets in the clear (trusted networks only)
  *   state_dir = "/var/lib/blitd"   # where the generated key and certificate live
+ *   metrics = "127.0.0.1:9100"     # Prometheus metrics at http://HOST:PORT/metrics (default: off)
  *   # cert = "cert.pem"    # or a configured certificate (self-signed) and key
  *   # key = "key.pem"
  *
@@ -27,6 +28,7 @@ import { parse, TomlError } from 'smol-toml';
 import { FINGERPRINT } from '../tls/fingerprint.js';
 import { BlitError } from '../util/errors.js';
 import { keysOf } from './config-keys.js';
+import { type ListenAddress, parseListenAddress } from './listen-address.js';
 import { keyLines } from './toml-lines.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/blit/config.toml';
@@ -62,6 +64,8 @@ export interface DaemonConfig {
   keyFile?: string;
   /** Where the generated key and certificate are kept; absolute. */
   stateDir?: string;
+  /** Where GET /metrics is served (metrics-server.ts); undefined: off. */
+  metrics?: ListenAddress;
   modules: ModuleConfig[];
 }
 
@@ -180,6 +184,12 @@ function parseDaemonTable(at: Located, value: unknown, baseDir: string): Omit<Da
   if (stateDir !== undefined) {
     if (stateDir === '') throw at.error('daemon.state_dir', 'daemon.state_dir is empty');
     config.stateDir = resolve(baseDir, stateDir);
+  }
+  const metrics = expectString(at, value, 'metrics', 'daemon.metrics');
+  if (metrics !== undefined) {
+    const address = parseListenAddress(metrics);
+    if (typeof address === 'string') throw at.error('daemon.metrics', `daemon.metrics: ${address}`);
+    config.metrics = address;
   }
   return config;
 }

@@ -26,6 +26,8 @@ async function serve(options: DaemonFlags): Promise<void> {
       ...(server.fingerprint ? { fingerprint: server.fingerprint } : {}),
       // Containment through descriptors needs the addon (README: "Containment without the addon").
       fileOperations: nativeStatus(),
+      // HOST:PORT of GET /metrics, or off ([daemon] metrics).
+      metrics: server.metricsAddress ?? 'off',
       modules: config.modules.map((m) => ({
         name: m.name,
         readOnly: m.readOnly,

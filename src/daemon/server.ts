@@ -15,8 +15,10 @@ import { BlitError } from '../util/errors.js';
 import { type CallLimits, callLimits } from './call-limits.js';
 import type { DaemonConfig } from './config.js';
 import { daemonIdentity } from './daemon-identity.js';
+import { NO_METRICS } from './daemon-metrics.js';
 import type { Logger } from './logger.js';
 import { lenientService } from './malformed.js';
+import type { MetricsEndpoint } from './metrics-server.js';
 import { PeerIdentities } from './peer-identities.js';
 import { requireTls } from './require-tls.js';
 import { type DaemonAccess, tlsOn } from './security.js';
@@ -36,6 +38,8 @@ export interface RunningServer {
   admission: DataAdmission;
   /** The fingerprint of the daemon's key when TLS is on (clients pin it). */
   fingerprint?: string;
+  /** Where GET /metrics answers (the port filled in), when metrics are configured. */
+  metricsAddress?: string;
   stop(): Promise<void>;
 }
 
@@ -57,6 +61,17 @@ function bindReason(error: Error): string {
   if (/EADDRNOTAVAIL/.test(message)) return 'address not available on this machine';
   if (/ENOTFOUND|EAI_AGAIN|resolv/i.test(message)) return 'cannot resolve the address';
   return message.split('\n')[0] ?? message;
+}
+
+/** The metrics endpoint when one is configured; prom-client is loaded only then. */
+async function startMetrics(config: DaemonConfig, log: Logger): Promise<MetricsEndpoint | undefined> {
+  if (!config.metrics) return undefined;
+  const wanted = dialTarget(config.metrics);
+  const { serveMetrics } = await import('./metrics-server.js');
+  const modules = config.modules.map((m) => m.name);
+  return serveMetrics(config.metrics, modules, log).catch((error: Error) => {
+    throw new BlitError(`cannot serve metrics on ${wanted}: ${bindReason(error)}`);
+  });
 }
 
 export async function startServer(
@@ -82,7 +97,12 @@ export async function startServer(
   const access: DaemonAccess = { tls: tlsOn(config), identities: new PeerIdentities() };
   const identity = access.tls ? daemonIdentity(config) : undefined;
   if (access.tls) interceptors.unshift(requireTls(access.identities));
-  server.addService(lenientService(BlitService), createService(config, log, admission, access, options.held));
+  // Bound before the main port, closed again if that fails: a refused start leaves nothing open.
+  const exported = await startMetrics(config, log);
+  server.addService(
+    lenientService(BlitService),
+    createService(config, log, admission, access, options.held, exported?.metrics ?? NO_METRICS),
+  );
   const wanted = dialTarget({ host: config.bind, port: config.port });
   const shared = await listenShared({
     host: config.bind,
@@ -95,7 +115,8 @@ export async function startServer(
       ? createSecureContext({ key: identity.keyPem, cert: identity.certPem, minVersion: 'TLSv1.3' })
       : undefined,
     handshakeMs: options.handshakeMs,
-  }).catch((error: Error) => {
+  }).catch(async (error: Error) => {
+    await exported?.close();
     throw new BlitError(`cannot listen on ${wanted}: ${bindReason(error)}`);
   });
   const port = shared.port;
@@ -106,8 +127,9 @@ export async function startServer(
     port,
     admission,
     fingerprint: identity?.fingerprint,
+    metricsAddress: exported?.address,
     stop() {
-      stopping ??= shared.close(STOP_GRACE_MS).then((cutOff) => {
+      stopping ??= shared.close(STOP_GRACE_MS).then(async (cutOff) => {
         if (cutOff > 0) {
           log.warn(
             { graceMs: STOP_GRACE_MS, connections: cutOff },
@@ -116,6 +138,7 @@ export async function startServer(
         }
         // Its connections are all gone by now; this marks it stopped.
         server.forceShutdown();
+        await exported?.close();
       });
       return stopping;
     },

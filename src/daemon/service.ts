@@ -19,6 +19,7 @@ import { IncompatiblePeer, localHello, negotiate } from '../protocol/handshake.j
 import type { DataAdmission } from '../transport/tcp/admission.js';
 import { SharedBudget } from '../transport/tcp/byte-budget.js';
 import type { DaemonConfig, ModuleConfig } from './config.js';
+import { type DaemonMetrics, NO_METRICS, type UnaryRpc } from './daemon-metrics.js';
 import { listPath } from './list-handler.js';
 import type { Logger } from './logger.js';
 import { isMalformed, malformedReason } from './malformed.js';
@@ -45,8 +46,9 @@ function clip(text: string): string {
 }
 
 function unary<Req, Res>(
-  rpc: string,
+  rpc: UnaryRpc,
   log: Logger,
+  metrics: DaemonMetrics,
   /** `peer`: grpc-js's peer string of the call's connection (peer-identities.ts). */
   handle: (request: Req, peer: string) => Res | Promise<Res>,
   describe: Describe<Req> = () => ({}),
@@ -65,6 +67,7 @@ function unary<Req, Res>(
     run().then(
       (response) => {
         log.info({ ...fields, code: 'OK', ms: Math.round(performance.now() - started) }, rpc);
+        metrics.callAnswered(rpc, 'OK');
         callback(null, response);
       },
       (error: unknown) => {
@@ -78,19 +81,24 @@ function unary<Req, Res>(
           },
           rpc,
         );
+        metrics.callAnswered(rpc, status[refusal.code]);
         callback(refusal.toStatus());
       },
     );
   };
 }
 
-/** `admission` issues the sessions' data-socket tokens and revokes them when a session ends. */
+/**
+ * `admission` issues the sessions' data-socket tokens and revokes them when a session ends;
+ * `metrics` hears how each call and session went.
+ */
 export function createService(
   config: DaemonConfig,
   log: Logger,
   admission: DataAdmission,
   access: DaemonAccess,
   budget = new SharedBudget(),
+  metrics: DaemonMetrics = NO_METRICS,
 ): BlitServer {
   /** The module a call names, if its caller may use it. */
   const moduleFor = (name: string, peer: string): ModuleConfig => {
@@ -100,25 +108,32 @@ export function createService(
   };
   const hello = localHello('blitd');
   return {
-    ping: unary<PingRequest, PingResponse>('ping', log, (request) =>
+    ping: unary<PingRequest, PingResponse>('ping', log, metrics, (request) =>
       request.hello ? { hello, negotiated: negotiate(request.hello, hello) } : { hello },
     ),
     // A client sees only the modules it may use.
-    listModules: unary<ListModulesRequest, ListModulesResponse>('listModules', log, (_request, peer) => ({
-      modules: config.modules
-        .filter((m) => mayUse(m, access.tls, access.identities.of(peer)))
-        .map((m) => ({ name: m.name, comment: m.comment, readOnly: m.readOnly })),
-      motd: config.motd,
-    })),
+    listModules: unary<ListModulesRequest, ListModulesResponse>(
+      'listModules',
+      log,
+      metrics,
+      (_request, peer) => ({
+        modules: config.modules
+          .filter((m) => mayUse(m, access.tls, access.identities.of(peer)))
+          .map((m) => ({ name: m.name, comment: m.comment, readOnly: m.readOnly })),
+        motd: config.motd,
+      }),
+    ),
     list: unary<ListRequest, ListResponse>(
       'list',
       log,
+      metrics,
       (request, peer) => listPath(moduleFor(request.module, peer), request),
       (request) => ({ module: clip(request.module), path: clip(request.path) }),
     ),
     purge: unary<PurgeRequest, PurgeResponse>(
       'purge',
       log,
+      metrics,
       (request, peer) => purgePaths(moduleFor(request.module, peer), request.paths),
       (request) => ({
         module: clip(request.module),
@@ -126,6 +141,6 @@ export function createService(
         count: request.paths.length,
       }),
     ),
-    transfer: (call) => handleTransfer(call, config, log, admission, access, budget),
+    transfer: (call) => handleTransfer(call, config, log, admission, access, budget, metrics),
   };
 }

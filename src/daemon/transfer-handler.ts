@@ -15,7 +15,7 @@ import type { Endpoints } from '../engine/endpoints.js';
 import type { PathFilter } from '../engine/filter.js';
 import { LocalDestination } from '../engine/local-destination.js';
 import { LocalSource } from '../engine/local-source.js';
-import { newProgress } from '../engine/progress.js';
+import { newProgress, type Progress } from '../engine/progress.js';
 import type { SessionStats } from '../engine/session-stats.js';
 import type { Action, TransferOptions } from '../engine/types.js';
 import type { BeneathDir, BeneathRoot } from '../fsops/beneath.js';
@@ -28,7 +28,6 @@ import {
   type DataPlaneGrant,
   Direction,
   EntryKind,
-  ErrorCode,
   type Hello,
   type Open,
   Role,
@@ -51,6 +50,7 @@ import { SessionSockets } from '../transport/tcp/session-sockets.js';
 import { MAX_DATA_SOCKETS } from '../transport/tcp/stream-count.js';
 import { BlitError } from '../util/errors.js';
 import type { DaemonConfig, ModuleConfig } from './config.js';
+import type { DaemonMetrics, EndedSession } from './daemon-metrics.js';
 import type { Logger } from './logger.js';
 import {
   beneathRpcError,
@@ -62,6 +62,7 @@ import {
 import { findModule, requireWritable } from './modules.js';
 import { RpcError } from './rpc-error.js';
 import { type DaemonAccess, dataTlsFor, requireAccess } from './security.js';
+import { errorCodeOf, failedSession } from './session-outcome.js';
 
 /** The Hello and Open must arrive within this time of the call starting. */
 const OPEN_TIMEOUT_MS = 10_000;
@@ -72,22 +73,10 @@ const SOCKETS_END_WAIT_MS = 2_000;
 /** Actions sent per Actions frame (-v and --dry-run lists of a push). */
 const ACTIONS_PER_FRAME = 512;
 
-const CODE_OF_STATUS: Partial<Record<status, ErrorCode>> = {
-  [status.NOT_FOUND]: ErrorCode.ERROR_CODE_NOT_FOUND,
-  [status.PERMISSION_DENIED]: ErrorCode.ERROR_CODE_PERMISSION_DENIED,
-  [status.INVALID_ARGUMENT]: ErrorCode.ERROR_CODE_PATH_OUTSIDE_MODULE,
-  [status.RESOURCE_EXHAUSTED]: ErrorCode.ERROR_CODE_NO_SPACE,
-};
-
 /** A refusal or failure as the TransferError frame that ends the session. */
 function fatalFrame(error: unknown): FrameBody {
-  let code = ErrorCode.ERROR_CODE_IO;
-  let path = '';
-  if (error instanceof RpcError) {
-    code = CODE_OF_STATUS[error.code] ?? ErrorCode.ERROR_CODE_IO;
-    path = error.path ?? '';
-  } else if (error instanceof ProtocolError) code = ErrorCode.ERROR_CODE_PROTOCOL;
-  else if (error instanceof IncompatiblePeer) code = ErrorCode.ERROR_CODE_INCOMPATIBLE_VERSION;
+  const code = errorCodeOf(error);
+  const path = error instanceof RpcError ? (error.path ?? '') : '';
   const message = clip(error instanceof Error ? error.message.split('\n')[0]! : String(error));
   return { $case: 'error', value: { code, path, message, fatal: true, fileId: 0n, hasFileId: false } };
 }
@@ -142,11 +131,13 @@ function actionRelay(channel: FrameChannel) {
 }
 
 /** A session's share of the data plane: its sockets, and grants of more (within the cap). */
-function sessionDataPlane(admission: DataAdmission, sessionId: string) {
+function sessionDataPlane(admission: DataAdmission, sessionId: string, metrics: DaemonMetrics) {
   const sockets = new SessionSockets();
   let granted = 0;
   /** A socket whose token was good: told so (the dialer uses it only then), and joined to the session. */
   const admit = (socket: Socket) => {
+    metrics.dataSocketOpened();
+    socket.once('close', () => metrics.dataSocketClosed());
     socket.write(Buffer.of(ADMITTED));
     sockets.add(socket);
   };
@@ -181,13 +172,25 @@ export function handleTransfer(
   admission: DataAdmission,
   access: DaemonAccess,
   budget: SharedBudget,
+  metrics: DaemonMetrics,
 ): void {
   const started = performance.now();
+  metrics.sessionStarted();
   const who = access.identities.of(call.getPeer());
   const channel = new FrameChannel(call, Role.ROLE_UNSPECIFIED);
   // The id Accept names; the session's data-socket tokens are issued under it.
   const sessionId = randomBytes(8).toString('hex');
-  const dataPlane = sessionDataPlane(admission, sessionId);
+  const dataPlane = sessionDataPlane(admission, sessionId, metrics);
+  /** What metrics hear when the session ends, filled in as it goes. */
+  const ended: Omit<EndedSession, 'outcome' | 'seconds'> = {
+    verb: 'unknown',
+    direction: 'unknown',
+    files: 0,
+    bytes: 0,
+  };
+  let accepted = false;
+  /** Files and their bytes landed here (push) or read and sent (pull), so far: a failure counts them too. */
+  let moved = () => ({ files: 0, bytes: 0 });
   call.on('cancelled', () => channel.fail(new PeerGone('the client cancelled the session')));
   const fields: Record<string, unknown> = { rpc: 'transfer', peer: call.getPeer() };
   const run = async () => {
@@ -207,6 +210,7 @@ export function handleTransfer(
       operation: options.operation,
       direction: push ? 'push' : 'pull',
     });
+    Object.assign(ended, { verb: options.operation, direction: push ? 'push' : 'pull', module: module.name });
     if (push || options.operation === 'move') requireWritable(module);
     const hasher = options.compare === 'checksum' ? await loadBlake3() : undefined;
     channel.role = push ? Role.ROLE_DESTINATION : Role.ROLE_SOURCE;
@@ -217,6 +221,7 @@ export function handleTransfer(
     fields.dataTls = dataPlane.binding.tls;
     if (who.id) fields.identity = who.id;
     const accept = (pathKind: EntryKind) => {
+      accepted = true;
       const grant =
         open.forceGrpcData || open.dataStreams === 0 ? undefined : dataPlane.grant(open.dataStreams);
       channel.send({
@@ -242,6 +247,11 @@ export function handleTransfer(
       peer: { side: push ? 'source' : 'destination', name: `blit ${peer}` },
     });
     const stats = sessionStats();
+    const progress = newProgress();
+    const landed = { files: 0 };
+    moved = push
+      ? () => ({ files: landed.files, bytes: progress.bytesDone })
+      : () => ({ files: stats.jobs, bytes: stats.jobBytes });
     const opened: Opened = {
       channel,
       module,
@@ -252,6 +262,8 @@ export function handleTransfer(
       accept,
       hasher,
       stats,
+      progress,
+      landed,
       dataPlane,
       budget,
     };
@@ -269,10 +281,13 @@ export function handleTransfer(
       },
     );
   };
+  const seconds = () => (performance.now() - started) / 1000;
   run().then(
     async (counts) => {
       await dataPlane.close(true);
       channel.end();
+      const outcome = counts.failed > 0 ? 'partial' : 'ok';
+      metrics.sessionEnded({ ...ended, ...moved(), outcome, seconds: seconds() });
       log.info(
         {
           ...fields,
@@ -286,6 +301,12 @@ export function handleTransfer(
     },
     (error: unknown) => {
       void dataPlane.close(false);
+      metrics.sessionEnded({
+        ...ended,
+        ...moved(),
+        ...failedSession(error, accepted, call.cancelled),
+        seconds: seconds(),
+      });
       if (!(error instanceof PeerGone)) channel.send(fatalFrame(error));
       channel.fail(error instanceof Error ? error : new Error(String(error)));
       channel.end();
@@ -319,6 +340,9 @@ interface Opened {
   accept: (kind: EntryKind) => void;
   hasher: HasherFactory | undefined;
   stats: SessionStats;
+  /** A push's live counts: bytes of the files landed, and (below) how many landed (none in a dry run). */
+  progress: Progress;
+  landed: { files: number };
   dataPlane: ReturnType<typeof sessionDataPlane>;
   /** Bytes all of the daemon's sessions hold for landing, together. */
   budget: SharedBudget;
@@ -334,6 +358,8 @@ async function receivePush({
   accept,
   hasher,
   stats,
+  progress,
+  landed,
   dataPlane,
   budget,
 }: Opened) {
@@ -343,7 +369,10 @@ async function receivePush({
   const root = resolveForWrite(module, open.singleEntry ? parentRel(rel) : rel);
   accept(EntryKind.ENTRY_KIND_DIRECTORY);
   const relay = open.listActions ? actionRelay(channel) : undefined;
-  const onAction = (action: Action) => relay?.onAction(action);
+  const onAction = (action: Action) => {
+    if (action.kind === 'copy' && !options.dryRun) landed.files++;
+    relay?.onAction(action);
+  };
   // With the addon, every write is made through directories opened beneath the module root.
   const moduleRoot = openModuleRoot(module);
   const pinned = moduleRoot && BeneathDestinationFs.open(moduleRoot, moduleRelative(moduleRoot, root));
@@ -352,7 +381,7 @@ async function receivePush({
   try {
     const outcome = await runDestinationSide(destination, channel, options, {
       sharedBudget: budget,
-      progress: newProgress(),
+      progress,
       stats,
       onAction,
       // A client never makes set-user-ID or set-group-ID programs on the daemon's machine.

@@ -28,10 +28,16 @@ export class PeerGone extends Error {
   override readonly name = 'PeerGone';
 }
 
+/** The peer went silent, or stopped reading, for the idle time (a stall, not a cancel). */
+export class PeerStalled extends PeerGone {}
+
 /** The peer ended the session with a fatal error of its own (its message, made harmless). */
 export class PeerFailed extends Error {
   override readonly name = 'PeerFailed';
 }
+
+/** The peer ended its stream before the session was over, without a reason: it quit or cancelled. */
+export class PeerEndedEarly extends PeerFailed {}
 
 export class FrameChannel {
   private handler?: (frame: TransferFrame) => void;
@@ -93,7 +99,7 @@ export class FrameChannel {
     // time, as one that stops writing does.
     this.drained ??= new Promise<void>((resolve) => {
       const stalled = setTimeout(
-        () => this.fail(new PeerGone(`the peer read nothing for ${Math.round(this.idleMs / 1000)} s`)),
+        () => this.fail(new PeerStalled(`the peer read nothing for ${Math.round(this.idleMs / 1000)} s`)),
         this.idleMs,
       );
       stalled.unref();
@@ -144,7 +150,7 @@ export class FrameChannel {
       return;
     }
     this.idleTimer = setTimeout(
-      () => this.fail(new PeerGone(`no word from the peer for ${Math.round(this.idleMs / 1000)} s`)),
+      () => this.fail(new PeerStalled(`no word from the peer for ${Math.round(this.idleMs / 1000)} s`)),
       this.idleMs,
     );
     this.idleTimer.unref();

@@ -64,6 +64,7 @@ path = "scratch"
     assert.equal(config.port, 9031);
     assert.equal(config.logLevel, 'info');
     assert.equal(config.motd, '');
+    assert.equal(config.metrics, undefined, 'metrics are off unless configured');
   });
 
   test('an IPv6 bind address may be written with brackets', () => {
@@ -73,7 +74,7 @@ path = "scratch"
   test('an unknown key names its line', () => {
     refused(
       '[daemon]\nport = 9031\nprot = 9032\n',
-      `${FILE}:3: unknown key 'prot' in [daemon] (known: bind, port, motd, log_level, tls, data_tls, cert, key, state_dir)`,
+      `${FILE}:3: unknown key 'prot' in [daemon] (known: bind, port, motd, log_level, tls, data_tls, cert, key, state_dir, metrics)`,
     );
     refused(
       '[[module]]\nname = "a"\npath = "/srv/a"\n\n[[module]]\nname = "b"\npath = "/srv/b"\nreadonly = true\n',
@@ -205,5 +206,32 @@ data_tls = true
   test('cert without key, and a tls that is no boolean, are refused', () => {
     refused('[daemon]\ncert = "c.pem"\n', `${FILE}:2: daemon.cert and daemon.key go together`);
     refused('[daemon]\ntls = "yes"\n', `${FILE}:2: daemon.tls must be true or false`);
+  });
+
+  test('metrics: HOST:PORT or [IPV6]:PORT, port 0 allowed', () => {
+    const metrics = (value: string) => parse(`[daemon]\nmetrics = "${value}"\n`).metrics;
+    assert.deepEqual(metrics('127.0.0.1:9100'), { host: '127.0.0.1', port: 9100 });
+    assert.deepEqual(metrics('[::1]:0'), { host: '::1', port: 0 });
+    assert.deepEqual(metrics('localhost:65535'), { host: 'localhost', port: 65535 });
+    assert.deepEqual(metrics('0.0.0.0:9100'), { host: '0.0.0.0', port: 9100 });
+  });
+
+  test('a wrong metrics address is refused at its line', () => {
+    const forms = 'expected HOST:PORT or [IPV6]:PORT, e.g. 127.0.0.1:9100';
+    const at = (value: string) => `[daemon]\nport = 9031\nmetrics = ${value}\n`;
+    refused(at('"127.0.0.1"'), `${FILE}:3: daemon.metrics: ${forms}`);
+    refused(at('""'), `${FILE}:3: daemon.metrics: ${forms}`);
+    refused(at('"::1:9100"'), `${FILE}:3: daemon.metrics: ${forms} (IPv6 addresses in brackets)`);
+    refused(at('"[nothost]:9100"'), `${FILE}:3: daemon.metrics: "nothost" is not an IPv6 address`);
+    refused(at('"bad host:9100"'), `${FILE}:3: daemon.metrics: "bad host" is not a host name or address`);
+    refused(at('":9100"'), `${FILE}:3: daemon.metrics: "" is not a host name or address`);
+    refused(
+      at('"127.0.0.1:65536"'),
+      `${FILE}:3: daemon.metrics: port "65536" is not a number from 0 to 65535`,
+    );
+    refused(at('"127.0.0.1:"'), `${FILE}:3: daemon.metrics: port "" is not a number from 0 to 65535`);
+    refused(at('"127.0.0.1:http"'), `${FILE}:3: daemon.metrics: port "http" is not a number from 0 to 65535`);
+    refused(at('9100'), `${FILE}:3: daemon.metrics must be a string`);
+    refused(at('true'), `${FILE}:3: daemon.metrics must be a string`);
   });
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import { Role, type TransferFrame } from '../../src/generated/blit.js';
-import { FrameChannel, type FrameStream, PeerGone } from '../../src/transport/frame-channel.js';
+import { FrameChannel, type FrameStream, PeerStalled } from '../../src/transport/frame-channel.js';
 
 class FakeStream extends EventEmitter implements FrameStream {
   written: TransferFrame[] = [];
@@ -59,7 +59,7 @@ test('a peer that reads nothing for the idle time ends the session, heartbeats o
   try {
     await assert.rejects(
       channel.closed,
-      (error: Error) => error instanceof PeerGone && /read nothing/.test(error.message),
+      (error: Error) => error instanceof PeerStalled && /read nothing/.test(error.message),
     );
     await wait; // released, not left hanging
   } finally {
@@ -74,7 +74,7 @@ test('a peer silent for the idle time ends the session', { timeout: 5000 }, asyn
   try {
     await assert.rejects(
       channel.closed,
-      (error: Error) => error instanceof PeerGone && /no word from the peer/.test(error.message),
+      (error: Error) => error instanceof PeerStalled && /no word from the peer/.test(error.message),
     );
   } finally {
     clearTimeout(alive);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { nativeAddon } from '../../src/fsops/native.js';
-import { DataPlaneFailed } from '../../src/transport/tcp/data-failure.js';
+import { DataPlaneStalled } from '../../src/transport/tcp/data-failure.js';
 import { type RangeSink, receiveRecords } from '../../src/transport/tcp/record-receiver.js';
 import { endRecord, fileHeader } from '../../src/transport/tcp/records.js';
 import { loopbackPair } from '../helpers.js';
@@ -63,7 +63,7 @@ test('a record left half-sent fails after the idle time; silence between records
 
   client.write(Buffer.concat([fileHeader(2n, 8), Buffer.from('half')]));
   const error = await reported;
-  assert.ok(error instanceof DataPlaneFailed);
+  assert.ok(error instanceof DataPlaneStalled);
   assert.match(error.message, /stalled in the middle of a record/);
 });
 
@@ -114,6 +114,6 @@ test('on the socket thread too, a record left half-sent fails after the idle tim
 
   client.write(Buffer.concat([fileHeader(2n, 8), Buffer.from('half')]));
   const error = await reported;
-  assert.ok(error instanceof DataPlaneFailed);
+  assert.ok(error instanceof DataPlaneStalled);
   assert.match(error.message, /stalled in the middle of a record/);
 });

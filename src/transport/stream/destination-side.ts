@@ -37,7 +37,7 @@ import { checkPeerRel, fromManifestEntry, ProtocolError } from '../../protocol/m
 import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { loopTurns, nowMs } from '../../util/clock.js';
 import { isFatalWriteError, reasonOf } from '../../util/errors.js';
-import { type FrameChannel, PeerFailed } from '../frame-channel.js';
+import { type FrameChannel, PeerEndedEarly, PeerFailed } from '../frame-channel.js';
 import { ByteBudget, MAX_HELD_BYTES, type SharedBudget } from '../tcp/byte-budget.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
 import { LandingQueue } from '../tcp/landing-queue.js';
@@ -717,7 +717,7 @@ export async function runDestinationSide(
         return;
       }
       idle = resolve;
-      channel.closed.then(() => reject(new PeerFailed('the source ended the session early')), reject);
+      channel.closed.then(() => reject(new PeerEndedEarly('the source ended the session early')), reject);
     });
 
   const askPeer = (candidates: DeletionCandidate[]) =>
@@ -726,7 +726,7 @@ export async function runDestinationSide(
       const sample = candidates.slice(0, 10).map((c) => (c.kind === 'dir' ? `${c.rel}/` : c.rel));
       channel.send({ $case: 'deletionsPending', value: { count: BigInt(candidates.length), sample } });
       channel.closed.then(
-        () => reject(new PeerFailed('the peer ended the session at the deletion prompt')),
+        () => reject(new PeerEndedEarly('the peer ended the session at the deletion prompt')),
         reject,
       );
     });

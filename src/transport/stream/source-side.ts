@@ -29,7 +29,7 @@ import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { nowMs } from '../../util/clock.js';
 import { reasonOf, sourceKeptReason } from '../../util/errors.js';
 import { sendPauseIfInjected } from '../../util/test-hang.js';
-import { type FrameChannel, PeerFailed } from '../frame-channel.js';
+import { type FrameChannel, PeerEndedEarly, PeerFailed } from '../frame-channel.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
 import { RecordSender } from '../tcp/record-sender.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
@@ -223,7 +223,7 @@ export async function runSourceSide(
   let broken: Error | undefined;
   channel.closed.then(
     () => {
-      broken ??= summary ? undefined : new PeerFailed('the destination ended the session early');
+      broken ??= summary ? undefined : new PeerEndedEarly('the destination ended the session early');
       wakeUp();
     },
     (error: Error) => {

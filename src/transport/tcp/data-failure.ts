@@ -9,6 +9,9 @@ export class DataPlaneFailed extends Error {
   override readonly name = 'DataPlaneFailed';
 }
 
+/** A data socket moved nothing for its idle time-out in the middle of its work. */
+export class DataPlaneStalled extends DataPlaneFailed {}
+
 /**
  * Ends the session for a data-plane failure. A malformed or refused record ends it at once; a lost
  * connection waits a moment first: a peer that ended the session with an error of its own sends

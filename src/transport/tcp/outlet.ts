@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { reasonOf } from '../../util/errors.js';
-import { DataPlaneFailed } from './data-failure.js';
+import { DataPlaneFailed, DataPlaneStalled } from './data-failure.js';
 import type { NativeSocket, StepOutcome } from './native-socket.js';
 import { endRecord } from './records.js';
 
@@ -113,6 +113,6 @@ export class Outlet {
 function socketFailure(outcome: StepOutcome): DataPlaneFailed {
   if (outcome.closed) return new DataPlaneFailed('data connection closed by the peer');
   if (outcome.error?.code === 'ETIMEDOUT')
-    return new DataPlaneFailed(`data connection stalled for ${WRITE_IDLE_MS / 1000} s`);
+    return new DataPlaneStalled(`data connection stalled for ${WRITE_IDLE_MS / 1000} s`);
   return new DataPlaneFailed(`data connection failed: ${reasonOf(outcome.error)}`);
 }

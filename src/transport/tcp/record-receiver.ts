@@ -13,7 +13,7 @@
 import type { Socket } from 'node:net';
 import { ProtocolError } from '../../protocol/manifest-wire.js';
 import { reasonOf } from '../../util/errors.js';
-import { DataPlaneFailed } from './data-failure.js';
+import { DataPlaneFailed, DataPlaneStalled } from './data-failure.js';
 import { NativeSocket, type StepOutcome } from './native-socket.js';
 import { RecordDecoder, type RecordEvent } from './records.js';
 
@@ -130,7 +130,7 @@ function asError(error: unknown): Error {
 }
 
 function stalled(idleMs: number): DataPlaneFailed {
-  return new DataPlaneFailed(
+  return new DataPlaneStalled(
     `data connection stalled in the middle of a record for ${Math.round(idleMs / 1000)} s`,
   );
 }

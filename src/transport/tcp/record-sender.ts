@@ -16,7 +16,7 @@ import { closeSync, readSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { reasonOf } from '../../util/errors.js';
 import { changeSourceIfInjected, sendPauseIfInjected } from '../../util/test-hang.js';
-import { DataPlaneFailed } from './data-failure.js';
+import { DataPlaneFailed, DataPlaneStalled } from './data-failure.js';
 import { BATCH_TARGET_BYTES, blockCount, DATA_BLOCK_BYTES, SMALL_FILE_BYTES } from './layout.js';
 import { NativeSocket, type StepOutcome } from './native-socket.js';
 import { Outlet, WRITE_IDLE_MS } from './outlet.js';
@@ -134,7 +134,7 @@ export class RecordSender {
         this.failed,
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new DataPlaneFailed(`data connection stalled for ${WRITE_IDLE_MS / 1000} s`)),
+            () => reject(new DataPlaneStalled(`data connection stalled for ${WRITE_IDLE_MS / 1000} s`)),
             WRITE_IDLE_MS,
           );
         }),
