@@ -1,7 +1,8 @@
 /**
  * `blitd` entry point: reads the configuration, serves the modules until SIGINT or SIGTERM, then
- * stops gracefully (a second signal stops at once). Problems that prevent starting are one line on
- * stderr and exit 1; everything after start-up goes to the JSON log on stdout.
+ * stops gracefully (a second signal stops at once); SIGHUP reloads the configuration (reload.ts).
+ * Problems that prevent starting are one line on stderr and exit 1; everything after start-up goes
+ * to the JSON log on stdout. Under systemd, readiness.ts tells it when blitd is ready.
  */
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { version } from '../cli/version.js';
@@ -10,6 +11,8 @@ import { BlitError } from '../util/errors.js';
 import { LOG_LEVELS, type LogLevel } from './config.js';
 import { loadDaemonConfig } from './load-config.js';
 import { createLogger } from './logger.js';
+import { systemdReadiness } from './readiness.js';
+import { describeModules, reloadNotified } from './reload.js';
 import { startServer } from './server.js';
 
 function parsePort(text: string): number {
@@ -46,7 +49,6 @@ const program = new Command('blitd')
   .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'blitd: ')) })
   .action(async (options) => {
     const config = loadDaemonConfig(options);
-    if (options.logLevel) config.logLevel = options.logLevel;
     const log = createLogger(config.logLevel);
     const server = await startServer(config, log);
     log.info(
@@ -59,14 +61,13 @@ const program = new Command('blitd')
         ...(server.fingerprint ? { fingerprint: server.fingerprint } : {}),
         // Containment through descriptors needs the addon (README: "Containment without the addon").
         fileOperations: nativeStatus(),
-        modules: config.modules.map((m) => ({
-          name: m.name,
-          readOnly: m.readOnly,
-          ...(m.allow ? { allow: m.allow.length } : {}),
-        })),
+        modules: describeModules(config),
       },
       'listening',
     );
+    const readiness = systemdReadiness(process.env, log);
+    readiness.notify({ READY: '1', STATUS: `listening on ${server.address}` });
+    process.on('SIGHUP', () => reloadNotified(server, () => loadDaemonConfig(options), log, readiness));
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
@@ -75,6 +76,7 @@ const program = new Command('blitd')
         process.exit(1);
       }
       log.info({ signal }, 'stopping');
+      readiness.notify({ STOPPING: '1', STATUS: 'stopping' });
       void server.stop().then(() => {
         log.info('stopped');
         process.exit(0);

@@ -15,6 +15,7 @@ import { BlitError } from '../util/errors.js';
 import { type CallLimits, callLimits } from './call-limits.js';
 import type { DaemonConfig } from './config.js';
 import { daemonIdentity } from './daemon-identity.js';
+import { LiveConfig } from './live-config.js';
 import type { Logger } from './logger.js';
 import { lenientService } from './malformed.js';
 import { PeerIdentities } from './peer-identities.js';
@@ -36,6 +37,8 @@ export interface RunningServer {
   admission: DataAdmission;
   /** The fingerprint of the daemon's key when TLS is on (clients pin it). */
   fingerprint?: string;
+  /** The configuration calls read; a reload replaces it (bind, port and TLS stay as started). */
+  config: LiveConfig;
   stop(): Promise<void>;
 }
 
@@ -82,7 +85,8 @@ export async function startServer(
   const access: DaemonAccess = { tls: tlsOn(config), identities: new PeerIdentities() };
   const identity = access.tls ? daemonIdentity(config) : undefined;
   if (access.tls) interceptors.unshift(requireTls(access.identities));
-  server.addService(lenientService(BlitService), createService(config, log, admission, access, options.held));
+  const live = new LiveConfig(config);
+  server.addService(lenientService(BlitService), createService(live, log, admission, access, options.held));
   const wanted = dialTarget({ host: config.bind, port: config.port });
   const shared = await listenShared({
     host: config.bind,
@@ -106,6 +110,7 @@ export async function startServer(
     port,
     admission,
     fingerprint: identity?.fingerprint,
+    config: live,
     stop() {
       stopping ??= shared.close(STOP_GRACE_MS).then((cutOff) => {
         if (cutOff > 0) {

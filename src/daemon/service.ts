@@ -18,8 +18,9 @@ import type {
 import { IncompatiblePeer, localHello, negotiate } from '../protocol/handshake.js';
 import type { DataAdmission } from '../transport/tcp/admission.js';
 import { SharedBudget } from '../transport/tcp/byte-budget.js';
-import type { DaemonConfig, ModuleConfig } from './config.js';
+import type { ModuleConfig } from './config.js';
 import { listPath } from './list-handler.js';
+import type { LiveConfig } from './live-config.js';
 import type { Logger } from './logger.js';
 import { isMalformed, malformedReason } from './malformed.js';
 import { findModule } from './modules.js';
@@ -84,9 +85,12 @@ function unary<Req, Res>(
   };
 }
 
-/** `admission` issues the sessions' data-socket tokens and revokes them when a session ends. */
+/**
+ * `admission` issues the sessions' data-socket tokens and revokes them when a session ends. Each
+ * call reads the configuration from `config` as it starts (a reload applies to the calls after it).
+ */
 export function createService(
-  config: DaemonConfig,
+  config: LiveConfig,
   log: Logger,
   admission: DataAdmission,
   access: DaemonAccess,
@@ -94,7 +98,7 @@ export function createService(
 ): BlitServer {
   /** The module a call names, if its caller may use it. */
   const moduleFor = (name: string, peer: string): ModuleConfig => {
-    const module = findModule(config.modules, name);
+    const module = findModule(config.current.modules, name);
     requireAccess(module, access.tls, access.identities.of(peer));
     return module;
   };
@@ -104,12 +108,15 @@ export function createService(
       request.hello ? { hello, negotiated: negotiate(request.hello, hello) } : { hello },
     ),
     // A client sees only the modules it may use.
-    listModules: unary<ListModulesRequest, ListModulesResponse>('listModules', log, (_request, peer) => ({
-      modules: config.modules
-        .filter((m) => mayUse(m, access.tls, access.identities.of(peer)))
-        .map((m) => ({ name: m.name, comment: m.comment, readOnly: m.readOnly })),
-      motd: config.motd,
-    })),
+    listModules: unary<ListModulesRequest, ListModulesResponse>('listModules', log, (_request, peer) => {
+      const { modules, motd } = config.current;
+      return {
+        modules: modules
+          .filter((m) => mayUse(m, access.tls, access.identities.of(peer)))
+          .map((m) => ({ name: m.name, comment: m.comment, readOnly: m.readOnly })),
+        motd,
+      };
+    }),
     list: unary<ListRequest, ListResponse>(
       'list',
       log,
@@ -126,6 +133,6 @@ export function createService(
         count: request.paths.length,
       }),
     ),
-    transfer: (call) => handleTransfer(call, config, log, admission, access, budget),
+    transfer: (call) => handleTransfer(call, config.current, log, admission, access, budget),
   };
 }
