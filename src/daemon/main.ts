@@ -51,6 +51,9 @@ const program = new Command('blitd')
     const config = loadDaemonConfig(options);
     const log = createLogger(config.logLevel);
     const server = await startServer(config, log);
+    const readiness = systemdReadiness(process.env, log);
+    // Before the 'listening' line: a SIGHUP sent as soon as it is seen must not find the default action (exit).
+    process.on('SIGHUP', () => reloadNotified(server, () => loadDaemonConfig(options), log, readiness));
     log.info(
       {
         address: server.address,
@@ -65,9 +68,7 @@ const program = new Command('blitd')
       },
       'listening',
     );
-    const readiness = systemdReadiness(process.env, log);
     readiness.notify({ READY: '1', STATUS: `listening on ${server.address}` });
-    process.on('SIGHUP', () => reloadNotified(server, () => loadDaemonConfig(options), log, readiness));
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;

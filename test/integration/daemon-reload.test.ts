@@ -51,6 +51,7 @@ async function reload(daemon: Daemon): Promise<LogLine[]> {
   daemon.process.kill('SIGHUP');
   let fresh: LogLine[] = [];
   await until('the reload to be logged', () => {
+    assert.equal(daemon.process.exitCode, null, `blitd exited: ${daemon.log()}`);
     fresh = logLines(daemon).slice(before);
     return fresh.some((line) => line.msg === 'reloaded' || line.msg.startsWith('reload refused'));
   });
