@@ -18,7 +18,8 @@ const WAIT_MS = 20_000;
 const LISTENER = `
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
+name = sys.argv[1]
+s.bind("\\0" + name[1:] if name.startswith("@") else name)
 print(json.dumps("bound"), flush=True)
 while True:
     print(json.dumps(s.recv(65536).decode()), flush=True)
@@ -28,8 +29,10 @@ while True:
  * A stand-in for systemd's notify socket. `received(count)` waits (bounded) until blitd sent
  * `count` notifications and returns them all, without systemd-notify's own BARRIER=1 messages.
  */
-async function notifySocket(t: { after(fn: () => unknown): void }) {
-  const path = join(tempDir(t, 'blit-notify-'), 'notify.sock');
+async function notifySocket(t: { after(fn: () => unknown): void }, abstract: boolean) {
+  const dir = tempDir(t, 'blit-notify-');
+  // An abstract name ('@' for the leading NUL) as systemd may hand out, or a path.
+  const path = abstract ? `@${dir}/notify` : join(dir, 'notify.sock');
   const child = spawn('python3', ['-c', LISTENER, path], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => child.kill('SIGKILL'));
   let text = '';
@@ -72,11 +75,17 @@ const senders: { name: string; env: Record<string, string>; skip: string | false
   },
 ];
 
-for (const sender of senders) {
-  test(`NOTIFY_SOCKET (${sender.name}): READY=1 with the port once listening, RELOADING=1/READY=1 on SIGHUP, STOPPING=1`, {
+for (const [sender, abstract] of senders.flatMap(
+  (s) =>
+    [
+      [s, false],
+      [s, true],
+    ] as const,
+)) {
+  test(`NOTIFY_SOCKET (${sender.name}, ${abstract ? 'abstract name' : 'path'}): READY=1 with the port once listening, RELOADING=1/READY=1 on SIGHUP, STOPPING=1`, {
     skip: sender.skip,
   }, async (t) => {
-    const socket = await notifySocket(t);
+    const socket = await notifySocket(t, abstract);
     const daemon = await startDaemon(t, ['--root', tempDir(t, 'blit-ready-')], {
       NOTIFY_SOCKET: socket.path,
       ...sender.env,
