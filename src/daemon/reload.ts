@@ -72,7 +72,10 @@ export function reloadConfig(live: LiveConfig, load: () => DaemonConfig, log: Lo
     return false;
   }
   live.replace(reloaded.config);
-  log.level = reloaded.config.logLevel;
+  // This reload's own lines go out under the more verbose of the old and new levels: an operator
+  // who turns the log down to warn still sees that the reload happened.
+  const level = reloaded.config.logLevel;
+  if ((log.levels.values[level] ?? Number.POSITIVE_INFINITY) < log.levelVal) log.level = level;
   if (reloaded.notApplied.length > 0) {
     log.warn(
       { notApplied: reloaded.notApplied },
@@ -80,6 +83,7 @@ export function reloadConfig(live: LiveConfig, load: () => DaemonConfig, log: Lo
     );
   }
   log.info({ modules: describeModules(reloaded.config) }, 'reloaded');
+  log.level = level;
   return true;
 }
 

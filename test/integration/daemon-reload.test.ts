@@ -227,3 +227,64 @@ for (const mode of [
     assert.match(refused.stderr, /module 'a' is read-only/);
   });
 }
+
+test('SIGHUP with TLS on: an identity added to the allow list may push after the reload, not before', async (t) => {
+  const { root, a, src } = setUp(t);
+  const clientEnv = { XDG_CONFIG_HOME: tempDir(t, 'blit-reload-client-') };
+  const id = (await runBlit(['id'], { env: clientEnv })).stdout.trim();
+  assert.match(id, /^SHA256:/);
+  const config = join(root, 'tls.toml');
+  const write = (allow: string[]) =>
+    writeFileSync(
+      config,
+      `[daemon]\ntls = true\nstate_dir = "state"\n\n[[module]]\nname = "a"\npath = "${a}"\nallow = ${JSON.stringify(allow)}\n`,
+    );
+  write([]);
+  const daemon = await startDaemon(t, ['--config', config]);
+  const fingerprint = (logLines(daemon).find((line) => line.msg === 'listening')?.fingerprint ??
+    '') as string;
+  const host = `127.0.0.1:${daemon.port}`;
+  const trusted = await runBlit(['trust', host, '--fingerprint', fingerprint], { env: clientEnv });
+  assert.equal(trusted.status, 0, trusted.stderr);
+
+  const refused = await runBlit(['copy', `${src}/`, `${host}:/a/dst`], { env: clientEnv });
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /module 'a' does not admit identity/);
+  assert.deepEqual(readdirSync(a), []);
+
+  write([id]);
+  await reload(daemon);
+  const push = await runBlit(['copy', `${src}/`, `${host}:/a/dst`], { env: clientEnv });
+  assert.equal(push.status, 0, push.stderr);
+  assertSameTree(join(a, 'dst'), src);
+});
+
+test('SIGHUP: log_level applies at once; the reload itself is logged under the more verbose level', async (t) => {
+  const { a, config } = setUp(t);
+  const daemon = await startDaemon(t, ['--config', config]);
+  const host = `127.0.0.1:${daemon.port}`;
+  writeConfig(config, [{ name: 'a', path: a }], 'log_level = "warn"');
+  await reload(daemon);
+  const before = logLines(daemon).length;
+  await moduleNames(daemon.port);
+  // A refused call logs a warning: once it is in, an info line of the call before would be too.
+  assert.equal((await runBlit(['ls', `${host}:/nothing`])).status, 1);
+  await until('the warning of the refused ls', () =>
+    logLines(daemon)
+      .slice(before)
+      .some((line) => line.msg === 'list'),
+  );
+  assert.deepEqual(
+    logLines(daemon)
+      .slice(before)
+      .map((line) => [line.level, line.msg]),
+    [[40, 'list']],
+  );
+
+  writeConfig(config, [{ name: 'a', path: a }], 'log_level = "info"');
+  await reload(daemon);
+  await moduleNames(daemon.port);
+  await until('an info line for listModules again', () =>
+    logLines(daemon).some((line) => line.msg === 'listModules'),
+  );
+});

@@ -75,6 +75,21 @@ describe('reloadConfig', () => {
     );
   });
 
+  test('turned down to warn: the reload is still logged, and nothing at info after it', () => {
+    const live = new LiveConfig(config());
+    const { log, lines } = capturingLogger();
+    assert.equal(
+      reloadConfig(live, () => config({ logLevel: 'warn' }), log),
+      true,
+    );
+    log.info('after');
+    assert.deepEqual(
+      lines.map((l) => l.msg),
+      ['reloaded'],
+    );
+    assert.equal(log.level, 'warn');
+  });
+
   test('a file that does not load changes nothing: one error line with its message', () => {
     const running = config();
     const live = new LiveConfig(running);
