@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { nativeAddon } from '../../src/fsops/native.js';
+import { nativeAddon, nativeStatus } from '../../src/fsops/native.js';
 import { tempDir } from '../helpers.js';
 import { startDaemon } from './daemon-harness.js';
 
@@ -67,7 +67,7 @@ async function notifySocket(t: { after(fn: () => unknown): void }, abstract: boo
 const hasSystemdNotify = spawnSync('systemd-notify', ['--help'], { stdio: 'ignore' }).status === 0;
 
 const senders: { name: string; env: Record<string, string>; skip: string | false }[] = [
-  { name: 'the addon', env: {}, skip: nativeAddon() === undefined && 'the native addon is not built' },
+  { name: 'the addon', env: {}, skip: nativeAddon() === undefined && `no addon: ${nativeStatus()}` },
   {
     name: 'systemd-notify',
     env: { BLIT_NO_NATIVE: '1' },
