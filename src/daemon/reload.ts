@@ -5,7 +5,8 @@
  * flight keep the configuration they started with: live-config.ts). What the listening socket and
  * its TLS identity were built from (bind, port, tls, data_tls, cert, key, state_dir) cannot change
  * under open connections: those keep their running values, and one warning names them. A file with
- * an error changes nothing: one error line names it (file:line), and blitd serves on as before.
+ * an error changes nothing: one error line names it (file:line), and blitd serves on as before
+ * (so does any other failure of a reload: it is never a reason to stop serving).
  */
 import { BlitError } from '../util/errors.js';
 import type { DaemonConfig } from './config.js';
@@ -67,8 +68,15 @@ export function reloadConfig(live: LiveConfig, load: () => DaemonConfig, log: Lo
     // allow list when the running daemon has TLS on, whatever the file now says about tls.
     checkSecurity(reloaded.config);
   } catch (error) {
-    if (!(error instanceof BlitError)) throw error;
-    log.error({ reason: error.message }, `reload refused, the configuration is unchanged: ${error.message}`);
+    // Not a reason to stop serving, even when it is a bug of blitd's own.
+    const reason =
+      error instanceof BlitError
+        ? error.message
+        : `internal error: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
+    log.error(
+      error instanceof BlitError ? { reason } : { reason, err: error },
+      `reload refused, the configuration is unchanged: ${reason}`,
+    );
     return false;
   }
   live.replace(reloaded.config);

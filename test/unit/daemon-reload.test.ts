@@ -111,6 +111,23 @@ describe('reloadConfig', () => {
     );
   });
 
+  test('an unexpected failure is one error line too, and blitd serves on', () => {
+    const running = config();
+    const live = new LiveConfig(running);
+    const { log, lines } = capturingLogger();
+    const ok = reloadConfig(
+      live,
+      () => {
+        throw new TypeError('boom\nat somewhere');
+      },
+      log,
+    );
+    assert.equal(ok, false);
+    assert.equal(live.current, running);
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]!.msg, 'reload refused, the configuration is unchanged: internal error: boom');
+  });
+
   test('the security rules hold for what would run: TLS kept on, a new writable module needs an allow list', () => {
     const running = config({ bind: '0.0.0.0', modules: [module({ allow: [ALICE] })] });
     const live = new LiveConfig(running);
