@@ -23,6 +23,11 @@ export function hangIfInjected(phase: 'scan' | 'copy' | 'delete', rel: string): 
   return true;
 }
 
+/** Listening from the start: a SIGUSR2 that comes early must not find its default action (exit). */
+const sendReleased = spec?.startsWith('send:')
+  ? new Promise<void>((resolve) => process.once('SIGUSR2', () => resolve()))
+  : undefined;
+
 /**
  * send:REL: the source of a remote session pauses for a minute once the first chunk of REL is on
  * its way (the event loop keeps running: heartbeats flow, the chunk reaches the destination), so
@@ -33,7 +38,7 @@ export function sendPauseIfInjected(rel: string): Promise<void> | undefined {
   if (spec !== `send:${rel}`) return undefined;
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, 60_000).unref();
-    process.once('SIGUSR2', () => {
+    void sendReleased?.then(() => {
       clearTimeout(timer);
       resolve();
     });
