@@ -10,6 +10,7 @@
 // - land.cc: landFiles, whole files received in memory landed on two native threads of its own.
 // - data_socket.cc: data-plane sockets read, received into files (splice) and sent (sendfile) on a
 //   thread per socket.
+// - notify.cc: sdNotify, systemd's readiness datagram sent from the main process.
 // - watchdog.cc: the stall watchdog's thread; exitProcess.
 // - board.h: the activity board as those threads see it; common.h: errors, paths, names.
 // - test_rules.cc: the rules shared with TypeScript, one case at a time, for the tests.
@@ -31,6 +32,7 @@
 #include "data_socket.h"
 #include "land.h"
 #include "listing.h"
+#include "notify.h"
 #include "read_ahead.h"
 #include "test_rules.h"
 #include "watchdog.h"
@@ -108,10 +110,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dataSocketTcpInfo", Napi::Function::New(env, DataSocketTcpInfo));
   exports.Set("dataSocketSetBuffer", Napi::Function::New(env, DataSocketSetBuffer));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
+  exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 26));
+  exports.Set("abiVersion", Napi::Number::New(env, 27));
   return exports;
 }
 

@@ -2,7 +2,13 @@
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { BlitError, codeOf, reasonOf, showPath } from '../util/errors.js';
-import { type DaemonConfig, DEFAULT_CONFIG_PATH, defaultDaemon, parseConfig } from './config.js';
+import {
+  type DaemonConfig,
+  DEFAULT_CONFIG_PATH,
+  defaultDaemon,
+  type LogLevel,
+  parseConfig,
+} from './config.js';
 import { checkSecurity } from './security.js';
 
 export interface DaemonOptions {
@@ -11,6 +17,7 @@ export interface DaemonOptions {
   bind?: string;
   port?: number;
   stateDir?: string;
+  logLevel?: LogLevel;
 }
 
 /** The real file system behind config validation: the reason `path` is not a directory, if any. */
@@ -56,6 +63,7 @@ export function loadDaemonConfig(options: DaemonOptions): DaemonConfig {
   if (options.bind !== undefined) config.bind = options.bind.replace(/^\[(.*)\]$/, '$1');
   if (options.port !== undefined) config.port = options.port;
   if (options.stateDir !== undefined) config.stateDir = resolve(options.stateDir);
+  if (options.logLevel !== undefined) config.logLevel = options.logLevel;
   checkSecurity(config);
   return config;
 }

@@ -1,7 +1,8 @@
 /**
  * `blitd` entry point: reads the configuration, serves the modules until SIGINT or SIGTERM, then
- * stops gracefully (a second signal stops at once). Problems that prevent starting are one line on
- * stderr and exit 1; everything after start-up goes to the JSON log on stdout.
+ * stops gracefully (a second signal stops at once); SIGHUP reloads the configuration (reload.ts).
+ * Problems that prevent starting are one line on stderr and exit 1; everything after start-up goes
+ * to the JSON log on stdout. Under systemd, readiness.ts tells it when blitd is ready.
  */
 import { version } from '../cli/version.js';
 import { nativeStatus } from '../fsops/native.js';
@@ -9,13 +10,17 @@ import { BlitError } from '../util/errors.js';
 import { loadDaemonConfig } from './load-config.js';
 import { createLogger } from './logger.js';
 import { blitdProgram, type DaemonFlags } from './program.js';
+import { systemdReadiness } from './readiness.js';
+import { describeModules, reloadNotified } from './reload.js';
 import { startServer } from './server.js';
 
 async function serve(options: DaemonFlags): Promise<void> {
   const config = loadDaemonConfig(options);
-  if (options.logLevel) config.logLevel = options.logLevel;
   const log = createLogger(config.logLevel);
   const server = await startServer(config, log);
+  const readiness = systemdReadiness(process.env, log);
+  // Before the 'listening' line: a SIGHUP sent as soon as it is seen must not find the default action (exit).
+  process.on('SIGHUP', () => reloadNotified(server, () => loadDaemonConfig(options), log, readiness));
   log.info(
     {
       address: server.address,
@@ -28,14 +33,11 @@ async function serve(options: DaemonFlags): Promise<void> {
       fileOperations: nativeStatus(),
       // HOST:PORT of GET /metrics, or off ([daemon] metrics).
       metrics: server.metricsAddress ?? 'off',
-      modules: config.modules.map((m) => ({
-        name: m.name,
-        readOnly: m.readOnly,
-        ...(m.allow ? { allow: m.allow.length } : {}),
-      })),
+      modules: describeModules(config),
     },
     'listening',
   );
+  readiness.notify({ READY: '1', STATUS: `listening on ${server.address}` });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -44,6 +46,7 @@ async function serve(options: DaemonFlags): Promise<void> {
       process.exit(1);
     }
     log.info({ signal }, 'stopping');
+    readiness.notify({ STOPPING: '1', STATUS: 'stopping' });
     void server.stop().then(() => {
       log.info('stopped');
       process.exit(0);

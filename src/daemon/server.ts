@@ -16,6 +16,7 @@ import { type CallLimits, callLimits } from './call-limits.js';
 import type { DaemonConfig } from './config.js';
 import { daemonIdentity } from './daemon-identity.js';
 import { NO_METRICS } from './daemon-metrics.js';
+import { LiveConfig } from './live-config.js';
 import type { Logger } from './logger.js';
 import { lenientService } from './malformed.js';
 import type { MetricsEndpoint } from './metrics-server.js';
@@ -40,6 +41,8 @@ export interface RunningServer {
   fingerprint?: string;
   /** Where GET /metrics answers (the port filled in), when metrics are configured. */
   metricsAddress?: string;
+  /** The configuration calls read; a reload replaces it (bind, port and TLS stay as started). */
+  config: LiveConfig;
   stop(): Promise<void>;
 }
 
@@ -99,9 +102,10 @@ export async function startServer(
   if (access.tls) interceptors.unshift(requireTls(access.identities));
   // Bound before the main port, closed again if that fails: a refused start leaves nothing open.
   const exported = await startMetrics(config, log);
+  const live = new LiveConfig(config);
   server.addService(
     lenientService(BlitService),
-    createService(config, log, admission, access, options.held, exported?.metrics ?? NO_METRICS),
+    createService(live, log, admission, access, options.held, exported?.metrics ?? NO_METRICS),
   );
   const wanted = dialTarget({ host: config.bind, port: config.port });
   const shared = await listenShared({
@@ -128,6 +132,7 @@ export async function startServer(
     admission,
     fingerprint: identity?.fingerprint,
     metricsAddress: exported?.address,
+    config: live,
     stop() {
       stopping ??= shared.close(STOP_GRACE_MS).then(async (cutOff) => {
         if (cutOff > 0) {

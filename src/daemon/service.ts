@@ -18,9 +18,10 @@ import type {
 import { IncompatiblePeer, localHello, negotiate } from '../protocol/handshake.js';
 import type { DataAdmission } from '../transport/tcp/admission.js';
 import { SharedBudget } from '../transport/tcp/byte-budget.js';
-import type { DaemonConfig, ModuleConfig } from './config.js';
+import type { ModuleConfig } from './config.js';
 import { type DaemonMetrics, NO_METRICS, type UnaryRpc } from './daemon-metrics.js';
 import { listPath } from './list-handler.js';
+import type { LiveConfig } from './live-config.js';
 import type { Logger } from './logger.js';
 import { isMalformed, malformedReason } from './malformed.js';
 import { findModule } from './modules.js';
@@ -90,10 +91,11 @@ function unary<Req, Res>(
 
 /**
  * `admission` issues the sessions' data-socket tokens and revokes them when a session ends;
- * `metrics` hears how each call and session went.
+ * `metrics` hears how each call and session went. Each call reads the configuration from `config`
+ * as it starts (a reload applies to the calls after it).
  */
 export function createService(
-  config: DaemonConfig,
+  config: LiveConfig,
   log: Logger,
   admission: DataAdmission,
   access: DaemonAccess,
@@ -102,7 +104,7 @@ export function createService(
 ): BlitServer {
   /** The module a call names, if its caller may use it. */
   const moduleFor = (name: string, peer: string): ModuleConfig => {
-    const module = findModule(config.modules, name);
+    const module = findModule(config.current.modules, name);
     requireAccess(module, access.tls, access.identities.of(peer));
     return module;
   };
@@ -116,12 +118,15 @@ export function createService(
       'listModules',
       log,
       metrics,
-      (_request, peer) => ({
-        modules: config.modules
-          .filter((m) => mayUse(m, access.tls, access.identities.of(peer)))
-          .map((m) => ({ name: m.name, comment: m.comment, readOnly: m.readOnly })),
-        motd: config.motd,
-      }),
+      (_request, peer) => {
+        const { modules, motd } = config.current;
+        return {
+          modules: modules
+            .filter((m) => mayUse(m, access.tls, access.identities.of(peer)))
+            .map((m) => ({ name: m.name, comment: m.comment, readOnly: m.readOnly })),
+          motd,
+        };
+      },
     ),
     list: unary<ListRequest, ListResponse>(
       'list',
@@ -141,6 +146,6 @@ export function createService(
         count: request.paths.length,
       }),
     ),
-    transfer: (call) => handleTransfer(call, config, log, admission, access, budget, metrics),
+    transfer: (call) => handleTransfer(call, config.current, log, admission, access, budget, metrics),
   };
 }

@@ -361,6 +361,8 @@ export interface NativeAddon {
   /** Ends the socket's thread (the step under way and those queued answer ECANCELED). */
   dataSocketClose(socket: NativeDataSocket, shutdown: boolean): void;
   errnoName(errno: number): string;
+  /** systemd's notify protocol: one datagram to `socketPath` ($NOTIFY_SOCKET; '@': abstract). */
+  sdNotify(socketPath: string, message: string): void;
   exitProcess(code: number): never;
   /**
    * Whether no copy pool (see closeCopyPool) and no landFiles call owes an answer: nothing is left
@@ -412,7 +414,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 26;
+const ABI_VERSION = 27;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -23,14 +23,26 @@ export function hangIfInjected(phase: 'scan' | 'copy' | 'delete', rel: string): 
   return true;
 }
 
+/** Listening from the start: a SIGUSR2 that comes early must not find its default action (exit). */
+const sendReleased = spec?.startsWith('send:')
+  ? new Promise<void>((resolve) => process.once('SIGUSR2', () => resolve()))
+  : undefined;
+
 /**
  * send:REL: the source of a remote session pauses for a minute once the first chunk of REL is on
  * its way (the event loop keeps running: heartbeats flow, the chunk reaches the destination), so
- * a test can break the session while a file is half-written.
+ * a test can break the session while a file is half-written. SIGUSR2 ends the pause early, so a
+ * test can also let the session go on once it has done something meanwhile (reload the daemon).
  */
 export function sendPauseIfInjected(rel: string): Promise<void> | undefined {
   if (spec !== `send:${rel}`) return undefined;
-  return new Promise((resolve) => setTimeout(resolve, 60_000).unref());
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 60_000).unref();
+    void sendReleased?.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /** REL of scan:REL: with the addon its listing hangs in native code (fsops/native.ts setListingHang). */
