@@ -4,6 +4,7 @@
  */
 import { Command, Option } from '@commander-js/extra-typings';
 import { nativeStatus } from '../fsops/native.js';
+import { dfCommand, diagnosticsDumpCommand, duCommand, findCommand } from './operator-commands.js';
 import { err, out } from './stdio.js';
 import { version } from './version.js';
 
@@ -80,7 +81,8 @@ function diagnosticsCommand() {
     });
   return new Command('diagnostics')
     .description('what blit knows about this machine (kept locally, never sent anywhere)')
-    .addCommand(perf);
+    .addCommand(perf)
+    .addCommand(diagnosticsDumpCommand);
 }
 
 // Remote verbs load gRPC on demand: local copies and `--version` never pay for it.
@@ -140,7 +142,10 @@ const program = new Command('blit')
   .addCommand(lsCommand)
   .addCommand(rmCommand)
   .addCommand(trustCommand)
-  .addCommand(idCommand);
+  .addCommand(idCommand)
+  .addCommand(duCommand)
+  .addCommand(dfCommand)
+  .addCommand(findCommand);
 
 // Usage errors read like every other blit error, in subcommands too (addCommand does not inherit output settings).
 // Written with plain fd writes (stdio.ts): `--version` needs no stream modules (help still asks
