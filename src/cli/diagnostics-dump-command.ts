@@ -184,7 +184,7 @@ export function dumpText(dump: Dump): string {
   const section = (title: string, rows: [string, string][]) => [
     '',
     `${title}:`,
-    ...rows.map(([key, value]) => `  ${`${key}:`.padEnd(16)}${value}`),
+    ...rows.map(([key, value]) => `  ${`${key}:`.padEnd(15)} ${value}`),
   ];
   const lines = [
     'blit diagnostics dump: paste it into a bug report (nothing secret is in it; see "left out")',

@@ -93,7 +93,7 @@ async function openRemote(target: RemotePath): Promise<OpenTree> {
   const where = (rel: string) => formatRemotePath(target, target.module, rel);
   /** All pages of one listing (the root followed, as `blit ls` follows it; below it, never). */
   const listAll = async (rel: string): Promise<{ isDirectory: boolean } & TreeListing> => {
-    const path = joinRel(target.path, rel);
+    const path = rel === '' ? target.path : joinRel(target.path, rel);
     const listing = { isDirectory: false, entries: [] as Entry[], problems: [] as string[] };
     let startAfter = '';
     for (;;) {
