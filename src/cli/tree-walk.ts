@@ -1,10 +1,11 @@
 /**
- * The walk under `blit du` and `blit find`: every entry of a tree, local or remote, visited in one
- * fixed order (depth first, names sorted as the daemon sorts them), so the same tree prints the
- * same lines whichever side it is on. Listings are read ahead: while one directory is visited, the
- * next ones in visiting order are already being listed, at most `readAhead` at a time (the daemon
- * answers a remote listing in one round trip per page; reading ahead keeps that latency off the
- * walk). Memory holds the listings read ahead and the directories still to visit, never the tree.
+ * The walk under `blit du` and `blit find`: every entry of a tree, local or remote, visited in
+ * find(1)'s order (a directory, then its contents; names sorted by code unit, as the daemon sorts
+ * its pages), so the same tree prints the same lines whichever side it is on. Listings are read
+ * ahead: while one directory is visited, the next ones in visiting order are already being listed,
+ * at most `readAhead` listed and not yet visited at a time (a remote listing costs a round trip
+ * per page; reading ahead keeps that latency off the walk). Memory holds the listings of the
+ * directories on the current path and those read ahead, never the whole tree.
  */
 import type { Entry } from '../fsops/entry.js';
 import { joinRel } from '../fsops/rel-path.js';
