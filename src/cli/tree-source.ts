@@ -97,7 +97,9 @@ async function openRemote(target: RemotePath): Promise<OpenTree> {
     const listing = { isDirectory: false, entries: [] as Entry[], problems: [] as string[] };
     let startAfter = '';
     for (;;) {
-      const page = await client.list(subject, path, startAfter, rel !== '');
+      // A refusal names the directory asked about (the root as the user wrote it).
+      const about = rel === '' ? subject : { spec: where(path), module: target.module };
+      const page = await client.list(about, path, startAfter, rel !== '');
       listing.isDirectory = page.isDirectory;
       for (const entry of page.entries) listing.entries.push(fromWireEntry(entry));
       for (const problem of page.problems)

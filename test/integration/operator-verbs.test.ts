@@ -212,6 +212,46 @@ describe('operator verbs', () => {
     assert.equal(ls.stderr, `blit: ${remote}/d/bad\\xff: file name is not valid UTF-8; not supported\n`);
   });
 
+  test('a directory that cannot be listed is one problem line; the walk goes on, exit 2', async (t) => {
+    const root = tempDir(t, 'blit-verbs-');
+    const tree = join(root, 'tree');
+    // Directories nested past 4096 bytes of path: made one level at a time from inside (mkdir -p
+    // would need the whole path at once). Locally the listing fails (file name too long), and the
+    // daemon refuses the wire path (longer than 4096 bytes); the sibling after it is still walked.
+    const name = 'n'.repeat(250);
+    writeFile(join(tree, 'z', 'after'), Buffer.alloc(9));
+    const made = spawnSync(
+      'bash',
+      ['-c', `cd "$1" && for i in $(seq 20); do mkdir ${name} && cd ${name} || exit 1; done`, 'mk', tree],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(made.status, 0, made.stderr);
+    // rm(1) removes what is too deep for a path; the temp dir's own clean-up cannot.
+    try {
+      const daemon = await startDaemon(t, ['--root', tree]);
+      const remote = `127.0.0.1:${daemon.port}:/default`;
+      for (const [base, reason] of [
+        [tree, /: file name too long$/],
+        [remote, /: path is longer than 4096 bytes$/],
+      ] as const) {
+        const find = await runBlit(['find', base, '--type', 'f']);
+        assert.equal(find.status, 2, find.stderr);
+        assert.equal(find.stdout, 'z/after\n');
+        const lines = find.stderr.trimEnd().split('\n');
+        assert.equal(lines.length, 1, find.stderr);
+        assert.match(lines[0]!, reason);
+        assert.ok(lines[0]!.startsWith(`blit: ${base}/${name}/`), lines[0]);
+        const du = await runBlit(['du', base, '--json']);
+        assert.equal(du.status, 2, du.stderr);
+        assert.equal((JSON.parse(du.stdout) as { bytes: number }).bytes, 9);
+      }
+    } finally {
+      spawnSync('rm', ['-rf', tree]);
+    }
+  });
+
   test('df: the file system of a path and of a module, as df(1) counts it', async (t) => {
     const root = tempDir(t, 'blit-verbs-');
     const tree = join(root, 'tree');
