@@ -32,14 +32,14 @@ const ms = (value: number | null | undefined) => (value == null ? '-' : formatDu
 const pct = (value: number | undefined) => (value === undefined ? '-' : `${Math.round(value * 100)}%`);
 const rate = (bytesPerSec: number) => (bytesPerSec > 0 ? `${formatBytes(Math.round(bytesPerSec))}/s` : '-');
 
-function table(rows: string[][]): string {
+export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows
     .map((row) => `  ${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')}`.trimEnd())
     .join('\n');
 }
 
-function runRows(records: PerfRecord[]): string[][] {
+export function runRows(records: PerfRecord[]): string[][] {
   const rows = [
     ['time', 'operation', 'fs', 'path', 'files', 'copied', 'scan', '1st byte', 'copy', 'rate', 'outcome'],
   ];

@@ -8,6 +8,7 @@
 import { Argument, Command, Option } from '@commander-js/extra-typings';
 import { nativeStatus } from '../fsops/native.js';
 import { COMPLETION_SHELLS } from './completion-shells.js';
+import { dfCommand, diagnosticsDumpCommand, duCommand, findCommand } from './operator-commands.js';
 import { version } from './version.js';
 
 export interface TransferFlags {
@@ -93,7 +94,8 @@ function diagnosticsCommand() {
     });
   return new Command('diagnostics')
     .description('what blit knows about this machine (kept locally, never sent anywhere)')
-    .addCommand(perf);
+    .addCommand(perf)
+    .addCommand(diagnosticsDumpCommand());
 }
 
 // Remote verbs load gRPC on demand: local copies and `--version` never pay for it.
@@ -189,6 +191,9 @@ export function blitProgram(): Command {
     .addCommand(rmCommand())
     .addCommand(trustCommand())
     .addCommand(idCommand())
+    .addCommand(duCommand())
+    .addCommand(dfCommand())
+    .addCommand(findCommand())
     .addCommand(completionsCommand())
     .addCommand(completeCommand(), { hidden: true });
   return program as unknown as Command;

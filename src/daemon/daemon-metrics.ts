@@ -39,7 +39,7 @@ export interface EndedSession {
   stall?: StallPlane;
 }
 
-export type UnaryRpc = 'ping' | 'listModules' | 'list' | 'purge';
+export type UnaryRpc = 'ping' | 'listModules' | 'list' | 'purge' | 'space';
 
 export interface DaemonMetrics {
   /** A Transfer call began. */

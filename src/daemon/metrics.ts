@@ -23,7 +23,7 @@ import { errorCodeName } from './session-outcome.js';
 const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 const VERBS: SessionVerb[] = ['copy', 'mirror', 'move'];
 const DIRECTIONS: SessionDirection[] = ['push', 'pull'];
-const UNARY: UnaryRpc[] = ['ping', 'listModules', 'list', 'purge'];
+const UNARY: UnaryRpc[] = ['ping', 'listModules', 'list', 'purge', 'space'];
 
 export interface KeptMetrics {
   metrics: DaemonMetrics;

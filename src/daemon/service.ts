@@ -14,6 +14,8 @@ import type {
   PingResponse,
   PurgeRequest,
   PurgeResponse,
+  SpaceRequest,
+  SpaceResponse,
 } from '../generated/blit.js';
 import { IncompatiblePeer, localHello, negotiate } from '../protocol/handshake.js';
 import type { DataAdmission } from '../transport/tcp/admission.js';
@@ -28,6 +30,7 @@ import { findModule } from './modules.js';
 import { purgePaths } from './purge-handler.js';
 import { RpcError } from './rpc-error.js';
 import { type DaemonAccess, mayUse, requireAccess } from './security.js';
+import { moduleSpace } from './space-handler.js';
 import { handleTransfer } from './transfer-handler.js';
 
 function asRpcError(error: unknown, log: Logger, rpc: string): RpcError {
@@ -145,6 +148,14 @@ export function createService(
         paths: request.paths.slice(0, 10).map(clip),
         count: request.paths.length,
       }),
+    ),
+    // Under List's rule: a module the caller may not use is refused, whatever it asks of it.
+    space: unary<SpaceRequest, SpaceResponse>(
+      'space',
+      log,
+      metrics,
+      (request, peer) => moduleSpace(moduleFor(request.module, peer)),
+      (request) => ({ module: clip(request.module) }),
     ),
     transfer: (call) => handleTransfer(call, config.current, log, admission, access, budget, metrics),
   };

@@ -264,6 +264,26 @@ export interface PurgeResponse {
   failures: Failure[];
 }
 
+export interface SpaceRequest {
+  module: string;
+}
+
+/**
+ * The file system holding the module's root, as statfs(2) describes it. Bytes: `free_bytes` is
+ * what an unprivileged writer may still use (f_bavail); `used_bytes` is the blocks in use (f_blocks
+ * - f_bfree), so used + free is less than total by the blocks reserved for root, as df(1) shows.
+ */
+export interface SpaceResponse {
+  totalBytes: bigint;
+  usedBytes: bigint;
+  freeBytes: bigint;
+  totalInodes: bigint;
+  usedInodes: bigint;
+  freeInodes: bigint;
+  /** The file-system type (ext4, xfs, tmpfs, …), "unknown" when the daemon cannot tell. */
+  fsType: string;
+}
+
 export interface Filter {
   include: string[];
   exclude: string[];
@@ -1856,6 +1876,220 @@ export const PurgeResponse: MessageFns<PurgeResponse> = {
     const message = createBasePurgeResponse();
     message.removed = object.removed !== undefined && object.removed !== null ? BigInt(object.removed) : 0n;
     message.failures = object.failures?.map((e) => Failure.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSpaceRequest(): SpaceRequest {
+  return { module: '' };
+}
+
+export const SpaceRequest: MessageFns<SpaceRequest> = {
+  encode(message: SpaceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.module !== '') {
+      writer.uint32(10).string(message.module);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SpaceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpaceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.module = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SpaceRequest>, I>>(base?: I): SpaceRequest {
+    return SpaceRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SpaceRequest>, I>>(object: I): SpaceRequest {
+    const message = createBaseSpaceRequest();
+    message.module = object.module ?? '';
+    return message;
+  },
+};
+
+function createBaseSpaceResponse(): SpaceResponse {
+  return {
+    totalBytes: 0n,
+    usedBytes: 0n,
+    freeBytes: 0n,
+    totalInodes: 0n,
+    usedInodes: 0n,
+    freeInodes: 0n,
+    fsType: '',
+  };
+}
+
+export const SpaceResponse: MessageFns<SpaceResponse> = {
+  encode(message: SpaceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.totalBytes !== 0n) {
+      if (BigInt.asUintN(64, message.totalBytes) !== message.totalBytes) {
+        throw new globalThis.Error('value provided for field message.totalBytes of type uint64 too large');
+      }
+      writer.uint32(8).uint64(message.totalBytes);
+    }
+    if (message.usedBytes !== 0n) {
+      if (BigInt.asUintN(64, message.usedBytes) !== message.usedBytes) {
+        throw new globalThis.Error('value provided for field message.usedBytes of type uint64 too large');
+      }
+      writer.uint32(16).uint64(message.usedBytes);
+    }
+    if (message.freeBytes !== 0n) {
+      if (BigInt.asUintN(64, message.freeBytes) !== message.freeBytes) {
+        throw new globalThis.Error('value provided for field message.freeBytes of type uint64 too large');
+      }
+      writer.uint32(24).uint64(message.freeBytes);
+    }
+    if (message.totalInodes !== 0n) {
+      if (BigInt.asUintN(64, message.totalInodes) !== message.totalInodes) {
+        throw new globalThis.Error('value provided for field message.totalInodes of type uint64 too large');
+      }
+      writer.uint32(32).uint64(message.totalInodes);
+    }
+    if (message.usedInodes !== 0n) {
+      if (BigInt.asUintN(64, message.usedInodes) !== message.usedInodes) {
+        throw new globalThis.Error('value provided for field message.usedInodes of type uint64 too large');
+      }
+      writer.uint32(40).uint64(message.usedInodes);
+    }
+    if (message.freeInodes !== 0n) {
+      if (BigInt.asUintN(64, message.freeInodes) !== message.freeInodes) {
+        throw new globalThis.Error('value provided for field message.freeInodes of type uint64 too large');
+      }
+      writer.uint32(48).uint64(message.freeInodes);
+    }
+    if (message.fsType !== '') {
+      writer.uint32(58).string(message.fsType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SpaceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpaceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.totalBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.usedBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.freeBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.totalInodes = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.usedInodes = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.freeInodes = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.fsType = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SpaceResponse>, I>>(base?: I): SpaceResponse {
+    return SpaceResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SpaceResponse>, I>>(object: I): SpaceResponse {
+    const message = createBaseSpaceResponse();
+    message.totalBytes =
+      object.totalBytes !== undefined && object.totalBytes !== null ? BigInt(object.totalBytes) : 0n;
+    message.usedBytes =
+      object.usedBytes !== undefined && object.usedBytes !== null ? BigInt(object.usedBytes) : 0n;
+    message.freeBytes =
+      object.freeBytes !== undefined && object.freeBytes !== null ? BigInt(object.freeBytes) : 0n;
+    message.totalInodes =
+      object.totalInodes !== undefined && object.totalInodes !== null ? BigInt(object.totalInodes) : 0n;
+    message.usedInodes =
+      object.usedInodes !== undefined && object.usedInodes !== null ? BigInt(object.usedInodes) : 0n;
+    message.freeInodes =
+      object.freeInodes !== undefined && object.freeInodes !== null ? BigInt(object.freeInodes) : 0n;
+    message.fsType = object.fsType ?? '';
     return message;
   },
 };
@@ -4669,6 +4903,16 @@ export const BlitService = {
     responseSerialize: (value: PurgeResponse): Buffer => Buffer.from(PurgeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PurgeResponse => PurgeResponse.decode(value),
   },
+  /** The size, use and free space of the file system holding a module (`blit df`). */
+  space: {
+    path: '/blit.v1.Blit/Space' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SpaceRequest): Buffer => Buffer.from(SpaceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SpaceRequest => SpaceRequest.decode(value),
+    responseSerialize: (value: SpaceResponse): Buffer => Buffer.from(SpaceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SpaceResponse => SpaceResponse.decode(value),
+  },
   /** One transfer session (push or pull; copy, mirror or move). */
   transfer: {
     path: '/blit.v1.Blit/Transfer' as const,
@@ -4690,6 +4934,8 @@ export interface BlitServer extends UntypedServiceImplementation {
   list: handleUnaryCall<ListRequest, ListResponse>;
   /** Removes paths (directories with their contents) inside a writable module. */
   purge: handleUnaryCall<PurgeRequest, PurgeResponse>;
+  /** The size, use and free space of the file system holding a module (`blit df`). */
+  space: handleUnaryCall<SpaceRequest, SpaceResponse>;
   /** One transfer session (push or pull; copy, mirror or move). */
   transfer: handleBidiStreamingCall<TransferFrame, TransferFrame>;
 }
@@ -4758,6 +5004,22 @@ export interface BlitClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PurgeResponse) => void,
+  ): ClientUnaryCall;
+  /** The size, use and free space of the file system holding a module (`blit df`). */
+  space(
+    request: SpaceRequest,
+    callback: (error: ServiceError | null, response: SpaceResponse) => void,
+  ): ClientUnaryCall;
+  space(
+    request: SpaceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SpaceResponse) => void,
+  ): ClientUnaryCall;
+  space(
+    request: SpaceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SpaceResponse) => void,
   ): ClientUnaryCall;
   /** One transfer session (push or pull; copy, mirror or move). */
   transfer(): ClientDuplexStream<TransferFrame, TransferFrame>;

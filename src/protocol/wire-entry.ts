@@ -33,3 +33,16 @@ export function kindName(kind: EntryKind): LocalKind {
       return 'other';
   }
 }
+
+/** A listed entry (List's answer) in the engine's vocabulary, for reading, not for writing to disk. */
+export function fromWireEntry(entry: WireEntry): LocalEntry {
+  const kind = kindName(entry.kind);
+  return {
+    name: entry.name,
+    kind,
+    size: Number(entry.size),
+    mtimeNs: entry.mtimeNs,
+    mode: entry.mode,
+    ...(kind === 'symlink' ? { linkTarget: entry.linkTarget } : {}),
+  };
+}

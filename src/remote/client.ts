@@ -21,6 +21,7 @@ import {
   type ListResponse,
   type PingResponse,
   type PurgeResponse,
+  type SpaceResponse,
   type TransferFrame,
 } from '../generated/blit.js';
 import {
@@ -212,6 +213,13 @@ export class RemoteClient {
   purge(subject: CallSubject & { module: string }, paths: string[]): Promise<PurgeResponse> {
     return this.call(subject, PURGE_TIMEOUT_MS, (metadata, options, callback) =>
       this.grpc.purge({ module: subject.module, paths }, metadata, options, callback),
+    );
+  }
+
+  /** The size, use and free space of the file system holding the module. */
+  space(subject: CallSubject & { module: string }): Promise<SpaceResponse> {
+    return this.call(subject, CALL_TIMEOUT_MS, (metadata, options, callback) =>
+      this.grpc.space({ module: subject.module }, metadata, options, callback),
     );
   }
 

@@ -7,7 +7,7 @@ import { type Client, credentials, makeGenericClientConstructor } from '@grpc/gr
 
 export function rawBlitClient<Names extends string>(
   target: string,
-  methods: Record<Names, 'Ping' | 'ListModules' | 'List' | 'Purge' | 'Transfer'>,
+  methods: Record<Names, 'Ping' | 'ListModules' | 'List' | 'Purge' | 'Space' | 'Transfer'>,
   options: object = {},
 ): Client & Record<Names, (...args: never[]) => unknown> {
   const identity = (bytes: Buffer) => bytes;

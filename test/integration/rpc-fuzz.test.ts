@@ -29,7 +29,7 @@ import { runBlit, startDaemon } from './daemon-harness.js';
 import { type Body, open } from './frames.js';
 import { rawBlitClient } from './raw-client.js';
 
-const METHODS = ['Ping', 'ListModules', 'List', 'Purge'] as const;
+const METHODS = ['Ping', 'ListModules', 'List', 'Purge', 'Space'] as const;
 type Raw = Record<
   string,
   (request: Buffer, metadata: Metadata, options: object, callback: (e: ServiceError | null) => void) => void
@@ -49,6 +49,7 @@ test('random bytes to every RPC are refused in one bounded line or served; the d
     ListModules: 'ListModules',
     List: 'List',
     Purge: 'Purge',
+    Space: 'Space',
   }) as unknown as Raw & { close(): void };
   t.after(() => raw.close());
   const call = (method: string, bytes: Buffer) =>

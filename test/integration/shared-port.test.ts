@@ -471,15 +471,17 @@ describe('listenShared', () => {
     await withTimeout(once(session, 'close'), 'closing the idle connection');
   });
 
-  test('a unary request left a byte short is answered DEADLINE_EXCEEDED after the request time', async (t) => {
-    const running = await ownServer(t, { calls: { requestMs: 300 } });
-    // A message declared 1 MiB long, of which 10 bytes come; then nothing.
-    const { answered } = rawCall(h2(t, running.port), 'List', 1 << 20, 10);
-    assert.equal(await withTimeout(answered, 'the refusal'), String(status.DEADLINE_EXCEEDED));
-    // A whole request on the same daemon is still answered.
-    const client = await RemoteClient.connect({ host: '127.0.0.1', port: running.port }, { spec: 'test' });
-    client.close();
-  });
+  for (const method of ['List', 'Purge', 'Space']) {
+    test(`a unary request (${method}) left a byte short is answered DEADLINE_EXCEEDED after the request time`, async (t) => {
+      const running = await ownServer(t, { calls: { requestMs: 300 } });
+      // A message declared 1 MiB long, of which 10 bytes come; then nothing.
+      const { answered } = rawCall(h2(t, running.port), method, 1 << 20, 10);
+      assert.equal(await withTimeout(answered, 'the refusal'), String(status.DEADLINE_EXCEEDED));
+      // A whole request on the same daemon is still answered.
+      const client = await RemoteClient.connect({ host: '127.0.0.1', port: running.port }, { spec: 'test' });
+      client.close();
+    });
+  }
 
   for (const [which, calls] of [
     ['from one address', { maxCallsPerPeer: 2 }],

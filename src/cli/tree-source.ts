@@ -1,0 +1,144 @@
+/**
+ * The tree a PATH argument of `blit du` and `blit find` names, local or remote (`HOST:/MODULE/PATH`),
+ * behind one TreeSource: local directories through the listing helper the transfers use
+ * (fsops/listing.ts), remote ones through the daemon's paged List, page after page. Both describe
+ * entries without following symbolic links; only the root is followed, as `blit ls` follows it, so
+ * `du DIR-LINK` measures the directory. A root that is missing is one fatal line, as in `blit ls`.
+ */
+import { lstatSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import type { Entry } from '../fsops/entry.js';
+import { entryFromStats, listDirectory } from '../fsops/listing.js';
+import { joinRel, localPath } from '../fsops/rel-path.js';
+import { peerPath, peerText } from '../protocol/peer-text.js';
+import { fromWireEntry } from '../protocol/wire-entry.js';
+import { CallFailed, RemoteClient } from '../remote/client.js';
+import { formatRemotePath, looksRemote, parseRemotePath, type RemotePath } from '../remote/endpoint.js';
+import { BlitError, reasonOf, showPath } from '../util/errors.js';
+import type { TreeListing, TreeSource } from './tree-walk.js';
+import { askToTrust } from './trust-prompt.js';
+
+export interface OpenTree {
+  /** What the argument names: a directory to walk, or a single entry (a file, a link). */
+  root: { kind: 'dir' } | { kind: 'entry'; entry: Entry };
+  source: TreeSource;
+  close(): void;
+}
+
+/** Opens the tree `spec` names; throws one BlitError line when it cannot be reached. */
+export async function openTree(spec: string): Promise<OpenTree> {
+  return looksRemote(spec) ? openRemote(parseRemotePath(spec)) : openLocal(spec);
+}
+
+// ---- local ----------------------------------------------------------------------------------
+
+function openLocal(spec: string): OpenTree {
+  const fail = (error: unknown): never => {
+    throw new BlitError(`${showPath(spec)}: ${reasonOf(error)}`);
+  };
+  let isDir = false;
+  try {
+    isDir = statSync(spec).isDirectory();
+  } catch (error) {
+    // A dangling link is still an entry of its own; anything else missing is fatal.
+    try {
+      lstatSync(spec);
+    } catch {
+      fail(error);
+    }
+  }
+  const source: TreeSource = {
+    async list(rel) {
+      const dir = localPath(spec, rel);
+      try {
+        const { entries, problems } = listDirectory(dir);
+        return {
+          entries,
+          problems: problems.map(
+            ({ name, reason }) => `${showPath(localPath(spec, joinRel(rel, name)))}: ${reason}`,
+          ),
+        };
+      } catch (error) {
+        return { entries: [], problems: [`${showPath(dir)}: ${reasonOf(error)}`] };
+      }
+    },
+  };
+  if (isDir) return { root: { kind: 'dir' }, source, close() {} };
+  let entry: Entry;
+  try {
+    const stats = lstatSync(spec, { bigint: true });
+    entry = entryFromStats(basename(spec), stats);
+  } catch (error) {
+    return fail(error);
+  }
+  return { root: { kind: 'entry', entry }, source, close() {} };
+}
+
+// ---- remote ---------------------------------------------------------------------------------
+
+/** Failures that end a remote walk: the daemon or the connection, not one directory. */
+const FATAL = new Set([
+  status.UNAVAILABLE,
+  status.DEADLINE_EXCEEDED,
+  status.RESOURCE_EXHAUSTED,
+  status.UNAUTHENTICATED,
+  status.CANCELLED,
+  status.INTERNAL,
+]);
+
+async function openRemote(target: RemotePath): Promise<OpenTree> {
+  const subject = { spec: target.spec, module: target.module };
+  const client = await RemoteClient.connect(target, subject, askToTrust);
+  const where = (rel: string) => formatRemotePath(target, target.module, rel);
+  /** All pages of one listing (the root followed, as `blit ls` follows it; below it, never). */
+  const listAll = async (rel: string): Promise<{ isDirectory: boolean } & TreeListing> => {
+    const path = rel === '' ? target.path : joinRel(target.path, rel);
+    const listing = { isDirectory: false, entries: [] as Entry[], problems: [] as string[] };
+    let startAfter = '';
+    for (;;) {
+      // A refusal names the directory asked about (the root as the user wrote it).
+      const about = rel === '' ? subject : { spec: where(path), module: target.module };
+      const page = await client.list(about, path, startAfter, rel !== '');
+      listing.isDirectory = page.isDirectory;
+      for (const entry of page.entries) listing.entries.push(fromWireEntry(entry));
+      for (const problem of page.problems)
+        listing.problems.push(`${showPath(where(peerPath(problem.path)))}: ${peerText(problem.reason)}`);
+      if (page.nextStartAfter === '') return listing;
+      if (page.nextStartAfter <= startAfter)
+        throw new BlitError(`${showPath(where(path))}: the daemon repeated a listing page`);
+      startAfter = page.nextStartAfter;
+    }
+  };
+  try {
+    let first: (TreeListing & { isDirectory: boolean }) | undefined = await listAll('');
+    const root: OpenTree['root'] = first.isDirectory
+      ? { kind: 'dir' }
+      : { kind: 'entry', entry: first.entries[0]! };
+    const source: TreeSource = {
+      async list(rel) {
+        // The root's listing was read to learn what it is: the walk's first call gets it.
+        if (rel === '' && first) {
+          const listing = first;
+          first = undefined;
+          return listing;
+        }
+        try {
+          const listing = await listAll(rel);
+          // A directory replaced by something else since its parent was listed: nothing below it.
+          return listing.isDirectory ? listing : { entries: [], problems: [] };
+        } catch (error) {
+          if (error instanceof CallFailed && !FATAL.has(error.code))
+            return { entries: [], problems: [error.message] };
+          throw error;
+        }
+      },
+    };
+    if (root.kind === 'entry' && !root.entry)
+      throw new BlitError(`${showPath(target.spec)}: the daemon described nothing`);
+    return { root, source, close: () => client.close() };
+  } catch (error) {
+    client.close();
+    throw error;
+  }
+}
