@@ -58,6 +58,18 @@ describe('mergeReload', () => {
   });
 });
 
+describe('mergeReload: the metrics address', () => {
+  test('the same address read again is no change; another one is restart-only', () => {
+    const running = config({ metrics: { host: '127.0.0.1', port: 9100 } });
+    const same = mergeReload(running, config({ metrics: { host: '127.0.0.1', port: 9100 } }));
+    assert.deepEqual(same.notApplied, []);
+    const moved = mergeReload(running, config({ metrics: { host: '127.0.0.1', port: 9200 } }));
+    assert.deepEqual(moved.notApplied, ['metrics']);
+    assert.deepEqual(moved.config.metrics, { host: '127.0.0.1', port: 9100 });
+    assert.deepEqual(mergeReload(config(), running).notApplied, ['metrics']);
+  });
+});
+
 describe('reloadConfig', () => {
   test('applies the new configuration and its log level; one info line', () => {
     const live = new LiveConfig(config());

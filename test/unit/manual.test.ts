@@ -68,13 +68,13 @@ describe('blit(1) and docs/CLI.md', () => {
   test('a command added to the program later is documented without more code', () => {
     const program = blitProgram();
     program.addCommand(
-      new Command('du')
+      new Command('weigh')
         .description('sizes per directory')
         .argument('<path>', 'what to measure')
         .option('--json', 'print JSON') as unknown as Command,
     );
     const markdown = renderMarkdown(blitPage(program));
-    assert.match(markdown, /### du\n\n```\nblit du \[options\] <path>\n```\n\nSizes per directory\./);
+    assert.match(markdown, /### weigh\n\n```\nblit weigh \[options\] <path>\n```\n\nSizes per directory\./);
     assert.match(markdown, /`<path>` — What to measure\./);
   });
 });
