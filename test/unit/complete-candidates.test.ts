@@ -77,7 +77,9 @@ describe('completionFor', () => {
   test('a command added to the program later completes by its definitions', () => {
     const extended = blitProgram();
     extended.addCommand(
-      new Command('weigh').argument('<path>', 'what to measure').option('--json', 'JSON') as unknown as Command,
+      new Command('weigh')
+        .argument('<path>', 'what to measure')
+        .option('--json', 'JSON') as unknown as Command,
     );
     assert.ok((completionFor(extended, ['w']) as { words: string[] }).words.includes('weigh'));
     assert.deepEqual(completionFor(extended, ['weigh', '--j']), { kind: 'words', words: ['--json'] });
