@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { lazyChildProcess } from './lazy-child-process.mjs';
+import { trainingTree } from './write-code-cache.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = join(root, 'dist', 'sea');
@@ -127,13 +128,7 @@ function makeBinary(name, main, assets) {
 function writeCodeCache(binary, cache) {
   const scratch = mkdtempSync(join(tmpdir(), 'blit-sea-build-'));
   try {
-    const src = join(scratch, 'src');
-    const dst = join(scratch, 'dst');
-    mkdirSync(join(src, 'dir'), { recursive: true });
-    mkdirSync(dst);
-    for (const name of ['a', 'b', 'dir/c']) writeFileSync(join(src, name), `${name}\n`);
-    writeFileSync(join(dst, 'a'), 'older\n');
-    writeFileSync(join(dst, 'stale'), 'gone\n');
+    const { src, dst } = trainingTree(scratch);
     const run = spawnSync(binary, ['mirror', '--yes', `${src}/`, dst], {
       env: {
         ...process.env,

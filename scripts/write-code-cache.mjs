@@ -12,6 +12,21 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /**
+ * The tree a training run mirrors, made in `scratch`: a mirror that copies, updates and deletes,
+ * so the cache holds what a transfer compiles (scripts/build-sea.mjs trains its binary on it too).
+ */
+export function trainingTree(scratch) {
+  const src = join(scratch, 'src');
+  const dst = join(scratch, 'dst');
+  mkdirSync(join(src, 'dir'), { recursive: true });
+  mkdirSync(dst);
+  for (const name of ['a', 'b', 'dir/c']) writeFileSync(join(src, name), `${name}\n`);
+  writeFileSync(join(dst, 'a'), 'older\n');
+  writeFileSync(join(dst, 'stale'), 'gone\n');
+  return { src, dst };
+}
+
+/**
  * Runs the CLI once on a scratch tree (a mirror that copies, updates and deletes) with
  * BLIT_WRITE_CODE_CACHE=1, so bin/blit.js saves V8's compiled code for the functions a transfer
  * runs. `fresh` removes the old cache first (a new bundle: V8 checks a cache against the source's
@@ -22,13 +37,7 @@ export function writeCodeCache({ fresh }) {
   if (fresh) rmSync(cache, { force: true });
   const scratch = mkdtempSync(join(tmpdir(), 'blit-build-'));
   try {
-    const src = join(scratch, 'src');
-    const dst = join(scratch, 'dst');
-    mkdirSync(join(src, 'dir'), { recursive: true });
-    mkdirSync(dst);
-    for (const name of ['a', 'b', 'dir/c']) writeFileSync(join(src, name), `${name}\n`);
-    writeFileSync(join(dst, 'a'), 'older\n');
-    writeFileSync(join(dst, 'stale'), 'gone\n');
+    const { src, dst } = trainingTree(scratch);
     const run = spawnSync(
       process.execPath,
       [join(root, 'bin', 'blit.js'), 'mirror', '--yes', `${src}/`, dst],
