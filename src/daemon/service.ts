@@ -157,6 +157,6 @@ export function createService(
       (request, peer) => moduleSpace(moduleFor(request.module, peer)),
       (request) => ({ module: clip(request.module) }),
     ),
-    transfer: (call) => handleTransfer(call, config.current, log, admission, access, budget, metrics),
+    transfer: (call) => handleTransfer(call, config, log, admission, access, budget, metrics),
   };
 }

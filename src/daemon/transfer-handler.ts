@@ -49,8 +49,9 @@ import { ADMITTED } from '../transport/tcp/dial.js';
 import { SessionSockets } from '../transport/tcp/session-sockets.js';
 import { MAX_DATA_SOCKETS } from '../transport/tcp/stream-count.js';
 import { BlitError } from '../util/errors.js';
-import type { DaemonConfig, ModuleConfig } from './config.js';
+import type { ModuleConfig } from './config.js';
 import type { DaemonMetrics, EndedSession } from './daemon-metrics.js';
+import type { LiveConfig } from './live-config.js';
 import type { Logger } from './logger.js';
 import {
   beneathRpcError,
@@ -167,7 +168,7 @@ function sessionDataPlane(admission: DataAdmission, sessionId: string, metrics: 
 
 export function handleTransfer(
   call: ServerDuplexStream<TransferFrame, TransferFrame>,
-  config: DaemonConfig,
+  live: LiveConfig,
   log: Logger,
   admission: DataAdmission,
   access: DaemonAccess,
@@ -197,6 +198,9 @@ export function handleTransfer(
     const { hello, open } = await readOpening(channel);
     const ours = localHello('blitd');
     const negotiated = negotiate(hello, ours);
+    // Read once Open has arrived, when the session begins (up to OPEN_TIMEOUT_MS after the call):
+    // a module or an identity a reload removed meanwhile is refused. The session keeps this snapshot.
+    const config = live.current;
     const module = findModule(config.modules, open.module);
     requireAccess(module, access.tls, who);
     const rel = checkWirePath(open.path);

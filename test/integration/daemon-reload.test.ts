@@ -11,8 +11,12 @@ import { once } from 'node:events';
 import { lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { credentials } from '@grpc/grpc-js';
+import { BlitClient, Role, type TransferFrame } from '../../src/generated/blit.js';
+import { localHello } from '../../src/protocol/handshake.js';
 import { assertSameTree, tempDir, testConfigHome } from '../helpers.js';
 import { BLIT, type Daemon, runBlit, startDaemon } from './daemon-harness.js';
+import { open } from './frames.js';
 
 const CHUNK = 1 << 20;
 const WAIT_MS = 20_000;
@@ -288,3 +292,55 @@ test('SIGHUP: log_level applies at once; the reload itself is logged under the m
     logLines(daemon).some((line) => line.msg === 'listModules'),
   );
 });
+
+test('SIGHUP between a Transfer call and its Open: a module the reload removed is refused', async (t) => {
+  // The session begins at Open (up to 10 s after the call opens): it must see the configuration
+  // of that moment, not the one the call started under.
+  const { b, config } = setUp(t);
+  writeConfig(config, [{ name: 'a', path: b }], 'metrics = "127.0.0.1:0"');
+  const daemon = await startDaemon(t, ['--config', config]);
+  const listening = logLines(daemon).find((line) => line.msg === 'listening');
+  const metricsAt = String(listening?.metrics);
+  const client = new BlitClient(`127.0.0.1:${daemon.port}`, credentials.createInsecure());
+  t.after(() => client.close());
+  const stream = client.transfer();
+  const frames: TransferFrame[] = [];
+  let ended = false;
+  stream.on('data', (frame: TransferFrame) => frames.push(frame));
+  stream.on('error', () => {
+    ended = true;
+  });
+  stream.on('end', () => {
+    ended = true;
+  });
+  t.after(() => stream.cancel());
+  stream.write({ role: Role.ROLE_SOURCE, body: { $case: 'hello', value: localHello('blit') } });
+  // The daemon counts the call as a session once its handler runs: the call is open there.
+  await untilAsync('the call to reach the daemon', async () => {
+    const text = await (await fetch(`http://${metricsAt}/metrics`)).text();
+    return /^blitd_sessions_active 1$/m.test(text);
+  });
+  writeConfig(config, [{ name: 'other', path: b }], 'metrics = "127.0.0.1:0"');
+  await reload(daemon);
+  stream.write({ role: Role.ROLE_SOURCE, body: open('a', 'late') });
+  await until(
+    'the daemon to answer the Open',
+    () => ended || frames.some((f) => f.body?.$case === 'error' || f.body?.$case === 'accept'),
+  );
+  const error = frames.find((f) => f.body?.$case === 'error');
+  assert.ok(!frames.some((f) => f.body?.$case === 'accept'), 'no Accept for a removed module');
+  assert.ok(
+    error?.body?.$case === 'error' && /unknown module 'a'/.test(error.body.value.message),
+    JSON.stringify(frames, (_key, value) => (typeof value === 'bigint' ? String(value) : value)),
+  );
+  assert.deepEqual(readdirSync(b), []);
+});
+
+/** As `until`, for a condition that has to ask something. */
+async function untilAsync(what: string, condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!(await condition())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
