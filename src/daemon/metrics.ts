@@ -89,7 +89,7 @@ export function createMetrics(modules: readonly string[]): KeptMetrics {
   });
   const calls = new Counter({
     name: 'blitd_calls_total',
-    help: 'Unary calls (ping, listModules, list, purge) answered, by gRPC status',
+    help: 'Unary calls (ping, listModules, list, purge, space) answered, by gRPC status',
     labelNames: ['rpc', 'code'] as const,
     registers,
   });

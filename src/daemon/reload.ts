@@ -17,7 +17,7 @@ import { checkSecurity } from './security.js';
 import type { RunningServer } from './server.js';
 
 /** The settings a reload keeps as they were at start, under the names the config file gives them. */
-const RESTART_ONLY: readonly (readonly [keyof DaemonConfig, string])[] = [
+export const RESTART_ONLY: readonly (readonly [keyof DaemonConfig, string])[] = [
   ['bind', 'bind'],
   ['port', 'port'],
   ['tls', 'tls'],

@@ -3,6 +3,7 @@
  * program itself (daemon/program.ts). scripts/gen-docs.ts renders it to man/blitd.8 and docs/CLI.md.
  */
 import type { Command } from '@commander-js/extra-typings';
+import { RESTART_ONLY } from '../daemon/reload.js';
 import { optionTerms, usageLine } from './command-sections.js';
 import { bullets, literal, type Page, para, terms } from './page.js';
 
@@ -59,12 +60,29 @@ export function blitdPage(program: Command): Page {
         ],
       },
       {
+        title: 'Metrics and service',
+        blocks: [
+          para(
+            '`[daemon] metrics = "127.0.0.1:9100"` (blitd.toml(5)) serves Prometheus metrics at `GET /metrics` on that address: sessions by verb, direction and outcome, bytes and files in and out per module, errors by code, stalls, active sessions, data sockets, session durations, calls by RPC and status, and the process\'s own. Off by default; the endpoint has no authentication, so keep it on loopback or behind a firewall.',
+          ),
+          para(
+            'A systemd unit ships in the package (`packaging/systemd/blitd.service`: a dedicated `blitd` user, `Type=notify`, `ExecReload` sending SIGHUP, the state directory `/var/lib/blitd`, `ProtectSystem=strict` with the modules as `ReadWritePaths=`); docs/INSTALL.md walks through installing it.',
+          ),
+        ],
+      },
+      {
         title: 'Signals',
         blocks: [
-          terms([
-            'SIGINT, SIGTERM',
-            'stop gracefully (the log says `stopping`, then `stopped`) and exit 0. A second signal stops at once (exit 1).',
-          ]),
+          terms(
+            [
+              'SIGINT, SIGTERM',
+              'stop gracefully (the log says `stopping`, then `stopped`) and exit 0. A second signal stops at once (exit 1).',
+            ],
+            [
+              'SIGHUP',
+              `read the configuration again, with the same options (\`systemctl reload blitd\`): modules, allow lists, \`read_only\`, comments, \`motd\` and \`log_level\` apply to the calls that start after it (a transfer from its Open on), while sessions already running finish under the rules they began with. ${RESTART_ONLY.map(([, name]) => `\`${name}\``).join(', ')} need a restart: they keep their running values and one warning names them. A file that does not load changes nothing (one error line with file:line); the log says \`reloaded\` otherwise.`,
+            ],
+          ),
         ],
       },
       {
@@ -84,6 +102,10 @@ export function blitdPage(program: Command): Page {
               'do not load the native addon (pure-JS file operations, weaker containment; see CONTAINMENT).',
             ],
             ['`BLIT_DEBUG=1`', 'print the stack trace of an error that stops the start.'],
+            [
+              '`NOTIFY_SOCKET`',
+              'set by systemd for a `Type=notify` service: blitd sends `READY=1` once it listens, `RELOADING=1` and `READY=1` around a reload, `STOPPING=1` when it stops (through the addon; without it through `systemd-notify`, so the unit sets `NotifyAccess=all`).',
+            ],
           ),
         ],
       },
