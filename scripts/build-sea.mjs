@@ -132,7 +132,7 @@ function writeCodeCache(binary, cache) {
     const run = spawnSync(binary, ['mirror', '--yes', `${src}/`, dst], {
       env: {
         ...process.env,
-        BLIT_WRITE_CODE_CACHE: cache,
+        BLIT_SEA_WRITE_CODE_CACHE: cache,
         XDG_CONFIG_HOME: join(scratch, 'config'),
         XDG_CACHE_HOME: join(scratch, 'cache'),
       },

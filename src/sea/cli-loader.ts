@@ -2,8 +2,8 @@
  * The main script of dist/sea/blit. It runs the CLI bundle (the asset `blit.cjs`) as a vm.Script
  * with the V8 code cache `blit.cjs.cache`, as bin/blit.js does for dist/blit.cjs: Node's own
  * `useCodeCache` holds only the compiled top level, while this cache, made by scripts/build-sea.mjs
- * with a first build of the binary after a real mirror (BLIT_WRITE_CODE_CACHE=FILE, build use
- * only), also holds the functions a transfer runs. V8 ignores a cache it does not accept (then blit
+ * with a first build of the binary after a real mirror (BLIT_SEA_WRITE_CODE_CACHE=/ABSOLUTE/FILE,
+ * build use only; not bin/blit.js's BLIT_WRITE_CODE_CACHE=1, which would name a file `1` here), also holds the functions a transfer runs. V8 ignores a cache it does not accept (then blit
  * compiles as usual); a binary built without one compiles as usual too.
  */
 import { renameSync, writeFileSync } from 'node:fs';
@@ -20,8 +20,8 @@ try {
   // Built without a cache: compile as usual.
 }
 const script = new Script(wrap(getAsset(BUNDLE, 'utf8')), { filename: BUNDLE, cachedData });
-const cacheFile = process.env.BLIT_WRITE_CODE_CACHE;
-if (cacheFile) {
+const cacheFile = process.env.BLIT_SEA_WRITE_CODE_CACHE;
+if (cacheFile?.startsWith('/')) {
   // At build time, after a run: the cache then holds the functions a transfer compiled.
   process.on('exit', () => {
     writeFileSync(`${cacheFile}.tmp`, script.createCachedData());
