@@ -4,8 +4,8 @@
 # exits 0 after an unknown key or a value it cannot parse: it only warns).
 #
 # What a container cannot check, and how this copes:
-# - verify requires ExecStart's program to exist and be executable, and nothing is installed in
-#   /usr/local/bin here: a temporary copy of the unit points ExecStart at this checkout's
+# - verify requires ExecStart's program to exist and be executable, and blitd is not installed in
+#   systemd's search path here (the unit names it bare: /usr/local/bin, /usr/bin, /bin): a temporary copy of the unit points ExecStart at this checkout's
 #   bin/blitd.js, keeping its arguments (the copy is checked to differ in that path only).
 # - The user `blitd` need not exist: verify does not resolve User=/Group= (it is made at install).
 # - --man=no: verify would run `man` on Documentation=man:blitd(8), which only an installed
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 unit=packaging/systemd/blitd.service
-installed='/usr/local/bin/blitd'
+installed='blitd'
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
