@@ -4,6 +4,9 @@
  * (fsops/listing.ts), remote ones through the daemon's paged List, page after page. Both describe
  * entries without following symbolic links; only the root is followed, as `blit ls` follows it, so
  * `du DIR-LINK` measures the directory. A root that is missing is one fatal line, as in `blit ls`.
+ * What a daemon sends is bounded (it may be hostile): names checked as the transfer checks them
+ * (protocol/list-wire.ts), at most MAX_DIR_ENTRIES entries per directory, and no directory asked
+ * for below 4096 bytes of path (blitd refuses longer paths), which bounds the walk's depth.
  */
 import { lstatSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -11,6 +14,7 @@ import { status } from '@grpc/grpc-js';
 import type { Entry } from '../fsops/entry.js';
 import { entryFromStats, listDirectory } from '../fsops/listing.js';
 import { joinRel, localPath } from '../fsops/rel-path.js';
+import { MAX_PATH_BYTES } from '../protocol/manifest-wire.js';
 import { peerPath, peerText } from '../protocol/peer-text.js';
 import { fromWireEntry } from '../protocol/wire-entry.js';
 import { CallFailed, RemoteClient } from '../remote/client.js';
@@ -106,6 +110,14 @@ async function openRemote(target: RemotePath): Promise<OpenTree> {
    */
   const listAll = async (rel: string): Promise<{ isDirectory: boolean } & TreeListing> => {
     const path = rel === '' ? target.path : joinRel(target.path, rel);
+    // Never asked for, as blitd would refuse it: a daemon that lists a directory in every
+    // directory for ever cannot take the walk deeper than this.
+    if (rel !== '' && Buffer.byteLength(path) > MAX_PATH_BYTES)
+      return {
+        isDirectory: true,
+        entries: [],
+        problems: [`${showPath(where(path))}: path is longer than ${MAX_PATH_BYTES} bytes`],
+      };
     const listing = { isDirectory: false, entries: [] as Entry[], problems: [] as string[] };
     // A refusal names the directory asked about (the root as the user wrote it).
     const about = rel === '' ? subject : { spec: where(path), module: target.module };

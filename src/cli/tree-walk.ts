@@ -5,15 +5,10 @@
  * ahead: while one directory is visited, the next ones in visiting order are already being listed,
  * at most `readAhead` listed and not yet visited at a time (a remote listing costs a round trip
  * per page; reading ahead keeps that latency off the walk). Memory holds the listings of the
- * directories on the current path and those read ahead, never the whole tree. The walk never
- * enters a directory whose path is longer than MAX_PATH_BYTES (what a peer may name in a transfer):
- * that bounds its depth, and the lines it prints, even when a daemon lists a directory in every
- * directory forever.
+ * directories on the current path and those read ahead, never the whole tree.
  */
 import type { Entry } from '../fsops/entry.js';
 import { joinRel } from '../fsops/rel-path.js';
-import { MAX_PATH_BYTES } from '../protocol/manifest-wire.js';
-import { showPath } from '../util/errors.js';
 
 /** One directory's entries (any order) and what in it could not be described. */
 export interface TreeListing {
@@ -44,8 +39,6 @@ export const READ_AHEAD = 8;
 
 interface Pending {
   rel: string;
-  /** Its path is longer than MAX_PATH_BYTES: never listed, entered as an empty directory. */
-  tooDeep?: boolean;
   listing?: Promise<TreeListing>;
 }
 
@@ -56,10 +49,6 @@ interface Frame {
   next: number;
   subdirs: Pending[];
   nextSubdir: number;
-}
-
-function tooDeepLine(rel: string): string {
-  return `${showPath(`${rel.slice(0, 80)}...`)}: path longer than ${MAX_PATH_BYTES} bytes; not entered`;
 }
 
 const byName = (a: Entry, b: Entry) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -83,16 +72,11 @@ export async function walkTree(
     for (let f = frames.length - 1; f >= 0 && unread < readAhead; f--) {
       const { subdirs, nextSubdir } = frames[f]!;
       for (let i = nextSubdir; i < subdirs.length && unread < readAhead; i++) {
-        if (!subdirs[i]!.listing && !subdirs[i]!.tooDeep) start(subdirs[i]!);
+        if (!subdirs[i]!.listing) start(subdirs[i]!);
       }
     }
   };
   const enter = async (pending: Pending) => {
-    if (pending.tooDeep) {
-      visitor.problem(tooDeepLine(pending.rel));
-      frames.push({ rel: pending.rel, entries: [], next: 0, subdirs: [], nextSubdir: 0 });
-      return;
-    }
     if (!pending.listing) start(pending);
     const listing = await pending.listing!;
     unread--;
@@ -101,11 +85,7 @@ export async function walkTree(
     const entries = listing.entries.sort(byName);
     const subdirs = entries
       .filter((entry) => entry.kind === 'dir')
-      .map((entry) => {
-        const rel = joinRel(pending.rel, entry.name);
-        return { rel, tooDeep: Buffer.byteLength(rel) > MAX_PATH_BYTES };
-      });
-
+      .map((entry) => ({ rel: joinRel(pending.rel, entry.name) }));
     frames.push({ rel: pending.rel, entries, next: 0, subdirs, nextSubdir: 0 });
     readNext();
   };
