@@ -17,9 +17,10 @@ import { HistoryStore } from '../perf/history-store.js';
 import type { PerfRecord } from '../perf/record.js';
 import { disabledByEnv, readSettings } from '../perf/settings.js';
 import { PROTOCOL_VERSION, rdmaInfo } from '../protocol/handshake.js';
+import { looksRemote } from '../remote/endpoint.js';
 import { IDENTITY_FILE } from '../tls/key-store.js';
 import { knownHostsPath, parseKnownHostLine } from '../tls/known-hosts.js';
-import { reasonOf, showPath } from '../util/errors.js';
+import { BlitError, reasonOf, showPath } from '../util/errors.js';
 import { formatBytes } from '../util/human.js';
 import { runRows, table } from './diagnostics-command.js';
 import { out } from './stdio.js';
@@ -253,6 +254,12 @@ export function dumpText(dump: Dump): string {
 }
 
 export function runDiagnosticsDump(paths: string[], flags: DumpFlags, env: Env = process.env): number {
+  // The dump describes this machine: a daemon's module is not a local path to look at.
+  const remote = paths.find(looksRemote);
+  if (remote !== undefined)
+    throw new BlitError(
+      `${showPath(remote)}: a remote path; diagnostics dump describes this machine only (give local paths)`,
+    );
   const dump = gatherDump(paths, env);
   out(flags.json ? `${JSON.stringify(dump)}\n` : dumpText(dump));
   return 0;

@@ -6,7 +6,7 @@
  * - `--type f|d|l`: regular file, directory, symbolic link.
  * - `--newer WHEN`: modified strictly after WHEN: a duration back from now (`90s`, `30m`, `2h`,
  *   `7d`, `2w`), or a date or date-time (`2024-05-01`, `2024-05-01T12:30[:00]`), local time unless
- *   it ends in `Z` or an offset (`+02:00`).
+ *   it ends in `Z` or an offset (`+02:00`, at most ±14:00).
  * - `--size [+-]N[KMGTP]`: a regular file larger than (+), smaller than (-) or exactly N bytes
  *   (binary multiples). Unlike find(1), sizes are compared in bytes, not rounded up to whole units
  *   first (find's `-size -1M` matches only empty files).
@@ -39,6 +39,8 @@ export function parseSizeTest(text: string): SizeTest {
 }
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+/** The largest UTC offset in use anywhere (Kiribati, +14:00), in minutes. */
+const MAX_OFFSET_MINUTES = 14 * 60;
 const DATE =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
@@ -63,10 +65,11 @@ export function parseWhen(text: string, nowMs: number): number {
       throw bad();
     time = local.getTime();
   } else {
-    const offset =
-      zone === 'Z'
-        ? 0
-        : (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(-2)));
+    const offsetHours = zone === 'Z' ? 0 : Number(zone.slice(1, 3));
+    const offsetMinutes = zone === 'Z' ? 0 : Number(zone.slice(-2));
+    // Real offsets run from -12:00 to +14:00; anything past ±14:00 or 59 minutes is a typo.
+    if (offsetMinutes > 59 || offsetHours * 60 + offsetMinutes > MAX_OFFSET_MINUTES) throw bad();
+    const offset = (zone[0] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes);
     time =
       Date.UTC(fields[0], fields[1] - 1, fields[2], fields[3], fields[4], fields[5], ms) - offset * 60_000;
     const check = new Date(Date.UTC(fields[0], fields[1] - 1, fields[2], fields[3], fields[4], fields[5]));

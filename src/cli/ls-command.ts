@@ -6,7 +6,8 @@
 import { peerPath, peerText } from '../protocol/peer-text.js';
 import { RemoteClient } from '../remote/client.js';
 import { formatRemotePath, parseRemotePath } from '../remote/endpoint.js';
-import { BlitError, showPath } from '../util/errors.js';
+import { listPages } from '../remote/list-pages.js';
+import { showPath } from '../util/errors.js';
 import { entryJson, entryLine } from './listing-output.js';
 import { err, out } from './stdio.js';
 import { askToTrust } from './trust-prompt.js';
@@ -21,13 +22,11 @@ export async function runLs(spec: string, flags: LsFlags): Promise<number> {
   const client = await RemoteClient.connect(target, subject, askToTrust);
   let problems = 0;
   try {
-    let startAfter = '';
     let first = true;
     let isDirectory = false;
     if (flags.json)
       out(`{"path":${JSON.stringify(formatRemotePath(target, target.module, target.path))},"entries":[`);
-    for (;;) {
-      const page = await client.list(subject, target.path, startAfter);
+    for await (const page of listPages(client, subject, target.path, spec)) {
       isDirectory = page.isDirectory;
       for (const entry of page.entries) {
         if (flags.json) {
@@ -40,10 +39,6 @@ export async function runLs(spec: string, flags: LsFlags): Promise<number> {
         const where = formatRemotePath(target, target.module, peerPath(problem.path));
         err(`blit: ${showPath(where)}: ${peerText(problem.reason)}\n`);
       }
-      if (page.nextStartAfter === '') break;
-      if (page.nextStartAfter <= startAfter)
-        throw new BlitError(`${showPath(spec)}: the daemon repeated a listing page`);
-      startAfter = page.nextStartAfter;
     }
     if (flags.json) out(`],"isDirectory":${isDirectory},"problems":${problems}}\n`);
   } finally {

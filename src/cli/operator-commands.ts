@@ -43,7 +43,7 @@ export const findCommand = () =>
     )
     .option(
       '--size <size>',
-      'regular files larger (+N), smaller (-N) than or exactly N bytes; K, M, G suffixes (binary)',
+      'regular files larger (+N), smaller (-N) than or exactly N bytes; K, M, G, T, P suffixes (binary)',
     )
     .option('--json', 'print one JSON object')
     .action(async (path, flags) => {
@@ -56,7 +56,7 @@ export const diagnosticsDumpCommand = () =>
     .description(
       'one text for a bug report: versions, file-operation path, transports, file systems, limits, recent runs; nothing secret',
     )
-    .argument('[path...]', 'paths whose file-system types to include')
+    .argument('[path...]', 'local paths whose file-system types to include (not HOST:/MODULE paths)')
     .option('--json', 'print one JSON object')
     .action(async (paths, flags) => {
       const { runDiagnosticsDump } = await import('./diagnostics-dump-command.js');

@@ -4,6 +4,9 @@
  * (fsops/listing.ts), remote ones through the daemon's paged List, page after page. Both describe
  * entries without following symbolic links; only the root is followed, as `blit ls` follows it, so
  * `du DIR-LINK` measures the directory. A root that is missing is one fatal line, as in `blit ls`.
+ * What a daemon sends is bounded (it may be hostile): names checked as the transfer checks them
+ * (protocol/list-wire.ts), at most MAX_DIR_ENTRIES entries per directory, and no directory asked
+ * for below 4096 bytes of path (blitd refuses longer paths), which bounds the walk's depth.
  */
 import { lstatSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -11,10 +14,12 @@ import { status } from '@grpc/grpc-js';
 import type { Entry } from '../fsops/entry.js';
 import { entryFromStats, listDirectory } from '../fsops/listing.js';
 import { joinRel, localPath } from '../fsops/rel-path.js';
+import { MAX_PATH_BYTES } from '../protocol/manifest-wire.js';
 import { peerPath, peerText } from '../protocol/peer-text.js';
 import { fromWireEntry } from '../protocol/wire-entry.js';
 import { CallFailed, RemoteClient } from '../remote/client.js';
 import { formatRemotePath, looksRemote, parseRemotePath, type RemotePath } from '../remote/endpoint.js';
+import { listPages } from '../remote/list-pages.js';
 import { BlitError, reasonOf, showPath } from '../util/errors.js';
 import type { TreeListing, TreeSource } from './tree-walk.js';
 import { askToTrust } from './trust-prompt.js';
@@ -77,6 +82,13 @@ function openLocal(spec: string): OpenTree {
 
 // ---- remote ---------------------------------------------------------------------------------
 
+/**
+ * The most entries one remote directory may list. A walk holds a directory's entries while it is
+ * visited (and READ_AHEAD more listings), about 200 bytes each: a million is ~200 MB, the worst a
+ * daemon can make a walk hold per listing, and more than real directories hold.
+ */
+export const MAX_DIR_ENTRIES = 1_000_000;
+
 /** Failures that end a remote walk: the daemon or the connection, not one directory. */
 const FATAL = new Set([
   status.UNAVAILABLE,
@@ -91,24 +103,40 @@ async function openRemote(target: RemotePath): Promise<OpenTree> {
   const subject = { spec: target.spec, module: target.module };
   const client = await RemoteClient.connect(target, subject, askToTrust);
   const where = (rel: string) => formatRemotePath(target, target.module, rel);
-  /** All pages of one listing (the root followed, as `blit ls` follows it; below it, never). */
+  /**
+   * All pages of one listing (the root followed, as `blit ls` follows it; below it, never), at
+   * most MAX_DIR_ENTRIES entries: a daemon that never ends its pages fails that directory (one
+   * problem line, none of its entries).
+   */
   const listAll = async (rel: string): Promise<{ isDirectory: boolean } & TreeListing> => {
     const path = rel === '' ? target.path : joinRel(target.path, rel);
+    // Never asked for, as blitd would refuse it: a daemon that lists a directory in every
+    // directory for ever cannot take the walk deeper than this.
+    if (rel !== '' && Buffer.byteLength(path) > MAX_PATH_BYTES)
+      return {
+        isDirectory: true,
+        entries: [],
+        problems: [`${showPath(where(path))}: path is longer than ${MAX_PATH_BYTES} bytes`],
+      };
     const listing = { isDirectory: false, entries: [] as Entry[], problems: [] as string[] };
-    let startAfter = '';
-    for (;;) {
-      // A refusal names the directory asked about (the root as the user wrote it).
-      const about = rel === '' ? subject : { spec: where(path), module: target.module };
-      const page = await client.list(about, path, startAfter, rel !== '');
+    // A refusal names the directory asked about (the root as the user wrote it).
+    const about = rel === '' ? subject : { spec: where(path), module: target.module };
+    for await (const page of listPages(client, about, path, where(path), rel !== '')) {
       listing.isDirectory = page.isDirectory;
+      if (listing.entries.length + page.entries.length > MAX_DIR_ENTRIES)
+        return {
+          isDirectory: true,
+          entries: [],
+          problems: [
+            ...listing.problems,
+            `${showPath(where(path))}: the daemon listed more than ${MAX_DIR_ENTRIES.toLocaleString('en')} entries; directory skipped`,
+          ],
+        };
       for (const entry of page.entries) listing.entries.push(fromWireEntry(entry));
       for (const problem of page.problems)
         listing.problems.push(`${showPath(where(peerPath(problem.path)))}: ${peerText(problem.reason)}`);
-      if (page.nextStartAfter === '') return listing;
-      if (page.nextStartAfter <= startAfter)
-        throw new BlitError(`${showPath(where(path))}: the daemon repeated a listing page`);
-      startAfter = page.nextStartAfter;
     }
+    return listing;
   };
   try {
     let first: (TreeListing & { isDirectory: boolean }) | undefined = await listAll('');

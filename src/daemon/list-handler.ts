@@ -11,6 +11,7 @@ import { type BeneathDir, BeneathError, type BeneathRoot, type EntryStats } from
 import { entryFromStats, kindOfMode } from '../fsops/listing.js';
 import { baseRel, joinRel, localPath } from '../fsops/rel-path.js';
 import type { ListRequest, ListResponse, Entry as WireEntry } from '../generated/blit.js';
+import { LIST_PAGE_SIZE } from '../protocol/list-wire.js';
 import { toWireEntry } from '../protocol/wire-entry.js';
 import { codeOf, reasonOf } from '../util/errors.js';
 import type { ModuleConfig } from './config.js';
@@ -24,9 +25,6 @@ import {
 } from './module-path.js';
 import { NamesCache } from './names-cache.js';
 import { fileSystemRpcError } from './rpc-error.js';
-
-/** Entries per page when the client does not ask for fewer. Keeps a response far below 4 MiB. */
-export const LIST_PAGE_SIZE = 1000;
 
 interface PageRequest {
   /** The module's name: cached names are kept per module. */

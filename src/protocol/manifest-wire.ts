@@ -8,7 +8,7 @@
 import type { FilterVerdict } from '../engine/filter.js';
 import type { SourceEntry, SourceListing } from '../engine/roles.js';
 import type { Entry } from '../engine/types.js';
-import { isSafeRel } from '../fsops/rel-path.js';
+import { isName, isSafeRel } from '../fsops/rel-path.js';
 import { EntryKind, FilterStatus, type ManifestBatch, type ManifestEntry } from '../generated/blit.js';
 import { kindName, toWireEntry } from './wire-entry.js';
 
@@ -63,14 +63,16 @@ export function checkPeerRel(rel: string, what: string): string {
   return rel;
 }
 
-function checkName(name: string): void {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+/** Checks an entry name a peer sent; `where` (the listed directory) prefixes the error when given. */
+export function checkPeerName(name: string, where?: string): void {
+  const at = where === undefined ? '' : `${where}: `;
+  if (!isName(name)) {
     throw new ProtocolError(
-      `entry name ${JSON.stringify(name.slice(0, 200))} is not a single path component`,
+      `${at}entry name ${JSON.stringify(name.slice(0, 200))} is not a single path component`,
     );
   }
   if (Buffer.byteLength(name) > MAX_NAME_BYTES)
-    throw new ProtocolError(`entry name longer than ${MAX_NAME_BYTES} bytes`);
+    throw new ProtocolError(`${at}entry name longer than ${MAX_NAME_BYTES} bytes`);
 }
 
 function fromWireVerdict(entry: ManifestEntry): FilterVerdict {
@@ -91,7 +93,7 @@ function fromWireVerdict(entry: ManifestEntry): FilterVerdict {
 export function fromManifestEntry(wire: ManifestEntry, ofDirectory = false): SourceEntry {
   const entry = wire.entry;
   if (!entry) throw new ProtocolError('manifest entry without an entry');
-  if (!ofDirectory) checkName(entry.name);
+  if (!ofDirectory) checkPeerName(entry.name);
   if (entry.kind === EntryKind.ENTRY_KIND_UNSPECIFIED)
     throw new ProtocolError(`${entry.name}: entry without a kind`);
   const kind = kindName(entry.kind);

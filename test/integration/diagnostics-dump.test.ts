@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { fingerprintOf } from '../../src/tls/fingerprint.js';
 import { formatKnownHost } from '../../src/tls/known-hosts.js';
 import { createSelfSigned } from '../../src/tls/self-signed.js';
-import { blit, tempDir, writeFile } from '../helpers.js';
+import { blit, isOneLineError, tempDir, writeFile } from '../helpers.js';
 
 const SECTIONS = [
   'versions:',
@@ -114,4 +114,14 @@ test('diagnostics dump says when the pure-JS path is in use and why', (t) => {
   assert.match(result.stdout, /^ {2}data plane: +TCP data sockets .*buffered \(pure JS\)/m);
   assert.match(result.stdout, /^ {2}identity: +.* \(absent\)$/m);
   assert.match(result.stdout, /last runs \(perf history, newest last\): none/);
+});
+
+test('diagnostics dump refuses a remote path in one line: it describes this machine', (t) => {
+  const result = blit(['diagnostics', 'dump', '127.0.0.1:9:/m1'], {
+    env: { XDG_CONFIG_HOME: tempDir(t, 'blit-dump-config-') },
+  });
+  assert.equal(result.status, 1, result.stdout);
+  assert.ok(isOneLineError(result.stderr), result.stderr);
+  assert.match(result.stderr, /127\.0\.0\.1:9:\/m1: a remote path; diagnostics dump describes this machine/);
+  assert.equal(result.stdout, '');
 });

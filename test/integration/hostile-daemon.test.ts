@@ -10,7 +10,14 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
-import { BlitService, EntryKind, Role, type TransferFrame } from '../../src/generated/blit.js';
+import {
+  BlitService,
+  EntryKind,
+  type ListRequest,
+  type ListResponse,
+  Role,
+  type TransferFrame,
+} from '../../src/generated/blit.js';
 import { localHello, negotiate } from '../../src/protocol/handshake.js';
 import { ADMITTED } from '../../src/transport/tcp/dial.js';
 import { fileHeader, PREAMBLE_BYTES, parsePreamble } from '../../src/transport/tcp/records.js';
@@ -30,11 +37,18 @@ const complete: Body[] = [
   { $case: 'sourceDone', value: { scanComplete: true, failures: [] } },
 ];
 
-/** A daemon that answers the handshake and any listing as "a directory", then plays `script`. */
+/** One List call's answer, made by a test's fake daemon. */
+type ListAnswer = (request: ListRequest) => Partial<ListResponse>;
+
+/**
+ * A daemon that answers the handshake and any listing as "a directory" (or as `list` says), then
+ * plays `script` in a transfer.
+ */
 async function fakeDaemon(
   t: { after(fn: () => unknown): void },
   script: Script,
   grant?: { port: number; tokens: Buffer[]; expiresMs: number; tls?: boolean },
+  list?: ListAnswer,
 ): Promise<number> {
   const server = new Server();
   const hello = localHello('blitd');
@@ -43,8 +57,14 @@ async function fakeDaemon(
       callback(null, { hello, negotiated: negotiate(call.request.hello!, hello) }),
     listModules: (_: unknown, callback: (e: null, r: unknown) => void) =>
       callback(null, { modules: [], motd: '' }),
-    list: (_: unknown, callback: (e: null, r: unknown) => void) =>
-      callback(null, { isDirectory: true, entries: [], nextStartAfter: '', problems: [] }),
+    list: (call: { request: ListRequest }, callback: (e: null, r: unknown) => void) =>
+      callback(null, {
+        isDirectory: true,
+        entries: [],
+        nextStartAfter: '',
+        problems: [],
+        ...list?.(call.request),
+      }),
     purge: (_: unknown, callback: (e: null, r: unknown) => void) =>
       callback(null, { removed: 0n, failures: [] }),
     transfer: (call: ServerDuplexStream<TransferFrame, TransferFrame>) => {
@@ -457,3 +477,78 @@ test('a daemon that accepts and never answers: blit gives up after its connect t
   assert.ok(isOneLineError(result.stderr), result.stderr);
   assert.match(result.stderr, /no answer from blitd at 127\.0\.0\.1:\d+ within 10 s|cannot reach blitd/);
 });
+
+// ---- du and find: the walk reads every listing a daemon sends -----------------------------------
+
+/** A daemon whose List answers come from `list`; nothing else is played. */
+const listingDaemon = (t: { after(fn: () => unknown): void }, list: ListAnswer) =>
+  fakeDaemon(t, async () => undefined, undefined, list);
+
+const wireEntry = (name: string, kind = EntryKind.ENTRY_KIND_FILE) => entry(name, kind, 1).entry!;
+
+test('a directory whose pages never end: du and find skip it in one line, in bounded time and output', async (t) => {
+  // The root holds `endless`, whose pages go on for ever (each after the last, never the last).
+  const port = await listingDaemon(t, ({ path, startAfter }) => {
+    if (path === 'root') return { entries: [wireEntry('endless', EntryKind.ENTRY_KIND_DIRECTORY)] };
+    const from = startAfter === '' ? 0 : Number(startAfter.slice(1)) + 1;
+    const names = Array.from({ length: 1000 }, (_, i) => `n${String(from + i).padStart(12, '0')}`);
+    return { entries: names.map((name) => wireEntry(name)), nextStartAfter: names.at(-1)! };
+  });
+  for (const verb of ['du', 'find']) {
+    // runBlit kills a run after 60 s: ending with status 2 is ending in bounded time.
+    const result = await runBlit([verb, `127.0.0.1:${port}:/m/root`]);
+    assert.equal(result.status, 2, `${verb}: ${result.stderr}`);
+    assert.ok(isOneLineError(result.stderr), result.stderr);
+    assert.match(
+      result.stderr,
+      /m\/root\/endless: the daemon listed more than 1,000,000 entries; directory skipped/,
+    );
+    assert.ok(result.stdout.length < 1000, `${verb} printed ${result.stdout.length} bytes`);
+  }
+});
+
+test('a directory in every directory for ever: the walk stops at 4096 bytes of path', async (t) => {
+  const port = await listingDaemon(t, () => ({
+    entries: [wireEntry('a', EntryKind.ENTRY_KIND_DIRECTORY)],
+  }));
+  const result = await runBlit(['find', `127.0.0.1:${port}:/m/root`]);
+  assert.equal(result.status, 2, result.stderr);
+  assert.ok(isOneLineError(result.stderr), result.stderr);
+  assert.match(result.stderr, /m\/root(\/a)+: path is longer than 4096 bytes$/m);
+  const lines = result.stdout.trimEnd().split('\n');
+  assert.ok(lines.length < 2100, `${lines.length} lines`);
+  // A directory past the bound is printed, not entered: no line is longer than 4096 bytes and a name.
+  assert.ok(
+    lines.every((line) => Buffer.byteLength(line) <= 4096 + 1 + 255),
+    'a printed path past 4096 bytes and a name',
+  );
+});
+
+for (const [what, name] of [
+  ['an empty name', ''],
+  ["a name holding '/'", 'a/b'],
+  ["'..'", '..'],
+  ["'.'", '.'],
+] as const) {
+  test(`du and find refuse ${what} from the daemon: one protocol-error line, exit 1`, async (t) => {
+    // The bad name is a directory below the root, so a walk that trusts it loops or leaves.
+    const port = await listingDaemon(t, ({ path }) =>
+      path === 'root'
+        ? { entries: [wireEntry('sub', EntryKind.ENTRY_KIND_DIRECTORY)] }
+        : { entries: [wireEntry(name, EntryKind.ENTRY_KIND_DIRECTORY)] },
+    );
+    for (const verb of ['du', 'find', 'ls']) {
+      const spec = `127.0.0.1:${port}:/m/root${verb === 'ls' ? '/sub' : ''}`;
+      const result = await runBlit([verb, spec]);
+      assert.equal(result.status, 1, `${verb}: ${result.stderr}`);
+      assert.ok(isOneLineError(result.stderr), result.stderr);
+      assert.match(
+        result.stderr,
+        new RegExp(
+          `^blit: blitd at 127\\.0\\.0\\.1:${port}: protocol error: .*m/root/sub: entry name .* is not a single path component`,
+        ),
+      );
+      assert.ok(result.stdout.length < 200, `${verb} printed: ${result.stdout.slice(0, 200)}`);
+    }
+  });
+}

@@ -61,6 +61,9 @@ describe('find predicates', () => {
     assert.equal(parseWhen('2024-05-01T12:30:00.250Z', NOW), Date.UTC(2024, 4, 1, 12, 30, 0, 250));
     assert.equal(parseWhen('2024-05-01T12:30+02:00', NOW), Date.UTC(2024, 4, 1, 10, 30));
     assert.equal(parseWhen('2024-05-01T12:30-0130', NOW), Date.UTC(2024, 4, 1, 14, 0));
+    // The extremes in use: Kiribati (+14:00) and Baker Island (-12:00).
+    assert.equal(parseWhen('2024-05-01T12:30+14:00', NOW), Date.UTC(2024, 4, 0, 22, 30));
+    assert.equal(parseWhen('2024-05-01T12:30-12:00', NOW), Date.UTC(2024, 4, 2, 0, 30));
   });
 
   test('--newer: malformed and out-of-range values are refused in one line', () => {
@@ -75,6 +78,12 @@ describe('find predicates', () => {
       '2024-05-01T24:00',
       '2024-05-01T12:60',
       '2024-5-1',
+      // Offsets past the real world's ±14:00, or with 60 minutes or more.
+      '2024-05-01T23:00+25:00',
+      '2024-05-01T23:00+14:01',
+      '2024-05-01T23:00-15:00',
+      '2024-05-01T23:00+02:60',
+      '2024-05-01T23:00+0299',
     ]) {
       assert.throws(
         () => parseWhen(bad, NOW),
