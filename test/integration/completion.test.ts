@@ -199,6 +199,9 @@ describe('completion scripts', () => {
     const daemon = await startDaemon(t, ['--root', root]);
     const host = `127.0.0.1:${daemon.port}`;
     const pwned = join(work, 'PWNED');
+    // A local file the remote name `star*` would match if a candidate were glob-expanded.
+    mkdirSync(join(work, `${host}:`, 'default'), { recursive: true });
+    writeFileSync(join(work, `${host}:`, 'default', 'starry'), '');
 
     // [typed after HOST:/default/, the path the completed word must stand for]
     const cases: [string, string][] = [
