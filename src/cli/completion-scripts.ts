@@ -83,12 +83,16 @@ _blit() {
 complete -F _blit blit
 `;
 
+// zsh: the words are unquoted with (Q), which only takes quotes off (nothing is expanded); each
+// name is one element of the (@f) array and compadd quotes what it inserts (it is never given -Q).
+// fish: tokens come unescaped from `commandline -o`, the current one through `string unescape`;
+// candidates are printed one a line and fish escapes what it inserts.
 const ZSH = `#compdef blit
 # blit completion for zsh. Load it after compinit with: eval "$(blit completions zsh)"
 # or save it as _blit in a directory of $fpath
 _blit() {
   local -a candidates dirs others
-  candidates=("\${(@f)$("\${words[1]}" __complete -- "\${(@)words[2,CURRENT]}" 2>/dev/null)}")
+  candidates=("\${(@f)$("\${words[1]}" __complete -- "\${(@Q)words[2,CURRENT]}" 2>/dev/null)}")
   candidates=(\${candidates:#})
   if [[ \${#candidates} -eq 1 && "\${candidates[1]}" == "${FILES_DIRECTIVE}" ]]; then
     _files
@@ -111,7 +115,7 @@ const FISH = `# blit completion for fish. Load it with: blit completions fish | 
 # or save it as ~/.config/fish/completions/blit.fish
 function __blit_complete
     set -l tokens (commandline -opc)
-    set -l current (commandline -ct)
+    set -l current (commandline -ct | string unescape)
     set -q current[1]; or set current ''
     set -l program $tokens[1]
     set -e tokens[1]

@@ -228,6 +228,42 @@ describe('completion scripts', () => {
     }
   });
 
+  test('fish: a typed word is unescaped before the daemon is asked (where fish is installed)', async (t) => {
+    if (!hasShell('fish')) {
+      t.diagnostic('fish is not installed: its completion is not run');
+      return;
+    }
+    const dir = tempDir(t);
+    const script = join(dir, 'blit.fish');
+    writeFileSync(script, (await runBlit(['completions', 'fish'])).stdout);
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    symlinkSync(BLIT, join(bin, 'blit'));
+    const root = tempDir(t);
+    mkdirSync(join(root, 'sub dir'));
+    writeFileSync(join(root, '$(touch PWNED)'), '');
+    const daemon = await startDaemon(t, ['--root', root]);
+    const host = `127.0.0.1:${daemon.port}`;
+    const complete = (line: string) => {
+      const result = spawnSync(
+        'fish',
+        ['-c', `source ${shellQuote(script)}; complete -C ${shellQuote(line)}`],
+        {
+          encoding: 'utf8',
+          cwd: dir,
+          timeout: 30_000,
+          env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, XDG_CONFIG_HOME: testConfigHome() },
+        },
+      );
+      assert.equal(result.status, 0, result.stderr);
+      return lines(result.stdout);
+    };
+    assert.deepEqual(complete(`blit ls ${host}:/default/sub\\ `), [`${host}:/default/sub dir/`]);
+    assert.deepEqual(complete(`blit ls '${host}:/default/sub `), [`${host}:/default/sub dir/`]);
+    assert.deepEqual(complete(`blit ls ${host}:/default/\\$`), [`${host}:/default/$(touch PWNED)`]);
+    assert.ok(!existsSync(join(dir, 'PWNED')));
+  });
+
   test('zsh and fish scripts parse (where those shells are installed)', async (t) => {
     for (const [shell, check] of [
       ['zsh', ['-n']],
