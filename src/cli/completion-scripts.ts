@@ -12,6 +12,8 @@ import { type CompletionShell, FILES_DIRECTIVE } from './completion-shells.js';
 // the quoting off each word itself (no eval: a typed `$(...)` stays text). The daemon's names are
 // untrusted text, so each candidate is read as one line (mapfile, no splitting or globbing) and
 // inserted quoted with `printf %q`, trimmed to the part bash replaces (what follows the last ':').
+// Not handled: a word the user opened with a quote (`"HOST:/mod/x<TAB>`) gets the %q form inside
+// that quote, which is never run but may not name the file: type such names unquoted.
 const BASH = `# blit completion for bash. Load it with: eval "$(blit completions bash)"
 # or save it as ~/.local/share/bash-completion/completions/blit
 _blit_dequote() {
