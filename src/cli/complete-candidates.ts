@@ -119,7 +119,12 @@ export function completionFor(program: Command, words: readonly string[]): Compl
   return PATH_ARGUMENTS.has(argument.name()) ? pathCompletion(current) : NOTHING;
 }
 
-/** A name the shell can take as one line and one path component. */
+/**
+ * A name the shell can take as one line and one path component. Names with a newline or another
+ * control character are never offered: candidates travel one per line, and the shells' escaping of
+ * control characters differs; such a name must be typed. Every other character is allowed: the
+ * scripts insert each candidate quoted (completion-scripts.ts).
+ */
 function plainName(name: string): boolean {
   return name !== '' && !/[\u0000-\u001f\u007f/]/.test(name);
 }
