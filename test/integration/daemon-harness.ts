@@ -129,3 +129,20 @@ export async function closedPort(): Promise<number> {
   await once(server, 'close');
   return port;
 }
+
+/** `blit ARGS` in the background, with `env` added; killed if it runs past a minute. */
+export function startBlit(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BLIT, ...args], {
+    env: { ...process.env, XDG_CONFIG_HOME: testConfigHome(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  child.stdout.resume();
+  const exited = once(child, 'close').then(([code, signal]) => ({ code: code as number | null, signal }));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  void exited.then(() => clearTimeout(killer));
+  return { child: child as ChildProcess, exited, stderr: () => stderr };
+}

@@ -6,16 +6,14 @@
  * on its log line, never on a sleep.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { credentials } from '@grpc/grpc-js';
 import { BlitClient, Role, type TransferFrame } from '../../src/generated/blit.js';
 import { localHello } from '../../src/protocol/handshake.js';
-import { assertSameTree, tempDir, testConfigHome } from '../helpers.js';
-import { BLIT, type Daemon, runBlit, startDaemon } from './daemon-harness.js';
+import { assertSameTree, tempDir } from '../helpers.js';
+import { type Daemon, runBlit, startBlit, startDaemon } from './daemon-harness.js';
 import { open } from './frames.js';
 
 const CHUNK = 1 << 20;
@@ -176,23 +174,6 @@ test('SIGHUP changing restart-only settings: one warning names them, the rest ap
   assert.deepEqual(await moduleNames(daemon.port), { names: ['a'], motd: 'after' });
 });
 
-/** `blit ARGS` in the background, with `env` added. */
-function startBlit(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [BLIT, ...args], {
-    env: { ...process.env, XDG_CONFIG_HOME: testConfigHome(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  child.stdout.resume();
-  const exited = once(child, 'close').then(([code]) => code as number | null);
-  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  void exited.then(() => clearTimeout(killer));
-  return { child: child as ChildProcess, exited, stderr: () => stderr };
-}
-
 /** The sizes of the temp files (blit's .blit-PID-HEX.tmp) anywhere below `dir`. */
 function tempSizes(dir: string): number[] {
   const sizes: number[] = [];
@@ -222,7 +203,7 @@ for (const mode of [
     writeConfig(config, [{ name: 'a', path: a, readOnly: true }]);
     await reload(daemon);
     push.child.kill('SIGUSR2');
-    assert.equal(await push.exited, 0, push.stderr());
+    assert.equal((await push.exited).code, 0, push.stderr());
     assertSameTree(join(a, 'dst'), src);
     assert.deepEqual(tempSizes(a), []);
 

@@ -6,13 +6,11 @@
  * name, the daemon still serving and without the session's temp files, and a rerun converges.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { assertSameTree, isOneLineError, snapshot, tempDir, testConfigHome } from '../helpers.js';
-import { BLIT, runBlit, startDaemon } from './daemon-harness.js';
+import { assertSameTree, isOneLineError, snapshot, tempDir } from '../helpers.js';
+import { runBlit, startBlit, startDaemon } from './daemon-harness.js';
 
 const CHUNK = 1 << 20;
 const WAIT_MS = 20_000;
@@ -70,22 +68,6 @@ function noPartialFiles(dst: string, src: string): void {
     if (node.kind !== 'file' || /\.blit-\d+-[0-9a-f]{12}\.tmp$/.test(rel)) continue;
     assert.equal(node.hash, source.get(rel)?.hash, `${rel} is whole under its final name`);
   }
-}
-
-function startBlit(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [BLIT, ...args], {
-    env: { ...process.env, XDG_CONFIG_HOME: testConfigHome(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  child.stdout.resume();
-  const exited = once(child, 'close').then(([code, signal]) => ({ code: code as number | null, signal }));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  void exited.then(() => clearTimeout(killer));
-  return { child: child as ChildProcess, exited, stderr: () => stderr };
 }
 
 /**
