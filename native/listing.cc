@@ -66,6 +66,14 @@ Listed GatherDir(const std::string& path, bool noFollow) {
     } else {
       item.mode = st.st_mode & 07777;
       item.size = static_cast<double>(st.st_size);
+      item.uid = st.st_uid;
+      item.gid = st.st_gid;
+      item.nlink = static_cast<uint32_t>(st.st_nlink);
+      item.fileType = st.st_mode & S_IFMT;
+      item.dev = static_cast<uint64_t>(st.st_dev);
+      item.ino = static_cast<uint64_t>(st.st_ino);
+      item.rdev = static_cast<uint64_t>(st.st_rdev);
+      item.allocated = static_cast<double>(st.st_blocks) * 512.0;
 #if defined(__APPLE__)
       item.sec = static_cast<double>(st.st_mtimespec.tv_sec);
       item.nsec = static_cast<uint32_t>(st.st_mtimespec.tv_nsec);
@@ -107,7 +115,8 @@ Listed GatherDir(const std::string& path, bool noFollow) {
   return out;
 }
 
-// listDir(path, waitMs?) -> { names, kinds, modes, sizes, mtimeNs (BigInt64Array), links, errnos } | undefined
+// listDir(path, waitMs?) -> { names, kinds, modes, sizes, mtimeNs (BigInt64Array), links, errnos,
+//   uids, gids, nlinks, types (st_mode & S_IFMT), devs, inos (BigUint64Array), rdevs, allocated } | undefined
 // names: string, or Buffer when not valid UTF-8. kinds[i] == kGone: vanished; kError: errnos[i] says why.
 // With waitMs: undefined when the listing takes longer than that (it goes on in a reader thread;
 // call again, without waitMs, to take it).
@@ -128,6 +137,14 @@ Napi::Value ListDir(const Napi::CallbackInfo& info) {
   // Nanoseconds as BigInt64: the JS side reads a bigint per entry instead of building one.
   auto mtimes = Napi::TypedArrayOf<int64_t>::New(env, n, napi_bigint64_array);
   auto errnos = Napi::Int32Array::New(env, n);
+  auto uids = Napi::Uint32Array::New(env, n);
+  auto gids = Napi::Uint32Array::New(env, n);
+  auto nlinks = Napi::Uint32Array::New(env, n);
+  auto types = Napi::Uint32Array::New(env, n);
+  auto devs = Napi::TypedArrayOf<uint64_t>::New(env, n, napi_biguint64_array);
+  auto inos = Napi::TypedArrayOf<uint64_t>::New(env, n, napi_biguint64_array);
+  auto rdevs = Napi::TypedArrayOf<uint64_t>::New(env, n, napi_biguint64_array);
+  auto allocated = Napi::Float64Array::New(env, n);
   for (size_t i = 0; i < n; i++) {
     const ListedItem& item = items[i];
     names.Set(i, NameValue(env, item.name.data(), item.name.size()));
@@ -136,6 +153,14 @@ Napi::Value ListDir(const Napi::CallbackInfo& info) {
     sizes[i] = item.size;
     mtimes[i] = MtimeNs(item);
     errnos[i] = item.err;
+    uids[i] = item.uid;
+    gids[i] = item.gid;
+    nlinks[i] = item.nlink;
+    types[i] = item.fileType;
+    devs[i] = item.dev;
+    inos[i] = item.ino;
+    rdevs[i] = item.rdev;
+    allocated[i] = item.allocated;
     if (item.hasLink) links.Set(i, NameValue(env, item.link.data(), item.link.size()));
   }
   Napi::Object result = Napi::Object::New(env);
@@ -146,6 +171,14 @@ Napi::Value ListDir(const Napi::CallbackInfo& info) {
   result.Set("mtimeNs", mtimes);
   result.Set("links", links);
   result.Set("errnos", errnos);
+  result.Set("uids", uids);
+  result.Set("gids", gids);
+  result.Set("nlinks", nlinks);
+  result.Set("types", types);
+  result.Set("devs", devs);
+  result.Set("inos", inos);
+  result.Set("rdevs", rdevs);
+  result.Set("allocated", allocated);
   return result;
 }
 

@@ -25,6 +25,15 @@ struct ListedItem {
   int err;
   bool hasLink;
   std::string link;
+  // The rest of the lstat, for metadata fidelity (owners, hard links, special files, holes).
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t nlink = 1;
+  uint32_t fileType = 0;  // st_mode & S_IFMT
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  uint64_t rdev = 0;
+  double allocated = 0;  // st_blocks * 512
 };
 
 // One directory read with an lstat per entry, without touching JavaScript (so any thread may do it).

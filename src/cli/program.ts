@@ -29,6 +29,12 @@ export interface TransferFlags {
   progress?: boolean;
   forceGrpcData?: boolean;
   ludicrousSpeed?: boolean;
+  /** commander's --no-X: false when turned off. */
+  owner?: boolean;
+  xattrs?: boolean;
+  acls?: boolean;
+  hardLinks?: boolean;
+  numericIds?: boolean;
 }
 
 // Repeatable options: no default, so --help shows none; transfer-command.ts reads absent as [].
@@ -57,6 +63,11 @@ function transferCommand(name: 'copy' | 'mirror' | 'move', summary: string) {
     )
     .option('--min-size <size>', 'skip files smaller than SIZE (e.g. 10K, 5M)')
     .option('--max-size <size>', 'skip files larger than SIZE (e.g. 1G)')
+    .option('--no-owner', 'do not keep owner and group (kept by default when blit may set them)')
+    .option('--no-xattrs', 'do not keep extended attributes')
+    .option('--no-acls', 'do not keep POSIX ACLs')
+    .option('--no-hard-links', 'copy each name of a hard-linked file as a file of its own')
+    .option('--numeric-ids', 'remote: keep owner and group ids as numbers instead of mapping them by name')
     .option('-n, --dry-run', 'list what would change and change nothing')
     .option('--json', 'print the summary as one JSON object on stdout')
     .option('-v, --verbose', 'list each action')

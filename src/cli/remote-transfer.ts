@@ -7,6 +7,7 @@
 import { basename, dirname } from 'node:path';
 import type { ClientDuplexStream } from '@grpc/grpc-js';
 import { type Endpoints, type PathKind, type PathProbe, resolveEndpoints } from '../engine/endpoints.js';
+import { fromWireFidelity } from '../engine/fidelity.js';
 import { buildFilter } from '../engine/filter.js';
 import { LocalDestination } from '../engine/local-destination.js';
 import { LocalSource } from '../engine/local-source.js';
@@ -27,7 +28,7 @@ import {
 import { startPerfRun } from '../perf/run-recorder.js';
 import { localHello } from '../protocol/handshake.js';
 import { ProtocolError } from '../protocol/manifest-wire.js';
-import { toWireCompare, toWireFilter, toWireOperation } from '../protocol/open-wire.js';
+import { toWireCompare, toWireFilter, toWireOperation, toWirePreserve } from '../protocol/open-wire.js';
 import { peerPath, peerText } from '../protocol/peer-text.js';
 import { RemoteClient, sessionBreak } from '../remote/client.js';
 import { formatRemotePath, parseRemotePath, type RemotePath } from '../remote/endpoint.js';
@@ -207,6 +208,7 @@ export async function runRemoteTransfer(
         dataStreams: forceGrpc ? 0 : 1,
         singleEntry: single,
         listActions: Boolean(flags.verbose || flags.dryRun),
+        preserve: toWirePreserve(options),
       },
     });
     const accept = await readAccept(channel);
@@ -399,6 +401,7 @@ async function runPush(
     scanComplete: source.scanComplete,
     deletionsWithheld: Number(summary.deletionsWithheld),
     failures: all,
+    fidelity: fromWireFidelity(summary.fidelity),
   };
 }
 
@@ -443,5 +446,6 @@ async function runPull({
     scanComplete: outcome.scanComplete,
     deletionsWithheld: outcome.deletionsWithheld,
     failures: outcome.failures,
+    fidelity: outcome.fidelity,
   };
 }

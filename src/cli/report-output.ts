@@ -1,4 +1,5 @@
 /** What a finished transfer prints: a human summary, or one JSON object; failures on stderr. */
+import { fidelityWarnings } from '../engine/fidelity.js';
 import type { Action, TransferReport } from '../engine/types.js';
 import { showPath } from '../util/errors.js';
 import { formatBytes, formatCount, formatDuration, formatRate } from '../util/human.js';
@@ -34,6 +35,7 @@ export function summaryLine(report: TransferReport): string {
 
 export function printReport(report: TransferReport, json: boolean): void {
   for (const failure of report.failures) err(`blit: ${showPath(failure.path)}: ${failure.reason}\n`);
+  for (const warning of fidelityWarnings(report.fidelity ?? {})) err(`blit: warning: ${warning}\n`);
   if (json) {
     out(`${JSON.stringify({ ...report, elapsedMs: Math.round(report.elapsedMs) })}\n`);
     return;

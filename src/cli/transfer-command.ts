@@ -91,6 +91,13 @@ export function transferOptions(operation: Operation, flags: TransferFlags): Tra
     filter,
     dryRun: Boolean(flags.dryRun),
     deleteExcluded: Boolean(flags.deleteExcluded),
+    preserve: {
+      owner: flags.owner !== false,
+      xattrs: flags.xattrs !== false,
+      acls: flags.acls !== false,
+      hardLinks: flags.hardLinks !== false,
+      numericIds: Boolean(flags.numericIds),
+    },
   };
 }
 

@@ -15,6 +15,7 @@ import type { RemovalFailure, RemovalStep } from '../fsops/remove-tree.js';
 import { isStaleTempName, isTempName, tempPathFor } from '../fsops/temp-path.js';
 import { BlitError, codeOf, reasonOf, showPath } from '../util/errors.js';
 import { sameMetadata } from './compare.js';
+import { FidelityTally } from './fidelity.js';
 import type { FilterVerdict, PathFilter } from './filter.js';
 import { type EntryStep, planEntry, planExtras } from './plan-entry.js';
 import type { SourceEntry, SourceListing } from './roles.js';
@@ -67,6 +68,8 @@ export class LocalDestination {
   /** Staging directories of dead runs, found while listing: see removeStaleDirs. */
   private readonly staleDirs: string[] = [];
   readonly tally: DestinationTally = { copied: 0, skipped: 0, updated: 0, deleted: 0 };
+  /** What was kept of owners, xattrs, ACLs, hard links, holes and special files (engine/fidelity.ts). */
+  readonly fidelity = new FidelityTally();
   private readonly dirs: { rel: string; entry: Entry }[] = [];
   /** Directories this run created (or, in a dry run, would create): known to be empty. */
   private readonly fresh = new Set<string>();

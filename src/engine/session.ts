@@ -498,5 +498,6 @@ export async function runTransfer(
     scanComplete: source.scanComplete,
     deletionsWithheld,
     failures,
+    fidelity: destination.fidelity.report(),
   };
 }

@@ -1,6 +1,7 @@
 /** The vocabulary shared by the source and destination roles and the session that joins them. */
 
 import type { Entry } from '../fsops/entry.js';
+import type { FidelityReport, PreserveOptions } from './fidelity.js';
 
 export type { Entry, EntryKind } from '../fsops/entry.js';
 
@@ -30,6 +31,8 @@ export interface TransferOptions {
   filter: FilterSpec;
   dryRun: boolean;
   deleteExcluded: boolean;
+  /** Which metadata kinds beyond mode and mtime are kept: absent, all of them (engine/fidelity.ts). */
+  preserve?: PreserveOptions;
 }
 
 export interface Failure {
@@ -65,4 +68,6 @@ export interface TransferReport {
   failures: Failure[];
   /** A move done by one rename (same file system, new target): counts then describe the rename. */
   renamed?: boolean;
+  /** Per metadata kind (owners, xattrs, ...): entries that got it, and that could not. */
+  fidelity?: FidelityReport;
 }

@@ -2,7 +2,7 @@
 import { isUtf8 } from 'node:buffer';
 import { type BigIntStats, constants, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { reasonOf } from '../util/errors.js';
-import type { Entry, EntryKind } from './entry.js';
+import type { Entry, EntryKind, SpecialType } from './entry.js';
 import { type NativeAddon, nativeAddon, nativeErrnoError, nativeKinds } from './native.js';
 import { localPath } from './rel-path.js';
 
@@ -41,6 +41,49 @@ export function kindOfMode(mode: number): EntryKind {
   }
 }
 
+/** What a special file is, from its st_mode & S_IFMT. */
+export function specialOf(type: number): SpecialType {
+  switch (type) {
+    case constants.S_IFIFO:
+      return 'fifo';
+    case constants.S_IFCHR:
+      return 'char';
+    case constants.S_IFBLK:
+      return 'block';
+    case constants.S_IFSOCK:
+      return 'socket';
+    default:
+      return 'unknown';
+  }
+}
+
+/**
+ * Adds what an lstat says beyond name, kind, size, mtime and mode (see Entry): owners, link count
+ * and identity of files with more than one name, the special file's type and device, the bytes on disk.
+ */
+export function addStatFields(
+  entry: Entry,
+  uid: number,
+  gid: number,
+  nlink: number,
+  type: number,
+  dev: bigint,
+  ino: bigint,
+  rdev: bigint,
+  allocated: number,
+): void {
+  entry.uid = uid;
+  entry.gid = gid;
+  entry.nlink = nlink;
+  if (entry.kind === 'file') {
+    entry.allocated = allocated;
+    if (nlink > 1) entry.inode = `${dev}:${ino}`;
+  } else if (entry.kind === 'other') {
+    entry.special = specialOf(type);
+    if (entry.special === 'char' || entry.special === 'block') entry.rdev = rdev;
+  }
+}
+
 export function entryFromStats(name: string, stats: BigIntStats, linkTarget?: string): Entry {
   const entry: Entry = {
     name,
@@ -50,6 +93,17 @@ export function entryFromStats(name: string, stats: BigIntStats, linkTarget?: st
     mode: Number(stats.mode & 0o7777n),
   };
   if (linkTarget !== undefined) entry.linkTarget = linkTarget;
+  addStatFields(
+    entry,
+    Number(stats.uid),
+    Number(stats.gid),
+    Number(stats.nlink),
+    Number(stats.mode) & constants.S_IFMT,
+    stats.dev,
+    stats.ino,
+    stats.rdev,
+    Number(stats.blocks) * 512,
+  );
   return entry;
 }
 
@@ -102,6 +156,17 @@ function listNative(addon: NativeAddon, dir: string, onSlow?: () => void): Direc
       mtimeNs: listing.mtimeNs[i]!,
       mode: listing.modes[i]!,
     };
+    addStatFields(
+      entry,
+      listing.uids[i]!,
+      listing.gids[i]!,
+      listing.nlinks[i]!,
+      listing.types[i]!,
+      listing.devs[i]!,
+      listing.inos[i]!,
+      listing.rdevs[i]!,
+      listing.allocated[i]!,
+    );
     if (entry.kind === 'symlink') {
       const target = listing.links[i];
       if (typeof target !== 'string') {

@@ -58,6 +58,15 @@ export interface NativeListing {
   mtimeNs: BigInt64Array;
   links: (string | Buffer | undefined)[];
   errnos: Int32Array;
+  /** The rest of each lstat, for metadata fidelity: owners, link counts, st_mode & S_IFMT, identity, device numbers, st_blocks × 512. */
+  uids: Uint32Array;
+  gids: Uint32Array;
+  nlinks: Uint32Array;
+  types: Uint32Array;
+  devs: BigUint64Array;
+  inos: BigUint64Array;
+  rdevs: BigUint64Array;
+  allocated: Float64Array;
 }
 
 /** A batch of copies as the addon takes it: paths, then one typed array per field. */
@@ -414,7 +423,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 27;
+const ABI_VERSION = 28;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

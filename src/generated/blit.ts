@@ -67,6 +67,15 @@ export enum EntryKind {
   UNRECOGNIZED = -1,
 }
 
+export enum SpecialType {
+  SPECIAL_TYPE_UNSPECIFIED = 0,
+  SPECIAL_TYPE_FIFO = 1,
+  SPECIAL_TYPE_CHAR = 2,
+  SPECIAL_TYPE_BLOCK = 3,
+  SPECIAL_TYPE_SOCKET = 4,
+  UNRECOGNIZED = -1,
+}
+
 export enum Role {
   ROLE_UNSPECIFIED = 0,
   ROLE_SOURCE = 1,
@@ -202,6 +211,28 @@ export interface Entry {
   mode: number;
   /** Symbolic links only. */
   linkTarget: string;
+  /**
+   * Metadata fidelity. Owner and group ids, with their names for mapping across machines (empty:
+   * no name known); absent from peers that do not send them.
+   */
+  uid?: number | undefined;
+  gid?: number | undefined;
+  user: string;
+  group: string;
+  /** Hard links: files that are one inode share a group id, unique within the session (0: none). */
+  linkGroup: bigint;
+  /** Extended attributes, POSIX ACLs included (system.posix_acl_access, system.posix_acl_default). */
+  xattrs: Xattr[];
+  /** Kind OTHER: which special file it is, and a device's number. */
+  special: SpecialType;
+  rdev: bigint;
+  /** Bytes on disk: below size, the file has holes. */
+  allocated: bigint;
+}
+
+export interface Xattr {
+  name: string;
+  value: Buffer;
 }
 
 /** A path that could not be read, written or removed, and why ("permission denied"). */
@@ -320,6 +351,16 @@ export interface Open {
   singleEntry: boolean;
   /** -v / --dry-run: the responder reports each action it takes (Actions frames). */
   listActions: boolean;
+  /** Which kinds of metadata the initiator turned off (--no-owner, ...), and --numeric-ids. */
+  preserve?: Preserve | undefined;
+}
+
+export interface Preserve {
+  noOwner: boolean;
+  noXattrs: boolean;
+  noAcls: boolean;
+  noHardLinks: boolean;
+  numericIds: boolean;
 }
 
 /**
@@ -476,6 +517,18 @@ export interface Summary {
   scanComplete: boolean;
   deletionsWithheld: bigint;
   failures: Failure[];
+  /**
+   * Metadata kinds kept (owners, xattrs, acls, hard links, sparse, special files): per kind, how
+   * many entries got it and how many could not, with the first reason.
+   */
+  fidelity: FidelityCount[];
+}
+
+export interface FidelityCount {
+  kind: string;
+  applied: bigint;
+  failed: bigint;
+  reason: string;
 }
 
 export interface TransferError {
@@ -1173,7 +1226,23 @@ export const PingResponse: MessageFns<PingResponse> = {
 };
 
 function createBaseEntry(): Entry {
-  return { name: '', kind: 0, size: 0n, mtimeNs: 0n, mode: 0, linkTarget: '' };
+  return {
+    name: '',
+    kind: 0,
+    size: 0n,
+    mtimeNs: 0n,
+    mode: 0,
+    linkTarget: '',
+    uid: undefined,
+    gid: undefined,
+    user: '',
+    group: '',
+    linkGroup: 0n,
+    xattrs: [],
+    special: 0,
+    rdev: 0n,
+    allocated: 0n,
+  };
 }
 
 export const Entry: MessageFns<Entry> = {
@@ -1201,6 +1270,42 @@ export const Entry: MessageFns<Entry> = {
     }
     if (message.linkTarget !== '') {
       writer.uint32(50).string(message.linkTarget);
+    }
+    if (message.uid !== undefined) {
+      writer.uint32(56).uint32(message.uid);
+    }
+    if (message.gid !== undefined) {
+      writer.uint32(64).uint32(message.gid);
+    }
+    if (message.user !== '') {
+      writer.uint32(74).string(message.user);
+    }
+    if (message.group !== '') {
+      writer.uint32(82).string(message.group);
+    }
+    if (message.linkGroup !== 0n) {
+      if (BigInt.asUintN(64, message.linkGroup) !== message.linkGroup) {
+        throw new globalThis.Error('value provided for field message.linkGroup of type uint64 too large');
+      }
+      writer.uint32(88).uint64(message.linkGroup);
+    }
+    for (const v of message.xattrs) {
+      Xattr.encode(v!, writer.uint32(98).fork()).join();
+    }
+    if (message.special !== 0) {
+      writer.uint32(104).int32(message.special);
+    }
+    if (message.rdev !== 0n) {
+      if (BigInt.asUintN(64, message.rdev) !== message.rdev) {
+        throw new globalThis.Error('value provided for field message.rdev of type uint64 too large');
+      }
+      writer.uint32(112).uint64(message.rdev);
+    }
+    if (message.allocated !== 0n) {
+      if (BigInt.asUintN(64, message.allocated) !== message.allocated) {
+        throw new globalThis.Error('value provided for field message.allocated of type uint64 too large');
+      }
+      writer.uint32(120).uint64(message.allocated);
     }
     return writer;
   },
@@ -1266,6 +1371,78 @@ export const Entry: MessageFns<Entry> = {
             message.linkTarget = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.uid = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.gid = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.linkGroup = reader.uint64() as bigint;
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.xattrs.push(Xattr.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.special = reader.int32() as any;
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.rdev = reader.uint64() as bigint;
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.allocated = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1289,6 +1466,84 @@ export const Entry: MessageFns<Entry> = {
     message.mtimeNs = object.mtimeNs !== undefined && object.mtimeNs !== null ? BigInt(object.mtimeNs) : 0n;
     message.mode = object.mode ?? 0;
     message.linkTarget = object.linkTarget ?? '';
+    message.uid = object.uid ?? undefined;
+    message.gid = object.gid ?? undefined;
+    message.user = object.user ?? '';
+    message.group = object.group ?? '';
+    message.linkGroup =
+      object.linkGroup !== undefined && object.linkGroup !== null ? BigInt(object.linkGroup) : 0n;
+    message.xattrs = object.xattrs?.map((e) => Xattr.fromPartial(e)) || [];
+    message.special = object.special ?? 0;
+    message.rdev = object.rdev !== undefined && object.rdev !== null ? BigInt(object.rdev) : 0n;
+    message.allocated =
+      object.allocated !== undefined && object.allocated !== null ? BigInt(object.allocated) : 0n;
+    return message;
+  },
+};
+
+function createBaseXattr(): Xattr {
+  return { name: '', value: Buffer.alloc(0) };
+}
+
+export const Xattr: MessageFns<Xattr> = {
+  encode(message: Xattr, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== '') {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.value.length !== 0) {
+      writer.uint32(18).bytes(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Xattr {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseXattr();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Xattr>, I>>(base?: I): Xattr {
+    return Xattr.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Xattr>, I>>(object: I): Xattr {
+    const message = createBaseXattr();
+    message.name = object.name ?? '';
+    message.value = object.value ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -2253,6 +2508,7 @@ function createBaseOpen(): Open {
     dataStreams: 0,
     singleEntry: false,
     listActions: false,
+    preserve: undefined,
   };
 }
 
@@ -2299,6 +2555,9 @@ export const Open: MessageFns<Open> = {
     }
     if (message.listActions !== false) {
       writer.uint32(112).bool(message.listActions);
+    }
+    if (message.preserve !== undefined) {
+      Preserve.encode(message.preserve, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -2428,6 +2687,14 @@ export const Open: MessageFns<Open> = {
             message.listActions = reader.bool();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.preserve = Preserve.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2460,6 +2727,113 @@ export const Open: MessageFns<Open> = {
     message.dataStreams = object.dataStreams ?? 0;
     message.singleEntry = object.singleEntry ?? false;
     message.listActions = object.listActions ?? false;
+    message.preserve =
+      object.preserve !== undefined && object.preserve !== null
+        ? Preserve.fromPartial(object.preserve)
+        : undefined;
+    return message;
+  },
+};
+
+function createBasePreserve(): Preserve {
+  return { noOwner: false, noXattrs: false, noAcls: false, noHardLinks: false, numericIds: false };
+}
+
+export const Preserve: MessageFns<Preserve> = {
+  encode(message: Preserve, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.noOwner !== false) {
+      writer.uint32(8).bool(message.noOwner);
+    }
+    if (message.noXattrs !== false) {
+      writer.uint32(16).bool(message.noXattrs);
+    }
+    if (message.noAcls !== false) {
+      writer.uint32(24).bool(message.noAcls);
+    }
+    if (message.noHardLinks !== false) {
+      writer.uint32(32).bool(message.noHardLinks);
+    }
+    if (message.numericIds !== false) {
+      writer.uint32(40).bool(message.numericIds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Preserve {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreserve();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.noOwner = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.noXattrs = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.noAcls = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.noHardLinks = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.numericIds = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Preserve>, I>>(base?: I): Preserve {
+    return Preserve.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Preserve>, I>>(object: I): Preserve {
+    const message = createBasePreserve();
+    message.noOwner = object.noOwner ?? false;
+    message.noXattrs = object.noXattrs ?? false;
+    message.noAcls = object.noAcls ?? false;
+    message.noHardLinks = object.noHardLinks ?? false;
+    message.numericIds = object.numericIds ?? false;
     return message;
   },
 };
@@ -3833,6 +4207,7 @@ function createBaseSummary(): Summary {
     scanComplete: false,
     deletionsWithheld: 0n,
     failures: [],
+    fidelity: [],
   };
 }
 
@@ -3893,6 +4268,9 @@ export const Summary: MessageFns<Summary> = {
     }
     for (const v of message.failures) {
       Failure.encode(v!, writer.uint32(82).fork()).join();
+    }
+    for (const v of message.fidelity) {
+      FidelityCount.encode(v!, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -3990,6 +4368,14 @@ export const Summary: MessageFns<Summary> = {
             message.failures.push(Failure.decode(reader, reader.uint32()));
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.fidelity.push(FidelityCount.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4021,6 +4407,104 @@ export const Summary: MessageFns<Summary> = {
         ? BigInt(object.deletionsWithheld)
         : 0n;
     message.failures = object.failures?.map((e) => Failure.fromPartial(e)) || [];
+    message.fidelity = object.fidelity?.map((e) => FidelityCount.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFidelityCount(): FidelityCount {
+  return { kind: '', applied: 0n, failed: 0n, reason: '' };
+}
+
+export const FidelityCount: MessageFns<FidelityCount> = {
+  encode(message: FidelityCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== '') {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.applied !== 0n) {
+      if (BigInt.asUintN(64, message.applied) !== message.applied) {
+        throw new globalThis.Error('value provided for field message.applied of type uint64 too large');
+      }
+      writer.uint32(16).uint64(message.applied);
+    }
+    if (message.failed !== 0n) {
+      if (BigInt.asUintN(64, message.failed) !== message.failed) {
+        throw new globalThis.Error('value provided for field message.failed of type uint64 too large');
+      }
+      writer.uint32(24).uint64(message.failed);
+    }
+    if (message.reason !== '') {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FidelityCount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFidelityCount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.applied = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.failed = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<FidelityCount>, I>>(base?: I): FidelityCount {
+    return FidelityCount.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FidelityCount>, I>>(object: I): FidelityCount {
+    const message = createBaseFidelityCount();
+    message.kind = object.kind ?? '';
+    message.applied = object.applied !== undefined && object.applied !== null ? BigInt(object.applied) : 0n;
+    message.failed = object.failed !== undefined && object.failed !== null ? BigInt(object.failed) : 0n;
+    message.reason = object.reason ?? '';
     return message;
   },
 };

@@ -2,9 +2,16 @@
  * A session's `Open` frame: the transfer options as the initiator sends them, and read back by the
  * responder, checked (globs compile, --files-from paths are relative, counts are bounded).
  */
+
+import { PRESERVE_ALL } from '../engine/fidelity.js';
 import { buildFilter, type PathFilter } from '../engine/filter.js';
 import type { CompareMode, FilterSpec, Operation, TransferOptions } from '../engine/types.js';
-import { type Filter, CompareMode as WireCompare, Operation as WireOperation } from '../generated/blit.js';
+import {
+  type Filter,
+  type Preserve,
+  CompareMode as WireCompare,
+  Operation as WireOperation,
+} from '../generated/blit.js';
 import { BlitError } from '../util/errors.js';
 import { checkPeerRel, MAX_FILE_SIZE, ProtocolError } from './manifest-wire.js';
 
@@ -45,6 +52,18 @@ export function toWireFilter(options: TransferOptions): Filter {
   };
 }
 
+/** The kinds the initiator turned off, as Open carries them. */
+export function toWirePreserve(options: TransferOptions): Preserve {
+  const preserve = options.preserve ?? PRESERVE_ALL;
+  return {
+    noOwner: !preserve.owner,
+    noXattrs: !preserve.xattrs,
+    noAcls: !preserve.acls,
+    noHardLinks: !preserve.hardLinks,
+    numericIds: preserve.numericIds,
+  };
+}
+
 function size(value: bigint | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (value > BigInt(MAX_FILE_SIZE)) throw new ProtocolError('size limit out of range');
@@ -60,6 +79,7 @@ export function fromWireOpen(open: {
   compare: WireCompare;
   filter?: Filter;
   dryRun: boolean;
+  preserve?: Preserve;
 }): { options: TransferOptions; filter: PathFilter } {
   const operation = OPERATIONS.find(([, wire]) => wire === open.operation)?.[0];
   if (!operation) throw new ProtocolError(`unknown operation ${open.operation}`);
@@ -97,6 +117,13 @@ export function fromWireOpen(open: {
     filter,
     dryRun: open.dryRun,
     deleteExcluded: wire?.deleteExcluded ?? false,
+    preserve: {
+      owner: !open.preserve?.noOwner,
+      xattrs: !open.preserve?.noXattrs,
+      acls: !open.preserve?.noAcls,
+      hardLinks: !open.preserve?.noHardLinks,
+      numericIds: Boolean(open.preserve?.numericIds),
+    },
   };
   return { options, filter: built };
 }

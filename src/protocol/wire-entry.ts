@@ -1,6 +1,6 @@
 /** Converts entries between the engine's vocabulary and the wire's (src/generated/blit.ts). */
 import type { Entry as LocalEntry, EntryKind as LocalKind } from '../engine/types.js';
-import { EntryKind, type Entry as WireEntry } from '../generated/blit.js';
+import { EntryKind, SpecialType, type Entry as WireEntry } from '../generated/blit.js';
 
 const TO_WIRE: Record<LocalKind, EntryKind> = {
   file: EntryKind.ENTRY_KIND_FILE,
@@ -17,6 +17,13 @@ export function toWireEntry(entry: LocalEntry): WireEntry {
     mtimeNs: entry.mtimeNs,
     mode: entry.mode,
     linkTarget: entry.linkTarget ?? '',
+    user: '',
+    group: '',
+    linkGroup: 0n,
+    xattrs: [],
+    special: SpecialType.SPECIAL_TYPE_UNSPECIFIED,
+    rdev: 0n,
+    allocated: 0n,
   };
 }
 

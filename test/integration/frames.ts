@@ -8,6 +8,7 @@ import {
   type Open,
   Operation,
   type TransferFrame,
+  Entry as WireEntry,
 } from '../../src/generated/blit.js';
 
 export type Body = NonNullable<TransferFrame['body']>;
@@ -15,7 +16,14 @@ export type Body = NonNullable<TransferFrame['body']>;
 /** A manifest entry, included by the filters, with a fixed mtime and mode 0644. */
 export function entry(name: string, kind: EntryKind, size = 0, linkTarget = ''): ManifestEntry {
   return {
-    entry: { name, kind, size: BigInt(size), mtimeNs: 1_500_000_000_000_000_000n, mode: 0o644, linkTarget },
+    entry: WireEntry.fromPartial({
+      name,
+      kind,
+      size: BigInt(size),
+      mtimeNs: 1_500_000_000_000_000_000n,
+      mode: 0o644,
+      linkTarget,
+    }),
     filterStatus: FilterStatus.FILTER_STATUS_INCLUDE,
     filterMet: 3,
   };
@@ -75,6 +83,7 @@ export function summary(counts: { skipped?: bigint; failed?: bigint } = {}): Bod
       scanComplete: true,
       deletionsWithheld: 0n,
       failures: [],
+      fidelity: [],
     },
   };
 }

@@ -7,7 +7,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import type { CompareMode, EntryKind, FilterStatus, Operation } from '../../src/generated/blit.js';
+import {
+  type CompareMode,
+  type EntryKind,
+  type FilterStatus,
+  type Operation,
+  Entry as WireEntry,
+} from '../../src/generated/blit.js';
 import {
   checkPeerRel,
   fromManifestEntry,
@@ -46,7 +52,14 @@ describe('wire decoders under random input', () => {
         fc.integer({ min: 0, max: 0xffffffff }),
         (name, kind, size, mode, linkTarget, status, met) => {
           const wire = {
-            entry: { name, kind: kind as EntryKind, size, mtimeNs: 0n, mode, linkTarget },
+            entry: WireEntry.fromPartial({
+              name,
+              kind: kind as EntryKind,
+              size,
+              mtimeNs: 0n,
+              mode,
+              linkTarget,
+            }),
             filterStatus: status as FilterStatus,
             filterMet: met,
           };

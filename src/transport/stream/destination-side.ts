@@ -11,6 +11,7 @@
  * their declared size.
  */
 import { closeSync, constants, openSync } from 'node:fs';
+import { type FidelityReport, toWireFidelity } from '../../engine/fidelity.js';
 import type { FilterVerdict } from '../../engine/filter.js';
 import type { DeletionCandidate, LocalDestination } from '../../engine/local-destination.js';
 import type { Progress } from '../../engine/progress.js';
@@ -92,6 +93,7 @@ export interface DestinationOutcome {
   deletionsWithheld: number;
   /** This side's failures, then those the source reported. */
   failures: Failure[];
+  fidelity: FidelityReport;
 }
 
 interface PendingFile {
@@ -778,6 +780,7 @@ export async function runDestinationSide(
     destination.finishDirectories();
     const outcome: DestinationOutcome = {
       ...destination.tally,
+      fidelity: destination.fidelity.report(),
       bytes,
       scanComplete,
       deletionsWithheld,
@@ -835,6 +838,7 @@ export function summaryOf(outcome: DestinationOutcome, elapsedMs: number): Summa
     scanComplete: outcome.scanComplete,
     deletionsWithheld: BigInt(outcome.deletionsWithheld),
     failures: boundedFailures(outcome.failures),
+    fidelity: toWireFidelity(outcome.fidelity),
   };
 }
 
