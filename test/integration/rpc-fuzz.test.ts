@@ -21,6 +21,7 @@ import {
   Operation,
   Role,
   type TransferFrame,
+  Entry as WireEntry,
 } from '../../src/generated/blit.js';
 import { localHello } from '../../src/protocol/handshake.js';
 import { RemoteClient } from '../../src/remote/client.js';
@@ -157,14 +158,16 @@ const kind = fc.constantFrom(
   EntryKind.ENTRY_KIND_UNSPECIFIED,
 );
 const manifestEntry = fc.record({
-  entry: fc.record({
-    name,
-    kind,
-    size: fc.bigInt({ min: 0n, max: 1n << 40n }),
-    mtimeNs: fc.bigInt({ min: 0n, max: 1n << 62n }),
-    mode: fc.integer({ min: 0, max: 0xffff }),
-    linkTarget: fc.oneof(name, fc.constant('')),
-  }),
+  entry: fc
+    .record({
+      name,
+      kind,
+      size: fc.bigInt({ min: 0n, max: 1n << 40n }),
+      mtimeNs: fc.bigInt({ min: 0n, max: 1n << 62n }),
+      mode: fc.integer({ min: 0, max: 0xffff }),
+      linkTarget: fc.oneof(name, fc.constant('')),
+    })
+    .map((fields) => WireEntry.fromPartial(fields)),
   filterStatus: fc.constantFrom(FilterStatus.FILTER_STATUS_INCLUDE, FilterStatus.FILTER_STATUS_TRAVERSE),
   filterMet: fc.integer({ min: 0, max: 7 }),
 });
