@@ -13,7 +13,9 @@
 // instead (BENCH_DOC=path overrides).
 // Other knobs: BENCH_DISK_DIR (default .bench-cache/), BENCH_TMPFS_DIR (default /dev/shm/blit-bench/),
 // BENCH_BLIT (an executable blit.js to run instead of a snapshot of this checkout's bin/ + dist/; its
-// blitd.js next to it serves the remote scenarios).
+// blitd.js next to it serves the remote scenarios), BENCH_BASELINE (an executable blit.js of an older
+// build: every local scenario times it too, as the row "blit (baseline)", in the same interleaved
+// rounds, so a change's before/after is measured under the same load; never counted as a peer).
 //
 // Remote scenarios: a blitd (`--root` the disk cache directory, module `default`; a fresh one per
 // scenario, so its peak RSS is that scenario's) and one `rsync --daemon` for the whole run (a temp
@@ -1145,6 +1147,17 @@ function copyPeers(src, dst, wanted, exclude) {
   return wanted ? peers.filter((p) => wanted.includes(p.name)) : peers;
 }
 
+/** BENCH_BASELINE's row: the same blit command run by an older build (local scenarios). */
+const BASELINE = process.env.BENCH_BASELINE;
+const BASELINE_ROW = 'blit (baseline)';
+
+/** blit's row of a local scenario, with the baseline build's beside it when BENCH_BASELINE is set. */
+function localBlitTools(blitArgv) {
+  const tools = [{ name: 'blit', argv: blitArgv }];
+  if (BASELINE) tools.push({ name: BASELINE_ROW, argv: [BASELINE, ...blitArgv.slice(1)] });
+  return tools;
+}
+
 /** The pushes' extra row: blit with its file data inside the gRPC stream (as `--force-grpc-data`). */
 const GRPC_DATA = { name: 'blit (gRPC data)', env: { BLIT_FORCE_GRPC_DATA: '1' } };
 /** Every remote scenario's extra row: blit against a second blitd with TLS on (both planes encrypted). */
@@ -1327,7 +1340,7 @@ async function runScenario(sc, blit) {
           name: 'rsync daemon',
           argv: ['rsync', '-a', ends.rsyncSrc, ends.rsyncDst],
         })
-      : [{ name: 'blit', argv: blitArgv }];
+      : localBlitTools(blitArgv);
     const commands = [
       ...tools.map((t) => ({ name: t.name, cmd: shellCommand(t) })),
       ...(ends.remote ? [] : copyPeers(src, dst, sc.peers, sc.exclude)),
@@ -1370,7 +1383,7 @@ async function runScenario(sc, blit) {
           argv: ['rsync', ...rsyncFlags, ends.rsyncSrc, ends.rsyncDst],
         })
       : [
-          { name: 'blit', argv: blitArgv },
+          ...localBlitTools(blitArgv),
           { name: `rsync -a${c} --delete`, argv: ['rsync', ...rsyncFlags, `${src}/`, `${dst}/`] },
         ];
     const commands = tools.map((t) => ({ name: t.name, cmd: shellCommand(t) }));
@@ -1390,7 +1403,7 @@ async function runScenario(sc, blit) {
 
 function analyse(r) {
   const blit = r.results.find((x) => x.name === 'blit' || x.name === 'blit --version');
-  const peers = r.results.filter((x) => x !== blit);
+  const peers = r.results.filter((x) => x !== blit && x.name !== BASELINE_ROW);
   const okPeers = peers.filter((p) => p.failed === 0);
   const best = okPeers.reduce((a, b) => (!a || b.median < a.median ? b : a), null);
   const verdicts = [];
@@ -1660,6 +1673,10 @@ function writeDoc(allResults, m, blitNote, elapsed) {
   L.push(`| tmpfs workloads | ${m.tmpfs} |`);
   L.push(`| peers | ${m.tools} |`);
   L.push(`| blit | commit ${m.commit}; ${blitNote} |`);
+  if (BASELINE)
+    L.push(
+      `| blit (baseline) | BENCH_BASELINE=${BASELINE}: an older build, timed beside blit in the local scenarios, not a peer |`,
+    );
   L.push('');
   L.push('## Workloads');
   L.push('');
