@@ -290,11 +290,16 @@ function dataPlaneDialer(
       const refuse = (reason: string) => {
         if (warned || finished) return;
         warned = true;
-        err(
-          `blit: warning: no data connection to ${remote.host}:${port} (${reason}); file data goes through the control connection, which is slower\n`,
-        );
         sockets.unavailable();
         channel.send({ $case: 'dataRequest', value: { sockets: 0, unreachable: reason } });
+        // Said when file data does go through the stream: a session with nothing to send may end
+        // while the refusal is on its way (the daemon forgets the tokens of a finished session),
+        // and whether its Summary or the refusal arrives first is a race.
+        channel.onFirstFileData(() =>
+          err(
+            `blit: warning: no data connection to ${remote.host}:${port} (${reason}); file data goes through the control connection, which is slower\n`,
+          ),
+        );
       };
       sockets.expect(DATA_CONNECT_TIMEOUT_MS + 1_000);
       if (grant.tls && !tls) {

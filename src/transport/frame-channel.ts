@@ -41,6 +41,7 @@ export class PeerEndedEarly extends PeerFailed {}
 
 export class FrameChannel {
   private handler?: (frame: TransferFrame) => void;
+  private dataWatcher?: () => void;
   private idleTimer?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
   private settled = false;
@@ -66,6 +67,7 @@ export class FrameChannel {
     stream.on('data', (frame: TransferFrame) => {
       this.touch();
       if (this.settled) return;
+      if (this.dataWatcher && frame.body?.$case === 'fileData') this.fireDataWatcher();
       try {
         this.handler?.(frame);
       } catch (error) {
@@ -83,6 +85,17 @@ export class FrameChannel {
     this.handler = handler;
   }
 
+  /** `watcher` runs once, at the first file data this channel carries either way. */
+  onFirstFileData(watcher: () => void): void {
+    this.dataWatcher = watcher;
+  }
+
+  private fireDataWatcher(): void {
+    const watcher = this.dataWatcher;
+    this.dataWatcher = undefined;
+    watcher?.();
+  }
+
   /**
    * Sends one frame. Returns a promise when the stream's buffer is full: a producer of bulk frames
    * awaits it; a reply to the peer may not (the peer is still reading).
@@ -90,6 +103,7 @@ export class FrameChannel {
   send(body: FrameBody): Promise<void> | undefined {
     // A session that failed on this side still tells the peer why: only a closed stream refuses.
     if (this.stream.destroyed || this.stream.writableEnded) return undefined;
+    if (this.dataWatcher && body.$case === 'fileData') this.fireDataWatcher();
     const ok = this.stream.write({ role: this.role, body });
     // Once the session is over nothing waits for a drain that may never come.
     if (ok || this.settled) return undefined;

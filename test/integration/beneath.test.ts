@@ -140,8 +140,11 @@ test('no descriptor stays open: resolutions that succeed or fail, both resolvers
   writeFileSync(join(module, 'tree', 'a', 'b', 'f'), 'f');
   symlinkSync(outside, join(module, 'tree', 'a', 'escape'));
   const root = openRoot(t, module);
-  const open = () => readdirSync('/proc/self/fd').length;
+  // Descriptors opened meanwhile and still open; one that Node or the test runner closes meanwhile
+  // (an earlier test's stream) is no leak of ours.
+  const open = () => new Set(readdirSync('/proc/self/fd'));
   const before = open();
+  const leaked = () => [...open()].filter((fd) => !before.has(fd));
   for (const walk of [false, true]) {
     if (walk) process.env.BLIT_NO_OPENAT2 = '1';
     try {
@@ -152,7 +155,7 @@ test('no descriptor stays open: resolutions that succeed or fail, both resolvers
   }
   await root.removeTree('tree', 'tree', [], async () => {}, 3);
   await root.removeTree('nothing', 'nothing', [], async () => {});
-  assert.equal(open(), before);
+  assert.deepEqual(leaked(), []);
 });
 
 describe('listing through descriptors', () => {
