@@ -12,6 +12,7 @@
         "data_socket.cc",
         "listing.cc",
         "notify.cc",
+        "owner.cc",
         "read_ahead.cc",
         "test_rules.cc",
         "watchdog.cc",

@@ -288,7 +288,7 @@ static void ChangeSourceIfInjected(const std::string& src) {
 CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size, int64_t sec, int64_t nsec,
                    uint32_t mode, bool chmodAfter, bool removeSource, bool compareFirst, bool metadataMatches,
                    Scratch& buffer, Scratch& other, DirCache& srcDirs, DirCache& dstDirs,
-                   Placement placement) {
+                   Placement placement, Owner owner) {
   const bool direct = placement == kDirect;
   CopyResult result;
   int srcAt;
@@ -335,6 +335,7 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
         times[0].tv_sec = static_cast<time_t>(sec);
         times[0].tv_nsec = static_cast<long>(nsec);
         times[1] = times[0];
+        result.owner = ApplyOwnerAt(AT_FDCWD, dst.c_str(), owner);
         if (chmod(dst.c_str(), mode & 07777) != 0 || utimensat(AT_FDCWD, dst.c_str(), times, 0) != 0) {
           result.status = kFailed;
           result.err = errno;
@@ -394,6 +395,8 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
     }
   }
   close(in);
+  // The owner before the mode: chown clears setuid and setgid bits. Its failure fails no file.
+  if (err == 0 && !changed) result.owner = ApplyOwnerFd(out, owner);
   // Mode and times through the open descriptor, after the last write and before the close.
   if (err == 0 && !changed && chmodAfter && fchmod(out, mode & 07777) != 0) {
     err = errno;
@@ -454,6 +457,16 @@ CopyBatch ParseBatch(const Napi::Value& value) {
   auto modes = object.Get("modes").As<Napi::Uint32Array>();
   auto flags = object.Get("flags").As<Napi::Uint8Array>();
   uint32_t n = srcs.Length();
+  Napi::Value uids = object.Get("uids"), gids = object.Get("gids");
+  if (uids.IsTypedArray() && gids.IsTypedArray()) {
+    auto u = uids.As<Napi::Uint32Array>(), g = gids.As<Napi::Uint32Array>();
+    for (uint32_t i = 0; i < n && i < u.ElementLength() && i < g.ElementLength(); i++) {
+      Owner owner;
+      owner.uid = u[i];
+      owner.gid = g[i];
+      batch.owners.push_back(owner);
+    }
+  }
   batch.srcs.reserve(n);
   batch.dsts.reserve(n);
   batch.rels.reserve(n);
@@ -481,6 +494,7 @@ void RunBatch(CopyBatch& batch, const std::function<void(const std::string&)>& s
   batch.err.assign(n, 0);
   batch.stage.assign(n, 0);
   batch.bytes.assign(n, 0);
+  batch.ownerErr.assign(n, -1);
   batch.done = 0;
   for (size_t i = 0; i < n; i++) {
     if (Cancelled()) break;  // the rest is left; done says how far the batch got
@@ -493,11 +507,13 @@ void RunBatch(CopyBatch& batch, const std::function<void(const std::string&)>& s
     uint8_t f = batch.flags[i];
     CopyResult r = CopyOne(batch.srcs[i], batch.dsts[i], batch.sizes[i], batch.secs[i], batch.nsecs[i],
                            batch.modes[i], (f & kChmodAfter) != 0, (f & kRemoveSource) != 0, (f & kCompareFirst) != 0,
-                           (f & kMetadataMatches) != 0, buffer, other, srcDirs, dstDirs);
+                           (f & kMetadataMatches) != 0, buffer, other, srcDirs, dstDirs, kRenameOver,
+                           i < batch.owners.size() ? batch.owners[i] : Owner());
     batch.status[i] = r.status;
     batch.err[i] = r.err;
     batch.stage[i] = r.stage;
     batch.bytes[i] = r.bytes;
+    if (r.owner.tried) batch.ownerErr[i] = r.owner.err;
     batch.done = static_cast<uint32_t>(i + 1);
     Beat();
     if (r.status == kFailed && r.stage == kStageDest && (r.err == ENOSPC || r.err == EDQUOT || r.err == EROFS)) break;
@@ -510,7 +526,9 @@ Napi::Object BatchResult(Napi::Env env, const CopyBatch& batch) {
   auto errs = Napi::Int32Array::New(env, n);
   auto stages = Napi::Int32Array::New(env, n);
   auto bytes = Napi::Float64Array::New(env, n);
+  auto ownerErrs = Napi::Int32Array::New(env, n);
   for (size_t i = 0; i < n; i++) {
+    ownerErrs[i] = i < batch.ownerErr.size() ? batch.ownerErr[i] : -1;
     status[i] = batch.status[i];
     errs[i] = batch.err[i];
     stages[i] = batch.stage[i];
@@ -521,6 +539,7 @@ Napi::Object BatchResult(Napi::Env env, const CopyBatch& batch) {
   result.Set("errno", errs);
   result.Set("stage", stages);
   result.Set("bytes", bytes);
+  result.Set("ownerErrno", ownerErrs);
   result.Set("done", Napi::Number::New(env, batch.done));
   return result;
 }

@@ -17,6 +17,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "owner.h"
+
 namespace blit {
 
 struct DirJob;  // whole_dir.h
@@ -31,6 +33,7 @@ struct CopyResult {
   int32_t err = 0;
   int32_t stage = kStageDest;
   double bytes = 0;
+  OwnerOutcome owner;  // giving the written file its owner (owner.h)
 };
 
 // A fresh temp path beside `dst`: `.blit-<pid>-<12 hex>.tmp`, as fsops/temp-path.ts names them.
@@ -132,7 +135,7 @@ enum Placement {
 CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size, int64_t sec, int64_t nsec,
                    uint32_t mode, bool chmodAfter, bool removeSource, bool compareFirst, bool metadataMatches,
                    Scratch& buffer, Scratch& other, DirCache& srcDirs, DirCache& dstDirs,
-                   Placement placement = kRenameOver);
+                   Placement placement = kRenameOver, Owner owner = Owner());
 
 // A batch of copies as plain C++ data: parsed from JavaScript on the main thread, run on any thread.
 struct CopyBatch {
@@ -143,11 +146,13 @@ struct CopyBatch {
   std::vector<int64_t> secs, nsecs;
   std::vector<uint32_t> modes;
   std::vector<uint8_t> flags;
+  std::vector<Owner> owners;  // optional (NativeBatch uids, gids): empty, no owner is given
   std::string label;       // what the thread shows on the activity board while it runs the batch
   int delayMs = 0;         // tests only: every file takes this much longer (a slow mount)
   int hangIndex = -1;      // tests only: the file whose copy hangs (a hung mount)
   std::vector<int32_t> status, err, stage;
   std::vector<double> bytes;
+  std::vector<int32_t> ownerErr;  // per file: -1 no owner given, 0 given, else the errno
   uint32_t done = 0;
   std::unique_ptr<DirJob> dirJob;  // set: a fresh-directory job (copyDir) instead of a batch
 

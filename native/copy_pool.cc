@@ -165,7 +165,7 @@ Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// submitCopyDir(pool, id, src, dst, stage, rel, umask, delayMs, hangName, scanHang[, compare, mirror[, excludes]]):
+// submitCopyDir(pool, id, src, dst, stage, rel, umask, delayMs, hangName, scanHang[, compare, mirror[, excludes[, owners]]]):
 // a fresh-directory job (stage: the temp path it was made under), or with compare a directory on
 // both sides (stage empty; see RunWholeDir); its answer comes to the pool's onDone like a batch's.
 Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
@@ -194,6 +194,8 @@ Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
     Napi::Array excludes = info[12].As<Napi::Array>();
     for (uint32_t i = 0; i < excludes.Length(); i++) job.excludes.push_back(ParseNamePattern(PathArg(excludes.Get(i))));
   }
+  // Index 13: entries get the source's owner (owner.h).
+  if (info.Length() > 13) job.owners = info[13].ToBoolean();
   batch->label = "scan: listing " + (job.rel.empty() ? std::string(".") : job.rel);
   Enqueue(env, pool, std::move(batch));
   return env.Undefined();

@@ -33,6 +33,8 @@ ListedItem ItemArg(const Napi::Value& value) {
     item.sec = static_cast<double>(sec);
     item.nsec = static_cast<uint32_t>(ns - sec * 1000000000LL);
   }
+  if (object.Has("uid")) item.uid = object.Get("uid").As<Napi::Number>().Uint32Value();
+  if (object.Has("gid")) item.gid = object.Get("gid").As<Napi::Number>().Uint32Value();
   if (object.Has("name")) item.name = PathArg(object.Get("name"));
   if (object.Has("link") && !object.Get("link").IsUndefined()) {
     item.hasLink = true;
@@ -45,9 +47,10 @@ ListedItem ItemArg(const Napi::Value& value) {
 
 Napi::Object TestRules(Napi::Env env) {
   Napi::Object rules = Napi::Object::New(env);
-  // decide(source, dest, compare) -> 'transfer' | 'skip' | 'update' | 'hash' | 'conflict'
+  // decide(source, dest, compare, owners?) -> 'transfer' | 'skip' | 'update' | 'hash' | 'conflict'
   rules.Set("decide", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-    Decision decision = Decide(info[2].As<Napi::Number>().Int32Value(), ItemArg(info[0]), ItemArg(info[1]));
+    Decision decision = Decide(info[2].As<Napi::Number>().Int32Value(), ItemArg(info[0]), ItemArg(info[1]),
+                               info.Length() > 3 && info[3].ToBoolean());
     return Napi::String::New(info.Env(), kDecisionNames[decision]);
   }));
   rules.Set("isTempName", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {

@@ -40,9 +40,11 @@ void AddProblem(DirJob& job, const std::string& name, int32_t kind, int32_t stat
   job.problemStage.push_back(stage);
 }
 
-int CopyLink(const std::string& dst, const std::string& target, int64_t sec, int64_t nsec, bool noReplace = false) {
+int CopyLink(const std::string& dst, const std::string& target, int64_t sec, int64_t nsec, OwnerCounts& owners,
+             Owner owner, bool noReplace = false) {
   std::string temp = TempPathFor(dst);
   if (symlink(target.c_str(), temp.c_str()) != 0) return errno;
+  owners.Add(ApplyOwnerAt(AT_FDCWD, temp.c_str(), owner));
   struct timespec times[2];
   times[0].tv_sec = static_cast<time_t>(sec);
   times[0].tv_nsec = static_cast<long>(nsec);
@@ -74,13 +76,13 @@ bool SameMtime(const ListedItem& a, const ListedItem& b) {
   return diff < kMtimeToleranceNs && diff > -kMtimeToleranceNs;
 }
 
-bool SameMetadata(const ListedItem& a, const ListedItem& b) {
-  return (a.mode & 07777) == (b.mode & 07777) && SameMtime(a, b);
+bool SameMetadata(const ListedItem& a, const ListedItem& b, bool owners) {
+  return (a.mode & 07777) == (b.mode & 07777) && SameMtime(a, b) && !OwnerDiffers(a, b, owners);
 }
 
 }  // namespace
 
-Decision Decide(int32_t compare, const ListedItem& s, const ListedItem& d) {
+Decision Decide(int32_t compare, const ListedItem& s, const ListedItem& d, bool owners) {
   // --ignore-existing leaves whatever exists alone, whatever its kind (as rsync does).
   if (compare == kCompareIgnoreExisting) return kSkip;
   if (s.kind != d.kind) return kConflict;
@@ -88,15 +90,16 @@ Decision Decide(int32_t compare, const ListedItem& s, const ListedItem& d) {
     case kFile:
       break;
     case kSymlink:
+      // A link's owner, like its times, comes with a new link (an update by path would follow it).
       if (compare == kCompareIgnoreTimes || s.link != d.link) return kTransfer;
-      return SameMtime(s, d) ? kSkip : kTransfer;
+      return SameMtime(s, d) && !OwnerDiffers(s, d, owners) ? kSkip : kTransfer;
     default:  // directories (their metadata is set after their contents), anything else
       return kSkip;
   }
   if (compare == kCompareIgnoreTimes || s.size != d.size) return kTransfer;
   if (compare == kCompareChecksum) return kHash;
   if (compare == kCompareDefault && !SameMtime(s, d)) return kTransfer;
-  return SameMetadata(s, d) ? kSkip : kUpdate;
+  return SameMetadata(s, d, owners) ? kSkip : kUpdate;
 }
 
 namespace {
@@ -126,7 +129,8 @@ void CopyFileOf(DirWork& work, const ListedItem& item, const std::string& src, c
   job.handledBytes += item.size;
   CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(item.size), static_cast<int64_t>(item.sec), item.nsec,
                          mode, chmodAfter, false, compareFirst, metadataMatches, work.buffer, work.other,
-                         work.srcDirs, work.dstDirs, job.placement());
+                         work.srcDirs, work.dstDirs, job.placement(), OwnerOf(item, job.owners));
+  job.ownerCounts.Add(r.owner);
   Beat();
   switch (r.status) {
     case kCopied:
@@ -155,7 +159,8 @@ void CopyNew(DirWork& work, const ListedItem& item, const std::string& src, cons
       CopyFileOf(work, item, src, dst, false, false);
       return;
     case kSymlink: {
-      int err = CopyLink(dst, item.link, static_cast<int64_t>(item.sec), item.nsec, job.noReplace);
+      int err = CopyLink(dst, item.link, static_cast<int64_t>(item.sec), item.nsec, job.ownerCounts,
+                         OwnerOf(item, job.owners), job.noReplace);
       if (err != 0) AddProblem(job, item.name, kProblemLink, 0, err, kStageDest);
       else job.links++;
       Beat();
@@ -171,6 +176,8 @@ void CopyNew(DirWork& work, const ListedItem& item, const std::string& src, cons
         AddProblem(job, item.name, kProblemMkdir, 0, errno, kStageDest);
         return;
       }
+      // Its mode and times come from JavaScript once it is full; its owner now.
+      job.ownerCounts.Add(ApplyOwnerAt(AT_FDCWD, stage.c_str(), OwnerOf(item, job.owners)));
       job.dirNames.push_back(item.name);
       job.dirStages.push_back(stage.substr(stage.rfind('/') + 1));
       job.dirModes.push_back(item.mode);
@@ -195,7 +202,7 @@ void ToCopy(const DirJob& job, const Listed& listed,
       bytes += static_cast<int64_t>(item.size);
       continue;
     }
-    Decision decision = Decide(job.compare, item, *found->second);
+    Decision decision = Decide(job.compare, item, *found->second, job.owners);
     if (decision == kTransfer || decision == kHash) bytes += static_cast<int64_t>(item.size);
   }
 }
@@ -207,6 +214,7 @@ void Sync(DirWork& work, Decision decision, const ListedItem& s, const ListedIte
           const std::string& dst) {
   DirJob& job = work.job;
   if (s.kind == kDir && d.kind == kDir) {
+    if (OwnerDiffers(s, d, job.owners)) job.ownerCounts.Add(ApplyOwnerAt(AT_FDCWD, dst.c_str(), OwnerOf(s, true)));
     job.skipped++;
     job.bothNames.push_back(s.name);
     job.bothModes.push_back(s.mode);
@@ -220,13 +228,13 @@ void Sync(DirWork& work, Decision decision, const ListedItem& s, const ListedIte
       return;
     case kHash:
       // --checksum with equal sizes: compare the bytes, copy only when they differ.
-      CopyFileOf(work, s, src, dst, true, SameMetadata(s, d));
+      CopyFileOf(work, s, src, dst, true, SameMetadata(s, d, job.owners));
       return;
     case kTransfer:
       if (s.kind == kFile) {
         CopyFileOf(work, s, src, dst, false, false);
       } else {
-        int err = CopyLink(dst, s.link, static_cast<int64_t>(s.sec), s.nsec);
+        int err = CopyLink(dst, s.link, static_cast<int64_t>(s.sec), s.nsec, job.ownerCounts, OwnerOf(s, job.owners));
         if (err != 0) AddProblem(job, s.name, kProblemLink, 0, err, kStageDest);
         else job.links++;
       }
@@ -238,6 +246,7 @@ void Sync(DirWork& work, Decision decision, const ListedItem& s, const ListedIte
   times[0].tv_sec = static_cast<time_t>(s.sec);
   times[0].tv_nsec = static_cast<long>(s.nsec);
   times[1] = times[0];
+  if (OwnerDiffers(s, d, job.owners)) job.ownerCounts.Add(ApplyOwnerAt(AT_FDCWD, dst.c_str(), OwnerOf(s, true)));
   if (chmod(dst.c_str(), s.mode & 07777) != 0 || utimensat(AT_FDCWD, dst.c_str(), times, 0) != 0) {
     AddProblem(job, s.name, kProblemMeta, 0, errno, kStageDest);
     return;
@@ -415,7 +424,7 @@ void FillDir(DirJob& job, int delayMs, const std::function<void(const std::strin
       continue;
     }
     const ListedItem& d = *found->second;
-    Decision decision = Decide(job.compare, item, d);
+    Decision decision = Decide(job.compare, item, d, job.owners);
     if (decision == kConflict) {
       job.residual.push_back(name);
       continue;
@@ -591,6 +600,11 @@ Napi::Object DirJobResult(Napi::Env env, const DirJob& job) {
   problems.Set("stage", Typed<int32_t, Napi::Int32Array>(env, job.problemStage));
   result.Set("problems", problems);
   result.Set("fatal", Napi::Boolean::New(env, job.fatal));
+  Napi::Object owners = Napi::Object::New(env);
+  owners.Set("applied", Napi::Number::New(env, job.ownerCounts.applied));
+  owners.Set("failed", Napi::Number::New(env, job.ownerCounts.failed));
+  owners.Set("errno", Napi::Number::New(env, job.ownerCounts.firstErr));
+  result.Set("owners", owners);
   if (!job.sync) return result;
   result.Set("dstListErrno", Napi::Number::New(env, job.dstListErr));
   result.Set("skipped", Napi::Number::New(env, job.skipped));

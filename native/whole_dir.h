@@ -13,6 +13,7 @@
 
 #include "copy.h"
 #include "listing.h"
+#include "owner.h"
 
 namespace blit {
 
@@ -40,6 +41,9 @@ struct DirJob {
   // --exclude patterns (engine/filter.ts nativeExcludes): matching entries are left out as if they
   // were not there (DropExcluded).
   std::vector<NamePattern> excludes;
+  // Entries get the source's owner (owner.h); what came of it is counted.
+  bool owners = false;
+  OwnerCounts ownerCounts;
   std::string hangName;  // tests only: the file whose copy hangs
   bool scanHang = false; // tests only: the listing hangs
   // Results.
@@ -100,7 +104,8 @@ constexpr int32_t kCompareDefault = 0, kCompareSizeOnly = 1, kCompareIgnoreTimes
 enum Decision : int32_t { kTransfer = 0, kSkip = 1, kUpdate = 2, kHash = 3, kConflict = 4 };
 inline constexpr const char* kDecisionNames[] = {"transfer", "skip", "update", "hash", "conflict"};
 
-Decision Decide(int32_t compare, const ListedItem& s, const ListedItem& d);
+// `owners`: the transfer keeps owners (root, no --no-owner), so an owner-only difference is an update.
+Decision Decide(int32_t compare, const ListedItem& s, const ListedItem& d, bool owners = false);
 
 // Whether an --exclude leaves `item` out (see whole_dir.cc).
 bool Excluded(const std::vector<NamePattern>& excludes, const ListedItem& item);

@@ -1,4 +1,5 @@
 /** Compare rules: what the destination needs for one source entry, given what it already has. */
+import { sameOwner } from '../fsops/owner.js';
 import type { CompareMode, Entry } from './types.js';
 
 export type Decision =
@@ -6,7 +7,7 @@ export type Decision =
   | 'transfer'
   /** Same content: nothing to do. */
   | 'skip'
-  /** Same content, but mode or mtime differ: set them. */
+  /** Same content, but mode, mtime or (kept) owner differ: set them. */
   | 'update'
   /** Sizes match under --checksum: hash both sides to decide. */
   | 'hash'
@@ -24,11 +25,16 @@ export function sameMtime(a: bigint, b: bigint): boolean {
   return diff < MTIME_TOLERANCE_NS && diff > -MTIME_TOLERANCE_NS;
 }
 
-export function sameMetadata(source: Entry, dest: Entry): boolean {
-  return (source.mode & 0o7777) === (dest.mode & 0o7777) && sameMtime(source.mtimeNs, dest.mtimeNs);
+/** `owners`: the transfer keeps owners (fsops/owner.ts keepsOwners), so they are compared too. */
+export function sameMetadata(source: Entry, dest: Entry, owners = false): boolean {
+  return (
+    (source.mode & 0o7777) === (dest.mode & 0o7777) &&
+    sameMtime(source.mtimeNs, dest.mtimeNs) &&
+    sameOwner(source, dest, owners)
+  );
 }
 
-export function decide(source: Entry, dest: Entry | undefined, mode: CompareMode): Decision {
+export function decide(source: Entry, dest: Entry | undefined, mode: CompareMode, owners = false): Decision {
   if (!dest) return 'transfer';
   // --ignore-existing leaves whatever exists alone, whatever its kind (as rsync does).
   if (mode === 'ignore-existing') return 'skip';
@@ -37,8 +43,9 @@ export function decide(source: Entry, dest: Entry | undefined, mode: CompareMode
     case 'dir':
       return 'skip';
     case 'symlink':
+      // A link's owner, like its times, comes with a new link.
       if (mode === 'ignore-times' || source.linkTarget !== dest.linkTarget) return 'transfer';
-      return sameMtime(source.mtimeNs, dest.mtimeNs) ? 'skip' : 'transfer';
+      return sameMtime(source.mtimeNs, dest.mtimeNs) && sameOwner(source, dest, owners) ? 'skip' : 'transfer';
     case 'other':
       return 'skip';
     case 'file':
@@ -47,5 +54,5 @@ export function decide(source: Entry, dest: Entry | undefined, mode: CompareMode
   if (mode === 'ignore-times' || source.size !== dest.size) return 'transfer';
   if (mode === 'checksum') return 'hash';
   if (mode === 'default' && !sameMtime(source.mtimeNs, dest.mtimeNs)) return 'transfer';
-  return sameMetadata(source, dest) ? 'skip' : 'update';
+  return sameMetadata(source, dest, owners) ? 'skip' : 'update';
 }

@@ -10,6 +10,7 @@ import { type DestinationFs, PathDestinationFs } from '../fsops/destination-fs.j
 import { type DirectoryContents, listDirectory } from '../fsops/listing.js';
 import { makeDirs } from '../fsops/make-dirs.js';
 import { applyMetadata } from '../fsops/metadata.js';
+import { countOwner, giveOwnerPath, keepsOwners, ownerToGive, sameOwner } from '../fsops/owner.js';
 import { isSafeRel, joinRel, parentRel, relDepth } from '../fsops/rel-path.js';
 import type { RemovalFailure, RemovalStep } from '../fsops/remove-tree.js';
 import { isStaleTempName, isTempName, tempPathFor } from '../fsops/temp-path.js';
@@ -73,6 +74,8 @@ export class LocalDestination {
   private readonly dirs: { rel: string; entry: Entry }[] = [];
   /** Directories this run created (or, in a dry run, would create): known to be empty. */
   private readonly fresh = new Set<string>();
+  /** Entries get the source's owner (fsops/owner.ts): root, and no --no-owner. */
+  readonly owners: boolean;
 
   constructor(
     readonly root: string,
@@ -81,7 +84,14 @@ export class LocalDestination {
     private readonly onAction: (action: Action) => void,
     /** How paths below the root are reached: by path locally, pinned in a daemon's module. */
     readonly fs: DestinationFs = new PathDestinationFs(root),
-  ) {}
+  ) {
+    this.owners = keepsOwners(options.preserve?.owner);
+  }
+
+  /** Gives the entry at `path` the owner `entry` asks for, counted; never fails the entry. */
+  private giveOwner(path: string, entry: Entry): void {
+    countOwner(this.fidelity, giveOwnerPath(path, ownerToGive(entry, this.owners)));
+  }
 
   pathOf(rel: string): string {
     return this.fs.pathOf(rel);
@@ -302,6 +312,7 @@ export class LocalDestination {
         this.onAction({ kind: 'update', path: rel });
         if (!this.options.dryRun) {
           try {
+            this.giveOwner(this.pathOf(rel), entry);
             applyMetadata(this.pathOf(rel), entry.kind, entry.mode, entry.mtimeNs);
           } catch (error) {
             this.fail(rel, `cannot set metadata: ${reasonOf(error)}`);
@@ -380,6 +391,7 @@ export class LocalDestination {
         temp = tempPathFor(dirname(path));
         symlinkSync(entry.linkTarget ?? '', temp);
       }
+      this.giveOwner(temp, entry);
       applyMetadata(temp, 'symlink', entry.mode, entry.mtimeNs);
       renameSync(temp, path);
       return undefined;
@@ -523,7 +535,15 @@ export class LocalDestination {
       try {
         const stats = lstatSync(path, { bigint: true, throwIfNoEntry: false });
         if (!stats?.isDirectory()) continue;
-        const current = { ...entry, mode: Number(stats.mode & 0o7777n), mtimeNs: stats.mtimeNs };
+        const current = {
+          ...entry,
+          mode: Number(stats.mode & 0o7777n),
+          mtimeNs: stats.mtimeNs,
+          uid: Number(stats.uid),
+          gid: Number(stats.gid),
+        };
+        // The owner before the mode (chown may clear a setgid bit).
+        if (!sameOwner(entry, current, this.owners)) this.giveOwner(path, entry);
         if (!sameMetadata(entry, current)) applyMetadata(path, 'dir', entry.mode, entry.mtimeNs);
       } catch (error) {
         this.fail(rel === '' ? this.root : rel, `cannot set directory metadata: ${reasonOf(error)}`);

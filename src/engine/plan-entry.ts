@@ -7,6 +7,7 @@
  * defers them to its deletion phase; copy and move replace a file or link, never a directory).
  */
 
+import { keepsOwners } from '../fsops/owner.js';
 import { joinRel } from '../fsops/rel-path.js';
 import { decide, sameMetadata } from './compare.js';
 import { type FilterVerdict, outsideSizeLimits, type PathFilter } from './filter.js';
@@ -40,7 +41,8 @@ export function planEntry(entry: SourceEntry, dest: Entry | undefined, options: 
     if (dest && dest.kind !== 'dir') return conflict(entry, dest, options);
     return { kind: 'walk-through', fresh: !dest };
   }
-  let decision = decide(entry, dest, options.compare);
+  const owners = keepsOwners(options.preserve?.owner);
+  let decision = decide(entry, dest, options.compare, owners);
   if (decision === 'conflict' && entry.kind !== 'dir' && dest?.kind !== 'dir') decision = 'transfer';
   switch (decision) {
     case 'transfer':
@@ -49,7 +51,7 @@ export function planEntry(entry: SourceEntry, dest: Entry | undefined, options: 
       return {
         kind: 'need',
         hashFirst: true,
-        metadataMatches: dest !== undefined && sameMetadata(entry, dest),
+        metadataMatches: dest !== undefined && sameMetadata(entry, dest, owners),
       };
     case 'update':
       return { kind: 'update' };

@@ -6,14 +6,15 @@
 import { dirname } from 'node:path';
 import type { CopyJob, CopyOutcome } from '../fsops/copy-file.js';
 import { type CopyExecutor, InlineExecutor, WorkerPool } from '../fsops/copy-pool.js';
-import { nativeAddon } from '../fsops/native.js';
+import { nativeAddon, nativeErrnoError } from '../fsops/native.js';
 import { NativePool } from '../fsops/native-pool.js';
+import { countOwner, countOwners, keepsOwners, ownerToGive } from '../fsops/owner.js';
 import { ReadAhead, type UpcomingDir } from '../fsops/read-ahead.js';
 import { joinRel } from '../fsops/rel-path.js';
 import type { RemovalStep } from '../fsops/remove-tree.js';
 import type { ActivityBoard } from '../util/activity-board.js';
 import { loopTurns, nowMs } from '../util/clock.js';
-import { BlitError, showPath } from '../util/errors.js';
+import { BlitError, reasonOf, showPath } from '../util/errors.js';
 import { hangIfInjected, slowDeletionIfInjected } from '../util/test-hang.js';
 import { CopyScheduler } from './copy-scheduler.js';
 import type { Endpoints } from './endpoints.js';
@@ -138,6 +139,7 @@ export async function runTransfer(
     answered();
     progress.entriesDone += outcomes.length;
     for (const outcome of outcomes) {
+      countOwner(destination.fidelity, outcome.owner);
       switch (outcome.status) {
         case 'copied':
           destination.tally.copied++;
@@ -226,6 +228,7 @@ export async function runTransfer(
   const addon = nativeAddon();
   // Excludes that match names alone go with the directories; other filters need the walk.
   const excludes = nativeExcludes(options.filter);
+  const owners = keepsOwners(options.preserve?.owner);
   const whole =
     addon &&
     !single &&
@@ -262,6 +265,9 @@ export async function runTransfer(
               stats.wholeDirs++;
               stats.jobs += result.handled;
               stats.jobBytes += result.handledBytes;
+              countOwners(destination.fidelity, result.owners, (errno) =>
+                reasonOf(nativeErrnoError(addon, errno)),
+              );
             },
             ended: (result) => {
               listedReported.entries += result.listedEntries;
@@ -298,7 +304,7 @@ export async function runTransfer(
             },
             stopping: () => fatal !== undefined || stallError !== undefined || interrupted !== undefined,
           },
-          { compare: options.compare, mirror: options.operation === 'mirror', excludes },
+          { compare: options.compare, mirror: options.operation === 'mirror', excludes, owners },
         )
       : undefined;
 
@@ -339,6 +345,7 @@ export async function runTransfer(
       hashFirst: need.hashFirst,
       metadataMatches: need.metadataMatches,
       removeSource,
+      owner: ownerToGive(need.entry, owners),
     };
   };
 

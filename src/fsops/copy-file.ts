@@ -24,6 +24,7 @@ import { changeSourceIfInjected, hangIfInjected } from '../util/test-hang.js';
 import { type HasherFactory, hashFileSync, loadBlake3 } from './hash.js';
 import { makeDirs } from './make-dirs.js';
 import { applyMetadata, needsChmod, splitNs } from './metadata.js';
+import { giveOwnerPath, type Owner, type OwnerResult, ownerResultOfErrno } from './owner.js';
 import {
   type NativeAddon,
   type NativeBatch,
@@ -47,6 +48,8 @@ export interface CopyJob {
   metadataMatches?: boolean;
   /** Remove the source once its copy has landed (move). */
   removeSource: boolean;
+  /** The owner to give the copy (fsops/owner.ts; owners kept: root, no --no-owner). */
+  owner?: Owner;
 }
 
 export type CopyStatus = 'copied' | 'unchanged' | 'updated' | 'failed';
@@ -60,6 +63,8 @@ export interface CopyOutcome {
   fatal?: boolean;
   /** The source could not be read: a mirror must not delete on this run. */
   sourceSide?: boolean;
+  /** What came of giving the file its owner (counted in the destination's FidelityTally). */
+  owner?: OwnerResult;
 }
 
 /** Files up to this size go through one read and one write; larger ones through the kernel. */
@@ -279,9 +284,13 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
         )
       )
         throw new SourceChanged();
-      if (!job.metadataMatches) applyMetadata(job.dst, 'file', mode, job.mtimeNs);
+      let owner: OwnerResult;
+      if (!job.metadataMatches) {
+        owner = giveOwnerPath(job.dst, job.owner);
+        applyMetadata(job.dst, 'file', mode, job.mtimeNs);
+      }
       if (job.removeSource) onSource(() => unlinkSync(job.src));
-      return { rel: job.rel, status: job.metadataMatches ? 'unchanged' : 'updated', bytes: 0 };
+      return { rel: job.rel, status: job.metadataMatches ? 'unchanged' : 'updated', bytes: 0, owner };
     }
     const createMode = mode & 0o777;
     const chmod = needsChmod(mode, ctx.umask);
@@ -314,6 +323,8 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
       )
     )
       throw new SourceChanged();
+    // The owner before the mode: chown clears setuid and setgid bits. The temp file is ours (no link).
+    const owner = giveOwnerPath(temp.path, job.owner);
     applyMetadata(temp.path, 'file', mode, job.mtimeNs, chmod || size >= ctx.buffer.length);
     renameSync(temp.path, job.dst);
     temp = undefined;
@@ -321,10 +332,10 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
       try {
         unlinkSync(job.src);
       } catch (error) {
-        return { rel: job.rel, status: 'failed', bytes: size, reason: sourceKeptReason(error) };
+        return { rel: job.rel, status: 'failed', bytes: size, reason: sourceKeptReason(error), owner };
       }
     }
-    return { rel: job.rel, status: 'copied', bytes: size };
+    return { rel: job.rel, status: 'copied', bytes: size, owner };
   } catch (error) {
     return failed(job, error);
   } finally {
@@ -349,7 +360,16 @@ export function nativeBatch(addon: NativeAddon, jobs: CopyJob[], umask: number):
     modes: new Uint32Array(n),
     flags: new Uint8Array(n),
   };
+  if (jobs.some((job) => job.owner)) {
+    // 0xffffffff (chown's -1): that id stays as written.
+    batch.uids = new Uint32Array(n).fill(0xffffffff);
+    batch.gids = new Uint32Array(n).fill(0xffffffff);
+  }
   jobs.forEach((job, i) => {
+    if (job.owner && batch.uids && batch.gids) {
+      batch.uids[i] = job.owner.uid;
+      batch.gids[i] = job.owner.gid;
+    }
     batch.srcs[i] = job.src;
     batch.dsts[i] = job.dst;
     batch.rels[i] = job.rel;
@@ -369,16 +389,18 @@ export function nativeBatch(addon: NativeAddon, jobs: CopyJob[], umask: number):
 export function nativeOutcomes(addon: NativeAddon, jobs: CopyJob[], result: NativeCopyResult): CopyOutcome[] {
   const outcomes: CopyOutcome[] = [];
   for (let i = 0; i < result.done; i++) {
-    outcomes.push(
-      nativeOutcome(
-        addon,
-        jobs[i]!.rel,
-        result.status[i]!,
-        result.errno[i]!,
-        result.stage[i]!,
-        result.bytes[i]!,
-      ),
+    const outcome = nativeOutcome(
+      addon,
+      jobs[i]!.rel,
+      result.status[i]!,
+      result.errno[i]!,
+      result.stage[i]!,
+      result.bytes[i]!,
     );
+    const owner = ownerResultOfErrno(result.ownerErrno?.[i] ?? -1, (errno) =>
+      reasonOf(nativeErrnoError(addon, errno)),
+    );
+    outcomes.push(owner ? { ...outcome, owner } : outcome);
   }
   return outcomes;
 }

@@ -80,6 +80,8 @@ export class NativePool implements CopyExecutor {
     sync?: { compare: number; mirror: boolean },
     /** Entries matching these are left out (engine/filter.ts nativeExcludes). */
     excludes: string[] = [],
+    /** Entries get the source's owner (fsops/owner.ts keepsOwners). */
+    owners = false,
   ): Promise<NativeDirResult> {
     const id = this.nextId++;
     const { delayMs, hangName, scanHang } = injectedDirDelays(rel);
@@ -98,6 +100,7 @@ export class NativePool implements CopyExecutor {
         sync?.compare,
         sync?.mirror,
         excludes,
+        owners,
       );
       this.pending.set(id, { answer: (result) => resolve(result as NativeDirResult), reject });
     });

@@ -81,6 +81,9 @@ export interface NativeBatch {
   modes: Uint32Array;
   /** codes.batchFlag bits: chmod after, remove source, compare contents first (--checksum), metadata already matches. */
   flags: Uint8Array;
+  /** The owner each copy gets (fsops/owner.ts); 0xffffffff: that id stays as written. */
+  uids?: Uint32Array;
+  gids?: Uint32Array;
 }
 
 export interface NativeCopyResult {
@@ -92,6 +95,8 @@ export interface NativeCopyResult {
   errno: Int32Array;
   /** codes.stage: the side that failed, source or destination. */
   stage: Int32Array;
+  /** Per file: -1 no owner given, 0 given, else the errno of the chown that failed. */
+  ownerErrno?: Int32Array;
   bytes: Float64Array;
   /** Jobs attempted; fewer than given when a fatal destination error stopped the batch. */
   done: number;
@@ -145,6 +150,8 @@ export interface NativeDirResult {
   };
   /** The destination is full or read-only: the job stopped there. */
   fatal: boolean;
+  /** Owners given (files, links, directories made or brought up to date) and failed; errno: the first failure's. */
+  owners?: { applied: number; failed: number; errno: number };
   // A directory on both sides (submitCopyDir with a compare mode) also says:
   /** Non-zero: the destination directory could not be listed (ELOOP/ENOTDIR: it is not one). */
   dstListErrno?: number;
@@ -316,6 +323,8 @@ export interface NativeAddon {
     mirror?: boolean,
     /** --exclude patterns of literal characters and '*' (see engine/filter.ts nativeExcludes). */
     excludes?: string[],
+    /** Entries get the source's owner (fsops/owner.ts keepsOwners). */
+    owners?: boolean,
   ): void;
   /**
    * Drops the batches not yet started (returns their ids) and lets the threads end; with `abandon`
@@ -406,11 +415,13 @@ export interface NativeTestEntry {
   mode?: number;
   name?: string | Buffer;
   link?: string | Buffer;
+  uid?: number;
+  gid?: number;
 }
 
 export interface NativeTestRules {
   /** engine/compare.ts decide() for an entry on both sides; compare: codes.compare. */
-  decide(source: NativeTestEntry, dest: NativeTestEntry, compare: number): string;
+  decide(source: NativeTestEntry, dest: NativeTestEntry, compare: number, owners?: boolean): string;
   /** fsops/temp-path.ts isTempName(). */
   isTempName(name: string | Buffer): boolean;
   /** fsops/metadata.ts needsChmod(). */
