@@ -363,6 +363,8 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   auto sizes = Napi::Float64Array::New(env, n);
   auto mtimes = Napi::TypedArrayOf<int64_t>::New(env, n, napi_bigint64_array);
   auto errnos = Napi::Int32Array::New(env, n);
+  auto uids = Napi::Uint32Array::New(env, n);
+  auto gids = Napi::Uint32Array::New(env, n);
   Napi::Array links = Napi::Array::New(env, n);
   for (uint32_t i = 0; i < n; i++) {
     std::string name = Bytes(names.Get(i));
@@ -376,6 +378,8 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
       continue;
     }
     modes[i] = st.st_mode;
+    uids[i] = st.st_uid;
+    gids[i] = st.st_gid;
     sizes[i] = static_cast<double>(st.st_size);
 #if defined(__APPLE__)
     mtimes[i] = static_cast<int64_t>(st.st_mtimespec.tv_sec) * 1000000000 + st.st_mtimespec.tv_nsec;
@@ -395,6 +399,8 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   result.Set("mtimeNs", mtimes);
   result.Set("links", links);
   result.Set("errnos", errnos);
+  result.Set("uids", uids);
+  result.Set("gids", gids);
   return result;
 }
 

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "owner.h"
 #include "copy.h"
 
 namespace blit {
@@ -61,11 +62,13 @@ struct LandFile {
   bool chmod = true;
   int64_t sec = 0;
   int64_t nsec = 0;
+  Owner owner;  // given before the mode (owner.h)
 };
 
 struct LandJob {
   std::vector<LandFile> files;
   std::vector<int32_t> errnos;
+  std::vector<int32_t> ownerErrnos;  // -1: no owner given, 0: given, else the chown's errno
   Napi::ObjectReference views;  // the files' data, alive until the answer is delivered
   Napi::FunctionReference onDone;
 };
@@ -97,7 +100,7 @@ LandPool* FindPool(napi_env env) {
 }
 
 // Lands one file; returns 0 or the errno of the step that failed (the temp file then removed).
-int LandOne(const LandFile& file, DirCache& dirs) {
+int LandOne(const LandFile& file, DirCache& dirs, int32_t* ownerErr) {
   if (file.dir.empty() || file.dir.find('\0') != std::string::npos || !IsName(file.temp) ||
       !IsName(file.name) || file.nsec < 0 || file.nsec > 999999999) {
     // A nanosecond count outside a second would be read as UTIME_NOW or UTIME_OMIT.
@@ -111,6 +114,10 @@ int LandOne(const LandFile& file, DirCache& dirs) {
   if (fd < 0) return errno;
   int err = 0;
   if (!WriteAll(fd, file.data, file.size, 0)) err = errno;
+  if (err == 0) {
+    OwnerOutcome owner = ApplyOwnerFd(fd, file.owner);
+    if (owner.tried) *ownerErr = owner.err;
+  }
   if (err == 0 && file.chmod && fchmod(fd, file.mode & 07777) != 0) err = errno;
   if (err == 0) {
     struct timespec times[2];
@@ -132,10 +139,13 @@ void Deliver(Napi::Env env, LandPool* pool, LandJob* job) {
   size_t n = owned->errnos.size();
   Napi::Int32Array errnos = Napi::Int32Array::New(env, n);
   if (n > 0) std::memcpy(errnos.Data(), owned->errnos.data(), n * sizeof(int32_t));
+  Napi::Int32Array ownerErrnos = Napi::Int32Array::New(env, owned->ownerErrnos.size());
+  if (!owned->ownerErrnos.empty())
+    std::memcpy(ownerErrnos.Data(), owned->ownerErrnos.data(), owned->ownerErrnos.size() * sizeof(int32_t));
   Napi::Function onDone = owned->onDone.Value();
   // A JS exception here is Node's to report (Node 20: warning DEP0168, or an uncaught exception under
   // --force-node-api-uncaught-exceptions-policy); the process is no longer held either way.
-  onDone.Call({errnos});
+  onDone.Call({errnos, ownerErrnos});
 }
 
 void LandThread(LandPool* pool) {
@@ -151,8 +161,10 @@ void LandThread(LandPool* pool) {
       DirCache dirs;
       for (size_t i = 0; i < job->files.size(); i++) {
         const LandFile& file = job->files[i];
+        int32_t unused = -1;
+        int32_t* ownerErr = i < job->ownerErrnos.size() ? &job->ownerErrnos[i] : &unused;
         job->errnos[i] = file.fd >= 0 ? (WriteAll(file.fd, file.data, file.size, file.offset) ? 0 : errno)
-                                      : LandOne(file, dirs);
+                                      : LandOne(file, dirs, ownerErr);
       }
     }
     lock.lock();
@@ -214,6 +226,7 @@ Napi::Value LandFiles(const Napi::CallbackInfo& info) {
   auto job = std::make_unique<LandJob>();
   job->files.resize(n);
   job->errnos.assign(n, 0);
+  job->ownerErrnos.assign(n, -1);
   // The views themselves, in an array of our own: the caller's objects may change meanwhile.
   Napi::Array views = Napi::Array::New(env, n);
   for (uint32_t i = 0; i < n; i++) {
@@ -237,6 +250,11 @@ Napi::Value LandFiles(const Napi::CallbackInfo& info) {
     file.chmod = !chmod.IsBoolean() || chmod.As<Napi::Boolean>().Value();
     file.sec = object.Get("mtimeSec").As<Napi::Number>().Int64Value();
     file.nsec = object.Get("mtimeNsec").As<Napi::Number>().Int64Value();
+    Napi::Value uid = object.Get("uid"), gid = object.Get("gid");
+    if (uid.IsNumber() && gid.IsNumber()) {
+      file.owner.uid = uid.As<Napi::Number>().Uint32Value();
+      file.owner.gid = gid.As<Napi::Number>().Uint32Value();
+    }
   }
   Enqueue(env, std::move(job), views, info[1].As<Napi::Function>());
   return env.Undefined();

@@ -41,6 +41,10 @@ export function listBeneath(dir: BeneathDir): DirectoryContents {
       mtimeNs: stats.mtimeNs,
       mode: stats.mode & 0o7777,
     };
+    if (stats.uid !== undefined && stats.gid !== undefined) {
+      entry.uid = stats.uid;
+      entry.gid = stats.gid;
+    }
     if (entry.kind === 'symlink') {
       if (!stats.linkTarget || !isUtf8(stats.linkTarget)) {
         problems.push({ name, reason: NOT_UTF8_TARGET });

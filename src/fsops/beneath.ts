@@ -39,6 +39,8 @@ export interface EntryStats {
   mtimeNs: bigint;
   /** A link's target, as bytes. */
   linkTarget?: Buffer;
+  uid?: number;
+  gid?: number;
 }
 
 export type RenameHow = 'replace' | 'noReplace' | 'exchange';
@@ -123,6 +125,10 @@ export class BeneathDir {
         size: listed.sizes[i]!,
         mtimeNs: listed.mtimeNs[i]!,
       };
+      if (listed.uids && listed.gids) {
+        stats.uid = listed.uids[i]!;
+        stats.gid = listed.gids[i]!;
+      }
       const target = listed.links[i];
       if (target !== undefined) stats.linkTarget = target;
       return { stats };

@@ -24,7 +24,6 @@ import { changeSourceIfInjected, hangIfInjected } from '../util/test-hang.js';
 import { type HasherFactory, hashFileSync, loadBlake3 } from './hash.js';
 import { makeDirs } from './make-dirs.js';
 import { applyMetadata, needsChmod, splitNs } from './metadata.js';
-import { giveOwnerPath, type Owner, type OwnerResult, ownerResultOfErrno } from './owner.js';
 import {
   type NativeAddon,
   type NativeBatch,
@@ -32,6 +31,7 @@ import {
   nativeAddon,
   nativeErrnoError,
 } from './native.js';
+import { giveOwnerPath, type Owner, type OwnerResult, ownerResultOfErrno } from './owner.js';
 import { tempPathFor } from './temp-path.js';
 
 export interface CopyJob {

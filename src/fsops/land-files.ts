@@ -10,9 +10,10 @@
  * receive-file.ts's own helpers. test/unit/land-files.test.ts runs one set of cases through both.
  */
 import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import { errnoError } from '../util/errors.js';
+import { errnoError, reasonOf } from '../util/errors.js';
 import { needsChmod, splitNs } from './metadata.js';
 import { type NativeAddon, type NativeLandFile, nativeAddon, nativeErrnoError } from './native.js';
+import { type Owner, type OwnerResult, ownerResultOfErrno } from './owner.js';
 import { installTemp, TEMP_FILE_FLAGS } from './receive-file.js';
 import { isName } from './rel-path.js';
 
@@ -35,6 +36,8 @@ export interface LandJob {
   /** Set as given, special bits included (mode & 0o7777): strip what must not land before. */
   mode: number;
   mtimeNs: bigint;
+  /** The owner to give it before its mode (fsops/owner.ts). */
+  owner?: Owner;
 }
 
 /**
@@ -44,7 +47,8 @@ export interface LandJob {
  */
 export type LandFailure = NodeJS.ErrnoException | undefined;
 
-export function landFiles(jobs: readonly LandJob[]): Promise<LandFailure[]> {
+/** `owners`, when given, gets what came of each job's owner (fsops/owner.ts), by index. */
+export function landFiles(jobs: readonly LandJob[], owners?: OwnerResult[]): Promise<LandFailure[]> {
   const addon = nativeAddon();
   // A malformed job rejects before any file lands, on either path (the addon checks its own).
   if (!addon) {
@@ -52,14 +56,18 @@ export function landFiles(jobs: readonly LandJob[]): Promise<LandFailure[]> {
       for (const job of jobs) {
         if (!(job.data instanceof Uint8Array)) throw new TypeError('landFiles: data must be a Uint8Array');
       }
-      resolve(jobs.map(landInJs));
+      resolve(jobs.map((job, i) => landInJs(job, owners, i)));
     });
   }
   if (jobs.length === 0) return Promise.resolve([]);
-  return landNatively(addon, jobs);
+  return landNatively(addon, jobs, owners);
 }
 
-function landNatively(addon: NativeAddon, jobs: readonly LandJob[]): Promise<LandFailure[]> {
+function landNatively(
+  addon: NativeAddon,
+  jobs: readonly LandJob[],
+  owners: OwnerResult[] | undefined,
+): Promise<LandFailure[]> {
   const files = jobs.map((job): NativeLandFile => {
     const [mtimeSec, mtimeNsec] = splitNs(job.mtimeNs);
     return {
@@ -71,16 +79,22 @@ function landNatively(addon: NativeAddon, jobs: readonly LandJob[]): Promise<Lan
       chmod: needsChmod(job.mode, umask),
       mtimeSec,
       mtimeNsec,
+      ...(job.owner ? { uid: job.owner.uid, gid: job.owner.gid } : {}),
     };
   });
   return new Promise((resolve) => {
-    addon.landFiles(files, (errnos) =>
-      resolve(Array.from(errnos, (errno) => (errno === 0 ? undefined : nativeErrnoError(addon, errno)))),
-    );
+    addon.landFiles(files, (errnos, ownerErrnos) => {
+      if (owners) {
+        ownerErrnos.forEach((errno, i) => {
+          owners[i] = ownerResultOfErrno(errno, (code) => reasonOf(nativeErrnoError(addon, code)));
+        });
+      }
+      resolve(Array.from(errnos, (errno) => (errno === 0 ? undefined : nativeErrnoError(addon, errno))));
+    });
   });
 }
 
-function landInJs(job: LandJob): LandFailure {
+function landInJs(job: LandJob, owners: OwnerResult[] | undefined, index: number): LandFailure {
   if (job.dir === '' || job.dir.includes('\0') || !isName(job.temp) || !isName(job.name)) {
     return errnoError('EINVAL');
   }
@@ -102,7 +116,15 @@ function landInJs(job: LandJob): LandFailure {
       throw error;
     }
     closeSync(fd);
-    installTemp(temp, `${job.dir}/${job.name}`, job.mode, job.mtimeNs, needsChmod(job.mode, umask));
+    const owner = installTemp(
+      temp,
+      `${job.dir}/${job.name}`,
+      job.mode,
+      job.mtimeNs,
+      needsChmod(job.mode, umask),
+      job.owner,
+    );
+    if (owners) owners[index] = owner;
   } catch (error) {
     try {
       unlinkSync(temp);

@@ -181,6 +181,9 @@ export interface NativeEntryStats {
   modes: Uint32Array;
   sizes: Float64Array;
   mtimeNs: BigInt64Array;
+  /** Owners (fsops/owner.ts compares them). */
+  uids?: Uint32Array;
+  gids?: Uint32Array;
   /** A link's target; undefined for other kinds. */
   links: (Buffer | undefined)[];
   /** 0, or why that entry could not be described (ENOENT: gone meanwhile). */
@@ -248,6 +251,9 @@ export interface NativeLandFile {
   chmod?: boolean;
   mtimeSec: number;
   mtimeNsec: number;
+  /** The owner to give it before its mode (fsops/owner.ts); absent: left as written. */
+  uid?: number;
+  gid?: number;
 }
 
 export interface NativeAddon {
@@ -335,7 +341,8 @@ export interface NativeAddon {
    * Lands the files on the addon's landing threads (native/land.cc); `onDone` runs on the main
    * thread with one errno per file (0: landed). Throws a TypeError for a malformed job, before any lands.
    */
-  landFiles(files: NativeLandFile[], onDone: (errnos: Int32Array) => void): void;
+  /** ownerErrnos per file: -1 no owner given, 0 given, else the errno of the chown that failed. */
+  landFiles(files: NativeLandFile[], onDone: (errnos: Int32Array, ownerErrnos: Int32Array) => void): void;
   /** Each range written at its offset into its descriptor on the landing threads; one errno each. */
   writeRanges(
     ranges: { fd: number; offset: number; data: Uint8Array }[],

@@ -10,6 +10,7 @@ import { basename } from 'node:path';
 import { codeOf } from '../util/errors.js';
 import type { DestinationFs, ParentDir } from './destination-fs.js';
 import { applyMetadata } from './metadata.js';
+import { giveOwnerPath, type Owner, type OwnerResult } from './owner.js';
 import { baseRel, parentRel } from './rel-path.js';
 import { tempPathFor } from './temp-path.js';
 
@@ -28,9 +29,19 @@ export const TEMP_FILE_FLAGS =
  * Gives a complete temp file, its write handle closed, its mode and mtime, then its final name
  * (renamed over what is there). Shared with fsops/land-files.ts.
  */
-export function installTemp(temp: string, final: string, mode: number, mtimeNs: bigint, chmod = true): void {
+export function installTemp(
+  temp: string,
+  final: string,
+  mode: number,
+  mtimeNs: bigint,
+  chmod = true,
+  owner?: Owner,
+): OwnerResult {
+  // The owner before the mode: chown clears setuid and setgid bits. The temp file is ours (no link).
+  const given = giveOwnerPath(temp, owner);
   applyMetadata(temp, 'file', mode, mtimeNs, chmod);
   renameSync(temp, final);
+  return given;
 }
 
 export class FileReceiver {
@@ -48,6 +59,8 @@ export class FileReceiver {
     /** The size the manifest declared: no more and no fewer bytes are accepted. */
     readonly size: number,
     private readonly mode: number,
+    /** The owner to give the file (fsops/owner.ts). */
+    private readonly owner?: Owner,
   ) {}
 
   private open(): number {
@@ -106,17 +119,25 @@ export class FileReceiver {
   }
 
   /** Installs the file under its final name: every declared byte in, handle closed, metadata set. */
-  finish(mtimeNs: bigint): void {
+  finish(mtimeNs: bigint): OwnerResult {
     if (this.written !== this.size) {
       throw new ReceiveError(`the peer sent ${this.written} of the ${this.size} bytes it declared`);
     }
     const fd = this.fd ?? this.open();
     this.fd = undefined;
     closeSync(fd);
-    installTemp(this.parent!.path(this.tempName!), this.parent!.path(baseRel(this.rel)), this.mode, mtimeNs);
+    const owner = installTemp(
+      this.parent!.path(this.tempName!),
+      this.parent!.path(baseRel(this.rel)),
+      this.mode,
+      mtimeNs,
+      true,
+      this.owner,
+    );
     this.tempName = undefined;
     this.parent!.close();
     this.parent = undefined;
+    return owner;
   }
 
   /** Drops the temp file, if one was made. Never throws. */

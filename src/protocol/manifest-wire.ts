@@ -8,8 +8,15 @@
 import type { FilterVerdict } from '../engine/filter.js';
 import type { SourceEntry, SourceListing } from '../engine/roles.js';
 import type { Entry } from '../engine/types.js';
+import { type IdNames, isPeerIdName, localIdNames, mapOwner, ownerNames } from '../fsops/id-map.js';
 import { isName, isSafeRel } from '../fsops/rel-path.js';
-import { EntryKind, FilterStatus, type ManifestBatch, type ManifestEntry } from '../generated/blit.js';
+import {
+  EntryKind,
+  FilterStatus,
+  type ManifestBatch,
+  type ManifestEntry,
+  type Entry as WireEntry,
+} from '../generated/blit.js';
 import { kindName, toWireEntry } from './wire-entry.js';
 
 /** Entries per batch: a directory of a million names goes as many frames, each well under 4 MiB. */
@@ -34,7 +41,20 @@ function toWireVerdict(verdict: FilterVerdict): { filterStatus: FilterStatus; fi
 }
 
 function toManifestEntry(entry: SourceEntry): ManifestEntry {
-  return { entry: toWireEntry(entry), ...toWireVerdict(entry.verdict) };
+  return { entry: withOwner(toWireEntry(entry), entry), ...toWireVerdict(entry.verdict) };
+}
+
+/** The owner's ids, with the names they have on this machine, for the destination to map (fsops/id-map.ts). */
+function withOwner(wire: WireEntry, entry: Entry): WireEntry {
+  if (entry.uid === undefined || entry.gid === undefined) return wire;
+  return { ...wire, uid: entry.uid, gid: entry.gid, ...ownerNames(entry.uid, entry.gid, localIdNames()) };
+}
+
+/** How the destination gives sent owners its own ids (fsops/id-map.ts mapOwner). */
+export interface OwnerMapping {
+  /** This machine's names, read when first needed. */
+  here: () => IdNames;
+  numericIds: boolean;
 }
 
 /** One listing as batches of at most BATCH_ENTRIES entries; the last one says so. */
@@ -90,7 +110,11 @@ function fromWireVerdict(entry: ManifestEntry): FilterVerdict {
  * A manifest entry read from a peer, checked. A batch's own directory entry (`ofDirectory`) has no
  * name to check: only its metadata is used.
  */
-export function fromManifestEntry(wire: ManifestEntry, ofDirectory = false): SourceEntry {
+export function fromManifestEntry(
+  wire: ManifestEntry,
+  ofDirectory = false,
+  owners: OwnerMapping = { here: localIdNames, numericIds: false },
+): SourceEntry {
   const entry = wire.entry;
   if (!entry) throw new ProtocolError('manifest entry without an entry');
   if (!ofDirectory) checkPeerName(entry.name);
@@ -115,6 +139,13 @@ export function fromManifestEntry(wire: ManifestEntry, ofDirectory = false): Sou
       throw new ProtocolError(`${entry.name}: symbolic link target is empty, too long or holds a NUL byte`);
     }
     result.linkTarget = entry.linkTarget;
+  }
+  if (entry.uid !== undefined && entry.gid !== undefined) {
+    if (!isPeerIdName(entry.user) || !isPeerIdName(entry.group))
+      throw new ProtocolError(`${entry.name}: user or group name too long or not printable`);
+    const sent = { uid: entry.uid, gid: entry.gid, user: entry.user, group: entry.group };
+    const named = !owners.numericIds && (entry.user !== '' || entry.group !== '');
+    Object.assign(result, named ? mapOwner(sent, owners.here(), false) : { uid: entry.uid, gid: entry.gid });
   }
   return Object.assign(result, { verdict: fromWireVerdict(wire) });
 }

@@ -19,7 +19,9 @@ import type { SourceEntry, SourceListing } from '../../engine/roles.js';
 import { countListing, type SessionStats } from '../../engine/session-stats.js';
 import type { Action, Failure, TransferOptions } from '../../engine/types.js';
 import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
+import { localIdNames } from '../../fsops/id-map.js';
 import { applyMetadata } from '../../fsops/metadata.js';
+import { countOwner, ownerToGive } from '../../fsops/owner.js';
 import { FileReceiver, ReceiveError } from '../../fsops/receive-file.js';
 import { joinRel, parentRel } from '../../fsops/rel-path.js';
 import type { RemovalStep } from '../../fsops/remove-tree.js';
@@ -34,7 +36,12 @@ import {
   type TransferFrame,
   type Need as WireNeed,
 } from '../../generated/blit.js';
-import { checkPeerRel, fromManifestEntry, ProtocolError } from '../../protocol/manifest-wire.js';
+import {
+  checkPeerRel,
+  fromManifestEntry,
+  type OwnerMapping,
+  ProtocolError,
+} from '../../protocol/manifest-wire.js';
 import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { loopTurns, nowMs } from '../../util/clock.js';
 import { isFatalWriteError, reasonOf } from '../../util/errors.js';
@@ -185,6 +192,8 @@ export async function runDestinationSide(
   const scratch = Buffer.allocUnsafe(1 << 20);
 
   const onAction = (action: Action) => hooks.onAction?.(action);
+  /** Sent owners get this machine's ids by name, unless --numeric-ids (fsops/id-map.ts). */
+  const owners: OwnerMapping = { here: localIdNames, numericIds: options.preserve?.numericIds ?? false };
   const sendLanded = (paths: string[]) => {
     if (move && paths.length > 0 && !options.dryRun) channel.send({ $case: 'landed', value: { paths } });
   };
@@ -231,7 +240,7 @@ export async function runDestinationSide(
       throw new ProtocolError(
         `listing of ${JSON.stringify(rel.slice(0, 200))}, which is not a directory announced by the source`,
       );
-    const dir = batch.directoryEntry ? fromManifestEntry(batch.directoryEntry, true) : undefined;
+    const dir = batch.directoryEntry ? fromManifestEntry(batch.directoryEntry, true, owners) : undefined;
     if (dir && dir.kind !== 'dir') throw new ProtocolError('a directory described as another kind');
     // Announced by a listing of its parent (or the root): its verdict was derived then.
     const verdict = dirVerdicts.get(rel) ?? filter.root;
@@ -343,7 +352,7 @@ export async function runDestinationSide(
       throw new ProtocolError('batches of two directories interleaved');
     }
     for (const wire of batch.entries) {
-      const entry = fromManifestEntry(wire);
+      const entry = fromManifestEntry(wire, false, owners);
       // The one entry of a single-entry transfer takes the destination's name for it.
       if (hooks.singleName !== undefined && open.listing.rel === '') entry.name = hooks.singleName;
       if (hooks.stripSetId && entry.kind === 'file') entry.mode &= ~0o6000;
@@ -411,11 +420,21 @@ export async function runDestinationSide(
     if (isFatalWriteError(error)) throw new DestinationFull(`${file.rel}: ${reasonOf(error)}`);
   };
 
+  /** Where a file's bytes go: a temp file, given the source's owner when owners are kept. */
+  const receiverOf = (file: PendingFile, size: number) =>
+    new FileReceiver(
+      destination.fs,
+      file.rel,
+      size,
+      file.entry.mode,
+      ownerToGive(file.entry, destination.owners),
+    );
+
   /** Every byte of the file is in: it is installed under its final name. */
   const install = (fileId: bigint, file: PendingFile) => {
     try {
-      file.receiver ??= new FileReceiver(destination.fs, file.rel, file.entry.size, file.entry.mode);
-      file.receiver.finish(file.entry.mtimeNs);
+      file.receiver ??= receiverOf(file, file.entry.size);
+      countOwner(destination.fidelity, file.receiver.finish(file.entry.mtimeNs));
     } catch (error) {
       writeFailed(fileId, file, error);
       return;
@@ -443,7 +462,7 @@ export async function runDestinationSide(
       return;
     }
     try {
-      file.receiver ??= new FileReceiver(destination.fs, file.rel, file.entry.size, file.entry.mode);
+      file.receiver ??= receiverOf(file, file.entry.size);
       file.receiver.write(Number(data.offset), data.data);
     } catch (error) {
       try {
@@ -470,7 +489,8 @@ export async function runDestinationSide(
     hooks.sharedBudget,
   );
   const landing = new LandingQueue(destination.fs, held, {
-    landed(fileId) {
+    landed(fileId, owner) {
+      countOwner(destination.fidelity, owner);
       const file = pending.get(fileId);
       if (file && !file.failed) counted(fileId, file);
       settle();
@@ -552,7 +572,7 @@ export async function runDestinationSide(
         return true;
       }
       try {
-        file.receiver ??= new FileReceiver(destination.fs, file.rel, size, file.entry.mode);
+        file.receiver ??= receiverOf(file, size);
       } catch (error) {
         writeFailed(fileId, file, error);
         return false;
@@ -591,6 +611,7 @@ export async function runDestinationSide(
           data: Buffer.concat(file.gathered),
           mode,
           mtimeNs: file.entry.mtimeNs,
+          owner: ownerToGive(file.entry, destination.owners),
         });
         file.gathered = [];
         return;

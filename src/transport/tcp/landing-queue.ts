@@ -8,6 +8,7 @@
 import { basename } from 'node:path';
 import type { DestinationFs, ParentDir } from '../../fsops/destination-fs.js';
 import { type LandJob, landFiles } from '../../fsops/land-files.js';
+import type { Owner, OwnerResult } from '../../fsops/owner.js';
 import { baseRel, parentRel } from '../../fsops/rel-path.js';
 import { tempPathFor } from '../../fsops/temp-path.js';
 import { codeOf } from '../../util/errors.js';
@@ -19,12 +20,15 @@ export interface LandingFile {
   data: Buffer;
   mode: number;
   mtimeNs: bigint;
+  /** The owner to give it (fsops/owner.ts). */
+  owner?: Owner;
   /** Landed once more already (its directory had gone): a second ENOENT is a failure. */
   retried?: boolean;
 }
 
 export interface LandingCallbacks {
-  landed(fileId: bigint): void;
+  /** `owner`: what came of giving it its owner (fsops/owner.ts). */
+  landed(fileId: bigint, owner: OwnerResult): void;
   /** The file could not land: the error of the step that failed. */
   failed(fileId: bigint, error: unknown): void;
 }
@@ -83,12 +87,14 @@ export class LandingQueue {
         data: file.data,
         mode: file.mode,
         mtimeNs: file.mtimeNs,
+        owner: file.owner,
       });
     }
     const opened = [...parents.values()];
     if (jobs.length === 0) return;
-    landFiles(jobs).then(
-      (results) => this.answer(landing, opened, results),
+    const owners: OwnerResult[] = [];
+    landFiles(jobs, owners).then(
+      (results) => this.answer(landing, opened, results, owners),
       (error: unknown) =>
         this.answer(
           landing,
@@ -98,12 +104,17 @@ export class LandingQueue {
     );
   }
 
-  private answer(files: LandingFile[], parents: ParentDir[], results: (NodeJS.ErrnoException | undefined)[]) {
+  private answer(
+    files: LandingFile[],
+    parents: ParentDir[],
+    results: (NodeJS.ErrnoException | undefined)[],
+    owners: OwnerResult[] = [],
+  ) {
     for (const parent of parents) parent.close();
     files.forEach((file, i) => {
       this.settle(file);
       const error = results[i];
-      if (error === undefined) this.on.landed(file.fileId);
+      if (error === undefined) this.on.landed(file.fileId, owners[i]);
       else if (codeOf(error) === 'ENOENT' && !file.retried) this.retry(file);
       else this.on.failed(file.fileId, error);
     });
