@@ -93,6 +93,5 @@ export const MAX_ID_NAME_BYTES = 256;
 export function isPeerIdName(name: string): boolean {
   if (name === '') return true;
   if (Buffer.byteLength(name) > MAX_ID_NAME_BYTES) return false;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
   return !/[\u0000-\u001f\u007f:/]/.test(name);
 }

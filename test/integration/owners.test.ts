@@ -108,32 +108,39 @@ describe('owners, locally', { skip: IS_ROOT ? false : 'chown needs root (CI runs
     });
   }
 
-  test('not root: no error, no warning, owners are the writer', (t) => {
-    const root = tempDir(t);
-    const src = join(root, 'src');
-    const dst = join(root, 'out', 'dst');
-    makeTree(src);
-    mkdirSync(join(root, 'out'));
-    chownSync(join(root, 'out'), NOBODY, NOBODY);
-    const result = spawnSync(
-      'setpriv',
-      [
-        `--reuid=${NOBODY}`,
-        `--regid=${NOBODY}`,
-        '--clear-groups',
-        process.execPath,
-        BLIT,
-        'copy',
-        `${src}/`,
-        dst,
-      ],
-      { env: { ...process.env, XDG_CONFIG_HOME: testConfigHome() }, encoding: 'utf8', input: '' },
-    );
-    assert.equal(result.error, undefined, 'setpriv (util-linux) runs');
-    assert.equal(result.status, 0, result.stderr);
-    assert.equal(result.stderr, '');
-    for (const owner of Object.values(owners(dst, RELS))) assert.equal(owner, `${NOBODY}:${NOBODY}`);
-  });
+  for (const mode of [MODES[0]!, MODES[2]!]) {
+    test(`not root: no error, no warning, owners are the writer's, nothing to update after (${mode.name})`, (t) => {
+      const root = tempDir(t);
+      const src = join(root, 'src');
+      const dst = join(root, 'out', 'dst');
+      makeTree(src);
+      // The writer reads the source and writes below out/ only.
+      chmodSync(root, 0o755);
+      mkdirSync(join(root, 'out'));
+      chownSync(join(root, 'out'), NOBODY, NOBODY);
+      const asNobody = (...args: string[]) =>
+        spawnSync(
+          'setpriv',
+          [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, BLIT, ...args],
+          {
+            env: { ...process.env, XDG_CONFIG_HOME: testConfigHome(), ...mode.env },
+            encoding: 'utf8',
+            input: '',
+          },
+        );
+      const result = asNobody('copy', `${src}/`, dst);
+      assert.equal(result.error, undefined, 'setpriv (util-linux) runs');
+      assert.equal(result.status, 0, result.stderr);
+      assert.equal(result.stderr, '');
+      for (const owner of Object.values(owners(dst, RELS))) assert.equal(owner, `${NOBODY}:${NOBODY}`);
+      // Owners that differ from the source's are no difference to a writer that cannot set them.
+      const again = asNobody('mirror', `${src}/`, dst, '--json');
+      assert.equal(again.status, 0, again.stderr);
+      const report = json(again.stdout);
+      assert.equal(report.copied + report.updated, 0);
+      assert.equal(report.fidelity?.owner, undefined);
+    });
+  }
 });
 
 /** A daemon config with one module at `path`. */

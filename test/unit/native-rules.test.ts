@@ -37,6 +37,8 @@ function nativeEntry(entry: Entry): NativeTestEntry {
     mode: entry.mode,
     name: entry.name,
     link: entry.linkTarget,
+    ...(entry.uid === undefined ? {} : { uid: entry.uid }),
+    ...(entry.gid === undefined ? {} : { gid: entry.gid }),
   };
 }
 
@@ -89,7 +91,23 @@ interface CompareCase {
   dest: Entry;
   mode: CompareMode;
   expected: Decision;
+  /** The transfer keeps owners (root, no --no-owner): an owner-only difference counts. */
+  owners?: boolean;
 }
+
+/** Owner cases: each with and without owners kept. */
+const OWNED = { uid: 1234, gid: 5678 };
+const ownerCases = (
+  what: string,
+  source: Entry,
+  dest: Entry,
+  mode: CompareMode,
+  kept: Decision,
+  notKept: Decision,
+): CompareCase[] => [
+  { what: `${what}, owners kept`, source, dest, mode, expected: kept, owners: true },
+  { what: `${what}, owners not kept`, source, dest, mode, expected: notKept, owners: false },
+];
 
 const COMPARE_CASES: CompareCase[] = [
   // The mtime tolerance, at its edges, both ways.
@@ -434,18 +452,74 @@ const COMPARE_CASES: CompareCase[] = [
     mode: 'default',
     expected: 'skip',
   },
+  // Owners: an owner-only difference is a metadata update (a link is made again), only when kept.
+  ...ownerCases('file, same owner', file(OWNED), file(OWNED), 'default', 'skip', 'skip'),
+  ...ownerCases('file, uid differs', file(OWNED), file({ ...OWNED, uid: 1 }), 'default', 'update', 'skip'),
+  ...ownerCases('file, gid differs', file(OWNED), file({ ...OWNED, gid: 1 }), 'default', 'update', 'skip'),
+  ...ownerCases(
+    'file, uid differs, size-only',
+    file(OWNED),
+    file({ ...OWNED, uid: 0 }),
+    'size-only',
+    'update',
+    'skip',
+  ),
+  ...ownerCases(
+    'file, uid and mtime differ',
+    file(OWNED),
+    file({ ...OWNED, uid: 1, mtimeNs: T + TOL }),
+    'default',
+    'transfer',
+    'transfer',
+  ),
+  ...ownerCases(
+    'file, uid differs, checksum',
+    file(OWNED),
+    file({ ...OWNED, uid: 1 }),
+    'checksum',
+    'hash',
+    'hash',
+  ),
+  ...ownerCases(
+    'file, uid differs, ignore-existing',
+    file(OWNED),
+    file({ ...OWNED, uid: 1 }),
+    'ignore-existing',
+    'skip',
+    'skip',
+  ),
+  ...ownerCases(
+    'link, uid differs',
+    link('a', OWNED),
+    link('a', { ...OWNED, uid: 1 }),
+    'default',
+    'transfer',
+    'skip',
+  ),
+  ...ownerCases(
+    'link, gid differs',
+    link('a', OWNED),
+    link('a', { ...OWNED, gid: 1 }),
+    'default',
+    'transfer',
+    'skip',
+  ),
+  ...ownerCases('link, same owner', link('a', OWNED), link('a', OWNED), 'default', 'skip', 'skip'),
+  // A directory's owner is set with its mode and mtime, after its contents.
+  ...ownerCases('dir, uid differs', dir(OWNED), dir({ ...OWNED, uid: 1 }), 'default', 'skip', 'skip'),
 ];
 
 describe('compare rules: engine/compare.ts decide() and the copy threads (native Decide)', () => {
   test('TypeScript gives the expected decision for every case', () => {
-    for (const c of COMPARE_CASES) assert.equal(decide(c.source, c.dest, c.mode), c.expected, c.what);
+    for (const c of COMPARE_CASES)
+      assert.equal(decide(c.source, c.dest, c.mode, c.owners), c.expected, c.what);
   });
 
   test('the addon gives the expected decision for every case', () => {
     const native = rules();
     for (const c of COMPARE_CASES) {
       assert.equal(
-        native.decide(nativeEntry(c.source), nativeEntry(c.dest), codes().compare[c.mode]),
+        native.decide(nativeEntry(c.source), nativeEntry(c.dest), codes().compare[c.mode], c.owners),
         c.expected,
         c.what,
       );

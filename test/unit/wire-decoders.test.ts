@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { IdNames, isPeerIdName, MAX_ID_NAME_BYTES } from '../../src/fsops/id-map.js';
 import {
   type CompareMode,
   type EntryKind,
@@ -75,6 +76,37 @@ describe('wire decoders under random input', () => {
             assert.ok(entry.linkTarget && !entry.linkTarget.includes('\0'));
             assert.ok(Buffer.byteLength(entry.linkTarget) <= MAX_PATH_BYTES);
           } else if (entry.kind !== 'file') assert.equal(entry.size, 0);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  test('owner names: refused unless bounded and printable; ids as sent, or mapped by a known name', () => {
+    const here = IdNames.fromText('alice:x:2000:2000::/:/bin/sh\n', 'staff:x:60:\n');
+    fc.assert(
+      fc.property(
+        fc.oneof(text, fc.constantFrom('', 'alice', 'staff')),
+        fc.oneof(text, fc.constantFrom('', 'alice', 'staff')),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.boolean(),
+        (user, group, id, numericIds) => {
+          const wire = {
+            entry: WireEntry.fromPartial({ name: 'f', kind: 1 as EntryKind, uid: id, gid: id, user, group }),
+            filterStatus: 1 as FilterStatus,
+            filterMet: 0,
+          };
+          let decoded: ReturnType<typeof fromManifestEntry> | undefined;
+          const mapping = { here: () => here, numericIds };
+          if (!refusesOnlyWithProtocolError(() => (decoded = fromManifestEntry(wire, false, mapping)))) {
+            assert.ok(!isPeerIdName(user) || !isPeerIdName(group));
+            return;
+          }
+          assert.ok(
+            Buffer.byteLength(user) <= MAX_ID_NAME_BYTES && Buffer.byteLength(group) <= MAX_ID_NAME_BYTES,
+          );
+          assert.equal(decoded!.uid, !numericIds && user === 'alice' ? 2000 : id);
+          assert.equal(decoded!.gid, !numericIds && group === 'staff' ? 60 : id);
         },
       ),
       { numRuns: RUNS },
