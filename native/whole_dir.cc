@@ -176,8 +176,11 @@ void CopyNew(DirWork& work, const ListedItem& item, const std::string& src, cons
         AddProblem(job, item.name, kProblemMkdir, 0, errno, kStageDest);
         return;
       }
-      // Its mode and times come from JavaScript once it is full; its owner now.
-      job.ownerCounts.Add(ApplyOwnerAt(AT_FDCWD, stage.c_str(), OwnerOf(item, job.owners)));
+      // Its mode and times come from JavaScript once it is full; its owner now, where mkdir did
+      // not give it that one already (as the walk's finishDirectories compares first).
+      struct stat made;
+      if (job.owners && (lstat(stage.c_str(), &made) != 0 || made.st_uid != item.uid || made.st_gid != item.gid))
+        job.ownerCounts.Add(ApplyOwnerAt(AT_FDCWD, stage.c_str(), OwnerOf(item, true)));
       job.dirNames.push_back(item.name);
       job.dirStages.push_back(stage.substr(stage.rfind('/') + 1));
       job.dirModes.push_back(item.mode);
@@ -246,7 +249,8 @@ void Sync(DirWork& work, Decision decision, const ListedItem& s, const ListedIte
   times[0].tv_sec = static_cast<time_t>(s.sec);
   times[0].tv_nsec = static_cast<long>(s.nsec);
   times[1] = times[0];
-  if (OwnerDiffers(s, d, job.owners)) job.ownerCounts.Add(ApplyOwnerAt(AT_FDCWD, dst.c_str(), OwnerOf(s, true)));
+  // As an update's every other step, and as the walk does (local-destination.ts): whatever changed.
+  job.ownerCounts.Add(ApplyOwnerAt(AT_FDCWD, dst.c_str(), OwnerOf(s, job.owners)));
   if (chmod(dst.c_str(), s.mode & 07777) != 0 || utimensat(AT_FDCWD, dst.c_str(), times, 0) != 0) {
     AddProblem(job, s.name, kProblemMeta, 0, errno, kStageDest);
     return;
