@@ -194,6 +194,8 @@ Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
     Napi::Array excludes = info[12].As<Napi::Array>();
     for (uint32_t i = 0; i < excludes.Length(); i++) job.excludes.push_back(ParseNamePattern(PathArg(excludes.Get(i))));
   }
+  // hardLinks: files with other names (link count above 1) go back to JavaScript (engine/hard-links.ts).
+  if (info.Length() > 14) job.hardLinks = info[14].ToBoolean();
   batch->label = "scan: listing " + (job.rel.empty() ? std::string(".") : job.rel);
   Enqueue(env, pool, std::move(batch));
   return env.Undefined();

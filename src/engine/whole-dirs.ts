@@ -80,7 +80,12 @@ export class WholeDirs {
     private readonly addon: NativeAddon,
     private readonly sink: WholeDirSink,
     /** `excludes`: --exclude patterns the copy threads apply themselves (filter.ts nativeExcludes). */
-    private readonly options: { compare: CompareMode; mirror: boolean; excludes: string[] },
+    private readonly options: {
+      compare: CompareMode;
+      mirror: boolean;
+      excludes: string[];
+      hardLinks: boolean;
+    },
   ) {
     this.compare = addon.codes.compare[options.compare];
   }
@@ -144,7 +149,15 @@ export class WholeDirs {
             stage === undefined ? { compare: this.compare, mirror: this.options.mirror } : undefined;
           let result: NativeDirResult;
           try {
-            result = await executor.copyDir(src, dst, stage ?? '', rel, sync, this.options.excludes);
+            result = await executor.copyDir(
+              src,
+              dst,
+              stage ?? '',
+              rel,
+              sync,
+              this.options.excludes,
+              this.options.hardLinks,
+            );
           } catch (error) {
             // Dropped before it ran (the pool closed): its directory stays unmade.
             discardStage(stage);

@@ -80,6 +80,8 @@ export class NativePool implements CopyExecutor {
     sync?: { compare: number; mirror: boolean },
     /** Entries matching these are left out (engine/filter.ts nativeExcludes). */
     excludes: string[] = [],
+    /** Files with a link count above 1 come back as residual, for engine/hard-links.ts. */
+    hardLinks = false,
   ): Promise<NativeDirResult> {
     const id = this.nextId++;
     const { delayMs, hangName, scanHang } = injectedDirDelays(rel);
@@ -98,6 +100,8 @@ export class NativePool implements CopyExecutor {
         sync?.compare,
         sync?.mirror,
         excludes,
+        undefined,
+        hardLinks,
       );
       this.pending.set(id, { answer: (result) => resolve(result as NativeDirResult), reject });
     });

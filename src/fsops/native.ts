@@ -145,6 +145,11 @@ export interface NativeDirResult {
   };
   /** The destination is full or read-only: the job stopped there. */
   fatal: boolean;
+  /**
+   * Source entries left to JavaScript: files with other names (with hardLinks) and, on both sides,
+   * entries of another kind at the destination.
+   */
+  residual?: (string | Buffer)[];
   // A directory on both sides (submitCopyDir with a compare mode) also says:
   /** Non-zero: the destination directory could not be listed (ELOOP/ENOTDIR: it is not one). */
   dstListErrno?: number;
@@ -153,8 +158,6 @@ export interface NativeDirResult {
   updated?: number;
   /** Subdirectories on both sides, still to be compared (each a job of its own). */
   both?: { names: (string | Buffer)[]; modes: Uint32Array; mtimeNs: BigInt64Array };
-  /** Source entries with an entry of another kind at the destination: left to JavaScript. */
-  residual?: (string | Buffer)[];
   /** Mirror: destination entries the source lacks (codes.kind). */
   extra?: { names: (string | Buffer)[]; kinds: Uint8Array };
   /** Temp files, temp links and staging directories found at the destination. */
@@ -316,6 +319,10 @@ export interface NativeAddon {
     mirror?: boolean,
     /** --exclude patterns of literal characters and '*' (see engine/filter.ts nativeExcludes). */
     excludes?: string[],
+    /** Owners (index 13; not used here). */
+    owners?: boolean,
+    /** Files with a link count above 1 go back as `residual` (engine/hard-links.ts). */
+    hardLinks?: boolean,
   ): void;
   /**
    * Drops the batches not yet started (returns their ids) and lets the threads end; with `abandon`
