@@ -353,7 +353,8 @@ Napi::Value ReadNames(const Napi::CallbackInfo& info) {
 }
 
 // lstatAt(dirFd, names) -> per name: st_mode (type bits included), size, mtime in nanoseconds, a
-// link's target, and an errno (0, or why that entry could not be described).
+// link's target, the link count, device and inode (hard links), and an errno (0, or why that entry
+// could not be described).
 Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int dirFd = Int(info[0]);
@@ -364,6 +365,9 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   auto mtimes = Napi::TypedArrayOf<int64_t>::New(env, n, napi_bigint64_array);
   auto errnos = Napi::Int32Array::New(env, n);
   Napi::Array links = Napi::Array::New(env, n);
+  auto nlinks = Napi::Uint32Array::New(env, n);
+  auto devs = Napi::TypedArrayOf<uint64_t>::New(env, n, napi_biguint64_array);
+  auto inos = Napi::TypedArrayOf<uint64_t>::New(env, n, napi_biguint64_array);
   for (uint32_t i = 0; i < n; i++) {
     std::string name = Bytes(names.Get(i));
     if (!IsName(name)) {
@@ -377,6 +381,9 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
     }
     modes[i] = st.st_mode;
     sizes[i] = static_cast<double>(st.st_size);
+    nlinks[i] = static_cast<uint32_t>(st.st_nlink);
+    devs[i] = static_cast<uint64_t>(st.st_dev);
+    inos[i] = static_cast<uint64_t>(st.st_ino);
 #if defined(__APPLE__)
     mtimes[i] = static_cast<int64_t>(st.st_mtimespec.tv_sec) * 1000000000 + st.st_mtimespec.tv_nsec;
 #else
@@ -394,6 +401,9 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   result.Set("sizes", sizes);
   result.Set("mtimeNs", mtimes);
   result.Set("links", links);
+  result.Set("nlinks", nlinks);
+  result.Set("devs", devs);
+  result.Set("inos", inos);
   result.Set("errnos", errnos);
   return result;
 }

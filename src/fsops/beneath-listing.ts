@@ -40,7 +40,9 @@ export function listBeneath(dir: BeneathDir): DirectoryContents {
       size: stats.size,
       mtimeNs: stats.mtimeNs,
       mode: stats.mode & 0o7777,
+      nlink: stats.nlink,
     };
+    if (entry.kind === 'file' && stats.nlink > 1) entry.inode = stats.inode;
     if (entry.kind === 'symlink') {
       if (!stats.linkTarget || !isUtf8(stats.linkTarget)) {
         problems.push({ name, reason: NOT_UTF8_TARGET });

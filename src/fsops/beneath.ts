@@ -39,6 +39,9 @@ export interface EntryStats {
   mtimeNs: bigint;
   /** A link's target, as bytes. */
   linkTarget?: Buffer;
+  nlink: number;
+  /** `dev:ino` (see Entry.inode). */
+  inode: string;
 }
 
 export type RenameHow = 'replace' | 'noReplace' | 'exchange';
@@ -122,6 +125,8 @@ export class BeneathDir {
         mode: listed.modes[i]!,
         size: listed.sizes[i]!,
         mtimeNs: listed.mtimeNs[i]!,
+        nlink: listed.nlinks[i]!,
+        inode: `${listed.devs[i]}:${listed.inos[i]}`,
       };
       const target = listed.links[i];
       if (target !== undefined) stats.linkTarget = target;

@@ -179,6 +179,10 @@ export interface NativeEntryStats {
   mtimeNs: BigInt64Array;
   /** A link's target; undefined for other kinds. */
   links: (Buffer | undefined)[];
+  /** Link count, device and inode: which names are one file (engine/hard-links.ts). */
+  nlinks: Uint32Array;
+  devs: BigUint64Array;
+  inos: BigUint64Array;
   /** 0, or why that entry could not be described (ENOENT: gone meanwhile). */
   errnos: Int32Array;
 }

@@ -10,6 +10,7 @@ import type { SourceEntry, SourceListing } from '../engine/roles.js';
 import type { Entry } from '../engine/types.js';
 import { isName, isSafeRel } from '../fsops/rel-path.js';
 import { EntryKind, FilterStatus, type ManifestBatch, type ManifestEntry } from '../generated/blit.js';
+import { type LinkGroupIds, peerLinkKey } from './link-groups.js';
 import { kindName, toWireEntry } from './wire-entry.js';
 
 /** Entries per batch: a directory of a million names goes as many frames, each well under 4 MiB. */
@@ -33,15 +34,24 @@ function toWireVerdict(verdict: FilterVerdict): { filterStatus: FilterStatus; fi
   };
 }
 
-function toManifestEntry(entry: SourceEntry): ManifestEntry {
-  return { entry: toWireEntry(entry), ...toWireVerdict(entry.verdict) };
+function toManifestEntry(entry: SourceEntry, links?: LinkGroupIds): ManifestEntry {
+  const linked = links && entry.kind === 'file' && (entry.nlink ?? 1) > 1;
+  return {
+    entry: toWireEntry(entry, linked ? links.idOf(entry.inode) : 0n),
+    ...toWireVerdict(entry.verdict),
+  };
 }
 
-/** One listing as batches of at most BATCH_ENTRIES entries; the last one says so. */
-export function toManifestBatches(listing: SourceListing): ManifestBatch[] {
+/**
+ * One listing as batches of at most BATCH_ENTRIES entries; the last one says so. With `links`,
+ * files with other names carry their hard-link group.
+ */
+export function toManifestBatches(listing: SourceListing, links?: LinkGroupIds): ManifestBatch[] {
   const batches: ManifestBatch[] = [];
   for (let start = 0; start === 0 || start < listing.entries.length; start += BATCH_ENTRIES) {
-    const entries = listing.entries.slice(start, start + BATCH_ENTRIES).map(toManifestEntry);
+    const entries = listing.entries
+      .slice(start, start + BATCH_ENTRIES)
+      .map((entry) => toManifestEntry(entry, links));
     batches.push({
       directory: listing.rel,
       directoryEntry: start === 0 && listing.dir ? toManifestEntry(listing.dir) : undefined,
@@ -115,6 +125,12 @@ export function fromManifestEntry(wire: ManifestEntry, ofDirectory = false): Sou
       throw new ProtocolError(`${entry.name}: symbolic link target is empty, too long or holds a NUL byte`);
     }
     result.linkTarget = entry.linkTarget;
+  }
+  // A hard-link group: a key matching other entries of this session only (protocol/link-groups.ts).
+  const linkKey = kind === 'file' ? peerLinkKey(entry.linkGroup) : undefined;
+  if (linkKey !== undefined) {
+    result.inode = linkKey;
+    result.nlink = 2;
   }
   return Object.assign(result, { verdict: fromWireVerdict(wire) });
 }
