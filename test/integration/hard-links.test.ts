@@ -122,13 +122,17 @@ describe('hard links, locally', () => {
     assert.equal(jsonReport(result).bytes, GROUP_BYTES[0]);
   });
 
-  test('--no-hard-links copies every name as a file of its own', async (t) => {
-    const { src, dst } = setup(t);
-    const result = await runBlit(['copy', '--no-hard-links', '--json', `${src}/`, `${dst}/`]);
-    assert.equal(result.status, 0, result.stderr);
-    assertSeparate(dst);
-    assert.equal(jsonReport(result).fidelity?.hardLinks, undefined);
-  });
+  for (const path of LOCAL_PATHS) {
+    test(`${path.name}: --no-hard-links copies every name as a file of its own`, async (t) => {
+      const { src, dst } = setup(t);
+      const result = await runBlit(['copy', '--no-hard-links', '--json', `${src}/`, `${dst}/`], {
+        env: path.env,
+      });
+      assert.equal(result.status, 0, result.stderr);
+      assertSeparate(dst);
+      assert.equal(jsonReport(result).fidelity?.hardLinks, undefined);
+    });
+  }
 
   test('a move removes every name of the source once the links landed', async (t) => {
     const { src, dst } = setup(t);
