@@ -353,7 +353,8 @@ Napi::Value ReadNames(const Napi::CallbackInfo& info) {
 }
 
 // lstatAt(dirFd, names) -> per name: st_mode (type bits included), size, mtime in nanoseconds, a
-// link's target, and an errno (0, or why that entry could not be described).
+// link's target, the link count, device and inode (hard links), and an errno (0, or why that entry
+// could not be described).
 Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int dirFd = Int(info[0]);
@@ -366,6 +367,9 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   auto uids = Napi::Uint32Array::New(env, n);
   auto gids = Napi::Uint32Array::New(env, n);
   Napi::Array links = Napi::Array::New(env, n);
+  auto nlinks = Napi::Uint32Array::New(env, n);
+  auto devs = Napi::TypedArrayOf<uint64_t>::New(env, n, napi_biguint64_array);
+  auto inos = Napi::TypedArrayOf<uint64_t>::New(env, n, napi_biguint64_array);
   for (uint32_t i = 0; i < n; i++) {
     std::string name = Bytes(names.Get(i));
     if (!IsName(name)) {
@@ -381,6 +385,9 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
     uids[i] = st.st_uid;
     gids[i] = st.st_gid;
     sizes[i] = static_cast<double>(st.st_size);
+    nlinks[i] = static_cast<uint32_t>(st.st_nlink);
+    devs[i] = static_cast<uint64_t>(st.st_dev);
+    inos[i] = static_cast<uint64_t>(st.st_ino);
 #if defined(__APPLE__)
     mtimes[i] = static_cast<int64_t>(st.st_mtimespec.tv_sec) * 1000000000 + st.st_mtimespec.tv_nsec;
 #else
@@ -398,6 +405,9 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   result.Set("sizes", sizes);
   result.Set("mtimeNs", mtimes);
   result.Set("links", links);
+  result.Set("nlinks", nlinks);
+  result.Set("devs", devs);
+  result.Set("inos", inos);
   result.Set("errnos", errnos);
   result.Set("uids", uids);
   result.Set("gids", gids);

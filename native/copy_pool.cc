@@ -196,6 +196,8 @@ Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
   }
   // Index 13: entries get the source's owner (owner.h).
   if (info.Length() > 13) job.owners = info[13].ToBoolean();
+  // hardLinks: files with other names (link count above 1) go back to JavaScript (engine/hard-links.ts).
+  if (info.Length() > 14) job.hardLinks = info[14].ToBoolean();
   batch->label = "scan: listing " + (job.rel.empty() ? std::string(".") : job.rel);
   Enqueue(env, pool, std::move(batch));
   return env.Undefined();

@@ -192,6 +192,11 @@ void CopyNew(DirWork& work, const ListedItem& item, const std::string& src, cons
   }
 }
 
+// A file with other names, which JavaScript links as one inode (engine/hard-links.ts): residual.
+bool LinkedElsewhere(const DirJob& job, const ListedItem& item) {
+  return job.hardLinks && item.kind == kFile && item.nlink > 1;
+}
+
 // The bytes of the files in `listed` that a job will copy (or compare first, under --checksum), as
 // Sync decides for each, and how many subdirectories it lists.
 void ToCopy(const DirJob& job, const Listed& listed,
@@ -199,7 +204,7 @@ void ToCopy(const DirJob& job, const Listed& listed,
   bytes = subdirs = 0;
   for (const ListedItem& item : listed.items) {
     if (item.kind == kDir) subdirs++;
-    if (item.kind != kFile) continue;
+    if (item.kind != kFile || LinkedElsewhere(job, item)) continue;
     auto found = existing.find(item.name);
     if (found == existing.end()) {
       bytes += static_cast<int64_t>(item.size);
@@ -416,6 +421,10 @@ void FillDir(DirJob& job, int delayMs, const std::function<void(const std::strin
       continue;
     }
     if (job.mirror) listedHere.emplace(name, true);
+    if (LinkedElsewhere(job, item)) {
+      job.residual.push_back(name);
+      continue;
+    }
     if (item.kind == kFile) {
       job.sizes.push_back(item.size);
       show("copy: " + prefix + name);
@@ -575,8 +584,8 @@ Napi::Object DirsValue(Napi::Env env, const std::vector<std::string>& names, con
 
 // -> { placeErrno, listErrno, entries, files, links, others, bytes,
 //      handled, handledBytes, sizes: Float64Array,
-//      dirs (DirsValue), problems: { names, kinds, status, errno, stage (Int32Arrays) }, fatal }
-//      and for a sync job also { dstListErrno, skipped, updated, both (DirsValue), residual,
+//      dirs (DirsValue), problems: { names, kinds, status, errno, stage (Int32Arrays) }, fatal, residual }
+//      and for a sync job also { dstListErrno, skipped, updated, both (DirsValue),
 //      extra: { names, kinds: Uint8Array }, temps } (fsops/native.ts, NativeDirResult).
 Napi::Object DirJobResult(Napi::Env env, const DirJob& job) {
   Napi::Object result = Napi::Object::New(env);
@@ -609,12 +618,12 @@ Napi::Object DirJobResult(Napi::Env env, const DirJob& job) {
   owners.Set("failed", Napi::Number::New(env, job.ownerCounts.failed));
   owners.Set("errno", Napi::Number::New(env, job.ownerCounts.firstErr));
   result.Set("owners", owners);
+  result.Set("residual", StringsValue(env, job.residual));
   if (!job.sync) return result;
   result.Set("dstListErrno", Napi::Number::New(env, job.dstListErr));
   result.Set("skipped", Napi::Number::New(env, job.skipped));
   result.Set("updated", Napi::Number::New(env, job.updated));
   result.Set("both", DirsValue(env, job.bothNames, job.bothModes, job.bothMtimes));
-  result.Set("residual", StringsValue(env, job.residual));
   Napi::Object extra = Napi::Object::New(env);
   extra.Set("names", StringsValue(env, job.extraNames));
   extra.Set("kinds", Typed<uint8_t, Napi::Uint8Array>(env, job.extraKinds));

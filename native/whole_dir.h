@@ -38,6 +38,7 @@ struct DirJob {
   bool sync = false;
   int32_t compare = 0;  // kCompare* below
   bool mirror = false;
+  bool hardLinks = false;  // files with a link count above 1 go back to JavaScript (residual)
   // --exclude patterns (engine/filter.ts nativeExcludes): matching entries are left out as if they
   // were not there (DropExcluded).
   std::vector<NamePattern> excludes;

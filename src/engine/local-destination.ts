@@ -4,7 +4,7 @@
  * and answers with the files it needs. It gathers mirror deletions but performs them only when
  * the session says the scan was complete and the deletions were confirmed.
  */
-import { lstatSync, renameSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
+import { linkSync, lstatSync, renameSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { type DestinationFs, PathDestinationFs } from '../fsops/destination-fs.js';
 import { type DirectoryContents, listDirectory } from '../fsops/listing.js';
@@ -18,6 +18,7 @@ import { BlitError, codeOf, reasonOf, showPath } from '../util/errors.js';
 import { sameMetadata } from './compare.js';
 import { FidelityTally } from './fidelity.js';
 import type { FilterVerdict, PathFilter } from './filter.js';
+import { HardLinkGroups, MAX_LINK_GROUPS } from './hard-links.js';
 import { type EntryStep, planEntry, planExtras } from './plan-entry.js';
 import type { SourceEntry, SourceListing } from './roles.js';
 import type { Action, Entry, EntryKind, Failure, TransferOptions } from './types.js';
@@ -76,6 +77,8 @@ export class LocalDestination {
   private readonly fresh = new Set<string>();
   /** Entries get the source's owner (fsops/owner.ts): root, and no --no-owner. */
   readonly owners: boolean;
+  /** Source files that are one inode: the later names wait here to be linked (engine/hard-links.ts). */
+  private readonly links = new HardLinkGroups<SourceEntry>();
 
   constructor(
     readonly root: string,
@@ -284,7 +287,99 @@ export class LocalDestination {
     plan: DirPlan,
     wholeDirs: boolean,
   ): void {
-    this.apply(rel, entry, parent, plan, wholeDirs, planEntry(entry, dest, this.options));
+    const step = planEntry(entry, dest, this.options);
+    if (this.waitsForLeader(rel, entry, dest, step)) return;
+    this.apply(rel, entry, parent, plan, wholeDirs, step);
+  }
+
+  /**
+   * A later name of a file with other names in the source waits to be linked to the first
+   * (linkFollowers), whatever is at the destination now: unless --ignore-existing keeps it, or it
+   * waits for a mirror's deletions (then it is looked at again).
+   */
+  private waitsForLeader(rel: string, entry: SourceEntry, dest: Entry | undefined, step: EntryStep): boolean {
+    if (entry.kind !== 'file' || entry.nlink === undefined || entry.nlink < 2) return false;
+    if (!(this.options.preserve?.hardLinks ?? true)) return false;
+    const role = this.links.classify(rel, entry.inode, entry.nlink);
+    if (role.role === 'over-cap') {
+      this.fidelity.failed(
+        'hardLinks',
+        `more than ${MAX_LINK_GROUPS} hard-link groups: copied as separate files`,
+      );
+      return false;
+    }
+    if (role.role !== 'follower') return false;
+    if (step.kind !== 'need' && step.kind !== 'update' && step.kind !== 'skip') return false;
+    if (step.kind === 'skip' && dest !== undefined && this.options.compare === 'ignore-existing')
+      return false;
+    this.links.wait(rel, role.leader, entry);
+    return true;
+  }
+
+  /** A file's copy failed: if it leads a hard-link group, its later names are copied instead. */
+  copyFailed(rel: string): void {
+    this.links.failed(rel);
+  }
+
+  /**
+   * Links the later names of hard-link groups to their first, once every copy is back: a name
+   * already that inode stays; anything else is replaced by a link (through a temp name). Returns the
+   * names to copy as separate files instead (their first could not be written, or the link was
+   * refused: EXDEV, EMLINK), and those now in place (a move removes their source).
+   */
+  linkFollowers(): { copy: Need[]; landed: string[] } {
+    const { link, copy } = this.links.take();
+    const result: { copy: Need[]; landed: string[] } = { copy: [], landed: [] };
+    const copyInstead = (rel: string, entry: SourceEntry, reason: string) => {
+      this.fidelity.failed('hardLinks', `${rel}: ${reason}; copied as a separate file`);
+      result.copy.push({ rel, entry, hashFirst: false });
+    };
+    for (const { rel, item } of copy) copyInstead(rel, item, 'its first name could not be copied');
+    for (const { rel, leader, item } of link) {
+      const outcome = this.linkTo(rel, leader);
+      if (outcome === 'same') {
+        this.tally.skipped++;
+        result.landed.push(rel);
+      } else if (outcome === 'linked') {
+        this.onAction({ kind: 'link', path: rel });
+        this.tally.copied++;
+        this.fidelity.applied('hardLinks');
+        result.landed.push(rel);
+      } else copyInstead(rel, item, outcome.reason);
+    }
+    return result;
+  }
+
+  private linkTo(rel: string, leader: string): 'same' | 'linked' | { reason: string } {
+    let path = this.pathOf(rel);
+    const leaderPath = this.pathOf(leader);
+    const target = lstatSync(leaderPath, { throwIfNoEntry: false });
+    const here = lstatSync(path, { throwIfNoEntry: false });
+    if (target && here && target.ino === here.ino && target.dev === here.dev) return 'same';
+    if (this.options.dryRun) return 'linked';
+    if (!target?.isFile()) return { reason: `cannot link to ${leader}: it is not at the destination` };
+    if (here?.isDirectory()) return { reason: 'a directory is in the way' };
+    let temp = tempPathFor(dirname(path));
+    try {
+      try {
+        linkSync(leaderPath, temp);
+      } catch (error) {
+        if (codeOf(error) !== 'ENOENT') throw error;
+        this.fs.makeDirs(parentRel(rel));
+        path = this.pathOf(rel);
+        temp = tempPathFor(dirname(path));
+        linkSync(leaderPath, temp);
+      }
+      renameSync(temp, path);
+      return 'linked';
+    } catch (error) {
+      try {
+        unlinkSync(temp);
+      } catch {
+        // never created
+      }
+      return { reason: `cannot link to ${leader}: ${reasonOf(error)}` };
+    }
   }
 
   private apply(

@@ -156,6 +156,7 @@ export async function runTransfer(
           destination.tally.skipped++;
           break;
         case 'failed':
+          destination.copyFailed(outcome.rel);
           copyFailures.push({ path: outcome.rel, reason: outcome.reason ?? 'failed' });
           if (outcome.sourceSide) sourceReadFailed = true;
           if (outcome.fatal) fatal ??= `${showPath(destination.pathOf(outcome.rel))}: ${outcome.reason}`;
@@ -304,7 +305,13 @@ export async function runTransfer(
             },
             stopping: () => fatal !== undefined || stallError !== undefined || interrupted !== undefined,
           },
-          { compare: options.compare, mirror: options.operation === 'mirror', excludes, owners },
+          {
+            compare: options.compare,
+            mirror: options.operation === 'mirror',
+            excludes,
+            owners,
+            hardLinks: options.preserve?.hardLinks ?? true,
+          },
         )
       : undefined;
 
@@ -407,6 +414,25 @@ export async function runTransfer(
     }
   };
 
+  /**
+   * The later names of hard-link groups, once every copy is back (and a mirror's deferred entries
+   * are in): linked to the first, or copied where they cannot be.
+   */
+  const linkFollowers = async () => {
+    const { copy, landed } = destination.linkFollowers();
+    if (removeSource && !options.dryRun) {
+      for (const rel of landed) {
+        const failure = source.remove(rel);
+        if (failure) copyFailures.push(failure);
+      }
+    }
+    if (copy.length === 0 || options.dryRun) return;
+    const jobs = copy.map(jobFor);
+    progress.entriesDone -= jobs.length;
+    scheduler.runTask(async (executor) => onOutcomes(await executor.run(jobs), jobs));
+    await scheduler.drain();
+  };
+
   const confirm = async (candidates: DeletionCandidate[]): Promise<boolean> => {
     board.pause(true);
     try {
@@ -464,6 +490,7 @@ export async function runTransfer(
         }
       }
     }
+    if (!fatal) await linkFollowers();
     if (!fatal) {
       deleting = 'stale temps';
       await destination.removeStaleDirs(deletionStep);

@@ -80,7 +80,13 @@ export class WholeDirs {
     private readonly addon: NativeAddon,
     private readonly sink: WholeDirSink,
     /** `excludes`: --exclude patterns the copy threads apply themselves (filter.ts nativeExcludes). */
-    private readonly options: { compare: CompareMode; mirror: boolean; excludes: string[]; owners?: boolean },
+    private readonly options: {
+      compare: CompareMode;
+      mirror: boolean;
+      excludes: string[];
+      owners?: boolean;
+      hardLinks: boolean;
+    },
   ) {
     this.compare = addon.codes.compare[options.compare];
   }
@@ -152,6 +158,7 @@ export class WholeDirs {
               sync,
               this.options.excludes,
               this.options.owners,
+              this.options.hardLinks,
             );
           } catch (error) {
             // Dropped before it ran (the pool closed): its directory stays unmade.

@@ -40,11 +40,13 @@ export function listBeneath(dir: BeneathDir): DirectoryContents {
       size: stats.size,
       mtimeNs: stats.mtimeNs,
       mode: stats.mode & 0o7777,
+      nlink: stats.nlink,
     };
     if (stats.uid !== undefined && stats.gid !== undefined) {
       entry.uid = stats.uid;
       entry.gid = stats.gid;
     }
+    if (entry.kind === 'file' && stats.nlink > 1) entry.inode = stats.inode;
     if (entry.kind === 'symlink') {
       if (!stats.linkTarget || !isUtf8(stats.linkTarget)) {
         problems.push({ name, reason: NOT_UTF8_TARGET });

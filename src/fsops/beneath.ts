@@ -41,6 +41,9 @@ export interface EntryStats {
   linkTarget?: Buffer;
   uid?: number;
   gid?: number;
+  nlink: number;
+  /** `dev:ino` (see Entry.inode). */
+  inode: string;
 }
 
 export type RenameHow = 'replace' | 'noReplace' | 'exchange';
@@ -124,6 +127,8 @@ export class BeneathDir {
         mode: listed.modes[i]!,
         size: listed.sizes[i]!,
         mtimeNs: listed.mtimeNs[i]!,
+        nlink: listed.nlinks[i]!,
+        inode: `${listed.devs[i]}:${listed.inos[i]}`,
       };
       if (listed.uids && listed.gids) {
         stats.uid = listed.uids[i]!;

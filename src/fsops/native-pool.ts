@@ -82,6 +82,8 @@ export class NativePool implements CopyExecutor {
     excludes: string[] = [],
     /** Entries get the source's owner (fsops/owner.ts keepsOwners). */
     owners = false,
+    /** Files with a link count above 1 come back as residual, for engine/hard-links.ts. */
+    hardLinks = false,
   ): Promise<NativeDirResult> {
     const id = this.nextId++;
     const { delayMs, hangName, scanHang } = injectedDirDelays(rel);
@@ -101,6 +103,7 @@ export class NativePool implements CopyExecutor {
         sync?.mirror,
         excludes,
         owners,
+        hardLinks,
       );
       this.pending.set(id, { answer: (result) => resolve(result as NativeDirResult), reject });
     });

@@ -152,6 +152,11 @@ export interface NativeDirResult {
   fatal: boolean;
   /** Owners given (files, links, directories made or brought up to date) and failed; errno: the first failure's. */
   owners?: { applied: number; failed: number; errno: number };
+  /**
+   * Source entries left to JavaScript: files with other names (with hardLinks) and, on both sides,
+   * entries of another kind at the destination.
+   */
+  residual?: (string | Buffer)[];
   // A directory on both sides (submitCopyDir with a compare mode) also says:
   /** Non-zero: the destination directory could not be listed (ELOOP/ENOTDIR: it is not one). */
   dstListErrno?: number;
@@ -160,8 +165,6 @@ export interface NativeDirResult {
   updated?: number;
   /** Subdirectories on both sides, still to be compared (each a job of its own). */
   both?: { names: (string | Buffer)[]; modes: Uint32Array; mtimeNs: BigInt64Array };
-  /** Source entries with an entry of another kind at the destination: left to JavaScript. */
-  residual?: (string | Buffer)[];
   /** Mirror: destination entries the source lacks (codes.kind). */
   extra?: { names: (string | Buffer)[]; kinds: Uint8Array };
   /** Temp files, temp links and staging directories found at the destination. */
@@ -186,6 +189,10 @@ export interface NativeEntryStats {
   gids?: Uint32Array;
   /** A link's target; undefined for other kinds. */
   links: (Buffer | undefined)[];
+  /** Link count, device and inode: which names are one file (engine/hard-links.ts). */
+  nlinks: Uint32Array;
+  devs: BigUint64Array;
+  inos: BigUint64Array;
   /** 0, or why that entry could not be described (ENOENT: gone meanwhile). */
   errnos: Int32Array;
 }
@@ -331,6 +338,8 @@ export interface NativeAddon {
     excludes?: string[],
     /** Entries get the source's owner (fsops/owner.ts keepsOwners). */
     owners?: boolean,
+    /** Files with a link count above 1 go back as `residual` (engine/hard-links.ts). */
+    hardLinks?: boolean,
   ): void;
   /**
    * Drops the batches not yet started (returns their ids) and lets the threads end; with `abandon`

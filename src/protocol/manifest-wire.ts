@@ -17,6 +17,7 @@ import {
   type ManifestEntry,
   type Entry as WireEntry,
 } from '../generated/blit.js';
+import { type LinkGroupIds, peerLinkKey } from './link-groups.js';
 import { kindName, toWireEntry } from './wire-entry.js';
 
 /** Entries per batch: a directory of a million names goes as many frames, each well under 4 MiB. */
@@ -40,8 +41,12 @@ function toWireVerdict(verdict: FilterVerdict): { filterStatus: FilterStatus; fi
   };
 }
 
-function toManifestEntry(entry: SourceEntry): ManifestEntry {
-  return { entry: withOwner(toWireEntry(entry), entry), ...toWireVerdict(entry.verdict) };
+function toManifestEntry(entry: SourceEntry, links?: LinkGroupIds): ManifestEntry {
+  const linked = links && entry.kind === 'file' && (entry.nlink ?? 1) > 1;
+  return {
+    entry: withOwner(toWireEntry(entry, linked ? links.idOf(entry.inode) : 0n), entry),
+    ...toWireVerdict(entry.verdict),
+  };
 }
 
 /** The owner's ids, with the names they have on this machine, for the destination to map (fsops/id-map.ts). */
@@ -57,11 +62,16 @@ export interface OwnerMapping {
   numericIds: boolean;
 }
 
-/** One listing as batches of at most BATCH_ENTRIES entries; the last one says so. */
-export function toManifestBatches(listing: SourceListing): ManifestBatch[] {
+/**
+ * One listing as batches of at most BATCH_ENTRIES entries; the last one says so. With `links`,
+ * files with other names carry their hard-link group.
+ */
+export function toManifestBatches(listing: SourceListing, links?: LinkGroupIds): ManifestBatch[] {
   const batches: ManifestBatch[] = [];
   for (let start = 0; start === 0 || start < listing.entries.length; start += BATCH_ENTRIES) {
-    const entries = listing.entries.slice(start, start + BATCH_ENTRIES).map(toManifestEntry);
+    const entries = listing.entries
+      .slice(start, start + BATCH_ENTRIES)
+      .map((entry) => toManifestEntry(entry, links));
     batches.push({
       directory: listing.rel,
       directoryEntry: start === 0 && listing.dir ? toManifestEntry(listing.dir) : undefined,
@@ -146,6 +156,12 @@ export function fromManifestEntry(
     const sent = { uid: entry.uid, gid: entry.gid, user: entry.user, group: entry.group };
     const named = !owners.numericIds && (entry.user !== '' || entry.group !== '');
     Object.assign(result, named ? mapOwner(sent, owners.here(), false) : { uid: entry.uid, gid: entry.gid });
+  }
+  // A hard-link group: a key matching other entries of this session only (protocol/link-groups.ts).
+  const linkKey = kind === 'file' ? peerLinkKey(entry.linkGroup) : undefined;
+  if (linkKey !== undefined) {
+    result.inode = linkKey;
+    result.nlink = 2;
   }
   return Object.assign(result, { verdict: fromWireVerdict(wire) });
 }

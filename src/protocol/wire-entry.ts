@@ -9,7 +9,8 @@ const TO_WIRE: Record<LocalKind, EntryKind> = {
   other: EntryKind.ENTRY_KIND_OTHER,
 };
 
-export function toWireEntry(entry: LocalEntry): WireEntry {
+/** `linkGroup`: the entry's hard-link group id for this session (protocol/link-groups.ts), 0 for none. */
+export function toWireEntry(entry: LocalEntry, linkGroup = 0n): WireEntry {
   return {
     name: entry.name,
     kind: TO_WIRE[entry.kind],
@@ -19,7 +20,7 @@ export function toWireEntry(entry: LocalEntry): WireEntry {
     linkTarget: entry.linkTarget ?? '',
     user: '',
     group: '',
-    linkGroup: 0n,
+    linkGroup,
     xattrs: [],
     special: SpecialType.SPECIAL_TYPE_UNSPECIFIED,
     rdev: 0n,

@@ -207,6 +207,69 @@ test('fewer bytes than declared: the file fails and nothing lands under its name
   assert.deepEqual(left, []);
 });
 
+test("a daemon's link groups link names of the transfer to each other and nothing else; their data is never asked for", async (t) => {
+  const FILE = EntryKind.ENTRY_KIND_FILE;
+  const grouped = (name: string, kind: EntryKind, size: number, group: bigint) => {
+    const listed = entry(name, kind, size);
+    listed.entry!.linkGroup = group;
+    return listed;
+  };
+  const asked: string[][] = [];
+  const { result, left, dst } = await pullFrom(t, async (send, needs) => {
+    send(
+      batch('', [
+        grouped('f', FILE, 3, 7n),
+        grouped('g', FILE, 3, 7n),
+        // A directory in a group is no member of it.
+        grouped('d', EntryKind.ENTRY_KIND_DIRECTORY, 0, 7n),
+        grouped('h', FILE, 2, 2n ** 64n - 1n),
+        grouped('bad', FILE, 3, 9n),
+        grouped('bad2', FILE, 3, 9n),
+      ]),
+    );
+    send(batch('d', [grouped('k', FILE, 3, 7n)]));
+    const first = await needs();
+    asked.push(first.map((need) => need.path).sort());
+    for (const need of first) {
+      if (need.path === 'bad') {
+        send({
+          $case: 'error',
+          value: {
+            code: 9,
+            path: 'bad',
+            message: 'unreadable',
+            fatal: false,
+            fileId: need.fileId,
+            hasFileId: true,
+          },
+        });
+        continue;
+      }
+      const data = Buffer.from(need.path === 'h' ? 'hh' : 'fff');
+      send({ $case: 'fileData', value: { fileId: need.fileId, offset: 0n, data, last: true } });
+    }
+    for (const body of complete) send(body);
+    // The first name of group 9 failed: its other name is asked for, as a file of its own.
+    const second = await needs();
+    asked.push(second.map((need) => need.path));
+    for (const need of second)
+      send({
+        $case: 'fileData',
+        value: { fileId: need.fileId, offset: 0n, data: Buffer.from('bbb'), last: true },
+      });
+  });
+  assert.equal(result.status, 2, result.stderr);
+  assert.match(result.stderr, /^blit: bad: unreadable$/m);
+  assert.deepEqual(asked, [['bad', 'f', 'h'], ['bad2']], 'the data of linked names is never asked for');
+  assert.deepEqual(left.sort(), ['bad2', 'd', 'd/k', 'f', 'g', 'h']);
+  const ino = (rel: string) => statSync(join(dst, rel)).ino;
+  assert.equal(ino('g'), ino('f'));
+  assert.equal(ino('d/k'), ino('f'));
+  assert.equal(statSync(join(dst, 'f')).nlink, 3);
+  assert.equal(statSync(join(dst, 'h')).nlink, 1);
+  assert.equal(statSync(join(dst, 'bad2')).nlink, 1);
+});
+
 test('a frame out of the source role ends the pull with one line', async (t) => {
   const { result, left } = await pullFrom(t, async (send) => {
     send({ $case: 'needBatch', value: { needs: [] } });

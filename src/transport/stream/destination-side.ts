@@ -13,7 +13,7 @@
 import { closeSync, constants, openSync } from 'node:fs';
 import { type FidelityReport, toWireFidelity } from '../../engine/fidelity.js';
 import type { FilterVerdict } from '../../engine/filter.js';
-import type { DeletionCandidate, LocalDestination } from '../../engine/local-destination.js';
+import type { DeletionCandidate, LocalDestination, Need } from '../../engine/local-destination.js';
 import type { Progress } from '../../engine/progress.js';
 import type { SourceEntry, SourceListing } from '../../engine/roles.js';
 import { countListing, type SessionStats } from '../../engine/session-stats.js';
@@ -274,8 +274,13 @@ export async function runDestinationSide(
     }
     sendLanded(dirPlan.landed);
     progress.entriesDone += listing.entries.length - dirPlan.needs.length;
+    askFor(dirPlan.needs);
+  };
+
+  /** Asks the source for the data of `needs` (counted in progress as not yet done). */
+  const askFor = (dirNeeds: Need[]) => {
     const needs: WireNeed[] = [];
-    for (const need of dirPlan.needs) {
+    for (const need of dirNeeds) {
       progress.bytesNeeded += need.entry.size;
       if (options.dryRun) {
         onAction({ kind: need.hashFirst ? 'update' : 'copy', path: need.rel });
@@ -401,6 +406,7 @@ export async function runDestinationSide(
     }
     if (!file.failed) {
       file.failed = true;
+      destination.copyFailed(file.rel);
       outstanding--;
       copyFailures.push({ path: file.rel, reason });
       if (sourceSide) sourceReadFailed = true;
@@ -795,6 +801,14 @@ export async function runDestinationSide(
           : 'parts of the source could not be read';
         copyFailures.push({ path: '.', reason: `${candidates.length} deletion(s) withheld: ${reason}` });
       }
+    }
+    // The later names of hard-link groups, once all else is in: linked, or asked for where they cannot be.
+    const followers = destination.linkFollowers();
+    sendLanded(followers.landed);
+    if (followers.copy.length > 0) {
+      progress.entriesDone -= followers.copy.length;
+      askFor(followers.copy);
+      await allIn();
     }
     await destination.removeStaleDirs(step);
     progress.phase = 'finish';

@@ -24,6 +24,7 @@ import type {
   Progress as WireProgress,
 } from '../../generated/blit.js';
 import { ErrorCode, Phase } from '../../generated/blit.js';
+import { LinkGroupIds } from '../../protocol/link-groups.js';
 import { checkPeerRel, ProtocolError, toManifestBatches } from '../../protocol/manifest-wire.js';
 import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { nowMs } from '../../util/clock.js';
@@ -241,11 +242,13 @@ export async function runSourceSide(
 
   let entries = 0;
   let bytes = 0;
+  /** Files with other names go with their hard-link group; the destination decides what to keep. */
+  const links = new LinkGroupIds();
   /** Streams listings as batches. */
   const sendManifest = async (listings: AsyncIterable<SourceListing>) => {
     for await (const listing of listings) {
       check();
-      for (const batch of toManifestBatches(listing)) {
+      for (const batch of toManifestBatches(listing, links)) {
         await channel.send({ $case: 'manifest', value: batch });
         check();
       }
