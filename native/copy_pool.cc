@@ -194,6 +194,8 @@ Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
     Napi::Array excludes = info[12].As<Napi::Array>();
     for (uint32_t i = 0; i < excludes.Length(); i++) job.excludes.push_back(ParseNamePattern(PathArg(excludes.Get(i))));
   }
+  // Index 15: the xattr kinds kept (xattr.h kKeep*); none when absent.
+  if (info.Length() > 15 && info[15].IsNumber()) job.keepXattrs = info[15].As<Napi::Number>().Int32Value();
   batch->label = "scan: listing " + (job.rel.empty() ? std::string(".") : job.rel);
   Enqueue(env, pool, std::move(batch));
   return env.Undefined();

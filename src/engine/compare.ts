@@ -1,4 +1,5 @@
 /** Compare rules: what the destination needs for one source entry, given what it already has. */
+import { sameXattrs } from '../fsops/xattrs.js';
 import type { CompareMode, Entry } from './types.js';
 
 export type Decision =
@@ -24,11 +25,22 @@ export function sameMtime(a: bigint, b: bigint): boolean {
   return diff < MTIME_TOLERANCE_NS && diff > -MTIME_TOLERANCE_NS;
 }
 
-export function sameMetadata(source: Entry, dest: Entry): boolean {
-  return (source.mode & 0o7777) === (dest.mode & 0o7777) && sameMtime(source.mtimeNs, dest.mtimeNs);
+/**
+ * Mode, mtime, and the xattrs and ACLs kept (`keep`: fsops/xattrs.ts keepMask; both by default):
+ * a difference in any of them alone is an update, not a copy.
+ */
+export function sameMetadata(source: Entry, dest: Entry, keep = KEEP_ALL): boolean {
+  return (
+    (source.mode & 0o7777) === (dest.mode & 0o7777) &&
+    sameMtime(source.mtimeNs, dest.mtimeNs) &&
+    sameXattrs(source, dest, keep)
+  );
 }
 
-export function decide(source: Entry, dest: Entry | undefined, mode: CompareMode): Decision {
+/** keepMask of xattrs and ACLs both. */
+export const KEEP_ALL = 3;
+
+export function decide(source: Entry, dest: Entry | undefined, mode: CompareMode, keep = KEEP_ALL): Decision {
   if (!dest) return 'transfer';
   // --ignore-existing leaves whatever exists alone, whatever its kind (as rsync does).
   if (mode === 'ignore-existing') return 'skip';
@@ -47,5 +59,5 @@ export function decide(source: Entry, dest: Entry | undefined, mode: CompareMode
   if (mode === 'ignore-times' || source.size !== dest.size) return 'transfer';
   if (mode === 'checksum') return 'hash';
   if (mode === 'default' && !sameMtime(source.mtimeNs, dest.mtimeNs)) return 'transfer';
-  return sameMetadata(source, dest) ? 'skip' : 'update';
+  return sameMetadata(source, dest, keep) ? 'skip' : 'update';
 }

@@ -13,9 +13,10 @@ import { applyMetadata } from '../fsops/metadata.js';
 import { isSafeRel, joinRel, parentRel, relDepth } from '../fsops/rel-path.js';
 import type { RemovalFailure, RemovalStep } from '../fsops/remove-tree.js';
 import { isStaleTempName, isTempName, tempPathFor } from '../fsops/temp-path.js';
+import { keepMask, readXattrs, writeXattrs } from '../fsops/xattrs.js';
 import { BlitError, codeOf, reasonOf, showPath } from '../util/errors.js';
 import { sameMetadata } from './compare.js';
-import { FidelityTally } from './fidelity.js';
+import { FidelityTally, PRESERVE_ALL } from './fidelity.js';
 import type { FilterVerdict, PathFilter } from './filter.js';
 import { type EntryStep, planEntry, planExtras } from './plan-entry.js';
 import type { SourceEntry, SourceListing } from './roles.js';
@@ -71,6 +72,8 @@ export class LocalDestination {
   /** What was kept of owners, xattrs, ACLs, hard links, holes and special files (engine/fidelity.ts). */
   readonly fidelity = new FidelityTally();
   private readonly dirs: { rel: string; entry: Entry }[] = [];
+  /** The xattr kinds kept (fsops/xattrs.ts keepMask). */
+  private readonly keep: number;
   /** Directories this run created (or, in a dry run, would create): known to be empty. */
   private readonly fresh = new Set<string>();
 
@@ -81,7 +84,9 @@ export class LocalDestination {
     private readonly onAction: (action: Action) => void,
     /** How paths below the root are reached: by path locally, pinned in a daemon's module. */
     readonly fs: DestinationFs = new PathDestinationFs(root),
-  ) {}
+  ) {
+    this.keep = keepMask(options.preserve ?? PRESERVE_ALL);
+  }
 
   pathOf(rel: string): string {
     return this.fs.pathOf(rel);
@@ -302,6 +307,7 @@ export class LocalDestination {
         this.onAction({ kind: 'update', path: rel });
         if (!this.options.dryRun) {
           try {
+            writeXattrs(this.pathOf(rel), entry, this.keep, this.fidelity);
             applyMetadata(this.pathOf(rel), entry.kind, entry.mode, entry.mtimeNs);
           } catch (error) {
             this.fail(rel, `cannot set metadata: ${reasonOf(error)}`);
@@ -380,6 +386,7 @@ export class LocalDestination {
         temp = tempPathFor(dirname(path));
         symlinkSync(entry.linkTarget ?? '', temp);
       }
+      writeXattrs(temp, entry, this.keep, this.fidelity);
       applyMetadata(temp, 'symlink', entry.mode, entry.mtimeNs);
       renameSync(temp, path);
       return undefined;
@@ -524,7 +531,12 @@ export class LocalDestination {
         const stats = lstatSync(path, { bigint: true, throwIfNoEntry: false });
         if (!stats?.isDirectory()) continue;
         const current = { ...entry, mode: Number(stats.mode & 0o7777n), mtimeNs: stats.mtimeNs };
-        if (!sameMetadata(entry, current)) applyMetadata(path, 'dir', entry.mode, entry.mtimeNs);
+        // Read afresh (the listing's are gone, or were made now, inherited from a default ACL).
+        if (entry.xattrs) current.xattrs = readXattrs(path);
+        if (!sameMetadata(entry, current, this.keep)) {
+          writeXattrs(path, entry, this.keep, this.fidelity);
+          applyMetadata(path, 'dir', entry.mode, entry.mtimeNs);
+        }
       } catch (error) {
         this.fail(rel === '' ? this.root : rel, `cannot set directory metadata: ${reasonOf(error)}`);
       }

@@ -8,7 +8,9 @@
  */
 
 import { joinRel } from '../fsops/rel-path.js';
+import { keepMask } from '../fsops/xattrs.js';
 import { decide, sameMetadata } from './compare.js';
+import { PRESERVE_ALL } from './fidelity.js';
 import { type FilterVerdict, outsideSizeLimits, type PathFilter } from './filter.js';
 import type { SourceEntry, SourceListing } from './roles.js';
 import type { Entry, EntryKind, TransferOptions } from './types.js';
@@ -40,7 +42,8 @@ export function planEntry(entry: SourceEntry, dest: Entry | undefined, options: 
     if (dest && dest.kind !== 'dir') return conflict(entry, dest, options);
     return { kind: 'walk-through', fresh: !dest };
   }
-  let decision = decide(entry, dest, options.compare);
+  const keep = keepMask(options.preserve ?? PRESERVE_ALL);
+  let decision = decide(entry, dest, options.compare, keep);
   if (decision === 'conflict' && entry.kind !== 'dir' && dest?.kind !== 'dir') decision = 'transfer';
   switch (decision) {
     case 'transfer':
@@ -49,7 +52,7 @@ export function planEntry(entry: SourceEntry, dest: Entry | undefined, options: 
       return {
         kind: 'need',
         hashFirst: true,
-        metadataMatches: dest !== undefined && sameMetadata(entry, dest),
+        metadataMatches: dest !== undefined && sameMetadata(entry, dest, keep),
       };
     case 'update':
       return { kind: 'update' };

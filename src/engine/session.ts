@@ -11,6 +11,7 @@ import { NativePool } from '../fsops/native-pool.js';
 import { ReadAhead, type UpcomingDir } from '../fsops/read-ahead.js';
 import { joinRel } from '../fsops/rel-path.js';
 import type { RemovalStep } from '../fsops/remove-tree.js';
+import { countCopyXattrs, countDirXattrs, keepMask } from '../fsops/xattrs.js';
 import type { ActivityBoard } from '../util/activity-board.js';
 import { loopTurns, nowMs } from '../util/clock.js';
 import { BlitError, showPath } from '../util/errors.js';
@@ -18,6 +19,7 @@ import { hangIfInjected, slowDeletionIfInjected } from '../util/test-hang.js';
 import { CopyScheduler } from './copy-scheduler.js';
 import type { Endpoints } from './endpoints.js';
 import { defaultPlan, type ExecutionPlan } from './execution-plan.js';
+import { PRESERVE_ALL } from './fidelity.js';
 import { buildFilter, nativeExcludes } from './filter.js';
 import { type DeletionCandidate, type DirPlan, LocalDestination, type Need } from './local-destination.js';
 import { LocalSource } from './local-source.js';
@@ -134,10 +136,13 @@ export async function runTransfer(
     stats.executorStartMs ??= lastOutcomeAt - executorStartedAt;
   };
 
+  const keepXattrs = keepMask(options.preserve ?? PRESERVE_ALL);
   const onOutcomes = (outcomes: CopyOutcome[], jobs: CopyJob[]) => {
     answered();
     progress.entriesDone += outcomes.length;
     for (const outcome of outcomes) {
+      if (outcome.xattrBits && addon)
+        countCopyXattrs(addon, outcome.xattrBits, outcome.xattrErrno ?? 0, destination.fidelity);
       switch (outcome.status) {
         case 'copied':
           destination.tally.copied++;
@@ -250,6 +255,7 @@ export async function runTransfer(
               answered();
               destination.tally.copied += result.files + result.links + result.dirs.names.length;
               destination.tally.updated += result.updated ?? 0;
+              countDirXattrs(addon, result.xattrs, destination.fidelity);
               destination.tally.skipped += result.others + (result.skipped ?? 0);
               bytes += result.bytes;
               dirEntriesReported += result.entries;
@@ -298,7 +304,12 @@ export async function runTransfer(
             },
             stopping: () => fatal !== undefined || stallError !== undefined || interrupted !== undefined,
           },
-          { compare: options.compare, mirror: options.operation === 'mirror', excludes },
+          {
+            compare: options.compare,
+            mirror: options.operation === 'mirror',
+            excludes,
+            keepXattrs,
+          },
         )
       : undefined;
 
@@ -339,6 +350,7 @@ export async function runTransfer(
       hashFirst: need.hashFirst,
       metadataMatches: need.metadataMatches,
       removeSource,
+      keepXattrs,
     };
   };
 

@@ -47,6 +47,8 @@ export interface CopyJob {
   metadataMatches?: boolean;
   /** Remove the source once its copy has landed (move). */
   removeSource: boolean;
+  /** The xattr kinds copied with the data (fsops/xattrs.ts keepMask; the addon only). */
+  keepXattrs?: number;
 }
 
 export type CopyStatus = 'copied' | 'unchanged' | 'updated' | 'failed';
@@ -60,6 +62,9 @@ export interface CopyOutcome {
   fatal?: boolean;
   /** The source could not be read: a mirror must not delete on this run. */
   sourceSide?: boolean;
+  /** What came of its xattrs (codes.xattrOutcome bits), and the errno of a failure. */
+  xattrBits?: number;
+  xattrErrno?: number;
 }
 
 /** Files up to this size go through one read and one write; larger ones through the kernel. */
@@ -337,7 +342,8 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
 }
 
 export function nativeBatch(addon: NativeAddon, jobs: CopyJob[], umask: number): NativeBatch {
-  const { chmodAfter, removeSource, compareFirst, metadataMatches } = addon.codes.batchFlag;
+  const { chmodAfter, removeSource, compareFirst, metadataMatches, keepXattrs, keepAcls } =
+    addon.codes.batchFlag;
   const n = jobs.length;
   const batch: NativeBatch = {
     srcs: new Array<string>(n),
@@ -360,7 +366,9 @@ export function nativeBatch(addon: NativeAddon, jobs: CopyJob[], umask: number):
       (needsChmod(job.mode, umask) ? chmodAfter : 0) |
       (job.removeSource ? removeSource : 0) |
       (job.hashFirst ? compareFirst : 0) |
-      (job.metadataMatches ? metadataMatches : 0);
+      (job.metadataMatches ? metadataMatches : 0) |
+      ((job.keepXattrs ?? 0) & 1 ? keepXattrs : 0) |
+      ((job.keepXattrs ?? 0) & 2 ? keepAcls : 0);
   });
   return batch;
 }
@@ -369,16 +377,19 @@ export function nativeBatch(addon: NativeAddon, jobs: CopyJob[], umask: number):
 export function nativeOutcomes(addon: NativeAddon, jobs: CopyJob[], result: NativeCopyResult): CopyOutcome[] {
   const outcomes: CopyOutcome[] = [];
   for (let i = 0; i < result.done; i++) {
-    outcomes.push(
-      nativeOutcome(
-        addon,
-        jobs[i]!.rel,
-        result.status[i]!,
-        result.errno[i]!,
-        result.stage[i]!,
-        result.bytes[i]!,
-      ),
+    const outcome = nativeOutcome(
+      addon,
+      jobs[i]!.rel,
+      result.status[i]!,
+      result.errno[i]!,
+      result.stage[i]!,
+      result.bytes[i]!,
     );
+    if (result.xattrs[i]) {
+      outcome.xattrBits = result.xattrs[i]!;
+      outcome.xattrErrno = result.xattrErrno[i]!;
+    }
+    outcomes.push(outcome);
   }
   return outcomes;
 }

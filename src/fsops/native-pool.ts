@@ -80,6 +80,8 @@ export class NativePool implements CopyExecutor {
     sync?: { compare: number; mirror: boolean },
     /** Entries matching these are left out (engine/filter.ts nativeExcludes). */
     excludes: string[] = [],
+    /** The xattr kinds kept (fsops/xattrs.ts keepMask). */
+    keepXattrs = 0,
   ): Promise<NativeDirResult> {
     const id = this.nextId++;
     const { delayMs, hangName, scanHang } = injectedDirDelays(rel);
@@ -98,6 +100,9 @@ export class NativePool implements CopyExecutor {
         sync?.compare,
         sync?.mirror,
         excludes,
+        undefined,
+        undefined,
+        keepXattrs,
       );
       this.pending.set(id, { answer: (result) => resolve(result as NativeDirResult), reject });
     });
