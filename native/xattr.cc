@@ -44,6 +44,7 @@ int ReadWith(List list, Get get, Xattrs* out) {
     n = list(names, heapNames.size());
   }
   if (n < 0) return Unsupported(errno) ? 0 : errno;
+  if (n == 0) return 0;  // most entries: nothing more to do
   bool root = IsRoot();
   std::vector<char> value(256);
   for (ssize_t at = 0; at < n;) {

@@ -521,6 +521,22 @@ export class LocalDestination {
     return [rel];
   }
 
+  /**
+   * A file received from a peer is in place: its xattrs and ACLs, then its mode again if an ACL was
+   * or is there (an ACL moves the mode's group bits; its mtime stays). After the rename, unlike a
+   * local copy's (which sets them on the temp file): the landing paths do not carry them yet.
+   */
+  keepReceivedXattrs(rel: string, entry: Entry): void {
+    if (this.options.dryRun || !entry.xattrs) return;
+    const path = this.pathOf(rel);
+    try {
+      if (writeXattrs(path, entry, this.keep, this.fidelity))
+        applyMetadata(path, 'file', entry.mode, entry.mtimeNs);
+    } catch (error) {
+      this.fail(rel, `cannot set metadata: ${reasonOf(error)}`);
+    }
+  }
+
   /** Applies directory modes and mtimes after their contents, deepest first. */
   finishDirectories(): void {
     if (this.options.dryRun) return;

@@ -11,6 +11,7 @@ import type { Entry } from '../engine/types.js';
 import { isName, isSafeRel } from '../fsops/rel-path.js';
 import { EntryKind, FilterStatus, type ManifestBatch, type ManifestEntry } from '../generated/blit.js';
 import { kindName, toWireEntry } from './wire-entry.js';
+import { fromWireXattrs } from './wire-xattrs.js';
 
 /** Entries per batch: a directory of a million names goes as many frames, each well under 4 MiB. */
 export const BATCH_ENTRIES = 1024;
@@ -116,5 +117,7 @@ export function fromManifestEntry(wire: ManifestEntry, ofDirectory = false): Sou
     }
     result.linkTarget = entry.linkTarget;
   }
+  const xattrs = fromWireXattrs(entry, entry.name, (reason) => new ProtocolError(reason));
+  if (xattrs) result.xattrs = xattrs;
   return Object.assign(result, { verdict: fromWireVerdict(wire) });
 }
