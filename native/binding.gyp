@@ -17,6 +17,7 @@
         "test_rules.cc",
         "watchdog.cc",
         "whole_dir.cc",
+        "xattr.cc",
         "beneath.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

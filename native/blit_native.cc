@@ -37,6 +37,7 @@
 #include "test_rules.h"
 #include "watchdog.h"
 #include "whole_dir.h"
+#include "xattr.h"
 
 namespace blit {
 
@@ -60,7 +61,10 @@ Napi::Object Codes(Napi::Env env) {
                                         {"updated", kUpdated}}));
   codes.Set("stage", FrozenCodes(env, {{"source", kStageSource}, {"destination", kStageDest}}));
   codes.Set("batchFlag", FrozenCodes(env, {{"chmodAfter", kChmodAfter}, {"removeSource", kRemoveSource},
-                                           {"compareFirst", kCompareFirst}, {"metadataMatches", kMetadataMatches}}));
+                                           {"compareFirst", kCompareFirst}, {"metadataMatches", kMetadataMatches},
+                                           {"keepXattrs", kBatchKeepXattrs}, {"keepAcls", kBatchKeepAcls}}));
+  codes.Set("xattrOutcome", FrozenCodes(env, {{"xattrsApplied", kXattrsApplied}, {"xattrsFailed", kXattrsFailed},
+                                              {"aclsApplied", kAclsApplied}, {"aclsFailed", kAclsFailed}}));
   codes.Set("problem", FrozenCodes(env, {{"name", kProblemName}, {"target", kProblemTarget}, {"stat", kProblemStat},
                                          {"copy", kProblemCopy}, {"link", kProblemLink}, {"mkdir", kProblemMkdir},
                                          {"meta", kProblemMeta}, {"place", kProblemPlace}}));
@@ -93,6 +97,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setListingHang", Napi::Function::New(env, SetListingHang));
   exports.Set("readAhead", Napi::Function::New(env, ReadAhead));
   exports.Set("dropReadAhead", Napi::Function::New(env, DropReadAhead));
+  exports.Set("readXattrs", Napi::Function::New(env, ReadXattrsJs));
+  exports.Set("setXattrs", Napi::Function::New(env, SetXattrsJs));
   exports.Set("setTimes", Napi::Function::New(env, SetTimes));
   exports.Set("copyFiles", Napi::Function::New(env, CopyFiles));
   exports.Set("submitCopyDir", Napi::Function::New(env, SubmitCopyDir));

@@ -285,10 +285,22 @@ static void ChangeSourceIfInjected(const std::string& src) {
   close(fd);
 }
 
+void NoteXattrs(CopyResult* result, int readErr, const XattrOutcome& outcome) {
+  if (readErr != 0) {
+    // The source's could not be read: nothing is known of them, say so for both kinds.
+    result->xattrs |= kXattrsFailed;
+    result->xattrErr = readErr;
+    return;
+  }
+  if (outcome.xattrs) result->xattrs |= outcome.xattrErr == 0 ? kXattrsApplied : kXattrsFailed;
+  if (outcome.acls) result->xattrs |= outcome.aclErr == 0 ? kAclsApplied : kAclsFailed;
+  if (result->xattrErr == 0) result->xattrErr = outcome.xattrErr != 0 ? outcome.xattrErr : outcome.aclErr;
+}
+
 CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size, int64_t sec, int64_t nsec,
                    uint32_t mode, bool chmodAfter, bool removeSource, bool compareFirst, bool metadataMatches,
                    Scratch& buffer, Scratch& other, DirCache& srcDirs, DirCache& dstDirs,
-                   Placement placement, Owner owner) {
+                   Placement placement, Owner owner, int keepXattrs) {
   const bool direct = placement == kDirect;
   CopyResult result;
   int srcAt;
@@ -323,6 +335,8 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
 #else
                        st.st_mtim.tv_sec == sec && st.st_mtim.tv_nsec == nsec;
 #endif
+      Xattrs wanted;
+      int xattrReadErr = keepXattrs != 0 && !metadataMatches ? ReadXattrsFd(in, &wanted) : 0;
       close(in);
       if (!unchanged) {
         result.status = kChanged;
@@ -336,6 +350,7 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
         times[0].tv_nsec = static_cast<long>(nsec);
         times[1] = times[0];
         result.owner = ApplyOwnerAt(AT_FDCWD, dst.c_str(), owner);
+        if (keepXattrs != 0) NoteXattrs(&result, xattrReadErr, ApplyXattrs(-1, dst, false, wanted, keepXattrs));
         if (chmod(dst.c_str(), mode & 07777) != 0 || utimensat(AT_FDCWD, dst.c_str(), times, 0) != 0) {
           result.status = kFailed;
           result.err = errno;
@@ -394,9 +409,18 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
       if (static_cast<uint64_t>(st.st_size) != size || m.tv_sec != sec || m.tv_nsec != nsec) changed = true;
     }
   }
-  close(in);
-  // The owner before the mode: chown clears setuid and setgid bits. Its failure fails no file.
+  // The owner before the xattrs and the mode: chown clears security.capability and the setuid and
+  // setgid bits. Its failure fails no file.
   if (err == 0 && !changed) result.owner = ApplyOwnerFd(out, owner);
+  // xattrs and ACLs from descriptor to descriptor, before the mode (an ACL moves its group bits).
+  if (err == 0 && !changed && keepXattrs != 0) {
+    Xattrs wanted;
+    int readErr = ReadXattrsFd(in, &wanted);
+    XattrOutcome outcome = ApplyXattrs(out, "", false, wanted, keepXattrs);
+    NoteXattrs(&result, readErr, outcome);
+    if (outcome.aclTouched) chmodAfter = true;
+  }
+  close(in);
   // Mode and times through the open descriptor, after the last write and before the close.
   if (err == 0 && !changed && chmodAfter && fchmod(out, mode & 07777) != 0) {
     err = errno;
@@ -495,6 +519,8 @@ void RunBatch(CopyBatch& batch, const std::function<void(const std::string&)>& s
   batch.stage.assign(n, 0);
   batch.bytes.assign(n, 0);
   batch.ownerErr.assign(n, -1);
+  batch.xattrs.assign(n, 0);
+  batch.xattrErr.assign(n, 0);
   batch.done = 0;
   for (size_t i = 0; i < n; i++) {
     if (Cancelled()) break;  // the rest is left; done says how far the batch got
@@ -508,12 +534,15 @@ void RunBatch(CopyBatch& batch, const std::function<void(const std::string&)>& s
     CopyResult r = CopyOne(batch.srcs[i], batch.dsts[i], batch.sizes[i], batch.secs[i], batch.nsecs[i],
                            batch.modes[i], (f & kChmodAfter) != 0, (f & kRemoveSource) != 0, (f & kCompareFirst) != 0,
                            (f & kMetadataMatches) != 0, buffer, other, srcDirs, dstDirs, kRenameOver,
-                           i < batch.owners.size() ? batch.owners[i] : Owner());
+                           i < batch.owners.size() ? batch.owners[i] : Owner(),
+                           ((f & kBatchKeepXattrs) != 0 ? kKeepXattrs : 0) | ((f & kBatchKeepAcls) != 0 ? kKeepAcls : 0));
     batch.status[i] = r.status;
     batch.err[i] = r.err;
     batch.stage[i] = r.stage;
     batch.bytes[i] = r.bytes;
     if (r.owner.tried) batch.ownerErr[i] = r.owner.err;
+    batch.xattrs[i] = r.xattrs;
+    batch.xattrErr[i] = r.xattrErr;
     batch.done = static_cast<uint32_t>(i + 1);
     Beat();
     if (r.status == kFailed && r.stage == kStageDest && (r.err == ENOSPC || r.err == EDQUOT || r.err == EROFS)) break;
@@ -527,8 +556,12 @@ Napi::Object BatchResult(Napi::Env env, const CopyBatch& batch) {
   auto stages = Napi::Int32Array::New(env, n);
   auto bytes = Napi::Float64Array::New(env, n);
   auto ownerErrs = Napi::Int32Array::New(env, n);
+  auto xattrs = Napi::Uint8Array::New(env, n);
+  auto xattrErrs = Napi::Int32Array::New(env, n);
   for (size_t i = 0; i < n; i++) {
     ownerErrs[i] = i < batch.ownerErr.size() ? batch.ownerErr[i] : -1;
+    xattrs[i] = batch.xattrs[i];
+    xattrErrs[i] = batch.xattrErr[i];
     status[i] = batch.status[i];
     errs[i] = batch.err[i];
     stages[i] = batch.stage[i];
@@ -540,6 +573,8 @@ Napi::Object BatchResult(Napi::Env env, const CopyBatch& batch) {
   result.Set("stage", stages);
   result.Set("bytes", bytes);
   result.Set("ownerErrno", ownerErrs);
+  result.Set("xattrs", xattrs);
+  result.Set("xattrErrno", xattrErrs);
   result.Set("done", Napi::Number::New(env, batch.done));
   return result;
 }

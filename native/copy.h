@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "xattr.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -34,7 +36,17 @@ struct CopyResult {
   int32_t stage = kStageDest;
   double bytes = 0;
   OwnerOutcome owner;  // giving the written file its owner (owner.h)
+  // What came of the xattrs (XattrFlag bits) and the first errno of a failed kind.
+  uint8_t xattrs = 0;
+  int32_t xattrErr = 0;
 };
+
+// Adds what ApplyXattrs did (or a failure to read the source's: readErr) to result->xattrs.
+struct XattrOutcome;
+void NoteXattrs(struct CopyResult* result, int readErr, const XattrOutcome& outcome);
+
+// CopyResult.xattrs bits (exported in `codes.xattrOutcome`): per kind, kept or not.
+enum XattrFlag : uint8_t { kXattrsApplied = 1, kXattrsFailed = 2, kAclsApplied = 4, kAclsFailed = 8 };
 
 // A fresh temp path beside `dst`: `.blit-<pid>-<12 hex>.tmp`, as fsops/temp-path.ts names them.
 std::string TempPathFor(const std::string& dst);
@@ -135,7 +147,7 @@ enum Placement {
 CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size, int64_t sec, int64_t nsec,
                    uint32_t mode, bool chmodAfter, bool removeSource, bool compareFirst, bool metadataMatches,
                    Scratch& buffer, Scratch& other, DirCache& srcDirs, DirCache& dstDirs,
-                   Placement placement = kRenameOver, Owner owner = Owner());
+                   Placement placement = kRenameOver, Owner owner = Owner(), int keepXattrs = 0);
 
 // A batch of copies as plain C++ data: parsed from JavaScript on the main thread, run on any thread.
 struct CopyBatch {
@@ -153,6 +165,8 @@ struct CopyBatch {
   std::vector<int32_t> status, err, stage;
   std::vector<double> bytes;
   std::vector<int32_t> ownerErr;  // per file: -1 no owner given, 0 given, else the errno
+  std::vector<uint8_t> xattrs;
+  std::vector<int32_t> xattrErr;
   uint32_t done = 0;
   std::unique_ptr<DirJob> dirJob;  // set: a fresh-directory job (copyDir) instead of a batch
 
@@ -168,6 +182,8 @@ enum BatchFlag : uint8_t {
   kRemoveSource = 2,      // a move: remove the source once the copy has its name
   kCompareFirst = 4,      // --checksum: compare contents first, copy only when they differ
   kMetadataMatches = 8,   // with kCompareFirst: the destination's mode and mtime match already
+  kBatchKeepXattrs = 16,       // copy the source's xattrs (not ACLs) onto the temp file
+  kBatchKeepAcls = 32,         // copy the source's ACLs
 };
 
 // A batch as fsops/copy-file.ts builds it (NativeBatch): { srcs: string[], dsts: string[], rels: string[],

@@ -198,6 +198,8 @@ Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
   if (info.Length() > 13) job.owners = info[13].ToBoolean();
   // hardLinks: files with other names (link count above 1) go back to JavaScript (engine/hard-links.ts).
   if (info.Length() > 14) job.hardLinks = info[14].ToBoolean();
+  // Index 15: the xattr kinds kept (xattr.h kKeep*); none when absent.
+  if (info.Length() > 15 && info[15].IsNumber()) job.keepXattrs = info[15].As<Napi::Number>().Int32Value();
   batch->label = "scan: listing " + (job.rel.empty() ? std::string(".") : job.rel);
   Enqueue(env, pool, std::move(batch));
   return env.Undefined();

@@ -51,6 +51,10 @@ Listed GatherDir(const std::string& path, bool noFollow) {
   }
   using Item = ListedItem;
   std::vector<Item>& items = out.items;
+  // The entry's path, for llistxattr (there is no *xattrat): the directory's path, then the name.
+  std::string prefix = path;
+  if (prefix.empty() || prefix.back() != '/') prefix += '/';
+  const size_t prefixLength = prefix.size();
   errno = 0;
   for (;;) {
     struct dirent* d = readdir(dir);
@@ -58,6 +62,8 @@ Listed GatherDir(const std::string& path, bool noFollow) {
     const char* name = d->d_name;
     if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
     Item item{name, kGone, 0, 0, 0, 0, 0, false, {}};
+    prefix.resize(prefixLength);
+    prefix += name;
     struct stat st;
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT) continue;
@@ -102,6 +108,7 @@ Listed GatherDir(const std::string& path, bool noFollow) {
         }
         if (item.kind == kGone) continue;
       } else item.kind = kOther;
+      item.xattrsRead = ReadXattrs(prefix, &item.xattrs) == 0;
     }
     items.push_back(std::move(item));
     errno = 0;
@@ -116,7 +123,8 @@ Listed GatherDir(const std::string& path, bool noFollow) {
 }
 
 // listDir(path, waitMs?) -> { names, kinds, modes, sizes, mtimeNs (BigInt64Array), links, errnos,
-//   uids, gids, nlinks, types (st_mode & S_IFMT), devs, inos (BigUint64Array), rdevs, allocated } | undefined
+//   uids, gids, nlinks, types (st_mode & S_IFMT), devs, inos (BigUint64Array), rdevs, allocated,
+//   xattrsRead (Uint8Array: 1 when read), xattrs ([[name, Buffer], ...] where an entry has any) } | undefined
 // names: string, or Buffer when not valid UTF-8. kinds[i] == kGone: vanished; kError: errnos[i] says why.
 // With waitMs: undefined when the listing takes longer than that (it goes on in a reader thread;
 // call again, without waitMs, to take it).
@@ -145,6 +153,8 @@ Napi::Value ListDir(const Napi::CallbackInfo& info) {
   auto inos = Napi::TypedArrayOf<uint64_t>::New(env, n, napi_biguint64_array);
   auto rdevs = Napi::TypedArrayOf<uint64_t>::New(env, n, napi_biguint64_array);
   auto allocated = Napi::Float64Array::New(env, n);
+  auto xattrsRead = Napi::Uint8Array::New(env, n);
+  Napi::Array xattrs = Napi::Array::New(env, n);
   for (size_t i = 0; i < n; i++) {
     const ListedItem& item = items[i];
     names.Set(i, NameValue(env, item.name.data(), item.name.size()));
@@ -161,6 +171,8 @@ Napi::Value ListDir(const Napi::CallbackInfo& info) {
     inos[i] = item.ino;
     rdevs[i] = item.rdev;
     allocated[i] = item.allocated;
+    xattrsRead[i] = item.xattrsRead ? 1 : 0;
+    if (!item.xattrs.empty()) xattrs.Set(i, XattrsValue(env, item.xattrs));
     if (item.hasLink) links.Set(i, NameValue(env, item.link.data(), item.link.size()));
   }
   Napi::Object result = Napi::Object::New(env);
@@ -179,6 +191,8 @@ Napi::Value ListDir(const Napi::CallbackInfo& info) {
   result.Set("inos", inos);
   result.Set("rdevs", rdevs);
   result.Set("allocated", allocated);
+  result.Set("xattrsRead", xattrsRead);
+  result.Set("xattrs", xattrs);
   return result;
 }
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "xattr.h"
+
 namespace blit {
 
 // Kinds of entries (exported in `codes.kind`).
@@ -34,6 +36,9 @@ struct ListedItem {
   uint64_t ino = 0;
   uint64_t rdev = 0;
   double allocated = 0;  // st_blocks * 512
+  // Extended attributes and ACLs (xattr.h); xattrsRead false when they could not be read.
+  Xattrs xattrs;
+  bool xattrsRead = false;
 };
 
 // One directory read with an lstat per entry, without touching JavaScript (so any thread may do it).

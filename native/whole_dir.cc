@@ -76,13 +76,15 @@ bool SameMtime(const ListedItem& a, const ListedItem& b) {
   return diff < kMtimeToleranceNs && diff > -kMtimeToleranceNs;
 }
 
-bool SameMetadata(const ListedItem& a, const ListedItem& b, bool owners) {
-  return (a.mode & 07777) == (b.mode & 07777) && SameMtime(a, b) && !OwnerDiffers(a, b, owners);
+// As engine/compare.ts sameMetadata: xattrs count only where both sides were read.
+bool SameMetadata(const ListedItem& a, const ListedItem& b, bool owners, int keepXattrs) {
+  return (a.mode & 07777) == (b.mode & 07777) && SameMtime(a, b) && !OwnerDiffers(a, b, owners) &&
+         (!a.xattrsRead || !b.xattrsRead || SameXattrs(a.xattrs, b.xattrs, keepXattrs));
 }
 
 }  // namespace
 
-Decision Decide(int32_t compare, const ListedItem& s, const ListedItem& d, bool owners) {
+Decision Decide(int32_t compare, const ListedItem& s, const ListedItem& d, bool owners, int keepXattrs) {
   // --ignore-existing leaves whatever exists alone, whatever its kind (as rsync does).
   if (compare == kCompareIgnoreExisting) return kSkip;
   if (s.kind != d.kind) return kConflict;
@@ -99,7 +101,7 @@ Decision Decide(int32_t compare, const ListedItem& s, const ListedItem& d, bool 
   if (compare == kCompareIgnoreTimes || s.size != d.size) return kTransfer;
   if (compare == kCompareChecksum) return kHash;
   if (compare == kCompareDefault && !SameMtime(s, d)) return kTransfer;
-  return SameMetadata(s, d, owners) ? kSkip : kUpdate;
+  return SameMetadata(s, d, owners, keepXattrs) ? kSkip : kUpdate;
 }
 
 namespace {
@@ -113,6 +115,14 @@ struct DirWork {
   DirCache srcDirs, dstDirs;
   DirWork(DirJob& j, int delay, Scratch& b, Scratch& o) : job(j), delayMs(delay), buffer(b), other(o) {}
 };
+
+void CountXattrs(DirJob& job, uint8_t outcome, int32_t err) {
+  if (outcome & kXattrsApplied) job.xattrsApplied++;
+  if (outcome & kXattrsFailed) job.xattrsFailed++;
+  if (outcome & kAclsApplied) job.aclsApplied++;
+  if (outcome & kAclsFailed) job.aclsFailed++;
+  if (job.xattrErr == 0 && (outcome & (kXattrsFailed | kAclsFailed))) job.xattrErr = err;
+}
 
 // One file through CopyOne (compareFirst: --checksum, comparing bytes before copying), counted.
 void CopyFileOf(DirWork& work, const ListedItem& item, const std::string& src, const std::string& dst,
@@ -129,8 +139,9 @@ void CopyFileOf(DirWork& work, const ListedItem& item, const std::string& src, c
   job.handledBytes += item.size;
   CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(item.size), static_cast<int64_t>(item.sec), item.nsec,
                          mode, chmodAfter, false, compareFirst, metadataMatches, work.buffer, work.other,
-                         work.srcDirs, work.dstDirs, job.placement(), OwnerOf(item, job.owners));
+                         work.srcDirs, work.dstDirs, job.placement(), OwnerOf(item, job.owners), job.keepXattrs);
   job.ownerCounts.Add(r.owner);
+  CountXattrs(job, r.xattrs, r.xattrErr);
   Beat();
   switch (r.status) {
     case kCopied:
@@ -210,7 +221,7 @@ void ToCopy(const DirJob& job, const Listed& listed,
       bytes += static_cast<int64_t>(item.size);
       continue;
     }
-    Decision decision = Decide(job.compare, item, *found->second, job.owners);
+    Decision decision = Decide(job.compare, item, *found->second, job.owners, job.keepXattrs);
     if (decision == kTransfer || decision == kHash) bytes += static_cast<int64_t>(item.size);
   }
 }
@@ -236,7 +247,7 @@ void Sync(DirWork& work, Decision decision, const ListedItem& s, const ListedIte
       return;
     case kHash:
       // --checksum with equal sizes: compare the bytes, copy only when they differ.
-      CopyFileOf(work, s, src, dst, true, SameMetadata(s, d, job.owners));
+      CopyFileOf(work, s, src, dst, true, SameMetadata(s, d, job.owners, job.keepXattrs));
       return;
     case kTransfer:
       if (s.kind == kFile) {
@@ -256,6 +267,11 @@ void Sync(DirWork& work, Decision decision, const ListedItem& s, const ListedIte
   times[1] = times[0];
   // As an update's every other step, and as the walk does (local-destination.ts): whatever changed.
   job.ownerCounts.Add(ApplyOwnerAt(AT_FDCWD, dst.c_str(), OwnerOf(s, job.owners)));
+  if (job.keepXattrs != 0 && s.xattrsRead) {
+    CopyResult noted;
+    NoteXattrs(&noted, 0, ApplyXattrs(-1, dst, s.kind == kSymlink, s.xattrs, job.keepXattrs));
+    CountXattrs(job, noted.xattrs, noted.xattrErr);
+  }
   if (chmod(dst.c_str(), s.mode & 07777) != 0 || utimensat(AT_FDCWD, dst.c_str(), times, 0) != 0) {
     AddProblem(job, s.name, kProblemMeta, 0, errno, kStageDest);
     return;
@@ -437,7 +453,7 @@ void FillDir(DirJob& job, int delayMs, const std::function<void(const std::strin
       continue;
     }
     const ListedItem& d = *found->second;
-    Decision decision = Decide(job.compare, item, d, job.owners);
+    Decision decision = Decide(job.compare, item, d, job.owners, job.keepXattrs);
     if (decision == kConflict) {
       job.residual.push_back(name);
       continue;
@@ -619,6 +635,13 @@ Napi::Object DirJobResult(Napi::Env env, const DirJob& job) {
   owners.Set("errno", Napi::Number::New(env, job.ownerCounts.firstErr));
   result.Set("owners", owners);
   result.Set("residual", StringsValue(env, job.residual));
+  Napi::Object xattrs = Napi::Object::New(env);
+  xattrs.Set("xattrsApplied", job.xattrsApplied);
+  xattrs.Set("xattrsFailed", job.xattrsFailed);
+  xattrs.Set("aclsApplied", job.aclsApplied);
+  xattrs.Set("aclsFailed", job.aclsFailed);
+  xattrs.Set("errno", job.xattrErr);
+  result.Set("xattrs", xattrs);
   if (!job.sync) return result;
   result.Set("dstListErrno", Napi::Number::New(env, job.dstListErr));
   result.Set("skipped", Napi::Number::New(env, job.skipped));

@@ -73,6 +73,11 @@ struct DirJob {
   // syncDir only.
   int dstListErr = 0;
   uint32_t skipped = 0, updated = 0;
+  // xattrs and ACLs: which kinds are kept (xattr.h kKeep*), and per kind entries kept and not, with
+  // the first errno of a failure.
+  int keepXattrs = 0;
+  uint32_t xattrsApplied = 0, xattrsFailed = 0, aclsApplied = 0, aclsFailed = 0;
+  int32_t xattrErr = 0;
   std::vector<std::string> bothNames;  // subdirectories on both sides: jobs of their own
   std::vector<uint32_t> bothModes;
   std::vector<int64_t> bothMtimes;
@@ -106,7 +111,8 @@ enum Decision : int32_t { kTransfer = 0, kSkip = 1, kUpdate = 2, kHash = 3, kCon
 inline constexpr const char* kDecisionNames[] = {"transfer", "skip", "update", "hash", "conflict"};
 
 // `owners`: the transfer keeps owners (root, no --no-owner), so an owner-only difference is an update.
-Decision Decide(int32_t compare, const ListedItem& s, const ListedItem& d, bool owners = false);
+// keepXattrs: kKeepXattrs | kKeepAcls (xattr.h), the kinds compared besides mode and mtime.
+Decision Decide(int32_t compare, const ListedItem& s, const ListedItem& d, bool owners = false, int keepXattrs = 3);
 
 // Whether an --exclude leaves `item` out (see whole_dir.cc).
 bool Excluded(const std::vector<NamePattern>& excludes, const ListedItem& item);

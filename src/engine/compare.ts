@@ -1,5 +1,6 @@
 /** Compare rules: what the destination needs for one source entry, given what it already has. */
 import { sameOwner } from '../fsops/owner.js';
+import { sameXattrs } from '../fsops/xattrs.js';
 import type { CompareMode, Entry } from './types.js';
 
 export type Decision =
@@ -25,16 +26,30 @@ export function sameMtime(a: bigint, b: bigint): boolean {
   return diff < MTIME_TOLERANCE_NS && diff > -MTIME_TOLERANCE_NS;
 }
 
-/** `owners`: the transfer keeps owners (fsops/owner.ts keepsOwners), so they are compared too. */
-export function sameMetadata(source: Entry, dest: Entry, owners = false): boolean {
+/**
+ * Mode, mtime, the owner when kept (`owners`: fsops/owner.ts keepsOwners), and the xattrs and ACLs
+ * kept (`keep`: fsops/xattrs.ts keepMask; both by default): a difference in any of them alone is an
+ * update, not a copy.
+ */
+export function sameMetadata(source: Entry, dest: Entry, owners = false, keep = KEEP_ALL): boolean {
   return (
     (source.mode & 0o7777) === (dest.mode & 0o7777) &&
     sameMtime(source.mtimeNs, dest.mtimeNs) &&
-    sameOwner(source, dest, owners)
+    sameOwner(source, dest, owners) &&
+    sameXattrs(source, dest, keep)
   );
 }
 
-export function decide(source: Entry, dest: Entry | undefined, mode: CompareMode, owners = false): Decision {
+/** keepMask of xattrs and ACLs both. */
+export const KEEP_ALL = 3;
+
+export function decide(
+  source: Entry,
+  dest: Entry | undefined,
+  mode: CompareMode,
+  owners = false,
+  keep = KEEP_ALL,
+): Decision {
   if (!dest) return 'transfer';
   // --ignore-existing leaves whatever exists alone, whatever its kind (as rsync does).
   if (mode === 'ignore-existing') return 'skip';
@@ -54,5 +69,5 @@ export function decide(source: Entry, dest: Entry | undefined, mode: CompareMode
   if (mode === 'ignore-times' || source.size !== dest.size) return 'transfer';
   if (mode === 'checksum') return 'hash';
   if (mode === 'default' && !sameMtime(source.mtimeNs, dest.mtimeNs)) return 'transfer';
-  return sameMetadata(source, dest, owners) ? 'skip' : 'update';
+  return sameMetadata(source, dest, owners, keep) ? 'skip' : 'update';
 }

@@ -14,9 +14,10 @@ import { countOwner, giveOwnerPath, keepsOwners, ownerToGive, sameOwner } from '
 import { isSafeRel, joinRel, parentRel, relDepth } from '../fsops/rel-path.js';
 import type { RemovalFailure, RemovalStep } from '../fsops/remove-tree.js';
 import { isStaleTempName, isTempName, tempPathFor } from '../fsops/temp-path.js';
+import { keepMask, readXattrs, writeXattrs } from '../fsops/xattrs.js';
 import { BlitError, codeOf, reasonOf, showPath } from '../util/errors.js';
 import { sameMetadata } from './compare.js';
-import { FidelityTally } from './fidelity.js';
+import { FidelityTally, PRESERVE_ALL } from './fidelity.js';
 import type { FilterVerdict, PathFilter } from './filter.js';
 import { HardLinkGroups, MAX_LINK_GROUPS } from './hard-links.js';
 import { type EntryStep, planEntry, planExtras } from './plan-entry.js';
@@ -73,6 +74,8 @@ export class LocalDestination {
   /** What was kept of owners, xattrs, ACLs, hard links, holes and special files (engine/fidelity.ts). */
   readonly fidelity = new FidelityTally();
   private readonly dirs: { rel: string; entry: Entry }[] = [];
+  /** The xattr kinds kept (fsops/xattrs.ts keepMask). */
+  private readonly keep: number;
   /** Directories this run created (or, in a dry run, would create): known to be empty. */
   private readonly fresh = new Set<string>();
   /** Entries get the source's owner (fsops/owner.ts): root, and no --no-owner. */
@@ -89,6 +92,7 @@ export class LocalDestination {
     readonly fs: DestinationFs = new PathDestinationFs(root),
   ) {
     this.owners = keepsOwners(options.preserve?.owner);
+    this.keep = keepMask(options.preserve ?? PRESERVE_ALL);
   }
 
   /** Gives the entry at `path` the owner `entry` asks for, counted; never fails the entry. */
@@ -408,6 +412,7 @@ export class LocalDestination {
         if (!this.options.dryRun) {
           try {
             this.giveOwner(this.pathOf(rel), entry);
+            writeXattrs(this.pathOf(rel), entry, this.keep, this.fidelity);
             applyMetadata(this.pathOf(rel), entry.kind, entry.mode, entry.mtimeNs);
           } catch (error) {
             this.fail(rel, `cannot set metadata: ${reasonOf(error)}`);
@@ -487,6 +492,7 @@ export class LocalDestination {
         symlinkSync(entry.linkTarget ?? '', temp);
       }
       this.giveOwner(temp, entry);
+      writeXattrs(temp, entry, this.keep, this.fidelity);
       applyMetadata(temp, 'symlink', entry.mode, entry.mtimeNs);
       renameSync(temp, path);
       return undefined;
@@ -621,6 +627,22 @@ export class LocalDestination {
     return [rel];
   }
 
+  /**
+   * A file received from a peer is in place: its xattrs and ACLs, then its mode again if an ACL was
+   * or is there (an ACL moves the mode's group bits; its mtime stays). After the rename, unlike a
+   * local copy's (which sets them on the temp file): the landing paths do not carry them yet.
+   */
+  keepReceivedXattrs(rel: string, entry: Entry): void {
+    if (this.options.dryRun || !entry.xattrs) return;
+    const path = this.pathOf(rel);
+    try {
+      if (writeXattrs(path, entry, this.keep, this.fidelity))
+        applyMetadata(path, 'file', entry.mode, entry.mtimeNs);
+    } catch (error) {
+      this.fail(rel, `cannot set metadata: ${reasonOf(error)}`);
+    }
+  }
+
   /** Applies directory modes and mtimes after their contents, deepest first. */
   finishDirectories(): void {
     if (this.options.dryRun) return;
@@ -637,9 +659,14 @@ export class LocalDestination {
           uid: Number(stats.uid),
           gid: Number(stats.gid),
         };
-        // The owner before the mode (chown may clear a setgid bit).
+        // Read afresh (the listing's are gone, or were made now, inherited from a default ACL).
+        if (entry.xattrs) current.xattrs = readXattrs(path);
+        // The owner before the xattrs and the mode (chown may clear a setgid bit).
         if (!sameOwner(entry, current, this.owners)) this.giveOwner(path, entry);
-        if (!sameMetadata(entry, current)) applyMetadata(path, 'dir', entry.mode, entry.mtimeNs);
+        if (!sameMetadata(entry, current, false, this.keep)) {
+          writeXattrs(path, entry, this.keep, this.fidelity);
+          applyMetadata(path, 'dir', entry.mode, entry.mtimeNs);
+        }
       } catch (error) {
         this.fail(rel === '' ? this.root : rel, `cannot set directory metadata: ${reasonOf(error)}`);
       }

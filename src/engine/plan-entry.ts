@@ -9,7 +9,9 @@
 
 import { keepsOwners } from '../fsops/owner.js';
 import { joinRel } from '../fsops/rel-path.js';
+import { keepMask } from '../fsops/xattrs.js';
 import { decide, sameMetadata } from './compare.js';
+import { PRESERVE_ALL } from './fidelity.js';
 import { type FilterVerdict, outsideSizeLimits, type PathFilter } from './filter.js';
 import type { SourceEntry, SourceListing } from './roles.js';
 import type { Entry, EntryKind, TransferOptions } from './types.js';
@@ -42,7 +44,8 @@ export function planEntry(entry: SourceEntry, dest: Entry | undefined, options: 
     return { kind: 'walk-through', fresh: !dest };
   }
   const owners = keepsOwners(options.preserve?.owner);
-  let decision = decide(entry, dest, options.compare, owners);
+  const keep = keepMask(options.preserve ?? PRESERVE_ALL);
+  let decision = decide(entry, dest, options.compare, owners, keep);
   if (decision === 'conflict' && entry.kind !== 'dir' && dest?.kind !== 'dir') decision = 'transfer';
   switch (decision) {
     case 'transfer':
@@ -51,7 +54,7 @@ export function planEntry(entry: SourceEntry, dest: Entry | undefined, options: 
       return {
         kind: 'need',
         hashFirst: true,
-        metadataMatches: dest !== undefined && sameMetadata(entry, dest, owners),
+        metadataMatches: dest !== undefined && sameMetadata(entry, dest, owners, keep),
       };
     case 'update':
       return { kind: 'update' };

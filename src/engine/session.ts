@@ -12,6 +12,7 @@ import { countOwner, countOwners, keepsOwners, ownerToGive } from '../fsops/owne
 import { ReadAhead, type UpcomingDir } from '../fsops/read-ahead.js';
 import { joinRel } from '../fsops/rel-path.js';
 import type { RemovalStep } from '../fsops/remove-tree.js';
+import { countCopyXattrs, countDirXattrs, keepMask } from '../fsops/xattrs.js';
 import type { ActivityBoard } from '../util/activity-board.js';
 import { loopTurns, nowMs } from '../util/clock.js';
 import { BlitError, reasonOf, showPath } from '../util/errors.js';
@@ -19,6 +20,7 @@ import { hangIfInjected, slowDeletionIfInjected } from '../util/test-hang.js';
 import { CopyScheduler } from './copy-scheduler.js';
 import type { Endpoints } from './endpoints.js';
 import { defaultPlan, type ExecutionPlan } from './execution-plan.js';
+import { PRESERVE_ALL } from './fidelity.js';
 import { buildFilter, nativeExcludes } from './filter.js';
 import { type DeletionCandidate, type DirPlan, LocalDestination, type Need } from './local-destination.js';
 import { LocalSource } from './local-source.js';
@@ -135,11 +137,14 @@ export async function runTransfer(
     stats.executorStartMs ??= lastOutcomeAt - executorStartedAt;
   };
 
+  const keepXattrs = keepMask(options.preserve ?? PRESERVE_ALL);
   const onOutcomes = (outcomes: CopyOutcome[], jobs: CopyJob[]) => {
     answered();
     progress.entriesDone += outcomes.length;
     for (const outcome of outcomes) {
       countOwner(destination.fidelity, outcome.owner);
+      if (outcome.xattrBits && addon)
+        countCopyXattrs(addon, outcome.xattrBits, outcome.xattrErrno ?? 0, destination.fidelity);
       switch (outcome.status) {
         case 'copied':
           destination.tally.copied++;
@@ -254,6 +259,7 @@ export async function runTransfer(
               answered();
               destination.tally.copied += result.files + result.links + result.dirs.names.length;
               destination.tally.updated += result.updated ?? 0;
+              countDirXattrs(addon, result.xattrs, destination.fidelity);
               destination.tally.skipped += result.others + (result.skipped ?? 0);
               bytes += result.bytes;
               dirEntriesReported += result.entries;
@@ -311,6 +317,7 @@ export async function runTransfer(
             excludes,
             owners,
             hardLinks: options.preserve?.hardLinks ?? true,
+            keepXattrs,
           },
         )
       : undefined;
@@ -353,6 +360,7 @@ export async function runTransfer(
       metadataMatches: need.metadataMatches,
       removeSource,
       owner: ownerToGive(need.entry, owners),
+      keepXattrs,
     };
   };
 

@@ -24,6 +24,7 @@ import { describeRawName, NOT_UTF8_NAME, NOT_UTF8_TARGET } from '../fsops/listin
 import { type NativeAddon, type NativeDirResult, nativeErrnoError, nativeKinds } from '../fsops/native.js';
 import { NativePool } from '../fsops/native-pool.js';
 import { joinRel, parentRel } from '../fsops/rel-path.js';
+import { readXattrs } from '../fsops/xattrs.js';
 import { reasonOf } from '../util/errors.js';
 import type { CompareMode, Entry, EntryKind } from './types.js';
 
@@ -86,6 +87,8 @@ export class WholeDirs {
       excludes: string[];
       owners?: boolean;
       hardLinks: boolean;
+      /** The xattr kinds kept (fsops/xattrs.ts keepMask). */
+      keepXattrs: number;
     },
   ) {
     this.compare = addon.codes.compare[options.compare];
@@ -159,6 +162,7 @@ export class WholeDirs {
               this.options.excludes,
               this.options.owners,
               this.options.hardLinks,
+              this.options.keepXattrs,
             );
           } catch (error) {
             // Dropped before it ran (the pool closed): its directory stays unmade.
@@ -236,7 +240,10 @@ export class WholeDirs {
       // A name that is not UTF-8 was refused above.
       if (typeof name !== 'string') continue;
       const entry: Entry = { name, kind: 'dir', size: 0, mtimeNs: mtimeNs[i]!, mode: modes[i]! };
-      this.start(joinRel(rel, name), entry, stageOf?.(i));
+      const childRel = joinRel(rel, name);
+      // Its xattrs and ACLs go on with its mode once its contents are in (finishDirectories).
+      if (this.options.keepXattrs !== 0) entry.xattrs = sourceXattrs(this.sink.sourcePath(childRel));
+      this.start(childRel, entry, stageOf?.(i));
     }
   }
 
@@ -289,6 +296,15 @@ export class WholeDirs {
 
   private reason(errno: number): string {
     return reasonOf(nativeErrnoError(this.addon, errno));
+  }
+}
+
+/** A source directory's xattrs; unknown (none applied, none compared) when they cannot be read. */
+function sourceXattrs(path: string): Entry['xattrs'] {
+  try {
+    return readXattrs(path);
+  } catch {
+    return undefined;
   }
 }
 

@@ -50,6 +50,8 @@ export interface CopyJob {
   removeSource: boolean;
   /** The owner to give the copy (fsops/owner.ts; owners kept: root, no --no-owner). */
   owner?: Owner;
+  /** The xattr kinds copied with the data (fsops/xattrs.ts keepMask; the addon only). */
+  keepXattrs?: number;
 }
 
 export type CopyStatus = 'copied' | 'unchanged' | 'updated' | 'failed';
@@ -65,6 +67,9 @@ export interface CopyOutcome {
   sourceSide?: boolean;
   /** What came of giving the file its owner (counted in the destination's FidelityTally). */
   owner?: OwnerResult;
+  /** What came of its xattrs (codes.xattrOutcome bits), and the errno of a failure. */
+  xattrBits?: number;
+  xattrErrno?: number;
 }
 
 /** Files up to this size go through one read and one write; larger ones through the kernel. */
@@ -348,7 +353,8 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
 }
 
 export function nativeBatch(addon: NativeAddon, jobs: CopyJob[], umask: number): NativeBatch {
-  const { chmodAfter, removeSource, compareFirst, metadataMatches } = addon.codes.batchFlag;
+  const { chmodAfter, removeSource, compareFirst, metadataMatches, keepXattrs, keepAcls } =
+    addon.codes.batchFlag;
   const n = jobs.length;
   const batch: NativeBatch = {
     srcs: new Array<string>(n),
@@ -380,7 +386,9 @@ export function nativeBatch(addon: NativeAddon, jobs: CopyJob[], umask: number):
       (needsChmod(job.mode, umask) ? chmodAfter : 0) |
       (job.removeSource ? removeSource : 0) |
       (job.hashFirst ? compareFirst : 0) |
-      (job.metadataMatches ? metadataMatches : 0);
+      (job.metadataMatches ? metadataMatches : 0) |
+      ((job.keepXattrs ?? 0) & 1 ? keepXattrs : 0) |
+      ((job.keepXattrs ?? 0) & 2 ? keepAcls : 0);
   });
   return batch;
 }
@@ -400,7 +408,12 @@ export function nativeOutcomes(addon: NativeAddon, jobs: CopyJob[], result: Nati
     const owner = ownerResultOfErrno(result.ownerErrno?.[i] ?? -1, (errno) =>
       reasonOf(nativeErrnoError(addon, errno)),
     );
-    outcomes.push(owner ? { ...outcome, owner } : outcome);
+    if (owner) outcome.owner = owner;
+    if (result.xattrs[i]) {
+      outcome.xattrBits = result.xattrs[i]!;
+      outcome.xattrErrno = result.xattrErrno[i]!;
+    }
+    outcomes.push(outcome);
   }
   return outcomes;
 }

@@ -33,4 +33,15 @@ export interface Entry {
   rdev?: bigint;
   /** Bytes on disk (st_blocks × 512): below `size`, the file has holes. */
   allocated?: number;
+  /**
+   * Extended attributes and ACLs (fsops/xattrs.ts says which names), sorted by name; absent when
+   * they were not read (no addon, a peer that does not send them): then none are compared or applied.
+   */
+  xattrs?: readonly Xattr[];
+}
+
+/** One extended attribute: its name and value (bytes). */
+export interface Xattr {
+  name: string;
+  value: Uint8Array;
 }

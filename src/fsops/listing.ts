@@ -2,9 +2,10 @@
 import { isUtf8 } from 'node:buffer';
 import { type BigIntStats, constants, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { reasonOf } from '../util/errors.js';
-import type { Entry, EntryKind, SpecialType } from './entry.js';
+import type { Entry, EntryKind, SpecialType, Xattr } from './entry.js';
 import { type NativeAddon, nativeAddon, nativeErrnoError, nativeKinds } from './native.js';
 import { localPath } from './rel-path.js';
+import { NO_XATTRS } from './xattrs.js';
 
 export const NOT_UTF8_NAME = 'file name is not valid UTF-8; not supported';
 export const NOT_UTF8_TARGET = 'symbolic link target is not valid UTF-8; not supported';
@@ -125,6 +126,11 @@ export function describeRawName(raw: Buffer): string {
   return out;
 }
 
+function xattrsOf(pairs: [string, Buffer][] | undefined): readonly Xattr[] {
+  if (!pairs) return NO_XATTRS;
+  return pairs.map(([name, value]) => ({ name, value }));
+}
+
 /** A listing that takes longer than this calls `onSlow` first (see listDirectory). */
 const SLOW_LISTING_MS = 200;
 
@@ -167,6 +173,7 @@ function listNative(addon: NativeAddon, dir: string, onSlow?: () => void): Direc
       listing.rdevs[i]!,
       listing.allocated[i]!,
     );
+    if (listing.xattrsRead[i]) entry.xattrs = xattrsOf(listing.xattrs[i]);
     if (entry.kind === 'symlink') {
       const target = listing.links[i];
       if (typeof target !== 'string') {

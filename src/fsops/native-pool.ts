@@ -84,6 +84,8 @@ export class NativePool implements CopyExecutor {
     owners = false,
     /** Files with a link count above 1 come back as residual, for engine/hard-links.ts. */
     hardLinks = false,
+    /** The xattr kinds kept (fsops/xattrs.ts keepMask). */
+    keepXattrs = 0,
   ): Promise<NativeDirResult> {
     const id = this.nextId++;
     const { delayMs, hangName, scanHang } = injectedDirDelays(rel);
@@ -104,6 +106,7 @@ export class NativePool implements CopyExecutor {
         excludes,
         owners,
         hardLinks,
+        keepXattrs,
       );
       this.pending.set(id, { answer: (result) => resolve(result as NativeDirResult), reject });
     });

@@ -18,7 +18,14 @@ export interface NativeCodes {
   /** Which side a copy failed on (NativeCopyResult.stage). */
   stage: Readonly<Record<'source' | 'destination', number>>;
   /** Bits of NativeBatch.flags. */
-  batchFlag: Readonly<Record<'chmodAfter' | 'removeSource' | 'compareFirst' | 'metadataMatches', number>>;
+  batchFlag: Readonly<
+    Record<
+      'chmodAfter' | 'removeSource' | 'compareFirst' | 'metadataMatches' | 'keepXattrs' | 'keepAcls',
+      number
+    >
+  >;
+  /** NativeCopyResult.xattrs bits. */
+  xattrOutcome: Readonly<Record<'xattrsApplied' | 'xattrsFailed' | 'aclsApplied' | 'aclsFailed', number>>;
   /** NativeDirResult problems.kinds. */
   problem: Readonly<
     Record<'name' | 'target' | 'stat' | 'copy' | 'link' | 'mkdir' | 'meta' | 'place', number>
@@ -67,6 +74,9 @@ export interface NativeListing {
   inos: BigUint64Array;
   rdevs: BigUint64Array;
   allocated: Float64Array;
+  /** 1 where the entry's xattrs were read; `xattrs[i]` holds them when it has any (native/xattr.cc). */
+  xattrsRead: Uint8Array;
+  xattrs: ([string, Buffer][] | undefined)[];
 }
 
 /** A batch of copies as the addon takes it: paths, then one typed array per field. */
@@ -98,6 +108,9 @@ export interface NativeCopyResult {
   /** Per file: -1 no owner given, 0 given, else the errno of the chown that failed. */
   ownerErrno?: Int32Array;
   bytes: Float64Array;
+  /** Per file, codes.xattrOutcome bits, and the errno of a kind not kept. */
+  xattrs: Uint8Array;
+  xattrErrno: Int32Array;
   /** Jobs attempted; fewer than given when a fatal destination error stopped the batch. */
   done: number;
 }
@@ -157,6 +170,14 @@ export interface NativeDirResult {
    * entries of another kind at the destination.
    */
   residual?: (string | Buffer)[];
+  /** Entries whose xattrs and ACLs were kept or not, and the errno of the first that was not. */
+  xattrs: {
+    xattrsApplied: number;
+    xattrsFailed: number;
+    aclsApplied: number;
+    aclsFailed: number;
+    errno: number;
+  };
   // A directory on both sides (submitCopyDir with a compare mode) also says:
   /** Non-zero: the destination directory could not be listed (ELOOP/ENOTDIR: it is not one). */
   dstListErrno?: number;
@@ -266,6 +287,18 @@ export interface NativeLandFile {
 export interface NativeAddon {
   beneath: NativeBeneath;
   /** Lists one directory; takes the read-ahead result for it when there is one. */
+  /** An entry's xattrs (not followed), sorted, of the names blit keeps; throws on failure. */
+  readXattrs(path: string): [string, Buffer][];
+  /**
+   * Makes path's xattrs those given, within `keep` (1 xattrs, 2 ACLs): per kind, whether anything
+   * was there to do and the first errno (0: done).
+   */
+  setXattrs(
+    path: string,
+    xattrs: [string, Uint8Array][],
+    keep: number,
+    isLink: boolean,
+  ): { xattrs: boolean; acls: boolean; xattrErr: number; aclErr: number };
   listDir(path: string): NativeListing;
   /**
    * The same, on a reader thread, waiting up to `waitMs`: undefined when the listing takes longer
@@ -340,6 +373,8 @@ export interface NativeAddon {
     owners?: boolean,
     /** Files with a link count above 1 go back as `residual` (engine/hard-links.ts). */
     hardLinks?: boolean,
+    /** The xattr kinds kept (fsops/xattrs.ts keepMask). */
+    keepXattrs?: number,
   ): void;
   /**
    * Drops the batches not yet started (returns their ids) and lets the threads end; with `abandon`

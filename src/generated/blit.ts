@@ -228,6 +228,11 @@ export interface Entry {
   rdev: bigint;
   /** Bytes on disk: below size, the file has holes. */
   allocated: bigint;
+  /**
+   * Whether xattrs (12) were read: an empty list means "none" only then (older peers, and sources
+   * without the addon, cannot read them: nothing is compared or applied).
+   */
+  xattrsRead: boolean;
 }
 
 export interface Xattr {
@@ -1242,6 +1247,7 @@ function createBaseEntry(): Entry {
     special: 0,
     rdev: 0n,
     allocated: 0n,
+    xattrsRead: false,
   };
 }
 
@@ -1306,6 +1312,9 @@ export const Entry: MessageFns<Entry> = {
         throw new globalThis.Error('value provided for field message.allocated of type uint64 too large');
       }
       writer.uint32(120).uint64(message.allocated);
+    }
+    if (message.xattrsRead !== false) {
+      writer.uint32(128).bool(message.xattrsRead);
     }
     return writer;
   },
@@ -1443,6 +1452,14 @@ export const Entry: MessageFns<Entry> = {
             message.allocated = reader.uint64() as bigint;
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.xattrsRead = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1477,6 +1494,7 @@ export const Entry: MessageFns<Entry> = {
     message.rdev = object.rdev !== undefined && object.rdev !== null ? BigInt(object.rdev) : 0n;
     message.allocated =
       object.allocated !== undefined && object.allocated !== null ? BigInt(object.allocated) : 0n;
+    message.xattrsRead = object.xattrsRead ?? false;
     return message;
   },
 };

@@ -19,6 +19,7 @@ import {
 } from '../generated/blit.js';
 import { type LinkGroupIds, peerLinkKey } from './link-groups.js';
 import { kindName, toWireEntry } from './wire-entry.js';
+import { fromWireXattrs } from './wire-xattrs.js';
 
 /** Entries per batch: a directory of a million names goes as many frames, each well under 4 MiB. */
 export const BATCH_ENTRIES = 1024;
@@ -163,5 +164,7 @@ export function fromManifestEntry(
     result.inode = linkKey;
     result.nlink = 2;
   }
+  const xattrs = fromWireXattrs(entry, entry.name, (reason) => new ProtocolError(reason));
+  if (xattrs) result.xattrs = xattrs;
   return Object.assign(result, { verdict: fromWireVerdict(wire) });
 }

@@ -1,6 +1,7 @@
 /** Converts entries between the engine's vocabulary and the wire's (src/generated/blit.ts). */
 import type { Entry as LocalEntry, EntryKind as LocalKind } from '../engine/types.js';
 import { EntryKind, SpecialType, type Entry as WireEntry } from '../generated/blit.js';
+import { toWireXattrs } from './wire-xattrs.js';
 
 const TO_WIRE: Record<LocalKind, EntryKind> = {
   file: EntryKind.ENTRY_KIND_FILE,
@@ -21,7 +22,7 @@ export function toWireEntry(entry: LocalEntry, linkGroup = 0n): WireEntry {
     user: '',
     group: '',
     linkGroup,
-    xattrs: [],
+    ...toWireXattrs(entry),
     special: SpecialType.SPECIAL_TYPE_UNSPECIFIED,
     rdev: 0n,
     allocated: 0n,

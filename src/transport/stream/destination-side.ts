@@ -450,6 +450,7 @@ export async function runDestinationSide(
 
   /** A file is in place under its final name. */
   const counted = (fileId: bigint, file: PendingFile) => {
+    destination.keepReceivedXattrs(file.rel, file.entry);
     destination.tally.copied++;
     bytes += file.entry.size;
     progress.bytesDone += file.entry.size;
