@@ -35,6 +35,7 @@ import {
   diffMeta,
   type MetaSnapshot,
   metaSnapshot,
+  metaSnapshots,
   showBytes,
 } from '../metadata-snapshot.js';
 import { type Daemon, runBlit, startDaemon } from './daemon-harness.js';
@@ -240,42 +241,44 @@ describe('fidelity differential: blit vs rsync -aHAXS --numeric-ids --delete', {
       const src = join(module, 'src');
       const rand = prng(seed);
       const tree = generateFidelitySource(src, rand);
-      const source = metaSnapshot(src);
       let quietDense: string[] = [];
+      let source: MetaSnapshot;
       let start: MetaSnapshot | undefined;
       const base = join(root, 'base');
-      if (state === 'drifted') {
+      if (state === 'fresh') {
+        source = metaSnapshot(src);
+      } else {
         copyExactly(src, base);
-        assert.deepEqual(diffMeta(metaSnapshot(base), source), [], 'cp -a copies the source exactly');
+        let copied: MetaSnapshot;
+        [source, copied] = metaSnapshots([src, base]) as [MetaSnapshot, MetaSnapshot];
+        assert.deepEqual(diffMeta(copied, source), [], 'cp -a copies the source exactly');
         const drift = driftDestination(base, tree, prng(seed * 1000 + 7));
         quietDense = drift.quietDense;
-        start = metaSnapshot(base);
-        assert.ok(diffMeta(start, source).length > 20, 'the drifted destination differs');
       }
-      /** A destination in its starting state: absent (fresh) or a copy of the drifted base (cp -a, checked once). */
-      let checked = false;
-      const prepare = (dst: string) => {
-        if (state === 'fresh') return;
-        copyExactly(base, dst);
-        if (!checked)
-          assert.deepEqual(diffMeta(metaSnapshot(dst), start!), [], `${dst} starts as the drifted base`);
-        checked = true;
-      };
-
+      // Every destination in its starting state: absent (fresh) or a copy of the drifted base.
+      const paths = pathsOf(caseIndex);
       const rsyncDst = join(root, 'rsync');
-      prepare(rsyncDst);
+      const again = join(root, 'rsync-again');
+      const names = paths.map((_, index) => `blit-${index}`);
+      const blitDsts = paths.map((path, index) => join(path.inModule ? module : root, names[index]!));
+      if (state === 'drifted') {
+        for (const dst of [rsyncDst, again, ...blitDsts]) copyExactly(base, dst);
+        let first: MetaSnapshot;
+        [start, first] = metaSnapshots([base, rsyncDst]) as [MetaSnapshot, MetaSnapshot];
+        assert.ok(diffMeta(start, source).length > 20, 'the drifted destination differs');
+        assert.deepEqual(diffMeta(first, start), [], 'cp -a copies the drifted base exactly');
+      }
+
       const theirs = run('rsync', [...RSYNC_ARGS, `${src}/`, `${rsyncDst}/`]);
       assert.equal(theirs.status, 0, `rsync: ${theirs.stderr}`);
-      const rsyncTree = metaSnapshot(rsyncDst);
+      assert.equal(run('rsync', [...RSYNC_ARGS, `${src}/`, `${again}/`]).status, 0);
+      const [rsyncTree, rsyncAgain] = metaSnapshots([rsyncDst, again]) as [MetaSnapshot, MetaSnapshot];
       const refused = tree.nonUtf8.map(showBytes);
       const expectedFor = (push: boolean) =>
         expectedOf(rsyncTree, { source, start, quietDense, refused, push });
 
       await t.test('rsync run twice agrees with itself (the harness is sound)', () => {
-        const again = join(root, 'rsync-again');
-        prepare(again);
-        assert.equal(run('rsync', [...RSYNC_ARGS, `${src}/`, `${again}/`]).status, 0);
-        const differences = diffMeta(metaSnapshot(again), rsyncTree);
+        const differences = diffMeta(rsyncAgain, rsyncTree);
         assert.deepEqual(differences, [], describeDifferences(differences));
       });
       await t.test('rsync keeps the source (but for the drift its quick check cannot see)', () => {
@@ -303,23 +306,22 @@ describe('fidelity differential: blit vs rsync -aHAXS --numeric-ids --delete', {
         return daemon;
       };
       // This case's transfers run at once (each into its own destination), then are judged.
-      const paths = pathsOf(caseIndex);
       const runs = await Promise.all(
         paths.map(async (path, index) => {
-          const name = `blit-${index}`;
-          const dst = path.inModule ? join(module, name) : join(root, name);
-          prepare(dst);
+          const dst = blitDsts[index]!;
           const remote = path.daemon ? `127.0.0.1:${(await daemonFor(path.daemon)).port}:/default` : '';
           const args = path
-            .args(src, path.daemon && path.inModule ? name : dst, remote)
+            .args(src, path.inModule ? names[index]! : dst, remote)
             .map((arg) => arg.replace('MODULE_SRC', src));
           const result = await runBlit(args, { env: path.env });
           return { path, dst, args, result };
         }),
       );
+      const present = runs.filter((r) => existsSync(r.dst)).map((r) => r.dst);
+      const snapshots = new Map(metaSnapshots(present).map((snapshot, i) => [present[i]!, snapshot]));
       for (const { path, dst, args, result: ours } of runs) {
         await t.test(path.name, async (t: TestContext) => {
-          const actual = existsSync(dst) ? metaSnapshot(dst) : new Map();
+          const actual = snapshots.get(dst) ?? new Map();
           const noAddon = path.env?.BLIT_NO_NATIVE === '1';
           const differences = diffMeta(actual, expectedFor(path.inModule), {
             // Without the addon blit keeps mtimes to the microsecond (Node's utimes takes a double).
