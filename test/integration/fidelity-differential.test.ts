@@ -292,24 +292,17 @@ describe('fidelity differential: blit vs rsync -aHAXS --numeric-ids --delete', {
         assert.deepEqual(differences, [], describeDifferences(differences));
       });
 
-      const daemons = new Map<string, Daemon>();
-      const daemonFor = async (kind: 'addon' | 'no-addon') => {
-        let daemon = daemons.get(kind);
-        if (!daemon) {
-          daemon = await startDaemon(
-            t,
-            ['--root', module],
-            kind === 'no-addon' ? { BLIT_NO_NATIVE: '1' } : {},
-          );
-          daemons.set(kind, daemon);
-        }
-        return daemon;
-      };
+      // The daemons this case's paths need, started before any transfer (one of each kind).
+      const daemons = new Map<'addon' | 'no-addon', Daemon>();
+      for (const kind of new Set(paths.flatMap((path) => (path.daemon ? [path.daemon] : [])))) {
+        const env: Record<string, string> = kind === 'no-addon' ? { BLIT_NO_NATIVE: '1' } : {};
+        daemons.set(kind, await startDaemon(t, ['--root', module], env));
+      }
       // This case's transfers run at once (each into its own destination), then are judged.
       const runs = await Promise.all(
         paths.map(async (path, index) => {
           const dst = blitDsts[index]!;
-          const remote = path.daemon ? `127.0.0.1:${(await daemonFor(path.daemon)).port}:/default` : '';
+          const remote = path.daemon ? `127.0.0.1:${daemons.get(path.daemon)!.port}:/default` : '';
           const args = path
             .args(src, path.inModule ? names[index]! : dst, remote)
             .map((arg) => arg.replace('MODULE_SRC', src));
@@ -317,6 +310,23 @@ describe('fidelity differential: blit vs rsync -aHAXS --numeric-ids --delete', {
           return { path, dst, args, result };
         }),
       );
+      await t.test('each remote path ran on the transport it names', async () => {
+        for (const [kind, daemon] of daemons) {
+          const ran = paths.filter((path) => path.daemon === kind);
+          const forced = ran.filter((path) => path.name.includes('--force-grpc-data')).length;
+          // The daemon logs a transfer as it ends, which may be just after its client exits.
+          const sockets = () =>
+            [...daemon.log().matchAll(/"rpc":"transfer".*"dataSockets":(\d+)/g)].map((m) => Number(m[1]));
+          for (const deadline = Date.now() + 10_000; sockets().length < ran.length && Date.now() < deadline; )
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          const seen = sockets();
+          assert.deepEqual(
+            { overGrpc: seen.filter((n) => n === 0).length, overTcp: seen.filter((n) => n > 0).length },
+            { overGrpc: forced, overTcp: ran.length - forced },
+            `${kind} daemon: data sockets per transfer ${seen}`,
+          );
+        }
+      });
       const present = runs.filter((r) => existsSync(r.dst)).map((r) => r.dst);
       const snapshots = new Map(metaSnapshots(present).map((snapshot, i) => [present[i]!, snapshot]));
       for (const { path, dst, args, result: ours } of runs) {
