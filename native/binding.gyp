@@ -11,6 +11,7 @@
         "land.cc",
         "data_socket.cc",
         "listing.cc",
+        "sparse.cc",
         "notify.cc",
         "read_ahead.cc",
         "test_rules.cc",

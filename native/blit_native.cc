@@ -60,7 +60,8 @@ Napi::Object Codes(Napi::Env env) {
                                         {"updated", kUpdated}}));
   codes.Set("stage", FrozenCodes(env, {{"source", kStageSource}, {"destination", kStageDest}}));
   codes.Set("batchFlag", FrozenCodes(env, {{"chmodAfter", kChmodAfter}, {"removeSource", kRemoveSource},
-                                           {"compareFirst", kCompareFirst}, {"metadataMatches", kMetadataMatches}}));
+                                           {"compareFirst", kCompareFirst}, {"metadataMatches", kMetadataMatches},
+                                           {"sparse", kSparse}}));
   codes.Set("problem", FrozenCodes(env, {{"name", kProblemName}, {"target", kProblemTarget}, {"stat", kProblemStat},
                                          {"copy", kProblemCopy}, {"link", kProblemLink}, {"mkdir", kProblemMkdir},
                                          {"meta", kProblemMeta}, {"place", kProblemPlace}}));

@@ -19,6 +19,7 @@
 
 #include "board.h"
 #include "common.h"
+#include "sparse.h"
 #include "whole_dir.h"
 
 namespace blit {
@@ -288,7 +289,7 @@ static void ChangeSourceIfInjected(const std::string& src) {
 CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size, int64_t sec, int64_t nsec,
                    uint32_t mode, bool chmodAfter, bool removeSource, bool compareFirst, bool metadataMatches,
                    Scratch& buffer, Scratch& other, DirCache& srcDirs, DirCache& dstDirs,
-                   Placement placement) {
+                   Placement placement, bool sparse) {
   const bool direct = placement == kDirect;
   CopyResult result;
   int srcAt;
@@ -371,7 +372,9 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
   bool changed = false;
   int32_t stage = kStageDest;
   bool endChecked = false;
-  int err = CopyData(in, out, size, buffer, &stage, &changed, &endChecked);
+  bool unsupported = false;
+  int err = sparse ? CopySparse(in, out, size, buffer, &stage, &changed, &unsupported) : 0;
+  if (!sparse || unsupported) err = CopyData(in, out, size, buffer, &stage, &changed, &endChecked);
   ChangeSourceIfInjected(src);
   if (err == 0 && !changed && !endChecked) {
     // One more byte means the source grew.
@@ -493,7 +496,8 @@ void RunBatch(CopyBatch& batch, const std::function<void(const std::string&)>& s
     uint8_t f = batch.flags[i];
     CopyResult r = CopyOne(batch.srcs[i], batch.dsts[i], batch.sizes[i], batch.secs[i], batch.nsecs[i],
                            batch.modes[i], (f & kChmodAfter) != 0, (f & kRemoveSource) != 0, (f & kCompareFirst) != 0,
-                           (f & kMetadataMatches) != 0, buffer, other, srcDirs, dstDirs);
+                           (f & kMetadataMatches) != 0, buffer, other, srcDirs, dstDirs, kRenameOver,
+                           (f & kSparse) != 0);
     batch.status[i] = r.status;
     batch.err[i] = r.err;
     batch.stage[i] = r.stage;

@@ -165,7 +165,8 @@ Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// submitCopyDir(pool, id, src, dst, stage, rel, umask, delayMs, hangName, scanHang[, compare, mirror[, excludes]]):
+// submitCopyDir(pool, id, src, dst, stage, rel, umask, delayMs, hangName, scanHang[, compare, mirror[, excludes
+//               [, owners, hardLinks, xattrs, sparse]]]):
 // a fresh-directory job (stage: the temp path it was made under), or with compare a directory on
 // both sides (stage empty; see RunWholeDir); its answer comes to the pool's onDone like a batch's.
 Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
@@ -194,6 +195,8 @@ Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
     Napi::Array excludes = info[12].As<Napi::Array>();
     for (uint32_t i = 0; i < excludes.Length(); i++) job.excludes.push_back(ParseNamePattern(PathArg(excludes.Get(i))));
   }
+  // Index 16 (issue 17, slice D): keep holes of sparse files.
+  if (info.Length() > 16) job.sparse = info[16].ToBoolean();
   batch->label = "scan: listing " + (job.rel.empty() ? std::string(".") : job.rel);
   Enqueue(env, pool, std::move(batch));
   return env.Undefined();

@@ -124,13 +124,16 @@ void CopyFileOf(DirWork& work, const ListedItem& item, const std::string& src, c
   bool chmodAfter = NeedsChmod(mode, job.umask);
   job.handled++;
   job.handledBytes += item.size;
+  // Holes only where the source has them: a dense file takes no SEEK_DATA.
+  bool sparse = job.sparse && item.allocated < item.size;
   CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(item.size), static_cast<int64_t>(item.sec), item.nsec,
                          mode, chmodAfter, false, compareFirst, metadataMatches, work.buffer, work.other,
-                         work.srcDirs, work.dstDirs, job.placement());
+                         work.srcDirs, work.dstDirs, job.placement(), sparse);
   Beat();
   switch (r.status) {
     case kCopied:
       job.files++;
+      if (sparse) job.sparseFiles++;
       job.bytes += r.bytes;
       return;
     case kUnchanged:
@@ -571,6 +574,7 @@ Napi::Object DirJobResult(Napi::Env env, const DirJob& job) {
   result.Set("listErrno", Napi::Number::New(env, job.listErr));
   result.Set("entries", Napi::Number::New(env, job.entries));
   result.Set("files", Napi::Number::New(env, job.files));
+  result.Set("sparseFiles", Napi::Number::New(env, job.sparseFiles));
   result.Set("links", Napi::Number::New(env, job.links));
   result.Set("others", Napi::Number::New(env, job.others));
   result.Set("bytes", Napi::Number::New(env, job.bytes));

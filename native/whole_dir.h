@@ -37,6 +37,7 @@ struct DirJob {
   bool sync = false;
   int32_t compare = 0;  // kCompare* below
   bool mirror = false;
+  bool sparse = false;  // keep holes: files with allocated < size go through CopySparse (sparse.h)
   // --exclude patterns (engine/filter.ts nativeExcludes): matching entries are left out as if they
   // were not there (DropExcluded).
   std::vector<NamePattern> excludes;
@@ -49,6 +50,7 @@ struct DirJob {
   Placement placement() const { return !stage.empty() ? kDirect : noReplace ? kNoReplace : kRenameOver; }
   int listErr = 0;
   uint32_t entries = 0, files = 0, links = 0, others = 0;
+  uint32_t sparseFiles = 0;  // of files, those copied with their holes kept
   double bytes = 0;
   uint32_t handled = 0;  // files given to CopyOne (copied, or compared first), and their bytes
   double handledBytes = 0;

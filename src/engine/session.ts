@@ -11,6 +11,7 @@ import { NativePool } from '../fsops/native-pool.js';
 import { ReadAhead, type UpcomingDir } from '../fsops/read-ahead.js';
 import { joinRel } from '../fsops/rel-path.js';
 import type { RemovalStep } from '../fsops/remove-tree.js';
+import { hasHoles } from '../fsops/sparse-blocks.js';
 import type { ActivityBoard } from '../util/activity-board.js';
 import { loopTurns, nowMs } from '../util/clock.js';
 import { BlitError, showPath } from '../util/errors.js';
@@ -141,6 +142,7 @@ export async function runTransfer(
       switch (outcome.status) {
         case 'copied':
           destination.tally.copied++;
+          if (outcome.sparse) destination.fidelity.applied('sparse');
           bytes += outcome.bytes;
           progress.bytesDone += outcome.bytes;
           progress.firstFileAt ??= nowMs();
@@ -249,6 +251,7 @@ export async function runTransfer(
             done: (result) => {
               answered();
               destination.tally.copied += result.files + result.links + result.dirs.names.length;
+              if (result.sparseFiles) destination.fidelity.applied('sparse', result.sparseFiles);
               destination.tally.updated += result.updated ?? 0;
               destination.tally.skipped += result.others + (result.skipped ?? 0);
               bytes += result.bytes;
@@ -339,6 +342,7 @@ export async function runTransfer(
       hashFirst: need.hashFirst,
       metadataMatches: need.metadataMatches,
       removeSource,
+      sparse: hasHoles(need.entry) || undefined,
     };
   };
 

@@ -9,6 +9,7 @@ import {
   constants,
   copyFileSync,
   fstatSync,
+  ftruncateSync,
   lstatSync,
   openSync,
   readSync,
@@ -31,6 +32,7 @@ import {
   nativeAddon,
   nativeErrnoError,
 } from './native.js';
+import { dataRuns } from './sparse-blocks.js';
 import { tempPathFor } from './temp-path.js';
 
 export interface CopyJob {
@@ -47,6 +49,8 @@ export interface CopyJob {
   metadataMatches?: boolean;
   /** Remove the source once its copy has landed (move). */
   removeSource: boolean;
+  /** The source has holes (Entry.allocated < size): keep them (fsops/sparse-blocks.ts, native/sparse.h). */
+  sparse?: boolean;
 }
 
 export type CopyStatus = 'copied' | 'unchanged' | 'updated' | 'failed';
@@ -60,6 +64,8 @@ export interface CopyOutcome {
   fatal?: boolean;
   /** The source could not be read: a mirror must not delete on this run. */
   sourceSide?: boolean;
+  /** Copied with its holes kept (FidelityTally 'sparse'). */
+  sparse?: boolean;
 }
 
 /** Files up to this size go through one read and one write; larger ones through the kernel. */
@@ -180,6 +186,29 @@ function copyBig(
 }
 
 /**
+ * Copies a file with holes a buffer at a time, writing only its non-zero blocks (dataRuns), then
+ * gives the copy its size: the skipped blocks are holes.
+ */
+function copySparse(job: CopyJob, fdIn: number, fd: number, ctx: CopyContext): void {
+  let done = 0;
+  while (done < job.size) {
+    if (cancelled(ctx)) throw errnoError('ECANCELED');
+    const want = Math.min(ctx.buffer.length, job.size - done);
+    const n = onSource(() => readSync(fdIn, ctx.buffer, 0, want, done));
+    if (n === 0) throw new SourceChanged();
+    for (const [start, end] of dataRuns(ctx.buffer, n)) {
+      writeAll(fd, ctx.buffer.subarray(start, end), end - start, done + start);
+    }
+    done += n;
+    countWritten(ctx, n);
+    ctx.board?.beat();
+  }
+  // One byte more than declared means the source grew.
+  if (onSource(() => readSync(fdIn, ctx.buffer, 0, 1, job.size)) > 0) throw new SourceChanged();
+  ftruncateSync(fd, job.size);
+}
+
+/**
  * Clones the source into a new temp file beside the target and puts it in `temp`'s place; false
  * when the file system cannot clone. The clone is made from the path, so it is kept only if that
  * path is still the file opened as `fdIn` (not one renamed over it meanwhile) and the clone has
@@ -286,7 +315,11 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
     const createMode = mode & 0o777;
     const chmod = needsChmod(mode, ctx.umask);
     temp = openTemp(job.dst, createMode);
-    if (size < ctx.buffer.length) {
+    if (job.sparse) {
+      copySparse(job, fd, temp.fd!, ctx);
+      closeSync(temp.fd!);
+      temp.fd = undefined;
+    } else if (size < ctx.buffer.length) {
       onSource(() => readSmall(fd, size, ctx.buffer));
       writeAll(temp.fd!, ctx.buffer, size);
       closeSync(temp.fd!);
@@ -324,7 +357,7 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
         return { rel: job.rel, status: 'failed', bytes: size, reason: sourceKeptReason(error) };
       }
     }
-    return { rel: job.rel, status: 'copied', bytes: size };
+    return { rel: job.rel, status: 'copied', bytes: size, sparse: job.sparse };
   } catch (error) {
     return failed(job, error);
   } finally {
@@ -337,7 +370,7 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
 }
 
 export function nativeBatch(addon: NativeAddon, jobs: CopyJob[], umask: number): NativeBatch {
-  const { chmodAfter, removeSource, compareFirst, metadataMatches } = addon.codes.batchFlag;
+  const { chmodAfter, removeSource, compareFirst, metadataMatches, sparse } = addon.codes.batchFlag;
   const n = jobs.length;
   const batch: NativeBatch = {
     srcs: new Array<string>(n),
@@ -360,7 +393,8 @@ export function nativeBatch(addon: NativeAddon, jobs: CopyJob[], umask: number):
       (needsChmod(job.mode, umask) ? chmodAfter : 0) |
       (job.removeSource ? removeSource : 0) |
       (job.hashFirst ? compareFirst : 0) |
-      (job.metadataMatches ? metadataMatches : 0);
+      (job.metadataMatches ? metadataMatches : 0) |
+      (job.sparse ? sparse : 0);
   });
   return batch;
 }
@@ -377,6 +411,7 @@ export function nativeOutcomes(addon: NativeAddon, jobs: CopyJob[], result: Nati
         result.errno[i]!,
         result.stage[i]!,
         result.bytes[i]!,
+        jobs[i]!.sparse,
       ),
     );
   }
@@ -391,9 +426,11 @@ export function nativeOutcome(
   errno: number,
   stage: number,
   bytes: number,
+  /** The job asked to keep holes (kSparse). */
+  sparse?: boolean,
 ): CopyOutcome {
   const STATUS = addon.codes.status;
-  if (status === STATUS.copied) return { rel, status: 'copied', bytes };
+  if (status === STATUS.copied) return { rel, status: 'copied', bytes, sparse };
   if (status === STATUS.unchanged || status === STATUS.updated) {
     return { rel, status: status === STATUS.unchanged ? 'unchanged' : 'updated', bytes: 0 };
   }

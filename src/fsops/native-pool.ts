@@ -98,6 +98,10 @@ export class NativePool implements CopyExecutor {
         sync?.compare,
         sync?.mirror,
         excludes,
+        undefined,
+        undefined,
+        undefined,
+        true, // sparse: holes are always kept
       );
       this.pending.set(id, { answer: (result) => resolve(result as NativeDirResult), reject });
     });

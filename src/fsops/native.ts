@@ -18,7 +18,9 @@ export interface NativeCodes {
   /** Which side a copy failed on (NativeCopyResult.stage). */
   stage: Readonly<Record<'source' | 'destination', number>>;
   /** Bits of NativeBatch.flags. */
-  batchFlag: Readonly<Record<'chmodAfter' | 'removeSource' | 'compareFirst' | 'metadataMatches', number>>;
+  batchFlag: Readonly<
+    Record<'chmodAfter' | 'removeSource' | 'compareFirst' | 'metadataMatches' | 'sparse', number>
+  >;
   /** NativeDirResult problems.kinds. */
   problem: Readonly<
     Record<'name' | 'target' | 'stat' | 'copy' | 'link' | 'mkdir' | 'meta' | 'place', number>
@@ -109,6 +111,8 @@ export interface NativeDirResult {
   /** Entries listed (vanished ones left out). */
   entries: number;
   files: number;
+  /** Of `files`, those copied with their holes kept. */
+  sparseFiles?: number;
   links: number;
   /** Sockets, FIFOs, devices: skipped. */
   others: number;
@@ -316,6 +320,11 @@ export interface NativeAddon {
     mirror?: boolean,
     /** --exclude patterns of literal characters and '*' (see engine/filter.ts nativeExcludes). */
     excludes?: string[],
+    owners?: boolean,
+    hardLinks?: boolean,
+    xattrs?: number,
+    /** Keep the holes of files whose allocated bytes are below their size (native/sparse.h). */
+    sparse?: boolean,
   ): void;
   /**
    * Drops the batches not yet started (returns their ids) and lets the threads end; with `abandon`
