@@ -37,3 +37,17 @@ export function dataRuns(buffer: Buffer, length: number): Array<[number, number]
   if (runStart >= 0) runs.push([runStart, length]);
   return runs;
 }
+
+/** True when `stats` (an fstat) shows holes: fewer 512-byte blocks on disk than the size needs. */
+export function hasHolesOnDisk(stats: { size: bigint; blocks: bigint }): boolean {
+  return stats.blocks * 512n < stats.size;
+}
+
+/** True when every byte of `data` is zero (a chunk a sparse file's sender sends as a hole). */
+export function isAllZeros(data: Buffer): boolean {
+  for (let at = 0; at < data.length; at += SPARSE_BLOCK) {
+    const end = Math.min(at + SPARSE_BLOCK, data.length);
+    if (!data.subarray(at, end).equals(ZEROS.subarray(0, end - at))) return false;
+  }
+  return true;
+}

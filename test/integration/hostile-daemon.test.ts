@@ -183,7 +183,10 @@ test('more bytes than declared: the file fails and nothing lands under its name'
     const asked = await needs();
     for (const need of asked) {
       const data = Buffer.from(need.path === 'small' ? 'far more than three bytes' : 'ok');
-      send({ $case: 'fileData', value: { fileId: need.fileId, offset: 0n, data, last: true } });
+      send({
+        $case: 'fileData',
+        value: { fileId: need.fileId, offset: 0n, data, last: true, holeLength: 0n },
+      });
     }
     for (const body of complete) send(body);
   });
@@ -198,7 +201,7 @@ test('fewer bytes than declared: the file fails and nothing lands under its name
     const [need] = await needs();
     send({
       $case: 'fileData',
-      value: { fileId: need!.fileId, offset: 0n, data: Buffer.from('abc'), last: true },
+      value: { fileId: need!.fileId, offset: 0n, data: Buffer.from('abc'), last: true, holeLength: 0n },
     });
     for (const body of complete) send(body);
   });
