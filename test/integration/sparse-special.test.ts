@@ -86,16 +86,34 @@ for (const grpc of [false, true]) {
     mkdirSync(module);
     const daemon = await startDaemon(t, ['--root', module]);
     const flags = grpc ? ['--force-grpc-data'] : [];
-    const push = await runBlit(['mirror', '--json', ...flags, `${src}/`, `127.0.0.1:${daemon.port}:/default/dst/`]);
+    const push = await runBlit([
+      'mirror',
+      '--json',
+      ...flags,
+      `${src}/`,
+      `127.0.0.1:${daemon.port}:/default/dst/`,
+    ]);
     assert.equal(push.status, 0, push.stderr);
     assertSparseCopy(join(module, 'dst'), src);
     assert.equal(sparseCount(jsonReport(push)), 2, push.stdout);
     const back = join(root, 'back');
-    const pull = await runBlit(['mirror', '--json', ...flags, `127.0.0.1:${daemon.port}:/default/dst/`, `${back}/`]);
+    const pull = await runBlit([
+      'mirror',
+      '--json',
+      ...flags,
+      `127.0.0.1:${daemon.port}:/default/dst/`,
+      `${back}/`,
+    ]);
     assert.equal(pull.status, 0, pull.stderr);
     assertSparseCopy(back, src);
     assert.equal(sparseCount(jsonReport(pull)), 2, pull.stdout);
-    const again = await runBlit(['mirror', '--json', ...flags, `127.0.0.1:${daemon.port}:/default/dst/`, `${back}/`]);
+    const again = await runBlit([
+      'mirror',
+      '--json',
+      ...flags,
+      `127.0.0.1:${daemon.port}:/default/dst/`,
+      `${back}/`,
+    ]);
     assert.equal(again.status, 0, again.stderr);
     assert.equal(jsonReport(again).copied, 0);
   });
