@@ -12,6 +12,7 @@
         "data_socket.cc",
         "listing.cc",
         "sparse.cc",
+        "special_file.cc",
         "notify.cc",
         "read_ahead.cc",
         "test_rules.cc",

@@ -51,6 +51,8 @@ struct DirJob {
   int listErr = 0;
   uint32_t entries = 0, files = 0, links = 0, others = 0;
   uint32_t sparseFiles = 0;  // of files, those copied with their holes kept
+  uint32_t specials = 0;        // FIFOs and devices made (special_file.h)
+  uint32_t specialRefused = 0;  // devices not made: not root
   double bytes = 0;
   uint32_t handled = 0;  // files given to CopyOne (copied, or compared first), and their bytes
   double handledBytes = 0;

@@ -1,4 +1,5 @@
 /** Compare rules: what the destination needs for one source entry, given what it already has. */
+import { isMadeSpecial, sameSpecialNode } from './special-files.js';
 import type { CompareMode, Entry } from './types.js';
 
 export type Decision =
@@ -40,7 +41,9 @@ export function decide(source: Entry, dest: Entry | undefined, mode: CompareMode
       if (mode === 'ignore-times' || source.linkTarget !== dest.linkTarget) return 'transfer';
       return sameMtime(source.mtimeNs, dest.mtimeNs) ? 'skip' : 'transfer';
     case 'other':
-      return 'skip';
+      // A FIFO or device: another node, or another mode or mtime, is replaced (engine/special-files.ts).
+      if (!isMadeSpecial(source)) return 'skip';
+      return sameSpecialNode(source, dest) && sameMetadata(source, dest) ? 'skip' : 'transfer';
     case 'file':
       break;
   }

@@ -252,6 +252,12 @@ export async function runTransfer(
               answered();
               destination.tally.copied += result.files + result.links + result.dirs.names.length;
               if (result.sparseFiles) destination.fidelity.applied('sparse', result.sparseFiles);
+              if (result.specials) {
+                destination.fidelity.applied('special', result.specials);
+                destination.tally.copied += result.specials;
+              }
+              for (let i = 0; i < (result.specialRefused ?? 0); i++)
+                destination.fidelity.failed('special', 'device files are made only as root');
               destination.tally.updated += result.updated ?? 0;
               destination.tally.skipped += result.others + (result.skipped ?? 0);
               bytes += result.bytes;

@@ -113,6 +113,9 @@ export interface NativeDirResult {
   files: number;
   /** Of `files`, those copied with their holes kept. */
   sparseFiles?: number;
+  /** FIFOs and devices made, and devices not made (not root). */
+  specials?: number;
+  specialRefused?: number;
   links: number;
   /** Sockets, FIFOs, devices: skipped. */
   others: number;
@@ -302,6 +305,8 @@ export interface NativeAddon {
    * directory made for `dst` under a temp name beside it, then rename it to `dst` (see RunWholeDir).
    * `rel` names it on the activity board; umask decides which modes need a chmod.
    */
+  /** Makes a FIFO or device node under a temp name and renames it to `path` (native/special_file.h). */
+  makeSpecial(path: string, fileType: number, mode: number, rdev: bigint, sec: number, nsec: number): void;
   submitCopyDir(
     pool: number,
     id: number,

@@ -10,7 +10,7 @@ import type { SourceEntry, SourceListing } from '../engine/roles.js';
 import type { Entry } from '../engine/types.js';
 import { isName, isSafeRel } from '../fsops/rel-path.js';
 import { EntryKind, FilterStatus, type ManifestBatch, type ManifestEntry } from '../generated/blit.js';
-import { kindName, toWireEntry } from './wire-entry.js';
+import { kindName, specialName, toWireEntry } from './wire-entry.js';
 
 /** Entries per batch: a directory of a million names goes as many frames, each well under 4 MiB. */
 export const BATCH_ENTRIES = 1024;
@@ -115,6 +115,11 @@ export function fromManifestEntry(wire: ManifestEntry, ofDirectory = false): Sou
       throw new ProtocolError(`${entry.name}: symbolic link target is empty, too long or holds a NUL byte`);
     }
     result.linkTarget = entry.linkTarget;
+  }
+  if (kind === 'other') {
+    // Which special file (sockets and unknown types are skipped); a device's number, any u64.
+    result.special = specialName(entry.special);
+    if (result.special === 'char' || result.special === 'block') result.rdev = entry.rdev;
   }
   return Object.assign(result, { verdict: fromWireVerdict(wire) });
 }
