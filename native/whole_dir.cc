@@ -97,7 +97,9 @@ Decision Decide(int32_t compare, const ListedItem& s, const ListedItem& d) {
       if (compare == kCompareIgnoreTimes || s.link != d.link) return kTransfer;
       return SameMtime(s, d) ? kSkip : kTransfer;
     case kOther:
-      // A FIFO or device is replaced when it is another node, or has another mode or mtime.
+      // A FIFO or device is replaced when it is another node, or has another mode or mtime;
+      // sockets are never made, so left alone.
+      if (s.fileType != S_IFIFO && s.fileType != S_IFCHR && s.fileType != S_IFBLK) return kSkip;
       return SameSpecial(s, d) ? kSkip : kTransfer;
     default:  // directories (their metadata is set after their contents)
       return kSkip;

@@ -420,6 +420,9 @@ export interface NativeTestEntry {
   mode?: number;
   name?: string | Buffer;
   link?: string | Buffer;
+  /** st_mode & S_IFMT and st_rdev, for special files. */
+  fileType?: number;
+  rdev?: bigint;
 }
 
 export interface NativeTestRules {
