@@ -363,6 +363,7 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   auto sizes = Napi::Float64Array::New(env, n);
   auto mtimes = Napi::TypedArrayOf<int64_t>::New(env, n, napi_bigint64_array);
   auto errnos = Napi::Int32Array::New(env, n);
+  auto rdevs = Napi::TypedArrayOf<uint64_t>::New(env, n, napi_biguint64_array);
   Napi::Array links = Napi::Array::New(env, n);
   for (uint32_t i = 0; i < n; i++) {
     std::string name = Bytes(names.Get(i));
@@ -377,6 +378,7 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
     }
     modes[i] = st.st_mode;
     sizes[i] = static_cast<double>(st.st_size);
+    rdevs[i] = static_cast<uint64_t>(st.st_rdev);
 #if defined(__APPLE__)
     mtimes[i] = static_cast<int64_t>(st.st_mtimespec.tv_sec) * 1000000000 + st.st_mtimespec.tv_nsec;
 #else
@@ -395,6 +397,7 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   result.Set("mtimeNs", mtimes);
   result.Set("links", links);
   result.Set("errnos", errnos);
+  result.Set("rdevs", rdevs);
   return result;
 }
 

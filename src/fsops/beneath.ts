@@ -39,6 +39,8 @@ export interface EntryStats {
   mtimeNs: bigint;
   /** A link's target, as bytes. */
   linkTarget?: Buffer;
+  /** st_rdev (a device's number). */
+  rdev?: bigint;
 }
 
 export type RenameHow = 'replace' | 'noReplace' | 'exchange';
@@ -122,6 +124,7 @@ export class BeneathDir {
         mode: listed.modes[i]!,
         size: listed.sizes[i]!,
         mtimeNs: listed.mtimeNs[i]!,
+        rdev: listed.rdevs[i]!,
       };
       const target = listed.links[i];
       if (target !== undefined) stats.linkTarget = target;

@@ -183,6 +183,8 @@ export interface NativeEntryStats {
   mtimeNs: BigInt64Array;
   /** A link's target; undefined for other kinds. */
   links: (Buffer | undefined)[];
+  /** st_rdev (a device's number). */
+  rdevs: BigUint64Array;
   /** 0, or why that entry could not be described (ENOENT: gone meanwhile). */
   errnos: Int32Array;
 }

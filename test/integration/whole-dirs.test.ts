@@ -238,7 +238,7 @@ for (const [verb, flags] of [
     assert.ok(JSON.parse(record!).copied.wholeDirs >= 3, 'the copy threads took directories whole');
     if (verb === 'mirror') {
       const expected = snapshot(src);
-          const lines = diffSnapshots(snapshot(whole), expected, { mtimeToleranceNs: 1n, ignoreRootMtime: true });
+      const lines = diffSnapshots(snapshot(whole), expected, { mtimeToleranceNs: 1n, ignoreRootMtime: true });
       // Only these see the same-size, same-mtime edit of a/small.txt: then the mirror equals the source.
       if (flags[0] === '-c' || flags[0] === '--ignore-times') assert.deepEqual(lines, []);
       else assert.deepEqual(lines, ['"a/small.txt": contents differ (600 vs 600 bytes)']);
