@@ -366,6 +366,7 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   auto errnos = Napi::Int32Array::New(env, n);
   auto uids = Napi::Uint32Array::New(env, n);
   auto gids = Napi::Uint32Array::New(env, n);
+  auto rdevs = Napi::TypedArrayOf<uint64_t>::New(env, n, napi_biguint64_array);
   Napi::Array links = Napi::Array::New(env, n);
   auto nlinks = Napi::Uint32Array::New(env, n);
   auto devs = Napi::TypedArrayOf<uint64_t>::New(env, n, napi_biguint64_array);
@@ -388,6 +389,7 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
     nlinks[i] = static_cast<uint32_t>(st.st_nlink);
     devs[i] = static_cast<uint64_t>(st.st_dev);
     inos[i] = static_cast<uint64_t>(st.st_ino);
+    rdevs[i] = static_cast<uint64_t>(st.st_rdev);
 #if defined(__APPLE__)
     mtimes[i] = static_cast<int64_t>(st.st_mtimespec.tv_sec) * 1000000000 + st.st_mtimespec.tv_nsec;
 #else
@@ -411,6 +413,7 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   result.Set("errnos", errnos);
   result.Set("uids", uids);
   result.Set("gids", gids);
+  result.Set("rdevs", rdevs);
   return result;
 }
 

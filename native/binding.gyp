@@ -11,6 +11,8 @@
         "land.cc",
         "data_socket.cc",
         "listing.cc",
+        "sparse.cc",
+        "special_file.cc",
         "notify.cc",
         "owner.cc",
         "read_ahead.cc",

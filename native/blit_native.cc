@@ -34,6 +34,7 @@
 #include "listing.h"
 #include "notify.h"
 #include "read_ahead.h"
+#include "special_file.h"
 #include "test_rules.h"
 #include "watchdog.h"
 #include "whole_dir.h"
@@ -62,7 +63,8 @@ Napi::Object Codes(Napi::Env env) {
   codes.Set("stage", FrozenCodes(env, {{"source", kStageSource}, {"destination", kStageDest}}));
   codes.Set("batchFlag", FrozenCodes(env, {{"chmodAfter", kChmodAfter}, {"removeSource", kRemoveSource},
                                            {"compareFirst", kCompareFirst}, {"metadataMatches", kMetadataMatches},
-                                           {"keepXattrs", kBatchKeepXattrs}, {"keepAcls", kBatchKeepAcls}}));
+                                           {"keepXattrs", kBatchKeepXattrs}, {"keepAcls", kBatchKeepAcls},
+                                           {"sparse", kSparse}}));
   codes.Set("xattrOutcome", FrozenCodes(env, {{"xattrsApplied", kXattrsApplied}, {"xattrsFailed", kXattrsFailed},
                                               {"aclsApplied", kAclsApplied}, {"aclsFailed", kAclsFailed}}));
   codes.Set("problem", FrozenCodes(env, {{"name", kProblemName}, {"target", kProblemTarget}, {"stat", kProblemStat},
@@ -93,6 +95,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("poolsIdle", Napi::Function::New(env, PoolsIdle));
   exports.Set("startWatchdog", Napi::Function::New(env, StartWatchdog));
   exports.Set("listDir", Napi::Function::New(env, ListDir));
+  exports.Set("makeSpecial", Napi::Function::New(env, MakeSpecialJs));
   // setListingHang(path): tests only (BLIT_TEST_HANG=scan:REL on the walk): listing path hangs.
   exports.Set("setListingHang", Napi::Function::New(env, SetListingHang));
   exports.Set("readAhead", Napi::Function::New(env, ReadAhead));

@@ -19,6 +19,7 @@
 
 #include "board.h"
 #include "common.h"
+#include "sparse.h"
 #include "whole_dir.h"
 
 namespace blit {
@@ -300,7 +301,7 @@ void NoteXattrs(CopyResult* result, int readErr, const XattrOutcome& outcome) {
 CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size, int64_t sec, int64_t nsec,
                    uint32_t mode, bool chmodAfter, bool removeSource, bool compareFirst, bool metadataMatches,
                    Scratch& buffer, Scratch& other, DirCache& srcDirs, DirCache& dstDirs,
-                   Placement placement, Owner owner, int keepXattrs) {
+                   Placement placement, Owner owner, int keepXattrs, bool sparse) {
   const bool direct = placement == kDirect;
   CopyResult result;
   int srcAt;
@@ -387,7 +388,9 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
   bool changed = false;
   int32_t stage = kStageDest;
   bool endChecked = false;
-  int err = CopyData(in, out, size, buffer, &stage, &changed, &endChecked);
+  bool unsupported = false;
+  int err = sparse ? CopySparse(in, out, size, buffer, &stage, &changed, &unsupported) : 0;
+  if (!sparse || unsupported) err = CopyData(in, out, size, buffer, &stage, &changed, &endChecked);
   ChangeSourceIfInjected(src);
   if (err == 0 && !changed && !endChecked) {
     // One more byte means the source grew.
@@ -535,7 +538,8 @@ void RunBatch(CopyBatch& batch, const std::function<void(const std::string&)>& s
                            batch.modes[i], (f & kChmodAfter) != 0, (f & kRemoveSource) != 0, (f & kCompareFirst) != 0,
                            (f & kMetadataMatches) != 0, buffer, other, srcDirs, dstDirs, kRenameOver,
                            i < batch.owners.size() ? batch.owners[i] : Owner(),
-                           ((f & kBatchKeepXattrs) != 0 ? kKeepXattrs : 0) | ((f & kBatchKeepAcls) != 0 ? kKeepAcls : 0));
+                           ((f & kBatchKeepXattrs) != 0 ? kKeepXattrs : 0) | ((f & kBatchKeepAcls) != 0 ? kKeepAcls : 0),
+                           (f & kSparse) != 0);
     batch.status[i] = r.status;
     batch.err[i] = r.err;
     batch.stage[i] = r.stage;

@@ -147,7 +147,8 @@ enum Placement {
 CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size, int64_t sec, int64_t nsec,
                    uint32_t mode, bool chmodAfter, bool removeSource, bool compareFirst, bool metadataMatches,
                    Scratch& buffer, Scratch& other, DirCache& srcDirs, DirCache& dstDirs,
-                   Placement placement = kRenameOver, Owner owner = Owner(), int keepXattrs = 0);
+                   Placement placement = kRenameOver, Owner owner = Owner(), int keepXattrs = 0,
+                   bool sparse = false);
 
 // A batch of copies as plain C++ data: parsed from JavaScript on the main thread, run on any thread.
 struct CopyBatch {
@@ -182,8 +183,9 @@ enum BatchFlag : uint8_t {
   kRemoveSource = 2,      // a move: remove the source once the copy has its name
   kCompareFirst = 4,      // --checksum: compare contents first, copy only when they differ
   kMetadataMatches = 8,   // with kCompareFirst: the destination's mode and mtime match already
-  kBatchKeepXattrs = 16,       // copy the source's xattrs (not ACLs) onto the temp file
-  kBatchKeepAcls = 32,         // copy the source's ACLs
+  kBatchKeepXattrs = 16,  // copy the source's xattrs (not ACLs) onto the temp file
+  kBatchKeepAcls = 32,    // copy the source's ACLs
+  kSparse = 64,           // the source has holes (allocated < size): keep them (sparse.h)
 };
 
 // A batch as fsops/copy-file.ts builds it (NativeBatch): { srcs: string[], dsts: string[], rels: string[],

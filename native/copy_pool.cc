@@ -165,7 +165,8 @@ Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// submitCopyDir(pool, id, src, dst, stage, rel, umask, delayMs, hangName, scanHang[, compare, mirror[, excludes[, owners]]]):
+// submitCopyDir(pool, id, src, dst, stage, rel, umask, delayMs, hangName, scanHang[, compare, mirror[, excludes
+//               [, owners, hardLinks, xattrs, sparse]]]):
 // a fresh-directory job (stage: the temp path it was made under), or with compare a directory on
 // both sides (stage empty; see RunWholeDir); its answer comes to the pool's onDone like a batch's.
 Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
@@ -200,6 +201,8 @@ Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
   if (info.Length() > 14) job.hardLinks = info[14].ToBoolean();
   // Index 15: the xattr kinds kept (xattr.h kKeep*); none when absent.
   if (info.Length() > 15 && info[15].IsNumber()) job.keepXattrs = info[15].As<Napi::Number>().Int32Value();
+  // Index 16 (issue 17, slice D): keep holes of sparse files.
+  if (info.Length() > 16) job.sparse = info[16].ToBoolean();
   batch->label = "scan: listing " + (job.rel.empty() ? std::string(".") : job.rel);
   Enqueue(env, pool, std::move(batch));
   return env.Undefined();

@@ -18,7 +18,7 @@ namespace blit {
 
 namespace {
 
-// An entry as the tests give it: { kind, size?, mtimeNs?: bigint, mode?, name?, link? }.
+// An entry as the tests give it: { kind, size?, mtimeNs?: bigint, mode?, name?, link?, fileType?, rdev?: bigint }.
 ListedItem ItemArg(const Napi::Value& value) {
   auto object = value.As<Napi::Object>();
   ListedItem item{{}, kFile, 0, 0, 0, 0, 0, false, {}};
@@ -36,6 +36,11 @@ ListedItem ItemArg(const Napi::Value& value) {
   if (object.Has("uid")) item.uid = object.Get("uid").As<Napi::Number>().Uint32Value();
   if (object.Has("gid")) item.gid = object.Get("gid").As<Napi::Number>().Uint32Value();
   if (object.Has("name")) item.name = PathArg(object.Get("name"));
+  if (object.Has("fileType")) item.fileType = object.Get("fileType").As<Napi::Number>().Uint32Value();
+  if (object.Has("rdev")) {
+    bool lossless = false;
+    item.rdev = object.Get("rdev").As<Napi::BigInt>().Uint64Value(&lossless);
+  }
   if (object.Has("link") && !object.Get("link").IsUndefined()) {
     item.hasLink = true;
     item.link = PathArg(object.Get("link"));

@@ -4,6 +4,7 @@
 // does nothing per file (engine/whole-dirs.ts); this is the local fast path for new trees.
 
 #include "whole_dir.h"
+#include "special_file.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -84,6 +85,11 @@ bool SameMetadata(const ListedItem& a, const ListedItem& b, bool owners, int kee
 
 }  // namespace
 
+// Special files (engine/compare.ts sameSpecial): same type, same device number, same mode and mtime.
+bool SameSpecial(const ListedItem& s, const ListedItem& d) {
+  return s.fileType == d.fileType && s.rdev == d.rdev && (s.mode & 07777) == (d.mode & 07777) && SameMtime(s, d);
+}
+
 Decision Decide(int32_t compare, const ListedItem& s, const ListedItem& d, bool owners, int keepXattrs) {
   // --ignore-existing leaves whatever exists alone, whatever its kind (as rsync does).
   if (compare == kCompareIgnoreExisting) return kSkip;
@@ -95,7 +101,12 @@ Decision Decide(int32_t compare, const ListedItem& s, const ListedItem& d, bool 
       // A link's owner, like its times, comes with a new link (an update by path would follow it).
       if (compare == kCompareIgnoreTimes || s.link != d.link) return kTransfer;
       return SameMtime(s, d) && !OwnerDiffers(s, d, owners) ? kSkip : kTransfer;
-    default:  // directories (their metadata is set after their contents), anything else
+    case kOther:
+      // A FIFO or device is replaced when it is another node, or has another mode or mtime;
+      // sockets are never made, so left alone.
+      if (s.fileType != S_IFIFO && s.fileType != S_IFCHR && s.fileType != S_IFBLK) return kSkip;
+      return SameSpecial(s, d) ? kSkip : kTransfer;
+    default:  // directories (their metadata is set after their contents)
       return kSkip;
   }
   if (compare == kCompareIgnoreTimes || s.size != d.size) return kTransfer;
@@ -137,15 +148,18 @@ void CopyFileOf(DirWork& work, const ListedItem& item, const std::string& src, c
   bool chmodAfter = NeedsChmod(mode, job.umask);
   job.handled++;
   job.handledBytes += item.size;
+  // Holes only where the source has them: a dense file takes no SEEK_DATA.
+  bool sparse = job.sparse && item.allocated < item.size;
   CopyResult r = CopyOne(src, dst, static_cast<uint64_t>(item.size), static_cast<int64_t>(item.sec), item.nsec,
                          mode, chmodAfter, false, compareFirst, metadataMatches, work.buffer, work.other,
-                         work.srcDirs, work.dstDirs, job.placement(), OwnerOf(item, job.owners), job.keepXattrs);
+                         work.srcDirs, work.dstDirs, job.placement(), OwnerOf(item, job.owners), job.keepXattrs, sparse);
   job.ownerCounts.Add(r.owner);
   CountXattrs(job, r.xattrs, r.xattrErr);
   Beat();
   switch (r.status) {
     case kCopied:
       job.files++;
+      if (sparse) job.sparseFiles++;
       job.bytes += r.bytes;
       return;
     case kUnchanged:
@@ -159,6 +173,21 @@ void CopyFileOf(DirWork& work, const ListedItem& item, const std::string& src, c
       if (r.status == kFailed && r.stage == kStageDest && (r.err == ENOSPC || r.err == EDQUOT || r.err == EROFS))
         job.fatal = true;
   }
+}
+
+// A FIFO or device node (special_file.h) where the source has one; sockets, and devices when not
+// root, are skipped (a device counted as refused).
+void MakeSpecialOf(DirJob& job, const ListedItem& item, const std::string& dst, bool noReplace) {
+  const char* reason = nullptr;
+  if (!MayMakeSpecial(item.fileType, &reason)) {
+    job.others++;
+    if (item.fileType == S_IFCHR || item.fileType == S_IFBLK) job.specialRefused++;
+    return;
+  }
+  int err = MakeSpecial(dst, item.fileType, item.mode, item.rdev, static_cast<int64_t>(item.sec), item.nsec, noReplace);
+  if (err != 0) AddProblem(job, item.name, kProblemLink, 0, err, kStageDest);
+  else job.specials++;
+  Beat();
 }
 
 // An entry the destination lacks: a file copied, a link recreated, a subdirectory made (under a temp
@@ -199,7 +228,7 @@ void CopyNew(DirWork& work, const ListedItem& item, const std::string& src, cons
       return;
     }
     default:
-      job.others++;  // sockets, FIFOs, devices: skipped, as everywhere in blit
+      MakeSpecialOf(job, item, dst, job.noReplace);
   }
 }
 
@@ -252,6 +281,8 @@ void Sync(DirWork& work, Decision decision, const ListedItem& s, const ListedIte
     case kTransfer:
       if (s.kind == kFile) {
         CopyFileOf(work, s, src, dst, false, false);
+      } else if (s.kind == kOther) {
+        MakeSpecialOf(job, s, dst, false);
       } else {
         int err = CopyLink(dst, s.link, static_cast<int64_t>(s.sec), s.nsec, job.ownerCounts, OwnerOf(s, job.owners));
         if (err != 0) AddProblem(job, s.name, kProblemLink, 0, err, kStageDest);
@@ -609,6 +640,9 @@ Napi::Object DirJobResult(Napi::Env env, const DirJob& job) {
   result.Set("listErrno", Napi::Number::New(env, job.listErr));
   result.Set("entries", Napi::Number::New(env, job.entries));
   result.Set("files", Napi::Number::New(env, job.files));
+  result.Set("sparseFiles", Napi::Number::New(env, job.sparseFiles));
+  result.Set("specials", Napi::Number::New(env, job.specials));
+  result.Set("specialRefused", Napi::Number::New(env, job.specialRefused));
   result.Set("links", Napi::Number::New(env, job.links));
   result.Set("others", Napi::Number::New(env, job.others));
   result.Set("bytes", Napi::Number::New(env, job.bytes));

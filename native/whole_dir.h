@@ -39,6 +39,7 @@ struct DirJob {
   int32_t compare = 0;  // kCompare* below
   bool mirror = false;
   bool hardLinks = false;  // files with a link count above 1 go back to JavaScript (residual)
+  bool sparse = false;  // keep holes: files with allocated < size go through CopySparse (sparse.h)
   // --exclude patterns (engine/filter.ts nativeExcludes): matching entries are left out as if they
   // were not there (DropExcluded).
   std::vector<NamePattern> excludes;
@@ -54,6 +55,9 @@ struct DirJob {
   Placement placement() const { return !stage.empty() ? kDirect : noReplace ? kNoReplace : kRenameOver; }
   int listErr = 0;
   uint32_t entries = 0, files = 0, links = 0, others = 0;
+  uint32_t sparseFiles = 0;  // of files, those copied with their holes kept
+  uint32_t specials = 0;        // FIFOs and devices made (special_file.h)
+  uint32_t specialRefused = 0;  // devices not made: not root
   double bytes = 0;
   uint32_t handled = 0;  // files given to CopyOne (copied, or compared first), and their bytes
   double handledBytes = 0;

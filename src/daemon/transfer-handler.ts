@@ -381,6 +381,8 @@ async function receivePush({
   const moduleRoot = openModuleRoot(module);
   const pinned = moduleRoot && BeneathDestinationFs.open(moduleRoot, moduleRelative(moduleRoot, root));
   const destination = new LocalDestination(root, filter, options, onAction, pinned);
+  // A client's FIFOs are made in the module, its device files never.
+  destination.devicesAllowed = false;
   const flushTimer = relay ? setInterval(relay.flush, 100) : undefined;
   try {
     const outcome = await runDestinationSide(destination, channel, options, {

@@ -1,6 +1,7 @@
 /** Compare rules: what the destination needs for one source entry, given what it already has. */
 import { sameOwner } from '../fsops/owner.js';
 import { sameXattrs } from '../fsops/xattrs.js';
+import { isMadeSpecial, sameSpecialNode } from './special-files.js';
 import type { CompareMode, Entry } from './types.js';
 
 export type Decision =
@@ -62,7 +63,9 @@ export function decide(
       if (mode === 'ignore-times' || source.linkTarget !== dest.linkTarget) return 'transfer';
       return sameMtime(source.mtimeNs, dest.mtimeNs) && sameOwner(source, dest, owners) ? 'skip' : 'transfer';
     case 'other':
-      return 'skip';
+      // A FIFO or device: another node, or another mode or mtime, is replaced (engine/special-files.ts).
+      if (!isMadeSpecial(source)) return 'skip';
+      return sameSpecialNode(source, dest) && sameMetadata(source, dest) ? 'skip' : 'transfer';
     case 'file':
       break;
   }

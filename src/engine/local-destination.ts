@@ -22,6 +22,7 @@ import type { FilterVerdict, PathFilter } from './filter.js';
 import { HardLinkGroups, MAX_LINK_GROUPS } from './hard-links.js';
 import { type EntryStep, planEntry, planExtras } from './plan-entry.js';
 import type { SourceEntry, SourceListing } from './roles.js';
+import { cannotMakeSpecial, isDevice, makeSpecialNode } from './special-files.js';
 import type { Action, Entry, EntryKind, Failure, TransferOptions } from './types.js';
 
 export interface Need {
@@ -73,6 +74,8 @@ export class LocalDestination {
   readonly tally: DestinationTally = { copied: 0, skipped: 0, updated: 0, deleted: 0 };
   /** What was kept of owners, xattrs, ACLs, hard links, holes and special files (engine/fidelity.ts). */
   readonly fidelity = new FidelityTally();
+  /** False in a daemon's module: a client's device files are refused (engine/special-files.ts). */
+  devicesAllowed = true;
   private readonly dirs: { rel: string; entry: Entry }[] = [];
   /** The xattr kinds kept (fsops/xattrs.ts keepMask). */
   private readonly keep: number;
@@ -437,6 +440,9 @@ export class LocalDestination {
         this.tally.copied++;
         if (step.landed) plan.landed.push(rel);
         return;
+      case 'special':
+        this.makeSpecial(rel, entry, step.landed, plan);
+        return;
       case 'defer':
         this.candidates.push({ rel, kind: step.candidate });
         this.deferred.push({ parent, entry });
@@ -476,6 +482,40 @@ export class LocalDestination {
       plan.freshDirs.push({ rel, entry, stage });
     }
     this.tally.copied++;
+  }
+
+  /** A FIFO or device node (engine/special-files.ts); one that cannot be made here is counted, not failed. */
+  private makeSpecial(rel: string, entry: Entry, landed: boolean, plan: DirPlan): void {
+    const cannot = cannotMakeSpecial(entry, this.devicesAllowed);
+    if (cannot) {
+      this.fidelity.failed('special', cannot);
+      // A daemon refuses a client's device outright: the client hears which and why.
+      if (!this.devicesAllowed && isDevice(entry.special)) this.fail(rel, cannot);
+      else this.tally.skipped++;
+      return;
+    }
+    this.onAction({ kind: 'copy', path: rel });
+    if (!this.options.dryRun) {
+      try {
+        try {
+          makeSpecialNode(this.pathOf(rel), entry);
+        } catch (error) {
+          if (codeOf(error) !== 'ENOENT') throw error;
+          this.fs.makeDirs(parentRel(rel));
+          makeSpecialNode(this.pathOf(rel), entry);
+        }
+      } catch (error) {
+        this.fidelity.failed('special', reasonOf(error));
+        this.fail(
+          rel,
+          `cannot create ${entry.special === 'fifo' ? 'FIFO' : 'device file'}: ${reasonOf(error)}`,
+        );
+        return;
+      }
+      this.fidelity.applied('special');
+    }
+    this.tally.copied++;
+    if (landed) plan.landed.push(rel);
   }
 
   private writeLink(rel: string, entry: Entry): string | undefined {

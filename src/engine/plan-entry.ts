@@ -2,8 +2,8 @@
  * The destination role's plan for one source entry, given what the destination holds under its
  * name, and a mirror's deletions in a directory: pure decisions, without a disk
  * (local-destination.ts carries them out). It adds to the compare
- * rules (compare.ts) what a destination does about them: entries that take no part (sockets and
- * FIFOs, size limits), directories only walked through (--include), kinds in conflict (a mirror
+ * rules (compare.ts) what a destination does about them: entries that take no part (sockets,
+ * size limits), directories only walked through (--include), kinds in conflict (a mirror
  * defers them to its deletion phase; copy and move replace a file or link, never a directory).
  */
 
@@ -14,6 +14,7 @@ import { decide, sameMetadata } from './compare.js';
 import { PRESERVE_ALL } from './fidelity.js';
 import { type FilterVerdict, outsideSizeLimits, type PathFilter } from './filter.js';
 import type { SourceEntry, SourceListing } from './roles.js';
+import { isMadeSpecial } from './special-files.js';
 import type { Entry, EntryKind, TransferOptions } from './types.js';
 
 export type EntryStep =
@@ -28,6 +29,8 @@ export type EntryStep =
   | { kind: 'mkdir' }
   /** `landed`: what was there (nothing, a file or a link) is replaced; a move may remove the source. */
   | { kind: 'link'; landed: boolean }
+  /** A FIFO or device node made (engine/special-files.ts); `landed` as for a link. */
+  | { kind: 'special'; landed: boolean }
   /** A mirror: the entry in the way is a deletion candidate; this one waits for the deletions. */
   | { kind: 'defer'; candidate: EntryKind; block: boolean }
   /** Copy and move never replace a directory. */
@@ -36,7 +39,7 @@ export type EntryStep =
   | { kind: 'replace'; next: EntryStep };
 
 export function planEntry(entry: SourceEntry, dest: Entry | undefined, options: TransferOptions): EntryStep {
-  if (entry.kind === 'other' || outsideSizeLimits(entry, options.filter)) {
+  if ((entry.kind === 'other' && !isMadeSpecial(entry)) || outsideSizeLimits(entry, options.filter)) {
     return { kind: 'skip', landed: false, block: false };
   }
   if (entry.kind === 'dir' && entry.verdict.status === 'traverse') {
@@ -74,7 +77,10 @@ export function planEntry(entry: SourceEntry, dest: Entry | undefined, options: 
 function transfer(entry: SourceEntry, dest: Entry | undefined): EntryStep {
   if (entry.kind === 'file') return { kind: 'need', hashFirst: false };
   if (entry.kind === 'dir') return { kind: 'mkdir' };
-  return { kind: 'link', landed: dest === undefined || dest.kind === 'symlink' || dest.kind === 'file' };
+  const landed =
+    dest === undefined || dest.kind === 'symlink' || dest.kind === 'file' || dest.kind === 'other';
+  if (entry.kind === 'other') return { kind: 'special', landed };
+  return { kind: 'link', landed };
 }
 
 function conflict(entry: SourceEntry, dest: Entry, options: TransferOptions): EntryStep {

@@ -12,6 +12,7 @@ import { countOwner, countOwners, keepsOwners, ownerToGive } from '../fsops/owne
 import { ReadAhead, type UpcomingDir } from '../fsops/read-ahead.js';
 import { joinRel } from '../fsops/rel-path.js';
 import type { RemovalStep } from '../fsops/remove-tree.js';
+import { hasHoles } from '../fsops/sparse-blocks.js';
 import { countCopyXattrs, countDirXattrs, keepMask } from '../fsops/xattrs.js';
 import type { ActivityBoard } from '../util/activity-board.js';
 import { loopTurns, nowMs } from '../util/clock.js';
@@ -148,6 +149,7 @@ export async function runTransfer(
       switch (outcome.status) {
         case 'copied':
           destination.tally.copied++;
+          if (outcome.sparse) destination.fidelity.applied('sparse');
           bytes += outcome.bytes;
           progress.bytesDone += outcome.bytes;
           progress.firstFileAt ??= nowMs();
@@ -258,6 +260,13 @@ export async function runTransfer(
             done: (result) => {
               answered();
               destination.tally.copied += result.files + result.links + result.dirs.names.length;
+              if (result.sparseFiles) destination.fidelity.applied('sparse', result.sparseFiles);
+              if (result.specials) {
+                destination.fidelity.applied('special', result.specials);
+                destination.tally.copied += result.specials;
+              }
+              for (let i = 0; i < (result.specialRefused ?? 0); i++)
+                destination.fidelity.failed('special', 'device files are made only as root');
               destination.tally.updated += result.updated ?? 0;
               countDirXattrs(addon, result.xattrs, destination.fidelity);
               destination.tally.skipped += result.others + (result.skipped ?? 0);
@@ -361,6 +370,7 @@ export async function runTransfer(
       removeSource,
       owner: ownerToGive(need.entry, owners),
       keepXattrs,
+      sparse: hasHoles(need.entry) || undefined,
     };
   };
 

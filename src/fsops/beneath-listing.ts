@@ -4,6 +4,7 @@
  * writer cannot send out of the module by swapping a directory for a link.
  */
 import { isUtf8 } from 'node:buffer';
+import { constants } from 'node:fs';
 import { codeOf, reasonOf } from '../util/errors.js';
 import type { BeneathDir } from './beneath.js';
 import type { Entry } from './entry.js';
@@ -14,6 +15,7 @@ import {
   type ListingProblem,
   NOT_UTF8_NAME,
   NOT_UTF8_TARGET,
+  specialOf,
 } from './listing.js';
 
 /** Names and lstat of each entry; vanished entries are left out, others that fail are problems. */
@@ -53,6 +55,10 @@ export function listBeneath(dir: BeneathDir): DirectoryContents {
         return;
       }
       entry.linkTarget = stats.linkTarget.toString('utf8');
+    }
+    if (entry.kind === 'other') {
+      entry.special = specialOf(stats.mode & constants.S_IFMT);
+      if (entry.special === 'char' || entry.special === 'block') entry.rdev = stats.rdev ?? 0n;
     }
     entries.push(entry);
   });

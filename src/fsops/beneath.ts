@@ -44,6 +44,8 @@ export interface EntryStats {
   nlink: number;
   /** `dev:ino` (see Entry.inode). */
   inode: string;
+  /** st_rdev (a device's number). */
+  rdev?: bigint;
 }
 
 export type RenameHow = 'replace' | 'noReplace' | 'exchange';
@@ -129,6 +131,7 @@ export class BeneathDir {
         mtimeNs: listed.mtimeNs[i]!,
         nlink: listed.nlinks[i]!,
         inode: `${listed.devs[i]}:${listed.inos[i]}`,
+        rdev: listed.rdevs[i]!,
       };
       if (listed.uids && listed.gids) {
         stats.uid = listed.uids[i]!;

@@ -9,6 +9,7 @@ import {
   constants,
   copyFileSync,
   fstatSync,
+  ftruncateSync,
   lstatSync,
   openSync,
   readSync,
@@ -32,6 +33,7 @@ import {
   nativeErrnoError,
 } from './native.js';
 import { giveOwnerPath, type Owner, type OwnerResult, ownerResultOfErrno } from './owner.js';
+import { dataRuns } from './sparse-blocks.js';
 import { tempPathFor } from './temp-path.js';
 
 export interface CopyJob {
@@ -52,6 +54,8 @@ export interface CopyJob {
   owner?: Owner;
   /** The xattr kinds copied with the data (fsops/xattrs.ts keepMask; the addon only). */
   keepXattrs?: number;
+  /** The source has holes (Entry.allocated < size): keep them (fsops/sparse-blocks.ts, native/sparse.h). */
+  sparse?: boolean;
 }
 
 export type CopyStatus = 'copied' | 'unchanged' | 'updated' | 'failed';
@@ -70,6 +74,8 @@ export interface CopyOutcome {
   /** What came of its xattrs (codes.xattrOutcome bits), and the errno of a failure. */
   xattrBits?: number;
   xattrErrno?: number;
+  /** Copied with its holes kept (FidelityTally 'sparse'). */
+  sparse?: boolean;
 }
 
 /** Files up to this size go through one read and one write; larger ones through the kernel. */
@@ -190,6 +196,29 @@ function copyBig(
 }
 
 /**
+ * Copies a file with holes a buffer at a time, writing only its non-zero blocks (dataRuns), then
+ * gives the copy its size: the skipped blocks are holes.
+ */
+function copySparse(job: CopyJob, fdIn: number, fd: number, ctx: CopyContext): void {
+  let done = 0;
+  while (done < job.size) {
+    if (cancelled(ctx)) throw errnoError('ECANCELED');
+    const want = Math.min(ctx.buffer.length, job.size - done);
+    const n = onSource(() => readSync(fdIn, ctx.buffer, 0, want, done));
+    if (n === 0) throw new SourceChanged();
+    for (const [start, end] of dataRuns(ctx.buffer, n)) {
+      writeAll(fd, ctx.buffer.subarray(start, end), end - start, done + start);
+    }
+    done += n;
+    countWritten(ctx, n);
+    ctx.board?.beat();
+  }
+  // One byte more than declared means the source grew.
+  if (onSource(() => readSync(fdIn, ctx.buffer, 0, 1, job.size)) > 0) throw new SourceChanged();
+  ftruncateSync(fd, job.size);
+}
+
+/**
  * Clones the source into a new temp file beside the target and puts it in `temp`'s place; false
  * when the file system cannot clone. The clone is made from the path, so it is kept only if that
  * path is still the file opened as `fdIn` (not one renamed over it meanwhile) and the clone has
@@ -300,7 +329,11 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
     const createMode = mode & 0o777;
     const chmod = needsChmod(mode, ctx.umask);
     temp = openTemp(job.dst, createMode);
-    if (size < ctx.buffer.length) {
+    if (job.sparse) {
+      copySparse(job, fd, temp.fd!, ctx);
+      closeSync(temp.fd!);
+      temp.fd = undefined;
+    } else if (size < ctx.buffer.length) {
       onSource(() => readSmall(fd, size, ctx.buffer));
       writeAll(temp.fd!, ctx.buffer, size);
       closeSync(temp.fd!);
@@ -340,7 +373,7 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
         return { rel: job.rel, status: 'failed', bytes: size, reason: sourceKeptReason(error), owner };
       }
     }
-    return { rel: job.rel, status: 'copied', bytes: size, owner };
+    return { rel: job.rel, status: 'copied', bytes: size, owner, sparse: job.sparse };
   } catch (error) {
     return failed(job, error);
   } finally {
@@ -353,7 +386,7 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
 }
 
 export function nativeBatch(addon: NativeAddon, jobs: CopyJob[], umask: number): NativeBatch {
-  const { chmodAfter, removeSource, compareFirst, metadataMatches, keepXattrs, keepAcls } =
+  const { chmodAfter, removeSource, compareFirst, metadataMatches, keepXattrs, keepAcls, sparse } =
     addon.codes.batchFlag;
   const n = jobs.length;
   const batch: NativeBatch = {
@@ -388,7 +421,8 @@ export function nativeBatch(addon: NativeAddon, jobs: CopyJob[], umask: number):
       (job.hashFirst ? compareFirst : 0) |
       (job.metadataMatches ? metadataMatches : 0) |
       ((job.keepXattrs ?? 0) & 1 ? keepXattrs : 0) |
-      ((job.keepXattrs ?? 0) & 2 ? keepAcls : 0);
+      ((job.keepXattrs ?? 0) & 2 ? keepAcls : 0) |
+      (job.sparse ? sparse : 0);
   });
   return batch;
 }
@@ -404,6 +438,7 @@ export function nativeOutcomes(addon: NativeAddon, jobs: CopyJob[], result: Nati
       result.errno[i]!,
       result.stage[i]!,
       result.bytes[i]!,
+      jobs[i]!.sparse,
     );
     const owner = ownerResultOfErrno(result.ownerErrno?.[i] ?? -1, (errno) =>
       reasonOf(nativeErrnoError(addon, errno)),
@@ -426,9 +461,11 @@ export function nativeOutcome(
   errno: number,
   stage: number,
   bytes: number,
+  /** The job asked to keep holes (kSparse). */
+  sparse?: boolean,
 ): CopyOutcome {
   const STATUS = addon.codes.status;
-  if (status === STATUS.copied) return { rel, status: 'copied', bytes };
+  if (status === STATUS.copied) return { rel, status: 'copied', bytes, sparse };
   if (status === STATUS.unchanged || status === STATUS.updated) {
     return { rel, status: status === STATUS.unchanged ? 'unchanged' : 'updated', bytes: 0 };
   }

@@ -107,6 +107,7 @@ export class NativePool implements CopyExecutor {
         owners,
         hardLinks,
         keepXattrs,
+        true, // sparse: holes are always kept
       );
       this.pending.set(id, { answer: (result) => resolve(result as NativeDirResult), reject });
     });

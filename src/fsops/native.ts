@@ -20,7 +20,13 @@ export interface NativeCodes {
   /** Bits of NativeBatch.flags. */
   batchFlag: Readonly<
     Record<
-      'chmodAfter' | 'removeSource' | 'compareFirst' | 'metadataMatches' | 'keepXattrs' | 'keepAcls',
+      | 'chmodAfter'
+      | 'removeSource'
+      | 'compareFirst'
+      | 'metadataMatches'
+      | 'keepXattrs'
+      | 'keepAcls'
+      | 'sparse',
       number
     >
   >;
@@ -127,6 +133,11 @@ export interface NativeDirResult {
   /** Entries listed (vanished ones left out). */
   entries: number;
   files: number;
+  /** Of `files`, those copied with their holes kept. */
+  sparseFiles?: number;
+  /** FIFOs and devices made, and devices not made (not root). */
+  specials?: number;
+  specialRefused?: number;
   links: number;
   /** Sockets, FIFOs, devices: skipped. */
   others: number;
@@ -214,6 +225,8 @@ export interface NativeEntryStats {
   nlinks: Uint32Array;
   devs: BigUint64Array;
   inos: BigUint64Array;
+  /** st_rdev (a device's number). */
+  rdevs: BigUint64Array;
   /** 0, or why that entry could not be described (ENOENT: gone meanwhile). */
   errnos: Int32Array;
 }
@@ -351,6 +364,8 @@ export interface NativeAddon {
    * directory made for `dst` under a temp name beside it, then rename it to `dst` (see RunWholeDir).
    * `rel` names it on the activity board; umask decides which modes need a chmod.
    */
+  /** Makes a FIFO or device node under a temp name and renames it to `path` (native/special_file.h). */
+  makeSpecial(path: string, fileType: number, mode: number, rdev: bigint, sec: number, nsec: number): void;
   submitCopyDir(
     pool: number,
     id: number,
@@ -375,6 +390,8 @@ export interface NativeAddon {
     hardLinks?: boolean,
     /** The xattr kinds kept (fsops/xattrs.ts keepMask). */
     keepXattrs?: number,
+    /** Keep the holes of files whose allocated bytes are below their size (native/sparse.h). */
+    sparse?: boolean,
   ): void;
   /**
    * Drops the batches not yet started (returns their ids) and lets the threads end; with `abandon`
@@ -468,6 +485,9 @@ export interface NativeTestEntry {
   link?: string | Buffer;
   uid?: number;
   gid?: number;
+  /** st_mode & S_IFMT and st_rdev, for special files. */
+  fileType?: number;
+  rdev?: bigint;
 }
 
 export interface NativeTestRules {

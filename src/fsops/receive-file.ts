@@ -5,7 +5,7 @@
  * byte is in, its handle closed and its mode and mtime set (lesson 8). Anything else removes the
  * temp file.
  */
-import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { codeOf } from '../util/errors.js';
 import type { DestinationFs, ParentDir } from './destination-fs.js';
@@ -49,8 +49,10 @@ export class FileReceiver {
   /** The directory the file lands in, held open from its first byte to its rename. */
   private parent: ParentDir | undefined;
   private tempName: string | undefined;
-  /** Bytes written so far. */
+  /** Bytes written so far (holes included). */
   written = 0;
+  /** A hole came (`hole`): the file is given its size at the end, its holes never written. */
+  sparse = false;
 
   constructor(
     private readonly fs: DestinationFs,
@@ -105,6 +107,25 @@ export class FileReceiver {
     this.written += data.length;
   }
 
+  /**
+   * `length` bytes at `offset` are a hole of a sparse source: nothing is written there, and the
+   * file gets its declared size when it is finished. No further than declared; with `inOrder`
+   * (FileData), only where the last chunk ended.
+   */
+  hole(offset: number, length: number, inOrder: boolean): void {
+    if (inOrder && offset !== this.written) {
+      throw new ReceiveError(`data out of order (hole at ${offset}, expected ${this.written})`);
+    }
+    if (!Number.isSafeInteger(length) || length < 1 || offset + length > this.size) {
+      throw new ReceiveError(
+        `a hole of ${length} bytes at ${offset} is beyond the ${this.size} bytes declared`,
+      );
+    }
+    this.descriptor();
+    this.written += length;
+    this.sparse = true;
+  }
+
   /** The temp file's descriptor (made on first use), for writes done elsewhere (see `wrote`). */
   descriptor(): number {
     return this.fd ?? this.open();
@@ -125,7 +146,12 @@ export class FileReceiver {
     }
     const fd = this.fd ?? this.open();
     this.fd = undefined;
-    closeSync(fd);
+    try {
+      // A hole at the end is the file's size, never written.
+      if (this.sparse) ftruncateSync(fd, this.size);
+    } finally {
+      closeSync(fd);
+    }
     const owner = installTemp(
       this.parent!.path(this.tempName!),
       this.parent!.path(baseRel(this.rel)),

@@ -485,6 +485,12 @@ export interface FileData {
   data: Buffer;
   /** The file's last chunk. */
   last: boolean;
+  /**
+   * Non-zero: this chunk is a hole of a sparse file, `hole_length` bytes at `offset` that the
+   * destination leaves unwritten (it gives the file its size at the end); `data` is empty then.
+   * A hole goes where the last chunk ended and never past the declared size.
+   */
+  holeLength: bigint;
 }
 
 export interface Progress {
@@ -3794,7 +3800,7 @@ export const FileHash: MessageFns<FileHash> = {
 };
 
 function createBaseFileData(): FileData {
-  return { fileId: 0n, offset: 0n, data: Buffer.alloc(0), last: false };
+  return { fileId: 0n, offset: 0n, data: Buffer.alloc(0), last: false, holeLength: 0n };
 }
 
 export const FileData: MessageFns<FileData> = {
@@ -3816,6 +3822,12 @@ export const FileData: MessageFns<FileData> = {
     }
     if (message.last !== false) {
       writer.uint32(32).bool(message.last);
+    }
+    if (message.holeLength !== 0n) {
+      if (BigInt.asUintN(64, message.holeLength) !== message.holeLength) {
+        throw new globalThis.Error('value provided for field message.holeLength of type uint64 too large');
+      }
+      writer.uint32(40).uint64(message.holeLength);
     }
     return writer;
   },
@@ -3865,6 +3877,14 @@ export const FileData: MessageFns<FileData> = {
             message.last = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.holeLength = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3886,6 +3906,8 @@ export const FileData: MessageFns<FileData> = {
     message.offset = object.offset !== undefined && object.offset !== null ? BigInt(object.offset) : 0n;
     message.data = object.data ?? Buffer.alloc(0);
     message.last = object.last ?? false;
+    message.holeLength =
+      object.holeLength !== undefined && object.holeLength !== null ? BigInt(object.holeLength) : 0n;
     return message;
   },
 };

@@ -18,7 +18,7 @@ import {
   type Entry as WireEntry,
 } from '../generated/blit.js';
 import { type LinkGroupIds, peerLinkKey } from './link-groups.js';
-import { kindName, toWireEntry } from './wire-entry.js';
+import { kindName, specialName, toWireEntry } from './wire-entry.js';
 import { fromWireXattrs } from './wire-xattrs.js';
 
 /** Entries per batch: a directory of a million names goes as many frames, each well under 4 MiB. */
@@ -166,5 +166,10 @@ export function fromManifestEntry(
   }
   const xattrs = fromWireXattrs(entry, entry.name, (reason) => new ProtocolError(reason));
   if (xattrs) result.xattrs = xattrs;
+  if (kind === 'other') {
+    // Which special file (sockets and unknown types are skipped); a device's number, any u64.
+    result.special = specialName(entry.special);
+    if (result.special === 'char' || result.special === 'block') result.rdev = entry.rdev;
+  }
   return Object.assign(result, { verdict: fromWireVerdict(wire) });
 }

@@ -1,5 +1,6 @@
 /** Converts entries between the engine's vocabulary and the wire's (src/generated/blit.ts). */
 import type { Entry as LocalEntry, EntryKind as LocalKind } from '../engine/types.js';
+import type { SpecialType as SpecialType_ } from '../fsops/entry.js';
 import { EntryKind, SpecialType, type Entry as WireEntry } from '../generated/blit.js';
 import { toWireXattrs } from './wire-xattrs.js';
 
@@ -9,6 +10,30 @@ const TO_WIRE: Record<LocalKind, EntryKind> = {
   symlink: EntryKind.ENTRY_KIND_SYMLINK,
   other: EntryKind.ENTRY_KIND_OTHER,
 };
+
+const SPECIAL_TO_WIRE: Record<SpecialType_, SpecialType> = {
+  fifo: SpecialType.SPECIAL_TYPE_FIFO,
+  char: SpecialType.SPECIAL_TYPE_CHAR,
+  block: SpecialType.SPECIAL_TYPE_BLOCK,
+  socket: SpecialType.SPECIAL_TYPE_SOCKET,
+  unknown: SpecialType.SPECIAL_TYPE_UNSPECIFIED,
+};
+
+/** A special file's type from the wire; unknown values (from a newer peer) read as 'unknown'. */
+export function specialName(special: SpecialType): SpecialType_ {
+  switch (special) {
+    case SpecialType.SPECIAL_TYPE_FIFO:
+      return 'fifo';
+    case SpecialType.SPECIAL_TYPE_CHAR:
+      return 'char';
+    case SpecialType.SPECIAL_TYPE_BLOCK:
+      return 'block';
+    case SpecialType.SPECIAL_TYPE_SOCKET:
+      return 'socket';
+    default:
+      return 'unknown';
+  }
+}
 
 /** `linkGroup`: the entry's hard-link group id for this session (protocol/link-groups.ts), 0 for none. */
 export function toWireEntry(entry: LocalEntry, linkGroup = 0n): WireEntry {
@@ -23,8 +48,8 @@ export function toWireEntry(entry: LocalEntry, linkGroup = 0n): WireEntry {
     group: '',
     linkGroup,
     ...toWireXattrs(entry),
-    special: SpecialType.SPECIAL_TYPE_UNSPECIFIED,
-    rdev: 0n,
+    special: entry.special ? SPECIAL_TO_WIRE[entry.special] : SpecialType.SPECIAL_TYPE_UNSPECIFIED,
+    rdev: entry.rdev ?? 0n,
     allocated: 0n,
   };
 }

@@ -183,7 +183,10 @@ test('more bytes than declared: the file fails and nothing lands under its name'
     const asked = await needs();
     for (const need of asked) {
       const data = Buffer.from(need.path === 'small' ? 'far more than three bytes' : 'ok');
-      send({ $case: 'fileData', value: { fileId: need.fileId, offset: 0n, data, last: true } });
+      send({
+        $case: 'fileData',
+        value: { fileId: need.fileId, offset: 0n, data, last: true, holeLength: 0n },
+      });
     }
     for (const body of complete) send(body);
   });
@@ -198,7 +201,7 @@ test('fewer bytes than declared: the file fails and nothing lands under its name
     const [need] = await needs();
     send({
       $case: 'fileData',
-      value: { fileId: need!.fileId, offset: 0n, data: Buffer.from('abc'), last: true },
+      value: { fileId: need!.fileId, offset: 0n, data: Buffer.from('abc'), last: true, holeLength: 0n },
     });
     for (const body of complete) send(body);
   });
@@ -246,7 +249,10 @@ test("a daemon's link groups link names of the transfer to each other and nothin
         continue;
       }
       const data = Buffer.from(need.path === 'h' ? 'hh' : 'fff');
-      send({ $case: 'fileData', value: { fileId: need.fileId, offset: 0n, data, last: true } });
+      send({
+        $case: 'fileData',
+        value: { fileId: need.fileId, offset: 0n, data, last: true, holeLength: 0n },
+      });
     }
     for (const body of complete) send(body);
     // The first name of group 9 failed: its other name is asked for, as a file of its own.
@@ -255,7 +261,7 @@ test("a daemon's link groups link names of the transfer to each other and nothin
     for (const need of second)
       send({
         $case: 'fileData',
-        value: { fileId: need.fileId, offset: 0n, data: Buffer.from('bbb'), last: true },
+        value: { fileId: need.fileId, offset: 0n, data: Buffer.from('bbb'), last: true, holeLength: 0n },
       });
   });
   assert.equal(result.status, 2, result.stderr);

@@ -243,11 +243,17 @@ describe('Transfer under a hostile client', () => {
     // Eight bytes for a file declared as four: the file fails, nothing lands under its name.
     session.send({
       $case: 'fileData',
-      value: { fileId: byPath.get('small')!, offset: 0n, data: Buffer.from('12345678'), last: true },
+      value: {
+        fileId: byPath.get('small')!,
+        offset: 0n,
+        data: Buffer.from('12345678'),
+        last: true,
+        holeLength: 0n,
+      },
     });
     session.send({
       $case: 'fileData',
-      value: { fileId: byPath.get('ok')!, offset: 0n, data: Buffer.from('ok'), last: true },
+      value: { fileId: byPath.get('ok')!, offset: 0n, data: Buffer.from('ok'), last: true, holeLength: 0n },
     });
     session.send({ $case: 'manifestComplete', value: { scanComplete: true, entries: 2n, bytes: 6n } });
     session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
@@ -265,7 +271,10 @@ describe('Transfer under a hostile client', () => {
     stray.send(open('data', 'stray'));
     await stray.nextReal();
     await stray.nextReal();
-    stray.send({ $case: 'fileData', value: { fileId: 7n, offset: 0n, data: Buffer.from('x'), last: true } });
+    stray.send({
+      $case: 'fileData',
+      value: { fileId: 7n, offset: 0n, data: Buffer.from('x'), last: true, holeLength: 0n },
+    });
     assert.equal((await stray.fatal())?.code, ErrorCode.ERROR_CODE_PROTOCOL);
     await assertStillServing();
   });
@@ -652,7 +661,7 @@ describe('Transfer under a hostile client', () => {
     const id = needs.body.value.needs[0]!.fileId;
     session.send({
       $case: 'fileData',
-      value: { fileId: id, offset: 4n, data: Buffer.from('5678'), last: true },
+      value: { fileId: id, offset: 4n, data: Buffer.from('5678'), last: true, holeLength: 0n },
     });
     session.send({ $case: 'manifestComplete', value: { scanComplete: true, entries: 1n, bytes: 8n } });
     session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });

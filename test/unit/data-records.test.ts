@@ -32,11 +32,21 @@ type Rec =
   | { type: 'file'; fileId: bigint; bytes: Buffer }
   | { type: 'batch'; members: { fileId: bigint; bytes: Buffer }[] }
   | { type: 'block'; fileId: bigint; offset: number; bytes: Buffer; final: boolean }
+  | { type: 'hole'; fileId: bigint; offset: number; length: number; final: boolean }
   | { type: 'fail'; fileId: bigint; reason: string };
 
 /** A decoded range with its data reassembled, or a FAIL, or END. */
 type Decoded =
-  | { kind: 'range'; fileId: bigint; offset: number; whole: boolean; final: boolean; bytes: Buffer }
+  | {
+      kind: 'range';
+      fileId: bigint;
+      offset: number;
+      whole: boolean;
+      final: boolean;
+      bytes: Buffer;
+      /** A hole of a sparse file: `length` bytes, none sent. */
+      hole?: { length: number };
+    }
   | { kind: 'fail'; fileId: bigint; reason: string }
   | { kind: 'end' };
 
@@ -50,6 +60,8 @@ function encode(rec: Rec): Buffer {
     }
     case 'block':
       return Buffer.concat([blockHeader(rec.fileId, rec.offset, rec.bytes.length, rec.final), rec.bytes]);
+    case 'hole':
+      return blockHeader(rec.fileId, rec.offset, rec.length, rec.final, true);
     case 'fail':
       return failRecord(rec.fileId, rec.reason);
   }
@@ -79,6 +91,18 @@ function expected(rec: Rec): Decoded[] {
           bytes: rec.bytes,
         },
       ];
+    case 'hole':
+      return [
+        {
+          kind: 'range',
+          fileId: rec.fileId,
+          offset: rec.offset,
+          whole: false,
+          final: rec.final,
+          bytes: Buffer.alloc(0),
+          hole: { length: rec.length },
+        },
+      ];
     case 'fail':
       return [{ kind: 'fail', fileId: rec.fileId, reason: rec.reason }];
   }
@@ -103,14 +127,24 @@ function cut(stream: Buffer, sizes: readonly number[]): Buffer[] {
 function decodeAll(chunks: readonly Buffer[]): Decoded[] {
   const decoder = new RecordDecoder();
   const decoded: Decoded[] = [];
-  let open: { fileId: bigint; offset: number; end: number; next: number; whole: boolean; final: boolean };
+  let open: {
+    fileId: bigint;
+    offset: number;
+    length: number;
+    end: number;
+    next: number;
+    whole: boolean;
+    final: boolean;
+    hole?: boolean;
+  };
   let parts: Buffer[] | undefined;
   for (const chunk of chunks) {
     for (const event of decoder.push(chunk)) {
       switch (event.kind) {
         case 'start':
           assert.equal(parts, undefined, 'a range starts inside another');
-          open = { ...event, end: event.offset + event.length, next: event.offset };
+          // A hole's range has no bytes: done follows at once.
+          open = { ...event, end: event.offset + (event.hole ? 0 : event.length), next: event.offset };
           parts = [];
           break;
         case 'data':
@@ -124,10 +158,18 @@ function decodeAll(chunks: readonly Buffer[]): Decoded[] {
           break;
         case 'done': {
           assert.ok(parts, 'done outside a range');
-          const { fileId, offset, end, next, whole, final } = open!;
+          const { fileId, offset, length, end, next, whole, final, hole } = open!;
           assert.equal(event.fileId, fileId);
           assert.equal(next, end, 'done before the range is complete');
-          decoded.push({ kind: 'range', fileId, offset, whole, final, bytes: Buffer.concat(parts) });
+          decoded.push({
+            kind: 'range',
+            fileId,
+            offset,
+            whole,
+            final,
+            bytes: Buffer.concat(parts),
+            ...(hole ? { hole: { length } } : {}),
+          });
           parts = undefined;
           break;
         }
@@ -187,6 +229,19 @@ function recordArb(bytes: fc.Arbitrary<Buffer>): fc.Arbitrary<Rec> {
         final: fc.boolean(),
       })
       .map((r) => ({ ...r, offset: Math.min(r.offset, Number.MAX_SAFE_INTEGER - r.bytes.length) })),
+    fc
+      .record({
+        type: fc.constant('hole' as const),
+        fileId: fileIdArb,
+        offset: fc.oneof(fc.nat(1 << 20), fc.maxSafeNat()),
+        length: fc.oneof(
+          fc.constant(1),
+          fc.constant(MAX_BLOCK_BYTES),
+          fc.integer({ min: 1, max: MAX_BLOCK_BYTES }),
+        ),
+        final: fc.boolean(),
+      })
+      .map((r) => ({ ...r, offset: Math.min(r.offset, Number.MAX_SAFE_INTEGER - r.length) })),
     fc.record({
       type: fc.constant('fail' as const),
       fileId: fileIdArb,
@@ -268,6 +323,38 @@ describe('records round trip', () => {
   });
 });
 
+describe('holes', () => {
+  test('a hole is its header alone: its range has no data, and the next record follows at once', () => {
+    const stream = Buffer.concat([
+      blockHeader(5n, 4096, MAX_BLOCK_BYTES, false, true),
+      fileHeader(6n, 2),
+      Buffer.from('ok'),
+      endRecord(),
+    ]);
+    assert.equal(stream.length, 22 + 17 + 2 + 1);
+    assert.equal(stream[21], 0x02, 'flag bit 1 is HOLE');
+    const events = new RecordDecoder().push(stream);
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ['start', 'done', 'start', 'data', 'done', 'end'],
+    );
+    assert.deepEqual(events[0], {
+      kind: 'start',
+      fileId: 5n,
+      offset: 4096,
+      length: MAX_BLOCK_BYTES,
+      whole: false,
+      final: false,
+      hole: true,
+    });
+  });
+
+  test('a final hole ends its file like a final block', () => {
+    const [start] = new RecordDecoder().push(blockHeader(1n, 0, 10, true, true));
+    assert.equal(start?.kind === 'start' && start.final && start.hole, true);
+  });
+});
+
 describe('malformed streams', () => {
   test('a valid stream truncated anywhere but a record boundary is a truncation error', () => {
     fc.assert(
@@ -340,9 +427,9 @@ describe('malformed streams', () => {
       bytes: patched(block, (b) => b.writeUInt32LE(length, 17)),
       message: /^data record: block of \d+ bytes \(1 to 16777216\)$/,
     })),
-    fc.integer({ min: 2, max: 255 }).map((flags) => ({
+    fc.integer({ min: 4, max: 255 }).map((flags) => ({
       bytes: patched(block, (b) => b.writeUInt8(flags, 21)),
-      message: /^data record: block flags 0x[0-9a-f]+ \(only 0x01 is defined\)$/,
+      message: /^data record: block flags 0x[0-9a-f]+ \(only 0x01 and 0x02 are defined\)$/,
     })),
     fc.bigInt({ min: BigInt(Number.MAX_SAFE_INTEGER - 2), max: U64_MAX }).map((offset) => ({
       bytes: patched(block, (b) => b.writeBigUInt64LE(offset, 9)),
@@ -490,6 +577,9 @@ describe('encoder', () => {
     assert.throws(() => blockHeader(1n, 0, 0, false), RangeError);
     assert.throws(() => blockHeader(1n, 0, MAX_BLOCK_BYTES + 1, false), RangeError);
     assert.throws(() => blockHeader(1n, Number.MAX_SAFE_INTEGER, 1, false), RangeError);
+    assert.throws(() => blockHeader(1n, 0, 0, false, true), RangeError);
+    assert.throws(() => blockHeader(1n, 0, MAX_BLOCK_BYTES + 1, true, true), RangeError);
+    assert.throws(() => blockHeader(1n, Number.MAX_SAFE_INTEGER, 1, false, true), RangeError);
     assert.throws(() => fileHeader(1n, -1), RangeError);
     assert.throws(() => fileHeader(1n, 2 ** 53), RangeError);
     assert.throws(() => fileHeader(-1n, 0), RangeError);

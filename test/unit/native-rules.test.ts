@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
+import { constants } from 'node:fs';
 import { describe, test } from 'node:test';
 import { type Decision, decide } from '../../src/engine/compare.js';
 import { buildFilter, namePattern } from '../../src/engine/filter.js';
@@ -39,8 +40,18 @@ function nativeEntry(entry: Entry): NativeTestEntry {
     link: entry.linkTarget,
     ...(entry.uid === undefined ? {} : { uid: entry.uid }),
     ...(entry.gid === undefined ? {} : { gid: entry.gid }),
+    fileType: entry.special ? SPECIAL_FILE_TYPE[entry.special] : 0,
+    rdev: entry.rdev ?? 0n,
   };
 }
+
+const SPECIAL_FILE_TYPE: Record<NonNullable<Entry['special']>, number> = {
+  fifo: constants.S_IFIFO,
+  char: constants.S_IFCHR,
+  block: constants.S_IFBLK,
+  socket: constants.S_IFSOCK,
+  unknown: 0,
+};
 
 // ---- compare: what the destination needs for an entry on both sides ----------------------------
 
@@ -387,6 +398,63 @@ const COMPARE_CASES: CompareCase[] = [
       expected: 'skip' as const,
     },
   ]),
+  // FIFOs and devices (engine/special-files.ts): another node, mode or mtime is replaced; sockets never.
+  {
+    what: 'fifos, same',
+    source: other({ special: 'fifo' }),
+    dest: other({ special: 'fifo' }),
+    mode: 'default',
+    expected: 'skip',
+  },
+  {
+    what: 'fifos, other mtime',
+    source: other({ special: 'fifo' }),
+    dest: other({ special: 'fifo', mtimeNs: 0n }),
+    mode: 'default',
+    expected: 'transfer',
+  },
+  {
+    what: 'fifos, other mode',
+    source: other({ special: 'fifo' }),
+    dest: other({ special: 'fifo', mode: 0o600 }),
+    mode: 'size-only',
+    expected: 'transfer',
+  },
+  {
+    what: 'char devices, other rdev',
+    source: other({ special: 'char', rdev: 0x103n }),
+    dest: other({ special: 'char', rdev: 0x105n }),
+    mode: 'default',
+    expected: 'transfer',
+  },
+  {
+    what: 'char devices, same rdev',
+    source: other({ special: 'char', rdev: 0x103n }),
+    dest: other({ special: 'char', rdev: 0x103n }),
+    mode: 'default',
+    expected: 'skip',
+  },
+  {
+    what: 'fifo over block device',
+    source: other({ special: 'fifo' }),
+    dest: other({ special: 'block', rdev: 0x801n }),
+    mode: 'default',
+    expected: 'transfer',
+  },
+  {
+    what: 'sockets, other mtime',
+    source: other({ special: 'socket' }),
+    dest: other({ special: 'socket', mtimeNs: 0n }),
+    mode: 'default',
+    expected: 'skip',
+  },
+  {
+    what: 'fifo, ignore-existing',
+    source: other({ special: 'fifo' }),
+    dest: other({ special: 'char' }),
+    mode: 'ignore-existing',
+    expected: 'skip',
+  },
   // Symbolic links keep their own mtime, with the same tolerance.
   { what: 'link, same', source: link('a/b'), dest: link('a/b'), mode: 'default', expected: 'skip' },
   {

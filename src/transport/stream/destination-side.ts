@@ -445,6 +445,7 @@ export async function runDestinationSide(
       writeFailed(fileId, file, error);
       return;
     }
+    if (file.receiver.sparse) destination.fidelity.applied('sparse');
     counted(fileId, file);
   };
 
@@ -470,7 +471,12 @@ export async function runDestinationSide(
     }
     try {
       file.receiver ??= receiverOf(file, file.entry.size);
-      file.receiver.write(Number(data.offset), data.data);
+      if (data.holeLength > 0n) {
+        if (data.data.length > 0) throw new ProtocolError(`file ${data.fileId}: a hole with data`);
+        if (data.holeLength > BigInt(file.entry.size))
+          throw new ReceiveError(`a hole of ${data.holeLength} bytes in a file of ${file.entry.size}`);
+        file.receiver.hole(Number(data.offset), Number(data.holeLength), true);
+      } else file.receiver.write(Number(data.offset), data.data);
     } catch (error) {
       try {
         writeFailed(data.fileId, file, error);
@@ -552,7 +558,7 @@ export async function runDestinationSide(
   /** Files whose source failed on the data plane: blocks of theirs still on the way are dropped. */
   const voided = new Set<bigint>();
   const records: RangeSink = {
-    begin(fileId, offset, length, whole) {
+    begin(fileId, offset, length, whole, hole) {
       const file = pending.get(fileId);
       if (!file) {
         if (voided.has(fileId)) return false;
@@ -580,6 +586,8 @@ export async function runDestinationSide(
       }
       try {
         file.receiver ??= receiverOf(file, size);
+        // A hole (only ever a block, checked above): nothing to write, 'done' follows.
+        if (hole) file.receiver.hole(offset, length, false);
       } catch (error) {
         writeFailed(fileId, file, error);
         return false;

@@ -16,6 +16,7 @@ import { countListing, type SessionStats } from '../../engine/session-stats.js';
 import type { Failure, TransferOptions } from '../../engine/types.js';
 import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
 import { baseRel, joinRel, parentRel } from '../../fsops/rel-path.js';
+import { hasHolesOnDisk, isAllZeros } from '../../fsops/sparse-blocks.js';
 import type {
   Actions,
   DataPlaneGrant,
@@ -315,6 +316,8 @@ export async function runSourceSide(
         return;
       }
       const size = Number(need.size);
+      // Holes (fewer bytes on disk than the size): zero blocks go as holes, never as zeros.
+      const sparse = hasHolesOnDisk(fstatSync(fd, { bigint: true }));
       if (stats) {
         stats.jobs++;
         stats.jobBytes += size;
@@ -338,9 +341,10 @@ export async function runSourceSide(
           path,
           fd,
           size,
+          sparse,
           unchanged: (at) => unchanged(fstatSync(at, { bigint: true }), need),
         });
-      } else await sendFrames(need, fd, size);
+      } else await sendFrames(need, fd, size, sparse);
     } catch (error) {
       if (!handedOver) await sendError(need, `cannot read: ${reasonOf(error)}`);
       else {
@@ -356,7 +360,7 @@ export async function runSourceSide(
   };
 
   /** Sends a file as FileData frames inside the session stream (no data plane, or not yet). */
-  const sendFrames = async (need: Need, fd: number, size: number) => {
+  const sendFrames = async (need: Need, fd: number, size: number, sparse: boolean) => {
     let offset = 0;
     do {
       const want = Math.min(CHUNK_BYTES, size - offset);
@@ -366,11 +370,12 @@ export async function runSourceSide(
         await sendError(need, 'changed while it was copied; not installed');
         return;
       }
+      const hole = sparse && n > 0 && isAllZeros(scratch.subarray(0, n));
       // A copy: the stream may still hold the frame when the scratch buffer is read into again.
-      const data = Buffer.from(scratch.subarray(0, n));
+      const data = hole ? Buffer.alloc(0) : Buffer.from(scratch.subarray(0, n));
       const full = channel.send({
         $case: 'fileData',
-        value: { fileId: need.fileId, offset: BigInt(offset), data, last },
+        value: { fileId: need.fileId, offset: BigInt(offset), data, last, holeLength: hole ? BigInt(n) : 0n },
       });
       offset += n;
       if (full) await full;

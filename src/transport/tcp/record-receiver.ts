@@ -21,9 +21,10 @@ import { RecordDecoder, type RecordEvent } from './records.js';
 export interface RangeSink {
   /**
    * A range of file `fileId` begins. False: the file failed already, its bytes are dropped. Throws
-   * ProtocolError when the file was not asked for or the range does not fit it.
+   * ProtocolError when the file was not asked for or the range does not fit it. A `hole` has no
+   * bytes: `done` follows at once.
    */
-  begin(fileId: bigint, offset: number, length: number, whole: boolean): boolean;
+  begin(fileId: bigint, offset: number, length: number, whole: boolean, hole?: boolean): boolean;
   data(fileId: bigint, offset: number, data: Buffer): void;
   /** The range is complete; `final`: the source read the whole file and found it unchanged. */
   done(fileId: bigint, final: boolean): void;
@@ -98,7 +99,7 @@ class Ranges {
         case 'start':
           this.current = {
             fileId: event.fileId,
-            keep: this.sink.begin(event.fileId, event.offset, event.length, event.whole),
+            keep: this.sink.begin(event.fileId, event.offset, event.length, event.whole, event.hole),
             final: event.final,
           };
           break;

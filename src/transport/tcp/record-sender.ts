@@ -14,6 +14,7 @@
  */
 import { closeSync, readSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { isAllZeros } from '../../fsops/sparse-blocks.js';
 import { reasonOf } from '../../util/errors.js';
 import { changeSourceIfInjected, sendPauseIfInjected } from '../../util/test-hang.js';
 import { DataPlaneFailed, DataPlaneStalled } from './data-failure.js';
@@ -39,6 +40,11 @@ export interface OutgoingFile {
   path: string;
   fd: number;
   size: number;
+  /**
+   * The file has holes on disk: its blocks are read here (never by sendfile) and a block of
+   * zeros goes as a HOLE record, with no bytes.
+   */
+  sparse?: boolean;
   /** False once the file no longer has the size and mtime it was listed with. */
   unchanged(fd: number): boolean;
 }
@@ -242,7 +248,7 @@ export class RecordSender {
         const length = Math.min(DATA_BLOCK_BYTES, file.size - offset);
         const last = offset + length >= file.size;
         const outlet = this.leastLoaded();
-        if (!last && outlet.sendsFiles) {
+        if (!last && outlet.sendsFiles && !file.sparse) {
           await this.sendBlockFromFile(outlet, file, offset, length, sending);
           await this.room();
           continue;
@@ -250,7 +256,9 @@ export class RecordSender {
         if (sending.length > 0 && !(await this.allSent(file, sending.splice(0)))) return;
         const data = Buffer.allocUnsafe(length);
         if (!this.readOrFail(file, data, offset, last)) return;
-        await this.writeRecord(blockHeader(file.fileId, offset, length, last), data, file, offset === 0);
+        if (file.sparse && isAllZeros(data))
+          this.write([blockHeader(file.fileId, offset, length, last, true)]);
+        else await this.writeRecord(blockHeader(file.fileId, offset, length, last), data, file, offset === 0);
         if (!last) await this.room();
       }
     } finally {

@@ -18,9 +18,10 @@
  *              u32 length), then the payload: the files' bytes concatenated in table order. The
  *              lengths sum to payloadBytes exactly. Each member is one small file whole.
  *     3 BLOCK  u64 fileId, u64 offset, u32 length (1..16 MiB), u8 flags (bit 0 = FINAL: the source
- *              has read every block of this file and checked it unchanged; other bits are 0),
- *              then `length` bytes — one block of a large file; blocks of one file may travel on
- *              different sockets, in any order. offset + length ≤ 2^53 - 1.
+ *              has read every block of this file and checked it unchanged; bit 1 = HOLE: the
+ *              block is a hole of a sparse file, and no bytes follow; other bits are 0), then
+ *              `length` bytes (none for a HOLE) — one block of a large file; blocks of one file
+ *              may travel on different sockets, in any order. offset + length ≤ 2^53 - 1.
  *     4 FAIL   u64 fileId, u16 reasonBytes (0..1024), UTF-8 reason — the source could not send
  *              this file (any of its bytes already sent are void).
  *     5 END    no body — the sender has nothing more on this socket; nothing may follow.
@@ -48,6 +49,8 @@ const BATCH_MEMBER_BYTES = 8 + 4;
 const BLOCK_HEADER_BYTES = 1 + 8 + 8 + 4 + 1;
 const FAIL_PREFIX_BYTES = 1 + 8 + 2;
 const FINAL_FLAG = 0x01;
+/** The block is a hole: zeros the destination leaves unwritten (sparse files); no bytes follow. */
+const HOLE_FLAG = 0x02;
 
 /** The largest record header: a full batch table (a FAIL with the longest reason is smaller). */
 export const MAX_HEADER_BYTES = BATCH_PREFIX_BYTES + MAX_BATCH_FILES * BATCH_MEMBER_BYTES;
@@ -101,7 +104,14 @@ export function batchHeader(members: readonly { fileId: bigint; length: number }
   return header;
 }
 
-export function blockHeader(fileId: bigint, offset: number, length: number, final: boolean): Buffer {
+/** A BLOCK header; with `hole`, the whole record (no bytes follow it). */
+export function blockHeader(
+  fileId: bigint,
+  offset: number,
+  length: number,
+  final: boolean,
+  hole = false,
+): Buffer {
   checkLength('block length', length, 1, MAX_BLOCK_BYTES);
   checkLength('block offset', offset, 0, MAX_FILE_SIZE - length);
   const header = Buffer.alloc(BLOCK_HEADER_BYTES);
@@ -109,7 +119,7 @@ export function blockHeader(fileId: bigint, offset: number, length: number, fina
   header.writeBigUInt64LE(fileId, 1);
   header.writeBigUInt64LE(BigInt(offset), 9);
   header.writeUInt32LE(length, 17);
-  header.writeUInt8(final ? FINAL_FLAG : 0, 21);
+  header.writeUInt8((final ? FINAL_FLAG : 0) | (hole ? HOLE_FLAG : 0), 21);
   return header;
 }
 
@@ -135,8 +145,17 @@ export function endRecord(): Buffer {
 
 export type RecordEvent =
   /** A file's range begins: FILE → offset 0, length size, whole and final; a batch member → the
-   * same with its length; BLOCK → its offset and length, not whole, final as flagged. */
-  | { kind: 'start'; fileId: bigint; offset: number; length: number; whole: boolean; final: boolean }
+   * same with its length; BLOCK → its offset and length, not whole, final and hole as flagged (a
+   * hole's range has no bytes: 'done' follows at once). */
+  | {
+      kind: 'start';
+      fileId: bigint;
+      offset: number;
+      length: number;
+      whole: boolean;
+      final: boolean;
+      hole?: boolean;
+    }
   /** The next bytes of the range started last, at this absolute file offset; `data` is a subarray
    * of the pushed chunk (no copy). */
   | { kind: 'data'; fileId: bigint; offset: number; data: Buffer }
@@ -227,10 +246,19 @@ function parseHeader(header: Buffer): Header {
         throw fault(`block of ${length} bytes (1 to ${MAX_BLOCK_BYTES})`);
       if (offset + BigInt(length) > BigInt(MAX_FILE_SIZE))
         throw fault(`block of file ${fileId} ends at ${offset + BigInt(length)} (beyond 2^53 - 1)`);
-      if ((flags & ~FINAL_FLAG) !== 0)
-        throw fault(`block flags 0x${flags.toString(16)} (only 0x01 is defined)`);
+      if ((flags & ~(FINAL_FLAG | HOLE_FLAG)) !== 0)
+        throw fault(`block flags 0x${flags.toString(16)} (only 0x01 and 0x02 are defined)`);
       const final = (flags & FINAL_FLAG) !== 0;
-      return { ranges: [{ kind: 'start', fileId, offset: Number(offset), length, whole: false, final }] };
+      const start: RangeStart = {
+        kind: 'start',
+        fileId,
+        offset: Number(offset),
+        length,
+        whole: false,
+        final,
+      };
+      if ((flags & HOLE_FLAG) !== 0) start.hole = true;
+      return { ranges: [start] };
     }
     case FAIL: {
       const fileId = header.readBigUInt64LE(1);
@@ -245,6 +273,11 @@ function parseHeader(header: Buffer): Header {
     default:
       return { event: { kind: 'end' } };
   }
+}
+
+/** How many bytes follow a range's header: none for a hole. */
+function bytesOf(start: RangeStart): number {
+  return start.hole ? 0 : start.length;
 }
 
 /** The range whose bytes are arriving: absolute offsets `next` up to `end` (exclusive). */
@@ -282,7 +315,7 @@ export class RecordDecoder {
   get wanted(): number {
     if (!this.range) return headerBytesNeeded(this.header.subarray(0, this.headerLength)) - this.headerLength;
     let bytes = this.range.end - this.range.next;
-    for (let i = this.nextRange; i < this.ranges.length; i++) bytes += this.ranges[i]!.length;
+    for (let i = this.nextRange; i < this.ranges.length; i++) bytes += bytesOf(this.ranges[i]!);
     return bytes;
   }
 
@@ -398,7 +431,7 @@ export class RecordDecoder {
     while (this.nextRange < this.ranges.length) {
       const start = this.ranges[this.nextRange++]!;
       events.push(start);
-      if (start.length > 0) {
+      if (bytesOf(start) > 0) {
         this.range = { fileId: start.fileId, next: start.offset, end: start.offset + start.length };
         return;
       }
