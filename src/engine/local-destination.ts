@@ -18,7 +18,7 @@ import { keepMask, readXattrs, writeXattrs } from '../fsops/xattrs.js';
 import { BlitError, codeOf, reasonOf, showPath } from '../util/errors.js';
 import { sameMetadata } from './compare.js';
 import { FidelityTally, PRESERVE_ALL } from './fidelity.js';
-import type { FilterVerdict, PathFilter } from './filter.js';
+import { type FilterVerdict, outsideSizeLimits, type PathFilter } from './filter.js';
 import { HardLinkGroups, MAX_LINK_GROUPS } from './hard-links.js';
 import { type EntryStep, planEntry, planExtras } from './plan-entry.js';
 import type { SourceEntry, SourceListing } from './roles.js';
@@ -307,6 +307,8 @@ export class LocalDestination {
   private waitsForLeader(rel: string, entry: SourceEntry, dest: Entry | undefined, step: EntryStep): boolean {
     if (entry.kind !== 'file' || entry.nlink === undefined || entry.nlink < 2) return false;
     if (!(this.options.preserve?.hardLinks ?? true)) return false;
+    // Left out by --min-size/--max-size: no name of it is written.
+    if (outsideSizeLimits(entry, this.options.filter)) return false;
     const role = this.links.classify(rel, entry.inode, entry.nlink);
     if (role.role === 'over-cap') {
       this.fidelity.failed(

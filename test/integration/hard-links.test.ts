@@ -134,6 +134,14 @@ describe('hard links, locally', () => {
     });
   }
 
+  test('--max-size leaves out every name of a group above it', async (t) => {
+    const { src, dst } = setup(t);
+    const result = await runBlit(['copy', '--max-size', '5', `${src}/`, `${dst}/`]);
+    assert.equal(result.status, 0, result.stderr);
+    for (const group of GROUPS) for (const name of group) assert.ok(!existsSync(join(dst, name)), name);
+    assert.ok(existsSync(join(dst, 'solo')));
+  });
+
   test('a move removes every name of the source once the links landed', async (t) => {
     const { src, dst } = setup(t);
     // Contents only (`src/`): copied and removed, not renamed whole.
