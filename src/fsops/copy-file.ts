@@ -357,7 +357,7 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
         return { rel: job.rel, status: 'failed', bytes: size, reason: sourceKeptReason(error) };
       }
     }
-    return { rel: job.rel, status: 'copied', bytes: size, sparse: job.sparse };
+    return { rel: job.rel, status: 'copied', bytes: size, ...(job.sparse ? { sparse: true } : {}) };
   } catch (error) {
     return failed(job, error);
   } finally {
@@ -430,7 +430,7 @@ export function nativeOutcome(
   sparse?: boolean,
 ): CopyOutcome {
   const STATUS = addon.codes.status;
-  if (status === STATUS.copied) return { rel, status: 'copied', bytes, sparse };
+  if (status === STATUS.copied) return { rel, status: 'copied', bytes, ...(sparse ? { sparse: true } : {}) };
   if (status === STATUS.unchanged || status === STATUS.updated) {
     return { rel, status: status === STATUS.unchanged ? 'unchanged' : 'updated', bytes: 0 };
   }
