@@ -373,7 +373,7 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
         return { rel: job.rel, status: 'failed', bytes: size, reason: sourceKeptReason(error), owner };
       }
     }
-    return { rel: job.rel, status: 'copied', bytes: size, owner, sparse: job.sparse };
+    return { rel: job.rel, status: 'copied', bytes: size, owner, ...(job.sparse ? { sparse: true } : {}) };
   } catch (error) {
     return failed(job, error);
   } finally {
@@ -465,7 +465,7 @@ export function nativeOutcome(
   sparse?: boolean,
 ): CopyOutcome {
   const STATUS = addon.codes.status;
-  if (status === STATUS.copied) return { rel, status: 'copied', bytes, sparse };
+  if (status === STATUS.copied) return { rel, status: 'copied', bytes, ...(sparse ? { sparse: true } : {}) };
   if (status === STATUS.unchanged || status === STATUS.updated) {
     return { rel, status: status === STATUS.unchanged ? 'unchanged' : 'updated', bytes: 0 };
   }
