@@ -18,7 +18,7 @@ namespace blit {
 
 namespace {
 
-// An entry as the tests give it: { kind, size?, mtimeNs?: bigint, mode?, name?, link? }.
+// An entry as the tests give it: { kind, size?, mtimeNs?: bigint, mode?, name?, link?, xattrs? }.
 ListedItem ItemArg(const Napi::Value& value) {
   auto object = value.As<Napi::Object>();
   ListedItem item{{}, kFile, 0, 0, 0, 0, 0, false, {}};
@@ -33,6 +33,10 @@ ListedItem ItemArg(const Napi::Value& value) {
     item.sec = static_cast<double>(sec);
     item.nsec = static_cast<uint32_t>(ns - sec * 1000000000LL);
   }
+  if (object.Has("xattrs") && object.Get("xattrs").IsArray()) {
+    item.xattrs = ParseXattrs(object.Get("xattrs"));
+    item.xattrsRead = true;
+  }
   if (object.Has("name")) item.name = PathArg(object.Get("name"));
   if (object.Has("link") && !object.Get("link").IsUndefined()) {
     item.hasLink = true;
@@ -45,9 +49,10 @@ ListedItem ItemArg(const Napi::Value& value) {
 
 Napi::Object TestRules(Napi::Env env) {
   Napi::Object rules = Napi::Object::New(env);
-  // decide(source, dest, compare) -> 'transfer' | 'skip' | 'update' | 'hash' | 'conflict'
+  // decide(source, dest, compare, keepXattrs?) -> 'transfer' | 'skip' | 'update' | 'hash' | 'conflict'
   rules.Set("decide", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-    Decision decision = Decide(info[2].As<Napi::Number>().Int32Value(), ItemArg(info[0]), ItemArg(info[1]));
+    int keep = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : kKeepBoth;
+    Decision decision = Decide(info[2].As<Napi::Number>().Int32Value(), ItemArg(info[0]), ItemArg(info[1]), keep);
     return Napi::String::New(info.Env(), kDecisionNames[decision]);
   }));
   rules.Set("isTempName", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {

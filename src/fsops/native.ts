@@ -444,11 +444,13 @@ export interface NativeTestEntry {
   mode?: number;
   name?: string | Buffer;
   link?: string | Buffer;
+  /** Read xattrs, as listDir gives them (absent: not read). */
+  xattrs?: [string, Uint8Array][];
 }
 
 export interface NativeTestRules {
-  /** engine/compare.ts decide() for an entry on both sides; compare: codes.compare. */
-  decide(source: NativeTestEntry, dest: NativeTestEntry, compare: number): string;
+  /** engine/compare.ts decide() for an entry on both sides; compare: codes.compare; keep: xattrs.ts keepMask. */
+  decide(source: NativeTestEntry, dest: NativeTestEntry, compare: number, keep?: number): string;
   /** fsops/temp-path.ts isTempName(). */
   isTempName(name: string | Buffer): boolean;
   /** fsops/metadata.ts needsChmod(). */
