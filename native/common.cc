@@ -10,6 +10,12 @@ namespace blit {
 const char* ErrnoCode(int err) {
   switch (err) {
     case EACCES: return "EACCES";
+    case ENOTSUP: return "ENOTSUP";
+#if EOPNOTSUPP != ENOTSUP
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+#endif
+    case E2BIG: return "E2BIG";
+    case ERANGE: return "ERANGE";
     case EPERM: return "EPERM";
     case ENOENT: return "ENOENT";
     case ENOTDIR: return "ENOTDIR";

@@ -18,7 +18,8 @@ namespace blit {
 
 namespace {
 
-// An entry as the tests give it: { kind, size?, mtimeNs?: bigint, mode?, name?, link?, fileType?, rdev?: bigint }.
+// An entry as the tests give it: { kind, size?, mtimeNs?: bigint, mode?, name?, link?, uid?, gid?, fileType?,
+// rdev?: bigint, xattrs? }.
 ListedItem ItemArg(const Napi::Value& value) {
   auto object = value.As<Napi::Object>();
   ListedItem item{{}, kFile, 0, 0, 0, 0, 0, false, {}};
@@ -35,6 +36,10 @@ ListedItem ItemArg(const Napi::Value& value) {
   }
   if (object.Has("uid")) item.uid = object.Get("uid").As<Napi::Number>().Uint32Value();
   if (object.Has("gid")) item.gid = object.Get("gid").As<Napi::Number>().Uint32Value();
+  if (object.Has("xattrs") && object.Get("xattrs").IsArray()) {
+    item.xattrs = ParseXattrs(object.Get("xattrs"));
+    item.xattrsRead = true;
+  }
   if (object.Has("name")) item.name = PathArg(object.Get("name"));
   if (object.Has("fileType")) item.fileType = object.Get("fileType").As<Napi::Number>().Uint32Value();
   if (object.Has("rdev")) {
@@ -52,10 +57,12 @@ ListedItem ItemArg(const Napi::Value& value) {
 
 Napi::Object TestRules(Napi::Env env) {
   Napi::Object rules = Napi::Object::New(env);
-  // decide(source, dest, compare, owners?) -> 'transfer' | 'skip' | 'update' | 'hash' | 'conflict'
+  // decide(source, dest, compare, owners?, keepXattrs?) -> 'transfer' | 'skip' | 'update' | 'hash' | 'conflict'
   rules.Set("decide", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-    Decision decision = Decide(info[2].As<Napi::Number>().Int32Value(), ItemArg(info[0]), ItemArg(info[1]),
-                               info.Length() > 3 && info[3].ToBoolean());
+    bool owners = info.Length() > 3 && info[3].ToBoolean();
+    int keep = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : kKeepBoth;
+    Decision decision =
+        Decide(info[2].As<Napi::Number>().Int32Value(), ItemArg(info[0]), ItemArg(info[1]), owners, keep);
     return Napi::String::New(info.Env(), kDecisionNames[decision]);
   }));
   rules.Set("isTempName", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {

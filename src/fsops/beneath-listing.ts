@@ -17,6 +17,15 @@ import {
   NOT_UTF8_TARGET,
   specialOf,
 } from './listing.js';
+import { readXattrs } from './xattrs.js';
+
+function xattrsBeneath(dir: BeneathDir, name: string): Entry['xattrs'] {
+  try {
+    return readXattrs(`/proc/self/fd/${dir.fd}/${name}`);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Names and lstat of each entry; vanished entries are left out, others that fail are problems. */
 export function listBeneath(dir: BeneathDir): DirectoryContents {
@@ -60,6 +69,9 @@ export function listBeneath(dir: BeneathDir): DirectoryContents {
       entry.special = specialOf(stats.mode & constants.S_IFMT);
       if (entry.special === 'char' || entry.special === 'block') entry.rdev = stats.rdev ?? 0n;
     }
+    // Through the descriptor (the entry is never followed): no path a local writer could swap.
+    const xattrs = xattrsBeneath(dir, name);
+    if (xattrs) entry.xattrs = xattrs;
     entries.push(entry);
   });
   return { entries, problems };

@@ -488,11 +488,22 @@ export interface NativeTestEntry {
   /** st_mode & S_IFMT and st_rdev, for special files. */
   fileType?: number;
   rdev?: bigint;
+  /** Read xattrs, as listDir gives them (absent: not read). */
+  xattrs?: [string, Uint8Array][];
 }
 
 export interface NativeTestRules {
-  /** engine/compare.ts decide() for an entry on both sides; compare: codes.compare. */
-  decide(source: NativeTestEntry, dest: NativeTestEntry, compare: number, owners?: boolean): string;
+  /**
+   * engine/compare.ts decide() for an entry on both sides; compare: codes.compare; owners: kept;
+   * keep: xattrs.ts keepMask.
+   */
+  decide(
+    source: NativeTestEntry,
+    dest: NativeTestEntry,
+    compare: number,
+    owners?: boolean,
+    keep?: number,
+  ): string;
   /** fsops/temp-path.ts isTempName(). */
   isTempName(name: string | Buffer): boolean;
   /** fsops/metadata.ts needsChmod(). */

@@ -140,7 +140,7 @@ function countOutcome(
 ): void {
   if (!attempted) return;
   if (err === 0) counter.applied(kind);
-  else counter.failed(kind, reasonOf(nativeErrnoError(addon, err)));
+  else counter.failed(kind, xattrReason(addon, err));
 }
 
 /** The xattrs of `path` itself, for an entry that has none read yet (a directory after its contents). */
@@ -163,7 +163,7 @@ export function countDirXattrs(
   },
   counter: XattrCounter,
 ): void {
-  const reason = counts.errno ? reasonOf(nativeErrnoError(addon, counts.errno)) : 'failed';
+  const reason = counts.errno ? xattrReason(addon, counts.errno) : 'failed';
   for (let i = 0; i < counts.xattrsApplied; i++) counter.applied('xattrs');
   for (let i = 0; i < counts.aclsApplied; i++) counter.applied('acls');
   for (let i = 0; i < counts.xattrsFailed; i++) counter.failed('xattrs', reason);
@@ -179,9 +179,18 @@ export function countCopyXattrs(
 ): void {
   if (bits === 0) return;
   const flag = addon.codes.xattrOutcome;
-  const reason = (): string => (errno ? reasonOf(nativeErrnoError(addon, errno)) : 'failed');
+  const reason = (): string => (errno ? xattrReason(addon, errno) : 'failed');
   if (bits & flag.xattrsApplied) counter.applied('xattrs');
   if (bits & flag.aclsApplied) counter.applied('acls');
   if (bits & flag.xattrsFailed) counter.failed('xattrs', reason());
   if (bits & flag.aclsFailed) counter.failed('acls', reason());
+}
+
+/** Why xattrs could not be kept, in words (the warning's reason). */
+export function xattrReason(addon: NativeAddon, errno: number): string {
+  const code = addon.errnoName(errno);
+  if (code === 'ENOTSUP' || code === 'EOPNOTSUPP')
+    return 'the destination file system does not support them (ENOTSUP)';
+  if (code === 'EPERM') return 'not permitted (EPERM)';
+  return reasonOf(nativeErrnoError(addon, errno));
 }

@@ -42,6 +42,7 @@ function nativeEntry(entry: Entry): NativeTestEntry {
     ...(entry.gid === undefined ? {} : { gid: entry.gid }),
     fileType: entry.special ? SPECIAL_FILE_TYPE[entry.special] : 0,
     rdev: entry.rdev ?? 0n,
+    ...(entry.xattrs ? { xattrs: entry.xattrs.map((x): [string, Uint8Array] => [x.name, x.value]) } : {}),
   };
 }
 
@@ -104,6 +105,8 @@ interface CompareCase {
   expected: Decision;
   /** The transfer keeps owners (root, no --no-owner): an owner-only difference counts. */
   owners?: boolean;
+  /** The xattr kinds compared (fsops/xattrs.ts keepMask); both when absent. */
+  keep?: number;
 }
 
 /** Owner cases: each with and without owners kept. */
@@ -575,19 +578,114 @@ const COMPARE_CASES: CompareCase[] = [
   ...ownerCases('link, same owner', link('a', OWNED), link('a', OWNED), 'default', 'skip', 'skip'),
   // A directory's owner is set with its mode and mtime, after its contents.
   ...ownerCases('dir, uid differs', dir(OWNED), dir({ ...OWNED, uid: 1 }), 'default', 'skip', 'skip'),
+  // xattrs and ACLs: a difference alone is an update; unread on either side compares equal.
+  ...XATTR_CASES(),
 ];
+
+function XATTR_CASES(): CompareCase[] {
+  const x = (name: string, value: string) => ({ name, value: Buffer.from(value) });
+  const acl = x('system.posix_acl_access', 'acl-bytes');
+  return [
+    {
+      what: 'xattrs equal',
+      source: file({ xattrs: [x('user.a', '1')] }),
+      dest: file({ xattrs: [x('user.a', '1')] }),
+      mode: 'default',
+      expected: 'skip',
+    },
+    {
+      what: 'xattr value differs',
+      source: file({ xattrs: [x('user.a', '1')] }),
+      dest: file({ xattrs: [x('user.a', '2')] }),
+      mode: 'default',
+      expected: 'update',
+    },
+    {
+      what: 'xattr missing at the destination',
+      source: file({ xattrs: [x('user.a', '1')] }),
+      dest: file({ xattrs: [] }),
+      mode: 'default',
+      expected: 'update',
+    },
+    {
+      what: 'xattr only at the destination',
+      source: file({ xattrs: [] }),
+      dest: file({ xattrs: [x('user.b', '')] }),
+      mode: 'default',
+      expected: 'update',
+    },
+    {
+      what: 'xattrs not read at the destination',
+      source: file({ xattrs: [x('user.a', '1')] }),
+      dest: file(),
+      mode: 'default',
+      expected: 'skip',
+    },
+    {
+      what: 'xattrs not read at the source',
+      source: file(),
+      dest: file({ xattrs: [x('user.a', '1')] }),
+      mode: 'default',
+      expected: 'skip',
+    },
+    {
+      what: 'ACL differs',
+      source: file({ xattrs: [acl] }),
+      dest: file({ xattrs: [] }),
+      mode: 'default',
+      expected: 'update',
+    },
+    {
+      what: 'ACL differs, --no-acls',
+      source: file({ xattrs: [acl] }),
+      dest: file({ xattrs: [] }),
+      mode: 'default',
+      expected: 'skip',
+      keep: 1,
+    },
+    {
+      what: 'xattr differs, --no-xattrs',
+      source: file({ xattrs: [x('user.a', '1')] }),
+      dest: file({ xattrs: [] }),
+      mode: 'default',
+      expected: 'skip',
+      keep: 2,
+    },
+    {
+      what: 'xattr differs, size differs too',
+      source: file({ size: 1, xattrs: [x('user.a', '1')] }),
+      dest: file({ xattrs: [] }),
+      mode: 'default',
+      expected: 'transfer',
+    },
+    {
+      what: 'other system.* names are not compared',
+      source: file({ xattrs: [x('system.other', '1')] }),
+      dest: file({ xattrs: [] }),
+      mode: 'default',
+      expected: 'skip',
+    },
+    {
+      what: 'xattr differs, --checksum',
+      source: file({ xattrs: [x('user.a', '1')] }),
+      dest: file({ xattrs: [] }),
+      mode: 'checksum',
+      expected: 'hash',
+    },
+  ];
+}
 
 describe('compare rules: engine/compare.ts decide() and the copy threads (native Decide)', () => {
   test('TypeScript gives the expected decision for every case', () => {
     for (const c of COMPARE_CASES)
-      assert.equal(decide(c.source, c.dest, c.mode, c.owners), c.expected, c.what);
+      assert.equal(decide(c.source, c.dest, c.mode, c.owners, c.keep), c.expected, c.what);
   });
 
   test('the addon gives the expected decision for every case', () => {
     const native = rules();
     for (const c of COMPARE_CASES) {
       assert.equal(
-        native.decide(nativeEntry(c.source), nativeEntry(c.dest), codes().compare[c.mode], c.owners),
+        native.decide(nativeEntry(c.source), nativeEntry(c.dest), codes().compare[c.mode], c.owners, c.keep),
         c.expected,
         c.what,
       );
