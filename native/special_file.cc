@@ -29,13 +29,14 @@ bool MayMakeSpecial(uint32_t fileType, const char** reason) {
 }
 
 int MakeSpecial(const std::string& dst, uint32_t fileType, uint32_t mode, uint64_t rdev, int64_t sec, int64_t nsec,
-                bool noReplace) {
+                bool noReplace, Owner owner, OwnerOutcome* ownerOut) {
   std::string temp = TempPathFor(dst);
   // Made with no permissions, so no one opens it before its mode is set.
   if (mknod(temp.c_str(), fileType, static_cast<dev_t>(fileType == S_IFIFO ? 0 : rdev)) != 0) return errno;
   int err = 0;
-  // Owner (issue 17, helper A): the one place to chown a special file — lchown(temp) here, before
-  // the chmod (chown clears set-id bits).
+  // The owner before the mode (chown clears set-id bits); by path, never following or opening it.
+  OwnerOutcome given = ApplyOwnerAt(AT_FDCWD, temp.c_str(), owner);
+  if (ownerOut) *ownerOut = given;
   if (fchmodat(AT_FDCWD, temp.c_str(), mode & 07777, 0) != 0) err = errno;
   if (err == 0) {
     struct timespec times[2];
@@ -62,11 +63,17 @@ Napi::Value MakeSpecialJs(const Napi::CallbackInfo& info) {
   uint64_t rdev = info[3].As<Napi::BigInt>().Uint64Value(&lossless);
   int64_t sec = info[4].As<Napi::Number>().Int64Value();
   int64_t nsec = info[5].As<Napi::Number>().Int64Value();
+  Owner owner;
+  if (info.Length() > 7 && info[6].IsNumber() && info[7].IsNumber()) {
+    owner.uid = info[6].As<Napi::Number>().Uint32Value();
+    owner.gid = info[7].As<Napi::Number>().Uint32Value();
+  }
   const char* reason = nullptr;
   if (!MayMakeSpecial(fileType, &reason)) throw ErrnoError(env, EPERM, "mknod", path);
-  int err = MakeSpecial(path, fileType, mode, rdev, sec, nsec);
+  OwnerOutcome given;
+  int err = MakeSpecial(path, fileType, mode, rdev, sec, nsec, false, owner, &given);
   if (err != 0) throw ErrnoError(env, err, "mknod", path);
-  return env.Undefined();
+  return Napi::Number::New(env, given.tried ? given.err : -1);
 }
 
 }  // namespace blit

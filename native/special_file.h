@@ -9,17 +9,21 @@
 
 #include <napi.h>
 
+#include "owner.h"
+
 namespace blit {
 
 // Whether a node of this type (st_mode & S_IFMT) is made here: FIFOs always, devices only as
 // root, nothing else. Otherwise *reason says why not.
 bool MayMakeSpecial(uint32_t fileType, const char** reason);
 
-// Makes the node at `dst` (replacing what is there unless noReplace): 0 or an errno.
+// Makes the node at `dst` (replacing what is there unless noReplace): 0 or an errno. `owner` is given
+// before the mode (owner.h); what came of it goes to *ownerOut.
 int MakeSpecial(const std::string& dst, uint32_t fileType, uint32_t mode, uint64_t rdev, int64_t sec, int64_t nsec,
-                bool noReplace = false);
+                bool noReplace = false, Owner owner = Owner(), OwnerOutcome* ownerOut = nullptr);
 
-// makeSpecial(path, fileType, mode, rdev: bigint, sec, nsec): throws an errno error (see MakeSpecial).
+// makeSpecial(path, fileType, mode, rdev: bigint, sec, nsec[, uid, gid]): throws an errno error (see
+// MakeSpecial); returns the owner's outcome: -1 not given, 0 given, else the errno of the chown.
 Napi::Value MakeSpecialJs(const Napi::CallbackInfo& info);
 
 }  // namespace blit

@@ -105,7 +105,7 @@ Decision Decide(int32_t compare, const ListedItem& s, const ListedItem& d, bool 
       // A FIFO or device is replaced when it is another node, or has another mode or mtime;
       // sockets are never made, so left alone.
       if (s.fileType != S_IFIFO && s.fileType != S_IFCHR && s.fileType != S_IFBLK) return kSkip;
-      return SameSpecial(s, d) ? kSkip : kTransfer;
+      return SameSpecial(s, d) && !OwnerDiffers(s, d, owners) ? kSkip : kTransfer;
     default:  // directories (their metadata is set after their contents)
       return kSkip;
   }
@@ -184,9 +184,15 @@ void MakeSpecialOf(DirJob& job, const ListedItem& item, const std::string& dst, 
     if (item.fileType == S_IFCHR || item.fileType == S_IFBLK) job.specialRefused++;
     return;
   }
-  int err = MakeSpecial(dst, item.fileType, item.mode, item.rdev, static_cast<int64_t>(item.sec), item.nsec, noReplace);
-  if (err != 0) AddProblem(job, item.name, kProblemLink, 0, err, kStageDest);
-  else job.specials++;
+  OwnerOutcome given;
+  int err = MakeSpecial(dst, item.fileType, item.mode, item.rdev, static_cast<int64_t>(item.sec), item.nsec, noReplace,
+                        OwnerOf(item, job.owners), &given);
+  if (err != 0) {
+    AddProblem(job, item.name, kProblemLink, 0, err, kStageDest);
+  } else {
+    job.specials++;
+    job.ownerCounts.Add(given);
+  }
   Beat();
 }
 

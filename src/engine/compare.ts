@@ -65,7 +65,8 @@ export function decide(
     case 'other':
       // A FIFO or device: another node, or another mode or mtime, is replaced (engine/special-files.ts).
       if (!isMadeSpecial(source)) return 'skip';
-      return sameSpecialNode(source, dest) && sameMetadata(source, dest) ? 'skip' : 'transfer';
+      // Mode, mtime and owner; xattrs are not made on nodes (as native Decide's SameSpecial).
+      return sameSpecialNode(source, dest) && sameMetadata(source, dest, owners, 0) ? 'skip' : 'transfer';
     case 'file':
       break;
   }

@@ -499,12 +499,13 @@ export class LocalDestination {
     this.onAction({ kind: 'copy', path: rel });
     if (!this.options.dryRun) {
       try {
+        const owner = ownerToGive(entry, this.owners);
         try {
-          makeSpecialNode(this.pathOf(rel), entry);
+          countOwner(this.fidelity, makeSpecialNode(this.pathOf(rel), entry, owner));
         } catch (error) {
           if (codeOf(error) !== 'ENOENT') throw error;
           this.fs.makeDirs(parentRel(rel));
-          makeSpecialNode(this.pathOf(rel), entry);
+          countOwner(this.fidelity, makeSpecialNode(this.pathOf(rel), entry, owner));
         }
       } catch (error) {
         this.fidelity.failed('special', reasonOf(error));

@@ -9,7 +9,9 @@
  */
 import { constants } from 'node:fs';
 import type { SpecialType } from '../fsops/entry.js';
-import { nativeAddon } from '../fsops/native.js';
+import { nativeAddon, nativeErrnoError } from '../fsops/native.js';
+import { type Owner, type OwnerResult, ownerResultOfErrno } from '../fsops/owner.js';
+import { reasonOf } from '../util/errors.js';
 import type { Entry } from './types.js';
 
 /** The special files blit recreates: the rest of kind 'other' (sockets, unknown) is skipped. */
@@ -41,18 +43,24 @@ const FILE_TYPE: Record<'fifo' | 'char' | 'block', number> = {
   block: constants.S_IFBLK,
 };
 
-/** Makes the node `entry` at `path` (replacing what is there); throws the errno error. */
-export function makeSpecialNode(path: string, entry: Entry): void {
+/**
+ * Makes the node `entry` at `path` (replacing what is there), given `owner` before its mode; throws
+ * the errno error. Returns what came of the owner.
+ */
+export function makeSpecialNode(path: string, entry: Entry, owner?: Owner): OwnerResult {
   const addon = nativeAddon();
   if (!addon) throw new Error('no native addon');
   const type = FILE_TYPE[entry.special as 'fifo' | 'char' | 'block'];
   const ns = entry.mtimeNs;
-  addon.makeSpecial(
+  const ownerErrno = addon.makeSpecial(
     path,
     type,
     entry.mode & 0o7777,
     entry.rdev ?? 0n,
     Number(ns / 1_000_000_000n),
     Number(ns % 1_000_000_000n),
+    owner?.uid,
+    owner?.gid,
   );
+  return ownerResultOfErrno(ownerErrno, (errno) => reasonOf(nativeErrnoError(addon, errno)));
 }

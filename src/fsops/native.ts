@@ -365,7 +365,17 @@ export interface NativeAddon {
    * `rel` names it on the activity board; umask decides which modes need a chmod.
    */
   /** Makes a FIFO or device node under a temp name and renames it to `path` (native/special_file.h). */
-  makeSpecial(path: string, fileType: number, mode: number, rdev: bigint, sec: number, nsec: number): void;
+  /** Returns what came of giving `uid`/`gid`: -1 not given, 0 given, else the chown's errno. */
+  makeSpecial(
+    path: string,
+    fileType: number,
+    mode: number,
+    rdev: bigint,
+    sec: number,
+    nsec: number,
+    uid?: number,
+    gid?: number,
+  ): number;
   submitCopyDir(
     pool: number,
     id: number,

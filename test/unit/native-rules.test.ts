@@ -402,6 +402,22 @@ const COMPARE_CASES: CompareCase[] = [
     },
   ]),
   // FIFOs and devices (engine/special-files.ts): another node, mode or mtime is replaced; sockets never.
+  ...ownerCases(
+    'fifo, uid differs',
+    other({ special: 'fifo', ...OWNED }),
+    other({ special: 'fifo', ...OWNED, uid: 1 }),
+    'default',
+    'transfer',
+    'skip',
+  ),
+  ...ownerCases(
+    'fifo, same owner, xattrs differ (never made on nodes)',
+    other({ special: 'fifo', ...OWNED, xattrs: [{ name: 'trusted.a', value: Buffer.from('1') }] }),
+    other({ special: 'fifo', ...OWNED, xattrs: [] }),
+    'default',
+    'skip',
+    'skip',
+  ),
   {
     what: 'fifos, same',
     source: other({ special: 'fifo' }),
