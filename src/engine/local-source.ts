@@ -5,6 +5,7 @@ import { basename, dirname } from 'node:path';
 import { type DirectoryContents, entryFromStats, listDirectory, NOT_UTF8_NAME } from '../fsops/listing.js';
 import { nativeAddon } from '../fsops/native.js';
 import { joinRel, localPath, parentRel, relDepth } from '../fsops/rel-path.js';
+import { readXattrs } from '../fsops/xattrs.js';
 import { yieldToLoop } from '../util/clock.js';
 import { codeOf, reasonOf, sourceKeptReason } from '../util/errors.js';
 import { hangIfInjected, injectedScanRel } from '../util/test-hang.js';
@@ -153,7 +154,11 @@ export class LocalSource implements SourceRole {
       try {
         const stats = lstatSync(path, { bigint: true });
         const target = stats.isSymbolicLink() ? readlinkSync(path) : undefined;
-        entries.push({ ...entryFromStats(name, stats, target), verdict: this.filter.root });
+        const entry: SourceEntry = { ...entryFromStats(name, stats, target), verdict: this.filter.root };
+        // As the listing reads them (the destination's are read, so they are compared).
+        const xattrs = readXattrs(path);
+        if (xattrs) entry.xattrs = xattrs;
+        entries.push(entry);
       } catch (error) {
         if (codeOf(error) !== 'ENOENT') this.fail(joinRel(rel, name), reasonOf(error));
       }
