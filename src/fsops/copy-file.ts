@@ -324,7 +324,12 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
         applyMetadata(job.dst, 'file', mode, job.mtimeNs);
       }
       if (job.removeSource) onSource(() => unlinkSync(job.src));
-      return { rel: job.rel, status: job.metadataMatches ? 'unchanged' : 'updated', bytes: 0, owner };
+      return {
+        rel: job.rel,
+        status: job.metadataMatches ? 'unchanged' : 'updated',
+        bytes: 0,
+        ...(owner ? { owner } : {}),
+      };
     }
     const createMode = mode & 0o777;
     const chmod = needsChmod(mode, ctx.umask);
@@ -370,10 +375,22 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
       try {
         unlinkSync(job.src);
       } catch (error) {
-        return { rel: job.rel, status: 'failed', bytes: size, reason: sourceKeptReason(error), owner };
+        return {
+          rel: job.rel,
+          status: 'failed',
+          bytes: size,
+          reason: sourceKeptReason(error),
+          ...(owner ? { owner } : {}),
+        };
       }
     }
-    return { rel: job.rel, status: 'copied', bytes: size, owner, ...(job.sparse ? { sparse: true } : {}) };
+    return {
+      rel: job.rel,
+      status: 'copied',
+      bytes: size,
+      ...(owner ? { owner } : {}),
+      ...(job.sparse ? { sparse: true } : {}),
+    };
   } catch (error) {
     return failed(job, error);
   } finally {

@@ -9,8 +9,12 @@ import { nativeAddon } from '../fsops/native.js';
 import { HashAlgorithm, type Hello, type Negotiated, RdmaInfo, Transport } from '../generated/blit.js';
 import { peerText } from './peer-text.js';
 
-/** Bumped only when a peer speaking the previous version would misread this one. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Bumped only when a peer speaking the previous version would misread this one. 2: metadata
+ * fidelity (holes in FileData and data-plane blocks, which an older receiver would refuse per file;
+ * owners, xattrs, link groups and special files in the manifest).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** The largest control-plane message either side accepts. Bulk data never rides the control plane. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;

@@ -16,7 +16,7 @@ import {
   type PurgeResponse,
   Transport,
 } from '../../src/generated/blit.js';
-import { localHello } from '../../src/protocol/handshake.js';
+import { localHello, PROTOCOL_VERSION } from '../../src/protocol/handshake.js';
 import { tempDir } from '../helpers.js';
 import { type Daemon, startDaemon } from './daemon-harness.js';
 import { rawBlitClient } from './raw-client.js';
@@ -92,7 +92,7 @@ describe('blitd protocol robustness', () => {
 
   async function assertStillServing() {
     const response = await ping();
-    assert.equal(response.hello?.protocolVersion, 1);
+    assert.equal(response.hello?.protocolVersion, PROTOCOL_VERSION);
   }
 
   async function refusal(promise: Promise<unknown>): Promise<ServiceError> {
@@ -134,7 +134,7 @@ describe('blitd protocol robustness', () => {
       client.ping({}, new Metadata(), { deadline: deadline() }, cb),
     );
     assert.equal(bare.negotiated, undefined);
-    assert.equal(bare.hello?.protocolVersion, 1);
+    assert.equal(bare.hello?.protocolVersion, PROTOCOL_VERSION);
   });
 
   test('a client speaking another protocol version is refused with both versions named', async () => {
@@ -143,7 +143,10 @@ describe('blitd protocol robustness', () => {
       unary((cb) => client.ping({ hello }, new Metadata(), { deadline: deadline() }, cb)),
     );
     assert.equal(error.code, status.FAILED_PRECONDITION);
-    assert.match(error.details, /protocol version 99 .* does not match protocol version 1/);
+    assert.match(
+      error.details,
+      new RegExp(`protocol version 99 .* does not match protocol version ${PROTOCOL_VERSION}`),
+    );
     await assertStillServing();
   });
 

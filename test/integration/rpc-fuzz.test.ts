@@ -190,6 +190,8 @@ const sourceFrame = fc.oneof(
       offset: fc.bigInt({ min: 0n, max: 1n << 40n }),
       data: fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
       last: fc.boolean(),
+      // A hole of a sparse file (with data or without, inside the file or past its end).
+      holeLength: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 1n << 40n })),
     })
     .map((value) => ({ $case: 'fileData' as const, value })),
   fc
