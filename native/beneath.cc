@@ -353,8 +353,8 @@ Napi::Value ReadNames(const Napi::CallbackInfo& info) {
 }
 
 // lstatAt(dirFd, names) -> per name: st_mode (type bits included), size, mtime in nanoseconds, a
-// link's target, the link count, device and inode (hard links), and an errno (0, or why that entry
-// could not be described).
+// link's target, the link count, device and inode (hard links), the bytes on disk (st_blocks * 512:
+// below the size, holes), and an errno (0, or why that entry could not be described).
 Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int dirFd = Int(info[0]);
@@ -371,6 +371,7 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   auto nlinks = Napi::Uint32Array::New(env, n);
   auto devs = Napi::TypedArrayOf<uint64_t>::New(env, n, napi_biguint64_array);
   auto inos = Napi::TypedArrayOf<uint64_t>::New(env, n, napi_biguint64_array);
+  auto allocated = Napi::Float64Array::New(env, n);
   for (uint32_t i = 0; i < n; i++) {
     std::string name = Bytes(names.Get(i));
     if (!IsName(name)) {
@@ -390,6 +391,7 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
     devs[i] = static_cast<uint64_t>(st.st_dev);
     inos[i] = static_cast<uint64_t>(st.st_ino);
     rdevs[i] = static_cast<uint64_t>(st.st_rdev);
+    allocated[i] = static_cast<double>(st.st_blocks) * 512.0;
 #if defined(__APPLE__)
     mtimes[i] = static_cast<int64_t>(st.st_mtimespec.tv_sec) * 1000000000 + st.st_mtimespec.tv_nsec;
 #else
@@ -414,6 +416,7 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   result.Set("uids", uids);
   result.Set("gids", gids);
   result.Set("rdevs", rdevs);
+  result.Set("allocated", allocated);
   return result;
 }
 

@@ -110,6 +110,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("landFiles", Napi::Function::New(env, LandFiles));
   exports.Set("writeRanges", Napi::Function::New(env, WriteRanges));
+  exports.Set("punchZeros", Napi::Function::New(env, PunchZeros));
   exports.Set("dataSocketOpen", Napi::Function::New(env, DataSocketOpen));
   exports.Set("dataSocketRead", Napi::Function::New(env, DataSocketRead));
   exports.Set("dataSocketReceive", Napi::Function::New(env, DataSocketReceive));

@@ -43,6 +43,7 @@
 #include "common.h"
 #include "owner.h"
 #include "copy.h"
+#include "sparse.h"
 
 namespace blit {
 
@@ -63,6 +64,8 @@ struct LandFile {
   int64_t sec = 0;
   int64_t nsec = 0;
   Owner owner;  // given before the mode (owner.h)
+  // The source has holes: the all-zero pages written become holes again (sparse.h PunchZeroPages).
+  bool sparse = false;
 };
 
 struct LandJob {
@@ -114,6 +117,7 @@ int LandOne(const LandFile& file, DirCache& dirs, int32_t* ownerErr) {
   if (fd < 0) return errno;
   int err = 0;
   if (!WriteAll(fd, file.data, file.size, 0)) err = errno;
+  if (err == 0 && file.sparse) err = PunchZeroPages(fd, file.size, file.data);
   if (err == 0) {
     OwnerOutcome owner = ApplyOwnerFd(fd, file.owner);
     if (owner.tried) *ownerErr = owner.err;
@@ -250,6 +254,8 @@ Napi::Value LandFiles(const Napi::CallbackInfo& info) {
     file.chmod = !chmod.IsBoolean() || chmod.As<Napi::Boolean>().Value();
     file.sec = object.Get("mtimeSec").As<Napi::Number>().Int64Value();
     file.nsec = object.Get("mtimeNsec").As<Napi::Number>().Int64Value();
+    Napi::Value sparse = object.Get("sparse");
+    file.sparse = sparse.IsBoolean() && sparse.As<Napi::Boolean>().Value();
     Napi::Value uid = object.Get("uid"), gid = object.Get("gid");
     if (uid.IsNumber() && gid.IsNumber()) {
       file.owner.uid = uid.As<Napi::Number>().Uint32Value();
@@ -292,6 +298,16 @@ Napi::Value WriteRanges(const Napi::CallbackInfo& info) {
   }
   Enqueue(env, std::move(job), views, info[1].As<Napi::Function>());
   return env.Undefined();
+}
+
+// punchZeros(fd, size): see land.h. On the calling (JS) thread; returns 0 or an errno.
+Napi::Value PunchZeros(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsNumber()) throw Napi::TypeError::New(env, "punchZeros(fd, size)");
+  int32_t fd = info[0].As<Napi::Number>().Int32Value();
+  int64_t size = info[1].As<Napi::Number>().Int64Value();
+  if (fd < 0 || size < 0) throw Napi::TypeError::New(env, "punchZeros: fd and size must not be negative");
+  return Napi::Number::New(env, PunchZeroPages(fd, static_cast<uint64_t>(size)));
 }
 
 bool LandingIdle(napi_env env) {

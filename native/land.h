@@ -15,6 +15,14 @@ Napi::Value LandFiles(const Napi::CallbackInfo& info);
 // offset into its descriptor on the same threads; onDone(errnos: Int32Array), one errno per range.
 Napi::Value WriteRanges(const Napi::CallbackInfo& info);
 
+// landFiles jobs may carry `sparse: true` (the source has holes): the file's all-zero 4 KiB pages
+// are punched into holes before its metadata is set (sparse.h PunchZeroPages).
+//
+// punchZeros(fd, size): the same for a received file written through fd (size bytes; fd open for
+// reading and writing), on the calling thread; returns 0 or an errno (a file system that cannot
+// punch holes: 0, left dense).
+Napi::Value PunchZeros(const Napi::CallbackInfo& info);
+
 // Whether no landing job owes this environment an answer (poolsIdle asks it too).
 bool LandingIdle(napi_env env);
 

@@ -58,6 +58,7 @@ export function listBeneath(dir: BeneathDir): DirectoryContents {
       entry.gid = stats.gid;
     }
     if (entry.kind === 'file' && stats.nlink > 1) entry.inode = stats.inode;
+    if (entry.kind === 'file' && stats.allocated !== undefined) entry.allocated = stats.allocated;
     if (entry.kind === 'symlink') {
       if (!stats.linkTarget || !isUtf8(stats.linkTarget)) {
         problems.push({ name, reason: NOT_UTF8_TARGET });

@@ -46,6 +46,8 @@ export interface EntryStats {
   inode: string;
   /** st_rdev (a device's number). */
   rdev?: bigint;
+  /** Bytes on disk (st_blocks × 512). */
+  allocated?: number;
 }
 
 export type RenameHow = 'replace' | 'noReplace' | 'exchange';
@@ -132,6 +134,7 @@ export class BeneathDir {
         nlink: listed.nlinks[i]!,
         inode: `${listed.devs[i]}:${listed.inos[i]}`,
         rdev: listed.rdevs[i]!,
+        allocated: listed.allocated[i]!,
       };
       if (listed.uids && listed.gids) {
         stats.uid = listed.uids[i]!;

@@ -9,13 +9,14 @@
  * (BLIT_NO_NATIVE=1, or not built) the same steps run synchronously in the call, through
  * receive-file.ts's own helpers. test/unit/land-files.test.ts runs one set of cases through both.
  */
-import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { errnoError, reasonOf } from '../util/errors.js';
 import { needsChmod, splitNs } from './metadata.js';
 import { type NativeAddon, type NativeLandFile, nativeAddon, nativeErrnoError } from './native.js';
 import { type Owner, type OwnerResult, ownerResultOfErrno } from './owner.js';
 import { installTemp, TEMP_FILE_FLAGS } from './receive-file.js';
 import { isName } from './rel-path.js';
+import { writeDataRuns } from './sparse-blocks.js';
 
 /** The process umask: a file created with its final mode needs no chmod unless the umask strips bits. */
 const umask = process.umask();
@@ -38,6 +39,11 @@ export interface LandJob {
   mtimeNs: bigint;
   /** The owner to give it before its mode (fsops/owner.ts). */
   owner?: Owner;
+  /**
+   * The source has holes (sparse-blocks.ts hasHoles): the all-zero 4 KiB pages land as holes
+   * (punched by the addon; without it, never written and the size given by ftruncate).
+   */
+  sparse?: boolean;
 }
 
 /**
@@ -80,6 +86,7 @@ function landNatively(
       mtimeSec,
       mtimeNsec,
       ...(job.owner ? { uid: job.owner.uid, gid: job.owner.gid } : {}),
+      ...(job.sparse ? { sparse: true } : {}),
     };
   });
   return new Promise((resolve) => {
@@ -109,8 +116,14 @@ function landInJs(job: LandJob, owners: OwnerResult[] | undefined, index: number
   try {
     try {
       const { data } = job;
-      let done = 0;
-      while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+      if (job.sparse) {
+        // The skipped zero runs (a zero run at the end too) are holes: the size is set here.
+        writeDataRuns(fd, data, 0);
+        ftruncateSync(fd, data.length);
+      } else {
+        let done = 0;
+        while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+      }
     } catch (error) {
       closeSync(fd);
       throw error;
@@ -147,6 +160,11 @@ export interface RangeJob {
   fd: number;
   offset: number;
   data: Uint8Array;
+  /**
+   * The file's source has holes: without the addon only the non-zero 4 KiB runs are written (the
+   * receiver gives the file its size); with it every byte is, and the zero pages punched at the end.
+   */
+  sparse?: boolean;
 }
 
 /**
@@ -165,8 +183,12 @@ export function writeRanges(ranges: readonly RangeJob[]): Promise<LandFailure[]>
   });
 }
 
-function writeRangeInJs({ fd, offset, data }: RangeJob): LandFailure {
+function writeRangeInJs({ fd, offset, data, sparse }: RangeJob): LandFailure {
   try {
+    if (sparse) {
+      writeDataRuns(fd, data, offset);
+      return undefined;
+    }
     for (let done = 0; done < data.length; )
       done += writeSync(fd, data, done, data.length - done, offset + done);
     return undefined;

@@ -227,6 +227,8 @@ export interface NativeEntryStats {
   inos: BigUint64Array;
   /** st_rdev (a device's number). */
   rdevs: BigUint64Array;
+  /** Bytes on disk (st_blocks × 512). */
+  allocated: Float64Array;
   /** 0, or why that entry could not be described (ENOENT: gone meanwhile). */
   errnos: Int32Array;
 }
@@ -295,6 +297,8 @@ export interface NativeLandFile {
   /** The owner to give it before its mode (fsops/owner.ts); absent: left as written. */
   uid?: number;
   gid?: number;
+  /** The source has holes: its all-zero 4 KiB pages are punched before the metadata (native/sparse.h). */
+  sparse?: boolean;
 }
 
 export interface NativeAddon {
@@ -419,6 +423,12 @@ export interface NativeAddon {
     ranges: { fd: number; offset: number; data: Uint8Array }[],
     onDone: (errnos: Int32Array) => void,
   ): void;
+  /**
+   * The all-zero 4 KiB pages of the first `size` bytes of `fd` (a received file of a sparse source)
+   * punched into holes, on the calling thread (fd readable and writable); 0 or an errno (cannot
+   * punch here: 0, left dense).
+   */
+  punchZeros(fd: number, size: number): number;
   /**
    * A data-plane socket driven from a thread of its own (native/data_socket.cc): takes a duplicate
    * of `fd`; each command below answers once, in order, with (result, errno, side) — side 1 the

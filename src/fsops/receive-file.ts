@@ -10,8 +10,10 @@ import { basename } from 'node:path';
 import { codeOf } from '../util/errors.js';
 import type { DestinationFs, ParentDir } from './destination-fs.js';
 import { applyMetadata } from './metadata.js';
+import { nativeAddon, nativeErrnoError } from './native.js';
 import { giveOwnerPath, type Owner, type OwnerResult } from './owner.js';
 import { baseRel, parentRel } from './rel-path.js';
+import { writeDataRuns } from './sparse-blocks.js';
 import { tempPathFor } from './temp-path.js';
 
 export class ReceiveError extends Error {
@@ -24,6 +26,9 @@ export class ReceiveError extends Error {
  */
 export const TEMP_FILE_FLAGS =
   constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** The same, readable too: a sparse source's file is read back for its zero pages (punchZeros). */
+const SPARSE_TEMP_FILE_FLAGS = (TEMP_FILE_FLAGS & ~constants.O_WRONLY) | constants.O_RDWR;
 
 /**
  * Gives a complete temp file, its write handle closed, its mode and mtime, then its final name
@@ -63,6 +68,11 @@ export class FileReceiver {
     private readonly mode: number,
     /** The owner to give the file (fsops/owner.ts). */
     private readonly owner?: Owner,
+    /**
+     * The source has holes (sparse-blocks.ts hasHoles): all-zero 4 KiB pages land as holes, punched
+     * by the addon before install, or without it never written (chunks start at aligned offsets).
+     */
+    readonly sparseTarget = false,
   ) {}
 
   private open(): number {
@@ -75,12 +85,13 @@ export class FileReceiver {
     }
     this.parent = parent;
     this.tempName = basename(tempPathFor('.'));
+    const flags = this.sparseTarget ? SPARSE_TEMP_FILE_FLAGS : TEMP_FILE_FLAGS;
     try {
-      this.fd = openSync(parent.path(this.tempName), TEMP_FILE_FLAGS, this.mode & 0o777);
+      this.fd = openSync(parent.path(this.tempName), flags, this.mode & 0o777);
     } catch (error) {
       if (codeOf(error) !== 'ENOENT') throw error;
       this.fs.makeDirs(parentRel(this.rel));
-      this.fd = openSync(parent.path(this.tempName), TEMP_FILE_FLAGS, this.mode & 0o777);
+      this.fd = openSync(parent.path(this.tempName), flags, this.mode & 0o777);
     }
     return this.fd;
   }
@@ -102,8 +113,11 @@ export class FileReceiver {
       throw new ReceiveError(`the peer sent more than the ${this.size} bytes it declared`);
     }
     const fd = this.fd ?? this.open();
-    let done = 0;
-    while (done < data.length) done += writeSync(fd, data, done, data.length - done, offset + done);
+    if (this.sparseTarget && !nativeAddon()) writeDataRuns(fd, data, offset);
+    else {
+      let done = 0;
+      while (done < data.length) done += writeSync(fd, data, done, data.length - done, offset + done);
+    }
     this.written += data.length;
   }
 
@@ -147,8 +161,14 @@ export class FileReceiver {
     const fd = this.fd ?? this.open();
     this.fd = undefined;
     try {
-      // A hole at the end is the file's size, never written.
-      if (this.sparse) ftruncateSync(fd, this.size);
+      // A hole at the end is the file's size, never written (nor zero runs skipped without the addon).
+      if (this.sparse || this.sparseTarget) ftruncateSync(fd, this.size);
+      if (this.sparseTarget) {
+        // Zeros that came as data (whole files, chunks not all zero) become holes again.
+        const addon = nativeAddon();
+        const errno = addon ? addon.punchZeros(fd, this.size) : 0;
+        if (errno !== 0) throw nativeErrnoError(addon!, errno);
+      }
     } finally {
       closeSync(fd);
     }

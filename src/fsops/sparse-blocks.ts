@@ -5,6 +5,7 @@
  * back as zeros and take no space. A zero block the source held as data becomes a hole too: same
  * contents, fewer blocks (rsync -S does the same). Files without holes never come here.
  */
+import { writeSync } from 'node:fs';
 
 /** Zero runs shorter than this are written: a file system allocates in blocks of 4 KiB. */
 export const SPARSE_BLOCK = 4096;
@@ -50,4 +51,27 @@ export function isAllZeros(data: Buffer): boolean {
     if (!data.subarray(at, end).equals(ZEROS.subarray(0, end - at))) return false;
   }
   return true;
+}
+
+/**
+ * Writes `data` at `offset` except its all-zero pieces, cut at the file's 4 KiB page boundaries (a
+ * socket's reads end anywhere: the pieces of a page may come apart); the caller gives the file its
+ * size, so what is skipped reads as zeros and, where a whole page is skipped, takes no space.
+ * fsops/land-files.ts and receive-file.ts write received files of sparse sources so without the addon.
+ */
+export function writeDataRuns(fd: number, data: Uint8Array, offset: number): void {
+  const buffer = Buffer.from(data.buffer, data.byteOffset, data.length);
+  let runStart = -1;
+  const flush = (end: number) => {
+    for (let done = runStart; done < end; ) done += writeSync(fd, buffer, done, end - done, offset + done);
+    runStart = -1;
+  };
+  for (let at = 0; at < buffer.length; ) {
+    const end = Math.min(buffer.length, at + SPARSE_BLOCK - ((offset + at) % SPARSE_BLOCK));
+    if (buffer.subarray(at, end).equals(ZEROS.subarray(0, end - at))) {
+      if (runStart >= 0) flush(at);
+    } else if (runStart < 0) runStart = at;
+    at = end;
+  }
+  if (runStart >= 0) flush(buffer.length);
 }

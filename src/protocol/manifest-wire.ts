@@ -151,6 +151,9 @@ export function fromManifestEntry(
     }
     result.linkTarget = entry.linkTarget;
   }
+  // Bytes on disk (0: not sent); only their being below the size is used (sparse-blocks.ts hasHoles).
+  if (kind === 'file' && entry.allocated > 0n)
+    result.allocated = Math.min(Number(entry.allocated), Number(entry.size));
   if (entry.uid !== undefined && entry.gid !== undefined) {
     if (!isPeerIdName(entry.user) || !isPeerIdName(entry.group))
       throw new ProtocolError(`${entry.name}: user or group name too long or not printable`);

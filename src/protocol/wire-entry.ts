@@ -50,8 +50,17 @@ export function toWireEntry(entry: LocalEntry, linkGroup = 0n): WireEntry {
     ...toWireXattrs(entry),
     special: entry.special ? SPECIAL_TO_WIRE[entry.special] : SpecialType.SPECIAL_TYPE_UNSPECIFIED,
     rdev: entry.rdev ?? 0n,
-    allocated: 0n,
+    allocated: wireAllocated(entry),
   };
+}
+
+/**
+ * A file's bytes on disk for the wire, where 0 means "not known" (an older peer, a listing without
+ * them): a file all hole (nothing allocated) goes as 1, still below its size.
+ */
+function wireAllocated(entry: LocalEntry): bigint {
+  if (entry.kind !== 'file' || entry.allocated === undefined) return 0n;
+  return BigInt(Math.max(1, Math.min(entry.allocated, entry.size)));
 }
 
 /** The kind as users read it; unknown values (from a newer peer) read as 'other'. */

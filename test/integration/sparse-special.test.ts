@@ -130,6 +130,72 @@ for (const grpc of [false, true]) {
   });
 }
 
+/**
+ * Holes finer than the transport's pieces: src/head (260 KiB, a 192 KiB hole then data: a file
+ * sent whole), src/small (48 KiB, a hole, 4 KiB of data, a hole, its last 4 KiB: landed in a batch
+ * of small files) and src/spots (8 MiB, 4 KiB of data at 1 MiB and at 5 MiB and its last 4 KiB: blocks
+ * and chunks partly zero). The receiver turns the zero pages it got back into holes.
+ */
+const KiB = 1024;
+const FINE_FILES: [string, number, number[]][] = [
+  ['head', 260 * KiB, [192 * KiB, 224 * KiB, 256 * KiB]],
+  ['small', 48 * KiB, [32 * KiB, 44 * KiB]],
+  ['spots', 8 * MiB, [MiB, 5 * MiB, 8 * MiB - 4 * KiB]],
+];
+
+function makeFineTree(root: string): string {
+  const src = join(root, 'src');
+  mkdirSync(src, { recursive: true });
+  for (const [name, size, at] of FINE_FILES) {
+    const fd = openSync(join(src, name), 'w');
+    const data = Buffer.alloc(name === 'head' ? 32 * KiB : 4 * KiB);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 13 + 5) % 251;
+    for (const offset of at) writeSync(fd, data, 0, Math.min(data.length, size - offset), offset);
+    closeSync(fd);
+  }
+  return src;
+}
+
+/** Same bytes, and no more blocks on disk than the source's and a little slack. */
+function assertFineCopy(dst: string, src: string): void {
+  for (const [name] of FINE_FILES) {
+    assert.ok(readFileSync(join(dst, name)).equals(readFileSync(join(src, name))), `${name}: same bytes`);
+    const want = allocatedBlocks(join(src, name));
+    const blocks = allocatedBlocks(join(dst, name));
+    assert.ok(blocks <= want + 16, `${name}: ${blocks} blocks on disk (the source has ${want})`);
+  }
+}
+
+for (const [way, flags, env] of [
+  ['the TCP data plane', [], {}],
+  ['FileData frames (--force-grpc-data)', ['--force-grpc-data'], {}],
+  ['the TCP data plane, no addon', [], { BLIT_NO_NATIVE: '1' }],
+  ['FileData frames, no addon', ['--force-grpc-data'], { BLIT_NO_NATIVE: '1' }],
+] as [string, string[], Record<string, string>][]) {
+  test(`push and pull keep 4 KiB holes over ${way}`, async (t) => {
+    const root = tempDir(t, 'blit-sparse-fine-');
+    const src = makeFineTree(root);
+    for (const [name, size] of FINE_FILES) {
+      const blocks = allocatedBlocks(join(src, name));
+      if (blocks * 512 >= size) return t.skip('the test file system keeps no holes');
+    }
+    const module = join(root, 'module');
+    mkdirSync(module);
+    const daemon = await startDaemon(t, ['--root', module], env);
+    const push = await runBlit(['mirror', ...flags, `${src}/`, `127.0.0.1:${daemon.port}:/default/dst/`], {
+      env,
+    });
+    assert.equal(push.status, 0, push.stderr);
+    assertFineCopy(join(module, 'dst'), src);
+    const back = join(root, 'back');
+    const pull = await runBlit(['mirror', ...flags, `127.0.0.1:${daemon.port}:/default/dst/`, `${back}/`], {
+      env,
+    });
+    assert.equal(pull.status, 0, pull.stderr);
+    assertFineCopy(back, src);
+  });
+}
+
 // ---- special files ------------------------------------------------------------------------------
 
 /** src/fifo (mode 640, an old mtime), src/d/fifo, and as root src/null (char 1:3, like /dev/null). */

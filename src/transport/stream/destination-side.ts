@@ -25,6 +25,7 @@ import { countOwner, ownerToGive } from '../../fsops/owner.js';
 import { FileReceiver, ReceiveError } from '../../fsops/receive-file.js';
 import { joinRel, parentRel } from '../../fsops/rel-path.js';
 import type { RemovalStep } from '../../fsops/remove-tree.js';
+import { hasHoles } from '../../fsops/sparse-blocks.js';
 import {
   type DataPlaneGrant,
   type FileData,
@@ -434,6 +435,7 @@ export async function runDestinationSide(
       size,
       file.entry.mode,
       ownerToGive(file.entry, destination.owners),
+      hasHoles(file.entry),
     );
 
   /** Every byte of the file is in: it is installed under its final name. */
@@ -603,7 +605,14 @@ export async function runDestinationSide(
         return;
       }
       const fd = startWrite(fileId, file);
-      if (fd !== undefined) ranges.add({ fd, offset, data, owner: { fileId, file } });
+      if (fd !== undefined)
+        ranges.add({
+          fd,
+          offset,
+          data,
+          owner: { fileId, file },
+          sparse: file.receiver!.sparseTarget || undefined,
+        });
     },
     direct(fileId, offset, length) {
       const file = pending.get(fileId);
@@ -627,6 +636,7 @@ export async function runDestinationSide(
           mode,
           mtimeNs: file.entry.mtimeNs,
           owner: ownerToGive(file.entry, destination.owners),
+          sparse: hasHoles(file.entry) || undefined,
         });
         file.gathered = [];
         return;

@@ -22,6 +22,8 @@ export interface LandingFile {
   mtimeNs: bigint;
   /** The owner to give it (fsops/owner.ts). */
   owner?: Owner;
+  /** The source has holes: its all-zero 4 KiB pages land as holes (fsops/land-files.ts LandJob). */
+  sparse?: boolean;
   /** Landed once more already (its directory had gone): a second ENOENT is a failure. */
   retried?: boolean;
 }
@@ -88,6 +90,7 @@ export class LandingQueue {
         mode: file.mode,
         mtimeNs: file.mtimeNs,
         owner: file.owner,
+        ...(file.sparse ? { sparse: true } : {}),
       });
     }
     const opened = [...parents.values()];
