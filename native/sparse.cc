@@ -164,7 +164,9 @@ int PunchZeroPages(int fd, uint64_t size, const char* data) {
     }
     at += want;
   }
-  if (runStart != UINT64_MAX && !unsupported) return Punch(fd, runStart, size, &unsupported);
+  // A zero run to the end: punched to the end of its last page, past the size (kept), or a
+  // partial last page would stay allocated.
+  if (runStart != UINT64_MAX && !unsupported) return Punch(fd, runStart, (size + kPage - 1) / kPage * kPage, &unsupported);
   return 0;
 }
 

@@ -109,11 +109,6 @@ interface TransferPath {
   inModule: boolean;
   /** The daemon it needs: none, one with the addon, or one without (BLIT_NO_NATIVE=1). */
   daemon?: 'addon' | 'no-addon';
-  /**
-   * File data goes over the TCP data plane, where a file up to one block (4 MiB) travels whole and
-   * lands with its zeros written: its holes are not kept (a known limit, docs/DECISIONS.md).
-   */
-  tcp?: boolean;
   args(src: string, dst: string, remote: string): string[];
   env?: Record<string, string>;
 }
@@ -138,9 +133,6 @@ const NO_ADDON: Record<FidelityKind, 'kept' | 'reported' | 'unread'> = {
   special: 'reported',
 };
 
-/** Files up to this size travel whole over the TCP data plane (src/transport/tcp/layout.ts). */
-const WHOLE_FILE_BYTES = 4 << 20;
-
 /** The device files of a tree (a push refuses them). */
 function devicesOf(tree: MetaSnapshot): string[] {
   return [...tree].filter(([, node]) => node.type === 'char' || node.type === 'block').map(([rel]) => rel);
@@ -156,7 +148,6 @@ const PATHS: TransferPath[] = [
   },
   {
     name: 'push, TCP data plane',
-    tcp: true,
     inModule: true,
     daemon: 'addon',
     args: (_s, d, r) => [...MIRROR, 'MODULE_SRC/', `${r}/${d}/`],
@@ -169,7 +160,6 @@ const PATHS: TransferPath[] = [
   },
   {
     name: 'pull, TCP data plane',
-    tcp: true,
     inModule: false,
     daemon: 'addon',
     args: (_s, d, r) => [...MIRROR, `${r}/src/`, `${d}/`],
@@ -182,7 +172,6 @@ const PATHS: TransferPath[] = [
   },
   {
     name: 'push, BLIT_NO_NATIVE=1 both sides',
-    tcp: true,
     inModule: true,
     daemon: 'no-addon',
     env: { BLIT_NO_NATIVE: '1' },
@@ -190,7 +179,6 @@ const PATHS: TransferPath[] = [
   },
   {
     name: 'pull, BLIT_NO_NATIVE=1 both sides',
-    tcp: true,
     inModule: false,
     daemon: 'no-addon',
     env: { BLIT_NO_NATIVE: '1' },
@@ -375,14 +363,7 @@ describe('fidelity differential: blit vs rsync -aHAXS --numeric-ids --delete', {
           const differences = diffMeta(actual, expectedFor(path.inModule, noAddon), {
             // Without the addon blit keeps mtimes to the microsecond (Node's utimes takes a double).
             mtimeToleranceNs: noAddon ? MTIME_TOLERANCE_NS : 1n,
-          }).filter(
-            (d) =>
-              !(
-                path.tcp &&
-                d.kind === 'sparse' &&
-                (source.get(d.path)?.size ?? Infinity) <= WHOLE_FILE_BYTES
-              ),
-          );
+          });
           await t.test('exit status: 2, for the names that are not UTF-8 only', () => {
             const refusals = ours.stderr
               .split('\n')
