@@ -536,7 +536,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 29;
+const ABI_VERSION = 30;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',
