@@ -132,6 +132,19 @@ int PunchZeroPages(int fd, uint64_t size, const char* data) {
   uint64_t runStart = UINT64_MAX;  // start of the zero run being gathered
   uint64_t at = 0;
   while (at < size && !unsupported) {
+#if defined(SEEK_DATA)
+    if (data == nullptr) {
+      // Holes already there (a hole record, a hole at the end) are never read: on to the next
+      // data, from the start of its page; what lies between is zeros, part of the run.
+      off_t next = lseek(fd, static_cast<off_t>(at), SEEK_DATA);
+      uint64_t skipTo = next < 0 ? (errno == ENXIO ? size : at) : static_cast<uint64_t>(next) / kPage * kPage;
+      if (skipTo > at) {
+        if (runStart == UINT64_MAX) runStart = at;
+        at = std::min(skipTo, size);
+        continue;
+      }
+    }
+#endif
     size_t want = static_cast<size_t>(std::min<uint64_t>(size - at, kPunchChunk));
     const char* chunk;
     if (data != nullptr) {
