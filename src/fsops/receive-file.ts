@@ -70,7 +70,7 @@ export class FileReceiver {
     private readonly owner?: Owner,
     /**
      * The source has holes (sparse-blocks.ts hasHoles): all-zero 4 KiB pages land as holes, punched
-     * by the addon before install, or without it never written (chunks start at aligned offsets).
+     * by the addon before install, or without it never written (sparse-blocks.ts writeDataRuns).
      */
     readonly sparseTarget = false,
   ) {}
