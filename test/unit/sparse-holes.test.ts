@@ -102,3 +102,24 @@ describe('FileReceiver.hole', () => {
     file.abort();
   });
 });
+
+describe('FileReceiver of a sparse source', () => {
+  test('zero pages that came as data land as holes, whatever the chunks; the bytes are kept', (t) => {
+    const root = tempDir(t, 'blit-sparse-target-');
+    const size = 2 << 20;
+    const want = Buffer.alloc(size);
+    want.fill(5, 300_000, 300_010); // data inside one page, amid zeros
+    want.fill(6, size - 10); // and in the last page
+    const file = new FileReceiver(new PathDestinationFs(root), 'f', size, 0o644, undefined, true);
+    // Chunks cut anywhere (a socket's reads): pages of zeros come in pieces.
+    for (let at = 0; at < size; ) {
+      const end = Math.min(size, at + 65_537);
+      file.writeAt(at, want.subarray(at, end));
+      at = end;
+    }
+    file.finish(1_000_000_000n);
+    assert.ok(readFileSync(join(root, 'f')).equals(want), 'same bytes');
+    const blocks = statSync(join(root, 'f')).blocks;
+    assert.ok(blocks <= (3 * SPARSE_BLOCK) / 512, `${blocks} blocks on disk: the zero pages are holes`);
+  });
+});
