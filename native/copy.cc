@@ -56,6 +56,41 @@ int MkdirParents(const std::string& path) {
 // Kernel copies go in chunks of this size: each one beats the stall detector and moves progress.
 constexpr uint64_t kChunk = 64ULL << 20;
 
+}  // namespace
+
+int CopyRange(int in, int out, uint64_t from, uint64_t to, Scratch& buffer, int32_t* stage, bool* changed) {
+  uint64_t done = from;
+  while (done < to) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(to - done, buffer.size()));
+    ssize_t n = pread(in, buffer.data(), want, static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *stage = kStageSource;
+      return errno;
+    }
+    if (n == 0) {
+      *changed = true;
+      return 0;
+    }
+    if (!WriteAll(out, buffer.data(), static_cast<size_t>(n), static_cast<off_t>(done))) {
+      *stage = kStageDest;
+      return errno;
+    }
+    done += static_cast<uint64_t>(n);
+    Wrote(static_cast<uint64_t>(n));
+    if ((done & (kChunk - 1)) < static_cast<uint64_t>(n)) {
+      Beat();
+      if (done < to && Cancelled()) {
+        *stage = kStageDest;
+        return ECANCELED;
+      }
+    }
+  }
+  return 0;
+}
+
+namespace {
+
 // Copies exactly `size` bytes from in to out. Returns 0, or an errno; *stage says which side failed;
 // *changed is set when the source turned out shorter than declared.
 int CopyData(int in, int out, uint64_t size, Scratch& buffer, int32_t* stage, bool* changed,
@@ -123,33 +158,7 @@ int CopyData(int in, int out, uint64_t size, Scratch& buffer, int32_t* stage, bo
     if (kernel) return 0;
   }
 #endif
-  while (done < size) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(size - done, buffer.size()));
-    ssize_t n = pread(in, buffer.data(), want, static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      *stage = kStageSource;
-      return errno;
-    }
-    if (n == 0) {
-      *changed = true;
-      return 0;
-    }
-    if (!WriteAll(out, buffer.data(), static_cast<size_t>(n), static_cast<off_t>(done))) {
-      *stage = kStageDest;
-      return errno;
-    }
-    done += static_cast<uint64_t>(n);
-    Wrote(static_cast<uint64_t>(n));
-    if ((done & (kChunk - 1)) < static_cast<uint64_t>(n)) {
-      Beat();
-      if (done < size && Cancelled()) {
-        *stage = kStageDest;
-        return ECANCELED;
-      }
-    }
-  }
-  return 0;
+  return CopyRange(in, out, done, size, buffer, stage, changed);
 }
 
 // Both files are compared this much at a time: two chunks stay in the CPU's cache between the

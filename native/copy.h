@@ -48,6 +48,12 @@ void NoteXattrs(struct CopyResult* result, int readErr, const XattrOutcome& outc
 // CopyResult.xattrs bits (exported in `codes.xattrOutcome`): per kind, kept or not.
 enum XattrFlag : uint8_t { kXattrsApplied = 1, kXattrsFailed = 2, kAclsApplied = 4, kAclsFailed = 8 };
 
+class Scratch;
+
+// Copies bytes [from, to) of in to the same offsets of out through `buffer`. Returns 0, or an errno
+// (*stage: which side); *changed when the source ended early.
+int CopyRange(int in, int out, uint64_t from, uint64_t to, Scratch& buffer, int32_t* stage, bool* changed);
+
 // A fresh temp path beside `dst`: `.blit-<pid>-<12 hex>.tmp`, as fsops/temp-path.ts names them.
 std::string TempPathFor(const std::string& dst);
 

@@ -14,40 +14,6 @@
 
 namespace blit {
 
-namespace {
-
-// Copies [from, to) of in to the same offsets of out through the buffer.
-int CopyRange(int in, int out, uint64_t from, uint64_t to, Scratch& buffer, int32_t* stage, bool* changed) {
-  uint64_t done = from;
-  while (done < to) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(to - done, buffer.size()));
-    ssize_t n = pread(in, buffer.data(), want, static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      *stage = kStageSource;
-      return errno;
-    }
-    if (n == 0) {
-      *changed = true;
-      return 0;
-    }
-    if (!WriteAll(out, buffer.data(), static_cast<size_t>(n), static_cast<off_t>(done))) {
-      *stage = kStageDest;
-      return errno;
-    }
-    done += static_cast<uint64_t>(n);
-    Wrote(static_cast<uint64_t>(n));
-    Beat();
-    if (done < to && Cancelled()) {
-      *stage = kStageDest;
-      return ECANCELED;
-    }
-  }
-  return 0;
-}
-
-}  // namespace
-
 int CopySparse(int in, int out, uint64_t size, Scratch& buffer, int32_t* stage, bool* changed, bool* unsupported) {
 #if defined(SEEK_DATA) && defined(SEEK_HOLE)
   uint64_t at = 0;

@@ -182,13 +182,26 @@ function copyBig(
     return;
   }
   const fd = temp.fd!;
+  copyBuffered(job, fdIn, ctx, (n, at) => writeAll(fd, ctx.buffer, n, at));
+}
+
+/**
+ * Reads the source a buffer at a time into ctx.buffer and hands each read to `write` (its length
+ * and file offset), counted and beating, with a cancellation check before each.
+ */
+function copyBuffered(
+  job: CopyJob,
+  fdIn: number,
+  ctx: CopyContext,
+  write: (n: number, at: number) => void,
+): void {
   let done = 0;
   while (done < job.size) {
     if (cancelled(ctx)) throw errnoError('ECANCELED');
     const want = Math.min(ctx.buffer.length, job.size - done);
     const n = onSource(() => readSync(fdIn, ctx.buffer, 0, want, done));
     if (n === 0) throw new SourceChanged();
-    writeAll(fd, ctx.buffer, n, done);
+    write(n, done);
     done += n;
     countWritten(ctx, n);
     ctx.board?.beat();
@@ -200,19 +213,11 @@ function copyBig(
  * gives the copy its size: the skipped blocks are holes.
  */
 function copySparse(job: CopyJob, fdIn: number, fd: number, ctx: CopyContext): void {
-  let done = 0;
-  while (done < job.size) {
-    if (cancelled(ctx)) throw errnoError('ECANCELED');
-    const want = Math.min(ctx.buffer.length, job.size - done);
-    const n = onSource(() => readSync(fdIn, ctx.buffer, 0, want, done));
-    if (n === 0) throw new SourceChanged();
+  copyBuffered(job, fdIn, ctx, (n, at) => {
     for (const [start, end] of dataRuns(ctx.buffer, n)) {
-      writeAll(fd, ctx.buffer.subarray(start, end), end - start, done + start);
+      writeAll(fd, ctx.buffer.subarray(start, end), end - start, at + start);
     }
-    done += n;
-    countWritten(ctx, n);
-    ctx.board?.beat();
-  }
+  });
   // One byte more than declared means the source grew.
   if (onSource(() => readSync(fdIn, ctx.buffer, 0, 1, job.size)) > 0) throw new SourceChanged();
   ftruncateSync(fd, job.size);
