@@ -201,7 +201,7 @@ Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
   if (info.Length() > 14) job.hardLinks = info[14].ToBoolean();
   // Index 15: the xattr kinds kept (xattr.h kKeep*); none when absent.
   if (info.Length() > 15 && info[15].IsNumber()) job.keepXattrs = info[15].As<Napi::Number>().Int32Value();
-  // Index 16 (issue 17, slice D): keep holes of sparse files.
+  // Index 16: keep holes of sparse files (sparse.h).
   if (info.Length() > 16) job.sparse = info[16].ToBoolean();
   batch->label = "scan: listing " + (job.rel.empty() ? std::string(".") : job.rel);
   Enqueue(env, pool, std::move(batch));

@@ -118,8 +118,8 @@ const MIRROR = ['mirror', '--yes', '--numeric-ids', '--json'];
 /**
  * What the BLIT_NO_NATIVE=1 path keeps of each kind the issue adds ('kept': exactly as with the
  * addon; 'reported': not kept, every entry counted failed with a reason, so `--json` shows it and
- * the kind's comparison is not made). Node itself has no xattr, SEEK_DATA or mknod call; the
- * project decides per kind (the lead adjusts this table with the slices' choice). Today: all kept.
+ * the kind's comparison is not made; 'unread': neither read nor counted). Node itself has no xattr,
+ * SEEK_DATA or mknod call: holes are kept by skipping zero pages, xattrs are not read, nodes not made.
  */
 const NO_ADDON: Record<FidelityKind, 'kept' | 'reported' | 'unread'> = {
   owner: 'kept',
