@@ -95,6 +95,13 @@ test('200 listings at once from one address do not starve another client', async
     assert.equal(await call(other, 'Ping', ping), '0', 'the other client is served');
     waits.push(nowMs() - started);
   }
+  // The flood must also have been served, not only refused: keep it going until more listings
+  // than it has slots were answered with status 0 (bounded; how many fit in the ping loop above
+  // depends on the machine, so the count is waited for rather than raced against the pings).
+  const servedBy = nowMs() + 60_000;
+  while ((outcomes.get('0') ?? 0) <= FLOOD && nowMs() < servedBy) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   flooding = false;
   await Promise.all(flood);
   waits.sort((a, b) => a - b);
@@ -102,6 +109,6 @@ test('200 listings at once from one address do not starve another client', async
     `pings during the flood: median ${waits[PINGS >> 1]!.toFixed(1)} ms, slowest ${waits.at(-1)!.toFixed(1)} ms; ` +
       `listings answered: ${[...outcomes].map(([code, n]) => `${n} × status ${code}`).join(', ')}`,
   );
-  assert.ok(outcomes.get('0')! > FLOOD, 'the flood itself was served');
+  assert.ok((outcomes.get('0') ?? 0) > FLOOD, 'the flood itself was served within 60 s');
   assert.ok(waits.at(-1)! < SLOWEST_PING_MS, `the slowest ping took ${waits.at(-1)} ms`);
 });
