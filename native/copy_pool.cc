@@ -166,7 +166,7 @@ Napi::Value SubmitCopies(const Napi::CallbackInfo& info) {
 }
 
 // submitCopyDir(pool, id, src, dst, stage, rel, umask, delayMs, hangName, scanHang[, compare, mirror[, excludes
-//               [, owners, hardLinks, xattrs, sparse]]]):
+//               [, owners, hardLinks, xattrs, sparse[, xattrsFromMs, dstXattrsFromMs]]]]):
 // a fresh-directory job (stage: the temp path it was made under), or with compare a directory on
 // both sides (stage empty; see RunWholeDir); its answer comes to the pool's onDone like a batch's.
 Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
@@ -203,6 +203,15 @@ Napi::Value SubmitCopyDir(const Napi::CallbackInfo& info) {
   if (info.Length() > 15 && info[15].IsNumber()) job.keepXattrs = info[15].As<Napi::Number>().Int32Value();
   // Index 16: keep holes of sparse files (sparse.h).
   if (info.Length() > 16) job.sparse = info[16].ToBoolean();
+  // Index 17, 18: a sync job reads the xattrs only of entries changed since then (milliseconds since
+  // the epoch, source then destination; 0 or absent: of all; perf/xattr-mark.ts).
+  auto fromNs = [&info](size_t i) -> int64_t {
+    if (info.Length() <= i || !info[i].IsNumber()) return 0;
+    double ms = info[i].As<Napi::Number>().DoubleValue();
+    return ms > 0 ? static_cast<int64_t>(ms) * 1000000LL : 0;
+  };
+  job.srcXattrsFromNs = fromNs(17);
+  job.dstXattrsFromNs = fromNs(18);
   batch->label = "scan: listing " + (job.rel.empty() ? std::string(".") : job.rel);
   Enqueue(env, pool, std::move(batch));
   return env.Undefined();

@@ -12,6 +12,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#if defined(__linux__)
+#include <sys/vfs.h>
+#endif
 #include <unistd.h>
 
 #include "common.h"
@@ -35,7 +38,34 @@ bool ListingHangs(const std::string& path) {
 
 }  // namespace
 
-Listed GatherDir(const std::string& path, bool noFollow) {
+bool LocalChangeTimes(int fd) {
+#if defined(__linux__)
+  struct statfs fs;
+  if (fstatfs(fd, &fs) != 0) return false;
+  switch (static_cast<uint64_t>(fs.f_type)) {
+    case 0xEF53:      // ext2, ext3, ext4
+    case 0x58465342:  // XFS
+    case 0x9123683E:  // Btrfs
+    case 0x01021994:  // tmpfs
+    case 0xF2F52010:  // F2FS
+    case 0x2FC12FC1:  // ZFS
+    case 0xCA451A4E:  // bcachefs
+      return true;
+    default:
+      return false;
+  }
+#else
+  (void)fd;
+  return false;
+#endif
+}
+
+void ReadDeferredXattrs(const std::string& dir, ListedItem& item) {
+  item.xattrsDeferred = false;
+  item.xattrsRead = ReadXattrs(dir + "/" + item.name, &item.xattrs) == 0;
+}
+
+Listed GatherDir(const std::string& path, bool noFollow, const XattrReads& reads) {
   if (ListingHangs(path)) std::this_thread::sleep_for(std::chrono::seconds(60));
   Listed out;
   int dirfd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0));
@@ -55,6 +85,7 @@ Listed GatherDir(const std::string& path, bool noFollow) {
   std::string prefix = path;
   if (prefix.empty() || prefix.back() != '/') prefix += '/';
   const size_t prefixLength = prefix.size();
+  const int64_t changedFromNs = reads.changedFromNs > 0 && LocalChangeTimes(dirfd) ? reads.changedFromNs : 0;
   errno = 0;
   for (;;) {
     struct dirent* d = readdir(dir);
@@ -87,6 +118,12 @@ Listed GatherDir(const std::string& path, bool noFollow) {
       item.sec = static_cast<double>(st.st_mtim.tv_sec);
       item.nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
 #endif
+#if defined(__APPLE__)
+      item.ctimeNs = static_cast<int64_t>(st.st_ctimespec.tv_sec) * 1000000000LL + st.st_ctimespec.tv_nsec;
+#else
+      item.ctimeNs = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec;
+#endif
+      if (item.ctimeNs > out.maxCtimeNs) out.maxCtimeNs = item.ctimeNs;
       if (S_ISREG(st.st_mode)) item.kind = kFile;
       else if (S_ISDIR(st.st_mode)) item.kind = kDir;
       else if (S_ISLNK(st.st_mode)) {
@@ -108,7 +145,10 @@ Listed GatherDir(const std::string& path, bool noFollow) {
         }
         if (item.kind == kGone) continue;
       } else item.kind = kOther;
-      item.xattrsRead = ReadXattrs(prefix, &item.xattrs) == 0;
+      bool read = reads.any && (reads.dirs || item.kind != kDir) &&
+                  (changedFromNs == 0 || item.kind == kDir || item.ctimeNs >= changedFromNs);
+      if (read) item.xattrsRead = ReadXattrs(prefix, &item.xattrs) == 0;
+      else item.xattrsDeferred = true;
     }
     items.push_back(std::move(item));
     errno = 0;

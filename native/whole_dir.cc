@@ -246,7 +246,7 @@ bool LinkedElsewhere(const DirJob& job, const ListedItem& item) {
 // The bytes of the files in `listed` that a job will copy (or compare first, under --checksum), as
 // Sync decides for each, and how many subdirectories it lists.
 void ToCopy(const DirJob& job, const Listed& listed,
-            const std::unordered_map<std::string, const ListedItem*>& existing, int64_t& bytes, int64_t& subdirs) {
+            const std::unordered_map<std::string, ListedItem*>& existing, int64_t& bytes, int64_t& subdirs) {
   bytes = subdirs = 0;
   for (const ListedItem& item : listed.items) {
     if (item.kind == kDir) subdirs++;
@@ -258,6 +258,21 @@ void ToCopy(const DirJob& job, const Listed& listed,
     }
     Decision decision = Decide(job.compare, item, *found->second, job.owners, job.keepXattrs);
     if (decision == kTransfer || decision == kHash) bytes += static_cast<int64_t>(item.size);
+  }
+}
+
+// Where a listing left an entry's xattrs unread but the other side's were read (changed since the
+// trees were last found equal), reads them now: they are compared. Unread on both sides, they are
+// as they were then, equal (perf/xattr-mark.ts); SameMetadata takes them as equal.
+void ReadOneSided(DirJob& job, Listed& listed, const std::unordered_map<std::string, ListedItem*>& existing) {
+  for (ListedItem& item : listed.items) {
+    if (item.kind == kDir || item.kind == kError) continue;
+    auto found = existing.find(item.name);
+    if (found == existing.end()) continue;
+    ListedItem& d = *found->second;
+    if (item.xattrsDeferred && d.xattrsDeferred) job.xattrsDeferred++;
+    else if (item.xattrsDeferred) ReadDeferredXattrs(job.src, item);
+    else if (d.xattrsDeferred) ReadDeferredXattrs(job.dst, d);
   }
 }
 
@@ -416,11 +431,15 @@ void FillDir(DirJob& job, int delayMs, const std::function<void(const std::strin
   Scratch& other = ScratchOfThread().other;
   show("scan: listing " + (job.rel.empty() ? std::string(".") : job.rel));
   if (job.scanHang) std::this_thread::sleep_for(std::chrono::seconds(60));
-  Listed listed = GatherDir(job.src);
+  // A fresh directory's files take their xattrs from the open source descriptor (CopyOne), and
+  // directories' come from JavaScript (whole-dirs.ts): a listing reads only those a compare needs.
+  XattrReads sourceReads{job.sync, false, job.srcXattrsFromNs};
+  Listed listed = GatherDir(job.src, false, sourceReads);
   if (listed.err != 0) {
     job.listErr = listed.err;
     return;
   }
+  job.srcMaxCtimeNs = listed.maxCtimeNs;
   DropExcluded(job, listed);
   if (!job.stage.empty() && !WorthStaging(listed)) {
     job.noReplace = PlaceStage(job);  // still empty; joined a directory made meanwhile: see CopyOne
@@ -430,15 +449,15 @@ void FillDir(DirJob& job, int delayMs, const std::function<void(const std::strin
   // Where the entries go; files straight under their names while the directory is staged.
   const std::string where = job.stage.empty() ? job.dst : job.stage;
   Listed there;
-  std::unordered_map<std::string, const ListedItem*> existing;
+  std::unordered_map<std::string, ListedItem*> existing;
   if (job.sync) {
-    there = GatherDir(job.dst, true);
+    there = GatherDir(job.dst, true, XattrReads{true, false, job.dstXattrsFromNs});
     if (there.err != 0) {
       job.dstListErr = there.err;
       return;
     }
     existing.reserve(there.items.size() * 2);
-    for (const ListedItem& item : there.items) {
+    for (ListedItem& item : there.items) {
       if (item.kind == kError) continue;  // unreadable: neither compared nor deleted
       if (!IsValidUtf8(reinterpret_cast<const unsigned char*>(item.name.data()), item.name.size())) continue;
       if (IsTempName(item.name)) {
@@ -448,6 +467,7 @@ void FillDir(DirJob& job, int delayMs, const std::function<void(const std::strin
       existing.emplace(item.name, &item);
     }
   }
+  if (job.sync) ReadOneSided(job, listed, existing);
   int64_t toCopy = 0, subdirs = 0;
   ToCopy(job, listed, existing, toCopy, subdirs);
   AnnounceListing(job, static_cast<int64_t>(listed.items.size()), toCopy, subdirs);
@@ -682,7 +702,10 @@ Napi::Object DirJobResult(Napi::Env env, const DirJob& job) {
   xattrs.Set("aclsFailed", job.aclsFailed);
   xattrs.Set("errno", job.xattrErr);
   result.Set("xattrs", xattrs);
+  // Milliseconds, rounded down (perf/xattr-mark.ts takes the earlier of this and the run's start).
+  result.Set("sourceCtimeMaxMs", Napi::Number::New(env, static_cast<double>(job.srcMaxCtimeNs / 1000000)));
   if (!job.sync) return result;
+  result.Set("xattrsDeferred", Napi::Number::New(env, job.xattrsDeferred));
   result.Set("dstListErrno", Napi::Number::New(env, job.dstListErr));
   result.Set("skipped", Napi::Number::New(env, job.skipped));
   result.Set("updated", Napi::Number::New(env, job.updated));

@@ -82,6 +82,11 @@ struct DirJob {
   int keepXattrs = 0;
   uint32_t xattrsApplied = 0, xattrsFailed = 0, aclsApplied = 0, aclsFailed = 0;
   int32_t xattrErr = 0;
+  // A sync job's listings read the xattrs only of entries changed since these (XattrReads
+  // changedFromNs, per side; 0: of all), and say how many entries on both sides neither read.
+  int64_t srcXattrsFromNs = 0, dstXattrsFromNs = 0;
+  uint32_t xattrsDeferred = 0;
+  int64_t srcMaxCtimeNs = 0;  // the latest change time among the source's entries
   std::vector<std::string> bothNames;  // subdirectories on both sides: jobs of their own
   std::vector<uint32_t> bothModes;
   std::vector<int64_t> bothMtimes;

@@ -2,6 +2,7 @@
 import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { resolveEndpoints } from '../engine/endpoints.js';
+import { PRESERVE_ALL } from '../engine/fidelity.js';
 import type { DeletionCandidate } from '../engine/local-destination.js';
 import { newProgress, type Progress } from '../engine/progress.js';
 import { runTransfer } from '../engine/session.js';
@@ -13,9 +14,12 @@ import type {
   TransferOptions,
   TransferReport,
 } from '../engine/types.js';
+import { nativeAddon } from '../fsops/native.js';
 import { localProbe } from '../fsops/path-probe.js';
 import { isSafeRel } from '../fsops/rel-path.js';
+import { keepMask } from '../fsops/xattrs.js';
 import { startPerfRun } from '../perf/run-recorder.js';
+import { endedClean, startXattrMark } from '../perf/xattr-mark.js';
 import { BlitError, reasonOf, showPath } from '../util/errors.js';
 import { countOf, parseSize } from '../util/human.js';
 import { canAsk, confirmDeletions } from './confirm.js';
@@ -191,12 +195,24 @@ export async function runTransferCommand(
   }
   const endpoints = resolveEndpoints(src, dst, localProbe);
   const perf = startPerfRun({ source: endpoints.source, destination: endpoints.target, ...options });
+  const mark = startXattrMark({
+    source: endpoints.source,
+    destination: endpoints.target,
+    ...options,
+    keepXattrs: keepMask(options.preserve ?? PRESERVE_ALL),
+    native: nativeAddon() !== undefined,
+  });
+  let sourceCtimeMaxMs: number | undefined;
   const session = startCommandSession(options, flags);
   const report = await runTransfer(endpoints, options, {
     signal: session.interruption.signal,
     progress: session.progress,
     plan: perf.plan,
-    onStats: (stats) => perf.onStats(stats),
+    xattrsUnchangedBefore: mark.unchangedBefore,
+    onStats: (stats) => {
+      sourceCtimeMaxMs = stats.sourceCtimeMaxMs;
+      perf.onStats(stats);
+    },
     onAction: session.onAction,
     confirmDeletions: (candidates) => askDeletions(session, flags, candidates, endpoints.target),
   })
@@ -206,5 +222,6 @@ export async function runTransferCommand(
       throw error;
     });
   perf.finish(report.failed > 0 ? 'partial' : 'ok');
+  mark.finish(endedClean(report.failed, report.fidelity) && report.deletionsWithheld === 0, sourceCtimeMaxMs);
   return finishReport(report, flags);
 }

@@ -42,6 +42,10 @@ export interface SessionStats {
   /** From the executor's start to its first finished batch (worker start-up, for a pool). */
   executorStartMs?: number;
   totalMs: number;
+  /** The latest change time (ms) the whole-directory jobs saw among source entries (perf/xattr-mark.ts). */
+  sourceCtimeMaxMs?: number;
+  /** Entries on both sides whose xattrs neither side read: unchanged since the last clean run. */
+  xattrsUnread: number;
 }
 
 export function emptySessionStats(): SessionStats {
@@ -61,6 +65,7 @@ export function emptySessionStats(): SessionStats {
     listMs: 0,
     copyMs: 0,
     totalMs: 0,
+    xattrsUnread: 0,
   };
 }
 

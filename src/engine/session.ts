@@ -46,6 +46,11 @@ export interface SessionHooks {
   /** Called once when the session ends, fatal error or not, with what it measured. */
   onStats?(stats: SessionStats): void;
   /**
+   * Entries changed before these times (ms since the epoch) on both sides need not have their xattrs
+   * read: both trees were found equal since (perf/xattr-mark.ts). Used by the whole-directory jobs.
+   */
+  xattrsUnchangedBefore?: { sourceMs: number; destinationMs: number };
+  /**
    * Aborted (with the signal's name as its reason) to stop the run: copies stop between files and
    * 64 MiB chunks, nothing is deleted, no temp file stays, and the session throws `interrupted`.
    */
@@ -286,6 +291,8 @@ export async function runTransfer(
               );
             },
             ended: (result) => {
+              stats.sourceCtimeMaxMs = Math.max(stats.sourceCtimeMaxMs ?? 0, result.sourceCtimeMaxMs ?? 0);
+              stats.xattrsUnread += result.xattrsDeferred ?? 0;
               listedReported.entries += result.listedEntries;
               listedReported.bytes += result.listedBytes;
               listedReported.dirsDelta += result.listDelta;
@@ -327,6 +334,7 @@ export async function runTransfer(
             owners,
             hardLinks: options.preserve?.hardLinks ?? true,
             keepXattrs,
+            xattrsUnchangedBefore: hooks.xattrsUnchangedBefore,
           },
         )
       : undefined;

@@ -89,6 +89,8 @@ export class WholeDirs {
       hardLinks: boolean;
       /** The xattr kinds kept (fsops/xattrs.ts keepMask). */
       keepXattrs: number;
+      /** Entries changed before these (ms) on both sides need not have their xattrs read (perf/xattr-mark.ts). */
+      xattrsUnchangedBefore?: { sourceMs: number; destinationMs: number };
     },
   ) {
     this.compare = addon.codes.compare[options.compare];
@@ -163,6 +165,7 @@ export class WholeDirs {
               this.options.owners,
               this.options.hardLinks,
               this.options.keepXattrs,
+              this.options.xattrsUnchangedBefore,
             );
           } catch (error) {
             // Dropped before it ran (the pool closed): its directory stays unmade.

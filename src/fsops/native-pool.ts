@@ -86,6 +86,8 @@ export class NativePool implements CopyExecutor {
     hardLinks = false,
     /** The xattr kinds kept (fsops/xattrs.ts keepMask). */
     keepXattrs = 0,
+    /** With `sync`: entries changed before these need not have their xattrs read (perf/xattr-mark.ts). */
+    unchangedBefore?: { sourceMs: number; destinationMs: number },
   ): Promise<NativeDirResult> {
     const id = this.nextId++;
     const { delayMs, hangName, scanHang } = injectedDirDelays(rel);
@@ -108,6 +110,8 @@ export class NativePool implements CopyExecutor {
         hardLinks,
         keepXattrs,
         true, // sparse: holes are always kept
+        unchangedBefore?.sourceMs ?? 0,
+        unchangedBefore?.destinationMs ?? 0,
       );
       this.pending.set(id, { answer: (result) => resolve(result as NativeDirResult), reject });
     });

@@ -189,7 +189,11 @@ export interface NativeDirResult {
     aclsFailed: number;
     errno: number;
   };
+  /** The latest change time among the source's entries, in ms (rounded down). */
+  sourceCtimeMaxMs?: number;
   // A directory on both sides (submitCopyDir with a compare mode) also says:
+  /** Entries on both sides whose xattrs neither listing read (unchanged since: perf/xattr-mark.ts). */
+  xattrsDeferred?: number;
   /** Non-zero: the destination directory could not be listed (ELOOP/ENOTDIR: it is not one). */
   dstListErrno?: number;
   /** Entries left as they were, and files whose mode or mtime alone was set. */
@@ -406,6 +410,12 @@ export interface NativeAddon {
     keepXattrs?: number,
     /** Keep the holes of files whose allocated bytes are below their size (native/sparse.h). */
     sparse?: boolean,
+    /**
+     * With `compare`: read the xattrs only of entries changed since then (ms since the epoch, source
+     * then destination; 0: of all; perf/xattr-mark.ts).
+     */
+    xattrsFromMs?: number,
+    dstXattrsFromMs?: number,
   ): void;
   /**
    * Drops the batches not yet started (returns their ids) and lets the threads end; with `abandon`

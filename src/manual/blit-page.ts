@@ -248,6 +248,10 @@ export function blitPage(program: Command): Page {
               'the performance history: one line per run, about 1 MB at most (oldest runs dropped); it never leaves this machine.',
             ],
             ['`~/.config/blit/perf_settings.json`', 'whether the history is recorded.'],
+            [
+              '`~/.config/blit/xattr_marks.json`',
+              'per local copy or mirror job (a hash of its paths, filters and kinds kept), the time before which both trees were last found equal: a re-run reads the xattrs and ACLs only of entries changed since on either side.',
+            ],
           ),
           para('`~/.config` stands for `$XDG_CONFIG_HOME` when that is set.'),
         ],

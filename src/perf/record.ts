@@ -59,6 +59,8 @@ export interface PerfRecord {
   bytesPerSec: number;
   /** Stall events: the stall detector ended the run. */
   stalls: number;
+  /** Entries whose xattrs were left unread on both sides: unchanged since the last clean run (perf/xattr-mark.ts). */
+  xattrsUnread?: number;
   outcome: Outcome;
   predicted: Prediction | null;
 }

@@ -109,6 +109,7 @@ export function buildRecord(
     },
     bytesPerSec: stats.copyMs > 0 ? Math.round((stats.jobBytes * 1000) / stats.copyMs) : 0,
     stalls,
+    xattrsUnread: stats.xattrsUnread,
     outcome,
     predicted: predicted ? predictionOf(predicted) : null,
   };
