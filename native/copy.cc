@@ -13,6 +13,8 @@
 
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
 #endif
@@ -295,6 +297,49 @@ static void ChangeSourceIfInjected(const std::string& src) {
   close(fd);
 }
 
+namespace {
+
+// Who this process creates files as (file-system ids, the effective ones here), asked once.
+uint32_t OurUid() {
+  static const uint32_t uid = geteuid();
+  return uid;
+}
+
+uint32_t OurGid() {
+  static const uint32_t gid = getegid();
+  return gid;
+}
+
+}  // namespace
+
+void NewFileFacts(DirCache& dirs) {
+  if (dirs.factsRead) return;
+  dirs.factsRead = true;
+  dirs.startsBare = false;
+  dirs.gidKnown = false;
+  if (dirs.fd < 0) return;
+  struct stat st;
+  if (fstat(dirs.fd, &st) == 0) {
+    bool setgid = (st.st_mode & S_ISGID) != 0;
+    dirs.gidKnown = setgid || st.st_gid == OurGid();
+    dirs.newGid = setgid ? st.st_gid : OurGid();
+  }
+  char names[4096];
+  ssize_t n = llistxattr(dirs.dir.c_str(), names, sizeof names);
+  if (n < 0) {
+    // A file system without xattrs gives new files none; anything else leaves it unknown.
+    dirs.startsBare = errno == ENOTSUP;
+    return;
+  }
+  dirs.startsBare = true;
+  for (ssize_t i = 0; i < n;) {
+    const char* name = names + i;
+    if (std::strcmp(name, "system.posix_acl_default") == 0 || std::strncmp(name, "security.", 9) == 0)
+      dirs.startsBare = false;
+    i += static_cast<ssize_t>(std::strlen(name)) + 1;
+  }
+}
+
 void NoteXattrs(CopyResult* result, int readErr, const XattrOutcome& outcome) {
   if (readErr != 0) {
     // The source's could not be read: nothing is known of them, say so for both kinds.
@@ -422,13 +467,19 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
     }
   }
   // The owner before the xattrs and the mode: chown clears security.capability and the setuid and
-  // setgid bits. Its failure fails no file.
-  if (err == 0 && !changed) result.owner = ApplyOwnerFd(out, owner);
+  // setgid bits. Its failure fails no file. Not where the new file has it already.
+  if (err == 0 && !changed && (owner.wanted() || keepXattrs != 0)) NewFileFacts(dstDirs);
+  if (err == 0 && !changed) {
+    bool has = owner.wanted() && owner.uid == OurUid() && dstDirs.gidKnown && owner.gid == dstDirs.newGid;
+    if (has) result.owner.tried = true;
+    else result.owner = ApplyOwnerFd(out, owner);
+  }
   // xattrs and ACLs from descriptor to descriptor, before the mode (an ACL moves its group bits).
   if (err == 0 && !changed && keepXattrs != 0) {
     Xattrs wanted;
     int readErr = ReadXattrsFd(in, &wanted);
-    XattrOutcome outcome = ApplyXattrs(out, "", false, wanted, keepXattrs);
+    static const Xattrs kNone;
+    XattrOutcome outcome = ApplyXattrs(out, "", false, wanted, keepXattrs, dstDirs.startsBare ? &kNone : nullptr);
     NoteXattrs(&result, readErr, outcome);
     if (outcome.aclTouched) chmodAfter = true;
   }

@@ -70,6 +70,11 @@ bool NeedsChmod(uint32_t mode, uint32_t umask);
 struct DirCache {
   std::string dir;
   int fd = -1;
+  // What a file made in `dir` starts with (NewFileFacts), read once per directory.
+  bool factsRead = false;
+  bool startsBare = false;   // no xattrs blit keeps: no default ACL there, no security label
+  bool gidKnown = false;     // its group, whatever the mount's group rule: the directory's
+  uint32_t newGid = 0;       // (set-group-ID) or ours, when both are the same
   DirCache() = default;
   DirCache(const DirCache&) = delete;
   DirCache& operator=(const DirCache&) = delete;
@@ -86,6 +91,7 @@ struct DirCache {
     }
     if (fd < 0 || file.compare(0, slash, dir) != 0 || dir.size() != slash) {
       if (fd >= 0) close(fd);
+      factsRead = false;
       dir.assign(file, 0, slash);
 #ifdef O_PATH
       fd = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -105,9 +111,17 @@ struct DirCache {
   void Forget() {
     if (fd >= 0) close(fd);
     fd = -1;
+    factsRead = false;
     dir.clear();
   }
 };
+
+// Fills in the DirCache's facts about files made in its directory (one fstat and one llistxattr
+// of the directory): their owner is ours, their group the directory's when it is set-group-ID,
+// ours otherwise (the directory's under a `grpid` mount: known only when both agree), and they
+// start with no xattr blit keeps unless the directory has a default ACL (inherited) or any
+// security.* one (an LSM labels new files there).
+void NewFileFacts(DirCache& dirs);
 
 // Writes all `size` bytes at `offset` (short writes and EINTR retried); false with errno set.
 bool WriteAll(int fd, const char* data, size_t size, off_t offset);

@@ -109,13 +109,15 @@ bool SameXattrs(const Xattrs& a, const Xattrs& b, int keep) {
   return i == a.size() && j == b.size();
 }
 
-XattrOutcome ApplyXattrs(int fd, const std::string& path, bool isLink, const Xattrs& wanted, int keep) {
+XattrOutcome ApplyXattrs(int fd, const std::string& path, bool isLink, const Xattrs& wanted, int keep,
+                         const Xattrs* known) {
   XattrOutcome outcome;
   if (keep == 0) return outcome;
   bool root = IsRoot();
   const char* p = path.c_str();
   Xattrs have;
-  int readErr = fd >= 0 ? ReadXattrsFd(fd, &have) : ReadXattrs(path, &have);
+  int readErr = known ? 0 : fd >= 0 ? ReadXattrsFd(fd, &have) : ReadXattrs(path, &have);
+  if (known) have = *known;
   auto note = [&](XattrClass c, int err) {
     if (c == kXattrAcl) {
       outcome.acls = true;

@@ -53,7 +53,9 @@ struct XattrOutcome {
 // Makes the attributes of fd (or of path, not followed, when fd < 0) those of `wanted`, within the
 // kinds kept: sets what differs, removes what the source lacks. user.* on a symbolic link is left
 // alone (Linux refuses it on links; a source link never has any).
-XattrOutcome ApplyXattrs(int fd, const std::string& path, bool isLink, const Xattrs& wanted, int keep);
+// `have`, when given, is what is there (a new file known to start bare): not read again.
+XattrOutcome ApplyXattrs(int fd, const std::string& path, bool isLink, const Xattrs& wanted, int keep,
+                         const Xattrs* have = nullptr);
 
 // JS: readXattrs(path) -> [[name, Buffer], ...] sorted | throws; setXattrs(path, [[name, Buffer], ...],
 // keep, isLink) -> { xattrs, acls, xattrErr, aclErr } (errno codes, 0 when done).

@@ -94,6 +94,35 @@ describe('owners, locally', { skip: IS_ROOT ? false : 'chown needs root (CI runs
       assert.equal(still.updated + still.copied, 0);
     });
 
+    test(`a new file gets the source's group, not a set-group-ID directory's, nor inherits its ACL (${mode.name})`, async (t) => {
+      // The copy threads skip the chown (and the read of a new file's xattrs) only where the new
+      // file has the owner (and no xattr) already: here it has neither.
+      const root = tempDir(t);
+      const src = join(root, 'src');
+      const dst = join(root, 'dst');
+      for (const side of [src, dst]) mkdirSync(join(side, 'shared'), { recursive: true });
+      writeFile(join(src, 'shared', 'new.txt'), 'root:root at the source');
+      mkdirSync(join(src, 'shared', 'fresh'));
+      writeFile(join(src, 'shared', 'fresh', 'deeper.txt'), 'in a directory the destination lacks');
+      chownSync(join(dst, 'shared'), 0, 4321);
+      chmodSync(join(dst, 'shared'), 0o2775);
+      const acl = spawnSync('setfacl', ['-d', '-m', 'u:1234:rwx', join(dst, 'shared')]).status === 0;
+      const result = await runBlit(['copy', `${src}/`, `${dst}/`], { env: mode.env });
+      assert.equal(result.status, 0, result.stderr);
+      for (const rel of ['shared/new.txt', 'shared/fresh/deeper.txt']) {
+        const stats = lstatSync(join(dst, rel));
+        assert.equal(`${stats.uid}:${stats.gid}`, '0:0', rel);
+        if (acl && mode.env.BLIT_NO_NATIVE !== '1') {
+          const listed = spawnSync('getfacl', ['-c', '-p', join(dst, rel)], { encoding: 'utf8' }).stdout;
+          assert.doesNotMatch(
+            listed,
+            /user:1234/,
+            `${rel}: no ACL inherited from the destination's default ACL`,
+          );
+        }
+      }
+    });
+
     test(`--no-owner leaves owners as the writer's (${mode.name})`, async (t) => {
       const root = tempDir(t);
       const src = join(root, 'src');
