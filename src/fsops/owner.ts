@@ -1,10 +1,10 @@
 /**
  * Owner and group fidelity (issue 17): an entry written as root gets the source's uid and gid, as
  * the step after its data and before xattrs, the mode and the times (chown clears setuid bits and
- * security.capability). Not root, owners are left as the writing user's, with no error and no
- * warning (as rsync does); --no-owner turns it off. The addon does the same (native/owner.cc).
+ * security.capability); so does a user holding CAP_CHOWN and CAP_FOWNER. Otherwise owners are left as the writing
+ * user's, with no error and no warning (as rsync does); --no-owner turns it off. The addon does the same (native/owner.cc).
  */
-import { fchownSync, lchownSync } from 'node:fs';
+import { fchownSync, lchownSync, readFileSync } from 'node:fs';
 import { reasonOf } from '../util/errors.js';
 import type { Entry } from './entry.js';
 
@@ -14,14 +14,41 @@ export interface Owner {
   gid: number;
 }
 
-/** Whether this process may give files away: owners are kept only then. */
+/** CAP_CHOWN (bit 0) to give a file away, CAP_FOWNER (bit 3) to set its xattrs, mode and times after. */
+const CHOWN_CAPABILITIES = 0b1001;
+
+/** Whether a /proc/PID/status text shows CAP_CHOWN and CAP_FOWNER in the effective set (CapEff, hex). */
+export function hasChownCapability(status: string): boolean {
+  const effective = /^CapEff:\s*([0-9a-fA-F]+)\s*$/m.exec(status)?.[1];
+  if (effective === undefined) return false;
+  return (Number.parseInt(effective.slice(-1), 16) & CHOWN_CAPABILITIES) === CHOWN_CAPABILITIES;
+}
+
+let chownable: boolean | undefined;
+
+/**
+ * Whether this process may give files away: root, or a user holding CAP_CHOWN and CAP_FOWNER (a
+ * service run with `AmbientCapabilities=CAP_CHOWN CAP_FOWNER`, say: the second because a file's
+ * xattrs, mode and times are set after its owner, which chown has to come before as it clears
+ * setuid bits). Owners are kept only then. Asked once.
+ */
 export function canChown(): boolean {
-  return process.geteuid?.() === 0;
+  if (chownable === undefined) {
+    chownable = process.geteuid?.() === 0;
+    if (!chownable) {
+      try {
+        chownable = hasChownCapability(readFileSync('/proc/self/status', 'utf8'));
+      } catch {
+        // No /proc (not Linux): root only.
+      }
+    }
+  }
+  return chownable;
 }
 
 /**
  * Whether a transfer writing here keeps owners: asked for (`keep`, from PreserveOptions.owner) and
- * this process is root.
+ * this process may give files away (canChown).
  */
 export function keepsOwners(keep: boolean | undefined): boolean {
   return keep !== false && canChown();

@@ -175,6 +175,59 @@ describe('owners, locally', { skip: IS_ROOT ? false : 'chown needs root (CI runs
   }
 });
 
+describe('owners kept by a user holding CAP_CHOWN and CAP_FOWNER', {
+  skip: IS_ROOT ? false : 'setpriv hands capabilities on only as root (CI runs as root)',
+}, () => {
+  for (const mode of [MODES[0]!, MODES[1]!]) {
+    test(`as nobody with the capabilities, owners, modes and times are kept (${mode.name})`, (t) => {
+      const root = tempDir(t);
+      const src = join(root, 'src');
+      const dst = join(root, 'out', 'dst');
+      const want = makeTree(src);
+      chmodSync(root, 0o755);
+      mkdirSync(join(root, 'out'));
+      chownSync(join(root, 'out'), NOBODY, NOBODY);
+      const asChowner = (caps: string, ...args: string[]) =>
+        spawnSync(
+          'setpriv',
+          [
+            `--reuid=${NOBODY}`,
+            `--regid=${NOBODY}`,
+            '--clear-groups',
+            `--inh-caps=${caps}`,
+            `--ambient-caps=${caps}`,
+            process.execPath,
+            BLIT,
+            ...args,
+          ],
+          {
+            env: { ...process.env, XDG_CONFIG_HOME: testConfigHome(), ...mode.env },
+            encoding: 'utf8',
+            input: '',
+          },
+        );
+      // CAP_CHOWN alone could give a file away but then not set its mode: owners are left alone.
+      const chownOnly = asChowner('+chown', 'copy', `${src}/`, `${dst}-chown-only`, '--json');
+      assert.equal(chownOnly.error, undefined, 'setpriv (util-linux) runs');
+      assert.equal(chownOnly.status, 0, chownOnly.stderr);
+      assert.equal(json(chownOnly.stdout).fidelity?.owner, undefined);
+
+      const result = asChowner('+chown,+fowner', 'copy', `${src}/`, dst, '--json');
+      assert.equal(result.status, 0, result.stderr);
+      assert.deepEqual(owners(dst, RELS), want);
+      assert.equal(
+        lstatSync(join(dst, 'setuid')).mode & 0o7777,
+        0o4755,
+        'the setuid bit is set after the chown',
+      );
+      assert.equal(lstatSync(join(dst, 'f')).mtimeMs, 1_600_000_000_000, 'times set on a file given away');
+      // And the destination's root, made by nobody, takes the source root's owner (root's).
+      assert.equal(owners(dst, ['.'])['.'], '0:0');
+      assert.deepEqual(json(result.stdout).fidelity?.owner, { applied: RELS.length + 1, failed: 0 });
+    });
+  }
+});
+
 /** A daemon config with one module at `path`. */
 function daemonConfig(root: string, path: string): string {
   const config = join(root, 'blitd.toml');
