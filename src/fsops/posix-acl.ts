@@ -7,6 +7,9 @@
  * refused whole (undefined), never half-mapped.
  */
 
+import type { Xattr } from './entry.js';
+import type { IdNames } from './id-map.js';
+
 export const ACL_ACCESS = 'system.posix_acl_access';
 export const ACL_DEFAULT = 'system.posix_acl_default';
 
@@ -54,6 +57,53 @@ export function mapAclIds(
     else if (tag === ACL_GROUP) view.setUint32(at + 4, group(view.getUint32(at + 4, true)) >>> 0, true);
   }
   return out;
+}
+
+/** A user or group an ACL names, with its name on the machine that sent it. */
+export interface AclName {
+  id: number;
+  name: string;
+  group: boolean;
+}
+
+/** The names `names` has for the users and groups the ACLs among `xattrs` name (those without one left out). */
+export function aclNamesOf(xattrs: readonly Xattr[] | undefined, names: IdNames): AclName[] {
+  const out = new Map<string, AclName>();
+  for (const { name, value } of xattrs ?? []) {
+    if (!isAclXattr(name)) continue;
+    const ids = aclIds(value);
+    for (const id of ids?.users ?? []) {
+      const known = names.users.nameOf.get(id);
+      if (known !== undefined) out.set(`u${id}`, { id, name: known, group: false });
+    }
+    for (const id of ids?.groups ?? []) {
+      const known = names.groups.nameOf.get(id);
+      if (known !== undefined) out.set(`g${id}`, { id, name: known, group: true });
+    }
+  }
+  return [...out.values()];
+}
+
+/**
+ * `xattrs` with the ids their ACLs name mapped as owners are (fsops/id-map.ts mapOwner): by the
+ * name the sender gave, where that name exists here; else the number as sent.
+ */
+export function mapAclNames(xattrs: readonly Xattr[], sent: readonly AclName[], here: IdNames): Xattr[] {
+  const users = new Map<number, number>();
+  const groups = new Map<number, number>();
+  for (const { id, name, group } of sent) {
+    const local = (group ? here.groups : here.users).idOf.get(name);
+    if (local !== undefined) (group ? groups : users).set(id, local);
+  }
+  return xattrs.map((xattr) => {
+    if (!isAclXattr(xattr.name)) return xattr;
+    const mapped = mapAclIds(
+      xattr.value,
+      (id) => users.get(id) ?? id,
+      (id) => groups.get(id) ?? id,
+    );
+    return mapped ? { name: xattr.name, value: mapped } : xattr;
+  });
 }
 
 /** A DataView over `value` when it is a well-formed ACL value: version 2, whole entries, known tags. */

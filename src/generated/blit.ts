@@ -233,11 +233,23 @@ export interface Entry {
    * without the addon, cannot read them: nothing is compared or applied).
    */
   xattrsRead: boolean;
+  /**
+   * The names (where the source has one) of the users and groups its ACLs (12) name, for the
+   * destination to map them by name as it maps owners (unless --numeric-ids).
+   */
+  aclNames: AclName[];
 }
 
 export interface Xattr {
   name: string;
   value: Buffer;
+}
+
+export interface AclName {
+  id: number;
+  name: string;
+  /** A group's (ACL_GROUP entries), else a user's (ACL_USER). */
+  group: boolean;
 }
 
 /** A path that could not be read, written or removed, and why ("permission denied"). */
@@ -1254,6 +1266,7 @@ function createBaseEntry(): Entry {
     rdev: 0n,
     allocated: 0n,
     xattrsRead: false,
+    aclNames: [],
   };
 }
 
@@ -1321,6 +1334,9 @@ export const Entry: MessageFns<Entry> = {
     }
     if (message.xattrsRead !== false) {
       writer.uint32(128).bool(message.xattrsRead);
+    }
+    for (const v of message.aclNames) {
+      AclName.encode(v!, writer.uint32(138).fork()).join();
     }
     return writer;
   },
@@ -1466,6 +1482,14 @@ export const Entry: MessageFns<Entry> = {
             message.xattrsRead = reader.bool();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.aclNames.push(AclName.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1501,6 +1525,7 @@ export const Entry: MessageFns<Entry> = {
     message.allocated =
       object.allocated !== undefined && object.allocated !== null ? BigInt(object.allocated) : 0n;
     message.xattrsRead = object.xattrsRead ?? false;
+    message.aclNames = object.aclNames?.map((e) => AclName.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1568,6 +1593,85 @@ export const Xattr: MessageFns<Xattr> = {
     const message = createBaseXattr();
     message.name = object.name ?? '';
     message.value = object.value ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseAclName(): AclName {
+  return { id: 0, name: '', group: false };
+}
+
+export const AclName: MessageFns<AclName> = {
+  encode(message: AclName, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    if (message.name !== '') {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.group !== false) {
+      writer.uint32(24).bool(message.group);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AclName {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAclName();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.group = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<AclName>, I>>(base?: I): AclName {
+    return AclName.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AclName>, I>>(object: I): AclName {
+    const message = createBaseAclName();
+    message.id = object.id ?? 0;
+    message.name = object.name ?? '';
+    message.group = object.group ?? false;
     return message;
   },
 };

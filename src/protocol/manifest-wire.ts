@@ -9,6 +9,7 @@ import type { FilterVerdict } from '../engine/filter.js';
 import type { SourceEntry, SourceListing } from '../engine/roles.js';
 import type { Entry } from '../engine/types.js';
 import { type IdNames, isPeerIdName, localIdNames, mapOwner, ownerNames } from '../fsops/id-map.js';
+import { aclNamesOf, mapAclNames } from '../fsops/posix-acl.js';
 import { isName, isSafeRel } from '../fsops/rel-path.js';
 import {
   EntryKind,
@@ -19,7 +20,7 @@ import {
 } from '../generated/blit.js';
 import { type LinkGroupIds, peerLinkKey } from './link-groups.js';
 import { kindName, specialName, toWireEntry } from './wire-entry.js';
-import { fromWireXattrs } from './wire-xattrs.js';
+import { fromWireXattrs, MAX_ACL_NAMES } from './wire-xattrs.js';
 
 /** Entries per batch: a directory of a million names goes as many frames, each well under 4 MiB. */
 export const BATCH_ENTRIES = 1024;
@@ -50,10 +51,15 @@ function toManifestEntry(entry: SourceEntry, links?: LinkGroupIds): ManifestEntr
   };
 }
 
-/** The owner's ids, with the names they have on this machine, for the destination to map (fsops/id-map.ts). */
+/**
+ * The owner's ids, with the names they have on this machine, and those of the users and groups its
+ * ACLs name, for the destination to map (fsops/id-map.ts, fsops/posix-acl.ts).
+ */
 function withOwner(wire: WireEntry, entry: Entry): WireEntry {
-  if (entry.uid === undefined || entry.gid === undefined) return wire;
-  return { ...wire, uid: entry.uid, gid: entry.gid, ...ownerNames(entry.uid, entry.gid, localIdNames()) };
+  const aclNames = entry.xattrs ? aclNamesOf(entry.xattrs, localIdNames()) : [];
+  const named = aclNames.length > 0 ? { ...wire, aclNames } : wire;
+  if (entry.uid === undefined || entry.gid === undefined) return named;
+  return { ...named, uid: entry.uid, gid: entry.gid, ...ownerNames(entry.uid, entry.gid, localIdNames()) };
 }
 
 /** How the destination gives sent owners its own ids (fsops/id-map.ts mapOwner). */
@@ -168,7 +174,14 @@ export function fromManifestEntry(
     result.nlink = 2;
   }
   const xattrs = fromWireXattrs(entry, entry.name, (reason) => new ProtocolError(reason));
-  if (xattrs) result.xattrs = xattrs;
+  if (entry.aclNames.length > MAX_ACL_NAMES || !entry.aclNames.every(({ name }) => isPeerIdName(name)))
+    throw new ProtocolError(
+      `${entry.name}: more than ${MAX_ACL_NAMES} ACL names, or one too long or not printable`,
+    );
+  if (xattrs) {
+    const mapped = !owners.numericIds && entry.aclNames.length > 0;
+    result.xattrs = mapped ? mapAclNames(xattrs, entry.aclNames, owners.here()) : xattrs;
+  }
   if (kind === 'other') {
     // Which special file (sockets and unknown types are skipped); a device's number, any u64.
     result.special = specialName(entry.special);

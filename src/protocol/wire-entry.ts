@@ -48,6 +48,7 @@ export function toWireEntry(entry: LocalEntry, linkGroup = 0n): WireEntry {
     group: '',
     linkGroup,
     ...toWireXattrs(entry),
+    aclNames: [], // a manifest names them (protocol/manifest-wire.ts)
     special: entry.special ? SPECIAL_TO_WIRE[entry.special] : SpecialType.SPECIAL_TYPE_UNSPECIFIED,
     rdev: entry.rdev ?? 0n,
     allocated: wireAllocated(entry),

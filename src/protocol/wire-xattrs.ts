@@ -1,7 +1,8 @@
 /**
  * Extended attributes (ACLs included) on the wire: an entry's list, and the bounds on what a peer
  * may send (checked where they are read). ACL values travel as the kernel stores them, with numeric
- * user and group ids (fsops/posix-acl.ts can list and map them by name; not wired yet).
+ * user and group ids, and the names those have at the source (Entry.acl_names): the destination
+ * maps them by name (fsops/posix-acl.ts mapAclNames), as it maps owners.
  */
 import type { Entry, Xattr } from '../fsops/entry.js';
 import type { Xattr as WireXattr } from '../generated/blit.js';
@@ -11,6 +12,8 @@ export const MAX_XATTRS = 1024;
 export const MAX_XATTR_NAME_BYTES = 255;
 export const MAX_XATTR_VALUE_BYTES = 64 * 1024;
 export const MAX_XATTR_ENTRY_BYTES = 1024 * 1024;
+/** Users and groups named in an entry's two ACLs: at most as many entries as two values hold. */
+export const MAX_ACL_NAMES = (2 * MAX_XATTR_VALUE_BYTES) / 8;
 
 export function toWireXattrs(entry: Entry): { xattrs: WireXattr[]; xattrsRead: boolean } {
   const xattrs = (entry.xattrs ?? []).map(({ name, value }) => ({
