@@ -208,6 +208,9 @@ export function startXattrMark(job: XattrMarkJob, env: Env = process.env, nowMs 
         real ??= [realpathSync(job.source), realpathSync(job.destination)];
         sourceRoot ??= rootState(real[0]);
         const before = statSync(real[1], { bigint: true });
+        // A set-group-ID directory chmod'ed by someone not in its group would lose the bit: not
+        // touched (and no mark) unless root.
+        if ((before.mode & 0o2000n) !== 0n && process.geteuid?.() !== 0) return;
         // Moves the root's change time: a destination put back to any state before now shows it.
         chmodSync(real[1], Number(before.mode & 0o7777n));
         const destinationRoot = rootState(real[1]);
