@@ -42,6 +42,7 @@
 #endif
 
 #include "common.h"
+#include "xattr.h"
 
 #if defined(__linux__) && !defined(RESOLVE_BENEATH)
 // Older kernel headers: the ABI of openat2(2), stable since Linux 5.6.
@@ -352,9 +353,11 @@ Napi::Value ReadNames(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// lstatAt(dirFd, names) -> per name: st_mode (type bits included), size, mtime in nanoseconds, a
-// link's target, the link count, device and inode (hard links), the bytes on disk (st_blocks * 512:
-// below the size, holes), and an errno (0, or why that entry could not be described).
+// lstatAt(dirFd, names, withXattrs?) -> per name: st_mode (type bits included), size, mtime in
+// nanoseconds, a link's target, the link count, device and inode (hard links), the bytes on disk
+// (st_blocks * 512: below the size, holes), and an errno (0, or why that entry could not be
+// described); withXattrs: also xattrsRead (Uint8Array) and xattrs ([[name, Buffer], ...] where an
+// entry has any), read through dirFd (ReadXattrsAt), never by a path.
 Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int dirFd = Int(info[0]);
@@ -372,6 +375,9 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   auto devs = Napi::TypedArrayOf<uint64_t>::New(env, n, napi_biguint64_array);
   auto inos = Napi::TypedArrayOf<uint64_t>::New(env, n, napi_biguint64_array);
   auto allocated = Napi::Float64Array::New(env, n);
+  const bool withXattrs = info.Length() > 2 && info[2].ToBoolean();
+  auto xattrsRead = Napi::Uint8Array::New(env, withXattrs ? n : 0);
+  Napi::Array xattrs = Napi::Array::New(env, withXattrs ? n : 0);
   for (uint32_t i = 0; i < n; i++) {
     std::string name = Bytes(names.Get(i));
     if (!IsName(name)) {
@@ -403,6 +409,11 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
       if (ReadLink(dirFd, name, target)) links.Set(i, BytesValue(env, target));
       else errnos[i] = errno;
     }
+    if (withXattrs) {
+      blit::Xattrs read;
+      xattrsRead[i] = blit::ReadXattrsAt(dirFd, name, &read) == 0 ? 1 : 0;
+      if (!read.empty()) xattrs.Set(i, blit::XattrsValue(env, read));
+    }
   }
   Napi::Object result = Napi::Object::New(env);
   result.Set("modes", modes);
@@ -417,6 +428,10 @@ Napi::Value LstatAt(const Napi::CallbackInfo& info) {
   result.Set("gids", gids);
   result.Set("rdevs", rdevs);
   result.Set("allocated", allocated);
+  if (withXattrs) {
+    result.Set("xattrsRead", xattrsRead);
+    result.Set("xattrs", xattrs);
+  }
   return result;
 }
 

@@ -36,6 +36,9 @@ XattrClass ClassifyXattr(const std::string& name, bool root);
 // A file system without xattrs (ENOTSUP) reads as none.
 int ReadXattrs(const std::string& path, Xattrs* out);
 int ReadXattrsFd(int fd, Xattrs* out);
+// Of the entry `name` in the directory `dirFd` (not followed, never through a path a writer could
+// swap): listxattrat (Linux 6.13), else /proc/self/fd/DIRFD/NAME, which also serves the values.
+int ReadXattrsAt(int dirFd, const std::string& name, Xattrs* out);
 
 // Equal within the kinds kept.
 bool SameXattrs(const Xattrs& a, const Xattrs& b, int keep);

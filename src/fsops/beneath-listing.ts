@@ -17,20 +17,11 @@ import {
   NOT_UTF8_TARGET,
   specialOf,
 } from './listing.js';
-import { readXattrs } from './xattrs.js';
-
-function xattrsBeneath(dir: BeneathDir, name: string): Entry['xattrs'] {
-  try {
-    return readXattrs(`/proc/self/fd/${dir.fd}/${name}`);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Names and lstat of each entry; vanished entries are left out, others that fail are problems. */
 export function listBeneath(dir: BeneathDir): DirectoryContents {
   const names = dir.readNames();
-  const described = dir.lstat(names);
+  // Their xattrs in the same call, through the descriptor: never a path a local writer could swap.
+  const described = dir.lstat(names, true);
   const entries: Entry[] = [];
   const problems: ListingProblem[] = [];
   names.forEach((raw, i) => {
@@ -70,9 +61,7 @@ export function listBeneath(dir: BeneathDir): DirectoryContents {
       entry.special = specialOf(stats.mode & constants.S_IFMT);
       if (entry.special === 'char' || entry.special === 'block') entry.rdev = stats.rdev ?? 0n;
     }
-    // Through the descriptor (the entry is never followed): no path a local writer could swap.
-    const xattrs = xattrsBeneath(dir, name);
-    if (xattrs) entry.xattrs = xattrs;
+    if (stats.xattrs) entry.xattrs = stats.xattrs;
     entries.push(entry);
   });
   return { entries, problems };

@@ -11,10 +11,12 @@
  */
 import { closeSync, constants, openSync, realpathSync } from 'node:fs';
 import { codeOf, errnoError, reasonOf } from '../util/errors.js';
+import type { Xattr } from './entry.js';
 import { describeRawName } from './listing.js';
 import { type NativeAddon, type NativeBeneath, nativeAddon } from './native.js';
 import { baseRel, parentRel } from './rel-path.js';
 import type { RemovalFailure } from './remove-tree.js';
+import { NO_XATTRS } from './xattrs.js';
 
 /** Units of work (entries read, removed or entered) between two turns of the event loop. */
 const REMOVAL_CHUNK = 512;
@@ -48,6 +50,8 @@ export interface EntryStats {
   rdev?: bigint;
   /** Bytes on disk (st_blocks × 512). */
   allocated?: number;
+  /** With lstat's `withXattrs`: its xattrs (sorted), absent when they could not be read. */
+  xattrs?: readonly Xattr[];
 }
 
 export type RenameHow = 'replace' | 'noReplace' | 'exchange';
@@ -121,9 +125,12 @@ export class BeneathDir {
     return names;
   }
 
-  /** lstat of each name (a link is described, never followed). */
-  lstat(names: readonly (string | Buffer)[]): EntryStatsResult[] {
-    const listed = this.native.lstatAt(this.fd, names as (string | Buffer)[]);
+  /**
+   * lstat of each name (a link is described, never followed); `withXattrs`: its xattrs too, read
+   * through this directory's descriptor in the same call.
+   */
+  lstat(names: readonly (string | Buffer)[], withXattrs = false): EntryStatsResult[] {
+    const listed = this.native.lstatAt(this.fd, names as (string | Buffer)[], withXattrs);
     return names.map((_, i) => {
       const errno = listed.errnos[i]!;
       if (errno !== 0) return { error: errnoFailure(this.addon, errno) };
@@ -142,6 +149,10 @@ export class BeneathDir {
       }
       const target = listed.links[i];
       if (target !== undefined) stats.linkTarget = target;
+      if (listed.xattrsRead?.[i]) {
+        const pairs = listed.xattrs?.[i];
+        stats.xattrs = pairs ? pairs.map(([name, value]) => ({ name, value })) : NO_XATTRS;
+      }
       return { stats };
     });
   }

@@ -235,6 +235,9 @@ export interface NativeEntryStats {
   allocated: Float64Array;
   /** 0, or why that entry could not be described (ENOENT: gone meanwhile). */
   errnos: Int32Array;
+  /** With `withXattrs`: 1 where the entry's xattrs were read, and those of the entries that have any. */
+  xattrsRead?: Uint8Array;
+  xattrs?: ([string, Buffer][] | undefined)[];
 }
 
 /** What one `beneath.removeStep` did (counts and failures of that step alone). */
@@ -270,7 +273,7 @@ export interface NativeBeneath {
   ): number | NativeBeneathFailure;
   /** The names in a directory (without . and ..), or an errno. */
   readNames(dirFd: number): Buffer[] | number;
-  lstatAt(dirFd: number, names: (string | Buffer)[]): NativeEntryStats;
+  lstatAt(dirFd: number, names: (string | Buffer)[], withXattrs?: boolean): NativeEntryStats;
   /** Starts removing `name` in `parentFd` with everything below it (parentFd is duplicated). */
   removeStart(parentFd: number, name: string | Buffer): NativeRemoval;
   /** At most `budget` units of work (entries read, removed or entered). */
