@@ -93,8 +93,6 @@ int ReadXattrs(const std::string& path, Xattrs* out) {
 }
 
 int ReadXattrsAt(int dirFd, const std::string& name, Xattrs* out) {
-  std::string viaProc = "/proc/self/fd/" + std::to_string(dirFd) + "/" + name;
-  const char* p = viaProc.c_str();
 #if defined(__linux__) && defined(__x86_64__)
   // listxattrat(2): one call for the common answer (none), without the walk through /proc.
   constexpr long kListxattrat = 465;
@@ -113,6 +111,9 @@ int ReadXattrsAt(int dirFd, const std::string& name, Xattrs* out) {
     if (n < 0 && (errno == ENOSYS || errno == EPERM)) listxattratMissing.store(true, std::memory_order_relaxed);
   }
 #endif
+  // Built only here: most entries were answered above.
+  std::string viaProc = "/proc/self/fd/" + std::to_string(dirFd) + "/" + name;
+  const char* p = viaProc.c_str();
   return ReadWith([p](char* buf, size_t size) { return llistxattr(p, buf, size); },
                   [p](const char* attr, void* buf, size_t size) { return lgetxattr(p, attr, buf, size); }, out);
 }

@@ -14,6 +14,7 @@
  * not the zeros) need not — so on these trees both tools must leave the source's map exactly.
  */
 import { spawnSync } from 'node:child_process';
+import { FIDELITY_KINDS, type FidelityKind } from '../src/engine/fidelity.js';
 
 export type MetaType = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block' | 'socket';
 
@@ -50,25 +51,9 @@ export type DiffKind =
   | 'mode'
   | 'mtime'
   | 'content' // size, hash, link target
-  | 'owner'
-  | 'xattrs'
-  | 'acls'
-  | 'hardLinks'
-  | 'sparse'
-  | 'special'; // device numbers
+  | FidelityKind; // owner, xattrs, acls, hardLinks, sparse, special (device numbers)
 
-export const DIFF_KINDS: readonly DiffKind[] = [
-  'entries',
-  'mode',
-  'mtime',
-  'content',
-  'owner',
-  'xattrs',
-  'acls',
-  'hardLinks',
-  'sparse',
-  'special',
-];
+export const DIFF_KINDS: readonly DiffKind[] = ['entries', 'mode', 'mtime', 'content', ...FIDELITY_KINDS];
 
 export interface Difference {
   path: string;

@@ -81,26 +81,25 @@ export function countOwner(tally: OwnerTally, result: OwnerResult): void {
   else tally.failed('owner', result.failed);
 }
 
-/** fchown on a written file's open descriptor; a failure fails the owner, never the file. */
-export function giveOwnerFd(fd: number, owner: Owner | undefined): OwnerResult {
+/** Gives `owner` through `chown`; a failure fails the owner, never the entry. */
+function give(owner: Owner | undefined, chown: (uid: number, gid: number) => void): OwnerResult {
   if (!owner) return undefined;
   try {
-    fchownSync(fd, owner.uid, owner.gid);
+    chown(owner.uid, owner.gid);
     return 'applied';
   } catch (error) {
     return { failed: reasonOf(error) };
   }
 }
 
+/** fchown on a written file's open descriptor. */
+export function giveOwnerFd(fd: number, owner: Owner | undefined): OwnerResult {
+  return give(owner, (uid, gid) => fchownSync(fd, uid, gid));
+}
+
 /** lchown: the entry at `path` itself, never what a symbolic link names. */
 export function giveOwnerPath(path: string, owner: Owner | undefined): OwnerResult {
-  if (!owner) return undefined;
-  try {
-    lchownSync(path, owner.uid, owner.gid);
-    return 'applied';
-  } catch (error) {
-    return { failed: reasonOf(error) };
-  }
+  return give(owner, (uid, gid) => lchownSync(path, uid, gid));
 }
 
 /** An addon's errno for one entry (-1: no owner given) as an OwnerResult. */

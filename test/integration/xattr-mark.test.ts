@@ -8,36 +8,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nativeAddon } from '../../src/fsops/native.js';
 import { MARGIN_MS } from '../../src/perf/xattr-mark.js';
 import { blit, tempDir } from '../helpers.js';
+import { setX, XATTR_TOOLS as TOOLS, xattrDump } from '../xattr-tools.js';
 
-const TOOLS = ['setfattr', 'getfattr', 'setfacl'].every(
-  (tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0,
-);
 const FILES_PER_DIR = 20;
-
-function setX(path: string, name: string, value: string): void {
-  execFileSync('setfattr', ['-h', '-n', name, '-v', value, path]);
-}
-
-/** Every entry's xattrs below `root`, by relative path, values in hex. */
-function xattrDump(root: string): string {
-  const out = spawnSync(
-    'getfattr',
-    ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', root],
-    {
-      encoding: 'utf8',
-    },
-  ).stdout;
-  return out
-    .split('\n')
-    .map((line) => (line.startsWith('# file: ') ? `# file: ${line.slice(8 + root.length)}` : line))
-    .join('\n');
-}
 
 /** Waits (bounded) until the wall clock is past every change time below `roots` by the mark's margin. */
 async function clockPast(...roots: string[]): Promise<void> {
@@ -45,11 +24,7 @@ async function clockPast(...roots: string[]): Promise<void> {
   const visit = (path: string) => {
     const stats = statSync(path);
     latest = Math.max(latest, stats.ctimeMs);
-    if (stats.isDirectory())
-      for (const name of spawnSync('ls', ['-A', path], { encoding: 'utf8' })
-        .stdout.split('\n')
-        .filter(Boolean))
-        visit(join(path, name));
+    if (stats.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name));
   };
   for (const root of roots) visit(root);
   const until = latest + MARGIN_MS + 20;

@@ -11,33 +11,11 @@ import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { IS_ROOT, jsonReport, modeOf, tempDir, writeFile } from '../helpers.js';
+import { setX, XATTR_TOOLS as TOOLS, xattrDump } from '../xattr-tools.js';
 import { runBlit, startDaemon } from './daemon-harness.js';
-
-const TOOLS = ['setfattr', 'getfattr', 'setfacl'].every(
-  (tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0,
-);
-
-function setX(path: string, name: string, value: string): void {
-  execFileSync('setfattr', ['-h', '-n', name, '-v', value, path]);
-}
 
 function setAcl(path: string, ...args: string[]): void {
   execFileSync('setfacl', [...args, path]);
-}
-
-/** Every entry's xattrs below `root` (links not followed), by path relative to it, values in hex. */
-function xattrDump(root: string): string {
-  const out = spawnSync(
-    'getfattr',
-    ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', root],
-    {
-      encoding: 'utf8',
-    },
-  ).stdout;
-  return out
-    .split('\n')
-    .map((line) => (line.startsWith('# file: ') ? `# file: ${line.slice(8 + root.length)}` : line))
-    .join('\n');
 }
 
 function xattrsOf(path: string): string {

@@ -26,6 +26,21 @@ const mark: Mark = {
   usedMs: 3000,
 };
 
+/** A mirror that may leave a mark: addon, both kinds kept, default compare, no filter. */
+function mirrorJob(source: string, destination: string): XattrMarkJob {
+  const filter = { include: [], exclude: [] };
+  return {
+    source,
+    destination,
+    operation: 'mirror',
+    compare: 'default',
+    dryRun: false,
+    filter,
+    keepXattrs: 3,
+    native: true,
+  };
+}
+
 describe('xattr mark', () => {
   test('applies while the destination root is as left and the source root did not go back', () => {
     assert.deepEqual(markThatApplies(mark, root(500n), root(900n)), { sourceMs: 1000, destinationMs: 2000 });
@@ -57,16 +72,7 @@ describe('xattr mark', () => {
   });
 
   test('the key names the job: paths, roots, operation, compare, kinds kept, filters', () => {
-    const job: XattrMarkJob = {
-      source: 'a',
-      destination: 'b',
-      operation: 'mirror',
-      compare: 'default',
-      dryRun: false,
-      filter: { include: [], exclude: [] },
-      keepXattrs: 3,
-      native: true,
-    };
+    const job = mirrorJob('a', 'b');
     const key = (
       over: Partial<XattrMarkJob>,
       s = root(1n),
@@ -88,16 +94,7 @@ describe('xattr mark', () => {
     const env = { XDG_CONFIG_HOME: join(dir, 'config') };
     mkdirSync(join(dir, 'src'));
     mkdirSync(join(dir, 'dst'));
-    const job: XattrMarkJob = {
-      source: join(dir, 'src'),
-      destination: join(dir, 'dst'),
-      operation: 'mirror',
-      compare: 'default',
-      dryRun: false,
-      filter: { include: [], exclude: [] },
-      keepXattrs: 3,
-      native: true,
-    };
+    const job = mirrorJob(join(dir, 'src'), join(dir, 'dst'));
     // A run a minute ahead of the trees' change times: the source's mark is its latest change.
     let clock = Date.now() + 60_000;
     const started = clock;
