@@ -534,6 +534,9 @@ test('200 calls each left a byte short of a 4 MiB request do not take blitd past
   };
   const before = peakMiB();
   const sessions = Array.from({ length: 4 }, () => http2Connect(`http://127.0.0.1:${daemon.port}`));
+  // The daemon may reset a connection that holds too much (CI saw `read ECONNRESET` once, unheard):
+  // what is asserted is its memory, so a reset is an answer like any other.
+  for (const session of sessions) session.on('error', () => {});
   t.after(() => {
     for (const session of sessions) session.destroy();
   });
