@@ -340,6 +340,10 @@ void NewFileFacts(DirCache& dirs) {
   }
 }
 
+bool NewFileHasOwner(const DirCache& dirs, const Owner& owner) {
+  return owner.wanted() && owner.uid == OurUid() && dirs.gidKnown && owner.gid == dirs.newGid;
+}
+
 void NoteXattrs(CopyResult* result, int readErr, const XattrOutcome& outcome) {
   if (readErr != 0) {
     // The source's could not be read: nothing is known of them, say so for both kinds.
@@ -470,8 +474,7 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
   // setgid bits. Its failure fails no file. Not where the new file has it already.
   if (err == 0 && !changed && (owner.wanted() || keepXattrs != 0)) NewFileFacts(dstDirs);
   if (err == 0 && !changed) {
-    bool has = owner.wanted() && owner.uid == OurUid() && dstDirs.gidKnown && owner.gid == dstDirs.newGid;
-    if (has) result.owner.tried = true;
+    if (NewFileHasOwner(dstDirs, owner)) result.owner.tried = true;
     else result.owner = ApplyOwnerFd(out, owner);
   }
   // xattrs and ACLs from descriptor to descriptor, before the mode (an ACL moves its group bits).

@@ -123,6 +123,10 @@ struct DirCache {
 // security.* one (an LSM labels new files there).
 void NewFileFacts(DirCache& dirs);
 
+// Whether a file just made in the directory NewFileFacts read has `owner` already (wanted, ours,
+// and the group known to be the one it gets): no fchown then.
+bool NewFileHasOwner(const DirCache& dirs, const Owner& owner);
+
 // Writes all `size` bytes at `offset` (short writes and EINTR retried); false with errno set.
 bool WriteAll(int fd, const char* data, size_t size, off_t offset);
 

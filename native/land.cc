@@ -44,6 +44,7 @@
 #include "owner.h"
 #include "copy.h"
 #include "sparse.h"
+#include "xattr.h"
 
 namespace blit {
 
@@ -66,12 +67,21 @@ struct LandFile {
   Owner owner;  // given before the mode (owner.h)
   // The source has holes: the all-zero pages written become holes again (sparse.h PunchZeroPages).
   bool sparse = false;
+  // The kinds of xattrs kept (xattr.h kKeep*; 0: none), and the source's: set on the temp file
+  // before its mode and its rename, what it started with (inherited) removed.
+  int keep = 0;
+  Xattrs xattrs;
 };
+
+// Per file, what setting its xattrs did (xattr.h XattrOutcome): the four ints JS is given.
+constexpr int kXattrInts = 4;
 
 struct LandJob {
   std::vector<LandFile> files;
   std::vector<int32_t> errnos;
   std::vector<int32_t> ownerErrnos;  // -1: no owner given, 0: given, else the chown's errno
+  // kXattrInts per file: xattrs attempted, their errno, ACLs attempted, their errno.
+  std::vector<int32_t> xattrInts;
   Napi::ObjectReference views;  // the files' data, alive until the answer is delivered
   Napi::FunctionReference onDone;
 };
@@ -103,7 +113,7 @@ LandPool* FindPool(napi_env env) {
 }
 
 // Lands one file; returns 0 or the errno of the step that failed (the temp file then removed).
-int LandOne(const LandFile& file, DirCache& dirs, int32_t* ownerErr) {
+int LandOne(const LandFile& file, DirCache& dirs, int32_t* ownerErr, int32_t* xattrInts) {
   if (file.dir.empty() || file.dir.find('\0') != std::string::npos || !IsName(file.temp) ||
       !IsName(file.name) || file.nsec < 0 || file.nsec > 999999999) {
     // A nanosecond count outside a second would be read as UTIME_NOW or UTIME_OMIT.
@@ -118,11 +128,25 @@ int LandOne(const LandFile& file, DirCache& dirs, int32_t* ownerErr) {
   int err = 0;
   if (!WriteAll(fd, file.data, file.size, 0)) err = errno;
   if (err == 0 && file.sparse) err = PunchZeroPages(fd, file.size, file.data);
+  // What a file made here starts with, once per directory: no fchown where it has the owner, no
+  // read of its own xattrs where it starts with none.
+  if (err == 0 && (file.owner.wanted() || file.keep != 0)) NewFileFacts(dirs);
   if (err == 0) {
-    OwnerOutcome owner = ApplyOwnerFd(fd, file.owner);
+    OwnerOutcome owner = NewFileHasOwner(dirs, file.owner) ? OwnerOutcome{true, 0} : ApplyOwnerFd(fd, file.owner);
     if (owner.tried) *ownerErr = owner.err;
   }
-  if (err == 0 && file.chmod && fchmod(fd, file.mode & 07777) != 0) err = errno;
+  bool chmod = file.chmod;
+  if (err == 0 && file.keep != 0) {
+    static const Xattrs kNone;
+    XattrOutcome outcome = ApplyXattrs(fd, "", false, file.xattrs, file.keep, dirs.startsBare ? &kNone : nullptr);
+    xattrInts[0] = outcome.xattrs;
+    xattrInts[1] = outcome.xattrErr;
+    xattrInts[2] = outcome.acls;
+    xattrInts[3] = outcome.aclErr;
+    // An ACL moves the mode's group bits: the mode is set again after it.
+    if (outcome.aclTouched) chmod = true;
+  }
+  if (err == 0 && chmod && fchmod(fd, file.mode & 07777) != 0) err = errno;
   if (err == 0) {
     struct timespec times[2];
     times[0].tv_sec = static_cast<time_t>(file.sec);
@@ -146,10 +170,13 @@ void Deliver(Napi::Env env, LandPool* pool, LandJob* job) {
   Napi::Int32Array ownerErrnos = Napi::Int32Array::New(env, owned->ownerErrnos.size());
   if (!owned->ownerErrnos.empty())
     std::memcpy(ownerErrnos.Data(), owned->ownerErrnos.data(), owned->ownerErrnos.size() * sizeof(int32_t));
+  Napi::Int32Array xattrInts = Napi::Int32Array::New(env, owned->xattrInts.size());
+  if (!owned->xattrInts.empty())
+    std::memcpy(xattrInts.Data(), owned->xattrInts.data(), owned->xattrInts.size() * sizeof(int32_t));
   Napi::Function onDone = owned->onDone.Value();
   // A JS exception here is Node's to report (Node 20: warning DEP0168, or an uncaught exception under
   // --force-node-api-uncaught-exceptions-policy); the process is no longer held either way.
-  onDone.Call({errnos, ownerErrnos});
+  onDone.Call({errnos, ownerErrnos, xattrInts});
 }
 
 void LandThread(LandPool* pool) {
@@ -165,10 +192,11 @@ void LandThread(LandPool* pool) {
       DirCache dirs;
       for (size_t i = 0; i < job->files.size(); i++) {
         const LandFile& file = job->files[i];
-        int32_t unused = -1;
-        int32_t* ownerErr = i < job->ownerErrnos.size() ? &job->ownerErrnos[i] : &unused;
+        int32_t unused[kXattrInts] = {-1};
+        int32_t* ownerErr = i < job->ownerErrnos.size() ? &job->ownerErrnos[i] : unused;
+        int32_t* xattrInts = (i + 1) * kXattrInts <= job->xattrInts.size() ? &job->xattrInts[i * kXattrInts] : unused;
         job->errnos[i] = file.fd >= 0 ? (WriteAll(file.fd, file.data, file.size, file.offset) ? 0 : errno)
-                                      : LandOne(file, dirs, ownerErr);
+                                      : LandOne(file, dirs, ownerErr, xattrInts);
       }
     }
     lock.lock();
@@ -231,6 +259,7 @@ Napi::Value LandFiles(const Napi::CallbackInfo& info) {
   job->files.resize(n);
   job->errnos.assign(n, 0);
   job->ownerErrnos.assign(n, -1);
+  job->xattrInts.assign(static_cast<size_t>(n) * kXattrInts, 0);
   // The views themselves, in an array of our own: the caller's objects may change meanwhile.
   Napi::Array views = Napi::Array::New(env, n);
   for (uint32_t i = 0; i < n; i++) {
@@ -256,6 +285,11 @@ Napi::Value LandFiles(const Napi::CallbackInfo& info) {
     file.nsec = object.Get("mtimeNsec").As<Napi::Number>().Int64Value();
     Napi::Value sparse = object.Get("sparse");
     file.sparse = sparse.IsBoolean() && sparse.As<Napi::Boolean>().Value();
+    Napi::Value keep = object.Get("keep");
+    if (keep.IsNumber()) {
+      file.keep = keep.As<Napi::Number>().Int32Value() & kKeepBoth;
+      file.xattrs = ParseXattrs(object.Get("xattrs"));
+    }
     Napi::Value uid = object.Get("uid"), gid = object.Get("gid");
     if (uid.IsNumber() && gid.IsNumber()) {
       file.owner.uid = uid.As<Napi::Number>().Uint32Value();

@@ -7,8 +7,12 @@
 
 namespace blit {
 
-// landFiles(jobs, onDone): jobs = [{ dir, temp, name, data: Uint8Array, mode, mtimeSec, mtimeNsec }];
-// onDone(errnos: Int32Array) on the JS thread, one errno per job (0: landed).
+// landFiles(jobs, onDone): jobs = [{ dir, temp, name, data: Uint8Array, mode, mtimeSec, mtimeNsec,
+// uid?, gid?, keep?, xattrs? }]; onDone(errnos: Int32Array, ownerErrnos: Int32Array, xattrInts:
+// Int32Array) on the JS thread, one errno per job (0: landed), one owner outcome per job (-1: none
+// given), four ints per job for its xattrs (xattrs attempted, errno, ACLs attempted, errno).
+// `keep` (xattr.h kKeep*): the file's xattrs become `xattrs` ([[name, Uint8Array], ...], the
+// source's) on the temp file, before its mode and its rename.
 Napi::Value LandFiles(const Napi::CallbackInfo& info);
 
 // writeRanges(ranges, onDone): ranges = [{ fd, offset, data: Uint8Array }], each written at its

@@ -7,14 +7,16 @@
 import { linkSync, lstatSync, renameSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { type DestinationFs, PathDestinationFs } from '../fsops/destination-fs.js';
+import type { Xattr } from '../fsops/entry.js';
 import { type DirectoryContents, listDirectory } from '../fsops/listing.js';
 import { makeDirs } from '../fsops/make-dirs.js';
 import { applyMetadata } from '../fsops/metadata.js';
+import { nativeAddon } from '../fsops/native.js';
 import { countOwner, giveOwnerPath, keepsOwners, ownerToGive, sameOwner } from '../fsops/owner.js';
 import { isSafeRel, joinRel, parentRel, relDepth } from '../fsops/rel-path.js';
 import type { RemovalFailure, RemovalStep } from '../fsops/remove-tree.js';
 import { isStaleTempName, isTempName, tempPathFor } from '../fsops/temp-path.js';
-import { keepMask, readXattrs, writeXattrs } from '../fsops/xattrs.js';
+import { countXattrOutcome, keepMask, readXattrs, writeXattrs, type XattrOutcome } from '../fsops/xattrs.js';
 import { BlitError, codeOf, reasonOf, showPath } from '../util/errors.js';
 import { sameMetadata } from './compare.js';
 import { FidelityTally, PRESERVE_ALL } from './fidelity.js';
@@ -671,9 +673,26 @@ export class LocalDestination {
   }
 
   /**
+   * A received file's xattrs for the landing threads to set on its temp file (fsops/land-files.ts
+   * LandJob), when there are any to keep.
+   */
+  xattrsToLand(entry: Entry): { list: readonly Xattr[]; keep: number } | undefined {
+    return this.options.dryRun || !entry.xattrs || this.keep === 0
+      ? undefined
+      : { list: entry.xattrs, keep: this.keep };
+  }
+
+  /** Counts what the landing threads did with a file's xattrs. */
+  countLandedXattrs(outcome: XattrOutcome): void {
+    const addon = nativeAddon();
+    if (addon) countXattrOutcome(addon, outcome, this.fidelity);
+  }
+
+  /**
    * A file received from a peer is in place: its xattrs and ACLs, then its mode again if an ACL was
    * or is there (an ACL moves the mode's group bits; its mtime stays). After the rename, unlike a
-   * local copy's (which sets them on the temp file): the landing paths do not carry them yet.
+   * local copy's (which sets them on the temp file): for the paths that do not carry them (the
+   * gRPC stream's files, a data-plane file written by ranges, any file without the addon).
    */
   keepReceivedXattrs(rel: string, entry: Entry): void {
     if (this.options.dryRun || !entry.xattrs) return;

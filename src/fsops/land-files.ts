@@ -11,12 +11,14 @@
  */
 import { closeSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { errnoError, reasonOf } from '../util/errors.js';
+import type { Xattr } from './entry.js';
 import { needsChmod, splitNs } from './metadata.js';
 import { type NativeAddon, type NativeLandFile, nativeAddon, nativeErrnoError } from './native.js';
 import { type Owner, type OwnerResult, ownerResultOfErrno } from './owner.js';
 import { installTemp, TEMP_FILE_FLAGS } from './receive-file.js';
 import { isName } from './rel-path.js';
 import { writeDataRuns } from './sparse-blocks.js';
+import type { XattrOutcome } from './xattrs.js';
 
 /** The process umask: a file created with its final mode needs no chmod unless the umask strips bits. */
 const umask = process.umask();
@@ -44,6 +46,12 @@ export interface LandJob {
    * (punched by the addon; without it, never written and the size given by ftruncate).
    */
   sparse?: boolean;
+  /**
+   * The source's xattrs and the kinds kept (xattrs.ts keepMask), for the addon to set on the temp
+   * file before its mode and rename; what it has beyond them (inherited) is removed. Without the
+   * addon they are left to the caller (no outcome given).
+   */
+  xattrs?: { list: readonly Xattr[]; keep: number };
 }
 
 /**
@@ -53,8 +61,15 @@ export interface LandJob {
  */
 export type LandFailure = NodeJS.ErrnoException | undefined;
 
-/** `owners`, when given, gets what came of each job's owner (fsops/owner.ts), by index. */
-export function landFiles(jobs: readonly LandJob[], owners?: OwnerResult[]): Promise<LandFailure[]> {
+/**
+ * `owners`, when given, gets what came of each job's owner (fsops/owner.ts), by index; `xattrs`
+ * what came of each job's xattrs where the addon set them (undefined: not set, the caller's to do).
+ */
+export function landFiles(
+  jobs: readonly LandJob[],
+  owners?: OwnerResult[],
+  xattrs?: (XattrOutcome | undefined)[],
+): Promise<LandFailure[]> {
   const addon = nativeAddon();
   // A malformed job rejects before any file lands, on either path (the addon checks its own).
   if (!addon) {
@@ -66,13 +81,14 @@ export function landFiles(jobs: readonly LandJob[], owners?: OwnerResult[]): Pro
     });
   }
   if (jobs.length === 0) return Promise.resolve([]);
-  return landNatively(addon, jobs, owners);
+  return landNatively(addon, jobs, owners, xattrs);
 }
 
 function landNatively(
   addon: NativeAddon,
   jobs: readonly LandJob[],
   owners: OwnerResult[] | undefined,
+  xattrs: (XattrOutcome | undefined)[] | undefined,
 ): Promise<LandFailure[]> {
   const files = jobs.map((job): NativeLandFile => {
     const [mtimeSec, mtimeNsec] = splitNs(job.mtimeNs);
@@ -87,13 +103,30 @@ function landNatively(
       mtimeNsec,
       ...(job.owner ? { uid: job.owner.uid, gid: job.owner.gid } : {}),
       ...(job.sparse ? { sparse: true } : {}),
+      ...(job.xattrs
+        ? {
+            keep: job.xattrs.keep,
+            xattrs: job.xattrs.list.map((x): [string, Uint8Array] => [x.name, x.value]),
+          }
+        : {}),
     };
   });
   return new Promise((resolve) => {
-    addon.landFiles(files, (errnos, ownerErrnos) => {
+    addon.landFiles(files, (errnos, ownerErrnos, xattrInts) => {
       if (owners) {
         ownerErrnos.forEach((errno, i) => {
           owners[i] = ownerResultOfErrno(errno, (code) => reasonOf(nativeErrnoError(addon, code)));
+        });
+      }
+      if (xattrs) {
+        jobs.forEach((job, i) => {
+          const at = i * 4;
+          xattrs[i] = job.xattrs && {
+            xattrs: xattrInts[at] !== 0,
+            xattrErr: xattrInts[at + 1]!,
+            acls: xattrInts[at + 2] !== 0,
+            aclErr: xattrInts[at + 3]!,
+          };
         });
       }
       resolve(Array.from(errnos, (errno) => (errno === 0 ? undefined : nativeErrnoError(addon, errno))));

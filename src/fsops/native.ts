@@ -306,6 +306,9 @@ export interface NativeLandFile {
   gid?: number;
   /** The source has holes: its all-zero 4 KiB pages are punched before the metadata (native/sparse.h). */
   sparse?: boolean;
+  /** The kinds of xattrs kept (xattrs.ts keepMask): `xattrs` set on the temp file, the rest removed. */
+  keep?: number;
+  xattrs?: [string, Uint8Array][];
 }
 
 export interface NativeAddon {
@@ -430,7 +433,14 @@ export interface NativeAddon {
    * thread with one errno per file (0: landed). Throws a TypeError for a malformed job, before any lands.
    */
   /** ownerErrnos per file: -1 no owner given, 0 given, else the errno of the chown that failed. */
-  landFiles(files: NativeLandFile[], onDone: (errnos: Int32Array, ownerErrnos: Int32Array) => void): void;
+  /**
+   * Per file: an errno (0: landed), the owner's (-1: none given), and four ints for its xattrs
+   * (xattrs attempted, errno, ACLs attempted, errno) when `keep` was given.
+   */
+  landFiles(
+    files: NativeLandFile[],
+    onDone: (errnos: Int32Array, ownerErrnos: Int32Array, xattrInts: Int32Array) => void,
+  ): void;
   /** Each range written at its offset into its descriptor on the landing threads; one errno each. */
   writeRanges(
     ranges: { fd: number; offset: number; data: Uint8Array }[],

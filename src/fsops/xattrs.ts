@@ -126,9 +126,22 @@ export function writeXattrs(path: string, entry: Entry, mask: number, counter: X
     mask,
     entry.kind === 'symlink',
   );
+  countXattrOutcome(addon, outcome, counter);
+  return outcome.acls;
+}
+
+/** What setting one entry's xattrs did, per kind: attempted, and the errno (0: done). */
+export interface XattrOutcome {
+  xattrs: boolean;
+  acls: boolean;
+  xattrErr: number;
+  aclErr: number;
+}
+
+/** Counts what setting an entry's xattrs did (setXattrs, or a landing thread's). */
+export function countXattrOutcome(addon: NativeAddon, outcome: XattrOutcome, counter: XattrCounter): void {
   countOutcome(addon, outcome.xattrs, outcome.xattrErr, 'xattrs', counter);
   countOutcome(addon, outcome.acls, outcome.aclErr, 'acls', counter);
-  return outcome.acls;
 }
 
 function countOutcome(

@@ -268,6 +268,48 @@ describe('owners through a real blitd', {
     });
   }
 
+  test("pushed and pulled small files get the source's group and ACLs, not a set-group-ID directory's", async (t) => {
+    // The landing threads skip the chown and the read of a new file's xattrs only where the new
+    // file has the owner and no xattr already: here, in a set-group-ID directory with a default
+    // ACL, it has neither. One file of the source has an ACL of its own, which it keeps.
+    const root = tempDir(t);
+    const src = join(root, 'src');
+    const module = join(root, 'module');
+    const pulled = join(root, 'pulled');
+    writeFile(join(src, 'shared', 'new.txt'), 'root:root at the source');
+    writeFile(join(src, 'shared', 'own-acl.txt'), 'with an ACL of its own');
+    mkdirSync(module);
+    const acl = spawnSync('setfacl', ['-m', 'u:4242:r', join(src, 'shared', 'own-acl.txt')]).status === 0;
+    for (const dir of [join(module, 'pushed', 'shared'), join(pulled, 'shared')]) {
+      mkdirSync(dir, { recursive: true });
+      chownSync(dir, 0, 4321);
+      chmodSync(dir, 0o2775);
+      if (acl) assert.equal(spawnSync('setfacl', ['-d', '-m', 'u:1234:rwx', dir]).status, 0);
+    }
+    const daemon = await startDaemon(t, ['--config', daemonConfig(root, module)]);
+    const remote = `127.0.0.1:${daemon.port}:/m`;
+    const push = await runBlit(['copy', `${src}/`, `${remote}/pushed/`]);
+    assert.equal(push.status, 0, push.stderr);
+    const pull = await runBlit(['copy', `${remote}/pushed/`, `${pulled}/`]);
+    assert.equal(pull.status, 0, pull.stderr);
+    for (const side of [join(module, 'pushed'), pulled]) {
+      for (const rel of ['shared/new.txt', 'shared/own-acl.txt']) {
+        const path = join(side, rel);
+        const stats = lstatSync(path);
+        assert.equal(`${stats.uid}:${stats.gid}`, '0:0', path);
+        if (!acl) continue;
+        const listed = spawnSync('getfacl', ['-c', '-p', path], { encoding: 'utf8' }).stdout;
+        assert.doesNotMatch(
+          listed,
+          /user:1234/,
+          `${path}: no ACL inherited from the destination's default ACL`,
+        );
+        if (rel === 'shared/own-acl.txt') assert.match(listed, /user:4242:r--/, `${path}: its own ACL kept`);
+        else assert.doesNotMatch(listed, /user:4242/, path);
+      }
+    }
+  });
+
   test('owners map by name at the destination, by number without a name or with --numeric-ids', async (t) => {
     const root = tempDir(t);
     const src = join(root, 'src');

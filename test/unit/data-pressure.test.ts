@@ -4,7 +4,7 @@
  * drained to half, with every range and file answered.
  */
 import assert from 'node:assert/strict';
-import { closeSync, constants, openSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { PathDestinationFs } from '../../src/fsops/destination-fs.js';
@@ -54,14 +54,59 @@ test('the landing queue pauses reading past 64 MiB waiting and resumes once land
     },
     failed: (_fileId, error) => assert.fail(String(error)),
   });
-  const data = Buffer.alloc(16 * MiB, 2);
   for (let i = 0; i < 5; i++) {
+    const data = Buffer.alloc(16 * MiB, 2);
     queue.add({ fileId: BigInt(i), rel: `f${i}`, data, mode: 0o644, mtimeNs: 1_700_000_000_000_000_000n });
   }
   assert.deepEqual(pressure, [true], '80 MiB waiting: stop reading');
   await allLanded;
   assert.deepEqual(pressure, [true, false], 'landed: read again');
   assert.deepEqual(readdirSync(dir).sort(), ['f0', 'f1', 'f2', 'f3', 'f4']);
+});
+
+test('small files landed from views of one read buffer charge all of it, once, until the last has landed', async (t) => {
+  const dir = tempDir(t, 'blit-pressure-');
+  const charged: number[] = [];
+  const budget = new ByteBudget(() => {});
+  const take = budget.take.bind(budget);
+  const give = budget.give.bind(budget);
+  budget.take = (bytes) => {
+    charged.push(bytes);
+    take(bytes);
+  };
+  budget.give = (bytes) => {
+    charged.push(-bytes);
+    give(bytes);
+  };
+  let done!: () => void;
+  const allLanded = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  let landed = 0;
+  const queue = new LandingQueue(new PathDestinationFs(dir), budget, {
+    landed: () => {
+      if (++landed === 3) done();
+    },
+    failed: (_fileId, error) => assert.fail(String(error)),
+  });
+  // A 4 MiB read buffer holding three small files (as a data-plane batch arrives).
+  const slab = Buffer.alloc(4 * MiB);
+  slab.write('one', 0);
+  slab.write('two', 100);
+  slab.write('three', 4 * MiB - 5);
+  const views = [slab.subarray(0, 3), slab.subarray(100, 103), slab.subarray(4 * MiB - 5)];
+  views.forEach((data, i) => {
+    queue.add({ fileId: BigInt(i), rel: `f${i}`, data, mode: 0o644, mtimeNs: 1_700_000_000_000_000_000n });
+  });
+  assert.deepEqual(charged, [4 * MiB], 'the whole buffer, once, however many files it holds');
+  await allLanded;
+  assert.deepEqual(charged, [4 * MiB, -4 * MiB], 'given back once the last of them landed');
+  assert.deepEqual(
+    readdirSync(dir)
+      .sort()
+      .map((name) => readFileSync(join(dir, name), 'utf8')),
+    ['one', 'two', 'three'],
+  );
 });
 
 describe('a daemon-wide budget over every session', () => {

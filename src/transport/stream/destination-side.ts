@@ -452,8 +452,8 @@ export async function runDestinationSide(
   };
 
   /** A file is in place under its final name. */
-  const counted = (fileId: bigint, file: PendingFile) => {
-    destination.keepReceivedXattrs(file.rel, file.entry);
+  const counted = (fileId: bigint, file: PendingFile, xattrsSet = false) => {
+    if (!xattrsSet) destination.keepReceivedXattrs(file.rel, file.entry);
     destination.tally.copied++;
     bytes += file.entry.size;
     progress.bytesDone += file.entry.size;
@@ -504,10 +504,11 @@ export async function runDestinationSide(
     hooks.sharedBudget,
   );
   const landing = new LandingQueue(destination.fs, held, {
-    landed(fileId, owner) {
+    landed(fileId, owner, xattrs) {
       countOwner(destination.fidelity, owner);
+      if (xattrs) destination.countLandedXattrs(xattrs);
       const file = pending.get(fileId);
-      if (file && !file.failed) counted(fileId, file);
+      if (file && !file.failed) counted(fileId, file, xattrs !== undefined);
       settle();
     },
     failed(fileId, error) {
@@ -632,11 +633,13 @@ export async function runDestinationSide(
         landing.add({
           fileId,
           rel: file.rel,
-          data: Buffer.concat(file.gathered),
+          // One piece: landed from the read buffer it came in (landing-queue.ts charges all of it).
+          data: file.gathered.length === 1 ? file.gathered[0]! : Buffer.concat(file.gathered),
           mode,
           mtimeNs: file.entry.mtimeNs,
           owner: ownerToGive(file.entry, destination.owners),
           sparse: hasHoles(file.entry) || undefined,
+          xattrs: destination.xattrsToLand(file.entry),
         });
         file.gathered = [];
         return;

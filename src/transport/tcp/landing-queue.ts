@@ -11,6 +11,7 @@ import { type LandJob, landFiles } from '../../fsops/land-files.js';
 import type { Owner, OwnerResult } from '../../fsops/owner.js';
 import { baseRel, parentRel } from '../../fsops/rel-path.js';
 import { tempPathFor } from '../../fsops/temp-path.js';
+import type { XattrOutcome } from '../../fsops/xattrs.js';
 import { codeOf } from '../../util/errors.js';
 import type { ByteBudget } from './byte-budget.js';
 
@@ -24,13 +25,18 @@ export interface LandingFile {
   owner?: Owner;
   /** The source has holes: its all-zero 4 KiB pages land as holes (fsops/land-files.ts LandJob). */
   sparse?: boolean;
+  /** Its xattrs, set by the addon before the rename (fsops/land-files.ts LandJob). */
+  xattrs?: LandJob['xattrs'];
   /** Landed once more already (its directory had gone): a second ENOENT is a failure. */
   retried?: boolean;
 }
 
 export interface LandingCallbacks {
-  /** `owner`: what came of giving it its owner (fsops/owner.ts). */
-  landed(fileId: bigint, owner: OwnerResult): void;
+  /**
+   * `owner`: what came of giving it its owner (fsops/owner.ts); `xattrs`: of setting its xattrs,
+   * when the addon did (undefined: they are still to set).
+   */
+  landed(fileId: bigint, owner: OwnerResult, xattrs: XattrOutcome | undefined): void;
   /** The file could not land: the error of the step that failed. */
   failed(fileId: bigint, error: unknown): void;
 }
@@ -38,16 +44,24 @@ export interface LandingCallbacks {
 export class LandingQueue {
   private queued: LandingFile[] = [];
   private scheduled = false;
+  private readonly held: BackingHold;
 
   constructor(
     private readonly fs: DestinationFs,
-    private readonly budget: ByteBudget,
+    budget: ByteBudget,
     private readonly on: LandingCallbacks,
-  ) {}
+  ) {
+    this.held = new BackingHold(budget);
+  }
 
+  /**
+   * `file.data` may be a view of a larger buffer (a file that came in one piece of a socket read):
+   * it is landed from there, not copied, and the whole buffer counts against the budget until
+   * none of its files waits any more.
+   */
   add(file: LandingFile): void {
     this.queued.push(file);
-    this.budget.take(file.data.length);
+    this.held.take(file.data);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -91,13 +105,15 @@ export class LandingQueue {
         mtimeNs: file.mtimeNs,
         owner: file.owner,
         ...(file.sparse ? { sparse: true } : {}),
+        ...(file.xattrs ? { xattrs: file.xattrs } : {}),
       });
     }
     const opened = [...parents.values()];
     if (jobs.length === 0) return;
     const owners: OwnerResult[] = [];
-    landFiles(jobs, owners).then(
-      (results) => this.answer(landing, opened, results, owners),
+    const xattrs: (XattrOutcome | undefined)[] = [];
+    landFiles(jobs, owners, xattrs).then(
+      (results) => this.answer(landing, opened, results, owners, xattrs),
       (error: unknown) =>
         this.answer(
           landing,
@@ -112,12 +128,13 @@ export class LandingQueue {
     parents: ParentDir[],
     results: (NodeJS.ErrnoException | undefined)[],
     owners: OwnerResult[] = [],
+    xattrs: (XattrOutcome | undefined)[] = [],
   ) {
     for (const parent of parents) parent.close();
     files.forEach((file, i) => {
       this.settle(file);
       const error = results[i];
-      if (error === undefined) this.on.landed(file.fileId, owners[i]);
+      if (error === undefined) this.on.landed(file.fileId, owners[i], xattrs[i]);
       else if (codeOf(error) === 'ENOENT' && !file.retried) this.retry(file);
       else this.on.failed(file.fileId, error);
     });
@@ -135,6 +152,36 @@ export class LandingQueue {
   }
 
   private settle(file: LandingFile): void {
-    this.budget.give(file.data.length);
+    this.held.give(file.data);
+  }
+}
+
+/**
+ * The memory views keep alive, charged to a budget: each backing buffer once, at its whole size,
+ * from its first waiting view until its last is given back (a small file's view must not hide the
+ * 4 MiB read buffer it keeps from being freed).
+ */
+export class BackingHold {
+  private readonly views = new Map<ArrayBufferLike, number>();
+
+  constructor(private readonly budget: ByteBudget) {}
+
+  take(view: Uint8Array): void {
+    const backing = view.buffer;
+    const count = this.views.get(backing) ?? 0;
+    if (count === 0) this.budget.take(backing.byteLength);
+    this.views.set(backing, count + 1);
+  }
+
+  give(view: Uint8Array): void {
+    const backing = view.buffer;
+    const count = this.views.get(backing) ?? 0;
+    if (count > 1) {
+      this.views.set(backing, count - 1);
+      return;
+    }
+    if (count === 0) return;
+    this.views.delete(backing);
+    this.budget.give(backing.byteLength);
   }
 }
