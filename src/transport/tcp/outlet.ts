@@ -46,14 +46,22 @@ export class Outlet {
     return this.native ? this.queued : this.socket.writableLength;
   }
 
-  write(parts: Buffer[]): void {
+  /**
+   * Queues `parts` in order. Resolves once the socket no longer holds any of them (written, or
+   * dropped as the socket failed): their buffers may be used again then.
+   */
+  write(parts: Buffer[]): Promise<void> {
+    let released: Promise<unknown> = Promise.resolve();
     for (const part of parts) {
-      if (this.native) this.track(this.native.write(part, WRITE_IDLE_MS), part.length);
-      else {
-        this.socket.write(part);
+      if (this.native) {
+        released = this.native.write(part, WRITE_IDLE_MS);
+        this.track(released as Promise<StepOutcome>, part.length);
+      } else {
+        released = new Promise<void>((resolve) => this.socket.write(part, () => resolve()));
         this.on.sent(part.length);
       }
     }
+    return released.then(() => {});
   }
 
   /**

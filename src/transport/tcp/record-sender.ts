@@ -17,6 +17,7 @@ import type { Socket } from 'node:net';
 import { isAllZeros } from '../../fsops/sparse-blocks.js';
 import { reasonOf } from '../../util/errors.js';
 import { changeSourceIfInjected, sendPauseIfInjected } from '../../util/test-hang.js';
+import { BufferPool } from './buffer-pool.js';
 import { DataPlaneFailed, DataPlaneStalled } from './data-failure.js';
 import { BATCH_TARGET_BYTES, blockCount, DATA_BLOCK_BYTES, SMALL_FILE_BYTES } from './layout.js';
 import { NativeSocket, type StepOutcome } from './native-socket.js';
@@ -28,6 +29,8 @@ const CHANGED = 'changed while it was copied; not installed';
 const PAUSE_AT_BYTES = 1 << 20;
 /** Bytes queued on a socket beyond which the sender waits for it to drain. */
 const HIGH_WATER_BYTES = 8 << 20;
+/** Buffers (batch arenas, whole files and blocks read here) kept for reuse once written. */
+const SPARE_BUFFERS = 4;
 /** The header-less rest of a block whose first part went out before an injected pause. */
 const NO_HEADER = Buffer.alloc(0);
 
@@ -57,7 +60,11 @@ interface Member {
 export class RecordSender {
   private readonly outlets: Outlet[] = [];
   private members: Member[] = [];
-  private arena = Buffer.allocUnsafe(BATCH_TARGET_BYTES);
+  /** Batches are packed in buffers of these. */
+  private readonly arenas = new BufferPool(BATCH_TARGET_BYTES, SPARE_BUFFERS);
+  /** Whole files and blocks are read into buffers of these (a block at most). */
+  private readonly blocks = new BufferPool(DATA_BLOCK_BYTES, SPARE_BUFFERS);
+  private arena = this.arenas.take();
   private arenaUsed = 0;
   private failure: Error | undefined;
   private readonly failWaiters = new Set<(error: Error) => void>();
@@ -122,9 +129,13 @@ export class RecordSender {
     return best;
   }
 
-  /** Writes one record's parts, all on one socket (the least loaded, unless named). */
-  private write(parts: Buffer[], outlet = this.leastLoaded()): Outlet {
-    outlet.write(parts);
+  /**
+   * Writes one record's parts, all on one socket (the least loaded, unless named); `released`,
+   * when given, runs once the socket holds none of them any more.
+   */
+  private write(parts: Buffer[], outlet = this.leastLoaded(), released?: () => void): Outlet {
+    const written = outlet.write(parts);
+    if (released) void written.then(released);
     return outlet;
   }
 
@@ -211,10 +222,14 @@ export class RecordSender {
   /** Sends the batch being filled, if it holds anything. */
   flush(): void {
     if (this.members.length === 0 || !this.ready) return;
-    this.write([batchHeader(this.members), this.arena.subarray(0, this.arenaUsed)]);
+    // The socket holds the arena until it is written: the next batch gets another, and this one
+    // is filled again once the socket has let go of it.
+    const arena = this.arena;
+    this.write([batchHeader(this.members), arena.subarray(0, this.arenaUsed)], undefined, () =>
+      this.arenas.giveBack(arena),
+    );
     this.members = [];
-    // The sockets still hold the old arena until written: the next batch gets its own.
-    this.arena = Buffer.allocUnsafe(BATCH_TARGET_BYTES);
+    this.arena = this.arenas.take();
     this.arenaUsed = 0;
   }
 
@@ -223,20 +238,35 @@ export class RecordSender {
    * first MiB, the first time a file's data goes out, while the event loop runs on.
    */
   private async writeRecord(header: Buffer, data: Buffer, file: OutgoingFile, first: boolean): Promise<void> {
+    const released = () => this.blocks.giveBack(data);
     const pause = first && data.length > PAUSE_AT_BYTES ? sendPauseIfInjected(file.rel) : undefined;
     if (!pause) {
-      this.write([header, data]);
+      this.write([header, data], undefined, released);
       return;
     }
     // Nothing else is written meanwhile: the session sends one file at a time.
     const outlet = this.write([header, data.subarray(0, PAUSE_AT_BYTES)]);
-    await Promise.race([pause, this.failed]);
-    this.write([data.subarray(PAUSE_AT_BYTES)], outlet);
+    await Promise.race([pause, this.failed]).catch((error: unknown) => {
+      released();
+      throw error;
+    });
+    this.write([data.subarray(PAUSE_AT_BYTES)], outlet, released);
+  }
+
+  /**
+   * `length` bytes to read a file's data into (a whole file or a block), from the pool: given back
+   * by writeRecord once written, or by the caller when it is not.
+   */
+  private blockBuffer(length: number): Buffer {
+    return this.blocks.take().subarray(0, length);
   }
 
   private async sendWhole(file: OutgoingFile): Promise<void> {
-    const data = Buffer.allocUnsafe(file.size);
-    if (!this.readOrFail(file, data, 0, true)) return;
+    const data = this.blockBuffer(file.size);
+    if (!this.readOrFail(file, data, 0, true)) {
+      this.blocks.giveBack(data);
+      return;
+    }
     await this.writeRecord(fileHeader(file.fileId, file.size), data, file, true);
   }
 
@@ -254,11 +284,16 @@ export class RecordSender {
           continue;
         }
         if (sending.length > 0 && !(await this.allSent(file, sending.splice(0)))) return;
-        const data = Buffer.allocUnsafe(length);
-        if (!this.readOrFail(file, data, offset, last)) return;
-        if (file.sparse && isAllZeros(data))
+        const data = this.blockBuffer(length);
+        if (!this.readOrFail(file, data, offset, last)) {
+          this.blocks.giveBack(data);
+          return;
+        }
+        if (file.sparse && isAllZeros(data)) {
           this.write([blockHeader(file.fileId, offset, length, last, true)]);
-        else await this.writeRecord(blockHeader(file.fileId, offset, length, last), data, file, offset === 0);
+          this.blocks.giveBack(data);
+        } else
+          await this.writeRecord(blockHeader(file.fileId, offset, length, last), data, file, offset === 0);
         if (!last) await this.room();
       }
     } finally {
