@@ -16,6 +16,7 @@
         "notify.cc",
         "owner.cc",
         "read_ahead.cc",
+        "read_checked.cc",
         "test_rules.cc",
         "watchdog.cc",
         "whole_dir.cc",

@@ -34,6 +34,7 @@
 #include "listing.h"
 #include "notify.h"
 #include "read_ahead.h"
+#include "read_checked.h"
 #include "special_file.h"
 #include "test_rules.h"
 #include "watchdog.h"
@@ -111,6 +112,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("landFiles", Napi::Function::New(env, LandFiles));
   exports.Set("writeRanges", Napi::Function::New(env, WriteRanges));
   exports.Set("punchZeros", Napi::Function::New(env, PunchZeros));
+  exports.Set("readChecked", Napi::Function::New(env, ReadChecked));
   exports.Set("dataSocketOpen", Napi::Function::New(env, DataSocketOpen));
   exports.Set("dataSocketRead", Napi::Function::New(env, DataSocketRead));
   exports.Set("dataSocketReceive", Napi::Function::New(env, DataSocketReceive));

@@ -453,6 +453,18 @@ export interface NativeAddon {
    */
   punchZeros(fd: number, size: number): number;
   /**
+   * Fills `into` from `fd` at `offset`, then fstat: 0 when the file is still a regular file of
+   * `size` bytes with that mtime, -1 when it ended early or is not (it changed), else an errno.
+   */
+  readChecked(
+    fd: number,
+    into: Uint8Array,
+    offset: number,
+    size: number,
+    mtimeSec: number,
+    mtimeNsec: number,
+  ): number;
+  /**
    * A data-plane socket driven from a thread of its own (native/data_socket.cc): takes a duplicate
    * of `fd`; each command below answers once, in order, with (result, errno, side) — side 1 the
    * socket, side 2 the file.

@@ -174,8 +174,9 @@ test('data connections refused: the transfer completes through the control strea
 /**
  * "A file that changes while it is copied is not installed" over the data plane, for each record
  * a file can travel in: batched, whole, in blocks. BLIT_TEST_CHANGE_SOURCE=PATH (util/test-hang.ts)
- * rewrites the file's first byte once its data has been read, before the check that it is still
- * what the scan saw; the old version at the destination must stay.
+ * rewrites the file's first byte before the check that it is still what the scan saw: without the
+ * addon once its data has been read, with it just before its last read, which the addon checks in
+ * the same call (readChecked); the old version at the destination must stay.
  */
 for (const [kind, size] of [
   ['a batched file', 5000],

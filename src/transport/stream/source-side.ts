@@ -15,6 +15,7 @@ import type { SourceListing } from '../../engine/roles.js';
 import { countListing, type SessionStats } from '../../engine/session-stats.js';
 import type { Failure, TransferOptions } from '../../engine/types.js';
 import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
+import { splitNs } from '../../fsops/metadata.js';
 import { baseRel, joinRel, parentRel } from '../../fsops/rel-path.js';
 import { hasHolesOnDisk, isAllZeros } from '../../fsops/sparse-blocks.js';
 import type {
@@ -289,6 +290,10 @@ export async function runSourceSide(
       value: { code: ErrorCode.ERROR_CODE_IO, path, message, fatal: false, fileId: 0n, hasFileId: false },
     });
 
+  const listedAs = (need: Need) => {
+    const [mtimeSec, mtimeNsec] = splitNs(need.mtimeNs);
+    return { size: Number(need.size), mtimeSec, mtimeNsec };
+  };
   const unchanged = (stats: BigIntStats, need: Need) =>
     stats.isFile() && stats.size === need.size && stats.mtimeNs === need.mtimeNs;
 
@@ -311,13 +316,14 @@ export async function runSourceSide(
     /** The data plane closes the descriptor once the file is out. */
     let handedOver = false;
     try {
-      if (!unchanged(fstatSync(fd, { bigint: true }), need)) {
+      const opened = fstatSync(fd, { bigint: true });
+      if (!unchanged(opened, need)) {
         await sendError(need, 'changed since it was listed; not copied');
         return;
       }
       const size = Number(need.size);
       // Holes (fewer bytes on disk than the size): zero blocks go as holes, never as zeros.
-      const sparse = hasHolesOnDisk(fstatSync(fd, { bigint: true }));
+      const sparse = hasHolesOnDisk(opened);
       if (stats) {
         stats.jobs++;
         stats.jobBytes += size;
@@ -342,6 +348,7 @@ export async function runSourceSide(
           fd,
           size,
           sparse,
+          listed: listedAs(need),
           unchanged: (at) => unchanged(fstatSync(at, { bigint: true }), need),
         });
       } else await sendFrames(need, fd, size, sparse);

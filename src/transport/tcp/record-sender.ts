@@ -14,6 +14,7 @@
  */
 import { closeSync, readSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { nativeAddon, nativeErrnoError } from '../../fsops/native.js';
 import { isAllZeros } from '../../fsops/sparse-blocks.js';
 import { reasonOf } from '../../util/errors.js';
 import { changeSourceIfInjected, sendPauseIfInjected } from '../../util/test-hang.js';
@@ -50,6 +51,8 @@ export interface OutgoingFile {
   sparse?: boolean;
   /** False once the file no longer has the size and mtime it was listed with. */
   unchanged(fd: number): boolean;
+  /** What it was listed with, for the addon's check of the last read (readChecked). */
+  listed?: { size: number; mtimeSec: number; mtimeNsec: number };
 }
 
 interface Member {
@@ -187,6 +190,16 @@ export class RecordSender {
    */
   private readOrFail(file: OutgoingFile, into: Buffer, offset: number, last: boolean): boolean {
     try {
+      const addon = last && file.listed ? nativeAddon() : undefined;
+      if (addon && file.listed) {
+        // The read and the check in one call (changed: a short read, or another size or mtime).
+        changeSourceIfInjected(file.path);
+        const { size, mtimeSec, mtimeNsec } = file.listed;
+        const outcome = addon.readChecked(file.fd, into, offset, size, mtimeSec, mtimeNsec);
+        if (outcome === -1) throw new Error(CHANGED);
+        if (outcome !== 0) throw nativeErrnoError(addon, outcome);
+        return true;
+      }
       for (let done = 0; done < into.length; ) {
         const n = readSync(file.fd, into, done, into.length - done, offset + done);
         // A short read: the file shrank.
