@@ -21,6 +21,7 @@
 
 #include "board.h"
 #include "common.h"
+#include "listing.h"
 #include "sparse.h"
 #include "whole_dir.h"
 
@@ -319,7 +320,9 @@ void NewFileFacts(DirCache& dirs) {
   dirs.gidKnown = false;
   if (dirs.fd < 0) return;
   struct stat st;
-  if (fstat(dirs.fd, &st) == 0) {
+  // Only where a new file is this process's and its group follows the directory's rules: not on
+  // NFS (root squashed), FUSE, CIFS or vfat (owners by mount option), where fchown must ask.
+  if (LocalChangeTimes(dirs.fd) && fstat(dirs.fd, &st) == 0) {
     bool setgid = (st.st_mode & S_ISGID) != 0;
     dirs.gidKnown = setgid || st.st_gid == OurGid();
     dirs.newGid = setgid ? st.st_gid : OurGid();

@@ -124,7 +124,7 @@ struct DirCache {
 void NewFileFacts(DirCache& dirs);
 
 // Whether a file just made in the directory NewFileFacts read has `owner` already (wanted, ours,
-// and the group known to be the one it gets): no fchown then.
+// and the group known to be the one it gets, on a local kernel file system): no fchown then.
 bool NewFileHasOwner(const DirCache& dirs, const Owner& owner);
 
 // Writes all `size` bytes at `offset` (short writes and EINTR retried); false with errno set.

@@ -192,9 +192,11 @@ void LandThread(LandPool* pool) {
       DirCache dirs;
       for (size_t i = 0; i < job->files.size(); i++) {
         const LandFile& file = job->files[i];
-        int32_t unused[kXattrInts] = {-1};
-        int32_t* ownerErr = i < job->ownerErrnos.size() ? &job->ownerErrnos[i] : unused;
-        int32_t* xattrInts = (i + 1) * kXattrInts <= job->xattrInts.size() ? &job->xattrInts[i * kXattrInts] : unused;
+        int32_t unusedOwner = -1;
+        int32_t unusedXattrs[kXattrInts] = {0, 0, 0, 0};
+        int32_t* ownerErr = i < job->ownerErrnos.size() ? &job->ownerErrnos[i] : &unusedOwner;
+        int32_t* xattrInts =
+            (i + 1) * kXattrInts <= job->xattrInts.size() ? &job->xattrInts[i * kXattrInts] : unusedXattrs;
         job->errnos[i] = file.fd >= 0 ? (WriteAll(file.fd, file.data, file.size, file.offset) ? 0 : errno)
                                       : LandOne(file, dirs, ownerErr, xattrInts);
       }

@@ -158,7 +158,9 @@ XattrOutcome ApplyXattrs(int fd, const std::string& path, bool isLink, const Xat
     }
   };
   if (readErr != 0) {
-    // Nothing is known of what is there: say so for every kind the source has.
+    // Nothing is known of what is there: say so for every kind the source has, and have the mode
+    // set again (an ACL there may have moved its group bits).
+    outcome.aclTouched = true;
     for (const Xattr& x : wanted) {
       XattrClass c = ClassifyXattr(x.name, root);
       if (Kept(c, keep)) note(c, readErr);

@@ -1,6 +1,7 @@
 /**
  * The sender's buffer pool (transport/tcp/buffer-pool.ts): a buffer given back, whole or as a view
- * from its start, is the next one taken, at its full size; no more than `keep` are kept.
+ * from its start, is the next one taken, at its full size; no more than `keep` are kept; a buffer
+ * is kept once however often it comes back, and only one the pool made.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -28,4 +29,20 @@ test('no more than `keep` buffers are kept, and a view too short to be one is dr
   const small = new BufferPool(1024, 2);
   small.giveBack(Buffer.alloc(512));
   assert.equal(small.take().length, 1024);
+});
+
+test('a buffer given back twice is kept once; one the pool did not make, or after clear(), never', () => {
+  const pool = new BufferPool(1024, 4);
+  const taken = pool.take();
+  pool.giveBack(taken);
+  pool.giveBack(taken.subarray(0, 5));
+  const first = pool.take();
+  assert.equal(first.buffer, taken.buffer);
+  assert.notEqual(pool.take().buffer, taken.buffer, 'not handed out twice');
+  pool.giveBack(Buffer.allocUnsafeSlow(1024));
+  assert.equal(pool.take().length, 1024);
+  const kept = pool.take();
+  pool.clear();
+  pool.giveBack(kept);
+  assert.notEqual(pool.take().buffer, kept.buffer, 'nothing kept once cleared');
 });

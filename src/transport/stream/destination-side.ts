@@ -506,9 +506,11 @@ export async function runDestinationSide(
   const landing = new LandingQueue(destination.fs, held, {
     landed(fileId, owner, xattrs) {
       countOwner(destination.fidelity, owner);
-      if (xattrs) destination.countLandedXattrs(xattrs);
       const file = pending.get(fileId);
-      if (file && !file.failed) counted(fileId, file, xattrs !== undefined);
+      if (file && !file.failed) {
+        if (xattrs) destination.countLandedXattrs(xattrs);
+        counted(fileId, file, xattrs !== undefined);
+      }
       settle();
     },
     failed(fileId, error) {

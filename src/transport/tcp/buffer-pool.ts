@@ -5,6 +5,9 @@
  */
 export class BufferPool {
   private readonly spare: Buffer[] = [];
+  /** The memory of every buffer this pool made: only those are taken back. */
+  private readonly own = new WeakSet<ArrayBufferLike>();
+  private cleared = false;
 
   constructor(
     /** The size of every buffer of the pool. */
@@ -14,12 +17,27 @@ export class BufferPool {
   ) {}
 
   take(): Buffer {
-    return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.size);
+    const spare = this.spare.pop();
+    if (spare) return spare;
+    const fresh = Buffer.allocUnsafeSlow(this.size);
+    this.own.add(fresh.buffer);
+    return fresh;
   }
 
-  /** A buffer taken from this pool, or a view of it from its start, is no longer used by anyone. */
+  /**
+   * A buffer taken from this pool, or a view of it, is no longer used by anyone. Anything else
+   * (a buffer the pool did not make, one given back already) is left alone.
+   */
   giveBack(view: Buffer): void {
-    if (this.spare.length >= this.keep || view.buffer.byteLength < view.byteOffset + this.size) return;
-    this.spare.push(Buffer.from(view.buffer, view.byteOffset, this.size));
+    const memory = view.buffer;
+    if (this.cleared || this.spare.length >= this.keep || !this.own.has(memory)) return;
+    if (this.spare.some((buffer) => buffer.buffer === memory)) return;
+    this.spare.push(Buffer.from(memory, 0, this.size));
+  }
+
+  /** The owner is done: what is kept is let go, and nothing given back is kept any more. */
+  clear(): void {
+    this.cleared = true;
+    this.spare.length = 0;
   }
 }

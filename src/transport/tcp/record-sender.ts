@@ -258,20 +258,26 @@ export class RecordSender {
       return;
     }
     // Nothing else is written meanwhile: the session sends one file at a time.
-    const outlet = this.write([header, data.subarray(0, PAUSE_AT_BYTES)]);
+    const outlet = this.leastLoaded();
+    const firstPart = outlet.write([header, data.subarray(0, PAUSE_AT_BYTES)]);
     await Promise.race([pause, this.failed]).catch((error: unknown) => {
-      released();
+      // The socket may still hold the first part: the buffer goes back once it lets go.
+      void firstPart.then(released);
       throw error;
     });
     this.write([data.subarray(PAUSE_AT_BYTES)], outlet, released);
   }
 
   /**
-   * `length` bytes to read a file's data into (a whole file or a block), from the pool: given back
-   * by writeRecord once written, or by the caller when it is not.
+   * `length` bytes to read a file's data into (a whole file or a block): from the pool of block
+   * buffers when it fills at least half of one (no more than twice the bytes are held), else its
+   * own. Given back by writeRecord once written, or by the caller when it is not (a buffer of its
+   * own is left to the collector).
    */
   private blockBuffer(length: number): Buffer {
-    return this.blocks.take().subarray(0, length);
+    return length >= DATA_BLOCK_BYTES / 2
+      ? this.blocks.take().subarray(0, length)
+      : Buffer.allocUnsafe(length);
   }
 
   private async sendWhole(file: OutgoingFile): Promise<void> {
@@ -354,10 +360,18 @@ export class RecordSender {
   end(): void {
     this.flush();
     for (const outlet of this.outlets.splice(0)) outlet.end();
+    this.releaseBuffers();
   }
 
   /** Cuts every socket at once (the session failed). */
   destroy(): void {
     for (const outlet of this.outlets.splice(0)) outlet.destroy();
+    this.releaseBuffers();
+  }
+
+  /** The buffers kept for reuse are let go with the session (a daemon runs many, one after another). */
+  private releaseBuffers(): void {
+    this.arenas.clear();
+    this.blocks.clear();
   }
 }
