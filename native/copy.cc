@@ -343,8 +343,23 @@ void NewFileFacts(DirCache& dirs) {
   }
 }
 
-bool NewFileHasOwner(const DirCache& dirs, const Owner& owner) {
-  return owner.wanted() && owner.uid == OurUid() && dirs.gidKnown && owner.gid == dirs.newGid;
+OwnerOutcome GiveNewFileOwner(int fd, const DirCache& dirs, const Owner& owner) {
+  bool has = owner.wanted() && owner.uid == OurUid() && dirs.gidKnown && owner.gid == dirs.newGid;
+  return has ? OwnerOutcome{true, 0} : ApplyOwnerFd(fd, owner);
+}
+
+XattrOutcome ApplyNewFileXattrs(int fd, const DirCache& dirs, const Xattrs& wanted, int keep) {
+  static const Xattrs kNone;
+  return ApplyXattrs(fd, "", false, wanted, keep, dirs.startsBare ? &kNone : nullptr);
+}
+
+bool SameSizeAndMtime(const struct stat& st, uint64_t size, int64_t sec, int64_t nsec) {
+#if defined(__APPLE__)
+  const struct timespec& m = st.st_mtimespec;
+#else
+  const struct timespec& m = st.st_mtim;
+#endif
+  return static_cast<uint64_t>(st.st_size) == size && m.tv_sec == sec && m.tv_nsec == nsec;
 }
 
 void NoteXattrs(CopyResult* result, int readErr, const XattrOutcome& outcome) {
@@ -391,12 +406,7 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
     if (same == 1) {
       ChangeSourceIfInjected(src);
       struct stat st;
-      bool unchanged = fstat(in, &st) == 0 && static_cast<uint64_t>(st.st_size) == size &&
-#if defined(__APPLE__)
-                       st.st_mtimespec.tv_sec == sec && st.st_mtimespec.tv_nsec == nsec;
-#else
-                       st.st_mtim.tv_sec == sec && st.st_mtim.tv_nsec == nsec;
-#endif
+      bool unchanged = fstat(in, &st) == 0 && SameSizeAndMtime(st, size, sec, nsec);
       Xattrs wanted;
       int xattrReadErr = keepXattrs != 0 && !metadataMatches ? ReadXattrsFd(in, &wanted) : 0;
       close(in);
@@ -464,28 +474,19 @@ CopyResult CopyOne(const std::string& src, const std::string& dst, uint64_t size
     if (fstat(in, &st) != 0) {
       err = errno;
       stage = kStageSource;
-    } else {
-#if defined(__APPLE__)
-      struct timespec m = st.st_mtimespec;
-#else
-      struct timespec m = st.st_mtim;
-#endif
-      if (static_cast<uint64_t>(st.st_size) != size || m.tv_sec != sec || m.tv_nsec != nsec) changed = true;
+    } else if (!SameSizeAndMtime(st, size, sec, nsec)) {
+      changed = true;
     }
   }
   // The owner before the xattrs and the mode: chown clears security.capability and the setuid and
   // setgid bits. Its failure fails no file. Not where the new file has it already.
   if (err == 0 && !changed && (owner.wanted() || keepXattrs != 0)) NewFileFacts(dstDirs);
-  if (err == 0 && !changed) {
-    if (NewFileHasOwner(dstDirs, owner)) result.owner.tried = true;
-    else result.owner = ApplyOwnerFd(out, owner);
-  }
+  if (err == 0 && !changed) result.owner = GiveNewFileOwner(out, dstDirs, owner);
   // xattrs and ACLs from descriptor to descriptor, before the mode (an ACL moves its group bits).
   if (err == 0 && !changed && keepXattrs != 0) {
     Xattrs wanted;
     int readErr = ReadXattrsFd(in, &wanted);
-    static const Xattrs kNone;
-    XattrOutcome outcome = ApplyXattrs(out, "", false, wanted, keepXattrs, dstDirs.startsBare ? &kNone : nullptr);
+    XattrOutcome outcome = ApplyNewFileXattrs(out, dstDirs, wanted, keepXattrs);
     NoteXattrs(&result, readErr, outcome);
     if (outcome.aclTouched) chmodAfter = true;
   }

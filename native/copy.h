@@ -17,6 +17,7 @@
 #include "xattr.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "owner.h"
@@ -123,9 +124,15 @@ struct DirCache {
 // security.* one (an LSM labels new files there).
 void NewFileFacts(DirCache& dirs);
 
-// Whether a file just made in the directory NewFileFacts read has `owner` already (wanted, ours,
-// and the group known to be the one it gets, on a local kernel file system): no fchown then.
-bool NewFileHasOwner(const DirCache& dirs, const Owner& owner);
+// A file just made in `dirs`' directory, open as `fd` (the copy threads' and the landing threads'):
+// its owner given, unless it has it already (wanted, ours, and the group known to be the one it
+// gets, on a local kernel file system: applied then, without an fchown); then its xattrs made
+// `wanted` within `keep`, without reading its own where it starts with none. NewFileFacts first.
+OwnerOutcome GiveNewFileOwner(int fd, const DirCache& dirs, const Owner& owner);
+XattrOutcome ApplyNewFileXattrs(int fd, const DirCache& dirs, const Xattrs& wanted, int keep);
+
+// Whether `st` still has the size and mtime a file was listed with (it did not change meanwhile).
+bool SameSizeAndMtime(const struct stat& st, uint64_t size, int64_t sec, int64_t nsec);
 
 // Writes all `size` bytes at `offset` (short writes and EINTR retried); false with errno set.
 bool WriteAll(int fd, const char* data, size_t size, off_t offset);

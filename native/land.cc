@@ -132,13 +132,12 @@ int LandOne(const LandFile& file, DirCache& dirs, int32_t* ownerErr, int32_t* xa
   // read of its own xattrs where it starts with none.
   if (err == 0 && (file.owner.wanted() || file.keep != 0)) NewFileFacts(dirs);
   if (err == 0) {
-    OwnerOutcome owner = NewFileHasOwner(dirs, file.owner) ? OwnerOutcome{true, 0} : ApplyOwnerFd(fd, file.owner);
+    OwnerOutcome owner = GiveNewFileOwner(fd, dirs, file.owner);
     if (owner.tried) *ownerErr = owner.err;
   }
   bool chmod = file.chmod;
   if (err == 0 && file.keep != 0) {
-    static const Xattrs kNone;
-    XattrOutcome outcome = ApplyXattrs(fd, "", false, file.xattrs, file.keep, dirs.startsBare ? &kNone : nullptr);
+    XattrOutcome outcome = ApplyNewFileXattrs(fd, dirs, file.xattrs, file.keep);
     xattrInts[0] = outcome.xattrs;
     xattrInts[1] = outcome.xattrErr;
     xattrInts[2] = outcome.acls;

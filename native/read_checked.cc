@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "copy.h"
+
 namespace blit {
 
 Napi::Value ReadChecked(const Napi::CallbackInfo& info) {
@@ -41,12 +43,7 @@ Napi::Value ReadChecked(const Napi::CallbackInfo& info) {
   }
   struct stat st;
   if (fstat(fd, &st) != 0) return Napi::Number::New(env, errno);
-#if defined(__APPLE__)
-  struct timespec m = st.st_mtimespec;
-#else
-  struct timespec m = st.st_mtim;
-#endif
-  bool same = S_ISREG(st.st_mode) && st.st_size == size && m.tv_sec == sec && m.tv_nsec == nsec;
+  bool same = S_ISREG(st.st_mode) && SameSizeAndMtime(st, static_cast<uint64_t>(size), sec, nsec);
   return Napi::Number::New(env, same ? 0 : -1);
 }
 

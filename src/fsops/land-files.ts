@@ -20,6 +20,9 @@ import { isName } from './rel-path.js';
 import { writeDataRuns } from './sparse-blocks.js';
 import type { XattrOutcome } from './xattrs.js';
 
+/** Ints per file in landFiles' xattr answer (native/land.cc kXattrInts). */
+const XATTR_INTS = 4;
+
 /** The process umask: a file created with its final mode needs no chmod unless the umask strips bits. */
 const umask = process.umask();
 
@@ -120,7 +123,7 @@ function landNatively(
       }
       if (xattrs) {
         jobs.forEach((job, i) => {
-          const at = i * 4;
+          const at = i * XATTR_INTS;
           xattrs[i] = job.xattrs && {
             xattrs: xattrInts[at] !== 0,
             xattrErr: xattrInts[at + 1]!,

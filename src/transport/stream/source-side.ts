@@ -9,13 +9,13 @@
  * The peer is not trusted: a need or a removal (move) is served only for a path below a directory
  * this walk listed itself, opened without following a final link.
  */
-import { type BigIntStats, closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { LocalSource } from '../../engine/local-source.js';
 import type { SourceListing } from '../../engine/roles.js';
 import { countListing, type SessionStats } from '../../engine/session-stats.js';
 import type { Failure, TransferOptions } from '../../engine/types.js';
 import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
-import { splitNs } from '../../fsops/metadata.js';
+import { stillAsListed } from '../../fsops/read-listed.js';
 import { baseRel, joinRel, parentRel } from '../../fsops/rel-path.js';
 import { hasHolesOnDisk, isAllZeros } from '../../fsops/sparse-blocks.js';
 import type {
@@ -290,13 +290,6 @@ export async function runSourceSide(
       value: { code: ErrorCode.ERROR_CODE_IO, path, message, fatal: false, fileId: 0n, hasFileId: false },
     });
 
-  const listedAs = (need: Need) => {
-    const [mtimeSec, mtimeNsec] = splitNs(need.mtimeNs);
-    return { size: Number(need.size), mtimeSec, mtimeNsec };
-  };
-  const unchanged = (stats: BigIntStats, need: Need) =>
-    stats.isFile() && stats.size === need.size && stats.mtimeNs === need.mtimeNs;
-
   /** Sends one needed file (or its hash). Failures go to the destination as that file's error. */
   const serveNeed = async (need: Need) => {
     const path = pathOf(need.path);
@@ -317,7 +310,7 @@ export async function runSourceSide(
     let handedOver = false;
     try {
       const opened = fstatSync(fd, { bigint: true });
-      if (!unchanged(opened, need)) {
+      if (!stillAsListed(opened, need)) {
         await sendError(need, 'changed since it was listed; not copied');
         return;
       }
@@ -348,8 +341,7 @@ export async function runSourceSide(
           fd,
           size,
           sparse,
-          listed: listedAs(need),
-          unchanged: (at) => unchanged(fstatSync(at, { bigint: true }), need),
+          listed: need,
         });
       } else await sendFrames(need, fd, size, sparse);
     } catch (error) {
@@ -373,7 +365,7 @@ export async function runSourceSide(
       const want = Math.min(CHUNK_BYTES, size - offset);
       const n = want === 0 ? 0 : readSync(fd, scratch, 0, want, offset);
       const last = offset + n >= size;
-      if ((n === 0 && want > 0) || (last && !unchanged(fstatSync(fd, { bigint: true }), need))) {
+      if ((n === 0 && want > 0) || (last && !stillAsListed(fstatSync(fd, { bigint: true }), need))) {
         await sendError(need, 'changed while it was copied; not installed');
         return;
       }

@@ -54,8 +54,9 @@ export class Outlet {
     let released: Promise<unknown> = Promise.resolve();
     for (const part of parts) {
       if (this.native) {
-        released = this.native.write(part, WRITE_IDLE_MS);
-        this.track(released as Promise<StepOutcome>, part.length);
+        const step = this.native.write(part, WRITE_IDLE_MS);
+        this.track(step, part.length);
+        released = step;
       } else {
         released = new Promise<void>((resolve) => this.socket.write(part, () => resolve()));
         this.on.sent(part.length);

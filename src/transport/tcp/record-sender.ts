@@ -12,9 +12,9 @@
  *
  * A socket that fails fails the whole session (`failed`), and no socket outlives it (`destroy`).
  */
-import { closeSync, readSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { nativeAddon, nativeErrnoError } from '../../fsops/native.js';
+import { type Listed, readListed } from '../../fsops/read-listed.js';
 import { isAllZeros } from '../../fsops/sparse-blocks.js';
 import { reasonOf } from '../../util/errors.js';
 import { changeSourceIfInjected, sendPauseIfInjected } from '../../util/test-hang.js';
@@ -49,10 +49,8 @@ export interface OutgoingFile {
    * zeros goes as a HOLE record, with no bytes.
    */
   sparse?: boolean;
-  /** False once the file no longer has the size and mtime it was listed with. */
-  unchanged(fd: number): boolean;
-  /** What it was listed with, for the addon's check of the last read (readChecked). */
-  listed?: { size: number; mtimeSec: number; mtimeNsec: number };
+  /** What it was listed with: checked once its last byte is read. */
+  listed: Listed;
 }
 
 interface Member {
@@ -190,26 +188,9 @@ export class RecordSender {
    */
   private readOrFail(file: OutgoingFile, into: Buffer, offset: number, last: boolean): boolean {
     try {
-      const addon = last && file.listed ? nativeAddon() : undefined;
-      if (addon && file.listed) {
-        // The read and the check in one call (changed: a short read, or another size or mtime).
-        changeSourceIfInjected(file.path);
-        const { size, mtimeSec, mtimeNsec } = file.listed;
-        const outcome = addon.readChecked(file.fd, into, offset, size, mtimeSec, mtimeNsec);
-        if (outcome === -1) throw new Error(CHANGED);
-        if (outcome !== 0) throw nativeErrnoError(addon, outcome);
-        return true;
-      }
-      for (let done = 0; done < into.length; ) {
-        const n = readSync(file.fd, into, done, into.length - done, offset + done);
-        // A short read: the file shrank.
-        if (n === 0) throw new Error(CHANGED);
-        done += n;
-      }
-      if (last) {
-        changeSourceIfInjected(file.path);
-        if (!file.unchanged(file.fd)) throw new Error(CHANGED);
-      }
+      // A short read: the file shrank; after the last, another size or mtime: it changed.
+      if (!readListed(file.fd, into, offset, last, file.listed, () => changeSourceIfInjected(file.path)))
+        throw new Error(CHANGED);
       return true;
     } catch (error) {
       const reason = reasonOf(error);
