@@ -172,52 +172,60 @@ test('data connections refused: the transfer completes through the control strea
 });
 
 /**
- * "A file that changes while it is copied is not installed" over the data plane, for each record
- * a file can travel in: batched, whole, in blocks. BLIT_TEST_CHANGE_SOURCE=PATH (util/test-hang.ts)
- * rewrites the file's first byte before the check that it is still what the scan saw: without the
- * addon once its data has been read, with it just before its last read, which the addon checks in
- * the same call (readChecked); the old version at the destination must stay.
+ * "A file that changes while it is copied is not installed" on a remote send, for each record a
+ * file can travel in over the data plane (batched, whole, in blocks), with the addon and without
+ * it, and inside the gRPC stream (--force-grpc-data). BLIT_TEST_CHANGE_SOURCE=PATH
+ * (util/test-hang.ts) rewrites the file's first byte before the check that it is still what the
+ * scan saw: once its data has been read, or with the addon just before its last read, which the
+ * addon reads and checks in one call (fsops/read-listed.ts); the old version at the destination
+ * must stay.
  */
+const SENDS: { way: string; env: Record<string, string>; dataPlane: boolean }[] = [
+  { way: 'with the addon', env: {}, dataPlane: true },
+  { way: 'without the addon', env: { BLIT_NO_NATIVE: '1' }, dataPlane: true },
+  { way: 'inside the gRPC stream', env: { BLIT_FORCE_GRPC_DATA: '1' }, dataPlane: false },
+];
 for (const [kind, size] of [
   ['a batched file', 5000],
   ['a file sent whole', 100 * KiB],
   ['a file sent in blocks', 2 * BLOCK + 5],
-] as const) {
-  test(`${kind} that changes while it is sent is not installed, by push and by pull`, async (t) => {
-    const root = tempDir(t, 'blit-data-');
-    const module = join(root, 'module');
-    const src = join(module, 'src');
-    mkdirSync(src, { recursive: true });
-    const data = Buffer.alloc(size, 7);
-    writeFileSync(join(src, 'changing'), data);
-    writeFileSync(join(src, 'steady'), 'steady');
-    const dst = join(root, 'dst');
-    mkdirSync(dst);
-    writeFileSync(join(dst, 'changing'), 'the old version, kept');
-    const daemon = await startDaemon(t, ['--root', module], {
-      BLIT_TEST_CHANGE_SOURCE: join(src, 'changing'),
-    });
+] as const)
+  for (const { way, env, dataPlane } of SENDS)
+    test(`${kind} that changes while it is sent is not installed, by push and by pull, ${way}`, async (t) => {
+      const root = tempDir(t, 'blit-data-');
+      const module = join(root, 'module');
+      const src = join(module, 'src');
+      mkdirSync(src, { recursive: true });
+      const data = Buffer.alloc(size, 7);
+      writeFileSync(join(src, 'changing'), data);
+      writeFileSync(join(src, 'steady'), 'steady');
+      const dst = join(root, 'dst');
+      mkdirSync(dst);
+      writeFileSync(join(dst, 'changing'), 'the old version, kept');
+      const daemon = await startDaemon(t, ['--root', module], {
+        ...env,
+        BLIT_TEST_CHANGE_SOURCE: join(src, 'changing'),
+      });
 
-    const pull = await runBlit(['copy', '--json', `127.0.0.1:${daemon.port}:/default/src/`, dst]);
-    assert.equal(pull.status, 2, pull.stderr);
-    assert.equal(readFileSync(join(dst, 'changing'), 'utf8'), 'the old version, kept');
-    assert.equal(readFileSync(join(dst, 'steady'), 'utf8'), 'steady');
-    assert.match(JSON.stringify(jsonReport(pull).failures), /changing.*changed while it was copied/);
-    assert.ok(dataSockets(daemon) >= 1, 'the pull used the data plane');
+      const pull = await runBlit(['copy', '--json', `127.0.0.1:${daemon.port}:/default/src/`, dst], { env });
+      assert.equal(pull.status, 2, pull.stderr);
+      assert.equal(readFileSync(join(dst, 'changing'), 'utf8'), 'the old version, kept');
+      assert.equal(readFileSync(join(dst, 'steady'), 'utf8'), 'steady');
+      assert.match(JSON.stringify(jsonReport(pull).failures), /changing.*changed while it was copied/);
+      assert.equal(dataSockets(daemon) >= 1, dataPlane, 'the pull went the way named');
 
-    const local = join(root, 'local');
-    mkdirSync(local);
-    writeFileSync(join(local, 'changing'), data);
-    writeFileSync(join(local, 'steady'), 'steady');
-    mkdirSync(join(module, 'dst'));
-    writeFileSync(join(module, 'dst', 'changing'), 'the old version, kept');
-    const push = await runBlit(['copy', '--json', `${local}/`, `127.0.0.1:${daemon.port}:/default/dst/`], {
-      env: { BLIT_TEST_CHANGE_SOURCE: join(local, 'changing') },
+      const local = join(root, 'local');
+      mkdirSync(local);
+      writeFileSync(join(local, 'changing'), data);
+      writeFileSync(join(local, 'steady'), 'steady');
+      mkdirSync(join(module, 'dst'));
+      writeFileSync(join(module, 'dst', 'changing'), 'the old version, kept');
+      const push = await runBlit(['copy', '--json', `${local}/`, `127.0.0.1:${daemon.port}:/default/dst/`], {
+        env: { ...env, BLIT_TEST_CHANGE_SOURCE: join(local, 'changing') },
+      });
+      assert.equal(push.status, 2, push.stderr);
+      assert.equal(readFileSync(join(module, 'dst', 'changing'), 'utf8'), 'the old version, kept');
+      assert.equal(readFileSync(join(module, 'dst', 'steady'), 'utf8'), 'steady');
+      assert.match(JSON.stringify(jsonReport(push).failures), /changing.*changed while it was copied/);
+      assert.equal(dataSockets(daemon) >= 1, dataPlane, 'the push went the way named');
     });
-    assert.equal(push.status, 2, push.stderr);
-    assert.equal(readFileSync(join(module, 'dst', 'changing'), 'utf8'), 'the old version, kept');
-    assert.equal(readFileSync(join(module, 'dst', 'steady'), 'utf8'), 'steady');
-    assert.match(JSON.stringify(jsonReport(push).failures), /changing.*changed while it was copied/);
-    assert.ok(dataSockets(daemon) >= 1, 'the push used the data plane');
-  });
-}

@@ -31,7 +31,7 @@ import { checkPeerRel, ProtocolError, toManifestBatches } from '../../protocol/m
 import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { nowMs } from '../../util/clock.js';
 import { reasonOf, sourceKeptReason } from '../../util/errors.js';
-import { sendPauseIfInjected } from '../../util/test-hang.js';
+import { changeSourceIfInjected, sendPauseIfInjected } from '../../util/test-hang.js';
 import { type FrameChannel, PeerEndedEarly, PeerFailed } from '../frame-channel.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
 import { RecordSender } from '../tcp/record-sender.js';
@@ -343,7 +343,7 @@ export async function runSourceSide(
           sparse,
           listed: need,
         });
-      } else await sendFrames(need, fd, size, sparse);
+      } else await sendFrames(need, path, fd, size, sparse);
     } catch (error) {
       if (!handedOver) await sendError(need, `cannot read: ${reasonOf(error)}`);
       else {
@@ -359,12 +359,13 @@ export async function runSourceSide(
   };
 
   /** Sends a file as FileData frames inside the session stream (no data plane, or not yet). */
-  const sendFrames = async (need: Need, fd: number, size: number, sparse: boolean) => {
+  const sendFrames = async (need: Need, path: string, fd: number, size: number, sparse: boolean) => {
     let offset = 0;
     do {
       const want = Math.min(CHUNK_BYTES, size - offset);
       const n = want === 0 ? 0 : readSync(fd, scratch, 0, want, offset);
       const last = offset + n >= size;
+      if (last) changeSourceIfInjected(path);
       if ((n === 0 && want > 0) || (last && !stillAsListed(fstatSync(fd, { bigint: true }), need))) {
         await sendError(need, 'changed while it was copied; not installed');
         return;
