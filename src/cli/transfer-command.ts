@@ -5,7 +5,6 @@ import { resolveEndpoints } from '../engine/endpoints.js';
 import { PRESERVE_ALL } from '../engine/fidelity.js';
 import type { DeletionCandidate } from '../engine/local-destination.js';
 import { newProgress, type Progress } from '../engine/progress.js';
-import { runTransfer } from '../engine/session.js';
 import type {
   Action,
   CompareMode,
@@ -20,6 +19,7 @@ import { isSafeRel } from '../fsops/rel-path.js';
 import { keepMask } from '../fsops/xattrs.js';
 import { startPerfRun } from '../perf/run-recorder.js';
 import { endedClean, startXattrMark } from '../perf/xattr-mark.js';
+import { transferLocally } from '../transport/in-process/local-transfer.js';
 import { BlitError, reasonOf, showPath } from '../util/errors.js';
 import { countOf, parseSize } from '../util/human.js';
 import { canAsk, confirmDeletions } from './confirm.js';
@@ -204,7 +204,7 @@ export async function runTransferCommand(
   });
   let sourceCtimeMaxMs: number | undefined;
   const session = startCommandSession(options, flags);
-  const report = await runTransfer(endpoints, options, {
+  const report = await transferLocally(endpoints, options, {
     signal: session.interruption.signal,
     progress: session.progress,
     plan: perf.plan,

@@ -23,7 +23,7 @@ import { FidelityTally, PRESERVE_ALL } from './fidelity.js';
 import { type FilterVerdict, outsideSizeLimits, type PathFilter } from './filter.js';
 import { HardLinkGroups, MAX_LINK_GROUPS } from './hard-links.js';
 import { type EntryStep, planEntry, planExtras } from './plan-entry.js';
-import type { SourceEntry, SourceListing } from './roles.js';
+import type { DeferredEntry, DestinationRole, SourceEntry, SourceListing } from './roles.js';
 import { cannotMakeSpecial, isDevice, makeSpecialNode } from './special-files.js';
 import type { Action, Entry, EntryKind, Failure, TransferOptions } from './types.js';
 
@@ -66,11 +66,11 @@ export interface DestinationTally {
   deleted: number;
 }
 
-export class LocalDestination {
+export class LocalDestination implements DestinationRole {
   readonly failures: Failure[] = [];
   readonly candidates: DeletionCandidate[] = [];
   /** Entries that replace a directory (or are replaced by one): written after the deletions. */
-  readonly deferred: { parent: string; entry: SourceEntry }[] = [];
+  readonly deferred: DeferredEntry[] = [];
   /** Staging directories of dead runs, found while listing: see removeStaleDirs. */
   private readonly staleDirs: string[] = [];
   readonly tally: DestinationTally = { copied: 0, skipped: 0, updated: 0, deleted: 0 };

@@ -11,7 +11,7 @@ import { codeOf, reasonOf, sourceKeptReason } from '../util/errors.js';
 import { hangIfInjected, injectedScanRel } from '../util/test-hang.js';
 import type { Endpoints } from './endpoints.js';
 import type { FilterVerdict, PathFilter } from './filter.js';
-import type { SourceEntry, SourceListing, SourceRole } from './roles.js';
+import type { DeferredEntry, SourceEntry, SourceListing, SourceRole } from './roles.js';
 import type { Failure } from './types.js';
 
 /** Yield to the event loop after this many entries, so finished copies are collected while walking. */
@@ -49,7 +49,11 @@ export class LocalSource implements SourceRole {
     if (blocksDeletion) this.scanComplete = false;
   }
 
-  async *scan(start?: { parent: string; entry: SourceEntry }): AsyncGenerator<SourceListing> {
+  async *scanAgain(entries: readonly DeferredEntry[]): AsyncGenerator<SourceListing> {
+    for (const entry of entries) yield* this.scan(entry);
+  }
+
+  async *scan(start?: DeferredEntry): AsyncGenerator<SourceListing> {
     if (this.endpoints.kind === 'single') {
       yield* this.scanSingle();
       return;

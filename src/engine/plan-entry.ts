@@ -132,3 +132,29 @@ export function planExtras(
   }
   return extras;
 }
+
+/** One entry of a listing with what the destination holds under its name and the step planned. */
+export interface PlannedEntry {
+  rel: string;
+  entry: SourceEntry;
+  dest: Entry | undefined;
+  step: EntryStep;
+}
+
+/**
+ * The plan for one source listing against the destination's listing of the same directory
+ * (`existing`, by name): a step for each source entry (what is needed, updated, made, deferred or
+ * refused) and a mirror's deletions. Pure: the destination role lists, then carries it out.
+ */
+export function planListing(
+  listing: SourceListing,
+  existing: ReadonlyMap<string, Entry>,
+  filter: PathFilter,
+  options: TransferOptions,
+): { entries: PlannedEntry[]; extras: Extra[] } {
+  const entries = listing.entries.map((entry) => {
+    const dest = existing.get(entry.name);
+    return { rel: joinRel(listing.rel, entry.name), entry, dest, step: planEntry(entry, dest, options) };
+  });
+  return { entries, extras: planExtras(listing, existing, filter, options) };
+}

@@ -1,5 +1,8 @@
 /** The seams of a session: what a source and a destination role offer, whatever the transport. */
+import type { RemovalStep } from '../fsops/remove-tree.js';
+import type { FidelityTally } from './fidelity.js';
 import type { FilterVerdict } from './filter.js';
+import type { DeletionCandidate, DestinationTally, DirPlan, Need } from './local-destination.js';
 import type { Entry, Failure } from './types.js';
 
 /** A manifest entry with the filter's verdict, so both roles agree on what takes part. */
@@ -23,19 +26,60 @@ export interface SourceListing {
   partial: boolean;
 }
 
+/** An entry of a listing that the destination could take only after a mirror's deletions. */
+export interface DeferredEntry {
+  parent: string;
+  entry: SourceEntry;
+}
+
 export interface SourceRole {
-  /** Streams the manifest one directory at a time, starting at the root or below one entry. */
-  scan(start?: { parent: string; entry: SourceEntry }): AsyncIterable<SourceListing>;
+  /** Streams the manifest one directory at a time, from the root. */
+  scan(): AsyncIterable<SourceListing>;
+  /**
+   * Lists these entries again, each with its subtree (a mirror's entries that replace another kind,
+   * once the deletions made room for them).
+   */
+  scanAgain(entries: readonly DeferredEntry[]): AsyncIterable<SourceListing>;
   /** False once any part of the source could not be read. */
   readonly scanComplete: boolean;
   /** Entries that could not be read or are not supported, with the reason. */
   readonly failures: Failure[];
-  /** Path of an entry's data on this machine (the in-process data shortcut). */
-  localPathOf(rel: string): string;
   /** Leaves a directory's contents out of the rest of this walk (the destination cannot take them now). */
   skipSubtree(rel: string): void;
   /** Removes a source entry whose copy has landed (move). */
   remove(rel: string): Failure | undefined;
   /** Removes the source directories a move has emptied, deepest first. */
   removeEmptyDirectories(): Failure[];
+}
+
+/**
+ * The destination's side of a session: it owns the diff. Each listing is planned against what the
+ * destination holds (what it makes itself, what it needs, what a mirror may delete); deletions wait
+ * until the session says the scan was complete and they were confirmed. engine/local-destination.ts
+ * is the one implementation: on a pull it runs in the client, on a push in the daemon.
+ */
+export interface DestinationRole {
+  /**
+   * Plans one listing: makes directories, links and metadata fixes itself, gathers deletion
+   * candidates and deferred entries, and answers with the files it needs. `wholeDirs`: new and
+   * existing subdirectories may go whole to the copy threads (see DirPlan).
+   */
+  reconcile(listing: SourceListing, wholeDirs?: boolean): DirPlan;
+  /** A mirror's deletions gathered so far. */
+  readonly candidates: DeletionCandidate[];
+  /** Entries that replace another kind: listed again once the deletions made room. */
+  readonly deferred: DeferredEntry[];
+  applyDeletions(candidates: DeletionCandidate[], step: RemovalStep): Promise<void>;
+  /** A needed file did not land: the later names of its hard-link group are copied instead. */
+  copyFailed(rel: string): void;
+  /** The later names of hard-link groups, once every copy is back: linked, or needed as copies. */
+  linkFollowers(): { copy: Need[]; landed: string[] };
+  /** Removes the staging directories of dead runs found while planning. */
+  removeStaleDirs(step: RemovalStep): Promise<void>;
+  /** Gives the directories made or changed their final metadata, deepest first. */
+  finishDirectories(): void;
+  /** What the destination did itself (directories, links, metadata, deletions). */
+  readonly tally: DestinationTally;
+  readonly failures: Failure[];
+  readonly fidelity: FidelityTally;
 }

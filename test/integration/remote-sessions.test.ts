@@ -5,7 +5,17 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { assertSameTree, isOneLineError, jsonReport, tempDir, testConfigHome } from '../helpers.js';
@@ -269,4 +279,34 @@ test('a pull-move reports the sources the daemon had to keep (exit 2), as a loca
   } finally {
     spawnSync('chattr', ['-i', stuck]);
   }
+});
+
+test('a mirror whose destination has a link where the source has a directory replaces the link and writes nothing through it (push and pull)', async (t) => {
+  const root = tempDir(t, 'blit-sessions-');
+  const module = join(root, 'module');
+  const outside = join(root, 'outside');
+  mkdirSync(outside, { recursive: true });
+  writeFileSync(join(outside, 'kept'), 'outside\n');
+  const src = join(root, 'src');
+  mkdirSync(join(src, 'x', 'deeper'), { recursive: true });
+  writeFileSync(join(src, 'x', 'f'), 'in x\n');
+  writeFileSync(join(src, 'x', 'deeper', 'g'), 'deeper\n');
+  writeFileSync(join(src, 'top'), 'top\n');
+  mkdirSync(join(module, 'pushed'), { recursive: true });
+  symlinkSync(outside, join(module, 'pushed', 'x'));
+  mkdirSync(join(module, 'served'), { recursive: true });
+  cpSync(src, join(module, 'served'), { recursive: true });
+  const pulled = join(root, 'pulled');
+  mkdirSync(pulled);
+  symlinkSync(outside, join(pulled, 'x'));
+  const daemon = await startDaemon(t, ['--root', module]);
+  const remote = `127.0.0.1:${daemon.port}:/default`;
+  const pull = await runBlit(['mirror', '--yes', `${remote}/served/`, pulled]);
+  assert.equal(pull.status, 0, pull.stderr);
+  assert.deepEqual(readdirSync(outside), ['kept'], 'nothing was written through the link');
+  const push = await runBlit(['mirror', '--yes', `${src}/`, `${remote}/pushed`]);
+  assert.equal(push.status, 0, push.stderr);
+  assert.deepEqual(readdirSync(outside), ['kept'], 'nothing was written through the link');
+  assertSameTree(join(module, 'pushed'), src);
+  assertSameTree(pulled, join(module, 'served'));
 });

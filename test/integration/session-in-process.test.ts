@@ -6,19 +6,19 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { resolveEndpoints } from '../../src/engine/endpoints.js';
-import { runTransfer } from '../../src/engine/session.js';
 import { WorkerPool } from '../../src/fsops/copy-pool.js';
 import { localProbe } from '../../src/fsops/path-probe.js';
+import { transferLocally } from '../../src/transport/in-process/local-transfer.js';
 import { diffSnapshots, snapshot, tempDir, writeFile } from '../helpers.js';
 
-test('runTransfer copies a tree through a worker pool started from the sources', async (t) => {
+test('transferLocally copies a tree through a worker pool started from the sources', async (t) => {
   const root = tempDir(t);
   const src = join(root, 'src');
   for (let i = 0; i < 30; i++)
     writeFile(join(src, `d${i % 3}`, `f${i}`), `file ${i}`, { mode: 0o640, mtime: 1_500_000_000 + i });
   const endpoints = resolveEndpoints(`${src}/`, join(root, 'dst'), localProbe);
   let pool: WorkerPool | undefined;
-  const report = await runTransfer(
+  const report = await transferLocally(
     endpoints,
     {
       operation: 'copy',

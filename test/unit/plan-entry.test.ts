@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { buildFilter, type FilterVerdict } from '../../src/engine/filter.js';
-import { type EntryStep, planEntry, planExtras } from '../../src/engine/plan-entry.js';
-import type { SourceEntry } from '../../src/engine/roles.js';
+import { type EntryStep, planEntry, planExtras, planListing } from '../../src/engine/plan-entry.js';
+import type { SourceEntry, SourceListing } from '../../src/engine/roles.js';
 import type { CompareMode, Entry, FilterSpec, Operation, TransferOptions } from '../../src/engine/types.js';
 
 const T = 1_700_000_000_123_456_789n;
@@ -269,5 +269,65 @@ describe('planExtras', () => {
       'file sub/gone.txt include',
       'dir sub/old traverse',
     ]);
+  });
+});
+
+describe('planListing', () => {
+  test("a mirror's listing against the destination's: needs, metadata fixes, deferred kinds and deletions", () => {
+    const opts: TransferOptions = { ...options('mirror'), filter: { include: [], exclude: ['*.tmp'] } };
+    const filter = buildFilter(opts.filter);
+    const named = (name: string, e: SourceEntry) => ({ ...e, name, verdict: filter.root });
+    const source: SourceListing = {
+      rel: 'd',
+      entries: [
+        named('new', entry('file')),
+        named('same', entry('file')),
+        named('chmod', entry('file', { mode: 0o600 })),
+        named('newer', entry('file', { mtimeNs: T + 5_000_000_000n })),
+        named('was-file', entry('dir')),
+      ],
+      partial: false,
+    };
+    const existing = new Map<string, Entry>([
+      ['same', { ...entry('file'), name: 'same' }],
+      ['chmod', { ...entry('file'), name: 'chmod' }],
+      ['newer', { ...entry('file'), name: 'newer' }],
+      ['was-file', { ...entry('file'), name: 'was-file' }],
+      ['gone', { ...entry('dir'), name: 'gone' }],
+      ['keep.tmp', { ...entry('file'), name: 'keep.tmp' }],
+    ]);
+    const plan = planListing(source, existing, filter, opts);
+    assert.deepEqual(
+      plan.entries.map((p) => [p.rel, p.step.kind]),
+      [
+        ['d/new', 'need'],
+        ['d/same', 'skip'],
+        ['d/chmod', 'update'],
+        ['d/newer', 'need'],
+        ['d/was-file', 'defer'],
+      ],
+    );
+    assert.deepEqual(plan.entries[4]!.step, { kind: 'defer', candidate: 'file', block: true });
+    // The excluded name is spared; the one the source lacks goes.
+    assert.deepEqual(
+      plan.extras.map((extra) => [extra.rel, extra.kind]),
+      [['d/gone', 'dir']],
+    );
+  });
+
+  test('a copy of the same listing deletes nothing and replaces the file in the way of a directory', () => {
+    const filter = buildFilter(NO_FILTER);
+    const source: SourceListing = {
+      rel: '',
+      entries: [{ ...entry('dir'), name: 'was-file', verdict: filter.root }],
+      partial: false,
+    };
+    const existing = new Map<string, Entry>([
+      ['was-file', { ...entry('file'), name: 'was-file' }],
+      ['gone', { ...entry('file'), name: 'gone' }],
+    ]);
+    const plan = planListing(source, existing, filter, options('copy'));
+    assert.deepEqual(plan.entries[0]!.step, { kind: 'replace', next: { kind: 'mkdir' } });
+    assert.deepEqual(plan.extras, []);
   });
 });

@@ -1,0 +1,534 @@
+/**
+ * The data path of a remote session on the destination's machine: what the destination needs is
+ * asked of the peer (NeedBatch frames), and the bytes come back as FileData frames in the stream or
+ * as records over the data-plane sockets (transport/tcp). They land through temp files, small files
+ * in batches on the addon's landing threads, and each file is installed under its final name once
+ * every byte is in. Data is accepted only for files this side asked for, never past their declared
+ * size; the peer is not trusted.
+ */
+import { closeSync, constants, openSync } from 'node:fs';
+import type { DataPath, FileEvents } from '../../engine/data-path.js';
+import type { DirPlan, LocalDestination, Need } from '../../engine/local-destination.js';
+import type { SourceEntry, SourceListing } from '../../engine/roles.js';
+import type { SessionStats } from '../../engine/session-stats.js';
+import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
+import { applyMetadata } from '../../fsops/metadata.js';
+import { countOwner, ownerToGive } from '../../fsops/owner.js';
+import { FileReceiver, ReceiveError } from '../../fsops/receive-file.js';
+import { hasHoles } from '../../fsops/sparse-blocks.js';
+import type { FileData, FileHash, TransferError, Need as WireNeed } from '../../generated/blit.js';
+import { ProtocolError } from '../../protocol/manifest-wire.js';
+import { peerText } from '../../protocol/peer-text.js';
+import { nowMs } from '../../util/clock.js';
+import { isFatalWriteError, reasonOf } from '../../util/errors.js';
+import { type FrameChannel, PeerEndedEarly } from '../frame-channel.js';
+import { ByteBudget, MAX_HELD_BYTES, type SharedBudget } from '../tcp/byte-budget.js';
+import { failOnDataPlane } from '../tcp/data-failure.js';
+import { LandingQueue } from '../tcp/landing-queue.js';
+import { blockCount, blockLength, SMALL_FILE_BYTES } from '../tcp/layout.js';
+import { RangeWriter } from '../tcp/range-writer.js';
+import { RangeAbandoned, type RangeSink, type Receiving, receiveRecords } from '../tcp/record-receiver.js';
+import type { SessionSockets } from '../tcp/session-sockets.js';
+
+/** Needs per NeedBatch frame. */
+const NEEDS_PER_BATCH = 1024;
+
+export interface PeerDataHooks {
+  /** The daemon's budget of bytes held by all its sessions together (absent: this session's alone). */
+  sharedBudget?: SharedBudget;
+  /** Loaded before the session when --checksum may hash destination files. */
+  hasher?: HasherFactory;
+  /** The session's data-plane sockets: file data may come as records over them too. */
+  sockets?: SessionSockets;
+  stats?: SessionStats;
+}
+
+/** The data path, and the frames of the stream that belong to it. */
+export interface PeerData extends DataPath {
+  onFileData(data: FileData): void;
+  onFileHash(hash: FileHash): void;
+  /** A TransferError about one file (`fileId`): that file failed at the source. */
+  onFileError(error: TransferError): void;
+}
+
+interface PendingFile {
+  rel: string;
+  entry: SourceEntry;
+  hashFirst: boolean;
+  metadataMatches: boolean;
+  receiver?: FileReceiver;
+  /** Failed already: later chunks are dropped until its last one. */
+  failed?: boolean;
+  /** Offsets of the blocks received (a large file over the data plane). */
+  blocks?: Set<number>;
+  /** The source's final block came: it read the whole file and found it unchanged. */
+  finalSeen?: boolean;
+  /** Blocks received whole (others may still be arriving on other sockets). */
+  blocksDone?: number;
+  /** A small file's bytes gathered in memory, to land with others on the addon's threads. */
+  gathered?: Buffer[];
+  /** Ranges of this file handed to the range writer and not answered yet: its descriptor stays open. */
+  writing?: number;
+  /** Every byte has arrived (the file installs once its writes have answered). */
+  arrived?: boolean;
+}
+
+export function receiveFromPeer(
+  destination: LocalDestination,
+  channel: FrameChannel,
+  hooks: PeerDataHooks,
+): PeerData {
+  const started = nowMs();
+  const stats = hooks.stats;
+  let events!: FileEvents;
+  const pending = new Map<bigint, PendingFile>();
+  let outstanding = 0;
+  let nextId = 1n;
+  let idle: (() => void) | undefined;
+  let idleFailed: ((error: Error) => void) | undefined;
+  let ended: Error | undefined;
+  const end = (error: Error) => {
+    ended = error;
+    idleFailed?.(error);
+  };
+  channel.closed.then(() => end(new PeerEndedEarly('the source ended the session early')), end);
+  const scratch = Buffer.allocUnsafe(1 << 20);
+  /** Needs asked for and not yet sent (one NeedBatch per listing). */
+  let needs: WireNeed[] = [];
+
+  /** Needs under --checksum whose file here is still to be hashed, one at a time. */
+  const hashQueue: { wire: WireNeed; file: PendingFile }[] = [];
+  let hashing = false;
+  const hashQueued = async () => {
+    if (hashing) return;
+    hashing = true;
+    try {
+      while (hashQueue.length > 0) {
+        const { wire, file } = hashQueue.shift()!;
+        try {
+          wire.destinationHash = Buffer.from(
+            await hashNoFollow(destination.pathOf(wire.path), hooks.hasher!, scratch),
+            'hex',
+          );
+        } catch {
+          // Unreadable here: the data is rewritten whatever the source holds.
+          wire.hashFirst = false;
+          file.hashFirst = false;
+        }
+        channel.send({ $case: 'needBatch', value: { needs: [wire] } });
+      }
+    } finally {
+      hashing = false;
+    }
+  };
+
+  /** A file settled (landed, or found equal): it leaves the files asked for. */
+  const resolved = (fileId: bigint) => {
+    const file = pending.get(fileId)!;
+    pending.delete(fileId);
+    if (!file.failed) outstanding--;
+  };
+
+  const failFile = (fileId: bigint, reason: string, sourceSide: boolean) => {
+    const file = pending.get(fileId)!;
+    // With writes in flight the descriptor stays open; the last answer drops the temp file.
+    if (!file.writing) {
+      file.receiver?.abort();
+      file.receiver = undefined;
+    }
+    if (!file.failed) {
+      file.failed = true;
+      outstanding--;
+      events.failed({ path: file.rel, reason }, { sourceSide });
+    }
+  };
+
+  const fileOf = (fileId: bigint, what: string): PendingFile => {
+    const file = pending.get(fileId);
+    if (!file) throw new ProtocolError(`${what} for file ${fileId}, which was not asked for`);
+    return file;
+  };
+
+  /** A write here failed: the file fails (the session too, when nothing more can be written). */
+  const writeFailed = (fileId: bigint, file: PendingFile, error: unknown) => {
+    const peerFault = error instanceof ReceiveError;
+    failFile(fileId, peerFault ? reasonOf(error) : `cannot write: ${reasonOf(error)}`, peerFault);
+    if (isFatalWriteError(error)) throw new DestinationFull(`${file.rel}: ${reasonOf(error)}`);
+  };
+
+  /** Where a file's bytes go: a temp file, given the source's owner when owners are kept. */
+  const receiverOf = (file: PendingFile, size: number) =>
+    new FileReceiver(
+      destination.fs,
+      file.rel,
+      size,
+      file.entry.mode,
+      ownerToGive(file.entry, destination.owners),
+      hasHoles(file.entry),
+    );
+
+  /** Every byte of the file is in: it is installed under its final name. */
+  const install = (fileId: bigint, file: PendingFile) => {
+    try {
+      file.receiver ??= receiverOf(file, file.entry.size);
+      countOwner(destination.fidelity, file.receiver.finish(file.entry.mtimeNs));
+    } catch (error) {
+      writeFailed(fileId, file, error);
+      return;
+    }
+    if (file.receiver.sparse) destination.fidelity.applied('sparse');
+    counted(fileId, file);
+  };
+
+  /** A file is in place under its final name. */
+  const counted = (fileId: bigint, file: PendingFile, xattrsSet = false) => {
+    if (!xattrsSet) destination.keepReceivedXattrs(file.rel, file.entry);
+    resolved(fileId);
+    events.copied(file.rel, file.entry.size);
+  };
+
+  const onFileData = (data: FileData) => {
+    const file = fileOf(data.fileId, 'data');
+    if (file.blocks) throw new ProtocolError(`file ${data.fileId} sent over both data paths`);
+    if (file.failed) {
+      if (data.last) pending.delete(data.fileId);
+      return;
+    }
+    try {
+      file.receiver ??= receiverOf(file, file.entry.size);
+      if (data.holeLength > 0n) {
+        if (data.data.length > 0) throw new ProtocolError(`file ${data.fileId}: a hole with data`);
+        if (data.holeLength > BigInt(file.entry.size))
+          throw new ReceiveError(`a hole of ${data.holeLength} bytes in a file of ${file.entry.size}`);
+        file.receiver.hole(Number(data.offset), Number(data.holeLength), true);
+      } else file.receiver.write(Number(data.offset), data.data);
+    } catch (error) {
+      try {
+        writeFailed(data.fileId, file, error);
+      } finally {
+        if (data.last) pending.delete(data.fileId);
+      }
+      return;
+    }
+    if (data.last) install(data.fileId, file);
+  };
+
+  /** Sockets records come over: paused while too much waits to land. */
+  const recordSockets = new Set<Receiving>();
+  /** What waits for the landing threads, files and ranges together: bounded. */
+  const held = new ByteBudget(
+    (full) => {
+      for (const socket of recordSockets) {
+        if (full) socket.pause();
+        else socket.resume();
+      }
+    },
+    MAX_HELD_BYTES,
+    hooks.sharedBudget,
+  );
+  const landing = new LandingQueue(destination.fs, held, {
+    landed(fileId, owner, xattrs) {
+      countOwner(destination.fidelity, owner);
+      const file = pending.get(fileId);
+      if (file && !file.failed) {
+        if (xattrs) destination.countLandedXattrs(xattrs);
+        counted(fileId, file, xattrs !== undefined);
+      }
+      settle();
+    },
+    failed(fileId, error) {
+      const file = pending.get(fileId);
+      try {
+        if (file && !file.failed) writeFailed(fileId, file, error);
+      } catch (fatal) {
+        channel.fail(fatal as Error);
+      }
+      settle();
+    },
+  });
+  const ranges = new RangeWriter<{ fileId: bigint; file: PendingFile }>(held, {
+    written({ fileId, file }, offset, length, error) {
+      file.writing = (file.writing ?? 1) - 1;
+      try {
+        // A socket failed mid-range: the session ends with that, the file is not failed for it.
+        if (error instanceof RangeAbandoned) file.arrived = false;
+        else if (error !== undefined && !file.failed) writeFailed(fileId, file, error);
+        else if (!file.failed) file.receiver!.wrote(offset, length);
+      } catch (fatal) {
+        channel.fail(fatal as Error);
+      }
+      if (file.writing > 0) return;
+      if (file.failed) {
+        // Failed while its writes were out: the temp file goes now that nothing writes to it.
+        file.receiver?.abort();
+        file.receiver = undefined;
+      } else if (file.arrived) install(fileId, file);
+      settle();
+    },
+  });
+
+  /**
+   * The descriptor of a file's temp file for one more write in flight (it stays open until that
+   * write answers), or undefined when it cannot be opened: the file has failed then.
+   */
+  const startWrite = (fileId: bigint, file: PendingFile): number | undefined => {
+    let fd: number;
+    try {
+      fd = file.receiver!.descriptor();
+    } catch (error) {
+      writeFailed(fileId, file, error);
+      return undefined;
+    }
+    file.writing = (file.writing ?? 0) + 1;
+    return fd;
+  };
+
+  /** Files whose source failed on the data plane: blocks of theirs still on the way are dropped. */
+  const voided = new Set<bigint>();
+  const records: RangeSink = {
+    begin(fileId, offset, length, whole, hole) {
+      const file = pending.get(fileId);
+      if (!file) {
+        if (voided.has(fileId)) return false;
+        throw new ProtocolError(`data for file ${fileId}, which was not asked for`);
+      }
+      if (file.failed) return false;
+      const size = file.entry.size;
+      if (whole) {
+        if (length !== size || blockCount(size) > 0 || file.receiver)
+          throw new ProtocolError(`file ${fileId} sent whole as ${length} of its ${size} bytes`);
+      } else {
+        if (blockLength(size, offset) !== length)
+          throw new ProtocolError(`block at ${offset} of file ${fileId} (${size} bytes) is ${length} bytes`);
+        if (file.receiver && !file.blocks)
+          throw new ProtocolError(`file ${fileId} sent over both data paths`);
+        file.blocks ??= new Set();
+        if (file.blocks.has(offset))
+          throw new ProtocolError(`block at ${offset} of file ${fileId} sent twice`);
+        file.blocks.add(offset);
+      }
+      if (whole && size <= SMALL_FILE_BYTES) {
+        if (file.gathered) throw new ProtocolError(`file ${fileId} sent twice`);
+        file.gathered = [];
+        return true;
+      }
+      try {
+        file.receiver ??= receiverOf(file, size);
+        // A hole (only ever a block, checked above): nothing to write, 'done' follows.
+        if (hole) file.receiver.hole(offset, length, false);
+      } catch (error) {
+        writeFailed(fileId, file, error);
+        return false;
+      }
+      return true;
+    },
+    // A file may be voided by a FAIL on one socket while a range of it still arrives on another.
+    data(fileId, offset, data) {
+      const file = pending.get(fileId);
+      if (!file || file.failed) return;
+      if (file.gathered) {
+        file.gathered.push(data);
+        return;
+      }
+      const fd = startWrite(fileId, file);
+      if (fd !== undefined)
+        ranges.add({
+          fd,
+          offset,
+          data,
+          owner: { fileId, file },
+          sparse: file.receiver!.sparseTarget || undefined,
+        });
+    },
+    direct(fileId, offset, length) {
+      const file = pending.get(fileId);
+      if (!file || file.failed || file.gathered) return undefined;
+      const fd = startWrite(fileId, file);
+      return fd === undefined
+        ? undefined
+        : { fd, written: ranges.external({ fileId, file }, offset, length) };
+    },
+    done(fileId, final) {
+      const file = pending.get(fileId);
+      if (!file || file.failed) return;
+      if (final) file.finalSeen = true;
+      if (file.blocks) file.blocksDone = (file.blocksDone ?? 0) + 1;
+      if (file.gathered) {
+        const mode = file.entry.mode;
+        landing.add({
+          fileId,
+          rel: file.rel,
+          // One piece: landed from the read buffer it came in (landing-queue.ts charges all of it).
+          data: file.gathered.length === 1 ? file.gathered[0]! : Buffer.concat(file.gathered),
+          mode,
+          mtimeNs: file.entry.mtimeNs,
+          owner: ownerToGive(file.entry, destination.owners),
+          sparse: hasHoles(file.entry) || undefined,
+          xattrs: destination.xattrsToLand(file.entry),
+        });
+        file.gathered = [];
+        return;
+      }
+      if (!file.blocks || (file.finalSeen && file.blocksDone === blockCount(file.entry.size))) {
+        file.arrived = true;
+        if (!file.writing) install(fileId, file);
+      }
+      settle();
+    },
+    fail(fileId, reason) {
+      if (voided.has(fileId)) return;
+      fileOf(fileId, 'a failure');
+      failFile(fileId, peerText(reason), true);
+      pending.delete(fileId);
+      voided.add(fileId);
+      settle();
+    },
+  };
+
+  const onFileHash = (hash: FileHash) => {
+    const file = fileOf(hash.fileId, 'a hash');
+    if (!file.hashFirst || file.receiver || file.failed)
+      throw new ProtocolError(`unexpected hash for file ${hash.fileId}`);
+    if (!file.metadataMatches) {
+      try {
+        applyMetadata(destination.pathOf(file.rel), 'file', file.entry.mode, file.entry.mtimeNs);
+      } catch (error) {
+        failFile(hash.fileId, `cannot set metadata: ${reasonOf(error)}`, false);
+        pending.delete(hash.fileId);
+        return;
+      }
+    }
+    resolved(hash.fileId);
+    if (file.metadataMatches) events.unchanged(file.rel);
+    else events.updated(file.rel);
+  };
+
+  /** The source could not read a file it was asked for: that file fails, the session goes on. */
+  const onFileError = (error: TransferError) => {
+    fileOf(error.fileId, 'an error');
+    failFile(error.fileId, peerText(error.message), true);
+    pending.delete(error.fileId);
+  };
+
+  hooks.sockets?.onSocket((socket) => {
+    const receiving = receiveRecords(socket, records, (error) => failOnDataPlane(channel, error));
+    recordSockets.add(receiving);
+    socket.once('close', () => recordSockets.delete(receiving));
+  });
+  /** Wakes the session when every file asked for has settled. */
+  const settle = () => {
+    if (idle && outstanding === 0) {
+      const wake = idle;
+      idle = idleFailed = undefined;
+      wake();
+    }
+  };
+
+  /** Sends the needs gathered. */
+  const sendNeeds = () => {
+    if (needs.length === 0) return;
+    channel.send({ $case: 'needBatch', value: { needs } });
+    needs = [];
+  };
+
+  /** Runs a frame's handler; whatever it settled may wake the session. */
+  const thenSettle =
+    <T>(handler: (value: T) => void) =>
+    (value: T) => {
+      try {
+        handler(value);
+      } finally {
+        settle();
+      }
+    };
+
+  return {
+    removesMovedSources: false,
+    begin(sink) {
+      events = sink;
+    },
+    // Within one machine only.
+    takesWhole: () => false,
+    planned(_listing: SourceListing, _plan: DirPlan) {},
+    fetch(need: Need) {
+      const fileId = nextId++;
+      const file: PendingFile = {
+        rel: need.rel,
+        entry: need.entry,
+        hashFirst: need.hashFirst,
+        metadataMatches: need.metadataMatches ?? false,
+      };
+      pending.set(fileId, file);
+      outstanding++;
+      const wire: WireNeed = {
+        fileId,
+        path: need.rel,
+        hashFirst: need.hashFirst,
+        blocks: [],
+        destinationHash: Buffer.alloc(0),
+        size: BigInt(need.entry.size),
+        mtimeNs: need.entry.mtimeNs,
+      };
+      // Asked for once this side's own copy is hashed, off this listing's turn.
+      if (need.hashFirst) {
+        hashQueue.push({ wire, file });
+        void hashQueued().catch((error: Error) => channel.fail(error));
+        return undefined;
+      }
+      needs.push(wire);
+      if (needs.length === NEEDS_PER_BATCH) sendNeeds();
+      return undefined;
+    },
+    flush() {
+      sendNeeds();
+      return undefined;
+    },
+    walkEnded(scanned) {
+      scanned();
+    },
+    drain() {
+      sendNeeds();
+      return new Promise<void>((resolve, reject) => {
+        if (outstanding === 0) resolve();
+        else if (ended) reject(ended);
+        else {
+          idle = resolve;
+          idleFailed = reject;
+        }
+      });
+    },
+    // Files fail one by one; a write that cannot go on ends the session through the channel.
+    fatal: undefined,
+    abort(error: Error) {
+      channel.fail(error);
+    },
+    async close(how) {
+      if (stats) stats.copyMs = nowMs() - started;
+      // A session that failed stops reading its sockets (a receive waiting on one answers at once),
+      // and the writes still out answer first: no descriptor closes under them.
+      if (how !== 'finished') for (const receiving of recordSockets) receiving.stop();
+      for (const file of pending.values()) if (file.writing) file.failed = true;
+      await ranges.idle();
+      for (const file of pending.values()) file.receiver?.abort();
+      held.close();
+    },
+    onFileData: thenSettle(onFileData),
+    onFileHash: thenSettle(onFileHash),
+    onFileError: thenSettle(onFileError),
+  };
+}
+
+/** The hash of the destination's file, opened without following a last link. */
+async function hashNoFollow(path: string, hasher: HasherFactory, scratch: Buffer): Promise<string> {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    return await hashFdAsync(fd, hasher, scratch);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The destination's disk is full (or read-only): nothing more can be written. */
+export class DestinationFull extends Error {
+  override readonly name = 'DestinationFull';
+}

@@ -1,0 +1,321 @@
+/**
+ * The source role of a remote session, as the destination's machine sees it: a proxy that speaks
+ * frames. The peer's manifest batches become listings, one directory at a time, in the order the
+ * session asks for them; a listing of the directories a mirror must walk again is asked for with a
+ * Rescan frame; a move's landed entries go back as Landed frames (the peer removes them).
+ *
+ * The peer is not trusted: a listing is accepted only for a directory that an earlier listing
+ * announced as a directory and that the destination did not block (so no link, file or unknown path
+ * is ever written through), names are single components, each listed once, and every entry's filter
+ * verdict is this side's own. A batch is checked when the session takes it, after the destination
+ * planned the listing before it: what that plan blocked is known by then.
+ */
+import type { FilterVerdict, PathFilter } from '../../engine/filter.js';
+import type { DeferredEntry, SourceEntry, SourceListing, SourceRole } from '../../engine/roles.js';
+import type { Failure } from '../../engine/types.js';
+import { localIdNames } from '../../fsops/id-map.js';
+import { joinRel, parentRel } from '../../fsops/rel-path.js';
+import type { ManifestBatch, ManifestComplete, SourceDone } from '../../generated/blit.js';
+import {
+  checkPeerRel,
+  fromManifestEntry,
+  type OwnerMapping,
+  ProtocolError,
+} from '../../protocol/manifest-wire.js';
+import { peerPath, peerText } from '../../protocol/peer-text.js';
+import { type FrameChannel, PeerEndedEarly } from '../frame-channel.js';
+
+/** A directory holding more names than this from a peer is refused (memory is bounded). */
+const MAX_DIRECTORY_ENTRIES = 2_000_000;
+/** Failures the source reports that are kept (the rest are counted). */
+const MAX_PEER_FAILURES = 10_000;
+/** Paths per Landed frame. */
+const LANDED_PER_FRAME = 1024;
+
+export interface RemoteSourceOptions {
+  /** A single-entry transfer: the one entry takes this name in the destination's root. */
+  singleName?: string;
+  /** Set-user-ID and set-group-ID bits of received files are dropped (a daemon's pushes). */
+  stripSetId?: boolean;
+  /** Sent owners get this machine's ids by name, unless --numeric-ids (fsops/id-map.ts). */
+  numericIds: boolean;
+}
+
+type SourceFrame =
+  | { $case: 'manifest'; value: ManifestBatch }
+  | { $case: 'manifestComplete'; value: ManifestComplete }
+  | { $case: 'sourceDone'; value: SourceDone };
+
+/** A directory whose batches are coming in. */
+interface OpenListing {
+  listing: SourceListing;
+  names: Set<string>;
+  ignored: boolean;
+  /** A rescan's answer: only these names may be listed (each once). */
+  only?: Set<string>;
+}
+
+export class RemoteSource implements SourceRole {
+  private complete = true;
+  private readonly kept: Failure[] = [];
+  private dropped = 0;
+  /** Frames of the manifest not yet taken by the session, in order. */
+  private readonly queue: SourceFrame[] = [];
+  private wake: (() => void) | undefined;
+  private fail: ((error: Error) => void) | undefined;
+  /** Why no more frames will come: the stream ended or broke. */
+  private ended: Error | undefined;
+  /** Directories whose listing the source may send next: announced as directories, not blocked. */
+  private readonly expected = new Set<string>(['']);
+  /** Directories this side will not write into: their listings (and their subtrees') are ignored. */
+  private readonly blocked = new Set<string>();
+  /** Entries asked for again (Rescan), by parent: partial listings of these names alone may come. */
+  private readonly rescanAsked = new Map<string, Set<string>>();
+  /** Each announced directory's verdict under this side's filter. */
+  private readonly dirVerdicts: Map<string, FilterVerdict>;
+  private readonly owners: OwnerMapping;
+  private open: OpenListing | undefined;
+  /** Rounds of listings asked (the first scan, then one per Rescan) and answered, as frames arrive. */
+  private roundsAsked = 1;
+  private roundsArrived = 0;
+  /** A directory's batches are arriving (checked as frames arrive). */
+  private arrivingOpen = false;
+  private sourceDoneArrived = false;
+  private landed: string[] = [];
+
+  constructor(
+    private readonly channel: FrameChannel,
+    private readonly filter: PathFilter,
+    private readonly options: RemoteSourceOptions,
+  ) {
+    this.dirVerdicts = new Map([['', filter.root]]);
+    this.owners = { here: localIdNames, numericIds: options.numericIds };
+    const end = (error: Error) => {
+      this.ended = error;
+      this.fail?.(error);
+    };
+    channel.closed.then(() => end(new PeerEndedEarly('the source ended the session early')), end);
+  }
+
+  get scanComplete(): boolean {
+    return this.complete;
+  }
+
+  get failures(): Failure[] {
+    if (this.dropped === 0) return this.kept;
+    return [
+      ...this.kept,
+      { path: '.', reason: `${this.dropped} more failure(s) reported by the source, not listed` },
+    ];
+  }
+
+  /** A frame of the manifest arrived: checked for its place in the protocol now, read when the session asks. */
+  take(frame: SourceFrame): void {
+    switch (frame.$case) {
+      case 'manifest':
+        if (this.roundsArrived >= this.roundsAsked)
+          throw new ProtocolError('manifest after the source said it was complete');
+        this.arrivingOpen = !frame.value.last;
+        break;
+      case 'manifestComplete':
+        if (this.arrivingOpen) throw new ProtocolError('manifest complete in the middle of a directory');
+        if (this.roundsArrived >= this.roundsAsked) throw new ProtocolError('manifest complete twice');
+        this.roundsArrived++;
+        break;
+      case 'sourceDone':
+        if (this.sourceDoneArrived) throw new ProtocolError('source done twice');
+        this.sourceDoneArrived = true;
+        if (!frame.value.scanComplete) this.complete = false;
+        // Its own word on whether they block a mirror's deletions (a name that cannot be sent does not).
+        for (const failure of frame.value.failures) this.keep(failure.path, failure.reason);
+        break;
+    }
+    this.queue.push(frame);
+    const wake = this.wake;
+    this.wake = this.fail = undefined;
+    wake?.();
+  }
+
+  /** The source could not read something while it served the session: a mirror deletes nothing. */
+  failed(path: string, reason: string): void {
+    this.complete = false;
+    this.keep(path, reason);
+  }
+
+  /** A failure the source reported, kept up to MAX_PEER_FAILURES (memory is bounded). */
+  private keep(path: string, reason: string): void {
+    if (this.kept.length < MAX_PEER_FAILURES)
+      this.kept.push({ path: peerPath(path), reason: peerText(reason) });
+    else this.dropped++;
+  }
+
+  scan(): AsyncIterable<SourceListing> {
+    // The first round ends with the source's ManifestComplete and its one SourceDone (its failures).
+    return this.listings(() => this.sourceDoneArrived);
+  }
+
+  scanAgain(entries: readonly DeferredEntry[]): AsyncIterable<SourceListing> {
+    for (const { parent, entry } of entries) {
+      const names = this.rescanAsked.get(parent) ?? new Set<string>();
+      names.add(entry.name);
+      this.rescanAsked.set(parent, names);
+    }
+    this.roundsAsked++;
+    this.channel.send({
+      $case: 'rescan',
+      value: { paths: entries.map(({ parent, entry }) => joinRel(parent, entry.name)) },
+    });
+    return this.listings(() => true);
+  }
+
+  /** The listings of one round, until its ManifestComplete (and `alsoDone()`). */
+  private async *listings(alsoDone: () => boolean): AsyncGenerator<SourceListing> {
+    let roundDone = false;
+    while (!roundDone || !alsoDone()) {
+      const frame = await this.next();
+      if (frame.$case === 'manifestComplete') {
+        roundDone = true;
+        if (!frame.value.scanComplete) this.complete = false;
+      } else if (frame.$case === 'manifest') {
+        const listing = this.read(frame.value);
+        if (listing) yield listing;
+      }
+    }
+  }
+
+  /** The next frame of the manifest, once it arrives (the session waits here for the peer). */
+  private next(): Promise<SourceFrame> {
+    const frame = this.queue.shift();
+    if (frame) return Promise.resolve(frame);
+    if (this.ended) return Promise.reject(this.ended);
+    return new Promise<SourceFrame>((resolve, reject) => {
+      this.wake = () => resolve(this.queue.shift()!);
+      this.fail = reject;
+    });
+  }
+
+  /** One batch read: the listing it completes, if it is the directory's last and not ignored. */
+  private read(batch: ManifestBatch): SourceListing | undefined {
+    this.open ??= this.startListing(batch);
+    const open = this.open;
+    const rel = open.listing.rel;
+    if (checkPeerRel(batch.directory, 'manifest') !== rel) {
+      throw new ProtocolError('batches of two directories interleaved');
+    }
+    const { singleName, stripSetId } = this.options;
+    for (const wire of batch.entries) {
+      const entry = fromManifestEntry(wire, false, this.owners);
+      // The one entry of a single-entry transfer takes the destination's name for it.
+      if (singleName !== undefined && rel === '') entry.name = singleName;
+      if (stripSetId && entry.kind === 'file') entry.mode &= ~0o6000;
+      // A single entry is taken whatever the filters say, as locally.
+      if (singleName === undefined || rel !== '') {
+        entry.verdict = this.verdictOf(rel, open.listing.verdict!, entry);
+        if (entry.kind === 'dir' && !open.ignored)
+          this.dirVerdicts.set(joinRel(rel, entry.name), entry.verdict);
+      }
+      if (open.only) {
+        if (!open.only.delete(entry.name))
+          throw new ProtocolError(`${entry.name}: listed again, but not asked for`);
+        if (open.only.size === 0) this.rescanAsked.delete(rel);
+      }
+      if (open.names.has(entry.name)) throw new ProtocolError(`${entry.name}: listed twice`);
+      if (open.names.size >= MAX_DIRECTORY_ENTRIES)
+        throw new ProtocolError('directory with too many entries');
+      open.names.add(entry.name);
+      if (!open.ignored) open.listing.entries.push(entry);
+    }
+    if (!batch.last) return undefined;
+    this.open = undefined;
+    if (open.ignored) return undefined;
+    const listing = open.listing;
+    if (singleName !== undefined && rel === '') {
+      if (listing.entries.length > 1 || listing.entries[0]?.kind === 'dir') {
+        throw new ProtocolError('a single-entry transfer lists one entry that is not a directory');
+      }
+    }
+    for (const entry of listing.entries) {
+      const at = joinRel(rel, entry.name);
+      // Listed again as another kind (a rescan): nothing is listed below it any more.
+      if (entry.kind !== 'dir') this.expected.delete(at);
+      else {
+        // A directory listed again (a mirror's rescan) may be open now that what stood in its way
+        // is gone; the session blocks it again (skipSubtree) if the destination still cannot take it.
+        this.blocked.delete(at);
+        this.expected.add(at);
+      }
+    }
+    return listing;
+  }
+
+  private startListing(batch: ManifestBatch): OpenListing {
+    const rel = checkPeerRel(batch.directory, 'manifest');
+    let ignored = false;
+    let only: Set<string> | undefined;
+    if (this.expected.has(rel) && !batch.partial) this.expected.delete(rel);
+    else if (batch.partial && this.rescanAsked.has(rel)) {
+      only = this.rescanAsked.get(rel);
+    } else if (this.options.singleName !== undefined && rel === '' && this.expected.delete('')) {
+      // The one entry of a single-entry transfer comes as a partial listing of the root.
+    } else if (this.underBlocked(rel)) ignored = true;
+    else
+      throw new ProtocolError(
+        `listing of ${JSON.stringify(rel.slice(0, 200))}, which is not a directory announced by the source`,
+      );
+    const dir = batch.directoryEntry ? fromManifestEntry(batch.directoryEntry, true, this.owners) : undefined;
+    if (dir && dir.kind !== 'dir') throw new ProtocolError('a directory described as another kind');
+    // Announced by a listing of its parent (or the root): its verdict was derived then.
+    const verdict = this.dirVerdicts.get(rel) ?? this.filter.root;
+    if (dir) dir.verdict = verdict;
+    return {
+      listing: { rel, dir, verdict, entries: [], partial: batch.partial },
+      names: new Set(),
+      ignored,
+      only,
+    };
+  }
+
+  private underBlocked(rel: string): boolean {
+    for (let at = rel; at !== ''; at = parentRel(at)) if (this.blocked.has(at)) return true;
+    return false;
+  }
+
+  /**
+   * `entry`'s verdict under this side's filter: what the source says of it is not taken, since it
+   * decides what a mirror deletes (a hostile source could otherwise mark a directory wholly included
+   * and have files the filters spare deleted). An entry the filters leave out is refused.
+   */
+  private verdictOf(dirRel: string, dirVerdict: FilterVerdict, entry: SourceEntry): FilterVerdict {
+    const filter = this.filter;
+    if (filter.passAll) return dirVerdict;
+    const verdict = filter.test(joinRel(dirRel, entry.name), entry.kind === 'dir', dirVerdict);
+    if (verdict.status === 'exclude' || (verdict.status === 'traverse' && entry.kind !== 'dir'))
+      throw new ProtocolError(`${entry.name}: listed, but the filters leave it out`);
+    return verdict;
+  }
+
+  skipSubtree(rel: string): void {
+    this.expected.delete(rel);
+    this.blocked.add(rel);
+  }
+
+  /** The source removes it once told (a Landed frame); what it keeps it reports itself. */
+  remove(rel: string): Failure | undefined {
+    if (this.landed.length === 0) queueMicrotask(() => this.sendLanded());
+    this.landed.push(rel);
+    if (this.landed.length >= LANDED_PER_FRAME) this.sendLanded();
+    return undefined;
+  }
+
+  /** Sends the landed entries gathered (also before the Summary, so none is left behind). */
+  sendLanded(): void {
+    if (this.landed.length === 0) return;
+    this.channel.send({ $case: 'landed', value: { paths: this.landed } });
+    this.landed = [];
+  }
+
+  /** The source removes the directories a move emptied on its side, after the Summary. */
+  removeEmptyDirectories(): Failure[] {
+    return [];
+  }
+}
