@@ -3,9 +3,12 @@
  * loads its modules only when it runs, so `blit --version` starts without the transfer engine.
  */
 import type { Command } from '@commander-js/extra-typings';
+import { installFaultsFromEnv } from '../util/env-faults.js';
 import { blitProgram } from './program.js';
 import { err, out } from './stdio.js';
 
+// Tests inject faults through the environment (util/faults.ts); nothing is installed otherwise.
+installFaultsFromEnv();
 const program = blitProgram();
 
 // Usage errors read like every other blit error, in subcommands too (addCommand does not inherit output settings).

@@ -6,6 +6,7 @@
  */
 import { version } from '../cli/version.js';
 import { nativeStatus } from '../fsops/native.js';
+import { installFaultsFromEnv } from '../util/env-faults.js';
 import { BlitError } from '../util/errors.js';
 import { loadDaemonConfig } from './load-config.js';
 import { createLogger } from './logger.js';
@@ -56,6 +57,8 @@ async function serve(options: DaemonFlags): Promise<void> {
   process.on('SIGTERM', onSignal);
 }
 
+// Tests inject faults through the environment (util/faults.ts); nothing is installed otherwise.
+installFaultsFromEnv();
 blitdProgram(serve)
   .parseAsync(process.argv)
   .catch((error: unknown) => {

@@ -22,7 +22,7 @@ import { sameMetadata } from './compare.js';
 import { FidelityTally, PRESERVE_ALL } from './fidelity.js';
 import { type FilterVerdict, outsideSizeLimits, type PathFilter } from './filter.js';
 import { HardLinkGroups, MAX_LINK_GROUPS } from './hard-links.js';
-import { type EntryStep, planEntry, planExtras } from './plan-entry.js';
+import { type EntryStep, planListing } from './plan-entry.js';
 import type { DeferredEntry, DestinationRole, SourceEntry, SourceListing } from './roles.js';
 import { cannotMakeSpecial, isDevice, makeSpecialNode } from './special-files.js';
 import type { Action, Entry, EntryKind, Failure, TransferOptions } from './types.js';
@@ -168,16 +168,14 @@ export class LocalDestination implements DestinationRole {
       return plan;
     }
     if (listing.dir && !listing.partial) this.dirs.push({ rel: listing.rel, entry: listing.dir });
-    const existing = this.existing(listing.rel);
-    for (const entry of listing.entries) {
-      const rel = joinRel(listing.rel, entry.name);
-      const dest = existing.get(entry.name);
-      this.reconcileEntry(rel, entry, dest, listing.rel, plan, wholeDirs);
+    // The pure plan (engine/plan-entry.ts) for what both sides list, then carried out here.
+    const planned = planListing(listing, this.existing(listing.rel), this.filter, this.options);
+    for (const { rel, entry, dest, step } of planned.entries) {
+      if (!this.waitsForLeader(rel, entry, dest, step))
+        this.apply(rel, entry, listing.rel, plan, wholeDirs, step);
       if (entry.kind === 'dir' && dest?.kind === 'dir') plan.existingDirs.push({ rel, entry });
     }
-    for (const extra of planExtras(listing, existing, this.filter, this.options)) {
-      this.addDeletion(extra.rel, extra.kind, extra.verdict);
-    }
+    for (const extra of planned.extras) this.addDeletion(extra.rel, extra.kind, extra.verdict);
     return plan;
   }
 
@@ -285,20 +283,6 @@ export class LocalDestination implements DestinationRole {
       // Other errors (permissions) surface when the directory is listed.
       return codeOf(error) !== 'ENOTDIR';
     }
-  }
-
-  /** Plans one entry (engine/plan-entry.ts, a pure decision) and carries the plan out. */
-  private reconcileEntry(
-    rel: string,
-    entry: SourceEntry,
-    dest: Entry | undefined,
-    parent: string,
-    plan: DirPlan,
-    wholeDirs: boolean,
-  ): void {
-    const step = planEntry(entry, dest, this.options);
-    if (this.waitsForLeader(rel, entry, dest, step)) return;
-    this.apply(rel, entry, parent, plan, wholeDirs, step);
   }
 
   /**

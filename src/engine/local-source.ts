@@ -8,7 +8,7 @@ import { joinRel, localPath, parentRel, relDepth } from '../fsops/rel-path.js';
 import { readXattrs } from '../fsops/xattrs.js';
 import { yieldToLoop } from '../util/clock.js';
 import { codeOf, reasonOf, sourceKeptReason } from '../util/errors.js';
-import { hangIfInjected, injectedScanRel } from '../util/test-hang.js';
+import { faults } from '../util/faults.js';
 import type { Endpoints } from './endpoints.js';
 import type { FilterVerdict, PathFilter } from './filter.js';
 import type { DeferredEntry, SourceEntry, SourceListing, SourceRole } from './roles.js';
@@ -86,7 +86,7 @@ export class LocalSource implements SourceRole {
       const dir = stack.pop()!;
       const abs = localPath(this.endpoints.source, dir.rel);
       this.onListing?.(dir.rel);
-      if (!this.hangsInAddon) hangIfInjected('scan', dir.rel);
+      if (!this.hangsInAddon) faults.hang('scan', dir.rel);
       let contents: ReturnType<typeof listDirectory>;
       const held = this.heldCopies;
       try {
@@ -240,7 +240,7 @@ export class LocalSource implements SourceRole {
   private readonly hangsInAddon: boolean;
 
   private injectListingHang(): boolean {
-    const rel = injectedScanRel();
+    const rel = faults.scanRel();
     const addon = nativeAddon();
     if (rel === undefined || !addon || this.endpoints.kind === 'single') return false;
     addon.setListingHang(localPath(this.endpoints.source, rel));

@@ -10,7 +10,7 @@ import type { RemovalStep } from '../fsops/remove-tree.js';
 import type { ActivityBoard } from '../util/activity-board.js';
 import { loopTurns, nowMs } from '../util/clock.js';
 import { BlitError, showPath } from '../util/errors.js';
-import { hangIfInjected, slowDeletionIfInjected } from '../util/test-hang.js';
+import { faults } from '../util/faults.js';
 import type { DataPath, FileEvents } from './data-path.js';
 import type { DeletionCandidate, Need } from './local-destination.js';
 import { newProgress, type Progress } from './progress.js';
@@ -160,9 +160,9 @@ export async function runTransfer(
     if (stallError) return Promise.reject(stallError);
     if (rel !== undefined) {
       board?.set(0, `delete: removing ${showPath(rel)}`);
-      hangIfInjected('delete', rel);
+      faults.hang('delete', rel);
     }
-    slowDeletionIfInjected();
+    faults.slowDeletion();
     board?.beat();
     return turn()?.then(throwIfInterrupted);
   };

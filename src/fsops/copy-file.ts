@@ -21,7 +21,7 @@ import {
 import { dirname } from 'node:path';
 import { type ActivityBoard, CANCELLED, WRITTEN } from '../util/activity-board.js';
 import { errnoError, isFatalWriteError, reasonOf, sourceKeptReason } from '../util/errors.js';
-import { changeSourceIfInjected, hangIfInjected } from '../util/test-hang.js';
+import { faults } from '../util/faults.js';
 import { type HasherFactory, hashFileSync, loadBlake3 } from './hash.js';
 import { makeDirs } from './make-dirs.js';
 import { applyMetadata, needsChmod, splitNs } from './metadata.js';
@@ -315,7 +315,7 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
     const fd = onSource(() => openSync(job.src, 'r'));
     fdIn = fd;
     if (job.hashFirst && sameContents(job.src, job.dst, ctx)) {
-      changeSourceIfInjected(job.src);
+      faults.changeSource(job.src);
       if (
         !unchangedSince(
           job,
@@ -363,7 +363,7 @@ export function copyFileJob(job: CopyJob, ctx: CopyContext): CopyOutcome {
       if (temp.fd !== undefined) closeSync(temp.fd);
       temp.fd = undefined;
     }
-    changeSourceIfInjected(job.src);
+    faults.changeSource(job.src);
     if (
       !unchangedSince(
         job,
@@ -538,10 +538,10 @@ export function copyBatch(jobs: CopyJob[], ctx: CopyContext): CopyOutcome[] {
   return outcomes;
 }
 
-/** Shows `job` on the board, then blocks or slows down as a test injected (util/test-hang.ts). */
+/** Shows `job` on the board, then blocks or slows down as a test injected (util/faults.ts). */
 function injectHang(job: CopyJob, ctx: CopyContext): void {
   ctx.board?.set(ctx.slot ?? 0, `copy: ${job.rel}`);
-  if (hangIfInjected('copy', job.rel)) ctx.board?.beat();
+  if (faults.hang('copy', job.rel)) ctx.board?.beat();
 }
 
 /** True once the run is interrupted (see CANCELLED). */

@@ -1,6 +1,7 @@
 /** Worker thread entry: copies batches of files with synchronous calls, one message per batch. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ActivityBoard } from '../util/activity-board.js';
+import { installFaultsFromEnv } from '../util/env-faults.js';
 import { boardContext, type CopyJob, copyBatch, prepareContext } from './copy-file.js';
 
 export interface BatchRequest {
@@ -14,6 +15,7 @@ export interface CopyWorkerData {
   slot: number;
 }
 
+installFaultsFromEnv();
 const port = parentPort;
 if (port) {
   const data = workerData as CopyWorkerData | undefined;

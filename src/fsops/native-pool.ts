@@ -5,7 +5,7 @@
  * board which batch it runs, so the stall detector can name it.
  */
 import type { ActivityBoard } from '../util/activity-board.js';
-import { injectedCopyDelays, injectedDirDelays } from '../util/test-hang.js';
+import { faults } from '../util/faults.js';
 import { type CopyJob, type CopyOutcome, nativeBatch, nativeOutcomes } from './copy-file.js';
 import type { CopyExecutor } from './copy-pool.js';
 import type { NativeAddon, NativeCopyResult, NativeDirResult } from './native.js';
@@ -55,7 +55,7 @@ export class NativePool implements CopyExecutor {
   run(jobs: CopyJob[]): Promise<CopyOutcome[]> {
     const id = this.nextId++;
     const batch = nativeBatch(this.addon, jobs, this.umask);
-    const { delayMs, hangIndex } = injectedCopyDelays(jobs);
+    const { delayMs, hangIndex } = faults.copyDelays(jobs);
     return new Promise((resolve, reject) => {
       // Each file is shown as its copy starts; the label covers the moment before.
       this.addon.submitCopies(this.pool, id, batch, `copy: ${jobs[0]?.rel ?? ''}`, delayMs, hangIndex);
@@ -90,7 +90,7 @@ export class NativePool implements CopyExecutor {
     unchangedBefore?: { sourceMs: number; destinationMs: number },
   ): Promise<NativeDirResult> {
     const id = this.nextId++;
-    const { delayMs, hangName, scanHang } = injectedDirDelays(rel);
+    const { delayMs, hangName, scanHang } = faults.dirDelays(rel);
     return new Promise((resolve, reject) => {
       this.addon.submitCopyDir(
         this.pool,

@@ -369,7 +369,7 @@ export interface NativeAddon {
     id: number,
     batch: NativeBatch,
     label: string,
-    /** Tests only (see util/test-hang.ts): a delay per file, and the file whose copy hangs (-1: none). */
+    /** Tests only (see util/faults.ts): a delay per file, and the file whose copy hangs (-1: none). */
     delayMs: number,
     hangIndex: number,
   ): void;
@@ -399,7 +399,7 @@ export interface NativeAddon {
     stage: string,
     rel: string,
     umask: number,
-    /** Tests only (see util/test-hang.ts): a delay per file, the name whose copy hangs, a hung listing. */
+    /** Tests only (see util/faults.ts): a delay per file, the name whose copy hangs, a hung listing. */
     delayMs: number,
     hangName: string,
     scanHang: boolean,

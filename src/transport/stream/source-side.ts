@@ -31,7 +31,7 @@ import { checkPeerRel, ProtocolError, toManifestBatches } from '../../protocol/m
 import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { nowMs } from '../../util/clock.js';
 import { reasonOf, sourceKeptReason } from '../../util/errors.js';
-import { changeSourceIfInjected, sendPauseIfInjected } from '../../util/test-hang.js';
+import { faults } from '../../util/faults.js';
 import { type FrameChannel, PeerEndedEarly, PeerFailed } from '../frame-channel.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
 import { RecordSender } from '../tcp/record-sender.js';
@@ -365,7 +365,7 @@ export async function runSourceSide(
       const want = Math.min(CHUNK_BYTES, size - offset);
       const n = want === 0 ? 0 : readSync(fd, scratch, 0, want, offset);
       const last = offset + n >= size;
-      if (last) changeSourceIfInjected(path);
+      if (last) faults.changeSource(path);
       if ((n === 0 && want > 0) || (last && !stillAsListed(fstatSync(fd, { bigint: true }), need))) {
         await sendError(need, 'changed while it was copied; not installed');
         return;
@@ -379,7 +379,7 @@ export async function runSourceSide(
       });
       offset += n;
       if (full) await full;
-      const pause = offset === n && !last ? sendPauseIfInjected(need.path) : undefined;
+      const pause = offset === n && !last ? faults.sendPause(need.path) : undefined;
       if (pause) await Promise.race([pause, channel.closed]);
       check();
     } while (offset < size);

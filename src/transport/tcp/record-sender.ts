@@ -17,7 +17,7 @@ import type { Socket } from 'node:net';
 import { type Listed, readListed } from '../../fsops/read-listed.js';
 import { isAllZeros } from '../../fsops/sparse-blocks.js';
 import { reasonOf } from '../../util/errors.js';
-import { changeSourceIfInjected, sendPauseIfInjected } from '../../util/test-hang.js';
+import { faults } from '../../util/faults.js';
 import { BufferPool } from './buffer-pool.js';
 import { DataPlaneFailed, DataPlaneStalled } from './data-failure.js';
 import { BATCH_TARGET_BYTES, blockCount, DATA_BLOCK_BYTES, SMALL_FILE_BYTES } from './layout.js';
@@ -189,7 +189,7 @@ export class RecordSender {
   private readOrFail(file: OutgoingFile, into: Buffer, offset: number, last: boolean): boolean {
     try {
       // A short read: the file shrank; after the last, another size or mtime: it changed.
-      if (!readListed(file.fd, into, offset, last, file.listed, () => changeSourceIfInjected(file.path)))
+      if (!readListed(file.fd, into, offset, last, file.listed, () => faults.changeSource(file.path)))
         throw new Error(CHANGED);
       return true;
     } catch (error) {
@@ -233,7 +233,7 @@ export class RecordSender {
    */
   private async writeRecord(header: Buffer, data: Buffer, file: OutgoingFile, first: boolean): Promise<void> {
     const released = () => this.blocks.giveBack(data);
-    const pause = first && data.length > PAUSE_AT_BYTES ? sendPauseIfInjected(file.rel) : undefined;
+    const pause = first && data.length > PAUSE_AT_BYTES ? faults.sendPause(file.rel) : undefined;
     if (!pause) {
       this.write([header, data], undefined, released);
       return;
@@ -313,7 +313,7 @@ export class RecordSender {
     sending: Promise<StepOutcome>[],
   ): Promise<void> {
     const header = blockHeader(file.fileId, offset, length, false);
-    const pause = offset === 0 && length > PAUSE_AT_BYTES ? sendPauseIfInjected(file.rel) : undefined;
+    const pause = offset === 0 && length > PAUSE_AT_BYTES ? faults.sendPause(file.rel) : undefined;
     if (!pause) {
       sending.push(outlet.sendRange(header, file.fd, offset, length));
       return;
