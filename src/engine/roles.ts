@@ -42,6 +42,11 @@ export interface SourceRole {
   scanAgain(entries: readonly DeferredEntry[]): AsyncIterable<SourceListing>;
   /** False once any part of the source could not be read. */
   readonly scanComplete: boolean;
+  /**
+   * True once a part of the source could not be read while it was sent (its scan may still have
+   * been complete): a mirror deletes nothing.
+   */
+  readonly readFailed?: boolean;
   /** Entries that could not be read or are not supported, with the reason. */
   readonly failures: Failure[];
   /** Leaves a directory's contents out of the rest of this walk (the destination cannot take them now). */

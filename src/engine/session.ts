@@ -33,6 +33,8 @@ export interface SessionHooks {
   board?: ActivityBoard;
   /** Rejects when the stall detector fires: the session ends with that error. */
   stalled?: Promise<never>;
+  /** The session's work is over (the stall detector stops), before the data path closes. */
+  ending?(): void;
   /**
    * Aborted (with the signal's name as its reason) to stop the run: copies stop between files and
    * 64 MiB chunks, nothing is deleted, no temp file stays, and the session throws `interrupted`.
@@ -247,7 +249,7 @@ export async function runTransfer(
     if (!stopping() && options.operation === 'mirror') {
       const candidates = destination.candidates;
       if (candidates.length > 0) {
-        const complete = source.scanComplete && !sourceReadFailed;
+        const complete = source.scanComplete && !sourceReadFailed && !source.readFailed;
         const confirmed =
           complete && (options.dryRun || (await paused(() => hooks.confirmDeletions?.(candidates) ?? false)));
         throwIfInterrupted();
@@ -289,8 +291,15 @@ export async function runTransfer(
     if (!stopping()) destination.finishDirectories();
     if (!stopping() && move) copyFailures.push(...source.removeEmptyDirectories());
     finished = !stopping();
+  } catch (error) {
+    // The session failed: the data path takes no more work (nor, remotely, the peer's frames).
+    if (!interrupted && !stallError) data.abort(error as Error);
+    throw error;
   } finally {
     hooks.signal?.removeEventListener('abort', interrupt);
+    // Before the close, which after an interruption waits for the copies to clean up (a hung one
+    // may take long): that wait is not a stall.
+    hooks.ending?.();
     await data.close(stallError ? 'stalled' : interrupted ? 'interrupted' : finished ? 'finished' : 'failed');
     if (stats) {
       if (progress.firstFileAt !== undefined) stats.firstByteMs = progress.firstFileAt - started;

@@ -45,6 +45,7 @@ export class FrameChannel {
   private idleTimer?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
   private settled = false;
+  private failedWith: Error | undefined;
   private drained: Promise<void> | undefined;
   private releaseDrain: (() => void) | undefined;
   private resolveClosed!: () => void;
@@ -140,10 +141,16 @@ export class FrameChannel {
     if (!this.stream.writableEnded && !this.stream.destroyed) this.stream.end();
   }
 
+  /** Why the session failed on this side or broke (read at once: `closed` settles a turn later). */
+  get failure(): Error | undefined {
+    return this.failedWith;
+  }
+
   /** Ends the session with `error`: `closed` rejects with it. */
   fail(error: Error): void {
     if (this.settled) return;
     this.settled = true;
+    this.failedWith = error;
     this.stopTimers();
     this.rejectClosed(error);
     this.releaseDrain?.();

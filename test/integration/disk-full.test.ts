@@ -4,6 +4,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { blit, tempDir } from '../helpers.js';
+import { runBlit, startDaemon } from './daemon-harness.js';
 
 /** Mounts a 1 MiB tmpfs at `dir`; false where this user may not mount. */
 function mountTinyDisk(dir: string): boolean {
@@ -48,3 +49,31 @@ function fillUp(src: string, disk: string): void {
   }
   assert.ok(left.length < 12, 'the disk could not hold everything');
 }
+
+test('a pull-mirror whose disk fills up stops with exit 1 and deletes nothing, on either data path', async (t) => {
+  const root = tempDir(t);
+  const module = join(root, 'module');
+  mkdirSync(module);
+  writeFileSync(join(module, 'big'), Buffer.alloc(2 << 20, 7));
+  const daemon = await startDaemon(t, ['--root', module]);
+  const paths: Record<string, string>[] = [{ BLIT_FORCE_GRPC_DATA: '1' }, {}];
+  for (const env of paths) {
+    const disk = join(root, `disk${Object.keys(env).length}`);
+    mkdirSync(disk);
+    if (!mountTinyDisk(disk)) {
+      t.skip('cannot mount a tmpfs here (needs root); CI runs as root');
+      return;
+    }
+    try {
+      writeFileSync(join(disk, 'extra'), 'only here\n');
+      const result = await runBlit(['mirror', '--yes', `127.0.0.1:${daemon.port}:/default/`, `${disk}/`], {
+        env,
+      });
+      assert.equal(result.status, 1, `${JSON.stringify(env)}: ${result.stderr}`);
+      assert.match(result.stderr, /no space left on device/);
+      assert.deepEqual(readdirSync(disk), ['extra'], 'nothing deleted, no temp file left');
+    } finally {
+      spawnSync('umount', [disk]);
+    }
+  }
+});

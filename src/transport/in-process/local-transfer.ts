@@ -19,7 +19,7 @@ import type { CopyExecutor } from '../../fsops/copy-pool.js';
 import { BlitError, showPath } from '../../util/errors.js';
 import { CopyThreads } from './copy-threads.js';
 
-export interface LocalTransferHooks extends Omit<SessionHooks, 'stats' | 'board' | 'stalled'> {
+export interface LocalTransferHooks extends Omit<SessionHooks, 'stats' | 'board' | 'stalled' | 'ending'> {
   /** Chooses the executor; tests use it to force inline or worker copying. */
   startExecutor?(tiny: boolean): CopyExecutor;
   /** Fast-path limits, worker count and batch sizes (perf history chooses them); defaults if absent. */
@@ -83,6 +83,7 @@ export async function transferLocally(
       stats,
       board: watch.board,
       stalled: watch.stalled,
+      ending: () => watch.stop(),
     });
     return { ...report, source: endpoints.source, destination: endpoints.target };
   } finally {

@@ -176,7 +176,9 @@ export async function runDestinationSide(
       bytes: report.bytes,
       scanComplete: report.scanComplete,
       deletionsWithheld: report.deletionsWithheld,
-      failures: report.failures,
+      // This side's failures first, then those the source reported (the session lists the
+      // source's first): a Summary carries what fits in 2 MiB, from the start.
+      failures: [...report.failures.slice(source.failures.length), ...source.failures],
       fidelity: report.fidelity ?? destination.fidelity.report(),
     };
     source.sendLanded();

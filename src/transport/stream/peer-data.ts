@@ -415,13 +415,30 @@ export function receiveFromPeer(
     recordSockets.add(receiving);
     socket.once('close', () => recordSockets.delete(receiving));
   });
-  /** Wakes the session when every file asked for has settled. */
+  /**
+   * Wakes the session when every file asked for has settled; or, when the session failed meanwhile
+   * (a write that cannot go on failed the channel), with that failure: it must not go on to delete.
+   */
   const settle = () => {
-    if (idle && outstanding === 0) {
+    const failure = channel.failure;
+    if (failure) {
+      const fail = idleFailed;
+      idle = idleFailed = undefined;
+      fail?.(failure);
+    } else if (idle && outstanding === 0) {
+      allInAt();
       const wake = idle;
       idle = idleFailed = undefined;
       wake();
     }
+  };
+
+  /** The first time every file asked for is in: the scan and the copy are over (perf history). */
+  let measured = false;
+  const allInAt = () => {
+    if (!stats || measured) return;
+    measured = true;
+    stats.scanMs = stats.copyMs = nowMs() - started;
   };
 
   /** Sends the needs gathered. */
@@ -431,15 +448,12 @@ export function receiveFromPeer(
     needs = [];
   };
 
-  /** Runs a frame's handler; whatever it settled may wake the session. */
+  /** Runs a frame's handler; whatever it settled may wake the session (a throw fails the channel first). */
   const thenSettle =
     <T>(handler: (value: T) => void) =>
     (value: T) => {
-      try {
-        handler(value);
-      } finally {
-        settle();
-      }
+      handler(value);
+      settle();
     };
 
   return {
@@ -489,8 +503,11 @@ export function receiveFromPeer(
     drain() {
       sendNeeds();
       return new Promise<void>((resolve, reject) => {
-        if (outstanding === 0) resolve();
-        else if (ended) reject(ended);
+        if (channel.failure) reject(channel.failure);
+        else if (outstanding === 0) {
+          allInAt();
+          resolve();
+        } else if (ended) reject(ended);
         else {
           idle = resolve;
           idleFailed = reject;
@@ -503,7 +520,6 @@ export function receiveFromPeer(
       channel.fail(error);
     },
     async close(how) {
-      if (stats) stats.copyMs = nowMs() - started;
       // A session that failed stops reading its sockets (a receive waiting on one answers at once),
       // and the writes still out answer first: no descriptor closes under them.
       if (how !== 'finished') for (const receiving of recordSockets) receiving.stop();

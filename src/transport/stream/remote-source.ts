@@ -57,6 +57,7 @@ interface OpenListing {
 
 export class RemoteSource implements SourceRole {
   private complete = true;
+  private readFailedFlag = false;
   private readonly kept: Failure[] = [];
   private dropped = 0;
   /** Frames of the manifest not yet taken by the session, in order. */
@@ -138,8 +139,12 @@ export class RemoteSource implements SourceRole {
 
   /** The source could not read something while it served the session: a mirror deletes nothing. */
   failed(path: string, reason: string): void {
-    this.complete = false;
+    this.readFailedFlag = true;
     this.keep(path, reason);
+  }
+
+  get readFailed(): boolean {
+    return this.readFailedFlag;
   }
 
   /** A failure the source reported, kept up to MAX_PEER_FAILURES (memory is bounded). */
@@ -177,7 +182,14 @@ export class RemoteSource implements SourceRole {
         roundDone = true;
         if (!frame.value.scanComplete) this.complete = false;
       } else if (frame.$case === 'manifest') {
-        const listing = this.read(frame.value);
+        let listing: SourceListing | undefined;
+        try {
+          listing = this.read(frame.value);
+        } catch (error) {
+          // Refused now, as a frame refused on arrival is: nothing more from the peer is taken.
+          this.channel.fail(error as Error);
+          throw error;
+        }
         if (listing) yield listing;
       }
     }
@@ -185,6 +197,9 @@ export class RemoteSource implements SourceRole {
 
   /** The next frame of the manifest, once it arrives (the session waits here for the peer). */
   private next(): Promise<SourceFrame> {
+    // A session that failed (a frame refused, a write that cannot go on) reads nothing more.
+    const failure = this.channel.failure;
+    if (failure) return Promise.reject(failure);
     const frame = this.queue.shift();
     if (frame) return Promise.resolve(frame);
     if (this.ended) return Promise.reject(this.ended);
