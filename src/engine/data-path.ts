@@ -56,7 +56,10 @@ export interface DataPath {
   drain(): Promise<void>;
   /** Set once nothing more can be written (disk full, a copy thread lost): the session ends with it. */
   readonly fatal: string | undefined;
-  /** Stops the data path (interrupted, stalled): copies end between files and no temp file stays. */
+  /**
+   * Stops the data path: the session was interrupted, stalled or failed. It takes no more work (a
+   * peer's frames included); copies already running end as `close` says.
+   */
   abort(error: Error): void;
   /**
    * Releases what the data path holds, however the session ended: `interrupted`, once its copies

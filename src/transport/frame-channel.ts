@@ -148,9 +148,10 @@ export class FrameChannel {
 
   /** Ends the session with `error`: `closed` rejects with it. */
   fail(error: Error): void {
+    // Also after the peer ended the stream: what waits on this side must see that it failed.
+    this.failedWith ??= error;
     if (this.settled) return;
     this.settled = true;
-    this.failedWith = error;
     this.stopTimers();
     this.rejectClosed(error);
     this.releaseDrain?.();

@@ -310,3 +310,31 @@ test('a mirror whose destination has a link where the source has a directory rep
   assertSameTree(join(module, 'pushed'), src);
   assertSameTree(pulled, join(module, 'served'));
 });
+
+test('a pulled file that cannot be written here fails alone: the session ends (exit 2), it does not wait for it', {
+  timeout: 120_000,
+}, async (t) => {
+  const root = tempDir(t, 'blit-sessions-');
+  const module = join(root, 'module');
+  mkdirSync(join(module, 'sub'), { recursive: true });
+  // Over the small-file size: it lands through a temp file of its own, on the data plane. The only
+  // file: its failure is the last thing the session hears of its data.
+  writeFileSync(join(module, 'sub', 'big'), Buffer.alloc(1 << 20, 3));
+  const dst = join(root, 'dst');
+  mkdirSync(join(dst, 'sub'), { recursive: true });
+  // Not even root may create a file in an immutable directory (EPERM: not a full disk).
+  if (spawnSync('chattr', ['+i', join(dst, 'sub')]).status !== 0) {
+    t.skip('chattr +i is not available here (needs root on ext4); CI has both');
+    return;
+  }
+  try {
+    const daemon = await startDaemon(t, ['--root', module]);
+    const pull = await runBlit(['copy', `127.0.0.1:${daemon.port}:/default/`, `${dst}/`]);
+    assert.equal(pull.status, 2, pull.stderr);
+    assert.match(pull.stderr, /sub\/big: cannot write: .*(operation not permitted|EPERM)/i);
+    assert.deepEqual(readdirSync(join(dst, 'sub')), []);
+  } finally {
+    // Before the temp directory's removal.
+    spawnSync('chattr', ['-i', join(dst, 'sub')]);
+  }
+});

@@ -147,6 +147,8 @@ export async function runDestinationSide(
       default:
         throw new ProtocolError(`${body?.$case ?? 'empty'} frame from the source`);
     }
+    // A heartbeat too: whatever failed a file without a frame of its own still wakes the session.
+    data.settle();
   });
   channel.startHeartbeat(() => progressFrame(progress));
 

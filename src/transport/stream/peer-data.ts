@@ -45,6 +45,8 @@ export interface PeerDataHooks {
 
 /** The data path, and the frames of the stream that belong to it. */
 export interface PeerData extends DataPath {
+  /** Wakes the session if everything asked for has settled (after every frame: a safety net). */
+  settle(): void;
   onFileData(data: FileData): void;
   onFileHash(hash: FileHash): void;
   /** A TransferError about one file (`fileId`): that file failed at the source. */
@@ -262,7 +264,14 @@ export function receiveFromPeer(
         // Failed while its writes were out: the temp file goes now that nothing writes to it.
         file.receiver?.abort();
         file.receiver = undefined;
-      } else if (file.arrived) install(fileId, file);
+      } else if (file.arrived) {
+        // Not thrown out of the writer's callback (nothing there would catch it): the session ends.
+        try {
+          install(fileId, file);
+        } catch (fatal) {
+          channel.fail(fatal as Error);
+        }
+      }
       settle();
     },
   });
@@ -277,6 +286,8 @@ export function receiveFromPeer(
       fd = file.receiver!.descriptor();
     } catch (error) {
       writeFailed(fileId, file, error);
+      // It may have been the last file outstanding: nothing else will wake the session for it.
+      settle();
       return undefined;
     }
     file.writing = (file.writing ?? 0) + 1;
@@ -318,6 +329,7 @@ export function receiveFromPeer(
         if (hole) file.receiver.hole(offset, length, false);
       } catch (error) {
         writeFailed(fileId, file, error);
+        settle();
         return false;
       }
       return true;
@@ -504,11 +516,12 @@ export function receiveFromPeer(
       sendNeeds();
       return new Promise<void>((resolve, reject) => {
         if (channel.failure) reject(channel.failure);
+        // The source ended its stream before the Summary: whatever is in, the session cannot finish.
+        else if (ended) reject(ended);
         else if (outstanding === 0) {
           allInAt();
           resolve();
-        } else if (ended) reject(ended);
-        else {
+        } else {
           idle = resolve;
           idleFailed = reject;
         }
@@ -528,6 +541,7 @@ export function receiveFromPeer(
       for (const file of pending.values()) file.receiver?.abort();
       held.close();
     },
+    settle,
     onFileData: thenSettle(onFileData),
     onFileHash: thenSettle(onFileHash),
     onFileError: thenSettle(onFileError),
