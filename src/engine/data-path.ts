@@ -26,8 +26,6 @@ export interface FileEvents {
 export interface FailedHow {
   /** The source could not be read: a mirror then deletes nothing. */
   sourceSide?: boolean;
-  /** Nothing more can be written (disk full): the session ends with this message. */
-  fatal?: string;
   /** Already counted in progress as done (a whole directory's job counts its entries itself). */
   counted?: boolean;
 }

@@ -57,30 +57,16 @@ export async function runTransfer(
   const progress = hooks.progress ?? newProgress();
   const stats = hooks.stats;
   const move = options.operation === 'move' && !options.dryRun;
-  /** Waiting on a reader of the actions (`blit -v … | less`) or on the user is not a stall. */
-  const paused = async <T>(wait: () => T | Promise<T>): Promise<T> => {
-    board?.pause(true);
-    try {
-      return await wait();
-    } finally {
-      board?.pause(false);
-    }
-  };
+  /** Waiting on a reader of the actions or on the user is not a stall (ActivityBoard.whilePaused). */
+  const paused = <T>(wait: () => T): T => (board ? board.whilePaused(wait) : wait());
   const onAction = (action: Action) => {
-    if (!hooks.onAction) return;
-    board?.pause(true);
-    try {
-      hooks.onAction(action);
-    } finally {
-      board?.pause(false);
-    }
+    if (hooks.onAction) paused(() => hooks.onAction!(action));
   };
   const copyFailures: Failure[] = [];
   /** Counted here from the data path's events; the destination's own tally adds what it did itself. */
   const files = { copied: 0, skipped: 0, updated: 0 };
   let bytes = 0;
   let sourceReadFailed = false;
-  let fatal: string | undefined;
 
   /** A move's source entry whose copy is in place goes; a failure to remove it is reported. */
   const removeSource = (rel: string) => {
@@ -114,7 +100,6 @@ export async function runTransfer(
       destination.copyFailed(failure.path);
       copyFailures.push(failure);
       if (how.sourceSide) sourceReadFailed = true;
-      if (how.fatal !== undefined) fatal ??= how.fatal;
     },
     counted(counts) {
       files.copied += counts.copied ?? 0;
@@ -124,7 +109,8 @@ export async function runTransfer(
     },
   };
   data.begin(events);
-  const stopping = () => fatal !== undefined || data.fatal !== undefined;
+  /** Nothing more can be written (the data path says why): the session ends with that. */
+  const stopping = () => data.fatal !== undefined;
 
   // A stall or an interruption stops the data path; the walk also checks for them at every directory.
   let stallError: Error | undefined;
@@ -251,7 +237,9 @@ export async function runTransfer(
       if (candidates.length > 0) {
         const complete = source.scanComplete && !sourceReadFailed && !source.readFailed;
         const confirmed =
-          complete && (options.dryRun || (await paused(() => hooks.confirmDeletions?.(candidates) ?? false)));
+          complete &&
+          (options.dryRun ||
+            (await paused(async () => (await hooks.confirmDeletions?.(candidates)) ?? false)));
         throwIfInterrupted();
         if (confirmed) {
           progress.phase = 'delete';
@@ -307,8 +295,7 @@ export async function runTransfer(
     }
   }
   progress.phase = 'done';
-  fatal ??= data.fatal;
-  if (fatal) throw new BlitError(fatal);
+  if (data.fatal) throw new BlitError(data.fatal);
 
   const failures = [...source.failures, ...destination.failures, ...copyFailures];
   const tally = destination.tally;

@@ -60,6 +60,24 @@ export class ActivityBoard {
     this.beat();
   }
 
+  /**
+   * Runs `wait` with the board paused (a promise keeps it paused until it settles): waiting for a
+   * reader of the actions (`blit -v … | less`) or for the user is not a stall.
+   */
+  whilePaused<T>(wait: () => T): T {
+    this.pause(true);
+    let result: T;
+    try {
+      result = wait();
+    } catch (error) {
+      this.pause(false);
+      throw error;
+    }
+    if (result instanceof Promise) return result.finally(() => this.pause(false)) as T;
+    this.pause(false);
+    return result;
+  }
+
   /** Tells every copier to stop (see CANCELLED). */
   cancel(): void {
     Atomics.store(this.ints, CANCELLED, 1);

@@ -78,12 +78,8 @@ class MemoryData implements DataPath {
     this.asked.push(need.rel);
     const failure = this.failing.get(need.rel);
     if (failure) {
-      const fatal = failure.fatal ? `${need.rel}: no space left on device` : undefined;
-      this.fatal ??= fatal;
-      this.events.failed(
-        { path: need.rel, reason: 'cannot read' },
-        { sourceSide: failure.sourceSide, fatal },
-      );
+      if (failure.fatal) this.fatal ??= `${need.rel}: no space left on device`;
+      this.events.failed({ path: need.rel, reason: 'cannot read' }, { sourceSide: failure.sourceSide });
       return undefined;
     }
     const data = this.contents.get(need.rel)!;

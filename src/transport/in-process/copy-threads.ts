@@ -162,9 +162,8 @@ export class CopyThreads implements DataPath {
   }
 
   private fail(rel: string, reason: string, sourceSide: boolean, isFatal: boolean, counted = false): void {
-    const fatal = isFatal ? `${showPath(this.destination.pathOf(rel))}: ${reason}` : undefined;
-    this.events.failed({ path: rel, reason }, { sourceSide, fatal, counted });
-    if (fatal) this.fatalReason ??= fatal;
+    if (isFatal) this.fatalReason ??= `${showPath(this.destination.pathOf(rel))}: ${reason}`;
+    this.events.failed({ path: rel, reason }, { sourceSide, counted });
   }
 
   private onOutcomes(outcomes: CopyOutcome[], jobs: CopyJob[]): void {

@@ -53,13 +53,7 @@ export async function transferLocally(
   const source = new LocalSource(endpoints, filter);
   // Listing an action may block on a slow reader of stdout (`blit -v … | less`): not a stall.
   const onAction = (action: Action) => {
-    if (!hooks.onAction) return;
-    watch.board.pause(true);
-    try {
-      hooks.onAction(action);
-    } finally {
-      watch.board.pause(false);
-    }
+    if (hooks.onAction) watch.board.whilePaused(() => hooks.onAction!(action));
   };
   const destination = new LocalDestination(
     single ? dirname(endpoints.target) : endpoints.target,

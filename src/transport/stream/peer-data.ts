@@ -45,7 +45,7 @@ export interface PeerDataHooks {
 
 /** The data path, and the frames of the stream that belong to it. */
 export interface PeerData extends DataPath {
-  /** Wakes the session if everything asked for has settled (after every frame: a safety net). */
+  /** Wakes the session if everything asked for has settled: after every frame (a throw fails the channel first). */
   settle(): void;
   onFileData(data: FileData): void;
   onFileHash(hash: FileHash): void;
@@ -460,14 +460,6 @@ export function receiveFromPeer(
     needs = [];
   };
 
-  /** Runs a frame's handler; whatever it settled may wake the session (a throw fails the channel first). */
-  const thenSettle =
-    <T>(handler: (value: T) => void) =>
-    (value: T) => {
-      handler(value);
-      settle();
-    };
-
   return {
     removesMovedSources: false,
     begin(sink) {
@@ -542,9 +534,9 @@ export function receiveFromPeer(
       held.close();
     },
     settle,
-    onFileData: thenSettle(onFileData),
-    onFileHash: thenSettle(onFileHash),
-    onFileError: thenSettle(onFileError),
+    onFileData,
+    onFileHash,
+    onFileError,
   };
 }
 
