@@ -12,6 +12,7 @@ import { buildFilter } from '../engine/filter.js';
 import { LocalDestination } from '../engine/local-destination.js';
 import { LocalSource } from '../engine/local-source.js';
 import type { SessionStats } from '../engine/session-stats.js';
+import { StallWatch } from '../engine/stall-watch.js';
 import type { Action, Failure, TransferOptions, TransferReport } from '../engine/types.js';
 import { type HasherFactory, loadBlake3 } from '../fsops/hash.js';
 import { localProbe } from '../fsops/path-probe.js';
@@ -356,7 +357,9 @@ async function runPush(
   const source = new LocalSource(endpoints, buildFilter(options.filter));
   const progress = session.progress;
   const writeAction = flags.json ? err : out;
+  const watch = new StallWatch();
   const { summary, failures } = await runSourceSide(source, channel, options, {
+    watch,
     stats,
     sockets: dataPlane.sockets,
     onGrant: (grant) => dataPlane.dial(grant),
@@ -379,13 +382,16 @@ async function runPush(
     },
     onActions: (actions) => {
       if (!(flags.verbose || flags.dryRun)) return;
-      for (const action of actions.actions) {
-        const kind = action.kind as Parameters<typeof printActions>[1]['kind'];
-        if (!['copy', 'link', 'mkdir', 'update', 'delete', 'remove-source'].includes(kind)) continue;
-        printActions(writeAction, { kind, path: peerPath(action.path) }, options.dryRun);
-      }
+      // A slow reader of the list (`blit -v … | less`) holds the run up, but is not a stall.
+      watch.board.whilePaused(() => {
+        for (const action of actions.actions) {
+          const kind = action.kind as Parameters<typeof printActions>[1]['kind'];
+          if (!['copy', 'link', 'mkdir', 'update', 'delete', 'remove-source'].includes(kind)) continue;
+          printActions(writeAction, { kind, path: peerPath(action.path) }, options.dryRun);
+        }
+      });
     },
-  });
+  }).finally(() => watch.stop());
   const remoteFailures: Failure[] = summary.failures.map((f) => ({
     path: peerPath(f.path),
     reason: peerText(f.reason),
@@ -429,7 +435,9 @@ async function runPull({
     options,
     onAction,
   );
+  const watch = new StallWatch();
   const outcome = await runDestinationSide(destination, channel, options, {
+    watch,
     progress: session.progress,
     stats,
     sockets: dataPlane.sockets,
@@ -438,7 +446,7 @@ async function runPull({
     singleName: single ? basename(endpoints.target) : undefined,
     hasher,
     confirmDeletions: (candidates) => askDeletions(session, flags, candidates, endpoints.target),
-  });
+  }).finally(() => watch.stop());
   return {
     operation: options.operation,
     dryRun: options.dryRun,

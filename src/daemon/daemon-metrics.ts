@@ -20,8 +20,11 @@ export type SessionDirection = 'push' | 'pull' | 'unknown';
 export const SESSION_OUTCOMES = ['ok', 'partial', 'refused', 'failed', 'cancelled'] as const;
 export type SessionOutcome = (typeof SESSION_OUTCOMES)[number];
 
-/** Which idle time-out ended a session: the control stream's or a data socket's. */
-export type StallPlane = 'control' | 'data';
+/**
+ * What stalled a session: the peer, silent past the control stream's or a data socket's idle
+ * time-out, or this daemon's own work, which made no progress for the stall detector's 10 s.
+ */
+export type StallPlane = 'control' | 'data' | 'local';
 
 export interface EndedSession {
   verb: SessionVerb;

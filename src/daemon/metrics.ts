@@ -73,7 +73,7 @@ export function createMetrics(modules: readonly string[]): KeptMetrics {
   });
   const stalls = new Counter({
     name: 'blitd_stalls_total',
-    help: 'Sessions ended because nothing moved for the idle time-out, by plane (control stream or data socket)',
+    help: "Sessions ended because nothing moved: the peer for the idle time-out (plane control stream or data socket), or the daemon's own work for 10 s (local)",
     labelNames: ['plane'] as const,
     registers,
   });
@@ -107,6 +107,7 @@ export function createMetrics(modules: readonly string[]): KeptMetrics {
   }
   stalls.labels('control').inc(0);
   stalls.labels('data').inc(0);
+  stalls.labels('local').inc(0);
   for (const rpc of UNARY) calls.labels(rpc, 'OK').inc(0);
 
   const metrics: DaemonMetrics = {

@@ -4,6 +4,7 @@
  * it. One table for both, so the client and the operator see the same code.
  */
 import { status } from '@grpc/grpc-js';
+import { StallError } from '../engine/stall-watch.js';
 import { ErrorCode } from '../generated/blit.js';
 import { IncompatiblePeer } from '../protocol/handshake.js';
 import { ProtocolError } from '../protocol/manifest-wire.js';
@@ -24,7 +25,8 @@ export function errorCodeOf(error: unknown): ErrorCode {
   if (error instanceof RpcError) return CODE_OF_STATUS[error.code] ?? ErrorCode.ERROR_CODE_IO;
   if (error instanceof ProtocolError) return ErrorCode.ERROR_CODE_PROTOCOL;
   if (error instanceof IncompatiblePeer) return ErrorCode.ERROR_CODE_INCOMPATIBLE_VERSION;
-  if (error instanceof PeerStalled || error instanceof DataPlaneStalled) return ErrorCode.ERROR_CODE_STALLED;
+  if (error instanceof PeerStalled || error instanceof DataPlaneStalled || error instanceof StallError)
+    return ErrorCode.ERROR_CODE_STALLED;
   if (error instanceof PeerGone || error instanceof PeerEndedEarly) return ErrorCode.ERROR_CODE_CANCELLED;
   if (error instanceof DataPlaneFailed) return ErrorCode.ERROR_CODE_DATA_PLANE;
   return ErrorCode.ERROR_CODE_IO;
@@ -49,7 +51,13 @@ export interface FailedSession {
  */
 export function failedSession(error: unknown, accepted: boolean, cancelled = false): FailedSession {
   const stall =
-    error instanceof PeerStalled ? 'control' : error instanceof DataPlaneStalled ? 'data' : undefined;
+    error instanceof PeerStalled
+      ? 'control'
+      : error instanceof DataPlaneStalled
+        ? 'data'
+        : error instanceof StallError
+          ? 'local'
+          : undefined;
   const left = (error instanceof PeerGone && !stall) || error instanceof PeerEndedEarly;
   if (cancelled || left) return { outcome: 'cancelled', error: 'CANCELLED' };
   const outcome: SessionOutcome = accepted ? 'failed' : 'refused';

@@ -17,6 +17,7 @@ import { LocalDestination } from '../engine/local-destination.js';
 import { LocalSource } from '../engine/local-source.js';
 import { newProgress, type Progress } from '../engine/progress.js';
 import type { SessionStats } from '../engine/session-stats.js';
+import { StallError, StallWatch, stallTimeoutMs } from '../engine/stall-watch.js';
 import type { Action, TransferOptions } from '../engine/types.js';
 import type { BeneathDir, BeneathRoot } from '../fsops/beneath.js';
 import { BeneathDestinationFs } from '../fsops/beneath-destination-fs.js';
@@ -320,6 +321,7 @@ export function handleTransfer(
         error instanceof PeerGone ||
         error instanceof PeerFailed ||
         error instanceof IncompatiblePeer ||
+        error instanceof StallError ||
         error instanceof BlitError;
       if (!known) log.error({ ...fields, err: error }, 'internal error');
       const reason = error instanceof Error ? error.message.slice(0, 500) : String(error);
@@ -384,8 +386,11 @@ async function receivePush({
   // A client's FIFOs are made in the module, its device files never.
   destination.devicesAllowed = false;
   const flushTimer = relay ? setInterval(relay.flush, 100) : undefined;
+  // A timer, not a thread: a stall ends this session, never the daemon (stall-watch.ts).
+  const watch = new StallWatch(stallTimeoutMs(), 'timer');
   try {
     const outcome = await runDestinationSide(destination, channel, options, {
+      watch,
       sharedBudget: budget,
       progress,
       stats,
@@ -409,6 +414,7 @@ async function receivePush({
       failed: outcome.failures.length,
     };
   } finally {
+    watch.stop();
     clearInterval(flushTimer);
     relay?.drop();
     pinned?.close();
@@ -480,8 +486,10 @@ async function sendPull({
     filter,
     root && isDirectory ? (rel) => listInModule(root, joinModuleRel(base!, rel)) : undefined,
   );
+  const watch = new StallWatch(stallTimeoutMs(), 'timer');
   try {
     const outcome = await runSourceSide(source, channel, options, {
+      watch,
       single: !isDirectory,
       hasher,
       stats,
@@ -500,6 +508,7 @@ async function sendPull({
       kept: outcome.failures.length,
     };
   } finally {
+    watch.stop();
     root?.close();
   }
 }

@@ -2,10 +2,15 @@
  * The stall detector's main-thread side. Any thread that makes progress beats the shared board;
  * when nothing has beaten for 10 s (planner and workers all idle), the session aborts with an error
  * naming what each thread was doing: the phase and the paths in flight.
+ *
+ * Two ways to watch: a thread of its own (blit), which also sees a main thread stuck in a system
+ * call and then ends the process; or a timer on the main thread (blitd), which sees every stall of
+ * the work the main thread waits for and never ends the process, whose other sessions go on.
  */
 
 import { nativeAddon } from '../fsops/native.js';
-import { ActivityBoard, STOPPED } from '../util/activity-board.js';
+import { ActivityBoard, PAUSED, STOPPED } from '../util/activity-board.js';
+import { nowMs } from '../util/clock.js';
 import { startWorker } from '../util/start-worker.js';
 import type { WatchdogData } from './stall-watchdog.js';
 
@@ -21,14 +26,19 @@ export class StallWatch {
   readonly board = new ActivityBoard();
   /** Settles (rejects) only when the watchdog reports a stall. */
   readonly stalled: Promise<never>;
+  private timer?: NodeJS.Timeout;
 
-  constructor(timeoutMs = stallTimeoutMs()) {
+  constructor(timeoutMs = stallTimeoutMs(), how: 'thread' | 'timer' = 'thread') {
     let reportStall: (message: string) => void = () => {};
     this.stalled = new Promise<never>((_, reject) => {
       reportStall = (message) => reject(new StallError(message));
     });
     // Nobody may be waiting on it when the run ends normally.
     this.stalled.catch(() => {});
+    if (how === 'timer') {
+      this.watchByTimer(timeoutMs, reportStall);
+      return;
+    }
     const addon = nativeAddon();
     if (addon) {
       // A native thread: no V8 isolate to start (a worker thread costs ~60 ms of CPU).
@@ -44,8 +54,33 @@ export class StallWatch {
   }
 
   stop(): void {
+    clearInterval(this.timer);
     Atomics.store(this.board.ints, STOPPED, 1);
     Atomics.notify(this.board.ints, STOPPED);
+  }
+
+  private watchByTimer(timeoutMs: number, reportStall: (message: string) => void): void {
+    const board = this.board;
+    const tick = Math.max(10, Math.min(250, timeoutMs / 4));
+    let lastBeats = board.beats();
+    let lastChange = nowMs();
+    let lastTick = lastChange;
+    this.timer = setInterval(() => {
+      const now = nowMs();
+      // A tick this late: the event loop was busy (another session's work, in a daemon), so this
+      // session's work could not be answered meanwhile either; the time-out starts again.
+      const late = now - lastTick > 4 * tick;
+      lastTick = now;
+      const beats = board.beats();
+      if (late || beats !== lastBeats || Atomics.load(board.ints, PAUSED) !== 0) {
+        lastBeats = beats;
+        lastChange = now;
+      } else if (now - lastChange >= timeoutMs) {
+        clearInterval(this.timer);
+        reportStall(board.stallMessage(timeoutMs));
+      }
+    }, tick);
+    this.timer.unref();
   }
 }
 

@@ -14,12 +14,6 @@ export interface WatchdogData {
   graceMs: number;
 }
 
-export function stallMessage(board: ActivityBoard, timeoutMs: number): string {
-  const doing = board.all();
-  const seconds = Math.round(timeoutMs / 100) / 10;
-  return `stalled: no progress for ${seconds} s; ${doing.length > 0 ? `in flight: ${doing.join('; ')}` : 'nothing in flight'}`;
-}
-
 function watch(data: WatchdogData): void {
   const board = new ActivityBoard(data.buffer);
   let lastBeats = board.beats();
@@ -34,7 +28,7 @@ function watch(data: WatchdogData): void {
       continue;
     }
     if (Date.now() - lastChange < data.timeoutMs) continue;
-    const message = stallMessage(board, data.timeoutMs);
+    const message = board.stallMessage(data.timeoutMs);
     parentPort?.postMessage({ stalled: message });
     Atomics.wait(board.ints, STOPPED, 0, data.graceMs);
     if (Atomics.load(board.ints, STOPPED) !== 0) return;

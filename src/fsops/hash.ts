@@ -96,7 +96,13 @@ const HASH_TURN_BYTES = 16 << 20;
  * hashFdSync in slices that give the event loop a turn every 16 MiB: a remote session's heartbeat
  * and its peer's frames go on while a file of many gigabytes is hashed.
  */
-export async function hashFdAsync(fd: number, create: HasherFactory, buffer: Buffer): Promise<string> {
+export async function hashFdAsync(
+  fd: number,
+  create: HasherFactory,
+  buffer: Buffer,
+  /** Called after each turn's worth of bytes (progress, for a stall detector). */
+  onTurn?: () => void,
+): Promise<string> {
   const hasher = create();
   let sinceTurn = 0;
   for (let offset = 0; ; ) {
@@ -107,6 +113,7 @@ export async function hashFdAsync(fd: number, create: HasherFactory, buffer: Buf
     sinceTurn += n;
     if (sinceTurn >= HASH_TURN_BYTES) {
       sinceTurn = 0;
+      onTurn?.();
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }

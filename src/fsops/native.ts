@@ -567,7 +567,7 @@ export interface NativeTestRules {
   excluded(patterns: string[], entry: NativeTestEntry): boolean;
   /** node:buffer isUtf8(), as the addon decides which names it hands out as strings. */
   isUtf8(bytes: Buffer): boolean;
-  /** engine/stall-watchdog.ts stallMessage() for the activity board's slots. */
+  /** ActivityBoard.stallMessage() (util/activity-board.ts) for the board's slots. */
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 

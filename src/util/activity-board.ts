@@ -25,7 +25,10 @@ const HEADER_BYTES = HEADER_INTS * 4 + COUNTERS * 8;
 /** Int32 indexes in the header. */
 export const BEATS = 0;
 export const STOPPED = 1;
-/** Non-zero while the run waits for a person (a confirmation prompt): waiting is not stalling. */
+/**
+ * Non-zero while the run waits for a person (a confirmation prompt), a reader of its output, or a
+ * remote session's peer: waiting is not stalling. A count: each waiter holds one (pause).
+ */
 export const PAUSED = 2;
 /**
  * Non-zero once the run is interrupted (SIGINT, SIGTERM): copiers stop between files (the addon
@@ -55,8 +58,9 @@ export class ActivityBoard {
     Atomics.add(this.ints, BEATS, 1);
   }
 
+  /** Holds one pause (true) or lets go of one (false): the board is paused while any is held. */
   pause(paused: boolean): void {
-    Atomics.store(this.ints, PAUSED, paused ? 1 : 0);
+    Atomics.add(this.ints, PAUSED, paused ? 1 : -1);
     this.beat();
   }
 
@@ -123,6 +127,13 @@ export class ActivityBoard {
     const length = this.slots[base]! | (this.slots[base + 1]! << 8);
     // Copy out of shared memory first: TextDecoder refuses shared buffers.
     return new TextDecoder().decode(this.slots.slice(base + 2, base + 2 + length));
+  }
+
+  /** What the stall detector says when nothing has beaten for `timeoutMs` (native/watchdog.cc says the same). */
+  stallMessage(timeoutMs: number): string {
+    const doing = this.all();
+    const seconds = Math.round(timeoutMs / 100) / 10;
+    return `stalled: no progress for ${seconds} s; ${doing.length > 0 ? `in flight: ${doing.join('; ')}` : 'nothing in flight'}`;
   }
 
   all(): string[] {

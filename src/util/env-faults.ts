@@ -5,8 +5,9 @@
  * - BLIT_TEST_HANG=scan:REL blocks the thread about to list source directory REL, copy:REL the
  *   worker about to copy REL, delete:REL the mirror about to delete REL, for a minute, as a hung
  *   mount would; send:REL pauses a remote session's source for a minute after the first chunk of
- *   REL went out; copy-each:MS makes every file copy MS slower, delete-each:MS every removal, a
- *   slow mount that still moves.
+ *   REL went out, land:REL its destination for a minute before the group of small files led by
+ *   REL lands (SIGUSR2 ends either pause early); copy-each:MS makes every file copy MS slower,
+ *   delete-each:MS every removal, a slow mount that still moves.
  * - BLIT_TEST_CHANGE_SOURCE=PATH: the source file PATH (as the copy opens it) changes while it is
  *   copied. Once a copy has read its data (or, with --checksum, compared it), and before the
  *   checks that the source is still what the scan saw, its first byte is rewritten in place: the
@@ -29,9 +30,10 @@ function faultsOf(spec: string | undefined, changedSource: string | undefined): 
   const slowMs = spec?.startsWith('copy-each:') ? Number(spec.slice('copy-each:'.length)) : 0;
   const slowDeleteMs = spec?.startsWith('delete-each:') ? Number(spec.slice('delete-each:'.length)) : 0;
   // Listening from the start: a SIGUSR2 that comes early must not find its default action (exit).
-  const sendReleased = spec?.startsWith('send:')
-    ? new Promise<void>((resolve) => process.once('SIGUSR2', () => resolve()))
-    : undefined;
+  const pauseReleased =
+    spec?.startsWith('send:') || spec?.startsWith('land:')
+      ? new Promise<void>((resolve) => process.once('SIGUSR2', () => resolve()))
+      : undefined;
   return {
     hang(phase, rel) {
       if (spec === undefined) return false;
@@ -43,11 +45,11 @@ function faultsOf(spec: string | undefined, changedSource: string | undefined): 
     // The event loop keeps running (heartbeats flow, the chunk reaches the destination), so a test
     // can break the session while a file is half-written; SIGUSR2 ends the pause early, so a test
     // can also let the session go on once it has done something meanwhile (reload the daemon).
-    sendPause(rel) {
-      if (spec !== `send:${rel}`) return undefined;
+    pause(phase, rel) {
+      if (spec !== `${phase}:${rel}`) return undefined;
       return new Promise((resolve) => {
         const timer = setTimeout(resolve, 60_000).unref();
-        void sendReleased?.then(() => {
+        void pauseReleased?.then(() => {
           clearTimeout(timer);
           resolve();
         });

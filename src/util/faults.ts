@@ -9,8 +9,12 @@
 export interface Faults {
   /** Blocks as injected before a scan, copy or deletion of `rel`; true after a per-copy delay (counted as progress). */
   hang(phase: 'scan' | 'copy' | 'delete', rel: string): boolean;
-  /** A remote session's source pauses once the first chunk of `rel` is on its way. */
-  sendPause(rel: string): Promise<void> | undefined;
+  /**
+   * A remote session's work on `rel` pauses while the event loop runs on: the source once the first
+   * chunk of `rel` is on its way (send), the destination before a group of small files led by
+   * `rel` lands (land).
+   */
+  pause(phase: 'send' | 'land', rel: string): Promise<void> | undefined;
   /** The directory whose listing hangs inside the addon. */
   scanRel(): string | undefined;
   /** A delay for each removal of a mirror's deletions. */
@@ -25,7 +29,7 @@ export interface Faults {
 
 const NONE: Faults = {
   hang: () => false,
-  sendPause: () => undefined,
+  pause: () => undefined,
   scanRel: () => undefined,
   slowDeletion: () => {},
   copyDelays: () => ({ delayMs: 0, hangIndex: -1 }),

@@ -4,11 +4,17 @@
  * send:REL pauses the source once the first chunk of REL is out; the test waits for that chunk's
  * temp file), then the fault. After it: a prompt exit with one line, no partial file under a final
  * name, the daemon still serving and without the session's temp files, and a rerun converges.
+ *
+ * Then stalls: the source's send paused, or the destination's landing held (land:REL), with a
+ * short stall time-out (BLIT_STALL_TIMEOUT_MS) on the side that stalls ends the session with the
+ * stall detector's line, on whichever side; the same time-out on the side that waits for it is
+ * not a stall there.
  */
 import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { assertSameTree, isOneLineError, snapshot, tempDir } from '../helpers.js';
 import { runBlit, startBlit, startDaemon } from './daemon-harness.js';
 
@@ -164,4 +170,107 @@ test('the client killed mid-pull: no partial file under a final name; the daemon
   assertSameTree(dst, src);
   assert.deepEqual(tempsIn(dst), [], 'the killed client’s temp file went with the rerun');
   assert.deepEqual(readdirSync(module), ['src']);
+});
+
+/** A short stall time-out, for the side that should (or should not) see a stall. */
+const STALL = { BLIT_STALL_TIMEOUT_MS: '1000' };
+/** How long a side with that time-out is left waiting on a paused peer: well past the time-out. */
+const WAIT_PAST_STALL_MS = 3000;
+
+/** A module with a source tree (src, see makeSource) and one small file (held.txt). */
+function makeModule(t: { after(fn: () => unknown): void }) {
+  const root = tempDir(t, 'blit-stall-');
+  const module = join(root, 'module');
+  mkdirSync(module);
+  const src = makeSource(module);
+  writeFileSync(join(module, 'held.txt'), 'held');
+  return { root, module, src };
+}
+
+/** The daemon still serves: a listing of its module answers. */
+async function stillServing(port: number): Promise<void> {
+  const listing = await runBlit(['ls', `127.0.0.1:${port}:/default/`]);
+  assert.equal(listing.status, 0, listing.stderr);
+}
+
+test("a push whose source stalls (a send that does not go on) ends with exit 1 and the client's stall line; the daemon drops the session", async (t) => {
+  const { module, src } = makeModule(t);
+  const daemon = await startDaemon(t, ['--root', module]);
+  const push = await runBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`], {
+    env: { ...STALL, BLIT_TEST_HANG: 'send:sub/big' },
+  });
+  assert.equal(push.status, 1, push.stderr);
+  assert.equal(push.stderr, 'blit: stalled: no progress for 1 s; in flight: send: sub/big\n');
+  await until('the daemon to drop the temp file', () => tempsIn(join(module, 'dst')).length === 0);
+  noPartialFiles(join(module, 'dst'), src);
+  await stillServing(daemon.port);
+});
+
+test("a pull whose daemon's source stalls ends with exit 1 and the daemon's stall line; the daemon keeps serving", async (t) => {
+  const { root, module, src } = makeModule(t);
+  const daemon = await startDaemon(t, ['--root', module], { ...STALL, BLIT_TEST_HANG: 'send:sub/big' });
+  const dst = join(root, 'dst');
+  const pull = await runBlit(['copy', `127.0.0.1:${daemon.port}:/default/src/`, dst]);
+  assert.equal(pull.status, 1, pull.stderr);
+  assert.ok(isOneLineError(pull.stderr), pull.stderr);
+  assert.match(pull.stderr, /: stalled: no progress for 1 s; in flight: send: sub\/big\n$/);
+  assert.match(
+    daemon.log(),
+    /"code":"FAILED","reason":"stalled: no progress for 1 s; in flight: send: sub\/big"/,
+  );
+  assert.doesNotMatch(daemon.log(), /internal error/);
+  noPartialFiles(dst, src);
+  assert.deepEqual(tempsIn(dst), []);
+  await stillServing(daemon.port);
+});
+
+test('a pull whose landing here stalls (a hung disk) ends with exit 1, naming the file', async (t) => {
+  const { root, module } = makeModule(t);
+  const daemon = await startDaemon(t, ['--root', module]);
+  const dst = join(root, 'dst');
+  const pull = await runBlit(['copy', `127.0.0.1:${daemon.port}:/default/held.txt`, `${dst}/`], {
+    env: { ...STALL, BLIT_TEST_HANG: 'land:held.txt' },
+  });
+  assert.equal(pull.status, 1, pull.stderr);
+  assert.equal(pull.stderr, 'blit: stalled: no progress for 1 s; in flight: land: held.txt\n');
+  assert.deepEqual(readdirSync(dst), []);
+});
+
+test("a push whose landing at the daemon stalls ends with exit 1 and the daemon's stall line; the daemon keeps serving", async (t) => {
+  const { module } = makeModule(t);
+  const daemon = await startDaemon(t, ['--root', module], { ...STALL, BLIT_TEST_HANG: 'land:held.txt' });
+  const push = await runBlit(['copy', join(module, 'held.txt'), `127.0.0.1:${daemon.port}:/default/dst/`]);
+  assert.equal(push.status, 1, push.stderr);
+  assert.ok(isOneLineError(push.stderr), push.stderr);
+  assert.match(push.stderr, /: stalled: no progress for 1 s; in flight: land: held.txt\n$/);
+  assert.deepEqual(readdirSync(join(module, 'dst')), []);
+  await stillServing(daemon.port);
+});
+
+for (const path of ['data plane', 'stream'] as const) {
+  const args = path === 'stream' ? ['--force-grpc-data'] : [];
+  test(`waiting for a daemon whose send is paused is no stall for the pulling client (${path})`, async (t) => {
+    const { root, module, src } = makeModule(t);
+    const daemon = await startDaemon(t, ['--root', module], { BLIT_TEST_HANG: 'send:sub/big' });
+    const dst = join(root, 'dst');
+    const pull = startBlit(['copy', ...args, `127.0.0.1:${daemon.port}:/default/src/`, dst], STALL);
+    await until('the first chunk of big here', () => tempsIn(dst).some((temp) => temp.size === CHUNK));
+    await sleep(WAIT_PAST_STALL_MS);
+    daemon.process.kill('SIGUSR2');
+    const { code } = await pull.exited;
+    assert.equal(code, 0, pull.stderr());
+    assertSameTree(dst, src);
+  });
+}
+
+test('waiting for a daemon whose landing is held is no stall for the pushing client', async (t) => {
+  const { module } = makeModule(t);
+  const daemon = await startDaemon(t, ['--root', module], { BLIT_TEST_HANG: 'land:held.txt' });
+  const push = startBlit(['copy', join(module, 'held.txt'), `127.0.0.1:${daemon.port}:/default/dst/`], STALL);
+  await until('the destination directory at the daemon', () => readdirSync(module).includes('dst'));
+  await sleep(WAIT_PAST_STALL_MS);
+  daemon.process.kill('SIGUSR2');
+  const { code } = await push.exited;
+  assert.equal(code, 0, push.stderr());
+  assert.deepEqual(readdirSync(join(module, 'dst')), ['held.txt']);
 });

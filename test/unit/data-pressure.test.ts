@@ -28,7 +28,7 @@ test('the range writer pauses reading past 64 MiB in flight and resumes once dra
     },
   });
   const chunk = Buffer.alloc(8 * MiB, 1);
-  for (let i = 0; i < 9; i++) writer.add({ fd, offset: i * chunk.length, data: chunk, owner: i });
+  for (let i = 0; i < 9; i++) writer.add({ fd, offset: i * chunk.length, data: chunk, owner: i, rel: 'f' });
   assert.deepEqual(pressure, [true], '72 MiB queued: stop reading');
   await writer.idle();
   assert.deepEqual(pressure, [true, false], 'drained: read again');

@@ -11,7 +11,6 @@ import { constants } from 'node:fs';
 import { describe, test } from 'node:test';
 import { type Decision, decide } from '../../src/engine/compare.js';
 import { buildFilter, namePattern } from '../../src/engine/filter.js';
-import { stallMessage } from '../../src/engine/stall-watchdog.js';
 import type { CompareMode, Entry, EntryKind } from '../../src/engine/types.js';
 import { needsChmod } from '../../src/fsops/metadata.js';
 import { type NativeTestEntry, nativeAddon } from '../../src/fsops/native.js';
@@ -945,7 +944,7 @@ describe('stall message: engine/stall-watchdog.ts and the native watchdog (Stall
 
   test('TypeScript gives the expected message for every case', () => {
     for (const [slots, timeoutMs, expected] of STALL_CASES)
-      assert.equal(stallMessage(board(slots), timeoutMs), expected);
+      assert.equal(board(slots).stallMessage(timeoutMs), expected);
   });
 
   test('the addon gives the expected message for every case', () => {

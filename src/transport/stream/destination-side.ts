@@ -15,7 +15,9 @@ import type { HasherFactory } from '../../fsops/hash.js';
 import { type DataPlaneGrant, Phase, type Summary, type TransferFrame } from '../../generated/blit.js';
 import { ProtocolError } from '../../protocol/manifest-wire.js';
 import { peerText } from '../../protocol/peer-text.js';
+import type { ActivityBoard } from '../../util/activity-board.js';
 import { type FrameChannel, PeerEndedEarly, PeerFailed } from '../frame-channel.js';
+import { OwnWork } from '../own-work.js';
 import type { SharedBudget } from '../tcp/byte-budget.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
 import { receiveFromPeer } from './peer-data.js';
@@ -48,6 +50,11 @@ export interface DestinationSideHooks {
   onGrant?(grant: DataPlaneGrant): void;
   /** The source asks for more data sockets (a push's daemon grants them). */
   onDataRequest?(sockets: number): void;
+  /**
+   * The stall detector (engine/stall-watch.ts): its board, which this side's own work beats
+   * (own-work.ts), and its verdict, which ends the session.
+   */
+  watch?: { board: ActivityBoard; stalled: Promise<never>; stop(): void };
 }
 
 export interface DestinationOutcome {
@@ -93,16 +100,19 @@ export async function runDestinationSide(
 ): Promise<DestinationOutcome> {
   const started = Date.now();
   const progress = hooks.progress;
+  const work = new OwnWork(hooks.watch?.board);
   const source = new RemoteSource(channel, destination.filter, {
     singleName: hooks.singleName,
     stripSetId: hooks.stripSetId,
     numericIds: options.preserve?.numericIds ?? false,
+    work,
   });
   const data = receiveFromPeer(destination, channel, {
     sharedBudget: hooks.sharedBudget,
     hasher: hooks.hasher,
     sockets: hooks.sockets,
     stats: hooks.stats,
+    work,
   });
   let waitingForConfirm: ((confirmed: boolean) => void) | undefined;
 
@@ -169,6 +179,9 @@ export async function runDestinationSide(
       confirmDeletions: hooks.confirmDeletions ?? askPeer,
       progress,
       stats: hooks.stats,
+      board: hooks.watch?.board,
+      stalled: hooks.watch?.stalled,
+      ending: () => hooks.watch?.stop(),
     });
     const outcome: DestinationOutcome = {
       copied: report.copied,

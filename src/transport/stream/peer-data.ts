@@ -20,8 +20,9 @@ import type { FileData, FileHash, TransferError, Need as WireNeed } from '../../
 import { ProtocolError } from '../../protocol/manifest-wire.js';
 import { peerText } from '../../protocol/peer-text.js';
 import { nowMs } from '../../util/clock.js';
-import { isFatalWriteError, reasonOf } from '../../util/errors.js';
+import { isFatalWriteError, reasonOf, showPath } from '../../util/errors.js';
 import { type FrameChannel, PeerEndedEarly } from '../frame-channel.js';
+import type { OwnWork } from '../own-work.js';
 import { ByteBudget, MAX_HELD_BYTES, type SharedBudget } from '../tcp/byte-budget.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
 import { LandingQueue } from '../tcp/landing-queue.js';
@@ -41,6 +42,8 @@ export interface PeerDataHooks {
   /** The session's data-plane sockets: file data may come as records over them too. */
   sockets?: SessionSockets;
   stats?: SessionStats;
+  /** What the stall detector counts: this side's landings, writes and hashes, and its waits for the peer. */
+  work: OwnWork;
 }
 
 /** The data path, and the frames of the stream that belong to it. */
@@ -107,15 +110,20 @@ export function receiveFromPeer(
     try {
       while (hashQueue.length > 0) {
         const { wire, file } = hashQueue.shift()!;
+        const done = hooks.work.start(`hash: ${showPath(wire.path)}`);
         try {
           wire.destinationHash = Buffer.from(
-            await hashNoFollow(destination.pathOf(wire.path), hooks.hasher!, scratch),
+            await hashNoFollow(destination.pathOf(wire.path), hooks.hasher!, scratch, () =>
+              hooks.work.beat(),
+            ),
             'hex',
           );
         } catch {
           // Unreadable here: the data is rewritten whatever the source holds.
           wire.hashFirst = false;
           file.hashFirst = false;
+        } finally {
+          done();
         }
         channel.send({ $case: 'needBatch', value: { needs: [wire] } });
       }
@@ -228,53 +236,62 @@ export function receiveFromPeer(
     MAX_HELD_BYTES,
     hooks.sharedBudget,
   );
-  const landing = new LandingQueue(destination.fs, held, {
-    landed(fileId, owner, xattrs) {
-      countOwner(destination.fidelity, owner);
-      const file = pending.get(fileId);
-      if (file && !file.failed) {
-        if (xattrs) destination.countLandedXattrs(xattrs);
-        counted(fileId, file, xattrs !== undefined);
-      }
-      settle();
-    },
-    failed(fileId, error) {
-      const file = pending.get(fileId);
-      try {
-        if (file && !file.failed) writeFailed(fileId, file, error);
-      } catch (fatal) {
-        channel.fail(fatal as Error);
-      }
-      settle();
-    },
-  });
-  const ranges = new RangeWriter<{ fileId: bigint; file: PendingFile }>(held, {
-    written({ fileId, file }, offset, length, error) {
-      file.writing = (file.writing ?? 1) - 1;
-      try {
-        // A socket failed mid-range: the session ends with that, the file is not failed for it.
-        if (error instanceof RangeAbandoned) file.arrived = false;
-        else if (error !== undefined && !file.failed) writeFailed(fileId, file, error);
-        else if (!file.failed) file.receiver!.wrote(offset, length);
-      } catch (fatal) {
-        channel.fail(fatal as Error);
-      }
-      if (file.writing > 0) return;
-      if (file.failed) {
-        // Failed while its writes were out: the temp file goes now that nothing writes to it.
-        file.receiver?.abort();
-        file.receiver = undefined;
-      } else if (file.arrived) {
-        // Not thrown out of the writer's callback (nothing there would catch it): the session ends.
+  const landing = new LandingQueue(
+    destination.fs,
+    held,
+    {
+      landed(fileId, owner, xattrs) {
+        countOwner(destination.fidelity, owner);
+        const file = pending.get(fileId);
+        if (file && !file.failed) {
+          if (xattrs) destination.countLandedXattrs(xattrs);
+          counted(fileId, file, xattrs !== undefined);
+        }
+        settle();
+      },
+      failed(fileId, error) {
+        const file = pending.get(fileId);
         try {
-          install(fileId, file);
+          if (file && !file.failed) writeFailed(fileId, file, error);
         } catch (fatal) {
           channel.fail(fatal as Error);
         }
-      }
-      settle();
+        settle();
+      },
     },
-  });
+    hooks.work,
+  );
+  const ranges = new RangeWriter<{ fileId: bigint; file: PendingFile }>(
+    held,
+    {
+      written({ fileId, file }, offset, length, error) {
+        file.writing = (file.writing ?? 1) - 1;
+        try {
+          // A socket failed mid-range: the session ends with that, the file is not failed for it.
+          if (error instanceof RangeAbandoned) file.arrived = false;
+          else if (error !== undefined && !file.failed) writeFailed(fileId, file, error);
+          else if (!file.failed) file.receiver!.wrote(offset, length);
+        } catch (fatal) {
+          channel.fail(fatal as Error);
+        }
+        if (file.writing > 0) return;
+        if (file.failed) {
+          // Failed while its writes were out: the temp file goes now that nothing writes to it.
+          file.receiver?.abort();
+          file.receiver = undefined;
+        } else if (file.arrived) {
+          // Not thrown out of the writer's callback (nothing there would catch it): the session ends.
+          try {
+            install(fileId, file);
+          } catch (fatal) {
+            channel.fail(fatal as Error);
+          }
+        }
+        settle();
+      },
+    },
+    hooks.work,
+  );
 
   /**
    * The descriptor of a file's temp file for one more write in flight (it stays open until that
@@ -349,6 +366,7 @@ export function receiveFromPeer(
           offset,
           data,
           owner: { fileId, file },
+          rel: file.rel,
           sparse: file.receiver!.sparseTarget || undefined,
         });
     },
@@ -506,18 +524,21 @@ export function receiveFromPeer(
     },
     drain() {
       sendNeeds();
-      return new Promise<void>((resolve, reject) => {
-        if (channel.failure) reject(channel.failure);
-        // The source ended its stream before the Summary: whatever is in, the session cannot finish.
-        else if (ended) reject(ended);
-        else if (outstanding === 0) {
-          allInAt();
-          resolve();
-        } else {
-          idle = resolve;
-          idleFailed = reject;
-        }
-      });
+      // Waiting for the peer's data; what lands meanwhile is this side's own work (own-work.ts).
+      return hooks.work.forPeer(
+        new Promise<void>((resolve, reject) => {
+          if (channel.failure) reject(channel.failure);
+          // The source ended its stream before the Summary: whatever is in, the session cannot finish.
+          else if (ended) reject(ended);
+          else if (outstanding === 0) {
+            allInAt();
+            resolve();
+          } else {
+            idle = resolve;
+            idleFailed = reject;
+          }
+        }),
+      );
     },
     // Files fail one by one; a write that cannot go on ends the session through the channel.
     fatal: undefined,
@@ -541,10 +562,15 @@ export function receiveFromPeer(
 }
 
 /** The hash of the destination's file, opened without following a last link. */
-async function hashNoFollow(path: string, hasher: HasherFactory, scratch: Buffer): Promise<string> {
+async function hashNoFollow(
+  path: string,
+  hasher: HasherFactory,
+  scratch: Buffer,
+  onTurn: () => void,
+): Promise<string> {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
-    return await hashFdAsync(fd, hasher, scratch);
+    return await hashFdAsync(fd, hasher, scratch, onTurn);
   } finally {
     closeSync(fd);
   }

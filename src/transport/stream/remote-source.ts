@@ -24,6 +24,7 @@ import {
 } from '../../protocol/manifest-wire.js';
 import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { type FrameChannel, PeerEndedEarly } from '../frame-channel.js';
+import type { OwnWork } from '../own-work.js';
 
 /** A directory holding more names than this from a peer is refused (memory is bounded). */
 const MAX_DIRECTORY_ENTRIES = 2_000_000;
@@ -39,6 +40,8 @@ export interface RemoteSourceOptions {
   stripSetId?: boolean;
   /** Sent owners get this machine's ids by name, unless --numeric-ids (fsops/id-map.ts). */
   numericIds: boolean;
+  /** The stall detector's count of this side's work: waiting for the next listing is not a stall. */
+  work: OwnWork;
 }
 
 type SourceFrame =
@@ -203,10 +206,12 @@ export class RemoteSource implements SourceRole {
     const frame = this.queue.shift();
     if (frame) return Promise.resolve(frame);
     if (this.ended) return Promise.reject(this.ended);
-    return new Promise<SourceFrame>((resolve, reject) => {
-      this.wake = () => resolve(this.queue.shift()!);
-      this.fail = reject;
-    });
+    return this.options.work.forPeer(
+      new Promise<SourceFrame>((resolve, reject) => {
+        this.wake = () => resolve(this.queue.shift()!);
+        this.fail = reject;
+      }),
+    );
   }
 
   /** One batch read: the listing it completes, if it is the directory's last and not ignored. */

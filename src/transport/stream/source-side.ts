@@ -29,10 +29,12 @@ import { ErrorCode, Phase } from '../../generated/blit.js';
 import { LinkGroupIds } from '../../protocol/link-groups.js';
 import { checkPeerRel, ProtocolError, toManifestBatches } from '../../protocol/manifest-wire.js';
 import { peerPath, peerText } from '../../protocol/peer-text.js';
+import type { ActivityBoard } from '../../util/activity-board.js';
 import { nowMs } from '../../util/clock.js';
-import { reasonOf, sourceKeptReason } from '../../util/errors.js';
+import { reasonOf, showPath, sourceKeptReason } from '../../util/errors.js';
 import { faults } from '../../util/faults.js';
 import { type FrameChannel, PeerEndedEarly, PeerFailed } from '../frame-channel.js';
+import { OwnWork } from '../own-work.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
 import { RecordSender } from '../tcp/record-sender.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
@@ -74,6 +76,11 @@ export interface SourceSideHooks {
   moreSockets?(): void;
   /** A grant of data sockets came (a push's client dials them). */
   onGrant?(grant: DataPlaneGrant): void;
+  /**
+   * The stall detector (engine/stall-watch.ts): its board, which this side's own work beats
+   * (own-work.ts), and its verdict, which ends the session.
+   */
+  watch?: { board: ActivityBoard; stalled: Promise<never> };
 }
 
 export interface SourceFiles {
@@ -90,11 +97,33 @@ export interface SourceOutcome {
   failures: Failure[];
 }
 
-export async function runSourceSide(
+export function runSourceSide(
   source: LocalSource,
   channel: FrameChannel,
   options: TransferOptions,
   hooks: SourceSideHooks,
+): Promise<SourceOutcome> {
+  const work = new OwnWork(hooks.watch?.board);
+  const served = serveSource(source, channel, options, hooks, work);
+  const stalled = hooks.watch?.stalled;
+  if (!stalled) return served;
+  // A stall ends the session at once, whatever this side was waiting for (the peer is told).
+  served.catch(() => {});
+  return Promise.race([
+    served,
+    stalled.catch((error: Error) => {
+      channel.fail(error);
+      throw error;
+    }),
+  ]);
+}
+
+async function serveSource(
+  source: LocalSource,
+  channel: FrameChannel,
+  options: TransferOptions,
+  hooks: SourceSideHooks,
+  work: OwnWork,
 ): Promise<SourceOutcome> {
   const started = nowMs();
   const stats = hooks.stats;
@@ -116,7 +145,7 @@ export async function runSourceSide(
     w?.();
   };
   const scratch = Buffer.allocUnsafe(CHUNK_BYTES);
-  const records = new RecordSender();
+  const records = new RecordSender(work);
   hooks.sockets?.onSocket((socket) => records.attach(socket));
   records.failed.catch((error: Error) => failOnDataPlane(channel, error));
   // Measuring stops when the stream does, whichever way the session ends.
@@ -238,9 +267,17 @@ export async function runSourceSide(
     if (broken) throw broken;
   };
   const nextEvent = () =>
-    new Promise<void>((resolve) => {
-      wake = resolve;
-    });
+    work.forPeer(
+      new Promise<void>((resolve) => {
+        wake = resolve;
+      }),
+    );
+  /** Sends a frame; waits, if the stream is full, for the peer to read (not this side's stall). */
+  const send = async (body: Parameters<FrameChannel['send']>[0]) => {
+    const full = channel.send(body);
+    if (full) await work.forPeer(full);
+  };
+  source.onListing = (rel) => work.now(`scan: listing ${showPath(rel === '' ? '.' : rel)}`);
 
   let entries = 0;
   let bytes = 0;
@@ -251,7 +288,7 @@ export async function runSourceSide(
     for await (const listing of listings) {
       check();
       for (const batch of toManifestBatches(listing, links)) {
-        await channel.send({ $case: 'manifest', value: batch });
+        await send({ $case: 'manifest', value: batch });
         check();
       }
       entries += listing.entries.length;
@@ -271,7 +308,7 @@ export async function runSourceSide(
     });
 
   const sendError = (need: Need, message: string) =>
-    channel.send({
+    send({
       $case: 'error',
       value: {
         code: ErrorCode.ERROR_CODE_IO,
@@ -292,6 +329,7 @@ export async function runSourceSide(
 
   /** Sends one needed file (or its hash). Failures go to the destination as that file's error. */
   const serveNeed = async (need: Need) => {
+    work.now(`send: ${showPath(need.path)}`);
     const path = pathOf(need.path);
     if (path === undefined) {
       await sendError(need, 'not a file this source listed');
@@ -323,9 +361,9 @@ export async function runSourceSide(
         stats.firstByteMs ??= nowMs() - started;
       }
       if (need.hashFirst && hooks.hasher) {
-        const hash = Buffer.from(await hashFdAsync(fd, hooks.hasher, scratch), 'hex');
+        const hash = Buffer.from(await hashFdAsync(fd, hooks.hasher, scratch, () => work.beat()), 'hex');
         if (hash.equals(need.destinationHash)) {
-          await channel.send({
+          await send({
             $case: 'fileHash',
             value: { fileId: need.fileId, algorithm: 1, hash },
           });
@@ -349,7 +387,7 @@ export async function runSourceSide(
       else {
         // The data plane failed: the session ends with the control stream's reason when it has
         // one (the peer's own error, a Ctrl+C), which failOnDataPlane leaves it a moment to bring.
-        await channel.closed.catch(() => {});
+        await work.forPeer(channel.closed.catch(() => {}));
         check();
         throw error;
       }
@@ -378,8 +416,8 @@ export async function runSourceSide(
         value: { fileId: need.fileId, offset: BigInt(offset), data, last, holeLength: hole ? BigInt(n) : 0n },
       });
       offset += n;
-      if (full) await full;
-      const pause = offset === n && !last ? faults.sendPause(need.path) : undefined;
+      if (full) await work.forPeer(full);
+      const pause = offset === n && !last ? faults.pause('send', need.path) : undefined;
       if (pause) await Promise.race([pause, channel.closed]);
       check();
     } while (offset < size);
@@ -387,7 +425,8 @@ export async function runSourceSide(
 
   const serveNeeds = async () => {
     // The first file waits until the data plane is up or known not to be coming.
-    if (needs.length > 0 && hooks.sockets) await Promise.race([hooks.sockets.settled, channel.closed]);
+    if (needs.length > 0 && hooks.sockets)
+      await work.forPeer(Promise.race([hooks.sockets.settled, channel.closed]));
     while (needs.length > 0) {
       check();
       const need = needs.shift()!;

@@ -12,7 +12,9 @@ import type { Owner, OwnerResult } from '../../fsops/owner.js';
 import { baseRel, parentRel } from '../../fsops/rel-path.js';
 import { tempPathFor } from '../../fsops/temp-path.js';
 import type { XattrOutcome } from '../../fsops/xattrs.js';
-import { codeOf } from '../../util/errors.js';
+import { codeOf, showPath } from '../../util/errors.js';
+import { faults } from '../../util/faults.js';
+import type { OwnWork } from '../own-work.js';
 import type { ByteBudget } from './byte-budget.js';
 
 export interface LandingFile {
@@ -50,6 +52,8 @@ export class LandingQueue {
     private readonly fs: DestinationFs,
     budget: ByteBudget,
     private readonly on: LandingCallbacks,
+    /** The stall detector's count of this side's work: each group is in flight until it answers. */
+    private readonly work?: OwnWork,
   ) {
     this.held = new BackingHold(budget);
   }
@@ -112,14 +116,23 @@ export class LandingQueue {
     if (jobs.length === 0) return;
     const owners: OwnerResult[] = [];
     const xattrs: (XattrOutcome | undefined)[] = [];
-    landFiles(jobs, owners, xattrs).then(
-      (results) => this.answer(landing, opened, results, owners, xattrs),
-      (error: unknown) =>
+    const more = landing.length > 1 ? ` and ${landing.length - 1} more file(s)` : '';
+    const done = this.work?.start(`land: ${showPath(landing[0]!.rel)}${more}`);
+    // A test may hold a group back, as a hung disk would.
+    const held = faults.pause('land', landing[0]!.rel);
+    (held ? held.then(() => landFiles(jobs, owners, xattrs)) : landFiles(jobs, owners, xattrs)).then(
+      (results) => {
+        done?.();
+        this.answer(landing, opened, results, owners, xattrs);
+      },
+      (error: unknown) => {
+        done?.();
         this.answer(
           landing,
           opened,
           landing.map(() => error as NodeJS.ErrnoException),
-        ),
+        );
+      },
     );
   }
 

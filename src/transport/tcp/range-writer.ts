@@ -7,11 +7,15 @@
  * descriptor before they have all answered (a reused descriptor number would be written into).
  */
 import { type RangeJob, writeRanges } from '../../fsops/land-files.js';
+import { showPath } from '../../util/errors.js';
+import type { OwnWork } from '../own-work.js';
 import type { ByteBudget } from './byte-budget.js';
 
 export interface Range<T> extends RangeJob {
   /** Whose range it is, handed back with the answer. */
   owner: T;
+  /** The file's path, named by the stall detector while the range is written. */
+  rel: string;
 }
 
 export interface RangeCallbacks<T> {
@@ -29,6 +33,8 @@ export class RangeWriter<T> {
   constructor(
     private readonly budget: ByteBudget,
     private readonly on: RangeCallbacks<T>,
+    /** The stall detector's count of this side's work: each job is in flight until it answers. */
+    private readonly work?: OwnWork,
   ) {}
 
   /** Resolves once no range is queued or being written (every descriptor is free to close). */
@@ -65,13 +71,20 @@ export class RangeWriter<T> {
     this.scheduled = false;
     const group = this.queued.splice(0);
     if (group.length === 0) return;
+    const more = group.length > 1 ? ` and ${group.length - 1} more range(s)` : '';
+    const done = this.work?.start(`write: ${showPath(group[0]!.rel)}${more}`);
     writeRanges(group).then(
-      (errors) => this.answer(group, errors),
-      (error: unknown) =>
+      (errors) => {
+        done?.();
+        this.answer(group, errors);
+      },
+      (error: unknown) => {
+        done?.();
         this.answer(
           group,
           group.map(() => error),
-        ),
+        );
+      },
     );
   }
 

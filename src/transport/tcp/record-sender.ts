@@ -18,6 +18,7 @@ import { type Listed, readListed } from '../../fsops/read-listed.js';
 import { isAllZeros } from '../../fsops/sparse-blocks.js';
 import { reasonOf } from '../../util/errors.js';
 import { faults } from '../../util/faults.js';
+import { OwnWork } from '../own-work.js';
 import { BufferPool } from './buffer-pool.js';
 import { DataPlaneFailed, DataPlaneStalled } from './data-failure.js';
 import { BATCH_TARGET_BYTES, blockCount, DATA_BLOCK_BYTES, SMALL_FILE_BYTES } from './layout.js';
@@ -71,6 +72,12 @@ export class RecordSender {
   private readonly failWaiters = new Set<(error: Error) => void>();
   /** Bytes handed to the sockets, for the session's measurements. */
   bytesSent = 0;
+
+  /**
+   * `work`: the stall detector's count of this side's work. Waiting for a socket to take more, or
+   * for sendfile to finish a block, is waiting for the peer; reading a file is this side's own.
+   */
+  constructor(private readonly work = new OwnWork()) {}
 
   /** Adds a connected, admitted socket to those this session sends over. */
   attach(socket: Socket): void {
@@ -147,16 +154,18 @@ export class RecordSender {
     if (outlet.load <= HIGH_WATER_BYTES) return;
     let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        outlet.drained(),
-        this.failed,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new DataPlaneStalled(`data connection stalled for ${WRITE_IDLE_MS / 1000} s`)),
-            WRITE_IDLE_MS,
-          );
-        }),
-      ]);
+      await this.work.forPeer(
+        Promise.race([
+          outlet.drained(),
+          this.failed,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new DataPlaneStalled(`data connection stalled for ${WRITE_IDLE_MS / 1000} s`)),
+              WRITE_IDLE_MS,
+            );
+          }),
+        ]),
+      );
     } finally {
       clearTimeout(timer);
     }
@@ -233,7 +242,7 @@ export class RecordSender {
    */
   private async writeRecord(header: Buffer, data: Buffer, file: OutgoingFile, first: boolean): Promise<void> {
     const released = () => this.blocks.giveBack(data);
-    const pause = first && data.length > PAUSE_AT_BYTES ? faults.sendPause(file.rel) : undefined;
+    const pause = first && data.length > PAUSE_AT_BYTES ? faults.pause('send', file.rel) : undefined;
     if (!pause) {
       this.write([header, data], undefined, released);
       return;
@@ -297,7 +306,7 @@ export class RecordSender {
         if (!last) await this.room();
       }
     } finally {
-      await Promise.allSettled(sending);
+      await this.work.forPeer(Promise.allSettled(sending));
     }
   }
 
@@ -313,7 +322,7 @@ export class RecordSender {
     sending: Promise<StepOutcome>[],
   ): Promise<void> {
     const header = blockHeader(file.fileId, offset, length, false);
-    const pause = offset === 0 && length > PAUSE_AT_BYTES ? faults.sendPause(file.rel) : undefined;
+    const pause = offset === 0 && length > PAUSE_AT_BYTES ? faults.pause('send', file.rel) : undefined;
     if (!pause) {
       sending.push(outlet.sendRange(header, file.fd, offset, length));
       return;
@@ -328,7 +337,7 @@ export class RecordSender {
    * unreadable (FAIL has gone out for it: the zeros that completed that block are void).
    */
   private async allSent(file: OutgoingFile, sending: Promise<StepOutcome>[]): Promise<boolean> {
-    const outcomes = await Promise.all(sending);
+    const outcomes = await this.work.forPeer(Promise.all(sending));
     this.check();
     const short = outcomes.find((outcome) => outcome.side === 'file');
     if (!short) return true;
