@@ -100,8 +100,8 @@ export async function hashFdAsync(
   fd: number,
   create: HasherFactory,
   buffer: Buffer,
-  /** Called after each turn's worth of bytes (progress, for a stall detector). */
-  onTurn?: () => void,
+  /** Called after each read (progress, for a stall detector). */
+  onRead?: () => void,
 ): Promise<string> {
   const hasher = create();
   let sinceTurn = 0;
@@ -110,10 +110,10 @@ export async function hashFdAsync(
     if (n === 0) break;
     offset += n;
     hasher.update(buffer.subarray(0, n));
+    onRead?.();
     sinceTurn += n;
     if (sinceTurn >= HASH_TURN_BYTES) {
       sinceTurn = 0;
-      onTurn?.();
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }

@@ -64,6 +64,23 @@ export interface LandJob {
  */
 export type LandFailure = NodeJS.ErrnoException | undefined;
 
+/** Told whenever the landing threads answer a job, whichever session's (see onLandingAnswer). */
+const answerListeners = new Set<() => void>();
+
+/**
+ * Calls `listener` whenever the addon's landing threads answer a job of any session: they are one
+ * pool for the process, so a job queued behind another session's is waiting, not stalled, while
+ * the pool answers. Returns the function that stops it.
+ */
+export function onLandingAnswer(listener: () => void): () => void {
+  answerListeners.add(listener);
+  return () => answerListeners.delete(listener);
+}
+
+function poolAnswered(): void {
+  for (const listener of answerListeners) listener();
+}
+
 /**
  * `owners`, when given, gets what came of each job's owner (fsops/owner.ts), by index; `xattrs`
  * what came of each job's xattrs where the addon set them (undefined: not set, the caller's to do).
@@ -116,6 +133,7 @@ function landNatively(
   });
   return new Promise((resolve) => {
     addon.landFiles(files, (errnos, ownerErrnos, xattrInts) => {
+      poolAnswered();
       if (owners) {
         ownerErrnos.forEach((errno, i) => {
           owners[i] = ownerResultOfErrno(errno, (code) => reasonOf(nativeErrnoError(addon, code)));
@@ -213,9 +231,10 @@ export function writeRanges(ranges: readonly RangeJob[]): Promise<LandFailure[]>
   if (!addon) return new Promise((resolve) => resolve(ranges.map(writeRangeInJs)));
   if (ranges.length === 0) return Promise.resolve([]);
   return new Promise((resolve) => {
-    addon.writeRanges([...ranges], (errnos) =>
-      resolve(Array.from(errnos, (errno) => (errno === 0 ? undefined : nativeErrnoError(addon, errno)))),
-    );
+    addon.writeRanges([...ranges], (errnos) => {
+      poolAnswered();
+      resolve(Array.from(errnos, (errno) => (errno === 0 ? undefined : nativeErrnoError(addon, errno))));
+    });
   });
 }
 

@@ -186,6 +186,22 @@ export class FileReceiver {
     return owner;
   }
 
+  /**
+   * Drops the temp file's name but keeps its descriptor open: a write on it that may never answer
+   * (a stalled disk) must not land in a file a reused descriptor number names. abort() closes it
+   * once the write has answered. Never throws.
+   */
+  abandon(): void {
+    if (this.tempName !== undefined) {
+      try {
+        unlinkSync(this.parent!.path(this.tempName));
+      } catch {
+        // never created, or gone
+      }
+      this.tempName = undefined;
+    }
+  }
+
   /** Drops the temp file, if one was made. Never throws. */
   abort(): void {
     if (this.fd !== undefined) {

@@ -3,11 +3,12 @@
  * (util/faults.ts is the seam it fills; the entry points install it at start-up, and only when a
  * test set one of these variables):
  * - BLIT_TEST_HANG=scan:REL blocks the thread about to list source directory REL, copy:REL the
- *   worker about to copy REL, delete:REL the mirror about to delete REL, for a minute, as a hung
+ *   worker about to copy REL, delete:REL the mirror about to delete REL, write:REL a remote
+ *   session's destination about to write a chunk of REL from the stream, for a minute, as a hung
  *   mount would; send:REL pauses a remote session's source for a minute after the first chunk of
- *   REL went out, land:REL its destination for a minute before the group of small files led by
- *   REL lands (SIGUSR2 ends either pause early); copy-each:MS makes every file copy MS slower,
- *   delete-each:MS every removal, a slow mount that still moves.
+ *   REL went out, land:REL its destination for a minute before the group of small files, or of
+ *   ranges, led by REL lands (SIGUSR2 ends either pause early); copy-each:MS makes every file
+ *   copy MS slower, delete-each:MS every removal, a slow mount that still moves.
  * - BLIT_TEST_CHANGE_SOURCE=PATH: the source file PATH (as the copy opens it) changes while it is
  *   copied. Once a copy has read its data (or, with --checksum, compared it), and before the
  *   checks that the source is still what the scan saw, its first byte is rewritten in place: the

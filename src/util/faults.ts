@@ -7,12 +7,15 @@
  */
 
 export interface Faults {
-  /** Blocks as injected before a scan, copy or deletion of `rel`; true after a per-copy delay (counted as progress). */
-  hang(phase: 'scan' | 'copy' | 'delete', rel: string): boolean;
+  /**
+   * Blocks as injected before a scan, copy or deletion of `rel`, or a remote session's write of a
+   * chunk of it; true after a per-copy delay (counted as progress).
+   */
+  hang(phase: 'scan' | 'copy' | 'delete' | 'write', rel: string): boolean;
   /**
    * A remote session's work on `rel` pauses while the event loop runs on: the source once the first
    * chunk of `rel` is on its way (send), the destination before a group of small files led by
-   * `rel` lands (land).
+   * `rel` lands or a group of ranges led by one of `rel` is written (land).
    */
   pause(phase: 'send' | 'land', rel: string): Promise<void> | undefined;
   /** The directory whose listing hangs inside the addon. */

@@ -247,6 +247,61 @@ test("a push whose landing at the daemon stalls ends with exit 1 and the daemon'
   await stillServing(daemon.port);
 });
 
+/** How long a land:REL fault holds a write back (util/env-faults.ts). */
+const HELD_MS = 60_000;
+
+/** A module holding `large/big` of 12 MiB: on the data plane most of it is written as ranges. */
+function makeLargeModule(t: { after(fn: () => unknown): void }) {
+  const root = tempDir(t, 'blit-stall-');
+  const module = join(root, 'module');
+  mkdirSync(join(module, 'large'), { recursive: true });
+  const big = Buffer.alloc(12 * CHUNK);
+  for (let i = 0; i < big.length; i += 4096) big[i] = i % 251;
+  writeFileSync(join(module, 'large', 'big'), big);
+  return { root, module };
+}
+
+test('a pull whose range write here stalls ends at once with exit 1, naming it; no temp file stays', async (t) => {
+  const { root, module } = makeLargeModule(t);
+  const daemon = await startDaemon(t, ['--root', module]);
+  const dst = join(root, 'dst');
+  const started = Date.now();
+  const pull = await runBlit(['copy', `127.0.0.1:${daemon.port}:/default/large/`, dst], {
+    env: { ...STALL, BLIT_TEST_HANG: 'land:big' },
+  });
+  assert.equal(pull.status, 1, pull.stderr);
+  assert.ok(Date.now() - started < HELD_MS / 2, 'ended at once, not when the held write answered');
+  assert.match(pull.stderr, /^blit: stalled: no progress for 1 s; in flight: write: big\b/);
+  assert.ok(isOneLineError(pull.stderr), pull.stderr);
+  assert.deepEqual(readdirSync(dst), []);
+});
+
+test("a push whose range write at the daemon stalls: the client gets the daemon's stall line at once; the daemon keeps serving", async (t) => {
+  const { module } = makeLargeModule(t);
+  const daemon = await startDaemon(t, ['--root', module], { ...STALL, BLIT_TEST_HANG: 'land:big' });
+  const started = Date.now();
+  const push = await runBlit(['copy', `${join(module, 'large')}/`, `127.0.0.1:${daemon.port}:/default/dst`]);
+  assert.equal(push.status, 1, push.stderr);
+  assert.ok(Date.now() - started < HELD_MS / 2, 'ended at once, not when the held write answered');
+  assert.ok(isOneLineError(push.stderr), push.stderr);
+  assert.match(push.stderr, /: stalled: no progress for 1 s; in flight: write: big\b/);
+  await until('the daemon to drop the temp file', () => tempsIn(join(module, 'dst')).length === 0);
+  assert.deepEqual(readdirSync(join(module, 'dst')), []);
+  await stillServing(daemon.port);
+});
+
+test("a pull whose write of a streamed chunk hangs blit's main thread is ended by the watchdog: exit 1, the stall line", async (t) => {
+  const { root, module, src } = makeModule(t);
+  const daemon = await startDaemon(t, ['--root', module]);
+  const dst = join(root, 'dst');
+  const pull = await runBlit(['copy', '--force-grpc-data', `127.0.0.1:${daemon.port}:/default/src/`, dst], {
+    env: { ...STALL, BLIT_TEST_HANG: 'write:sub/big' },
+  });
+  assert.equal(pull.status, 1, pull.stderr);
+  assert.equal(pull.stderr, 'blit: stalled: no progress for 1 s; in flight: write: sub/big\n');
+  noPartialFiles(dst, src);
+});
+
 for (const path of ['data plane', 'stream'] as const) {
   const args = path === 'stream' ? ['--force-grpc-data'] : [];
   test(`waiting for a daemon whose send is paused is no stall for the pulling client (${path})`, async (t) => {
@@ -256,6 +311,7 @@ for (const path of ['data plane', 'stream'] as const) {
     const pull = startBlit(['copy', ...args, `127.0.0.1:${daemon.port}:/default/src/`, dst], STALL);
     await until('the first chunk of big here', () => tempsIn(dst).some((temp) => temp.size === CHUNK));
     await sleep(WAIT_PAST_STALL_MS);
+    assert.equal(pull.child.exitCode, null, `still waiting for the daemon: ${pull.stderr()}`);
     daemon.process.kill('SIGUSR2');
     const { code } = await pull.exited;
     assert.equal(code, 0, pull.stderr());
@@ -269,6 +325,9 @@ test('waiting for a daemon whose landing is held is no stall for the pushing cli
   const push = startBlit(['copy', join(module, 'held.txt'), `127.0.0.1:${daemon.port}:/default/dst/`], STALL);
   await until('the destination directory at the daemon', () => readdirSync(module).includes('dst'));
   await sleep(WAIT_PAST_STALL_MS);
+  // Still running: the daemon holds the file back (a push of one small file takes well under 3 s).
+  assert.equal(push.child.exitCode, null, `still waiting for the daemon: ${push.stderr()}`);
+  assert.deepEqual(readdirSync(join(module, 'dst')), [], 'held.txt not landed yet');
   daemon.process.kill('SIGUSR2');
   const { code } = await push.exited;
   assert.equal(code, 0, push.stderr());

@@ -12,6 +12,7 @@ import type { DirPlan, LocalDestination, Need } from '../../engine/local-destina
 import type { SourceEntry, SourceListing } from '../../engine/roles.js';
 import type { SessionStats } from '../../engine/session-stats.js';
 import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
+import { onLandingAnswer } from '../../fsops/land-files.js';
 import { applyMetadata } from '../../fsops/metadata.js';
 import { countOwner, ownerToGive } from '../../fsops/owner.js';
 import { FileReceiver, ReceiveError } from '../../fsops/receive-file.js';
@@ -21,6 +22,7 @@ import { ProtocolError } from '../../protocol/manifest-wire.js';
 import { peerText } from '../../protocol/peer-text.js';
 import { nowMs } from '../../util/clock.js';
 import { isFatalWriteError, reasonOf, showPath } from '../../util/errors.js';
+import { faults } from '../../util/faults.js';
 import { type FrameChannel, PeerEndedEarly } from '../frame-channel.js';
 import type { OwnWork } from '../own-work.js';
 import { ByteBudget, MAX_HELD_BYTES, type SharedBudget } from '../tcp/byte-budget.js';
@@ -197,8 +199,22 @@ export function receiveFromPeer(
     events.copied(file.rel, file.entry.size);
   };
 
+  /**
+   * A frame's bytes are written here, on this thread, while the session waits for the peer: this
+   * side's own work (a write that hangs is a stall here).
+   */
   const onFileData = (data: FileData) => {
     const file = fileOf(data.fileId, 'data');
+    const done = hooks.work.start(`write: ${showPath(file.rel)}`);
+    try {
+      faults.hang('write', file.rel);
+      receiveChunk(data, file);
+    } finally {
+      done();
+    }
+  };
+
+  const receiveChunk = (data: FileData, file: PendingFile) => {
     if (file.blocks) throw new ProtocolError(`file ${data.fileId} sent over both data paths`);
     if (file.failed) {
       if (data.last) pending.delete(data.fileId);
@@ -236,6 +252,8 @@ export function receiveFromPeer(
     MAX_HELD_BYTES,
     hooks.sharedBudget,
   );
+  // A group queued behind another session's on the shared landing threads waits, it is not stalled.
+  const stopHearingPool = onLandingAnswer(() => hooks.work.beat());
   const landing = new LandingQueue(
     destination.fs,
     held,
@@ -420,12 +438,15 @@ export function receiveFromPeer(
     if (!file.hashFirst || file.receiver || file.failed)
       throw new ProtocolError(`unexpected hash for file ${hash.fileId}`);
     if (!file.metadataMatches) {
+      const done = hooks.work.start(`metadata: ${showPath(file.rel)}`);
       try {
         applyMetadata(destination.pathOf(file.rel), 'file', file.entry.mode, file.entry.mtimeNs);
       } catch (error) {
         failFile(hash.fileId, `cannot set metadata: ${reasonOf(error)}`, false);
         pending.delete(hash.fileId);
         return;
+      } finally {
+        done();
       }
     }
     resolved(hash.fileId);
@@ -546,10 +567,21 @@ export function receiveFromPeer(
       channel.fail(error);
     },
     async close(how) {
+      stopHearingPool();
       // A session that failed stops reading its sockets (a receive waiting on one answers at once),
       // and the writes still out answer first: no descriptor closes under them.
       if (how !== 'finished') for (const receiving of recordSockets) receiving.stop();
       for (const file of pending.values()) if (file.writing) file.failed = true;
+      if (how === 'stalled') {
+        // A write that stalled may never answer: its temp file goes now, its descriptor stays
+        // open until the write answers (never closed under it), and the session ends at once.
+        for (const file of pending.values()) {
+          if (file.writing) file.receiver?.abandon();
+          else file.receiver?.abort();
+        }
+        held.close();
+        return;
+      }
       await ranges.idle();
       for (const file of pending.values()) file.receiver?.abort();
       held.close();
@@ -566,11 +598,11 @@ async function hashNoFollow(
   path: string,
   hasher: HasherFactory,
   scratch: Buffer,
-  onTurn: () => void,
+  onRead: () => void,
 ): Promise<string> {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
-    return await hashFdAsync(fd, hasher, scratch, onTurn);
+    return await hashFdAsync(fd, hasher, scratch, onRead);
   } finally {
     closeSync(fd);
   }

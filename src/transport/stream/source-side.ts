@@ -36,6 +36,7 @@ import { faults } from '../../util/faults.js';
 import { type FrameChannel, PeerEndedEarly, PeerFailed } from '../frame-channel.js';
 import { OwnWork } from '../own-work.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
+import { SMALL_FILE_BYTES } from '../tcp/layout.js';
 import { RecordSender } from '../tcp/record-sender.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
 import { StreamCount } from '../tcp/stream-count.js';
@@ -188,16 +189,25 @@ async function serveSource(
         if (queuedBytes > MAX_QUEUED_BYTES) throw new ProtocolError('too many needs outstanding');
         wakeUp();
         break;
-      case 'landed':
+      case 'landed': {
         if (!move) throw new ProtocolError('landed entries outside a move');
-        for (const rel of body.value.paths) {
-          checkPeerRel(rel, 'landed');
-          // Only what this session listed for the move (and, once it is removed, not again).
-          if (!hooks.single && !movable.delete(rel)) continue;
-          const failure = removeLanded(rel);
-          if (failure) failures.push(failure);
+        // Removed here, on this thread, while the loop may wait for the peer: this side's own work.
+        const paths = body.value.paths;
+        const more = paths.length > 1 ? ` and ${paths.length - 1} more` : '';
+        const done = work.start(`move: removing ${showPath(paths[0] ?? '.')}${more}`);
+        try {
+          for (const rel of paths) {
+            checkPeerRel(rel, 'landed');
+            // Only what this session listed for the move (and, once it is removed, not again).
+            if (!hooks.single && !movable.delete(rel)) continue;
+            const failure = removeLanded(rel);
+            if (failure) failures.push(failure);
+          }
+        } finally {
+          done();
         }
         break;
+      }
       case 'rescan':
         if (options.operation !== 'mirror') throw new ProtocolError('rescan outside a mirror');
         for (const rel of body.value.paths) rescans.push(checkPeerRel(rel, 'rescan'));
@@ -347,14 +357,18 @@ async function serveSource(
     /** The data plane closes the descriptor once the file is out. */
     let handedOver = false;
     try {
-      const opened = fstatSync(fd, { bigint: true });
-      if (!stillAsListed(opened, need)) {
+      const size = Number(need.size);
+      // A small file bound for a batch on the data plane is read in one go and checked after that
+      // read (readListed: still a regular file of the listed size and mtime); no fstat before it,
+      // and holes do not matter in a batch. One system call fewer per small file.
+      const batched = records.ready && size <= SMALL_FILE_BYTES && !(need.hashFirst && hooks.hasher);
+      const opened = batched ? undefined : fstatSync(fd, { bigint: true });
+      if (opened && !stillAsListed(opened, need)) {
         await sendError(need, 'changed since it was listed; not copied');
         return;
       }
-      const size = Number(need.size);
       // Holes (fewer bytes on disk than the size): zero blocks go as holes, never as zeros.
-      const sparse = hasHolesOnDisk(opened);
+      const sparse = opened ? hasHolesOnDisk(opened) : false;
       if (stats) {
         stats.jobs++;
         stats.jobBytes += size;
@@ -402,6 +416,7 @@ async function serveSource(
     do {
       const want = Math.min(CHUNK_BYTES, size - offset);
       const n = want === 0 ? 0 : readSync(fd, scratch, 0, want, offset);
+      work.beat();
       const last = offset + n >= size;
       if (last) faults.changeSource(path);
       if ((n === 0 && want > 0) || (last && !stillAsListed(fstatSync(fd, { bigint: true }), need))) {
@@ -435,6 +450,7 @@ async function serveSource(
     }
     // A batch being packed goes out once nothing more is asked for.
     records.flush();
+    work.now('');
   };
 
   const rescan = async (rel: string) => {
@@ -479,7 +495,10 @@ async function serveSource(
   // Every file is in at the destination: the data sockets end.
   stopMeasuring();
   records.end();
-  if (move) failures.push(...source.removeEmptyDirectories());
+  if (move) {
+    work.now('move: removing the emptied source directories');
+    failures.push(...source.removeEmptyDirectories());
+  }
   if (hooks.reportKept) {
     // The destination has sent its Summary, but reads on until this side ends: a pull-move's
     // sources that stayed are reported there (the first many, then a count).

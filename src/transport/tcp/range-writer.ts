@@ -8,6 +8,7 @@
  */
 import { type RangeJob, writeRanges } from '../../fsops/land-files.js';
 import { showPath } from '../../util/errors.js';
+import { faults } from '../../util/faults.js';
 import type { OwnWork } from '../own-work.js';
 import type { ByteBudget } from './byte-budget.js';
 
@@ -73,7 +74,9 @@ export class RangeWriter<T> {
     if (group.length === 0) return;
     const more = group.length > 1 ? ` and ${group.length - 1} more range(s)` : '';
     const done = this.work?.start(`write: ${showPath(group[0]!.rel)}${more}`);
-    writeRanges(group).then(
+    // A test may hold a group back, as a hung disk would.
+    const held = faults.pause('land', group[0]!.rel);
+    (held ? held.then(() => writeRanges(group)) : writeRanges(group)).then(
       (errors) => {
         done?.();
         this.answer(group, errors);

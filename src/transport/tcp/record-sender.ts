@@ -200,6 +200,7 @@ export class RecordSender {
       // A short read: the file shrank; after the last, another size or mtime: it changed.
       if (!readListed(file.fd, into, offset, last, file.listed, () => faults.changeSource(file.path)))
         throw new Error(CHANGED);
+      this.work.beat();
       return true;
     } catch (error) {
       const reason = reasonOf(error);
