@@ -97,6 +97,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("startWatchdog", Napi::Function::New(env, StartWatchdog));
   exports.Set("listDir", Napi::Function::New(env, ListDir));
   exports.Set("makeSpecial", Napi::Function::New(env, MakeSpecialJs));
+  // setChangeSource(path): tests only (BLIT_TEST_CHANGE_SOURCE): the copy of path sees it change.
+  exports.Set("setChangeSource", Napi::Function::New(env, SetChangeSource));
   // setListingHang(path): tests only (BLIT_TEST_HANG=scan:REL on the walk): listing path hangs.
   exports.Set("setListingHang", Napi::Function::New(env, SetListingHang));
   exports.Set("readAhead", Napi::Function::New(env, ReadAhead));
@@ -126,7 +128,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 31));
+  exports.Set("abiVersion", Napi::Number::New(env, 32));
   return exports;
 }
 

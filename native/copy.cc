@@ -3,12 +3,14 @@
 #include "copy.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <mutex>
 #include <thread>
 
 #include <sys/stat.h>
@@ -282,20 +284,35 @@ int PlaceNoReplace(int fromAt, const char* from, int toAt, const char* to) {
   return renameat(fromAt, from, toAt, to) == 0 ? 0 : errno;
 }
 
-// Tests only (BLIT_TEST_CHANGE_SOURCE=PATH, as util/test-hang.ts changeSourceIfInjected): the
-// source file PATH changes while it is copied. Once its data is read (or compared), before the checks
-// that it is still what the scan saw, its first byte is rewritten in place: same size, new mtime.
+// Tests only (setChangeSource, as util/env-faults.ts changeSource): the source file PATH changes
+// while it is copied. Once its data is read (or compared), before the checks that it is still what
+// the scan saw, its first byte is rewritten in place: same size, new mtime. Set from the main
+// thread, read by the copy threads: behind a lock, checked only once set.
+static std::atomic<bool> g_changeSourceSet{false};
+static std::mutex g_changeSourceLock;
+static std::string g_changeSource;
+
 static void ChangeSourceIfInjected(const std::string& src) {
-  static const char* const injected = getenv("BLIT_TEST_CHANGE_SOURCE");
-  if (injected == nullptr || src != injected) return;
+  if (!g_changeSourceSet.load(std::memory_order_acquire)) return;
+  {
+    std::lock_guard<std::mutex> guard(g_changeSourceLock);
+    if (src != g_changeSource) return;
+  }
   int fd = open(src.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return;
   unsigned char byte;
   if (pread(fd, &byte, 1, 0) == 1) {
     byte ^= 0xff;
-    if (pwrite(fd, &byte, 1, 0) != 1) perror("BLIT_TEST_CHANGE_SOURCE");
+    if (pwrite(fd, &byte, 1, 0) != 1) perror("changeSource");
   }
   close(fd);
+}
+
+Napi::Value SetChangeSource(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> guard(g_changeSourceLock);
+  g_changeSource = PathArg(info[0]);
+  g_changeSourceSet.store(true, std::memory_order_release);
+  return info.Env().Undefined();
 }
 
 namespace {

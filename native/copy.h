@@ -233,6 +233,10 @@ Napi::Object BatchResult(Napi::Env env, const CopyBatch& batch);
 // copyFiles(batch, beat?, written?, slots?, slot?): see copy.cc.
 Napi::Value CopyFiles(const Napi::CallbackInfo& info);
 
+// setChangeSource(path): tests only (util/env-faults.ts changeSource): once a copy of `path` has
+// read its data, its first byte is rewritten in place before the checks that it is unchanged.
+Napi::Value SetChangeSource(const Napi::CallbackInfo& info);
+
 // setTimes(path, sec, nsec, noFollow): mtime and atime to the nanosecond.
 Napi::Value SetTimes(const Napi::CallbackInfo& info);
 

@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { errnoError, reasonOf, showPath } from '../util/errors.js';
+import { faults } from '../util/faults.js';
 import type { EntryKind } from './entry.js';
 
 /**
@@ -334,6 +335,8 @@ export interface NativeAddon {
   listDir(path: string, waitMs: number): NativeListing | undefined;
   /** Tests only (BLIT_TEST_HANG=scan:REL on the walk): listing `path` hangs for a minute. */
   setListingHang(path: string): void;
+  /** Tests only (BLIT_TEST_CHANGE_SOURCE, util/env-faults.ts): a copy of `path` sees it change. */
+  setChangeSource(path: string): void;
   /** Queues directories for the background reader (see fsops/read-ahead.ts). */
   readAhead(paths: string[]): void;
   /** Forgets every listing read ahead and not yet taken. */
@@ -571,7 +574,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 31;
+const ABI_VERSION = 32;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',
@@ -607,12 +610,19 @@ function load(): void {
       if (addon.abiVersion !== ABI_VERSION) continue;
       loaded = addon;
       status = 'native addon';
+      injectFaults(addon);
       return;
     } catch {
       // try the next location
     }
   }
   status = 'pure JS (native addon not built)';
+}
+
+/** A test's fault plan (util/faults.ts) reaches the addon's own threads as it loads. */
+function injectFaults(addon: NativeAddon): void {
+  const changed = faults.sourceToChange();
+  if (changed !== undefined) addon.setChangeSource(changed);
 }
 
 /** The embedded addon, or the pure-JS path with the reason it did not load. */
@@ -630,6 +640,7 @@ function loadEmbedded(extract: () => string | undefined): void {
       return;
     }
     loaded = module.exports;
+    injectFaults(loaded);
     status = 'native addon (embedded)';
   } catch (error) {
     // A file-system failure names its path; dlopen's message names the file already.

@@ -12,8 +12,8 @@
  * - BLIT_TEST_CHANGE_SOURCE=PATH: the source file PATH (as the copy opens it) changes while it is
  *   copied. Once a copy has read its data (or, with --checksum, compared it), and before the
  *   checks that the source is still what the scan saw, its first byte is rewritten in place: the
- *   same size, a new mtime, as a writer would leave it. The addon reads the same variable
- *   (native/copy.cc ChangeSourceIfInjected).
+ *   same size, a new mtime, as a writer would leave it. The addon's copy threads are told the
+ *   path when it loads (fsops/native.ts, native/copy.cc ChangeSourceIfInjected).
  */
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { sleepSync } from './clock.js';
@@ -71,6 +71,7 @@ function faultsOf(spec: string | undefined, changedSource: string | undefined): 
       const name = spec.startsWith(prefix) ? spec.slice(prefix.length) : '';
       return { delayMs: slowMs, hangName: name.includes('/') ? '' : name, scanHang: spec === `scan:${rel}` };
     },
+    sourceToChange: () => changedSource,
     changeSource(path) {
       if (changedSource === undefined || path !== changedSource) return;
       const fd = openSync(path, 'r+');

@@ -28,6 +28,8 @@ export interface Faults {
   dirDelays(rel: string): { delayMs: number; hangName: string; scanHang: boolean };
   /** The source file at `path` changes now (its first byte, a new mtime), as a writer would leave it. */
   changeSource(path: string): void;
+  /** The path changeSource changes, for the addon's copy threads (told when it loads). */
+  sourceToChange(): string | undefined;
 }
 
 const NONE: Faults = {
@@ -38,6 +40,7 @@ const NONE: Faults = {
   copyDelays: () => ({ delayMs: 0, hangIndex: -1 }),
   dirDelays: () => ({ delayMs: 0, hangName: '', scanHang: false }),
   changeSource: () => {},
+  sourceToChange: () => undefined,
 };
 
 /** The hooks production code calls: none injected unless installFaults ran. */
