@@ -64,21 +64,29 @@ export interface LandJob {
  */
 export type LandFailure = NodeJS.ErrnoException | undefined;
 
-/** Told whenever the landing threads answer a job, whichever session's (see onLandingAnswer). */
-const answerListeners = new Set<() => void>();
+/** Jobs handed to the addon's landing threads so far: each job's number in their one queue. */
+let jobsQueued = 0;
+/** Told the number of each job the landing threads answer, whichever session's. */
+const answerListeners = new Set<(job: number) => void>();
 
 /**
- * Calls `listener` whenever the addon's landing threads answer a job of any session: they are one
- * pool for the process, so a job queued behind another session's is waiting, not stalled, while
- * the pool answers. Returns the function that stops it.
+ * Calls `listener` with the number of each job the addon's landing threads answer (landFiles and
+ * writeRanges alike, any session's): they are one first-in, first-out pool for the process, so a
+ * job is waiting, not stalled, while the jobs queued before it answer. Returns the function that
+ * stops it.
  */
-export function onLandingAnswer(listener: () => void): () => void {
+export function onLandingAnswer(listener: (job: number) => void): () => void {
   answerListeners.add(listener);
   return () => answerListeners.delete(listener);
 }
 
-function poolAnswered(): void {
-  for (const listener of answerListeners) listener();
+/** The number the next job handed to the landing threads gets (see onLandingAnswer). */
+export function nextLandingJob(): number {
+  return jobsQueued;
+}
+
+function poolAnswered(job: number): void {
+  for (const listener of answerListeners) listener(job);
 }
 
 /**
@@ -131,9 +139,10 @@ function landNatively(
         : {}),
     };
   });
+  const job = jobsQueued++;
   return new Promise((resolve) => {
     addon.landFiles(files, (errnos, ownerErrnos, xattrInts) => {
-      poolAnswered();
+      poolAnswered(job);
       if (owners) {
         ownerErrnos.forEach((errno, i) => {
           owners[i] = ownerResultOfErrno(errno, (code) => reasonOf(nativeErrnoError(addon, code)));
@@ -230,9 +239,10 @@ export function writeRanges(ranges: readonly RangeJob[]): Promise<LandFailure[]>
   const addon = nativeAddon();
   if (!addon) return new Promise((resolve) => resolve(ranges.map(writeRangeInJs)));
   if (ranges.length === 0) return Promise.resolve([]);
+  const job = jobsQueued++;
   return new Promise((resolve) => {
     addon.writeRanges([...ranges], (errnos) => {
-      poolAnswered();
+      poolAnswered(job);
       resolve(Array.from(errnos, (errno) => (errno === 0 ? undefined : nativeErrnoError(addon, errno))));
     });
   });

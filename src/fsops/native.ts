@@ -595,6 +595,11 @@ export function useEmbeddedAddon(extract: () => string | undefined): void {
 
 function load(): void {
   if (status !== undefined) return;
+  loadAddon();
+  if (loaded) injectFaults(loaded);
+}
+
+function loadAddon(): void {
   if (process.env.BLIT_NO_NATIVE === '1') {
     status = 'pure JS (BLIT_NO_NATIVE=1)';
     return;
@@ -610,7 +615,6 @@ function load(): void {
       if (addon.abiVersion !== ABI_VERSION) continue;
       loaded = addon;
       status = 'native addon';
-      injectFaults(addon);
       return;
     } catch {
       // try the next location
@@ -640,7 +644,6 @@ function loadEmbedded(extract: () => string | undefined): void {
       return;
     }
     loaded = module.exports;
-    injectFaults(loaded);
     status = 'native addon (embedded)';
   } catch (error) {
     // A file-system failure names its path; dlopen's message names the file already.

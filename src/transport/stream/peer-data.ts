@@ -252,8 +252,15 @@ export function receiveFromPeer(
     MAX_HELD_BYTES,
     hooks.sharedBudget,
   );
-  // A group queued behind another session's on the shared landing threads waits, it is not stalled.
-  const stopHearingPool = onLandingAnswer(() => hooks.work.beat());
+  /**
+   * A group queued behind other sessions' jobs on the shared landing threads waits, it is not
+   * stalled: an answer to a job queued before this session's oldest there is progress for it. Once
+   * that job is being landed, only its own answer is.
+   */
+  const stopHearingPool = onLandingAnswer((job) => {
+    const oldest = Math.min(landing.oldestWithPool() ?? Infinity, ranges.oldestWithPool() ?? Infinity);
+    if (job < oldest && oldest !== Infinity) hooks.work.beat();
+  });
   const landing = new LandingQueue(
     destination.fs,
     held,
@@ -293,6 +300,7 @@ export function receiveFromPeer(
           channel.fail(fatal as Error);
         }
         if (file.writing > 0) return;
+        voidedWriting.delete(file);
         if (file.failed) {
           // Failed while its writes were out: the temp file goes now that nothing writes to it.
           file.receiver?.abort();
@@ -331,6 +339,8 @@ export function receiveFromPeer(
 
   /** Files whose source failed on the data plane: blocks of theirs still on the way are dropped. */
   const voided = new Set<bigint>();
+  /** Of those, the ones with writes still out: their temp files go once the writes answer. */
+  const voidedWriting = new Set<PendingFile>();
   const records: RangeSink = {
     begin(fileId, offset, length, whole, hole) {
       const file = pending.get(fileId);
@@ -425,8 +435,9 @@ export function receiveFromPeer(
     },
     fail(fileId, reason) {
       if (voided.has(fileId)) return;
-      fileOf(fileId, 'a failure');
+      const file = fileOf(fileId, 'a failure');
       failFile(fileId, peerText(reason), true);
+      if (file.writing) voidedWriting.add(file);
       pending.delete(fileId);
       voided.add(fileId);
       settle();
@@ -568,6 +579,8 @@ export function receiveFromPeer(
     },
     async close(how) {
       stopHearingPool();
+      // Nothing lands after the session (what is already with the landing threads still may).
+      landing.close();
       // A session that failed stops reading its sockets (a receive waiting on one answers at once),
       // and the writes still out answer first: no descriptor closes under them.
       if (how !== 'finished') for (const receiving of recordSockets) receiving.stop();
@@ -579,6 +592,7 @@ export function receiveFromPeer(
           if (file.writing) file.receiver?.abandon();
           else file.receiver?.abort();
         }
+        for (const file of voidedWriting) file.receiver?.abandon();
         held.close();
         return;
       }

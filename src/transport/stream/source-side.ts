@@ -36,7 +36,6 @@ import { faults } from '../../util/faults.js';
 import { type FrameChannel, PeerEndedEarly, PeerFailed } from '../frame-channel.js';
 import { OwnWork } from '../own-work.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
-import { SMALL_FILE_BYTES } from '../tcp/layout.js';
 import { RecordSender } from '../tcp/record-sender.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
 import { StreamCount } from '../tcp/stream-count.js';
@@ -357,18 +356,15 @@ async function serveSource(
     /** The data plane closes the descriptor once the file is out. */
     let handedOver = false;
     try {
-      const size = Number(need.size);
-      // A small file bound for a batch on the data plane is read in one go and checked after that
-      // read (readListed: still a regular file of the listed size and mtime); no fstat before it,
-      // and holes do not matter in a batch. One system call fewer per small file.
-      const batched = records.ready && size <= SMALL_FILE_BYTES && !(need.hashFirst && hooks.hasher);
-      const opened = batched ? undefined : fstatSync(fd, { bigint: true });
-      if (opened && !stillAsListed(opened, need)) {
+      // Checked before it is read: a file swapped for a device or a FIFO is never read at all.
+      const opened = fstatSync(fd, { bigint: true });
+      if (!stillAsListed(opened, need)) {
         await sendError(need, 'changed since it was listed; not copied');
         return;
       }
+      const size = Number(need.size);
       // Holes (fewer bytes on disk than the size): zero blocks go as holes, never as zeros.
-      const sparse = opened ? hasHolesOnDisk(opened) : false;
+      const sparse = hasHolesOnDisk(opened);
       if (stats) {
         stats.jobs++;
         stats.jobBytes += size;

@@ -7,7 +7,7 @@
  */
 import { basename } from 'node:path';
 import type { DestinationFs, ParentDir } from '../../fsops/destination-fs.js';
-import { type LandJob, landFiles } from '../../fsops/land-files.js';
+import { type LandFailure, type LandJob, landFiles, nextLandingJob } from '../../fsops/land-files.js';
 import type { Owner, OwnerResult } from '../../fsops/owner.js';
 import { baseRel, parentRel } from '../../fsops/rel-path.js';
 import { tempPathFor } from '../../fsops/temp-path.js';
@@ -46,6 +46,10 @@ export interface LandingCallbacks {
 export class LandingQueue {
   private queued: LandingFile[] = [];
   private scheduled = false;
+  /** The session ended: nothing more lands (a group already with the landing threads still may). */
+  private closed = false;
+  /** This queue's jobs with the landing threads, by their number there (fsops/land-files.ts). */
+  private readonly withPool = new Set<number>();
   private readonly held: BackingHold;
 
   constructor(
@@ -72,10 +76,26 @@ export class LandingQueue {
     }
   }
 
+  /** The oldest of this queue's jobs still with the landing threads (their number there), if any. */
+  oldestWithPool(): number | undefined {
+    let oldest: number | undefined;
+    for (const job of this.withPool) if (oldest === undefined || job < oldest) oldest = job;
+    return oldest;
+  }
+
+  /** The session is over: files queued or held back are dropped, not landed. */
+  close(): void {
+    this.closed = true;
+  }
+
   private flush(): void {
     this.scheduled = false;
     const group = this.queued.splice(0);
     if (group.length === 0) return;
+    if (this.closed) {
+      for (const file of group) this.settle(file);
+      return;
+    }
     /** Each directory of the group opened once (its files land through the same descriptor). */
     const parents = new Map<string, ParentDir>();
     const jobs: LandJob[] = [];
@@ -118,9 +138,16 @@ export class LandingQueue {
     const xattrs: (XattrOutcome | undefined)[] = [];
     const more = landing.length > 1 ? ` and ${landing.length - 1} more file(s)` : '';
     const done = this.work?.start(`land: ${showPath(landing[0]!.rel)}${more}`);
+    const land = (): Promise<LandFailure[]> => {
+      if (this.closed) return Promise.resolve([]);
+      const job = nextLandingJob();
+      const landed = landFiles(jobs, owners, xattrs);
+      this.withPool.add(job);
+      return landed.finally(() => this.withPool.delete(job));
+    };
     // A test may hold a group back, as a hung disk would.
     const held = faults.pause('land', landing[0]!.rel);
-    (held ? held.then(() => landFiles(jobs, owners, xattrs)) : landFiles(jobs, owners, xattrs)).then(
+    (held ? held.then(land) : land()).then(
       (results) => {
         done?.();
         this.answer(landing, opened, results, owners, xattrs);
@@ -144,6 +171,11 @@ export class LandingQueue {
     xattrs: (XattrOutcome | undefined)[] = [],
   ) {
     for (const parent of parents) parent.close();
+    if (this.closed) {
+      // The session is over: whatever came of these files is no one's news any more.
+      for (const file of files) this.settle(file);
+      return;
+    }
     files.forEach((file, i) => {
       this.settle(file);
       const error = results[i];

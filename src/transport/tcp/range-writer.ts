@@ -6,7 +6,7 @@
  * too (`external`), so `idle` covers every write to a descriptor. The caller counts each file's writes in flight and must not close its
  * descriptor before they have all answered (a reused descriptor number would be written into).
  */
-import { type RangeJob, writeRanges } from '../../fsops/land-files.js';
+import { nextLandingJob, type RangeJob, writeRanges } from '../../fsops/land-files.js';
 import { showPath } from '../../util/errors.js';
 import { faults } from '../../util/faults.js';
 import type { OwnWork } from '../own-work.js';
@@ -30,6 +30,8 @@ export class RangeWriter<T> {
   /** Ranges added and not answered yet. */
   private unanswered = 0;
   private idleWaiters: (() => void)[] = [];
+  /** This writer's jobs with the landing threads, by their number there (fsops/land-files.ts). */
+  private readonly withPool = new Set<number>();
 
   constructor(
     private readonly budget: ByteBudget,
@@ -68,6 +70,13 @@ export class RangeWriter<T> {
     };
   }
 
+  /** The oldest of this writer's jobs still with the landing threads (their number there), if any. */
+  oldestWithPool(): number | undefined {
+    let oldest: number | undefined;
+    for (const job of this.withPool) if (oldest === undefined || job < oldest) oldest = job;
+    return oldest;
+  }
+
   private flush(): void {
     this.scheduled = false;
     const group = this.queued.splice(0);
@@ -76,7 +85,13 @@ export class RangeWriter<T> {
     const done = this.work?.start(`write: ${showPath(group[0]!.rel)}${more}`);
     // A test may hold a group back, as a hung disk would.
     const held = faults.pause('land', group[0]!.rel);
-    (held ? held.then(() => writeRanges(group)) : writeRanges(group)).then(
+    const write = () => {
+      const job = nextLandingJob();
+      const written = writeRanges(group);
+      this.withPool.add(job);
+      return written.finally(() => this.withPool.delete(job));
+    };
+    (held ? held.then(write) : write()).then(
       (errors) => {
         done?.();
         this.answer(group, errors);
