@@ -178,14 +178,37 @@ function generate(name, root) {
   return { files, bytes: total };
 }
 
-/** Returns the workload's directory under base, generating it unless its marker matches. */
+/** Regular files below `root` and their bytes (links not followed). */
+function countTree(root) {
+  let files = 0;
+  let bytes = 0;
+  for (const entry of readdirSync(root, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    files++;
+    bytes += statSync(join(entry.parentPath ?? entry.path, entry.name)).size;
+  }
+  return { files, bytes };
+}
+
+/**
+ * Returns the workload's directory under base, generating it unless its marker matches (the same
+ * spec, and the files and bytes it was made with).
+ */
 function ensureWorkload(name, base) {
   const root = join(base, 'src', name);
   const marker = join(base, 'src', `${name}.complete`);
   const want = JSON.stringify(WORKLOADS[name].spec);
   if (existsSync(marker)) {
     try {
-      if (JSON.parse(readFileSync(marker, 'utf8')).spec === want && existsSync(root)) return root;
+      const made = JSON.parse(readFileSync(marker, 'utf8'));
+      if (made.spec === want && existsSync(root)) {
+        // A tree added to or cut since it was made (a hand experiment in .bench-cache) is made again.
+        const found = countTree(root);
+        if (found.files === made.files && found.bytes === made.bytes) return root;
+        log(
+          `workload ${name} holds ${found.files} files, ${found.bytes} bytes; made with ${made.files}, ${made.bytes}`,
+        );
+      }
     } catch {
       // regenerate
     }
