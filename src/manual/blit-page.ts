@@ -178,7 +178,7 @@ export function blitPage(program: Command): Page {
             '`--json` prints the summary as one JSON object on stdout (actions, if listed, go to stderr): `{"operation", "source", "destination", "dryRun", "copied", "skipped", "updated", "deleted", "failed", "bytes", "elapsedMs", "scanComplete", "deletionsWithheld", "failures": [{"path", "reason"}], "fidelity"}`, and `"renamed": true` for a move done by rename. `fidelity` has one key per kind of metadata that any entry carried (`owner`, `xattrs`, `acls`, `hardLinks`, `sparse`, `special`), each `{"applied", "failed", "reason"}`: how many entries got it, how many could not, and why the first could not. Paths in `failures` are relative to the transfer root; a failure of a root itself names that root by its path.',
           ),
           para(
-            'A run in which nothing makes progress for 10 s (a hung network mount, say) stops with exit 1 and names what was in flight.',
+            "A run in which nothing makes progress for 10 s (a hung network mount, say) stops with exit 1 and names what was in flight. In a remote transfer each side watches its own work: a stall at the daemon ends the run with the daemon's line, and waiting for a slow peer is not a stall (a peer that goes silent ends the run after 30 s).",
           ),
         ],
       },
