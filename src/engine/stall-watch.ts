@@ -9,7 +9,7 @@
  */
 
 import { nativeAddon } from '../fsops/native.js';
-import { ActivityBoard, PAUSED, STOPPED } from '../util/activity-board.js';
+import { ActivityBoard, STOPPED, StallClock } from '../util/activity-board.js';
 import { nowMs } from '../util/clock.js';
 import { startWorker } from '../util/start-worker.js';
 import type { WatchdogData } from './stall-watchdog.js';
@@ -60,29 +60,25 @@ export class StallWatch {
   }
 
   private watchByTimer(timeoutMs: number, reportStall: (message: string) => void): void {
-    const board = this.board;
     const tick = Math.max(10, Math.min(250, timeoutMs / 4));
-    let lastBeats = board.beats();
-    let lastChange = nowMs();
-    let lastTick = lastChange;
+    let lastTick = nowMs();
+    const clock = new StallClock(this.board, timeoutMs, lastTick);
     this.timer = setInterval(() => {
       const now = nowMs();
       // A tick this late: the event loop was busy (another session's work, in a daemon), so this
       // session's work could not be answered meanwhile either; the time-out starts again.
       const late = now - lastTick > 4 * tick;
       lastTick = now;
-      const beats = board.beats();
-      if (late || beats !== lastBeats || Atomics.load(board.ints, PAUSED) !== 0) {
-        lastBeats = beats;
-        lastChange = now;
-      } else if (now - lastChange >= timeoutMs) {
-        clearInterval(this.timer);
-        reportStall(board.stallMessage(timeoutMs));
-      }
+      if (!clock.stalled(now, late)) return;
+      clearInterval(this.timer);
+      reportStall(this.board.stallMessage(timeoutMs));
     }, tick);
     this.timer.unref();
   }
 }
+
+/** What a session takes of a stall watch: the board its work beats, the verdict, the end. */
+export type StallWatching = Pick<StallWatch, 'board' | 'stalled' | 'stop'>;
 
 /** 10 s; BLIT_STALL_TIMEOUT_MS shortens it for tests (not a tuning knob). */
 export function stallTimeoutMs(): number {

@@ -6,7 +6,7 @@
 import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { nativeAddon } from '../fsops/native.js';
-import { ActivityBoard, PAUSED, STOPPED } from '../util/activity-board.js';
+import { ActivityBoard, STOPPED, StallClock } from '../util/activity-board.js';
 
 export interface WatchdogData {
   buffer: SharedArrayBuffer;
@@ -16,18 +16,11 @@ export interface WatchdogData {
 
 function watch(data: WatchdogData): void {
   const board = new ActivityBoard(data.buffer);
-  let lastBeats = board.beats();
-  let lastChange = Date.now();
+  const clock = new StallClock(board, data.timeoutMs, Date.now());
   const tick = Math.min(250, data.timeoutMs / 4);
   while (Atomics.load(board.ints, STOPPED) === 0) {
     Atomics.wait(board.ints, STOPPED, 0, tick);
-    const beats = board.beats();
-    if (beats !== lastBeats || Atomics.load(board.ints, PAUSED) !== 0) {
-      lastBeats = beats;
-      lastChange = Date.now();
-      continue;
-    }
-    if (Date.now() - lastChange < data.timeoutMs) continue;
+    if (!clock.stalled(Date.now())) continue;
     const message = board.stallMessage(data.timeoutMs);
     parentPort?.postMessage({ stalled: message });
     Atomics.wait(board.ints, STOPPED, 0, data.graceMs);

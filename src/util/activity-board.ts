@@ -145,3 +145,32 @@ export class ActivityBoard {
     return texts;
   }
 }
+
+/**
+ * A look at a board now and then tells when nothing has beaten, unpaused, for `timeoutMs`: the
+ * stall detector's rule, for its watchers (a worker thread, a timer; native/watchdog.cc has its own).
+ */
+export class StallClock {
+  private lastBeats: number;
+  private lastChange: number;
+
+  constructor(
+    private readonly board: ActivityBoard,
+    private readonly timeoutMs: number,
+    now: number,
+  ) {
+    this.lastBeats = board.beats();
+    this.lastChange = now;
+  }
+
+  /** Whether the board has stalled by `now`; `restart`: the time-out counts from now. */
+  stalled(now: number, restart = false): boolean {
+    const beats = this.board.beats();
+    if (restart || beats !== this.lastBeats || Atomics.load(this.board.ints, PAUSED) !== 0) {
+      this.lastBeats = beats;
+      this.lastChange = now;
+      return false;
+    }
+    return now - this.lastChange >= this.timeoutMs;
+  }
+}

@@ -21,14 +21,19 @@ import { runBlit, startBlit, startDaemon } from './daemon-harness.js';
 const CHUNK = 1 << 20;
 const WAIT_MS = 20_000;
 
+/** `chunks` MiB of data with a byte set in every 4 KiB page (no page is a hole). */
+function bigFile(chunks: number): Buffer {
+  const big = Buffer.alloc(chunks * CHUNK);
+  for (let i = 0; i < big.length; i += 4096) big[i] = i % 251;
+  return big;
+}
+
 /** A source tree with a file of three chunks (`big`) between small ones. */
 function makeSource(root: string): string {
   const src = join(root, 'src');
   mkdirSync(join(src, 'sub'), { recursive: true });
   writeFileSync(join(src, 'a small'), 'small');
-  const big = Buffer.alloc(3 * CHUNK);
-  for (let i = 0; i < big.length; i += 4096) big[i] = i % 251;
-  writeFileSync(join(src, 'sub', 'big'), big);
+  writeFileSync(join(src, 'sub', 'big'), bigFile(3));
   writeFileSync(join(src, 'sub', 'z last'), 'last');
   return src;
 }
@@ -259,9 +264,7 @@ function makeLargeModule(t: { after(fn: () => unknown): void }) {
   const root = tempDir(t, 'blit-stall-');
   const module = join(root, 'module');
   mkdirSync(join(module, 'large'), { recursive: true });
-  const big = Buffer.alloc(12 * CHUNK);
-  for (let i = 0; i < big.length; i += 4096) big[i] = i % 251;
-  writeFileSync(join(module, 'large', 'big'), big);
+  writeFileSync(join(module, 'large', 'big'), bigFile(12));
   return { root, module };
 }
 

@@ -10,12 +10,12 @@ import type { DeletionCandidate, LocalDestination } from '../../engine/local-des
 import type { Progress } from '../../engine/progress.js';
 import { runTransfer } from '../../engine/session.js';
 import type { SessionStats } from '../../engine/session-stats.js';
+import type { StallWatching } from '../../engine/stall-watch.js';
 import type { Action, Failure, TransferOptions } from '../../engine/types.js';
 import type { HasherFactory } from '../../fsops/hash.js';
 import { type DataPlaneGrant, Phase, type Summary, type TransferFrame } from '../../generated/blit.js';
 import { ProtocolError } from '../../protocol/manifest-wire.js';
 import { peerText } from '../../protocol/peer-text.js';
-import type { ActivityBoard } from '../../util/activity-board.js';
 import { type FrameChannel, PeerEndedEarly, PeerFailed } from '../frame-channel.js';
 import { OwnWork } from '../own-work.js';
 import type { SharedBudget } from '../tcp/byte-budget.js';
@@ -54,7 +54,7 @@ export interface DestinationSideHooks {
    * The stall detector (engine/stall-watch.ts): its board, which this side's own work beats
    * (own-work.ts), and its verdict, which ends the session.
    */
-  watch?: { board: ActivityBoard; stalled: Promise<never>; stop(): void };
+  watch?: StallWatching;
 }
 
 export interface DestinationOutcome {

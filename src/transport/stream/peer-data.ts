@@ -12,7 +12,6 @@ import type { DirPlan, LocalDestination, Need } from '../../engine/local-destina
 import type { SourceEntry, SourceListing } from '../../engine/roles.js';
 import type { SessionStats } from '../../engine/session-stats.js';
 import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
-import { onLandingAnswer } from '../../fsops/land-files.js';
 import { applyMetadata } from '../../fsops/metadata.js';
 import { countOwner, ownerToGive } from '../../fsops/owner.js';
 import { FileReceiver, ReceiveError } from '../../fsops/receive-file.js';
@@ -27,6 +26,7 @@ import { type FrameChannel, PeerEndedEarly } from '../frame-channel.js';
 import type { OwnWork } from '../own-work.js';
 import { ByteBudget, MAX_HELD_BYTES, type SharedBudget } from '../tcp/byte-budget.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
+import { LandingJobs } from '../tcp/landing-jobs.js';
 import { LandingQueue } from '../tcp/landing-queue.js';
 import { blockCount, blockLength, SMALL_FILE_BYTES } from '../tcp/layout.js';
 import { RangeWriter } from '../tcp/range-writer.js';
@@ -252,15 +252,8 @@ export function receiveFromPeer(
     MAX_HELD_BYTES,
     hooks.sharedBudget,
   );
-  /**
-   * A group queued behind other sessions' jobs on the shared landing threads waits, it is not
-   * stalled: an answer to a job queued before this session's oldest there is progress for it. Once
-   * that job is being landed, only its own answer is.
-   */
-  const stopHearingPool = onLandingAnswer((job) => {
-    const oldest = Math.min(landing.oldestWithPool() ?? Infinity, ranges.oldestWithPool() ?? Infinity);
-    if (job < oldest && oldest !== Infinity) hooks.work.beat();
-  });
+  /** Small files landing and ranges written: the session's jobs on the shared landing threads. */
+  const landingJobs = new LandingJobs(hooks.work);
   const landing = new LandingQueue(
     destination.fs,
     held,
@@ -284,7 +277,7 @@ export function receiveFromPeer(
         settle();
       },
     },
-    hooks.work,
+    landingJobs,
   );
   const ranges = new RangeWriter<{ fileId: bigint; file: PendingFile }>(
     held,
@@ -316,7 +309,7 @@ export function receiveFromPeer(
         settle();
       },
     },
-    hooks.work,
+    landingJobs,
   );
 
   /**
@@ -578,7 +571,7 @@ export function receiveFromPeer(
       channel.fail(error);
     },
     async close(how) {
-      stopHearingPool();
+      landingJobs.close();
       // Nothing lands after the session (what is already with the landing threads still may).
       landing.close();
       // A session that failed stops reading its sockets (a receive waiting on one answers at once),

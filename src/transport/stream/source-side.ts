@@ -13,6 +13,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { LocalSource } from '../../engine/local-source.js';
 import type { SourceListing } from '../../engine/roles.js';
 import { countListing, type SessionStats } from '../../engine/session-stats.js';
+import type { StallWatching } from '../../engine/stall-watch.js';
 import type { Failure, TransferOptions } from '../../engine/types.js';
 import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
 import { stillAsListed } from '../../fsops/read-listed.js';
@@ -29,7 +30,6 @@ import { ErrorCode, Phase } from '../../generated/blit.js';
 import { LinkGroupIds } from '../../protocol/link-groups.js';
 import { checkPeerRel, ProtocolError, toManifestBatches } from '../../protocol/manifest-wire.js';
 import { peerPath, peerText } from '../../protocol/peer-text.js';
-import type { ActivityBoard } from '../../util/activity-board.js';
 import { nowMs } from '../../util/clock.js';
 import { reasonOf, showPath, sourceKeptReason } from '../../util/errors.js';
 import { faults } from '../../util/faults.js';
@@ -80,7 +80,7 @@ export interface SourceSideHooks {
    * The stall detector (engine/stall-watch.ts): its board, which this side's own work beats
    * (own-work.ts), and its verdict, which ends the session.
    */
-  watch?: { board: ActivityBoard; stalled: Promise<never> };
+  watch?: StallWatching;
 }
 
 export interface SourceFiles {

@@ -7,15 +7,14 @@
  */
 import { basename } from 'node:path';
 import type { DestinationFs, ParentDir } from '../../fsops/destination-fs.js';
-import { type LandFailure, type LandJob, landFiles, nextLandingJob } from '../../fsops/land-files.js';
+import { type LandFailure, type LandJob, landFiles } from '../../fsops/land-files.js';
 import type { Owner, OwnerResult } from '../../fsops/owner.js';
 import { baseRel, parentRel } from '../../fsops/rel-path.js';
 import { tempPathFor } from '../../fsops/temp-path.js';
 import type { XattrOutcome } from '../../fsops/xattrs.js';
-import { codeOf, showPath } from '../../util/errors.js';
-import { faults } from '../../util/faults.js';
-import type { OwnWork } from '../own-work.js';
+import { codeOf } from '../../util/errors.js';
 import type { ByteBudget } from './byte-budget.js';
+import { LandingJobs } from './landing-jobs.js';
 
 export interface LandingFile {
   fileId: bigint;
@@ -48,16 +47,14 @@ export class LandingQueue {
   private scheduled = false;
   /** The session ended: nothing more lands (a group already with the landing threads still may). */
   private closed = false;
-  /** This queue's jobs with the landing threads, by their number there (fsops/land-files.ts). */
-  private readonly withPool = new Set<number>();
   private readonly held: BackingHold;
 
   constructor(
     private readonly fs: DestinationFs,
     budget: ByteBudget,
     private readonly on: LandingCallbacks,
-    /** The stall detector's count of this side's work: each group is in flight until it answers. */
-    private readonly work?: OwnWork,
+    /** The session's jobs on the landing threads, as its stall detector sees them. */
+    private readonly jobs = new LandingJobs(),
   ) {
     this.held = new BackingHold(budget);
   }
@@ -74,13 +71,6 @@ export class LandingQueue {
       this.scheduled = true;
       setImmediate(() => this.flush());
     }
-  }
-
-  /** The oldest of this queue's jobs still with the landing threads (their number there), if any. */
-  oldestWithPool(): number | undefined {
-    let oldest: number | undefined;
-    for (const job of this.withPool) if (oldest === undefined || job < oldest) oldest = job;
-    return oldest;
   }
 
   /** The session is over: files queued or held back are dropped, not landed. */
@@ -136,30 +126,17 @@ export class LandingQueue {
     if (jobs.length === 0) return;
     const owners: OwnerResult[] = [];
     const xattrs: (XattrOutcome | undefined)[] = [];
-    const more = landing.length > 1 ? ` and ${landing.length - 1} more file(s)` : '';
-    const done = this.work?.start(`land: ${showPath(landing[0]!.rel)}${more}`);
-    const land = (): Promise<LandFailure[]> => {
-      if (this.closed) return Promise.resolve([]);
-      const job = nextLandingJob();
-      const landed = landFiles(jobs, owners, xattrs);
-      this.withPool.add(job);
-      return landed.finally(() => this.withPool.delete(job));
-    };
-    // A test may hold a group back, as a hung disk would.
-    const held = faults.pause('land', landing[0]!.rel);
-    (held ? held.then(land) : land()).then(
-      (results) => {
-        done?.();
-        this.answer(landing, opened, results, owners, xattrs);
-      },
-      (error: unknown) => {
-        done?.();
+    // Held back (a test's hung disk) past the session's end, the group does not land at all.
+    const land = (): Promise<LandFailure[]> =>
+      this.closed ? Promise.resolve([]) : landFiles(jobs, owners, xattrs);
+    this.jobs.run('land', landing, 'file(s)', land).then(
+      (results) => this.answer(landing, opened, results, owners, xattrs),
+      (error: unknown) =>
         this.answer(
           landing,
           opened,
           landing.map(() => error as NodeJS.ErrnoException),
-        );
-      },
+        ),
     );
   }
 

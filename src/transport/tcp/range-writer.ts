@@ -6,11 +6,9 @@
  * too (`external`), so `idle` covers every write to a descriptor. The caller counts each file's writes in flight and must not close its
  * descriptor before they have all answered (a reused descriptor number would be written into).
  */
-import { nextLandingJob, type RangeJob, writeRanges } from '../../fsops/land-files.js';
-import { showPath } from '../../util/errors.js';
-import { faults } from '../../util/faults.js';
-import type { OwnWork } from '../own-work.js';
+import { type RangeJob, writeRanges } from '../../fsops/land-files.js';
 import type { ByteBudget } from './byte-budget.js';
+import { LandingJobs } from './landing-jobs.js';
 
 export interface Range<T> extends RangeJob {
   /** Whose range it is, handed back with the answer. */
@@ -30,14 +28,12 @@ export class RangeWriter<T> {
   /** Ranges added and not answered yet. */
   private unanswered = 0;
   private idleWaiters: (() => void)[] = [];
-  /** This writer's jobs with the landing threads, by their number there (fsops/land-files.ts). */
-  private readonly withPool = new Set<number>();
 
   constructor(
     private readonly budget: ByteBudget,
     private readonly on: RangeCallbacks<T>,
-    /** The stall detector's count of this side's work: each job is in flight until it answers. */
-    private readonly work?: OwnWork,
+    /** The session's jobs on the landing threads, as its stall detector sees them. */
+    private readonly jobs = new LandingJobs(),
   ) {}
 
   /** Resolves once no range is queued or being written (every descriptor is free to close). */
@@ -70,40 +66,20 @@ export class RangeWriter<T> {
     };
   }
 
-  /** The oldest of this writer's jobs still with the landing threads (their number there), if any. */
-  oldestWithPool(): number | undefined {
-    let oldest: number | undefined;
-    for (const job of this.withPool) if (oldest === undefined || job < oldest) oldest = job;
-    return oldest;
-  }
-
   private flush(): void {
     this.scheduled = false;
     const group = this.queued.splice(0);
     if (group.length === 0) return;
-    const more = group.length > 1 ? ` and ${group.length - 1} more range(s)` : '';
-    const done = this.work?.start(`write: ${showPath(group[0]!.rel)}${more}`);
-    // A test may hold a group back, as a hung disk would.
-    const held = faults.pause('land', group[0]!.rel);
-    const write = () => {
-      const job = nextLandingJob();
-      const written = writeRanges(group);
-      this.withPool.add(job);
-      return written.finally(() => this.withPool.delete(job));
-    };
-    (held ? held.then(write) : write()).then(
-      (errors) => {
-        done?.();
-        this.answer(group, errors);
-      },
-      (error: unknown) => {
-        done?.();
-        this.answer(
-          group,
-          group.map(() => error),
-        );
-      },
-    );
+    this.jobs
+      .run('write', group, 'range(s)', () => writeRanges(group))
+      .then(
+        (errors) => this.answer(group, errors),
+        (error: unknown) =>
+          this.answer(
+            group,
+            group.map(() => error),
+          ),
+      );
   }
 
   private answer(group: Range<T>[], errors: unknown[]): void {
