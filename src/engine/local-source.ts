@@ -14,8 +14,14 @@ import type { FilterVerdict, PathFilter } from './filter.js';
 import type { DeferredEntry, SourceEntry, SourceListing, SourceRole } from './roles.js';
 import type { Failure } from './types.js';
 
-/** Yield to the event loop after this many entries, so finished copies are collected while walking. */
-const YIELD_EVERY = 512;
+/**
+ * Yield to the event loop after this many entries, so finished copies are collected while walking
+ * and, in a remote session, the listings sent so far leave for the peer, which plans them while
+ * this side walks on (grpc-js writes to its socket only on a turn of the loop). Every 64 rather
+ * than 512: a nothing-changed remote mirror of 20,000 files took 629 instead of 700 ms (medians of
+ * 12 alternating runs, docs/DECISIONS.md); a turn costs ~3 us.
+ */
+export const YIELD_EVERY = 64;
 
 export class LocalSource implements SourceRole {
   scanComplete = true;

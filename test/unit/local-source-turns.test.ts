@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { buildFilter } from '../../src/engine/filter.js';
+import { LocalSource, YIELD_EVERY } from '../../src/engine/local-source.js';
+import { tempDir } from '../helpers.js';
+
+// A remote session sends each listing as the walk yields it, but grpc-js writes to its socket only
+// on a turn of the event loop: a walk that gave none for many listings kept its peer idle.
+test('the walk gives the event loop a turn at least every YIELD_EVERY entries', async (t) => {
+  const root = tempDir(t);
+  const dirs = 12;
+  const perDir = 20;
+  for (let d = 0; d < dirs; d++) {
+    mkdirSync(join(root, `d${d}`));
+    for (let f = 0; f < perDir; f++) writeFileSync(join(root, `d${d}`, `f${f}`), '');
+  }
+  const source = new LocalSource(
+    { kind: 'tree', source: root, target: '/nonexistent', contentsOnly: true, sourceInsideTarget: false },
+    buildFilter({ include: [], exclude: [] }),
+  );
+  let turns = 0;
+  let waiting = false;
+  const awaitTurn = () => {
+    waiting = true;
+    setImmediate(() => {
+      turns++;
+      waiting = false;
+    });
+  };
+  awaitTurn();
+  let sinceTurn = 0;
+  let listed = 0;
+  let turnsSeen = 0;
+  for await (const listing of source.scan()) {
+    if (!waiting) {
+      // The loop had a turn since the last listing: count afresh.
+      turnsSeen = turns;
+      sinceTurn = 0;
+      awaitTurn();
+    }
+    sinceTurn += listing.entries.length + 1;
+    listed += listing.entries.length;
+    assert.ok(
+      sinceTurn <= YIELD_EVERY + perDir + 1,
+      `${sinceTurn} entries listed since the loop's last turn (bound ${YIELD_EVERY})`,
+    );
+  }
+  assert.equal(listed, dirs + dirs * perDir);
+  assert.ok(turnsSeen >= Math.floor((dirs * (perDir + 1)) / (YIELD_EVERY + perDir + 1)) - 1);
+});
