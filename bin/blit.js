@@ -17,7 +17,30 @@ const { Script } = require('node:vm');
 
 const dist = join(__dirname, '..', 'dist');
 const file = join(dist, 'blit.cjs');
-const cacheFile = join(dist, 'blit.cjs.cache');
+// BLIT_WRITE_CODE_CACHE: 1 = at exit, write the cache of every bundle this run compiled; deps = of
+// the remote verbs' dependency bundles only (scripts/write-code-cache.mjs trains each on its own run).
+const writeCache = process.env.BLIT_WRITE_CODE_CACHE;
+
+/** Compiles a bundle of dist/ with the code cache beside it, when there is one. */
+function compile(path, source, dependency) {
+  let cachedData;
+  try {
+    cachedData = readFileSync(`${path}.cache`);
+  } catch {
+    // No cache (not built yet, or removed): compile as usual.
+  }
+  const script = new Script(wrap(source), { filename: path, cachedData });
+  if (writeCache === '1' || (writeCache === 'deps' && dependency)) {
+    // At build time, after a run: the cache then holds the functions the run compiled, not only
+    // the top level.
+    process.on('exit', () => {
+      const temp = `${path}.${process.pid}.tmp`;
+      writeFileSync(temp, script.createCachedData());
+      renameSync(temp, `${path}.cache`);
+    });
+  }
+  return script;
+}
 
 let source;
 try {
@@ -28,21 +51,30 @@ try {
   );
   process.exit(1);
 }
-let cachedData;
-try {
-  cachedData = readFileSync(cacheFile);
-} catch {
-  // No cache (not built yet, or removed): compile as usual.
-}
+
+// gRPC and protobuf, which only the remote verbs load, are bundles of their own (dist/grpc-js.cjs,
+// dist/protobuf-wire.cjs) with their own code caches: loading them from node_modules cost 65-95 ms
+// of every remote command, from their bundles ~40 ms (docs/DECISIONS.md). Kept out of blit.cjs,
+// whose bigger cache would slow every local run.
+const baseRequire = createRequire(file);
+const packages = { './grpc-js.cjs': '@grpc/grpc-js', './protobuf-wire.cjs': '@bufbuild/protobuf/wire' };
+const loaded = new Map();
+const bundleRequire = Object.assign((id) => {
+  if (!Object.hasOwn(packages, id)) return baseRequire(id);
+  if (loaded.has(id)) return loaded.get(id).exports;
+  const path = join(dist, id);
+  let text;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    // A dist/ built before these bundles existed: the package itself.
+    return baseRequire(packages[id]);
+  }
+  const module = { exports: {} };
+  loaded.set(id, module);
+  compile(path, text, true).runInThisContext()(module.exports, createRequire(path), module, path, dist);
+  return module.exports;
+}, baseRequire);
+
 // No import() inside: scripts/build.mjs refuses a bundle that would need one.
-const script = new Script(wrap(source), { filename: file, cachedData });
-if (process.env.BLIT_WRITE_CODE_CACHE === '1') {
-  // At build time, after a run: the cache then holds the functions a transfer compiled, not only
-  // the top level.
-  process.on('exit', () => {
-    const temp = `${cacheFile}.${process.pid}.tmp`;
-    writeFileSync(temp, script.createCachedData());
-    renameSync(temp, cacheFile);
-  });
-}
-script.runInThisContext()({}, createRequire(file), { exports: {} }, file, dist);
+compile(file, source, false).runInThisContext()({}, bundleRequire, { exports: {} }, file, dist);

@@ -34,8 +34,23 @@ const shared = {
 // The CLI is one CommonJS file, which bin/blit.js compiles with the V8 code cache made below: Node 20
 // has no code cache for ES modules, and its ES module loader alone cost ~18 ms of a one-file copy
 // (docs/DECISIONS.md).
+// gRPC and protobuf, which only the remote verbs load, get bundles of their own with their own code
+// caches (bin/blit.js loads them): the CLI's bundle requires these files in their place.
+const dependencyBundles = { '@grpc/grpc-js': 'grpc-js', '@bufbuild/protobuf/wire': 'protobuf-wire' };
+const ownDependencyBundles = {
+  name: 'own-dependency-bundles',
+  setup(build) {
+    build.onResolve({ filter: /^(@grpc\/grpc-js|@bufbuild\/protobuf\/wire)$/ }, (args) => ({
+      path: `./${dependencyBundles[args.path]}.cjs`,
+      external: true,
+    }));
+  },
+};
+
 const cli = await build({
   ...shared,
+  external: shared.external.filter((name) => !(name in dependencyBundles) && name !== '@bufbuild/protobuf'),
+  plugins: [...shared.plugins, ownDependencyBundles],
   entryPoints: { blit: 'src/cli/main.ts' },
   format: 'cjs',
   minifyWhitespace: true,
@@ -56,6 +71,21 @@ for (const [out, { imports }] of Object.entries(cli.metafile.outputs)) {
   }
 }
 
+const dependencies = await build({
+  absWorkingDir: root,
+  outdir: 'dist',
+  entryPoints: Object.fromEntries(Object.entries(dependencyBundles).map(([pkg, name]) => [name, pkg])),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  outExtension: { '.js': '.cjs' },
+  logLevel: 'warning',
+  metafile: true,
+});
+
 // The daemon and the worker threads stay ES modules, split so that gRPC loads only where needed.
 const esm = await build({
   ...shared,
@@ -73,17 +103,17 @@ const esm = await build({
 });
 
 // After a real run, so the cache holds the functions a transfer compiles, not only the top level.
-const warning = writeCodeCache({ fresh: true });
+const warning = await writeCodeCache({ fresh: true });
 if (warning) console.warn(warning);
 
 // Remove chunks of earlier builds only now: a blit started meanwhile never finds dist/ half empty.
 const dist = join(root, 'dist');
 const written = new Set(
-  [...Object.keys(cli.metafile.outputs), ...Object.keys(esm.metafile.outputs)].map((path) =>
-    relative(dist, join(root, path)),
-  ),
+  [cli, dependencies, esm]
+    .flatMap(({ metafile }) => Object.keys(metafile.outputs))
+    .map((path) => relative(dist, join(root, path))),
 );
-written.add('blit.cjs.cache');
+for (const bundle of ['blit', ...Object.values(dependencyBundles)]) written.add(`${bundle}.cjs.cache`);
 // Files only: directories in dist/ (the single executables in dist/sea/) belong to other builds.
 if (existsSync(dist)) {
   for (const entry of readdirSync(dist, { withFileTypes: true })) {

@@ -3,8 +3,17 @@
 // and an installed package makes one again for the Node it was installed on (npm's install step,
 // after the native addon's build, so the cache holds the functions of the file-operation path that
 // will run). Never fatal: without a cache blit compiles as usual, a few milliseconds slower.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -29,31 +38,88 @@ export function trainingTree(scratch) {
 /**
  * Runs the CLI once on a scratch tree (a mirror that copies, updates and deletes) with
  * BLIT_WRITE_CODE_CACHE=1, so bin/blit.js saves V8's compiled code for the functions a transfer
- * runs. `fresh` removes the old cache first (a new bundle: V8 checks a cache against the source's
- * length, not its contents). Returns a warning, or undefined when the cache was written.
+ * runs; then once more to a blitd on loopback (scratch root, ephemeral port) with
+ * BLIT_WRITE_CODE_CACHE=deps, for the caches of the gRPC and protobuf bundles only the remote
+ * verbs load. `fresh` removes the old caches first (a new bundle: V8 checks a cache against the
+ * source's length, not its contents). Returns a warning, or undefined when the caches were written.
  */
-export function writeCodeCache({ fresh }) {
-  const cache = join(root, 'dist', 'blit.cjs.cache');
-  if (fresh) rmSync(cache, { force: true });
+export async function writeCodeCache({ fresh }) {
+  const dist = join(root, 'dist');
+  const cache = join(dist, 'blit.cjs.cache');
+  const dependencyCaches = DEPENDENCY_BUNDLES.map((name) => join(dist, `${name}.cjs.cache`));
+  if (fresh) for (const path of [cache, ...dependencyCaches]) rmSync(path, { force: true });
   const scratch = mkdtempSync(join(tmpdir(), 'blit-build-'));
   try {
     const { src, dst } = trainingTree(scratch);
-    const run = spawnSync(
-      process.execPath,
-      [join(root, 'bin', 'blit.js'), 'mirror', '--yes', `${src}/`, dst],
-      {
-        // The scratch config home keeps this run out of the user's performance history.
-        env: { ...process.env, BLIT_WRITE_CODE_CACHE: '1', XDG_CONFIG_HOME: join(scratch, 'config') },
-        encoding: 'utf8',
-        timeout: 60_000,
-      },
-    );
+    // The scratch config home keeps these runs out of the user's performance history.
+    const env = { ...process.env, XDG_CONFIG_HOME: join(scratch, 'config') };
+    const run = runCli(['mirror', '--yes', `${src}/`, dst], { ...env, BLIT_WRITE_CODE_CACHE: '1' });
     if (run.status !== 0 || !existsSync(cache)) {
       return `blit: no code cache written (blit exited ${run.status}: ${(run.stderr ?? '').trim()}); starts are slower`;
+    }
+    if (!DEPENDENCY_BUNDLES.every((name) => existsSync(join(dist, `${name}.cjs`)))) return undefined;
+    const remote = await remoteTraining(scratch, src, env);
+    if (remote || !dependencyCaches.every((path) => existsSync(path))) {
+      return `blit: no code cache for the remote verbs (${remote ?? 'not written'}); remote starts are slower`;
     }
     return undefined;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The bundles bin/blit.js loads with caches of their own for the remote verbs (scripts/build.mjs). */
+const DEPENDENCY_BUNDLES = ['grpc-js', 'protobuf-wire'];
+
+function runCli(args, env) {
+  return spawnSync(process.execPath, [join(root, 'bin', 'blit.js'), ...args], {
+    env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+/** A mirror of `src` to a blitd started on loopback for it; returns what went wrong, if anything. */
+async function remoteTraining(scratch, src, env) {
+  const module = join(scratch, 'module');
+  mkdirSync(module);
+  const log = join(scratch, 'blitd.log');
+  const out = openSync(log, 'w');
+  const daemon = spawn(
+    process.execPath,
+    [
+      join(root, 'dist', 'blitd.js'),
+      '--root',
+      module,
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--state-dir',
+      join(scratch, 'state'),
+    ],
+    { env, stdio: ['ignore', out, out] },
+  );
+  closeSync(out);
+  const exited = new Promise((resolve) => daemon.once('exit', resolve));
+  try {
+    // Its first log line says it listens, with the port (bounded wait).
+    let port;
+    for (const deadline = Date.now() + 10_000; port === undefined; ) {
+      const first = readFileSync(log, 'utf8').split('\n', 1)[0];
+      if (first.endsWith('}')) port = JSON.parse(first).port;
+      else if (daemon.exitCode !== null) return `blitd exited ${daemon.exitCode}`;
+      else if (Date.now() > deadline) return 'blitd did not start listening';
+      else await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const run = runCli(['mirror', '--yes', `${src}/`, `127.0.0.1:${port}:/default/dst/`], {
+      ...env,
+      BLIT_WRITE_CODE_CACHE: 'deps',
+    });
+    return run.status === 0 ? undefined : `blit exited ${run.status}: ${(run.stderr ?? '').trim()}`;
+  } finally {
+    daemon.kill('SIGKILL');
+    await exited;
   }
 }
 
@@ -62,7 +128,7 @@ export function writeCodeCache({ fresh }) {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   if (existsSync(join(root, 'dist', 'blit.cjs'))) {
     try {
-      const warning = writeCodeCache({ fresh: false });
+      const warning = await writeCodeCache({ fresh: false });
       if (warning) console.warn(warning);
     } catch (error) {
       console.warn(`blit: no code cache written (${error.message}); starts are slower`);

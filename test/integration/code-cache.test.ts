@@ -4,29 +4,42 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 import { read, tempDir, testConfigHome } from '../helpers.js';
+import { startDaemon } from './daemon-harness.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BUNDLE = join(REPO, 'dist', 'blit.cjs');
-const CACHE = join(REPO, 'dist', 'blit.cjs.cache');
 
-test('the build leaves a code cache that this Node accepts, holding more than the top level', () => {
-  const cachedData = readFileSync(CACHE);
-  const script = new Script(Module.wrap(read(BUNDLE)), { filename: BUNDLE, cachedData });
-  assert.equal(script.cachedDataRejected, false);
-  // Made after a real mirror, it carries the functions that run compiled; a cache of the top level
-  // alone (made before running) is much smaller.
-  const topLevelOnly = new Script(Module.wrap(read(BUNDLE)), { filename: BUNDLE }).createCachedData();
-  assert.ok(
-    cachedData.length > topLevelOnly.length * 1.5,
-    `${cachedData.length} vs ${topLevelOnly.length} bytes`,
-  );
+/** The CLI's bundle, and those of gRPC and protobuf that only the remote verbs load. */
+const BUNDLES = ['blit.cjs', 'grpc-js.cjs', 'protobuf-wire.cjs'];
+
+for (const name of BUNDLES) {
+  test(`the build leaves a code cache for ${name} that this Node accepts, holding more than the top level`, () => {
+    const bundle = join(REPO, 'dist', name);
+    const cachedData = readFileSync(`${bundle}.cache`);
+    const script = new Script(Module.wrap(read(bundle)), { filename: bundle, cachedData });
+    assert.equal(script.cachedDataRejected, false);
+    // Made after a real mirror (a remote one for gRPC and protobuf), it carries the functions that
+    // run compiled; a cache of the top level alone (made before running) is much smaller.
+    const topLevelOnly = new Script(Module.wrap(read(bundle)), { filename: bundle }).createCachedData();
+    assert.ok(
+      cachedData.length > topLevelOnly.length * 1.5,
+      `${cachedData.length} vs ${topLevelOnly.length} bytes`,
+    );
+  });
+}
+
+test('the CLI bundle loads gRPC and protobuf from their own bundles, not from node_modules', () => {
+  const source = read(BUNDLE);
+  assert.match(source, /require\("\.\/grpc-js\.cjs"\)/);
+  assert.match(source, /require\("\.\/protobuf-wire\.cjs"\)/);
+  assert.doesNotMatch(source, /require\("@grpc\/grpc-js"\)|require\("@bufbuild\/protobuf/);
 });
 
 /** A copy of bin/ and dist/ (node_modules linked) whose cache a test may damage. */
@@ -42,9 +55,9 @@ function install(t: { after(fn: () => void): void }): string {
   return root;
 }
 
-function run(root: string, args: string[]) {
+function run(root: string, args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [join(root, 'bin', 'blit.js'), ...args], {
-    env: { ...process.env, XDG_CONFIG_HOME: testConfigHome() },
+    env: { ...process.env, XDG_CONFIG_HOME: testConfigHome(), ...env },
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -66,6 +79,45 @@ for (const [name, damage] of [
     assert.equal(read(join(root, 'copied')), 'payload\n');
   });
 }
+
+for (const [name, damage] of [
+  ['missing', (root: string) => rmSync(join(root, 'dist', 'grpc-js.cjs.cache'))],
+  [
+    'garbage',
+    (root: string) => writeFileSync(join(root, 'dist', 'protobuf-wire.cjs.cache'), Buffer.alloc(4096, 0x5a)),
+  ],
+  // A dist/ built before the bundles existed: the packages themselves.
+  ['bundle-less', (root: string) => rmSync(join(root, 'dist', 'grpc-js.cjs'))],
+] as const) {
+  test(`a ${name} cache of the remote verbs' dependencies still runs a push correctly`, async (t) => {
+    const root = install(t);
+    damage(root);
+    const module = tempDir(t);
+    const daemon = await startDaemon(t, ['--root', module]);
+    writeFileSync(join(root, 'file with spaces'), 'payload\n');
+    const r = run(root, ['copy', join(root, 'file with spaces'), `127.0.0.1:${daemon.port}:/default/copied`]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.equal(read(join(module, 'copied')), 'payload\n');
+  });
+}
+
+test('a remote run compiles gRPC and protobuf from their bundles, each with its own cache', async (t) => {
+  const root = install(t);
+  const caches = ['grpc-js.cjs.cache', 'protobuf-wire.cjs.cache'].map((name) => join(root, 'dist', name));
+  for (const cache of caches) rmSync(cache);
+  const before = readFileSync(join(root, 'dist', 'blit.cjs.cache'));
+  const module = tempDir(t);
+  const daemon = await startDaemon(t, ['--root', module]);
+  writeFileSync(join(root, 'file'), 'payload\n');
+  // As the build trains them: only the dependencies' caches are written at exit.
+  const r = run(root, ['copy', join(root, 'file'), `127.0.0.1:${daemon.port}:/default/copied`], {
+    BLIT_WRITE_CODE_CACHE: 'deps',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  for (const cache of caches) assert.ok(existsSync(cache), `${cache} written`);
+  assert.deepEqual(readFileSync(join(root, 'dist', 'blit.cjs.cache')), before);
+});
 
 test('without its bundle, blit says to build it in one line', (t) => {
   const root = install(t);
