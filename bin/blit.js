@@ -33,7 +33,9 @@ function compile(path, source, dependency) {
   if (writeCache === '1' || (writeCache === 'deps' && dependency)) {
     // At build time, after a run: the cache then holds the functions the run compiled, not only
     // the top level.
-    process.on('exit', () => {
+    // Only after a run that succeeded: a failed one (a daemon out of reach) compiled little.
+    process.on('exit', (code) => {
+      if (code !== 0) return;
       const temp = `${path}.${process.pid}.tmp`;
       writeFileSync(temp, script.createCachedData());
       renameSync(temp, `${path}.cache`);
@@ -53,8 +55,8 @@ try {
 }
 
 // gRPC and protobuf, which only the remote verbs load, are bundles of their own (dist/grpc-js.cjs,
-// dist/protobuf-wire.cjs) with their own code caches: loading them from node_modules cost 65-95 ms
-// of every remote command, from their bundles ~40 ms (docs/DECISIONS.md). Kept out of blit.cjs,
+// dist/protobuf-wire.cjs) with their own code caches: loading them from node_modules cost 63-95 ms
+// of every remote command, from their bundles ~38 ms (docs/DECISIONS.md). Kept out of blit.cjs,
 // whose bigger cache would slow every local run.
 const baseRequire = createRequire(file);
 const packages = { './grpc-js.cjs': '@grpc/grpc-js', './protobuf-wire.cjs': '@bufbuild/protobuf/wire' };

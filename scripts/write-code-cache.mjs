@@ -1,8 +1,10 @@
-// Writes dist/blit.cjs.cache, the V8 code cache bin/blit.js starts the CLI with. V8 accepts a cache
-// only from the same V8 version and flags, so `npm run build` makes one for the Node that built it
-// and an installed package makes one again for the Node it was installed on (npm's install step,
-// after the native addon's build, so the cache holds the functions of the file-operation path that
-// will run). Never fatal: without a cache blit compiles as usual, a few milliseconds slower.
+// Writes the V8 code caches bin/blit.js starts the CLI with: dist/blit.cjs.cache, and those of the
+// gRPC and protobuf bundles the remote verbs load (dist/grpc-js.cjs.cache, protobuf-wire.cjs.cache).
+// V8 accepts a cache only from the same V8 version and flags, so `npm run build` makes them for the
+// Node that built it and an installed package makes them again for the Node it was installed on
+// (npm's install step, after the native addon's build, so the caches hold the functions of the
+// file-operation path that will run). Never fatal: without a cache blit compiles as usual, a few
+// milliseconds slower.
 import { spawn, spawnSync } from 'node:child_process';
 import {
   closeSync,
@@ -79,38 +81,65 @@ function runCli(args, env) {
   });
 }
 
+/**
+ * The shell the training daemon runs under: it starts blitd (the arguments after it), then waits
+ * for its own stdin to close and stops the daemon. This process holds the other end of that pipe,
+ * so however it ends, killed included, no daemon outlives it.
+ */
+const LIFELINE = '"$@" & daemon=$!; read -r _; kill "$daemon" 2>/dev/null; wait "$daemon"';
+
+/** The port of blitd's "listening" line in its log so far, if it is there. */
+function listeningPort(log) {
+  for (const line of log.split('\n').slice(0, -1)) {
+    try {
+      const record = JSON.parse(line);
+      if (record.msg === 'listening' && Number.isInteger(record.port)) return record.port;
+    } catch {
+      // Not a log line of blitd's (a warning of Node's): read on.
+    }
+  }
+  return undefined;
+}
+
+function lastLine(path) {
+  const lines = readFileSync(path, 'utf8').trim().split('\n');
+  return lines[lines.length - 1] || 'no message';
+}
+
 /** A mirror of `src` to a blitd started on loopback for it; returns what went wrong, if anything. */
 async function remoteTraining(scratch, src, env) {
   const module = join(scratch, 'module');
   mkdirSync(module);
-  const log = join(scratch, 'blitd.log');
-  const out = openSync(log, 'w');
+  const outPath = join(scratch, 'blitd.out');
+  const errPath = join(scratch, 'blitd.err');
+  const out = openSync(outPath, 'w');
+  const err = openSync(errPath, 'w');
+  const blitd = [join(root, 'dist', 'blitd.js'), '--root', module, '--bind', '127.0.0.1', '--port', '0'];
   const daemon = spawn(
-    process.execPath,
-    [
-      join(root, 'dist', 'blitd.js'),
-      '--root',
-      module,
-      '--bind',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--state-dir',
-      join(scratch, 'state'),
-    ],
-    { env, stdio: ['ignore', out, out] },
+    '/bin/sh',
+    ['-c', LIFELINE, 'sh', process.execPath, ...blitd, '--state-dir', join(scratch, 'state')],
+    { env, stdio: ['pipe', out, err] },
   );
   closeSync(out);
-  const exited = new Promise((resolve) => daemon.once('exit', resolve));
+  closeSync(err);
+  let failed;
+  daemon.stdin.on('error', () => {});
+  const ended = new Promise((resolve) => {
+    daemon.once('close', resolve);
+    daemon.once('error', (error) => {
+      failed = error;
+      resolve();
+    });
+  });
   try {
-    // Its first log line says it listens, with the port (bounded wait).
     let port;
     for (const deadline = Date.now() + 10_000; port === undefined; ) {
-      const first = readFileSync(log, 'utf8').split('\n', 1)[0];
-      if (first.endsWith('}')) port = JSON.parse(first).port;
-      else if (daemon.exitCode !== null) return `blitd exited ${daemon.exitCode}`;
-      else if (Date.now() > deadline) return 'blitd did not start listening';
-      else await new Promise((resolve) => setTimeout(resolve, 50));
+      port = listeningPort(readFileSync(outPath, 'utf8'));
+      if (port !== undefined) break;
+      if (failed) return `blitd not started: ${failed.message}`;
+      if (daemon.exitCode !== null || daemon.signalCode !== null) return `blitd ended: ${lastLine(errPath)}`;
+      if (Date.now() > deadline) return `blitd did not start listening within 10 s: ${lastLine(errPath)}`;
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const run = runCli(['mirror', '--yes', `${src}/`, `127.0.0.1:${port}:/default/dst/`], {
       ...env,
@@ -118,8 +147,8 @@ async function remoteTraining(scratch, src, env) {
     });
     return run.status === 0 ? undefined : `blit exited ${run.status}: ${(run.stderr ?? '').trim()}`;
   } finally {
-    daemon.kill('SIGKILL');
-    await exited;
+    daemon.stdin.end();
+    await ended;
   }
 }
 

@@ -21,7 +21,7 @@ import type { Failure } from './types.js';
  * than 512: a nothing-changed remote mirror of 20,000 files took 629 instead of 700 ms (medians of
  * 12 alternating runs, docs/DECISIONS.md); a turn costs ~3 us.
  */
-export const YIELD_EVERY = 64;
+const YIELD_EVERY = 64;
 
 export class LocalSource implements SourceRole {
   scanComplete = true;

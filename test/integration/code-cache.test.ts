@@ -81,15 +81,21 @@ for (const [name, damage] of [
 }
 
 for (const [name, damage] of [
-  ['missing', (root: string) => rmSync(join(root, 'dist', 'grpc-js.cjs.cache'))],
+  ['a missing cache', (root: string) => rmSync(join(root, 'dist', 'grpc-js.cjs.cache'))],
   [
-    'garbage',
+    'a garbage cache',
     (root: string) => writeFileSync(join(root, 'dist', 'protobuf-wire.cjs.cache'), Buffer.alloc(4096, 0x5a)),
   ],
   // A dist/ built before the bundles existed: the packages themselves.
-  ['bundle-less', (root: string) => rmSync(join(root, 'dist', 'grpc-js.cjs'))],
+  [
+    'no bundles',
+    (root: string) => {
+      rmSync(join(root, 'dist', 'grpc-js.cjs'));
+      rmSync(join(root, 'dist', 'protobuf-wire.cjs'));
+    },
+  ],
 ] as const) {
-  test(`a ${name} cache of the remote verbs' dependencies still runs a push correctly`, async (t) => {
+  test(`${name} for gRPC and protobuf still runs a push correctly`, async (t) => {
     const root = install(t);
     damage(root);
     const module = tempDir(t);
