@@ -147,7 +147,9 @@ Listed GatherDir(const std::string& path, bool noFollow, const XattrReads& reads
       } else item.kind = kOther;
       bool read = reads.any && (reads.dirs || item.kind != kDir) &&
                   (changedFromNs == 0 || item.kind == kDir || item.ctimeNs >= changedFromNs);
-      if (read) item.xattrsRead = ReadXattrs(prefix, &item.xattrs) == 0;
+      // Most entries have none, which listxattrat on the directory's descriptor says without a walk
+      // of the whole path (~15% of a listing's time here, perf); the rest are read by their path.
+      if (read) item.xattrsRead = NoXattrsAt(dirfd, name) || ReadXattrs(prefix, &item.xattrs) == 0;
       else item.xattrsDeferred = true;
     }
     items.push_back(std::move(item));

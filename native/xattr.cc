@@ -92,25 +92,31 @@ int ReadXattrs(const std::string& path, Xattrs* out) {
                   [p](const char* name, void* buf, size_t size) { return lgetxattr(p, name, buf, size); }, out);
 }
 
-int ReadXattrsAt(int dirFd, const std::string& name, Xattrs* out) {
+bool NoXattrsAt(int dirFd, const char* name) {
 #if defined(__linux__) && defined(__x86_64__)
-  // listxattrat(2): one call for the common answer (none), without the walk through /proc.
+  // listxattrat(2): one call for the common answer (none), without a walk of the whole path.
   constexpr long kListxattrat = 465;
   // Missing: an older kernel (ENOSYS), or a seccomp filter that does not know it (EPERM).
   static std::atomic<bool> listxattratMissing{false};
   if (!listxattratMissing.load(std::memory_order_relaxed)) {
-    auto list = [&](char* buf, size_t size) -> ssize_t {
-      return syscall(kListxattrat, dirFd, name.c_str(), AT_SYMLINK_NOFOLLOW, buf, size);
-    };
     char probe[1];
-    ssize_t n = list(probe, 0);  // the size the names take: 0 for most entries
-    if (n == 0) {
-      out->clear();
-      return 0;
-    }
+    // The size the names take: 0 for most entries.
+    ssize_t n = syscall(kListxattrat, dirFd, name, AT_SYMLINK_NOFOLLOW, probe, 0);
+    if (n == 0) return true;
     if (n < 0 && (errno == ENOSYS || errno == EPERM)) listxattratMissing.store(true, std::memory_order_relaxed);
   }
+#else
+  (void)dirFd;
+  (void)name;
 #endif
+  return false;
+}
+
+int ReadXattrsAt(int dirFd, const std::string& name, Xattrs* out) {
+  if (NoXattrsAt(dirFd, name.c_str())) {
+    out->clear();
+    return 0;
+  }
   // Built only here: most entries were answered above.
   std::string viaProc = "/proc/self/fd/" + std::to_string(dirFd) + "/" + name;
   const char* p = viaProc.c_str();

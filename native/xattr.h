@@ -39,6 +39,9 @@ int ReadXattrsFd(int fd, Xattrs* out);
 // Of the entry `name` in the directory `dirFd` (not followed, never through a path a writer could
 // swap): listxattrat (Linux 6.13), else /proc/self/fd/DIRFD/NAME, which also serves the values.
 int ReadXattrsAt(int dirFd, const std::string& name, Xattrs* out);
+// True when listxattrat(2) says the entry `name` in `dirFd` has no xattrs; false when it has some
+// or the call is missing (a kernel before 6.13, a seccomp filter): then read them another way.
+bool NoXattrsAt(int dirFd, const char* name);
 
 // Equal within the kinds kept.
 bool SameXattrs(const Xattrs& a, const Xattrs& b, int keep);
