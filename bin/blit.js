@@ -57,7 +57,9 @@ try {
 // gRPC and protobuf, which only the remote verbs load, are bundles of their own (dist/grpc-js.cjs,
 // dist/protobuf-wire.cjs) with their own code caches: loading them from node_modules cost 63-95 ms
 // of every remote command, from their bundles ~38 ms (docs/DECISIONS.md). Kept out of blit.cjs,
-// whose bigger cache would slow every local run.
+// whose bigger cache would slow every local run. The list is scripts/write-code-cache.mjs's
+// DEPENDENCY_BUNDLES (this launcher loads no build script; test/integration/code-cache.test.ts
+// keeps the two equal).
 const baseRequire = createRequire(file);
 const packages = { './grpc-js.cjs': '@grpc/grpc-js', './protobuf-wire.cjs': '@bufbuild/protobuf/wire' };
 const loaded = new Map();
@@ -69,7 +71,7 @@ const bundleRequire = Object.assign((id) => {
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    // A dist/ built before these bundles existed: the package itself.
+    // A bundle missing from dist/ (a partial copy): the package itself, without a cache.
     return baseRequire(packages[id]);
   }
   const module = { exports: {} };

@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { lazyChildProcess } from './lazy-child-process.mjs';
-import { writeCodeCache } from './write-code-cache.mjs';
+import { DEPENDENCY_BUNDLES, writeCodeCache } from './write-code-cache.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -36,18 +36,17 @@ const shared = {
 // (docs/DECISIONS.md).
 // gRPC and protobuf, which only the remote verbs load, get bundles of their own with their own code
 // caches (bin/blit.js loads them): the CLI's bundle requires these files in their place.
-const dependencyBundles = { '@grpc/grpc-js': 'grpc-js', '@bufbuild/protobuf/wire': 'protobuf-wire' };
 const ownDependencyBundles = {
   name: 'own-dependency-bundles',
   setup(build) {
     // Any other path into these packages would put a second copy of them inside blit.cjs.
     build.onResolve({ filter: /^(@grpc\/grpc-js|@bufbuild\/protobuf)(\/|$)/ }, (args) =>
-      Object.hasOwn(dependencyBundles, args.path)
-        ? { path: `./${dependencyBundles[args.path]}.cjs`, external: true }
+      Object.hasOwn(DEPENDENCY_BUNDLES, args.path)
+        ? { path: `./${DEPENDENCY_BUNDLES[args.path]}.cjs`, external: true }
         : {
             errors: [
               {
-                text: `${args.path}: the CLI may import only ${Object.keys(dependencyBundles).join(' and ')}`,
+                text: `${args.path}: the CLI may import only ${Object.keys(DEPENDENCY_BUNDLES).join(' and ')}`,
               },
             ],
           },
@@ -57,7 +56,6 @@ const ownDependencyBundles = {
 
 const cli = await build({
   ...shared,
-  external: shared.external.filter((name) => !(name in dependencyBundles) && name !== '@bufbuild/protobuf'),
   plugins: [...shared.plugins, ownDependencyBundles],
   entryPoints: { blit: 'src/cli/main.ts' },
   format: 'cjs',
@@ -80,21 +78,17 @@ for (const [out, { imports }] of Object.entries(cli.metafile.outputs)) {
 }
 
 const dependencies = await build({
-  absWorkingDir: root,
-  outdir: 'dist',
-  entryPoints: Object.fromEntries(Object.entries(dependencyBundles).map(([pkg, name]) => [name, pkg])),
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
+  ...shared,
+  entryPoints: Object.fromEntries(Object.entries(DEPENDENCY_BUNDLES).map(([pkg, name]) => [name, pkg])),
   format: 'cjs',
   minifyWhitespace: true,
   minifySyntax: true,
   outExtension: { '.js': '.cjs' },
+  sourcemap: false,
+  plugins: [],
   // Reached only from grpc-js's channelz service, which blit does not serve: 193 of the bundle's
   // 589 kB, left to node_modules.
   external: ['@grpc/proto-loader'],
-  logLevel: 'warning',
-  metafile: true,
 });
 
 // The daemon and the worker threads stay ES modules, split so that gRPC loads only where needed.
@@ -124,7 +118,7 @@ const written = new Set(
     .flatMap(({ metafile }) => Object.keys(metafile.outputs))
     .map((path) => relative(dist, join(root, path))),
 );
-for (const bundle of ['blit', ...Object.values(dependencyBundles)]) written.add(`${bundle}.cjs.cache`);
+for (const bundle of ['blit', ...Object.values(DEPENDENCY_BUNDLES)]) written.add(`${bundle}.cjs.cache`);
 // Files only: directories in dist/ (the single executables in dist/sea/) belong to other builds.
 if (existsSync(dist)) {
   for (const entry of readdirSync(dist, { withFileTypes: true })) {

@@ -48,7 +48,8 @@ export function trainingTree(scratch) {
 export async function writeCodeCache({ fresh }) {
   const dist = join(root, 'dist');
   const cache = join(dist, 'blit.cjs.cache');
-  const dependencyCaches = DEPENDENCY_BUNDLES.map((name) => join(dist, `${name}.cjs.cache`));
+  const bundles = Object.values(DEPENDENCY_BUNDLES);
+  const dependencyCaches = bundles.map((name) => join(dist, `${name}.cjs.cache`));
   if (fresh) for (const path of [cache, ...dependencyCaches]) rmSync(path, { force: true });
   const scratch = mkdtempSync(join(tmpdir(), 'blit-build-'));
   try {
@@ -59,7 +60,7 @@ export async function writeCodeCache({ fresh }) {
     if (run.status !== 0 || !existsSync(cache)) {
       return `blit: no code cache written (blit exited ${run.status}: ${(run.stderr ?? '').trim()}); starts are slower`;
     }
-    if (!DEPENDENCY_BUNDLES.every((name) => existsSync(join(dist, `${name}.cjs`)))) return undefined;
+    if (!bundles.every((name) => existsSync(join(dist, `${name}.cjs`)))) return undefined;
     const remote = await remoteTraining(scratch, src, env);
     if (remote || !dependencyCaches.every((path) => existsSync(path))) {
       return `blit: no code cache for the remote verbs (${remote ?? 'not written'}); remote starts are slower`;
@@ -70,8 +71,12 @@ export async function writeCodeCache({ fresh }) {
   }
 }
 
-/** The bundles bin/blit.js loads with caches of their own for the remote verbs (scripts/build.mjs). */
-const DEPENDENCY_BUNDLES = ['grpc-js', 'protobuf-wire'];
+/**
+ * The packages only the remote verbs load, each bundled by scripts/build.mjs into dist/NAME.cjs with
+ * a code cache of its own, which bin/blit.js (its own list, kept equal by test/integration/
+ * code-cache.test.ts) compiles in the package's place.
+ */
+export const DEPENDENCY_BUNDLES = { '@grpc/grpc-js': 'grpc-js', '@bufbuild/protobuf/wire': 'protobuf-wire' };
 
 function runCli(args, env) {
   return spawnSync(process.execPath, [join(root, 'bin', 'blit.js'), ...args], {
