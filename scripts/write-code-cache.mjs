@@ -91,10 +91,10 @@ function runCli(args, env) {
  * for its own stdin to close and stops the daemon. This process holds the other end of that pipe,
  * so however it ends, killed included, no daemon outlives it.
  */
-const LIFELINE = '"$@" & daemon=$!; read -r _; kill "$daemon" 2>/dev/null; wait "$daemon"';
+export const LIFELINE = '"$@" & daemon=$!; read -r _; kill "$daemon" 2>/dev/null; wait "$daemon"';
 
 /** The port of blitd's "listening" line in its log so far, if it is there. */
-function listeningPort(log) {
+export function listeningPort(log) {
   for (const line of log.split('\n').slice(0, -1)) {
     try {
       const record = JSON.parse(line);

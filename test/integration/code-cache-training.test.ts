@@ -1,0 +1,65 @@
+/**
+ * The daemon the code-cache training starts (scripts/write-code-cache.mjs): found by its listening
+ * line whatever else its output holds, and never outliving the build or install that started it.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+// @ts-expect-error: a build script in plain JavaScript, without types.
+import { LIFELINE, listeningPort } from '../../scripts/write-code-cache.mjs';
+import { tempDir } from '../helpers.js';
+
+const SCRIPT = fileURLToPath(new URL('../../scripts/write-code-cache.mjs', import.meta.url));
+
+test("the training finds blitd's port among complete JSON lines, past anything else", () => {
+  const listening = '{"level":30,"port":4321,"msg":"listening"}';
+  assert.equal(listeningPort(`Warning: Ignoring extra certs\n${listening}\n`), 4321);
+  // A first line that is JSON without a port is read past, not taken.
+  assert.equal(listeningPort(`{"level":40,"msg":"something first"}\n${listening}\n`), 4321);
+  // A line still being written is not read.
+  assert.equal(listeningPort(listening), undefined);
+  assert.equal(listeningPort('{"msg":"listening","port":12'), undefined);
+  assert.equal(listeningPort(''), undefined);
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('the training daemon ends when the process that started it is killed', async (t) => {
+  const dir = tempDir(t);
+  // A stand-in for the build: starts a long-lived child under the lifeline, says its pid, waits.
+  const parent = join(dir, 'parent.mjs');
+  writeFileSync(
+    parent,
+    `import { spawn } from 'node:child_process';
+import { LIFELINE } from ${JSON.stringify(SCRIPT)};
+spawn('/bin/sh', ['-c', LIFELINE, 'sh', process.execPath, '-e', 'console.log(process.pid); setInterval(() => {}, 1000)'], { stdio: ['pipe', 'inherit', 'inherit'] });
+setInterval(() => {}, 1000);
+`,
+  );
+  const build = spawn(process.execPath, [parent], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => build.kill('SIGKILL'));
+  const [line] = (await once(build.stdout, 'data')) as [Buffer];
+  const child = Number(line.toString().trim());
+  assert.ok(Number.isInteger(child) && alive(child), `child ${child} running`);
+  t.after(() => {
+    if (alive(child)) process.kill(child, 'SIGKILL');
+  });
+  build.kill('SIGKILL');
+  await once(build, 'exit');
+  // Bounded: the shell sees its stdin close and stops the child.
+  for (const deadline = Date.now() + 10_000; alive(child) && Date.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal(alive(child), false, 'the child outlived its parent');
+});
