@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error: a build script in plain JavaScript, without types.
-import { LIFELINE, listeningPort } from '../../scripts/write-code-cache.mjs';
+import { listeningPort } from '../../scripts/write-code-cache.mjs';
 import { tempDir } from '../helpers.js';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/write-code-cache.mjs', import.meta.url));
