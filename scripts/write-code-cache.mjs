@@ -40,7 +40,7 @@ export function trainingTree(scratch) {
 /**
  * Runs the CLI once on a scratch tree (a mirror that copies, updates and deletes) with
  * BLIT_WRITE_CODE_CACHE=1, so bin/blit.js saves V8's compiled code for the functions a transfer
- * runs; then once more to a blitd on loopback (scratch root, ephemeral port) with
+ * runs; then a pull from a blitd on loopback (a read-only module, ephemeral port) with
  * BLIT_WRITE_CODE_CACHE=deps, for the caches of the gRPC and protobuf bundles only the remote
  * verbs load. `fresh` removes the old caches first (a new bundle: V8 checks a cache against the
  * source's length, not its contents). Returns a warning, or undefined when the caches were written.
@@ -111,20 +111,31 @@ function lastLine(path) {
   return lines[lines.length - 1] || 'no message';
 }
 
-/** A mirror of `src` to a blitd started on loopback for it; returns what went wrong, if anything. */
+/** The training daemon's configuration: `src` as the read-only module `training`, on loopback. */
+export function trainingDaemonConfig(src, stateDir) {
+  return (
+    `[daemon]\nbind = "127.0.0.1"\nport = 0\nstate_dir = ${JSON.stringify(stateDir)}\n\n` +
+    `[[module]]\nname = "training"\npath = ${JSON.stringify(src)}\nread_only = true\n`
+  );
+}
+
+/**
+ * A pull of `src` from a blitd started on loopback for it; returns what went wrong, if anything.
+ * The daemon serves `src` as a read-only module, so nothing can be written through it while it
+ * listens (under a second); a pull runs the same gRPC and protobuf code as a push.
+ */
 async function remoteTraining(scratch, src, env) {
-  const module = join(scratch, 'module');
-  mkdirSync(module);
+  const config = join(scratch, 'blitd.toml');
+  writeFileSync(config, trainingDaemonConfig(src, join(scratch, 'state')));
   const outPath = join(scratch, 'blitd.out');
   const errPath = join(scratch, 'blitd.err');
   const out = openSync(outPath, 'w');
   const err = openSync(errPath, 'w');
-  const blitd = [join(root, 'dist', 'blitd.js'), '--root', module, '--bind', '127.0.0.1', '--port', '0'];
-  const daemon = spawn(
-    '/bin/sh',
-    ['-c', LIFELINE, 'sh', process.execPath, ...blitd, '--state-dir', join(scratch, 'state')],
-    { env, stdio: ['pipe', out, err] },
-  );
+  const blitd = [join(root, 'dist', 'blitd.js'), '--config', config];
+  const daemon = spawn('/bin/sh', ['-c', LIFELINE, 'sh', process.execPath, ...blitd], {
+    env,
+    stdio: ['pipe', out, err],
+  });
   closeSync(out);
   closeSync(err);
   let failed;
@@ -146,7 +157,7 @@ async function remoteTraining(scratch, src, env) {
       if (Date.now() > deadline) return `blitd did not start listening within 10 s: ${lastLine(errPath)}`;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const run = runCli(['mirror', '--yes', `${src}/`, `127.0.0.1:${port}:/default/dst/`], {
+    const run = runCli(['mirror', '--yes', `127.0.0.1:${port}:/training/`, join(scratch, 'pulled')], {
       ...env,
       BLIT_WRITE_CODE_CACHE: 'deps',
     });

@@ -5,13 +5,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error: a build script in plain JavaScript, without types.
-import { listeningPort } from '../../scripts/write-code-cache.mjs';
+import { listeningPort, trainingDaemonConfig } from '../../scripts/write-code-cache.mjs';
 import { tempDir } from '../helpers.js';
+import { runBlit, startDaemon } from './daemon-harness.js';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/write-code-cache.mjs', import.meta.url));
 
@@ -62,4 +63,31 @@ setInterval(() => {}, 1000);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   assert.equal(alive(child), false, 'the child outlived its parent');
+});
+
+test('the training daemon serves its tree read-only: a pull works, a push is refused and writes nothing', async (t) => {
+  const dir = tempDir(t);
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  writeFileSync(join(src, 'a'), 'a\n');
+  const config = join(dir, 'blitd.toml');
+  writeFileSync(config, trainingDaemonConfig(src, join(dir, 'state')));
+  const daemon = await startDaemon(t, ['--config', config]);
+  const pulled = await runBlit([
+    'mirror',
+    '--yes',
+    `127.0.0.1:${daemon.port}:/training/`,
+    join(dir, 'pulled'),
+  ]);
+  assert.equal(pulled.status, 0, pulled.stderr);
+  assert.equal(readFileSync(join(dir, 'pulled', 'a'), 'utf8'), 'a\n');
+  writeFileSync(join(dir, 'intruder'), 'x\n');
+  const pushed = await runBlit([
+    'copy',
+    join(dir, 'intruder'),
+    `127.0.0.1:${daemon.port}:/training/intruder`,
+  ]);
+  assert.notEqual(pushed.status, 0);
+  assert.match(pushed.stderr, /read-only/);
+  assert.deepEqual(readdirSync(src), ['a']);
 });
