@@ -67,9 +67,19 @@ export interface SentOwner {
   group: string;
 }
 
+/** The name `id` has in `table` (empty where none), for the wire. */
+export function nameOf(table: IdTable, id: number): string {
+  return table.nameOf.get(id) ?? '';
+}
+
+/** The id a sent name and number get here: the local id of that name where it exists, else the number. */
+export function mappedId(table: IdTable, name: string, sent: number): number {
+  return (name === '' ? undefined : table.idOf.get(name)) ?? sent;
+}
+
 /** The names the source's ids have there (empty where none), for the wire. */
 export function ownerNames(uid: number, gid: number, names: IdNames): { user: string; group: string } {
-  return { user: names.users.nameOf.get(uid) ?? '', group: names.groups.nameOf.get(gid) ?? '' };
+  return { user: nameOf(names.users, uid), group: nameOf(names.groups, gid) };
 }
 
 /**
@@ -78,9 +88,7 @@ export function ownerNames(uid: number, gid: number, names: IdNames): { user: st
  */
 export function mapOwner(sent: SentOwner, here: IdNames, numericIds: boolean): { uid: number; gid: number } {
   if (numericIds) return { uid: sent.uid, gid: sent.gid };
-  const uid = sent.user === '' ? undefined : here.users.idOf.get(sent.user);
-  const gid = sent.group === '' ? undefined : here.groups.idOf.get(sent.group);
-  return { uid: uid ?? sent.uid, gid: gid ?? sent.gid };
+  return { uid: mappedId(here.users, sent.user, sent.uid), gid: mappedId(here.groups, sent.group, sent.gid) };
 }
 
 /** The longest user or group name a peer may send (Linux useradd allows 32; glibc has no limit below this). */
@@ -91,7 +99,12 @@ export const MAX_ID_NAME_BYTES = 256;
  * MAX_ID_NAME_BYTES of printable characters without ':' (the tables' separator), '/' or NUL.
  */
 export function isPeerIdName(name: string): boolean {
-  if (name === '') return true;
+  // A manifest names the same few owners over and over: the last name found good is not checked again.
+  if (name === '' || name === lastGoodIdName) return true;
   if (Buffer.byteLength(name) > MAX_ID_NAME_BYTES) return false;
-  return !/[\u0000-\u001f\u007f:/]/.test(name);
+  if (/[\u0000-\u001f\u007f:/]/.test(name)) return false;
+  lastGoodIdName = name;
+  return true;
 }
+
+let lastGoodIdName = '';

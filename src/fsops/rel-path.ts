@@ -44,7 +44,8 @@ export function isSafeRel(rel: string): boolean {
 
 /** True when `name` is one entry's name: not '', '.' or '..', without '/' or NUL (native IsName). */
 export function isName(name: string): boolean {
-  return name !== '' && !name.includes('/') && isSafeRel(name);
+  // isSafeRel's rule for one component, without its split: called for every entry a peer sends.
+  return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0');
 }
 
 /** True when `rel` is `ancestor` or lies below it. */

@@ -8,7 +8,7 @@
 import type { FilterVerdict } from '../engine/filter.js';
 import type { SourceEntry, SourceListing } from '../engine/roles.js';
 import type { Entry } from '../engine/types.js';
-import { type IdNames, isPeerIdName, localIdNames, mapOwner, ownerNames } from '../fsops/id-map.js';
+import { type IdNames, isPeerIdName, localIdNames, mappedId, ownerNames } from '../fsops/id-map.js';
 import { aclNamesOf, mapAclNames } from '../fsops/posix-acl.js';
 import { isName, isSafeRel } from '../fsops/rel-path.js';
 import {
@@ -169,9 +169,10 @@ export function fromManifestEntry(
   if (entry.uid !== undefined && entry.gid !== undefined) {
     if (!isPeerIdName(entry.user) || !isPeerIdName(entry.group))
       throw new ProtocolError(`${entry.name}: user or group name too long or not printable`);
-    const sent = { uid: entry.uid, gid: entry.gid, user: entry.user, group: entry.group };
     const named = !owners.numericIds && (entry.user !== '' || entry.group !== '');
-    Object.assign(result, named ? mapOwner(sent, owners.here(), false) : { uid: entry.uid, gid: entry.gid });
+    const here = named ? owners.here() : undefined;
+    result.uid = here ? mappedId(here.users, entry.user, entry.uid) : entry.uid;
+    result.gid = here ? mappedId(here.groups, entry.group, entry.gid) : entry.gid;
   }
   // A hard-link group: a key matching other entries of this session only (protocol/link-groups.ts).
   const linkKey = kind === 'file' ? peerLinkKey(entry.linkGroup) : undefined;
@@ -193,5 +194,7 @@ export function fromManifestEntry(
     result.special = specialName(entry.special);
     if (result.special === 'char' || result.special === 'block') result.rdev = entry.rdev;
   }
-  return Object.assign(result, { verdict: fromWireVerdict(wire) });
+  const source = result as SourceEntry;
+  source.verdict = fromWireVerdict(wire);
+  return source;
 }

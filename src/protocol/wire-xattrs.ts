@@ -5,6 +5,7 @@
  * maps them by name (fsops/posix-acl.ts mapAclNames), as it maps owners.
  */
 import type { Entry, Xattr } from '../fsops/entry.js';
+import { NO_XATTRS } from '../fsops/xattrs.js';
 import type { Xattr as WireXattr } from '../generated/blit.js';
 
 /** At most this many per entry, names this long, values this large, and this much per entry. */
@@ -36,6 +37,8 @@ export function fromWireXattrs(
     if (wire.xattrs.length > 0) throw refuse(`${entryName}: xattrs sent but not said to be read`);
     return undefined;
   }
+  // Most entries: nothing to check, sort or copy (~20% of a manifest's decoding, --cpu-prof).
+  if (wire.xattrs.length === 0) return NO_XATTRS;
   if (wire.xattrs.length > MAX_XATTRS) throw refuse(`${entryName}: more than ${MAX_XATTRS} xattrs`);
   let total = 0;
   const seen = new Set<string>();

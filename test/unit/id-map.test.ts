@@ -85,4 +85,18 @@ describe('names from a peer', () => {
     for (const name of ['a'.repeat(MAX_ID_NAME_BYTES + 1), 'a:b', 'a/b', 'a\nb', 'a\0b', '\x7f'])
       assert.equal(isPeerIdName(name), false, JSON.stringify(name));
   });
+
+  test('a name found good is remembered, and only that name: any other is still checked', () => {
+    for (const [name, good] of [
+      ['root', true],
+      ['root', true],
+      ['root:0', false],
+      ['root:0', false],
+      ['root', true],
+      ['rooT\n', false],
+      ['a'.repeat(MAX_ID_NAME_BYTES + 1), false],
+      ['root', true],
+    ] as const)
+      assert.equal(isPeerIdName(name), good, JSON.stringify(name));
+  });
 });

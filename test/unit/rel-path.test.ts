@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
   baseRel,
+  isName,
   isSafeRel,
   isWithinRel,
   joinRel,
@@ -169,6 +170,25 @@ describe('rel-path properties', () => {
         const rel = [...parts.slice(0, i), bad, ...parts.slice(i)].join('/');
         assert.equal(isSafeRel(rel), false, rel);
       }),
+    );
+  });
+});
+
+describe('isName', () => {
+  test('one component: not empty, not . or .., without a slash or a NUL byte', () => {
+    for (const name of ['a', '.a', '..a', 'a.', '...', 'a b', 'a\\b', 'ü', ' '])
+      assert.equal(isName(name), true, name);
+    for (const name of ['', '.', '..', 'a/b', '/', 'a/', '/a', 'a\0', '\0', './a', '../'])
+      assert.equal(isName(name), false, JSON.stringify(name));
+  });
+
+  test('as isSafeRel on text without a slash', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom('.', 'a', '\0', '/', ' '), maxLength: 5 }),
+        (name) => isName(name) === (name !== '' && !name.includes('/') && isSafeRel(name)),
+      ),
+      { numRuns: 5_000 },
     );
   });
 });
