@@ -115,6 +115,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("writeRanges", Napi::Function::New(env, WriteRanges));
   exports.Set("punchZeros", Napi::Function::New(env, PunchZeros));
   exports.Set("readChecked", Napi::Function::New(env, ReadChecked));
+  exports.Set("openedAsListed", Napi::Function::New(env, OpenedAsListed));
   exports.Set("dataSocketOpen", Napi::Function::New(env, DataSocketOpen));
   exports.Set("dataSocketRead", Napi::Function::New(env, DataSocketRead));
   exports.Set("dataSocketReceive", Napi::Function::New(env, DataSocketReceive));

@@ -47,4 +47,23 @@ Napi::Value ReadChecked(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, same ? 0 : -1);
 }
 
+Napi::Value OpenedAsListed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  for (size_t i = 0; i < 4; i++) {
+    if (!info[i].IsNumber()) throw Napi::TypeError::New(env, "openedAsListed(fd, size, mtimeSec, mtimeNsec)");
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int64_t size = info[1].As<Napi::Number>().Int64Value();
+  int64_t sec = info[2].As<Napi::Number>().Int64Value();
+  int64_t nsec = info[3].As<Napi::Number>().Int64Value();
+  if (fd < 0 || size < 0) throw Napi::TypeError::New(env, "openedAsListed: negative fd or size");
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Napi::Number::New(env, errno + 1);
+  if (!S_ISREG(st.st_mode) || !SameSizeAndMtime(st, static_cast<uint64_t>(size), sec, nsec))
+    return Napi::Number::New(env, -1);
+  // As sparse-blocks.ts hasHolesOnDisk: st_blocks counts 512-byte units.
+  bool holes = static_cast<uint64_t>(st.st_blocks) * 512 < static_cast<uint64_t>(st.st_size);
+  return Napi::Number::New(env, holes ? 1 : 0);
+}
+
 }  // namespace blit

@@ -12,4 +12,10 @@ namespace blit {
 // the fstat failed. On the calling thread.
 Napi::Value ReadChecked(const Napi::CallbackInfo& info);
 
+// openedAsListed(fd, size, mtimeSec, mtimeNsec) -> -1 | 0 | 1 | errno + 1 (never 0 or 1: errnos
+// are positive): fstat of a file just opened to be sent. -1 when it is not a regular file of
+// `size` bytes with that mtime; 0 when it is; 1 when it is and has holes on disk (fewer bytes
+// allocated than its size); errno + 1 when the fstat failed. On the calling thread.
+Napi::Value OpenedAsListed(const Napi::CallbackInfo& info);
+
 }  // namespace blit

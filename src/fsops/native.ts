@@ -468,6 +468,11 @@ export interface NativeAddon {
     mtimeNsec: number,
   ): number;
   /**
+   * fstat of a file opened to be sent: -1 when it is not a regular file of `size` bytes with that
+   * mtime, 0 when it is, 1 when it is and has holes on disk; errno + 1 when the fstat failed.
+   */
+  openedAsListed(fd: number, size: number, mtimeSec: number, mtimeNsec: number): number;
+  /**
    * A data-plane socket driven from a thread of its own (native/data_socket.cc): takes a duplicate
    * of `fd`; each command below answers once, in order, with (result, errno, side) — side 1 the
    * socket, side 2 the file.

@@ -16,9 +16,9 @@ import { countListing, type SessionStats } from '../../engine/session-stats.js';
 import type { StallWatching } from '../../engine/stall-watch.js';
 import type { Failure, TransferOptions } from '../../engine/types.js';
 import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
-import { stillAsListed } from '../../fsops/read-listed.js';
+import { openedAsListed, stillAsListed } from '../../fsops/read-listed.js';
 import { baseRel, joinRel, parentRel } from '../../fsops/rel-path.js';
-import { hasHolesOnDisk, isAllZeros } from '../../fsops/sparse-blocks.js';
+import { isAllZeros } from '../../fsops/sparse-blocks.js';
 import type {
   Actions,
   DataPlaneGrant,
@@ -357,14 +357,14 @@ async function serveSource(
     let handedOver = false;
     try {
       // Checked before it is read: a file swapped for a device or a FIFO is never read at all.
-      const opened = fstatSync(fd, { bigint: true });
-      if (!stillAsListed(opened, need)) {
+      const opened = openedAsListed(fd, need);
+      if (opened === 'changed') {
         await sendError(need, 'changed since it was listed; not copied');
         return;
       }
       const size = Number(need.size);
       // Holes (fewer bytes on disk than the size): zero blocks go as holes, never as zeros.
-      const sparse = hasHolesOnDisk(opened);
+      const sparse = opened === 'sparse';
       if (stats) {
         stats.jobs++;
         stats.jobBytes += size;
