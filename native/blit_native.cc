@@ -129,7 +129,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 32));
+  exports.Set("abiVersion", Napi::Number::New(env, 33));
   return exports;
 }
 

@@ -16,14 +16,8 @@ export const grpcNet = {
         : undefined,
     );
     build.onLoad({ filter: /.*/, namespace: 'grpc-net' }, () => ({
-      contents: [
-        "const { ipFamily } = require('./src/util/ip-family.ts');",
-        "module.exports = Object.assign(Object.create(require('node:net')), {",
-        '  isIP: (host) => ipFamily(String(host)),',
-        '  isIPv4: (host) => ipFamily(String(host)) === 4,',
-        '  isIPv6: (host) => ipFamily(String(host)) === 6,',
-        '});',
-      ].join('\n'),
+      contents:
+        "module.exports = Object.assign(Object.create(require('node:net')), require('./src/util/ip-family.ts').netChecks);",
       resolveDir: root,
       loader: 'js',
     }));

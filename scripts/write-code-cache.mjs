@@ -17,8 +17,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { stringify as stringifyToml } from 'smol-toml';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -111,12 +112,16 @@ function lastLine(path) {
   return lines[lines.length - 1] || 'no message';
 }
 
-/** The training daemon's configuration: `src` as the read-only module `training`, on loopback. */
+/**
+ * The training daemon's configuration: `src` as the read-only module `training`, on loopback. Both
+ * paths absolute (blitd reads a configuration's relative paths against its own directory), written
+ * by the TOML library blitd reads it with.
+ */
 export function trainingDaemonConfig(src, stateDir) {
-  return (
-    `[daemon]\nbind = "127.0.0.1"\nport = 0\nstate_dir = ${JSON.stringify(stateDir)}\n\n` +
-    `[[module]]\nname = "training"\npath = ${JSON.stringify(src)}\nread_only = true\n`
-  );
+  return stringifyToml({
+    daemon: { bind: '127.0.0.1', port: 0, state_dir: resolve(stateDir) },
+    module: [{ name: 'training', path: resolve(src), read_only: true }],
+  });
 }
 
 /**

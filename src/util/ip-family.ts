@@ -12,6 +12,16 @@ export function ipFamily(host: string): 0 | 4 | 6 {
   return host.includes(':') && isIPv6(host) ? 6 : 0;
 }
 
+/**
+ * net.isIP, net.isIPv4 and net.isIPv6 as ipFamily answers them, for grpc-js's `net`
+ * (scripts/grpc-net.mjs). Like Node's, they read their argument as a string.
+ */
+export const netChecks = {
+  isIP: (host: unknown): 0 | 4 | 6 => ipFamily(String(host)),
+  isIPv4: (host: unknown): boolean => ipFamily(String(host)) === 4,
+  isIPv6: (host: unknown): boolean => ipFamily(String(host)) === 6,
+};
+
 /** Four decimal numbers 0-255 joined by dots, none with a leading zero (Node's IPv4 pattern). */
 function isDottedQuad(host: string): boolean {
   let parts = 0;

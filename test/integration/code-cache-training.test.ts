@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { parse as parseToml } from 'smol-toml';
 // @ts-expect-error: a build script in plain JavaScript, without types.
 import { listeningPort, trainingDaemonConfig } from '../../scripts/write-code-cache.mjs';
 import { tempDir } from '../helpers.js';
@@ -90,4 +91,16 @@ test('the training daemon serves its tree read-only: a pull works, a push is ref
   assert.notEqual(pushed.status, 0);
   assert.match(pushed.stderr, /read-only/);
   assert.deepEqual(readdirSync(src), ['a']);
+});
+
+test("the training daemon's configuration names absolute paths and survives any byte TOML must escape", () => {
+  const odd = 'tmp/with "quote" \\ back\tslash\u007fdel';
+  const config = parseToml(trainingDaemonConfig(`${odd}/src`, `${odd}/state`)) as {
+    daemon: { state_dir: string };
+    module: { path: string; read_only: boolean }[];
+  };
+  // Relative paths are read against the configuration's directory by blitd: made absolute here.
+  assert.equal(config.module[0]!.path, resolve(`${odd}/src`));
+  assert.equal(config.daemon.state_dir, resolve(`${odd}/state`));
+  assert.equal(config.module[0]!.read_only, true);
 });

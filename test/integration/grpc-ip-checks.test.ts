@@ -1,6 +1,6 @@
 /**
  * The gRPC bundle (dist/grpc-js.cjs) answers grpc-js's questions about addresses without Node's
- * net.isIP patterns, whose first use costs ~9 ms of every remote command (scripts/grpc-net.mjs).
+ * net.isIP patterns, whose first use costs ~7 ms (IPv6) and ~1.7 ms (IPv4) of every remote command (scripts/grpc-net.mjs).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { isIP } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ipFamily } from '../../src/util/ip-family.js';
+import { ipFamily, netChecks } from '../../src/util/ip-family.js';
 import { isLoopback } from '../../src/util/loopback.js';
 
 const CASES = [
@@ -56,6 +56,16 @@ test('ipFamily answers as net.isIP on any text of address characters', () => {
     fc.property(fc.oneof(quad, text), (host) => ipFamily(host) === isIP(host)),
     { numRuns: 20_000 },
   );
+});
+
+test("grpc-js's three checks (netChecks) answer as Node's, strings and others", () => {
+  const values: unknown[] = [...CASES, undefined, null, 127, 1.5, ['1.2.3.4'], { toString: () => '::1' }];
+  for (const value of values) {
+    const shown = JSON.stringify(String(value));
+    assert.equal(netChecks.isIP(value), isIP(value as string), shown);
+    assert.equal(netChecks.isIPv4(value), isIPv4(value as string), shown);
+    assert.equal(netChecks.isIPv6(value), isIPv6(value as string), shown);
+  }
 });
 
 test('isLoopback: 127/8, ::1 and mapped 127/8 only', () => {
