@@ -58,37 +58,17 @@ export function localIdNames(): IdNames {
   return local;
 }
 
-/** What the source sends of an entry's owner. */
-export interface SentOwner {
-  uid: number;
-  gid: number;
-  /** Empty: no name known there. */
-  user: string;
-  group: string;
-}
-
-/** The name `id` has in `table` (empty where none), for the wire. */
-export function nameOf(table: IdTable, id: number): string {
-  return table.nameOf.get(id) ?? '';
-}
-
-/** The id a sent name and number get here: the local id of that name where it exists, else the number. */
-export function mappedId(table: IdTable, name: string, sent: number): number {
-  return (name === '' ? undefined : table.idOf.get(name)) ?? sent;
-}
-
 /** The names the source's ids have there (empty where none), for the wire. */
 export function ownerNames(uid: number, gid: number, names: IdNames): { user: string; group: string } {
-  return { user: nameOf(names.users, uid), group: nameOf(names.groups, gid) };
+  return { user: names.users.nameOf.get(uid) ?? '', group: names.groups.nameOf.get(gid) ?? '' };
 }
 
 /**
- * The ids a sent owner gets at the destination: by name where the name exists here (unless
- * `numericIds`), else the numbers as sent.
+ * The id a sent name and number get at the destination: the local id of that name where the name
+ * exists here, else the number as sent (rsync keeps the number too). --numeric-ids never asks.
  */
-export function mapOwner(sent: SentOwner, here: IdNames, numericIds: boolean): { uid: number; gid: number } {
-  if (numericIds) return { uid: sent.uid, gid: sent.gid };
-  return { uid: mappedId(here.users, sent.user, sent.uid), gid: mappedId(here.groups, sent.group, sent.gid) };
+export function mappedId(table: IdTable, name: string, sent: number): number {
+  return (name === '' ? undefined : table.idOf.get(name)) ?? sent;
 }
 
 /** The longest user or group name a peer may send (Linux useradd allows 32; glibc has no limit below this). */

@@ -85,7 +85,7 @@ export function aclNamesOf(xattrs: readonly Xattr[] | undefined, names: IdNames)
 }
 
 /**
- * `xattrs` with the ids their ACLs name mapped as owners are (fsops/id-map.ts mapOwner): by the
+ * `xattrs` with the ids their ACLs name mapped as owners are (fsops/id-map.ts mappedId): by the
  * name the sender gave, where that name exists here; else the number as sent.
  */
 export function mapAclNames(xattrs: readonly Xattr[], sent: readonly AclName[], here: IdNames): Xattr[] {

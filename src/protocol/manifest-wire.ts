@@ -68,7 +68,7 @@ function withOwner(wire: WireEntry, entry: Entry): WireEntry {
   return wire;
 }
 
-/** How the destination gives sent owners its own ids (fsops/id-map.ts mapOwner). */
+/** How the destination gives sent owners its own ids (fsops/id-map.ts mappedId). */
 export interface OwnerMapping {
   /** This machine's names, read when first needed. */
   here: () => IdNames;

@@ -5,10 +5,11 @@ import {
   IdNames,
   isPeerIdName,
   MAX_ID_NAME_BYTES,
-  mapOwner,
   ownerNames,
   parseIdTable,
 } from '../../src/fsops/id-map.js';
+import { Entry, EntryKind, FilterStatus } from '../../src/generated/blit.js';
+import { fromManifestEntry } from '../../src/protocol/manifest-wire.js';
 
 const SOURCE = IdNames.fromText(
   'root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:1001::/:/bin/sh\n',
@@ -40,31 +41,41 @@ describe('id tables', () => {
   });
 });
 
-describe('mapOwner', () => {
+describe('owners of a decoded manifest entry (fromManifestEntry with mappedId)', () => {
+  /** What the destination makes of an entry sent with these ids and names. */
+  const mapOwner = (sent: { uid: number; gid: number; user: string; group: string }, numericIds: boolean) => {
+    const wire = {
+      entry: Entry.fromPartial({ name: 'f', kind: EntryKind.ENTRY_KIND_FILE, ...sent }),
+      filterStatus: FilterStatus.FILTER_STATUS_INCLUDE,
+      filterMet: 0,
+    };
+    const { uid, gid } = fromManifestEntry(wire, false, { here: () => DEST, numericIds });
+    return { uid, gid };
+  };
   const sent = (uid: number, gid: number) => ({ uid, gid, ...ownerNames(uid, gid, SOURCE) });
 
   test('a name the destination knows takes its id there', () => {
-    assert.deepEqual(mapOwner(sent(1000, 50), DEST, false), { uid: 2000, gid: 60 });
+    assert.deepEqual(mapOwner(sent(1000, 50), false), { uid: 2000, gid: 60 });
   });
 
   test('a name it does not know keeps the number, even where that number is someone else', () => {
     // bob (1001) is unknown at the destination, where 1001 is carol: rsync keeps the number too.
-    assert.deepEqual(mapOwner(sent(1001, 1000), DEST, false), { uid: 1001, gid: 1000 });
+    assert.deepEqual(mapOwner(sent(1001, 1000), false), { uid: 1001, gid: 1000 });
   });
 
   test('no name at the source: the number', () => {
-    assert.deepEqual(mapOwner(sent(4242, 4343), DEST, false), { uid: 4242, gid: 4343 });
+    assert.deepEqual(mapOwner(sent(4242, 4343), false), { uid: 4242, gid: 4343 });
   });
 
   test('user and group map each on their own', () => {
-    assert.deepEqual(mapOwner({ uid: 1000, gid: 9, user: 'alice', group: 'nogroup' }, DEST, false), {
+    assert.deepEqual(mapOwner({ uid: 1000, gid: 9, user: 'alice', group: 'nogroup' }, false), {
       uid: 2000,
       gid: 9,
     });
   });
 
   test('--numeric-ids never maps', () => {
-    assert.deepEqual(mapOwner(sent(1000, 50), DEST, true), { uid: 1000, gid: 50 });
+    assert.deepEqual(mapOwner(sent(1000, 50), true), { uid: 1000, gid: 50 });
   });
 });
 
