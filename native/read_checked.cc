@@ -15,6 +15,21 @@
 
 namespace blit {
 
+namespace {
+
+// fstat of `fd`: 0 when it is a regular file of `size` bytes with that mtime, -1 when not, errno
+// when the fstat failed. `holes`, when given, says whether it has fewer bytes on disk than its size
+// (as sparse-blocks.ts hasHolesOnDisk: st_blocks counts 512-byte units).
+int CheckListed(int fd, int64_t size, int64_t sec, int64_t nsec, bool* holes) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return errno;
+  if (!S_ISREG(st.st_mode) || !SameSizeAndMtime(st, static_cast<uint64_t>(size), sec, nsec)) return -1;
+  if (holes) *holes = static_cast<uint64_t>(st.st_blocks) * 512 < static_cast<uint64_t>(st.st_size);
+  return 0;
+}
+
+}  // namespace
+
 Napi::Value ReadChecked(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber() || !info[1].IsTypedArray() || !info[2].IsNumber() || !info[3].IsNumber() ||
@@ -41,10 +56,7 @@ Napi::Value ReadChecked(const Napi::CallbackInfo& info) {
     if (n == 0) return Napi::Number::New(env, -1);  // shrank
     done += static_cast<size_t>(n);
   }
-  struct stat st;
-  if (fstat(fd, &st) != 0) return Napi::Number::New(env, errno);
-  bool same = S_ISREG(st.st_mode) && SameSizeAndMtime(st, static_cast<uint64_t>(size), sec, nsec);
-  return Napi::Number::New(env, same ? 0 : -1);
+  return Napi::Number::New(env, CheckListed(fd, size, sec, nsec, nullptr));
 }
 
 Napi::Value OpenedAsListed(const Napi::CallbackInfo& info) {
@@ -57,12 +69,9 @@ Napi::Value OpenedAsListed(const Napi::CallbackInfo& info) {
   int64_t sec = info[2].As<Napi::Number>().Int64Value();
   int64_t nsec = info[3].As<Napi::Number>().Int64Value();
   if (fd < 0 || size < 0) throw Napi::TypeError::New(env, "openedAsListed: negative fd or size");
-  struct stat st;
-  if (fstat(fd, &st) != 0) return Napi::Number::New(env, errno + 1);
-  if (!S_ISREG(st.st_mode) || !SameSizeAndMtime(st, static_cast<uint64_t>(size), sec, nsec))
-    return Napi::Number::New(env, -1);
-  // As sparse-blocks.ts hasHolesOnDisk: st_blocks counts 512-byte units.
-  bool holes = static_cast<uint64_t>(st.st_blocks) * 512 < static_cast<uint64_t>(st.st_size);
+  bool holes = false;
+  int checked = CheckListed(fd, size, sec, nsec, &holes);
+  if (checked != 0) return Napi::Number::New(env, checked > 0 ? checked + 1 : -1);
   return Napi::Number::New(env, holes ? 1 : 0);
 }
 
