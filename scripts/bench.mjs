@@ -552,6 +552,41 @@ async function waitQuiet(label, maxSeconds = QUIET_WAIT_S) {
   }
 }
 
+// ext4 without a journal (this machine's root file system) does not hand out an inode freed less
+// than 60 s before (the kernel's RECENTCY_MIN; 5 minutes more while its inode-table block is dirty):
+// every file created skips each such inode of its group, one buffer-cache lookup apiece. Deleting the
+// last run's 20,000-file tree right before the next run cost both tools 0.4–4 s of kernel time per
+// run, varying with where the previous tree lay (perf of a pull: recently_deleted 44% of blit's client
+// CPU and 26% of rsync's; under 1% onto a tree created with no deletion in the last minute). So on
+// the disk, a copy row sets the last run's destination aside (renamed into its trash) instead of
+// deleting it, deletes the trash once the row's runs are over, and starts a row's timed runs at least
+// REUSE_QUIET_MS after the last such deletion. docs/DECISIONS.md "Bench: no run right after a deletion".
+const REUSE_QUIET_MS = 61_000;
+let lastBulkDelete = 0;
+
+const trashOf = (dst) => `${dst}.trash`;
+
+/** Shell text that moves `dst`, when it exists, into a fresh directory of its trash. */
+function setAsideCmd(dst) {
+  const trash = trashOf(dst);
+  return `mkdir -p ${q(trash)} && if [ -e ${q(dst)} ]; then mv ${q(dst)} "$(mktemp -d ${q(`${trash}/XXXXXX`)})/"; fi`;
+}
+
+/** Deletes `dst` and its trash, and notes when (see REUSE_QUIET_MS). */
+function deleteWithTrash(dst) {
+  rmSync(dst, { recursive: true, force: true });
+  rmSync(trashOf(dst), { recursive: true, force: true });
+  lastBulkDelete = Date.now();
+}
+
+/** Waits until no inode freed by deleteWithTrash is still held back from reuse. */
+async function waitInodeReuse(label) {
+  const left = lastBulkDelete + REUSE_QUIET_MS - Date.now();
+  if (left <= 0) return;
+  log(`  ${label}: ${(left / 1000).toFixed(0)} s until the inodes deleted last are reusable …`);
+  await sleep(left);
+}
+
 /**
  * Uses a private copy of bin/ + dist/ so a concurrent `npm run build` (which deletes dist/) cannot
  * pull the program out from under a running benchmark.
@@ -1328,9 +1363,11 @@ async function runScenario(sc, blit) {
     // The probe comes first: on the disk it would read a source the page cache may have let go
     // (the 1 GiB copy took 2.8 s so, 0.30 s cached; the probe showed 4.2–4.8 s). Read it once.
     if (sc.fs !== 'tmpfs') sh(`find ${q(src)} -type f -exec cat {} + > /dev/null`);
+    const onDisk = sc.fs !== 'tmpfs';
     for (let i = 0; i < nProbes; i++) {
-      rmSync(dst, { recursive: true, force: true });
-      if (sc.fs !== 'tmpfs') sh('sync'); // as the timed runs do (below)
+      // As the timed runs do (below): set aside and `sync` on the disk.
+      if (onDisk) sh(`${setAsideCmd(dst)} && sync`);
+      else rmSync(dst, { recursive: true, force: true });
       const p = await probe([blit, 'copy', ...excludeArgs, ends.srcArg, ends.dstArg, '--json'], dst, {
         pollFirstFile: true,
       });
@@ -1369,8 +1406,10 @@ async function runScenario(sc, blit) {
       ...(ends.remote ? [] : copyPeers(src, dst, sc.peers, sc.exclude)),
     ];
     // On the disk, `sync` too: otherwise a run inherits the writeback of the previous tool's output
-    // (a 1 GiB copy took 0.33 s first in a round and 1.8 s right after the tar pipe).
-    const prepare = `rm -rf ${q(dst)}${sc.fs === 'tmpfs' ? '' : ' && sync'}`;
+    // (a 1 GiB copy took 0.33 s first in a round and 1.8 s right after the tar pipe). And the last
+    // destination is set aside, not deleted (REUSE_QUIET_MS).
+    const prepare = onDisk ? `${setAsideCmd(dst)} && sync` : `rm -rf ${q(dst)}`;
+    if (onDisk) await waitInodeReuse(sc.id);
     out.busyBefore = await waitQuiet(sc.id);
     Object.assign(out, hyperfine(sc.id, commands, { runs, warmup, prepare }));
     if (ends.remote) out.resources = await measureResources(tools, prepare, out.notes);
@@ -1419,7 +1458,8 @@ async function runScenario(sc, blit) {
   }
   // This scenario's own blitd (started for it): its high-water mark covers every blit run above.
   if (sc.remote) out.blitdHwmMiB = memKiB(REMOTE.blitd.child.pid, 'VmHWM') / 1024;
-  rmSync(dst, { recursive: true, force: true });
+  if (sc.fs === 'tmpfs') rmSync(dst, { recursive: true, force: true });
+  else deleteWithTrash(dst);
   return out;
 }
 
@@ -1657,11 +1697,20 @@ function writeDoc(allResults, m, blitNote, elapsed) {
   L.push(
     'one hyperfine invocation per round times blit and every peer once (order rotated each round, every other cycle of rotations reversed, warm-ups',
   );
-  L.push('in the first), so load that comes and goes hits every tool alike. Copy scenarios remove the');
+  L.push('in the first), so load that comes and goes hits every tool alike. Copy scenarios clear the');
   L.push(
-    'destination before every run (`--prepare`; on the disk followed by `sync`, so no run inherits the writeback',
+    'destination before every run (`--prepare`): on tmpfs they remove it; on the disk they rename it aside, then `sync`',
   );
-  L.push("of the previous tool's output); mirror scenarios run onto an identical copy made once by");
+  L.push(
+    "(so no run inherits the writeback of the previous tool's output), and delete what they set aside once their runs are",
+  );
+  L.push(
+    "over, their timed runs starting at least 61 s after such a deletion (this disk's ext4 has no journal, and such an",
+  );
+  L.push(
+    'ext4 will not reuse an inode freed in the last 60 s: creating files right after deleting a tree cost every tool',
+  );
+  L.push('0.4–4 s more, varying from run to run); mirror scenarios run onto an identical copy made once by');
   L.push(
     '`cp -a`. Medians are reported; "blit / tool" is blit\'s median divided by the tool\'s (below 1 means',
   );
