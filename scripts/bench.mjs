@@ -562,7 +562,8 @@ async function waitQuiet(label, maxSeconds = QUIET_WAIT_S) {
 // deleting it, deletes the trash once the row's runs are over, and starts a row's timed runs at least
 // REUSE_QUIET_MS after the last such deletion. docs/DECISIONS.md "Bench: no run right after a deletion".
 const REUSE_QUIET_MS = 61_000;
-let lastBulkDelete = 0;
+/** Deletions before the bench started (an earlier bench, a hand experiment) are taken as just made. */
+let lastBulkDelete = Date.now();
 
 const trashOf = (dst) => `${dst}.trash`;
 
