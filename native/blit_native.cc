@@ -116,6 +116,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("punchZeros", Napi::Function::New(env, PunchZeros));
   exports.Set("readChecked", Napi::Function::New(env, ReadChecked));
   exports.Set("openedAsListed", Napi::Function::New(env, OpenedAsListed));
+  exports.Set("readWholeListed", Napi::Function::New(env, ReadWholeListed));
   exports.Set("dataSocketOpen", Napi::Function::New(env, DataSocketOpen));
   exports.Set("dataSocketRead", Napi::Function::New(env, DataSocketRead));
   exports.Set("dataSocketReceive", Napi::Function::New(env, DataSocketReceive));
@@ -129,7 +130,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 33));
+  exports.Set("abiVersion", Napi::Number::New(env, 34));
   return exports;
 }
 

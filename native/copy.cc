@@ -292,7 +292,7 @@ static std::atomic<bool> g_changeSourceSet{false};
 static std::mutex g_changeSourceLock;
 static std::string g_changeSource;
 
-static void ChangeSourceIfInjected(const std::string& src) {
+void ChangeSourceIfInjected(const std::string& src) {
   if (!g_changeSourceSet.load(std::memory_order_acquire)) return;
   {
     std::lock_guard<std::mutex> guard(g_changeSourceLock);

@@ -237,6 +237,10 @@ Napi::Value CopyFiles(const Napi::CallbackInfo& info);
 // read its data, its first byte is rewritten in place before the checks that it is unchanged.
 Napi::Value SetChangeSource(const Napi::CallbackInfo& info);
 
+// Tests only: when setChangeSource named `src`, its first byte is rewritten in place now (same
+// size, new mtime). Called once a file's data is read, before the checks that it is unchanged.
+void ChangeSourceIfInjected(const std::string& src);
+
 // setTimes(path, sec, nsec, noFollow): mtime and atime to the nanosecond.
 Napi::Value SetTimes(const Napi::CallbackInfo& info);
 

@@ -8,9 +8,13 @@
 #include <cerrno>
 #include <cstdint>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <string>
+
+#include "common.h"
 #include "copy.h"
 
 namespace blit {
@@ -27,6 +31,26 @@ int CheckListed(int fd, int64_t size, int64_t sec, int64_t nsec, bool* holes) {
   if (holes) *holes = static_cast<uint64_t>(st.st_blocks) * 512 < static_cast<uint64_t>(st.st_size);
   return 0;
 }
+
+// Fills data[0, length) from fd at `offset`: 0, -1 when the file ended first, or the read's errno.
+int ReadFully(int fd, char* data, size_t length, int64_t offset) {
+  for (size_t done = 0; done < length;) {
+    ssize_t n = pread(fd, data + done, length - done, static_cast<off_t>(offset) + static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) return -1;  // shrank
+    done += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+// readWholeListed's answers (read-listed.ts decodes them).
+constexpr int kWholeRead = 0;
+constexpr int kNotAsListed = 1;
+constexpr int kChangedWhileRead = 2;
+constexpr int kReadFailedBase = 1 << 16;
 
 }  // namespace
 
@@ -45,18 +69,44 @@ Napi::Value ReadChecked(const Napi::CallbackInfo& info) {
   int64_t sec = info[4].As<Napi::Number>().Int64Value();
   int64_t nsec = info[5].As<Napi::Number>().Int64Value();
   if (fd < 0 || offset < 0 || size < 0) throw Napi::TypeError::New(env, "readChecked: negative fd, offset or size");
-  char* data = reinterpret_cast<char*>(into.Data());
-  size_t length = into.ByteLength();
-  for (size_t done = 0; done < length;) {
-    ssize_t n = pread(fd, data + done, length - done, static_cast<off_t>(offset) + static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Napi::Number::New(env, errno);
-    }
-    if (n == 0) return Napi::Number::New(env, -1);  // shrank
-    done += static_cast<size_t>(n);
-  }
+  int read = ReadFully(fd, reinterpret_cast<char*>(into.Data()), into.ByteLength(), offset);
+  if (read != 0) return Napi::Number::New(env, read);
   return Napi::Number::New(env, CheckListed(fd, size, sec, nsec, nullptr));
+}
+
+Napi::Value ReadWholeListed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString() || !info[1].IsTypedArray() || !info[2].IsNumber() || !info[3].IsNumber()) {
+    throw Napi::TypeError::New(env, "readWholeListed(path, into, mtimeSec, mtimeNsec)");
+  }
+  Napi::TypedArray typed = info[1].As<Napi::TypedArray>();
+  if (typed.TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "readWholeListed: into must be a Uint8Array");
+  }
+  Napi::Uint8Array into = typed.As<Napi::Uint8Array>();
+  std::string path = PathArg(info[0]);
+  int64_t sec = info[2].As<Napi::Number>().Int64Value();
+  int64_t nsec = info[3].As<Napi::Number>().Int64Value();
+  int64_t size = static_cast<int64_t>(into.ByteLength());
+  // As the per-step path opens it: a last link is not followed, a FIFO never blocks the open.
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  // Checked before it is read: a file swapped for a device or a FIFO is never read at all.
+  int answer = CheckListed(fd, size, sec, nsec, nullptr);
+  if (answer == -1) {
+    answer = kNotAsListed;
+  } else if (answer > 0) {
+    answer = -(kReadFailedBase + answer);
+  } else {
+    int read = ReadFully(fd, reinterpret_cast<char*>(into.Data()), into.ByteLength(), 0);
+    if (read == 0) {
+      ChangeSourceIfInjected(path);
+      read = CheckListed(fd, size, sec, nsec, nullptr);
+    }
+    answer = read == 0 ? kWholeRead : read == -1 ? kChangedWhileRead : -(kReadFailedBase + read);
+  }
+  close(fd);
+  return Napi::Number::New(env, answer);
 }
 
 Napi::Value OpenedAsListed(const Napi::CallbackInfo& info) {

@@ -18,4 +18,13 @@ Napi::Value ReadChecked(const Napi::CallbackInfo& info);
 // allocated than its size); errno + 1 when the fstat failed. On the calling thread.
 Napi::Value OpenedAsListed(const Napi::CallbackInfo& info);
 
+// readWholeListed(path, into: Uint8Array, mtimeSec, mtimeNsec) -> 0 | 1 | 2 | -errno |
+// -(65536 + errno): a small file the data plane sends whole, in one call where the per-step path
+// makes four (open, openedAsListed, readChecked, close). Opens `path` (O_NOFOLLOW, O_NONBLOCK),
+// checks it is a regular file of into.length bytes with that mtime (1 when not: nothing read),
+// fills `into`, checks again (2 when it ended early or is no longer as listed: it changed while
+// read), closes it; 0 when read and still as listed. -errno: the open failed; -(65536 + errno):
+// an fstat or a read did. On the calling thread.
+Napi::Value ReadWholeListed(const Napi::CallbackInfo& info);
+
 }  // namespace blit

@@ -473,6 +473,12 @@ export interface NativeAddon {
    */
   openedAsListed(fd: number, size: number, mtimeSec: number, mtimeNsec: number): number;
   /**
+   * A small file read whole by its path (native/read_checked.h): 0 read and still as listed, 1 not
+   * as listed when opened (nothing read), 2 changed while read, -errno the open failed,
+   * -(65536 + errno) an fstat or a read did. The listed size is `into.length`.
+   */
+  readWholeListed(path: string, into: Uint8Array, mtimeSec: number, mtimeNsec: number): number;
+  /**
    * A data-plane socket driven from a thread of its own (native/data_socket.cc): takes a duplicate
    * of `fd`; each command below answers once, in order, with (result, errno, side) — side 1 the
    * socket, side 2 the file.
@@ -579,7 +585,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 33;
+const ABI_VERSION = 34;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

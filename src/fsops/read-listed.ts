@@ -2,7 +2,8 @@
  * A file read to be sent, and the check that it is still what its listing said (same size and
  * mtime, still a regular file): what makes "a file that changes while it is copied is not
  * installed" hold for the remote senders. With the addon, the last read and the check are one call
- * (native/read_checked.cc); without it, readSync and a bigint fstat.
+ * (native/read_checked.cc); without it, readSync and a bigint fstat. A small file named by a plain
+ * path may be opened, checked, read, checked again and closed in one addon call (readWholeListed).
  */
 import { type BigIntStats, fstatSync, readSync } from 'node:fs';
 import { splitNs } from './metadata.js';
@@ -70,4 +71,44 @@ export function readListed(
   if (!last) return true;
   beforeCheck();
   return stillAsListed(fstatSync(fd, { bigint: true }), listed);
+}
+
+/** The offset of an fstat's or a read's errno in readWholeListed's answer (native/read_checked.cc). */
+const READ_FAILED_BASE = 1 << 16;
+
+/**
+ * What reading a small file whole by its path came to: read and still as listed; not as listed when
+ * opened (another size, mtime or type: nothing read); changed while read (it ended early, or was
+ * not as listed afterwards); or the error of the open or of a read (or fstat).
+ */
+export type WholeRead =
+  | { kind: 'read' }
+  | { kind: 'not-as-listed' }
+  | { kind: 'changed' }
+  | { kind: 'open-failed'; error: NodeJS.ErrnoException }
+  | { kind: 'read-failed'; error: NodeJS.ErrnoException };
+
+const READ: WholeRead = { kind: 'read' };
+const NOT_AS_LISTED: WholeRead = { kind: 'not-as-listed' };
+const CHANGED: WholeRead = { kind: 'changed' };
+
+/**
+ * With the addon, one call (the steps of openedAsListed and readListed for a whole file, and the
+ * close): opens `path` without following a last link or blocking on a FIFO, checks it is as
+ * listed, fills `into` (its length is the listed size), checks again, closes it. A test's injected
+ * change (util/faults.ts changeSource) happens inside the call, after the read. Undefined without
+ * the addon: the caller takes the steps one by one.
+ */
+export function readWholeListed(path: string, into: Uint8Array, listed: Listed): WholeRead | undefined {
+  const addon = nativeAddon();
+  if (!addon) return undefined;
+  if (BigInt(into.length) !== listed.size)
+    throw new RangeError('readWholeListed: into must hold the listed size');
+  const [sec, nsec] = splitNs(listed.mtimeNs);
+  const answer = addon.readWholeListed(path, into, sec, nsec);
+  if (answer === 0) return READ;
+  if (answer === 1) return NOT_AS_LISTED;
+  if (answer === 2) return CHANGED;
+  if (answer > -READ_FAILED_BASE) return { kind: 'open-failed', error: nativeErrnoError(addon, -answer) };
+  return { kind: 'read-failed', error: nativeErrnoError(addon, -answer - READ_FAILED_BASE) };
 }

@@ -16,7 +16,7 @@ import { countListing, type SessionStats } from '../../engine/session-stats.js';
 import type { StallWatching } from '../../engine/stall-watch.js';
 import type { Failure, TransferOptions } from '../../engine/types.js';
 import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
-import { openedAsListed, stillAsListed } from '../../fsops/read-listed.js';
+import { openedAsListed, readWholeListed, stillAsListed, type WholeRead } from '../../fsops/read-listed.js';
 import { baseRel, joinRel, parentRel } from '../../fsops/rel-path.js';
 import { isAllZeros } from '../../fsops/sparse-blocks.js';
 import type {
@@ -36,6 +36,7 @@ import { faults } from '../../util/faults.js';
 import { type FrameChannel, PeerEndedEarly, PeerFailed } from '../frame-channel.js';
 import { OwnWork } from '../own-work.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
+import { SMALL_FILE_BYTES } from '../tcp/layout.js';
 import { RecordSender } from '../tcp/record-sender.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
 import { StreamCount } from '../tcp/stream-count.js';
@@ -47,6 +48,8 @@ export const CHUNK_BYTES = 1 << 20;
 /** What the needs the destination has outstanding may hold, their paths and a fixed cost each; more is a protocol error. */
 const MAX_QUEUED_BYTES = 256 << 20;
 const NEED_OVERHEAD = 128;
+/** A file no larger goes into the data plane's batches whole (serveNeed's one-call path). */
+const SMALL_WHOLE_BYTES = BigInt(SMALL_FILE_BYTES);
 
 export interface SourceSideHooks {
   /** A push's deletion prompt: asked when the destination sends DeletionsPending. */
@@ -344,6 +347,14 @@ async function serveSource(
       await sendError(need, 'not a file this source listed');
       return;
     }
+    if (
+      !hooks.files &&
+      records.ready &&
+      need.size <= SMALL_WHOLE_BYTES &&
+      !(need.hashFirst && hooks.hasher)
+    ) {
+      if (await sendWhole(need, path)) return;
+    }
     let fd: number;
     try {
       fd = hooks.files
@@ -365,11 +376,7 @@ async function serveSource(
       const size = Number(need.size);
       // Holes (fewer bytes on disk than the size): zero blocks go as holes, never as zeros.
       const sparse = opened === 'sparse';
-      if (stats) {
-        stats.jobs++;
-        stats.jobBytes += size;
-        stats.firstByteMs ??= nowMs() - started;
-      }
+      countJob(size);
       if (need.hashFirst && hooks.hasher) {
         const hash = Buffer.from(await hashFdAsync(fd, hooks.hasher, scratch, () => work.beat()), 'hex');
         if (hash.equals(need.destinationHash)) {
@@ -394,16 +401,57 @@ async function serveSource(
       } else await sendFrames(need, path, fd, size, sparse);
     } catch (error) {
       if (!handedOver) await sendError(need, `cannot read: ${reasonOf(error)}`);
-      else {
-        // The data plane failed: the session ends with the control stream's reason when it has
-        // one (the peer's own error, a Ctrl+C), which failOnDataPlane leaves it a moment to bring.
-        await work.forPeer(channel.closed.catch(() => {}));
-        check();
-        throw error;
-      }
+      else await dataPlaneFailed(error);
     } finally {
       if (!handedOver) closeSync(fd);
     }
+  };
+
+  const countJob = (size: number) => {
+    if (!stats) return;
+    stats.jobs++;
+    stats.jobBytes += size;
+    stats.firstByteMs ??= nowMs() - started;
+  };
+
+  /**
+   * The data plane failed under a file handed to it: the session ends with the control stream's
+   * reason when it has one (the peer's own error, a Ctrl+C), which failOnDataPlane leaves it a
+   * moment to bring.
+   */
+  const dataPlaneFailed = async (error: unknown): Promise<never> => {
+    await work.forPeer(channel.closed.catch(() => {}));
+    check();
+    throw error;
+  };
+
+  /**
+   * A small file named by a plain path (this side's own files, not a daemon's module) into the
+   * data plane's batch in one addon call: open, check, read, check, close (read-listed.ts
+   * readWholeListed), where serveNeed's steps make four calls and two awaits. What the open found
+   * is reported as serveNeed reports it. False without the addon: nothing done, serveNeed's steps follow.
+   */
+  const sendWhole = async (need: Need, path: string): Promise<boolean> => {
+    const size = Number(need.size);
+    let read: WholeRead | undefined;
+    try {
+      read = records.batchWhole(need.fileId, size, (into) => readWholeListed(path, into, need));
+      if (read === undefined) return false;
+      if (read.kind !== 'open-failed' && read.kind !== 'not-as-listed') {
+        countJob(size);
+        await records.room();
+        return true;
+      }
+    } catch (error) {
+      return dataPlaneFailed(error);
+    }
+    await sendError(
+      need,
+      read.kind === 'open-failed'
+        ? `cannot read: ${reasonOf(read.error)}`
+        : 'changed since it was listed; not copied',
+    );
+    return true;
   };
 
   /** Sends a file as FileData frames inside the session stream (no data plane, or not yet). */

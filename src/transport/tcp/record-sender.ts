@@ -14,7 +14,7 @@
  */
 import { closeSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { type Listed, readListed } from '../../fsops/read-listed.js';
+import { type Listed, readListed, type WholeRead } from '../../fsops/read-listed.js';
 import { isAllZeros } from '../../fsops/sparse-blocks.js';
 import { reasonOf } from '../../util/errors.js';
 import { faults } from '../../util/faults.js';
@@ -148,7 +148,7 @@ export class RecordSender {
   }
 
   /** Waits while every socket holds more than the high-water mark. */
-  private async room(): Promise<void> {
+  async room(): Promise<void> {
     this.check();
     const outlet = this.leastLoaded();
     if (outlet.load <= HIGH_WATER_BYTES) return;
@@ -211,6 +211,32 @@ export class RecordSender {
 
   private sendFail(fileId: bigint, reason: string): void {
     this.write([failRecord(fileId, reason)]);
+  }
+
+  /**
+   * A small file (at most SMALL_FILE_BYTES) whose `read` fills the view of the batch it is given and
+   * checks it (read-listed.ts readWholeListed): read, it joins the batch; changed or not readable,
+   * FAIL goes out for it. What `read` answered is returned, for the caller to report what the open
+   * found (not as listed, an error) as it reports a failed open. Undefined: `read` could not (no
+   * addon), nothing was done.
+   */
+  batchWhole(
+    fileId: bigint,
+    size: number,
+    read: (into: Buffer) => WholeRead | undefined,
+  ): WholeRead | undefined {
+    this.check();
+    if (this.arenaUsed + size > this.arena.length || this.members.length === MAX_BATCH_FILES) this.flush();
+    const answer = read(this.arena.subarray(this.arenaUsed, this.arenaUsed + size));
+    if (answer === undefined) return undefined;
+    if (answer.kind === 'read') {
+      this.work.beat();
+      this.members.push({ fileId, length: size });
+      this.arenaUsed += size;
+      if (this.arenaUsed >= BATCH_TARGET_BYTES) this.flush();
+    } else if (answer.kind === 'changed') this.sendFail(fileId, CHANGED);
+    else if (answer.kind === 'read-failed') this.sendFail(fileId, `cannot read: ${reasonOf(answer.error)}`);
+    return answer;
   }
 
   private addToBatch(file: OutgoingFile): void {
