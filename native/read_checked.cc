@@ -91,12 +91,13 @@ Napi::Value ReadWholeListed(const Napi::CallbackInfo& info) {
   // As the per-step path opens it: a last link is not followed, a FIFO never blocks the open.
   int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return Napi::Number::New(env, -errno);
-  // Checked before it is read: a file swapped for a device or a FIFO is never read at all.
+  // Checked before it is read: a file swapped for a device or a FIFO is never read at all. A
+  // failed fstat here is answered as a failed open (the caller reports both alike).
   int answer = CheckListed(fd, size, sec, nsec, nullptr);
   if (answer == -1) {
     answer = kNotAsListed;
   } else if (answer > 0) {
-    answer = -(kReadFailedBase + answer);
+    answer = -answer;
   } else {
     int read = ReadFully(fd, reinterpret_cast<char*>(into.Data()), into.ByteLength(), 0);
     if (read == 0) {

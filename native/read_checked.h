@@ -23,8 +23,8 @@ Napi::Value OpenedAsListed(const Napi::CallbackInfo& info);
 // makes four (open, openedAsListed, readChecked, close). Opens `path` (O_NOFOLLOW, O_NONBLOCK),
 // checks it is a regular file of into.length bytes with that mtime (1 when not: nothing read),
 // fills `into`, checks again (2 when it ended early or is no longer as listed: it changed while
-// read), closes it; 0 when read and still as listed. -errno: the open failed; -(65536 + errno):
-// an fstat or a read did. On the calling thread.
+// read), closes it; 0 when read and still as listed. -errno: the open (or the fstat after it)
+// failed; -(65536 + errno): a read or the fstat after it did. On the calling thread.
 Napi::Value ReadWholeListed(const Napi::CallbackInfo& info);
 
 }  // namespace blit

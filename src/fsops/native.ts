@@ -474,8 +474,8 @@ export interface NativeAddon {
   openedAsListed(fd: number, size: number, mtimeSec: number, mtimeNsec: number): number;
   /**
    * A small file read whole by its path (native/read_checked.h): 0 read and still as listed, 1 not
-   * as listed when opened (nothing read), 2 changed while read, -errno the open failed,
-   * -(65536 + errno) an fstat or a read did. The listed size is `into.length`.
+   * as listed when opened (nothing read), 2 changed while read, -errno the open (or the fstat
+   * after it) failed, -(65536 + errno) a read or the last fstat did. The listed size is `into.length`.
    */
   readWholeListed(path: string, into: Uint8Array, mtimeSec: number, mtimeNsec: number): number;
   /**

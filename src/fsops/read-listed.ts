@@ -79,18 +79,26 @@ const READ_FAILED_BASE = 1 << 16;
 /**
  * What reading a small file whole by its path came to: read and still as listed; not as listed when
  * opened (another size, mtime or type: nothing read); changed while read (it ended early, or was
- * not as listed afterwards); or the error of the open or of a read (or fstat).
+ * not as listed afterwards); not opened (the open or the fstat after it failed: the caller opens
+ * it again by its own steps, which report the error in Node's words); or a read's (or the last
+ * fstat's) error.
  */
 export type WholeRead =
   | { kind: 'read' }
   | { kind: 'not-as-listed' }
   | { kind: 'changed' }
-  | { kind: 'open-failed'; error: NodeJS.ErrnoException }
+  | { kind: 'not-opened' }
   | { kind: 'read-failed'; error: NodeJS.ErrnoException };
 
 const READ: WholeRead = { kind: 'read' };
 const NOT_AS_LISTED: WholeRead = { kind: 'not-as-listed' };
 const CHANGED: WholeRead = { kind: 'changed' };
+const NOT_OPENED: WholeRead = { kind: 'not-opened' };
+
+/** Whether readWholeListed can answer (the addon is loaded). */
+export function canReadWhole(): boolean {
+  return nativeAddon() !== undefined;
+}
 
 /**
  * With the addon, one call (the steps of openedAsListed and readListed for a whole file, and the
@@ -109,6 +117,6 @@ export function readWholeListed(path: string, into: Uint8Array, listed: Listed):
   if (answer === 0) return READ;
   if (answer === 1) return NOT_AS_LISTED;
   if (answer === 2) return CHANGED;
-  if (answer > -READ_FAILED_BASE) return { kind: 'open-failed', error: nativeErrnoError(addon, -answer) };
+  if (answer > -READ_FAILED_BASE) return NOT_OPENED;
   return { kind: 'read-failed', error: nativeErrnoError(addon, -answer - READ_FAILED_BASE) };
 }

@@ -16,7 +16,13 @@ import { countListing, type SessionStats } from '../../engine/session-stats.js';
 import type { StallWatching } from '../../engine/stall-watch.js';
 import type { Failure, TransferOptions } from '../../engine/types.js';
 import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
-import { openedAsListed, readWholeListed, stillAsListed, type WholeRead } from '../../fsops/read-listed.js';
+import {
+  canReadWhole,
+  openedAsListed,
+  readWholeListed,
+  stillAsListed,
+  type WholeRead,
+} from '../../fsops/read-listed.js';
 import { baseRel, joinRel, parentRel } from '../../fsops/rel-path.js';
 import { isAllZeros } from '../../fsops/sparse-blocks.js';
 import type {
@@ -351,7 +357,8 @@ async function serveSource(
       !hooks.files &&
       records.ready &&
       need.size <= SMALL_WHOLE_BYTES &&
-      !(need.hashFirst && hooks.hasher)
+      !(need.hashFirst && hooks.hasher) &&
+      canReadWhole()
     ) {
       if (await sendWhole(need, path)) return;
     }
@@ -428,16 +435,17 @@ async function serveSource(
   /**
    * A small file named by a plain path (this side's own files, not a daemon's module) into the
    * data plane's batch in one addon call: open, check, read, check, close (read-listed.ts
-   * readWholeListed), where serveNeed's steps make four calls and two awaits. What the open found
-   * is reported as serveNeed reports it. False without the addon: nothing done, serveNeed's steps follow.
+   * readWholeListed), where serveNeed's steps make four calls and two awaits. A file not as listed
+   * is reported as serveNeed reports it. False when it was not opened (or without the addon):
+   * nothing sent, serveNeed's own steps open it again and report why not in Node's words.
    */
   const sendWhole = async (need: Need, path: string): Promise<boolean> => {
     const size = Number(need.size);
     let read: WholeRead | undefined;
     try {
       read = records.batchWhole(need.fileId, size, (into) => readWholeListed(path, into, need));
-      if (read === undefined) return false;
-      if (read.kind !== 'open-failed' && read.kind !== 'not-as-listed') {
+      if (read === undefined || read.kind === 'not-opened') return false;
+      if (read.kind !== 'not-as-listed') {
         countJob(size);
         await records.room();
         return true;
@@ -445,12 +453,7 @@ async function serveSource(
     } catch (error) {
       return dataPlaneFailed(error);
     }
-    await sendError(
-      need,
-      read.kind === 'open-failed'
-        ? `cannot read: ${reasonOf(read.error)}`
-        : 'changed since it was listed; not copied',
-    );
+    await sendError(need, 'changed since it was listed; not copied');
     return true;
   };
 

@@ -215,10 +215,10 @@ export class RecordSender {
 
   /**
    * A small file (at most SMALL_FILE_BYTES) whose `read` fills the view of the batch it is given and
-   * checks it (read-listed.ts readWholeListed): read, it joins the batch; changed or not readable,
-   * FAIL goes out for it. What `read` answered is returned, for the caller to report what the open
-   * found (not as listed, an error) as it reports a failed open. Undefined: `read` could not (no
-   * addon), nothing was done.
+   * checks it (read-listed.ts readWholeListed): read, it joins the batch; changed or not readable
+   * (`read` answered so, or threw), FAIL goes out for it. What `read` answered is returned, for the
+   * caller to report what the open found (not as listed, not opened) as it reports a failed open.
+   * Undefined: `read` could not (no addon), nothing was done.
    */
   batchWhole(
     fileId: bigint,
@@ -227,7 +227,12 @@ export class RecordSender {
   ): WholeRead | undefined {
     this.check();
     if (this.arenaUsed + size > this.arena.length || this.members.length === MAX_BATCH_FILES) this.flush();
-    const answer = read(this.arena.subarray(this.arenaUsed, this.arenaUsed + size));
+    let answer: WholeRead | undefined;
+    try {
+      answer = read(this.arena.subarray(this.arenaUsed, this.arenaUsed + size));
+    } catch (error) {
+      answer = { kind: 'read-failed', error: error as NodeJS.ErrnoException };
+    }
     if (answer === undefined) return undefined;
     if (answer.kind === 'read') {
       this.work.beat();
