@@ -1317,7 +1317,8 @@ function workloadBytes(name, base) {
 }
 
 async function runScenario(sc, blit) {
-  const base = sc.fs === 'tmpfs' ? TMPFS : DISK;
+  const onDisk = sc.fs !== 'tmpfs';
+  const base = onDisk ? DISK : TMPFS;
   const [fullRuns, fullWarmup] = sc.runs;
   const runs = QUICK ? Math.min(fullRuns, sc.id === 'wide' ? 1 : 2) : fullRuns;
   const warmup = QUICK ? 0 : fullWarmup;
@@ -1370,12 +1371,13 @@ async function runScenario(sc, blit) {
     const nProbes = QUICK ? 1 : (sc.probes ?? 1);
     // The probe comes first: on the disk it would read a source the page cache may have let go
     // (the 1 GiB copy took 2.8 s so, 0.30 s cached; the probe showed 4.2–4.8 s). Read it once.
-    if (sc.fs !== 'tmpfs') sh(`find ${q(src)} -type f -exec cat {} + > /dev/null`);
-    const onDisk = sc.fs !== 'tmpfs';
+    if (onDisk) sh(`find ${q(src)} -type f -exec cat {} + > /dev/null`);
+    // Before every run, probes included: on the disk `sync` too, otherwise a run inherits the
+    // writeback of the previous tool's output (a 1 GiB copy took 0.33 s first in a round and 1.8 s
+    // right after the tar pipe), and the last destination is set aside, not deleted (REUSE_QUIET_MS).
+    const prepare = onDisk ? `${setAsideCmd(dst)} && sync` : `rm -rf ${q(dst)}`;
     for (let i = 0; i < nProbes; i++) {
-      // As the timed runs do (below): set aside and `sync` on the disk.
-      if (onDisk) sh(`${setAsideCmd(dst)} && sync`);
-      else rmSync(dst, { recursive: true, force: true });
+      sh(prepare);
       const p = await probe([blit, 'copy', ...excludeArgs, ends.srcArg, ends.dstArg, '--json'], dst, {
         pollFirstFile: true,
       });
@@ -1413,10 +1415,6 @@ async function runScenario(sc, blit) {
       ...tools.map((t) => ({ name: t.name, cmd: shellCommand(t) })),
       ...(ends.remote ? [] : copyPeers(src, dst, sc.peers, sc.exclude)),
     ];
-    // On the disk, `sync` too: otherwise a run inherits the writeback of the previous tool's output
-    // (a 1 GiB copy took 0.33 s first in a round and 1.8 s right after the tar pipe). And the last
-    // destination is set aside, not deleted (REUSE_QUIET_MS).
-    const prepare = onDisk ? `${setAsideCmd(dst)} && sync` : `rm -rf ${q(dst)}`;
     if (onDisk) await waitInodeReuse(sc.id);
     out.busyBefore = await waitQuiet(sc.id);
     Object.assign(out, hyperfine(sc.id, commands, { runs, warmup, prepare }));
@@ -1429,7 +1427,7 @@ async function runScenario(sc, blit) {
     if (cp.code !== 0) throw new Error(`cp -a failed: ${cp.stderr}`);
     // The copy's data written out before the timed runs, as the copy rows' prepare step does: the
     // rows measure a settled tree, not the kernel's flushing of a copy just made.
-    if (sc.fs !== 'tmpfs') sh('sync');
+    if (onDisk) sh('sync');
     const c = sc.kind === 'checksum' ? ' -c' : '';
     const ends = await endpoints(sc, blit, src, dst);
     const p = await probe(
@@ -1466,8 +1464,8 @@ async function runScenario(sc, blit) {
   }
   // This scenario's own blitd (started for it): its high-water mark covers every blit run above.
   if (sc.remote) out.blitdHwmMiB = memKiB(REMOTE.blitd.child.pid, 'VmHWM') / 1024;
-  if (sc.fs === 'tmpfs') rmSync(dst, { recursive: true, force: true });
-  else deleteWithTrash(dst);
+  if (onDisk) deleteWithTrash(dst);
+  else rmSync(dst, { recursive: true, force: true });
   return out;
 }
 

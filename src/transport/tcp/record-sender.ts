@@ -226,31 +226,35 @@ export class RecordSender {
     read: (into: Buffer) => WholeRead | undefined,
   ): WholeRead | undefined {
     this.check();
-    if (this.arenaUsed + size > this.arena.length || this.members.length === MAX_BATCH_FILES) this.flush();
     let answer: WholeRead | undefined;
     try {
-      answer = read(this.arena.subarray(this.arenaUsed, this.arenaUsed + size));
+      answer = read(this.batchRoom(size));
     } catch (error) {
       answer = { kind: 'read-failed', error: error as NodeJS.ErrnoException };
     }
     if (answer === undefined) return undefined;
     if (answer.kind === 'read') {
       this.work.beat();
-      this.members.push({ fileId, length: size });
-      this.arenaUsed += size;
-      if (this.arenaUsed >= BATCH_TARGET_BYTES) this.flush();
+      this.joinBatch(fileId, size);
     } else if (answer.kind === 'changed') this.sendFail(fileId, CHANGED);
     else if (answer.kind === 'read-failed') this.sendFail(fileId, `cannot read: ${reasonOf(answer.error)}`);
     return answer;
   }
 
   private addToBatch(file: OutgoingFile): void {
-    if (this.arenaUsed + file.size > this.arena.length || this.members.length === MAX_BATCH_FILES)
-      this.flush();
-    const into = this.arena.subarray(this.arenaUsed, this.arenaUsed + file.size);
-    if (!this.readOrFail(file, into, 0, true)) return;
-    this.members.push({ fileId: file.fileId, length: file.size });
-    this.arenaUsed += file.size;
+    if (this.readOrFail(file, this.batchRoom(file.size), 0, true)) this.joinBatch(file.fileId, file.size);
+  }
+
+  /** Where the batch being filled takes a file of `size` bytes next (the batch sent first when full). */
+  private batchRoom(size: number): Buffer {
+    if (this.arenaUsed + size > this.arena.length || this.members.length === MAX_BATCH_FILES) this.flush();
+    return this.arena.subarray(this.arenaUsed, this.arenaUsed + size);
+  }
+
+  /** The file read into batchRoom's view joins the batch, which goes out once it holds enough. */
+  private joinBatch(fileId: bigint, size: number): void {
+    this.members.push({ fileId, length: size });
+    this.arenaUsed += size;
     if (this.arenaUsed >= BATCH_TARGET_BYTES) this.flush();
   }
 
