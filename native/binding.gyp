@@ -11,6 +11,7 @@
         "land.cc",
         "data_socket.cc",
         "listing.cc",
+        "manifest.cc",
         "sparse.cc",
         "special_file.cc",
         "notify.cc",

@@ -2,7 +2,8 @@
 // module exports; each concern lives in its own file:
 //
 // - listing.cc: listDir, readdir + fstatat (+ readlinkat) of a whole directory in one call;
-//   read_ahead.cc: reader threads that list the next directories meanwhile.
+//   read_ahead.cc: reader threads that list the next directories meanwhile; manifest.cc:
+//   listManifest, a directory listed straight into the manifest entries a push sends.
 // - copy.cc: copyFiles, a batch of file copies done entirely in C++ (temp file, copy_file_range or
 //   pread/pwrite, nanosecond times, rename); setTimes (Node's utimes lands on microseconds).
 // - whole_dir.cc: whole-directory jobs (list, compare, copy a directory on a copy thread).
@@ -32,6 +33,7 @@
 #include "data_socket.h"
 #include "land.h"
 #include "listing.h"
+#include "manifest.h"
 #include "notify.h"
 #include "read_ahead.h"
 #include "read_checked.h"
@@ -96,6 +98,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("poolsIdle", Napi::Function::New(env, PoolsIdle));
   exports.Set("startWatchdog", Napi::Function::New(env, StartWatchdog));
   exports.Set("listDir", Napi::Function::New(env, ListDir));
+  exports.Set("listManifest", Napi::Function::New(env, ListManifest));
+  exports.Set("setIdNames", Napi::Function::New(env, SetIdNames));
   exports.Set("makeSpecial", Napi::Function::New(env, MakeSpecialJs));
   // setChangeSource(path): tests only (BLIT_TEST_CHANGE_SOURCE): the copy of path sees it change.
   exports.Set("setChangeSource", Napi::Function::New(env, SetChangeSource));
@@ -130,7 +134,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 34));
+  exports.Set("abiVersion", Napi::Number::New(env, 35));
   return exports;
 }
 

@@ -177,8 +177,11 @@ Napi::Value ListDir(const Napi::CallbackInfo& info) {
     return env.Undefined();
   Listed listed = TakeListing(path);
   if (listed.err != 0) throw ErrnoError(env, listed.err, "scandir", path);
-  std::vector<ListedItem>& items = listed.items;
-  size_t n = items.size();
+  return ListedArrays(env, listed.items, nullptr);
+}
+
+Napi::Object ListedArrays(Napi::Env env, const std::vector<ListedItem>& items, const std::vector<size_t>* only) {
+  size_t n = only ? only->size() : items.size();
   Napi::Array names = Napi::Array::New(env, n);
   Napi::Array links = Napi::Array::New(env, n);
   auto kinds = Napi::Uint8Array::New(env, n);
@@ -198,7 +201,7 @@ Napi::Value ListDir(const Napi::CallbackInfo& info) {
   auto xattrsRead = Napi::Uint8Array::New(env, n);
   Napi::Array xattrs = Napi::Array::New(env, n);
   for (size_t i = 0; i < n; i++) {
-    const ListedItem& item = items[i];
+    const ListedItem& item = items[only ? (*only)[i] : i];
     names.Set(i, NameValue(env, item.name.data(), item.name.size()));
     kinds[i] = item.kind;
     modes[i] = item.mode;

@@ -82,6 +82,9 @@ bool LocalChangeTimes(int fd);
 // listDir(path, waitMs?): see listing.cc.
 Napi::Value ListDir(const Napi::CallbackInfo& info);
 
+// The arrays listDir answers with, of `items` (of those at the indices `only` holds, when given).
+Napi::Object ListedArrays(Napi::Env env, const std::vector<ListedItem>& items, const std::vector<size_t>* only);
+
 // setListingHang(path): tests only (BLIT_TEST_HANG=scan:REL on the walk): listing path hangs.
 Napi::Value SetListingHang(const Napi::CallbackInfo& info);
 

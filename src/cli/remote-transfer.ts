@@ -29,6 +29,7 @@ import {
 import { startPerfRun } from '../perf/run-recorder.js';
 import { localHello } from '../protocol/handshake.js';
 import { ProtocolError } from '../protocol/manifest-wire.js';
+import { manifestLister } from '../protocol/native-manifest.js';
 import { toWireCompare, toWireFilter, toWireOperation, toWirePreserve } from '../protocol/open-wire.js';
 import { peerPath, peerText } from '../protocol/peer-text.js';
 import { RemoteClient, sessionBreak } from '../remote/client.js';
@@ -162,7 +163,7 @@ export async function runRemoteTransfer(
     throw new BlitError(`${showPath(remote.spec)}: '..' is not allowed in a remote path`);
   const started = nowMs();
   const client = await RemoteClient.connect(remote, { spec: remote.spec, module: remote.module }, askToTrust);
-  let stream: ClientDuplexStream<TransferFrame, TransferFrame> | undefined;
+  let stream: ClientDuplexStream<TransferFrame | Uint8Array, TransferFrame> | undefined;
   let session: CommandSession | undefined;
   let sockets: SessionSockets | undefined;
   try {
@@ -355,6 +356,8 @@ async function runPush(
   where: string,
 ): Promise<PartialReport> {
   const source = new LocalSource(endpoints, buildFilter(options.filter));
+  // The addon encodes the manifest's entries as it lists; a move needs every name on this side.
+  if (options.operation !== 'move') source.encoder = manifestLister();
   const progress = session.progress;
   const writeAction = flags.json ? err : out;
   const watch = new StallWatch();

@@ -11,7 +11,7 @@ import { codeOf, reasonOf, sourceKeptReason } from '../util/errors.js';
 import { faults } from '../util/faults.js';
 import type { Endpoints } from './endpoints.js';
 import type { FilterVerdict, PathFilter } from './filter.js';
-import type { DeferredEntry, SourceEntry, SourceListing, SourceRole } from './roles.js';
+import type { DeferredEntry, EncodedEntries, SourceEntry, SourceListing, SourceRole } from './roles.js';
 import type { Failure } from './types.js';
 
 /**
@@ -94,11 +94,14 @@ export class LocalSource implements SourceRole {
       this.onListing?.(dir.rel);
       if (!this.hangsInAddon) faults.hang('scan', dir.rel);
       let contents: ReturnType<typeof listDirectory>;
+      let encoded: EncodedEntries | undefined;
       const held = this.heldCopies;
+      const onSlow = held?.waiting() ? () => held.send() : undefined;
       try {
-        contents = this.lister
-          ? this.lister(dir.rel)
-          : listDirectory(abs, held?.waiting() ? () => held.send() : undefined);
+        if (this.lister) contents = this.lister(dir.rel);
+        else if (this.encoder && this.filter.passAll)
+          ({ contents, encoded } = this.encoder(abs, dir.verdict, onSlow));
+        else contents = listDirectory(abs, onSlow);
       } catch (error) {
         this.fail(dir.rel, `cannot read directory: ${reasonOf(error)}`);
         continue;
@@ -124,7 +127,7 @@ export class LocalSource implements SourceRole {
         sourceEntry.verdict = verdict;
         entries.push(sourceEntry);
       }
-      yield { rel: dir.rel, dir: dir.dir, entries, partial: false };
+      yield { rel: dir.rel, dir: dir.dir, entries, partial: false, ...(encoded ? { encoded } : {}) };
       // Push in reverse so the walk visits names in listing order.
       for (let i = entries.length - 1; i >= 0; i--) {
         const entry = entries[i]!;
@@ -132,7 +135,8 @@ export class LocalSource implements SourceRole {
         if (entry.kind === 'dir' && !this.skipped.has(rel))
           stack.push({ rel, verdict: entry.verdict, dir: entry });
       }
-      sinceYield += entries.length + 1;
+      // An encoded listing's entries count too, though only its subdirectories are objects here.
+      sinceYield += (encoded?.count ?? entries.length) + 1;
       if (sinceYield >= YIELD_EVERY) {
         sinceYield = 0;
         await yieldToLoop();
@@ -234,6 +238,16 @@ export class LocalSource implements SourceRole {
     return failures;
   }
 
+  /**
+   * Lists a directory with its entries encoded for the wire, the subdirectories as its contents (a
+   * push's client: protocol/native-manifest.ts); used without filters, which give entries verdicts
+   * of their own.
+   */
+  encoder?: (
+    path: string,
+    verdict: FilterVerdict,
+    onSlow?: () => void,
+  ) => { contents: DirectoryContents; encoded?: EncodedEntries };
   /** Told before each directory is listed (the stall detector shows it). */
   onListing?: (rel: string) => void;
   /**

@@ -24,6 +24,20 @@ export interface SourceListing {
   entries: SourceEntry[];
   /** True when this listing names only some of the directory's entries: no deletions from it. */
   partial: boolean;
+  /**
+   * The entries already encoded for the wire (a push's walk, protocol/native-manifest.ts): then
+   * `entries` holds only the subdirectories, which the walk goes on through.
+   */
+  encoded?: EncodedEntries;
+}
+
+/** A directory's entries as the manifest's encoded ManifestEntry messages. */
+export interface EncodedEntries {
+  /** ManifestBatch field 3 (repeated ManifestEntry), one batch's worth each; at least one. */
+  chunks: Uint8Array[];
+  /** How many entries, and the size of each regular file among them. */
+  count: number;
+  fileSizes: Float64Array;
 }
 
 /** An entry of a listing that the destination could take only after a mirror's deletions. */

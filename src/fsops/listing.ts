@@ -3,7 +3,13 @@ import { isUtf8 } from 'node:buffer';
 import { type BigIntStats, constants, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { reasonOf } from '../util/errors.js';
 import type { Entry, EntryKind, SpecialType, Xattr } from './entry.js';
-import { type NativeAddon, nativeAddon, nativeErrnoError, nativeKinds } from './native.js';
+import {
+  type NativeAddon,
+  type NativeListing,
+  nativeAddon,
+  nativeErrnoError,
+  nativeKinds,
+} from './native.js';
 import { localPath } from './rel-path.js';
 import { NO_XATTRS } from './xattrs.js';
 
@@ -135,11 +141,28 @@ function xattrsOf(pairs: [string, Buffer][] | undefined): readonly Xattr[] {
 const SLOW_LISTING_MS = 200;
 
 function listNative(addon: NativeAddon, dir: string, onSlow?: () => void): DirectoryContents {
-  let listing = onSlow ? addon.listDir(dir, SLOW_LISTING_MS) : undefined;
-  if (!listing) {
-    onSlow?.();
-    listing = addon.listDir(dir);
-  }
+  return contentsOf(
+    addon,
+    slowListing(onSlow, (waitMs) => (waitMs === undefined ? addon.listDir(dir) : addon.listDir(dir, waitMs))),
+  );
+}
+
+/**
+ * The addon's listing by `list`: with `onSlow`, on a reader thread, `onSlow` running once it has
+ * taken SLOW_LISTING_MS before the wait goes on (listDirectory).
+ */
+export function slowListing<T>(
+  onSlow: (() => void) | undefined,
+  list: (waitMs?: number) => T | undefined,
+): T {
+  const listed = onSlow ? list(SLOW_LISTING_MS) : undefined;
+  if (listed) return listed;
+  onSlow?.();
+  return list()!;
+}
+
+/** The entries of an addon listing (listDir's arrays), and the problems of those it could not list. */
+export function contentsOf(addon: NativeAddon, listing: NativeListing): DirectoryContents {
   const entries: Entry[] = [];
   const problems: ListingProblem[] = [];
   const kinds = nativeKinds(addon);

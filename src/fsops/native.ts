@@ -86,6 +86,14 @@ export interface NativeListing {
   xattrs: ([string, Buffer][] | undefined)[];
 }
 
+/**
+ * listManifest's answer: the entries as encoded ManifestEntry messages, with the subdirectories'
+ * listing for the walk; or, where an entry needs the JavaScript side, the whole listing instead.
+ */
+export type NativeManifestListing =
+  | { chunks: Buffer[]; entries: number; fileSizes: Float64Array; dirs: NativeListing; listing?: undefined }
+  | { listing: NativeListing; chunks?: undefined };
+
 /** A batch of copies as the addon takes it: paths, then one typed array per field. */
 export interface NativeBatch {
   srcs: string[];
@@ -333,6 +341,20 @@ export interface NativeAddon {
    * (it goes on; a call without `waitMs` takes it).
    */
   listDir(path: string, waitMs: number): NativeListing | undefined;
+  /**
+   * A directory listed straight into the ManifestEntry messages a push sends (native/manifest.cc):
+   * `chunks` of at most `batchEntries`, `dirs` the subdirectories' listing; or the whole `listing`
+   * where an entry needs the JavaScript side. With `waitMs`: undefined as listDir's.
+   */
+  listManifest(
+    path: string,
+    batchEntries: number,
+    filterStatus: number,
+    filterMet: number,
+    waitMs?: number,
+  ): NativeManifestListing | undefined;
+  /** The names of this machine's user and group ids, for listManifest's owners. */
+  setIdNames(uids: Uint32Array, users: string[], gids: Uint32Array, groups: string[]): void;
   /** Tests only (BLIT_TEST_HANG=scan:REL on the walk): listing `path` hangs for a minute. */
   setListingHang(path: string): void;
   /** Tests only (BLIT_TEST_CHANGE_SOURCE, util/env-faults.ts): a copy of `path` sees it change. */
@@ -585,7 +607,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 34;
+const ABI_VERSION = 35;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

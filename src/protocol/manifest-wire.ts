@@ -5,8 +5,9 @@
  * well-formed relative path, counts and sizes are bounded. A frame that breaks a rule is a
  * protocol error: the session ends.
  */
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import type { FilterVerdict } from '../engine/filter.js';
-import type { SourceEntry, SourceListing } from '../engine/roles.js';
+import type { EncodedEntries, SourceEntry, SourceListing } from '../engine/roles.js';
 import type { Entry } from '../engine/types.js';
 import { type IdNames, isPeerIdName, localIdNames, mappedId, ownerNames } from '../fsops/id-map.js';
 import { aclNamesOf, mapAclNames } from '../fsops/posix-acl.js';
@@ -14,8 +15,9 @@ import { isName, isSafeRel } from '../fsops/rel-path.js';
 import {
   EntryKind,
   FilterStatus,
-  type ManifestBatch,
+  ManifestBatch,
   type ManifestEntry,
+  type Role,
   type Entry as WireEntry,
 } from '../generated/blit.js';
 import { type LinkGroupIds, peerLinkKey } from './link-groups.js';
@@ -33,7 +35,7 @@ export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
 }
 
-function toWireVerdict(verdict: FilterVerdict): { filterStatus: FilterStatus; filterMet: number } {
+export function toWireVerdict(verdict: FilterVerdict): { filterStatus: FilterStatus; filterMet: number } {
   return {
     filterStatus:
       verdict.status === 'traverse'
@@ -96,6 +98,39 @@ export function toManifestBatches(listing: SourceListing, links?: LinkGroupIds):
   }
   return batches;
 }
+
+/**
+ * A listing whose entries came encoded (SourceListing.encoded) as whole TransferFrames, one per
+ * chunk: the batch's other fields encoded here, its entries appended as they are (a message's
+ * fields may come in any order, a repeated field's elements in several runs).
+ */
+export function toEncodedManifestFrames(
+  listing: SourceListing,
+  encoded: EncodedEntries,
+  role: Role,
+): Uint8Array[] {
+  return encoded.chunks.map((chunk, i) => {
+    const batch = ManifestBatch.encode({
+      directory: listing.rel,
+      directoryEntry: i === 0 && listing.dir ? toManifestEntry(listing.dir) : undefined,
+      entries: [],
+      partial: listing.partial,
+      last: i === encoded.chunks.length - 1,
+      unreadable: [],
+    }).finish();
+    const frame = new BinaryWriter().uint32(FRAME_ROLE_TAG).int32(role);
+    return frame
+      .uint32(FRAME_MANIFEST_TAG)
+      .uint32(batch.length + chunk.length)
+      .raw(batch)
+      .raw(chunk)
+      .finish();
+  });
+}
+
+/** TransferFrame's `role` (field 1, varint) and `manifest` (field 5, length-delimited) tags. */
+const FRAME_ROLE_TAG = (1 << 3) | 0;
+const FRAME_MANIFEST_TAG = (5 << 3) | 2;
 
 /** Checks a relative path a peer sent ('' allowed: the transfer root). */
 export function checkPeerRel(rel: string, what: string): string {

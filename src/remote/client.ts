@@ -9,13 +9,15 @@ import {
   credentials,
   logVerbosity,
   Metadata,
+  makeGenericClientConstructor,
   type ServiceError,
   setLogVerbosity,
   status,
 } from '@grpc/grpc-js';
 import type { PathKind } from '../engine/endpoints.js';
 import {
-  BlitClient,
+  type BlitClient,
+  BlitService,
   type Hello,
   type ListModulesResponse,
   type ListResponse,
@@ -46,6 +48,24 @@ import { type AskToTrust, pinnedKeyProblem, refuseUnknown, trustFirstContact } f
 
 // Failures reach the user as one line each (below); grpc-js's own stderr diagnostics would add more.
 setLogVerbosity(logVerbosity.NONE);
+
+/**
+ * The generated client, except that a Transfer frame already encoded goes out as it is: a push's
+ * manifest entries come encoded from the addon (protocol/native-manifest.ts, FrameChannel.sendEncoded).
+ */
+const PassingClient = makeGenericClientConstructor(
+  {
+    ...BlitService,
+    transfer: {
+      ...BlitService.transfer,
+      requestSerialize: (frame: TransferFrame | Uint8Array): Buffer =>
+        frame instanceof Uint8Array
+          ? Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)
+          : BlitService.transfer.requestSerialize(frame),
+    },
+  },
+  'blit.v1.Blit',
+) as unknown as typeof BlitClient;
 
 /** Reaching the daemon and the handshake. */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -158,7 +178,7 @@ export class RemoteClient {
           { checkServerIdentity: pinCheck(tls.pinned.fingerprint) },
         )
       : credentials.createInsecure();
-    const grpc = new BlitClient(dialTarget(address), channelCredentials, {
+    const grpc = new PassingClient(dialTarget(address), channelCredentials, {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
       // The name sent in the handshake: an IP address there is not allowed, and the key, not a
@@ -250,8 +270,9 @@ export class RemoteClient {
   }
 
   /** Opens a `Transfer` stream (no deadline: sessions end by idle time-outs, never a total one). */
-  openTransfer(): ClientDuplexStream<TransferFrame, TransferFrame> {
-    return this.grpc.transfer();
+  /** A Transfer call; its frames may also go already encoded (FrameChannel.sendEncoded). */
+  openTransfer(): ClientDuplexStream<TransferFrame | Uint8Array, TransferFrame> {
+    return this.grpc.transfer() as ClientDuplexStream<TransferFrame | Uint8Array, TransferFrame>;
   }
 
   close(): void {

@@ -10,7 +10,8 @@ export type FrameBody = NonNullable<TransferFrame['body']>;
 
 /** What the channel needs of either end of a gRPC duplex call. */
 export interface FrameStream {
-  write(frame: TransferFrame): boolean;
+  /** A frame, or one already encoded (sendEncoded: only to a stream whose serializer passes bytes on). */
+  write(frame: TransferFrame | Uint8Array): boolean;
   end(): void;
   readonly destroyed: boolean;
   readonly writableEnded: boolean;
@@ -105,7 +106,20 @@ export class FrameChannel {
     // A session that failed on this side still tells the peer why: only a closed stream refuses.
     if (this.stream.destroyed || this.stream.writableEnded) return undefined;
     if (this.dataWatcher && body.$case === 'fileData') this.fireDataWatcher();
-    const ok = this.stream.write({ role: this.role, body });
+    return this.write({ role: this.role, body });
+  }
+
+  /**
+   * Sends a whole TransferFrame already encoded (protocol/native-manifest.ts), as `send` does: the
+   * stream must be a client's Transfer call made by remote/client.ts, whose serializer passes bytes on.
+   */
+  sendEncoded(frame: Uint8Array): Promise<void> | undefined {
+    if (this.stream.destroyed || this.stream.writableEnded) return undefined;
+    return this.write(frame);
+  }
+
+  private write(frame: TransferFrame | Uint8Array): Promise<void> | undefined {
+    const ok = this.stream.write(frame);
     // Once the session is over nothing waits for a drain that may never come.
     if (ok || this.settled) return undefined;
     // Resolved by the drain, or by the end of the stream (then nothing more will drain); one wait

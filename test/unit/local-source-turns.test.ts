@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildFilter } from '../../src/engine/filter.js';
 import { LocalSource } from '../../src/engine/local-source.js';
+import { nativeStatus } from '../../src/fsops/native.js';
+import { manifestLister } from '../../src/protocol/native-manifest.js';
 import { tempDir } from '../helpers.js';
 
 // A remote session sends each listing as the walk yields it, but grpc-js writes to its socket only
@@ -12,7 +14,15 @@ import { tempDir } from '../helpers.js';
 const BOUND = 64;
 
 test('the walk gives the event loop a turn at least every 64 entries', async (t) => {
-  const root = tempDir(t);
+  await assertTurns(tempDir(t));
+});
+
+test("so does a push's walk whose entries the addon encodes (only its subdirectories are objects)", async (t) => {
+  assert.match(nativeStatus(), /^native addon/);
+  await assertTurns(tempDir(t), manifestLister());
+});
+
+async function assertTurns(root: string, encoder?: LocalSource['encoder']): Promise<void> {
   // Well over 512 entries: a walk that turned the loop only that often fails too.
   const dirs = 40;
   const perDir = 20;
@@ -24,6 +34,7 @@ test('the walk gives the event loop a turn at least every 64 entries', async (t)
     { kind: 'tree', source: root, target: '/nonexistent', contentsOnly: true, sourceInsideTarget: false },
     buildFilter({ include: [], exclude: [] }),
   );
+  source.encoder = encoder;
   let turns = 0;
   let waiting = false;
   const awaitTurn = () => {
@@ -44,8 +55,10 @@ test('the walk gives the event loop a turn at least every 64 entries', async (t)
       sinceTurn = 0;
       awaitTurn();
     }
-    sinceTurn += listing.entries.length + 1;
-    listed += listing.entries.length;
+    const entries = listing.encoded?.count ?? listing.entries.length;
+    if (encoder) assert.ok(listing.encoded, 'every listing encoded');
+    sinceTurn += entries + 1;
+    listed += entries;
     assert.ok(
       sinceTurn <= BOUND + perDir + 1,
       `${sinceTurn} entries listed since the loop's last turn (bound ${BOUND})`,
@@ -53,4 +66,4 @@ test('the walk gives the event loop a turn at least every 64 entries', async (t)
   }
   assert.equal(listed, dirs + dirs * perDir);
   assert.ok(turnsSeen >= Math.floor((dirs * (perDir + 1)) / (BOUND + perDir + 1)) - 1, `${turnsSeen} turns`);
-});
+}

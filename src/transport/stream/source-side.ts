@@ -11,8 +11,8 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { LocalSource } from '../../engine/local-source.js';
-import type { SourceListing } from '../../engine/roles.js';
-import { countListing, type SessionStats } from '../../engine/session-stats.js';
+import type { EncodedEntries, SourceListing } from '../../engine/roles.js';
+import { countListing, countSizes, type SessionStats } from '../../engine/session-stats.js';
 import type { StallWatching } from '../../engine/stall-watch.js';
 import type { Failure, TransferOptions } from '../../engine/types.js';
 import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
@@ -34,7 +34,12 @@ import type {
 } from '../../generated/blit.js';
 import { ErrorCode, Phase } from '../../generated/blit.js';
 import { LinkGroupIds } from '../../protocol/link-groups.js';
-import { checkPeerRel, ProtocolError, toManifestBatches } from '../../protocol/manifest-wire.js';
+import {
+  checkPeerRel,
+  ProtocolError,
+  toEncodedManifestFrames,
+  toManifestBatches,
+} from '../../protocol/manifest-wire.js';
 import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { nowMs } from '../../util/clock.js';
 import { reasonOf, showPath, sourceKeptReason } from '../../util/errors.js';
@@ -301,20 +306,39 @@ async function serveSource(
   let bytes = 0;
   /** Files with other names go with their hard-link group; the destination decides what to keep. */
   const links = new LinkGroupIds();
+  /** One listing as manifest batches, counted. */
+  const sendListing = async (listing: SourceListing) => {
+    for (const batch of toManifestBatches(listing, links)) {
+      await send({ $case: 'manifest', value: batch });
+      check();
+    }
+    entries += listing.entries.length;
+    if (move)
+      for (const entry of listing.entries)
+        if (entry.kind !== 'dir') movable.add(joinRel(listing.rel, entry.name));
+    if (stats) countListing(stats, listing.entries);
+    for (const entry of listing.entries) if (entry.kind === 'file') bytes += entry.size;
+  };
+  /**
+   * The same for one whose entries the addon encoded (a push's walk): its `entries` are the
+   * subdirectories alone (a move, which needs every name, never lists this way).
+   */
+  const sendEncodedListing = async (listing: SourceListing, encoded: EncodedEntries) => {
+    for (const frame of toEncodedManifestFrames(listing, encoded, channel.role)) {
+      const full = channel.sendEncoded(frame);
+      if (full) await work.forPeer(full);
+      check();
+    }
+    entries += encoded.count;
+    if (stats) countSizes(stats, encoded.count, encoded.fileSizes);
+    for (const size of encoded.fileSizes) bytes += size;
+  };
   /** Streams listings as batches. */
   const sendManifest = async (listings: AsyncIterable<SourceListing>) => {
     for await (const listing of listings) {
       check();
-      for (const batch of toManifestBatches(listing, links)) {
-        await send({ $case: 'manifest', value: batch });
-        check();
-      }
-      entries += listing.entries.length;
-      if (move)
-        for (const entry of listing.entries)
-          if (entry.kind !== 'dir') movable.add(joinRel(listing.rel, entry.name));
-      if (stats) countListing(stats, listing.entries);
-      for (const entry of listing.entries) if (entry.kind === 'file') bytes += entry.size;
+      if (listing.encoded) await sendEncodedListing(listing, listing.encoded);
+      else await sendListing(listing);
       // Files asked for meanwhile are sent between listings: the first byte does not wait for the walk.
       await serveNeeds();
     }
