@@ -83,6 +83,7 @@ bool NeedsJs(const ListedItem& item) {
   if (item.kind == kError || !Utf8(item.name)) return true;
   if (item.kind == kSymlink && (!item.hasLink || !Utf8(item.link))) return true;
   if (item.kind == kFile && item.nlink > 1) return true;
+  if (!item.xattrsRead) return false;
   for (const Xattr& xattr : item.xattrs) {
     if (ClassifyXattr(xattr.name, false) == kXattrAcl || !Utf8(xattr.name)) return true;
   }
@@ -130,12 +131,16 @@ void EncodeEntry(std::string& out, const ListedItem& item) {
   Number(out, 8, item.gid, true);
   Bytes(out, 9, NameOf(g_userNames, item.uid));
   Bytes(out, 10, NameOf(g_groupNames, item.gid));
-  std::string xattr;
-  for (const Xattr& each : item.xattrs) {
-    xattr.clear();
-    Bytes(xattr, 1, each.name);
-    Bytes(xattr, 2, each.value);
-    Message(out, 12, xattr);
+  // Only a list read whole: a read that failed part way (the file gone between two calls) may
+  // have left some, which the JavaScript side drops too (xattrs_read false, none sent).
+  if (item.xattrsRead) {
+    std::string xattr;
+    for (const Xattr& each : item.xattrs) {
+      xattr.clear();
+      Bytes(xattr, 1, each.name);
+      Bytes(xattr, 2, each.value);
+      Message(out, 12, xattr);
+    }
   }
   if (item.kind == kOther) {
     uint32_t special = WireSpecialOf(item.fileType);

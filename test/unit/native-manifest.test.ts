@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import {
   chmodSync,
   lchownSync,
@@ -16,6 +17,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { FilterVerdict } from '../../src/engine/filter.js';
@@ -54,7 +56,8 @@ function jsListing(dir: string, verdict: FilterVerdict, rel = 'sub/dir'): Source
 /** Batches as the peer decodes them (both sides go through the same encoder and decoder). */
 function decoded(frames: Uint8Array[]): ManifestBatch[] {
   return frames.map((frame) => {
-    const body = TransferFrame.decode(frame).body;
+    const { role, body } = TransferFrame.decode(frame);
+    assert.equal(role, Role.ROLE_SOURCE);
     assert.equal(body?.$case, 'manifest');
     return body.value;
   });
@@ -75,7 +78,7 @@ function nativeFrames(listing: SourceListing, listed: ManifestListing): Uint8Arr
   );
 }
 
-test('the encoded entries decode to what toManifestBatches sends: kinds, sizes, times, modes, owners, links, xattrs, holes', (t) => {
+test('the encoded entries decode to what toManifestBatches sends: kinds, sizes, times, modes, owners, links, xattrs, holes, specials', async (t) => {
   const list = lister();
   const dir = tempDir(t);
   writeFileSync(join(dir, 'empty'), '');
@@ -97,7 +100,13 @@ test('the encoded entries decode to what toManifestBatches sends: kinds, sizes, 
   symlinkSync('target with spaces', join(dir, 'link'));
   symlinkSync('../日本/é', join(dir, 'unicode link'));
   execFileSync('mkfifo', [join(dir, 'fifo')]);
+  const socket = createServer().listen(join(dir, 'socket'));
+  await once(socket, 'listening');
+  t.after(() => socket.close());
   if (process.getuid?.() === 0) {
+    // Device files carry their numbers (rdev); as root only.
+    execFileSync('mknod', [join(dir, 'char'), 'c', '1', '3']);
+    execFileSync('mknod', [join(dir, 'block'), 'b', '7', '200']);
     // An owner with no name here: user and group go empty, the ids as they are.
     writeFileSync(join(dir, 'nobody knows'), '');
     lchownSync(join(dir, 'nobody knows'), 54_321, 54_322);
@@ -112,6 +121,17 @@ test('the encoded entries decode to what toManifestBatches sends: kinds, sizes, 
     native[0]!.entries.some((e) => e.entry!.xattrs.some((x) => x.name === 'user.note')),
     'the xattr travels',
   );
+  const specials = native[0]!.entries.filter((e) => e.entry!.special !== 0).map((e) => e.entry!.name);
+  if (process.getuid?.() === 0) {
+    assert.deepEqual(specials.sort(), ['block', 'char', 'fifo', 'socket']);
+    assert.equal(
+      native[0]!.entries.find((e) => e.entry!.name === 'block')?.entry?.rdev,
+      BigInt((7 << 8) | 200),
+    );
+    // The owners' names travel (root's files), and none for an id without one.
+    assert.equal(native[0]!.entries.find((e) => e.entry!.name === 'empty')?.entry?.user, 'root');
+    assert.equal(native[0]!.entries.find((e) => e.entry!.name === 'nobody knows')?.entry?.user, '');
+  } else assert.deepEqual(specials.sort(), ['fifo', 'socket']);
   // Only the subdirectories come back as objects (the walk goes on through them).
   assert.deepEqual(listed.contents.entries.map((e) => e.name).sort(), ['other subdir', 'subdir']);
   assert.equal(listed.encoded?.count, listing.entries.length);
