@@ -357,7 +357,8 @@ async function runPush(
 ): Promise<PartialReport> {
   const source = new LocalSource(endpoints, buildFilter(options.filter));
   // The addon encodes the manifest's entries as it lists; a move needs every name on this side.
-  if (options.operation !== 'move') source.encoder = manifestLister();
+  const lister = options.operation === 'move' ? undefined : manifestLister();
+  if (lister) source.encoder = (rel, verdict, onSlow) => lister(source.localPathOf(rel), verdict, onSlow);
   const progress = session.progress;
   const writeAction = flags.json ? err : out;
   const watch = new StallWatch();

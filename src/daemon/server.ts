@@ -9,6 +9,7 @@ import { Server, type ServerInterceptor, setLogger } from '@grpc/grpc-js';
 import { BlitService } from '../generated/blit.js';
 import { MAX_MESSAGE_BYTES } from '../protocol/handshake.js';
 import { dialTarget } from '../remote/endpoint.js';
+import { passEncoded } from '../transport/frame-channel.js';
 import { DataAdmission } from '../transport/tcp/admission.js';
 import type { SharedBudget } from '../transport/tcp/byte-budget.js';
 import { BlitError } from '../util/errors.js';
@@ -104,7 +105,14 @@ export async function startServer(
   const exported = await startMetrics(config, log);
   const live = new LiveConfig(config);
   server.addService(
-    lenientService(BlitService),
+    // A pull's manifest goes out encoded by the addon (protocol/native-manifest.ts).
+    lenientService({
+      ...BlitService,
+      transfer: {
+        ...BlitService.transfer,
+        responseSerialize: passEncoded(BlitService.transfer.responseSerialize),
+      },
+    }),
     createService(live, log, admission, access, options.held, exported?.metrics ?? NO_METRICS),
   );
   const wanted = dialTarget({ host: config.bind, port: config.port });

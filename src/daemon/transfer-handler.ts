@@ -7,7 +7,7 @@
  * the daemon drops the session's temp files and keeps serving.
  */
 import { randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { relative, sep } from 'node:path';
 import { type ServerDuplexStream, status } from '@grpc/grpc-js';
@@ -19,11 +19,9 @@ import { newProgress, type Progress } from '../engine/progress.js';
 import type { SessionStats } from '../engine/session-stats.js';
 import { StallError, StallWatch, stallTimeoutMs } from '../engine/stall-watch.js';
 import type { Action, TransferOptions } from '../engine/types.js';
-import type { BeneathDir, BeneathRoot } from '../fsops/beneath.js';
+import type { BeneathRoot } from '../fsops/beneath.js';
 import { BeneathDestinationFs } from '../fsops/beneath-destination-fs.js';
-import { listBeneath } from '../fsops/beneath-listing.js';
 import { type HasherFactory, loadBlake3 } from '../fsops/hash.js';
-import type { DirectoryContents } from '../fsops/listing.js';
 import { baseRel, parentRel } from '../fsops/rel-path.js';
 import {
   type DataPlaneGrant,
@@ -38,6 +36,7 @@ import {
 import { startPerfRun } from '../perf/run-recorder.js';
 import { IncompatiblePeer, localHello, negotiate } from '../protocol/handshake.js';
 import { ProtocolError } from '../protocol/manifest-wire.js';
+import { manifestLister } from '../protocol/native-manifest.js';
 import { fromWireOpen } from '../protocol/open-wire.js';
 import { clip } from '../protocol/peer-text.js';
 import { type FrameBody, FrameChannel, PeerFailed, PeerGone } from '../transport/frame-channel.js';
@@ -54,6 +53,7 @@ import type { ModuleConfig } from './config.js';
 import type { DaemonMetrics, EndedSession } from './daemon-metrics.js';
 import type { LiveConfig } from './live-config.js';
 import type { Logger } from './logger.js';
+import { encodeInModule, listInModule } from './module-listing.js';
 import {
   beneathRpcError,
   checkWirePath,
@@ -422,21 +422,6 @@ async function receivePush({
   }
 }
 
-/** A directory of a pull's source, listed through a descriptor opened beneath the module, never through a last link. */
-function listInModule(root: BeneathRoot, rel: string): DirectoryContents {
-  let dir: BeneathDir;
-  try {
-    dir = root.openDir(rel, false);
-  } catch (error) {
-    throw new Error(beneathRpcError(error, rel).message);
-  }
-  try {
-    return listBeneath(dir);
-  } finally {
-    dir.close();
-  }
-}
-
 function joinModuleRel(base: string, rel: string): string {
   return base === '' ? rel : rel === '' ? base : `${base}/${rel}`;
 }
@@ -486,6 +471,13 @@ async function sendPull({
     filter,
     root && isDirectory ? (rel) => listInModule(root, joinModuleRel(base!, rel)) : undefined,
   );
+  // The addon encodes the manifest's entries as it lists (a move needs every name on this side);
+  // where /proc/self/fd names the descriptors (Linux), as the module's pinned paths do.
+  const lister = options.operation === 'move' ? undefined : manifestLister();
+  if (root && isDirectory && lister && existsSync('/proc/self/fd')) {
+    source.encoder = (rel, verdict, onSlow) =>
+      encodeInModule(root, joinModuleRel(base!, rel), lister, verdict, onSlow);
+  }
   const watch = new StallWatch(stallTimeoutMs(), 'timer');
   try {
     const outcome = await runSourceSide(source, channel, options, {

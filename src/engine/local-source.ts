@@ -98,9 +98,9 @@ export class LocalSource implements SourceRole {
       const held = this.heldCopies;
       const onSlow = held?.waiting() ? () => held.send() : undefined;
       try {
-        if (this.lister) contents = this.lister(dir.rel);
-        else if (this.encoder && this.filter.passAll)
-          ({ contents, encoded } = this.encoder(abs, dir.verdict, onSlow));
+        if (this.encoder && this.filter.passAll)
+          ({ contents, encoded } = this.encoder(dir.rel, dir.verdict, onSlow));
+        else if (this.lister) contents = this.lister(dir.rel);
         else contents = listDirectory(abs, onSlow);
       } catch (error) {
         this.fail(dir.rel, `cannot read directory: ${reasonOf(error)}`);
@@ -239,12 +239,12 @@ export class LocalSource implements SourceRole {
   }
 
   /**
-   * Lists a directory with its entries encoded for the wire, the subdirectories as its contents (a
-   * push's client: protocol/native-manifest.ts); used without filters, which give entries verdicts
-   * of their own.
+   * Lists directory `rel` (relative to the source) with its entries encoded for the wire, the
+   * subdirectories as its contents (a remote session's source: protocol/native-manifest.ts); used
+   * without filters, which give entries verdicts of their own. In place of `lister` where both are.
    */
   encoder?: (
-    path: string,
+    rel: string,
     verdict: FilterVerdict,
     onSlow?: () => void,
   ) => { contents: DirectoryContents; encoded?: EncodedEntries };

@@ -1,5 +1,5 @@
 /**
- * A push's listings straight into manifest entries: the addon lists a directory and encodes its
+ * A remote session's source listings straight into manifest entries: the addon lists a directory and encodes its
  * entries as the ManifestEntry messages toManifestBatches would make (native/manifest.cc), so the
  * client builds no object per entry, only per subdirectory. A directory with an entry that needs
  * more (a name that is not UTF-8, an unreadable entry, a file with other names, an ACL) comes back
@@ -21,10 +21,11 @@ export interface ManifestListing {
   encoded?: EncodedEntries;
 }
 
-/** The addon the listings need, or undefined (without it the walk lists as usual). */
-export function manifestLister():
-  | ((path: string, verdict: FilterVerdict, onSlow?: () => void) => ManifestListing)
-  | undefined {
+/** Lists the directory at `path` into encoded entries (a path the addon opens, following links). */
+export type ManifestLister = (path: string, verdict: FilterVerdict, onSlow?: () => void) => ManifestListing;
+
+/** The lister, with the addon; undefined without it (then the walk lists as usual). */
+export function manifestLister(): ManifestLister | undefined {
   const addon = nativeAddon();
   if (!addon) return undefined;
   return (path, verdict, onSlow) => listManifest(addon, path, verdict, onSlow);

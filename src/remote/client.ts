@@ -41,6 +41,7 @@ import { lookupKnownHost } from '../tls/known-hosts.js';
 import { type PinnedPeer, pinCheck } from '../tls/pinned-peer.js';
 import { TLS_SERVER_NAME } from '../tls/probe.js';
 import { certificatePem } from '../tls/self-signed.js';
+import { passEncoded } from '../transport/frame-channel.js';
 import { BlitError, showPath } from '../util/errors.js';
 import { isLoopback } from '../util/loopback.js';
 import { type DaemonAddress, dialTarget, formatRemotePath } from './endpoint.js';
@@ -49,19 +50,13 @@ import { type AskToTrust, pinnedKeyProblem, refuseUnknown, trustFirstContact } f
 // Failures reach the user as one line each (below); grpc-js's own stderr diagnostics would add more.
 setLogVerbosity(logVerbosity.NONE);
 
-/**
- * The generated client, except that a Transfer frame already encoded goes out as it is: a push's
- * manifest entries come encoded from the addon (protocol/native-manifest.ts, FrameChannel.sendEncoded).
- */
+/** The generated client, except that a Transfer frame already encoded goes out as it is (a push's manifest). */
 const PassingClient = makeGenericClientConstructor(
   {
     ...BlitService,
     transfer: {
       ...BlitService.transfer,
-      requestSerialize: (frame: TransferFrame | Uint8Array): Buffer =>
-        frame instanceof Uint8Array
-          ? Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)
-          : BlitService.transfer.requestSerialize(frame),
+      requestSerialize: passEncoded(BlitService.transfer.requestSerialize),
     },
   },
   'blit.v1.Blit',

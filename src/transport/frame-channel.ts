@@ -21,6 +21,18 @@ export interface FrameStream {
   once(event: 'drain', listener: () => void): unknown;
 }
 
+/**
+ * A Transfer serializer that sends a frame already encoded (FrameChannel.sendEncoded) as it is, and
+ * encodes the others with `serialize`: the client's requests (remote/client.ts) and the daemon's
+ * responses (daemon/server.ts) both carry manifests the addon encoded (protocol/native-manifest.ts).
+ */
+export function passEncoded<T>(serialize: (frame: T) => Buffer): (frame: T | Uint8Array) => Buffer {
+  return (frame) =>
+    frame instanceof Uint8Array
+      ? Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)
+      : serialize(frame);
+}
+
 /** Nothing heard from the peer for this long ends the session (its heartbeat comes every second). */
 export const PEER_IDLE_MS = 30_000;
 const HEARTBEAT_MS = 1_000;
@@ -111,7 +123,7 @@ export class FrameChannel {
 
   /**
    * Sends a whole TransferFrame already encoded (protocol/native-manifest.ts), as `send` does: the
-   * stream must be a client's Transfer call made by remote/client.ts, whose serializer passes bytes on.
+   * stream's serializer must pass bytes on (passEncoded).
    */
   sendEncoded(frame: Uint8Array): Promise<void> | undefined {
     if (this.stream.destroyed || this.stream.writableEnded) return undefined;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { buildFilter } from '../../src/engine/filter.js';
 import { LocalSource } from '../../src/engine/local-source.js';
 import { nativeStatus } from '../../src/fsops/native.js';
-import { manifestLister } from '../../src/protocol/native-manifest.js';
+import { type ManifestLister, manifestLister } from '../../src/protocol/native-manifest.js';
 import { tempDir } from '../helpers.js';
 
 // A remote session sends each listing as the walk yields it, but grpc-js writes to its socket only
@@ -19,10 +19,12 @@ test('the walk gives the event loop a turn at least every 64 entries', async (t)
 
 test("so does a push's walk whose entries the addon encodes (only its subdirectories are objects)", async (t) => {
   assert.match(nativeStatus(), /^native addon/);
-  await assertTurns(tempDir(t), manifestLister());
+  const list = manifestLister();
+  assert.ok(list, 'the addon lists manifests');
+  await assertTurns(tempDir(t), list);
 });
 
-async function assertTurns(root: string, encoder?: LocalSource['encoder']): Promise<void> {
+async function assertTurns(root: string, list?: ManifestLister): Promise<void> {
   // Well over 512 entries: a walk that turned the loop only that often fails too.
   const dirs = 40;
   const perDir = 20;
@@ -34,7 +36,8 @@ async function assertTurns(root: string, encoder?: LocalSource['encoder']): Prom
     { kind: 'tree', source: root, target: '/nonexistent', contentsOnly: true, sourceInsideTarget: false },
     buildFilter({ include: [], exclude: [] }),
   );
-  source.encoder = encoder;
+  // By path, as a pushing client lists (cli/remote-transfer.ts).
+  if (list) source.encoder = (rel, verdict) => list(source.localPathOf(rel), verdict);
   let turns = 0;
   let waiting = false;
   const awaitTurn = () => {
@@ -56,7 +59,7 @@ async function assertTurns(root: string, encoder?: LocalSource['encoder']): Prom
       awaitTurn();
     }
     const entries = listing.encoded?.count ?? listing.entries.length;
-    if (encoder) assert.ok(listing.encoded, 'every listing encoded');
+    if (list) assert.ok(listing.encoded, 'every listing encoded');
     sinceTurn += entries + 1;
     listed += entries;
     assert.ok(
