@@ -19,16 +19,21 @@ export function listInModule(root: BeneathRoot, rel: string): DirectoryContents 
 /**
  * The same, its entries encoded for the wire by the addon (protocol/native-manifest.ts): it lists
  * the directory through the descriptor opened beneath the module (/proc/self/fd/N names that very
- * directory; its entries are read relative to it, never following a last link).
+ * directory, whatever is swapped in at its path meanwhile; its entries are read relative to it,
+ * never following a last link). A directory the addon leaves to JavaScript is listed by
+ * listBeneath, through the same descriptor, as before. Never on a reader thread: the read-ahead's
+ * listings are keyed by path, and descriptor numbers are reused by other sessions.
  */
 export function encodeInModule(
   root: BeneathRoot,
   rel: string,
   lister: ManifestLister,
   verdict: FilterVerdict,
-  onSlow?: () => void,
 ): ManifestListing {
-  return inModuleDir(root, rel, (dir) => lister(`/proc/self/fd/${dir.fd}`, verdict, onSlow));
+  return inModuleDir(root, rel, (dir) => {
+    const listed = lister(`/proc/self/fd/${dir.fd}`, verdict);
+    return listed.encoded ? listed : { contents: listBeneath(dir) };
+  });
 }
 
 /** Runs `use` on directory `rel` of the module, opened beneath its root, and closes it. */

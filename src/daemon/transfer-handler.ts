@@ -475,8 +475,7 @@ async function sendPull({
   // where /proc/self/fd names the descriptors (Linux), as the module's pinned paths do.
   const lister = options.operation === 'move' ? undefined : manifestLister();
   if (root && isDirectory && lister && existsSync('/proc/self/fd')) {
-    source.encoder = (rel, verdict, onSlow) =>
-      encodeInModule(root, joinModuleRel(base!, rel), lister, verdict, onSlow);
+    source.encoder = (rel, verdict) => encodeInModule(root, joinModuleRel(base!, rel), lister, verdict);
   }
   const watch = new StallWatch(stallTimeoutMs(), 'timer');
   try {

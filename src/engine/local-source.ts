@@ -241,7 +241,8 @@ export class LocalSource implements SourceRole {
   /**
    * Lists directory `rel` (relative to the source) with its entries encoded for the wire, the
    * subdirectories as its contents (a remote session's source: protocol/native-manifest.ts); used
-   * without filters, which give entries verdicts of their own. In place of `lister` where both are.
+   * without filters, which give entries verdicts of their own. In place of `lister` where both are:
+   * it must list as safely (the daemon's lists beneath its module, as its lister does).
    */
   encoder?: (
     rel: string,

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { encodeInModule, listInModule } from '../../src/daemon/module-listing.js';
@@ -96,4 +96,45 @@ test('neither lists a directory through a link that leaves the module, last or o
     );
   }
   assert.deepEqual(seen, [], 'the addon was never asked to list');
+});
+
+test('the directory listed is the one opened, whatever a local writer swaps in at its path', (t) => {
+  const top = tempDir(t);
+  const outside = join(top, 'outside');
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'secret'), 'not for the peer');
+  const tree = join(top, 'module', 'tree');
+  mkdirSync(tree, { recursive: true });
+  writeFileSync(join(tree, 'mine'), 'in the module');
+  const root = moduleRoot(t, join(top, 'module'));
+  const list = lister();
+  // Between the open beneath the module and the listing: the directory goes, a link to the outside takes its place.
+  const swapping: ManifestLister = (path, verdict) => {
+    renameSync(tree, `${tree}.moved`);
+    symlinkSync(outside, tree);
+    return list(path, verdict);
+  };
+  const listed = encodeInModule(root, 'tree', swapping, INCLUDE);
+  assert.ok(listed.encoded);
+  const batch = decoded(
+    toEncodedManifestFrames({ rel: 'tree', entries: [], partial: false }, listed.encoded, Role.ROLE_SOURCE),
+  )[0] as {
+    value: { entries: { entry: { name: string } }[] };
+  };
+  assert.deepEqual(
+    batch.value.entries.map((e) => e.entry.name),
+    ['mine'],
+  );
+});
+
+test('a directory the addon leaves to JavaScript is listed as listBeneath lists it', (t) => {
+  const top = tempDir(t);
+  const dir = join(top, 'module', 'linked');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'a'), 'one inode');
+  linkSync(join(dir, 'a'), join(dir, 'b'));
+  const root = moduleRoot(t, join(top, 'module'));
+  const listed = encodeInModule(root, 'linked', lister(), INCLUDE);
+  assert.equal(listed.encoded, undefined);
+  assert.deepEqual(listed.contents, listInModule(root, 'linked'));
 });
