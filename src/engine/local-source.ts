@@ -162,6 +162,7 @@ export class LocalSource implements SourceRole {
    * the destination role's own rules); one that cannot be read is a failure, as in a listing.
    */
   entriesOf(rel: string, names: string[]): SourceEntry[] {
+    if (this.lister) return this.listedEntriesOf(rel, names);
     const entries: SourceEntry[] = [];
     for (const name of names) {
       const path = this.localPathOf(joinRel(rel, name));
@@ -178,6 +179,27 @@ export class LocalSource implements SourceRole {
       }
     }
     return entries;
+  }
+
+  /**
+   * entriesOf through the walk's own lister (the daemon's lists beneath its module): never by a
+   * path whose directories a local writer could swap for links to the outside.
+   */
+  private listedEntriesOf(rel: string, names: string[]): SourceEntry[] {
+    let contents: DirectoryContents;
+    try {
+      contents = this.lister!(rel);
+    } catch (error) {
+      this.fail(rel, `cannot read directory: ${reasonOf(error)}`);
+      return [];
+    }
+    const wanted = new Set(names);
+    for (const problem of contents.problems) {
+      if (wanted.has(problem.name)) this.fail(joinRel(rel, problem.name), problem.reason);
+    }
+    return contents.entries
+      .filter((entry) => wanted.has(entry.name))
+      .map((entry) => ({ ...entry, verdict: this.filter.root }));
   }
 
   /**

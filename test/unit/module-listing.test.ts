@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { encodeInModule, listInModule } from '../../src/daemon/module-listing.js';
 import type { FilterVerdict } from '../../src/engine/filter.js';
+import { buildFilter } from '../../src/engine/filter.js';
+import { LocalSource } from '../../src/engine/local-source.js';
 import type { SourceEntry, SourceListing } from '../../src/engine/roles.js';
 import { BeneathRoot } from '../../src/fsops/beneath.js';
 import { entryFromStats } from '../../src/fsops/listing.js';
@@ -137,4 +139,29 @@ test('a directory the addon leaves to JavaScript is listed as listBeneath lists 
   const listed = encodeInModule(root, 'linked', lister(), INCLUDE);
   assert.equal(listed.encoded, undefined);
   assert.deepEqual(listed.contents, listInModule(root, 'linked'));
+});
+
+test("a rescan's entries are read beneath the module too, never through a directory swapped for a link", (t) => {
+  const top = tempDir(t);
+  const outside = join(top, 'outside');
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'x'), 'outside, and longer than the inside one');
+  const tree = join(top, 'module', 'tree');
+  mkdirSync(join(tree, 'd'), { recursive: true });
+  writeFileSync(join(tree, 'd', 'x'), 'inside');
+  const root = moduleRoot(t, join(top, 'module'));
+  const source = new LocalSource(
+    { kind: 'tree', source: tree, target: '/nonexistent', contentsOnly: true, sourceInsideTarget: false },
+    buildFilter({ include: [], exclude: [] }),
+    (rel) => listInModule(root, rel === '' ? 'tree' : `tree/${rel}`),
+  );
+  assert.deepEqual(
+    source.entriesOf('d', ['x']).map((e) => [e.name, e.size]),
+    [['x', 6]],
+  );
+  // A local writer swaps the directory for a link to the outside; a peer asks for the entry again.
+  renameSync(join(tree, 'd'), join(tree, 'd.moved'));
+  symlinkSync(outside, join(tree, 'd'));
+  assert.deepEqual(source.entriesOf('d', ['x']), []);
+  assert.match(source.failures.at(-1)?.reason ?? '', /cannot read directory/);
 });
