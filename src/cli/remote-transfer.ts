@@ -356,8 +356,8 @@ async function runPush(
   where: string,
 ): Promise<PartialReport> {
   const source = new LocalSource(endpoints, buildFilter(options.filter));
-  // The addon encodes the manifest's entries as it lists; a move needs every name on this side.
-  const lister = options.operation === 'move' ? undefined : manifestLister();
+  // The addon encodes the manifest's entries as it lists.
+  const lister = manifestLister(options.operation);
   if (lister) source.encoder = (rel, verdict, onSlow) => lister(source.localPathOf(rel), verdict, onSlow);
   const progress = session.progress;
   const writeAction = flags.json ? err : out;

@@ -471,9 +471,9 @@ async function sendPull({
     filter,
     root && isDirectory ? (rel) => listInModule(root, joinModuleRel(base!, rel)) : undefined,
   );
-  // The addon encodes the manifest's entries as it lists (a move needs every name on this side);
-  // where /proc/self/fd names the descriptors (Linux), as the module's pinned paths do.
-  const lister = options.operation === 'move' ? undefined : manifestLister();
+  // The addon encodes the manifest's entries as it lists, where /proc/self/fd names the
+  // descriptors (Linux), as the module's pinned paths do.
+  const lister = manifestLister(options.operation);
   if (root && isDirectory && lister && existsSync('/proc/self/fd')) {
     source.encoder = (rel, verdict) => encodeInModule(root, joinModuleRel(base!, rel), lister, verdict);
   }

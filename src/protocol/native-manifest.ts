@@ -10,6 +10,7 @@
  */
 import type { FilterVerdict } from '../engine/filter.js';
 import type { EncodedEntries } from '../engine/roles.js';
+import type { Operation } from '../engine/types.js';
 import { localIdNames } from '../fsops/id-map.js';
 import { contentsOf, type DirectoryContents, slowListing } from '../fsops/listing.js';
 import { type NativeAddon, nativeAddon } from '../fsops/native.js';
@@ -24,10 +25,13 @@ export interface ManifestListing {
 /** Lists the directory at `path` into encoded entries (a path the addon opens, following links). */
 export type ManifestLister = (path: string, verdict: FilterVerdict, onSlow?: () => void) => ManifestListing;
 
-/** The lister, with the addon; undefined without it (then the walk lists as usual). */
-export function manifestLister(): ManifestLister | undefined {
+/**
+ * The lister for a session's source; undefined without the addon, and for a move, whose source
+ * needs every name it sent to remove what landed (then the walk lists as usual).
+ */
+export function manifestLister(operation: Operation): ManifestLister | undefined {
   const addon = nativeAddon();
-  if (!addon) return undefined;
+  if (!addon || operation === 'move') return undefined;
   return (path, verdict, onSlow) => listManifest(addon, path, verdict, onSlow);
 }
 

@@ -19,7 +19,7 @@ test('the walk gives the event loop a turn at least every 64 entries', async (t)
 
 test("so does a push's walk whose entries the addon encodes (only its subdirectories are objects)", async (t) => {
   assert.match(nativeStatus(), /^native addon/);
-  const list = manifestLister();
+  const list = manifestLister('mirror');
   assert.ok(list, 'the addon lists manifests');
   await assertTurns(tempDir(t), list);
 });

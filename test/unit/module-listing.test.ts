@@ -29,8 +29,22 @@ function moduleRoot(t: { after(fn: () => void): void }, path: string): BeneathRo
   return root;
 }
 
+/** TOP/module/tree, opened as a module root at TOP/module, and TOP/outside holding one file. */
+function moduleBesideOutside(
+  t: { after(fn: () => void): void },
+  outsideFile: string,
+): { outside: string; tree: string; root: BeneathRoot } {
+  const top = tempDir(t);
+  const outside = join(top, 'outside');
+  mkdirSync(outside);
+  writeFileSync(join(outside, outsideFile), 'outside the module, and longer than any file inside');
+  const tree = join(top, 'module', 'tree');
+  mkdirSync(tree, { recursive: true });
+  return { outside, tree, root: moduleRoot(t, join(top, 'module')) };
+}
+
 function lister(): ManifestLister {
-  const list = manifestLister();
+  const list = manifestLister('mirror');
   assert.ok(list, 'the addon lists manifests');
   return list;
 }
@@ -101,14 +115,8 @@ test('neither lists a directory through a link that leaves the module, last or o
 });
 
 test('the directory listed is the one opened, whatever a local writer swaps in at its path', (t) => {
-  const top = tempDir(t);
-  const outside = join(top, 'outside');
-  mkdirSync(outside);
-  writeFileSync(join(outside, 'secret'), 'not for the peer');
-  const tree = join(top, 'module', 'tree');
-  mkdirSync(tree, { recursive: true });
+  const { outside, tree, root } = moduleBesideOutside(t, 'secret');
   writeFileSync(join(tree, 'mine'), 'in the module');
-  const root = moduleRoot(t, join(top, 'module'));
   const list = lister();
   // Between the open beneath the module and the listing: the directory goes, a link to the outside takes its place.
   const swapping: ManifestLister = (path, verdict) => {
@@ -142,14 +150,9 @@ test('a directory the addon leaves to JavaScript is listed as listBeneath lists 
 });
 
 test("a rescan's entries are read beneath the module too, never through a directory swapped for a link", (t) => {
-  const top = tempDir(t);
-  const outside = join(top, 'outside');
-  mkdirSync(outside);
-  writeFileSync(join(outside, 'x'), 'outside, and longer than the inside one');
-  const tree = join(top, 'module', 'tree');
-  mkdirSync(join(tree, 'd'), { recursive: true });
+  const { outside, tree, root } = moduleBesideOutside(t, 'x');
+  mkdirSync(join(tree, 'd'));
   writeFileSync(join(tree, 'd', 'x'), 'inside');
-  const root = moduleRoot(t, join(top, 'module'));
   const source = new LocalSource(
     { kind: 'tree', source: tree, target: '/nonexistent', contentsOnly: true, sourceInsideTarget: false },
     buildFilter({ include: [], exclude: [] }),

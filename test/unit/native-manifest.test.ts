@@ -37,8 +37,10 @@ const INCLUDE: FilterVerdict = { status: 'include', met: 3 };
 
 function lister(): (path: string, verdict: FilterVerdict) => ManifestListing {
   assert.match(nativeStatus(), /^native addon/);
-  const list = manifestLister();
+  const list = manifestLister('mirror');
   assert.ok(list, 'the addon lists manifests');
+  // A move's source needs every name it sent (to remove what landed): it lists the usual way.
+  assert.equal(manifestLister('move'), undefined);
   return list;
 }
 

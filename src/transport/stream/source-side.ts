@@ -47,7 +47,6 @@ import { faults } from '../../util/faults.js';
 import { type FrameChannel, PeerEndedEarly, PeerFailed } from '../frame-channel.js';
 import { OwnWork } from '../own-work.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
-import { SMALL_FILE_BYTES } from '../tcp/layout.js';
 import { RecordSender } from '../tcp/record-sender.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
 import { StreamCount } from '../tcp/stream-count.js';
@@ -59,8 +58,6 @@ export const CHUNK_BYTES = 1 << 20;
 /** What the needs the destination has outstanding may hold, their paths and a fixed cost each; more is a protocol error. */
 const MAX_QUEUED_BYTES = 256 << 20;
 const NEED_OVERHEAD = 128;
-/** A file no larger goes into the data plane's batches whole (serveNeed's one-call path). */
-const SMALL_WHOLE_BYTES = BigInt(SMALL_FILE_BYTES);
 
 export interface SourceSideHooks {
   /** A push's deletion prompt: asked when the destination sends DeletionsPending. */
@@ -377,13 +374,7 @@ async function serveSource(
       await sendError(need, 'not a file this source listed');
       return;
     }
-    if (
-      !hooks.files &&
-      records.ready &&
-      need.size <= SMALL_WHOLE_BYTES &&
-      !(need.hashFirst && hooks.hasher) &&
-      canReadWhole()
-    ) {
+    if (!hooks.files && records.ready && !(need.hashFirst && hooks.hasher) && canReadWhole()) {
       if (await sendWhole(need, path)) return;
     }
     let fd: number;
@@ -460,8 +451,9 @@ async function serveSource(
    * A small file named by a plain path (this side's own files, not a daemon's module) into the
    * data plane's batch in one addon call: open, check, read, check, close (read-listed.ts
    * readWholeListed), where serveNeed's steps make four calls and two awaits. A file not as listed
-   * is reported as serveNeed reports it. False when it was not opened (or without the addon):
-   * nothing sent, serveNeed's own steps open it again and report why not in Node's words.
+   * is reported as serveNeed reports it. False when it was not opened, is larger than a batch
+   * takes, or without the addon: nothing sent, serveNeed's own steps take it (and report why it
+   * was not opened in Node's words).
    */
   const sendWhole = async (need: Need, path: string): Promise<boolean> => {
     const size = Number(need.size);

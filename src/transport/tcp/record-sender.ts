@@ -218,13 +218,15 @@ export class RecordSender {
    * checks it (read-listed.ts readWholeListed): read, it joins the batch; changed or not readable
    * (`read` answered so, or threw), FAIL goes out for it. What `read` answered is returned, for the
    * caller to report what the open found (not as listed, not opened) as it reports a failed open.
-   * Undefined: `read` could not (no addon), nothing was done.
+   * Undefined, nothing done: the file is larger than a batch takes (sendFile's rule), or `read`
+   * could not (no addon).
    */
   batchWhole(
     fileId: bigint,
     size: number,
     read: (into: Buffer) => WholeRead | undefined,
   ): WholeRead | undefined {
+    if (size > SMALL_FILE_BYTES) return undefined;
     this.check();
     let answer: WholeRead | undefined;
     try {
