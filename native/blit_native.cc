@@ -8,7 +8,8 @@
 //   pread/pwrite, nanosecond times, rename); setTimes (Node's utimes lands on microseconds).
 // - whole_dir.cc: whole-directory jobs (list, compare, copy a directory on a copy thread).
 // - copy_pool.cc: the native threads that run batches and directory jobs, never libuv's pool.
-// - land.cc: landFiles, whole files received in memory landed on two native threads of its own.
+// - land.cc: landFiles, whole files received in memory landed on two native threads of its own;
+//   readWholeFiles, a sending side's small files read on the same threads (read_checked.cc).
 // - data_socket.cc: data-plane sockets read, received into files (splice) and sent (sendfile) on a
 //   thread per socket.
 // - notify.cc: sdNotify, systemd's readiness datagram sent from the main process.
@@ -117,10 +118,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("landFiles", Napi::Function::New(env, LandFiles));
   exports.Set("writeRanges", Napi::Function::New(env, WriteRanges));
+  exports.Set("readWholeFiles", Napi::Function::New(env, ReadWholeFiles));
   exports.Set("punchZeros", Napi::Function::New(env, PunchZeros));
   exports.Set("readChecked", Napi::Function::New(env, ReadChecked));
   exports.Set("openedAsListed", Napi::Function::New(env, OpenedAsListed));
-  exports.Set("readWholeListed", Napi::Function::New(env, ReadWholeListed));
   exports.Set("dataSocketOpen", Napi::Function::New(env, DataSocketOpen));
   exports.Set("dataSocketRead", Napi::Function::New(env, DataSocketRead));
   exports.Set("dataSocketReceive", Napi::Function::New(env, DataSocketReceive));
@@ -134,7 +135,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 35));
+  exports.Set("abiVersion", Napi::Number::New(env, 36));
   return exports;
 }
 

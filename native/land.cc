@@ -25,6 +25,7 @@
 #include "land.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdint>
@@ -43,6 +44,7 @@
 #include "common.h"
 #include "owner.h"
 #include "copy.h"
+#include "read_checked.h"
 #include "sparse.h"
 #include "xattr.h"
 
@@ -59,6 +61,10 @@ struct LandFile {
   uint32_t mode = 0;
   // A range of an open file instead (writeRanges): written at `offset` into `fd`, nothing else.
   int fd = -1;
+  // A small file to read instead (readWholeFiles): `dir` is its path, read whole into `into`
+  // (`size` bytes; null when 0) if it is as listed (`sec`, `nsec`); its answer is ReadWholeAt's.
+  bool read = false;
+  char* into = nullptr;
   int64_t offset = 0;
   // False when the create mode, after the umask, is the mode already: no fchmod.
   bool chmod = true;
@@ -196,8 +202,12 @@ void LandThread(LandPool* pool) {
         int32_t* ownerErr = i < job->ownerErrnos.size() ? &job->ownerErrnos[i] : &unusedOwner;
         int32_t* xattrInts =
             (i + 1) * kXattrInts <= job->xattrInts.size() ? &job->xattrInts[i * kXattrInts] : unusedXattrs;
-        job->errnos[i] = file.fd >= 0 ? (WriteAll(file.fd, file.data, file.size, file.offset) ? 0 : errno)
-                                      : LandOne(file, dirs, ownerErr, xattrInts);
+        if (file.read) {
+          job->errnos[i] = ReadWholeAt(file.dir, file.into, static_cast<int64_t>(file.size), file.sec, file.nsec);
+        } else {
+          job->errnos[i] = file.fd >= 0 ? (WriteAll(file.fd, file.data, file.size, file.offset) ? 0 : errno)
+                                        : LandOne(file, dirs, ownerErr, xattrInts);
+        }
       }
     }
     lock.lock();
@@ -332,6 +342,64 @@ Napi::Value WriteRanges(const Napi::CallbackInfo& info) {
     views.Set(i, data);
   }
   Enqueue(env, std::move(job), views, info[1].As<Napi::Function>());
+  return env.Undefined();
+}
+
+// Seconds a timespec takes without overflow anywhere (2^62).
+constexpr double kMaxSeconds = 4611686018427387904.0;
+
+// A whole number in [min, max] (checked before any cast: casting a double outside int64_t is
+// undefined).
+bool IsWhole(double value, double min, double max) {
+  return value >= min && value <= max && value == std::floor(value);
+}
+
+// readWholeFiles(paths, listed, into, onDone): see land.h. Throws (a TypeError) before queuing
+// anything when the arguments do not fit together.
+Napi::Value ReadWholeFiles(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() || !info[3].IsFunction()) {
+    throw Napi::TypeError::New(env, "readWholeFiles(paths, listed, into, onDone)");
+  }
+  Napi::Array paths = info[0].As<Napi::Array>();
+  Napi::TypedArray listedArray = info[1].As<Napi::TypedArray>();
+  Napi::TypedArray intoArray = info[2].As<Napi::TypedArray>();
+  if (listedArray.TypedArrayType() != napi_float64_array || intoArray.TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "readWholeFiles: listed must be a Float64Array, into a Uint8Array");
+  }
+  Napi::Float64Array listed = listedArray.As<Napi::Float64Array>();
+  Napi::Uint8Array into = intoArray.As<Napi::Uint8Array>();
+  uint32_t n = paths.Length();
+  if (listed.ElementLength() != static_cast<size_t>(n) * 3) {
+    throw Napi::TypeError::New(env, "readWholeFiles: listed must hold size, mtimeSec and mtimeNsec per path");
+  }
+  auto job = std::make_unique<LandJob>();
+  job->files.resize(n);
+  job->errnos.assign(n, 0);
+  char* base = reinterpret_cast<char*>(into.Data());
+  size_t room = into.ByteLength();
+  size_t at = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    double size = listed[i * 3];
+    double sec = listed[i * 3 + 1];
+    double nsec = listed[i * 3 + 2];
+    // Whole numbers only: a size must fit what is left of `into`, the nanoseconds a second.
+    if (!IsWhole(size, 0, static_cast<double>(room - at)) || !IsWhole(sec, -kMaxSeconds, kMaxSeconds) ||
+        !IsWhole(nsec, 0, 999999999)) {
+      throw Napi::TypeError::New(env, "readWholeFiles: a size outside into, or an mtime that is not whole");
+    }
+    LandFile& file = job->files[i];
+    file.read = true;
+    file.dir = PathArg(paths.Get(i));
+    file.size = static_cast<size_t>(size);
+    file.into = base + at;
+    file.sec = static_cast<int64_t>(sec);
+    file.nsec = static_cast<int64_t>(nsec);
+    at += file.size;
+  }
+  Napi::Array views = Napi::Array::New(env, 1);
+  views.Set(0u, into);
+  Enqueue(env, std::move(job), views, info[3].As<Napi::Function>());
   return env.Undefined();
 }
 

@@ -46,7 +46,7 @@ int ReadFully(int fd, char* data, size_t length, int64_t offset) {
   return 0;
 }
 
-// readWholeListed's answers (read-listed.ts decodes them).
+// ReadWholeAt's answers (read-listed.ts decodes them).
 constexpr int kWholeRead = 0;
 constexpr int kNotAsListed = 1;
 constexpr int kChangedWhileRead = 2;
@@ -74,23 +74,10 @@ Napi::Value ReadChecked(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, CheckListed(fd, size, sec, nsec, nullptr));
 }
 
-Napi::Value ReadWholeListed(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsString() || !info[1].IsTypedArray() || !info[2].IsNumber() || !info[3].IsNumber()) {
-    throw Napi::TypeError::New(env, "readWholeListed(path, into, mtimeSec, mtimeNsec)");
-  }
-  Napi::TypedArray typed = info[1].As<Napi::TypedArray>();
-  if (typed.TypedArrayType() != napi_uint8_array) {
-    throw Napi::TypeError::New(env, "readWholeListed: into must be a Uint8Array");
-  }
-  Napi::Uint8Array into = typed.As<Napi::Uint8Array>();
-  std::string path = PathArg(info[0]);
-  int64_t sec = info[2].As<Napi::Number>().Int64Value();
-  int64_t nsec = info[3].As<Napi::Number>().Int64Value();
-  int64_t size = static_cast<int64_t>(into.ByteLength());
+int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, int64_t nsec) {
   // As the per-step path opens it: a last link is not followed, a FIFO never blocks the open.
   int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return Napi::Number::New(env, -errno);
+  if (fd < 0) return -errno;
   // Checked before it is read: a file swapped for a device or a FIFO is never read at all. A
   // failed fstat here is answered as a failed open (the caller reports both alike).
   int answer = CheckListed(fd, size, sec, nsec, nullptr);
@@ -99,7 +86,7 @@ Napi::Value ReadWholeListed(const Napi::CallbackInfo& info) {
   } else if (answer > 0) {
     answer = -answer;
   } else {
-    int read = ReadFully(fd, reinterpret_cast<char*>(into.Data()), into.ByteLength(), 0);
+    int read = ReadFully(fd, into, static_cast<size_t>(size), 0);
     if (read == 0) {
       ChangeSourceIfInjected(path);
       read = CheckListed(fd, size, sec, nsec, nullptr);
@@ -107,7 +94,7 @@ Napi::Value ReadWholeListed(const Napi::CallbackInfo& info) {
     answer = read == 0 ? kWholeRead : read == -1 ? kChangedWhileRead : -(kReadFailedBase + read);
   }
   close(fd);
-  return Napi::Number::New(env, answer);
+  return answer;
 }
 
 Napi::Value OpenedAsListed(const Napi::CallbackInfo& info) {

@@ -4,6 +4,9 @@
 
 #include <napi.h>
 
+#include <cstdint>
+#include <string>
+
 namespace blit {
 
 // readChecked(fd, into: Uint8Array, offset, size, mtimeSec, mtimeNsec) -> 0 | -1 | errno: fills
@@ -18,13 +21,13 @@ Napi::Value ReadChecked(const Napi::CallbackInfo& info);
 // allocated than its size); errno + 1 when the fstat failed. On the calling thread.
 Napi::Value OpenedAsListed(const Napi::CallbackInfo& info);
 
-// readWholeListed(path, into: Uint8Array, mtimeSec, mtimeNsec) -> 0 | 1 | 2 | -errno |
-// -(65536 + errno): a small file the data plane sends whole, in one call where the per-step path
-// makes four (open, openedAsListed, readChecked, close). Opens `path` (O_NOFOLLOW, O_NONBLOCK),
-// checks it is a regular file of into.length bytes with that mtime (1 when not: nothing read),
-// fills `into`, checks again (2 when it ended early or is no longer as listed: it changed while
-// read), closes it; 0 when read and still as listed. -errno: the open (or the fstat after it)
-// failed; -(65536 + errno): a read or the fstat after it did. On the calling thread.
-Napi::Value ReadWholeListed(const Napi::CallbackInfo& info);
+// A small file the data plane sends whole, in one step where the per-step path makes four (open,
+// openedAsListed, readChecked, close): opens `path` (O_NOFOLLOW, O_NONBLOCK), checks it is a
+// regular file of `size` bytes with that mtime (1 when not: nothing read), fills into[0, size),
+// checks again (2 when it ended early or is no longer as listed: it changed while read), closes it;
+// 0 when read and still as listed. -errno: the open (or the fstat after it) failed; -(65536 +
+// errno): a read or the fstat after it did. On any thread: the landing threads read the sending
+// side's groups of small files with it (land.h readWholeFiles).
+int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, int64_t nsec);
 
 }  // namespace blit

@@ -495,11 +495,19 @@ export interface NativeAddon {
    */
   openedAsListed(fd: number, size: number, mtimeSec: number, mtimeNsec: number): number;
   /**
-   * A small file read whole by its path (native/read_checked.h): 0 read and still as listed, 1 not
-   * as listed when opened (nothing read), 2 changed while read, -errno the open (or the fstat
-   * after it) failed, -(65536 + errno) a read or the last fstat did. The listed size is `into.length`.
+   * Small files read whole by their paths on the landing threads (native/land.h readWholeFiles):
+   * file i (`listed[3i..3i+2]`: size, mtime seconds, nanoseconds) into `into` right after file
+   * i-1's bytes. `onDone` gets one answer per file: 0 read and still as listed, 1 not as listed
+   * when opened (nothing read), 2 changed while read, -errno the open (or the fstat after it)
+   * failed, -(65536 + errno) a read or the last fstat did. Throws a TypeError, nothing queued,
+   * when the sizes do not fit `into`.
    */
-  readWholeListed(path: string, into: Uint8Array, mtimeSec: number, mtimeNsec: number): number;
+  readWholeFiles(
+    paths: string[],
+    listed: Float64Array,
+    into: Uint8Array,
+    onDone: (answers: Int32Array) => void,
+  ): void;
   /**
    * A data-plane socket driven from a thread of its own (native/data_socket.cc): takes a duplicate
    * of `fd`; each command below answers once, in order, with (result, errno, side) — side 1 the
@@ -607,7 +615,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 35;
+const ABI_VERSION = 36;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -2,12 +2,13 @@
  * A file read to be sent, and the check that it is still what its listing said (same size and
  * mtime, still a regular file): what makes "a file that changes while it is copied is not
  * installed" hold for the remote senders. With the addon, the last read and the check are one call
- * (native/read_checked.cc); without it, readSync and a bigint fstat. A small file named by a plain
- * path may be opened, checked, read, checked again and closed in one addon call (readWholeListed).
+ * (native/read_checked.cc); without it, readSync and a bigint fstat. Small files named by plain
+ * paths may be opened, checked, read, checked again and closed a group at a time on the addon's
+ * threads (readWholeFiles).
  */
 import { type BigIntStats, fstatSync, readSync } from 'node:fs';
 import { splitNs } from './metadata.js';
-import { nativeAddon, nativeErrnoError } from './native.js';
+import { type NativeAddon, nativeAddon, nativeErrnoError } from './native.js';
 import { hasHolesOnDisk } from './sparse-blocks.js';
 
 /** What a file was listed with. */
@@ -73,7 +74,7 @@ export function readListed(
   return stillAsListed(fstatSync(fd, { bigint: true }), listed);
 }
 
-/** The offset of an fstat's or a read's errno in readWholeListed's answer (native/read_checked.cc). */
+/** The offset of an fstat's or a read's errno in readWholeFiles's answers (native/read_checked.h). */
 const READ_FAILED_BASE = 1 << 16;
 
 /**
@@ -95,25 +96,50 @@ const NOT_AS_LISTED: WholeRead = { kind: 'not-as-listed' };
 const CHANGED: WholeRead = { kind: 'changed' };
 const NOT_OPENED: WholeRead = { kind: 'not-opened' };
 
-/** Whether readWholeListed can answer (the addon is loaded). */
+/** Whether readWholeFiles can answer (the addon is loaded). */
 export function canReadWhole(): boolean {
   return nativeAddon() !== undefined;
 }
 
+/** A small file to read whole: its path on this machine and what it was listed with. */
+export interface WholeFile {
+  path: string;
+  listed: Listed;
+}
+
 /**
- * With the addon, one call (the steps of openedAsListed and readListed for a whole file, and the
- * close): opens `path` without following a last link or blocking on a FIFO, checks it is as
- * listed, fills `into` (its length is the listed size), checks again, closes it. A test's injected
- * change (util/faults.ts changeSource) happens inside the call, after the read. Undefined without
- * the addon: the caller takes the steps one by one.
+ * With the addon, reads small files on its landing threads, off the event loop: each one opened
+ * without following a last link or blocking on a FIFO, checked as listed, read whole, checked
+ * again and closed (native/read_checked.h ReadWholeAt), file i's bytes right after file i-1's in
+ * `into` (whether or not file i-1 was read: the caller keeps those it takes). Answers one
+ * WholeRead per file. A test's injected change (util/faults.ts changeSource) happens after the
+ * read. Undefined without the addon: the caller takes each file's steps one by one. Throws a
+ * RangeError when the files' listed sizes do not fit `into`.
  */
-export function readWholeListed(path: string, into: Uint8Array, listed: Listed): WholeRead | undefined {
+export function readWholeFiles(files: WholeFile[], into: Uint8Array): Promise<WholeRead[]> | undefined {
   const addon = nativeAddon();
   if (!addon) return undefined;
-  if (BigInt(into.length) !== listed.size)
-    throw new RangeError('readWholeListed: into must hold the listed size');
-  const [sec, nsec] = splitNs(listed.mtimeNs);
-  const answer = addon.readWholeListed(path, into, sec, nsec);
+  const paths: string[] = [];
+  const listed = new Float64Array(files.length * 3);
+  let bytes = 0;
+  files.forEach((file, i) => {
+    const [sec, nsec] = splitNs(file.listed.mtimeNs);
+    listed[i * 3] = Number(file.listed.size);
+    listed[i * 3 + 1] = sec;
+    listed[i * 3 + 2] = nsec;
+    bytes += Number(file.listed.size);
+    paths.push(file.path);
+  });
+  if (bytes > into.length) throw new RangeError('readWholeFiles: the files do not fit into');
+  return new Promise((resolve) => {
+    addon.readWholeFiles(paths, listed, into, (answers) =>
+      resolve(Array.from(answers, (answer) => wholeRead(addon, answer))),
+    );
+  });
+}
+
+/** One of ReadWholeAt's answers (native/read_checked.h). */
+function wholeRead(addon: NativeAddon, answer: number): WholeRead {
   if (answer === 0) return READ;
   if (answer === 1) return NOT_AS_LISTED;
   if (answer === 2) return CHANGED;

@@ -5,7 +5,7 @@
  * that failed).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -20,7 +20,7 @@ import {
 } from '../../src/generated/blit.js';
 import { localHello, negotiate } from '../../src/protocol/handshake.js';
 import { ADMITTED } from '../../src/transport/tcp/dial.js';
-import { fileHeader, PREAMBLE_BYTES, parsePreamble } from '../../src/transport/tcp/records.js';
+import { fileHeader, PREAMBLE_BYTES, parsePreamble, RecordDecoder } from '../../src/transport/tcp/records.js';
 import { isOneLineError, snapshot, tempDir } from '../helpers.js';
 import { runBlit } from './daemon-harness.js';
 import { type Body, batch, entry, summary } from './frames.js';
@@ -410,6 +410,81 @@ test('data records larger than the file declared end the pull with one line; not
   assert.match(result.stderr, /protocol error: file \d+ sent whole as 25 of its 3 bytes/);
   assert.ok(isOneLineError(result.stderr), result.stderr);
   assert.deepEqual(left, []);
+});
+
+/**
+ * A push's small files are read a group at a time off blit's event loop (source-side sendGroup):
+ * files still as listed go out in one batch, their bytes in order; one changed since the listing
+ * or gone by then is answered on the control stream instead, each for itself, and the others of
+ * its group still go.
+ */
+test('a push answers files changed or gone since the listing one by one; the rest of their group goes', async (t) => {
+  const root = tempDir(t, 'blit-hostile-daemon-');
+  const src = join(root, 'src');
+  mkdirSync(src);
+  const names = ['a', 'b', 'c', 'd', 'e'];
+  for (const name of names) writeFileSync(join(src, name), `contents of ${name}`.repeat(50));
+  const listed = new Map(names.map((name) => [name, statSync(join(src, name), { bigint: true })]));
+  const data = await fakeDataPort(t);
+  const errors: string[] = [];
+  const received = new Map<bigint, string>();
+  const port = await fakeDaemon(
+    t,
+    async (send, _needs, next) => {
+      await next('manifestComplete');
+      // After the listing: b goes, d changes size.
+      unlinkSync(join(src, 'b'));
+      writeFileSync(join(src, 'd'), 'shorter now');
+      send({
+        $case: 'needBatch',
+        value: {
+          needs: names.map((name, i) => ({
+            fileId: BigInt(i + 1),
+            path: name,
+            hashFirst: false,
+            blocks: [],
+            destinationHash: Buffer.alloc(0),
+            size: listed.get(name)!.size,
+            mtimeNs: listed.get(name)!.mtimeNs,
+          })),
+        },
+      });
+      const socket = await data.admitted;
+      const decoder = new RecordDecoder();
+      const landed = new Promise<void>((resolve) => {
+        socket.on('data', (chunk: Buffer) => {
+          for (const event of decoder.push(chunk)) {
+            if (event.kind === 'data')
+              received.set(event.fileId, (received.get(event.fileId) ?? '') + event.data.toString());
+          }
+          if (received.size === 3 && [...received.values()].every((text) => text.length === 650)) resolve();
+          // blit's end record: the socket is closed as blitd closes it.
+          if (decoder.atEnd) socket.end();
+        });
+      });
+      for (let i = 0; i < 2; i++) {
+        const body = await next('error');
+        if (body.$case === 'error') errors.push(`${body.value.path}: ${body.value.message}`);
+      }
+      await landed;
+      send(summary({ failed: 2n }));
+    },
+    data.grant,
+  );
+  const result = await runBlit(['copy', `${src}/`, `127.0.0.1:${port}:/m/dst`]);
+  assert.equal(result.status, 2, result.stderr);
+  assert.deepEqual(
+    [...received].sort(([x], [y]) => Number(x - y)),
+    [
+      [1n, 'contents of a'.repeat(50)],
+      [3n, 'contents of c'.repeat(50)],
+      [5n, 'contents of e'.repeat(50)],
+    ],
+  );
+  assert.deepEqual(errors.sort(), [
+    'b: cannot read: no such file or directory',
+    'd: changed since it was listed; not copied',
+  ]);
 });
 
 test("a daemon's message of the day, module names, refusals and problems reach the terminal escaped", async (t) => {

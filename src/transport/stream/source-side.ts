@@ -19,7 +19,7 @@ import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
 import {
   canReadWhole,
   openedAsListed,
-  readWholeListed,
+  readWholeFiles,
   stillAsListed,
   type WholeRead,
 } from '../../fsops/read-listed.js';
@@ -58,6 +58,11 @@ export const CHUNK_BYTES = 1 << 20;
 /** What the needs the destination has outstanding may hold, their paths and a fixed cost each; more is a protocol error. */
 const MAX_QUEUED_BYTES = 256 << 20;
 const NEED_OVERHEAD = 128;
+/**
+ * Groups of small files read on the addon's landing threads at once (source-side sendGroup): two,
+ * one per thread, so one is read while the other's batch goes out.
+ */
+const GROUPS_IN_FLIGHT = 2;
 
 export interface SourceSideHooks {
   /** A push's deletion prompt: asked when the destination sends DeletionsPending. */
@@ -374,9 +379,6 @@ async function serveSource(
       await sendError(need, 'not a file this source listed');
       return;
     }
-    if (!hooks.files && records.ready && !(need.hashFirst && hooks.hasher) && canReadWhole()) {
-      if (await sendWhole(need, path)) return;
-    }
     let fd: number;
     try {
       fd = hooks.files
@@ -448,29 +450,63 @@ async function serveSource(
   };
 
   /**
-   * A small file named by a plain path (this side's own files, not a daemon's module) into the
-   * data plane's batch in one addon call: open, check, read, check, close (read-listed.ts
-   * readWholeListed), where serveNeed's steps make four calls and two awaits. A file not as listed
-   * is reported as serveNeed reports it. False when it was not opened, is larger than a batch
-   * takes, or without the addon: nothing sent, serveNeed's own steps take it (and report why it
-   * was not opened in Node's words).
+   * The needs at the head of the queue that go as one group of small files read off the event loop
+   * (sendGroup), taken from the queue: files this side names by a plain path (its own files, not a
+   * daemon's module, whose files open beneath it), not hashed first, as many as one batch takes
+   * (RecordSender.groupTakes). Empty when the first need is not such a file, or without the addon.
    */
-  const sendWhole = async (need: Need, path: string): Promise<boolean> => {
-    const size = Number(need.size);
-    let read: WholeRead | undefined;
+  const takeGroup = (): { need: Need; path: string }[] => {
+    const group: { need: Need; path: string }[] = [];
+    if (hooks.files || !canReadWhole()) return group;
+    let bytes = 0;
+    while (group.length < needs.length) {
+      const need = needs[group.length]!;
+      const size = Number(need.size);
+      if ((need.hashFirst && hooks.hasher) || !records.groupTakes(group.length, bytes, size)) break;
+      const path = pathOf(need.path);
+      if (path === undefined) break;
+      group.push({ need, path });
+      bytes += size;
+    }
+    for (const need of needs.splice(0, group.length)) queuedBytes -= need.path.length + NEED_OVERHEAD;
+    return group;
+  };
+
+  /**
+   * A group of small files (takeGroup) opened, checked, read, checked again and closed on the
+   * addon's threads (read-listed.ts readWholeFiles), where serveNeed's steps make four calls and
+   * two awaits per file on the event loop, and sent as one batch (RecordSender.batchGroup). A file
+   * not as listed is reported as serveNeed reports it; one not opened goes through serveNeed's own
+   * steps (which report why in Node's words).
+   */
+  const sendGroup = async (group: { need: Need; path: string }[]) => {
+    const first = group[0]!.need.path;
+    const done = work.start(
+      `read: ${showPath(first)}${group.length > 1 ? ` and ${group.length - 1} more` : ''}`,
+    );
+    let answers: WholeRead[] | undefined;
     try {
-      read = records.batchWhole(need.fileId, size, (into) => readWholeListed(path, into, need));
-      if (read === undefined || read.kind === 'not-opened') return false;
-      if (read.kind !== 'not-as-listed') {
-        countJob(size);
-        await records.room();
-        return true;
-      }
+      answers = await records.batchGroup(
+        group.map(({ need }) => ({ fileId: need.fileId, length: Number(need.size) })),
+        (into) =>
+          readWholeFiles(
+            group.map(({ need, path }) => ({ path, listed: need })),
+            into,
+          ),
+      );
     } catch (error) {
       return dataPlaneFailed(error);
+    } finally {
+      done();
     }
-    await sendError(need, 'changed since it was listed; not copied');
-    return true;
+    for (const [i, { need }] of group.entries()) {
+      const answer = answers?.[i];
+      if (answer === undefined || answer.kind === 'not-opened') await serveNeed(need);
+      else if (answer.kind === 'not-as-listed')
+        await sendError(need, 'changed since it was listed; not copied');
+      else countJob(Number(need.size));
+    }
+    await records.room();
   };
 
   /** Sends a file as FileData frames inside the session stream (no data plane, or not yet). */
@@ -505,12 +541,32 @@ async function serveSource(
     // The first file waits until the data plane is up or known not to be coming.
     if (needs.length > 0 && hooks.sockets)
       await work.forPeer(Promise.race([hooks.sockets.settled, channel.closed]));
+    // Groups read on the addon's threads while the next is taken; anything else waits for them.
+    const reading: Promise<void>[] = [];
+    let groupFailure: { error: unknown } | undefined;
+    const settle = async (group: Promise<void> | undefined) => {
+      await group;
+      if (groupFailure) throw groupFailure.error;
+    };
     while (needs.length > 0) {
       check();
-      const need = needs.shift()!;
+      const group = takeGroup();
+      if (group.length > 0) {
+        reading.push(
+          sendGroup(group).catch((error: unknown) => {
+            groupFailure ??= { error };
+          }),
+        );
+        if (reading.length >= GROUPS_IN_FLIGHT) await settle(reading.shift());
+        continue;
+      }
+      while (reading.length > 0) await settle(reading.shift());
+      const need = needs.shift();
+      if (!need) break;
       queuedBytes -= need.path.length + NEED_OVERHEAD;
       await serveNeed(need);
     }
+    while (reading.length > 0) await settle(reading.shift());
     // A batch being packed goes out once nothing more is asked for.
     records.flush();
     work.now('');

@@ -54,7 +54,8 @@ export interface OutgoingFile {
   listed: Listed;
 }
 
-interface Member {
+/** A file of a batch: its id and its length in the batch's bytes. */
+export interface Member {
   fileId: bigint;
   length: number;
 }
@@ -214,33 +215,61 @@ export class RecordSender {
   }
 
   /**
-   * A small file (at most SMALL_FILE_BYTES) whose `read` fills the view of the batch it is given and
-   * checks it (read-listed.ts readWholeListed): read, it joins the batch; changed or not readable
-   * (`read` answered so, or threw), FAIL goes out for it. What `read` answered is returned, for the
-   * caller to report what the open found (not as listed, not opened) as it reports a failed open.
-   * Undefined, nothing done: the file is larger than a batch takes (sendFile's rule), or `read`
-   * could not (no addon).
+   * Whether a group (batchGroup) of `count` files of `bytes` in all can take one more file of
+   * `size` bytes: a small file (at most SMALL_FILE_BYTES: sendFile's rule), the group still within
+   * one batch, and a socket to send it on.
    */
-  batchWhole(
-    fileId: bigint,
-    size: number,
-    read: (into: Buffer) => WholeRead | undefined,
-  ): WholeRead | undefined {
-    if (size > SMALL_FILE_BYTES) return undefined;
+  groupTakes(count: number, bytes: number, size: number): boolean {
+    return (
+      this.ready && size <= SMALL_FILE_BYTES && count < MAX_BATCH_FILES && bytes + size <= BATCH_TARGET_BYTES
+    );
+  }
+
+  /**
+   * Small files (a group groupTakes agreed to) read off the event loop into a batch of their own:
+   * `read` fills the buffer it is given, file after file in the group's order (read-listed.ts
+   * readWholeFiles), and answers per file. Those read go out as one batch (the bytes of the
+   * others squeezed out); one that changed or could not be read goes out as FAIL. What `read`
+   * answered is returned, for the caller to report what the open found (not as listed, not
+   * opened) as it reports a failed open. Undefined, nothing sent: `read` could not (no addon).
+   */
+  async batchGroup(
+    members: Member[],
+    read: (into: Buffer) => Promise<WholeRead[]> | undefined,
+  ): Promise<WholeRead[] | undefined> {
     this.check();
-    let answer: WholeRead | undefined;
+    const arena = this.arenas.take();
+    let answers: WholeRead[] | undefined;
     try {
-      answer = read(this.batchRoom(size));
+      answers = await read(arena);
+      this.check();
     } catch (error) {
-      answer = { kind: 'read-failed', error: error as NodeJS.ErrnoException };
+      this.arenas.giveBack(arena);
+      throw error;
     }
-    if (answer === undefined) return undefined;
-    if (answer.kind === 'read') {
-      this.work.beat();
-      this.joinBatch(fileId, size);
-    } else if (answer.kind === 'changed') this.sendFail(fileId, CHANGED);
-    else if (answer.kind === 'read-failed') this.sendFail(fileId, `cannot read: ${reasonOf(answer.error)}`);
-    return answer;
+    if (answers === undefined) {
+      this.arenas.giveBack(arena);
+      return undefined;
+    }
+    const kept: Member[] = [];
+    let at = 0;
+    let used = 0;
+    members.forEach((member, i) => {
+      const answer = answers[i]!;
+      if (answer.kind === 'read') {
+        if (at !== used) arena.copyWithin(used, at, at + member.length);
+        kept.push(member);
+        used += member.length;
+      } else if (answer.kind === 'changed') this.sendFail(member.fileId, CHANGED);
+      else if (answer.kind === 'read-failed')
+        this.sendFail(member.fileId, `cannot read: ${reasonOf(answer.error)}`);
+      at += member.length;
+    });
+    this.work.beat();
+    if (kept.length === 0) this.arenas.giveBack(arena);
+    else
+      this.write([batchHeader(kept), arena.subarray(0, used)], undefined, () => this.arenas.giveBack(arena));
+    return answers;
   }
 
   private addToBatch(file: OutgoingFile): void {

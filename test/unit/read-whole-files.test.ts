@@ -1,0 +1,178 @@
+/**
+ * readWholeFiles (fsops/read-listed.ts): small files opened, checked, read, checked again and
+ * closed a group at a time on the addon's landing threads, as the sending side's batches take them
+ * (transport/stream/source-side.ts sendGroup).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { lstatSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { nativeAddon, nativeStatus } from '../../src/fsops/native.js';
+import { type Listed, readWholeFiles } from '../../src/fsops/read-listed.js';
+import { tempDir } from '../helpers.js';
+
+function listedOf(path: string): Listed {
+  const stats = lstatSync(path, { bigint: true });
+  return { size: stats.size, mtimeNs: stats.mtimeNs };
+}
+
+/** What readWholeFiles answered for one file, with the bytes it read. */
+async function readWhole(path: string, listed: Listed): Promise<{ kind: string; bytes: Buffer }> {
+  const into = Buffer.alloc(Number(listed.size));
+  const answers = await readWholeFiles([{ path, listed }], into);
+  assert.ok(answers !== undefined, 'the addon answers');
+  assert.equal(answers.length, 1);
+  return { kind: answers[0]!.kind, bytes: into };
+}
+
+// A FIFO opened without O_NONBLOCK would hang the open: the time-out fails the test instead.
+test('with the addon: read when as listed; not as listed, or not opened, without reading', {
+  timeout: 20_000,
+}, async (t) => {
+  assert.match(nativeStatus(), /^native addon/);
+  const dir = tempDir(t);
+  const dense = join(dir, 'dense');
+  const content = randomBytes(5_000);
+  writeFileSync(dense, content);
+  const listed = listedOf(dense);
+
+  const read = await readWhole(dense, listed);
+  assert.equal(read.kind, 'read');
+  assert.ok(read.bytes.equals(content));
+
+  // Another size or mtime than listed: refused before any byte is read.
+  const shorter = await readWhole(dense, { size: listed.size - 1n, mtimeNs: listed.mtimeNs });
+  assert.equal(shorter.kind, 'not-as-listed');
+  assert.ok(shorter.bytes.equals(Buffer.alloc(4_999)));
+  assert.equal(
+    (await readWhole(dense, { size: listed.size, mtimeNs: listed.mtimeNs + 1n })).kind,
+    'not-as-listed',
+  );
+
+  // Not a regular file: a FIFO (the open never blocks) and a directory are never read.
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  assert.equal((await readWhole(fifo, { size: 0n, mtimeNs: listedOf(fifo).mtimeNs })).kind, 'not-as-listed');
+  const sub = join(dir, 'sub');
+  mkdirSync(sub);
+  assert.equal((await readWhole(sub, { size: 0n, mtimeNs: listedOf(sub).mtimeNs })).kind, 'not-as-listed');
+
+  // Not opened (the caller's own steps open it again and say why): a missing file, and a link in
+  // the file's place (never followed, or its target's bytes would be read).
+  assert.equal((await readWhole(join(dir, 'missing'), listed)).kind, 'not-opened');
+  const link = join(dir, 'link');
+  symlinkSync(dense, link);
+  const viaLink = await readWhole(link, listed);
+  assert.equal(viaLink.kind, 'not-opened');
+  assert.ok(viaLink.bytes.equals(Buffer.alloc(5_000)));
+
+  assert.throws(() => readWholeFiles([{ path: dense, listed }], Buffer.alloc(10)), RangeError);
+});
+
+test('with the addon: a file that changes once read is reported changed, not read', async (t) => {
+  assert.match(nativeStatus(), /^native addon/);
+  const dir = tempDir(t);
+  const file = join(dir, 'changes');
+  writeFileSync(file, randomBytes(3_000));
+  // Dated in the past: the hook's rewrite gives it a new mtime even where the clock's tick is
+  // coarser than the time between the two writes.
+  utimesSync(file, 1_600_000_000, 1_600_000_000);
+  const listed = listedOf(file);
+  // The test hook the copy threads use (util/faults.ts changeSource): the first byte is rewritten
+  // after the read and before the check.
+  nativeAddon()!.setChangeSource(file);
+  const before = readFileSync(file);
+  assert.equal((await readWhole(file, listed)).kind, 'changed');
+  assert.notEqual(readFileSync(file)[0], before[0], 'the hook changed the file');
+});
+
+test('with the addon: a group, each file after the one before, whatever became of it', async (t) => {
+  assert.match(nativeStatus(), /^native addon/);
+  const dir = tempDir(t);
+  const one = join(dir, 'one');
+  const two = join(dir, 'two');
+  const three = join(dir, 'three');
+  writeFileSync(one, randomBytes(1_000));
+  writeFileSync(two, randomBytes(2_000));
+  writeFileSync(three, randomBytes(3_000));
+  const link = join(dir, 'link');
+  symlinkSync(one, link);
+  const empty = join(dir, 'empty');
+  writeFileSync(empty, '');
+  const files = [
+    { path: one, listed: listedOf(one) },
+    { path: join(dir, 'missing'), listed: { size: 10n, mtimeNs: 0n } },
+    { path: two, listed: listedOf(two) },
+    { path: empty, listed: listedOf(empty) },
+    { path: link, listed: listedOf(one) },
+    { path: three, listed: { size: 3_000n, mtimeNs: listedOf(three).mtimeNs - 1n } },
+    { path: three, listed: listedOf(three) },
+  ];
+  const total = files.reduce((sum, file) => sum + Number(file.listed.size), 0);
+  const into = Buffer.alloc(total + 7, 0xee);
+  const answers = await readWholeFiles(files, into);
+  assert.deepEqual(
+    answers?.map((answer) => answer.kind),
+    ['read', 'not-opened', 'read', 'read', 'not-opened', 'not-as-listed', 'read'],
+  );
+  // Each file's bytes start where the one before it ends, read or not; what was not read is untouched.
+  assert.ok(into.subarray(0, 1_000).equals(readFileSync(one)));
+  assert.ok(into.subarray(1_000, 1_010).equals(Buffer.alloc(10, 0xee)));
+  assert.ok(into.subarray(1_010, 3_010).equals(readFileSync(two)));
+  assert.ok(into.subarray(3_010, 4_010).equals(Buffer.alloc(1_000, 0xee)), 'the link is never followed');
+  assert.ok(into.subarray(4_010, 7_010).equals(Buffer.alloc(3_000, 0xee)), 'not as listed: nothing read');
+  assert.ok(into.subarray(7_010, 10_010).equals(readFileSync(three)));
+  assert.ok(into.subarray(10_010).equals(Buffer.alloc(7, 0xee)), 'nothing past the last file');
+
+  // Sizes that do not fit, or an mtime that is not a whole number of nanoseconds: refused before
+  // anything is queued.
+  const addon = nativeAddon()!;
+  const never = () => assert.fail('nothing is queued');
+  assert.throws(
+    () => addon.readWholeFiles([one], Float64Array.of(1_001, 0, 0), Buffer.alloc(1_000), never),
+    TypeError,
+  );
+  assert.throws(
+    () => addon.readWholeFiles([one], Float64Array.of(-1, 0, 0), Buffer.alloc(1_000), never),
+    TypeError,
+  );
+  assert.throws(
+    () => addon.readWholeFiles([one], Float64Array.of(0.5, 0, 0), Buffer.alloc(1_000), never),
+    TypeError,
+  );
+  assert.throws(
+    () => addon.readWholeFiles([one], Float64Array.of(1, 0, 1e9), Buffer.alloc(1_000), never),
+    TypeError,
+  );
+  assert.throws(
+    () => addon.readWholeFiles([one], Float64Array.of(1, 0, 0.5), Buffer.alloc(1_000), never),
+    TypeError,
+  );
+  assert.throws(
+    () => addon.readWholeFiles([one], Float64Array.of(1, 2 ** 70, 0), Buffer.alloc(1_000), never),
+    TypeError,
+  );
+  assert.throws(
+    () => addon.readWholeFiles([one, two], Float64Array.of(1, 0, 0), Buffer.alloc(1_000), never),
+    TypeError,
+  );
+  assert.deepEqual(await readWholeFiles([], Buffer.alloc(0)), []);
+});
+
+test('without the addon: undefined, the caller takes the steps one by one', () => {
+  const readListed = fileURLToPath(new URL('../../src/fsops/read-listed.ts', import.meta.url));
+  const probe = `
+import { readWholeFiles } from ${JSON.stringify(readListed)};
+process.stdout.write(String(readWholeFiles([{ path: '/nonexistent', listed: { size: 1n, mtimeNs: 0n } }], new Uint8Array(1))));
+`;
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], {
+    encoding: 'utf8',
+    env: { ...process.env, BLIT_NO_NATIVE: '1' },
+    timeout: 30_000,
+  });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout, 'undefined');
+});
