@@ -301,6 +301,15 @@ Resolved Open(int rootFd, const std::string& rootPath, const std::string& rel, i
   return Walk(rootFd, rootPath, rel, how, mode);
 }
 
+}  // namespace
+
+int OpenForReadBeneath(int rootFd, const std::string& rootPath, const std::string& rel) {
+  Resolved r = Open(rootFd, rootPath, rel, kRead, 0);
+  return r.fd >= 0 ? r.fd : -(r.err != 0 ? r.err : EIO);
+}
+
+namespace {
+
 // open(dirFd, rootPath, rel, how, mode) -> a descriptor, or { errno, depth }. `rootPath`: the real
 // path of dirFd, for absolute links ('' refuses them all).
 Napi::Value OpenBeneath(const Napi::CallbackInfo& info) {

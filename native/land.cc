@@ -90,6 +90,9 @@ struct LandJob {
   std::vector<int32_t> xattrInts;
   Napi::ObjectReference views;  // the files' data, alive until the answer is delivered
   Napi::FunctionReference onDone;
+  // readWholeFiles below a root: a duplicate of the caller's descriptor, closed by the thread once
+  // the job is done (the caller may close its own meanwhile).
+  WholeRoot root;
 };
 
 struct LandPool {
@@ -203,12 +206,17 @@ void LandThread(LandPool* pool) {
         int32_t* xattrInts =
             (i + 1) * kXattrInts <= job->xattrInts.size() ? &job->xattrInts[i * kXattrInts] : unusedXattrs;
         if (file.read) {
-          job->errnos[i] = ReadWholeAt(file.dir, file.into, static_cast<int64_t>(file.size), file.sec, file.nsec);
+          job->errnos[i] = ReadWholeAt(file.dir, file.into, static_cast<int64_t>(file.size), file.sec, file.nsec,
+                                       job->root.fd >= 0 ? &job->root : nullptr);
         } else {
           job->errnos[i] = file.fd >= 0 ? (WriteAll(file.fd, file.data, file.size, file.offset) ? 0 : errno)
                                         : LandOne(file, dirs, ownerErr, xattrInts);
         }
       }
+    }
+    if (job->root.fd >= 0) {
+      close(job->root.fd);
+      job->root.fd = -1;
     }
     lock.lock();
     if (pool->gone) return;
@@ -358,8 +366,9 @@ bool IsWhole(double value, double min, double max) {
 // anything when the arguments do not fit together.
 Napi::Value ReadWholeFiles(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() || !info[3].IsFunction()) {
-    throw Napi::TypeError::New(env, "readWholeFiles(paths, listed, into, onDone)");
+  if (!info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() || !info[3].IsFunction() ||
+      !(info[4].IsUndefined() || info[4].IsObject())) {
+    throw Napi::TypeError::New(env, "readWholeFiles(paths, listed, into, onDone, root?)");
   }
   Napi::Array paths = info[0].As<Napi::Array>();
   Napi::TypedArray listedArray = info[1].As<Napi::TypedArray>();
@@ -396,6 +405,16 @@ Napi::Value ReadWholeFiles(const Napi::CallbackInfo& info) {
     file.sec = static_cast<int64_t>(sec);
     file.nsec = static_cast<int64_t>(nsec);
     at += file.size;
+  }
+  if (info[4].IsObject()) {
+    Napi::Object root = info[4].As<Napi::Object>();
+    Napi::Value fd = root.Get("fd");
+    if (!fd.IsNumber() || fd.As<Napi::Number>().Int32Value() < 0) {
+      throw Napi::TypeError::New(env, "readWholeFiles: root.fd must be a descriptor");
+    }
+    job->root.path = PathArg(root.Get("path"));
+    job->root.fd = fcntl(fd.As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 0);
+    if (job->root.fd < 0) throw ErrnoError(env, errno, "dup", "");
   }
   Napi::Array views = Napi::Array::New(env, 1);
   views.Set(0u, into);

@@ -19,12 +19,14 @@ Napi::Value LandFiles(const Napi::CallbackInfo& info);
 // offset into its descriptor on the same threads; onDone(errnos: Int32Array), one errno per range.
 Napi::Value WriteRanges(const Napi::CallbackInfo& info);
 
-// readWholeFiles(paths: string[], listed: Float64Array, into: Uint8Array, onDone): small files a
+// readWholeFiles(paths: string[], listed: Float64Array, into: Uint8Array, onDone, root?): small files a
 // sending side batches, read on the same threads (the pushing client's event loop spent ~25 µs a
 // file on the five system calls). File i (listed[3i..3i+2]: its size, mtime seconds and
 // nanoseconds) is read into `into` right after file i-1's bytes, by ReadWholeAt's steps (opened
 // without following a last link, checked as listed, read, checked again, closed); onDone(answers:
-// Int32Array) on the JS thread, ReadWholeAt's answer per file. `into` is held until then.
+// Int32Array) on the JS thread, ReadWholeAt's answer per file. `into` is held until then. With
+// `root` ({ fd, path }: a directory and its real path), the paths are relative to it and resolved
+// beneath it (a daemon's module); the job holds a duplicate of fd, so the caller may close its own.
 Napi::Value ReadWholeFiles(const Napi::CallbackInfo& info);
 
 // landFiles jobs may carry `sparse: true` (the source has holes): the file's all-zero 4 KiB pages

@@ -14,6 +14,7 @@
 
 #include <string>
 
+#include "beneath.h"
 #include "common.h"
 #include "copy.h"
 
@@ -74,10 +75,12 @@ Napi::Value ReadChecked(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, CheckListed(fd, size, sec, nsec, nullptr));
 }
 
-int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, int64_t nsec) {
-  // As the per-step path opens it: a last link is not followed, a FIFO never blocks the open.
-  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return -errno;
+int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, int64_t nsec, const WholeRoot* root) {
+  // As the per-step path opens it: a last link is not followed, a FIFO never blocks the open;
+  // below a root, through blit_beneath's resolution (never out of it).
+  int fd = root ? blit_beneath::OpenForReadBeneath(root->fd, root->path, path)
+                : open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return root ? fd : -errno;
   // Checked before it is read: a file swapped for a device or a FIFO is never read at all. A
   // failed fstat here is answered as a failed open (the caller reports both alike).
   int answer = CheckListed(fd, size, sec, nsec, nullptr);
@@ -88,7 +91,7 @@ int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, 
   } else {
     int read = ReadFully(fd, into, static_cast<size_t>(size), 0);
     if (read == 0) {
-      ChangeSourceIfInjected(path);
+      ChangeSourceIfInjected(root ? (root->path == "/" ? "/" + path : root->path + "/" + path) : path);
       read = CheckListed(fd, size, sec, nsec, nullptr);
     }
     answer = read == 0 ? kWholeRead : read == -1 ? kChangedWhileRead : -(kReadFailedBase + read);

@@ -21,13 +21,22 @@ Napi::Value ReadChecked(const Napi::CallbackInfo& info);
 // allocated than its size); errno + 1 when the fstat failed. On the calling thread.
 Napi::Value OpenedAsListed(const Napi::CallbackInfo& info);
 
+// Where ReadWholeAt's paths are: below the directory `fd` (its real path `path`), resolved as
+// blit_beneath resolves them (beneath.h OpenForReadBeneath).
+struct WholeRoot {
+  int fd = -1;
+  std::string path;
+};
+
 // A small file the data plane sends whole, in one step where the per-step path makes four (open,
-// openedAsListed, readChecked, close): opens `path` (O_NOFOLLOW, O_NONBLOCK), checks it is a
-// regular file of `size` bytes with that mtime (1 when not: nothing read), fills into[0, size),
-// checks again (2 when it ended early or is no longer as listed: it changed while read), closes it;
-// 0 when read and still as listed. -errno: the open (or the fstat after it) failed; -(65536 +
-// errno): a read or the fstat after it did. On any thread: the landing threads read the sending
-// side's groups of small files with it (land.h readWholeFiles).
-int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, int64_t nsec);
+// openedAsListed, readChecked, close): opens `path` (O_NOFOLLOW, O_NONBLOCK; below `root` when
+// given, never out of it), checks it is a regular file of `size` bytes with that mtime (1 when
+// not: nothing read), fills into[0, size), checks again (2 when it ended early or is no longer as
+// listed: it changed while read), closes it; 0 when read and still as listed. -errno: the open (or
+// the fstat after it) failed; -(65536 + errno): a read or the fstat after it did. On any thread:
+// the landing threads read the sending side's groups of small files with it (land.h
+// readWholeFiles).
+int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, int64_t nsec,
+                const WholeRoot* root);
 
 }  // namespace blit

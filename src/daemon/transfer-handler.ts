@@ -529,6 +529,12 @@ function beneathFiles(root: BeneathRoot, base: string): SourceFiles {
         throw refused(error, rel);
       }
     },
+    readWholeFiles(files, into) {
+      return root.readWholeFiles(
+        files.map((file) => ({ ...file, path: inModule(file.path) })),
+        into,
+      );
+    },
   };
 }
 

@@ -14,6 +14,7 @@ import { codeOf, errnoError, reasonOf } from '../util/errors.js';
 import type { Xattr } from './entry.js';
 import { describeRawName } from './listing.js';
 import { type NativeAddon, type NativeBeneath, nativeAddon } from './native.js';
+import { readWholeFiles, type WholeFile, type WholeRead } from './read-listed.js';
 import { baseRel, parentRel } from './rel-path.js';
 import type { RemovalFailure } from './remove-tree.js';
 import { NO_XATTRS } from './xattrs.js';
@@ -287,6 +288,14 @@ export class BeneathRoot extends BeneathDir {
   /** The file `rel` opened for reading, never through a last link. Throws BeneathError. */
   openFileAt(rel: string): number {
     return this.openBelow(rel, this.native.how.READ, this.path);
+  }
+
+  /**
+   * Small files below the root read whole on the addon's threads, each opened as openFileAt opens
+   * it (read-listed.ts readWholeFiles); `files` name them relative to the root.
+   */
+  readWholeFiles(files: WholeFile[], into: Uint8Array): Promise<WholeRead[]> | undefined {
+    return readWholeFiles(files, into, { fd: this.fd, path: this.path });
   }
 
   /** Removes the non-directory `rel` (a link goes itself). Throws BeneathError or the errno. */

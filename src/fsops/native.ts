@@ -500,13 +500,16 @@ export interface NativeAddon {
    * i-1's bytes. `onDone` gets one answer per file: 0 read and still as listed, 1 not as listed
    * when opened (nothing read), 2 changed while read, -errno the open (or the fstat after it)
    * failed, -(65536 + errno) a read or the last fstat did. Throws a TypeError, nothing queued,
-   * when the sizes do not fit `into`.
+   * when the sizes do not fit `into`. With `root` (a directory and its real path) the paths are
+   * relative to it and resolved beneath it, as beneath.open resolves them; the job reads through
+   * its own duplicate of `root.fd`.
    */
   readWholeFiles(
     paths: string[],
     listed: Float64Array,
     into: Uint8Array,
     onDone: (answers: Int32Array) => void,
+    root?: { fd: number; path: string },
   ): void;
   /**
    * A data-plane socket driven from a thread of its own (native/data_socket.cc): takes a duplicate

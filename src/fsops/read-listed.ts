@@ -101,7 +101,10 @@ export function canReadWhole(): boolean {
   return nativeAddon() !== undefined;
 }
 
-/** A small file to read whole: its path on this machine and what it was listed with. */
+/**
+ * A small file to read whole: its path (on this machine, or relative to the root readWholeFiles is
+ * given) and what it was listed with.
+ */
 export interface WholeFile {
   path: string;
   listed: Listed;
@@ -113,10 +116,16 @@ export interface WholeFile {
  * again and closed (native/read_checked.h ReadWholeAt), file i's bytes right after file i-1's in
  * `into` (whether or not file i-1 was read: the caller keeps those it takes). Answers one
  * WholeRead per file. A test's injected change (util/faults.ts changeSource) happens after the
- * read. Undefined without the addon: the caller takes each file's steps one by one. Throws a
+ * read. With `root` (an open directory and its real path: a daemon's module), the paths are
+ * relative to it and opened beneath it (fsops/beneath.ts openFileAt's resolution), never out of
+ * it. Undefined without the addon: the caller takes each file's steps one by one. Throws a
  * RangeError when the files' listed sizes do not fit `into`.
  */
-export function readWholeFiles(files: WholeFile[], into: Uint8Array): Promise<WholeRead[]> | undefined {
+export function readWholeFiles(
+  files: WholeFile[],
+  into: Uint8Array,
+  root?: { fd: number; path: string },
+): Promise<WholeRead[]> | undefined {
   const addon = nativeAddon();
   if (!addon) return undefined;
   const paths: string[] = [];
@@ -132,8 +141,12 @@ export function readWholeFiles(files: WholeFile[], into: Uint8Array): Promise<Wh
   });
   if (bytes > into.length) throw new RangeError('readWholeFiles: the files do not fit into');
   return new Promise((resolve) => {
-    addon.readWholeFiles(paths, listed, into, (answers) =>
-      resolve(Array.from(answers, (answer) => wholeRead(addon, answer))),
+    addon.readWholeFiles(
+      paths,
+      listed,
+      into,
+      (answers) => resolve(Array.from(answers, (answer) => wholeRead(addon, answer))),
+      root,
     );
   });
 }

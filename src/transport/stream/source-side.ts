@@ -21,6 +21,7 @@ import {
   openedAsListed,
   readWholeFiles,
   stillAsListed,
+  type WholeFile,
   type WholeRead,
 } from '../../fsops/read-listed.js';
 import { baseRel, joinRel, parentRel } from '../../fsops/rel-path.js';
@@ -102,6 +103,12 @@ export interface SourceSideHooks {
 export interface SourceFiles {
   openForRead(rel: string): number;
   remove(rel: string): void;
+  /**
+   * Small files read whole off the event loop, each opened as openForRead opens it
+   * (read-listed.ts readWholeFiles; `path` relative to the transfer root); undefined without the
+   * addon.
+   */
+  readWholeFiles(files: WholeFile[], into: Uint8Array): Promise<WholeRead[]> | undefined;
 }
 
 export interface SourceOutcome {
@@ -451,13 +458,14 @@ async function serveSource(
 
   /**
    * The needs at the head of the queue that go as one group of small files read off the event loop
-   * (sendGroup), taken from the queue: files this side names by a plain path (its own files, not a
-   * daemon's module, whose files open beneath it), not hashed first, as many as one batch takes
-   * (RecordSender.groupTakes). Empty when the first need is not such a file, or without the addon.
+   * (sendGroup), taken from the queue: files this walk listed, not hashed first, as many as one
+   * batch takes (RecordSender.groupTakes), each with where it is read from (its local path, or with
+   * hooks.files its path relative to the transfer root, which they resolve). Empty when the first
+   * need is not such a file, or without the addon.
    */
   const takeGroup = (): { need: Need; path: string }[] => {
     const group: { need: Need; path: string }[] = [];
-    if (hooks.files || !canReadWhole()) return group;
+    if (!canReadWhole()) return group;
     let bytes = 0;
     while (group.length < needs.length) {
       const need = needs[group.length]!;
@@ -465,7 +473,7 @@ async function serveSource(
       if ((need.hashFirst && hooks.hasher) || !records.groupTakes(group.length, bytes, size)) break;
       const path = pathOf(need.path);
       if (path === undefined) break;
-      group.push({ need, path });
+      group.push({ need, path: hooks.files ? (hooks.single ? '' : need.path) : path });
       bytes += size;
     }
     for (const need of needs.splice(0, group.length)) queuedBytes -= need.path.length + NEED_OVERHEAD;
@@ -488,11 +496,10 @@ async function serveSource(
     try {
       answers = await records.batchGroup(
         group.map(({ need }) => ({ fileId: need.fileId, length: Number(need.size) })),
-        (into) =>
-          readWholeFiles(
-            group.map(({ need, path }) => ({ path, listed: need })),
-            into,
-          ),
+        (into) => {
+          const files = group.map(({ need, path }) => ({ path, listed: need }));
+          return hooks.files ? hooks.files.readWholeFiles(files, into) : readWholeFiles(files, into);
+        },
       );
     } catch (error) {
       return dataPlaneFailed(error);
