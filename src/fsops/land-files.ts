@@ -33,7 +33,7 @@ export interface LandJob {
    * for the caller to make it and land the file again.
    */
   dir: string;
-  /** The temp file's name in `dir`, fresh from fsops/temp-path.ts: `basename(tempPathFor('.'))`. */
+  /** The temp file's name in `dir`, fresh from fsops/temp-path.ts tempName. */
   temp: string;
   /** The final name in `dir`; whatever is there is replaced (never followed: a link is replaced). */
   name: string;

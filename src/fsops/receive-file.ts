@@ -6,7 +6,6 @@
  * temp file.
  */
 import { closeSync, constants, ftruncateSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename } from 'node:path';
 import { codeOf } from '../util/errors.js';
 import type { DestinationFs, ParentDir } from './destination-fs.js';
 import { applyMetadata } from './metadata.js';
@@ -14,7 +13,7 @@ import { nativeAddon, nativeErrnoError } from './native.js';
 import { giveOwnerPath, type Owner, type OwnerResult } from './owner.js';
 import { baseRel, parentRel } from './rel-path.js';
 import { writeDataRuns } from './sparse-blocks.js';
-import { tempPathFor } from './temp-path.js';
+import { tempName } from './temp-path.js';
 
 export class ReceiveError extends Error {
   override readonly name = 'ReceiveError';
@@ -84,7 +83,7 @@ export class FileReceiver {
       if (!parent) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
     }
     this.parent = parent;
-    this.tempName = basename(tempPathFor('.'));
+    this.tempName = tempName();
     const flags = this.sparseTarget ? SPARSE_TEMP_FILE_FLAGS : TEMP_FILE_FLAGS;
     try {
       this.fd = openSync(parent.path(this.tempName), flags, this.mode & 0o777);

@@ -19,8 +19,13 @@ const TEMP_NAME = /^\.blit-(\d+)-[0-9a-f]{12}\.tmp$/;
 let nextSuffix = Math.floor(Math.random() * 0x1000000000000);
 
 export function tempPathFor(directory: string): string {
+  return join(directory, tempName());
+}
+
+/** A fresh temp file's name alone, for a directory the caller names (tempPathFor without the join). */
+export function tempName(): string {
   nextSuffix = (nextSuffix + 1) % 0x1000000000000;
-  return join(directory, `.blit-${PID}-${nextSuffix.toString(16).padStart(12, '0')}.tmp`);
+  return `.blit-${PID}-${nextSuffix.toString(16).padStart(12, '0')}.tmp`;
 }
 
 export function isTempName(name: string): boolean {

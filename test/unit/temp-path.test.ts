@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { basename, dirname } from 'node:path';
 import { describe, test } from 'node:test';
-import { isStaleTempName, isTempName, tempPathFor } from '../../src/fsops/temp-path.js';
+import { isStaleTempName, isTempName, tempName, tempPathFor } from '../../src/fsops/temp-path.js';
 
 describe('tempPathFor', () => {
   test('names a hidden .tmp file in the given directory, carrying this process id', () => {
@@ -16,6 +16,12 @@ describe('tempPathFor', () => {
   test('each call gives a new name', () => {
     const names = new Set(Array.from({ length: 1000 }, () => tempPathFor('/d')));
     assert.equal(names.size, 1000);
+  });
+
+  test('tempName: the name alone, from the same sequence', () => {
+    const names = [tempName(), basename(tempPathFor('/d')), tempName()];
+    for (const name of names) assert.equal(isTempName(name), true, name);
+    assert.equal(new Set(names).size, 3);
   });
 });
 

@@ -5,12 +5,11 @@
  * goes out at the end of the event-loop turn that filled it; the bytes waiting count against the
  * session's budget (byte-budget.ts: memory is bounded).
  */
-import { basename } from 'node:path';
 import type { DestinationFs, ParentDir } from '../../fsops/destination-fs.js';
 import { type LandFailure, type LandJob, landFiles } from '../../fsops/land-files.js';
 import type { Owner, OwnerResult } from '../../fsops/owner.js';
 import { baseRel, parentRel } from '../../fsops/rel-path.js';
-import { tempPathFor } from '../../fsops/temp-path.js';
+import { tempName } from '../../fsops/temp-path.js';
 import type { XattrOutcome } from '../../fsops/xattrs.js';
 import { codeOf } from '../../util/errors.js';
 import type { ByteBudget } from './byte-budget.js';
@@ -87,7 +86,8 @@ export class LandingQueue {
       return;
     }
     /** Each directory of the group opened once (its files land through the same descriptor). */
-    const parents = new Map<string, ParentDir>();
+    /** Each parent of the group's files, with the path the landing threads name it by. */
+    const parents = new Map<string, { dir: ParentDir; path: string }>();
     const jobs: LandJob[] = [];
     const landing: LandingFile[] = [];
     for (const file of group) {
@@ -95,13 +95,14 @@ export class LandingQueue {
       let parent = parents.get(dir);
       try {
         if (!parent) {
-          parent = this.fs.parentOf(file.rel);
-          if (!parent) {
+          let opened = this.fs.parentOf(file.rel);
+          if (!opened) {
             // A directory walked through (--include) is made only once something lands in it.
             this.fs.makeDirs(dir);
-            parent = this.fs.parentOf(file.rel);
+            opened = this.fs.parentOf(file.rel);
           }
-          if (!parent) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
+          if (!opened) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
+          parent = { dir: opened, path: opened.path('.') };
           parents.set(dir, parent);
         }
       } catch (error) {
@@ -111,8 +112,8 @@ export class LandingQueue {
       }
       landing.push(file);
       jobs.push({
-        dir: parent.path('.'),
-        temp: basename(tempPathFor('.')),
+        dir: parent.path,
+        temp: tempName(),
         name: baseRel(file.rel),
         data: file.data,
         mode: file.mode,
@@ -122,7 +123,7 @@ export class LandingQueue {
         ...(file.xattrs ? { xattrs: file.xattrs } : {}),
       });
     }
-    const opened = [...parents.values()];
+    const opened = [...parents.values()].map((parent) => parent.dir);
     if (jobs.length === 0) return;
     const owners: OwnerResult[] = [];
     const xattrs: (XattrOutcome | undefined)[] = [];
