@@ -85,8 +85,10 @@ export class LandingQueue {
       for (const file of group) this.settle(file);
       return;
     }
-    /** Each directory of the group opened once (its files land through the same descriptor). */
-    /** Each parent of the group's files, with the path the landing threads name it by. */
+    /**
+     * Each directory of the group opened once (its files land through the same descriptor), with the
+     * path the landing threads name it by.
+     */
     const parents = new Map<string, { dir: ParentDir; path: string }>();
     const jobs: LandJob[] = [];
     const landing: LandingFile[] = [];
