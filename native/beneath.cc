@@ -303,8 +303,8 @@ Resolved Open(int rootFd, const std::string& rootPath, const std::string& rel, i
 
 }  // namespace
 
-int OpenForReadBeneath(int rootFd, const std::string& rootPath, const std::string& rel) {
-  Resolved r = Open(rootFd, rootPath, rel, kRead, 0);
+int OpenForReadBeneath(int rootFd, const std::string& rootPath, const std::string& rel, bool walk) {
+  Resolved r = Open(rootFd, rootPath, rel, walk ? (kRead | kWalk) : kRead, 0);
   return r.fd >= 0 ? r.fd : -(r.err != 0 ? r.err : EIO);
 }
 

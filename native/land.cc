@@ -61,9 +61,10 @@ struct LandFile {
   uint32_t mode = 0;
   // A range of an open file instead (writeRanges): written at `offset` into `fd`, nothing else.
   int fd = -1;
-  // A small file to read instead (readWholeFiles): `dir` is its path, read whole into `into`
-  // (`size` bytes; null when 0) if it is as listed (`sec`, `nsec`); its answer is ReadWholeAt's.
+  // A small file to read instead (readWholeFiles): `path`, read whole into `into` (`size` bytes)
+  // if it is as listed (`sec`, `nsec`); its answer is ReadWholeAt's.
   bool read = false;
+  std::string path;
   char* into = nullptr;
   int64_t offset = 0;
   // False when the create mode, after the umask, is the mode already: no fchmod.
@@ -206,7 +207,7 @@ void LandThread(LandPool* pool) {
         int32_t* xattrInts =
             (i + 1) * kXattrInts <= job->xattrInts.size() ? &job->xattrInts[i * kXattrInts] : unusedXattrs;
         if (file.read) {
-          job->errnos[i] = ReadWholeAt(file.dir, file.into, static_cast<int64_t>(file.size), file.sec, file.nsec,
+          job->errnos[i] = ReadWholeAt(file.path, file.into, static_cast<int64_t>(file.size), file.sec, file.nsec,
                                        job->root.fd >= 0 ? &job->root : nullptr);
         } else {
           job->errnos[i] = file.fd >= 0 ? (WriteAll(file.fd, file.data, file.size, file.offset) ? 0 : errno)
@@ -399,7 +400,7 @@ Napi::Value ReadWholeFiles(const Napi::CallbackInfo& info) {
     }
     LandFile& file = job->files[i];
     file.read = true;
-    file.dir = PathArg(paths.Get(i));
+    file.path = PathArg(paths.Get(i));
     file.size = static_cast<size_t>(size);
     file.into = base + at;
     file.sec = static_cast<int64_t>(sec);
@@ -409,10 +410,11 @@ Napi::Value ReadWholeFiles(const Napi::CallbackInfo& info) {
   if (info[4].IsObject()) {
     Napi::Object root = info[4].As<Napi::Object>();
     Napi::Value fd = root.Get("fd");
-    if (!fd.IsNumber() || fd.As<Napi::Number>().Int32Value() < 0) {
+    if (!fd.IsNumber() || !IsWhole(fd.As<Napi::Number>().DoubleValue(), 0, 2147483647.0)) {
       throw Napi::TypeError::New(env, "readWholeFiles: root.fd must be a descriptor");
     }
     job->root.path = PathArg(root.Get("path"));
+    job->root.walk = root.Get("walk").ToBoolean().Value();
     job->root.fd = fcntl(fd.As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 0);
     if (job->root.fd < 0) throw ErrnoError(env, errno, "dup", "");
   }

@@ -25,8 +25,9 @@ Napi::Value WriteRanges(const Napi::CallbackInfo& info);
 // nanoseconds) is read into `into` right after file i-1's bytes, by ReadWholeAt's steps (opened
 // without following a last link, checked as listed, read, checked again, closed); onDone(answers:
 // Int32Array) on the JS thread, ReadWholeAt's answer per file. `into` is held until then. With
-// `root` ({ fd, path }: a directory and its real path), the paths are relative to it and resolved
-// beneath it (a daemon's module); the job holds a duplicate of fd, so the caller may close its own.
+// `root` ({ fd, path, walk? }: a directory and its real path), the paths are relative to it and
+// resolved beneath it (a daemon's module; `walk`: never through openat2); the job holds a duplicate
+// of fd, so the caller may close its own.
 Napi::Value ReadWholeFiles(const Napi::CallbackInfo& info);
 
 // landFiles jobs may carry `sparse: true` (the source has holes): the file's all-zero 4 KiB pages

@@ -78,7 +78,7 @@ Napi::Value ReadChecked(const Napi::CallbackInfo& info) {
 int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, int64_t nsec, const WholeRoot* root) {
   // As the per-step path opens it: a last link is not followed, a FIFO never blocks the open;
   // below a root, through blit_beneath's resolution (never out of it).
-  int fd = root ? blit_beneath::OpenForReadBeneath(root->fd, root->path, path)
+  int fd = root ? blit_beneath::OpenForReadBeneath(root->fd, root->path, path, root->walk)
                 : open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return root ? fd : -errno;
   // Checked before it is read: a file swapped for a device or a FIFO is never read at all. A

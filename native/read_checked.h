@@ -22,10 +22,11 @@ Napi::Value ReadChecked(const Napi::CallbackInfo& info);
 Napi::Value OpenedAsListed(const Napi::CallbackInfo& info);
 
 // Where ReadWholeAt's paths are: below the directory `fd` (its real path `path`), resolved as
-// blit_beneath resolves them (beneath.h OpenForReadBeneath).
+// blit_beneath resolves them (beneath.h OpenForReadBeneath; `walk`: never through openat2).
 struct WholeRoot {
   int fd = -1;
   std::string path;
+  bool walk = false;
 };
 
 // A small file the data plane sends whole, in one step where the per-step path makes four (open,

@@ -295,7 +295,7 @@ export class BeneathRoot extends BeneathDir {
    * it (read-listed.ts readWholeFiles); `files` name them relative to the root.
    */
   readWholeFiles(files: WholeFile[], into: Uint8Array): Promise<WholeRead[]> | undefined {
-    return readWholeFiles(files, into, { fd: this.fd, path: this.path });
+    return readWholeFiles(files, into, { fd: this.fd, path: this.path, walk: walkOnly() });
   }
 
   /** Removes the non-directory `rel` (a link goes itself). Throws BeneathError or the errno. */

@@ -70,8 +70,8 @@ let jobsQueued = 0;
 const answerListeners = new Set<(job: number) => void>();
 
 /**
- * Calls `listener` with the number of each job the addon's landing threads answer (landFiles and
- * writeRanges alike, any session's): they are one first-in, first-out pool for the process, so a
+ * Calls `listener` with the number of each job the addon's landing threads answer (landFiles,
+ * writeRanges and read-listed.ts readWholeFiles alike, any session's): they are one first-in, first-out pool for the process, so a
  * job is waiting, not stalled, while the jobs queued before it answer. Returns the function that
  * stops it.
  */
@@ -87,6 +87,15 @@ export function nextLandingJob(): number {
 
 function poolAnswered(job: number): void {
   for (const listener of answerListeners) listener(job);
+}
+
+/**
+ * Numbers a job about to be handed to the landing threads (nextLandingJob's number); the function
+ * returned tells the listeners once it answers, and is called first in its callback.
+ */
+export function queueLandingJob(): () => void {
+  const job = jobsQueued++;
+  return () => poolAnswered(job);
 }
 
 /**
@@ -139,10 +148,10 @@ function landNatively(
         : {}),
     };
   });
-  const job = jobsQueued++;
+  const answered = queueLandingJob();
   return new Promise((resolve) => {
     addon.landFiles(files, (errnos, ownerErrnos, xattrInts) => {
-      poolAnswered(job);
+      answered();
       if (owners) {
         ownerErrnos.forEach((errno, i) => {
           owners[i] = ownerResultOfErrno(errno, (code) => reasonOf(nativeErrnoError(addon, code)));
@@ -239,10 +248,10 @@ export function writeRanges(ranges: readonly RangeJob[]): Promise<LandFailure[]>
   const addon = nativeAddon();
   if (!addon) return new Promise((resolve) => resolve(ranges.map(writeRangeInJs)));
   if (ranges.length === 0) return Promise.resolve([]);
-  const job = jobsQueued++;
+  const answered = queueLandingJob();
   return new Promise((resolve) => {
     addon.writeRanges([...ranges], (errnos) => {
-      poolAnswered(job);
+      answered();
       resolve(Array.from(errnos, (errno) => (errno === 0 ? undefined : nativeErrnoError(addon, errno))));
     });
   });

@@ -501,15 +501,15 @@ export interface NativeAddon {
    * when opened (nothing read), 2 changed while read, -errno the open (or the fstat after it)
    * failed, -(65536 + errno) a read or the last fstat did. Throws a TypeError, nothing queued,
    * when the sizes do not fit `into`. With `root` (a directory and its real path) the paths are
-   * relative to it and resolved beneath it, as beneath.open resolves them; the job reads through
-   * its own duplicate of `root.fd`.
+   * relative to it and resolved beneath it, as beneath.open resolves them (`walk`: never through
+   * openat2, as its WALK); the job reads through its own duplicate of `root.fd`.
    */
   readWholeFiles(
     paths: string[],
     listed: Float64Array,
     into: Uint8Array,
     onDone: (answers: Int32Array) => void,
-    root?: { fd: number; path: string },
+    root?: { fd: number; path: string; walk?: boolean },
   ): void;
   /**
    * A data-plane socket driven from a thread of its own (native/data_socket.cc): takes a duplicate

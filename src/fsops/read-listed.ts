@@ -7,6 +7,7 @@
  * threads (readWholeFiles).
  */
 import { type BigIntStats, fstatSync, readSync } from 'node:fs';
+import { queueLandingJob } from './land-files.js';
 import { splitNs } from './metadata.js';
 import { type NativeAddon, nativeAddon, nativeErrnoError } from './native.js';
 import { hasHolesOnDisk } from './sparse-blocks.js';
@@ -124,7 +125,7 @@ export interface WholeFile {
 export function readWholeFiles(
   files: WholeFile[],
   into: Uint8Array,
-  root?: { fd: number; path: string },
+  root?: { fd: number; path: string; walk?: boolean },
 ): Promise<WholeRead[]> | undefined {
   const addon = nativeAddon();
   if (!addon) return undefined;
@@ -140,12 +141,17 @@ export function readWholeFiles(
     paths.push(file.path);
   });
   if (bytes > into.length) throw new RangeError('readWholeFiles: the files do not fit into');
+  // One job in the landing threads' queue, numbered as theirs are (land-files.ts onLandingAnswer).
+  const answered = queueLandingJob();
   return new Promise((resolve) => {
     addon.readWholeFiles(
       paths,
       listed,
       into,
-      (answers) => resolve(Array.from(answers, (answer) => wholeRead(addon, answer))),
+      (answers) => {
+        answered();
+        resolve(Array.from(answers, (answer) => wholeRead(addon, answer)));
+      },
       root,
     );
   });

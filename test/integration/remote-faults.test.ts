@@ -241,6 +241,32 @@ test('a pull whose landing here stalls (a hung disk) ends with exit 1, naming th
   assert.deepEqual(readdirSync(dst), []);
 });
 
+// A sender's small files are read on the same landing threads (source-side.ts sendGroup): a read
+// held there (the land:REL hook holds any of their jobs) is this side's own stall, named as a read.
+test('a push whose reading of a small file stalls here (a hung disk) ends with exit 1, naming the file', async (t) => {
+  const { module } = makeModule(t);
+  const daemon = await startDaemon(t, ['--root', module]);
+  const push = await runBlit(['copy', join(module, 'held.txt'), `127.0.0.1:${daemon.port}:/default/dst/`], {
+    env: { ...STALL, BLIT_TEST_HANG: 'land:held.txt' },
+  });
+  assert.equal(push.status, 1, push.stderr);
+  assert.equal(push.stderr, 'blit: stalled: no progress for 1 s; in flight: read: held.txt\n');
+  assert.deepEqual(readdirSync(join(module, 'dst')), []);
+});
+
+test("a pull whose reading of a small file stalls at the daemon ends with exit 1 and the daemon's stall line", async (t) => {
+  const { root, module } = makeModule(t);
+  const daemon = await startDaemon(t, ['--root', module], { ...STALL, BLIT_TEST_HANG: 'land:held.txt' });
+  const dst = join(root, 'dst');
+  const pull = await runBlit(['copy', `127.0.0.1:${daemon.port}:/default/held.txt`, `${dst}/`]);
+  assert.equal(pull.status, 1, pull.stderr);
+  assert.ok(isOneLineError(pull.stderr), pull.stderr);
+  assert.match(pull.stderr, /: stalled: no progress for 1 s; in flight: read: held.txt\n$/);
+  assert.deepEqual(readdirSync(dst), []);
+  daemon.process.kill('SIGUSR2');
+  await stillServing(daemon.port);
+});
+
 test("a push whose landing at the daemon stalls ends with exit 1 and the daemon's stall line; the daemon keeps serving", async (t) => {
   const { module } = makeModule(t);
   const daemon = await startDaemon(t, ['--root', module], { ...STALL, BLIT_TEST_HANG: 'land:held.txt' });

@@ -163,45 +163,52 @@ test('with the addon: a group, each file after the one before, whatever became o
   assert.deepEqual(await readWholeFiles([], Buffer.alloc(0)), []);
 });
 
-test('with the addon, below a module root: read beneath it, never through a link that leaves it', async (t) => {
-  assert.match(nativeStatus(), /^native addon/);
-  const top = tempDir(t);
-  const outside = join(top, 'outside');
-  mkdirSync(outside);
-  const secret = join(outside, 'secret');
-  writeFileSync(secret, 'outside the module');
-  const module = join(top, 'module');
-  mkdirSync(join(module, 'dir'), { recursive: true });
-  const inside = join(module, 'dir', 'inside');
-  writeFileSync(inside, 'inside the module!');
-  symlinkSync(outside, join(module, 'out'));
-  symlinkSync(secret, join(module, 'dir', 'last'));
-  symlinkSync(join(module, 'dir'), join(module, 'back'));
-  const root = BeneathRoot.open(module);
-  assert.ok(root);
-  const asSecret = listedOf(secret);
-  const files = [
-    { path: 'dir/inside', listed: listedOf(inside) },
-    { path: 'out/secret', listed: asSecret },
-    { path: 'dir/last', listed: asSecret },
-    { path: '../outside/secret', listed: asSecret },
-    { path: secret, listed: asSecret },
-    { path: 'back/inside', listed: listedOf(inside) },
-  ];
-  const into = Buffer.alloc(files.reduce((sum, file) => sum + Number(file.listed.size), 0));
-  const reading = root.readWholeFiles(files, into);
-  // The job reads through a descriptor of its own: the caller may close the root at once.
-  root.close();
-  const answers = await reading;
-  assert.deepEqual(
-    answers?.map((answer) => answer.kind),
-    ['read', 'not-opened', 'not-opened', 'not-opened', 'not-opened', 'read'],
-    'a link inside the module is followed on the way; none that leaves it, and no last link',
-  );
-  assert.equal(into.subarray(0, 18).toString(), 'inside the module!');
-  assert.ok(!into.includes('outside the module'), 'no byte from outside');
-  assert.equal(into.subarray(into.length - 18).toString(), 'inside the module!');
-});
+for (const walk of [false, true])
+  test(`with the addon, below a module root: read beneath it, never through a link that leaves it${walk ? ' (BLIT_NO_OPENAT2: the walk)' : ''}`, async (t) => {
+    assert.match(nativeStatus(), /^native addon/);
+    const top = tempDir(t);
+    const outside = join(top, 'outside');
+    mkdirSync(outside);
+    const secret = join(outside, 'secret');
+    writeFileSync(secret, 'outside the module');
+    const module = join(top, 'module');
+    mkdirSync(join(module, 'dir'), { recursive: true });
+    const inside = join(module, 'dir', 'inside');
+    writeFileSync(inside, 'inside the module!');
+    symlinkSync(outside, join(module, 'out'));
+    symlinkSync(secret, join(module, 'dir', 'last'));
+    symlinkSync(join(module, 'dir'), join(module, 'back'));
+    const before = process.env.BLIT_NO_OPENAT2;
+    if (walk) process.env.BLIT_NO_OPENAT2 = '1';
+    t.after(() => {
+      if (before === undefined) delete process.env.BLIT_NO_OPENAT2;
+      else process.env.BLIT_NO_OPENAT2 = before;
+    });
+    const root = BeneathRoot.open(module);
+    assert.ok(root);
+    const asSecret = listedOf(secret);
+    const files = [
+      { path: 'dir/inside', listed: listedOf(inside) },
+      { path: 'out/secret', listed: asSecret },
+      { path: 'dir/last', listed: asSecret },
+      { path: '../outside/secret', listed: asSecret },
+      { path: secret, listed: asSecret },
+      { path: 'back/inside', listed: listedOf(inside) },
+    ];
+    const into = Buffer.alloc(files.reduce((sum, file) => sum + Number(file.listed.size), 0));
+    const reading = root.readWholeFiles(files, into);
+    // The job reads through a descriptor of its own: the caller may close the root at once.
+    root.close();
+    const answers = await reading;
+    assert.deepEqual(
+      answers?.map((answer) => answer.kind),
+      ['read', 'not-opened', 'not-opened', 'not-opened', 'not-opened', 'read'],
+      'a link inside the module is followed on the way; none that leaves it, and no last link',
+    );
+    assert.equal(into.subarray(0, 18).toString(), 'inside the module!');
+    assert.ok(!into.includes('outside the module'), 'no byte from outside');
+    assert.equal(into.subarray(into.length - 18).toString(), 'inside the module!');
+  });
 
 test('without the addon: undefined, the caller takes the steps one by one', () => {
   const readListed = fileURLToPath(new URL('../../src/fsops/read-listed.ts', import.meta.url));

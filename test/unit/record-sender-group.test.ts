@@ -84,17 +84,36 @@ test('a group goes out as one batch of the files read, and FAIL for those that c
   ]);
 });
 
-test('a group whose read fails sends nothing and throws', async (t) => {
+test("a group whose read throws sends nothing and answers undefined: the caller takes each file's steps", async (t) => {
   const { server, client } = await loopbackPair(t);
   const received = decoded(server);
   const sender = new RecordSender();
   sender.attach(client);
-  await assert.rejects(
-    sender.batchGroup([{ fileId: 1n, length: 1 }], async () => {
-      throw new Error('the reader broke');
+  const throwing = async (): Promise<WholeRead[]> => {
+    throw Object.assign(new Error('EMFILE: too many open files, dup'), { code: 'EMFILE' });
+  };
+  assert.equal(await sender.batchGroup([{ fileId: 1n, length: 1 }], throwing), undefined);
+  assert.equal(
+    await sender.batchGroup([{ fileId: 2n, length: 1 }], () => {
+      throw new RangeError('the files do not fit');
     }),
-    /the reader broke/,
+    undefined,
   );
   sender.end();
   assert.deepEqual(await received, ['end']);
+});
+
+test('a group takes small files while they fit one batch, and nothing without a socket', async (t) => {
+  const sender = new RecordSender();
+  assert.equal(sender.groupTakes(0, 0, 1), false, 'no socket yet');
+  const { client } = await loopbackPair(t);
+  sender.attach(client);
+  t.after(() => sender.destroy());
+  const KiB = 1024;
+  assert.equal(sender.groupTakes(0, 0, 64 * KiB), true, 'a file of 64 KiB is small');
+  assert.equal(sender.groupTakes(0, 0, 64 * KiB + 1), false, 'one byte more is not');
+  assert.equal(sender.groupTakes(10, 1024 * KiB - 100, 100), true, 'up to 1 MiB in all');
+  assert.equal(sender.groupTakes(10, 1024 * KiB - 100, 101), false);
+  assert.equal(sender.groupTakes(4095, 0, 0), true, 'up to 4096 files');
+  assert.equal(sender.groupTakes(4096, 0, 0), false);
 });

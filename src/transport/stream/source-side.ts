@@ -48,6 +48,7 @@ import { faults } from '../../util/faults.js';
 import { type FrameChannel, PeerEndedEarly, PeerFailed } from '../frame-channel.js';
 import { OwnWork } from '../own-work.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
+import { LandingJobs } from '../tcp/landing-jobs.js';
 import { RecordSender } from '../tcp/record-sender.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
 import { StreamCount } from '../tcp/stream-count.js';
@@ -175,6 +176,10 @@ async function serveSource(
   const measuring = hooks.moreSockets && measureSockets(records, hooks.moreSockets);
   const stopMeasuring = () => clearInterval(measuring);
   channel.closed.then(stopMeasuring, stopMeasuring);
+  /** Groups of small files read on the landing threads, as the stall detector sees them. */
+  const reads = new LandingJobs(work);
+  const stopReads = () => reads.close();
+  channel.closed.then(stopReads, stopReads);
 
   /**
    * Where a file the peer asks for lies here, or undefined: only what the walk lists may be sent
@@ -488,23 +493,23 @@ async function serveSource(
    * steps (which report why in Node's words).
    */
   const sendGroup = async (group: { need: Need; path: string }[]) => {
-    const first = group[0]!.need.path;
-    const done = work.start(
-      `read: ${showPath(first)}${group.length > 1 ? ` and ${group.length - 1} more` : ''}`,
-    );
     let answers: WholeRead[] | undefined;
     try {
       answers = await records.batchGroup(
         group.map(({ need }) => ({ fileId: need.fileId, length: Number(need.size) })),
         (into) => {
           const files = group.map(({ need, path }) => ({ path, listed: need }));
-          return hooks.files ? hooks.files.readWholeFiles(files, into) : readWholeFiles(files, into);
+          // Own work while queued behind other sessions' jobs too (landing-jobs.ts).
+          return reads.run(
+            'read',
+            group.map(({ need }) => ({ rel: need.path })),
+            'file(s)',
+            async () => (hooks.files ? hooks.files.readWholeFiles(files, into) : readWholeFiles(files, into)),
+          );
         },
       );
     } catch (error) {
       return dataPlaneFailed(error);
-    } finally {
-      done();
     }
     for (const [i, { need }] of group.entries()) {
       const answer = answers?.[i];
@@ -555,25 +560,30 @@ async function serveSource(
       await group;
       if (groupFailure) throw groupFailure.error;
     };
-    while (needs.length > 0) {
-      check();
-      const group = takeGroup();
-      if (group.length > 0) {
-        reading.push(
-          sendGroup(group).catch((error: unknown) => {
-            groupFailure ??= { error };
-          }),
-        );
-        if (reading.length >= GROUPS_IN_FLIGHT) await settle(reading.shift());
-        continue;
+    try {
+      while (needs.length > 0) {
+        check();
+        const group = takeGroup();
+        if (group.length > 0) {
+          reading.push(
+            sendGroup(group).catch((error: unknown) => {
+              groupFailure ??= { error };
+            }),
+          );
+          if (reading.length >= GROUPS_IN_FLIGHT) await settle(reading.shift());
+          continue;
+        }
+        while (reading.length > 0) await settle(reading.shift());
+        const need = needs.shift();
+        if (!need) break;
+        queuedBytes -= need.path.length + NEED_OVERHEAD;
+        await serveNeed(need);
       }
       while (reading.length > 0) await settle(reading.shift());
-      const need = needs.shift();
-      if (!need) break;
-      queuedBytes -= need.path.length + NEED_OVERHEAD;
-      await serveNeed(need);
+    } finally {
+      // The session failed meanwhile: no group outlives it (its reads and fallbacks end first).
+      await Promise.allSettled(reading);
     }
-    while (reading.length > 0) await settle(reading.shift());
     // A batch being packed goes out once nothing more is asked for.
     records.flush();
     work.now('');

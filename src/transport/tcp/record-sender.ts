@@ -231,21 +231,25 @@ export class RecordSender {
    * readWholeFiles), and answers per file. Those read go out as one batch (the bytes of the
    * others squeezed out); one that changed or could not be read goes out as FAIL. What `read`
    * answered is returned, for the caller to report what the open found (not as listed, not
-   * opened) as it reports a failed open. Undefined, nothing sent: `read` could not (no addon).
+   * opened) as it reports a failed open. Undefined, nothing sent: `read` could not (no addon), or
+   * threw (a descriptor the job could not duplicate): the caller takes each file's own steps, which
+   * report what fails. Throws only when a socket failed (the session ends).
    */
   async batchGroup(
     members: Member[],
-    read: (into: Buffer) => Promise<WholeRead[]> | undefined,
+    read: (into: Buffer) => Promise<WholeRead[] | undefined> | undefined,
   ): Promise<WholeRead[] | undefined> {
     this.check();
     const arena = this.arenas.take();
     let answers: WholeRead[] | undefined;
     try {
       answers = await read(arena);
-      this.check();
-    } catch (error) {
+    } catch {
+      answers = undefined;
+    }
+    if (this.failure) {
       this.arenas.giveBack(arena);
-      throw error;
+      throw this.failure;
     }
     if (answers === undefined) {
       this.arenas.giveBack(arena);
