@@ -82,6 +82,8 @@ Napi::Object Codes(Napi::Env env) {
                                        {"dirEntries", kCounterDirEntries}, {"listed", kCounterListed},
                                        {"listedCounters", kListedCounters}, {"slotBytes", kSlotBytes},
                                        {"slots", kSlots}}));
+  codes.Set("wholeRead", FrozenCodes(env, {{"read", kWholeRead}, {"notAsListed", kNotAsListed},
+                                           {"changed", kChangedWhileRead}, {"readFailedBase", kReadFailedBase}}));
   codes.Freeze();
   return codes;
 }
@@ -135,7 +137,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 36));
+  exports.Set("abiVersion", Napi::Number::New(env, 37));
   return exports;
 }
 

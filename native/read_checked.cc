@@ -47,11 +47,6 @@ int ReadFully(int fd, char* data, size_t length, int64_t offset) {
   return 0;
 }
 
-// ReadWholeAt's answers (read-listed.ts decodes them).
-constexpr int kWholeRead = 0;
-constexpr int kNotAsListed = 1;
-constexpr int kChangedWhileRead = 2;
-constexpr int kReadFailedBase = 1 << 16;
 
 }  // namespace
 

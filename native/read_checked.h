@@ -21,6 +21,12 @@ Napi::Value ReadChecked(const Napi::CallbackInfo& info);
 // allocated than its size); errno + 1 when the fstat failed. On the calling thread.
 Napi::Value OpenedAsListed(const Napi::CallbackInfo& info);
 
+// ReadWholeAt's answers besides -errno (exported as codes.wholeRead: read-listed.ts decodes them).
+constexpr int kWholeRead = 0;
+constexpr int kNotAsListed = 1;
+constexpr int kChangedWhileRead = 2;
+constexpr int kReadFailedBase = 1 << 16;
+
 // Where ReadWholeAt's paths are: below the directory `fd` (its real path `path`), resolved as
 // blit_beneath resolves them (beneath.h OpenForReadBeneath; `walk`: never through openat2).
 struct WholeRoot {

@@ -31,6 +31,11 @@ export interface NativeCodes {
       number
     >
   >;
+  /**
+   * readWholeFiles' answers besides -errno (a failed open): read, not as listed, changed while
+   * read; readFailedBase + errno, negated: a read or the last fstat failed.
+   */
+  wholeRead: Readonly<Record<'read' | 'notAsListed' | 'changed' | 'readFailedBase', number>>;
   /** NativeCopyResult.xattrs bits. */
   xattrOutcome: Readonly<Record<'xattrsApplied' | 'xattrsFailed' | 'aclsApplied' | 'aclsFailed', number>>;
   /** NativeDirResult problems.kinds. */
@@ -618,7 +623,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 36;
+const ABI_VERSION = 37;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

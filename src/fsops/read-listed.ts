@@ -75,9 +75,6 @@ export function readListed(
   return stillAsListed(fstatSync(fd, { bigint: true }), listed);
 }
 
-/** The offset of an fstat's or a read's errno in readWholeFiles's answers (native/read_checked.h). */
-const READ_FAILED_BASE = 1 << 16;
-
 /**
  * What reading a small file whole by its path came to: read and still as listed; not as listed when
  * opened (another size, mtime or type: nothing read); changed while read (it ended early, or was
@@ -157,11 +154,12 @@ export function readWholeFiles(
   });
 }
 
-/** One of ReadWholeAt's answers (native/read_checked.h). */
+/** One of ReadWholeAt's answers (native/read_checked.h; their numbers are the addon's codes.wholeRead). */
 function wholeRead(addon: NativeAddon, answer: number): WholeRead {
-  if (answer === 0) return READ;
-  if (answer === 1) return NOT_AS_LISTED;
-  if (answer === 2) return CHANGED;
-  if (answer > -READ_FAILED_BASE) return NOT_OPENED;
-  return { kind: 'read-failed', error: nativeErrnoError(addon, -answer - READ_FAILED_BASE) };
+  const codes = addon.codes.wholeRead;
+  if (answer === codes.read) return READ;
+  if (answer === codes.notAsListed) return NOT_AS_LISTED;
+  if (answer === codes.changed) return CHANGED;
+  if (answer > -codes.readFailedBase) return NOT_OPENED;
+  return { kind: 'read-failed', error: nativeErrnoError(addon, -answer - codes.readFailedBase) };
 }
