@@ -308,6 +308,11 @@ void ChangeSourceIfInjected(const std::string& src) {
   close(fd);
 }
 
+void ChangeSourceIfInjected(const std::string& base, const std::string& rel) {
+  if (!g_changeSourceSet.load(std::memory_order_acquire)) return;
+  ChangeSourceIfInjected(base == "/" ? "/" + rel : base + "/" + rel);
+}
+
 Napi::Value SetChangeSource(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> guard(g_changeSourceLock);
   g_changeSource = PathArg(info[0]);

@@ -240,6 +240,9 @@ Napi::Value SetChangeSource(const Napi::CallbackInfo& info);
 // Tests only: when setChangeSource named `src`, its first byte is rewritten in place now (same
 // size, new mtime). Called once a file's data is read, before the checks that it is unchanged.
 void ChangeSourceIfInjected(const std::string& src);
+// The same for `rel` below the directory whose path is `base`: the path is joined only when a test
+// set the hook (the readers below a daemon's module call this for every file).
+void ChangeSourceIfInjected(const std::string& base, const std::string& rel);
 
 // setTimes(path, sec, nsec, noFollow): mtime and atime to the nanosecond.
 Napi::Value SetTimes(const Napi::CallbackInfo& info);

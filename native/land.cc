@@ -61,9 +61,8 @@ struct LandFile {
   uint32_t mode = 0;
   // A range of an open file instead (writeRanges): written at `offset` into `fd`, nothing else.
   int fd = -1;
-  // A small file to read instead (readWholeFiles): `path`, read whole into `into` (`size` bytes)
-  // if it is as listed (`sec`, `nsec`); its answer is ReadWholeAt's.
-  bool read = false;
+  // A small file to read instead (a readWholeFiles job): `path`, read whole into `into` (`size`
+  // bytes) if it is as listed (`sec`, `nsec`); its answer is ReadWholeAt's.
   std::string path;
   char* into = nullptr;
   int64_t offset = 0;
@@ -91,6 +90,8 @@ struct LandJob {
   std::vector<int32_t> xattrInts;
   Napi::ObjectReference views;  // the files' data, alive until the answer is delivered
   Napi::FunctionReference onDone;
+  // A readWholeFiles job: its files are read, not landed.
+  bool read = false;
   // readWholeFiles below a root: a duplicate of the caller's descriptor, closed by the thread once
   // the job is done (the caller may close its own meanwhile).
   WholeRoot root;
@@ -206,7 +207,7 @@ void LandThread(LandPool* pool) {
         int32_t* ownerErr = i < job->ownerErrnos.size() ? &job->ownerErrnos[i] : &unusedOwner;
         int32_t* xattrInts =
             (i + 1) * kXattrInts <= job->xattrInts.size() ? &job->xattrInts[i * kXattrInts] : unusedXattrs;
-        if (file.read) {
+        if (job->read) {
           job->errnos[i] = ReadWholeAt(file.path, file.into, static_cast<int64_t>(file.size), file.sec, file.nsec,
                                        job->root.fd >= 0 ? &job->root : nullptr);
         } else {
@@ -384,6 +385,7 @@ Napi::Value ReadWholeFiles(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "readWholeFiles: listed must hold size, mtimeSec and mtimeNsec per path");
   }
   auto job = std::make_unique<LandJob>();
+  job->read = true;
   job->files.resize(n);
   job->errnos.assign(n, 0);
   char* base = reinterpret_cast<char*>(into.Data());
@@ -399,7 +401,6 @@ Napi::Value ReadWholeFiles(const Napi::CallbackInfo& info) {
       throw Napi::TypeError::New(env, "readWholeFiles: a size outside into, or an mtime that is not whole");
     }
     LandFile& file = job->files[i];
-    file.read = true;
     file.path = PathArg(paths.Get(i));
     file.size = static_cast<size_t>(size);
     file.into = base + at;

@@ -86,7 +86,11 @@ int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, 
   } else {
     int read = ReadFully(fd, into, static_cast<size_t>(size), 0);
     if (read == 0) {
-      ChangeSourceIfInjected(root ? (root->path == "/" ? "/" + path : root->path + "/" + path) : path);
+      if (root) {
+        ChangeSourceIfInjected(root->path, path);
+      } else {
+        ChangeSourceIfInjected(path);
+      }
       read = CheckListed(fd, size, sec, nsec, nullptr);
     }
     answer = read == 0 ? kWholeRead : read == -1 ? kChangedWhileRead : -(kReadFailedBase + read);

@@ -531,7 +531,7 @@ function beneathFiles(root: BeneathRoot, base: string): SourceFiles {
     },
     readWholeFiles(files, into) {
       return root.readWholeFiles(
-        files.map((file) => ({ ...file, path: inModule(file.path) })),
+        files.map((file) => ({ path: inModule(file.path), listed: file.listed })),
         into,
       );
     },

@@ -20,12 +20,12 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type LandFailure, type LandJob, landFiles, writeRanges } from '../../src/fsops/land-files.js';
 import { nativeAddon } from '../../src/fsops/native.js';
-import { tempPathFor } from '../../src/fsops/temp-path.js';
+import { tempName } from '../../src/fsops/temp-path.js';
 import { codeOf, reasonOf } from '../../src/util/errors.js';
 import { MTIME_TOLERANCE_NS, modeOf, prng, T, tempDir } from '../helpers.js';
 
@@ -34,12 +34,8 @@ const NATIVE = process.env.BLIT_NO_NATIVE !== '1';
 const TOLERANCE_NS = NATIVE ? 0n : MTIME_TOLERANCE_NS;
 const BASE_NS = BigInt(T) * 1_000_000_000n;
 
-function freshTemp(): string {
-  return basename(tempPathFor('.'));
-}
-
 function job(dir: string, name: string, data: Uint8Array, over: Partial<LandJob> = {}): LandJob {
-  return { dir, temp: freshTemp(), name, data, mode: 0o644, mtimeNs: BASE_NS + 123_456_789n, ...over };
+  return { dir, temp: tempName(), name, data, mode: 0o644, mtimeNs: BASE_NS + 123_456_789n, ...over };
 }
 
 function assertMtime(path: string, mtimeNs: bigint): void {
@@ -130,9 +126,9 @@ test('a temp name already taken fails with EEXIST: nothing planted is followed o
   const dst = join(root, 'dst');
   mkdirSync(dst);
   writeFileSync(join(outside, 'victim'), 'outside');
-  const plantedFile = freshTemp();
-  const plantedLink = freshTemp();
-  const danglingLink = freshTemp();
+  const plantedFile = tempName();
+  const plantedLink = tempName();
+  const danglingLink = tempName();
   writeFileSync(join(dst, plantedFile), 'planted', { mode: 0o600 });
   symlinkSync(join(outside, 'victim'), join(dst, plantedLink));
   symlinkSync(join(outside, 'created'), join(dst, danglingLink));
@@ -172,7 +168,7 @@ test('a missing directory fails with ENOENT (a file where one should be: ENOTDIR
   assert.deepEqual(readdirSync(root).sort(), ['b', 'e', 'file']);
   // The caller makes the directory and lands the file again.
   mkdirSync(join(root, 'missing'));
-  assert.deepEqual(codes(await landFiles([{ ...jobs[0]!, temp: freshTemp() }])), [undefined]);
+  assert.deepEqual(codes(await landFiles([{ ...jobs[0]!, temp: tempName() }])), [undefined]);
   assert.equal(readFileSync(join(root, 'missing', 'a'), 'utf8'), 'a');
 });
 
@@ -258,7 +254,7 @@ test('a temp or final name that is not a single name, or an empty directory, fai
   mkdirSync(join(root, 'a'));
   mkdirSync(join(root, 'b'));
   const failures = await landFiles([
-    job(root, 'f', Buffer.from('x'), { temp: `a/${freshTemp()}` }),
+    job(root, 'f', Buffer.from('x'), { temp: `a/${tempName()}` }),
     job(join(root, 'b'), '..', Buffer.from('x')),
     job(root, 'a/f', Buffer.from('x')),
     job(root, 'x\0y', Buffer.from('x')),

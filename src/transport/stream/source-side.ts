@@ -66,6 +66,16 @@ const NEED_OVERHEAD = 128;
  */
 const GROUPS_IN_FLIGHT = 2;
 
+/**
+ * Small files read together (source-side takeGroup): each need with its path relative to the
+ * transfer root (`rel`), where it is read from (`path`) and what it was listed with; and their
+ * places in the batch they go out in.
+ */
+interface Group {
+  files: (WholeFile & { need: Need; rel: string })[];
+  members: { fileId: bigint; length: number }[];
+}
+
 export interface SourceSideHooks {
   /** A push's deletion prompt: asked when the destination sends DeletionsPending. */
   confirmDeletions?(count: number, sample: string[]): Promise<boolean>;
@@ -190,12 +200,14 @@ async function serveSource(
     if (hooks.single) return source.localPathOf('');
     return source.verdictOf(rel, false) ? source.localPathOf(rel) : undefined;
   };
+  /** A file's path as hooks.files name it: relative to the transfer root ('' for a single entry). */
+  const filesRel = (rel: string) => (hooks.single ? '' : rel);
 
   /** A move's source whose copy landed, removed; a failure says the source was kept. */
   const removeLanded = (rel: string): Failure | undefined => {
     if (!hooks.files) return source.remove(rel);
     try {
-      hooks.files.remove(hooks.single ? '' : rel);
+      hooks.files.remove(filesRel(rel));
       return undefined;
     } catch (error) {
       return { path: rel, reason: sourceKeptReason(error) };
@@ -310,10 +322,11 @@ async function serveSource(
       }),
     );
   /** Sends a frame; waits, if the stream is full, for the peer to read (not this side's stall). */
-  const send = async (body: Parameters<FrameChannel['send']>[0]) => {
-    const full = channel.send(body);
+  /** Waits, as for the peer, while the stream holds more than it takes (what a send answered). */
+  const drained = async (full: Promise<void> | undefined) => {
     if (full) await work.forPeer(full);
   };
+  const send = (body: Parameters<FrameChannel['send']>[0]) => drained(channel.send(body));
   source.onListing = (rel) => work.now(`scan: listing ${showPath(rel === '' ? '.' : rel)}`);
 
   let entries = 0;
@@ -339,8 +352,7 @@ async function serveSource(
    */
   const sendEncodedListing = async (listing: SourceListing, encoded: EncodedEntries) => {
     for (const frame of toEncodedManifestFrames(listing, encoded, channel.role)) {
-      const full = channel.sendEncoded(frame);
-      if (full) await work.forPeer(full);
+      await drained(channel.sendEncoded(frame));
       check();
     }
     entries += encoded.count;
@@ -394,7 +406,7 @@ async function serveSource(
     let fd: number;
     try {
       fd = hooks.files
-        ? hooks.files.openForRead(hooks.single ? '' : need.path)
+        ? hooks.files.openForRead(filesRel(need.path))
         : openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (error) {
       await sendError(need, `cannot read: ${reasonOf(error)}`);
@@ -468,20 +480,25 @@ async function serveSource(
    * hooks.files its path relative to the transfer root, which they resolve). Empty when the first
    * need is not such a file, or without the addon.
    */
-  const takeGroup = (): { need: Need; path: string }[] => {
-    const group: { need: Need; path: string }[] = [];
+  const takeGroup = (): Group => {
+    const group: Group = { files: [], members: [] };
     if (!canReadWhole()) return group;
     let bytes = 0;
-    while (group.length < needs.length) {
-      const need = needs[group.length]!;
+    for (const need of needs) {
       const size = Number(need.size);
-      if ((need.hashFirst && hooks.hasher) || !records.groupTakes(group.length, bytes, size)) break;
+      if ((need.hashFirst && hooks.hasher) || !records.groupTakes(group.files.length, bytes, size)) break;
       const path = pathOf(need.path);
       if (path === undefined) break;
-      group.push({ need, path: hooks.files ? (hooks.single ? '' : need.path) : path });
+      group.files.push({
+        need,
+        rel: need.path,
+        path: hooks.files ? filesRel(need.path) : path,
+        listed: need,
+      });
+      group.members.push({ fileId: need.fileId, length: size });
       bytes += size;
     }
-    for (const need of needs.splice(0, group.length)) queuedBytes -= need.path.length + NEED_OVERHEAD;
+    for (const need of needs.splice(0, group.files.length)) queuedBytes -= need.path.length + NEED_OVERHEAD;
     return group;
   };
 
@@ -492,26 +509,19 @@ async function serveSource(
    * not as listed is reported as serveNeed reports it; one not opened goes through serveNeed's own
    * steps (which report why in Node's words).
    */
-  const sendGroup = async (group: { need: Need; path: string }[]) => {
+  const sendGroup = async ({ files, members }: Group) => {
     let answers: WholeRead[] | undefined;
     try {
-      answers = await records.batchGroup(
-        group.map(({ need }) => ({ fileId: need.fileId, length: Number(need.size) })),
-        (into) => {
-          const files = group.map(({ need, path }) => ({ path, listed: need }));
-          // Own work while queued behind other sessions' jobs too (landing-jobs.ts).
-          return reads.run(
-            'read',
-            group.map(({ need }) => ({ rel: need.path })),
-            'file(s)',
-            async () => (hooks.files ? hooks.files.readWholeFiles(files, into) : readWholeFiles(files, into)),
-          );
-        },
+      answers = await records.batchGroup(members, (into) =>
+        // Own work while queued behind other sessions' jobs too (landing-jobs.ts).
+        reads.run('read', files, 'file(s)', async () =>
+          hooks.files ? hooks.files.readWholeFiles(files, into) : readWholeFiles(files, into),
+        ),
       );
     } catch (error) {
       return dataPlaneFailed(error);
     }
-    for (const [i, { need }] of group.entries()) {
+    for (const [i, { need }] of files.entries()) {
       const answer = answers?.[i];
       if (answer === undefined || answer.kind === 'not-opened') await serveNeed(need);
       else if (answer.kind === 'not-as-listed')
@@ -564,7 +574,7 @@ async function serveSource(
       while (needs.length > 0) {
         check();
         const group = takeGroup();
-        if (group.length > 0) {
+        if (group.files.length > 0) {
           reading.push(
             sendGroup(group).catch((error: unknown) => {
               groupFailure ??= { error };

@@ -55,7 +55,7 @@ export interface OutgoingFile {
 }
 
 /** A file of a batch: its id and its length in the batch's bytes. */
-export interface Member {
+interface Member {
   fileId: bigint;
   length: number;
 }
@@ -276,19 +276,15 @@ export class RecordSender {
     return answers;
   }
 
+  /**
+   * Reads a small file into the batch being filled (sent first when it has no room), which goes out
+   * once it holds enough.
+   */
   private addToBatch(file: OutgoingFile): void {
-    if (this.readOrFail(file, this.batchRoom(file.size), 0, true)) this.joinBatch(file.fileId, file.size);
-  }
-
-  /** Where the batch being filled takes a file of `size` bytes next (the batch sent first when full). */
-  private batchRoom(size: number): Buffer {
+    const size = file.size;
     if (this.arenaUsed + size > this.arena.length || this.members.length === MAX_BATCH_FILES) this.flush();
-    return this.arena.subarray(this.arenaUsed, this.arenaUsed + size);
-  }
-
-  /** The file read into batchRoom's view joins the batch, which goes out once it holds enough. */
-  private joinBatch(fileId: bigint, size: number): void {
-    this.members.push({ fileId, length: size });
+    if (!this.readOrFail(file, this.arena.subarray(this.arenaUsed, this.arenaUsed + size), 0, true)) return;
+    this.members.push({ fileId: file.fileId, length: size });
     this.arenaUsed += size;
     if (this.arenaUsed >= BATCH_TARGET_BYTES) this.flush();
   }
