@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BeneathRoot } from '../../src/fsops/beneath.js';
+import { nextLandingJob, onLandingAnswer } from '../../src/fsops/land-files.js';
 import { nativeAddon, nativeStatus } from '../../src/fsops/native.js';
 import { type Listed, readWholeFiles } from '../../src/fsops/read-listed.js';
 import { tempDir } from '../helpers.js';
@@ -209,6 +210,20 @@ for (const walk of [false, true])
     assert.ok(!into.includes('outside the module'), 'no byte from outside');
     assert.equal(into.subarray(into.length - 18).toString(), 'inside the module!');
   });
+
+test("with the addon: a group is one job in the landing threads' queue, numbered and answered as theirs are", async (t) => {
+  assert.match(nativeStatus(), /^native addon/);
+  const dir = tempDir(t);
+  const file = join(dir, 'f');
+  writeFileSync(file, 'numbered');
+  const heard: number[] = [];
+  const stop = onLandingAnswer((job) => heard.push(job));
+  t.after(stop);
+  const number = nextLandingJob();
+  await readWholeFiles([{ path: file, listed: listedOf(file) }], Buffer.alloc(8));
+  assert.equal(nextLandingJob(), number + 1, 'the group took the next number');
+  assert.deepEqual(heard, [number], 'and its answer was heard under it');
+});
 
 test('without the addon: undefined, the caller takes the steps one by one', () => {
   const readListed = fileURLToPath(new URL('../../src/fsops/read-listed.ts', import.meta.url));
