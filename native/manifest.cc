@@ -18,7 +18,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common.h"
@@ -155,6 +157,29 @@ void EncodeEntry(std::string& out, const ListedItem& item) {
   Number(out, 16, item.xattrsRead ? 1 : 0);
 }
 
+// The ManifestBatch field-3 record (tag, length, ManifestEntry) listManifest sends for `item`.
+void EncodeRecord(std::string& out, std::string& entry, std::string& manifestEntry, const ListedItem& item,
+                  uint32_t filterStatus, uint32_t filterMet) {
+  entry.clear();
+  EncodeEntry(entry, item);
+  manifestEntry.clear();
+  Message(manifestEntry, 1, entry);
+  Number(manifestEntry, 2, filterStatus);
+  Number(manifestEntry, 3, filterMet);
+  Message(out, 3, manifestEntry);
+}
+
+// A varint of the peer's bytes at `at` (moved past it); false when it runs off the end or past 64 bits.
+bool ReadVarint(const uint8_t* bytes, size_t size, size_t& at, uint64_t& value) {
+  value = 0;
+  for (int shift = 0; shift < 64 && at < size; shift += 7) {
+    uint8_t byte = bytes[at++];
+    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
 void ReadIds(const Napi::Value& ids, const Napi::Value& names, std::unordered_map<uint32_t, std::string>& into) {
   auto numbers = ids.As<Napi::Uint32Array>();
   auto strings = names.As<Napi::Array>();
@@ -198,13 +223,7 @@ Napi::Value ListManifest(const Napi::CallbackInfo& info) {
     const ListedItem& item = items[i];
     if (item.kind == kDir) dirs.push_back(i);
     if (item.kind == kFile) fileSizes.push_back(item.size);
-    entry.clear();
-    EncodeEntry(entry, item);
-    manifestEntry.clear();
-    Message(manifestEntry, 1, entry);
-    Number(manifestEntry, 2, filterStatus);
-    Number(manifestEntry, 3, filterMet);
-    Message(chunk, 3, manifestEntry);
+    EncodeRecord(chunk, entry, manifestEntry, item, filterStatus, filterMet);
     if (++inChunk == batchEntries) {
       chunks.Set(chunks.Length(), Napi::Buffer<char>::Copy(env, chunk.data(), chunk.size()));
       chunk.clear();
@@ -219,6 +238,63 @@ Napi::Value ListManifest(const Napi::CallbackInfo& info) {
   result.Set("entries", Napi::Number::New(env, static_cast<double>(items.size())));
   result.Set("fileSizes", sizes);
   result.Set("dirs", ListedArrays(env, items, &dirs));
+  return result;
+}
+
+Napi::Value SameAsManifest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Napi::TypeError::New(env, "sameAsManifest: entries must be a Uint8Array");
+  std::string path = PathArg(info[0]);
+  auto peer = info[1].As<Napi::Uint8Array>();
+  const uint32_t filterStatus = info[2].As<Napi::Number>().Uint32Value();
+  const uint32_t filterMet = info[3].As<Napi::Number>().Uint32Value();
+  const uint32_t refusedFileModes = info[4].As<Napi::Number>().Uint32Value();
+  // Never through a link in the directory's place; one that cannot be read is left to the walk,
+  // which says why.
+  Listed listed = GatherDir(path, true);
+  if (listed.err != 0) return env.Undefined();
+  const std::vector<ListedItem>& items = listed.items;
+  // This side's records, as listManifest would send them; a name is listed once, so each is too.
+  std::vector<std::string> records(items.size());
+  std::unordered_set<std::string_view> mine;
+  mine.reserve(items.size());
+  std::string entry, manifestEntry;
+  for (size_t i = 0; i < items.size(); i++) {
+    const ListedItem& item = items[i];
+    if (NeedsJs(item) || (item.kind == kFile && (item.mode & refusedFileModes) != 0)) return env.Undefined();
+    EncodeRecord(records[i], entry, manifestEntry, item, filterStatus, filterMet);
+    mine.insert(records[i]);
+  }
+  // The peer's records, in any order: each must be one of this side's, taken once.
+  const uint8_t* bytes = peer.Data();
+  const size_t size = peer.ByteLength();
+  size_t at = 0;
+  while (at < size) {
+    const size_t start = at;
+    uint64_t tag, length;
+    if (!ReadVarint(bytes, size, at, tag) || tag != ((3 << 3) | kLength) || !ReadVarint(bytes, size, at, length) ||
+        length > size - at) {
+      return env.Undefined();
+    }
+    at += length;
+    auto found = mine.find(std::string_view(reinterpret_cast<const char*>(bytes) + start, at - start));
+    if (found == mine.end()) return env.Undefined();
+    mine.erase(found);
+  }
+  if (!mine.empty()) return env.Undefined();
+  std::vector<double> fileSizes;
+  Napi::Array dirs = Napi::Array::New(env);
+  for (const ListedItem& item : items) {
+    if (item.kind == kFile) fileSizes.push_back(item.size);
+    if (item.kind == kDir) dirs.Set(dirs.Length(), Napi::String::New(env, item.name));
+  }
+  auto sizes = Napi::Float64Array::New(env, fileSizes.size());
+  std::copy(fileSizes.begin(), fileSizes.end(), sizes.Data());
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("entries", Napi::Number::New(env, static_cast<double>(items.size())));
+  result.Set("fileSizes", sizes);
+  result.Set("dirs", dirs);
   return result;
 }
 

@@ -16,4 +16,13 @@ Napi::Value SetIdNames(const Napi::CallbackInfo& info);
 // listManifest(path, batchEntries, filterStatus, filterMet, waitMs?): see manifest.cc.
 Napi::Value ListManifest(const Napi::CallbackInfo& info);
 
+// sameAsManifest(path, entries, filterStatus, filterMet, refusedFileModes) -> undefined, or
+//   { entries, fileSizes: Float64Array, dirs: string[] }: whether the directory at `path` (not
+//   through a link in its place) holds exactly the entries a peer listed, `entries` being their
+//   ManifestBatch field-3 records in any order: each of its own entries, encoded as listManifest
+//   would with this filter verdict, is one of them and none is left over. Undefined too when it
+//   cannot be read, holds an entry listManifest leaves to JavaScript, or a regular file with any of
+//   the mode bits `refusedFileModes`. The answer's counts and subdirectories' names are its own.
+Napi::Value SameAsManifest(const Napi::CallbackInfo& info);
+
 }  // namespace blit

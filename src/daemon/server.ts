@@ -8,6 +8,7 @@ import { format } from 'node:util';
 import { Server, type ServerInterceptor, setLogger } from '@grpc/grpc-js';
 import { BlitService } from '../generated/blit.js';
 import { MAX_MESSAGE_BYTES } from '../protocol/handshake.js';
+import { decodeTransferFrame } from '../protocol/received-manifest.js';
 import { dialTarget } from '../remote/endpoint.js';
 import { passEncoded } from '../transport/frame-channel.js';
 import { DataAdmission } from '../transport/tcp/admission.js';
@@ -110,6 +111,8 @@ export async function startServer(
       ...BlitService,
       transfer: {
         ...BlitService.transfer,
+        // A push's manifest entries stay as they came until the session asks (received-manifest.ts).
+        requestDeserialize: decodeTransferFrame,
         responseSerialize: passEncoded(BlitService.transfer.responseSerialize),
       },
     }),

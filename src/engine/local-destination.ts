@@ -150,6 +150,19 @@ export class LocalDestination implements DestinationRole {
   }
 
   /**
+   * Whether a listing of `rel` that the destination already holds entry by entry may go unplanned
+   * (SourceListing.unchanged): not under --checksum or --ignore-times, which look past the listing,
+   * nor for a move, whose source learns of each entry that landed, nor for a directory this session
+   * is yet to make.
+   */
+  mayFindUnchanged(rel: string): boolean {
+    const { compare, operation } = this.options;
+    return (
+      compare !== 'checksum' && compare !== 'ignore-times' && operation !== 'move' && !this.fresh.has(rel)
+    );
+  }
+
+  /**
    * Plans one source directory against the destination. With `wholeDirs`, new subdirectories are
    * made under temp names, each to go whole to engine/whole-dirs.ts, whose job fills it and renames
    * it into place.
@@ -165,9 +178,15 @@ export class LocalDestination implements DestinationRole {
       );
       for (const entry of listing.entries)
         if (entry.kind === 'dir') plan.blocked.push(joinRel(listing.rel, entry.name));
+      for (const name of listing.unchanged?.dirs ?? []) plan.blocked.push(joinRel(listing.rel, name));
       return plan;
     }
     if (listing.dir && !listing.partial) this.dirs.push({ rel: listing.rel, entry: listing.dir });
+    if (listing.unchanged) {
+      // Found as listed, entry by entry, when the listing came (unchangedAt): each one a skip.
+      this.tally.skipped += listing.unchanged.count;
+      return plan;
+    }
     // The pure plan (engine/plan-entry.ts) for what both sides list, then carried out here.
     const planned = planListing(listing, this.existing(listing.rel), this.filter, this.options);
     for (const { rel, entry, dest, step } of planned.entries) {

@@ -29,6 +29,11 @@ export interface SourceListing {
    * `entries` holds only the subdirectories, which the walk goes on through.
    */
   encoded?: EncodedEntries;
+  /**
+   * The destination found every entry already as listed (a peer's listing, compared whole with its
+   * own: transport/stream/remote-source.ts): nothing to plan, and `entries` is empty.
+   */
+  unchanged?: { count: number; fileSizes: Float64Array; dirs: string[] };
 }
 
 /** A directory's entries as the manifest's encoded ManifestEntry messages. */

@@ -46,6 +46,8 @@ export interface SessionStats {
   sourceCtimeMaxMs?: number;
   /** Entries on both sides whose xattrs neither side read: unchanged since the last clean run. */
   xattrsUnread: number;
+  /** Directories of a peer's listing that the destination found as listed, no entry planned. */
+  unchangedDirs: number;
 }
 
 export function emptySessionStats(): SessionStats {
@@ -66,6 +68,7 @@ export function emptySessionStats(): SessionStats {
     copyMs: 0,
     totalMs: 0,
     xattrsUnread: 0,
+    unchangedDirs: 0,
   };
 }
 

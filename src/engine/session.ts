@@ -15,7 +15,7 @@ import type { DataPath, FileEvents } from './data-path.js';
 import type { DeletionCandidate, Need } from './local-destination.js';
 import { newProgress, type Progress } from './progress.js';
 import type { DestinationRole, SourceListing, SourceRole } from './roles.js';
-import { countListing, type SessionStats } from './session-stats.js';
+import { countListing, countSizes, type SessionStats } from './session-stats.js';
 import type { Action, Failure, TransferOptions, TransferReport } from './types.js';
 
 export interface SessionHooks {
@@ -176,16 +176,21 @@ export async function runTransfer(
     let listingAsked = nowMs();
     for await (const listing of listings) {
       throwIfInterrupted();
+      const unchanged = listing.unchanged;
       if (stats) {
         stats.listMs += nowMs() - listingAsked;
-        countListing(stats, listing.entries);
+        if (unchanged) {
+          countSizes(stats, unchanged.count, unchanged.fileSizes);
+          stats.unchangedDirs++;
+        } else countListing(stats, listing.entries);
       }
-      progress.entriesFound += listing.entries.length;
+      const count = unchanged ? unchanged.count : listing.entries.length;
+      progress.entriesFound += count;
       const wholeDirs = data.takesWhole();
       const plan = destination.reconcile(listing, wholeDirs);
       for (const rel of plan.blocked) source.skipSubtree(rel);
       data.planned(listing, plan, wholeDirs);
-      progress.entriesDone += listing.entries.length - plan.needs.length;
+      progress.entriesDone += count - plan.needs.length;
       if (move) for (const rel of plan.landed) removeSource(rel);
       for (const need of plan.needs) {
         const wait = ask(need);

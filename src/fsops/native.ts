@@ -91,6 +91,15 @@ export interface NativeListing {
   xattrs: ([string, Buffer][] | undefined)[];
 }
 
+/** sameAsManifest's answer: the directory's own entries, every one as the peer listed it. */
+export interface SameAsManifest {
+  entries: number;
+  /** The size of each regular file. */
+  fileSizes: Float64Array;
+  /** The subdirectories' names. */
+  dirs: string[];
+}
+
 /**
  * listManifest's answer: the entries as encoded ManifestEntry messages, with the subdirectories'
  * listing for the walk; or, where an entry needs the JavaScript side, the whole listing instead.
@@ -360,6 +369,18 @@ export interface NativeAddon {
   ): NativeManifestListing | undefined;
   /** The names of this machine's user and group ids, for listManifest's owners. */
   setIdNames(uids: Uint32Array, users: string[], gids: Uint32Array, groups: string[]): void;
+  /**
+   * Whether the directory at `path` (not through a link in its place) holds exactly the entries a
+   * peer listed, `entries` being their ManifestBatch field-3 records (native/manifest.cc): its own
+   * counts and subdirectories' names, or undefined when anything differs or it cannot tell.
+   */
+  sameAsManifest(
+    path: string,
+    entries: Uint8Array,
+    filterStatus: number,
+    filterMet: number,
+    refusedFileModes: number,
+  ): SameAsManifest | undefined;
   /** Tests only (BLIT_TEST_HANG=scan:REL on the walk): listing `path` hangs for a minute. */
   setListingHang(path: string): void;
   /** Tests only (BLIT_TEST_CHANGE_SOURCE, util/env-faults.ts): a copy of `path` sees it change. */
@@ -623,7 +644,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 37;
+const ABI_VERSION = 38;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

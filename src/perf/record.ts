@@ -61,6 +61,8 @@ export interface PerfRecord {
   stalls: number;
   /** Entries whose xattrs were left unread on both sides: unchanged since the last clean run (perf/xattr-mark.ts). */
   xattrsUnread?: number;
+  /** Directories of a peer's listing found as listed at the destination, none of their entries planned. */
+  unchangedDirs?: number;
   outcome: Outcome;
   predicted: Prediction | null;
 }

@@ -110,6 +110,7 @@ export function buildRecord(
     bytesPerSec: stats.copyMs > 0 ? Math.round((stats.jobBytes * 1000) / stats.copyMs) : 0,
     stalls,
     xattrsUnread: stats.xattrsUnread,
+    unchangedDirs: stats.unchangedDirs,
     outcome,
     predicted: predicted ? predictionOf(predicted) : null,
   };

@@ -13,7 +13,7 @@ import type { EncodedEntries } from '../engine/roles.js';
 import type { Operation } from '../engine/types.js';
 import { localIdNames } from '../fsops/id-map.js';
 import { contentsOf, type DirectoryContents, slowListing } from '../fsops/listing.js';
-import { type NativeAddon, nativeAddon } from '../fsops/native.js';
+import { type NativeAddon, nativeAddon, type SameAsManifest } from '../fsops/native.js';
 import { BATCH_ENTRIES, toWireVerdict } from './manifest-wire.js';
 
 /** A directory's entries encoded, with the subdirectories as contents; or its contents alone. */
@@ -37,23 +37,26 @@ export function manifestLister(operation: Operation): ManifestLister | undefined
 
 let namesGiven = false;
 
+/** Gives the addon the owners' names, as withOwner gives them (fsops/id-map.ts ownerNames), once. */
+function giveNames(addon: NativeAddon): void {
+  if (namesGiven) return;
+  const { users, groups } = localIdNames();
+  addon.setIdNames(
+    Uint32Array.from(users.nameOf.keys()),
+    [...users.nameOf.values()],
+    Uint32Array.from(groups.nameOf.keys()),
+    [...groups.nameOf.values()],
+  );
+  namesGiven = true;
+}
+
 function listManifest(
   addon: NativeAddon,
   path: string,
   verdict: FilterVerdict,
   onSlow?: () => void,
 ): ManifestListing {
-  if (!namesGiven) {
-    // The owners' names, as withOwner gives them (fsops/id-map.ts ownerNames).
-    const { users, groups } = localIdNames();
-    addon.setIdNames(
-      Uint32Array.from(users.nameOf.keys()),
-      [...users.nameOf.values()],
-      Uint32Array.from(groups.nameOf.keys()),
-      [...groups.nameOf.values()],
-    );
-    namesGiven = true;
-  }
+  giveNames(addon);
   const { filterStatus, filterMet } = toWireVerdict(verdict);
   const listed = slowListing(onSlow, (waitMs) =>
     addon.listManifest(path, BATCH_ENTRIES, filterStatus, filterMet, waitMs),
@@ -63,4 +66,38 @@ function listManifest(
     contents: contentsOf(addon, listed.dirs),
     encoded: { chunks: listed.chunks, count: listed.entries, fileSizes: listed.fileSizes },
   };
+}
+
+let namesOneToOne: boolean | undefined;
+
+/** Whether every id here with a name is the id that name maps back to (no name shared by two ids). */
+function eachNameOneId(): boolean {
+  if (namesOneToOne === undefined) {
+    const { users, groups } = localIdNames();
+    namesOneToOne = [users, groups].every((table) =>
+      [...table.nameOf].every(([id, name]) => table.idOf.get(name) === id),
+    );
+  }
+  return namesOneToOne;
+}
+
+/**
+ * Whether the destination directory at `path` holds exactly the entries a peer listed for it,
+ * `entries` being their ManifestEntry records as received (ManifestBatch field 3): its own entry
+ * count, file sizes and subdirectories' names, or undefined when anything differs. Then each entry
+ * is as the source has it, and planning it would change nothing. Undefined too without the addon,
+ * and where an owner's name here maps back to another id (`numericIds` never maps): the walk
+ * decides those.
+ */
+export function sameAsListed(
+  path: string,
+  verdict: FilterVerdict,
+  entries: Uint8Array,
+  options: { refusedFileModes: number; numericIds: boolean },
+): SameAsManifest | undefined {
+  const addon = nativeAddon();
+  if (!addon || !(options.numericIds || eachNameOneId())) return undefined;
+  giveNames(addon);
+  const { filterStatus, filterMet } = toWireVerdict(verdict);
+  return addon.sameAsManifest(path, entries, filterStatus, filterMet, options.refusedFileModes);
 }

@@ -35,6 +35,7 @@ import {
 } from '../protocol/handshake.js';
 import { trailerPath } from '../protocol/path-trailer.js';
 import { peerText } from '../protocol/peer-text.js';
+import { decodeTransferFrame } from '../protocol/received-manifest.js';
 import { kindName } from '../protocol/wire-entry.js';
 import { clientIdentity } from '../tls/client-identity.js';
 import { lookupKnownHost } from '../tls/known-hosts.js';
@@ -57,6 +58,8 @@ const PassingClient = makeGenericClientConstructor(
     transfer: {
       ...BlitService.transfer,
       requestSerialize: passEncoded(BlitService.transfer.requestSerialize),
+      // A pull's manifest entries stay as they came until the session asks (received-manifest.ts).
+      responseDeserialize: decodeTransferFrame,
     },
   },
   'blit.v1.Blit',

@@ -15,6 +15,7 @@ import type { Action, Failure, TransferOptions } from '../../engine/types.js';
 import type { HasherFactory } from '../../fsops/hash.js';
 import { type DataPlaneGrant, Phase, type Summary, type TransferFrame } from '../../generated/blit.js';
 import { ProtocolError } from '../../protocol/manifest-wire.js';
+import { sameAsListed } from '../../protocol/native-manifest.js';
 import { peerText } from '../../protocol/peer-text.js';
 import { type FrameChannel, PeerEndedEarly, PeerFailed } from '../frame-channel.js';
 import { OwnWork } from '../own-work.js';
@@ -101,11 +102,20 @@ export async function runDestinationSide(
   const started = Date.now();
   const progress = hooks.progress;
   const work = new OwnWork(hooks.watch?.board);
+  const numericIds = options.preserve?.numericIds ?? false;
   const source = new RemoteSource(channel, destination.filter, {
     singleName: hooks.singleName,
     stripSetId: hooks.stripSetId,
-    numericIds: options.preserve?.numericIds ?? false,
+    numericIds,
     work,
+    unchanged: (rel, verdict, entries) =>
+      destination.mayFindUnchanged(rel)
+        ? sameAsListed(destination.pathOf(rel), verdict, entries, {
+            // The set-ID bits a daemon drops from what it receives: a file here with them is changed.
+            refusedFileModes: hooks.stripSetId ? 0o6000 : 0,
+            numericIds,
+          })
+        : undefined,
   });
   const data = receiveFromPeer(destination, channel, {
     sharedBudget: hooks.sharedBudget,

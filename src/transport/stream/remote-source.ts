@@ -14,8 +14,9 @@ import type { FilterVerdict, PathFilter } from '../../engine/filter.js';
 import type { DeferredEntry, SourceEntry, SourceListing, SourceRole } from '../../engine/roles.js';
 import type { Failure } from '../../engine/types.js';
 import { localIdNames } from '../../fsops/id-map.js';
+import type { SameAsManifest } from '../../fsops/native.js';
 import { joinRel, parentRel } from '../../fsops/rel-path.js';
-import type { ManifestBatch, ManifestComplete, SourceDone } from '../../generated/blit.js';
+import type { ManifestComplete, ManifestEntry, SourceDone } from '../../generated/blit.js';
 import {
   checkPeerRel,
   fromManifestEntry,
@@ -23,6 +24,7 @@ import {
   ProtocolError,
 } from '../../protocol/manifest-wire.js';
 import { peerPath, peerText } from '../../protocol/peer-text.js';
+import { decodeEntries, entriesOf, type ReceivedBatch } from '../../protocol/received-manifest.js';
 import { type FrameChannel, PeerEndedEarly } from '../frame-channel.js';
 import type { OwnWork } from '../own-work.js';
 
@@ -32,6 +34,8 @@ const MAX_DIRECTORY_ENTRIES = 2_000_000;
 const MAX_PEER_FAILURES = 10_000;
 /** Paths per Landed frame. */
 const LANDED_PER_FRAME = 1024;
+/** Entries' bytes of one directory held undecoded for the destination's comparison, at most. */
+const MAX_HELD_BYTES = 16 * 1024 * 1024;
 
 export interface RemoteSourceOptions {
   /** A single-entry transfer: the one entry takes this name in the destination's root. */
@@ -42,10 +46,16 @@ export interface RemoteSourceOptions {
   numericIds: boolean;
   /** The stall detector's count of this side's work: waiting for the next listing is not a stall. */
   work: OwnWork;
+  /**
+   * Whether the destination already holds exactly the entries listed for `rel` (`entries`: their
+   * records as received): its counts and subdirectories, or undefined. Asked of a whole listing of
+   * the first round under filters that take everything; then no entry of it is decoded or planned.
+   */
+  unchanged?: (rel: string, verdict: FilterVerdict, entries: Uint8Array) => SameAsManifest | undefined;
 }
 
 type SourceFrame =
-  | { $case: 'manifest'; value: ManifestBatch }
+  | { $case: 'manifest'; value: ReceivedBatch }
   | { $case: 'manifestComplete'; value: ManifestComplete }
   | { $case: 'sourceDone'; value: SourceDone };
 
@@ -56,6 +66,9 @@ interface OpenListing {
   ignored: boolean;
   /** A rescan's answer: only these names may be listed (each once). */
   only?: Set<string>;
+  /** Entries' records not decoded yet, for the destination to compare with its own (`unchanged`). */
+  held?: Uint8Array[];
+  heldBytes: number;
 }
 
 export class RemoteSource implements SourceRole {
@@ -215,15 +228,92 @@ export class RemoteSource implements SourceRole {
   }
 
   /** One batch read: the listing it completes, if it is the directory's last and not ignored. */
-  private read(batch: ManifestBatch): SourceListing | undefined {
-    this.open ??= this.startListing(batch);
+  private read(batch: ReceivedBatch): SourceListing | undefined {
+    if (!this.open) {
+      this.open = this.startListing(batch);
+      if (this.mayBeUnchanged(this.open, batch)) this.open.held = [];
+    }
     const open = this.open;
     const rel = open.listing.rel;
     if (checkPeerRel(batch.directory, 'manifest') !== rel) {
       throw new ProtocolError('batches of two directories interleaved');
     }
+    if (open.held && batch.raw !== undefined && open.heldBytes + batch.raw.length <= MAX_HELD_BYTES) {
+      open.held.push(batch.raw);
+      open.heldBytes += batch.raw.length;
+      if (!batch.last) return undefined;
+      const raw = open.held.length === 1 ? open.held[0]! : Buffer.concat(open.held);
+      open.held = undefined;
+      const same = this.options.unchanged!(rel, open.listing.verdict!, raw);
+      if (same) return this.unchangedListing(open, same);
+      this.takeEntries(open, decodeEntries(raw));
+    } else {
+      // Decoded after all: what was held first, in the order it came.
+      for (const raw of open.held ?? []) this.takeEntries(open, decodeEntries(raw));
+      open.held = undefined;
+      this.takeEntries(open, entriesOf(batch));
+    }
+    if (!batch.last) return undefined;
+    this.open = undefined;
+    if (open.ignored) return undefined;
+    const listing = open.listing;
+    if (this.options.singleName !== undefined && rel === '') {
+      if (listing.entries.length > 1 || listing.entries[0]?.kind === 'dir') {
+        throw new ProtocolError('a single-entry transfer lists one entry that is not a directory');
+      }
+    }
+    for (const entry of listing.entries) {
+      const at = joinRel(rel, entry.name);
+      // Listed again as another kind (a rescan): nothing is listed below it any more.
+      if (entry.kind !== 'dir') this.expected.delete(at);
+      else {
+        // A directory listed again (a mirror's rescan) may be open now that what stood in its way
+        // is gone; the session blocks it again (skipSubtree) if the destination still cannot take it.
+        this.blocked.delete(at);
+        this.expected.add(at);
+      }
+    }
+    return listing;
+  }
+
+  /**
+   * Whether the destination may be asked to compare this directory's entries with its own: a whole
+   * listing of the first round (a rescan's may name only some, and changes what was announced),
+   * taken, under filters that give every entry its directory's verdict.
+   */
+  private mayBeUnchanged(open: OpenListing, batch: ReceivedBatch): boolean {
+    return (
+      this.options.unchanged !== undefined &&
+      batch.raw !== undefined &&
+      this.roundsAsked === 1 &&
+      !batch.partial &&
+      !open.ignored &&
+      open.only === undefined &&
+      this.filter.passAll &&
+      (this.options.singleName === undefined || open.listing.rel !== '')
+    );
+  }
+
+  /** The destination holds the listed entries already: its subdirectories' listings come next. */
+  private unchangedListing(open: OpenListing, same: SameAsManifest): SourceListing {
+    this.open = undefined;
+    const { rel, verdict } = open.listing;
+    for (const name of same.dirs) {
+      const at = joinRel(rel, name);
+      this.dirVerdicts.set(at, verdict!);
+      this.expected.add(at);
+    }
+    return {
+      ...open.listing,
+      unchanged: { count: same.entries, fileSizes: same.fileSizes, dirs: same.dirs },
+    };
+  }
+
+  /** Entries of the open directory, checked and added to its listing. */
+  private takeEntries(open: OpenListing, wires: ManifestEntry[]): void {
+    const rel = open.listing.rel;
     const { singleName, stripSetId } = this.options;
-    for (const wire of batch.entries) {
+    for (const wire of wires) {
       const entry = fromManifestEntry(wire, false, this.owners);
       // The one entry of a single-entry transfer takes the destination's name for it.
       if (singleName !== undefined && rel === '') entry.name = singleName;
@@ -245,30 +335,9 @@ export class RemoteSource implements SourceRole {
       open.names.add(entry.name);
       if (!open.ignored) open.listing.entries.push(entry);
     }
-    if (!batch.last) return undefined;
-    this.open = undefined;
-    if (open.ignored) return undefined;
-    const listing = open.listing;
-    if (singleName !== undefined && rel === '') {
-      if (listing.entries.length > 1 || listing.entries[0]?.kind === 'dir') {
-        throw new ProtocolError('a single-entry transfer lists one entry that is not a directory');
-      }
-    }
-    for (const entry of listing.entries) {
-      const at = joinRel(rel, entry.name);
-      // Listed again as another kind (a rescan): nothing is listed below it any more.
-      if (entry.kind !== 'dir') this.expected.delete(at);
-      else {
-        // A directory listed again (a mirror's rescan) may be open now that what stood in its way
-        // is gone; the session blocks it again (skipSubtree) if the destination still cannot take it.
-        this.blocked.delete(at);
-        this.expected.add(at);
-      }
-    }
-    return listing;
   }
 
-  private startListing(batch: ManifestBatch): OpenListing {
+  private startListing(batch: ReceivedBatch): OpenListing {
     const rel = checkPeerRel(batch.directory, 'manifest');
     let ignored = false;
     let only: Set<string> | undefined;
@@ -292,6 +361,7 @@ export class RemoteSource implements SourceRole {
       names: new Set(),
       ignored,
       only,
+      heldBytes: 0,
     };
   }
 
