@@ -110,6 +110,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // setListingHang(path): tests only (BLIT_TEST_HANG=scan:REL on the walk): listing path hangs.
   exports.Set("setListingHang", Napi::Function::New(env, SetListingHang));
   exports.Set("readAhead", Napi::Function::New(env, ReadAhead));
+  exports.Set("readAheadTree", Napi::Function::New(env, ReadAheadTree));
+  exports.Set("readAheadState", Napi::Function::New(env, ReadAheadStatus));
   exports.Set("dropReadAhead", Napi::Function::New(env, DropReadAhead));
   exports.Set("readXattrs", Napi::Function::New(env, ReadXattrsJs));
   exports.Set("setXattrs", Napi::Function::New(env, SetXattrsJs));
@@ -138,7 +140,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 38));
+  exports.Set("abiVersion", Napi::Number::New(env, 39));
   return exports;
 }
 

@@ -23,10 +23,15 @@ namespace {
 
 constexpr size_t kReadAheadMax = 256;
 constexpr int kReaders = 2;
+// readAheadTree: at most this many directories, and entries listed in all, for one tree.
+constexpr size_t kTreeDirs = 1024;
+constexpr size_t kTreeEntries = 100000;
 
 struct ReadAheadSlot {
   bool started = false;
   bool done = false;
+  // Part of a readAheadTree: once listed, its subdirectories are queued too.
+  bool tree = false;
   Listed result;
 };
 
@@ -39,11 +44,33 @@ struct ReadAheadState {
   std::deque<std::string> queue;
   std::unordered_map<std::string, std::shared_ptr<ReadAheadSlot>> slots;
   bool threadStarted = false;
+  // What readAheadTree has queued since the last dropReadAhead.
+  size_t treeDirs = 0;
+  size_t treeEntries = 0;
 };
 
 ReadAheadState& RA() {
   static ReadAheadState* state = new ReadAheadState();
   return *state;
+}
+
+void RequestLocked(ReadAheadState& ra, std::string path, bool first);
+
+// A tree's directory was listed: its subdirectories go first in line, in listing order (the walk
+// goes depth first), within the tree's bounds. Links are never followed (the listing's lstat).
+void QueueSubdirsLocked(ReadAheadState& ra, const std::string& path, const Listed& listed) {
+  ra.treeEntries += listed.items.size();
+  std::string prefix = path.empty() || path.back() != '/' ? path + "/" : path;
+  for (auto item = listed.items.rbegin(); item != listed.items.rend(); ++item) {
+    if (item->kind != kDir) continue;
+    if (ra.treeDirs >= kTreeDirs || ra.treeEntries >= kTreeEntries || ra.slots.size() >= kReadAheadMax) break;
+    std::string child = prefix + item->name;
+    if (ra.slots.count(child) != 0) continue;
+    RequestLocked(ra, child, true);
+    ra.slots[child]->tree = true;
+    ra.treeDirs++;
+  }
+  ra.work.notify_all();
 }
 
 void ReadAheadThread() {
@@ -60,6 +87,7 @@ void ReadAheadThread() {
     lock.unlock();
     Listed result = GatherDir(path);
     lock.lock();
+    if (slot->tree) QueueSubdirsLocked(ra, path, result);
     slot->result = std::move(result);
     slot->done = true;
     ra.done.notify_all();
@@ -111,9 +139,38 @@ bool ListingWithin(const std::string& path, int waitMs) {
   return ra.done.wait_for(lock, std::chrono::milliseconds(waitMs), [&] { return slot->done; });
 }
 
+// readAheadTree(root): queue `root` for the readers, and each directory below it as its parent is
+// listed, depth first, up to kTreeDirs directories and kTreeEntries entries.
+Napi::Value ReadAheadTree(const Napi::CallbackInfo& info) {
+  std::string root = PathArg(info[0]);
+  ReadAheadState& ra = RA();
+  std::lock_guard<std::mutex> guard(ra.lock);
+  if (ra.slots.count(root) == 0 && ra.slots.size() < kReadAheadMax) {
+    RequestLocked(ra, root, true);
+    ra.slots[root]->tree = true;
+    ra.treeDirs++;
+    ra.work.notify_all();
+  }
+  return info.Env().Undefined();
+}
+
+// Tests only: how many listings are still to come and how many are done, not yet taken.
+Napi::Value ReadAheadStatus(const Napi::CallbackInfo& info) {
+  ReadAheadState& ra = RA();
+  std::lock_guard<std::mutex> guard(ra.lock);
+  uint32_t waiting = 0, listed = 0;
+  for (const auto& [path, slot] : ra.slots) (slot->done ? listed : waiting)++;
+  Napi::Object state = Napi::Object::New(info.Env());
+  state.Set("waiting", Napi::Number::New(info.Env(), waiting));
+  state.Set("listed", Napi::Number::New(info.Env(), listed));
+  return state;
+}
+
 Napi::Value DropReadAhead(const Napi::CallbackInfo& info) {
   ReadAheadState& ra = RA();
   std::lock_guard<std::mutex> guard(ra.lock);
+  ra.treeDirs = 0;
+  ra.treeEntries = 0;
   ra.queue.clear();
   // A listing in progress finishes into its slot, which nobody holds any more.
   ra.slots.clear();

@@ -14,6 +14,13 @@ namespace blit {
 // readAhead(paths: string[]): queue these directories for the background reader (in order).
 Napi::Value ReadAhead(const Napi::CallbackInfo& info);
 
+// readAheadTree(root: string): queue `root`, and the directories below it as they are found (depth
+// first, bounded), for the readers: a walk about to start over the tree finds them listed.
+Napi::Value ReadAheadTree(const Napi::CallbackInfo& info);
+
+// readAheadState() -> { waiting, listed }: tests only, the listings to come and those not yet taken.
+Napi::Value ReadAheadStatus(const Napi::CallbackInfo& info);
+
 // dropReadAhead(): forgets every listing read ahead and not yet taken.
 Napi::Value DropReadAhead(const Napi::CallbackInfo& info);
 

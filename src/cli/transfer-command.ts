@@ -1,7 +1,7 @@
 /** `blit copy|mirror|move`: turns flags into transfer options, runs the session, reports. */
 import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
-import { resolveEndpoints } from '../engine/endpoints.js';
+import { resolveEndpoints, sourcePath } from '../engine/endpoints.js';
 import { PRESERVE_ALL } from '../engine/fidelity.js';
 import type { DeletionCandidate } from '../engine/local-destination.js';
 import { newProgress, type Progress } from '../engine/progress.js';
@@ -15,6 +15,7 @@ import type {
 } from '../engine/types.js';
 import { nativeAddon } from '../fsops/native.js';
 import { localProbe } from '../fsops/path-probe.js';
+import { readTreeAhead } from '../fsops/read-ahead.js';
 import { isSafeRel } from '../fsops/rel-path.js';
 import { keepMask } from '../fsops/xattrs.js';
 import { startPerfRun } from '../perf/run-recorder.js';
@@ -189,6 +190,8 @@ export async function runTransferCommand(
     err('blit: --ludicrous-speed is deprecated and does nothing: blit tunes itself\n');
   const options = transferOptions(operation, flags);
   if (srcRemote || dstRemote) {
+    // A push's walk finds its first directories listed by the time the session opens.
+    if (dstRemote && !srcRemote && src !== '') readTreeAhead(sourcePath(src));
     // gRPC loads only for remote transfers.
     const { runRemoteTransfer } = await import('./remote-transfer.js');
     return runRemoteTransfer(src, dst, { srcRemote: srcRemote!, dstRemote: dstRemote! }, options, flags);

@@ -32,11 +32,16 @@ function stripTrailingSlashes(path: string): string {
   return stripped === '' ? '/' : stripped;
 }
 
+/** The path a SRC argument names its source by (Endpoints.source). */
+export function sourcePath(src: string): string {
+  return resolve(stripTrailingSlashes(src));
+}
+
 export function resolveEndpoints(src: string, dst: string, probe: PathProbe): Endpoints {
   if (src === '') throw new BlitError('source path is empty');
   if (dst === '') throw new BlitError('destination path is empty');
   const srcContents = hasTrailingSlash(src);
-  const source = resolve(stripTrailingSlashes(src));
+  const source = sourcePath(src);
   const sourceKind = probe.kind(source, srcContents);
   if (sourceKind === 'missing') throw new BlitError(`${showPath(src)}: no such file or directory`);
   if (srcContents && sourceKind !== 'dir') throw new BlitError(`${showPath(src)}: not a directory`);

@@ -387,6 +387,10 @@ export interface NativeAddon {
   setChangeSource(path: string): void;
   /** Queues directories for the background reader (see fsops/read-ahead.ts). */
   readAhead(paths: string[]): void;
+  /** Queues `root` and, as they are found, the directories below it (depth first, bounded). */
+  readAheadTree(root: string): void;
+  /** Tests only: listings read ahead still to come, and those done and not yet taken. */
+  readAheadState(): { waiting: number; listed: number };
   /** Forgets every listing read ahead and not yet taken. */
   dropReadAhead(): void;
   setTimes(path: string, sec: number, nsec: number, noFollow: boolean): void;
@@ -644,7 +648,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 38;
+const ABI_VERSION = 39;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -10,6 +10,17 @@
  */
 import { type NativeAddon, nativeAddon } from './native.js';
 
+/**
+ * A push's source tree, listed on the reader threads from the moment the command knows it pushes:
+ * the session's walk, which starts once gRPC has loaded and the daemon has accepted the transfer,
+ * finds the first directories listed (the readers use a core the starting process leaves idle).
+ * `root` is the path the walk lists the source root by (engine/endpoints.ts sourcePath). Bounded in
+ * the addon (directories and entries); what the walk never takes is dropped with the process.
+ */
+export function readTreeAhead(root: string, addon: NativeAddon | undefined = nativeAddon()): void {
+  addon?.readAheadTree(root);
+}
+
 /** A directory the walk will visit, and the paths to read ahead for it (none: nothing to read). */
 export interface UpcomingDir {
   rel: string;

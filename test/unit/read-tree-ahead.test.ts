@@ -1,0 +1,78 @@
+/**
+ * A push's source tree read ahead from the start (fsops/read-ahead.ts readTreeAhead, native
+ * readAheadTree): the reader threads list the root, then each directory found below it, depth
+ * first, never through a symbolic link, within their bounds; the walk's listDir then takes what they
+ * listed. What was read ahead shows by being what the directory held then: the tests remove the
+ * tree once the readers are done, and the listings still come.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { type NativeAddon, nativeAddon } from '../../src/fsops/native.js';
+import { readTreeAhead } from '../../src/fsops/read-ahead.js';
+import { tempDir } from '../helpers.js';
+
+const NEEDS = { skip: nativeAddon() ? false : 'needs the addon' };
+
+/** Waits (bounded) until the readers have nothing left to list. */
+async function readersDone(addon: NativeAddon): Promise<void> {
+  for (let i = 0; i < 250 && addon.readAheadState().waiting > 0; i++)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(addon.readAheadState().waiting, 0, 'the readers finished within 5 s');
+}
+
+/** The names listDir answers for `path` (the read-ahead's listing when there is one). */
+function names(addon: NativeAddon, path: string): string[] {
+  return [...addon.listDir(path).names].map(String).sort();
+}
+
+test('the tree below a root is listed ahead, and not through a link', NEEDS, async (t) => {
+  const addon = nativeAddon()!;
+  addon.dropReadAhead();
+  t.after(() => addon.dropReadAhead());
+  const base = tempDir(t, 'blit-tree-ahead-');
+  const root = join(base, 'src');
+  const outside = join(base, 'outside');
+  for (const dir of ['a/b/c', 'a/d', 'e', 'f g']) mkdirSync(join(root, dir), { recursive: true });
+  writeFileSync(join(root, 'a', 'b', 'c', 'file'), 'x');
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'secret'), '');
+  symlinkSync(outside, join(root, 'e', 'link'));
+
+  readTreeAhead(root, addon);
+  await readersDone(addon);
+  assert.equal(addon.readAheadState().listed, 7, 'the root and its six directories, not the link');
+  rmSync(root, { recursive: true });
+  rmSync(outside, { recursive: true });
+  // Gone from the disk, yet listed as they were: the walk takes what the readers listed.
+  assert.deepEqual(names(addon, root), ['a', 'e', 'f g']);
+  assert.deepEqual(names(addon, join(root, 'a')), ['b', 'd']);
+  assert.deepEqual(names(addon, join(root, 'a', 'b', 'c')), ['file']);
+  assert.deepEqual(names(addon, join(root, 'e')), ['link']);
+  assert.deepEqual(names(addon, join(root, 'f g')), []);
+  // Each once: taken, the listing is gone (read again now: the directory is not there).
+  assert.throws(() => addon.listDir(join(root, 'a')), /ENOENT/);
+  // The link's target was never listed through it.
+  assert.throws(() => addon.listDir(join(root, 'e', 'link')), /ENOENT/);
+});
+
+test('the read-ahead of a tree stops at its bounds; dropReadAhead forgets it', NEEDS, async (t) => {
+  const addon = nativeAddon()!;
+  addon.dropReadAhead();
+  t.after(() => addon.dropReadAhead());
+  const root = join(tempDir(t, 'blit-tree-ahead-'), 'wide');
+  for (let i = 0; i < 300; i++) mkdirSync(join(root, `d${i}`), { recursive: true });
+
+  readTreeAhead(root, addon);
+  await readersDone(addon);
+  // At most 256 listings held at once: the root and 255 of its 300 directories.
+  assert.equal(addon.readAheadState().listed, 256);
+  addon.dropReadAhead();
+  assert.deepEqual(addon.readAheadState(), { waiting: 0, listed: 0 });
+  // A root given twice, or a missing one, queues nothing more than itself.
+  readTreeAhead(join(root, 'missing'), addon);
+  await readersDone(addon);
+  assert.deepEqual(addon.readAheadState(), { waiting: 0, listed: 1 });
+  assert.throws(() => addon.listDir(join(root, 'missing')), /ENOENT/);
+});
