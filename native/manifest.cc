@@ -20,10 +20,10 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "common.h"
+#include "copy.h"
 #include "listing.h"
 #include "read_ahead.h"
 #include "xattr.h"
@@ -125,7 +125,8 @@ uint32_t WireSpecialOf(uint32_t fileType) {
 void EncodeEntry(std::string& out, const ListedItem& item) {
   Bytes(out, 1, item.name);
   Number(out, 2, WireKindOf(item));
-  Number(out, 3, static_cast<uint64_t>(item.size));
+  // A size for regular files only (manifest-wire.ts toManifestEntry says why).
+  if (item.kind == kFile) Number(out, 3, static_cast<uint64_t>(item.size));
   Number(out, 4, static_cast<uint64_t>(MtimeNs(item)));
   Number(out, 5, item.mode);
   if (item.kind == kSymlink) Bytes(out, 6, item.link);
@@ -250,39 +251,43 @@ Napi::Value SameAsManifest(const Napi::CallbackInfo& info) {
   const uint32_t filterStatus = info[2].As<Napi::Number>().Uint32Value();
   const uint32_t filterMet = info[3].As<Napi::Number>().Uint32Value();
   const uint32_t refusedFileModes = info[4].As<Napi::Number>().Uint32Value();
-  // Never through a link in the directory's place; one that cannot be read is left to the walk,
-  // which says why.
-  Listed listed = GatherDir(path, true);
-  if (listed.err != 0) return env.Undefined();
-  const std::vector<ListedItem>& items = listed.items;
-  // This side's records, as listManifest would send them; a name is listed once, so each is too.
-  std::vector<std::string> records(items.size());
-  std::unordered_set<std::string_view> mine;
-  mine.reserve(items.size());
-  std::string entry, manifestEntry;
-  for (size_t i = 0; i < items.size(); i++) {
-    const ListedItem& item = items[i];
-    if (NeedsJs(item) || (item.kind == kFile && (item.mode & refusedFileModes) != 0)) return env.Undefined();
-    EncodeRecord(records[i], entry, manifestEntry, item, filterStatus, filterMet);
-    mine.insert(records[i]);
-  }
-  // The peer's records, in any order: each must be one of this side's, taken once.
-  const uint8_t* bytes = peer.Data();
+  // The peer's records, each whole (tag, length, message).
+  const char* bytes = reinterpret_cast<const char*>(peer.Data());
+  const uint8_t* unsignedBytes = peer.Data();
   const size_t size = peer.ByteLength();
-  size_t at = 0;
-  while (at < size) {
+  std::vector<std::string_view> theirs;
+  for (size_t at = 0; at < size;) {
     const size_t start = at;
     uint64_t tag, length;
-    if (!ReadVarint(bytes, size, at, tag) || tag != ((3 << 3) | kLength) || !ReadVarint(bytes, size, at, length) ||
-        length > size - at) {
+    if (!ReadVarint(unsignedBytes, size, at, tag) || tag != ((3 << 3) | kLength) ||
+        !ReadVarint(unsignedBytes, size, at, length) || length > size - at) {
       return env.Undefined();
     }
     at += length;
-    auto found = mine.find(std::string_view(reinterpret_cast<const char*>(bytes) + start, at - start));
-    if (found == mine.end()) return env.Undefined();
-    mine.erase(found);
+    theirs.emplace_back(bytes + start, at - start);
   }
-  if (!mine.empty()) return env.Undefined();
+  // Never through a link in the directory's place; one that cannot be read is left to the walk,
+  // which says why.
+  Listed listed = GatherDir(path, true);
+  if (listed.err != 0 || listed.items.size() != theirs.size()) return env.Undefined();
+  const std::vector<ListedItem>& items = listed.items;
+  // This side's records, as listManifest would send them. A temp name is left to the walk, which
+  // removes a stale one.
+  std::vector<std::string> records(items.size());
+  std::vector<std::string_view> mine(items.size());
+  std::string entry, manifestEntry;
+  for (size_t i = 0; i < items.size(); i++) {
+    const ListedItem& item = items[i];
+    if (NeedsJs(item) || IsTempName(item.name) || (item.kind == kFile && (item.mode & refusedFileModes) != 0))
+      return env.Undefined();
+    EncodeRecord(records[i], entry, manifestEntry, item, filterStatus, filterMet);
+    mine[i] = records[i];
+  }
+  // Equal as sorted lists: every record of one side is one of the other's, each once. (Sorted, not
+  // hashed: the peer picks the bytes, and a fixed-seed hash could be made to collide.)
+  std::sort(theirs.begin(), theirs.end());
+  std::sort(mine.begin(), mine.end());
+  if (theirs != mine) return env.Undefined();
   std::vector<double> fileSizes;
   Napi::Array dirs = Napi::Array::New(env);
   for (const ListedItem& item : items) {

@@ -21,8 +21,9 @@ Napi::Value ListManifest(const Napi::CallbackInfo& info);
 //   through a link in its place) holds exactly the entries a peer listed, `entries` being their
 //   ManifestBatch field-3 records in any order: each of its own entries, encoded as listManifest
 //   would with this filter verdict, is one of them and none is left over. Undefined too when it
-//   cannot be read, holds an entry listManifest leaves to JavaScript, or a regular file with any of
-//   the mode bits `refusedFileModes`. The answer's counts and subdirectories' names are its own.
+//   cannot be read, holds an entry listManifest leaves to JavaScript, a temp name of blit's, or a
+//   regular file with any of the mode bits `refusedFileModes`. The answer's counts and
+//   subdirectories' names are its own.
 Napi::Value SameAsManifest(const Napi::CallbackInfo& info);
 
 }  // namespace blit

@@ -47,10 +47,12 @@ export function toWireVerdict(verdict: FilterVerdict): { filterStatus: FilterSta
 
 function toManifestEntry(entry: SourceEntry, links?: LinkGroupIds): ManifestEntry {
   const linked = links && entry.kind === 'file' && (entry.nlink ?? 1) > 1;
-  return {
-    entry: withOwner(toWireEntry(entry, linked ? links.idOf(entry.inode) : 0n), entry),
-    ...toWireVerdict(entry.verdict),
-  };
+  const wire = withOwner(toWireEntry(entry, linked ? links.idOf(entry.inode) : 0n), entry);
+  // A size for regular files only: the receiver reads no other (fromManifestEntry), and a
+  // directory's differs between two copies of it (ext4 never shrinks one), which would keep a
+  // destination from finding the listing equal to its own (received-manifest.ts).
+  if (entry.kind !== 'file') wire.size = 0n;
+  return { entry: wire, ...toWireVerdict(entry.verdict) };
 }
 
 /**

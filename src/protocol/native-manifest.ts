@@ -11,7 +11,7 @@
 import type { FilterVerdict } from '../engine/filter.js';
 import type { EncodedEntries } from '../engine/roles.js';
 import type { Operation } from '../engine/types.js';
-import { localIdNames } from '../fsops/id-map.js';
+import { isPeerIdName, localIdNames } from '../fsops/id-map.js';
 import { contentsOf, type DirectoryContents, slowListing } from '../fsops/listing.js';
 import { type NativeAddon, nativeAddon, type SameAsManifest } from '../fsops/native.js';
 import { BATCH_ENTRIES, toWireVerdict } from './manifest-wire.js';
@@ -70,12 +70,15 @@ function listManifest(
 
 let namesOneToOne: boolean | undefined;
 
-/** Whether every id here with a name is the id that name maps back to (no name shared by two ids). */
+/**
+ * Whether every id here with a name is the id that name maps back to (no name shared by two ids),
+ * and every name one a peer may send (isPeerIdName): then a peer's owner equal to one here maps to it.
+ */
 function eachNameOneId(): boolean {
   if (namesOneToOne === undefined) {
     const { users, groups } = localIdNames();
     namesOneToOne = [users, groups].every((table) =>
-      [...table.nameOf].every(([id, name]) => table.idOf.get(name) === id),
+      [...table.nameOf].every(([id, name]) => table.idOf.get(name) === id && isPeerIdName(name)),
     );
   }
   return namesOneToOne;

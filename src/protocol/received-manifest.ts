@@ -8,11 +8,15 @@
  * Profile behind it (docs/DECISIONS.md): of a daemon's work on a nothing-changed push of 20,000
  * files, decoding the manifest's entries and planning them were about a third.
  *
- * Any frame of another shape, and any batch with a field this does not read, goes to the generated
- * decoder as before: what is decoded never depends on which of the two read it.
+ * Any frame of another shape, any batch with a field this does not read, and any that fails here
+ * goes to the generated decoder as before. Each entry is then decoded as the generated decoder
+ * decodes it, except that a record must hold exactly one ManifestEntry: a peer's record the
+ * generated decoder would read past, or stop inside (an end-group or zero tag), is refused
+ * (ProtocolError) instead of being read as whatever the bytes after it say.
  */
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { Failure, ManifestBatch, ManifestEntry, TransferFrame } from '../generated/blit.js';
+import { ProtocolError } from './manifest-wire.js';
 
 /** A batch whose `entries` are still in `raw` (field-3 records), until entriesOf decodes them. */
 export interface ReceivedBatch extends ManifestBatch {
@@ -31,7 +35,13 @@ const BATCH_UNREADABLE = (6 << 3) | 2;
 
 /** A TransferFrame; a manifest batch's entries left as received (ReceivedBatch). */
 export function decodeTransferFrame(bytes: Uint8Array): TransferFrame {
-  return manifestFrame(bytes) ?? TransferFrame.decode(bytes);
+  let frame: TransferFrame | undefined;
+  try {
+    frame = manifestFrame(bytes);
+  } catch {
+    // Malformed here (a length past the end): the generated decoder says what it makes of it.
+  }
+  return frame ?? TransferFrame.decode(bytes);
 }
 
 /** A frame of a role and a manifest batch only, each at most once; otherwise undefined. */
@@ -100,22 +110,31 @@ function pairs(runs: number[]): [number, number][] {
   return out;
 }
 
-/** The batch's entries, decoded from `raw` the first time they are asked for. */
-export function entriesOf(batch: ReceivedBatch): ManifestEntry[] {
+/** The batch's entries: decoded one at a time from `raw` (each checked before the next is decoded). */
+export function entriesOf(batch: ReceivedBatch): Iterable<ManifestEntry> {
   const raw = batch.raw;
   if (raw === undefined) return batch.entries;
   batch.raw = undefined;
-  batch.entries = decodeEntries(raw);
-  return batch.entries;
+  return decodeEntries(raw);
 }
 
-/** ManifestBatch field-3 records, decoded as the generated decoder decodes each. */
-export function decodeEntries(raw: Uint8Array): ManifestEntry[] {
+/**
+ * ManifestBatch field-3 records, each decoded as the generated decoder decodes it, one at a time:
+ * a record that does not hold exactly one ManifestEntry is a ProtocolError.
+ */
+export function* decodeEntries(raw: Uint8Array): Generator<ManifestEntry> {
   const reader = new BinaryReader(raw);
-  const entries: ManifestEntry[] = [];
   while (reader.pos < reader.len) {
-    reader.uint32();
-    entries.push(ManifestEntry.decode(reader, reader.uint32()));
+    let entry: ManifestEntry;
+    try {
+      if (reader.uint32() !== BATCH_ENTRY) throw new Error('not an entry');
+      const length = reader.uint32();
+      const end = reader.pos + length;
+      entry = ManifestEntry.decode(reader, length);
+      if (reader.pos !== end) throw new Error('not one entry');
+    } catch (error) {
+      throw new ProtocolError(`malformed manifest entry: ${(error as Error).message}`);
+    }
+    yield entry;
   }
-  return entries;
 }

@@ -5,11 +5,20 @@
  * that failed).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import { nativeAddon } from '../../src/fsops/native.js';
 import {
   BlitService,
   EntryKind,
@@ -19,6 +28,8 @@ import {
   type TransferFrame,
 } from '../../src/generated/blit.js';
 import { localHello, negotiate } from '../../src/protocol/handshake.js';
+import { manifestLister } from '../../src/protocol/native-manifest.js';
+import { decodeEntries } from '../../src/protocol/received-manifest.js';
 import { ADMITTED } from '../../src/transport/tcp/dial.js';
 import { fileHeader, PREAMBLE_BYTES, parsePreamble, RecordDecoder } from '../../src/transport/tcp/records.js';
 import { isOneLineError, snapshot, tempDir } from '../helpers.js';
@@ -696,3 +707,56 @@ for (const [what, name] of [
     }
   });
 }
+
+test("a pull mirror's exclusions hold against a daemon whose listing equals the destination's own", {
+  skip: nativeAddon() ? false : 'needs the addon',
+}, async (t) => {
+  const root = tempDir(t, 'blit-hostile-daemon-');
+  /** A destination with a directory the filters spare, and a daemon listing its root exactly as it is. */
+  const setUp = async (name: string) => {
+    const dst = join(root, name);
+    mkdirSync(join(dst, 'keep'), { recursive: true });
+    writeFileSync(join(dst, 'keep', 'precious'), 'spared by --exclude');
+    writeFileSync(join(dst, 'a.txt'), 'a');
+    // The root's entries as this side lists them (every filter condition met, as its root's verdict).
+    const listed = manifestLister('mirror')!(dst, { status: 'include', met: 3 });
+    const entries = [...decodeEntries(Buffer.concat(listed.encoded!.chunks))];
+    const port = await fakeDaemon(t, async (send) => {
+      send(batch('', entries));
+      send(batch('keep', []));
+      for (const body of complete) send(body);
+    });
+    return { dst, port };
+  };
+  // Without filters the listing is found as it is: the daemon's empty 'keep' then empties it.
+  const control = await setUp('control');
+  const config = join(root, 'config');
+  const found = await runBlit(['mirror', '--yes', `127.0.0.1:${control.port}:/m/src/`, `${control.dst}/`], {
+    env: { XDG_CONFIG_HOME: config },
+  });
+  assert.equal(found.status, 0, found.stderr);
+  const record = readFileSync(join(config, 'blit', 'perf_local.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .at(-1)!;
+  assert.equal(
+    (JSON.parse(record) as { unchangedDirs?: number }).unchangedDirs,
+    1,
+    'the root taken as found',
+  );
+  assert.ok(!existsSync(join(control.dst, 'keep', 'precious')));
+
+  // With --exclude keep/, the same listing names what the filters leave out: refused, nothing deleted.
+  const guarded = await setUp('guarded');
+  const refused = await runBlit([
+    'mirror',
+    '--yes',
+    '--exclude',
+    'keep/',
+    `127.0.0.1:${guarded.port}:/m/src/`,
+    `${guarded.dst}/`,
+  ]);
+  assert.equal(refused.status, 1, refused.stderr);
+  assert.match(refused.stderr, /protocol error: keep: listed, but the filters leave it out/);
+  assert.ok(existsSync(join(guarded.dst, 'keep', 'precious')));
+});

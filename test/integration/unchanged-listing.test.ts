@@ -11,6 +11,7 @@ import {
   chmodSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -60,19 +61,27 @@ function mirrorRuns(from: string, to: string, config: string, env: Record<string
   };
 }
 
+/**
+ * A blitd over a fresh module, its perf history under its own config; `push` mirrors `src` (made by
+ * `make`) into the module's dst.
+ */
+async function pushSetUp(t: Parameters<typeof startDaemon>[0], make: (src: string) => void) {
+  const root = tempDir(t, 'blit-unchanged-');
+  const module = join(root, 'module');
+  mkdirSync(module);
+  const src = join(root, 'src');
+  make(src);
+  const config = join(root, 'daemon-config');
+  const daemon = await startDaemon(t, ['--root', module], { XDG_CONFIG_HOME: config });
+  const push = mirrorRuns(`${src}/`, `127.0.0.1:${daemon.port}:/default/dst/`, config);
+  return { src, dst: join(module, 'dst'), config, daemon, push };
+}
+
 test(
   'a push mirror through blitd leaves unchanged directories unplanned and brings over every change',
   NEEDS,
   async (t) => {
-    const root = tempDir(t, 'blit-unchanged-');
-    const module = join(root, 'module');
-    mkdirSync(module);
-    const src = join(root, 'src');
-    const dst = join(module, 'dst');
-    makeTree(src);
-    const config = join(root, 'daemon-config');
-    const daemon = await startDaemon(t, ['--root', module], { XDG_CONFIG_HOME: config });
-    const push = mirrorRuns(`${src}/`, `127.0.0.1:${daemon.port}:/default/dst/`, config);
+    const { src, dst, push } = await pushSetUp(t, makeTree);
 
     const first = await push();
     assert.equal(first.report.copied, DIRS * FILES + DIRS + 1);
@@ -132,16 +141,10 @@ test(
 );
 
 test('--checksum and set-ID bits at a daemon look past an equal listing', NEEDS, async (t) => {
-  const root = tempDir(t, 'blit-unchanged-');
-  const module = join(root, 'module');
-  mkdirSync(module);
-  const src = join(root, 'src');
-  makeTree(src);
-  writeFile(join(src, 'tool'), '#!/bin/sh\n', { mode: 0o6755, mtime: T });
-  const dst = join(module, 'dst');
-  const config = join(root, 'daemon-config');
-  const daemon = await startDaemon(t, ['--root', module], { XDG_CONFIG_HOME: config });
-  const push = mirrorRuns(`${src}/`, `127.0.0.1:${daemon.port}:/default/dst/`, config);
+  const { src, dst, push } = await pushSetUp(t, (src) => {
+    makeTree(src);
+    writeFile(join(src, 'tool'), '#!/bin/sh\n', { mode: 0o6755, mtime: T });
+  });
   await push();
   assert.equal(statSync(join(dst, 'tool')).mode & 0o7777, 0o755, 'a push drops set-ID bits');
 
@@ -163,3 +166,34 @@ test('--checksum and set-ID bits at a daemon look past an equal listing', NEEDS,
   assert.equal(checksum.record.unchangedDirs, 0, 'none taken as found under -c');
   assertSameTree(dst, src);
 });
+
+test(
+  'a directory of several batches is compared whole; --ignore-times and a move look past an equal listing',
+  NEEDS,
+  async (t) => {
+    const { src, dst, config, daemon, push } = await pushSetUp(t, (src) => {
+      // Listed in three batches (BATCH_ENTRIES, 1,024 entries each at most).
+      mkdirSync(join(src, 'wide'), { recursive: true });
+      for (let f = 0; f < 2_100; f++) writeFileSync(join(src, 'wide', `w${f}`), '');
+      utimesSync(join(src, 'wide'), T, T);
+    });
+    const wide = join(src, 'wide');
+    await push();
+    assert.equal((await push()).record.unchangedDirs, 2, 'the root and wide');
+    utimesSync(join(wide, 'w2000'), T, T + 5);
+    const touched = await push();
+    assert.equal(touched.report.copied, 1);
+    assert.equal(touched.record.unchangedDirs, 1, 'the root: a file in the last batch changed');
+    const all = await push('--ignore-times');
+    assert.equal(all.report.copied, 2_100, 'every file again');
+    assert.equal(all.record.unchangedDirs, 0);
+    assertSameTree(dst, src);
+
+    // A move onto an identical tree: every source entry landed, so every one is removed.
+    const moved = await runBlit(['move', '--json', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst/`]);
+    assert.equal(moved.status, 0, moved.stderr);
+    assert.deepEqual(readdirSync(src), [], 'the sources went');
+    assert.equal((await nthRecord(config, 5)).unchangedDirs, 0);
+    assert.equal(readdirSync(join(dst, 'wide')).length, 2_100);
+  },
+);

@@ -1,8 +1,9 @@
 /**
  * Transfer frames as the destination decodes them (protocol/received-manifest.ts): whatever the
  * bytes, the frame and its entries (once asked for) equal what the generated decoder makes of the
- * same bytes, or both refuse them. A manifest batch's entries are kept as the bytes they came in
- * until asked for.
+ * same bytes, or this side refuses them: both, or a record that does not hold exactly one entry
+ * (the generated decoder reads on past it as the batch's own fields), which is refused here as a
+ * protocol error. A manifest batch's entries are kept as the bytes they came in until asked for.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -15,6 +16,7 @@ import {
   Role,
   TransferFrame,
 } from '../../src/generated/blit.js';
+import { ProtocolError } from '../../src/protocol/manifest-wire.js';
 import { decodeTransferFrame, entriesOf, type ReceivedBatch } from '../../src/protocol/received-manifest.js';
 
 const entry = fc
@@ -50,27 +52,37 @@ const batch = fc.record({
   ),
 }) as fc.Arbitrary<ManifestBatch>;
 
-/** What each decoder makes of `bytes`: the frame with its entries decoded, or the error's name. */
+/** What each decoder makes of `bytes`: the frame with its entries decoded, or 'refused'. */
 function outcomes(bytes: Uint8Array): { generated: unknown; received: unknown } {
   const generated = attempt(() => TransferFrame.decode(bytes));
   const received = attempt(() => {
     const frame = decodeTransferFrame(bytes);
     if (frame.body?.$case === 'manifest') {
       const value = frame.body.value as ReceivedBatch;
-      entriesOf(value);
+      const entries = [...entriesOf(value)];
       assert.equal(value.raw, undefined, 'the raw entries go once decoded');
       delete value.raw;
+      value.entries = entries;
     }
     return frame;
   });
   return { generated, received };
 }
 
+/** As the generated decoder, or refused here with a ProtocolError (refusedHere). */
+function agree(bytes: Uint8Array): void {
+  const { generated, received } = outcomes(bytes);
+  if (received === refusedHere) return;
+  assert.deepEqual(received, generated, Buffer.from(bytes).toString('hex'));
+}
+
+const refusedHere = 'refused here';
+
 function attempt(decode: () => unknown): unknown {
   try {
     return decode();
-  } catch {
-    return 'refused';
+  } catch (error) {
+    return error instanceof ProtocolError ? refusedHere : 'refused';
   }
 }
 
@@ -83,7 +95,7 @@ test('a manifest frame decodes as the generated decoder decodes it, its entries 
       const received = frame.body.value as ReceivedBatch;
       assert.deepEqual(received.entries, [], 'not decoded before asked for');
       assert.ok(received.raw, 'kept raw');
-      assert.deepEqual(entriesOf(received), value.entries);
+      assert.deepEqual([...entriesOf(received)], value.entries);
       const { generated, received: whole } = outcomes(bytes);
       assert.deepEqual(whole, generated);
     }),
@@ -115,7 +127,7 @@ test('entries in several runs between other fields are decoded in the order they
         const received = frame.body.value as ReceivedBatch;
         assert.equal(received.directory, directory);
         assert.equal(received.last, true);
-        assert.deepEqual(entriesOf(received), entries);
+        assert.deepEqual([...entriesOf(received)], entries);
         assert.deepEqual(outcomes(bytes).received, outcomes(bytes).generated);
       },
     ),
@@ -171,13 +183,15 @@ test('other frames, frames of other shapes and any bytes: decoded or refused as 
   }
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 64 }), (random) => {
-      // Random bytes, and random bytes inside a manifest field (the batch decoder's own path).
-      for (const bytes of [random, new BinaryWriter().uint32(42).bytes(random).finish()]) {
-        const { generated, received } = outcomes(bytes);
-        assert.deepEqual(received, generated);
-      }
+      // Random bytes, inside a manifest field (the batch decoder's path) and inside an entry record.
+      for (const bytes of [
+        random,
+        new BinaryWriter().uint32(42).bytes(random).finish(),
+        new BinaryWriter().uint32(42).bytes(new BinaryWriter().uint32(26).bytes(random).finish()).finish(),
+      ])
+        agree(bytes);
     }),
-    { numRuns: 2000 },
+    { numRuns: 3000 },
   );
   fc.assert(
     fc.property(batch, fc.nat(), (value, cut) => {
@@ -185,10 +199,28 @@ test('other frames, frames of other shapes and any bytes: decoded or refused as 
         role: Role.ROLE_SOURCE,
         body: { $case: 'manifest', value },
       }).finish();
-      const truncated = bytes.subarray(0, cut % (bytes.length + 1));
-      const { generated, received } = outcomes(truncated);
-      assert.deepEqual(received, generated);
+      agree(bytes.subarray(0, cut % (bytes.length + 1)));
     }),
     { numRuns: 500 },
   );
+});
+
+test('a record that is not exactly one entry is refused as a protocol error, not read on past', () => {
+  for (const hex of [
+    // An end-group tag inside the record: the generated decoder stops there and reads the record's
+    // rest as the batch's fields (here `last`), or as a second entry.
+    '2a051a030c2801',
+    '2a051a030c2800',
+    // A nested length running past the record's end.
+    '2a061a020a022801',
+  ]) {
+    const bytes = Buffer.from(hex, 'hex');
+    const frame = decodeTransferFrame(bytes);
+    assert.equal(frame.body?.$case, 'manifest', hex);
+    assert.throws(() => [...entriesOf(frame.body!.value as ReceivedBatch)], ProtocolError, hex);
+    assert.doesNotThrow(() => TransferFrame.decode(bytes), 'the generated decoder takes it');
+  }
+  // A length past the frame's end: left to the generated decoder, which says what it makes of it.
+  const past = Buffer.from('2a051a7f0c2801', 'hex');
+  assert.deepEqual(outcomes(past).received, outcomes(past).generated);
 });

@@ -34,7 +34,11 @@ const MAX_DIRECTORY_ENTRIES = 2_000_000;
 const MAX_PEER_FAILURES = 10_000;
 /** Paths per Landed frame. */
 const LANDED_PER_FRAME = 1024;
-/** Entries' bytes of one directory held undecoded for the destination's comparison, at most. */
+/**
+ * A directory's batches held undecoded for the destination's comparison, at most (an honest source
+ * fills each but the last with BATCH_ENTRIES), and their entries' bytes; a larger one is decoded.
+ */
+const MAX_HELD_BATCHES = 64;
 const MAX_HELD_BYTES = 16 * 1024 * 1024;
 
 export interface RemoteSourceOptions {
@@ -238,15 +242,24 @@ export class RemoteSource implements SourceRole {
     if (checkPeerRel(batch.directory, 'manifest') !== rel) {
       throw new ProtocolError('batches of two directories interleaved');
     }
-    if (open.held && batch.raw !== undefined && open.heldBytes + batch.raw.length <= MAX_HELD_BYTES) {
-      open.held.push(batch.raw);
-      open.heldBytes += batch.raw.length;
-      if (!batch.last) return undefined;
-      const raw = open.held.length === 1 ? open.held[0]! : Buffer.concat(open.held);
+    const raw = batch.raw;
+    if (
+      open.held &&
+      raw !== undefined &&
+      open.held.length < MAX_HELD_BATCHES &&
+      open.heldBytes + raw.length <= MAX_HELD_BYTES
+    ) {
+      if (!batch.last) {
+        // Copied: a view would keep the whole frame it came in.
+        open.held.push(Buffer.from(raw));
+        open.heldBytes += raw.length;
+        return undefined;
+      }
+      const entries = open.held.length === 0 ? raw : Buffer.concat([...open.held, raw]);
       open.held = undefined;
-      const same = this.options.unchanged!(rel, open.listing.verdict!, raw);
+      const same = this.options.unchanged!(rel, open.listing.verdict!, entries);
       if (same) return this.unchangedListing(open, same);
-      this.takeEntries(open, decodeEntries(raw));
+      this.takeEntries(open, decodeEntries(entries));
     } else {
       // Decoded after all: what was held first, in the order it came.
       for (const raw of open.held ?? []) this.takeEntries(open, decodeEntries(raw));
@@ -310,7 +323,7 @@ export class RemoteSource implements SourceRole {
   }
 
   /** Entries of the open directory, checked and added to its listing. */
-  private takeEntries(open: OpenListing, wires: ManifestEntry[]): void {
+  private takeEntries(open: OpenListing, wires: Iterable<ManifestEntry>): void {
     const rel = open.listing.rel;
     const { singleName, stripSetId } = this.options;
     for (const wire of wires) {
