@@ -104,6 +104,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listManifest", Napi::Function::New(env, ListManifest));
   exports.Set("setIdNames", Napi::Function::New(env, SetIdNames));
   exports.Set("sameAsManifest", Napi::Function::New(env, SameAsManifest));
+  exports.Set("sameAsManifestLater", Napi::Function::New(env, SameAsManifestLater));
   exports.Set("makeSpecial", Napi::Function::New(env, MakeSpecialJs));
   // setChangeSource(path): tests only (BLIT_TEST_CHANGE_SOURCE): the copy of path sees it change.
   exports.Set("setChangeSource", Napi::Function::New(env, SetChangeSource));
@@ -140,7 +141,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 39));
+  exports.Set("abiVersion", Napi::Number::New(env, 40));
   return exports;
 }
 

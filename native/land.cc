@@ -44,6 +44,7 @@
 #include "common.h"
 #include "owner.h"
 #include "copy.h"
+#include "manifest.h"
 #include "read_checked.h"
 #include "sparse.h"
 #include "xattr.h"
@@ -95,6 +96,14 @@ struct LandJob {
   // readWholeFiles below a root: a duplicate of the caller's descriptor, closed by the thread once
   // the job is done (the caller may close its own meanwhile).
   WholeRoot root;
+  // A sameAsManifestLater job: the directory open here (its descriptor closed by the thread once
+  // listed) compared with a copy of the peer's records; `same` when equal, `listing` then filled.
+  bool compare = false;
+  int dirFd = -1;
+  std::string peer;
+  uint32_t filterStatus = 0, filterMet = 0, refusedFileModes = 0;
+  bool same = false;
+  SameListing listing;
 };
 
 struct LandPool {
@@ -174,6 +183,10 @@ int LandOne(const LandFile& file, DirCache& dirs, int32_t* ownerErr, int32_t* xa
 void Deliver(Napi::Env env, LandPool* pool, LandJob* job) {
   std::unique_ptr<LandJob> owned(job);
   if (--pool->inFlight == 0) pool->tsfn.Unref(env);
+  if (owned->compare) {
+    owned->onDone.Value().Call({owned->same ? SameListingValue(env, owned->listing) : env.Undefined()});
+    return;
+  }
   size_t n = owned->errnos.size();
   Napi::Int32Array errnos = Napi::Int32Array::New(env, n);
   if (n > 0) std::memcpy(errnos.Data(), owned->errnos.data(), n * sizeof(int32_t));
@@ -197,7 +210,15 @@ void LandThread(LandPool* pool) {
     LandJob* job = pool->queue.front();
     pool->queue.pop_front();
     lock.unlock();
-    {
+    if (job->compare) {
+      Listed listed = GatherDir("/proc/self/fd/" + std::to_string(job->dirFd));
+      close(job->dirFd);
+      job->dirFd = -1;
+      std::vector<std::string_view> theirs;
+      job->same = SplitRecords(reinterpret_cast<const uint8_t*>(job->peer.data()), job->peer.size(), &theirs) &&
+                  SameAsRecords(listed, std::move(theirs), job->filterStatus, job->filterMet, job->refusedFileModes,
+                                &job->listing);
+    } else {
       // Per job: a directory descriptor is never kept past the batch that named it.
       DirCache dirs;
       for (size_t i = 0; i < job->files.size(); i++) {
@@ -438,6 +459,30 @@ Napi::Value PunchZeros(const Napi::CallbackInfo& info) {
 bool LandingIdle(napi_env env) {
   LandPool* pool = FindPool(env);
   return pool == nullptr || pool->inFlight == 0;
+}
+
+// sameAsManifestLater(path, entries, filterStatus, filterMet, refusedFileModes, onDone) -> boolean:
+// sameAsManifest's comparison on the landing threads. The directory is opened here (not through a
+// link in its place) and listed there through that descriptor; false, nothing queued, when it
+// cannot be opened. onDone(answer) gets what sameAsManifest would have answered.
+Napi::Value SameAsManifestLater(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      !info[5].IsFunction()) {
+    throw Napi::TypeError::New(env, "sameAsManifestLater(path, entries, filterStatus, filterMet, refused, onDone)");
+  }
+  std::string path = PathArg(info[0]);
+  auto peer = info[1].As<Napi::Uint8Array>();
+  auto job = std::make_unique<LandJob>();
+  job->compare = true;
+  job->peer.assign(reinterpret_cast<const char*>(peer.Data()), peer.ByteLength());
+  job->filterStatus = info[2].As<Napi::Number>().Uint32Value();
+  job->filterMet = info[3].As<Napi::Number>().Uint32Value();
+  job->refusedFileModes = info[4].As<Napi::Number>().Uint32Value();
+  job->dirFd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (job->dirFd < 0) return Napi::Boolean::New(env, false);
+  Enqueue(env, std::move(job), Napi::Array::New(env, 0), info[5].As<Napi::Function>());
+  return Napi::Boolean::New(env, true);
 }
 
 }  // namespace blit

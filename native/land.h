@@ -30,6 +30,10 @@ Napi::Value WriteRanges(const Napi::CallbackInfo& info);
 // of fd, so the caller may close its own.
 Napi::Value ReadWholeFiles(const Napi::CallbackInfo& info);
 
+// sameAsManifestLater(path, entries, filterStatus, filterMet, refusedFileModes, onDone) -> boolean:
+// manifest.h's sameAsManifest, the listing and comparison on these threads (see land.cc).
+Napi::Value SameAsManifestLater(const Napi::CallbackInfo& info);
+
 // landFiles jobs may carry `sparse: true` (the source has holes): the file's all-zero 4 KiB pages
 // are punched into holes before its metadata is set (sparse.h PunchZeroPages).
 //

@@ -32,7 +32,8 @@ namespace blit {
 
 namespace {
 
-// Set and read on the main thread only (setIdNames, listManifest).
+// Set on the main thread (setIdNames, once per process: protocol/native-manifest.ts giveNames) before
+// anything reads them: listManifest there, sameAsManifestLater's comparisons on the landing threads.
 std::unordered_map<uint32_t, std::string> g_userNames;
 std::unordered_map<uint32_t, std::string> g_groupNames;
 
@@ -242,6 +243,61 @@ Napi::Value ListManifest(const Napi::CallbackInfo& info) {
   return result;
 }
 
+bool SplitRecords(const uint8_t* bytes, size_t size, std::vector<std::string_view>* records) {
+  for (size_t at = 0; at < size;) {
+    const size_t start = at;
+    uint64_t tag, length;
+    if (!ReadVarint(bytes, size, at, tag) || tag != ((3 << 3) | kLength) || !ReadVarint(bytes, size, at, length) ||
+        length > size - at) {
+      return false;
+    }
+    at += length;
+    records->emplace_back(reinterpret_cast<const char*>(bytes) + start, at - start);
+  }
+  return true;
+}
+
+bool SameAsRecords(const Listed& listed, std::vector<std::string_view> theirs, uint32_t filterStatus,
+                   uint32_t filterMet, uint32_t refusedFileModes, SameListing* same) {
+  const std::vector<ListedItem>& items = listed.items;
+  if (listed.err != 0 || items.size() != theirs.size()) return false;
+  // This side's records, as listManifest would send them. A temp name is left to the walk, which
+  // removes a stale one.
+  std::vector<std::string> records(items.size());
+  std::vector<std::string_view> mine(items.size());
+  std::string entry, manifestEntry;
+  for (size_t i = 0; i < items.size(); i++) {
+    const ListedItem& item = items[i];
+    if (NeedsJs(item) || IsTempName(item.name) || (item.kind == kFile && (item.mode & refusedFileModes) != 0))
+      return false;
+    EncodeRecord(records[i], entry, manifestEntry, item, filterStatus, filterMet);
+    mine[i] = records[i];
+  }
+  // Equal as sorted lists: every record of one side is one of the other's, each once. (Sorted, not
+  // hashed: the peer picks the bytes, and a fixed-seed hash could be made to collide.)
+  std::sort(theirs.begin(), theirs.end());
+  std::sort(mine.begin(), mine.end());
+  if (theirs != mine) return false;
+  same->entries = items.size();
+  for (const ListedItem& item : items) {
+    if (item.kind == kFile) same->fileSizes.push_back(item.size);
+    if (item.kind == kDir) same->dirs.push_back(item.name);
+  }
+  return true;
+}
+
+Napi::Value SameListingValue(Napi::Env env, const SameListing& same) {
+  auto sizes = Napi::Float64Array::New(env, same.fileSizes.size());
+  std::copy(same.fileSizes.begin(), same.fileSizes.end(), sizes.Data());
+  Napi::Array dirs = Napi::Array::New(env, same.dirs.size());
+  for (size_t i = 0; i < same.dirs.size(); i++) dirs.Set(static_cast<uint32_t>(i), Napi::String::New(env, same.dirs[i]));
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("entries", Napi::Number::New(env, static_cast<double>(same.entries)));
+  result.Set("fileSizes", sizes);
+  result.Set("dirs", dirs);
+  return result;
+}
+
 Napi::Value SameAsManifest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
@@ -251,56 +307,15 @@ Napi::Value SameAsManifest(const Napi::CallbackInfo& info) {
   const uint32_t filterStatus = info[2].As<Napi::Number>().Uint32Value();
   const uint32_t filterMet = info[3].As<Napi::Number>().Uint32Value();
   const uint32_t refusedFileModes = info[4].As<Napi::Number>().Uint32Value();
-  // The peer's records, each whole (tag, length, message).
-  const char* bytes = reinterpret_cast<const char*>(peer.Data());
-  const uint8_t* unsignedBytes = peer.Data();
-  const size_t size = peer.ByteLength();
   std::vector<std::string_view> theirs;
-  for (size_t at = 0; at < size;) {
-    const size_t start = at;
-    uint64_t tag, length;
-    if (!ReadVarint(unsignedBytes, size, at, tag) || tag != ((3 << 3) | kLength) ||
-        !ReadVarint(unsignedBytes, size, at, length) || length > size - at) {
-      return env.Undefined();
-    }
-    at += length;
-    theirs.emplace_back(bytes + start, at - start);
-  }
+  if (!SplitRecords(peer.Data(), peer.ByteLength(), &theirs)) return env.Undefined();
   // Never through a link in the directory's place; one that cannot be read is left to the walk,
   // which says why.
   Listed listed = GatherDir(path, true);
-  if (listed.err != 0 || listed.items.size() != theirs.size()) return env.Undefined();
-  const std::vector<ListedItem>& items = listed.items;
-  // This side's records, as listManifest would send them. A temp name is left to the walk, which
-  // removes a stale one.
-  std::vector<std::string> records(items.size());
-  std::vector<std::string_view> mine(items.size());
-  std::string entry, manifestEntry;
-  for (size_t i = 0; i < items.size(); i++) {
-    const ListedItem& item = items[i];
-    if (NeedsJs(item) || IsTempName(item.name) || (item.kind == kFile && (item.mode & refusedFileModes) != 0))
-      return env.Undefined();
-    EncodeRecord(records[i], entry, manifestEntry, item, filterStatus, filterMet);
-    mine[i] = records[i];
-  }
-  // Equal as sorted lists: every record of one side is one of the other's, each once. (Sorted, not
-  // hashed: the peer picks the bytes, and a fixed-seed hash could be made to collide.)
-  std::sort(theirs.begin(), theirs.end());
-  std::sort(mine.begin(), mine.end());
-  if (theirs != mine) return env.Undefined();
-  std::vector<double> fileSizes;
-  Napi::Array dirs = Napi::Array::New(env);
-  for (const ListedItem& item : items) {
-    if (item.kind == kFile) fileSizes.push_back(item.size);
-    if (item.kind == kDir) dirs.Set(dirs.Length(), Napi::String::New(env, item.name));
-  }
-  auto sizes = Napi::Float64Array::New(env, fileSizes.size());
-  std::copy(fileSizes.begin(), fileSizes.end(), sizes.Data());
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("entries", Napi::Number::New(env, static_cast<double>(items.size())));
-  result.Set("fileSizes", sizes);
-  result.Set("dirs", dirs);
-  return result;
+  SameListing same;
+  if (!SameAsRecords(listed, std::move(theirs), filterStatus, filterMet, refusedFileModes, &same))
+    return env.Undefined();
+  return SameListingValue(env, same);
 }
 
 }  // namespace blit

@@ -7,6 +7,13 @@
 
 #include <napi.h>
 
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "listing.h"
+
 namespace blit {
 
 // setIdNames(uids: Uint32Array, users: string[], gids: Uint32Array, groups: string[]): the names
@@ -25,5 +32,22 @@ Napi::Value ListManifest(const Napi::CallbackInfo& info);
 //   regular file with any of the mode bits `refusedFileModes`. The answer's counts and
 //   subdirectories' names are its own.
 Napi::Value SameAsManifest(const Napi::CallbackInfo& info);
+
+// What sameAsManifest answers with, gathered where no JavaScript runs (the landing threads).
+struct SameListing {
+  size_t entries = 0;
+  std::vector<double> fileSizes;
+  std::vector<std::string> dirs;
+};
+
+// The peer's bytes as whole ManifestBatch field-3 records (views into `bytes`); false if malformed.
+bool SplitRecords(const uint8_t* bytes, size_t size, std::vector<std::string_view>* records);
+
+// Whether `listed` holds exactly the peer's records (sameAsManifest's rule), filling `same` if so.
+// Reads the owners' names setIdNames gave, which are set before any comparison and not after.
+bool SameAsRecords(const Listed& listed, std::vector<std::string_view> theirs, uint32_t filterStatus,
+                   uint32_t filterMet, uint32_t refusedFileModes, SameListing* same);
+
+Napi::Value SameListingValue(Napi::Env env, const SameListing& same);
 
 }  // namespace blit

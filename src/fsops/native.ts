@@ -381,6 +381,18 @@ export interface NativeAddon {
     filterMet: number,
     refusedFileModes: number,
   ): SameAsManifest | undefined;
+  /**
+   * The same on the landing threads: the directory opened now (false: it could not be, nothing
+   * queued), listed and compared there; `onDone` gets sameAsManifest's answer.
+   */
+  sameAsManifestLater(
+    path: string,
+    entries: Uint8Array,
+    filterStatus: number,
+    filterMet: number,
+    refusedFileModes: number,
+    onDone: (same: SameAsManifest | undefined) => void,
+  ): boolean;
   /** Tests only (BLIT_TEST_HANG=scan:REL on the walk): listing `path` hangs for a minute. */
   setListingHang(path: string): void;
   /** Tests only (BLIT_TEST_CHANGE_SOURCE, util/env-faults.ts): a copy of `path` sees it change. */
@@ -648,7 +660,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 39;
+const ABI_VERSION = 40;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

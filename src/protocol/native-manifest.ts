@@ -12,6 +12,7 @@ import type { FilterVerdict } from '../engine/filter.js';
 import type { EncodedEntries } from '../engine/roles.js';
 import type { Operation } from '../engine/types.js';
 import { isPeerIdName, localIdNames } from '../fsops/id-map.js';
+import { queueLandingJob } from '../fsops/land-files.js';
 import { contentsOf, type DirectoryContents, slowListing } from '../fsops/listing.js';
 import { type NativeAddon, nativeAddon, type SameAsManifest } from '../fsops/native.js';
 import { BATCH_ENTRIES, toWireVerdict } from './manifest-wire.js';
@@ -103,4 +104,40 @@ export function sameAsListed(
   giveNames(addon);
   const { filterStatus, filterMet } = toWireVerdict(verdict);
   return addon.sameAsManifest(path, entries, filterStatus, filterMet, options.refusedFileModes);
+}
+
+/**
+ * sameAsListed on the landing threads, as soon as a listing arrives (its answer awaited when the
+ * session comes to it): undefined where it would answer undefined at once, or the directory cannot
+ * be opened now.
+ */
+export function sameAsListedLater(
+  path: string,
+  verdict: FilterVerdict,
+  entries: Uint8Array,
+  options: { refusedFileModes: number; numericIds: boolean },
+): Promise<SameAsManifest | undefined> | undefined {
+  const addon = nativeAddon();
+  if (!addon || !(options.numericIds || eachNameOneId())) return undefined;
+  giveNames(addon);
+  const { filterStatus, filterMet } = toWireVerdict(verdict);
+  const answered = queueLandingJob();
+  let resolve!: (same: SameAsManifest | undefined) => void;
+  const answer = new Promise<SameAsManifest | undefined>((r) => {
+    resolve = r;
+  });
+  const queued = addon.sameAsManifestLater(
+    path,
+    entries,
+    filterStatus,
+    filterMet,
+    options.refusedFileModes,
+    (same) => {
+      answered();
+      resolve(same);
+    },
+  );
+  if (queued) return answer;
+  answered();
+  return undefined;
 }

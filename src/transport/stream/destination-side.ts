@@ -15,7 +15,7 @@ import type { Action, Failure, TransferOptions } from '../../engine/types.js';
 import type { HasherFactory } from '../../fsops/hash.js';
 import { type DataPlaneGrant, Phase, type Summary, type TransferFrame } from '../../generated/blit.js';
 import { ProtocolError } from '../../protocol/manifest-wire.js';
-import { sameAsListed } from '../../protocol/native-manifest.js';
+import { sameAsListed, sameAsListedLater } from '../../protocol/native-manifest.js';
 import { peerText } from '../../protocol/peer-text.js';
 import { type FrameChannel, PeerEndedEarly, PeerFailed } from '../frame-channel.js';
 import { OwnWork } from '../own-work.js';
@@ -102,20 +102,30 @@ export async function runDestinationSide(
   const started = Date.now();
   const progress = hooks.progress;
   const work = new OwnWork(hooks.watch?.board);
-  const numericIds = options.preserve?.numericIds ?? false;
+  const compared = {
+    // The set-ID bits a daemon drops from what it receives: a file here with them is changed.
+    refusedFileModes: hooks.stripSetId ? 0o6000 : 0,
+    numericIds: options.preserve?.numericIds ?? false,
+  };
   const source = new RemoteSource(channel, destination.filter, {
     singleName: hooks.singleName,
     stripSetId: hooks.stripSetId,
-    numericIds,
+    numericIds: compared.numericIds,
     work,
     unchanged: (rel, verdict, entries) =>
       destination.mayFindUnchanged(rel)
-        ? sameAsListed(destination.pathOf(rel), verdict, entries, {
-            // The set-ID bits a daemon drops from what it receives: a file here with them is changed.
-            refusedFileModes: hooks.stripSetId ? 0o6000 : 0,
-            numericIds,
-          })
+        ? sameAsListed(destination.pathOf(rel), verdict, entries, compared)
         : undefined,
+    unchangedLater: (rel, verdict, entries) => {
+      if (!destination.mayFindUnchanged(rel)) return undefined;
+      let path: string;
+      try {
+        path = destination.pathOf(rel);
+      } catch {
+        return undefined; // not a path beneath the module now: the walk says why
+      }
+      return sameAsListedLater(path, verdict, entries, compared);
+    },
   });
   const data = receiveFromPeer(destination, channel, {
     sharedBudget: hooks.sharedBudget,

@@ -56,10 +56,24 @@ export interface RemoteSourceOptions {
    * the first round under filters that take everything; then no entry of it is decoded or planned.
    */
   unchanged?: (rel: string, verdict: FilterVerdict, entries: Uint8Array) => SameAsManifest | undefined;
+  /**
+   * The same question asked as soon as a whole listing in one batch arrives, answered later (on the
+   * landing threads) while the session reads the listings before it; undefined: not asked.
+   */
+  unchangedLater?: (
+    rel: string,
+    verdict: FilterVerdict,
+    entries: Uint8Array,
+  ) => Promise<SameAsManifest | undefined> | undefined;
+}
+
+/** A batch as taken: with the destination's comparison already under way (`unchangedLater`). */
+interface TakenBatch extends ReceivedBatch {
+  ahead?: Promise<SameAsManifest | undefined>;
 }
 
 type SourceFrame =
-  | { $case: 'manifest'; value: ReceivedBatch }
+  | { $case: 'manifest'; value: TakenBatch }
   | { $case: 'manifestComplete'; value: ManifestComplete }
   | { $case: 'sourceDone'; value: SourceDone };
 
@@ -136,6 +150,7 @@ export class RemoteSource implements SourceRole {
       case 'manifest':
         if (this.roundsArrived >= this.roundsAsked)
           throw new ProtocolError('manifest after the source said it was complete');
+        if (!this.arrivingOpen && frame.value.last) this.compareAhead(frame.value);
         this.arrivingOpen = !frame.value.last;
         break;
       case 'manifestComplete':
@@ -155,6 +170,25 @@ export class RemoteSource implements SourceRole {
     const wake = this.wake;
     this.wake = this.fail = undefined;
     wake?.();
+  }
+
+  /**
+   * A whole listing in one batch, just arrived: the destination starts comparing it with its own
+   * (read checks again whether the answer may be taken). Only what read would ask: a whole listing
+   * of the first round, under filters that give every directory the root's verdict.
+   */
+  private compareAhead(batch: TakenBatch): void {
+    const later = this.options.unchangedLater;
+    if (!later || batch.raw === undefined || batch.partial || this.roundsAsked !== 1 || !this.filter.passAll)
+      return;
+    let rel: string;
+    try {
+      rel = checkPeerRel(batch.directory, 'manifest');
+    } catch {
+      return; // refused when read
+    }
+    if (this.options.singleName !== undefined && rel === '') return;
+    batch.ahead = later(rel, this.filter.root, batch.raw);
   }
 
   /** The source could not read something while it served the session: a mirror deletes nothing. */
@@ -204,7 +238,7 @@ export class RemoteSource implements SourceRole {
       } else if (frame.$case === 'manifest') {
         let listing: SourceListing | undefined;
         try {
-          listing = this.read(frame.value);
+          listing = await this.read(frame.value);
         } catch (error) {
           // Refused now, as a frame refused on arrival is: nothing more from the peer is taken.
           this.channel.fail(error as Error);
@@ -232,7 +266,7 @@ export class RemoteSource implements SourceRole {
   }
 
   /** One batch read: the listing it completes, if it is the directory's last and not ignored. */
-  private read(batch: ReceivedBatch): SourceListing | undefined {
+  private async read(batch: TakenBatch): Promise<SourceListing | undefined> {
     if (!this.open) {
       this.open = this.startListing(batch);
       if (this.mayBeUnchanged(this.open, batch)) this.open.held = [];
@@ -256,8 +290,10 @@ export class RemoteSource implements SourceRole {
         return undefined;
       }
       const entries = open.held.length === 0 ? raw : Buffer.concat([...open.held, raw]);
+      const asked =
+        open.held.length === 0 && open.listing.verdict === this.filter.root ? batch.ahead : undefined;
       open.held = undefined;
-      const same = this.options.unchanged!(rel, open.listing.verdict!, entries);
+      const same = asked ? await asked : this.options.unchanged!(rel, open.listing.verdict!, entries);
       if (same) return this.unchangedListing(open, same);
       this.takeEntries(open, decodeEntries(entries));
     } else {
