@@ -104,6 +104,12 @@ struct LandJob {
   uint32_t filterStatus = 0, filterMet = 0, refusedFileModes = 0;
   bool same = false;
   SameListing listing;
+  // The directory compared, for the caller to check it is still the one its path names.
+  uint64_t dev = 0, ino = 0;
+
+  ~LandJob() {
+    if (dirFd >= 0) close(dirFd);
+  }
 };
 
 struct LandPool {
@@ -184,7 +190,14 @@ void Deliver(Napi::Env env, LandPool* pool, LandJob* job) {
   std::unique_ptr<LandJob> owned(job);
   if (--pool->inFlight == 0) pool->tsfn.Unref(env);
   if (owned->compare) {
-    owned->onDone.Value().Call({owned->same ? SameListingValue(env, owned->listing) : env.Undefined()});
+    Napi::Value answer = env.Undefined();
+    if (owned->same) {
+      Napi::Object same = SameListingValue(env, owned->listing).As<Napi::Object>();
+      same.Set("dev", Napi::BigInt::New(env, owned->dev));
+      same.Set("ino", Napi::BigInt::New(env, owned->ino));
+      answer = same;
+    }
+    owned->onDone.Value().Call({answer});
     return;
   }
   size_t n = owned->errnos.size();
@@ -211,13 +224,23 @@ void LandThread(LandPool* pool) {
     pool->queue.pop_front();
     lock.unlock();
     if (job->compare) {
-      Listed listed = GatherDir("/proc/self/fd/" + std::to_string(job->dirFd));
+      // Not equal when anything fails, memory included: the session then compares when it reads.
+      try {
+        std::vector<std::string_view> theirs;
+        struct stat st;
+        if (SplitRecords(reinterpret_cast<const uint8_t*>(job->peer.data()), job->peer.size(), &theirs) &&
+            fstat(job->dirFd, &st) == 0) {
+          job->dev = static_cast<uint64_t>(st.st_dev);
+          job->ino = static_cast<uint64_t>(st.st_ino);
+          Listed listed = GatherDir("/proc/self/fd/" + std::to_string(job->dirFd));
+          job->same = SameAsRecords(listed, std::move(theirs), job->filterStatus, job->filterMet,
+                                    job->refusedFileModes, &job->listing);
+        }
+      } catch (...) {
+        job->same = false;
+      }
       close(job->dirFd);
       job->dirFd = -1;
-      std::vector<std::string_view> theirs;
-      job->same = SplitRecords(reinterpret_cast<const uint8_t*>(job->peer.data()), job->peer.size(), &theirs) &&
-                  SameAsRecords(listed, std::move(theirs), job->filterStatus, job->filterMet, job->refusedFileModes,
-                                &job->listing);
     } else {
       // Per job: a directory descriptor is never kept past the batch that named it.
       DirCache dirs;
@@ -464,7 +487,8 @@ bool LandingIdle(napi_env env) {
 // sameAsManifestLater(path, entries, filterStatus, filterMet, refusedFileModes, onDone) -> boolean:
 // sameAsManifest's comparison on the landing threads. The directory is opened here (not through a
 // link in its place) and listed there through that descriptor; false, nothing queued, when it
-// cannot be opened. onDone(answer) gets what sameAsManifest would have answered.
+// cannot be opened. onDone(answer) gets what sameAsManifest would have answered, with the listed
+// directory's `dev` and `ino` (bigints) when equal.
 Napi::Value SameAsManifestLater(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||

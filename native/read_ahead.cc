@@ -24,14 +24,21 @@ namespace {
 constexpr size_t kReadAheadMax = 256;
 constexpr int kReaders = 2;
 // readAheadTree: at most this many directories, and entries listed in all, for one tree.
+// The entries bound is checked before each listing starts, so it is passed by at most the listings
+// in progress (kReaders).
 constexpr size_t kTreeDirs = 1024;
 constexpr size_t kTreeEntries = 100000;
+// A tree's listing older than this when the walk comes to it is read again: the walk starts after
+// the connection, which can wait on a prompt (a first contact's key), and a mirror must not be
+// built from what the directory held then.
+constexpr auto kTreeFresh = std::chrono::seconds(2);
 
 struct ReadAheadSlot {
   bool started = false;
   bool done = false;
   // Part of a readAheadTree: once listed, its subdirectories are queued too.
   bool tree = false;
+  std::chrono::steady_clock::time_point listedAt;
   Listed result;
 };
 
@@ -44,9 +51,11 @@ struct ReadAheadState {
   std::deque<std::string> queue;
   std::unordered_map<std::string, std::shared_ptr<ReadAheadSlot>> slots;
   bool threadStarted = false;
-  // What readAheadTree has queued since the last dropReadAhead.
+  // What readAheadTree has queued since the last dropReadAhead, which also moves the generation on
+  // (a listing in progress then queues nothing more).
   size_t treeDirs = 0;
   size_t treeEntries = 0;
+  uint64_t generation = 0;
 };
 
 ReadAheadState& RA() {
@@ -83,12 +92,19 @@ void ReadAheadThread() {
     auto found = ra.slots.find(path);
     if (found == ra.slots.end() || found->second->started) continue;
     std::shared_ptr<ReadAheadSlot> slot = found->second;
+    if (slot->tree && ra.treeEntries >= kTreeEntries) {
+      // Past the tree's bounds: the walk lists it itself.
+      ra.slots.erase(found);
+      continue;
+    }
     slot->started = true;
+    const uint64_t generation = ra.generation;
     lock.unlock();
     Listed result = GatherDir(path);
     lock.lock();
-    if (slot->tree) QueueSubdirsLocked(ra, path, result);
+    if (slot->tree && generation == ra.generation) QueueSubdirsLocked(ra, path, result);
     slot->result = std::move(result);
+    slot->listedAt = std::chrono::steady_clock::now();
     slot->done = true;
     ra.done.notify_all();
   }
@@ -171,6 +187,7 @@ Napi::Value DropReadAhead(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> guard(ra.lock);
   ra.treeDirs = 0;
   ra.treeEntries = 0;
+  ra.generation++;
   ra.queue.clear();
   // A listing in progress finishes into its slot, which nobody holds any more.
   ra.slots.clear();
@@ -188,7 +205,9 @@ Listed TakeListing(const std::string& path) {
       ra.slots.erase(found);
       if (slot->started) {
         ra.done.wait(lock, [&] { return slot->done; });
-        return std::move(slot->result);
+        if (!slot->tree || std::chrono::steady_clock::now() - slot->listedAt <= kTreeFresh)
+          return std::move(slot->result);
+        // Listed too long ago: read again, below.
       }
       // Not started: the queued path is skipped by the reader (its slot is gone); read it here.
     }

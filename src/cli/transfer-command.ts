@@ -179,6 +179,16 @@ export function finishReport(report: TransferReport, flags: TransferFlags): numb
   return report.failed > 0 ? 2 : 0;
 }
 
+/**
+ * A push's walk finds its first directories listed by the time the session opens: only for what it
+ * will list whole, a directory (not a link to one, unless given with a trailing '/'), without filters.
+ */
+function readSourceAhead(src: string, filter: TransferOptions['filter']): void {
+  if (src === '' || filter.include.length > 0 || filter.exclude.length > 0 || filter.filesFrom) return;
+  const root = sourcePath(src);
+  if (localProbe.kind(root, src.endsWith('/')) === 'dir') readTreeAhead(root);
+}
+
 export async function runTransferCommand(
   operation: Operation,
   src: string,
@@ -190,8 +200,7 @@ export async function runTransferCommand(
     err('blit: --ludicrous-speed is deprecated and does nothing: blit tunes itself\n');
   const options = transferOptions(operation, flags);
   if (srcRemote || dstRemote) {
-    // A push's walk finds its first directories listed by the time the session opens.
-    if (dstRemote && !srcRemote && src !== '') readTreeAhead(sourcePath(src));
+    if (dstRemote && !srcRemote) readSourceAhead(src, options.filter);
     // gRPC loads only for remote transfers.
     const { runRemoteTransfer } = await import('./remote-transfer.js');
     return runRemoteTransfer(src, dst, { srcRemote: srcRemote!, dstRemote: dstRemote! }, options, flags);

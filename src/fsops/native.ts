@@ -91,6 +91,12 @@ export interface NativeListing {
   xattrs: ([string, Buffer][] | undefined)[];
 }
 
+/** sameAsManifestLater's answer when equal: also which directory was listed. */
+export interface FoundAsListed extends SameAsManifest {
+  dev: bigint;
+  ino: bigint;
+}
+
 /** sameAsManifest's answer: the directory's own entries, every one as the peer listed it. */
 export interface SameAsManifest {
   entries: number;
@@ -391,7 +397,7 @@ export interface NativeAddon {
     filterStatus: number,
     filterMet: number,
     refusedFileModes: number,
-    onDone: (same: SameAsManifest | undefined) => void,
+    onDone: (same: FoundAsListed | undefined) => void,
   ): boolean;
   /** Tests only (BLIT_TEST_HANG=scan:REL on the walk): listing `path` hangs for a minute. */
   setListingHang(path: string): void;

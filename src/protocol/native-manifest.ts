@@ -14,7 +14,7 @@ import type { Operation } from '../engine/types.js';
 import { isPeerIdName, localIdNames } from '../fsops/id-map.js';
 import { queueLandingJob } from '../fsops/land-files.js';
 import { contentsOf, type DirectoryContents, slowListing } from '../fsops/listing.js';
-import { type NativeAddon, nativeAddon, type SameAsManifest } from '../fsops/native.js';
+import { type FoundAsListed, type NativeAddon, nativeAddon, type SameAsManifest } from '../fsops/native.js';
 import { BATCH_ENTRIES, toWireVerdict } from './manifest-wire.js';
 
 /** A directory's entries encoded, with the subdirectories as contents; or its contents alone. */
@@ -107,23 +107,31 @@ export function sameAsListed(
 }
 
 /**
+ * Comparisons queued by sameAsListedLater and not answered, in the whole process, at most: each holds
+ * a directory open and a copy of a listing's bytes, and waits in the landing threads' one queue.
+ */
+const MAX_LATER = 16;
+let laterQueued = 0;
+
+/**
  * sameAsListed on the landing threads, as soon as a listing arrives (its answer awaited when the
- * session comes to it): undefined where it would answer undefined at once, or the directory cannot
- * be opened now.
+ * session comes to it), with the directory it listed (`dev`, `ino`): the caller checks that its path
+ * still names that one before it takes the answer. Undefined where it would answer undefined at
+ * once, the directory cannot be opened now, or MAX_LATER are queued.
  */
 export function sameAsListedLater(
   path: string,
   verdict: FilterVerdict,
   entries: Uint8Array,
   options: { refusedFileModes: number; numericIds: boolean },
-): Promise<SameAsManifest | undefined> | undefined {
+): Promise<FoundAsListed | undefined> | undefined {
   const addon = nativeAddon();
-  if (!addon || !(options.numericIds || eachNameOneId())) return undefined;
+  if (!addon || !(options.numericIds || eachNameOneId()) || laterQueued >= MAX_LATER) return undefined;
   giveNames(addon);
   const { filterStatus, filterMet } = toWireVerdict(verdict);
   const answered = queueLandingJob();
-  let resolve!: (same: SameAsManifest | undefined) => void;
-  const answer = new Promise<SameAsManifest | undefined>((r) => {
+  let resolve!: (same: FoundAsListed | undefined) => void;
+  const answer = new Promise<FoundAsListed | undefined>((r) => {
     resolve = r;
   });
   const queued = addon.sameAsManifestLater(
@@ -134,10 +142,14 @@ export function sameAsListedLater(
     options.refusedFileModes,
     (same) => {
       answered();
+      laterQueued--;
       resolve(same);
     },
   );
-  if (queued) return answer;
+  if (queued) {
+    laterQueued++;
+    return answer;
+  }
   answered();
   return undefined;
 }

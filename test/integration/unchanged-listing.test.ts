@@ -10,11 +10,13 @@ import assert from 'node:assert/strict';
 import {
   chmodSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -195,5 +197,42 @@ test(
     assert.deepEqual(readdirSync(src), [], 'the sources went');
     assert.equal((await nthRecord(config, 5)).unchangedDirs, 0);
     assert.equal(readdirSync(join(dst, 'wide')).length, 2_100);
+  },
+);
+
+test(
+  'a link the plan replaces by a directory: what lies behind it is never taken for the directory (push and pull)',
+  NEEDS,
+  async (t) => {
+    const root = tempDir(t, 'blit-unchanged-');
+    const module = join(root, 'module');
+    const src = join(module, 'src');
+    /** b's files, the same wherever they are made: equal listings. */
+    const makeB = (dir: string) => {
+      for (const name of ['f1', 'f2']) writeFile(join(dir, name), `${name}\n`, { mtime: T });
+      utimesSync(dir, T, T);
+    };
+    makeB(join(src, 'a', 'b'));
+    const daemon = await startDaemon(t, ['--root', module]);
+    /** A destination whose `a` is a link to `x`, x/b equal to the source's a/b. */
+    const linked = (dst: string) => {
+      makeB(join(dst, 'x', 'b'));
+      symlinkSync('x', join(dst, 'a'));
+    };
+    const check = (dst: string, how: string) => {
+      assert.ok(lstatSync(join(dst, 'a')).isDirectory(), `${how}: the link replaced`);
+      assert.deepEqual(readdirSync(join(dst, 'a', 'b')).sort(), ['f1', 'f2'], `${how}: a/b copied`);
+      assert.deepEqual(readdirSync(join(dst, 'x', 'b')).sort(), ['f1', 'f2'], `${how}: x untouched`);
+    };
+    const pushed = join(module, 'pushed');
+    linked(pushed);
+    const push = await runBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/pushed/`]);
+    assert.equal(push.status, 0, push.stderr);
+    check(pushed, 'push');
+    const pulled = join(root, 'pulled');
+    linked(pulled);
+    const pull = await runBlit(['copy', `127.0.0.1:${daemon.port}:/default/src/`, `${pulled}/`]);
+    assert.equal(pull.status, 0, pull.stderr);
+    check(pulled, 'pull');
   },
 );

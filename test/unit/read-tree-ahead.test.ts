@@ -76,3 +76,27 @@ test('the read-ahead of a tree stops at its bounds; dropReadAhead forgets it', N
   assert.deepEqual(addon.readAheadState(), { waiting: 0, listed: 1 });
   assert.throws(() => addon.listDir(join(root, 'missing')), /ENOENT/);
 });
+
+test(
+  'a listing of the tree read more than 2 s before the walk comes to it is read again',
+  NEEDS,
+  async (t) => {
+    const addon = nativeAddon()!;
+    addon.dropReadAhead();
+    t.after(() => addon.dropReadAhead());
+    const root = join(tempDir(t, 'blit-tree-ahead-'), 'src');
+    mkdirSync(join(root, 'early'), { recursive: true });
+    mkdirSync(join(root, 'late'));
+    writeFileSync(join(root, 'early', 'gone'), '');
+    writeFileSync(join(root, 'late', 'gone'), '');
+
+    readTreeAhead(root, addon);
+    await readersDone(addon);
+    rmSync(join(root, 'early', 'gone'));
+    rmSync(join(root, 'late', 'gone'));
+    assert.deepEqual(names(addon, join(root, 'early')), ['gone'], 'taken within 2 s: as it was listed');
+    // The bound is on the clock, not on work: wait for it to pass.
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    assert.deepEqual(names(addon, join(root, 'late')), [], 'taken after 2 s: read again');
+  },
+);

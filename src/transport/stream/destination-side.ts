@@ -5,6 +5,8 @@
  * (peer-data.ts); it hands each frame to the one of them it belongs to, asks the peer to confirm a
  * push-mirror's deletions, and ends the session with a Summary.
  */
+
+import { lstatSync } from 'node:fs';
 import { type FidelityReport, toWireFidelity } from '../../engine/fidelity.js';
 import type { DeletionCandidate, LocalDestination } from '../../engine/local-destination.js';
 import type { Progress } from '../../engine/progress.js';
@@ -12,7 +14,9 @@ import { runTransfer } from '../../engine/session.js';
 import type { SessionStats } from '../../engine/session-stats.js';
 import type { StallWatching } from '../../engine/stall-watch.js';
 import type { Action, Failure, TransferOptions } from '../../engine/types.js';
+import type { ParentDir } from '../../fsops/destination-fs.js';
 import type { HasherFactory } from '../../fsops/hash.js';
+import { baseRel } from '../../fsops/rel-path.js';
 import { type DataPlaneGrant, Phase, type Summary, type TransferFrame } from '../../generated/blit.js';
 import { ProtocolError } from '../../protocol/manifest-wire.js';
 import { sameAsListed, sameAsListedLater } from '../../protocol/native-manifest.js';
@@ -117,14 +121,27 @@ export async function runDestinationSide(
         ? sameAsListed(destination.pathOf(rel), verdict, entries, compared)
         : undefined,
     unchangedLater: (rel, verdict, entries) => {
-      if (!destination.mayFindUnchanged(rel)) return undefined;
-      let path: string;
+      // Not the root (one directory), and not by pathOf, which would keep the parent open as it is
+      // now: the session's plans may yet replace what stands there (stillUnchanged checks).
+      if (rel === '' || !destination.mayFindUnchanged(rel)) return undefined;
+      let parent: ParentDir | undefined;
       try {
-        path = destination.pathOf(rel);
+        parent = destination.fs.parentOf(rel);
+        return parent && sameAsListedLater(parent.path(baseRel(rel)), verdict, entries, compared);
       } catch {
-        return undefined; // not a path beneath the module now: the walk says why
+        return undefined; // not beneath the module now: the walk says why
+      } finally {
+        parent?.close();
       }
-      return sameAsListedLater(path, verdict, entries, compared);
+    },
+    stillUnchanged: (rel, found) => {
+      if (!destination.mayFindUnchanged(rel)) return false;
+      try {
+        const now = lstatSync(destination.pathOf(rel), { bigint: true, throwIfNoEntry: false });
+        return now?.isDirectory() === true && now.dev === found.dev && now.ino === found.ino;
+      } catch {
+        return false;
+      }
     },
   });
   const data = receiveFromPeer(destination, channel, {

@@ -14,7 +14,7 @@ import type { FilterVerdict, PathFilter } from '../../engine/filter.js';
 import type { DeferredEntry, SourceEntry, SourceListing, SourceRole } from '../../engine/roles.js';
 import type { Failure } from '../../engine/types.js';
 import { localIdNames } from '../../fsops/id-map.js';
-import type { SameAsManifest } from '../../fsops/native.js';
+import type { FoundAsListed, SameAsManifest } from '../../fsops/native.js';
 import { joinRel, parentRel } from '../../fsops/rel-path.js';
 import type { ManifestComplete, ManifestEntry, SourceDone } from '../../generated/blit.js';
 import {
@@ -40,6 +40,12 @@ const LANDED_PER_FRAME = 1024;
  */
 const MAX_HELD_BATCHES = 64;
 const MAX_HELD_BYTES = 16 * 1024 * 1024;
+/**
+ * Comparisons started ahead and not yet answered, at most: each holds a directory open and a copy
+ * of its listing's bytes (a frame's worth at most) until the landing threads get to it. Beyond
+ * them a listing is compared when the session comes to it.
+ */
+const MAX_AHEAD = 8;
 
 export interface RemoteSourceOptions {
   /** A single-entry transfer: the one entry takes this name in the destination's root. */
@@ -64,12 +70,18 @@ export interface RemoteSourceOptions {
     rel: string,
     verdict: FilterVerdict,
     entries: Uint8Array,
-  ) => Promise<SameAsManifest | undefined> | undefined;
+  ) => Promise<FoundAsListed | undefined> | undefined;
+  /**
+   * Whether an answer of `unchangedLater` found equal may be taken now: the destination may still
+   * leave `rel` unplanned, and `rel` still names the directory it listed (the session's own plans
+   * may have replaced what stood there when the listing arrived). Otherwise it is asked again.
+   */
+  stillUnchanged?: (rel: string, found: FoundAsListed) => boolean;
 }
 
 /** A batch as taken: with the destination's comparison already under way (`unchangedLater`). */
 interface TakenBatch extends ReceivedBatch {
-  ahead?: Promise<SameAsManifest | undefined>;
+  ahead?: Promise<FoundAsListed | undefined>;
 }
 
 type SourceFrame =
@@ -116,6 +128,8 @@ export class RemoteSource implements SourceRole {
   /** A directory's batches are arriving (checked as frames arrive). */
   private arrivingOpen = false;
   private sourceDoneArrived = false;
+  /** Comparisons started ahead (compareAhead) and not answered yet. */
+  private ahead = 0;
   private landed: string[] = [];
 
   constructor(
@@ -188,7 +202,11 @@ export class RemoteSource implements SourceRole {
       return; // refused when read
     }
     if (this.options.singleName !== undefined && rel === '') return;
-    batch.ahead = later(rel, this.filter.root, batch.raw);
+    if (this.ahead >= MAX_AHEAD) return;
+    const answer = later(rel, this.filter.root, batch.raw);
+    if (!answer) return;
+    this.ahead++;
+    batch.ahead = answer.finally(() => this.ahead--);
   }
 
   /** The source could not read something while it served the session: a mirror deletes nothing. */
@@ -293,7 +311,13 @@ export class RemoteSource implements SourceRole {
       const asked =
         open.held.length === 0 && open.listing.verdict === this.filter.root ? batch.ahead : undefined;
       open.held = undefined;
-      const same = asked ? await asked : this.options.unchanged!(rel, open.listing.verdict!, entries);
+      const found = asked ? await this.ownWork(`compare: ${rel}`, asked) : undefined;
+      const same =
+        found && this.options.stillUnchanged?.(rel, found)
+          ? found
+          : asked && !found
+            ? undefined
+            : this.options.unchanged!(rel, open.listing.verdict!, entries);
       if (same) return this.unchangedListing(open, same);
       this.takeEntries(open, decodeEntries(entries));
     } else {
@@ -341,6 +365,16 @@ export class RemoteSource implements SourceRole {
       this.filter.passAll &&
       (this.options.singleName === undefined || open.listing.rel !== '')
     );
+  }
+
+  /** Waits for this side's own work (not the peer): the stall detector sees it in flight. */
+  private async ownWork<T>(label: string, work: Promise<T>): Promise<T> {
+    const done = this.options.work.start(label);
+    try {
+      return await work;
+    } finally {
+      done();
+    }
   }
 
   /** The destination holds the listed entries already: its subdirectories' listings come next. */
