@@ -82,6 +82,10 @@ export interface RemoteSourceOptions {
 /** A batch as taken: with the destination's comparison already under way (`unchangedLater`). */
 interface TakenBatch extends ReceivedBatch {
   ahead?: Promise<FoundAsListed | undefined>;
+  /** Its directory, checked, while it waits for a comparison to start (pumpAhead). */
+  aheadRel?: string;
+  /** The session has read it: too late to start a comparison. */
+  read?: boolean;
 }
 
 type SourceFrame =
@@ -128,8 +132,9 @@ export class RemoteSource implements SourceRole {
   /** A directory's batches are arriving (checked as frames arrive). */
   private arrivingOpen = false;
   private sourceDoneArrived = false;
-  /** Comparisons started ahead (compareAhead) and not answered yet. */
+  /** Comparisons started ahead (compareAhead) and not answered yet, and those waiting to start. */
   private ahead = 0;
+  private readonly waitingAhead: TakenBatch[] = [];
   private landed: string[] = [];
 
   constructor(
@@ -202,11 +207,25 @@ export class RemoteSource implements SourceRole {
       return; // refused when read
     }
     if (this.options.singleName !== undefined && rel === '') return;
-    if (this.ahead >= MAX_AHEAD) return;
-    const answer = later(rel, this.filter.root, batch.raw);
-    if (!answer) return;
-    this.ahead++;
-    batch.ahead = answer.finally(() => this.ahead--);
+    batch.aheadRel = rel;
+    this.waitingAhead.push(batch);
+    this.pumpAhead();
+  }
+
+  /** Starts the comparisons waiting, in the order their listings came, up to MAX_AHEAD at once. */
+  private pumpAhead(): void {
+    const later = this.options.unchangedLater!;
+    while (this.ahead < MAX_AHEAD && this.waitingAhead.length > 0) {
+      const batch = this.waitingAhead.shift()!;
+      if (batch.read || batch.raw === undefined) continue;
+      const answer = later(batch.aheadRel!, this.filter.root, batch.raw);
+      if (!answer) continue;
+      this.ahead++;
+      batch.ahead = answer.finally(() => {
+        this.ahead--;
+        this.pumpAhead();
+      });
+    }
   }
 
   /** The source could not read something while it served the session: a mirror deletes nothing. */
@@ -285,6 +304,7 @@ export class RemoteSource implements SourceRole {
 
   /** One batch read: the listing it completes, if it is the directory's last and not ignored. */
   private async read(batch: TakenBatch): Promise<SourceListing | undefined> {
+    batch.read = true;
     if (!this.open) {
       this.open = this.startListing(batch);
       if (this.mayBeUnchanged(this.open, batch)) this.open.held = [];
