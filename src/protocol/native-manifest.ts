@@ -99,11 +99,22 @@ export function sameAsListed(
   entries: Uint8Array,
   options: { refusedFileModes: number; numericIds: boolean },
 ): SameAsManifest | undefined {
+  const asked = comparison(verdict, options);
+  return asked?.addon.sameAsManifest(
+    path,
+    entries,
+    asked.filterStatus,
+    asked.filterMet,
+    options.refusedFileModes,
+  );
+}
+
+/** The addon, names given and the verdict on the wire, where a comparison may be asked at all. */
+function comparison(verdict: FilterVerdict, options: { numericIds: boolean }) {
   const addon = nativeAddon();
   if (!addon || !(options.numericIds || eachNameOneId())) return undefined;
   giveNames(addon);
-  const { filterStatus, filterMet } = toWireVerdict(verdict);
-  return addon.sameAsManifest(path, entries, filterStatus, filterMet, options.refusedFileModes);
+  return { addon, ...toWireVerdict(verdict) };
 }
 
 /**
@@ -125,31 +136,29 @@ export function sameAsListedLater(
   entries: Uint8Array,
   options: { refusedFileModes: number; numericIds: boolean },
 ): Promise<FoundAsListed | undefined> | undefined {
-  const addon = nativeAddon();
-  if (!addon || !(options.numericIds || eachNameOneId()) || laterQueued >= MAX_LATER) return undefined;
-  giveNames(addon);
-  const { filterStatus, filterMet } = toWireVerdict(verdict);
+  const asked = laterQueued < MAX_LATER ? comparison(verdict, options) : undefined;
+  if (!asked) return undefined;
   const answered = queueLandingJob();
-  let resolve!: (same: FoundAsListed | undefined) => void;
-  const answer = new Promise<FoundAsListed | undefined>((r) => {
-    resolve = r;
+  let queued = false;
+  // The executor runs at once: `queued` says whether the addon took the job.
+  const answer = new Promise<FoundAsListed | undefined>((resolve) => {
+    queued = asked.addon.sameAsManifestLater(
+      path,
+      entries,
+      asked.filterStatus,
+      asked.filterMet,
+      options.refusedFileModes,
+      (same) => {
+        answered();
+        laterQueued--;
+        resolve(same);
+      },
+    );
   });
-  const queued = addon.sameAsManifestLater(
-    path,
-    entries,
-    filterStatus,
-    filterMet,
-    options.refusedFileModes,
-    (same) => {
-      answered();
-      laterQueued--;
-      resolve(same);
-    },
-  );
-  if (queued) {
-    laterQueued++;
-    return answer;
+  if (!queued) {
+    answered();
+    return undefined;
   }
-  answered();
-  return undefined;
+  laterQueued++;
+  return answer;
 }

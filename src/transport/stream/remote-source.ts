@@ -102,7 +102,6 @@ interface OpenListing {
   only?: Set<string>;
   /** Entries' records not decoded yet, for the destination to compare with its own (`unchanged`). */
   held?: Uint8Array[];
-  heldBytes: number;
 }
 
 export class RemoteSource implements SourceRole {
@@ -197,16 +196,14 @@ export class RemoteSource implements SourceRole {
    * of the first round, under filters that give every directory the root's verdict.
    */
   private compareAhead(batch: TakenBatch): void {
-    const later = this.options.unchangedLater;
-    if (!later || batch.raw === undefined || batch.partial || this.roundsAsked !== 1 || !this.filter.passAll)
-      return;
+    if (!this.options.unchangedLater) return;
     let rel: string;
     try {
       rel = checkPeerRel(batch.directory, 'manifest');
     } catch {
       return; // refused when read
     }
-    if (this.options.singleName !== undefined && rel === '') return;
+    if (!this.comparable(rel, batch)) return;
     batch.aheadRel = rel;
     this.waitingAhead.push(batch);
     this.pumpAhead();
@@ -319,25 +316,18 @@ export class RemoteSource implements SourceRole {
       open.held &&
       raw !== undefined &&
       open.held.length < MAX_HELD_BATCHES &&
-      open.heldBytes + raw.length <= MAX_HELD_BYTES
+      open.held.reduce((bytes, held) => bytes + held.length, raw.length) <= MAX_HELD_BYTES
     ) {
       if (!batch.last) {
         // Copied: a view would keep the whole frame it came in.
         open.held.push(Buffer.from(raw));
-        open.heldBytes += raw.length;
         return undefined;
       }
       const entries = open.held.length === 0 ? raw : Buffer.concat([...open.held, raw]);
       const asked =
         open.held.length === 0 && open.listing.verdict === this.filter.root ? batch.ahead : undefined;
       open.held = undefined;
-      const found = asked ? await this.ownWork(`compare: ${rel}`, asked) : undefined;
-      const same =
-        found && this.options.stillUnchanged?.(rel, found)
-          ? found
-          : asked && !found
-            ? undefined
-            : this.options.unchanged!(rel, open.listing.verdict!, entries);
+      const same = await this.sameHere(rel, open.listing.verdict!, entries, asked);
       if (same) return this.unchangedListing(open, same);
       this.takeEntries(open, decodeEntries(entries));
     } else {
@@ -377,14 +367,43 @@ export class RemoteSource implements SourceRole {
   private mayBeUnchanged(open: OpenListing, batch: ReceivedBatch): boolean {
     return (
       this.options.unchanged !== undefined &&
-      batch.raw !== undefined &&
-      this.roundsAsked === 1 &&
-      !batch.partial &&
       !open.ignored &&
       open.only === undefined &&
-      this.filter.passAll &&
-      (this.options.singleName === undefined || open.listing.rel !== '')
+      this.comparable(open.listing.rel, batch)
     );
+  }
+
+  /**
+   * What both ways of asking need of a directory's first batch: kept raw, a whole listing of the
+   * first round, filters that give every entry its directory's verdict, not a single entry's root.
+   */
+  private comparable(rel: string, batch: ReceivedBatch): boolean {
+    return (
+      batch.raw !== undefined &&
+      !batch.partial &&
+      this.roundsAsked === 1 &&
+      this.filter.passAll &&
+      (this.options.singleName === undefined || rel !== '')
+    );
+  }
+
+  /**
+   * The destination's answer for a whole listing: the one started when it arrived (`asked`), taken
+   * if the directory is still the one compared, else asked now.
+   */
+  private async sameHere(
+    rel: string,
+    verdict: FilterVerdict,
+    entries: Uint8Array,
+    asked: Promise<FoundAsListed | undefined> | undefined,
+  ): Promise<SameAsManifest | undefined> {
+    if (asked) {
+      const found = await this.ownWork(`compare: ${rel}`, asked);
+      // Not equal when it arrived: decoded and planned, whatever stands there now.
+      if (!found) return undefined;
+      if (this.options.stillUnchanged?.(rel, found)) return found;
+    }
+    return this.options.unchanged!(rel, verdict, entries);
   }
 
   /** Waits for this side's own work (not the peer): the stall detector sees it in flight. */
@@ -464,7 +483,6 @@ export class RemoteSource implements SourceRole {
       names: new Set(),
       ignored,
       only,
-      heldBytes: 0,
     };
   }
 
