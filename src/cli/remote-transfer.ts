@@ -81,6 +81,20 @@ function moduleRel(path: string, remote: RemotePath): string {
 }
 
 /**
+ * A path rule's message with each virtual path it names (shown by showPath: quoted, its NUL byte
+ * escaped) written as the remote path the user gave.
+ */
+function remoteNamed(message: string, remote: RemotePath): string {
+  const named = message.replace(/"\/\\u0000remote\/(?:[^"\\]|\\.)*"/g, (quoted) => {
+    const path = (JSON.parse(quoted) as string).replace(/\/+$/, '');
+    return path.startsWith(`${VIRTUAL_ROOT}/${remote.module}`)
+      ? showPath(formatRemotePath(remote, remote.module, moduleRel(path, remote)))
+      : quoted;
+  });
+  return named.replaceAll(`${VIRTUAL_ROOT}/`, `${remote.host}:${remote.port}:/`);
+}
+
+/**
  * The rsync path rules (engine/endpoints.ts), with the remote side's kinds asked of the daemon as
  * the rules need them.
  */
@@ -109,10 +123,7 @@ async function resolveAcross(
       return resolveEndpoints(push ? src : virtual, push ? virtual : dst, probe);
     } catch (error) {
       if (!(error instanceof KindNeeded) || asked > 8) {
-        if (error instanceof BlitError)
-          throw new BlitError(
-            error.message.replaceAll(`${VIRTUAL_ROOT}/`, `${remote.host}:${remote.port}:/`),
-          );
+        if (error instanceof BlitError) throw new BlitError(remoteNamed(error.message, remote));
         throw error;
       }
       const subject = { spec: remote.spec, module: remote.module };

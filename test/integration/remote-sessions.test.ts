@@ -65,6 +65,19 @@ test('a read-only module refuses a push and a pull-move in one line, and serves 
   assertSameTree(join(root, 'pulled'), module);
 });
 
+test('a remote path that is not there is named as the user wrote it, in one line', async (t) => {
+  const root = tempDir(t, 'blit-sessions-');
+  const module = tree(join(root, 'module'), 2);
+  const daemon = await startDaemon(t, ['--root', module]);
+  const remote = `127.0.0.1:${daemon.port}:/default`;
+  for (const missing of [`${remote}/no such/file`, `${remote}/sub/gone/`]) {
+    const pull = await runBlit(['copy', missing, join(root, 'here')]);
+    assert.equal(pull.status, 1);
+    assert.equal(pull.stderr, `blit: ${missing.replace(/\/$/, '')}: no such file or directory\n`);
+  }
+  assert.equal(existsSync(join(root, 'here')), false);
+});
+
 test('a push mirror without a terminal and without --yes deletes nothing at the daemon (exit 2)', async (t) => {
   const root = tempDir(t, 'blit-sessions-');
   const module = join(root, 'module');
