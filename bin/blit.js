@@ -17,20 +17,39 @@ const { Script } = require('node:vm');
 
 const dist = join(__dirname, '..', 'dist');
 const file = join(dist, 'blit.cjs');
-// BLIT_WRITE_CODE_CACHE: 1 = at exit, write the cache of every bundle this run compiled; deps = of
-// the remote verbs' dependency bundles only (scripts/write-code-cache.mjs trains each on its own run).
+// BLIT_WRITE_CODE_CACHE=1: at exit, write the cache of every bundle this run compiled
+// (scripts/write-code-cache.mjs trains them on a local mirror, then a push and a pull).
 const writeCache = process.env.BLIT_WRITE_CODE_CACHE;
 
-/** Compiles a bundle of dist/ with the code cache beside it, when there is one. */
-function compile(path, source, dependency) {
+/**
+ * Whether an argument names a remote path (HOST[:PORT]:/MODULE..., src/remote/endpoint.ts
+ * looksRemote; test/integration/code-cache.test.ts keeps the two equal). A remote command runs
+ * other functions of the CLI bundle than a local one, so it starts from a cache of its own
+ * (blit.cjs.remote.cache, trained on a push and a pull): a remote run then compiles ~7% fewer
+ * instructions' worth of functions, and a local run deserialises none of them
+ * (docs/DECISIONS.md). Guessed wrong, a run only starts slower.
+ */
+function looksRemote(arg) {
+  const colonSlash = arg.indexOf(':/');
+  return colonSlash > 0 && arg.indexOf('/') === colonSlash + 1;
+}
+const remote = process.argv.slice(2).some(looksRemote);
+
+/** The cache a run of the CLI bundle reads and, training, writes (see looksRemote). */
+const cliCache = `${file}${remote ? '.remote' : ''}.cache`;
+
+/** Compiles a bundle of dist/ with its code cache (`cache`), when there is one. */
+function compile(path, source, cache = `${path}.cache`) {
   let cachedData;
   try {
-    cachedData = readFileSync(`${path}.cache`);
+    cachedData = readFileSync(cache);
   } catch {
-    // No cache (not built yet, or removed): compile as usual.
+    // No cache (not built yet, or removed): compile as usual; a remote run not training takes the
+    // local one, which holds the functions both run.
+    if (remote && !writeCache && cache === cliCache) cachedData = readOptional(`${file}.cache`);
   }
   const script = new Script(wrap(source), { filename: path, cachedData });
-  if (writeCache === '1' || (writeCache === 'deps' && dependency)) {
+  if (writeCache === '1') {
     // At build time, after a run: the cache then holds the functions the run compiled, not only
     // the top level.
     // Only after a run that succeeded: a failed one (a daemon out of reach) compiled little.
@@ -38,10 +57,18 @@ function compile(path, source, dependency) {
       if (code !== 0) return;
       const temp = `${path}.${process.pid}.tmp`;
       writeFileSync(temp, script.createCachedData());
-      renameSync(temp, `${path}.cache`);
+      renameSync(temp, cache);
     });
   }
   return script;
+}
+
+function readOptional(path) {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 let source;
@@ -76,9 +103,9 @@ const bundleRequire = Object.assign((id) => {
   }
   const module = { exports: {} };
   loaded.set(id, module);
-  compile(path, text, true).runInThisContext()(module.exports, createRequire(path), module, path, dist);
+  compile(path, text).runInThisContext()(module.exports, createRequire(path), module, path, dist);
   return module.exports;
 }, baseRequire);
 
 // No import() inside: scripts/build.mjs refuses a bundle that would need one.
-compile(file, source, false).runInThisContext()({}, bundleRequire, { exports: {} }, file, dist);
+compile(file, source, cliCache).runInThisContext()({}, bundleRequire, { exports: {} }, file, dist);

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { grpcNet } from './grpc-net.mjs';
 import { lazyChildProcess } from './lazy-child-process.mjs';
-import { DEPENDENCY_BUNDLES, writeCodeCache } from './write-code-cache.mjs';
+import { DEPENDENCY_BUNDLES, REMOTE_CLI_CACHE, writeCodeCache } from './write-code-cache.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -120,6 +120,7 @@ const written = new Set(
     .map((path) => relative(dist, join(root, path))),
 );
 for (const bundle of ['blit', ...Object.values(DEPENDENCY_BUNDLES)]) written.add(`${bundle}.cjs.cache`);
+written.add(REMOTE_CLI_CACHE);
 // Files only: directories in dist/ (the single executables in dist/sea/) belong to other builds.
 if (existsSync(dist)) {
   for (const entry of readdirSync(dist, { withFileTypes: true })) {

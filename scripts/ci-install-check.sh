@@ -45,7 +45,7 @@ fail() {
 # What may ship: the launchers, the bundles and their code cache, the addon's sources and the two
 # install-time scripts (npm adds package.json and README.md itself). Anything else (tests, sources,
 # source maps, build output, single executables) fails here: add it below only if users need it.
-shipped='^package/(package\.json|README\.md|bin/(blit\.js|blitd\.js|package\.json)|dist/[A-Za-z0-9_-]+\.(js|cjs)|dist/[a-z-]+\.cjs\.cache|native/(binding\.gyp|[a-z_]+\.(cc|h))|scripts/(build-native|write-code-cache)\.mjs|man/(blit\.1|blitd\.8|blitd\.toml\.5)|packaging/systemd/[a-z.-]+)$'
+shipped='^package/(package\.json|README\.md|bin/(blit\.js|blitd\.js|package\.json)|dist/[A-Za-z0-9_-]+\.(js|cjs)|dist/[a-z-]+\.cjs(\.remote)?\.cache|native/(binding\.gyp|[a-z_]+\.(cc|h))|scripts/(build-native|write-code-cache)\.mjs|man/(blit\.1|blitd\.8|blitd\.toml\.5)|packaging/systemd/[a-z.-]+)$'
 
 # A tree with a subdirectory, an empty one, a symbolic link, a name with a space, an executable, an
 # old modification time and some binary data: what a copy has to carry over.

@@ -1,5 +1,6 @@
-// Writes the V8 code caches bin/blit.js starts the CLI with: dist/blit.cjs.cache, and those of the
-// gRPC and protobuf bundles the remote verbs load (dist/grpc-js.cjs.cache, protobuf-wire.cjs.cache).
+// Writes the V8 code caches bin/blit.js starts the CLI with: dist/blit.cjs.cache (local commands),
+// dist/blit.cjs.remote.cache (remote ones), and those of the gRPC and protobuf bundles the remote
+// verbs load (dist/grpc-js.cjs.cache, protobuf-wire.cjs.cache).
 // V8 accepts a cache only from the same V8 version and flags, so `npm run build` makes them for the
 // Node that built it and an installed package makes them again for the Node it was installed on
 // (npm's install step, after the native addon's build, so the caches hold the functions of the
@@ -41,17 +42,20 @@ export function trainingTree(scratch) {
 /**
  * Runs the CLI once on a scratch tree (a mirror that copies, updates and deletes) with
  * BLIT_WRITE_CODE_CACHE=1, so bin/blit.js saves V8's compiled code for the functions a transfer
- * runs; then a pull from a blitd on loopback (a read-only module, ephemeral port) with
- * BLIT_WRITE_CODE_CACHE=deps, for the caches of the gRPC and protobuf bundles only the remote
- * verbs load. `fresh` removes the old caches first (a new bundle: V8 checks a cache against the
- * source's length, not its contents). Returns a warning, or undefined when the caches were written.
+ * runs; then a push and a pull through a blitd on loopback (ephemeral port), which write the CLI
+ * bundle's cache for remote commands (REMOTE_CLI_CACHE) and the caches of the gRPC and protobuf
+ * bundles only the remote verbs load. `fresh` removes the old caches first (a new bundle: V8
+ * checks a cache against the source's length, not its contents). Returns a warning, or undefined
+ * when the caches were written.
  */
 export async function writeCodeCache({ fresh }) {
   const dist = join(root, 'dist');
   const cache = join(dist, 'blit.cjs.cache');
   const bundles = Object.values(DEPENDENCY_BUNDLES);
-  const dependencyCaches = bundles.map((name) => join(dist, `${name}.cjs.cache`));
-  if (fresh) for (const path of [cache, ...dependencyCaches]) rmSync(path, { force: true });
+  const remoteCaches = [REMOTE_CLI_CACHE, ...bundles.map((name) => `${name}.cjs.cache`)].map((name) =>
+    join(dist, name),
+  );
+  if (fresh) for (const path of [cache, ...remoteCaches]) rmSync(path, { force: true });
   const scratch = mkdtempSync(join(tmpdir(), 'blit-build-'));
   try {
     const { src, dst } = trainingTree(scratch);
@@ -63,7 +67,7 @@ export async function writeCodeCache({ fresh }) {
     }
     if (!bundles.every((name) => existsSync(join(dist, `${name}.cjs`)))) return undefined;
     const remote = await remoteTraining(scratch, src, env);
-    if (remote || !dependencyCaches.every((path) => existsSync(path))) {
+    if (remote || !remoteCaches.every((path) => existsSync(path))) {
       return `blit: no code cache for the remote verbs (${remote ?? 'not written'}); remote starts are slower`;
     }
     return undefined;
@@ -71,6 +75,9 @@ export async function writeCodeCache({ fresh }) {
     rmSync(scratch, { recursive: true, force: true });
   }
 }
+
+/** The CLI bundle's cache for remote commands (bin/blit.js), in dist/. */
+export const REMOTE_CLI_CACHE = 'blit.cjs.remote.cache';
 
 /**
  * The packages only the remote verbs load, each bundled by scripts/build.mjs into dist/NAME.cjs with
@@ -113,25 +120,33 @@ function lastLine(path) {
 }
 
 /**
- * The training daemon's configuration: `src` as the read-only module `training`, on loopback. Both
- * paths absolute (blitd reads a configuration's relative paths against its own directory), written
+ * The training daemon's configuration, on loopback: `src` as the read-only module `training` (the
+ * pull's source) and the empty directory `inbox` as the module `inbox` (the push's destination).
+ * Paths absolute (blitd reads a configuration's relative paths against its own directory), written
  * by the TOML library blitd reads it with.
  */
-export function trainingDaemonConfig(src, stateDir) {
+export function trainingDaemonConfig(src, stateDir, inbox) {
   return stringifyToml({
     daemon: { bind: '127.0.0.1', port: 0, state_dir: resolve(stateDir) },
-    module: [{ name: 'training', path: resolve(src), read_only: true }],
+    module: [
+      { name: 'training', path: resolve(src), read_only: true },
+      { name: 'inbox', path: resolve(inbox), read_only: false },
+    ],
   });
 }
 
 /**
- * A pull of `src` from a blitd started on loopback for it; returns what went wrong, if anything.
- * The daemon serves `src` as a read-only module, so nothing can be written through it while it
- * listens (under a second); a pull runs the same gRPC and protobuf code as a push.
+ * A push of `src` to a blitd started on loopback for it, then a pull of `src` from it, each writing
+ * the caches of every bundle it compiled: the pull starts from the push's caches, so they end up
+ * holding what either runs (bin/blit.js keeps the CLI bundle's for remote runs apart). Returns
+ * what went wrong, if anything. The daemon serves `src` as a read-only module and writes only into
+ * an empty directory of the scratch tree, while it listens (under a second).
  */
 async function remoteTraining(scratch, src, env) {
   const config = join(scratch, 'blitd.toml');
-  writeFileSync(config, trainingDaemonConfig(src, join(scratch, 'state')));
+  const inbox = join(scratch, 'inbox');
+  mkdirSync(inbox);
+  writeFileSync(config, trainingDaemonConfig(src, join(scratch, 'state'), inbox));
   const outPath = join(scratch, 'blitd.out');
   const errPath = join(scratch, 'blitd.err');
   const out = openSync(outPath, 'w');
@@ -162,11 +177,15 @@ async function remoteTraining(scratch, src, env) {
       if (Date.now() > deadline) return `blitd did not start listening within 10 s: ${lastLine(errPath)}`;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const run = runCli(['mirror', '--yes', `127.0.0.1:${port}:/training/`, join(scratch, 'pulled')], {
-      ...env,
-      BLIT_WRITE_CODE_CACHE: 'deps',
-    });
-    return run.status === 0 ? undefined : `blit exited ${run.status}: ${(run.stderr ?? '').trim()}`;
+    const daemonAt = `127.0.0.1:${port}:`;
+    for (const args of [
+      ['mirror', '--yes', `${src}/`, `${daemonAt}/inbox/pushed`],
+      ['mirror', '--yes', `${daemonAt}/training/`, join(scratch, 'pulled')],
+    ]) {
+      const run = runCli(args, { ...env, BLIT_WRITE_CODE_CACHE: '1' });
+      if (run.status !== 0) return `blit exited ${run.status}: ${(run.stderr ?? '').trim()}`;
+    }
+    return undefined;
   } finally {
     daemon.stdin.end();
     await ended;

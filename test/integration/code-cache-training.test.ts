@@ -66,13 +66,15 @@ setInterval(() => {}, 1000);
   assert.equal(alive(child), false, 'the child outlived its parent');
 });
 
-test('the training daemon serves its tree read-only: a pull works, a push is refused and writes nothing', async (t) => {
+test('the training daemon serves its tree read-only: a pull works, a push is refused and writes nothing; it writes only into its inbox', async (t) => {
   const dir = tempDir(t);
   const src = join(dir, 'src');
+  const inbox = join(dir, 'inbox');
   mkdirSync(src);
+  mkdirSync(inbox);
   writeFileSync(join(src, 'a'), 'a\n');
   const config = join(dir, 'blitd.toml');
-  writeFileSync(config, trainingDaemonConfig(src, join(dir, 'state')));
+  writeFileSync(config, trainingDaemonConfig(src, join(dir, 'state'), inbox));
   const daemon = await startDaemon(t, ['--config', config]);
   const pulled = await runBlit([
     'mirror',
@@ -91,11 +93,15 @@ test('the training daemon serves its tree read-only: a pull works, a push is ref
   assert.notEqual(pushed.status, 0);
   assert.match(pushed.stderr, /read-only/);
   assert.deepEqual(readdirSync(src), ['a']);
+  const intoInbox = await runBlit(['mirror', '--yes', `${src}/`, `127.0.0.1:${daemon.port}:/inbox/pushed`]);
+  assert.equal(intoInbox.status, 0, intoInbox.stderr);
+  assert.equal(readFileSync(join(inbox, 'pushed', 'a'), 'utf8'), 'a\n');
+  assert.deepEqual(readdirSync(src), ['a']);
 });
 
 test("the training daemon's configuration names absolute paths and survives any byte TOML must escape", () => {
   const odd = 'tmp/with "quote" \\ back\tslash\u007fdel';
-  const config = parseToml(trainingDaemonConfig(`${odd}/src`, `${odd}/state`)) as {
+  const config = parseToml(trainingDaemonConfig(`${odd}/src`, `${odd}/state`, `${odd}/inbox`)) as {
     daemon: { state_dir: string };
     module: { path: string; read_only: boolean }[];
   };
@@ -103,4 +109,6 @@ test("the training daemon's configuration names absolute paths and survives any 
   assert.equal(config.module[0]!.path, resolve(`${odd}/src`));
   assert.equal(config.daemon.state_dir, resolve(`${odd}/state`));
   assert.equal(config.module[0]!.read_only, true);
+  assert.equal(config.module[1]!.path, resolve(`${odd}/inbox`));
+  assert.equal(config.module[1]!.read_only, false);
 });

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 // @ts-expect-error: a build script in plain JavaScript, without types.
-import { DEPENDENCY_BUNDLES } from '../../scripts/write-code-cache.mjs';
+import { DEPENDENCY_BUNDLES, REMOTE_CLI_CACHE } from '../../scripts/write-code-cache.mjs';
 import { read, tempDir, testConfigHome } from '../helpers.js';
 import { startDaemon } from './daemon-harness.js';
 
@@ -23,10 +23,16 @@ const DEPENDENCIES = Object.values(DEPENDENCY_BUNDLES).map((name) => `${name}.cj
 /** The CLI's bundle, and those. */
 const BUNDLES = ['blit.cjs', ...DEPENDENCIES];
 
-for (const name of BUNDLES) {
-  test(`the build leaves a code cache for ${name} that this Node accepts, holding more than the top level`, () => {
+/** Each bundle with each cache the build leaves for it: the CLI's has a second one for remote commands. */
+const CACHES: [string, string][] = [
+  ...BUNDLES.map((name): [string, string] => [name, `${name}.cache`]),
+  ['blit.cjs', REMOTE_CLI_CACHE],
+];
+
+for (const [name, cache] of CACHES) {
+  test(`the build leaves a code cache ${cache} that this Node accepts, holding more than the top level`, () => {
     const bundle = join(REPO, 'dist', name);
-    const cachedData = readFileSync(`${bundle}.cache`);
+    const cachedData = readFileSync(join(REPO, 'dist', cache));
     const script = new Script(Module.wrap(read(bundle)), { filename: bundle, cachedData });
     assert.equal(script.cachedDataRejected, false);
     // Made after a real mirror (a remote one for gRPC and protobuf), it carries the functions that
@@ -111,22 +117,50 @@ for (const [name, damage] of [
   });
 }
 
-test('a remote run compiles gRPC and protobuf from their bundles, each with its own cache', async (t) => {
+test('a remote run compiles gRPC and protobuf from their bundles, and the CLI from its remote cache', async (t) => {
   const root = install(t);
   // Each one the build makes: bin/blit.js's own list must name them all.
-  const caches = DEPENDENCIES.map((name) => join(root, 'dist', `${name}.cache`));
+  const caches = [...DEPENDENCIES.map((name) => `${name}.cache`), REMOTE_CLI_CACHE].map((name) =>
+    join(root, 'dist', name),
+  );
   for (const cache of caches) rmSync(cache);
-  const before = readFileSync(join(root, 'dist', 'blit.cjs.cache'));
+  const local = join(root, 'dist', 'blit.cjs.cache');
+  const before = readFileSync(local);
   const module = tempDir(t);
   const daemon = await startDaemon(t, ['--root', module]);
   writeFileSync(join(root, 'file'), 'payload\n');
-  // As the build trains them: only the dependencies' caches are written at exit.
-  const r = run(root, ['copy', join(root, 'file'), `127.0.0.1:${daemon.port}:/default/copied`], {
-    BLIT_WRITE_CODE_CACHE: 'deps',
+  // As the build trains them: a remote run writes the caches it read, never the local commands' one.
+  const pushed = run(root, ['copy', join(root, 'file'), `127.0.0.1:${daemon.port}:/default/copied`], {
+    BLIT_WRITE_CODE_CACHE: '1',
   });
-  assert.equal(r.status, 0, r.stderr);
+  assert.equal(pushed.status, 0, pushed.stderr);
   for (const cache of caches) assert.ok(existsSync(cache), `${cache} written`);
-  assert.deepEqual(readFileSync(join(root, 'dist', 'blit.cjs.cache')), before);
+  assert.deepEqual(readFileSync(local), before);
+  for (const cache of caches) rmSync(cache);
+  // And a local run the local one alone.
+  rmSync(local);
+  const r = run(root, ['copy', join(root, 'file'), join(root, 'copied:/x')], { BLIT_WRITE_CODE_CACHE: '1' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(read(join(root, 'copied:/x')), 'payload\n');
+  assert.ok(existsSync(local), 'the local cache written');
+  for (const cache of caches) assert.equal(existsSync(cache), false, `${cache} not written`);
+});
+
+test('a remote run without its cache, or with a damaged one, still pushes correctly', async (t) => {
+  const module = tempDir(t);
+  const daemon = await startDaemon(t, ['--root', module]);
+  for (const [name, damage] of [
+    ['missing', (cache: string) => rmSync(cache)],
+    ['garbage', (cache: string) => writeFileSync(cache, Buffer.alloc(4096, 0x5a))],
+  ] as const) {
+    const root = install(t);
+    damage(join(root, 'dist', REMOTE_CLI_CACHE));
+    writeFileSync(join(root, 'file'), `${name}\n`);
+    const r = run(root, ['copy', join(root, 'file'), `127.0.0.1:${daemon.port}:/default/${name}`]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.equal(read(join(module, name)), `${name}\n`);
+  }
 });
 
 test('without its bundle, blit says to build it in one line', (t) => {
