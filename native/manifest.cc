@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -43,35 +44,48 @@ enum WireSpecial : uint32_t { kWireFifo = 1, kWireChar = 2, kWireBlock = 3, kWir
 constexpr uint32_t kVarint = 0;
 constexpr uint32_t kLength = 2;
 
-void Varint(std::string& out, uint64_t value) {
-  while (value >= 0x80) {
-    out.push_back(static_cast<char>((value & 0x7f) | 0x80));
-    value >>= 7;
+// Protobuf fields written through a pointer into room made beforehand (EntryBound): appended to a
+// std::string one push_back at a time, varints were a tenth of a daemon's instructions when it
+// compared a nothing-changed tree with its own (callgrind, docs/DECISIONS.md).
+struct Put {
+  char* at;
+
+  void Varint(uint64_t value) {
+    while (value >= 0x80) {
+      *at++ = static_cast<char>((value & 0x7f) | 0x80);
+      value >>= 7;
+    }
+    *at++ = static_cast<char>(value);
   }
-  out.push_back(static_cast<char>(value));
+  void Tag(uint32_t field, uint32_t wireType) { Varint((field << 3) | wireType); }
+  // A scalar field: proto3 leaves out zero (`always`: an optional field, sent whatever its value).
+  void Number(uint32_t field, uint64_t value, bool always = false) {
+    if (value == 0 && !always) return;
+    Tag(field, kVarint);
+    Varint(value);
+  }
+  // A length-delimited field; `always`: even when empty (a message).
+  void Bytes(uint32_t field, std::string_view value, bool always = false) {
+    if (value.empty() && !always) return;
+    Tag(field, kLength);
+    Varint(value.size());
+    std::memcpy(at, value.data(), value.size());
+    at += value.size();
+  }
+};
+
+// How many bytes Put::Varint writes for `value`.
+size_t VarintSize(uint64_t value) {
+  size_t n = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    n++;
+  }
+  return n;
 }
 
-void Tag(std::string& out, uint32_t field, uint32_t wireType) { Varint(out, (field << 3) | wireType); }
-
-// A scalar field: proto3 leaves out zero (`always`: an optional field, sent whatever its value).
-void Number(std::string& out, uint32_t field, uint64_t value, bool always = false) {
-  if (value == 0 && !always) return;
-  Tag(out, field, kVarint);
-  Varint(out, value);
-}
-
-void Bytes(std::string& out, uint32_t field, const std::string& value) {
-  if (value.empty()) return;
-  Tag(out, field, kLength);
-  Varint(out, value.size());
-  out.append(value);
-}
-
-void Message(std::string& out, uint32_t field, const std::string& body) {
-  Tag(out, field, kLength);
-  Varint(out, body.size());
-  out.append(body);
-}
+// The most a field's tag and varint take (a tag of a field below 2048 fits two bytes).
+constexpr size_t kFieldMax = 2 + 10;
 
 bool Utf8(const std::string& s) { return IsValidUtf8(reinterpret_cast<const unsigned char*>(s.data()), s.size()); }
 
@@ -121,54 +135,72 @@ uint32_t WireSpecialOf(uint32_t fileType) {
   }
 }
 
+// The most EncodeEntry writes for `item`: every field at its longest.
+size_t EntryBound(const ListedItem& item, const std::string& user, const std::string& group) {
+  size_t bound = 16 * kFieldMax + item.name.size() + item.link.size() + user.size() + group.size();
+  for (const Xattr& each : item.xattrs) bound += 3 * kFieldMax + each.name.size() + each.value.size();
+  return bound;
+}
+
 // The Entry message, field by field as protocol/wire-entry.ts toWireEntry and manifest-wire.ts
 // withOwner fill it (link_group 0: no file here has other names; acl_names none: no ACL here).
-void EncodeEntry(std::string& out, const ListedItem& item) {
-  Bytes(out, 1, item.name);
-  Number(out, 2, WireKindOf(item));
+char* EncodeEntry(char* at, const ListedItem& item, const std::string& user, const std::string& group) {
+  Put out{at};
+  out.Bytes(1, item.name);
+  out.Number(2, WireKindOf(item));
   // A size for regular files only (manifest-wire.ts toManifestEntry says why).
-  if (item.kind == kFile) Number(out, 3, static_cast<uint64_t>(item.size));
-  Number(out, 4, static_cast<uint64_t>(MtimeNs(item)));
-  Number(out, 5, item.mode);
-  if (item.kind == kSymlink) Bytes(out, 6, item.link);
-  Number(out, 7, item.uid, true);
-  Number(out, 8, item.gid, true);
-  Bytes(out, 9, NameOf(g_userNames, item.uid));
-  Bytes(out, 10, NameOf(g_groupNames, item.gid));
+  if (item.kind == kFile) out.Number(3, static_cast<uint64_t>(item.size));
+  out.Number(4, static_cast<uint64_t>(MtimeNs(item)));
+  out.Number(5, item.mode);
+  if (item.kind == kSymlink) out.Bytes(6, item.link);
+  out.Number(7, item.uid, true);
+  out.Number(8, item.gid, true);
+  out.Bytes(9, user);
+  out.Bytes(10, group);
   // Only a list read whole: a read that failed part way (the file gone between two calls) may
   // have left some, which the JavaScript side drops too (xattrs_read false, none sent).
   if (item.xattrsRead) {
-    std::string xattr;
     for (const Xattr& each : item.xattrs) {
-      xattr.clear();
-      Bytes(xattr, 1, each.name);
-      Bytes(xattr, 2, each.value);
-      Message(out, 12, xattr);
+      const size_t inner = (each.name.empty() ? 0 : 1 + VarintSize(each.name.size()) + each.name.size()) +
+                           (each.value.empty() ? 0 : 1 + VarintSize(each.value.size()) + each.value.size());
+      out.Tag(12, kLength);
+      out.Varint(inner);
+      out.Bytes(1, each.name);
+      out.Bytes(2, std::string_view(each.value.data(), each.value.size()));
     }
   }
   if (item.kind == kOther) {
     uint32_t special = WireSpecialOf(item.fileType);
-    Number(out, 13, special);
-    if (special == kWireChar || special == kWireBlock) Number(out, 14, item.rdev);
+    out.Number(13, special);
+    if (special == kWireChar || special == kWireBlock) out.Number(14, item.rdev);
   }
   if (item.kind == kFile) {
     // Bytes on disk, where 0 would mean "not known": a file all hole goes as 1.
     double allocated = std::max(1.0, std::min(item.allocated, item.size));
-    Number(out, 15, static_cast<uint64_t>(allocated));
+    out.Number(15, static_cast<uint64_t>(allocated));
   }
-  Number(out, 16, item.xattrsRead ? 1 : 0);
+  out.Number(16, item.xattrsRead ? 1 : 0);
+  return out.at;
 }
 
-// The ManifestBatch field-3 record (tag, length, ManifestEntry) listManifest sends for `item`.
-void EncodeRecord(std::string& out, std::string& entry, std::string& manifestEntry, const ListedItem& item,
-                  uint32_t filterStatus, uint32_t filterMet) {
-  entry.clear();
-  EncodeEntry(entry, item);
-  manifestEntry.clear();
-  Message(manifestEntry, 1, entry);
-  Number(manifestEntry, 2, filterStatus);
-  Number(manifestEntry, 3, filterMet);
-  Message(out, 3, manifestEntry);
+// The ManifestBatch field-3 record (tag, length, ManifestEntry) listManifest sends for `item`,
+// appended to `out` (`entry`: scratch for the Entry message).
+void EncodeRecord(std::string& out, std::string& entry, const ListedItem& item, uint32_t filterStatus,
+                  uint32_t filterMet) {
+  const std::string& user = NameOf(g_userNames, item.uid);
+  const std::string& group = NameOf(g_groupNames, item.gid);
+  entry.resize(EntryBound(item, user, group));
+  const size_t entrySize = EncodeEntry(entry.data(), item, user, group) - entry.data();
+  const size_t manifestEntry = 1 + VarintSize(entrySize) + entrySize + (filterStatus ? 1 + VarintSize(filterStatus) : 0) +
+                               (filterMet ? 1 + VarintSize(filterMet) : 0);
+  const size_t start = out.size();
+  out.resize(start + 1 + VarintSize(manifestEntry) + manifestEntry);
+  Put record{out.data() + start};
+  record.Tag(3, kLength);
+  record.Varint(manifestEntry);
+  record.Bytes(1, std::string_view(entry.data(), entrySize), true);
+  record.Number(2, filterStatus);
+  record.Number(3, filterMet);
 }
 
 // A varint of the peer's bytes at `at` (moved past it); false when it runs off the end or past 64 bits.
@@ -219,13 +251,13 @@ Napi::Value ListManifest(const Napi::CallbackInfo& info) {
   Napi::Array chunks = Napi::Array::New(env);
   std::vector<size_t> dirs;
   std::vector<double> fileSizes;
-  std::string chunk, entry, manifestEntry;
+  std::string chunk, entry;
   size_t inChunk = 0;
   for (size_t i = 0; i < items.size(); i++) {
     const ListedItem& item = items[i];
     if (item.kind == kDir) dirs.push_back(i);
     if (item.kind == kFile) fileSizes.push_back(item.size);
-    EncodeRecord(chunk, entry, manifestEntry, item, filterStatus, filterMet);
+    EncodeRecord(chunk, entry, item, filterStatus, filterMet);
     if (++inChunk == batchEntries) {
       chunks.Set(chunks.Length(), Napi::Buffer<char>::Copy(env, chunk.data(), chunk.size()));
       chunk.clear();
@@ -263,16 +295,18 @@ bool SameAsRecords(const Listed& listed, std::vector<std::string_view> theirs, u
   if (listed.err != 0 || items.size() != theirs.size()) return false;
   // This side's records, as listManifest would send them. A temp name is left to the walk, which
   // removes a stale one.
-  std::vector<std::string> records(items.size());
-  std::vector<std::string_view> mine(items.size());
-  std::string entry, manifestEntry;
+  // All in one string (one allocation, not one per entry), each record's end kept.
+  std::string records, entry;
+  std::vector<size_t> ends(items.size());
   for (size_t i = 0; i < items.size(); i++) {
     const ListedItem& item = items[i];
     if (NeedsJs(item) || IsTempName(item.name) || (item.kind == kFile && (item.mode & refusedFileModes) != 0))
       return false;
-    EncodeRecord(records[i], entry, manifestEntry, item, filterStatus, filterMet);
-    mine[i] = records[i];
+    EncodeRecord(records, entry, item, filterStatus, filterMet);
+    ends[i] = records.size();
   }
+  std::vector<std::string_view> mine(items.size());
+  for (size_t i = 0, start = 0; i < items.size(); start = ends[i++]) mine[i] = std::string_view(records).substr(start, ends[i] - start);
   // Equal as sorted lists: every record of one side is one of the other's, each once. (Sorted, not
   // hashed: the peer picks the bytes, and a fixed-seed hash could be made to collide.)
   std::sort(theirs.begin(), theirs.end());
