@@ -19,7 +19,6 @@ import { localProbe } from '../fsops/path-probe.js';
 import { isSafeRel } from '../fsops/rel-path.js';
 import {
   type Accept,
-  type DataPlaneGrant,
   Direction,
   type Hello,
   Phase,
@@ -33,14 +32,13 @@ import { manifestLister } from '../protocol/native-manifest.js';
 import { toWireCompare, toWireFilter, toWireOperation, toWirePreserve } from '../protocol/open-wire.js';
 import { peerPath, peerText } from '../protocol/peer-text.js';
 import { RemoteClient, sessionBreak } from '../remote/client.js';
+import { type DataPlaneDialer, dataPlaneDialer } from '../remote/data-dialer.js';
 import { formatRemotePath, parseRemotePath, type RemotePath } from '../remote/endpoint.js';
-import type { PinnedPeer } from '../tls/pinned-peer.js';
 import { FrameChannel, PeerFailed, PeerGone } from '../transport/frame-channel.js';
 import { runDestinationSide } from '../transport/stream/destination-side.js';
 import { finished, sessionStats } from '../transport/stream/session-measure.js';
 import { runSourceSide } from '../transport/stream/source-side.js';
 import { DataPlaneFailed } from '../transport/tcp/data-failure.js';
-import { DATA_CONNECT_TIMEOUT_MS, dialData } from '../transport/tcp/dial.js';
 import { SessionSockets } from '../transport/tcp/session-sockets.js';
 import { nowMs } from '../util/clock.js';
 import { BlitError, showPath } from '../util/errors.js';
@@ -226,8 +224,8 @@ export async function runRemoteTransfer(
     });
     const accept = await readAccept(channel);
     sockets = new SessionSockets();
-    const dataPlane = dataPlaneDialer(remote, sockets, channel, client.tls);
-    if (accept.grant) dataPlane.dial(accept.grant);
+    const dataPlane = dataPlaneDialer(remote, sockets, channel, client.tls, err);
+    if (accept.grant) dataPlane.dialWhenNeeded(accept.grant);
     const shown = (path: string) =>
       path.startsWith(VIRTUAL_ROOT) ? formatRemotePath(remote, remote.module, moduleRel(path, remote)) : path;
     const side: ClientSide = { endpoints, channel, options, flags, session, hasher, stats, dataPlane };
@@ -271,66 +269,6 @@ export async function runRemoteTransfer(
     session?.close();
     client.close();
   }
-}
-
-/** The client's data plane: dials the sockets each grant admits, and warns once if it cannot. */
-interface DataPlaneDialer {
-  sockets: SessionSockets;
-  dial(grant: DataPlaneGrant): void;
-  /**
-   * The session's outcome is known: a socket refused from now on is no news (a session with
-   * nothing to send ends before its sockets connect, and the daemon then forgets its tokens).
-   */
-  finish(): void;
-}
-
-function dataPlaneDialer(
-  remote: RemotePath,
-  sockets: SessionSockets,
-  channel: FrameChannel,
-  /** The control connection's TLS, which TLS data sockets speak too. */
-  tls: PinnedPeer | undefined,
-): DataPlaneDialer {
-  let warned = false;
-  let finished = false;
-  return {
-    sockets,
-    finish() {
-      finished = true;
-    },
-    dial(grant) {
-      const port = grant.port || remote.port;
-      const refuse = (reason: string) => {
-        if (warned || finished) return;
-        warned = true;
-        sockets.unavailable();
-        channel.send({ $case: 'dataRequest', value: { sockets: 0, unreachable: reason } });
-        // Said when file data does go through the stream: a session with nothing to send may end
-        // while the refusal is on its way (the daemon forgets the tokens of a finished session),
-        // and whether its Summary or the refusal arrives first is a race.
-        channel.onFirstFileData(() =>
-          err(
-            `blit: warning: no data connection to ${remote.host}:${port} (${reason}); file data goes through the control connection, which is slower\n`,
-          ),
-        );
-      };
-      sockets.expect(DATA_CONNECT_TIMEOUT_MS + 1_000);
-      if (grant.tls && !tls) {
-        refuse('the daemon asked for TLS data sockets on a plain connection');
-        return;
-      }
-      for (const token of grant.tokens) {
-        dialData(remote.host, port, Buffer.from(token), grant.tls ? tls : undefined).then(
-          (socket) => sockets.add(socket),
-          (error: Error) => {
-            // A socket more that cannot connect leaves the session with those it has.
-            if (sockets.total > 0) return;
-            refuse(error.message);
-          },
-        );
-      }
-    },
-  };
 }
 
 /** One line for whatever ended a session early. */

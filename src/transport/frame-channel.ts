@@ -52,9 +52,18 @@ export class PeerFailed extends Error {
 /** The peer ended its stream before the session was over, without a reason: it quit or cancelled. */
 export class PeerEndedEarly extends PeerFailed {}
 
+/** A kind of Transfer frame (its body's case). */
+type FrameKind = FrameBody['$case'];
+
+interface FirstWatcher {
+  kinds: readonly FrameKind[];
+  watcher: () => void;
+}
+
 export class FrameChannel {
   private handler?: (frame: TransferFrame) => void;
-  private dataWatcher?: () => void;
+  /** One-shot watchers of the first frame of some kinds, either way (onFirst). */
+  private firstWatchers: FirstWatcher[] = [];
   private idleTimer?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
   private settled = false;
@@ -81,7 +90,7 @@ export class FrameChannel {
     stream.on('data', (frame: TransferFrame) => {
       this.touch();
       if (this.settled) return;
-      if (this.dataWatcher && frame.body?.$case === 'fileData') this.fireDataWatcher();
+      if (this.firstWatchers.length > 0) this.sawFrame(frame.body?.$case);
       try {
         this.handler?.(frame);
       } catch (error) {
@@ -101,13 +110,20 @@ export class FrameChannel {
 
   /** `watcher` runs once, at the first file data this channel carries either way. */
   onFirstFileData(watcher: () => void): void {
-    this.dataWatcher = watcher;
+    this.onFirst(['fileData'], watcher);
   }
 
-  private fireDataWatcher(): void {
-    const watcher = this.dataWatcher;
-    this.dataWatcher = undefined;
-    watcher?.();
+  /** `watcher` runs once, at the first frame of one of these kinds this channel carries either way. */
+  onFirst(kinds: readonly FrameKind[], watcher: () => void): void {
+    this.firstWatchers.push({ kinds, watcher });
+  }
+
+  private sawFrame(kind: FrameKind | undefined): void {
+    if (kind === undefined) return;
+    const due = this.firstWatchers.filter((first) => first.kinds.includes(kind));
+    if (due.length === 0) return;
+    this.firstWatchers = this.firstWatchers.filter((first) => !due.includes(first));
+    for (const first of due) first.watcher();
   }
 
   /**
@@ -117,7 +133,7 @@ export class FrameChannel {
   send(body: FrameBody): Promise<void> | undefined {
     // A session that failed on this side still tells the peer why: only a closed stream refuses.
     if (this.stream.destroyed || this.stream.writableEnded) return undefined;
-    if (this.dataWatcher && body.$case === 'fileData') this.fireDataWatcher();
+    if (this.firstWatchers.length > 0) this.sawFrame(body.$case);
     return this.write({ role: this.role, body });
   }
 

@@ -66,6 +66,52 @@ test('push and pull over data sockets leave identical trees, at every record siz
   assert.ok(dataSockets(daemon) >= 1, 'the pull used the data plane');
 });
 
+/** The data sockets of the daemon's `n`th finished transfer (1-based), once it has logged it (bounded). */
+async function nthDataSockets(daemon: Daemon, n: number): Promise<number> {
+  const transfers = () =>
+    daemon
+      .log()
+      .split('\n')
+      .filter((line) => line.includes('"rpc":"transfer"'));
+  // The daemon logs a transfer as it ends, which may be just after its client exits.
+  for (const deadline = Date.now() + 10_000; transfers().length < n; ) {
+    assert.ok(Date.now() < deadline, `transfer ${n} logged: ${daemon.log()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const line = JSON.parse(transfers()[n - 1]!) as { dataSockets?: number; code?: string };
+  assert.equal(line.code, 'OK', daemon.log());
+  return line.dataSockets ?? -1;
+}
+
+test('a mirror with nothing to copy opens no data socket; one with a file to copy does (push and pull)', async (t) => {
+  const root = tempDir(t, 'blit-data-');
+  const src = makeTree(root);
+  const module = join(root, 'module');
+  mkdirSync(module);
+  const daemon = await startDaemon(t, ['--root', module]);
+  const remote = `127.0.0.1:${daemon.port}:/default`;
+  const back = join(root, 'back');
+  let session = 0;
+  for (const round of ['copies', 'nothing changed']) {
+    const push = await runBlit(['mirror', '--yes', `${src}/`, `${remote}/dst/`]);
+    assert.equal(push.status, 0, push.stderr);
+    assert.equal((await nthDataSockets(daemon, ++session)) >= 1, round === 'copies', `push: ${round}`);
+    const pull = await runBlit(['mirror', '--yes', `${remote}/dst/`, back]);
+    assert.equal(pull.status, 0, pull.stderr);
+    assert.equal((await nthDataSockets(daemon, ++session)) >= 1, round === 'copies', `pull: ${round}`);
+  }
+  assertSameTree(back, src);
+  // One file changed: dialed again, both ways.
+  writeFileSync(join(src, 'many', 'n1'), 'changed\n');
+  const push = await runBlit(['mirror', '--yes', `${src}/`, `${remote}/dst/`]);
+  assert.equal(push.status, 0, push.stderr);
+  assert.ok((await nthDataSockets(daemon, ++session)) >= 1, 'push of a change');
+  const pull = await runBlit(['mirror', '--yes', `${remote}/dst/`, back]);
+  assert.equal(pull.status, 0, pull.stderr);
+  assert.ok((await nthDataSockets(daemon, ++session)) >= 1, 'pull of a change');
+  assertSameTree(back, src);
+});
+
 test('a session that ends before its data sockets connect warns of nothing', async (t) => {
   // An empty pull or a push with nothing to send ends at once: the daemon forgets the session's
   // tokens while the client is still dialing, and that refusal is no reason to warn.
