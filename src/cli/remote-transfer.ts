@@ -17,14 +17,7 @@ import type { Action, Failure, TransferOptions, TransferReport } from '../engine
 import { type HasherFactory, loadBlake3 } from '../fsops/hash.js';
 import { localProbe } from '../fsops/path-probe.js';
 import { isSafeRel } from '../fsops/rel-path.js';
-import {
-  type Accept,
-  Direction,
-  type Hello,
-  Phase,
-  Role,
-  type TransferFrame,
-} from '../generated/blit.js';
+import { type Accept, Direction, type Hello, Phase, Role, type TransferFrame } from '../generated/blit.js';
 import { startPerfRun } from '../perf/run-recorder.js';
 import { localHello } from '../protocol/handshake.js';
 import { ProtocolError } from '../protocol/manifest-wire.js';
