@@ -76,9 +76,15 @@ function moduleRel(path: string, remote: RemotePath): string {
  * escaped) written as the remote path the user gave.
  */
 function remoteNamed(message: string, remote: RemotePath): string {
+  const prefix = `${VIRTUAL_ROOT}/${remote.module}`;
   const named = message.replace(/"\/\\u0000remote\/(?:[^"\\]|\\.)*"/g, (quoted) => {
-    const path = (JSON.parse(quoted) as string).replace(/\/+$/, '');
-    return path.startsWith(`${VIRTUAL_ROOT}/${remote.module}`)
+    let path: string;
+    try {
+      path = (JSON.parse(quoted) as string).replace(/\/+$/, '');
+    } catch {
+      return quoted; // not one showPath wrote (a local name that happens to look like it)
+    }
+    return path === prefix || path.startsWith(`${prefix}/`)
       ? showPath(formatRemotePath(remote, remote.module, moduleRel(path, remote)))
       : quoted;
   });

@@ -10,6 +10,12 @@ import { DATA_CONNECT_TIMEOUT_MS, dialData } from '../transport/tcp/dial.js';
 import type { SessionSockets } from '../transport/tcp/session-sockets.js';
 import type { DaemonAddress } from './endpoint.js';
 
+/**
+ * The longest Accept's grant waits for a first need: half of blitd's token lifetime (10 s). A grant
+ * that says its tokens live longer is still dialed by then.
+ */
+const MAX_DIAL_WAIT_MS = 5_000;
+
 /** The client's data plane: dials the sockets each grant admits, and warns once if it cannot. */
 export interface DataPlaneDialer {
   sockets: SessionSockets;
@@ -91,7 +97,7 @@ export function dataPlaneDialer(
         dialNow();
         return;
       }
-      waiting = setTimeout(dialNow, grant.expiresMs / 2);
+      waiting = setTimeout(dialNow, Math.min(grant.expiresMs / 2, MAX_DIAL_WAIT_MS));
       waiting.unref();
       channel.onFirst(['needBatch'], dialNow);
     },

@@ -66,8 +66,8 @@ test('push and pull over data sockets leave identical trees, at every record siz
   assert.ok(dataSockets(daemon) >= 1, 'the pull used the data plane');
 });
 
-/** The data sockets of the daemon's `n`th finished transfer (1-based), once it has logged it (bounded). */
-async function nthDataSockets(daemon: Daemon, n: number): Promise<number> {
+/** The daemon's `n`th finished transfer (1-based): its data sockets and time, once it has logged it (bounded). */
+async function nthTransfer(daemon: Daemon, n: number): Promise<{ dataSockets: number; ms: number }> {
   const transfers = () =>
     daemon
       .log()
@@ -78,9 +78,17 @@ async function nthDataSockets(daemon: Daemon, n: number): Promise<number> {
     assert.ok(Date.now() < deadline, `transfer ${n} logged: ${daemon.log()}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const line = JSON.parse(transfers()[n - 1]!) as { dataSockets?: number; code?: string };
+  const line = JSON.parse(transfers()[n - 1]!) as { dataSockets?: number; code?: string; ms?: number };
   assert.equal(line.code, 'OK', daemon.log());
-  return line.dataSockets ?? -1;
+  return { dataSockets: line.dataSockets ?? -1, ms: line.ms ?? 0 };
+}
+
+/**
+ * Whether a transfer used the data plane, as far as this test can tell: one that took 5 s or more
+ * dials at half its tokens' lifetime whether anything is asked for or not (remote/data-dialer.ts).
+ */
+function usedSockets({ dataSockets, ms }: { dataSockets: number; ms: number }, copies: boolean): boolean {
+  return copies ? dataSockets >= 1 : dataSockets >= 1 && ms < 5_000;
 }
 
 test('a mirror with nothing to copy opens no data socket; one with a file to copy does (push and pull)', async (t) => {
@@ -95,20 +103,21 @@ test('a mirror with nothing to copy opens no data socket; one with a file to cop
   for (const round of ['copies', 'nothing changed']) {
     const push = await runBlit(['mirror', '--yes', `${src}/`, `${remote}/dst/`]);
     assert.equal(push.status, 0, push.stderr);
-    assert.equal((await nthDataSockets(daemon, ++session)) >= 1, round === 'copies', `push: ${round}`);
+    const copies = round === 'copies';
+    assert.equal(usedSockets(await nthTransfer(daemon, ++session), copies), copies, `push: ${round}`);
     const pull = await runBlit(['mirror', '--yes', `${remote}/dst/`, back]);
     assert.equal(pull.status, 0, pull.stderr);
-    assert.equal((await nthDataSockets(daemon, ++session)) >= 1, round === 'copies', `pull: ${round}`);
+    assert.equal(usedSockets(await nthTransfer(daemon, ++session), copies), copies, `pull: ${round}`);
   }
   assertSameTree(back, src);
   // One file changed: dialed again, both ways.
   writeFileSync(join(src, 'many', 'n1'), 'changed\n');
   const push = await runBlit(['mirror', '--yes', `${src}/`, `${remote}/dst/`]);
   assert.equal(push.status, 0, push.stderr);
-  assert.ok((await nthDataSockets(daemon, ++session)) >= 1, 'push of a change');
+  assert.ok((await nthTransfer(daemon, ++session)).dataSockets >= 1, 'push of a change');
   const pull = await runBlit(['mirror', '--yes', `${remote}/dst/`, back]);
   assert.equal(pull.status, 0, pull.stderr);
-  assert.ok((await nthDataSockets(daemon, ++session)) >= 1, 'pull of a change');
+  assert.ok((await nthTransfer(daemon, ++session)).dataSockets >= 1, 'pull of a change');
   assertSameTree(back, src);
 });
 

@@ -76,6 +76,11 @@ test('a remote path that is not there is named as the user wrote it, in one line
     assert.equal(pull.stderr, `blit: ${missing.replace(/\/$/, '')}: no such file or directory\n`);
   }
   assert.equal(existsSync(join(root, 'here')), false);
+  // A local name that only looks like one of those paths is left as it is.
+  const odd = join(root, '"/\\u0000remote/default/x\\q"');
+  const push = await runBlit(['copy', odd, `${remote}/there`]);
+  assert.equal(push.status, 1);
+  assert.equal(push.stderr, `blit: ${odd}: no such file or directory\n`);
 });
 
 test('a push mirror without a terminal and without --yes deletes nothing at the daemon (exit 2)', async (t) => {
