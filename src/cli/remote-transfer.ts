@@ -224,7 +224,13 @@ export async function runRemoteTransfer(
     const accept = await readAccept(channel);
     sockets = new SessionSockets();
     const dataPlane = dataPlaneDialer(remote, sockets, channel, client.tls, err);
-    if (accept.grant) dataPlane.dialWhenNeeded(accept.grant);
+    // Dialed now, to be ready for the first file, unless the latest run like this one copied
+    // nothing: then only once a file is asked for (data-dialer.ts), so another run with nothing to
+    // copy opens no socket.
+    if (accept.grant) {
+      if (perf.lastCopied === 0) dataPlane.dialWhenNeeded(accept.grant);
+      else dataPlane.dial(accept.grant);
+    }
     const shown = (path: string) =>
       path.startsWith(VIRTUAL_ROOT) ? formatRemotePath(remote, remote.module, moduleRel(path, remote)) : path;
     const side: ClientSide = { endpoints, channel, options, flags, session, hasher, stats, dataPlane };

@@ -29,6 +29,8 @@ export interface SegmentState extends SegmentKey {
   /** Files and bytes copied per run. */
   files: number;
   bytes: number;
+  /** Files the latest run copied (absent in states made before it was kept). */
+  lastFiles?: number;
   /** Over runs of at least MIN_FILES_FOR_RATE files: files, copy-phase ms, executor start to first batch. */
   rateRuns: number;
   rateFiles: number;
@@ -135,6 +137,7 @@ export class Predictor {
     }
     if (record.bytesPerSec > 0)
       state.bytesPerSec = ema(state.bytesPerSec, record.bytesPerSec, state.bytesPerSec === 0);
+    state.lastFiles = copied.files;
     state.runs++;
     state.lastTime = record.time;
     this.segments.set(id, state);
@@ -161,4 +164,12 @@ export interface PlanHistory {
   inline?: SegmentState;
   pool?: SegmentState;
   none?: SegmentState;
+}
+
+/** Files the latest run like this one copied, whichever fast path it took; undefined without one. */
+export function lastCopiedFiles(history: PlanHistory): number | undefined {
+  const latest = [history.inline, history.pool, history.none]
+    .filter((state): state is SegmentState => state !== undefined)
+    .sort((a, b) => b.lastTime.localeCompare(a.lastTime))[0];
+  return latest?.lastFiles;
 }

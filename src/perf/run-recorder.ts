@@ -10,7 +10,7 @@ import { chooseExecutionPlan } from './choose-plan.js';
 import { type Env, historyPath } from './config-paths.js';
 import { fsTypeOf } from './fs-type.js';
 import { HistoryStore } from './history-store.js';
-import { fsPairOf, type PlanHistory, Predictor, predictionOf } from './predictor.js';
+import { fsPairOf, lastCopiedFiles, type PlanHistory, Predictor, predictionOf } from './predictor.js';
 import { type Outcome, PERF_SCHEMA_VERSION, type PerfRecord } from './record.js';
 import { historyEnabled } from './settings.js';
 
@@ -31,6 +31,11 @@ export interface RunDescription {
 export interface PerfRun {
   /** The plan the session should run with. */
   readonly plan: ExecutionPlan;
+  /**
+   * Files the latest run like this one (same file systems or peer, operation and compare mode)
+   * copied; undefined when history has none, or is off.
+   */
+  readonly lastCopied?: number;
   /** Receives the session's measurements (SessionHooks.onStats). */
   onStats(stats: SessionStats): void;
   /**
@@ -136,6 +141,7 @@ export function startPerfRun(run: RunDescription, env: Env = process.env): PerfR
     let stats: SessionStats | undefined;
     return {
       plan,
+      lastCopied: lastCopiedFiles(history),
       onStats(measured) {
         stats = measured;
       },

@@ -23,7 +23,9 @@ export interface DataPlaneDialer {
   /**
    * Dials Accept's grant once file data is asked for (the first need, sent or received), or half
    * its tokens' lifetime on, whichever comes first: a session that copies nothing (a mirror with
-   * nothing changed) opens no socket, which cost it 10-40 ms (docs/DECISIONS.md).
+   * nothing changed) opens no socket, which cost it 10-40 ms here, a round trip over a network;
+   * one that copies waits a round trip more for its first file (docs/DECISIONS.md). The client
+   * chooses it when the latest run like this one copied nothing.
    */
   dialWhenNeeded(grant: DataPlaneGrant): void;
   /**

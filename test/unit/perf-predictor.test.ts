@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   EMA_ALPHA,
+  lastCopiedFiles,
   MIN_FILES_FOR_RATE,
   Predictor,
   perFileMs,
@@ -117,5 +118,21 @@ describe('Predictor: segmentation', () => {
       p.states().map((s) => s.operation),
       ['move', 'copy', 'mirror'],
     );
+  });
+});
+
+describe('Predictor: what the latest run copied', () => {
+  test('the latest run of the segments asked for, whichever fast path it took; none without history', () => {
+    const p = new Predictor();
+    const lookup = () => p.lookup('ext4>ext4', 'copy', 'default');
+    assert.equal(lastCopiedFiles(lookup()), undefined);
+    p.update(perfRecord({ fastPath: 'pool', files: 300, time: '2026-12-05T10:00:00.000Z' }));
+    assert.equal(lastCopiedFiles(lookup()), 300);
+    p.update(perfRecord({ fastPath: 'inline', files: 0, time: '2026-12-05T10:01:00.000Z' }));
+    assert.equal(lastCopiedFiles(lookup()), 0, 'the newer run, on another fast path');
+    p.update(perfRecord({ fastPath: 'pool', files: 7, time: '2026-12-05T10:02:00.000Z' }));
+    assert.equal(lastCopiedFiles(lookup()), 7);
+    // Another operation is another history.
+    assert.equal(lastCopiedFiles(p.lookup('ext4>ext4', 'mirror', 'default')), undefined);
   });
 });
