@@ -38,16 +38,12 @@ const remote = process.argv.slice(2).some(looksRemote);
 /** The cache a run of the CLI bundle reads and, training, writes (see looksRemote). */
 const cliCache = `${file}${remote ? '.remote' : ''}.cache`;
 
-/** Compiles a bundle of dist/ with its code cache (`cache`), when there is one. */
-function compile(path, source, cache = `${path}.cache`) {
-  let cachedData;
-  try {
-    cachedData = readFileSync(cache);
-  } catch {
-    // No cache (not built yet, or removed): compile as usual; a remote run not training takes the
-    // local one, which holds the functions both run.
-    if (remote && !writeCache && cache === cliCache) cachedData = readOptional(`${file}.cache`);
-  }
+/**
+ * Compiles a bundle of dist/ with its code cache (`cache`), or `fallback` when that one is missing;
+ * with neither (not built yet, or removed), as usual.
+ */
+function compile(path, source, cache = `${path}.cache`, fallback = undefined) {
+  const cachedData = readOptional(cache) ?? (fallback && readOptional(fallback));
   const script = new Script(wrap(source), { filename: path, cachedData });
   if (writeCache === '1') {
     // At build time, after a run: the cache then holds the functions the run compiled, not only
@@ -108,4 +104,7 @@ const bundleRequire = Object.assign((id) => {
 }, baseRequire);
 
 // No import() inside: scripts/build.mjs refuses a bundle that would need one.
-compile(file, source, cliCache).runInThisContext()({}, bundleRequire, { exports: {} }, file, dist);
+// A remote run not training takes the local cache when its own is missing: it holds the functions
+// both run.
+const cliFallback = remote && !writeCache ? `${file}.cache` : undefined;
+compile(file, source, cliCache, cliFallback).runInThisContext()({}, bundleRequire, { exports: {} }, file, dist);

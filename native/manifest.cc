@@ -84,6 +84,11 @@ size_t VarintSize(uint64_t value) {
   return n;
 }
 
+// What Put writes for a length-delimited field (Bytes) of `size` bytes, and for a scalar (Number),
+// with a one-byte tag: nothing for an empty or zero one.
+size_t BytesFieldSize(size_t size) { return size == 0 ? 0 : 1 + VarintSize(size) + size; }
+size_t NumberFieldSize(uint64_t value) { return value == 0 ? 0 : 1 + VarintSize(value); }
+
 // The most a field's tag and varint take (a tag of a field below 2048 fits two bytes).
 constexpr size_t kFieldMax = 2 + 10;
 
@@ -161,8 +166,7 @@ char* EncodeEntry(char* at, const ListedItem& item, const std::string& user, con
   // have left some, which the JavaScript side drops too (xattrs_read false, none sent).
   if (item.xattrsRead) {
     for (const Xattr& each : item.xattrs) {
-      const size_t inner = (each.name.empty() ? 0 : 1 + VarintSize(each.name.size()) + each.name.size()) +
-                           (each.value.empty() ? 0 : 1 + VarintSize(each.value.size()) + each.value.size());
+      const size_t inner = BytesFieldSize(each.name.size()) + BytesFieldSize(each.value.size());
       out.Tag(12, kLength);
       out.Varint(inner);
       out.Bytes(1, each.name);
@@ -191,8 +195,8 @@ void EncodeRecord(std::string& out, std::string& entry, const ListedItem& item, 
   const std::string& group = NameOf(g_groupNames, item.gid);
   entry.resize(EntryBound(item, user, group));
   const size_t entrySize = EncodeEntry(entry.data(), item, user, group) - entry.data();
-  const size_t manifestEntry = 1 + VarintSize(entrySize) + entrySize + (filterStatus ? 1 + VarintSize(filterStatus) : 0) +
-                               (filterMet ? 1 + VarintSize(filterMet) : 0);
+  const size_t manifestEntry =
+      BytesFieldSize(entrySize) + NumberFieldSize(filterStatus) + NumberFieldSize(filterMet);
   const size_t start = out.size();
   out.resize(start + 1 + VarintSize(manifestEntry) + manifestEntry);
   Put record{out.data() + start};

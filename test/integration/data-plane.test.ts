@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { assertSameTree, jsonReport, tempDir } from '../helpers.js';
 import { type Daemon, runBlit, startDaemon } from './daemon-harness.js';
 
@@ -33,23 +33,35 @@ function makeTree(root: string): string {
   return src;
 }
 
-/** The data sockets the daemon's last finished transfer had. */
-function dataSockets(daemon: Daemon): number {
-  const lines = daemon
+/** makeTree's tree in a temp root, and a blitd serving an empty module beside it. */
+async function servedTree(
+  t: TestContext,
+): Promise<{ root: string; src: string; module: string; daemon: Daemon }> {
+  const root = tempDir(t, 'blit-data-');
+  const src = makeTree(root);
+  const module = join(root, 'module');
+  mkdirSync(module);
+  return { root, src, module, daemon: await startDaemon(t, ['--root', module]) };
+}
+
+/** The daemon's log lines of finished transfers, as parsed: data sockets, outcome and time. */
+function transfers(daemon: Daemon): { dataSockets?: number; code?: string; ms?: number }[] {
+  return daemon
     .log()
     .split('\n')
-    .filter((line) => line.includes('"rpc":"transfer"'));
-  const last = JSON.parse(lines.at(-1) ?? '{}') as { dataSockets?: number; code?: string };
+    .filter((line) => line.includes('"rpc":"transfer"'))
+    .map((line) => JSON.parse(line));
+}
+
+/** The data sockets the daemon's last finished transfer had. */
+function dataSockets(daemon: Daemon): number {
+  const last = transfers(daemon).at(-1) ?? {};
   assert.equal(last.code, 'OK', daemon.log());
   return last.dataSockets ?? -1;
 }
 
 test('push and pull over data sockets leave identical trees, at every record size', async (t) => {
-  const root = tempDir(t, 'blit-data-');
-  const src = makeTree(root);
-  const module = join(root, 'module');
-  mkdirSync(module);
-  const daemon = await startDaemon(t, ['--root', module]);
+  const { root, src, module, daemon } = await servedTree(t);
   const push = await runBlit(['copy', '--json', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst/`]);
   assert.equal(push.status, 0, push.stderr);
   assert.equal(push.stderr, '', 'no warning');
@@ -66,37 +78,29 @@ test('push and pull over data sockets leave identical trees, at every record siz
   assert.ok(dataSockets(daemon) >= 1, 'the pull used the data plane');
 });
 
-/** The daemon's `n`th finished transfer (1-based): its data sockets and time, once it has logged it (bounded). */
+/** The daemon's `n`th finished transfer (1-based), once it has logged it (bounded). */
 async function nthTransfer(daemon: Daemon, n: number): Promise<{ dataSockets: number; ms: number }> {
-  const transfers = () =>
-    daemon
-      .log()
-      .split('\n')
-      .filter((line) => line.includes('"rpc":"transfer"'));
   // The daemon logs a transfer as it ends, which may be just after its client exits.
-  for (const deadline = Date.now() + 10_000; transfers().length < n; ) {
+  for (const deadline = Date.now() + 10_000; transfers(daemon).length < n; ) {
     assert.ok(Date.now() < deadline, `transfer ${n} logged: ${daemon.log()}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const line = JSON.parse(transfers()[n - 1]!) as { dataSockets?: number; code?: string; ms?: number };
+  const line = transfers(daemon)[n - 1]!;
   assert.equal(line.code, 'OK', daemon.log());
   return { dataSockets: line.dataSockets ?? -1, ms: line.ms ?? 0 };
 }
 
 /**
- * Whether a transfer used the data plane, as far as this test can tell: one that took 5 s or more
- * dials at half its tokens' lifetime whether anything is asked for or not (remote/data-dialer.ts).
+ * Whether a transfer that had nothing to copy opened a socket on its own account: one that took
+ * 5 s or more dials at half its tokens' lifetime whether anything is asked for or not
+ * (remote/data-dialer.ts).
  */
-function usedSockets({ dataSockets, ms }: { dataSockets: number; ms: number }, copies: boolean): boolean {
-  return copies ? dataSockets >= 1 : dataSockets >= 1 && ms < 5_000;
+function openedIdleSocket({ dataSockets, ms }: { dataSockets: number; ms: number }): boolean {
+  return dataSockets >= 1 && ms < 5_000;
 }
 
 test('after a run that copied nothing, a mirror with nothing to copy opens no data socket; one with a file to copy does (push and pull)', async (t) => {
-  const root = tempDir(t, 'blit-data-');
-  const src = makeTree(root);
-  const module = join(root, 'module');
-  mkdirSync(module);
-  const daemon = await startDaemon(t, ['--root', module]);
+  const { root, src, daemon } = await servedTree(t);
   const remote = `127.0.0.1:${daemon.port}:/default`;
   const back = join(root, 'back');
   let session = 0;
@@ -114,7 +118,7 @@ test('after a run that copied nothing, a mirror with nothing to copy opens no da
       const transfer = await nthTransfer(daemon, ++session);
       if (round === 'copies') assert.ok(transfer.dataSockets >= 1, `${way}: ${round}`);
       if (round === 'nothing after nothing')
-        assert.equal(usedSockets(transfer, false), false, `${way}: ${round}`);
+        assert.equal(openedIdleSocket(transfer), false, `${way}: ${round}`);
     }
   }
   assertSameTree(back, src);
@@ -153,11 +157,7 @@ test('a session that ends before its data sockets connect warns of nothing', asy
 });
 
 test('--force-grpc-data and BLIT_FORCE_GRPC_DATA=1 keep file data in the control stream', async (t) => {
-  const root = tempDir(t, 'blit-data-');
-  const src = makeTree(root);
-  const module = join(root, 'module');
-  mkdirSync(module);
-  const daemon = await startDaemon(t, ['--root', module]);
+  const { root, src, module, daemon } = await servedTree(t);
   const push = await runBlit([
     'copy',
     '--force-grpc-data',
@@ -213,11 +213,7 @@ async function controlOnlyProxy(t: { after(fn: () => unknown): void }, port: num
 }
 
 test('data connections refused: the transfer completes through the control stream, with one warning', async (t) => {
-  const root = tempDir(t, 'blit-data-');
-  const src = makeTree(root);
-  const module = join(root, 'module');
-  mkdirSync(module);
-  const daemon = await startDaemon(t, ['--root', module]);
+  const { root, src, module, daemon } = await servedTree(t);
   const proxy = await controlOnlyProxy(t, daemon.port);
   const push = await runBlit(['copy', `${src}/`, `127.0.0.1:${proxy}:/default/dst/`]);
   assert.equal(push.status, 0, push.stderr);
