@@ -237,9 +237,10 @@ test('data connections refused: the transfer completes through the control strea
  * file can travel in over the data plane (batched, whole, in blocks), with the addon and without
  * it, and inside the gRPC stream (--force-grpc-data). BLIT_TEST_CHANGE_SOURCE=PATH
  * (util/test-hang.ts) rewrites the file's first byte before the check that it is still what the
- * scan saw: once its data has been read, or with the addon just before its last read, which the
- * addon reads and checks in one call (fsops/read-listed.ts); the old version at the destination
- * must stay.
+ * scan saw: once its data has been read; with the addon, a batched file just before its last read
+ * (read and checked in one call, fsops/read-listed.ts), a larger one once its blocks have left by
+ * sendfile, before its CHECKED record (record-sender.ts sendFromFile). The old version at the
+ * destination must stay.
  */
 const SENDS: { way: string; env: Record<string, string>; dataPlane: boolean }[] = [
   { way: 'with the addon', env: {}, dataPlane: true },

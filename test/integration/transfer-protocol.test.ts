@@ -34,6 +34,7 @@ import { dialData } from '../../src/transport/tcp/dial.js';
 import {
   batchHeader,
   blockHeader,
+  checkedRecord,
   endRecord,
   failRecord,
   fileHeader,
@@ -383,6 +384,103 @@ describe('Transfer under a hostile client', () => {
     more[0]!.end(endRecord());
     session.close();
     assert.ok(readFileSync(join(module, 'blocks', 'big')).equals(data));
+  });
+
+  test('data records: CHECKED on one socket before the blocks on another completes the file once they are all in', async () => {
+    // A file that would go whole, sent as one block without FINAL (as sendfile sends it), its
+    // CHECKED read by the daemon on the other socket before the block has begun.
+    const size = 100 * 1024;
+    const data = Buffer.alloc(size);
+    for (let i = 0; i < size; i += 997) data[i] = (i / 997) % 251;
+    const { session, socket, ids, more } = await dataSession(
+      'checked',
+      [entry('mid', EntryKind.ENTRY_KIND_FILE, size)],
+      2,
+    );
+    const id = ids.get('mid')!;
+    const other = more[0]!;
+    other.resume();
+    const otherClosed = once(other, 'close');
+    other.end(Buffer.concat([checkedRecord(id), endRecord()]));
+    // The daemon closes that socket once it has read its end: the check is in.
+    await otherClosed;
+    assert.equal(existsSync(join(module, 'checked', 'mid')), false, 'nothing under the final name yet');
+    socket.write(Buffer.concat([blockHeader(id, 0, size, false), data.subarray(0, 1000)]));
+    socket.write(data.subarray(1000));
+    session.send({
+      $case: 'manifestComplete',
+      value: { scanComplete: true, entries: 1n, bytes: BigInt(size) },
+    });
+    session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
+    const summary = await session.summary();
+    assert.equal(summary?.body?.$case, 'summary');
+    assert.equal(summary.body.value.copied, 1n, JSON.stringify(summary.body.value.failures));
+    socket.end(endRecord());
+    session.close();
+    assert.ok(readFileSync(join(module, 'checked', 'mid')).equals(data));
+  });
+
+  test('data records: blocks never checked install nothing; a misplaced CHECKED ends the session', async () => {
+    const size = 100 * 1024;
+    // Blocks without FINAL and no CHECKED: the source never vouched for the file.
+    const unchecked = await dataSession('unchecked', [entry('mid', EntryKind.ENTRY_KIND_FILE, size)]);
+    unchecked.socket.write(
+      Buffer.concat([
+        blockHeader(unchecked.ids.get('mid')!, 0, size, false),
+        Buffer.alloc(size, 1),
+        endRecord(),
+      ]),
+    );
+    unchecked.session.send({
+      $case: 'manifestComplete',
+      value: { scanComplete: true, entries: 1n, bytes: BigInt(size) },
+    });
+    unchecked.session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
+    await unchecked.closed;
+    unchecked.session.close();
+    assert.deepEqual(
+      readdirSync(join(module, 'unchecked')).filter((name) => !name.startsWith('.')),
+      [],
+      'nothing under a final name',
+    );
+
+    const misplaced: [string, (id: bigint) => Buffer[]][] = [
+      ['a file never asked for', () => [checkedRecord(99n)]],
+      ['a file checked twice', (id) => [checkedRecord(id), checkedRecord(id)]],
+      [
+        'a file sent whole after its check',
+        (id) => [checkedRecord(id), fileHeader(id, size), Buffer.alloc(size, 1)],
+      ],
+    ];
+    for (const [i, [what, records]] of misplaced.entries()) {
+      // A directory of its own each, as nothing of the last one must count.
+      const again = await dataSession(`checked2-${i}`, [entry('mid', EntryKind.ENTRY_KIND_FILE, size)]);
+      again.socket.write(Buffer.concat(records(again.ids.get('mid')!)));
+      assert.equal((await again.session.fatal())?.code, ErrorCode.ERROR_CODE_PROTOCOL, what);
+      again.session.close();
+    }
+    // A check for a file whose whole record is still arriving on another socket.
+    const whole = await dataSession('checked4', [entry('mid', EntryKind.ENTRY_KIND_FILE, size)], 2);
+    const wholeId = whole.ids.get('mid')!;
+    whole.socket.write(Buffer.concat([fileHeader(wholeId, size), Buffer.alloc(1000, 1)]));
+    // Its first bytes are read once the daemon has opened the temp file for them.
+    for (
+      let waited = 0;
+      !readdirSync(join(module, 'checked4')).some((name) => name.endsWith('.tmp'));
+      waited += 20
+    ) {
+      assert.ok(waited < 15_000, 'the whole record was not begun within 15 s');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    whole.more[0]!.write(checkedRecord(wholeId));
+    assert.equal((await whole.session.fatal())?.code, ErrorCode.ERROR_CODE_PROTOCOL, 'a file sent whole');
+    whole.session.close();
+    // A file small enough for a batch never travels as blocks, so it is never checked either.
+    const small = await dataSession('checked3', [entry('four', EntryKind.ENTRY_KIND_FILE, 4)]);
+    small.socket.write(checkedRecord(small.ids.get('four')!));
+    assert.equal((await small.session.fatal())?.code, ErrorCode.ERROR_CODE_PROTOCOL);
+    small.session.close();
+    await assertStillServing();
   });
 
   test('data records: a FAIL on one socket while a block of the file still arrives on another fails the file alone', async () => {

@@ -12,6 +12,7 @@ import { ProtocolError } from '../../src/protocol/manifest-wire.js';
 import {
   batchHeader,
   blockHeader,
+  checkedRecord,
   encodePreamble,
   endRecord,
   failRecord,
@@ -33,7 +34,8 @@ type Rec =
   | { type: 'batch'; members: { fileId: bigint; bytes: Buffer }[] }
   | { type: 'block'; fileId: bigint; offset: number; bytes: Buffer; final: boolean }
   | { type: 'hole'; fileId: bigint; offset: number; length: number; final: boolean }
-  | { type: 'fail'; fileId: bigint; reason: string };
+  | { type: 'fail'; fileId: bigint; reason: string }
+  | { type: 'checked'; fileId: bigint };
 
 /** A decoded range with its data reassembled, or a FAIL, or END. */
 type Decoded =
@@ -48,6 +50,7 @@ type Decoded =
       hole?: { length: number };
     }
   | { kind: 'fail'; fileId: bigint; reason: string }
+  | { kind: 'checked'; fileId: bigint }
   | { kind: 'end' };
 
 function encode(rec: Rec): Buffer {
@@ -64,6 +67,8 @@ function encode(rec: Rec): Buffer {
       return blockHeader(rec.fileId, rec.offset, rec.length, rec.final, true);
     case 'fail':
       return failRecord(rec.fileId, rec.reason);
+    case 'checked':
+      return checkedRecord(rec.fileId);
   }
 }
 
@@ -105,6 +110,8 @@ function expected(rec: Rec): Decoded[] {
       ];
     case 'fail':
       return [{ kind: 'fail', fileId: rec.fileId, reason: rec.reason }];
+    case 'checked':
+      return [{ kind: 'checked', fileId: rec.fileId }];
   }
 }
 
@@ -247,6 +254,7 @@ function recordArb(bytes: fc.Arbitrary<Buffer>): fc.Arbitrary<Rec> {
       fileId: fileIdArb,
       reason: fc.string({ unit: 'binary', maxLength: 200 }),
     }),
+    fc.record({ type: fc.constant('checked' as const), fileId: fileIdArb }),
   );
 }
 
@@ -450,7 +458,7 @@ describe('malformed streams', () => {
       ]),
       message: /^data record: FAIL reason for file 5 is not UTF-8$/,
     })),
-    fc.oneof(fc.constant(0), fc.integer({ min: 6, max: 255 })).map((type) => ({
+    fc.oneof(fc.constant(0), fc.integer({ min: 7, max: 255 })).map((type) => ({
       bytes: patched(file, (b) => b.writeUInt8(type, 0)),
       message: new RegExp(`^data record: unknown record type ${type}$`),
     })),

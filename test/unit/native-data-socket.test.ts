@@ -56,6 +56,7 @@ function fileSink(fd: number, log: string[]): RangeSink {
       writeSync(fd, data, 0, data.length, offset);
     },
     done: (id, final) => log.push(`done ${id} ${final}`),
+    checked: (id) => log.push(`checked ${id}`),
     fail: (id, reason) => log.push(`fail ${id} ${reason}`),
     direct: (id): DirectWrite => {
       log.push(`direct ${id}`);

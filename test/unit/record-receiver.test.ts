@@ -25,6 +25,7 @@ function recordingSink() {
     },
     data: (id, _offset, data) => events.push(`data ${id} ${data.toString()}`),
     done: (id, final) => events.push(`done ${id} ${final}`),
+    checked: (id) => events.push(`checked ${id}`),
     fail: (id, reason) => events.push(`fail ${id} ${reason}`),
   };
   return { events, sink };

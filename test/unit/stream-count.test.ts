@@ -5,7 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { blockCount, blockLength, DATA_BLOCK_BYTES } from '../../src/transport/tcp/layout.js';
+import {
+  blockCount,
+  blockLength,
+  blocksOf,
+  DATA_BLOCK_BYTES,
+  SMALL_FILE_BYTES,
+} from '../../src/transport/tcp/layout.js';
 import { MAX_DATA_SOCKETS, StreamCount } from '../../src/transport/tcp/stream-count.js';
 
 const MiB = 1 << 20;
@@ -47,5 +53,11 @@ test('blocks: files above one block travel as fixed blocks, the last one shorter
   assert.equal(blockLength(size, 2 * DATA_BLOCK_BYTES), 5);
   assert.equal(blockLength(size, 1), undefined, 'not at a block boundary');
   assert.equal(blockLength(size, 3 * DATA_BLOCK_BYTES), undefined, 'past the end');
-  assert.equal(blockLength(DATA_BLOCK_BYTES, 0), undefined, 'a whole file has no blocks');
+  // A file too large for a batch may also travel as blocks (by sendfile it does): one if it fits one.
+  assert.equal(blockLength(DATA_BLOCK_BYTES, 0), DATA_BLOCK_BYTES);
+  assert.equal(blockLength(SMALL_FILE_BYTES + 1, 0), SMALL_FILE_BYTES + 1);
+  assert.equal(blocksOf(SMALL_FILE_BYTES + 1), 1);
+  assert.equal(blocksOf(size), 3);
+  assert.equal(blockLength(SMALL_FILE_BYTES, 0), undefined, 'a file a batch takes never travels as blocks');
+  assert.equal(blockLength(0, 0), undefined, 'an empty file has no blocks');
 });

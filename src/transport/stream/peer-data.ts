@@ -28,7 +28,7 @@ import { ByteBudget, MAX_HELD_BYTES, type SharedBudget } from '../tcp/byte-budge
 import { failOnDataPlane } from '../tcp/data-failure.js';
 import { LandingJobs } from '../tcp/landing-jobs.js';
 import { LandingQueue } from '../tcp/landing-queue.js';
-import { blockCount, blockLength, SMALL_FILE_BYTES } from '../tcp/layout.js';
+import { blockCount, blockLength, blocksOf, SMALL_FILE_BYTES } from '../tcp/layout.js';
 import { RangeWriter } from '../tcp/range-writer.js';
 import { RangeAbandoned, type RangeSink, type Receiving, receiveRecords } from '../tcp/record-receiver.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
@@ -330,6 +330,12 @@ export function receiveFromPeer(
     return fd;
   };
 
+  /** Every byte of a file received by records is in: installed once its writes have answered. */
+  const arrived = (fileId: bigint, file: PendingFile) => {
+    file.arrived = true;
+    if (!file.writing) install(fileId, file);
+  };
+
   /** Files whose source failed on the data plane: blocks of theirs still on the way are dropped. */
   const voided = new Set<bigint>();
   /** Of those, the ones with writes still out: their temp files go once the writes answer. */
@@ -344,7 +350,7 @@ export function receiveFromPeer(
       if (file.failed) return false;
       const size = file.entry.size;
       if (whole) {
-        if (length !== size || blockCount(size) > 0 || file.receiver)
+        if (length !== size || blockCount(size) > 0 || file.receiver || file.blocks)
           throw new ProtocolError(`file ${fileId} sent whole as ${length} of its ${size} bytes`);
       } else {
         if (blockLength(size, offset) !== length)
@@ -420,10 +426,25 @@ export function receiveFromPeer(
         file.gathered = [];
         return;
       }
-      if (!file.blocks || (file.finalSeen && file.blocksDone === blockCount(file.entry.size))) {
-        file.arrived = true;
-        if (!file.writing) install(fileId, file);
+      if (!file.blocks || (file.finalSeen && file.blocksDone === blocksOf(file.entry.size)))
+        arrived(fileId, file);
+      settle();
+    },
+    checked(fileId) {
+      const file = pending.get(fileId);
+      if (!file) {
+        if (voided.has(fileId)) return;
+        throw new ProtocolError(`a check for file ${fileId}, which was not asked for`);
       }
+      const size = file.entry.size;
+      if (file.gathered || (file.receiver && !file.blocks) || blockLength(size, 0) === undefined)
+        throw new ProtocolError(`a check for file ${fileId} (${size} bytes), which was not sent as blocks`);
+      if (file.finalSeen) throw new ProtocolError(`file ${fileId} checked twice`);
+      // Its blocks may still be on their way over other sockets: they complete it then.
+      file.finalSeen = true;
+      file.blocks ??= new Set();
+      if (file.failed) return;
+      if (file.blocksDone === blocksOf(size)) arrived(fileId, file);
       settle();
     },
     fail(fileId, reason) {

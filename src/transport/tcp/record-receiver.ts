@@ -28,6 +28,11 @@ export interface RangeSink {
   data(fileId: bigint, offset: number, data: Buffer): void;
   /** The range is complete; `final`: the source read the whole file and found it unchanged. */
   done(fileId: bigint, final: boolean): void;
+  /**
+   * The source sent every block of the file and found it unchanged after the last (CHECKED): the
+   * file is complete once they are all in. Throws ProtocolError for a file not sent as blocks.
+   */
+  checked(fileId: bigint): void;
   fail(fileId: bigint, reason: string): void;
   /**
    * Where the receiver may write the next `length` bytes of a range itself (at `offset` of the
@@ -112,6 +117,9 @@ class Ranges {
           break;
         case 'fail':
           this.sink.fail(event.fileId, event.reason);
+          break;
+        case 'checked':
+          this.sink.checked(event.fileId);
           break;
         case 'end':
           this.ended = true;

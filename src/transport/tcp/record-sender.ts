@@ -6,15 +6,18 @@
  * read: a file that changed meanwhile goes out as FAIL instead of its last record, so the
  * destination never installs it.
  *
- * With the addon (outlet.ts), the blocks of a large file but its last go by sendfile from the
- * socket's own thread, never read into this process; the last is read and checked here once the
- * others are out, so FINAL never precedes a block that found the file short.
+ * With the addon (outlet.ts), a file too large for a batch goes by sendfile from the sockets' own
+ * threads, never read into this process: as blocks, none of them FINAL (one block when it would
+ * have gone whole); once every block is out, the file is checked as listed here, and CHECKED (or
+ * FAIL) follows, so the destination never installs a file that changed or a block that found it
+ * short. Without the addon, or for a file with holes, the bytes are read here and the last read is
+ * checked before its record (FILE, or a FINAL block) goes out.
  *
  * A socket that fails fails the whole session (`failed`), and no socket outlives it (`destroy`).
  */
 import { closeSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { type Listed, readListed, type WholeRead } from '../../fsops/read-listed.js';
+import { type Listed, openedAsListed, readListed, type WholeRead } from '../../fsops/read-listed.js';
 import { isAllZeros } from '../../fsops/sparse-blocks.js';
 import { reasonOf } from '../../util/errors.js';
 import { faults } from '../../util/faults.js';
@@ -24,7 +27,14 @@ import { DataPlaneFailed, DataPlaneStalled } from './data-failure.js';
 import { BATCH_TARGET_BYTES, blockCount, DATA_BLOCK_BYTES, SMALL_FILE_BYTES } from './layout.js';
 import { NativeSocket, type StepOutcome } from './native-socket.js';
 import { Outlet, WRITE_IDLE_MS } from './outlet.js';
-import { batchHeader, blockHeader, failRecord, fileHeader, MAX_BATCH_FILES } from './records.js';
+import {
+  batchHeader,
+  blockHeader,
+  checkedRecord,
+  failRecord,
+  fileHeader,
+  MAX_BATCH_FILES,
+} from './records.js';
 
 const CHANGED = 'changed while it was copied; not installed';
 /** Where an injected pause (BLIT_TEST_HANG=send:REL) stops a file's first record. */
@@ -131,11 +141,14 @@ export class RecordSender {
     if (this.failure) throw this.failure;
   }
 
-  /** The socket with the fewest bytes waiting. */
-  private leastLoaded(): Outlet {
-    let best = this.outlets[0]!;
-    for (const outlet of this.outlets) if (outlet.load < best.load) best = outlet;
-    return best;
+  /** The socket with the fewest bytes waiting (of those that send file ranges, with `sendsFiles`). */
+  private leastLoaded(sendsFiles = false): Outlet {
+    let best: Outlet | undefined;
+    for (const outlet of this.outlets) {
+      if (sendsFiles && !outlet.sendsFiles) continue;
+      if (!best || outlet.load < best.load) best = outlet;
+    }
+    return best ?? this.outlets[0]!;
   }
 
   /**
@@ -183,7 +196,8 @@ export class RecordSender {
       else {
         // Files go out in the order they were asked for: the batch so far first.
         this.flush();
-        if (blockCount(file.size) === 0) await this.sendWhole(file);
+        if (!file.sparse && this.outlets.some((outlet) => outlet.sendsFiles)) await this.sendFromFile(file);
+        else if (blockCount(file.size) === 0) await this.sendWhole(file);
         else await this.sendBlocks(file);
       }
     } finally {
@@ -346,32 +360,48 @@ export class RecordSender {
     await this.writeRecord(fileHeader(file.fileId, file.size), data, file, true);
   }
 
+  /** A large file's blocks read here, the last one checked before it goes out FINAL. */
   private async sendBlocks(file: OutgoingFile): Promise<void> {
-    /** Blocks on their way by sendfile: the descriptor stays open until they are all out. */
+    for (let offset = 0; offset < file.size; offset += DATA_BLOCK_BYTES) {
+      const length = Math.min(DATA_BLOCK_BYTES, file.size - offset);
+      const last = offset + length >= file.size;
+      const data = this.blockBuffer(length);
+      if (!this.readOrFail(file, data, offset, last)) {
+        this.blocks.giveBack(data);
+        return;
+      }
+      if (file.sparse && isAllZeros(data)) {
+        this.write([blockHeader(file.fileId, offset, length, last, true)]);
+        this.blocks.giveBack(data);
+      } else await this.writeRecord(blockHeader(file.fileId, offset, length, last), data, file, offset === 0);
+      if (!last) await this.room();
+    }
+  }
+
+  /**
+   * A file's blocks by sendfile from the sockets' threads, none FINAL; once all are out, the file
+   * is checked as listed (the test's injected change first) and CHECKED or FAIL goes out.
+   */
+  private async sendFromFile(file: OutgoingFile): Promise<void> {
+    /** Blocks on their way: the descriptor stays open until they are all out. */
     const sending: Promise<StepOutcome>[] = [];
     try {
       for (let offset = 0; offset < file.size; offset += DATA_BLOCK_BYTES) {
         const length = Math.min(DATA_BLOCK_BYTES, file.size - offset);
-        const last = offset + length >= file.size;
-        const outlet = this.leastLoaded();
-        if (!last && outlet.sendsFiles && !file.sparse) {
-          await this.sendBlockFromFile(outlet, file, offset, length, sending);
-          await this.room();
-          continue;
-        }
-        if (sending.length > 0 && !(await this.allSent(file, sending.splice(0)))) return;
-        const data = this.blockBuffer(length);
-        if (!this.readOrFail(file, data, offset, last)) {
-          this.blocks.giveBack(data);
-          return;
-        }
-        if (file.sparse && isAllZeros(data)) {
-          this.write([blockHeader(file.fileId, offset, length, last, true)]);
-          this.blocks.giveBack(data);
-        } else
-          await this.writeRecord(blockHeader(file.fileId, offset, length, last), data, file, offset === 0);
-        if (!last) await this.room();
+        await this.sendBlockFromFile(this.leastLoaded(true), file, offset, length, sending);
+        if (offset + length < file.size) await this.room();
       }
+      if (!(await this.allSent(file, sending.splice(0)))) return;
+      let asListed: boolean;
+      try {
+        faults.changeSource(file.path);
+        asListed = openedAsListed(file.fd, file.listed) !== 'changed';
+      } catch (error) {
+        this.sendFail(file.fileId, `cannot read: ${reasonOf(error)}`);
+        return;
+      }
+      this.write([asListed ? checkedRecord(file.fileId) : failRecord(file.fileId, CHANGED)]);
+      this.work.beat();
     } finally {
       await this.work.forPeer(Promise.allSettled(sending));
     }

@@ -25,6 +25,10 @@
  *     4 FAIL   u64 fileId, u16 reasonBytes (0..1024), UTF-8 reason — the source could not send
  *              this file (any of its bytes already sent are void).
  *     5 END    no body — the sender has nothing more on this socket; nothing may follow.
+ *     6 CHECKED u64 fileId — the source has sent every block of this file, none of them FINAL,
+ *              and found the file unchanged once the last had left (a file sent by sendfile,
+ *              whose bytes are checked after they are out); it completes the file as a FINAL
+ *              block would. It may arrive before blocks still on their way over other sockets.
  */
 import { MAX_FILE_SIZE, ProtocolError } from '../../protocol/manifest-wire.js';
 
@@ -42,12 +46,14 @@ const BATCH = 2;
 const BLOCK = 3;
 const FAIL = 4;
 const END = 5;
+const CHECKED = 6;
 
 const FILE_HEADER_BYTES = 1 + 8 + 8;
 const BATCH_PREFIX_BYTES = 1 + 4 + 4;
 const BATCH_MEMBER_BYTES = 8 + 4;
 const BLOCK_HEADER_BYTES = 1 + 8 + 8 + 4 + 1;
 const FAIL_PREFIX_BYTES = 1 + 8 + 2;
+const CHECKED_BYTES = 1 + 8;
 const FINAL_FLAG = 0x01;
 /** The block is a hole: zeros the destination leaves unwritten (sparse files); no bytes follow. */
 const HOLE_FLAG = 0x02;
@@ -137,6 +143,14 @@ export function failRecord(fileId: bigint, reason: string): Buffer {
   return record;
 }
 
+/** A whole CHECKED record: file `fileId`'s blocks, all sent, make the file as the source checked it. */
+export function checkedRecord(fileId: bigint): Buffer {
+  const record = Buffer.alloc(CHECKED_BYTES);
+  record.writeUInt8(CHECKED, 0);
+  record.writeBigUInt64LE(fileId, 1);
+  return record;
+}
+
 export function endRecord(): Buffer {
   return Buffer.from([END]);
 }
@@ -162,12 +176,16 @@ export type RecordEvent =
   /** That range is complete. */
   | { kind: 'done'; fileId: bigint }
   | { kind: 'fail'; fileId: bigint; reason: string }
+  /** Every block of the file is sent and the source found it unchanged after the last (CHECKED). */
+  | { kind: 'checked'; fileId: bigint }
   | { kind: 'end' };
 
 type RangeStart = Extract<RecordEvent, { kind: 'start' }>;
 
 /** What one complete header announces: ranges whose bytes follow it, or a record with no data. */
-type Header = { ranges: RangeStart[] } | { event: Extract<RecordEvent, { kind: 'fail' | 'end' }> };
+type Header =
+  | { ranges: RangeStart[] }
+  | { event: Extract<RecordEvent, { kind: 'fail' | 'checked' | 'end' }> };
 
 function fault(what: string): ProtocolError {
   return new ProtocolError(`data record: ${what}`);
@@ -207,6 +225,8 @@ function headerBytesNeeded(header: Buffer): number {
     }
     case END:
       return 1;
+    case CHECKED:
+      return CHECKED_BYTES;
     default:
       throw fault(`unknown record type ${type}`);
   }
@@ -270,6 +290,8 @@ function parseHeader(header: Buffer): Header {
       }
       return { event: { kind: 'fail', fileId, reason } };
     }
+    case CHECKED:
+      return { event: { kind: 'checked', fileId: header.readBigUInt64LE(1) } };
     default:
       return { event: { kind: 'end' } };
   }
