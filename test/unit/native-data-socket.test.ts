@@ -98,6 +98,35 @@ test('blocks received by splice land whole, however the sender chunks them', { s
   assert.ok(log.includes('written 7'), log.join('\n'));
 });
 
+test('bytes Node read before the thread took the socket are decoded first; the rest still goes by splice', {
+  skip,
+}, async (t) => {
+  const { server, client } = await loopbackPair(t);
+  const path = join(scratch(t), 'out');
+  const fd = openSync(path, 'w+');
+  t.after(() => closeSync(fd));
+  const data = pattern(3 << 20, 4);
+  // As a pull's first records can come with the daemon's admission: Node has read them already.
+  client.write(Buffer.concat([blockHeader(7n, 0, data.length, true), data.subarray(0, 1000)]));
+  const reading = () => {};
+  server.on('readable', reading);
+  for (let waited = 0; server.readableLength < 1000 + 22; waited += 10) {
+    assert.ok(waited < 10_000, `Node read ${server.readableLength} bytes within 10 s`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  server.off('readable', reading);
+  const log: string[] = [];
+  const errors: Error[] = [];
+  receiveRecords(server, fileSink(fd, log), (error) => errors.push(error));
+  client.write(data.subarray(1000));
+  client.end(endRecord());
+  await once(server, 'close');
+  assert.deepEqual(errors, []);
+  assert.deepEqual(readFileSync(path), data);
+  assert.ok(log.includes('direct 7') && log.includes('written 7'), log.join('\n'));
+  assert.equal(log.at(-1), 'done 7 true');
+});
+
 test('a file that cannot be written fails alone: its bytes are dropped, the next record is read', {
   skip,
 }, async (t) => {

@@ -48,8 +48,10 @@ export class NativeSocket {
 
   /**
    * Takes `socket` over for the addon's thread, or undefined where that cannot be (no addon, no
-   * descriptor, or bytes Node read already that would be skipped): the caller stays on the JS path.
-   * Node stops reading the socket for good; `close` ends the thread.
+   * descriptor): the caller stays on the JS path. Node stops reading the socket for good; `close`
+   * ends the thread. Bytes Node had read already (a pull's first records can come with the
+   * daemon's admission) stay in the socket's buffer, complete once this returns: the reading
+   * caller takes them first (`socket.read()`).
    */
   static take(socket: Socket, reading: boolean): NativeSocket | undefined {
     // A TLS socket's descriptor carries ciphertext: its bytes go through Node's TLS layer in JS.
@@ -58,7 +60,6 @@ export class NativeSocket {
     const handle = (socket as unknown as { _handle?: StreamHandle })._handle;
     if (!addon || typeof handle?.fd !== 'number' || handle.fd < 0 || typeof handle.readStop !== 'function')
       return undefined;
-    if (reading && socket.readableLength > 0) return undefined;
     let taken: NativeSocket | undefined;
     try {
       taken = new NativeSocket(

@@ -85,9 +85,10 @@ export function receiveRecords(
 ): Receiving {
   socket.setNoDelay(true);
   const native = path === 'auto' ? NativeSocket.take(socket, true) : undefined;
-  return native
-    ? receiveNatively(socket, native, sink, onError, idleMs)
-    : receiveInJs(socket, sink, onError, idleMs);
+  if (!native) return receiveInJs(socket, sink, onError, idleMs);
+  // What Node read before the thread took over (Node reads no more now): decoded first.
+  const early = socket.readableLength > 0 ? (socket.read() as Buffer | null) : null;
+  return receiveNatively(socket, native, sink, onError, idleMs, early ?? undefined);
 }
 
 /** The decoder's events given to the sink, and the range under way. */
@@ -193,7 +194,8 @@ function receiveInJs(
 /**
  * One step at a time on the socket's thread: a read of what the decoder wants next, or, for the
  * rest of a whole file or block the sink has a descriptor for, a receive straight into it. After
- * the end record, one more read must find the peer's end.
+ * the end record, one more read must find the peer's end. `early`: bytes Node read off the socket
+ * before the thread took it, decoded before the first step.
  */
 function receiveNatively(
   socket: Socket,
@@ -201,6 +203,7 @@ function receiveNatively(
   sink: RangeSink,
   onError: (error: Error) => void,
   idleMs: number,
+  early?: Buffer,
 ): Receiving {
   const decoder = new RecordDecoder();
   const ranges = new Ranges(sink);
@@ -312,6 +315,11 @@ function receiveNatively(
     const into = slab.subarray(used, used + Math.min(want, slab.length - used));
     void native.read(into, idleMs).then((outcome) => read(outcome, into));
   };
+  try {
+    if (early) ranges.apply(decoder.push(early));
+  } catch (error) {
+    fail(asError(error));
+  }
   next();
   return {
     pause: () => {
