@@ -422,27 +422,30 @@ describe('Transfer under a hostile client', () => {
 
   test('data records: blocks never checked install nothing; a misplaced CHECKED ends the session', async () => {
     const size = 100 * 1024;
-    // Blocks without FINAL and no CHECKED: the source never vouched for the file.
-    const unchecked = await dataSession('unchecked', [entry('mid', EntryKind.ENTRY_KIND_FILE, size)]);
-    unchecked.socket.write(
-      Buffer.concat([
-        blockHeader(unchecked.ids.get('mid')!, 0, size, false),
-        Buffer.alloc(size, 1),
-        endRecord(),
-      ]),
-    );
+    // Blocks without FINAL, all in, and no CHECKED yet: the source has not vouched for the file.
+    const unchecked = await dataSession('unchecked', [entry('mid', EntryKind.ENTRY_KIND_FILE, size)], 2);
+    const id = unchecked.ids.get('mid')!;
+    const data = Buffer.alloc(size, 1);
+    unchecked.socket.end(Buffer.concat([blockHeader(id, 0, size, false), data, endRecord()]));
+    await unchecked.closed;
     unchecked.session.send({
       $case: 'manifestComplete',
       value: { scanComplete: true, entries: 1n, bytes: BigInt(size) },
     });
     unchecked.session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
-    await unchecked.closed;
-    unchecked.session.close();
+    // The block is in (the daemon read the socket to its end), the file not installed.
     assert.deepEqual(
       readdirSync(join(module, 'unchecked')).filter((name) => !name.startsWith('.')),
       [],
       'nothing under a final name',
     );
+    // The check, on the other socket, completes it: the session had gone on (the block was taken).
+    unchecked.more[0]!.end(Buffer.concat([checkedRecord(id), endRecord()]));
+    const done = await unchecked.session.summary();
+    assert.equal(done?.body?.$case, 'summary');
+    assert.equal(done.body.value.copied, 1n, JSON.stringify(done.body.value.failures));
+    unchecked.session.close();
+    assert.ok(readFileSync(join(module, 'unchecked', 'mid')).equals(data));
 
     const misplaced: [string, (id: bigint) => Buffer[]][] = [
       ['a file never asked for', () => [checkedRecord(99n)]],

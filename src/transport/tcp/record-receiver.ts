@@ -87,8 +87,10 @@ export function receiveRecords(
   const native = path === 'auto' ? NativeSocket.take(socket, true) : undefined;
   if (!native) return receiveInJs(socket, sink, onError, idleMs);
   // What Node read before the thread took over (Node reads no more now): decoded first.
-  const early = socket.readableLength > 0 ? (socket.read() as Buffer | null) : null;
-  return receiveNatively(socket, native, sink, onError, idleMs, early ?? undefined);
+  const early: Buffer[] = [];
+  for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null)
+    early.push(chunk);
+  return receiveNatively(socket, native, sink, onError, idleMs, early);
 }
 
 /** The decoder's events given to the sink, and the range under way. */
@@ -203,7 +205,7 @@ function receiveNatively(
   sink: RangeSink,
   onError: (error: Error) => void,
   idleMs: number,
-  early?: Buffer,
+  early: Buffer[] = [],
 ): Receiving {
   const decoder = new RecordDecoder();
   const ranges = new Ranges(sink);
@@ -222,8 +224,11 @@ function receiveNatively(
     socket.destroy();
     onError(error);
   };
-  // Cut by the session (or by the end): the thread ends with it.
+  // Cut by the session (or by the end): the thread ends with it. After the end record the close is
+  // the end (Node may have read the peer's end before the thread took the socket): the read it
+  // cancels is no failure.
   socket.once('close', () => {
+    if (ranges.ended) over = true;
     native.close(true);
     if (!ranges.ended) fail(new DataPlaneFailed(CLOSED_EARLY));
   });
@@ -316,7 +321,7 @@ function receiveNatively(
     void native.read(into, idleMs).then((outcome) => read(outcome, into));
   };
   try {
-    if (early) ranges.apply(decoder.push(early));
+    for (const chunk of early) ranges.apply(decoder.push(chunk));
   } catch (error) {
     fail(asError(error));
   }

@@ -43,6 +43,11 @@ const PAUSE_AT_BYTES = 1 << 20;
 const HIGH_WATER_BYTES = 8 << 20;
 /** Buffers (batch arenas, whole files and blocks read here) kept for reuse once written. */
 const SPARE_BUFFERS = 4;
+/**
+ * Files sent by sendfile whose check waits for their blocks to be out, each holding its descriptor:
+ * beyond this many, the next file waits for the oldest.
+ */
+const MAX_CHECKING = 16;
 /** The header-less rest of a block whose first part went out before an injected pause. */
 const NO_HEADER = Buffer.alloc(0);
 
@@ -79,6 +84,8 @@ export class RecordSender {
   private readonly blocks = new BufferPool(DATA_BLOCK_BYTES, SPARE_BUFFERS);
   private arena = this.arenas.take();
   private arenaUsed = 0;
+  /** Checks of files sent by sendfile still to come (sendFromFile): each closes its file's descriptor. */
+  private readonly checking = new Set<Promise<void>>();
   private failure: Error | undefined;
   private readonly failWaiters = new Set<(error: Error) => void>();
   /** Bytes handed to the sockets, for the session's measurements. */
@@ -191,17 +198,19 @@ export class RecordSender {
    */
   async sendFile(file: OutgoingFile): Promise<void> {
     this.check();
-    try {
-      if (file.size <= SMALL_FILE_BYTES) this.addToBatch(file);
-      else {
-        // Files go out in the order they were asked for: the batch so far first.
-        this.flush();
-        if (!file.sparse && this.outlets.some((outlet) => outlet.sendsFiles)) await this.sendFromFile(file);
+    // Files go out in the order they were asked for: the batch so far first.
+    if (file.size > SMALL_FILE_BYTES) this.flush();
+    if (file.size > SMALL_FILE_BYTES && !file.sparse && this.outlets.some((outlet) => outlet.sendsFiles)) {
+      // The descriptor goes with the file: closed once its check is done.
+      await this.sendFromFile(file);
+    } else {
+      try {
+        if (file.size <= SMALL_FILE_BYTES) this.addToBatch(file);
         else if (blockCount(file.size) === 0) await this.sendWhole(file);
         else await this.sendBlocks(file);
+      } finally {
+        closeSync(file.fd);
       }
-    } finally {
-      closeSync(file.fd);
     }
     await this.room();
   }
@@ -379,8 +388,10 @@ export class RecordSender {
   }
 
   /**
-   * A file's blocks by sendfile from the sockets' threads, none FINAL; once all are out, the file
-   * is checked as listed (the test's injected change first) and CHECKED or FAIL goes out.
+   * A file's blocks queued for sendfile on the sockets' threads, none FINAL. Its check runs once
+   * they are all out, while the next files' blocks queue (so files spread over the sockets and none
+   * waits for the one before to drain): then CHECKED or FAIL goes out and the descriptor is closed.
+   * At most MAX_CHECKING files wait for their check.
    */
   private async sendFromFile(file: OutgoingFile): Promise<void> {
     /** Blocks on their way: the descriptor stays open until they are all out. */
@@ -391,7 +402,29 @@ export class RecordSender {
         await this.sendBlockFromFile(this.leastLoaded(true), file, offset, length, sending);
         if (offset + length < file.size) await this.room();
       }
-      if (!(await this.allSent(file, sending.splice(0)))) return;
+    } catch (error) {
+      // The session is failing (a socket, or its end during an injected pause).
+      await this.work.forPeer(Promise.allSettled(sending));
+      closeSync(file.fd);
+      throw error;
+    }
+    const checked = this.checkWhenSent(file, sending).finally(() => {
+      closeSync(file.fd);
+      this.checking.delete(checked);
+    });
+    this.checking.add(checked);
+    while (this.checking.size >= MAX_CHECKING) await Promise.race(this.checking);
+    this.check();
+  }
+
+  /**
+   * Once a file's blocks are out: checked as listed (the test's injected change first), then
+   * CHECKED, or FAIL when it changed, could not be checked, or a block found it short. Never
+   * throws: a session that fails meanwhile sends nothing more.
+   */
+  private async checkWhenSent(file: OutgoingFile, sending: Promise<StepOutcome>[]): Promise<void> {
+    try {
+      if (!(await this.allSent(file, sending))) return;
       let asListed: boolean;
       try {
         faults.changeSource(file.path);
@@ -402,8 +435,8 @@ export class RecordSender {
       }
       this.write([asListed ? checkedRecord(file.fileId) : failRecord(file.fileId, CHANGED)]);
       this.work.beat();
-    } finally {
-      await this.work.forPeer(Promise.allSettled(sending));
+    } catch {
+      // The session failed (allSent's check): its sockets are cut, nothing more goes out.
     }
   }
 
@@ -434,8 +467,13 @@ export class RecordSender {
    * unreadable (FAIL has gone out for it: the zeros that completed that block are void).
    */
   private async allSent(file: OutgoingFile, sending: Promise<StepOutcome>[]): Promise<boolean> {
-    const outcomes = await this.work.forPeer(Promise.all(sending));
+    // Every step settled before the descriptor may be closed, whatever one of them did.
+    const settled = await this.work.forPeer(Promise.allSettled(sending));
     this.check();
+    const outcomes = settled.map(
+      (step): StepOutcome =>
+        step.status === 'fulfilled' ? step.value : { bytes: 0, side: 'file', error: step.reason },
+    );
     const short = outcomes.find((outcome) => outcome.side === 'file');
     if (!short) return true;
     const code = short.error?.code;
