@@ -104,18 +104,23 @@ test('after a run that copied nothing, a mirror with nothing to copy opens no da
   const remote = `127.0.0.1:${daemon.port}:/default`;
   const back = join(root, 'back');
   let session = 0;
-  const push = () => runBlit(['mirror', '--yes', `${src}/`, `${remote}/dst/`]);
-  const pull = () => runBlit(['mirror', '--yes', `${remote}/dst/`, back]);
+  /** A push mirror, then a pull mirror back, each succeeding: the daemon's line for each. */
+  const pushThenPull = async () => {
+    const lines: { way: string; transfer: Awaited<ReturnType<typeof nthTransfer>> }[] = [];
+    for (const [way, args] of [
+      ['push', [`${src}/`, `${remote}/dst/`]],
+      ['pull', [`${remote}/dst/`, back]],
+    ] as const) {
+      const done = await runBlit(['mirror', '--yes', ...args]);
+      assert.equal(done.status, 0, done.stderr);
+      lines.push({ way, transfer: await nthTransfer(daemon, ++session) });
+    }
+    return lines;
+  };
   // The first runs copy everything; the next ones nothing, with a run that copied before them (the
   // sockets are dialed at Accept then, and may or may not connect before the end).
   for (const round of ['copies', 'nothing after a copy', 'nothing after nothing']) {
-    for (const [way, run] of [
-      ['push', push],
-      ['pull', pull],
-    ] as const) {
-      const done = await run();
-      assert.equal(done.status, 0, done.stderr);
-      const transfer = await nthTransfer(daemon, ++session);
+    for (const { way, transfer } of await pushThenPull()) {
       if (round === 'copies') assert.ok(transfer.dataSockets >= 1, `${way}: ${round}`);
       if (round === 'nothing after nothing')
         assert.equal(openedIdleSocket(transfer), false, `${way}: ${round}`);
@@ -124,14 +129,8 @@ test('after a run that copied nothing, a mirror with nothing to copy opens no da
   assertSameTree(back, src);
   // One file changed, after runs that copied nothing: dialed at the first need, both ways.
   writeFileSync(join(src, 'many', 'n1'), 'changed\n');
-  for (const [way, run] of [
-    ['push', push],
-    ['pull', pull],
-  ] as const) {
-    const done = await run();
-    assert.equal(done.status, 0, done.stderr);
-    assert.ok((await nthTransfer(daemon, ++session)).dataSockets >= 1, `${way} of a change`);
-  }
+  for (const { way, transfer } of await pushThenPull())
+    assert.ok(transfer.dataSockets >= 1, `${way} of a change`);
   assertSameTree(back, src);
 });
 

@@ -72,8 +72,9 @@ function rawSession(client: BlitClient) {
     }
     return inbox.shift();
   };
+  const send = (body: Body, role = Role.ROLE_SOURCE) => stream.write({ role, body });
   return {
-    send: (body: Body, role = Role.ROLE_SOURCE) => stream.write({ role, body }),
+    send,
     next,
     /** The next frame other than a heartbeat. */
     async nextReal(): Promise<TransferFrame | undefined> {
@@ -81,6 +82,14 @@ function rawSession(client: BlitClient) {
         const frame = await next();
         if (frame?.body?.$case !== 'progress') return frame;
       }
+    },
+    /** The source's walk is over: ManifestComplete (its entries and bytes), then SourceDone. */
+    sourceComplete(entries: number, bytes: number) {
+      send({
+        $case: 'manifestComplete',
+        value: { scanComplete: true, entries: BigInt(entries), bytes: BigInt(bytes) },
+      });
+      send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
     },
     /** Frames until the Summary (or the end); returns it. */
     async summary(): Promise<TransferFrame | undefined> {
@@ -256,8 +265,7 @@ describe('Transfer under a hostile client', () => {
       $case: 'fileData',
       value: { fileId: byPath.get('ok')!, offset: 0n, data: Buffer.from('ok'), last: true, holeLength: 0n },
     });
-    session.send({ $case: 'manifestComplete', value: { scanComplete: true, entries: 2n, bytes: 6n } });
-    session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
+    session.sourceComplete(2, 6);
     const summary = await session.summary();
     assert.equal(summary?.body?.$case, 'summary');
     assert.equal(summary.body.value.copied, 1n);
@@ -336,8 +344,7 @@ describe('Transfer under a hostile client', () => {
       /did not admit|closed the connection/,
     );
     good.socket.write(Buffer.concat([fileHeader(good.ids.get('four')!, 4), Buffer.from('1234')]));
-    good.session.send({ $case: 'manifestComplete', value: { scanComplete: true, entries: 1n, bytes: 4n } });
-    good.session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
+    good.session.sourceComplete(1, 4);
     const summary = await good.session.summary();
     assert.equal(summary?.body?.$case, 'summary');
     assert.equal(summary.body.value.copied, 1n);
@@ -372,11 +379,7 @@ describe('Transfer under a hostile client', () => {
     }
     assert.equal(existsSync(join(dir, 'big')), false, 'nothing under the final name yet');
     socket.write(data.subarray(1000, block));
-    session.send({
-      $case: 'manifestComplete',
-      value: { scanComplete: true, entries: 1n, bytes: BigInt(size) },
-    });
-    session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
+    session.sourceComplete(1, size);
     const summary = await session.summary();
     assert.equal(summary?.body?.$case, 'summary');
     assert.equal(summary.body.value.copied, 1n, JSON.stringify(summary.body.value.failures));
@@ -407,11 +410,7 @@ describe('Transfer under a hostile client', () => {
     assert.equal(existsSync(join(module, 'checked', 'mid')), false, 'nothing under the final name yet');
     socket.write(Buffer.concat([blockHeader(id, 0, size, false), data.subarray(0, 1000)]));
     socket.write(data.subarray(1000));
-    session.send({
-      $case: 'manifestComplete',
-      value: { scanComplete: true, entries: 1n, bytes: BigInt(size) },
-    });
-    session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
+    session.sourceComplete(1, size);
     const summary = await session.summary();
     assert.equal(summary?.body?.$case, 'summary');
     assert.equal(summary.body.value.copied, 1n, JSON.stringify(summary.body.value.failures));
@@ -428,11 +427,7 @@ describe('Transfer under a hostile client', () => {
     const data = Buffer.alloc(size, 1);
     unchecked.socket.end(Buffer.concat([blockHeader(id, 0, size, false), data, endRecord()]));
     await unchecked.closed;
-    unchecked.session.send({
-      $case: 'manifestComplete',
-      value: { scanComplete: true, entries: 1n, bytes: BigInt(size) },
-    });
-    unchecked.session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
+    unchecked.session.sourceComplete(1, size);
     // The block is in (the daemon read the socket to its end), the file not installed.
     assert.deepEqual(
       readdirSync(join(module, 'unchecked')).filter((name) => !name.startsWith('.')),
@@ -506,11 +501,7 @@ describe('Transfer under a hostile client', () => {
     // The rest of the voided block still comes, then a good file.
     socket.write(Buffer.alloc(block - 1000, 7));
     socket.write(Buffer.concat([fileHeader(ids.get('ok')!, 2), Buffer.from('ok')]));
-    session.send({
-      $case: 'manifestComplete',
-      value: { scanComplete: true, entries: 2n, bytes: BigInt(size + 2) },
-    });
-    session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
+    session.sourceComplete(2, size + 2);
     const summary = await session.summary();
     assert.equal(summary?.body?.$case, 'summary', 'the session went on');
     assert.equal(summary.body.value.copied, 1n);
@@ -764,8 +755,7 @@ describe('Transfer under a hostile client', () => {
       $case: 'fileData',
       value: { fileId: id, offset: 4n, data: Buffer.from('5678'), last: true, holeLength: 0n },
     });
-    session.send({ $case: 'manifestComplete', value: { scanComplete: true, entries: 1n, bytes: 8n } });
-    session.send({ $case: 'sourceDone', value: { scanComplete: true, failures: [] } });
+    session.sourceComplete(1, 8);
     let frame = await session.nextReal();
     while (
       frame &&

@@ -330,6 +330,9 @@ export function receiveFromPeer(
     return fd;
   };
 
+  /** A file sent as blocks: the source vouched for it (FINAL or CHECKED) and every block is in. */
+  const allBlocksIn = (file: PendingFile) => file.finalSeen && file.blocksDone === blocksOf(file.entry.size);
+
   /** Every byte of a file received by records is in: installed once its writes have answered. */
   const arrived = (fileId: bigint, file: PendingFile) => {
     file.arrived = true;
@@ -338,16 +341,15 @@ export function receiveFromPeer(
 
   /** Files whose source failed on the data plane: blocks of theirs still on the way are dropped. */
   const voided = new Set<bigint>();
+  /** fileOf, but undefined for a file the source voided on the data plane (its records may still come). */
+  const unlessVoided = (fileId: bigint, what: string): PendingFile | undefined =>
+    voided.has(fileId) ? undefined : fileOf(fileId, what);
   /** Of those, the ones with writes still out: their temp files go once the writes answer. */
   const voidedWriting = new Set<PendingFile>();
   const records: RangeSink = {
     begin(fileId, offset, length, whole, hole) {
-      const file = pending.get(fileId);
-      if (!file) {
-        if (voided.has(fileId)) return false;
-        throw new ProtocolError(`data for file ${fileId}, which was not asked for`);
-      }
-      if (file.failed) return false;
+      const file = unlessVoided(fileId, 'data');
+      if (!file || file.failed) return false;
       const size = file.entry.size;
       if (whole) {
         if (length !== size || blockCount(size) > 0 || file.receiver || file.blocks)
@@ -426,16 +428,12 @@ export function receiveFromPeer(
         file.gathered = [];
         return;
       }
-      if (!file.blocks || (file.finalSeen && file.blocksDone === blocksOf(file.entry.size)))
-        arrived(fileId, file);
+      if (!file.blocks || allBlocksIn(file)) arrived(fileId, file);
       settle();
     },
     checked(fileId) {
-      const file = pending.get(fileId);
-      if (!file) {
-        if (voided.has(fileId)) return;
-        throw new ProtocolError(`a check for file ${fileId}, which was not asked for`);
-      }
+      const file = unlessVoided(fileId, 'a check');
+      if (!file) return;
       const size = file.entry.size;
       if (file.gathered || (file.receiver && !file.blocks) || blockLength(size, 0) === undefined)
         throw new ProtocolError(`a check for file ${fileId} (${size} bytes), which was not sent as blocks`);
@@ -444,7 +442,7 @@ export function receiveFromPeer(
       file.finalSeen = true;
       file.blocks ??= new Set();
       if (file.failed) return;
-      if (file.blocksDone === blocksOf(size)) arrived(fileId, file);
+      if (allBlocksIn(file)) arrived(fileId, file);
       settle();
     },
     fail(fileId, reason) {

@@ -198,14 +198,15 @@ export class RecordSender {
    */
   async sendFile(file: OutgoingFile): Promise<void> {
     this.check();
+    const small = file.size <= SMALL_FILE_BYTES;
     // Files go out in the order they were asked for: the batch so far first.
-    if (file.size > SMALL_FILE_BYTES) this.flush();
-    if (file.size > SMALL_FILE_BYTES && !file.sparse && this.outlets.some((outlet) => outlet.sendsFiles)) {
-      // The descriptor goes with the file: closed once its check is done.
+    if (!small) this.flush();
+    // By sendfile, the descriptor goes with the file: closed once its check is done.
+    if (!small && !file.sparse && this.outlets.some((outlet) => outlet.sendsFiles))
       await this.sendFromFile(file);
-    } else {
+    else {
       try {
-        if (file.size <= SMALL_FILE_BYTES) this.addToBatch(file);
+        if (small) this.addToBatch(file);
         else if (blockCount(file.size) === 0) await this.sendWhole(file);
         else await this.sendBlocks(file);
       } finally {
