@@ -479,6 +479,15 @@ export interface NeedBatch {
   needs: Need[];
 }
 
+/**
+ * The destination has read `frames` more of the source's manifest batches: the source may send as
+ * many more. A source starts with MANIFEST_WINDOW_FRAMES (protocol version 4) and never has more
+ * unread; one that sends beyond its window ends the session.
+ */
+export interface ManifestCredit {
+  frames: number;
+}
+
 export interface NeedComplete {
   files: bigint;
   bytes: bigint;
@@ -635,6 +644,7 @@ export interface TransferFrame {
      */
     | { $case: 'grant'; value: DataPlaneGrant }
     | { $case: 'dataRequest'; value: DataPlaneRequest }
+    | { $case: 'manifestCredit'; value: ManifestCredit }
     | undefined;
 }
 
@@ -3748,6 +3758,61 @@ export const NeedBatch: MessageFns<NeedBatch> = {
   },
 };
 
+function createBaseManifestCredit(): ManifestCredit {
+  return { frames: 0 };
+}
+
+export const ManifestCredit: MessageFns<ManifestCredit> = {
+  encode(message: ManifestCredit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.frames !== 0) {
+      writer.uint32(8).uint32(message.frames);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ManifestCredit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseManifestCredit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.frames = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ManifestCredit>, I>>(base?: I): ManifestCredit {
+    return ManifestCredit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ManifestCredit>, I>>(object: I): ManifestCredit {
+    const message = createBaseManifestCredit();
+    message.frames = object.frames ?? 0;
+    return message;
+  },
+};
+
 function createBaseNeedComplete(): NeedComplete {
   return { files: 0n, bytes: 0n };
 }
@@ -5140,6 +5205,9 @@ export const TransferFrame: MessageFns<TransferFrame> = {
       case 'dataRequest':
         DataPlaneRequest.encode(message.body.value, writer.uint32(170).fork()).join();
         break;
+      case 'manifestCredit':
+        ManifestCredit.encode(message.body.value, writer.uint32(178).fork()).join();
+        break;
     }
     return writer;
   },
@@ -5334,6 +5402,14 @@ export const TransferFrame: MessageFns<TransferFrame> = {
             message.body = { $case: 'dataRequest', value: DataPlaneRequest.decode(reader, reader.uint32()) };
             continue;
           }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.body = { $case: 'manifestCredit', value: ManifestCredit.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5479,6 +5555,12 @@ export const TransferFrame: MessageFns<TransferFrame> = {
       case 'dataRequest': {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: 'dataRequest', value: DataPlaneRequest.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case 'manifestCredit': {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: 'manifestCredit', value: ManifestCredit.fromPartial(object.body.value) };
         }
         break;
       }

@@ -13,9 +13,11 @@ import { peerText } from './peer-text.js';
  * Bumped only when a peer speaking the previous version would misread this one. 2: metadata
  * fidelity (holes in FileData and data-plane blocks, which an older receiver would refuse per file;
  * owners, xattrs, link groups and special files in the manifest). 3: CHECKED data records (a file
- * sent by sendfile is checked after its bytes are out), which an older receiver would refuse.
+ * sent by sendfile is checked after its bytes are out), which an older receiver would refuse. 4: the
+ * manifest's window (ManifestCredit), which an older source would overrun and an older destination
+ * never grant.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** The largest control-plane message either side accepts. Bulk data never rides the control plane. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;

@@ -26,6 +26,14 @@ import { fromWireXattrs, MAX_ACL_NAMES } from './wire-xattrs.js';
 
 /** Entries per batch: a directory of a million names goes as many frames, each well under 4 MiB. */
 export const BATCH_ENTRIES = 1024;
+/**
+ * Manifest batches a source may have sent that the destination has not read (protocol version 4):
+ * the destination grants more with ManifestCredit as its session reads them, MANIFEST_CREDIT_STEP
+ * at a time. So what one session's manifest makes the destination hold waiting is this many frames,
+ * each under 4 MiB, however fast the source lists (it used to be the whole rest of the manifest).
+ */
+export const MANIFEST_WINDOW_FRAMES = 32;
+export const MANIFEST_CREDIT_STEP = MANIFEST_WINDOW_FRAMES / 4;
 export const MAX_NAME_BYTES = 255;
 export const MAX_PATH_BYTES = 4096;
 /** The largest file size a peer may declare (2^53 - 1: exact in a JS number). */

@@ -29,8 +29,8 @@ export function entry(name: string, kind: EntryKind, size = 0, linkTarget = ''):
   };
 }
 
-/** A whole directory's listing in one batch. */
-export function batch(directory: string, entries: ManifestEntry[]): Body {
+/** A whole directory's listing in one batch (or, with `last` false, one of its batches before the last). */
+export function batch(directory: string, entries: ManifestEntry[], last = true): Body {
   return {
     $case: 'manifest',
     value: {
@@ -38,7 +38,7 @@ export function batch(directory: string, entries: ManifestEntry[]): Body {
       directoryEntry: entry('', EntryKind.ENTRY_KIND_DIRECTORY),
       entries,
       partial: false,
-      last: true,
+      last,
       unreadable: [],
     },
   };

@@ -28,6 +28,7 @@ import {
   type TransferFrame,
 } from '../../src/generated/blit.js';
 import { localHello, negotiate } from '../../src/protocol/handshake.js';
+import { MANIFEST_CREDIT_STEP, MANIFEST_WINDOW_FRAMES } from '../../src/protocol/manifest-wire.js';
 import { manifestLister } from '../../src/protocol/native-manifest.js';
 import { decodeEntries } from '../../src/protocol/received-manifest.js';
 import { ADMITTED } from '../../src/transport/tcp/dial.js';
@@ -41,6 +42,8 @@ type Script = (
   needs: () => Promise<{ fileId: bigint; path: string }[]>,
   /** The next frame of this kind from blit. */
   next: (kind: string) => Promise<Body>,
+  /** Resolves, with every frame blit sent so far in order, once `done` holds of them. */
+  until: (done: (sent: Body[]) => boolean) => Promise<Body[]>,
 ) => Promise<void>;
 
 const complete: Body[] = [
@@ -81,8 +84,17 @@ async function fakeDaemon(
     transfer: (call: ServerDuplexStream<TransferFrame, TransferFrame>) => {
       const send = (body: Body) => call.write({ role: Role.ROLE_SOURCE, body });
       const waiting: ((frame: TransferFrame) => void)[] = [];
+      const sent: Body[] = [];
+      const checks: (() => void)[] = [];
+      const until = (done: (sent: Body[]) => boolean) =>
+        new Promise<Body[]>((resolve) => {
+          const check = () => (done(sent) ? resolve(sent) : checks.push(check));
+          check();
+        });
       let seen = 0;
       call.on('data', (frame: TransferFrame) => {
+        if (frame.body) sent.push(frame.body);
+        for (const check of checks.splice(0)) check();
         seen++;
         if (seen === 2) {
           send({ $case: 'hello', value: hello });
@@ -95,7 +107,7 @@ async function fakeDaemon(
               grant: grant && { tls: false, ...grant },
             },
           });
-          void script(send, needs, next).then(
+          void script(send, needs, next, until).then(
             () => undefined,
             () => undefined,
           );
@@ -367,6 +379,78 @@ test('a push-move removes only what the session listed, whatever the daemon says
   assert.equal(result.status, 0, result.stderr);
   assert.equal(existsSync(join(src, 'moved')), false, 'the listed file went');
   assert.equal(existsSync(join(src, 'precious.key')), true, 'the excluded file stayed');
+});
+
+/** Frames of this kind among those blit sent. */
+const countOf = (sent: Body[], kind: Body['$case']) => sent.filter((body) => body.$case === kind).length;
+
+test("a push sends no more manifest batches than the daemon's window, and serves what it asks meanwhile", async (t) => {
+  const root = tempDir(t, 'blit-hostile-daemon-');
+  const src = join(root, 'src');
+  mkdirSync(src);
+  // The root's listing, then one batch per directory: more than one window's worth.
+  const dirs = MANIFEST_WINDOW_FRAMES + MANIFEST_CREDIT_STEP;
+  for (let i = 0; i < dirs; i++) {
+    mkdirSync(join(src, `d${i}`));
+    writeFileSync(join(src, `d${i}`, 'f'), 'x');
+  }
+  const listed = statSync(join(src, 'd0', 'f'), { bigint: true });
+  let batchesAtData = -1;
+  const port = await fakeDaemon(t, async (send, _needs, _next, until) => {
+    await until((so) => countOf(so, 'manifest') === MANIFEST_WINDOW_FRAMES);
+    // No credit yet: the file asked for now comes before any further batch.
+    send({
+      $case: 'needBatch',
+      value: {
+        needs: [
+          {
+            fileId: 1n,
+            path: 'd0/f',
+            hashFirst: false,
+            blocks: [],
+            destinationHash: Buffer.alloc(0),
+            size: 1n,
+            mtimeNs: listed.mtimeNs,
+          },
+        ],
+      },
+    });
+    const sent = await until((so) => countOf(so, 'fileData') === 1);
+    batchesAtData = countOf(
+      sent.slice(
+        0,
+        sent.findIndex((body) => body.$case === 'fileData'),
+      ),
+      'manifest',
+    );
+    // Credit a step at a time, each once its batches are in, until the walk is over.
+    let granted = MANIFEST_WINDOW_FRAMES;
+    while (granted < dirs + 1) {
+      send({ $case: 'manifestCredit', value: { frames: MANIFEST_CREDIT_STEP } });
+      granted += MANIFEST_CREDIT_STEP;
+      const due = Math.min(granted, dirs + 1);
+      await until((so) => countOf(so, 'manifest') >= due);
+    }
+    await until((so) => countOf(so, 'manifestComplete') === 1);
+    send(summary({ skipped: BigInt(dirs) }));
+  });
+  const result = await runBlit(['copy', `${src}/`, `127.0.0.1:${port}:/m/dst`]);
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(batchesAtData, MANIFEST_WINDOW_FRAMES, 'the data came while the window was full');
+});
+
+test('a daemon that grants manifest credit for batches never sent ends the push with one line', async (t) => {
+  const root = tempDir(t, 'blit-hostile-daemon-');
+  const src = join(root, 'src');
+  mkdirSync(src);
+  writeFileSync(join(src, 'f'), 'x');
+  const port = await fakeDaemon(t, async (send) => {
+    send({ $case: 'manifestCredit', value: { frames: MANIFEST_CREDIT_STEP } });
+  });
+  const result = await runBlit(['copy', `${src}/`, `127.0.0.1:${port}:/m/dst`]);
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stderr, /protocol error: manifest credit for batches not sent/);
+  assert.ok(isOneLineError(result.stderr), result.stderr);
 });
 
 /**

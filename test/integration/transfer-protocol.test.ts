@@ -30,6 +30,12 @@ import {
   type TransferFrame,
 } from '../../src/generated/blit.js';
 import { localHello } from '../../src/protocol/handshake.js';
+import {
+  BATCH_ENTRIES,
+  MANIFEST_CREDIT_STEP,
+  MANIFEST_WINDOW_FRAMES,
+} from '../../src/protocol/manifest-wire.js';
+import { MAX_FILES_ASKED } from '../../src/transport/stream/peer-data.js';
 import { dialData } from '../../src/transport/tcp/dial.js';
 import {
   batchHeader,
@@ -705,6 +711,62 @@ describe('Transfer under a hostile client', () => {
     assert.equal(complete?.body?.$case, 'summary');
     assert.deepEqual(readdirSync(join(module, 'mirrored')), ['keep.bin'], 'a.txt deleted, keep.bin spared');
     assert.deepEqual(readdirSync(join(module, 'beside')), ['z']);
+    await assertStillServing();
+  });
+
+  test('a client that lists more than it sends: at most MAX_FILES_ASKED asked for, MANIFEST_WINDOW_FRAMES batches unread, then the session ends', async () => {
+    const session = rawSession(client);
+    session.send(hello);
+    session.send(open('data', 'window'));
+    await session.nextReal(); // hello
+    await session.nextReal(); // accept
+    // The root lists more files than the daemon asks for at once, in batches it reads as they
+    // come, and the directories whose listings follow.
+    const files = MAX_FILES_ASKED + BATCH_ENTRIES;
+    const rootBatches = files / BATCH_ENTRIES;
+    const dirs = Array.from({ length: MANIFEST_WINDOW_FRAMES + 8 }, (_, i) => `d${i}`);
+    for (let b = 0; b < rootBatches; b++) {
+      const entries = Array.from({ length: BATCH_ENTRIES }, (_, i) =>
+        entry(`f${b * BATCH_ENTRIES + i}`, EntryKind.ENTRY_KIND_FILE, 1),
+      );
+      const last = b === rootBatches - 1;
+      if (last) entries.push(...dirs.map((name) => entry(name, EntryKind.ENTRY_KIND_DIRECTORY)));
+      session.send(batch('', entries, last));
+    }
+    let asked = 0;
+    let credit = 0;
+    const count = (frame: TransferFrame | undefined) => {
+      if (frame?.body?.$case === 'needBatch') asked += frame.body.value.needs.length;
+      if (frame?.body?.$case === 'manifestCredit') credit += frame.body.value.frames;
+    };
+    // No data is sent: the daemon asks for its window's worth and waits for them.
+    while (asked < MAX_FILES_ASKED) {
+      const frame = await session.nextReal();
+      assert.ok(frame, 'the daemon asks for files');
+      count(frame);
+    }
+    // Its window of batches: what it was granted at first and since; each listing now waits unread,
+    // and the first beyond the window ends the session.
+    for (const dir of dirs) session.send(batch(dir, [entry('f', EntryKind.ENTRY_KIND_FILE, 1)]));
+    let fatal: TransferFrame['body'] | undefined;
+    for (;;) {
+      const frame = await session.nextReal();
+      count(frame);
+      if (!frame || (frame.body?.$case === 'error' && frame.body.value.fatal)) {
+        fatal = frame?.body;
+        break;
+      }
+    }
+    assert.equal(fatal?.$case, 'error');
+    assert.equal(fatal.value.code, ErrorCode.ERROR_CODE_PROTOCOL);
+    assert.match(
+      fatal.value.message,
+      new RegExp(`more than ${MANIFEST_WINDOW_FRAMES} manifest batches sent ahead of the destination`),
+    );
+    assert.equal(asked, MAX_FILES_ASKED, 'no file asked for beyond the window');
+    // Credit only for the batches it read (the root's), a step at a time.
+    assert.equal(credit, rootBatches - (rootBatches % MANIFEST_CREDIT_STEP));
+    session.close();
     await assertStillServing();
   });
 

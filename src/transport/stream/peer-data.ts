@@ -35,6 +35,12 @@ import type { SessionSockets } from '../tcp/session-sockets.js';
 
 /** Needs per NeedBatch frame. */
 const NEEDS_PER_BATCH = 1024;
+/**
+ * Files asked for and not settled yet, at most: past it the session waits until half of them have
+ * settled before it asks for more. Each holds ~1 KB here until it lands (its entry, its need, its
+ * receiver), so a tree of millions of files does not make this side hold them all at once.
+ */
+export const MAX_FILES_ASKED = 16_384;
 
 export interface PeerDataHooks {
   /** The daemon's budget of bytes held by all its sessions together (absent: this session's alone). */
@@ -93,10 +99,14 @@ export function receiveFromPeer(
   let nextId = 1n;
   let idle: (() => void) | undefined;
   let idleFailed: ((error: Error) => void) | undefined;
+  /** The session waits for room to ask for more files (MAX_FILES_ASKED). */
+  let room: (() => void) | undefined;
+  let roomFailed: ((error: Error) => void) | undefined;
   let ended: Error | undefined;
   const end = (error: Error) => {
     ended = error;
     idleFailed?.(error);
+    roomFailed?.(error);
   };
   channel.closed.then(() => end(new PeerEndedEarly('the source ended the session early')), end);
   const scratch = Buffer.allocUnsafe(1 << 20);
@@ -490,16 +500,26 @@ export function receiveFromPeer(
     socket.once('close', () => recordSockets.delete(receiving));
   });
   /**
-   * Wakes the session when every file asked for has settled; or, when the session failed meanwhile
-   * (a write that cannot go on failed the channel), with that failure: it must not go on to delete.
+   * Wakes the session when every file asked for has settled, or when half of those it waits on
+   * (MAX_FILES_ASKED) have; or, when the session failed meanwhile (a write that cannot go on failed
+   * the channel), with that failure: it must not go on to delete.
    */
   const settle = () => {
     const failure = channel.failure;
     if (failure) {
       const fail = idleFailed;
-      idle = idleFailed = undefined;
+      const failRoom = roomFailed;
+      idle = idleFailed = room = roomFailed = undefined;
       fail?.(failure);
-    } else if (idle && outstanding === 0) {
+      failRoom?.(failure);
+      return;
+    }
+    if (room && outstanding <= MAX_FILES_ASKED / 2) {
+      const wake = room;
+      room = roomFailed = undefined;
+      wake();
+    }
+    if (idle && outstanding === 0) {
       allInAt();
       const wake = idle;
       idle = idleFailed = undefined;
@@ -513,6 +533,24 @@ export function receiveFromPeer(
     if (!stats || measured) return;
     measured = true;
     stats.scanMs = stats.copyMs = nowMs() - started;
+  };
+
+  /**
+   * Waits, as for the peer, until half the files asked for have settled. The needs gathered go out
+   * first, so the peer has them all to send while this side waits.
+   */
+  const roomToAsk = () => {
+    sendNeeds();
+    return hooks.work.forPeer(
+      new Promise<void>((resolve, reject) => {
+        if (channel.failure) reject(channel.failure);
+        else if (ended) reject(ended);
+        else {
+          room = resolve;
+          roomFailed = reject;
+        }
+      }),
+    );
   };
 
   /** Sends the needs gathered. */
@@ -553,11 +591,11 @@ export function receiveFromPeer(
       if (need.hashFirst) {
         hashQueue.push({ wire, file });
         void hashQueued().catch((error: Error) => channel.fail(error));
-        return undefined;
+        return outstanding >= MAX_FILES_ASKED ? roomToAsk() : undefined;
       }
       needs.push(wire);
       if (needs.length === NEEDS_PER_BATCH) sendNeeds();
-      return undefined;
+      return outstanding >= MAX_FILES_ASKED ? roomToAsk() : undefined;
     },
     flush() {
       sendNeeds();

@@ -20,6 +20,8 @@ import type { ManifestComplete, ManifestEntry, SourceDone } from '../../generate
 import {
   checkPeerRel,
   fromManifestEntry,
+  MANIFEST_CREDIT_STEP,
+  MANIFEST_WINDOW_FRAMES,
   type OwnerMapping,
   ProtocolError,
 } from '../../protocol/manifest-wire.js';
@@ -111,6 +113,13 @@ export class RemoteSource implements SourceRole {
   private dropped = 0;
   /** Frames of the manifest not yet taken by the session, in order. */
   private readonly queue: SourceFrame[] = [];
+  /**
+   * The manifest's window: batches the source may send in all (the first window and the credit
+   * granted since), those that came, and those read but not yet granted again.
+   */
+  private batchesGranted = MANIFEST_WINDOW_FRAMES;
+  private batchesArrived = 0;
+  private batchesToGrant = 0;
   private wake: (() => void) | undefined;
   private fail: ((error: Error) => void) | undefined;
   /** Why no more frames will come: the stream ended or broke. */
@@ -168,6 +177,10 @@ export class RemoteSource implements SourceRole {
       case 'manifest':
         if (this.roundsArrived >= this.roundsAsked)
           throw new ProtocolError('manifest after the source said it was complete');
+        if (++this.batchesArrived > this.batchesGranted)
+          throw new ProtocolError(
+            `more than ${MANIFEST_WINDOW_FRAMES} manifest batches sent ahead of the destination`,
+          );
         if (!this.arrivingOpen && frame.value.last) this.compareAhead(frame.value);
         this.arrivingOpen = !frame.value.last;
         break;
@@ -289,14 +302,23 @@ export class RemoteSource implements SourceRole {
     const failure = this.channel.failure;
     if (failure) return Promise.reject(failure);
     const frame = this.queue.shift();
-    if (frame) return Promise.resolve(frame);
+    if (frame) return Promise.resolve(this.taken(frame));
     if (this.ended) return Promise.reject(this.ended);
     return this.options.work.forPeer(
       new Promise<SourceFrame>((resolve, reject) => {
-        this.wake = () => resolve(this.queue.shift()!);
+        this.wake = () => resolve(this.taken(this.queue.shift()!));
         this.fail = reject;
       }),
     );
+  }
+
+  /** A frame leaves the queue: a batch read makes room for another in the manifest's window. */
+  private taken(frame: SourceFrame): SourceFrame {
+    if (frame.$case !== 'manifest' || ++this.batchesToGrant < MANIFEST_CREDIT_STEP) return frame;
+    this.batchesGranted += this.batchesToGrant;
+    this.channel.send({ $case: 'manifestCredit', value: { frames: this.batchesToGrant } });
+    this.batchesToGrant = 0;
+    return frame;
   }
 
   /** One batch read: the listing it completes, if it is the directory's last and not ignored. */

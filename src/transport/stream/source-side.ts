@@ -37,6 +37,7 @@ import { ErrorCode, Phase } from '../../generated/blit.js';
 import { LinkGroupIds } from '../../protocol/link-groups.js';
 import {
   checkPeerRel,
+  MANIFEST_WINDOW_FRAMES,
   ProtocolError,
   toEncodedManifestFrames,
   toManifestBatches,
@@ -171,6 +172,8 @@ async function serveSource(
   /** Bytes of the paths of the needs queued (memory is bounded). */
   let queuedBytes = 0;
   const askedIds = new Set<bigint>();
+  /** Manifest batches the destination's window has room for (ManifestCredit adds to it). */
+  let credit = MANIFEST_WINDOW_FRAMES;
   let summary: Summary | undefined;
   let wake: (() => void) | undefined;
   const wakeUp = () => {
@@ -228,6 +231,15 @@ async function serveSource(
         if (queuedBytes > MAX_QUEUED_BYTES) throw new ProtocolError('too many needs outstanding');
         wakeUp();
         break;
+      case 'manifestCredit': {
+        const frames = body.value.frames;
+        // Only for batches it read: never more than the window, never nothing.
+        if (frames === 0 || credit + frames > MANIFEST_WINDOW_FRAMES)
+          throw new ProtocolError('manifest credit for batches not sent');
+        credit += frames;
+        wakeUp();
+        break;
+      }
       case 'landed': {
         if (!move) throw new ProtocolError('landed entries outside a move');
         // Removed here, on this thread, while the loop may wait for the peer: this side's own work.
@@ -327,6 +339,19 @@ async function serveSource(
     if (full) await work.forPeer(full);
   };
   const send = (body: Parameters<FrameChannel['send']>[0]) => drained(channel.send(body));
+  /**
+   * Takes room for one manifest batch in the destination's window, waiting for its ManifestCredit
+   * when there is none: the needs it sent meanwhile are served while this side waits, since the
+   * destination may be waiting for those files before it reads on.
+   */
+  const manifestRoom = async () => {
+    while (credit === 0) {
+      check();
+      if (needs.length > 0) await serveNeeds();
+      else await nextEvent();
+    }
+    credit--;
+  };
   source.onListing = (rel) => work.now(`scan: listing ${showPath(rel === '' ? '.' : rel)}`);
 
   let entries = 0;
@@ -336,6 +361,7 @@ async function serveSource(
   /** One listing as manifest batches, counted. */
   const sendListing = async (listing: SourceListing) => {
     for (const batch of toManifestBatches(listing, links)) {
+      await manifestRoom();
       await send({ $case: 'manifest', value: batch });
       check();
     }
@@ -352,6 +378,7 @@ async function serveSource(
    */
   const sendEncodedListing = async (listing: SourceListing, encoded: EncodedEntries) => {
     for (const frame of toEncodedManifestFrames(listing, encoded, channel.role)) {
+      await manifestRoom();
       await drained(channel.sendEncoded(frame));
       check();
     }
@@ -612,6 +639,7 @@ async function serveSource(
     const verdict = entry && source.verdictOf(rel, entry.kind === 'dir');
     if (entry && verdict) await sendManifest(source.scan({ parent, entry: { ...entry, verdict } }));
     else {
+      await manifestRoom();
       channel.send({
         $case: 'manifest',
         value: { directory: parent, entries: [], partial: true, last: true, unreadable: [] },
