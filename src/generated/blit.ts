@@ -480,12 +480,12 @@ export interface NeedBatch {
 }
 
 /**
- * The destination has read `frames` more of the source's manifest batches: the source may send as
- * many more. A source starts with MANIFEST_WINDOW_FRAMES (protocol version 4) and never has more
- * unread; one that sends beyond its window ends the session.
+ * The destination's session has taken `bytes` more of the source's manifest frames (counted whole,
+ * as on the wire): the source may send as many more. A source starts with MANIFEST_WINDOW_BYTES
+ * (protocol version 4) and never has more untaken; one that sends beyond its window ends the session.
  */
 export interface ManifestCredit {
-  frames: number;
+  bytes: number;
 }
 
 export interface NeedComplete {
@@ -3759,13 +3759,13 @@ export const NeedBatch: MessageFns<NeedBatch> = {
 };
 
 function createBaseManifestCredit(): ManifestCredit {
-  return { frames: 0 };
+  return { bytes: 0 };
 }
 
 export const ManifestCredit: MessageFns<ManifestCredit> = {
   encode(message: ManifestCredit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.frames !== 0) {
-      writer.uint32(8).uint32(message.frames);
+    if (message.bytes !== 0) {
+      writer.uint32(8).uint32(message.bytes);
     }
     return writer;
   },
@@ -3788,7 +3788,7 @@ export const ManifestCredit: MessageFns<ManifestCredit> = {
               break;
             }
 
-            message.frames = reader.uint32();
+            message.bytes = reader.uint32();
             continue;
           }
         }
@@ -3808,7 +3808,7 @@ export const ManifestCredit: MessageFns<ManifestCredit> = {
   },
   fromPartial<I extends Exact<DeepPartial<ManifestCredit>, I>>(object: I): ManifestCredit {
     const message = createBaseManifestCredit();
-    message.frames = object.frames ?? 0;
+    message.bytes = object.bytes ?? 0;
     return message;
   },
 };

@@ -27,13 +27,17 @@ import { fromWireXattrs, MAX_ACL_NAMES } from './wire-xattrs.js';
 /** Entries per batch: a directory of a million names goes as many frames, each well under 4 MiB. */
 export const BATCH_ENTRIES = 1024;
 /**
- * Manifest batches a source may have sent that the destination has not read (protocol version 4):
- * the destination grants more with ManifestCredit as its session reads them, MANIFEST_CREDIT_STEP
- * at a time. So what one session's manifest makes the destination hold waiting is this many frames,
- * each under 4 MiB, however fast the source lists (it used to be the whole rest of the manifest).
+ * Bytes of manifest frames (each counted whole, as on the wire) a source may have sent that the
+ * destination's session has not taken (protocol version 4): the destination grants them again with
+ * ManifestCredit, MANIFEST_CREDIT_BYTES or more at a time. With at most BATCH_ENTRIES entries a
+ * batch (checked as each arrives), this is what one session's manifest can make the destination
+ * hold however fast the source lists; it used to be the whole rest of the manifest. In bytes, not
+ * frames: ~100,000 short entries ahead, so a long link is not held to a few small directories per
+ * round trip. At least a whole frame (4 MiB) beyond the credit step, so a source always has room
+ * once the destination has taken what came.
  */
-export const MANIFEST_WINDOW_FRAMES = 32;
-export const MANIFEST_CREDIT_STEP = MANIFEST_WINDOW_FRAMES / 4;
+export const MANIFEST_WINDOW_BYTES = 16 << 20;
+export const MANIFEST_CREDIT_BYTES = MANIFEST_WINDOW_BYTES / 4;
 export const MAX_NAME_BYTES = 255;
 export const MAX_PATH_BYTES = 4096;
 /** The largest file size a peer may declare (2^53 - 1: exact in a JS number). */

@@ -21,6 +21,10 @@ import { ProtocolError } from './manifest-wire.js';
 /** A batch whose `entries` are still in `raw` (field-3 records), until entriesOf decodes them. */
 export interface ReceivedBatch extends ManifestBatch {
   raw?: Uint8Array;
+  /** How many entries `raw` holds. */
+  rawEntries?: number;
+  /** The length of the whole frame it came in, as on the wire (the manifest's window counts it). */
+  wireBytes?: number;
 }
 
 // TransferFrame's role (1, varint) and manifest (5, length-delimited) tags; ManifestBatch's.
@@ -41,7 +45,9 @@ export function decodeTransferFrame(bytes: Uint8Array): TransferFrame {
   } catch {
     // Malformed here (a length past the end): the generated decoder says what it makes of it.
   }
-  return frame ?? TransferFrame.decode(bytes);
+  frame ??= TransferFrame.decode(bytes);
+  if (frame.body?.$case === 'manifest') (frame.body.value as ReceivedBatch).wireBytes = bytes.length;
+  return frame;
 }
 
 /** A frame of a role and a manifest batch only, each at most once; otherwise undefined. */
@@ -68,6 +74,7 @@ function readBatch(bytes: Uint8Array, reader: BinaryReader, end: number): Receiv
   const batch: ReceivedBatch = ManifestBatch.fromPartial({});
   // The entries' records, as [start, end) runs of `bytes` (a repeated field may come in several).
   const runs: number[] = [];
+  let entries = 0;
   while (reader.pos < end) {
     const at = reader.pos;
     const tag = reader.uint32();
@@ -83,6 +90,7 @@ function readBatch(bytes: Uint8Array, reader: BinaryReader, end: number): Receiv
         const length = reader.uint32();
         if (length > end - reader.pos) return undefined;
         reader.pos += length;
+        entries++;
         if (runs.length > 0 && runs[runs.length - 1] === at) runs[runs.length - 1] = reader.pos;
         else runs.push(at, reader.pos);
         break;
@@ -101,6 +109,7 @@ function readBatch(bytes: Uint8Array, reader: BinaryReader, end: number): Receiv
     }
   }
   if (reader.pos !== end) return undefined;
+  batch.rawEntries = entries;
   batch.raw =
     runs.length === 2
       ? bytes.subarray(runs[0], runs[1])

@@ -11,6 +11,7 @@ import {
   readdirSync,
   readFileSync,
   statSync,
+  symlinkSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -28,9 +29,13 @@ import {
   type TransferFrame,
 } from '../../src/generated/blit.js';
 import { localHello, negotiate } from '../../src/protocol/handshake.js';
-import { MANIFEST_CREDIT_STEP, MANIFEST_WINDOW_FRAMES } from '../../src/protocol/manifest-wire.js';
+import { MANIFEST_CREDIT_BYTES, MANIFEST_WINDOW_BYTES } from '../../src/protocol/manifest-wire.js';
 import { manifestLister } from '../../src/protocol/native-manifest.js';
-import { decodeEntries } from '../../src/protocol/received-manifest.js';
+import {
+  decodeEntries,
+  decodeTransferFrame,
+  type ReceivedBatch,
+} from '../../src/protocol/received-manifest.js';
 import { ADMITTED } from '../../src/transport/tcp/dial.js';
 import { fileHeader, PREAMBLE_BYTES, parsePreamble, RecordDecoder } from '../../src/transport/tcp/records.js';
 import { isOneLineError, snapshot, tempDir } from '../helpers.js';
@@ -66,69 +71,73 @@ async function fakeDaemon(
 ): Promise<number> {
   const server = new Server();
   const hello = localHello('blitd');
-  server.addService(BlitService, {
-    ping: (call: { request: { hello?: typeof hello } }, callback: (e: null, r: unknown) => void) =>
-      callback(null, { hello, negotiated: negotiate(call.request.hello!, hello) }),
-    listModules: (_: unknown, callback: (e: null, r: unknown) => void) =>
-      callback(null, { modules: [], motd: '' }),
-    list: (call: { request: ListRequest }, callback: (e: null, r: unknown) => void) =>
-      callback(null, {
-        isDirectory: true,
-        entries: [],
-        nextStartAfter: '',
-        problems: [],
-        ...list?.(call.request),
-      }),
-    purge: (_: unknown, callback: (e: null, r: unknown) => void) =>
-      callback(null, { removed: 0n, failures: [] }),
-    transfer: (call: ServerDuplexStream<TransferFrame, TransferFrame>) => {
-      const send = (body: Body) => call.write({ role: Role.ROLE_SOURCE, body });
-      const waiting: ((frame: TransferFrame) => void)[] = [];
-      const sent: Body[] = [];
-      const checks: (() => void)[] = [];
-      const until = (done: (sent: Body[]) => boolean) =>
-        new Promise<Body[]>((resolve) => {
-          const check = () => (done(sent) ? resolve(sent) : checks.push(check));
-          check();
-        });
-      let seen = 0;
-      call.on('data', (frame: TransferFrame) => {
-        if (frame.body) sent.push(frame.body);
-        for (const check of checks.splice(0)) check();
-        seen++;
-        if (seen === 2) {
-          send({ $case: 'hello', value: hello });
-          send({
-            $case: 'accept',
-            value: {
-              sessionId: 'fake',
-              responderRole: Role.ROLE_SOURCE,
-              pathKind: EntryKind.ENTRY_KIND_DIRECTORY,
-              grant: grant && { tls: false, ...grant },
-            },
+  // Frames read as blitd reads them: a manifest batch knows its length on the wire.
+  server.addService(
+    { ...BlitService, transfer: { ...BlitService.transfer, requestDeserialize: decodeTransferFrame } },
+    {
+      ping: (call: { request: { hello?: typeof hello } }, callback: (e: null, r: unknown) => void) =>
+        callback(null, { hello, negotiated: negotiate(call.request.hello!, hello) }),
+      listModules: (_: unknown, callback: (e: null, r: unknown) => void) =>
+        callback(null, { modules: [], motd: '' }),
+      list: (call: { request: ListRequest }, callback: (e: null, r: unknown) => void) =>
+        callback(null, {
+          isDirectory: true,
+          entries: [],
+          nextStartAfter: '',
+          problems: [],
+          ...list?.(call.request),
+        }),
+      purge: (_: unknown, callback: (e: null, r: unknown) => void) =>
+        callback(null, { removed: 0n, failures: [] }),
+      transfer: (call: ServerDuplexStream<TransferFrame, TransferFrame>) => {
+        const send = (body: Body) => call.write({ role: Role.ROLE_SOURCE, body });
+        const waiting: ((frame: TransferFrame) => void)[] = [];
+        const sent: Body[] = [];
+        const checks: (() => void)[] = [];
+        const until = (done: (sent: Body[]) => boolean) =>
+          new Promise<Body[]>((resolve) => {
+            const check = () => (done(sent) ? resolve(sent) : checks.push(check));
+            check();
           });
-          void script(send, needs, next, until).then(
-            () => undefined,
-            () => undefined,
-          );
-        }
-        for (const w of waiting.splice(0)) w(frame);
-      });
-      call.on('error', () => {});
-      const next = (kind: string) =>
-        new Promise<Body>((resolve) => {
-          const wait = (frame: TransferFrame) => {
-            if (frame.body?.$case === kind) resolve(frame.body);
-            else waiting.push(wait);
-          };
-          waiting.push(wait);
+        let seen = 0;
+        call.on('data', (frame: TransferFrame) => {
+          if (frame.body) sent.push(frame.body);
+          for (const check of checks.splice(0)) check();
+          seen++;
+          if (seen === 2) {
+            send({ $case: 'hello', value: hello });
+            send({
+              $case: 'accept',
+              value: {
+                sessionId: 'fake',
+                responderRole: Role.ROLE_SOURCE,
+                pathKind: EntryKind.ENTRY_KIND_DIRECTORY,
+                grant: grant && { tls: false, ...grant },
+              },
+            });
+            void script(send, needs, next, until).then(
+              () => undefined,
+              () => undefined,
+            );
+          }
+          for (const w of waiting.splice(0)) w(frame);
         });
-      const needs = async () => {
-        const body = await next('needBatch');
-        return body.$case === 'needBatch' ? body.value.needs : [];
-      };
+        call.on('error', () => {});
+        const next = (kind: string) =>
+          new Promise<Body>((resolve) => {
+            const wait = (frame: TransferFrame) => {
+              if (frame.body?.$case === kind) resolve(frame.body);
+              else waiting.push(wait);
+            };
+            waiting.push(wait);
+          });
+        const needs = async () => {
+          const body = await next('needBatch');
+          return body.$case === 'needBatch' ? body.value.needs : [];
+        };
+      },
     },
-  });
+  );
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound),
@@ -384,20 +393,37 @@ test('a push-move removes only what the session listed, whatever the daemon says
 /** Frames of this kind among those blit sent. */
 const countOf = (sent: Body[], kind: Body['$case']) => sent.filter((body) => body.$case === kind).length;
 
-test("a push sends no more manifest batches than the daemon's window, and serves what it asks meanwhile", async (t) => {
+/** The lengths on the wire of the manifest frames blit sent, in order. */
+const manifestBytes = (sent: Body[]) =>
+  sent.flatMap((body) => (body.$case === 'manifest' ? [(body.value as ReceivedBatch).wireBytes ?? 0] : []));
+
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+
+test("a push sends no more manifest than the daemon's window, and serves what it asks meanwhile", async (t) => {
   const root = tempDir(t, 'blit-hostile-daemon-');
   const src = join(root, 'src');
   mkdirSync(src);
-  // The root's listing, then one batch per directory: more than one window's worth.
-  const dirs = MANIFEST_WINDOW_FRAMES + MANIFEST_CREDIT_STEP;
-  for (let i = 0; i < dirs; i++) {
-    mkdirSync(join(src, `d${i}`));
-    writeFileSync(join(src, `d${i}`, 'f'), 'x');
+  writeFileSync(join(src, 'f'), 'x');
+  // After the root's listing, directories of equal listings (~390 kB each: long link targets),
+  // more than the window together.
+  const target = 'x'.repeat(3900);
+  const dirs = Math.ceil((1.5 * MANIFEST_WINDOW_BYTES) / (100 * target.length));
+  for (let d = 0; d < dirs; d++) {
+    const dir = join(src, `d${String(d).padStart(3, '0')}`);
+    mkdirSync(dir);
+    for (let l = 0; l < 100; l++) symlinkSync(target, join(dir, `l${String(l).padStart(3, '0')}`));
   }
-  const listed = statSync(join(src, 'd0', 'f'), { bigint: true });
-  let batchesAtData = -1;
+  const listed = statSync(join(src, 'f'), { bigint: true });
+  /** How many manifest frames a window holds: the root's, then as many directories' as fit. */
+  const fits = (sizes: number[]) =>
+    sizes.length < 2
+      ? Number.POSITIVE_INFINITY
+      : 1 + Math.floor((MANIFEST_WINDOW_BYTES - sizes[0]!) / sizes[1]!);
+  let beforeData = -1;
+  let expected = -1;
+  let sizes: number[] = [];
   const port = await fakeDaemon(t, async (send, _needs, _next, until) => {
-    await until((so) => countOf(so, 'manifest') === MANIFEST_WINDOW_FRAMES);
+    await until((so) => countOf(so, 'manifest') >= fits(manifestBytes(so)));
     // No credit yet: the file asked for now comes before any further batch.
     send({
       $case: 'needBatch',
@@ -405,7 +431,7 @@ test("a push sends no more manifest batches than the daemon's window, and serves
         needs: [
           {
             fileId: 1n,
-            path: 'd0/f',
+            path: 'f',
             hashFirst: false,
             blocks: [],
             destinationHash: Buffer.alloc(0),
@@ -415,28 +441,34 @@ test("a push sends no more manifest batches than the daemon's window, and serves
         ],
       },
     });
-    const sent = await until((so) => countOf(so, 'fileData') === 1);
-    batchesAtData = countOf(
+    let sent = await until((so) => countOf(so, 'fileData') === 1);
+    beforeData = countOf(
       sent.slice(
         0,
         sent.findIndex((body) => body.$case === 'fileData'),
       ),
       'manifest',
     );
-    // Credit a step at a time, each once its batches are in, until the walk is over.
-    let granted = MANIFEST_WINDOW_FRAMES;
-    while (granted < dirs + 1) {
-      send({ $case: 'manifestCredit', value: { frames: MANIFEST_CREDIT_STEP } });
-      granted += MANIFEST_CREDIT_STEP;
-      const due = Math.min(granted, dirs + 1);
-      await until((so) => countOf(so, 'manifest') >= due);
+    expected = fits(manifestBytes(sent));
+    // Credit for what came, a step at a time, until the walk is over.
+    let granted = 0;
+    for (;;) {
+      sent = await until(
+        (so) =>
+          countOf(so, 'manifestComplete') === 1 || sum(manifestBytes(so)) - granted >= MANIFEST_CREDIT_BYTES,
+      );
+      if (countOf(sent, 'manifestComplete') === 1) break;
+      send({ $case: 'manifestCredit', value: { bytes: MANIFEST_CREDIT_BYTES } });
+      granted += MANIFEST_CREDIT_BYTES;
     }
-    await until((so) => countOf(so, 'manifestComplete') === 1);
-    send(summary({ skipped: BigInt(dirs) }));
+    sizes = manifestBytes(sent);
+    send(summary({ skipped: BigInt(dirs * 101 + 1) }));
   });
   const result = await runBlit(['copy', `${src}/`, `127.0.0.1:${port}:/m/dst`]);
   assert.equal(result.status, 0, result.stderr);
-  assert.equal(batchesAtData, MANIFEST_WINDOW_FRAMES, 'the data came while the window was full');
+  assert.equal(sizes.length, dirs + 1, 'every listing came');
+  assert.equal(new Set(sizes.slice(1)).size, 1, `the directories' listings are as long: ${sizes}`);
+  assert.equal(beforeData, expected, 'the data came while the window was full');
 });
 
 test('a daemon that grants manifest credit for batches never sent ends the push with one line', async (t) => {
@@ -445,7 +477,7 @@ test('a daemon that grants manifest credit for batches never sent ends the push 
   mkdirSync(src);
   writeFileSync(join(src, 'f'), 'x');
   const port = await fakeDaemon(t, async (send) => {
-    send({ $case: 'manifestCredit', value: { frames: MANIFEST_CREDIT_STEP } });
+    send({ $case: 'manifestCredit', value: { bytes: MANIFEST_CREDIT_BYTES } });
   });
   const result = await runBlit(['copy', `${src}/`, `127.0.0.1:${port}:/m/dst`]);
   assert.equal(result.status, 1, result.stderr);

@@ -1,28 +1,27 @@
 /**
  * A session larger than both of its windows: more files than the destination asks for at once
- * (MAX_FILES_ASKED), listed in more manifest batches than the source may have unread
- * (MANIFEST_WINDOW_FRAMES), pushed and pulled through a real blitd, over data sockets and inside
- * the stream (--force-grpc-data). Each completes with the tree intact.
- *
- * The tree is laid out so that both sides wait on each other: the root's own listing holds more
- * files than the destination asks for at once, and many small directories' listings follow it. The
- * destination asks for the root's files and waits for them while the source, out of window after
- * the small listings, waits for credit: it must serve those files meanwhile (a source that did not
- * was seen to hang here, broken on purpose).
+ * (MAX_FILES_ASKED), then more manifest than the source may have untaken (MANIFEST_WINDOW_BYTES:
+ * directories of long links, with nothing to fetch), pushed and pulled through a real blitd, over
+ * data sockets and inside the stream (--force-grpc-data). Each completes with the tree intact: both
+ * windows fill and drain without the sides waiting on each other for ever. That a source out of
+ * window serves the files asked meanwhile is pinned, step by step, by hostile-daemon's test of the
+ * window (here the timing decides whether it comes to that).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BATCH_ENTRIES, MANIFEST_WINDOW_FRAMES } from '../../src/protocol/manifest-wire.js';
+import { BATCH_ENTRIES, MANIFEST_WINDOW_BYTES } from '../../src/protocol/manifest-wire.js';
 import { MAX_FILES_ASKED } from '../../src/transport/stream/peer-data.js';
 import { assertSameTree, jsonReport, tempDir } from '../helpers.js';
 import { runBlit, startDaemon } from './daemon-harness.js';
 
 /** The root's files: more than the destination asks for at once. */
 const ROOT_FILES = MAX_FILES_ASKED + BATCH_ENTRIES;
-/** Small directories after it, one batch each: twice the window, and then some. */
-const DIRS = 2 * MANIFEST_WINDOW_FRAMES + 1;
+/** Directories of links to a long target after it: one batch each, more than the window together. */
+const TARGET = 'x'.repeat(3900);
+const LINKS = 100;
+const DIRS = Math.ceil((1.25 * MANIFEST_WINDOW_BYTES) / (LINKS * TARGET.length));
 
 test('a push and a pull larger than both windows complete intact, over data sockets and in the stream', async (t) => {
   const root = tempDir(t, 'blit-windows-');
@@ -31,33 +30,33 @@ test('a push and a pull larger than both windows complete intact, over data sock
   for (let f = 0; f < ROOT_FILES; f++) writeFileSync(join(src, `f${f}`), `${f}\n`);
   for (let d = 0; d < DIRS; d++) {
     mkdirSync(join(src, `d${d}`));
-    writeFileSync(join(src, `d${d}`, 'f'), `${d}\n`);
+    for (let l = 0; l < LINKS; l++) symlinkSync(TARGET, join(src, `d${d}`, `l${l}`));
   }
   const module = join(root, 'module');
   mkdirSync(module);
   const daemon = await startDaemon(t, ['--root', module]);
-  const entries = ROOT_FILES + 2 * DIRS;
+  const entries = ROOT_FILES + DIRS * (LINKS + 1);
   for (const [how, flags] of [
     ['data sockets', []],
     ['the stream', ['--force-grpc-data']],
   ] as const) {
-    const pushed = join(module, `push-${flags.length}`);
+    const name = `push-${flags.length}`;
     const push = await runBlit([
       'copy',
       '--json',
       ...flags,
       `${src}/`,
-      `127.0.0.1:${daemon.port}:/default/push-${flags.length}`,
+      `127.0.0.1:${daemon.port}:/default/${name}`,
     ]);
     assert.equal(push.status, 0, `push over ${how}: ${push.stderr}`);
     assert.equal(jsonReport(push).copied, entries, how);
-    assertSameTree(pushed, src);
+    assertSameTree(join(module, name), src);
     const pulled = join(root, `pull-${flags.length}`);
     const pull = await runBlit([
       'copy',
       '--json',
       ...flags,
-      `127.0.0.1:${daemon.port}:/default/push-${flags.length}/`,
+      `127.0.0.1:${daemon.port}:/default/${name}/`,
       pulled,
     ]);
     assert.equal(pull.status, 0, `pull over ${how}: ${pull.stderr}`);

@@ -27,13 +27,13 @@ import {
   ErrorCode,
   Operation,
   Role,
-  type TransferFrame,
+  TransferFrame,
 } from '../../src/generated/blit.js';
 import { localHello } from '../../src/protocol/handshake.js';
 import {
   BATCH_ENTRIES,
-  MANIFEST_CREDIT_STEP,
-  MANIFEST_WINDOW_FRAMES,
+  MANIFEST_CREDIT_BYTES,
+  MANIFEST_WINDOW_BYTES,
 } from '../../src/protocol/manifest-wire.js';
 import { MAX_FILES_ASKED } from '../../src/transport/stream/peer-data.js';
 import { dialData } from '../../src/transport/tcp/dial.js';
@@ -117,6 +117,9 @@ function rawSession(client: BlitClient) {
 }
 
 const hello: Body = { $case: 'hello', value: localHello('blit') };
+
+/** A frame's length on the wire, as a source's: what the manifest's window counts. */
+const frameBytes = (body: Body) => TransferFrame.encode({ role: Role.ROLE_SOURCE, body }).finish().length;
 
 describe('Transfer under a hostile client', () => {
   const cleanups: (() => unknown)[] = [];
@@ -714,30 +717,35 @@ describe('Transfer under a hostile client', () => {
     await assertStillServing();
   });
 
-  test('a client that lists more than it sends: at most MAX_FILES_ASKED asked for, MANIFEST_WINDOW_FRAMES batches unread, then the session ends', async () => {
+  test('a client that lists more than it sends: at most MAX_FILES_ASKED asked for, MANIFEST_WINDOW_BYTES of batches untaken, then the session ends', async () => {
     const session = rawSession(client);
     session.send(hello);
     session.send(open('data', 'window'));
     await session.nextReal(); // hello
     await session.nextReal(); // accept
-    // The root lists more files than the daemon asks for at once, in batches it reads as they
-    // come, and the directories whose listings follow.
+    // The root lists more files than the daemon asks for at once, in batches it takes as they come
+    // (long names: more than one credit's worth of them), and the directories whose listings
+    // follow: each ~3.5 MB of links, more than the window together.
     const files = MAX_FILES_ASKED + BATCH_ENTRIES;
     const rootBatches = files / BATCH_ENTRIES;
-    const dirs = Array.from({ length: MANIFEST_WINDOW_FRAMES + 8 }, (_, i) => `d${i}`);
-    for (let b = 0; b < rootBatches; b++) {
-      const entries = Array.from({ length: BATCH_ENTRIES }, (_, i) =>
-        entry(`f${b * BATCH_ENTRIES + i}`, EntryKind.ENTRY_KIND_FILE, 1),
-      );
-      const last = b === rootBatches - 1;
-      if (last) entries.push(...dirs.map((name) => entry(name, EntryKind.ENTRY_KIND_DIRECTORY)));
-      session.send(batch('', entries, last));
+    const dirs = Array.from({ length: 8 }, (_, i) => `d${i}`);
+    let rootBytes = 0;
+    for (let b = 0; b <= rootBatches; b++) {
+      const entries =
+        b < rootBatches
+          ? Array.from({ length: BATCH_ENTRIES }, (_, i) =>
+              entry(`${'n'.repeat(240)}${b * BATCH_ENTRIES + i}`, EntryKind.ENTRY_KIND_FILE, 1),
+            )
+          : dirs.map((name) => entry(name, EntryKind.ENTRY_KIND_DIRECTORY));
+      const body = batch('', entries, b === rootBatches);
+      rootBytes += frameBytes(body);
+      session.send(body);
     }
     let asked = 0;
     let credit = 0;
     const count = (frame: TransferFrame | undefined) => {
       if (frame?.body?.$case === 'needBatch') asked += frame.body.value.needs.length;
-      if (frame?.body?.$case === 'manifestCredit') credit += frame.body.value.frames;
+      if (frame?.body?.$case === 'manifestCredit') credit += frame.body.value.bytes;
     };
     // No data is sent: the daemon asks for its window's worth and waits for them.
     while (asked < MAX_FILES_ASKED) {
@@ -745,9 +753,14 @@ describe('Transfer under a hostile client', () => {
       assert.ok(frame, 'the daemon asks for files');
       count(frame);
     }
-    // Its window of batches: what it was granted at first and since; each listing now waits unread,
-    // and the first beyond the window ends the session.
-    for (const dir of dirs) session.send(batch(dir, [entry('f', EntryKind.ENTRY_KIND_FILE, 1)]));
+    // Each listing now waits untaken; the first beyond the window ends the session.
+    const target = 'x'.repeat(3900);
+    for (const dir of dirs) {
+      const links = Array.from({ length: 900 }, (_, i) =>
+        entry(`l${i}`, EntryKind.ENTRY_KIND_SYMLINK, 0, target),
+      );
+      session.send(batch(dir, links));
+    }
     let fatal: TransferFrame['body'] | undefined;
     for (;;) {
       const frame = await session.nextReal();
@@ -761,12 +774,24 @@ describe('Transfer under a hostile client', () => {
     assert.equal(fatal.value.code, ErrorCode.ERROR_CODE_PROTOCOL);
     assert.match(
       fatal.value.message,
-      new RegExp(`more than ${MANIFEST_WINDOW_FRAMES} manifest batches sent ahead of the destination`),
+      new RegExp(`more than ${MANIFEST_WINDOW_BYTES >> 20} MiB of manifest sent ahead of the destination`),
     );
     assert.equal(asked, MAX_FILES_ASKED, 'no file asked for beyond the window');
-    // Credit only for the batches it read (the root's), a step at a time.
-    assert.equal(credit, rootBatches - (rootBatches % MANIFEST_CREDIT_STEP));
+    // Credit for the batches it took (the root's), a step at a time; none for those waiting.
+    assert.ok(credit >= MANIFEST_CREDIT_BYTES && credit <= rootBytes, `${credit} of ${rootBytes}`);
     session.close();
+
+    // A batch of more entries than any source sends ends the session as it arrives.
+    const crowded = rawSession(client);
+    crowded.send(hello);
+    crowded.send(open('data', 'crowded'));
+    const many = Array.from({ length: BATCH_ENTRIES + 1 }, (_, i) =>
+      entry(`f${i}`, EntryKind.ENTRY_KIND_FILE, 1),
+    );
+    crowded.send(batch('', many));
+    const refused = await crowded.fatal();
+    assert.equal(refused?.code, ErrorCode.ERROR_CODE_PROTOCOL);
+    assert.match(refused.message, new RegExp(`a manifest batch of more than ${BATCH_ENTRIES} entries`));
     await assertStillServing();
   });
 

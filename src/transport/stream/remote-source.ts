@@ -17,11 +17,13 @@ import { localIdNames } from '../../fsops/id-map.js';
 import type { FoundAsListed, SameAsManifest } from '../../fsops/native.js';
 import { joinRel, parentRel } from '../../fsops/rel-path.js';
 import type { ManifestComplete, ManifestEntry, SourceDone } from '../../generated/blit.js';
+import { MAX_MESSAGE_BYTES } from '../../protocol/handshake.js';
 import {
+  BATCH_ENTRIES,
   checkPeerRel,
   fromManifestEntry,
-  MANIFEST_CREDIT_STEP,
-  MANIFEST_WINDOW_FRAMES,
+  MANIFEST_CREDIT_BYTES,
+  MANIFEST_WINDOW_BYTES,
   type OwnerMapping,
   ProtocolError,
 } from '../../protocol/manifest-wire.js';
@@ -106,6 +108,16 @@ interface OpenListing {
   held?: Uint8Array[];
 }
 
+/** A batch's frame as the window counts it: as long as it came (the largest a frame may be, if not known). */
+function frameBytes(batch: TakenBatch): number {
+  return batch.wireBytes ?? MAX_MESSAGE_BYTES;
+}
+
+/** The entries a batch holds, decoded or not. */
+function entryCount(batch: TakenBatch): number {
+  return batch.raw !== undefined ? (batch.rawEntries ?? 0) : batch.entries.length;
+}
+
 export class RemoteSource implements SourceRole {
   private complete = true;
   private readFailedFlag = false;
@@ -114,12 +126,13 @@ export class RemoteSource implements SourceRole {
   /** Frames of the manifest not yet taken by the session, in order. */
   private readonly queue: SourceFrame[] = [];
   /**
-   * The manifest's window: batches the source may send in all (the first window and the credit
-   * granted since), those that came, and those read but not yet granted again.
+   * The manifest's window, in bytes of whole frames: what the source may send in all (the first
+   * window and the credit granted since), what came, and what the session took and was not granted
+   * again yet.
    */
-  private batchesGranted = MANIFEST_WINDOW_FRAMES;
-  private batchesArrived = 0;
-  private batchesToGrant = 0;
+  private bytesGranted = MANIFEST_WINDOW_BYTES;
+  private bytesArrived = 0;
+  private bytesToGrant = 0;
   private wake: (() => void) | undefined;
   private fail: ((error: Error) => void) | undefined;
   /** Why no more frames will come: the stream ended or broke. */
@@ -177,10 +190,14 @@ export class RemoteSource implements SourceRole {
       case 'manifest':
         if (this.roundsArrived >= this.roundsAsked)
           throw new ProtocolError('manifest after the source said it was complete');
-        if (++this.batchesArrived > this.batchesGranted)
+        this.bytesArrived += frameBytes(frame.value);
+        if (this.bytesArrived > this.bytesGranted)
           throw new ProtocolError(
-            `more than ${MANIFEST_WINDOW_FRAMES} manifest batches sent ahead of the destination`,
+            `more than ${MANIFEST_WINDOW_BYTES >> 20} MiB of manifest sent ahead of the destination`,
           );
+        // Held until the session takes it: decoded entries may weigh far more than their bytes.
+        if (entryCount(frame.value) > BATCH_ENTRIES || frame.value.unreadable.length > BATCH_ENTRIES)
+          throw new ProtocolError(`a manifest batch of more than ${BATCH_ENTRIES} entries`);
         if (!this.arrivingOpen && frame.value.last) this.compareAhead(frame.value);
         this.arrivingOpen = !frame.value.last;
         break;
@@ -312,12 +329,14 @@ export class RemoteSource implements SourceRole {
     );
   }
 
-  /** A frame leaves the queue: a batch read makes room for another in the manifest's window. */
+  /** A frame leaves the queue: a batch taken makes room for others in the manifest's window. */
   private taken(frame: SourceFrame): SourceFrame {
-    if (frame.$case !== 'manifest' || ++this.batchesToGrant < MANIFEST_CREDIT_STEP) return frame;
-    this.batchesGranted += this.batchesToGrant;
-    this.channel.send({ $case: 'manifestCredit', value: { frames: this.batchesToGrant } });
-    this.batchesToGrant = 0;
+    if (frame.$case !== 'manifest') return frame;
+    this.bytesToGrant += frameBytes(frame.value);
+    if (this.bytesToGrant < MANIFEST_CREDIT_BYTES) return frame;
+    this.bytesGranted += this.bytesToGrant;
+    this.channel.send({ $case: 'manifestCredit', value: { bytes: this.bytesToGrant } });
+    this.bytesToGrant = 0;
     return frame;
   }
 

@@ -29,15 +29,16 @@ import { isAllZeros } from '../../fsops/sparse-blocks.js';
 import type {
   Actions,
   DataPlaneGrant,
+  ManifestBatch,
   Need,
   Summary,
   Progress as WireProgress,
 } from '../../generated/blit.js';
-import { ErrorCode, Phase } from '../../generated/blit.js';
+import { ErrorCode, Phase, TransferFrame } from '../../generated/blit.js';
 import { LinkGroupIds } from '../../protocol/link-groups.js';
 import {
   checkPeerRel,
-  MANIFEST_WINDOW_FRAMES,
+  MANIFEST_WINDOW_BYTES,
   ProtocolError,
   toEncodedManifestFrames,
   toManifestBatches,
@@ -172,8 +173,8 @@ async function serveSource(
   /** Bytes of the paths of the needs queued (memory is bounded). */
   let queuedBytes = 0;
   const askedIds = new Set<bigint>();
-  /** Manifest batches the destination's window has room for (ManifestCredit adds to it). */
-  let credit = MANIFEST_WINDOW_FRAMES;
+  /** Bytes of manifest frames the destination's window has room for (ManifestCredit adds to it). */
+  let credit = MANIFEST_WINDOW_BYTES;
   let summary: Summary | undefined;
   let wake: (() => void) | undefined;
   const wakeUp = () => {
@@ -232,11 +233,11 @@ async function serveSource(
         wakeUp();
         break;
       case 'manifestCredit': {
-        const frames = body.value.frames;
-        // Only for batches it read: never more than the window, never nothing.
-        if (frames === 0 || credit + frames > MANIFEST_WINDOW_FRAMES)
+        const granted = body.value.bytes;
+        // Only for frames it took: never more than the window, never nothing.
+        if (granted === 0 || credit + granted > MANIFEST_WINDOW_BYTES)
           throw new ProtocolError('manifest credit for batches not sent');
-        credit += frames;
+        credit += granted;
         wakeUp();
         break;
       }
@@ -340,18 +341,21 @@ async function serveSource(
   };
   const send = (body: Parameters<FrameChannel['send']>[0]) => drained(channel.send(body));
   /**
-   * Takes room for one manifest batch in the destination's window, waiting for its ManifestCredit
-   * when there is none: the needs it sent meanwhile are served while this side waits, since the
-   * destination may be waiting for those files before it reads on.
+   * Sends one manifest frame, encoded, once the destination's window has room for all of it: while
+   * it waits for ManifestCredit it serves the needs it has, since the destination may be waiting
+   * for those files before it takes more.
    */
-  const manifestRoom = async () => {
-    while (credit === 0) {
+  const sendManifestFrame = async (frame: Uint8Array) => {
+    while (credit < frame.length) {
       check();
       if (needs.length > 0) await serveNeeds();
       else await nextEvent();
     }
-    credit--;
+    credit -= frame.length;
+    await drained(channel.sendEncoded(frame));
   };
+  const manifestFrame = (batch: ManifestBatch) =>
+    TransferFrame.encode({ role: channel.role, body: { $case: 'manifest', value: batch } }).finish();
   source.onListing = (rel) => work.now(`scan: listing ${showPath(rel === '' ? '.' : rel)}`);
 
   let entries = 0;
@@ -361,8 +365,7 @@ async function serveSource(
   /** One listing as manifest batches, counted. */
   const sendListing = async (listing: SourceListing) => {
     for (const batch of toManifestBatches(listing, links)) {
-      await manifestRoom();
-      await send({ $case: 'manifest', value: batch });
+      await sendManifestFrame(manifestFrame(batch));
       check();
     }
     entries += listing.entries.length;
@@ -378,8 +381,7 @@ async function serveSource(
    */
   const sendEncodedListing = async (listing: SourceListing, encoded: EncodedEntries) => {
     for (const frame of toEncodedManifestFrames(listing, encoded, channel.role)) {
-      await manifestRoom();
-      await drained(channel.sendEncoded(frame));
+      await sendManifestFrame(frame);
       check();
     }
     entries += encoded.count;
@@ -639,11 +641,9 @@ async function serveSource(
     const verdict = entry && source.verdictOf(rel, entry.kind === 'dir');
     if (entry && verdict) await sendManifest(source.scan({ parent, entry: { ...entry, verdict } }));
     else {
-      await manifestRoom();
-      channel.send({
-        $case: 'manifest',
-        value: { directory: parent, entries: [], partial: true, last: true, unreadable: [] },
-      });
+      await sendManifestFrame(
+        manifestFrame({ directory: parent, entries: [], partial: true, last: true, unreadable: [] }),
+      );
     }
   };
 
