@@ -61,7 +61,11 @@ function outcomes(bytes: Uint8Array): { generated: unknown; received: unknown } 
       const value = frame.body.value as ReceivedBatch;
       const entries = [...entriesOf(value)];
       assert.equal(value.raw, undefined, 'the raw entries go once decoded');
+      // What the manifest's window counts: the whole frame, as it came.
+      assert.equal(value.wireBytes, bytes.length);
       delete value.raw;
+      delete value.rawEntries;
+      delete value.wireBytes;
       value.entries = entries;
     }
     return frame;
@@ -95,6 +99,7 @@ test('a manifest frame decodes as the generated decoder decodes it, its entries 
       const received = frame.body.value as ReceivedBatch;
       assert.deepEqual(received.entries, [], 'not decoded before asked for');
       assert.ok(received.raw, 'kept raw');
+      assert.equal(received.rawEntries, value.entries.length);
       assert.deepEqual([...entriesOf(received)], value.entries);
       const { generated, received: whole } = outcomes(bytes);
       assert.deepEqual(whole, generated);
