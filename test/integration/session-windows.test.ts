@@ -8,7 +8,7 @@
  * window (here the timing decides whether it comes to that).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BATCH_ENTRIES, MANIFEST_WINDOW_BYTES } from '../../src/protocol/manifest-wire.js';
@@ -63,4 +63,31 @@ test('a push and a pull larger than both windows complete intact, over data sock
     assert.equal(jsonReport(pull).copied, entries, how);
     assertSameTree(pulled, src);
   }
+});
+
+test('a checksum mirror and a move of more files than are asked for at once complete intact', async (t) => {
+  const root = tempDir(t, 'blit-windows-');
+  const src = join(root, 'src');
+  mkdirSync(src);
+  for (let f = 0; f < ROOT_FILES; f++) writeFileSync(join(src, `f${f}`), `${f}\n`);
+  const module = join(root, 'module');
+  mkdirSync(module);
+  const daemon = await startDaemon(t, ['--root', module]);
+  const remote = `127.0.0.1:${daemon.port}:/default/copy`;
+  const copy = await runBlit(['copy', `${src}/`, remote]);
+  assert.equal(copy.status, 0, copy.stderr);
+  // Same sizes, other bytes: only their hashes tell these apart. Every file of equal size is
+  // hashed here first, and the needs wait for their hashes in one queue.
+  const changed = [0, 5000, ROOT_FILES - 1];
+  for (const f of changed) writeFileSync(join(module, 'copy', `f${f}`), `${f}\n`.replace(/\d/g, 'x'));
+  const mirror = await runBlit(['mirror', '--checksum', '--yes', '--json', `${src}/`, remote]);
+  assert.equal(mirror.status, 0, mirror.stderr);
+  assert.equal(jsonReport(mirror).copied, changed.length);
+  assertSameTree(join(module, 'copy'), src);
+  // A pull-move: the daemon removes each file once the client says it landed.
+  const moved = join(root, 'moved');
+  const move = await runBlit(['move', '--json', `${remote}/`, moved]);
+  assert.equal(move.status, 0, move.stderr);
+  assertSameTree(moved, src, { ignoreRootMtime: true });
+  assert.deepEqual(readdirSync(join(module, 'copy')), [], 'every moved file left the daemon');
 });
