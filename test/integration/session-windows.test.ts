@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { BATCH_ENTRIES, MANIFEST_WINDOW_BYTES } from '../../src/protocol/manifest-wire.js';
 import { MAX_FILES_ASKED } from '../../src/transport/stream/peer-data.js';
 import { assertSameTree, jsonReport, tempDir } from '../helpers.js';
@@ -23,18 +23,23 @@ const TARGET = 'x'.repeat(3900);
 const LINKS = 100;
 const DIRS = Math.ceil((1.25 * MANIFEST_WINDOW_BYTES) / (LINKS * TARGET.length));
 
-test('a push and a pull larger than both windows complete intact, over data sockets and in the stream', async (t) => {
+/** A source of ROOT_FILES files and `dirs` directories of links, and a blitd serving an empty module beside it. */
+async function servedTree(t: TestContext, dirs: number) {
   const root = tempDir(t, 'blit-windows-');
   const src = join(root, 'src');
   mkdirSync(src);
   for (let f = 0; f < ROOT_FILES; f++) writeFileSync(join(src, `f${f}`), `${f}\n`);
-  for (let d = 0; d < DIRS; d++) {
+  for (let d = 0; d < dirs; d++) {
     mkdirSync(join(src, `d${d}`));
     for (let l = 0; l < LINKS; l++) symlinkSync(TARGET, join(src, `d${d}`, `l${l}`));
   }
   const module = join(root, 'module');
   mkdirSync(module);
-  const daemon = await startDaemon(t, ['--root', module]);
+  return { root, src, module, daemon: await startDaemon(t, ['--root', module]) };
+}
+
+test('a push and a pull larger than both windows complete intact, over data sockets and in the stream', async (t) => {
+  const { root, src, module, daemon } = await servedTree(t, DIRS);
   const entries = ROOT_FILES + DIRS * (LINKS + 1);
   for (const [how, flags] of [
     ['data sockets', []],
@@ -66,13 +71,7 @@ test('a push and a pull larger than both windows complete intact, over data sock
 });
 
 test('a checksum mirror and a move of more files than are asked for at once complete intact', async (t) => {
-  const root = tempDir(t, 'blit-windows-');
-  const src = join(root, 'src');
-  mkdirSync(src);
-  for (let f = 0; f < ROOT_FILES; f++) writeFileSync(join(src, `f${f}`), `${f}\n`);
-  const module = join(root, 'module');
-  mkdirSync(module);
-  const daemon = await startDaemon(t, ['--root', module]);
+  const { root, src, module, daemon } = await servedTree(t, 0);
   const remote = `127.0.0.1:${daemon.port}:/default/copy`;
   const copy = await runBlit(['copy', `${src}/`, remote]);
   assert.equal(copy.status, 0, copy.stderr);

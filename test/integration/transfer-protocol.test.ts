@@ -118,6 +118,13 @@ function rawSession(client: BlitClient) {
 
 const hello: Body = { $case: 'hello', value: localHello('blit') };
 
+/** `size` bytes, zero but for one byte in every `step`, each a different value. */
+function patterned(size: number, step: number): Buffer {
+  const data = Buffer.alloc(size);
+  for (let i = 0; i < size; i += step) data[i] = (i / step) % 251;
+  return data;
+}
+
 /** A frame's length on the wire, as a source's: what the manifest's window counts. */
 const frameBytes = (body: Body) => TransferFrame.encode({ role: Role.ROLE_SOURCE, body }).finish().length;
 
@@ -366,8 +373,7 @@ describe('Transfer under a hostile client', () => {
   test('data records: blocks of one file over two sockets, interleaved, land whole only when all are in', async () => {
     const block = 4 << 20;
     const size = block + 10;
-    const data = Buffer.alloc(size);
-    for (let i = 0; i < size; i += 4093) data[i] = (i / 4093) % 251;
+    const data = patterned(size, 4093);
     const { session, socket, ids, more } = await dataSession(
       'blocks',
       [entry('big', EntryKind.ENTRY_KIND_FILE, size)],
@@ -402,8 +408,7 @@ describe('Transfer under a hostile client', () => {
     // A file that would go whole, sent as one block without FINAL (as sendfile sends it), its
     // CHECKED read by the daemon on the other socket before the block has begun.
     const size = 100 * 1024;
-    const data = Buffer.alloc(size);
-    for (let i = 0; i < size; i += 997) data[i] = (i / 997) % 251;
+    const data = patterned(size, 997);
     const { session, socket, ids, more } = await dataSession(
       'checked',
       [entry('mid', EntryKind.ENTRY_KIND_FILE, size)],

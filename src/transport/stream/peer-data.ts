@@ -536,10 +536,11 @@ export function receiveFromPeer(
   };
 
   /**
-   * Waits, as for the peer, until half the files asked for have settled. The needs gathered go out
-   * first, so the peer has them all to send while this side waits.
+   * Once MAX_FILES_ASKED are asked for and not settled: waits, as for the peer, until half of them
+   * have. The needs gathered go out first, so the peer has them all to send while this side waits.
    */
   const roomToAsk = () => {
+    if (outstanding < MAX_FILES_ASKED) return undefined;
     sendNeeds();
     return hooks.work.forPeer(
       new Promise<void>((resolve, reject) => {
@@ -591,11 +592,11 @@ export function receiveFromPeer(
       if (need.hashFirst) {
         hashQueue.push({ wire, file });
         void hashQueued().catch((error: Error) => channel.fail(error));
-        return outstanding >= MAX_FILES_ASKED ? roomToAsk() : undefined;
+        return roomToAsk();
       }
       needs.push(wire);
       if (needs.length === NEEDS_PER_BATCH) sendNeeds();
-      return outstanding >= MAX_FILES_ASKED ? roomToAsk() : undefined;
+      return roomToAsk();
     },
     flush() {
       sendNeeds();
