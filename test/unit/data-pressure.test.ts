@@ -11,6 +11,7 @@ import { PathDestinationFs } from '../../src/fsops/destination-fs.js';
 import { ByteBudget, SharedBudget } from '../../src/transport/tcp/byte-budget.js';
 import { LandingQueue } from '../../src/transport/tcp/landing-queue.js';
 import { RangeWriter } from '../../src/transport/tcp/range-writer.js';
+import { releaseView, SlabQuota, spareSlabs } from '../../src/transport/tcp/slab-pool.js';
 import { tempDir } from '../helpers.js';
 
 const MiB = 1 << 20;
@@ -147,4 +148,51 @@ describe('a daemon-wide budget over every session', () => {
     a.give(30);
     assert.equal(shared.bytes, 45, "a closed session's late gives leave the shared count alone");
   });
+});
+
+test("a socket's read buffer is read into again only once the files and ranges kept from it are written", async (t) => {
+  const dir = tempDir(t, 'blit-pressure-');
+  // Slabs spare from earlier tests out of reach: this test's slabs are the only ones that can come back.
+  const drain = new SlabQuota(Number.MAX_SAFE_INTEGER);
+  while (spareSlabs() > 0) drain.take();
+  const quota = new SlabQuota();
+  let landed!: () => void;
+  const allLanded = new Promise<void>((resolve) => {
+    landed = resolve;
+  });
+  const queue = new LandingQueue(new PathDestinationFs(dir), new ByteBudget(() => {}), {
+    landed: () => landed(),
+    failed: (_fileId, error) => assert.fail(String(error)),
+  });
+  const fd = openSync(join(dir, 'big'), constants.O_WRONLY | constants.O_CREAT, 0o600);
+  t.after(() => closeSync(fd));
+  const writer = new RangeWriter<number>(new ByteBudget(() => {}), {
+    written: (_owner, _offset, _length, error) => assert.equal(error, undefined),
+  });
+
+  // A small file waiting to land: its slab is not spare when the socket moves on to its next read.
+  const forFile = quota.take();
+  forFile.write('small', 0);
+  queue.add({
+    fileId: 1n,
+    rel: 'small',
+    data: forFile.subarray(0, 5),
+    mode: 0o644,
+    mtimeNs: 1_700_000_000_000_000_000n,
+  });
+  releaseView(forFile);
+  assert.equal(spareSlabs(), 0, 'held by the landing queue');
+  await allLanded;
+  assert.equal(spareSlabs(), 1, 'back once the file has landed');
+  assert.equal(readFileSync(join(dir, 'small'), 'utf8'), 'small');
+
+  // A range waiting to be written: the same.
+  const forRange = quota.take();
+  forRange.fill(7, MiB, 2 * MiB);
+  writer.add({ fd, offset: 0, data: forRange.subarray(MiB, 2 * MiB), owner: 1, rel: 'big' });
+  releaseView(forRange);
+  assert.equal(spareSlabs(), 0, 'held by the range writer');
+  await writer.idle();
+  assert.equal(spareSlabs(), 1, 'back once the range is written');
+  assert.ok(readFileSync(join(dir, 'big')).equals(Buffer.alloc(MiB, 7)));
 });

@@ -11,6 +11,15 @@ import { nativeAddon } from '../../src/fsops/native.js';
 import { DataPlaneStalled } from '../../src/transport/tcp/data-failure.js';
 import { type RangeSink, receiveRecords } from '../../src/transport/tcp/record-receiver.js';
 import { endRecord, fileHeader } from '../../src/transport/tcp/records.js';
+import {
+  holdView,
+  releaseView,
+  SLAB_BYTES,
+  SLABS_PER_SOCKET,
+  SlabQuota,
+  slabsMade,
+  spareSlabs,
+} from '../../src/transport/tcp/slab-pool.js';
 import { loopbackPair } from '../helpers.js';
 
 /** A connected pair on 127.0.0.1: `server` is read by receiveRecords, `client` writes. */
@@ -117,4 +126,82 @@ test('on the socket thread too, a record left half-sent fails after the idle tim
   const error = await reported;
   assert.ok(error instanceof DataPlaneStalled);
   assert.match(error.message, /stalled in the middle of a record/);
+});
+
+test('on the socket thread, files held unlanded keep their read buffers: the socket waits for one to come back, never reads over them', {
+  skip: nativeAddon() ? false : 'the native addon is not built',
+  timeout: 30_000,
+}, async (t) => {
+  const { server, client } = await loopbackPair(t);
+  const FILES = 28;
+  const SIZE = 1 << 20;
+  /** File `id`'s bytes: each file's own pattern, so bytes read over by another file show. */
+  const contents = (id: number) => {
+    const bytes = Buffer.allocUnsafe(SIZE);
+    for (let i = 0; i < SIZE; i++) bytes[i] = (i * 31 + id * 17) & 255;
+    return bytes;
+  };
+  const expected = Array.from({ length: FILES }, (_, id) => contents(id));
+  // Slabs spare from earlier tests are taken out of reach: every slab of this run is counted.
+  const drain = new SlabQuota(Number.MAX_SAFE_INTEGER);
+  while (spareSlabs() > 0) drain.take();
+  const madeBefore = slabsMade();
+
+  // The sink keeps every view (as files waiting to land do) until nearly 4 slabs' worth are held;
+  // then, after the socket has asked for a fifth, it checks and lets go of the oldest 4 MiB.
+  const held: { id: number; offset: number; data: Buffer }[] = [];
+  let heldBytes = 0;
+  let releasing = false;
+  let checked = 0;
+  const check = (view: { id: number; offset: number; data: Buffer }) => {
+    assert.ok(
+      view.data.equals(expected[view.id]!.subarray(view.offset, view.offset + view.data.length)),
+      `file ${view.id} at ${view.offset} read over while held`,
+    );
+    checked += view.data.length;
+    releaseView(view.data);
+  };
+  const releaseOldest = () => {
+    releasing = false;
+    for (let freed = 0; freed < SLAB_BYTES && held.length > 0; ) {
+      const view = held.shift()!;
+      heldBytes -= view.data.length;
+      freed += view.data.length;
+      check(view);
+    }
+  };
+  let lastDone!: () => void;
+  const ended = new Promise<void>((resolve) => {
+    lastDone = resolve;
+  });
+  const sink: RangeSink = {
+    begin: () => true,
+    data: (id, offset, data) => {
+      holdView(data);
+      held.push({ id: Number(id), offset, data });
+      heldBytes += data.length;
+      if (heldBytes >= SLABS_PER_SOCKET * SLAB_BYTES - (64 << 10) && !releasing) {
+        releasing = true;
+        setImmediate(releaseOldest);
+      }
+    },
+    done: (id) => {
+      if (Number(id) === FILES - 1) lastDone();
+    },
+    checked: () => {},
+    fail: () => {},
+  };
+  const errors: Error[] = [];
+  receiveRecords(server, sink, (error) => errors.push(error));
+  for (let id = 0; id < FILES; id++)
+    client.write(Buffer.concat([fileHeader(BigInt(id), SIZE), expected[id]!]));
+  client.write(endRecord());
+  await ended;
+  for (const view of held.splice(0)) check(view);
+  assert.deepEqual(errors, []);
+  assert.equal(checked, FILES * SIZE);
+  assert.ok(
+    slabsMade() - madeBefore <= SLABS_PER_SOCKET,
+    `${slabsMade() - madeBefore} slabs made for ${FILES} MiB`,
+  );
 });

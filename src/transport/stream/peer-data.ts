@@ -32,6 +32,7 @@ import { blockCount, blockLength, blocksOf, SMALL_FILE_BYTES } from '../tcp/layo
 import { RangeWriter } from '../tcp/range-writer.js';
 import { RangeAbandoned, type RangeSink, type Receiving, receiveRecords } from '../tcp/record-receiver.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
+import { holdView, releaseView } from '../tcp/slab-pool.js';
 
 /** Needs per NeedBatch frame. */
 const NEEDS_PER_BATCH = 1024;
@@ -395,6 +396,8 @@ export function receiveFromPeer(
       const file = pending.get(fileId);
       if (!file || file.failed) return;
       if (file.gathered) {
+        // Kept past this call (a file may straddle two reads): its read buffer is not refilled meanwhile.
+        holdView(data);
         file.gathered.push(data);
         return;
       }
@@ -435,6 +438,8 @@ export function receiveFromPeer(
           sparse: hasHoles(file.entry) || undefined,
           xattrs: destination.xattrsToLand(file.entry),
         });
+        // The landing queue holds what it keeps (or a copy): the pieces' own holds end here.
+        for (const piece of file.gathered) releaseView(piece);
         file.gathered = [];
         return;
       }

@@ -14,6 +14,7 @@ import type { XattrOutcome } from '../../fsops/xattrs.js';
 import { codeOf } from '../../util/errors.js';
 import type { ByteBudget } from './byte-budget.js';
 import { LandingJobs } from './landing-jobs.js';
+import { holdView, releaseView } from './slab-pool.js';
 
 export interface LandingFile {
   fileId: bigint;
@@ -157,11 +158,12 @@ export class LandingQueue {
       return;
     }
     files.forEach((file, i) => {
-      this.settle(file);
       const error = results[i];
+      // Queued again before it is settled, so its bytes stay held throughout.
+      if (error !== undefined && codeOf(error) === 'ENOENT' && !file.retried) this.retry(file);
+      this.settle(file);
       if (error === undefined) this.on.landed(file.fileId, owners[i], xattrs[i]);
-      else if (codeOf(error) === 'ENOENT' && !file.retried) this.retry(file);
-      else this.on.failed(file.fileId, error);
+      else if (codeOf(error) !== 'ENOENT' || file.retried) this.on.failed(file.fileId, error);
     });
   }
 
@@ -184,7 +186,8 @@ export class LandingQueue {
 /**
  * The memory views keep alive, charged to a budget: each backing buffer once, at its whole size,
  * from its first waiting view until its last is given back (a small file's view must not hide the
- * 4 MiB read buffer it keeps from being freed).
+ * 4 MiB read buffer it keeps from being freed). A socket's read buffer is held as long (slab-pool.ts):
+ * not read into again before its last file has landed.
  */
 export class BackingHold {
   private readonly views = new Map<ArrayBufferLike, number>();
@@ -194,7 +197,10 @@ export class BackingHold {
   take(view: Uint8Array): void {
     const backing = view.buffer;
     const count = this.views.get(backing) ?? 0;
-    if (count === 0) this.budget.take(backing.byteLength);
+    if (count === 0) {
+      this.budget.take(backing.byteLength);
+      holdView(view);
+    }
     this.views.set(backing, count + 1);
   }
 
@@ -208,5 +214,6 @@ export class BackingHold {
     if (count === 0) return;
     this.views.delete(backing);
     this.budget.give(backing.byteLength);
+    releaseView(view);
   }
 }

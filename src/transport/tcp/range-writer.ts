@@ -9,6 +9,7 @@
 import { type RangeJob, writeRanges } from '../../fsops/land-files.js';
 import type { ByteBudget } from './byte-budget.js';
 import { LandingJobs } from './landing-jobs.js';
+import { holdView, releaseView } from './slab-pool.js';
 
 export interface Range<T> extends RangeJob {
   /** Whose range it is, handed back with the answer. */
@@ -46,6 +47,8 @@ export class RangeWriter<T> {
     this.queued.push(range);
     this.unanswered++;
     this.budget.take(range.data.length);
+    // A view of a socket's read buffer: not read into again before it is written (slab-pool.ts).
+    holdView(range.data);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -85,6 +88,7 @@ export class RangeWriter<T> {
   private answer(group: Range<T>[], errors: unknown[]): void {
     group.forEach((range, i) => {
       this.budget.give(range.data.length);
+      releaseView(range.data);
       this.answerOne(range.owner, range.offset, range.data.length, errors[i]);
     });
   }

@@ -16,6 +16,7 @@ import { reasonOf } from '../../util/errors.js';
 import { DataPlaneFailed, DataPlaneStalled } from './data-failure.js';
 import { NativeSocket, type StepOutcome } from './native-socket.js';
 import { RecordDecoder, type RecordEvent } from './records.js';
+import { releaseView, SlabQuota } from './slab-pool.js';
 
 /** Where received ranges go: the destination half of the session. */
 export interface RangeSink {
@@ -64,8 +65,6 @@ export interface Receiving {
 
 /** A record begun and not continued for this long fails the session (idle between records is fine). */
 export const RECORD_IDLE_MS = 30_000;
-/** Buffers the native path reads headers and batches into; each read gets a view of one. */
-const SLAB_BYTES = 4 << 20;
 /** A slab with less room than this left is replaced, unless the read wants less. */
 const MIN_READ_BYTES = 64 << 10;
 /** Read at a record's start: a FILE or BLOCK header whole (its data then goes by splice). */
@@ -209,7 +208,9 @@ function receiveNatively(
 ): Receiving {
   const decoder = new RecordDecoder();
   const ranges = new Ranges(sink);
-  let slab = Buffer.allocUnsafe(SLAB_BYTES);
+  // The buffers reads go into (slab-pool.ts): a view of the current one per read.
+  const slabs = new SlabQuota();
+  let slab: Buffer | undefined;
   let used = 0;
   let busy = false;
   let paused = false;
@@ -229,6 +230,9 @@ function receiveNatively(
   // cancels is no failure.
   socket.once('close', () => {
     if (ranges.ended) over = true;
+    slabs.close();
+    // A read still under way writes into the slab until it answers: given back then (`read`).
+    if (!busy) dropSlab();
     native.close(true);
     if (!ranges.ended) fail(new DataPlaneFailed(CLOSED_EARLY));
   });
@@ -241,9 +245,18 @@ function receiveNatively(
     else fail(new DataPlaneFailed(`data connection failed: ${reasonOf(outcome.error)}`));
   };
 
+  /** The socket is done with its current slab (none of its reads is under way). */
+  const dropSlab = () => {
+    if (slab) releaseView(slab);
+    slab = undefined;
+  };
+
   const read = (outcome: StepOutcome, into: Buffer) => {
     busy = false;
-    if (over) return;
+    if (over) {
+      dropSlab();
+      return;
+    }
     if (outcome.error?.code === 'ETIMEDOUT' && outcome.side === 'socket') {
       if (ranges.midRecord(decoder)) fail(stalled(idleMs));
       else next();
@@ -313,8 +326,18 @@ function receiveNatively(
     const want = ranges.ended ? 1 : Math.max(decoder.wanted, atStart ? FIRST_READ_BYTES : 1);
     // A new slab is always the same size: `want` comes from the peer (a dropped range may claim
     // petabytes); a read takes what fits, the decoder the rest on the next one.
-    if (slab.length - used < Math.min(want, MIN_READ_BYTES)) {
-      slab = Buffer.allocUnsafe(SLAB_BYTES);
+    if (slab && slab.length - used < Math.min(want, MIN_READ_BYTES)) {
+      // Back to the pool once the views the sink keeps of it are released.
+      releaseView(slab);
+      slab = undefined;
+    }
+    if (!slab) {
+      // Every slab of this socket still holds files waiting to land: read on once one comes back.
+      if (!slabs.available(() => next())) {
+        busy = false;
+        return;
+      }
+      slab = slabs.take();
       used = 0;
     }
     const into = slab.subarray(used, used + Math.min(want, slab.length - used));

@@ -1,0 +1,108 @@
+/**
+ * The receiving sockets' read buffers (src/transport/tcp/slab-pool.ts): a slab is read into again
+ * only once every view kept of it is released, and a socket has at most SLABS_PER_SOCKET out.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  holdView,
+  releaseView,
+  SLABS_PER_SOCKET,
+  SlabQuota,
+  slabsMade,
+  spareSlabs,
+} from '../../src/transport/tcp/slab-pool.js';
+
+/** Takes every spare slab out of the pool (held by a throw-away quota), so the next take is fresh. */
+function emptySpares(): void {
+  const drain = new SlabQuota(Number.MAX_SAFE_INTEGER);
+  while (spareSlabs() > 0) drain.take();
+}
+
+test('a slab comes back to be read into only once every view kept of it is released', () => {
+  emptySpares();
+  const quota = new SlabQuota();
+  const slab = quota.take();
+  const file = slab.subarray(100, 200);
+  holdView(file);
+  // The socket moves on: the file still waits to land, so the next read gets other memory.
+  releaseView(slab);
+  const next = quota.take();
+  assert.notEqual(next.buffer, slab.buffer);
+  // The file lands: its slab is the one the read after that gets.
+  releaseView(file);
+  releaseView(next);
+  const made = slabsMade();
+  const again = quota.take();
+  assert.equal(slabsMade(), made, 'no fresh slab for a read while one is spare');
+  assert.ok(again.buffer === slab.buffer || again.buffer === next.buffer);
+  releaseView(again);
+});
+
+test('a view held twice keeps its slab until both holds are released; extra releases change nothing', () => {
+  emptySpares();
+  const quota = new SlabQuota();
+  const slab = quota.take();
+  const view = slab.subarray(0, 10);
+  holdView(view);
+  holdView(view);
+  releaseView(slab);
+  releaseView(view);
+  assert.equal(spareSlabs(), 0);
+  releaseView(view);
+  assert.equal(spareSlabs(), 1);
+  releaseView(view);
+  releaseView(slab);
+  assert.equal(spareSlabs(), 1, 'released past zero: still one spare, not two');
+  // Memory that is no slab is left alone.
+  holdView(Buffer.alloc(10));
+  releaseView(Buffer.alloc(10));
+  assert.equal(spareSlabs(), 1);
+});
+
+test('a slab released and held again (a file queued to land once more) leaves the spares', () => {
+  emptySpares();
+  const quota = new SlabQuota();
+  const slab = quota.take();
+  const file = slab.subarray(0, 5);
+  holdView(file);
+  releaseView(slab);
+  releaseView(file);
+  assert.equal(spareSlabs(), 1);
+  holdView(file);
+  assert.equal(spareSlabs(), 0);
+  const other = quota.take();
+  assert.notEqual(other.buffer, slab.buffer);
+  releaseView(file);
+  releaseView(other);
+});
+
+test(`a socket with ${SLABS_PER_SOCKET} slabs out waits, and is woken once, when one comes back`, () => {
+  const quota = new SlabQuota();
+  const taken: Buffer[] = [];
+  let woken = 0;
+  const wake = () => woken++;
+  for (let i = 0; i < SLABS_PER_SOCKET; i++) {
+    assert.equal(quota.available(wake), true);
+    taken.push(quota.take());
+  }
+  assert.equal(quota.available(wake), false);
+  assert.equal(woken, 0);
+  // A view of another slab keeps it out: releasing the socket's own hold on it wakes no one.
+  const view = taken[0]!.subarray(0, 1);
+  holdView(view);
+  releaseView(taken[0]!);
+  assert.equal(woken, 0);
+  releaseView(view);
+  assert.equal(woken, 1);
+  assert.equal(quota.available(wake), true);
+  releaseView(taken[1]!);
+  assert.equal(woken, 1, 'woken once per wait');
+  // Closed: what comes back later wakes no one.
+  quota.take();
+  quota.take();
+  assert.equal(quota.available(wake), false);
+  quota.close();
+  for (const slab of taken.slice(2)) releaseView(slab);
+  assert.equal(woken, 1);
+});
