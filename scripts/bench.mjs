@@ -1068,7 +1068,8 @@ async function startBlitd(blit, root, scenario, tls = false) {
     args = ['--config', config];
   }
   // A file, not a pipe: hyperfine runs through spawnSync, which would leave a pipe undrained.
-  const bd = spawn(process.execPath, [blitd, ...args, '--bind', '127.0.0.1', '--port', '0'], {
+  // Through its launcher, as `blitd` on the PATH runs (it sets what bin/blitd.js's first lines say).
+  const bd = spawn(blitd, [...args, '--bind', '127.0.0.1', '--port', '0'], {
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);

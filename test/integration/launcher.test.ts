@@ -67,3 +67,27 @@ test('under `node --cpu-prof` a transfer still ends through Node, which writes t
   assert.equal(read(join(root, 'dst', 'f')), 'payload\n');
   assert.equal(readdirSync(profiles).filter((name) => name.endsWith('.cpuprofile')).length, 1);
 });
+
+test('both launchers ask glibc for transparent huge pages, keeping a GLIBC_TUNABLES of the user', (t) => {
+  const root = tempDir(t);
+  // Loaded by Node before the launcher's script: prints what the shell line exported, and stops.
+  const probe = join(root, 'print tunables.cjs');
+  writeFileSync(probe, 'process.stdout.write(String(process.env.GLIBC_TUNABLES)); process.exit(0);\n');
+  const BLITD = fileURLToPath(new URL('../../bin/blitd.js', import.meta.url));
+  const tunables = (launcher: string, own: string | undefined) => {
+    const env: NodeJS.ProcessEnv = { NODE_OPTIONS: `--require=${JSON.stringify(probe)}` };
+    if (own !== undefined) env.GLIBC_TUNABLES = own;
+    else env.GLIBC_TUNABLES = undefined;
+    const r = runLink(launcher, ['--version'], env);
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  for (const launcher of [BLIT, BLITD]) {
+    assert.equal(tunables(launcher, undefined), 'glibc.malloc.hugetlb=1');
+    assert.equal(
+      tunables(launcher, 'glibc.malloc.arena_max=2'),
+      'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1',
+    );
+    assert.equal(tunables(launcher, 'glibc.malloc.hugetlb=0'), 'glibc.malloc.hugetlb=0');
+  }
+});
