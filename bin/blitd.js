@@ -1,5 +1,5 @@
 #!/bin/sh
-':'; //; case "$GLIBC_TUNABLES" in *glibc.malloc.hugetlb*) ;; *) GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1"; export GLIBC_TUNABLES;; esac; exec node -- "$0" "$@"
+':' //; case "$GLIBC_TUNABLES" in *glibc.malloc.hugetlb*) ;; *) GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1"; export GLIBC_TUNABLES;; esac; exec node -- "$0" "$@"
 // The two lines above are read by sh and skipped by Node: the shell asks glibc for transparent huge
 // pages (as bin/blit.js does, which says why) and starts Node on this file. `node bin/blitd.js` works
 // too, without that.

@@ -80,6 +80,8 @@ test('both launchers ask glibc for transparent huge pages, keeping a GLIBC_TUNAB
     else env.GLIBC_TUNABLES = undefined;
     const r = runLink(launcher, ['--version'], env);
     assert.equal(r.status, 0, r.stderr);
+    // The shell line runs clean (a formatter's `':';` would have sh run `//`).
+    assert.equal(r.stderr, '');
     return r.stdout;
   };
   for (const launcher of [BLIT, BLITD]) {

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { basename, dirname } from 'node:path';
 import { describe, test } from 'node:test';
-import { isStaleTempName, isTempName, tempName, tempPathFor } from '../../src/fsops/temp-path.js';
+import {
+  isStaleTempName,
+  isTempName,
+  seedTempNames,
+  tempName,
+  tempPathFor,
+} from '../../src/fsops/temp-path.js';
 
 describe('tempPathFor', () => {
   test('names a hidden .tmp file in the given directory, carrying this process id', () => {
@@ -16,6 +22,18 @@ describe('tempPathFor', () => {
   test('each call gives a new name', () => {
     const names = new Set(Array.from({ length: 1000 }, () => tempPathFor('/d')));
     assert.equal(names.size, 1000);
+  });
+
+  test('the count carries from its low 24 bits into the high ones, and wraps after 48 bits', () => {
+    const hex = (name: string) => /-([0-9a-f]{12})\.tmp$/.exec(name)![1];
+    seedTempNames(0x00abcd, 0xfffffe);
+    assert.deepEqual([tempName(), tempName(), tempName()].map(hex), [
+      '00abcdffffff',
+      '00abce000000',
+      '00abce000001',
+    ]);
+    seedTempNames(0xffffff, 0xfffffe);
+    assert.deepEqual([tempName(), tempName()].map(hex), ['ffffffffffff', '000000000000']);
   });
 
   test('tempName: the name alone, from the same sequence', () => {
