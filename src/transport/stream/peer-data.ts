@@ -154,6 +154,11 @@ export function receiveFromPeer(
 
   const failFile = (fileId: bigint, reason: string, sourceSide: boolean) => {
     const file = pending.get(fileId)!;
+    // Bytes it gathered will not land: their read buffers may be read into again.
+    if (file.gathered) {
+      for (const piece of file.gathered) releaseView(piece);
+      file.gathered = [];
+    }
     // With writes in flight the descriptor stays open; the last answer drops the temp file.
     if (!file.writing) {
       file.receiver?.abort();
