@@ -149,16 +149,23 @@ export function receiveFromPeer(
   const resolved = (fileId: bigint) => {
     const file = pending.get(fileId)!;
     pending.delete(fileId);
+    dropGathered(file);
     if (!file.failed) outstanding--;
+  };
+
+  /**
+   * Bytes a file gathered that will not land (it failed, or a hostile peer settled it another way
+   * meanwhile): their read buffers may be read into again.
+   */
+  const dropGathered = (file: PendingFile) => {
+    if (!file.gathered) return;
+    for (const piece of file.gathered) releaseView(piece);
+    file.gathered = [];
   };
 
   const failFile = (fileId: bigint, reason: string, sourceSide: boolean) => {
     const file = pending.get(fileId)!;
-    // Bytes it gathered will not land: their read buffers may be read into again.
-    if (file.gathered) {
-      for (const piece of file.gathered) releaseView(piece);
-      file.gathered = [];
-    }
+    dropGathered(file);
     // With writes in flight the descriptor stays open; the last answer drops the temp file.
     if (!file.writing) {
       file.receiver?.abort();

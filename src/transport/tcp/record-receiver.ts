@@ -282,6 +282,8 @@ function receiveNatively(
 
   const received = (outcome: StepOutcome, target: { written(error: unknown): void }, length: number) => {
     busy = false;
+    // Closed while the bytes went straight into the file: the close left the slab for this answer.
+    if (over) dropSlab();
     if (outcome.side === 'socket') {
       try {
         target.written(new RangeAbandoned('the data connection failed inside this range'));
