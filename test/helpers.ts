@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TransferReport } from '../src/engine/types.js';
+import { SlabQuota, spareSlabs } from '../src/transport/tcp/slab-pool.js';
 
 /** A fixed past second; files get mtimes around it so "now" never matches by accident. */
 export const T = 1_500_000_000;
@@ -299,4 +300,13 @@ export async function loopbackPair(t: {
     listener.close();
   });
   return { server, client };
+}
+
+/**
+ * Takes every spare read buffer out of the process's pool (src/transport/tcp/slab-pool.ts), held by
+ * a throw-away quota, so the slabs a test then counts are only its own.
+ */
+export function emptySpareSlabs(): void {
+  const drain = new SlabQuota(Number.MAX_SAFE_INTEGER);
+  while (spareSlabs() > 0) drain.take();
 }

@@ -12,7 +12,7 @@ import { ByteBudget, SharedBudget } from '../../src/transport/tcp/byte-budget.js
 import { LandingQueue } from '../../src/transport/tcp/landing-queue.js';
 import { RangeWriter } from '../../src/transport/tcp/range-writer.js';
 import { releaseView, SlabQuota, spareSlabs } from '../../src/transport/tcp/slab-pool.js';
-import { tempDir } from '../helpers.js';
+import { emptySpareSlabs, tempDir } from '../helpers.js';
 
 const MiB = 1 << 20;
 
@@ -153,8 +153,7 @@ describe('a daemon-wide budget over every session', () => {
 test("a socket's read buffer is read into again only once the files and ranges kept from it are written", async (t) => {
   const dir = tempDir(t, 'blit-pressure-');
   // Slabs spare from earlier tests out of reach: this test's slabs are the only ones that can come back.
-  const drain = new SlabQuota(Number.MAX_SAFE_INTEGER);
-  while (spareSlabs() > 0) drain.take();
+  emptySpareSlabs();
   const quota = new SlabQuota();
   let landed!: () => void;
   const allLanded = new Promise<void>((resolve) => {
@@ -195,4 +194,37 @@ test("a socket's read buffer is read into again only once the files and ranges k
   await writer.idle();
   assert.equal(spareSlabs(), 1, 'back once the range is written');
   assert.ok(readFileSync(join(dir, 'big')).equals(Buffer.alloc(MiB, 7)));
+});
+
+test('a small file whose directory is missing when it lands is landed once more once the directory is made, its read buffer held throughout', async (t) => {
+  const dir = tempDir(t, 'blit-pressure-');
+  emptySpareSlabs();
+  const quota = new SlabQuota();
+  const slab = quota.take();
+  slab.write('again', 0);
+  const failed: unknown[] = [];
+  let landed!: () => void;
+  const allLanded = new Promise<void>((resolve) => {
+    landed = resolve;
+  });
+  const queue = new LandingQueue(new PathDestinationFs(dir), new ByteBudget(() => {}), {
+    landed: () => landed(),
+    failed: (_fileId, error) => {
+      failed.push(error);
+      landed();
+    },
+  });
+  // `sub` does not exist: the first landing fails with ENOENT, the queue makes it and lands again.
+  queue.add({
+    fileId: 1n,
+    rel: 'sub/f',
+    data: slab.subarray(0, 5),
+    mode: 0o644,
+    mtimeNs: 1_700_000_000_000_000_000n,
+  });
+  releaseView(slab);
+  await allLanded;
+  assert.deepEqual(failed, []);
+  assert.equal(readFileSync(join(dir, 'sub', 'f'), 'utf8'), 'again');
+  assert.equal(spareSlabs(), 1, 'its read buffer back once it has landed');
 });

@@ -12,21 +12,25 @@ import {
   slabsMade,
   spareSlabs,
 } from '../../src/transport/tcp/slab-pool.js';
+import { emptySpareSlabs } from '../helpers.js';
 
-/** Takes every spare slab out of the pool (held by a throw-away quota), so the next take is fresh. */
-function emptySpares(): void {
-  const drain = new SlabQuota(Number.MAX_SAFE_INTEGER);
-  while (spareSlabs() > 0) drain.take();
+/**
+ * With no spare slab in the pool: a socket's slab, of which a file (`start` to `end`) is kept and
+ * held, and which the socket itself has let go of (moved on to its next read).
+ */
+function fileKept(start: number, end: number) {
+  emptySpareSlabs();
+  const quota = new SlabQuota();
+  const slab = quota.take();
+  const file = slab.subarray(start, end);
+  holdView(file);
+  releaseView(slab);
+  return { quota, slab, file };
 }
 
 test('a slab comes back to be read into only once every view kept of it is released', () => {
-  emptySpares();
-  const quota = new SlabQuota();
-  const slab = quota.take();
-  const file = slab.subarray(100, 200);
-  holdView(file);
   // The socket moves on: the file still waits to land, so the next read gets other memory.
-  releaseView(slab);
+  const { quota, slab, file } = fileKept(100, 200);
   const next = quota.take();
   assert.notEqual(next.buffer, slab.buffer);
   // The file lands: its slab is the one the read after that gets.
@@ -40,13 +44,8 @@ test('a slab comes back to be read into only once every view kept of it is relea
 });
 
 test('a view held twice keeps its slab until both holds are released; extra releases change nothing', () => {
-  emptySpares();
-  const quota = new SlabQuota();
-  const slab = quota.take();
-  const view = slab.subarray(0, 10);
+  const { slab, file: view } = fileKept(0, 10);
   holdView(view);
-  holdView(view);
-  releaseView(slab);
   releaseView(view);
   assert.equal(spareSlabs(), 0);
   releaseView(view);
@@ -61,12 +60,7 @@ test('a view held twice keeps its slab until both holds are released; extra rele
 });
 
 test('a slab released and held again (a file queued to land once more) leaves the spares', () => {
-  emptySpares();
-  const quota = new SlabQuota();
-  const slab = quota.take();
-  const file = slab.subarray(0, 5);
-  holdView(file);
-  releaseView(slab);
+  const { quota, slab, file } = fileKept(0, 5);
   releaseView(file);
   assert.equal(spareSlabs(), 1);
   holdView(file);

@@ -154,8 +154,8 @@ export function receiveFromPeer(
   };
 
   /**
-   * Bytes a file gathered that will not land (it failed, or a hostile peer settled it another way
-   * meanwhile): their read buffers may be read into again.
+   * A file's gathered bytes are handed on (landing holds them itself) or will not land (it failed,
+   * or a hostile peer settled it another way meanwhile): their read buffers may be read into again.
    */
   const dropGathered = (file: PendingFile) => {
     if (!file.gathered) return;
@@ -451,8 +451,7 @@ export function receiveFromPeer(
           xattrs: destination.xattrsToLand(file.entry),
         });
         // The landing queue holds what it keeps (or a copy): the pieces' own holds end here.
-        for (const piece of file.gathered) releaseView(piece);
-        file.gathered = [];
+        dropGathered(file);
         return;
       }
       if (!file.blocks || allBlocksIn(file)) arrived(fileId, file);

@@ -159,11 +159,12 @@ export class LandingQueue {
     }
     files.forEach((file, i) => {
       const error = results[i];
+      const again = error !== undefined && codeOf(error) === 'ENOENT' && !file.retried;
       // Queued again before it is settled, so its bytes stay held throughout.
-      if (error !== undefined && codeOf(error) === 'ENOENT' && !file.retried) this.retry(file);
+      if (again) this.retry(file);
       this.settle(file);
       if (error === undefined) this.on.landed(file.fileId, owners[i], xattrs[i]);
-      else if (codeOf(error) !== 'ENOENT' || file.retried) this.on.failed(file.fileId, error);
+      else if (!again) this.on.failed(file.fileId, error);
     });
   }
 
