@@ -40,15 +40,26 @@ function looksRemote(arg) {
 }
 const remote = process.argv.slice(2).some(looksRemote);
 
+/**
+ * V8's flags for a remote run: a function is optimised by TurboFan only after four times V8's
+ * default budget of interpreted work (67,584). A remote command lives about a second, and TurboFan
+ * compiled many functions it then barely ran: a push of 20,000 small files used ~10% less CPU, a
+ * push of 100,000 the same (docs/DECISIONS.md). Set before any bundle is compiled: V8 accepts a
+ * code cache only under the flags it was made with, and the build trains the remote caches through
+ * this file. test/integration/code-cache.test.ts reads this line.
+ */
+const REMOTE_V8_FLAGS = '--interrupt-budget=270336';
+if (remote) require('node:v8').setFlagsFromString(REMOTE_V8_FLAGS);
+
 /** The cache a run of the CLI bundle reads and, training, writes (see looksRemote). */
 const cliCache = `${file}${remote ? '.remote' : ''}.cache`;
 
 /**
- * Compiles a bundle of dist/ with its code cache (`cache`), or `fallback` when that one is missing;
- * with neither (not built yet, or removed), as usual.
+ * Compiles a bundle of dist/ with its code cache (`cache`); without one (not built yet, or removed),
+ * as usual.
  */
-function compile(path, source, cache = `${path}.cache`, fallback = undefined) {
-  const cachedData = readOptional(cache) ?? (fallback && readOptional(fallback));
+function compile(path, source, cache = `${path}.cache`) {
+  const cachedData = readOptional(cache);
   const script = new Script(wrap(source), { filename: path, cachedData });
   if (writeCache === '1') {
     // At build time, after a run: the cache then holds the functions the run compiled, not only
@@ -109,7 +120,4 @@ const bundleRequire = Object.assign((id) => {
 }, baseRequire);
 
 // No import() inside: scripts/build.mjs refuses a bundle that would need one.
-// A remote run not training takes the local cache when its own is missing: it holds the functions
-// both run.
-const cliFallback = remote && !writeCache ? `${file}.cache` : undefined;
-compile(file, source, cliCache, cliFallback).runInThisContext()({}, bundleRequire, { exports: {} }, file, dist);
+compile(file, source, cliCache).runInThisContext()({}, bundleRequire, { exports: {} }, file, dist);

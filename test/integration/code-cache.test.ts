@@ -5,11 +5,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import Module from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Script } from 'node:vm';
 // @ts-expect-error: a build script in plain JavaScript, without types.
 import { DEPENDENCY_BUNDLES, REMOTE_CLI_CACHE } from '../../scripts/write-code-cache.mjs';
 import { read, tempDir, testConfigHome } from '../helpers.js';
@@ -23,25 +21,53 @@ const DEPENDENCIES = Object.values(DEPENDENCY_BUNDLES).map((name) => `${name}.cj
 /** The CLI's bundle, and those. */
 const BUNDLES = ['blit.cjs', ...DEPENDENCIES];
 
-/** Each bundle with each cache the build leaves for it: the CLI's has a second one for remote commands. */
-const CACHES: [string, string][] = [
-  ...BUNDLES.map((name): [string, string] => [name, `${name}.cache`]),
-  ['blit.cjs', REMOTE_CLI_CACHE],
+/**
+ * The V8 flags bin/blit.js sets for a remote run (REMOTE_V8_FLAGS), under which the build trains
+ * the caches remote runs read: V8 rejects a cache made under other flags.
+ */
+const REMOTE_V8_FLAGS = /^const REMOTE_V8_FLAGS = '([^']+)';$/m.exec(read(join(REPO, 'bin', 'blit.js')))?.[1];
+
+/**
+ * Each bundle with each cache the build leaves for it, and the flags of the runs that read it: the
+ * CLI's has a second one for remote commands, and only remote commands load gRPC and protobuf.
+ */
+const CACHES: [string, string, string][] = [
+  ['blit.cjs', 'blit.cjs.cache', ''],
+  ...DEPENDENCIES.map((name): [string, string, string] => [name, `${name}.cache`, REMOTE_V8_FLAGS ?? '']),
+  ['blit.cjs', REMOTE_CLI_CACHE, REMOTE_V8_FLAGS ?? ''],
 ];
 
-for (const [name, cache] of CACHES) {
-  test(`the build leaves a code cache ${cache} that this Node accepts, holding more than the top level`, () => {
-    const bundle = join(REPO, 'dist', name);
-    const cachedData = readFileSync(join(REPO, 'dist', cache));
-    const script = new Script(Module.wrap(read(bundle)), { filename: bundle, cachedData });
-    assert.equal(script.cachedDataRejected, false);
+/**
+ * In a fresh Node with `flags` set as bin/blit.js sets them: whether V8 rejects `cache` for
+ * `bundle`, its size, and the size of a cache of the bundle's top level alone.
+ */
+function checkCache(bundle: string, cache: string, flags: string) {
+  const program = `
+    const { readFileSync } = require('node:fs');
+    const { wrap } = require('node:module');
+    const { Script } = require('node:vm');
+    if (process.argv[3]) require('node:v8').setFlagsFromString(process.argv[3]);
+    const source = wrap(readFileSync(process.argv[1], 'utf8'));
+    const cachedData = readFileSync(process.argv[2]);
+    const script = new Script(source, { filename: process.argv[1], cachedData });
+    const topLevel = new Script(source, { filename: process.argv[1] }).createCachedData().length;
+    console.log(JSON.stringify({ rejected: script.cachedDataRejected, bytes: cachedData.length, topLevel }));`;
+  const r = spawnSync(process.execPath, ['-e', program, bundle, cache, flags], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { rejected: boolean; bytes: number; topLevel: number };
+}
+
+test('bin/blit.js names the V8 flags of remote runs where this test reads them', () => {
+  assert.match(REMOTE_V8_FLAGS ?? '', /^--/);
+});
+
+for (const [name, cache, flags] of CACHES) {
+  test(`the build leaves a code cache ${cache} that this Node accepts${flags ? ` under ${flags}` : ''}, holding more than the top level`, () => {
+    const checked = checkCache(join(REPO, 'dist', name), join(REPO, 'dist', cache), flags);
+    assert.equal(checked.rejected, false);
     // Made after a real mirror (a remote one for gRPC and protobuf), it carries the functions that
     // run compiled; a cache of the top level alone (made before running) is much smaller.
-    const topLevelOnly = new Script(Module.wrap(read(bundle)), { filename: bundle }).createCachedData();
-    assert.ok(
-      cachedData.length > topLevelOnly.length * 1.5,
-      `${cachedData.length} vs ${topLevelOnly.length} bytes`,
-    );
+    assert.ok(checked.bytes > checked.topLevel * 1.5, `${checked.bytes} vs ${checked.topLevel} bytes`);
   });
 }
 
