@@ -253,7 +253,7 @@ void LandThread(LandPool* pool) {
             (i + 1) * kXattrInts <= job->xattrInts.size() ? &job->xattrInts[i * kXattrInts] : unusedXattrs;
         if (job->read) {
           job->errnos[i] = ReadWholeAt(file.path, file.into, static_cast<int64_t>(file.size), file.sec, file.nsec,
-                                       job->root.fd >= 0 ? &job->root : nullptr);
+                                       job->root.fd >= 0 ? &job->root : nullptr, &dirs);
         } else {
           job->errnos[i] = file.fd >= 0 ? (WriteAll(file.fd, file.data, file.size, file.offset) ? 0 : errno)
                                         : LandOne(file, dirs, ownerErr, xattrInts);

@@ -70,11 +70,22 @@ Napi::Value ReadChecked(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, CheckListed(fd, size, sec, nsec, nullptr));
 }
 
-int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, int64_t nsec, const WholeRoot* root) {
+int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, int64_t nsec, const WholeRoot* root,
+                DirCache* dirs) {
   // As the per-step path opens it: a last link is not followed, a FIFO never blocks the open;
   // below a root, through blit_beneath's resolution (never out of it).
-  int fd = root ? blit_beneath::OpenForReadBeneath(root->fd, root->path, path, root->walk)
-                : open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  constexpr int kFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+  int fd;
+  if (root) {
+    fd = blit_beneath::OpenForReadBeneath(root->fd, root->path, path, root->walk);
+  } else if (dirs) {
+    int at;
+    std::string name;
+    dirs->Locate(path, &at, &name);
+    fd = openat(at, name.c_str(), kFlags);
+  } else {
+    fd = open(path.c_str(), kFlags);
+  }
   if (fd < 0) return root ? fd : -errno;
   // Checked before it is read: a file swapped for a device or a FIFO is never read at all. A
   // failed fstat here is answered as a failed open (the caller reports both alike).

@@ -9,6 +9,8 @@
 
 namespace blit {
 
+struct DirCache;
+
 // readChecked(fd, into: Uint8Array, offset, size, mtimeSec, mtimeNsec) -> 0 | -1 | errno: fills
 // `into` from fd at `offset`, then fstat: -1 when the file ended early or is no longer a regular
 // file of `size` bytes with that mtime (it changed while read), else 0; an errno when a read or
@@ -42,8 +44,10 @@ struct WholeRoot {
 // listed: it changed while read), closes it; 0 when read and still as listed. -errno: the open (or
 // the fstat after it) failed; -(65536 + errno): a read or the fstat after it did. On any thread:
 // the landing threads read the sending side's groups of small files with it (land.h
-// readWholeFiles).
+// readWholeFiles). Without a root, `dirs` (when given) keeps the file's directory open from one
+// call to the next (copy.h DirCache): a group's files mostly share one, and the open then looks up
+// one name instead of walking the whole path again.
 int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, int64_t nsec,
-                const WholeRoot* root);
+                const WholeRoot* root, DirCache* dirs = nullptr);
 
 }  // namespace blit

@@ -164,6 +164,36 @@ test('with the addon: a group, each file after the one before, whatever became o
   assert.deepEqual(await readWholeFiles([], Buffer.alloc(0)), []);
 });
 
+test('with the addon: a group across directories reads each file from its own directory', async (t) => {
+  assert.match(nativeStatus(), /^native addon/);
+  const dir = tempDir(t);
+  // The same names in each directory, with other bytes: a file read from the directory of the
+  // file before it shows.
+  for (const sub of ['a', 'b', 'c']) {
+    mkdirSync(join(dir, sub));
+    for (const name of ['x', 'y']) writeFileSync(join(dir, sub, name), `${sub}/${name} `.repeat(100));
+  }
+  symlinkSync(join(dir, 'a'), join(dir, 'to-a'));
+  const files = ['a/x', 'a/y', 'b/x', 'gone/x', 'a/x', 'c/y', 'to-a/y', 'b/y'].map((rel) => {
+    const path = join(dir, rel);
+    return { path, listed: rel.startsWith('gone/') ? { size: 10n, mtimeNs: 0n } : listedOf(path) };
+  });
+  const into = Buffer.alloc(files.reduce((sum, file) => sum + Number(file.listed.size), 0));
+  const answers = await readWholeFiles(files, into);
+  assert.deepEqual(
+    answers?.map((answer) => answer.kind),
+    ['read', 'read', 'read', 'not-opened', 'read', 'read', 'read', 'read'],
+  );
+  let at = 0;
+  for (const { path, listed } of files) {
+    const size = Number(listed.size);
+    // A directory reached through a link is followed, as opening the whole path follows it.
+    if (!path.includes('gone'))
+      assert.equal(into.toString('utf8', at, at + size), readFileSync(path, 'utf8'), path);
+    at += size;
+  }
+});
+
 for (const walk of [false, true])
   test(`with the addon, below a module root: read beneath it, never through a link that leaves it${walk ? ' (BLIT_NO_OPENAT2: the walk)' : ''}`, async (t) => {
     assert.match(nativeStatus(), /^native addon/);
