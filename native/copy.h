@@ -76,6 +76,8 @@ struct DirCache {
   bool startsBare = false;   // no xattrs blit keeps: no default ACL there, no security label
   bool gidKnown = false;     // its group, whatever the mount's group rule: the directory's
   uint32_t newGid = 0;       // (set-group-ID) or ours, when both are the same
+  // Its file system has no O_TMPFILE (land.cc LandUnnamed): named temp files there.
+  bool noTmpfile = false;
   DirCache() = default;
   DirCache(const DirCache&) = delete;
   DirCache& operator=(const DirCache&) = delete;
@@ -93,6 +95,7 @@ struct DirCache {
     if (fd < 0 || file.compare(0, slash, dir) != 0 || dir.size() != slash) {
       if (fd >= 0) close(fd);
       factsRead = false;
+      noTmpfile = false;
       dir.assign(file, 0, slash);
 #ifdef O_PATH
       fd = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -113,6 +116,7 @@ struct DirCache {
     if (fd >= 0) close(fd);
     fd = -1;
     factsRead = false;
+    noTmpfile = false;
     dir.clear();
   }
 };

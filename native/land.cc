@@ -25,10 +25,12 @@
 #include "land.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -138,6 +140,121 @@ LandPool* FindPool(napi_env env) {
   return nullptr;
 }
 
+// Fills a file just created for `file` (its descriptor `fd`): every byte, holes punched again,
+// owner, xattrs, mode and times, in that order. 0 or the errno of the step that failed.
+int FillNewFile(int fd, const LandFile& file, DirCache& dirs, int32_t* ownerErr, int32_t* xattrInts) {
+  if (!WriteAll(fd, file.data, file.size, 0)) return errno;
+  if (file.sparse) {
+    int err = PunchZeroPages(fd, file.size, file.data);
+    if (err != 0) return err;
+  }
+  // What a file made here starts with, once per directory: no fchown where it has the owner, no
+  // read of its own xattrs where it starts with none.
+  if (file.owner.wanted() || file.keep != 0) NewFileFacts(dirs);
+  OwnerOutcome owner = GiveNewFileOwner(fd, dirs, file.owner);
+  if (owner.tried) *ownerErr = owner.err;
+  bool chmod = file.chmod;
+  if (file.keep != 0) {
+    XattrOutcome outcome = ApplyNewFileXattrs(fd, dirs, file.xattrs, file.keep);
+    xattrInts[0] = outcome.xattrs;
+    xattrInts[1] = outcome.xattrErr;
+    xattrInts[2] = outcome.acls;
+    xattrInts[3] = outcome.aclErr;
+    // An ACL moves the mode's group bits: the mode is set again after it.
+    if (outcome.aclTouched) chmod = true;
+  }
+  if (chmod && fchmod(fd, file.mode & 07777) != 0) return errno;
+  struct timespec times[2];
+  times[0].tv_sec = static_cast<time_t>(file.sec);
+  times[0].tv_nsec = static_cast<long>(file.nsec);
+  times[1] = times[0];
+  if (futimens(fd, times) != 0) return errno;
+  return 0;
+}
+
+// How an unnamed file (O_TMPFILE) gets its name here: linkat(fd, "", AT_EMPTY_PATH) (Linux 6.10+
+// for anyone who opened the file, before that only with CAP_DAC_READ_SEARCH), else through
+// /proc/self/fd; where neither works, or a file system has no O_TMPFILE, files land through a named
+// temp file instead. Found at the first file, then kept for the process.
+enum TmpfileLink : int { kLinkUnknown = 0, kLinkEmptyPath = 1, kLinkProc = 2, kNoTmpfile = 3 };
+std::atomic<int> g_tmpfileLink{kLinkUnknown};
+
+// Test hook (BLIT_TEST_NO_TMPFILE=1, read once): land through named temp files only, as on a
+// file system without O_TMPFILE.
+bool TmpfileDisabledForTests() {
+  static const bool disabled = [] {
+    const char* value = getenv("BLIT_TEST_NO_TMPFILE");
+    return value != nullptr && std::strcmp(value, "1") == 0;
+  }();
+  return disabled;
+}
+
+// Names the unnamed file `fd` (at, name): 0, or the errno of the link (EEXIST: the name is taken).
+// -1: neither way of linking works in this process (nothing linked).
+int LinkTmpfile(int fd, int at, const std::string& name) {
+  int how = g_tmpfileLink.load(std::memory_order_relaxed);
+  if (how != kLinkProc) {
+    if (linkat(fd, "", at, name.c_str(), AT_EMPTY_PATH) == 0) {
+      if (how == kLinkUnknown) g_tmpfileLink.store(kLinkEmptyPath, std::memory_order_relaxed);
+      return 0;
+    }
+    // EEXIST (and ENOSPC, EDQUOT, EMLINK...) are the name's or the disk's answer, not the way's.
+    if (errno != ENOENT && errno != EPERM && errno != EINVAL) return errno;
+    if (how == kLinkEmptyPath) return errno;
+  }
+  std::string self = "/proc/self/fd/" + std::to_string(fd);
+  if (linkat(AT_FDCWD, self.c_str(), at, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+    g_tmpfileLink.store(kLinkProc, std::memory_order_relaxed);
+    return 0;
+  }
+  if (errno == EEXIST || how == kLinkProc) return errno;
+  g_tmpfileLink.store(kNoTmpfile, std::memory_order_relaxed);
+  return -1;
+}
+
+// Lands one file through an unnamed file (O_TMPFILE) in its directory, linked under its name once
+// filled, or under its temp name then renamed over the file already there. A file that fails midway
+// never had a name: nothing to remove (but what was linked, when its close fails). -1: O_TMPFILE or
+// its linking is not to be had here (nothing done; the caller lands it through a named temp file).
+int LandUnnamed(const LandFile& file, DirCache& dirs, int at, const std::string& tempName, const std::string& finalName,
+                int32_t* ownerErr, int32_t* xattrInts) {
+  int fd = openat(at, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, file.mode & 0777);
+  if (fd < 0) {
+    // No O_TMPFILE on this file system (EOPNOTSUPP; EISDIR or EINVAL from kernels without it).
+    if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) {
+      dirs.noTmpfile = true;
+      return -1;
+    }
+    return errno;
+  }
+  int err = FillNewFile(fd, file, dirs, ownerErr, xattrInts);
+  if (err != 0) {
+    close(fd);
+    return err;
+  }
+  const std::string* linked = &finalName;
+  err = LinkTmpfile(fd, at, finalName);
+  if (err == EEXIST) {
+    // Replacing a file: under the temp name first, renamed over it below (atomically).
+    linked = &tempName;
+    err = LinkTmpfile(fd, at, tempName);
+  }
+  if (err != 0) {
+    close(fd);
+    return err;
+  }
+  if (close(fd) != 0) {
+    err = errno;
+    unlinkat(at, linked->c_str(), 0);
+    return err;
+  }
+  if (linked == &tempName && renameat(at, tempName.c_str(), at, finalName.c_str()) != 0) {
+    err = errno;
+    unlinkat(at, tempName.c_str(), 0);
+  }
+  return err;
+}
+
 // Lands one file; returns 0 or the errno of the step that failed (the temp file then removed).
 int LandOne(const LandFile& file, DirCache& dirs, int32_t* ownerErr, int32_t* xattrInts) {
   if (file.dir.empty() || file.dir.find('\0') != std::string::npos || !IsName(file.temp) ||
@@ -149,36 +266,16 @@ int LandOne(const LandFile& file, DirCache& dirs, int32_t* ownerErr, int32_t* xa
   std::string tempName, finalName;
   dirs.Locate(file.dir + "/" + file.temp, &at, &tempName);
   dirs.Locate(file.dir + "/" + file.name, &at, &finalName);
+  // Unnamed while it fills: one name made instead of a temp name made and renamed, and a process
+  // killed midway leaves nothing behind. Only through the directory's own descriptor (never ".").
+  if (at != AT_FDCWD && !dirs.noTmpfile && g_tmpfileLink.load(std::memory_order_relaxed) != kNoTmpfile &&
+      !TmpfileDisabledForTests()) {
+    int landed = LandUnnamed(file, dirs, at, tempName, finalName, ownerErr, xattrInts);
+    if (landed != -1) return landed;
+  }
   int fd = openat(at, tempName.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, file.mode & 0777);
   if (fd < 0) return errno;
-  int err = 0;
-  if (!WriteAll(fd, file.data, file.size, 0)) err = errno;
-  if (err == 0 && file.sparse) err = PunchZeroPages(fd, file.size, file.data);
-  // What a file made here starts with, once per directory: no fchown where it has the owner, no
-  // read of its own xattrs where it starts with none.
-  if (err == 0 && (file.owner.wanted() || file.keep != 0)) NewFileFacts(dirs);
-  if (err == 0) {
-    OwnerOutcome owner = GiveNewFileOwner(fd, dirs, file.owner);
-    if (owner.tried) *ownerErr = owner.err;
-  }
-  bool chmod = file.chmod;
-  if (err == 0 && file.keep != 0) {
-    XattrOutcome outcome = ApplyNewFileXattrs(fd, dirs, file.xattrs, file.keep);
-    xattrInts[0] = outcome.xattrs;
-    xattrInts[1] = outcome.xattrErr;
-    xattrInts[2] = outcome.acls;
-    xattrInts[3] = outcome.aclErr;
-    // An ACL moves the mode's group bits: the mode is set again after it.
-    if (outcome.aclTouched) chmod = true;
-  }
-  if (err == 0 && chmod && fchmod(fd, file.mode & 07777) != 0) err = errno;
-  if (err == 0) {
-    struct timespec times[2];
-    times[0].tv_sec = static_cast<time_t>(file.sec);
-    times[0].tv_nsec = static_cast<long>(file.nsec);
-    times[1] = times[0];
-    if (futimens(fd, times) != 0) err = errno;
-  }
+  int err = FillNewFile(fd, file, dirs, ownerErr, xattrInts);
   if (close(fd) != 0 && err == 0) err = errno;
   if (err == 0 && renameat(at, tempName.c_str(), at, finalName.c_str()) != 0) err = errno;
   if (err != 0) unlinkat(at, tempName.c_str(), 0);
