@@ -6,7 +6,7 @@
  * tree once the readers are done, and the listings still come.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type NativeAddon, nativeAddon } from '../../src/fsops/native.js';
@@ -75,6 +75,30 @@ test('the read-ahead of a tree stops at its bounds; dropReadAhead forgets it', N
   await readersDone(addon);
   assert.deepEqual(addon.readAheadState(), { waiting: 0, listed: 1 });
   assert.throws(() => addon.listDir(join(root, 'missing')), /ENOENT/);
+});
+
+test('past 100,000 entries listed in a tree, no more of its directories are queued', NEEDS, async (t) => {
+  const addon = nativeAddon()!;
+  addon.dropReadAhead();
+  t.after(() => addon.dropReadAhead());
+  const root = join(tempDir(t, 'blit-tree-ahead-'), 'src');
+  const big = join(root, 'big');
+  // 100,000 entries in one directory (names of two files, so no inode is made for each: ext4
+  // allows 65,000 links to one), three of them directories: listed, it brings the tree to its
+  // bound (the root's one entry with it).
+  mkdirSync(big, { recursive: true });
+  for (const dir of ['sub0', 'sub1', 'sub2']) mkdirSync(join(big, dir));
+  const files = [join(root, 'one'), join(root, 'two')];
+  for (const file of files) writeFileSync(file, '');
+  for (let i = 0; i < 100_000 - 3; i++) linkSync(files[i % 2]!, join(big, `f${i}`));
+  for (const file of files) rmSync(file);
+
+  readTreeAhead(root, addon);
+  await readersDone(addon);
+  // The root and big: big's three directories are left for the walk to list itself.
+  assert.equal(addon.readAheadState().listed, 2);
+  assert.equal(addon.listDir(big).names.length, 100_000);
+  assert.deepEqual(names(addon, join(big, 'sub1')), []);
 });
 
 test(
