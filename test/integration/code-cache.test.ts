@@ -172,6 +172,27 @@ test('a remote run compiles gRPC and protobuf from their bundles, and the CLI fr
   for (const cache of caches) assert.equal(existsSync(cache), false, `${cache} not written`);
 });
 
+test('the caches the build made are taken by a push, a pull, a daemon-address verb and a local copy', async (t) => {
+  const module = tempDir(t);
+  const daemon = await startDaemon(t, ['--root', module]);
+  const local = tempDir(t);
+  writeFileSync(join(local, 'file'), 'payload\n');
+  const remote = `127.0.0.1:${daemon.port}:/default`;
+  for (const args of [
+    ['copy', join(local, 'file'), `${remote}/pushed`],
+    ['copy', `${remote}/pushed`, join(local, 'pulled')],
+    // No remote path among its arguments: it loads gRPC's bundles all the same.
+    ['list-modules', `127.0.0.1:${daemon.port}`],
+    ['copy', join(local, 'file'), join(local, 'copied')],
+  ]) {
+    const r = run(REPO, args, { BLIT_DEBUG_CODE_CACHE: '1' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '', args.join(' '));
+  }
+  assert.equal(read(join(local, 'pulled')), 'payload\n');
+  assert.equal(read(join(local, 'copied')), 'payload\n');
+});
+
 test('a remote run without its cache, or with a damaged one, still pushes correctly', async (t) => {
   const module = tempDir(t);
   const daemon = await startDaemon(t, ['--root', module]);
