@@ -172,6 +172,7 @@ int FillNewFile(int fd, const LandFile& file, DirCache& dirs, int32_t* ownerErr,
   return 0;
 }
 
+#if defined(O_TMPFILE) && defined(AT_EMPTY_PATH)
 // How an unnamed file (O_TMPFILE) gets its name here: linkat(fd, "", AT_EMPTY_PATH) (Linux 6.10+
 // for anyone who opened the file, before that only with CAP_DAC_READ_SEARCH), else through
 // /proc/self/fd; where neither works, or a file system has no O_TMPFILE, files land through a named
@@ -207,7 +208,10 @@ int LinkTmpfile(int fd, int at, const std::string& name) {
     g_tmpfileLink.store(kLinkProc, std::memory_order_relaxed);
     return 0;
   }
-  if (errno == EEXIST || how == kLinkProc) return errno;
+  int err = errno;
+  // Only a way that is missing turns unnamed files off (no /proc, or refused there too): a full
+  // disk or a directory removed meanwhile is this file's failure, reported as such.
+  if (how == kLinkProc || (err != EPERM && access("/proc/self/fd", F_OK) == 0)) return err;
   g_tmpfileLink.store(kNoTmpfile, std::memory_order_relaxed);
   return -1;
 }
@@ -254,6 +258,7 @@ int LandUnnamed(const LandFile& file, DirCache& dirs, int at, const std::string&
   }
   return err;
 }
+#endif  // O_TMPFILE && AT_EMPTY_PATH
 
 // Lands one file; returns 0 or the errno of the step that failed (the temp file then removed).
 int LandOne(const LandFile& file, DirCache& dirs, int32_t* ownerErr, int32_t* xattrInts) {
@@ -268,11 +273,13 @@ int LandOne(const LandFile& file, DirCache& dirs, int32_t* ownerErr, int32_t* xa
   dirs.Locate(file.dir + "/" + file.name, &at, &finalName);
   // Unnamed while it fills: one name made instead of a temp name made and renamed, and a process
   // killed midway leaves nothing behind. Only through the directory's own descriptor (never ".").
+#if defined(O_TMPFILE) && defined(AT_EMPTY_PATH)
   if (at != AT_FDCWD && !dirs.noTmpfile && g_tmpfileLink.load(std::memory_order_relaxed) != kNoTmpfile &&
       !TmpfileDisabledForTests()) {
     int landed = LandUnnamed(file, dirs, at, tempName, finalName, ownerErr, xattrInts);
     if (landed != -1) return landed;
   }
+#endif
   int fd = openat(at, tempName.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, file.mode & 0777);
   if (fd < 0) return errno;
   int err = FillNewFile(fd, file, dirs, ownerErr, xattrInts);
