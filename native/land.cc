@@ -3,10 +3,13 @@
 // event loop (~65 µs and six system calls a file) left the sockets unread meanwhile. Here each
 // batch is one job for a pool of two native threads — never libuv's shared pool, never the JS
 // thread — and JS goes on decoding while files land. Per file, the rules of fsops/receive-file.ts
-// (which the pure-JS twin in fsops/land-files.ts follows): a temp file created exclusively
-// (O_EXCL | O_NOFOLLOW: nothing planted at its name is followed), every byte written, mode and
-// mtime (atime = mtime, as everywhere in blit) set through the descriptor, the close checked, then
-// the rename over the final name; any failure removes the temp file.
+// (which the pure-JS twin in fsops/land-files.ts follows): every byte written, mode and mtime
+// (atime = mtime, as everywhere in blit) set through the descriptor, the close checked, and only
+// then the file under its final name, never followed through anything planted there. Where the
+// kernel has O_TMPFILE the file fills unnamed and is linked under its name (LandUnnamed; a file
+// replaced gets it through its temp name and a rename); elsewhere through a temp file created
+// exclusively (O_EXCL | O_NOFOLLOW) and renamed over the final name. Any failure removes what was
+// named.
 //
 // Not the copy pool (copy_pool.cc): that is one per local run, started with the run's activity
 // board and closed with it, and its batches carry no JavaScript values. A landing job holds the
