@@ -4,12 +4,12 @@
 // batch is one job for a pool of two native threads — never libuv's shared pool, never the JS
 // thread — and JS goes on decoding while files land. Per file, the rules of fsops/receive-file.ts
 // (which the pure-JS twin in fsops/land-files.ts follows): every byte written, mode and mtime
-// (atime = mtime, as everywhere in blit) set through the descriptor, the close checked, and only
-// then the file under its final name, never followed through anything planted there. Where the
-// kernel has O_TMPFILE the file fills unnamed and is linked under its name (LandUnnamed; a file
-// replaced gets it through its temp name and a rename); elsewhere through a temp file created
-// exclusively (O_EXCL | O_NOFOLLOW) and renamed over the final name. Any failure removes what was
-// named.
+// (atime = mtime, as everywhere in blit) set through the descriptor, and only then the file under
+// its final name, never through anything planted there. Where the kernel has O_TMPFILE the file
+// fills unnamed and is linked under its name before its close (a failed close unlinks it again;
+// a file replaced gets its name through its temp name and a rename: LandUnnamed); elsewhere a temp
+// file created exclusively (O_EXCL | O_NOFOLLOW), its close checked, is renamed over the final
+// name. Any failure removes what was named.
 //
 // Not the copy pool (copy_pool.cc): that is one per local run, started with the run's activity
 // board and closed with it, and its batches carry no JavaScript values. A landing job holds the
