@@ -8,6 +8,7 @@
         "common.cc",
         "copy.cc",
         "copy_pool.cc",
+        "fresh.cc",
         "land.cc",
         "data_socket.cc",
         "listing.cc",

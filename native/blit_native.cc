@@ -9,7 +9,9 @@
 // - whole_dir.cc: whole-directory jobs (list, compare, copy a directory on a copy thread).
 // - copy_pool.cc: the native threads that run batches and directory jobs, never libuv's pool.
 // - land.cc: landFiles, whole files received in memory landed on two native threads of its own;
-//   readWholeFiles, a sending side's small files read on the same threads (read_checked.cc).
+//   readWholeFiles, a sending side's small files read on the same threads (read_checked.cc);
+//   freshLand, the small files of a directory this session made, from fresh.cc's table.
+// - fresh.cc: freshFiles, a peer's listing of such a directory read into that table, and its needs.
 // - data_socket.cc: data-plane sockets read, received into files (splice) and sent (sendfile) on a
 //   thread per socket.
 // - notify.cc: sdNotify, systemd's readiness datagram sent from the main process.
@@ -32,6 +34,7 @@
 #include "copy.h"
 #include "copy_pool.h"
 #include "data_socket.h"
+#include "fresh.h"
 #include "land.h"
 #include "listing.h"
 #include "manifest.h"
@@ -123,6 +126,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("submitCopies", Napi::Function::New(env, SubmitCopies));
   exports.Set("closeCopyPool", Napi::Function::New(env, CloseCopyPool));
   exports.Set("landFiles", Napi::Function::New(env, LandFiles));
+  exports.Set("setFreshIds", Napi::Function::New(env, SetFreshIds));
+  exports.Set("freshFiles", Napi::Function::New(env, FreshFiles));
+  exports.Set("freshNeeds", Napi::Function::New(env, FreshNeeds));
+  exports.Set("freshEntry", Napi::Function::New(env, FreshEntry));
+  exports.Set("freshLand", Napi::Function::New(env, FreshLand));
   exports.Set("writeRanges", Napi::Function::New(env, WriteRanges));
   exports.Set("readWholeFiles", Napi::Function::New(env, ReadWholeFiles));
   exports.Set("punchZeros", Napi::Function::New(env, PunchZeros));
@@ -141,7 +149,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 40));
+  exports.Set("abiVersion", Napi::Number::New(env, 41));
   return exports;
 }
 

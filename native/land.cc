@@ -38,6 +38,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,6 +50,7 @@
 #include "common.h"
 #include "owner.h"
 #include "copy.h"
+#include "fresh.h"
 #include "manifest.h"
 #include "read_checked.h"
 #include "sparse.h"
@@ -417,7 +419,76 @@ void Enqueue(Napi::Env env, std::unique_ptr<LandJob> job, Napi::Array views, Nap
   pool->changed.notify_one();
 }
 
+// A temp name for a file freshLand lands (the form of fsops/temp-path.ts: `.blit-PID-` and 12 hex
+// digits), counted on from a random start: JavaScript counts its own names from another, and a
+// temp file is opened exclusively, so a clash fails a file, never clobbers one. JS thread only.
+std::string FreshTempName() {
+  static const std::string prefix = ".blit-" + std::to_string(getpid()) + "-";
+  static uint64_t count = std::random_device{}() & 0xFFFFFFFFFFFFull;
+  count = (count + 1) & 0xFFFFFFFFFFFFull;
+  char hex[13];
+  snprintf(hex, sizeof hex, "%012llx", static_cast<unsigned long long>(count));
+  return prefix + hex + ".tmp";
+}
+
 }  // namespace
+
+// freshLand(table, dir, indices: Uint32Array, views: Uint8Array[], onDone): the table's files
+// `indices` land in `dir` (as landFiles names a directory) with the bytes of `views` (each exactly
+// its file's size), as landFiles lands its jobs; onDone as landFiles'. Throws (a TypeError or
+// RangeError) before queuing anything when the arguments do not fit the table.
+Napi::Value FreshLand(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  FreshTable& table = FreshTableArg(info[0]);
+  if (!info[1].IsString() || !info[2].IsTypedArray() ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array || !info[3].IsArray() ||
+      !info[4].IsFunction()) {
+    throw Napi::TypeError::New(env, "freshLand(table, dir, indices: Uint32Array, views, onDone)");
+  }
+  const std::string dir = PathArg(info[1]);
+  auto indices = info[2].As<Napi::Uint32Array>();
+  Napi::Array views = info[3].As<Napi::Array>();
+  const size_t n = indices.ElementLength();
+  if (views.Length() != n) throw Napi::TypeError::New(env, "freshLand: one view per index");
+  auto job = std::make_unique<LandJob>();
+  job->files.resize(n);
+  job->errnos.assign(n, 0);
+  job->ownerErrnos.assign(n, -1);
+  job->xattrInts.assign(n * kXattrInts, 0);
+  Napi::Array held = Napi::Array::New(env, n);
+  for (uint32_t i = 0; i < n; i++) {
+    const uint32_t index = indices[i];
+    if (index >= table.files.size()) throw Napi::RangeError::New(env, "freshLand: no such file");
+    const FreshFile& fresh = table.files[index];
+    Napi::Value data = views.Get(i);
+    if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+        data.As<Napi::Uint8Array>().ByteLength() != fresh.size) {
+      throw Napi::TypeError::New(env, "freshLand: each view must be a Uint8Array of its file's size");
+    }
+    auto bytes = data.As<Napi::Uint8Array>();
+    held.Set(i, data);
+    LandFile& file = job->files[i];
+    file.data = reinterpret_cast<const char*>(bytes.Data());
+    file.size = bytes.ByteLength();
+    file.dir = dir;
+    file.temp = FreshTempName();
+    file.name = fresh.name;
+    file.mode = fresh.mode;
+    // fsops/metadata.ts needsChmod: what the create mode, after the umask, leaves out.
+    const uint32_t createMode = fresh.mode & 0777;
+    file.chmod = fresh.mode != createMode || (createMode & table.umask) != 0;
+    file.sec = fresh.sec;
+    file.nsec = fresh.nsec;
+    if (fresh.owned) {
+      file.owner.uid = fresh.uid;
+      file.owner.gid = fresh.gid;
+    }
+    // Read by the source and none: what the file inherits here is removed, as landFiles does.
+    file.keep = fresh.xattrsRead ? table.keep : 0;
+  }
+  Enqueue(env, std::move(job), held, info[4].As<Napi::Function>());
+  return env.Undefined();
+}
 
 // landFiles(jobs, onDone): see land.h. Throws (a TypeError) before queuing anything when a job is
 // malformed; per-file failures come back as errnos (EINVAL: temp or name not a single name, dir

@@ -401,6 +401,7 @@ async function runPull({
     sockets: dataPlane.sockets,
     onGrant: (grant) => dataPlane.dial(grant),
     onAction,
+    listsActions: session.onAction !== undefined,
     singleName: single ? basename(endpoints.target) : undefined,
     hasher,
     confirmDeletions: (candidates) => askDeletions(session, flags, candidates, endpoints.target),

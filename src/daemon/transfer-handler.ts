@@ -395,6 +395,10 @@ async function receivePush({
       progress,
       stats,
       onAction,
+      listsActions: relay !== undefined,
+      onCopied: (count: number) => {
+        if (!options.dryRun) landed.files += count;
+      },
       // A client never makes set-user-ID or set-group-ID programs on the daemon's machine.
       stripSetId: true,
       singleName: open.singleEntry ? baseRel(rel) : undefined,

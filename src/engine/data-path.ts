@@ -6,13 +6,18 @@
  * what became of each; it never sees how the bytes moved.
  */
 import type { DirPlan, Need } from './local-destination.js';
-import type { SourceListing } from './roles.js';
+import type { FreshListing, SourceListing } from './roles.js';
 import type { Failure } from './types.js';
 
 /** What became of the files a data path was asked for: the session counts these. */
 export interface FileEvents {
   /** Written under its final name (`bytes` of data). */
   copied(rel: string, bytes: number): void;
+  /**
+   * `count` files written under their final names at once, `bytes` in all, without a name each
+   * (transport/stream/fresh-files.ts): counted as copied and done here, with no action listed.
+   */
+  copiedMany(count: number, bytes: number): void;
   /** Its contents were equal: only its metadata was brought in line. */
   updated(rel: string): void;
   /** Its contents and metadata were equal: nothing was written. */
@@ -46,6 +51,12 @@ export interface DataPath {
   planned(listing: SourceListing, plan: DirPlan, wholeDirs: boolean): void;
   /** Asks for one file's data; a promise when the session must wait before asking for more. */
   fetch(need: Need): Promise<void> | undefined;
+  /**
+   * Asks for every file of a listing's table of small files (SourceListing.fresh), which the
+   * session does not plan one by one; a promise as fetch's. Only data paths whose source role takes
+   * such tables are given any.
+   */
+  fetchFresh?(listing: SourceListing, fresh: FreshListing): Promise<void> | undefined;
   /** A listing's needs are all asked for: what is batched goes now; a promise to wait on as fetch's. */
   flush(): Promise<void> | undefined;
   /** The walk ended: `scanned` runs once whatever the data path lists itself is listed too. */

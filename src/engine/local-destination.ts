@@ -83,6 +83,8 @@ export class LocalDestination implements DestinationRole {
   private readonly keep: number;
   /** Directories this run created (or, in a dry run, would create): known to be empty. */
   private readonly fresh = new Set<string>();
+  /** Of those, the ones it made (not in a dry run, nor walked through and made on demand). */
+  private readonly made = new Set<string>();
   /** Entries get the source's owner (fsops/owner.ts): root, and no --no-owner. */
   readonly owners: boolean;
   /** Source files that are one inode: the later names wait here to be linked (engine/hard-links.ts). */
@@ -160,6 +162,20 @@ export class LocalDestination implements DestinationRole {
     return (
       compare !== 'checksum' && compare !== 'ignore-times' && operation !== 'move' && !this.fresh.has(rel)
     );
+  }
+
+  /**
+   * Whether a peer's small plain files in `rel` may be taken from its listing all at once, unplanned
+   * (SourceListing.fresh): a directory this run made (nothing in it to compare, replace or delete),
+   * not for a move (its source learns of each entry that landed).
+   */
+  takesFreshFiles(rel: string): boolean {
+    return this.made.has(rel) && this.options.operation !== 'move' && !this.options.dryRun;
+  }
+
+  /** The xattr kinds kept (fsops/xattrs.ts keepMask). */
+  get keptXattrs(): number {
+    return this.keep;
   }
 
   /**
@@ -487,6 +503,7 @@ export class LocalDestination implements DestinationRole {
         return;
       }
       plan.freshDirs.push({ rel, entry, stage });
+      if (!stage) this.made.add(rel);
     }
     this.tally.copied++;
   }

@@ -1,4 +1,5 @@
 /** The seams of a session: what a source and a destination role offer, whatever the transport. */
+import type { FreshTableHandle } from '../fsops/native.js';
 import type { RemovalStep } from '../fsops/remove-tree.js';
 import type { FidelityTally } from './fidelity.js';
 import type { FilterVerdict } from './filter.js';
@@ -34,6 +35,21 @@ export interface SourceListing {
    * own: transport/stream/remote-source.ts): nothing to plan, and `entries` is empty.
    */
   unchanged?: { count: number; fileSizes: Float64Array; dirs: string[] };
+  /**
+   * Small files of a directory this session made, taken from a peer's listing into a table without
+   * an entry each (transport/stream/fresh-files.ts): not in `entries`, not planned, all needed
+   * (DataPath.fetchFresh).
+   */
+  fresh?: FreshListing;
+}
+
+/** A listing's small files in a table of the addon's (native/fresh.h). */
+export interface FreshListing {
+  table: FreshTableHandle;
+  count: number;
+  bytes: number;
+  /** Each file's size, for the session's statistics. */
+  sizes: Float64Array;
 }
 
 /** A directory's entries as the manifest's encoded ManifestEntry messages. */

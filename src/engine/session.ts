@@ -14,12 +14,14 @@ import { faults } from '../util/faults.js';
 import type { DataPath, FileEvents } from './data-path.js';
 import type { DeletionCandidate, Need } from './local-destination.js';
 import { newProgress, type Progress } from './progress.js';
-import type { DestinationRole, SourceListing, SourceRole } from './roles.js';
+import type { DestinationRole, FreshListing, SourceListing, SourceRole } from './roles.js';
 import { countListing, countSizes, type SessionStats } from './session-stats.js';
 import type { Action, Failure, TransferOptions, TransferReport } from './types.js';
 
 export interface SessionHooks {
   onAction?(action: Action): void;
+  /** Files copied without an action each (DataPath.fetchFresh's): how many. */
+  onCopied?(count: number): void;
   /** Asked once, with every deletion a mirror is about to make; false withholds them all. */
   confirmDeletions?(candidates: DeletionCandidate[]): Promise<boolean>;
   /** Counters the session keeps up to date while it runs. */
@@ -101,6 +103,14 @@ export async function runTransfer(
       copyFailures.push(failure);
       if (how.sourceSide) sourceReadFailed = true;
     },
+    copiedMany(count, size) {
+      files.copied += count;
+      bytes += size;
+      progress.bytesDone += size;
+      progress.entriesDone += count;
+      progress.firstFileAt ??= nowMs();
+      hooks.onCopied?.(count);
+    },
     counted(counts) {
       files.copied += counts.copied ?? 0;
       files.updated += counts.updated ?? 0;
@@ -172,28 +182,45 @@ export async function runTransfer(
     return data.fetch(need);
   };
 
+  /** Asks the data path for a listing's table of small files, all needed (SourceListing.fresh). */
+  const askFresh = (listing: SourceListing, fresh: FreshListing): Promise<void> | undefined => {
+    progress.bytesNeeded += fresh.bytes;
+    if (stats) {
+      stats.jobs += fresh.count;
+      stats.jobBytes += fresh.bytes;
+    }
+    if (!data.fetchFresh) throw new Error('a table of small files for a data path that takes none');
+    return data.fetchFresh(listing, fresh);
+  };
+
   const consume = async (listings: AsyncIterable<SourceListing>) => {
     let listingAsked = nowMs();
     for await (const listing of listings) {
       throwIfInterrupted();
-      const unchanged = listing.unchanged;
+      const { unchanged, fresh } = listing;
       if (stats) {
         stats.listMs += nowMs() - listingAsked;
         if (unchanged) {
           countSizes(stats, unchanged.count, unchanged.fileSizes);
           stats.unchangedDirs++;
         } else countListing(stats, listing.entries);
+        if (fresh) countSizes(stats, fresh.count, fresh.sizes);
       }
-      const count = unchanged ? unchanged.count : listing.entries.length;
+      const count = unchanged ? unchanged.count : listing.entries.length + (fresh?.count ?? 0);
       progress.entriesFound += count;
       const wholeDirs = data.takesWhole();
       const plan = destination.reconcile(listing, wholeDirs);
       for (const rel of plan.blocked) source.skipSubtree(rel);
       data.planned(listing, plan, wholeDirs);
-      progress.entriesDone += count - plan.needs.length;
+      progress.entriesDone += count - plan.needs.length - (fresh?.count ?? 0);
       if (move) for (const rel of plan.landed) removeSource(rel);
       for (const need of plan.needs) {
         const wait = ask(need);
+        if (wait) await wait;
+        if (stopping()) return;
+      }
+      if (fresh) {
+        const wait = askFresh(listing, fresh);
         if (wait) await wait;
         if (stopping()) return;
       }

@@ -340,6 +340,9 @@ export interface NativeLandFile {
   xattrs?: [string, Uint8Array][];
 }
 
+/** A table of a fresh directory's small files, held by the addon (native/fresh.h). */
+export type FreshTableHandle = { readonly __freshTable: unique symbol };
+
 export interface NativeAddon {
   beneath: NativeBeneath;
   /** Lists one directory; takes the read-ahead result for it when there is one. */
@@ -514,6 +517,34 @@ export interface NativeAddon {
     files: NativeLandFile[],
     onDone: (errnos: Int32Array, ownerErrnos: Int32Array, xattrInts: Int32Array) => void,
   ): void;
+  /** This machine's ids by name (fsops/id-map.ts idOf), which freshFiles maps a sent owner's name to. */
+  setFreshIds(userNames: string[], userIds: Uint32Array, groupNames: string[], groupIds: Uint32Array): void;
+  /**
+   * A whole listing's ManifestBatch field-3 records (a directory this session made) read into a
+   * table of its small plain files (native/fresh.h); `rest` holds the other records as received.
+   * Undefined: none taken (a record it cannot read, a name listed twice, no such file).
+   * `options`: [smallMax, stripSetId, numericIds, giveOwners, keep, umask].
+   */
+  freshFiles(
+    entries: Uint8Array,
+    rel: string,
+    options: Float64Array,
+  ): { table: FreshTableHandle; count: number; bytes: number; sizes: Float64Array; rest: Buffer } | undefined;
+  /** The table's needs (file i: firstFileId + i) as encoded TransferFrame messages of NeedBatch. */
+  freshNeeds(table: FreshTableHandle, firstFileId: number, role: number): Buffer[];
+  /** One file of the table: [name, size, mtimeSec, mtimeNsec, mode, uid, gid, owned, xattrsRead]. */
+  freshEntry(
+    table: FreshTableHandle,
+    index: number,
+  ): [string, number, number, number, number, number, number, boolean, boolean];
+  /** The table's files `indices` landed in `dir` from `views` (each its file's size); onDone as landFiles'. */
+  freshLand(
+    table: FreshTableHandle,
+    dir: string,
+    indices: Uint32Array,
+    views: Uint8Array[],
+    onDone: (errnos: Int32Array, ownerErrnos: Int32Array, xattrInts: Int32Array) => void,
+  ): void;
   /** Each range written at its offset into its descriptor on the landing threads; one errno each. */
   writeRanges(
     ranges: { fd: number; offset: number; data: Uint8Array }[],
@@ -666,7 +697,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 40;
+const ABI_VERSION = 41;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -139,10 +139,12 @@ export class FrameChannel {
 
   /**
    * Sends a whole TransferFrame already encoded (protocol/native-manifest.ts), as `send` does: the
-   * stream's serializer must pass bytes on (passEncoded).
+   * stream's serializer must pass bytes on (passEncoded). `kind`: its body's case, for onFirst.
    */
-  sendEncoded(frame: Uint8Array): Promise<void> | undefined {
+  sendEncoded(frame: Uint8Array, kind?: FrameKind): Promise<void> | undefined {
     if (this.stream.destroyed || this.stream.writableEnded) return undefined;
+    // Its kind, when given, for the watchers of a first frame (onFirst).
+    if (this.firstWatchers.length > 0) this.sawFrame(kind);
     return this.write(frame);
   }
 

@@ -25,6 +25,7 @@ import { type FrameChannel, PeerEndedEarly, PeerFailed } from '../frame-channel.
 import { OwnWork } from '../own-work.js';
 import type { SharedBudget } from '../tcp/byte-budget.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
+import { takeFreshFiles } from './fresh-files.js';
 import { receiveFromPeer } from './peer-data.js';
 import { RemoteSource } from './remote-source.js';
 
@@ -37,6 +38,13 @@ export interface DestinationSideHooks {
    */
   confirmDeletions?(candidates: DeletionCandidate[]): Promise<boolean>;
   onAction?(action: Action): void;
+  /**
+   * Whether each file's action is listed (the client asked for them): then every file is planned
+   * and reported by name, and none is taken in a table (transport/stream/fresh-files.ts).
+   */
+  listsActions: boolean;
+  /** Files copied without an action each (a table's, fresh-files.ts): how many. */
+  onCopied?(count: number): void;
   /** Counters kept up to date while the session runs (also sent to the peer as heartbeats). */
   progress: Progress;
   /** A single-entry transfer: the one entry takes this name in the destination's root. */
@@ -134,6 +142,17 @@ export async function runDestinationSide(
         parent?.close();
       }
     },
+    fresh: hooks.listsActions
+      ? undefined
+      : (rel, entries) =>
+          destination.takesFreshFiles(rel)
+            ? takeFreshFiles(entries, rel, {
+                stripSetId: hooks.stripSetId ?? false,
+                numericIds: compared.numericIds,
+                giveOwners: destination.owners,
+                keep: destination.keptXattrs,
+              })
+            : undefined,
     stillUnchanged: (rel, found) => {
       if (!destination.mayFindUnchanged(rel)) return false;
       try {
@@ -213,6 +232,7 @@ export async function runDestinationSide(
   try {
     const report = await runTransfer(source, destination, data, options, {
       onAction: hooks.onAction,
+      onCopied: hooks.onCopied,
       confirmDeletions: hooks.confirmDeletions ?? askPeer,
       progress,
       stats: hooks.stats,

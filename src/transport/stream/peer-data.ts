@@ -9,10 +9,11 @@
 import { closeSync, constants, openSync } from 'node:fs';
 import type { DataPath, FileEvents } from '../../engine/data-path.js';
 import type { DirPlan, LocalDestination, Need } from '../../engine/local-destination.js';
-import type { SourceEntry, SourceListing } from '../../engine/roles.js';
+import type { FreshListing, SourceEntry, SourceListing } from '../../engine/roles.js';
 import type { SessionStats } from '../../engine/session-stats.js';
 import { type HasherFactory, hashFdAsync } from '../../fsops/hash.js';
 import { applyMetadata } from '../../fsops/metadata.js';
+import { nativeAddon } from '../../fsops/native.js';
 import { countOwner, ownerToGive } from '../../fsops/owner.js';
 import { FileReceiver, ReceiveError } from '../../fsops/receive-file.js';
 import { hasHoles } from '../../fsops/sparse-blocks.js';
@@ -33,6 +34,7 @@ import { RangeWriter } from '../tcp/range-writer.js';
 import { RangeAbandoned, type RangeSink, type Receiving, receiveRecords } from '../tcp/record-receiver.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
 import { holdView, releaseView } from '../tcp/slab-pool.js';
+import { FreshFiles } from './fresh-files.js';
 
 /** Needs per NeedBatch frame. */
 const NEEDS_PER_BATCH = 1024;
@@ -179,8 +181,22 @@ export function receiveFromPeer(
   };
 
   const fileOf = (fileId: bigint, what: string): PendingFile => {
-    const file = pending.get(fileId);
+    const file = pending.get(fileId) ?? adopt(fileId);
     if (!file) throw new ProtocolError(`${what} for file ${fileId}, which was not asked for`);
+    return file;
+  };
+
+  /** A file of a table still only asked for, sent another way: a pending file from now on (fresh-files.ts). */
+  const adopt = (fileId: bigint): PendingFile | undefined => {
+    const taken = fresh?.materialize(fileId);
+    if (!taken) return undefined;
+    const file: PendingFile = {
+      rel: taken.rel,
+      entry: taken.entry,
+      hashFirst: false,
+      metadataMatches: false,
+    };
+    pending.set(fileId, file);
     return file;
   };
 
@@ -302,6 +318,19 @@ export function receiveFromPeer(
     },
     landingJobs,
   );
+  /** Small files of directories this session made, taken by the table (fresh-files.ts). */
+  const addon = nativeAddon();
+  const fresh =
+    addon &&
+    new FreshFiles(addon, destination, held, landingJobs, {
+      copied: (count, bytes) => events.copiedMany(count, bytes),
+      failed: (rel, reason, sourceSide) => events.failed({ path: rel, reason }, { sourceSide }),
+      settled: (count) => {
+        outstanding -= count;
+        settle();
+      },
+      fatal: (rel, error) => channel.fail(new DestinationFull(`${rel}: ${reasonOf(error)}`)),
+    });
   const ranges = new RangeWriter<{ fileId: bigint; file: PendingFile }>(
     held,
     {
@@ -371,6 +400,8 @@ export function receiveFromPeer(
   const voidedWriting = new Set<PendingFile>();
   const records: RangeSink = {
     begin(fileId, offset, length, whole, hole) {
+      if (voided.has(fileId)) return false;
+      if (fresh?.begin(fileId, length, whole) === 'taken') return true;
       const file = unlessVoided(fileId, 'data');
       if (!file || file.failed) return false;
       const size = file.entry.size;
@@ -405,6 +436,7 @@ export function receiveFromPeer(
     },
     // A file may be voided by a FAIL on one socket while a range of it still arrives on another.
     data(fileId, offset, data) {
+      if (fresh?.data(fileId, data)) return;
       const file = pending.get(fileId);
       if (!file || file.failed) return;
       if (file.gathered) {
@@ -433,6 +465,7 @@ export function receiveFromPeer(
         : { fd, written: ranges.external({ fileId, file }, offset, length) };
     },
     done(fileId, final) {
+      if (fresh?.done(fileId)) return;
       const file = pending.get(fileId);
       if (!file || file.failed) return;
       if (final) file.finalSeen = true;
@@ -473,6 +506,10 @@ export function receiveFromPeer(
     },
     fail(fileId, reason) {
       if (voided.has(fileId)) return;
+      if (fresh?.fail(fileId, peerText(reason))) {
+        voided.add(fileId);
+        return;
+      }
       const file = fileOf(fileId, 'a failure');
       failFile(fileId, peerText(reason), true);
       if (file.writing) voidedWriting.add(file);
@@ -505,6 +542,7 @@ export function receiveFromPeer(
 
   /** The source could not read a file it was asked for: that file fails, the session goes on. */
   const onFileError = (error: TransferError) => {
+    if (fresh?.fail(error.fileId, peerText(error.message))) return;
     fileOf(error.fileId, 'an error');
     failFile(error.fileId, peerText(error.message), true);
     pending.delete(error.fileId);
@@ -614,6 +652,15 @@ export function receiveFromPeer(
       if (needs.length === NEEDS_PER_BATCH) sendNeeds();
       return roomToAsk();
     },
+    fetchFresh(listing: SourceListing, table: FreshListing) {
+      if (!fresh) throw new Error('a table of small files without the addon');
+      const first = nextId;
+      nextId += BigInt(table.count);
+      outstanding += table.count;
+      for (const frame of fresh.add(listing.rel, listing.verdict, table, first, channel.role))
+        channel.sendEncoded(frame, 'needBatch');
+      return roomToAsk();
+    },
     flush() {
       sendNeeds();
       return undefined;
@@ -648,6 +695,7 @@ export function receiveFromPeer(
       landingJobs.close();
       // Nothing lands after the session (what is already with the landing threads still may).
       landing.close();
+      fresh?.close();
       // A session that failed stops reading its sockets (a receive waiting on one answers at once),
       // and the writes still out answer first: no descriptor closes under them.
       if (how !== 'finished') for (const receiving of recordSockets) receiving.stop();

@@ -11,7 +11,13 @@
  * planned the listing before it: what that plan blocked is known by then.
  */
 import type { FilterVerdict, PathFilter } from '../../engine/filter.js';
-import type { DeferredEntry, SourceEntry, SourceListing, SourceRole } from '../../engine/roles.js';
+import type {
+  DeferredEntry,
+  FreshListing,
+  SourceEntry,
+  SourceListing,
+  SourceRole,
+} from '../../engine/roles.js';
 import type { Failure } from '../../engine/types.js';
 import { localIdNames } from '../../fsops/id-map.js';
 import type { FoundAsListed, SameAsManifest } from '../../fsops/native.js';
@@ -81,6 +87,12 @@ export interface RemoteSourceOptions {
    * may have replaced what stood there when the listing arrived). Otherwise it is asked again.
    */
   stillUnchanged?: (rel: string, found: FoundAsListed) => boolean;
+  /**
+   * A whole listing of the first round (`entries`: its records as received) that the destination
+   * did not find unchanged: its small plain files taken into a table (transport/stream/
+   * fresh-files.ts), with the records left to decode; undefined: all are decoded.
+   */
+  fresh?: (rel: string, entries: Uint8Array) => { fresh: FreshListing; rest: Uint8Array } | undefined;
 }
 
 /** A batch as taken: with the destination's comparison already under way (`unchangedLater`). */
@@ -370,7 +382,13 @@ export class RemoteSource implements SourceRole {
       open.held = undefined;
       const same = await this.sameHere(rel, open.listing.verdict!, entries, asked);
       if (same) return this.unchangedListing(open, same);
-      this.takeEntries(open, decodeEntries(entries));
+      const taken = this.options.fresh?.(rel, entries);
+      if (taken) {
+        if (taken.fresh.count > MAX_DIRECTORY_ENTRIES)
+          throw new ProtocolError('directory with too many entries');
+        open.listing.fresh = taken.fresh;
+      }
+      this.takeEntries(open, decodeEntries(taken ? taken.rest : entries), taken?.fresh.count ?? 0);
     } else {
       // Decoded after all: what was held first, in the order it came.
       for (const raw of open.held ?? []) this.takeEntries(open, decodeEntries(raw));
@@ -472,8 +490,11 @@ export class RemoteSource implements SourceRole {
     };
   }
 
-  /** Entries of the open directory, checked and added to its listing. */
-  private takeEntries(open: OpenListing, wires: Iterable<ManifestEntry>): void {
+  /**
+   * Entries of the open directory, checked and added to its listing (`taken`: how many more the
+   * listing holds in a table, SourceListing.fresh, whose names the addon checked).
+   */
+  private takeEntries(open: OpenListing, wires: Iterable<ManifestEntry>, taken = 0): void {
     const rel = open.listing.rel;
     const { singleName, stripSetId } = this.options;
     for (const wire of wires) {
@@ -493,7 +514,7 @@ export class RemoteSource implements SourceRole {
         if (open.only.size === 0) this.rescanAsked.delete(rel);
       }
       if (open.names.has(entry.name)) throw new ProtocolError(`${entry.name}: listed twice`);
-      if (open.names.size >= MAX_DIRECTORY_ENTRIES)
+      if (open.names.size + taken >= MAX_DIRECTORY_ENTRIES)
         throw new ProtocolError('directory with too many entries');
       open.names.add(entry.name);
       if (!open.ignored) open.listing.entries.push(entry);

@@ -36,8 +36,18 @@ export class LandingJobs {
     units: string,
     submit: () => Promise<R>,
   ): Promise<R> {
-    const first = rels[0]!.rel;
-    const more = rels.length > 1 ? ` and ${rels.length - 1} more ${units}` : '';
+    return this.runCounted(what, rels[0]!.rel, rels.length, units, submit);
+  }
+
+  /** run, for `count` items named by the first alone (`first`). */
+  runCounted<R>(
+    what: string,
+    first: string,
+    count: number,
+    units: string,
+    submit: () => Promise<R>,
+  ): Promise<R> {
+    const more = count > 1 ? ` and ${count - 1} more ${units}` : '';
     const done = this.work?.start(`${what}: ${showPath(first)}${more}`) ?? (() => {});
     const queue = () => {
       const job = nextLandingJob();

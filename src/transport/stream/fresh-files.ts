@@ -1,0 +1,494 @@
+/**
+ * The small files of a directory this session made, received without an object per file. Such a
+ * directory holds nothing to compare or replace, so every small regular file its listing names is
+ * needed: the addon reads the peer's records straight into a table of them (native/fresh.cc), the
+ * needs go out as frames it encoded, the files' bytes are gathered from the data plane's batches by
+ * number, and the addon lands them from the table on its landing threads (native/land.cc
+ * freshLand). The session counts them per landing, not per file.
+ *
+ * Profile behind it (docs/DECISIONS.md): a pull of 20,000 small files spent about a third of its
+ * client's main thread on each file's manifest entry, plan, need, pending file, landing job and
+ * answer, as objects.
+ *
+ * Only a file whose records are ordinary takes this path: a small file sent whole in a batch, once.
+ * A file of the table sent any other way (in the gRPC stream, as blocks, hashed) is handed to the
+ * session's usual pending files first (`materialize`), and goes on as any other; a file sent twice,
+ * or a record for a file landed, is the protocol error it is there.
+ */
+
+import type { FilterVerdict } from '../../engine/filter.js';
+import type { LocalDestination } from '../../engine/local-destination.js';
+import type { FreshListing, SourceEntry } from '../../engine/roles.js';
+import type { ParentDir } from '../../fsops/destination-fs.js';
+import { localIdNames } from '../../fsops/id-map.js';
+import { queueLandingJob } from '../../fsops/land-files.js';
+import {
+  type FreshTableHandle,
+  type NativeAddon,
+  nativeAddon,
+  nativeErrnoError,
+} from '../../fsops/native.js';
+import { ownerResultOfErrno } from '../../fsops/owner.js';
+import { joinRel } from '../../fsops/rel-path.js';
+import { NO_XATTRS, xattrReason } from '../../fsops/xattrs.js';
+import { ProtocolError } from '../../protocol/manifest-wire.js';
+import { codeOf, isFatalWriteError, reasonOf } from '../../util/errors.js';
+import type { ByteBudget } from '../tcp/byte-budget.js';
+import type { LandingJobs } from '../tcp/landing-jobs.js';
+import { BackingHold } from '../tcp/landing-queue.js';
+import { SMALL_FILE_BYTES } from '../tcp/layout.js';
+import { holdView, releaseView } from '../tcp/slab-pool.js';
+
+/** What the destination's machine does with the files it takes (LocalDestination's settings). */
+export interface FreshOptions {
+  stripSetId: boolean;
+  numericIds: boolean;
+  giveOwners: boolean;
+  /** The xattr kinds kept (fsops/xattrs.ts keepMask). */
+  keep: number;
+}
+
+/** The process umask: a mode it would strip is set again after the create. */
+const umask = process.umask();
+let idsGiven = false;
+
+/**
+ * The small plain files of a whole listing's records (`entries`, ManifestBatch field 3 as received)
+ * taken into a table, with the records left for the usual decoder (`rest`); undefined when none
+ * are taken (no addon, or nothing the addon takes: see native/fresh.h).
+ */
+export function takeFreshFiles(
+  entries: Uint8Array,
+  rel: string,
+  options: FreshOptions,
+): { fresh: FreshListing; rest: Uint8Array } | undefined {
+  const addon = nativeAddon();
+  if (!addon) return undefined;
+  if (!idsGiven && options.giveOwners && !options.numericIds) {
+    const { users, groups } = localIdNames();
+    addon.setFreshIds(
+      [...users.idOf.keys()],
+      Uint32Array.from(users.idOf.values()),
+      [...groups.idOf.keys()],
+      Uint32Array.from(groups.idOf.values()),
+    );
+    idsGiven = true;
+  }
+  const taken = addon.freshFiles(
+    entries,
+    rel,
+    Float64Array.of(
+      SMALL_FILE_BYTES,
+      options.stripSetId ? 1 : 0,
+      options.numericIds ? 1 : 0,
+      options.giveOwners ? 1 : 0,
+      options.keep,
+      umask,
+    ),
+  );
+  if (!taken) return undefined;
+  const { table, count, bytes, sizes, rest } = taken;
+  return { fresh: { table, count, bytes, sizes }, rest };
+}
+
+/** A file of a table: asked for, its bytes coming, landing, settled, or handed to the pending files. */
+const ASKED = 0;
+const RECEIVING = 1;
+const LANDING = 2;
+const SETTLED = 3;
+const HANDED = 4;
+
+interface Range {
+  first: number;
+  count: number;
+  rel: string;
+  verdict: FilterVerdict | undefined;
+  table: FreshTableHandle;
+  sizes: Float64Array;
+  state: Uint8Array;
+  /** Files of it neither settled nor handed on: once none, the range is forgotten. */
+  open: number;
+  /** Complete files waiting for the next landing: their indices and bytes. */
+  queued: number[];
+  views: Uint8Array[];
+  scheduled: boolean;
+  /** Landed once more already (the directory had gone): a second ENOENT fails them. */
+  retried?: boolean;
+}
+
+/** What the session hears of these files. */
+export interface FreshEvents {
+  /** `count` files landed, `bytes` in all. */
+  copied(count: number, bytes: number): void;
+  failed(rel: string, reason: string, sourceSide: boolean): void;
+  /** A file leaves the files asked for (landed or failed here): the session may wake. */
+  settled(count: number): void;
+  /** A write that cannot go on (disk full): the session ends. */
+  fatal(rel: string, error: unknown): void;
+}
+
+export class FreshFiles {
+  private readonly ranges: Range[] = [];
+  /** Pieces of a file whose batch straddled two reads, by file id. */
+  private readonly pieces = new Map<number, Uint8Array[]>();
+  private readonly held: BackingHold;
+  private closed = false;
+
+  constructor(
+    private readonly addon: NativeAddon,
+    private readonly destination: LocalDestination,
+    budget: ByteBudget,
+    private readonly jobs: LandingJobs,
+    private readonly events: FreshEvents,
+  ) {
+    this.held = new BackingHold(budget);
+  }
+
+  /** The needs of a listing's table (file i: `first` + i), encoded as TransferFrames. */
+  add(
+    rel: string,
+    verdict: FilterVerdict | undefined,
+    fresh: FreshListing,
+    first: bigint,
+    role: number,
+  ): Buffer[] {
+    const firstId = Number(first);
+    this.ranges.push({
+      first: firstId,
+      count: fresh.count,
+      rel,
+      verdict,
+      table: fresh.table,
+      sizes: fresh.sizes,
+      state: new Uint8Array(fresh.count),
+      open: fresh.count,
+      queued: [],
+      views: [],
+      scheduled: false,
+    });
+    return this.addon.freshNeeds(fresh.table, firstId, role);
+  }
+
+  /** The range and index of `fileId`, if a table holds it. */
+  private find(fileId: bigint): { range: Range; index: number } | undefined {
+    if (this.ranges.length === 0 || fileId > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+    const id = Number(fileId);
+    // Ranges are numbered in the order they were added: the latest are the likeliest.
+    for (let i = this.ranges.length - 1; i >= 0; i--) {
+      const range = this.ranges[i]!;
+      if (id >= range.first && id < range.first + range.count) return { range, index: id - range.first };
+      if (id >= range.first + range.count) return undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether `fileId` is a file of a table still to be taken here (asked for and not handed on).
+   * A file of a table that is settled or handed on is not: the pending files answer for it.
+   */
+  owns(fileId: bigint): boolean {
+    const at = this.find(fileId);
+    if (!at) return false;
+    const state = at.range.state[at.index]!;
+    return state !== HANDED && state !== SETTLED;
+  }
+
+  /**
+   * A range of `fileId` begins (records.begin). 'taken': its bytes are gathered here; 'usual': the
+   * file (handed on now if it was still asked) goes the usual way; throws for a file of a table
+   * sent twice or after it settled.
+   */
+  begin(fileId: bigint, length: number, whole: boolean): 'taken' | 'usual' {
+    const at = this.find(fileId);
+    if (!at) return 'usual';
+    const { range, index } = at;
+    const state = range.state[index]!;
+    if (state === HANDED) return 'usual';
+    if (state !== ASKED) throw new ProtocolError(`file ${fileId} sent twice`);
+    if (whole && length === range.sizes[index] && length <= SMALL_FILE_BYTES) {
+      range.state[index] = RECEIVING;
+      this.pieces.set(Number(fileId), []);
+      return 'taken';
+    }
+    return 'usual';
+  }
+
+  /** Bytes of a file being gathered (records.data): kept past this call, its read buffer held. */
+  data(fileId: bigint, data: Uint8Array): boolean {
+    const pieces = this.pieces.get(Number(fileId));
+    if (!pieces) return false;
+    holdView(data);
+    pieces.push(data);
+    return true;
+  }
+
+  /** A file's bytes are all in (records.done): it lands with the others of its range. */
+  done(fileId: bigint): boolean {
+    const id = Number(fileId);
+    const pieces = this.pieces.get(id);
+    if (!pieces) return false;
+    this.pieces.delete(id);
+    const { range, index } = this.find(fileId)!;
+    range.state[index] = LANDING;
+    const data = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+    // Held by the landing now (the whole read buffer counts against the budget): the pieces' own holds end.
+    this.held.take(data);
+    for (const piece of pieces) releaseView(piece);
+    range.queued.push(index);
+    range.views.push(data);
+    if (!range.scheduled) {
+      range.scheduled = true;
+      setImmediate(() => this.land(range));
+    }
+    return true;
+  }
+
+  /**
+   * The source failed a file of a table (a FAIL record, or an error frame naming it): reported as
+   * the usual path reports it. False when no table holds it any more (the pending files answer).
+   */
+  fail(fileId: bigint, reason: string): boolean {
+    const at = this.find(fileId);
+    if (!at) return false;
+    const { range, index } = at;
+    const state = range.state[index]!;
+    if (state === HANDED) return false;
+    if (state === SETTLED) throw new ProtocolError(`a failure for file ${fileId}, which was not asked for`);
+    const pieces = this.pieces.get(Number(fileId));
+    if (pieces) {
+      for (const piece of pieces) releaseView(piece);
+      this.pieces.delete(Number(fileId));
+    }
+    // One landing already has it: whatever lands, it is the failure the source said.
+    this.settle(range, index);
+    this.events.failed(this.relOf(range, index), reason, true);
+    this.events.settled(1);
+    return true;
+  }
+
+  /**
+   * The file, still only asked for, as the usual pending files hold it (its entry made from the
+   * table): it goes on the usual way. Undefined for a file no table holds still asked for.
+   */
+  materialize(fileId: bigint): { rel: string; entry: SourceEntry } | undefined {
+    const at = this.find(fileId);
+    if (!at || at.range.state[at.index] !== ASKED) return undefined;
+    const { range, index } = at;
+    const [name, size, sec, nsec, mode, uid, gid, owned, xattrsRead] = this.addon.freshEntry(
+      range.table,
+      index,
+    );
+    const entry = {
+      name,
+      kind: 'file',
+      size,
+      mtimeNs: BigInt(sec) * 1_000_000_000n + BigInt(nsec),
+      mode,
+      ...(owned ? { uid, gid } : {}),
+      ...(xattrsRead ? { xattrs: NO_XATTRS } : {}),
+      verdict: range.verdict,
+    } as SourceEntry;
+    range.state[index] = HANDED;
+    range.open--;
+    this.forgetIfDone(range);
+    return { rel: joinRel(range.rel, name), entry };
+  }
+
+  /** The session is over: nothing more lands, and what waits is dropped. */
+  close(): void {
+    this.closed = true;
+    for (const pieces of this.pieces.values()) for (const piece of pieces) releaseView(piece);
+    this.pieces.clear();
+    for (const range of this.ranges) {
+      for (const view of range.views) this.held.give(view);
+      range.views = [];
+      range.queued = [];
+    }
+  }
+
+  private relOf(range: Range, index: number): string {
+    return joinRel(range.rel, this.addon.freshEntry(range.table, index)[0]);
+  }
+
+  private settle(range: Range, index: number): void {
+    range.state[index] = SETTLED;
+    range.open--;
+    this.forgetIfDone(range);
+  }
+
+  private forgetIfDone(range: Range): void {
+    if (range.open > 0) return;
+    const at = this.ranges.indexOf(range);
+    if (at >= 0) this.ranges.splice(at, 1);
+  }
+
+  /** The complete files of a range, landed together on the addon's threads. */
+  private land(range: Range): void {
+    range.scheduled = false;
+    const indices = range.queued;
+    const views = range.views;
+    range.queued = [];
+    range.views = [];
+    if (indices.length === 0) return;
+    if (this.closed) {
+      for (const view of views) this.held.give(view);
+      return;
+    }
+    let parent: ParentDir | undefined;
+    try {
+      parent = this.destination.fs.parentOf(joinRel(range.rel, 'x'));
+      if (!parent) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
+    } catch (error) {
+      this.answer(
+        range,
+        indices,
+        views,
+        undefined,
+        indices.map(() => error),
+      );
+      return;
+    }
+    const opened = parent;
+    const addon = this.addon;
+    const first = joinRel(range.rel, addon.freshEntry(range.table, indices[0]!)[0]);
+    this.jobs
+      .runCounted('land', first, indices.length, 'file(s)', () =>
+        this.closed
+          ? Promise.resolve(undefined)
+          : new Promise<{ errnos: Int32Array; owners: Int32Array; xattrs: Int32Array }>((resolve) => {
+              const answered = queueLandingJob();
+              addon.freshLand(
+                range.table,
+                opened.path('.'),
+                Uint32Array.from(indices),
+                views,
+                (errnos, owners, xattrs) => {
+                  answered();
+                  resolve({ errnos, owners, xattrs });
+                },
+              );
+            }),
+      )
+      .then(
+        (result) => {
+          opened.close();
+          this.answer(range, indices, views, result, result?.errnos);
+        },
+        (error: unknown) => {
+          opened.close();
+          this.answer(
+            range,
+            indices,
+            views,
+            undefined,
+            indices.map(() => error),
+          );
+        },
+      );
+  }
+
+  /**
+   * What came of a landing: counted, and each failure reported (a directory gone meanwhile is made
+   * again and its files landed once more).
+   */
+  private answer(
+    range: Range,
+    indices: number[],
+    views: Uint8Array[],
+    result: { errnos: Int32Array; owners: Int32Array; xattrs: Int32Array } | undefined,
+    /** Per file: 0 (landed), an errno, or the error that kept the landing from starting. */
+    errors: ArrayLike<unknown> | undefined,
+  ): void {
+    if (this.closed || !errors) {
+      for (const view of views) this.held.give(view);
+      return;
+    }
+    if (result) this.countFidelity(result);
+    const again: number[] = [];
+    const againViews: Uint8Array[] = [];
+    let landed = 0;
+    let bytes = 0;
+    let settled = 0;
+    let fatal: { rel: string; error: unknown } | undefined;
+    indices.forEach((index, i) => {
+      // Failed by the source meanwhile: already reported.
+      if (range.state[index] !== LANDING) {
+        this.held.give(views[i]!);
+        return;
+      }
+      const outcome = errors[i];
+      if (outcome === 0) {
+        this.held.give(views[i]!);
+        this.settle(range, index);
+        landed++;
+        settled++;
+        bytes += range.sizes[index]!;
+        return;
+      }
+      const error = typeof outcome === 'number' ? nativeErrnoError(this.addon, outcome) : outcome;
+      if (codeOf(error) === 'ENOENT' && !range.retried) {
+        // Kept held: it lands once more.
+        again.push(index);
+        againViews.push(views[i]!);
+        return;
+      }
+      this.held.give(views[i]!);
+      this.settle(range, index);
+      settled++;
+      const rel = this.relOf(range, index);
+      this.events.failed(rel, `cannot write: ${reasonOf(error)}`, false);
+      if (isFatalWriteError(error)) fatal ??= { rel, error };
+    });
+    if (landed > 0) this.events.copied(landed, bytes);
+    if (again.length > 0) {
+      try {
+        this.destination.fs.makeDirs(range.rel);
+      } catch (error) {
+        // Not made: they fail as they would have.
+        for (const [i, index] of again.entries()) {
+          this.held.give(againViews[i]!);
+          this.settle(range, index);
+          settled++;
+          this.events.failed(this.relOf(range, index), `cannot write: ${reasonOf(error)}`, false);
+        }
+        again.length = 0;
+      }
+      if (again.length > 0) {
+        range.retried = true;
+        range.queued.push(...again);
+        range.views.push(...againViews);
+        this.land(range);
+      }
+    }
+    if (fatal) this.events.fatal(fatal.rel, fatal.error);
+    if (settled > 0) this.events.settled(settled);
+  }
+
+  /** Owners and xattrs given by a landing, counted in the destination's fidelity report. */
+  private countFidelity({ owners, xattrs }: { owners: Int32Array; xattrs: Int32Array }): void {
+    const fidelity = this.destination.fidelity;
+    let ownersApplied = 0;
+    for (const errno of owners) {
+      if (errno === 0) ownersApplied++;
+      else if (errno > 0) {
+        const result = ownerResultOfErrno(errno, (code) => reasonOf(nativeErrnoError(this.addon, code)));
+        if (result && result !== 'applied') fidelity.failed('owner', result.failed);
+      }
+    }
+    if (ownersApplied > 0) fidelity.applied('owner', ownersApplied);
+    const applied = { xattrs: 0, acls: 0 };
+    for (let at = 0; at < xattrs.length; at += 4) {
+      for (const [kind, offset] of [
+        ['xattrs', 0],
+        ['acls', 2],
+      ] as const) {
+        if (xattrs[at + offset] === 0) continue;
+        const err = xattrs[at + offset + 1]!;
+        if (err === 0) applied[kind]++;
+        else fidelity.failed(kind, xattrReason(this.addon, err));
+      }
+    }
+    if (applied.xattrs > 0) fidelity.applied('xattrs', applied.xattrs);
+    if (applied.acls > 0) fidelity.applied('acls', applied.acls);
+  }
+}
