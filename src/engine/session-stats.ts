@@ -48,6 +48,8 @@ export interface SessionStats {
   xattrsUnread: number;
   /** Directories of a peer's listing that the destination found as listed, no entry planned. */
   unchangedDirs: number;
+  /** Small files of directories this session made, asked for from a table (SourceListing.fresh). */
+  freshFiles: number;
 }
 
 export function emptySessionStats(): SessionStats {
@@ -69,6 +71,7 @@ export function emptySessionStats(): SessionStats {
     totalMs: 0,
     xattrsUnread: 0,
     unchangedDirs: 0,
+    freshFiles: 0,
   };
 }
 

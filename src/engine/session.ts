@@ -188,6 +188,7 @@ export async function runTransfer(
     if (stats) {
       stats.jobs += fresh.count;
       stats.jobBytes += fresh.bytes;
+      stats.freshFiles += fresh.count;
     }
     if (!data.fetchFresh) throw new Error('a table of small files for a data path that takes none');
     return data.fetchFresh(listing, fresh);

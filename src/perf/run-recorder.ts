@@ -116,6 +116,7 @@ export function buildRecord(
     stalls,
     xattrsUnread: stats.xattrsUnread,
     unchangedDirs: stats.unchangedDirs,
+    freshFiles: stats.freshFiles,
     outcome,
     predicted: predicted ? predictionOf(predicted) : null,
   };

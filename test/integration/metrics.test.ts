@@ -125,12 +125,16 @@ function listeningLine(daemon: Daemon): Record<string, unknown> {
   return JSON.parse(line!) as Record<string, unknown>;
 }
 
-/** A tree of known content: 4 files, 300,007 bytes, in two directories. */
+/**
+ * A tree of known content: 5 files, 300,018 bytes, in two directories (one small file in a
+ * directory a push makes: counted by its table, transport/stream/fresh-files.ts).
+ */
 function knownTree(root: string): { files: number; bytes: number } {
   mkdirSync(join(root, 'sub', 'deeper'), { recursive: true });
   const sizes: [string, number][] = [
     ['a.txt', 7],
     ['sub/b.bin', 100_000],
+    ['sub/small.txt', 11],
     ['sub/deeper/c.bin', 200_000],
     ['empty', 0],
   ];

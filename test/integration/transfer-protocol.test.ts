@@ -153,7 +153,8 @@ describe('Transfer under a hostile client', () => {
       config,
       `[[module]]\nname = "data"\npath = ${JSON.stringify(module)}\n\n[[module]]\nname = "ro"\npath = ${JSON.stringify(readOnly)}\nread_only = true\n`,
     );
-    daemon = await startDaemon(t, ['--config', config]);
+    // Its perf history apart from the user's: a test reads what a session took from a table.
+    daemon = await startDaemon(t, ['--config', config], { XDG_CONFIG_HOME: join(root, 'daemon-config') });
     client = new BlitClient(`127.0.0.1:${daemon.port}`, credentials.createInsecure());
   });
   after(async () => {
@@ -367,6 +368,97 @@ describe('Transfer under a hostile client', () => {
     good.socket.end(endRecord());
     good.session.close();
     assert.equal(readFileSync(join(module, 'records3', 'four'), 'utf8'), '1234');
+    await assertStillServing();
+  });
+
+  /**
+   * A push session granted one data socket whose listing makes directory `sub` here, then lists
+   * `entries` in it: its small files are taken from a table (transport/stream/fresh-files.ts).
+   */
+  async function freshSession(path: string, entries: ReturnType<typeof entry>[]) {
+    const session = rawSession(client);
+    session.send(hello);
+    session.send(open('data', path, { forceGrpcData: false, dataStreams: 1 }));
+    await session.nextReal(); // hello
+    const accept = await session.nextReal();
+    assert.equal(accept?.body?.$case, 'accept');
+    const socket = await dialData('127.0.0.1', daemon.port, Buffer.from(accept.body.value.grant!.tokens[0]!));
+    socket.resume();
+    const closed = once(socket, 'close');
+    session.send(batch('', [entry('sub', EntryKind.ENTRY_KIND_DIRECTORY)]));
+    session.send(batch('sub', entries));
+    const needs = await session.nextReal();
+    assert.equal(needs?.body?.$case, 'needBatch');
+    const ids = new Map(needs.body.value.needs.map((n) => [n.path, n.fileId]));
+    return { session, socket, ids, closed };
+  }
+
+  test('a directory made here: its small files land by number; failed, sent in the stream, twice, too long', async () => {
+    const files = ['a', 'b', 'c', 'd'].map((name, i) => entry(name, EntryKind.ENTRY_KIND_FILE, i + 1));
+    const made = await freshSession('made', files);
+    const id = (name: string) => made.ids.get(`sub/${name}`)!;
+    assert.deepEqual([...made.ids.keys()].sort(), ['sub/a', 'sub/b', 'sub/c', 'sub/d']);
+    made.socket.write(
+      Buffer.concat([
+        batchHeader([
+          { fileId: id('a'), length: 1 },
+          { fileId: id('d'), length: 4 },
+        ]),
+        Buffer.from('adddd'),
+      ]),
+    );
+    made.socket.write(failRecord(id('b'), 'vanished at the source'));
+    // Sent in the gRPC stream instead: it goes the usual way, from the table's entry.
+    made.session.send({
+      $case: 'fileData',
+      value: { fileId: id('c'), offset: 0n, data: Buffer.from('ccc'), last: true, holeLength: 0n },
+    });
+    made.session.sourceComplete(5, 10);
+    const done = await made.session.summary();
+    assert.equal(done?.body?.$case, 'summary');
+    assert.equal(done.body.value.copied, 4n, 'sub and three of its files');
+    assert.equal(done.body.value.failed, 1n);
+    assert.match(done.body.value.failures[0]?.reason ?? '', /vanished at the source/);
+    assert.equal(done.body.value.failures[0]?.path, 'sub/b');
+    made.socket.end(endRecord());
+    made.session.close();
+    const landed = snapshot(join(module, 'made'));
+    assert.deepEqual([...landed.keys()].sort(), ['', 'sub', 'sub/a', 'sub/c', 'sub/d']);
+    assert.equal(readFileSync(join(module, 'made', 'sub', 'a'), 'utf8'), 'a');
+    assert.equal(readFileSync(join(module, 'made', 'sub', 'c'), 'utf8'), 'ccc');
+    assert.equal(readFileSync(join(module, 'made', 'sub', 'd'), 'utf8'), 'dddd');
+    assert.equal(statSync(join(module, 'made', 'sub', 'd')).mode & 0o7777, 0o644);
+    // The four were asked for from a table (blitd's perf-history record of the session).
+    const history = join(root, 'daemon-config', 'blit', 'perf_local.jsonl');
+    const tabled = async () => {
+      for (let i = 0; i < 250; i++) {
+        const lines = existsSync(history) ? readFileSync(history, 'utf8').trim().split('\n') : [];
+        if (lines.some((line) => (JSON.parse(line) as { freshFiles?: number }).freshFiles === 4)) return true;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return false;
+    };
+    assert.ok(await tabled(), 'the session took its four files from a table');
+
+    // A file sent twice, and one sent longer than listed: each ends the session.
+    for (const [what, records] of [
+      [
+        'twice',
+        (x: bigint) => [
+          batchHeader([{ fileId: x, length: 2 }]),
+          Buffer.from('xx'),
+          batchHeader([{ fileId: x, length: 2 }]),
+          Buffer.from('xx'),
+        ],
+      ],
+      ['too long', (x: bigint) => [batchHeader([{ fileId: x, length: 3 }]), Buffer.from('xxx')]],
+    ] as const) {
+      const again = await freshSession(`made-${what}`, [entry('x', EntryKind.ENTRY_KIND_FILE, 2)]);
+      again.socket.write(Buffer.concat(records(again.ids.get('sub/x')!)));
+      assert.equal((await again.session.fatal())?.code, ErrorCode.ERROR_CODE_PROTOCOL, what);
+      await again.closed;
+      again.session.close();
+    }
     await assertStillServing();
   });
 
