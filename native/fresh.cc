@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "common.h"
+#include "xattr.h"
 
 namespace blit {
 
@@ -99,7 +100,8 @@ bool ParseEntry(std::string_view bytes, const Options& options, Parsed& out) {
   bool plain = true;
   while (r.at < r.n) {
     uint64_t tag;
-    if (!r.Varint(tag)) return false;
+    // A tag past 32 bits: the generated decoder reads its low 32 (another field number than here).
+    if (!r.Varint(tag) || tag > 0xFFFFFFFFu) return false;
     const uint64_t field = tag >> 3;
     const uint32_t wire = tag & 7;
     uint64_t number = 0;
@@ -212,7 +214,7 @@ bool ParseRecord(std::string_view record, const Options& options, Parsed& out) {
   uint32_t seen = 0;
   while (m.at < m.n) {
     uint64_t key;
-    if (!m.Varint(key)) return false;
+    if (!m.Varint(key) || key > 0xFFFFFFFFu) return false;
     const uint64_t field = key >> 3;
     const uint32_t wire = key & 7;
     if (field >= 1 && field <= 3) {
@@ -337,16 +339,17 @@ Napi::Value FreshFiles(const Napi::CallbackInfo& info) {
   if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
       !info[1].IsString() || !info[2].IsTypedArray() ||
       info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      info[2].As<Napi::Float64Array>().ElementLength() != 6) {
-    throw Napi::TypeError::New(env, "freshFiles(entries: Uint8Array, rel: string, options: Float64Array(6))");
+      info[2].As<Napi::Float64Array>().ElementLength() != 7) {
+    throw Napi::TypeError::New(env, "freshFiles(entries: Uint8Array, rel: string, options: Float64Array(7))");
   }
   auto bytes = info[0].As<Napi::Uint8Array>();
   auto opts = info[2].As<Napi::Float64Array>();
   const Options options{static_cast<uint64_t>(opts[0]), opts[1] != 0, opts[2] != 0, opts[3] != 0};
   auto table = std::make_unique<FreshTable>();
   table->rel = info[1].As<Napi::String>().Utf8Value();
-  table->keep = static_cast<int>(opts[4]);
+  table->keep = static_cast<int>(opts[4]) & kKeepBoth;
   table->umask = static_cast<uint32_t>(opts[5]);
+  const size_t maxFiles = static_cast<size_t>(opts[6]);
   std::string rest;
   std::unordered_set<std::string_view> names;
   double total = 0;
@@ -364,7 +367,7 @@ Napi::Value FreshFiles(const Napi::CallbackInfo& info) {
     if (!ParseRecord(record, options, parsed)) return env.Undefined();
     // Listed twice: the JavaScript decoder refuses the listing (remote-source.ts takeEntries).
     if (!names.insert(parsed.name).second) return env.Undefined();
-    if (parsed.takeable) {
+    if (parsed.takeable && table->files.size() < maxFiles) {
       total += static_cast<double>(parsed.file.size);
       table->files.push_back(std::move(parsed.file));
     } else {

@@ -36,11 +36,12 @@ struct FreshTable {
 Napi::Value SetFreshIds(const Napi::CallbackInfo& info);
 
 // freshFiles(entries: Uint8Array, rel: string, options: Float64Array [smallMax, stripSetId, numericIds,
-// giveOwners, keep, umask]) -> undefined, or { table, count, bytes, sizes: Float64Array, rest: Uint8Array }.
-// `entries`: a whole listing's ManifestBatch field-3 records, as received. The regular files of at
-// most smallMax bytes with nothing more to them (no hard-link group, xattrs, ACL names or holes; a
-// name that is UTF-8; fields as the generated decoder reads them, each once) go into `table`, in
-// listing order; `rest` holds every other record, as received, for the JavaScript decoder.
+// giveOwners, keep, umask, maxFiles]) -> undefined, or { table, count, bytes, sizes: Float64Array,
+// rest: Uint8Array }. `entries`: a whole listing's ManifestBatch field-3 records, as received. The
+// regular files of at most smallMax bytes with nothing more to them (no hard-link group, xattrs,
+// ACL names or holes; a name that is UTF-8; fields as the generated decoder reads them, each once),
+// the first maxFiles of them, go into `table`, in listing order; `rest` holds every other record,
+// as received, for the JavaScript decoder.
 // Undefined (nothing taken): no such file, a record that cannot be read, or a name listed twice.
 Napi::Value FreshFiles(const Napi::CallbackInfo& info);
 

@@ -167,10 +167,23 @@ export class LocalDestination implements DestinationRole {
   /**
    * Whether a peer's small plain files in `rel` may be taken from its listing all at once, unplanned
    * (SourceListing.fresh): a directory this run made (nothing in it to compare, replace or delete),
-   * not for a move (its source learns of each entry that landed).
+   * or the root when it is not there yet; not for a move (its source learns of each entry that
+   * landed), in a dry run, or under size limits (which skip some of its files).
    */
   takesFreshFiles(rel: string): boolean {
-    return this.made.has(rel) && this.options.operation !== 'move' && !this.options.dryRun;
+    const { operation, dryRun, filter } = this.options;
+    // Size limits skip files the table would take (plan-entry.ts outsideSizeLimits).
+    if (operation === 'move' || dryRun || filter.minSize !== undefined || filter.maxSize !== undefined)
+      return false;
+    // The root is made when its listing is planned, after this is asked: taken if it is not there yet.
+    if (rel === '') {
+      try {
+        return lstatSync(this.pathOf(''), { throwIfNoEntry: false }) === undefined;
+      } catch {
+        return false; // not to be known here: the walk says why
+      }
+    }
+    return this.made.has(rel);
   }
 
   /** The xattr kinds kept (fsops/xattrs.ts keepMask). */

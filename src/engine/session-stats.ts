@@ -48,7 +48,7 @@ export interface SessionStats {
   xattrsUnread: number;
   /** Directories of a peer's listing that the destination found as listed, no entry planned. */
   unchangedDirs: number;
-  /** Small files of directories this session made, asked for from a table (SourceListing.fresh). */
+  /** Small files of directories this session made, landed from a table (SourceListing.fresh). */
   freshFiles: number;
 }
 

@@ -188,7 +188,6 @@ export async function runTransfer(
     if (stats) {
       stats.jobs += fresh.count;
       stats.jobBytes += fresh.bytes;
-      stats.freshFiles += fresh.count;
     }
     if (!data.fetchFresh) throw new Error('a table of small files for a data path that takes none');
     return data.fetchFresh(listing, fresh);
@@ -215,13 +214,14 @@ export async function runTransfer(
       data.planned(listing, plan, wholeDirs);
       progress.entriesDone += count - plan.needs.length - (fresh?.count ?? 0);
       if (move) for (const rel of plan.landed) removeSource(rel);
-      for (const need of plan.needs) {
-        const wait = ask(need);
+      // A table first: asked whole, it then fits below the files asked at most (the needs after it wait).
+      if (fresh) {
+        const wait = askFresh(listing, fresh);
         if (wait) await wait;
         if (stopping()) return;
       }
-      if (fresh) {
-        const wait = askFresh(listing, fresh);
+      for (const need of plan.needs) {
+        const wait = ask(need);
         if (wait) await wait;
         if (stopping()) return;
       }

@@ -63,7 +63,7 @@ export interface PerfRecord {
   xattrsUnread?: number;
   /** Directories of a peer's listing found as listed at the destination, none of their entries planned. */
   unchangedDirs?: number;
-  /** Small files of directories the session made, asked for from a table (transport/stream/fresh-files.ts). */
+  /** Small files of directories the session made, landed from a table (transport/stream/fresh-files.ts). */
   freshFiles?: number;
   outcome: Outcome;
   predicted: Prediction | null;

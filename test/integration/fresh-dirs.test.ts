@@ -21,8 +21,8 @@ const ROOT = process.getuid?.() === 0;
 
 /**
  * DIRS directories of FILES small files (modes and times of their own), and beside them a large
- * file, a link, an odd name, a nested directory and, as root, files of another owner. Returns how
- * many small regular files lie in directories below the root.
+ * file, a link, an odd name, a nested directory and, as root, files of another owner; one file at
+ * the top. Returns how many small regular files there are.
  */
 function makeTree(src: string): number {
   let small = 0;
@@ -44,8 +44,8 @@ function makeTree(src: string): number {
   if (ROOT) {
     for (const name of ['f4', 'f5']) chownSync(join(src, 'd3', name), 4321, 4322);
   }
-  writeFile(join(src, 'top'), 'at the root, which is not made the same way\n', { mtime: T });
-  return small;
+  writeFile(join(src, 'top'), 'at the root\n', { mtime: T });
+  return small + 1;
 }
 
 /** The perf-history records under `config` once there are `count` (blitd writes its own after its session). */
@@ -57,6 +57,21 @@ async function records(config: string, count: number): Promise<{ freshFiles?: nu
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   assert.fail(`no record ${count} in ${path} within 5 s`);
+}
+
+/** The first perf-history record under `config` that `which` picks, once one is written (within 5 s). */
+async function record(
+  config: string,
+  which: (r: { operation: string; dryRun: boolean; copied: { files: number } }) => boolean,
+): Promise<{ freshFiles?: number } | undefined> {
+  const path = join(config, 'blit', 'perf_local.jsonl');
+  for (let i = 0; i < 250; i++) {
+    const lines = existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n') : [];
+    const found = lines.map((line) => JSON.parse(line)).find(which);
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return undefined;
 }
 
 function assertOwners(dst: string): void {
@@ -92,24 +107,44 @@ test(
       'no temp file left',
     );
 
+    // Onto the tree it made: nothing is new, nothing from a table.
+    const again = await runBlit(['copy', '--json', `${src}/`, to('dst/')]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(jsonReport(again).copied, 0);
+    assert.equal((await records(config, 2))[1]!.freshFiles, 0);
+
     // Each file's action listed (-v): every file planned by name, none from a table.
     const verbose = await runBlit(['copy', '-v', `${src}/`, to('listed/')]);
     assert.equal(verbose.status, 0, verbose.stderr);
     assert.match(verbose.stdout, /d2\/f14/);
     assertSameTree(join(module, 'listed'), src);
-    assert.equal((await records(config, 2))[1]!.freshFiles, 0);
+    assert.equal((await records(config, 3))[2]!.freshFiles, 0);
 
     // A dry run writes nothing.
     const dry = await runBlit(['copy', '--dry-run', `${src}/`, to('dry/')]);
     assert.equal(dry.status, 0, dry.stderr);
     assert.equal(existsSync(join(module, 'dry')), false);
 
+    // Size limits skip some of the files a table would take: planned by name.
+    const limited = await runBlit(['copy', '--json', '--max-size', '100', `${src}/`, to('limited/')]);
+    assert.equal(limited.status, 0, limited.stderr);
+    assert.equal(existsSync(join(module, 'limited', 'd0', 'f0')), true, 'an empty file');
+    assert.equal(existsSync(join(module, 'limited', 'd0', 'f1')), false, '400 bytes: over the limit');
+    assert.equal(
+      (
+        await record(
+          config,
+          (r) => r.operation === 'copy' && !r.dryRun && r.copied.files > 0 && r.copied.files < small,
+        )
+      )?.freshFiles,
+      0,
+    );
+
     // A move removes each source that landed: planned by name.
     const moved = await runBlit(['move', '--json', `${src}/`, to('moved/')]);
     assert.equal(moved.status, 0, moved.stderr);
     assert.deepEqual(readdirSync(src), [], 'the sources went');
-    const all = await records(config, 3);
-    assert.equal(all[all.length - 1]!.freshFiles, 0);
+    assert.equal((await record(config, (r) => r.operation === 'move'))?.freshFiles, 0);
     assert.equal(readdirSync(join(module, 'moved', 'd1')).length, FILES + 2);
   },
 );

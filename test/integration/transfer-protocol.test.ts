@@ -322,9 +322,14 @@ describe('Transfer under a hostile client', () => {
     socket.resume();
     const closed = once(socket, 'close');
     session.send(batch('', entries));
-    const needs = await session.nextReal();
-    assert.equal(needs?.body?.$case, 'needBatch');
-    const ids = new Map(needs.body.value.needs.map((n) => [n.path, n.fileId]));
+    // Asked for in one NeedBatch or several (small files of a directory made here come in their own).
+    const files = entries.filter((e) => e.entry?.kind === EntryKind.ENTRY_KIND_FILE).length;
+    const ids = new Map<string, bigint>();
+    while (ids.size < files) {
+      const needs = await session.nextReal();
+      assert.equal(needs?.body?.$case, 'needBatch');
+      for (const need of needs.body.value.needs) ids.set(need.path, need.fileId);
+    }
     return { session, socket, ids, closed, token, more };
   }
 
@@ -428,17 +433,17 @@ describe('Transfer under a hostile client', () => {
     assert.equal(readFileSync(join(module, 'made', 'sub', 'c'), 'utf8'), 'ccc');
     assert.equal(readFileSync(join(module, 'made', 'sub', 'd'), 'utf8'), 'dddd');
     assert.equal(statSync(join(module, 'made', 'sub', 'd')).mode & 0o7777, 0o644);
-    // The four were asked for from a table (blitd's perf-history record of the session).
+    // a and d landed from a table (blitd's perf-history record of the session).
     const history = join(root, 'daemon-config', 'blit', 'perf_local.jsonl');
     const tabled = async () => {
       for (let i = 0; i < 250; i++) {
         const lines = existsSync(history) ? readFileSync(history, 'utf8').trim().split('\n') : [];
-        if (lines.some((line) => (JSON.parse(line) as { freshFiles?: number }).freshFiles === 4)) return true;
+        if (lines.some((line) => (JSON.parse(line) as { freshFiles?: number }).freshFiles === 2)) return true;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       return false;
     };
-    assert.ok(await tabled(), 'the session took its four files from a table');
+    assert.ok(await tabled(), 'the session landed two files from a table');
 
     // A file sent twice, and one sent longer than listed: each ends the session.
     for (const [what, records] of [

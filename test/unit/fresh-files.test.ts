@@ -22,7 +22,11 @@ import {
 } from '../../src/generated/blit.js';
 import { fromManifestEntry } from '../../src/protocol/manifest-wire.js';
 import { decodeEntries } from '../../src/protocol/received-manifest.js';
-import { type FreshOptions, takeFreshFiles } from '../../src/transport/stream/fresh-files.js';
+import {
+  type FreshOptions,
+  MAX_TABLE_FILES,
+  takeFreshFiles,
+} from '../../src/transport/stream/fresh-files.js';
 import { SMALL_FILE_BYTES } from '../../src/transport/tcp/layout.js';
 import { prng, tempDir } from '../helpers.js';
 
@@ -202,14 +206,42 @@ test('nothing is taken from a listing the decoder would read otherwise, or that 
   const withName = Buffer.concat([twice, Buffer.from([0x0a, 1, 0x62])]);
   // A name that is not UTF-8 (the decoder would read it as another string).
   const badName = Buffer.from([0x0a, 2, 0x61, 0xff, 0x10, 1, 0x18, 1]);
+  // A name given again under a tag past 32 bits, which the generated decoder reads as field 1.
+  const longTag = Buffer.concat([twice, Buffer.from([0x8a, 0x80, 0x80, 0x80, 0x10, 1, 0x61])]);
   for (const [what, entry] of [
     ['a name twice', withName],
     ['a name that is not UTF-8', badName],
+    ['a name under a tag past 32 bits', longTag],
   ] as const) {
     const manifestEntry = Buffer.concat([Buffer.from([0x0a, entry.length]), entry, Buffer.from([0x10, 1])]);
     refused.push([what, Buffer.concat([good, Buffer.from([0x1a, manifestEntry.length]), manifestEntry])]);
   }
+  // The same one level up: a second entry under a long tag in the ManifestEntry.
+  const inner = Buffer.from(
+    Entry.encode(
+      Entry.fromPartial({ name: 'a', kind: EntryKind.ENTRY_KIND_SYMLINK, linkTarget: 't' }),
+    ).finish(),
+  );
+  const outer = Buffer.concat([
+    Buffer.from([0x0a, twice.length]),
+    twice,
+    Buffer.from([0x8a, 0x80, 0x80, 0x80, 0x10, inner.length]),
+    inner,
+    Buffer.from([0x10, 1]),
+  ]);
+  refused.push([
+    'an entry under a tag past 32 bits',
+    Buffer.concat([good, Buffer.from([0x1a, outer.length]), outer]),
+  ]);
   for (const [what, raw] of refused) assert.equal(takeFreshFiles(raw, '', OPTIONS), undefined, what);
+});
+
+test('a table takes at most MAX_TABLE_FILES files; the rest stay records', { skip: !addon }, () => {
+  const entries = Array.from({ length: MAX_TABLE_FILES + 100 }, (_, i) => wire({ name: `f${i}`, size: 1n }));
+  const taken = takeFreshFiles(records(entries), '', OPTIONS);
+  assert.ok(taken);
+  assert.equal(taken.fresh.count, MAX_TABLE_FILES);
+  assert.deepEqual(Buffer.from(taken.rest), records(entries.slice(MAX_TABLE_FILES)));
 });
 
 test('the needs are the frames the generated encoder makes, 1,024 needs a frame', { skip: !addon }, () => {

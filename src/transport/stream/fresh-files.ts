@@ -33,9 +33,8 @@ import { joinRel } from '../../fsops/rel-path.js';
 import { NO_XATTRS, xattrReason } from '../../fsops/xattrs.js';
 import { ProtocolError } from '../../protocol/manifest-wire.js';
 import { codeOf, isFatalWriteError, reasonOf } from '../../util/errors.js';
-import type { ByteBudget } from '../tcp/byte-budget.js';
 import type { LandingJobs } from '../tcp/landing-jobs.js';
-import { BackingHold } from '../tcp/landing-queue.js';
+import type { BackingHold } from '../tcp/landing-queue.js';
 import { SMALL_FILE_BYTES } from '../tcp/layout.js';
 import { holdView, releaseView } from '../tcp/slab-pool.js';
 
@@ -47,6 +46,12 @@ export interface FreshOptions {
   /** The xattr kinds kept (fsops/xattrs.ts keepMask). */
   keep: number;
 }
+
+/**
+ * Files one table takes at most (half of peer-data.ts MAX_FILES_ASKED): a table is asked for whole,
+ * so the files asked for stay bounded, here and in the source's queue of needs.
+ */
+export const MAX_TABLE_FILES = 8192;
 
 /** The process umask: a mode it would strip is set again after the create. */
 const umask = process.umask();
@@ -84,6 +89,7 @@ export function takeFreshFiles(
       options.giveOwners ? 1 : 0,
       options.keep,
       umask,
+      MAX_TABLE_FILES,
     ),
   );
   if (!taken) return undefined;
@@ -112,8 +118,8 @@ interface Range {
   queued: number[];
   views: Uint8Array[];
   scheduled: boolean;
-  /** Landed once more already (the directory had gone): a second ENOENT fails them. */
-  retried?: boolean;
+  /** Files landed once more already (their directory had gone): a second ENOENT fails them. */
+  retried?: Uint8Array;
 }
 
 /** What the session hears of these files. */
@@ -131,18 +137,16 @@ export class FreshFiles {
   private readonly ranges: Range[] = [];
   /** Pieces of a file whose batch straddled two reads, by file id. */
   private readonly pieces = new Map<number, Uint8Array[]>();
-  private readonly held: BackingHold;
   private closed = false;
 
   constructor(
     private readonly addon: NativeAddon,
     private readonly destination: LocalDestination,
-    budget: ByteBudget,
+    /** The session's holds on read buffers, shared with its landing queue (one charge per buffer). */
+    private readonly held: BackingHold,
     private readonly jobs: LandingJobs,
     private readonly events: FreshEvents,
-  ) {
-    this.held = new BackingHold(budget);
-  }
+  ) {}
 
   /** The needs of a listing's table (file i: `first` + i), encoded as TransferFrames. */
   add(
@@ -403,7 +407,6 @@ export class FreshFiles {
       for (const view of views) this.held.give(view);
       return;
     }
-    if (result) this.countFidelity(result);
     const again: number[] = [];
     const againViews: Uint8Array[] = [];
     let landed = 0;
@@ -420,14 +423,17 @@ export class FreshFiles {
       if (outcome === 0) {
         this.held.give(views[i]!);
         this.settle(range, index);
+        if (result) this.countFidelity(result, i);
         landed++;
         settled++;
         bytes += range.sizes[index]!;
         return;
       }
       const error = typeof outcome === 'number' ? nativeErrnoError(this.addon, outcome) : outcome;
-      if (codeOf(error) === 'ENOENT' && !range.retried) {
+      range.retried ??= new Uint8Array(range.count);
+      if (codeOf(error) === 'ENOENT' && range.retried[index] === 0) {
         // Kept held: it lands once more.
+        range.retried[index] = 1;
         again.push(index);
         againViews.push(views[i]!);
         return;
@@ -454,7 +460,6 @@ export class FreshFiles {
         again.length = 0;
       }
       if (again.length > 0) {
-        range.retried = true;
         range.queued.push(...again);
         range.views.push(...againViews);
         this.land(range);
@@ -464,31 +469,22 @@ export class FreshFiles {
     if (settled > 0) this.events.settled(settled);
   }
 
-  /** Owners and xattrs given by a landing, counted in the destination's fidelity report. */
-  private countFidelity({ owners, xattrs }: { owners: Int32Array; xattrs: Int32Array }): void {
+  /** What a landing did with file `i`'s owner and xattrs, counted in the destination's fidelity report. */
+  private countFidelity({ owners, xattrs }: { owners: Int32Array; xattrs: Int32Array }, i: number): void {
     const fidelity = this.destination.fidelity;
-    let ownersApplied = 0;
-    for (const errno of owners) {
-      if (errno === 0) ownersApplied++;
-      else if (errno > 0) {
-        const result = ownerResultOfErrno(errno, (code) => reasonOf(nativeErrnoError(this.addon, code)));
-        if (result && result !== 'applied') fidelity.failed('owner', result.failed);
-      }
+    const owner = owners[i]!;
+    if (owner >= 0) {
+      const result = ownerResultOfErrno(owner, (code) => reasonOf(nativeErrnoError(this.addon, code)));
+      if (result === 'applied') fidelity.applied('owner');
+      else if (result) fidelity.failed('owner', result.failed);
     }
-    if (ownersApplied > 0) fidelity.applied('owner', ownersApplied);
-    const applied = { xattrs: 0, acls: 0 };
-    for (let at = 0; at < xattrs.length; at += 4) {
-      for (const [kind, offset] of [
-        ['xattrs', 0],
-        ['acls', 2],
-      ] as const) {
-        if (xattrs[at + offset] === 0) continue;
-        const err = xattrs[at + offset + 1]!;
-        if (err === 0) applied[kind]++;
-        else fidelity.failed(kind, xattrReason(this.addon, err));
-      }
-    }
-    if (applied.xattrs > 0) fidelity.applied('xattrs', applied.xattrs);
-    if (applied.acls > 0) fidelity.applied('acls', applied.acls);
+    // Four ints a file: xattrs attempted and their errno, ACLs attempted and theirs.
+    if (xattrs[i * 4] !== 0) this.countXattrs('xattrs', xattrs[i * 4 + 1]!);
+    if (xattrs[i * 4 + 2] !== 0) this.countXattrs('acls', xattrs[i * 4 + 3]!);
+  }
+
+  private countXattrs(kind: 'xattrs' | 'acls', err: number): void {
+    if (err === 0) this.destination.fidelity.applied(kind);
+    else this.destination.fidelity.failed(kind, xattrReason(this.addon, err));
   }
 }

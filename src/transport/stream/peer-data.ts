@@ -28,7 +28,7 @@ import type { OwnWork } from '../own-work.js';
 import { ByteBudget, MAX_HELD_BYTES, type SharedBudget } from '../tcp/byte-budget.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
 import { LandingJobs } from '../tcp/landing-jobs.js';
-import { LandingQueue } from '../tcp/landing-queue.js';
+import { BackingHold, LandingQueue } from '../tcp/landing-queue.js';
 import { blockCount, blockLength, blocksOf, SMALL_FILE_BYTES } from '../tcp/layout.js';
 import { RangeWriter } from '../tcp/range-writer.js';
 import { RangeAbandoned, type RangeSink, type Receiving, receiveRecords } from '../tcp/record-receiver.js';
@@ -293,6 +293,8 @@ export function receiveFromPeer(
   );
   /** Small files landing and ranges written: the session's jobs on the shared landing threads. */
   const landingJobs = new LandingJobs(hooks.work);
+  /** Read buffers held until the files in them have landed, by the queue and the tables alike. */
+  const holds = new BackingHold(held);
   const landing = new LandingQueue(
     destination.fs,
     held,
@@ -317,13 +319,17 @@ export function receiveFromPeer(
       },
     },
     landingJobs,
+    holds,
   );
   /** Small files of directories this session made, taken by the table (fresh-files.ts). */
   const addon = nativeAddon();
   const fresh =
     addon &&
-    new FreshFiles(addon, destination, held, landingJobs, {
-      copied: (count, bytes) => events.copiedMany(count, bytes),
+    new FreshFiles(addon, destination, holds, landingJobs, {
+      copied: (count, bytes) => {
+        if (stats) stats.freshFiles += count;
+        events.copiedMany(count, bytes);
+      },
       failed: (rel, reason, sourceSide) => events.failed({ path: rel, reason }, { sourceSide }),
       settled: (count) => {
         outstanding -= count;
@@ -590,11 +596,12 @@ export function receiveFromPeer(
   };
 
   /**
-   * Once MAX_FILES_ASKED are asked for and not settled: waits, as for the peer, until half of them
-   * have. The needs gathered go out first, so the peer has them all to send while this side waits.
+   * Once MAX_FILES_ASKED are asked for and not settled (or would be, with `more` asked at once):
+   * waits, as for the peer, until half of them have. The needs gathered go out first, so the peer
+   * has them all to send while this side waits.
    */
-  const roomToAsk = () => {
-    if (outstanding < MAX_FILES_ASKED) return undefined;
+  const roomToAsk = (more = 0) => {
+    if (more === 0 ? outstanding < MAX_FILES_ASKED : outstanding + more <= MAX_FILES_ASKED) return undefined;
     sendNeeds();
     return hooks.work.forPeer(
       new Promise<void>((resolve, reject) => {
@@ -653,13 +660,22 @@ export function receiveFromPeer(
       return roomToAsk();
     },
     fetchFresh(listing: SourceListing, table: FreshListing) {
-      if (!fresh) throw new Error('a table of small files without the addon');
-      const first = nextId;
-      nextId += BigInt(table.count);
-      outstanding += table.count;
-      for (const frame of fresh.add(listing.rel, listing.verdict, table, first, channel.role))
-        channel.sendEncoded(frame, 'needBatch');
-      return roomToAsk();
+      const takes = fresh;
+      if (!takes) throw new Error('a table of small files without the addon');
+      const ask = () => {
+        const first = nextId;
+        nextId += BigInt(table.count);
+        outstanding += table.count;
+        // After the needs asked one by one before it, in the order the session asked.
+        sendNeeds();
+        for (const frame of takes.add(listing.rel, listing.verdict, table, first, channel.role))
+          channel.sendEncoded(frame, 'needBatch');
+      };
+      // Asked whole: past MAX_FILES_ASKED with it, first until half of those asked have settled.
+      const room = roomToAsk(table.count);
+      if (room) return room.then(ask);
+      ask();
+      return undefined;
     },
     flush() {
       sendNeeds();

@@ -55,8 +55,10 @@ export class LandingQueue {
     private readonly on: LandingCallbacks,
     /** The session's jobs on the landing threads, as its stall detector sees them. */
     private readonly jobs = new LandingJobs(),
+    /** Holds on read buffers shared with the session's other landings (one charge per buffer). */
+    held = new BackingHold(budget),
   ) {
-    this.held = new BackingHold(budget);
+    this.held = held;
   }
 
   /**
