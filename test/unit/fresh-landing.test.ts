@@ -182,3 +182,19 @@ test('each file is landed once more on its own first ENOENT, whichever came befo
   assert.deepEqual(events.failed, []);
   assert.equal(shared.bytes, 0);
 });
+
+test('a file the source fails while its bytes are still coming is dropped, its bytes given back', async () => {
+  const { files, landings, events, shared } = setUp();
+  assert.equal(files.begin(12n, 3, true), 'taken');
+  files.data(12n, Buffer.from('cc'));
+  assert.equal(files.fail(12n, 'gone'), true);
+  assert.deepEqual(events.failed, [['d/c', 'gone', 'true']]);
+  assert.equal(events.settled, 1);
+  // The rest of its bytes, still on their way: not taken, nothing lands.
+  assert.equal(files.data(12n, Buffer.from('c')), false);
+  assert.equal(files.done(12n), false);
+  await turn();
+  assert.equal(landings.length, 0);
+  assert.equal(shared.bytes, 0);
+  assert.throws(() => files.begin(12n, 3, true), ProtocolError, 'settled: not sent again');
+});
