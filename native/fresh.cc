@@ -182,6 +182,7 @@ bool ParseEntry(std::string_view bytes, const Options& options, Parsed& out) {
   file.size = size;
   // int64 on the wire (two's complement in a varint); whole seconds and nanoseconds as splitNs gives.
   const int64_t ns = static_cast<int64_t>(mtime);
+  file.mtimeNs = ns;
   file.sec = ns / 1000000000;
   file.nsec = ns % 1000000000;
   if (file.nsec < 0) {
@@ -272,7 +273,7 @@ size_t VarintSize(uint64_t value) {
 // One Need message (file_id 1, path 2, size 6, mtime_ns 7; proto3 leaves out zeros).
 void AppendNeed(std::string& out, uint64_t fileId, const std::string& rel, const FreshFile& file) {
   const size_t pathBytes = rel.empty() ? file.name.size() : rel.size() + 1 + file.name.size();
-  const int64_t ns = file.sec * 1000000000 + file.nsec;
+  const int64_t ns = file.mtimeNs;
   size_t body = 1 + VarintSize(fileId) + 1 + VarintSize(pathBytes) + pathBytes;
   if (file.size != 0) body += 1 + VarintSize(file.size);
   if (ns != 0) body += 1 + VarintSize(static_cast<uint64_t>(ns));

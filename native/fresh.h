@@ -16,6 +16,7 @@ namespace blit {
 struct FreshFile {
   std::string name;
   uint64_t size = 0;
+  int64_t mtimeNs = 0;  // as sent; sec and nsec as splitNs gives them
   int64_t sec = 0;
   int64_t nsec = 0;
   uint32_t mode = 0;

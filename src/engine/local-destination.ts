@@ -223,7 +223,10 @@ export class LocalDestination implements DestinationRole {
         this.apply(rel, entry, listing.rel, plan, wholeDirs, step);
       if (entry.kind === 'dir' && dest?.kind === 'dir') plan.existingDirs.push({ rel, entry });
     }
-    for (const extra of planned.extras) this.addDeletion(extra.rel, extra.kind, extra.verdict);
+    // A table's files are not among the listing's entries: a directory not known empty then deletes
+    // nothing (the root when something made it between its lstat and here: takesFreshFiles).
+    if (!listing.fresh || this.fresh.has(listing.rel))
+      for (const extra of planned.extras) this.addDeletion(extra.rel, extra.kind, extra.verdict);
     return plan;
   }
 

@@ -35,7 +35,8 @@ import {
   MANIFEST_CREDIT_BYTES,
   MANIFEST_WINDOW_BYTES,
 } from '../../src/protocol/manifest-wire.js';
-import { MAX_FILES_ASKED } from '../../src/transport/stream/peer-data.js';
+import { MAX_TABLE_FILES } from '../../src/transport/stream/fresh-files.js';
+import { MAX_FILES_ASKED, MAX_TABLE_ROWS } from '../../src/transport/stream/peer-data.js';
 import { dialData } from '../../src/transport/tcp/dial.js';
 import {
   batchHeader,
@@ -465,6 +466,82 @@ describe('Transfer under a hostile client', () => {
       again.session.close();
     }
     await assertStillServing();
+  });
+
+  test('tables of small files held at once are bounded: a third waits until the files of one have all settled', async () => {
+    const session = rawSession(client);
+    session.send(hello);
+    session.send(open('data', 'rows', { forceGrpcData: false, dataStreams: 1 }));
+    await session.nextReal(); // hello
+    const accept = await session.nextReal();
+    assert.equal(accept?.body?.$case, 'accept');
+    const socket = await dialData('127.0.0.1', daemon.port, Buffer.from(accept.body.value.grant!.tokens[0]!));
+    socket.resume();
+    // Three directories made here, each with a full table of one-byte files.
+    const dirs = ['r0', 'r1', 'r2'];
+    session.send(
+      batch(
+        '',
+        dirs.map((name) => entry(name, EntryKind.ENTRY_KIND_DIRECTORY)),
+      ),
+    );
+    for (const dir of dirs) {
+      for (let b = 0; b < MAX_TABLE_FILES / BATCH_ENTRIES; b++) {
+        const files = Array.from({ length: BATCH_ENTRIES }, (_, i) =>
+          entry(`f${b * BATCH_ENTRIES + i}`, EntryKind.ENTRY_KIND_FILE, 1),
+        );
+        session.send(batch(dir, files, b === MAX_TABLE_FILES / BATCH_ENTRIES - 1));
+      }
+    }
+    const ids = new Map<string, bigint>();
+    let progressDone = 0n;
+    let beats = 0;
+    /** Frames until `until` holds: needs recorded, heartbeats' files done noted. */
+    const read = async (until: () => boolean) => {
+      while (!until()) {
+        const frame = await session.next();
+        assert.ok(frame, 'the session goes on');
+        if (frame.body?.$case === 'needBatch')
+          for (const need of frame.body.value.needs) ids.set(need.path, need.fileId);
+        if (frame.body?.$case === 'progress') {
+          progressDone = frame.body.value.filesDone;
+          beats++;
+        }
+      }
+    };
+    await read(() => ids.size >= 2 * MAX_TABLE_FILES);
+    assert.equal(ids.size, MAX_TABLE_ROWS, 'two tables asked for, not the third');
+    /** One-byte files of `dir` sent in batches, `from` to `to`. */
+    const sendFiles = (dir: string, from: number, to: number) => {
+      for (let at = from; at < to; at += 4096) {
+        const members = Array.from({ length: Math.min(4096, to - at) }, (_, i) => ({
+          fileId: ids.get(`${dir}/f${at + i}`)!,
+          length: 1,
+        }));
+        socket.write(Buffer.concat([batchHeader(members), Buffer.alloc(members.length, 0x61)]));
+      }
+    };
+    // All but the last file of each: two files asked and not in, two tables still held.
+    sendFiles('r0', 0, MAX_TABLE_FILES - 1);
+    sendFiles('r1', 0, MAX_TABLE_FILES - 1);
+    await read(() => progressDone >= BigInt(2 * MAX_TABLE_FILES - 2));
+    // Another heartbeat after the one that showed them landed: the third table is still not asked for.
+    const seen = beats;
+    await read(() => beats > seen || ids.size > MAX_TABLE_ROWS);
+    assert.equal(ids.size, MAX_TABLE_ROWS, 'no room for a third table while two are held');
+    // The last two: both tables let go, the third asked for.
+    sendFiles('r0', MAX_TABLE_FILES - 1, MAX_TABLE_FILES);
+    sendFiles('r1', MAX_TABLE_FILES - 1, MAX_TABLE_FILES);
+    await read(() => ids.size === 3 * MAX_TABLE_FILES);
+    sendFiles('r2', 0, MAX_TABLE_FILES);
+    session.sourceComplete(3 + 3 * MAX_TABLE_FILES, 3 * MAX_TABLE_FILES);
+    const done = await session.summary();
+    assert.equal(done?.body?.$case, 'summary');
+    assert.equal(done.body.value.copied, BigInt(3 + 3 * MAX_TABLE_FILES));
+    assert.equal(done.body.value.failed, 0n);
+    socket.end(endRecord());
+    session.close();
+    assert.equal(readdirSync(join(module, 'rows', 'r2')).length, MAX_TABLE_FILES);
   });
 
   test('data records: blocks of one file over two sockets, interleaved, land whole only when all are in', async () => {

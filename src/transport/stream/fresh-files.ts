@@ -135,6 +135,7 @@ export interface FreshEvents {
 
 export class FreshFiles {
   private readonly ranges: Range[] = [];
+  private heldRows = 0;
   /** Pieces of a file whose batch straddled two reads, by file id. */
   private readonly pieces = new Map<number, Uint8Array[]>();
   private closed = false;
@@ -170,31 +171,29 @@ export class FreshFiles {
       views: [],
       scheduled: false,
     });
+    this.heldRows += fresh.count;
     return this.addon.freshNeeds(fresh.table, firstId, role);
   }
 
-  /** The range and index of `fileId`, if a table holds it. */
+  /** Files in the tables still held (any of whose files is not settled or handed on). */
+  get rows(): number {
+    return this.heldRows;
+  }
+
+  /** The range and index of `fileId`, if a table holds it (ranges are in the order of their ids). */
   private find(fileId: bigint): { range: Range; index: number } | undefined {
     if (this.ranges.length === 0 || fileId > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
     const id = Number(fileId);
-    // Ranges are numbered in the order they were added: the latest are the likeliest.
-    for (let i = this.ranges.length - 1; i >= 0; i--) {
-      const range = this.ranges[i]!;
-      if (id >= range.first && id < range.first + range.count) return { range, index: id - range.first };
-      if (id >= range.first + range.count) return undefined;
+    let low = 0;
+    let high = this.ranges.length - 1;
+    while (low <= high) {
+      const mid = (low + high) >> 1;
+      const range = this.ranges[mid]!;
+      if (id < range.first) high = mid - 1;
+      else if (id >= range.first + range.count) low = mid + 1;
+      else return { range, index: id - range.first };
     }
     return undefined;
-  }
-
-  /**
-   * Whether `fileId` is a file of a table still to be taken here (asked for and not handed on).
-   * A file of a table that is settled or handed on is not: the pending files answer for it.
-   */
-  owns(fileId: bigint): boolean {
-    const at = this.find(fileId);
-    if (!at) return false;
-    const state = at.range.state[at.index]!;
-    return state !== HANDED && state !== SETTLED;
   }
 
   /**
@@ -323,7 +322,9 @@ export class FreshFiles {
   private forgetIfDone(range: Range): void {
     if (range.open > 0) return;
     const at = this.ranges.indexOf(range);
-    if (at >= 0) this.ranges.splice(at, 1);
+    if (at < 0) return;
+    this.ranges.splice(at, 1);
+    this.heldRows -= range.count;
   }
 
   /** The complete files of a range, landed together on the addon's threads. */

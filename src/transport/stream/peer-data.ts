@@ -44,6 +44,12 @@ const NEEDS_PER_BATCH = 1024;
  * receiver), so a tree of millions of files does not make this side hold them all at once.
  */
 export const MAX_FILES_ASKED = 16_384;
+/**
+ * Files in the tables of small files held at once (fresh-files.ts), at most: a table is held until
+ * every file of it has settled, so a source that leaves one file of each unsent would otherwise
+ * keep each table's rows while asking nothing more of this side's patience than one file each.
+ */
+export const MAX_TABLE_ROWS = 16_384;
 
 export interface PeerDataHooks {
   /** The daemon's budget of bytes held by all its sessions together (absent: this session's alone). */
@@ -102,8 +108,10 @@ export function receiveFromPeer(
   let nextId = 1n;
   let idle: (() => void) | undefined;
   let idleFailed: ((error: Error) => void) | undefined;
-  /** The session waits for room to ask for more files (MAX_FILES_ASKED). */
+  /** The session waits for room to ask for more files (MAX_FILES_ASKED; a table's, MAX_TABLE_ROWS). */
   let room: (() => void) | undefined;
+  /** The rows of the table waiting for room (0: files asked one by one). */
+  let roomRows = 0;
   let roomFailed: ((error: Error) => void) | undefined;
   let ended: Error | undefined;
   const end = (error: Error) => {
@@ -574,7 +582,7 @@ export function receiveFromPeer(
       failRoom?.(failure);
       return;
     }
-    if (room && outstanding <= MAX_FILES_ASKED / 2) {
+    if (room && outstanding <= MAX_FILES_ASKED / 2 && tableFits(roomRows)) {
       const wake = room;
       room = roomFailed = undefined;
       wake();
@@ -596,12 +604,15 @@ export function receiveFromPeer(
   };
 
   /**
-   * Once MAX_FILES_ASKED are asked for and not settled (or would be, with `more` asked at once):
-   * waits, as for the peer, until half of them have. The needs gathered go out first, so the peer
-   * has them all to send while this side waits.
+   * Once MAX_FILES_ASKED are asked for and not settled (or would be, with a table of `more` asked at
+   * once, or the tables held would pass MAX_TABLE_ROWS with it): waits, as for the peer, until half
+   * of them have (and the table fits). The needs gathered go out first, so the peer has them all to
+   * send while this side waits.
    */
   const roomToAsk = (more = 0) => {
-    if (more === 0 ? outstanding < MAX_FILES_ASKED : outstanding + more <= MAX_FILES_ASKED) return undefined;
+    if (more === 0 ? outstanding < MAX_FILES_ASKED : outstanding + more <= MAX_FILES_ASKED && tableFits(more))
+      return undefined;
+    roomRows = more;
     sendNeeds();
     return hooks.work.forPeer(
       new Promise<void>((resolve, reject) => {
@@ -614,6 +625,9 @@ export function receiveFromPeer(
       }),
     );
   };
+
+  /** Whether a table of `rows` files may be held now (MAX_TABLE_ROWS); always, for files asked one by one. */
+  const tableFits = (rows: number) => rows === 0 || (fresh?.rows ?? 0) + rows <= MAX_TABLE_ROWS;
 
   /** Sends the needs gathered. */
   const sendNeeds = () => {
