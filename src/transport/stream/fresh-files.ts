@@ -339,11 +339,10 @@ export class FreshFiles {
       for (const view of views) this.held.give(view);
       return;
     }
-    let parent: ParentDir | undefined;
-    try {
-      parent = this.destination.fs.parentOf(joinRel(range.rel, 'x'));
-      if (!parent) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
-    } catch (error) {
+    const addon = this.addon;
+    const first = joinRel(range.rel, addon.freshEntry(range.table, indices[0]!)[0]);
+    /** Every file of this landing failed with `error` (its directory could not be opened, or the job failed). */
+    const failAll = (error: unknown) =>
       this.answer(
         range,
         indices,
@@ -351,11 +350,15 @@ export class FreshFiles {
         undefined,
         indices.map(() => error),
       );
+    let parent: ParentDir | undefined;
+    try {
+      parent = this.destination.fs.parentOf(first);
+      if (!parent) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
+    } catch (error) {
+      failAll(error);
       return;
     }
     const opened = parent;
-    const addon = this.addon;
-    const first = joinRel(range.rel, addon.freshEntry(range.table, indices[0]!)[0]);
     this.jobs
       .runCounted('land', first, indices.length, 'file(s)', () =>
         this.closed
@@ -381,13 +384,7 @@ export class FreshFiles {
         },
         (error: unknown) => {
           opened.close();
-          this.answer(
-            range,
-            indices,
-            views,
-            undefined,
-            indices.map(() => error),
-          );
+          failAll(error);
         },
       );
   }
