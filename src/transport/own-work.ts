@@ -11,31 +11,69 @@ import type { ActivityBoard } from '../util/activity-board.js';
 /** The board slot the oldest work in flight is shown in (the session's own phase is in slot 0). */
 const SLOT = 1;
 
-export class OwnWork {
+/** What the flows of one side share: the work in flight, and how many flows wait for the peer. */
+class Tally {
   /** Labels of the work in flight, oldest first. */
-  private readonly inFlight = new Map<number, string>();
-  private nextId = 0;
+  readonly inFlight = new Map<number, string>();
+  nextId = 0;
   /** The work whose label the board shows. */
-  private shown = -1;
-  private waiting = 0;
-  private paused = false;
+  shown = -1;
+  flowsOpen = 0;
+  flowsWaiting = 0;
+  paused = false;
+}
 
-  /** Without a board (no stall detector), nothing is counted. */
-  constructor(private readonly board?: ActivityBoard) {}
+/**
+ * One flow of this side's work. A side may run a second flow beside its main one (flow(): a
+ * source's walk beside the loop that serves its needs); the board is then paused only while every
+ * open flow waits for the peer and nothing is in flight.
+ */
+export class OwnWork {
+  /** This flow's waits for the peer now (nested waits count once for the flow). */
+  private waiting = 0;
+  private open = true;
+
+  /**
+   * Without a board (no stall detector), nothing is counted. `nowSlot`: where this flow's `now`
+   * shows (the main flow's is slot 0).
+   */
+  constructor(
+    private readonly board?: ActivityBoard,
+    private readonly tally = new Tally(),
+    private readonly nowSlot = 0,
+  ) {
+    tally.flowsOpen++;
+  }
+
+  /** A flow beside this one, its `now` shown in board slot `nowSlot` (2 and up: 1 is the work in flight's). */
+  flow(nowSlot: number): OwnWork {
+    return new OwnWork(this.board, this.tally, nowSlot);
+  }
+
+  /** This flow is over: it no longer keeps the board going, nor shows what it did last. */
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.tally.flowsOpen--;
+    if (this.waiting > 0) this.tally.flowsWaiting--;
+    this.board?.set(this.nowSlot, '');
+    this.update();
+  }
 
   /** Own work started (`label`: what it does to which path); call the result when it answers. */
   start(label: string): () => void {
     const board = this.board;
     if (!board) return () => {};
-    const id = this.nextId++;
-    this.inFlight.set(id, label);
-    if (this.inFlight.size === 1) this.show(id, label);
+    const tally = this.tally;
+    const id = tally.nextId++;
+    tally.inFlight.set(id, label);
+    if (tally.inFlight.size === 1) this.show(id, label);
     this.update();
     return () => {
-      if (!this.inFlight.delete(id)) return;
+      if (!tally.inFlight.delete(id)) return;
       board.beat();
-      if (id === this.shown) {
-        const next = this.inFlight.entries().next();
+      if (id === tally.shown) {
+        const next = tally.inFlight.entries().next();
         if (next.done) this.show(-1, '');
         else this.show(next.value[0], next.value[1]);
       }
@@ -43,9 +81,9 @@ export class OwnWork {
     };
   }
 
-  /** What this side's main flow does now (the board's slot 0): named if it stalls. */
+  /** What this flow does now (its board slot; slot 0 for the main flow): named if it stalls. */
   now(label: string): void {
-    this.board?.set(0, label);
+    this.board?.set(this.nowSlot, label);
     this.board?.beat();
   }
 
@@ -57,12 +95,12 @@ export class OwnWork {
   /** Waits for the peer: no stall while it lasts, unless own work is in flight meanwhile. */
   async forPeer<T>(wait: Promise<T>): Promise<T> {
     if (!this.board) return wait;
-    this.waiting++;
+    if (this.waiting++ === 0 && this.open) this.tally.flowsWaiting++;
     this.update();
     try {
       return await wait;
     } finally {
-      this.waiting--;
+      if (--this.waiting === 0 && this.open) this.tally.flowsWaiting--;
       // What the peer sent (or its failure) is progress.
       this.board.beat();
       this.update();
@@ -70,14 +108,17 @@ export class OwnWork {
   }
 
   private show(id: number, label: string): void {
-    this.shown = id;
+    this.tally.shown = id;
     this.board!.set(SLOT, label);
   }
 
   private update(): void {
-    const pause = this.waiting > 0 && this.inFlight.size === 0;
-    if (pause === this.paused) return;
-    this.paused = pause;
-    this.board!.pause(pause);
+    if (!this.board) return;
+    const tally = this.tally;
+    const pause =
+      tally.flowsWaiting > 0 && tally.flowsWaiting === tally.flowsOpen && tally.inFlight.size === 0;
+    if (pause === tally.paused) return;
+    tally.paused = pause;
+    this.board.pause(pause);
   }
 }

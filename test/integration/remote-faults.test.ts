@@ -211,6 +211,23 @@ test("a push whose source stalls (a send that does not go on) ends with exit 1 a
   await stillServing(daemon.port);
 });
 
+test("a push whose walk stalls (a listing that hangs) after its first files went ends with exit 1 and the listing's stall line", async (t) => {
+  // The root's files are asked for and sent while the walk lists sub, which hangs: the loop serving
+  // needs then waits for the peer, which must not pause the stall detector while the walk is stuck.
+  // (A filter makes the walk list in JavaScript, where the injected hang blocks the event loop.)
+  const { module, src } = makeModule(t);
+  const daemon = await startDaemon(t, ['--root', module]);
+  const push = await runBlit(
+    ['copy', '--exclude', '*.nomatch', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`],
+    {
+      env: { ...STALL, BLIT_TEST_HANG: 'scan:sub' },
+    },
+  );
+  assert.equal(push.status, 1, push.stderr);
+  assert.equal(push.stderr, 'blit: stalled: no progress for 1 s; in flight: scan: listing sub\n');
+  await stillServing(daemon.port);
+});
+
 test("a pull whose daemon's source stalls ends with exit 1 and the daemon's stall line; the daemon keeps serving", async (t) => {
   const { root, module, src } = makeModule(t);
   const daemon = await startDaemon(t, ['--root', module], { ...STALL, BLIT_TEST_HANG: 'send:sub/big' });

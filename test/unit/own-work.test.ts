@@ -51,6 +51,51 @@ test('a pause held by a prompt outlasts the end of a wait for the peer (pauses a
   assert.ok(!paused(board));
 });
 
+test('with a second flow, the board pauses only while every open flow waits for the peer', async () => {
+  const board = new ActivityBoard();
+  const main = new OwnWork(board);
+  const walk = main.flow(2);
+  walk.now('scan: listing d');
+  let answerMain!: () => void;
+  const mainWaits = main.forPeer(new Promise<void>((resolve) => (answerMain = resolve)));
+  assert.ok(!paused(board), 'the walk still works');
+  assert.deepEqual(board.all(), ['scan: listing d']);
+  let answerWalk!: () => void;
+  const walkWaits = walk.forPeer(new Promise<void>((resolve) => (answerWalk = resolve)));
+  // A nested wait of one flow counts once for it.
+  const nested = walk.forPeer(Promise.resolve());
+  assert.ok(paused(board), 'both flows wait');
+  await nested;
+  assert.ok(paused(board), 'the walk still waits for its first');
+  answerMain();
+  await mainWaits;
+  assert.ok(!paused(board), 'the main flow works again');
+  answerWalk();
+  await walkWaits;
+  const again = main.forPeer(new Promise<void>(() => {}));
+  assert.ok(!paused(board), 'the walk is open and not waiting');
+  walk.close();
+  assert.ok(paused(board), 'a closed flow no longer keeps the board going');
+  assert.deepEqual(board.all(), [], "a closed flow's slot is cleared");
+  void again;
+});
+
+test('a flow closed while it waits for the peer stops counting as waiting', async () => {
+  const board = new ActivityBoard();
+  const main = new OwnWork(board);
+  const walk = main.flow(2);
+  let answer!: () => void;
+  const waits = walk.forPeer(new Promise<void>((resolve) => (answer = resolve)));
+  walk.close();
+  assert.ok(!paused(board), 'the main flow works');
+  const mainWaits = main.forPeer(Promise.resolve());
+  assert.ok(paused(board), 'the main flow alone waits');
+  await mainWaits;
+  answer();
+  await waits;
+  assert.ok(!paused(board));
+});
+
 test('without a board nothing is counted and waits pass through', async () => {
   const work = new OwnWork();
   work.start('land: a')();

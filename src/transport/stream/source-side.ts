@@ -176,11 +176,12 @@ async function serveSource(
   /** Bytes of manifest frames the destination's window has room for (ManifestCredit adds to it). */
   let credit = MANIFEST_WINDOW_BYTES;
   let summary: Summary | undefined;
-  let wake: (() => void) | undefined;
+  /** Who waits for the next frame (or the end): the walk, for credit; the loop serving needs. */
+  let wakers: (() => void)[] = [];
   const wakeUp = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
+    const waiting = wakers;
+    wakers = [];
+    for (const wake of waiting) wake();
   };
   const scratch = Buffer.allocUnsafe(CHUNK_BYTES);
   const records = new RecordSender(work);
@@ -328,10 +329,12 @@ async function serveSource(
   const check = () => {
     if (broken) throw broken;
   };
-  const nextEvent = () =>
-    work.forPeer(
+  /** The walk's flow of work (board slot 2), beside the main one that serves the needs. */
+  const walking = work.flow(2);
+  const nextEvent = (flow = work) =>
+    flow.forPeer(
       new Promise<void>((resolve) => {
-        wake = resolve;
+        wakers.push(resolve);
       }),
     );
   /** Sends a frame; waits, if the stream is full, for the peer to read (not this side's stall). */
@@ -341,22 +344,23 @@ async function serveSource(
   };
   const send = (body: Parameters<FrameChannel['send']>[0]) => drained(channel.send(body));
   /**
-   * Sends one manifest frame, encoded, once the destination's window has room for all of it: while
-   * it waits for ManifestCredit it serves the needs it has, since the destination may be waiting
-   * for those files before it takes more.
+   * Sends one manifest frame, encoded, once the destination's window has room for all of it (the
+   * needs are served meanwhile by their own loop, serveAll: the destination may be waiting for those
+   * files before it takes more).
    */
   const sendManifestFrame = async (frame: Uint8Array) => {
     while (credit < frame.length) {
       check();
-      if (needs.length > 0) await serveNeeds();
-      else await nextEvent();
+      walking.now('');
+      await nextEvent(walking);
     }
     credit -= frame.length;
-    await drained(channel.sendEncoded(frame));
+    const full = channel.sendEncoded(frame);
+    if (full) await walking.forPeer(full);
   };
   const manifestFrame = (batch: ManifestBatch) =>
     TransferFrame.encode({ role: channel.role, body: { $case: 'manifest', value: batch } }).finish();
-  source.onListing = (rel) => work.now(`scan: listing ${showPath(rel === '' ? '.' : rel)}`);
+  source.onListing = (rel) => walking.now(`scan: listing ${showPath(rel === '' ? '.' : rel)}`);
 
   let entries = 0;
   let bytes = 0;
@@ -394,8 +398,6 @@ async function serveSource(
       check();
       if (listing.encoded) await sendEncodedListing(listing, listing.encoded);
       else await sendListing(listing);
-      // Files asked for meanwhile are sent between listings: the first byte does not wait for the walk.
-      await serveNeeds();
     }
   };
   const manifestComplete = () =>
@@ -647,25 +649,52 @@ async function serveSource(
     }
   };
 
-  await sendManifest(source.scan());
-  if (stats) stats.scanMs = nowMs() - started;
-  manifestComplete();
-  channel.send({
-    $case: 'sourceDone',
-    value: { scanComplete: source.scanComplete, failures: source.failures },
-  });
-  for (;;) {
+  /**
+   * The walk: the manifest, then the listings a mirror's destination asks for again. It runs beside
+   * serveAll, as a flow of its own, so the destination has the next directories to plan while this
+   * side reads files (a push of 20,000 small files took 6% less time than with the needs served
+   * between listings, a pull 7%: docs/DECISIONS.md).
+   */
+  const walk = async () => {
+    await sendManifest(source.scan());
+    walking.now('');
+    if (stats) stats.scanMs = nowMs() - started;
+    manifestComplete();
+    channel.send({
+      $case: 'sourceDone',
+      value: { scanComplete: source.scanComplete, failures: source.failures },
+    });
     // The destination sends its Summary once everything it asked for is in: the session is over,
     // whatever came after it (a Ctrl+C racing the finish is reported as the finish).
-    if (summary) break;
-    check();
-    if (needs.length > 0) await serveNeeds();
-    else if (rescans.length > 0) {
-      // One ManifestComplete answers one Rescan frame, whatever it names.
-      for (const rel of rescans.splice(0)) await rescan(rel);
-      manifestComplete();
-    } else await nextEvent();
-  }
+    while (!summary) {
+      check();
+      if (rescans.length > 0) {
+        // One ManifestComplete answers one Rescan frame, whatever it names.
+        for (const rel of rescans.splice(0)) await rescan(rel);
+        manifestComplete();
+      } else await nextEvent(walking);
+    }
+  };
+  /** The files asked for, sent as they are asked for: the first byte does not wait for the walk. */
+  const serveAll = async () => {
+    while (!summary) {
+      check();
+      if (needs.length > 0) await serveNeeds();
+      else await nextEvent();
+    }
+  };
+  /** The first of the two to fail ends the other (at its next check). */
+  const alongside = (task: Promise<void>) =>
+    task.catch((error: Error) => {
+      broken ??= error;
+      wakeUp();
+      throw error;
+    });
+  const ended = await Promise.allSettled([
+    alongside(walk().finally(() => walking.close())),
+    alongside(serveAll()),
+  ]);
+  for (const end of ended) if (end.status === 'rejected') throw broken ?? end.reason;
   // Every file is in at the destination: the data sockets end.
   stopMeasuring();
   records.end();
