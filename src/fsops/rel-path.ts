@@ -34,12 +34,17 @@ export function localPath(root: string, rel: string): string {
   return root.endsWith(sep) ? root + tail : root + sep + tail;
 }
 
-/** True when `rel` is a well-formed relative path (used on anything read from a file or a peer). */
+/** A component that is '', '.' or '..' (at the start, between two '/', or at the end). */
+const BAD_COMPONENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
+/**
+ * True when `rel` is a well-formed relative path (used on anything read from a file or a peer):
+ * no NUL, no component '', '.' or '..'. One pattern, not a split: it runs for every need a source
+ * is sent (docs/DECISIONS.md).
+ */
 export function isSafeRel(rel: string): boolean {
   if (rel === '') return true;
-  if (rel.includes('\0')) return false;
-  for (const part of rel.split('/')) if (part === '' || part === '.' || part === '..') return false;
-  return true;
+  return !rel.includes('\0') && !BAD_COMPONENT.test(rel);
 }
 
 /** True when `name` is one entry's name: not '', '.' or '..', without '/' or NUL (native IsName). */

@@ -148,7 +148,8 @@ const FRAME_MANIFEST_TAG = (5 << 3) | 2;
 
 /** Checks a relative path a peer sent ('' allowed: the transfer root). */
 export function checkPeerRel(rel: string, what: string): string {
-  if (Buffer.byteLength(rel) > MAX_PATH_BYTES)
+  // A UTF-16 unit is at most 3 UTF-8 bytes: most paths need no counting.
+  if (rel.length * 3 > MAX_PATH_BYTES && Buffer.byteLength(rel) > MAX_PATH_BYTES)
     throw new ProtocolError(`${what}: path longer than ${MAX_PATH_BYTES} bytes`);
   if (!isSafeRel(rel) || rel.startsWith('/'))
     throw new ProtocolError(`${what}: ${JSON.stringify(rel.slice(0, 200))} is not a relative path`);

@@ -697,6 +697,68 @@ test('a push never sends a file the filters exclude, even to a daemon that names
   assert.match(answer.$case === 'error' ? answer.value.message : '', /not a file this source listed/);
 });
 
+for (const [what, fileId] of [
+  ['a small id', 1n],
+  ['an id past 2^53', 2n ** 60n + 1n],
+] as const) {
+  test(`a daemon that asks for one file twice (${what}) ends the push with one line`, async (t) => {
+    const root = tempDir(t, 'blit-hostile-daemon-');
+    const src = join(root, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a.txt'), 'a');
+    const { mtimeNs } = statSync(join(src, 'a.txt'), { bigint: true });
+    const need = {
+      fileId,
+      path: 'a.txt',
+      hashFirst: false,
+      blocks: [],
+      destinationHash: Buffer.alloc(0),
+      size: 1n,
+      mtimeNs,
+    };
+    const port = await fakeDaemon(t, async (send, _needs, next) => {
+      await next('manifestComplete');
+      send({ $case: 'needBatch', value: { needs: [need] } });
+      // The same id again, in a frame of its own.
+      send({ $case: 'needBatch', value: { needs: [need] } });
+    });
+    const result = await runBlit(['copy', `${src}/`, `127.0.0.1:${port}:/m/dst`]);
+    assert.equal(result.status, 1, result.stderr);
+    assert.match(result.stderr, new RegExp(`protocol error: file ${fileId} asked for twice`));
+    assert.ok(isOneLineError(result.stderr), result.stderr);
+  });
+}
+
+test('two ids past 2^53 that one double holds are two files, each sent under its own id', async (t) => {
+  const root = tempDir(t, 'blit-hostile-daemon-');
+  const src = join(root, 'src');
+  mkdirSync(src);
+  writeFileSync(join(src, 'a.txt'), 'a');
+  writeFileSync(join(src, 'b.txt'), 'b');
+  const need = (fileId: bigint, path: string) => ({
+    fileId,
+    path,
+    hashFirst: false,
+    blocks: [],
+    destinationHash: Buffer.alloc(0),
+    size: 1n,
+    mtimeNs: statSync(join(src, path), { bigint: true }).mtimeNs,
+  });
+  const ids = [2n ** 60n + 1n, 2n ** 60n + 2n];
+  assert.equal(Number(ids[0]), Number(ids[1]));
+  let sentIds: bigint[] = [];
+  const port = await fakeDaemon(t, async (send, _needs, next, until) => {
+    await next('manifestComplete');
+    send({ $case: 'needBatch', value: { needs: [need(ids[0]!, 'a.txt'), need(ids[1]!, 'b.txt')] } });
+    const sent = await until((frames) => frames.filter((body) => body.$case === 'fileData').length >= 2);
+    sentIds = sent.flatMap((body) => (body.$case === 'fileData' ? [body.value.fileId] : []));
+    send(summary());
+  });
+  const result = await runBlit(['copy', `${src}/`, `127.0.0.1:${port}:/m/dst`]);
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual(sentIds, ids);
+});
+
 test('a pull mirror derives what its filters spare itself: a daemon cannot widen the deletions', async (t) => {
   const root = tempDir(t, 'blit-hostile-daemon-');
   const dst = join(root, 'dst');

@@ -97,6 +97,19 @@ describe('isSafeRel', () => {
     assert.equal(isSafeRel('a\0b'), false);
     assert.equal(isSafeRel('\0'), false);
   });
+
+  test('every path of up to 6 characters from a, ., / and NUL is judged as a split into components is', () => {
+    /** The rule read plainly: '' is the root; otherwise no NUL, and no component '', '.' or '..'. */
+    const reference = (rel: string) =>
+      rel === '' ||
+      (!rel.includes('\0') && rel.split('/').every((part) => part !== '' && part !== '.' && part !== '..'));
+    const alphabet = ['a', '.', '/', '\0'];
+    let paths = [''];
+    for (let length = 0; length <= 6; length++) {
+      for (const rel of paths) assert.equal(isSafeRel(rel), reference(rel), JSON.stringify(rel));
+      paths = paths.flatMap((rel) => alphabet.map((c) => rel + c));
+    }
+  });
 });
 
 describe('isWithinRel', () => {

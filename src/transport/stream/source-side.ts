@@ -62,6 +62,8 @@ export const CHUNK_BYTES = 1 << 20;
 /** What the needs the destination has outstanding may hold, their paths and a fixed cost each; more is a protocol error. */
 const MAX_QUEUED_BYTES = 256 << 20;
 const NEED_OVERHEAD = 128;
+/** File ids up to this are kept as numbers (exact below 2^53). */
+const MAX_EXACT_ID = BigInt(Number.MAX_SAFE_INTEGER);
 /**
  * Groups of small files read on the addon's landing threads at once (source-side sendGroup): two,
  * one per thread, so one is read while the other's batch goes out.
@@ -172,7 +174,8 @@ async function serveSource(
   const movable = new Set<string>();
   /** Bytes of the paths of the needs queued (memory is bounded). */
   let queuedBytes = 0;
-  const askedIds = new Set<bigint>();
+  /** The ids asked for so far, as numbers while exact (a set of bigints costs more per need). */
+  const askedIds = new Set<number | bigint>();
   /** Bytes of manifest frames the destination's window has room for (ManifestCredit adds to it). */
   let credit = MANIFEST_WINDOW_BYTES;
   let summary: Summary | undefined;
@@ -225,8 +228,9 @@ async function serveSource(
       case 'needBatch':
         for (const need of body.value.needs) {
           checkPeerRel(need.path, 'need');
-          if (askedIds.has(need.fileId)) throw new ProtocolError(`file ${need.fileId} asked for twice`);
-          askedIds.add(need.fileId);
+          const id = need.fileId <= MAX_EXACT_ID ? Number(need.fileId) : need.fileId;
+          if (askedIds.has(id)) throw new ProtocolError(`file ${need.fileId} asked for twice`);
+          askedIds.add(id);
           needs.push(need);
           queuedBytes += need.path.length + NEED_OVERHEAD;
         }
