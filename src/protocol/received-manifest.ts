@@ -17,6 +17,7 @@
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { Failure, ManifestBatch, ManifestEntry, TransferFrame } from '../generated/blit.js';
 import { ProtocolError } from './manifest-wire.js';
+import { needBatchFrame } from './received-needs.js';
 
 /** A batch whose `entries` are still in `raw` (field-3 records), until entriesOf decodes them. */
 export interface ReceivedBatch extends ManifestBatch {
@@ -37,11 +38,14 @@ const BATCH_PARTIAL = (4 << 3) | 0;
 const BATCH_LAST = (5 << 3) | 0;
 const BATCH_UNREADABLE = (6 << 3) | 2;
 
-/** A TransferFrame; a manifest batch's entries left as received (ReceivedBatch). */
+/**
+ * A TransferFrame; a manifest batch's entries left as received (ReceivedBatch), a batch of plain
+ * needs read straight into its objects (received-needs.ts).
+ */
 export function decodeTransferFrame(bytes: Uint8Array): TransferFrame {
   let frame: TransferFrame | undefined;
   try {
-    frame = manifestFrame(bytes);
+    frame = manifestFrame(bytes) ?? needBatchFrame(bytes);
   } catch {
     // Malformed here (a length past the end): the generated decoder says what it makes of it.
   }
