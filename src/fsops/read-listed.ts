@@ -129,14 +129,16 @@ export function readWholeFiles(
   const paths: string[] = [];
   const listed = new Float64Array(files.length * 3);
   let bytes = 0;
-  files.forEach((file, i) => {
-    const [sec, nsec] = splitNs(file.listed.mtimeNs);
-    listed[i * 3] = Number(file.listed.size);
-    listed[i * 3 + 1] = sec;
-    listed[i * 3 + 2] = nsec;
-    bytes += Number(file.listed.size);
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i]!;
+    const size = Number(file.listed.size);
+    const mtime = splitNs(file.listed.mtimeNs);
+    listed[i * 3] = size;
+    listed[i * 3 + 1] = mtime[0];
+    listed[i * 3 + 2] = mtime[1];
+    bytes += size;
     paths.push(file.path);
-  });
+  }
   if (bytes > into.length) throw new RangeError('readWholeFiles: the files do not fit into');
   // One job in the landing threads' queue, numbered as theirs are (land-files.ts onLandingAnswer).
   const answered = queueLandingJob();

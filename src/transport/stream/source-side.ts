@@ -490,12 +490,14 @@ async function serveSource(
     }
   };
 
-  const countJob = (size: number) => {
-    if (!stats) return;
-    stats.jobs++;
-    stats.jobBytes += size;
+  /** `count` files of `bytes` in all sent (perf history). */
+  const countJobs = (count: number, bytes: number) => {
+    if (!stats || count === 0) return;
+    stats.jobs += count;
+    stats.jobBytes += bytes;
     stats.firstByteMs ??= nowMs() - started;
   };
+  const countJob = (size: number) => countJobs(1, size);
 
   /**
    * The data plane failed under a file handed to it: the session ends with the control stream's
@@ -556,13 +558,21 @@ async function serveSource(
     } catch (error) {
       return dataPlaneFailed(error);
     }
-    for (const [i, { need }] of files.entries()) {
+    // Counted at once: the files read (or answered FAIL by batchGroup) went as those of one job.
+    let sent = 0;
+    let sentBytes = 0;
+    for (let i = 0; i < files.length; i++) {
+      const need = files[i]!.need;
       const answer = answers?.[i];
       if (answer === undefined || answer.kind === 'not-opened') await serveNeed(need);
       else if (answer.kind === 'not-as-listed')
         await sendError(need, 'changed since it was listed; not copied');
-      else countJob(Number(need.size));
+      else {
+        sent++;
+        sentBytes += members[i]!.length;
+      }
     }
+    countJobs(sent, sentBytes);
     await records.room();
   };
 

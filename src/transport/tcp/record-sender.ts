@@ -282,7 +282,8 @@ export class RecordSender {
     const kept: Member[] = [];
     let at = 0;
     let used = 0;
-    members.forEach((member, i) => {
+    for (let i = 0; i < members.length; i++) {
+      const member = members[i]!;
       const answer = answers[i]!;
       if (answer.kind === 'read') {
         if (at !== used) arena.copyWithin(used, at, at + member.length);
@@ -292,7 +293,7 @@ export class RecordSender {
       else if (answer.kind === 'read-failed')
         this.sendFail(member.fileId, `cannot read: ${reasonOf(answer.error)}`);
       at += member.length;
-    });
+    }
     this.work.beat();
     if (kept.length === 0) this.arenas.giveBack(arena);
     else
