@@ -4,18 +4,23 @@
  * time-outs (frame-channel.ts, outlet.ts) end a peer that is gone or silent. So the board is paused
  * while this side waits for the peer with nothing of its own in flight; its own I/O in flight (a
  * batch of small files landing, a range written, a file hashed) must answer, or beat, within the
- * time-out, and the stall message names the oldest of it.
+ * time-out, and the stall message names the oldest of it. A side that runs two flows of work at
+ * once (a source's walk beside its serving of needs: flow()) is paused only while every open flow
+ * waits for the peer.
  */
 import type { ActivityBoard } from '../util/activity-board.js';
 
 /** The board slot the oldest work in flight is shown in (the session's own phase is in slot 0). */
 const SLOT = 1;
+/** The board slot of the first flow beside the main one (flow()); the next ones follow. */
+const FIRST_FLOW_SLOT = 2;
 
 /** What the flows of one side share: the work in flight, and how many flows wait for the peer. */
 class Tally {
   /** Labels of the work in flight, oldest first. */
   readonly inFlight = new Map<number, string>();
   nextId = 0;
+  nextFlowSlot = FIRST_FLOW_SLOT;
   /** The work whose label the board shows. */
   shown = -1;
   flowsOpen = 0;
@@ -34,8 +39,8 @@ export class OwnWork {
   private open = true;
 
   /**
-   * Without a board (no stall detector), nothing is counted. `nowSlot`: where this flow's `now`
-   * shows (the main flow's is slot 0).
+   * Without a board (no stall detector), nothing is counted. `tally` and `nowSlot`: given by flow()
+   * (the main flow's `now` shows in slot 0).
    */
   constructor(
     private readonly board?: ActivityBoard,
@@ -45,9 +50,9 @@ export class OwnWork {
     tally.flowsOpen++;
   }
 
-  /** A flow beside this one, its `now` shown in board slot `nowSlot` (2 and up: 1 is the work in flight's). */
-  flow(nowSlot: number): OwnWork {
-    return new OwnWork(this.board, this.tally, nowSlot);
+  /** A flow beside this one, its `now` shown in a board slot of its own. */
+  flow(): OwnWork {
+    return new OwnWork(this.board, this.tally, this.tally.nextFlowSlot++);
   }
 
   /** This flow is over: it no longer keeps the board going, nor shows what it did last. */

@@ -211,9 +211,9 @@ test("a push whose source stalls (a send that does not go on) ends with exit 1 a
   await stillServing(daemon.port);
 });
 
-test("a push whose walk stalls (a listing that hangs) after its first files went ends with exit 1 and the listing's stall line", async (t) => {
-  // The root's files are asked for and sent while the walk lists sub, which hangs: the loop serving
-  // needs then waits for the peer, which must not pause the stall detector while the walk is stuck.
+test("a push whose walk stalls (a listing that hangs) while its loop serving needs waits for the peer ends with exit 1 and the listing's stall line", async (t) => {
+  // The walk lists sub, which hangs, while the loop serving needs waits for the peer's needs: that
+  // wait must not pause the stall detector while the walk, a flow of this side's own, is stuck.
   // (A filter makes the walk list in JavaScript, where the injected hang blocks the event loop.)
   const { module, src } = makeModule(t);
   const daemon = await startDaemon(t, ['--root', module]);

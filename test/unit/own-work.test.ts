@@ -54,7 +54,7 @@ test('a pause held by a prompt outlasts the end of a wait for the peer (pauses a
 test('with a second flow, the board pauses only while every open flow waits for the peer', async () => {
   const board = new ActivityBoard();
   const main = new OwnWork(board);
-  const walk = main.flow(2);
+  const walk = main.flow();
   walk.now('scan: listing d');
   let answerMain!: () => void;
   const mainWaits = main.forPeer(new Promise<void>((resolve) => (answerMain = resolve)));
@@ -83,7 +83,7 @@ test('with a second flow, the board pauses only while every open flow waits for 
 test('a flow closed while it waits for the peer stops counting as waiting', async () => {
   const board = new ActivityBoard();
   const main = new OwnWork(board);
-  const walk = main.flow(2);
+  const walk = main.flow();
   let answer!: () => void;
   const waits = walk.forPeer(new Promise<void>((resolve) => (answer = resolve)));
   walk.close();

@@ -333,8 +333,8 @@ async function serveSource(
   const check = () => {
     if (broken) throw broken;
   };
-  /** The walk's flow of work (board slot 2), beside the main one that serves the needs. */
-  const walking = work.flow(2);
+  /** The walk's flow of work, beside the main one that serves the needs. */
+  const walking = work.flow();
   const nextEvent = (flow = work) =>
     flow.forPeer(
       new Promise<void>((resolve) => {
@@ -372,14 +372,16 @@ async function serveSource(
   const links = new LinkGroupIds();
   /** One listing as manifest batches, counted. */
   const sendListing = async (listing: SourceListing) => {
+    // Movable before the destination can hear of them: their files may land (and a Landed frame
+    // come back) while this listing's last frame still waits for the stream to drain.
+    if (move)
+      for (const entry of listing.entries)
+        if (entry.kind !== 'dir') movable.add(joinRel(listing.rel, entry.name));
     for (const batch of toManifestBatches(listing, links)) {
       await sendManifestFrame(manifestFrame(batch));
       check();
     }
     entries += listing.entries.length;
-    if (move)
-      for (const entry of listing.entries)
-        if (entry.kind !== 'dir') movable.add(joinRel(listing.rel, entry.name));
     if (stats) countListing(stats, listing.entries);
     for (const entry of listing.entries) if (entry.kind === 'file') bytes += entry.size;
   };
@@ -671,7 +673,6 @@ async function serveSource(
    */
   const walk = async () => {
     await sendManifest(source.scan());
-    walking.now('');
     if (stats) stats.scanMs = nowMs() - started;
     manifestComplete();
     channel.send({
@@ -686,7 +687,11 @@ async function serveSource(
         // One ManifestComplete answers one Rescan frame, whatever it names.
         for (const rel of rescans.splice(0)) await rescan(rel);
         manifestComplete();
-      } else await nextEvent(walking);
+      } else {
+        // Nothing of the walk's own in flight while it waits: a stall elsewhere names none.
+        walking.now('');
+        await nextEvent(walking);
+      }
     }
   };
   /** The files asked for, sent as they are asked for: the first byte does not wait for the walk. */
@@ -697,10 +702,16 @@ async function serveSource(
       else await nextEvent();
     }
   };
-  /** The first of the two to fail ends the other (at its next check). */
+  /**
+   * The first of the two to fail ends the other at once: its waits for the peer end (the channel
+   * fails), and so do its sends on the data sockets (cut, their waiters failed), as when one flow
+   * did both.
+   */
   const alongside = (task: Promise<void>) =>
     task.catch((error: Error) => {
       broken ??= error;
+      channel.fail(error);
+      records.abort(error);
       wakeUp();
       throw error;
     });

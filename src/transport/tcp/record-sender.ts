@@ -126,6 +126,11 @@ export class RecordSender {
     return this.outlets.length;
   }
 
+  /** The session failed elsewhere: the sockets are cut, and whatever waits on them fails now. */
+  abort(error: Error): void {
+    this.fail(error);
+  }
+
   private fail(error: Error): void {
     if (this.failure) return;
     this.failure = error;
