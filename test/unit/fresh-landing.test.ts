@@ -87,7 +87,7 @@ function setUp() {
 
 const ints = (...values: number[]) => Int32Array.from(values);
 
-test('a directory gone meanwhile is made again and each file landed once more; owners count for landed files', async () => {
+test('a directory gone meanwhile is made again and each file landed once more; owners and xattrs count for landed files', async () => {
   const { files, landings, made, fidelity, events, shared, opened, send } = setUp();
   send(10n, 1);
   send(11n, 2, 2);
@@ -98,8 +98,13 @@ test('a directory gone meanwhile is made again and each file landed once more; o
     [['/made/d/.', [0, 1, 2]]],
   );
   assert.equal(opened(), 1, 'the directory held open while the files land');
-  // a lands (its owner given), b finds its directory gone, c cannot be written (its owner not counted).
-  landings[0]!.answer(ints(0, ENOENT, EIO), ints(0, EPERM, EPERM), new Int32Array(12));
+  // a lands (its owner given, no xattrs to set, its ACLs refused), b finds its directory gone, c
+  // cannot be written (neither its owner nor its xattrs counted).
+  landings[0]!.answer(
+    ints(0, ENOENT, EIO),
+    ints(0, EPERM, EPERM),
+    ints(0, 0, 1, EPERM, 0, 0, 0, 0, 1, EPERM, 1, EPERM),
+  );
   await turn();
   assert.equal(opened(), 1, 'closed, and opened again for b');
   assert.deepEqual(made, ['d']);
@@ -115,7 +120,10 @@ test('a directory gone meanwhile is made again and each file landed once more; o
   assert.equal(events.failed.length, 2, 'a second ENOENT fails b');
   assert.equal(events.failed[1]![0], 'd/b');
   assert.equal(events.settled, 3);
-  assert.deepEqual(fidelity.report(), { owner: { applied: 1, failed: 0 } });
+  assert.deepEqual(fidelity.report(), {
+    owner: { applied: 1, failed: 0 },
+    acls: { applied: 0, failed: 1, reason: 'not permitted (EPERM)' },
+  });
   assert.equal(shared.bytes, 0, 'every held byte given back');
   assert.equal(opened(), 0);
   assert.equal(files.rows, 0, 'the table is let go once its files have all settled');

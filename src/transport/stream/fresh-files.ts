@@ -28,9 +28,9 @@ import {
   nativeAddon,
   nativeErrnoError,
 } from '../../fsops/native.js';
-import { ownerResultOfErrno } from '../../fsops/owner.js';
+import { countOwner, ownerResultOfErrno } from '../../fsops/owner.js';
 import { joinRel } from '../../fsops/rel-path.js';
-import { NO_XATTRS, xattrReason } from '../../fsops/xattrs.js';
+import { countXattrOutcome, NO_XATTRS } from '../../fsops/xattrs.js';
 import { ProtocolError } from '../../protocol/manifest-wire.js';
 import { codeOf, isFatalWriteError, reasonOf } from '../../util/errors.js';
 import type { LandingJobs } from '../tcp/landing-jobs.js';
@@ -470,19 +470,22 @@ export class FreshFiles {
   /** What a landing did with file `i`'s owner and xattrs, counted in the destination's fidelity report. */
   private countFidelity({ owners, xattrs }: { owners: Int32Array; xattrs: Int32Array }, i: number): void {
     const fidelity = this.destination.fidelity;
-    const owner = owners[i]!;
-    if (owner >= 0) {
-      const result = ownerResultOfErrno(owner, (code) => reasonOf(nativeErrnoError(this.addon, code)));
-      if (result === 'applied') fidelity.applied('owner');
-      else if (result) fidelity.failed('owner', result.failed);
-    }
-    // Four ints a file: xattrs attempted and their errno, ACLs attempted and theirs.
-    if (xattrs[i * 4] !== 0) this.countXattrs('xattrs', xattrs[i * 4 + 1]!);
-    if (xattrs[i * 4 + 2] !== 0) this.countXattrs('acls', xattrs[i * 4 + 3]!);
-  }
-
-  private countXattrs(kind: 'xattrs' | 'acls', err: number): void {
-    if (err === 0) this.destination.fidelity.applied(kind);
-    else this.destination.fidelity.failed(kind, xattrReason(this.addon, err));
+    countOwner(
+      fidelity,
+      ownerResultOfErrno(owners[i]!, (code) => reasonOf(nativeErrnoError(this.addon, code))),
+    );
+    // Four ints a file: xattrs attempted and their errno, ACLs attempted and theirs (most files:
+    // neither, and no object made for them).
+    if (xattrs[i * 4] === 0 && xattrs[i * 4 + 2] === 0) return;
+    countXattrOutcome(
+      this.addon,
+      {
+        xattrs: xattrs[i * 4] !== 0,
+        xattrErr: xattrs[i * 4 + 1]!,
+        acls: xattrs[i * 4 + 2] !== 0,
+        aclErr: xattrs[i * 4 + 3]!,
+      },
+      fidelity,
+    );
   }
 }
