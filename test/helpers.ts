@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import {
   chmodSync,
+  existsSync,
   lchownSync,
   lstatSync,
   lutimesSync,
@@ -21,13 +22,51 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TransferReport } from '../src/engine/types.js';
+import type { Operation, TransferOptions, TransferReport } from '../src/engine/types.js';
 import { SlabQuota, spareSlabs } from '../src/transport/tcp/slab-pool.js';
 
 /** A fixed past second; files get mtimes around it so "now" never matches by accident. */
 export const T = 1_500_000_000;
 /** blit keeps mtimes to the microsecond without its native addon; 2 µs allows for rounding. */
 export const MTIME_TOLERANCE_NS = 2000n;
+
+/** A transfer's options with nothing but `operation` set (a test adds what it needs in `more`). */
+export function transferOptions(operation: Operation, more: Partial<TransferOptions> = {}): TransferOptions {
+  return {
+    operation,
+    compare: 'default',
+    filter: { include: [], exclude: [] },
+    dryRun: false,
+    deleteExcluded: false,
+    ...more,
+  };
+}
+
+/** The perf-history file of a blit (or blitd) run with `config` as its XDG_CONFIG_HOME. */
+const historyOf = (config: string) => join(config, 'blit', 'perf_local.jsonl');
+
+/** The perf-history records under `config`, once there are `count` of them (within 5 s; a blitd writes its own after its session). */
+export async function perfRecords<R = Record<string, unknown>>(config: string, count: number): Promise<R[]> {
+  const path = historyOf(config);
+  for (let i = 0; i < 250; i++) {
+    const lines = existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n') : [];
+    if (lines.length >= count) return lines.map((line) => JSON.parse(line) as R);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.fail(`no record ${count} in ${path} within 5 s`);
+}
+
+/** The first perf-history record under `config` that `which` picks, once one is written (within 5 s). */
+export async function perfRecord<R>(config: string, which: (record: R) => boolean): Promise<R | undefined> {
+  const path = historyOf(config);
+  for (let i = 0; i < 250; i++) {
+    const lines = existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n') : [];
+    const found = lines.map((line) => JSON.parse(line) as R).find(which);
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return undefined;
+}
 
 export function read(path: string): string {
   return readFileSync(path, 'utf8');

@@ -18,8 +18,6 @@ const BUNDLE = join(REPO, 'dist', 'blit.cjs');
 
 /** The bundles of gRPC and protobuf that only the remote verbs load, as the build makes them. */
 const DEPENDENCIES = Object.values(DEPENDENCY_BUNDLES).map((name) => `${name}.cjs`);
-/** The CLI's bundle, and those. */
-const BUNDLES = ['blit.cjs', ...DEPENDENCIES];
 
 /**
  * The V8 flags bin/blit.js sets for a remote run (REMOTE_V8_FLAGS), under which the build trains

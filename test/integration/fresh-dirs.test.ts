@@ -11,7 +11,7 @@ import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nativeAddon } from '../../src/fsops/native.js';
-import { assertSameTree, jsonReport, T, tempDir, writeFile } from '../helpers.js';
+import { assertSameTree, jsonReport, perfRecord, perfRecords, T, tempDir, writeFile } from '../helpers.js';
 import { runBlit, startDaemon } from './daemon-harness.js';
 
 const NEEDS = { skip: nativeAddon() ? false : 'needs the addon' };
@@ -48,31 +48,8 @@ function makeTree(src: string): number {
   return small + 1;
 }
 
-/** The perf-history records under `config` once there are `count` (blitd writes its own after its session). */
-async function records(config: string, count: number): Promise<{ freshFiles?: number }[]> {
-  const path = join(config, 'blit', 'perf_local.jsonl');
-  for (let i = 0; i < 250; i++) {
-    const lines = existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n') : [];
-    if (lines.length >= count) return lines.map((line) => JSON.parse(line) as { freshFiles?: number });
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  assert.fail(`no record ${count} in ${path} within 5 s`);
-}
-
-/** The first perf-history record under `config` that `which` picks, once one is written (within 5 s). */
-async function record(
-  config: string,
-  which: (r: { operation: string; dryRun: boolean; copied: { files: number } }) => boolean,
-): Promise<{ freshFiles?: number } | undefined> {
-  const path = join(config, 'blit', 'perf_local.jsonl');
-  for (let i = 0; i < 250; i++) {
-    const lines = existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n') : [];
-    const found = lines.map((line) => JSON.parse(line)).find(which);
-    if (found) return found;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return undefined;
-}
+/** What these tests read of a perf-history record. */
+type FreshRecord = { operation: string; dryRun: boolean; copied: { files: number }; freshFiles?: number };
 
 function assertOwners(dst: string): void {
   if (!ROOT) return;
@@ -100,7 +77,7 @@ test(
     assert.equal(jsonReport(copied).failed, 0);
     assertSameTree(join(module, 'dst'), src);
     assertOwners(join(module, 'dst'));
-    assert.equal((await records(config, 1))[0]!.freshFiles, small);
+    assert.equal((await perfRecords<FreshRecord>(config, 1))[0]!.freshFiles, small);
     assert.deepEqual(
       readdirSync(join(module, 'dst', 'd0')).filter((name) => name.startsWith('.')),
       [],
@@ -111,14 +88,14 @@ test(
     const again = await runBlit(['copy', '--json', `${src}/`, to('dst/')]);
     assert.equal(again.status, 0, again.stderr);
     assert.equal(jsonReport(again).copied, 0);
-    assert.equal((await records(config, 2))[1]!.freshFiles, 0);
+    assert.equal((await perfRecords<FreshRecord>(config, 2))[1]!.freshFiles, 0);
 
     // Each file's action listed (-v): every file planned by name, none from a table.
     const verbose = await runBlit(['copy', '-v', `${src}/`, to('listed/')]);
     assert.equal(verbose.status, 0, verbose.stderr);
     assert.match(verbose.stdout, /d2\/f14/);
     assertSameTree(join(module, 'listed'), src);
-    assert.equal((await records(config, 3))[2]!.freshFiles, 0);
+    assert.equal((await perfRecords<FreshRecord>(config, 3))[2]!.freshFiles, 0);
 
     // A dry run writes nothing.
     const dry = await runBlit(['copy', '--dry-run', `${src}/`, to('dry/')]);
@@ -132,7 +109,7 @@ test(
     assert.equal(existsSync(join(module, 'limited', 'd0', 'f1')), false, '400 bytes: over the limit');
     assert.equal(
       (
-        await record(
+        await perfRecord<FreshRecord>(
           config,
           (r) => r.operation === 'copy' && !r.dryRun && r.copied.files > 0 && r.copied.files < small,
         )
@@ -144,7 +121,7 @@ test(
     const moved = await runBlit(['move', '--json', `${src}/`, to('moved/')]);
     assert.equal(moved.status, 0, moved.stderr);
     assert.deepEqual(readdirSync(src), [], 'the sources went');
-    assert.equal((await record(config, (r) => r.operation === 'move'))?.freshFiles, 0);
+    assert.equal((await perfRecord<FreshRecord>(config, (r) => r.operation === 'move'))?.freshFiles, 0);
     assert.equal(readdirSync(join(module, 'moved', 'd1')).length, FILES + 2);
   },
 );
@@ -164,7 +141,7 @@ test('a pull lands them at the client the same way; set-ID bits go only on a pus
   assert.equal(pull.status, 0, pull.stderr);
   assertSameTree(pulled, src);
   assertOwners(pulled);
-  assert.equal((await records(config, 1))[0]!.freshFiles, small + 1);
+  assert.equal((await perfRecords<FreshRecord>(config, 1))[0]!.freshFiles, small + 1);
 
   const push = await runBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/pushed/`]);
   assert.equal(push.status, 0, push.stderr);

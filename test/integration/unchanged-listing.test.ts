@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict';
 import {
   chmodSync,
-  existsSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -23,7 +22,7 @@ import {
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nativeAddon } from '../../src/fsops/native.js';
-import { assertSameTree, jsonReport, T, tempDir, writeFile } from '../helpers.js';
+import { assertSameTree, jsonReport, perfRecords, T, tempDir, writeFile } from '../helpers.js';
 import { runBlit, startDaemon } from './daemon-harness.js';
 
 const NEEDS = { skip: nativeAddon() ? false : 'needs the addon' };
@@ -38,15 +37,9 @@ function makeTree(src: string): void {
   writeFile(join(src, 'top'), 'top\n', { mtime: T });
 }
 
-/** The last perf-history record under `config` once there are `count` (the daemon writes its own after its session). */
+/** The perf-history record `count` under `config`, once written (the daemon writes its own after its session). */
 async function nthRecord(config: string, count: number): Promise<{ unchangedDirs?: number }> {
-  const path = join(config, 'blit', 'perf_local.jsonl');
-  for (let i = 0; i < 250; i++) {
-    const lines = existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n') : [];
-    if (lines.length >= count) return JSON.parse(lines[count - 1]!) as { unchangedDirs?: number };
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  assert.fail(`no record ${count} in ${path} within 5 s`);
+  return (await perfRecords<{ unchangedDirs?: number }>(config, count))[count - 1]!;
 }
 
 /**

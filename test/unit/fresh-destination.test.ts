@@ -13,26 +13,15 @@ import { LocalDestination } from '../../src/engine/local-destination.js';
 import type { SourceEntry, SourceListing } from '../../src/engine/roles.js';
 import type { Operation, TransferOptions } from '../../src/engine/types.js';
 import type { FreshTableHandle } from '../../src/fsops/native.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, transferOptions } from '../helpers.js';
 
 const filter = buildFilter({ include: [], exclude: [] });
 const table = { table: {} as FreshTableHandle, count: 1, bytes: 1, sizes: Float64Array.of(1) };
 
-function options(operation: Operation, more: Partial<TransferOptions> = {}): TransferOptions {
-  return {
-    operation,
-    compare: 'default',
-    filter: { include: [], exclude: [] },
-    dryRun: false,
-    deleteExcluded: false,
-    ...more,
-  };
-}
-
 test('tables for a directory made here or a root not there yet; not for a move, a dry run or size limits', (t) => {
   const missing = join(tempDir(t), 'new');
   const take = (operation: Operation, more: Partial<TransferOptions> = {}) =>
-    new LocalDestination(missing, filter, options(operation, more), () => {}).takesFreshFiles('');
+    new LocalDestination(missing, filter, transferOptions(operation, more), () => {}).takesFreshFiles('');
   assert.equal(take('copy'), true);
   assert.equal(take('mirror'), true);
   assert.equal(take('move'), false);
@@ -40,7 +29,7 @@ test('tables for a directory made here or a root not there yet; not for a move, 
   assert.equal(take('copy', { filter: { include: [], exclude: [], maxSize: 100 } }), false);
   assert.equal(take('copy', { filter: { include: [], exclude: [], minSize: 1 } }), false);
   const there = tempDir(t);
-  const destination = new LocalDestination(there, filter, options('copy'), () => {});
+  const destination = new LocalDestination(there, filter, transferOptions('copy'), () => {});
   assert.equal(destination.takesFreshFiles(''), false, 'the root is there');
   const sub: SourceEntry = {
     name: 'sub',
@@ -60,11 +49,11 @@ test('a listing with a table plans no deletions in a directory not known empty',
   writeFileSync(join(root, 'x'), 'made by someone else meanwhile');
   writeFileSync(join(root, 'z'), 'z');
   const listing: SourceListing = { rel: '', entries: [], partial: false, verdict: filter.root, fresh: table };
-  const withTable = new LocalDestination(root, filter, options('mirror'), () => {});
+  const withTable = new LocalDestination(root, filter, transferOptions('mirror'), () => {});
   withTable.reconcile(listing);
   assert.deepEqual(withTable.candidates, []);
   // Without a table the same listing deletes both: the rule the table lifts here.
-  const plain = new LocalDestination(root, filter, options('mirror'), () => {});
+  const plain = new LocalDestination(root, filter, transferOptions('mirror'), () => {});
   plain.reconcile({ ...listing, fresh: undefined });
   assert.deepEqual(plain.candidates.map((c) => c.rel).sort(), ['x', 'z']);
 });

@@ -13,8 +13,8 @@ import { buildFilter } from '../../src/engine/filter.js';
 import { type DeletionCandidate, LocalDestination, type Need } from '../../src/engine/local-destination.js';
 import type { DeferredEntry, SourceEntry, SourceListing, SourceRole } from '../../src/engine/roles.js';
 import { runTransfer } from '../../src/engine/session.js';
-import type { Failure, Operation, TransferOptions } from '../../src/engine/types.js';
-import { tempDir } from '../helpers.js';
+import type { Failure, Operation } from '../../src/engine/types.js';
+import { tempDir, transferOptions } from '../helpers.js';
 
 const T = 1_600_000_000_000_000_000n;
 const filter = buildFilter({ include: [], exclude: [] });
@@ -100,21 +100,11 @@ class MemoryData implements DataPath {
   }
 }
 
-function options(operation: Operation): TransferOptions {
-  return {
-    operation,
-    compare: 'default',
-    filter: { include: [], exclude: [] },
-    dryRun: false,
-    deleteExcluded: false,
-  };
-}
-
 /** A source of `a` (3 bytes) and `d/b` (2 bytes); the destination may hold `old` already. */
 function setUp(t: { after(fn: () => void): void }, operation: Operation, withOld = true) {
   const root = tempDir(t);
   if (withOld) writeFileSync(join(root, 'old'), 'stale');
-  const destination = new LocalDestination(root, filter, options(operation), () => {});
+  const destination = new LocalDestination(root, filter, transferOptions(operation), () => {});
   const contents = new Map([
     ['a', 'aaa'],
     ['d/b', 'bb'],
@@ -129,7 +119,7 @@ function setUp(t: { after(fn: () => void): void }, operation: Operation, withOld
 test('a copy lists, asks for what the destination needs, and counts what the data path reports', async (t) => {
   const { root, destination, contents, listings } = setUp(t, 'copy');
   const data = new MemoryData(destination, contents);
-  const report = await runTransfer(new ListedSource(listings), destination, data, options('copy'));
+  const report = await runTransfer(new ListedSource(listings), destination, data, transferOptions('copy'));
   assert.deepEqual(data.asked, ['a', 'd/b']);
   assert.equal(readFileSync(join(root, 'd', 'b'), 'utf8'), 'bb');
   // Two files from the data path, one directory made by the destination itself.
@@ -147,7 +137,7 @@ test('a mirror deletes only after a complete scan, once confirmed', async (t) =>
     new ListedSource(listings),
     destination,
     new MemoryData(destination, contents),
-    options('mirror'),
+    transferOptions('mirror'),
     {
       confirmDeletions: async (candidates) => {
         asked.push(candidates);
@@ -170,7 +160,7 @@ test('a mirror whose source scan was incomplete deletes nothing and does not ask
     new ListedSource(listings, false),
     destination,
     new MemoryData(destination, contents),
-    options('mirror'),
+    transferOptions('mirror'),
     {
       confirmDeletions: async () => {
         asked++;
@@ -190,7 +180,7 @@ test('a mirror whose data path could not read a source file deletes nothing', as
     new ListedSource(listings),
     destination,
     new MemoryData(destination, contents, false, failing),
-    options('mirror'),
+    transferOptions('mirror'),
     { confirmDeletions: async () => true },
   );
   assert.equal(report.deletionsWithheld, 1);
@@ -209,7 +199,7 @@ test('a move removes each source file once its copy landed, unless the data path
     const source = new ListedSource(listings);
     const data = new MemoryData(destination, contents, removesMovedSources);
     utimesSync(destination.pathOf('a'), 1_600_000_000, 1_600_000_000);
-    await runTransfer(source, destination, data, options('move'));
+    await runTransfer(source, destination, data, transferOptions('move'));
     assert.deepEqual(data.asked, ['d/b']);
     assert.deepEqual(source.removed.sort(), removesMovedSources ? ['a'] : ['a', 'd/b']);
   }
@@ -224,7 +214,7 @@ test('a data path that cannot write any more ends the session with its reason, d
   const failing = new Map([['a', { sourceSide: false, fatal: true }]]);
   const data = new MemoryData(destination, contents, false, failing);
   await assert.rejects(
-    runTransfer(new ListedSource(listings), destination, data, options('mirror'), {
+    runTransfer(new ListedSource(listings), destination, data, transferOptions('mirror'), {
       confirmDeletions: async () => true,
     }),
     /a: no space left on device/,
