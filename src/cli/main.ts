@@ -6,6 +6,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { installFaultsFromEnv } from '../util/env-faults.js';
 import { blitProgram } from './program.js';
 import { err, out } from './stdio.js';
+import { failIfUnfinished } from './unfinished.js';
 
 // Tests inject faults through the environment (util/faults.ts); nothing is installed otherwise.
 installFaultsFromEnv();
@@ -25,7 +26,8 @@ const withUsageErrors = (command: Command): void => {
 };
 withUsageErrors(program);
 
-program.parseAsync(process.argv).catch(async (error: unknown) => {
+const run = program.parseAsync(process.argv).catch(async (error: unknown) => {
   const { reportFatal } = await import('./fatal.js');
   process.exitCode = reportFatal(error);
 });
+failIfUnfinished(run, err);
