@@ -51,6 +51,24 @@ function giveNames(addon: NativeAddon): void {
   namesGiven = true;
 }
 
+let idsGiven = false;
+
+/**
+ * Gives the addon the local ids by owner name (fsops/id-map.ts idOf), once: the owners of a table
+ * of small files (native/fresh.cc) are mapped by name as the decoder maps a listing's.
+ */
+export function giveIds(addon: NativeAddon): void {
+  if (idsGiven) return;
+  const { users, groups } = localIdNames();
+  addon.setFreshIds(
+    [...users.idOf.keys()],
+    Uint32Array.from(users.idOf.values()),
+    [...groups.idOf.keys()],
+    Uint32Array.from(groups.idOf.values()),
+  );
+  idsGiven = true;
+}
+
 function listManifest(
   addon: NativeAddon,
   path: string,

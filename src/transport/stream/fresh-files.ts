@@ -20,7 +20,6 @@ import type { FilterVerdict } from '../../engine/filter.js';
 import type { LocalDestination } from '../../engine/local-destination.js';
 import type { FreshListing, SourceEntry } from '../../engine/roles.js';
 import type { ParentDir } from '../../fsops/destination-fs.js';
-import { localIdNames } from '../../fsops/id-map.js';
 import { queueLandingJob } from '../../fsops/land-files.js';
 import {
   type FreshTableHandle,
@@ -32,6 +31,7 @@ import { countOwner, ownerResultOfErrno } from '../../fsops/owner.js';
 import { joinRel } from '../../fsops/rel-path.js';
 import { countXattrOutcome, NO_XATTRS } from '../../fsops/xattrs.js';
 import { ProtocolError } from '../../protocol/manifest-wire.js';
+import { giveIds } from '../../protocol/native-manifest.js';
 import { codeOf, isFatalWriteError, reasonOf } from '../../util/errors.js';
 import type { LandingJobs } from '../tcp/landing-jobs.js';
 import type { BackingHold } from '../tcp/landing-queue.js';
@@ -55,7 +55,6 @@ export const MAX_TABLE_FILES = 8192;
 
 /** The process umask: a mode it would strip is set again after the create. */
 const umask = process.umask();
-let idsGiven = false;
 
 /**
  * The small plain files of a whole listing's records (`entries`, ManifestBatch field 3 as received)
@@ -69,16 +68,7 @@ export function takeFreshFiles(
 ): { fresh: FreshListing; rest: Uint8Array } | undefined {
   const addon = nativeAddon();
   if (!addon) return undefined;
-  if (!idsGiven && options.giveOwners && !options.numericIds) {
-    const { users, groups } = localIdNames();
-    addon.setFreshIds(
-      [...users.idOf.keys()],
-      Uint32Array.from(users.idOf.values()),
-      [...groups.idOf.keys()],
-      Uint32Array.from(groups.idOf.values()),
-    );
-    idsGiven = true;
-  }
+  if (options.giveOwners && !options.numericIds) giveIds(addon);
   const taken = addon.freshFiles(
     entries,
     rel,
