@@ -5,6 +5,7 @@ import {
   EntryKind,
   FilterStatus,
   type ManifestEntry,
+  type Need,
   type Open,
   Operation,
   type TransferFrame,
@@ -86,4 +87,9 @@ export function summary(counts: { skipped?: bigint; failed?: bigint } = {}): Bod
       fidelity: [],
     },
   };
+}
+
+/** A plain need (no hash first, no ranges) as a hostile destination writes it. */
+export function need(fileId: bigint, path: string, size = 0n, mtimeNs = 0n): Need {
+  return { fileId, path, hashFirst: false, blocks: [], destinationHash: Buffer.alloc(0), size, mtimeNs };
 }

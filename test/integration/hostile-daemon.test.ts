@@ -40,7 +40,7 @@ import { ADMITTED } from '../../src/transport/tcp/dial.js';
 import { fileHeader, PREAMBLE_BYTES, parsePreamble, RecordDecoder } from '../../src/transport/tcp/records.js';
 import { isOneLineError, snapshot, tempDir } from '../helpers.js';
 import { runBlit } from './daemon-harness.js';
-import { type Body, batch, entry, summary } from './frames.js';
+import { type Body, batch, entry, need, summary } from './frames.js';
 
 type Script = (
   send: (body: Body) => void,
@@ -428,17 +428,7 @@ test("a push sends no more manifest than the daemon's window, and serves what it
     send({
       $case: 'needBatch',
       value: {
-        needs: [
-          {
-            fileId: 1n,
-            path: 'f',
-            hashFirst: false,
-            blocks: [],
-            destinationHash: Buffer.alloc(0),
-            size: 1n,
-            mtimeNs: listed.mtimeNs,
-          },
-        ],
+        needs: [need(1n, 'f', 1n, listed.mtimeNs)],
       },
     });
     let sent = await until((so) => countOf(so, 'fileData') === 1);
@@ -565,15 +555,9 @@ test('a push answers files changed or gone since the listing one by one; the res
       send({
         $case: 'needBatch',
         value: {
-          needs: names.map((name, i) => ({
-            fileId: BigInt(i + 1),
-            path: name,
-            hashFirst: false,
-            blocks: [],
-            destinationHash: Buffer.alloc(0),
-            size: listed.get(name)!.size,
-            mtimeNs: listed.get(name)!.mtimeNs,
-          })),
+          needs: names.map((name, i) =>
+            need(BigInt(i + 1), name, listed.get(name)!.size, listed.get(name)!.mtimeNs),
+          ),
         },
       });
       const socket = await data.admitted;
@@ -675,17 +659,7 @@ test('a push never sends a file the filters exclude, even to a daemon that names
     send({
       $case: 'needBatch',
       value: {
-        needs: [
-          {
-            fileId: 1n,
-            path: 'precious.key',
-            hashFirst: false,
-            blocks: [],
-            destinationHash: Buffer.alloc(0),
-            size: 6n,
-            mtimeNs,
-          },
-        ],
+        needs: [need(1n, 'precious.key', 6n, mtimeNs)],
       },
     });
     answer = await Promise.race([next('fileData'), next('error')]);
@@ -707,20 +681,12 @@ for (const [what, fileId] of [
     mkdirSync(src);
     writeFileSync(join(src, 'a.txt'), 'a');
     const { mtimeNs } = statSync(join(src, 'a.txt'), { bigint: true });
-    const need = {
-      fileId,
-      path: 'a.txt',
-      hashFirst: false,
-      blocks: [],
-      destinationHash: Buffer.alloc(0),
-      size: 1n,
-      mtimeNs,
-    };
+    const asked = need(fileId, 'a.txt', 1n, mtimeNs);
     const port = await fakeDaemon(t, async (send, _needs, next) => {
       await next('manifestComplete');
-      send({ $case: 'needBatch', value: { needs: [need] } });
+      send({ $case: 'needBatch', value: { needs: [asked] } });
       // The same id again, in a frame of its own.
-      send({ $case: 'needBatch', value: { needs: [need] } });
+      send({ $case: 'needBatch', value: { needs: [asked] } });
     });
     const result = await runBlit(['copy', `${src}/`, `127.0.0.1:${port}:/m/dst`]);
     assert.equal(result.status, 1, result.stderr);
@@ -735,21 +701,14 @@ test('two ids past 2^53 that one double holds are two files, each sent under its
   mkdirSync(src);
   writeFileSync(join(src, 'a.txt'), 'a');
   writeFileSync(join(src, 'b.txt'), 'b');
-  const need = (fileId: bigint, path: string) => ({
-    fileId,
-    path,
-    hashFirst: false,
-    blocks: [],
-    destinationHash: Buffer.alloc(0),
-    size: 1n,
-    mtimeNs: statSync(join(src, path), { bigint: true }).mtimeNs,
-  });
+  const asked = (fileId: bigint, path: string) =>
+    need(fileId, path, 1n, statSync(join(src, path), { bigint: true }).mtimeNs);
   const ids = [2n ** 60n + 1n, 2n ** 60n + 2n];
   assert.equal(Number(ids[0]), Number(ids[1]));
   let sentIds: bigint[] = [];
   const port = await fakeDaemon(t, async (send, _needs, next, until) => {
     await next('manifestComplete');
-    send({ $case: 'needBatch', value: { needs: [need(ids[0]!, 'a.txt'), need(ids[1]!, 'b.txt')] } });
+    send({ $case: 'needBatch', value: { needs: [asked(ids[0]!, 'a.txt'), asked(ids[1]!, 'b.txt')] } });
     const sent = await until((frames) => frames.filter((body) => body.$case === 'fileData').length >= 2);
     sentIds = sent.flatMap((body) => (body.$case === 'fileData' ? [body.value.fileId] : []));
     send(summary());

@@ -48,7 +48,7 @@ import {
 } from '../../src/transport/tcp/records.js';
 import { snapshot, tempDir } from '../helpers.js';
 import { type Daemon, startDaemon } from './daemon-harness.js';
-import { type Body, batch, entry, open, summary } from './frames.js';
+import { type Body, batch, entry, need, open, summary } from './frames.js';
 
 /** A raw session: frames out as given, frames in queued; bounded waits. */
 function rawSession(client: BlitClient) {
@@ -713,17 +713,7 @@ describe('Transfer under a hostile client', () => {
       {
         $case: 'needBatch',
         value: {
-          needs: [
-            {
-              fileId: 1n,
-              path: 'fifo',
-              hashFirst: false,
-              blocks: [],
-              destinationHash: Buffer.alloc(0),
-              size: 0n,
-              mtimeNs: 0n,
-            },
-          ],
+          needs: [need(1n, 'fifo')],
         },
       },
       Role.ROLE_DESTINATION,
@@ -737,16 +727,6 @@ describe('Transfer under a hostile client', () => {
     await assertStillServing();
   });
 
-  /** A need as a hostile destination writes it. */
-  const need = (fileId: bigint, path: string, size = 0n, mtimeNs = 0n) => ({
-    fileId,
-    path,
-    hashFirst: false,
-    blocks: [],
-    destinationHash: Buffer.alloc(0),
-    size,
-    mtimeNs,
-  });
   const filter = (exclude: string[]) => ({
     include: [],
     exclude,
