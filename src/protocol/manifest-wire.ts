@@ -20,6 +20,7 @@ import {
   type Role,
   type Entry as WireEntry,
 } from '../generated/blit.js';
+import { FRAME_ROLE_TAG } from './frame-body.js';
 import { type LinkGroupIds, peerLinkKey } from './link-groups.js';
 import { kindName, specialName, toWireEntry } from './wire-entry.js';
 import { fromWireXattrs, MAX_ACL_NAMES } from './wire-xattrs.js';
@@ -142,8 +143,7 @@ export function toEncodedManifestFrames(
   });
 }
 
-/** TransferFrame's `role` (field 1, varint) and `manifest` (field 5, length-delimited) tags. */
-const FRAME_ROLE_TAG = (1 << 3) | 0;
+/** TransferFrame's `manifest` tag (field 5, length-delimited). */
 const FRAME_MANIFEST_TAG = (5 << 3) | 2;
 
 /** Checks a relative path a peer sent ('' allowed: the transfer root). */

@@ -16,6 +16,7 @@
  */
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { Failure, ManifestBatch, ManifestEntry, TransferFrame } from '../generated/blit.js';
+import { frameBody } from './frame-body.js';
 import { ProtocolError } from './manifest-wire.js';
 import { needBatchFrame } from './received-needs.js';
 
@@ -28,8 +29,7 @@ export interface ReceivedBatch extends ManifestBatch {
   wireBytes?: number;
 }
 
-// TransferFrame's role (1, varint) and manifest (5, length-delimited) tags; ManifestBatch's.
-const FRAME_ROLE = (1 << 3) | 0;
+// TransferFrame's manifest (5, length-delimited) tag; ManifestBatch's.
 const FRAME_MANIFEST = (5 << 3) | 2;
 const BATCH_DIRECTORY = (1 << 3) | 2;
 const BATCH_DIRECTORY_ENTRY = (2 << 3) | 2;
@@ -56,20 +56,8 @@ export function decodeTransferFrame(bytes: Uint8Array): TransferFrame {
 
 /** A frame of a role and a manifest batch only, each at most once; otherwise undefined. */
 function manifestFrame(bytes: Uint8Array): TransferFrame | undefined {
-  const reader = new BinaryReader(bytes);
-  let role: number | undefined;
-  let batch: ReceivedBatch | undefined;
-  while (reader.pos < reader.len) {
-    const tag = reader.uint32();
-    if (tag === FRAME_ROLE && role === undefined) role = reader.int32();
-    else if (tag === FRAME_MANIFEST && batch === undefined) {
-      const length = reader.uint32();
-      batch = readBatch(bytes, reader, reader.pos + length);
-      if (!batch) return undefined;
-    } else return undefined;
-  }
-  if (!batch) return undefined;
-  return { role: role ?? 0, body: { $case: 'manifest', value: batch } };
+  const frame = frameBody(bytes, FRAME_MANIFEST, (reader, end) => readBatch(bytes, reader, end));
+  return frame && { role: frame.role, body: { $case: 'manifest', value: frame.body } };
 }
 
 /** The batch from the reader's place to `end`, entries kept raw; undefined at a field it leaves. */

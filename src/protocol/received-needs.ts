@@ -11,12 +11,12 @@
  * returns undefined, and the generated decoder decodes the frame as before; so a frame taken here
  * decodes to what the generated decoder makes of the same bytes (test/unit/received-needs.test.ts).
  */
-import { BinaryReader } from '@bufbuild/protobuf/wire';
+import type { BinaryReader } from '@bufbuild/protobuf/wire';
 import type { Need, TransferFrame } from '../generated/blit.js';
+import { frameBody } from './frame-body.js';
 
-// TransferFrame's role (1, varint) and need_batch (7, length-delimited) tags; NeedBatch's needs
-// (1, length-delimited); Need's file_id (1), path (2), hash_first (3), size (6), mtime_ns (7).
-const FRAME_ROLE = (1 << 3) | 0;
+// TransferFrame's need_batch (7, length-delimited) tag; NeedBatch's needs (1, length-delimited);
+// Need's file_id (1), path (2), hash_first (3), size (6), mtime_ns (7).
 const FRAME_NEED_BATCH = (7 << 3) | 2;
 const BATCH_NEED = (1 << 3) | 2;
 const NEED_FILE_ID = (1 << 3) | 0;
@@ -30,20 +30,8 @@ const NO_HASH = Buffer.alloc(0);
 
 /** A frame of a role and a need batch of plain needs, each at most once; otherwise undefined. */
 export function needBatchFrame(bytes: Uint8Array): TransferFrame | undefined {
-  const reader = new BinaryReader(bytes);
-  let role: number | undefined;
-  let needs: Need[] | undefined;
-  while (reader.pos < reader.len) {
-    const tag = reader.uint32();
-    if (tag === FRAME_ROLE && role === undefined) role = reader.int32();
-    else if (tag === FRAME_NEED_BATCH && needs === undefined) {
-      const length = reader.uint32();
-      needs = readNeeds(reader, reader.pos + length);
-      if (!needs) return undefined;
-    } else return undefined;
-  }
-  if (!needs) return undefined;
-  return { role: role ?? 0, body: { $case: 'needBatch', value: { needs } } };
+  const frame = frameBody(bytes, FRAME_NEED_BATCH, readNeeds);
+  return frame && { role: frame.role, body: { $case: 'needBatch', value: { needs: frame.body } } };
 }
 
 /** A NeedBatch's needs from the reader's place to `end`; undefined at anything not plain. */

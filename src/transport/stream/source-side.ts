@@ -341,6 +341,11 @@ async function serveSource(
         wakers.push(resolve);
       }),
     );
+  /** The walk waits for the next frame, with nothing of its own in flight: a stall elsewhere names none of it. */
+  const walkWaits = () => {
+    walking.now('');
+    return nextEvent(walking);
+  };
   /** Sends a frame; waits, if the stream is full, for the peer to read (not this side's stall). */
   /** Waits, as for the peer, while the stream holds more than it takes (what a send answered). */
   const drained = async (full: Promise<void> | undefined) => {
@@ -355,8 +360,7 @@ async function serveSource(
   const sendManifestFrame = async (frame: Uint8Array) => {
     while (credit < frame.length) {
       check();
-      walking.now('');
-      await nextEvent(walking);
+      await walkWaits();
     }
     credit -= frame.length;
     const full = channel.sendEncoded(frame);
@@ -687,11 +691,7 @@ async function serveSource(
         // One ManifestComplete answers one Rescan frame, whatever it names.
         for (const rel of rescans.splice(0)) await rescan(rel);
         manifestComplete();
-      } else {
-        // Nothing of the walk's own in flight while it waits: a stall elsewhere names none.
-        walking.now('');
-        await nextEvent(walking);
-      }
+      } else await walkWaits();
     }
   };
   /** The files asked for, sent as they are asked for: the first byte does not wait for the walk. */
