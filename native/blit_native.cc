@@ -149,7 +149,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 41));
+  exports.Set("abiVersion", Napi::Number::New(env, 42));
   return exports;
 }
 

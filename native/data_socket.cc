@@ -61,6 +61,7 @@ struct Command {
   int64_t offset = 0;
   int64_t length = 0;
   int idleMs = 0;
+  bool whole = false;  // read: until `size` bytes came (or the peer closed)
   Napi::ObjectReference hold;  // the buffer, alive until the answer (JS thread only)
   // The answer.
   int64_t result = 0;
@@ -159,8 +160,14 @@ ssize_t RecvSome(Worker& w, Command& c, char* into, size_t size) {
 }
 
 void RunRead(Worker& w, Command& c) {
-  ssize_t n = RecvSome(w, c, c.data, c.size);
-  if (n >= 0) c.result = n;
+  size_t got = 0;
+  do {
+    ssize_t n = RecvSome(w, c, c.data + got, c.size - got);
+    if (n < 0) return;
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  } while (c.whole && got < c.size);
+  c.result = static_cast<int64_t>(got);
 }
 
 // The rest of a receive by recv + pwrite (a file that refuses splice), or the bytes dropped once
@@ -519,6 +526,7 @@ Napi::Value DataSocketRead(const Napi::CallbackInfo& info) {
   TakeBytes(info, 1, *c);
   if (c->size == 0) throw Napi::TypeError::New(info.Env(), "dataSocketRead: an empty buffer");
   c->idleMs = IdleArg(info, 2);
+  c->whole = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
   Queue(info, w, std::move(c));
   return info.Env().Undefined();
 }

@@ -15,8 +15,10 @@ namespace blit {
 // side 1 (the socket: the session fails) or 2 (the file: that file fails, the stream stays whole).
 Napi::Value DataSocketOpen(const Napi::CallbackInfo& info);
 
-// dataSocketRead(handle, into: Uint8Array, idleMs): reads at least 1 byte and at most into.length.
-// result 0: the peer closed. errno ETIMEDOUT: nothing arrived for idleMs (the caller decides).
+// dataSocketRead(handle, into: Uint8Array, idleMs, whole = false): reads at least 1 byte and at most
+// into.length; with `whole`, on until into is full (a batch's payload the peer has announced) or the
+// peer closes (then what came). result 0: the peer closed. errno ETIMEDOUT: nothing arrived for idleMs
+// (the caller decides; with `whole`, what came before is dropped).
 Napi::Value DataSocketRead(const Napi::CallbackInfo& info);
 
 // dataSocketReceive(handle, fileFd, offset, length, idleMs): moves exactly `length` bytes from the

@@ -596,8 +596,11 @@ export interface NativeAddon {
    * socket, side 2 the file.
    */
   dataSocketOpen(fd: number, onDone: (result: number, errno: number, side: number) => void): NativeDataSocket;
-  /** Reads 1..into.length bytes (0: the peer closed; ETIMEDOUT after idleMs of nothing). */
-  dataSocketRead(socket: NativeDataSocket, into: Uint8Array, idleMs: number): void;
+  /**
+   * Reads 1..into.length bytes (0: the peer closed; ETIMEDOUT after idleMs of nothing); `whole`:
+   * on until into is full, or the peer closes.
+   */
+  dataSocketRead(socket: NativeDataSocket, into: Uint8Array, idleMs: number, whole?: boolean): void;
   /** Moves exactly `length` bytes from the socket into `fd` at `offset` (splice). */
   dataSocketReceive(
     socket: NativeDataSocket,
@@ -697,7 +700,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 41;
+const ABI_VERSION = 42;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -131,8 +131,8 @@ function cut(stream: Buffer, sizes: readonly number[]): Buffer[] {
  * ranges do not overlap, data is contiguous, non-empty, within its range and a view of the chunk it
  * came in, and no more than one header is ever buffered.
  */
-function decodeAll(chunks: readonly Buffer[]): Decoded[] {
-  const decoder = new RecordDecoder();
+function decodeAll(chunks: readonly Buffer[], batches = false): Decoded[] {
+  const decoder = new RecordDecoder({ batches });
   const decoded: Decoded[] = [];
   let open: {
     fileId: bigint;
@@ -178,6 +178,27 @@ function decodeAll(chunks: readonly Buffer[]): Decoded[] {
             ...(hole ? { hole: { length } } : {}),
           });
           parts = undefined;
+          break;
+        }
+        case 'batch': {
+          assert.ok(batches, 'a batch read whole by a decoder not made to');
+          assert.equal(parts, undefined, 'a batch inside a range');
+          assert.equal(event.data.buffer, chunk.buffer, 'a batch is a view of its chunk, not a copy');
+          assert.equal(event.fileIds.length, event.lengths.length);
+          let at = 0;
+          event.fileIds.forEach((fileId, i) => {
+            const length = event.lengths[i]!;
+            decoded.push({
+              kind: 'range',
+              fileId,
+              offset: 0,
+              whole: true,
+              final: true,
+              bytes: event.data.subarray(at, at + length),
+            });
+            at += length;
+          });
+          assert.equal(at, event.data.length, 'a batch holds exactly its members');
           break;
         }
         default:
@@ -271,9 +292,53 @@ describe('records round trip', () => {
         const stream = Buffer.concat([...records.map(encode), endRecord()]);
         const want: Decoded[] = [...records.flatMap(expected), { kind: 'end' }];
         assert.deepEqual(decodeAll(cut(stream, sizes)), want);
+        // Read whole where a batch came in one chunk: the same files.
+        assert.deepEqual(decodeAll(cut(stream, sizes), true), want);
       }),
       { numRuns: 300, seed: 20260301 },
     );
+  });
+
+  test('with batches, a batch that came in one chunk is one event; one cut in two comes as ranges', () => {
+    const members = [
+      { fileId: 7n, bytes: Buffer.from('abc') },
+      { fileId: 8n, bytes: Buffer.alloc(0) },
+      { fileId: 2n ** 60n, bytes: Buffer.from('de') },
+    ];
+    const stream = Buffer.concat([encode({ type: 'batch', members }), endRecord()]);
+    const whole = new RecordDecoder({ batches: true }).push(stream);
+    assert.deepEqual(
+      whole.map((event) => event.kind),
+      ['batch', 'end'],
+    );
+    const [batch] = whole;
+    assert.ok(batch?.kind === 'batch');
+    assert.deepEqual(batch.fileIds, [7n, 8n, 2n ** 60n]);
+    assert.deepEqual(batch.lengths, [3, 0, 2]);
+    assert.equal(batch.data.toString(), 'abcde');
+    // The payload's last byte in the next chunk: the members as ranges, as without batches.
+    const decoder = new RecordDecoder({ batches: true });
+    const split = [
+      ...decoder.push(stream.subarray(0, stream.length - 2)),
+      ...decoder.push(stream.subarray(-2)),
+    ];
+    assert.deepEqual(
+      split.map((event) => event.kind),
+      ['start', 'data', 'done', 'start', 'done', 'start', 'data', 'data', 'done', 'end'],
+    );
+    // The table in one chunk, the payload (and more) in the next: one event still, as a reader
+    // that reads what `wanted` says gets it.
+    const table = stream.length - 'abcde'.length - 1;
+    const paced = new RecordDecoder({ batches: true });
+    assert.deepEqual(paced.push(stream.subarray(0, table)), []);
+    assert.equal(paced.batchPending, true);
+    assert.equal(paced.wanted, 5);
+    assert.deepEqual(
+      paced.push(stream.subarray(table)).map((event) => event.kind),
+      ['batch', 'end'],
+    );
+    // Without batches, never one event.
+    assert.ok(!new RecordDecoder().push(stream).some((event) => event.kind === 'batch'));
   });
 
   test('bounds are accepted at exactly their limits', () => {
@@ -387,11 +452,13 @@ describe('malformed streams', () => {
           for (let end = 0; end <= stream.length; end++) {
             const prefix = cut(stream.subarray(0, end), sizes);
             const atBoundary = boundaries.get(end);
-            if (atBoundary) {
-              assert.deepEqual(decodeAll(prefix), atBoundary);
-            } else {
-              const error = protocolErrorOrNothing(() => decodeAll(prefix));
-              assert.match(error?.message ?? 'no error', /^data record: truncated/);
+            for (const batches of [false, true]) {
+              if (atBoundary) {
+                assert.deepEqual(decodeAll(prefix, batches), atBoundary);
+              } else {
+                const error = protocolErrorOrNothing(() => decodeAll(prefix, batches));
+                assert.match(error?.message ?? 'no error', /^data record: truncated/);
+              }
             }
           }
         },
@@ -477,8 +544,10 @@ describe('malformed streams', () => {
         chunkSizesArb,
         (records, bad, trailing, sizes) => {
           const stream = Buffer.concat([...records.map(encode), bad.bytes, trailing]);
-          const error = protocolErrorOrNothing(() => decodeAll(cut(stream, sizes)));
-          assert.match(error?.message ?? 'no error', bad.message);
+          for (const batches of [false, true]) {
+            const error = protocolErrorOrNothing(() => decodeAll(cut(stream, sizes), batches));
+            assert.match(error?.message ?? 'no error', bad.message);
+          }
         },
       ),
       { numRuns: 1000, seed: 20260303 },
@@ -489,6 +558,7 @@ describe('malformed streams', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 2000 }), chunkSizesArb, (bytes, sizes) => {
         protocolErrorOrNothing(() => decodeAll(cut(Buffer.from(bytes), sizes)));
+        protocolErrorOrNothing(() => decodeAll(cut(Buffer.from(bytes), sizes), true));
       }),
       { numRuns: 500, seed: 20260304 },
     );
@@ -501,6 +571,7 @@ describe('malformed streams', () => {
           const stream = Buffer.concat([...records.map(encode), endRecord()]);
           for (const [at, value] of overwrites) stream[at % stream.length] = value;
           protocolErrorOrNothing(() => decodeAll(cut(stream, sizes)));
+          protocolErrorOrNothing(() => decodeAll(cut(stream, sizes), true));
         },
       ),
       { numRuns: 500, seed: 20260305 },

@@ -27,12 +27,17 @@ const NAMES = ['a', 'b', 'c'];
 type Answer = (errnos: Int32Array, owners: Int32Array, xattrs: Int32Array) => void;
 
 function setUp() {
-  const landings: { dir: string; indices: number[]; answer: Answer }[] = [];
+  const landings: { dir: string; indices: number[]; views: string[]; answer: Answer }[] = [];
   const addon = {
     freshNeeds: () => [],
     freshEntry: (_table: unknown, i: number) => [NAMES[i], i + 1, 1, 0, 0o644, 5, 6, true, false],
-    freshLand: (_table: unknown, dir: string, indices: Uint32Array, _views: Uint8Array[], onDone: Answer) =>
-      landings.push({ dir, indices: [...indices], answer: onDone }),
+    freshLand: (_table: unknown, dir: string, indices: Uint32Array, views: Uint8Array[], onDone: Answer) =>
+      landings.push({
+        dir,
+        indices: [...indices],
+        views: views.map((view) => Buffer.from(view).toString()),
+        answer: onDone,
+      }),
     errnoName: (errno: number) =>
       ({ [ENOENT]: 'ENOENT', [EIO]: 'EIO', [EPERM]: 'EPERM' })[errno] ?? 'EUNKNOWN',
   } as unknown as NativeAddon;
@@ -204,4 +209,35 @@ test('a file the source fails while its bytes are still coming is dropped, its b
   assert.equal(landings.length, 0);
   assert.equal(shared.bytes, 0);
   assert.throws(() => files.begin(12n, 3, true), ProtocolError, 'settled: not sent again');
+});
+
+test('a batch read whole: the files still asked for, at their sizes, are taken at once; the rest are left for begin', async () => {
+  const { files, landings, events, shared } = setUp();
+  // 99 (no table), 11 at a wrong length, 10 and 12 fit; then 12 again.
+  const data = Buffer.from('xyyyabbbccc');
+  const taken = files.takeBatch([99n, 11n, 10n, 12n, 12n], [1, 3, 1, 3, 3], data);
+  assert.deepEqual([...taken!], [0, 0, 1, 1, 0]);
+  assert.ok(shared.bytes > 0, 'the read buffer is held while they land');
+  // Left as they were: 11 still asked for (begin decides), 12 taken (a second copy is sent twice).
+  assert.equal(files.begin(11n, 3, true), 'usual');
+  assert.throws(() => files.begin(12n, 3, true), ProtocolError);
+  await turn();
+  assert.deepEqual(
+    landings.map((l) => [l.indices, l.views]),
+    [
+      [
+        [0, 2],
+        ['a', 'bbb'],
+      ],
+    ],
+    'each taken file landed from its own bytes of the batch',
+  );
+  landings[0]!.answer(ints(0, 0), ints(-1, -1), new Int32Array(8));
+  await turn();
+  assert.deepEqual(events.copied, [[2, 4]]);
+  assert.equal(events.settled, 2);
+  assert.equal(shared.bytes, 0, 'given back once landed');
+  // Settled: a batch naming them again takes nothing (begin then refuses them).
+  assert.equal(files.takeBatch([10n, 12n], [1, 3], Buffer.from('xccc')), undefined);
+  assert.throws(() => files.begin(10n, 1, true), ProtocolError);
 });

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { nativeAddon } from '../../src/fsops/native.js';
 import { DataPlaneStalled } from '../../src/transport/tcp/data-failure.js';
 import { type RangeSink, receiveRecords } from '../../src/transport/tcp/record-receiver.js';
-import { endRecord, fileHeader } from '../../src/transport/tcp/records.js';
+import { batchHeader, endRecord, fileHeader } from '../../src/transport/tcp/records.js';
 import {
   holdView,
   releaseView,
@@ -92,6 +92,44 @@ for (const path of ['js', 'auto'] as const) {
     clean.client.end(endRecord());
     await once(clean.server, 'close');
     assert.deepEqual(errors, []);
+  });
+}
+
+for (const path of ['js', 'auto'] as const) {
+  const skip = path === 'auto' && !nativeAddon() ? 'the native addon is not built' : false;
+  test(`a batch read whole goes to the sink at once; the members it does not take come range by range, in order (${path})`, {
+    skip,
+  }, async (t) => {
+    const pair = await loopbackPair(t);
+    const { events, sink } = recordingSink();
+    let batches = 0;
+    // Takes file 2 only.
+    sink.batch = (ids, lengths, data) => {
+      batches++;
+      events.push(`batch ${ids.join(',')} ${lengths.join(',')} ${data.toString()}`);
+      return Uint8Array.from(ids, (id) => (id === 2n ? 1 : 0));
+    };
+    const errors: Error[] = [];
+    receiveRecords(pair.server, sink, (error) => errors.push(error), undefined, path);
+    const members = [
+      { fileId: 1n, length: 1 },
+      { fileId: 2n, length: 2 },
+      { fileId: 3n, length: 0 },
+      { fileId: 4n, length: 3 },
+    ];
+    pair.client.end(Buffer.concat([batchHeader(members), Buffer.from('abbccc'), endRecord()]));
+    await once(pair.server, 'close');
+    assert.deepEqual(errors, []);
+    const oneByOne = ['begin 1 0 1', 'data 1 a', 'done 1 true'];
+    const rest = ['begin 3 0 0', 'done 3 true', 'begin 4 0 3', 'data 4 ccc', 'done 4 true'];
+    // The socket's thread reads a batch's payload in one read; Node's reads may cut it.
+    if (path === 'auto') assert.equal(batches, 1);
+    assert.deepEqual(
+      events,
+      batches === 1
+        ? ['batch 1,2,3,4 1,2,0,3 abbccc', ...oneByOne, ...rest]
+        : [...oneByOne, 'begin 2 0 2', 'data 2 bb', 'done 2 true', ...rest],
+    );
   });
 }
 

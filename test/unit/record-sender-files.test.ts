@@ -34,7 +34,8 @@ function receive(server: Socket, into: Map<bigint, { bytes: Buffer; final: boole
     server.on('data', (chunk: Buffer) => {
       try {
         for (const event of decoder.push(chunk)) {
-          if (event.kind === 'end') continue;
+          // A decoder made without `batches` never reads a batch whole.
+          if (event.kind === 'end' || event.kind === 'batch') continue;
           const file = into.get(event.fileId);
           if (!file) throw new Error(`a record for file ${event.fileId}, never sent`);
           carried.add(event.fileId);

@@ -53,6 +53,9 @@ export interface FreshOptions {
  */
 export const MAX_TABLE_FILES = 8192;
 
+/** File ids a table may hold: exact as numbers. */
+const MAX_EXACT_ID = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** The process umask: a mode it would strip is set again after the create. */
 const umask = process.umask();
 
@@ -204,6 +207,43 @@ export class FreshFiles {
       return 'taken';
     }
     return 'usual';
+  }
+
+  /**
+   * A batch that came in one read (records.ts BatchEvent): each member still only asked for whose
+   * length is its file's size is taken at once, its bytes a view of `data` (the read buffer held),
+   * and lands with the others of its range; which were taken is said by a 1 (record-receiver.ts
+   * RangeSink.batch). The rest are left as they were, for begin, data and done to judge (a file sent
+   * twice, one handed on, one of no table).
+   */
+  takeBatch(fileIds: bigint[], lengths: number[], data: Buffer): Uint8Array | undefined {
+    let taken: Uint8Array | undefined;
+    let range: Range | undefined;
+    for (let i = 0, at = 0; i < fileIds.length; at += lengths[i]!, i++) {
+      const fileId = fileIds[i]!;
+      const length = lengths[i]!;
+      if (fileId > MAX_EXACT_ID) continue;
+      const id = Number(fileId);
+      // Members are mostly consecutive files of one table: the last range first.
+      if (!range || id < range.first || id >= range.first + range.count) range = this.find(fileId)?.range;
+      if (!range) continue;
+      const index = id - range.first;
+      if (range.state[index] !== ASKED || length !== range.sizes[index] || length > SMALL_FILE_BYTES)
+        continue;
+      range.state[index] = LANDING;
+      const view = data.subarray(at, at + length);
+      this.held.take(view);
+      range.queued.push(index);
+      range.views.push(view);
+      if (!range.scheduled) {
+        range.scheduled = true;
+        const scheduled = range;
+        setImmediate(() => this.land(scheduled));
+      }
+      taken ??= new Uint8Array(fileIds.length);
+      taken[i] = 1;
+    }
+    return taken;
   }
 
   /** Bytes of a file being gathered (records.data): kept past this call, its read buffer held. */

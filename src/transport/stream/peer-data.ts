@@ -448,6 +448,8 @@ export function receiveFromPeer(
       }
       return true;
     },
+    // The small files of tables taken at once; any other member comes to begin, data and done.
+    batch: fresh ? (fileIds, lengths, data) => fresh.takeBatch(fileIds, lengths, data) : undefined,
     // A file may be voided by a FAIL on one socket while a range of it still arrives on another.
     data(fileId, offset, data) {
       if (fresh?.data(fileId, data)) return;

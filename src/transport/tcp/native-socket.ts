@@ -107,9 +107,12 @@ export class NativeSocket {
     });
   }
 
-  /** Reads 1..into.length bytes (0: the peer closed; ETIMEDOUT after idleMs of nothing). */
-  read(into: Uint8Array, idleMs: number): Promise<StepOutcome> {
-    return this.step(() => this.addon.dataSocketRead(this.handle, into, idleMs));
+  /**
+   * Reads 1..into.length bytes (0: the peer closed; ETIMEDOUT after idleMs of nothing); `whole`:
+   * into.length bytes unless the peer closes first (a batch's payload, read in one piece).
+   */
+  read(into: Uint8Array, idleMs: number, whole = false): Promise<StepOutcome> {
+    return this.step(() => this.addon.dataSocketRead(this.handle, into, idleMs, whole));
   }
 
   /** Moves exactly `length` bytes from the socket into `fd` at `offset`. */

@@ -15,8 +15,8 @@ import { ProtocolError } from '../../protocol/manifest-wire.js';
 import { reasonOf } from '../../util/errors.js';
 import { DataPlaneFailed, DataPlaneStalled } from './data-failure.js';
 import { NativeSocket, type StepOutcome } from './native-socket.js';
-import { RecordDecoder, type RecordEvent } from './records.js';
-import { releaseView, SlabQuota } from './slab-pool.js';
+import { type BatchEvent, RecordDecoder, type RecordEvent } from './records.js';
+import { releaseView, SLAB_BYTES, SlabQuota } from './slab-pool.js';
 
 /** Where received ranges go: the destination half of the session. */
 export interface RangeSink {
@@ -35,6 +35,12 @@ export interface RangeSink {
    */
   checked(fileId: bigint): void;
   fail(fileId: bigint, reason: string): void;
+  /**
+   * A whole batch that came in one read (records.ts BatchEvent): the sink takes the members it
+   * can at once and says which (1 in the answer); the others go through begin, data and done as
+   * any range does. Undefined: none taken.
+   */
+  batch?(fileIds: bigint[], lengths: number[], data: Buffer): Uint8Array | undefined;
   /**
    * Where the receiver may write the next `length` bytes of a range itself (at `offset` of the
    * descriptor), calling `written` once they are in or could not be; undefined: hand them as data.
@@ -126,13 +132,29 @@ class Ranges {
         case 'end':
           this.ended = true;
           break;
+        case 'batch':
+          this.applyBatch(event);
+          break;
       }
+    }
+  }
+
+  /** A batch read whole: what the sink takes at once, the rest member by member, in order. */
+  private applyBatch({ fileIds, lengths, data }: BatchEvent): void {
+    const taken = this.sink.batch?.(fileIds, lengths, data);
+    for (let i = 0, at = 0; i < fileIds.length; at += lengths[i]!, i++) {
+      if (taken?.[i] === 1) continue;
+      const fileId = fileIds[i]!;
+      const length = lengths[i]!;
+      if (!this.sink.begin(fileId, 0, length, true)) continue;
+      if (length > 0) this.sink.data(fileId, 0, data.subarray(at, at + length));
+      this.sink.done(fileId, true);
     }
   }
 
   /** Inside a record: silence now is a stall. */
   midRecord(decoder: RecordDecoder): boolean {
-    return this.current !== undefined || decoder.bufferedBytes > 0;
+    return this.current !== undefined || decoder.inRecord;
   }
 }
 
@@ -154,7 +176,7 @@ function receiveInJs(
   onError: (error: Error) => void,
   idleMs: number,
 ): Receiving {
-  const decoder = new RecordDecoder();
+  const decoder = new RecordDecoder({ batches: true });
   const ranges = new Ranges(sink);
   let broken = false;
   const fail = (error: Error) => {
@@ -206,7 +228,7 @@ function receiveNatively(
   idleMs: number,
   early: Buffer[] = [],
 ): Receiving {
-  const decoder = new RecordDecoder();
+  const decoder = new RecordDecoder({ batches: true });
   const ranges = new Ranges(sink);
   // The buffers reads go into (slab-pool.ts): a view of the current one per read.
   const slabs = new SlabQuota();
@@ -326,9 +348,12 @@ function receiveNatively(
     }
     const atStart = !ranges.midRecord(decoder) && !ranges.ended;
     const want = ranges.ended ? 1 : Math.max(decoder.wanted, atStart ? FIRST_READ_BYTES : 1);
+    // A batch's payload is read in one piece where a slab holds it: the decoder then hands the
+    // batch on whole (one event, not three per file).
+    const whole = decoder.batchPending && want <= SLAB_BYTES;
     // A new slab is always the same size: `want` comes from the peer (a dropped range may claim
     // petabytes); a read takes what fits, the decoder the rest on the next one.
-    if (slab && slab.length - used < Math.min(want, MIN_READ_BYTES)) {
+    if (slab && slab.length - used < (whole ? want : Math.min(want, MIN_READ_BYTES))) {
       // Back to the pool once the views the sink keeps of it are released.
       releaseView(slab);
       slab = undefined;
@@ -343,7 +368,7 @@ function receiveNatively(
       used = 0;
     }
     const into = slab.subarray(used, used + Math.min(want, slab.length - used));
-    void native.read(into, idleMs).then((outcome) => read(outcome, into));
+    void native.read(into, idleMs, whole).then((outcome) => read(outcome, into));
   };
   try {
     for (const chunk of early) ranges.apply(decoder.push(chunk));

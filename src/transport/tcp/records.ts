@@ -178,13 +178,28 @@ export type RecordEvent =
   | { kind: 'fail'; fileId: bigint; reason: string }
   /** Every block of the file is sent and the source found it unchanged after the last (CHECKED). */
   | { kind: 'checked'; fileId: bigint }
-  | { kind: 'end' };
+  | { kind: 'end' }
+  /**
+   * A whole BATCH whose bytes all came in the chunk its table ended in (a decoder made with
+   * `batches`): its members in table order, each one small file whole and final, their bytes one
+   * after another in `data` (a subarray of that chunk). What start, data and done for each member
+   * would say, in one event.
+   */
+  | BatchEvent;
+
+export interface BatchEvent {
+  kind: 'batch';
+  fileIds: bigint[];
+  lengths: number[];
+  data: Buffer;
+}
 
 type RangeStart = Extract<RecordEvent, { kind: 'start' }>;
 
 /** What one complete header announces: ranges whose bytes follow it, or a record with no data. */
 type Header =
   | { ranges: RangeStart[] }
+  | { batch: { fileIds: bigint[]; lengths: number[]; payloadBytes: number } }
   | { event: Extract<RecordEvent, { kind: 'fail' | 'checked' | 'end' }> };
 
 function fault(what: string): ProtocolError {
@@ -245,17 +260,18 @@ function parseHeader(header: Buffer): Header {
     case BATCH: {
       const count = header.readUInt32LE(1);
       const payloadBytes = header.readUInt32LE(5);
-      const ranges: RangeStart[] = [];
+      const fileIds: bigint[] = new Array(count);
+      const lengths: number[] = new Array(count);
       let sum = 0;
-      for (let at = BATCH_PREFIX_BYTES; ranges.length < count; at += BATCH_MEMBER_BYTES) {
-        const fileId = header.readBigUInt64LE(at);
+      for (let i = 0, at = BATCH_PREFIX_BYTES; i < count; i++, at += BATCH_MEMBER_BYTES) {
+        fileIds[i] = header.readBigUInt64LE(at);
         const length = header.readUInt32LE(at + 8);
+        lengths[i] = length;
         sum += length;
-        ranges.push({ kind: 'start', fileId, offset: 0, length, whole: true, final: true });
       }
       if (sum !== payloadBytes)
         throw fault(`batch lengths sum to ${sum} bytes, its payload is ${payloadBytes}`);
-      return { ranges };
+      return { batch: { fileIds, lengths, payloadBytes } };
     }
     case BLOCK: {
       const fileId = header.readBigUInt64LE(1);
@@ -316,12 +332,20 @@ interface OpenRange {
  * record.
  */
 export class RecordDecoder {
+  /**
+   * `batches`: a batch whose bytes are all in the chunk its table ended in comes as one 'batch'
+   * event instead of start, data and done per member (record-receiver.ts: no objects per file).
+   */
+  constructor(private readonly options: { batches?: boolean } = {}) {}
+
   private readonly header = Buffer.alloc(MAX_HEADER_BYTES);
   private headerLength = 0;
   /** Ranges announced by the last header, not yet started; `nextRange` indexes them. */
   private ranges: RangeStart[] = [];
   private nextRange = 0;
   private range: OpenRange | undefined;
+  /** A batch whose table was read and whose payload has not come yet (with `batches`). */
+  private batch: { fileIds: bigint[]; lengths: number[]; payloadBytes: number } | undefined;
   private ended = false;
   private dead = false;
 
@@ -335,6 +359,7 @@ export class RecordDecoder {
    * record's data (a batch's members together). At least 1 until END.
    */
   get wanted(): number {
+    if (this.batch) return this.batch.payloadBytes;
     if (!this.range) return headerBytesNeeded(this.header.subarray(0, this.headerLength)) - this.headerLength;
     let bytes = this.range.end - this.range.next;
     for (let i = this.nextRange; i < this.ranges.length; i++) bytes += bytesOf(this.ranges[i]!);
@@ -376,12 +401,23 @@ export class RecordDecoder {
     return this.ended;
   }
 
+  /** A batch's table was read and its payload (`wanted` bytes) is awaited (a decoder made with `batches`). */
+  get batchPending(): boolean {
+    return this.batch !== undefined;
+  }
+
+  /** Inside a record whose bytes have not all come (silence now is a stall): a header begun, or a batch's payload awaited. */
+  get inRecord(): boolean {
+    return this.headerLength > 0 || this.batch !== undefined || this.range !== undefined;
+  }
+
   push(chunk: Buffer): RecordEvent[] {
     const events: RecordEvent[] = [];
     this.guard(() => {
       for (let at = 0; at < chunk.length; ) {
         if (this.ended) throw fault('bytes after END');
-        at = this.range ? this.readData(chunk, at, events) : this.readHeader(chunk, at, events);
+        if (this.batch) at = this.readBatch(chunk, at, events);
+        else at = this.range ? this.readData(chunk, at, events) : this.readHeader(chunk, at, events);
       }
     });
     return events;
@@ -391,6 +427,12 @@ export class RecordDecoder {
     this.guard(() => {
       if (this.headerLength > 0)
         throw fault(`truncated: the stream ended ${this.headerLength} bytes into a record header`);
+      if (this.batch) {
+        const { fileIds, payloadBytes } = this.batch;
+        throw fault(
+          `truncated: the stream ended ${payloadBytes} bytes short of a batch of ${fileIds.length} file(s)`,
+        );
+      }
       if (this.range) {
         const { fileId, next, end } = this.range;
         throw fault(`truncated: the stream ended ${end - next} bytes short of a range of file ${fileId}`);
@@ -422,12 +464,54 @@ export class RecordDecoder {
     if ('event' in header) {
       events.push(header.event);
       if (header.event.kind === 'end') this.ended = true;
-    } else {
-      this.ranges = header.ranges;
-      this.nextRange = 0;
-      this.startRanges(events);
+      return at;
     }
+    if ('batch' in header) {
+      if (this.options.batches) {
+        // Its payload whole, in this chunk or the next (a reader that reads what `wanted` says
+        // reads the payload on its own): one event.
+        this.batch = header.batch;
+        return this.readBatch(chunk, at, events);
+      }
+      this.startBatchRanges(header.batch, events);
+      return at;
+    }
+    this.ranges = header.ranges;
+    this.nextRange = 0;
+    this.startRanges(events);
     return at;
+  }
+
+  /** The batch whose table was read: one event if `chunk` holds its payload from `at`, else its ranges. */
+  private readBatch(chunk: Buffer, at: number, events: RecordEvent[]): number {
+    const { fileIds, lengths, payloadBytes } = this.batch!;
+    if (chunk.length - at >= payloadBytes) {
+      this.batch = undefined;
+      events.push({ kind: 'batch', fileIds, lengths, data: chunk.subarray(at, at + payloadBytes) });
+      return at + payloadBytes;
+    }
+    // None of it yet: it may all come in the next chunk.
+    if (at === chunk.length) return at;
+    // Cut: member by member, as without batches.
+    this.batch = undefined;
+    this.startBatchRanges({ fileIds, lengths }, events);
+    return at;
+  }
+
+  private startBatchRanges(
+    { fileIds, lengths }: { fileIds: bigint[]; lengths: number[] },
+    events: RecordEvent[],
+  ) {
+    this.ranges = fileIds.map((fileId, i) => ({
+      kind: 'start',
+      fileId,
+      offset: 0,
+      length: lengths[i]!,
+      whole: true,
+      final: true,
+    }));
+    this.nextRange = 0;
+    this.startRanges(events);
   }
 
   private readData(chunk: Buffer, at: number, events: RecordEvent[]): number {
