@@ -67,6 +67,18 @@ export class BeneathDestinationFs implements DestinationFs {
   makeDirs(rel: string): void {
     const full = this.inModule(rel);
     if (full === '') return;
+    // Most often its parent is there (a session makes a tree top down): made in it at once, no
+    // walk from the module root (a failed mkdir and two descriptors for every level above).
+    const parent = full.includes('/') ? this.pin(parentRel(full)) : this.root;
+    if (parent && parent !== 'ENOTDIR') {
+      try {
+        parent.mkdir(baseRel(full), 0o777);
+        return;
+      } catch {
+        // Something there already, or the parent gone since it was pinned: the walk judges, makes
+        // and reports, as it did for every directory.
+      }
+    }
     let dir: BeneathDir = this.root;
     try {
       for (const name of full.split('/')) {
