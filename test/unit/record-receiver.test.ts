@@ -133,6 +133,28 @@ for (const path of ['js', 'auto'] as const) {
   });
 }
 
+for (const path of ['js', 'auto'] as const) {
+  for (const sent of ['its table', 'half its payload'] as const) {
+    test(`a batch that stops after ${sent} fails after the idle time (${path})`, {
+      skip: path === 'auto' && !nativeAddon() ? 'the native addon is not built' : false,
+    }, async (t) => {
+      const { server, client } = await loopbackPair(t);
+      const { sink } = recordingSink();
+      sink.batch = () => undefined;
+      const { report, reported } = firstError(10_000);
+      receiveRecords(server, sink, report, 100, path);
+      const table = batchHeader([
+        { fileId: 1n, length: 4 },
+        { fileId: 2n, length: 4 },
+      ]);
+      client.write(sent === 'its table' ? table : Buffer.concat([table, Buffer.from('abcd')]));
+      const error = await reported;
+      assert.ok(error instanceof DataPlaneStalled);
+      assert.match(error.message, /stalled in the middle of a record/);
+    });
+  }
+}
+
 test('on the socket thread too, a record left half-sent fails after the idle time; silence between records does not', {
   skip: nativeAddon() ? false : 'the native addon is not built',
 }, async (t) => {
