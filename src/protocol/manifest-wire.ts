@@ -43,6 +43,8 @@ export const MAX_NAME_BYTES = 255;
 export const MAX_PATH_BYTES = 4096;
 /** The largest file size a peer may declare (2^53 - 1: exact in a JS number). */
 export const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
+/** File ids up to this are exact as numbers (a table, a set of ids asked for); above, bigints. */
+export const MAX_EXACT_ID = BigInt(Number.MAX_SAFE_INTEGER);
 
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';

@@ -372,12 +372,16 @@ test("a daemon's escape sequences reach the terminal escaped", async (t) => {
   assert.match(result.stderr, /bad \\x1b\]0;owned\\x07 \\x1b\[2J thing/);
 });
 
-test('a push-move removes only what the session listed, whatever the daemon says landed', async (t) => {
-  const root = tempDir(t, 'blit-hostile-daemon-');
-  const src = join(root, 'src');
+/** A source tree of `files` (name: contents) in a temp directory of its own: its path. */
+function sourceWith(t: { after(fn: () => void): void }, files: Record<string, string>): string {
+  const src = join(tempDir(t, 'blit-hostile-daemon-'), 'src');
   mkdirSync(src);
-  writeFileSync(join(src, 'moved'), 'data');
-  writeFileSync(join(src, 'precious.key'), 'secret');
+  for (const [name, contents] of Object.entries(files)) writeFileSync(join(src, name), contents);
+  return src;
+}
+
+test('a push-move removes only what the session listed, whatever the daemon says landed', async (t) => {
+  const src = sourceWith(t, { moved: 'data', 'precious.key': 'secret' });
   const port = await fakeDaemon(t, async (send, _needs, next) => {
     await next('manifestComplete');
     // 'moved' is claimed in place (no data asked), and so is the excluded key.
@@ -400,10 +404,7 @@ const manifestBytes = (sent: Body[]) =>
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
 
 test("a push sends no more manifest than the daemon's window, and serves what it asks meanwhile", async (t) => {
-  const root = tempDir(t, 'blit-hostile-daemon-');
-  const src = join(root, 'src');
-  mkdirSync(src);
-  writeFileSync(join(src, 'f'), 'x');
+  const src = sourceWith(t, { f: 'x' });
   // After the root's listing, directories of equal listings (~390 kB each: long link targets),
   // more than the window together.
   const target = 'x'.repeat(3900);
@@ -462,10 +463,7 @@ test("a push sends no more manifest than the daemon's window, and serves what it
 });
 
 test('a daemon that grants manifest credit for batches never sent ends the push with one line', async (t) => {
-  const root = tempDir(t, 'blit-hostile-daemon-');
-  const src = join(root, 'src');
-  mkdirSync(src);
-  writeFileSync(join(src, 'f'), 'x');
+  const src = sourceWith(t, { f: 'x' });
   const port = await fakeDaemon(t, async (send) => {
     send({ $case: 'manifestCredit', value: { bytes: MANIFEST_CREDIT_BYTES } });
   });
@@ -536,11 +534,11 @@ test('data records larger than the file declared end the pull with one line; not
  * its group still go.
  */
 test('a push answers files changed or gone since the listing one by one; the rest of their group goes', async (t) => {
-  const root = tempDir(t, 'blit-hostile-daemon-');
-  const src = join(root, 'src');
-  mkdirSync(src);
   const names = ['a', 'b', 'c', 'd', 'e'];
-  for (const name of names) writeFileSync(join(src, name), `contents of ${name}`.repeat(50));
+  const src = sourceWith(
+    t,
+    Object.fromEntries(names.map((name) => [name, `contents of ${name}`.repeat(50)])),
+  );
   const listed = new Map(names.map((name) => [name, statSync(join(src, name), { bigint: true })]));
   const data = await fakeDataPort(t);
   const errors: string[] = [];
@@ -647,11 +645,7 @@ test("a daemon's message of the day, module names, refusals and problems reach t
 });
 
 test('a push never sends a file the filters exclude, even to a daemon that names its size and time', async (t) => {
-  const root = tempDir(t, 'blit-hostile-daemon-');
-  const src = join(root, 'src');
-  mkdirSync(src);
-  writeFileSync(join(src, 'shared.txt'), 'public');
-  writeFileSync(join(src, 'precious.key'), 'secret');
+  const src = sourceWith(t, { 'shared.txt': 'public', 'precious.key': 'secret' });
   const { mtimeNs } = statSync(join(src, 'precious.key'), { bigint: true });
   let answer: Body | undefined;
   const port = await fakeDaemon(t, async (send, _needs, next) => {
@@ -676,10 +670,7 @@ for (const [what, fileId] of [
   ['an id past 2^53', 2n ** 60n + 1n],
 ] as const) {
   test(`a daemon that asks for one file twice (${what}) ends the push with one line`, async (t) => {
-    const root = tempDir(t, 'blit-hostile-daemon-');
-    const src = join(root, 'src');
-    mkdirSync(src);
-    writeFileSync(join(src, 'a.txt'), 'a');
+    const src = sourceWith(t, { 'a.txt': 'a' });
     const { mtimeNs } = statSync(join(src, 'a.txt'), { bigint: true });
     const asked = need(fileId, 'a.txt', 1n, mtimeNs);
     const port = await fakeDaemon(t, async (send, _needs, next) => {
@@ -696,11 +687,7 @@ for (const [what, fileId] of [
 }
 
 test('two ids past 2^53 that one double holds are two files, each sent under its own id', async (t) => {
-  const root = tempDir(t, 'blit-hostile-daemon-');
-  const src = join(root, 'src');
-  mkdirSync(src);
-  writeFileSync(join(src, 'a.txt'), 'a');
-  writeFileSync(join(src, 'b.txt'), 'b');
+  const src = sourceWith(t, { 'a.txt': 'a', 'b.txt': 'b' });
   const asked = (fileId: bigint, path: string) =>
     need(fileId, path, 1n, statSync(join(src, path), { bigint: true }).mtimeNs);
   const ids = [2n ** 60n + 1n, 2n ** 60n + 2n];

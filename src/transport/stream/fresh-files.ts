@@ -30,7 +30,7 @@ import {
 import { countOwner, ownerResultOfErrno } from '../../fsops/owner.js';
 import { joinRel } from '../../fsops/rel-path.js';
 import { countXattrOutcome, NO_XATTRS } from '../../fsops/xattrs.js';
-import { ProtocolError } from '../../protocol/manifest-wire.js';
+import { MAX_EXACT_ID, ProtocolError } from '../../protocol/manifest-wire.js';
 import { giveIds } from '../../protocol/native-manifest.js';
 import { codeOf, isFatalWriteError, reasonOf } from '../../util/errors.js';
 import type { LandingJobs } from '../tcp/landing-jobs.js';
@@ -52,9 +52,6 @@ export interface FreshOptions {
  * so the files asked for stay bounded, here and in the source's queue of needs.
  */
 export const MAX_TABLE_FILES = 8192;
-
-/** File ids a table may hold: exact as numbers. */
-const MAX_EXACT_ID = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** The process umask: a mode it would strip is set again after the create. */
 const umask = process.umask();
@@ -175,7 +172,7 @@ export class FreshFiles {
 
   /** The range and index of `fileId`, if a table holds it (ranges are in the order of their ids). */
   private find(fileId: bigint): { range: Range; index: number } | undefined {
-    if (this.ranges.length === 0 || fileId > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+    if (this.ranges.length === 0 || fileId > MAX_EXACT_ID) return undefined;
     const id = Number(fileId);
     let low = 0;
     let high = this.ranges.length - 1;

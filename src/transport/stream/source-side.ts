@@ -39,6 +39,7 @@ import { LinkGroupIds } from '../../protocol/link-groups.js';
 import {
   checkPeerRel,
   MANIFEST_WINDOW_BYTES,
+  MAX_EXACT_ID,
   ProtocolError,
   toEncodedManifestFrames,
   toManifestBatches,
@@ -62,8 +63,6 @@ export const CHUNK_BYTES = 1 << 20;
 /** What the needs the destination has outstanding may hold, their paths and a fixed cost each; more is a protocol error. */
 const MAX_QUEUED_BYTES = 256 << 20;
 const NEED_OVERHEAD = 128;
-/** File ids up to this are kept as numbers (exact below 2^53). */
-const MAX_EXACT_ID = BigInt(Number.MAX_SAFE_INTEGER);
 /**
  * Groups of small files read on the addon's landing threads at once (source-side sendGroup): two,
  * one per thread, so one is read while the other's batch goes out.

@@ -180,17 +180,22 @@ export type RecordEvent =
   | { kind: 'checked'; fileId: bigint }
   | { kind: 'end' }
   /**
-   * A whole BATCH whose bytes all came in the chunk its table ended in (a decoder made with
-   * `batches`): its members in table order, each one small file whole and final, their bytes one
-   * after another in `data` (a subarray of that chunk). What start, data and done for each member
-   * would say, in one event.
+   * A whole BATCH whose payload came in one chunk, the one its table ended in or the next (a
+   * decoder made with `batches`): its members in table order, each one small file whole and final,
+   * their bytes one after another in `data` (a subarray of that chunk). What start, data and done
+   * for each member would say, in one event.
    */
   | BatchEvent;
 
-export interface BatchEvent {
-  kind: 'batch';
+/** A BATCH's table: its members' ids and lengths, in order, and their sum. */
+interface BatchTable {
   fileIds: bigint[];
   lengths: number[];
+  payloadBytes: number;
+}
+
+export interface BatchEvent extends Omit<BatchTable, 'payloadBytes'> {
+  kind: 'batch';
   data: Buffer;
 }
 
@@ -199,7 +204,7 @@ type RangeStart = Extract<RecordEvent, { kind: 'start' }>;
 /** What one complete header announces: ranges whose bytes follow it, or a record with no data. */
 type Header =
   | { ranges: RangeStart[] }
-  | { batch: { fileIds: bigint[]; lengths: number[]; payloadBytes: number } }
+  | { batch: BatchTable }
   | { event: Extract<RecordEvent, { kind: 'fail' | 'checked' | 'end' }> };
 
 function fault(what: string): ProtocolError {
@@ -333,8 +338,9 @@ interface OpenRange {
  */
 export class RecordDecoder {
   /**
-   * `batches`: a batch whose bytes are all in the chunk its table ended in comes as one 'batch'
-   * event instead of start, data and done per member (record-receiver.ts: no objects per file).
+   * `batches`: a batch whose payload comes in one chunk (the one its table ended in, or the next)
+   * is one 'batch' event instead of start, data and done per member (record-receiver.ts: no
+   * objects per file).
    */
   constructor(private readonly options: { batches?: boolean } = {}) {}
 
@@ -345,7 +351,7 @@ export class RecordDecoder {
   private nextRange = 0;
   private range: OpenRange | undefined;
   /** A batch whose table was read and whose payload has not come yet (with `batches`). */
-  private batch: { fileIds: bigint[]; lengths: number[]; payloadBytes: number } | undefined;
+  private batch: BatchTable | undefined;
   private ended = false;
   private dead = false;
 
@@ -482,26 +488,26 @@ export class RecordDecoder {
     return at;
   }
 
-  /** The batch whose table was read: one event if `chunk` holds its payload from `at`, else its ranges. */
+  /**
+   * The batch whose table was read: one event if `chunk` holds its whole payload from `at`; still
+   * awaited if it holds none of it; else its ranges, member by member.
+   */
   private readBatch(chunk: Buffer, at: number, events: RecordEvent[]): number {
-    const { fileIds, lengths, payloadBytes } = this.batch!;
+    const batch = this.batch!;
+    const { fileIds, lengths, payloadBytes } = batch;
     if (chunk.length - at >= payloadBytes) {
       this.batch = undefined;
       events.push({ kind: 'batch', fileIds, lengths, data: chunk.subarray(at, at + payloadBytes) });
       return at + payloadBytes;
     }
-    // None of it yet: it may all come in the next chunk.
     if (at === chunk.length) return at;
-    // Cut: member by member, as without batches.
     this.batch = undefined;
-    this.startBatchRanges({ fileIds, lengths }, events);
+    this.startBatchRanges(batch, events);
     return at;
   }
 
-  private startBatchRanges(
-    { fileIds, lengths }: { fileIds: bigint[]; lengths: number[] },
-    events: RecordEvent[],
-  ) {
+  /** A batch's members as ranges, started as a FILE's or a BLOCK's are. */
+  private startBatchRanges({ fileIds, lengths }: BatchTable, events: RecordEvent[]): void {
     this.ranges = fileIds.map((fileId, i) => ({
       kind: 'start',
       fileId,
