@@ -135,4 +135,16 @@ describe('Predictor: what the latest run copied', () => {
     // Another operation is another history.
     assert.equal(lastCopiedFiles(p.lookup('ext4>ext4', 'mirror', 'default')), undefined);
   });
+
+  test('states() lists the segments most recently used first', () => {
+    const p = new Predictor();
+    p.update(perfRecord({ fastPath: 'inline', time: '2026-12-05T09:59:59.999Z' }));
+    p.update(perfRecord({ fastPath: 'none', time: '2026-12-05T10:00:00.000Z' }));
+    p.update(perfRecord({ fastPath: 'pool', time: '2026-12-04T23:00:00.000Z' }));
+    p.update(perfRecord({ fastPath: 'inline', operation: 'mirror', time: '2026-12-05T10:00:00.001Z' }));
+    assert.deepEqual(
+      p.states().map((s) => `${s.operation}/${s.fastPath}`),
+      ['mirror/inline', 'copy/none', 'copy/inline', 'copy/pool'],
+    );
+  });
 });
