@@ -1,7 +1,8 @@
 /**
- * The data plane's socket count: one more socket is asked for after a window of bulk data, kept
- * while throughput still grows by a tenth, and never beyond the cap; small windows and windows
- * before the requested socket connected decide nothing. The block layout both sides check.
+ * The data plane's socket count: one more socket is asked for after a window of bulk data that left
+ * a CPU core idle, kept while throughput still grows by a tenth, and never beyond the cap; small
+ * windows and windows before the requested socket connected decide nothing. The machine's idle
+ * cores as measured from its CPU times. The block layout both sides check.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -12,7 +13,8 @@ import {
   DATA_BLOCK_BYTES,
   SMALL_FILE_BYTES,
 } from '../../src/transport/tcp/layout.js';
-import { MAX_DATA_SOCKETS, StreamCount } from '../../src/transport/tcp/stream-count.js';
+import { MAX_DATA_SOCKETS, SPARE_CORES_FOR_MORE, StreamCount } from '../../src/transport/tcp/stream-count.js';
+import { cpuTimes, spareCores } from '../../src/util/spare-cores.js';
 
 const MiB = 1 << 20;
 /** A window of `mibPerS` MiB/s over half a second with `sockets` connected. */
@@ -42,6 +44,36 @@ test('never more than the cap', () => {
   for (let rate = 100; count.observe(window(rate, sockets)); rate *= 2) sockets++;
   assert.equal(sockets, MAX_DATA_SOCKETS);
   assert.equal(count.settled, true);
+});
+
+test('no socket is asked for while the machine has no core idle; one is once a core is free', () => {
+  const count = new StreamCount();
+  const busy = { ...window(100, 1), spareCores: SPARE_CORES_FOR_MORE - 0.1 };
+  assert.equal(count.observe(busy), false, 'every core busy: another socket would only contend');
+  assert.equal(count.observe(busy), false);
+  assert.equal(count.settled, false, 'a later window may find a core free');
+  assert.equal(count.observe({ ...window(100, 1), spareCores: SPARE_CORES_FOR_MORE }), true);
+  // The second socket helped; the third waits for a free core as the second did.
+  assert.equal(count.observe({ ...window(150, 2), spareCores: 0.5 }), false);
+  assert.equal(count.settled, false);
+  assert.equal(count.observe({ ...window(150, 2), spareCores: 3 }), true);
+  // A socket that did not help settles the count, cores or not.
+  assert.equal(count.observe({ ...window(150, 3), spareCores: 3 }), false);
+  assert.equal(count.settled, true);
+});
+
+test("idle cores between two readings of the CPUs' times", () => {
+  const cpu = (user: number, idle: number) => ({ times: { user, nice: 0, sys: 0, idle, irq: 0 } });
+  const before = cpuTimes([cpu(1000, 5000), cpu(2000, 4000)]);
+  // Over 1 s of each core: one core 80% idle, the other 30%.
+  const after = cpuTimes([cpu(1200, 5800), cpu(2700, 4300)]);
+  assert.ok(Math.abs(spareCores(before, after)! - 1.1) < 1e-9, `${spareCores(before, after)}`);
+  assert.equal(spareCores(after, after), undefined, 'no time passed');
+  assert.equal(spareCores(before, cpuTimes([cpu(1200, 5800)])), undefined, 'the CPUs changed');
+  assert.equal(spareCores(undefined, after), undefined);
+  assert.equal(cpuTimes([]), undefined, 'a platform that reports no CPUs');
+  const live = cpuTimes();
+  assert.ok(live && live.cores >= 1 && live.totalMs >= live.idleMs, 'this machine reports its CPUs');
 });
 
 test('blocks: files above one block travel as fixed blocks, the last one shorter', () => {

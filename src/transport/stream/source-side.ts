@@ -48,6 +48,7 @@ import { peerPath, peerText } from '../../protocol/peer-text.js';
 import { nowMs } from '../../util/clock.js';
 import { reasonOf, showPath, sourceKeptReason } from '../../util/errors.js';
 import { faults } from '../../util/faults.js';
+import { cpuTimes, spareCores } from '../../util/spare-cores.js';
 import { type FrameChannel, PeerEndedEarly, PeerFailed } from '../frame-channel.js';
 import { OwnWork } from '../own-work.js';
 import { failOnDataPlane } from '../tcp/data-failure.js';
@@ -738,16 +739,27 @@ async function serveSource(
   return { summary: summary!, failures };
 }
 
-/** Every half second, the sender's throughput decides whether one more socket is asked for. */
+/**
+ * Every half second, the sender's throughput and the machine's idle cores decide whether one more
+ * socket is asked for.
+ */
 function measureSockets(records: RecordSender, more: () => void): NodeJS.Timeout {
   const count = new StreamCount();
   let bytes = records.bytesSent;
   let at = nowMs();
+  let cpu = cpuTimes();
   const timer = setInterval(() => {
     const now = nowMs();
-    const window = { bytes: records.bytesSent - bytes, ms: now - at, sockets: records.socketCount };
+    const cpuNow = cpuTimes();
+    const window = {
+      bytes: records.bytesSent - bytes,
+      ms: now - at,
+      sockets: records.socketCount,
+      spareCores: spareCores(cpu, cpuNow),
+    };
     bytes = records.bytesSent;
     at = now;
+    cpu = cpuNow;
     if (!records.ready) return;
     if (count.observe(window)) more();
     if (count.settled) clearInterval(timer);

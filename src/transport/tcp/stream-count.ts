@@ -1,8 +1,8 @@
 /**
  * How many data sockets a session uses, decided from what its sender measures (no flag): it starts
- * with one; after a window that moved bulk data it asks for one more, keeps the new one while
- * throughput still grows, and stops asking at the first socket that no longer brings at least
- * GAIN more, or at MAX_DATA_SOCKETS.
+ * with one; after a window that moved bulk data, while a CPU core of this machine sat idle, it asks
+ * for one more, keeps the new one while throughput still grows, and stops asking at the first
+ * socket that no longer brings at least GAIN more, or at MAX_DATA_SOCKETS.
  */
 
 export const MAX_DATA_SOCKETS = 8;
@@ -10,6 +10,13 @@ export const MAX_DATA_SOCKETS = 8;
 const BULK_BYTES = 8 << 20;
 /** A new socket must raise throughput by this factor to be worth the next one. */
 const GAIN = 1.1;
+/**
+ * Idle cores a window must have left for one more socket: its thread needs one to run on. On a
+ * machine its sockets already keep busy (2 cores, a loopback transfer's sender and receiver) a
+ * second socket of one large file brought no throughput and its threads spun on the file's lock
+ * (docs/DECISIONS.md).
+ */
+export const SPARE_CORES_FOR_MORE = 1;
 
 export interface SendWindow {
   /** Bytes handed to the sockets during the window. */
@@ -17,6 +24,8 @@ export interface SendWindow {
   ms: number;
   /** Sockets connected at the end of the window. */
   sockets: number;
+  /** CPU cores this machine left idle over the window (util/spare-cores.ts); undefined: not known. */
+  spareCores?: number;
 }
 
 export class StreamCount {
@@ -42,6 +51,8 @@ export class StreamCount {
       this.done = true;
       return false;
     }
+    // Not now: a later window may find a core free.
+    if (window.spareCores !== undefined && window.spareCores < SPARE_CORES_FOR_MORE) return false;
     this.before = rate;
     this.awaited = window.sockets + 1;
     return true;
