@@ -14,6 +14,7 @@
 // - fresh.cc: freshFiles, a peer's listing of such a directory read into that table, and its needs.
 // - data_socket.cc: data-plane sockets read, received into files (splice) and sent (sendfile) on a
 //   thread per socket.
+// - huge_buffer.cc: hugeBuffer, read buffers mapped for transparent huge pages.
 // - notify.cc: sdNotify, systemd's readiness datagram sent from the main process.
 // - watchdog.cc: the stall watchdog's thread; exitProcess.
 // - board.h: the activity board as those threads see it; common.h: errors, paths, names.
@@ -38,6 +39,7 @@
 #include "land.h"
 #include "listing.h"
 #include "manifest.h"
+#include "huge_buffer.h"
 #include "notify.h"
 #include "read_ahead.h"
 #include "read_checked.h"
@@ -146,10 +148,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dataSocketSetBuffer", Napi::Function::New(env, DataSocketSetBuffer));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
   exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
+  exports.Set("hugeBuffer", Napi::Function::New(env, HugeBuffer));
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 42));
+  exports.Set("abiVersion", Napi::Number::New(env, 43));
   return exports;
 }
 

@@ -633,6 +633,11 @@ export interface NativeAddon {
   errnoName(errno: number): string;
   /** systemd's notify protocol: one datagram to `socketPath` ($NOTIFY_SOCKET; '@': abstract). */
   sdNotify(socketPath: string, message: string): void;
+  /**
+   * A Buffer of `bytes` (a multiple of 2 MiB) at a 2 MiB boundary, advised for transparent huge
+   * pages (native/huge_buffer.cc); undefined when it cannot be mapped.
+   */
+  hugeBuffer(bytes: number): Buffer | undefined;
   exitProcess(code: number): never;
   /**
    * Whether no copy pool (see closeCopyPool) and no landFiles call owes an answer: nothing is left
@@ -700,7 +705,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 42;
+const ABI_VERSION = 43;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

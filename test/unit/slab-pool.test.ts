@@ -1,12 +1,15 @@
 /**
  * The receiving sockets' read buffers (src/transport/tcp/slab-pool.ts): a slab is read into again
- * only once every view kept of it is released, and a socket has at most SLABS_PER_SOCKET out.
+ * only once every view kept of it is released, and a socket has at most SLABS_PER_SOCKET out. A
+ * fresh slab comes from the addon's huge-page mapping (native/huge_buffer.cc) when it can give one.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { nativeAddon } from '../../src/fsops/native.js';
 import {
   holdView,
   releaseView,
+  SLAB_BYTES,
   SLABS_PER_SOCKET,
   SlabQuota,
   slabsMade,
@@ -99,4 +102,58 @@ test(`a socket with ${SLABS_PER_SOCKET} slabs out waits, and is woken once, when
   quota.close();
   for (const slab of taken.slice(2)) releaseView(slab);
   assert.equal(woken, 1);
+});
+
+test("a fresh slab is the addon's huge-page buffer; without one, ordinary memory", (t) => {
+  const addon = nativeAddon();
+  if (!addon) {
+    t.skip('no native addon (BLIT_NO_NATIVE=1 or not built): slabs are ordinary buffers');
+    return;
+  }
+  const original = addon.hugeBuffer;
+  const asked: number[] = [];
+  let give = true;
+  addon.hugeBuffer = (bytes) => {
+    asked.push(bytes);
+    return give ? original(bytes) : undefined;
+  };
+  try {
+    emptySpareSlabs();
+    const quota = new SlabQuota(Number.MAX_SAFE_INTEGER);
+    const slab = quota.take();
+    assert.deepEqual(asked, [SLAB_BYTES]);
+    assert.equal(slab.length, SLAB_BYTES);
+    // The addon could not map one: the slab is allocated as before.
+    give = false;
+    const plain = quota.take();
+    assert.deepEqual(asked, [SLAB_BYTES, SLAB_BYTES]);
+    assert.equal(plain.length, SLAB_BYTES);
+    assert.notEqual(plain.buffer, slab.buffer);
+    releaseView(slab);
+    releaseView(plain);
+  } finally {
+    addon.hugeBuffer = original;
+  }
+});
+
+test('hugeBuffer: whole 2 MiB pages, zeroed, writable, each its own memory; other sizes refused', (t) => {
+  const addon = nativeAddon();
+  if (!addon) {
+    t.skip('no native addon (BLIT_NO_NATIVE=1 or not built)');
+    return;
+  }
+  const a = addon.hugeBuffer(4 << 20)!;
+  const b = addon.hugeBuffer(2 << 20)!;
+  assert.equal(a.length, 4 << 20);
+  assert.equal(b.length, 2 << 20);
+  assert.ok(a.every((byte) => byte === 0) && b.every((byte) => byte === 0));
+  a.fill(0xab);
+  b[0] = 1;
+  assert.equal(a[a.length - 1], 0xab);
+  assert.equal(b[0], 1);
+  assert.equal(b[1], 0, 'filling one touched nothing of the other');
+  for (const bad of [0, -2 << 20, 1 << 20, (2 << 20) + 1, 2.5 * (2 << 20), 512 << 20, Number.NaN]) {
+    assert.throws(() => addon.hugeBuffer(bad), RangeError, `${bad}`);
+  }
+  assert.throws(() => (addon.hugeBuffer as (bytes: unknown) => unknown)('4194304'), TypeError);
 });
