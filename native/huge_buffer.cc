@@ -46,8 +46,18 @@ Napi::Value HugeBuffer(const Napi::CallbackInfo& info) {
   // Advice only: where the kernel has no huge pages the buffer is ordinary memory.
   madvise(data, bytes, MADV_HUGEPAGE);
 #endif
+  auto* hint = new size_t(bytes);
+  Napi::Buffer<uint8_t> buffer;
+  try {
+    buffer = Napi::Buffer<uint8_t>::New(env, data, bytes, Unmap, hint);
+  } catch (const Napi::Error&) {
+    // Refused (a runtime without external buffers): nothing leaks, the caller allocates as usual.
+    munmap(data, bytes);
+    delete hint;
+    return env.Undefined();
+  }
   Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
-  return Napi::Buffer<uint8_t>::New(env, data, bytes, Unmap, new size_t(bytes));
+  return buffer;
 }
 
 }  // namespace blit

@@ -113,15 +113,18 @@ test("a fresh slab is the addon's huge-page buffer; without one, ordinary memory
   const original = addon.hugeBuffer;
   const asked: number[] = [];
   let give = true;
+  let given: Buffer | undefined;
   addon.hugeBuffer = (bytes) => {
     asked.push(bytes);
-    return give ? original(bytes) : undefined;
+    given = give ? original(bytes) : undefined;
+    return given;
   };
   try {
     emptySpareSlabs();
     const quota = new SlabQuota(Number.MAX_SAFE_INTEGER);
     const slab = quota.take();
     assert.deepEqual(asked, [SLAB_BYTES]);
+    assert.equal(slab, given, 'the slab is the buffer the addon mapped');
     assert.equal(slab.length, SLAB_BYTES);
     // The addon could not map one: the slab is allocated as before.
     give = false;

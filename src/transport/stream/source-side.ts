@@ -755,7 +755,7 @@ function measureSockets(records: RecordSender, more: () => void): NodeJS.Timeout
       bytes: records.bytesSent - bytes,
       ms: now - at,
       sockets: records.socketCount,
-      spareCores: spareCores(cpu, cpuNow),
+      spareCores: spareCores(cpu, cpuNow, now - at),
     };
     bytes = records.bytesSent;
     at = now;

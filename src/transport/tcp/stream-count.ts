@@ -31,7 +31,7 @@ export interface SendWindow {
 export class StreamCount {
   /** Throughput (bytes per ms) with the socket count before the last request. */
   private before = 0;
-  /** The socket count a request is waiting for. */
+  /** The socket count a request is waiting for, until its first bulk window has judged it. */
   private awaited: number | undefined;
   private done = false;
 
@@ -43,9 +43,13 @@ export class StreamCount {
     if (this.awaited !== undefined && window.sockets < this.awaited) return false;
     if (window.bytes < BULK_BYTES) return false;
     const rate = window.bytes / window.ms;
-    if (this.awaited !== undefined && rate < this.before * GAIN) {
-      this.done = true;
-      return false;
+    if (this.awaited !== undefined) {
+      // The new socket's one test, against the rate before it was asked for.
+      if (rate < this.before * GAIN) {
+        this.done = true;
+        return false;
+      }
+      this.awaited = undefined;
     }
     if (window.sockets >= this.max) {
       this.done = true;
