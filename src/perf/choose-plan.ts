@@ -8,7 +8,7 @@
  * delay the first byte, and a segment whose runs are known to be larger starts its pool at once.
  */
 import type { ExecutionPlan } from '../engine/execution-plan.js';
-import { type PlanHistory, perFileMs, type SegmentState } from './predictor.js';
+import { newest, type PlanHistory, perFileMs } from './predictor.js';
 
 /**
  * Synchronous small-file copies on one thread: 29 µs (tmpfs) to 225 µs (ext4) per file
@@ -27,12 +27,6 @@ export interface ChosenPlan extends ExecutionPlan {
   fromHistory: boolean;
   /** One line on why, for `blit diagnostics perf`. */
   reason: string;
-}
-
-function newest(...states: (SegmentState | undefined)[]): SegmentState | undefined {
-  let best: SegmentState | undefined;
-  for (const state of states) if (state && (!best || state.lastTime > best.lastTime)) best = state;
-  return best;
 }
 
 function clamp(value: number, low: number, high: number): number {

@@ -174,10 +174,14 @@ function newestFirst(a: SegmentState, b: SegmentState): number {
   return a.lastTime < b.lastTime ? 1 : a.lastTime > b.lastTime ? -1 : 0;
 }
 
+/** The most recently used of these segments (the first of equals); undefined without one. */
+export function newest(...states: (SegmentState | undefined)[]): SegmentState | undefined {
+  let best: SegmentState | undefined;
+  for (const state of states) if (state && (!best || state.lastTime > best.lastTime)) best = state;
+  return best;
+}
+
 /** Files the latest run like this one copied, whichever fast path it took; undefined without one. */
 export function lastCopiedFiles(history: PlanHistory): number | undefined {
-  const latest = [history.inline, history.pool, history.none]
-    .filter((state): state is SegmentState => state !== undefined)
-    .sort(newestFirst)[0];
-  return latest?.lastFiles;
+  return newest(history.inline, history.pool, history.none)?.lastFiles;
 }
