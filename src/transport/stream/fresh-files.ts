@@ -112,6 +112,11 @@ interface Range {
   retried?: Uint8Array;
 }
 
+/** Sent as this path takes a file: whole at the size its table holds, and small. */
+function fitsAsSent(range: Range, index: number, length: number): boolean {
+  return length === range.sizes[index] && length <= SMALL_FILE_BYTES;
+}
+
 /** What the session hears of these files. */
 export interface FreshEvents {
   /** `count` files landed, `bytes` in all. */
@@ -198,7 +203,7 @@ export class FreshFiles {
     const state = range.state[index]!;
     if (state === HANDED) return 'usual';
     if (state !== ASKED) throw new ProtocolError(`file ${fileId} sent twice`);
-    if (whole && length === range.sizes[index] && length <= SMALL_FILE_BYTES) {
+    if (whole && fitsAsSent(range, index, length)) {
       range.state[index] = RECEIVING;
       this.pieces.set(Number(fileId), []);
       return 'taken';
@@ -225,18 +230,10 @@ export class FreshFiles {
       if (!range || id < range.first || id >= range.first + range.count) range = this.find(fileId)?.range;
       if (!range) continue;
       const index = id - range.first;
-      if (range.state[index] !== ASKED || length !== range.sizes[index] || length > SMALL_FILE_BYTES)
-        continue;
-      range.state[index] = LANDING;
+      if (range.state[index] !== ASKED || !fitsAsSent(range, index, length)) continue;
       const view = data.subarray(at, at + length);
       this.held.take(view);
-      range.queued.push(index);
-      range.views.push(view);
-      if (!range.scheduled) {
-        range.scheduled = true;
-        const scheduled = range;
-        setImmediate(() => this.land(scheduled));
-      }
+      this.queueLanding(range, index, view);
       taken ??= new Uint8Array(fileIds.length);
       taken[i] = 1;
     }
@@ -259,18 +256,23 @@ export class FreshFiles {
     if (!pieces) return false;
     this.pieces.delete(id);
     const { range, index } = this.find(fileId)!;
-    range.state[index] = LANDING;
     const data = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
     // Held by the landing now (the whole read buffer counts against the budget): the pieces' own holds end.
     this.held.take(data);
     for (const piece of pieces) releaseView(piece);
+    this.queueLanding(range, index, data);
+    return true;
+  }
+
+  /** File `index` of `range` lands with the others queued there (once the event loop turns). */
+  private queueLanding(range: Range, index: number, data: Uint8Array): void {
+    range.state[index] = LANDING;
     range.queued.push(index);
     range.views.push(data);
     if (!range.scheduled) {
       range.scheduled = true;
       setImmediate(() => this.land(range));
     }
-    return true;
   }
 
   /**

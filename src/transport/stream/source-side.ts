@@ -750,12 +750,13 @@ function measureSockets(records: RecordSender, more: () => void): NodeJS.Timeout
   let cpu = cpuTimes();
   const timer = setInterval(() => {
     const now = nowMs();
+    const ms = now - at;
     const cpuNow = cpuTimes();
     const window = {
       bytes: records.bytesSent - bytes,
-      ms: now - at,
+      ms,
       sockets: records.socketCount,
-      spareCores: spareCores(cpu, cpuNow, now - at),
+      spareCores: spareCores(cpu, cpuNow, ms),
     };
     bytes = records.bytesSent;
     at = now;
