@@ -17,9 +17,17 @@ import type { Action, Failure, TransferOptions, TransferReport } from '../engine
 import { type HasherFactory, loadBlake3 } from '../fsops/hash.js';
 import { localProbe } from '../fsops/path-probe.js';
 import { isSafeRel } from '../fsops/rel-path.js';
-import { type Accept, Direction, type Hello, Phase, Role, type TransferFrame } from '../generated/blit.js';
+import {
+  type Accept,
+  Direction,
+  type Hello,
+  type KindProbe,
+  Phase,
+  Role,
+  type TransferFrame,
+} from '../generated/blit.js';
 import { startPerfRun } from '../perf/run-recorder.js';
-import { localHello } from '../protocol/handshake.js';
+import { localHello, MAX_KIND_PROBES } from '../protocol/handshake.js';
 import { ProtocolError } from '../protocol/manifest-wire.js';
 import { manifestLister } from '../protocol/native-manifest.js';
 import { toWireCompare, toWireFilter, toWireOperation, toWirePreserve } from '../protocol/open-wire.js';
@@ -51,7 +59,8 @@ const VIRTUAL_ROOT = '/\0remote';
 
 class KindNeeded extends Error {
   constructor(
-    readonly path: string,
+    /** The module path whose kind the rules need. */
+    readonly rel: string,
     readonly follow: boolean,
   ) {
     super('kind needed');
@@ -91,6 +100,45 @@ function remoteNamed(message: string, remote: RemotePath): string {
   return named.replaceAll(`${VIRTUAL_ROOT}/`, `${remote.host}:${remote.port}:/`);
 }
 
+function isVirtual(path: string): boolean {
+  return path === VIRTUAL_ROOT || path.startsWith(`${VIRTUAL_ROOT}/`);
+}
+
+/** The path rules' probe: local paths as they are, remote (virtual) ones through `remoteKind`. */
+function acrossProbe(remote: RemotePath, remoteKind: (rel: string, follow: boolean) => PathKind): PathProbe {
+  return {
+    kind(path, follow) {
+      if (!isVirtual(path)) return localProbe.kind(path, follow);
+      if (path === VIRTUAL_ROOT) return 'dir';
+      return remoteKind(moduleRel(path, remote), follow);
+    },
+    canonical: (path) => (isVirtual(path) ? path : localProbe.canonical(path)),
+  };
+}
+
+/**
+ * The remote paths whose kinds the path rules will ask, found by running the rules with the remote
+ * side imagined as a directory everywhere, as nothing, and as a file everywhere (the local side as
+ * it is). Asked with the handshake (RemoteClient.connect's probes), they spare the transfer a List
+ * call each; a path the guess missed costs only that call.
+ */
+function likelyProbes(src: string, dst: string, remote: RemotePath, push: boolean): KindProbe[] {
+  const probes = new Map<string, KindProbe>();
+  const virtual = virtualPath(remote);
+  for (const imagined of ['dir', 'missing', 'file'] as const) {
+    const probe = acrossProbe(remote, (rel, follow) => {
+      probes.set(`${follow}:${rel}`, { module: remote.module, path: rel, follow });
+      return imagined;
+    });
+    try {
+      resolveEndpoints(push ? src : virtual, push ? virtual : dst, probe);
+    } catch {
+      // A world the rules refuse: the kinds asked on the way still count.
+    }
+  }
+  return [...probes.values()].slice(0, MAX_KIND_PROBES);
+}
+
 /**
  * The rsync path rules (engine/endpoints.ts), with the remote side's kinds asked of the daemon as
  * the rules need them.
@@ -103,17 +151,11 @@ async function resolveAcross(
   client: RemoteClient,
 ): Promise<Endpoints> {
   const kinds = new Map<string, PathKind>();
-  const isVirtual = (path: string) => path === VIRTUAL_ROOT || path.startsWith(`${VIRTUAL_ROOT}/`);
-  const probe: PathProbe = {
-    kind(path, follow) {
-      if (!isVirtual(path)) return localProbe.kind(path, follow);
-      if (path === VIRTUAL_ROOT) return 'dir';
-      const known = kinds.get(`${follow}:${path}`);
-      if (known === undefined) throw new KindNeeded(path, follow);
-      return known;
-    },
-    canonical: (path) => (isVirtual(path) ? path : localProbe.canonical(path)),
-  };
+  const probe = acrossProbe(remote, (rel, follow) => {
+    const known = kinds.get(`${follow}:${rel}`);
+    if (known === undefined) throw new KindNeeded(rel, follow);
+    return known;
+  });
   const virtual = virtualPath(remote);
   for (let asked = 0; ; asked++) {
     try {
@@ -124,10 +166,7 @@ async function resolveAcross(
         throw error;
       }
       const subject = { spec: remote.spec, module: remote.module };
-      kinds.set(
-        `${error.follow}:${error.path}`,
-        await client.kindOf(subject, moduleRel(error.path, remote), error.follow),
-      );
+      kinds.set(`${error.follow}:${error.rel}`, await client.kindOf(subject, error.rel, error.follow));
     }
   }
 }
@@ -170,7 +209,12 @@ export async function runRemoteTransfer(
   if (!isSafeRel(remote.path))
     throw new BlitError(`${showPath(remote.spec)}: '..' is not allowed in a remote path`);
   const started = nowMs();
-  const client = await RemoteClient.connect(remote, { spec: remote.spec, module: remote.module }, askToTrust);
+  const client = await RemoteClient.connect(
+    remote,
+    { spec: remote.spec, module: remote.module },
+    askToTrust,
+    likelyProbes(src, dst, remote, push),
+  );
   let stream: ClientDuplexStream<TransferFrame | Uint8Array, TransferFrame> | undefined;
   let session: CommandSession | undefined;
   let sockets: SessionSockets | undefined;

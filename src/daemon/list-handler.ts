@@ -10,7 +10,12 @@ import { type BigIntStats, fstatSync, lstatSync, readdirSync, readlinkSync, stat
 import { type BeneathDir, BeneathError, type BeneathRoot, type EntryStats } from '../fsops/beneath.js';
 import { entryFromStats, kindOfMode } from '../fsops/listing.js';
 import { baseRel, joinRel, localPath } from '../fsops/rel-path.js';
-import type { ListRequest, ListResponse, Entry as WireEntry } from '../generated/blit.js';
+import {
+  EntryKind,
+  type ListRequest,
+  type ListResponse,
+  type Entry as WireEntry,
+} from '../generated/blit.js';
 import { LIST_PAGE_SIZE } from '../protocol/list-wire.js';
 import { toWireEntry } from '../protocol/wire-entry.js';
 import { codeOf, reasonOf } from '../util/errors.js';
@@ -36,6 +41,29 @@ interface PageRequest {
 
 /** Directories being paged through: read and sorted once, not once per page. */
 const namesCache = new NamesCache();
+
+/**
+ * What List would say `path` is, without reading a directory's names: DIRECTORY where it would page
+ * through one, else the kind of the one entry it would describe. Throws as List does (NOT_FOUND
+ * when there is nothing by that path).
+ */
+export function kindInModule(module: ModuleConfig, path: string, follow: boolean): EntryKind {
+  const rel = checkWirePath(path);
+  const root = openModuleRoot(module);
+  if (!root) {
+    const placed = placeByPath(module, rel, follow);
+    return 'entry' in placed ? placed.entry.kind : EntryKind.ENTRY_KIND_DIRECTORY;
+  }
+  try {
+    if (rel === '') return EntryKind.ENTRY_KIND_DIRECTORY;
+    const placed = placeBeneath(root, rel, follow);
+    if ('entry' in placed) return placed.entry.kind;
+    placed.dir.close();
+    return EntryKind.ENTRY_KIND_DIRECTORY;
+  } finally {
+    root.close();
+  }
+}
 
 export function listPath(module: ModuleConfig, request: ListRequest): ListResponse {
   const { startAfter, limit } = request;
@@ -73,32 +101,39 @@ function describeStats(name: string, stats: EntryStats): WireEntry {
   });
 }
 
+/** What a path names as List sees it: a directory to page through, or one entry. */
+type Placed<Dir> = { dir: Dir } | { entry: WireEntry };
+
 function listBeneath(root: BeneathRoot, page: PageRequest, follow: boolean): ListResponse {
-  const { rel } = page;
-  if (rel === '') return pageBeneath(root, page);
+  if (page.rel === '') return pageBeneath(root, page);
+  const placed = placeBeneath(root, page.rel, follow);
+  if ('entry' in placed) return single(placed.entry);
+  try {
+    return pageBeneath(placed.dir, page);
+  } finally {
+    placed.dir.close();
+  }
+}
+
+/** `rel` (not the root) beneath the module: the directory it names (open), or its entry. */
+function placeBeneath(root: BeneathRoot, rel: string, follow: boolean): Placed<BeneathDir> {
   const entry = entryInModule(root, rel);
   try {
     const kind = kindOfMode(entry.stats.mode);
     if (kind !== 'dir' && !(kind === 'symlink' && follow))
-      return single(describeStats(entry.name, entry.stats));
+      return { entry: describeStats(entry.name, entry.stats) };
     // Resolved again from the root, the link followed while it stays inside: the entry may have
     // changed since it was described, but whatever is opened lies beneath the module.
-    let dir: BeneathDir;
     try {
-      dir = root.openDir(rel, follow);
+      return { dir: root.openDir(rel, follow) };
     } catch (error) {
       const last = rel.split('/').length - 1;
       // A link to no directory (a file, or nothing) is an entry of its own.
       const notDirectory = codeOf(error) === 'ENOTDIR' || codeOf(error) === 'ENOENT';
       if (error instanceof BeneathError && error.depth === last && notDirectory && kind === 'symlink') {
-        return single(describeStats(entry.name, entry.stats));
+        return { entry: describeStats(entry.name, entry.stats) };
       }
       throw beneathRpcError(error, rel);
-    }
-    try {
-      return pageBeneath(dir, page);
-    } finally {
-      dir.close();
     }
   } finally {
     entry.parent.close();
@@ -135,17 +170,13 @@ function listByPath(
   { scope, rel, startAfter, pageSize }: PageRequest,
   follow: boolean,
 ): ListResponse {
-  const resolved = resolveInModule(module, rel, follow);
-  const isDirectory =
-    resolved.real === resolved.named ? resolved.stats.isDirectory() : isDirectoryPath(resolved.real);
-  if (!isDirectory) {
-    const name = rel === '' ? module.name : baseRel(rel);
-    return single(describe(resolved.named, name, resolved.stats));
-  }
+  const placed = placeByPath(module, rel, follow);
+  if ('entry' in placed) return single(placed.entry);
+  const real = placed.dir;
   let sorted: ReturnType<NamesCache['sorted']>;
   try {
-    sorted = namesCache.sorted(scope, statSync(resolved.real, { bigint: true }), () =>
-      readdirSync(resolved.real, { encoding: 'buffer' }),
+    sorted = namesCache.sorted(scope, statSync(real, { bigint: true }), () =>
+      readdirSync(real, { encoding: 'buffer' }),
     );
   } catch (error) {
     throw fileSystemRpcError(error, rel);
@@ -153,7 +184,7 @@ function listByPath(
   const { names, problems, nextStartAfter } = pageOfNames(sorted, rel, startAfter, pageSize);
   const entries: WireEntry[] = [];
   for (const name of names) {
-    const path = localPath(resolved.real, name);
+    const path = localPath(real, name);
     try {
       const stats = lstatSync(path, { bigint: true, throwIfNoEntry: false });
       if (stats) entries.push(describe(path, name, stats));
@@ -162,6 +193,16 @@ function listByPath(
     }
   }
   return { isDirectory: true, entries, nextStartAfter, problems };
+}
+
+/** `rel` inside the module by path strings: the real path of the directory it names, or its entry. */
+function placeByPath(module: ModuleConfig, rel: string, follow: boolean): Placed<string> {
+  const resolved = resolveInModule(module, rel, follow);
+  const isDirectory =
+    resolved.real === resolved.named ? resolved.stats.isDirectory() : isDirectoryPath(resolved.real);
+  if (isDirectory) return { dir: resolved.real };
+  const name = rel === '' ? module.name : baseRel(rel);
+  return { entry: describe(resolved.named, name, resolved.stats) };
 }
 
 function isDirectoryPath(path: string): boolean {

@@ -22,6 +22,7 @@ import type { DataAdmission } from '../transport/tcp/admission.js';
 import { SharedBudget } from '../transport/tcp/byte-budget.js';
 import type { ModuleConfig } from './config.js';
 import { type DaemonMetrics, NO_METRICS, type UnaryRpc } from './daemon-metrics.js';
+import { answerProbes } from './kind-probes.js';
 import { listPath } from './list-handler.js';
 import type { LiveConfig } from './live-config.js';
 import type { Logger } from './logger.js';
@@ -113,8 +114,16 @@ export function createService(
   };
   const hello = localHello('blitd');
   return {
-    ping: unary<PingRequest, PingResponse>('ping', log, metrics, (request) =>
-      request.hello ? { hello, negotiated: negotiate(request.hello, hello) } : { hello },
+    ping: unary<PingRequest, PingResponse>(
+      'ping',
+      log,
+      metrics,
+      (request, peer) => ({
+        hello,
+        ...(request.hello ? { negotiated: negotiate(request.hello, hello) } : {}),
+        kinds: answerProbes(request.probes, (name) => moduleFor(name, peer)),
+      }),
+      (request) => (request.probes.length > 0 ? { probes: request.probes.length } : {}),
     ),
     // A client sees only the modules it may use.
     listModules: unary<ListModulesRequest, ListModulesResponse>(

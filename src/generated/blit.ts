@@ -193,11 +193,37 @@ export interface Negotiated {
 
 export interface PingRequest {
   hello?: Hello | undefined;
+  /**
+   * Paths whose kinds the client's path rules will ask (at most 8), answered in the response so
+   * that a transfer needs no List call before it opens: each as List would answer it.
+   */
+  probes: KindProbe[];
+}
+
+export interface KindProbe {
+  module: string;
+  path: string;
+  /** Describe what a symbolic link leads to (List's no_follow unset). */
+  follow: boolean;
 }
 
 export interface PingResponse {
   hello?: Hello | undefined;
   negotiated?: Negotiated | undefined;
+  /** One per probe, in the request's order. */
+  kinds: ProbedKind[];
+}
+
+export interface ProbedKind {
+  /**
+   * Unset when the daemon will not say here (a module the caller may not use, a path it refuses,
+   * a failure): the client then asks List, which says why.
+   */
+  known: boolean;
+  /** Nothing by that path. */
+  missing: boolean;
+  /** What is there, when known and not missing. */
+  kind: EntryKind;
 }
 
 export interface Entry {
@@ -1132,13 +1158,16 @@ export const Negotiated: MessageFns<Negotiated> = {
 };
 
 function createBasePingRequest(): PingRequest {
-  return { hello: undefined };
+  return { hello: undefined, probes: [] };
 }
 
 export const PingRequest: MessageFns<PingRequest> = {
   encode(message: PingRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.hello !== undefined) {
       Hello.encode(message.hello, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.probes) {
+      KindProbe.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -1164,6 +1193,14 @@ export const PingRequest: MessageFns<PingRequest> = {
             message.hello = Hello.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.probes.push(KindProbe.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1183,12 +1220,92 @@ export const PingRequest: MessageFns<PingRequest> = {
     const message = createBasePingRequest();
     message.hello =
       object.hello !== undefined && object.hello !== null ? Hello.fromPartial(object.hello) : undefined;
+    message.probes = object.probes?.map((e) => KindProbe.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseKindProbe(): KindProbe {
+  return { module: '', path: '', follow: false };
+}
+
+export const KindProbe: MessageFns<KindProbe> = {
+  encode(message: KindProbe, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.module !== '') {
+      writer.uint32(10).string(message.module);
+    }
+    if (message.path !== '') {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.follow !== false) {
+      writer.uint32(24).bool(message.follow);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KindProbe {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKindProbe();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.module = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.follow = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<KindProbe>, I>>(base?: I): KindProbe {
+    return KindProbe.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KindProbe>, I>>(object: I): KindProbe {
+    const message = createBaseKindProbe();
+    message.module = object.module ?? '';
+    message.path = object.path ?? '';
+    message.follow = object.follow ?? false;
     return message;
   },
 };
 
 function createBasePingResponse(): PingResponse {
-  return { hello: undefined, negotiated: undefined };
+  return { hello: undefined, negotiated: undefined, kinds: [] };
 }
 
 export const PingResponse: MessageFns<PingResponse> = {
@@ -1198,6 +1315,9 @@ export const PingResponse: MessageFns<PingResponse> = {
     }
     if (message.negotiated !== undefined) {
       Negotiated.encode(message.negotiated, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.kinds) {
+      ProbedKind.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1231,6 +1351,14 @@ export const PingResponse: MessageFns<PingResponse> = {
             message.negotiated = Negotiated.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kinds.push(ProbedKind.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1254,6 +1382,86 @@ export const PingResponse: MessageFns<PingResponse> = {
       object.negotiated !== undefined && object.negotiated !== null
         ? Negotiated.fromPartial(object.negotiated)
         : undefined;
+    message.kinds = object.kinds?.map((e) => ProbedKind.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseProbedKind(): ProbedKind {
+  return { known: false, missing: false, kind: 0 };
+}
+
+export const ProbedKind: MessageFns<ProbedKind> = {
+  encode(message: ProbedKind, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.known !== false) {
+      writer.uint32(8).bool(message.known);
+    }
+    if (message.missing !== false) {
+      writer.uint32(16).bool(message.missing);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(24).int32(message.kind);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProbedKind {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProbedKind();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.known = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.missing = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ProbedKind>, I>>(base?: I): ProbedKind {
+    return ProbedKind.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProbedKind>, I>>(object: I): ProbedKind {
+    const message = createBaseProbedKind();
+    message.known = object.known ?? false;
+    message.missing = object.missing ?? false;
+    message.kind = object.kind ?? 0;
     return message;
   },
 };

@@ -21,6 +21,8 @@ export const PROTOCOL_VERSION = 4;
 
 /** The largest control-plane message either side accepts. Bulk data never rides the control plane. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** The most kind probes one Ping may carry (daemon/kind-probes.ts): a transfer's path rules ask at most four. */
+export const MAX_KIND_PROBES = 8;
 
 /** Where Linux lists RDMA devices (InfiniBand, RoCE, iWARP), one directory per device. */
 const RDMA_DEVICES = '/sys/class/infiniband';

@@ -19,6 +19,7 @@ import {
   type BlitClient,
   BlitService,
   type Hello,
+  type KindProbe,
   type ListModulesResponse,
   type ListResponse,
   type PingResponse,
@@ -118,7 +119,15 @@ export function sessionBreak(
   return `blitd at ${target}: ${details}`;
 }
 
+/** Where kindOf finds a kind the handshake's probes answered. */
+function probeKey(module: string, path: string, follow: boolean): string {
+  return `${follow ? 1 : 0}:${module}/${path}`;
+}
+
 export class RemoteClient {
+  /** Kinds answered with the handshake (connect's `probes`), by probeKey. */
+  private readonly probed = new Map<string, PathKind>();
+
   private constructor(
     private readonly grpc: BlitClient,
     readonly address: DaemonAddress,
@@ -132,17 +141,19 @@ export class RemoteClient {
    * Connects and runs the handshake; refuses a daemon that speaks another protocol version.
    * TLS unless the daemon is on loopback, not pinned, and speaks plain (the quick start): a daemon
    * pinned in known_hosts is only ever spoken to over TLS with its pinned key, and one not yet
-   * pinned is trusted only through `ask` (host-trust.ts).
+   * pinned is trusted only through `ask` (host-trust.ts). `probes`: paths whose kinds kindOf will be
+   * asked, answered with the handshake (a daemon that does not answers none: kindOf asks List).
    */
   static async connect(
     address: DaemonAddress,
     subject: CallSubject,
     ask: AskToTrust = refuseUnknown,
+    probes: KindProbe[] = [],
   ): Promise<RemoteClient> {
     const known = lookupKnownHost(dialTarget(address));
     if (!known && isLoopback(address.host)) {
       try {
-        return await RemoteClient.open(address, subject);
+        return await RemoteClient.open(address, subject, probes);
       } catch (error) {
         const tlsRequired =
           error instanceof CallFailed &&
@@ -154,7 +165,7 @@ export class RemoteClient {
     const pinned = known ?? (await trustFirstContact(address, ask));
     const tls: PinnedPeer = { pinned, identity: clientIdentity() };
     try {
-      return await RemoteClient.open(address, subject, tls);
+      return await RemoteClient.open(address, subject, probes, tls);
     } catch (error) {
       if (error instanceof CallFailed && error.code === status.UNAVAILABLE) {
         throw (await pinnedKeyProblem(address, pinned)) ?? error;
@@ -166,6 +177,7 @@ export class RemoteClient {
   private static async open(
     address: DaemonAddress,
     subject: CallSubject,
+    probes: KindProbe[],
     tls?: PinnedPeer,
   ): Promise<RemoteClient> {
     const channelCredentials = tls
@@ -189,12 +201,24 @@ export class RemoteClient {
       const response = await client.call<PingResponse>(
         subject,
         CONNECT_TIMEOUT_MS,
-        (metadata, options, callback) => grpc.ping({ hello }, metadata, options, callback),
+        (metadata, options, callback) => grpc.ping({ hello, probes }, metadata, options, callback),
       );
       if (!response.hello)
         throw new BlitError(`${client.target}: the daemon sent no handshake; is this blitd?`);
       negotiate(hello, response.hello);
-      return new RemoteClient(grpc, address, response.hello, tls);
+      const connected = new RemoteClient(grpc, address, response.hello, tls);
+      // Answers beyond the probes, or for none, are not ours to believe.
+      if (response.kinds.length === probes.length) {
+        probes.forEach((probe, i) => {
+          const answer = response.kinds[i]!;
+          if (!answer.known) return;
+          connected.probed.set(
+            probeKey(probe.module, probe.path, probe.follow),
+            answer.missing ? 'missing' : kindName(answer.kind),
+          );
+        });
+      }
+      return connected;
     } catch (error) {
       grpc.close();
       if (error instanceof IncompatiblePeer) throw new BlitError(`${client.target}: ${error.message}`);
@@ -246,6 +270,8 @@ export class RemoteClient {
    * does not exist. Refusals (a link leading outside the module, an unknown module) throw.
    */
   async kindOf(subject: CallSubject & { module: string }, path: string, follow: boolean): Promise<PathKind> {
+    const probed = this.probed.get(probeKey(subject.module, path, follow));
+    if (probed) return probed;
     try {
       const response = await this.call<ListResponse>(
         subject,

@@ -74,7 +74,7 @@ describe('blitd protocol robustness', () => {
 
   const ping = () =>
     unary<PingResponse>((cb) =>
-      client.ping({ hello: localHello('blit') }, new Metadata(), { deadline: deadline() }, cb),
+      client.ping({ hello: localHello('blit'), probes: [] }, new Metadata(), { deadline: deadline() }, cb),
     );
   const list = (request: Partial<ListRequest>) =>
     unary<ListResponse>((cb) =>
@@ -131,7 +131,7 @@ describe('blitd protocol robustness', () => {
     assert.equal(response.hello?.softwareVersion.startsWith('blitd '), true);
     assert.equal(response.negotiated?.transport, Transport.TRANSPORT_TCP);
     const bare = await unary<PingResponse>((cb) =>
-      client.ping({}, new Metadata(), { deadline: deadline() }, cb),
+      client.ping({ probes: [] }, new Metadata(), { deadline: deadline() }, cb),
     );
     assert.equal(bare.negotiated, undefined);
     assert.equal(bare.hello?.protocolVersion, PROTOCOL_VERSION);
@@ -140,7 +140,7 @@ describe('blitd protocol robustness', () => {
   test('a client speaking another protocol version is refused with both versions named', async () => {
     const hello = { ...localHello('blit'), protocolVersion: 99 };
     const error = await refusal(
-      unary((cb) => client.ping({ hello }, new Metadata(), { deadline: deadline() }, cb)),
+      unary((cb) => client.ping({ hello, probes: [] }, new Metadata(), { deadline: deadline() }, cb)),
     );
     assert.equal(error.code, status.FAILED_PRECONDITION);
     assert.match(
@@ -158,7 +158,7 @@ describe('blitd protocol robustness', () => {
     assert.ok(unknown.details.length < 2048, `${unknown.details.length} characters`);
     const hello = { ...localHello('blit'), protocolVersion: 99, softwareVersion: huge };
     const refused = await refusal(
-      unary((cb) => client.ping({ hello }, new Metadata(), { deadline: deadline() }, cb)),
+      unary((cb) => client.ping({ hello, probes: [] }, new Metadata(), { deadline: deadline() }, cb)),
     );
     assert.equal(refused.code, status.FAILED_PRECONDITION);
     assert.ok(refused.details.length < 4096, `${refused.details.length} characters`);

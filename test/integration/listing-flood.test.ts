@@ -73,7 +73,7 @@ test('200 listings at once from one address do not starve another client', async
     limit: 0,
     noFollow: false,
   }).finish();
-  const ping = PingRequest.encode({ hello: localHello('blit') }).finish();
+  const ping = PingRequest.encode({ hello: localHello('blit'), probes: [] }).finish();
   assert.equal(await call(other, 'Ping', ping), '0');
 
   // FLOOD listings in flight all the time: each one that ends is replaced at once.

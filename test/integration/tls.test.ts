@@ -353,7 +353,7 @@ describe('TLS and client identities', () => {
     t.after(() => grpc.close());
     const error = await new Promise<{ code?: number; details?: string }>((resolve) => {
       grpc.ping(
-        { hello: localHello('blit') },
+        { hello: localHello('blit'), probes: [] },
         new Metadata(),
         { deadline: new Date(Date.now() + 10_000) },
         (e) => resolve(e ?? {}),
