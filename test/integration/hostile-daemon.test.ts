@@ -75,8 +75,21 @@ async function fakeDaemon(
   server.addService(
     { ...BlitService, transfer: { ...BlitService.transfer, requestDeserialize: decodeTransferFrame } },
     {
-      ping: (call: { request: { hello?: typeof hello } }, callback: (e: null, r: unknown) => void) =>
-        callback(null, { hello, negotiated: negotiate(call.request.hello!, hello) }),
+      // Kinds for more probes than were sent, all claiming a file: the client believes none of
+      // them and asks List, where each test's daemon says what it says.
+      ping: (
+        call: { request: { hello?: typeof hello; probes: unknown[] } },
+        callback: (e: null, r: unknown) => void,
+      ) =>
+        callback(null, {
+          hello,
+          negotiated: negotiate(call.request.hello!, hello),
+          kinds: [...call.request.probes, 'one more'].map(() => ({
+            known: true,
+            missing: false,
+            kind: EntryKind.ENTRY_KIND_FILE,
+          })),
+        }),
       listModules: (_: unknown, callback: (e: null, r: unknown) => void) =>
         callback(null, { modules: [], motd: '' }),
       list: (call: { request: ListRequest }, callback: (e: null, r: unknown) => void) =>
@@ -602,8 +615,9 @@ test("a daemon's message of the day, module names, refusals and problems reach t
   const hello = localHello('blitd');
   let listing = 0;
   server.addService(BlitService, {
+    // As a daemon from before the kind probes: it answers none.
     ping: (call: { request: { hello?: typeof hello } }, callback: (e: null, r: unknown) => void) =>
-      callback(null, { hello, negotiated: negotiate(call.request.hello!, hello) }),
+      callback(null, { hello, negotiated: negotiate(call.request.hello!, hello), kinds: [] }),
     listModules: (_: unknown, callback: (e: null, r: unknown) => void) =>
       callback(null, {
         modules: [{ name: `m${evil}`, comment: `c${evil}`, readOnly: false }],
