@@ -15,9 +15,9 @@
 // checks the cache against this Node and its flags and ignores it when they differ (then blit
 // compiles as usual). CommonJS on purpose: Node 20 keeps no code cache for ES modules.
 'use strict';
-const { readFileSync, renameSync, writeFileSync } = require('node:fs');
+const { lstatSync, readFileSync, renameSync, statSync, writeFileSync } = require('node:fs');
 const { createRequire, wrap } = require('node:module');
-const { join } = require('node:path');
+const { join, resolve } = require('node:path');
 const { Script } = require('node:vm');
 
 const dist = join(__dirname, '..', 'dist');
@@ -63,6 +63,55 @@ function useRemoteFlags() {
   for (const id of ['http2', 'zlib', 'dns']) require(`node:${id}`);
   require('node:v8').setFlagsFromString(REMOTE_V8_FLAGS);
 }
+
+/**
+ * A push's source tree, listed on the addon's reader threads from the launcher's first
+ * milliseconds. The CLI starts the same read-ahead (src/cli/transfer-command.ts readSourceAhead)
+ * once Node's http2 and the CLI bundle have loaded, ~70 ms later, while the second core sits idle
+ * (docs/DECISIONS.md). Only for the plainest command line, `blit copy|mirror|move [FLAGS] SRC
+ * HOST:…` with FLAGS from EARLY_FLAGS (no filters, nothing that takes a value), where SRC can only
+ * be the source; any other leaves it to the CLI. The addon keeps one listing per path, and the
+ * CLI's walk takes this one (a second request for the same tree is a no-op).
+ */
+const EARLY_VERBS = ['copy', 'mirror', 'move'];
+// Options of those verbs that take no value (test/integration/early-read-ahead.test.ts keeps this
+// line within the CLI's).
+const EARLY_FLAGS = ['-c', '--checksum', '--size-only', '--ignore-times', '--ignore-existing', '--no-owner', '--no-xattrs', '--no-acls', '--no-hard-links', '--numeric-ids', '-n', '--dry-run', '--json', '-v', '--verbose', '--progress', '--no-progress', '--force-grpc-data', '-y', '--yes', '--delete-excluded'];
+// The addon's ABI the CLI loads (src/fsops/native.ts ABI_VERSION; the same test keeps them equal).
+const ADDON_ABI = 43;
+
+/** SRC of such a command line, or undefined. */
+function earlySource(args) {
+  if (!EARLY_VERBS.includes(args[0])) return undefined;
+  const paths = [];
+  for (const arg of args.slice(1)) {
+    if (!arg.startsWith('-')) paths.push(arg);
+    else if (!EARLY_FLAGS.includes(arg)) return undefined;
+  }
+  if (paths.length !== 2 || looksRemote(paths[0]) || !looksRemote(paths[1])) return undefined;
+  return paths[0];
+}
+
+function readSourceAheadEarly() {
+  if (process.env.BLIT_NO_NATIVE === '1') return;
+  const src = earlySource(process.argv.slice(2));
+  if (!src) return;
+  // As readSourceAhead: the path the walk lists the source by (src/engine/endpoints.ts
+  // sourcePath), and only a directory (a link to one only with a trailing '/').
+  const root = resolve(src.replace(/\/+$/, '') || '/');
+  let addon;
+  try {
+    if (!(src.endsWith('/') ? statSync(root) : lstatSync(root)).isDirectory()) return;
+    // The path the CLI loads the addon by, so that it finds this one loaded.
+    addon = require(join(__dirname, '..', 'native', 'build', 'Release', 'blit_native.node'));
+  } catch {
+    return; // the CLI says what is wrong, if anything is
+  }
+  if (addon.abiVersion !== ADDON_ABI) return;
+  addon.readAheadTree(root);
+  if (process.env.BLIT_DEBUG_READ_AHEAD === '1') process.stderr.write(`blit: read ahead ${root}\n`);
+}
+if (remote) readSourceAheadEarly();
 if (remote) useRemoteFlags();
 
 /** The cache a run of the CLI bundle reads and, training, writes (see looksRemote). */
