@@ -21,6 +21,7 @@
         "read_ahead.cc",
         "read_checked.cc",
         "test_rules.cc",
+        "uring.cc",
         "watchdog.cc",
         "whole_dir.cc",
         "xattr.cc",

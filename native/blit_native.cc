@@ -15,6 +15,8 @@
 // - data_socket.cc: data-plane sockets read, received into files (splice) and sent (sendfile) on a
 //   thread per socket.
 // - huge_buffer.cc: hugeBuffer, read buffers mapped for transparent huge pages.
+// - uring.cc: a thread's io_uring, batching the landing threads' reads of small files;
+//   uringUsable says whether this process has one.
 // - notify.cc: sdNotify, systemd's readiness datagram sent from the main process.
 // - watchdog.cc: the stall watchdog's thread; exitProcess.
 // - board.h: the activity board as those threads see it; common.h: errors, paths, names.
@@ -38,6 +40,7 @@
 #include "fresh.h"
 #include "land.h"
 #include "listing.h"
+#include "uring.h"
 #include "manifest.h"
 #include "huge_buffer.h"
 #include "notify.h"
@@ -149,10 +152,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
   exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
   exports.Set("hugeBuffer", Napi::Function::New(env, HugeBuffer));
+  exports.Set("uringUsable", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), Uring::ForThisThread() != nullptr);
+  }));
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 43));
+  exports.Set("abiVersion", Napi::Number::New(env, 44));
   return exports;
 }
 

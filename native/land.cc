@@ -353,7 +353,15 @@ void LandThread(LandPool* pool) {
     } else {
       // Per job: a directory descriptor is never kept past the batch that named it.
       DirCache dirs;
-      for (size_t i = 0; i < job->files.size(); i++) {
+      if (job->read && job->root.fd < 0) {
+        std::vector<WholeFile> whole;
+        whole.reserve(job->files.size());
+        for (const LandFile& file : job->files) {
+          whole.push_back({&file.path, file.into, static_cast<int64_t>(file.size), file.sec, file.nsec});
+        }
+        ReadWholeGroup(whole.data(), whole.size(), dirs, job->errnos.data());
+      }
+      for (size_t i = 0; i < job->files.size() && !(job->read && job->root.fd < 0); i++) {
         const LandFile& file = job->files[i];
         int32_t unusedOwner = -1;
         int32_t unusedXattrs[kXattrInts] = {0, 0, 0, 0};

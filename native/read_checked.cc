@@ -13,10 +13,13 @@
 #include <unistd.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "beneath.h"
 #include "common.h"
 #include "copy.h"
+#include "uring.h"
 
 namespace blit {
 
@@ -108,6 +111,97 @@ int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, 
   }
   close(fd);
   return answer;
+}
+
+namespace {
+
+constexpr int kWholeFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+
+// The directory part of a path as DirCache::Locate splits it ("" where it opens none).
+std::string_view DirOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos || slash == 0 ? std::string_view() : std::string_view(path).substr(0, slash);
+}
+
+// ReadWholeAt's steps for files of one directory, each step one batch on the ring.
+void ReadRun(const WholeFile* files, size_t n, DirCache& dirs, Uring* ring, int32_t* answers) {
+  std::vector<std::string> names(n);
+  for (size_t k = 0; k < n; k++) {
+    int at;
+    dirs.Locate(*files[k].path, &at, &names[k]);
+    ring->Openat(at, names[k].c_str(), kWholeFlags, 0);
+  }
+  std::vector<int> fds;
+  if (!ring->Run(&fds)) {
+    // The ring failed (never again on this thread): whatever it opened is not known.
+    for (size_t k = 0; k < n; k++) {
+      answers[k] = ReadWholeAt(*files[k].path, files[k].into, files[k].size, files[k].sec, files[k].nsec, nullptr, &dirs);
+    }
+    return;
+  }
+  std::vector<size_t> reading;
+  for (size_t k = 0; k < n; k++) {
+    if (fds[k] < 0) {
+      answers[k] = fds[k];  // -errno, as a failed open
+      continue;
+    }
+    // Checked before it is read: a file swapped for a device or a FIFO is never read at all.
+    int answer = CheckListed(fds[k], files[k].size, files[k].sec, files[k].nsec, nullptr);
+    if (answer != 0) {
+      answers[k] = answer == -1 ? kNotAsListed : -answer;
+      continue;
+    }
+    ring->Read(fds[k], files[k].into, static_cast<unsigned>(files[k].size), 0);
+    reading.push_back(k);
+  }
+  std::vector<int> got;
+  bool ran = reading.empty() || ring->Run(&got);
+  for (size_t j = 0; j < reading.size(); j++) {
+    size_t k = reading[j];
+    const WholeFile& file = files[k];
+    int res = ran ? got[j] : -EAGAIN;
+    int read;
+    if (res >= 0) {
+      // Short: the rest read as ReadWholeAt reads it (an end before the size is a file that shrank).
+      read = res == file.size ? 0 : ReadFully(fds[k], file.into + res, static_cast<size_t>(file.size - res), res);
+    } else if (res == -EAGAIN || res == -EINTR) {
+      // Pages not in memory, asked without waiting (O_NONBLOCK): read as ReadWholeAt reads.
+      read = ReadFully(fds[k], file.into, static_cast<size_t>(file.size), 0);
+    } else {
+      read = -res;
+    }
+    if (read == 0) {
+      ChangeSourceIfInjected(*file.path);
+      read = CheckListed(fds[k], file.size, file.sec, file.nsec, nullptr);
+    }
+    answers[k] = read == 0 ? kWholeRead : read == -1 ? kChangedWhileRead : -(kReadFailedBase + read);
+  }
+  for (size_t k = 0; k < n; k++) {
+    if (fds[k] >= 0) ring->Close(fds[k]);
+  }
+  std::vector<int> closed;
+  // A ring that fails here may have closed some: none is closed again (the number may be another
+  // thread's descriptor by then), at the cost of leaving the rest open.
+  ring->Run(&closed);
+}
+
+}  // namespace
+
+void ReadWholeGroup(const WholeFile* files, size_t count, DirCache& dirs, int32_t* answers) {
+  Uring* ring = Uring::ForThisThread();
+  for (size_t i = 0; i < count;) {
+    if (!ring) {
+      answers[i] = ReadWholeAt(*files[i].path, files[i].into, files[i].size, files[i].sec, files[i].nsec, nullptr, &dirs);
+      i++;
+      continue;
+    }
+    std::string_view dir = DirOf(*files[i].path);
+    size_t end = i + 1;
+    while (end < count && end - i < Uring::kMaxBatch && DirOf(*files[end].path) == dir) end++;
+    ReadRun(files + i, end - i, dirs, ring, answers + i);
+    i = end;
+    ring = Uring::ForThisThread();  // none once it failed
+  }
 }
 
 Napi::Value OpenedAsListed(const Napi::CallbackInfo& info) {

@@ -50,4 +50,16 @@ struct WholeRoot {
 int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, int64_t nsec,
                 const WholeRoot* root, DirCache* dirs = nullptr);
 
+// A small file to read whole, as ReadWholeAt takes it (no root).
+struct WholeFile {
+  const std::string* path;
+  char* into;
+  int64_t size, sec, nsec;
+};
+
+// ReadWholeAt(files[i]..., nullptr, &dirs) into answers[i] for each of `count` files: those of one
+// directory opened, read and closed in batches through this thread's io_uring (uring.h) where there
+// is one, one by one where not. The same answers either way: the two checks stay one fstat each.
+void ReadWholeGroup(const WholeFile* files, size_t count, DirCache& dirs, int32_t* answers);
+
 }  // namespace blit

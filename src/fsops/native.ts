@@ -638,6 +638,11 @@ export interface NativeAddon {
    * pages (native/huge_buffer.cc); undefined when it cannot be mapped.
    */
   hugeBuffer(bytes: number): Buffer | undefined;
+  /**
+   * Whether this process reads small files through io_uring (native/uring.h): Linux with a kernel
+   * and sandbox that allow it, and BLIT_NO_URING unset.
+   */
+  uringUsable(): boolean;
   exitProcess(code: number): never;
   /**
    * Whether no copy pool (see closeCopyPool) and no landFiles call owes an answer: nothing is left
@@ -705,7 +710,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 43;
+const ABI_VERSION = 44;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -1,7 +1,9 @@
 /**
  * readWholeFiles (fsops/read-listed.ts): small files opened, checked, read, checked again and
  * closed a group at a time on the addon's landing threads, as the sending side's batches take them
- * (transport/stream/source-side.ts sendGroup).
+ * (transport/stream/source-side.ts sendGroup). Where the kernel offers io_uring the threads batch
+ * the opens, reads and closes through it (native/uring.h); the last test runs every other once more
+ * with BLIT_NO_URING=1, one system call a step.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -15,6 +17,9 @@ import { nextLandingJob, onLandingAnswer } from '../../src/fsops/land-files.js';
 import { nativeAddon, nativeStatus } from '../../src/fsops/native.js';
 import { type Listed, readWholeFiles } from '../../src/fsops/read-listed.js';
 import { tempDir } from '../helpers.js';
+
+/** Set in the run the last test starts. */
+const WITHOUT_URING = process.env.BLIT_NO_URING === '1';
 
 function listedOf(path: string): Listed {
   const stats = lstatSync(path, { bigint: true });
@@ -268,4 +273,35 @@ process.stdout.write(String(readWholeFiles([{ path: '/nonexistent', listed: { si
   });
   assert.equal(run.status, 0, run.stderr);
   assert.equal(run.stdout, 'undefined');
+});
+
+test('with the addon: io_uring where the kernel allows it, not with BLIT_NO_URING=1', () => {
+  let disabled = '';
+  try {
+    disabled = readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8').trim();
+  } catch {
+    // not Linux, or a kernel without the setting
+  }
+  const addon = nativeAddon();
+  assert.ok(addon);
+  // This machine (and CI's) allows it: the batched path is the one the tests above ran.
+  if (WITHOUT_URING || disabled !== '0') assert.equal(addon.uringUsable(), false);
+  else assert.equal(addon.uringUsable(), true);
+});
+
+test('every test above, once more one system call a step (BLIT_NO_URING=1): the same answers', {
+  timeout: 120_000,
+}, () => {
+  if (WITHOUT_URING) return; // this is that run
+  // A run of its own, not a child reporting to this one (node:test's NODE_TEST_CONTEXT).
+  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', fileURLToPath(import.meta.url)], {
+    encoding: 'utf8',
+    env: { ...env, BLIT_NO_URING: '1' },
+    timeout: 110_000,
+  });
+  assert.equal(run.status, 0, `${run.stdout.slice(-3000)}${run.stderr}`);
+  assert.match(run.stdout, /^# fail 0$/m);
+  const passed = Number(/^# pass (\d+)$/m.exec(run.stdout)?.[1]);
+  assert.ok(passed >= 10, `${passed} tests passed without io_uring`);
 });

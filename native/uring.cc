@@ -1,0 +1,210 @@
+// See uring.h. The ring is set up with the kernel's own interface (no liburing: the addon builds
+// from source on the user's machine against what every Linux system has).
+
+#include "uring.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#if defined(__linux__) && defined(__has_include)
+#if __has_include(<linux/io_uring.h>)
+#include <linux/io_uring.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#if defined(__NR_io_uring_setup) && defined(__NR_io_uring_enter) && defined(__NR_io_uring_register) && \
+    defined(IORING_OFF_SQ_RING)
+#define BLIT_HAS_URING 1
+#endif
+#endif
+#endif
+
+namespace blit {
+
+#ifdef BLIT_HAS_URING
+
+namespace {
+
+constexpr uint8_t kOpOpenat = IORING_OP_OPENAT;
+constexpr uint8_t kOpRead = IORING_OP_READ;
+constexpr uint8_t kOpClose = IORING_OP_CLOSE;
+
+// Every thread that asked and found none (or whose ring failed) goes without from then on.
+thread_local bool t_none = false;
+thread_local std::unique_ptr<Uring> t_ring;
+
+bool Disabled() {
+  const char* off = std::getenv("BLIT_NO_URING");
+  return off != nullptr && std::strcmp(off, "1") == 0;
+}
+
+int Enter(int fd, unsigned submit, unsigned wait) {
+  return static_cast<int>(syscall(__NR_io_uring_enter, fd, submit, wait, wait > 0 ? IORING_ENTER_GETEVENTS : 0,
+                                  nullptr, 0));
+}
+
+// Whether the kernel knows the operations used here (Linux 5.6 on).
+bool Supports(int ringFd) {
+  constexpr unsigned kOps = 64;
+  size_t bytes = sizeof(io_uring_probe) + kOps * sizeof(io_uring_probe_op);
+  std::unique_ptr<char[]> memory(new char[bytes]());
+  auto* probe = reinterpret_cast<io_uring_probe*>(memory.get());
+  if (syscall(__NR_io_uring_register, ringFd, IORING_REGISTER_PROBE, probe, kOps) < 0) return false;
+  for (uint8_t op : {kOpOpenat, kOpRead, kOpClose}) {
+    if (op > probe->last_op || !(probe->ops[op].flags & IO_URING_OP_SUPPORTED)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Uring* Uring::ForThisThread() {
+  if (t_ring) return t_ring->broken_ ? nullptr : t_ring.get();
+  if (t_none || Disabled()) {
+    t_none = true;
+    return nullptr;
+  }
+  std::unique_ptr<Uring> ring(new Uring());
+  if (!ring->Setup()) {
+    t_none = true;
+    return nullptr;
+  }
+  t_ring = std::move(ring);
+  return t_ring.get();
+}
+
+bool Uring::Setup() {
+  io_uring_params params;
+  std::memset(&params, 0, sizeof params);
+#if defined(IORING_SETUP_SINGLE_ISSUER) && defined(IORING_SETUP_DEFER_TASKRUN)
+  // One thread submits and reaps: completions are run when it waits (Linux 6.1 on).
+  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  ringFd_ = static_cast<int>(syscall(__NR_io_uring_setup, kMaxBatch, &params));
+  if (ringFd_ < 0 && errno == EINVAL) {
+    std::memset(&params, 0, sizeof params);
+    ringFd_ = static_cast<int>(syscall(__NR_io_uring_setup, kMaxBatch, &params));
+  }
+#else
+  ringFd_ = static_cast<int>(syscall(__NR_io_uring_setup, kMaxBatch, &params));
+#endif
+  if (ringFd_ < 0) return false;
+  if (params.sq_entries < kMaxBatch || params.cq_entries < kMaxBatch || !Supports(ringFd_)) return false;
+  size_t sqBytes = params.sq_off.array + params.sq_entries * sizeof(unsigned);
+  size_t cqBytes = params.cq_off.cqes + params.cq_entries * sizeof(io_uring_cqe);
+  bool single = (params.features & IORING_FEAT_SINGLE_MMAP) != 0;
+  if (single && cqBytes > sqBytes) sqBytes = cqBytes;
+  void* sq = mmap(nullptr, sqBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ringFd_, IORING_OFF_SQ_RING);
+  if (sq == MAP_FAILED) return false;
+  sqRing_ = sq;
+  sqRingBytes_ = sqBytes;
+  void* cq = sq;
+  if (!single) {
+    // Unmapped with the ring's file, at exit: a thread's ring lives as long as the thread.
+    cq = mmap(nullptr, cqBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ringFd_, IORING_OFF_CQ_RING);
+    if (cq == MAP_FAILED) return false;
+  }
+  size_t sqeBytes = params.sq_entries * sizeof(io_uring_sqe);
+  void* sqes = mmap(nullptr, sqeBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ringFd_, IORING_OFF_SQES);
+  if (sqes == MAP_FAILED) return false;
+  sqes_ = sqes;
+  sqesBytes_ = sqeBytes;
+  char* s = static_cast<char*>(sq);
+  char* c = static_cast<char*>(cq);
+  sqHead_ = reinterpret_cast<unsigned*>(s + params.sq_off.head);
+  sqTail_ = reinterpret_cast<unsigned*>(s + params.sq_off.tail);
+  sqMask_ = reinterpret_cast<unsigned*>(s + params.sq_off.ring_mask);
+  sqArray_ = reinterpret_cast<unsigned*>(s + params.sq_off.array);
+  cqHead_ = reinterpret_cast<unsigned*>(c + params.cq_off.head);
+  cqTail_ = reinterpret_cast<unsigned*>(c + params.cq_off.tail);
+  cqMask_ = reinterpret_cast<unsigned*>(c + params.cq_off.ring_mask);
+  cqes_ = c + params.cq_off.cqes;
+  return true;
+}
+
+Uring::~Uring() {
+  if (sqes_) munmap(sqes_, sqesBytes_);
+  if (sqRing_) munmap(sqRing_, sqRingBytes_);
+  if (ringFd_ >= 0) close(ringFd_);
+}
+
+void Uring::Openat(int dirfd, const char* name, int flags, mode_t mode) {
+  queued_.push_back({kOpOpenat, dirfd, name, 0, 0, flags, mode});
+}
+
+void Uring::Read(int fd, void* into, unsigned length, uint64_t offset) {
+  queued_.push_back({kOpRead, fd, into, length, offset, 0, 0});
+}
+
+void Uring::Close(int fd) {
+  queued_.push_back({kOpClose, fd, nullptr, 0, 0, 0, 0});
+}
+
+bool Uring::Run(std::vector<int>* answers) {
+  answers->assign(queued_.size(), -ECANCELED);
+  auto* sqes = static_cast<io_uring_sqe*>(sqes_);
+  auto* cqes = static_cast<io_uring_cqe*>(cqes_);
+  for (size_t at = 0; at < queued_.size() && !broken_; at += kMaxBatch) {
+    unsigned n = static_cast<unsigned>(std::min<size_t>(kMaxBatch, queued_.size() - at));
+    unsigned tail = *sqTail_;  // only this thread writes it
+    unsigned mask = *sqMask_;
+    for (unsigned i = 0; i < n; i++) {
+      const Request& r = queued_[at + i];
+      unsigned index = (tail + i) & mask;
+      io_uring_sqe* sqe = &sqes[index];
+      std::memset(sqe, 0, sizeof *sqe);
+      sqe->opcode = r.op;
+      sqe->fd = r.fd;
+      sqe->user_data = at + i;
+      if (r.op == kOpOpenat) {
+        sqe->addr = reinterpret_cast<uintptr_t>(r.ptr);
+        sqe->open_flags = static_cast<uint32_t>(r.flags);
+        sqe->len = r.mode;
+      } else if (r.op == kOpRead) {
+        sqe->addr = reinterpret_cast<uintptr_t>(r.ptr);
+        sqe->len = r.length;
+        sqe->off = r.offset;
+      }
+      sqArray_[index] = index;
+    }
+    __atomic_store_n(sqTail_, tail + n, __ATOMIC_RELEASE);
+    unsigned done = 0;
+    while (done < n) {
+      unsigned unsubmitted = tail + n - __atomic_load_n(sqHead_, __ATOMIC_ACQUIRE);
+      if (Enter(ringFd_, unsubmitted, 1) < 0 && errno != EINTR && errno != EAGAIN && errno != EBUSY) {
+        broken_ = true;  // a request may have run or not: nothing is known
+        break;
+      }
+      unsigned head = *cqHead_;
+      unsigned cqTail = __atomic_load_n(cqTail_, __ATOMIC_ACQUIRE);
+      for (; head != cqTail; head++) {
+        const io_uring_cqe& cqe = cqes[head & *cqMask_];
+        if (cqe.user_data < answers->size()) (*answers)[cqe.user_data] = cqe.res;
+        done++;
+      }
+      __atomic_store_n(cqHead_, head, __ATOMIC_RELEASE);
+    }
+  }
+  queued_.clear();
+  return !broken_;
+}
+
+#else  // no io_uring here
+
+Uring* Uring::ForThisThread() { return nullptr; }
+bool Uring::Setup() { return false; }
+Uring::~Uring() {}
+void Uring::Openat(int, const char*, int, mode_t) {}
+void Uring::Read(int, void*, unsigned, uint64_t) {}
+void Uring::Close(int) {}
+bool Uring::Run(std::vector<int>* answers) {
+  answers->assign(queued_.size(), -ENOSYS);
+  queued_.clear();
+  return false;
+}
+
+#endif
+
+}  // namespace blit
