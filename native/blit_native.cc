@@ -16,7 +16,7 @@
 //   thread per socket.
 // - huge_buffer.cc: hugeBuffer, read buffers mapped for transparent huge pages.
 // - uring.cc: a thread's io_uring, batching the landing threads' reads of small files;
-//   uringUsable says whether this process has one.
+//   uringUsable says whether this process has one, uringRuns how many batches its rings ran.
 // - notify.cc: sdNotify, systemd's readiness datagram sent from the main process.
 // - watchdog.cc: the stall watchdog's thread; exitProcess.
 // - board.h: the activity board as those threads see it; common.h: errors, paths, names.
@@ -154,6 +154,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("hugeBuffer", Napi::Function::New(env, HugeBuffer));
   exports.Set("uringUsable", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), Uring::ForThisThread() != nullptr);
+  }));
+  exports.Set("uringRuns", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(Uring::RunsSoFar()));
   }));
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <memory>
 
 #if defined(__linux__) && defined(__has_include)
@@ -24,13 +25,22 @@
 
 namespace blit {
 
+namespace {
+std::atomic<uint64_t> g_runs{0};
+}  // namespace
+
+uint64_t Uring::RunsSoFar() { return g_runs.load(std::memory_order_relaxed); }
+
 #ifdef BLIT_HAS_URING
 
 namespace {
 
-constexpr uint8_t kOpOpenat = IORING_OP_OPENAT;
-constexpr uint8_t kOpRead = IORING_OP_READ;
-constexpr uint8_t kOpClose = IORING_OP_CLOSE;
+// The kernel's operation numbers (its ABI, never renumbered): an enum in linux/io_uring.h, which
+// the preprocessor cannot ask about, and older headers lack the newer ones. Whether the running
+// kernel knows each is asked at setup (Supports).
+constexpr uint8_t kOpOpenat = 18;  // IORING_OP_OPENAT, Linux 5.6
+constexpr uint8_t kOpClose = 19;   // IORING_OP_CLOSE, 5.6
+constexpr uint8_t kOpRead = 22;    // IORING_OP_READ, 5.6
 
 // Every thread that asked and found none (or whose ring failed) goes without from then on.
 thread_local bool t_none = false;
@@ -53,8 +63,9 @@ bool Supports(int ringFd) {
   std::unique_ptr<char[]> memory(new char[bytes]());
   auto* probe = reinterpret_cast<io_uring_probe*>(memory.get());
   if (syscall(__NR_io_uring_register, ringFd, IORING_REGISTER_PROBE, probe, kOps) < 0) return false;
+  auto supported = [&](uint8_t op) { return op <= probe->last_op && (probe->ops[op].flags & IO_URING_OP_SUPPORTED); };
   for (uint8_t op : {kOpOpenat, kOpRead, kOpClose}) {
-    if (op > probe->last_op || !(probe->ops[op].flags & IO_URING_OP_SUPPORTED)) return false;
+    if (!supported(op)) return false;
   }
   return true;
 }
@@ -143,6 +154,7 @@ void Uring::Close(int fd) {
 }
 
 bool Uring::Run(std::vector<int>* answers) {
+  g_runs.fetch_add(1, std::memory_order_relaxed);
   answers->assign(queued_.size(), -ECANCELED);
   auto* sqes = static_cast<io_uring_sqe*>(sqes_);
   auto* cqes = static_cast<io_uring_cqe*>(cqes_);
@@ -173,7 +185,8 @@ bool Uring::Run(std::vector<int>* answers) {
     unsigned done = 0;
     while (done < n) {
       unsigned unsubmitted = tail + n - __atomic_load_n(sqHead_, __ATOMIC_ACQUIRE);
-      if (Enter(ringFd_, unsubmitted, 1) < 0 && errno != EINTR && errno != EAGAIN && errno != EBUSY) {
+      // Submits the rest and waits for every answer still missing, in one call where it can.
+      if (Enter(ringFd_, unsubmitted, n - done) < 0 && errno != EINTR && errno != EAGAIN && errno != EBUSY) {
         broken_ = true;  // a request may have run or not: nothing is known
         break;
       }

@@ -21,6 +21,8 @@ class Uring {
  public:
   // This thread's ring, set up at its first use; null where there is none.
   static Uring* ForThisThread();
+  // How many Runs this process's rings have made (the tests' proof that a path took the ring).
+  static uint64_t RunsSoFar();
 
   // The most requests one Run takes.
   static constexpr unsigned kMaxBatch = 256;

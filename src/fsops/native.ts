@@ -643,6 +643,8 @@ export interface NativeAddon {
    * and sandbox that allow it, and BLIT_NO_URING unset.
    */
   uringUsable(): boolean;
+  /** How many batches this process's io_uring rings have run (tests: proof a path took them). */
+  uringRuns(): number;
   exitProcess(code: number): never;
   /**
    * Whether no copy pool (see closeCopyPool) and no landFiles call owes an answer: nothing is left

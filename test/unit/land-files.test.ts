@@ -128,6 +128,37 @@ test('several batches at once all land', async (t) => {
   noTemps(root);
 });
 
+test("a directory's files in one batch: new, replacing a file or a link, empty, special modes; a directory in the way fails alone", async (t) => {
+  const root = tempDir(t);
+  writeFileSync(join(root, 'old-file'), 'old contents');
+  symlinkSync('nowhere', join(root, 'old-link'));
+  writeFileSync(join(root, 'target'), 'not to be followed');
+  symlinkSync('target', join(root, 'link-to-target'));
+  mkdirSync(join(root, 'a-dir'));
+  const jobs = [
+    ...Array.from({ length: 12 }, (_, i) =>
+      job(root, `new-${i}`, Buffer.from(`new ${i}`), { mode: [0o644, 0o4755, 0o600][i % 3]! }),
+    ),
+    job(root, 'old-file', Buffer.from('replaced')),
+    job(root, 'old-link', Buffer.from('a file now')),
+    job(root, 'link-to-target', Buffer.from('the link replaced')),
+    job(root, 'empty', Buffer.alloc(0), { mode: 0o640 }),
+    job(root, 'a-dir', Buffer.from('cannot replace a directory')),
+  ];
+  const failures = await landFiles(jobs);
+  assert.deepEqual(codes(failures), [...jobs.slice(0, -1).map(() => undefined), 'EISDIR']);
+  for (const j of jobs.slice(0, -1)) {
+    const path = join(j.dir, j.name);
+    assertMtime(path, j.mtimeNs); // before the read, which moves the atime
+    assert.ok(lstatSync(path).isFile(), `${path} is a file`);
+    assert.ok(readFileSync(path).equals(j.data), `${path}: contents`);
+    assert.equal(modeOf(path), j.mode, `${path}: mode`);
+  }
+  assert.equal(readFileSync(join(root, 'target'), 'utf8'), 'not to be followed');
+  assert.ok(lstatSync(join(root, 'a-dir')).isDirectory());
+  noTemps(root);
+});
+
 test('a temp name already taken fails with EEXIST: nothing planted is followed or changed, the others land', async (t) => {
   const root = tempDir(t);
   const outside = tempDir(t);

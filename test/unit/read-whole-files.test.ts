@@ -285,8 +285,13 @@ test('with the addon: io_uring where the kernel allows it, not with BLIT_NO_URIN
   const addon = nativeAddon();
   assert.ok(addon);
   // This machine (and CI's) allows it: the batched path is the one the tests above ran.
-  if (WITHOUT_URING || disabled !== '0') assert.equal(addon.uringUsable(), false);
-  else assert.equal(addon.uringUsable(), true);
+  if (WITHOUT_URING || disabled !== '0') {
+    assert.equal(addon.uringUsable(), false);
+    assert.equal(addon.uringRuns(), 0, 'no batch went through a ring');
+  } else {
+    assert.equal(addon.uringUsable(), true);
+    assert.ok(addon.uringRuns() > 0, 'the groups above went through the ring');
+  }
 });
 
 test('every test above, once more one system call a step (BLIT_NO_URING=1): the same answers', {
