@@ -99,16 +99,15 @@ function readSourceAheadEarly() {
   // As readSourceAhead: the path the walk lists the source by (src/engine/endpoints.ts
   // sourcePath), and only a directory (a link to one only with a trailing '/').
   const root = resolve(src.replace(/\/+$/, '') || '/');
-  let addon;
   try {
     if (!(src.endsWith('/') ? statSync(root) : lstatSync(root)).isDirectory()) return;
     // The path the CLI loads the addon by, so that it finds this one loaded.
-    addon = require(join(__dirname, '..', 'native', 'build', 'Release', 'blit_native.node'));
+    const addon = require(join(__dirname, '..', 'native', 'build', 'Release', 'blit_native.node'));
+    if (addon.abiVersion !== ADDON_ABI) return;
+    addon.readAheadTree(root);
   } catch {
     return; // the CLI says what is wrong, if anything is
   }
-  if (addon.abiVersion !== ADDON_ABI) return;
-  addon.readAheadTree(root);
   if (process.env.BLIT_DEBUG_READ_AHEAD === '1') process.stderr.write(`blit: read ahead ${root}\n`);
 }
 if (remote) readSourceAheadEarly();

@@ -152,6 +152,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
   exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
   exports.Set("hugeBuffer", Napi::Function::New(env, HugeBuffer));
+  Uring::ReadSettings();
   exports.Set("uringUsable", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), Uring::ForThisThread() != nullptr);
   }));

@@ -176,6 +176,13 @@ void ReadRun(const WholeFile* files, size_t n, DirCache& dirs, Uring* ring, int3
     }
     answers[k] = read == 0 ? kWholeRead : read == -1 ? kChangedWhileRead : -(kReadFailedBase + read);
   }
+  if (!ran) {
+    // The ring failed on the reads (never used again): no close was queued, so each is closed here.
+    for (size_t k = 0; k < n; k++) {
+      if (fds[k] >= 0) close(fds[k]);
+    }
+    return;
+  }
   for (size_t k = 0; k < n; k++) {
     if (fds[k] >= 0) ring->Close(fds[k]);
   }
@@ -187,6 +194,10 @@ void ReadRun(const WholeFile* files, size_t n, DirCache& dirs, Uring* ring, int3
 
 }  // namespace
 
+// The most files of one batch: each holds a descriptor until the batch closes them (two landing
+// threads, 128 at most), far below a process's usual limit.
+constexpr size_t kReadRun = 64;
+
 void ReadWholeGroup(const WholeFile* files, size_t count, DirCache& dirs, int32_t* answers) {
   Uring* ring = Uring::ForThisThread();
   for (size_t i = 0; i < count;) {
@@ -197,7 +208,7 @@ void ReadWholeGroup(const WholeFile* files, size_t count, DirCache& dirs, int32_
     }
     std::string_view dir = DirOf(*files[i].path);
     size_t end = i + 1;
-    while (end < count && end - i < Uring::kMaxBatch && DirOf(*files[end].path) == dir) end++;
+    while (end < count && end - i < kReadRun && DirOf(*files[end].path) == dir) end++;
     ReadRun(files + i, end - i, dirs, ring, answers + i);
     i = end;
     ring = Uring::ForThisThread();  // none once it failed

@@ -16,8 +16,10 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+// IO_URING_OP_SUPPORTED (a macro, unlike the operation numbers) came with the probe and open_flags
+// in Linux 5.6's header: an older header builds the addon without a ring.
 #if defined(__NR_io_uring_setup) && defined(__NR_io_uring_enter) && defined(__NR_io_uring_register) && \
-    defined(IORING_OFF_SQ_RING)
+    defined(IORING_OFF_SQ_RING) && defined(IO_URING_OP_SUPPORTED)
 #define BLIT_HAS_URING 1
 #endif
 #endif
@@ -27,9 +29,17 @@ namespace blit {
 
 namespace {
 std::atomic<uint64_t> g_runs{0};
+// BLIT_NO_URING=1, read once on the JS thread as the addon loads (ReadSettings): the landing
+// threads never call getenv while JavaScript may change the environment.
+std::atomic<bool> g_disabled{false};
 }  // namespace
 
 uint64_t Uring::RunsSoFar() { return g_runs.load(std::memory_order_relaxed); }
+
+void Uring::ReadSettings() {
+  const char* off = std::getenv("BLIT_NO_URING");
+  g_disabled.store(off != nullptr && std::strcmp(off, "1") == 0, std::memory_order_relaxed);
+}
 
 #ifdef BLIT_HAS_URING
 
@@ -45,11 +55,6 @@ constexpr uint8_t kOpRead = 22;    // IORING_OP_READ, 5.6
 // Every thread that asked and found none (or whose ring failed) goes without from then on.
 thread_local bool t_none = false;
 thread_local std::unique_ptr<Uring> t_ring;
-
-bool Disabled() {
-  const char* off = std::getenv("BLIT_NO_URING");
-  return off != nullptr && std::strcmp(off, "1") == 0;
-}
 
 int Enter(int fd, unsigned submit, unsigned wait) {
   return static_cast<int>(syscall(__NR_io_uring_enter, fd, submit, wait, wait > 0 ? IORING_ENTER_GETEVENTS : 0,
@@ -74,7 +79,7 @@ bool Supports(int ringFd) {
 
 Uring* Uring::ForThisThread() {
   if (t_ring) return t_ring->broken_ ? nullptr : t_ring.get();
-  if (t_none || Disabled()) {
+  if (t_none || g_disabled.load(std::memory_order_relaxed)) {
     t_none = true;
     return nullptr;
   }
@@ -113,7 +118,8 @@ bool Uring::Setup() {
   sqRingBytes_ = sqBytes;
   void* cq = sq;
   if (!single) {
-    // Unmapped with the ring's file, at exit: a thread's ring lives as long as the thread.
+    // Never unmapped (kernels without the single mapping predate the operations probed for, so
+    // this does not run where Supports passed): left for the process's exit.
     cq = mmap(nullptr, cqBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ringFd_, IORING_OFF_CQ_RING);
     if (cq == MAP_FAILED) return false;
   }

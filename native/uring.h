@@ -23,6 +23,8 @@ class Uring {
   static Uring* ForThisThread();
   // How many Runs this process's rings have made (the tests' proof that a path took the ring).
   static uint64_t RunsSoFar();
+  // Reads BLIT_NO_URING; on the JS thread, as the addon loads.
+  static void ReadSettings();
 
   // The most requests one Run takes.
   static constexpr unsigned kMaxBatch = 256;

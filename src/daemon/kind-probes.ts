@@ -17,15 +17,13 @@ import { RpcError } from './rpc-error.js';
 
 const NOT_KNOWN: ProbedKind = { known: false, missing: false, kind: EntryKind.ENTRY_KIND_UNSPECIFIED };
 
-/** One answer per probe, in order; `moduleFor` refuses a module the caller may not use. */
+/**
+ * One answer per probe, in order; `moduleFor` refuses a module the caller may not use. Those past
+ * the first MAX_KIND_PROBES are not known (the handshake of a client that asks more still goes on).
+ */
 export function answerProbes(probes: KindProbe[], moduleFor: (name: string) => ModuleConfig): ProbedKind[] {
-  if (probes.length > MAX_KIND_PROBES) {
-    throw new RpcError(
-      status.INVALID_ARGUMENT,
-      `too many kind probes (${probes.length}; at most ${MAX_KIND_PROBES})`,
-    );
-  }
-  return probes.map((probe) => {
+  return probes.map((probe, i) => {
+    if (i >= MAX_KIND_PROBES) return NOT_KNOWN;
     let module: ModuleConfig;
     try {
       module = moduleFor(probe.module);

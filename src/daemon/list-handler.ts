@@ -6,7 +6,15 @@
  * module-path.ts): the names and the descriptions of one page come from the same open directory,
  * whatever is renamed meanwhile. Without it, the path-string resolution (`listByPath`).
  */
-import { type BigIntStats, fstatSync, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import {
+  type BigIntStats,
+  fstatSync,
+  lstatSync,
+  opendirSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+} from 'node:fs';
 import { type BeneathDir, BeneathError, type BeneathRoot, type EntryStats } from '../fsops/beneath.js';
 import { entryFromStats, kindOfMode } from '../fsops/listing.js';
 import { baseRel, joinRel, localPath } from '../fsops/rel-path.js';
@@ -52,7 +60,14 @@ export function kindInModule(module: ModuleConfig, path: string, follow: boolean
   const root = openModuleRoot(module);
   if (!root) {
     const placed = placeByPath(module, rel, follow);
-    return 'entry' in placed ? placed.entry.kind : EntryKind.ENTRY_KIND_DIRECTORY;
+    if ('entry' in placed) return placed.entry.kind;
+    // As List would read its names: a directory it could not read is its refusal.
+    try {
+      opendirSync(placed.dir).closeSync();
+    } catch (error) {
+      throw fileSystemRpcError(error, rel);
+    }
+    return EntryKind.ENTRY_KIND_DIRECTORY;
   }
   try {
     if (rel === '') return EntryKind.ENTRY_KIND_DIRECTORY;

@@ -123,7 +123,13 @@ export function createService(
         ...(request.hello ? { negotiated: negotiate(request.hello, hello) } : {}),
         kinds: answerProbes(request.probes, (name) => moduleFor(name, peer)),
       }),
-      (request) => (request.probes.length > 0 ? { probes: request.probes.length } : {}),
+      (request) =>
+        request.probes.length > 0
+          ? {
+              probes: request.probes.length,
+              probed: request.probes.slice(0, 8).map((p) => `${clip(p.module)}:${clip(p.path)}`),
+            }
+          : {},
     ),
     // A client sees only the modules it may use.
     listModules: unary<ListModulesRequest, ListModulesResponse>(
