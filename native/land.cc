@@ -360,18 +360,19 @@ void LandThread(LandPool* pool) {
           whole.push_back({&file.path, file.into, static_cast<int64_t>(file.size), file.sec, file.nsec});
         }
         ReadWholeGroup(whole.data(), whole.size(), dirs, job->errnos.data());
-      }
-      for (size_t i = 0; i < job->files.size() && !(job->read && job->root.fd < 0); i++) {
-        const LandFile& file = job->files[i];
-        int32_t unusedOwner = -1;
-        int32_t unusedXattrs[kXattrInts] = {0, 0, 0, 0};
-        int32_t* ownerErr = i < job->ownerErrnos.size() ? &job->ownerErrnos[i] : &unusedOwner;
-        int32_t* xattrInts =
-            (i + 1) * kXattrInts <= job->xattrInts.size() ? &job->xattrInts[i * kXattrInts] : unusedXattrs;
-        if (job->read) {
-          job->errnos[i] = ReadWholeAt(file.path, file.into, static_cast<int64_t>(file.size), file.sec, file.nsec,
-                                       job->root.fd >= 0 ? &job->root : nullptr, &dirs);
-        } else {
+      } else {
+        for (size_t i = 0; i < job->files.size(); i++) {
+          const LandFile& file = job->files[i];
+          if (job->read) {
+            job->errnos[i] = ReadWholeAt(file.path, file.into, static_cast<int64_t>(file.size), file.sec,
+                                         file.nsec, &job->root, &dirs);
+            continue;
+          }
+          int32_t unusedOwner = -1;
+          int32_t unusedXattrs[kXattrInts] = {0, 0, 0, 0};
+          int32_t* ownerErr = i < job->ownerErrnos.size() ? &job->ownerErrnos[i] : &unusedOwner;
+          int32_t* xattrInts =
+              (i + 1) * kXattrInts <= job->xattrInts.size() ? &job->xattrInts[i * kXattrInts] : unusedXattrs;
           job->errnos[i] = file.fd >= 0 ? (WriteAll(file.fd, file.data, file.size, file.offset) ? 0 : errno)
                                         : LandOne(file, dirs, ownerErr, xattrInts);
         }

@@ -50,6 +50,14 @@ int ReadFully(int fd, char* data, size_t length, int64_t offset) {
   return 0;
 }
 
+// How ReadWholeAt opens a file: a last link is not followed, a FIFO never blocks the open.
+constexpr int kWholeFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+
+// ReadWholeAt's answer when the fstat after the open (CheckListed) said `check`, not 0.
+int UnreadAnswer(int check) { return check == -1 ? kNotAsListed : -check; }
+
+// ReadWholeAt's answer for a read that ended `read` (0, -1 or an errno), then checked again.
+int ReadAnswer(int read) { return read == 0 ? kWholeRead : read == -1 ? kChangedWhileRead : -(kReadFailedBase + read); }
 
 }  // namespace
 
@@ -75,9 +83,8 @@ Napi::Value ReadChecked(const Napi::CallbackInfo& info) {
 
 int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, int64_t nsec, const WholeRoot* root,
                 DirCache* dirs) {
-  // As the per-step path opens it: a last link is not followed, a FIFO never blocks the open;
-  // below a root, through blit_beneath's resolution (never out of it).
-  constexpr int kFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+  // As the per-step path opens it (kWholeFlags); below a root, through blit_beneath's resolution
+  // (never out of it).
   int fd;
   if (root) {
     fd = blit_beneath::OpenForReadBeneath(root->fd, root->path, path, root->walk);
@@ -85,18 +92,16 @@ int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, 
     int at;
     std::string name;
     dirs->Locate(path, &at, &name);
-    fd = openat(at, name.c_str(), kFlags);
+    fd = openat(at, name.c_str(), kWholeFlags);
   } else {
-    fd = open(path.c_str(), kFlags);
+    fd = open(path.c_str(), kWholeFlags);
   }
   if (fd < 0) return root ? fd : -errno;
   // Checked before it is read: a file swapped for a device or a FIFO is never read at all. A
   // failed fstat here is answered as a failed open (the caller reports both alike).
   int answer = CheckListed(fd, size, sec, nsec, nullptr);
-  if (answer == -1) {
-    answer = kNotAsListed;
-  } else if (answer > 0) {
-    answer = -answer;
+  if (answer != 0) {
+    answer = UnreadAnswer(answer);
   } else {
     int read = ReadFully(fd, into, static_cast<size_t>(size), 0);
     if (read == 0) {
@@ -107,15 +112,13 @@ int ReadWholeAt(const std::string& path, char* into, int64_t size, int64_t sec, 
       }
       read = CheckListed(fd, size, sec, nsec, nullptr);
     }
-    answer = read == 0 ? kWholeRead : read == -1 ? kChangedWhileRead : -(kReadFailedBase + read);
+    answer = ReadAnswer(read);
   }
   close(fd);
   return answer;
 }
 
 namespace {
-
-constexpr int kWholeFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
 
 // The directory part of a path as DirCache::Locate splits it ("" where it opens none).
 std::string_view DirOf(const std::string& path) {
@@ -148,7 +151,7 @@ void ReadRun(const WholeFile* files, size_t n, DirCache& dirs, Uring* ring, int3
     // Checked before it is read: a file swapped for a device or a FIFO is never read at all.
     int answer = CheckListed(fds[k], files[k].size, files[k].sec, files[k].nsec, nullptr);
     if (answer != 0) {
-      answers[k] = answer == -1 ? kNotAsListed : -answer;
+      answers[k] = UnreadAnswer(answer);
       continue;
     }
     ring->Read(fds[k], files[k].into, static_cast<unsigned>(files[k].size), 0);
@@ -174,7 +177,7 @@ void ReadRun(const WholeFile* files, size_t n, DirCache& dirs, Uring* ring, int3
       ChangeSourceIfInjected(*file.path);
       read = CheckListed(fds[k], file.size, file.sec, file.nsec, nullptr);
     }
-    answers[k] = read == 0 ? kWholeRead : read == -1 ? kChangedWhileRead : -(kReadFailedBase + read);
+    answers[k] = ReadAnswer(read);
   }
   if (!ran) {
     // The ring failed on the reads (never used again): no close was queued, so each is closed here.
