@@ -1,15 +1,20 @@
 #!/bin/sh
-':' //; unset NODE_EXTRA_CA_CERTS; case "$GLIBC_TUNABLES" in *glibc.malloc.hugetlb*) ;; *) GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1"; export GLIBC_TUNABLES;; esac; exec node -- "$0" "$@"
+':' //; unset NODE_EXTRA_CA_CERTS; case "$GLIBC_TUNABLES" in *glibc.malloc.hugetlb*) ;; *) GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1";; esac; case "$GLIBC_TUNABLES" in *glibc.malloc.arena_max*) ;; *) GLIBC_TUNABLES="$GLIBC_TUNABLES:glibc.malloc.arena_max=1";; esac; export GLIBC_TUNABLES; exec node -- "$0" "$@"
 // The two lines above are read by sh and skipped by Node: the shell drops NODE_EXTRA_CA_CERTS,
-// asks glibc for transparent huge pages, and starts Node on this file. `node bin/blit.js` works
-// too, without either saving.
+// asks glibc for transparent huge pages and one malloc arena, and starts Node on this file.
+// `node bin/blit.js` works too, without these savings.
 // - Node 20 parses the whole CA bundle at process start when NODE_EXTRA_CA_CERTS is set (38 ms of
 //   every run on a machine that sets it, docs/DECISIONS.md), and blit's TLS connections trust only
 //   the daemon's pinned certificate, never a CA bundle.
 // - glibc.malloc.hugetlb=1 (glibc 2.35+; ignored elsewhere): malloc advises huge pages for the
 //   memory it maps, so a socket's 4 MiB read buffers and the addon's allocations fault in 2 MiB at
 //   a time. On the VMs measured a fresh 4 KiB page costs ~12 µs at its first write: a pull of
-//   20,000 files used 9% less CPU (docs/DECISIONS.md). A setting of the user's own is kept.
+//   20,000 files used 9% less CPU (docs/DECISIONS.md).
+// - glibc.malloc.arena_max=1: every thread allocates from one arena, so memory one thread freed
+//   (TurboFan's zones, the listers' vectors) is what the next allocates, not fresh pages of
+//   another arena: a push of 20,000 files took ~25% fewer page faults and ~6% less client CPU
+//   (docs/DECISIONS.md). Not for blitd, whose sessions run side by side for hours.
+// A setting of the user's own is kept, each tunable apart.
 // Starts the bundled CLI (dist/blit.cjs) with the V8 code cache that `npm run build` made beside it,
 // so a run deserialises compiled code instead of parsing and compiling ~450 kB of JavaScript. V8
 // checks the cache against this Node and its flags and ignores it when they differ (then blit

@@ -24,6 +24,7 @@ import { faults } from '../../util/faults.js';
 import { OwnWork } from '../own-work.js';
 import { BufferPool } from './buffer-pool.js';
 import { DataPlaneFailed, DataPlaneStalled } from './data-failure.js';
+import { hugeBuffers } from './huge-buffers.js';
 import { BATCH_TARGET_BYTES, blockCount, DATA_BLOCK_BYTES, SMALL_FILE_BYTES } from './layout.js';
 import { NativeSocket, type StepOutcome } from './native-socket.js';
 import { Outlet, WRITE_IDLE_MS } from './outlet.js';
@@ -41,8 +42,20 @@ const CHANGED = 'changed while it was copied; not installed';
 const PAUSE_AT_BYTES = 1 << 20;
 /** Bytes queued on a socket beyond which the sender waits for it to drain. */
 const HIGH_WATER_BYTES = 8 << 20;
-/** Buffers (batch arenas, whole files and blocks read here) kept for reuse once written. */
-const SPARE_BUFFERS = 4;
+/**
+ * Batch arenas kept for reuse once written: as many as a socket holds at its high-water mark, the
+ * groups being read and the batch being filled, so a steady transfer fills no fresh ones.
+ */
+const SPARE_ARENAS = HIGH_WATER_BYTES / BATCH_TARGET_BYTES + 4;
+/** Buffers of whole files and blocks read here kept for reuse once written. */
+const SPARE_BLOCKS = 4;
+/**
+ * The process's senders share their buffers: a daemon's next session fills the memory the last
+ * one faulted in, and a buffer comes back only once its socket has let go of it (Outlet.write), so
+ * one session's failure never hands another a buffer still being written.
+ */
+const arenas = new BufferPool(BATCH_TARGET_BYTES, SPARE_ARENAS, hugeBuffers);
+const blocks = new BufferPool(DATA_BLOCK_BYTES, SPARE_BLOCKS, hugeBuffers);
 /**
  * Files sent by sendfile whose check waits for their blocks to be out, each holding its descriptor:
  * beyond this many, the next file waits for the oldest.
@@ -50,6 +63,8 @@ const SPARE_BUFFERS = 4;
 const MAX_CHECKING = 16;
 /** The header-less rest of a block whose first part went out before an injected pause. */
 const NO_HEADER = Buffer.alloc(0);
+/** The batch being filled once the sender is done (its sockets are gone): it holds nothing. */
+const NO_ARENA = Buffer.alloc(0);
 
 /** One file to send: its descriptor (the sender closes it) and how to tell it changed. */
 export interface OutgoingFile {
@@ -78,10 +93,10 @@ interface Member {
 export class RecordSender {
   private readonly outlets: Outlet[] = [];
   private members: Member[] = [];
-  /** Batches are packed in buffers of these. */
-  private readonly arenas = new BufferPool(BATCH_TARGET_BYTES, SPARE_BUFFERS);
-  /** Whole files and blocks are read into buffers of these (a block at most). */
-  private readonly blocks = new BufferPool(DATA_BLOCK_BYTES, SPARE_BUFFERS);
+  /** Batches are packed in buffers of `arenas`; whole files and blocks read into `blocks`' (a block at most). */
+  private readonly arenas = arenas;
+  private readonly blocks = blocks;
+  /** The batch being filled. */
   private arena = this.arenas.take();
   private arenaUsed = 0;
   /** Checks of files sent by sendfile still to come (sendFromFile): each closes its file's descriptor. */
@@ -492,18 +507,20 @@ export class RecordSender {
   end(): void {
     this.flush();
     for (const outlet of this.outlets.splice(0)) outlet.end();
-    this.releaseBuffers();
+    this.releaseArena();
   }
 
   /** Cuts every socket at once (the session failed). */
   destroy(): void {
     for (const outlet of this.outlets.splice(0)) outlet.destroy();
-    this.releaseBuffers();
+    this.releaseArena();
   }
 
-  /** The buffers kept for reuse are let go with the session (a daemon runs many, one after another). */
-  private releaseBuffers(): void {
-    this.arenas.clear();
-    this.blocks.clear();
+  /** The batch being filled was never handed to a socket: it goes back for the next sender, once. */
+  private releaseArena(): void {
+    this.arenas.giveBack(this.arena);
+    this.arena = NO_ARENA;
+    this.arenaUsed = 0;
+    this.members = [];
   }
 }

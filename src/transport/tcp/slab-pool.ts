@@ -22,7 +22,7 @@
  * (the garbage collector frees it as before).
  */
 
-import { nativeAddon } from '../../fsops/native.js';
+import { hugeBuffers } from './huge-buffers.js';
 
 /** The size of every slab: the largest read a socket's thread makes into one. */
 export const SLAB_BYTES = 4 << 20;
@@ -85,7 +85,7 @@ export class SlabQuota {
 
 function fresh(): Slab {
   made++;
-  const buffer = nativeAddon()?.hugeBuffer(SLAB_BYTES) ?? Buffer.allocUnsafeSlow(SLAB_BYTES);
+  const buffer = hugeBuffers(SLAB_BYTES)[0]!;
   const slab: Slab = { buffer, holds: 0, quota: undefined };
   slabs.set(buffer.buffer, slab);
   return slab;
