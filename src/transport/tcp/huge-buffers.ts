@@ -19,6 +19,7 @@ export function hugeBuffers(size: number): Buffer[] {
   const bytes = Math.ceil(size / HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES;
   const mapping = nativeAddon()?.hugeBuffer(bytes);
   if (!mapping) return [Buffer.allocUnsafeSlow(size)];
+  if (size === bytes) return [mapping];
   const buffers: Buffer[] = [];
   for (let at = 0; at + size <= bytes; at += size) buffers.push(mapping.subarray(at, at + size));
   return buffers;
