@@ -85,6 +85,9 @@ struct LandFile {
   // before its mode and its rename, what it started with (inherited) removed.
   int keep = 0;
   Xattrs xattrs;
+  // Created straight under its name (O_EXCL), no temp name and no link: only in a staging directory
+  // no one sees under its final name until it is renamed into place (freshLand's `staged`).
+  bool straight = false;
 };
 
 // Per file, what setting its xattrs did (xattr.h XattrOutcome): the four ints JS is given.
@@ -276,6 +279,15 @@ int LandOne(const LandFile& file, DirCache& dirs, int32_t* ownerErr, int32_t* xa
   std::string tempName, finalName;
   dirs.Locate(file.dir + "/" + file.temp, &at, &tempName);
   dirs.Locate(file.dir + "/" + file.name, &at, &finalName);
+  if (file.straight) {
+    // Made here, never found: what fails midway is removed, never left under the name.
+    int fd = openat(at, finalName.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, file.mode & 0777);
+    if (fd < 0) return errno;
+    int err = FillNewFile(fd, file, dirs, ownerErr, xattrInts);
+    if (close(fd) != 0 && err == 0) err = errno;
+    if (err != 0) unlinkat(at, finalName.c_str(), 0);
+    return err;
+  }
   // Unnamed while it fills: one name made instead of a temp name made and renamed, and a process
   // killed midway leaves nothing behind. Only through the directory's own descriptor (never ".").
 #if defined(O_TMPFILE) && defined(AT_EMPTY_PATH)
@@ -442,10 +454,13 @@ std::string FreshTempName() {
 
 }  // namespace
 
-// freshLand(table, dir, indices: Uint32Array, views: Uint8Array[], onDone): the table's files
-// `indices` land in `dir` (as landFiles names a directory) with the bytes of `views` (each exactly
-// its file's size), as landFiles lands its jobs; onDone as landFiles'. Throws (a TypeError or
-// RangeError) before queuing anything when the arguments do not fit the table.
+// freshLand(table, dir, indices: Uint32Array, views: Uint8Array[], onDone, staged?): the table's
+// files `indices` land in `dir` (as landFiles names a directory) with the bytes of `views` (each
+// exactly its file's size), as landFiles lands its jobs; onDone as landFiles'. `staged`: `dir` is a
+// staging directory of this session's own (fresh-files.ts), seen by no one under its final name
+// until renamed into place: each file is created straight under its name (O_EXCL), with no temp
+// name or link, and removed if it fails midway. Throws (a TypeError or RangeError) before queuing
+// anything when the arguments do not fit the table.
 Napi::Value FreshLand(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   FreshTable& table = FreshTableArg(info[0]);
@@ -455,6 +470,7 @@ Napi::Value FreshLand(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "freshLand(table, dir, indices: Uint32Array, views, onDone)");
   }
   const std::string dir = PathArg(info[1]);
+  const bool staged = info.Length() > 5 && info[5].ToBoolean().Value();
   auto indices = info[2].As<Napi::Uint32Array>();
   Napi::Array views = info[3].As<Napi::Array>();
   const size_t n = indices.ElementLength();
@@ -494,6 +510,7 @@ Napi::Value FreshLand(const Napi::CallbackInfo& info) {
     }
     // Read by the source and none: what the file inherits here is removed, as landFiles does.
     file.keep = fresh.xattrsRead ? table.keep : 0;
+    file.straight = staged;
   }
   Enqueue(env, std::move(job), held, info[4].As<Napi::Function>());
   return env.Undefined();

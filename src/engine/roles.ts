@@ -50,6 +50,8 @@ export interface FreshListing {
   bytes: number;
   /** Each file's size, for the session's statistics. */
   sizes: Float64Array;
+  /** The table holds the whole listing: the directory holds nothing else (no subdirectory, link or other file). */
+  whole: boolean;
 }
 
 /** A directory's entries as the manifest's encoded ManifestEntry messages. */

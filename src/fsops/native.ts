@@ -537,13 +537,18 @@ export interface NativeAddon {
     table: FreshTableHandle,
     index: number,
   ): [string, number, number, number, number, number, number, boolean, boolean];
-  /** The table's files `indices` landed in `dir` from `views` (each its file's size); onDone as landFiles'. */
+  /**
+   * The table's files `indices` landed in `dir` from `views` (each its file's size); onDone as
+   * landFiles'. `staged`: `dir` is this session's staging directory, seen under no final name yet:
+   * each file is created straight under its name, and removed if it fails midway.
+   */
   freshLand(
     table: FreshTableHandle,
     dir: string,
     indices: Uint32Array,
     views: Uint8Array[],
     onDone: (errnos: Int32Array, ownerErrnos: Int32Array, xattrInts: Int32Array) => void,
+    staged?: boolean,
   ): void;
   /** Each range written at its offset into its descriptor on the landing threads; one errno each. */
   writeRanges(

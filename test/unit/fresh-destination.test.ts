@@ -16,7 +16,7 @@ import type { FreshTableHandle } from '../../src/fsops/native.js';
 import { tempDir, transferOptions } from '../helpers.js';
 
 const filter = buildFilter({ include: [], exclude: [] });
-const table = { table: {} as FreshTableHandle, count: 1, bytes: 1, sizes: Float64Array.of(1) };
+const table = { table: {} as FreshTableHandle, count: 1, bytes: 1, sizes: Float64Array.of(1), whole: false };
 
 test('tables for a directory made here or a root not there yet; not for a move, a dry run or size limits', (t) => {
   const missing = join(tempDir(t), 'new');

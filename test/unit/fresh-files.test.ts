@@ -6,7 +6,7 @@
  * (freshNeeds); the files landed from the table with their bytes, mode and times (freshLand).
  */
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { localIdNames } from '../../src/fsops/id-map.js';
@@ -322,6 +322,44 @@ test('files land from the table with their bytes, mode and times; a missing dire
     () => addon!.freshLand(taken.fresh.table, dir, Uint32Array.of(3), [Buffer.alloc(0)], () => {}),
     RangeError,
   );
+});
+
+test('staged: each file is created straight under its name, with its mode and times, and never over a name that is there', {
+  skip: !addon,
+}, async (t) => {
+  const dir = join(tempDir(t, 'blit-fresh-'), '.blit-1-000000000001.tmp');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'two'), 'already here');
+  const taken = takeFreshFiles(
+    records([
+      wire({ name: 'one', size: 3n, mode: 0o640 }),
+      wire({ name: 'two', size: 1n, mode: 0o600 }),
+      wire({ name: 'three', size: 1n, mode: 0o4755 }),
+    ]),
+    'made',
+    { ...OPTIONS, keep: 0 },
+  );
+  assert.ok(taken);
+  const errnos = await new Promise<number[]>((resolve) =>
+    addon!.freshLand(
+      taken.fresh.table,
+      dir,
+      Uint32Array.of(0, 1, 2),
+      [Buffer.from('abc'), Buffer.from('2'), Buffer.from('3')],
+      (answers) => resolve([...answers]),
+      true,
+    ),
+  );
+  assert.deepEqual(
+    errnos.map((e) => (e === 0 ? 0 : addon!.errnoName(e))),
+    [0, 'EEXIST', 0],
+  );
+  assert.equal(readFileSync(join(dir, 'two'), 'utf8'), 'already here', 'never replaced');
+  assert.equal(readFileSync(join(dir, 'one'), 'utf8'), 'abc');
+  assert.equal(lstatSync(join(dir, 'one')).mode & 0o7777, 0o640);
+  assert.equal(lstatSync(join(dir, 'three')).mode & 0o7777, 0o4755);
+  assert.equal(lstatSync(join(dir, 'one'), { bigint: true }).mtimeNs, MTIME);
+  assert.deepEqual(readdirSync(dir).sort(), ['one', 'three', 'two'], 'no temp name left');
 });
 
 test('mutated listings: whatever is taken is what the decoder reads, and the rest is the other records', {

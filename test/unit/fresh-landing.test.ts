@@ -4,9 +4,12 @@
  * others of its directory; a directory gone meanwhile made again and each of its files landed once
  * more, a second time failing; owners and xattrs counted for the files landed only; a file the
  * source fails while it lands reported as the source's failure; a file sent another way handed to
- * the usual pending files; the session's held bytes all given back however each file ends.
+ * the usual pending files; the session's held bytes all given back however each file ends. A table
+ * that is its directory's whole listing lands in a staging directory renamed into place.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
 import { FidelityTally } from '../../src/engine/fidelity.js';
@@ -18,6 +21,7 @@ import { FreshFiles } from '../../src/transport/stream/fresh-files.js';
 import { ByteBudget, SharedBudget } from '../../src/transport/tcp/byte-budget.js';
 import { LandingJobs } from '../../src/transport/tcp/landing-jobs.js';
 import { BackingHold } from '../../src/transport/tcp/landing-queue.js';
+import { tempDir } from '../helpers.js';
 
 const ENOENT = 2;
 const EIO = 5;
@@ -74,7 +78,7 @@ function setUp() {
   files.add(
     'd',
     undefined,
-    { table: {} as FreshTableHandle, count: 3, bytes: 6, sizes: Float64Array.of(1, 2, 3) },
+    { table: {} as FreshTableHandle, count: 3, bytes: 6, sizes: Float64Array.of(1, 2, 3), whole: false },
     10n,
     1,
   );
@@ -240,4 +244,170 @@ test('a batch read whole: the files still asked for, at their sizes, are taken a
   // Settled: a batch naming them again takes nothing (begin then refuses them).
   assert.equal(files.takeBatch([10n, 12n], [1, 3], Buffer.from('xccc')), undefined);
   assert.throws(() => files.begin(10n, 1, true), ProtocolError);
+});
+
+/**
+ * A table that is its directory's whole listing (`whole`), on a real directory: the addon faked to
+ * land each file straight under its name where it is told (as native freshLand does when staged).
+ */
+function setUpStaged(t: { after(fn: () => void): void }, rel = 'd') {
+  const root = tempDir(t, 'blit-staged-');
+  if (rel !== '') mkdirSync(join(root, rel));
+  const landings: { dir: string; indices: number[]; staged: boolean; answer: () => void }[] = [];
+  const addon = {
+    freshNeeds: () => [],
+    freshEntry: (_table: unknown, i: number) => [NAMES[i], i + 1, 1, 0, 0o644, 5, 6, true, false],
+    freshLand: (
+      _table: unknown,
+      dir: string,
+      indices: Uint32Array,
+      views: Uint8Array[],
+      onDone: Answer,
+      staged?: boolean,
+    ) => {
+      const landing = {
+        dir,
+        indices: [...indices],
+        staged: staged === true,
+        answer: () => {
+          const errnos = landing.indices.map((i, k) => {
+            try {
+              writeFileSync(join(dir, NAMES[i]!), views[k]!, { flag: 'wx' });
+              return 0;
+            } catch {
+              return ENOENT;
+            }
+          });
+          onDone(
+            Int32Array.from(errnos),
+            new Int32Array(indices.length).fill(-1),
+            new Int32Array(4 * indices.length),
+          );
+        },
+      };
+      landings.push(landing);
+    },
+    errnoName: (errno: number) => ({ [ENOENT]: 'ENOENT' })[errno] ?? 'EUNKNOWN',
+  } as unknown as NativeAddon;
+  const destination = {
+    fs: {
+      parentOf: (path: string) => ({ path: (name: string) => join(root, parentRel(path), name), close() {} }),
+      makeDirs: (path: string) => mkdirSync(join(root, path), { recursive: true }),
+    },
+    fidelity: new FidelityTally(),
+  } as unknown as LocalDestination;
+  const shared = new SharedBudget();
+  const events = { copied: [] as number[][], failed: [] as string[][], settled: 0 };
+  const files = new FreshFiles(
+    addon,
+    destination,
+    new BackingHold(new ByteBudget(() => {}, 1 << 30, shared)),
+    new LandingJobs(),
+    {
+      copied: (count, bytes) => events.copied.push([count, bytes]),
+      failed: (path, reason) => events.failed.push([path, reason]),
+      settled: (count) => {
+        events.settled += count;
+      },
+      fatal: () => {},
+    },
+  );
+  files.add(
+    rel,
+    undefined,
+    { table: {} as FreshTableHandle, count: 3, bytes: 6, sizes: Float64Array.of(1, 2, 3), whole: true },
+    10n,
+    1,
+  );
+  const send = (id: bigint, size: number) => {
+    assert.equal(files.begin(id, size, true), 'taken');
+    files.data(id, Buffer.alloc(size, String(id)));
+    files.done(id);
+  };
+  /** The staging directories beside the directory (temp names). */
+  const stages = () => readdirSync(join(root, parentRel(rel))).filter((name) => name.startsWith('.blit-'));
+  return { root, files, landings, events, shared, send, stages };
+}
+
+test('a table that is its whole directory fills a staging directory beside it, renamed into place once all are in', async (t) => {
+  const { root, landings, events, shared, send, stages } = setUpStaged(t);
+  send(10n, 1);
+  send(11n, 2);
+  await turn();
+  assert.equal(landings.length, 1);
+  const [stage] = stages();
+  assert.ok(stage, 'a staging directory beside d');
+  assert.deepEqual(
+    [landings[0]!.dir, landings[0]!.staged],
+    [join(root, stage, '.'), true],
+    'landed straight, in the staging directory',
+  );
+  const staging = statSync(join(root, stage)).ino;
+  landings[0]!.answer();
+  await turn();
+  assert.deepEqual(readdirSync(join(root, 'd')), [], 'nothing under d until every file is in');
+  assert.deepEqual(events.copied, [], 'counted once in place');
+  assert.equal(events.settled, 2);
+  send(12n, 3);
+  await turn();
+  landings[1]!.answer();
+  await turn();
+  assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b', 'c']);
+  assert.equal(readFileSync(join(root, 'd', 'b'), 'utf8'), '11');
+  assert.equal(
+    statSync(join(root, 'd')).ino,
+    staging,
+    'the staging directory itself, renamed over d at once',
+  );
+  assert.deepEqual(stages(), []);
+  assert.deepEqual(events.copied, [[3, 6]]);
+  assert.deepEqual(events.failed, []);
+  assert.equal(shared.bytes, 0);
+});
+
+test('a staged directory something else wrote into meanwhile: its files join it, never over what is there', async (t) => {
+  const { root, landings, events, send, stages } = setUpStaged(t);
+  send(10n, 1);
+  send(11n, 2);
+  send(12n, 3);
+  await turn();
+  writeFileSync(join(root, 'd', 'x'), 'someone else');
+  writeFileSync(join(root, 'd', 'b'), 'theirs');
+  landings[0]!.answer();
+  await turn();
+  assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b', 'c', 'x']);
+  assert.equal(readFileSync(join(root, 'd', 'b'), 'utf8'), 'theirs', 'never replaced');
+  assert.equal(readFileSync(join(root, 'd', 'x'), 'utf8'), 'someone else');
+  assert.deepEqual(events.copied, [[2, 4]]);
+  const [stage] = stages();
+  assert.deepEqual(readdirSync(join(root, stage!)), ['b'], 'b left where it landed');
+  assert.deepEqual(events.failed.length, 1);
+  assert.equal(events.failed[0]![0], 'd/b');
+  assert.match(events.failed[0]![1]!, new RegExp(`^cannot move into place: .*; left in ${stage}/b$`));
+});
+
+test('a session that ends with a staged directory half filled puts what landed into place', async (t) => {
+  const { root, files, landings, events, send, stages } = setUpStaged(t);
+  send(10n, 1);
+  await turn();
+  landings[0]!.answer();
+  await turn();
+  send(11n, 2);
+  await turn();
+  // The session ends while b's landing is under way: it goes into place once that answers.
+  files.close();
+  assert.equal(stages().length, 1);
+  landings[1]!.answer();
+  await turn();
+  assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b']);
+  assert.deepEqual(stages(), []);
+  assert.deepEqual(events.copied, [], 'the session is over: nothing counted after it');
+});
+
+test('the root is never staged (its staging directory would be outside the transfer)', async (t) => {
+  const { root, landings, send, stages } = setUpStaged(t, '');
+  send(10n, 1);
+  await turn();
+  assert.deepEqual([landings[0]!.dir, landings[0]!.staged], [join(root, '.'), false]);
+  assert.deepEqual(stages(), []);
 });

@@ -16,6 +16,7 @@
  * or a record for a file landed, is the protocol error it is there.
  */
 
+import { linkSync, mkdirSync, renameSync, rmdirSync, unlinkSync } from 'node:fs';
 import type { FilterVerdict } from '../../engine/filter.js';
 import type { LocalDestination } from '../../engine/local-destination.js';
 import type { FreshListing, SourceEntry } from '../../engine/roles.js';
@@ -28,7 +29,8 @@ import {
   nativeErrnoError,
 } from '../../fsops/native.js';
 import { countOwner, ownerResultOfErrno } from '../../fsops/owner.js';
-import { joinRel } from '../../fsops/rel-path.js';
+import { baseRel, joinRel, parentRel } from '../../fsops/rel-path.js';
+import { tempName } from '../../fsops/temp-path.js';
 import { countXattrOutcome, NO_XATTRS } from '../../fsops/xattrs.js';
 import { MAX_EXACT_ID, ProtocolError } from '../../protocol/manifest-wire.js';
 import { giveIds } from '../../protocol/native-manifest.js';
@@ -84,7 +86,7 @@ export function takeFreshFiles(
   );
   if (!taken) return undefined;
   const { table, count, bytes, sizes, rest } = taken;
-  return { fresh: { table, count, bytes, sizes }, rest };
+  return { fresh: { table, count, bytes, sizes, whole: rest.length === 0 }, rest };
 }
 
 /** A file of a table: asked for, its bytes coming, landing, settled, or handed to the pending files. */
@@ -110,6 +112,25 @@ interface Range {
   scheduled: boolean;
   /** Files landed once more already (their directory had gone): a second ENOENT fails them. */
   retried?: Uint8Array;
+  /** Where its files land until they are all in, when the table is the directory's whole listing. */
+  stage?: Stage;
+}
+
+/**
+ * A directory whose files land in a staging directory beside it (`name`, a temp name), each created
+ * straight under its own name, and which is renamed over the directory (made empty by this session)
+ * once every file of its table has settled: no one sees a partial file under a final name, and
+ * each file makes one name instead of an unnamed file linked in (docs/DECISIONS.md, "A directory of
+ * small files fills beside its place").
+ */
+interface Stage {
+  name: string;
+  /** Made (until then nothing landed there). */
+  made: boolean;
+  /** Landing jobs under way there: it is renamed into place only once none is. */
+  inFlight: number;
+  /** Files landed there, counted once they are in place. */
+  landed: number[];
 }
 
 /** Sent as this path takes a file: whole at the size its table holds, and small. */
@@ -165,6 +186,10 @@ export class FreshFiles {
       queued: [],
       views: [],
       scheduled: false,
+      // Not the root: its staging directory would be outside the transfer.
+      ...(fresh.whole && rel !== ''
+        ? { stage: { name: tempName(), made: false, inFlight: 0, landed: [] } }
+        : {}),
     });
     this.heldRows += fresh.count;
     return this.addon.freshNeeds(fresh.table, firstId, role);
@@ -335,6 +360,8 @@ export class FreshFiles {
       for (const view of range.views) this.held.give(view);
       range.views = [];
       range.queued = [];
+      // What landed goes into place (a landing under way there places it when it answers).
+      if (range.stage?.inFlight === 0) this.place(range);
     }
   }
 
@@ -350,10 +377,103 @@ export class FreshFiles {
 
   private forgetIfDone(range: Range): void {
     if (range.open > 0) return;
+    if (range.stage?.inFlight === 0) this.place(range);
     const at = this.ranges.indexOf(range);
     if (at < 0) return;
     this.ranges.splice(at, 1);
     this.heldRows -= range.count;
+  }
+
+  /** Where a staged range's files land: its staging directory beside the directory. */
+  private stageRel(range: Range, stage: Stage): string {
+    return joinRel(parentRel(range.rel), stage.name);
+  }
+
+  /**
+   * Makes a range's staging directory (private to this user until the directory's mode is set at
+   * the end); where it cannot be made, the range lands in its directory as any other.
+   */
+  private makeStage(range: Range, stage: Stage): void {
+    let parent: ParentDir | undefined;
+    try {
+      parent = this.destination.fs.parentOf(range.rel);
+      if (!parent) throw new Error('gone');
+      mkdirSync(parent.path(stage.name), 0o700);
+      stage.made = true;
+    } catch {
+      range.stage = undefined;
+    } finally {
+      parent?.close();
+    }
+  }
+
+  /**
+   * A staged range is done (or the session is): its staging directory is renamed over the
+   * directory, which this session made empty. Where that fails (something else put entries in the
+   * directory meanwhile, or replaced it), each file landed is linked into the directory beside
+   * what is there, never over it and never through a link; one that cannot be is reported where it
+   * is left.
+   */
+  private place(range: Range): void {
+    const stage = range.stage;
+    if (!stage) return;
+    range.stage = undefined;
+    if (!stage.made) return;
+    const count = (indices: number[]) => {
+      if (this.closed || indices.length === 0) return;
+      let bytes = 0;
+      for (const index of indices) bytes += range.sizes[index]!;
+      this.events.copied(indices.length, bytes);
+    };
+    let parent: ParentDir | undefined;
+    try {
+      parent = this.destination.fs.parentOf(range.rel);
+      if (!parent) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
+      renameSync(parent.path(stage.name), parent.path(baseRel(range.rel)));
+      count(stage.landed);
+      return;
+    } catch {
+      // Joined one by one below.
+    } finally {
+      parent?.close();
+    }
+    const stageRel = this.stageRel(range, stage);
+    const joined: number[] = [];
+    for (const index of stage.landed) {
+      const name = this.addon.freshEntry(range.table, index)[0];
+      let from: ParentDir | undefined;
+      let into: ParentDir | undefined;
+      try {
+        from = this.destination.fs.parentOf(joinRel(stageRel, name));
+        into = this.destination.fs.parentOf(joinRel(range.rel, name));
+        if (!from || !into) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
+        linkSync(from.path(name), into.path(name));
+        unlinkSync(from.path(name));
+        joined.push(index);
+      } catch (error) {
+        if (!this.closed)
+          this.events.failed(
+            joinRel(range.rel, name),
+            `cannot move into place: ${reasonOf(error)}; left in ${joinRel(stageRel, name)}`,
+            false,
+          );
+      } finally {
+        from?.close();
+        into?.close();
+      }
+    }
+    count(joined);
+    if (joined.length === stage.landed.length) {
+      let parent: ParentDir | undefined;
+      try {
+        parent = this.destination.fs.parentOf(stageRel);
+        if (parent) rmdirSync(parent.path(stage.name));
+      } catch {
+        // Left for a later run, which removes a staging directory whose writer is gone.
+      } finally {
+        parent?.close();
+      }
+    }
   }
 
   /** The complete files of a range, landed together on the addon's threads. */
@@ -369,7 +489,12 @@ export class FreshFiles {
       return;
     }
     const addon = this.addon;
-    const first = joinRel(range.rel, addon.freshEntry(range.table, indices[0]!)[0]);
+    if (range.stage && !range.stage.made) this.makeStage(range, range.stage);
+    const stage = range.stage;
+    const first = joinRel(
+      stage ? this.stageRel(range, stage) : range.rel,
+      addon.freshEntry(range.table, indices[0]!)[0],
+    );
     /** Every file of this landing failed with `error` (its directory could not be opened, or the job failed). */
     const failAll = (error: unknown) =>
       this.answer(
@@ -388,6 +513,15 @@ export class FreshFiles {
       return;
     }
     const opened = parent;
+    if (stage) stage.inFlight++;
+    /** The job answered: a staged range whose last landing this was goes into place once answered. */
+    const over = () => {
+      opened.close();
+      if (!stage) return;
+      stage.inFlight--;
+      if (stage.inFlight === 0 && range.stage === stage && (range.open === 0 || this.closed))
+        this.place(range);
+    };
     this.jobs
       .runCounted('land', first, indices.length, 'file(s)', () =>
         this.closed
@@ -403,17 +537,18 @@ export class FreshFiles {
                   answered();
                   resolve({ errnos, owners, xattrs });
                 },
+                stage !== undefined,
               );
             }),
       )
       .then(
         (result) => {
-          opened.close();
-          this.answer(range, indices, views, result, result?.errnos);
+          this.answer(range, indices, views, result, result?.errnos, stage);
+          over();
         },
         (error: unknown) => {
-          opened.close();
           failAll(error);
+          over();
         },
       );
   }
@@ -429,6 +564,8 @@ export class FreshFiles {
     result: { errnos: Int32Array; owners: Int32Array; xattrs: Int32Array } | undefined,
     /** Per file: 0 (landed), an errno, or the error that kept the landing from starting. */
     errors: ArrayLike<unknown> | undefined,
+    /** The staging directory they landed in: counted once it is in place. */
+    stage?: Stage,
   ): void {
     if (this.closed || !errors) {
       for (const view of views) this.held.give(view);
@@ -449,16 +586,20 @@ export class FreshFiles {
       const outcome = errors[i];
       if (outcome === 0) {
         this.held.give(views[i]!);
-        this.settle(range, index);
         if (result) this.countFidelity(result, i);
-        landed++;
         settled++;
-        bytes += range.sizes[index]!;
+        if (stage) stage.landed.push(index);
+        else {
+          landed++;
+          bytes += range.sizes[index]!;
+        }
+        this.settle(range, index);
         return;
       }
       const error = typeof outcome === 'number' ? nativeErrnoError(this.addon, outcome) : outcome;
       range.retried ??= new Uint8Array(range.count);
-      if (codeOf(error) === 'ENOENT' && range.retried[index] === 0) {
+      // Not for a staging directory, which only this session makes: gone, it is not made again.
+      if (codeOf(error) === 'ENOENT' && range.retried[index] === 0 && !stage) {
         // Kept held: it lands once more.
         range.retried[index] = 1;
         again.push(index);
