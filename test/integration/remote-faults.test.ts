@@ -11,7 +11,7 @@
  * not a stall there.
  */
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -117,6 +117,39 @@ test('the daemon killed mid-push: the client exits 1 at once with one line; a re
   assertSameTree(join(module, 'dst'), src);
   // The dead daemon's temp file went with the rerun (its writer is gone).
   assert.deepEqual(tempsIn(module), []);
+});
+
+/** The staging directories (temp names) directly in `dir`. */
+function stagingDirs(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && /^\.blit-\d+-[0-9a-f]{12}\.tmp$/.test(entry.name))
+    .map((entry) => entry.name);
+}
+
+test('the daemon killed while a directory of small files fills beside its place: it shows nothing; a rerun completes and removes the staging directory', async (t) => {
+  const root = tempDir(t, 'blit-fault-');
+  const src = join(root, 'src');
+  mkdirSync(join(src, 'sub'), { recursive: true });
+  // One file: the group held is the one it leads (a listing's order is the source's readdir's).
+  writeFileSync(join(src, 'sub', 'a'), 'a is small');
+  const module = join(root, 'module');
+  mkdirSync(module);
+  // Held before sub's group of files lands: its staging directory is made by then.
+  const daemon = await startDaemon(t, ['--root', module], { BLIT_TEST_HANG: 'land:sub/a' });
+  const push = startBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst`]);
+  const dst = join(module, 'dst');
+  await until('the staging directory beside sub', () => existsSync(dst) && stagingDirs(dst).length === 1);
+  assert.deepEqual(readdirSync(join(dst, 'sub')), [], 'sub shows none of its files while they land');
+  await daemon.stop('SIGKILL');
+  assert.equal((await push.exited).code, 1, push.stderr());
+  assert.equal(stagingDirs(dst).length, 1, 'left by the killed daemon');
+
+  const again = await startDaemon(t, ['--root', module]);
+  const rerun = await runBlit(['copy', `${src}/`, `127.0.0.1:${again.port}:/default/dst`]);
+  assert.equal(rerun.status, 0, rerun.stderr);
+  // The same tree: the dead daemon's staging directory went with the rerun (its writer is gone).
+  assertSameTree(dst, src);
+  assert.deepEqual(stagingDirs(dst), []);
 });
 
 test('the client killed mid-push: the daemon drops the session and its temp file at once and keeps serving', async (t) => {

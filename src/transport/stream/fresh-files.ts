@@ -491,10 +491,10 @@ export class FreshFiles {
     const addon = this.addon;
     if (range.stage && !range.stage.made) this.makeStage(range, range.stage);
     const stage = range.stage;
-    const first = joinRel(
-      stage ? this.stageRel(range, stage) : range.rel,
-      addon.freshEntry(range.table, indices[0]!)[0],
-    );
+    const firstName = addon.freshEntry(range.table, indices[0]!)[0];
+    /** The first file as the session names it (its work, its faults), and where it lands now. */
+    const first = joinRel(range.rel, firstName);
+    const landsAt = stage ? joinRel(this.stageRel(range, stage), firstName) : first;
     /** Every file of this landing failed with `error` (its directory could not be opened, or the job failed). */
     const failAll = (error: unknown) =>
       this.answer(
@@ -503,10 +503,11 @@ export class FreshFiles {
         views,
         undefined,
         indices.map(() => error),
+        stage,
       );
     let parent: ParentDir | undefined;
     try {
-      parent = this.destination.fs.parentOf(first);
+      parent = this.destination.fs.parentOf(landsAt);
       if (!parent) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
     } catch (error) {
       failAll(error);
