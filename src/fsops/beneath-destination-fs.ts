@@ -64,6 +64,22 @@ export class BeneathDestinationFs implements DestinationFs {
     return { path: (name) => `/proc/self/fd/${dir.fd}/${name}`, close: () => dir.close() };
   }
 
+  makeBeside(rel: string, name: string): ParentDir {
+    const full = this.inModule(rel);
+    let parent: BeneathDir | undefined;
+    try {
+      parent = this.root.openDir(parentRel(full), true);
+      parent.mkdir(name, 0o777);
+      // Never through a link: ELOOP or ENOTDIR if the name was swapped since the mkdir.
+      const dir = parent.openSubdir(name);
+      return { path: (entry) => `/proc/self/fd/${dir.fd}/${entry}`, close: () => dir.close() };
+    } catch (error) {
+      throw resolutionError(error);
+    } finally {
+      parent?.close();
+    }
+  }
+
   makeDirs(rel: string): void {
     const full = this.inModule(rel);
     if (full === '') return;

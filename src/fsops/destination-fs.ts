@@ -5,6 +5,7 @@
  * swaps one for a link cannot redirect the writes out of the module.
  */
 
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDirs } from './make-dirs.js';
 import { localPath, parentRel } from './rel-path.js';
@@ -24,6 +25,12 @@ export interface DestinationFs {
   parentOf(rel: string): ParentDir | undefined;
   /** Makes the directory `rel` and its missing ancestors below the root (an existing one is fine). */
   makeDirs(rel: string): void;
+  /**
+   * Makes the directory `name` (a name nothing has: it fails otherwise) in the directory `rel`
+   * lives in, and holds it open, reached never through a link: its entries are named through it
+   * whatever is done to its name meanwhile.
+   */
+  makeBeside(rel: string, name: string): ParentDir;
   /** Removes `rel` and, for a directory, all below it (fsops/remove-tree.ts), never through a link. */
   removeTree(rel: string, failures: RemovalFailure[], step: RemovalStep): Promise<number>;
   /** The tree changed under pinned directories (deletions): they are looked up afresh. */
@@ -51,6 +58,12 @@ export class PathDestinationFs implements DestinationFs {
 
   makeDirs(rel: string): void {
     makeDirs(this.pathOf(rel));
+  }
+
+  makeBeside(rel: string, name: string): ParentDir {
+    const dir = join(this.pathOf(parentRel(rel)), name);
+    mkdirSync(dir, 0o777);
+    return { path: (entry) => join(dir, entry), close() {} };
   }
 
   removeTree(rel: string, failures: RemovalFailure[], step: RemovalStep): Promise<number> {

@@ -8,7 +8,19 @@
  * that is its directory's whole listing lands in a staging directory renamed into place.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
@@ -293,6 +305,13 @@ function setUpStaged(t: { after(fn: () => void): void }, rel = 'd') {
     fs: {
       parentOf: (path: string) => ({ path: (name: string) => join(root, parentRel(path), name), close() {} }),
       makeDirs: (path: string) => mkdirSync(join(root, path), { recursive: true }),
+      // Held open as BeneathDestinationFs holds it: named through /proc/self/fd.
+      makeBeside: (path: string, name: string) => {
+        const dir = join(root, parentRel(path), name);
+        mkdirSync(dir);
+        const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+        return { path: (entry: string) => `/proc/self/fd/${fd}/${entry}`, close: () => closeSync(fd) };
+      },
     },
     fidelity: new FidelityTally(),
   } as unknown as LocalDestination;
@@ -337,16 +356,13 @@ test('a table that is its whole directory fills a staging directory beside it, r
   assert.equal(landings.length, 1);
   const [stage] = stages();
   assert.ok(stage, 'a staging directory beside d');
-  assert.deepEqual(
-    [landings[0]!.dir, landings[0]!.staged],
-    [join(root, stage, '.'), true],
-    'landed straight, in the staging directory',
-  );
+  assert.equal(landings[0]!.staged, true, 'landed straight');
+  assert.equal(statSync(landings[0]!.dir).ino, statSync(join(root, stage)).ino, 'in the staging directory');
   const staging = statSync(join(root, stage)).ino;
   landings[0]!.answer();
   await turn();
   assert.deepEqual(readdirSync(join(root, 'd')), [], 'nothing under d until every file is in');
-  assert.deepEqual(events.copied, [], 'counted once in place');
+  assert.deepEqual(events.copied, [[2, 3]], 'counted as they land (the progress goes on)');
   assert.equal(events.settled, 2);
   send(12n, 3);
   await turn();
@@ -360,7 +376,10 @@ test('a table that is its whole directory fills a staging directory beside it, r
     'the staging directory itself, renamed over d at once',
   );
   assert.deepEqual(stages(), []);
-  assert.deepEqual(events.copied, [[3, 6]]);
+  assert.deepEqual(events.copied, [
+    [2, 3],
+    [1, 3],
+  ]);
   assert.deepEqual(events.failed, []);
   assert.equal(shared.bytes, 0);
 });
@@ -378,7 +397,7 @@ test('a staged directory something else wrote into meanwhile: its files join it,
   assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b', 'c', 'x']);
   assert.equal(readFileSync(join(root, 'd', 'b'), 'utf8'), 'theirs', 'never replaced');
   assert.equal(readFileSync(join(root, 'd', 'x'), 'utf8'), 'someone else');
-  assert.deepEqual(events.copied, [[2, 4]]);
+  assert.deepEqual(events.copied, [[3, 6]], 'counted as they landed; b is reported besides');
   const [stage] = stages();
   assert.deepEqual(readdirSync(join(root, stage!)), ['b'], 'b left where it landed');
   assert.deepEqual(events.failed.length, 1);
@@ -401,7 +420,7 @@ test('a session that ends with a staged directory half filled puts what landed i
   await turn();
   assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b']);
   assert.deepEqual(stages(), []);
-  assert.deepEqual(events.copied, [], 'the session is over: nothing counted after it');
+  assert.deepEqual(events.copied, [[1, 1]], 'a, counted as it landed; b answered after the session');
 });
 
 test('the root is never staged (its staging directory would be outside the transfer)', async (t) => {
@@ -410,4 +429,60 @@ test('the root is never staged (its staging directory would be outside the trans
   await turn();
   assert.deepEqual([landings[0]!.dir, landings[0]!.staged], [join(root, '.'), false]);
   assert.deepEqual(stages(), []);
+});
+
+test('a file the source fails while it lands in a staging directory settles only once that landing answers', async (t) => {
+  const { root, files, landings, events, send } = setUpStaged(t);
+  send(10n, 1);
+  send(11n, 2);
+  send(12n, 3);
+  await turn();
+  assert.equal(files.fail(11n, 'changed while it was copied'), true);
+  assert.deepEqual(events.failed, [['d/b', 'changed while it was copied']]);
+  assert.equal(
+    events.settled,
+    0,
+    'not settled while it lands: the session could finish before the directory is placed',
+  );
+  assert.throws(() => files.fail(11n, 'again'), ProtocolError);
+  landings[0]!.answer();
+  await turn();
+  assert.equal(events.settled, 3);
+  assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b', 'c'], 'placed, b as it landed');
+  assert.deepEqual(events.copied, [[2, 4]], 'b not counted');
+});
+
+test('a session that ends with nothing landing places what landed and counts it', async (t) => {
+  const { root, files, landings, events, send, stages } = setUpStaged(t);
+  send(10n, 1);
+  await turn();
+  landings[0]!.answer();
+  await turn();
+  files.close();
+  assert.deepEqual(readdirSync(join(root, 'd')), ['a']);
+  assert.deepEqual(stages(), []);
+  assert.deepEqual(events.copied, [[1, 1]]);
+});
+
+test("a staging directory's name swapped for a link: nothing is renamed through it, its files join the directory from the one held open", async (t) => {
+  const { root, landings, events, send, stages } = setUpStaged(t);
+  mkdirSync(join(root, 'elsewhere'));
+  writeFileSync(join(root, 'elsewhere', 'a'), 'not ours');
+  send(10n, 1);
+  send(11n, 2);
+  send(12n, 3);
+  await turn();
+  landings[0]!.answer();
+  const [stage] = stages();
+  // Moved aside, and a link to another directory put under its name.
+  renameSync(join(root, stage!), join(root, 'moved'));
+  symlinkSync('elsewhere', join(root, stage!));
+  await turn();
+  // a, b, c are only in the directory the landing was held open on, whatever its name now.
+  assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b', 'c']);
+  assert.equal(readFileSync(join(root, 'd', 'a'), 'utf8'), '1');
+  assert.equal(readFileSync(join(root, 'elsewhere', 'a'), 'utf8'), 'not ours', 'untouched');
+  assert.ok(lstatSync(join(root, stage!)).isSymbolicLink(), 'the link is not renamed over d, nor removed');
+  assert.deepEqual(readdirSync(join(root, 'moved')), [], 'emptied');
+  assert.deepEqual(events.copied, [[3, 6]]);
 });

@@ -16,7 +16,7 @@
  * or a record for a file landed, is the protocol error it is there.
  */
 
-import { linkSync, mkdirSync, renameSync, rmdirSync, unlinkSync } from 'node:fs';
+import { linkSync, lstatSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import type { FilterVerdict } from '../../engine/filter.js';
 import type { LocalDestination } from '../../engine/local-destination.js';
 import type { FreshListing, SourceEntry } from '../../engine/roles.js';
@@ -95,6 +95,8 @@ const RECEIVING = 1;
 const LANDING = 2;
 const SETTLED = 3;
 const HANDED = 4;
+/** Failed by the source while it lands in a staging directory: settled once the landing answers. */
+const FAILED_LANDING = 5;
 
 interface Range {
   first: number;
@@ -125,11 +127,14 @@ interface Range {
  */
 interface Stage {
   name: string;
-  /** Made (until then nothing landed there). */
-  made: boolean;
+  /** Made and held open (until then nothing landed there). */
+  dir?: ParentDir;
+  /** What it is (device, inode): only that is renamed into place. */
+  dev?: bigint;
+  ino?: bigint;
   /** Landing jobs under way there: it is renamed into place only once none is. */
   inFlight: number;
-  /** Files landed there, counted once they are in place. */
+  /** Files landed there (counted as they land: one that cannot be placed is reported failed too). */
   landed: number[];
 }
 
@@ -187,9 +192,7 @@ export class FreshFiles {
       views: [],
       scheduled: false,
       // Not the root: its staging directory would be outside the transfer.
-      ...(fresh.whole && rel !== ''
-        ? { stage: { name: tempName(), made: false, inFlight: 0, landed: [] } }
-        : {}),
+      ...(fresh.whole && rel !== '' ? { stage: { name: tempName(), inFlight: 0, landed: [] } } : {}),
     });
     this.heldRows += fresh.count;
     return this.addon.freshNeeds(fresh.table, firstId, role);
@@ -310,15 +313,22 @@ export class FreshFiles {
     const { range, index } = at;
     const state = range.state[index]!;
     if (state === HANDED) return false;
-    if (state === SETTLED) throw new ProtocolError(`a failure for file ${fileId}, which was not asked for`);
+    if (state === SETTLED || state === FAILED_LANDING)
+      throw new ProtocolError(`a failure for file ${fileId}, which was not asked for`);
     const pieces = this.pieces.get(Number(fileId));
     if (pieces) {
       for (const piece of pieces) releaseView(piece);
       this.pieces.delete(Number(fileId));
     }
-    // One landing already has it: whatever lands, it is the failure the source said.
-    this.settle(range, index);
+    // One landing already has it: whatever lands, it is the failure the source said. In a
+    // staging directory it settles once that landing answers: the directory is placed then, and
+    // the session must not finish (and set directories' metadata) before.
     this.events.failed(this.relOf(range, index), reason, true);
+    if (state === LANDING && range.stage) {
+      range.state[index] = FAILED_LANDING;
+      return true;
+    }
+    this.settle(range, index);
     this.events.settled(1);
     return true;
   }
@@ -353,7 +363,6 @@ export class FreshFiles {
 
   /** The session is over: nothing more lands, and what waits is dropped. */
   close(): void {
-    this.closed = true;
     for (const pieces of this.pieces.values()) for (const piece of pieces) releaseView(piece);
     this.pieces.clear();
     for (const range of this.ranges) {
@@ -363,6 +372,7 @@ export class FreshFiles {
       // What landed goes into place (a landing under way there places it when it answers).
       if (range.stage?.inFlight === 0) this.place(range);
     }
+    this.closed = true;
   }
 
   private relOf(range: Range, index: number): string {
@@ -384,95 +394,106 @@ export class FreshFiles {
     this.heldRows -= range.count;
   }
 
-  /** Where a staged range's files land: its staging directory beside the directory. */
-  private stageRel(range: Range, stage: Stage): string {
-    return joinRel(parentRel(range.rel), stage.name);
-  }
-
   /**
-   * Makes a range's staging directory (private to this user until the directory's mode is set at
-   * the end); where it cannot be made, the range lands in its directory as any other.
+   * Makes a range's staging directory beside its directory, held open (never reached through a
+   * link) until it is placed; where it cannot be made, the range lands in its directory as any
+   * other. Its mode is the umask's, as any directory made here until the end sets its own.
    */
   private makeStage(range: Range, stage: Stage): void {
-    let parent: ParentDir | undefined;
     try {
-      parent = this.destination.fs.parentOf(range.rel);
-      if (!parent) throw new Error('gone');
-      mkdirSync(parent.path(stage.name), 0o700);
-      stage.made = true;
+      const dir = this.destination.fs.makeBeside(range.rel, stage.name);
+      try {
+        const { dev, ino } = statSync(dir.path('.'), { bigint: true });
+        Object.assign(stage, { dir, dev, ino });
+      } catch {
+        dir.close();
+        range.stage = undefined;
+      }
     } catch {
       range.stage = undefined;
-    } finally {
-      parent?.close();
     }
   }
 
   /**
    * A staged range is done (or the session is): its staging directory is renamed over the
-   * directory, which this session made empty. Where that fails (something else put entries in the
-   * directory meanwhile, or replaced it), each file landed is linked into the directory beside
-   * what is there, never over it and never through a link; one that cannot be is reported where it
-   * is left.
+   * directory, which this session made empty, if its name still names it. Where that cannot be
+   * (something else put entries in the directory meanwhile, or swapped a name), each entry of the
+   * staging directory is linked into the directory beside what is there, never over it; a file of
+   * the table that cannot be is reported where it is left.
    */
   private place(range: Range): void {
     const stage = range.stage;
     if (!stage) return;
     range.stage = undefined;
-    if (!stage.made) return;
-    const count = (indices: number[]) => {
-      if (this.closed || indices.length === 0) return;
-      let bytes = 0;
-      for (const index of indices) bytes += range.sizes[index]!;
-      this.events.copied(indices.length, bytes);
-    };
+    const dir = stage.dir;
+    if (!dir) return;
+    try {
+      if (this.renamedIntoPlace(range, stage)) return;
+      const table = new Set<string>();
+      for (const index of stage.landed) table.add(this.addon.freshEntry(range.table, index)[0]);
+      let left = 0;
+      for (const name of readdirSync(dir.path('.'))) {
+        let into: ParentDir | undefined;
+        try {
+          into = this.destination.fs.parentOf(joinRel(range.rel, name));
+          if (!into) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
+          linkSync(dir.path(name), into.path(name));
+        } catch (error) {
+          left++;
+          if (!this.closed && table.has(name))
+            this.events.failed(
+              joinRel(range.rel, name),
+              `cannot move into place: ${reasonOf(error)}; left in ${joinRel(joinRel(parentRel(range.rel), stage.name), name)}`,
+              false,
+            );
+          continue;
+        } finally {
+          into?.close();
+        }
+        try {
+          unlinkSync(dir.path(name));
+        } catch {
+          left++; // in place all the same; its second name goes with the staging directory later
+        }
+      }
+      if (left === 0) this.removeStage(range, stage);
+    } catch {
+      // Its entries could not be read: left for a later run, which removes a staging directory
+      // whose writer is gone.
+    } finally {
+      dir.close();
+    }
+  }
+
+  /** Renames the staging directory over the directory if its name still names it. */
+  private renamedIntoPlace(range: Range, stage: Stage): boolean {
     let parent: ParentDir | undefined;
     try {
       parent = this.destination.fs.parentOf(range.rel);
-      if (!parent) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
+      if (!parent) return false;
+      const named = lstatSync(parent.path(stage.name), { bigint: true });
+      if (!named.isDirectory() || named.dev !== stage.dev || named.ino !== stage.ino) return false;
       renameSync(parent.path(stage.name), parent.path(baseRel(range.rel)));
-      count(stage.landed);
-      return;
+      return true;
     } catch {
-      // Joined one by one below.
+      return false;
     } finally {
       parent?.close();
     }
-    const stageRel = this.stageRel(range, stage);
-    const joined: number[] = [];
-    for (const index of stage.landed) {
-      const name = this.addon.freshEntry(range.table, index)[0];
-      let from: ParentDir | undefined;
-      let into: ParentDir | undefined;
-      try {
-        from = this.destination.fs.parentOf(joinRel(stageRel, name));
-        into = this.destination.fs.parentOf(joinRel(range.rel, name));
-        if (!from || !into) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
-        linkSync(from.path(name), into.path(name));
-        unlinkSync(from.path(name));
-        joined.push(index);
-      } catch (error) {
-        if (!this.closed)
-          this.events.failed(
-            joinRel(range.rel, name),
-            `cannot move into place: ${reasonOf(error)}; left in ${joinRel(stageRel, name)}`,
-            false,
-          );
-      } finally {
-        from?.close();
-        into?.close();
-      }
-    }
-    count(joined);
-    if (joined.length === stage.landed.length) {
-      let parent: ParentDir | undefined;
-      try {
-        parent = this.destination.fs.parentOf(stageRel);
-        if (parent) rmdirSync(parent.path(stage.name));
-      } catch {
-        // Left for a later run, which removes a staging directory whose writer is gone.
-      } finally {
-        parent?.close();
-      }
+  }
+
+  /** The staging directory, emptied, goes (if its name still names it). */
+  private removeStage(range: Range, stage: Stage): void {
+    let parent: ParentDir | undefined;
+    try {
+      parent = this.destination.fs.parentOf(range.rel);
+      if (!parent) return;
+      const named = lstatSync(parent.path(stage.name), { bigint: true });
+      if (named.dev === stage.dev && named.ino === stage.ino) rmdirSync(parent.path(stage.name));
+    } catch {
+      // Left for a later run.
+    } finally {
+      parent?.close();
     }
   }
 
@@ -489,12 +510,10 @@ export class FreshFiles {
       return;
     }
     const addon = this.addon;
-    if (range.stage && !range.stage.made) this.makeStage(range, range.stage);
+    if (range.stage && !range.stage.dir) this.makeStage(range, range.stage);
     const stage = range.stage;
-    const firstName = addon.freshEntry(range.table, indices[0]!)[0];
-    /** The first file as the session names it (its work, its faults), and where it lands now. */
-    const first = joinRel(range.rel, firstName);
-    const landsAt = stage ? joinRel(this.stageRel(range, stage), firstName) : first;
+    /** The first file as the session names it (its work, its faults). */
+    const first = joinRel(range.rel, addon.freshEntry(range.table, indices[0]!)[0]);
     /** Every file of this landing failed with `error` (its directory could not be opened, or the job failed). */
     const failAll = (error: unknown) =>
       this.answer(
@@ -507,7 +526,8 @@ export class FreshFiles {
       );
     let parent: ParentDir | undefined;
     try {
-      parent = this.destination.fs.parentOf(landsAt);
+      // A staging directory is held open until it is placed.
+      parent = stage ? { path: stage.dir!.path, close() {} } : this.destination.fs.parentOf(first);
       if (!parent) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
     } catch (error) {
       failAll(error);
@@ -565,7 +585,7 @@ export class FreshFiles {
     result: { errnos: Int32Array; owners: Int32Array; xattrs: Int32Array } | undefined,
     /** Per file: 0 (landed), an errno, or the error that kept the landing from starting. */
     errors: ArrayLike<unknown> | undefined,
-    /** The staging directory they landed in: counted once it is in place. */
+    /** The staging directory they landed in (where a file failed by the source is left too). */
     stage?: Stage,
   ): void {
     if (this.closed || !errors) {
@@ -582,6 +602,10 @@ export class FreshFiles {
       // Failed by the source meanwhile: already reported.
       if (range.state[index] !== LANDING) {
         this.held.give(views[i]!);
+        if (range.state[index] === FAILED_LANDING) {
+          this.settle(range, index);
+          settled++;
+        }
         return;
       }
       const outcome = errors[i];
@@ -589,11 +613,9 @@ export class FreshFiles {
         this.held.give(views[i]!);
         if (result) this.countFidelity(result, i);
         settled++;
-        if (stage) stage.landed.push(index);
-        else {
-          landed++;
-          bytes += range.sizes[index]!;
-        }
+        stage?.landed.push(index);
+        landed++;
+        bytes += range.sizes[index]!;
         this.settle(range, index);
         return;
       }
