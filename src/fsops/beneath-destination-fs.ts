@@ -65,12 +65,20 @@ export class BeneathDestinationFs implements DestinationFs {
   }
 
   makeBeside(rel: string, name: string): ParentDir {
+    return this.beside(rel, name, true);
+  }
+
+  openBeside(rel: string, name: string): ParentDir {
+    return this.beside(rel, name, false);
+  }
+
+  private beside(rel: string, name: string, make: boolean): ParentDir {
     const full = this.inModule(rel);
     let parent: BeneathDir | undefined;
     try {
       parent = this.root.openDir(parentRel(full), true);
-      parent.mkdir(name, 0o777);
-      // Never through a link: ELOOP or ENOTDIR if the name was swapped since the mkdir.
+      if (make) parent.mkdir(name, 0o777);
+      // Never through a link: ELOOP or ENOTDIR if the name is not a directory (swapped since).
       const dir = parent.openSubdir(name);
       return { path: (entry) => `/proc/self/fd/${dir.fd}/${entry}`, close: () => dir.close() };
     } catch (error) {

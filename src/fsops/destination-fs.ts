@@ -31,6 +31,8 @@ export interface DestinationFs {
    * whatever is done to its name meanwhile.
    */
   makeBeside(rel: string, name: string): ParentDir;
+  /** The directory `name` in the directory `rel` lives in, held open as makeBeside holds it. */
+  openBeside(rel: string, name: string): ParentDir;
   /** Removes `rel` and, for a directory, all below it (fsops/remove-tree.ts), never through a link. */
   removeTree(rel: string, failures: RemovalFailure[], step: RemovalStep): Promise<number>;
   /** The tree changed under pinned directories (deletions): they are looked up afresh. */
@@ -61,8 +63,12 @@ export class PathDestinationFs implements DestinationFs {
   }
 
   makeBeside(rel: string, name: string): ParentDir {
+    mkdirSync(join(this.pathOf(parentRel(rel)), name), 0o777);
+    return this.openBeside(rel, name);
+  }
+
+  openBeside(rel: string, name: string): ParentDir {
     const dir = join(this.pathOf(parentRel(rel)), name);
-    mkdirSync(dir, 0o777);
     return { path: (entry) => join(dir, entry), close() {} };
   }
 

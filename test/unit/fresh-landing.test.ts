@@ -29,7 +29,7 @@ import type { LocalDestination } from '../../src/engine/local-destination.js';
 import type { FreshTableHandle, NativeAddon } from '../../src/fsops/native.js';
 import { parentRel } from '../../src/fsops/rel-path.js';
 import { ProtocolError } from '../../src/protocol/manifest-wire.js';
-import { FreshFiles } from '../../src/transport/stream/fresh-files.js';
+import { FreshFiles, MAX_HELD_STAGES } from '../../src/transport/stream/fresh-files.js';
 import { ByteBudget, SharedBudget } from '../../src/transport/tcp/byte-budget.js';
 import { LandingJobs } from '../../src/transport/tcp/landing-jobs.js';
 import { BackingHold } from '../../src/transport/tcp/landing-queue.js';
@@ -264,6 +264,15 @@ test('a batch read whole: the files still asked for, at their sizes, are taken a
  */
 function setUpStaged(t: { after(fn: () => void): void }, rel = 'd') {
   const root = tempDir(t, 'blit-staged-');
+  /** The staging directories made (not taken again from those moved aside). */
+  const made: string[] = [];
+  const openBeside = (path: string, name: string) => {
+    const fd = openSync(
+      join(root, parentRel(path), name),
+      constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW,
+    );
+    return { path: (entry: string) => `/proc/self/fd/${fd}/${entry}`, close: () => closeSync(fd) };
+  };
   if (rel !== '') mkdirSync(join(root, rel));
   const landings: { dir: string; indices: number[]; staged: boolean; answer: () => void }[] = [];
   const addon = {
@@ -307,11 +316,11 @@ function setUpStaged(t: { after(fn: () => void): void }, rel = 'd') {
       makeDirs: (path: string) => mkdirSync(join(root, path), { recursive: true }),
       // Held open as BeneathDestinationFs holds it: named through /proc/self/fd.
       makeBeside: (path: string, name: string) => {
-        const dir = join(root, parentRel(path), name);
-        mkdirSync(dir);
-        const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-        return { path: (entry: string) => `/proc/self/fd/${fd}/${entry}`, close: () => closeSync(fd) };
+        made.push(name);
+        mkdirSync(join(root, parentRel(path), name));
+        return openBeside(path, name);
       },
+      openBeside,
     },
     fidelity: new FidelityTally(),
   } as unknown as LocalDestination;
@@ -345,11 +354,11 @@ function setUpStaged(t: { after(fn: () => void): void }, rel = 'd') {
   };
   /** The staging directories beside the directory (temp names). */
   const stages = () => readdirSync(join(root, parentRel(rel))).filter((name) => name.startsWith('.blit-'));
-  return { root, files, landings, events, shared, send, stages };
+  return { root, files, landings, events, shared, send, stages, made };
 }
 
 test('a table that is its whole directory fills a staging directory beside it, renamed into place once all are in', async (t) => {
-  const { root, landings, events, shared, send, stages } = setUpStaged(t);
+  const { root, files, landings, events, shared, send, stages } = setUpStaged(t);
   send(10n, 1);
   send(11n, 2);
   await turn();
@@ -373,15 +382,20 @@ test('a table that is its whole directory fills a staging directory beside it, r
   assert.equal(
     statSync(join(root, 'd')).ino,
     staging,
-    'the staging directory itself, renamed over d at once',
+    'the staging directory itself, renamed into place at once',
   );
-  assert.deepEqual(stages(), []);
+  // The empty d this session made went aside (not freed), for the next staging directory here.
+  const [aside] = stages();
+  assert.ok(aside && aside !== stage);
+  assert.deepEqual(readdirSync(join(root, aside)), []);
   assert.deepEqual(events.copied, [
     [2, 3],
     [1, 3],
   ]);
   assert.deepEqual(events.failed, []);
   assert.equal(shared.bytes, 0);
+  files.close();
+  assert.deepEqual(stages(), [], 'what went aside is removed when the session ends');
 });
 
 test('a staged directory something else wrote into meanwhile: its files join it, never over what is there', async (t) => {
@@ -485,4 +499,140 @@ test("a staging directory's name swapped for a link: nothing is renamed through 
   assert.ok(lstatSync(join(root, stage!)).isSymbolicLink(), 'the link is not renamed over d, nor removed');
   assert.deepEqual(readdirSync(join(root, 'moved')), [], 'emptied');
   assert.deepEqual(events.copied, [[3, 6]]);
+});
+
+test('at most MAX_HELD_STAGES staging directories are held at once; past them a table lands in its directory', async (t) => {
+  const root = tempDir(t, 'blit-staged-');
+  const landings: { staged: boolean; answer: () => void }[] = [];
+  const addon = {
+    freshNeeds: () => [],
+    freshEntry: (_table: unknown, i: number) => [NAMES[i], 1, 1, 0, 0o644, 5, 6, true, false],
+    freshLand: (
+      _table: unknown,
+      dir: string,
+      indices: Uint32Array,
+      views: Uint8Array[],
+      onDone: Answer,
+      staged?: boolean,
+    ) =>
+      landings.push({
+        staged: staged === true,
+        answer: () => {
+          indices.forEach((i, k) => {
+            writeFileSync(join(dir, NAMES[i]!), views[k]!, { flag: 'wx' });
+          });
+          onDone(
+            new Int32Array(indices.length),
+            new Int32Array(indices.length).fill(-1),
+            new Int32Array(4 * indices.length),
+          );
+        },
+      }),
+  } as unknown as NativeAddon;
+  let open = 0;
+  const destination = {
+    fs: {
+      parentOf: (path: string) => ({ path: (name: string) => join(root, parentRel(path), name), close() {} }),
+      makeBeside: (path: string, name: string) => {
+        const dir = join(root, parentRel(path), name);
+        mkdirSync(dir);
+        const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+        open++;
+        return {
+          path: (entry: string) => `/proc/self/fd/${fd}/${entry}`,
+          close: () => {
+            open--;
+            closeSync(fd);
+          },
+        };
+      },
+    },
+    fidelity: new FidelityTally(),
+  } as unknown as LocalDestination;
+  const files = new FreshFiles(
+    addon,
+    destination,
+    new BackingHold(new ByteBudget(() => {}, 1 << 30, new SharedBudget())),
+    new LandingJobs(),
+    { copied: () => {}, failed: () => {}, settled: () => {}, fatal: () => {} },
+  );
+  // Tables of two one-byte files each; the source sends the first file of every table first.
+  const tables = MAX_HELD_STAGES + 1;
+  for (let d = 0; d < tables; d++) {
+    mkdirSync(join(root, `d${d}`));
+    const table = {
+      table: {} as FreshTableHandle,
+      count: 2,
+      bytes: 2,
+      sizes: Float64Array.of(1, 1),
+      whole: true,
+    };
+    files.add(`d${d}`, undefined, table, BigInt(100 + 2 * d), 1);
+  }
+  const send = (id: number) => {
+    assert.equal(files.begin(BigInt(id), 1, true), 'taken');
+    files.data(BigInt(id), Buffer.from('x'));
+    files.done(BigInt(id));
+  };
+  for (let d = 0; d < tables; d++) send(100 + 2 * d);
+  await turn();
+  for (const landing of landings.splice(0)) landing.answer();
+  await turn();
+  assert.equal(open, MAX_HELD_STAGES, 'the cap held open, no more');
+  assert.deepEqual(
+    readdirSync(join(root, `d${MAX_HELD_STAGES}`)),
+    ['a'],
+    'past the cap: straight into its directory',
+  );
+  for (let d = 0; d < tables; d++) send(101 + 2 * d);
+  await turn();
+  for (const landing of landings.splice(0)) landing.answer();
+  await turn();
+  assert.equal(open, 0, 'every staging directory placed and let go');
+  for (let d = 0; d < tables; d++) assert.deepEqual(readdirSync(join(root, `d${d}`)).sort(), ['a', 'b']);
+  files.close();
+  assert.deepEqual(
+    readdirSync(root).filter((name) => name.startsWith('.blit-')),
+    [],
+  );
+});
+
+test('the next staging directory beside a placed one is the directory it moved aside: nothing freed, nothing made', async (t) => {
+  const { root, files, landings, send, stages, made } = setUpStaged(t);
+  mkdirSync(join(root, 'e'));
+  const e = {
+    table: {} as FreshTableHandle,
+    count: 3,
+    bytes: 6,
+    sizes: Float64Array.of(1, 2, 3),
+    whole: true,
+  };
+  files.add('e', undefined, e, 20n, 1);
+  for (const [id, size] of [
+    [10n, 1],
+    [11n, 2],
+    [12n, 3],
+  ] as const)
+    send(id, size);
+  await turn();
+  landings[0]!.answer();
+  await turn();
+  const [aside] = stages();
+  const asideIno = statSync(join(root, aside!)).ino;
+  for (const [id, size] of [
+    [20n, 1],
+    [21n, 2],
+    [22n, 3],
+  ] as const)
+    send(id, size);
+  await turn();
+  assert.equal(made.length, 1, 'no second staging directory made');
+  assert.equal(statSync(landings[1]!.dir).ino, asideIno, "e's files land in what was d's empty directory");
+  landings[1]!.answer();
+  await turn();
+  assert.deepEqual(readdirSync(join(root, 'e')).sort(), ['a', 'b', 'c']);
+  assert.equal(statSync(join(root, 'e')).ino, asideIno);
+  files.close();
+  assert.deepEqual(stages(), []);
+  assert.deepEqual(readdirSync(root).sort(), ['d', 'e']);
 });

@@ -55,6 +55,13 @@ export interface FreshOptions {
  */
 export const MAX_TABLE_FILES = 8192;
 
+/**
+ * Staging directories a session holds open at once, at most (each a descriptor): past them a
+ * table lands in its directory as before. A source sends a table's files together, so a few are
+ * held at a time; a peer spreading its files over many tables gets no more descriptors than this.
+ */
+export const MAX_HELD_STAGES = 64;
+
 /** The process umask: a mode it would strip is set again after the create. */
 const umask = process.umask();
 
@@ -157,6 +164,16 @@ export interface FreshEvents {
 export class FreshFiles {
   private readonly ranges: Range[] = [];
   private heldRows = 0;
+  /** Staging directories held open now (made, not placed yet). */
+  private heldStages = 0;
+  /**
+   * Empty directories moved aside, by the directory they are in: each a directory this session
+   * made, whose name its staging directory took (renamed over it, it would be freed, and a
+   * file system mounted `discard` waits for the device to trim its block: ~90 µs a directory
+   * here, and tens of milliseconds behind a backlog of trims). The next staging directory beside
+   * them is one of these; what is left is removed when the session ends.
+   */
+  private readonly spares = new Map<string, string[]>();
   /** Pieces of a file whose batch straddled two reads, by file id. */
   private readonly pieces = new Map<number, Uint8Array[]>();
   private closed = false;
@@ -372,6 +389,7 @@ export class FreshFiles {
       // What landed goes into place (a landing under way there places it when it answers).
       if (range.stage?.inFlight === 0) this.place(range);
     }
+    this.removeSpares();
     this.closed = true;
   }
 
@@ -396,15 +414,25 @@ export class FreshFiles {
 
   /**
    * Makes a range's staging directory beside its directory, held open (never reached through a
-   * link) until it is placed; where it cannot be made, the range lands in its directory as any
-   * other. Its mode is the umask's, as any directory made here until the end sets its own.
+   * link) until it is placed; where it cannot be made, or MAX_HELD_STAGES are held already (a peer
+   * sending one file of each of many tables), the range lands in its directory as any other. Its
+   * mode is the umask's, as any directory made here until the end sets its own.
    */
   private makeStage(range: Range, stage: Stage): void {
+    if (this.heldStages >= MAX_HELD_STAGES) {
+      range.stage = undefined;
+      return;
+    }
+    const spare = this.spares.get(parentRel(range.rel))?.pop();
     try {
-      const dir = this.destination.fs.makeBeside(range.rel, stage.name);
+      if (spare) stage.name = spare;
+      const dir = spare
+        ? this.destination.fs.openBeside(range.rel, spare)
+        : this.destination.fs.makeBeside(range.rel, stage.name);
       try {
         const { dev, ino } = statSync(dir.path('.'), { bigint: true });
         Object.assign(stage, { dir, dev, ino });
+        this.heldStages++;
       } catch {
         dir.close();
         range.stage = undefined;
@@ -427,8 +455,13 @@ export class FreshFiles {
     range.stage = undefined;
     const dir = stage.dir;
     if (!dir) return;
+    this.heldStages--;
     try {
-      if (this.renamedIntoPlace(range, stage)) return;
+      if (this.renamedIntoPlace(range, stage)) {
+        // Placed after the session ended (a landing that answered late): no later one takes it.
+        if (this.closed) this.removeSpares();
+        return;
+      }
       const table = new Set<string>();
       for (const index of stage.landed) table.add(this.addon.freshEntry(range.table, index)[0]);
       let left = 0;
@@ -473,13 +506,50 @@ export class FreshFiles {
       if (!parent) return false;
       const named = lstatSync(parent.path(stage.name), { bigint: true });
       if (!named.isDirectory() || named.dev !== stage.dev || named.ino !== stage.ino) return false;
-      renameSync(parent.path(stage.name), parent.path(baseRel(range.rel)));
+      const place = parent.path(baseRel(range.rel));
+      const there = lstatSync(place, { throwIfNoEntry: false });
+      if (there) {
+        // The empty directory this session made there goes aside (not freed: see `spares`), and
+        // comes back if anything was put in it meanwhile (the entries are joined one by one then).
+        if (!there.isDirectory() || readdirSync(place).length > 0) return false;
+        const aside = tempName();
+        renameSync(place, parent.path(aside));
+        if (readdirSync(parent.path(aside)).length > 0) {
+          renameSync(parent.path(aside), place);
+          return false;
+        }
+        const spares = this.spares.get(parentRel(range.rel));
+        if (spares) spares.push(aside);
+        else this.spares.set(parentRel(range.rel), [aside]);
+      }
+      renameSync(parent.path(stage.name), place);
       return true;
     } catch {
       return false;
     } finally {
       parent?.close();
     }
+  }
+
+  /**
+   * The directories moved aside and not taken again go: once every file asked for is in (before
+   * the session sets its directories' times, which a removal changes), and when the session ends.
+   */
+  removeSpares(): void {
+    for (const [dir, names] of this.spares) {
+      for (const name of names) {
+        let parent: ParentDir | undefined;
+        try {
+          parent = this.destination.fs.parentOf(joinRel(dir, name));
+          if (parent) rmdirSync(parent.path(name));
+        } catch {
+          // Left for a later run, which removes what a writer gone left under a temp name.
+        } finally {
+          parent?.close();
+        }
+      }
+    }
+    this.spares.clear();
   }
 
   /** The staging directory, emptied, goes (if its name still names it). */

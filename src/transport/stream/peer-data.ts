@@ -591,6 +591,8 @@ export function receiveFromPeer(
     }
     if (idle && outstanding === 0) {
       allInAt();
+      // Before the session sets its directories' times: removing them changes their parents'.
+      fresh?.removeSpares();
       const wake = idle;
       idle = idleFailed = undefined;
       wake();
@@ -710,6 +712,7 @@ export function receiveFromPeer(
           else if (ended) reject(ended);
           else if (outstanding === 0) {
             allInAt();
+            fresh?.removeSpares();
             resolve();
           } else {
             idle = resolve;
