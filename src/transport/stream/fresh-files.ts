@@ -606,11 +606,18 @@ export class FreshFiles {
     const opened = parent;
     if (stage) stage.inFlight++;
     /** The job answered: a staged range whose last landing this was goes into place once answered. */
+    /**
+     * The job answered: no longer under way there before its answers settle files, so the last
+     * file's settling places the directory before the session hears that it settled (and, with
+     * nothing left to land, removes what it set aside before the directories' times are set).
+     */
+    const jobAnswered = () => {
+      if (stage) stage.inFlight--;
+    };
+    /** After the answers: a session over meanwhile still places what landed. */
     const over = () => {
       opened.close();
-      if (!stage) return;
-      stage.inFlight--;
-      if (stage.inFlight === 0 && range.stage === stage && (range.open === 0 || this.closed))
+      if (stage && stage.inFlight === 0 && range.stage === stage && (range.open === 0 || this.closed))
         this.place(range);
     };
     this.jobs
@@ -634,10 +641,12 @@ export class FreshFiles {
       )
       .then(
         (result) => {
+          jobAnswered();
           this.answer(range, indices, views, result, result?.errnos, stage);
           over();
         },
         (error: unknown) => {
+          jobAnswered();
           failAll(error);
           over();
         },
