@@ -259,20 +259,42 @@ test('a batch read whole: the files still asked for, at their sizes, are taken a
 });
 
 /**
- * A table that is its directory's whole listing (`whole`), on a real directory: the addon faked to
- * land each file straight under its name where it is told (as native freshLand does when staged).
+ * A destination's directories beside others under `root`, made and held open as
+ * BeneathDestinationFs holds them (named through /proc/self/fd): those made, and those open now.
  */
-function setUpStaged(t: { after(fn: () => void): void }, rel = 'd') {
-  const root = tempDir(t, 'blit-staged-');
-  /** The staging directories made (not taken again from those moved aside). */
+function heldDirs(root: string) {
   const made: string[] = [];
+  let open = 0;
   const openBeside = (path: string, name: string) => {
     const fd = openSync(
       join(root, parentRel(path), name),
       constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW,
     );
-    return { path: (entry: string) => `/proc/self/fd/${fd}/${entry}`, close: () => closeSync(fd) };
+    open++;
+    return {
+      path: (entry: string) => `/proc/self/fd/${fd}/${entry}`,
+      close: () => {
+        open--;
+        closeSync(fd);
+      },
+    };
   };
+  const makeBeside = (path: string, name: string) => {
+    made.push(name);
+    mkdirSync(join(root, parentRel(path), name));
+    return openBeside(path, name);
+  };
+  return { made, open: () => open, makeBeside, openBeside };
+}
+
+/**
+ * A table that is its directory's whole listing (`whole`), on a real directory: the addon faked to
+ * land each file straight under its name where it is told (as native freshLand does when staged).
+ */
+function setUpStaged(t: { after(fn: () => void): void }, rel = 'd') {
+  const root = tempDir(t, 'blit-staged-');
+  /** `made`: the staging directories made (not taken again from those moved aside). */
+  const { made, makeBeside, openBeside } = heldDirs(root);
   if (rel !== '') mkdirSync(join(root, rel));
   const landings: { dir: string; indices: number[]; staged: boolean; answer: () => void }[] = [];
   const addon = {
@@ -314,12 +336,7 @@ function setUpStaged(t: { after(fn: () => void): void }, rel = 'd') {
     fs: {
       parentOf: (path: string) => ({ path: (name: string) => join(root, parentRel(path), name), close() {} }),
       makeDirs: (path: string) => mkdirSync(join(root, path), { recursive: true }),
-      // Held open as BeneathDestinationFs holds it: named through /proc/self/fd.
-      makeBeside: (path: string, name: string) => {
-        made.push(name);
-        mkdirSync(join(root, parentRel(path), name));
-        return openBeside(path, name);
-      },
+      makeBeside,
       openBeside,
     },
     fidelity: new FidelityTally(),
@@ -529,23 +546,12 @@ test('at most MAX_HELD_STAGES staging directories are held at once; past them a 
         },
       }),
   } as unknown as NativeAddon;
-  let open = 0;
+  const held = heldDirs(root);
   const destination = {
     fs: {
       parentOf: (path: string) => ({ path: (name: string) => join(root, parentRel(path), name), close() {} }),
-      makeBeside: (path: string, name: string) => {
-        const dir = join(root, parentRel(path), name);
-        mkdirSync(dir);
-        const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-        open++;
-        return {
-          path: (entry: string) => `/proc/self/fd/${fd}/${entry}`,
-          close: () => {
-            open--;
-            closeSync(fd);
-          },
-        };
-      },
+      makeBeside: held.makeBeside,
+      openBeside: held.openBeside,
     },
     fidelity: new FidelityTally(),
   } as unknown as LocalDestination;
@@ -578,7 +584,7 @@ test('at most MAX_HELD_STAGES staging directories are held at once; past them a 
   await turn();
   for (const landing of landings.splice(0)) landing.answer();
   await turn();
-  assert.equal(open, MAX_HELD_STAGES, 'the cap held open, no more');
+  assert.equal(held.open(), MAX_HELD_STAGES, 'the cap held open, no more');
   assert.deepEqual(
     readdirSync(join(root, `d${MAX_HELD_STAGES}`)),
     ['a'],
@@ -588,7 +594,7 @@ test('at most MAX_HELD_STAGES staging directories are held at once; past them a 
   await turn();
   for (const landing of landings.splice(0)) landing.answer();
   await turn();
-  assert.equal(open, 0, 'every staging directory placed and let go');
+  assert.equal(held.open(), 0, 'every staging directory placed and let go');
   for (let d = 0; d < tables; d++) assert.deepEqual(readdirSync(join(root, `d${d}`)).sort(), ['a', 'b']);
   files.close();
   assert.deepEqual(
