@@ -23,6 +23,12 @@ namespace {
 
 constexpr size_t kReadAheadMax = 256;
 constexpr int kReaders = 2;
+// A push's tree read ahead from the launcher's first milliseconds starts one reader: the process is
+// then loading Node and its bundles on the other core, and the daemon answers the handshake on
+// whichever core is free. Two readers made three busy threads on two cores, and the handshake's
+// round trips waited for a core (tmpfs push of 20,000 files, 12 alternating runs: 0.72 -> 0.69 s,
+// docs/DECISIONS.md). The walk's own requests (readAhead, ListingWithin) start the second.
+constexpr int kTreeReaders = 1;
 // readAheadTree: at most this many directories, and entries listed in all, for one tree.
 // The entries bound is checked before each listing starts, so it is passed by at most the listings
 // in progress (kReaders).
@@ -50,7 +56,7 @@ struct ReadAheadState {
   std::condition_variable done;  // listDir waits for a listing in progress
   std::deque<std::string> queue;
   std::unordered_map<std::string, std::shared_ptr<ReadAheadSlot>> slots;
-  bool threadStarted = false;
+  int readers = 0;  // threads started
   // What readAheadTree has queued since the last dropReadAhead, which also moves the generation on
   // (a listing in progress then queues nothing more).
   size_t treeDirs = 0;
@@ -64,6 +70,12 @@ ReadAheadState& RA() {
 }
 
 void RequestLocked(ReadAheadState& ra, std::string path, bool first);
+void ReadAheadThread();
+
+// Starts reader threads until `count` run; the caller holds ra.lock.
+void StartReadersLocked(ReadAheadState& ra, int count) {
+  for (; ra.readers < count; ra.readers++) std::thread(ReadAheadThread).detach();
+}
 
 // A tree's directory was listed: its subdirectories go first in line, in listing order (the walk
 // goes depth first), within the tree's bounds. Links are never followed (the listing's lstat).
@@ -113,10 +125,6 @@ void ReadAheadThread() {
 // Queues `path` for the readers (next in line with `first`) unless it is queued or read already;
 // the caller holds ra.lock and notifies ra.work.
 void RequestLocked(ReadAheadState& ra, std::string path, bool first) {
-  if (!ra.threadStarted) {
-    for (int i = 0; i < kReaders; i++) std::thread(ReadAheadThread).detach();
-    ra.threadStarted = true;
-  }
   auto found = ra.slots.find(path);
   if (found != ra.slots.end()) {
     // Queued and not started: move it to the front (the queue holds at most kReadAheadMax paths).
@@ -138,6 +146,7 @@ Napi::Value ReadAhead(const Napi::CallbackInfo& info) {
   auto paths = info[0].As<Napi::Array>();
   ReadAheadState& ra = RA();
   std::lock_guard<std::mutex> guard(ra.lock);
+  StartReadersLocked(ra, kReaders);
   for (uint32_t i = 0; i < paths.Length() && ra.slots.size() < kReadAheadMax; i++)
     RequestLocked(ra, PathArg(paths.Get(i)), false);
   ra.work.notify_all();
@@ -149,6 +158,7 @@ Napi::Value ReadAhead(const Napi::CallbackInfo& info) {
 bool ListingWithin(const std::string& path, int waitMs) {
   ReadAheadState& ra = RA();
   std::unique_lock<std::mutex> lock(ra.lock);
+  StartReadersLocked(ra, kReaders);
   RequestLocked(ra, path, true);
   ra.work.notify_all();
   std::shared_ptr<ReadAheadSlot> slot = ra.slots.find(path)->second;
@@ -162,6 +172,7 @@ Napi::Value ReadAheadTree(const Napi::CallbackInfo& info) {
   ReadAheadState& ra = RA();
   std::lock_guard<std::mutex> guard(ra.lock);
   if (ra.slots.count(root) == 0 && ra.slots.size() < kReadAheadMax) {
+    StartReadersLocked(ra, kTreeReaders);
     RequestLocked(ra, root, true);
     ra.slots[root]->tree = true;
     ra.treeDirs++;

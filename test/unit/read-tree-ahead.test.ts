@@ -6,9 +6,11 @@
  * tree once the readers are done, and the listings still come.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { linkSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { type NativeAddon, nativeAddon } from '../../src/fsops/native.js';
 import { readTreeAhead } from '../../src/fsops/read-ahead.js';
 import { tempDir } from '../helpers.js';
@@ -55,6 +57,40 @@ test('the tree below a root is listed ahead, and not through a link', NEEDS, asy
   assert.throws(() => addon.listDir(join(root, 'a')), /ENOENT/);
   // The link's target was never listed through it.
   assert.throws(() => addon.listDir(join(root, 'e', 'link')), /ENOENT/);
+});
+
+const NATIVE = fileURLToPath(new URL('../../src/fsops/native.ts', import.meta.url));
+
+test("a tree read ahead starts one reader thread; the walk's own requests start the second", NEEDS, (t) => {
+  const root = join(tempDir(t, 'blit-tree-ahead-'), 'src');
+  for (let i = 0; i < 20; i++) mkdirSync(join(root, `d${i}`), { recursive: true });
+  // In a process of its own, where no reader has started yet: its threads counted in /proc.
+  const script = join(tempDir(t), 'readers.mts');
+  writeFileSync(
+    script,
+    [
+      "import { readdirSync } from 'node:fs';",
+      `import { nativeAddon } from ${JSON.stringify(NATIVE)};`,
+      'const addon = nativeAddon()!;',
+      "const threads = () => readdirSync('/proc/self/task').length;",
+      'const before = threads();',
+      `addon.readAheadTree(${JSON.stringify(root)});`,
+      'for (let i = 0; i < 250 && addon.readAheadState().waiting > 0; i++) await new Promise((r) => setTimeout(r, 20));',
+      'const tree = threads();',
+      `addon.readAhead([${JSON.stringify(join(root, 'd0'))}]);`,
+      'const walk = threads();',
+      'console.log(JSON.stringify({ tree: tree - before, walk: walk - before, listed: addon.readAheadState().listed }));',
+    ].join('\n'),
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const run = spawnSync(process.execPath, [...process.execArgv, script], {
+    env,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), { tree: 1, walk: 2, listed: 21 });
 });
 
 test('the read-ahead of a tree stops at its bounds; dropReadAhead forgets it', NEEDS, async (t) => {
