@@ -15,6 +15,7 @@
         "manifest.cc",
         "sparse.cc",
         "special_file.cc",
+        "stage.cc",
         "huge_buffer.cc",
         "notify.cc",
         "owner.cc",

@@ -39,6 +39,7 @@
 #include "data_socket.h"
 #include "fresh.h"
 #include "land.h"
+#include "stage.h"
 #include "listing.h"
 #include "uring.h"
 #include "manifest.h"
@@ -136,6 +137,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("freshNeeds", Napi::Function::New(env, FreshNeeds));
   exports.Set("freshEntry", Napi::Function::New(env, FreshEntry));
   exports.Set("freshLand", Napi::Function::New(env, FreshLand));
+  exports.Set("placeStaged", Napi::Function::New(env, PlaceStaged));
   exports.Set("writeRanges", Napi::Function::New(env, WriteRanges));
   exports.Set("readWholeFiles", Napi::Function::New(env, ReadWholeFiles));
   exports.Set("punchZeros", Napi::Function::New(env, PunchZeros));
@@ -162,7 +164,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 44));
+  exports.Set("abiVersion", Napi::Number::New(env, 45));
   return exports;
 }
 

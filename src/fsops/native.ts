@@ -550,6 +550,13 @@ export interface NativeAddon {
     onDone: (errnos: Int32Array, ownerErrnos: Int32Array, xattrInts: Int32Array) => void,
     staged?: boolean,
   ): void;
+  /**
+   * The staging directory `stage` of `parent` (a path; /proc/self/fd/N/. names a held directory),
+   * while it is still the directory (`dev`, `ino`), takes the name `place` (native/stage.h): 1 when
+   * nothing was there; 2 when the empty directory there traded names with it (and is now under
+   * `stage`'s name, checked empty again); 0 when neither (nothing moved, or it moved back).
+   */
+  placeStaged(parent: string, stage: string, place: string, dev: bigint, ino: bigint): 0 | 1 | 2;
   /** Each range written at its offset into its descriptor on the landing threads; one errno each. */
   writeRanges(
     ranges: { fd: number; offset: number; data: Uint8Array }[],
@@ -717,7 +724,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 44;
+const ABI_VERSION = 45;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',

@@ -26,7 +26,7 @@ import { test } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
 import { FidelityTally } from '../../src/engine/fidelity.js';
 import type { LocalDestination } from '../../src/engine/local-destination.js';
-import type { FreshTableHandle, NativeAddon } from '../../src/fsops/native.js';
+import { type FreshTableHandle, type NativeAddon, nativeAddon } from '../../src/fsops/native.js';
 import { parentRel } from '../../src/fsops/rel-path.js';
 import { ProtocolError } from '../../src/protocol/manifest-wire.js';
 import { FreshFiles, MAX_HELD_STAGES } from '../../src/transport/stream/fresh-files.js';
@@ -258,6 +258,10 @@ test('a batch read whole: the files still asked for, at their sizes, are taken a
   assert.throws(() => files.begin(10n, 1, true), ProtocolError);
 });
 
+/** The staged tests place with the addon's own placeStaged (native/stage.cc), on real directories. */
+const STAGED = { skip: nativeAddon() ? false : 'needs the addon (placeStaged)' };
+const placeStaged: NativeAddon['placeStaged'] = (...args) => nativeAddon()!.placeStaged(...args);
+
 /**
  * A destination's directories beside others under `root`, made and held open as
  * BeneathDestinationFs holds them (named through /proc/self/fd): those made, and those open now.
@@ -331,6 +335,7 @@ function setUpStaged(t: { after(fn: () => void): void }, rel = 'd') {
       landings.push(landing);
     },
     errnoName: (errno: number) => ({ [ENOENT]: 'ENOENT' })[errno] ?? 'EUNKNOWN',
+    placeStaged,
   } as unknown as NativeAddon;
   const destination = {
     fs: {
@@ -374,8 +379,9 @@ function setUpStaged(t: { after(fn: () => void): void }, rel = 'd') {
   return { root, files, landings, events, shared, send, stages, made };
 }
 
-test('a table that is its whole directory fills a staging directory beside it, renamed into place once all are in', async (t) => {
+test('a table that is its whole directory fills a staging directory beside it, renamed into place once all are in', STAGED, async (t) => {
   const { root, files, landings, events, shared, send, stages } = setUpStaged(t);
+  const made = statSync(join(root, 'd')).ino;
   send(10n, 1);
   send(11n, 2);
   await turn();
@@ -401,10 +407,12 @@ test('a table that is its whole directory fills a staging directory beside it, r
     staging,
     'the staging directory itself, renamed into place at once',
   );
-  // The empty d this session made went aside (not freed), for the next staging directory here.
+  // The empty d this session made traded names with the staging directory (not freed), for the
+  // next staging directory here.
   const [aside] = stages();
-  assert.ok(aside && aside !== stage);
-  assert.deepEqual(readdirSync(join(root, aside)), []);
+  assert.equal(aside, stage);
+  assert.equal(statSync(join(root, aside!)).ino, made, 'the empty directory d was');
+  assert.deepEqual(readdirSync(join(root, aside!)), []);
   assert.deepEqual(events.copied, [
     [2, 3],
     [1, 3],
@@ -415,7 +423,7 @@ test('a table that is its whole directory fills a staging directory beside it, r
   assert.deepEqual(stages(), [], 'what went aside is removed when the session ends');
 });
 
-test('a staged directory something else wrote into meanwhile: its files join it, never over what is there', async (t) => {
+test('a staged directory something else wrote into meanwhile: its files join it, never over what is there', STAGED, async (t) => {
   const { root, landings, events, send, stages } = setUpStaged(t);
   send(10n, 1);
   send(11n, 2);
@@ -436,7 +444,7 @@ test('a staged directory something else wrote into meanwhile: its files join it,
   assert.match(events.failed[0]![1]!, new RegExp(`^cannot move into place: .*; left in ${stage}/b$`));
 });
 
-test('a session that ends with a staged directory half filled puts what landed into place', async (t) => {
+test('a session that ends with a staged directory half filled puts what landed into place', STAGED, async (t) => {
   const { root, files, landings, events, send, stages } = setUpStaged(t);
   send(10n, 1);
   await turn();
@@ -454,7 +462,7 @@ test('a session that ends with a staged directory half filled puts what landed i
   assert.deepEqual(events.copied, [[1, 1]], 'a, counted as it landed; b answered after the session');
 });
 
-test('the root is never staged (its staging directory would be outside the transfer)', async (t) => {
+test('the root is never staged (its staging directory would be outside the transfer)', STAGED, async (t) => {
   const { root, landings, send, stages } = setUpStaged(t, '');
   send(10n, 1);
   await turn();
@@ -462,7 +470,7 @@ test('the root is never staged (its staging directory would be outside the trans
   assert.deepEqual(stages(), []);
 });
 
-test('a file the source fails while it lands in a staging directory settles only once that landing answers', async (t) => {
+test('a file the source fails while it lands in a staging directory settles only once that landing answers', STAGED, async (t) => {
   const { root, files, landings, events, send } = setUpStaged(t);
   send(10n, 1);
   send(11n, 2);
@@ -483,7 +491,7 @@ test('a file the source fails while it lands in a staging directory settles only
   assert.deepEqual(events.copied, [[2, 4]], 'b not counted');
 });
 
-test('a session that ends with nothing landing places what landed and counts it', async (t) => {
+test('a session that ends with nothing landing places what landed and counts it', STAGED, async (t) => {
   const { root, files, landings, events, send, stages } = setUpStaged(t);
   send(10n, 1);
   await turn();
@@ -495,7 +503,7 @@ test('a session that ends with nothing landing places what landed and counts it'
   assert.deepEqual(events.copied, [[1, 1]]);
 });
 
-test("a staging directory's name swapped for a link: nothing is renamed through it, its files join the directory from the one held open", async (t) => {
+test("a staging directory's name swapped for a link: nothing is renamed through it, its files join the directory from the one held open", STAGED, async (t) => {
   const { root, landings, events, send, stages } = setUpStaged(t);
   mkdirSync(join(root, 'elsewhere'));
   writeFileSync(join(root, 'elsewhere', 'a'), 'not ours');
@@ -518,7 +526,7 @@ test("a staging directory's name swapped for a link: nothing is renamed through 
   assert.deepEqual(events.copied, [[3, 6]]);
 });
 
-test('at most MAX_HELD_STAGES staging directories are held at once; past them a table lands in its directory', async (t) => {
+test('at most MAX_HELD_STAGES staging directories are held at once; past them a table lands in its directory', STAGED, async (t) => {
   const root = tempDir(t, 'blit-staged-');
   const landings: { staged: boolean; answer: () => void }[] = [];
   const addon = {
@@ -545,6 +553,7 @@ test('at most MAX_HELD_STAGES staging directories are held at once; past them a 
           );
         },
       }),
+    placeStaged,
   } as unknown as NativeAddon;
   const held = heldDirs(root);
   const destination = {
@@ -603,7 +612,7 @@ test('at most MAX_HELD_STAGES staging directories are held at once; past them a 
   );
 });
 
-test('the next staging directory beside a placed one is the directory it moved aside: nothing freed, nothing made', async (t) => {
+test('the next staging directory beside a placed one is the directory it moved aside: nothing freed, nothing made', STAGED, async (t) => {
   const { root, files, landings, send, stages, made } = setUpStaged(t);
   mkdirSync(join(root, 'e'));
   const e = {

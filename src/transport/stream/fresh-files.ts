@@ -16,7 +16,7 @@
  * or a record for a file landed, is the protocol error it is there.
  */
 
-import { linkSync, lstatSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { linkSync, lstatSync, readdirSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import type { FilterVerdict } from '../../engine/filter.js';
 import type { LocalDestination } from '../../engine/local-destination.js';
 import type { FreshListing, SourceEntry } from '../../engine/roles.js';
@@ -498,32 +498,25 @@ export class FreshFiles {
     }
   }
 
-  /** Renames the staging directory over the directory if its name still names it. */
+  /**
+   * The staging directory takes the directory's name if its own name still names it (the addon's
+   * placeStaged: one descriptor of the parent, no name taken over anything but the empty directory
+   * this session made there, which trades names with it and stays aside as a spare).
+   */
   private renamedIntoPlace(range: Range, stage: Stage): boolean {
     let parent: ParentDir | undefined;
     try {
       parent = this.destination.fs.parentOf(range.rel);
       if (!parent) return false;
-      const named = lstatSync(parent.path(stage.name), { bigint: true });
-      if (!named.isDirectory() || named.dev !== stage.dev || named.ino !== stage.ino) return false;
-      const place = parent.path(baseRel(range.rel));
-      const there = lstatSync(place, { throwIfNoEntry: false });
-      if (there) {
-        // The empty directory this session made there goes aside (not freed: see `spares`), and
-        // comes back if anything was put in it meanwhile (the entries are joined one by one then).
-        if (!there.isDirectory() || readdirSync(place).length > 0) return false;
-        const aside = tempName();
-        renameSync(place, parent.path(aside));
-        if (readdirSync(parent.path(aside)).length > 0) {
-          renameSync(parent.path(aside), place);
-          return false;
-        }
+      const placed = this.addon.placeStaged(parent.path('.'), stage.name, baseRel(range.rel), stage.dev!, stage.ino!);
+      if (placed === 2) {
+        // The empty directory this session made there is now under the staging directory's name:
+        // not freed (see `spares`).
         const spares = this.spares.get(parentRel(range.rel));
-        if (spares) spares.push(aside);
-        else this.spares.set(parentRel(range.rel), [aside]);
+        if (spares) spares.push(stage.name);
+        else this.spares.set(parentRel(range.rel), [stage.name]);
       }
-      renameSync(parent.path(stage.name), place);
-      return true;
+      return placed !== 0;
     } catch {
       return false;
     } finally {
