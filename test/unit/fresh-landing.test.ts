@@ -379,88 +379,127 @@ function setUpStaged(t: { after(fn: () => void): void }, rel = 'd') {
   return { root, files, landings, events, shared, send, stages, made };
 }
 
-test('a table that is its whole directory fills a staging directory beside it, renamed into place once all are in', STAGED, async (t) => {
-  const { root, files, landings, events, shared, send, stages } = setUpStaged(t);
-  const made = statSync(join(root, 'd')).ino;
-  send(10n, 1);
-  send(11n, 2);
-  await turn();
-  assert.equal(landings.length, 1);
-  const [stage] = stages();
-  assert.ok(stage, 'a staging directory beside d');
-  assert.equal(landings[0]!.staged, true, 'landed straight');
-  assert.equal(statSync(landings[0]!.dir).ino, statSync(join(root, stage)).ino, 'in the staging directory');
-  const staging = statSync(join(root, stage)).ino;
-  landings[0]!.answer();
-  await turn();
-  assert.deepEqual(readdirSync(join(root, 'd')), [], 'nothing under d until every file is in');
-  assert.deepEqual(events.copied, [[2, 3]], 'counted as they land (the progress goes on)');
-  assert.equal(events.settled, 2);
-  send(12n, 3);
-  await turn();
-  landings[1]!.answer();
-  await turn();
-  assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b', 'c']);
-  assert.equal(readFileSync(join(root, 'd', 'b'), 'utf8'), '11');
-  assert.equal(
-    statSync(join(root, 'd')).ino,
-    staging,
-    'the staging directory itself, renamed into place at once',
-  );
-  // The empty d this session made traded names with the staging directory (not freed), for the
-  // next staging directory here.
-  const [aside] = stages();
-  assert.equal(aside, stage);
-  assert.equal(statSync(join(root, aside!)).ino, made, 'the empty directory d was');
-  assert.deepEqual(readdirSync(join(root, aside!)), []);
-  assert.deepEqual(events.copied, [
-    [2, 3],
-    [1, 3],
-  ]);
-  assert.deepEqual(events.failed, []);
-  assert.equal(shared.bytes, 0);
-  files.close();
-  assert.deepEqual(stages(), [], 'what went aside is removed when the session ends');
-});
+test(
+  'a table that is its whole directory fills a staging directory beside it, renamed into place once all are in',
+  STAGED,
+  async (t) => {
+    const { root, files, landings, events, shared, send, stages } = setUpStaged(t);
+    const made = statSync(join(root, 'd')).ino;
+    send(10n, 1);
+    send(11n, 2);
+    await turn();
+    assert.equal(landings.length, 1);
+    const [stage] = stages();
+    assert.ok(stage, 'a staging directory beside d');
+    assert.equal(landings[0]!.staged, true, 'landed straight');
+    assert.equal(statSync(landings[0]!.dir).ino, statSync(join(root, stage)).ino, 'in the staging directory');
+    const staging = statSync(join(root, stage)).ino;
+    landings[0]!.answer();
+    await turn();
+    assert.deepEqual(readdirSync(join(root, 'd')), [], 'nothing under d until every file is in');
+    assert.deepEqual(events.copied, [[2, 3]], 'counted as they land (the progress goes on)');
+    assert.equal(events.settled, 2);
+    send(12n, 3);
+    await turn();
+    landings[1]!.answer();
+    await turn();
+    assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b', 'c']);
+    assert.equal(readFileSync(join(root, 'd', 'b'), 'utf8'), '11');
+    assert.equal(
+      statSync(join(root, 'd')).ino,
+      staging,
+      'the staging directory itself, renamed into place at once',
+    );
+    // The empty d this session made traded names with the staging directory (not freed), for the
+    // next staging directory here.
+    const [aside] = stages();
+    assert.equal(aside, stage);
+    assert.equal(statSync(join(root, aside!)).ino, made, 'the empty directory d was');
+    assert.deepEqual(readdirSync(join(root, aside!)), []);
+    assert.deepEqual(events.copied, [
+      [2, 3],
+      [1, 3],
+    ]);
+    assert.deepEqual(events.failed, []);
+    assert.equal(shared.bytes, 0);
+    files.close();
+    assert.deepEqual(stages(), [], 'what went aside is removed when the session ends');
+  },
+);
 
-test('a staged directory something else wrote into meanwhile: its files join it, never over what is there', STAGED, async (t) => {
-  const { root, landings, events, send, stages } = setUpStaged(t);
-  send(10n, 1);
-  send(11n, 2);
-  send(12n, 3);
-  await turn();
-  writeFileSync(join(root, 'd', 'x'), 'someone else');
-  writeFileSync(join(root, 'd', 'b'), 'theirs');
-  landings[0]!.answer();
-  await turn();
-  assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b', 'c', 'x']);
-  assert.equal(readFileSync(join(root, 'd', 'b'), 'utf8'), 'theirs', 'never replaced');
-  assert.equal(readFileSync(join(root, 'd', 'x'), 'utf8'), 'someone else');
-  assert.deepEqual(events.copied, [[3, 6]], 'counted as they landed; b is reported besides');
-  const [stage] = stages();
-  assert.deepEqual(readdirSync(join(root, stage!)), ['b'], 'b left where it landed');
-  assert.deepEqual(events.failed.length, 1);
-  assert.equal(events.failed[0]![0], 'd/b');
-  assert.match(events.failed[0]![1]!, new RegExp(`^cannot move into place: .*; left in ${stage}/b$`));
-});
+test(
+  'a staged range one of whose files went the usual way: the directory is kept, the staged files join it',
+  STAGED,
+  async (t) => {
+    const { root, files, landings, events, send, stages } = setUpStaged(t);
+    const made = statSync(join(root, 'd')).ino;
+    send(10n, 1);
+    send(11n, 2);
+    await turn();
+    // c comes another way: the session's pending files write it into d through a descriptor of d
+    // (BeneathDestinationFs pins it), unnamed until it is whole (O_TMPFILE), so d looks empty
+    // while it is written; a d replaced meanwhile would leave that descriptor on the one set aside.
+    assert.equal(files.materialize(12n)?.rel, 'd/c');
+    const pinned = openSync(join(root, 'd'), constants.O_RDONLY | constants.O_DIRECTORY);
+    t.after(() => closeSync(pinned));
+    landings[0]!.answer();
+    await turn();
+    writeFileSync(`/proc/self/fd/${pinned}/c`, 'usual');
+    assert.equal(statSync(join(root, 'd')).ino, made, 'd itself, never replaced');
+    assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b', 'c']);
+    assert.equal(readFileSync(join(root, 'd', 'b'), 'utf8'), '11');
+    assert.equal(readFileSync(join(root, 'd', 'c'), 'utf8'), 'usual');
+    assert.deepEqual(stages(), [], 'the emptied staging directory is gone');
+    assert.deepEqual(events.failed, []);
+  },
+);
 
-test('a session that ends with a staged directory half filled puts what landed into place', STAGED, async (t) => {
-  const { root, files, landings, events, send, stages } = setUpStaged(t);
-  send(10n, 1);
-  await turn();
-  landings[0]!.answer();
-  await turn();
-  send(11n, 2);
-  await turn();
-  // The session ends while b's landing is under way: it goes into place once that answers.
-  files.close();
-  assert.equal(stages().length, 1);
-  landings[1]!.answer();
-  await turn();
-  assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b']);
-  assert.deepEqual(stages(), []);
-  assert.deepEqual(events.copied, [[1, 1]], 'a, counted as it landed; b answered after the session');
-});
+test(
+  'a staged directory something else wrote into meanwhile: its files join it, never over what is there',
+  STAGED,
+  async (t) => {
+    const { root, landings, events, send, stages } = setUpStaged(t);
+    send(10n, 1);
+    send(11n, 2);
+    send(12n, 3);
+    await turn();
+    writeFileSync(join(root, 'd', 'x'), 'someone else');
+    writeFileSync(join(root, 'd', 'b'), 'theirs');
+    landings[0]!.answer();
+    await turn();
+    assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b', 'c', 'x']);
+    assert.equal(readFileSync(join(root, 'd', 'b'), 'utf8'), 'theirs', 'never replaced');
+    assert.equal(readFileSync(join(root, 'd', 'x'), 'utf8'), 'someone else');
+    assert.deepEqual(events.copied, [[3, 6]], 'counted as they landed; b is reported besides');
+    const [stage] = stages();
+    assert.deepEqual(readdirSync(join(root, stage!)), ['b'], 'b left where it landed');
+    assert.deepEqual(events.failed.length, 1);
+    assert.equal(events.failed[0]![0], 'd/b');
+    assert.match(events.failed[0]![1]!, new RegExp(`^cannot move into place: .*; left in ${stage}/b$`));
+  },
+);
+
+test(
+  'a session that ends with a staged directory half filled puts what landed into place',
+  STAGED,
+  async (t) => {
+    const { root, files, landings, events, send, stages } = setUpStaged(t);
+    send(10n, 1);
+    await turn();
+    landings[0]!.answer();
+    await turn();
+    send(11n, 2);
+    await turn();
+    // The session ends while b's landing is under way: it goes into place once that answers.
+    files.close();
+    assert.equal(stages().length, 1);
+    landings[1]!.answer();
+    await turn();
+    assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b']);
+    assert.deepEqual(stages(), []);
+    assert.deepEqual(events.copied, [[1, 1]], 'a, counted as it landed; b answered after the session');
+  },
+);
 
 test('the root is never staged (its staging directory would be outside the transfer)', STAGED, async (t) => {
   const { root, landings, send, stages } = setUpStaged(t, '');
@@ -470,26 +509,30 @@ test('the root is never staged (its staging directory would be outside the trans
   assert.deepEqual(stages(), []);
 });
 
-test('a file the source fails while it lands in a staging directory settles only once that landing answers', STAGED, async (t) => {
-  const { root, files, landings, events, send } = setUpStaged(t);
-  send(10n, 1);
-  send(11n, 2);
-  send(12n, 3);
-  await turn();
-  assert.equal(files.fail(11n, 'changed while it was copied'), true);
-  assert.deepEqual(events.failed, [['d/b', 'changed while it was copied']]);
-  assert.equal(
-    events.settled,
-    0,
-    'not settled while it lands: the session could finish before the directory is placed',
-  );
-  assert.throws(() => files.fail(11n, 'again'), ProtocolError);
-  landings[0]!.answer();
-  await turn();
-  assert.equal(events.settled, 3);
-  assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b', 'c'], 'placed, b as it landed');
-  assert.deepEqual(events.copied, [[2, 4]], 'b not counted');
-});
+test(
+  'a file the source fails while it lands in a staging directory settles only once that landing answers',
+  STAGED,
+  async (t) => {
+    const { root, files, landings, events, send } = setUpStaged(t);
+    send(10n, 1);
+    send(11n, 2);
+    send(12n, 3);
+    await turn();
+    assert.equal(files.fail(11n, 'changed while it was copied'), true);
+    assert.deepEqual(events.failed, [['d/b', 'changed while it was copied']]);
+    assert.equal(
+      events.settled,
+      0,
+      'not settled while it lands: the session could finish before the directory is placed',
+    );
+    assert.throws(() => files.fail(11n, 'again'), ProtocolError);
+    landings[0]!.answer();
+    await turn();
+    assert.equal(events.settled, 3);
+    assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b', 'c'], 'placed, b as it landed');
+    assert.deepEqual(events.copied, [[2, 4]], 'b not counted');
+  },
+);
 
 test('a session that ends with nothing landing places what landed and counts it', STAGED, async (t) => {
   const { root, files, landings, events, send, stages } = setUpStaged(t);
@@ -503,151 +546,166 @@ test('a session that ends with nothing landing places what landed and counts it'
   assert.deepEqual(events.copied, [[1, 1]]);
 });
 
-test("a staging directory's name swapped for a link: nothing is renamed through it, its files join the directory from the one held open", STAGED, async (t) => {
-  const { root, landings, events, send, stages } = setUpStaged(t);
-  mkdirSync(join(root, 'elsewhere'));
-  writeFileSync(join(root, 'elsewhere', 'a'), 'not ours');
-  send(10n, 1);
-  send(11n, 2);
-  send(12n, 3);
-  await turn();
-  landings[0]!.answer();
-  const [stage] = stages();
-  // Moved aside, and a link to another directory put under its name.
-  renameSync(join(root, stage!), join(root, 'moved'));
-  symlinkSync('elsewhere', join(root, stage!));
-  await turn();
-  // a, b, c are only in the directory the landing was held open on, whatever its name now.
-  assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b', 'c']);
-  assert.equal(readFileSync(join(root, 'd', 'a'), 'utf8'), '1');
-  assert.equal(readFileSync(join(root, 'elsewhere', 'a'), 'utf8'), 'not ours', 'untouched');
-  assert.ok(lstatSync(join(root, stage!)).isSymbolicLink(), 'the link is not renamed over d, nor removed');
-  assert.deepEqual(readdirSync(join(root, 'moved')), [], 'emptied');
-  assert.deepEqual(events.copied, [[3, 6]]);
-});
+test(
+  "a staging directory's name swapped for a link: nothing is renamed through it, its files join the directory from the one held open",
+  STAGED,
+  async (t) => {
+    const { root, landings, events, send, stages } = setUpStaged(t);
+    mkdirSync(join(root, 'elsewhere'));
+    writeFileSync(join(root, 'elsewhere', 'a'), 'not ours');
+    send(10n, 1);
+    send(11n, 2);
+    send(12n, 3);
+    await turn();
+    landings[0]!.answer();
+    const [stage] = stages();
+    // Moved aside, and a link to another directory put under its name.
+    renameSync(join(root, stage!), join(root, 'moved'));
+    symlinkSync('elsewhere', join(root, stage!));
+    await turn();
+    // a, b, c are only in the directory the landing was held open on, whatever its name now.
+    assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b', 'c']);
+    assert.equal(readFileSync(join(root, 'd', 'a'), 'utf8'), '1');
+    assert.equal(readFileSync(join(root, 'elsewhere', 'a'), 'utf8'), 'not ours', 'untouched');
+    assert.ok(lstatSync(join(root, stage!)).isSymbolicLink(), 'the link is not renamed over d, nor removed');
+    assert.deepEqual(readdirSync(join(root, 'moved')), [], 'emptied');
+    assert.deepEqual(events.copied, [[3, 6]]);
+  },
+);
 
-test('at most MAX_HELD_STAGES staging directories are held at once; past them a table lands in its directory', STAGED, async (t) => {
-  const root = tempDir(t, 'blit-staged-');
-  const landings: { staged: boolean; answer: () => void }[] = [];
-  const addon = {
-    freshNeeds: () => [],
-    freshEntry: (_table: unknown, i: number) => [NAMES[i], 1, 1, 0, 0o644, 5, 6, true, false],
-    freshLand: (
-      _table: unknown,
-      dir: string,
-      indices: Uint32Array,
-      views: Uint8Array[],
-      onDone: Answer,
-      staged?: boolean,
-    ) =>
-      landings.push({
-        staged: staged === true,
-        answer: () => {
-          indices.forEach((i, k) => {
-            writeFileSync(join(dir, NAMES[i]!), views[k]!, { flag: 'wx' });
-          });
-          onDone(
-            new Int32Array(indices.length),
-            new Int32Array(indices.length).fill(-1),
-            new Int32Array(4 * indices.length),
-          );
-        },
-      }),
-    placeStaged,
-  } as unknown as NativeAddon;
-  const held = heldDirs(root);
-  const destination = {
-    fs: {
-      parentOf: (path: string) => ({ path: (name: string) => join(root, parentRel(path), name), close() {} }),
-      makeBeside: held.makeBeside,
-      openBeside: held.openBeside,
-    },
-    fidelity: new FidelityTally(),
-  } as unknown as LocalDestination;
-  const files = new FreshFiles(
-    addon,
-    destination,
-    new BackingHold(new ByteBudget(() => {}, 1 << 30, new SharedBudget())),
-    new LandingJobs(),
-    { copied: () => {}, failed: () => {}, settled: () => {}, fatal: () => {} },
-  );
-  // Tables of two one-byte files each; the source sends the first file of every table first.
-  const tables = MAX_HELD_STAGES + 1;
-  for (let d = 0; d < tables; d++) {
-    mkdirSync(join(root, `d${d}`));
-    const table = {
+test(
+  'at most MAX_HELD_STAGES staging directories are held at once; past them a table lands in its directory',
+  STAGED,
+  async (t) => {
+    const root = tempDir(t, 'blit-staged-');
+    const landings: { staged: boolean; answer: () => void }[] = [];
+    const addon = {
+      freshNeeds: () => [],
+      freshEntry: (_table: unknown, i: number) => [NAMES[i], 1, 1, 0, 0o644, 5, 6, true, false],
+      freshLand: (
+        _table: unknown,
+        dir: string,
+        indices: Uint32Array,
+        views: Uint8Array[],
+        onDone: Answer,
+        staged?: boolean,
+      ) =>
+        landings.push({
+          staged: staged === true,
+          answer: () => {
+            indices.forEach((i, k) => {
+              writeFileSync(join(dir, NAMES[i]!), views[k]!, { flag: 'wx' });
+            });
+            onDone(
+              new Int32Array(indices.length),
+              new Int32Array(indices.length).fill(-1),
+              new Int32Array(4 * indices.length),
+            );
+          },
+        }),
+      placeStaged,
+    } as unknown as NativeAddon;
+    const held = heldDirs(root);
+    const destination = {
+      fs: {
+        parentOf: (path: string) => ({
+          path: (name: string) => join(root, parentRel(path), name),
+          close() {},
+        }),
+        makeBeside: held.makeBeside,
+        openBeside: held.openBeside,
+      },
+      fidelity: new FidelityTally(),
+    } as unknown as LocalDestination;
+    const files = new FreshFiles(
+      addon,
+      destination,
+      new BackingHold(new ByteBudget(() => {}, 1 << 30, new SharedBudget())),
+      new LandingJobs(),
+      { copied: () => {}, failed: () => {}, settled: () => {}, fatal: () => {} },
+    );
+    // Tables of two one-byte files each; the source sends the first file of every table first.
+    const tables = MAX_HELD_STAGES + 1;
+    for (let d = 0; d < tables; d++) {
+      mkdirSync(join(root, `d${d}`));
+      const table = {
+        table: {} as FreshTableHandle,
+        count: 2,
+        bytes: 2,
+        sizes: Float64Array.of(1, 1),
+        whole: true,
+      };
+      files.add(`d${d}`, undefined, table, BigInt(100 + 2 * d), 1);
+    }
+    const send = (id: number) => {
+      assert.equal(files.begin(BigInt(id), 1, true), 'taken');
+      files.data(BigInt(id), Buffer.from('x'));
+      files.done(BigInt(id));
+    };
+    for (let d = 0; d < tables; d++) send(100 + 2 * d);
+    await turn();
+    for (const landing of landings.splice(0)) landing.answer();
+    await turn();
+    assert.equal(held.open(), MAX_HELD_STAGES, 'the cap held open, no more');
+    assert.deepEqual(
+      readdirSync(join(root, `d${MAX_HELD_STAGES}`)),
+      ['a'],
+      'past the cap: straight into its directory',
+    );
+    for (let d = 0; d < tables; d++) send(101 + 2 * d);
+    await turn();
+    for (const landing of landings.splice(0)) landing.answer();
+    await turn();
+    assert.equal(held.open(), 0, 'every staging directory placed and let go');
+    for (let d = 0; d < tables; d++) assert.deepEqual(readdirSync(join(root, `d${d}`)).sort(), ['a', 'b']);
+    files.close();
+    assert.deepEqual(
+      readdirSync(root).filter((name) => name.startsWith('.blit-')),
+      [],
+    );
+  },
+);
+
+test(
+  'the next staging directory beside a placed one is the directory it moved aside: nothing freed, nothing made',
+  STAGED,
+  async (t) => {
+    const { root, files, landings, send, stages, made } = setUpStaged(t);
+    mkdirSync(join(root, 'e'));
+    const e = {
       table: {} as FreshTableHandle,
-      count: 2,
-      bytes: 2,
-      sizes: Float64Array.of(1, 1),
+      count: 3,
+      bytes: 6,
+      sizes: Float64Array.of(1, 2, 3),
       whole: true,
     };
-    files.add(`d${d}`, undefined, table, BigInt(100 + 2 * d), 1);
-  }
-  const send = (id: number) => {
-    assert.equal(files.begin(BigInt(id), 1, true), 'taken');
-    files.data(BigInt(id), Buffer.from('x'));
-    files.done(BigInt(id));
-  };
-  for (let d = 0; d < tables; d++) send(100 + 2 * d);
-  await turn();
-  for (const landing of landings.splice(0)) landing.answer();
-  await turn();
-  assert.equal(held.open(), MAX_HELD_STAGES, 'the cap held open, no more');
-  assert.deepEqual(
-    readdirSync(join(root, `d${MAX_HELD_STAGES}`)),
-    ['a'],
-    'past the cap: straight into its directory',
-  );
-  for (let d = 0; d < tables; d++) send(101 + 2 * d);
-  await turn();
-  for (const landing of landings.splice(0)) landing.answer();
-  await turn();
-  assert.equal(held.open(), 0, 'every staging directory placed and let go');
-  for (let d = 0; d < tables; d++) assert.deepEqual(readdirSync(join(root, `d${d}`)).sort(), ['a', 'b']);
-  files.close();
-  assert.deepEqual(
-    readdirSync(root).filter((name) => name.startsWith('.blit-')),
-    [],
-  );
-});
-
-test('the next staging directory beside a placed one is the directory it moved aside: nothing freed, nothing made', STAGED, async (t) => {
-  const { root, files, landings, send, stages, made } = setUpStaged(t);
-  mkdirSync(join(root, 'e'));
-  const e = {
-    table: {} as FreshTableHandle,
-    count: 3,
-    bytes: 6,
-    sizes: Float64Array.of(1, 2, 3),
-    whole: true,
-  };
-  files.add('e', undefined, e, 20n, 1);
-  for (const [id, size] of [
-    [10n, 1],
-    [11n, 2],
-    [12n, 3],
-  ] as const)
-    send(id, size);
-  await turn();
-  landings[0]!.answer();
-  await turn();
-  const [aside] = stages();
-  const asideIno = statSync(join(root, aside!)).ino;
-  for (const [id, size] of [
-    [20n, 1],
-    [21n, 2],
-    [22n, 3],
-  ] as const)
-    send(id, size);
-  await turn();
-  assert.equal(made.length, 1, 'no second staging directory made');
-  assert.equal(statSync(landings[1]!.dir).ino, asideIno, "e's files land in what was d's empty directory");
-  landings[1]!.answer();
-  await turn();
-  assert.deepEqual(readdirSync(join(root, 'e')).sort(), ['a', 'b', 'c']);
-  assert.equal(statSync(join(root, 'e')).ino, asideIno);
-  files.close();
-  assert.deepEqual(stages(), []);
-  assert.deepEqual(readdirSync(root).sort(), ['d', 'e']);
-});
+    files.add('e', undefined, e, 20n, 1);
+    for (const [id, size] of [
+      [10n, 1],
+      [11n, 2],
+      [12n, 3],
+    ] as const)
+      send(id, size);
+    await turn();
+    landings[0]!.answer();
+    await turn();
+    const [aside] = stages();
+    const asideIno = statSync(join(root, aside!)).ino;
+    for (const [id, size] of [
+      [20n, 1],
+      [21n, 2],
+      [22n, 3],
+    ] as const)
+      send(id, size);
+    await turn();
+    assert.equal(made.length, 1, 'no second staging directory made');
+    assert.equal(statSync(landings[1]!.dir).ino, asideIno, "e's files land in what was d's empty directory");
+    landings[1]!.answer();
+    await turn();
+    assert.deepEqual(readdirSync(join(root, 'e')).sort(), ['a', 'b', 'c']);
+    assert.equal(statSync(join(root, 'e')).ino, asideIno);
+    files.close();
+    assert.deepEqual(stages(), []);
+    assert.deepEqual(readdirSync(root).sort(), ['d', 'e']);
+  },
+);

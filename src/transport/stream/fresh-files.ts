@@ -143,6 +143,12 @@ interface Stage {
   inFlight: number;
   /** Files landed there (counted as they land: one that cannot be placed is reported failed too). */
   landed: number[];
+  /**
+   * A file of the range went the usual way (materialize), into the directory itself, maybe still
+   * being written through a descriptor of it: the directory is then never replaced, and the staged
+   * files join it one by one.
+   */
+  handedOn?: boolean;
 }
 
 /** Sent as this path takes a file: whole at the size its table holds, and small. */
@@ -373,6 +379,7 @@ export class FreshFiles {
       verdict: range.verdict,
     } as SourceEntry;
     range.state[index] = HANDED;
+    if (range.stage) range.stage.handedOn = true;
     range.open--;
     this.forgetIfDone(range);
     return { rel: joinRel(range.rel, name), entry };
@@ -457,7 +464,7 @@ export class FreshFiles {
     if (!dir) return;
     this.heldStages--;
     try {
-      if (this.renamedIntoPlace(range, stage)) {
+      if (!stage.handedOn && this.renamedIntoPlace(range, stage)) {
         // Placed after the session ended (a landing that answered late): no later one takes it.
         if (this.closed) this.removeSpares();
         return;
@@ -508,7 +515,13 @@ export class FreshFiles {
     try {
       parent = this.destination.fs.parentOf(range.rel);
       if (!parent) return false;
-      const placed = this.addon.placeStaged(parent.path('.'), stage.name, baseRel(range.rel), stage.dev!, stage.ino!);
+      const placed = this.addon.placeStaged(
+        parent.path('.'),
+        stage.name,
+        baseRel(range.rel),
+        stage.dev!,
+        stage.ino!,
+      );
       if (placed === 2) {
         // The empty directory this session made there is now under the staging directory's name:
         // not freed (see `spares`).
