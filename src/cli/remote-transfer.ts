@@ -223,12 +223,6 @@ export async function runRemoteTransfer(
     const single = endpoints.kind === 'single';
     const hasher = options.compare === 'checksum' ? await loadBlake3() : undefined;
     session = startCommandSession(options, flags);
-    const perf = startPerfRun({
-      source: push ? endpoints.source : src,
-      destination: push ? dst : endpoints.target,
-      ...options,
-      peer: { side: push ? 'destination' : 'source', name: `blitd ${client.target}` },
-    });
     const stats = sessionStats();
     stream = client.openTransfer();
     const channel = new FrameChannel(stream, push ? Role.ROLE_SOURCE : Role.ROLE_DESTINATION);
@@ -264,6 +258,14 @@ export async function runRemoteTransfer(
         listActions: Boolean(flags.verbose || flags.dryRun),
         preserve: toWirePreserve(options),
       },
+    });
+    // The run's history is read while the daemon answers the Open (~5 ms that were the client's
+    // alone between the two round trips).
+    const perf = startPerfRun({
+      source: push ? endpoints.source : src,
+      destination: push ? dst : endpoints.target,
+      ...options,
+      peer: { side: push ? 'destination' : 'source', name: `blitd ${client.target}` },
     });
     const accept = await readAccept(channel);
     sockets = new SessionSockets();
