@@ -24,10 +24,9 @@ namespace {
 constexpr size_t kReadAheadMax = 256;
 constexpr int kReaders = 2;
 // A push's tree read ahead from the launcher's first milliseconds starts one reader: the process is
-// then loading Node and its bundles on the other core, and the daemon answers the handshake on
-// whichever core is free. Two readers made three busy threads on two cores, and the handshake's
-// round trips waited for a core (tmpfs push of 20,000 files, 12 alternating runs: 0.72 -> 0.69 s,
-// docs/DECISIONS.md). The walk's own requests (readAhead, ListingWithin) start the second.
+// then loading its bundles on the other core. Two readers made three busy threads on two cores,
+// and the client connected ~30 ms later (tmpfs push of 20,000 files, 32 alternating runs: 0.840 ->
+// 0.805 s, docs/DECISIONS.md). The walk's own requests (readAhead, ListingWithin) start the second.
 constexpr int kTreeReaders = 1;
 // readAheadTree: at most this many directories, and entries listed in all, for one tree.
 // The entries bound is checked before each listing starts, so it is passed by at most the listings
