@@ -1,11 +1,12 @@
 // A remote destination fills a directory of small files it made in a staging directory beside it
 // (transport/stream/fresh-files.ts), then puts the staging directory in the directory's place. On
 // the JS thread that was two lstats, two readdirs and two renames by /proc/self/fd paths per
-// directory, ~0.2 ms each of 200 directories in a push of 20,000 files (docs/DECISIONS.md). Here
+// directory (25-40 ms of a push's blitd main thread for 200 directories, docs/DECISIONS.md). Here
 // it is the same checks through one descriptor of the parent, and one renameat2: the empty
 // directory the plan made there trades names with the staging directory (RENAME_EXCHANGE) instead
 // of being renamed aside first, and stays under the staging directory's temp name as the session's
-// next staging directory (nothing is freed during a session: see fresh-files.ts `spares`).
+// next staging directory (nothing is freed during a session: see fresh-files.ts `spares`). Where the
+// file system or the system has no such flags, it renames as before (PlaceByRenames).
 
 #include "stage.h"
 
@@ -61,23 +62,57 @@ bool EmptyDirAt(int dirFd, const char* name) {
   return empty;
 }
 
-int Place(int parent, const std::string& stage, const std::string& place, uint64_t dev, uint64_t ino) {
-  struct stat staged;
-  if (fstatat(parent, stage.c_str(), &staged, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(staged.st_mode) ||
-      static_cast<uint64_t>(staged.st_dev) != dev || static_cast<uint64_t>(staged.st_ino) != ino) {
+// Whether `name` in dirFd is still the directory of `dev` and `ino` (never through a link).
+bool IsDir(int dirFd, const char* name, uint64_t dev, uint64_t ino) {
+  struct stat st;
+  return fstatat(dirFd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+         static_cast<uint64_t>(st.st_dev) == dev && static_cast<uint64_t>(st.st_ino) == ino;
+}
+
+// renameat2's flags are not for every file system (NFS takes none; exFAT, CIFS and ntfs3 no
+// RENAME_EXCHANGE; vfat had none before Linux 6.0) nor every system.
+bool FlagsUnsupported(int err) { return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP; }
+
+// Without renameat2's flags, as blit placed a staging directory before: the empty directory there
+// renamed aside under `aside` (checked empty there, put back otherwise), then a plain rename.
+int PlaceByRenames(int parent, const char* stage, const char* place, const char* aside, bool there) {
+  if (!there) return renameat(parent, stage, parent, place) == 0 ? 1 : 0;
+  if (renameat(parent, place, parent, aside) != 0) return 0;
+  if (!EmptyDirAt(parent, aside)) {
+    renameat(parent, aside, parent, place);
     return 0;
+  }
+  if (renameat(parent, stage, parent, place) == 0) return 3;
+  renameat(parent, aside, parent, place);
+  return 0;
+}
+
+int Place(int parent, const std::string& stage, const std::string& place, const std::string& aside, uint64_t dev,
+          uint64_t ino, bool renamesOnly) {
+  if (!IsDir(parent, stage.c_str(), dev, ino)) return 0;
+  if (renamesOnly) {
+    struct stat st;
+    bool there = fstatat(parent, place.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (there && (!S_ISDIR(st.st_mode) || !EmptyDirAt(parent, place.c_str()))) return 0;
+    return PlaceByRenames(parent, stage.c_str(), place.c_str(), aside.c_str(), there);
   }
   struct stat there;
   if (fstatat(parent, place.c_str(), &there, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno != ENOENT) return 0;
-    return Rename2(parent, stage.c_str(), place.c_str(), kNoReplace) == 0 ? 1 : 0;
+    if (Rename2(parent, stage.c_str(), place.c_str(), kNoReplace) == 0) return 1;
+    return FlagsUnsupported(errno) ? PlaceByRenames(parent, stage.c_str(), place.c_str(), aside.c_str(), false) : 0;
   }
   if (!S_ISDIR(there.st_mode) || !EmptyDirAt(parent, place.c_str())) return 0;
-  if (Rename2(parent, stage.c_str(), place.c_str(), kExchange) != 0) return 0;
+  if (Rename2(parent, stage.c_str(), place.c_str(), kExchange) != 0) {
+    return FlagsUnsupported(errno) ? PlaceByRenames(parent, stage.c_str(), place.c_str(), aside.c_str(), true) : 0;
+  }
   // What traded places is checked by the name it now has: entries put in meanwhile send both back.
   if (EmptyDirAt(parent, stage.c_str())) return 2;
-  Rename2(parent, stage.c_str(), place.c_str(), kExchange);
-  return 0;
+  if (Rename2(parent, stage.c_str(), place.c_str(), kExchange) == 0) return 0;
+  // Not sent back (a name moved meanwhile): placed if the place holds the staging directory. The
+  // directory there stays under the staging name with what was put in it; the session neither
+  // takes it again nor removes it (it is not empty).
+  return IsDir(parent, place.c_str(), dev, ino) ? 2 : 0;
 }
 
 }  // namespace
@@ -87,13 +122,22 @@ Napi::Value PlaceStaged(const Napi::CallbackInfo& info) {
   std::string parentPath = PathArg(info[0]);
   std::string stage = PathArg(info[1]);
   std::string place = PathArg(info[2]);
+  std::string aside = PathArg(info[3]);
   bool lossless = true;
-  uint64_t dev = info[3].As<Napi::BigInt>().Uint64Value(&lossless);
-  uint64_t ino = info[4].As<Napi::BigInt>().Uint64Value(&lossless);
-  if (!IsName(stage) || !IsName(place) || stage == place) return Napi::Number::New(env, 0);
+  uint64_t dev = info[4].As<Napi::BigInt>().Uint64Value(&lossless);
+  uint64_t ino = info[5].As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!IsName(stage) || !IsName(place) || !IsName(aside) || stage == place || aside == stage || aside == place) {
+    return Napi::Number::New(env, 0);
+  }
+#ifdef O_PATH
   int parent = open(parentPath.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+#else
+  int parent = open(parentPath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+#endif
   if (parent < 0) return Napi::Number::New(env, 0);
-  int placed = Place(parent, stage, place, dev, ino);
+  // Tests only: as on a file system without renameat2's flags.
+  bool renamesOnly = info.Length() > 6 && info[6].ToBoolean();
+  int placed = Place(parent, stage, place, aside, dev, ino, renamesOnly);
   close(parent);
   return Napi::Number::New(env, placed);
 }

@@ -259,15 +259,19 @@ export async function runRemoteTransfer(
         preserve: toWirePreserve(options),
       },
     });
+    const accepted = readAccept(channel);
+    accepted.catch(() => {}); // awaited below: a rejection meanwhile is not left unhandled
     // The run's history is read while the daemon answers the Open (~5 ms that were the client's
-    // alone between the two round trips).
+    // alone between the two round trips): once gRPC has written the frame, a turn of the event
+    // loop later (its send goes through promises).
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const perf = startPerfRun({
       source: push ? endpoints.source : src,
       destination: push ? dst : endpoints.target,
       ...options,
       peer: { side: push ? 'destination' : 'source', name: `blitd ${client.target}` },
     });
-    const accept = await readAccept(channel);
+    const accept = await accepted;
     sockets = new SessionSockets();
     const dataPlane = dataPlaneDialer(remote, sockets, channel, client.tls, err);
     // Dialed now, to be ready for the first file, unless the latest run like this one copied

@@ -141,6 +141,15 @@ export class BeneathDestinationFs implements DestinationFs {
     this.pinned.clear();
   }
 
+  replaced(rel: string): void {
+    const full = this.inModule(rel);
+    for (const [pinned, dir] of this.pinned) {
+      if (pinned !== full && !pinned.startsWith(`${full}/`)) continue;
+      dir.close();
+      this.pinned.delete(pinned);
+    }
+  }
+
   close(): void {
     this.refresh();
   }

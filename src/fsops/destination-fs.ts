@@ -37,6 +37,11 @@ export interface DestinationFs {
   removeTree(rel: string, failures: RemovalFailure[], step: RemovalStep): Promise<number>;
   /** The tree changed under pinned directories (deletions): they are looked up afresh. */
   refresh(): void;
+  /**
+   * Another directory took the name `rel` (a staging directory put in its place): a descriptor
+   * held for the one that was there, or below it, is not used again.
+   */
+  replaced(rel: string): void;
   close(): void;
 }
 
@@ -77,6 +82,8 @@ export class PathDestinationFs implements DestinationFs {
   }
 
   refresh(): void {}
+
+  replaced(): void {}
 
   close(): void {}
 }

@@ -554,9 +554,19 @@ export interface NativeAddon {
    * The staging directory `stage` of `parent` (a path; /proc/self/fd/N/. names a held directory),
    * while it is still the directory (`dev`, `ino`), takes the name `place` (native/stage.h): 1 when
    * nothing was there; 2 when the empty directory there traded names with it (and is now under
-   * `stage`'s name, checked empty again); 0 when neither (nothing moved, or it moved back).
+   * `stage`'s name); 3 when, without renameat2's flags, the empty directory there went to `aside`
+   * first; 0 when neither (nothing moved, or it moved back). `renamesOnly` (tests only): as on a
+   * file system without renameat2's flags.
    */
-  placeStaged(parent: string, stage: string, place: string, dev: bigint, ino: bigint): 0 | 1 | 2;
+  placeStaged(
+    parent: string,
+    stage: string,
+    place: string,
+    aside: string,
+    dev: bigint,
+    ino: bigint,
+    renamesOnly?: boolean,
+  ): 0 | 1 | 2 | 3;
   /** Each range written at its offset into its descriptor on the landing threads; one errno each. */
   writeRanges(
     ranges: { fd: number; offset: number; data: Uint8Array }[],

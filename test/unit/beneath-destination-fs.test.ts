@@ -5,7 +5,16 @@
  * nothing is ever made through a link to the outside.
  */
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BeneathRoot } from '../../src/fsops/beneath.js';
@@ -59,4 +68,26 @@ test('makeDirs fails on a name taken by a file or a link, and makes nothing thro
   assert.deepEqual(readdirSync(outside), [], 'nothing made outside the module');
   assert.ok(!existsSync(join(module, 'dst/inside/sub')));
   assert.ok(lstatSync(join(module, 'dst/out')).isSymbolicLink());
+});
+
+test('a directory replaced by another (a staging directory put in its place) is not reached through its old descriptor', {
+  skip,
+}, (t) => {
+  const module = tempDir(t);
+  mkdirSync(join(module, 'dst/d/sub'), { recursive: true });
+  const root = BeneathRoot.open(module)!;
+  t.after(() => root.close());
+  const fs = BeneathDestinationFs.open(root, 'dst')!;
+  t.after(() => fs.close());
+  // d and d/sub pinned by earlier lookups; then another directory takes d's name.
+  fs.pathOf('d/x');
+  fs.pathOf('d/sub/x');
+  renameSync(join(module, 'dst/d'), join(module, 'dst/old'));
+  mkdirSync(join(module, 'dst/d/sub'), { recursive: true });
+  fs.replaced('d');
+  writeFileSync(fs.pathOf('d/x'), 'new');
+  writeFileSync(fs.pathOf('d/sub/x'), 'new');
+  assert.deepEqual(readdirSync(join(module, 'dst/d')).sort(), ['sub', 'x']);
+  assert.deepEqual(readdirSync(join(module, 'dst/d/sub')), ['x']);
+  assert.deepEqual(readdirSync(join(module, 'dst/old/sub')), [], 'nothing went to the one replaced');
 });

@@ -343,6 +343,7 @@ function setUpStaged(t: { after(fn: () => void): void }, rel = 'd') {
       makeDirs: (path: string) => mkdirSync(join(root, path), { recursive: true }),
       makeBeside,
       openBeside,
+      replaced: () => {},
     },
     fidelity: new FidelityTally(),
   } as unknown as LocalDestination;
@@ -614,6 +615,7 @@ test(
         }),
         makeBeside: held.makeBeside,
         openBeside: held.openBeside,
+        replaced: () => {},
       },
       fidelity: new FidelityTally(),
     } as unknown as LocalDestination;
@@ -707,5 +709,48 @@ test(
     files.close();
     assert.deepEqual(stages(), []);
     assert.deepEqual(readdirSync(root).sort(), ['d', 'e']);
+  },
+);
+
+test(
+  'a directory set aside that something was written into meanwhile is not taken again, nor removed',
+  STAGED,
+  async (t) => {
+    const { root, files, landings, send, stages, made } = setUpStaged(t);
+    mkdirSync(join(root, 'e'));
+    const e = {
+      table: {} as FreshTableHandle,
+      count: 3,
+      bytes: 6,
+      sizes: Float64Array.of(1, 2, 3),
+      whole: true,
+    };
+    files.add('e', undefined, e, 20n, 1);
+    for (const [id, size] of [
+      [10n, 1],
+      [11n, 2],
+      [12n, 3],
+    ] as const)
+      send(id, size);
+    await turn();
+    landings[0]!.answer();
+    await turn();
+    const [aside] = stages();
+    writeFileSync(join(root, aside!, 'theirs'), 'written meanwhile');
+    for (const [id, size] of [
+      [20n, 1],
+      [21n, 2],
+      [22n, 3],
+    ] as const)
+      send(id, size);
+    await turn();
+    assert.equal(made.length, 2, 'a second staging directory made');
+    assert.notEqual(statSync(landings[1]!.dir).ino, statSync(join(root, aside!)).ino);
+    landings[1]!.answer();
+    await turn();
+    assert.deepEqual(readdirSync(join(root, 'e')).sort(), ['a', 'b', 'c']);
+    files.close();
+    assert.deepEqual(stages(), [aside], 'left where it is, with what was written into it');
+    assert.deepEqual(readdirSync(join(root, aside!)), ['theirs']);
   },
 );

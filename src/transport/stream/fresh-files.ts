@@ -430,12 +430,10 @@ export class FreshFiles {
       range.stage = undefined;
       return;
     }
-    const spare = this.spares.get(parentRel(range.rel))?.pop();
+    const spare = this.takeSpare(range);
     try {
-      if (spare) stage.name = spare;
-      const dir = spare
-        ? this.destination.fs.openBeside(range.rel, spare)
-        : this.destination.fs.makeBeside(range.rel, stage.name);
+      if (spare) stage.name = spare.name;
+      const dir = spare ? spare.dir : this.destination.fs.makeBeside(range.rel, stage.name);
       try {
         const { dev, ino } = statSync(dir.path('.'), { bigint: true });
         Object.assign(stage, { dir, dev, ino });
@@ -447,6 +445,25 @@ export class FreshFiles {
     } catch {
       range.stage = undefined;
     }
+  }
+
+  /**
+   * A directory set aside beside `range`'s, open and still empty, to be its staging directory; one
+   * something was put in meanwhile is left where it is (and is not removed: see removeSpares).
+   */
+  private takeSpare(range: Range): { name: string; dir: ParentDir } | undefined {
+    const spares = this.spares.get(parentRel(range.rel));
+    for (let name = spares?.pop(); name !== undefined; name = spares?.pop()) {
+      let dir: ParentDir | undefined;
+      try {
+        dir = this.destination.fs.openBeside(range.rel, name);
+        if (readdirSync(dir.path('.')).length === 0) return { name, dir };
+      } catch {
+        // Gone or swapped: not taken.
+      }
+      dir?.close();
+    }
+    return undefined;
   }
 
   /**
@@ -512,29 +529,34 @@ export class FreshFiles {
    */
   private renamedIntoPlace(range: Range, stage: Stage): boolean {
     let parent: ParentDir | undefined;
+    let placed: 0 | 1 | 2 | 3 = 0;
+    const aside = tempName();
     try {
       parent = this.destination.fs.parentOf(range.rel);
       if (!parent) return false;
-      const placed = this.addon.placeStaged(
+      placed = this.addon.placeStaged(
         parent.path('.'),
         stage.name,
         baseRel(range.rel),
+        aside,
         stage.dev!,
         stage.ino!,
       );
-      if (placed === 2) {
-        // The empty directory this session made there is now under the staging directory's name:
-        // not freed (see `spares`).
-        const spares = this.spares.get(parentRel(range.rel));
-        if (spares) spares.push(stage.name);
-        else this.spares.set(parentRel(range.rel), [stage.name]);
-      }
-      return placed !== 0;
     } catch {
       return false;
     } finally {
       parent?.close();
     }
+    if (placed === 0) return false;
+    // Nothing keeps reaching the directory that was there through a descriptor of it.
+    this.destination.fs.replaced(range.rel);
+    if (placed === 1) return true;
+    // The empty directory this session made there, now under a temp name: not freed (see `spares`).
+    const name = placed === 2 ? stage.name : aside;
+    const spares = this.spares.get(parentRel(range.rel));
+    if (spares) spares.push(name);
+    else this.spares.set(parentRel(range.rel), [name]);
+    return true;
   }
 
   /**
