@@ -24,15 +24,21 @@ import { tempDir } from '../helpers.js';
 
 const skip = !nativeAddon() ? 'the native addon is not built' : false;
 
+/** The destination `dst` of the module at `module`, as blitd opens it; closed after the test. */
+function destinationIn(t: { after(fn: () => void): void }, module: string): BeneathDestinationFs {
+  const root = BeneathRoot.open(module)!;
+  t.after(() => root.close());
+  const fs = BeneathDestinationFs.open(root, 'dst')!;
+  t.after(() => fs.close());
+  return fs;
+}
+
 test('makeDirs makes a directory in its parent, or with its missing ancestors; an existing one is fine', {
   skip,
 }, (t) => {
   const module = tempDir(t);
   mkdirSync(join(module, 'dst'));
-  const root = BeneathRoot.open(module)!;
-  t.after(() => root.close());
-  const fs = BeneathDestinationFs.open(root, 'dst')!;
-  t.after(() => fs.close());
+  const fs = destinationIn(t, module);
   fs.makeDirs('a');
   fs.makeDirs('a/b');
   fs.makeDirs('x/y/z');
@@ -56,10 +62,7 @@ test('makeDirs fails on a name taken by a file or a link, and makes nothing thro
   writeFileSync(join(module, 'dst/file'), 'x');
   symlinkSync(outside, join(module, 'dst/out'));
   symlinkSync(join(module, 'dst/inside'), join(module, 'dst/in'));
-  const root = BeneathRoot.open(module)!;
-  t.after(() => root.close());
-  const fs = BeneathDestinationFs.open(root, 'dst')!;
-  t.after(() => fs.close());
+  const fs = destinationIn(t, module);
   assert.throws(() => fs.makeDirs('file'));
   assert.throws(() => fs.makeDirs('file/sub'));
   assert.throws(() => fs.makeDirs('out'));
@@ -75,10 +78,7 @@ test('a directory replaced by another (a staging directory put in its place) is 
 }, (t) => {
   const module = tempDir(t);
   mkdirSync(join(module, 'dst/d/sub'), { recursive: true });
-  const root = BeneathRoot.open(module)!;
-  t.after(() => root.close());
-  const fs = BeneathDestinationFs.open(root, 'dst')!;
-  t.after(() => fs.close());
+  const fs = destinationIn(t, module);
   // d and d/sub pinned by earlier lookups; then another directory takes d's name.
   fs.pathOf('d/x');
   fs.pathOf('d/sub/x');

@@ -575,6 +575,27 @@ test(
 );
 
 test(
+  "a staging directory's name swapped for another empty directory: that one is neither placed nor removed",
+  STAGED,
+  async (t) => {
+    const { root, landings, send, stages } = setUpStaged(t);
+    send(10n, 1);
+    send(11n, 2);
+    send(12n, 3);
+    await turn();
+    landings[0]!.answer();
+    const [stage] = stages();
+    renameSync(join(root, stage!), join(root, 'moved'));
+    mkdirSync(join(root, stage!));
+    const theirs = statSync(join(root, stage!)).ino;
+    await turn();
+    assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b', 'c']);
+    assert.equal(statSync(join(root, stage!)).ino, theirs, 'the other directory is still there');
+    assert.deepEqual(readdirSync(join(root, 'moved')), [], 'emptied');
+  },
+);
+
+test(
   'at most MAX_HELD_STAGES staging directories are held at once; past them a table lands in its directory',
   STAGED,
   async (t) => {
@@ -668,31 +689,33 @@ test(
   },
 );
 
-test(
-  'the next staging directory beside a placed one is the directory it moved aside: nothing freed, nothing made',
-  STAGED,
-  async (t) => {
-    const { root, files, landings, send, stages, made } = setUpStaged(t);
-    mkdirSync(join(root, 'e'));
-    const e = {
-      table: {} as FreshTableHandle,
-      count: 3,
-      bytes: 6,
-      sizes: Float64Array.of(1, 2, 3),
-      whole: true,
-    };
-    files.add('e', undefined, e, 20n, 1);
-    for (const [id, size] of [
-      [10n, 1],
-      [11n, 2],
-      [12n, 3],
-    ] as const)
-      send(id, size);
-    await turn();
-    landings[0]!.answer();
-    await turn();
-    const [aside] = stages();
-    const asideIno = statSync(join(root, aside!)).ino;
+/**
+ * Two tables of a parent, d's and e's (both their directories' whole listings): d's files all
+ * sent and placed, so what d's place held is set aside; `sendE` sends e's files.
+ */
+async function siblingPlaced(t: { after(fn: () => void): void }) {
+  const staged = setUpStaged(t);
+  const { root, files, landings, send, stages } = staged;
+  mkdirSync(join(root, 'e'));
+  const e = {
+    table: {} as FreshTableHandle,
+    count: 3,
+    bytes: 6,
+    sizes: Float64Array.of(1, 2, 3),
+    whole: true,
+  };
+  files.add('e', undefined, e, 20n, 1);
+  for (const [id, size] of [
+    [10n, 1],
+    [11n, 2],
+    [12n, 3],
+  ] as const)
+    send(id, size);
+  await turn();
+  landings[0]!.answer();
+  await turn();
+  const [aside] = stages();
+  const sendE = async () => {
     for (const [id, size] of [
       [20n, 1],
       [21n, 2],
@@ -700,6 +723,17 @@ test(
     ] as const)
       send(id, size);
     await turn();
+  };
+  return { ...staged, aside: aside!, sendE };
+}
+
+test(
+  'the next staging directory beside a placed one is the directory it moved aside: nothing freed, nothing made',
+  STAGED,
+  async (t) => {
+    const { root, files, landings, stages, made, aside, sendE } = await siblingPlaced(t);
+    const asideIno = statSync(join(root, aside)).ino;
+    await sendE();
     assert.equal(made.length, 1, 'no second staging directory made');
     assert.equal(statSync(landings[1]!.dir).ino, asideIno, "e's files land in what was d's empty directory");
     landings[1]!.answer();
@@ -716,41 +750,16 @@ test(
   'a directory set aside that something was written into meanwhile is not taken again, nor removed',
   STAGED,
   async (t) => {
-    const { root, files, landings, send, stages, made } = setUpStaged(t);
-    mkdirSync(join(root, 'e'));
-    const e = {
-      table: {} as FreshTableHandle,
-      count: 3,
-      bytes: 6,
-      sizes: Float64Array.of(1, 2, 3),
-      whole: true,
-    };
-    files.add('e', undefined, e, 20n, 1);
-    for (const [id, size] of [
-      [10n, 1],
-      [11n, 2],
-      [12n, 3],
-    ] as const)
-      send(id, size);
-    await turn();
-    landings[0]!.answer();
-    await turn();
-    const [aside] = stages();
-    writeFileSync(join(root, aside!, 'theirs'), 'written meanwhile');
-    for (const [id, size] of [
-      [20n, 1],
-      [21n, 2],
-      [22n, 3],
-    ] as const)
-      send(id, size);
-    await turn();
+    const { root, files, landings, stages, made, aside, sendE } = await siblingPlaced(t);
+    writeFileSync(join(root, aside, 'theirs'), 'written meanwhile');
+    await sendE();
     assert.equal(made.length, 2, 'a second staging directory made');
-    assert.notEqual(statSync(landings[1]!.dir).ino, statSync(join(root, aside!)).ino);
+    assert.notEqual(statSync(landings[1]!.dir).ino, statSync(join(root, aside)).ino);
     landings[1]!.answer();
     await turn();
     assert.deepEqual(readdirSync(join(root, 'e')).sort(), ['a', 'b', 'c']);
     files.close();
     assert.deepEqual(stages(), [aside], 'left where it is, with what was written into it');
-    assert.deepEqual(readdirSync(join(root, aside!)), ['theirs']);
+    assert.deepEqual(readdirSync(join(root, aside)), ['theirs']);
   },
 );

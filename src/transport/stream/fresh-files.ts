@@ -431,18 +431,15 @@ export class FreshFiles {
       return;
     }
     const spare = this.takeSpare(range);
+    let dir: ParentDir | undefined;
     try {
       if (spare) stage.name = spare.name;
-      const dir = spare ? spare.dir : this.destination.fs.makeBeside(range.rel, stage.name);
-      try {
-        const { dev, ino } = statSync(dir.path('.'), { bigint: true });
-        Object.assign(stage, { dir, dev, ino });
-        this.heldStages++;
-      } catch {
-        dir.close();
-        range.stage = undefined;
-      }
+      dir = spare ? spare.dir : this.destination.fs.makeBeside(range.rel, stage.name);
+      const { dev, ino } = statSync(dir.path('.'), { bigint: true });
+      Object.assign(stage, { dir, dev, ino });
+      this.heldStages++;
     } catch {
+      dir?.close();
       range.stage = undefined;
     }
   }
@@ -489,11 +486,18 @@ export class FreshFiles {
       const table = new Set<string>();
       for (const index of stage.landed) table.add(this.addon.freshEntry(range.table, index)[0]);
       let left = 0;
+      // The directory, opened once for all its entries (any name below it names it).
+      let into: ParentDir | undefined;
+      let unopened: unknown;
+      try {
+        into = this.destination.fs.parentOf(joinRel(range.rel, stage.name));
+        if (!into) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
+      } catch (error) {
+        unopened = error;
+      }
       for (const name of readdirSync(dir.path('.'))) {
-        let into: ParentDir | undefined;
         try {
-          into = this.destination.fs.parentOf(joinRel(range.rel, name));
-          if (!into) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
+          if (!into) throw unopened;
           linkSync(dir.path(name), into.path(name));
         } catch (error) {
           left++;
@@ -504,8 +508,6 @@ export class FreshFiles {
               false,
             );
           continue;
-        } finally {
-          into?.close();
         }
         try {
           unlinkSync(dir.path(name));
@@ -513,7 +515,8 @@ export class FreshFiles {
           left++; // in place all the same; its second name goes with the staging directory later
         }
       }
-      if (left === 0) this.removeStage(range, stage);
+      into?.close();
+      if (left === 0) this.removeBeside(range.rel, stage.name, stage);
     } catch {
       // Its entries could not be read: left for a later run, which removes a staging directory
       // whose writer is gone.
@@ -564,30 +567,26 @@ export class FreshFiles {
    * the session sets its directories' times, which a removal changes), and when the session ends.
    */
   removeSpares(): void {
-    for (const [dir, names] of this.spares) {
-      for (const name of names) {
-        let parent: ParentDir | undefined;
-        try {
-          parent = this.destination.fs.parentOf(joinRel(dir, name));
-          if (parent) rmdirSync(parent.path(name));
-        } catch {
-          // Left for a later run, which removes what a writer gone left under a temp name.
-        } finally {
-          parent?.close();
-        }
-      }
-    }
+    for (const [dir, names] of this.spares)
+      for (const name of names) this.removeBeside(joinRel(dir, name), name);
     this.spares.clear();
   }
 
-  /** The staging directory, emptied, goes (if its name still names it). */
-  private removeStage(range: Range, stage: Stage): void {
+  /**
+   * The empty directory `name` beside `rel` goes, if it is still the one this session holds
+   * (`identity`, when given); anything else is left for a later run, which removes what a writer
+   * gone left under a temp name.
+   */
+  private removeBeside(rel: string, name: string, identity?: { dev?: bigint; ino?: bigint }): void {
     let parent: ParentDir | undefined;
     try {
-      parent = this.destination.fs.parentOf(range.rel);
+      parent = this.destination.fs.parentOf(rel);
       if (!parent) return;
-      const named = lstatSync(parent.path(stage.name), { bigint: true });
-      if (named.dev === stage.dev && named.ino === stage.ino) rmdirSync(parent.path(stage.name));
+      if (identity) {
+        const named = lstatSync(parent.path(name), { bigint: true });
+        if (named.dev !== identity.dev || named.ino !== identity.ino) return;
+      }
+      rmdirSync(parent.path(name));
     } catch {
       // Left for a later run.
     } finally {
