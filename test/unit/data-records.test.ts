@@ -664,3 +664,25 @@ describe('encoder', () => {
     assert.throws(() => fileHeader(-1n, 0), RangeError);
   });
 });
+
+test('wantedThroughBatch: the rest of a batch record (table and payload) once its prefix is read, nothing elsewhere', () => {
+  const decoder = new RecordDecoder({ batches: true });
+  assert.equal(decoder.wantedThroughBatch, undefined);
+  const header = batchHeader([
+    { fileId: 1n, length: 5 },
+    { fileId: 2n, length: 7 },
+  ]);
+  // The prefix only: the whole table (2 × 12 bytes) and the 12 bytes of payload are left.
+  decoder.push(header.subarray(0, 9));
+  assert.equal(decoder.wantedThroughBatch, 24 + 12);
+  decoder.push(header.subarray(9, 20));
+  assert.equal(decoder.wantedThroughBatch, 13 + 12);
+  // The table whole: the payload is awaited (`wanted` says how much), no longer a table.
+  decoder.push(header.subarray(20));
+  assert.equal(decoder.wantedThroughBatch, undefined);
+  assert.equal(decoder.wanted, 12);
+  const events = decoder.push(Buffer.concat([Buffer.alloc(12, 'x'), fileHeader(3n, 4)]));
+  assert.equal(events[0]?.kind, 'batch');
+  // Inside a FILE's bytes: none.
+  assert.equal(decoder.wantedThroughBatch, undefined);
+});

@@ -6,9 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { nativeAddon } from '../../src/fsops/native.js';
 import { DataPlaneStalled } from '../../src/transport/tcp/data-failure.js';
+import { NativeSocket } from '../../src/transport/tcp/native-socket.js';
 import { type RangeSink, receiveRecords } from '../../src/transport/tcp/record-receiver.js';
 import { batchHeader, endRecord, fileHeader } from '../../src/transport/tcp/records.js';
 import {
@@ -261,4 +265,64 @@ test('on the socket thread, files held unlanded keep their read buffers: the soc
     slabsMade() - madeBefore <= SLABS_PER_SOCKET,
     `${slabsMade() - madeBefore} slabs made for ${FILES} MiB`,
   );
+});
+
+test('on the socket thread, a batch takes two reads (its first bytes, then the rest of its table and its payload at once), and the record after a range received into its file is asked for before that receive answers', {
+  skip: nativeAddon() ? false : 'the native addon is not built',
+}, async (t) => {
+  const { server, client } = await loopbackPair(t);
+  const dir = mkdtempSync(join(tmpdir(), 'blit-ahead-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const fd = openSync(join(dir, 'file'), 'w+');
+  t.after(() => closeSync(fd));
+  // The steps the receiver asks of the socket's thread, and when each receive answers.
+  const steps: string[] = [];
+  const proto = NativeSocket.prototype;
+  const { read, receive } = proto;
+  t.after(() => {
+    proto.read = read;
+    proto.receive = receive;
+  });
+  proto.read = function (this: NativeSocket, into, idleMs, whole) {
+    steps.push(`read ${into.length}${whole ? ' whole' : ''}`);
+    return read.call(this, into, idleMs, whole);
+  };
+  proto.receive = function (this: NativeSocket, file, offset, length, idleMs) {
+    steps.push(`receive ${length}`);
+    return receive.call(this, file, offset, length, idleMs).then((outcome) => {
+      steps.push('receive answered');
+      return outcome;
+    });
+  };
+  const { events, sink } = recordingSink();
+  sink.batch = (ids) => {
+    events.push(`batch ${ids.join(',')} after ${steps.length} steps`);
+    return new Uint8Array(ids.length).fill(1);
+  };
+  sink.direct = () => ({ fd, written: (error) => events.push(`written ${error ?? ''}`) });
+  const errors: Error[] = [];
+  receiveRecords(server, sink, (error) => errors.push(error));
+  const members = [1n, 2n, 3n].map((fileId) => ({ fileId, length: 1000 }));
+  const file = Buffer.alloc(100_000, 'x');
+  client.end(
+    Buffer.concat([
+      batchHeader(members),
+      Buffer.alloc(3000, 'b'),
+      fileHeader(4n, file.length),
+      file,
+      endRecord(),
+    ]),
+  );
+  await once(server, 'close');
+  assert.deepEqual(errors, []);
+  // The batch's table (9 + 3 × 12 bytes) begins in the first read of 32 bytes; the second takes
+  // the rest of it and the 3,000 bytes of payload.
+  assert.equal(events[0], 'batch 1,2,3 after 3 steps');
+  assert.deepEqual(steps.slice(0, 3), ['read 32', `read ${45 - 32 + 3000} whole`, 'read 32']);
+  // The FILE's header and its first 15 bytes came in that read behind the batch; the rest goes
+  // into the file, and the END record's read is asked before the receive answers.
+  const at = steps.indexOf('receive 99985');
+  assert.ok(at > 0, steps.join('; '));
+  assert.deepEqual(steps.slice(at, at + 3), ['receive 99985', 'read 32', 'receive answered']);
+  assert.equal(readFileSync(join(dir, 'file')).subarray(15).equals(file.subarray(15)), true);
 });

@@ -214,6 +214,12 @@ function receiveInJs(
   };
 }
 
+/** A read asked of the socket's thread behind another step (receiveNatively's readAhead). */
+interface Ahead {
+  into: Buffer;
+  outcome: Promise<StepOutcome>;
+}
+
 /**
  * One step at a time on the socket's thread: a read of what the decoder wants next, or, for the
  * rest of a whole file or block the sink has a descriptor for, a receive straight into it. After
@@ -273,56 +279,92 @@ function receiveNatively(
     slab = undefined;
   };
 
-  const read = (outcome: StepOutcome, into: Buffer) => {
+  /**
+   * After a step: the read queued behind it, if any (readAhead), is answered next; otherwise, when
+   * `proceed`, the next step is asked.
+   */
+  const then = (ahead: Ahead | undefined, proceed: boolean) => {
+    if (ahead) {
+      busy = true;
+      void ahead.outcome.then((outcome) => read(outcome, ahead.into));
+    } else if (proceed) next();
+  };
+
+  const read = (outcome: StepOutcome, into: Buffer, ahead?: Ahead) => {
     busy = false;
     if (over) {
-      dropSlab();
-      return;
+      // Given back once no read into it is under way.
+      if (!ahead) dropSlab();
+      return then(ahead, false);
     }
     if (outcome.error?.code === 'ETIMEDOUT' && outcome.side === 'socket') {
       if (ranges.midRecord(decoder)) fail(stalled(idleMs));
-      else next();
-      return;
+      return then(ahead, true);
     }
-    if (outcome.side) return socketFailed(outcome);
+    if (outcome.side) {
+      socketFailed(outcome);
+      return then(ahead, false);
+    }
     if (outcome.bytes === 0) {
-      if (!ranges.ended) return fail(new DataPlaneFailed(CLOSED_EARLY));
-      over = true;
-      native.close(false);
-      socket.destroy();
-      return;
+      if (!ranges.ended) fail(new DataPlaneFailed(CLOSED_EARLY));
+      else {
+        over = true;
+        native.close(false);
+        socket.destroy();
+      }
+      return then(ahead, false);
     }
     used += outcome.bytes;
     moved += outcome.bytes;
     try {
       ranges.apply(decoder.push(into.subarray(0, outcome.bytes)));
     } catch (error) {
-      return fail(asError(error));
+      fail(asError(error));
+      return then(ahead, false);
     }
-    next();
+    then(ahead, true);
   };
 
-  const received = (outcome: StepOutcome, target: { written(error: unknown): void }, length: number) => {
+  const received = (
+    outcome: StepOutcome,
+    target: { written(error: unknown): void },
+    length: number,
+    ahead: Ahead | undefined,
+  ) => {
     busy = false;
-    // Closed while the bytes went straight into the file: the close left the slab for this answer.
-    if (over) dropSlab();
+    // Closed while the bytes went straight into the file: the close left the slab for this answer
+    // (or for the read queued behind it).
+    if (over && !ahead) dropSlab();
     if (outcome.side === 'socket') {
       try {
         target.written(new RangeAbandoned('the data connection failed inside this range'));
       } finally {
         socketFailed(outcome);
       }
-      return;
+      return then(ahead, false);
     }
     moved += length;
     try {
       target.written(outcome.side === 'file' ? outcome.error : undefined);
-      if (over) return;
+      if (over) return then(ahead, false);
       ranges.apply(decoder.skip(length));
     } catch (error) {
-      return fail(asError(error));
+      fail(asError(error));
+      return then(ahead, false);
     }
-    next();
+    then(ahead, true);
+  };
+
+  /**
+   * The next record's first bytes, asked of the thread right behind a step that ends its record (a
+   * range received into its file, a batch read whole), at `at` of the slab: the thread reads them
+   * as soon as that step is done, not an event-loop turn after its answer. None where the slab has
+   * no room for them.
+   */
+  const readAhead = (at: number): Ahead | undefined => {
+    if (!slab || slab.length - at < FIRST_READ_BYTES) return undefined;
+    const into = slab.subarray(at, at + FIRST_READ_BYTES);
+    return { into, outcome: native.read(into, idleMs) };
   };
 
   const next = () => {
@@ -341,16 +383,19 @@ function receiveNatively(
     const sole = ranges.current?.keep ? decoder.soleRange : undefined;
     const target = sole && sink.direct?.(sole.fileId, sole.offset, sole.length);
     if (sole && target) {
-      void native.receive(target.fd, sole.offset, sole.length, idleMs).then((outcome) => {
-        received(outcome, target, sole.length);
-      });
+      const receiving = native.receive(target.fd, sole.offset, sole.length, idleMs);
+      const ahead = readAhead(used);
+      void receiving.then((outcome) => received(outcome, target, sole.length, ahead));
       return;
     }
     const atStart = !ranges.midRecord(decoder) && !ranges.ended;
-    const want = ranges.ended ? 1 : Math.max(decoder.wanted, atStart ? FIRST_READ_BYTES : 1);
+    let want = ranges.ended ? 1 : Math.max(decoder.wanted, atStart ? FIRST_READ_BYTES : 1);
+    // A batch's table begun: the rest of it and its payload in one read where a slab holds them.
+    const throughBatch = ranges.ended ? undefined : decoder.wantedThroughBatch;
+    if (throughBatch !== undefined && throughBatch <= SLAB_BYTES) want = Math.max(want, throughBatch);
     // A batch's payload is read in one piece where a slab holds it: the decoder then hands the
     // batch on whole (one event, not three per file).
-    const whole = decoder.batchPending && want <= SLAB_BYTES;
+    const whole = (decoder.batchPending || throughBatch !== undefined) && want <= SLAB_BYTES;
     // A new slab is always the same size: `want` comes from the peer (a dropped range may claim
     // petabytes); a read takes what fits, the decoder the rest on the next one.
     if (slab && slab.length - used < (whole ? want : Math.min(want, MIN_READ_BYTES))) {
@@ -368,7 +413,10 @@ function receiveNatively(
       used = 0;
     }
     const into = slab.subarray(used, used + Math.min(want, slab.length - used));
-    void native.read(into, idleMs, whole).then((outcome) => read(outcome, into));
+    const reading = native.read(into, idleMs, whole);
+    // Read whole, it ends its record.
+    const ahead = whole ? readAhead(used + into.length) : undefined;
+    void reading.then((outcome) => read(outcome, into, ahead));
   };
   try {
     for (const chunk of early) ranges.apply(decoder.push(chunk));

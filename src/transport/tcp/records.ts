@@ -373,6 +373,18 @@ export class RecordDecoder {
   }
 
   /**
+   * Bytes to the end of a BATCH record whose header is begun past its prefix: the rest of its
+   * table and its payload, which a reader may take in one read (the decoder hands the batch on
+   * whole when its payload comes in the chunk its table ended in). Undefined anywhere else.
+   */
+  get wantedThroughBatch(): number | undefined {
+    if (this.range || this.batch || this.headerLength < BATCH_PREFIX_BYTES || this.header[0] !== BATCH)
+      return undefined;
+    const header = this.header.subarray(0, this.headerLength);
+    return headerBytesNeeded(header) - this.headerLength + header.readUInt32LE(5);
+  }
+
+  /**
    * The range whose bytes come next when it is the last of its record (a FILE or a BLOCK, not a
    * batch member): its file, the offset of its next byte and how many bytes are left.
    */
