@@ -300,7 +300,12 @@ function setUpStaged(t: { after(fn: () => void): void }, rel = 'd') {
   /** `made`: the staging directories made (not taken again from those moved aside). */
   const { made, makeBeside, openBeside } = heldDirs(root);
   if (rel !== '') mkdirSync(join(root, rel));
-  const landings: { dir: string; indices: number[]; staged: boolean; answer: () => void }[] = [];
+  const landings: {
+    dir: string;
+    indices: number[];
+    staged: boolean;
+    answer: (leftBehind?: number[]) => void;
+  }[] = [];
   const addon = {
     freshNeeds: () => [],
     freshEntry: (_table: unknown, i: number) => [NAMES[i], i + 1, 1, 0, 0o644, 5, 6, true, false],
@@ -316,8 +321,13 @@ function setUpStaged(t: { after(fn: () => void): void }, rel = 'd') {
         dir,
         indices: [...indices],
         staged: staged === true,
-        answer: () => {
+        /** `leftBehind`: files whose landing fails (EIO) with a part left under their name. */
+        answer: (leftBehind: number[] = []) => {
           const errnos = landing.indices.map((i, k) => {
+            if (leftBehind.includes(i)) {
+              writeFileSync(join(dir, NAMES[i]!), 'part');
+              return EIO;
+            }
             try {
               writeFileSync(join(dir, NAMES[i]!), views[k]!, { flag: 'wx' });
               return 0;
@@ -334,7 +344,7 @@ function setUpStaged(t: { after(fn: () => void): void }, rel = 'd') {
       };
       landings.push(landing);
     },
-    errnoName: (errno: number) => ({ [ENOENT]: 'ENOENT' })[errno] ?? 'EUNKNOWN',
+    errnoName: (errno: number) => ({ [ENOENT]: 'ENOENT', [EIO]: 'EIO' })[errno] ?? 'EUNKNOWN',
     placeStaged,
   } as unknown as NativeAddon;
   const destination = {
@@ -452,6 +462,30 @@ test(
     assert.equal(readFileSync(join(root, 'd', 'c'), 'utf8'), 'usual');
     assert.deepEqual(stages(), [], 'the emptied staging directory is gone');
     assert.deepEqual(events.failed, []);
+  },
+);
+
+test(
+  'a staged file whose landing failed and left a part under its name: the directory is kept, only the files that landed join it',
+  STAGED,
+  async (t) => {
+    const { root, files, landings, events, send, stages } = setUpStaged(t);
+    const made = statSync(join(root, 'd')).ino;
+    send(10n, 1);
+    send(11n, 2);
+    send(12n, 3);
+    await turn();
+    landings[0]!.answer([2]);
+    await turn();
+    assert.equal(statSync(join(root, 'd')).ino, made, 'd itself, never replaced');
+    assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b'], 'c never under its name');
+    assert.equal(readFileSync(join(root, 'd', 'b'), 'utf8'), '11');
+    assert.deepEqual(events.failed, [['d/c', 'cannot write: input/output error']]);
+    // The part stays in the staging directory, under its temp name, for a later run to remove.
+    const [stage] = stages();
+    assert.ok(stage);
+    assert.deepEqual(readdirSync(join(root, stage)), ['c']);
+    files.close();
   },
 );
 

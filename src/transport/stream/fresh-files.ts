@@ -149,6 +149,11 @@ interface Stage {
    * files join it one by one.
    */
   handedOn?: boolean;
+  /**
+   * A file's landing there failed: what it wrote may still be under its name (its removal can
+   * fail too), so the directory is never replaced, and only the files that landed join it.
+   */
+  failed?: boolean;
 }
 
 /** Sent as this path takes a file: whole at the size its table holds, and small. */
@@ -478,7 +483,7 @@ export class FreshFiles {
     if (!dir) return;
     this.heldStages--;
     try {
-      if (!stage.handedOn && this.renamedIntoPlace(range, stage)) {
+      if (!stage.handedOn && !stage.failed && this.renamedIntoPlace(range, stage)) {
         // Placed after the session ended (a landing that answered late): no later one takes it.
         if (this.closed) this.removeSpares();
         return;
@@ -496,6 +501,12 @@ export class FreshFiles {
         unopened = error;
       }
       for (const name of readdirSync(dir.path('.'))) {
+        // Only what landed: a file whose landing failed, or anything else put there, stays (and
+        // the staging directory with it, for a later run to remove).
+        if (!table.has(name)) {
+          left++;
+          continue;
+        }
         try {
           if (!into) throw unopened;
           linkSync(dir.path(name), into.path(name));
@@ -705,10 +716,13 @@ export class FreshFiles {
     let settled = 0;
     let fatal: { rel: string; error: unknown } | undefined;
     indices.forEach((index, i) => {
-      // Failed by the source meanwhile: already reported.
+      // Failed by the source meanwhile: already reported. What landed goes into place all the
+      // same, as on the usual path; what did not may have left a part under its name.
       if (range.state[index] !== LANDING) {
         this.held.give(views[i]!);
         if (range.state[index] === FAILED_LANDING) {
+          if (errors[i] === 0) stage?.landed.push(index);
+          else if (stage) stage.failed = true;
           this.settle(range, index);
           settled++;
         }
@@ -736,6 +750,7 @@ export class FreshFiles {
         return;
       }
       this.held.give(views[i]!);
+      if (stage) stage.failed = true;
       this.settle(range, index);
       settled++;
       const rel = this.relOf(range, index);
