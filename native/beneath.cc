@@ -34,29 +34,10 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
-#if defined(__linux__)
-#include <sys/syscall.h>
-#if __has_include(<linux/openat2.h>)
-#include <linux/openat2.h>
-#endif
-#endif
 
 #include "common.h"
+#include "openat2.h"
 #include "xattr.h"
-
-#if defined(__linux__) && !defined(RESOLVE_BENEATH)
-// Older kernel headers: the ABI of openat2(2), stable since Linux 5.6.
-struct open_how {
-  uint64_t flags;
-  uint64_t mode;
-  uint64_t resolve;
-};
-#define RESOLVE_NO_MAGICLINKS 0x02
-#define RESOLVE_BENEATH 0x08
-#endif
-#if defined(__linux__) && !defined(SYS_openat2)
-#define SYS_openat2 437  // the same number on every architecture (the unified syscall table)
-#endif
 
 namespace blit_beneath {
 namespace {

@@ -365,21 +365,20 @@ void LandThread(LandPool* pool) {
     } else {
       // Per job: a directory descriptor is never kept past the batch that named it.
       DirCache dirs;
-      if (job->read && job->root.fd < 0) {
+      if (job->read) {
         std::vector<WholeFile> whole;
         whole.reserve(job->files.size());
         for (const LandFile& file : job->files) {
           whole.push_back({&file.path, file.into, static_cast<int64_t>(file.size), file.sec, file.nsec});
         }
-        ReadWholeGroup(whole.data(), whole.size(), dirs, job->errnos.data());
+        if (job->root.fd < 0) {
+          ReadWholeGroup(whole.data(), whole.size(), dirs, job->errnos.data());
+        } else {
+          ReadWholeGroupBeneath(whole.data(), whole.size(), job->root, job->errnos.data());
+        }
       } else {
         for (size_t i = 0; i < job->files.size(); i++) {
           const LandFile& file = job->files[i];
-          if (job->read) {
-            job->errnos[i] = ReadWholeAt(file.path, file.into, static_cast<int64_t>(file.size), file.sec,
-                                         file.nsec, &job->root, &dirs);
-            continue;
-          }
           int32_t unusedOwner = -1;
           int32_t unusedXattrs[kXattrInts] = {0, 0, 0, 0};
           int32_t* ownerErr = i < job->ownerErrnos.size() ? &job->ownerErrnos[i] : &unusedOwner;

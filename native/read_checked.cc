@@ -126,26 +126,32 @@ std::string_view DirOf(const std::string& path) {
   return slash == std::string::npos || slash == 0 ? std::string_view() : std::string_view(path).substr(0, slash);
 }
 
-// ReadWholeAt's steps for files of one directory, each step one batch on the ring.
-void ReadRun(const WholeFile* files, size_t n, DirCache& dirs, Uring* ring, int32_t* answers) {
-  std::vector<std::string> names(n);
-  for (size_t k = 0; k < n; k++) {
-    int at;
-    dirs.Locate(*files[k].path, &at, &names[k]);
-    ring->Openat(at, names[k].c_str(), kWholeFlags, 0);
-  }
+// This thread's ring answered an openat2 as a kernel or filter without it would (ENOSYS, EINVAL,
+// EPERM, EOPNOTSUPP): its files are opened one call each from then on.
+thread_local bool t_noRingOpenat2 = false;
+
+bool RingOpenat2Refused(int answer) {
+  return answer == -ENOSYS || answer == -EINVAL || answer == -EPERM || answer == -EOPNOTSUPP;
+}
+// ReadWholeAt's steps for `n` files, each step one batch on the ring: the opens as `open(k)`
+// queues them. Below a `root`, a file the ring did not open is read by `alone(k)` (ReadWholeAt's
+// own steps, whose walk may still open it, and which name what failed); elsewhere it is answered
+// with the open's -errno. Every file goes to `alone` where the ring itself failed.
+template <typename Open, typename Alone>
+void ReadRun(const WholeFile* files, size_t n, Uring* ring, int32_t* answers, const WholeRoot* root, Open open,
+             Alone alone, bool* refused = nullptr) {
+  for (size_t k = 0; k < n; k++) open(k);
   std::vector<int> fds;
   if (!ring->Run(&fds)) {
     // The ring failed (never again on this thread): whatever it opened is not known.
-    for (size_t k = 0; k < n; k++) {
-      answers[k] = ReadWholeAt(*files[k].path, files[k].into, files[k].size, files[k].sec, files[k].nsec, nullptr, &dirs);
-    }
+    for (size_t k = 0; k < n; k++) answers[k] = alone(k);
     return;
   }
   std::vector<size_t> reading;
   for (size_t k = 0; k < n; k++) {
     if (fds[k] < 0) {
-      answers[k] = fds[k];  // -errno, as a failed open
+      if (refused && RingOpenat2Refused(fds[k])) *refused = true;
+      answers[k] = root ? alone(k) : fds[k];  // -errno, as a failed open
       continue;
     }
     // Checked before it is read: a file swapped for a device or a FIFO is never read at all.
@@ -174,7 +180,11 @@ void ReadRun(const WholeFile* files, size_t n, DirCache& dirs, Uring* ring, int3
       read = -res;
     }
     if (read == 0) {
-      ChangeSourceIfInjected(*file.path);
+      if (root) {
+        ChangeSourceIfInjected(root->path, *file.path);
+      } else {
+        ChangeSourceIfInjected(*file.path);
+      }
       read = CheckListed(fds[k], file.size, file.sec, file.nsec, nullptr);
     }
     answers[k] = ReadAnswer(read);
@@ -212,9 +222,47 @@ void ReadWholeGroup(const WholeFile* files, size_t count, DirCache& dirs, int32_
     std::string_view dir = DirOf(*files[i].path);
     size_t end = i + 1;
     while (end < count && end - i < kReadRun && DirOf(*files[end].path) == dir) end++;
-    ReadRun(files + i, end - i, dirs, ring, answers + i);
+    const WholeFile* run = files + i;
+    std::vector<std::string> names(end - i);
+    ReadRun(
+        run, end - i, ring, answers + i, nullptr,
+        [&](size_t k) {
+          int at;
+          dirs.Locate(*run[k].path, &at, &names[k]);
+          ring->Openat(at, names[k].c_str(), kWholeFlags, 0);
+        },
+        [&](size_t k) {
+          return ReadWholeAt(*run[k].path, run[k].into, run[k].size, run[k].sec, run[k].nsec, nullptr, &dirs);
+        });
     i = end;
     ring = Uring::ForThisThread();  // none once it failed
+  }
+}
+
+void ReadWholeGroupBeneath(const WholeFile* files, size_t count, const WholeRoot& root, int32_t* answers) {
+  Uring* ring = root.walk ? nullptr : Uring::ForThisThread();
+  // A path the ring cannot be given as it is (empty, or holding a NUL) goes one call each.
+  auto plain = [](const std::string& path) { return !path.empty() && path.find('\0') == std::string::npos; };
+  for (size_t i = 0; i < count;) {
+    if (!ring || !ring->HasOpenat2() || t_noRingOpenat2 || !plain(*files[i].path)) {
+      answers[i] = ReadWholeAt(*files[i].path, files[i].into, files[i].size, files[i].sec, files[i].nsec, &root);
+      i++;
+      continue;
+    }
+    size_t end = i + 1;
+    while (end < count && end - i < kReadRun && plain(*files[end].path)) end++;
+    const WholeFile* run = files + i;
+    bool refused = false;
+    ReadRun(
+        run, end - i, ring, answers + i, &root,
+        [&](size_t k) { ring->OpenatBeneath(root.fd, run[k].path->c_str(), kWholeFlags); },
+        [&](size_t k) {
+          return ReadWholeAt(*run[k].path, run[k].into, run[k].size, run[k].sec, run[k].nsec, &root);
+        },
+        &refused);
+    if (refused) t_noRingOpenat2 = true;
+    i = end;
+    ring = Uring::ForThisThread();
   }
 }
 

@@ -62,4 +62,13 @@ struct WholeFile {
 // is one, one by one where not. The same answers either way: the two checks stay one fstat each.
 void ReadWholeGroup(const WholeFile* files, size_t count, DirCache& dirs, int32_t* answers);
 
+// ReadWholeAt(files[i]..., &root) into answers[i] for each of `count` files below `root` (a
+// daemon's module): each opened beneath it by openat2 through this thread's io_uring
+// (IORING_OP_OPENAT2, the same resolution as blit_beneath's openat2: RESOLVE_BENEATH |
+// RESOLVE_NO_MAGICLINKS from the root's descriptor, by the whole relative path, so no directory's
+// descriptor is held across the batch), read and closed in batches. A file the ring does not open
+// takes ReadWholeAt's own steps (whose walk follows a link that stays below the root, and names
+// what failed); without the ring, its openat2, or with `root.walk`, every file does.
+void ReadWholeGroupBeneath(const WholeFile* files, size_t count, const WholeRoot& root, int32_t* answers);
+
 }  // namespace blit

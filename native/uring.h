@@ -32,6 +32,10 @@ class Uring {
   // Requests for the next Run, answered in the order queued (as the system call would answer:
   // >= 0, or -errno). `name` and `into` must live until Run returns.
   void Openat(int dirfd, const char* name, int flags, mode_t mode);
+  // openat2 of `path` beneath `dirfd` (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), as blit_beneath's
+  // opens resolve it: only where HasOpenat2() (IORING_OP_OPENAT2, Linux 5.6).
+  void OpenatBeneath(int dirfd, const char* path, int flags);
+  bool HasOpenat2() const { return hasOpenat2_; }
   void Read(int fd, void* into, unsigned length, uint64_t offset);
   void Close(int fd);
   size_t Queued() const { return queued_.size(); }
@@ -56,6 +60,7 @@ class Uring {
   bool Setup();
   int ringFd_ = -1;
   bool broken_ = false;
+  bool hasOpenat2_ = false;
   void* sqRing_ = nullptr;
   size_t sqRingBytes_ = 0;
   void* sqes_ = nullptr;

@@ -232,10 +232,17 @@ for (const walk of [false, true])
       { path: 'back/inside', listed: listedOf(inside) },
     ];
     const into = Buffer.alloc(files.reduce((sum, file) => sum + Number(file.listed.size), 0));
+    const addon = nativeAddon()!;
+    const runsBefore = addon.uringRuns();
     const reading = root.readWholeFiles(files, into);
     // The job reads through a descriptor of its own: the caller may close the root at once.
     root.close();
     const answers = await reading;
+    // openat2 beneath the root through the ring where there is one (the same resolution), never
+    // for the walk; what the ring does not open takes the steps one by one (back/inside, through
+    // an absolute link that stays inside, is opened by the walk).
+    if (walk || !addon.uringUsable()) assert.equal(addon.uringRuns(), runsBefore, 'no ring for the walk');
+    else assert.ok(addon.uringRuns() > runsBefore, 'opened, read and closed through the ring');
     assert.deepEqual(
       answers?.map((answer) => answer.kind),
       ['read', 'not-opened', 'not-opened', 'not-opened', 'not-opened', 'read'],
