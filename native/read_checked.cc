@@ -127,7 +127,8 @@ std::string_view DirOf(const std::string& path) {
 }
 
 // This thread's ring answered an openat2 as a kernel or filter without it would (ENOSYS, EINVAL,
-// EPERM, EOPNOTSUPP): its files are opened one call each from then on.
+// EPERM, EOPNOTSUPP) where the system call then did otherwise (the same answer from both is the
+// file's, as an LSM's EPERM): its files are opened one call each from then on.
 thread_local bool t_noRingOpenat2 = false;
 
 bool RingOpenat2Refused(int answer) {
@@ -150,8 +151,9 @@ void ReadRun(const WholeFile* files, size_t n, Uring* ring, int32_t* answers, co
   std::vector<size_t> reading;
   for (size_t k = 0; k < n; k++) {
     if (fds[k] < 0) {
-      if (refused && RingOpenat2Refused(fds[k])) *refused = true;
       answers[k] = root ? alone(k) : fds[k];  // -errno, as a failed open
+      // Refused by the ring and not by the system call: the ring's openat2 is what fails here.
+      if (refused && RingOpenat2Refused(fds[k]) && answers[k] != fds[k]) *refused = true;
       continue;
     }
     // Checked before it is read: a file swapped for a device or a FIFO is never read at all.

@@ -536,6 +536,27 @@ test(
   },
 );
 
+test(
+  'a session that ends while a staged landing fails with a part left: the part never goes under its name, what landed does',
+  STAGED,
+  async (t) => {
+    const { root, files, landings, send, stages } = setUpStaged(t);
+    const made = statSync(join(root, 'd')).ino;
+    send(10n, 1);
+    send(11n, 2);
+    send(12n, 3);
+    await turn();
+    files.close();
+    landings[0]!.answer([2]);
+    await turn();
+    assert.equal(statSync(join(root, 'd')).ino, made, 'd itself, never replaced');
+    assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b']);
+    const [stage] = stages();
+    assert.ok(stage);
+    assert.deepEqual(readdirSync(join(root, stage)), ['c'], 'the part stays beside, under the temp name');
+  },
+);
+
 test('the root is never staged (its staging directory would be outside the transfer)', STAGED, async (t) => {
   const { root, landings, send, stages } = setUpStaged(t, '');
   send(10n, 1);

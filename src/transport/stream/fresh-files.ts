@@ -707,6 +707,13 @@ export class FreshFiles {
   ): void {
     if (this.closed || !errors) {
       for (const view of views) this.held.give(view);
+      // The session is over, but what landed in a staging directory is still placed (and what
+      // failed there keeps it from being swapped in).
+      if (stage && errors)
+        for (let i = 0; i < indices.length; i++) {
+          if (errors[i] === 0) stage.landed.push(indices[i]!);
+          else stage.failed = true;
+        }
       return;
     }
     const again: number[] = [];

@@ -291,19 +291,30 @@ function receiveNatively(
   };
 
   const read = (outcome: StepOutcome, into: Buffer, ahead?: Ahead) => {
-    busy = false;
+    // Busy while a read queued behind this one is under way, whatever happens here.
+    busy = ahead !== undefined;
+    let proceed = false;
+    try {
+      proceed = readDone(outcome, into, ahead);
+    } finally {
+      then(ahead, proceed);
+    }
+  };
+
+  /** What a read brought, decoded; whether the next step may be asked. */
+  const readDone = (outcome: StepOutcome, into: Buffer, ahead: Ahead | undefined): boolean => {
     if (over) {
       // Given back once no read into it is under way.
       if (!ahead) dropSlab();
-      return then(ahead, false);
+      return false;
     }
     if (outcome.error?.code === 'ETIMEDOUT' && outcome.side === 'socket') {
       if (ranges.midRecord(decoder)) fail(stalled(idleMs));
-      return then(ahead, true);
+      return true;
     }
     if (outcome.side) {
       socketFailed(outcome);
-      return then(ahead, false);
+      return false;
     }
     if (outcome.bytes === 0) {
       if (!ranges.ended) fail(new DataPlaneFailed(CLOSED_EARLY));
@@ -312,7 +323,7 @@ function receiveNatively(
         native.close(false);
         socket.destroy();
       }
-      return then(ahead, false);
+      return false;
     }
     used += outcome.bytes;
     moved += outcome.bytes;
@@ -320,9 +331,9 @@ function receiveNatively(
       ranges.apply(decoder.push(into.subarray(0, outcome.bytes)));
     } catch (error) {
       fail(asError(error));
-      return then(ahead, false);
+      return false;
     }
-    then(ahead, true);
+    return true;
   };
 
   const received = (
@@ -331,7 +342,22 @@ function receiveNatively(
     length: number,
     ahead: Ahead | undefined,
   ) => {
-    busy = false;
+    busy = ahead !== undefined;
+    let proceed = false;
+    try {
+      proceed = receivedDone(outcome, target, length, ahead);
+    } finally {
+      then(ahead, proceed);
+    }
+  };
+
+  /** A range received into its file: said to the sink, the decoder moved past it; whether to go on. */
+  const receivedDone = (
+    outcome: StepOutcome,
+    target: { written(error: unknown): void },
+    length: number,
+    ahead: Ahead | undefined,
+  ): boolean => {
     // Closed while the bytes went straight into the file: the close left the slab for this answer
     // (or for the read queued behind it).
     if (over && !ahead) dropSlab();
@@ -341,18 +367,18 @@ function receiveNatively(
       } finally {
         socketFailed(outcome);
       }
-      return then(ahead, false);
+      return false;
     }
     moved += length;
     try {
       target.written(outcome.side === 'file' ? outcome.error : undefined);
-      if (over) return then(ahead, false);
+      if (over) return false;
       ranges.apply(decoder.skip(length));
     } catch (error) {
       fail(asError(error));
-      return then(ahead, false);
+      return false;
     }
-    then(ahead, true);
+    return true;
   };
 
   /**
