@@ -326,3 +326,28 @@ test('on the socket thread, a batch takes two reads (its first bytes, then the r
   assert.deepEqual(steps.slice(at, at + 3), ['receive 99985', 'read 32', 'receive answered']);
   assert.equal(readFileSync(join(dir, 'file')).subarray(15).equals(file.subarray(15)), true);
 });
+
+test('on the socket thread, a batch whose table and payload do not fit one read buffer still comes whole: its payload in a read of its own', {
+  skip: nativeAddon() ? false : 'the native addon is not built',
+}, async (t) => {
+  const { server, client } = await loopbackPair(t);
+  const { events, sink } = recordingSink();
+  const half = SLAB_BYTES / 2;
+  sink.batch = (ids, lengths, data) => {
+    events.push(`batch ${ids.join(',')} ${lengths.join(',')} ${data[0]} ${data[half]}`);
+    return new Uint8Array(ids.length).fill(1);
+  };
+  const errors: Error[] = [];
+  receiveRecords(server, sink, (error) => errors.push(error));
+  const members = [
+    { fileId: 1n, length: half },
+    { fileId: 2n, length: half },
+  ];
+  // A payload of a whole read buffer (4 MiB): with its table, one byte more than a slab holds.
+  client.end(
+    Buffer.concat([batchHeader(members), Buffer.alloc(half, 1), Buffer.alloc(half, 2), endRecord()]),
+  );
+  await once(server, 'close');
+  assert.deepEqual(errors, []);
+  assert.deepEqual(events, [`batch 1,2 ${half},${half} 1 2`]);
+});

@@ -418,10 +418,11 @@ function receiveNatively(
     let want = ranges.ended ? 1 : Math.max(decoder.wanted, atStart ? FIRST_READ_BYTES : 1);
     // A batch's table begun: the rest of it and its payload in one read where a slab holds them.
     const throughBatch = ranges.ended ? undefined : decoder.wantedThroughBatch;
-    if (throughBatch !== undefined && throughBatch <= SLAB_BYTES) want = Math.max(want, throughBatch);
+    const batchRest = throughBatch !== undefined && throughBatch <= SLAB_BYTES;
+    if (batchRest) want = Math.max(want, throughBatch);
     // A batch's payload is read in one piece where a slab holds it: the decoder then hands the
-    // batch on whole (one event, not three per file).
-    const whole = (decoder.batchPending || throughBatch !== undefined) && want <= SLAB_BYTES;
+    // batch on whole (one event, not three per file). Either read ends the batch's record.
+    const whole = (decoder.batchPending || batchRest) && want <= SLAB_BYTES;
     // A new slab is always the same size: `want` comes from the peer (a dropped range may claim
     // petabytes); a read takes what fits, the decoder the rest on the next one.
     if (slab && slab.length - used < (whole ? want : Math.min(want, MIN_READ_BYTES))) {
