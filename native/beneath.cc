@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "common.h"
-#include "openat2.h"
+#include "open_how.h"
 #include "xattr.h"
 
 namespace blit_beneath {

@@ -3,7 +3,7 @@
 
 #include "uring.h"
 
-#include "openat2.h"
+#include "open_how.h"
 
 #include <algorithm>
 #include <cerrno>
