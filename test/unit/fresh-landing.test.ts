@@ -466,30 +466,6 @@ test(
 );
 
 test(
-  'a staged file whose landing failed and left a part under its name: the directory is kept, only the files that landed join it',
-  STAGED,
-  async (t) => {
-    const { root, files, landings, events, send, stages } = setUpStaged(t);
-    const made = statSync(join(root, 'd')).ino;
-    send(10n, 1);
-    send(11n, 2);
-    send(12n, 3);
-    await turn();
-    landings[0]!.answer([2]);
-    await turn();
-    assert.equal(statSync(join(root, 'd')).ino, made, 'd itself, never replaced');
-    assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b'], 'c never under its name');
-    assert.equal(readFileSync(join(root, 'd', 'b'), 'utf8'), '11');
-    assert.deepEqual(events.failed, [['d/c', 'cannot write: input/output error']]);
-    // The part stays in the staging directory, under its temp name, for a later run to remove.
-    const [stage] = stages();
-    assert.ok(stage);
-    assert.deepEqual(readdirSync(join(root, stage)), ['c']);
-    files.close();
-  },
-);
-
-test(
   'a staged directory something else wrote into meanwhile: its files join it, never over what is there',
   STAGED,
   async (t) => {
@@ -536,26 +512,34 @@ test(
   },
 );
 
-test(
-  'a session that ends while a staged landing fails with a part left: the part never goes under its name, what landed does',
-  STAGED,
-  async (t) => {
-    const { root, files, landings, send, stages } = setUpStaged(t);
-    const made = statSync(join(root, 'd')).ino;
-    send(10n, 1);
-    send(11n, 2);
-    send(12n, 3);
-    await turn();
-    files.close();
-    landings[0]!.answer([2]);
-    await turn();
-    assert.equal(statSync(join(root, 'd')).ino, made, 'd itself, never replaced');
-    assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b']);
-    const [stage] = stages();
-    assert.ok(stage);
-    assert.deepEqual(readdirSync(join(root, stage)), ['c'], 'the part stays beside, under the temp name');
-  },
-);
+for (const closed of [false, true])
+  test(
+    closed
+      ? 'a session that ends while a staged landing fails with a part left: the part never goes under its name, what landed does'
+      : 'a staged file whose landing failed and left a part under its name: the directory is kept, only the files that landed join it',
+    STAGED,
+    async (t) => {
+      const { root, files, landings, events, send, stages } = setUpStaged(t);
+      const made = statSync(join(root, 'd')).ino;
+      send(10n, 1);
+      send(11n, 2);
+      send(12n, 3);
+      await turn();
+      if (closed) files.close();
+      landings[0]!.answer([2]);
+      await turn();
+      assert.equal(statSync(join(root, 'd')).ino, made, 'd itself, never replaced');
+      assert.deepEqual(readdirSync(join(root, 'd')).sort(), ['a', 'b'], 'c never under its name');
+      assert.equal(readFileSync(join(root, 'd', 'b'), 'utf8'), '11');
+      // Reported while the session runs (after it, nothing is).
+      assert.deepEqual(events.failed, closed ? [] : [['d/c', 'cannot write: input/output error']]);
+      // The part stays in the staging directory, under its temp name, for a later run to remove.
+      const [stage] = stages();
+      assert.ok(stage);
+      assert.deepEqual(readdirSync(join(root, stage)), ['c']);
+      files.close();
+    },
+  );
 
 test('the root is never staged (its staging directory would be outside the transfer)', STAGED, async (t) => {
   const { root, landings, send, stages } = setUpStaged(t, '');

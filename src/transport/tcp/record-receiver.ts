@@ -290,16 +290,22 @@ function receiveNatively(
     } else if (proceed) next();
   };
 
-  const read = (outcome: StepOutcome, into: Buffer, ahead?: Ahead) => {
-    // Busy while a read queued behind this one is under way, whatever happens here.
+  /**
+   * A step's answer handled by `handle` (whether the next step may be asked), then what follows it
+   * (then): busy meanwhile while a read queued behind the step is under way, whatever `handle` does.
+   */
+  const answered = (ahead: Ahead | undefined, handle: () => boolean) => {
     busy = ahead !== undefined;
     let proceed = false;
     try {
-      proceed = readDone(outcome, into, ahead);
+      proceed = handle();
     } finally {
       then(ahead, proceed);
     }
   };
+
+  const read = (outcome: StepOutcome, into: Buffer, ahead?: Ahead) =>
+    answered(ahead, () => readDone(outcome, into, ahead));
 
   /** What a read brought, decoded; whether the next step may be asked. */
   const readDone = (outcome: StepOutcome, into: Buffer, ahead: Ahead | undefined): boolean => {
@@ -341,15 +347,7 @@ function receiveNatively(
     target: { written(error: unknown): void },
     length: number,
     ahead: Ahead | undefined,
-  ) => {
-    busy = ahead !== undefined;
-    let proceed = false;
-    try {
-      proceed = receivedDone(outcome, target, length, ahead);
-    } finally {
-      then(ahead, proceed);
-    }
-  };
+  ) => answered(ahead, () => receivedDone(outcome, target, length, ahead));
 
   /** A range received into its file: said to the sink, the decoder moved past it; whether to go on. */
   const receivedDone = (
