@@ -14,6 +14,7 @@ import { blitdProgram, type DaemonFlags } from './program.js';
 import { systemdReadiness } from './readiness.js';
 import { describeModules, reloadNotified } from './reload.js';
 import { startServer } from './server.js';
+import { tierUpLater } from './tier-up.js';
 
 async function serve(options: DaemonFlags): Promise<void> {
   const config = loadDaemonConfig(options);
@@ -59,6 +60,7 @@ async function serve(options: DaemonFlags): Promise<void> {
 
 // Tests inject faults through the environment (util/faults.ts); nothing is installed otherwise.
 installFaultsFromEnv();
+tierUpLater();
 blitdProgram(serve)
   .parseAsync(process.argv)
   .catch((error: unknown) => {
