@@ -65,7 +65,7 @@ let remoteFlagsSet = false;
 function useRemoteFlags() {
   if (remoteFlagsSet) return;
   remoteFlagsSet = true;
-  for (const id of ['http2', 'zlib', 'dns']) require(`node:${id}`);
+  for (const id of ['http2', 'dns']) require(`node:${id}`);
   require('node:v8').setFlagsFromString(REMOTE_V8_FLAGS);
 }
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { grpcNet } from './grpc-net.mjs';
+import { grpcLazyZlib, grpcNet } from './grpc-net.mjs';
 import { lazyChildProcess } from './lazy-child-process.mjs';
 import { trainingTree } from './write-code-cache.mjs';
 
@@ -51,7 +51,7 @@ await build({
   define: { 'import.meta.url': '__blitModuleUrl' },
   banner: { js: "const __blitModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
-  plugins: [lazyChildProcess, grpcNet],
+  plugins: [lazyChildProcess, grpcNet, grpcLazyZlib],
 });
 
 // The CLI's main script is a loader that runs the bundle (an asset) with a V8 code cache holding

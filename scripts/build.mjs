@@ -3,7 +3,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { grpcNet } from './grpc-net.mjs';
+import { grpcLazyZlib, grpcNet } from './grpc-net.mjs';
 import { lazyChildProcess } from './lazy-child-process.mjs';
 import { DEPENDENCY_BUNDLES, REMOTE_CLI_CACHE, writeCodeCache } from './write-code-cache.mjs';
 
@@ -86,7 +86,7 @@ const dependencies = await build({
   minifySyntax: true,
   outExtension: { '.js': '.cjs' },
   sourcemap: false,
-  plugins: [grpcNet],
+  plugins: [grpcNet, grpcLazyZlib],
   // Reached only from grpc-js's channelz service, which blit does not serve: 193 of the bundle's
   // 589 kB, left to node_modules.
   external: ['@grpc/proto-loader'],
