@@ -83,7 +83,7 @@ const EARLY_VERBS = ['copy', 'mirror', 'move'];
 // line within the CLI's).
 const EARLY_FLAGS = ['-c', '--checksum', '--size-only', '--ignore-times', '--ignore-existing', '--no-owner', '--no-xattrs', '--no-acls', '--no-hard-links', '--numeric-ids', '-n', '--dry-run', '--json', '-v', '--verbose', '--progress', '--no-progress', '--force-grpc-data', '-y', '--yes', '--delete-excluded'];
 // The addon's ABI the CLI loads (src/fsops/native.ts ABI_VERSION; the same test keeps them equal).
-const ADDON_ABI = 45;
+const ADDON_ABI = 46;
 
 /** SRC of such a command line, or undefined. */
 function earlySource(args) {

@@ -107,6 +107,7 @@ using namespace blit;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exitProcess", Napi::Function::New(env, ExitProcess));
+  exports.Set("stdioResettable", Napi::Boolean::New(env, StdioResettable()));
   exports.Set("poolsIdle", Napi::Function::New(env, PoolsIdle));
   exports.Set("startWatchdog", Napi::Function::New(env, StartWatchdog));
   exports.Set("listDir", Napi::Function::New(env, ListDir));
@@ -164,7 +165,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 45));
+  exports.Set("abiVersion", Napi::Number::New(env, 46));
   return exports;
 }
 

@@ -15,6 +15,12 @@
 
 #include "board.h"
 
+// Node's own step of its exit that sets stdio back (src/node.cc), exported by the node binary but
+// not declared in its headers; weak, so that an addon loaded by a Node without it still loads.
+namespace node {
+void ResetStdio() __attribute__((weak, visibility("default")));
+}  // namespace node
+
 namespace blit {
 
 std::string StallMessage(const uint8_t* slots, size_t length, int timeoutMs) {
@@ -120,6 +126,7 @@ Napi::Value StartWatchdog(const Napi::CallbackInfo& info) {
       std::string line = "blit: " + message + "\n";
       ssize_t ignored = write(2, line.data(), line.size());
       (void)ignored;
+      if (StdioResettable()) node::ResetStdio();
       _exit(1);
     }
     std::lock_guard<std::mutex> guard(link->lock);
@@ -128,11 +135,19 @@ Napi::Value StartWatchdog(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+bool StdioResettable() {
+  return node::ResetStdio != nullptr;
+}
+
 // exitProcess(code): ends the whole process at once, from any thread (the stall watchdog uses it
 // when the main thread is stuck in a system call and cannot exit by itself; the CLI after a
-// transfer, to skip the runtime's teardown).
+// transfer, to skip the runtime's teardown). Node's stdio descriptors are first set back as Node's
+// own exit sets them (their O_NONBLOCK as found at start, a terminal's mode), where this Node
+// exports that step (stdioResettable).
 Napi::Value ExitProcess(const Napi::CallbackInfo& info) {
-  _exit(info[0].As<Napi::Number>().Int32Value());
+  const int code = info[0].As<Napi::Number>().Int32Value();
+  if (StdioResettable()) node::ResetStdio();
+  _exit(code);
 }
 
 }  // namespace blit

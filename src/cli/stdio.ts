@@ -11,12 +11,13 @@ import { sleepSync } from '../util/clock.js';
 const closed = new Set<number>();
 
 /**
- * Whether Node's process.stdin, process.stdout or process.stderr has been made. Once one has, libuv
- * may have queued writes on a full pipe and made shared descriptors non-blocking, which Node's own
- * exit undoes and an immediate `_exit` would not (cli/exit-now.ts). Every use anywhere goes through
- * these getters, so none is missed.
+ * Which of Node's process.stdin, process.stdout and process.stderr have been made. Once one has,
+ * libuv may have queued writes on a full pipe and made shared descriptors non-blocking, which
+ * Node's own exit undoes and an immediate `_exit` would not by itself (cli/exit-now.ts). Every use
+ * anywhere goes through these getters, so none is missed. A remote run makes stderr without writing
+ * to it: Node's net module compares each socket it closes with process.stderr.
  */
-let streamsMade = false;
+const made = new Set<'stdin' | 'stdout' | 'stderr'>();
 for (const name of ['stdin', 'stdout', 'stderr'] as const) {
   const descriptor = Object.getOwnPropertyDescriptor(process, name);
   const get = descriptor?.get;
@@ -24,14 +25,27 @@ for (const name of ['stdin', 'stdout', 'stderr'] as const) {
   Object.defineProperty(process, name, {
     ...descriptor,
     get() {
-      streamsMade = true;
+      made.add(name);
       return get.call(process);
     },
   });
 }
 
 /** True while no Node stdio stream exists: all output so far went through out() and err(). */
-export const onlyPlainWrites = (): boolean => !streamsMade;
+export const onlyPlainWrites = (): boolean => made.size === 0;
+
+/**
+ * True when no stdin stream was made and every stdout or stderr stream made holds nothing still
+ * to write: all it was given is in the kernel's hands.
+ */
+export function streamsFlushed(): boolean {
+  if (made.has('stdin')) return false;
+  for (const name of made) {
+    const stream = process[name] as NodeJS.WriteStream;
+    if (stream.writableLength > 0 || stream.writableNeedDrain) return false;
+  }
+  return true;
+}
 
 /**
  * Writes all of `text` to `fd`. A reader that went away (EPIPE, as in `blit … | head -1`) ends the

@@ -667,7 +667,16 @@ export interface NativeAddon {
   uringUsable(): boolean;
   /** How many batches this process's io_uring rings have run (tests: proof a path took them). */
   uringRuns(): number;
+  /**
+   * Ends the process at once (`_exit`), Node's stdio descriptors first set back as Node's own exit
+   * sets them where `stdioResettable`.
+   */
   exitProcess(code: number): never;
+  /**
+   * Whether exitProcess sets Node's stdio descriptors back first (O_NONBLOCK as found at start, a
+   * terminal's mode): this Node exports that step of its exit (native/watchdog.cc).
+   */
+  stdioResettable: boolean;
   /**
    * Whether no copy pool (see closeCopyPool) and no landFiles call owes an answer: nothing is left
    * that must finish.
@@ -734,7 +743,7 @@ export interface NativeTestRules {
   stallMessage(slots: Uint8Array, timeoutMs: number): string;
 }
 
-const ABI_VERSION = 45;
+const ABI_VERSION = 46;
 const CANDIDATES = [
   '../native/build/Release/blit_native.node',
   '../../native/build/Release/blit_native.node',
