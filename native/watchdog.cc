@@ -11,6 +11,8 @@
 #include <mutex>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "board.h"
@@ -126,7 +128,6 @@ Napi::Value StartWatchdog(const Napi::CallbackInfo& info) {
       std::string line = "blit: " + message + "\n";
       ssize_t ignored = write(2, line.data(), line.size());
       (void)ignored;
-      if (StdioResettable()) node::ResetStdio();
       _exit(1);
     }
     std::lock_guard<std::mutex> guard(link->lock);
@@ -139,14 +140,32 @@ bool StdioResettable() {
   return node::ResetStdio != nullptr;
 }
 
-// exitProcess(code): ends the whole process at once, from any thread (the stall watchdog uses it
-// when the main thread is stuck in a system call and cannot exit by itself; the CLI after a
-// transfer, to skip the runtime's teardown). Node's stdio descriptors are first set back as Node's
-// own exit sets them (their O_NONBLOCK as found at start, a terminal's mode), where this Node
-// exports that step (stdioResettable).
+namespace {
+
+// Whether one of fds 0-2 is a pipe or socket in non-blocking mode: Node's stream on it (made before
+// the CLI could see it) leaves it so, and the next command sharing it would inherit that.
+bool StdioPipeNonBlocking() {
+  for (int fd = 0; fd <= 2; fd++) {
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) continue;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags != -1 && (flags & O_NONBLOCK) != 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// exitProcess(code, streamsMade): ends the whole process at once (the CLI after a transfer, to skip
+// the runtime's teardown). Where Node's stdio streams were made (streamsMade), or a stdio pipe is
+// left non-blocking, Node's stdio descriptors are first set back as Node's own exit would set them
+// (each one's O_NONBLOCK as found at start, a terminal's mode: node::ResetStdio), where this Node
+// exports that step (stdioResettable). Otherwise nothing is touched: a run that wrote only through
+// plain writes leaves a terminal's mode to whoever set it (a pager reading its output).
 Napi::Value ExitProcess(const Napi::CallbackInfo& info) {
   const int code = info[0].As<Napi::Number>().Int32Value();
-  if (StdioResettable()) node::ResetStdio();
+  const bool streamsMade = info.Length() > 1 && info[1].ToBoolean().Value();
+  if (StdioResettable() && (streamsMade || StdioPipeNonBlocking())) node::ResetStdio();
   _exit(code);
 }
 

@@ -18,7 +18,7 @@ Napi::Value StartWatchdog(const Napi::CallbackInfo& info);
 
 // exitProcess(code): ends the whole process at once, from any thread.
 Napi::Value ExitProcess(const Napi::CallbackInfo& info);
-// Whether exitProcess sets Node's stdio descriptors back before it ends the process (this Node
+// Whether exitProcess can set Node's stdio descriptors back before it ends the process (this Node
 // exports that step of its exit).
 bool StdioResettable();
 

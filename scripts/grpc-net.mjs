@@ -25,7 +25,9 @@ export const grpcNet = {
 };
 
 // grpc-js loads zlib when it loads, for the compression blit never asks for (neither side sends
-// grpc-encoding): 3.6-5.5 ms of every remote command here. Its `zlib` is Node's, loaded on first use.
+// grpc-encoding): 3.6-5.5 ms of every remote command here. Its `zlib` is Node's, loaded on first use
+// (in the CLI's gRPC bundle, and in the single executables, whose blitd's grpc-js takes it too: a
+// server decompresses through the same proxy).
 export const grpcLazyZlib = {
   name: 'grpc-lazy-zlib',
   setup(build) {

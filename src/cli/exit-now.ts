@@ -7,9 +7,9 @@
  * - the addon is loaded and none of its copy pools owes an answer (a batch still running may have
  *   a temp file to remove);
  * - all output went through cli/stdio.ts's plain fd writes, so none is queued; or, where the addon
- *   sets Node's stdio descriptors back as Node's exit does (their O_NONBLOCK, a terminal's mode:
- *   stdioResettable), every Node stdout or stderr stream made holds nothing still to write, and no
- *   stdin stream was made. A stream may hold writes for a full pipe (the progress line, `--json`
+ *   can set Node's stdio descriptors back as Node's exit does (their O_NONBLOCK, a terminal's mode:
+ *   stdioResettable; it does so then, and only then), every Node stdout or stderr stream made
+ *   holds nothing still to write, and no stdin stream was made. A stream may hold writes for a full pipe (the progress line, `--json`
  *   events to a slow reader), and a stream on a pipe leaves the pipe non-blocking, which the next
  *   command sharing it would otherwise inherit. A remote run makes Node's stderr stream without
  *   writing to it (Node's net module compares each socket it closes with it).
@@ -28,7 +28,7 @@ export function exitNow(code: number): void {
   process.emit('exit', code);
   // Tests (test/integration/exit-now.test.ts): which way a run ended.
   if (process.env.BLIT_DEBUG_EXIT === '1') err("blit: ended without the runtime's teardown\n");
-  addon.exitProcess(code);
+  addon.exitProcess(code, !onlyPlainWrites());
 }
 
 function instrumented(): boolean {

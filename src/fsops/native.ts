@@ -668,10 +668,11 @@ export interface NativeAddon {
   /** How many batches this process's io_uring rings have run (tests: proof a path took them). */
   uringRuns(): number;
   /**
-   * Ends the process at once (`_exit`), Node's stdio descriptors first set back as Node's own exit
-   * sets them where `stdioResettable`.
+   * Ends the process at once (`_exit`). With `streamsMade` (Node's stdio streams were made), or a
+   * stdio pipe left non-blocking, Node's stdio descriptors are first set back as Node's own exit
+   * sets them, where `stdioResettable`; otherwise they are left as they are.
    */
-  exitProcess(code: number): never;
+  exitProcess(code: number, streamsMade?: boolean): never;
   /**
    * Whether exitProcess sets Node's stdio descriptors back first (O_NONBLOCK as found at start, a
    * terminal's mode): this Node exports that step of its exit (native/watchdog.cc).
