@@ -15,7 +15,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 
-export const DAEMON_V8_FLAGS = '--interrupt-budget=270336';
+const DAEMON_V8_FLAGS = '--interrupt-budget=270336';
 
 export function tierUpLater(): void {
   setFlagsFromString(DAEMON_V8_FLAGS);
