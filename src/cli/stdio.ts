@@ -39,10 +39,18 @@ export const onlyPlainWrites = (): boolean => made.size === 0;
  * to write: all it was given is in the kernel's hands.
  */
 export function streamsFlushed(): boolean {
-  if (made.has('stdin')) return false;
-  for (const name of made) {
-    const stream = process[name] as NodeJS.WriteStream;
-    if (stream.writableLength > 0 || stream.writableNeedDrain) return false;
+  return flushed(made, (name) => process[name] as NodeJS.WriteStream);
+}
+
+/** streamsFlushed's rule, over the names of the streams made and a way to reach each. */
+export function flushed(
+  names: Iterable<'stdin' | 'stdout' | 'stderr'>,
+  stream: (name: 'stdout' | 'stderr') => { writableLength: number; writableNeedDrain: boolean },
+): boolean {
+  for (const name of names) {
+    if (name === 'stdin') return false;
+    const { writableLength, writableNeedDrain } = stream(name);
+    if (writableLength > 0 || writableNeedDrain) return false;
   }
   return true;
 }
