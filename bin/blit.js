@@ -83,7 +83,7 @@ const EARLY_VERBS = ['copy', 'mirror', 'move'];
 // line within the CLI's).
 const EARLY_FLAGS = ['-c', '--checksum', '--size-only', '--ignore-times', '--ignore-existing', '--no-owner', '--no-xattrs', '--no-acls', '--no-hard-links', '--numeric-ids', '-n', '--dry-run', '--json', '-v', '--verbose', '--progress', '--no-progress', '--force-grpc-data', '-y', '--yes', '--delete-excluded'];
 // The addon's ABI the CLI loads (src/fsops/native.ts ABI_VERSION; the same test keeps them equal).
-const ADDON_ABI = 46;
+const ADDON_ABI = 47;
 
 /** SRC of such a command line, or undefined. */
 function earlySource(args) {
@@ -97,8 +97,25 @@ function earlySource(args) {
   return paths[0];
 }
 
-function readSourceAheadEarly() {
-  if (process.env.BLIT_NO_NATIVE === '1') return;
+/**
+ * The addon, loaded first thing for a remote command (every one uses it), by the path the CLI loads
+ * it by (src/fsops/native.ts), so that the CLI finds this one loaded. As it loads, it routes V8's
+ * commits of heap pages through native/prefault.cc, which makes each page present in one step
+ * instead of a fault per 4 KiB: loaded here, that covers the code caches' deserialising too
+ * (docs/DECISIONS.md). Undefined for BLIT_NO_NATIVE=1, or when it is missing or of another ABI
+ * (the CLI says so where it matters).
+ */
+function earlyAddon() {
+  if (process.env.BLIT_NO_NATIVE === '1') return undefined;
+  try {
+    const addon = require(join(__dirname, '..', 'native', 'build', 'Release', 'blit_native.node'));
+    return addon.abiVersion === ADDON_ABI ? addon : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readSourceAheadEarly(addon) {
   const src = earlySource(process.argv.slice(2));
   if (!src) return;
   // As readSourceAhead: the path the walk lists the source by (src/engine/endpoints.ts
@@ -106,17 +123,21 @@ function readSourceAheadEarly() {
   const root = resolve(src.replace(/\/+$/, '') || '/');
   try {
     if (!(src.endsWith('/') ? statSync(root) : lstatSync(root)).isDirectory()) return;
-    // The path the CLI loads the addon by, so that it finds this one loaded.
-    const addon = require(join(__dirname, '..', 'native', 'build', 'Release', 'blit_native.node'));
-    if (addon.abiVersion !== ADDON_ABI) return;
     addon.readAheadTree(root);
   } catch {
     return; // the CLI says what is wrong, if anything is
   }
   if (process.env.BLIT_DEBUG_READ_AHEAD === '1') process.stderr.write(`blit: read ahead ${root}\n`);
 }
-if (remote) readSourceAheadEarly();
-if (remote) useRemoteFlags();
+if (remote) {
+  const addon = earlyAddon();
+  // Tests (test/integration/launcher.test.ts): whether the addon loaded before the bundles.
+  if (addon && process.env.BLIT_DEBUG_PREFAULT === '1') {
+    process.stderr.write(`blit: addon loaded before the bundles, prefault ${JSON.stringify(addon.prefaultState())}\n`);
+  }
+  if (addon) readSourceAheadEarly(addon);
+  useRemoteFlags();
+}
 
 /** The cache a run of the CLI bundle reads and, training, writes (see looksRemote). */
 const cliCache = `${file}${remote ? '.remote' : ''}.cache`;

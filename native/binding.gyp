@@ -18,6 +18,7 @@
         "stage.cc",
         "huge_buffer.cc",
         "notify.cc",
+        "prefault.cc",
         "owner.cc",
         "read_ahead.cc",
         "read_checked.cc",

@@ -19,6 +19,7 @@
 //   uringUsable says whether this process has one, uringRuns how many batches its rings ran.
 // - notify.cc: sdNotify, systemd's readiness datagram sent from the main process.
 // - watchdog.cc: the stall watchdog's thread; exitProcess.
+// - prefault.cc: V8's heap pages made present as V8 commits them (installed as the module loads).
 // - board.h: the activity board as those threads see it; common.h: errors, paths, names.
 // - test_rules.cc: the rules shared with TypeScript, one case at a time, for the tests.
 //
@@ -38,6 +39,7 @@
 #include "copy_pool.h"
 #include "data_socket.h"
 #include "fresh.h"
+#include "prefault.h"
 #include "land.h"
 #include "stage.h"
 #include "listing.h"
@@ -106,6 +108,8 @@ namespace {
 using namespace blit;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InstallPrefault();
+  exports.Set("prefaultState", Napi::Function::New(env, PrefaultState));
   exports.Set("exitProcess", Napi::Function::New(env, ExitProcess));
   exports.Set("stdioResettable", Napi::Boolean::New(env, StdioResettable()));
   exports.Set("poolsIdle", Napi::Function::New(env, PoolsIdle));
@@ -165,7 +169,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("testRules", TestRules(env));
   exports.Set("codes", Codes(env));
   blit_beneath::Register(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 46));
+  exports.Set("abiVersion", Napi::Number::New(env, 47));
   return exports;
 }
 

@@ -99,3 +99,27 @@ test('both launchers ask glibc for transparent huge pages and the CLI for one ma
   );
   assert.equal(tunables(BLITD, 'glibc.malloc.hugetlb=0'), 'glibc.malloc.hugetlb=0');
 });
+
+test('a remote command loads the addon before the bundles (its prefault routed); a local one and BLIT_NO_NATIVE=1 do not', (t) => {
+  const root = tempDir(t);
+  const early = /^blit: addon loaded before the bundles, prefault \{"sites":(\d+),"bytes":\d+\}$/m;
+  // Nothing listens on port 1: the run fails after its start, which is all this looks at.
+  const remote = runLink(BLIT, ['copy', join(root, 'f'), '127.0.0.1:1:/default/f'], {
+    BLIT_DEBUG_PREFAULT: '1',
+  });
+  assert.notEqual(remote.status, 0);
+  const sites = early.exec(remote.stderr)?.[1];
+  assert.ok(sites !== undefined && Number(sites) >= 1, remote.stderr);
+
+  writeFileSync(join(root, 'f'), 'payload\n');
+  const local = runLink(BLIT, ['copy', join(root, 'f'), join(root, 'g')], { BLIT_DEBUG_PREFAULT: '1' });
+  assert.equal(local.status, 0, local.stderr);
+  assert.doesNotMatch(local.stderr, early);
+
+  const pure = runLink(BLIT, ['copy', join(root, 'f'), '127.0.0.1:1:/default/f'], {
+    BLIT_DEBUG_PREFAULT: '1',
+    BLIT_NO_NATIVE: '1',
+  });
+  assert.notEqual(pure.status, 0);
+  assert.doesNotMatch(pure.stderr, early);
+});

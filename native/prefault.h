@@ -1,0 +1,16 @@
+// V8's heap pages made present in one step as V8 commits them, instead of one page fault per 4 KiB.
+
+#pragma once
+
+#include <napi.h>
+
+namespace blit {
+
+// Routes the process's calls of mprotect through PrefaultingMprotect (see prefault.cc). Once per
+// process; returns how many call sites it routed (0 where it cannot, or with BLIT_NO_PREFAULT=1).
+int InstallPrefault();
+
+// prefaultState() → { sites, bytes }: call sites routed, bytes made present so far (tests).
+Napi::Value PrefaultState(const Napi::CallbackInfo& info);
+
+}  // namespace blit
