@@ -33,7 +33,9 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-O2"],
+      # -fno-gnu-unique: GCC's unique symbols would keep the addon loaded by accident; its own pin
+      # (prefault.cc) does, and test/integration/prefault.test.ts checks it.
+      "cflags_cc": ["-std=c++17", "-O2", "-fno-gnu-unique"],
       "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES", "CLANG_CXX_LANGUAGE_STANDARD": "c++17" }
     }
   ]

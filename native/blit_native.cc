@@ -109,6 +109,7 @@ using namespace blit;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InstallPrefault();
+  // prefaultState(): tests only (and BLIT_DEBUG_PREFAULT=1 in bin/blit.js).
   exports.Set("prefaultState", Napi::Function::New(env, PrefaultState));
   exports.Set("exitProcess", Napi::Function::New(env, ExitProcess));
   exports.Set("stdioResettable", Napi::Boolean::New(env, StdioResettable()));

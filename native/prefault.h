@@ -6,11 +6,11 @@
 
 namespace blit {
 
-// Routes the process's calls of mprotect through PrefaultingMprotect (see prefault.cc). Once per
-// process; returns how many call sites it routed (0 where it cannot, or with BLIT_NO_PREFAULT=1).
-int InstallPrefault();
+// Routes the process's imports of mprotect through PrefaultingMprotect (see prefault.cc), once per
+// process; where it cannot, or with BLIT_NO_PREFAULT=1, routes none.
+void InstallPrefault();
 
-// prefaultState() → { sites, bytes }: call sites routed, bytes made present so far (tests).
+// prefaultState() → { sites, bytes }: call sites routed, bytes made present so far (tests only).
 Napi::Value PrefaultState(const Napi::CallbackInfo& info);
 
 }  // namespace blit
