@@ -1,7 +1,8 @@
 #!/bin/sh
-':' //; unset NODE_EXTRA_CA_CERTS; case "$GLIBC_TUNABLES" in *glibc.malloc.hugetlb*) ;; *) GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1";; esac; case "$GLIBC_TUNABLES" in *glibc.malloc.arena_max*) ;; *) GLIBC_TUNABLES="$GLIBC_TUNABLES:glibc.malloc.arena_max=1";; esac; export GLIBC_TUNABLES; exec node -- "$0" "$@"
+':' //; unset NODE_EXTRA_CA_CERTS; case "$GLIBC_TUNABLES" in *glibc.malloc.hugetlb*) ;; *) GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1";; esac; case "$GLIBC_TUNABLES" in *glibc.malloc.arena_max*) ;; *) GLIBC_TUNABLES="$GLIBC_TUNABLES:glibc.malloc.arena_max=1";; esac; case "$GLIBC_TUNABLES" in *glibc.malloc.top_pad*) ;; *) GLIBC_TUNABLES="$GLIBC_TUNABLES:glibc.malloc.top_pad=16777216";; esac; export GLIBC_TUNABLES; exec node -- "$0" "$@"
 // The two lines above are read by sh and skipped by Node: the shell drops NODE_EXTRA_CA_CERTS,
-// asks glibc for transparent huge pages and one malloc arena, and starts Node on this file.
+// asks glibc for transparent huge pages, one malloc arena and a heap grown 16 MiB at a time, and
+// starts Node on this file.
 // `node bin/blit.js` works too, without these savings.
 // - Node 20 parses the whole CA bundle at process start when NODE_EXTRA_CA_CERTS is set (38 ms of
 //   every run on a machine that sets it, docs/DECISIONS.md), and blit's TLS connections trust only
@@ -14,6 +15,10 @@
 //   (TurboFan's zones, the listers' vectors) is what the next allocates, not fresh pages of
 //   another arena: a push of 20,000 files took ~25% fewer page faults and ~6% less client CPU
 //   (docs/DECISIONS.md). Not for blitd, whose sessions run side by side for hours.
+// - glibc.malloc.top_pad=16777216: malloc grows its heap 16 MiB at a time (and keeps as much when
+//   it trims), so that with the huge-page advice above the heap faults in 2 MiB pages instead of
+//   one fault per 4 KiB: a nothing-changed push mirror of 20,000 files took 10-17 ms less, a
+//   one-file push 10-15 ms (docs/DECISIONS.md). Not for blitd either.
 // A setting of the user's own is kept, each tunable apart.
 // Starts the bundled CLI (dist/blit.cjs) with the V8 code cache that `npm run build` made beside it,
 // so a run deserialises compiled code instead of parsing and compiling ~450 kB of JavaScript. V8

@@ -68,7 +68,7 @@ test('under `node --cpu-prof` a transfer still ends through Node, which writes t
   assert.equal(readdirSync(profiles).filter((name) => name.endsWith('.cpuprofile')).length, 1);
 });
 
-test('both launchers ask glibc for transparent huge pages and the CLI for one malloc arena, keeping a GLIBC_TUNABLES of the user', (t) => {
+test('both launchers ask glibc for transparent huge pages and the CLI for one malloc arena and a 16 MiB heap pad, keeping a GLIBC_TUNABLES of the user', (t) => {
   const root = tempDir(t);
   // Loaded by Node before the launcher's script: prints what the shell line exported, and stops.
   const probe = join(root, 'print tunables.cjs');
@@ -84,13 +84,26 @@ test('both launchers ask glibc for transparent huge pages and the CLI for one ma
     assert.equal(r.stderr, '');
     return r.stdout;
   };
-  // The CLI also asks for one malloc arena; blitd does not.
-  assert.equal(tunables(BLIT, undefined), 'glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1');
-  assert.equal(tunables(BLIT, 'glibc.malloc.arena_max=2'), 'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1');
-  assert.equal(tunables(BLIT, 'glibc.malloc.hugetlb=0'), 'glibc.malloc.hugetlb=0:glibc.malloc.arena_max=1');
+  // The CLI also asks for one malloc arena and a heap grown 16 MiB at a time; blitd does not.
+  assert.equal(
+    tunables(BLIT, undefined),
+    'glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1:glibc.malloc.top_pad=16777216',
+  );
+  assert.equal(
+    tunables(BLIT, 'glibc.malloc.arena_max=2'),
+    'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1:glibc.malloc.top_pad=16777216',
+  );
+  assert.equal(
+    tunables(BLIT, 'glibc.malloc.hugetlb=0'),
+    'glibc.malloc.hugetlb=0:glibc.malloc.arena_max=1:glibc.malloc.top_pad=16777216',
+  );
+  assert.equal(
+    tunables(BLIT, 'glibc.malloc.top_pad=0'),
+    'glibc.malloc.top_pad=0:glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1',
+  );
   assert.equal(
     tunables(BLIT, 'glibc.mem.tagging=0'),
-    'glibc.mem.tagging=0:glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1',
+    'glibc.mem.tagging=0:glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1:glibc.malloc.top_pad=16777216',
   );
   assert.equal(tunables(BLITD, undefined), 'glibc.malloc.hugetlb=1');
   assert.equal(
