@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { testConfigHome } from '../helpers.js';
 
@@ -42,6 +43,18 @@ export interface Daemon {
 
 interface AfterHook {
   after(fn: () => unknown): void;
+}
+
+/**
+ * Cleanups for a whole test file (a daemon and a tree its tests share, made in `before`): each
+ * function given to `after` runs, the last given first, once the file's tests are done.
+ */
+export function fileHooks(): AfterHook {
+  const cleanups: (() => unknown)[] = [];
+  after(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  });
+  return { after: (fn) => cleanups.push(fn) };
 }
 
 /** Starts `blitd ARGS --port 0` (with `env` added to this process's) and waits for its "listening" line. */

@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { blitProgram } from '../../src/cli/program.js';
 import { tempDir } from '../helpers.js';
-import { type Daemon, runBlit, startDaemon } from './daemon-harness.js';
+import { type Daemon, fileHooks, runBlit, startDaemon } from './daemon-harness.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const LAUNCHER = readFileSync(join(REPO, 'bin', 'blit.js'), 'utf8');
@@ -29,11 +29,7 @@ let moduleDir: string;
 let daemon: Daemon;
 const remote = (path: string) => `127.0.0.1:${daemon.port}:/default/${path}`;
 
-const cleanups: (() => unknown)[] = [];
-const hooks = { after: (fn: () => unknown) => cleanups.push(fn) };
-after(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-});
+const hooks = fileHooks();
 
 before(async () => {
   root = tempDir(hooks);

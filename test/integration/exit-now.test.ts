@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { tempDir, testConfigHome } from '../helpers.js';
-import { BLIT, type Daemon, runBlit, startDaemon } from './daemon-harness.js';
+import { BLIT, type Daemon, fileHooks, runBlit, startDaemon } from './daemon-harness.js';
 
 const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
 
@@ -22,11 +22,7 @@ let moduleDir: string;
 let daemon: Daemon;
 const remote = (path: string) => `127.0.0.1:${daemon.port}:/default/${path}`;
 
-const cleanups: (() => unknown)[] = [];
-const hooks = { after: (fn: () => unknown) => cleanups.push(fn) };
-after(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-});
+const hooks = fileHooks();
 
 before(async () => {
   root = tempDir(hooks);

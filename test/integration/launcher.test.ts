@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { read, tempDir, testConfigHome } from '../helpers.js';
+import { closedPort } from './daemon-harness.js';
 
 const BLIT = fileURLToPath(new URL('../../bin/blit.js', import.meta.url));
 
@@ -85,39 +86,40 @@ test('both launchers ask glibc for transparent huge pages and the CLI for one ma
     return r.stdout;
   };
   // The CLI also asks for one malloc arena and a heap grown 16 MiB at a time; blitd does not.
-  assert.equal(
-    tunables(BLIT, undefined),
-    'glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1:glibc.malloc.top_pad=16777216',
-  );
-  assert.equal(
-    tunables(BLIT, 'glibc.malloc.arena_max=2'),
-    'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1:glibc.malloc.top_pad=16777216',
-  );
-  assert.equal(
-    tunables(BLIT, 'glibc.malloc.hugetlb=0'),
-    'glibc.malloc.hugetlb=0:glibc.malloc.arena_max=1:glibc.malloc.top_pad=16777216',
-  );
-  assert.equal(
-    tunables(BLIT, 'glibc.malloc.top_pad=0'),
-    'glibc.malloc.top_pad=0:glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1',
-  );
-  assert.equal(
-    tunables(BLIT, 'glibc.mem.tagging=0'),
-    'glibc.mem.tagging=0:glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1:glibc.malloc.top_pad=16777216',
-  );
-  assert.equal(tunables(BLITD, undefined), 'glibc.malloc.hugetlb=1');
-  assert.equal(
-    tunables(BLITD, 'glibc.malloc.arena_max=2'),
-    'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1',
-  );
-  assert.equal(tunables(BLITD, 'glibc.malloc.hugetlb=0'), 'glibc.malloc.hugetlb=0');
+  const CLI = 'glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1:glibc.malloc.top_pad=16777216';
+  const cases: [launcher: string, own: string | undefined, exported: string][] = [
+    [BLIT, undefined, CLI],
+    [
+      BLIT,
+      'glibc.malloc.arena_max=2',
+      'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1:glibc.malloc.top_pad=16777216',
+    ],
+    [
+      BLIT,
+      'glibc.malloc.hugetlb=0',
+      'glibc.malloc.hugetlb=0:glibc.malloc.arena_max=1:glibc.malloc.top_pad=16777216',
+    ],
+    [
+      BLIT,
+      'glibc.malloc.top_pad=0',
+      'glibc.malloc.top_pad=0:glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1',
+    ],
+    [BLIT, 'glibc.mem.tagging=0', `glibc.mem.tagging=0:${CLI}`],
+    [BLITD, undefined, 'glibc.malloc.hugetlb=1'],
+    [BLITD, 'glibc.malloc.arena_max=2', 'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1'],
+    [BLITD, 'glibc.malloc.hugetlb=0', 'glibc.malloc.hugetlb=0'],
+  ];
+  for (const [launcher, own, exported] of cases) {
+    assert.equal(tunables(launcher, own), exported, `${launcher} with GLIBC_TUNABLES=${own}`);
+  }
 });
 
-test('a remote command loads the addon before the bundles (its prefault routed); a local one and BLIT_NO_NATIVE=1 do not', (t) => {
+test('a remote command loads the addon before the bundles (its prefault routed); a local one and BLIT_NO_NATIVE=1 do not', async (t) => {
   const root = tempDir(t);
   const early = /^blit: addon loaded before the bundles, prefault \{"sites":(\d+),"bytes":\d+\}$/m;
-  // Nothing listens on port 1: the run fails after its start, which is all this looks at.
-  const remote = runLink(BLIT, ['copy', join(root, 'f'), '127.0.0.1:1:/default/f'], {
+  // Nothing listens there: the run fails after its start, which is all this looks at.
+  const target = `127.0.0.1:${await closedPort()}:/default/f`;
+  const remote = runLink(BLIT, ['copy', join(root, 'f'), target], {
     BLIT_DEBUG_PREFAULT: '1',
   });
   assert.notEqual(remote.status, 0);
@@ -129,7 +131,7 @@ test('a remote command loads the addon before the bundles (its prefault routed);
   assert.equal(local.status, 0, local.stderr);
   assert.doesNotMatch(local.stderr, early);
 
-  const pure = runLink(BLIT, ['copy', join(root, 'f'), '127.0.0.1:1:/default/f'], {
+  const pure = runLink(BLIT, ['copy', join(root, 'f'), target], {
     BLIT_DEBUG_PREFAULT: '1',
     BLIT_NO_NATIVE: '1',
   });
