@@ -25,10 +25,12 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -434,6 +436,22 @@ void Run(WorkerPtr worker) {
 
 // The environment's teardown (process exit, a worker ending) runs this before it frees the
 // socket's thread-safe function (registered after it, so run before it): the thread stops using it.
+// Test hook (BLIT_TEST_NO_SOCKET_THREAD=1, read once): starting a socket's thread fails as it does
+// at a task limit.
+bool SocketThreadsRefusedForTests() {
+  static const bool refused = [] {
+    const char* value = getenv("BLIT_TEST_NO_SOCKET_THREAD");
+    return value != nullptr && std::strcmp(value, "1") == 0;
+  }();
+  return refused;
+}
+
+// The socket's thread, started; throws std::system_error when none can be.
+void StartThread(const WorkerPtr& worker) {
+  if (SocketThreadsRefusedForTests()) throw std::system_error(EAGAIN, std::generic_category(), "pthread_create");
+  std::thread(Run, worker).detach();
+}
+
 void OnEnvGone(void* arg) {
   Worker& w = **static_cast<WorkerPtr*>(arg);
   std::lock_guard<std::mutex> guard(w.lock);
@@ -514,7 +532,18 @@ Napi::Value DataSocketOpen(const Napi::CallbackInfo& info) {
                                                });
   napi_add_env_cleanup_hook(env, OnEnvGone, hookArg);
   worker->tsfn.Unref(env);
-  std::thread(Run, worker).detach();
+  try {
+    StartThread(worker);
+  } catch (const std::system_error& error) {
+    // No thread to be had (EAGAIN at a task limit: a container's pids.max, systemd's TasksMax):
+    // undone as the thread would undo it on its way out, and thrown to JavaScript, whose caller
+    // keeps the socket on Node's own path. Uncaught, it would have ended the process.
+    close(worker->sock);
+    close(worker->wake);
+    worker->sock = worker->wake = -1;
+    worker->tsfn.Release();
+    throw ErrnoError(env, error.code().value(), "pthread_create", "");
+  }
   auto* handle = new Handle{worker};
   return Napi::External<Handle>::New(env, handle, [](Napi::Env, Handle* h) { delete h; });
 }

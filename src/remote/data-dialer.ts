@@ -4,10 +4,12 @@
  * Accept's grant only once file data is asked for.
  */
 import type { DataPlaneGrant } from '../generated/blit.js';
+import { ProtocolError } from '../protocol/manifest-wire.js';
 import type { PinnedPeer } from '../tls/pinned-peer.js';
 import type { FrameChannel } from '../transport/frame-channel.js';
 import { DATA_CONNECT_TIMEOUT_MS, dialData } from '../transport/tcp/dial.js';
 import type { SessionSockets } from '../transport/tcp/session-sockets.js';
+import { MAX_DATA_SOCKETS } from '../transport/tcp/stream-count.js';
 import type { DaemonAddress } from './endpoint.js';
 
 /**
@@ -47,6 +49,14 @@ export function dataPlaneDialer(
   let warned = false;
   let finished = false;
   let waiting: NodeJS.Timeout | undefined;
+  /** Tokens granted in the session so far: blitd grants MAX_DATA_SOCKETS at most, all grants together. */
+  let granted = 0;
+  /** Takes a grant's tokens as the session's, or throws when they pass what any daemon may grant. */
+  const take = (grant: DataPlaneGrant) => {
+    granted += grant.tokens.length;
+    if (granted > MAX_DATA_SOCKETS)
+      throw new ProtocolError(`the daemon granted ${granted} data sockets, more than ${MAX_DATA_SOCKETS}`);
+  };
   const dial = (grant: DataPlaneGrant) => {
     const port = grant.port || remote.port;
     const refuse = (reason: string) => {
@@ -85,8 +95,12 @@ export function dataPlaneDialer(
       finished = true;
       clearTimeout(waiting);
     },
-    dial,
+    dial(grant) {
+      take(grant);
+      dial(grant);
+    },
     dialWhenNeeded(grant) {
+      take(grant);
       let dialed = false;
       const dialNow = () => {
         clearTimeout(waiting);

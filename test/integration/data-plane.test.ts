@@ -7,7 +7,7 @@
  * warning that says why.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -76,6 +76,40 @@ test('push and pull over data sockets leave identical trees, at every record siz
   assert.equal(pull.stderr, '', 'no warning');
   assertSameTree(back, src);
   assert.ok(dataSockets(daemon) >= 1, 'the pull used the data plane');
+});
+
+test("a data socket whose thread cannot start stays on Node's path: push and pull complete, blitd serves on", async (t) => {
+  // Both processes refused every socket thread, as at a task limit (BLIT_TEST_NO_SOCKET_THREAD).
+  const env = { BLIT_TEST_NO_SOCKET_THREAD: '1' };
+  const root = tempDir(t, 'blit-data-threads-');
+  const src = makeTree(root);
+  const module = join(root, 'module');
+  mkdirSync(module);
+  const daemon = await startDaemon(t, ['--root', module], env);
+  const push = await runBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst/`], { env });
+  assert.equal(push.status, 0, push.stderr);
+  assert.equal(push.stderr, '', 'no warning');
+  assertSameTree(join(module, 'dst'), src);
+  assert.ok(dataSockets(daemon) >= 1, 'the push used the data plane');
+  const back = join(root, 'back');
+  const pull = await runBlit(['copy', `127.0.0.1:${daemon.port}:/default/dst/`, back], { env });
+  assert.equal(pull.status, 0, pull.stderr);
+  assertSameTree(back, src);
+  assert.ok(dataSockets(daemon) >= 1, 'the pull used the data plane');
+  assert.equal(daemon.process.exitCode, null, `blitd is still running: ${daemon.log()}`);
+  // What each refused thread was given (the socket's duplicate, its eventfd) is closed again:
+  // more sessions leave no more descriptors open in blitd.
+  const open = () => readdirSync(`/proc/${daemon.process.pid}/fd`).length;
+  const before = open();
+  for (let i = 0; i < 3; i++) {
+    const again = await runBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/again${i}/`], { env });
+    assert.equal(again.status, 0, again.stderr);
+    assert.ok(dataSockets(daemon) >= 1, 'the push used the data plane');
+  }
+  for (const deadline = Date.now() + 10_000; open() > before + 2; ) {
+    assert.ok(Date.now() < deadline, `blitd's descriptors went from ${before} to ${open()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 });
 
 /** The daemon's `n`th finished transfer (1-based), once it has logged it (bounded). */

@@ -521,6 +521,37 @@ async function fakeDataPort(t: { after(fn: () => unknown): void }) {
   return { grant, admitted };
 }
 
+test('a daemon that grants more data sockets than any daemon may ends the pull with one line; blit dials no more', async (t) => {
+  // A data port that admits whatever connects, and counts the connections.
+  const connected: Socket[] = [];
+  const server = createServer((socket) => {
+    connected.push(socket);
+    socket.on('error', () => {});
+    socket.once('data', () => socket.write(Buffer.of(ADMITTED)));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of connected) socket.destroy();
+    server.close();
+  });
+  const port = (server.address() as { port: number }).port;
+  const tokens = (count: number, fill: number) => Array.from({ length: count }, () => Buffer.alloc(32, fill));
+  const { result, left } = await pullFrom(
+    t,
+    async (send) => {
+      send({ $case: 'grant', value: { port, tokens: tokens(100, 9), expiresMs: 10_000, tls: false } });
+      send(batch('', [entry('a', EntryKind.ENTRY_KIND_FILE, 1)]));
+      for (const body of complete) send(body);
+    },
+    { port, tokens: tokens(1, 8), expiresMs: 10_000 },
+  );
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stderr, /protocol error: the daemon granted 101 data sockets, more than 8/);
+  assert.ok(isOneLineError(result.stderr), result.stderr);
+  assert.deepEqual(left, []);
+  assert.ok(connected.length <= 8, `${connected.length} connections`);
+});
+
 test('data records larger than the file declared end the pull with one line; nothing lands', async (t) => {
   const data = await fakeDataPort(t);
   const { result, left } = await pullFrom(

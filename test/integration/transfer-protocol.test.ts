@@ -37,6 +37,7 @@ import {
 } from '../../src/protocol/manifest-wire.js';
 import { MAX_TABLE_FILES } from '../../src/transport/stream/fresh-files.js';
 import { MAX_FILES_ASKED, MAX_TABLE_ROWS } from '../../src/transport/stream/peer-data.js';
+import { ASKED_BEYOND_LISTED, MAX_NEEDS_QUEUED } from '../../src/transport/stream/source-side.js';
 import { dialData } from '../../src/transport/tcp/dial.js';
 import {
   batchHeader,
@@ -374,6 +375,32 @@ describe('Transfer under a hostile client', () => {
     good.socket.end(endRecord());
     good.session.close();
     assert.equal(readFileSync(join(module, 'records3', 'four'), 'utf8'), '1234');
+    await assertStillServing();
+  });
+
+  test('data records: a file whose record has begun on a data socket, then sent in the stream, ends the session; nothing installs', async () => {
+    // Large enough to go as one whole-file record written by the socket's own thread, not gathered.
+    const size = 1 << 20;
+    const data = patterned(size, 4093);
+    const { session, socket, ids, closed } = await dataSession('both', [
+      entry('x', EntryKind.ENTRY_KIND_FILE, size),
+    ]);
+    const id = ids.get('x')!;
+    socket.write(Buffer.concat([fileHeader(id, size), data.subarray(0, 1)]));
+    // The record has begun once its temp file is there (the socket's thread then writes into it).
+    const dir = join(module, 'both');
+    for (let waited = 0; !readdirSync(dir).some((name) => name.endsWith('.tmp')); waited += 20) {
+      assert.ok(waited < 15_000, 'no temp file for the record within 15 s');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // The same file whole in the stream: installing it would close the descriptor the thread writes to.
+    session.send({ $case: 'fileData', value: { fileId: id, offset: 0n, data, last: true, holeLength: 0n } });
+    const fatal = await session.fatal();
+    assert.equal(fatal?.code, ErrorCode.ERROR_CODE_PROTOCOL);
+    assert.match(fatal.message, /sent over both data paths/);
+    await closed;
+    session.close();
+    assert.deepEqual(readdirSync(dir), [], 'nothing installed, no temp file left');
     await assertStillServing();
   });
 
@@ -789,6 +816,47 @@ describe('Transfer under a hostile client', () => {
     );
     const error = await escaping.fatal();
     assert.equal(error?.code, ErrorCode.ERROR_CODE_PROTOCOL, error?.message);
+    await assertStillServing();
+  });
+
+  test("a pull's client that asks for more than it could have outstanding, or far more files than were listed, ends the session", async () => {
+    mkdirSync(join(module, 'few'));
+    writeFileSync(join(module, 'few', 'a'), 'a');
+    writeFileSync(join(module, 'few', 'b'), 'b');
+    /** A pull of `few`, its listing (two entries) taken whole; then `count` needs for files never listed. */
+    const asking = async (count: number) => {
+      const session = rawSession(client);
+      session.send(hello, Role.ROLE_DESTINATION);
+      session.send(open('data', 'few', { direction: Direction.DIRECTION_PULL }), Role.ROLE_DESTINATION);
+      let frame = await session.nextReal();
+      while (frame && frame.body?.$case !== 'manifestComplete') frame = await session.nextReal();
+      assert.ok(frame, 'the listing completes');
+      const needs = Array.from({ length: count }, (_, i) => need(BigInt(i + 1), `never-${i}`));
+      session.send({ $case: 'needBatch', value: { needs } }, Role.ROLE_DESTINATION);
+      return session;
+    };
+    // As many as the listing's two entries and the margin: each answered on its own, the session goes on.
+    const within = await asking(2 + ASKED_BEYOND_LISTED);
+    for (let answered = 0; answered < 2 + ASKED_BEYOND_LISTED; ) {
+      const frame = await within.nextReal();
+      assert.ok(frame, 'the daemon answers every need');
+      if (frame.body?.$case !== 'error') continue;
+      assert.equal(frame.body.value.fatal, false, frame.body.value.message);
+      answered++;
+    }
+    within.close();
+    // One more, and the ids kept for the session would outgrow the listing.
+    const beyond = await asking(3 + ASKED_BEYOND_LISTED);
+    const past = await beyond.fatal();
+    assert.equal(past?.code, ErrorCode.ERROR_CODE_PROTOCOL);
+    assert.match(past.message, /more files asked for than the 2 entries listed/);
+    beyond.close();
+    // More needs at once than an honest destination ever has outstanding.
+    const flood = await asking(MAX_NEEDS_QUEUED + 1);
+    const flooded = await flood.fatal();
+    assert.equal(flooded?.code, ErrorCode.ERROR_CODE_PROTOCOL);
+    assert.match(flooded.message, /too many needs outstanding/);
+    flood.close();
     await assertStillServing();
   });
 

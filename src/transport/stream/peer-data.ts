@@ -83,6 +83,11 @@ interface PendingFile {
   failed?: boolean;
   /** Offsets of the blocks received (a large file over the data plane). */
   blocks?: Set<number>;
+  /**
+   * A record of it has begun on the data plane (whole or a block): FileData frames for it end the
+   * session, or the stream could install (and close) the temp file a socket's thread still writes to.
+   */
+  overRecords?: boolean;
   /** The source's final block came: it read the whole file and found it unchanged. */
   finalSeen?: boolean;
   /** Blocks received whole (others may still be arriving on other sockets). */
@@ -262,7 +267,7 @@ export function receiveFromPeer(
   };
 
   const receiveChunk = (data: FileData, file: PendingFile) => {
-    if (file.blocks) throw new ProtocolError(`file ${data.fileId} sent over both data paths`);
+    if (file.overRecords) throw new ProtocolError(`file ${data.fileId} sent over both data paths`);
     if (file.failed) {
       if (data.last) pending.delete(data.fileId);
       return;
@@ -432,6 +437,7 @@ export function receiveFromPeer(
           throw new ProtocolError(`block at ${offset} of file ${fileId} sent twice`);
         file.blocks.add(offset);
       }
+      file.overRecords = true;
       if (whole && size <= SMALL_FILE_BYTES) {
         if (file.gathered) throw new ProtocolError(`file ${fileId} sent twice`);
         file.gathered = [];

@@ -56,6 +56,7 @@ import { LandingJobs } from '../tcp/landing-jobs.js';
 import { RecordSender } from '../tcp/record-sender.js';
 import type { SessionSockets } from '../tcp/session-sockets.js';
 import { StreamCount } from '../tcp/stream-count.js';
+import { MAX_FILES_ASKED } from './peer-data.js';
 
 /** Kept sources reported one by one after the Summary; the rest are counted. */
 const MAX_KEPT_REPORTED = 1000;
@@ -64,6 +65,18 @@ export const CHUNK_BYTES = 1 << 20;
 /** What the needs the destination has outstanding may hold, their paths and a fixed cost each; more is a protocol error. */
 const MAX_QUEUED_BYTES = 256 << 20;
 const NEED_OVERHEAD = 128;
+/**
+ * Needs queued here at most: a destination asks for no more than MAX_FILES_ASKED files it has not
+ * settled (peer-data.ts), and this side serves them before they settle there. More is a protocol
+ * error: each queued need is an object of a few hundred bytes here.
+ */
+export const MAX_NEEDS_QUEUED = 2 * MAX_FILES_ASKED;
+/**
+ * Files a destination may ask for beyond the entries listed to it, at most: asking for one that
+ * was not listed is answered file by file (a name changed meanwhile), but every id asked for is
+ * kept for the session, so they are bounded by what it lists.
+ */
+export const ASKED_BEYOND_LISTED = 1024;
 /**
  * Groups of small files read on the addon's landing threads at once (source-side sendGroup): two,
  * one per thread, so one is read while the other's batch goes out.
@@ -176,6 +189,9 @@ async function serveSource(
   let queuedBytes = 0;
   /** The ids asked for so far, as numbers while exact (a set of bigints costs more per need). */
   const askedIds = new Set<number | bigint>();
+  /** Entries listed to the destination so far (counted as each listing starts out), and their files' bytes. */
+  let entries = 0;
+  let bytes = 0;
   /** Bytes of manifest frames the destination's window has room for (ManifestCredit adds to it). */
   let credit = MANIFEST_WINDOW_BYTES;
   let summary: Summary | undefined;
@@ -226,11 +242,15 @@ async function serveSource(
     const body = frame.body;
     switch (body?.$case) {
       case 'needBatch':
+        if (needs.length + body.value.needs.length > MAX_NEEDS_QUEUED)
+          throw new ProtocolError('too many needs outstanding');
         for (const need of body.value.needs) {
           checkPeerRel(need.path, 'need');
           const id = need.fileId <= MAX_EXACT_ID ? Number(need.fileId) : need.fileId;
           if (askedIds.has(id)) throw new ProtocolError(`file ${need.fileId} asked for twice`);
           askedIds.add(id);
+          if (askedIds.size > entries + ASKED_BEYOND_LISTED)
+            throw new ProtocolError(`more files asked for than the ${entries} entries listed`);
           needs.push(need);
           queuedBytes += need.path.length + NEED_OVERHEAD;
         }
@@ -370,8 +390,6 @@ async function serveSource(
     TransferFrame.encode({ role: channel.role, body: { $case: 'manifest', value: batch } }).finish();
   source.onListing = (rel) => walking.now(`scan: listing ${showPath(rel === '' ? '.' : rel)}`);
 
-  let entries = 0;
-  let bytes = 0;
   /** Files with other names go with their hard-link group; the destination decides what to keep. */
   const links = new LinkGroupIds();
   /** One listing as manifest batches, counted. */
@@ -381,11 +399,12 @@ async function serveSource(
     if (move)
       for (const entry of listing.entries)
         if (entry.kind !== 'dir') movable.add(joinRel(listing.rel, entry.name));
+    // Counted before any of it goes: the destination may ask for its files as its first frame lands.
+    entries += listing.entries.length;
     for (const batch of toManifestBatches(listing, links)) {
       await sendManifestFrame(manifestFrame(batch));
       check();
     }
-    entries += listing.entries.length;
     if (stats) countListing(stats, listing.entries);
     for (const entry of listing.entries) if (entry.kind === 'file') bytes += entry.size;
   };
@@ -394,11 +413,11 @@ async function serveSource(
    * subdirectories alone (a move, which needs every name, never lists this way).
    */
   const sendEncodedListing = async (listing: SourceListing, encoded: EncodedEntries) => {
+    entries += encoded.count;
     for (const frame of toEncodedManifestFrames(listing, encoded, channel.role)) {
       await sendManifestFrame(frame);
       check();
     }
-    entries += encoded.count;
     if (stats) countSizes(stats, encoded.count, encoded.fileSizes);
     for (const size of encoded.fileSizes) bytes += size;
   };
