@@ -434,8 +434,6 @@ void Run(WorkerPtr worker) {
   if (!w.gone) w.tsfn.Release();
 }
 
-// The environment's teardown (process exit, a worker ending) runs this before it frees the
-// socket's thread-safe function (registered after it, so run before it): the thread stops using it.
 // Test hook (BLIT_TEST_NO_SOCKET_THREAD=1, read once): starting a socket's thread fails as it does
 // at a task limit.
 bool SocketThreadsRefusedForTests() {
@@ -446,12 +444,14 @@ bool SocketThreadsRefusedForTests() {
   return refused;
 }
 
-// The socket's thread, started; throws std::system_error when none can be.
+// The socket's thread, started; throws (std::system_error, std::bad_alloc) when none can be.
 void StartThread(const WorkerPtr& worker) {
   if (SocketThreadsRefusedForTests()) throw std::system_error(EAGAIN, std::generic_category(), "pthread_create");
   std::thread(Run, worker).detach();
 }
 
+// The environment's teardown (process exit, a worker ending) runs this before it frees the
+// socket's thread-safe function (registered after it, so run before it): the thread stops using it.
 void OnEnvGone(void* arg) {
   Worker& w = **static_cast<WorkerPtr*>(arg);
   std::lock_guard<std::mutex> guard(w.lock);
@@ -532,17 +532,23 @@ Napi::Value DataSocketOpen(const Napi::CallbackInfo& info) {
                                                });
   napi_add_env_cleanup_hook(env, OnEnvGone, hookArg);
   worker->tsfn.Unref(env);
-  try {
-    StartThread(worker);
-  } catch (const std::system_error& error) {
-    // No thread to be had (EAGAIN at a task limit: a container's pids.max, systemd's TasksMax):
-    // undone as the thread would undo it on its way out, and thrown to JavaScript, whose caller
-    // keeps the socket on Node's own path. Uncaught, it would have ended the process.
+  // No thread to be had (EAGAIN at a task limit: a container's pids.max, systemd's TasksMax; or no
+  // memory for its state): undone as the thread would undo it on its way out, and thrown to
+  // JavaScript, whose caller keeps the socket on Node's own path. Uncaught, it would have ended the
+  // process.
+  auto noThread = [&](int err) {
     close(worker->sock);
     close(worker->wake);
     worker->sock = worker->wake = -1;
     worker->tsfn.Release();
-    throw ErrnoError(env, error.code().value(), "pthread_create", "");
+    return ErrnoError(env, err, "pthread_create", "");
+  };
+  try {
+    StartThread(worker);
+  } catch (const std::system_error& error) {
+    throw noThread(error.code().value());
+  } catch (const std::exception&) {
+    throw noThread(ENOMEM);
   }
   auto* handle = new Handle{worker};
   return Napi::External<Handle>::New(env, handle, [](Napi::Env, Handle* h) { delete h; });

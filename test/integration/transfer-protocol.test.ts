@@ -401,6 +401,23 @@ describe('Transfer under a hostile client', () => {
     await closed;
     session.close();
     assert.deepEqual(readdirSync(dir), [], 'nothing installed, no temp file left');
+
+    // Its CHECKED first (the source vouching for blocks still to come), then the file in the stream.
+    const mid = 100 * 1024;
+    const checked = await dataSession('both-checked', [entry('y', EntryKind.ENTRY_KIND_FILE, mid)]);
+    const checkedId = checked.ids.get('y')!;
+    checked.socket.end(Buffer.concat([checkedRecord(checkedId), endRecord()]));
+    // The daemon closes that socket once it has read its end: the check is in.
+    await checked.closed;
+    checked.session.send({
+      $case: 'fileData',
+      value: { fileId: checkedId, offset: 0n, data: patterned(mid, 997), last: true, holeLength: 0n },
+    });
+    const refused = await checked.session.fatal();
+    assert.equal(refused?.code, ErrorCode.ERROR_CODE_PROTOCOL);
+    assert.match(refused.message, /sent over both data paths/);
+    checked.session.close();
+    assert.deepEqual(readdirSync(join(module, 'both-checked')), [], 'nothing installed');
     await assertStillServing();
   });
 

@@ -84,8 +84,9 @@ interface PendingFile {
   /** Offsets of the blocks received (a large file over the data plane). */
   blocks?: Set<number>;
   /**
-   * A record of it has begun on the data plane (whole or a block): FileData frames for it end the
-   * session, or the stream could install (and close) the temp file a socket's thread still writes to.
+   * A record of it has begun on the data plane (whole, a block, or its CHECKED): FileData frames for
+   * it end the session, or the stream could install (and close) the temp file a socket's thread
+   * still writes to.
    */
   overRecords?: boolean;
   /** The source's final block came: it read the whole file and found it unchanged. */
@@ -522,6 +523,7 @@ export function receiveFromPeer(
       // Its blocks may still be on their way over other sockets: they complete it then.
       file.finalSeen = true;
       file.blocks ??= new Set();
+      file.overRecords = true;
       if (file.failed) return;
       if (allBlocksIn(file)) arrived(fileId, file);
       settle();
