@@ -3,6 +3,7 @@
 #include "common.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace blit {
@@ -100,6 +101,11 @@ bool IsValidUtf8(const unsigned char* s, size_t n) {
     i += len;
   }
   return true;
+}
+
+bool EnvIsOne(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && std::strcmp(value, "1") == 0;
 }
 
 bool IsName(const std::string& name) {

@@ -26,6 +26,9 @@ bool IsValidUtf8(const unsigned char* s, size_t n);
 // on the way) and no NUL (which would cut it short).
 bool IsName(const std::string& name);
 
+// Whether the environment variable `name` is set to exactly "1" (the addon's switches and test hooks).
+bool EnvIsOne(const char* name);
+
 // A name for JavaScript: a string when it is valid UTF-8, else a Buffer of its bytes.
 Napi::Value NameValue(Napi::Env env, const char* s, size_t n);
 

@@ -25,7 +25,6 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -437,10 +436,7 @@ void Run(WorkerPtr worker) {
 // Test hook (BLIT_TEST_NO_SOCKET_THREAD=1, read once): starting a socket's thread fails as it does
 // at a task limit.
 bool SocketThreadsRefusedForTests() {
-  static const bool refused = [] {
-    const char* value = getenv("BLIT_TEST_NO_SOCKET_THREAD");
-    return value != nullptr && std::strcmp(value, "1") == 0;
-  }();
+  static const bool refused = EnvIsOne("BLIT_TEST_NO_SOCKET_THREAD");
   return refused;
 }
 

@@ -191,10 +191,7 @@ std::atomic<int> g_tmpfileLink{kLinkUnknown};
 // Test hook (BLIT_TEST_NO_TMPFILE=1, read once): land through named temp files only, as on a
 // file system without O_TMPFILE.
 bool TmpfileDisabledForTests() {
-  static const bool disabled = [] {
-    const char* value = getenv("BLIT_TEST_NO_TMPFILE");
-    return value != nullptr && std::strcmp(value, "1") == 0;
-  }();
+  static const bool disabled = EnvIsOne("BLIT_TEST_NO_TMPFILE");
   return disabled;
 }
 

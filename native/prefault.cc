@@ -29,6 +29,8 @@
 
 #include "prefault.h"
 
+#include "common.h"
+
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -218,8 +220,7 @@ void Install() {
   Dl_info self;
   if (dladdr(reinterpret_cast<void*>(&PrefaultingMprotect), &self) == 0 || self.dli_fname == nullptr) return;
   if (dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) == nullptr) return;
-  const char* off = std::getenv("BLIT_NO_PREFAULT");
-  if (off != nullptr && std::strcmp(off, "1") == 0) return;
+  if (EnvIsOne("BLIT_NO_PREFAULT")) return;
   if (!PopulateWorks()) return;
   // glibc's mprotect, as this object resolved it: what a slot to route holds.
   dl_iterate_phdr(RouteObject, reinterpret_cast<void*>(&::mprotect));

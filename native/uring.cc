@@ -3,6 +3,7 @@
 
 #include "uring.h"
 
+#include "common.h"
 #include "open_how.h"
 
 #include <algorithm>
@@ -39,8 +40,7 @@ std::atomic<bool> g_disabled{false};
 uint64_t Uring::RunsSoFar() { return g_runs.load(std::memory_order_relaxed); }
 
 void Uring::ReadSettings() {
-  const char* off = std::getenv("BLIT_NO_URING");
-  g_disabled.store(off != nullptr && std::strcmp(off, "1") == 0, std::memory_order_relaxed);
+  g_disabled.store(EnvIsOne("BLIT_NO_URING"), std::memory_order_relaxed);
 }
 
 #ifdef BLIT_HAS_URING

@@ -7,10 +7,12 @@
  * warning that says why.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { assertSameTree, jsonReport, tempDir } from '../helpers.js';
 import { type Daemon, runBlit, startDaemon } from './daemon-harness.js';
 
@@ -33,15 +35,16 @@ function makeTree(root: string): string {
   return src;
 }
 
-/** makeTree's tree in a temp root, and a blitd serving an empty module beside it. */
+/** makeTree's tree in a temp root, and a blitd (with `env`) serving an empty module beside it. */
 async function servedTree(
   t: TestContext,
+  env: Record<string, string> = {},
 ): Promise<{ root: string; src: string; module: string; daemon: Daemon }> {
   const root = tempDir(t, 'blit-data-');
   const src = makeTree(root);
   const module = join(root, 'module');
   mkdirSync(module);
-  return { root, src, module, daemon: await startDaemon(t, ['--root', module]) };
+  return { root, src, module, daemon: await startDaemon(t, ['--root', module], env) };
 }
 
 /** The daemon's log lines of finished transfers, as parsed: data sockets, outcome and time. */
@@ -78,14 +81,42 @@ test('push and pull over data sockets leave identical trees, at every record siz
   assert.ok(dataSockets(daemon) >= 1, 'the pull used the data plane');
 });
 
+/** The addon the CLI and blitd load (src/fsops/native.ts). */
+const ADDON = fileURLToPath(new URL('../../native/build/Release/blit_native.node', import.meta.url));
+
+test('BLIT_TEST_NO_SOCKET_THREAD=1: the addon refuses a socket thread as at a task limit, with EAGAIN, and keeps no descriptor', () => {
+  // In a process of its own (the switch is read once): a connected socket handed to dataSocketOpen.
+  const script = `
+    const net = require('node:net');
+    const { readdirSync } = require('node:fs');
+    const addon = require(${JSON.stringify(ADDON)});
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const socket = net.connect(server.address().port, '127.0.0.1', () => {
+        const open = () => readdirSync('/proc/self/fd').length;
+        const before = open();
+        let refused = 'not refused';
+        try {
+          addon.dataSocketOpen(socket._handle.fd, () => {});
+        } catch (error) {
+          refused = error.code + ' ' + error.syscall;
+        }
+        process.stdout.write(JSON.stringify({ refused, kept: open() - before }));
+        process.exit(0);
+      });
+    });`;
+  const run = spawnSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, BLIT_TEST_NO_SOCKET_THREAD: '1' },
+  });
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), { refused: 'EAGAIN pthread_create', kept: 0 });
+});
+
 test("a data socket whose thread cannot start stays on Node's path: push and pull complete, blitd serves on", async (t) => {
   // Both processes refused every socket thread, as at a task limit (BLIT_TEST_NO_SOCKET_THREAD).
   const env = { BLIT_TEST_NO_SOCKET_THREAD: '1' };
-  const root = tempDir(t, 'blit-data-threads-');
-  const src = makeTree(root);
-  const module = join(root, 'module');
-  mkdirSync(module);
-  const daemon = await startDaemon(t, ['--root', module], env);
+  const { root, src, module, daemon } = await servedTree(t, env);
   const push = await runBlit(['copy', `${src}/`, `127.0.0.1:${daemon.port}:/default/dst/`], { env });
   assert.equal(push.status, 0, push.stderr);
   assert.equal(push.stderr, '', 'no warning');

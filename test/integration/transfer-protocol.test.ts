@@ -307,6 +307,19 @@ describe('Transfer under a hostile client', () => {
     await assertStillServing();
   });
 
+  /**
+   * Waits (15 s at most, failing with `what`) until `dir` holds a temp file that `done` takes: the
+   * daemon has begun writing a record there.
+   */
+  async function untilTemp(dir: string, what: string, done: (path: string) => boolean = () => true) {
+    for (let waited = 0; ; waited += 20) {
+      const temps = readdirSync(dir).filter((name) => name.endsWith('.tmp'));
+      if (temps.some((name) => done(join(dir, name)))) return;
+      assert.ok(waited < 15_000, what);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   /** A push session granted one data socket: the socket, admitted, and the needs for `entries`. */
   async function dataSession(path: string, entries: ReturnType<typeof entry>[], streams = 1) {
     const session = rawSession(client);
@@ -389,10 +402,7 @@ describe('Transfer under a hostile client', () => {
     socket.write(Buffer.concat([fileHeader(id, size), data.subarray(0, 1)]));
     // The record has begun once its temp file is there (the socket's thread then writes into it).
     const dir = join(module, 'both');
-    for (let waited = 0; !readdirSync(dir).some((name) => name.endsWith('.tmp')); waited += 20) {
-      assert.ok(waited < 15_000, 'no temp file for the record within 15 s');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await untilTemp(dir, 'no temp file for the record within 15 s');
     // The same file whole in the stream: installing it would close the descriptor the thread writes to.
     session.send({ $case: 'fileData', value: { fileId: id, offset: 0n, data, last: true, holeLength: 0n } });
     const fatal = await session.fatal();
@@ -604,12 +614,11 @@ describe('Transfer under a hostile client', () => {
     more[0]!.write(Buffer.concat([blockHeader(id, block, 10, true), data.subarray(block)]));
     // The daemon has written the second block once its temp file reaches the file's size.
     const dir = join(module, 'blocks');
-    for (let waited = 0; ; waited += 20) {
-      const temps = readdirSync(dir).filter((name) => name.endsWith('.tmp'));
-      if (temps.some((name) => statSync(join(dir, name)).size === size)) break;
-      assert.ok(waited < 15_000, 'the second block was not written within 15 s');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await untilTemp(
+      dir,
+      'the second block was not written within 15 s',
+      (path) => statSync(path).size === size,
+    );
     assert.equal(existsSync(join(dir, 'big')), false, 'nothing under the final name yet');
     socket.write(data.subarray(1000, block));
     session.sourceComplete(1, size);
@@ -694,14 +703,7 @@ describe('Transfer under a hostile client', () => {
     const wholeId = whole.ids.get('mid')!;
     whole.socket.write(Buffer.concat([fileHeader(wholeId, size), Buffer.alloc(1000, 1)]));
     // Its first bytes are read once the daemon has opened the temp file for them.
-    for (
-      let waited = 0;
-      !readdirSync(join(module, 'checked4')).some((name) => name.endsWith('.tmp'));
-      waited += 20
-    ) {
-      assert.ok(waited < 15_000, 'the whole record was not begun within 15 s');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await untilTemp(join(module, 'checked4'), 'the whole record was not begun within 15 s');
     whole.more[0]!.write(checkedRecord(wholeId));
     assert.equal((await whole.session.fatal())?.code, ErrorCode.ERROR_CODE_PROTOCOL, 'a file sent whole');
     whole.session.close();

@@ -62,13 +62,11 @@ import { MAX_FILES_ASKED } from './peer-data.js';
 const MAX_KEPT_REPORTED = 1000;
 /** Bytes per FileData frame: well under the 4 MiB control-plane message limit. */
 export const CHUNK_BYTES = 1 << 20;
-/** What the needs the destination has outstanding may hold, their paths and a fixed cost each; more is a protocol error. */
-const MAX_QUEUED_BYTES = 256 << 20;
-const NEED_OVERHEAD = 128;
 /**
  * Needs queued here at most: a destination asks for no more than MAX_FILES_ASKED files it has not
  * settled (peer-data.ts), and this side serves them before they settle there. More is a protocol
- * error: each queued need is an object of a few hundred bytes here.
+ * error: each queued need is an object of a few hundred bytes here, and its path (at most
+ * MAX_PATH_BYTES, checkPeerRel), so what they hold is bounded too.
  */
 export const MAX_NEEDS_QUEUED = 2 * MAX_FILES_ASKED;
 /**
@@ -185,8 +183,6 @@ async function serveSource(
   const rescans: string[] = [];
   /** A move's files and links this session listed: the only ones a Landed frame may remove. */
   const movable = new Set<string>();
-  /** Bytes of the paths of the needs queued (memory is bounded). */
-  let queuedBytes = 0;
   /** The ids asked for so far, as numbers while exact (a set of bigints costs more per need). */
   const askedIds = new Set<number | bigint>();
   /** Entries listed to the destination so far (counted as each listing starts out), and their files' bytes. */
@@ -252,9 +248,7 @@ async function serveSource(
           if (askedIds.size > entries + ASKED_BEYOND_LISTED)
             throw new ProtocolError(`more files asked for than the ${entries} entries listed`);
           needs.push(need);
-          queuedBytes += need.path.length + NEED_OVERHEAD;
         }
-        if (queuedBytes > MAX_QUEUED_BYTES) throw new ProtocolError('too many needs outstanding');
         wakeUp();
         break;
       case 'manifestCredit': {
@@ -560,7 +554,7 @@ async function serveSource(
       group.members.push({ fileId: need.fileId, length: size });
       bytes += size;
     }
-    for (const need of needs.splice(0, group.files.length)) queuedBytes -= need.path.length + NEED_OVERHEAD;
+    needs.splice(0, group.files.length);
     return group;
   };
 
@@ -656,7 +650,6 @@ async function serveSource(
         while (reading.length > 0) await settle(reading.shift());
         const need = needs.shift();
         if (!need) break;
-        queuedBytes -= need.path.length + NEED_OVERHEAD;
         await serveNeed(need);
       }
       while (reading.length > 0) await settle(reading.shift());
